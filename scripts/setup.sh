@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh clone: everything the build and the tests need goes into
+# git-ignored folders of the project (.tools/, node_modules/). A per-user cache keyed by
+# tool and version lets a second clone skip the slow `cargo install`s; with an empty cache
+# the same steps simply take longer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS="$ROOT/.tools"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ai-spend-tracker/tools"
+WORKER_BUILD_VERSION=0.8.7
+# The wasm-bindgen CLI must equal the crate version exactly; read it from Cargo.lock.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+mkdir -p "$TOOLS/bin" "$CACHE"
+
+# install_tool <crate> <version> <binary...> -- <extra cargo install flags>
+install_tool() {
+  local crate=$1 version=$2; shift 2
+  local bins=() flags=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do bins+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  flags=("$@")
+  local stamp="$TOOLS/.stamp-$crate-$version"
+  if [ -f "$stamp" ]; then return 0; fi
+  local cached="$CACHE/$crate-$version"
+  if [ ! -x "$cached/bin/${bins[0]}" ]; then
+    log "installing $crate $version (a few minutes, once per machine)"
+    local tmp
+    tmp=$(mktemp -d "$CACHE/.tmp-$crate-XXXX")
+    cargo install --quiet "$crate" --version "=$version" --root "$tmp" "${flags[@]}"
+    rm -rf "$cached"
+    mv "$tmp" "$cached"
+  fi
+  for b in "${bins[@]}"; do cp -f "$cached/bin/$b" "$TOOLS/bin/$b"; done
+  rm -f "$TOOLS"/.stamp-"$crate"-*
+  touch "$stamp"
+}
+
+if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+install_tool worker-build "$WORKER_BUILD_VERSION" worker-build -- --locked
+# Not --locked: its lockfile pins a webpki-roots release the registry mirror lacks.
+install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen wasm-bindgen-test-runner
+
+# npm packages (wrangler, miniflare, test tools), reinstalled only when the lockfile changes.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.setup-lock-hash ] || [ "$(cat node_modules/.setup-lock-hash)" != "$lock_hash" ]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.setup-lock-hash
+fi
+
+# Every crate downloaded now, so later builds work offline.
+cargo_hash=$(sha256sum Cargo.lock | cut -d' ' -f1)
+if [ ! -f "$TOOLS/.cargo-fetch-$cargo_hash" ]; then
+  log "fetching crates"
+  cargo fetch --locked --quiet
+  rm -f "$TOOLS"/.cargo-fetch-*
+  touch "$TOOLS/.cargo-fetch-$cargo_hash"
+fi
+
+log "ready"

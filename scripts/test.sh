@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every gate, in order: set-up, format, lints, host tests, the wasm release build, and the
+# integration suites against the built worker (Miniflare and a real `wrangler dev`).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+bash scripts/setup.sh
+step() { printf '\n== %s\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+step "cargo test (host)"
+cargo test --locked --quiet
+step "wasm release build"
+bash scripts/build.sh
+step "integration suites (node --test)"
+node --test --test-concurrency=1 tests/*.test.mjs

@@ -1,0 +1,398 @@
+//! Exact money. Amounts are integers of nano-units (10^-9 of a currency unit) tagged with an
+//! ISO 4217 currency; there is no float anywhere in storage or arithmetic.
+//!
+//! Rounding rule (the only one): a cost is computed exactly to 10^-18 of a unit per usage
+//! component, the components of one event are summed, and the sum is rounded once, half to
+//! even, to a nano-unit. So no event's cost is off by more than half a billionth of a unit,
+//! and sums of stored amounts are exact. Amounts in different currencies are never added:
+//! [`Totals`] keeps one sum per currency.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Nano-units per currency unit.
+pub const NANOS_PER_UNIT: i128 = 1_000_000_000;
+
+/// Active ISO 4217 alphabetic codes (2024 list, funds and precious-metal codes left out).
+const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
+    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
+    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
+    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
+    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
+    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
+    "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
+    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// An ISO 4217 currency code such as `USD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub const USD: Currency = Currency(*b"USD");
+
+    /// Parses a code, accepting lower case; rejects anything not in ISO 4217.
+    pub fn parse(code: &str) -> Result<Self, String> {
+        let upper = code.trim().to_ascii_uppercase();
+        if ISO_4217.binary_search(&upper.as_str()).is_ok() {
+            let bytes = upper.as_bytes();
+            Ok(Currency([bytes[0], bytes[1], bytes[2]]))
+        } else {
+            Err(format!("`{code}` is not an ISO 4217 currency code"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // The bytes always come from the ASCII table above.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Currency::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An exact decimal read from text: `mantissa * 10^-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    pub mantissa: i128,
+    pub scale: u32,
+}
+
+impl Decimal {
+    /// The most fractional digits a decimal may have.
+    pub const MAX_SCALE: u32 = 18;
+
+    /// Parses plain decimal text (`12`, `-0.045`, `1e-6`, `2.5E+3`). Exponents are accepted
+    /// because JSON numbers written by programs use them; the result is still exact.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let err = || format!("`{text}` is not a decimal number");
+        if text.is_empty() || text.len() > 64 {
+            return Err(err());
+        }
+        let (body, exponent) = match text.find(['e', 'E']) {
+            Some(at) => {
+                let exp: i32 = text[at + 1..].parse().map_err(|_| err())?;
+                (&text[..at], exp)
+            }
+            None => (text, 0),
+        };
+        let (negative, digits) = match body.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, body.strip_prefix('+').unwrap_or(body)),
+        };
+        let (int_part, frac_part) = match digits.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (digits, ""),
+        };
+        if (int_part.is_empty() && frac_part.is_empty())
+            || !int_part.bytes().all(|b| b.is_ascii_digit())
+            || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(err());
+        }
+        let mut mantissa: i128 = 0;
+        for b in int_part.bytes().chain(frac_part.bytes()) {
+            mantissa = mantissa
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(i128::from(b - b'0')))
+                .ok_or_else(|| format!("`{text}` is too large"))?;
+        }
+        let mut scale = frac_part.len() as i64 - i64::from(exponent);
+        while scale < 0 {
+            mantissa = mantissa
+                .checked_mul(10)
+                .ok_or_else(|| format!("`{text}` is too large"))?;
+            scale += 1;
+        }
+        // Drop trailing zeros so that equal values compare equal.
+        while scale > 0 && mantissa % 10 == 0 {
+            mantissa /= 10;
+            scale -= 1;
+        }
+        if scale > i64::from(Self::MAX_SCALE) {
+            return Err(format!(
+                "`{text}` has more than {} decimal places",
+                Self::MAX_SCALE
+            ));
+        }
+        Ok(Decimal {
+            mantissa: if negative { -mantissa } else { mantissa },
+            scale: scale as u32,
+        })
+    }
+
+    /// The value in units of 10^-`digits`, if it is representable exactly at that precision.
+    pub fn scaled_exact(&self, digits: u32) -> Option<i128> {
+        if self.scale > digits {
+            return None;
+        }
+        self.mantissa
+            .checked_mul(10i128.checked_pow(digits - self.scale)?)
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.mantissa < 0
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_scaled(self.mantissa, self.scale, 0))
+    }
+}
+
+/// Formats `value * 10^-scale` as plain decimal text with at least `min_fraction` fractional
+/// digits and no trailing zeros beyond them.
+pub fn format_scaled(value: i128, scale: u32, min_fraction: u32) -> String {
+    let negative = value < 0;
+    let digits = value.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let (int_part, frac_part) = if digits.len() > scale {
+        let (i, f) = digits.split_at(digits.len() - scale);
+        (i.to_string(), f.to_string())
+    } else {
+        ("0".to_string(), format!("{digits:0>scale$}"))
+    };
+    let mut frac = frac_part.trim_end_matches('0').to_string();
+    while frac.len() < min_fraction as usize {
+        frac.push('0');
+    }
+    let sign = if negative { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{int_part}")
+    } else {
+        format!("{sign}{int_part}.{frac}")
+    }
+}
+
+/// Divides and rounds half to even. `denominator` must be positive.
+pub fn div_round_half_even(numerator: i128, denominator: i128) -> i128 {
+    let quotient = numerator.div_euclid(denominator);
+    let remainder = numerator.rem_euclid(denominator);
+    let twice = remainder * 2;
+    if twice > denominator || (twice == denominator && quotient % 2 != 0) {
+        quotient + 1
+    } else {
+        quotient
+    }
+}
+
+/// An exact amount of one currency, in nano-units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money {
+    pub nanos: i128,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(nanos: i128, currency: Currency) -> Self {
+        Self { nanos, currency }
+    }
+
+    pub fn zero(currency: Currency) -> Self {
+        Self::new(0, currency)
+    }
+
+    /// Reads an amount such as `"12.50"`; more than nine decimal places are refused rather
+    /// than silently rounded.
+    pub fn parse(amount: &str, currency: Currency) -> Result<Self, String> {
+        let decimal = Decimal::parse(amount)?;
+        let nanos = decimal
+            .scaled_exact(9)
+            .ok_or_else(|| format!("`{amount}` has more than 9 decimal places"))?;
+        Ok(Self::new(nanos, currency))
+    }
+
+    /// The amount as decimal text with at least two fractional digits, for example `"0.045"`.
+    pub fn amount_string(&self) -> String {
+        format_scaled(self.nanos, 9, 2)
+    }
+
+    /// The amount as a float, for display and charts only; never used in arithmetic.
+    pub fn approx_f64(&self) -> f64 {
+        self.nanos as f64 / NANOS_PER_UNIT as f64
+    }
+
+    /// Adds two amounts of the same currency; `None` when the currencies differ.
+    pub fn checked_add(&self, other: &Money) -> Option<Money> {
+        (self.currency == other.currency)
+            .then(|| self.nanos.checked_add(other.nanos))
+            .flatten()
+            .map(|nanos| Money::new(nanos, self.currency))
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount_string(), self.currency)
+    }
+}
+
+/// JSON shape of money: `{"amount": "0.045", "currency": "USD", "value": 0.045}`; `value` is
+/// a convenience for charts and may be inexact, `amount` is the truth.
+impl Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut state = serializer.serialize_struct("Money", 3)?;
+        state.serialize_field("amount", &self.amount_string())?;
+        state.serialize_field("currency", &self.currency)?;
+        state.serialize_field("value", &self.approx_f64())?;
+        state.end()
+    }
+}
+
+/// Sums per currency. Adding money of a new currency opens a new sum; sums never mix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals(BTreeMap<Currency, i128>);
+
+impl Totals {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, money: Money) {
+        *self.0.entry(money.currency).or_insert(0) += money.nanos;
+    }
+
+    pub fn get(&self, currency: Currency) -> Money {
+        Money::new(self.0.get(&currency).copied().unwrap_or(0), currency)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Money> + '_ {
+        self.0.iter().map(|(c, n)| Money::new(*n, *c))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Totals {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_table_is_sorted_so_binary_search_finds_every_code() {
+        let mut sorted = ISO_4217.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, ISO_4217);
+    }
+
+    #[test]
+    fn currency_codes_are_checked_against_iso_4217() {
+        assert_eq!(Currency::parse("usd").unwrap(), Currency::USD);
+        assert_eq!(Currency::parse("GBP").unwrap().as_str(), "GBP");
+        assert!(Currency::parse("XYZ").is_err());
+        assert!(Currency::parse("US").is_err());
+        assert!(Currency::parse("").is_err());
+    }
+
+    #[test]
+    fn decimals_parse_exactly_including_exponents() {
+        assert_eq!(
+            Decimal::parse("2.50").unwrap(),
+            Decimal {
+                mantissa: 25,
+                scale: 1
+            }
+        );
+        assert_eq!(
+            Decimal::parse("1.25e-07").unwrap(),
+            Decimal {
+                mantissa: 125,
+                scale: 9
+            }
+        );
+        assert_eq!(
+            Decimal::parse("3E+2").unwrap(),
+            Decimal {
+                mantissa: 300,
+                scale: 0
+            }
+        );
+        assert_eq!(Decimal::parse("-0.5").unwrap().mantissa, -5);
+        for bad in ["", "abc", "1.2.3", "--1", "1e", ".", "0x10", "1,5"] {
+            assert!(Decimal::parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn money_refuses_more_than_nine_decimal_places_instead_of_rounding() {
+        assert_eq!(
+            Money::parse("0.045", Currency::USD).unwrap().nanos,
+            45_000_000
+        );
+        assert!(Money::parse("0.0000000001", Currency::USD).is_err());
+    }
+
+    #[test]
+    fn amounts_format_as_decimal_strings_with_two_places_at_least() {
+        assert_eq!(
+            Money::new(45_000_000, Currency::USD).amount_string(),
+            "0.045"
+        );
+        assert_eq!(
+            Money::new(12_300_000_000, Currency::USD).amount_string(),
+            "12.30"
+        );
+        assert_eq!(Money::new(75, Currency::USD).amount_string(), "0.000000075");
+        assert_eq!(
+            Money::new(-1_500_000_000, Currency::USD).amount_string(),
+            "-1.50"
+        );
+        assert_eq!(Money::new(0, Currency::USD).amount_string(), "0.00");
+    }
+
+    #[test]
+    fn rounding_is_half_to_even() {
+        assert_eq!(div_round_half_even(5, 10), 0);
+        assert_eq!(div_round_half_even(15, 10), 2);
+        assert_eq!(div_round_half_even(25, 10), 2);
+        assert_eq!(div_round_half_even(26, 10), 3);
+        assert_eq!(div_round_half_even(-15, 10), -2);
+        assert_eq!(div_round_half_even(-16, 10), -2);
+    }
+
+    #[test]
+    fn totals_never_add_different_currencies() {
+        let mut totals = Totals::new();
+        totals.add(Money::new(5, Currency::USD));
+        totals.add(Money::new(7, Currency::parse("GBP").unwrap()));
+        totals.add(Money::new(6, Currency::USD));
+        assert_eq!(totals.get(Currency::USD).nanos, 11);
+        assert_eq!(totals.get(Currency::parse("GBP").unwrap()).nanos, 7);
+        assert!(Money::new(1, Currency::USD)
+            .checked_add(&Money::new(1, Currency::parse("EUR").unwrap()))
+            .is_none());
+    }
+}

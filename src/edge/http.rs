@@ -1,0 +1,249 @@
+//! HTTP plumbing: the one place where core errors become statuses, the JSON error shape,
+//! body limits and content types, and CORS.
+
+use serde::Serialize;
+use serde_json::json;
+use worker::{Headers, Request, Response};
+
+use crate::core::error::CoreError;
+
+/// The largest request body accepted (1 MB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The status and stable code of each error; the only mapping from errors to HTTP.
+pub fn status_and_code(error: &CoreError) -> (u16, &'static str) {
+    match error {
+        CoreError::MalformedBody { .. } => (400, "malformed_request"),
+        CoreError::Validation(_) => (400, "validation_failed"),
+        CoreError::Unauthenticated(_) => (401, "unauthenticated"),
+        CoreError::Forbidden(_) => (403, "forbidden"),
+        CoreError::NotFound(_) => (404, "not_found"),
+        CoreError::MethodNotAllowed { .. } => (405, "method_not_allowed"),
+        CoreError::Conflict(_) => (409, "conflict"),
+        CoreError::PayloadTooLarge { .. } => (413, "payload_too_large"),
+        CoreError::UnsupportedMediaType(_) => (415, "unsupported_media_type"),
+        CoreError::Storage(_) => (503, "storage_unavailable"),
+        CoreError::Misconfigured(_) => (500, "misconfigured"),
+    }
+}
+
+/// The JSON body of an error: `{"error": {"code", "message", "details"}}`. Storage and
+/// configuration errors get a generic message; their cause is logged, never sent.
+pub fn error_body(error: &CoreError) -> serde_json::Value {
+    let (_, code) = status_and_code(error);
+    let (message, details) = match error {
+        CoreError::MalformedBody { message, details } => (message.clone(), details.clone()),
+        CoreError::Validation(details) => (
+            match details.as_slice() {
+                [one] => format!("invalid `{}`: {}", one.field, one.message),
+                _ => format!("{} fields are invalid", details.len()),
+            },
+            details.clone(),
+        ),
+        CoreError::Storage(_) => (
+            "the request could not be stored right now; nothing was lost, retry it".to_string(),
+            vec![],
+        ),
+        CoreError::Misconfigured(_) => (
+            "the server is misconfigured; see its logs".to_string(),
+            vec![],
+        ),
+        other => (other.to_string(), vec![]),
+    };
+    let mut body = json!({ "error": { "code": code, "message": message, "details": details } });
+    if matches!(error, CoreError::Storage(_)) {
+        body["error"]["retryable"] = json!(true);
+    }
+    body
+}
+
+fn base_headers(content_type: &str) -> worker::Result<Headers> {
+    let headers = Headers::new();
+    headers.set("content-type", content_type)?;
+    headers.set("cache-control", "no-store")?;
+    headers.set("x-content-type-options", "nosniff")?;
+    Ok(headers)
+}
+
+pub fn json_response<T: Serialize>(status: u16, value: &T) -> worker::Result<Response> {
+    let body = serde_json::to_vec(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok(Response::from_bytes(body)?
+        .with_status(status)
+        .with_headers(base_headers("application/json; charset=utf-8")?))
+}
+
+pub fn empty_response(status: u16) -> worker::Result<Response> {
+    Ok(Response::empty()?
+        .with_status(status)
+        .with_headers(base_headers("text/plain; charset=utf-8")?))
+}
+
+pub fn error_response(error: &CoreError) -> worker::Result<Response> {
+    let (status, _) = status_and_code(error);
+    match error {
+        CoreError::Storage(cause) => worker::console_error!("storage failure: {cause}"),
+        CoreError::Misconfigured(cause) => worker::console_error!("misconfigured: {cause}"),
+        _ => {}
+    }
+    let mut response = json_response(status, &error_body(error))?;
+    match error {
+        CoreError::Storage(_) => response.headers_mut().set("retry-after", "1")?,
+        CoreError::MethodNotAllowed { .. } => {}
+        CoreError::Unauthenticated(_) => response
+            .headers_mut()
+            .set("www-authenticate", "Bearer realm=\"ai-spend-tracker\"")?,
+        _ => {}
+    }
+    Ok(response)
+}
+
+/// Reads a JSON request body: checks the content type and the 1 MB limit before parsing.
+/// An empty body is returned as empty, for routes whose body is optional.
+pub async fn read_json_body(request: &mut Request) -> Result<Vec<u8>, CoreError> {
+    let declared = request
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(CoreError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let body = request
+        .bytes()
+        .await
+        .map_err(|e| CoreError::MalformedBody {
+            message: format!("could not read the request body: {e}"),
+            details: vec![],
+        })?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(CoreError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if !body.is_empty() {
+        let content_type = request
+            .headers()
+            .get("content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if !is_json_content_type(&content_type) {
+            return Err(CoreError::UnsupportedMediaType(format!(
+                "send the body as `Content-Type: application/json`, not `{content_type}`"
+            )));
+        }
+    }
+    Ok(body)
+}
+
+pub fn is_json_content_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// CORS for browser apps (often Cloudflare Pages apps) on origins listed in `ALLOWED_ORIGINS`.
+/// Nothing is allowed unless listed.
+#[derive(Debug, Clone, Default)]
+pub struct CorsPolicy {
+    origins: Vec<String>,
+}
+
+impl CorsPolicy {
+    /// Reads a comma-separated list of origins such as `https://app.pages.dev`.
+    pub fn from_list(list: &str) -> Self {
+        Self {
+            origins: list
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }
+    }
+
+    pub fn allows(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
+
+    /// Adds the CORS headers to a response when the request's origin is allowed.
+    pub fn apply(&self, origin: Option<&str>, response: &mut Response) -> worker::Result<()> {
+        let headers = response.headers_mut();
+        headers.set("vary", "Origin")?;
+        if let Some(origin) = origin.filter(|o| self.allows(o)) {
+            headers.set("access-control-allow-origin", origin)?;
+            headers.set("access-control-expose-headers", "retry-after")?;
+        }
+        Ok(())
+    }
+
+    /// The answer to a preflight `OPTIONS` request.
+    pub fn preflight(&self, origin: Option<&str>) -> worker::Result<Response> {
+        match origin.filter(|o| self.allows(o)) {
+            Some(origin) => {
+                let mut response = empty_response(204)?;
+                let headers = response.headers_mut();
+                headers.set("access-control-allow-origin", origin)?;
+                headers.set(
+                    "access-control-allow-methods",
+                    "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+                )?;
+                headers.set(
+                    "access-control-allow-headers",
+                    "Authorization, Content-Type",
+                )?;
+                headers.set("access-control-max-age", "86400")?;
+                headers.set("vary", "Origin")?;
+                Ok(response)
+            }
+            None => error_response(&CoreError::Forbidden(
+                "this origin is not in ALLOWED_ORIGINS".into(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::{FieldError, StoreError};
+
+    #[test]
+    fn storage_failures_are_retryable_503s_that_hide_their_cause() {
+        let error = CoreError::Storage(StoreError::Unavailable("D1 said secret things".into()));
+        assert_eq!(status_and_code(&error).0, 503);
+        let body = error_body(&error);
+        assert_eq!(body["error"]["retryable"], true);
+        assert!(!body.to_string().contains("secret things"));
+    }
+
+    #[test]
+    fn a_single_invalid_field_is_named_in_the_message() {
+        let error = CoreError::Validation(vec![FieldError::new("name", "must not be empty")]);
+        let body = error_body(&error);
+        assert_eq!(body["error"]["code"], "validation_failed");
+        assert_eq!(
+            body["error"]["message"],
+            "invalid `name`: must not be empty"
+        );
+        assert_eq!(body["error"]["details"][0]["field"], "name");
+    }
+
+    #[test]
+    fn json_content_types_accept_parameters_and_case() {
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        assert!(!is_json_content_type("text/plain"));
+        assert!(!is_json_content_type(""));
+    }
+
+    #[test]
+    fn cors_allows_only_listed_origins() {
+        let policy = CorsPolicy::from_list(" https://a.pages.dev/, https://b.example ");
+        assert!(policy.allows("https://a.pages.dev"));
+        assert!(policy.allows("https://b.example"));
+        assert!(!policy.allows("https://evil.example"));
+        assert!(!CorsPolicy::from_list("").allows("https://a.pages.dev"));
+    }
+}

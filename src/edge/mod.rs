@@ -1,0 +1,22 @@
+//! The edge: everything that touches the Workers runtime. Entry points, routing, bindings,
+//! and the D1/R2 adapters that implement the core's storage traits. Handlers extract input,
+//! call the core and map the result; no rule of the product lives here.
+
+pub mod bindings;
+pub mod d1;
+pub mod http;
+pub mod openapi;
+pub mod router;
+pub mod routes;
+
+use worker::{event, Context, Env, Request, Response};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    router::handle(request, env).await
+}

@@ -1,0 +1,159 @@
+//! Request dispatch: match the route table, authenticate as the route demands, call the core,
+//! and turn the result or error into a response.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use worker::{Env, Request, Response};
+
+use crate::core::auth::{authenticate, Principal};
+use crate::core::clock::{Clock, SystemEntropy};
+use crate::core::error::CoreError;
+use crate::core::input::parse_json;
+use crate::core::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
+use crate::core::projects::{
+    create_project, delete_project, get_project, update_project, NewProjectRequest,
+    ProjectPatchRequest,
+};
+use crate::core::store::ProjectStore;
+
+use super::bindings::{AppState, ASSETS};
+use super::http::{empty_response, error_response, json_response, read_json_body};
+use super::routes::{match_route, Access, RouteMiss, RouteName, ROUTES};
+
+/// The platform clock: `Date.now()` of the Workers runtime.
+pub struct WorkerClock;
+
+impl Clock for WorkerClock {
+    fn now(&self) -> DateTime<Utc> {
+        let millis = worker::Date::now().as_millis() as i64;
+        DateTime::from_timestamp_millis(millis).unwrap_or_default()
+    }
+}
+
+/// Dashboard paths the seed teams used; all serve the dashboard's page.
+const DASHBOARD_PATHS: &[&str] = &["/api-usage", "/admin/usage"];
+
+pub async fn handle(mut request: Request, env: Env) -> worker::Result<Response> {
+    let origin = request.headers().get("origin").ok().flatten();
+    let cors = AppState::cors(&env);
+    if request.method() == worker::Method::Options {
+        return cors.preflight(origin.as_deref());
+    }
+    let path = request.path();
+    let mut response = if DASHBOARD_PATHS.contains(&path.trim_end_matches('/')) {
+        serve_dashboard(&env).await
+    } else {
+        match route(&mut request, &env, &path).await {
+            Ok(response) => Ok(response),
+            Err(error) => error_response(&error),
+        }
+    }?;
+    cors.apply(origin.as_deref(), &mut response)?;
+    Ok(response)
+}
+
+async fn serve_dashboard(env: &Env) -> worker::Result<Response> {
+    let Ok(assets) = env.assets(ASSETS) else {
+        return error_response(&CoreError::NotFound("dashboard".into()));
+    };
+    // The assets response has immutable headers; copy it so CORS headers can be added.
+    let mut page = assets.fetch("https://assets.local/", None).await?;
+    let body = page.bytes().await?;
+    let headers = worker::Headers::new();
+    headers.set("content-type", "text/html; charset=utf-8")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(Response::from_bytes(body)?
+        .with_status(page.status_code())
+        .with_headers(headers))
+}
+
+async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response, CoreError> {
+    let method = request.method().to_string();
+    let matched = match_route(&method, path).map_err(|miss| match miss {
+        RouteMiss::NotFound => CoreError::NotFound(format!("route `{path}`")),
+        RouteMiss::MethodNotAllowed(_) => CoreError::MethodNotAllowed {
+            method: method.clone(),
+            path: path.to_string(),
+        },
+    })?;
+    let def = ROUTES[matched.def_index];
+    match def.name {
+        RouteName::Healthz => {
+            return ok(
+                200,
+                &json!({ "status": "ok", "service": "ai-spend-tracker" }),
+            )
+        }
+        RouteName::OpenApi => {
+            return json_response(200, &super::openapi::document()).map_err(internal)
+        }
+        _ => {}
+    }
+    let state = AppState::load(env)?;
+    let header = request.headers().get("authorization").ok().flatten();
+    let principal = match def.access {
+        Access::Public => None,
+        Access::Admin | Access::AnyKey => {
+            Some(authenticate(header.as_deref(), state.admin_key.as_deref(), &state.store).await?)
+        }
+    };
+    if def.access == Access::Admin {
+        principal
+            .as_ref()
+            .map(Principal::require_admin)
+            .transpose()?;
+    }
+    let params = &matched.params;
+    let param = |i: usize| params.get(i).map(String::as_str).unwrap_or_default();
+    let store = &state.store;
+    let clock = WorkerClock;
+    match def.name {
+        RouteName::Healthz | RouteName::OpenApi => Err(CoreError::NotFound(path.to_string())),
+        RouteName::ListProjects => {
+            let projects = store.list_projects().await?;
+            ok(200, &json!({ "projects": projects }))
+        }
+        RouteName::CreateProject => {
+            let body = read_json_body(request).await?;
+            let new: NewProjectRequest = parse_json(&body)?;
+            let project = create_project(store, &clock, &SystemEntropy, new).await?;
+            ok(201, &project)
+        }
+        RouteName::GetProject => ok(200, &get_project(store, param(0)).await?),
+        RouteName::UpdateProject => {
+            let body = read_json_body(request).await?;
+            let patch: ProjectPatchRequest = parse_json(&body)?;
+            ok(200, &update_project(store, &clock, param(0), patch).await?)
+        }
+        RouteName::DeleteProject => {
+            delete_project(store, param(0)).await?;
+            empty_response(204).map_err(internal)
+        }
+        RouteName::ListKeys => {
+            let keys = list_keys(store, store, param(0)).await?;
+            ok(200, &json!({ "keys": keys }))
+        }
+        RouteName::CreateKey => {
+            let body = read_json_body(request).await?;
+            let new: NewKeyRequest = if body.is_empty() {
+                NewKeyRequest::default()
+            } else {
+                parse_json(&body)?
+            };
+            let created = create_key(store, store, &clock, &SystemEntropy, param(0), new).await?;
+            ok(201, &created)
+        }
+        RouteName::RevokeKey => {
+            revoke_key(store, store, &clock, param(0), param(1)).await?;
+            empty_response(204).map_err(internal)
+        }
+    }
+}
+
+fn ok<T: serde::Serialize>(status: u16, value: &T) -> Result<Response, CoreError> {
+    json_response(status, value).map_err(internal)
+}
+
+fn internal(error: worker::Error) -> CoreError {
+    CoreError::Misconfigured(format!("building a response failed: {error}"))
+}

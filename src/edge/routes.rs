@@ -1,0 +1,231 @@
+//! The one route table. Every route the worker answers is a row here with its method, path
+//! pattern and who may call it; `GET /api/openapi.json` must document every row (a test
+//! checks), and the router dispatches on [`RouteName`].
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a key.
+    Public,
+    /// The admin key only; a project key gets 403.
+    Admin,
+    /// The admin key or a project key (scoped to its own project).
+    AnyKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteName {
+    Healthz,
+    OpenApi,
+    ListProjects,
+    CreateProject,
+    GetProject,
+    UpdateProject,
+    DeleteProject,
+    ListKeys,
+    CreateKey,
+    RevokeKey,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDef {
+    pub method: &'static str,
+    pub pattern: &'static str,
+    pub name: RouteName,
+    pub access: Access,
+}
+
+const fn route(
+    method: &'static str,
+    pattern: &'static str,
+    name: RouteName,
+    access: Access,
+) -> RouteDef {
+    RouteDef {
+        method,
+        pattern,
+        name,
+        access,
+    }
+}
+
+pub const ROUTES: &[RouteDef] = &[
+    route("GET", "/healthz", RouteName::Healthz, Access::Public),
+    route(
+        "GET",
+        "/api/openapi.json",
+        RouteName::OpenApi,
+        Access::Public,
+    ),
+    route(
+        "GET",
+        "/api/admin/projects",
+        RouteName::ListProjects,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/projects",
+        RouteName::CreateProject,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/projects/{id}",
+        RouteName::GetProject,
+        Access::Admin,
+    ),
+    route(
+        "PATCH",
+        "/api/admin/projects/{id}",
+        RouteName::UpdateProject,
+        Access::Admin,
+    ),
+    route(
+        "DELETE",
+        "/api/admin/projects/{id}",
+        RouteName::DeleteProject,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/projects/{id}/keys",
+        RouteName::ListKeys,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/projects/{id}/keys",
+        RouteName::CreateKey,
+        Access::Admin,
+    ),
+    route(
+        "DELETE",
+        "/api/admin/projects/{id}/keys/{key_id}",
+        RouteName::RevokeKey,
+        Access::Admin,
+    ),
+];
+
+/// A matched route and its path parameters, in pattern order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub def_index: usize,
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMiss {
+    NotFound,
+    /// The path exists, with these methods.
+    MethodNotAllowed(Vec<&'static str>),
+}
+
+fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    let mut pattern_parts = pattern.split('/');
+    let mut path_parts = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (pattern_parts.next(), path_parts.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') => {
+                if s.is_empty() {
+                    return None;
+                }
+                params.push(percent_decode(s)?);
+            }
+            (Some(p), Some(s)) if p == s => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Decodes `%XX` escapes of a path segment; `None` for invalid escapes or UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Finds the route for a method and path.
+pub fn match_route(method: &str, path: &str) -> Result<Matched, RouteMiss> {
+    let mut allowed = Vec::new();
+    for (index, def) in ROUTES.iter().enumerate() {
+        if let Some(params) = match_pattern(def.pattern, path) {
+            if def.method == method {
+                return Ok(Matched {
+                    def_index: index,
+                    params,
+                });
+            }
+            allowed.push(def.method);
+        }
+    }
+    if allowed.is_empty() {
+        Err(RouteMiss::NotFound)
+    } else {
+        Err(RouteMiss::MethodNotAllowed(allowed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_their_route_and_capture_parameters() {
+        let m = match_route("DELETE", "/api/admin/projects/ads/keys/key_1").unwrap();
+        assert_eq!(ROUTES[m.def_index].name, RouteName::RevokeKey);
+        assert_eq!(m.params, vec!["ads", "key_1"]);
+        let m = match_route("GET", "/api/admin/projects/").unwrap();
+        assert_eq!(ROUTES[m.def_index].name, RouteName::ListProjects);
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_lists_the_allowed_ones() {
+        assert_eq!(
+            match_route("PUT", "/api/admin/projects"),
+            Err(RouteMiss::MethodNotAllowed(vec!["GET", "POST"]))
+        );
+        assert_eq!(match_route("GET", "/nope"), Err(RouteMiss::NotFound));
+        assert_eq!(
+            match_route("GET", "/api/admin/projects//keys"),
+            Err(RouteMiss::NotFound)
+        );
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.pattern == b.pattern),
+                    "{} {} twice",
+                    a.method,
+                    a.pattern
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn percent_escapes_in_parameters_are_decoded() {
+        let m = match_route("GET", "/api/admin/projects/a%2Db").unwrap();
+        assert_eq!(m.params, vec!["a-b"]);
+    }
+}

@@ -1,0 +1,252 @@
+// Projects, keys, auth, CORS, errors and the OpenAPI document, against the built worker in
+// Miniflare with fresh local D1.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, ADMIN_KEY } from './support/worker.mjs';
+
+let w;
+before(async () => {
+  w = await startWorker({ bindings: { ALLOWED_ORIGINS: 'https://app.example.pages.dev' } });
+});
+after(async () => w?.dispose());
+
+async function newProject(id, extra = {}) {
+  const r = await w.fetch('/api/admin/projects', {
+    method: 'POST',
+    key: ADMIN_KEY,
+    body: { id, name: `Project ${id}`, ...extra },
+  });
+  assert.equal(r.status, 201, r.text);
+  return r.json;
+}
+
+async function newKey(projectId) {
+  const r = await w.fetch(`/api/admin/projects/${projectId}/keys`, {
+    method: 'POST',
+    key: ADMIN_KEY,
+    body: { name: 'ci' },
+  });
+  assert.equal(r.status, 201, r.text);
+  return r.json;
+}
+
+test('healthz answers without a key', async () => {
+  const r = await w.fetch('/healthz');
+  assert.equal(r.status, 200);
+  assert.equal(r.json.status, 'ok');
+});
+
+test('a project is created, read, listed, patched and deleted with the admin key', async () => {
+  const created = await newProject('crud', { budget_threshold_usd: '250.5', description: 'd' });
+  assert.equal(created.budget_threshold_usd, '250.50');
+  assert.equal(created.budget_alert_threshold_percent, 80);
+  assert.equal(created.last_budget_alert_sent, null);
+
+  const read = await w.fetch('/api/admin/projects/crud', { key: ADMIN_KEY });
+  assert.deepEqual(read.json, created);
+
+  const list = await w.fetch('/api/admin/projects', { key: ADMIN_KEY });
+  assert.ok(list.json.projects.some((p) => p.id === 'crud'));
+
+  const patched = await w.fetch('/api/admin/projects/crud', {
+    method: 'PATCH',
+    key: ADMIN_KEY,
+    body: { name: 'Renamed', description: null, budget_alert_threshold_percent: 95 },
+  });
+  assert.equal(patched.status, 200, patched.text);
+  assert.equal(patched.json.name, 'Renamed');
+  assert.equal(patched.json.description, null);
+  assert.equal(patched.json.budget_alert_threshold_percent, 95);
+  assert.equal(patched.json.budget_threshold_usd, '250.50');
+
+  const row = await w.db.prepare('SELECT * FROM projects WHERE id = ?').bind('crud').first();
+  assert.equal(row.budget_threshold_usd, '250.50');
+  assert.equal(row.budget_alert_threshold_percent, 95);
+
+  const deleted = await w.fetch('/api/admin/projects/crud', { method: 'DELETE', key: ADMIN_KEY });
+  assert.equal(deleted.status, 204);
+  const gone = await w.fetch('/api/admin/projects/crud', { key: ADMIN_KEY });
+  assert.equal(gone.status, 404);
+  assert.equal(gone.json.error.code, 'not_found');
+});
+
+test('a key is returned once, stored only as its SHA-256, listed without secrets, and revocable', async () => {
+  await newProject('keys');
+  const created = await newKey('keys');
+  assert.match(created.key, /^ast_[0-9a-f]{48}$/);
+  assert.equal(created.prefix, created.key.slice(0, 12));
+
+  const row = await w.db.prepare('SELECT * FROM api_keys WHERE id = ?').bind(created.id).first();
+  const { createHash } = await import('node:crypto');
+  assert.equal(row.key_hash, createHash('sha256').update(created.key).digest('hex'));
+  assert.ok(!JSON.stringify(row).includes(created.key));
+
+  const list = await w.fetch('/api/admin/projects/keys/keys', { key: ADMIN_KEY });
+  assert.equal(list.status, 200);
+  assert.equal(list.json.keys.length, 1);
+  assert.equal(list.json.keys[0].prefix, created.prefix);
+  assert.ok(!list.text.includes(created.key));
+  assert.ok(!list.text.includes(row.key_hash));
+
+  const own = await w.fetch('/api/admin/projects', { key: created.key });
+  assert.equal(own.status, 403, 'a project key is valid but not admin');
+
+  const revoked = await w.fetch(`/api/admin/projects/keys/keys/${created.id}`, {
+    method: 'DELETE',
+    key: ADMIN_KEY,
+  });
+  assert.equal(revoked.status, 204);
+  const after = await w.fetch('/api/admin/projects', { key: created.key });
+  assert.equal(after.status, 401, 'a revoked key is unknown');
+  const again = await w.fetch(`/api/admin/projects/keys/keys/${created.id}`, {
+    method: 'DELETE',
+    key: ADMIN_KEY,
+  });
+  assert.equal(again.status, 404);
+});
+
+test('every route answers the auth matrix: none and wrong 401, project key 403 on admin routes, admin 2xx', async () => {
+  const doc = (await w.fetch('/api/openapi.json')).json;
+  await newProject('matrix');
+  const projectKey = (await newKey('matrix')).key;
+  let operations = 0;
+  for (const [pattern, item] of Object.entries(doc.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (method === 'parameters') continue;
+      operations += 1;
+      const isPublic = Array.isArray(operation.security) && operation.security.length === 0;
+      // Fresh resources per case, so that DELETE routes have something to delete.
+      const suffix = `${method}-${operations}`;
+      await newProject(`m-${suffix}`);
+      const victimKey = await newKey(`m-${suffix}`);
+      const path = pattern
+        .replace('{id}', `m-${suffix}`)
+        .replace('{key_id}', victimKey.id);
+      const body = method === 'post' || method === 'patch'
+        ? (pattern.endsWith('/keys') ? { name: 'k' } : { name: `n-${suffix}`, ...(method === 'post' ? { id: `new-${suffix}` } : {}) })
+        : undefined;
+      const call = (key) => w.fetch(path, { method: method.toUpperCase(), key, body });
+      if (isPublic) {
+        assert.equal((await call()).status, 200, `${method} ${pattern} without a key`);
+        continue;
+      }
+      assert.equal((await call()).status, 401, `${method} ${pattern} without a key`);
+      assert.equal((await call('wrong-key')).status, 401, `${method} ${pattern} with a wrong key`);
+      assert.equal((await call(`${ADMIN_KEY}x`)).status, 401, `${method} ${pattern} with a near-admin key`);
+      assert.equal((await call(projectKey)).status, 403, `${method} ${pattern} with a project key`);
+      const admin = await call(ADMIN_KEY);
+      assert.ok(admin.status >= 200 && admin.status < 300, `${method} ${pattern} as admin: ${admin.status} ${admin.text}`);
+    }
+  }
+  assert.ok(operations >= 10, `only ${operations} operations documented`);
+});
+
+test('bad input gets a 4xx naming the field and leaves the database unchanged', async () => {
+  await newProject('stable', { budget_threshold_usd: 10 });
+  const before = await w.snapshot();
+  const cases = [
+    ['POST', '/api/admin/projects', { raw: '{"name":', headers: { 'content-type': 'application/json' } }, 400, null],
+    ['POST', '/api/admin/projects', { raw: '{"name":"x"}', headers: { 'content-type': 'text/plain' } }, 415, null],
+    ['POST', '/api/admin/projects', { body: { name: 'x', colour: 'red' } }, 400, 'colour'],
+    ['POST', '/api/admin/projects', { body: { name: 42 } }, 400, 'name'],
+    ['POST', '/api/admin/projects', { body: { name: '' } }, 400, 'name'],
+    ['POST', '/api/admin/projects', { body: { name: 'x', id: 'Not Valid' } }, 400, 'id'],
+    ['POST', '/api/admin/projects', { body: { name: 'x', budget_threshold_usd: -1 } }, 400, 'budget_threshold_usd'],
+    ['POST', '/api/admin/projects', { body: { name: 'x', budget_threshold_usd: 'ten' } }, 400, 'budget_threshold_usd'],
+    ['POST', '/api/admin/projects', { body: { name: 'x', budget_alert_threshold_percent: 0 } }, 400, 'budget_alert_threshold_percent'],
+    ['POST', '/api/admin/projects', { body: { name: 'x', budget_alert_threshold_percent: 1001 } }, 400, 'budget_alert_threshold_percent'],
+    ['POST', '/api/admin/projects', { body: { name: 'x', budget_alert_threshold_percent: 'high' } }, 400, 'budget_alert_threshold_percent'],
+    ['POST', '/api/admin/projects', { body: { id: 'stable', name: 'dup' } }, 409, null],
+    ['POST', '/api/admin/projects', { raw: JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10) }), headers: { 'content-type': 'application/json' } }, 413, null],
+    ['PATCH', '/api/admin/projects/stable', { body: { name: 'ok', budget_threshold_usd: 0 } }, 400, 'budget_threshold_usd'],
+    ['PATCH', '/api/admin/projects/stable', { body: { unknown: 1 } }, 400, 'unknown'],
+    ['PATCH', '/api/admin/projects/nope', { body: { name: 'x' } }, 404, null],
+    ['POST', '/api/admin/projects/stable/keys', { body: { name: '' } }, 400, 'name'],
+    ['POST', '/api/admin/projects/nope/keys', { body: {} }, 404, null],
+    ['DELETE', '/api/admin/projects/stable/keys/key_missing', {}, 404, null],
+    ['PUT', '/api/admin/projects', { body: {} }, 405, null],
+    ['GET', '/api/nothing-here', {}, 404, null],
+  ];
+  for (const [method, path, options, status, field] of cases) {
+    const r = await w.fetch(path, { method, key: ADMIN_KEY, ...options });
+    const label = `${method} ${path} ${options.raw?.slice(0, 30) ?? JSON.stringify(options.body)}`;
+    assert.equal(r.status, status, `${label}: ${r.text.slice(0, 300)}`);
+    assert.equal(typeof r.json?.error?.code, 'string', `${label}: error shape`);
+    assert.equal(typeof r.json.error.message, 'string');
+    assert.ok(Array.isArray(r.json.error.details));
+    if (field) {
+      const named = r.json.error.details.some((d) => d.field === field) || r.json.error.message.includes(field);
+      assert.ok(named, `${label}: the error should name ${field}: ${r.text}`);
+    }
+  }
+  assert.deepEqual(await w.snapshot(), before);
+});
+
+test('an unknown field is named in the message', async () => {
+  const r = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { name: 'x', colour: 'red' } });
+  assert.equal(r.status, 400);
+  assert.match(r.json.error.message, /colour/);
+});
+
+test('CORS answers preflights only for listed origins and tags responses', async () => {
+  const allowed = await w.fetch('/api/admin/projects', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://app.example.pages.dev', 'access-control-request-method': 'POST' },
+  });
+  assert.equal(allowed.status, 204);
+  assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.pages.dev');
+  assert.match(allowed.headers.get('access-control-allow-headers'), /Authorization/);
+
+  const denied = await w.fetch('/api/admin/projects', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+  });
+  assert.equal(denied.status, 403);
+  assert.equal(denied.headers.get('access-control-allow-origin'), null);
+
+  const simple = await w.fetch('/healthz', { headers: { origin: 'https://app.example.pages.dev' } });
+  assert.equal(simple.headers.get('access-control-allow-origin'), 'https://app.example.pages.dev');
+  const other = await w.fetch('/healthz', { headers: { origin: 'https://evil.example' } });
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+});
+
+test('nothing is allowed cross-origin by default', async () => {
+  const plain = await startWorker();
+  try {
+    const r = await plain.fetch('/healthz', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.pages.dev', 'access-control-request-method': 'GET' },
+    });
+    assert.equal(r.status, 403);
+    assert.equal(r.headers.get('access-control-allow-origin'), null);
+  } finally {
+    await plain.dispose();
+  }
+});
+
+test('without an ADMIN_API_KEY secret no key is admin', async () => {
+  const bare = await startWorker({ bindings: { ADMIN_API_KEY: '' } });
+  try {
+    const r = await bare.fetch('/api/admin/projects', { key: '' });
+    assert.equal(r.status, 401);
+    const r2 = await bare.fetch('/api/admin/projects', { key: 'anything' });
+    assert.equal(r2.status, 401);
+  } finally {
+    await bare.dispose();
+  }
+});
+
+test('the dashboard is served at /, /api-usage and /admin/usage', async () => {
+  for (const path of ['/', '/api-usage', '/admin/usage']) {
+    const r = await w.fetch(path);
+    assert.equal(r.status, 200, path);
+    assert.match(r.text, /<html/i, path);
+  }
+});
+
+test('the OpenAPI document is 3.1 and names the bearer schemes', async () => {
+  const r = await w.fetch('/api/openapi.json');
+  assert.equal(r.status, 200);
+  assert.equal(r.json.openapi, '3.1.0');
+  assert.equal(r.json.components.securitySchemes.adminKey.scheme, 'bearer');
+});
