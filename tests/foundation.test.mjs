@@ -105,6 +105,20 @@ test('a key is returned once, stored only as its SHA-256, listed without secrets
   assert.equal(again.status, 404);
 });
 
+const GPT4O_PRICE = {
+  provider: 'openai', model: 'matrix-model', currency: 'USD', effective_from: '2025-01-01',
+  rates: { input_tokens: { price: '1', per: 1000000 } },
+};
+// A valid body for every documented operation that takes one.
+const SAMPLE_BODIES = {
+  'post /api/admin/projects': (s) => ({ id: `new-${s}`, name: `n-${s}` }),
+  'patch /api/admin/projects/{id}': (s) => ({ name: `n-${s}` }),
+  'post /api/admin/projects/{id}/keys': () => ({ name: 'k' }),
+  'post /api/prices/quote': () => ({ provider: 'openai', model: 'gpt-4o', input_tokens: 10 }),
+  'post /api/admin/prices': () => ({ entries: [GPT4O_PRICE] }),
+  'post /api/admin/prices/import': () => ({ 'gpt-matrix': { litellm_provider: 'openai', input_cost_per_token: 1e-6 } }),
+};
+
 test('every route answers the auth matrix: none and wrong 401, project key 403 on admin routes, admin 2xx', async () => {
   const doc = (await w.fetch('/api/openapi.json')).json;
   await newProject('matrix');
@@ -114,31 +128,45 @@ test('every route answers the auth matrix: none and wrong 401, project key 403 o
     for (const [method, operation] of Object.entries(item)) {
       if (method === 'parameters') continue;
       operations += 1;
-      const isPublic = Array.isArray(operation.security) && operation.security.length === 0;
+      const security = operation.security ?? [];
+      const isPublic = security.length === 0;
+      const projectKeyAllowed = security.some((s) => 'projectKey' in s);
       // Fresh resources per case, so that DELETE routes have something to delete.
       const suffix = `${method}-${operations}`;
       await newProject(`m-${suffix}`);
       const victimKey = await newKey(`m-${suffix}`);
-      const path = pattern
-        .replace('{id}', `m-${suffix}`)
-        .replace('{key_id}', victimKey.id);
-      const body = method === 'post' || method === 'patch'
-        ? (pattern.endsWith('/keys') ? { name: 'k' } : { name: `n-${suffix}`, ...(method === 'post' ? { id: `new-${suffix}` } : {}) })
-        : undefined;
+      let id = `m-${suffix}`;
+      if (pattern.startsWith('/api/admin/prices/{id}')) {
+        const price = await w.fetch('/api/admin/prices', {
+          method: 'POST', key: ADMIN_KEY,
+          body: { entries: [{ ...GPT4O_PRICE, effective_from: `2025-02-${String(operations % 28 + 1).padStart(2, '0')}` }] },
+        });
+        assert.equal(price.status, 201, price.text);
+        id = price.json.prices[0].id;
+      }
+      const path = pattern.replace('{id}', id).replace('{key_id}', victimKey.id);
+      const sample = SAMPLE_BODIES[`${method} ${pattern}`];
+      const body = sample ? sample(suffix) : undefined;
+      const label = `${method.toUpperCase()} ${pattern}`;
       const call = (key) => w.fetch(path, { method: method.toUpperCase(), key, body });
       if (isPublic) {
-        assert.equal((await call()).status, 200, `${method} ${pattern} without a key`);
+        assert.equal((await call()).status, 200, `${label} without a key`);
         continue;
       }
-      assert.equal((await call()).status, 401, `${method} ${pattern} without a key`);
-      assert.equal((await call('wrong-key')).status, 401, `${method} ${pattern} with a wrong key`);
-      assert.equal((await call(`${ADMIN_KEY}x`)).status, 401, `${method} ${pattern} with a near-admin key`);
-      assert.equal((await call(projectKey)).status, 403, `${method} ${pattern} with a project key`);
+      assert.equal((await call()).status, 401, `${label} without a key`);
+      assert.equal((await call('wrong-key')).status, 401, `${label} with a wrong key`);
+      assert.equal((await call(`${ADMIN_KEY}x`)).status, 401, `${label} with a near-admin key`);
+      const asProject = await call(projectKey);
+      if (projectKeyAllowed) {
+        assert.ok(asProject.status >= 200 && asProject.status < 300, `${label} with a project key: ${asProject.status} ${asProject.text}`);
+      } else {
+        assert.equal(asProject.status, 403, `${label} with a project key`);
+      }
       const admin = await call(ADMIN_KEY);
-      assert.ok(admin.status >= 200 && admin.status < 300, `${method} ${pattern} as admin: ${admin.status} ${admin.text}`);
+      assert.ok(admin.status >= 200 && admin.status < 300, `${label} as admin: ${admin.status} ${admin.text}`);
     }
   }
-  assert.ok(operations >= 10, `only ${operations} operations documented`);
+  assert.ok(operations >= 16, `only ${operations} operations documented`);
 });
 
 test('bad input gets a 4xx naming the field and leaves the database unchanged', async () => {

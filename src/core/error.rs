@@ -109,6 +109,10 @@ impl Problems {
         self.0.is_empty()
     }
 
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.0
+    }
+
     /// `Ok(())` when nothing was recorded, else a validation error with every problem.
     pub fn finish(self) -> Result<(), CoreError> {
         if self.0.is_empty() {

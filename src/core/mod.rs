@@ -12,8 +12,11 @@ pub mod input;
 pub mod keys;
 pub mod memory;
 pub mod money;
+pub mod prices;
+pub mod pricing;
 pub mod projects;
 pub mod store;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! D1 adapters for the core's storage traits. Only this module (and later the other
 //! adapters under `edge`) know table names and SQL.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::D1Database;
 
@@ -11,6 +11,8 @@ use crate::core::clock::{format_timestamp, parse_timestamp};
 use crate::core::error::StoreError;
 use crate::core::keys::ApiKeyRecord;
 use crate::core::money::{Currency, Money};
+use crate::core::prices::PriceStore;
+use crate::core::pricing::catalog::{EntryInput, Origin, PriceEntry};
 use crate::core::projects::{Project, ProjectId};
 use crate::core::store::{KeyStore, ProjectStore};
 
@@ -312,4 +314,164 @@ impl KeyStore for D1Store {
             .map_err(store_error)?;
         row.map(KeyRow::into_record).transpose()
     }
+}
+
+#[derive(Deserialize)]
+struct PriceRow {
+    id: String,
+    scope: String,
+    entry_json: String,
+}
+
+impl PriceRow {
+    fn into_entry(self) -> Result<PriceEntry, StoreError> {
+        let input: EntryInput = serde_json::from_str(&self.entry_json)
+            .map_err(|e| corrupt("custom price", e.to_string()))?;
+        let project_id = if self.scope.is_empty() {
+            None
+        } else {
+            Some(ProjectId::parse(&self.scope).map_err(|e| corrupt("price scope", e))?)
+        };
+        input
+            .parse(
+                "",
+                Origin::Custom {
+                    id: self.id,
+                    project_id,
+                },
+            )
+            .map_err(|e| corrupt("custom price", format!("{e:?}")))
+    }
+}
+
+/// One element of the JSON array bound to the upsert statements.
+#[derive(Serialize)]
+struct PriceWrite<'a> {
+    id: &'a str,
+    scope: &'a str,
+    provider: &'a str,
+    model: &'a str,
+    effective_from: String,
+    entry_json: String,
+    names: Vec<String>,
+}
+
+impl PriceStore for D1Store {
+    async fn upsert_prices(&self, entries: &[PriceEntry]) -> Result<(), StoreError> {
+        let now = format_timestamp(now());
+        let mut writes = Vec::with_capacity(entries.len());
+        for e in entries {
+            let Origin::Custom { id, project_id } = &e.origin else {
+                return Err(StoreError::Corrupt("only custom prices are stored".into()));
+            };
+            let entry_json = serde_json::to_string(&e.to_input())
+                .map_err(|err| corrupt("custom price", err.to_string()))?;
+            writes.push(PriceWrite {
+                id,
+                scope: project_id.as_ref().map(ProjectId::as_str).unwrap_or(""),
+                provider: &e.provider,
+                model: &e.model,
+                effective_from: e.effective_from.to_string(),
+                entry_json,
+                names: std::iter::once(&e.model)
+                    .chain(&e.aliases)
+                    .map(|n| format!("{}|{n}", e.provider))
+                    .collect(),
+            });
+        }
+        // The whole set is one bound JSON value (D1 allows 100 parameters per statement but
+        // 2 MB per value), and the batch is one transaction.
+        let json = serde_json::to_string(&writes).map_err(|e| corrupt("prices", e.to_string()))?;
+        let statements = vec![
+            self.db
+                .prepare(
+                    "DELETE FROM custom_price_names WHERE price_id IN \
+                     (SELECT json_extract(value, '$.id') FROM json_each(?1))",
+                )
+                .bind(&[text(&json)])
+                .map_err(store_error)?,
+            self.db
+                .prepare(
+                    "INSERT INTO custom_prices (id, scope, provider, model, effective_from, entry_json, updated_at) \
+                     SELECT json_extract(value, '$.id'), json_extract(value, '$.scope'), \
+                            json_extract(value, '$.provider'), json_extract(value, '$.model'), \
+                            json_extract(value, '$.effective_from'), json_extract(value, '$.entry_json'), ?2 \
+                     FROM json_each(?1) WHERE true \
+                     ON CONFLICT (id) DO UPDATE SET entry_json = excluded.entry_json, updated_at = excluded.updated_at",
+                )
+                .bind(&[text(&json), text(&now)])
+                .map_err(store_error)?,
+            self.db
+                .prepare(
+                    "INSERT OR IGNORE INTO custom_price_names (lookup, price_id) \
+                     SELECT n.value, json_extract(e.value, '$.id') \
+                     FROM json_each(?1) e, json_each(json_extract(e.value, '$.names')) n",
+                )
+                .bind(&[text(&json)])
+                .map_err(store_error)?,
+        ];
+        self.db.batch(statements).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn list_custom_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
+        let rows: Vec<PriceRow> = self
+            .db
+            .prepare(
+                "SELECT id, scope, entry_json FROM custom_prices \
+                 ORDER BY provider, model, effective_from, scope",
+            )
+            .all()
+            .await
+            .map_err(store_error)?
+            .results()
+            .map_err(store_error)?;
+        rows.into_iter().map(PriceRow::into_entry).collect()
+    }
+
+    async fn custom_prices_for(&self, lookups: &[String]) -> Result<Vec<PriceEntry>, StoreError> {
+        if lookups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let json = serde_json::to_string(lookups).map_err(|e| corrupt("lookups", e.to_string()))?;
+        let rows: Vec<PriceRow> = self
+            .db
+            .prepare(
+                "SELECT id, scope, entry_json FROM custom_prices WHERE id IN \
+                 (SELECT price_id FROM custom_price_names \
+                  WHERE lookup IN (SELECT value FROM json_each(?1)))",
+            )
+            .bind(&[text(&json)])
+            .map_err(store_error)?
+            .all()
+            .await
+            .map_err(store_error)?
+            .results()
+            .map_err(store_error)?;
+        rows.into_iter().map(PriceRow::into_entry).collect()
+    }
+
+    async fn delete_price(&self, id: &str) -> Result<bool, StoreError> {
+        let names = self
+            .db
+            .prepare("DELETE FROM custom_price_names WHERE price_id = ?1")
+            .bind(&[text(id)])
+            .map_err(store_error)?;
+        let price = self
+            .db
+            .prepare("DELETE FROM custom_prices WHERE id = ?1")
+            .bind(&[text(id)])
+            .map_err(store_error)?;
+        let results = self
+            .db
+            .batch(vec![names, price])
+            .await
+            .map_err(store_error)?;
+        Ok(results.last().map(changes).unwrap_or(0) > 0)
+    }
+}
+
+/// The Workers clock, for adapters that stamp rows.
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(worker::Date::now().as_millis() as i64).unwrap_or_default()
 }

@@ -100,16 +100,25 @@ pub fn error_response(error: &CoreError) -> worker::Result<Response> {
 /// Reads a JSON request body: checks the content type and the 1 MB limit before parsing.
 /// An empty body is returned as empty, for routes whose body is optional.
 pub async fn read_json_body(request: &mut Request) -> Result<Vec<u8>, CoreError> {
+    read_json_body_up_to(request, MAX_BODY_BYTES).await
+}
+
+/// The largest price file accepted by the LiteLLM import (its catalog is over 1 MB).
+pub const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+
+/// [`read_json_body`] with another limit.
+pub async fn read_json_body_up_to(
+    request: &mut Request,
+    limit: usize,
+) -> Result<Vec<u8>, CoreError> {
     let declared = request
         .headers()
         .get("content-length")
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(CoreError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+    if declared.is_some_and(|n| n > limit) {
+        return Err(CoreError::PayloadTooLarge { limit });
     }
     let body = request
         .bytes()
@@ -118,10 +127,8 @@ pub async fn read_json_body(request: &mut Request) -> Result<Vec<u8>, CoreError>
             message: format!("could not read the request body: {e}"),
             details: vec![],
         })?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(CoreError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+    if body.len() > limit {
+        return Err(CoreError::PayloadTooLarge { limit });
     }
     if !body.is_empty() {
         let content_type = request
@@ -142,6 +149,18 @@ pub async fn read_json_body(request: &mut Request) -> Result<Vec<u8>, CoreError>
 pub fn is_json_content_type(value: &str) -> bool {
     let essence = value.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("application/json")
+}
+
+/// Query parameters of a request, in order.
+pub fn query_pairs(request: &Request) -> Vec<(String, String)> {
+    request
+        .url()
+        .map(|url| {
+            url.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// CORS for browser apps (often Cloudflare Pages apps) on origins listed in `ALLOWED_ORIGINS`.

@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod d1;
 pub mod http;
 pub mod openapi;
+pub mod prices;
 pub mod router;
 pub mod routes;
 

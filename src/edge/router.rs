@@ -10,6 +10,7 @@ use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
 use crate::core::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
+use crate::core::prices::{add_custom_prices, PriceStore, PriceView};
 use crate::core::projects::{
     create_project, delete_project, get_project, update_project, NewProjectRequest,
     ProjectPatchRequest,
@@ -17,7 +18,10 @@ use crate::core::projects::{
 use crate::core::store::ProjectStore;
 
 use super::bindings::{AppState, ASSETS};
-use super::http::{empty_response, error_response, json_response, read_json_body};
+use super::http::{
+    empty_response, error_response, json_response, query_pairs, read_json_body,
+    read_json_body_up_to, MAX_IMPORT_BYTES,
+};
 use super::routes::{match_route, Access, RouteMiss, RouteName, ROUTES};
 
 /// The platform clock: `Date.now()` of the Workers runtime.
@@ -147,13 +151,49 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             revoke_key(store, store, &clock, param(0), param(1)).await?;
             empty_response(204).map_err(internal)
         }
+        RouteName::ListPrices => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            super::prices::list_prices(store, &clock, principal, &query_pairs(request)).await
+        }
+        RouteName::QuotePrice => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            let body = read_json_body(request).await?;
+            super::prices::quote_price(store, &clock, principal, &body).await
+        }
+        RouteName::ListCustomPrices => {
+            let entries = store.list_custom_prices().await?;
+            let views: Vec<PriceView> = entries.iter().map(PriceView::from).collect();
+            ok(200, &json!({ "prices": views }))
+        }
+        RouteName::AddCustomPrices => {
+            let body = read_json_body(request).await?;
+            let added = add_custom_prices(store, store, parse_json(&body)?).await?;
+            let views: Vec<PriceView> = added.iter().map(PriceView::from).collect();
+            ok(201, &json!({ "prices": views }))
+        }
+        RouteName::DeleteCustomPrice => {
+            if store.delete_price(param(0)).await? {
+                empty_response(204).map_err(internal)
+            } else {
+                Err(CoreError::NotFound(format!("custom price `{}`", param(0))))
+            }
+        }
+        RouteName::ImportPrices => {
+            let query = query_pairs(request);
+            let body = read_json_body_up_to(request, MAX_IMPORT_BYTES).await?;
+            super::prices::import_prices(store, &clock, &query, &body).await
+        }
     }
 }
 
-fn ok<T: serde::Serialize>(status: u16, value: &T) -> Result<Response, CoreError> {
+fn unauthenticated() -> CoreError {
+    CoreError::Unauthenticated("this route needs a key".into())
+}
+
+pub(super) fn ok<T: serde::Serialize>(status: u16, value: &T) -> Result<Response, CoreError> {
     json_response(status, value).map_err(internal)
 }
 
-fn internal(error: worker::Error) -> CoreError {
+pub(super) fn internal(error: worker::Error) -> CoreError {
     CoreError::Misconfigured(format!("building a response failed: {error}"))
 }

@@ -25,6 +25,12 @@ pub enum RouteName {
     ListKeys,
     CreateKey,
     RevokeKey,
+    ListPrices,
+    QuotePrice,
+    ListCustomPrices,
+    AddCustomPrices,
+    DeleteCustomPrice,
+    ImportPrices,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +109,37 @@ pub const ROUTES: &[RouteDef] = &[
         "DELETE",
         "/api/admin/projects/{id}/keys/{key_id}",
         RouteName::RevokeKey,
+        Access::Admin,
+    ),
+    route("GET", "/api/prices", RouteName::ListPrices, Access::AnyKey),
+    route(
+        "POST",
+        "/api/prices/quote",
+        RouteName::QuotePrice,
+        Access::AnyKey,
+    ),
+    route(
+        "GET",
+        "/api/admin/prices",
+        RouteName::ListCustomPrices,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/prices",
+        RouteName::AddCustomPrices,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/prices/import",
+        RouteName::ImportPrices,
+        Access::Admin,
+    ),
+    route(
+        "DELETE",
+        "/api/admin/prices/{id}",
+        RouteName::DeleteCustomPrice,
         Access::Admin,
     ),
 ];

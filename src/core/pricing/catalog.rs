@@ -1,0 +1,650 @@
+//! Price entries and catalogs: the built-in catalog compiled from `data/prices.json`, and
+//! custom entries (global or per project) that win over it. An event is priced with the entry
+//! in force at its own timestamp, so a price change never rewrites history.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{EntryRef, Unpriced, UsageKind};
+use crate::core::error::{FieldError, Problems};
+use crate::core::input::DecimalText;
+use crate::core::money::{Currency, Decimal};
+use crate::core::projects::ProjectId;
+
+/// The largest price of one `per` quantity accepted (a million currency units).
+const MAX_PRICE_PICO: i128 = 1_000_000 * 1_000_000_000_000;
+
+/// A price: `price` per `per` units of a kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    pub price: Decimal,
+    /// `price` in 10^-12 of the currency unit (exact: prices have at most 12 decimals).
+    pub price_pico: i128,
+    pub per: u64,
+}
+
+impl Rate {
+    pub fn parse(field: &str, input: &RateInput) -> Result<Rate, FieldError> {
+        let price = Decimal::parse(&input.price.0)
+            .map_err(|m| FieldError::new(format!("{field}.price"), m))?;
+        if price.is_negative() {
+            return Err(FieldError::new(
+                format!("{field}.price"),
+                "must not be negative",
+            ));
+        }
+        let price_pico = price.scaled_exact(12).ok_or_else(|| {
+            FieldError::new(
+                format!("{field}.price"),
+                "has more than 12 decimal places; raise `per` instead",
+            )
+        })?;
+        if price_pico > MAX_PRICE_PICO {
+            return Err(FieldError::new(
+                format!("{field}.price"),
+                "is larger than 1000000",
+            ));
+        }
+        if input.per == 0 || input.per > 1_000_000_000 {
+            return Err(FieldError::new(
+                format!("{field}.per"),
+                "must be an integer from 1 to 1000000000",
+            ));
+        }
+        Ok(Rate {
+            price,
+            price_pico,
+            per: input.per,
+        })
+    }
+}
+
+/// How a provider's counts overlap (see the module docs of `pricing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counting {
+    /// Cached prompt tokens are part of `input_tokens` (OpenAI, Gemini), not on top (Anthropic).
+    pub cached_in_input: bool,
+    /// Reasoning tokens are part of `output_tokens` (OpenAI, Anthropic), not apart (Gemini).
+    pub reasoning_in_output: bool,
+    /// Audio prompt tokens are part of `input_tokens`.
+    pub audio_in_input: bool,
+    /// Audio output tokens are part of `output_tokens`.
+    pub audio_in_output: bool,
+}
+
+impl Counting {
+    /// Each provider's documented rule.
+    pub fn for_provider(provider: &str) -> Counting {
+        match provider {
+            "anthropic" => Counting {
+                cached_in_input: false,
+                reasoning_in_output: true,
+                audio_in_input: true,
+                audio_in_output: true,
+            },
+            "google" => Counting {
+                cached_in_input: true,
+                reasoning_in_output: false,
+                audio_in_input: true,
+                audio_in_output: true,
+            },
+            _ => Counting {
+                cached_in_input: true,
+                reasoning_in_output: true,
+                audio_in_input: true,
+                audio_in_output: true,
+            },
+        }
+    }
+}
+
+/// Rates that replace the base rates when the prompt is larger than a threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub above_prompt_tokens: u64,
+    pub rates: [Option<Rate>; UsageKind::COUNT],
+}
+
+/// Where an entry comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Builtin,
+    Custom {
+        id: String,
+        project_id: Option<ProjectId>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceEntry {
+    pub origin: Origin,
+    pub provider: String,
+    pub model: String,
+    pub aliases: Vec<String>,
+    pub mode: Option<String>,
+    pub currency: Currency,
+    pub effective_from: NaiveDate,
+    pub source: Option<String>,
+    pub source_read_on: Option<NaiveDate>,
+    pub rates: [Option<Rate>; UsageKind::COUNT],
+    pub tiers: Vec<Tier>,
+    pub tier_rule: Option<String>,
+    pub counting: Counting,
+    pub notes: Option<String>,
+}
+
+impl PriceEntry {
+    pub fn reference(&self) -> EntryRef {
+        EntryRef {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            effective_from: self.effective_from,
+            origin: match &self.origin {
+                Origin::Builtin => "builtin".to_string(),
+                Origin::Custom { id, .. } => id.clone(),
+            },
+        }
+    }
+
+    /// The entry as the JSON a client sends (the inverse of [`EntryInput::parse`]).
+    pub fn to_input(&self) -> EntryInput {
+        let rates_map = |rates: &[Option<Rate>; UsageKind::COUNT]| {
+            UsageKind::ALL
+                .into_iter()
+                .filter_map(|k| {
+                    rates[k.index()].as_ref().map(|r| {
+                        (
+                            k.name().to_string(),
+                            RateInput {
+                                price: DecimalText(r.price.to_string()),
+                                per: r.per,
+                            },
+                        )
+                    })
+                })
+                .collect()
+        };
+        let default_counting = Counting::for_provider(&self.provider);
+        EntryInput {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            aliases: self.aliases.clone(),
+            mode: self.mode.clone(),
+            currency: self.currency.as_str().to_string(),
+            effective_from: self.effective_from.to_string(),
+            source: self.source.clone(),
+            source_read_on: self.source_read_on.map(|d| d.to_string()),
+            rates: rates_map(&self.rates),
+            tiers: self
+                .tiers
+                .iter()
+                .map(|t| TierInput {
+                    above_prompt_tokens: t.above_prompt_tokens,
+                    rates: rates_map(&t.rates),
+                })
+                .collect(),
+            tier_rule: self.tier_rule.clone(),
+            counting: (self.counting != default_counting).then_some(CountingInput {
+                cached_in_input: Some(self.counting.cached_in_input),
+                reasoning_in_output: Some(self.counting.reasoning_in_output),
+                audio_in_input: Some(self.counting.audio_in_input),
+                audio_in_output: Some(self.counting.audio_in_output),
+            }),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateInput {
+    pub price: DecimalText,
+    pub per: u64,
+}
+
+impl Serialize for DecimalText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierInput {
+    pub above_prompt_tokens: u64,
+    pub rates: std::collections::BTreeMap<String, RateInput>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountingInput {
+    pub cached_in_input: Option<bool>,
+    pub reasoning_in_output: Option<bool>,
+    pub audio_in_input: Option<bool>,
+    pub audio_in_output: Option<bool>,
+}
+
+/// A price entry as JSON: the format of `data/prices.json` and of the custom-price API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryInput {
+    pub provider: String,
+    pub model: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    pub currency: String,
+    pub effective_from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_read_on: Option<String>,
+    pub rates: std::collections::BTreeMap<String, RateInput>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counting: Option<CountingInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// Lower-case slugs: `a-z`, `0-9`, `.`, `-`, `_`, `/`, `:` and `@`, up to 128 characters.
+pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
+    let lower = text.trim().to_ascii_lowercase();
+    let valid = !lower.is_empty()
+        && lower.len() <= 128
+        && lower
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
+    if valid {
+        Ok(lower)
+    } else {
+        Err(FieldError::new(
+            field,
+            format!(
+                "`{text}` is not a valid name (1-128 of a-z, 0-9, '.', '-', '_', '/', ':', '@')"
+            ),
+        ))
+    }
+}
+
+/// The provider slug for the names clients use.
+pub fn canonical_provider(name: &str) -> String {
+    match name {
+        "gemini" | "google-ai" | "google_ai" | "google-ai-studio" | "vertex_ai" | "vertex-ai"
+        | "googleai" => "google".to_string(),
+        "claude" => "anthropic".to_string(),
+        "google_cloud" | "googlecloud" | "gcp" | "google-cloud-speech" => {
+            "google-cloud".to_string()
+        }
+        "eleven-labs" | "eleven_labs" | "11labs" => "elevenlabs".to_string(),
+        "hume-ai" | "hume_ai" | "humeai" => "hume".to_string(),
+        "openai-tts" | "azure-openai" => "openai".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_date(field: String, text: &str) -> Result<NaiveDate, FieldError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| FieldError::new(field, format!("`{text}` is not a date (YYYY-MM-DD)")))
+}
+
+fn parse_rates(
+    prefix: &str,
+    input: &std::collections::BTreeMap<String, RateInput>,
+    problems: &mut Problems,
+) -> [Option<Rate>; UsageKind::COUNT] {
+    let mut rates: [Option<Rate>; UsageKind::COUNT] = Default::default();
+    for (name, rate) in input {
+        let field = format!("{prefix}.{name}");
+        match UsageKind::parse(name) {
+            Some(kind) => rates[kind.index()] = problems.take(Rate::parse(&field, rate)),
+            None => problems.push(
+                field,
+                format!(
+                    "unknown usage kind; expected one of {}",
+                    UsageKind::ALL.map(UsageKind::name).join(", ")
+                ),
+            ),
+        }
+    }
+    rates
+}
+
+impl EntryInput {
+    /// Validates an entry; every problem is reported under `prefix` (for example
+    /// `entries[3]`).
+    pub fn parse(&self, prefix: &str, origin: Origin) -> Result<PriceEntry, Vec<FieldError>> {
+        let at = |f: &str| {
+            if prefix.is_empty() {
+                f.to_string()
+            } else {
+                format!("{prefix}.{f}")
+            }
+        };
+        let mut problems = Problems::new();
+        let provider = problems
+            .take(normalize_name(&at("provider"), &self.provider))
+            .map(|p| canonical_provider(&p));
+        let model = problems.take(normalize_name(&at("model"), &self.model));
+        let mut aliases = Vec::new();
+        for (i, alias) in self.aliases.iter().enumerate() {
+            if let Some(a) = problems.take(normalize_name(&at(&format!("aliases[{i}]")), alias)) {
+                aliases.push(a);
+            }
+        }
+        let currency = problems
+            .take(Currency::parse(&self.currency).map_err(|m| FieldError::new(at("currency"), m)));
+        let effective_from = problems.take(parse_date(at("effective_from"), &self.effective_from));
+        let source_read_on = match &self.source_read_on {
+            Some(d) => problems.take(parse_date(at("source_read_on"), d)).map(Some),
+            None => Some(None),
+        };
+        let rates = parse_rates(&at("rates"), &self.rates, &mut problems);
+        if self.rates.is_empty() {
+            problems.push(at("rates"), "must name at least one usage kind");
+        }
+        let mut tiers = Vec::new();
+        for (i, tier) in self.tiers.iter().enumerate() {
+            let tier_rates = parse_rates(
+                &at(&format!("tiers[{i}].rates")),
+                &tier.rates,
+                &mut problems,
+            );
+            if tier.above_prompt_tokens == 0 {
+                problems.push(
+                    at(&format!("tiers[{i}].above_prompt_tokens")),
+                    "must be greater than zero",
+                );
+            }
+            tiers.push(Tier {
+                above_prompt_tokens: tier.above_prompt_tokens,
+                rates: tier_rates,
+            });
+        }
+        if !tiers.is_empty()
+            && self
+                .tier_rule
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+        {
+            problems.push(
+                at("tier_rule"),
+                "entries with tiers must state their tier rule",
+            );
+        }
+        let Some(provider) = provider else {
+            return Err(problems.into_errors());
+        };
+        let defaults = Counting::for_provider(&provider);
+        let counting = match &self.counting {
+            Some(c) => Counting {
+                cached_in_input: c.cached_in_input.unwrap_or(defaults.cached_in_input),
+                reasoning_in_output: c
+                    .reasoning_in_output
+                    .unwrap_or(defaults.reasoning_in_output),
+                audio_in_input: c.audio_in_input.unwrap_or(defaults.audio_in_input),
+                audio_in_output: c.audio_in_output.unwrap_or(defaults.audio_in_output),
+            },
+            None => defaults,
+        };
+        match (model, currency, effective_from, source_read_on) {
+            (Some(model), Some(currency), Some(effective_from), Some(source_read_on))
+                if problems.is_empty() =>
+            {
+                Ok(PriceEntry {
+                    origin,
+                    provider,
+                    model,
+                    aliases,
+                    mode: self.mode.clone(),
+                    currency,
+                    effective_from,
+                    source: self.source.clone(),
+                    source_read_on,
+                    rates,
+                    tiers,
+                    tier_rule: self.tier_rule.clone(),
+                    counting,
+                    notes: self.notes.clone(),
+                })
+            }
+            _ => Err(problems.into_errors()),
+        }
+    }
+}
+
+/// A set of entries indexed by provider and model, with aliases.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    entries: Vec<PriceEntry>,
+    /// (provider, model) -> indexes into `entries`, sorted by `effective_from`.
+    by_model: HashMap<(String, String), Vec<usize>>,
+    /// (provider, alias) -> model.
+    aliases: HashMap<(String, String), String>,
+}
+
+impl Catalog {
+    pub fn new(entries: Vec<PriceEntry>) -> Self {
+        let mut catalog = Catalog {
+            entries,
+            ..Default::default()
+        };
+        for (i, e) in catalog.entries.iter().enumerate() {
+            catalog
+                .by_model
+                .entry((e.provider.clone(), e.model.clone()))
+                .or_default()
+                .push(i);
+            for alias in &e.aliases {
+                catalog
+                    .aliases
+                    .insert((e.provider.clone(), alias.clone()), e.model.clone());
+            }
+        }
+        let entries = &catalog.entries;
+        for list in catalog.by_model.values_mut() {
+            list.sort_by_key(|&i| entries[i].effective_from);
+        }
+        catalog
+    }
+
+    pub fn entries(&self) -> &[PriceEntry] {
+        &self.entries
+    }
+
+    fn knows(&self, provider: &str, model: &str) -> Option<String> {
+        let key = (provider.to_string(), model.to_string());
+        if self.by_model.contains_key(&key) {
+            return Some(model.to_string());
+        }
+        self.aliases.get(&key).cloned()
+    }
+
+    /// Entries of a canonical model, oldest first.
+    pub fn history(&self, provider: &str, model: &str) -> Vec<&PriceEntry> {
+        self.by_model
+            .get(&(provider.to_string(), model.to_string()))
+            .map(|list| list.iter().map(|&i| &self.entries[i]).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Model names as clients send them, reduced to the catalog's name: `models/gemini-1.5-pro`
+/// (the Gemini SDK), `openai/gpt-4o` (LiteLLM style), and dated snapshots not listed as
+/// aliases (`gpt-4o-mini-2024-07-18`, `claude-3-5-sonnet-20241022`).
+pub fn candidate_names(provider: &str, model: &str) -> Vec<String> {
+    let mut names = vec![model.to_string()];
+    for prefix in [format!("{provider}/"), "models/".to_string()] {
+        if let Some(rest) = model.strip_prefix(&prefix) {
+            names.push(rest.to_string());
+        }
+    }
+    let stems: Vec<String> = names.iter().filter_map(|n| strip_date_suffix(n)).collect();
+    names.extend(stems);
+    names
+}
+
+fn strip_date_suffix(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    // -YYYY-MM-DD
+    if bytes.len() > 11 {
+        let tail = &bytes[bytes.len() - 11..];
+        if tail[0] == b'-'
+            && digits(&tail[1..5])
+            && tail[5] == b'-'
+            && digits(&tail[6..8])
+            && tail[8] == b'-'
+            && digits(&tail[9..11])
+        {
+            return Some(name[..name.len() - 11].to_string());
+        }
+    }
+    // -YYYYMMDD or @YYYYMMDD
+    if bytes.len() > 9 {
+        let tail = &bytes[bytes.len() - 9..];
+        if (tail[0] == b'-' || tail[0] == b'@') && digits(&tail[1..]) && tail[1] == b'2' {
+            return Some(name[..name.len() - 9].to_string());
+        }
+    }
+    None
+}
+
+/// The built-in catalog and the custom entries, resolved together.
+pub struct PriceBook<'a> {
+    pub builtin: &'a Catalog,
+    pub custom: &'a Catalog,
+}
+
+impl<'a> PriceBook<'a> {
+    /// The canonical model name for what a client sent, if any layer knows it.
+    pub fn canonical_model(&self, provider: &str, model: &str) -> Option<String> {
+        for name in candidate_names(provider, model) {
+            for layer in [self.custom, self.builtin] {
+                if let Some(found) = layer.knows(provider, &name) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+
+    /// The entry in force for an event at `at`: a project's custom entries first, then
+    /// global custom entries, then built-in ones; within a layer the latest `effective_from`
+    /// on or before the event's UTC day.
+    pub fn resolve(
+        &self,
+        provider: &str,
+        model: &str,
+        at: DateTime<Utc>,
+        project: Option<&ProjectId>,
+    ) -> Result<&'a PriceEntry, Unpriced> {
+        let Some(canonical) = self.canonical_model(provider, model) else {
+            return Err(Unpriced::UnknownModel {
+                message: format!(
+                    "no price for {provider}/{model}; add a custom price with POST /api/admin/prices"
+                ),
+            });
+        };
+        let day = at.date_naive();
+        let in_force = |entries: Vec<&'a PriceEntry>| -> Option<&'a PriceEntry> {
+            entries
+                .into_iter()
+                .filter(|e| e.effective_from <= day)
+                .max_by_key(|e| e.effective_from)
+        };
+        let customs = self.custom.history(provider, &canonical);
+        let project_entries: Vec<&PriceEntry> = customs
+            .iter()
+            .copied()
+            .filter(|e| matches!(&e.origin, Origin::Custom { project_id: Some(p), .. } if Some(p) == project))
+            .collect();
+        let global_entries: Vec<&PriceEntry> = customs
+            .iter()
+            .copied()
+            .filter(|e| {
+                matches!(
+                    &e.origin,
+                    Origin::Custom {
+                        project_id: None,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        let builtin_entries = self.builtin.history(provider, &canonical);
+        let earliest = project_entries
+            .iter()
+            .chain(&global_entries)
+            .chain(&builtin_entries)
+            .map(|e| e.effective_from)
+            .min();
+        in_force(project_entries)
+            .or_else(|| in_force(global_entries))
+            .or_else(|| in_force(builtin_entries))
+            .ok_or_else(|| Unpriced::NoPriceInForce {
+                message: match earliest {
+                    Some(d) => format!(
+                        "{provider}/{canonical} has no price in force on {day}; the earliest is effective from {d}"
+                    ),
+                    None => format!("{provider}/{canonical} has no price for this project"),
+                },
+            })
+    }
+}
+
+/// The shape of `data/prices.json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    pub schema: u32,
+    pub read_on: String,
+    pub entries: Vec<EntryInput>,
+}
+
+const BUILTIN_SOURCE: &str = include_str!("../../../data/prices.json");
+
+/// Parses and validates a catalog file; every problem is named by its entry and field.
+pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>> {
+    let file: CatalogFile =
+        serde_json::from_str(text).map_err(|e| vec![FieldError::new("catalog", e.to_string())])?;
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for (i, input) in file.entries.iter().enumerate() {
+        match input.parse(&format!("entries[{i}]"), Origin::Builtin) {
+            Ok(e) => entries.push(e),
+            Err(mut es) => errors.append(&mut es),
+        }
+    }
+    if errors.is_empty() {
+        Ok(entries)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The built-in catalog, parsed once. The file is checked by tests; should it ever fail to
+/// parse at run time, the catalog is empty and every event is unpriced (never $0).
+pub fn builtin() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::new(parse_catalog_file(BUILTIN_SOURCE).unwrap_or_default()))
+}
+
+/// The date the built-in catalog was read from its sources.
+pub fn builtin_read_on() -> String {
+    serde_json::from_str::<CatalogFile>(BUILTIN_SOURCE)
+        .map(|f| f.read_on)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) fn builtin_source() -> &'static str {
+    BUILTIN_SOURCE
+}

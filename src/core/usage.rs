@@ -1,0 +1,317 @@
+//! Usage events as clients report them, parsed and validated once into [`UsageEvent`].
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::clock::parse_timestamp;
+use super::error::{FieldError, Problems};
+use super::input::DecimalText;
+use super::money::{Currency, Decimal, Money};
+use super::pricing::catalog::{canonical_provider, normalize_name};
+use super::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
+use super::projects::ProjectId;
+
+/// The largest `metadata` object accepted, serialized.
+pub const MAX_METADATA_BYTES: usize = 4096;
+/// How far in the future a timestamp may be (clock skew).
+pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
+/// Model name stored when a client reports none (HeyGen and ElevenLabs calls often have none).
+pub const DEFAULT_MODEL: &str = "default";
+
+/// One event as sent. Field names follow the seed teams' clients; the provider-native names
+/// (`prompt_tokens`, `completion_tokens`, `cache_read_input_tokens`,
+/// `cache_creation_input_tokens`) are accepted as aliases.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    pub id: Option<String>,
+    pub project_id: Option<String>,
+    pub provider: String,
+    pub model: Option<String>,
+    pub operation: Option<String>,
+    #[serde(alias = "prompt_tokens")]
+    pub input_tokens: Option<u64>,
+    #[serde(alias = "completion_tokens")]
+    pub output_tokens: Option<u64>,
+    #[serde(alias = "cache_read_input_tokens", alias = "cached_tokens")]
+    pub cached_input_tokens: Option<u64>,
+    #[serde(alias = "cache_creation_input_tokens")]
+    pub cache_write_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+    pub audio_input_tokens: Option<u64>,
+    pub audio_output_tokens: Option<u64>,
+    /// A total when the client has no split (the seeds' `tokens: 1500`).
+    #[serde(alias = "total_tokens")]
+    pub tokens: Option<u64>,
+    pub characters: Option<u64>,
+    pub audio_seconds: Option<DecimalText>,
+    pub video_seconds: Option<DecimalText>,
+    pub images: Option<u64>,
+    pub requests: Option<u64>,
+    pub tracks: Option<u64>,
+    pub credits: Option<DecimalText>,
+    /// A cost the client computed itself; kept as reported.
+    pub cost: Option<DecimalText>,
+    pub currency: Option<String>,
+    /// A cache hit (Loudly): recorded and counted as a hit, not as usage of an allotment.
+    pub cached: Option<bool>,
+    pub timestamp: Option<String>,
+    pub session_id: Option<String>,
+    pub job_id: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub success: Option<bool>,
+    pub endpoint: Option<String>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A validated event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub id: Option<String>,
+    pub project_id: Option<ProjectId>,
+    pub provider: String,
+    pub model: String,
+    pub operation: Option<String>,
+    pub usage: Usage,
+    pub total_tokens: u64,
+    pub reported_cost: Option<Money>,
+    pub cached: bool,
+    pub timestamp: DateTime<Utc>,
+    pub session_id: Option<String>,
+    pub job_id: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub success: bool,
+    pub endpoint: Option<String>,
+    pub metadata: Option<String>,
+}
+
+/// Limits that depend on configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRules {
+    pub now: DateTime<Utc>,
+    /// Events older than this many days are refused (late arrivals within it are fine).
+    pub max_age_days: i64,
+}
+
+fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        Err(FieldError::new(field, "must not be empty when given"))
+    } else if trimmed.chars().count() > max {
+        Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ))
+    } else if trimmed.chars().any(char::is_control) {
+        Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ))
+    } else {
+        Ok(trimmed.to_string())
+    }
+}
+
+fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
+    let d = Decimal::parse(&text.0).map_err(|m| FieldError::new(field.clone(), m))?;
+    if d.is_negative() {
+        return Err(FieldError::new(field, "must not be negative"));
+    }
+    let micros = d
+        .scaled_exact(6)
+        .ok_or_else(|| FieldError::new(field.clone(), "has more than 6 decimal places"))?;
+    if micros > MAX_QUANTITY {
+        return Err(FieldError::new(field, "is too large"));
+    }
+    Ok(micros)
+}
+
+impl EventInput {
+    /// Validates the event; `prefix` names it in errors (`events[3]`).
+    pub fn validate(
+        &self,
+        prefix: &str,
+        rules: &EventRules,
+    ) -> Result<UsageEvent, Vec<FieldError>> {
+        let at = |f: &str| {
+            if prefix.is_empty() {
+                f.to_string()
+            } else {
+                format!("{prefix}.{f}")
+            }
+        };
+        let mut p = Problems::new();
+        let id = match &self.id {
+            Some(id) => p.take(short_text(at("id"), id, 128)).and_then(|id| {
+                if id.chars().any(char::is_whitespace) {
+                    p.push(at("id"), "must not contain whitespace");
+                    None
+                } else {
+                    Some(id)
+                }
+            }),
+            None => None,
+        };
+        let project_id = match &self.project_id {
+            Some(pid) => {
+                p.take(ProjectId::parse(pid).map_err(|m| FieldError::new(at("project_id"), m)))
+            }
+            None => None,
+        };
+        let provider = p
+            .take(normalize_name(&at("provider"), &self.provider))
+            .map(|n| canonical_provider(&n));
+        let model = match &self.model {
+            Some(m) => p.take(normalize_name(&at("model"), m)),
+            None => Some(DEFAULT_MODEL.to_string()),
+        };
+        let operation = match &self.operation {
+            Some(o) => p.take(short_text(at("operation"), o, 100)),
+            None => None,
+        };
+        let mut usage = Usage::new();
+        let whole = [
+            (UsageKind::InputTokens, self.input_tokens),
+            (UsageKind::OutputTokens, self.output_tokens),
+            (UsageKind::CachedInputTokens, self.cached_input_tokens),
+            (UsageKind::CacheWriteTokens, self.cache_write_tokens),
+            (UsageKind::ReasoningTokens, self.reasoning_tokens),
+            (UsageKind::AudioInputTokens, self.audio_input_tokens),
+            (UsageKind::AudioOutputTokens, self.audio_output_tokens),
+            (UsageKind::Characters, self.characters),
+            (UsageKind::Images, self.images),
+            (UsageKind::Requests, self.requests),
+            (UsageKind::Tracks, self.tracks),
+        ];
+        for (kind, value) in whole {
+            if let Some(n) = value {
+                let micros = i128::from(n) * MICRO;
+                if micros > MAX_QUANTITY {
+                    p.push(at(kind.name()), "is too large (at most 1000000000000)");
+                } else {
+                    usage.set_micros(kind, micros);
+                }
+            }
+        }
+        for (kind, value) in [
+            (UsageKind::AudioSeconds, &self.audio_seconds),
+            (UsageKind::VideoSeconds, &self.video_seconds),
+            (UsageKind::Credits, &self.credits),
+        ] {
+            if let Some(text) = value {
+                if let Some(micros) = p.take(fractional(at(kind.name()), text)) {
+                    usage.set_micros(kind, micros);
+                }
+            }
+        }
+        let currency = match &self.currency {
+            Some(c) => p.take(Currency::parse(c).map_err(|m| FieldError::new(at("currency"), m))),
+            None => Some(Currency::USD),
+        };
+        let reported_cost = match (&self.cost, currency) {
+            (Some(cost), Some(currency)) => match Money::parse(&cost.0, currency) {
+                Ok(m) if m.nanos < 0 => {
+                    p.push(at("cost"), "must not be negative");
+                    None
+                }
+                Ok(m) => Some(m),
+                Err(m) => {
+                    p.push(at("cost"), m);
+                    None
+                }
+            },
+            _ => None,
+        };
+        if self.cost.is_none() && self.currency.is_some() {
+            p.push(at("currency"), "is only meaningful with `cost`");
+        }
+        let split_tokens = [UsageKind::InputTokens, UsageKind::OutputTokens]
+            .iter()
+            .map(|k| usage.units(*k) as u64)
+            .sum::<u64>();
+        let total_tokens = self.tokens.unwrap_or(split_tokens);
+        if let Some(total) = self.tokens {
+            if total < split_tokens {
+                p.push(at("tokens"), "is smaller than input_tokens + output_tokens");
+            }
+        }
+        if usage.is_empty()
+            && self.tokens.is_none()
+            && self.cost.is_none()
+            && self.cached != Some(true)
+        {
+            p.push(
+                at("provider"),
+                "the event reports no usage: send at least one quantity (input_tokens, characters, credits, ...) or a cost",
+            );
+        }
+        let timestamp = match &self.timestamp {
+            Some(t) => p.take(parse_timestamp(t).map_err(|m| FieldError::new(at("timestamp"), m))),
+            None => Some(rules.now),
+        };
+        if let Some(t) = timestamp {
+            if t > rules.now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) {
+                p.push(at("timestamp"), "is more than 5 minutes in the future");
+            } else if t < rules.now - Duration::days(rules.max_age_days) {
+                p.push(
+                    at("timestamp"),
+                    format!(
+                        "is older than {} days, the late-arrival window",
+                        rules.max_age_days
+                    ),
+                );
+            }
+        }
+        let session_id = self
+            .session_id
+            .as_deref()
+            .and_then(|s| p.take(short_text(at("session_id"), s, 128)));
+        let job_id = self
+            .job_id
+            .as_deref()
+            .and_then(|s| p.take(short_text(at("job_id"), s, 128)));
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .and_then(|s| p.take(short_text(at("endpoint"), s, 256)));
+        let metadata = match &self.metadata {
+            Some(m) => {
+                let text = serde_json::to_string(m).unwrap_or_default();
+                if text.len() > MAX_METADATA_BYTES {
+                    p.push(
+                        at("metadata"),
+                        format!("is larger than {MAX_METADATA_BYTES} bytes"),
+                    );
+                    None
+                } else {
+                    Some(text)
+                }
+            }
+            None => None,
+        };
+        if !p.is_empty() {
+            return Err(p.into_errors());
+        }
+        let (Some(provider), Some(model), Some(timestamp)) = (provider, model, timestamp) else {
+            return Err(vec![FieldError::new(at("provider"), "invalid event")]);
+        };
+        Ok(UsageEvent {
+            id,
+            project_id,
+            provider,
+            model,
+            operation,
+            usage,
+            total_tokens,
+            reported_cost,
+            cached: self.cached.unwrap_or(false),
+            timestamp,
+            session_id,
+            job_id,
+            duration_ms: self.duration_ms,
+            success: self.success.unwrap_or(true),
+            endpoint,
+            metadata,
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Handlers of the price routes that need query parsing or several stores.
+
+use chrono::NaiveDate;
+use serde_json::json;
+use worker::Response;
+
+use crate::core::auth::Principal;
+use crate::core::clock::Clock;
+use crate::core::error::CoreError;
+use crate::core::input::parse_json;
+use crate::core::prices::{
+    effective_catalog, import_litellm, lookups_for, price_event, PriceFilter, PriceStore, QuoteView,
+};
+use crate::core::pricing::catalog::{
+    builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
+};
+use crate::core::projects::ProjectId;
+use crate::core::usage::{EventInput, EventRules};
+
+use super::d1::D1Store;
+use super::router::ok;
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn parse_bool(name: &str, value: Option<&str>) -> Result<bool, CoreError> {
+    match value {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(other) => Err(CoreError::invalid(
+            name,
+            format!("`{other}` is not true or false"),
+        )),
+    }
+}
+
+fn parse_day(name: &str, value: &str) -> Result<NaiveDate, CoreError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| CoreError::invalid(name, format!("`{value}` is not a date (YYYY-MM-DD)")))
+}
+
+/// `GET /api/prices`: the effective catalog, filterable by provider, model, day and project.
+pub async fn list_prices(
+    store: &D1Store,
+    clock: &impl Clock,
+    principal: &Principal,
+    query: &[(String, String)],
+) -> Result<Response, CoreError> {
+    for (key, _) in query {
+        if !["provider", "model", "on", "history", "project_id"].contains(&key.as_str()) {
+            return Err(CoreError::invalid(key.clone(), "unknown query parameter"));
+        }
+    }
+    let requested = param(query, "project_id")
+        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()?;
+    let project = principal.scope_to(requested.as_ref())?;
+    let on = match param(query, "on") {
+        Some(day) => parse_day("on", day)?,
+        None => clock.now().date_naive(),
+    };
+    let filter = PriceFilter {
+        provider: param(query, "provider").map(|p| canonical_provider(&p.to_ascii_lowercase())),
+        model: param(query, "model").map(str::to_ascii_lowercase),
+        on,
+        history: parse_bool("history", param(query, "history"))?,
+        project,
+    };
+    let custom = store.list_custom_prices().await?;
+    let prices = effective_catalog(&custom, &filter);
+    ok(
+        200,
+        &json!({
+            "on": filter.on,
+            "history": filter.history,
+            "builtin_catalog_read_on": builtin_read_on(),
+            "count": prices.len(),
+            "prices": prices,
+        }),
+    )
+}
+
+/// `POST /api/prices/quote`: prices one event exactly as ingestion would, storing nothing.
+pub async fn quote_price(
+    store: &D1Store,
+    clock: &impl Clock,
+    principal: &Principal,
+    body: &[u8],
+) -> Result<Response, CoreError> {
+    let input: EventInput = parse_json(body)?;
+    let rules = EventRules {
+        now: clock.now(),
+        max_age_days: 36_500,
+    };
+    let mut event = input.validate("", &rules).map_err(CoreError::Validation)?;
+    event.project_id = principal.scope_to(event.project_id.as_ref())?;
+    let custom = Catalog::new(
+        store
+            .custom_prices_for(&lookups_for([(
+                event.provider.as_str(),
+                event.model.as_str(),
+            )]))
+            .await?,
+    );
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &custom,
+    };
+    let pricing = price_event(&book, &event).map_err(|e| CoreError::Validation(vec![e]))?;
+    ok(200, &QuoteView::new(&event, &pricing))
+}
+
+/// `POST /api/admin/prices/import`: LiteLLM's price file as custom prices.
+pub async fn import_prices(
+    store: &D1Store,
+    clock: &impl Clock,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Response, CoreError> {
+    for (key, _) in query {
+        if !["effective_from", "project_id", "providers", "dry_run"].contains(&key.as_str()) {
+            return Err(CoreError::invalid(key.clone(), "unknown query parameter"));
+        }
+    }
+    let effective_from = match param(query, "effective_from") {
+        Some(day) => parse_day("effective_from", day)?,
+        None => clock.now().date_naive(),
+    };
+    let providers: Option<Vec<String>> = param(query, "providers").map(|list| {
+        list.split(',')
+            .map(|p| canonical_provider(&p.trim().to_ascii_lowercase()))
+            .filter(|p| !p.is_empty())
+            .collect()
+    });
+    let dry_run = parse_bool("dry_run", param(query, "dry_run"))?;
+    let file: serde_json::Value = parse_json(body)?;
+    let report = import_litellm(
+        store,
+        store,
+        &file,
+        effective_from,
+        param(query, "project_id"),
+        providers.as_deref(),
+        dry_run,
+    )
+    .await?;
+    ok(if dry_run { 200 } else { 201 }, &report)
+}
