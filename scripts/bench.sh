@@ -6,4 +6,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 bash scripts/setup.sh
 bash scripts/build.sh
+echo "== pricing engine (host, one core)"
+cargo run --release --locked --quiet --example bench_pricing
+echo "== HTTP under wrangler dev"
 node bench/http.mjs

@@ -424,10 +424,11 @@ impl EntryInput {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     entries: Vec<PriceEntry>,
-    /// (provider, model) -> indexes into `entries`, sorted by `effective_from`.
-    by_model: HashMap<(String, String), Vec<usize>>,
-    /// (provider, alias) -> model.
-    aliases: HashMap<(String, String), String>,
+    /// provider -> model -> indexes into `entries`, sorted by `effective_from`. Nested so
+    /// that lookups borrow `&str` and allocate nothing.
+    by_model: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// provider -> alias -> model.
+    aliases: HashMap<String, HashMap<String, String>>,
 }
 
 impl Catalog {
@@ -439,17 +440,21 @@ impl Catalog {
         for (i, e) in catalog.entries.iter().enumerate() {
             catalog
                 .by_model
-                .entry((e.provider.clone(), e.model.clone()))
+                .entry(e.provider.clone())
+                .or_default()
+                .entry(e.model.clone())
                 .or_default()
                 .push(i);
             for alias in &e.aliases {
                 catalog
                     .aliases
-                    .insert((e.provider.clone(), alias.clone()), e.model.clone());
+                    .entry(e.provider.clone())
+                    .or_default()
+                    .insert(alias.clone(), e.model.clone());
             }
         }
         let entries = &catalog.entries;
-        for list in catalog.by_model.values_mut() {
+        for list in catalog.by_model.values_mut().flat_map(HashMap::values_mut) {
             list.sort_by_key(|&i| entries[i].effective_from);
         }
         catalog
@@ -459,20 +464,50 @@ impl Catalog {
         &self.entries
     }
 
-    fn knows(&self, provider: &str, model: &str) -> Option<String> {
-        let key = (provider.to_string(), model.to_string());
-        if self.by_model.contains_key(&key) {
-            return Some(model.to_string());
+    fn knows<'s>(&'s self, provider: &str, model: &'s str) -> Option<&'s str> {
+        if self
+            .by_model
+            .get(provider)
+            .is_some_and(|models| models.contains_key(model))
+        {
+            return Some(model);
         }
-        self.aliases.get(&key).cloned()
+        self.aliases
+            .get(provider)
+            .and_then(|aliases| aliases.get(model))
+            .map(String::as_str)
+    }
+
+    fn indexes(&self, provider: &str, model: &str) -> &[usize] {
+        self.by_model
+            .get(provider)
+            .and_then(|models| models.get(model))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Entries of a canonical model, oldest first.
     pub fn history(&self, provider: &str, model: &str) -> Vec<&PriceEntry> {
-        self.by_model
-            .get(&(provider.to_string(), model.to_string()))
-            .map(|list| list.iter().map(|&i| &self.entries[i]).collect())
-            .unwrap_or_default()
+        self.indexes(provider, model)
+            .iter()
+            .map(|&i| &self.entries[i])
+            .collect()
+    }
+
+    /// The entry of a canonical model in force on `day`, optionally only of one origin.
+    fn in_force(
+        &self,
+        provider: &str,
+        model: &str,
+        day: NaiveDate,
+        keep: impl Fn(&PriceEntry) -> bool,
+    ) -> Option<&PriceEntry> {
+        // Indexes are sorted by date: the last one not after `day` is in force.
+        self.indexes(provider, model)
+            .iter()
+            .rev()
+            .map(|&i| &self.entries[i])
+            .find(|e| e.effective_from <= day && keep(e))
     }
 }
 
@@ -526,10 +561,16 @@ pub struct PriceBook<'a> {
 impl<'a> PriceBook<'a> {
     /// The canonical model name for what a client sent, if any layer knows it.
     pub fn canonical_model(&self, provider: &str, model: &str) -> Option<String> {
-        for name in candidate_names(provider, model) {
+        // The exact name first, without allocating: the common case.
+        for layer in [self.custom, self.builtin] {
+            if let Some(found) = layer.knows(provider, model) {
+                return Some(found.to_string());
+            }
+        }
+        for name in candidate_names(provider, model).into_iter().skip(1) {
             for layer in [self.custom, self.builtin] {
                 if let Some(found) = layer.knows(provider, &name) {
-                    return Some(found);
+                    return Some(found.to_string());
                 }
             }
         }
@@ -554,49 +595,40 @@ impl<'a> PriceBook<'a> {
             });
         };
         let day = at.date_naive();
-        let in_force = |entries: Vec<&'a PriceEntry>| -> Option<&'a PriceEntry> {
-            entries
-                .into_iter()
-                .filter(|e| e.effective_from <= day)
-                .max_by_key(|e| e.effective_from)
+        let is_project = |e: &PriceEntry| matches!(&e.origin, Origin::Custom { project_id: Some(p), .. } if Some(p) == project);
+        let is_global = |e: &PriceEntry| {
+            matches!(
+                &e.origin,
+                Origin::Custom {
+                    project_id: None,
+                    ..
+                }
+            )
         };
-        let customs = self.custom.history(provider, &canonical);
-        let project_entries: Vec<&PriceEntry> = customs
-            .iter()
-            .copied()
-            .filter(|e| matches!(&e.origin, Origin::Custom { project_id: Some(p), .. } if Some(p) == project))
-            .collect();
-        let global_entries: Vec<&PriceEntry> = customs
-            .iter()
-            .copied()
-            .filter(|e| {
-                matches!(
-                    &e.origin,
-                    Origin::Custom {
-                        project_id: None,
-                        ..
-                    }
-                )
-            })
-            .collect();
-        let builtin_entries = self.builtin.history(provider, &canonical);
-        let earliest = project_entries
-            .iter()
-            .chain(&global_entries)
-            .chain(&builtin_entries)
-            .map(|e| e.effective_from)
-            .min();
-        in_force(project_entries)
-            .or_else(|| in_force(global_entries))
-            .or_else(|| in_force(builtin_entries))
-            .ok_or_else(|| Unpriced::NoPriceInForce {
+        let found = match project {
+            Some(_) => self.custom.in_force(provider, &canonical, day, is_project),
+            None => None,
+        }
+        .or_else(|| self.custom.in_force(provider, &canonical, day, is_global))
+        .or_else(|| self.builtin.in_force(provider, &canonical, day, |_| true));
+        found.ok_or_else(|| {
+            let earliest = self
+                .custom
+                .history(provider, &canonical)
+                .into_iter()
+                .filter(|e| is_project(e) || is_global(e))
+                .chain(self.builtin.history(provider, &canonical))
+                .map(|e| e.effective_from)
+                .min();
+            Unpriced::NoPriceInForce {
                 message: match earliest {
                     Some(d) => format!(
                         "{provider}/{canonical} has no price in force on {day}; the earliest is effective from {d}"
                     ),
                     None => format!("{provider}/{canonical} has no price for this project"),
                 },
-            })
+            }
+        })
     }
 }
 

@@ -244,8 +244,8 @@ pub fn prompt_tokens(usage: &Usage, counting: &Counting) -> i128 {
     }
 }
 
-/// Prices `usage` with `entry`. Pure arithmetic: the caller chose the entry in force.
-pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced>, UsageError> {
+/// Splits the reported counts by the entry's counting rule and prices each component.
+fn compute<'e>(entry: &'e PriceEntry, usage: &Usage) -> Result<Computed<'e>, UsageError> {
     let counting = entry.counting;
     let prompt = prompt_tokens(usage, &counting);
     let tier = entry
@@ -346,9 +346,12 @@ pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced
         rate(base).map(|r| (base, r))
     };
 
-    let mut total_atto: i128 = 0;
-    let mut lines = Vec::new();
-    let mut unbilled = Vec::new();
+    let mut computed = Computed {
+        components: Default::default(),
+        unbilled: 0,
+        total_atto: 0,
+        tier: tier.map(|t| t.above_prompt_tokens),
+    };
     for kind in UsageKind::ALL {
         let quantity = billed[kind.index()];
         if quantity == 0 {
@@ -360,30 +363,50 @@ pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced
                     field: kind.name(),
                     message: "is too large to price".into(),
                 })?;
-                total_atto += atto;
-                lines.push(Line {
-                    kind,
-                    quantity: super::money::format_scaled(quantity, 6, 0),
-                    price: r.price.to_string(),
-                    per: r.per,
-                    amount: Money::new(div_round_half_even(atto, 1_000_000_000), entry.currency),
-                });
+                computed.total_atto += atto;
+                computed.components[kind.index()] = Some((quantity, r, atto));
             }
-            None => unbilled.push(kind),
+            None => computed.unbilled |= 1 << kind.index(),
         }
     }
-    let reported_reasoning_only = usage
-        .nonzero()
-        .all(|(k, _)| k == UsageKind::ReasoningTokens)
-        && !usage.is_empty();
-    if lines.is_empty() && !usage.is_empty() && !reported_reasoning_only {
-        let kinds: Vec<&str> = unbilled.iter().map(|k| k.name()).collect();
+    Ok(computed)
+}
+
+/// The arithmetic of one event, before any text is built.
+struct Computed<'e> {
+    /// Per kind: billed quantity (micro-units), the rate applied, and the exact amount.
+    components: [Option<(i128, &'e Rate, i128)>; UsageKind::COUNT],
+    /// Bit set of kinds reported but not billed by the entry.
+    unbilled: u32,
+    total_atto: i128,
+    tier: Option<u64>,
+}
+
+impl Computed<'_> {
+    fn is_unpriced(&self, usage: &Usage) -> bool {
+        let nothing_billed = self.components.iter().all(Option::is_none);
+        let reasoning_only = usage
+            .nonzero()
+            .all(|(k, _)| k == UsageKind::ReasoningTokens)
+            && !usage.is_empty();
+        nothing_billed && !usage.is_empty() && !reasoning_only
+    }
+
+    fn unbilled_kinds(&self) -> Vec<UsageKind> {
+        UsageKind::ALL
+            .into_iter()
+            .filter(|k| self.unbilled & (1 << k.index()) != 0)
+            .collect()
+    }
+
+    fn unpriced(&self, entry: &PriceEntry) -> Unpriced {
+        let kinds: Vec<&str> = self.unbilled_kinds().iter().map(|k| k.name()).collect();
         let billable: Vec<&str> = UsageKind::ALL
             .into_iter()
             .filter(|k| entry.rates[k.index()].is_some())
             .map(UsageKind::name)
             .collect();
-        return Ok(Err(Unpriced::NoRateForUsage {
+        Unpriced::NoRateForUsage {
             message: format!(
                 "{}/{} has no rate for {}; it bills {}",
                 entry.provider,
@@ -391,16 +414,49 @@ pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced
                 kinds.join(", "),
                 billable.join(", ")
             ),
-        }));
+        }
     }
+}
+
+/// The cost of `usage` with `entry`, without the itemised lines: the fast path of ingestion.
+pub fn price(entry: &PriceEntry, usage: &Usage) -> Result<Result<Money, Unpriced>, UsageError> {
+    let computed = compute(entry, usage)?;
+    if computed.is_unpriced(usage) {
+        return Ok(Err(computed.unpriced(entry)));
+    }
+    Ok(Ok(Money::new(
+        div_round_half_even(computed.total_atto, 1_000_000_000),
+        entry.currency,
+    )))
+}
+
+/// Prices `usage` with `entry` and itemises the components. Pure arithmetic: the caller
+/// chose the entry in force.
+pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced>, UsageError> {
+    let computed = compute(entry, usage)?;
+    if computed.is_unpriced(usage) {
+        return Ok(Err(computed.unpriced(entry)));
+    }
+    let lines = UsageKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            computed.components[kind.index()].map(|(quantity, r, atto)| Line {
+                kind,
+                quantity: super::money::format_scaled(quantity, 6, 0),
+                price: r.price.to_string(),
+                per: r.per,
+                amount: Money::new(div_round_half_even(atto, 1_000_000_000), entry.currency),
+            })
+        })
+        .collect();
     Ok(Ok(Quote {
         cost: Money::new(
-            div_round_half_even(total_atto, 1_000_000_000),
+            div_round_half_even(computed.total_atto, 1_000_000_000),
             entry.currency,
         ),
         lines,
-        unbilled,
-        tier_above_prompt_tokens: tier.map(|t| t.above_prompt_tokens),
+        unbilled: computed.unbilled_kinds(),
+        tier_above_prompt_tokens: computed.tier,
         entry: entry.reference(),
     }))
 }
