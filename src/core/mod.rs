@@ -1,7 +1,7 @@
 //! The pure core: domain types, validation, money, pricing and the rules of the product.
 //!
-//! Nothing under `core` imports `worker`, `wasm_bindgen`, `js_sys` or `web_sys` (a test in
-//! `tests/core_is_pure.rs` reads the sources to prove it). Storage, time and randomness come
+//! Nothing under `core` imports the Workers runtime or any JavaScript binding crate (a test
+//! in `tests/core_is_pure.rs` reads the sources to prove it). Storage, time and randomness come
 //! in through the traits in [`store`] and [`clock`], so everything here runs and is tested on
 //! the host.
 
