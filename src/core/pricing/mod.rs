@@ -259,7 +259,10 @@ fn compute<'e>(entry: &'e PriceEntry, usage: &Usage) -> Result<Computed<'e>, Usa
     };
 
     let get = |kind| usage.micros(kind);
-    let mut billed = [0i128; UsageKind::COUNT];
+    // Every kind is billed as reported, except the input, output and reasoning counts, which
+    // the counting rule below splits.
+    let mut billed = usage.micros;
+    billed[UsageKind::ReasoningTokens.index()] = 0;
     // Input side.
     let mut input = get(UsageKind::InputTokens);
     if counting.cached_in_input {
@@ -314,21 +317,6 @@ fn compute<'e>(entry: &'e PriceEntry, usage: &Usage) -> Result<Computed<'e>, Usa
         }
     }
     billed[UsageKind::OutputTokens.index()] = output;
-    for kind in [
-        UsageKind::CachedInputTokens,
-        UsageKind::CacheWriteTokens,
-        UsageKind::AudioInputTokens,
-        UsageKind::AudioOutputTokens,
-        UsageKind::Characters,
-        UsageKind::AudioSeconds,
-        UsageKind::VideoSeconds,
-        UsageKind::Images,
-        UsageKind::Requests,
-        UsageKind::Tracks,
-        UsageKind::Credits,
-    ] {
-        billed[kind.index()] = get(kind);
-    }
 
     // Kinds without their own rate fall back: cache reads and writes and audio input to the
     // input rate, audio output to the output rate. Anything else without a rate is unbilled.
