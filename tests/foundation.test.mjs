@@ -117,6 +117,9 @@ const SAMPLE_BODIES = {
   'post /api/prices/quote': () => ({ provider: 'openai', model: 'gpt-4o', input_tokens: 10 }),
   'post /api/admin/prices': () => ({ entries: [GPT4O_PRICE] }),
   'post /api/admin/prices/import': () => ({ 'gpt-matrix': { litellm_provider: 'openai', input_cost_per_token: 1e-6 } }),
+  'post /api/usage': (s) => ({ id: `u-${s}`, project_id: 'matrix', provider: 'openai', model: 'gpt-4o', input_tokens: 10 }),
+  'post /api/usage/log': (s) => ({ id: `l-${s}`, project_id: 'matrix', provider: 'openai', model: 'gpt-4o', input_tokens: 10 }),
+  'post /api/admin/rebuild': () => ({}),
 };
 
 test('every route answers the auth matrix: none and wrong 401, project key 403 on admin routes, admin 2xx', async () => {

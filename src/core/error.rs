@@ -9,6 +9,9 @@ use serde::Serialize;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The position of the event in a batch the problem belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
 }
 
 impl FieldError {
@@ -16,7 +19,14 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            index: None,
         }
+    }
+
+    /// The same problem, marked as belonging to the event at `index` of a batch.
+    pub fn at_index(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
     }
 }
 

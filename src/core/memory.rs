@@ -1,22 +1,56 @@
 //! In-memory implementations of the storage traits, for host tests of core logic. They keep
 //! the same contracts as the D1 adapters (conflicts, cascades, revocation).
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
 use super::keys::ApiKeyRecord;
+use super::prices::PriceStore;
+use super::pricing::catalog::{Origin, PriceEntry};
 use super::projects::{Project, ProjectId};
-use super::store::{KeyStore, ProjectStore};
+use super::query::UsageQuery;
+use super::record::StoredEvent;
+use super::store::{EventKey, KeyStore, ListedEvent, ProjectStore, RawListing, RawLog, UsageStore};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     projects: RefCell<BTreeMap<ProjectId, Project>>,
     keys: RefCell<Vec<ApiKeyRecord>>,
+    prices: RefCell<BTreeMap<String, PriceEntry>>,
+    events: RefCell<Vec<ListedEvent>>,
+    event_keys: RefCell<HashSet<EventKey>>,
+    next_seq: Cell<i64>,
     /// When set, every operation fails as an unreachable database would.
     pub fail: RefCell<bool>,
+    /// When set, only event inserts fail (the database went away after validation).
+    pub fail_event_writes: Cell<bool>,
+}
+
+/// An in-memory raw log (R2), with a switch to make writes fail.
+#[derive(Debug, Default)]
+pub struct MemoryLog {
+    pub objects: RefCell<BTreeMap<String, Vec<u8>>>,
+    pub fail_writes: Cell<bool>,
+}
+
+impl MemoryStore {
+    /// Every stored event, in insertion order.
+    pub fn stored_events(&self) -> Vec<StoredEvent> {
+        self.events
+            .borrow()
+            .iter()
+            .map(|e| e.event.clone())
+            .collect()
+    }
+
+    /// Forgets every stored event (a wiped usage table).
+    pub fn wipe_events(&self) {
+        self.events.borrow_mut().clear();
+        self.event_keys.borrow_mut().clear();
+    }
 }
 
 impl MemoryStore {
@@ -129,5 +163,160 @@ impl KeyStore for MemoryStore {
             .iter()
             .find(|k| k.key_hash == key_hash && k.revoked_at.is_none())
             .cloned())
+    }
+}
+
+fn price_id(entry: &PriceEntry) -> String {
+    match &entry.origin {
+        Origin::Custom { id, .. } => id.clone(),
+        Origin::Builtin => format!(
+            "{}|{}|{}",
+            entry.provider, entry.model, entry.effective_from
+        ),
+    }
+}
+
+impl PriceStore for MemoryStore {
+    async fn upsert_prices(&self, entries: &[PriceEntry]) -> Result<(), StoreError> {
+        self.check()?;
+        let mut prices = self.prices.borrow_mut();
+        for entry in entries {
+            prices.insert(price_id(entry), entry.clone());
+        }
+        Ok(())
+    }
+
+    async fn list_custom_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
+        self.check()?;
+        Ok(self.prices.borrow().values().cloned().collect())
+    }
+
+    async fn custom_prices_for(&self, lookups: &[String]) -> Result<Vec<PriceEntry>, StoreError> {
+        self.check()?;
+        Ok(self
+            .prices
+            .borrow()
+            .values()
+            .filter(|entry| {
+                std::iter::once(entry.model.as_str())
+                    .chain(entry.aliases.iter().map(String::as_str))
+                    .any(|name| lookups.contains(&format!("{}|{name}", entry.provider)))
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_price(&self, id: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(self.prices.borrow_mut().remove(id).is_some())
+    }
+}
+
+impl UsageStore for MemoryStore {
+    async fn existing_projects(&self, ids: &[ProjectId]) -> Result<Vec<ProjectId>, StoreError> {
+        self.check()?;
+        let projects = self.projects.borrow();
+        Ok(ids
+            .iter()
+            .filter(|id| projects.contains_key(id))
+            .cloned()
+            .collect())
+    }
+
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<HashSet<EventKey>, StoreError> {
+        self.check()?;
+        if self.fail_event_writes.get() {
+            return Err(StoreError::Unavailable("event writes set to fail".into()));
+        }
+        let mut keys = self.event_keys.borrow_mut();
+        let mut stored = self.events.borrow_mut();
+        let mut inserted = HashSet::new();
+        for event in events {
+            if keys.insert(event.key()) {
+                let seq = self.next_seq.get() + 1;
+                self.next_seq.set(seq);
+                stored.push(ListedEvent {
+                    seq,
+                    event: event.clone(),
+                });
+                inserted.insert(event.key());
+            }
+        }
+        Ok(inserted)
+    }
+
+    async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError> {
+        self.check()?;
+        let same = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        let same_opt =
+            |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
+        let mut out: Vec<ListedEvent> = self
+            .events
+            .borrow()
+            .iter()
+            .filter(|l| {
+                let e = &l.event;
+                query
+                    .project_id
+                    .as_ref()
+                    .is_none_or(|p| p.as_str() == e.project_id)
+                    && same(&query.provider, &e.provider)
+                    && same(&query.model, &e.model)
+                    && same(&query.operation, &e.operation)
+                    && same_opt(&query.job_id, &e.job_id)
+                    && same_opt(&query.session_id, &e.session_id)
+                    && query
+                        .from
+                        .as_ref()
+                        .is_none_or(|f| e.request_timestamp >= *f)
+                    && query.to.as_ref().is_none_or(|t| e.request_timestamp < *t)
+                    && query.unpriced.is_none_or(|u| u == e.cost_nanos.is_none())
+                    && query.after.as_ref().is_none_or(|c| {
+                        (e.request_timestamp.as_str(), l.seq) < (c.timestamp.as_str(), c.seq)
+                    })
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            (b.event.request_timestamp.as_str(), b.seq)
+                .cmp(&(a.event.request_timestamp.as_str(), a.seq))
+        });
+        out.truncate(query.limit as usize + 1);
+        Ok(out)
+    }
+}
+
+impl RawLog for MemoryLog {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        if self.fail_writes.get() {
+            return Err(StoreError::Unavailable("raw log writes set to fail".into()));
+        }
+        let mut objects = self.objects.borrow_mut();
+        if objects.contains_key(key) {
+            return Err(StoreError::Conflict(format!("object {key} exists")));
+        }
+        objects.insert(key.to_string(), body);
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.objects.borrow().get(key).cloned())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<RawListing, StoreError> {
+        let objects = self.objects.borrow();
+        let mut keys: Vec<String> = objects
+            .keys()
+            .filter(|k| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
+            .cloned()
+            .collect();
+        let truncated = keys.len() > limit;
+        keys.truncate(limit);
+        Ok(RawListing { keys, truncated })
     }
 }

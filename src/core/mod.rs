@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod ingest;
 pub mod input;
 pub mod keys;
 pub mod memory;
@@ -15,8 +16,12 @@ pub mod money;
 pub mod prices;
 pub mod pricing;
 pub mod projects;
+pub mod query;
+pub mod record;
 pub mod store;
 pub mod usage;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ingest;

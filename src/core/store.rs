@@ -2,11 +2,15 @@
 //! [`super::memory`] implements them in memory for host tests. Only the adapters know table
 //! names and SQL.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
 use super::keys::ApiKeyRecord;
 use super::projects::{Project, ProjectId};
+use super::query::UsageQuery;
+use super::record::StoredEvent;
 
 // Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
 // `async fn` and are only ever used through generics, never `dyn`.
@@ -37,4 +41,49 @@ pub trait KeyStore {
     ) -> Result<bool, StoreError>;
     /// The active (not revoked) key with this SHA-256 hash, if any.
     async fn find_active_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+}
+
+/// Stored usage events (D1's `api_usage` and its rollups).
+#[allow(async_fn_in_trait)]
+pub trait UsageStore {
+    /// Those of `ids` that name an existing project.
+    async fn existing_projects(&self, ids: &[ProjectId]) -> Result<Vec<ProjectId>, StoreError>;
+    /// Stores every event whose (project, id) is not stored yet, with its rollups, in one
+    /// transaction; an event already stored changes nothing. Returns the keys it inserted; of
+    /// an id repeated within `events`, the first occurrence is the one stored.
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<HashSet<EventKey>, StoreError>;
+    /// Events matching the query, newest first, at most `query.limit + 1` (the extra one tells
+    /// the caller there is a next page).
+    async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError>;
+}
+
+/// (project id, event id): unique among stored events.
+pub type EventKey = (String, String);
+
+/// A stored event with its storage sequence number (for stable pagination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedEvent {
+    pub seq: i64,
+    pub event: StoredEvent,
+}
+
+/// The raw usage log (R2): immutable objects, written once under keys no other writer uses.
+#[allow(async_fn_in_trait)]
+pub trait RawLog {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keys under `prefix` that sort after `start_after`, in key order, at most `limit`.
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<RawListing, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawListing {
+    pub keys: Vec<String>,
+    /// More keys follow the last one returned.
+    pub truncated: bool,
 }

@@ -4,9 +4,11 @@
 use worker::Env;
 
 use crate::core::error::CoreError;
+use crate::core::ingest::IngestConfig;
 
 use super::d1::D1Store;
 use super::http::CorsPolicy;
+use super::r2::R2Log;
 
 /// The D1 database (`[[d1_databases]] binding`).
 pub const DB: &str = "DB";
@@ -18,6 +20,8 @@ pub const ASSETS: &str = "ASSETS";
 pub const ADMIN_API_KEY: &str = "ADMIN_API_KEY";
 /// Var: comma-separated origins allowed by CORS.
 pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
+/// Var: how many days late a usage event may arrive (default 90).
+pub const MAX_EVENT_AGE_DAYS: &str = "MAX_EVENT_AGE_DAYS";
 
 /// What a request handler needs from the environment.
 pub struct AppState {
@@ -52,4 +56,26 @@ impl AppState {
             .map(|v| CorsPolicy::from_list(&v.to_string()))
             .unwrap_or_default()
     }
+}
+
+/// The raw usage log; only the routes that read or write it load the bucket.
+pub fn raw_log(env: &Env) -> Result<R2Log, CoreError> {
+    env.bucket(USAGE_BUCKET)
+        .map(R2Log::new)
+        .map_err(|e| CoreError::Misconfigured(format!("R2 binding `{USAGE_BUCKET}`: {e}")))
+}
+
+/// Ingestion settings from vars; a missing or unreadable value falls back to the default.
+pub fn ingest_config(env: &Env) -> IngestConfig {
+    let mut config = IngestConfig::default();
+    if let Ok(value) = env.var(MAX_EVENT_AGE_DAYS) {
+        match value.to_string().trim().parse::<i64>() {
+            Ok(days) if (1..=3650).contains(&days) => config.max_event_age_days = days,
+            _ => worker::console_warn!(
+                "var {MAX_EVENT_AGE_DAYS} must be a whole number of days from 1 to 3650; using {}",
+                config.max_event_age_days
+            ),
+        }
+    }
+    config
 }

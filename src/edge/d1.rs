@@ -40,7 +40,7 @@ pub fn store_error(error: worker::Error) -> StoreError {
     }
 }
 
-fn text(value: &str) -> JsValue {
+pub(super) fn text(value: &str) -> JsValue {
     JsValue::from_str(value)
 }
 
@@ -48,7 +48,7 @@ fn opt_text(value: Option<&str>) -> JsValue {
     value.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }
 
-fn corrupt(what: &str, detail: String) -> StoreError {
+pub(super) fn corrupt(what: &str, detail: String) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
 }
 

@@ -4,11 +4,14 @@
 
 pub mod bindings;
 pub mod d1;
+pub mod d1_usage;
 pub mod http;
 pub mod openapi;
 pub mod prices;
+pub mod r2;
 pub mod router;
 pub mod routes;
+pub mod usage;
 
 use worker::{event, Context, Env, Request, Response};
 

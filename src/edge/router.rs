@@ -178,6 +178,19 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
                 Err(CoreError::NotFound(format!("custom price `{}`", param(0))))
             }
         }
+        RouteName::RecordUsage => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            let body = read_json_body(request).await?;
+            super::usage::record(store, env, &clock, principal, &body).await
+        }
+        RouteName::ListUsage => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            super::usage::list(store, principal, &query_pairs(request)).await
+        }
+        RouteName::Rebuild => {
+            let body = read_json_body(request).await?;
+            super::usage::rebuild_from_log(store, env, &body).await
+        }
         RouteName::ImportPrices => {
             let query = query_pairs(request);
             let body = read_json_body_up_to(request, MAX_IMPORT_BYTES).await?;

@@ -31,6 +31,9 @@ pub enum RouteName {
     AddCustomPrices,
     DeleteCustomPrice,
     ImportPrices,
+    RecordUsage,
+    ListUsage,
+    Rebuild,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +143,20 @@ pub const ROUTES: &[RouteDef] = &[
         "DELETE",
         "/api/admin/prices/{id}",
         RouteName::DeleteCustomPrice,
+        Access::Admin,
+    ),
+    route("POST", "/api/usage", RouteName::RecordUsage, Access::AnyKey),
+    route(
+        "POST",
+        "/api/usage/log",
+        RouteName::RecordUsage,
+        Access::AnyKey,
+    ),
+    route("GET", "/api/usage", RouteName::ListUsage, Access::AnyKey),
+    route(
+        "POST",
+        "/api/admin/rebuild",
+        RouteName::Rebuild,
         Access::Admin,
     ),
 ];

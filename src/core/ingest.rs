@@ -1,0 +1,579 @@
+//! Ingestion: a request of one event or a batch becomes priced [`StoredEvent`]s, written first
+//! to the raw log (R2) as one immutable object, then to the usage store (D1) idempotently.
+//! Rebuild replays the raw log into the store.
+//!
+//! The order is what makes "nothing lost, nothing counted twice" hold:
+//! 1. Everything is validated and priced before anything is written; one bad event rejects
+//!    the whole request and nothing is written anywhere.
+//! 2. The raw object is written under a key no other request can produce. If that fails, the
+//!    client gets a retryable error and nothing was written.
+//! 3. The rows are inserted keyed by (project, event id), so a retry, an interleaved
+//!    duplicate or a replay of the raw log never stores an event twice. If this fails, the
+//!    client gets a retryable error; the raw object stays and rebuild can replay it.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Principal;
+use super::clock::{random_token, Clock, Entropy};
+use super::error::{CoreError, FieldError, StoreError};
+use super::money::{Money, Totals};
+use super::prices::{lookups_for, price_event, PriceStore};
+use super::pricing::catalog::{builtin, Catalog, PriceBook};
+use super::pricing::Unpriced;
+use super::projects::ProjectId;
+use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent};
+use super::store::{RawLog, UsageStore};
+use super::usage::{EventInput, EventRules, UsageEvent};
+
+/// The most events one request may carry.
+pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
+/// How many days late an event may arrive, unless configured otherwise.
+pub const DEFAULT_MAX_EVENT_AGE_DAYS: i64 = 90;
+/// Where the raw log lives in the bucket.
+pub const RAW_PREFIX: &str = "usage-logs/raw/";
+
+/// The events of one request, not yet validated, with the index each had.
+#[derive(Debug)]
+pub struct Batch {
+    /// Each event, or why it does not have the shape of an event (reported with the
+    /// problems of the others, so one answer lists everything to fix).
+    pub events: Vec<Result<EventInput, FieldError>>,
+    /// The request was `{"events": [...]}` (errors then name `events[i]`).
+    pub enveloped: bool,
+    /// A `project_id` given once for the whole batch.
+    pub project_id: Option<String>,
+}
+
+fn body_error(message: impl Into<String>, details: Vec<FieldError>) -> CoreError {
+    CoreError::MalformedBody {
+        message: message.into(),
+        details,
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Reads a request body: one event object, or `{"events": [...], "project_id"?: ...}`. Every
+/// event that does not have the shape of an event is reported with its index and field.
+pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(body_error(
+            "request body is empty; expected one event or {\"events\": [...]}",
+            vec![],
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        body_error(
+            format!(
+                "request body is not valid JSON: {}",
+                strip_position(&e.to_string())
+            ),
+            vec![],
+        )
+    })?;
+    let serde_json::Value::Object(mut object) = value else {
+        return Err(body_error(
+            "request body must be a JSON object: one event or {\"events\": [...]}",
+            vec![FieldError::new("body", "expected a JSON object")],
+        ));
+    };
+    let (items, enveloped, project_id) = if object.contains_key("events") {
+        let mut problems = Vec::new();
+        let project_id = match object.remove("project_id") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(_) => {
+                problems.push(FieldError::new("project_id", "expected a string"));
+                None
+            }
+        };
+        let events = object.remove("events");
+        if let Some(unknown) = object.keys().next() {
+            problems.push(FieldError::new(
+                unknown.clone(),
+                "unknown field; a batch has only `events` and `project_id`",
+            ));
+        }
+        let items = match events {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => {
+                problems.push(FieldError::new("events", "expected an array of events"));
+                vec![]
+            }
+        };
+        if !problems.is_empty() {
+            return Err(CoreError::Validation(problems));
+        }
+        (items, true, project_id)
+    } else {
+        (vec![serde_json::Value::Object(object)], false, None)
+    };
+    if items.is_empty() {
+        return Err(CoreError::invalid(
+            "events",
+            "must contain at least one event",
+        ));
+    }
+    if items.len() > MAX_EVENTS_PER_REQUEST {
+        return Err(CoreError::invalid(
+            "events",
+            format!(
+                "has {} events; at most {MAX_EVENTS_PER_REQUEST} per request",
+                items.len()
+            ),
+        ));
+    }
+    let mut events = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match serde_path_to_error::deserialize::<_, EventInput>(item) {
+            Ok(event) => events.push(Ok(event)),
+            Err(error) => {
+                let path = error.path().to_string();
+                let message = error.into_inner().to_string();
+                let field = match (enveloped, path.as_str()) {
+                    (true, ".") => format!("events[{index}]"),
+                    (true, path) => format!("events[{index}].{path}"),
+                    (false, ".") => "body".to_string(),
+                    (false, path) => path.to_string(),
+                };
+                events.push(Err(FieldError::new(field, message).at_index(index)));
+            }
+        }
+    }
+    Ok(Batch {
+        events,
+        enveloped,
+        project_id,
+    })
+}
+
+/// What happened to one event of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored now.
+    Stored,
+    /// Already stored (a retry, or repeated in this request): not stored or counted again.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventOutcome {
+    pub index: usize,
+    pub id: String,
+    pub project_id: String,
+    pub status: Outcome,
+    pub duplicate: bool,
+    /// The cost that counts: reported if the client sent one, else computed; `None` when
+    /// unpriced.
+    pub cost: Option<Money>,
+    pub currency: Option<String>,
+    pub computed_cost: Option<Money>,
+    pub reported_cost: Option<Money>,
+    pub unpriced: Option<Unpriced>,
+    pub timestamp: String,
+}
+
+/// The answer to an ingestion request.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub success: bool,
+    pub accepted: usize,
+    pub stored: usize,
+    pub duplicates: usize,
+    /// Stored events that could not be priced (counted apart in every total).
+    pub unpriced: usize,
+    /// Cost of the events stored now, per currency.
+    pub stored_cost: Totals,
+    /// The raw-log object holding this request's events.
+    pub raw_object: String,
+    pub events: Vec<EventOutcome>,
+}
+
+/// Settings of ingestion that come from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestConfig {
+    pub max_event_age_days: i64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_event_age_days: DEFAULT_MAX_EVENT_AGE_DAYS,
+        }
+    }
+}
+
+/// The raw-log key of a request received at `now`: its day, a sortable time and 128 random
+/// bits, so no two requests ever share a key.
+pub fn raw_key(now: DateTime<Utc>, entropy: &impl Entropy) -> Result<String, CoreError> {
+    let suffix = random_token(entropy, "", 16)?;
+    Ok(format!(
+        "{RAW_PREFIX}{}/{}-{suffix}.ndjson",
+        now.format("%Y-%m-%d"),
+        now.format("%Y%m%dT%H%M%S%3fZ")
+    ))
+}
+
+/// Validates, prices and assigns a project and id to every event of a batch; all or nothing.
+pub async fn prepare(
+    usage: &impl UsageStore,
+    prices: &impl PriceStore,
+    entropy: &impl Entropy,
+    principal: &Principal,
+    batch: &Batch,
+    rules: &EventRules,
+) -> Result<Vec<StoredEvent>, CoreError> {
+    let prefix = |i: usize| {
+        if batch.enveloped {
+            format!("events[{i}]")
+        } else {
+            String::new()
+        }
+    };
+    let field = |i: usize, name: &str| {
+        if batch.enveloped {
+            format!("events[{i}].{name}")
+        } else {
+            name.to_string()
+        }
+    };
+    let mut problems: Vec<FieldError> = Vec::new();
+    let default_project = match &batch.project_id {
+        Some(id) => match ProjectId::parse(id) {
+            Ok(id) => Some(id),
+            Err(m) => return Err(CoreError::invalid("project_id", m)),
+        },
+        None => None,
+    };
+    let mut valid: Vec<(usize, UsageEvent)> = Vec::with_capacity(batch.events.len());
+    for (i, input) in batch.events.iter().enumerate() {
+        let input = match input {
+            Ok(input) => input,
+            Err(shape) => {
+                problems.push(shape.clone());
+                continue;
+            }
+        };
+        match input.validate(&prefix(i), rules) {
+            Ok(event) => valid.push((i, event)),
+            Err(errors) => problems.extend(errors.into_iter().map(|e| e.at_index(i))),
+        }
+    }
+    // Assign projects: the event's own, else the batch's, else the key's project.
+    let mut projects: Vec<Option<ProjectId>> = Vec::with_capacity(valid.len());
+    for (i, event) in &valid {
+        let requested = event.project_id.clone().or_else(|| default_project.clone());
+        let project = principal.scope_to(requested.as_ref())?;
+        if project.is_none() {
+            problems.push(
+                FieldError::new(
+                    field(*i, "project_id"),
+                    "is required when recording with the admin key",
+                )
+                .at_index(*i),
+            );
+        }
+        projects.push(project);
+    }
+    if matches!(principal, Principal::Admin) {
+        let wanted: BTreeSet<ProjectId> = projects.iter().flatten().cloned().collect();
+        if !wanted.is_empty() {
+            let wanted: Vec<ProjectId> = wanted.into_iter().collect();
+            let existing: HashSet<ProjectId> = usage
+                .existing_projects(&wanted)
+                .await?
+                .into_iter()
+                .collect();
+            for ((i, _), project) in valid.iter().zip(&projects) {
+                if let Some(project) = project {
+                    if !existing.contains(project) {
+                        problems.push(
+                            FieldError::new(
+                                field(*i, "project_id"),
+                                format!("project `{project}` does not exist"),
+                            )
+                            .at_index(*i),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|e| e.index);
+        return Err(CoreError::Validation(problems));
+    }
+    let lookups = lookups_for(
+        valid
+            .iter()
+            .map(|(_, e)| (e.provider.as_str(), e.model.as_str())),
+    );
+    let custom = Catalog::new(prices.custom_prices_for(&lookups).await?);
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &custom,
+    };
+    let mut records = Vec::with_capacity(valid.len());
+    for ((i, mut event), project) in valid.into_iter().zip(projects) {
+        let Some(project) = project else { continue };
+        event.project_id = Some(project.clone());
+        let id = match &event.id {
+            Some(id) => id.clone(),
+            None => random_token(entropy, "evt_", 16)?,
+        };
+        let priced = price_event(&book, &event)
+            .and_then(|pricing| StoredEvent::new(&event, &project, id, &pricing));
+        match priced {
+            Ok(record) => records.push(record),
+            Err(e) => problems.push(
+                FieldError::new(
+                    if batch.enveloped {
+                        format!("events[{i}].{}", e.field)
+                    } else {
+                        e.field
+                    },
+                    e.message,
+                )
+                .at_index(i),
+            ),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CoreError::Validation(problems));
+    }
+    Ok(records)
+}
+
+/// Records a request's events: validate and price all, write the raw object, insert the rows.
+#[allow(clippy::too_many_arguments)]
+pub async fn ingest(
+    usage: &impl UsageStore,
+    prices: &impl PriceStore,
+    log: &impl RawLog,
+    clock: &impl Clock,
+    entropy: &impl Entropy,
+    principal: &Principal,
+    body: &[u8],
+    config: IngestConfig,
+) -> Result<IngestReport, CoreError> {
+    let now = clock.now();
+    let batch = parse_batch(body)?;
+    let rules = EventRules {
+        now,
+        max_age_days: config.max_event_age_days,
+    };
+    let records = prepare(usage, prices, entropy, principal, &batch, &rules).await?;
+    let key = raw_key(now, entropy)?;
+    let bytes = to_ndjson(&records)
+        .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
+    log.put(&key, bytes).await?;
+    let mut inserted = usage.insert_events(&records).await.map_err(|e| {
+        let cause = match e {
+            StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
+        };
+        CoreError::Storage(StoreError::Unavailable(format!(
+            "{cause}; the events are kept in raw object {key} and rebuild can replay it"
+        )))
+    })?;
+    let mut report = IngestReport {
+        success: true,
+        accepted: records.len(),
+        stored: 0,
+        duplicates: 0,
+        unpriced: 0,
+        stored_cost: Totals::new(),
+        raw_object: key,
+        events: Vec::with_capacity(records.len()),
+    };
+    for (index, record) in records.iter().enumerate() {
+        let stored = inserted.remove(&record.key());
+        let cost = record.cost_money();
+        if stored {
+            report.stored += 1;
+            match cost {
+                Some(cost) => report.stored_cost.add(cost),
+                None => report.unpriced += 1,
+            }
+        } else {
+            report.duplicates += 1;
+        }
+        report.events.push(EventOutcome {
+            index,
+            id: record.id.clone(),
+            project_id: record.project_id.clone(),
+            status: if stored {
+                Outcome::Stored
+            } else {
+                Outcome::Duplicate
+            },
+            duplicate: !stored,
+            cost,
+            currency: cost.map(|c| c.currency.to_string()),
+            computed_cost: record.computed_cost_money(),
+            reported_cost: record.reported_cost_money(),
+            unpriced: unpriced_of(record),
+            timestamp: record.request_timestamp.clone(),
+        });
+    }
+    Ok(report)
+}
+
+fn unpriced_of(record: &StoredEvent) -> Option<Unpriced> {
+    let message = record.unpriced_message.clone().unwrap_or_default();
+    match record.unpriced_reason.as_deref()? {
+        "unknown_model" => Some(Unpriced::UnknownModel { message }),
+        "no_price_in_force" => Some(Unpriced::NoPriceInForce { message }),
+        _ => Some(Unpriced::NoRateForUsage { message }),
+    }
+}
+
+/// `POST /api/admin/rebuild`: which raw objects to replay. Days are the days the objects were
+/// written (the day a request was received), both inclusive.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildRequest {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The `next_cursor` of the previous call, to continue.
+    pub cursor: Option<String>,
+    /// Objects per call (default 20, at most 100), to stay within one invocation's limits.
+    pub max_objects: Option<usize>,
+}
+
+pub const DEFAULT_REBUILD_OBJECTS: usize = 20;
+pub const MAX_REBUILD_OBJECTS: usize = 100;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableLine {
+    pub object: String,
+    #[serde(flatten)]
+    pub line: BadLine,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub objects_read: usize,
+    pub events_read: usize,
+    /// Events that were missing from the store and are now back.
+    pub inserted: usize,
+    /// Events the store already had.
+    pub already_stored: usize,
+    pub unreadable_lines: usize,
+    /// The first unreadable lines, to investigate.
+    pub problems: Vec<UnreadableLine>,
+    /// Pass this back as `cursor` to continue; `None` when the range is done.
+    pub next_cursor: Option<String>,
+    pub done: bool,
+}
+
+fn day_of_key(key: &str) -> Option<NaiveDate> {
+    let rest = key.strip_prefix(RAW_PREFIX)?;
+    NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Replays raw-log objects into the usage store. Idempotent: events already stored are left
+/// as they are, so calling it again, or over a store that was never lost, changes nothing.
+pub async fn rebuild(
+    usage: &impl UsageStore,
+    log: &impl RawLog,
+    request: &RebuildRequest,
+) -> Result<RebuildReport, CoreError> {
+    let mut problems = super::error::Problems::new();
+    let day = |name: &str, value: &Option<String>, p: &mut super::error::Problems| {
+        value
+            .as_deref()
+            .and_then(|v| super::query::parse_day(v).map_err(|m| p.push(name, m)).ok())
+    };
+    let from = day("from", &request.from, &mut problems);
+    let to = day("to", &request.to, &mut problems);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            problems.push("to", "must not be before `from`");
+        }
+    }
+    let max = request.max_objects.unwrap_or(DEFAULT_REBUILD_OBJECTS);
+    if !(1..=MAX_REBUILD_OBJECTS).contains(&max) {
+        problems.push(
+            "max_objects",
+            format!("must be from 1 to {MAX_REBUILD_OBJECTS}"),
+        );
+    }
+    if let Some(cursor) = &request.cursor {
+        if day_of_key(cursor).is_none() {
+            problems.push("cursor", "is not a cursor this API returned");
+        }
+    }
+    problems.finish()?;
+    let start = match (&request.cursor, from) {
+        (Some(cursor), _) => Some(cursor.clone()),
+        // Sorts before every key of that day.
+        (None, Some(from)) => Some(format!("{RAW_PREFIX}{from}")),
+        (None, None) => None,
+    };
+    let listing = log.list(RAW_PREFIX, start.as_deref(), max + 1).await?;
+    let mut keys: Vec<String> = Vec::new();
+    let mut past_end = false;
+    for key in listing.keys {
+        let Some(day) = day_of_key(&key) else {
+            continue;
+        };
+        if to.is_some_and(|to| day > to) {
+            past_end = true;
+            break;
+        }
+        keys.push(key);
+    }
+    let more = !past_end && (keys.len() > max || listing.truncated);
+    keys.truncate(max);
+    let mut report = RebuildReport {
+        from,
+        to,
+        objects_read: 0,
+        events_read: 0,
+        inserted: 0,
+        already_stored: 0,
+        unreadable_lines: 0,
+        problems: Vec::new(),
+        next_cursor: None,
+        done: !more,
+    };
+    let mut records = Vec::new();
+    for key in &keys {
+        let Some(bytes) = log.get(key).await? else {
+            continue;
+        };
+        report.objects_read += 1;
+        let (lines, bad) = from_ndjson(&bytes);
+        report.unreadable_lines += bad.len();
+        for line in bad {
+            if report.problems.len() < 20 {
+                report.problems.push(UnreadableLine {
+                    object: key.clone(),
+                    line,
+                });
+            }
+        }
+        records.extend(lines);
+    }
+    report.events_read = records.len();
+    if !records.is_empty() {
+        let inserted = usage.insert_events(&records).await?;
+        report.inserted = inserted.len();
+        report.already_stored = records.len() - inserted.len();
+    }
+    if more {
+        report.next_cursor = keys.last().cloned();
+    }
+    Ok(report)
+}

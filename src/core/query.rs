@@ -1,0 +1,216 @@
+//! Query-string parameters, parsed once into typed values; every problem names its parameter.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::auth::Principal;
+use super::clock::{format_timestamp, parse_timestamp};
+use super::error::{CoreError, Problems};
+use super::pricing::catalog::canonical_provider;
+use super::projects::ProjectId;
+
+pub type QueryPairs = [(String, String)];
+
+/// The value of a parameter (the first, if repeated).
+pub fn param<'a>(query: &'a QueryPairs, name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Refuses parameters the route does not know, so a typo is not silently ignored.
+pub fn only_known(query: &QueryPairs, known: &[&str]) -> Result<(), CoreError> {
+    for (key, _) in query {
+        if !known.contains(&key.as_str()) {
+            return Err(CoreError::invalid(
+                key.clone(),
+                format!("unknown query parameter (known: {})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn parse_flag(name: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "true" | "1" | "" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(format!("`{other}` is not true or false; for `{name}`")),
+    }
+}
+
+pub fn parse_day(value: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| format!("`{value}` is not a date (YYYY-MM-DD)"))
+}
+
+/// A range bound: a date (a start bound is its midnight; an end bound is the midnight after
+/// it, so `to=2026-11-23` includes that whole day) or an RFC 3339 instant.
+pub fn parse_bound(value: &str, end: bool) -> Result<DateTime<Utc>, String> {
+    if value.len() == 10 {
+        let day = parse_day(value)?;
+        let day = if end { day + Duration::days(1) } else { day };
+        return Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    parse_timestamp(value).map_err(|_| {
+        format!("`{value}` is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp with an offset")
+    })
+}
+
+pub const DEFAULT_PAGE: u32 = 100;
+pub const MAX_PAGE: u32 = 1000;
+
+/// Where the previous page ended: the last event's timestamp and sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub timestamp: String,
+    pub seq: i64,
+}
+
+impl Cursor {
+    /// Opaque text for clients (hex of `timestamp|seq`).
+    pub fn encode(&self) -> String {
+        hex::encode(format!("{}|{}", self.timestamp, self.seq))
+    }
+
+    pub fn decode(text: &str) -> Result<Self, String> {
+        let bad = || "is not a cursor this API returned".to_string();
+        let bytes = hex::decode(text).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let (timestamp, seq) = text.split_once('|').ok_or_else(bad)?;
+        let instant = parse_timestamp(timestamp).map_err(|_| bad())?;
+        Ok(Cursor {
+            timestamp: format_timestamp(instant),
+            seq: seq.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// Filters of `GET /api/usage`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsageQuery {
+    pub project_id: Option<ProjectId>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub operation: Option<String>,
+    pub job_id: Option<String>,
+    pub session_id: Option<String>,
+    /// Inclusive start, as stored text.
+    pub from: Option<String>,
+    /// Exclusive end, as stored text.
+    pub to: Option<String>,
+    /// `Some(true)`: only unpriced events; `Some(false)`: only priced ones.
+    pub unpriced: Option<bool>,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+impl UsageQuery {
+    pub const PARAMS: &'static [&'static str] = &[
+        "project_id",
+        "provider",
+        "model",
+        "operation",
+        "job_id",
+        "session_id",
+        "from",
+        "to",
+        "unpriced",
+        "limit",
+        "cursor",
+    ];
+
+    /// Parses the query string; a project key is confined to its own project.
+    pub fn parse(query: &QueryPairs, principal: &Principal) -> Result<Self, CoreError> {
+        only_known(query, Self::PARAMS)?;
+        let mut p = Problems::new();
+        let mut out = UsageQuery {
+            limit: DEFAULT_PAGE,
+            ..UsageQuery::default()
+        };
+        let requested = match param(query, "project_id") {
+            Some(id) => ProjectId::parse(id)
+                .map_err(|m| p.push("project_id", m))
+                .ok(),
+            None => None,
+        };
+        let text = |name: &str| {
+            param(query, name)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        out.provider = text("provider").map(|v| canonical_provider(&v.to_ascii_lowercase()));
+        out.model = text("model").map(|v| v.to_ascii_lowercase());
+        out.operation = text("operation");
+        out.job_id = text("job_id");
+        out.session_id = text("session_id");
+        let from = param(query, "from")
+            .and_then(|v| parse_bound(v, false).map_err(|m| p.push("from", m)).ok());
+        let to =
+            param(query, "to").and_then(|v| parse_bound(v, true).map_err(|m| p.push("to", m)).ok());
+        if let (Some(from), Some(to)) = (from, to) {
+            if from >= to {
+                p.push("to", "must be after `from`");
+            }
+        }
+        out.from = from.map(format_timestamp);
+        out.to = to.map(format_timestamp);
+        if let Some(v) = param(query, "unpriced") {
+            out.unpriced = parse_flag("unpriced", v)
+                .map_err(|m| p.push("unpriced", m))
+                .ok();
+        }
+        if let Some(v) = param(query, "limit") {
+            match v.parse::<u32>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => out.limit = n,
+                _ => p.push(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE}"),
+                ),
+            }
+        }
+        if let Some(v) = param(query, "cursor") {
+            out.after = Cursor::decode(v).map_err(|m| p.push("cursor", m)).ok();
+        }
+        p.finish()?;
+        out.project_id = principal.scope_to(requested.as_ref())?;
+        Ok(out)
+    }
+}
+
+/// One page of `GET /api/usage`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UsagePage {
+    pub count: usize,
+    pub events: Vec<super::record::EventView>,
+    /// Pass as `cursor` for the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Stored events matching the query, newest first, one page at a time.
+pub async fn list_usage(
+    store: &impl super::store::UsageStore,
+    query: &UsageQuery,
+) -> Result<UsagePage, CoreError> {
+    let mut rows = store.list_events(query).await?;
+    let more = rows.len() > query.limit as usize;
+    rows.truncate(query.limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|last| {
+            Cursor {
+                timestamp: last.event.request_timestamp.clone(),
+                seq: last.seq,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    let events: Vec<_> = rows.iter().map(|r| r.event.view()).collect();
+    Ok(UsagePage {
+        count: events.len(),
+        events,
+        next_cursor,
+    })
+}

@@ -1,0 +1,376 @@
+//! The stored form of a usage event: one line of the raw log in R2 and one row of `api_usage`
+//! in D1 are the same [`StoredEvent`], so that D1 can be rebuilt from R2 exactly.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::clock::{format_timestamp, parse_timestamp};
+use super::error::FieldError;
+use super::money::{format_scaled, Currency, Money};
+use super::prices::Pricing;
+use super::pricing::{UsageKind, MICRO};
+use super::projects::ProjectId;
+use super::usage::UsageEvent;
+
+/// Version of the raw-log line format.
+pub const RECORD_VERSION: u32 = 1;
+
+fn version() -> u32 {
+    RECORD_VERSION
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One accepted event with its price, as stored. Quantities are integers: whole units for
+/// counts, micro-units (`*_micros`) for seconds and credits. Costs are nano-units of
+/// `currency`; an unpriced event has no cost and an empty currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(default = "version")]
+    pub v: u32,
+    pub project_id: String,
+    pub id: String,
+    pub provider: String,
+    pub model: String,
+    /// Empty when the client named none.
+    #[serde(default)]
+    pub operation: String,
+    #[serde(default)]
+    pub input_tokens: i64,
+    #[serde(default)]
+    pub output_tokens: i64,
+    #[serde(default)]
+    pub total_tokens: i64,
+    #[serde(default)]
+    pub cached_input_tokens: i64,
+    #[serde(default)]
+    pub cache_write_tokens: i64,
+    #[serde(default)]
+    pub reasoning_tokens: i64,
+    #[serde(default)]
+    pub audio_input_tokens: i64,
+    #[serde(default)]
+    pub audio_output_tokens: i64,
+    #[serde(default)]
+    pub characters: i64,
+    #[serde(default)]
+    pub audio_seconds_micros: i64,
+    #[serde(default)]
+    pub video_seconds_micros: i64,
+    #[serde(default)]
+    pub images: i64,
+    #[serde(default)]
+    pub requests: i64,
+    #[serde(default)]
+    pub tracks: i64,
+    #[serde(default)]
+    pub credits_micros: i64,
+    /// The cost that counts, as exact decimal text (`"0.004500000"`); `None` when unpriced.
+    #[serde(default)]
+    pub cost: Option<String>,
+    #[serde(default)]
+    pub cost_nanos: Option<i64>,
+    /// ISO 4217 code of `cost`, or empty when unpriced.
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default)]
+    pub computed_cost_nanos: Option<i64>,
+    #[serde(default)]
+    pub computed_currency: Option<String>,
+    /// The cost the client reported, in `currency` (a reported cost always wins).
+    #[serde(default)]
+    pub reported_cost_nanos: Option<i64>,
+    #[serde(default)]
+    pub unpriced_reason: Option<String>,
+    #[serde(default)]
+    pub unpriced_message: Option<String>,
+    /// The price entry that computed the cost: `builtin:<provider>/<model>@<date>` or the id of
+    /// a custom price.
+    #[serde(default)]
+    pub price_id: Option<String>,
+    #[serde(default)]
+    pub cached: bool,
+    #[serde(default = "yes")]
+    pub success: bool,
+    /// RFC 3339 UTC with milliseconds, so text order is time order.
+    pub request_timestamp: String,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<i64>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn nanos_i64(field: &str, money: Option<Money>) -> Result<Option<i64>, FieldError> {
+    money
+        .map(|m| {
+            i64::try_from(m.nanos).map_err(|_| {
+                FieldError::new(
+                    field,
+                    "the cost is too large to store (at most 9e9 per event)",
+                )
+            })
+        })
+        .transpose()
+}
+
+fn quantity(event: &UsageEvent, kind: UsageKind) -> i64 {
+    let micros = event.usage.micros(kind);
+    let value = if kind.is_integral() {
+        micros / MICRO
+    } else {
+        micros
+    };
+    // Validation caps every quantity at 10^18 micro-units, well inside i64.
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl StoredEvent {
+    /// The record of a validated, priced event of `project` under the idempotency key `id`.
+    pub fn new(
+        event: &UsageEvent,
+        project: &ProjectId,
+        id: String,
+        pricing: &Pricing,
+    ) -> Result<Self, FieldError> {
+        let cost = pricing.cost();
+        let computed = pricing.computed.as_ref().ok();
+        let unpriced = pricing.unpriced();
+        let metadata = match &event.metadata {
+            Some(text) => serde_json::from_str(text).ok(),
+            None => None,
+        };
+        Ok(StoredEvent {
+            v: RECORD_VERSION,
+            project_id: project.as_str().to_string(),
+            id,
+            provider: event.provider.clone(),
+            model: event.model.clone(),
+            operation: event.operation.clone().unwrap_or_default(),
+            input_tokens: quantity(event, UsageKind::InputTokens),
+            output_tokens: quantity(event, UsageKind::OutputTokens),
+            total_tokens: i64::try_from(event.total_tokens).unwrap_or(i64::MAX),
+            cached_input_tokens: quantity(event, UsageKind::CachedInputTokens),
+            cache_write_tokens: quantity(event, UsageKind::CacheWriteTokens),
+            reasoning_tokens: quantity(event, UsageKind::ReasoningTokens),
+            audio_input_tokens: quantity(event, UsageKind::AudioInputTokens),
+            audio_output_tokens: quantity(event, UsageKind::AudioOutputTokens),
+            characters: quantity(event, UsageKind::Characters),
+            audio_seconds_micros: quantity(event, UsageKind::AudioSeconds),
+            video_seconds_micros: quantity(event, UsageKind::VideoSeconds),
+            images: quantity(event, UsageKind::Images),
+            requests: quantity(event, UsageKind::Requests),
+            tracks: quantity(event, UsageKind::Tracks),
+            credits_micros: quantity(event, UsageKind::Credits),
+            cost: cost.map(|m| m.amount_string()),
+            cost_nanos: nanos_i64("cost", cost)?,
+            currency: cost.map(|m| m.currency.to_string()).unwrap_or_default(),
+            computed_cost_nanos: nanos_i64("cost", computed.map(|q| q.cost))?,
+            computed_currency: computed.map(|q| q.cost.currency.to_string()),
+            reported_cost_nanos: nanos_i64("cost", pricing.reported)?,
+            unpriced_reason: unpriced.map(|u| u.code().to_string()),
+            unpriced_message: unpriced.map(|u| u.message().to_string()),
+            price_id: computed.map(|q| {
+                let entry = &q.entry;
+                if entry.origin == "builtin" {
+                    format!(
+                        "builtin:{}/{}@{}",
+                        entry.provider, entry.model, entry.effective_from
+                    )
+                } else {
+                    entry.origin.clone()
+                }
+            }),
+            cached: event.cached,
+            success: event.success,
+            request_timestamp: format_timestamp(event.timestamp),
+            session_id: event.session_id.clone(),
+            job_id: event.job_id.clone(),
+            duration_ms: event
+                .duration_ms
+                .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+            endpoint: event.endpoint.clone(),
+            metadata,
+        })
+    }
+
+    /// The idempotency key: an event id is unique within its project.
+    pub fn key(&self) -> (String, String) {
+        (self.project_id.clone(), self.id.clone())
+    }
+
+    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
+        parse_timestamp(&self.request_timestamp).ok()
+    }
+
+    /// The UTC day (`YYYY-MM-DD`) the event counts in: the day of its own timestamp.
+    pub fn day(&self) -> &str {
+        self.request_timestamp.get(..10).unwrap_or_default()
+    }
+
+    pub fn currency(&self) -> Option<Currency> {
+        Currency::parse(&self.currency).ok()
+    }
+
+    /// The cost that counts, or `None` when unpriced.
+    pub fn cost_money(&self) -> Option<Money> {
+        Some(Money::new(i128::from(self.cost_nanos?), self.currency()?))
+    }
+
+    pub fn computed_cost_money(&self) -> Option<Money> {
+        let currency = Currency::parse(self.computed_currency.as_deref()?).ok()?;
+        Some(Money::new(i128::from(self.computed_cost_nanos?), currency))
+    }
+
+    pub fn reported_cost_money(&self) -> Option<Money> {
+        Some(Money::new(
+            i128::from(self.reported_cost_nanos?),
+            self.currency()?,
+        ))
+    }
+
+    /// Quantity of one kind in micro-units.
+    pub fn micros(&self, kind: UsageKind) -> i128 {
+        let (value, integral) = match kind {
+            UsageKind::InputTokens => (self.input_tokens, true),
+            UsageKind::OutputTokens => (self.output_tokens, true),
+            UsageKind::CachedInputTokens => (self.cached_input_tokens, true),
+            UsageKind::CacheWriteTokens => (self.cache_write_tokens, true),
+            UsageKind::ReasoningTokens => (self.reasoning_tokens, true),
+            UsageKind::AudioInputTokens => (self.audio_input_tokens, true),
+            UsageKind::AudioOutputTokens => (self.audio_output_tokens, true),
+            UsageKind::Characters => (self.characters, true),
+            UsageKind::AudioSeconds => (self.audio_seconds_micros, false),
+            UsageKind::VideoSeconds => (self.video_seconds_micros, false),
+            UsageKind::Images => (self.images, true),
+            UsageKind::Requests => (self.requests, true),
+            UsageKind::Tracks => (self.tracks, true),
+            UsageKind::Credits => (self.credits_micros, false),
+        };
+        if integral {
+            i128::from(value) * MICRO
+        } else {
+            i128::from(value)
+        }
+    }
+
+    /// The API's view of the stored event.
+    pub fn view(&self) -> EventView {
+        let mut usage = serde_json::Map::new();
+        for kind in UsageKind::ALL {
+            let micros = self.micros(kind);
+            if micros != 0 {
+                let value = if kind.is_integral() {
+                    serde_json::Value::from((micros / MICRO) as i64)
+                } else {
+                    serde_json::Value::from(format_scaled(micros, 6, 0))
+                };
+                usage.insert(kind.name().to_string(), value);
+            }
+        }
+        EventView {
+            id: self.id.clone(),
+            project_id: self.project_id.clone(),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            operation: (!self.operation.is_empty()).then(|| self.operation.clone()),
+            timestamp: self.request_timestamp.clone(),
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            total_tokens: self.total_tokens,
+            usage,
+            cost: self.cost_money(),
+            computed_cost: self.computed_cost_money(),
+            reported_cost: self.reported_cost_money(),
+            unpriced: self.unpriced_reason.as_ref().map(|code| UnpricedView {
+                code: code.clone(),
+                message: self.unpriced_message.clone().unwrap_or_default(),
+            }),
+            price_id: self.price_id.clone(),
+            cached: self.cached,
+            success: self.success,
+            session_id: self.session_id.clone(),
+            job_id: self.job_id.clone(),
+            duration_ms: self.duration_ms,
+            endpoint: self.endpoint.clone(),
+            metadata: self.metadata.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnpricedView {
+    pub code: String,
+    pub message: String,
+}
+
+/// One stored event as `GET /api/usage` answers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventView {
+    pub id: String,
+    pub project_id: String,
+    pub provider: String,
+    pub model: String,
+    pub operation: Option<String>,
+    pub timestamp: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub total_tokens: i64,
+    /// Every non-zero quantity by usage kind; seconds and credits as decimal text.
+    pub usage: serde_json::Map<String, serde_json::Value>,
+    pub cost: Option<Money>,
+    pub computed_cost: Option<Money>,
+    pub reported_cost: Option<Money>,
+    pub unpriced: Option<UnpricedView>,
+    pub price_id: Option<String>,
+    pub cached: bool,
+    pub success: bool,
+    pub session_id: Option<String>,
+    pub job_id: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub endpoint: Option<String>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Newline-delimited JSON of the records, one per line, ending with a newline.
+pub fn to_ndjson(records: &[StoredEvent]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(records.len() * 512);
+    for record in records {
+        serde_json::to_writer(&mut out, record)?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// A line of a raw-log object that could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadLine {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads the records of a raw-log object; unreadable lines are returned apart (1-based).
+pub fn from_ndjson(bytes: &[u8]) -> (Vec<StoredEvent>, Vec<BadLine>) {
+    let mut records = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<StoredEvent>(line) {
+            Ok(record) => records.push(record),
+            Err(e) => bad.push(BadLine {
+                line: i + 1,
+                message: e.to_string(),
+            }),
+        }
+    }
+    (records, bad)
+}

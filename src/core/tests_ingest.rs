@@ -1,0 +1,642 @@
+//! Host tests of ingestion, the raw log, rebuild and listing over the in-memory stores.
+
+use chrono::{DateTime, TimeZone, Utc};
+use pollster::block_on;
+use serde_json::{json, Value};
+
+use super::auth::Principal;
+use super::clock::{FixedClock, SystemEntropy};
+use super::error::CoreError;
+use super::ingest::{ingest, parse_batch, rebuild, IngestConfig, IngestReport, RebuildRequest};
+use super::memory::{MemoryLog, MemoryStore};
+use super::money::{Currency, Money};
+use super::projects::{create_project, ProjectId};
+use super::query::{list_usage, UsageQuery};
+use super::record::{from_ndjson, to_ndjson, StoredEvent};
+use super::store::RawLog;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+struct World {
+    store: MemoryStore,
+    log: MemoryLog,
+    project: ProjectId,
+}
+
+impl World {
+    fn new() -> Self {
+        let store = MemoryStore::new();
+        let request =
+            serde_json::from_value(json!({"id": "video-ads", "name": "Video ads"})).unwrap();
+        let project = block_on(create_project(
+            &store,
+            &FixedClock(now()),
+            &SystemEntropy,
+            request,
+        ))
+        .unwrap();
+        World {
+            store,
+            log: MemoryLog::default(),
+            project: project.id,
+        }
+    }
+
+    fn key(&self) -> Principal {
+        Principal::Project {
+            project_id: self.project.clone(),
+            key_id: "key_1".into(),
+        }
+    }
+
+    fn send_as(&self, principal: &Principal, body: Value) -> Result<IngestReport, CoreError> {
+        block_on(ingest(
+            &self.store,
+            &self.store,
+            &self.log,
+            &FixedClock(now()),
+            &SystemEntropy,
+            principal,
+            body.to_string().as_bytes(),
+            IngestConfig::default(),
+        ))
+    }
+
+    fn send(&self, body: Value) -> Result<IngestReport, CoreError> {
+        self.send_as(&self.key(), body)
+    }
+
+    fn logged_events(&self) -> Vec<StoredEvent> {
+        self.log
+            .objects
+            .borrow()
+            .values()
+            .flat_map(|bytes| from_ndjson(bytes).0)
+            .collect()
+    }
+}
+
+fn fields(error: &CoreError) -> Vec<(String, Option<usize>)> {
+    match error {
+        CoreError::Validation(details) | CoreError::MalformedBody { details, .. } => {
+            details.iter().map(|d| (d.field.clone(), d.index)).collect()
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+fn usd(amount: &str) -> Money {
+    Money::parse(amount, Currency::USD).unwrap()
+}
+
+#[test]
+fn a_single_event_is_priced_from_the_catalog_stored_and_written_to_the_raw_log() {
+    let world = World::new();
+    let report = world
+        .send(json!({
+            "id": "call-1", "provider": "openai", "model": "gpt-4o-2024-08-06",
+            "operation": "script-generation", "input_tokens": 1000, "output_tokens": 500,
+            "timestamp": "2026-11-20T09:30:00+02:00", "job_id": "clip-7",
+            "metadata": {"scene": 3}
+        }))
+        .unwrap();
+    assert_eq!(
+        (report.accepted, report.stored, report.duplicates),
+        (1, 1, 0)
+    );
+    // gpt-4o: $2.50 per million input tokens, $10.00 per million output tokens.
+    assert_eq!(report.events[0].cost, Some(usd("0.0075")));
+    assert_eq!(report.events[0].currency.as_deref(), Some("USD"));
+    assert_eq!(report.stored_cost.get(Currency::USD), usd("0.0075"));
+    assert_eq!(report.events[0].timestamp, "2026-11-20T07:30:00.000Z");
+    let stored = world.store.stored_events();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, "call-1");
+    assert_eq!(stored[0].project_id, "video-ads");
+    assert_eq!(stored[0].model, "gpt-4o-2024-08-06");
+    assert_eq!(stored[0].cost.as_deref(), Some("0.0075"));
+    assert_eq!(stored[0].cost_nanos, Some(7_500_000));
+    assert_eq!(stored[0].job_id.as_deref(), Some("clip-7"));
+    assert_eq!(stored[0].metadata, json!({"scene": 3}).as_object().cloned());
+    assert_eq!(world.logged_events(), stored);
+    let keys: Vec<String> = world.log.objects.borrow().keys().cloned().collect();
+    assert_eq!(keys, vec![report.raw_object.clone()]);
+    assert!(report
+        .raw_object
+        .starts_with("usage-logs/raw/2026-11-20/20261120T120000000Z-"));
+    assert!(report.raw_object.ends_with(".ndjson"));
+}
+
+#[test]
+fn a_retried_batch_is_stored_once_and_the_answer_names_the_duplicates() {
+    let world = World::new();
+    let batch = json!({"events": [
+        {"id": "a", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100},
+        {"id": "b", "provider": "elevenlabs", "characters": 1200},
+    ]});
+    let first = world.send(batch.clone()).unwrap();
+    assert_eq!((first.stored, first.duplicates), (2, 0));
+    let retry = world
+        .send(json!({"events": [
+            {"id": "a", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100},
+            {"id": "b", "provider": "elevenlabs", "characters": 1200},
+            {"id": "c", "provider": "heygen", "credits": "0.5"},
+        ]}))
+        .unwrap();
+    assert_eq!((retry.stored, retry.duplicates), (1, 2));
+    let statuses: Vec<(String, bool)> = retry
+        .events
+        .iter()
+        .map(|e| (e.id.clone(), e.duplicate))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![("a".into(), true), ("b".into(), true), ("c".into(), false)]
+    );
+    assert_eq!(world.store.stored_events().len(), 3);
+    // Both requests are in the raw log, each as its own object.
+    assert_eq!(world.log.objects.borrow().len(), 2);
+    assert_eq!(world.logged_events().len(), 5);
+}
+
+#[test]
+fn an_id_repeated_inside_one_request_is_stored_once() {
+    let world = World::new();
+    let report = world
+        .send(json!({"events": [
+            {"id": "same", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+            {"id": "same", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+        ]}))
+        .unwrap();
+    assert_eq!((report.stored, report.duplicates), (1, 1));
+    assert!(!report.events[0].duplicate);
+    assert!(report.events[1].duplicate);
+}
+
+#[test]
+fn events_without_an_id_get_distinct_generated_ids() {
+    let world = World::new();
+    let report = world
+        .send(json!({"events": [
+            {"provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+            {"provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+        ]}))
+        .unwrap();
+    assert_eq!(report.stored, 2);
+    assert!(report.events[0].id.starts_with("evt_"));
+    assert_eq!(report.events[0].id.len(), 4 + 32);
+    assert_ne!(report.events[0].id, report.events[1].id);
+}
+
+#[test]
+fn one_invalid_event_rejects_the_whole_batch_naming_index_and_field_and_writes_nothing() {
+    let world = World::new();
+    let error = world
+        .send(json!({"events": [
+            {"id": "ok", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+            {"id": "bad", "provider": "openai", "model": "gpt-4o", "input_tokens": -5},
+            {"id": "bad2", "provider": "openai", "timestamp": "yesterday", "input_tokens": 1},
+        ]}))
+        .unwrap_err();
+    assert_eq!(
+        fields(&error),
+        vec![
+            ("events[1].input_tokens".to_string(), Some(1)),
+            ("events[2].timestamp".to_string(), Some(2)),
+        ]
+    );
+    assert!(world.store.stored_events().is_empty());
+    assert!(world.log.objects.borrow().is_empty());
+}
+
+#[test]
+fn unknown_fields_and_wrong_types_are_named_with_their_event_index() {
+    let world = World::new();
+    let error = world
+        .send(json!({"events": [
+            {"provider": "openai", "tokenz": 1},
+            {"provider": "openai", "success": "yes"},
+            {"provider": "openai", "input_tokens": 1, "timestamp": "2030-01-01T00:00:00Z"},
+        ]}))
+        .unwrap_err();
+    assert_eq!(
+        fields(&error),
+        vec![
+            ("events[0].tokenz".to_string(), Some(0)),
+            ("events[1].success".to_string(), Some(1)),
+            ("events[2].timestamp".to_string(), Some(2)),
+        ]
+    );
+    let single = world
+        .send(json!({"provider": "openai", "tokenz": 1}))
+        .unwrap_err();
+    assert_eq!(fields(&single), vec![("tokenz".to_string(), Some(0))]);
+    assert!(world.log.objects.borrow().is_empty());
+}
+
+#[test]
+fn a_batch_must_hold_between_one_and_a_thousand_events() {
+    let empty = parse_batch(br#"{"events":[]}"#).unwrap_err();
+    assert_eq!(fields(&empty), vec![("events".to_string(), None)]);
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"provider": "openai", "input_tokens": i}))
+        .collect();
+    let body = json!({ "events": many }).to_string();
+    let error = parse_batch(body.as_bytes()).unwrap_err();
+    assert_eq!(fields(&error), vec![("events".to_string(), None)]);
+    let thousand: Vec<Value> = (0..1000)
+        .map(|i| json!({"provider": "openai", "input_tokens": i}))
+        .collect();
+    let body = json!({ "events": thousand }).to_string();
+    assert_eq!(parse_batch(body.as_bytes()).unwrap().events.len(), 1000);
+}
+
+#[test]
+fn a_batch_envelope_refuses_unknown_keys_and_non_arrays() {
+    let error = parse_batch(br#"{"events":[], "evnts": 1}"#).unwrap_err();
+    assert_eq!(fields(&error), vec![("evnts".to_string(), None)]);
+    let error = parse_batch(br#"{"events": {"provider": "openai"}}"#).unwrap_err();
+    assert_eq!(fields(&error), vec![("events".to_string(), None)]);
+    let error = parse_batch(b"[1,2]").unwrap_err();
+    assert_eq!(fields(&error), vec![("body".to_string(), None)]);
+}
+
+#[test]
+fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
+    let world = World::new();
+    let missing = world
+        .send_as(
+            &Principal::Admin,
+            json!({"events": [{"provider": "openai", "model": "gpt-4o", "input_tokens": 1}]}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        fields(&missing),
+        vec![("events[0].project_id".to_string(), Some(0))]
+    );
+    let unknown = world
+        .send_as(
+            &Principal::Admin,
+            json!({"project_id": "nope", "events": [{"provider": "openai", "input_tokens": 1}]}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        fields(&unknown),
+        vec![("events[0].project_id".to_string(), Some(0))]
+    );
+    let ok = world
+        .send_as(
+            &Principal::Admin,
+            json!({"project_id": "video-ads", "events": [{"provider": "openai", "input_tokens": 1}]}),
+        )
+        .unwrap();
+    assert_eq!(ok.events[0].project_id, "video-ads");
+    assert!(world.log.objects.borrow().len() == 1);
+}
+
+#[test]
+fn a_project_key_cannot_record_for_another_project() {
+    let world = World::new();
+    let error = world
+        .send(json!({"project_id": "someone-else", "provider": "openai", "input_tokens": 1}))
+        .unwrap_err();
+    assert!(matches!(error, CoreError::Forbidden(_)), "{error:?}");
+    assert!(world.store.stored_events().is_empty());
+    assert!(world.log.objects.borrow().is_empty());
+}
+
+#[test]
+fn an_unknown_model_is_stored_unpriced_never_at_zero() {
+    let world = World::new();
+    let report = world
+        .send(json!({"provider": "openai", "model": "gpt-99-ultra", "input_tokens": 10}))
+        .unwrap();
+    assert_eq!(report.unpriced, 1);
+    assert_eq!(report.events[0].cost, None);
+    assert_eq!(
+        report.events[0].unpriced.as_ref().unwrap().code(),
+        "unknown_model"
+    );
+    assert!(report.stored_cost.is_empty());
+    let stored = &world.store.stored_events()[0];
+    assert_eq!((stored.cost_nanos, stored.currency.as_str()), (None, ""));
+    assert_eq!(stored.unpriced_reason.as_deref(), Some("unknown_model"));
+}
+
+#[test]
+fn a_reported_cost_is_kept_and_the_computed_cost_is_visible_beside_it() {
+    let world = World::new();
+    let report = world
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+                     "output_tokens": 500, "cost": "0.01"}),
+        )
+        .unwrap();
+    let event = &report.events[0];
+    assert_eq!(event.cost, Some(usd("0.01")));
+    assert_eq!(event.reported_cost, Some(usd("0.01")));
+    assert_eq!(event.computed_cost, Some(usd("0.0075")));
+}
+
+#[test]
+fn a_raw_log_failure_is_retryable_and_stores_nothing() {
+    let world = World::new();
+    world.log.fail_writes.set(true);
+    let error = world
+        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .unwrap_err();
+    assert!(matches!(error, CoreError::Storage(_)), "{error:?}");
+    assert!(world.store.stored_events().is_empty());
+    world.log.fail_writes.set(false);
+    let retry = world
+        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .unwrap();
+    assert_eq!(retry.stored, 1);
+}
+
+#[test]
+fn a_store_failure_after_the_raw_write_is_retryable_and_the_raw_object_stays() {
+    let world = World::new();
+    world.store.fail_event_writes.set(true);
+    let error = world
+        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .unwrap_err();
+    assert!(matches!(error, CoreError::Storage(_)), "{error:?}");
+    assert_eq!(world.logged_events().len(), 1);
+    assert!(world.store.stored_events().is_empty());
+    world.store.fail_event_writes.set(false);
+    // Either the client retries or an operator rebuilds; both end with the event once.
+    let report = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!((report.inserted, report.already_stored), (1, 0));
+    let retry = world
+        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .unwrap();
+    assert_eq!((retry.stored, retry.duplicates), (0, 1));
+    assert_eq!(world.store.stored_events().len(), 1);
+}
+
+fn seed_days(world: &World) {
+    for (day, ids) in [("2026-11-18", ["a", "b"]), ("2026-11-19", ["c", "d"])] {
+        for id in ids {
+            let report = world
+                .send(
+                    json!({"id": id, "provider": "anthropic", "model": "claude-3-5-haiku",
+                         "input_tokens": 2000, "output_tokens": 100,
+                         "timestamp": format!("{day}T10:00:00Z")}),
+                )
+                .unwrap();
+            // Rename the object as if it had been received on the event's day.
+            let mut objects = world.log.objects.borrow_mut();
+            let bytes = objects.remove(&report.raw_object).unwrap();
+            let renamed = report.raw_object.replace("2026-11-20", day);
+            objects.insert(renamed, bytes);
+        }
+    }
+}
+
+#[test]
+fn rebuild_restores_identical_rows_after_a_wipe_and_a_second_run_changes_nothing() {
+    let world = World::new();
+    seed_days(&world);
+    world
+        .send(
+            json!({"id": "a", "provider": "anthropic", "model": "claude-3-5-haiku",
+                     "input_tokens": 2000, "output_tokens": 100,
+                     "timestamp": "2026-11-18T10:00:00Z"}),
+        )
+        .unwrap();
+    let before = world.store.stored_events();
+    assert_eq!(before.len(), 4);
+    world.store.wipe_events();
+    let report = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!(report.objects_read, 5);
+    assert_eq!((report.inserted, report.already_stored), (4, 1));
+    assert!(report.done);
+    let mut after = world.store.stored_events();
+    let mut expected = before.clone();
+    after.sort_by_key(StoredEvent::key);
+    expected.sort_by_key(StoredEvent::key);
+    assert_eq!(after, expected);
+    let again = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!((again.inserted, again.already_stored), (0, 5));
+    assert_eq!(world.store.stored_events().len(), 4);
+}
+
+#[test]
+fn rebuild_walks_a_day_range_in_pages_with_a_cursor() {
+    let world = World::new();
+    seed_days(&world);
+    world.store.wipe_events();
+    let mut request = RebuildRequest {
+        from: Some("2026-11-18".into()),
+        to: Some("2026-11-18".into()),
+        max_objects: Some(1),
+        ..RebuildRequest::default()
+    };
+    let first = block_on(rebuild(&world.store, &world.log, &request)).unwrap();
+    assert_eq!(
+        (first.objects_read, first.inserted, first.done),
+        (1, 1, false)
+    );
+    request.cursor = first.next_cursor.clone();
+    let second = block_on(rebuild(&world.store, &world.log, &request)).unwrap();
+    assert_eq!((second.objects_read, second.inserted), (1, 1));
+    assert!(second.done, "the 19th is outside the range");
+    assert_eq!(second.next_cursor, None);
+    let days: Vec<String> = world
+        .store
+        .stored_events()
+        .iter()
+        .map(|e| e.day().to_string())
+        .collect();
+    assert_eq!(days, vec!["2026-11-18", "2026-11-18"]);
+}
+
+#[test]
+fn rebuild_refuses_a_reversed_range_and_bad_sizes_naming_the_field() {
+    let world = World::new();
+    let reversed = RebuildRequest {
+        from: Some("2026-11-19".into()),
+        to: Some("2026-11-18".into()),
+        ..RebuildRequest::default()
+    };
+    let error = block_on(rebuild(&world.store, &world.log, &reversed)).unwrap_err();
+    assert_eq!(fields(&error), vec![("to".to_string(), None)]);
+    let big = RebuildRequest {
+        max_objects: Some(0),
+        from: Some("20261118".into()),
+        ..RebuildRequest::default()
+    };
+    let error = block_on(rebuild(&world.store, &world.log, &big)).unwrap_err();
+    assert_eq!(
+        fields(&error),
+        vec![
+            ("from".to_string(), None),
+            ("max_objects".to_string(), None)
+        ]
+    );
+}
+
+#[test]
+fn rebuild_reports_unreadable_lines_and_keeps_the_readable_ones() {
+    let world = World::new();
+    let report = world
+        .send(json!({"id": "good", "provider": "openai", "input_tokens": 1}))
+        .unwrap();
+    let mut bytes = world.log.objects.borrow()[&report.raw_object].clone();
+    bytes.extend_from_slice(b"{not json\n");
+    block_on(world.log.put("usage-logs/raw/2026-11-20/zz.ndjson", bytes)).unwrap();
+    world.store.wipe_events();
+    let rebuilt = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!(rebuilt.unreadable_lines, 1);
+    assert_eq!(
+        rebuilt.problems[0].object,
+        "usage-logs/raw/2026-11-20/zz.ndjson"
+    );
+    assert_eq!(rebuilt.problems[0].line.line, 2);
+    assert_eq!(rebuilt.inserted, 1);
+}
+
+#[test]
+fn late_events_land_on_their_own_day_and_future_or_too_old_ones_are_refused() {
+    let world = World::new();
+    let late = world
+        .send(json!({"provider": "openai", "input_tokens": 1,
+                     "timestamp": "2026-09-01T23:59:59.999-01:00"}))
+        .unwrap();
+    assert_eq!(late.events[0].timestamp, "2026-09-02T00:59:59.999Z");
+    assert_eq!(world.store.stored_events()[0].day(), "2026-09-02");
+    let future = world
+        .send(json!({"provider": "openai", "input_tokens": 1,
+                     "timestamp": "2026-11-20T12:06:00Z"}))
+        .unwrap_err();
+    assert_eq!(fields(&future), vec![("timestamp".to_string(), Some(0))]);
+    let skew = world
+        .send(json!({"provider": "openai", "input_tokens": 1,
+                     "timestamp": "2026-11-20T12:04:00Z"}))
+        .unwrap();
+    assert_eq!(skew.stored, 1);
+    let old = world
+        .send(json!({"provider": "openai", "input_tokens": 1,
+                     "timestamp": "2026-08-01T00:00:00Z"}))
+        .unwrap_err();
+    assert_eq!(fields(&old), vec![("timestamp".to_string(), Some(0))]);
+}
+
+#[test]
+fn stored_events_survive_the_raw_log_format_unchanged() {
+    let world = World::new();
+    world
+        .send(json!({"events": [
+            {"provider": "hume", "model": "evi", "audio_seconds": "90.5", "success": false,
+             "session_id": "s1", "duration_ms": 90500, "endpoint": "/v0/evi"},
+            {"provider": "loudly", "tracks": 1, "cached": true},
+            {"provider": "heygen", "credits": 0.5, "cost": "0.30", "currency": "eur"},
+        ]}))
+        .unwrap();
+    let stored = world.store.stored_events();
+    let (back, bad) = from_ndjson(&to_ndjson(&stored).unwrap());
+    assert!(bad.is_empty());
+    assert_eq!(back, stored);
+    assert_eq!(stored[0].audio_seconds_micros, 90_500_000);
+    assert!(!stored[0].success);
+    assert!(stored[1].cached);
+    assert_eq!(stored[2].credits_micros, 500_000);
+    assert_eq!(stored[2].currency, "EUR");
+}
+
+fn query(pairs: &[(&str, &str)], principal: &Principal) -> Result<UsageQuery, CoreError> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    UsageQuery::parse(&pairs, principal)
+}
+
+#[test]
+fn listing_pages_newest_first_with_a_cursor_until_every_event_was_seen_once() {
+    let world = World::new();
+    let events: Vec<Value> = (0..25)
+        .map(|i| {
+            json!({"id": format!("e{i:02}"), "provider": "openai", "model": "gpt-4o",
+                   "input_tokens": 10, "job_id": if i % 2 == 0 { "even" } else { "odd" },
+                   // Pairs share a timestamp so the sequence number must break ties.
+                   "timestamp": format!("2026-11-19T10:{:02}:00Z", i / 2)})
+        })
+        .collect();
+    world.send(json!({ "events": events })).unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut pairs = vec![("limit", "10")];
+        if let Some(c) = &cursor {
+            pairs.push(("cursor", c.as_str()));
+        }
+        let q = query(&pairs, &world.key()).unwrap();
+        let page = block_on(list_usage(&world.store, &q)).unwrap();
+        seen.extend(page.events.iter().map(|e| e.id.clone()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = (0..25).rev().map(|i| format!("e{i:02}")).collect();
+    // Within a shared timestamp, the later-stored event comes first.
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, expected);
+    let odd = query(
+        &[("job_id", "odd"), ("from", "2026-11-19T10:05:00Z")],
+        &world.key(),
+    )
+    .unwrap();
+    let page = block_on(list_usage(&world.store, &odd)).unwrap();
+    let ids: Vec<&str> = page.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, vec!["e23", "e21", "e19", "e17", "e15", "e13", "e11"]);
+}
+
+#[test]
+fn listing_parameters_are_checked_and_a_project_key_is_confined_to_its_project() {
+    let world = World::new();
+    let key = world.key();
+    for (pairs, field) in [
+        (vec![("limit", "0")], "limit"),
+        (vec![("limit", "1001")], "limit"),
+        (vec![("from", "2026-11-20"), ("to", "2026-11-19")], "to"),
+        (vec![("from", "last week")], "from"),
+        (vec![("cursor", "zz")], "cursor"),
+        (vec![("unpriced", "maybe")], "unpriced"),
+        (vec![("colour", "red")], "colour"),
+    ] {
+        let error = query(&pairs, &key).unwrap_err();
+        assert_eq!(fields(&error), vec![(field.to_string(), None)], "{pairs:?}");
+    }
+    let own = query(&[], &key).unwrap();
+    assert_eq!(own.project_id, Some(world.project.clone()));
+    let other = query(&[("project_id", "other")], &key).unwrap_err();
+    assert!(matches!(other, CoreError::Forbidden(_)));
+    let admin = query(&[("to", "2026-11-19")], &Principal::Admin).unwrap();
+    assert_eq!(admin.project_id, None);
+    assert_eq!(admin.to.as_deref(), Some("2026-11-20T00:00:00.000Z"));
+}

@@ -1,0 +1,320 @@
+// Ingestion, idempotency, the raw log in R2, rebuild and listing, against the built worker.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, ADMIN_KEY } from './support/worker.mjs';
+
+let w;
+let bucket;
+const keys = {};
+before(async () => {
+  w = await startWorker();
+  bucket = await w.mf.getR2Bucket('USAGE_BUCKET');
+  for (const id of ['ads', 'podcast']) {
+    const r = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id, name: id } });
+    assert.equal(r.status, 201, r.text);
+    keys[id] = (await w.fetch(`/api/admin/projects/${id}/keys`, { method: 'POST', key: ADMIN_KEY })).json.key;
+  }
+});
+after(async () => w?.dispose());
+
+const record = (body, key = keys.ads, path = '/api/usage') => w.fetch(path, { method: 'POST', key, body });
+
+/** Every line of every raw-log object, parsed. */
+async function rawEvents() {
+  const out = [];
+  let cursor;
+  do {
+    const page = await bucket.list({ prefix: 'usage-logs/raw/', cursor });
+    for (const object of page.objects) {
+      const text = await (await bucket.get(object.key)).text();
+      for (const line of text.split('\n').filter(Boolean)) out.push({ key: object.key, event: JSON.parse(line) });
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return out;
+}
+
+async function rawKeys() {
+  return (await bucket.list({ prefix: 'usage-logs/' })).objects.map((o) => o.key).sort();
+}
+
+const rows = async (sql, ...args) => (await w.db.prepare(sql).bind(...args).all()).results;
+
+/** Amount text such as "0.000123456" to integer nano-units, exactly. */
+function nanos(amount) {
+  const [whole, frac = ''] = amount.split('.');
+  return BigInt(whole) * 1_000_000_000n + BigInt((frac + '000000000').slice(0, 9));
+}
+
+test('one event is priced, answered with its cost, stored in D1 and written to R2', async () => {
+  const r = await record({
+    id: 'first', provider: 'openai', model: 'gpt-4o-2024-08-06', operation: 'script-generation',
+    prompt_tokens: 1000, completion_tokens: 500, job_id: 'clip-1', metadata: { scene: 1 },
+  });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.stored, 1);
+  const [event] = r.json.events;
+  assert.deepEqual(
+    [event.id, event.status, event.duplicate, event.cost.amount, event.currency],
+    ['first', 'stored', false, '0.0075', 'USD'],
+  );
+  const [row] = await rows("SELECT * FROM api_usage WHERE id = 'first'");
+  assert.equal(row.project_id, 'ads');
+  assert.equal(row.cost, '0.0075');
+  assert.equal(row.cost_nanos, 7_500_000);
+  assert.equal(row.input_tokens, 1000);
+  assert.equal(row.total_tokens, 1500);
+  assert.equal(row.metadata, '{"scene":1}');
+  const raw = (await rawEvents()).filter((e) => e.key === r.json.raw_object);
+  assert.equal(raw.length, 1);
+  assert.equal(raw[0].event.id, 'first');
+  assert.match(r.json.raw_object, /^usage-logs\/raw\/\d{4}-\d{2}-\d{2}\/\d{8}T\d{9}Z-[0-9a-f]{32}\.ndjson$/);
+  const [day] = await rows("SELECT * FROM usage_daily WHERE project_id = 'ads' AND model = 'gpt-4o-2024-08-06'");
+  assert.deepEqual([day.events, day.cost_nanos, day.input_tokens, day.operation], [1, 7_500_000, 1000, 'script-generation']);
+});
+
+test('the /api/usage/log alias records the same way and a retry is answered as a duplicate', async () => {
+  const body = { id: 'alias-1', provider: 'elevenlabs', characters: 1200, operation: 'voice-synthesis' };
+  const first = await record(body, keys.ads, '/api/usage/log');
+  assert.equal(first.status, 201, first.text);
+  const retry = await record(body, keys.ads, '/api/usage/log');
+  assert.equal(retry.status, 200);
+  assert.deepEqual([retry.json.stored, retry.json.duplicates, retry.json.events[0].status], [0, 1, 'duplicate']);
+  const [{ n }] = await rows("SELECT COUNT(*) AS n FROM api_usage WHERE id = 'alias-1'");
+  assert.equal(n, 1);
+});
+
+test('sixteen concurrent writers with interleaved retries store each event once, exact to the nano', async () => {
+  const writers = 16;
+  const perWriter = 12;
+  const all = new Map();
+  const batches = [];
+  for (let wi = 0; wi < writers; wi += 1) {
+    for (let b = 0; b < perWriter; b += 1) {
+      const project = wi % 2 === 0 ? 'ads' : 'podcast';
+      const size = 1 + ((wi * 7 + b * 13) % 40);
+      const events = [];
+      for (let i = 0; i < size; i += 1) {
+        const id = `c-${wi}-${b}-${i}`;
+        const cents = (wi * 1000 + b * 37 + i * 11) % 997;
+        const event = {
+          id, provider: ['openai', 'anthropic', 'heygen'][i % 3], model: `m-${i % 4}`,
+          operation: ['script', 'voice', 'video'][b % 3], input_tokens: 100 + i, output_tokens: 7 * i,
+          cost: `0.${String(cents).padStart(3, '0')}123457`,
+          timestamp: new Date(Date.UTC(2026, 10, 1 + (i % 20), wi, b)).toISOString(),
+        };
+        events.push(event);
+        all.set(`${project}/${id}`, { project, event });
+      }
+      batches.push({ writer: wi, project, events });
+    }
+  }
+  // Each writer sends its batches in order; after each, it retries an earlier batch of some
+  // writer of the same project (a client retry, or a duplicate delivery) mixed with a new one.
+  const answers = [];
+  await Promise.all(Array.from({ length: writers }, async (_, wi) => {
+    const mine = batches.filter((b) => b.writer === wi);
+    for (let i = 0; i < mine.length; i += 1) {
+      const batch = mine[i];
+      const r = await record({ events: batch.events }, keys[batch.project]);
+      assert.ok(r.status === 201 || r.status === 200, r.text);
+      answers.push(r.json);
+      const sameProject = batches.filter((b) => b.project === batch.project);
+      const earlier = sameProject[(wi * 5 + i * 3) % sameProject.length];
+      const mixed = [...earlier.events.slice(0, 5), ...batch.events.slice(-3)];
+      const again = await record({ events: mixed }, keys[batch.project]);
+      assert.ok(again.status === 201 || again.status === 200, again.text);
+      answers.push(again.json);
+    }
+  }));
+  // Every unique event was answered "stored" exactly once across all answers.
+  const storedAnswers = new Map();
+  for (const answer of answers) {
+    for (const e of answer.events) {
+      if (!e.id.startsWith('c-')) continue;
+      if (!e.duplicate) storedAnswers.set(`${e.project_id}/${e.id}`, (storedAnswers.get(`${e.project_id}/${e.id}`) ?? 0) + 1);
+    }
+  }
+  assert.equal(storedAnswers.size, all.size);
+  assert.ok([...storedAnswers.values()].every((n) => n === 1));
+  // D1 rows equal the unique events.
+  const stored = await rows("SELECT project_id, id, CAST(cost_nanos AS TEXT) AS cost_nanos, input_tokens FROM api_usage WHERE id LIKE 'c-%'");
+  assert.equal(stored.length, all.size);
+  assert.deepEqual(new Set(stored.map((r) => `${r.project_id}/${r.id}`)), new Set(all.keys()));
+  // Totals exact to the unit: the sum of the reported costs, in integer nanos.
+  let expected = 0n;
+  let expectedTokens = 0;
+  for (const { event } of all.values()) {
+    expected += nanos(event.cost);
+    expectedTokens += event.input_tokens;
+  }
+  const [sums] = await rows("SELECT CAST(SUM(cost_nanos) AS TEXT) AS cost, SUM(input_tokens) AS tokens FROM api_usage WHERE id LIKE 'c-%'");
+  assert.equal(BigInt(sums.cost), expected);
+  assert.equal(sums.tokens, expectedTokens);
+  // The rollups agree with the rows, group by group.
+  const fromRows = await rows(
+    `SELECT substr(request_timestamp, 1, 10) AS day, project_id, provider, model, operation, currency,
+            COUNT(*) AS events, CAST(SUM(cost_nanos) AS TEXT) AS cost, SUM(input_tokens) AS input, SUM(output_tokens) AS output
+     FROM api_usage GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6`);
+  const fromRollups = await rows(
+    `SELECT day, project_id, provider, model, operation, currency, events, CAST(cost_nanos AS TEXT) AS cost,
+            input_tokens AS input, output_tokens AS output
+     FROM usage_daily ORDER BY 1, 2, 3, 4, 5, 6`);
+  assert.deepEqual(fromRollups.map((r) => ({ ...r, cost: r.cost === '0' ? null : r.cost })),
+    fromRows.map((r) => ({ ...r, cost: r.cost })));
+  // Every event is in R2, in the object of each request that carried it.
+  const raw = await rawEvents();
+  const inRaw = new Set(raw.map((e) => `${e.event.project_id}/${e.event.id}`));
+  for (const key of all.keys()) assert.ok(inRaw.has(key), `${key} is in the raw log`);
+});
+
+test('wiping the usage tables and rebuilding from R2 restores identical rows and rollups', async () => {
+  const columns = "project_id, id, provider, model, operation, input_tokens, output_tokens, total_tokens, cost, CAST(cost_nanos AS TEXT) AS cost_nanos, currency, unpriced_reason, price_id, cached, success, request_timestamp, session_id, job_id, duration_ms, endpoint, metadata";
+  const snapshot = async () => ({
+    rows: await rows(`SELECT ${columns} FROM api_usage ORDER BY project_id, id`),
+    daily: await rows('SELECT * FROM usage_daily ORDER BY day, project_id, provider, model, operation, currency'),
+    hourly: await rows('SELECT * FROM usage_hourly ORDER BY hour, project_id, provider, model, operation, currency'),
+  });
+  const before = await snapshot();
+  assert.ok(before.rows.length > 100);
+  await w.db.batch([
+    w.db.prepare('DELETE FROM api_usage'),
+    w.db.prepare('DELETE FROM usage_daily'),
+    w.db.prepare('DELETE FROM usage_hourly'),
+  ]);
+  assert.equal((await snapshot()).rows.length, 0);
+  let cursor;
+  let inserted = 0;
+  let calls = 0;
+  do {
+    const r = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: cursor ? { cursor, max_objects: 50 } : { max_objects: 50 } });
+    assert.equal(r.status, 200, r.text);
+    inserted += r.json.inserted;
+    assert.equal(r.json.unreadable_lines, 0);
+    cursor = r.json.next_cursor;
+    calls += 1;
+    assert.equal(r.json.done, cursor === null);
+  } while (cursor);
+  assert.ok(calls > 1, 'the replay was paged');
+  assert.equal(inserted, before.rows.length);
+  assert.deepEqual(await snapshot(), before);
+  // A second rebuild over an intact D1 changes nothing.
+  const again = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: { max_objects: 100 } });
+  assert.equal(again.json.inserted, 0);
+  assert.deepEqual(await snapshot(), before);
+});
+
+test('when D1 fails after R2 took the events, the client gets a retryable 503 and nothing is lost', async () => {
+  const rawBefore = (await rawKeys()).length;
+  await w.db.exec('ALTER TABLE api_usage RENAME TO api_usage_away');
+  let r;
+  try {
+    r = await record({ id: 'during-outage', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100 });
+  } finally {
+    await w.db.exec('ALTER TABLE api_usage_away RENAME TO api_usage');
+  }
+  assert.equal(r.status, 503, r.text);
+  assert.equal(r.json.error.retryable, true);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.doesNotMatch(r.text, /api_usage|SQL/i, 'the cause is logged, not sent');
+  assert.equal((await rawKeys()).length, rawBefore + 1, 'the raw object stays');
+  assert.equal((await rows("SELECT * FROM api_usage WHERE id = 'during-outage'")).length, 0);
+  const today = new Date().toISOString().slice(0, 10);
+  let inserted = 0;
+  let cursor;
+  do {
+    const rebuilt = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: { from: today, to: today, max_objects: 100, cursor } });
+    assert.equal(rebuilt.status, 200, rebuilt.text);
+    inserted += rebuilt.json.inserted;
+    cursor = rebuilt.json.next_cursor ?? undefined;
+  } while (cursor);
+  assert.equal(inserted, 1, 'only the event D1 missed is replayed');
+  const retry = await record({ id: 'during-outage', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100 });
+  assert.equal(retry.json.duplicates, 1, 'the client retry after the rebuild counts nothing twice');
+  assert.equal((await rows("SELECT * FROM api_usage WHERE id = 'during-outage'")).length, 1);
+});
+
+test('bad batches are refused with the index and field of each problem and write nothing anywhere', async () => {
+  const d1Before = await w.snapshot();
+  const r2Before = await rawKeys();
+  const tooMany = { events: Array.from({ length: 1001 }, (_, i) => ({ provider: 'openai', input_tokens: i + 1 })) };
+  const huge = { events: [{ provider: 'openai', input_tokens: 1, metadata: { blob: 'x'.repeat(1_100_000) } }] };
+  const cases = [
+    [{ events: [{ provider: 'openai', input_tokens: 1 }, { provider: 'openai', input_tokens: -1 }] }, 400, ['events[1].input_tokens']],
+    [{ events: [{ provider: 'openai', input_tokens: 1, tokenz: 2 }, { provider: '', input_tokens: 1 }] }, 400, ['events[0].tokenz', 'events[1].provider']],
+    [{ events: [{ provider: 'openai', input_tokens: 1, timestamp: '2099-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
+    [{ events: [{ provider: 'openai', input_tokens: 1, timestamp: '2020-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
+    [{ events: [{ provider: 'openai', input_tokens: 1, metadata: { big: 'y'.repeat(5000) } }] }, 400, ['events[0].metadata']],
+    [{ events: [{ provider: 'openai', cost: '-1' }] }, 400, ['events[0].cost']],
+    [{ events: [] }, 400, ['events']],
+    [tooMany, 400, ['events']],
+    [{ provider: 'openai' }, 400, ['provider']],
+  ];
+  for (const [body, status, fields] of cases) {
+    const r = await record(body);
+    assert.equal(r.status, status, `${JSON.stringify(body).slice(0, 80)}: ${r.text.slice(0, 300)}`);
+    assert.deepEqual(r.json.error.details.map((d) => d.field), fields);
+  }
+  const indexed = await record(cases[1][0]);
+  assert.deepEqual(indexed.json.error.details.map((d) => d.index), [0, 1]);
+  assert.equal((await record(huge)).status, 413);
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai",', headers: { 'content-type': 'application/json' } })).status, 400);
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: 'provider=openai', headers: { 'content-type': 'text/plain' } })).status, 415);
+  const other = await record({ project_id: 'podcast', provider: 'openai', input_tokens: 1 }, keys.ads);
+  assert.equal(other.status, 403);
+  const noProject = await record({ provider: 'openai', input_tokens: 1 }, ADMIN_KEY);
+  assert.deepEqual([noProject.status, noProject.json.error.details[0].field], [400, 'project_id']);
+  const unknownProject = await record({ project_id: 'ghost', provider: 'openai', input_tokens: 1 }, ADMIN_KEY);
+  assert.deepEqual([unknownProject.status, unknownProject.json.error.details[0].field], [400, 'project_id']);
+  assert.deepEqual(await w.snapshot(), d1Before);
+  assert.deepEqual(await rawKeys(), r2Before);
+});
+
+test('the admin key records for any project named per batch or per event', async () => {
+  const r = await record({ project_id: 'podcast', events: [
+    { id: 'adm-1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 10 },
+    { id: 'adm-2', project_id: 'ads', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 10 },
+  ] }, ADMIN_KEY);
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.events.map((e) => e.project_id), ['podcast', 'ads']);
+});
+
+test('a late event lands in the rollup of its own day', async () => {
+  const late = new Date(Date.now() - 40 * 86_400_000);
+  const day = late.toISOString().slice(0, 10);
+  const r = await record({ id: 'late-1', provider: 'openai', model: 'late-model', input_tokens: 5, timestamp: late.toISOString() });
+  assert.equal(r.status, 201, r.text);
+  const rollups = await rows("SELECT day, events, unpriced_events FROM usage_daily WHERE model = 'late-model'");
+  assert.deepEqual(rollups, [{ day, events: 1, unpriced_events: 1 }]);
+});
+
+test('listing pages newest first through every event once, filtered, and a project key sees only its own', async () => {
+  const seen = [];
+  let cursor;
+  do {
+    const r = await w.fetch(`/api/usage?project_id=podcast&limit=37${cursor ? `&cursor=${cursor}` : ''}`, { key: ADMIN_KEY });
+    assert.equal(r.status, 200, r.text);
+    seen.push(...r.json.events);
+    cursor = r.json.next_cursor;
+  } while (cursor);
+  const [{ n }] = await rows("SELECT COUNT(*) AS n FROM api_usage WHERE project_id = 'podcast'");
+  assert.equal(seen.length, n);
+  assert.equal(new Set(seen.map((e) => e.id)).size, n);
+  for (let i = 1; i < seen.length; i += 1) assert.ok(seen[i - 1].timestamp >= seen[i].timestamp, 'newest first');
+  assert.ok(seen.every((e) => e.project_id === 'podcast'));
+  const own = await w.fetch('/api/usage?limit=1000', { key: keys.podcast });
+  assert.ok(own.json.events.every((e) => e.project_id === 'podcast'));
+  assert.equal((await w.fetch('/api/usage?project_id=ads', { key: keys.podcast })).status, 403);
+  const job = await w.fetch('/api/usage?job_id=clip-1&provider=openai', { key: keys.ads });
+  assert.deepEqual(job.json.events.map((e) => e.id), ['first']);
+  assert.equal(job.json.events[0].cost.amount, '0.0075');
+  assert.deepEqual(job.json.events[0].metadata, { scene: 1 });
+  const unpriced = await w.fetch('/api/usage?unpriced=true', { key: ADMIN_KEY });
+  assert.ok(unpriced.json.events.length > 0);
+  assert.ok(unpriced.json.events.every((e) => e.cost === null && e.unpriced.code));
+  for (const [query, field] of [['limit=0', 'limit'], ['from=2026-11-20&to=2026-11-01', 'to'], ['cursor=nope', 'cursor'], ['colour=red', 'colour']]) {
+    const r = await w.fetch(`/api/usage?${query}`, { key: ADMIN_KEY });
+    assert.equal(r.status, 400, query);
+    assert.equal(r.json.error.details[0].field, field);
+  }
+});
