@@ -120,6 +120,7 @@ const SAMPLE_BODIES = {
   'post /api/usage': (s) => ({ id: `u-${s}`, project_id: 'matrix', provider: 'openai', model: 'gpt-4o', input_tokens: 10 }),
   'post /api/usage/log': (s) => ({ id: `l-${s}`, project_id: 'matrix', provider: 'openai', model: 'gpt-4o', input_tokens: 10 }),
   'post /api/admin/rebuild': () => ({}),
+  'post /api/admin/usage/reprice': () => ({ dry_run: true }),
 };
 
 test('every route answers the auth matrix: none and wrong 401, project key 403 on admin routes, admin 2xx', async () => {

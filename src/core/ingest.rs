@@ -25,7 +25,8 @@ use super::pricing::catalog::{builtin, Catalog, PriceBook};
 use super::pricing::Unpriced;
 use super::projects::ProjectId;
 use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent};
-use super::store::{RawLog, UsageStore};
+use super::reprice::REPRICE_PREFIX;
+use super::store::{RawLog, RepriceStore, UsageStore};
 use super::usage::{EventInput, EventRules, UsageEvent};
 
 /// The most events one request may carry.
@@ -469,6 +470,8 @@ pub struct RebuildReport {
     pub inserted: usize,
     /// Events the store already had.
     pub already_stored: usize,
+    /// Prices written again from re-price objects.
+    pub repriced: usize,
     pub unreadable_lines: usize,
     /// The first unreadable lines, to investigate.
     pub problems: Vec<UnreadableLine>,
@@ -477,15 +480,42 @@ pub struct RebuildReport {
     pub done: bool,
 }
 
-fn day_of_key(key: &str) -> Option<NaiveDate> {
-    let rest = key.strip_prefix(RAW_PREFIX)?;
-    NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
+/// The phase of a raw-log key (raw events, then re-pricing) and the day of its object.
+fn phase_and_day(key: &str) -> Option<(Phase, Option<NaiveDate>)> {
+    let (phase, rest) = if let Some(rest) = key.strip_prefix(RAW_PREFIX) {
+        (Phase::Raw, rest)
+    } else if let Some(rest) = key.strip_prefix(REPRICE_PREFIX) {
+        (Phase::Reprice, rest)
+    } else {
+        return None;
+    };
+    let day = rest
+        .get(..10)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    Some((phase, day))
 }
 
-/// Replays raw-log objects into the usage store. Idempotent: events already stored are left
-/// as they are, so calling it again, or over a store that was never lost, changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Raw,
+    Reprice,
+}
+
+impl Phase {
+    fn prefix(self) -> &'static str {
+        match self {
+            Phase::Raw => RAW_PREFIX,
+            Phase::Reprice => REPRICE_PREFIX,
+        }
+    }
+}
+
+/// Replays the log into the usage store: first the raw objects (events missing from the
+/// store are inserted, stored ones left as they are), then the re-price objects (their prices
+/// are written again). Idempotent: calling it again, or over a store that was never lost,
+/// changes nothing.
 pub async fn rebuild(
-    usage: &impl UsageStore,
+    usage: &(impl UsageStore + RepriceStore),
     log: &impl RawLog,
     request: &RebuildRequest,
 ) -> Result<RebuildReport, CoreError> {
@@ -509,23 +539,29 @@ pub async fn rebuild(
             format!("must be from 1 to {MAX_REBUILD_OBJECTS}"),
         );
     }
-    if let Some(cursor) = &request.cursor {
-        if day_of_key(cursor).is_none() {
-            problems.push("cursor", "is not a cursor this API returned");
-        }
-    }
+    let cursor_phase = match &request.cursor {
+        Some(cursor) => match phase_and_day(cursor) {
+            Some((phase, _)) => Some(phase),
+            None => {
+                problems.push("cursor", "is not a cursor this API returned");
+                None
+            }
+        },
+        None => None,
+    };
     problems.finish()?;
+    let phase = cursor_phase.unwrap_or(Phase::Raw);
     let start = match (&request.cursor, from) {
         (Some(cursor), _) => Some(cursor.clone()),
         // Sorts before every key of that day.
-        (None, Some(from)) => Some(format!("{RAW_PREFIX}{from}")),
+        (None, Some(from)) => Some(format!("{}{from}", phase.prefix())),
         (None, None) => None,
     };
-    let listing = log.list(RAW_PREFIX, start.as_deref(), max + 1).await?;
+    let listing = log.list(phase.prefix(), start.as_deref(), max + 1).await?;
     let mut keys: Vec<String> = Vec::new();
     let mut past_end = false;
     for key in listing.keys {
-        let Some(day) = day_of_key(&key) else {
+        let Some((_, Some(day))) = phase_and_day(&key) else {
             continue;
         };
         if to.is_some_and(|to| day > to) {
@@ -534,8 +570,19 @@ pub async fn rebuild(
         }
         keys.push(key);
     }
-    let more = !past_end && (keys.len() > max || listing.truncated);
+    let more_in_phase = !past_end && (keys.len() > max || listing.truncated);
     keys.truncate(max);
+    let next_cursor = if more_in_phase {
+        keys.last().cloned()
+    } else if phase == Phase::Raw {
+        // The raw objects are done; the re-price objects come next.
+        Some(match from {
+            Some(from) => format!("{REPRICE_PREFIX}{from}"),
+            None => REPRICE_PREFIX.to_string(),
+        })
+    } else {
+        None
+    };
     let mut report = RebuildReport {
         from,
         to,
@@ -543,10 +590,11 @@ pub async fn rebuild(
         events_read: 0,
         inserted: 0,
         already_stored: 0,
+        repriced: 0,
         unreadable_lines: 0,
         problems: Vec::new(),
-        next_cursor: None,
-        done: !more,
+        done: next_cursor.is_none(),
+        next_cursor,
     };
     let mut records = Vec::new();
     for key in &keys {
@@ -568,12 +616,14 @@ pub async fn rebuild(
     }
     report.events_read = records.len();
     if !records.is_empty() {
-        let inserted = usage.insert_events(&records).await?;
-        report.inserted = inserted.len();
-        report.already_stored = records.len() - inserted.len();
-    }
-    if more {
-        report.next_cursor = keys.last().cloned();
+        match phase {
+            Phase::Raw => {
+                let inserted = usage.insert_events(&records).await?;
+                report.inserted = inserted.len();
+                report.already_stored = records.len() - inserted.len();
+            }
+            Phase::Reprice => report.repriced = usage.update_pricing(&records).await?,
+        }
     }
     Ok(report)
 }

@@ -13,7 +13,10 @@ use super::pricing::catalog::{Origin, PriceEntry};
 use super::projects::{Project, ProjectId};
 use super::query::UsageQuery;
 use super::record::StoredEvent;
-use super::store::{EventKey, KeyStore, ListedEvent, ProjectStore, RawListing, RawLog, UsageStore};
+use super::store::{
+    EventKey, KeyStore, ListedEvent, ProjectStore, RawListing, RawLog, RepriceStore, ScanFilter,
+    UnpricedModel, UsageStore,
+};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -318,5 +321,111 @@ impl RawLog for MemoryLog {
         let truncated = keys.len() > limit;
         keys.truncate(limit);
         Ok(RawListing { keys, truncated })
+    }
+}
+
+fn scan_matches(filter: &ScanFilter, e: &StoredEvent) -> bool {
+    filter
+        .project_id
+        .as_ref()
+        .is_none_or(|p| p.as_str() == e.project_id)
+        && filter.provider.as_ref().is_none_or(|v| *v == e.provider)
+        && filter.model.as_ref().is_none_or(|v| *v == e.model)
+        && filter
+            .from
+            .as_ref()
+            .is_none_or(|f| e.request_timestamp >= *f)
+        && filter.to.as_ref().is_none_or(|t| e.request_timestamp < *t)
+        && (!filter.only_unpriced || e.cost_nanos.is_none())
+}
+
+impl RepriceStore for MemoryStore {
+    async fn scan_events(
+        &self,
+        filter: &ScanFilter,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedEvent>, StoreError> {
+        self.check()?;
+        Ok(self
+            .events
+            .borrow()
+            .iter()
+            .filter(|l| l.seq > after_seq && scan_matches(filter, &l.event))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn update_pricing(&self, events: &[StoredEvent]) -> Result<usize, StoreError> {
+        self.check()?;
+        let mut stored = self.events.borrow_mut();
+        let mut changed = 0;
+        for update in events {
+            if let Some(row) = stored.iter_mut().find(|l| l.event.key() == update.key()) {
+                if !row.event.same_pricing(update) {
+                    let e = &mut row.event;
+                    e.cost = update.cost.clone();
+                    e.cost_nanos = update.cost_nanos;
+                    e.currency = update.currency.clone();
+                    e.computed_cost_nanos = update.computed_cost_nanos;
+                    e.computed_currency = update.computed_currency.clone();
+                    e.reported_cost_nanos = update.reported_cost_nanos;
+                    e.unpriced_reason = update.unpriced_reason.clone();
+                    e.unpriced_message = update.unpriced_message.clone();
+                    e.price_id = update.price_id.clone();
+                    changed += 1;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn unpriced_models(&self, filter: &ScanFilter) -> Result<Vec<UnpricedModel>, StoreError> {
+        self.check()?;
+        let mut groups: BTreeMap<(String, String, String), UnpricedModel> = BTreeMap::new();
+        let mut projects: BTreeMap<(String, String, String), HashSet<String>> = BTreeMap::new();
+        for l in self.events.borrow().iter() {
+            let e = &l.event;
+            if e.cost_nanos.is_some() || !scan_matches(filter, e) {
+                continue;
+            }
+            let reason = e.unpriced_reason.clone().unwrap_or_default();
+            let key = (e.provider.clone(), e.model.clone(), reason.clone());
+            let group = groups.entry(key.clone()).or_insert_with(|| UnpricedModel {
+                provider: e.provider.clone(),
+                model: e.model.clone(),
+                reason,
+                message: e.unpriced_message.clone().unwrap_or_default(),
+                events: 0,
+                projects: 0,
+                first_seen: e.request_timestamp.clone(),
+                last_seen: e.request_timestamp.clone(),
+            });
+            group.events += 1;
+            if e.request_timestamp < group.first_seen {
+                group.first_seen = e.request_timestamp.clone();
+            }
+            if e.request_timestamp > group.last_seen {
+                group.last_seen = e.request_timestamp.clone();
+            }
+            projects
+                .entry(key)
+                .or_default()
+                .insert(e.project_id.clone());
+        }
+        let mut out: Vec<UnpricedModel> = groups
+            .into_iter()
+            .map(|(key, mut g)| {
+                g.projects = projects.get(&key).map_or(0, |p| p.len() as i64);
+                g
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.events
+                .cmp(&a.events)
+                .then_with(|| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)))
+        });
+        Ok(out)
     }
 }

@@ -18,6 +18,7 @@ pub mod pricing;
 pub mod projects;
 pub mod query;
 pub mod record;
+pub mod reprice;
 pub mod store;
 pub mod usage;
 

@@ -8,7 +8,7 @@ use super::clock::{format_timestamp, parse_timestamp};
 use super::error::FieldError;
 use super::money::{format_scaled, Currency, Money};
 use super::prices::Pricing;
-use super::pricing::{UsageKind, MICRO};
+use super::pricing::{Usage, UsageKind, MICRO};
 use super::projects::ProjectId;
 use super::usage::UsageEvent;
 
@@ -140,14 +140,11 @@ impl StoredEvent {
         id: String,
         pricing: &Pricing,
     ) -> Result<Self, FieldError> {
-        let cost = pricing.cost();
-        let computed = pricing.computed.as_ref().ok();
-        let unpriced = pricing.unpriced();
         let metadata = match &event.metadata {
             Some(text) => serde_json::from_str(text).ok(),
             None => None,
         };
-        Ok(StoredEvent {
+        let mut record = StoredEvent {
             v: RECORD_VERSION,
             project_id: project.as_str().to_string(),
             id,
@@ -169,25 +166,15 @@ impl StoredEvent {
             requests: quantity(event, UsageKind::Requests),
             tracks: quantity(event, UsageKind::Tracks),
             credits_micros: quantity(event, UsageKind::Credits),
-            cost: cost.map(|m| m.amount_string()),
-            cost_nanos: nanos_i64("cost", cost)?,
-            currency: cost.map(|m| m.currency.to_string()).unwrap_or_default(),
-            computed_cost_nanos: nanos_i64("cost", computed.map(|q| q.cost))?,
-            computed_currency: computed.map(|q| q.cost.currency.to_string()),
-            reported_cost_nanos: nanos_i64("cost", pricing.reported)?,
-            unpriced_reason: unpriced.map(|u| u.code().to_string()),
-            unpriced_message: unpriced.map(|u| u.message().to_string()),
-            price_id: computed.map(|q| {
-                let entry = &q.entry;
-                if entry.origin == "builtin" {
-                    format!(
-                        "builtin:{}/{}@{}",
-                        entry.provider, entry.model, entry.effective_from
-                    )
-                } else {
-                    entry.origin.clone()
-                }
-            }),
+            cost: None,
+            cost_nanos: None,
+            currency: String::new(),
+            computed_cost_nanos: None,
+            computed_currency: None,
+            reported_cost_nanos: None,
+            unpriced_reason: None,
+            unpriced_message: None,
+            price_id: None,
             cached: event.cached,
             success: event.success,
             request_timestamp: format_timestamp(event.timestamp),
@@ -198,7 +185,85 @@ impl StoredEvent {
                 .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
             endpoint: event.endpoint.clone(),
             metadata,
+        };
+        record.set_pricing(pricing)?;
+        Ok(record)
+    }
+
+    /// Replaces the price fields (cost, computed and reported cost, unpriced reason, entry).
+    pub fn set_pricing(&mut self, pricing: &Pricing) -> Result<(), FieldError> {
+        let cost = pricing.cost();
+        let computed = pricing.computed.as_ref().ok();
+        let unpriced = pricing.unpriced();
+        self.cost = cost.map(|m| m.amount_string());
+        self.cost_nanos = nanos_i64("cost", cost)?;
+        self.currency = cost.map(|m| m.currency.to_string()).unwrap_or_default();
+        self.computed_cost_nanos = nanos_i64("cost", computed.map(|q| q.cost))?;
+        self.computed_currency = computed.map(|q| q.cost.currency.to_string());
+        self.reported_cost_nanos = nanos_i64("cost", pricing.reported)?;
+        self.unpriced_reason = unpriced.map(|u| u.code().to_string());
+        self.unpriced_message = unpriced.map(|u| u.message().to_string());
+        self.price_id = computed.map(|q| {
+            let entry = &q.entry;
+            if entry.origin == "builtin" {
+                format!(
+                    "builtin:{}/{}@{}",
+                    entry.provider, entry.model, entry.effective_from
+                )
+            } else {
+                entry.origin.clone()
+            }
+        });
+        Ok(())
+    }
+
+    /// The event as pricing sees it (quantities, time, project, reported cost), to price a
+    /// stored event again; `None` when the stored record is not readable.
+    pub fn to_usage_event(&self) -> Option<UsageEvent> {
+        let mut usage = Usage::new();
+        for kind in UsageKind::ALL {
+            usage.set_micros(kind, self.micros(kind));
+        }
+        Some(UsageEvent {
+            id: Some(self.id.clone()),
+            project_id: ProjectId::parse(&self.project_id).ok(),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            operation: (!self.operation.is_empty()).then(|| self.operation.clone()),
+            usage,
+            total_tokens: u64::try_from(self.total_tokens).ok()?,
+            reported_cost: self.reported_cost_money(),
+            cached: self.cached,
+            timestamp: self.timestamp()?,
+            session_id: self.session_id.clone(),
+            job_id: self.job_id.clone(),
+            duration_ms: self.duration_ms.and_then(|d| u64::try_from(d).ok()),
+            success: self.success,
+            endpoint: self.endpoint.clone(),
+            metadata: self
+                .metadata
+                .as_ref()
+                .and_then(|m| serde_json::to_string(m).ok()),
         })
+    }
+
+    /// Whether two records carry the same price fields.
+    pub fn same_pricing(&self, other: &StoredEvent) -> bool {
+        (
+            &self.cost_nanos,
+            &self.currency,
+            &self.computed_cost_nanos,
+            &self.computed_currency,
+            &self.unpriced_reason,
+            &self.price_id,
+        ) == (
+            &other.cost_nanos,
+            &other.currency,
+            &other.computed_cost_nanos,
+            &other.computed_currency,
+            &other.unpriced_reason,
+            &other.price_id,
+        )
     }
 
     /// The idempotency key: an event id is unique within its project.

@@ -87,3 +87,46 @@ pub struct RawListing {
     /// More keys follow the last one returned.
     pub truncated: bool,
 }
+
+/// Which stored events a scan visits (re-pricing): all filters optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanFilter {
+    pub project_id: Option<ProjectId>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// Inclusive start and exclusive end of the event timestamps, as stored text.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub only_unpriced: bool,
+}
+
+/// Models whose events could not be priced, with how many and when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnpricedModel {
+    pub provider: String,
+    pub model: String,
+    pub reason: String,
+    pub message: String,
+    pub events: i64,
+    pub projects: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// Re-pricing and price diagnostics over stored events.
+#[allow(async_fn_in_trait)]
+pub trait RepriceStore {
+    /// Events matching the filter with a sequence number above `after_seq`, in sequence
+    /// order, at most `limit`.
+    async fn scan_events(
+        &self,
+        filter: &ScanFilter,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedEvent>, StoreError>;
+    /// Writes the price fields of these events (matched by project and id) in one
+    /// transaction, rollups included; returns how many rows changed.
+    async fn update_pricing(&self, events: &[StoredEvent]) -> Result<usize, StoreError>;
+    /// Unpriced events grouped by provider, model and reason, most events first.
+    async fn unpriced_models(&self, filter: &ScanFilter) -> Result<Vec<UnpricedModel>, StoreError>;
+}

@@ -48,6 +48,22 @@ fn opt_text(value: Option<&str>) -> JsValue {
     value.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }
 
+/// Runs one query and reads every row as `T`.
+pub(super) async fn query_all<T: serde::de::DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    binds: &[JsValue],
+) -> Result<Vec<T>, StoreError> {
+    db.prepare(sql)
+        .bind(binds)
+        .map_err(store_error)?
+        .all()
+        .await
+        .map_err(store_error)?
+        .results()
+        .map_err(store_error)
+}
+
 pub(super) fn corrupt(what: &str, detail: String) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
 }

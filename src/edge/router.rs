@@ -187,6 +187,11 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             super::usage::list(store, principal, &query_pairs(request)).await
         }
+        RouteName::UnpricedModels => super::usage::unpriced(store, &query_pairs(request)).await,
+        RouteName::Reprice => {
+            let body = read_json_body(request).await?;
+            super::usage::reprice_usage(store, env, &clock, &body).await
+        }
         RouteName::Rebuild => {
             let body = read_json_body(request).await?;
             super::usage::rebuild_from_log(store, env, &body).await

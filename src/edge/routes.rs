@@ -34,6 +34,8 @@ pub enum RouteName {
     RecordUsage,
     ListUsage,
     Rebuild,
+    UnpricedModels,
+    Reprice,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -157,6 +159,18 @@ pub const ROUTES: &[RouteDef] = &[
         "POST",
         "/api/admin/rebuild",
         RouteName::Rebuild,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/prices/unpriced",
+        RouteName::UnpricedModels,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/usage/reprice",
+        RouteName::Reprice,
         Access::Admin,
     ),
 ];

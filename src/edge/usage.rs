@@ -3,11 +3,16 @@
 use worker::{Env, Response};
 
 use crate::core::auth::Principal;
+use crate::core::clock::format_timestamp;
 use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::error::CoreError;
 use crate::core::ingest::{ingest, rebuild, RebuildRequest};
 use crate::core::input::parse_json;
-use crate::core::query::{list_usage, QueryPairs, UsageQuery};
+use crate::core::pricing::catalog::canonical_provider;
+use crate::core::projects::ProjectId;
+use crate::core::query::{list_usage, only_known, param, parse_bound, QueryPairs, UsageQuery};
+use crate::core::reprice::{reprice, unpriced_models, RepriceRequest};
+use crate::core::store::ScanFilter;
 
 use super::bindings::{ingest_config, raw_log};
 use super::d1::D1Store;
@@ -59,4 +64,44 @@ pub async fn rebuild_from_log(
     };
     let log = raw_log(env)?;
     ok(200, &rebuild(store, &log, &request).await?)
+}
+
+/// `GET /api/admin/prices/unpriced`.
+pub async fn unpriced(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
+    only_known(query, &["project_id", "provider", "model", "from", "to"])?;
+    let mut filter = ScanFilter::default();
+    if let Some(p) = param(query, "project_id") {
+        filter.project_id =
+            Some(ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m))?);
+    }
+    filter.provider = param(query, "provider").map(|v| canonical_provider(&v.to_ascii_lowercase()));
+    filter.model = param(query, "model").map(str::to_ascii_lowercase);
+    if let Some(v) = param(query, "from") {
+        filter.from = Some(format_timestamp(
+            parse_bound(v, false).map_err(|m| CoreError::invalid("from", m))?,
+        ));
+    }
+    if let Some(v) = param(query, "to") {
+        filter.to = Some(format_timestamp(
+            parse_bound(v, true).map_err(|m| CoreError::invalid("to", m))?,
+        ));
+    }
+    ok(200, &unpriced_models(store, &filter).await?)
+}
+
+/// `POST /api/admin/usage/reprice`.
+pub async fn reprice_usage(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    body: &[u8],
+) -> Result<Response, CoreError> {
+    let request: RepriceRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RepriceRequest::default()
+    } else {
+        parse_json(body)?
+    };
+    let log = raw_log(env)?;
+    let report = reprice(store, store, &log, clock, &SystemEntropy, &request).await?;
+    ok(200, &report)
 }
