@@ -302,6 +302,14 @@ impl RawLog for MemoryLog {
         Ok(())
     }
 
+    async fn put_overwrite(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        if self.fail_writes.get() {
+            return Err(StoreError::Unavailable("raw log writes set to fail".into()));
+        }
+        self.objects.borrow_mut().insert(key.to_string(), body);
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.objects.borrow().get(key).cloned())
     }

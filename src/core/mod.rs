@@ -10,6 +10,7 @@ pub mod clock;
 pub mod error;
 pub mod ingest;
 pub mod input;
+pub mod jobs;
 pub mod keys;
 pub mod memory;
 pub mod money;
@@ -18,8 +19,10 @@ pub mod pricing;
 pub mod projects;
 pub mod query;
 pub mod record;
+pub mod report;
 pub mod reprice;
 pub mod store;
+pub mod summaries;
 pub mod usage;
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ pub struct ListedEvent {
 #[allow(async_fn_in_trait)]
 pub trait RawLog {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    /// Writes a derived object (a summary) that is meant to be replaced; never used for the
+    /// raw log itself.
+    async fn put_overwrite(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Keys under `prefix` that sort after `start_after`, in key order, at most `limit`.
     async fn list(

@@ -865,3 +865,196 @@ mod repricing {
         }
     }
 }
+
+mod reports {
+    use chrono::{TimeZone, Utc};
+    use chrono_tz::Tz;
+
+    use crate::core::money::{Currency, Money};
+    use crate::core::projects::{Project, ProjectId};
+    use crate::core::report::{
+        budget_status, group_rows, parse_range, period_of, report_csv, Dim, Period, RollupRow,
+        UsageReportQuery, MEASURES,
+    };
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_hour_counts_in_the_local_day_week_and_month_it_starts_in() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        assert_eq!(
+            period_of("2026-11-02T03", Period::Day, ny).unwrap(),
+            "2026-11-01"
+        );
+        assert_eq!(
+            period_of("2026-11-02T05", Period::Day, ny).unwrap(),
+            "2026-11-02"
+        );
+        assert_eq!(
+            period_of("2026-11-01T03", Period::Month, ny).unwrap(),
+            "2026-10"
+        );
+        // 2026-11-23 is a Monday; the Sunday before belongs to the week of the 16th.
+        assert_eq!(
+            period_of("2026-11-22", Period::Week, Tz::UTC).unwrap(),
+            "2026-11-16"
+        );
+        assert_eq!(
+            period_of("2026-11-23", Period::Week, Tz::UTC).unwrap(),
+            "2026-11-23"
+        );
+    }
+
+    #[test]
+    fn presets_and_dates_become_local_midnights_and_pick_the_rollup_table() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
+        let month = parse_range(&pairs(&[]), now, "month").unwrap();
+        assert_eq!(
+            month.from,
+            Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap())
+        );
+        assert_eq!(
+            month.to,
+            Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap())
+        );
+        let q = month.rollup_query(true);
+        assert!(!q.hourly);
+        assert_eq!(
+            (q.from.as_deref(), q.to.as_deref()),
+            (Some("2026-11-01"), Some("2026-12-01"))
+        );
+        // In New York it is still the 22nd; its "today" starts at 05:00 UTC on the 22nd.
+        let today = parse_range(
+            &pairs(&[("preset", "today"), ("tz", "America/New_York")]),
+            now,
+            "month",
+        )
+        .unwrap();
+        assert_eq!(
+            today.from,
+            Some(Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap())
+        );
+        let q = today.rollup_query(false);
+        assert!(q.hourly);
+        assert_eq!(
+            (q.from.as_deref(), q.to.as_deref()),
+            (Some("2026-11-22T05"), Some("2026-11-23T05"))
+        );
+        let week = parse_range(&pairs(&[("preset", "week")]), now, "month").unwrap();
+        assert_eq!(
+            week.from,
+            Some(Utc.with_ymd_and_hms(2026, 11, 17, 0, 0, 0).unwrap())
+        );
+        let dates = parse_range(
+            &pairs(&[("from", "2026-11-01"), ("to", "2026-11-01")]),
+            now,
+            "month",
+        )
+        .unwrap();
+        assert_eq!(
+            dates.to,
+            Some(Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap())
+        );
+    }
+
+    fn row(bucket: &str, provider: &str, currency: &str, nanos: i128, events: i64) -> RollupRow {
+        let mut measures = [0; MEASURES.len()];
+        measures[0] = events;
+        RollupRow {
+            bucket: Some(bucket.into()),
+            provider: Some(provider.into()),
+            currency: currency.into(),
+            cost_nanos: nanos,
+            measures,
+            ..RollupRow::default()
+        }
+    }
+
+    #[test]
+    fn grouping_adds_per_currency_and_never_mixes_currencies() {
+        let rows = vec![
+            row("2026-11-20", "openai", "USD", 1_500_000_000, 2),
+            row("2026-11-20", "openai", "EUR", 250_000_000, 1),
+            row("2026-11-21", "openai", "USD", 500_000_000, 1),
+            row("2026-11-21", "openai", "", 0, 4),
+        ];
+        let grouped = group_rows(&rows, Some(Period::Month), &[Dim::Provider], Tz::UTC);
+        assert_eq!(grouped.len(), 1);
+        let sums = &grouped[0].sums;
+        assert_eq!(
+            sums.cost.get(Currency::USD),
+            Money::new(2_000_000_000, Currency::USD)
+        );
+        assert_eq!(
+            sums.cost.get(Currency::parse("EUR").unwrap()).nanos,
+            250_000_000
+        );
+        assert_eq!(sums.measure("events"), 8);
+        let daily = group_rows(&rows, Some(Period::Day), &[], Tz::UTC);
+        assert_eq!(
+            daily
+                .iter()
+                .map(|r| r.period.clone().unwrap())
+                .collect::<Vec<_>>(),
+            ["2026-11-20", "2026-11-21"]
+        );
+    }
+
+    #[test]
+    fn csv_quotes_commas_and_neutralises_spreadsheet_formulas() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
+        let q = UsageReportQuery::parse(&pairs(&[("group", "provider"), ("format", "csv")]), now)
+            .unwrap();
+        let rows = group_rows(
+            &[
+                row("2026-11-20", "=HYPERLINK(\"x\")", "USD", 1, 1),
+                row("2026-11-20", "a,b", "USD", 2, 1),
+            ],
+            None,
+            &[Dim::Provider],
+            Tz::UTC,
+        );
+        let csv = report_csv(&q, &rows, &Default::default());
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].starts_with("provider,cost_usd,events,"));
+        assert!(
+            lines[1].starts_with("'=HYPERLINK(\"x\")")
+                || lines[1].starts_with("\"'=HYPERLINK(\"\"x\"\")\"")
+        );
+        assert!(lines[2].starts_with("\"a,b\",0.000000002,1,"));
+    }
+
+    #[test]
+    fn budget_status_is_ok_alert_or_over_at_the_projects_levels() {
+        let project = |budget: Option<&str>| Project {
+            id: ProjectId::parse("p").unwrap(),
+            name: "P".into(),
+            description: None,
+            budget_threshold_usd: budget.map(|b| Money::parse(b, Currency::USD).unwrap()),
+            budget_alert_threshold_percent: 80,
+            last_budget_alert_sent: None,
+            created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        };
+        let usd = |s: &str| Money::parse(s, Currency::USD).unwrap().nanos;
+        assert_eq!(budget_status(&project(None), usd("5")).status, "no_budget");
+        let ok = budget_status(&project(Some("100")), usd("79.99"));
+        assert_eq!(
+            (ok.status, ok.percent_used.as_deref()),
+            ("ok", Some("79.99"))
+        );
+        assert_eq!(
+            budget_status(&project(Some("100")), usd("80")).status,
+            "alert"
+        );
+        let over = budget_status(&project(Some("100")), usd("100.005"));
+        assert_eq!(
+            (over.status, over.percent_used.as_deref()),
+            ("over", Some("100.00"))
+        );
+    }
+}

@@ -72,6 +72,18 @@ pub fn json_response<T: Serialize>(status: u16, value: &T) -> worker::Result<Res
         .with_headers(base_headers("application/json; charset=utf-8")?))
 }
 
+/// A CSV download named `filename`.
+pub fn csv_response(body: String, filename: &str) -> worker::Result<Response> {
+    let headers = base_headers("text/csv; charset=utf-8")?;
+    headers.set(
+        "content-disposition",
+        &format!("attachment; filename=\"{filename}\""),
+    )?;
+    Ok(Response::from_bytes(body.into_bytes())?
+        .with_status(200)
+        .with_headers(headers))
+}
+
 pub fn empty_response(status: u16) -> worker::Result<Response> {
     Ok(Response::empty()?
         .with_status(status)

@@ -3,7 +3,9 @@
 //! call the core and map the result; no rule of the product lives here.
 
 pub mod bindings;
+pub mod cron;
 pub mod d1;
+pub mod d1_reports;
 pub mod d1_usage;
 pub mod http;
 pub mod openapi;
@@ -13,7 +15,7 @@ pub mod router;
 pub mod routes;
 pub mod usage;
 
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -23,4 +25,10 @@ fn start() {
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     router::handle(request, env).await
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let report = cron::run(&env).await;
+    worker::console_log!("cron: {report}");
 }

@@ -33,6 +33,19 @@ impl RawLog for R2Log {
         Ok(())
     }
 
+    async fn put_overwrite(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.bucket
+            .put(key, body)
+            .http_metadata(HttpMetadata {
+                content_type: Some("application/json".into()),
+                ..HttpMetadata::default()
+            })
+            .execute()
+            .await
+            .map_err(|e| unavailable("put", e))?;
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(object) = self
             .bucket

@@ -9,17 +9,20 @@ use crate::core::auth::{authenticate, Principal};
 use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
+use crate::core::jobs::{job_cost_summary, list_jobs, month_stats};
 use crate::core::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
 use crate::core::prices::{add_custom_prices, PriceStore, PriceView};
+use crate::core::projects::ProjectId;
 use crate::core::projects::{
     create_project, delete_project, get_project, update_project, NewProjectRequest,
     ProjectPatchRequest,
 };
+use crate::core::report::{admin_usage, realtime_usage, usage_stats, usage_summary, ReportOutput};
 use crate::core::store::ProjectStore;
 
 use super::bindings::{AppState, ASSETS};
 use super::http::{
-    empty_response, error_response, json_response, query_pairs, read_json_body,
+    csv_response, empty_response, error_response, json_response, query_pairs, read_json_body,
     read_json_body_up_to, MAX_IMPORT_BYTES,
 };
 use super::routes::{match_route, Access, RouteMiss, RouteName, ROUTES};
@@ -187,6 +190,52 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             super::usage::list(store, principal, &query_pairs(request)).await
         }
+        RouteName::AdminUsage => {
+            let query = query_pairs(request);
+            match admin_usage(store, clock.now(), &query).await? {
+                ReportOutput::Json(value) => ok(200, &value),
+                ReportOutput::Csv(text) => csv_response(text, "usage.csv").map_err(internal),
+            }
+        }
+        RouteName::UsageStats => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            let query = query_pairs(request);
+            let project = principal.scope_to(optional_project(&query)?.as_ref())?;
+            ok(
+                200,
+                &usage_stats(store, clock.now(), project.as_ref(), &query).await?,
+            )
+        }
+        RouteName::AdminStats => {
+            let projects = store.list_projects().await?;
+            let query = query_pairs(request);
+            ok(
+                200,
+                &month_stats(store, store, &projects, clock.now(), &query).await?,
+            )
+        }
+        RouteName::UsageSummary => ok(
+            200,
+            &usage_summary(store, clock.now(), &query_pairs(request)).await?,
+        ),
+        RouteName::RealtimeUsage => {
+            let query = query_pairs(request);
+            crate::core::query::only_known(&query, &["project_id"])?;
+            let project = optional_project(&query)?;
+            ok(
+                200,
+                &realtime_usage(store, clock.now(), project.as_ref()).await?,
+            )
+        }
+        RouteName::RunScheduled => ok(200, &super::cron::run(env).await),
+        RouteName::Jobs => ok(
+            200,
+            &list_jobs(store, clock.now(), &query_pairs(request)).await?,
+        ),
+        RouteName::JobSummary => ok(
+            200,
+            &job_cost_summary(store, clock.now(), &query_pairs(request)).await?,
+        ),
         RouteName::UnpricedModels => super::usage::unpriced(store, &query_pairs(request)).await,
         RouteName::Reprice => {
             let body = read_json_body(request).await?;
@@ -202,6 +251,13 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             super::prices::import_prices(store, &clock, &query, &body).await
         }
     }
+}
+
+/// The `project_id` query parameter, when given.
+fn optional_project(query: &[(String, String)]) -> Result<Option<ProjectId>, CoreError> {
+    crate::core::query::param(query, "project_id")
+        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()
 }
 
 fn unauthenticated() -> CoreError {

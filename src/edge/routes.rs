@@ -36,6 +36,14 @@ pub enum RouteName {
     Rebuild,
     UnpricedModels,
     Reprice,
+    AdminUsage,
+    UsageStats,
+    AdminStats,
+    UsageSummary,
+    RealtimeUsage,
+    Jobs,
+    JobSummary,
+    RunScheduled,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,6 +179,54 @@ pub const ROUTES: &[RouteDef] = &[
         "POST",
         "/api/admin/usage/reprice",
         RouteName::Reprice,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/usage",
+        RouteName::AdminUsage,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/usage/stats",
+        RouteName::UsageStats,
+        Access::AnyKey,
+    ),
+    route(
+        "GET",
+        "/api/admin/stats",
+        RouteName::AdminStats,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/analytics/usage-summary",
+        RouteName::UsageSummary,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/analytics/realtime-usage",
+        RouteName::RealtimeUsage,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/usage/jobs",
+        RouteName::Jobs,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/usage/jobs/summary",
+        RouteName::JobSummary,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/cron/run",
+        RouteName::RunScheduled,
         Access::Admin,
     ),
 ];

@@ -1,0 +1,947 @@
+//! Reports: totals of stored usage grouped by period and dimension, read from the rollups
+//! (never the raw rows), in any time zone, as JSON or CSV.
+//!
+//! Day boundaries in a time zone other than UTC come from the hourly rollups: each UTC hour
+//! counts in the local day, week or month its first instant falls in. For zones whose offset
+//! is a whole number of hours (almost all) that is exact; for the few with half- or
+//! quarter-hour offsets, an hour straddling local midnight counts in the day it starts in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::clock::format_timestamp;
+use super::error::{CoreError, Problems, StoreError};
+use super::money::{format_scaled, Currency, Money, Totals};
+use super::projects::{Project, ProjectId};
+use super::query::{only_known, param, parse_day, QueryPairs};
+
+/// Summed quantities of a rollup row, in the order of the rollup tables' columns.
+pub const MEASURES: [&str; 20] = [
+    "events",
+    "unpriced_events",
+    "cache_hits",
+    "failed_events",
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
+    "characters",
+    "audio_seconds_micros",
+    "video_seconds_micros",
+    "images",
+    "requests",
+    "tracks",
+    "credits_micros",
+];
+
+/// Measures kept in micro-units and shown as decimal text under their unit's name.
+fn shown_name(measure: &str) -> (&str, bool) {
+    match measure.strip_suffix("_micros") {
+        Some(unit) => (unit, true),
+        None => (measure, false),
+    }
+}
+
+/// A grouping dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dim {
+    Project,
+    Provider,
+    Model,
+    Operation,
+}
+
+impl Dim {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dim::Project => "project_id",
+            Dim::Provider => "provider",
+            Dim::Model => "model",
+            Dim::Operation => "operation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+/// What to read from the rollups. Buckets are UTC days (`YYYY-MM-DD`) from the daily table or
+/// UTC hours (`YYYY-MM-DDTHH`) from the hourly one; `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RollupQuery {
+    pub hourly: bool,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub project_id: Option<ProjectId>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// Group by bucket (needed to split by period); otherwise buckets are summed.
+    pub by_bucket: bool,
+    pub dims: Vec<Dim>,
+}
+
+/// One group of rollup rows as the store sums them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RollupRow {
+    pub bucket: Option<String>,
+    pub project_id: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub operation: Option<String>,
+    /// Empty for unpriced events.
+    pub currency: String,
+    pub cost_nanos: i128,
+    pub measures: [i64; MEASURES.len()],
+}
+
+impl RollupRow {
+    fn dim(&self, dim: Dim) -> Option<&str> {
+        match dim {
+            Dim::Project => self.project_id.as_deref(),
+            Dim::Provider => self.provider.as_deref(),
+            Dim::Model => self.model.as_deref(),
+            Dim::Operation => self.operation.as_deref(),
+        }
+    }
+}
+
+#[allow(async_fn_in_trait)]
+pub trait ReportStore {
+    async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError>;
+    /// The timestamp of the newest stored event (of one project, if given).
+    async fn last_event_at(
+        &self,
+        project: Option<&ProjectId>,
+    ) -> Result<Option<String>, StoreError>;
+    /// Events since `since` (stored text) summed per minute (`YYYY-MM-DDTHH:MM`) and currency.
+    async fn recent_minutes(
+        &self,
+        since: &str,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<MinuteRow>, StoreError>;
+}
+
+/// Events of one minute in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteRow {
+    pub minute: String,
+    pub currency: String,
+    pub events: i64,
+    pub unpriced_events: i64,
+    pub cost_nanos: i128,
+}
+
+/// Sums of one group: cost per currency and every measure.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sums {
+    pub cost: Totals,
+    pub measures: [i64; MEASURES.len()],
+}
+
+impl Sums {
+    pub fn add(&mut self, row: &RollupRow) {
+        if let Ok(currency) = Currency::parse(&row.currency) {
+            self.cost.add(Money::new(row.cost_nanos, currency));
+        }
+        for (total, value) in self.measures.iter_mut().zip(row.measures) {
+            *total += value;
+        }
+    }
+
+    pub fn measure(&self, name: &str) -> i64 {
+        MEASURES
+            .iter()
+            .position(|m| *m == name)
+            .map_or(0, |i| self.measures[i])
+    }
+
+    /// JSON fields: `cost` (one entry per currency) and every measure, seconds and credits as
+    /// decimal text.
+    pub fn fields(&self, into: &mut Map<String, Value>) {
+        into.insert("cost".into(), json!(self.cost));
+        for (name, value) in MEASURES.iter().zip(self.measures) {
+            let (shown, micros) = shown_name(name);
+            let value = if micros {
+                Value::from(format_scaled(i128::from(value), 6, 0))
+            } else {
+                Value::from(value)
+            };
+            into.insert(shown.to_string(), value);
+        }
+    }
+}
+
+impl Serialize for Sums {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = Map::new();
+        self.fields(&mut map);
+        map.serialize(serializer)
+    }
+}
+
+/// A time range with its zone. Bounds are instants; `None` is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub tz: Tz,
+}
+
+pub fn parse_tz(value: Option<&str>) -> Result<Tz, CoreError> {
+    match value {
+        None | Some("") => Ok(Tz::UTC),
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            CoreError::invalid(
+                "tz",
+                format!("`{name}` is not an IANA time zone such as Europe/Paris"),
+            )
+        }),
+    }
+}
+
+/// Local midnight of `day` in `tz` as an instant (the earliest, on a DST change).
+pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        // A zone that skips midnight starts the day at 01:00.
+        .unwrap_or_else(|| Utc.from_utc_datetime(&(naive - tz_offset_guess(tz, naive))))
+}
+
+fn tz_offset_guess(tz: Tz, naive: NaiveDateTime) -> Duration {
+    let later = naive + Duration::hours(1);
+    tz.from_local_datetime(&later)
+        .earliest()
+        .map(|t| Duration::seconds(i64::from(chrono::Offset::fix(t.offset()).local_minus_utc())))
+        .unwrap_or_default()
+}
+
+fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+fn next_month(day: NaiveDate) -> NaiveDate {
+    let first = month_start(day);
+    first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first)
+}
+
+/// Reads `preset` or `from`/`to` (dates in `tz`, `to` inclusive; or RFC 3339 instants, `to`
+/// exclusive). Presets: `today`, `yesterday`, `week` (the last 7 days with today), `month`
+/// (this calendar month), `last_month`, `all`.
+pub fn parse_range(
+    query: &QueryPairs,
+    now: DateTime<Utc>,
+    default_preset: &str,
+) -> Result<Range, CoreError> {
+    let tz = parse_tz(param(query, "tz"))?;
+    let today = now.with_timezone(&tz).date_naive();
+    let mut p = Problems::new();
+    let from_text = param(query, "from");
+    let to_text = param(query, "to");
+    let preset = param(query, "preset");
+    if preset.is_some() && (from_text.is_some() || to_text.is_some()) {
+        return Err(CoreError::invalid(
+            "preset",
+            "give either a preset or from/to, not both",
+        ));
+    }
+    let day_bound = |text: &str, end: bool, p: &mut Problems, name: &str| {
+        if text.len() == 10 {
+            parse_day(text)
+                .map(|d| local_midnight(if end { d + Duration::days(1) } else { d }, tz))
+                .map_err(|m| p.push(name, m))
+                .ok()
+        } else {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    p.push(
+                        name,
+                        format!("`{text}` is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp with an offset"),
+                    )
+                })
+                .ok()
+        }
+    };
+    let (from, to) = if from_text.is_some() || to_text.is_some() {
+        let from = from_text.and_then(|t| day_bound(t, false, &mut p, "from"));
+        let to = to_text.and_then(|t| day_bound(t, true, &mut p, "to"));
+        if let (Some(f), Some(t)) = (from, to) {
+            if f >= t {
+                p.push("to", "must be after `from`");
+            }
+        }
+        (from, to)
+    } else {
+        let m = |d: NaiveDate| Some(local_midnight(d, tz));
+        match preset.unwrap_or(default_preset) {
+            "today" => (m(today), m(today + Duration::days(1))),
+            "yesterday" => (m(today - Duration::days(1)), m(today)),
+            "week" => (m(today - Duration::days(6)), m(today + Duration::days(1))),
+            "month" => (m(month_start(today)), m(next_month(today))),
+            "last_month" => {
+                let this = month_start(today);
+                (m(month_start(this - Duration::days(1))), m(this))
+            }
+            "all" => (None, None),
+            other => {
+                p.push(
+                    "preset",
+                    format!(
+                        "`{other}` is not one of today, yesterday, week, month, last_month, all"
+                    ),
+                );
+                (None, None)
+            }
+        }
+    };
+    p.finish()?;
+    Ok(Range { from, to, tz })
+}
+
+impl Range {
+    /// Whether the range falls on whole UTC days, so the daily rollups can answer it.
+    fn on_utc_days(&self) -> bool {
+        let whole =
+            |t: &Option<DateTime<Utc>>| t.is_none_or(|t| t.time() == chrono::NaiveTime::MIN);
+        self.tz == Tz::UTC && whole(&self.from) && whole(&self.to)
+    }
+
+    /// The rollup query for this range: daily rows when they suffice, else hourly.
+    pub fn rollup_query(&self, by_period: bool) -> RollupQuery {
+        let hourly = !self.on_utc_days();
+        let bucket = |t: DateTime<Utc>, end: bool| {
+            if hourly {
+                // Hours are whole; an instant inside an hour starts (or ends) at that hour.
+                let floor = t.format("%Y-%m-%dT%H").to_string();
+                let exact = t.time().minute() == 0 && t.time().second() == 0;
+                if end && !exact {
+                    (t + Duration::hours(1)).format("%Y-%m-%dT%H").to_string()
+                } else {
+                    floor
+                }
+            } else {
+                t.format("%Y-%m-%d").to_string()
+            }
+        };
+        RollupQuery {
+            hourly,
+            from: self.from.map(|t| bucket(t, false)),
+            to: self.to.map(|t| bucket(t, true)),
+            by_bucket: by_period,
+            ..RollupQuery::default()
+        }
+    }
+
+    pub fn describe(&self) -> Value {
+        json!({
+            "from": self.from.map(format_timestamp),
+            "to": self.to.map(format_timestamp),
+            "tz": self.tz.name(),
+        })
+    }
+}
+
+/// The local period (day, Monday of the week, or month) of a rollup bucket.
+pub fn period_of(bucket: &str, period: Period, tz: Tz) -> Option<String> {
+    let instant = if bucket.len() == 10 {
+        NaiveDate::parse_from_str(bucket, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc()
+    } else {
+        NaiveDateTime::parse_from_str(&format!("{bucket}:00:00"), "%Y-%m-%dT%H:%M:%S")
+            .ok()?
+            .and_utc()
+    };
+    let day = instant.with_timezone(&tz).date_naive();
+    Some(match period {
+        Period::Day => day.format("%Y-%m-%d").to_string(),
+        Period::Week => {
+            let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+            monday.format("%Y-%m-%d").to_string()
+        }
+        Period::Month => day.format("%Y-%m").to_string(),
+    })
+}
+
+/// `GET /api/admin/usage` parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageReportQuery {
+    pub period: Option<Period>,
+    pub dims: Vec<Dim>,
+    pub range: Range,
+    pub project_id: Option<ProjectId>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub csv: bool,
+    pub limit: usize,
+}
+
+pub const MAX_REPORT_ROWS: usize = 10_000;
+
+impl UsageReportQuery {
+    pub fn parse(query: &QueryPairs, now: DateTime<Utc>) -> Result<Self, CoreError> {
+        only_known(
+            query,
+            &[
+                "group",
+                "from",
+                "to",
+                "preset",
+                "tz",
+                "project_id",
+                "provider",
+                "model",
+                "format",
+                "limit",
+            ],
+        )?;
+        let range = parse_range(query, now, "month")?;
+        let mut p = Problems::new();
+        let mut period = None;
+        let mut dims = Vec::new();
+        for part in param(query, "group")
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let next_period = match part {
+                "day" => Some(Period::Day),
+                "week" => Some(Period::Week),
+                "month" => Some(Period::Month),
+                _ => None,
+            };
+            let dim = match part {
+                "project" | "project_id" => Some(Dim::Project),
+                "provider" => Some(Dim::Provider),
+                "model" => Some(Dim::Model),
+                "operation" => Some(Dim::Operation),
+                _ => None,
+            };
+            match (next_period, dim) {
+                (Some(_), _) if period.is_some() => {
+                    p.push("group", "at most one of day, week and month")
+                }
+                (Some(next), _) => period = Some(next),
+                (None, Some(dim)) if !dims.contains(&dim) => dims.push(dim),
+                (None, Some(_)) => {}
+                (None, None) => p.push(
+                    "group",
+                    format!("`{part}` is not one of day, week, month, provider, model, project, operation"),
+                ),
+            }
+        }
+        let project_id = param(query, "project_id").and_then(|v| {
+            ProjectId::parse(v)
+                .map_err(|m| p.push("project_id", m))
+                .ok()
+        });
+        let csv = match param(query, "format") {
+            None | Some("json") => false,
+            Some("csv") => true,
+            Some(other) => {
+                p.push("format", format!("`{other}` is not json or csv"));
+                false
+            }
+        };
+        let limit = match param(query, "limit") {
+            None => MAX_REPORT_ROWS,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_REPORT_ROWS).contains(&n) => n,
+                _ => {
+                    p.push(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_REPORT_ROWS}"),
+                    );
+                    MAX_REPORT_ROWS
+                }
+            },
+        };
+        p.finish()?;
+        Ok(UsageReportQuery {
+            period,
+            dims,
+            range,
+            project_id,
+            provider: param(query, "provider")
+                .map(|v| super::pricing::catalog::canonical_provider(&v.to_ascii_lowercase())),
+            model: param(query, "model").map(str::to_ascii_lowercase),
+            csv,
+            limit,
+        })
+    }
+
+    pub fn rollup_query(&self) -> RollupQuery {
+        let mut q = self.range.rollup_query(self.period.is_some());
+        q.project_id = self.project_id.clone();
+        q.provider = self.provider.clone();
+        q.model = self.model.clone();
+        q.dims = self.dims.clone();
+        q
+    }
+}
+
+/// One row of a grouped report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    pub period: Option<String>,
+    pub dims: Vec<(Dim, String)>,
+    pub sums: Sums,
+}
+
+/// Groups rollup rows by period and dimensions; rows come out sorted by period then
+/// dimensions.
+pub fn group_rows(
+    rows: &[RollupRow],
+    period: Option<Period>,
+    dims: &[Dim],
+    tz: Tz,
+) -> Vec<ReportRow> {
+    let mut groups: BTreeMap<(Option<String>, Vec<String>), Sums> = BTreeMap::new();
+    for row in rows {
+        let label = match (period, &row.bucket) {
+            (Some(p), Some(bucket)) => period_of(bucket, p, tz),
+            _ => None,
+        };
+        let key: Vec<String> = dims
+            .iter()
+            .map(|d| row.dim(*d).unwrap_or_default().to_string())
+            .collect();
+        groups.entry((label, key)).or_default().add(row);
+    }
+    groups
+        .into_iter()
+        .map(|((period, key), sums)| ReportRow {
+            period,
+            dims: dims.iter().copied().zip(key).collect(),
+            sums,
+        })
+        .collect()
+}
+
+/// A project's spend this month against its budget.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetStatus {
+    pub budget: Option<Money>,
+    pub alert_threshold_percent: u16,
+    pub month_to_date: Money,
+    /// Spend as a percentage of the budget, two decimals, as text.
+    pub percent_used: Option<String>,
+    /// `no_budget`, `ok`, `alert` (at or above the alert threshold) or `over` (at or above 100%).
+    pub status: &'static str,
+}
+
+pub fn budget_status(project: &Project, month_to_date_usd: i128) -> BudgetStatus {
+    let spent = Money::new(month_to_date_usd, Currency::USD);
+    let Some(budget) = project.budget_threshold_usd.filter(|b| b.nanos > 0) else {
+        return BudgetStatus {
+            budget: project.budget_threshold_usd,
+            alert_threshold_percent: project.budget_alert_threshold_percent,
+            month_to_date: spent,
+            percent_used: None,
+            status: "no_budget",
+        };
+    };
+    // Basis points of the budget, rounded half to even.
+    let basis = super::money::div_round_half_even(spent.nanos * 10_000, budget.nanos);
+    let status = if basis >= 10_000 {
+        "over"
+    } else if basis >= i128::from(project.budget_alert_threshold_percent) * 100 {
+        "alert"
+    } else {
+        "ok"
+    };
+    BudgetStatus {
+        budget: Some(budget),
+        alert_threshold_percent: project.budget_alert_threshold_percent,
+        month_to_date: spent,
+        percent_used: Some(format_scaled(basis, 2, 2)),
+        status,
+    }
+}
+
+/// The JSON answer of `GET /api/admin/usage`.
+pub fn report_json(
+    query: &UsageReportQuery,
+    rows: &[ReportRow],
+    projects: &BTreeMap<String, (String, BudgetStatus)>,
+    truncated: bool,
+) -> Value {
+    let mut totals = Sums::default();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(query.limit) {
+        let mut map = Map::new();
+        if let Some(period) = &row.period {
+            map.insert("period".into(), json!(period));
+        }
+        for (dim, value) in &row.dims {
+            let shown = if *dim == Dim::Operation && value.is_empty() {
+                Value::Null
+            } else {
+                json!(value)
+            };
+            map.insert(dim.name().into(), shown);
+            if *dim == Dim::Project {
+                let known = projects.get(value);
+                map.insert("project_name".into(), json!(known.map(|(n, _)| n)));
+                map.insert("budget".into(), json!(known.map(|(_, b)| b)));
+            }
+        }
+        row.sums.fields(&mut map);
+        out.push(Value::Object(map));
+    }
+    for row in rows {
+        for (total, value) in totals.measures.iter_mut().zip(row.sums.measures) {
+            *total += value;
+        }
+        for money in row.sums.cost.iter() {
+            totals.cost.add(money);
+        }
+    }
+    json!({
+        "range": query.range.describe(),
+        "group": {
+            "period": query.period.map(|p| match p { Period::Day => "day", Period::Week => "week", Period::Month => "month" }),
+            "by": query.dims.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        },
+        "source": if query.rollup_query().hourly { "usage_hourly" } else { "usage_daily" },
+        "totals": totals,
+        "count": out.len(),
+        "truncated": truncated || rows.len() > query.limit,
+        "rows": out,
+    })
+}
+
+/// A CSV cell: quoted when needed; text that a spreadsheet would run as a formula is
+/// prefixed with `'`.
+fn cell(text: &str) -> String {
+    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+/// The same rows as CSV with a header row; one cost column per currency present.
+pub fn report_csv(
+    query: &UsageReportQuery,
+    rows: &[ReportRow],
+    projects: &BTreeMap<String, (String, BudgetStatus)>,
+) -> String {
+    let rows = &rows[..rows.len().min(query.limit)];
+    let currencies: BTreeSet<Currency> = rows
+        .iter()
+        .flat_map(|r| r.sums.cost.iter().map(|m| m.currency))
+        .collect();
+    let mut header: Vec<String> = Vec::new();
+    if query.period.is_some() {
+        header.push("period".into());
+    }
+    for dim in &query.dims {
+        header.push(dim.name().into());
+        if *dim == Dim::Project {
+            header.push("project_name".into());
+        }
+    }
+    for c in &currencies {
+        header.push(format!("cost_{}", c.as_str().to_ascii_lowercase()));
+    }
+    for m in MEASURES {
+        header.push(shown_name(m).0.to_string());
+    }
+    let mut out = header.join(",");
+    out.push('\n');
+    for row in rows {
+        let mut cells: Vec<String> = Vec::new();
+        if query.period.is_some() {
+            cells.push(cell(row.period.as_deref().unwrap_or_default()));
+        }
+        for (dim, value) in &row.dims {
+            cells.push(cell(value));
+            if *dim == Dim::Project {
+                cells.push(cell(
+                    projects
+                        .get(value)
+                        .map(|(n, _)| n.as_str())
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        for c in &currencies {
+            cells.push(row.sums.cost.get(*c).amount_string());
+        }
+        for (name, value) in MEASURES.iter().zip(row.sums.measures) {
+            cells.push(if shown_name(name).1 {
+                format_scaled(i128::from(value), 6, 0)
+            } else {
+                value.to_string()
+            });
+        }
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// What the usage statistics say about their source: stored usage only, never a provider.
+pub const DATA_SOURCE: &str = "stored_usage";
+pub const DATA_SOURCE_NOTE: &str =
+    "Figures are sums of the usage events your apps reported and this service stored; no provider API is called.";
+
+fn by_dim(rows: &[ReportRow], dim: Dim) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            let mut map = Map::new();
+            for (d, v) in &r.dims {
+                map.insert(d.name().into(), json!(v));
+            }
+            if dim == Dim::Operation {
+                if let Some(Value::String(op)) = map.get("operation") {
+                    if op.is_empty() {
+                        map.insert("operation".into(), Value::Null);
+                    }
+                }
+            }
+            r.sums.fields(&mut map);
+            Value::Object(map)
+        })
+        .collect()
+}
+
+fn total_of(rows: &[ReportRow]) -> Sums {
+    let mut total = Sums::default();
+    for row in rows {
+        for (t, v) in total.measures.iter_mut().zip(row.sums.measures) {
+            *t += v;
+        }
+        for money in row.sums.cost.iter() {
+            total.cost.add(money);
+        }
+    }
+    total
+}
+
+/// `GET /api/usage/stats`: today's and this month's totals, overall and per provider.
+pub async fn usage_stats(
+    store: &impl ReportStore,
+    now: DateTime<Utc>,
+    project: Option<&ProjectId>,
+    query: &QueryPairs,
+) -> Result<Value, CoreError> {
+    only_known(query, &["tz", "project_id"])?;
+    let tz = parse_tz(param(query, "tz"))?;
+    let today = now.with_timezone(&tz).date_naive();
+    let month = Range {
+        from: Some(local_midnight(month_start(today), tz)),
+        to: Some(local_midnight(next_month(today), tz)),
+        tz,
+    };
+    let mut rollups = month.rollup_query(true);
+    rollups.project_id = project.cloned();
+    rollups.dims = vec![Dim::Provider];
+    let rows = store.rollups(&rollups).await?;
+    let today_label = today.format("%Y-%m-%d").to_string();
+    let today_rows: Vec<RollupRow> = rows
+        .iter()
+        .filter(|r| {
+            r.bucket
+                .as_deref()
+                .and_then(|b| period_of(b, Period::Day, tz))
+                .is_some_and(|d| d == today_label)
+        })
+        .cloned()
+        .collect();
+    let today_grouped = group_rows(&today_rows, None, &[Dim::Provider], tz);
+    let month_grouped = group_rows(&rows, None, &[Dim::Provider], tz);
+    let last = store.last_event_at(project).await?;
+    Ok(json!({
+        "data_source": DATA_SOURCE,
+        "note": DATA_SOURCE_NOTE,
+        "last_updated": last,
+        "generated_at": format_timestamp(now),
+        "project_id": project.map(ProjectId::as_str),
+        "tz": tz.name(),
+        "today": {
+            "date": today_label,
+            "totals": total_of(&today_grouped),
+            "by_provider": by_dim(&today_grouped, Dim::Provider),
+        },
+        "month": {
+            "month": today.format("%Y-%m").to_string(),
+            "totals": total_of(&month_grouped),
+            "by_provider": by_dim(&month_grouped, Dim::Provider),
+        },
+    }))
+}
+
+/// `GET /api/analytics/usage-summary`: total cost, and the cost by provider and by operation.
+pub async fn usage_summary(
+    store: &impl ReportStore,
+    now: DateTime<Utc>,
+    query: &QueryPairs,
+) -> Result<Value, CoreError> {
+    only_known(query, &["from", "to", "preset", "tz", "project_id"])?;
+    let range = parse_range(query, now, "month")?;
+    let mut rollups = range.rollup_query(false);
+    rollups.project_id = param(query, "project_id")
+        .map(|v| ProjectId::parse(v).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()?;
+    rollups.dims = vec![Dim::Provider, Dim::Operation];
+    let rows = store.rollups(&rollups).await?;
+    let providers = group_rows(&rows, None, &[Dim::Provider], range.tz);
+    let operations = group_rows(&rows, None, &[Dim::Operation], range.tz);
+    Ok(json!({
+        "data_source": DATA_SOURCE,
+        "range": range.describe(),
+        "totals": total_of(&providers),
+        "by_provider": by_dim(&providers, Dim::Provider),
+        "by_operation": by_dim(&operations, Dim::Operation),
+    }))
+}
+
+/// `GET /api/analytics/realtime-usage`: the last 60 minutes by minute and the last 24 hours
+/// by hour, every slot present (zeros included), oldest first.
+pub async fn realtime_usage(
+    store: &impl ReportStore,
+    now: DateTime<Utc>,
+    project: Option<&ProjectId>,
+) -> Result<Value, CoreError> {
+    let this_minute = now
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+    let first_minute = this_minute - Duration::minutes(59);
+    let minutes = store
+        .recent_minutes(&format_timestamp(first_minute), project)
+        .await?;
+    let mut by_minute: BTreeMap<String, Sums> = BTreeMap::new();
+    for i in 0..60 {
+        let label = (first_minute + Duration::minutes(i))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string();
+        by_minute.insert(label, Sums::default());
+    }
+    for row in &minutes {
+        if let Some(sums) = by_minute.get_mut(&row.minute) {
+            sums.measures[0] += row.events;
+            sums.measures[1] += row.unpriced_events;
+            if let Ok(c) = Currency::parse(&row.currency) {
+                sums.cost.add(Money::new(row.cost_nanos, c));
+            }
+        }
+    }
+    let this_hour = this_minute.with_minute(0).unwrap_or(this_minute);
+    let first_hour = this_hour - Duration::hours(23);
+    let rollups = RollupQuery {
+        hourly: true,
+        from: Some(first_hour.format("%Y-%m-%dT%H").to_string()),
+        to: Some(
+            (this_hour + Duration::hours(1))
+                .format("%Y-%m-%dT%H")
+                .to_string(),
+        ),
+        project_id: project.cloned(),
+        by_bucket: true,
+        ..RollupQuery::default()
+    };
+    let hours = store.rollups(&rollups).await?;
+    let mut by_hour: BTreeMap<String, Sums> = BTreeMap::new();
+    for i in 0..24 {
+        by_hour.insert(
+            (first_hour + Duration::hours(i))
+                .format("%Y-%m-%dT%H")
+                .to_string(),
+            Sums::default(),
+        );
+    }
+    for row in &hours {
+        if let Some(sums) = row.bucket.as_ref().and_then(|b| by_hour.get_mut(b)) {
+            sums.add(row);
+        }
+    }
+    let slot = |label: &String, sums: &Sums, suffix: &str| {
+        json!({
+            "start": format!("{label}{suffix}"),
+            "events": sums.measure("events"),
+            "unpriced_events": sums.measure("unpriced_events"),
+            "cost": sums.cost,
+        })
+    };
+    Ok(json!({
+        "data_source": DATA_SOURCE,
+        "generated_at": format_timestamp(now),
+        "last_60_minutes": by_minute.iter().map(|(l, s)| slot(l, s, ":00Z")).collect::<Vec<_>>(),
+        "last_24_hours": by_hour.iter().map(|(l, s)| slot(l, s, ":00:00Z")).collect::<Vec<_>>(),
+    }))
+}
+
+/// What `GET /api/admin/usage` answers.
+pub enum ReportOutput {
+    Json(Value),
+    Csv(String),
+}
+
+/// `GET /api/admin/usage`: totals grouped by period and dimensions, as JSON or CSV. Rows that
+/// group by project carry the project's name and budget status (this UTC month).
+pub async fn admin_usage(
+    store: &(impl ReportStore + super::store::ProjectStore),
+    now: DateTime<Utc>,
+    query: &QueryPairs,
+) -> Result<ReportOutput, CoreError> {
+    let q = UsageReportQuery::parse(query, now)?;
+    let rollups = store.rollups(&q.rollup_query()).await?;
+    let rows = group_rows(&rollups, q.period, &q.dims, q.range.tz);
+    let mut projects = BTreeMap::new();
+    if q.dims.contains(&Dim::Project) {
+        let month_start_day = month_start(now.date_naive());
+        let spend = store
+            .rollups(&RollupQuery {
+                from: Some(month_start_day.format("%Y-%m-%d").to_string()),
+                to: Some(next_month(month_start_day).format("%Y-%m-%d").to_string()),
+                dims: vec![Dim::Project],
+                ..RollupQuery::default()
+            })
+            .await?;
+        for project in store.list_projects().await? {
+            let usd: i128 = spend
+                .iter()
+                .filter(|r| {
+                    r.project_id.as_deref() == Some(project.id.as_str()) && r.currency == "USD"
+                })
+                .map(|r| r.cost_nanos)
+                .sum();
+            projects.insert(
+                project.id.as_str().to_string(),
+                (project.name.clone(), budget_status(&project, usd)),
+            );
+        }
+    }
+    Ok(if q.csv {
+        ReportOutput::Csv(report_csv(&q, &rows, &projects))
+    } else {
+        ReportOutput::Json(report_json(&q, &rows, &projects, false))
+    })
+}

@@ -1,0 +1,395 @@
+//! D1 adapter of the report and job stores: sums over the rollup tables, never `api_usage`
+//! rows (except the last hour, by minute, and the newest event's time, both on an index).
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use wasm_bindgen::JsValue;
+
+use crate::core::error::StoreError;
+use crate::core::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
+use crate::core::projects::ProjectId;
+use crate::core::report::{Dim, MinuteRow, ReportStore, RollupQuery, RollupRow, MEASURES};
+
+use super::d1::{corrupt, query_all, text, D1Store};
+
+fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
+    match value {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(s)) => s
+            .parse::<i128>()
+            .map_err(|e| corrupt("cost", format!("`{s}`: {e}"))),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(i128::from)
+            .ok_or_else(|| corrupt("cost", n.to_string())),
+        Some(other) => Err(corrupt("cost", other.to_string())),
+    }
+}
+
+fn int(value: Option<&Value>) -> i64 {
+    value
+        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+        .unwrap_or(0)
+}
+
+fn string(value: Option<&Value>) -> Option<String> {
+    value.and_then(Value::as_str).map(str::to_string)
+}
+
+/// Numbered placeholders for a growing list of bound values.
+struct Binds {
+    values: Vec<JsValue>,
+    clauses: Vec<String>,
+}
+
+impl Binds {
+    fn new() -> Self {
+        Self {
+            values: Vec::new(),
+            clauses: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, clause: &str, value: &str) {
+        self.values.push(text(value));
+        self.clauses
+            .push(clause.replace('?', &format!("?{}", self.values.len())));
+    }
+
+    fn filter(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+impl ReportStore for D1Store {
+    async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
+        let (table, bucket) = if query.hourly {
+            ("usage_hourly", "hour")
+        } else {
+            ("usage_daily", "day")
+        };
+        let mut binds = Binds::new();
+        if let Some(from) = &query.from {
+            binds.add(&format!("{bucket} >= ?"), from);
+        }
+        if let Some(to) = &query.to {
+            binds.add(&format!("{bucket} < ?"), to);
+        }
+        if let Some(p) = &query.project_id {
+            binds.add("project_id = ?", p.as_str());
+        }
+        if let Some(p) = &query.provider {
+            binds.add("provider = ?", p);
+        }
+        if let Some(m) = &query.model {
+            binds.add("model = ?", m);
+        }
+        let mut keys: Vec<String> = Vec::new();
+        if query.by_bucket {
+            keys.push(bucket.to_string());
+        }
+        keys.extend(query.dims.iter().map(|d| match d {
+            Dim::Project => "project_id".to_string(),
+            other => other.name().to_string(),
+        }));
+        keys.push("currency".into());
+        let bucket_select = if query.by_bucket {
+            format!("{bucket} AS bucket")
+        } else {
+            "NULL AS bucket".into()
+        };
+        let dims = [Dim::Project, Dim::Provider, Dim::Model, Dim::Operation]
+            .iter()
+            .map(|d| {
+                if query.dims.contains(d) {
+                    d.name().to_string()
+                } else {
+                    format!("NULL AS {}", d.name())
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sums = MEASURES
+            .iter()
+            .map(|m| format!("SUM({m}) AS {m}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {bucket_select}, {dims}, currency, CAST(SUM(cost_nanos) AS TEXT) AS cost_nanos, {sums} \
+             FROM {table} {} GROUP BY {}",
+            binds.filter(),
+            keys.join(", ")
+        );
+        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        rows.into_iter()
+            .map(|row| {
+                let mut measures = [0i64; MEASURES.len()];
+                for (slot, name) in measures.iter_mut().zip(MEASURES) {
+                    *slot = int(row.get(name));
+                }
+                Ok(RollupRow {
+                    bucket: string(row.get("bucket")),
+                    project_id: string(row.get("project_id")),
+                    provider: string(row.get("provider")),
+                    model: string(row.get("model")),
+                    operation: string(row.get("operation")),
+                    currency: string(row.get("currency")).unwrap_or_default(),
+                    cost_nanos: nanos(row.get("cost_nanos"))?,
+                    measures,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_event_at(
+        &self,
+        project: Option<&ProjectId>,
+    ) -> Result<Option<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Last {
+            t: Option<String>,
+        }
+        let rows: Vec<Last> = match project {
+            Some(p) => {
+                query_all(
+                    self.db(),
+                    "SELECT MAX(request_timestamp) AS t FROM api_usage WHERE project_id = ?1",
+                    &[text(p.as_str())],
+                )
+                .await?
+            }
+            None => {
+                query_all(
+                    self.db(),
+                    "SELECT MAX(request_timestamp) AS t FROM api_usage",
+                    &[],
+                )
+                .await?
+            }
+        };
+        Ok(rows.into_iter().next().and_then(|r| r.t))
+    }
+
+    async fn recent_minutes(
+        &self,
+        since: &str,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<MinuteRow>, StoreError> {
+        let mut binds = Binds::new();
+        binds.add("request_timestamp >= ?", since);
+        if let Some(p) = project {
+            binds.add("project_id = ?", p.as_str());
+        }
+        let sql = format!(
+            "SELECT substr(request_timestamp, 1, 16) AS minute, currency, COUNT(*) AS events, \
+             SUM(cost_nanos IS NULL) AS unpriced, CAST(COALESCE(SUM(cost_nanos), 0) AS TEXT) AS cost \
+             FROM api_usage {} GROUP BY 1, 2",
+            binds.filter()
+        );
+        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(MinuteRow {
+                    minute: string(r.get("minute")).unwrap_or_default(),
+                    currency: string(r.get("currency")).unwrap_or_default(),
+                    events: int(r.get("events")),
+                    unpriced_events: int(r.get("unpriced")),
+                    cost_nanos: nanos(r.get("cost"))?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn job_filter(query: &JobQuery) -> Binds {
+    let mut binds = Binds::new();
+    if let Some(p) = &query.project_id {
+        binds.add("project_id = ?", p.as_str());
+    }
+    if let Some(f) = &query.from {
+        binds.add("first_seen >= ?", f);
+    }
+    if let Some(t) = &query.to {
+        binds.add("first_seen < ?", t);
+    }
+    if let Some(j) = &query.job_id {
+        binds.add("job_id = ?", j);
+    }
+    binds
+}
+
+impl JobStore for D1Store {
+    async fn job_counts(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut binds = Binds::new();
+        if let Some(f) = from {
+            binds.add("first_seen >= ?", f);
+        }
+        if let Some(t) = to {
+            binds.add("first_seen < ?", t);
+        }
+        let sql = format!(
+            "SELECT project_id, COUNT(*) AS n FROM jobs {} GROUP BY project_id",
+            binds.filter()
+        );
+        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    string(r.get("project_id")).unwrap_or_default(),
+                    int(r.get("n")),
+                )
+            })
+            .collect())
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError> {
+        let binds = job_filter(query);
+        let sql = format!(
+            "SELECT project_id, job_id, first_seen, last_seen, calls FROM jobs {} \
+             ORDER BY first_seen DESC, job_id LIMIT {}",
+            binds.filter(),
+            query.limit
+        );
+        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        let mut jobs: Vec<JobRow> = rows
+            .into_iter()
+            .map(|r| JobRow {
+                project_id: string(r.get("project_id")).unwrap_or_default(),
+                job_id: string(r.get("job_id")).unwrap_or_default(),
+                first_seen: string(r.get("first_seen")).unwrap_or_default(),
+                last_seen: string(r.get("last_seen")).unwrap_or_default(),
+                calls: int(r.get("calls")),
+                parts: Vec::new(),
+            })
+            .collect();
+        if jobs.is_empty() {
+            return Ok(jobs);
+        }
+        let keys: Vec<[&str; 2]> = jobs
+            .iter()
+            .map(|j| [j.project_id.as_str(), j.job_id.as_str()])
+            .collect();
+        let json = serde_json::to_string(&keys).map_err(|e| corrupt("jobs", e.to_string()))?;
+        let parts: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "SELECT u.project_id, u.job_id, u.operation, u.provider, u.currency, u.calls, \
+                    u.unpriced_calls, CAST(u.cost_nanos AS TEXT) AS cost_nanos \
+             FROM json_each(?1) AS k JOIN usage_jobs AS u \
+               ON u.project_id = k.value ->> 0 AND u.job_id = k.value ->> 1 \
+             ORDER BY u.operation, u.provider, u.currency",
+            &[text(&json)],
+        )
+        .await?;
+        for part in parts {
+            let project = string(part.get("project_id")).unwrap_or_default();
+            let job = string(part.get("job_id")).unwrap_or_default();
+            if let Some(row) = jobs
+                .iter_mut()
+                .find(|j| j.project_id == project && j.job_id == job)
+            {
+                row.parts.push(JobPart {
+                    operation: string(part.get("operation")).unwrap_or_default(),
+                    provider: string(part.get("provider")).unwrap_or_default(),
+                    currency: string(part.get("currency")).unwrap_or_default(),
+                    calls: int(part.get("calls")),
+                    unpriced_calls: int(part.get("unpriced_calls")),
+                    cost_nanos: nanos(part.get("cost_nanos"))?,
+                });
+            }
+        }
+        Ok(jobs)
+    }
+
+    async fn job_cost_stats(&self, query: &JobQuery) -> Result<Vec<JobCostStats>, StoreError> {
+        let binds = job_filter(query);
+        let sql = format!(
+            "WITH sel AS (SELECT project_id, job_id FROM jobs {}), \
+             parts AS ( \
+               SELECT u.project_id, u.job_id, u.operation AS operation, u.currency, SUM(u.cost_nanos) AS c \
+               FROM usage_jobs u JOIN sel USING (project_id, job_id) WHERE u.currency <> '' \
+               GROUP BY u.project_id, u.job_id, u.operation, u.currency \
+               UNION ALL \
+               SELECT u.project_id, u.job_id, NULL AS operation, u.currency, SUM(u.cost_nanos) AS c \
+               FROM usage_jobs u JOIN sel USING (project_id, job_id) WHERE u.currency <> '' \
+               GROUP BY u.project_id, u.job_id, u.currency), \
+             ranked AS ( \
+               SELECT project_id, operation, currency, c, \
+                 ROW_NUMBER() OVER (PARTITION BY project_id, operation, currency ORDER BY c) AS rn, \
+                 COUNT(*) OVER (PARTITION BY project_id, operation, currency) AS n \
+               FROM parts) \
+             SELECT project_id, operation, currency, MAX(n) AS jobs, \
+               CAST(SUM(c) AS TEXT) AS total, CAST(MIN(c) AS TEXT) AS min, CAST(MAX(c) AS TEXT) AS max, \
+               CAST(MAX(CASE WHEN rn = (n + 1) / 2 THEN c END) AS TEXT) AS p50, \
+               CAST(MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN c END) AS TEXT) AS p90 \
+             FROM ranked GROUP BY project_id, operation, currency \
+             ORDER BY project_id, operation IS NOT NULL, operation, currency",
+            binds.filter()
+        );
+        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(JobCostStats {
+                    project_id: string(r.get("project_id")).unwrap_or_default(),
+                    operation: string(r.get("operation")),
+                    currency: string(r.get("currency")).unwrap_or_default(),
+                    jobs: int(r.get("jobs")),
+                    total_nanos: nanos(r.get("total"))?,
+                    min_nanos: nanos(r.get("min"))?,
+                    p50_nanos: nanos(r.get("p50"))?,
+                    p90_nanos: nanos(r.get("p90"))?,
+                    max_nanos: nanos(r.get("max"))?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl crate::core::summaries::SummaryStore for D1Store {
+    async fn dirty_days(&self) -> Result<Vec<crate::core::summaries::DirtyDay>, StoreError> {
+        let rows: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "SELECT day, changes FROM summary_dirty_days ORDER BY day",
+            &[],
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let day = chrono::NaiveDate::parse_from_str(
+                    r.get("day").and_then(Value::as_str)?,
+                    "%Y-%m-%d",
+                )
+                .ok()?;
+                Some(crate::core::summaries::DirtyDay {
+                    day,
+                    changes: int(r.get("changes")),
+                })
+            })
+            .collect())
+    }
+
+    async fn clear_dirty_day(
+        &self,
+        day: &crate::core::summaries::DirtyDay,
+    ) -> Result<(), StoreError> {
+        let _: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "DELETE FROM summary_dirty_days WHERE day = ?1 AND changes = ?2",
+            &[
+                text(&day.day.format("%Y-%m-%d").to_string()),
+                JsValue::from_f64(day.changes as f64),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,328 @@
+// Reports against the built worker: every figure is compared with sums computed here,
+// independently, from the events the test recorded.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, ADMIN_KEY } from './support/worker.mjs';
+
+let w;
+const keys = {};
+const events = [];
+const DAY = 86_400_000;
+const now = Date.now();
+
+/** "0.123" to integer nanos. */
+function nanos(amount) {
+  const [whole, frac = ''] = String(amount).split('.');
+  return BigInt(whole) * 1_000_000_000n + BigInt((frac + '000000000').slice(0, 9));
+}
+/** Integer nanos to the API's amount text (at least two decimals). */
+function amount(n) {
+  const whole = n / 1_000_000_000n;
+  let frac = (n % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  if (frac.length < 2) frac = frac.padEnd(2, '0');
+  return `${whole}.${frac}`;
+}
+function localDay(iso, tz) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(iso));
+}
+function costOf(list, currency = 'USD') {
+  return list.filter((e) => (e.currency ?? 'USD') === currency).reduce((s, e) => s + nanos(e.cost), 0n);
+}
+const usd = (sums) => sums.cost.find((m) => m.currency === 'USD')?.amount ?? '0.00';
+
+before(async () => {
+  w = await startWorker();
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'ads', name: 'Video ads', budget_threshold_usd: '10' } });
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'pod', name: '<script>alert(1)</script>' } });
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'quiet', name: 'Quiet' } });
+  for (const id of ['ads', 'pod', 'quiet']) {
+    keys[id] = (await w.fetch(`/api/admin/projects/${id}/keys`, { method: 'POST', key: ADMIN_KEY })).json.key;
+  }
+  // Twenty days of mixed usage, two projects, three providers, jobs of three calls each,
+  // with costs reported by the client so every expected figure is exact.
+  const providers = ['openai', 'elevenlabs', 'heygen'];
+  const operations = ['script-generation', 'voice-synthesis', 'video-creation'];
+  for (let d = 0; d < 20; d += 1) {
+    for (let j = 0; j < 4; j += 1) {
+      const project = j % 2 === 0 ? 'ads' : 'pod';
+      const jobId = `clip-${d}-${j}`;
+      for (let c = 0; c < 3; c += 1) {
+        // Hours 1, 9 and 23 UTC: 01:00 UTC is the previous day in New York.
+        const at = new Date(now - (d * DAY) - ((d === 0 ? 0 : 1) * 3600_000));
+        at.setUTCHours([1, 9, 23][c], j * 7 + c, 0, 0);
+        if (at.getTime() > now) at.setTime(now - (c + 1) * 60_000 - j * 1000);
+        const cents = (d * 31 + j * 7 + c * 3) % 97;
+        events.push({
+          id: `e-${d}-${j}-${c}`, project, provider: providers[c], model: `${providers[c]}-model`,
+          operation: operations[c], job_id: jobId, input_tokens: 100 * (c + 1), characters: c === 1 ? 1200 : undefined,
+          cost: `0.${String(cents).padStart(2, '0')}0000007`, timestamp: at.toISOString(),
+        });
+      }
+    }
+  }
+  // One euro-priced event and one unpriced event.
+  events.push({ id: 'eur-1', project: 'ads', provider: 'mistral', model: 'mistral-large', cost: '1.25', currency: 'EUR', input_tokens: 10, timestamp: new Date(now - 2 * DAY).toISOString() });
+  events.push({ id: 'unpriced-1', project: 'ads', provider: 'openai', model: 'house-model', input_tokens: 10, timestamp: new Date(now - 3 * DAY).toISOString() });
+  for (const project of ['ads', 'pod']) {
+    const mine = events.filter((e) => e.project === project).map(({ project: _, ...e }) => e);
+    for (let i = 0; i < mine.length; i += 100) {
+      const r = await w.fetch('/api/usage', { method: 'POST', key: keys[project], body: { events: mine.slice(i, i + 100) } });
+      assert.equal(r.status, 201, r.text);
+    }
+  }
+});
+after(async () => w?.dispose());
+
+const get = async (path, key = ADMIN_KEY) => {
+  const r = await w.fetch(path, { key });
+  assert.equal(r.status, 200, `${path}: ${r.text}`);
+  return r.json;
+};
+const inRange = (e, from, to) => e.timestamp >= from && e.timestamp < to;
+const iso = (t) => new Date(t).toISOString();
+
+test('a report grouped by day and provider equals the sums of the recorded events, row by row', async () => {
+  const report = await get('/api/admin/usage?group=day,provider&preset=all');
+  const expected = new Map();
+  for (const e of events) {
+    if ((e.currency ?? 'USD') !== 'USD' || e.cost === undefined) continue;
+    const k = `${e.timestamp.slice(0, 10)}|${e.provider}`;
+    expected.set(k, (expected.get(k) ?? 0n) + nanos(e.cost));
+  }
+  const got = new Map(report.rows.filter((r) => usd(r) !== '0.00').map((r) => [`${r.period}|${r.provider}`, usd(r)]));
+  assert.equal(got.size, expected.size);
+  for (const [k, v] of expected) assert.equal(got.get(k), amount(v), k);
+  assert.equal(report.totals.events, events.length);
+  assert.equal(report.totals.unpriced_events, 1);
+  assert.deepEqual(report.totals.cost.map((m) => [m.currency, m.amount]),
+    [['EUR', '1.25'], ['USD', amount(costOf(events.filter((e) => e.cost)))]]);
+  assert.equal(report.totals.input_tokens, events.reduce((s, e) => s + e.input_tokens, 0));
+  assert.equal(report.totals.characters, events.reduce((s, e) => s + (e.characters ?? 0), 0));
+});
+
+test('the CSV export has a header row and the same rows and amounts as the JSON', async () => {
+  const json = await get('/api/admin/usage?group=provider,project&preset=all');
+  const r = await w.fetch('/api/admin/usage?group=provider,project&preset=all&format=csv', { key: ADMIN_KEY });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /^text\/csv/);
+  assert.match(r.headers.get('content-disposition'), /attachment; filename="usage.csv"/);
+  const lines = r.text.trim().split('\n');
+  const header = lines[0].split(',');
+  assert.deepEqual(header.slice(0, 5), ['provider', 'project_id', 'project_name', 'cost_eur', 'cost_usd']);
+  assert.equal(lines.length - 1, json.rows.length);
+  for (const [i, row] of json.rows.entries()) {
+    const cells = lines[i + 1].split(',');
+    assert.equal(cells[0], row.provider);
+    assert.equal(cells[1], row.project_id);
+    assert.equal(cells[4], usd(row));
+    assert.equal(Number(cells[header.indexOf('events')]), row.events);
+  }
+  // The hostile project name is quoted text in the CSV, not markup or a formula.
+  assert.ok(lines.some((l) => l.includes('<script>alert(1)</script>')));
+});
+
+test('project rows carry the name and this month\'s budget status', async () => {
+  const report = await get('/api/admin/usage?group=project&preset=all');
+  const ads = report.rows.find((r) => r.project_id === 'ads');
+  assert.equal(ads.project_name, 'Video ads');
+  const monthStart = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1)).toISOString();
+  const spent = costOf(events.filter((e) => e.project === 'ads' && e.cost && e.timestamp >= monthStart));
+  assert.equal(ads.budget.month_to_date.amount, amount(spent));
+  assert.equal(ads.budget.budget.amount, '10.00');
+  const percent = Number(spent) / 1e9 / 10 * 100;
+  assert.ok(Math.abs(Number(ads.budget.percent_used) - percent) < 0.01);
+  assert.equal(ads.budget.status, percent >= 100 ? 'over' : percent >= 80 ? 'alert' : 'ok');
+  assert.equal(report.rows.find((r) => r.project_id === 'pod').budget.status, 'no_budget');
+});
+
+test('a time zone moves events to their local day and the totals stay the same', async () => {
+  const tz = 'America/New_York';
+  const report = await get(`/api/admin/usage?group=day&preset=all&tz=${encodeURIComponent(tz)}`);
+  assert.equal(report.source, 'usage_hourly');
+  const expected = new Map();
+  for (const e of events.filter((x) => x.cost && (x.currency ?? 'USD') === 'USD')) {
+    const k = localDay(e.timestamp, tz);
+    expected.set(k, (expected.get(k) ?? 0n) + nanos(e.cost));
+  }
+  for (const row of report.rows) {
+    if (usd(row) === '0.00') continue;
+    assert.equal(usd(row), amount(expected.get(row.period)), row.period);
+  }
+  const utc = await get('/api/admin/usage?preset=all');
+  assert.deepEqual(report.totals, utc.totals);
+});
+
+test('week and month groupings and filters add up', async () => {
+  const weeks = await get('/api/admin/usage?group=week&preset=all&project_id=ads');
+  for (const row of weeks.rows) assert.equal(new Date(`${row.period}T00:00:00Z`).getUTCDay(), 1, 'weeks start on Monday');
+  const adsTotal = costOf(events.filter((e) => e.project === 'ads' && e.cost && e.currency !== 'EUR'));
+  const sum = weeks.rows.reduce((s, r) => s + nanos(usd(r)), 0n);
+  assert.equal(sum, adsTotal);
+  const months = await get('/api/admin/usage?group=month,operation&preset=all&provider=heygen');
+  assert.ok(months.rows.every((r) => r.operation === 'video-creation' && /^\d{4}-\d{2}$/.test(r.period)));
+  assert.equal(months.rows.reduce((s, r) => s + nanos(usd(r)), 0n), costOf(events.filter((e) => e.provider === 'heygen')));
+});
+
+test('usage stats give today and this month per provider, with last_updated and the data source', async () => {
+  const stats = await get('/api/usage/stats');
+  assert.equal(stats.data_source, 'stored_usage');
+  const newest = events.map((e) => e.timestamp).sort().at(-1);
+  assert.equal(stats.last_updated, newest.replace(/(\.\d{3})?Z$/, (m) => (m.length > 1 ? m : '.000Z')));
+  const today = new Date(now).toISOString().slice(0, 10);
+  const monthStart = `${today.slice(0, 7)}-01`;
+  const todays = events.filter((e) => e.timestamp.slice(0, 10) === today && e.cost && e.currency !== 'EUR');
+  const months = events.filter((e) => e.timestamp.slice(0, 10) >= monthStart && e.cost && e.currency !== 'EUR');
+  assert.equal(stats.today.date, today);
+  assert.equal(usd(stats.today.totals), amount(costOf(todays)));
+  assert.equal(usd(stats.month.totals), amount(costOf(months)));
+  const openai = stats.month.by_provider.find((p) => p.provider === 'openai');
+  assert.equal(usd(openai), amount(costOf(months.filter((e) => e.provider === 'openai'))));
+  const own = await get('/api/usage/stats', keys.pod);
+  assert.equal(own.project_id, 'pod');
+  assert.equal(usd(own.month.totals), amount(costOf(months.filter((e) => e.project === 'pod'))));
+  const quiet = await get('/api/usage/stats', keys.quiet);
+  assert.deepEqual([quiet.today.totals.events, quiet.month.totals.events, quiet.month.totals.cost, quiet.last_updated], [0, 0, [], null]);
+  assert.equal((await w.fetch('/api/usage/stats?project_id=ads', { key: keys.pod })).status, 403);
+});
+
+test('monthly stats count events and jobs in the month and in total, per project and combined', async () => {
+  const month = new Date(now).toISOString().slice(0, 7);
+  const stats = await get(`/api/admin/stats?m=${month.replace('-', '')}`);
+  assert.equal(stats.month, month);
+  const jobsFirstSeen = new Map();
+  for (const e of events.filter((x) => x.job_id)) {
+    const k = `${e.project}/${e.job_id}`;
+    if (!jobsFirstSeen.has(k) || e.timestamp < jobsFirstSeen.get(k)) jobsFirstSeen.set(k, e.timestamp);
+  }
+  for (const project of ['ads', 'pod']) {
+    const row = stats.projects.find((p) => p.project_id === project);
+    const mine = events.filter((e) => e.project === project);
+    assert.equal(row.events_total, mine.length);
+    assert.equal(row.events_month, mine.filter((e) => e.timestamp.startsWith(month)).length);
+    const jobs = [...jobsFirstSeen].filter(([k]) => k.startsWith(`${project}/`));
+    assert.equal(row.jobs_total, jobs.length);
+    assert.equal(row.jobs_month, jobs.filter(([, t]) => t.startsWith(month)).length);
+  }
+  assert.equal(stats.combined.events_total, events.length);
+  assert.equal(stats.projects.find((p) => p.project_id === 'quiet').events_total, 0);
+  for (const m of ['2026-11', '202613', 'abc', '20261']) {
+    const r = await w.fetch(`/api/admin/stats?m=${m}`, { key: ADMIN_KEY });
+    assert.deepEqual([r.status, r.json.error.details[0].field], [400, 'm'], m);
+  }
+});
+
+test('the usage summary breaks a range down by provider and by operation', async () => {
+  const from = iso(now - 7 * DAY).slice(0, 10);
+  const to = iso(now).slice(0, 10);
+  const summary = await get(`/api/analytics/usage-summary?from=${from}&to=${to}`);
+  const end = iso(Date.parse(`${to}T00:00:00Z`) + DAY);
+  const chosen = events.filter((e) => inRange(e, `${from}T00:00:00.000Z`, end) && e.cost && e.currency !== 'EUR');
+  assert.equal(usd(summary.totals), amount(costOf(chosen)));
+  for (const op of ['script-generation', 'voice-synthesis', 'video-creation']) {
+    const row = summary.by_operation.find((o) => o.operation === op);
+    assert.equal(usd(row), amount(costOf(chosen.filter((e) => e.operation === op))), op);
+  }
+  const eleven = summary.by_provider.find((p) => p.provider === 'elevenlabs');
+  assert.equal(eleven.characters, chosen.filter((e) => e.provider === 'elevenlabs').length * 1200);
+});
+
+test('realtime usage has 60 minutes and 24 hours, with the recent events in them', async () => {
+  const rt = await get('/api/analytics/realtime-usage');
+  assert.equal(rt.last_60_minutes.length, 60);
+  assert.equal(rt.last_24_hours.length, 24);
+  const hourAgo = iso(Math.floor(now / 60_000) * 60_000 - 59 * 60_000);
+  const recent = events.filter((e) => e.timestamp >= hourAgo);
+  assert.equal(rt.last_60_minutes.reduce((s, m) => s + m.events, 0), recent.length);
+  const dayAgo = `${iso(Math.floor(Date.now() / 3600_000) * 3600_000 - 23 * 3600_000).slice(0, 13)}`;
+  const lastDay = events.filter((e) => e.timestamp.slice(0, 13) >= dayAgo);
+  assert.equal(rt.last_24_hours.reduce((s, h) => s + h.events, 0), lastDay.length);
+});
+
+test('jobs list their cost, calls and providers, and the summary gives average and percentiles', async () => {
+  const list = await get('/api/admin/usage/jobs?preset=all&project_id=ads&limit=1000');
+  const adsJobs = new Map();
+  for (const e of events.filter((x) => x.project === 'ads' && x.job_id)) {
+    const j = adsJobs.get(e.job_id) ?? { cost: 0n, calls: 0, providers: new Set() };
+    j.cost += nanos(e.cost);
+    j.calls += 1;
+    j.providers.add(e.provider);
+    adsJobs.set(e.job_id, j);
+  }
+  assert.equal(list.count, adsJobs.size);
+  for (const job of list.jobs) {
+    const want = adsJobs.get(job.job_id);
+    assert.equal(usd(job), amount(want.cost), job.job_id);
+    assert.equal(job.calls, want.calls);
+    assert.deepEqual(job.providers.map((p) => p.provider).sort(), [...want.providers].sort());
+  }
+  const summary = await get('/api/admin/usage/jobs/summary?preset=all&project_id=ads');
+  const whole = summary.rows.find((r) => r.operation === 'all');
+  const costs = [...adsJobs.values()].map((j) => j.cost).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const n = costs.length;
+  assert.equal(whole.jobs, n);
+  assert.equal(whole.total.amount, amount(costs.reduce((s, c) => s + c, 0n)));
+  assert.equal(whole.min.amount, amount(costs[0]));
+  assert.equal(whole.max.amount, amount(costs[n - 1]));
+  assert.equal(whole.median.amount, amount(costs[Math.ceil(n / 2) - 1]));
+  assert.equal(whole.p90.amount, amount(costs[Math.ceil(0.9 * n) - 1]));
+  const total = costs.reduce((s, c) => s + c, 0n);
+  const avg = (total * 2n + BigInt(n)) / (2n * BigInt(n));
+  assert.ok(nanos(whole.average.amount) - avg <= 1n && avg - nanos(whole.average.amount) <= 1n);
+  const voice = summary.rows.find((r) => r.operation === 'voice-synthesis');
+  assert.equal(voice.jobs, n);
+});
+
+test('bad report parameters get a 400 naming the parameter', async () => {
+  for (const [query, field] of [
+    ['group=day,week', 'group'], ['group=colour', 'group'], ['preset=fortnight', 'preset'],
+    ['from=2026-11-20&to=2026-11-01', 'to'], ['from=20261101', 'from'], ['tz=Mars/Olympus', 'tz'],
+    ['limit=0', 'limit'], ['limit=10001', 'limit'], ['format=xml', 'format'], ['preset=today&from=2026-11-01', 'preset'],
+    ['colour=red', 'colour'],
+  ]) {
+    const r = await w.fetch(`/api/admin/usage?${query}`, { key: ADMIN_KEY });
+    assert.equal(r.status, 400, query);
+    assert.equal(r.json.error.details[0].field, field, `${query}: ${r.text}`);
+  }
+  for (const [path, field] of [
+    ['/api/analytics/usage-summary?tz=Nowhere', 'tz'], ['/api/admin/usage/jobs?limit=5000', 'limit'],
+    ['/api/usage/stats?tz=x', 'tz'], ['/api/analytics/realtime-usage?minutes=5', 'minutes'],
+  ]) {
+    const r = await w.fetch(path, { key: ADMIN_KEY });
+    assert.deepEqual([r.status, r.json.error.details[0].field], [400, field], path);
+  }
+});
+
+test('the cron writes daily summaries for closed days and the month so far, idempotently', async () => {
+  const bucket = await w.mf.getR2Bucket('USAGE_BUCKET');
+  const worker = await w.mf.getWorker();
+  await worker.scheduled({ cron: '0 */6 * * *' });
+  const today = new Date().toISOString().slice(0, 10);
+  const dailyKeys = (await bucket.list({ prefix: 'usage-logs/daily/' })).objects.map((o) => o.key);
+  const days = [...new Set(events.map((e) => e.timestamp.slice(0, 10)))].filter((d) => d < today).sort();
+  assert.deepEqual(dailyKeys.sort(), days.map((d) => `usage-logs/daily/${d}.json`));
+  const day = days[days.length - 2];
+  const summary = JSON.parse(await (await bucket.get(`usage-logs/daily/${day}.json`)).text());
+  const ofDay = events.filter((e) => e.timestamp.startsWith(day));
+  assert.equal(summary.totals.events, ofDay.length);
+  assert.equal(usd(summary.totals), amount(costOf(ofDay.filter((e) => e.cost && e.currency !== 'EUR'))));
+  assert.equal(summary.data_source, 'stored_usage');
+  const month = today.slice(0, 7);
+  const monthly = JSON.parse(await (await bucket.get(`usage-logs/monthly/${month}.json`)).text());
+  assert.equal(monthly.closed, false);
+  assert.equal(monthly.totals.events, events.filter((e) => e.timestamp.startsWith(month)).length);
+  assert.equal(monthly.by_day.reduce((s, d) => s + d.events, 0), monthly.totals.events);
+  // Running again with no new data rewrites nothing daily and the month with the same bytes.
+  const before = await (await bucket.get(`usage-logs/monthly/${month}.json`)).text();
+  const again = await w.fetch('/api/admin/cron/run', { method: 'POST', key: ADMIN_KEY });
+  assert.equal(again.status, 200, again.text);
+  assert.deepEqual(again.json.summaries.daily_written, []);
+  assert.equal(await (await bucket.get(`usage-logs/monthly/${month}.json`)).text(), before);
+  // A late event for a closed day makes that day's summary due again, with the event in it.
+  const late = await w.fetch('/api/usage', { method: 'POST', key: keys.ads, body: { id: 'late-x', provider: 'openai', model: 'gpt-4o-mini', cost: '2.00', timestamp: `${day}T12:00:00Z` } });
+  assert.equal(late.status, 201, late.text);
+  const third = await w.fetch('/api/admin/cron/run', { method: 'POST', key: ADMIN_KEY });
+  assert.deepEqual(third.json.summaries.daily_written, [`usage-logs/daily/${day}.json`]);
+  const updated = JSON.parse(await (await bucket.get(`usage-logs/daily/${day}.json`)).text());
+  assert.equal(updated.totals.events, ofDay.length + 1);
+  assert.equal(nanos(usd(updated.totals)) - nanos(usd(summary.totals)), nanos('2.00'));
+});
