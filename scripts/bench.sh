@@ -14,3 +14,5 @@ echo "== HTTP under wrangler dev"
 node bench/http.mjs
 echo "== ingestion under wrangler dev"
 node bench/ingest.mjs
+echo "== reports over 1,000,000 events under wrangler dev"
+node bench/reports.mjs

@@ -26,7 +26,11 @@ function freePort() {
   });
 }
 
-export async function startWranglerDev({ adminKey, vars = {} }) {
+/**
+ * `prepare(stateDir)`, when given, runs after the migrations and before the worker starts
+ * (benchmarks use it to bulk-load the local D1 file).
+ */
+export async function startWranglerDev({ adminKey, vars = {}, prepare }) {
   const state = mkdtempSync(join(tmpdir(), 'ai-spend-dev-'));
   const env = { ...process.env, ...QUIET, WRANGLER_LOG_PATH: join(state, 'logs') };
   execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
@@ -34,6 +38,7 @@ export async function startWranglerDev({ adminKey, vars = {} }) {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  if (prepare) await prepare(state);
   const port = await freePort();
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,
     '--var', `ADMIN_API_KEY:${adminKey}`];

@@ -1,0 +1,97 @@
+// Report latency over 1,000,000 stored events under the real `wrangler dev`. The rows are
+// bulk-loaded into the local D1 file with the sqlite3 shell before the worker starts: the
+// same columns ingestion writes, with the same triggers keeping every rollup. Prints Markdown
+// for BENCHMARKS.md. Not a test: nothing here asserts.
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
+
+const ADMIN = 'bench-admin-key';
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 40);
+
+function findSqlite(dir) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      const found = findSqlite(path);
+      if (found) return found;
+    } else if (name.endsWith('.sqlite') && path.includes('D1')) {
+      return path;
+    }
+  }
+  return undefined;
+}
+
+async function bulkLoad(state) {
+  const file = findSqlite(state);
+  if (!file) throw new Error('no local D1 file found');
+  const child = spawn('sqlite3', [file], { stdio: ['pipe', 'inherit', 'inherit'] });
+  const write = (text) => new Promise((resolve) => (child.stdin.write(text) ? resolve() : child.stdin.once('drain', resolve)));
+  const providers = [['openai', 'gpt-4o-mini'], ['openai', 'gpt-4o'], ['anthropic', 'claude-3-5-haiku'], ['google', 'gemini-2.0-flash'], ['elevenlabs', 'eleven_multilingual_v2']];
+  const operations = ['script-generation', 'voice-synthesis', 'video-creation', 'summary'];
+  const start = Date.now() - 60 * 86_400_000;
+  await write("PRAGMA journal_mode=WAL;\nINSERT INTO projects (id, name, budget_alert_threshold_percent, created_at, updated_at) VALUES ");
+  await write(Array.from({ length: 10 }, (_, i) => `('p${i}', 'Project ${i}', 80, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`).join(',') + ';\n');
+  const cols = 'project_id, id, provider, model, operation, input_tokens, output_tokens, total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp, job_id';
+  for (let i = 0; i < EVENTS; i += 1000) {
+    const rows = [];
+    for (let k = i; k < Math.min(EVENTS, i + 1000); k += 1) {
+      const [provider, model] = providers[k % providers.length];
+      const ts = new Date(start + Math.floor((k / EVENTS) * 60 * 86_400_000)).toISOString();
+      const nanos = 100_000 + (k % 9973) * 37;
+      const cost = `0.${String(nanos).padStart(9, '0')}`;
+      rows.push(`('p${k % 10}','b${k}','${provider}','${model}','${operations[k % 4]}',${800 + (k % 400)},${200 + (k % 90)},${1000 + (k % 490)},'${cost}',${nanos},'USD',${nanos},'USD','builtin:${provider}/${model}','${ts}','job-${Math.floor(k / 5)}')`);
+    }
+    await write(`BEGIN;INSERT INTO api_usage (${cols}) VALUES ${rows.join(',')};COMMIT;\n`);
+  }
+  child.stdin.end();
+  await new Promise((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sqlite3 exited ${code}`)))));
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const loadStarted = performance.now();
+const dev = await startWranglerDev({ adminKey: ADMIN, prepare: bulkLoad });
+const loadSeconds = ((performance.now() - loadStarted) / 1000).toFixed(0);
+try {
+  const headers = { authorization: `Bearer ${ADMIN}` };
+  const last = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const first = new Date(Date.now() - 31 * 86_400_000).toISOString().slice(0, 10);
+  const month = new Date().toISOString().slice(0, 7).replace('-', '');
+  const reports = [
+    ['a month by day and provider', `/api/admin/usage?group=day,provider&from=${first}&to=${last}`],
+    ['a month by day and provider, tz America/New_York', `/api/admin/usage?group=day,provider&from=${first}&to=${last}&tz=America/New_York`],
+    ['all time by project (with budget status)', '/api/admin/usage?group=project&preset=all'],
+    ['all time by week, model and operation', '/api/admin/usage?group=week,model,operation&preset=all'],
+    ['a month by day and provider as CSV', `/api/admin/usage?group=day,provider&from=${first}&to=${last}&format=csv`],
+    ['usage stats (today and this month)', '/api/usage/stats'],
+    ['monthly stats (events and jobs)', `/api/admin/stats?m=${month}`],
+    ['analytics usage summary (this month)', '/api/analytics/usage-summary'],
+    ['analytics realtime usage', '/api/analytics/realtime-usage'],
+    ['jobs, 100 newest of the month', '/api/admin/usage/jobs?preset=month'],
+    ['job cost distribution (this month)', '/api/admin/usage/jobs/summary?preset=month'],
+  ];
+  const rows = [];
+  for (const [label, path] of reports) {
+    const latencies = [];
+    for (let i = 0; i < RUNS + 3; i += 1) {
+      const t0 = performance.now();
+      const r = await fetch(`${dev.base}${path}`, { headers });
+      await r.arrayBuffer();
+      if (!r.ok) throw new Error(`${label}: HTTP ${r.status}`);
+      if (i >= 3) latencies.push(performance.now() - t0);
+    }
+    latencies.sort((a, b) => a - b);
+    rows.push(`| ${label} | \`${path.replace(/\?.*/, '')}\` | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} |`);
+  }
+  console.log(`\n${EVENTS.toLocaleString('en')} events over 60 days in 10 projects (bulk-loaded in ${loadSeconds} s with migrations), ${RUNS} sequential requests each, wrangler dev on 127.0.0.1\n`);
+  console.log('| report | route | p50 ms | p99 ms |');
+  console.log('|---|---|---|---|');
+  for (const row of rows) console.log(row);
+} finally {
+  await dev.stop();
+}
