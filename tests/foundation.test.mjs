@@ -121,6 +121,7 @@ const SAMPLE_BODIES = {
   'post /api/usage/log': (s) => ({ id: `l-${s}`, project_id: 'matrix', provider: 'openai', model: 'gpt-4o', input_tokens: 10 }),
   'post /api/admin/rebuild': () => ({}),
   'post /api/admin/usage/reprice': () => ({ dry_run: true }),
+  'patch /api/admin/projects/{id}/budget': () => ({ budget_threshold_usd: '50', alert_levels: 'default' }),
 };
 
 test('every route answers the auth matrix: none and wrong 401, project key 403 on admin routes, admin 2xx', async () => {

@@ -5,7 +5,9 @@
 //! in through the traits in [`store`] and [`clock`], so everything here runs and is tested on
 //! the host.
 
+pub mod alerts;
 pub mod auth;
+pub mod budgets;
 pub mod clock;
 pub mod error;
 pub mod ingest;

@@ -1058,3 +1058,149 @@ mod reports {
         );
     }
 }
+
+mod alerting {
+    use chrono::{TimeZone, Utc};
+
+    use crate::core::alerts::{escape_html, mime_message, sign_webhook, RenderedAlert};
+    use crate::core::budgets::{valid_email, BudgetPatch, BudgetSettings};
+    use crate::core::error::CoreError;
+    use crate::core::money::{Currency, Money};
+    use crate::core::projects::ProjectId;
+
+    fn settings() -> BudgetSettings {
+        BudgetSettings {
+            project_id: ProjectId::parse("p").unwrap(),
+            project_name: "P".into(),
+            amount: None,
+            currency: Currency::USD,
+            alert_threshold_percent: 80,
+            levels: Vec::new(),
+            daily_limit: None,
+            timezone: None,
+            emails: Vec::new(),
+            webhook_url: None,
+            webhook_secret: None,
+            last_alert_sent: None,
+        }
+    }
+
+    #[test]
+    fn the_webhook_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Computed independently with Python's hmac module.
+        assert_eq!(
+            sign_webhook("whsec_test", "1700000000", r#"{"a":1}"#),
+            "38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+        );
+    }
+
+    #[test]
+    fn html_escaping_covers_every_markup_character() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn the_mime_message_has_both_parts_in_base64_and_an_encoded_non_ascii_subject() {
+        use base64::Engine;
+        let alert = RenderedAlert {
+            subject: "Café at 80%".into(),
+            text: "plain body".into(),
+            html: "<p>html body</p>".into(),
+        };
+        let date = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let raw = mime_message(
+            "a@example.com",
+            "b@example.com",
+            &alert,
+            "<m@example.com>",
+            date,
+            "BOUNDARY",
+        );
+        assert!(raw.contains("Subject: =?UTF-8?B?"));
+        assert!(raw.contains("Date: Mon, 23 Nov 2026 06:00:00 +0000\r\n"));
+        assert!(raw.contains("Content-Type: multipart/alternative; boundary=\"BOUNDARY\""));
+        assert!(raw.ends_with("--BOUNDARY--\r\n"));
+        let parts: Vec<&str> = raw.split("--BOUNDARY\r\n").skip(1).collect();
+        assert_eq!(parts.len(), 2);
+        let decode = |part: &str| {
+            let body = part
+                .split("\r\n\r\n")
+                .nth(1)
+                .unwrap()
+                .split("\r\n--")
+                .next()
+                .unwrap();
+            let clean: String = body.split("\r\n").collect();
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(clean)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        assert!(parts[0].starts_with("Content-Type: text/plain; charset=utf-8"));
+        assert_eq!(decode(parts[0]), "plain body");
+        assert_eq!(decode(parts[1]), "<p>html body</p>");
+    }
+
+    #[test]
+    fn levels_default_to_the_alert_percent_plus_one_hundred_and_can_be_named() {
+        let mut s = settings();
+        assert_eq!(s.effective_levels(), vec![80, 100]);
+        let patch: BudgetPatch = serde_json::from_value(serde_json::json!({
+            "budget_threshold_usd": "100", "alert_levels": "default"
+        }))
+        .unwrap();
+        patch.apply(&mut s, || Ok("secret".into())).unwrap();
+        assert_eq!(s.effective_levels(), vec![50, 80, 100]);
+        assert_eq!(s.amount, Some(Money::parse("100", Currency::USD).unwrap()));
+    }
+
+    #[test]
+    fn an_invalid_patch_names_every_field_and_changes_nothing() {
+        let mut s = settings();
+        let before = s.clone();
+        let patch: BudgetPatch = serde_json::from_value(serde_json::json!({
+            "budget_threshold_usd": "-1", "alert_emails": ["x"], "webhook_url": "http://a.b",
+            "budget_alert_threshold_percent": 0
+        }))
+        .unwrap();
+        let error = patch.apply(&mut s, || Ok("secret".into())).unwrap_err();
+        let CoreError::Validation(details) = error else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "budget_threshold_usd",
+                "budget_alert_threshold_percent",
+                "alert_emails[0]",
+                "webhook_url"
+            ]
+        );
+        assert_eq!(s, before);
+    }
+
+    #[test]
+    fn email_addresses_are_checked_plainly() {
+        for good in ["a@example.com", "first.last+tag@sub.example.org"] {
+            assert!(valid_email(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@example.com",
+            "a@.com",
+            "a b@example.com",
+            "<a@example.com>",
+            "a@example.com.",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

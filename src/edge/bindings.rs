@@ -20,6 +20,12 @@ pub const ASSETS: &str = "ASSETS";
 pub const ADMIN_API_KEY: &str = "ADMIN_API_KEY";
 /// Var: comma-separated origins allowed by CORS.
 pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
+/// The `send_email` binding alerts go out through.
+pub const ALERT_EMAIL: &str = "ALERT_EMAIL";
+/// Var: the sender address of alert email.
+pub const ALERT_FROM: &str = "ALERT_FROM";
+/// Var: the dashboard's public URL, linked from alerts.
+pub const DASHBOARD_URL: &str = "DASHBOARD_URL";
 /// Var: how many days late a usage event may arrive (default 90).
 pub const MAX_EVENT_AGE_DAYS: &str = "MAX_EVENT_AGE_DAYS";
 
@@ -78,4 +84,18 @@ pub fn ingest_config(env: &Env) -> IngestConfig {
         }
     }
     config
+}
+
+/// Alert settings from vars; empty values count as unset.
+pub fn alert_config(env: &Env) -> crate::core::alerts::AlertConfig {
+    let var = |name: &str| {
+        env.var(name)
+            .ok()
+            .map(|v| v.to_string().trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    crate::core::alerts::AlertConfig {
+        from_address: var(ALERT_FROM),
+        dashboard_url: var(DASHBOARD_URL),
+    }
 }

@@ -1,13 +1,16 @@
-//! The Cron Trigger (`0 */6 * * *`): writes the R2 summaries (and, with budgets, checks them).
+//! The Cron Trigger (`0 */6 * * *`): writes the R2 summaries, then checks every budget and
+//! sends the alerts due.
 //! Each step runs on its own: a failing step is logged and never stops the others.
 
 use serde_json::{json, Value};
 use worker::Env;
 
-use crate::core::clock::Clock;
+use crate::core::alerts::{check_budgets, Mode};
+use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::summaries::write_summaries;
 
-use super::bindings::{raw_log, AppState};
+use super::bindings::{alert_config, raw_log, AppState};
+use super::notify::EdgeNotifier;
 use super::router::WorkerClock;
 
 /// Runs every scheduled step and reports what each did.
@@ -26,5 +29,31 @@ pub async fn run(env: &Env) -> Value {
             json!({ "error": e.to_string() })
         }
     };
-    json!({ "summaries": summaries })
+    let budgets = match AppState::load(env) {
+        Ok(state) => match check_budgets(
+            &state.store,
+            &state.store,
+            &EdgeNotifier { env },
+            &clock,
+            &SystemEntropy,
+            &alert_config(env),
+            Mode::Send,
+            None,
+        )
+        .await
+        {
+            Ok(report) => json!({
+                "projects": report.projects.len(),
+                "alerts_sent": report.alerts_sent,
+                "alerts_failed": report.alerts_failed,
+                "errors": report.projects.iter().filter(|p| p.error.is_some()).count(),
+            }),
+            Err(e) => {
+                worker::console_error!("cron: budget check failed: {e}");
+                json!({ "error": e.to_string() })
+            }
+        },
+        Err(e) => json!({ "error": e.to_string() }),
+    };
+    json!({ "summaries": summaries, "budgets": budgets })
 }

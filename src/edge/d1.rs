@@ -78,6 +78,7 @@ struct ProjectRow {
     name: String,
     description: Option<String>,
     budget_threshold_usd: Option<String>,
+    budget_currency: String,
     budget_alert_threshold_percent: f64,
     last_budget_alert_sent: Option<String>,
     created_at: String,
@@ -90,9 +91,11 @@ impl ProjectRow {
             id: ProjectId::parse(&self.id).map_err(|e| corrupt("project id", e))?,
             name: self.name,
             description: self.description,
+            // A budget in another currency is not a dollar budget; the budget route shows it.
             budget_threshold_usd: self
                 .budget_threshold_usd
                 .as_deref()
+                .filter(|_| self.budget_currency == "USD")
                 .map(|b| Money::parse(b, Currency::USD))
                 .transpose()
                 .map_err(|e| corrupt("budget", e))?,
@@ -109,6 +112,8 @@ impl ProjectRow {
 }
 
 const PROJECT_COLUMNS: &str = "id, name, description, budget_threshold_usd, \
+    budget_alert_threshold_percent, last_budget_alert_sent, created_at, updated_at";
+const PROJECT_READ_COLUMNS: &str = "id, name, description, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, last_budget_alert_sent, created_at, updated_at";
 
 impl ProjectStore for D1Store {
@@ -144,7 +149,7 @@ impl ProjectStore for D1Store {
         let row: Option<ProjectRow> = self
             .db
             .prepare(format!(
-                "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?1"
+                "SELECT {PROJECT_READ_COLUMNS} FROM projects WHERE id = ?1"
             ))
             .bind(&[text(id.as_str())])
             .map_err(store_error)?
@@ -158,7 +163,7 @@ impl ProjectStore for D1Store {
         let rows: Vec<ProjectRow> = self
             .db
             .prepare(format!(
-                "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY created_at, id"
+                "SELECT {PROJECT_READ_COLUMNS} FROM projects ORDER BY created_at, id"
             ))
             .all()
             .await
@@ -488,6 +493,6 @@ impl PriceStore for D1Store {
 }
 
 /// The Workers clock, for adapters that stamp rows.
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(worker::Date::now().as_millis() as i64).unwrap_or_default()
 }

@@ -3,11 +3,14 @@
 //! call the core and map the result; no rule of the product lives here.
 
 pub mod bindings;
+pub mod budgets;
 pub mod cron;
 pub mod d1;
+pub mod d1_budgets;
 pub mod d1_reports;
 pub mod d1_usage;
 pub mod http;
+pub mod notify;
 pub mod openapi;
 pub mod prices;
 pub mod r2;

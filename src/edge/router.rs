@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use worker::{Env, Request, Response};
 
+use crate::core::alerts::Mode;
 use crate::core::auth::{authenticate, Principal};
 use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::error::CoreError;
@@ -228,6 +229,20 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             )
         }
         RouteName::RunScheduled => ok(200, &super::cron::run(env).await),
+        RouteName::GetBudget => super::budgets::get(store, env, &clock, param(0)).await,
+        RouteName::PatchBudget => {
+            let body = read_json_body(request).await?;
+            super::budgets::patch(store, env, &clock, param(0), &body).await
+        }
+        RouteName::CheckBudgetsDryRun => {
+            let query = query_pairs(request);
+            super::budgets::check(store, env, &clock, &query, Mode::DryRun).await
+        }
+        RouteName::CheckBudgets => {
+            let query = query_pairs(request);
+            super::budgets::check(store, env, &clock, &query, Mode::Send).await
+        }
+        RouteName::Alerts => super::budgets::alerts(store, &query_pairs(request)).await,
         RouteName::Jobs => ok(
             200,
             &list_jobs(store, clock.now(), &query_pairs(request)).await?,

@@ -44,6 +44,11 @@ pub enum RouteName {
     Jobs,
     JobSummary,
     RunScheduled,
+    GetBudget,
+    PatchBudget,
+    CheckBudgetsDryRun,
+    CheckBudgets,
+    Alerts,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -229,6 +234,31 @@ pub const ROUTES: &[RouteDef] = &[
         RouteName::RunScheduled,
         Access::Admin,
     ),
+    route(
+        "GET",
+        "/api/admin/projects/{id}/budget",
+        RouteName::GetBudget,
+        Access::Admin,
+    ),
+    route(
+        "PATCH",
+        "/api/admin/projects/{id}/budget",
+        RouteName::PatchBudget,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/usage/check-budgets",
+        RouteName::CheckBudgetsDryRun,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/usage/check-budgets",
+        RouteName::CheckBudgets,
+        Access::Admin,
+    ),
+    route("GET", "/api/admin/alerts", RouteName::Alerts, Access::Admin),
 ];
 
 /// A matched route and its path parameters, in pattern order.

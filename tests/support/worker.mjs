@@ -17,7 +17,11 @@ export async function applyMigrations(db) {
   }
 }
 
-export async function startWorker({ bindings = {} } = {}) {
+/**
+ * `outbound(request)`, when given, answers every `fetch` the worker makes to the outside
+ * (webhooks), so tests can see and fail them.
+ */
+export async function startWorker({ bindings = {}, outbound } = {}) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
   const mf = new Miniflare({
     ...workerOptions,
@@ -26,6 +30,7 @@ export async function startWorker({ bindings = {} } = {}) {
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     bindings: { ...workerOptions.bindings, ADMIN_API_KEY: ADMIN_KEY, ...bindings },
     cf: false,
+    ...(outbound ? { outboundService: outbound } : {}),
   });
   const db = await mf.getD1Database('DB');
   await applyMigrations(db);

@@ -1,0 +1,869 @@
+//! The budget check and its alerts: spend against budget per project, the forecast, the level
+//! crossed, and what was sent. Rendering (email HTML and text, MIME, webhook JSON and its
+//! HMAC-SHA256 signature) is pure and lives here too.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::json;
+use sha2::Sha256;
+
+use super::budgets::{window_start, AlertRecord, BudgetSettings, BudgetStore};
+use super::clock::{format_timestamp, random_token, Clock, Entropy};
+use super::error::{CoreError, StoreError};
+use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
+use super::projects::ProjectId;
+use super::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
+
+/// How alerts leave the worker. The edge implements it with the `send_email` binding and
+/// `fetch`; tests with a recorder.
+#[allow(async_fn_in_trait)]
+pub trait Notifier {
+    async fn send_email(&self, from: &str, to: &str, raw_mime: &str) -> Result<(), String>;
+    async fn post_webhook(
+        &self,
+        url: &str,
+        body: &str,
+        headers: &[(String, String)],
+    ) -> Result<(), String>;
+}
+
+/// Settings of alerting that come from vars.
+#[derive(Debug, Clone, Default)]
+pub struct AlertConfig {
+    /// The sender address (`ALERT_FROM`); without it no email is sent (logged as failed).
+    pub from_address: Option<String>,
+    /// The dashboard's URL (`DASHBOARD_URL`), linked from every alert.
+    pub dashboard_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Report what would be sent; send nothing, change nothing.
+    DryRun,
+    Send,
+}
+
+/// One channel of one alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertOutcome {
+    pub level: String,
+    pub channel: String,
+    pub recipient: String,
+    /// `would_send`, `sent`, `failed` or `rate_limited`.
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    pub provider: String,
+    pub model: Option<String>,
+    pub cost: Money,
+    /// Share of the period's spend, percent with two decimals.
+    pub share: String,
+}
+
+/// The check of one project.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectCheck {
+    pub project_id: String,
+    pub project_name: String,
+    pub budget: Option<Money>,
+    pub period: serde_json::Value,
+    pub spend: Money,
+    /// Spend in other currencies than the budget's (never converted).
+    pub spend_other_currencies: Totals,
+    pub unpriced_events: i64,
+    pub percent_used: Option<String>,
+    /// Period-end spend at the run rate so far.
+    pub forecast: Money,
+    pub forecast_percent: Option<String>,
+    pub today_spend: Money,
+    pub daily_limit: Option<Money>,
+    pub levels: Vec<u16>,
+    /// `budget-80`, `budget-100`, `daily`, ...: the levels crossed now.
+    pub levels_crossed: Vec<String>,
+    /// `none`, `no_budget`, `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited`,
+    /// `no_recipients` or `error`.
+    pub action: String,
+    pub alerts: Vec<AlertOutcome>,
+    pub top_providers: Vec<Breakdown>,
+    pub top_models: Vec<Breakdown>,
+    pub recommendations: Vec<String>,
+    pub subject: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub mode: Mode,
+    pub checked_at: String,
+    pub projects: Vec<ProjectCheck>,
+    pub alerts_sent: usize,
+    pub alerts_failed: usize,
+}
+
+fn percent_text(part: i128, whole: i128) -> Option<String> {
+    (whole > 0).then(|| format_scaled(div_round_half_even(part * 10_000, whole), 2, 2))
+}
+
+fn basis_points(part: i128, whole: i128) -> i128 {
+    if whole > 0 {
+        div_round_half_even(part * 10_000, whole)
+    } else {
+        0
+    }
+}
+
+/// Measures the project's period: spend, forecast, today, top providers and models.
+async fn measure(
+    reports: &impl ReportStore,
+    settings: &BudgetSettings,
+    now: DateTime<Utc>,
+) -> Result<ProjectCheck, StoreError> {
+    let tz = settings.tz();
+    let today = now.with_timezone(&tz).date_naive();
+    let first = today - Duration::days(i64::from(chrono::Datelike::day(&today)) - 1);
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first + Duration::days(31));
+    let range = Range {
+        from: Some(local_midnight(first, tz)),
+        to: Some(local_midnight(next, tz)),
+        tz,
+    };
+    let mut query = range.rollup_query(true);
+    query.project_id = Some(settings.project_id.clone());
+    query.dims = vec![Dim::Provider, Dim::Model];
+    let rows = reports.rollups(&query).await?;
+    let currency = settings.amount.map_or(settings.currency, |m| m.currency);
+    let today_label = today.format("%Y-%m-%d").to_string();
+    let mut spend = 0i128;
+    let mut today_spend = 0i128;
+    let mut others = Totals::new();
+    let mut unpriced = 0;
+    let mut by_provider: BTreeMap<String, i128> = BTreeMap::new();
+    let mut by_model: BTreeMap<(String, String), i128> = BTreeMap::new();
+    for row in &rows {
+        unpriced += row.measures[1];
+        let Ok(c) = Currency::parse(&row.currency) else {
+            continue;
+        };
+        if c != currency {
+            others.add(Money::new(row.cost_nanos, c));
+            continue;
+        }
+        spend += row.cost_nanos;
+        let provider = row.provider.clone().unwrap_or_default();
+        *by_provider.entry(provider.clone()).or_default() += row.cost_nanos;
+        *by_model
+            .entry((provider, row.model.clone().unwrap_or_default()))
+            .or_default() += row.cost_nanos;
+        if row
+            .bucket
+            .as_deref()
+            .and_then(|b| period_of(b, Period::Day, tz))
+            .is_some_and(|d| d == today_label)
+        {
+            today_spend += row.cost_nanos;
+        }
+    }
+    let (start, end) = (range.from.unwrap_or(now), range.to.unwrap_or(now));
+    let elapsed = (now - start).num_seconds().max(86_400);
+    let total = (end - start).num_seconds().max(1);
+    let forecast = div_round_half_even(spend * i128::from(total), i128::from(elapsed)).max(spend);
+    let budget = settings.amount.map(|m| m.nanos).unwrap_or(0);
+    let top = |list: Vec<(String, Option<String>, i128)>| {
+        let mut list = list;
+        list.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        list.into_iter()
+            .filter(|(_, _, c)| *c > 0)
+            .take(5)
+            .map(|(provider, model, c)| Breakdown {
+                provider,
+                model,
+                cost: Money::new(c, currency),
+                share: percent_text(c, spend).unwrap_or_else(|| "0.00".into()),
+            })
+            .collect::<Vec<_>>()
+    };
+    Ok(ProjectCheck {
+        project_id: settings.project_id.as_str().to_string(),
+        project_name: settings.project_name.clone(),
+        budget: settings.amount,
+        period: json!({
+            "kind": "calendar_month",
+            "timezone": tz.name(),
+            "from": range.from.map(format_timestamp),
+            "to": range.to.map(format_timestamp),
+        }),
+        spend: Money::new(spend, currency),
+        spend_other_currencies: others,
+        unpriced_events: unpriced,
+        percent_used: percent_text(spend, budget),
+        forecast: Money::new(forecast, currency),
+        forecast_percent: percent_text(forecast, budget),
+        today_spend: Money::new(today_spend, currency),
+        daily_limit: settings.daily_limit,
+        levels: settings.effective_levels(),
+        levels_crossed: Vec::new(),
+        action: "none".into(),
+        alerts: Vec::new(),
+        top_providers: top(by_provider.into_iter().map(|(p, c)| (p, None, c)).collect()),
+        top_models: top(by_model
+            .into_iter()
+            .map(|((p, m), c)| (p, Some(m), c))
+            .collect()),
+        recommendations: Vec::new(),
+        subject: None,
+        error: None,
+    })
+}
+
+/// Cheaper models in the same family, for recommendations.
+fn cheaper_alternative(provider: &str, model: &str) -> Option<&'static str> {
+    let m = model.to_ascii_lowercase();
+    match provider {
+        "openai" if m.starts_with("gpt-4o-mini") || m.contains("nano") => None,
+        "openai" if m.starts_with("gpt-4o") || m.starts_with("gpt-4-turbo") || m == "gpt-4" => {
+            Some("gpt-4o-mini")
+        }
+        "openai" if m.starts_with("gpt-4.1") && !m.contains("mini") => Some("gpt-4.1-mini"),
+        "openai" if m.starts_with("gpt-5") && !m.contains("mini") && !m.contains("nano") => {
+            Some("gpt-5-mini")
+        }
+        "openai" if m.starts_with("o1") || m.starts_with("o3") && !m.contains("mini") => {
+            Some("o4-mini")
+        }
+        "anthropic" if m.contains("opus") => Some("claude-sonnet-4-5"),
+        "anthropic" if m.contains("sonnet") => Some("claude-haiku-4-5"),
+        "google" if m.contains("pro") => Some("gemini-2.5-flash"),
+        _ => None,
+    }
+}
+
+fn recommendations(
+    check: &ProjectCheck,
+    settings: &BudgetSettings,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let c = check.spend.currency;
+    if let Some(budget) = settings.amount {
+        if check.forecast.nanos > budget.nanos {
+            let remaining = (budget.nanos - check.spend.nanos).max(0);
+            let days_left = days_left(check, now);
+            let per_day = div_round_half_even(remaining, i128::from(days_left.max(1)));
+            out.push(format!(
+                "At the current rate the month ends near {} ({}% of the budget). To stay within {}, keep spend under {} a day for the {} days left.",
+                check.forecast,
+                check.forecast_percent.clone().unwrap_or_default(),
+                budget,
+                Money::new(per_day, c),
+                days_left
+            ));
+        }
+    }
+    if let Some(top) = check.top_models.first() {
+        let share: f64 = top.share.parse().unwrap_or(0.0);
+        if share >= 40.0 {
+            let model = top.model.clone().unwrap_or_default();
+            match cheaper_alternative(&top.provider, &model) {
+                Some(alt) => out.push(format!(
+                    "{} ({}) is {}% of this month's spend; route simpler calls to {} to cut that part.",
+                    model, top.provider, top.share, alt
+                )),
+                None => out.push(format!(
+                    "{} ({}) is {}% of this month's spend; look at its largest operations first.",
+                    model, top.provider, top.share
+                )),
+            }
+        }
+    }
+    if check.unpriced_events > 0 {
+        out.push(format!(
+            "{} events this month have no price, so real spend is higher than shown; add their prices (GET /api/admin/prices/unpriced lists them).",
+            check.unpriced_events
+        ));
+    }
+    if settings.daily_limit.is_none() {
+        out.push("Set a daily limit to hear about a runaway job the same day.".into());
+    }
+    if check
+        .percent_used
+        .as_deref()
+        .and_then(|p| p.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        >= 100.0
+    {
+        out.push(
+            "The budget is spent: raise it if this spend is expected, or pause the jobs driving it."
+                .into(),
+        );
+    }
+    out
+}
+
+/// Whole days from `now` to the end of the check's period (at least one).
+fn days_left(check: &ProjectCheck, now: DateTime<Utc>) -> i64 {
+    check.period["to"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|end| ((end.with_timezone(&Utc) - now).num_hours() + 23) / 24)
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// HTML text escaping: every user-supplied string goes through this.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The rendered alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedAlert {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn level_words(level: &str) -> String {
+    match level.strip_prefix("budget-") {
+        Some("100") => "is over its monthly budget".into(),
+        Some(p) => format!("passed {p}% of its monthly budget"),
+        None => "passed its daily limit".into(),
+    }
+}
+
+fn dashboard_link(config: &AlertConfig, project: &str) -> Option<String> {
+    config.dashboard_url.as_ref().map(|base| {
+        format!(
+            "{}/?project={}",
+            base.trim_end_matches('/'),
+            project
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        )
+    })
+}
+
+/// The email and webhook text of one alert.
+pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> RenderedAlert {
+    let name = &check.project_name;
+    let percent = check.percent_used.clone().unwrap_or_else(|| "0.00".into());
+    let budget = check
+        .budget
+        .map(|b| b.to_string())
+        .unwrap_or_else(|| "no budget".into());
+    let subject = if level == "daily" {
+        format!(
+            "[AI spend] {name}: {} today, over the daily limit of {}",
+            check.today_spend,
+            check.daily_limit.map(|m| m.to_string()).unwrap_or_default()
+        )
+    } else {
+        format!(
+            "[AI spend] {name} at {percent}% of budget: {} of {budget}",
+            check.spend
+        )
+    };
+    let link = dashboard_link(config, &check.project_id);
+    let mut text = format!(
+        "Project {name} ({}) {}.\n\nSpent this month: {} of {budget} ({percent}%).\nForecast for the month: {} ({}% of the budget).\nSpent today: {}{}.\n",
+        check.project_id,
+        level_words(level),
+        check.spend,
+        check.forecast,
+        check.forecast_percent.clone().unwrap_or_else(|| "-".into()),
+        check.today_spend,
+        check
+            .daily_limit
+            .map(|l| format!(" (daily limit {l})"))
+            .unwrap_or_default(),
+    );
+    if !check.top_providers.is_empty() {
+        text.push_str("\nTop providers:\n");
+        for b in &check.top_providers {
+            text.push_str(&format!("  - {}: {} ({}%)\n", b.provider, b.cost, b.share));
+        }
+    }
+    if !check.top_models.is_empty() {
+        text.push_str("\nTop models:\n");
+        for b in &check.top_models {
+            text.push_str(&format!(
+                "  - {} / {}: {} ({}%)\n",
+                b.provider,
+                b.model.clone().unwrap_or_default(),
+                b.cost,
+                b.share
+            ));
+        }
+    }
+    if !check.recommendations.is_empty() {
+        text.push_str("\nRecommendations:\n");
+        for r in &check.recommendations {
+            text.push_str(&format!("  - {r}\n"));
+        }
+    }
+    if let Some(link) = &link {
+        text.push_str(&format!("\nDashboard: {link}\n"));
+    }
+    text.push_str(
+        "\nFigures come from the usage your apps reported to the tracker; no provider was called.\n",
+    );
+
+    let bar_width = percent
+        .parse::<f64>()
+        .map(|p| p.clamp(0.0, 100.0))
+        .unwrap_or(0.0);
+    let bar_colour = if bar_width >= 100.0 {
+        "#c62828"
+    } else if bar_width >= 80.0 {
+        "#ef6c00"
+    } else {
+        "#2e7d32"
+    };
+    let e = escape_html;
+    let rows = |list: &[Breakdown], with_model: bool| {
+        list.iter()
+            .map(|b| {
+                let label = if with_model {
+                    format!("{} / {}", e(&b.provider), e(b.model.as_deref().unwrap_or_default()))
+                } else {
+                    e(&b.provider)
+                };
+                format!(
+                    "<tr><td style=\"padding:4px 8px\">{label}</td><td style=\"padding:4px 8px;text-align:right\">{}</td><td style=\"padding:4px 8px;text-align:right\">{}%</td></tr>",
+                    e(&b.cost.to_string()),
+                    e(&b.share)
+                )
+            })
+            .collect::<String>()
+    };
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>");
+    html.push_str(&e(&subject));
+    html.push_str("</title></head><body style=\"font-family:Arial,Helvetica,sans-serif;color:#222;max-width:640px;margin:0 auto;padding:16px\">");
+    html.push_str(&format!(
+        "<h1 style=\"font-size:20px\">{} {}</h1>",
+        e(name),
+        e(&level_words(level))
+    ));
+    html.push_str(&format!(
+        "<p>Spent this month: <strong>{}</strong> of {} (<strong>{}%</strong>).</p>",
+        e(&check.spend.to_string()),
+        e(&budget),
+        e(&percent)
+    ));
+    html.push_str(&format!(
+        "<div style=\"background:#eee;border-radius:4px;height:16px;width:100%\"><div style=\"background:{bar_colour};border-radius:4px;height:16px;width:{bar_width:.2}%\"></div></div>"
+    ));
+    html.push_str(&format!(
+        "<p>Forecast for the month: <strong>{}</strong> ({}% of the budget). Spent today: {}{}.</p>",
+        e(&check.forecast.to_string()),
+        e(&check.forecast_percent.clone().unwrap_or_else(|| "-".into())),
+        e(&check.today_spend.to_string()),
+        e(&check
+            .daily_limit
+            .map(|l| format!(" (daily limit {l})"))
+            .unwrap_or_default())
+    ));
+    if !check.top_providers.is_empty() {
+        html.push_str("<h2 style=\"font-size:16px\">Top providers</h2><table style=\"border-collapse:collapse\"><tbody>");
+        html.push_str(&rows(&check.top_providers, false));
+        html.push_str("</tbody></table>");
+    }
+    if !check.top_models.is_empty() {
+        html.push_str("<h2 style=\"font-size:16px\">Top models</h2><table style=\"border-collapse:collapse\"><tbody>");
+        html.push_str(&rows(&check.top_models, true));
+        html.push_str("</tbody></table>");
+    }
+    if !check.recommendations.is_empty() {
+        html.push_str("<h2 style=\"font-size:16px\">Recommendations</h2><ul>");
+        for r in &check.recommendations {
+            html.push_str(&format!("<li>{}</li>", e(r)));
+        }
+        html.push_str("</ul>");
+    }
+    if let Some(link) = &link {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Open the dashboard</a></p>",
+            e(link)
+        ));
+    }
+    html.push_str("<p style=\"color:#666;font-size:12px\">Figures come from the usage your apps reported to the tracker; no provider was called.</p></body></html>\n");
+    RenderedAlert {
+        subject,
+        text,
+        html,
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn wrapped_base64(text: &str) -> String {
+    base64(text.as_bytes())
+        .as_bytes()
+        .chunks(76)
+        .map(|line| String::from_utf8_lossy(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// A header value: plain when printable ASCII, else RFC 2047 encoded words.
+fn header_text(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.is_ascii() {
+        clean
+    } else {
+        format!("=?UTF-8?B?{}?=", base64(clean.as_bytes()))
+    }
+}
+
+/// A multipart/alternative message (plain text, then HTML), both parts UTF-8 in base64.
+pub fn mime_message(
+    from: &str,
+    to: &str,
+    alert: &RenderedAlert,
+    message_id: &str,
+    date: DateTime<Utc>,
+    boundary: &str,
+) -> String {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}--\r\n",
+        header_text(&alert.subject),
+        date.format("%a, %d %b %Y %H:%M:%S +0000"),
+        wrapped_base64(&alert.text),
+        wrapped_base64(&alert.html),
+    )
+}
+
+/// `hex(HMAC-SHA256(secret, "<timestamp>.<body>"))`, sent as `x-ast-signature: sha256=<hex>`.
+pub fn sign_webhook(secret: &str, timestamp: &str, body: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The webhook body: Slack-compatible `text` plus the figures.
+pub fn webhook_body(
+    check: &ProjectCheck,
+    level: &str,
+    alert: &RenderedAlert,
+    config: &AlertConfig,
+) -> String {
+    json!({
+        "text": format!("{}\n{}", alert.subject, check.recommendations.first().cloned().unwrap_or_default()).trim().to_string(),
+        "project_id": check.project_id,
+        "project_name": check.project_name,
+        "level": level,
+        "spend": check.spend,
+        "budget": check.budget,
+        "percent_used": check.percent_used,
+        "forecast": check.forecast,
+        "today_spend": check.today_spend,
+        "daily_limit": check.daily_limit,
+        "period": check.period,
+        "top_providers": check.top_providers,
+        "top_models": check.top_models,
+        "recommendations": check.recommendations,
+        "dashboard_url": dashboard_link(config, &check.project_id),
+    })
+    .to_string()
+}
+
+/// The levels crossed now: the highest budget level reached, and `daily` when today's spend
+/// reached the daily limit.
+fn crossed(check: &ProjectCheck, settings: &BudgetSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(budget) = settings.amount {
+        let bp = basis_points(check.spend.nanos, budget.nanos);
+        if let Some(level) = settings
+            .effective_levels()
+            .into_iter()
+            .filter(|l| bp >= i128::from(*l) * 100)
+            .max()
+        {
+            out.push(format!("budget-{level}"));
+        }
+    }
+    if let Some(limit) = settings.daily_limit {
+        if check.today_spend.nanos >= limit.nanos {
+            out.push("daily".into());
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn alert_project(
+    budgets: &impl BudgetStore,
+    notifier: &impl Notifier,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    settings: &BudgetSettings,
+    check: &mut ProjectCheck,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<(usize, usize), CoreError> {
+    let levels = crossed(check, settings);
+    check.levels_crossed = levels.clone();
+    if levels.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut channels: Vec<(String, String)> = settings
+        .emails
+        .iter()
+        .map(|e| ("email".to_string(), e.clone()))
+        .collect();
+    if let Some(url) = &settings.webhook_url {
+        channels.push(("webhook".into(), url.clone()));
+    }
+    if channels.is_empty() {
+        check.action = "no_recipients".into();
+        return Ok((0, 0));
+    }
+    let (mut sent, mut failed, mut limited) = (0, 0, 0);
+    for level in levels {
+        let alert = render_alert(check, &level, config);
+        check.subject.get_or_insert_with(|| alert.subject.clone());
+        let claim = random_token(entropy, "clm_", 12)?;
+        let available = match mode {
+            Mode::DryRun => budgets
+                .last_claim(&settings.project_id, &level)
+                .await?
+                .is_none_or(|t| t <= window_start(now)),
+            Mode::Send => {
+                budgets
+                    .claim_alert(&settings.project_id, &level, &claim, now, window_start(now))
+                    .await?
+            }
+        };
+        if !available {
+            limited += 1;
+            for (channel, recipient) in &channels {
+                check.alerts.push(AlertOutcome {
+                    level: level.clone(),
+                    channel: channel.clone(),
+                    recipient: recipient.clone(),
+                    status: "rate_limited".into(),
+                    error: None,
+                });
+            }
+            continue;
+        }
+        let mut level_sent = 0;
+        for (channel, recipient) in &channels {
+            if mode == Mode::DryRun {
+                check.alerts.push(AlertOutcome {
+                    level: level.clone(),
+                    channel: channel.clone(),
+                    recipient: recipient.clone(),
+                    status: "would_send".into(),
+                    error: None,
+                });
+                continue;
+            }
+            let (result, payload) = if channel == "email" {
+                match &config.from_address {
+                    Some(from) => {
+                        let host = from.rsplit('@').next().unwrap_or("localhost");
+                        let id = format!("<{}@{host}>", random_token(entropy, "", 12)?);
+                        let boundary = random_token(entropy, "=_ast_", 12)?;
+                        let raw = mime_message(from, recipient, &alert, &id, now, &boundary);
+                        (notifier.send_email(from, recipient, &raw).await, None)
+                    }
+                    None => (
+                        Err("no sender address: set the ALERT_FROM var".to_string()),
+                        None,
+                    ),
+                }
+            } else {
+                let body = webhook_body(check, &level, &alert, config);
+                let timestamp = now.timestamp().to_string();
+                let signature = sign_webhook(
+                    settings.webhook_secret.as_deref().unwrap_or_default(),
+                    &timestamp,
+                    &body,
+                );
+                let headers = vec![
+                    ("content-type".to_string(), "application/json".to_string()),
+                    ("x-ast-timestamp".to_string(), timestamp),
+                    ("x-ast-signature".to_string(), format!("sha256={signature}")),
+                ];
+                (
+                    notifier.post_webhook(recipient, &body, &headers).await,
+                    Some(body),
+                )
+            };
+            let ok = result.is_ok();
+            if ok {
+                level_sent += 1;
+                sent += 1;
+            } else {
+                failed += 1;
+            }
+            let record = AlertRecord {
+                id: random_token(entropy, "alr_", 12)?,
+                project_id: check.project_id.clone(),
+                level: level.clone(),
+                channel: channel.clone(),
+                recipient: recipient.clone(),
+                status: if ok { "sent" } else { "failed" }.into(),
+                error: result.as_ref().err().cloned(),
+                subject: Some(alert.subject.clone()),
+                text_body: (channel == "email").then(|| alert.text.clone()),
+                html_body: (channel == "email").then(|| alert.html.clone()),
+                payload,
+                spend: check.spend.amount_string(),
+                budget: check.budget.map(|b| b.amount_string()).unwrap_or_default(),
+                currency: check.spend.currency.to_string(),
+                percent_used: check.percent_used.clone().unwrap_or_default(),
+                created_at: format_timestamp(now),
+            };
+            budgets.record_alert(&record).await?;
+            check.alerts.push(AlertOutcome {
+                level: level.clone(),
+                channel: channel.clone(),
+                recipient: recipient.clone(),
+                status: record.status.clone(),
+                error: record.error.clone(),
+            });
+        }
+        if mode == Mode::Send {
+            if level_sent == 0 {
+                // Nothing went out: give the window back so the next run retries.
+                budgets
+                    .release_alert(&settings.project_id, &level, &claim)
+                    .await?;
+            } else {
+                budgets.mark_alert_sent(&settings.project_id, now).await?;
+            }
+        }
+    }
+    check.action = match (mode, sent, failed, limited) {
+        (Mode::DryRun, _, _, l)
+            if l > 0 && check.alerts.iter().all(|a| a.status == "rate_limited") =>
+        {
+            "rate_limited".into()
+        }
+        (Mode::DryRun, ..) => "would_send".into(),
+        (_, 0, 0, l) if l > 0 => "rate_limited".into(),
+        (_, s, 0, _) if s > 0 => "sent".into(),
+        (_, 0, f, _) if f > 0 => "failed".into(),
+        _ => "partly_sent".into(),
+    };
+    Ok((sent, failed))
+}
+
+/// Checks every project's budget (or one project's) and, in `Send` mode, alerts. A project
+/// that fails is reported with its error and never stops the others.
+#[allow(clippy::too_many_arguments)]
+pub async fn check_budgets(
+    budgets: &impl BudgetStore,
+    reports: &impl ReportStore,
+    notifier: &impl Notifier,
+    clock: &impl Clock,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    mode: Mode,
+    only: Option<&ProjectId>,
+) -> Result<CheckReport, CoreError> {
+    let now = clock.now();
+    let mut report = CheckReport {
+        mode,
+        checked_at: format_timestamp(now),
+        projects: Vec::new(),
+        alerts_sent: 0,
+        alerts_failed: 0,
+    };
+    for settings in budgets.budgets().await? {
+        if only.is_some_and(|p| *p != settings.project_id) {
+            continue;
+        }
+        if settings.amount.is_none() && settings.daily_limit.is_none() {
+            continue;
+        }
+        let mut check = match measure(reports, &settings, now).await {
+            Ok(check) => check,
+            Err(e) => {
+                report.projects.push(failed_check(&settings, e.to_string()));
+                continue;
+            }
+        };
+        check.recommendations = recommendations(&check, &settings, now);
+        match alert_project(
+            budgets, notifier, entropy, config, &settings, &mut check, now, mode,
+        )
+        .await
+        {
+            Ok((sent, failed)) => {
+                report.alerts_sent += sent;
+                report.alerts_failed += failed;
+            }
+            Err(e) => {
+                check.action = "error".into();
+                check.error = Some(e.to_string());
+            }
+        }
+        report.projects.push(check);
+    }
+    Ok(report)
+}
+
+fn failed_check(settings: &BudgetSettings, error: String) -> ProjectCheck {
+    let currency = settings.amount.map_or(settings.currency, |m| m.currency);
+    ProjectCheck {
+        project_id: settings.project_id.as_str().to_string(),
+        project_name: settings.project_name.clone(),
+        budget: settings.amount,
+        period: json!({}),
+        spend: Money::zero(currency),
+        spend_other_currencies: Totals::new(),
+        unpriced_events: 0,
+        percent_used: None,
+        forecast: Money::zero(currency),
+        forecast_percent: None,
+        today_spend: Money::zero(currency),
+        daily_limit: settings.daily_limit,
+        levels: settings.effective_levels(),
+        levels_crossed: Vec::new(),
+        action: "error".into(),
+        alerts: Vec::new(),
+        top_providers: Vec::new(),
+        top_models: Vec::new(),
+        recommendations: Vec::new(),
+        subject: None,
+        error: Some(error),
+    }
+}

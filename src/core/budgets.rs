@@ -1,0 +1,452 @@
+//! Budgets: per-project settings, the check that compares spend with them, and the alerts it
+//! sends (email and a signed webhook), rate-limited per project and level.
+//!
+//! The check is one function of (stores, clock, notifier). It runs from the Cron Trigger, from
+//! `POST /api/admin/usage/check-budgets`, and as a dry run from the `GET` of that route.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::error::{CoreError, FieldError, Problems, StoreError};
+use super::input::{nullable, DecimalText};
+use super::money::{Currency, Money};
+use super::projects::ProjectId;
+
+/// The alert window: at most one alert per project and level within it (the seed rule).
+pub const ALERT_WINDOW_HOURS: i64 = 24;
+/// The most alert levels and addresses one project may have.
+pub const MAX_LEVELS: usize = 10;
+pub const MAX_EMAILS: usize = 20;
+/// Levels used when a team asks for several without naming them.
+pub const DEFAULT_LEVELS: [u16; 3] = [50, 80, 100];
+
+/// A project's budget settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetSettings {
+    pub project_id: ProjectId,
+    pub project_name: String,
+    /// The monthly budget with its currency; `None`: no budget.
+    pub amount: Option<Money>,
+    pub currency: Currency,
+    /// The main alert level (default 80).
+    pub alert_threshold_percent: u16,
+    /// Further levels; empty means only the main one. 100 (over budget) always applies.
+    pub levels: Vec<u16>,
+    pub daily_limit: Option<Money>,
+    /// The zone of the calendar month; `None` is UTC.
+    pub timezone: Option<String>,
+    pub emails: Vec<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub last_alert_sent: Option<DateTime<Utc>>,
+}
+
+impl BudgetSettings {
+    /// Every level that applies, ascending, 100 included.
+    pub fn effective_levels(&self) -> Vec<u16> {
+        let mut levels = if self.levels.is_empty() {
+            vec![self.alert_threshold_percent]
+        } else {
+            self.levels.clone()
+        };
+        levels.push(100);
+        levels.sort_unstable();
+        levels.dedup();
+        levels
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.timezone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(Tz::UTC)
+    }
+}
+
+/// Body of `PATCH /api/admin/projects/{id}/budget`. Absent fields are left as they are;
+/// `null` clears.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetPatch {
+    #[serde(default, deserialize_with = "nullable")]
+    pub budget_threshold_usd: Option<Option<DecimalText>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub budget: Option<Option<BudgetAmount>>,
+    pub budget_alert_threshold_percent: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub alert_levels: Option<Option<LevelsInput>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub daily_limit: Option<Option<DecimalText>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub timezone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub alert_emails: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub webhook_url: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetAmount {
+    pub amount: DecimalText,
+    pub currency: Option<String>,
+}
+
+/// A list of percents, or `"default"` for 50/80/100.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum LevelsInput {
+    List(Vec<i64>),
+    Named(String),
+}
+
+fn positive_money(field: &str, text: &str, currency: Currency) -> Result<Money, FieldError> {
+    let money = Money::parse(text, currency).map_err(|m| FieldError::new(field, m))?;
+    if money.nanos <= 0 {
+        return Err(FieldError::new(field, "must be greater than zero"));
+    }
+    if money.nanos > 1_000_000_000_000 * 1_000_000_000 {
+        return Err(FieldError::new(field, "is too large"));
+    }
+    Ok(money)
+}
+
+fn percent(field: &str, value: i64) -> Result<u16, FieldError> {
+    if (1..=1000).contains(&value) {
+        Ok(value as u16)
+    } else {
+        Err(FieldError::new(
+            field,
+            "must be a whole percent from 1 to 1000",
+        ))
+    }
+}
+
+/// A deliberately plain address check: one `@`, a dotted domain, no spaces or angle brackets.
+pub fn valid_email(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && domain.len() <= 253
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && address.chars().all(|c| {
+            c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\')
+        })
+}
+
+fn https_url(field: &str, url: &str) -> Result<String, FieldError> {
+    let trimmed = url.trim();
+    let rest = trimmed
+        .strip_prefix("https://")
+        .ok_or_else(|| FieldError::new(field, "must be an https:// URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || trimmed.len() > 2048 {
+        return Err(FieldError::new(
+            field,
+            "must be an https:// URL with a host",
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+impl BudgetPatch {
+    /// Applies the patch; every invalid field is reported, and nothing changes unless all are
+    /// valid. `new_secret` makes a signing secret when a webhook is first set.
+    pub fn apply(
+        self,
+        settings: &mut BudgetSettings,
+        new_secret: impl FnOnce() -> Result<String, CoreError>,
+    ) -> Result<(), CoreError> {
+        let mut p = Problems::new();
+        let mut next = settings.clone();
+        if let (Some(Some(_)), Some(Some(_))) = (&self.budget_threshold_usd, &self.budget) {
+            p.push(
+                "budget",
+                "give either budget_threshold_usd or budget, not both",
+            );
+        }
+        match self.budget_threshold_usd {
+            Some(Some(text)) => {
+                if let Some(m) = p.take(positive_money(
+                    "budget_threshold_usd",
+                    &text.0,
+                    Currency::USD,
+                )) {
+                    next.amount = Some(m);
+                    next.currency = Currency::USD;
+                }
+            }
+            Some(None) => next.amount = None,
+            None => {}
+        }
+        match self.budget {
+            Some(Some(budget)) => {
+                let currency = match &budget.currency {
+                    Some(c) => p.take(
+                        Currency::parse(c).map_err(|m| FieldError::new("budget.currency", m)),
+                    ),
+                    None => Some(Currency::USD),
+                };
+                if let Some(currency) = currency {
+                    if let Some(m) =
+                        p.take(positive_money("budget.amount", &budget.amount.0, currency))
+                    {
+                        next.amount = Some(m);
+                        next.currency = currency;
+                    }
+                }
+            }
+            Some(None) => next.amount = None,
+            None => {}
+        }
+        if let Some(v) = self.budget_alert_threshold_percent {
+            if let Some(pc) = p.take(percent("budget_alert_threshold_percent", v)) {
+                next.alert_threshold_percent = pc;
+            }
+        }
+        match self.alert_levels {
+            Some(Some(LevelsInput::Named(name))) if name == "default" => {
+                next.levels = DEFAULT_LEVELS.to_vec();
+            }
+            Some(Some(LevelsInput::Named(other))) => p.push(
+                "alert_levels",
+                format!("`{other}` is not a list of percents or \"default\""),
+            ),
+            Some(Some(LevelsInput::List(list))) => {
+                if list.is_empty() || list.len() > MAX_LEVELS {
+                    p.push(
+                        "alert_levels",
+                        format!("must hold 1 to {MAX_LEVELS} percents"),
+                    );
+                } else {
+                    let mut levels = Vec::new();
+                    for (i, v) in list.into_iter().enumerate() {
+                        if let Some(pc) = p.take(percent(&format!("alert_levels[{i}]"), v)) {
+                            levels.push(pc);
+                        }
+                    }
+                    levels.sort_unstable();
+                    levels.dedup();
+                    next.levels = levels;
+                }
+            }
+            Some(None) => next.levels = Vec::new(),
+            None => {}
+        }
+        match self.daily_limit {
+            Some(Some(text)) => {
+                next.daily_limit = p.take(positive_money("daily_limit", &text.0, next.currency));
+            }
+            Some(None) => next.daily_limit = None,
+            None => {}
+        }
+        if let Some(limit) = next.daily_limit {
+            // The limit follows the budget's currency.
+            next.daily_limit = Some(Money::new(limit.nanos, next.currency));
+        }
+        match self.timezone {
+            Some(Some(tz)) => match tz.parse::<Tz>() {
+                Ok(zone) => next.timezone = Some(zone.name().to_string()),
+                Err(_) => p.push(
+                    "timezone",
+                    format!("`{tz}` is not an IANA time zone such as Europe/Paris"),
+                ),
+            },
+            Some(None) => next.timezone = None,
+            None => {}
+        }
+        match self.alert_emails {
+            Some(Some(list)) => {
+                if list.len() > MAX_EMAILS {
+                    p.push("alert_emails", format!("at most {MAX_EMAILS} addresses"));
+                }
+                let mut emails = Vec::new();
+                for (i, e) in list.iter().enumerate() {
+                    let e = e.trim();
+                    if valid_email(e) {
+                        emails.push(e.to_string());
+                    } else {
+                        p.push(
+                            format!("alert_emails[{i}]"),
+                            format!("`{e}` is not an email address"),
+                        );
+                    }
+                }
+                emails.dedup();
+                next.emails = emails;
+            }
+            Some(None) => next.emails = Vec::new(),
+            None => {}
+        }
+        match self.webhook_url {
+            Some(Some(url)) => {
+                if let Some(url) = p.take(https_url("webhook_url", &url)) {
+                    next.webhook_url = Some(url);
+                }
+            }
+            Some(None) => {
+                next.webhook_url = None;
+                next.webhook_secret = None;
+            }
+            None => {}
+        }
+        p.finish()?;
+        if next.webhook_url.is_some() && next.webhook_secret.is_none() {
+            next.webhook_secret = Some(new_secret()?);
+        }
+        *settings = next;
+        Ok(())
+    }
+}
+
+/// The settings as the API shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetView {
+    pub project_id: String,
+    pub project_name: String,
+    pub budget: Option<Money>,
+    /// The budget when it is in US dollars (the seed teams' field).
+    pub budget_threshold_usd: Option<String>,
+    pub budget_alert_threshold_percent: u16,
+    /// Every level the check uses (100 always included).
+    pub alert_levels: Vec<u16>,
+    pub daily_limit: Option<Money>,
+    pub period: serde_json::Value,
+    pub alert_emails: Vec<String>,
+    pub webhook_url: Option<String>,
+    /// Verify the `x-ast-signature` header of webhook calls with this.
+    pub webhook_secret: Option<String>,
+    pub last_budget_alert_sent: Option<DateTime<Utc>>,
+}
+
+impl BudgetView {
+    pub fn new(s: &BudgetSettings) -> Self {
+        BudgetView {
+            project_id: s.project_id.as_str().to_string(),
+            project_name: s.project_name.clone(),
+            budget: s.amount,
+            budget_threshold_usd: s
+                .amount
+                .filter(|m| m.currency == Currency::USD)
+                .map(|m| m.amount_string()),
+            budget_alert_threshold_percent: s.alert_threshold_percent,
+            alert_levels: s.effective_levels(),
+            daily_limit: s.daily_limit,
+            period: serde_json::json!({
+                "kind": "calendar_month",
+                "timezone": s.timezone.clone().unwrap_or_else(|| "UTC".into()),
+            }),
+            alert_emails: s.emails.clone(),
+            webhook_url: s.webhook_url.clone(),
+            webhook_secret: s.webhook_secret.clone(),
+            last_budget_alert_sent: s.last_alert_sent,
+        }
+    }
+}
+
+/// One attempt to alert, as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertRecord {
+    pub id: String,
+    pub project_id: String,
+    pub level: String,
+    /// `email` or `webhook`.
+    pub channel: String,
+    pub recipient: String,
+    /// `sent` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub subject: Option<String>,
+    pub text_body: Option<String>,
+    pub html_body: Option<String>,
+    pub payload: Option<String>,
+    pub spend: String,
+    pub budget: String,
+    pub currency: String,
+    pub percent_used: String,
+    pub created_at: String,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait BudgetStore {
+    async fn budget(&self, project: &ProjectId) -> Result<Option<BudgetSettings>, StoreError>;
+    /// Every project's settings (projects without a budget included).
+    async fn budgets(&self) -> Result<Vec<BudgetSettings>, StoreError>;
+    async fn save_budget(&self, settings: &BudgetSettings) -> Result<bool, StoreError>;
+    /// Claims the right to send `level` for `project`: succeeds when no claim is newer than
+    /// `not_after`. Atomic: of two overlapping claims, one wins.
+    async fn claim_alert(
+        &self,
+        project: &ProjectId,
+        level: &str,
+        claim_id: &str,
+        now: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives a claim back (every send failed), so the next run tries again.
+    async fn release_alert(
+        &self,
+        project: &ProjectId,
+        level: &str,
+        claim_id: &str,
+    ) -> Result<(), StoreError>;
+    /// When `level` was last claimed for `project`, if ever (for dry runs).
+    async fn last_claim(
+        &self,
+        project: &ProjectId,
+        level: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn record_alert(&self, record: &AlertRecord) -> Result<(), StoreError>;
+    async fn mark_alert_sent(
+        &self,
+        project: &ProjectId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Alert attempts, newest first.
+    async fn alerts(
+        &self,
+        project: Option<&ProjectId>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>, StoreError>;
+}
+
+/// The window start: a claim older than this may be taken again.
+pub fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::hours(ALERT_WINDOW_HOURS)
+}
+
+fn parse_project(id: &str) -> Result<ProjectId, CoreError> {
+    ProjectId::parse(id).map_err(|_| CoreError::NotFound(format!("project `{id}`")))
+}
+
+/// A project's budget settings; 404 when the project does not exist.
+pub async fn get_budget(store: &impl BudgetStore, id: &str) -> Result<BudgetSettings, CoreError> {
+    let project = parse_project(id)?;
+    store
+        .budget(&project)
+        .await?
+        .ok_or_else(|| CoreError::NotFound(format!("project `{id}`")))
+}
+
+/// Applies a budget patch and stores it; nothing changes when a field is invalid.
+pub async fn patch_budget(
+    store: &impl BudgetStore,
+    entropy: &impl super::clock::Entropy,
+    id: &str,
+    patch: BudgetPatch,
+) -> Result<BudgetSettings, CoreError> {
+    let mut settings = get_budget(store, id).await?;
+    patch.apply(&mut settings, || {
+        super::clock::random_token(entropy, "whsec_", 24)
+    })?;
+    if !store.save_budget(&settings).await? {
+        return Err(CoreError::NotFound(format!("project `{id}`")));
+    }
+    Ok(settings)
+}

@@ -1,0 +1,110 @@
+//! Handlers of the budget, check and alert routes.
+
+use serde_json::json;
+use worker::{Env, Response};
+
+use crate::core::alerts::{check_budgets, Mode};
+use crate::core::budgets::{get_budget, patch_budget, BudgetStore, BudgetView};
+use crate::core::clock::{Clock, SystemEntropy};
+use crate::core::error::CoreError;
+use crate::core::input::parse_json;
+use crate::core::projects::ProjectId;
+use crate::core::query::{only_known, param, QueryPairs};
+
+use super::bindings::alert_config;
+use super::d1::D1Store;
+use super::notify::EdgeNotifier;
+use super::router::ok;
+
+async fn view_with_status(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    settings: &crate::core::budgets::BudgetSettings,
+) -> Result<Response, CoreError> {
+    let check = check_budgets(
+        store,
+        store,
+        &EdgeNotifier { env },
+        clock,
+        &SystemEntropy,
+        &alert_config(env),
+        Mode::DryRun,
+        Some(&settings.project_id),
+    )
+    .await?;
+    let mut body = json!(BudgetView::new(settings));
+    body["status"] = json!(check.projects.first());
+    ok(200, &body)
+}
+
+/// `GET /api/admin/projects/{id}/budget`.
+pub async fn get(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    id: &str,
+) -> Result<Response, CoreError> {
+    let settings = get_budget(store, id).await?;
+    view_with_status(store, env, clock, &settings).await
+}
+
+/// `PATCH /api/admin/projects/{id}/budget`.
+pub async fn patch(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    id: &str,
+    body: &[u8],
+) -> Result<Response, CoreError> {
+    let settings = patch_budget(store, &SystemEntropy, id, parse_json(body)?).await?;
+    view_with_status(store, env, clock, &settings).await
+}
+
+/// `GET` (dry run) and `POST` (check and send) `/api/admin/usage/check-budgets`.
+pub async fn check(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    query: &QueryPairs,
+    mode: Mode,
+) -> Result<Response, CoreError> {
+    only_known(query, &["project_id"])?;
+    let only = param(query, "project_id")
+        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()?;
+    let report = check_budgets(
+        store,
+        store,
+        &EdgeNotifier { env },
+        clock,
+        &SystemEntropy,
+        &alert_config(env),
+        mode,
+        only.as_ref(),
+    )
+    .await?;
+    ok(200, &report)
+}
+
+/// `GET /api/admin/alerts`.
+pub async fn alerts(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
+    only_known(query, &["project_id", "limit"])?;
+    let project = param(query, "project_id")
+        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()?;
+    let limit = match param(query, "limit") {
+        None => 100,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(CoreError::invalid(
+                    "limit",
+                    "must be a whole number from 1 to 1000",
+                ))
+            }
+        },
+    };
+    let alerts = store.alerts(project.as_ref(), limit).await?;
+    ok(200, &json!({ "count": alerts.len(), "alerts": alerts }))
+}

@@ -1,0 +1,300 @@
+//! D1 adapter of [`BudgetStore`]: budget settings on `projects`, atomic alert claims in
+//! `alert_claims`, and the `alert_log`.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use wasm_bindgen::JsValue;
+
+use crate::core::budgets::{AlertRecord, BudgetSettings, BudgetStore};
+use crate::core::clock::{format_timestamp, parse_timestamp};
+use crate::core::error::StoreError;
+use crate::core::money::{Currency, Money};
+use crate::core::projects::ProjectId;
+
+use super::d1::{corrupt, query_all, text, D1Store};
+
+fn opt(value: Option<&str>) -> JsValue {
+    value.map(JsValue::from_str).unwrap_or(JsValue::NULL)
+}
+
+#[derive(Deserialize)]
+struct BudgetRow {
+    id: String,
+    name: String,
+    budget_threshold_usd: Option<String>,
+    budget_currency: String,
+    budget_alert_threshold_percent: f64,
+    alert_levels: Option<String>,
+    daily_limit: Option<String>,
+    budget_timezone: Option<String>,
+    alert_emails: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    last_budget_alert_sent: Option<String>,
+}
+
+impl BudgetRow {
+    fn into_settings(self) -> Result<BudgetSettings, StoreError> {
+        let currency =
+            Currency::parse(&self.budget_currency).map_err(|e| corrupt("budget currency", e))?;
+        let money = |v: Option<String>| {
+            v.map(|t| Money::parse(&t, currency).map_err(|e| corrupt("budget", e)))
+                .transpose()
+        };
+        Ok(BudgetSettings {
+            project_id: ProjectId::parse(&self.id).map_err(|e| corrupt("project id", e))?,
+            project_name: self.name,
+            amount: money(self.budget_threshold_usd)?,
+            currency,
+            alert_threshold_percent: self.budget_alert_threshold_percent as u16,
+            levels: self
+                .alert_levels
+                .map(|t| {
+                    serde_json::from_str(&t).map_err(|e| corrupt("alert levels", e.to_string()))
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            daily_limit: money(self.daily_limit)?,
+            timezone: self.budget_timezone,
+            emails: self
+                .alert_emails
+                .map(|t| {
+                    serde_json::from_str(&t).map_err(|e| corrupt("alert emails", e.to_string()))
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            webhook_url: self.webhook_url,
+            webhook_secret: self.webhook_secret,
+            last_alert_sent: self
+                .last_budget_alert_sent
+                .as_deref()
+                .map(|t| parse_timestamp(t).map_err(|e| corrupt("timestamp", e)))
+                .transpose()?,
+        })
+    }
+}
+
+const BUDGET_COLUMNS: &str = "id, name, budget_threshold_usd, budget_currency, \
+    budget_alert_threshold_percent, alert_levels, daily_limit, budget_timezone, alert_emails, \
+    webhook_url, webhook_secret, last_budget_alert_sent";
+
+const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
+    text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
+
+fn record_of(row: Map<String, Value>) -> AlertRecord {
+    let s = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
+    AlertRecord {
+        id: s("id").unwrap_or_default(),
+        project_id: s("project_id").unwrap_or_default(),
+        level: s("level").unwrap_or_default(),
+        channel: s("channel").unwrap_or_default(),
+        recipient: s("recipient").unwrap_or_default(),
+        status: s("status").unwrap_or_default(),
+        error: s("error"),
+        subject: s("subject"),
+        text_body: s("text_body"),
+        html_body: s("html_body"),
+        payload: s("payload"),
+        spend: s("spend").unwrap_or_default(),
+        budget: s("budget").unwrap_or_default(),
+        currency: s("currency").unwrap_or_default(),
+        percent_used: s("percent_used").unwrap_or_default(),
+        created_at: s("created_at").unwrap_or_default(),
+    }
+}
+
+impl BudgetStore for D1Store {
+    async fn budget(&self, project: &ProjectId) -> Result<Option<BudgetSettings>, StoreError> {
+        let rows: Vec<BudgetRow> = query_all(
+            self.db(),
+            &format!("SELECT {BUDGET_COLUMNS} FROM projects WHERE id = ?1"),
+            &[text(project.as_str())],
+        )
+        .await?;
+        rows.into_iter()
+            .next()
+            .map(BudgetRow::into_settings)
+            .transpose()
+    }
+
+    async fn budgets(&self) -> Result<Vec<BudgetSettings>, StoreError> {
+        let rows: Vec<BudgetRow> = query_all(
+            self.db(),
+            &format!("SELECT {BUDGET_COLUMNS} FROM projects ORDER BY created_at, id"),
+            &[],
+        )
+        .await?;
+        rows.into_iter().map(BudgetRow::into_settings).collect()
+    }
+
+    async fn save_budget(&self, s: &BudgetSettings) -> Result<bool, StoreError> {
+        let json = |v: String| JsValue::from_str(&v);
+        let levels =
+            (!s.levels.is_empty()).then(|| serde_json::to_string(&s.levels).unwrap_or_default());
+        let emails =
+            (!s.emails.is_empty()).then(|| serde_json::to_string(&s.emails).unwrap_or_default());
+        let rows: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "UPDATE projects SET budget_threshold_usd = ?2, budget_currency = ?3, \
+             budget_alert_threshold_percent = ?4, alert_levels = ?5, daily_limit = ?6, \
+             budget_timezone = ?7, alert_emails = ?8, webhook_url = ?9, webhook_secret = ?10, \
+             updated_at = ?11 WHERE id = ?1 RETURNING id",
+            &[
+                text(s.project_id.as_str()),
+                opt(s.amount.map(|m| m.amount_string()).as_deref()),
+                json(s.currency.to_string()),
+                JsValue::from(s.alert_threshold_percent),
+                opt(levels.as_deref()),
+                opt(s.daily_limit.map(|m| m.amount_string()).as_deref()),
+                opt(s.timezone.as_deref()),
+                opt(emails.as_deref()),
+                opt(s.webhook_url.as_deref()),
+                opt(s.webhook_secret.as_deref()),
+                json(format_timestamp(super::d1::now())),
+            ],
+        )
+        .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn claim_alert(
+        &self,
+        project: &ProjectId,
+        level: &str,
+        claim_id: &str,
+        now: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // One statement: insert the claim, or take over one older than the window. Of two
+        // overlapping runs, the second finds the first's fresh claim and gets no row back.
+        let rows: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "INSERT INTO alert_claims (project_id, level, claim_id, claimed_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (project_id, level) DO UPDATE SET claim_id = excluded.claim_id, \
+             claimed_at = excluded.claimed_at WHERE alert_claims.claimed_at <= ?5 \
+             RETURNING claim_id",
+            &[
+                text(project.as_str()),
+                text(level),
+                text(claim_id),
+                text(&format_timestamp(now)),
+                text(&format_timestamp(not_after)),
+            ],
+        )
+        .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("claim_id"))
+            .and_then(Value::as_str)
+            == Some(claim_id))
+    }
+
+    async fn release_alert(
+        &self,
+        project: &ProjectId,
+        level: &str,
+        claim_id: &str,
+    ) -> Result<(), StoreError> {
+        let _: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "DELETE FROM alert_claims WHERE project_id = ?1 AND level = ?2 AND claim_id = ?3",
+            &[text(project.as_str()), text(level), text(claim_id)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn last_claim(
+        &self,
+        project: &ProjectId,
+        level: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let rows: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "SELECT claimed_at FROM alert_claims WHERE project_id = ?1 AND level = ?2",
+            &[text(project.as_str()), text(level)],
+        )
+        .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("claimed_at"))
+            .and_then(Value::as_str)
+            .and_then(|t| parse_timestamp(t).ok()))
+    }
+
+    async fn record_alert(&self, r: &AlertRecord) -> Result<(), StoreError> {
+        let _: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            &format!(
+                "INSERT INTO alert_log ({ALERT_COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ),
+            &[
+                text(&r.id),
+                text(&r.project_id),
+                text(&r.level),
+                text(&r.channel),
+                text(&r.recipient),
+                text(&r.status),
+                opt(r.error.as_deref()),
+                opt(r.subject.as_deref()),
+                opt(r.text_body.as_deref()),
+                opt(r.html_body.as_deref()),
+                opt(r.payload.as_deref()),
+                text(&r.spend),
+                text(&r.budget),
+                text(&r.currency),
+                text(&r.percent_used),
+                text(&r.created_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_alert_sent(
+        &self,
+        project: &ProjectId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _: Vec<Map<String, Value>> = query_all(
+            self.db(),
+            "UPDATE projects SET last_budget_alert_sent = ?2 WHERE id = ?1",
+            &[text(project.as_str()), text(&format_timestamp(at))],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn alerts(
+        &self,
+        project: Option<&ProjectId>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let rows: Vec<Map<String, Value>> = match project {
+            Some(p) => {
+                query_all(
+                    self.db(),
+                    &format!(
+                        "SELECT {ALERT_COLUMNS} FROM alert_log WHERE project_id = ?1 \
+                         ORDER BY created_at DESC, id LIMIT {limit}"
+                    ),
+                    &[text(p.as_str())],
+                )
+                .await?
+            }
+            None => {
+                query_all(
+                    self.db(),
+                    &format!(
+                        "SELECT {ALERT_COLUMNS} FROM alert_log ORDER BY created_at DESC, id LIMIT {limit}"
+                    ),
+                    &[],
+                )
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(record_of).collect())
+    }
+}

@@ -1,0 +1,208 @@
+// Budgets, the check, alerts by email and signed webhook, and the rate limit, against the
+// built worker. Email goes through Miniflare's send_email binding; webhooks are answered by
+// the test (Miniflare's outbound service), which records them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { startWorker, ADMIN_KEY } from './support/worker.mjs';
+
+let w;
+const hooks = [];
+let hookStatus = 200;
+before(async () => {
+  w = await startWorker({
+    outbound: async (request) => {
+      hooks.push({ url: request.url, headers: Object.fromEntries(request.headers), body: await request.text() });
+      return new Response('ok', { status: hookStatus });
+    },
+  });
+});
+after(async () => w?.dispose());
+
+const admin = (path, init = {}) => w.fetch(path, { key: ADMIN_KEY, ...init });
+let seq = 0;
+async function project(id, name, budget) {
+  const r = await admin('/api/admin/projects', { method: 'POST', body: { id, name } });
+  assert.equal(r.status, 201, r.text);
+  const key = (await admin(`/api/admin/projects/${id}/keys`, { method: 'POST' })).json.key;
+  if (budget) {
+    const b = await admin(`/api/admin/projects/${id}/budget`, { method: 'PATCH', body: budget });
+    assert.equal(b.status, 200, b.text);
+  }
+  return key;
+}
+async function spend(key, amount, extra = {}) {
+  seq += 1;
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body: { id: `s-${seq}`, provider: 'openai', model: 'gpt-4o', cost: amount, ...extra } });
+  assert.equal(r.status, 201, r.text);
+}
+const check = async (method = 'GET', project) => {
+  const r = await admin(`/api/admin/usage/check-budgets${project ? `?project_id=${project}` : ''}`, { method });
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+};
+const mine = (report, id) => report.projects.find((p) => p.project_id === id);
+const alertLog = async (id) => (await admin(`/api/admin/alerts?project_id=${id}`)).json.alerts;
+
+test('budget settings are validated field by field and a bad patch changes nothing', async () => {
+  await project('val', 'Validation');
+  const before = await w.snapshot();
+  for (const [body, fields] of [
+    [{ budget_threshold_usd: '-5' }, ['budget_threshold_usd']],
+    [{ budget_threshold_usd: 'lots' }, ['budget_threshold_usd']],
+    [{ budget: { amount: '10', currency: 'XYZ' } }, ['budget.currency']],
+    [{ budget_alert_threshold_percent: 0 }, ['budget_alert_threshold_percent']],
+    [{ budget_alert_threshold_percent: 1001 }, ['budget_alert_threshold_percent']],
+    [{ alert_levels: [50, 0] }, ['alert_levels[1]']],
+    [{ alert_levels: 'some' }, ['alert_levels']],
+    [{ daily_limit: '0' }, ['daily_limit']],
+    [{ timezone: 'Mars/Base' }, ['timezone']],
+    [{ alert_emails: ['ok@example.com', 'not-an-address'] }, ['alert_emails[1]']],
+    [{ webhook_url: 'http://hooks.example.com/x' }, ['webhook_url']],
+    [{ budget_threshold_usd: '5', webhook_url: 'ftp://x' }, ['webhook_url']],
+  ]) {
+    const r = await admin('/api/admin/projects/val/budget', { method: 'PATCH', body });
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+    assert.deepEqual(r.json.error.details.map((d) => d.field), fields, JSON.stringify(body));
+  }
+  const unknown = await admin('/api/admin/projects/val/budget', { method: 'PATCH', body: { budjet: 1 } });
+  assert.equal(unknown.status, 400);
+  assert.equal((await admin('/api/admin/projects/nope/budget')).status, 404);
+  assert.deepEqual(await w.snapshot(), before);
+  const ok = await admin('/api/admin/projects/val/budget', { method: 'PATCH', body: {
+    budget: { amount: '250', currency: 'eur' }, alert_levels: 'default', daily_limit: '20',
+    timezone: 'Europe/Paris', alert_emails: ['ops@example.com'], webhook_url: 'https://hooks.example.com/val',
+  } });
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual([ok.json.budget.amount, ok.json.budget.currency, ok.json.budget_threshold_usd], ['250.00', 'EUR', null]);
+  assert.deepEqual(ok.json.alert_levels, [50, 80, 100]);
+  assert.deepEqual([ok.json.daily_limit.amount, ok.json.daily_limit.currency], ['20.00', 'EUR']);
+  assert.equal(ok.json.period.timezone, 'Europe/Paris');
+  assert.match(ok.json.webhook_secret, /^whsec_[0-9a-f]{48}$/);
+  assert.equal(ok.json.status.spend.currency, 'EUR');
+});
+
+test('79% sends nothing, 80% sends the 80% alert, 100% the over-budget one, and more stays quiet for 24 hours', async () => {
+  const key = await project('lv', 'Levels', { budget_threshold_usd: '100', alert_emails: ['lead@example.com'] });
+  await spend(key, '79.00');
+  let r = await check('POST', 'lv');
+  assert.deepEqual([mine(r, 'lv').percent_used, mine(r, 'lv').levels_crossed, mine(r, 'lv').action], ['79.00', [], 'none']);
+  await spend(key, '1.00');
+  r = await check('POST', 'lv');
+  assert.deepEqual([mine(r, 'lv').levels_crossed, mine(r, 'lv').action], [['budget-80'], 'sent']);
+  r = await check('POST', 'lv');
+  assert.equal(mine(r, 'lv').action, 'rate_limited', 'the same level is not sent twice in 24 hours');
+  await spend(key, '20.00');
+  r = await check('POST', 'lv');
+  assert.deepEqual([mine(r, 'lv').percent_used, mine(r, 'lv').levels_crossed, mine(r, 'lv').action], ['100.00', ['budget-100'], 'sent']);
+  await spend(key, '30.00');
+  r = await check('POST', 'lv');
+  assert.deepEqual([mine(r, 'lv').percent_used, mine(r, 'lv').action], ['130.00', 'rate_limited']);
+  const log = await alertLog('lv');
+  assert.deepEqual(log.map((a) => [a.level, a.status]).sort(), [['budget-100', 'sent'], ['budget-80', 'sent']]);
+  const project_ = (await admin('/api/admin/projects/lv')).json;
+  assert.ok(project_.last_budget_alert_sent, 'the seed column records the last alert');
+});
+
+test('the dry run reports what would be sent and changes nothing', async () => {
+  const key = await project('dry', 'Dry run', { budget_threshold_usd: '10', alert_emails: ['a@example.com'], daily_limit: '1' });
+  await spend(key, '9.50');
+  const before = await w.snapshot();
+  const r = await check('GET', 'dry');
+  const p = mine(r, 'dry');
+  assert.equal(r.mode, 'dry_run');
+  assert.deepEqual([p.levels_crossed, p.action], [['budget-80', 'daily'], 'would_send']);
+  assert.ok(p.alerts.every((a) => a.status === 'would_send'));
+  assert.match(p.subject, /Dry run at 95\.00% of budget/);
+  assert.deepEqual(await w.snapshot(), before);
+});
+
+test('overlapping runs (the cron and a POST, or two POSTs) send each alert once', async () => {
+  const key = await project('race', 'Race', { budget_threshold_usd: '10', alert_emails: ['a@example.com', 'b@example.com'] });
+  await spend(key, '9.00');
+  const worker = await w.mf.getWorker();
+  await Promise.all([
+    check('POST', 'race'), check('POST', 'race'), worker.scheduled({ cron: '0 */6 * * *' }), check('POST', 'race'),
+  ]);
+  const log = await alertLog('race');
+  assert.deepEqual(log.filter((a) => a.status === 'sent').map((a) => a.recipient).sort(), ['a@example.com', 'b@example.com']);
+});
+
+test('a failed send does not use up the window and is retried on the next run', async () => {
+  const key = await project('retry', 'Retry', { budget_threshold_usd: '10', webhook_url: 'https://hooks.example.com/retry' });
+  await spend(key, '8.50');
+  hookStatus = 500;
+  let r = await check('POST', 'retry');
+  assert.equal(mine(r, 'retry').action, 'failed');
+  hookStatus = 200;
+  r = await check('POST', 'retry');
+  assert.equal(mine(r, 'retry').action, 'sent');
+  r = await check('POST', 'retry');
+  assert.equal(mine(r, 'retry').action, 'rate_limited');
+  assert.deepEqual((await alertLog('retry')).map((a) => a.status).sort(), ['failed', 'sent']);
+});
+
+test('the webhook is signed with HMAC-SHA256 and carries a Slack-compatible text', async () => {
+  const key = await project('hook', 'Hook', { budget_threshold_usd: '10', webhook_url: 'https://hooks.example.com/sign' });
+  await spend(key, '10.00');
+  hooks.length = 0;
+  await check('POST', 'hook');
+  const call = hooks.find((h) => h.url === 'https://hooks.example.com/sign');
+  assert.ok(call, 'the webhook was called');
+  const secret = (await admin('/api/admin/projects/hook/budget')).json.webhook_secret;
+  const expected = createHmac('sha256', secret).update(`${call.headers['x-ast-timestamp']}.${call.body}`).digest('hex');
+  assert.equal(call.headers['x-ast-signature'], `sha256=${expected}`);
+  const body = JSON.parse(call.body);
+  assert.match(body.text, /Hook at 100\.00% of budget/);
+  assert.deepEqual([body.level, body.spend.amount, body.budget.amount], ['budget-100', '10.00', '10.00']);
+  const tampered = createHmac('sha256', secret).update(`${call.headers['x-ast-timestamp']}.${call.body} `).digest('hex');
+  assert.notEqual(call.headers['x-ast-signature'], `sha256=${tampered}`);
+});
+
+/** A strict check that every tag opened in the HTML is closed in order. */
+function wellFormed(html) {
+  const voids = new Set(['meta', 'br', 'img', 'hr', 'link', 'input']);
+  const stack = [];
+  for (const m of html.replace(/<!DOCTYPE[^>]*>/i, '').matchAll(/<(\/?)([a-zA-Z0-9]+)([^>]*)>/g)) {
+    const [, close, tag, rest] = m;
+    const name = tag.toLowerCase();
+    if (voids.has(name) || rest.trim().endsWith('/')) continue;
+    if (close) {
+      if (stack.pop() !== name) return false;
+    } else stack.push(name);
+  }
+  return stack.length === 0;
+}
+
+test('the email is well-formed HTML and text, escapes a hostile name, and its numbers equal the reports', async () => {
+  const hostile = '<script>alert("x")</script> & Co';
+  const key = await project('evil', hostile, { budget_threshold_usd: '50', alert_emails: ['boss@example.com'] });
+  await spend(key, '30.00', { model: 'gpt-4o' });
+  await spend(key, '12.50', { provider: 'anthropic', model: 'claude-3-opus' });
+  await check('POST', 'evil');
+  const [email] = (await alertLog('evil')).filter((a) => a.channel === 'email');
+  assert.equal(email.status, 'sent', email.error);
+  assert.ok(wellFormed(email.html_body), 'every tag is closed in order');
+  assert.ok(!email.html_body.includes('<script>'), 'the name is escaped');
+  assert.ok(email.html_body.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co'));
+  assert.ok(email.text_body.includes(hostile), 'the plain text keeps the name as written');
+  const report = (await admin('/api/admin/usage?group=project&preset=month&project_id=evil')).json;
+  const spent = report.rows[0].cost.find((m) => m.currency === 'USD').amount;
+  assert.equal(spent, '42.50');
+  assert.ok(email.html_body.includes(`${spent} USD`) && email.text_body.includes(`${spent} USD of 50.00 USD`));
+  assert.equal(email.percent_used, '85.00');
+  assert.match(email.subject, /at 85\.00% of budget: 42\.50 USD of 50\.00 USD/);
+  assert.ok(email.html_body.includes('width:85.00%'), 'the bar is drawn at the percent used');
+  assert.ok(email.html_body.includes('href="http://127.0.0.1:8787/?project=evil"'), 'the dashboard link');
+  assert.ok(/Recommendations/.test(email.text_body) && /gpt-4o-mini/.test(email.text_body), 'a concrete recommendation');
+});
+
+test('the cron runs the same check and records what it sent', async () => {
+  const key = await project('cron', 'Cron', { budget_threshold_usd: '5', alert_emails: ['night@example.com'] });
+  await spend(key, '6.00');
+  const worker = await w.mf.getWorker();
+  await worker.scheduled({ cron: '0 */6 * * *' });
+  const log = await alertLog('cron');
+  assert.deepEqual(log.map((a) => [a.level, a.channel, a.status]), [['budget-100', 'email', 'sent']]);
+  assert.equal((await admin('/api/admin/alerts?limit=0')).status, 400);
+});
