@@ -122,6 +122,21 @@ const SAMPLE_BODIES = {
   'post /api/admin/rebuild': () => ({}),
   'post /api/admin/usage/reprice': () => ({ dry_run: true }),
   'patch /api/admin/projects/{id}/budget': () => ({ budget_threshold_usd: '50', alert_levels: 'default' }),
+  'put /api/admin/subscriptions': (s) => ({ provider: `plan-${s}`, monthly_fee: '9', allotment: { amount: '100', unit: 'credits' } }),
+  'put /api/admin/capacity/profiles': (s) => ({ name: `profile-${s}`, items: [{ provider: 'openai', amount: '0.05', unit: 'money' }] }),
+};
+// Routes whose target is named in the query: make one first and name it.
+const QUERY_SETUP = {
+  'delete /api/admin/subscriptions': async (s) => {
+    const r = await w.fetch('/api/admin/subscriptions', { method: 'PUT', key: ADMIN_KEY, body: { provider: `gone-${s}`, monthly_fee: '1' } });
+    assert.equal(r.status, 200, r.text);
+    return `?provider=gone-${s}`;
+  },
+  'delete /api/admin/capacity/profiles': async (s) => {
+    const r = await w.fetch('/api/admin/capacity/profiles', { method: 'PUT', key: ADMIN_KEY, body: { name: `gone-${s}`, items: [{ provider: 'openai', amount: '1', unit: 'money' }] } });
+    assert.equal(r.status, 200, r.text);
+    return `?name=gone-${s}`;
+  },
 };
 
 test('every route answers the auth matrix: none and wrong 401, project key 403 on admin routes, admin 2xx', async () => {
@@ -149,7 +164,9 @@ test('every route answers the auth matrix: none and wrong 401, project key 403 o
         assert.equal(price.status, 201, price.text);
         id = price.json.prices[0].id;
       }
-      const path = pattern.replace('{id}', id).replace('{key_id}', victimKey.id);
+      const setup = QUERY_SETUP[`${method} ${pattern}`];
+      const query = setup ? await setup(suffix) : '';
+      const path = pattern.replace('{id}', id).replace('{key_id}', victimKey.id) + query;
       const sample = SAMPLE_BODIES[`${method} ${pattern}`];
       const body = sample ? sample(suffix) : undefined;
       const label = `${method.toUpperCase()} ${pattern}`;

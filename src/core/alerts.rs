@@ -14,6 +14,7 @@ use super::budgets::{window_start, AlertRecord, BudgetSettings, BudgetStore};
 use super::clock::{format_timestamp, random_token, Clock, Entropy};
 use super::error::{CoreError, StoreError};
 use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
+use super::plans::{capacity, plan_states, PlanState, PlanStore};
 use super::projects::ProjectId;
 use super::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
 
@@ -98,11 +99,27 @@ pub struct ProjectCheck {
     pub error: Option<String>,
 }
 
+/// An allotment or capacity alert of a plan (not of a project budget).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanCheck {
+    pub provider: String,
+    pub project_id: Option<String>,
+    /// `plan-<provider>-<percent>` or `capacity-<profile>`.
+    pub level: String,
+    pub message: String,
+    /// `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited` or `no_recipients`.
+    pub action: String,
+    pub alerts: Vec<AlertOutcome>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     pub mode: Mode,
     pub checked_at: String,
     pub projects: Vec<ProjectCheck>,
+    /// Plans past their alert percent and profiles with fewer units of work left than their
+    /// alert level.
+    pub plans: Vec<PlanCheck>,
     pub alerts_sent: usize,
     pub alerts_failed: usize,
 }
@@ -660,12 +677,18 @@ async fn alert_project(
         let claim = random_token(entropy, "clm_", 12)?;
         let available = match mode {
             Mode::DryRun => budgets
-                .last_claim(&settings.project_id, &level)
+                .last_claim(settings.project_id.as_str(), &level)
                 .await?
                 .is_none_or(|t| t <= window_start(now)),
             Mode::Send => {
                 budgets
-                    .claim_alert(&settings.project_id, &level, &claim, now, window_start(now))
+                    .claim_alert(
+                        settings.project_id.as_str(),
+                        &level,
+                        &claim,
+                        now,
+                        window_start(now),
+                    )
                     .await?
             }
         };
@@ -764,7 +787,7 @@ async fn alert_project(
             if level_sent == 0 {
                 // Nothing went out: give the window back so the next run retries.
                 budgets
-                    .release_alert(&settings.project_id, &level, &claim)
+                    .release_alert(settings.project_id.as_str(), &level, &claim)
                     .await?;
             } else {
                 budgets.mark_alert_sent(&settings.project_id, now).await?;
@@ -792,6 +815,7 @@ async fn alert_project(
 pub async fn check_budgets(
     budgets: &impl BudgetStore,
     reports: &impl ReportStore,
+    plans: &impl PlanStore,
     notifier: &impl Notifier,
     clock: &impl Clock,
     entropy: &impl Entropy,
@@ -804,6 +828,7 @@ pub async fn check_budgets(
         mode,
         checked_at: format_timestamp(now),
         projects: Vec::new(),
+        plans: Vec::new(),
         alerts_sent: 0,
         alerts_failed: 0,
     };
@@ -838,7 +863,241 @@ pub async fn check_budgets(
         }
         report.projects.push(check);
     }
+    if only.is_none() {
+        match plan_checks(
+            budgets, reports, plans, notifier, entropy, config, now, mode,
+        )
+        .await
+        {
+            Ok((checks, sent, failed)) => {
+                report.plans = checks;
+                report.alerts_sent += sent;
+                report.alerts_failed += failed;
+            }
+            Err(e) => report.plans.push(PlanCheck {
+                provider: String::new(),
+                project_id: None,
+                level: "plans".into(),
+                message: e.to_string(),
+                action: "error".into(),
+                alerts: Vec::new(),
+            }),
+        }
+    }
     Ok(report)
+}
+
+/// A plan alert that is due: provider, project, level, message, addresses.
+type DueAlert = (String, Option<String>, String, String, Vec<String>);
+
+/// The scope under which plan alerts are claimed and logged.
+pub const PLANS_SCOPE: &str = "plans";
+
+/// Allotment alerts (a plan past its alert percent) and capacity alerts (a profile with fewer
+/// units of work left than its alert level), sent to the plan's addresses.
+#[allow(clippy::too_many_arguments)]
+async fn plan_checks(
+    budgets: &impl BudgetStore,
+    reports: &impl ReportStore,
+    plans: &impl PlanStore,
+    notifier: &impl Notifier,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<(Vec<PlanCheck>, usize, usize), CoreError> {
+    let states = plan_states(plans, reports, now).await?;
+    let mut due: Vec<DueAlert> = Vec::new();
+    for state in &states {
+        let plan = &state.plan;
+        let (Some(limit), Some(percent)) = (plan.alert_percent, state.percent_used()) else {
+            continue;
+        };
+        let value: f64 = percent.parse().unwrap_or(0.0);
+        if value >= f64::from(limit) {
+            let unit = state
+                .allotment
+                .map(|_| {
+                    serde_json::to_value(plan.unit)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
+            let message = format!(
+                "The {} plan has used {percent}% of its allotment ({} of {} {unit}); {} left before it resets on {}.",
+                plan.provider,
+                state_amount(state, state.used),
+                state.allotment.map(|a| state_amount(state, a)).unwrap_or_default(),
+                state.remaining().map(|r| state_amount(state, r)).unwrap_or_default(),
+                state.end
+            );
+            due.push((
+                plan.provider.clone(),
+                plan.project_id.clone(),
+                format!(
+                    "plan-{}{}-{limit}",
+                    plan.provider,
+                    plan.project_id
+                        .as_deref()
+                        .map(|p| format!("@{p}"))
+                        .unwrap_or_default()
+                ),
+                message,
+                plan.alert_emails.clone(),
+            ));
+        }
+    }
+    for profile in capacity(plans, reports, now).await? {
+        let (Some(below), Some(left)) = (profile.alert_below, profile.units_left) else {
+            continue;
+        };
+        if left < i64::from(below) {
+            let bottleneck = profile.bottleneck.clone().unwrap_or_default();
+            let emails = states
+                .iter()
+                .find(|s| s.plan.provider == bottleneck)
+                .map(|s| s.plan.alert_emails.clone())
+                .unwrap_or_default();
+            due.push((
+                bottleneck.clone(),
+                profile.project_id.clone(),
+                format!("capacity-{}", profile.name),
+                format!(
+                    "Only {left} more \"{}\" fit in what is left of the plans (alert below {below}); {bottleneck} runs out first. Recommended pace: {} a day.",
+                    profile.name,
+                    profile.recommended_daily.clone().unwrap_or_else(|| "0".into())
+                ),
+                emails,
+            ));
+        }
+    }
+    let (mut sent, mut failed) = (0, 0);
+    let mut out = Vec::new();
+    for (provider, project_id, level, message, emails) in due {
+        let mut check = PlanCheck {
+            provider,
+            project_id,
+            level: level.clone(),
+            message: message.clone(),
+            action: "none".into(),
+            alerts: Vec::new(),
+        };
+        if emails.is_empty() {
+            check.action = "no_recipients".into();
+            out.push(check);
+            continue;
+        }
+        let claim = random_token(entropy, "clm_", 12)?;
+        let available = match mode {
+            Mode::DryRun => budgets
+                .last_claim(PLANS_SCOPE, &level)
+                .await?
+                .is_none_or(|t| t <= window_start(now)),
+            Mode::Send => {
+                budgets
+                    .claim_alert(PLANS_SCOPE, &level, &claim, now, window_start(now))
+                    .await?
+            }
+        };
+        if !available {
+            check.action = "rate_limited".into();
+            out.push(check);
+            continue;
+        }
+        let alert = RenderedAlert {
+            subject: format!("[AI spend] {}", message.split(';').next().unwrap_or(&message)),
+            text: format!("{message}\n{}\n", dashboard_link(config, "").map(|l| format!("\nDashboard: {l}")).unwrap_or_default()),
+            html: format!(
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>Plan alert</title></head><body style=\"font-family:Arial,Helvetica,sans-serif\"><p>{}</p>{}</body></html>\n",
+                escape_html(&message),
+                dashboard_link(config, "").map(|l| format!("<p><a href=\"{}\">Open the dashboard</a></p>", escape_html(&l))).unwrap_or_default()
+            ),
+        };
+        let mut level_sent = 0;
+        for to in &emails {
+            if mode == Mode::DryRun {
+                check.alerts.push(AlertOutcome {
+                    level: level.clone(),
+                    channel: "email".into(),
+                    recipient: to.clone(),
+                    status: "would_send".into(),
+                    error: None,
+                });
+                continue;
+            }
+            let result = match &config.from_address {
+                Some(from) => {
+                    let host = from.rsplit('@').next().unwrap_or("localhost");
+                    let id = format!("<{}@{host}>", random_token(entropy, "", 12)?);
+                    let boundary = random_token(entropy, "=_ast_", 12)?;
+                    notifier
+                        .send_email(
+                            from,
+                            to,
+                            &mime_message(from, to, &alert, &id, now, &boundary),
+                        )
+                        .await
+                }
+                None => Err("no sender address: set the ALERT_FROM var".to_string()),
+            };
+            if result.is_ok() {
+                level_sent += 1;
+                sent += 1;
+            } else {
+                failed += 1;
+            }
+            let record = AlertRecord {
+                id: random_token(entropy, "alr_", 12)?,
+                project_id: check
+                    .project_id
+                    .clone()
+                    .unwrap_or_else(|| PLANS_SCOPE.into()),
+                level: level.clone(),
+                channel: "email".into(),
+                recipient: to.clone(),
+                status: if result.is_ok() { "sent" } else { "failed" }.into(),
+                error: result.as_ref().err().cloned(),
+                subject: Some(alert.subject.clone()),
+                text_body: Some(alert.text.clone()),
+                html_body: Some(alert.html.clone()),
+                payload: None,
+                spend: String::new(),
+                budget: String::new(),
+                currency: String::new(),
+                percent_used: String::new(),
+                created_at: format_timestamp(now),
+            };
+            budgets.record_alert(&record).await?;
+            check.alerts.push(AlertOutcome {
+                level: level.clone(),
+                channel: "email".into(),
+                recipient: to.clone(),
+                status: record.status.clone(),
+                error: record.error.clone(),
+            });
+        }
+        check.action = match mode {
+            Mode::DryRun => "would_send".into(),
+            Mode::Send if level_sent == emails.len() => "sent".into(),
+            Mode::Send if level_sent > 0 => "partly_sent".into(),
+            Mode::Send => "failed".into(),
+        };
+        if mode == Mode::Send && level_sent == 0 {
+            budgets.release_alert(PLANS_SCOPE, &level, &claim).await?;
+        }
+        out.push(check);
+    }
+    Ok((out, sent, failed))
+}
+
+fn state_amount(state: &PlanState, value: i128) -> String {
+    let scale = if state.plan.unit == super::plans::Unit::Money {
+        9
+    } else {
+        6
+    };
+    format_scaled(value, scale, if scale == 9 { 2 } else { 0 })
 }
 
 fn failed_check(settings: &BudgetSettings, error: String) -> ProjectCheck {

@@ -379,11 +379,11 @@ pub trait BudgetStore {
     /// Every project's settings (projects without a budget included).
     async fn budgets(&self) -> Result<Vec<BudgetSettings>, StoreError>;
     async fn save_budget(&self, settings: &BudgetSettings) -> Result<bool, StoreError>;
-    /// Claims the right to send `level` for `project`: succeeds when no claim is newer than
+    /// Claims the right to send `level` for `scope` (a project id, or `plans`): succeeds when no claim is newer than
     /// `not_after`. Atomic: of two overlapping claims, one wins.
     async fn claim_alert(
         &self,
-        project: &ProjectId,
+        scope: &str,
         level: &str,
         claim_id: &str,
         now: DateTime<Utc>,
@@ -392,14 +392,14 @@ pub trait BudgetStore {
     /// Gives a claim back (every send failed), so the next run tries again.
     async fn release_alert(
         &self,
-        project: &ProjectId,
+        scope: &str,
         level: &str,
         claim_id: &str,
     ) -> Result<(), StoreError>;
     /// When `level` was last claimed for `project`, if ever (for dry runs).
     async fn last_claim(
         &self,
-        project: &ProjectId,
+        scope: &str,
         level: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
     async fn record_alert(&self, record: &AlertRecord) -> Result<(), StoreError>;

@@ -26,6 +26,8 @@ pub struct MemoryStore {
     events: RefCell<Vec<ListedEvent>>,
     event_keys: RefCell<HashSet<EventKey>>,
     next_seq: Cell<i64>,
+    plans: RefCell<BTreeMap<(String, String), crate::core::plans::Plan>>,
+    profiles: RefCell<BTreeMap<String, crate::core::plans::Profile>>,
     /// When set, every operation fails as an unreachable database would.
     pub fail: RefCell<bool>,
     /// When set, only event inserts fail (the database went away after validation).
@@ -435,5 +437,177 @@ impl RepriceStore for MemoryStore {
                 .then_with(|| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)))
         });
         Ok(out)
+    }
+}
+
+impl crate::core::report::ReportStore for MemoryStore {
+    async fn rollups(
+        &self,
+        query: &crate::core::report::RollupQuery,
+    ) -> Result<Vec<crate::core::report::RollupRow>, StoreError> {
+        use crate::core::report::{Dim, RollupRow, MEASURES};
+        self.check()?;
+        let mut groups: BTreeMap<Vec<String>, RollupRow> = BTreeMap::new();
+        for listed in self.events.borrow().iter() {
+            let e = &listed.event;
+            let bucket = if query.hourly {
+                e.request_timestamp
+                    .get(..13)
+                    .unwrap_or_default()
+                    .to_string()
+            } else {
+                e.day().to_string()
+            };
+            if query.from.as_ref().is_some_and(|f| bucket < *f)
+                || query.to.as_ref().is_some_and(|t| bucket >= *t)
+                || query
+                    .project_id
+                    .as_ref()
+                    .is_some_and(|p| p.as_str() != e.project_id)
+                || query.provider.as_ref().is_some_and(|p| *p != e.provider)
+                || query.model.as_ref().is_some_and(|m| *m != e.model)
+            {
+                continue;
+            }
+            let dim = |d: Dim| {
+                query.dims.contains(&d).then(|| match d {
+                    Dim::Project => e.project_id.clone(),
+                    Dim::Provider => e.provider.clone(),
+                    Dim::Model => e.model.clone(),
+                    Dim::Operation => e.operation.clone(),
+                })
+            };
+            let row = RollupRow {
+                bucket: query.by_bucket.then(|| bucket.clone()),
+                project_id: dim(Dim::Project),
+                provider: dim(Dim::Provider),
+                model: dim(Dim::Model),
+                operation: dim(Dim::Operation),
+                currency: e.currency.clone(),
+                cost_nanos: 0,
+                measures: [0; MEASURES.len()],
+            };
+            let key = vec![
+                row.bucket.clone().unwrap_or_default(),
+                row.project_id.clone().unwrap_or_default(),
+                row.provider.clone().unwrap_or_default(),
+                row.model.clone().unwrap_or_default(),
+                row.operation.clone().unwrap_or_default(),
+                row.currency.clone(),
+            ];
+            let group = groups.entry(key).or_insert(row);
+            group.cost_nanos += i128::from(e.cost_nanos.unwrap_or(0));
+            let values = [
+                1,
+                i64::from(e.cost_nanos.is_none()),
+                i64::from(e.cached),
+                i64::from(!e.success),
+                e.duration_ms.unwrap_or(0),
+                e.input_tokens,
+                e.output_tokens,
+                e.total_tokens,
+                e.cached_input_tokens,
+                e.cache_write_tokens,
+                e.reasoning_tokens,
+                e.audio_input_tokens,
+                e.audio_output_tokens,
+                e.characters,
+                e.audio_seconds_micros,
+                e.video_seconds_micros,
+                e.images,
+                e.requests,
+                e.tracks,
+                e.credits_micros,
+            ];
+            for (total, value) in group.measures.iter_mut().zip(values) {
+                *total += value;
+            }
+        }
+        Ok(groups.into_values().collect())
+    }
+
+    async fn last_event_at(
+        &self,
+        project: Option<&ProjectId>,
+    ) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        Ok(self
+            .events
+            .borrow()
+            .iter()
+            .filter(|l| project.is_none_or(|p| p.as_str() == l.event.project_id))
+            .map(|l| l.event.request_timestamp.clone())
+            .max())
+    }
+
+    async fn recent_minutes(
+        &self,
+        _since: &str,
+        _project: Option<&ProjectId>,
+    ) -> Result<Vec<crate::core::report::MinuteRow>, StoreError> {
+        self.check()?;
+        Ok(Vec::new())
+    }
+}
+
+impl crate::core::plans::PlanStore for MemoryStore {
+    async fn plans(&self) -> Result<Vec<crate::core::plans::Plan>, StoreError> {
+        self.check()?;
+        Ok(self.plans.borrow().values().cloned().collect())
+    }
+
+    async fn save_plan(&self, plan: &crate::core::plans::Plan) -> Result<(), StoreError> {
+        self.check()?;
+        self.plans.borrow_mut().insert(plan.key(), plan.clone());
+        Ok(())
+    }
+
+    async fn delete_plan(&self, provider: &str, project: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(self
+            .plans
+            .borrow_mut()
+            .remove(&(provider.to_string(), project.to_string()))
+            .is_some())
+    }
+
+    async fn profiles(&self) -> Result<Vec<crate::core::plans::Profile>, StoreError> {
+        self.check()?;
+        Ok(self.profiles.borrow().values().cloned().collect())
+    }
+
+    async fn save_profile(&self, profile: &crate::core::plans::Profile) -> Result<(), StoreError> {
+        self.check()?;
+        self.profiles
+            .borrow_mut()
+            .insert(profile.name.clone(), profile.clone());
+        Ok(())
+    }
+
+    async fn delete_profile(&self, name: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(self.profiles.borrow_mut().remove(name).is_some())
+    }
+
+    async fn jobs_with_operations(
+        &self,
+        operations: &[String],
+        since: &str,
+        project: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        self.check()?;
+        let jobs: HashSet<(String, String)> = self
+            .events
+            .borrow()
+            .iter()
+            .map(|l| &l.event)
+            .filter(|e| {
+                e.request_timestamp.as_str() >= since
+                    && project.is_none_or(|p| p == e.project_id)
+                    && (operations.is_empty() || operations.contains(&e.operation))
+            })
+            .filter_map(|e| e.job_id.clone().map(|j| (e.project_id.clone(), j)))
+            .collect();
+        Ok(jobs.len() as i64)
     }
 }

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod keys;
 pub mod memory;
 pub mod money;
+pub mod plans;
 pub mod prices;
 pub mod pricing;
 pub mod projects;

@@ -187,7 +187,66 @@ impl StoredEvent {
             metadata,
         };
         record.set_pricing(pricing)?;
+        if event.cached {
+            record.mark_cache_hit();
+        }
         Ok(record)
+    }
+
+    /// A cache hit (for example a Loudly track served from cache) made no provider call: it
+    /// costs nothing (unless the client reported a cost) and uses no allotment. Its reported
+    /// quantities move to `metadata.cached_usage`, and the computed cost stays visible as what
+    /// the cache saved.
+    fn mark_cache_hit(&mut self) {
+        let mut saved = serde_json::Map::new();
+        for kind in UsageKind::ALL {
+            let micros = self.micros(kind);
+            if micros != 0 {
+                let value = if kind.is_integral() {
+                    serde_json::Value::from((micros / MICRO) as i64)
+                } else {
+                    serde_json::Value::from(format_scaled(micros, 6, 0))
+                };
+                saved.insert(kind.name().to_string(), value);
+            }
+        }
+        if !saved.is_empty() {
+            self.metadata
+                .get_or_insert_with(serde_json::Map::new)
+                .insert("cached_usage".into(), serde_json::Value::Object(saved));
+        }
+        for field in [
+            &mut self.input_tokens,
+            &mut self.output_tokens,
+            &mut self.total_tokens,
+            &mut self.cached_input_tokens,
+            &mut self.cache_write_tokens,
+            &mut self.reasoning_tokens,
+            &mut self.audio_input_tokens,
+            &mut self.audio_output_tokens,
+            &mut self.characters,
+            &mut self.audio_seconds_micros,
+            &mut self.video_seconds_micros,
+            &mut self.images,
+            &mut self.requests,
+            &mut self.tracks,
+            &mut self.credits_micros,
+        ] {
+            *field = 0;
+        }
+        if self.reported_cost_nanos.is_none() {
+            let currency = self
+                .computed_currency
+                .clone()
+                .unwrap_or_else(|| Currency::USD.to_string());
+            self.cost = Some(
+                Money::zero(Currency::parse(&currency).unwrap_or(Currency::USD)).amount_string(),
+            );
+            self.cost_nanos = Some(0);
+            self.currency = currency;
+            self.unpriced_reason = None;
+            self.unpriced_message = None;
+        }
     }
 
     /// Replaces the price fields (cost, computed and reported cost, unpriced reason, entry).

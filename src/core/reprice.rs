@@ -176,6 +176,10 @@ pub async fn reprice(
     let mut updated: Vec<StoredEvent> = Vec::new();
     for listed in events {
         let before = &listed.event;
+        if before.cached {
+            // A cache hit costs nothing whatever the prices are.
+            continue;
+        }
         let Some(usage_event) = before.to_usage_event() else {
             continue;
         };

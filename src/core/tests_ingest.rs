@@ -19,14 +19,14 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
 }
 
-struct World {
-    store: MemoryStore,
-    log: MemoryLog,
-    project: ProjectId,
+pub(super) struct World {
+    pub(super) store: MemoryStore,
+    pub(super) log: MemoryLog,
+    pub(super) project: ProjectId,
 }
 
 impl World {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let store = MemoryStore::new();
         let request =
             serde_json::from_value(json!({"id": "video-ads", "name": "Video ads"})).unwrap();
@@ -577,8 +577,36 @@ fn stored_events_survive_the_raw_log_format_unchanged() {
     assert_eq!(stored[0].audio_seconds_micros, 90_500_000);
     assert!(!stored[0].success);
     assert!(stored[1].cached);
+    assert_eq!(stored[1].tracks, 0, "a cache hit uses no track");
     assert_eq!(stored[2].credits_micros, 500_000);
     assert_eq!(stored[2].currency, "EUR");
+}
+
+#[test]
+fn a_cache_hit_costs_nothing_uses_no_allotment_and_shows_what_it_saved() {
+    let world = World::new();
+    let report = world
+        .send(json!({"events": [
+            {"id": "hit", "provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+             "output_tokens": 500, "cached": true},
+            {"id": "miss", "provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+             "output_tokens": 500},
+        ]}))
+        .unwrap();
+    assert_eq!(report.events[0].cost, Some(usd("0")));
+    assert_eq!(
+        report.events[0].computed_cost,
+        Some(usd("0.0075")),
+        "what the cache saved"
+    );
+    assert_eq!(report.events[1].cost, Some(usd("0.0075")));
+    let stored = world.store.stored_events();
+    assert_eq!((stored[0].input_tokens, stored[0].output_tokens), (0, 0));
+    assert_eq!(
+        stored[0].metadata.as_ref().unwrap()["cached_usage"],
+        json!({"input_tokens": 1000, "output_tokens": 500})
+    );
+    assert_eq!(stored[1].input_tokens, 1000);
 }
 
 fn query(pairs: &[(&str, &str)], principal: &Principal) -> Result<UsageQuery, CoreError> {
@@ -1202,5 +1230,265 @@ mod alerting {
         ] {
             assert!(!valid_email(bad), "{bad}");
         }
+    }
+}
+
+mod plans {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use pollster::block_on;
+    use serde_json::{json, Value};
+
+    use super::World;
+    use crate::core::auth::Principal;
+    use crate::core::clock::{FixedClock, SystemEntropy};
+    use crate::core::error::CoreError;
+    use crate::core::ingest::{ingest, IngestConfig};
+    use crate::core::plans::{
+        capacity, known_providers, period, subscriptions_report, PlanInput, PlanStore, ProfileInput,
+    };
+
+    fn put_plan(world: &World, body: Value) {
+        let plan = serde_json::from_value::<PlanInput>(body)
+            .unwrap()
+            .validate()
+            .unwrap();
+        block_on(world.store.save_plan(&plan)).unwrap();
+    }
+
+    fn record(world: &World, now: chrono::DateTime<Utc>, events: Value) {
+        block_on(ingest(
+            &world.store,
+            &world.store,
+            &world.log,
+            &FixedClock(now),
+            &SystemEntropy,
+            &Principal::Project {
+                project_id: world.project.clone(),
+                key_id: "k".into(),
+            },
+            json!({ "events": events }).to_string().as_bytes(),
+            IngestConfig::default(),
+        ))
+        .unwrap();
+    }
+
+    fn seed_plans(world: &World) {
+        put_plan(
+            world,
+            json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"}, "reserve": "2"}),
+        );
+        put_plan(
+            world,
+            json!({"provider": "elevenlabs", "monthly_fee": "99", "allotment": {"amount": "10000", "unit": "credits"}, "counts": {"usage": "characters", "per": "1"}}),
+        );
+        put_plan(
+            world,
+            json!({"provider": "openai", "monthly_fee": "0", "allotment": {"amount": "20", "unit": "money"}}),
+        );
+        put_plan(
+            world,
+            json!({"provider": "loudly", "monthly_fee": "180", "allotment": {"amount": "3000", "unit": "tracks"}, "reset_day": 15}),
+        );
+        let clip = serde_json::from_value::<ProfileInput>(json!({"name": "clip", "items": [
+            {"provider": "heygen", "amount": "0.5", "unit": "credits"},
+            {"provider": "elevenlabs", "amount": "150", "unit": "credits"},
+            {"provider": "openai", "amount": "0.045", "unit": "money"},
+        ]}))
+        .unwrap()
+        .validate(&known_providers(&block_on(world.store.plans()).unwrap()))
+        .unwrap();
+        block_on(world.store.save_profile(&clip)).unwrap();
+    }
+
+    #[test]
+    fn an_empty_month_fits_sixteen_clips_with_heygen_the_bottleneck_twenty_without_the_reserve() {
+        let world = World::new();
+        seed_plans(&world);
+        let now = Utc.with_ymd_and_hms(2026, 11, 10, 12, 0, 0).unwrap();
+        let profiles = block_on(capacity(&world.store, &world.store, now)).unwrap();
+        let clip = &profiles[0];
+        assert_eq!(
+            (clip.units_left, clip.bottleneck.as_deref()),
+            (Some(16), Some("heygen"))
+        );
+        let units: Vec<(String, Option<i64>)> = clip
+            .per_provider
+            .iter()
+            .map(|p| (p.provider.clone(), p.units_left))
+            .collect();
+        // 10000 / 150 = 66 clips of voice; $20 / $0.045 = 444 clips of script.
+        assert_eq!(
+            units,
+            vec![
+                ("heygen".into(), Some(16)),
+                ("elevenlabs".into(), Some(66)),
+                ("openai".into(), Some(444))
+            ]
+        );
+        put_plan(
+            &world,
+            json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"}}),
+        );
+        let without_reserve = block_on(capacity(&world.store, &world.store, now)).unwrap();
+        assert_eq!(without_reserve[0].units_left, Some(20));
+        // 20 clips over the 21 days to the reset: 0.95 a day.
+        assert_eq!(
+            without_reserve[0].recommended_daily.as_deref(),
+            Some("0.95")
+        );
+    }
+
+    #[test]
+    fn usage_this_period_is_counted_in_each_plans_unit_and_cache_hits_use_no_tracks() {
+        let world = World::new();
+        seed_plans(&world);
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        let mut events = Vec::new();
+        for clip in 0..6 {
+            let t = format!("2026-11-{:02}T10:00:00Z", 3 + clip);
+            events.push(json!({"provider": "heygen", "credits": "0.5", "job_id": format!("c{clip}"), "operation": "video", "timestamp": t}));
+            events.push(json!({"provider": "elevenlabs", "characters": 150, "job_id": format!("c{clip}"), "operation": "voice", "timestamp": t}));
+            events.push(json!({"provider": "openai", "model": "gpt-4o-mini", "cost": "0.045", "job_id": format!("c{clip}"), "operation": "script", "timestamp": t}));
+        }
+        // Loudly: three tracks made after the 15th reset, two served from cache, one before the reset.
+        for (i, cached) in [false, false, false, true, true].iter().enumerate() {
+            events.push(json!({"provider": "loudly", "tracks": 1, "cached": cached, "timestamp": format!("2026-11-{:02}T09:00:00Z", 16 + i)}));
+        }
+        events
+            .push(json!({"provider": "loudly", "tracks": 1, "timestamp": "2026-11-14T09:00:00Z"}));
+        record(&world, now, Value::Array(events));
+        let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+        let plan = |p: &str| {
+            report["subscriptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["provider"] == p)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            (
+                plan("heygen")["used"].as_str(),
+                plan("heygen")["remaining"].as_str(),
+                plan("heygen")["available"].as_str()
+            ),
+            (Some("3"), Some("7"), Some("5"))
+        );
+        assert_eq!(plan("heygen")["percent_used"], "30.00");
+        assert_eq!(plan("elevenlabs")["used"], "900");
+        assert_eq!(plan("openai")["used"], "0.27");
+        assert_eq!(
+            plan("loudly")["used"],
+            "3",
+            "cache hits and the track before the reset do not count"
+        );
+        assert_eq!(plan("loudly")["period"]["from"], "2026-11-15T00:00:00.000Z");
+        // Fees 29 + 99 + 0 + 180; OpenAI's spend is usage-priced (a money plan), the rest is covered.
+        assert_eq!(report["fees"][0]["amount"], "308.00");
+        assert_eq!(report["usage_spend"][0]["amount"], "0.27");
+        assert_eq!(report["monthly_cost"][0]["amount"], "308.27");
+        let clip = &block_on(capacity(&world.store, &world.store, now)).unwrap()[0];
+        assert_eq!(
+            (clip.units_left, clip.bottleneck.as_deref()),
+            (Some(10), Some("heygen"))
+        );
+    }
+
+    #[test]
+    fn a_learned_profile_averages_past_jobs_in_each_plans_unit() {
+        let world = World::new();
+        seed_plans(&world);
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        let mut events = Vec::new();
+        for clip in 0..4 {
+            let t = format!("2026-11-{:02}T10:00:00Z", 10 + clip);
+            events.push(json!({"provider": "heygen", "credits": if clip % 2 == 0 { "0.5" } else { "1" }, "job_id": format!("c{clip}"), "operation": "clip", "timestamp": t}));
+            events.push(json!({"provider": "elevenlabs", "characters": 200, "job_id": format!("c{clip}"), "operation": "clip", "timestamp": t}));
+        }
+        record(&world, now, Value::Array(events));
+        let learned = serde_json::from_value::<ProfileInput>(
+            json!({"name": "learned-clip", "learn": {"operations": ["clip"], "days": 30}}),
+        )
+        .unwrap()
+        .validate(&[])
+        .unwrap();
+        block_on(world.store.save_profile(&learned)).unwrap();
+        let all = block_on(capacity(&world.store, &world.store, now)).unwrap();
+        let profile = all.iter().find(|p| p.name == "learned-clip").unwrap();
+        let items: Vec<(String, String)> = profile
+            .items
+            .iter()
+            .map(|i| (i.provider.clone(), i.amount.clone()))
+            .collect();
+        assert_eq!(
+            items,
+            vec![
+                ("elevenlabs".to_string(), "200".to_string()),
+                ("heygen".to_string(), "0.75".to_string())
+            ]
+        );
+        // HeyGen: 10 - 3 used - 2 reserve = 5 credits, 0.75 a clip: 6 clips.
+        assert_eq!(
+            (profile.units_left, profile.bottleneck.as_deref()),
+            (Some(6), Some("heygen"))
+        );
+        assert_eq!(profile.note.as_deref(), Some("learned from 4 past jobs"));
+    }
+
+    #[test]
+    fn the_period_rolls_over_on_the_reset_day() {
+        let at = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
+        let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        assert_eq!(period(15, at(14)), (day(10, 15), day(11, 15)));
+        assert_eq!(period(15, at(15)), (day(11, 15), day(12, 15)));
+        assert_eq!(period(1, at(1)), (day(11, 1), day(12, 1)));
+    }
+
+    #[test]
+    fn bad_plans_and_profiles_name_the_field() {
+        let plan = |body: Value| {
+            serde_json::from_value::<PlanInput>(body)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+        };
+        let field = |e: CoreError| match e {
+            CoreError::Validation(d) => d.into_iter().map(|f| f.field).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(plan(
+                json!({"provider": "heygen", "monthly_fee": "1", "allotment": {"amount": "-1", "unit": "credits"}})
+            )),
+            vec!["allotment.amount"]
+        );
+        assert_eq!(
+            field(plan(
+                json!({"provider": "heygen", "monthly_fee": "1", "allotment": {"amount": "1", "unit": "parsecs"}})
+            )),
+            vec!["allotment.unit"]
+        );
+        assert_eq!(
+            field(plan(
+                json!({"provider": "heygen", "monthly_fee": "1", "reset_day": 29})
+            )),
+            vec!["reset_day"]
+        );
+        assert_eq!(
+            field(plan(json!({"provider": "heygen", "monthly_fee": "-1"}))),
+            vec!["monthly_fee"]
+        );
+        assert_eq!(
+            field(plan(
+                json!({"provider": "heygen", "monthly_fee": "1", "allotment": {"amount": "1", "unit": "credits"}, "reserve": "2"})
+            )),
+            vec!["reserve"]
+        );
+        let profile = serde_json::from_value::<ProfileInput>(json!({"name": "x", "items": [{"provider": "nobody", "amount": "1", "unit": "credits"}]}))
+            .unwrap()
+            .validate(&["heygen".to_string()])
+            .unwrap_err();
+        assert_eq!(field(profile), vec!["items[0].provider"]);
     }
 }

@@ -25,6 +25,7 @@ async fn view_with_status(
     let check = check_budgets(
         store,
         store,
+        store,
         &EdgeNotifier { env },
         clock,
         &SystemEntropy,
@@ -74,6 +75,7 @@ pub async fn check(
         .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
         .transpose()?;
     let report = check_budgets(
+        store,
         store,
         store,
         &EdgeNotifier { env },

@@ -33,6 +33,7 @@ pub async fn run(env: &Env) -> Value {
         Ok(state) => match check_budgets(
             &state.store,
             &state.store,
+            &state.store,
             &EdgeNotifier { env },
             &clock,
             &SystemEntropy,

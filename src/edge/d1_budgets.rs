@@ -160,7 +160,7 @@ impl BudgetStore for D1Store {
 
     async fn claim_alert(
         &self,
-        project: &ProjectId,
+        scope: &str,
         level: &str,
         claim_id: &str,
         now: DateTime<Utc>,
@@ -175,7 +175,7 @@ impl BudgetStore for D1Store {
              claimed_at = excluded.claimed_at WHERE alert_claims.claimed_at <= ?5 \
              RETURNING claim_id",
             &[
-                text(project.as_str()),
+                text(scope),
                 text(level),
                 text(claim_id),
                 text(&format_timestamp(now)),
@@ -192,14 +192,14 @@ impl BudgetStore for D1Store {
 
     async fn release_alert(
         &self,
-        project: &ProjectId,
+        scope: &str,
         level: &str,
         claim_id: &str,
     ) -> Result<(), StoreError> {
         let _: Vec<Map<String, Value>> = query_all(
             self.db(),
             "DELETE FROM alert_claims WHERE project_id = ?1 AND level = ?2 AND claim_id = ?3",
-            &[text(project.as_str()), text(level), text(claim_id)],
+            &[text(scope), text(level), text(claim_id)],
         )
         .await?;
         Ok(())
@@ -207,13 +207,13 @@ impl BudgetStore for D1Store {
 
     async fn last_claim(
         &self,
-        project: &ProjectId,
+        scope: &str,
         level: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
             "SELECT claimed_at FROM alert_claims WHERE project_id = ?1 AND level = ?2",
-            &[text(project.as_str()), text(level)],
+            &[text(scope), text(level)],
         )
         .await?;
         Ok(rows

@@ -242,6 +242,20 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let query = query_pairs(request);
             super::budgets::check(store, env, &clock, &query, Mode::Send).await
         }
+        RouteName::ListPlans => super::plans::list(store, &clock).await,
+        RouteName::PutPlan => {
+            let body = read_json_body(request).await?;
+            super::plans::put(store, &clock, &body).await
+        }
+        RouteName::DeletePlan => super::plans::delete(store, &query_pairs(request)).await,
+        RouteName::Capacity => super::plans::get_capacity(store, &clock).await,
+        RouteName::PutProfile => {
+            let body = read_json_body(request).await?;
+            super::plans::put_profile(store, &clock, &body).await
+        }
+        RouteName::DeleteProfile => {
+            super::plans::delete_profile(store, &query_pairs(request)).await
+        }
         RouteName::Alerts => super::budgets::alerts(store, &query_pairs(request)).await,
         RouteName::Jobs => ok(
             200,

@@ -49,6 +49,12 @@ pub enum RouteName {
     CheckBudgetsDryRun,
     CheckBudgets,
     Alerts,
+    ListPlans,
+    PutPlan,
+    DeletePlan,
+    Capacity,
+    PutProfile,
+    DeleteProfile,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -259,6 +265,42 @@ pub const ROUTES: &[RouteDef] = &[
         Access::Admin,
     ),
     route("GET", "/api/admin/alerts", RouteName::Alerts, Access::Admin),
+    route(
+        "GET",
+        "/api/admin/subscriptions",
+        RouteName::ListPlans,
+        Access::Admin,
+    ),
+    route(
+        "PUT",
+        "/api/admin/subscriptions",
+        RouteName::PutPlan,
+        Access::Admin,
+    ),
+    route(
+        "DELETE",
+        "/api/admin/subscriptions",
+        RouteName::DeletePlan,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/capacity",
+        RouteName::Capacity,
+        Access::Admin,
+    ),
+    route(
+        "PUT",
+        "/api/admin/capacity/profiles",
+        RouteName::PutProfile,
+        Access::Admin,
+    ),
+    route(
+        "DELETE",
+        "/api/admin/capacity/profiles",
+        RouteName::DeleteProfile,
+        Access::Admin,
+    ),
 ];
 
 /// A matched route and its path parameters, in pattern order.

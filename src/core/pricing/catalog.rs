@@ -432,6 +432,13 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Every provider with at least one entry, sorted.
+    pub fn providers(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.by_model.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
     pub fn new(entries: Vec<PriceEntry>) -> Self {
         let mut catalog = Catalog {
             entries,

@@ -1,0 +1,891 @@
+//! Subscriptions (flat monthly plans with allotments), their use this period, and capacity:
+//! how many more units of work (one clip, one episode) fit in what is left of every plan, and
+//! which provider runs out first.
+
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::error::{CoreError, FieldError, Problems, StoreError};
+use super::input::DecimalText;
+use super::money::{div_round_half_even, format_scaled, Currency, Decimal, Money, Totals};
+use super::pricing::catalog::{builtin, canonical_provider};
+use super::pricing::{UsageKind, MICRO};
+use super::projects::ProjectId;
+use super::report::{Dim, ReportStore, RollupQuery, RollupRow, MEASURES};
+
+/// The unit an allotment is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Credits,
+    Characters,
+    Points,
+    Tracks,
+    Tokens,
+    Requests,
+    Seconds,
+    Minutes,
+    Images,
+    /// A money budget in the plan's currency.
+    Money,
+}
+
+impl Unit {
+    fn parse(text: &str) -> Option<Unit> {
+        serde_json::from_value(Value::from(text)).ok()
+    }
+
+    fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// What usage feeds the unit when the plan does not say.
+    fn default_usage(self) -> &'static str {
+        match self {
+            Unit::Credits => "credits",
+            Unit::Characters | Unit::Points => "characters",
+            Unit::Tracks => "tracks",
+            Unit::Tokens => "total_tokens",
+            Unit::Requests => "events",
+            Unit::Seconds | Unit::Minutes => "audio_seconds",
+            Unit::Images => "images",
+            Unit::Money => "cost",
+        }
+    }
+}
+
+/// Usage names a plan may count: every usage kind, `total_tokens`, `events` (calls that were
+/// not cache hits) and `cost`.
+fn usage_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = UsageKind::ALL.iter().map(|k| k.name()).collect();
+    names.extend(["total_tokens", "events", "cost"]);
+    names
+}
+
+/// A stored plan. Quantities are micro-units of the plan's unit (for money, nano-units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub provider: String,
+    pub project_id: Option<String>,
+    pub name: Option<String>,
+    pub monthly_fee: String,
+    pub currency: String,
+    pub allotment: Option<String>,
+    pub unit: Unit,
+    /// The usage that feeds the unit (see [`usage_names`]).
+    pub usage: String,
+    /// Units of the plan consumed by one unit of that usage.
+    pub per: String,
+    pub reset_day: u32,
+    pub reserve: String,
+    pub alert_percent: Option<u16>,
+    pub alert_emails: Vec<String>,
+}
+
+impl Plan {
+    pub fn key(&self) -> (String, String) {
+        (
+            self.provider.clone(),
+            self.project_id.clone().unwrap_or_default(),
+        )
+    }
+
+    fn currency(&self) -> Currency {
+        Currency::parse(&self.currency).unwrap_or(Currency::USD)
+    }
+
+    /// Amounts of the unit kept with 6 decimals (money with 9).
+    fn scale(&self) -> u32 {
+        if self.unit == Unit::Money {
+            9
+        } else {
+            6
+        }
+    }
+
+    fn scaled(&self, text: &str) -> i128 {
+        Decimal::parse(text)
+            .ok()
+            .and_then(|d| d.scaled_exact(self.scale()))
+            .unwrap_or(0)
+    }
+
+    fn show(&self, value: i128) -> String {
+        format_scaled(
+            value,
+            self.scale(),
+            if self.unit == Unit::Money { 2 } else { 0 },
+        )
+    }
+}
+
+/// Body of `PUT /api/admin/subscriptions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInput {
+    pub provider: String,
+    pub project_id: Option<String>,
+    pub name: Option<String>,
+    pub monthly_fee: DecimalText,
+    pub currency: Option<String>,
+    pub allotment: Option<AllotmentInput>,
+    pub reset_day: Option<i64>,
+    pub reserve: Option<DecimalText>,
+    pub counts: Option<CountsInput>,
+    pub alert_percent: Option<i64>,
+    pub alert_emails: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllotmentInput {
+    pub amount: DecimalText,
+    pub unit: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountsInput {
+    pub usage: Option<String>,
+    pub per: Option<DecimalText>,
+}
+
+fn non_negative(field: &str, text: &str, scale: u32) -> Result<i128, FieldError> {
+    let d = Decimal::parse(text).map_err(|m| FieldError::new(field, m))?;
+    if d.is_negative() {
+        return Err(FieldError::new(field, "must not be negative"));
+    }
+    d.scaled_exact(scale)
+        .ok_or_else(|| FieldError::new(field, format!("has more than {scale} decimal places")))
+}
+
+impl PlanInput {
+    pub fn validate(self) -> Result<Plan, CoreError> {
+        let mut p = Problems::new();
+        let provider = canonical_provider(&self.provider.trim().to_ascii_lowercase());
+        if provider.is_empty() || provider.len() > 64 {
+            p.push("provider", "must be a provider name such as heygen");
+        }
+        let project_id = match &self.project_id {
+            Some(id) => p
+                .take(ProjectId::parse(id).map_err(|m| FieldError::new("project_id", m)))
+                .map(|id| id.as_str().to_string()),
+            None => None,
+        };
+        let currency = match &self.currency {
+            Some(c) => p
+                .take(Currency::parse(c).map_err(|m| FieldError::new("currency", m)))
+                .unwrap_or(Currency::USD),
+            None => Currency::USD,
+        };
+        p.take(non_negative("monthly_fee", &self.monthly_fee.0, 9));
+        let (unit, allotment) = match &self.allotment {
+            Some(a) => {
+                let unit = Unit::parse(a.unit.trim());
+                if unit.is_none() {
+                    p.push(
+                        "allotment.unit",
+                        format!("`{}` is not one of credits, characters, points, tracks, tokens, requests, seconds, minutes, images, money", a.unit),
+                    );
+                }
+                let scale = if unit == Some(Unit::Money) { 9 } else { 6 };
+                let amount = p.take(non_negative("allotment.amount", &a.amount.0, scale));
+                (
+                    unit.unwrap_or(Unit::Credits),
+                    amount.map(|_| a.amount.0.trim().to_string()),
+                )
+            }
+            None => (Unit::Money, None),
+        };
+        let reset_day = self.reset_day.unwrap_or(1);
+        if !(1..=28).contains(&reset_day) {
+            p.push("reset_day", "must be a day of the month from 1 to 28");
+        }
+        let scale = if unit == Unit::Money { 9 } else { 6 };
+        let reserve = self
+            .reserve
+            .as_ref()
+            .map(|r| r.0.trim().to_string())
+            .unwrap_or_else(|| "0".into());
+        if let Some(r) = p.take(non_negative("reserve", &reserve, scale)) {
+            let total = allotment
+                .as_deref()
+                .and_then(|a| Decimal::parse(a).ok())
+                .and_then(|d| d.scaled_exact(scale));
+            if total.is_some_and(|t| r > t) {
+                p.push("reserve", "must not exceed the allotment");
+            }
+        }
+        let usage = self
+            .counts
+            .as_ref()
+            .and_then(|c| c.usage.clone())
+            .unwrap_or_else(|| unit.default_usage().to_string());
+        if !usage_names().contains(&usage.as_str()) {
+            p.push(
+                "counts.usage",
+                format!("`{usage}` is not a usage kind, total_tokens, events or cost"),
+            );
+        }
+        if (unit == Unit::Money) != (usage == "cost") {
+            p.push(
+                "counts.usage",
+                "a money allotment counts `cost`, and only a money allotment does",
+            );
+        }
+        let per = self
+            .counts
+            .as_ref()
+            .and_then(|c| c.per.as_ref())
+            .map(|d| d.0.trim().to_string())
+            .unwrap_or_else(|| {
+                if unit == Unit::Minutes {
+                    "0.016667".into()
+                } else {
+                    "1".into()
+                }
+            });
+        if let Some(v) = p.take(non_negative("counts.per", &per, 6)) {
+            if v == 0 {
+                p.push("counts.per", "must be greater than zero");
+            }
+        }
+        let alert_percent = match self.alert_percent {
+            Some(v) if (1..=1000).contains(&v) => Some(v as u16),
+            Some(_) => {
+                p.push("alert_percent", "must be a whole percent from 1 to 1000");
+                None
+            }
+            None => None,
+        };
+        let mut emails = Vec::new();
+        for (i, e) in self.alert_emails.unwrap_or_default().iter().enumerate() {
+            if super::budgets::valid_email(e.trim()) {
+                emails.push(e.trim().to_string());
+            } else {
+                p.push(
+                    format!("alert_emails[{i}]"),
+                    format!("`{e}` is not an email address"),
+                );
+            }
+        }
+        p.finish()?;
+        Ok(Plan {
+            provider,
+            project_id,
+            name: self
+                .name
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty()),
+            monthly_fee: self.monthly_fee.0.trim().to_string(),
+            currency: currency.to_string(),
+            allotment,
+            unit,
+            usage,
+            per,
+            reset_day: reset_day as u32,
+            reserve,
+            alert_percent,
+            alert_emails: emails,
+        })
+    }
+}
+
+/// A workload profile: what one unit of work consumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    pub project_id: Option<String>,
+    /// Admin-defined items; empty when learned.
+    pub items: Vec<ProfileItem>,
+    /// Learn from past jobs with these operations (all when empty) over `learn_days`.
+    pub learn: Option<LearnSpec>,
+    /// Alert when fewer than this many units of work fit.
+    pub alert_below: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileItem {
+    pub provider: String,
+    pub amount: String,
+    pub unit: Unit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnSpec {
+    pub operations: Vec<String>,
+    pub days: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInput {
+    pub name: String,
+    pub project_id: Option<String>,
+    pub items: Option<Vec<ProfileItemInput>>,
+    pub learn: Option<LearnInput>,
+    pub alert_below: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileItemInput {
+    pub provider: String,
+    pub amount: DecimalText,
+    pub unit: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnInput {
+    pub operations: Option<Vec<String>>,
+    pub days: Option<i64>,
+}
+
+impl ProfileInput {
+    /// Checks the profile; `known` are the providers it may name (those with a plan or a price).
+    pub fn validate(self, known: &[String]) -> Result<Profile, CoreError> {
+        let mut p = Problems::new();
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            p.push("name", "must be 1 to 64 printable characters");
+        }
+        let project_id = match &self.project_id {
+            Some(id) => p
+                .take(ProjectId::parse(id).map_err(|m| FieldError::new("project_id", m)))
+                .map(|id| id.as_str().to_string()),
+            None => None,
+        };
+        let mut items = Vec::new();
+        for (i, item) in self.items.unwrap_or_default().into_iter().enumerate() {
+            let provider = canonical_provider(&item.provider.trim().to_ascii_lowercase());
+            if !known.contains(&provider) {
+                p.push(
+                    format!("items[{i}].provider"),
+                    format!(
+                        "`{}` is not a provider with a plan or a price",
+                        item.provider
+                    ),
+                );
+            }
+            let unit = Unit::parse(item.unit.trim());
+            if unit.is_none() {
+                p.push(
+                    format!("items[{i}].unit"),
+                    format!("`{}` is not a unit", item.unit),
+                );
+            }
+            match non_negative(&format!("items[{i}].amount"), &item.amount.0, 9) {
+                Ok(0) => p.push(format!("items[{i}].amount"), "must be greater than zero"),
+                Ok(_) => {}
+                Err(e) => p.take::<()>(Err(e)).unwrap_or_default(),
+            }
+            if let Some(unit) = unit {
+                items.push(ProfileItem {
+                    provider,
+                    amount: item.amount.0.trim().to_string(),
+                    unit,
+                });
+            }
+        }
+        let learn = self.learn.map(|l| {
+            let days = l.days.unwrap_or(30);
+            if !(1..=365).contains(&days) {
+                p.push("learn.days", "must be from 1 to 365");
+            }
+            LearnSpec {
+                operations: l.operations.unwrap_or_default(),
+                days: days.clamp(1, 365) as u32,
+            }
+        });
+        if items.is_empty() == learn.is_none() {
+            p.push("items", "give either items or learn");
+        }
+        let alert_below = match self.alert_below {
+            Some(v) if (1..=1_000_000).contains(&v) => Some(v as u32),
+            Some(_) => {
+                p.push("alert_below", "must be a whole number from 1 to 1000000");
+                None
+            }
+            None => None,
+        };
+        p.finish()?;
+        Ok(Profile {
+            name,
+            project_id,
+            items,
+            learn,
+            alert_below,
+        })
+    }
+}
+
+#[allow(async_fn_in_trait)]
+pub trait PlanStore {
+    async fn plans(&self) -> Result<Vec<Plan>, StoreError>;
+    async fn save_plan(&self, plan: &Plan) -> Result<(), StoreError>;
+    async fn delete_plan(&self, provider: &str, project: &str) -> Result<bool, StoreError>;
+    async fn profiles(&self) -> Result<Vec<Profile>, StoreError>;
+    async fn save_profile(&self, profile: &Profile) -> Result<(), StoreError>;
+    async fn delete_profile(&self, name: &str) -> Result<bool, StoreError>;
+    /// Distinct jobs since `since` with a call of one of `operations` (any when empty).
+    async fn jobs_with_operations(
+        &self,
+        operations: &[String],
+        since: &str,
+        project: Option<&str>,
+    ) -> Result<i64, StoreError>;
+}
+
+/// The allotment period containing `now`: from the last reset day to the next (UTC).
+pub fn period(reset_day: u32, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let today = now.date_naive();
+    let this_month =
+        NaiveDate::from_ymd_opt(today.year(), today.month(), reset_day).unwrap_or(today);
+    let start = if today >= this_month {
+        this_month
+    } else {
+        this_month
+            .checked_sub_months(Months::new(1))
+            .unwrap_or(this_month)
+    };
+    let end = start.checked_add_months(Months::new(1)).unwrap_or(start);
+    (start, end)
+}
+
+fn measure_of(plan: &Plan, rows: &[RollupRow]) -> i128 {
+    let index = |name: &str| MEASURES.iter().position(|m| *m == name);
+    let mut total: i128 = 0;
+    for row in rows {
+        total += match plan.usage.as_str() {
+            "cost" => {
+                if row.currency == plan.currency {
+                    row.cost_nanos
+                } else {
+                    0
+                }
+            }
+            "events" => i128::from(row.measures[0] - row.measures[2]) * MICRO,
+            "total_tokens" => {
+                index("total_tokens").map_or(0, |i| i128::from(row.measures[i]) * MICRO)
+            }
+            name => match UsageKind::parse(name) {
+                Some(kind) if kind.is_integral() => {
+                    index(name).map_or(0, |i| i128::from(row.measures[i]) * MICRO)
+                }
+                Some(kind) => index(&format!("{}_micros", kind.name()))
+                    .map_or(0, |i| i128::from(row.measures[i])),
+                None => 0,
+            },
+        };
+    }
+    if plan.usage == "cost" {
+        return total;
+    }
+    // Micro-units of usage times units per usage (6 decimals) = micro-units of the plan.
+    let per = Decimal::parse(&plan.per)
+        .ok()
+        .and_then(|d| d.scaled_exact(6))
+        .unwrap_or(MICRO);
+    div_round_half_even(total * per, MICRO)
+}
+
+/// One plan's state this period.
+#[derive(Debug, Clone)]
+pub struct PlanState {
+    pub plan: Plan,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub days_left: i64,
+    pub used: i128,
+    pub allotment: Option<i128>,
+    pub reserve: i128,
+}
+
+impl PlanState {
+    pub fn remaining(&self) -> Option<i128> {
+        self.allotment.map(|a| (a - self.used).max(0))
+    }
+
+    pub fn available(&self) -> Option<i128> {
+        self.allotment
+            .map(|a| (a - self.used - self.reserve).max(0))
+    }
+
+    pub fn percent_used(&self) -> Option<String> {
+        self.allotment
+            .filter(|a| *a > 0)
+            .map(|a| format_scaled(div_round_half_even(self.used * 10_000, a), 2, 2))
+    }
+
+    fn view(&self, now: DateTime<Utc>) -> Value {
+        let plan = &self.plan;
+        let elapsed = ((now
+            - self
+                .start
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc())
+        .num_seconds()
+        .max(3600)) as i128;
+        let per_day = div_round_half_even(self.used * 86_400, elapsed);
+        let run_out = match (self.remaining(), per_day > 0) {
+            (Some(left), true) => {
+                let days = div_round_half_even(left * 1_000, per_day) as i64;
+                Some((now + Duration::milliseconds(days * 86_400)).date_naive())
+            }
+            _ => None,
+        };
+        let fee = Money::new(plan.scaled_fee(), plan.currency());
+        json!({
+            "provider": plan.provider,
+            "project_id": plan.project_id,
+            "name": plan.name,
+            "monthly_fee": fee,
+            "allotment": self.allotment.map(|a| json!({ "amount": plan.show(a), "unit": plan.unit.name() })),
+            "counts": { "usage": plan.usage, "per": plan.per },
+            "reserve": plan.show(self.reserve),
+            "reset_day": plan.reset_day,
+            "period": {
+                "from": format!("{}T00:00:00.000Z", self.start),
+                "to": format!("{}T00:00:00.000Z", self.end),
+                "days_left": self.days_left,
+            },
+            "used": plan.show(self.used),
+            "remaining": self.remaining().map(|v| plan.show(v)),
+            "available": self.available().map(|v| plan.show(v)),
+            "percent_used": self.percent_used(),
+            "run_rate_per_day": plan.show(per_day),
+            "run_out": run_out.map(|d| d.to_string()),
+            "runs_out_before_reset": run_out.is_some_and(|d| d < self.end),
+            "alert_percent": plan.alert_percent,
+            "alert_emails": plan.alert_emails,
+        })
+    }
+}
+
+impl Plan {
+    fn scaled_fee(&self) -> i128 {
+        Decimal::parse(&self.monthly_fee)
+            .ok()
+            .and_then(|d| d.scaled_exact(9))
+            .unwrap_or(0)
+    }
+}
+
+async fn usage_rows(
+    reports: &impl ReportStore,
+    provider: &str,
+    project: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<RollupRow>, CoreError> {
+    Ok(reports
+        .rollups(&RollupQuery {
+            from: Some(from.to_string()),
+            to: Some(to.to_string()),
+            provider: Some(provider.to_string()),
+            project_id: project.and_then(|p| ProjectId::parse(p).ok()),
+            dims: vec![Dim::Provider],
+            ..RollupQuery::default()
+        })
+        .await?)
+}
+
+/// The state of every plan this period.
+pub async fn plan_states(
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<PlanState>, CoreError> {
+    let mut out = Vec::new();
+    for plan in plans.plans().await? {
+        let (start, end) = period(plan.reset_day, now);
+        let rows = usage_rows(
+            reports,
+            &plan.provider,
+            plan.project_id.as_deref(),
+            start,
+            end,
+        )
+        .await?;
+        let days_left =
+            ((end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - now).num_hours() + 23) / 24;
+        out.push(PlanState {
+            used: measure_of(&plan, &rows),
+            allotment: plan.allotment.as_deref().map(|a| plan.scaled(a)),
+            reserve: plan.scaled(&plan.reserve),
+            start,
+            end,
+            days_left: days_left.max(0),
+            plan,
+        });
+    }
+    Ok(out)
+}
+
+/// `GET /api/admin/subscriptions`: every plan with its use this period, and the month's total
+/// cost: plan fees plus the usage-priced spend of providers without an allotment plan.
+pub async fn subscriptions_report(
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Value, CoreError> {
+    let states = plan_states(plans, reports, now).await?;
+    let mut fees = Totals::new();
+    for s in &states {
+        fees.add(Money::new(s.plan.scaled_fee(), s.plan.currency()));
+    }
+    // Providers whose use is paid by a flat fee (an allotment in a non-money unit).
+    let flat: Vec<(&str, Option<&str>)> = states
+        .iter()
+        .filter(|s| s.plan.unit != Unit::Money)
+        .map(|s| (s.plan.provider.as_str(), s.plan.project_id.as_deref()))
+        .collect();
+    let today = now.date_naive();
+    let month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    let rows = reports
+        .rollups(&RollupQuery {
+            from: Some(month.to_string()),
+            to: Some(
+                month
+                    .checked_add_months(Months::new(1))
+                    .unwrap_or(month)
+                    .to_string(),
+            ),
+            dims: vec![Dim::Provider, Dim::Project],
+            ..RollupQuery::default()
+        })
+        .await?;
+    let mut usage = Totals::new();
+    for row in &rows {
+        let provider = row.provider.as_deref().unwrap_or_default();
+        let project = row.project_id.as_deref();
+        let covered = flat
+            .iter()
+            .any(|(p, scope)| *p == provider && (scope.is_none() || *scope == project));
+        if covered {
+            continue;
+        }
+        if let Ok(c) = Currency::parse(&row.currency) {
+            usage.add(Money::new(row.cost_nanos, c));
+        }
+    }
+    let mut total = fees.clone();
+    for m in usage.iter() {
+        total.add(m);
+    }
+    Ok(json!({
+        "subscriptions": states.iter().map(|s| s.view(now)).collect::<Vec<_>>(),
+        "fees": fees,
+        "usage_spend": usage,
+        "monthly_cost": total,
+        "note": "monthly_cost = plan fees + this month's usage-priced spend of providers not covered by an allotment plan, per currency.",
+    }))
+}
+
+/// One provider's share of a profile's capacity.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderCapacity {
+    pub provider: String,
+    pub per_unit: String,
+    pub unit: String,
+    pub available: Option<String>,
+    pub units_left: Option<i64>,
+    pub days_left: Option<i64>,
+    pub daily_rate: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The capacity left for one profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileCapacity {
+    pub name: String,
+    pub project_id: Option<String>,
+    pub learned: bool,
+    pub items: Vec<ProfileItem>,
+    pub units_left: Option<i64>,
+    pub bottleneck: Option<String>,
+    pub recommended_daily: Option<String>,
+    pub alert_below: Option<u32>,
+    pub per_provider: Vec<ProviderCapacity>,
+    pub note: Option<String>,
+}
+
+/// Learns a profile's items: per provider with a plan, its use (in the plan's unit) by calls
+/// of the profile's operations over the window, divided by the jobs with those operations.
+async fn learned_items(
+    profile: &Profile,
+    spec: &LearnSpec,
+    states: &[PlanState],
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<(Vec<ProfileItem>, i64), CoreError> {
+    let from = now - Duration::days(i64::from(spec.days));
+    let since = super::clock::format_timestamp(from);
+    let jobs = plans
+        .jobs_with_operations(&spec.operations, &since, profile.project_id.as_deref())
+        .await?;
+    if jobs == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    let mut items = Vec::new();
+    for state in states {
+        let plan = &state.plan;
+        let mut rows = reports
+            .rollups(&RollupQuery {
+                from: Some(from.date_naive().to_string()),
+                to: Some((now.date_naive() + Duration::days(1)).to_string()),
+                provider: Some(plan.provider.clone()),
+                project_id: profile
+                    .project_id
+                    .as_deref()
+                    .and_then(|p| ProjectId::parse(p).ok()),
+                dims: vec![Dim::Provider, Dim::Operation],
+                ..RollupQuery::default()
+            })
+            .await?;
+        if !spec.operations.is_empty() {
+            rows.retain(|r| {
+                r.operation
+                    .as_deref()
+                    .is_some_and(|o| spec.operations.iter().any(|x| x == o))
+            });
+        }
+        let used = measure_of(plan, &rows);
+        if used > 0 {
+            items.push(ProfileItem {
+                provider: plan.provider.clone(),
+                amount: plan.show(div_round_half_even(used, i128::from(jobs))),
+                unit: plan.unit,
+            });
+        }
+    }
+    Ok((items, jobs))
+}
+
+/// `GET /api/admin/capacity`: per profile, how many more units of work fit in what is left of
+/// every plan, the bottleneck, and the daily rate that lasts until each reset.
+pub async fn capacity(
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<ProfileCapacity>, CoreError> {
+    let states = plan_states(plans, reports, now).await?;
+    let mut out = Vec::new();
+    for profile in plans.profiles().await? {
+        let (items, learned_from) = match &profile.learn {
+            Some(spec) => {
+                let (items, jobs) =
+                    learned_items(&profile, spec, &states, plans, reports, now).await?;
+                (items, Some(jobs))
+            }
+            None => (profile.items.clone(), None),
+        };
+        let mut per_provider = Vec::new();
+        for item in &items {
+            let state = states
+                .iter()
+                .filter(|s| s.plan.provider == item.provider)
+                .find(|s| s.plan.project_id.is_none() || s.plan.project_id == profile.project_id);
+            let Some(state) = state else {
+                per_provider.push(ProviderCapacity {
+                    provider: item.provider.clone(),
+                    per_unit: item.amount.clone(),
+                    unit: item.unit.name(),
+                    available: None,
+                    units_left: None,
+                    days_left: None,
+                    daily_rate: None,
+                    note: Some("no plan: pay as you go, not a limit".into()),
+                });
+                continue;
+            };
+            let plan = &state.plan;
+            if plan.unit != item.unit {
+                per_provider.push(ProviderCapacity {
+                    provider: item.provider.clone(),
+                    per_unit: item.amount.clone(),
+                    unit: item.unit.name(),
+                    available: state.available().map(|a| plan.show(a)),
+                    units_left: None,
+                    days_left: Some(state.days_left),
+                    daily_rate: None,
+                    note: Some(format!(
+                        "the plan counts {}, the profile {}",
+                        plan.unit.name(),
+                        item.unit.name()
+                    )),
+                });
+                continue;
+            }
+            let per_unit = plan.scaled(&item.amount);
+            let available = state.available();
+            let units = match (available, per_unit > 0) {
+                (Some(a), true) => Some((a / per_unit) as i64),
+                _ => None,
+            };
+            per_provider.push(ProviderCapacity {
+                provider: item.provider.clone(),
+                per_unit: item.amount.clone(),
+                unit: plan.unit.name(),
+                available: available.map(|a| plan.show(a)),
+                units_left: units,
+                days_left: Some(state.days_left),
+                daily_rate: units.map(|u| {
+                    format_scaled(
+                        div_round_half_even(
+                            i128::from(u) * 100,
+                            i128::from(state.days_left.max(1)),
+                        ),
+                        2,
+                        2,
+                    )
+                }),
+                note: state
+                    .allotment
+                    .is_none()
+                    .then(|| "the plan has no allotment".into()),
+            });
+        }
+        let limiting = per_provider
+            .iter()
+            .filter(|p| p.units_left.is_some())
+            .min_by_key(|p| p.units_left);
+        let recommended = per_provider
+            .iter()
+            .filter_map(|p| {
+                p.daily_rate
+                    .as_ref()
+                    .and_then(|r| Decimal::parse(r).ok()?.scaled_exact(2))
+            })
+            .min();
+        out.push(ProfileCapacity {
+            name: profile.name.clone(),
+            project_id: profile.project_id.clone(),
+            learned: profile.learn.is_some(),
+            units_left: limiting.and_then(|p| p.units_left),
+            bottleneck: limiting.map(|p| p.provider.clone()),
+            recommended_daily: recommended.map(|r| format_scaled(r, 2, 2)),
+            alert_below: profile.alert_below,
+            items,
+            per_provider,
+            note: learned_from.map(|jobs| format!("learned from {jobs} past jobs")),
+        });
+    }
+    Ok(out)
+}
+
+/// Providers a profile may name: those with a plan, a built-in price, or stored usage.
+pub fn known_providers(plans: &[Plan]) -> Vec<String> {
+    let mut known: Vec<String> = plans.iter().map(|p| p.provider.clone()).collect();
+    known.extend(builtin().providers());
+    known.sort();
+    known.dedup();
+    known
+}

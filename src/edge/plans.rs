@@ -1,0 +1,91 @@
+//! Handlers of the subscription and capacity routes.
+
+use serde_json::json;
+use worker::Response;
+
+use crate::core::clock::Clock;
+use crate::core::error::CoreError;
+use crate::core::input::parse_json;
+use crate::core::plans::{
+    capacity, known_providers, subscriptions_report, PlanInput, PlanStore, ProfileInput,
+};
+use crate::core::pricing::catalog::canonical_provider;
+use crate::core::projects::ProjectId;
+use crate::core::query::{only_known, param, QueryPairs};
+
+use super::d1::D1Store;
+use super::http::empty_response;
+use super::router::{internal, ok};
+
+/// `GET /api/admin/subscriptions`.
+pub async fn list(store: &D1Store, clock: &impl Clock) -> Result<Response, CoreError> {
+    ok(200, &subscriptions_report(store, store, clock.now()).await?)
+}
+
+/// `PUT /api/admin/subscriptions`: creates or replaces the plan of a provider (and project).
+pub async fn put(store: &D1Store, clock: &impl Clock, body: &[u8]) -> Result<Response, CoreError> {
+    let plan = parse_json::<PlanInput>(body)?.validate()?;
+    store.save_plan(&plan).await?;
+    let report = subscriptions_report(store, store, clock.now()).await?;
+    let saved = report["subscriptions"]
+        .as_array()
+        .and_then(|list| {
+            list.iter().find(|s| {
+                s["provider"] == plan.provider.as_str()
+                    && s["project_id"].as_str() == plan.project_id.as_deref()
+            })
+        })
+        .cloned()
+        .unwrap_or_default();
+    ok(200, &saved)
+}
+
+/// `DELETE /api/admin/subscriptions?provider=&project_id=`.
+pub async fn delete(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
+    only_known(query, &["provider", "project_id"])?;
+    let provider = param(query, "provider")
+        .map(|p| canonical_provider(&p.trim().to_ascii_lowercase()))
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| CoreError::invalid("provider", "is required"))?;
+    let project = param(query, "project_id")
+        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()?;
+    let project = project.as_ref().map(ProjectId::as_str).unwrap_or("");
+    if store.delete_plan(&provider, project).await? {
+        empty_response(204).map_err(internal)
+    } else {
+        Err(CoreError::NotFound(format!("plan of `{provider}`")))
+    }
+}
+
+/// `GET /api/admin/capacity`.
+pub async fn get_capacity(store: &D1Store, clock: &impl Clock) -> Result<Response, CoreError> {
+    let profiles = capacity(store, store, clock.now()).await?;
+    ok(200, &json!({ "profiles": profiles }))
+}
+
+/// `PUT /api/admin/capacity/profiles`.
+pub async fn put_profile(
+    store: &D1Store,
+    clock: &impl Clock,
+    body: &[u8],
+) -> Result<Response, CoreError> {
+    let input: ProfileInput = parse_json(body)?;
+    let known = known_providers(&store.plans().await?);
+    let profile = input.validate(&known)?;
+    store.save_profile(&profile).await?;
+    let all = capacity(store, store, clock.now()).await?;
+    let saved = all.into_iter().find(|p| p.name == profile.name);
+    ok(200, &saved)
+}
+
+/// `DELETE /api/admin/capacity/profiles?name=`.
+pub async fn delete_profile(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
+    only_known(query, &["name"])?;
+    let name = param(query, "name").ok_or_else(|| CoreError::invalid("name", "is required"))?;
+    if store.delete_profile(name).await? {
+        empty_response(204).map_err(internal)
+    } else {
+        Err(CoreError::NotFound(format!("profile `{name}`")))
+    }
+}

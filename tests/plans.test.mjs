@@ -1,0 +1,109 @@
+// Subscriptions, allotments, capacity and their alerts, against the built worker. Figures are
+// compared with values computed by hand from the seed teams' plans.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, ADMIN_KEY } from './support/worker.mjs';
+
+let w;
+let key;
+before(async () => {
+  w = await startWorker();
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'studio', name: 'Studio' } });
+  key = (await w.fetch('/api/admin/projects/studio/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+});
+after(async () => w?.dispose());
+
+const admin = (path, init = {}) => w.fetch(path, { key: ADMIN_KEY, ...init });
+const put = async (path, body) => {
+  const r = await admin(path, { method: 'PUT', body });
+  assert.equal(r.status, 200, `${path} ${JSON.stringify(body)}: ${r.text}`);
+  return r.json;
+};
+
+test('the seed plans with a month of clips: used, remaining and capacity match the figures by hand', async () => {
+  await put('/api/admin/subscriptions', { provider: 'heygen', name: 'HeyGen', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' }, reserve: '2', alert_percent: 80, alert_emails: ['ops@example.com'] });
+  await put('/api/admin/subscriptions', { provider: 'elevenlabs', monthly_fee: '99', allotment: { amount: '565455', unit: 'credits' }, counts: { usage: 'characters', per: '1' } });
+  await put('/api/admin/subscriptions', { provider: 'lahajati', monthly_fee: '11', allotment: { amount: '1000000', unit: 'points' } });
+  await put('/api/admin/subscriptions', { provider: 'loudly', monthly_fee: '180', allotment: { amount: '3000', unit: 'tracks' } });
+  await put('/api/admin/subscriptions', { provider: 'openai', monthly_fee: '0', allotment: { amount: '20', unit: 'money' } });
+  const profile = await put('/api/admin/capacity/profiles', { name: 'clip', alert_below: 12, items: [
+    { provider: 'heygen', amount: '0.5', unit: 'credits' },
+    { provider: 'elevenlabs', amount: '150', unit: 'credits' },
+    { provider: 'openai', amount: '0.045', unit: 'money' },
+  ] });
+  assert.deepEqual([profile.units_left, profile.bottleneck], [16, 'heygen'], 'before any usage: (10 - 2 reserve) / 0.5');
+
+  // Eight clips this month, each: 0.5 HeyGen credits, 150 ElevenLabs characters, $0.045 of
+  // OpenAI; plus Loudly tracks (two of them cache hits) and Lahajati characters.
+  const now = Date.now();
+  const events = [];
+  for (let c = 0; c < 8; c += 1) {
+    const timestamp = new Date(now - (c + 1) * 60_000).toISOString();
+    events.push({ id: `hg-${c}`, provider: 'heygen', credits: '0.5', job_id: `clip-${c}`, operation: 'video', timestamp });
+    events.push({ id: `el-${c}`, provider: 'elevenlabs', characters: 150, job_id: `clip-${c}`, operation: 'voice', timestamp });
+    events.push({ id: `oa-${c}`, provider: 'openai', model: 'gpt-4o-mini', cost: '0.045', job_id: `clip-${c}`, operation: 'script', timestamp });
+  }
+  for (let t = 0; t < 5; t += 1) events.push({ id: `ld-${t}`, provider: 'loudly', tracks: 1, cached: t >= 3 });
+  events.push({ id: 'lh-1', provider: 'lahajati', characters: 2500 });
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body: { events } });
+  assert.equal(r.status, 201, r.text);
+
+  const subs = (await admin('/api/admin/subscriptions')).json;
+  const plan = (p) => subs.subscriptions.find((s) => s.provider === p);
+  assert.deepEqual([plan('heygen').used, plan('heygen').remaining, plan('heygen').available, plan('heygen').percent_used], ['4', '6', '4', '40.00']);
+  assert.deepEqual([plan('elevenlabs').used, plan('elevenlabs').remaining], ['1200', '564255']);
+  assert.equal(plan('loudly').used, '3', 'the two cache hits use no tracks');
+  assert.equal(plan('lahajati').used, '2500');
+  assert.deepEqual([plan('openai').used, plan('openai').remaining], ['0.36', '19.64']);
+  assert.equal(plan('heygen').period.days_left > 0, true);
+  assert.deepEqual(subs.fees.map((m) => m.amount), ['319.00']);
+  assert.deepEqual(subs.usage_spend.map((m) => m.amount), ['0.36'], 'only the money plan is usage-priced');
+  assert.deepEqual(subs.monthly_cost.map((m) => m.amount), ['319.36']);
+
+  const cap = (await admin('/api/admin/capacity')).json.profiles.find((p) => p.name === 'clip');
+  const left = Object.fromEntries(cap.per_provider.map((p) => [p.provider, p.units_left]));
+  // HeyGen (10 - 4 - 2) / 0.5 = 8; ElevenLabs 564255 / 150 = 3761; OpenAI 19.64 / 0.045 = 436.
+  assert.deepEqual(left, { heygen: 8, elevenlabs: 3761, openai: 436 });
+  assert.deepEqual([cap.units_left, cap.bottleneck], [8, 'heygen']);
+  const heygen = cap.per_provider.find((p) => p.provider === 'heygen');
+  assert.equal(heygen.daily_rate, (Math.round((8 * 100) / heygen.days_left) / 100).toFixed(2));
+
+  // 8 clips left is under the profile's alert level (12); HeyGen is at 40%, under its 80%.
+  const check = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json;
+  const capacityAlert = check.plans.find((p) => p.level === 'capacity-clip');
+  assert.equal(capacityAlert.action, 'sent', JSON.stringify(check.plans));
+  assert.match(capacityAlert.message, /Only 8 more "clip" fit/);
+  assert.ok(!check.plans.some((p) => p.level.startsWith('plan-heygen')));
+  const again = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json;
+  assert.equal(again.plans.find((p) => p.level === 'capacity-clip').action, 'rate_limited');
+});
+
+test('a learned profile averages the jobs of an operation', async () => {
+  const learned = await put('/api/admin/capacity/profiles', { name: 'learned', learn: { operations: ['video', 'voice'], days: 30 } });
+  const items = Object.fromEntries(learned.items.map((i) => [i.provider, i.amount]));
+  assert.deepEqual(items, { heygen: '0.5', elevenlabs: '150' });
+  assert.equal(learned.units_left, 8);
+  assert.equal(learned.note, 'learned from 8 past jobs');
+});
+
+test('bad plans and profiles are refused naming the field, and deletes answer 204 then 404', async () => {
+  for (const [body, field] of [
+    [{ provider: 'x', monthly_fee: '1', allotment: { amount: '-5', unit: 'credits' } }, 'allotment.amount'],
+    [{ provider: 'x', monthly_fee: '1', allotment: { amount: '5', unit: 'bananas' } }, 'allotment.unit'],
+    [{ provider: 'x', monthly_fee: '1', reset_day: 31 }, 'reset_day'],
+    [{ provider: 'x', monthly_fee: '1', reset_day: 0 }, 'reset_day'],
+    [{ provider: 'x', monthly_fee: 'free' }, 'monthly_fee'],
+    [{ provider: 'x', monthly_fee: '1', allotment: { amount: '5', unit: 'credits' }, counts: { usage: 'vibes' } }, 'counts.usage'],
+  ]) {
+    const r = await admin('/api/admin/subscriptions', { method: 'PUT', body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.json.error.details[0].field, field, r.text);
+  }
+  const p = await admin('/api/admin/capacity/profiles', { method: 'PUT', body: { name: 'bad', items: [{ provider: 'nobody-we-know', amount: '1', unit: 'credits' }] } });
+  assert.deepEqual([p.status, p.json.error.details[0].field], [400, 'items[0].provider']);
+  assert.equal((await admin('/api/admin/subscriptions?provider=lahajati', { method: 'DELETE' })).status, 204);
+  assert.equal((await admin('/api/admin/subscriptions?provider=lahajati', { method: 'DELETE' })).status, 404);
+  assert.equal((await admin('/api/admin/capacity/profiles?name=learned', { method: 'DELETE' })).status, 204);
+  assert.equal((await admin('/api/admin/capacity/profiles?name=learned', { method: 'DELETE' })).status, 404);
+  assert.equal((await w.fetch('/api/admin/capacity', { key })).status, 403);
+});
