@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod budgets;
+pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod ingest;

@@ -4,6 +4,7 @@
 
 pub mod bindings;
 pub mod budgets;
+pub mod cache;
 pub mod cron;
 pub mod d1;
 pub mod d1_budgets;

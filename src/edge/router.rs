@@ -101,9 +101,14 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
     let header = request.headers().get("authorization").ok().flatten();
     let principal = match def.access {
         Access::Public => None,
-        Access::Admin | Access::AnyKey => {
-            Some(authenticate(header.as_deref(), state.admin_key.as_deref(), &state.store).await?)
-        }
+        Access::Admin | Access::AnyKey => Some(
+            authenticate(
+                header.as_deref(),
+                state.admin_key.as_deref(),
+                &super::cache::Cached(&state.store),
+            )
+            .await?,
+        ),
     };
     if def.access == Access::Admin {
         principal
@@ -134,7 +139,9 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             ok(200, &update_project(store, &clock, param(0), patch).await?)
         }
         RouteName::DeleteProject => {
+            super::cache::forget_keys();
             delete_project(store, param(0)).await?;
+            super::cache::forget_keys();
             empty_response(204).map_err(internal)
         }
         RouteName::ListKeys => {
@@ -152,7 +159,9 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             ok(201, &created)
         }
         RouteName::RevokeKey => {
+            super::cache::forget_keys();
             revoke_key(store, store, &clock, param(0), param(1)).await?;
+            super::cache::forget_keys();
             empty_response(204).map_err(internal)
         }
         RouteName::ListPrices => {
@@ -171,12 +180,16 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         }
         RouteName::AddCustomPrices => {
             let body = read_json_body(request).await?;
+            super::cache::forget_prices();
             let added = add_custom_prices(store, store, parse_json(&body)?).await?;
+            super::cache::forget_prices();
             let views: Vec<PriceView> = added.iter().map(PriceView::from).collect();
             ok(201, &json!({ "prices": views }))
         }
         RouteName::DeleteCustomPrice => {
-            if store.delete_price(param(0)).await? {
+            let deleted = store.delete_price(param(0)).await?;
+            super::cache::forget_prices();
+            if deleted {
                 empty_response(204).map_err(internal)
             } else {
                 Err(CoreError::NotFound(format!("custom price `{}`", param(0))))
@@ -277,7 +290,9 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         RouteName::ImportPrices => {
             let query = query_pairs(request);
             let body = read_json_body_up_to(request, MAX_IMPORT_BYTES).await?;
-            super::prices::import_prices(store, &clock, &query, &body).await
+            let answer = super::prices::import_prices(store, &clock, &query, &body).await;
+            super::cache::forget_prices();
+            answer
         }
     }
 }

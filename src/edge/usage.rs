@@ -29,7 +29,7 @@ pub async fn record(
     let log = raw_log(env)?;
     let report = ingest(
         store,
-        store,
+        &super::cache::Cached(store),
         &log,
         clock,
         &SystemEntropy,

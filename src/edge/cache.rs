@@ -1,0 +1,106 @@
+//! Per-isolate caches of ingest keys and custom prices, so that recording one event needs no
+//! database read before its write. An entry lives 60 seconds; the isolate that revokes a key,
+//! deletes a project or changes a price forgets at once, others within the minute.
+
+use std::cell::RefCell;
+
+use chrono::{DateTime, Utc};
+
+use crate::core::cache::TtlCache;
+use crate::core::error::StoreError;
+use crate::core::keys::ApiKeyRecord;
+use crate::core::prices::PriceStore;
+use crate::core::pricing::catalog::PriceEntry;
+use crate::core::projects::ProjectId;
+use crate::core::store::KeyStore;
+
+use super::d1::{now, D1Store};
+
+const TTL_MS: i64 = 60_000;
+
+thread_local! {
+    static KEYS: RefCell<TtlCache<ApiKeyRecord>> = RefCell::new(TtlCache::new(TTL_MS, 1000));
+    static PRICES: RefCell<TtlCache<Vec<PriceEntry>>> = RefCell::new(TtlCache::new(TTL_MS, 1));
+}
+
+fn now_ms() -> i64 {
+    now().timestamp_millis()
+}
+
+/// Forget every cached key (after a revocation or a project deletion).
+pub fn forget_keys() {
+    KEYS.with(|k| k.borrow_mut().clear());
+}
+
+/// Forget the cached custom prices (after any price write).
+pub fn forget_prices() {
+    PRICES.with(|p| p.borrow_mut().clear());
+}
+
+/// The D1 store read through the caches.
+pub struct Cached<'a>(pub &'a D1Store);
+
+impl KeyStore for Cached<'_> {
+    async fn insert_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.0.insert_key(key).await
+    }
+
+    async fn list_keys(&self, project: &ProjectId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.0.list_keys(project).await
+    }
+
+    async fn revoke_key(
+        &self,
+        project: &ProjectId,
+        key_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        forget_keys();
+        self.0.revoke_key(project, key_id, at).await
+    }
+
+    async fn find_active_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        if let Some(hit) = KEYS.with(|k| k.borrow_mut().get(key_hash, now_ms())) {
+            return Ok(Some(hit));
+        }
+        let found = self.0.find_active_key(key_hash).await?;
+        // Only known keys are kept: unknown tokens never fill the cache.
+        if let Some(record) = &found {
+            KEYS.with(|k| k.borrow_mut().put(key_hash, record.clone(), now_ms()));
+        }
+        Ok(found)
+    }
+}
+
+impl PriceStore for Cached<'_> {
+    async fn upsert_prices(&self, entries: &[PriceEntry]) -> Result<(), StoreError> {
+        forget_prices();
+        self.0.upsert_prices(entries).await
+    }
+
+    async fn list_custom_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
+        if let Some(hit) = PRICES.with(|p| p.borrow_mut().get("all", now_ms())) {
+            return Ok(hit);
+        }
+        let all = self.0.list_custom_prices().await?;
+        PRICES.with(|p| p.borrow_mut().put("all", all.clone(), now_ms()));
+        Ok(all)
+    }
+
+    async fn custom_prices_for(&self, lookups: &[String]) -> Result<Vec<PriceEntry>, StoreError> {
+        let all = self.list_custom_prices().await?;
+        Ok(all
+            .into_iter()
+            .filter(|entry| {
+                std::iter::once(entry.model.as_str())
+                    .chain(entry.aliases.iter().map(String::as_str))
+                    .any(|name| lookups.contains(&format!("{}|{name}", entry.provider)))
+            })
+            .collect())
+    }
+
+    async fn delete_price(&self, id: &str) -> Result<bool, StoreError> {
+        forget_prices();
+        self.0.delete_price(id).await
+    }
+}
