@@ -69,12 +69,50 @@ const EXACT: &[&str] = &["cost_nanos", "computed_cost_nanos", "reported_cost_nan
 /// The most JSON per bound value; D1 allows 2 MB, this leaves room.
 const CHUNK_BYTES: usize = 1_000_000;
 
-fn insert_sql() -> String {
-    let columns = COLUMNS.join(", ");
-    let values = (0..COLUMNS.len())
+/// Columns every row names.
+const REQUIRED: &[&str] = &["project_id", "id", "provider", "model", "request_timestamp"];
+
+/// The columns a batch needs: the required ones and those where some event differs from the
+/// column's default (0, empty, null, false; `success` defaults to true). Leaving the rest to
+/// their defaults spares SQLite most extractions: a token event fills about 15 of 37.
+fn used_columns(events: &[StoredEvent]) -> Result<Vec<&'static str>, StoreError> {
+    let mut used: Vec<bool> = COLUMNS.iter().map(|c| REQUIRED.contains(c)).collect();
+    for event in events {
+        let serde_json::Value::Object(fields) =
+            serde_json::to_value(event).map_err(|e| corrupt("event", e.to_string()))?
+        else {
+            return Err(corrupt("event", "not a JSON object".into()));
+        };
+        for (i, column) in COLUMNS.iter().enumerate() {
+            if used[i] {
+                continue;
+            }
+            let value = fields.get(*column).unwrap_or(&serde_json::Value::Null);
+            let default = match (*column, value) {
+                ("success", serde_json::Value::Bool(b)) => *b,
+                (_, serde_json::Value::Null) => true,
+                (_, serde_json::Value::Bool(b)) => !b,
+                (_, serde_json::Value::Number(n)) => n.as_i64() == Some(0),
+                (_, serde_json::Value::String(s)) => s.is_empty(),
+                _ => false,
+            };
+            used[i] = !default;
+        }
+    }
+    Ok(COLUMNS
+        .iter()
+        .zip(used)
+        .filter(|(_, u)| *u)
+        .map(|(c, _)| *c)
+        .collect())
+}
+
+fn insert_sql(columns: &[&str]) -> String {
+    let values = (0..columns.len())
         .map(|i| format!("value ->> {i}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let columns = columns.join(", ");
     format!(
         "INSERT OR IGNORE INTO api_usage ({columns}) SELECT {values} FROM json_each(?1) \
          RETURNING project_id, id"
@@ -226,6 +264,7 @@ fn row_json_of(event: &StoredEvent, columns: &[&str]) -> Result<String, StoreErr
 }
 
 /// Splits the records into JSON arrays of rows, at most [`CHUNK_BYTES`] each.
+#[cfg(test)]
 fn chunks(events: &[StoredEvent]) -> Result<Vec<String>, StoreError> {
     chunks_of(events, COLUMNS)
 }
@@ -275,9 +314,10 @@ impl UsageStore for D1Store {
         if events.is_empty() {
             return Ok(HashSet::new());
         }
-        let sql = insert_sql();
+        let columns = used_columns(events)?;
+        let sql = insert_sql(&columns);
         let mut statements = Vec::new();
-        for chunk in chunks(events)? {
+        for chunk in chunks_of(events, &columns)? {
             statements.push(
                 self.db()
                     .prepare(&sql)
@@ -561,6 +601,32 @@ mod tests {
         let row: Vec<serde_json::Value> = serde_json::from_str(&row_json(&event).unwrap()).unwrap();
         assert_eq!(row.len(), COLUMNS.len());
         assert_eq!(row[1], "e");
+    }
+
+    #[test]
+    fn a_batch_names_only_the_columns_some_event_sets() {
+        let base = serde_json::json!({
+            "project_id": "p", "id": "x", "provider": "openai", "model": "m",
+            "request_timestamp": "2026-11-20T00:00:00.000Z", "input_tokens": 5,
+        });
+        let plain: StoredEvent = serde_json::from_value(base.clone()).unwrap();
+        let mut failed = plain.clone();
+        failed.success = false;
+        failed.job_id = Some("j".into());
+        assert_eq!(
+            used_columns(std::slice::from_ref(&plain)).unwrap(),
+            vec![
+                "project_id",
+                "id",
+                "provider",
+                "model",
+                "input_tokens",
+                "request_timestamp"
+            ]
+        );
+        let both = used_columns(&[plain, failed]).unwrap();
+        assert!(both.contains(&"success") && both.contains(&"job_id"));
+        assert!(!both.contains(&"cached") && !both.contains(&"characters"));
     }
 
     #[test]
