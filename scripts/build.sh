@@ -4,3 +4,5 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 worker-build --release
+# The dashboard's bundle (public/assets), from dashboard/src.
+bash scripts/build-dashboard.sh

@@ -65,4 +65,20 @@ if [ ! -f "$TOOLS/.cargo-fetch-$cargo_hash" ]; then
   touch "$TOOLS/.cargo-fetch-$cargo_hash"
 fi
 
+# Debian's Chromium, driven by playwright-core in the dashboard's browser test
+# (tests/dashboard.test.mjs). Playwright's own browser download does not work offline.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's chromium (browser tests)"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; then
+      $SUDO apt-get update
+      $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+    fi
+  else
+    log "no apt-get: install Chromium at /usr/bin/chromium yourself for tests/dashboard.test.mjs"
+  fi
+fi
+
 log "ready"

@@ -1,0 +1,99 @@
+// The project-key view: a project key may not read the admin reports, so the dashboard sums
+// that project's raw events (GET /api/usage pages) itself, exactly (money as BigInt nanos).
+
+import { MoneySum } from './money.js';
+import { localDay } from './format.js';
+
+const COUNTS = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'input_tokens', 'output_tokens', 'total_tokens', 'characters', 'requests'];
+
+class Bucket {
+  constructor(keys) {
+    Object.assign(this, keys);
+    this.money = new MoneySum();
+    for (const c of COUNTS) this[c] = 0;
+  }
+  add(e) {
+    this.events += 1;
+    if (e.cost) this.money.add(e.cost);
+    if (e.unpriced || !e.cost) this.unpriced_events += 1;
+    if (e.cached) this.cache_hits += 1;
+    if (e.success === false) this.failed_events += 1;
+    this.input_tokens += e.input_tokens ?? 0;
+    this.output_tokens += e.output_tokens ?? 0;
+    this.total_tokens += e.total_tokens ?? 0;
+    this.characters += Number(e.usage?.characters ?? 0);
+    this.requests += Number(e.usage?.requests ?? 0);
+  }
+  done() {
+    const { money, ...rest } = this;
+    return { ...rest, cost: money.list() };
+  }
+}
+
+function groupBy(events, keyOf) {
+  const map = new Map();
+  for (const e of events) {
+    const keys = keyOf(e);
+    const k = JSON.stringify(keys);
+    if (!map.has(k)) map.set(k, new Bucket(keys));
+    map.get(k).add(e);
+  }
+  return [...map.values()].map((b) => b.done());
+}
+
+/** Report-shaped results (like GET /api/admin/usage) from a project's events. */
+export function aggregate(events, tz) {
+  const totals = new Bucket({});
+  for (const e of events) totals.add(e);
+  const day = (e) => localDay(new Date(e.timestamp), tz);
+  const jobs = new Map();
+  for (const e of events) {
+    if (!e.job_id) continue;
+    const k = `${e.project_id}\u0000${e.job_id}`;
+    let j = jobs.get(k);
+    if (!j) {
+      j = { project_id: e.project_id, job_id: e.job_id, first_seen: e.timestamp, last_seen: e.timestamp, calls: 0, unpriced_calls: 0, money: new MoneySum(), providers: new Map(), operations: new Map() };
+      jobs.set(k, j);
+    }
+    j.calls += 1;
+    if (!e.cost) j.unpriced_calls += 1;
+    j.money.add(e.cost);
+    if (e.timestamp < j.first_seen) j.first_seen = e.timestamp;
+    if (e.timestamp > j.last_seen) j.last_seen = e.timestamp;
+    for (const [field, map] of [['provider', j.providers], ['operation', j.operations]]) {
+      const name = e[field] ?? '';
+      if (field === 'operation' && !e.operation) continue;
+      const p = map.get(name) ?? { [field]: name, calls: 0, money: new MoneySum() };
+      p.calls += 1;
+      p.money.add(e.cost);
+      map.set(name, p);
+    }
+  }
+  const unpriced = new Map();
+  for (const e of events) {
+    if (e.cost && !e.unpriced) continue;
+    const k = `${e.provider}\u0000${e.model}`;
+    const u = unpriced.get(k) ?? { provider: e.provider, model: e.model, reason: e.unpriced?.code ?? 'unpriced', message: e.unpriced?.message ?? '', events: 0, projects: 1, first_seen: e.timestamp, last_seen: e.timestamp };
+    u.events += 1;
+    if (e.timestamp < u.first_seen) u.first_seen = e.timestamp;
+    if (e.timestamp > u.last_seen) u.last_seen = e.timestamp;
+    unpriced.set(k, u);
+  }
+  const finish = (list) => list.map(({ money, ...rest }) => ({ ...rest, cost: money.list() }));
+  return {
+    totals: totals.done(),
+    dayProvider: groupBy(events, (e) => ({ period: day(e), provider: e.provider })),
+    provider: groupBy(events, (e) => ({ provider: e.provider })),
+    model: groupBy(events, (e) => ({ model: e.model })),
+    project: groupBy(events, (e) => ({ project_id: e.project_id, project_name: null })),
+    operation: groupBy(events, (e) => ({ operation: e.operation ?? null })),
+    jobs: [...jobs.values()]
+      .sort((a, b) => (a.last_seen < b.last_seen ? 1 : -1))
+      .map((j) => ({
+        project_id: j.project_id, job_id: j.job_id, first_seen: j.first_seen, last_seen: j.last_seen,
+        calls: j.calls, unpriced_calls: j.unpriced_calls, cost: j.money.list(),
+        providers: finish([...j.providers.values()]), operations: finish([...j.operations.values()]),
+      })),
+    unpriced: [...unpriced.values()].sort((a, b) => b.events - a.events),
+  };
+}

@@ -1,0 +1,129 @@
+// Charts (Chart.js, bundled; nothing is loaded at run time). Bars are drawn from the API's
+// approximate `value`s; tooltips show the exact amount text.
+
+import { Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend } from 'chart.js';
+import { toNanos, fromNanos, chartValue, compareNanos } from './money.js';
+import { daysBetween } from './format.js';
+
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily || 'system-ui, sans-serif';
+Chart.defaults.color = '#334155';
+
+// Okabe-Ito and Tableau colours: distinguishable, also for colour-blind readers.
+const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#4E79A7', '#B07AA1', '#76B7B2', '#9C755F', '#59A14F'];
+
+const charts = new Map();
+
+export function destroyCharts() {
+  for (const c of charts.values()) c.destroy();
+  charts.clear();
+}
+
+function draw(canvas, config) {
+  charts.get(canvas.id)?.destroy();
+  charts.set(canvas.id, new Chart(canvas, config));
+}
+
+const axisTitle = (text) => ({ display: true, text, font: { weight: 'bold' } });
+const costTicks = (currency) => ({ callback: (v) => `${Number(v).toLocaleString('en-US', { maximumFractionDigits: 2 })} ${currency}` });
+
+/** Daily cost stacked by provider, in one currency. rows: [{period, provider, cost: [Money]}] */
+export function dailyByProvider(canvas, rows, currency, range) {
+  const cell = new Map();
+  const providers = new Set();
+  const periods = new Set();
+  for (const r of rows) {
+    const m = (r.cost ?? []).find((x) => x.currency === currency);
+    periods.add(r.period);
+    if (!m) continue;
+    providers.add(r.provider);
+    const k = `${r.period}\u0000${r.provider}`;
+    cell.set(k, (cell.get(k) ?? 0n) + toNanos(m.amount));
+  }
+  const sorted = [...periods].sort();
+  const first = range.from ?? sorted[0];
+  const last = range.to ?? sorted.at(-1);
+  const days = first && last ? daysBetween(first, last) : sorted;
+  const names = [...providers].sort();
+  const datasets = names.map((provider, i) => {
+    const nanos = days.map((d) => cell.get(`${d}\u0000${provider}`) ?? 0n);
+    return {
+      label: provider,
+      data: nanos.map(chartValue),
+      amounts: nanos.map(fromNanos),
+      backgroundColor: PALETTE[i % PALETTE.length],
+      stack: 'cost',
+    };
+  });
+  const sameYear = days.length > 0 && days[0].slice(0, 4) === days.at(-1).slice(0, 4);
+  const dayTotals = days.map((d) => names.reduce((s, p) => s + (cell.get(`${d}\u0000${p}`) ?? 0n), 0n));
+  canvas.setAttribute('aria-label', `Daily cost in ${currency} stacked by provider, ${days.length} days, ${names.length} providers. The chart's data follows as a table.`);
+  draw(canvas, {
+    type: 'bar',
+    data: { labels: days, datasets },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      interaction: { mode: 'index', intersect: false },
+      scales: {
+        x: {
+          stacked: true,
+          title: axisTitle(sameYear ? `Day (${days[0].slice(0, 4)})` : 'Day'),
+          ticks: { maxRotation: 60, autoSkip: true, callback: (_, i) => (sameYear ? days[i].slice(5) : days[i]) },
+        },
+        y: { stacked: true, beginAtZero: true, title: axisTitle(`Cost (${currency})`), ticks: costTicks(currency) },
+      },
+      plugins: {
+        legend: { position: 'bottom' },
+        tooltip: {
+          filter: (item) => item.raw !== 0,
+          callbacks: {
+            label: (item) => `${item.dataset.label}: ${item.dataset.amounts[item.dataIndex]} ${currency}`,
+            footer: (items) => (items.length ? `Total: ${fromNanos(dayTotals[items[0].dataIndex])} ${currency}` : ''),
+          },
+        },
+      },
+    },
+  });
+  return {
+    days,
+    providers: names,
+    amount: (day, provider) => fromNanos(cell.get(`${day}\u0000${provider}`) ?? 0n),
+    total: (i) => fromNanos(dayTotals[i]),
+  };
+}
+
+/** Cost by model (horizontal bars), in one currency; the top 15 and the rest summed. */
+export function costByModel(canvas, rows, currency) {
+  const list = rows
+    .map((r) => ({ model: r.model ?? '(none)', nanos: toNanos((r.cost ?? []).find((m) => m.currency === currency)?.amount ?? '0') }))
+    .filter((r) => r.nanos !== 0n)
+    .sort((a, b) => compareNanos(b.nanos, a.nanos));
+  const top = list.slice(0, 15).map((r) => ({ ...r }));
+  const rest = list.slice(15);
+  if (rest.length) top.push({ model: `${rest.length} other models`, nanos: rest.reduce((s, r) => s + r.nanos, 0n) });
+  canvas.parentElement.style.setProperty('height', `${Math.max(160, 60 + top.length * 30)}px`);
+  canvas.setAttribute('aria-label', `Cost in ${currency} by model, ${list.length} models. The model table below lists the same figures.`);
+  draw(canvas, {
+    type: 'bar',
+    data: {
+      labels: top.map((r) => r.model),
+      datasets: [{ label: `Cost (${currency})`, data: top.map((r) => chartValue(r.nanos)), amounts: top.map((r) => fromNanos(r.nanos)), backgroundColor: PALETTE[0] }],
+    },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      indexAxis: 'y',
+      scales: {
+        x: { beginAtZero: true, title: axisTitle(`Cost (${currency})`), ticks: costTicks(currency) },
+        y: { title: axisTitle('Model'), ticks: { autoSkip: false } },
+      },
+      interaction: { mode: 'index', axis: 'y', intersect: false },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (item) => `${item.dataset.amounts[item.dataIndex]} ${currency}` } },
+      },
+    },
+  });
+  return top.map((r) => ({ model: r.model, amount: fromNanos(r.nanos) }));
+}

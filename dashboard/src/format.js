@@ -1,0 +1,78 @@
+// Display formatting (numbers, dates, CSV cells). Money is shown as the API's amount text.
+
+const intFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/** 1234567 -> "1,234,567" */
+export const int = (n) => intFormat.format(Number(n ?? 0));
+
+/** Money list -> ["12.50 USD", "1.25 EUR"], or ["0.00"] for none. */
+export function moneyLines(list) {
+  if (!list || list.length === 0) return ['0.00'];
+  return list.map((m) => `${m.amount} ${m.currency}`);
+}
+
+export const money = (m) => (m ? `${m.amount} ${m.currency}` : '—');
+
+export const browserTimeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+/** YYYY-MM-DD of an instant in a time zone. */
+export function localDay(date, tz) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+}
+
+/** "2026-11-23 08:56:03" of an instant in a time zone. */
+export function dateTime(value, tz) {
+  if (!value) return '—';
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    }).formatToParts(date).map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+/** The UTC offset of a zone at an instant, in minutes (Europe/Paris in winter -> 60). */
+function offsetMinutes(date, tz) {
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: tz, year: 'numeric', month: 'numeric', day: 'numeric',
+      hour: 'numeric', minute: 'numeric', second: 'numeric', hourCycle: 'h23',
+    }).formatToParts(date).map((x) => [x.type, Number(x.value)]),
+  );
+  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return Math.round((asUtc - Math.floor(date.getTime() / 1000) * 1000) / 60000);
+}
+
+/** The instant of local midnight starting day "YYYY-MM-DD" in a zone. */
+export function localMidnight(day, tz) {
+  const [y, m, d] = day.split('-').map(Number);
+  const guess = Date.UTC(y, m - 1, d);
+  let t = guess - offsetMinutes(new Date(guess), tz) * 60000;
+  t = guess - offsetMinutes(new Date(t), tz) * 60000;
+  return new Date(t);
+}
+
+/** "YYYY-MM-DD" + n days. */
+export function addDays(day, n) {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+/** Every day from a to b inclusive (at most `max`). */
+export function daysBetween(a, b, max = 400) {
+  const out = [];
+  for (let d = a; d <= b && out.length < max; d = addDays(d, 1)) out.push(d);
+  return out;
+}
+
+/** A CSV cell, quoted when needed; spreadsheet formulas neutralised (as the API does). */
+export function csvCell(value) {
+  let text = value === undefined || value === null ? '' : String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export const csv = (header, rows) => [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';

@@ -1,0 +1,725 @@
+// The dashboard: sign-in, range and filter, summary cards, charts, tables with CSV, budgets
+// and plans. It talks only to this worker's /api (same origin), loads data only on sign-in,
+// on a change of range or filter, and on Refresh (no polling), and renders every string from
+// the API as text.
+
+import './style.css';
+import { h, fill, $ } from './dom.js';
+import { getJson, getText, apiPath, setKey, ApiError } from './api.js';
+import { amountIn } from './money.js';
+import { int, moneyLines, money, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
+import { aggregate } from './aggregate.js';
+import { dailyByProvider, costByModel, destroyCharts } from './charts.js';
+import { sortableTable } from './table.js';
+
+const STORAGE_KEY = 'ai-spend-tracker.key';
+const MAX_PAGES = 20; // project view: at most 20 pages of 1,000 events per load
+const PRESET_LABELS = { today: 'Today', week: 'Last 7 days', month: 'This month', all: 'All time', custom: 'Custom range' };
+
+const state = {
+  role: null, // 'admin' | 'project'
+  projectId: null,
+  preset: 'month',
+  from: null,
+  to: null,
+  filter: '',
+  currency: null,
+  tz: browserTimeZone(),
+  seq: 0,
+  data: null,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in and sign-out
+
+function showSignIn(message) {
+  $('dashboard').hidden = true;
+  $('who').hidden = true;
+  $('signin').hidden = false;
+  const error = $('signin-error');
+  error.hidden = !message;
+  error.textContent = message ?? '';
+  $('key').focus();
+}
+
+async function signIn(key) {
+  setKey(key);
+  const button = $('signin-button');
+  button.disabled = true;
+  let stats;
+  try {
+    stats = await getJson(apiPath('/api/usage/stats', { tz: state.tz }));
+  } catch (e) {
+    setKey(null);
+    const refused = e.status === 401 || e.status === 403;
+    if (refused) sessionStorage.removeItem(STORAGE_KEY);
+    showSignIn(refused ? 'That key was not accepted (unknown or revoked). Check it and try again.' : `Could not sign in: ${e.message}`);
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  sessionStorage.setItem(STORAGE_KEY, key);
+  $('key').value = '';
+  state.role = stats.project_id ? 'project' : 'admin';
+  state.projectId = stats.project_id ?? null;
+  if (state.role === 'project') state.filter = '';
+  $('signin').hidden = true;
+  $('dashboard').hidden = false;
+  $('who').hidden = false;
+  $('who-text').textContent = state.role === 'admin' ? 'Signed in with the admin key' : `Signed in with a project key: ${state.projectId}`;
+  $('project-filter-label').hidden = state.role !== 'admin';
+  const badge = $('project-badge');
+  badge.hidden = state.role !== 'project';
+  badge.textContent = state.role === 'project' ? `Project: ${state.projectId}` : '';
+  $('snippet').textContent = snippet();
+  await load();
+}
+
+function signOut(message) {
+  state.seq += 1; // drop whatever is still loading
+  sessionStorage.removeItem(STORAGE_KEY);
+  setKey(null);
+  Object.assign(state, { role: null, projectId: null, filter: '', data: null, currency: null });
+  destroyCharts();
+  for (const id of ['cards', 'tables', 'unpriced-body', 'budgets-body', 'plans-body', 'capacity-body']) fill(id);
+  fill($('project-filter'), h('option', { value: '', text: 'All projects' }));
+  $('updated').textContent = 'Last updated: —';
+  $('banner').hidden = true;
+  showSignIn(message);
+}
+
+function snippet() {
+  return [
+    `curl -X POST ${location.origin}/api/usage \\`,
+    '  -H "Authorization: Bearer $USAGE_KEY" -H "content-type: application/json" \\',
+    `  -d '{"provider":"openai","model":"gpt-4o-mini","operation":"chat","input_tokens":1000,"output_tokens":200}'`,
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Range
+
+function currentRange() {
+  const today = localDay(new Date(), state.tz);
+  const p = state.preset;
+  let days;
+  if (p === 'today') days = { from: today, to: today };
+  else if (p === 'week') days = { from: addDays(today, -6), to: today };
+  else if (p === 'month') days = { from: `${today.slice(0, 8)}01`, to: today };
+  else if (p === 'custom') days = { from: state.from, to: state.to };
+  else days = { from: null, to: null };
+  const params = p === 'custom' ? { from: state.from, to: state.to } : { preset: p };
+  const label = days.from ? (days.from === days.to ? days.from : `${days.from} to ${days.to}`) : 'all recorded usage';
+  const instants = days.from
+    ? { from: localMidnight(days.from, state.tz).toISOString(), to: localMidnight(addDays(days.to, 1), state.tz).toISOString() }
+    : {};
+  return { preset: p, params, days, label: `${PRESET_LABELS[p]}: ${label}`, slug: p === 'custom' ? `${days.from}_${days.to}` : p, instants };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+function setBusy(busy) {
+  $('main').setAttribute('aria-busy', busy ? 'true' : 'false');
+  $('refresh').disabled = busy;
+  $('refresh').textContent = busy ? 'Loading…' : 'Refresh';
+}
+
+/** Settled results: { name: { ok, value | error } }. A 401 anywhere signs out. */
+async function settle(entries) {
+  const results = await Promise.allSettled(entries.map(([, p]) => p));
+  const out = {};
+  entries.forEach(([name], i) => {
+    const r = results[i];
+    out[name] = r.status === 'fulfilled' ? { ok: true, value: r.value } : { ok: false, error: r.reason };
+  });
+  return out;
+}
+
+const optional404 = (path) => getJson(path).catch((e) => {
+  if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
+  throw e;
+});
+
+async function load() {
+  const seq = ++state.seq;
+  const range = currentRange();
+  setBusy(true);
+  $('banner').hidden = true;
+  $('range-label').textContent = `· ${range.label}`;
+  try {
+    const data = state.role === 'admin' ? await loadAdmin(range) : await loadProject(range);
+    if (seq !== state.seq) return;
+    const unauthorized = Object.values(data.results ?? {}).find((r) => !r.ok && r.error?.status === 401);
+    if (unauthorized) {
+      loadFinished();
+      signOut('Your key is no longer accepted. Sign in again.');
+      return;
+    }
+    state.data = { ...data, range };
+    render();
+    const newest = data.stats?.last_updated;
+    $('updated').textContent = `Last updated: ${dateTime(new Date(), state.tz)} (${state.tz})` +
+      ` · newest stored event: ${newest ? dateTime(newest, state.tz) : 'none yet'}`;
+  } catch (e) {
+    if (seq !== state.seq) return;
+    if (e.status === 401) {
+      loadFinished();
+      signOut('Your key is no longer accepted. Sign in again.');
+      return;
+    }
+    showBanner(`Could not load the dashboard: ${e.message}`);
+  } finally {
+    if (seq === state.seq) loadFinished();
+  }
+}
+
+function loadFinished() {
+  setBusy(false);
+  // A counter of finished loads: lets tests (and scripts) wait for a load to settle.
+  const main = $('main');
+  main.dataset.loads = String(Number(main.dataset.loads ?? 0) + 1);
+}
+
+function showBanner(text) {
+  const b = $('banner');
+  b.textContent = text;
+  b.hidden = false;
+}
+
+async function loadAdmin(range) {
+  const project_id = state.filter || undefined;
+  const common = { ...range.params, tz: state.tz, project_id };
+  const report = (group) => getJson(apiPath('/api/admin/usage', { group, ...common, limit: 10000 }));
+  const projectsP = getJson('/api/admin/projects');
+  const budgetsP = projectsP.then((p) => Promise.all(
+    p.projects
+      .filter((x) => !project_id || x.id === project_id)
+      .map((x) => getJson(`/api/admin/projects/${encodeURIComponent(x.id)}/budget`).then((b) => ({ project: x, budget: b }))),
+  ));
+  const results = await settle([
+    ['stats', getJson(apiPath('/api/usage/stats', { tz: state.tz, project_id }))],
+    ['dayProvider', report('day,provider')],
+    ['provider', report('provider')],
+    ['model', report('model')],
+    ['project', report('project')],
+    ['operation', report('operation')],
+    ['jobs', getJson(apiPath('/api/admin/usage/jobs', { ...common, limit: 500 }))],
+    ['unpriced', getJson(apiPath('/api/admin/prices/unpriced', { project_id }))],
+    ['projects', projectsP],
+    ['budgets', budgetsP],
+    ['alerts', getJson(apiPath('/api/admin/alerts', { limit: 10, project_id }))],
+    ['subscriptions', optional404('/api/admin/subscriptions')],
+    ['capacity', optional404('/api/admin/capacity')],
+  ]);
+  const dp = results.dayProvider;
+  if (!dp.ok) throw dp.error; // without the main report there is nothing to show
+  const truncated = ['dayProvider', 'provider', 'model', 'project', 'operation'].some((k) => results[k].ok && results[k].value.truncated);
+  return {
+    results,
+    stats: results.stats.ok ? results.stats.value : null,
+    totals: dp.value.totals,
+    dayProvider: dp.value.rows,
+    tables: Object.fromEntries(['provider', 'model', 'project', 'operation']
+      .map((k) => [k, results[k].ok ? { ok: true, value: results[k].value.rows } : results[k]])),
+    jobs: results.jobs.ok ? { ok: true, value: results.jobs.value.jobs } : results.jobs,
+    jobsCapped: results.jobs.ok && results.jobs.value.jobs.length >= 500,
+    unpriced: results.unpriced.ok ? { ok: true, value: results.unpriced.value.models } : results.unpriced,
+    note: truncated ? 'Some reports were cut at 10,000 rows; the CSV downloads have the same limit.' : null,
+  };
+}
+
+async function loadProject(range) {
+  const statsP = getJson(apiPath('/api/usage/stats', { tz: state.tz }));
+  statsP.catch(() => {}); // awaited below; a failed page of events must not leave it unhandled
+  const events = [];
+  let cursor;
+  let pages = 0;
+  let more = false;
+  do {
+    const page = await getJson(apiPath('/api/usage', { ...range.instants, limit: 1000, cursor }));
+    events.push(...page.events);
+    cursor = page.next_cursor;
+    pages += 1;
+    more = Boolean(cursor) && pages >= MAX_PAGES;
+  } while (cursor && pages < MAX_PAGES);
+  const stats = await statsP;
+  const agg = aggregate(events, state.tz);
+  // Today and this month come from the stored rollups (exact at any volume).
+  let totals = agg.totals;
+  if (range.preset === 'today') totals = stats.today.totals;
+  if (range.preset === 'month') totals = stats.month.totals;
+  const ok = (value) => ({ ok: true, value });
+  return {
+    results: {},
+    stats,
+    totals,
+    dayProvider: agg.dayProvider,
+    tables: { provider: ok(agg.provider), model: ok(agg.model), project: ok(agg.project), operation: ok(agg.operation) },
+    jobs: ok(agg.jobs),
+    unpriced: ok(agg.unpriced),
+    note: more ? `Charts and tables sum the newest ${int(events.length)} events of this range only; narrow the range to see all.` : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+function render() {
+  const d = state.data;
+  const note = $('load-note');
+  note.hidden = !d.note;
+  note.textContent = d.note ?? '';
+  const currencies = (d.totals.cost ?? []).map((m) => m.currency);
+  if (!currencies.includes(state.currency)) state.currency = currencies.includes('USD') ? 'USD' : currencies[0] ?? 'USD';
+  const select = $('currency');
+  fill(select, currencies.map((c) => h('option', { value: c, text: c, selected: c === state.currency })));
+  $('currency-label').hidden = currencies.length < 2;
+  renderCards(d);
+  $('empty').hidden = d.totals.events !== 0;
+  renderCharts(d);
+  renderTables(d);
+  renderUnpriced(d);
+  if (state.role === 'admin') {
+    renderProjectFilter(d.results.projects);
+    renderBudgets(d.results.budgets, d.results.alerts);
+    renderPlans(d.results.subscriptions, d.results.capacity);
+  } else {
+    fill('budgets-body', h('p', { class: 'muted', text: 'Budgets are shown to the admin key only.' }));
+    fill('plans-body', h('p', { class: 'muted', text: 'Plans are shown to the admin key only.' }));
+    fill('capacity-body');
+  }
+}
+
+function renderCards(d) {
+  const t = d.totals;
+  const unpriced = t.unpriced_events ?? 0;
+  const card = (id, label, value, extra) => h('li', { class: 'card', id: `card-${id}` },
+    h('h3', { text: label }), h('p', { class: 'value' }, value), extra);
+  fill('cards',
+    card('cost', 'Cost', moneyLines(t.cost).map((line) => h('span', { class: 'money', text: line }))),
+    card('tokens', 'Tokens', int(t.total_tokens)),
+    card('characters', 'Characters', int(t.characters)),
+    card('requests', 'Requests', int(t.requests)),
+    card('events', 'Events', int(t.events)),
+    card('unpriced', 'Unpriced events', int(unpriced),
+      h('a', { href: '#unpriced', class: 'card-link', id: 'unpriced-link', text: unpriced ? 'See the models that need a price' : 'Models that need a price' })),
+  );
+  $('card-unpriced').classList.toggle('warn', unpriced > 0);
+}
+
+function renderCharts(d) {
+  const cur = state.currency;
+  const has = (rows) => rows.some((r) => (r.cost ?? []).some((m) => m.currency === cur && m.amount !== '0.00'));
+  const daily = d.dayProvider ?? [];
+  const models = d.tables.model.ok ? d.tables.model.value : [];
+  for (const [id, rows, drawFn, tableFn] of [
+    ['chart-daily', daily, (c) => dailyByProvider(c, daily, cur, d.range.days), dailyTable],
+    ['chart-models', models, (c) => costByModel(c, models, cur), modelTable],
+  ]) {
+    const canvas = $(id);
+    const empty = !has(rows);
+    canvas.parentElement.hidden = empty;
+    $(`${id}-empty`).hidden = !empty;
+    $(`${id}-data`).hidden = empty;
+    if (empty) {
+      fill(`${id}-table`);
+      continue;
+    }
+    fill(`${id}-table`, tableFn(drawFn(canvas), cur));
+  }
+}
+
+/** The daily chart's figures as a table (for screen readers and for copying). */
+function dailyTable(series, cur) {
+  return h('table', { class: 'data', id: 'chart-daily-values' },
+    h('caption', { class: 'visually-hidden', text: `Daily cost in ${cur} by provider` }),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Day' }), series.providers.map((p) => h('th', { scope: 'col', class: 'num', text: p })), h('th', { scope: 'col', class: 'num', text: `Total (${cur})` }))),
+    h('tbody', {}, series.days.map((day, i) => h('tr', {},
+      h('th', { scope: 'row', text: day }),
+      series.providers.map((p) => h('td', { class: 'num', text: series.amount(day, p) })),
+      h('td', { class: 'num', text: series.total(i) })))));
+}
+
+function modelTable(top, cur) {
+  return h('table', { class: 'data', id: 'chart-models-values' },
+    h('caption', { class: 'visually-hidden', text: `Cost in ${cur} by model` }),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Model' }), h('th', { scope: 'col', class: 'num', text: `Cost (${cur})` }))),
+    h('tbody', {}, top.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.model }), h('td', { class: 'num', text: r.amount })))));
+}
+
+// Tables ---------------------------------------------------------------------------------------
+
+const DIMENSIONS = [
+  { key: 'provider', title: 'By provider', label: 'Provider', get: (r) => r.provider },
+  { key: 'model', title: 'By model', label: 'Model', get: (r) => r.model },
+  { key: 'project', title: 'By project', label: 'Project', get: (r) => r.project_name ?? r.project_id },
+  { key: 'operation', title: 'By operation', label: 'Operation', get: (r) => r.operation ?? '(none)' },
+];
+
+function currenciesOf(rows) {
+  return [...new Set(rows.flatMap((r) => (r.cost ?? []).map((m) => m.currency)))].sort();
+}
+
+function costColumns(rows) {
+  return currenciesOf(rows).map((c) => ({ label: `Cost (${c})`, type: 'money', get: (r) => amountIn(r.cost, c) }));
+}
+
+const COUNT_COLUMNS = [
+  { label: 'Tokens', type: 'int', get: (r) => r.total_tokens },
+  { label: 'Characters', type: 'int', get: (r) => r.characters },
+  { label: 'Requests', type: 'int', get: (r) => r.requests },
+  { label: 'Events', type: 'int', get: (r) => r.events },
+  { label: 'Unpriced', type: 'int', get: (r) => r.unpriced_events },
+];
+
+function tableSection(key, title, body, onCsv) {
+  return h('section', { class: 'table-section', id: `section-${key}`, 'aria-labelledby': `title-${key}` },
+    h('div', { class: 'panel-head' },
+      h('h3', { id: `title-${key}`, text: title }),
+      onCsv ? h('button', { type: 'button', class: 'csv', id: `csv-${key}`, on: { click: onCsv } }, 'Download CSV', h('span', { class: 'visually-hidden', text: ` (${title.toLowerCase()})` })) : null),
+    h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-labelledby': `title-${key}` }, body));
+}
+
+const errorText = (e) => h('p', { class: 'error', role: 'alert', text: `Could not load: ${e?.message ?? e}` });
+
+function renderTables(d) {
+  const sections = DIMENSIONS.map((dim) => {
+    const res = d.tables[dim.key];
+    if (!res.ok) return tableSection(dim.key, dim.title, errorText(res.error));
+    const rows = res.value;
+    const first = { label: dim.label, type: 'text', get: dim.get };
+    if (dim.key === 'project') {
+      first.show = (r) => [r.project_name ?? r.project_id, r.project_name ? h('span', { class: 'muted', text: ` (${r.project_id})` }) : null];
+    }
+    const columns = [first, ...costColumns(rows), ...COUNT_COLUMNS];
+    if (dim.key === 'project' && state.role === 'admin') {
+      columns.push({ label: 'Budget this month', type: 'text', get: (r) => budgetStatusText(r.budget) });
+    }
+    const chartCost = columns.findIndex((c) => c.label === `Cost (${state.currency})`);
+    const costIndex = chartCost > 0 ? chartCost : columns.findIndex((c) => c.type === 'money');
+    const table = sortableTable({ id: `table-${dim.key}`, caption: `Usage ${dim.title.toLowerCase()}`, columns, rows, sort: { index: costIndex > 0 ? costIndex : columns.length - 2, dir: 'desc' } });
+    return tableSection(dim.key, dim.title, table, () => downloadCsv(dim.key, rows, columns));
+  });
+  sections.push(jobsSection(d));
+  fill('tables', sections);
+}
+
+function budgetStatusText(b) {
+  if (!b || b.status === 'no_budget') return 'no budget';
+  return `${b.status}: ${b.month_to_date?.amount ?? '0.00'} of ${b.budget?.amount ?? '?'} ${b.budget?.currency ?? ''} (${b.percent_used ?? '0'}%)`;
+}
+
+function jobsSection(d) {
+  const res = d.jobs;
+  if (!res.ok) return tableSection('jobs', 'By job', errorText(res.error));
+  const rows = res.value;
+  const list = (items, field) => (items ?? []).map((x) => x[field]).filter(Boolean).join(', ');
+  const columns = [
+    { label: 'Job', type: 'text', get: (r) => r.job_id },
+    { label: 'Project', type: 'text', get: (r) => r.project_id },
+    ...costColumns(rows),
+    { label: 'Calls', type: 'int', get: (r) => r.calls },
+    { label: 'Unpriced calls', type: 'int', get: (r) => r.unpriced_calls },
+    { label: 'Providers', type: 'text', get: (r) => list(r.providers, 'provider') },
+    { label: 'Operations', type: 'text', get: (r) => list(r.operations, 'operation') },
+    { label: 'Last call', type: 'text', get: (r) => r.last_seen, show: (r) => dateTime(r.last_seen, state.tz) },
+  ];
+  const table = sortableTable({ id: 'table-jobs', caption: 'Jobs and their cost', columns, rows, sort: { index: columns.length - 1, dir: 'desc' } });
+  const body = [table];
+  if (d.jobsCapped) body.push(h('p', { class: 'muted', text: 'The newest 500 jobs of the range.' }));
+  if (!rows.length) body.push(h('p', { class: 'muted', text: 'Jobs appear when events carry a job_id.' }));
+  const header = ['job_id', 'project_id', 'first_seen', 'last_seen', 'calls', 'unpriced_calls', ...currenciesOf(rows).map((c) => `cost_${c.toLowerCase()}`), 'providers', 'operations'];
+  const toCsv = () => csv(header, rows.map((r) => [r.job_id, r.project_id, r.first_seen, r.last_seen, r.calls, r.unpriced_calls,
+    ...currenciesOf(rows).map((c) => amountIn(r.cost, c)), list(r.providers, 'provider'), list(r.operations, 'operation')]));
+  return tableSection('jobs', 'By job', body, () => saveFile(`jobs-${state.data.range.slug}.csv`, toCsv()));
+}
+
+async function downloadCsv(key, rows, columns) {
+  const { range } = state.data;
+  const filename = `usage-by-${key}-${range.slug}.csv`;
+  const button = $(`csv-${key}`);
+  if (state.role === 'admin') {
+    // The API's own CSV, fetched with the key in the header, then saved from memory.
+    button.disabled = true;
+    try {
+      const text = await getText(apiPath('/api/admin/usage', { group: key, ...range.params, tz: state.tz, project_id: state.filter || undefined, format: 'csv', limit: 10000 }));
+      saveFile(filename, text);
+    } catch (e) {
+      showBanner(`Could not download the CSV: ${e.message}`);
+    } finally {
+      button.disabled = false;
+    }
+    return;
+  }
+  // Project key: the same columns as the API's CSV, from the rows summed here.
+  const currencies = currenciesOf(rows);
+  const header = [key === 'project' ? 'project_id' : key, ...currencies.map((c) => `cost_${c.toLowerCase()}`),
+    'events', 'unpriced_events', 'input_tokens', 'output_tokens', 'total_tokens', 'characters', 'requests'];
+  const body = rows.map((r) => [columns[0].get(r) ?? '', ...currencies.map((c) => amountIn(r.cost, c)),
+    r.events, r.unpriced_events, r.input_tokens, r.output_tokens, r.total_tokens, r.characters, r.requests]);
+  saveFile(filename, csv(header, body));
+}
+
+function saveFile(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+  const a = h('a', { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
+
+// Unpriced -------------------------------------------------------------------------------------
+
+function renderUnpriced(d) {
+  const res = d.unpriced;
+  if (!res.ok) {
+    fill('unpriced-body', errorText(res.error));
+    return;
+  }
+  const rows = res.value;
+  if (!rows.length) {
+    fill('unpriced-body', h('p', { class: 'muted', text: 'Every event has a price.' }));
+    return;
+  }
+  const table = sortableTable({
+    id: 'table-unpriced',
+    caption: 'Models that need a price',
+    columns: [
+      { label: 'Provider', type: 'text', get: (r) => r.provider },
+      { label: 'Model', type: 'text', get: (r) => r.model },
+      { label: 'Reason', type: 'text', get: (r) => r.reason },
+      { label: 'Events', type: 'int', get: (r) => r.events },
+      { label: 'Last seen', type: 'text', get: (r) => r.last_seen, show: (r) => dateTime(r.last_seen, state.tz) },
+    ],
+    rows,
+    sort: { index: 3, dir: 'desc' },
+  });
+  fill('unpriced-body',
+    h('p', {}, state.role === 'admin'
+      ? 'All time. Add a price with POST /api/admin/prices, then re-price the stored events with POST /api/admin/usage/reprice.'
+      : 'In this range. Ask an admin to add prices for these models.'),
+    h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Models that need a price' }, table));
+}
+
+// Project filter -------------------------------------------------------------------------------
+
+function renderProjectFilter(res) {
+  if (!res?.ok) return;
+  const select = $('project-filter');
+  const projects = [...res.value.projects].sort((a, b) => a.name.localeCompare(b.name));
+  if (state.filter && !projects.some((p) => p.id === state.filter)) {
+    // An unknown project (say from an old alert link): show every project instead.
+    state.filter = '';
+    queueMicrotask(() => load());
+  }
+  fill(select,
+    h('option', { value: '', text: 'All projects' }),
+    projects.map((p) => h('option', { value: p.id, text: p.name === p.id ? p.id : `${p.name} (${p.id})`, selected: p.id === state.filter })));
+  select.value = state.filter;
+}
+
+// Budgets --------------------------------------------------------------------------------------
+
+function bar(percentText, { label, levels = [], crossed = [] } = {}) {
+  const percent = Number.parseFloat(percentText ?? '0') || 0;
+  const cls = percent >= 100 ? 'over' : crossed.length ? 'alert' : 'ok';
+  const el = h('div', { class: `bar ${cls}`, role: 'progressbar', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.min(percent, 100)), 'aria-valuetext': `${percentText ?? '0'}%` },
+    h('div', { class: 'fill', style: { width: `${Math.min(percent, 100)}%` } }),
+    levels.map((l) => h('div', { class: 'tick', title: `${l}%`, style: { left: `${Math.min(l, 100)}%` } })));
+  return el;
+}
+
+function renderBudgets(res, alerts) {
+  if (!res?.ok) {
+    fill('budgets-body', errorText(res?.error));
+    return;
+  }
+  const withBudget = res.value.filter((x) => x.budget.budget);
+  const without = res.value.filter((x) => !x.budget.budget);
+  const items = withBudget.map(({ project, budget }) => {
+    const s = budget.status ?? {};
+    const crossed = s.levels_crossed ?? [];
+    const levels = s.levels ?? budget.alert_levels ?? [];
+    // levels_crossed names the highest level crossed ("budget-80"); the lower ones are passed too.
+    const highest = Math.max(-1, ...crossed.map((c) => Number(/^budget-(\d+)$/.exec(c)?.[1] ?? -1)));
+    return h('li', { class: 'budget', dataset: { project: project.id } },
+      h('h3', {}, project.name, h('span', { class: 'muted', text: ` (${project.id})` })),
+      bar(s.percent_used, { label: `Budget used by ${project.name}`, levels, crossed }),
+      h('dl', { class: 'facts' },
+        fact('Spent', `${money(s.spend)} of ${money(s.budget ?? budget.budget)} (${s.percent_used ?? '0.00'}%)`, 'spent'),
+        fact('Forecast', `${money(s.forecast)} by the end of the month${s.forecast_percent ? ` (${s.forecast_percent}%)` : ''}`, 'forecast'),
+        fact('Alert levels', levels.length ? h('span', { class: 'levels' }, levels.map((l) => {
+          const hit = l <= highest;
+          return h('span', { class: `level${hit ? ' crossed' : ''}`, text: `${l}%${hit ? ' (crossed)' : ''}` });
+        })) : 'none', 'levels'),
+        s.daily_limit ? fact('Today', `${money(s.today_spend)} of the daily limit ${money(s.daily_limit)}${crossed.includes('daily') ? ' (crossed)' : ''}`, 'daily') : null,
+        (s.spend_other_currencies ?? []).length ? fact('Other currencies', `${s.spend_other_currencies.map(money).join(', ')} (not converted)`, 'other') : null,
+        s.unpriced_events ? fact('Unpriced events', `${int(s.unpriced_events)} (real spend is higher)`, 'unpriced') : null,
+        fact('Last alert sent', budget.last_budget_alert_sent ? dateTime(budget.last_budget_alert_sent, state.tz) : 'never', 'last-alert'),
+      ));
+  });
+  const parts = [];
+  parts.push(items.length ? h('ul', { class: 'budget-list', id: 'budget-list' }, items) : h('p', { class: 'muted', text: 'No project has a budget. Set one with PATCH /api/admin/projects/{id}/budget.' }));
+  if (without.length) parts.push(h('p', { class: 'muted', id: 'no-budget' }, 'No budget set: ', without.map((x) => x.project.name).join(', ')));
+  if (alerts?.ok && alerts.value.alerts.length) {
+    parts.push(h('h3', { text: 'Recent alerts' }), h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Recent alerts' }, sortableTable({
+      id: 'table-alerts',
+      caption: 'Recent alerts',
+      columns: [
+        { label: 'Sent', type: 'text', get: (a) => a.created_at, show: (a) => dateTime(a.created_at, state.tz) },
+        { label: 'Project', type: 'text', get: (a) => a.project_id },
+        { label: 'Level', type: 'text', get: (a) => a.level },
+        { label: 'Channel', type: 'text', get: (a) => a.channel },
+        { label: 'Status', type: 'text', get: (a) => a.status },
+        { label: 'Subject', type: 'text', get: (a) => a.subject },
+      ],
+      rows: alerts.value.alerts,
+      sort: { index: 0, dir: 'desc' },
+    })));
+  }
+  fill('budgets-body', parts);
+}
+
+function fact(term, value, key) {
+  return h('div', { class: 'fact', dataset: { fact: key } }, h('dt', { text: term }), h('dd', {}, value));
+}
+
+// Plans ----------------------------------------------------------------------------------------
+
+function renderPlans(subs, capacity) {
+  if (!subs?.ok) {
+    fill('plans-body', errorText(subs?.error));
+  } else if (!subs.value || !(subs.value.subscriptions ?? []).length) {
+    fill('plans-body', h('p', { class: 'muted', id: 'no-plans', text: 'No plans configured. Plans (flat monthly fees with an allotment) are added with PUT /api/admin/subscriptions.' }));
+  } else {
+    const v = subs.value;
+    const shown = v.subscriptions.filter((s) => !state.filter || !s.project_id || s.project_id === state.filter);
+    const items = shown.map((s) => {
+      const unit = s.allotment?.unit ?? '';
+      const q = (x) => (x === null || x === undefined ? '—' : `${x} ${unit}`.trim());
+      const resetDay = s.period?.to ? s.period.to.slice(0, 10) : '—';
+      return h('li', { class: `plan${s.runs_out_before_reset ? ' warn' : ''}`, dataset: { provider: s.provider, project: s.project_id ?? '' } },
+        h('h3', {}, s.provider, s.name ? ` · ${s.name}` : '', h('span', { class: 'muted', text: s.project_id ? ` (project ${s.project_id})` : ' (all projects)' })),
+        s.allotment ? bar(s.percent_used, { label: `Allotment used of ${s.provider}` }) : null,
+        h('dl', { class: 'facts' },
+          fact('Allotment', s.allotment ? q(s.allotment.amount) : 'none (usage is billed at its price)', 'allotment'),
+          fact('Used', `${q(s.used)}${s.percent_used ? ` (${s.percent_used}%)` : ''}`, 'used'),
+          fact('Remaining', q(s.remaining), 'remaining'),
+          fact('Available', `${q(s.available)} (after a reserve of ${q(s.reserve)})`, 'available'),
+          fact('Resets', `${resetDay}${s.period?.days_left !== undefined ? ` (${s.period.days_left} days left)` : ''}`, 'resets'),
+          fact('Monthly fee', money(s.monthly_fee), 'fee'),
+          s.allotment ? fact('Run-out', s.run_out ? `${s.run_out}${s.runs_out_before_reset ? ' — before the reset' : ' (after the reset)'}` : 'not expected at the current rate', 'run-out') : null,
+        ));
+    });
+    const sum = (list) => (list ?? []).length ? list.map(money).join(', ') : '0.00';
+    fill('plans-body',
+      h('dl', { class: 'facts totals' },
+        fact('Monthly cost', sum(v.monthly_cost), 'monthly-cost'),
+        fact('Plan fees', sum(v.fees), 'fees'),
+        fact('Usage-priced spend', sum(v.usage_spend), 'usage-spend')),
+      shown.length ? h('ul', { class: 'plan-list', id: 'plan-list' }, items) : h('p', { class: 'muted', text: 'No plan covers this project.' }));
+  }
+  renderCapacity(capacity);
+}
+
+function renderCapacity(res) {
+  if (!res?.ok) {
+    fill('capacity-body', errorText(res?.error));
+    return;
+  }
+  const profiles = res.value?.profiles ?? [];
+  if (!profiles.length) {
+    fill('capacity-body', h('p', { class: 'muted', id: 'no-profiles', text: 'No workload profiles configured.' }));
+    return;
+  }
+  fill('capacity-body', h('ul', { class: 'profile-list', id: 'profile-list' }, profiles.map((p) => h('li', { class: 'profile', dataset: { profile: p.name } },
+    h('h4', {}, p.name, p.learned ? h('span', { class: 'badge', text: 'learned from usage' }) : null),
+    h('p', { class: 'units' },
+      h('strong', { class: 'units-left', text: p.units_left === null || p.units_left === undefined ? '—' : int(p.units_left) }),
+      ' units left',
+      p.bottleneck ? [' · bottleneck: ', h('strong', { class: 'bottleneck-name', text: p.bottleneck })] : null,
+      p.recommended_daily ? ` · to last until the reset: at most ${p.recommended_daily} a day` : null),
+    p.note ? h('p', { class: 'muted', text: p.note }) : null,
+    h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': `Capacity of ${p.name} by provider` },
+      h('table', { class: 'data capacity' },
+        h('caption', { class: 'visually-hidden', text: `Capacity of ${p.name} by provider` }),
+        h('thead', {}, h('tr', {}, ['Provider', 'Available', `Per ${p.name}`, 'Units left', 'Days left', 'Units a day until the reset'].map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null, text: t })))),
+        h('tbody', {}, (p.per_provider ?? []).map((x) => {
+          const isBottleneck = x.provider === p.bottleneck;
+          const unit = x.unit ?? (p.items ?? []).find((i) => i.provider === x.provider)?.unit ?? '';
+          const q = (v) => (v === null || v === undefined ? '—' : `${v} ${unit}`.trim());
+          return h('tr', { class: isBottleneck ? 'bottleneck' : null, dataset: { provider: x.provider } },
+            h('th', { scope: 'row' }, x.provider, isBottleneck ? h('span', { class: 'badge bottleneck-badge', text: 'bottleneck' }) : null),
+            h('td', { class: 'num', text: q(x.available) }),
+            h('td', { class: 'num', text: q(x.per_unit) }),
+            h('td', { class: 'num', text: x.units_left === null || x.units_left === undefined ? '—' : int(x.units_left) }),
+            h('td', { class: 'num', text: x.days_left ?? '—' }),
+            h('td', { class: 'num', text: x.daily_rate ?? '—' }));
+        }))))))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+
+function setPreset(preset) {
+  state.preset = preset;
+  for (const b of document.querySelectorAll('[data-preset]')) b.setAttribute('aria-pressed', String(b.dataset.preset === preset));
+}
+
+function init() {
+  $('signin-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const key = $('key').value.trim();
+    if (!key) {
+      showSignIn('Enter the admin key or a project key.');
+      return;
+    }
+    signIn(key);
+  });
+  $('sign-out').addEventListener('click', () => signOut('Signed out. The key was removed from this tab.'));
+  $('refresh').addEventListener('click', () => load());
+  for (const b of document.querySelectorAll('[data-preset]')) {
+    b.addEventListener('click', () => {
+      const custom = b.dataset.preset === 'custom';
+      $('custom-range').hidden = !custom;
+      if (custom) {
+        const today = localDay(new Date(), state.tz);
+        $('from').value ||= state.from ?? `${today.slice(0, 8)}01`;
+        $('to').value ||= state.to ?? today;
+        $('from').focus();
+        return; // applied with the form's Apply button
+      }
+      setPreset(b.dataset.preset);
+      load();
+    });
+  }
+  $('custom-range').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const from = $('from').value;
+    const to = $('to').value;
+    if (!from || !to || from > to) {
+      showBanner('Choose a start date on or before the end date.');
+      return;
+    }
+    Object.assign(state, { from, to });
+    setPreset('custom');
+    load();
+  });
+  $('project-filter').addEventListener('change', (e) => {
+    state.filter = e.target.value;
+    load();
+  });
+  $('currency').addEventListener('change', (e) => {
+    state.currency = e.target.value;
+    if (state.data) renderCharts(state.data);
+  });
+  // Budget alerts link to the dashboard with ?project=<id>: start with that project chosen.
+  state.filter = new URLSearchParams(location.search).get('project') ?? '';
+  const key = sessionStorage.getItem(STORAGE_KEY);
+  if (key) signIn(key);
+  else showSignIn();
+}
+
+init();

@@ -1,0 +1,668 @@
+// The dashboard (public/), end to end: the built worker served over HTTP by Miniflare, driven
+// in Debian's Chromium by playwright-core. Usage is seeded through the real API with explicit
+// costs, and every figure the page shows is compared with what the API answers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startHttpWorker, ADMIN_KEY } from './support/http-worker.mjs';
+import { ROOT } from './support/worker.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const STORAGE_KEY = 'ai-spend-tracker.key';
+const HOSTILE = '<img src=x onerror=alert(1)>';
+const DAY = 86_400_000;
+const SHOTS = join(ROOT, 'docs', 'screenshots');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+let browser;
+let w; // seeded worker
+let empty; // fresh worker, no usage
+const keys = {};
+const allRequests = []; // every URL any page asked for, with the origin it must stay on
+
+before(async () => {
+  [w, empty, browser] = await Promise.all([
+    startHttpWorker(),
+    startHttpWorker(),
+    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true }),
+  ]);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  mkdirSync(SHOTS, { recursive: true });
+  const admin = (path, body, method = 'POST') => w.fetch(path, { method, key: ADMIN_KEY, body });
+  for (const [id, name] of [['ads', 'Video ads'], ['xss', HOSTILE], ['quiet', 'Quiet']]) {
+    assert.equal((await admin('/api/admin/projects', { id, name })).status, 201);
+  }
+  const budget = await admin('/api/admin/projects/ads/budget', { budget_threshold_usd: '10' }, 'PATCH');
+  assert.equal(budget.status, 200, budget.text);
+  for (const id of ['ads', 'xss']) keys[id] = (await admin(`/api/admin/projects/${id}/keys`)).json.key;
+  // 35 days of usage for `ads` (three providers, jobs of three calls), a euro-priced event, an
+  // unpriced one, and a week of usage for the hostile-named project.
+  const now = Date.now();
+  const at = (d, minutes) => new Date(now - d * DAY - minutes * 60_000).toISOString();
+  const ads = [];
+  for (let d = 0; d < 35; d += 1) {
+    const job = `clip-${d}`;
+    ads.push(
+      { id: `o-${d}`, provider: 'openai', model: 'gpt-4o', operation: 'script', job_id: job, input_tokens: 1000 + d, output_tokens: 200, cost: `0.${String(10 + d).padStart(2, '0')}5`, timestamp: at(d, 3) },
+      { id: `e-${d}`, provider: 'elevenlabs', model: 'eleven_multilingual_v2', operation: 'voice', job_id: job, characters: 1200 + d, requests: 1, cost: `0.${String(30 + d).padStart(2, '0')}`, timestamp: at(d, 2) },
+      { id: `h-${d}`, provider: 'heygen', model: 'avatar-iv', operation: 'video', job_id: job, credits: 1, cost: `${1 + (d % 4)}.25`, timestamp: at(d, 1) },
+    );
+  }
+  ads.push({ id: 'eur-1', provider: 'mistral', model: 'mistral-large', operation: 'script', input_tokens: 10, cost: '1.20', currency: 'EUR', timestamp: at(1, 5) });
+  ads.push({ id: 'unpriced-1', provider: 'openai', model: 'house-model', operation: 'script', input_tokens: 10, timestamp: at(2, 5) });
+  const xss = [];
+  for (let d = 0; d < 7; d += 1) {
+    xss.push({ id: `x-${d}`, provider: 'anthropic', model: 'claude-sonnet-4-5', operation: 'chat', job_id: `x-job-${d}`, input_tokens: 500, output_tokens: 50, cost: '0.75', timestamp: at(d, 4) });
+  }
+  for (const [project, events] of [['ads', ads], ['xss', xss]]) {
+    const r = await w.fetch('/api/usage', { method: 'POST', key: keys[project], body: { events } });
+    assert.equal(r.status, 201, r.text);
+  }
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([w?.dispose(), empty?.dispose()]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+async function api(path, key = ADMIN_KEY, worker = w) {
+  const r = await worker.fetch(path, { key });
+  assert.equal(r.status, 200, `${path}: ${r.text}`);
+  return r.json ?? r.text;
+}
+
+/** A new browser context and page on a worker, recording requests, dialogs and errors. */
+async function openPage(worker, { path = '/', viewport = { width: 1280, height: 900 } } = {}) {
+  const context = await browser.newContext({ viewport, timezoneId: 'UTC', locale: 'en-US', acceptDownloads: true });
+  const page = await context.newPage();
+  const rec = { requests: [], dialogs: [], errors: [], origin: worker.url };
+  page.on('request', (r) => {
+    rec.requests.push(r.url());
+    allRequests.push({ url: r.url(), origin: worker.url });
+  });
+  page.on('dialog', (d) => {
+    rec.dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  page.on('pageerror', (e) => rec.errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) rec.errors.push(m.text());
+  });
+  await page.goto(`${worker.url}${path}`);
+  const close = async () => {
+    assertOwnOrigin(rec.requests, worker.url);
+    assert.deepEqual(rec.dialogs, [], 'no dialog opened');
+    assert.deepEqual(rec.errors, [], 'no script error or CSP violation');
+    await context.close();
+  };
+  return { context, page, rec, close };
+}
+
+function assertOwnOrigin(urls, origin) {
+  for (const url of urls) {
+    assert.ok(url.startsWith(`${origin}/`) || url.startsWith(`blob:${origin}/`), `request outside the worker's origin: ${url}`);
+    for (const key of [ADMIN_KEY, ...Object.values(keys)]) assert.ok(!url.includes(key), `a key in a URL: ${url}`);
+  }
+}
+
+const loads = (page) => page.$eval('#main', (m) => Number(m.dataset.loads ?? 0));
+
+/** Runs an action and waits until the dashboard finished the load it started. */
+async function settle(page, action) {
+  const before = await loads(page);
+  await action();
+  await page.waitForFunction((n) => Number(document.getElementById('main').dataset.loads ?? 0) > n, before, { timeout: 15_000 });
+}
+
+async function signIn(page, key) {
+  await settle(page, async () => {
+    await page.fill('#key', key);
+    await page.click('#signin-button');
+  });
+  assert.equal(await page.isVisible('#dashboard'), true);
+}
+
+const choosePreset = (page, preset) => settle(page, () => page.click(`[data-preset=${preset}]`));
+
+/** The summary cards as the page shows them (numbers without separators). */
+function readCards(page) {
+  return page.evaluate(() => {
+    const num = (id) => Number(document.querySelector(`#card-${id} .value`).textContent.replace(/,/g, ''));
+    return {
+      cost: [...document.querySelectorAll('#card-cost .money')].map((e) => e.textContent),
+      tokens: num('tokens'),
+      characters: num('characters'),
+      requests: num('requests'),
+      events: num('events'),
+      unpriced: num('unpriced'),
+    };
+  });
+}
+
+/** What the cards should show for a Sums object of the API. */
+function cardsOf(sums) {
+  return {
+    cost: sums.cost.length ? sums.cost.map((m) => `${m.amount} ${m.currency}`) : ['0.00'],
+    tokens: sums.total_tokens,
+    characters: sums.characters,
+    requests: sums.requests,
+    events: sums.events,
+    unpriced: sums.unpriced_events,
+  };
+}
+
+/** A table's header labels and cell texts. */
+function readTable(page, id) {
+  return page.$eval(`#${id}`, (t) => ({
+    head: [...t.querySelectorAll('thead th')].map((th) => (th.querySelector('button')?.firstChild ?? th).textContent.trim()),
+    rows: [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.children].map((c) => c.textContent)),
+  }));
+}
+
+const amountIn = (list, currency) => list.find((m) => m.currency === currency)?.amount ?? '0.00';
+const query = (params) => new URLSearchParams({ tz: 'UTC', ...params }).toString();
+
+/** Every table of the breakdown equals the API's report with the same range and filter. */
+async function assertTablesMatch(page, params) {
+  for (const dim of ['provider', 'model', 'project', 'operation']) {
+    const report = await api(`/api/admin/usage?${query({ group: dim, ...params })}`);
+    const table = await readTable(page, `table-${dim}`);
+    const label = (r) => (dim === 'project' ? `${r.project_name} (${r.project_id})` : dim === 'operation' ? r.operation ?? '(none)' : r[dim]);
+    const shown = new Map(table.rows.map((cells) => [cells[0], cells]));
+    assert.equal(table.rows.length, report.rows.length, `${dim}: row count`);
+    const currencies = [...new Set(report.rows.flatMap((r) => r.cost.map((m) => m.currency)))].sort();
+    for (const r of report.rows) {
+      const cells = shown.get(label(r));
+      assert.ok(cells, `${dim}: row ${label(r)} is shown`);
+      for (const c of currencies) assert.equal(cells[table.head.indexOf(`Cost (${c})`)], amountIn(r.cost, c), `${dim} ${label(r)} ${c}`);
+      assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
+      assert.equal(Number(cells[table.head.indexOf('Tokens')].replace(/,/g, '')), r.total_tokens);
+      assert.equal(Number(cells[table.head.indexOf('Unpriced')].replace(/,/g, '')), r.unpriced_events);
+    }
+  }
+}
+
+/** Saves a screenshot to test-artifacts/ and, when missing or UPDATE_SCREENSHOTS=1, to docs/screenshots/. */
+async function screenshot(target, name, options = {}) {
+  const png = await target.screenshot(options);
+  writeFileSync(join(ARTIFACTS, name), png);
+  const doc = join(SHOTS, name);
+  if (options.docs !== false && (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(doc))) writeFileSync(doc, png);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+test('the committed bundle in public/assets is what scripts/build-dashboard.sh builds from dashboard/src', () => {
+  execFileSync('bash', [join(ROOT, 'scripts', 'build-dashboard.sh'), '--check'], { stdio: 'pipe' });
+  const html = readFileSync(join(ROOT, 'public', 'index.html'), 'utf8');
+  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'self';[^"]*script-src 'self'/);
+  assert.doesNotMatch(html, /https?:\/\/(?!127\.0\.0\.1)/, 'the page names no outside address');
+  const js = readFileSync(join(ROOT, 'public', 'assets', 'dashboard.js'), 'utf8');
+  assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+});
+
+test('a wrong key is refused and nothing is stored', async () => {
+  const { page, close } = await openPage(w);
+  await page.fill('#key', 'not-a-key');
+  await page.click('#signin-button');
+  await page.waitForSelector('#signin-error:not([hidden])');
+  assert.match(await page.textContent('#signin-error'), /not accepted/);
+  assert.equal(await page.isVisible('#dashboard'), false);
+  assert.deepEqual(await page.evaluate(() => [sessionStorage.length, localStorage.length]), [0, 0]);
+  await screenshot(page, 'dashboard-signin.png', { docs: false });
+  await close();
+});
+
+test('admin sign-in: cards, tables, charts and budgets equal the API; the key stays in sessionStorage', async () => {
+  const { page, rec, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  assert.equal(await page.evaluate((k) => sessionStorage.getItem(k), STORAGE_KEY), ADMIN_KEY);
+  assert.equal(await page.evaluate(() => localStorage.length), 0);
+  assert.ok(!page.url().includes(ADMIN_KEY));
+  assert.match(await page.textContent('#who-text'), /admin key/);
+  assert.match(await page.textContent('#source-note'), /stored usage only/);
+  assert.match(await page.textContent('#updated'), /Last updated: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/);
+
+  // This month (the default range).
+  const month = await api(`/api/admin/usage?${query({ group: 'day,provider', preset: 'month' })}`);
+  assert.deepEqual(await readCards(page), cardsOf(month.totals));
+  await assertTablesMatch(page, { preset: 'month' });
+
+  // All time: every panel against the API.
+  await choosePreset(page, 'all');
+  const all = await api(`/api/admin/usage?${query({ group: 'day,provider', preset: 'all' })}`);
+  assert.deepEqual(await readCards(page), cardsOf(all.totals));
+  assert.deepEqual((await readCards(page)).cost, ['1.20 EUR', `${amountIn(all.totals.cost, 'USD')} USD`]);
+  assert.equal((await readCards(page)).unpriced, 1);
+  await assertTablesMatch(page, { preset: 'all' });
+
+  // The daily chart's figures: each day and provider in USD, as the API sums them.
+  const daily = await readTable(page, 'chart-daily-values');
+  for (const r of all.rows.filter((x) => amountIn(x.cost, 'USD') !== '0.00')) {
+    const row = daily.rows.find((cells) => cells[0] === r.period);
+    assert.ok(row, `day ${r.period} charted`);
+    assert.equal(row[daily.head.indexOf(r.provider)], amountIn(r.cost, 'USD'), `${r.period} ${r.provider}`);
+  }
+  const models = await api(`/api/admin/usage?${query({ group: 'model', preset: 'all' })}`);
+  const modelChart = await readTable(page, 'chart-models-values');
+  for (const [model, amount] of modelChart.rows) {
+    assert.equal(amount, amountIn(models.rows.find((r) => r.model === model).cost, 'USD'), model);
+  }
+  // Values on hover: the tooltip changes what the canvas shows.
+  for (const id of ['chart-models', 'chart-daily']) {
+    const canvas = await page.$(`#${id}`);
+    const box = await canvas.boundingBox();
+    const plain = await canvas.screenshot();
+    await page.mouse.move(box.x + box.width * (id === 'chart-daily' ? 0.97 : 0.6), box.y + box.height * (id === 'chart-daily' ? 0.5 : 0.15));
+    await page.waitForTimeout(150);
+    assert.notDeepEqual(await canvas.screenshot(), plain, `${id}: a tooltip on hover`);
+    await page.mouse.move(0, 0);
+  }
+
+  // Jobs.
+  const jobs = await api(`/api/admin/usage/jobs?${query({ preset: 'all', limit: '500' })}`);
+  const jobTable = await readTable(page, 'table-jobs');
+  assert.equal(jobTable.rows.length, jobs.jobs.length);
+  for (const j of jobs.jobs) {
+    const cells = jobTable.rows.find((c) => c[0] === j.job_id);
+    assert.equal(cells[jobTable.head.indexOf('Cost (USD)')], amountIn(j.cost, 'USD'), j.job_id);
+    assert.equal(Number(cells[jobTable.head.indexOf('Calls')]), j.calls);
+  }
+
+  // Unpriced events link to the models that need a price.
+  const unpriced = await api('/api/admin/prices/unpriced');
+  await page.click('#unpriced-link');
+  assert.ok(page.url().endsWith('#unpriced'));
+  const unpricedTable = await readTable(page, 'table-unpriced');
+  assert.deepEqual(unpricedTable.rows.map((c) => [c[0], c[1], Number(c[3])]), unpriced.models.map((m) => [m.provider, m.model, m.events]));
+
+  // Budgets: spend against the budget as a bar, forecast, levels, last alert.
+  const b = await api('/api/admin/projects/ads/budget');
+  const card = page.locator('li.budget[data-project=ads]');
+  const fact = (k) => card.locator(`[data-fact=${k}] dd`).textContent();
+  assert.equal(await fact('spent'), `${b.status.spend.amount} USD of 10.00 USD (${b.status.percent_used}%)`);
+  // The forecast extrapolates this month's spend to the month's end at the moment it is asked,
+  // so the page's figure and this later one differ by the seconds in between.
+  const forecast = /^(\d+\.\d+) USD by the end of the month/.exec(await fact('forecast'));
+  assert.ok(forecast, await fact('forecast'));
+  assert.ok(Math.abs(Number(forecast[1]) / b.status.forecast.value - 1) < 1e-3, `${forecast[1]} ~ ${b.status.forecast.amount}`);
+  const levels = await card.locator('.level').allTextContents();
+  assert.deepEqual(levels.map((l) => Number.parseInt(l, 10)), b.status.levels);
+  assert.equal(await fact('last-alert'), 'never');
+  assert.equal(await card.locator('[role=progressbar]').getAttribute('aria-valuetext'), `${b.status.percent_used}%`);
+  assert.ok((await page.textContent('#no-budget')).includes(HOSTILE));
+
+  // The page asked only its own origin, and the admin routes only with the header.
+  assert.ok(rec.requests.some((u) => u.includes('/api/admin/usage?')));
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, 'dashboard-desktop.png');
+  await screenshot(page, 'dashboard-desktop-full.png', { fullPage: true, docs: false });
+  await close();
+});
+
+test('range presets, a custom range and the project filter change the figures as the API does', async () => {
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  const seen = {};
+  for (const preset of ['today', 'week', 'month', 'all']) {
+    await choosePreset(page, preset);
+    assert.equal(await page.getAttribute(`[data-preset=${preset}]`, 'aria-pressed'), 'true');
+    const report = await api(`/api/admin/usage?${query({ preset })}`);
+    seen[preset] = await readCards(page);
+    assert.deepEqual(seen[preset], cardsOf(report.totals), preset);
+  }
+  assert.ok(seen.today.events < seen.all.events, 'today shows less than all time');
+  assert.ok(seen.week.events < seen.all.events, 'seven days show less than all time');
+
+  // A custom range: ten to three days ago.
+  const from = new Date(Date.now() - 10 * DAY).toISOString().slice(0, 10);
+  const to = new Date(Date.now() - 3 * DAY).toISOString().slice(0, 10);
+  await page.click('[data-preset=custom]');
+  await page.fill('#from', from);
+  await page.fill('#to', to);
+  await settle(page, () => page.click('#custom-range button[type=submit]'));
+  const custom = await api(`/api/admin/usage?${query({ from, to })}`);
+  assert.deepEqual(await readCards(page), cardsOf(custom.totals));
+  assert.match(await page.textContent('#range-label'), new RegExp(`${from} to ${to}`));
+  await assertTablesMatch(page, { from, to });
+
+  // The project filter (all time).
+  await choosePreset(page, 'all');
+  await settle(page, () => page.selectOption('#project-filter', 'xss'));
+  const xss = await api(`/api/admin/usage?${query({ preset: 'all', project_id: 'xss' })}`);
+  assert.deepEqual(await readCards(page), cardsOf(xss.totals));
+  assert.deepEqual(await readCards(page), { cost: ['5.25 USD'], tokens: 3850, characters: 0, requests: 0, events: 7, unpriced: 0 });
+  await assertTablesMatch(page, { preset: 'all', project_id: 'xss' });
+  assert.equal((await readTable(page, 'table-project')).rows.length, 1);
+  assert.equal(await page.locator('li.budget').count(), 0, 'only the chosen project\'s budget');
+  await settle(page, () => page.selectOption('#project-filter', ''));
+  assert.deepEqual(await readCards(page), seen.all);
+
+  // Budget alerts link to the dashboard with ?project=<id>: it opens on that project.
+  await page.goto(`${w.url}/?project=xss`);
+  await page.waitForFunction(() => Number(document.getElementById('main').dataset.loads ?? 0) >= 1);
+  assert.equal(await page.inputValue('#project-filter'), 'xss');
+  const xssMonth = await api(`/api/admin/usage?${query({ preset: 'month', project_id: 'xss' })}`);
+  assert.deepEqual(await readCards(page), cardsOf(xssMonth.totals));
+  await close();
+});
+
+test('CSV downloads: the API\'s own CSV for the report tables, and the jobs table', async () => {
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  await choosePreset(page, 'all');
+  const download = async (id) => {
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click(`#${id}`)]);
+    return { name: file.suggestedFilename(), text: readFileSync(await file.path(), 'utf8') };
+  };
+  for (const dim of ['provider', 'model', 'project', 'operation']) {
+    const got = await download(`csv-${dim}`);
+    assert.equal(got.name, `usage-by-${dim}-all.csv`);
+    const r = await w.fetch(`/api/admin/usage?${query({ group: dim, preset: 'all', format: 'csv', limit: '10000' })}`, { key: ADMIN_KEY });
+    assert.equal(got.text, r.text, dim);
+  }
+  const jobs = await api(`/api/admin/usage/jobs?${query({ preset: 'all', limit: '500' })}`);
+  const got = await download('csv-jobs');
+  assert.equal(got.name, 'jobs-all.csv');
+  const lines = got.text.trim().split('\n');
+  const header = lines[0].split(',');
+  assert.deepEqual(header.slice(0, 6), ['job_id', 'project_id', 'first_seen', 'last_seen', 'calls', 'unpriced_calls']);
+  assert.equal(lines.length - 1, jobs.jobs.length);
+  for (const j of jobs.jobs) {
+    const cells = lines.find((l) => l.startsWith(`${j.job_id},`)).split(',');
+    assert.equal(cells[header.indexOf('cost_usd')], amountIn(j.cost, 'USD'));
+  }
+  await close();
+});
+
+test('Refresh re-fetches; nothing is fetched in the background', async () => {
+  const { page, rec, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  await choosePreset(page, 'all');
+  const before = await readCards(page);
+  const updated = await page.textContent('#updated');
+  const count = rec.requests.length;
+  await page.waitForTimeout(1500);
+  assert.equal(rec.requests.length, count, 'no polling');
+  const r = await w.fetch('/api/usage', { method: 'POST', key: keys.ads, body: { id: 'late-refresh', provider: 'openai', model: 'gpt-4o', input_tokens: 7, cost: '3.00' } });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(await readCards(page), before, 'nothing changes until Refresh');
+  await settle(page, () => page.click('#refresh'));
+  const after = await readCards(page);
+  assert.equal(after.events, before.events + 1);
+  const all = await api(`/api/admin/usage?${query({ preset: 'all' })}`);
+  assert.deepEqual(after, cardsOf(all.totals));
+  assert.ok(rec.requests.length > count && rec.requests.slice(count).some((u) => u.includes('/api/admin/usage?')));
+  assert.notEqual(await page.textContent('#updated'), updated);
+  await close();
+});
+
+test('a project key shows only its project, from /api/usage/stats and /api/usage, and never calls admin routes', async () => {
+  const { page, rec, close } = await openPage(w);
+  await signIn(page, keys.ads);
+  assert.match(await page.textContent('#who-text'), /project key: ads/);
+  assert.equal(await page.isVisible('#project-filter'), false);
+  assert.equal(await page.evaluate((k) => sessionStorage.getItem(k), STORAGE_KEY), keys.ads);
+  const stats = await api('/api/usage/stats?tz=UTC', keys.ads);
+  assert.equal(stats.project_id, 'ads');
+  assert.deepEqual(await readCards(page), cardsOf(stats.month.totals), 'this month from the stats');
+  await choosePreset(page, 'today');
+  assert.deepEqual(await readCards(page), cardsOf(stats.today.totals), 'today from the stats');
+
+  // All time: summed in the page from /api/usage pages; equal to the admin report of the project.
+  await choosePreset(page, 'all');
+  const report = await api(`/api/admin/usage?${query({ preset: 'all', project_id: 'ads' })}`);
+  assert.deepEqual(await readCards(page), cardsOf(report.totals));
+  for (const dim of ['provider', 'model', 'operation']) {
+    const want = await api(`/api/admin/usage?${query({ group: dim, preset: 'all', project_id: 'ads' })}`);
+    const table = await readTable(page, `table-${dim}`);
+    assert.equal(table.rows.length, want.rows.length, dim);
+    for (const r of want.rows) {
+      const cells = table.rows.find((c) => c[0] === (r[dim] ?? '(none)'));
+      assert.equal(cells[table.head.indexOf('Cost (USD)')], amountIn(r.cost, 'USD'), `${dim} ${r[dim]}`);
+      assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
+    }
+  }
+  const projects = await readTable(page, 'table-project');
+  assert.deepEqual(projects.rows.map((c) => c[0]), ['ads']);
+  const jobs = await api(`/api/admin/usage/jobs?${query({ preset: 'all', project_id: 'ads', limit: '500' })}`);
+  const jobTable = await readTable(page, 'table-jobs');
+  assert.deepEqual(jobTable.rows.map((c) => c[0]).sort(), jobs.jobs.map((j) => j.job_id).sort());
+  for (const j of jobs.jobs) {
+    assert.equal(jobTable.rows.find((c) => c[0] === j.job_id)[jobTable.head.indexOf('Cost (USD)')], amountIn(j.cost, 'USD'));
+  }
+  assert.deepEqual((await readTable(page, 'table-unpriced')).rows.map((c) => c[1]), ['house-model']);
+  assert.match(await page.textContent('#budgets-body'), /admin key only/);
+  assert.ok(!(await page.textContent('body')).includes(HOSTILE), 'no other project is shown');
+
+  // CSV in the project view is made in the page from the same rows.
+  const [file] = await Promise.all([page.waitForEvent('download'), page.click('#csv-provider')]);
+  const lines = readFileSync(await file.path(), 'utf8').trim().split('\n');
+  const header = lines[0].split(',');
+  assert.deepEqual(header.slice(0, 3), ['provider', 'cost_eur', 'cost_usd']);
+  const byProvider = await api(`/api/admin/usage?${query({ group: 'provider', preset: 'all', project_id: 'ads' })}`);
+  for (const r of byProvider.rows) {
+    assert.equal(lines.find((l) => l.startsWith(`${r.provider},`)).split(',')[2], amountIn(r.cost, 'USD'));
+  }
+
+  assert.ok(rec.requests.some((u) => u.includes('/api/usage?')));
+  assert.deepEqual(rec.requests.filter((u) => new URL(u).pathname.startsWith('/api/admin')), [], 'no admin route');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, 'dashboard-project-key.png');
+  await close();
+});
+
+test('a hostile project name is shown as text, never run as markup', async () => {
+  const { page, rec, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  await choosePreset(page, 'all');
+  const projectTable = await readTable(page, 'table-project');
+  assert.ok(projectTable.rows.some((c) => c[0] === `${HOSTILE} (xss)`));
+  const options = await page.locator('#project-filter option').allTextContents();
+  assert.ok(options.includes(`${HOSTILE} (xss)`));
+  assert.ok((await page.textContent('#no-budget')).includes(HOSTILE));
+  assert.equal(await page.locator('img').count(), 0, 'no <img> element was created');
+  assert.deepEqual(rec.dialogs, []);
+  await close();
+});
+
+test('the Plans panel shows each plan\'s allotment and the capacity per profile with the bottleneck', async () => {
+  const { page, close } = await openPage(w);
+  // The plans API's shapes (answered here by the page's own origin, as the worker will).
+  const subscriptions = {
+    subscriptions: [
+      { provider: 'heygen', project_id: null, monthly_fee: { amount: '29.00', currency: 'USD', value: 29 }, allotment: { amount: '10', unit: 'credits' }, reserve: '2', reset_day: 1, period: { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', days_left: 8 }, used: '6.5', remaining: '3.5', available: '1.5', percent_used: '65.00', run_out: '2026-11-28', runs_out_before_reset: true },
+      { provider: 'elevenlabs', project_id: 'ads', monthly_fee: { amount: '22.00', currency: 'USD', value: 22 }, allotment: { amount: '100000', unit: 'characters' }, reserve: '0', reset_day: 15, period: { from: '2026-11-15T00:00:00.000Z', to: '2026-12-15T00:00:00.000Z', days_left: 22 }, used: '12000', remaining: '88000', available: '88000', percent_used: '12.00', run_out: null, runs_out_before_reset: false },
+    ],
+    monthly_cost: [{ amount: '57.25', currency: 'USD', value: 57.25 }],
+    fees: [{ amount: '51.00', currency: 'USD', value: 51 }],
+    usage_spend: [{ amount: '6.25', currency: 'USD', value: 6.25 }],
+  };
+  const capacity = {
+    profiles: [{
+      name: 'clip', learned: false, items: [{ provider: 'heygen', amount: '0.5', unit: 'credits' }, { provider: 'elevenlabs', amount: '1200', unit: 'characters' }],
+      units_left: 3, bottleneck: 'heygen', recommended_daily: '0.37',
+      per_provider: [
+        { provider: 'heygen', available: '1.5', per_unit: '0.5', units_left: 3, days_left: 8, daily_rate: '0.37' },
+        { provider: 'elevenlabs', available: '88000', per_unit: '1200', units_left: 73, days_left: 22, daily_rate: '545' },
+      ],
+    }],
+  };
+  await page.route('**/api/admin/subscriptions', (route) => route.fulfill({ json: subscriptions }));
+  await page.route('**/api/admin/capacity', (route) => route.fulfill({ json: capacity }));
+  await signIn(page, ADMIN_KEY);
+  const plan = page.locator('li.plan[data-provider=heygen]');
+  const fact = (k) => plan.locator(`[data-fact=${k}] dd`).textContent();
+  assert.equal(await fact('allotment'), '10 credits');
+  assert.equal(await fact('used'), '6.5 credits (65.00%)');
+  assert.equal(await fact('remaining'), '3.5 credits');
+  assert.equal(await fact('available'), '1.5 credits (after a reserve of 2 credits)');
+  assert.equal(await fact('resets'), '2026-12-01 (8 days left)');
+  assert.match(await fact('run-out'), /2026-11-28.*before the reset/);
+  assert.equal(await plan.locator('[role=progressbar]').getAttribute('aria-valuenow'), '65');
+  assert.match(await page.textContent('[data-fact=monthly-cost] dd'), /57\.25 USD/);
+  const profile = page.locator('li.profile[data-profile=clip]');
+  assert.equal(await profile.locator('.units-left').textContent(), '3');
+  assert.equal(await profile.locator('.bottleneck-name').textContent(), 'heygen');
+  assert.deepEqual(await profile.locator('tr.bottleneck').evaluateAll((rows) => rows.map((r) => r.dataset.provider)), ['heygen']);
+  assert.match(await profile.locator('tr.bottleneck').textContent(), /bottleneck/);
+  await page.locator('#budgets').scrollIntoViewIfNeeded();
+  await screenshot(page.locator('#budgets'), 'dashboard-budgets.png');
+  await screenshot(page.locator('#plans'), 'dashboard-plans-mocked.png', { docs: false });
+  await close();
+});
+
+test('the Plans panel equals /api/admin/subscriptions and /api/admin/capacity', async () => {
+  const put = async (path, body) => {
+    const r = await w.fetch(path, { method: 'PUT', key: ADMIN_KEY, body });
+    assert.equal(r.status, 200, `${path}: ${r.text}`);
+  };
+  await put('/api/admin/subscriptions', { provider: 'heygen', name: 'HeyGen Creator', monthly_fee: '29', allotment: { amount: '100', unit: 'credits' }, reserve: '5' });
+  await put('/api/admin/subscriptions', { provider: 'elevenlabs', monthly_fee: '22', allotment: { amount: '100000', unit: 'characters' } });
+  await put('/api/admin/capacity/profiles', { name: 'clip', items: [
+    { provider: 'heygen', amount: '0.5', unit: 'credits' },
+    { provider: 'elevenlabs', amount: '1300', unit: 'characters' },
+  ] });
+  const subs = await api('/api/admin/subscriptions');
+  const cap = await api('/api/admin/capacity');
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  assert.equal(await page.locator('li.plan').count(), subs.subscriptions.length);
+  for (const s of subs.subscriptions) {
+    const unit = s.allotment.unit;
+    const fact = (k) => page.locator(`li.plan[data-provider=${s.provider}] [data-fact=${k}] dd`).textContent();
+    assert.equal(await fact('allotment'), `${s.allotment.amount} ${unit}`, s.provider);
+    assert.equal(await fact('used'), `${s.used} ${unit} (${s.percent_used}%)`, s.provider);
+    assert.equal(await fact('remaining'), `${s.remaining} ${unit}`, s.provider);
+    assert.equal(await fact('available'), `${s.available} ${unit} (after a reserve of ${s.reserve} ${unit})`, s.provider);
+    assert.equal(await fact('resets'), `${s.period.to.slice(0, 10)} (${s.period.days_left} days left)`, s.provider);
+    assert.equal(await fact('fee'), `${s.monthly_fee.amount} ${s.monthly_fee.currency}`, s.provider);
+  }
+  const sum = (list) => list.map((m) => `${m.amount} ${m.currency}`).join(', ');
+  assert.equal(await page.textContent('[data-fact=monthly-cost] dd'), sum(subs.monthly_cost));
+  assert.equal(await page.textContent('[data-fact=fees] dd'), sum(subs.fees));
+  for (const p of cap.profiles) {
+    const li = page.locator(`li.profile[data-profile=${p.name}]`);
+    assert.equal(await li.locator('.units-left').textContent(), p.units_left.toLocaleString('en-US'));
+    assert.equal(await li.locator('.bottleneck-name').textContent(), p.bottleneck);
+    assert.deepEqual(await li.locator('tr.bottleneck').evaluateAll((rows) => rows.map((r) => r.dataset.provider)), [p.bottleneck]);
+    for (const x of p.per_provider) {
+      const cells = await li.locator(`tbody tr[data-provider=${x.provider}] td`).allTextContents();
+      assert.equal(cells[2].replace(/,/g, ''), String(x.units_left), `${p.name} ${x.provider}`);
+      assert.equal(cells[4], x.daily_rate ?? '—', `${p.name} ${x.provider} daily rate`);
+    }
+  }
+  await page.locator('#plans').scrollIntoViewIfNeeded();
+  await screenshot(page.locator('#plans'), 'dashboard-plans.png');
+  await close();
+});
+
+test('zero state: a fresh worker shows zeros, the first-event snippet and "no plans configured"', async () => {
+  const { page, close } = await openPage(empty);
+  await signIn(page, ADMIN_KEY);
+  assert.deepEqual(await readCards(page), { cost: ['0.00'], tokens: 0, characters: 0, requests: 0, events: 0, unpriced: 0 });
+  assert.equal(await page.isVisible('#empty'), true);
+  const snippet = await page.textContent('#snippet');
+  assert.ok(snippet.includes(`${empty.url}/api/usage`), snippet);
+  assert.match(snippet, /Authorization: Bearer \$USAGE_KEY/);
+  assert.equal(await page.isVisible('#chart-daily-empty'), true);
+  assert.equal(await page.isVisible('#chart-models-empty'), true);
+  assert.match(await page.textContent('#table-provider tbody'), /No rows/);
+  assert.match(await page.textContent('#updated'), /newest stored event: none yet/);
+  const plans = await empty.fetch('/api/admin/subscriptions', { key: ADMIN_KEY });
+  assert.deepEqual([plans.status, plans.json.subscriptions.length], [200, 0], 'no plans yet');
+  assert.match(await page.textContent('#no-plans'), /No plans configured/);
+  assert.match(await page.textContent('#budgets-body'), /No project has a budget/);
+  await screenshot(page, 'dashboard-empty.png', { fullPage: true });
+  await close();
+});
+
+test('errors: a revoked key signs out with a clear message; an API failure is reported', async () => {
+  const created = await w.fetch('/api/admin/projects/xss/keys', { method: 'POST', key: ADMIN_KEY });
+  const { page, close } = await openPage(w);
+  await signIn(page, created.json.key);
+  await w.fetch(`/api/admin/projects/xss/keys/${created.json.id}`, { method: 'DELETE', key: ADMIN_KEY });
+  await settle(page, () => page.click('#refresh'));
+  assert.equal(await page.isVisible('#signin'), true);
+  assert.match(await page.textContent('#signin-error'), /no longer accepted/);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  // A failing report (a 503 from the worker) shows a message instead of figures.
+  await signIn(page, ADMIN_KEY);
+  await page.route('**/api/admin/usage?group=day*', (route) => route.fulfill({ status: 503, json: { error: { code: 'storage_unavailable', message: 'storage is unavailable, retry', details: [], retryable: true } } }));
+  await settle(page, () => page.click('#refresh'));
+  assert.equal(await page.isVisible('#banner'), true);
+  assert.match(await page.textContent('#banner'), /storage is unavailable/);
+  await close();
+});
+
+test('the keyboard reaches everything; the alias paths serve the dashboard; sign-out clears the key', async () => {
+  const { page, close } = await openPage(w, { path: '/admin/usage' });
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'key', 'the key field has focus');
+  await settle(page, async () => {
+    await page.keyboard.type(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+  });
+  assert.equal(await page.isVisible('#cards'), true);
+  // Tab to the "All" preset and press Enter.
+  let found = false;
+  for (let i = 0; i < 30 && !found; i += 1) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => document.activeElement?.dataset?.preset === 'all');
+  }
+  assert.ok(found, 'the All preset is reachable with Tab');
+  await settle(page, () => page.keyboard.press('Enter'));
+  assert.equal(await page.getAttribute('[data-preset=all]', 'aria-pressed'), 'true');
+  // Sorting a table from the keyboard.
+  await page.focus('#table-provider thead th:first-child button');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.getAttribute('#table-provider thead th:first-child', 'aria-sort'), 'ascending');
+  const names = (await readTable(page, 'table-provider')).rows.map((c) => c[0]);
+  assert.deepEqual(names, [...names].sort());
+  // The key survives a reload of the tab, at the other alias too, and is never in the URL.
+  await page.goto(`${w.url}/api-usage`);
+  await page.waitForFunction(() => Number(document.getElementById('main').dataset.loads ?? 0) >= 1);
+  assert.equal(await page.isVisible('#dashboard'), true);
+  assert.ok(!page.url().includes(ADMIN_KEY));
+  // Sign out.
+  await page.click('#sign-out');
+  assert.equal(await page.isVisible('#signin'), true);
+  assert.equal(await page.isVisible('#dashboard'), false);
+  assert.deepEqual(await page.evaluate(() => [sessionStorage.length, localStorage.length]), [0, 0]);
+  assert.equal(await page.locator('#cards .card').count(), 0, 'figures are cleared');
+  await page.reload();
+  assert.equal(await page.isVisible('#signin'), true, 'still signed out after a reload');
+  await close();
+});
+
+test('a phone-sized screen: no sideways scrolling, every panel readable', async () => {
+  const { page, close } = await openPage(w, { viewport: { width: 390, height: 844 } });
+  await screenshot(page, 'dashboard-phone-signin.png', { docs: false });
+  await signIn(page, ADMIN_KEY);
+  await choosePreset(page, 'all');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `page is ${width}px wide`);
+  for (const id of ['cards', 'chart-daily', 'tables', 'budgets', 'plans']) {
+    const box = await page.locator(`#${id}`).boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${id} fits: ${JSON.stringify(box)}`);
+  }
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, 'dashboard-phone.png');
+  await screenshot(page, 'dashboard-phone-full.png', { fullPage: true, docs: false });
+  await close();
+});
+
+test('no page made a request outside the worker\'s own origin', () => {
+  assert.ok(allRequests.length > 50, `${allRequests.length} requests recorded`);
+  for (const { url, origin } of allRequests) {
+    assert.ok(url.startsWith(`${origin}/`) || url.startsWith(`blob:${origin}/`), url);
+  }
+  assert.ok(allRequests.some(({ url }) => url.endsWith('/assets/dashboard.js')), 'the bundled script came from the worker');
+});
