@@ -206,3 +206,14 @@ test('the cron runs the same check and records what it sent', async () => {
   assert.deepEqual(log.map((a) => [a.level, a.channel, a.status]), [['budget-100', 'email', 'sent']]);
   assert.equal((await admin('/api/admin/alerts?limit=0')).status, 400);
 });
+
+test('a project whose settings cannot be read is reported and never stops the others', async () => {
+  await project('broken', 'Broken', { budget_threshold_usd: '1', alert_emails: ['x@example.com'] });
+  const key = await project('fine', 'Fine', { budget_threshold_usd: '1', alert_emails: ['y@example.com'] });
+  await spend(key, '1.00');
+  await w.db.prepare("UPDATE projects SET alert_levels = 'not json' WHERE id = 'broken'").run();
+  const r = await check('POST');
+  assert.equal(mine(r, 'broken').action, 'error');
+  assert.match(mine(r, 'broken').error, /cannot be read/);
+  assert.equal(mine(r, 'fine').action, 'sent');
+});

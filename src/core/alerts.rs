@@ -833,6 +833,15 @@ pub async fn check_budgets(
         alerts_failed: 0,
     };
     for settings in budgets.budgets().await? {
+        let settings = match settings {
+            Ok(settings) => settings,
+            Err(unreadable) => {
+                if only.is_none_or(|p| p.as_str() == unreadable.project_id) {
+                    report.projects.push(unreadable_check(unreadable));
+                }
+                continue;
+            }
+        };
         if only.is_some_and(|p| *p != settings.project_id) {
             continue;
         }
@@ -1098,6 +1107,32 @@ fn state_amount(state: &PlanState, value: i128) -> String {
         6
     };
     format_scaled(value, scale, if scale == 9 { 2 } else { 0 })
+}
+
+fn unreadable_check(u: super::budgets::UnreadableBudget) -> ProjectCheck {
+    ProjectCheck {
+        project_id: u.project_id,
+        project_name: u.project_name,
+        budget: None,
+        period: json!({}),
+        spend: Money::zero(Currency::USD),
+        spend_other_currencies: Totals::new(),
+        unpriced_events: 0,
+        percent_used: None,
+        forecast: Money::zero(Currency::USD),
+        forecast_percent: None,
+        today_spend: Money::zero(Currency::USD),
+        daily_limit: None,
+        levels: Vec::new(),
+        levels_crossed: Vec::new(),
+        action: "error".into(),
+        alerts: Vec::new(),
+        top_providers: Vec::new(),
+        top_models: Vec::new(),
+        recommendations: Vec::new(),
+        subject: None,
+        error: Some(format!("its budget settings cannot be read: {}", u.error)),
+    }
 }
 
 fn failed_check(settings: &BudgetSettings, error: String) -> ProjectCheck {

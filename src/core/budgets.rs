@@ -373,11 +373,20 @@ pub struct AlertRecord {
     pub created_at: String,
 }
 
+/// A project whose budget settings could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableBudget {
+    pub project_id: String,
+    pub project_name: String,
+    pub error: String,
+}
+
 #[allow(async_fn_in_trait)]
 pub trait BudgetStore {
     async fn budget(&self, project: &ProjectId) -> Result<Option<BudgetSettings>, StoreError>;
-    /// Every project's settings (projects without a budget included).
-    async fn budgets(&self) -> Result<Vec<BudgetSettings>, StoreError>;
+    /// Every project's settings (projects without a budget included); a project whose stored
+    /// settings cannot be read comes back as an error of its own, so it never hides the others.
+    async fn budgets(&self) -> Result<Vec<Result<BudgetSettings, UnreadableBudget>>, StoreError>;
     async fn save_budget(&self, settings: &BudgetSettings) -> Result<bool, StoreError>;
     /// Claims the right to send `level` for `scope` (a project id, or `plans`): succeeds when no claim is newer than
     /// `not_after`. Atomic: of two overlapping claims, one wins.

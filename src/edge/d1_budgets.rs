@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use crate::core::budgets::{AlertRecord, BudgetSettings, BudgetStore};
+use crate::core::budgets::{AlertRecord, BudgetSettings, BudgetStore, UnreadableBudget};
 use crate::core::clock::{format_timestamp, parse_timestamp};
 use crate::core::error::StoreError;
 use crate::core::money::{Currency, Money};
@@ -118,14 +118,24 @@ impl BudgetStore for D1Store {
             .transpose()
     }
 
-    async fn budgets(&self) -> Result<Vec<BudgetSettings>, StoreError> {
+    async fn budgets(&self) -> Result<Vec<Result<BudgetSettings, UnreadableBudget>>, StoreError> {
         let rows: Vec<BudgetRow> = query_all(
             self.db(),
             &format!("SELECT {BUDGET_COLUMNS} FROM projects ORDER BY created_at, id"),
             &[],
         )
         .await?;
-        rows.into_iter().map(BudgetRow::into_settings).collect()
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let (id, name) = (row.id.clone(), row.name.clone());
+                row.into_settings().map_err(|e| UnreadableBudget {
+                    project_id: id,
+                    project_name: name,
+                    error: e.to_string(),
+                })
+            })
+            .collect())
     }
 
     async fn save_budget(&self, s: &BudgetSettings) -> Result<bool, StoreError> {
