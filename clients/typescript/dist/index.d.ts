@@ -1,0 +1,82 @@
+// Public declarations of the package, shipped as dist/index.d.ts (esbuild strips types but
+// cannot emit declarations, so this file is kept by hand beside the source; build.mjs copies
+// it, and src/types.ts as dist/types.d.ts). Keep it in step with src/client.ts and
+// src/helpers.ts.
+import type {
+  AnthropicMessageLike,
+  ClientStats,
+  ErrorDetail,
+  EventExtras,
+  FlushResult,
+  GeminiResponseLike,
+  GeminiUsageMetadata,
+  HeadersSource,
+  OpenAIChatLike,
+  OpenAIResponseLike,
+  UsageClientOptions,
+  UsageEventInput,
+} from './types.js';
+
+export type * from './types.js';
+
+/** An error answer of the API, or a failure to reach it (`status` 0). */
+export declare class UsageApiError extends Error {
+  /** HTTP status; 0 when no answer came (network error or timeout). */
+  readonly status: number;
+  /** The API's error code (`validation_failed`, `unauthorized`, ...) or `network_error` / `timeout`. */
+  readonly code: string;
+  readonly details: ErrorDetail[];
+  /** Whether retrying the same request may succeed. */
+  readonly retryable: boolean;
+  constructor(message: string, status: number, code: string, details: ErrorDetail[], retryable: boolean);
+}
+
+/**
+ * Records usage events and sends them to ai-spend-tracker in batches, retrying 429, 5xx,
+ * network errors and timeouts with the same event ids (the server stores each id once).
+ */
+export declare class UsageClient {
+  constructor(options: UsageClientOptions);
+  /** Events dropped since the client was created (see `onDrop`). */
+  get dropped(): number;
+  /** Events recorded and not yet answered for (buffered or being sent). */
+  get pending(): number;
+  /** Counters since the client was created. */
+  get stats(): ClientStats;
+  /**
+   * Buffers one event and returns its id (the one given, or a new UUID). Sets `timestamp` to
+   * now when absent. A full buffer drops the event (reported through `onDrop`, `buffer_full`).
+   */
+  record(event: UsageEventInput): string;
+  /**
+   * Sends every buffered event and resolves once each is stored, a duplicate, or dropped.
+   * Never rejects for delivery problems. In a Worker: `ctx.waitUntil(client.flush())`.
+   */
+  flush(): Promise<FlushResult>;
+  /** Flushes and stops the timer; the client stays usable. */
+  close(): Promise<FlushResult>;
+}
+
+/** A v4 UUID (`crypto.randomUUID()` where available). */
+export declare function newEventId(): string;
+/** A copy without `undefined` and `null` fields. */
+export declare function compactEvent<T extends object>(event: T): T;
+
+/** OpenAI chat completions (also legacy completions, embeddings, and the usage chunk of a stream). */
+export declare function fromOpenAIChat(response: OpenAIChatLike, extras?: EventExtras): UsageEventInput;
+/** OpenAI Responses API (or `event.response` of the `response.completed` stream event). */
+export declare function fromOpenAIResponses(response: OpenAIResponseLike, extras?: EventExtras): UsageEventInput;
+/** Either OpenAI shape, told apart by its usage fields. */
+export declare function fromOpenAI(response: OpenAIChatLike | OpenAIResponseLike, extras?: EventExtras): UsageEventInput;
+/** OpenAI text to speech: characters (code points) of the request's `input`. */
+export declare function fromOpenAITTS(request: { model: string; input: string }, extras?: EventExtras): UsageEventInput;
+/** Anthropic Messages API: cache reads and writes on top of input_tokens. */
+export declare function fromAnthropic(message: AnthropicMessageLike, extras?: EventExtras): UsageEventInput;
+/** Gemini `generateContent`: the response or its `usageMetadata`; model from `extras.model` or `modelVersion`. */
+export declare function fromGemini(response: GeminiResponseLike | GeminiUsageMetadata, extras?: EventExtras): UsageEventInput;
+/** ElevenLabs: characters from the `character-cost` header (else counted from `text`). */
+export declare function fromElevenLabs(response: HeadersSource, extras?: EventExtras & { text?: string }): UsageEventInput;
+/** Any other provider: checks the quantities and drops empty fields. */
+export declare function genericEvent(provider: string, fields?: EventExtras): UsageEventInput;
+/** One header, case-insensitively, from a Response, Headers or plain object. */
+export declare function headerValue(source: HeadersSource, name: string): string | undefined;
