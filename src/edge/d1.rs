@@ -64,6 +64,20 @@ pub(super) async fn query_all<T: serde::de::DeserializeOwned>(
         .map_err(store_error)
 }
 
+/// Runs one query and reads its first row as `T`, if any.
+pub(super) async fn query_first<T: serde::de::DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    binds: &[JsValue],
+) -> Result<Option<T>, StoreError> {
+    db.prepare(sql)
+        .bind(binds)
+        .map_err(store_error)?
+        .first(None)
+        .await
+        .map_err(store_error)
+}
+
 pub(super) fn corrupt(what: &str, detail: String) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
 }
@@ -146,30 +160,22 @@ impl ProjectStore for D1Store {
     }
 
     async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
-        let row: Option<ProjectRow> = self
-            .db
-            .prepare(format!(
-                "SELECT {PROJECT_READ_COLUMNS} FROM projects WHERE id = ?1"
-            ))
-            .bind(&[text(id.as_str())])
-            .map_err(store_error)?
-            .first(None)
-            .await
-            .map_err(store_error)?;
+        let row: Option<ProjectRow> = query_first(
+            &self.db,
+            &format!("SELECT {PROJECT_READ_COLUMNS} FROM projects WHERE id = ?1"),
+            &[text(id.as_str())],
+        )
+        .await?;
         row.map(ProjectRow::into_project).transpose()
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
-        let rows: Vec<ProjectRow> = self
-            .db
-            .prepare(format!(
-                "SELECT {PROJECT_READ_COLUMNS} FROM projects ORDER BY created_at, id"
-            ))
-            .all()
-            .await
-            .map_err(store_error)?
-            .results()
-            .map_err(store_error)?;
+        let rows: Vec<ProjectRow> = query_all(
+            &self.db,
+            &format!("SELECT {PROJECT_READ_COLUMNS} FROM projects ORDER BY created_at, id"),
+            &[],
+        )
+        .await?;
         rows.into_iter().map(ProjectRow::into_project).collect()
     }
 
@@ -283,18 +289,14 @@ impl KeyStore for D1Store {
     }
 
     async fn list_keys(&self, project: &ProjectId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows: Vec<KeyRow> = self
-            .db
-            .prepare(format!(
+        let rows: Vec<KeyRow> = query_all(
+            &self.db,
+            &format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE project_id = ?1 ORDER BY created_at, id"
-            ))
-            .bind(&[text(project.as_str())])
-            .map_err(store_error)?
-            .all()
-            .await
-            .map_err(store_error)?
-            .results()
-            .map_err(store_error)?;
+            ),
+            &[text(project.as_str())],
+        )
+        .await?;
         rows.into_iter().map(KeyRow::into_record).collect()
     }
 
@@ -323,16 +325,14 @@ impl KeyStore for D1Store {
     }
 
     async fn find_active_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row: Option<KeyRow> = self
-            .db
-            .prepare(format!(
+        let row: Option<KeyRow> = query_first(
+            &self.db,
+            &format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"
-            ))
-            .bind(&[text(key_hash)])
-            .map_err(store_error)?
-            .first(None)
-            .await
-            .map_err(store_error)?;
+            ),
+            &[text(key_hash)],
+        )
+        .await?;
         row.map(KeyRow::into_record).transpose()
     }
 }
@@ -436,17 +436,13 @@ impl PriceStore for D1Store {
     }
 
     async fn list_custom_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
-        let rows: Vec<PriceRow> = self
-            .db
-            .prepare(
-                "SELECT id, scope, entry_json FROM custom_prices \
-                 ORDER BY provider, model, effective_from, scope",
-            )
-            .all()
-            .await
-            .map_err(store_error)?
-            .results()
-            .map_err(store_error)?;
+        let rows: Vec<PriceRow> = query_all(
+            &self.db,
+            "SELECT id, scope, entry_json FROM custom_prices \
+             ORDER BY provider, model, effective_from, scope",
+            &[],
+        )
+        .await?;
         rows.into_iter().map(PriceRow::into_entry).collect()
     }
 
@@ -455,20 +451,14 @@ impl PriceStore for D1Store {
             return Ok(Vec::new());
         }
         let json = serde_json::to_string(lookups).map_err(|e| corrupt("lookups", e.to_string()))?;
-        let rows: Vec<PriceRow> = self
-            .db
-            .prepare(
-                "SELECT id, scope, entry_json FROM custom_prices WHERE id IN \
-                 (SELECT price_id FROM custom_price_names \
-                  WHERE lookup IN (SELECT value FROM json_each(?1)))",
-            )
-            .bind(&[text(&json)])
-            .map_err(store_error)?
-            .all()
-            .await
-            .map_err(store_error)?
-            .results()
-            .map_err(store_error)?;
+        let rows: Vec<PriceRow> = query_all(
+            &self.db,
+            "SELECT id, scope, entry_json FROM custom_prices WHERE id IN \
+             (SELECT price_id FROM custom_price_names \
+              WHERE lookup IN (SELECT value FROM json_each(?1)))",
+            &[text(&json)],
+        )
+        .await?;
         rows.into_iter().map(PriceRow::into_entry).collect()
     }
 
