@@ -137,26 +137,47 @@ fn basis_points(part: i128, whole: i128) -> i128 {
 }
 
 /// Measures the project's period: spend, forecast, today, top providers and models.
-async fn measure(
-    reports: &impl ReportStore,
-    settings: &BudgetSettings,
-    now: DateTime<Utc>,
-) -> Result<ProjectCheck, StoreError> {
-    let tz = settings.tz();
+/// This calendar month in `tz`, as a range.
+fn month_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
     let today = now.with_timezone(&tz).date_naive();
     let first = today - Duration::days(i64::from(chrono::Datelike::day(&today)) - 1);
     let next = first
         .checked_add_months(chrono::Months::new(1))
         .unwrap_or(first + Duration::days(31));
-    let range = Range {
+    Range {
         from: Some(local_midnight(first, tz)),
         to: Some(local_midnight(next, tz)),
         tz,
-    };
-    let mut query = range.rollup_query(true);
-    query.project_id = Some(settings.project_id.clone());
-    query.dims = vec![Dim::Provider, Dim::Model];
-    let rows = reports.rollups(&query).await?;
+    }
+}
+
+/// This month's rollups of every project for one time zone: one query serves every project
+/// whose budget period uses that zone, so a check costs a query per zone, not per project
+/// (D1 allows 50 queries per invocation on the free plan).
+async fn month_rollups(
+    reports: &impl ReportStore,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    only: Option<&ProjectId>,
+) -> Result<Vec<super::report::RollupRow>, StoreError> {
+    let mut query = month_range(tz, now).rollup_query(true);
+    query.project_id = only.cloned();
+    query.dims = vec![Dim::Project, Dim::Provider, Dim::Model];
+    reports.rollups(&query).await
+}
+
+fn measure(
+    all_rows: &[super::report::RollupRow],
+    settings: &BudgetSettings,
+    now: DateTime<Utc>,
+) -> ProjectCheck {
+    let tz = settings.tz();
+    let today = now.with_timezone(&tz).date_naive();
+    let range = month_range(tz, now);
+    let rows: Vec<&super::report::RollupRow> = all_rows
+        .iter()
+        .filter(|r| r.project_id.as_deref() == Some(settings.project_id.as_str()))
+        .collect();
     let currency = settings.amount.map_or(settings.currency, |m| m.currency);
     let today_label = today.format("%Y-%m-%d").to_string();
     let mut spend = 0i128;
@@ -165,7 +186,7 @@ async fn measure(
     let mut unpriced = 0;
     let mut by_provider: BTreeMap<String, i128> = BTreeMap::new();
     let mut by_model: BTreeMap<(String, String), i128> = BTreeMap::new();
-    for row in &rows {
+    for row in rows {
         unpriced += row.measures[1];
         let Ok(c) = Currency::parse(&row.currency) else {
             continue;
@@ -208,7 +229,7 @@ async fn measure(
             })
             .collect::<Vec<_>>()
     };
-    Ok(ProjectCheck {
+    ProjectCheck {
         project_id: settings.project_id.as_str().to_string(),
         project_name: settings.project_name.clone(),
         budget: settings.amount,
@@ -238,7 +259,7 @@ async fn measure(
         recommendations: Vec::new(),
         subject: None,
         error: None,
-    })
+    }
 }
 
 /// Cheaper models in the same family, for recommendations.
@@ -832,6 +853,8 @@ pub async fn check_budgets(
         alerts_sent: 0,
         alerts_failed: 0,
     };
+    let mut month_rows: BTreeMap<String, Result<Vec<super::report::RollupRow>, StoreError>> =
+        BTreeMap::new();
     for settings in budgets.budgets().await? {
         let settings = match settings {
             Ok(settings) => settings,
@@ -848,12 +871,18 @@ pub async fn check_budgets(
         if settings.amount.is_none() && settings.daily_limit.is_none() {
             continue;
         }
-        let mut check = match measure(reports, &settings, now).await {
-            Ok(check) => check,
-            Err(e) => {
+        let tz = settings.tz();
+        if !month_rows.contains_key(tz.name()) {
+            let rows = month_rollups(reports, tz, now, only).await;
+            month_rows.insert(tz.name().to_string(), rows);
+        }
+        let mut check = match month_rows.get(tz.name()) {
+            Some(Ok(rows)) => measure(rows, &settings, now),
+            Some(Err(e)) => {
                 report.projects.push(failed_check(&settings, e.to_string()));
                 continue;
             }
+            None => continue,
         };
         check.recommendations = recommendations(&check, &settings, now);
         match alert_project(

@@ -18,6 +18,9 @@ use super::store::RawLog;
 
 pub const DAILY_PREFIX: &str = "usage-logs/daily/";
 pub const MONTHLY_PREFIX: &str = "usage-logs/monthly/";
+/// Daily summaries written per run, oldest first; the rest stay due for the next run. Each is
+/// a D1 query and an R2 write, and one invocation of the free plan allows 50 of each.
+pub const MAX_DAILY_PER_RUN: usize = 10;
 
 /// A day whose usage changed, with the store's change counter at the time it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +129,12 @@ pub async fn write_summaries(
         |d: NaiveDate| d - chrono::Duration::days(i64::from(chrono::Datelike::day(&d)) - 1);
     months.insert(first_of(today));
     let mut report = SummaryReport::default();
-    for day in dirty.iter().filter(|d| d.day < today) {
+    let due: Vec<&DirtyDay> = dirty
+        .iter()
+        .filter(|d| d.day < today)
+        .take(MAX_DAILY_PER_RUN)
+        .collect();
+    for day in &due {
         let value = summary(store, day.day, day.day + chrono::Duration::days(1), false).await?;
         let key = format!("{DAILY_PREFIX}{}.json", day.day.format("%Y-%m-%d"));
         log.put_overwrite(&key, encode(&value)?).await?;
@@ -143,7 +151,7 @@ pub async fn write_summaries(
         report.monthly_written.push(key);
     }
     // Only after the objects are written: a day that changed meanwhile stays dirty.
-    for day in dirty.iter().filter(|d| d.day < today) {
+    for day in due {
         store.clear_dirty_day(day).await?;
     }
     Ok(report)
