@@ -1139,37 +1139,43 @@ fn state_amount(state: &PlanState, value: i128) -> String {
 }
 
 fn unreadable_check(u: super::budgets::UnreadableBudget) -> ProjectCheck {
-    ProjectCheck {
-        project_id: u.project_id,
-        project_name: u.project_name,
-        budget: None,
-        period: json!({}),
-        spend: Money::zero(Currency::USD),
-        spend_other_currencies: Totals::new(),
-        unpriced_events: 0,
-        percent_used: None,
-        forecast: Money::zero(Currency::USD),
-        forecast_percent: None,
-        today_spend: Money::zero(Currency::USD),
-        daily_limit: None,
-        levels: Vec::new(),
-        levels_crossed: Vec::new(),
-        action: "error".into(),
-        alerts: Vec::new(),
-        top_providers: Vec::new(),
-        top_models: Vec::new(),
-        recommendations: Vec::new(),
-        subject: None,
-        error: Some(format!("its budget settings cannot be read: {}", u.error)),
-    }
+    error_check(
+        u.project_id,
+        u.project_name,
+        None,
+        Currency::USD,
+        None,
+        Vec::new(),
+        format!("its budget settings cannot be read: {}", u.error),
+    )
 }
 
 fn failed_check(settings: &BudgetSettings, error: String) -> ProjectCheck {
-    let currency = settings.amount.map_or(settings.currency, |m| m.currency);
+    error_check(
+        settings.project_id.as_str().to_string(),
+        settings.project_name.clone(),
+        settings.amount,
+        settings.amount.map_or(settings.currency, |m| m.currency),
+        settings.daily_limit,
+        settings.effective_levels(),
+        error,
+    )
+}
+
+/// The check of a project that could not be measured: no figures, the error.
+fn error_check(
+    project_id: String,
+    project_name: String,
+    budget: Option<Money>,
+    currency: Currency,
+    daily_limit: Option<Money>,
+    levels: Vec<u16>,
+    error: String,
+) -> ProjectCheck {
     ProjectCheck {
-        project_id: settings.project_id.as_str().to_string(),
-        project_name: settings.project_name.clone(),
-        budget: settings.amount,
+        project_id,
+        project_name,
+        budget,
         period: json!({}),
         spend: Money::zero(currency),
         spend_other_currencies: Totals::new(),
@@ -1178,8 +1184,8 @@ fn failed_check(settings: &BudgetSettings, error: String) -> ProjectCheck {
         forecast: Money::zero(currency),
         forecast_percent: None,
         today_spend: Money::zero(currency),
-        daily_limit: settings.daily_limit,
-        levels: settings.effective_levels(),
+        daily_limit,
+        levels,
         levels_crossed: Vec::new(),
         action: "error".into(),
         alerts: Vec::new(),

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Principal;
 use super::clock::{random_token, Clock, Entropy};
 use super::error::{CoreError, FieldError, StoreError};
+use super::input::strip_position;
 use super::money::{Money, Totals};
 use super::prices::{lookups_for, price_event, PriceStore};
 use super::pricing::catalog::{builtin, Catalog, PriceBook};
@@ -52,13 +53,6 @@ fn body_error(message: impl Into<String>, details: Vec<FieldError>) -> CoreError
     CoreError::MalformedBody {
         message: message.into(),
         details,
-    }
-}
-
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
     }
 }
 

@@ -45,7 +45,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
 }
 
 /// serde_json appends " at line 1 column 12"; the field path says more to a client.
-fn strip_position(message: &str) -> String {
+pub(crate) fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_string(),
         None => message.to_string(),

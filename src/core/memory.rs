@@ -202,11 +202,7 @@ impl PriceStore for MemoryStore {
             .prices
             .borrow()
             .values()
-            .filter(|entry| {
-                std::iter::once(entry.model.as_str())
-                    .chain(entry.aliases.iter().map(String::as_str))
-                    .any(|name| lookups.contains(&format!("{}|{name}", entry.provider)))
-            })
+            .filter(|entry| entry.answers_to(lookups))
             .cloned()
             .collect())
     }

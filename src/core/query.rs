@@ -31,12 +31,19 @@ pub fn only_known(query: &QueryPairs, known: &[&str]) -> Result<(), CoreError> {
     Ok(())
 }
 
-pub fn parse_flag(name: &str, value: &str) -> Result<bool, String> {
+pub fn parse_flag(value: &str) -> Result<bool, String> {
     match value {
         "true" | "1" | "" => Ok(true),
         "false" | "0" => Ok(false),
-        other => Err(format!("`{other}` is not true or false; for `{name}`")),
+        other => Err(format!("`{other}` is not true or false")),
     }
+}
+
+/// The `project_id` parameter, when given.
+pub fn project_param(query: &QueryPairs) -> Result<Option<ProjectId>, CoreError> {
+    param(query, "project_id")
+        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()
 }
 
 pub fn parse_day(value: &str) -> Result<NaiveDate, String> {
@@ -157,9 +164,7 @@ impl UsageQuery {
         out.from = from.map(format_timestamp);
         out.to = to.map(format_timestamp);
         if let Some(v) = param(query, "unpriced") {
-            out.unpriced = parse_flag("unpriced", v)
-                .map_err(|m| p.push("unpriced", m))
-                .ok();
+            out.unpriced = parse_flag(v).map_err(|m| p.push("unpriced", m)).ok();
         }
         if let Some(v) = param(query, "limit") {
             match v.parse::<u32>() {

@@ -198,18 +198,7 @@ impl StoredEvent {
     /// quantities move to `metadata.cached_usage`, and the computed cost stays visible as what
     /// the cache saved.
     fn mark_cache_hit(&mut self) {
-        let mut saved = serde_json::Map::new();
-        for kind in UsageKind::ALL {
-            let micros = self.micros(kind);
-            if micros != 0 {
-                let value = if kind.is_integral() {
-                    serde_json::Value::from((micros / MICRO) as i64)
-                } else {
-                    serde_json::Value::from(format_scaled(micros, 6, 0))
-                };
-                saved.insert(kind.name().to_string(), value);
-            }
-        }
+        let saved = self.usage_map();
         if !saved.is_empty() {
             self.metadata
                 .get_or_insert_with(serde_json::Map::new)
@@ -385,8 +374,9 @@ impl StoredEvent {
         }
     }
 
-    /// The API's view of the stored event.
-    pub fn view(&self) -> EventView {
+    /// Every non-zero quantity by usage kind name: whole units as numbers, seconds and
+    /// credits as decimal text.
+    pub fn usage_map(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut usage = serde_json::Map::new();
         for kind in UsageKind::ALL {
             let micros = self.micros(kind);
@@ -399,6 +389,12 @@ impl StoredEvent {
                 usage.insert(kind.name().to_string(), value);
             }
         }
+        usage
+    }
+
+    /// The API's view of the stored event.
+    pub fn view(&self) -> EventView {
+        let usage = self.usage_map();
         EventView {
             id: self.id.clone(),
             project_id: self.project_id.clone(),

@@ -161,6 +161,16 @@ impl Sums {
         }
     }
 
+    /// Adds another group's sums.
+    pub fn merge(&mut self, other: &Sums) {
+        for (total, value) in self.measures.iter_mut().zip(other.measures) {
+            *total += value;
+        }
+        for money in other.cost.iter() {
+            self.cost.add(money);
+        }
+    }
+
     pub fn measure(&self, name: &str) -> i64 {
         MEASURES
             .iter()
@@ -585,7 +595,6 @@ pub fn report_json(
     projects: &BTreeMap<String, (String, BudgetStatus)>,
     truncated: bool,
 ) -> Value {
-    let mut totals = Sums::default();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows.iter().take(query.limit) {
         let mut map = Map::new();
@@ -608,14 +617,7 @@ pub fn report_json(
         row.sums.fields(&mut map);
         out.push(Value::Object(map));
     }
-    for row in rows {
-        for (total, value) in totals.measures.iter_mut().zip(row.sums.measures) {
-            *total += value;
-        }
-        for money in row.sums.cost.iter() {
-            totals.cost.add(money);
-        }
-    }
+    let totals = total_of(rows);
     json!({
         "range": query.range.describe(),
         "group": {
@@ -731,15 +733,11 @@ fn by_dim(rows: &[ReportRow], dim: Dim) -> Vec<Value> {
         .collect()
 }
 
-fn total_of(rows: &[ReportRow]) -> Sums {
+/// The sums of every row.
+pub fn total_of(rows: &[ReportRow]) -> Sums {
     let mut total = Sums::default();
     for row in rows {
-        for (t, v) in total.measures.iter_mut().zip(row.sums.measures) {
-            *t += v;
-        }
-        for money in row.sums.cost.iter() {
-            total.cost.add(money);
-        }
+        total.merge(&row.sums);
     }
     total
 }
@@ -806,9 +804,7 @@ pub async fn usage_summary(
     only_known(query, &["from", "to", "preset", "tz", "project_id"])?;
     let range = parse_range(query, now, "month")?;
     let mut rollups = range.rollup_query(false);
-    rollups.project_id = param(query, "project_id")
-        .map(|v| ProjectId::parse(v).map_err(|m| CoreError::invalid("project_id", m)))
-        .transpose()?;
+    rollups.project_id = super::query::project_param(query)?;
     rollups.dims = vec![Dim::Provider, Dim::Operation];
     let rows = store.rollups(&rollups).await?;
     let providers = group_rows(&rows, None, &[Dim::Provider], range.tz);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::error::{CoreError, StoreError};
-use super::report::{group_rows, Dim, ReportRow, ReportStore, RollupQuery, Sums, DATA_SOURCE};
+use super::report::{group_rows, total_of, Dim, ReportRow, ReportStore, RollupQuery, DATA_SOURCE};
 use super::store::RawLog;
 
 pub const DAILY_PREFIX: &str = "usage-logs/daily/";
@@ -58,19 +58,6 @@ fn dims_json(rows: &[ReportRow]) -> Vec<Value> {
         .collect()
 }
 
-fn totals(rows: &[ReportRow]) -> Sums {
-    let mut total = Sums::default();
-    for row in rows {
-        for (t, v) in total.measures.iter_mut().zip(row.sums.measures) {
-            *t += v;
-        }
-        for m in row.sums.cost.iter() {
-            total.cost.add(m);
-        }
-    }
-    total
-}
-
 /// The summary object of `[from, to)` (UTC days), from the daily rollups.
 async fn summary(
     store: &impl ReportStore,
@@ -93,7 +80,7 @@ async fn summary(
         "data_source": DATA_SOURCE,
         "from": from.format("%Y-%m-%d").to_string(),
         "to_exclusive": to.format("%Y-%m-%d").to_string(),
-        "totals": totals(&by(&[])),
+        "totals": total_of(&by(&[])),
         "by_project": dims_json(&by(&[Dim::Project])),
         "by_provider": dims_json(&by(&[Dim::Provider])),
         "by_model": dims_json(&by(&[Dim::Provider, Dim::Model])),

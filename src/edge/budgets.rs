@@ -8,8 +8,7 @@ use crate::core::budgets::{get_budget, patch_budget, BudgetStore, BudgetView};
 use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
-use crate::core::projects::ProjectId;
-use crate::core::query::{only_known, param, QueryPairs};
+use crate::core::query::{only_known, param, project_param, QueryPairs};
 
 use super::bindings::alert_config;
 use super::d1::D1Store;
@@ -71,9 +70,7 @@ pub async fn check(
     mode: Mode,
 ) -> Result<Response, CoreError> {
     only_known(query, &["project_id"])?;
-    let only = param(query, "project_id")
-        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
-        .transpose()?;
+    let only = project_param(query)?;
     let report = check_budgets(
         store,
         store,
@@ -92,9 +89,7 @@ pub async fn check(
 /// `GET /api/admin/alerts`.
 pub async fn alerts(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
     only_known(query, &["project_id", "limit"])?;
-    let project = param(query, "project_id")
-        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
-        .transpose()?;
+    let project = project_param(query)?;
     let limit = match param(query, "limit") {
         None => 100,
         Some(v) => match v.parse::<u32>() {

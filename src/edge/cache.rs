@@ -91,11 +91,7 @@ impl PriceStore for Cached<'_> {
         let all = self.list_custom_prices().await?;
         Ok(all
             .into_iter()
-            .filter(|entry| {
-                std::iter::once(entry.model.as_str())
-                    .chain(entry.aliases.iter().map(String::as_str))
-                    .any(|name| lookups.contains(&format!("{}|{name}", entry.provider)))
-            })
+            .filter(|entry| entry.answers_to(lookups))
             .collect())
     }
 

@@ -78,6 +78,46 @@ pub(super) async fn query_first<T: serde::de::DeserializeOwned>(
         .map_err(store_error)
 }
 
+/// A WHERE clause built from conditions, each `?` numbered after the values bound so far.
+pub(super) struct Binds {
+    pub values: Vec<JsValue>,
+    clauses: Vec<String>,
+}
+
+impl Binds {
+    pub fn new() -> Self {
+        Self {
+            values: Vec::new(),
+            clauses: Vec::new(),
+        }
+    }
+
+    /// A condition on one bound text value (`"provider = ?"`).
+    pub fn add(&mut self, clause: &str, value: &str) {
+        self.add_value(clause, text(value));
+    }
+
+    /// A condition whose every `?` is one bound value.
+    pub fn add_value(&mut self, clause: &str, value: JsValue) {
+        self.values.push(value);
+        self.clauses
+            .push(clause.replace('?', &format!("?{}", self.values.len())));
+    }
+
+    /// A condition without bound values.
+    pub fn push(&mut self, clause: &str) {
+        self.clauses.push(clause.to_string());
+    }
+
+    pub fn filter(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
 pub(super) fn corrupt(what: &str, detail: String) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
 }
@@ -394,10 +434,7 @@ impl PriceStore for D1Store {
                 model: &e.model,
                 effective_from: e.effective_from.to_string(),
                 entry_json,
-                names: std::iter::once(&e.model)
-                    .chain(&e.aliases)
-                    .map(|n| format!("{}|{n}", e.provider))
-                    .collect(),
+                names: e.lookup_names(),
             });
         }
         // The whole set is one bound JSON value (D1 allows 100 parameters per statement but

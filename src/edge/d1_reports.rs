@@ -10,7 +10,7 @@ use crate::core::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
 use crate::core::projects::ProjectId;
 use crate::core::report::{Dim, MinuteRow, ReportStore, RollupQuery, RollupRow, MEASURES};
 
-use super::d1::{corrupt, query_all, text, D1Store};
+use super::d1::{corrupt, query_all, text, Binds, D1Store};
 
 fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
     match value {
@@ -34,35 +34,6 @@ fn int(value: Option<&Value>) -> i64 {
 
 fn string(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).map(str::to_string)
-}
-
-/// Numbered placeholders for a growing list of bound values.
-struct Binds {
-    values: Vec<JsValue>,
-    clauses: Vec<String>,
-}
-
-impl Binds {
-    fn new() -> Self {
-        Self {
-            values: Vec::new(),
-            clauses: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, clause: &str, value: &str) {
-        self.values.push(text(value));
-        self.clauses
-            .push(clause.replace('?', &format!("?{}", self.values.len())));
-    }
-
-    fn filter(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
-        }
-    }
 }
 
 impl ReportStore for D1Store {

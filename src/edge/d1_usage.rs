@@ -19,7 +19,7 @@ use crate::core::store::{
     EventKey, ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore,
 };
 
-use super::d1::{corrupt, query_all, store_error, text, D1Store};
+use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
 
 /// Columns written from a [`StoredEvent`]'s JSON, which uses the same names; a test keeps
 /// this list and the record's fields in step.
@@ -75,14 +75,9 @@ const REQUIRED: &[&str] = &["project_id", "id", "provider", "model", "request_ti
 /// The columns a batch needs: the required ones and those where some event differs from the
 /// column's default (0, empty, null, false; `success` defaults to true). Leaving the rest to
 /// their defaults spares SQLite most extractions: a token event fills about 15 of 37.
-fn used_columns(events: &[StoredEvent]) -> Result<Vec<&'static str>, StoreError> {
+fn used_columns(rows: &[Fields]) -> Vec<&'static str> {
     let mut used: Vec<bool> = COLUMNS.iter().map(|c| REQUIRED.contains(c)).collect();
-    for event in events {
-        let serde_json::Value::Object(fields) =
-            serde_json::to_value(event).map_err(|e| corrupt("event", e.to_string()))?
-        else {
-            return Err(corrupt("event", "not a JSON object".into()));
-        };
+    for fields in rows {
         for (i, column) in COLUMNS.iter().enumerate() {
             if used[i] {
                 continue;
@@ -99,12 +94,12 @@ fn used_columns(events: &[StoredEvent]) -> Result<Vec<&'static str>, StoreError>
             used[i] = !default;
         }
     }
-    Ok(COLUMNS
+    COLUMNS
         .iter()
         .zip(used)
         .filter(|(_, u)| *u)
         .map(|(c, _)| *c)
-        .collect())
+        .collect()
 }
 
 fn insert_sql(columns: &[&str]) -> String {
@@ -244,21 +239,31 @@ impl UsageRow {
     }
 }
 
+/// An event's JSON fields by name, made once per event and shared by the column choice and
+/// the row encoding.
+type Fields = serde_json::Map<String, serde_json::Value>;
+
+fn fields_of(events: &[StoredEvent]) -> Result<Vec<Fields>, StoreError> {
+    events
+        .iter()
+        .map(|event| match serde_json::to_value(event) {
+            Ok(serde_json::Value::Object(fields)) => Ok(fields),
+            Ok(_) => Err(corrupt("event", "not a JSON object".into())),
+            Err(e) => Err(corrupt("event", e.to_string())),
+        })
+        .collect()
+}
+
 /// One event as a JSON array of its [`COLUMNS`] values.
 #[cfg(test)]
 fn row_json(event: &StoredEvent) -> Result<String, StoreError> {
-    row_json_of(event, COLUMNS)
+    row_json_of(&fields_of(std::slice::from_ref(event))?[0], COLUMNS)
 }
 
-fn row_json_of(event: &StoredEvent, columns: &[&str]) -> Result<String, StoreError> {
-    let serde_json::Value::Object(mut fields) =
-        serde_json::to_value(event).map_err(|e| corrupt("event", e.to_string()))?
-    else {
-        return Err(corrupt("event", "not a JSON object".into()));
-    };
-    let row: Vec<serde_json::Value> = columns
+fn row_json_of(fields: &Fields, columns: &[&str]) -> Result<String, StoreError> {
+    let row: Vec<&serde_json::Value> = columns
         .iter()
-        .map(|c| fields.remove(*c).unwrap_or(serde_json::Value::Null))
+        .map(|c| fields.get(*c).unwrap_or(&serde_json::Value::Null))
         .collect();
     serde_json::to_string(&row).map_err(|e| corrupt("event", e.to_string()))
 }
@@ -266,15 +271,15 @@ fn row_json_of(event: &StoredEvent, columns: &[&str]) -> Result<String, StoreErr
 /// Splits the records into JSON arrays of rows, at most [`CHUNK_BYTES`] each.
 #[cfg(test)]
 fn chunks(events: &[StoredEvent]) -> Result<Vec<String>, StoreError> {
-    chunks_of(events, COLUMNS)
+    chunks_of(&fields_of(events)?, COLUMNS)
 }
 
 /// Like [`chunks`], with the values of `columns` in each row.
-fn chunks_of(events: &[StoredEvent], columns: &[&str]) -> Result<Vec<String>, StoreError> {
+fn chunks_of(rows: &[Fields], columns: &[&str]) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     let mut current = String::from("[");
-    for event in events {
-        let json = row_json_of(event, columns)?;
+    for fields in rows {
+        let json = row_json_of(fields, columns)?;
         if current.len() > 1 && current.len() + json.len() + 2 > CHUNK_BYTES {
             current.push(']');
             out.push(std::mem::replace(&mut current, String::from("[")));
@@ -314,10 +319,11 @@ impl UsageStore for D1Store {
         if events.is_empty() {
             return Ok(HashSet::new());
         }
-        let columns = used_columns(events)?;
+        let rows = fields_of(events)?;
+        let columns = used_columns(&rows);
         let sql = insert_sql(&columns);
         let mut statements = Vec::new();
-        for chunk in chunks_of(events, &columns)? {
+        for chunk in chunks_of(&rows, &columns)? {
             statements.push(
                 self.db()
                     .prepare(&sql)
@@ -340,14 +346,9 @@ impl UsageStore for D1Store {
     }
 
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut binds: Vec<JsValue> = Vec::new();
-        let mut bind = |clause: &str, value: &str, clauses: &mut Vec<String>| {
-            binds.push(text(value));
-            clauses.push(clause.replace('?', &format!("?{}", binds.len())));
-        };
+        let mut binds = Binds::new();
         if let Some(p) = &query.project_id {
-            bind("project_id = ?", p.as_str(), &mut clauses);
+            binds.add("project_id = ?", p.as_str());
         }
         for (column, value) in [
             ("provider", &query.provider),
@@ -357,41 +358,37 @@ impl UsageStore for D1Store {
             ("session_id", &query.session_id),
         ] {
             if let Some(v) = value {
-                bind(&format!("{column} = ?"), v, &mut clauses);
+                binds.add(&format!("{column} = ?"), v);
             }
         }
         if let Some(from) = &query.from {
-            bind("request_timestamp >= ?", from, &mut clauses);
+            binds.add("request_timestamp >= ?", from);
         }
         if let Some(to) = &query.to {
-            bind("request_timestamp < ?", to, &mut clauses);
+            binds.add("request_timestamp < ?", to);
         }
         match query.unpriced {
-            Some(true) => clauses.push("cost_nanos IS NULL".into()),
-            Some(false) => clauses.push("cost_nanos IS NOT NULL".into()),
+            Some(true) => binds.push("cost_nanos IS NULL"),
+            Some(false) => binds.push("cost_nanos IS NOT NULL"),
             None => {}
         }
         if let Some(cursor) = &query.after {
-            binds.push(text(&cursor.timestamp));
-            let t = binds.len();
-            binds.push(JsValue::from_f64(cursor.seq as f64));
-            let s = binds.len();
-            clauses.push(format!(
+            binds.values.push(text(&cursor.timestamp));
+            let t = binds.values.len();
+            binds.values.push(JsValue::from_f64(cursor.seq as f64));
+            let s = binds.values.len();
+            binds.push(&format!(
                 "(request_timestamp < ?{t} OR (request_timestamp = ?{t} AND seq < ?{s}))"
             ));
         }
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
+        let filter = binds.filter();
         let sql = format!(
             "SELECT seq, {} FROM api_usage {filter} \
              ORDER BY request_timestamp DESC, seq DESC LIMIT {}",
             select_columns(),
             query.limit + 1
         );
-        let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds).await?;
+        let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds.values).await?;
         rows.into_iter().map(UsageRow::into_listed).collect()
     }
 }
@@ -411,33 +408,26 @@ const PRICE_COLUMNS: &[&str] = &[
     "price_id",
 ];
 
-/// WHERE clauses and bound values of a scan filter, numbered from `?{first}`.
-fn scan_clauses(filter: &ScanFilter, first: usize) -> (Vec<String>, Vec<JsValue>) {
-    let mut clauses = Vec::new();
-    let mut binds = Vec::new();
-    let mut add = |clause: &str, value: &str| {
-        binds.push(text(value));
-        clauses.push(clause.replace('?', &format!("?{}", first + binds.len() - 1)));
-    };
+/// The conditions of a scan filter, added to `binds`.
+fn scan_clauses(filter: &ScanFilter, binds: &mut Binds) {
     if let Some(p) = &filter.project_id {
-        add("project_id = ?", p.as_str());
+        binds.add("project_id = ?", p.as_str());
     }
     if let Some(v) = &filter.provider {
-        add("provider = ?", v);
+        binds.add("provider = ?", v);
     }
     if let Some(v) = &filter.model {
-        add("model = ?", v);
+        binds.add("model = ?", v);
     }
     if let Some(v) = &filter.from {
-        add("request_timestamp >= ?", v);
+        binds.add("request_timestamp >= ?", v);
     }
     if let Some(v) = &filter.to {
-        add("request_timestamp < ?", v);
+        binds.add("request_timestamp < ?", v);
     }
     if filter.only_unpriced {
-        clauses.push("cost_nanos IS NULL".into());
+        binds.push("cost_nanos IS NULL");
     }
-    (clauses, binds)
 }
 
 #[derive(Deserialize)]
@@ -459,15 +449,15 @@ impl RepriceStore for D1Store {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<ListedEvent>, StoreError> {
-        let (mut clauses, mut binds) = scan_clauses(filter, 2);
-        clauses.insert(0, "seq > ?1".into());
-        binds.insert(0, JsValue::from_f64(after_seq as f64));
+        let mut binds = Binds::new();
+        binds.add_value("seq > ?", JsValue::from_f64(after_seq as f64));
+        scan_clauses(filter, &mut binds);
         let sql = format!(
-            "SELECT seq, {} FROM api_usage WHERE {} ORDER BY seq LIMIT {limit}",
+            "SELECT seq, {} FROM api_usage {} ORDER BY seq LIMIT {limit}",
             select_columns(),
-            clauses.join(" AND ")
+            binds.filter()
         );
-        let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds).await?;
+        let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds.values).await?;
         rows.into_iter().map(UsageRow::into_listed).collect()
     }
 
@@ -493,7 +483,7 @@ impl RepriceStore for D1Store {
              AND ({differs}) RETURNING api_usage.id"
         );
         let mut statements = Vec::new();
-        for chunk in chunks_of(events, PRICE_COLUMNS)? {
+        for chunk in chunks_of(&fields_of(events)?, PRICE_COLUMNS)? {
             statements.push(
                 self.db()
                     .prepare(&sql)
@@ -516,17 +506,18 @@ impl RepriceStore for D1Store {
     }
 
     async fn unpriced_models(&self, filter: &ScanFilter) -> Result<Vec<UnpricedModel>, StoreError> {
-        let (mut clauses, binds) = scan_clauses(filter, 1);
-        clauses.push("cost_nanos IS NULL".into());
+        let mut binds = Binds::new();
+        scan_clauses(filter, &mut binds);
+        binds.push("cost_nanos IS NULL");
         let sql = format!(
             "SELECT provider, model, unpriced_reason AS reason, MAX(unpriced_message) AS message, \
                     COUNT(*) AS events, COUNT(DISTINCT project_id) AS projects, \
                     MIN(request_timestamp) AS first_seen, MAX(request_timestamp) AS last_seen \
-             FROM api_usage WHERE {} GROUP BY provider, model, unpriced_reason \
+             FROM api_usage {} GROUP BY provider, model, unpriced_reason \
              ORDER BY events DESC, provider, model LIMIT 1000",
-            clauses.join(" AND ")
+            binds.filter()
         );
-        let rows: Vec<UnpricedRow> = query_all(self.db(), &sql, &binds).await?;
+        let rows: Vec<UnpricedRow> = query_all(self.db(), &sql, &binds.values).await?;
         Ok(rows
             .into_iter()
             .map(|r| UnpricedModel {
@@ -614,7 +605,7 @@ mod tests {
         failed.success = false;
         failed.job_id = Some("j".into());
         assert_eq!(
-            used_columns(std::slice::from_ref(&plain)).unwrap(),
+            used_columns(&fields_of(std::slice::from_ref(&plain)).unwrap()),
             vec![
                 "project_id",
                 "id",
@@ -624,7 +615,7 @@ mod tests {
                 "request_timestamp"
             ]
         );
-        let both = used_columns(&[plain, failed]).unwrap();
+        let both = used_columns(&fields_of(&[plain, failed]).unwrap());
         assert!(both.contains(&"success") && both.contains(&"job_id"));
         assert!(!both.contains(&"cached") && !both.contains(&"characters"));
     }

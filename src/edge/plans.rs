@@ -11,7 +11,7 @@ use crate::core::plans::{
 };
 use crate::core::pricing::catalog::canonical_provider;
 use crate::core::projects::ProjectId;
-use crate::core::query::{only_known, param, QueryPairs};
+use crate::core::query::{only_known, param, project_param, QueryPairs};
 
 use super::d1::D1Store;
 use super::http::empty_response;
@@ -47,9 +47,7 @@ pub async fn delete(store: &D1Store, query: &QueryPairs) -> Result<Response, Cor
         .map(|p| canonical_provider(&p.trim().to_ascii_lowercase()))
         .filter(|p| !p.is_empty())
         .ok_or_else(|| CoreError::invalid("provider", "is required"))?;
-    let project = param(query, "project_id")
-        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
-        .transpose()?;
+    let project = project_param(query)?;
     let project = project.as_ref().map(ProjectId::as_str).unwrap_or("");
     if store.delete_plan(&provider, project).await? {
         empty_response(204).map_err(internal)

@@ -14,33 +14,21 @@ use crate::core::prices::{
 use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
-use crate::core::projects::ProjectId;
+use crate::core::query::{only_known, param, parse_day, parse_flag, project_param, QueryPairs};
 use crate::core::usage::{EventInput, EventRules};
 
 use super::d1::D1Store;
 use super::router::ok;
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+fn flag(query: &QueryPairs, name: &str) -> Result<bool, CoreError> {
+    param(query, name)
+        .map(|v| parse_flag(v).map_err(|m| CoreError::invalid(name, m)))
+        .transpose()
+        .map(|v| v.unwrap_or(false))
 }
 
-fn parse_bool(name: &str, value: Option<&str>) -> Result<bool, CoreError> {
-    match value {
-        None | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") | Some("") => Ok(true),
-        Some(other) => Err(CoreError::invalid(
-            name,
-            format!("`{other}` is not true or false"),
-        )),
-    }
-}
-
-fn parse_day(name: &str, value: &str) -> Result<NaiveDate, CoreError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| CoreError::invalid(name, format!("`{value}` is not a date (YYYY-MM-DD)")))
+fn day(name: &str, value: &str) -> Result<NaiveDate, CoreError> {
+    parse_day(value).map_err(|m| CoreError::invalid(name, m))
 }
 
 /// `GET /api/prices`: the effective catalog, filterable by provider, model, day and project.
@@ -48,26 +36,20 @@ pub async fn list_prices(
     store: &D1Store,
     clock: &impl Clock,
     principal: &Principal,
-    query: &[(String, String)],
+    query: &QueryPairs,
 ) -> Result<Response, CoreError> {
-    for (key, _) in query {
-        if !["provider", "model", "on", "history", "project_id"].contains(&key.as_str()) {
-            return Err(CoreError::invalid(key.clone(), "unknown query parameter"));
-        }
-    }
-    let requested = param(query, "project_id")
-        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
-        .transpose()?;
+    only_known(query, &["provider", "model", "on", "history", "project_id"])?;
+    let requested = project_param(query)?;
     let project = principal.scope_to(requested.as_ref())?;
     let on = match param(query, "on") {
-        Some(day) => parse_day("on", day)?,
+        Some(value) => day("on", value)?,
         None => clock.now().date_naive(),
     };
     let filter = PriceFilter {
         provider: param(query, "provider").map(|p| canonical_provider(&p.to_ascii_lowercase())),
         model: param(query, "model").map(str::to_ascii_lowercase),
         on,
-        history: parse_bool("history", param(query, "history"))?,
+        history: flag(query, "history")?,
         project,
     };
     let custom = store.list_custom_prices().await?;
@@ -118,16 +100,15 @@ pub async fn quote_price(
 pub async fn import_prices(
     store: &D1Store,
     clock: &impl Clock,
-    query: &[(String, String)],
+    query: &QueryPairs,
     body: &[u8],
 ) -> Result<Response, CoreError> {
-    for (key, _) in query {
-        if !["effective_from", "project_id", "providers", "dry_run"].contains(&key.as_str()) {
-            return Err(CoreError::invalid(key.clone(), "unknown query parameter"));
-        }
-    }
+    only_known(
+        query,
+        &["effective_from", "project_id", "providers", "dry_run"],
+    )?;
     let effective_from = match param(query, "effective_from") {
-        Some(day) => parse_day("effective_from", day)?,
+        Some(value) => day("effective_from", value)?,
         None => clock.now().date_naive(),
     };
     let providers: Option<Vec<String>> = param(query, "providers").map(|list| {
@@ -136,7 +117,7 @@ pub async fn import_prices(
             .filter(|p| !p.is_empty())
             .collect()
     });
-    let dry_run = parse_bool("dry_run", param(query, "dry_run"))?;
+    let dry_run = flag(query, "dry_run")?;
     let file: serde_json::Value = parse_json(body)?;
     let report = import_litellm(
         store,

@@ -13,7 +13,6 @@ use crate::core::input::parse_json;
 use crate::core::jobs::{job_cost_summary, list_jobs, month_stats};
 use crate::core::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
 use crate::core::prices::{add_custom_prices, PriceStore, PriceView};
-use crate::core::projects::ProjectId;
 use crate::core::projects::{
     create_project, delete_project, get_project, update_project, NewProjectRequest,
     ProjectPatchRequest,
@@ -214,7 +213,8 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         RouteName::UsageStats => {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let query = query_pairs(request);
-            let project = principal.scope_to(optional_project(&query)?.as_ref())?;
+            let project =
+                principal.scope_to(crate::core::query::project_param(&query)?.as_ref())?;
             ok(
                 200,
                 &usage_stats(store, clock.now(), project.as_ref(), &query).await?,
@@ -235,7 +235,7 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         RouteName::RealtimeUsage => {
             let query = query_pairs(request);
             crate::core::query::only_known(&query, &["project_id"])?;
-            let project = optional_project(&query)?;
+            let project = crate::core::query::project_param(&query)?;
             ok(
                 200,
                 &realtime_usage(store, clock.now(), project.as_ref()).await?,
@@ -295,13 +295,6 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             answer
         }
     }
-}
-
-/// The `project_id` query parameter, when given.
-fn optional_project(query: &[(String, String)]) -> Result<Option<ProjectId>, CoreError> {
-    crate::core::query::param(query, "project_id")
-        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
-        .transpose()
 }
 
 fn unauthenticated() -> CoreError {

@@ -137,6 +137,21 @@ pub struct PriceEntry {
 }
 
 impl PriceEntry {
+    /// The `provider|name` keys the entry is found under: its model and every alias.
+    pub fn lookup_names(&self) -> Vec<String> {
+        std::iter::once(&self.model)
+            .chain(&self.aliases)
+            .map(|name| format!("{}|{name}", self.provider))
+            .collect()
+    }
+
+    /// Whether one of `lookups` (see [`PriceEntry::lookup_names`]) names this entry.
+    pub fn answers_to(&self, lookups: &[String]) -> bool {
+        self.lookup_names()
+            .iter()
+            .any(|name| lookups.contains(name))
+    }
+
     pub fn reference(&self) -> EntryRef {
         EntryRef {
             provider: self.provider.clone(),
