@@ -356,6 +356,49 @@ fn days_left(check: &ProjectCheck, now: DateTime<Utc>) -> i64 {
         .max(1)
 }
 
+/// Whether the 24-hour window of `level` is open: in a dry run, whether the last claim is old
+/// enough; when sending, whether this run won the claim.
+async fn window_open(
+    budgets: &impl BudgetStore,
+    scope: &str,
+    level: &str,
+    claim: &str,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<bool, CoreError> {
+    Ok(match mode {
+        Mode::DryRun => budgets
+            .last_claim(scope, level)
+            .await?
+            .is_none_or(|t| t <= window_start(now)),
+        Mode::Send => {
+            budgets
+                .claim_alert(scope, level, claim, now, window_start(now))
+                .await?
+        }
+    })
+}
+
+/// Sends one rendered alert to one address as a MIME message from `ALERT_FROM`; the inner
+/// result is the send's own outcome, logged with the alert.
+async fn send_email(
+    notifier: &impl Notifier,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    to: &str,
+    alert: &RenderedAlert,
+    now: DateTime<Utc>,
+) -> Result<Result<(), String>, CoreError> {
+    let Some(from) = &config.from_address else {
+        return Ok(Err("no sender address: set the ALERT_FROM var".to_string()));
+    };
+    let host = from.rsplit('@').next().unwrap_or("localhost");
+    let id = format!("<{}@{host}>", random_token(entropy, "", 12)?);
+    let boundary = random_token(entropy, "=_ast_", 12)?;
+    let raw = mime_message(from, to, alert, &id, now, &boundary);
+    Ok(notifier.send_email(from, to, &raw).await)
+}
+
 /// HTML text escaping: every user-supplied string goes through this.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -696,23 +739,15 @@ async fn alert_project(
         let alert = render_alert(check, &level, config);
         check.subject.get_or_insert_with(|| alert.subject.clone());
         let claim = random_token(entropy, "clm_", 12)?;
-        let available = match mode {
-            Mode::DryRun => budgets
-                .last_claim(settings.project_id.as_str(), &level)
-                .await?
-                .is_none_or(|t| t <= window_start(now)),
-            Mode::Send => {
-                budgets
-                    .claim_alert(
-                        settings.project_id.as_str(),
-                        &level,
-                        &claim,
-                        now,
-                        window_start(now),
-                    )
-                    .await?
-            }
-        };
+        let available = window_open(
+            budgets,
+            settings.project_id.as_str(),
+            &level,
+            &claim,
+            now,
+            mode,
+        )
+        .await?;
         if !available {
             limited += 1;
             for (channel, recipient) in &channels {
@@ -739,19 +774,10 @@ async fn alert_project(
                 continue;
             }
             let (result, payload) = if channel == "email" {
-                match &config.from_address {
-                    Some(from) => {
-                        let host = from.rsplit('@').next().unwrap_or("localhost");
-                        let id = format!("<{}@{host}>", random_token(entropy, "", 12)?);
-                        let boundary = random_token(entropy, "=_ast_", 12)?;
-                        let raw = mime_message(from, recipient, &alert, &id, now, &boundary);
-                        (notifier.send_email(from, recipient, &raw).await, None)
-                    }
-                    None => (
-                        Err("no sender address: set the ALERT_FROM var".to_string()),
-                        None,
-                    ),
-                }
+                (
+                    send_email(notifier, entropy, config, recipient, &alert, now).await?,
+                    None,
+                )
             } else {
                 let body = webhook_body(check, &level, &alert, config);
                 let timestamp = now.timestamp().to_string();
@@ -1027,17 +1053,7 @@ async fn plan_checks(
             continue;
         }
         let claim = random_token(entropy, "clm_", 12)?;
-        let available = match mode {
-            Mode::DryRun => budgets
-                .last_claim(PLANS_SCOPE, &level)
-                .await?
-                .is_none_or(|t| t <= window_start(now)),
-            Mode::Send => {
-                budgets
-                    .claim_alert(PLANS_SCOPE, &level, &claim, now, window_start(now))
-                    .await?
-            }
-        };
+        let available = window_open(budgets, PLANS_SCOPE, &level, &claim, now, mode).await?;
         if !available {
             check.action = "rate_limited".into();
             out.push(check);
@@ -1064,21 +1080,7 @@ async fn plan_checks(
                 });
                 continue;
             }
-            let result = match &config.from_address {
-                Some(from) => {
-                    let host = from.rsplit('@').next().unwrap_or("localhost");
-                    let id = format!("<{}@{host}>", random_token(entropy, "", 12)?);
-                    let boundary = random_token(entropy, "=_ast_", 12)?;
-                    notifier
-                        .send_email(
-                            from,
-                            to,
-                            &mime_message(from, to, &alert, &id, now, &boundary),
-                        )
-                        .await
-                }
-                None => Err("no sender address: set the ALERT_FROM var".to_string()),
-            };
+            let result = send_email(notifier, entropy, config, to, &alert, now).await?;
             if result.is_ok() {
                 level_sent += 1;
                 sent += 1;
