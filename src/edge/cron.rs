@@ -16,45 +16,50 @@ use super::router::WorkerClock;
 /// Runs every scheduled step and reports what each did.
 pub async fn run(env: &Env) -> Value {
     let clock = WorkerClock;
-    let summaries = match (AppState::load(env), raw_log(env)) {
-        (Ok(state), Ok(log)) => match write_summaries(&state.store, &log, clock.now()).await {
+    let state = match AppState::load(env) {
+        Ok(state) => state,
+        Err(e) => {
+            worker::console_error!("cron: not run: {e}");
+            let error = json!({ "error": e.to_string() });
+            return json!({ "summaries": error, "budgets": error });
+        }
+    };
+    let summaries = match raw_log(env) {
+        Ok(log) => match write_summaries(&state.store, &log, clock.now()).await {
             Ok(report) => json!(report),
             Err(e) => {
                 worker::console_error!("cron: summaries failed: {e}");
                 json!({ "error": e.to_string() })
             }
         },
-        (Err(e), _) | (_, Err(e)) => {
+        Err(e) => {
             worker::console_error!("cron: summaries not run: {e}");
             json!({ "error": e.to_string() })
         }
     };
-    let budgets = match AppState::load(env) {
-        Ok(state) => match check_budgets(
-            &state.store,
-            &state.store,
-            &state.store,
-            &EdgeNotifier { env },
-            &clock,
-            &SystemEntropy,
-            &alert_config(env),
-            Mode::Send,
-            None,
-        )
-        .await
-        {
-            Ok(report) => json!({
-                "projects": report.projects.len(),
-                "alerts_sent": report.alerts_sent,
-                "alerts_failed": report.alerts_failed,
-                "errors": report.projects.iter().filter(|p| p.error.is_some()).count(),
-            }),
-            Err(e) => {
-                worker::console_error!("cron: budget check failed: {e}");
-                json!({ "error": e.to_string() })
-            }
-        },
-        Err(e) => json!({ "error": e.to_string() }),
+    let budgets = match check_budgets(
+        &state.store,
+        &state.store,
+        &state.store,
+        &EdgeNotifier { env },
+        &clock,
+        &SystemEntropy,
+        &alert_config(env),
+        Mode::Send,
+        None,
+    )
+    .await
+    {
+        Ok(report) => json!({
+            "projects": report.projects.len(),
+            "alerts_sent": report.alerts_sent,
+            "alerts_failed": report.alerts_failed,
+            "errors": report.projects.iter().filter(|p| p.error.is_some()).count(),
+        }),
+        Err(e) => {
+            worker::console_error!("cron: budget check failed: {e}");
+            json!({ "error": e.to_string() })
+        }
     };
     json!({ "summaries": summaries, "budgets": budgets })
 }
