@@ -80,6 +80,12 @@ test('budget settings are validated field by field and a bad patch changes nothi
   assert.equal(ok.json.period.timezone, 'Europe/Paris');
   assert.match(ok.json.webhook_secret, /^whsec_[0-9a-f]{48}$/);
   assert.equal(ok.json.status.spend.currency, 'EUR');
+  // Reports grouped by project show the budget in its own currency.
+  const valKey = (await admin('/api/admin/projects/val/keys', { method: 'POST' })).json.key;
+  await w.fetch('/api/usage', { method: 'POST', key: valKey, body: { provider: 'mistral', model: 'm', cost: '25', currency: 'EUR' } });
+  const row = (await admin('/api/admin/usage?group=project&preset=month&project_id=val')).json.rows[0];
+  assert.deepEqual([row.budget.budget.amount, row.budget.budget.currency, row.budget.month_to_date.amount, row.budget.percent_used, row.budget.status],
+    ['250.00', 'EUR', '25.00', '10.00', 'ok']);
 });
 
 test('79% sends nothing, 80% sends the 80% alert, 100% the over-budget one, and more stays quiet for 24 hours', async () => {

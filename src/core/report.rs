@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use super::clock::format_timestamp;
 use super::error::{CoreError, Problems, StoreError};
 use super::money::{format_scaled, Currency, Money, Totals};
-use super::projects::{Project, ProjectId};
+use super::projects::ProjectId;
 use super::query::{only_known, param, parse_day, QueryPairs};
 
 /// Summed quantities of a rollup row, in the order of the rollup tables' columns.
@@ -559,12 +559,17 @@ pub struct BudgetStatus {
     pub status: &'static str,
 }
 
-pub fn budget_status(project: &Project, month_to_date_usd: i128) -> BudgetStatus {
-    let spent = Money::new(month_to_date_usd, Currency::USD);
-    let Some(budget) = project.budget_threshold_usd.filter(|b| b.nanos > 0) else {
+pub fn budget_status(
+    budget: Option<Money>,
+    alert_threshold_percent: u16,
+    month_to_date: i128,
+) -> BudgetStatus {
+    let currency = budget.map_or(Currency::USD, |b| b.currency);
+    let spent = Money::new(month_to_date, currency);
+    let Some(budget) = budget.filter(|b| b.nanos > 0) else {
         return BudgetStatus {
-            budget: project.budget_threshold_usd,
-            alert_threshold_percent: project.budget_alert_threshold_percent,
+            budget,
+            alert_threshold_percent,
             month_to_date: spent,
             percent_used: None,
             status: "no_budget",
@@ -574,14 +579,14 @@ pub fn budget_status(project: &Project, month_to_date_usd: i128) -> BudgetStatus
     let basis = super::money::div_round_half_even(spent.nanos * 10_000, budget.nanos);
     let status = if basis >= 10_000 {
         "over"
-    } else if basis >= i128::from(project.budget_alert_threshold_percent) * 100 {
+    } else if basis >= i128::from(alert_threshold_percent) * 100 {
         "alert"
     } else {
         "ok"
     };
     BudgetStatus {
         budget: Some(budget),
-        alert_threshold_percent: project.budget_alert_threshold_percent,
+        alert_threshold_percent,
         month_to_date: spent,
         percent_used: Some(format_scaled(basis, 2, 2)),
         status,
@@ -903,7 +908,7 @@ pub enum ReportOutput {
 /// `GET /api/admin/usage`: totals grouped by period and dimensions, as JSON or CSV. Rows that
 /// group by project carry the project's name and budget status (this UTC month).
 pub async fn admin_usage(
-    store: &(impl ReportStore + super::store::ProjectStore),
+    store: &(impl ReportStore + super::budgets::BudgetStore),
     now: DateTime<Utc>,
     query: &QueryPairs,
 ) -> Result<ReportOutput, CoreError> {
@@ -921,17 +926,23 @@ pub async fn admin_usage(
                 ..RollupQuery::default()
             })
             .await?;
-        for project in store.list_projects().await? {
-            let usd: i128 = spend
+        // Budgets in any currency; a project whose settings cannot be read shows no status.
+        for settings in store.budgets().await?.into_iter().flatten() {
+            let currency = settings.amount.map_or(settings.currency, |m| m.currency);
+            let spent: i128 = spend
                 .iter()
                 .filter(|r| {
-                    r.project_id.as_deref() == Some(project.id.as_str()) && r.currency == "USD"
+                    r.project_id.as_deref() == Some(settings.project_id.as_str())
+                        && r.currency == currency.as_str()
                 })
                 .map(|r| r.cost_nanos)
                 .sum();
             projects.insert(
-                project.id.as_str().to_string(),
-                (project.name.clone(), budget_status(&project, usd)),
+                settings.project_id.as_str().to_string(),
+                (
+                    settings.project_name.clone(),
+                    budget_status(settings.amount, settings.alert_threshold_percent, spent),
+                ),
             );
         }
     }

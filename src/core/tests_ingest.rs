@@ -1069,17 +1069,21 @@ mod reports {
             updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         };
         let usd = |s: &str| Money::parse(s, Currency::USD).unwrap().nanos;
-        assert_eq!(budget_status(&project(None), usd("5")).status, "no_budget");
-        let ok = budget_status(&project(Some("100")), usd("79.99"));
+        let status_of = |p: Project, spent: i128| {
+            budget_status(
+                p.budget_threshold_usd,
+                p.budget_alert_threshold_percent,
+                spent,
+            )
+        };
+        assert_eq!(status_of(project(None), usd("5")).status, "no_budget");
+        let ok = status_of(project(Some("100")), usd("79.99"));
         assert_eq!(
             (ok.status, ok.percent_used.as_deref()),
             ("ok", Some("79.99"))
         );
-        assert_eq!(
-            budget_status(&project(Some("100")), usd("80")).status,
-            "alert"
-        );
-        let over = budget_status(&project(Some("100")), usd("100.005"));
+        assert_eq!(status_of(project(Some("100")), usd("80")).status, "alert");
+        let over = status_of(project(Some("100")), usd("100.005"));
         assert_eq!(
             (over.status, over.percent_used.as_deref()),
             ("over", Some("100.00"))
