@@ -171,7 +171,12 @@ pub struct EventOutcome {
     /// unpriced.
     pub cost: Option<Money>,
     pub currency: Option<String>,
+    /// Only when it differs from `cost` (a reported cost, a cache hit): what the price list
+    /// makes of the event. Left out otherwise, as is an absent reported cost, so that the
+    /// answer to a batch of 1,000 stays small.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub computed_cost: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_cost: Option<Money>,
     pub unpriced: Option<Unpriced>,
     pub timestamp: String,
@@ -413,7 +418,9 @@ pub async fn ingest(
             duplicate: !stored,
             cost,
             currency: cost.map(|c| c.currency.to_string()),
-            computed_cost: record.computed_cost_money(),
+            computed_cost: record
+                .computed_cost_money()
+                .filter(|computed| Some(*computed) != cost),
             reported_cost: record.reported_cost_money(),
             unpriced: unpriced_of(record),
             timestamp: record.request_timestamp.clone(),

@@ -23,7 +23,23 @@ fn yes() -> bool {
     true
 }
 
-/// One accepted event with its price, as stored. Quantities are integers: whole units for
+// Serialization leaves out every field still at its default, which the reader restores: a
+// token event's line is about 300 bytes instead of 800, and the raw log is written on every
+// ingest (see BENCHMARKS.md).
+fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// One accepted event with its price, as stored; fields at their default are left out of its
+/// JSON and restored when read. Quantities are integers: whole units for
 /// counts, micro-units (`*_micros`) for seconds and credits. Costs are nano-units of
 /// `currency`; an unpriced event has no cost and an empty currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,76 +51,76 @@ pub struct StoredEvent {
     pub provider: String,
     pub model: String,
     /// Empty when the client named none.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub operation: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub input_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub output_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub total_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cached_input_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cache_write_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub reasoning_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub audio_input_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub audio_output_tokens: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub characters: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub audio_seconds_micros: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub video_seconds_micros: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub images: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub requests: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub tracks: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub credits_micros: i64,
     /// The cost that counts, as exact decimal text (`"0.004500000"`); `None` when unpriced.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_nanos: Option<i64>,
     /// ISO 4217 code of `cost`, or empty when unpriced.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub currency: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computed_cost_nanos: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computed_currency: Option<String>,
     /// The cost the client reported, in `currency` (a reported cost always wins).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_cost_nanos: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpriced_reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpriced_message: Option<String>,
     /// The price entry that computed the cost: `builtin:<provider>/<model>@<date>` or the id of
     /// a custom price.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub cached: bool,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub success: bool,
     /// RFC 3339 UTC with milliseconds, so text order is time order.
     pub request_timestamp: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 

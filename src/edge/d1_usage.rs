@@ -1,6 +1,8 @@
-//! D1 adapter of [`UsageStore`]: `api_usage` rows, written as one `INSERT OR IGNORE` over
-//! `json_each` of the whole batch (one bound value instead of D1's 100-parameter limit), with
-//! the rollups kept by the triggers of `migrations/0003_usage.sql` in the same transaction.
+//! D1 adapter of [`UsageStore`]: `api_usage` rows, written as one `INSERT ... ON CONFLICT DO
+//! NOTHING` over `json_each` of the whole batch (one bound value instead of D1's 100-parameter
+//! limit), with the rollups kept by the triggers of `migrations/0003_usage.sql` in the same
+//! transaction. A lookup of the batch's keys, first in the same transaction, tells which
+//! events were already stored.
 //!
 //! Each row travels as a positional JSON array in [`COLUMNS`] order rather than an object:
 //! SQLite re-reads the element for every column it extracts, and arrays without key names
@@ -21,46 +23,105 @@ use crate::core::store::{
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
 
-/// Columns written from a [`StoredEvent`]'s JSON, which uses the same names; a test keeps
-/// this list and the record's fields in step.
-const COLUMNS: &[&str] = &[
-    "project_id",
-    "id",
-    "provider",
-    "model",
-    "operation",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "audio_input_tokens",
-    "audio_output_tokens",
-    "characters",
-    "audio_seconds_micros",
-    "video_seconds_micros",
-    "images",
-    "requests",
-    "tracks",
-    "credits_micros",
-    "cost",
-    "cost_nanos",
-    "currency",
-    "computed_cost_nanos",
-    "computed_currency",
-    "reported_cost_nanos",
-    "unpriced_reason",
-    "unpriced_message",
-    "price_id",
-    "cached",
-    "success",
-    "request_timestamp",
-    "session_id",
-    "job_id",
-    "duration_ms",
-    "endpoint",
-    "metadata",
+/// One value of a row as it travels in the batch's JSON.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell<'a> {
+    Null,
+    Int(i64),
+    Flag(bool),
+    Text(&'a str),
+    Object(&'a serde_json::Map<String, serde_json::Value>),
+}
+
+impl Cell<'_> {
+    /// Whether the column's default (0, empty, null, false; `success` defaults to true) would
+    /// store the same value, so the column may be left out of the insert.
+    fn is_default(self, column: &str) -> bool {
+        match (column, self) {
+            ("success", Cell::Flag(b)) => b,
+            (_, Cell::Null) => true,
+            (_, Cell::Flag(b)) => !b,
+            (_, Cell::Int(n)) => n == 0,
+            (_, Cell::Text(s)) => s.is_empty(),
+            (_, Cell::Object(_)) => false,
+        }
+    }
+
+    fn write(self, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        let literal: &[u8] = match self {
+            Cell::Null => b"null",
+            Cell::Flag(true) => b"true",
+            Cell::Flag(false) => b"false",
+            Cell::Int(n) => return json(out, &n),
+            Cell::Text(s) => return json(out, s),
+            Cell::Object(map) => return json(out, map),
+        };
+        out.extend_from_slice(literal);
+        Ok(())
+    }
+}
+
+fn json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) -> Result<(), StoreError> {
+    serde_json::to_writer(out, value).map_err(|e| corrupt("event", e.to_string()))
+}
+
+fn opt_int(value: Option<i64>) -> Cell<'static> {
+    value.map_or(Cell::Null, Cell::Int)
+}
+
+fn opt_text(value: &Option<String>) -> Cell<'_> {
+    value.as_deref().map_or(Cell::Null, Cell::Text)
+}
+
+/// A column of `api_usage` and how a [`StoredEvent`] fills it.
+type Column = (&'static str, fn(&StoredEvent) -> Cell<'_>);
+
+/// Every column written from a [`StoredEvent`]; a test keeps this list and the record's
+/// fields in step.
+const COLUMNS: &[Column] = &[
+    ("project_id", |e| Cell::Text(&e.project_id)),
+    ("id", |e| Cell::Text(&e.id)),
+    ("provider", |e| Cell::Text(&e.provider)),
+    ("model", |e| Cell::Text(&e.model)),
+    ("operation", |e| Cell::Text(&e.operation)),
+    ("input_tokens", |e| Cell::Int(e.input_tokens)),
+    ("output_tokens", |e| Cell::Int(e.output_tokens)),
+    ("total_tokens", |e| Cell::Int(e.total_tokens)),
+    ("cached_input_tokens", |e| Cell::Int(e.cached_input_tokens)),
+    ("cache_write_tokens", |e| Cell::Int(e.cache_write_tokens)),
+    ("reasoning_tokens", |e| Cell::Int(e.reasoning_tokens)),
+    ("audio_input_tokens", |e| Cell::Int(e.audio_input_tokens)),
+    ("audio_output_tokens", |e| Cell::Int(e.audio_output_tokens)),
+    ("characters", |e| Cell::Int(e.characters)),
+    ("audio_seconds_micros", |e| {
+        Cell::Int(e.audio_seconds_micros)
+    }),
+    ("video_seconds_micros", |e| {
+        Cell::Int(e.video_seconds_micros)
+    }),
+    ("images", |e| Cell::Int(e.images)),
+    ("requests", |e| Cell::Int(e.requests)),
+    ("tracks", |e| Cell::Int(e.tracks)),
+    ("credits_micros", |e| Cell::Int(e.credits_micros)),
+    ("cost", |e| opt_text(&e.cost)),
+    ("cost_nanos", |e| opt_int(e.cost_nanos)),
+    ("currency", |e| Cell::Text(&e.currency)),
+    ("computed_cost_nanos", |e| opt_int(e.computed_cost_nanos)),
+    ("computed_currency", |e| opt_text(&e.computed_currency)),
+    ("reported_cost_nanos", |e| opt_int(e.reported_cost_nanos)),
+    ("unpriced_reason", |e| opt_text(&e.unpriced_reason)),
+    ("unpriced_message", |e| opt_text(&e.unpriced_message)),
+    ("price_id", |e| opt_text(&e.price_id)),
+    ("cached", |e| Cell::Flag(e.cached)),
+    ("success", |e| Cell::Flag(e.success)),
+    ("request_timestamp", |e| Cell::Text(&e.request_timestamp)),
+    ("session_id", |e| opt_text(&e.session_id)),
+    ("job_id", |e| opt_text(&e.job_id)),
+    ("duration_ms", |e| opt_int(e.duration_ms)),
+    ("endpoint", |e| opt_text(&e.endpoint)),
+    ("metadata", |e| {
+        e.metadata.as_ref().map_or(Cell::Null, Cell::Object)
+    }),
 ];
 
 /// Columns whose integers may exceed 2^53 and are read back as text.
@@ -73,25 +134,15 @@ const CHUNK_BYTES: usize = 1_000_000;
 const REQUIRED: &[&str] = &["project_id", "id", "provider", "model", "request_timestamp"];
 
 /// The columns a batch needs: the required ones and those where some event differs from the
-/// column's default (0, empty, null, false; `success` defaults to true). Leaving the rest to
-/// their defaults spares SQLite most extractions: a token event fills about 15 of 37.
-fn used_columns(rows: &[Fields]) -> Vec<&'static str> {
-    let mut used: Vec<bool> = COLUMNS.iter().map(|c| REQUIRED.contains(c)).collect();
-    for fields in rows {
-        for (i, column) in COLUMNS.iter().enumerate() {
-            if used[i] {
-                continue;
+/// column's default. Leaving the rest to their defaults spares SQLite most extractions: a
+/// token event fills about 15 of 37.
+fn used_columns(events: &[StoredEvent]) -> Vec<Column> {
+    let mut used: Vec<bool> = COLUMNS.iter().map(|(c, _)| REQUIRED.contains(c)).collect();
+    for event in events {
+        for (i, (name, cell)) in COLUMNS.iter().enumerate() {
+            if !used[i] && !cell(event).is_default(name) {
+                used[i] = true;
             }
-            let value = fields.get(*column).unwrap_or(&serde_json::Value::Null);
-            let default = match (*column, value) {
-                ("success", serde_json::Value::Bool(b)) => *b,
-                (_, serde_json::Value::Null) => true,
-                (_, serde_json::Value::Bool(b)) => !b,
-                (_, serde_json::Value::Number(n)) => n.as_i64() == Some(0),
-                (_, serde_json::Value::String(s)) => s.is_empty(),
-                _ => false,
-            };
-            used[i] = !default;
         }
     }
     COLUMNS
@@ -102,6 +153,13 @@ fn used_columns(rows: &[Fields]) -> Vec<&'static str> {
         .collect()
 }
 
+fn names(columns: &[Column]) -> Vec<&'static str> {
+    columns.iter().map(|(name, _)| *name).collect()
+}
+
+/// The insert of one chunk. `ON CONFLICT ... DO NOTHING` skips exactly the events already
+/// stored (or repeated in the batch); any other failed constraint fails the whole batch
+/// instead of dropping a row silently, as `INSERT OR IGNORE` would.
 fn insert_sql(columns: &[&str]) -> String {
     let values = (0..columns.len())
         .map(|i| format!("value ->> {i}"))
@@ -109,15 +167,20 @@ fn insert_sql(columns: &[&str]) -> String {
         .join(", ");
     let columns = columns.join(", ");
     format!(
-        "INSERT OR IGNORE INTO api_usage ({columns}) SELECT {values} FROM json_each(?1) \
-         RETURNING project_id, id"
+        "INSERT INTO api_usage ({columns}) SELECT {values} FROM json_each(?1) WHERE true \
+         ON CONFLICT (project_id, id) DO NOTHING"
     )
 }
+
+/// The events of a chunk already stored, by key. It runs before any insert of the same
+/// batch, so it sees exactly the rows stored by earlier requests.
+const EXISTING_SQL: &str = "SELECT u.project_id, u.id FROM json_each(?1) AS k \
+     JOIN api_usage AS u ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1";
 
 fn select_columns() -> String {
     COLUMNS
         .iter()
-        .map(|c| {
+        .map(|(c, _)| {
             if EXACT.contains(c) {
                 format!("CAST({c} AS TEXT) AS {c}")
             } else {
@@ -129,7 +192,7 @@ fn select_columns() -> String {
 }
 
 #[derive(Deserialize)]
-struct InsertedKey {
+struct StoredKey {
     project_id: String,
     id: String,
 }
@@ -239,59 +302,55 @@ impl UsageRow {
     }
 }
 
-/// An event's JSON fields by name, made once per event and shared by the column choice and
-/// the row encoding.
-type Fields = serde_json::Map<String, serde_json::Value>;
-
-fn fields_of(events: &[StoredEvent]) -> Result<Vec<Fields>, StoreError> {
-    events
-        .iter()
-        .map(|event| match serde_json::to_value(event) {
-            Ok(serde_json::Value::Object(fields)) => Ok(fields),
-            Ok(_) => Err(corrupt("event", "not a JSON object".into())),
-            Err(e) => Err(corrupt("event", e.to_string())),
-        })
-        .collect()
-}
-
-/// One event as a JSON array of its [`COLUMNS`] values.
-#[cfg(test)]
-fn row_json(event: &StoredEvent) -> Result<String, StoreError> {
-    row_json_of(&fields_of(std::slice::from_ref(event))?[0], COLUMNS)
-}
-
-fn row_json_of(fields: &Fields, columns: &[&str]) -> Result<String, StoreError> {
-    let row: Vec<&serde_json::Value> = columns
-        .iter()
-        .map(|c| fields.get(*c).unwrap_or(&serde_json::Value::Null))
-        .collect();
-    serde_json::to_string(&row).map_err(|e| corrupt("event", e.to_string()))
-}
-
-/// Splits the records into JSON arrays of rows, at most [`CHUNK_BYTES`] each.
-#[cfg(test)]
-fn chunks(events: &[StoredEvent]) -> Result<Vec<String>, StoreError> {
-    chunks_of(&fields_of(events)?, COLUMNS)
-}
-
-/// Like [`chunks`], with the values of `columns` in each row.
-fn chunks_of(rows: &[Fields], columns: &[&str]) -> Result<Vec<String>, StoreError> {
-    let mut out = Vec::new();
-    let mut current = String::from("[");
-    for fields in rows {
-        let json = row_json_of(fields, columns)?;
-        if current.len() > 1 && current.len() + json.len() + 2 > CHUNK_BYTES {
-            current.push(']');
-            out.push(std::mem::replace(&mut current, String::from("[")));
+/// One event as a JSON array of the values of `columns`.
+fn write_row(out: &mut Vec<u8>, event: &StoredEvent, columns: &[Column]) -> Result<(), StoreError> {
+    out.push(b'[');
+    for (i, (_, cell)) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        if current.len() > 1 {
-            current.push(',');
-        }
-        current.push_str(&json);
+        cell(event).write(out)?;
     }
-    if current.len() > 1 {
-        current.push(']');
-        out.push(current);
+    out.push(b']');
+    Ok(())
+}
+
+/// One chunk of a batch: its rows as a JSON array of arrays, and their keys likewise.
+struct Chunk {
+    rows: String,
+    keys: String,
+}
+
+fn close(mut json: Vec<u8>) -> Result<String, StoreError> {
+    json.push(b']');
+    String::from_utf8(json).map_err(|e| corrupt("event", e.to_string()))
+}
+
+/// Splits the records into chunks of rows of at most [`CHUNK_BYTES`] of JSON each.
+fn chunks_of(events: &[StoredEvent], columns: &[Column]) -> Result<Vec<Chunk>, StoreError> {
+    let mut out = Vec::new();
+    let mut rows = Vec::with_capacity(events.len().min(1000) * 160);
+    let mut keys = Vec::with_capacity(events.len().min(1000) * 32);
+    let mut row = Vec::with_capacity(256);
+    for event in events {
+        row.clear();
+        write_row(&mut row, event, columns)?;
+        if !rows.is_empty() && rows.len() + row.len() + 2 > CHUNK_BYTES {
+            out.push(Chunk {
+                rows: close(std::mem::take(&mut rows))?,
+                keys: close(std::mem::take(&mut keys))?,
+            });
+        }
+        rows.push(if rows.is_empty() { b'[' } else { b',' });
+        rows.extend_from_slice(&row);
+        keys.extend_from_slice(if keys.is_empty() { b"[" } else { b"," });
+        write_row(&mut keys, event, &COLUMNS[..2])?;
+    }
+    if !rows.is_empty() {
+        out.push(Chunk {
+            rows: close(rows)?,
+            keys: close(keys)?,
+        });
     }
     Ok(out)
 }
@@ -319,30 +378,44 @@ impl UsageStore for D1Store {
         if events.is_empty() {
             return Ok(HashSet::new());
         }
-        let rows = fields_of(events)?;
-        let columns = used_columns(&rows);
-        let sql = insert_sql(&columns);
-        let mut statements = Vec::new();
-        for chunk in chunks_of(&rows, &columns)? {
+        let columns = used_columns(events);
+        let sql = insert_sql(&names(&columns));
+        let chunks = chunks_of(events, &columns)?;
+        // One batch is one transaction: the lookups of stored keys first, then every chunk
+        // with its rollups, or nothing. Answering the duplicates from a lookup instead of
+        // `RETURNING` every inserted key keeps the answer as small as the duplicates.
+        let mut statements = Vec::with_capacity(chunks.len() * 2);
+        for chunk in &chunks {
             statements.push(
                 self.db()
-                    .prepare(&sql)
-                    .bind(&[text(&chunk)])
+                    .prepare(EXISTING_SQL)
+                    .bind(&[text(&chunk.keys)])
                     .map_err(store_error)?,
             );
         }
-        // One batch is one transaction: every chunk and its rollups, or nothing.
+        for chunk in &chunks {
+            statements.push(
+                self.db()
+                    .prepare(&sql)
+                    .bind(&[text(&chunk.rows)])
+                    .map_err(store_error)?,
+            );
+        }
         let results = self.db().batch(statements).await.map_err(|e| {
-            // A unique violation cannot happen under INSERT OR IGNORE; anything here is the
-            // database being unavailable, and the client may retry.
+            // A stored key is skipped, not an error; anything here is the database being
+            // unavailable (or refusing a row), and the client may retry.
             StoreError::Unavailable(e.to_string())
         })?;
-        let mut inserted = HashSet::new();
-        for result in results {
-            let keys: Vec<InsertedKey> = result.results().map_err(store_error)?;
-            inserted.extend(keys.into_iter().map(|k| (k.project_id, k.id)));
+        let mut existing = HashSet::new();
+        for result in results.iter().take(chunks.len()) {
+            let keys: Vec<StoredKey> = result.results().map_err(store_error)?;
+            existing.extend(keys.into_iter().map(|k| (k.project_id, k.id)));
         }
-        Ok(inserted)
+        Ok(events
+            .iter()
+            .map(StoredEvent::key)
+            .filter(|key| !existing.contains(key))
+            .collect())
     }
 
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError> {
@@ -394,6 +467,15 @@ impl UsageStore for D1Store {
 }
 
 /// The price fields of a row, after its key; what re-pricing writes.
+fn price_columns() -> Vec<Column> {
+    COLUMNS
+        .iter()
+        .filter(|(name, _)| PRICE_COLUMNS.contains(name))
+        .copied()
+        .collect()
+}
+
+/// Names of [`price_columns`], in [`COLUMNS`] order.
 const PRICE_COLUMNS: &[&str] = &[
     "project_id",
     "id",
@@ -483,11 +565,11 @@ impl RepriceStore for D1Store {
              AND ({differs}) RETURNING api_usage.id"
         );
         let mut statements = Vec::new();
-        for chunk in chunks_of(&fields_of(events)?, PRICE_COLUMNS)? {
+        for chunk in chunks_of(events, &price_columns())? {
             statements.push(
                 self.db()
                     .prepare(&sql)
-                    .bind(&[text(&chunk)])
+                    .bind(&[text(&chunk.rows)])
                     .map_err(store_error)?,
             );
         }
@@ -538,74 +620,100 @@ impl RepriceStore for D1Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_column_is_a_field_of_the_stored_record_and_every_field_but_the_version_a_column() {
-        let event = StoredEvent {
+    /// A record with every field away from its default.
+    fn full_event() -> StoredEvent {
+        StoredEvent {
             v: 1,
             project_id: "p".into(),
-            id: "e".into(),
+            id: "e\"1".into(),
             provider: "openai".into(),
             model: "m".into(),
-            operation: String::new(),
-            input_tokens: 0,
-            output_tokens: 0,
-            total_tokens: 0,
-            cached_input_tokens: 0,
-            cache_write_tokens: 0,
-            reasoning_tokens: 0,
-            audio_input_tokens: 0,
-            audio_output_tokens: 0,
-            characters: 0,
-            audio_seconds_micros: 0,
-            video_seconds_micros: 0,
-            images: 0,
-            requests: 0,
-            tracks: 0,
-            credits_micros: 0,
-            cost: None,
-            cost_nanos: None,
-            currency: String::new(),
-            computed_cost_nanos: None,
-            computed_currency: None,
-            reported_cost_nanos: None,
-            unpriced_reason: None,
-            unpriced_message: None,
-            price_id: None,
-            cached: false,
-            success: true,
+            operation: "op".into(),
+            input_tokens: 1,
+            output_tokens: 2,
+            total_tokens: 3,
+            cached_input_tokens: 4,
+            cache_write_tokens: 5,
+            reasoning_tokens: 6,
+            audio_input_tokens: 7,
+            audio_output_tokens: 8,
+            characters: 9,
+            audio_seconds_micros: 10,
+            video_seconds_micros: 11,
+            images: 12,
+            requests: 13,
+            tracks: 14,
+            credits_micros: 15,
+            cost: Some("0.000000016".into()),
+            cost_nanos: Some(16),
+            currency: "USD".into(),
+            computed_cost_nanos: Some(17),
+            computed_currency: Some("USD".into()),
+            reported_cost_nanos: Some(i64::MAX),
+            unpriced_reason: Some("r".into()),
+            unpriced_message: Some("m".into()),
+            price_id: Some("builtin:x".into()),
+            cached: true,
+            success: false,
             request_timestamp: "2026-11-20T00:00:00.000Z".into(),
-            session_id: None,
-            job_id: None,
-            duration_ms: None,
-            endpoint: None,
-            metadata: None,
-        };
-        let serde_json::Value::Object(fields) = serde_json::to_value(&event).unwrap() else {
+            session_id: Some("s".into()),
+            job_id: Some("j".into()),
+            duration_ms: Some(18),
+            endpoint: Some("/v1".into()),
+            metadata: serde_json::json!({ "k": ["v", 1] }).as_object().cloned(),
+        }
+    }
+
+    fn row_of(event: &StoredEvent, columns: &[Column]) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        write_row(&mut out, event, columns).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn every_column_is_a_field_of_the_stored_record_with_its_value_and_every_field_but_the_version_a_column(
+    ) {
+        let event = full_event();
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(&event).unwrap() else {
             panic!("a record is an object");
         };
-        let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
-        names.retain(|n| *n != "v");
-        names.sort_unstable();
-        let mut columns = COLUMNS.to_vec();
-        columns.sort_unstable();
-        assert_eq!(names, columns);
-        let row: Vec<serde_json::Value> = serde_json::from_str(&row_json(&event).unwrap()).unwrap();
-        assert_eq!(row.len(), COLUMNS.len());
-        assert_eq!(row[1], "e");
+        fields.remove("v");
+        let row = row_of(&event, COLUMNS);
+        assert_eq!(row.len(), fields.len());
+        for ((name, _), value) in COLUMNS.iter().zip(row) {
+            assert_eq!(fields.get(*name), Some(&value), "column {name}");
+        }
+    }
+
+    #[test]
+    fn a_record_at_its_defaults_writes_nulls_zeros_and_empty_text_in_the_columns_it_names() {
+        let event: StoredEvent = serde_json::from_value(serde_json::json!({
+            "project_id": "p", "id": "x", "provider": "openai", "model": "m",
+            "request_timestamp": "2026-11-20T00:00:00.000Z",
+        }))
+        .unwrap();
+        let row = row_of(&event, COLUMNS);
+        let value = |name: &str| &row[COLUMNS.iter().position(|(c, _)| *c == name).unwrap()];
+        assert_eq!(value("operation"), "");
+        assert_eq!(value("input_tokens"), 0);
+        assert_eq!(value("cost_nanos"), &serde_json::Value::Null);
+        assert_eq!(value("success"), true);
+        assert_eq!(value("cached"), false);
+        assert_eq!(value("metadata"), &serde_json::Value::Null);
     }
 
     #[test]
     fn a_batch_names_only_the_columns_some_event_sets() {
-        let base = serde_json::json!({
+        let plain: StoredEvent = serde_json::from_value(serde_json::json!({
             "project_id": "p", "id": "x", "provider": "openai", "model": "m",
             "request_timestamp": "2026-11-20T00:00:00.000Z", "input_tokens": 5,
-        });
-        let plain: StoredEvent = serde_json::from_value(base.clone()).unwrap();
+        }))
+        .unwrap();
         let mut failed = plain.clone();
         failed.success = false;
         failed.job_id = Some("j".into());
         assert_eq!(
-            used_columns(&fields_of(std::slice::from_ref(&plain)).unwrap()),
+            names(&used_columns(std::slice::from_ref(&plain))),
             vec![
                 "project_id",
                 "id",
@@ -615,34 +723,42 @@ mod tests {
                 "request_timestamp"
             ]
         );
-        let both = used_columns(&fields_of(&[plain, failed]).unwrap());
+        let both = names(&used_columns(&[plain, failed]));
         assert!(both.contains(&"success") && both.contains(&"job_id"));
         assert!(!both.contains(&"cached") && !both.contains(&"characters"));
     }
 
     #[test]
-    fn rows_are_split_into_chunks_below_the_value_limit_without_losing_any() {
+    fn the_price_columns_are_the_key_then_the_price_fields_in_column_order() {
+        assert_eq!(names(&price_columns()), PRICE_COLUMNS);
+    }
+
+    #[test]
+    fn rows_are_split_into_chunks_below_the_value_limit_without_losing_any_and_keys_follow_rows() {
         let event = |i: usize| StoredEvent {
             id: format!("e{i}"),
             metadata: serde_json::json!({ "pad": "x".repeat(3000) })
                 .as_object()
                 .cloned(),
-            ..serde_json::from_value(serde_json::json!({
-                "project_id": "p", "id": "x", "provider": "openai", "model": "m",
-                "request_timestamp": "2026-11-20T00:00:00.000Z"
-            }))
-            .unwrap()
+            ..full_event()
         };
         let events: Vec<StoredEvent> = (0..1000).map(event).collect();
-        let chunks = chunks(&events).unwrap();
+        let chunks = chunks_of(&events, COLUMNS).unwrap();
         assert!(chunks.len() > 2);
-        let mut total = 0;
+        let mut ids = Vec::new();
         for chunk in &chunks {
-            assert!(chunk.len() <= CHUNK_BYTES);
-            total += serde_json::from_str::<Vec<serde_json::Value>>(chunk)
-                .unwrap()
-                .len();
+            assert!(chunk.rows.len() <= CHUNK_BYTES);
+            let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&chunk.rows).unwrap();
+            let keys: Vec<(String, String)> = serde_json::from_str(&chunk.keys).unwrap();
+            assert_eq!(rows.len(), keys.len());
+            for (row, key) in rows.iter().zip(&keys) {
+                assert_eq!(
+                    (&row[0], &row[1]),
+                    (&key.0.clone().into(), &key.1.clone().into())
+                );
+            }
+            ids.extend(keys.into_iter().map(|(_, id)| id));
         }
-        assert_eq!(total, 1000);
+        assert_eq!(ids, (0..1000).map(|i| format!("e{i}")).collect::<Vec<_>>());
     }
 }

@@ -30,7 +30,7 @@ function freePort() {
  * `prepare(stateDir)`, when given, runs after the migrations and before the worker starts
  * (benchmarks use it to bulk-load the local D1 file).
  */
-export async function startWranglerDev({ adminKey, vars = {}, prepare }) {
+export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [] }) {
   const state = mkdtempSync(join(tmpdir(), 'ai-spend-dev-'));
   const env = { ...process.env, ...QUIET, WRANGLER_LOG_PATH: join(state, 'logs') };
   execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
@@ -43,6 +43,7 @@ export async function startWranglerDev({ adminKey, vars = {}, prepare }) {
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,
     '--var', `ADMIN_API_KEY:${adminKey}`];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  args.push(...extra);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
