@@ -11,10 +11,12 @@
 //!    duplicate or a replay of the raw log never stores an event twice. If this fails, the
 //!    client gets a retryable error; the raw object stays and rebuild can replay it.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
+use serde_json::value::RawValue;
 
 use super::auth::Principal;
 use super::clock::{random_token, Clock, Entropy};
@@ -58,6 +60,9 @@ fn body_error(message: impl Into<String>, details: Vec<FieldError>) -> CoreError
 
 /// Reads a request body: one event object, or `{"events": [...], "project_id"?: ...}`. Every
 /// event that does not have the shape of an event is reported with its index and field.
+///
+/// The body is read once into borrowed slices (the envelope's keys and each event's raw JSON),
+/// and each event is deserialized straight from its slice: no JSON tree is built.
 pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(body_error(
@@ -65,7 +70,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             vec![],
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+    let not_json = |e: serde_json::Error| {
         body_error(
             format!(
                 "request body is not valid JSON: {}",
@@ -73,43 +78,55 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             ),
             vec![],
         )
-    })?;
-    let serde_json::Value::Object(mut object) = value else {
-        return Err(body_error(
-            "request body must be a JSON object: one event or {\"events\": [...]}",
-            vec![FieldError::new("body", "expected a JSON object")],
-        ));
     };
-    let (items, enveloped, project_id) = if object.contains_key("events") {
-        let mut problems = Vec::new();
-        let project_id = match object.remove("project_id") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s),
-            Some(_) => {
-                problems.push(FieldError::new("project_id", "expected a string"));
-                None
-            }
-        };
-        let events = object.remove("events");
-        if let Some(unknown) = object.keys().next() {
-            problems.push(FieldError::new(
-                unknown.clone(),
-                "unknown field; a batch has only `events` and `project_id`",
-            ));
+    let object: BTreeMap<String, &RawValue> = match serde_json::from_slice(body) {
+        Ok(object) => object,
+        Err(e) if e.classify() == Category::Data => {
+            return Err(body_error(
+                "request body must be a JSON object: one event or {\"events\": [...]}",
+                vec![FieldError::new("body", "expected a JSON object")],
+            ))
         }
-        let items = match events {
-            Some(serde_json::Value::Array(items)) => items,
-            _ => {
-                problems.push(FieldError::new("events", "expected an array of events"));
-                vec![]
+        Err(e) => return Err(not_json(e)),
+    };
+    let (items, enveloped, project_id) = match object.get("events") {
+        Some(events) => {
+            let mut problems = Vec::new();
+            let project_id = match object.get("project_id").map(|v| v.get()) {
+                None | Some("null") => None,
+                Some(raw) => match serde_json::from_str::<String>(raw) {
+                    Ok(id) => Some(id),
+                    Err(_) => {
+                        problems.push(FieldError::new("project_id", "expected a string"));
+                        None
+                    }
+                },
+            };
+            if let Some(unknown) = object
+                .keys()
+                .find(|k| k.as_str() != "events" && k.as_str() != "project_id")
+            {
+                problems.push(FieldError::new(
+                    unknown.clone(),
+                    "unknown field; a batch has only `events` and `project_id`",
+                ));
             }
-        };
-        if !problems.is_empty() {
-            return Err(CoreError::Validation(problems));
+            let items = match serde_json::from_str::<Vec<&RawValue>>(events.get()) {
+                Ok(items) => items,
+                Err(_) => {
+                    problems.push(FieldError::new("events", "expected an array of events"));
+                    vec![]
+                }
+            };
+            if !problems.is_empty() {
+                return Err(CoreError::Validation(problems));
+            }
+            (items, true, project_id)
         }
-        (items, true, project_id)
-    } else {
-        (vec![serde_json::Value::Object(object)], false, None)
+        None => {
+            let whole: &RawValue = serde_json::from_slice(body).map_err(not_json)?;
+            (vec![whole], false, None)
+        }
     };
     if items.is_empty() {
         return Err(CoreError::invalid(
@@ -128,11 +145,12 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     }
     let mut events = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        match serde_path_to_error::deserialize::<_, EventInput>(item) {
+        let mut reader = serde_json::Deserializer::from_str(item.get());
+        match serde_path_to_error::deserialize::<_, EventInput>(&mut reader) {
             Ok(event) => events.push(Ok(event)),
             Err(error) => {
                 let path = error.path().to_string();
-                let message = error.into_inner().to_string();
+                let message = strip_position(&error.into_inner().to_string());
                 let field = match (enveloped, path.as_str()) {
                     (true, ".") => format!("events[{index}]"),
                     (true, path) => format!("events[{index}].{path}"),
