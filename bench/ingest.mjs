@@ -2,6 +2,7 @@
 // this machine, and the raw SQLite insert rate of the same rows as the ceiling. Prints Markdown
 // for BENCHMARKS.md. Not a test: nothing here asserts.
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +31,47 @@ function event(i, day = 1 + (i % 28)) {
   };
 }
 
-/** Sends `requests` bodies with `concurrency` clients; returns events/s and latency. */
-async function run(label, { requests, concurrency, batch, duplicates = 0 }, send) {
+/** CPU time (ms) used so far by the workerd processes of a `wrangler dev` process group. */
+function workerdCpuMs(pgid) {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[2] is the process group; fields[11] and [12] are user and system ticks.
+    if (name === 'workerd' && Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+/** A keep-alive HTTP client lighter than `fetch`, so the load generator takes less of the cores. */
+function client(base, headers, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const url = new URL(base);
+  return (body) => new Promise((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify(body));
+    const request = http.request({
+      host: url.hostname, port: url.port, path: '/api/usage', method: 'POST', agent,
+      headers: { ...headers, 'content-length': payload.length },
+    }, (response) => {
+      const chunks = [];
+      response.on('data', (c) => chunks.push(c));
+      response.on('end', () => resolve({ status: response.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
+/** Sends `requests` bodies with `concurrency` clients; returns events/s, latency and workerd CPU. */
+async function run(label, { requests, concurrency, batch, duplicates = 0 }, dev, headers) {
+  const send = client(dev.base, headers, concurrency);
   const sent = [];
   const bodies = [];
   for (let r = 0; r < requests; r += 1) {
@@ -50,22 +90,23 @@ async function run(label, { requests, concurrency, batch, duplicates = 0 }, send
   const latencies = [];
   let next = 0;
   let events = 0;
+  const cpuBefore = workerdCpuMs(dev.pgid);
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < bodies.length) {
       const body = bodies[next];
       next += 1;
       const t0 = performance.now();
-      const response = await send(body);
-      const answer = await response.json();
-      if (response.status !== 201 && response.status !== 200) {
-        throw new Error(`${label}: HTTP ${response.status} ${JSON.stringify(answer).slice(0, 300)}`);
+      const { status, json } = await send(body);
+      if (status !== 201 && status !== 200) {
+        throw new Error(`${label}: HTTP ${status} ${JSON.stringify(json).slice(0, 300)}`);
       }
       latencies.push(performance.now() - t0);
-      events += answer.accepted;
+      events += json.accepted;
     }
   }));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = workerdCpuMs(dev.pgid) - cpuBefore;
   latencies.sort((a, b) => a - b);
   return {
     label,
@@ -74,6 +115,7 @@ async function run(label, { requests, concurrency, batch, duplicates = 0 }, send
     eps: (events / seconds).toFixed(0),
     p50: percentile(latencies, 50).toFixed(1),
     p99: percentile(latencies, 99).toFixed(1),
+    cpu: (cpu / latencies.length).toFixed(1),
   };
 }
 
@@ -88,7 +130,7 @@ function sqliteCeiling(rows) {
     const values = rows.map((r, i) => `('p0','ceil-${i}','${r.provider}','${r.model}','${r.operation}',${r.input_tokens},` +
       `${r.output_tokens},${r.input_tokens + r.output_tokens},'0.000123',123000,'USD','builtin:x','${r.timestamp}','${r.job_id}')`);
     const chunks = [];
-    for (let i = 0; i < values.length; i += 500) chunks.push(`INSERT OR IGNORE INTO api_usage (${columns.join(',')}) VALUES ${values.slice(i, i + 500).join(',')};`);
+    for (let i = 0; i < values.length; i += 500) chunks.push(`INSERT INTO api_usage (${columns.join(',')}) VALUES ${values.slice(i, i + 500).join(',')} ON CONFLICT (project_id, id) DO NOTHING;`);
     const script = `${migrations}\n.timer on\nBEGIN;\n${chunks.join('\n')}\nCOMMIT;\n`;
     writeFileSync(join(dir, 'load.sql'), script);
     const started = performance.now();
@@ -100,28 +142,52 @@ function sqliteCeiling(rows) {
   }
 }
 
-const dev = await startWranglerDev({ adminKey: ADMIN });
-try {
-  const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-  await fetch(`${dev.base}/api/admin/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ id: 'p0', name: 'Bench' }) });
-  const key = (await (await fetch(`${dev.base}/api/admin/projects/p0/keys`, { method: 'POST', headers: auth })).json()).key;
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  const send = (body) => fetch(`${dev.base}/api/usage`, { method: 'POST', headers, body: JSON.stringify(body) });
-  // Warm up the isolate and SQLite's caches.
-  await run('warm-up', { requests: 20, concurrency: 4, batch: 10 }, send);
-  const results = [];
-  results.push(await run('single events', { requests: 2000 * SCALE, concurrency: 16, batch: 1 }, send));
-  results.push(await run('batches of 100', { requests: 100 * SCALE, concurrency: 4, batch: 100 }, send));
-  results.push(await run('batches of 1,000', { requests: 20 * SCALE, concurrency: 2, batch: 1000 }, send));
-  results.push(await run('single events, 10% duplicate retries', { requests: 2000 * SCALE, concurrency: 16, batch: 1, duplicates: 0.1 }, send));
-  results.push(await run('batches of 100, 10% duplicate retries', { requests: 100 * SCALE, concurrency: 4, batch: 100, duplicates: 0.1 }, send));
-  results.push(await run('batches of 1,000, 10% duplicate retries', { requests: 20 * SCALE, concurrency: 2, batch: 1000, duplicates: 0.1 }, send));
-  const ceiling = sqliteCeiling(Array.from({ length: 100_000 }, (_, i) => event(i)));
-  console.log('\n`POST /api/usage` with a project key, wrangler dev on 127.0.0.1 (local D1 and R2)\n');
-  console.log('| workload | concurrency | requests | events/s | p50 ms | p99 ms |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of results) console.log(`| ${r.label} | ${r.concurrency} | ${r.requests} | ${r.eps} | ${r.p50} | ${r.p99} |`);
-  console.log(`\nCeiling: the sqlite3 shell inserts the same 100,000 rows (with the same indexes and rollup triggers) in one transaction at ${ceiling} rows/s.`);
-} finally {
-  await dev.stop();
+// `wrangler dev` as started by hand, and the same with its DevTools inspector detached and
+// the per-request log off. Attached, wrangler enables the runtime's Network domain: every D1
+// and R2 call of the worker is copied, body base64-encoded, into inspector events that the
+// wrangler process writes to its debug log, which costs more than the call itself for a
+// large batch. A VS Code JavaScript Debug Terminal (VSCODE_INSPECTOR_OPTIONS set) is how
+// wrangler is told not to attach; production has no inspector.
+const CONFIGS = [
+  { name: '`wrangler dev` (defaults: DevTools inspector attached, request log on)', args: [], env: {} },
+  {
+    name: '`wrangler dev --log-level warn`, DevTools inspector detached',
+    args: ['--log-level', 'warn'],
+    env: { VSCODE_INSPECTOR_OPTIONS: '{}' },
+  },
+];
+
+const WORKLOADS = [
+  ['single events', { requests: 2000 * SCALE, concurrency: 16, batch: 1 }],
+  ['batches of 100', { requests: 200 * SCALE, concurrency: 4, batch: 100 }],
+  ['batches of 1,000', { requests: 60 * SCALE, concurrency: 2, batch: 1000 }],
+  ['single events, 10% duplicate retries', { requests: 2000 * SCALE, concurrency: 16, batch: 1, duplicates: 0.1 }],
+  ['batches of 100, 10% duplicate retries', { requests: 200 * SCALE, concurrency: 4, batch: 100, duplicates: 0.1 }],
+  ['batches of 1,000, 10% duplicate retries', { requests: 60 * SCALE, concurrency: 2, batch: 1000, duplicates: 0.1 }],
+];
+
+const tables = [];
+for (const config of CONFIGS) {
+  const dev = await startWranglerDev({ adminKey: ADMIN, args: config.args, env: config.env });
+  try {
+    const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    await fetch(`${dev.base}/api/admin/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ id: 'p0', name: 'Bench' }) });
+    const key = (await (await fetch(`${dev.base}/api/admin/projects/p0/keys`, { method: 'POST', headers: auth })).json()).key;
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    // Warm up the isolate and SQLite's caches.
+    await run('warm-up', { requests: 20, concurrency: 4, batch: 100 }, dev, headers);
+    const results = [];
+    for (const [label, workload] of WORKLOADS) results.push(await run(label, workload, dev, headers));
+    tables.push({ config, results });
+  } finally {
+    await dev.stop();
+  }
 }
+const ceiling = sqliteCeiling(Array.from({ length: 100_000 }, (_, i) => event(i)));
+for (const { config, results } of tables) {
+  console.log(`\n${config.name}: \`POST /api/usage\` with a project key on 127.0.0.1 (local D1 and R2 on disk)\n`);
+  console.log('| workload | concurrency | requests | events/s | p50 ms | p99 ms | workerd CPU ms per request |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of results) console.log(`| ${r.label} | ${r.concurrency} | ${r.requests} | ${r.eps} | ${r.p50} | ${r.p99} | ${r.cpu} |`);
+}
+console.log(`\nCeiling: the sqlite3 shell inserts the same 100,000 rows (with the same indexes and rollup triggers) in one transaction at ${ceiling} rows/s.`);

@@ -48,7 +48,7 @@ pub fn random_token(
 /// The one text form of an instant in storage: RFC 3339 in UTC with milliseconds, so that
 /// text order is time order.
 pub fn format_timestamp(instant: DateTime<Utc>) -> String {
-    instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    instant.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Reads an RFC 3339 / ISO 8601 instant with an offset (`Z` or `+02:00`).

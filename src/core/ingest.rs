@@ -145,6 +145,12 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     }
     let mut events = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
+        // Plain deserialization first; only an event that fails is read again with its path
+        // tracked, to name the field.
+        if let Ok(event) = serde_json::from_str::<EventInput>(item.get()) {
+            events.push(Ok(event));
+            continue;
+        }
         let mut reader = serde_json::Deserializer::from_str(item.get());
         match serde_path_to_error::deserialize::<_, EventInput>(&mut reader) {
             Ok(event) => events.push(Ok(event)),
@@ -394,7 +400,7 @@ pub async fn ingest(
     let bytes = to_ndjson(&records)
         .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
     log.put(&key, bytes).await?;
-    let mut inserted = usage.insert_events(&records).await.map_err(|e| {
+    let inserted = usage.insert_events(&records).await.map_err(|e| {
         let cause = match e {
             StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
         };
@@ -413,7 +419,7 @@ pub async fn ingest(
         events: Vec::with_capacity(records.len()),
     };
     for (index, record) in records.iter().enumerate() {
-        let stored = inserted.remove(&record.key());
+        let stored = inserted.get(index).copied().unwrap_or(false);
         let cost = record.cost_money();
         if stored {
             report.stored += 1;
@@ -638,8 +644,8 @@ pub async fn rebuild(
         match phase {
             Phase::Raw => {
                 let inserted = usage.insert_events(&records).await?;
-                report.inserted = inserted.len();
-                report.already_stored = records.len() - inserted.len();
+                report.inserted = inserted.iter().filter(|stored| **stored).count();
+                report.already_stored = records.len() - report.inserted;
             }
             Phase::Reprice => report.repriced = usage.update_pricing(&records).await?,
         }

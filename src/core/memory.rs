@@ -224,24 +224,25 @@ impl UsageStore for MemoryStore {
             .collect())
     }
 
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<HashSet<EventKey>, StoreError> {
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<bool>, StoreError> {
         self.check()?;
         if self.fail_event_writes.get() {
             return Err(StoreError::Unavailable("event writes set to fail".into()));
         }
         let mut keys = self.event_keys.borrow_mut();
         let mut stored = self.events.borrow_mut();
-        let mut inserted = HashSet::new();
+        let mut inserted = Vec::with_capacity(events.len());
         for event in events {
-            if keys.insert(event.key()) {
+            let new = keys.insert(event.key());
+            if new {
                 let seq = self.next_seq.get() + 1;
                 self.next_seq.set(seq);
                 stored.push(ListedEvent {
                     seq,
                     event: event.clone(),
                 });
-                inserted.insert(event.key());
             }
+            inserted.push(new);
         }
         Ok(inserted)
     }

@@ -2,8 +2,6 @@
 //! [`super::memory`] implements them in memory for host tests. Only the adapters know table
 //! names and SQL.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
@@ -49,9 +47,10 @@ pub trait UsageStore {
     /// Those of `ids` that name an existing project.
     async fn existing_projects(&self, ids: &[ProjectId]) -> Result<Vec<ProjectId>, StoreError>;
     /// Stores every event whose (project, id) is not stored yet, with its rollups, in one
-    /// transaction; an event already stored changes nothing. Returns the keys it inserted; of
-    /// an id repeated within `events`, the first occurrence is the one stored.
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<HashSet<EventKey>, StoreError>;
+    /// transaction; an event already stored changes nothing. Returns, per event and in order,
+    /// whether it was stored now; of an id repeated within `events`, the first occurrence is
+    /// the one stored.
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<bool>, StoreError>;
     /// Events matching the query, newest first, at most `query.limit + 1` (the extra one tells
     /// the caller there is a next page).
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError>;

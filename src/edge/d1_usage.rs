@@ -17,9 +17,7 @@ use crate::core::error::StoreError;
 use crate::core::projects::ProjectId;
 use crate::core::query::UsageQuery;
 use crate::core::record::StoredEvent;
-use crate::core::store::{
-    EventKey, ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore,
-};
+use crate::core::store::{ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore};
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
 
@@ -36,14 +34,13 @@ enum Cell<'a> {
 impl Cell<'_> {
     /// Whether the column's default (0, empty, null, false; `success` defaults to true) would
     /// store the same value, so the column may be left out of the insert.
-    fn is_default(self, column: &str) -> bool {
-        match (column, self) {
-            ("success", Cell::Flag(b)) => b,
-            (_, Cell::Null) => true,
-            (_, Cell::Flag(b)) => !b,
-            (_, Cell::Int(n)) => n == 0,
-            (_, Cell::Text(s)) => s.is_empty(),
-            (_, Cell::Object(_)) => false,
+    fn is_default(self, defaults_true: bool) -> bool {
+        match self {
+            Cell::Null => true,
+            Cell::Flag(b) => b == defaults_true,
+            Cell::Int(n) => n == 0,
+            Cell::Text(s) => s.is_empty(),
+            Cell::Object(_) => false,
         }
     }
 
@@ -137,19 +134,13 @@ const REQUIRED: &[&str] = &["project_id", "id", "provider", "model", "request_ti
 /// column's default. Leaving the rest to their defaults spares SQLite most extractions: a
 /// token event fills about 15 of 37.
 fn used_columns(events: &[StoredEvent]) -> Vec<Column> {
-    let mut used: Vec<bool> = COLUMNS.iter().map(|(c, _)| REQUIRED.contains(c)).collect();
-    for event in events {
-        for (i, (name, cell)) in COLUMNS.iter().enumerate() {
-            if !used[i] && !cell(event).is_default(name) {
-                used[i] = true;
-            }
-        }
-    }
     COLUMNS
         .iter()
-        .zip(used)
-        .filter(|(_, u)| *u)
-        .map(|(c, _)| *c)
+        .filter(|(name, cell)| {
+            let defaults_true = *name == "success";
+            REQUIRED.contains(name) || events.iter().any(|e| !cell(e).is_default(defaults_true))
+        })
+        .copied()
         .collect()
 }
 
@@ -319,6 +310,19 @@ fn write_row(out: &mut Vec<u8>, event: &StoredEvent, columns: &[Column]) -> Resu
     Ok(())
 }
 
+/// Per event, whether the batch stored it: not already stored, and the first of its key in
+/// the batch.
+fn stored_now(events: &[StoredEvent], existing: &HashSet<(&str, &str)>) -> Vec<bool> {
+    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(events.len());
+    events
+        .iter()
+        .map(|e| {
+            let key = (e.project_id.as_str(), e.id.as_str());
+            seen.insert(key) && !existing.contains(&key)
+        })
+        .collect()
+}
+
 /// One chunk of a batch: its rows as a JSON array of arrays, and their keys likewise.
 struct Chunk {
     rows: String,
@@ -378,9 +382,9 @@ impl UsageStore for D1Store {
             .collect()
     }
 
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<HashSet<EventKey>, StoreError> {
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<bool>, StoreError> {
         if events.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(Vec::new());
         }
         let columns = used_columns(events);
         let sql = insert_sql(&names(&columns));
@@ -410,16 +414,15 @@ impl UsageStore for D1Store {
             // unavailable (or refusing a row), and the client may retry.
             StoreError::Unavailable(e.to_string())
         })?;
-        let mut existing = HashSet::new();
+        let mut existing: Vec<StoredKey> = Vec::new();
         for result in results.iter().take(chunks.len()) {
-            let keys: Vec<StoredKey> = result.results().map_err(store_error)?;
-            existing.extend(keys.into_iter().map(|k| (k.project_id, k.id)));
+            existing.extend(result.results::<StoredKey>().map_err(store_error)?);
         }
-        Ok(events
+        let existing: HashSet<(&str, &str)> = existing
             .iter()
-            .map(StoredEvent::key)
-            .filter(|key| !existing.contains(key))
-            .collect())
+            .map(|k| (k.project_id.as_str(), k.id.as_str()))
+            .collect();
+        Ok(stored_now(events, &existing))
     }
 
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError> {
@@ -730,6 +733,27 @@ mod tests {
         let both = names(&used_columns(&[plain, failed]));
         assert!(both.contains(&"success") && both.contains(&"job_id"));
         assert!(!both.contains(&"cached") && !both.contains(&"characters"));
+    }
+
+    #[test]
+    fn of_a_batch_only_new_keys_are_stored_and_a_repeated_key_only_at_its_first_occurrence() {
+        let event = |project: &str, id: &str| StoredEvent {
+            project_id: project.into(),
+            id: id.into(),
+            ..full_event()
+        };
+        let events = [
+            event("p", "a"),
+            event("p", "b"),
+            event("q", "a"),
+            event("p", "a"),
+            event("p", "c"),
+        ];
+        let existing: HashSet<(&str, &str)> = [("p", "b")].into_iter().collect();
+        assert_eq!(
+            stored_now(&events, &existing),
+            vec![true, false, true, false, true]
+        );
     }
 
     #[test]

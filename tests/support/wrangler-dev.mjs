@@ -28,11 +28,12 @@ function freePort() {
 
 /**
  * `prepare(stateDir)`, when given, runs after the migrations and before the worker starts
- * (benchmarks use it to bulk-load the local D1 file).
+ * (benchmarks use it to bulk-load the local D1 file). `args` are more `wrangler dev`
+ * arguments and `env` more environment variables for it.
  */
-export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [] }) {
+export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [], env: moreEnv = {} }) {
   const state = mkdtempSync(join(tmpdir(), 'ai-spend-dev-'));
-  const env = { ...process.env, ...QUIET, WRANGLER_LOG_PATH: join(state, 'logs') };
+  const env = { ...process.env, ...QUIET, WRANGLER_LOG_PATH: join(state, 'logs'), ...moreEnv };
   execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
     cwd: ROOT,
     env,
@@ -63,6 +64,8 @@ export async function startWranglerDev({ adminKey, vars = {}, prepare, args: ext
   }
   return {
     base,
+    /** The process group of `wrangler dev` and its workerd processes. */
+    pgid: child.pid,
     output: () => output,
     async stop() {
       try {
