@@ -318,3 +318,25 @@ test('listing pages newest first through every event once, filtered, and a proje
     assert.equal(r.json.error.details[0].field, field);
   }
 });
+
+test('a request whose every cost is zero (cache hits, a reported 0) stores zeros, not unpriced rows', async () => {
+  const r = await record({
+    events: [
+      { id: 'zero-hit', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100, cached: true, timestamp: '2026-09-09T10:00:00Z' },
+      { id: 'zero-reported', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100, cost: 0, timestamp: '2026-09-09T10:00:00Z' },
+    ],
+  }, keys.podcast);
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.events.map((e) => [nanos(e.cost.amount), e.currency, e.unpriced]), [[0n, 'USD', null], [0n, 'USD', null]]);
+  const stored = await rows(
+    "SELECT id, cost_nanos, reported_cost_nanos FROM api_usage WHERE project_id = 'podcast' AND id LIKE 'zero-%' ORDER BY id",
+  );
+  assert.deepEqual(stored, [
+    { id: 'zero-hit', cost_nanos: 0, reported_cost_nanos: null },
+    { id: 'zero-reported', cost_nanos: 0, reported_cost_nanos: 0 },
+  ]);
+  const [day] = await rows(
+    "SELECT events, unpriced_events, cost_nanos FROM usage_daily WHERE project_id = 'podcast' AND day = '2026-09-09'",
+  );
+  assert.deepEqual(day, { events: 2, unpriced_events: 0, cost_nanos: 0 });
+});

@@ -40,13 +40,19 @@ impl Currency {
 
     /// Parses a code, accepting lower case; rejects anything not in ISO 4217.
     pub fn parse(code: &str) -> Result<Self, String> {
-        let upper = code.trim().to_ascii_uppercase();
-        if ISO_4217.binary_search(&upper.as_str()).is_ok() {
-            let bytes = upper.as_bytes();
-            Ok(Currency([bytes[0], bytes[1], bytes[2]]))
-        } else {
-            Err(format!("`{code}` is not an ISO 4217 currency code"))
+        if let [a, b, c] = *code.trim().as_bytes() {
+            let upper = [
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase(),
+                c.to_ascii_uppercase(),
+            ];
+            if let Ok(text) = std::str::from_utf8(&upper) {
+                if ISO_4217.binary_search(&text).is_ok() {
+                    return Ok(Currency(upper));
+                }
+            }
         }
+        Err(format!("`{code}` is not an ISO 4217 currency code"))
     }
 
     pub fn as_str(&self) -> &str {

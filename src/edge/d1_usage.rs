@@ -8,7 +8,7 @@
 //! SQLite re-reads the element for every column it extracts, and arrays without key names
 //! made the insert about 40% faster under the local runtime (see BENCHMARKS.md).
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -32,15 +32,18 @@ enum Cell<'a> {
 }
 
 impl Cell<'_> {
-    /// Whether the column's default (0, empty, null, false; `success` defaults to true) would
-    /// store the same value, so the column may be left out of the insert.
-    fn is_default(self, defaults_true: bool) -> bool {
-        match self {
-            Cell::Null => true,
-            Cell::Flag(b) => b == defaults_true,
-            Cell::Int(n) => n == 0,
-            Cell::Text(s) => s.is_empty(),
-            Cell::Object(_) => false,
+    /// Whether the column's default would store the same value, so the column may be left out
+    /// of the insert. A nullable column's default is NULL only: a cost of 0 is not "no cost".
+    #[cfg(test)]
+    fn is_default(self, default: Omitted) -> bool {
+        match (self, default) {
+            (Cell::Null, _) => true,
+            (_, Omitted::Null) => false,
+            (Cell::Int(n), _) => n == 0,
+            (Cell::Text(s), _) => s.is_empty(),
+            (Cell::Flag(b), Omitted::True) => b,
+            (Cell::Flag(b), Omitted::Zero) => !b,
+            (Cell::Object(_), _) => false,
         }
     }
 
@@ -70,55 +73,124 @@ fn opt_text(value: &Option<String>) -> Cell<'_> {
     value.as_deref().map_or(Cell::Null, Cell::Text)
 }
 
-/// A column of `api_usage` and how a [`StoredEvent`] fills it.
-type Column = (&'static str, fn(&StoredEvent) -> Cell<'_>);
+/// What a column of `api_usage` holds when an insert leaves it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Omitted {
+    /// NULL (the record's `Option` fields).
+    Null,
+    /// 0, '' or false.
+    Zero,
+    /// true (`success`).
+    True,
+}
+
+/// A column of `api_usage`, how a [`StoredEvent`] fills it, and its default.
+type Column = (&'static str, fn(&StoredEvent) -> Cell<'_>, Omitted);
 
 /// Every column written from a [`StoredEvent`]; a test keeps this list and the record's
 /// fields in step.
 const COLUMNS: &[Column] = &[
-    ("project_id", |e| Cell::Text(&e.project_id)),
-    ("id", |e| Cell::Text(&e.id)),
-    ("provider", |e| Cell::Text(&e.provider)),
-    ("model", |e| Cell::Text(&e.model)),
-    ("operation", |e| Cell::Text(&e.operation)),
-    ("input_tokens", |e| Cell::Int(e.input_tokens)),
-    ("output_tokens", |e| Cell::Int(e.output_tokens)),
-    ("total_tokens", |e| Cell::Int(e.total_tokens)),
-    ("cached_input_tokens", |e| Cell::Int(e.cached_input_tokens)),
-    ("cache_write_tokens", |e| Cell::Int(e.cache_write_tokens)),
-    ("reasoning_tokens", |e| Cell::Int(e.reasoning_tokens)),
-    ("audio_input_tokens", |e| Cell::Int(e.audio_input_tokens)),
-    ("audio_output_tokens", |e| Cell::Int(e.audio_output_tokens)),
-    ("characters", |e| Cell::Int(e.characters)),
-    ("audio_seconds_micros", |e| {
-        Cell::Int(e.audio_seconds_micros)
-    }),
-    ("video_seconds_micros", |e| {
-        Cell::Int(e.video_seconds_micros)
-    }),
-    ("images", |e| Cell::Int(e.images)),
-    ("requests", |e| Cell::Int(e.requests)),
-    ("tracks", |e| Cell::Int(e.tracks)),
-    ("credits_micros", |e| Cell::Int(e.credits_micros)),
-    ("cost", |e| opt_text(&e.cost)),
-    ("cost_nanos", |e| opt_int(e.cost_nanos)),
-    ("currency", |e| Cell::Text(&e.currency)),
-    ("computed_cost_nanos", |e| opt_int(e.computed_cost_nanos)),
-    ("computed_currency", |e| opt_text(&e.computed_currency)),
-    ("reported_cost_nanos", |e| opt_int(e.reported_cost_nanos)),
-    ("unpriced_reason", |e| opt_text(&e.unpriced_reason)),
-    ("unpriced_message", |e| opt_text(&e.unpriced_message)),
-    ("price_id", |e| opt_text(&e.price_id)),
-    ("cached", |e| Cell::Flag(e.cached)),
-    ("success", |e| Cell::Flag(e.success)),
-    ("request_timestamp", |e| Cell::Text(&e.request_timestamp)),
-    ("session_id", |e| opt_text(&e.session_id)),
-    ("job_id", |e| opt_text(&e.job_id)),
-    ("duration_ms", |e| opt_int(e.duration_ms)),
-    ("endpoint", |e| opt_text(&e.endpoint)),
-    ("metadata", |e| {
-        e.metadata.as_ref().map_or(Cell::Null, Cell::Object)
-    }),
+    ("project_id", |e| Cell::Text(&e.project_id), Omitted::Zero),
+    ("id", |e| Cell::Text(&e.id), Omitted::Zero),
+    ("provider", |e| Cell::Text(&e.provider), Omitted::Zero),
+    ("model", |e| Cell::Text(&e.model), Omitted::Zero),
+    ("operation", |e| Cell::Text(&e.operation), Omitted::Zero),
+    ("input_tokens", |e| Cell::Int(e.input_tokens), Omitted::Zero),
+    (
+        "output_tokens",
+        |e| Cell::Int(e.output_tokens),
+        Omitted::Zero,
+    ),
+    ("total_tokens", |e| Cell::Int(e.total_tokens), Omitted::Zero),
+    (
+        "cached_input_tokens",
+        |e| Cell::Int(e.cached_input_tokens),
+        Omitted::Zero,
+    ),
+    (
+        "cache_write_tokens",
+        |e| Cell::Int(e.cache_write_tokens),
+        Omitted::Zero,
+    ),
+    (
+        "reasoning_tokens",
+        |e| Cell::Int(e.reasoning_tokens),
+        Omitted::Zero,
+    ),
+    (
+        "audio_input_tokens",
+        |e| Cell::Int(e.audio_input_tokens),
+        Omitted::Zero,
+    ),
+    (
+        "audio_output_tokens",
+        |e| Cell::Int(e.audio_output_tokens),
+        Omitted::Zero,
+    ),
+    ("characters", |e| Cell::Int(e.characters), Omitted::Zero),
+    (
+        "audio_seconds_micros",
+        |e| Cell::Int(e.audio_seconds_micros),
+        Omitted::Zero,
+    ),
+    (
+        "video_seconds_micros",
+        |e| Cell::Int(e.video_seconds_micros),
+        Omitted::Zero,
+    ),
+    ("images", |e| Cell::Int(e.images), Omitted::Zero),
+    ("requests", |e| Cell::Int(e.requests), Omitted::Zero),
+    ("tracks", |e| Cell::Int(e.tracks), Omitted::Zero),
+    (
+        "credits_micros",
+        |e| Cell::Int(e.credits_micros),
+        Omitted::Zero,
+    ),
+    ("cost", |e| opt_text(&e.cost), Omitted::Null),
+    ("cost_nanos", |e| opt_int(e.cost_nanos), Omitted::Null),
+    ("currency", |e| Cell::Text(&e.currency), Omitted::Zero),
+    (
+        "computed_cost_nanos",
+        |e| opt_int(e.computed_cost_nanos),
+        Omitted::Null,
+    ),
+    (
+        "computed_currency",
+        |e| opt_text(&e.computed_currency),
+        Omitted::Null,
+    ),
+    (
+        "reported_cost_nanos",
+        |e| opt_int(e.reported_cost_nanos),
+        Omitted::Null,
+    ),
+    (
+        "unpriced_reason",
+        |e| opt_text(&e.unpriced_reason),
+        Omitted::Null,
+    ),
+    (
+        "unpriced_message",
+        |e| opt_text(&e.unpriced_message),
+        Omitted::Null,
+    ),
+    ("price_id", |e| opt_text(&e.price_id), Omitted::Null),
+    ("cached", |e| Cell::Flag(e.cached), Omitted::Zero),
+    ("success", |e| Cell::Flag(e.success), Omitted::True),
+    (
+        "request_timestamp",
+        |e| Cell::Text(&e.request_timestamp),
+        Omitted::Zero,
+    ),
+    ("session_id", |e| opt_text(&e.session_id), Omitted::Null),
+    ("job_id", |e| opt_text(&e.job_id), Omitted::Null),
+    ("duration_ms", |e| opt_int(e.duration_ms), Omitted::Null),
+    ("endpoint", |e| opt_text(&e.endpoint), Omitted::Null),
+    (
+        "metadata",
+        |e| e.metadata.as_ref().map_or(Cell::Null, Cell::Object),
+        Omitted::Null,
+    ),
 ];
 
 /// Columns whose integers may exceed 2^53 and are read back as text.
@@ -134,18 +206,67 @@ const REQUIRED: &[&str] = &["project_id", "id", "provider", "model", "request_ti
 /// column's default. Leaving the rest to their defaults spares SQLite most extractions: a
 /// token event fills about 15 of 37.
 fn used_columns(events: &[StoredEvent]) -> Vec<Column> {
+    let used = events.iter().fold(0u64, |mask, e| mask | set_columns(e));
     COLUMNS
         .iter()
-        .filter(|(name, cell)| {
-            let defaults_true = *name == "success";
-            REQUIRED.contains(name) || events.iter().any(|e| !cell(e).is_default(defaults_true))
-        })
-        .copied()
+        .enumerate()
+        .filter(|(i, (name, _, _))| REQUIRED.contains(name) || used & (1 << i) != 0)
+        .map(|(_, column)| *column)
         .collect()
 }
 
+/// Bit `i` is set when the event's value of `COLUMNS[i]` differs from the column's default
+/// (for a nullable column: whenever it has a value, 0 and '' included).
+/// The same rule as [`Cell::is_default`], written field by field because it runs for every
+/// event of every batch (a test checks that both agree).
+fn set_columns(e: &StoredEvent) -> u64 {
+    let flags = [
+        false,
+        false,
+        false,
+        false,
+        !e.operation.is_empty(),
+        e.input_tokens != 0,
+        e.output_tokens != 0,
+        e.total_tokens != 0,
+        e.cached_input_tokens != 0,
+        e.cache_write_tokens != 0,
+        e.reasoning_tokens != 0,
+        e.audio_input_tokens != 0,
+        e.audio_output_tokens != 0,
+        e.characters != 0,
+        e.audio_seconds_micros != 0,
+        e.video_seconds_micros != 0,
+        e.images != 0,
+        e.requests != 0,
+        e.tracks != 0,
+        e.credits_micros != 0,
+        e.cost.is_some(),
+        e.cost_nanos.is_some(),
+        !e.currency.is_empty(),
+        e.computed_cost_nanos.is_some(),
+        e.computed_currency.is_some(),
+        e.reported_cost_nanos.is_some(),
+        e.unpriced_reason.is_some(),
+        e.unpriced_message.is_some(),
+        e.price_id.is_some(),
+        e.cached,
+        !e.success,
+        false,
+        e.session_id.is_some(),
+        e.job_id.is_some(),
+        e.duration_ms.is_some(),
+        e.endpoint.is_some(),
+        e.metadata.is_some(),
+    ];
+    flags
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (i, set)| mask | (u64::from(*set) << i))
+}
+
 fn names(columns: &[Column]) -> Vec<&'static str> {
-    columns.iter().map(|(name, _)| *name).collect()
+    columns.iter().map(|(name, _, _)| *name).collect()
 }
 
 /// The insert of one chunk. `ON CONFLICT ... DO NOTHING` skips exactly the events already
@@ -175,7 +296,7 @@ const EXISTING_SQL: &str = "SELECT u.project_id, u.id FROM json_each(?1) AS k \
 fn select_columns() -> String {
     COLUMNS
         .iter()
-        .map(|(c, _)| {
+        .map(|(c, _, _)| {
             if EXACT.contains(c) {
                 format!("CAST({c} AS TEXT) AS {c}")
             } else {
@@ -300,7 +421,7 @@ impl UsageRow {
 /// One event as a JSON array of the values of `columns`.
 fn write_row(out: &mut Vec<u8>, event: &StoredEvent, columns: &[Column]) -> Result<(), StoreError> {
     out.push(b'[');
-    for (i, (_, cell)) in columns.iter().enumerate() {
+    for (i, (_, cell, _)) in columns.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -312,8 +433,9 @@ fn write_row(out: &mut Vec<u8>, event: &StoredEvent, columns: &[Column]) -> Resu
 
 /// Per event, whether the batch stored it: not already stored, and the first of its key in
 /// the batch.
-fn stored_now(events: &[StoredEvent], existing: &HashSet<(&str, &str)>) -> Vec<bool> {
-    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(events.len());
+fn stored_now(events: &[StoredEvent], existing: &FxHashSet<(&str, &str)>) -> Vec<bool> {
+    let mut seen: FxHashSet<(&str, &str)> =
+        FxHashSet::with_capacity_and_hasher(events.len(), Default::default());
     events
         .iter()
         .map(|e| {
@@ -418,7 +540,7 @@ impl UsageStore for D1Store {
         for result in results.iter().take(chunks.len()) {
             existing.extend(result.results::<StoredKey>().map_err(store_error)?);
         }
-        let existing: HashSet<(&str, &str)> = existing
+        let existing: FxHashSet<(&str, &str)> = existing
             .iter()
             .map(|k| (k.project_id.as_str(), k.id.as_str()))
             .collect();
@@ -477,7 +599,7 @@ impl UsageStore for D1Store {
 fn price_columns() -> Vec<Column> {
     COLUMNS
         .iter()
-        .filter(|(name, _)| PRICE_COLUMNS.contains(name))
+        .filter(|(name, _, _)| PRICE_COLUMNS.contains(name))
         .copied()
         .collect()
 }
@@ -687,7 +809,7 @@ mod tests {
         fields.remove("v");
         let row = row_of(&event, COLUMNS);
         assert_eq!(row.len(), fields.len());
-        for ((name, _), value) in COLUMNS.iter().zip(row) {
+        for ((name, _, _), value) in COLUMNS.iter().zip(row) {
             assert_eq!(fields.get(*name), Some(&value), "column {name}");
         }
     }
@@ -700,13 +822,39 @@ mod tests {
         }))
         .unwrap();
         let row = row_of(&event, COLUMNS);
-        let value = |name: &str| &row[COLUMNS.iter().position(|(c, _)| *c == name).unwrap()];
+        let value = |name: &str| &row[COLUMNS.iter().position(|(c, _, _)| *c == name).unwrap()];
         assert_eq!(value("operation"), "");
         assert_eq!(value("input_tokens"), 0);
         assert_eq!(value("cost_nanos"), &serde_json::Value::Null);
         assert_eq!(value("success"), true);
         assert_eq!(value("cached"), false);
         assert_eq!(value("metadata"), &serde_json::Value::Null);
+    }
+
+    #[test]
+    fn the_quick_column_check_agrees_with_each_columns_default() {
+        let plain: StoredEvent = serde_json::from_value(serde_json::json!({
+            "project_id": "p", "id": "x", "provider": "openai", "model": "m",
+            "request_timestamp": "2026-11-20T00:00:00.000Z",
+        }))
+        .unwrap();
+        let mut zeros = full_event();
+        zeros.cost_nanos = Some(0);
+        zeros.duration_ms = Some(0);
+        zeros.session_id = Some(String::new());
+        for event in [plain, full_event(), zeros] {
+            let mask = set_columns(&event);
+            for (i, (name, cell, default)) in COLUMNS.iter().enumerate() {
+                if REQUIRED.contains(name) {
+                    continue;
+                }
+                assert_eq!(
+                    mask & (1 << i) != 0,
+                    !cell(&event).is_default(*default),
+                    "column {name}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -749,7 +897,7 @@ mod tests {
             event("p", "a"),
             event("p", "c"),
         ];
-        let existing: HashSet<(&str, &str)> = [("p", "b")].into_iter().collect();
+        let existing: FxHashSet<(&str, &str)> = [("p", "b")].into_iter().collect();
         assert_eq!(
             stored_now(&events, &existing),
             vec![true, false, true, false, true]
