@@ -17,18 +17,28 @@ function percentile(sorted, p) {
 }
 
 let serial = 0;
-function event(i, day = 1 + (i % 28)) {
+/**
+ * The i-th event of a video team's traffic: a script, a summary, a translation (tokens) and a
+ * voice track (ElevenLabs characters), five calls per job. `backfill` spreads the timestamps
+ * over the last 20 days (a late import, the worst case for the rollups); otherwise they fall
+ * in the last minute, as when apps report calls as they make them.
+ */
+function event(i, backfill = false) {
   serial += 1;
-  return {
+  const kind = i % 4;
+  const e = {
     id: `bench-${serial}`,
-    provider: ['openai', 'anthropic', 'google', 'elevenlabs'][i % 4],
-    model: ['gpt-4o-mini', 'claude-3-5-haiku', 'gemini-2.0-flash', 'eleven_multilingual_v2'][i % 4],
-    operation: ['script-generation', 'summary', 'translation', 'voice-synthesis'][i % 4],
-    input_tokens: 800 + (i % 400),
-    output_tokens: 200 + (i % 100),
+    provider: ['openai', 'anthropic', 'google', 'elevenlabs'][kind],
+    model: ['gpt-4o-mini', 'claude-3-5-haiku', 'gemini-2.0-flash', 'eleven_multilingual_v2'][kind],
+    operation: ['script-generation', 'summary', 'translation', 'voice-synthesis'][kind],
     job_id: `job-${Math.floor(serial / 5)}`,
-    timestamp: new Date(Date.UTC(2026, 10, Math.min(day, 20), i % 24, i % 60)).toISOString(),
+    timestamp: backfill
+      ? new Date(Date.now() - ((i * 7919) % (20 * 86_400)) * 1000).toISOString()
+      : new Date(Date.now() - (i % 60) * 1000).toISOString(),
   };
+  if (kind === 3) e.characters = 400 + (i % 600);
+  else Object.assign(e, { input_tokens: 800 + (i % 400), output_tokens: 200 + (i % 100) });
+  return e;
 }
 
 /** CPU time (ms) used so far by the workerd processes of a `wrangler dev` process group. */
@@ -70,7 +80,7 @@ function client(base, headers, concurrency) {
 }
 
 /** Sends `requests` bodies with `concurrency` clients; returns events/s, latency and workerd CPU. */
-async function run(label, { requests, concurrency, batch, duplicates = 0 }, dev, headers) {
+async function run(label, { requests, concurrency, batch, duplicates = 0, backfill = false }, dev, headers) {
   const send = client(dev.base, headers, concurrency);
   const sent = [];
   const bodies = [];
@@ -80,7 +90,7 @@ async function run(label, { requests, concurrency, batch, duplicates = 0 }, dev,
       if (duplicates > 0 && sent.length > batch && Math.random() < duplicates) {
         events.push(sent[Math.floor(Math.random() * sent.length)]);
       } else {
-        const e = event(r * batch + i);
+        const e = event(r * batch + i, backfill);
         sent.push(e);
         events.push(e);
       }
@@ -126,9 +136,13 @@ function sqliteCeiling(rows) {
     const migrations = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort()
       .map((f) => readFileSync(join(ROOT, 'migrations', f), 'utf8')).join('\n');
     const columns = ['project_id', 'id', 'provider', 'model', 'operation', 'input_tokens', 'output_tokens',
-      'total_tokens', 'cost', 'cost_nanos', 'currency', 'price_id', 'request_timestamp', 'job_id'];
-    const values = rows.map((r, i) => `('p0','ceil-${i}','${r.provider}','${r.model}','${r.operation}',${r.input_tokens},` +
-      `${r.output_tokens},${r.input_tokens + r.output_tokens},'0.000123',123000,'USD','builtin:x','${r.timestamp}','${r.job_id}')`);
+      'total_tokens', 'characters', 'cost', 'cost_nanos', 'currency', 'computed_cost_nanos', 'computed_currency',
+      'price_id', 'request_timestamp', 'job_id'];
+    const values = rows.map((r, i) => {
+      const [input, output, characters] = [r.input_tokens ?? 0, r.output_tokens ?? 0, r.characters ?? 0];
+      return `('p0','ceil-${i}','${r.provider}','${r.model}','${r.operation}',${input},${output},${input + output},` +
+        `${characters},'0.000123',123000,'USD',123000,'USD','builtin:x','${r.timestamp}','${r.job_id}')`;
+    });
     const chunks = [];
     for (let i = 0; i < values.length; i += 500) chunks.push(`INSERT INTO api_usage (${columns.join(',')}) VALUES ${values.slice(i, i + 500).join(',')} ON CONFLICT (project_id, id) DO NOTHING;`);
     const script = `${migrations}\n.timer on\nBEGIN;\n${chunks.join('\n')}\nCOMMIT;\n`;
@@ -164,6 +178,7 @@ const WORKLOADS = [
   ['single events, 10% duplicate retries', { requests: 2000 * SCALE, concurrency: 16, batch: 1, duplicates: 0.1 }],
   ['batches of 100, 10% duplicate retries', { requests: 200 * SCALE, concurrency: 4, batch: 100, duplicates: 0.1 }],
   ['batches of 1,000, 10% duplicate retries', { requests: 60 * SCALE, concurrency: 2, batch: 1000, duplicates: 0.1 }],
+  ['batches of 1,000, backfill over 20 days', { requests: 60 * SCALE, concurrency: 2, batch: 1000, backfill: true }],
 ];
 
 const tables = [];
