@@ -79,6 +79,31 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             vec![],
         )
     };
+    // The usual batch, read in one pass; anything else (one event, a mistake) goes the
+    // general way below, which names every problem.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        events: Vec<&'a RawValue>,
+        #[serde(default)]
+        project_id: Option<String>,
+    }
+    let fast = serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .filter(|e| !e.events.is_empty() && e.events.len() <= MAX_EVENTS_PER_REQUEST);
+    if let Some(envelope) = fast {
+        return Ok(Batch {
+            events: envelope
+                .events
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| parse_event(index, item, true))
+                .collect(),
+            enveloped: true,
+            project_id: envelope.project_id,
+        });
+    }
     let object: BTreeMap<String, &RawValue> = match serde_json::from_slice(body) {
         Ok(object) => object,
         Err(e) if e.classify() == Category::Data => {
@@ -143,34 +168,36 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             ),
         ));
     }
-    let mut events = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        // Plain deserialization first; only an event that fails is read again with its path
-        // tracked, to name the field.
-        if let Ok(event) = serde_json::from_str::<EventInput>(item.get()) {
-            events.push(Ok(event));
-            continue;
-        }
-        let mut reader = serde_json::Deserializer::from_str(item.get());
-        match serde_path_to_error::deserialize::<_, EventInput>(&mut reader) {
-            Ok(event) => events.push(Ok(event)),
-            Err(error) => {
-                let path = error.path().to_string();
-                let message = strip_position(&error.into_inner().to_string());
-                let field = match (enveloped, path.as_str()) {
-                    (true, ".") => format!("events[{index}]"),
-                    (true, path) => format!("events[{index}].{path}"),
-                    (false, ".") => "body".to_string(),
-                    (false, path) => path.to_string(),
-                };
-                events.push(Err(FieldError::new(field, message).at_index(index)));
-            }
-        }
-    }
+    let events = items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| parse_event(index, item, enveloped))
+        .collect();
     Ok(Batch {
         events,
         enveloped,
         project_id,
+    })
+}
+
+/// One event of a batch; if it does not have the shape of an event, the field at fault.
+fn parse_event(index: usize, item: &RawValue, enveloped: bool) -> Result<EventInput, FieldError> {
+    // Plain deserialization first; only an event that fails is read again with its path
+    // tracked, to name the field.
+    if let Ok(event) = serde_json::from_str::<EventInput>(item.get()) {
+        return Ok(event);
+    }
+    let mut reader = serde_json::Deserializer::from_str(item.get());
+    serde_path_to_error::deserialize::<_, EventInput>(&mut reader).map_err(|error| {
+        let path = error.path().to_string();
+        let message = strip_position(&error.into_inner().to_string());
+        let field = match (enveloped, path.as_str()) {
+            (true, ".") => format!("events[{index}]"),
+            (true, path) => format!("events[{index}].{path}"),
+            (false, ".") => "body".to_string(),
+            (false, path) => path.to_string(),
+        };
+        FieldError::new(field, message).at_index(index)
     })
 }
 
