@@ -181,6 +181,19 @@ const WORKLOADS = [
   ['batches of 1,000, backfill over 20 days', { requests: 60 * SCALE, concurrency: 2, batch: 1000, backfill: true }],
 ];
 
+/** Whether the temporary folder, where `wrangler dev` keeps its D1 and R2 state, is in memory. */
+function stateMedium() {
+  const dir = tmpdir();
+  let best = { point: '', type: '' };
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const [, point, type] = line.split(' ');
+    if (point && (dir === point || dir.startsWith(point.endsWith('/') ? point : `${point}/`)) && point.length > best.point.length) {
+      best = { point, type };
+    }
+  }
+  return best.type === 'tmpfs' ? 'in memory (tmpfs)' : 'on disk';
+}
+
 const tables = [];
 for (const config of CONFIGS) {
   const dev = await startWranglerDev({ adminKey: ADMIN, args: config.args, env: config.env });
@@ -200,7 +213,7 @@ for (const config of CONFIGS) {
 }
 const ceiling = sqliteCeiling(Array.from({ length: 100_000 }, (_, i) => event(i)));
 for (const { config, results } of tables) {
-  console.log(`\n${config.name}: \`POST /api/usage\` with a project key on 127.0.0.1 (local D1 and R2 on disk)\n`);
+  console.log(`\n${config.name}: \`POST /api/usage\` with a project key on 127.0.0.1 (local D1 and R2 ${stateMedium()})\n`);
   console.log('| workload | concurrency | requests | events/s | p50 ms | p99 ms | workerd CPU ms per request |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.label} | ${r.concurrency} | ${r.requests} | ${r.eps} | ${r.p50} | ${r.p99} | ${r.cpu} |`);
