@@ -61,8 +61,8 @@ fn body_error(message: impl Into<String>, details: Vec<FieldError>) -> CoreError
 /// Reads a request body: one event object, or `{"events": [...], "project_id"?: ...}`. Every
 /// event that does not have the shape of an event is reported with its index and field.
 ///
-/// The body is read once into borrowed slices (the envelope's keys and each event's raw JSON),
-/// and each event is deserialized straight from its slice: no JSON tree is built.
+/// No JSON tree is built: the body is read into borrowed slices (each event's raw JSON), in
+/// one pass for a well-formed batch, and each event is deserialized straight from its slice.
 pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(body_error(

@@ -254,6 +254,30 @@ fn a_batch_must_hold_between_one_and_a_thousand_events() {
 }
 
 #[test]
+fn a_batch_envelope_gives_its_project_to_every_event_and_a_bare_object_is_one_event() {
+    let event = r#"{"provider": "openai", "input_tokens": 1}"#;
+    let named =
+        parse_batch(format!(r#"{{"project_id": "ads", "events": [{event}, {event}]}}"#).as_bytes())
+            .unwrap();
+    assert_eq!(
+        (
+            named.enveloped,
+            named.project_id.as_deref(),
+            named.events.len()
+        ),
+        (true, Some("ads"), 2)
+    );
+    let null =
+        parse_batch(format!(r#"{{"events": [{event}], "project_id": null}}"#).as_bytes()).unwrap();
+    assert_eq!((null.enveloped, null.project_id), (true, None));
+    let bare = parse_batch(event.as_bytes()).unwrap();
+    assert_eq!((bare.enveloped, bare.events.len()), (false, 1));
+    assert_eq!(bare.events[0].as_ref().unwrap().input_tokens, Some(1));
+    let error = parse_batch(br#"{"events": [], "project_id": 5}"#).unwrap_err();
+    assert_eq!(fields(&error), vec![("project_id".to_string(), None)]);
+}
+
+#[test]
 fn a_batch_envelope_refuses_unknown_keys_and_non_arrays() {
     let error = parse_batch(br#"{"events":[], "evnts": 1}"#).unwrap_err();
     assert_eq!(fields(&error), vec![("evnts".to_string(), None)]);
