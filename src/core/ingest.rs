@@ -80,7 +80,8 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
         )
     };
     // The usual batch, read in one pass; anything else (one event, a mistake) goes the
-    // general way below, which names every problem.
+    // general way below, which names every problem but reads the events twice (the second
+    // read cost about 10% of a 1,000-event request under `wrangler dev`).
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Envelope<'a> {
