@@ -60,13 +60,13 @@ function workerdCpuMs(pgid) {
 }
 
 /** A keep-alive HTTP client lighter than `fetch`, so the load generator takes less of the cores. */
-function client(base, headers, concurrency) {
+function client(base, headers, concurrency, path = '/api/usage') {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const url = new URL(base);
   return (body) => new Promise((resolve, reject) => {
     const payload = Buffer.from(JSON.stringify(body));
     const request = http.request({
-      host: url.hostname, port: url.port, path: '/api/usage', method: 'POST', agent,
+      host: url.hostname, port: url.port, path, method: 'POST', agent,
       headers: { ...headers, 'content-length': payload.length },
     }, (response) => {
       const chunks = [];
@@ -80,8 +80,8 @@ function client(base, headers, concurrency) {
 }
 
 /** Sends `requests` bodies with `concurrency` clients; returns events/s, latency and workerd CPU. */
-async function run(label, { requests, concurrency, batch, duplicates = 0, backfill = false }, dev, headers) {
-  const send = client(dev.base, headers, concurrency);
+async function run(label, { requests, concurrency, batch, duplicates = 0, backfill = false, path }, dev, headers) {
+  const send = client(dev.base, headers, concurrency, path);
   const sent = [];
   const bodies = [];
   for (let r = 0; r < requests; r += 1) {
@@ -211,6 +211,34 @@ for (const config of CONFIGS) {
     await dev.stop();
   }
 }
+// The runtime floor: a few lines of JavaScript (bench/floor) making the same two writes as one
+// recorded event, under the detached `wrangler dev`, so the single-event rows above can be
+// read against what the runtime itself costs.
+const FLOOR = [
+  ['no writes (parse the event, answer)', 'none'],
+  ['R2 put only', 'r2'],
+  ['D1 insert only, into a table with just a primary key', 'd1-bare'],
+  ['R2 put, then D1 insert into a table with just a primary key', 'r2+d1-bare'],
+  ['R2 put, then D1 insert into `api_usage` (the project\'s indexes and rollup triggers)', 'r2+d1'],
+];
+const floor = [];
+{
+  const detached = CONFIGS[1];
+  const dev = await startWranglerDev({
+    adminKey: ADMIN, args: detached.args, env: detached.env, config: join(ROOT, 'bench', 'floor', 'wrangler.toml'),
+  });
+  try {
+    await fetch(`${dev.base}/setup`, { method: 'POST' });
+    const headers = { 'content-type': 'application/json' };
+    for (const [label, writes] of FLOOR) {
+      const path = `/?writes=${encodeURIComponent(writes)}`;
+      await run('warm-up', { requests: 100, concurrency: 4, batch: 1, path }, dev, headers);
+      floor.push(await run(label, { requests: 2000 * SCALE, concurrency: 16, batch: 1, path }, dev, headers));
+    }
+  } finally {
+    await dev.stop();
+  }
+}
 const ceiling = sqliteCeiling(Array.from({ length: 100_000 }, (_, i) => event(i)));
 for (const { config, results } of tables) {
   console.log(`\n${config.name}: \`POST /api/usage\` with a project key on 127.0.0.1 (local D1 and R2 ${stateMedium()})\n`);
@@ -218,4 +246,8 @@ for (const { config, results } of tables) {
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.label} | ${r.concurrency} | ${r.requests} | ${r.eps} | ${r.p50} | ${r.p99} | ${r.cpu} |`);
 }
+console.log(`\nRuntime floor: bench/floor, a JavaScript worker with no validation, pricing or authentication, single events under ${CONFIGS[1].name} (local D1 and R2 ${stateMedium()})\n`);
+console.log('| writes per request | concurrency | requests | requests/s | p50 ms | p99 ms | workerd CPU ms per request |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of floor) console.log(`| ${r.label} | ${r.concurrency} | ${r.requests} | ${r.eps} | ${r.p50} | ${r.p99} | ${r.cpu} |`);
 console.log(`\nCeiling: the sqlite3 shell inserts the same 100,000 rows (with the same indexes and rollup triggers) in one transaction at ${ceiling} rows/s.`);

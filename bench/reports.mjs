@@ -42,7 +42,7 @@ async function bulkLoad(state) {
       const ts = new Date(start + Math.floor((k / EVENTS) * 60 * 86_400_000)).toISOString();
       const nanos = 100_000 + (k % 9973) * 37;
       const cost = `0.${String(nanos).padStart(9, '0')}`;
-      rows.push(`('p${k % 10}','b${k}','${provider}','${model}','${operations[k % 4]}',${800 + (k % 400)},${200 + (k % 90)},${1000 + (k % 490)},'${cost}',${nanos},'USD',${nanos},'USD','builtin:${provider}/${model}','${ts}','job-${Math.floor(k / 5)}')`);
+      rows.push(`('p${Math.floor(k / 5) % 10}','b${k}','${provider}','${model}','${operations[k % 4]}',${800 + (k % 400)},${200 + (k % 90)},${1000 + (k % 490)},'${cost}',${nanos},'USD',${nanos},'USD','builtin:${provider}/${model}','${ts}','job-${Math.floor(k / 5)}')`);
     }
     await write(`BEGIN;INSERT INTO api_usage (${cols}) VALUES ${rows.join(',')};COMMIT;\n`);
   }

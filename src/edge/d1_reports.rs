@@ -283,20 +283,19 @@ impl JobStore for D1Store {
     async fn job_cost_stats(&self, query: &JobQuery) -> Result<Vec<JobCostStats>, StoreError> {
         let binds = job_filter(query);
         let sql = format!(
-            "WITH sel AS (SELECT project_id, job_id FROM jobs {}), \
+            "WITH sel AS MATERIALIZED (SELECT project_id, job_id FROM jobs {}), \
+             ops AS MATERIALIZED ( \
+               SELECT u.project_id, u.job_id, u.operation, u.currency, SUM(u.cost_nanos) AS c \
+               FROM sel JOIN usage_jobs u USING (project_id, job_id) WHERE u.currency <> '' \
+               GROUP BY u.project_id, u.job_id, u.operation, u.currency), \
              parts AS ( \
-               SELECT u.project_id, u.job_id, u.operation AS operation, u.currency, SUM(u.cost_nanos) AS c \
-               FROM usage_jobs u JOIN sel USING (project_id, job_id) WHERE u.currency <> '' \
-               GROUP BY u.project_id, u.job_id, u.operation, u.currency \
+               SELECT project_id, operation, currency, c FROM ops \
                UNION ALL \
-               SELECT u.project_id, u.job_id, NULL AS operation, u.currency, SUM(u.cost_nanos) AS c \
-               FROM usage_jobs u JOIN sel USING (project_id, job_id) WHERE u.currency <> '' \
-               GROUP BY u.project_id, u.job_id, u.currency), \
+               SELECT project_id, NULL, currency, SUM(c) FROM ops GROUP BY project_id, job_id, currency), \
              ranked AS ( \
-               SELECT project_id, operation, currency, c, \
-                 ROW_NUMBER() OVER (PARTITION BY project_id, operation, currency ORDER BY c) AS rn, \
-                 COUNT(*) OVER (PARTITION BY project_id, operation, currency) AS n \
-               FROM parts) \
+               SELECT project_id, operation, currency, c, ROW_NUMBER() OVER w AS rn, \
+                 COUNT(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n \
+               FROM parts WINDOW w AS (PARTITION BY project_id, operation, currency ORDER BY c)) \
              SELECT project_id, operation, currency, MAX(n) AS jobs, \
                CAST(SUM(c) AS TEXT) AS total, CAST(MIN(c) AS TEXT) AS min, CAST(MAX(c) AS TEXT) AS max, \
                CAST(MAX(CASE WHEN rn = (n + 1) / 2 THEN c END) AS TEXT) AS p50, \

@@ -29,19 +29,21 @@ function freePort() {
 /**
  * `prepare(stateDir)`, when given, runs after the migrations and before the worker starts
  * (benchmarks use it to bulk-load the local D1 file). `args` are more `wrangler dev`
- * arguments and `env` more environment variables for it.
+ * arguments and `env` more environment variables for it. `config` is another wrangler.toml
+ * than the project's (the ingestion benchmark's runtime floor).
  */
-export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [], env: moreEnv = {} }) {
+export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [], env: moreEnv = {}, config }) {
   const state = mkdtempSync(join(tmpdir(), 'ai-spend-dev-'));
   const env = { ...process.env, ...QUIET, WRANGLER_LOG_PATH: join(state, 'logs'), ...moreEnv };
-  execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
+  const configArgs = config ? ['--config', config] : [];
+  execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state, ...configArgs], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   if (prepare) await prepare(state);
   const port = await freePort();
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,
+  const args = ['dev', ...configArgs, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,
     '--var', `ADMIN_API_KEY:${adminKey}`];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   args.push(...extra);
