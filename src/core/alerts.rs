@@ -136,7 +136,6 @@ fn basis_points(part: i128, whole: i128) -> i128 {
     }
 }
 
-/// Measures the project's period: spend, forecast, today, top providers and models.
 /// This calendar month in `tz`, as a range.
 fn month_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
     let today = now.with_timezone(&tz).date_naive();
@@ -166,6 +165,19 @@ async fn month_rollups(
     reports.rollups(&query).await
 }
 
+/// The month's spend extrapolated linearly to the month's end: `spend` after `elapsed_secs` of a
+/// `total_secs` period (the first day counts as a whole day, so a morning's spend is not
+/// multiplied by hundreds). An estimate, so it is rounded half to even to the cent rather than
+/// shown to the nano-unit, and never below what was already spent.
+pub fn forecast_nanos(spend: i128, elapsed_secs: i64, total_secs: i64) -> i128 {
+    const CENT: i128 = super::money::NANOS_PER_UNIT / 100;
+    let elapsed = i128::from(elapsed_secs.max(86_400));
+    let total = i128::from(total_secs.max(1));
+    let cents = div_round_half_even(spend.saturating_mul(total), elapsed.saturating_mul(CENT));
+    cents.saturating_mul(CENT).max(spend)
+}
+
+/// Measures the project's period: spend, forecast, today, top providers and models.
 fn measure(
     all_rows: &[super::report::RollupRow],
     settings: &BudgetSettings,
@@ -211,9 +223,11 @@ fn measure(
         }
     }
     let (start, end) = (range.from.unwrap_or(now), range.to.unwrap_or(now));
-    let elapsed = (now - start).num_seconds().max(86_400);
-    let total = (end - start).num_seconds().max(1);
-    let forecast = div_round_half_even(spend * i128::from(total), i128::from(elapsed)).max(spend);
+    let forecast = forecast_nanos(
+        spend,
+        (now - start).num_seconds(),
+        (end - start).num_seconds(),
+    );
     let budget = settings.amount.map(|m| m.nanos).unwrap_or(0);
     let top = |list: Vec<(String, Option<String>, i128)>| {
         let mut list = list;

@@ -1118,7 +1118,9 @@ mod reports {
 mod alerting {
     use chrono::{TimeZone, Utc};
 
-    use crate::core::alerts::{escape_html, mime_message, sign_webhook, RenderedAlert};
+    use crate::core::alerts::{
+        escape_html, forecast_nanos, mime_message, sign_webhook, RenderedAlert,
+    };
     use crate::core::budgets::{valid_email, BudgetPatch, BudgetSettings};
     use crate::core::error::CoreError;
     use crate::core::money::{Currency, Money};
@@ -1139,6 +1141,34 @@ mod alerting {
             webhook_secret: None,
             last_alert_sent: None,
         }
+    }
+
+    #[test]
+    fn the_forecast_extrapolates_the_months_spend_and_is_rounded_to_the_cent() {
+        let usd = |s: &str| Money::parse(s, Currency::USD).unwrap().nanos;
+        let day = 86_400;
+        // 76.125 after 22.6 days of 30 extrapolates to 101.0508849..., shown as 101.05.
+        assert_eq!(
+            forecast_nanos(usd("76.125"), 22 * day + 51_840, 30 * day),
+            usd("101.05")
+        );
+        // Half a cent rounds to the even cent: 10.005 and 10.015 over a whole period.
+        assert_eq!(
+            forecast_nanos(usd("5.0025"), 15 * day, 30 * day),
+            usd("10.00")
+        );
+        assert_eq!(
+            forecast_nanos(usd("5.0075"), 15 * day, 30 * day),
+            usd("10.02")
+        );
+        // The first hours count as a whole day, not as a tiny fraction of the month.
+        assert_eq!(forecast_nanos(usd("2"), 3_600, 30 * day), usd("60"));
+        // At the month's end the forecast is the exact spend, never rounded below it.
+        assert_eq!(
+            forecast_nanos(usd("76.125"), 30 * day, 30 * day),
+            usd("76.125")
+        );
+        assert_eq!(forecast_nanos(0, 10 * day, 30 * day), 0);
     }
 
     #[test]
