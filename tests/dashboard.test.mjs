@@ -200,6 +200,16 @@ async function screenshot(target, name, options = {}) {
 
 // ---------------------------------------------------------------------------------------------
 
+test('a quantity keeps every digit and groups its whole part by thousands', async () => {
+  const { quantity } = await import('../dashboard/src/format.js');
+  assert.equal(quantity('100000'), '100,000');
+  assert.equal(quantity('1234567.000000001'), '1,234,567.000000001');
+  assert.equal(quantity('-1234.25'), '-1,234.25');
+  assert.equal(quantity('999'), '999');
+  assert.equal(quantity('0.5'), '0.5');
+  assert.equal(quantity('n/a'), 'n/a');
+});
+
 test('the committed bundle in public/assets is what scripts/build-dashboard.sh builds from dashboard/src', () => {
   execFileSync('bash', [join(ROOT, 'scripts', 'build-dashboard.sh'), '--check'], { stdio: 'pipe' });
   const html = readFileSync(join(ROOT, 'public', 'index.html'), 'utf8');
@@ -507,6 +517,11 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
   assert.equal(await fact('available'), '1.5 credits (after a reserve of 2 credits)');
   assert.equal(await fact('resets'), '2026-12-01 (8 days left)');
   assert.match(await fact('run-out'), /2026-11-28.*before the reset/);
+  const eleven = (k) => page.locator(`li.plan[data-provider=elevenlabs] [data-fact=${k}] dd`).textContent();
+  assert.equal(await eleven('allotment'), '100,000 characters');
+  assert.equal(await eleven('used'), '12,000 characters (12.00%)');
+  const elevenCells = await page.locator('li.profile[data-profile=clip] tbody tr[data-provider=elevenlabs] td').allTextContents();
+  assert.deepEqual(elevenCells.slice(0, 2), ['88,000 characters', '1,200 characters']);
   assert.equal(await plan.locator('[role=progressbar]').getAttribute('aria-valuenow'), '65');
   assert.match(await page.textContent('[data-fact=monthly-cost] dd'), /57\.25 USD/);
   const profile = page.locator('li.profile[data-profile=clip]');
@@ -536,13 +551,18 @@ test('the Plans panel equals /api/admin/subscriptions and /api/admin/capacity', 
   const { page, close } = await openPage(w);
   await signIn(page, ADMIN_KEY);
   assert.equal(await page.locator('li.plan').count(), subs.subscriptions.length);
+  // Quantities are shown with their whole part grouped by thousands, every digit kept.
+  const grouped = (t) => {
+    const [whole, fraction] = String(t).split('.');
+    return `${Number(whole).toLocaleString('en-US')}${fraction === undefined ? '' : `.${fraction}`}`;
+  };
   for (const s of subs.subscriptions) {
     const unit = s.allotment.unit;
     const fact = (k) => page.locator(`li.plan[data-provider=${s.provider}] [data-fact=${k}] dd`).textContent();
-    assert.equal(await fact('allotment'), `${s.allotment.amount} ${unit}`, s.provider);
-    assert.equal(await fact('used'), `${s.used} ${unit} (${s.percent_used}%)`, s.provider);
-    assert.equal(await fact('remaining'), `${s.remaining} ${unit}`, s.provider);
-    assert.equal(await fact('available'), `${s.available} ${unit} (after a reserve of ${s.reserve} ${unit})`, s.provider);
+    assert.equal(await fact('allotment'), `${grouped(s.allotment.amount)} ${unit}`, s.provider);
+    assert.equal(await fact('used'), `${grouped(s.used)} ${unit} (${s.percent_used}%)`, s.provider);
+    assert.equal(await fact('remaining'), `${grouped(s.remaining)} ${unit}`, s.provider);
+    assert.equal(await fact('available'), `${grouped(s.available)} ${unit} (after a reserve of ${grouped(s.reserve)} ${unit})`, s.provider);
     assert.equal(await fact('resets'), `${s.period.to.slice(0, 10)} (${s.period.days_left} days left)`, s.provider);
     assert.equal(await fact('fee'), `${s.monthly_fee.amount} ${s.monthly_fee.currency}`, s.provider);
   }

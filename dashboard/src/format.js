@@ -5,6 +5,17 @@ const intFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 /** 1234567 -> "1,234,567" */
 export const int = (n) => intFormat.format(Number(n ?? 0));
 
+/**
+ * A decimal quantity as the API writes it, with its whole part grouped by thousands and its
+ * digits kept exactly (no float): "100000" -> "100,000", "-1234.25" -> "-1,234.25".
+ */
+export function quantity(text) {
+  const match = /^(-?)(\d+)(\.\d+)?$/.exec(String(text ?? ''));
+  if (!match) return String(text ?? '');
+  const [, sign, whole, fraction = ''] = match;
+  return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction}`;
+}
+
 /** Money list -> ["12.50 USD", "1.25 EUR"], or ["0.00"] for none. */
 export function moneyLines(list) {
   if (!list || list.length === 0) return ['0.00'];

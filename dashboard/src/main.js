@@ -7,7 +7,7 @@ import './style.css';
 import { h, fill, $ } from './dom.js';
 import { getJson, getText, apiPath, setKey, ApiError } from './api.js';
 import { amountIn } from './money.js';
-import { int, moneyLines, money, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
+import { int, quantity, moneyLines, money, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
 import { aggregate } from './aggregate.js';
 import { dailyByProvider, costByModel, destroyCharts } from './charts.js';
 import { sortableTable } from './table.js';
@@ -598,7 +598,7 @@ function renderPlans(subs, capacity) {
     const shown = v.subscriptions.filter((s) => !state.filter || !s.project_id || s.project_id === state.filter);
     const items = shown.map((s) => {
       const unit = s.allotment?.unit ?? '';
-      const q = (x) => (x === null || x === undefined ? '—' : `${x} ${unit}`.trim());
+      const q = (x) => (x === null || x === undefined ? '—' : `${quantity(x)} ${unit}`.trim());
       const resetDay = s.period?.to ? s.period.to.slice(0, 10) : '—';
       return h('li', { class: `plan${s.runs_out_before_reset ? ' warn' : ''}`, dataset: { provider: s.provider, project: s.project_id ?? '' } },
         h('h3', {}, s.provider, s.name ? ` · ${s.name}` : '', h('span', { class: 'muted', text: s.project_id ? ` (project ${s.project_id})` : ' (all projects)' })),
@@ -649,7 +649,7 @@ function renderCapacity(res) {
         h('tbody', {}, (p.per_provider ?? []).map((x) => {
           const isBottleneck = x.provider === p.bottleneck;
           const unit = x.unit ?? (p.items ?? []).find((i) => i.provider === x.provider)?.unit ?? '';
-          const q = (v) => (v === null || v === undefined ? '—' : `${v} ${unit}`.trim());
+          const q = (v) => (v === null || v === undefined ? '—' : `${quantity(v)} ${unit}`.trim());
           return h('tr', { class: isBottleneck ? 'bottleneck' : null, dataset: { provider: x.provider } },
             h('th', { scope: 'row' }, x.provider, isBottleneck ? h('span', { class: 'badge bottleneck-badge', text: 'bottleneck' }) : null),
             h('td', { class: 'num', text: q(x.available) }),
