@@ -152,6 +152,29 @@ test('a time zone moves events to their local day and the totals stay the same',
   assert.deepEqual(report.totals, utc.totals);
 });
 
+test('a range in another time zone without periods reads whole UTC days daily, its ends hourly, exactly', async () => {
+  // Local midnights in New York fall at 04:00 or 05:00 UTC, inside UTC days: the events at
+  // 01:00 UTC belong to the local day before, and the range's ends split UTC days.
+  const tz = 'America/New_York';
+  const from = localDay(new Date(now - 15 * DAY).toISOString(), tz);
+  const to = localDay(new Date(now - 3 * DAY).toISOString(), tz);
+  const report = await get(`/api/admin/usage?group=provider&from=${from}&to=${to}&tz=${encodeURIComponent(tz)}`);
+  assert.equal(report.source, 'usage_daily+usage_hourly');
+  const inRange = events.filter((e) => e.cost && (e.currency ?? 'USD') === 'USD'
+    && localDay(e.timestamp, tz) >= from && localDay(e.timestamp, tz) <= to);
+  assert.ok(inRange.some((e) => new Date(e.timestamp).getUTCHours() === 1), 'an event at 01:00 UTC is in the range');
+  const local = (e) => localDay(e.timestamp, tz) >= from && localDay(e.timestamp, tz) <= to;
+  for (const provider of ['openai', 'elevenlabs', 'heygen']) {
+    const row = report.rows.find((r) => r.provider === provider);
+    assert.equal(usd(row), amount(costOf(inRange.filter((e) => e.provider === provider))), provider);
+    assert.equal(row.events, events.filter((e) => e.provider === provider && local(e)).length, provider);
+  }
+  // The same range split by local day reads only hours, and adds up to the same totals.
+  const byDay = await get(`/api/admin/usage?group=day&from=${from}&to=${to}&tz=${encodeURIComponent(tz)}`);
+  assert.equal(byDay.source, 'usage_hourly');
+  assert.deepEqual(byDay.totals, report.totals);
+});
+
 test('week and month groupings and filters add up', async () => {
   const weeks = await get('/api/admin/usage?group=week&preset=all&project_id=ads');
   for (const row of weeks.rows) assert.equal(new Date(`${row.period}T00:00:00Z`).getUTCDay(), 1, 'weeks start on Monday');

@@ -442,25 +442,29 @@ impl crate::core::report::ReportStore for MemoryStore {
         &self,
         query: &crate::core::report::RollupQuery,
     ) -> Result<Vec<crate::core::report::RollupRow>, StoreError> {
-        use crate::core::report::{Dim, RollupRow, MEASURES};
+        use crate::core::report::{Dim, RollupRow, RollupTable, MEASURES};
         self.check()?;
+        let parts = query.parts();
         let mut groups: BTreeMap<Vec<String>, RollupRow> = BTreeMap::new();
         for listed in self.events.borrow().iter() {
             let e = &listed.event;
-            let bucket = if query.hourly {
-                e.request_timestamp
-                    .get(..13)
-                    .unwrap_or_default()
-                    .to_string()
-            } else {
-                e.day().to_string()
+            let hour = e.request_timestamp.get(..13).unwrap_or_default();
+            // The event counts once, in the first read whose table and bounds hold it.
+            let Some(bucket) = parts.iter().find_map(|part| {
+                let bucket = match part.table {
+                    RollupTable::Hourly => hour.to_string(),
+                    RollupTable::Daily => e.day().to_string(),
+                };
+                let inside = part.from.as_ref().is_none_or(|f| bucket >= *f)
+                    && part.to.as_ref().is_none_or(|t| bucket < *t);
+                inside.then_some(bucket)
+            }) else {
+                continue;
             };
-            if query.from.as_ref().is_some_and(|f| bucket < *f)
-                || query.to.as_ref().is_some_and(|t| bucket >= *t)
-                || query
-                    .project_id
-                    .as_ref()
-                    .is_some_and(|p| p.as_str() != e.project_id)
+            if query
+                .project_id
+                .as_ref()
+                .is_some_and(|p| p.as_str() != e.project_id)
                 || query.provider.as_ref().is_some_and(|p| *p != e.provider)
                 || query.model.as_ref().is_some_and(|m| *m != e.model)
             {

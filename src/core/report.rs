@@ -85,12 +85,95 @@ pub struct RollupQuery {
     pub hourly: bool,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// With `hourly` and no `by_bucket`: the whole UTC days inside `from..to`, read from the
+    /// daily table; only the hours before and after them come from the hourly one. A month
+    /// in New York then reads about 30 daily rows per group instead of 720 hourly ones.
+    pub days: Option<DaySpan>,
     pub project_id: Option<ProjectId>,
     pub provider: Option<String>,
     pub model: Option<String>,
     /// Group by bucket (needed to split by period); otherwise buckets are summed.
     pub by_bucket: bool,
     pub dims: Vec<Dim>,
+}
+
+/// Whole UTC days (`YYYY-MM-DD`), `from` inclusive, `to` exclusive; `None` is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DaySpan {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A rollup table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupTable {
+    Daily,
+    Hourly,
+}
+
+/// One contiguous read of a rollup table: buckets in `from..to` (`None` is unbounded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupPart {
+    pub table: RollupTable,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl RollupQuery {
+    /// The reads that make up this query, in time order; their rows are summed together.
+    pub fn parts(&self) -> Vec<RollupPart> {
+        let part = |table, from: Option<&String>, to: Option<&String>| RollupPart {
+            table,
+            from: from.cloned(),
+            to: to.cloned(),
+        };
+        if !self.hourly {
+            return vec![part(
+                RollupTable::Daily,
+                self.from.as_ref(),
+                self.to.as_ref(),
+            )];
+        }
+        let Some(days) = &self.days else {
+            return vec![part(
+                RollupTable::Hourly,
+                self.from.as_ref(),
+                self.to.as_ref(),
+            )];
+        };
+        let mut parts = Vec::with_capacity(3);
+        if let Some(first) = &days.from {
+            parts.push(part(
+                RollupTable::Hourly,
+                self.from.as_ref(),
+                Some(&format!("{first}T00")),
+            ));
+        }
+        parts.push(part(
+            RollupTable::Daily,
+            days.from.as_ref(),
+            days.to.as_ref(),
+        ));
+        if let Some(last) = &days.to {
+            parts.push(part(
+                RollupTable::Hourly,
+                Some(&format!("{last}T00")),
+                self.to.as_ref(),
+            ));
+        }
+        // An end already on a UTC midnight leaves no hours to read there.
+        parts.retain(|p| !matches!((&p.from, &p.to), (Some(f), Some(t)) if f >= t));
+        parts
+    }
+
+    /// The tables a report read, as its `source` names them.
+    pub fn source(&self) -> &'static str {
+        match (self.hourly, self.days.is_some()) {
+            (false, _) => "usage_daily",
+            (true, false) => "usage_hourly",
+            (true, true) => "usage_daily+usage_hourly",
+        }
+    }
 }
 
 /// One group of rollup rows as the store sums them.
@@ -333,8 +416,16 @@ impl Range {
         self.tz == Tz::UTC && whole(&self.from) && whole(&self.to)
     }
 
-    /// The rollup query for this range: daily rows when they suffice, else hourly.
+    /// The rollup query for this range: daily rows when they suffice, else hourly. Without
+    /// periods to split by, the time zone only moves the range's ends, so the whole UTC days
+    /// between them are read from the daily rollups and only the hours at the ends from the
+    /// hourly ones.
     pub fn rollup_query(&self, by_period: bool) -> RollupQuery {
+        if !by_period {
+            if let Some(query) = self.split_query() {
+                return query;
+            }
+        }
         let hourly = !self.on_utc_days();
         let bucket = |t: DateTime<Utc>, end: bool| {
             if hourly {
@@ -357,6 +448,54 @@ impl Range {
             by_bucket: by_period,
             ..RollupQuery::default()
         }
+    }
+
+    /// Whole UTC days inside the range with hours at either end, or `None` when the range
+    /// holds no whole UTC day (the hourly rollups alone answer it).
+    fn split_query(&self) -> Option<RollupQuery> {
+        let midnight = |t: &DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
+        let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let hour = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H").to_string();
+        // The first whole day starts at or after `from`; the last ends at or before `to`.
+        let first = self.from.map(|t| {
+            if midnight(&t) {
+                t.date_naive()
+            } else {
+                t.date_naive() + Duration::days(1)
+            }
+        });
+        let end = self.to.map(|t| t.date_naive());
+        if let (Some(first), Some(end)) = (first, end) {
+            if first >= end {
+                return None;
+            }
+        }
+        if self.from.is_none_or(|t| midnight(&t)) && self.to.is_none_or(|t| midnight(&t)) {
+            return Some(RollupQuery {
+                from: first.map(day),
+                to: end.map(day),
+                ..RollupQuery::default()
+            });
+        }
+        // Hours are whole; an instant inside an hour starts (or ends) at that hour.
+        let to_hour = self.to.map(|t| {
+            let exact = t.time().minute() == 0 && t.time().second() == 0;
+            if exact {
+                hour(t)
+            } else {
+                hour(t + Duration::hours(1))
+            }
+        });
+        Some(RollupQuery {
+            hourly: true,
+            from: self.from.map(hour),
+            to: to_hour,
+            days: Some(DaySpan {
+                from: first.map(day),
+                to: end.map(day),
+            }),
+            ..RollupQuery::default()
+        })
     }
 
     pub fn describe(&self) -> Value {
@@ -629,7 +768,7 @@ pub fn report_json(
             "period": query.period.map(|p| match p { Period::Day => "day", Period::Week => "week", Period::Month => "month" }),
             "by": query.dims.iter().map(|d| d.name()).collect::<Vec<_>>(),
         },
-        "source": if query.rollup_query().hourly { "usage_hourly" } else { "usage_daily" },
+        "source": query.rollup_query().source(),
         "totals": totals,
         "count": out.len(),
         "truncated": truncated || rows.len() > query.limit,

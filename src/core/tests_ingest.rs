@@ -707,6 +707,74 @@ fn listing_parameters_are_checked_and_a_project_key_is_confined_to_its_project()
     assert_eq!(admin.to.as_deref(), Some("2026-11-20T00:00:00.000Z"));
 }
 
+#[test]
+fn rollups_split_into_daily_and_hourly_reads_sum_exactly_what_hourly_reads_alone_sum() {
+    use super::report::{parse_range, Dim, ReportStore, RollupRow};
+    let world = World::new();
+    // An event every 7 hours for 27 days before `now`, each with its own cost.
+    let start = Utc.with_ymd_and_hms(2026, 10, 24, 1, 30, 0).unwrap();
+    let events: Vec<Value> = (0..90)
+        .map(|i| {
+            let at = start + chrono::Duration::hours(7 * i);
+            let provider = ["openai", "anthropic"][(i % 2) as usize];
+            json!({
+                "id": format!("e{i}"),
+                "provider": provider,
+                "model": "m",
+                "cost": format!("0.{:03}", i + 1),
+                "timestamp": at.to_rfc3339(),
+            })
+        })
+        .collect();
+    world.send(json!({ "events": events })).unwrap();
+    let totals = |rows: Vec<RollupRow>| {
+        let mut by: std::collections::BTreeMap<String, (i128, i64)> = Default::default();
+        for r in rows {
+            let e = by.entry(r.provider.unwrap_or_default()).or_default();
+            e.0 += r.cost_nanos;
+            e.1 += r.measures[0];
+        }
+        by
+    };
+    for (tz, from, to) in [
+        ("America/New_York", "2026-10-26", "2026-11-19"),
+        ("Asia/Kolkata", "2026-10-24", "2026-11-20"),
+        ("Pacific/Auckland", "2026-11-01", "2026-11-03"),
+        ("UTC", "2026-10-30", "2026-11-10"),
+    ] {
+        let range = parse_range(
+            &[("tz", tz), ("from", from), ("to", to)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+            now(),
+            "month",
+        )
+        .unwrap();
+        let mut split = range.rollup_query(false);
+        split.dims = vec![Dim::Provider];
+        let mut hours = range.rollup_query(true);
+        hours.dims = vec![Dim::Provider];
+        hours.by_bucket = false;
+        let want = totals(block_on(world.store.rollups(&hours)).unwrap());
+        let got = totals(block_on(world.store.rollups(&split)).unwrap());
+        assert_eq!(got, want, "{tz} {from}..{to}");
+        // And both equal the events whose instant falls in the range.
+        let (lo, hi) = (range.from.unwrap(), range.to.unwrap());
+        let mut direct: std::collections::BTreeMap<String, (i128, i64)> = Default::default();
+        for e in world.logged_events() {
+            let at = DateTime::parse_from_rfc3339(&e.request_timestamp).unwrap();
+            if at >= lo && at < hi {
+                let d = direct.entry(e.provider.clone()).or_default();
+                d.0 += i128::from(e.cost_nanos.unwrap_or_default());
+                d.1 += 1;
+            }
+        }
+        assert_eq!(got, direct, "{tz} {from}..{to}");
+        assert!(!direct.is_empty(), "{tz} {from}..{to} holds events");
+    }
+}
+
 mod repricing {
     use super::*;
     use crate::core::prices::add_custom_prices;
@@ -959,6 +1027,107 @@ mod reports {
             period_of("2026-11-23", Period::Week, Tz::UTC).unwrap(),
             "2026-11-23"
         );
+    }
+
+    #[test]
+    fn a_report_without_periods_reads_whole_utc_days_daily_and_only_its_ends_hourly() {
+        use crate::core::report::{DaySpan, RollupPart, RollupTable};
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
+        let part = |table, from: Option<&str>, to: Option<&str>| RollupPart {
+            table,
+            from: from.map(String::from),
+            to: to.map(String::from),
+        };
+        // November in New York: local midnights at 04:00 UTC (summer time) and 05:00 UTC.
+        let ny = parse_range(
+            &pairs(&[("preset", "month"), ("tz", "America/New_York")]),
+            now,
+            "month",
+        )
+        .unwrap();
+        let q = ny.rollup_query(false);
+        assert_eq!(
+            q.days,
+            Some(DaySpan {
+                from: Some("2026-11-02".into()),
+                to: Some("2026-12-01".into()),
+            })
+        );
+        assert_eq!(q.source(), "usage_daily+usage_hourly");
+        assert_eq!(
+            q.parts(),
+            vec![
+                part(
+                    RollupTable::Hourly,
+                    Some("2026-11-01T04"),
+                    Some("2026-11-02T00")
+                ),
+                part(RollupTable::Daily, Some("2026-11-02"), Some("2026-12-01")),
+                part(
+                    RollupTable::Hourly,
+                    Some("2026-12-01T00"),
+                    Some("2026-12-01T05")
+                ),
+            ]
+        );
+        // Split by day, every local day needs its hours.
+        let by_day = ny.rollup_query(true);
+        assert_eq!((by_day.hourly, by_day.days.is_some()), (true, false));
+        assert_eq!(
+            by_day.parts(),
+            vec![part(
+                RollupTable::Hourly,
+                Some("2026-11-01T04"),
+                Some("2026-12-01T05")
+            )]
+        );
+        // All time has no ends: the daily rollups alone, whatever the zone.
+        let all = parse_range(
+            &pairs(&[("preset", "all"), ("tz", "America/New_York")]),
+            now,
+            "month",
+        )
+        .unwrap();
+        assert_eq!(
+            all.rollup_query(false).parts(),
+            vec![part(RollupTable::Daily, None, None)]
+        );
+        // An end on a UTC midnight leaves no hours at that end.
+        let tokyo_to_utc = parse_range(
+            &pairs(&[
+                ("from", "2026-11-02"),
+                ("to", "2026-11-05"),
+                ("tz", "Asia/Tokyo"),
+            ]),
+            now,
+            "month",
+        )
+        .unwrap();
+        assert_eq!(
+            tokyo_to_utc.rollup_query(false).parts(),
+            vec![
+                part(
+                    RollupTable::Hourly,
+                    Some("2026-11-01T15"),
+                    Some("2026-11-02T00")
+                ),
+                part(RollupTable::Daily, Some("2026-11-02"), Some("2026-11-05")),
+                part(
+                    RollupTable::Hourly,
+                    Some("2026-11-05T00"),
+                    Some("2026-11-05T15")
+                ),
+            ]
+        );
+        // Less than a whole UTC day: hours only.
+        let today = parse_range(
+            &pairs(&[("preset", "today"), ("tz", "America/New_York")]),
+            now,
+            "month",
+        )
+        .unwrap();
+        let q = today.rollup_query(false);
+        assert_eq!((q.hourly, q.days.is_some()), (true, false));
     }
 
     #[test]

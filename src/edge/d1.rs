@@ -116,6 +116,14 @@ impl Binds {
             format!("WHERE {}", self.clauses.join(" AND "))
         }
     }
+
+    /// The filter of the conditions added so far, which are then forgotten while their values
+    /// stay bound: for statements with several `WHERE` clauses over one list of values.
+    pub fn take_filter(&mut self) -> String {
+        let filter = self.filter();
+        self.clauses.clear();
+        filter
+    }
 }
 
 pub(super) fn corrupt(what: &str, detail: String) -> StoreError {

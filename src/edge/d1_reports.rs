@@ -8,7 +8,9 @@ use wasm_bindgen::JsValue;
 use crate::core::error::StoreError;
 use crate::core::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
 use crate::core::projects::ProjectId;
-use crate::core::report::{Dim, MinuteRow, ReportStore, RollupQuery, RollupRow, MEASURES};
+use crate::core::report::{
+    Dim, MinuteRow, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
+};
 
 use super::d1::{corrupt, query_all, text, Binds, D1Store};
 
@@ -38,30 +40,34 @@ fn string(value: Option<&Value>) -> Option<String> {
 
 impl ReportStore for D1Store {
     async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
-        let (table, bucket) = if query.hourly {
-            ("usage_hourly", "hour")
-        } else {
-            ("usage_daily", "day")
-        };
         let mut binds = Binds::new();
-        if let Some(from) = &query.from {
-            binds.add(&format!("{bucket} >= ?"), from);
-        }
-        if let Some(to) = &query.to {
-            binds.add(&format!("{bucket} < ?"), to);
-        }
-        if let Some(p) = &query.project_id {
-            binds.add("project_id = ?", p.as_str());
-        }
-        if let Some(p) = &query.provider {
-            binds.add("provider = ?", p);
-        }
-        if let Some(m) = &query.model {
-            binds.add("model = ?", m);
+        // One `SELECT` per contiguous read of a table, each with its own filter.
+        let mut reads: Vec<(&str, &str, String)> = Vec::new();
+        for part in query.parts() {
+            let (table, bucket) = match part.table {
+                RollupTable::Hourly => ("usage_hourly", "hour"),
+                RollupTable::Daily => ("usage_daily", "day"),
+            };
+            if let Some(from) = &part.from {
+                binds.add(&format!("{bucket} >= ?"), from);
+            }
+            if let Some(to) = &part.to {
+                binds.add(&format!("{bucket} < ?"), to);
+            }
+            if let Some(p) = &query.project_id {
+                binds.add("project_id = ?", p.as_str());
+            }
+            if let Some(p) = &query.provider {
+                binds.add("provider = ?", p);
+            }
+            if let Some(m) = &query.model {
+                binds.add("model = ?", m);
+            }
+            reads.push((table, bucket, binds.take_filter()));
         }
         let mut keys: Vec<String> = Vec::new();
         if query.by_bucket {
-            keys.push(bucket.to_string());
+            keys.push("bucket".to_string());
         }
         keys.extend(query.dims.iter().map(|d| match d {
             Dim::Project => "project_id".to_string(),
@@ -69,9 +75,9 @@ impl ReportStore for D1Store {
         }));
         keys.push("currency".into());
         let bucket_select = if query.by_bucket {
-            format!("{bucket} AS bucket")
+            "bucket"
         } else {
-            "NULL AS bucket".into()
+            "NULL AS bucket"
         };
         let dims = [Dim::Project, Dim::Provider, Dim::Model, Dim::Operation]
             .iter()
@@ -89,10 +95,28 @@ impl ReportStore for D1Store {
             .map(|m| format!("SUM({m}) AS {m}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let source = match reads.as_slice() {
+            [(table, bucket, filter)] => {
+                format!("(SELECT {bucket} AS bucket, * FROM {table} {filter})")
+            }
+            _ => {
+                let columns = format!(
+                    "project_id, provider, model, operation, currency, cost_nanos, {}",
+                    MEASURES.join(", ")
+                );
+                let selects = reads
+                    .iter()
+                    .map(|(table, bucket, filter)| {
+                        format!("SELECT {bucket} AS bucket, {columns} FROM {table} {filter}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                format!("({selects})")
+            }
+        };
         let sql = format!(
             "SELECT {bucket_select}, {dims}, currency, CAST(SUM(cost_nanos) AS TEXT) AS cost_nanos, {sums} \
-             FROM {table} {} GROUP BY {}",
-            binds.filter(),
+             FROM {source} GROUP BY {}",
             keys.join(", ")
         );
         let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
