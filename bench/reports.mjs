@@ -65,6 +65,7 @@ try {
   const reports = [
     ['a month by day and provider', `/api/admin/usage?group=day,provider&from=${first}&to=${last}`],
     ['a month by day and provider, tz America/New_York', `/api/admin/usage?group=day,provider&from=${first}&to=${last}&tz=America/New_York`],
+    ['a month by provider, tz America/New_York', `/api/admin/usage?group=provider&from=${first}&to=${last}&tz=America/New_York`],
     ['all time by project (with budget status)', '/api/admin/usage?group=project&preset=all'],
     ['all time by week, model and operation', '/api/admin/usage?group=week,model,operation&preset=all'],
     ['a month by day and provider as CSV', `/api/admin/usage?group=day,provider&from=${first}&to=${last}&format=csv`],
