@@ -206,6 +206,18 @@ test('usage stats give today and this month per provider, with last_updated and 
   const quiet = await get('/api/usage/stats', keys.quiet);
   assert.deepEqual([quiet.today.totals.events, quiet.month.totals.events, quiet.month.totals.cost, quiet.last_updated], [0, 0, [], null]);
   assert.equal((await w.fetch('/api/usage/stats?project_id=ads', { key: keys.pod })).status, 403);
+  // In New York, today and this month are local: 01:00 UTC events belong to the day before.
+  for (const tz of ['America/New_York', 'Asia/Kolkata']) {
+    const local = await get(`/api/usage/stats?tz=${encodeURIComponent(tz)}`);
+    const day = localDay(new Date(now).toISOString(), tz);
+    const priced = events.filter((e) => e.cost && e.currency !== 'EUR');
+    const inDay = priced.filter((e) => localDay(e.timestamp, tz) === day);
+    const inMonth = priced.filter((e) => localDay(e.timestamp, tz).slice(0, 7) === day.slice(0, 7));
+    assert.equal(local.today.date, day, tz);
+    assert.equal(usd(local.today.totals), amount(costOf(inDay)), tz);
+    assert.equal(usd(local.month.totals), amount(costOf(inMonth)), tz);
+    assert.equal(local.month.totals.events, events.filter((e) => localDay(e.timestamp, tz).slice(0, 7) === day.slice(0, 7)).length, tz);
+  }
 });
 
 test('monthly stats count events and jobs in the month and in total, per project and combined', async () => {

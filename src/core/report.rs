@@ -901,23 +901,24 @@ pub async fn usage_stats(
         to: Some(local_midnight(next_month(today), tz)),
         tz,
     };
-    let mut rollups = month.rollup_query(true);
-    rollups.project_id = project.cloned();
-    rollups.dims = vec![Dim::Provider];
-    let rows = store.rollups(&rollups).await?;
+    let day = Range {
+        from: Some(local_midnight(today, tz)),
+        to: Some(local_midnight(today + Duration::days(1), tz)),
+        tz,
+    };
+    // Two reads without buckets: in a zone other than UTC the month's whole UTC days come
+    // from the daily rollups, and only today and the month's ends from the hourly ones.
+    let by_provider = |range: &Range| {
+        let mut rollups = range.rollup_query(false);
+        rollups.project_id = project.cloned();
+        rollups.dims = vec![Dim::Provider];
+        rollups
+    };
+    let today_rows = store.rollups(&by_provider(&day)).await?;
+    let month_rows = store.rollups(&by_provider(&month)).await?;
     let today_label = today.format("%Y-%m-%d").to_string();
-    let today_rows: Vec<RollupRow> = rows
-        .iter()
-        .filter(|r| {
-            r.bucket
-                .as_deref()
-                .and_then(|b| period_of(b, Period::Day, tz))
-                .is_some_and(|d| d == today_label)
-        })
-        .cloned()
-        .collect();
     let today_grouped = group_rows(&today_rows, None, &[Dim::Provider], tz);
-    let month_grouped = group_rows(&rows, None, &[Dim::Provider], tz);
+    let month_grouped = group_rows(&month_rows, None, &[Dim::Provider], tz);
     let last = store.last_event_at(project).await?;
     Ok(json!({
         "data_source": DATA_SOURCE,
