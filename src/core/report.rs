@@ -408,12 +408,34 @@ pub fn parse_range(
     Ok(Range { from, to, tz })
 }
 
+fn at_midnight(t: DateTime<Utc>) -> bool {
+    t.time() == chrono::NaiveTime::MIN
+}
+
+/// A daily rollup bucket: the UTC day.
+fn day_bucket(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// An hourly rollup bucket: the UTC hour an instant falls in.
+fn hour_bucket(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H").to_string()
+}
+
+/// The hourly bucket a range ending at `t` stops before: hours are whole, so an end inside an
+/// hour takes that whole hour in.
+fn hour_bucket_end(t: DateTime<Utc>) -> String {
+    if t.time().minute() == 0 && t.time().second() == 0 {
+        hour_bucket(t)
+    } else {
+        hour_bucket(t + Duration::hours(1))
+    }
+}
+
 impl Range {
     /// Whether the range falls on whole UTC days, so the daily rollups can answer it.
     fn on_utc_days(&self) -> bool {
-        let whole =
-            |t: &Option<DateTime<Utc>>| t.is_none_or(|t| t.time() == chrono::NaiveTime::MIN);
-        self.tz == Tz::UTC && whole(&self.from) && whole(&self.to)
+        self.tz == Tz::UTC && self.from.is_none_or(at_midnight) && self.to.is_none_or(at_midnight)
     }
 
     /// The rollup query for this range: daily rows when they suffice, else hourly. Without
@@ -427,19 +449,10 @@ impl Range {
             }
         }
         let hourly = !self.on_utc_days();
-        let bucket = |t: DateTime<Utc>, end: bool| {
-            if hourly {
-                // Hours are whole; an instant inside an hour starts (or ends) at that hour.
-                let floor = t.format("%Y-%m-%dT%H").to_string();
-                let exact = t.time().minute() == 0 && t.time().second() == 0;
-                if end && !exact {
-                    (t + Duration::hours(1)).format("%Y-%m-%dT%H").to_string()
-                } else {
-                    floor
-                }
-            } else {
-                t.format("%Y-%m-%d").to_string()
-            }
+        let bucket = |t: DateTime<Utc>, end: bool| match (hourly, end) {
+            (true, false) => hour_bucket(t),
+            (true, true) => hour_bucket_end(t),
+            (false, _) => day_bucket(t.date_naive()),
         };
         RollupQuery {
             hourly,
@@ -453,12 +466,9 @@ impl Range {
     /// Whole UTC days inside the range with hours at either end, or `None` when the range
     /// holds no whole UTC day (the hourly rollups alone answer it).
     fn split_query(&self) -> Option<RollupQuery> {
-        let midnight = |t: &DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
-        let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-        let hour = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H").to_string();
         // The first whole day starts at or after `from`; the last ends at or before `to`.
         let first = self.from.map(|t| {
-            if midnight(&t) {
+            if at_midnight(t) {
                 t.date_naive()
             } else {
                 t.date_naive() + Duration::days(1)
@@ -470,30 +480,19 @@ impl Range {
                 return None;
             }
         }
-        if self.from.is_none_or(|t| midnight(&t)) && self.to.is_none_or(|t| midnight(&t)) {
+        let (from, to) = (first.map(day_bucket), end.map(day_bucket));
+        if self.from.is_none_or(at_midnight) && self.to.is_none_or(at_midnight) {
             return Some(RollupQuery {
-                from: first.map(day),
-                to: end.map(day),
+                from,
+                to,
                 ..RollupQuery::default()
             });
         }
-        // Hours are whole; an instant inside an hour starts (or ends) at that hour.
-        let to_hour = self.to.map(|t| {
-            let exact = t.time().minute() == 0 && t.time().second() == 0;
-            if exact {
-                hour(t)
-            } else {
-                hour(t + Duration::hours(1))
-            }
-        });
         Some(RollupQuery {
             hourly: true,
-            from: self.from.map(hour),
-            to: to_hour,
-            days: Some(DaySpan {
-                from: first.map(day),
-                to: end.map(day),
-            }),
+            from: self.from.map(hour_bucket),
+            to: self.to.map(hour_bucket_end),
+            days: Some(DaySpan { from, to }),
             ..RollupQuery::default()
         })
     }
@@ -998,12 +997,8 @@ pub async fn realtime_usage(
     let first_hour = this_hour - Duration::hours(23);
     let rollups = RollupQuery {
         hourly: true,
-        from: Some(first_hour.format("%Y-%m-%dT%H").to_string()),
-        to: Some(
-            (this_hour + Duration::hours(1))
-                .format("%Y-%m-%dT%H")
-                .to_string(),
-        ),
+        from: Some(hour_bucket(first_hour)),
+        to: Some(hour_bucket(this_hour + Duration::hours(1))),
         project_id: project.cloned(),
         by_bucket: true,
         ..RollupQuery::default()
@@ -1012,9 +1007,7 @@ pub async fn realtime_usage(
     let mut by_hour: BTreeMap<String, Sums> = BTreeMap::new();
     for i in 0..24 {
         by_hour.insert(
-            (first_hour + Duration::hours(i))
-                .format("%Y-%m-%dT%H")
-                .to_string(),
+            hour_bucket(first_hour + Duration::hours(i)),
             Sums::default(),
         );
     }

@@ -95,28 +95,20 @@ impl ReportStore for D1Store {
             .map(|m| format!("SUM({m}) AS {m}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let source = match reads.as_slice() {
-            [(table, bucket, filter)] => {
-                format!("(SELECT {bucket} AS bucket, * FROM {table} {filter})")
-            }
-            _ => {
-                let columns = format!(
-                    "project_id, provider, model, operation, currency, cost_nanos, {}",
-                    MEASURES.join(", ")
-                );
-                let selects = reads
-                    .iter()
-                    .map(|(table, bucket, filter)| {
-                        format!("SELECT {bucket} AS bucket, {columns} FROM {table} {filter}")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" UNION ALL ");
-                format!("({selects})")
-            }
-        };
+        let columns = format!(
+            "project_id, provider, model, operation, currency, cost_nanos, {}",
+            MEASURES.join(", ")
+        );
+        let source = reads
+            .iter()
+            .map(|(table, bucket, filter)| {
+                format!("SELECT {bucket} AS bucket, {columns} FROM {table} {filter}")
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
         let sql = format!(
             "SELECT {bucket_select}, {dims}, currency, CAST(SUM(cost_nanos) AS TEXT) AS cost_nanos, {sums} \
-             FROM {source} GROUP BY {}",
+             FROM ({source}) GROUP BY {}",
             keys.join(", ")
         );
         let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
