@@ -470,6 +470,23 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
   await close();
 });
 
+test('a project key is told when its range reaches back before the pruned days', async () => {
+  // Yesterday (UTC): today's range starts after it in every time zone.
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  await w.db.prepare('INSERT INTO usage_retention (id, pruned_before) VALUES (1, ?)').bind(day).run();
+  try {
+    const { page, close } = await openPage(w);
+    await signIn(page, keys.ads);
+    await choosePreset(page, 'all');
+    assert.match(await page.textContent('#load-note'), new RegExp(`Events before ${day} are past the retention period`));
+    await choosePreset(page, 'today');
+    assert.equal(await page.isVisible('#load-note'), false, 'a range after the watermark has no note');
+    await close();
+  } finally {
+    await w.db.prepare('DELETE FROM usage_retention').run();
+  }
+});
+
 test('a hostile project name is shown as text, never run as markup', async () => {
   const { page, rec, close } = await openPage(w);
   await signIn(page, ADMIN_KEY);

@@ -236,9 +236,11 @@ async function loadProject(range) {
   let cursor;
   let pages = 0;
   let more = false;
+  let prunedBefore = null;
   do {
     const page = await getJson(apiPath('/api/usage', { ...range.instants, limit: 1000, cursor }));
     events.push(...page.events);
+    prunedBefore ??= page.pruned_before ?? null;
     cursor = page.next_cursor;
     pages += 1;
     more = Boolean(cursor) && pages >= MAX_PAGES;
@@ -258,7 +260,10 @@ async function loadProject(range) {
     tables: { provider: ok(agg.provider), model: ok(agg.model), project: ok(agg.project), operation: ok(agg.operation) },
     jobs: ok(agg.jobs),
     unpriced: ok(agg.unpriced),
-    note: more ? `Charts and tables sum the newest ${int(events.length)} events of this range only; narrow the range to see all.` : null,
+    note: [
+      prunedBefore && `Events before ${prunedBefore} are past the retention period and no longer listed one by one, so the charts and tables start on that day; the totals for today and this month, and the admin reports, still count them.`,
+      more && `Charts and tables sum the newest ${int(events.length)} events of this range only; narrow the range to see all.`,
+    ].filter(Boolean).join(' ') || null,
   };
 }
 

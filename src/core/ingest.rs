@@ -29,6 +29,7 @@ use super::pricing::Unpriced;
 use super::projects::ProjectId;
 use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent};
 use super::reprice::REPRICE_PREFIX;
+use super::retention::RetentionStore;
 use super::store::{RawLog, RepriceStore, UsageStore};
 use super::usage::{EventInput, EventRules, UsageEvent};
 
@@ -523,6 +524,10 @@ pub struct RebuildReport {
     pub inserted: usize,
     /// Events the store already had.
     pub already_stored: usize,
+    /// Events of days whose raw rows were pruned (before `pruned_before`): the rollups still
+    /// count them, so they are not inserted again.
+    pub pruned: usize,
+    pub pruned_before: Option<NaiveDate>,
     /// Prices written again from re-price objects.
     pub repriced: usize,
     pub unreadable_lines: usize,
@@ -568,7 +573,7 @@ impl Phase {
 /// are written again). Idempotent: calling it again, or over a store that was never lost,
 /// changes nothing.
 pub async fn rebuild(
-    usage: &(impl UsageStore + RepriceStore),
+    usage: &(impl UsageStore + RepriceStore + RetentionStore),
     log: &impl RawLog,
     request: &RebuildRequest,
 ) -> Result<RebuildReport, CoreError> {
@@ -643,6 +648,8 @@ pub async fn rebuild(
         events_read: 0,
         inserted: 0,
         already_stored: 0,
+        pruned: 0,
+        pruned_before: None,
         repriced: 0,
         unreadable_lines: 0,
         problems: Vec::new(),
@@ -668,6 +675,16 @@ pub async fn rebuild(
         records.extend(lines);
     }
     report.events_read = records.len();
+    if !records.is_empty() {
+        // A wiped store has no watermark, so a full rebuild restores every day.
+        report.pruned_before = usage.retention_state().await?.pruned_before;
+        if let Some(watermark) = report.pruned_before {
+            let watermark = watermark.format("%Y-%m-%d").to_string();
+            let before = records.len();
+            records.retain(|r| r.day() >= watermark.as_str());
+            report.pruned = before - records.len();
+        }
+    }
     if !records.is_empty() {
         match phase {
             Phase::Raw => {

@@ -24,6 +24,10 @@ pub struct MemoryStore {
     keys: RefCell<Vec<ApiKeyRecord>>,
     prices: RefCell<BTreeMap<String, PriceEntry>>,
     events: RefCell<Vec<ListedEvent>>,
+    /// Events whose raw rows were pruned: gone from listings and scans, still in every
+    /// rollup and job total, as in D1.
+    pruned: RefCell<Vec<ListedEvent>>,
+    retention: RefCell<crate::core::retention::RetentionState>,
     event_keys: RefCell<HashSet<EventKey>>,
     next_seq: Cell<i64>,
     plans: RefCell<BTreeMap<(String, String), crate::core::plans::Plan>>,
@@ -54,7 +58,24 @@ impl MemoryStore {
     /// Forgets every stored event (a wiped usage table).
     pub fn wipe_events(&self) {
         self.events.borrow_mut().clear();
+        self.pruned.borrow_mut().clear();
         self.event_keys.borrow_mut().clear();
+        *self.retention.borrow_mut() = Default::default();
+    }
+
+    /// Every event the rollups count: the stored ones and the pruned ones.
+    fn counted_events(&self) -> Vec<ListedEvent> {
+        let mut all = self.events.borrow().clone();
+        all.extend(self.pruned.borrow().iter().cloned());
+        all
+    }
+
+    /// Whether an event falls before the retention watermark (its day may have been pruned).
+    fn before_watermark(&self, event: &StoredEvent) -> bool {
+        self.retention
+            .borrow()
+            .pruned_before
+            .is_some_and(|w| event.day() < w.format("%Y-%m-%d").to_string().as_str())
     }
 }
 
@@ -233,7 +254,8 @@ impl UsageStore for MemoryStore {
         let mut stored = self.events.borrow_mut();
         let mut inserted = Vec::with_capacity(events.len());
         for event in events {
-            let new = keys.insert(event.key());
+            // As in D1: an event before the watermark was counted before its row was pruned.
+            let new = !self.before_watermark(event) && keys.insert(event.key());
             if new {
                 let seq = self.next_seq.get() + 1;
                 self.next_seq.set(seq);
@@ -446,7 +468,7 @@ impl crate::core::report::ReportStore for MemoryStore {
         self.check()?;
         let parts = query.parts();
         let mut groups: BTreeMap<Vec<String>, RollupRow> = BTreeMap::new();
-        for listed in self.events.borrow().iter() {
+        for listed in &self.counted_events() {
             let e = &listed.event;
             let hour = e.request_timestamp.get(..13).unwrap_or_default();
             // The event counts once, in the first read whose table and bounds hold it.
@@ -598,8 +620,7 @@ impl crate::core::plans::PlanStore for MemoryStore {
     ) -> Result<i64, StoreError> {
         self.check()?;
         let jobs: HashSet<(String, String)> = self
-            .events
-            .borrow()
+            .counted_events()
             .iter()
             .map(|l| &l.event)
             .filter(|e| {
@@ -610,5 +631,49 @@ impl crate::core::plans::PlanStore for MemoryStore {
             .filter_map(|e| e.job_id.clone().map(|j| (e.project_id.clone(), j)))
             .collect();
         Ok(jobs.len() as i64)
+    }
+}
+
+impl crate::core::retention::RetentionStore for MemoryStore {
+    async fn retention_state(&self) -> Result<crate::core::retention::RetentionState, StoreError> {
+        self.check()?;
+        Ok(self.retention.borrow().clone())
+    }
+
+    async fn advance_watermark(
+        &self,
+        before: chrono::NaiveDate,
+    ) -> Result<chrono::NaiveDate, StoreError> {
+        self.check()?;
+        let mut state = self.retention.borrow_mut();
+        let watermark = state.pruned_before.map_or(before, |w| w.max(before));
+        state.pruned_before = Some(watermark);
+        Ok(watermark)
+    }
+
+    async fn prune_rows(&self, limit: u32) -> Result<u64, StoreError> {
+        self.check()?;
+        let mut events = self.events.borrow_mut();
+        events.sort_by(|a, b| {
+            (a.event.request_timestamp.as_str(), a.seq)
+                .cmp(&(b.event.request_timestamp.as_str(), b.seq))
+        });
+        let due = events
+            .iter()
+            .take(limit as usize)
+            .take_while(|l| self.before_watermark(&l.event))
+            .count();
+        let gone: Vec<ListedEvent> = events.drain(..due).collect();
+        events.sort_by_key(|l| l.seq);
+        self.pruned.borrow_mut().extend(gone);
+        Ok(due as u64)
+    }
+
+    async fn record_prune(&self, rows: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.check()?;
+        let mut state = self.retention.borrow_mut();
+        state.rows_pruned += rows as i64;
+        state.last_pruned_at = Some(crate::core::clock::format_timestamp(at));
+        Ok(())
     }
 }

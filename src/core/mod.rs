@@ -25,6 +25,7 @@ pub mod query;
 pub mod record;
 pub mod report;
 pub mod reprice;
+pub mod retention;
 pub mod store;
 pub mod summaries;
 pub mod usage;
@@ -33,3 +34,5 @@ pub mod usage;
 mod tests;
 #[cfg(test)]
 mod tests_ingest;
+#[cfg(test)]
+mod tests_retention;

@@ -191,13 +191,25 @@ pub struct UsagePage {
     pub events: Vec<super::record::EventView>,
     /// Pass as `cursor` for the next (older) page; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// When the range reaches back before the retention watermark: the events of earlier
+    /// days were pruned from the raw rows and are not listed (every report still counts
+    /// them). `None` when nothing of the range was pruned.
+    pub pruned_before: Option<chrono::NaiveDate>,
 }
 
 /// Stored events matching the query, newest first, one page at a time.
 pub async fn list_usage(
-    store: &impl super::store::UsageStore,
+    store: &(impl super::store::UsageStore + super::retention::RetentionStore),
     query: &UsageQuery,
 ) -> Result<UsagePage, CoreError> {
+    let pruned_before = store
+        .retention_state()
+        .await?
+        .pruned_before
+        .filter(|watermark| {
+            let day = watermark.format("%Y-%m-%d").to_string();
+            query.from.as_ref().is_none_or(|from| *from < day)
+        });
     let mut rows = store.list_events(query).await?;
     let more = rows.len() > query.limit as usize;
     rows.truncate(query.limit as usize);
@@ -217,5 +229,6 @@ pub async fn list_usage(
         count: events.len(),
         events,
         next_cursor,
+        pruned_before,
     })
 }

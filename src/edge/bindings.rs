@@ -5,6 +5,7 @@ use worker::Env;
 
 use crate::core::error::CoreError;
 use crate::core::ingest::IngestConfig;
+use crate::core::retention::RetentionConfig;
 
 use super::d1::D1Store;
 use super::http::CorsPolicy;
@@ -28,6 +29,8 @@ pub const ALERT_FROM: &str = "ALERT_FROM";
 pub const DASHBOARD_URL: &str = "DASHBOARD_URL";
 /// Var: how many days late a usage event may arrive (default 90).
 pub const MAX_EVENT_AGE_DAYS: &str = "MAX_EVENT_AGE_DAYS";
+/// Var: how many days raw usage rows stay in D1 (empty or 0: forever).
+pub const USAGE_RETENTION_DAYS: &str = "USAGE_RETENTION_DAYS";
 
 /// What a request handler needs from the environment.
 pub struct AppState {
@@ -84,6 +87,17 @@ pub fn ingest_config(env: &Env) -> IngestConfig {
         }
     }
     config
+}
+
+/// The retention of raw usage rows; an unreadable value keeps every row (and says so).
+pub fn retention_config(env: &Env) -> RetentionConfig {
+    let Ok(value) = env.var(USAGE_RETENTION_DAYS) else {
+        return RetentionConfig::default();
+    };
+    RetentionConfig::parse(&value.to_string()).unwrap_or_else(|problem| {
+        worker::console_warn!("var {USAGE_RETENTION_DAYS}: {problem}; keeping every row");
+        RetentionConfig::default()
+    })
 }
 
 /// Alert settings from vars; empty values count as unset.

@@ -1,5 +1,5 @@
-//! The Cron Trigger (`0 */6 * * *`): writes the R2 summaries, then checks every budget and
-//! sends the alerts due.
+//! The Cron Trigger (`0 */6 * * *`): writes the R2 summaries, checks every budget and sends
+//! the alerts due, then prunes raw usage rows past their retention.
 //! Each step runs on its own: a failing step is logged and never stops the others.
 
 use serde_json::{json, Value};
@@ -7,9 +7,10 @@ use worker::Env;
 
 use crate::core::alerts::{check_budgets, Mode};
 use crate::core::clock::{Clock, SystemEntropy};
+use crate::core::retention::prune;
 use crate::core::summaries::write_summaries;
 
-use super::bindings::{alert_config, raw_log, AppState};
+use super::bindings::{alert_config, ingest_config, raw_log, retention_config, AppState};
 use super::notify::EdgeNotifier;
 use super::router::WorkerClock;
 
@@ -21,7 +22,7 @@ pub async fn run(env: &Env) -> Value {
         Err(e) => {
             worker::console_error!("cron: not run: {e}");
             let error = json!({ "error": e.to_string() });
-            return json!({ "summaries": error, "budgets": error });
+            return json!({ "summaries": error, "budgets": error, "retention": error });
         }
     };
     let summaries = match raw_log(env) {
@@ -61,5 +62,20 @@ pub async fn run(env: &Env) -> Value {
             json!({ "error": e.to_string() })
         }
     };
-    json!({ "summaries": summaries, "budgets": budgets })
+    // Pruning last: it only saves space, and the steps above never need the pruned rows.
+    let retention = match prune(
+        &state.store,
+        retention_config(env),
+        ingest_config(env),
+        clock.now(),
+    )
+    .await
+    {
+        Ok(report) => json!(report),
+        Err(e) => {
+            worker::console_error!("cron: pruning failed: {e}");
+            json!({ "error": e.to_string() })
+        }
+    };
+    json!({ "summaries": summaries, "budgets": budgets, "retention": retention })
 }

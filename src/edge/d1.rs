@@ -278,7 +278,7 @@ impl ProjectStore for D1Store {
     }
 }
 
-fn changes(result: &worker::D1Result) -> usize {
+pub(super) fn changes(result: &worker::D1Result) -> usize {
     result
         .meta()
         .ok()

@@ -20,6 +20,7 @@ use crate::core::record::StoredEvent;
 use crate::core::store::{ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore};
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
+use super::d1_retention::WATERMARK_SQL;
 
 /// One value of a row as it travels in the batch's JSON.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -220,27 +221,48 @@ fn names(columns: &[Column]) -> Vec<&'static str> {
 
 /// The insert of one chunk. `ON CONFLICT ... DO NOTHING` skips exactly the events already
 /// stored (or repeated in the batch); any other failed constraint fails the whole batch
-/// instead of dropping a row silently, as `INSERT OR IGNORE` would.
+/// instead of dropping a row silently, as `INSERT OR IGNORE` would. An event of a day before
+/// the retention watermark is skipped too: its row was pruned, and the rollups still count it.
 fn insert_sql(columns: &[&str]) -> String {
     let values = (0..columns.len())
         .map(|i| format!("row ->> {i}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let time = columns
+        .iter()
+        .position(|c| *c == "request_timestamp")
+        .unwrap_or_default();
     let columns = columns.join(", ");
     // The LIMIT keeps the subquery from being flattened: each row's JSON is produced once and
     // every column read from it, instead of json_each re-encoding the row per column (about
     // 10% faster per 1,000 rows in the local runtime).
     format!(
         "INSERT INTO api_usage ({columns}) SELECT {values} \
-         FROM (SELECT value AS row FROM json_each(?1) LIMIT -1) WHERE true \
+         FROM (SELECT value AS row FROM json_each(?1) LIMIT -1) \
+         WHERE row ->> {time} >= {WATERMARK_SQL} \
          ON CONFLICT (project_id, id) DO NOTHING"
     )
 }
 
-/// The events of a chunk already stored, by key. It runs before any insert of the same
+/// The events of a chunk already stored, by key, and those of days before the retention
+/// watermark (counted before their rows were pruned). It runs before any insert of the same
 /// batch, so it sees exactly the rows stored by earlier requests.
-const EXISTING_SQL: &str = "SELECT u.project_id, u.id FROM json_each(?1) AS k \
-     JOIN api_usage AS u ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1";
+fn existing_sql() -> String {
+    format!(
+        "SELECT k.value ->> 0 AS project_id, k.value ->> 1 AS id FROM json_each(?1) AS k \
+         WHERE k.value ->> 2 < {WATERMARK_SQL} OR EXISTS (SELECT 1 FROM api_usage AS u \
+         WHERE u.project_id = k.value ->> 0 AND u.id = k.value ->> 1)"
+    )
+}
+
+/// The columns of a key in the lookup: the key, then the time the watermark is checked on.
+fn key_columns() -> Vec<Column> {
+    COLUMNS
+        .iter()
+        .filter(|(name, _, _)| matches!(*name, "project_id" | "id" | "request_timestamp"))
+        .copied()
+        .collect()
+}
 
 fn select_columns() -> String {
     COLUMNS
@@ -411,6 +433,7 @@ fn chunks_of(events: &[StoredEvent], columns: &[Column]) -> Result<Vec<Chunk>, S
     let mut rows = Vec::with_capacity(events.len().min(1000) * 160);
     let mut keys = Vec::with_capacity(events.len().min(1000) * 32);
     let mut row = Vec::with_capacity(256);
+    let key = key_columns();
     for event in events {
         row.clear();
         write_row(&mut row, event, columns)?;
@@ -423,7 +446,7 @@ fn chunks_of(events: &[StoredEvent], columns: &[Column]) -> Result<Vec<Chunk>, S
         rows.push(if rows.is_empty() { b'[' } else { b',' });
         rows.extend_from_slice(&row);
         keys.extend_from_slice(if keys.is_empty() { b"[" } else { b"," });
-        write_row(&mut keys, event, &COLUMNS[..2])?;
+        write_row(&mut keys, event, &key)?;
     }
     if !rows.is_empty() {
         out.push(Chunk {
@@ -459,6 +482,7 @@ impl UsageStore for D1Store {
         }
         let columns = used_columns(events);
         let sql = insert_sql(&names(&columns));
+        let existing_sql = existing_sql();
         let chunks = chunks_of(events, &columns)?;
         // One batch is one transaction: the lookups of stored keys first, then every chunk
         // with its rollups, or nothing. Answering the duplicates from a lookup instead of
@@ -467,7 +491,7 @@ impl UsageStore for D1Store {
         for chunk in &chunks {
             statements.push(
                 self.db()
-                    .prepare(EXISTING_SQL)
+                    .prepare(&existing_sql)
                     .bind(&[text(&chunk.keys)])
                     .map_err(store_error)?,
             );
@@ -850,6 +874,14 @@ mod tests {
     }
 
     #[test]
+    fn the_insert_skips_rows_before_the_retention_watermark_by_their_own_time_column() {
+        let sql = insert_sql(&["project_id", "id", "provider", "model", "request_timestamp"]);
+        assert!(sql.contains(&format!("WHERE row ->> 4 >= {WATERMARK_SQL}")));
+        let sql = insert_sql(&["request_timestamp", "project_id", "id"]);
+        assert!(sql.contains(&format!("WHERE row ->> 0 >= {WATERMARK_SQL}")));
+    }
+
+    #[test]
     fn the_price_columns_are_the_key_then_the_price_fields_in_column_order() {
         assert_eq!(names(&price_columns()), PRICE_COLUMNS);
     }
@@ -870,15 +902,23 @@ mod tests {
         for chunk in &chunks {
             assert!(chunk.rows.len() <= CHUNK_BYTES);
             let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&chunk.rows).unwrap();
-            let keys: Vec<(String, String)> = serde_json::from_str(&chunk.keys).unwrap();
+            let keys: Vec<(String, String, String)> = serde_json::from_str(&chunk.keys).unwrap();
             assert_eq!(rows.len(), keys.len());
             for (row, key) in rows.iter().zip(&keys) {
+                let time = names(COLUMNS)
+                    .iter()
+                    .position(|c| *c == "request_timestamp")
+                    .unwrap();
                 assert_eq!(
-                    (&row[0], &row[1]),
-                    (&key.0.clone().into(), &key.1.clone().into())
+                    (&row[0], &row[1], &row[time]),
+                    (
+                        &key.0.clone().into(),
+                        &key.1.clone().into(),
+                        &key.2.clone().into()
+                    )
                 );
             }
-            ids.extend(keys.into_iter().map(|(_, id)| id));
+            ids.extend(keys.into_iter().map(|(_, id, _)| id));
         }
         assert_eq!(ids, (0..1000).map(|i| format!("e{i}")).collect::<Vec<_>>());
     }

@@ -10,6 +10,7 @@ pub mod d1;
 pub mod d1_budgets;
 pub mod d1_plans;
 pub mod d1_reports;
+pub mod d1_retention;
 pub mod d1_usage;
 pub mod http;
 pub mod notify;

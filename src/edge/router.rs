@@ -287,6 +287,8 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let body = read_json_body(request).await?;
             super::usage::rebuild_from_log(store, env, &body).await
         }
+        RouteName::Retention => super::usage::retention(store, env, &clock).await,
+        RouteName::Prune => super::usage::prune_now(store, env, &clock).await,
         RouteName::ImportPrices => {
             let query = query_pairs(request);
             let body = read_json_body_up_to(request, MAX_IMPORT_BYTES).await?;

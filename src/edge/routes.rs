@@ -34,6 +34,8 @@ pub enum RouteName {
     RecordUsage,
     ListUsage,
     Rebuild,
+    Retention,
+    Prune,
     UnpricedModels,
     Reprice,
     AdminUsage,
@@ -178,6 +180,18 @@ pub const ROUTES: &[RouteDef] = &[
         "POST",
         "/api/admin/rebuild",
         RouteName::Rebuild,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/retention",
+        RouteName::Retention,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/retention/prune",
+        RouteName::Prune,
         Access::Admin,
     ),
     route(

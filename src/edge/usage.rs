@@ -1,4 +1,5 @@
-//! Handlers of the usage routes: recording, listing and rebuilding from the raw log.
+//! Handlers of the usage routes: recording, listing, rebuilding from the raw log, and the
+//! retention of raw rows.
 
 use worker::{Env, Response};
 
@@ -12,9 +13,10 @@ use crate::core::pricing::catalog::canonical_provider;
 use crate::core::projects::ProjectId;
 use crate::core::query::{list_usage, only_known, param, parse_bound, QueryPairs, UsageQuery};
 use crate::core::reprice::{reprice, unpriced_models, RepriceRequest};
+use crate::core::retention::{prune, retention_status};
 use crate::core::store::ScanFilter;
 
-use super::bindings::{ingest_config, raw_log};
+use super::bindings::{ingest_config, raw_log, retention_config};
 use super::d1::D1Store;
 use super::router::ok;
 
@@ -64,6 +66,38 @@ pub async fn rebuild_from_log(
     };
     let log = raw_log(env)?;
     ok(200, &rebuild(store, &log, &request).await?)
+}
+
+/// `GET /api/admin/retention`.
+pub async fn retention(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+) -> Result<Response, CoreError> {
+    let status = retention_status(
+        store,
+        retention_config(env),
+        ingest_config(env),
+        clock.now(),
+    )
+    .await?;
+    ok(200, &status)
+}
+
+/// `POST /api/admin/retention/prune`: one pruning pass now, as the cron runs it.
+pub async fn prune_now(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+) -> Result<Response, CoreError> {
+    let report = prune(
+        store,
+        retention_config(env),
+        ingest_config(env),
+        clock.now(),
+    )
+    .await?;
+    ok(200, &report)
 }
 
 /// `GET /api/admin/prices/unpriced`.

@@ -1,0 +1,102 @@
+//! D1 adapter of [`RetentionStore`]: the watermark row of `usage_retention` and the prune of
+//! old `api_usage` rows. The delete triggers skip rows before the watermark (migration 0009),
+//! so a prune leaves every rollup as it was.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+
+use crate::core::clock::format_timestamp;
+use crate::core::error::StoreError;
+use crate::core::retention::{RetentionState, RetentionStore};
+
+use super::d1::{changes, corrupt, query_first, store_error, text, D1Store};
+
+/// The watermark as SQL: the day before which raw rows may be gone, or the empty string
+/// (before every timestamp) when nothing was ever pruned. Inserts and their duplicate lookup
+/// use it too.
+pub(super) const WATERMARK_SQL: &str =
+    "(SELECT coalesce(max(pruned_before), '') FROM usage_retention)";
+
+fn day(value: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|e| corrupt("pruned_before", format!("`{value}`: {e}")))
+}
+
+#[derive(Deserialize)]
+struct StateRow {
+    pruned_before: String,
+    rows_pruned: i64,
+    last_pruned_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WatermarkRow {
+    pruned_before: String,
+}
+
+impl RetentionStore for D1Store {
+    async fn retention_state(&self) -> Result<RetentionState, StoreError> {
+        let row: Option<StateRow> = query_first(
+            self.db(),
+            "SELECT pruned_before, rows_pruned, last_pruned_at FROM usage_retention WHERE id = 1",
+            &[],
+        )
+        .await?;
+        match row {
+            None => Ok(RetentionState::default()),
+            Some(row) => Ok(RetentionState {
+                pruned_before: Some(day(&row.pruned_before)?),
+                rows_pruned: row.rows_pruned,
+                last_pruned_at: row.last_pruned_at,
+            }),
+        }
+    }
+
+    async fn advance_watermark(&self, before: NaiveDate) -> Result<NaiveDate, StoreError> {
+        let row: Option<WatermarkRow> = query_first(
+            self.db(),
+            "INSERT INTO usage_retention (id, pruned_before) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET pruned_before = max(pruned_before, excluded.pruned_before) \
+             RETURNING pruned_before",
+            &[text(&before.format("%Y-%m-%d").to_string())],
+        )
+        .await?;
+        match row {
+            Some(row) => day(&row.pruned_before),
+            None => Err(corrupt("pruned_before", "no row returned".into())),
+        }
+    }
+
+    async fn prune_rows(&self, limit: u32) -> Result<u64, StoreError> {
+        // Oldest first through the time index, so a pass that stops early leaves the newest
+        // of the due rows, and the watermark read inside the statement is the one in force.
+        let sql = format!(
+            "DELETE FROM api_usage WHERE seq IN (SELECT seq FROM api_usage \
+             WHERE request_timestamp < {WATERMARK_SQL} ORDER BY request_timestamp LIMIT ?1)"
+        );
+        let result = self
+            .db()
+            .prepare(&sql)
+            .bind(&[JsValue::from_f64(f64::from(limit))])
+            .map_err(store_error)?
+            .run()
+            .await
+            .map_err(store_error)?;
+        Ok(changes(&result) as u64)
+    }
+
+    async fn record_prune(&self, rows: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.db()
+            .prepare(
+                "UPDATE usage_retention SET rows_pruned = rows_pruned + ?1, last_pruned_at = ?2 \
+                 WHERE id = 1",
+            )
+            .bind(&[JsValue::from_f64(rows as f64), text(&format_timestamp(at))])
+            .map_err(store_error)?
+            .run()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
