@@ -99,6 +99,7 @@ test('replaying the raw log over pruned days counts nothing twice, and a pass on
 
   const replay = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: { from: daysAgo(40), to: today } });
   const pass = await w.fetch('/api/admin/retention/prune', { method: 'POST', key: ADMIN_KEY });
+  const reprice = await w.fetch('/api/admin/usage/reprice', { method: 'POST', key: ADMIN_KEY, body: { dry_run: true } });
 
   assert.equal(replay.status, 200, replay.text);
   assert.deepEqual(
@@ -107,6 +108,8 @@ test('replaying the raw log over pruned days counts nothing twice, and a pass on
   );
   assert.equal(pass.status, 200, pass.text);
   assert.deepEqual(pass.json, { retention_days: 10, pruned_before: daysAgo(10), rows_deleted: 0, done: true });
+  assert.equal(reprice.status, 200, reprice.text);
+  assert.deepEqual([reprice.json.examined, reprice.json.pruned_before], [3, daysAgo(10)], 're-pricing sees the retained rows and says which days it cannot reach');
   assert.deepEqual(await totals(), before);
   assert.equal((await rows('SELECT COUNT(*) AS n FROM api_usage'))[0].n, 3);
 });
@@ -118,26 +121,36 @@ test('deleting a retained row still takes it out of the rollups', async () => {
   assert.equal(after.n, before.n - 1);
 });
 
-test('a retention not longer than the late-arrival window prunes nothing and says why', async () => {
+test('a retention not longer than the late-arrival window prunes nothing and says why, and days already pruned stay closed', async () => {
   const other = await startWorker({ bindings: { USAGE_RETENTION_DAYS: '5', MAX_EVENT_AGE_DAYS: '30' } });
   try {
+    // An earlier prune, under an earlier configuration, left the watermark 10 days back.
+    const watermark = dayOf(Date.now() - 10 * DAY_MS);
+    await other.db.prepare('INSERT INTO usage_retention (id, pruned_before) VALUES (1, ?)').bind(watermark).run();
     await other.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'ads', name: 'Ads' } });
-    const old = `${dayOf(Date.now() - 20 * DAY_MS)}T10:00:00Z`;
-    const sent = await other.fetch('/api/usage', {
-      method: 'POST', key: ADMIN_KEY, body: { project_id: 'ads', id: 'late', provider: 'openai', model: 'gpt-4o', input_tokens: 10, timestamp: old },
+    const send = (id, ago) => other.fetch('/api/usage', {
+      method: 'POST',
+      key: ADMIN_KEY,
+      body: { project_id: 'ads', id, provider: 'openai', model: 'gpt-4o', input_tokens: 10, timestamp: `${dayOf(Date.now() - ago * DAY_MS)}T10:00:00Z` },
     });
-    assert.equal(sent.status, 201, sent.text);
 
+    const tooOld = await send('late', 20);
+    const fine = await send('recent', 3);
     const status = await other.fetch('/api/admin/retention', { key: ADMIN_KEY });
     const pass = await other.fetch('/api/admin/retention/prune', { method: 'POST', key: ADMIN_KEY });
     await (await other.mf.getWorker()).scheduled({ cron: '0 */6 * * *' });
 
+    assert.equal(tooOld.status, 400, tooOld.text);
+    assert.deepEqual(tooOld.json.error.details.map((d) => d.field), ['timestamp']);
+    assert.match(tooOld.json.error.details[0].message, new RegExp(`falls before ${watermark}`));
+    assert.equal(fine.status, 201, fine.text);
     assert.match(status.json.problem, /USAGE_RETENTION_DAYS \(5\) must be greater than MAX_EVENT_AGE_DAYS \(30\)/);
-    assert.equal(status.json.next_pruned_before, null);
+    assert.deepEqual([status.json.pruned_before, status.json.next_pruned_before], [watermark, null]);
     assert.equal(pass.status, 409, pass.text);
     assert.match(pass.json.error.message, /MAX_EVENT_AGE_DAYS/);
-    assert.equal((await other.db.prepare('SELECT COUNT(*) AS n FROM api_usage').all()).results[0].n, 1);
-    assert.deepEqual((await other.db.prepare('SELECT * FROM usage_retention').all()).results, []);
+    assert.deepEqual((await other.db.prepare('SELECT id FROM api_usage').all()).results, [{ id: 'recent' }]);
+    const [state] = (await other.db.prepare('SELECT pruned_before, rows_pruned FROM usage_retention').all()).results;
+    assert.deepEqual(state, { pruned_before: watermark, rows_pruned: 0 }, 'a refused prune moves nothing');
   } finally {
     await other.dispose();
   }

@@ -255,12 +255,15 @@ pub struct IngestReport {
 #[derive(Debug, Clone, Copy)]
 pub struct IngestConfig {
     pub max_event_age_days: i64,
+    /// The retention watermark, when rows were ever pruned (see [`super::retention`]).
+    pub pruned_before: Option<NaiveDate>,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_event_age_days: DEFAULT_MAX_EVENT_AGE_DAYS,
+            pruned_before: None,
         }
     }
 }
@@ -423,6 +426,7 @@ pub async fn ingest(
     let rules = EventRules {
         now,
         max_age_days: config.max_event_age_days,
+        pruned_before: config.pruned_before,
     };
     let records = prepare(usage, prices, entropy, principal, &batch, &rules).await?;
     let key = raw_key(now, entropy)?;

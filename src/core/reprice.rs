@@ -78,6 +78,9 @@ pub struct RepriceReport {
     pub raw_object: Option<String>,
     pub next_cursor: Option<String>,
     pub done: bool,
+    /// The retention watermark, when rows were ever pruned: events of earlier days have no
+    /// raw row left to re-price and keep the prices they had, in every rollup.
+    pub pruned_before: Option<chrono::NaiveDate>,
 }
 
 const SHOWN_CHANGES: usize = 100;
@@ -135,7 +138,7 @@ fn parse_filter(request: &RepriceRequest) -> Result<(ScanFilter, i64, usize), Co
 /// and stores the prices that changed. A reported cost stays the cost that counts; its
 /// computed cost beside it is updated.
 pub async fn reprice(
-    store: &impl RepriceStore,
+    store: &(impl RepriceStore + super::retention::RetentionStore),
     prices: &impl PriceStore,
     log: &impl RawLog,
     clock: &impl Clock,
@@ -166,6 +169,7 @@ pub async fn reprice(
         cost_after: Totals::new(),
         changes: Vec::new(),
         raw_object: None,
+        pruned_before: store.retention_state().await?.pruned_before,
         next_cursor: if more {
             events.last().map(|e| e.seq.to_string())
         } else {

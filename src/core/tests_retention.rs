@@ -229,17 +229,12 @@ fn a_rebuild_skips_pruned_days_so_nothing_is_counted_twice_and_a_wiped_store_get
     assert_eq!(rollups(&world), before);
 }
 
-#[test]
-fn an_event_of_a_pruned_day_sent_again_is_a_duplicate_not_a_second_count() {
-    let world = world_with_november();
-    prune_100_days_on_24_february(&world);
-    let before = rollups(&world);
-    // Only a late window longer than the retention could let it in; the store still refuses.
-    let wide = IngestConfig {
-        max_event_age_days: 3650,
-    };
-
-    let report = block_on(ingest(
+/// Sends event `b1` of 15 November (a pruned day) again on 24 February 2027.
+fn send_b1_again(
+    world: &World,
+    config: IngestConfig,
+) -> Result<super::ingest::IngestReport, CoreError> {
+    block_on(ingest(
         &world.store,
         &world.store,
         &world.log,
@@ -251,9 +246,50 @@ fn an_event_of_a_pruned_day_sent_again_is_a_duplicate_not_a_second_count() {
                "timestamp": "2026-11-15T10:00:00Z"})
         .to_string()
         .as_bytes(),
-        wide,
+        config,
     ))
-    .unwrap();
+}
+
+#[test]
+fn an_event_of_a_pruned_day_is_refused_naming_the_watermark_and_nothing_is_written() {
+    let world = world_with_november();
+    prune_100_days_on_24_february(&world);
+    let objects = world.log.objects.borrow().len();
+    // Only a late window longer than the retention could let it through by age alone.
+    let config = IngestConfig {
+        max_event_age_days: 3650,
+        pruned_before: Some(day(2026, 11, 16)),
+    };
+
+    let result = send_b1_again(&world, config);
+
+    match result {
+        Err(CoreError::Validation(errors)) => {
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].field, "timestamp");
+            assert!(
+                errors[0].message.contains("before 2026-11-16"),
+                "{}",
+                errors[0].message
+            );
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    assert_eq!(world.log.objects.borrow().len(), objects);
+}
+
+#[test]
+fn with_a_stale_watermark_an_event_of_a_pruned_day_is_a_duplicate_not_a_second_count() {
+    let world = world_with_november();
+    prune_100_days_on_24_february(&world);
+    let before = rollups(&world);
+    // As in an isolate whose cached watermark predates the prune: the store still refuses.
+    let stale = IngestConfig {
+        max_event_age_days: 3650,
+        pruned_before: None,
+    };
+
+    let report = send_b1_again(&world, stale).unwrap();
 
     assert_eq!((report.stored, report.duplicates), (0, 1));
     assert_eq!(rollups(&world), before);

@@ -91,6 +91,9 @@ pub struct EventRules {
     pub now: DateTime<Utc>,
     /// Events older than this many days are refused (late arrivals within it are fine).
     pub max_age_days: i64,
+    /// The retention watermark: events of earlier days are refused, since those days' raw
+    /// rows were pruned and their rollups are closed.
+    pub pruned_before: Option<chrono::NaiveDate>,
 }
 
 fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldError> {
@@ -258,6 +261,14 @@ impl EventInput {
                     format!(
                         "is older than {} days, the late-arrival window",
                         rules.max_age_days
+                    ),
+                );
+            } else if let Some(watermark) = rules.pruned_before.filter(|w| t.date_naive() < *w) {
+                p.push(
+                    at("timestamp"),
+                    format!(
+                        "falls before {watermark}: the raw rows of earlier days were pruned \
+                         (USAGE_RETENTION_DAYS), so no event of those days can be recorded"
                     ),
                 );
             }

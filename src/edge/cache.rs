@@ -1,10 +1,12 @@
-//! Per-isolate caches of ingest keys and custom prices, so that recording one event needs no
-//! database read before its write. An entry lives 60 seconds; the isolate that revokes a key,
-//! deletes a project or changes a price forgets at once, others within the minute.
+//! Per-isolate caches of ingest keys, custom prices and the retention watermark, so that
+//! recording one event needs no database read before its write. An entry lives 60 seconds; the
+//! isolate that revokes a key, deletes a project, changes a price or prunes forgets at once,
+//! others within the minute (an event that races a prune is still never counted twice: the
+//! insert checks the watermark itself).
 
 use std::cell::RefCell;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::core::cache::TtlCache;
 use crate::core::error::StoreError;
@@ -12,6 +14,7 @@ use crate::core::keys::ApiKeyRecord;
 use crate::core::prices::PriceStore;
 use crate::core::pricing::catalog::PriceEntry;
 use crate::core::projects::ProjectId;
+use crate::core::retention::RetentionStore;
 use crate::core::store::KeyStore;
 
 use super::d1::{now, D1Store};
@@ -21,6 +24,22 @@ const TTL_MS: i64 = 60_000;
 thread_local! {
     static KEYS: RefCell<TtlCache<ApiKeyRecord>> = RefCell::new(TtlCache::new(TTL_MS, 1000));
     static PRICES: RefCell<TtlCache<Vec<PriceEntry>>> = RefCell::new(TtlCache::new(TTL_MS, 1));
+    static WATERMARK: RefCell<TtlCache<Option<NaiveDate>>> = RefCell::new(TtlCache::new(TTL_MS, 1));
+}
+
+/// Forget the cached retention watermark (after a prune).
+pub fn forget_watermark() {
+    WATERMARK.with(|w| w.borrow_mut().clear());
+}
+
+/// The retention watermark, read through the cache.
+pub async fn watermark(store: &D1Store) -> Result<Option<NaiveDate>, StoreError> {
+    if let Some(hit) = WATERMARK.with(|w| w.borrow_mut().get("", now_ms())) {
+        return Ok(hit);
+    }
+    let watermark = store.retention_state().await?.pruned_before;
+    WATERMARK.with(|w| w.borrow_mut().put("", watermark, now_ms()));
+    Ok(watermark)
 }
 
 fn now_ms() -> i64 {

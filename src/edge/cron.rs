@@ -71,7 +71,10 @@ pub async fn run(env: &Env) -> Value {
     )
     .await
     {
-        Ok(report) => json!(report),
+        Ok(report) => {
+            super::cache::forget_watermark();
+            json!(report)
+        }
         Err(e) => {
             worker::console_error!("cron: pruning failed: {e}");
             json!({ "error": e.to_string() })

@@ -77,6 +77,7 @@ pub async fn quote_price(
     let rules = EventRules {
         now: clock.now(),
         max_age_days: 36_500,
+        pruned_before: None,
     };
     let mut event = input.validate("", &rules).map_err(CoreError::Validation)?;
     event.project_id = principal.scope_to(event.project_id.as_ref())?;

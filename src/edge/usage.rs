@@ -7,7 +7,7 @@ use crate::core::auth::Principal;
 use crate::core::clock::format_timestamp;
 use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::error::CoreError;
-use crate::core::ingest::{ingest, rebuild, RebuildRequest};
+use crate::core::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
 use crate::core::input::parse_json;
 use crate::core::pricing::catalog::canonical_provider;
 use crate::core::projects::ProjectId;
@@ -29,6 +29,10 @@ pub async fn record(
     body: &[u8],
 ) -> Result<Response, CoreError> {
     let log = raw_log(env)?;
+    let config = IngestConfig {
+        pruned_before: super::cache::watermark(store).await?,
+        ..ingest_config(env)
+    };
     let report = ingest(
         store,
         &super::cache::Cached(store),
@@ -37,7 +41,7 @@ pub async fn record(
         &SystemEntropy,
         principal,
         body,
-        ingest_config(env),
+        config,
     )
     .await?;
     ok(if report.stored > 0 { 201 } else { 200 }, &report)
@@ -96,8 +100,9 @@ pub async fn prune_now(
         ingest_config(env),
         clock.now(),
     )
-    .await?;
-    ok(200, &report)
+    .await;
+    super::cache::forget_watermark();
+    ok(200, &report?)
 }
 
 /// `GET /api/admin/prices/unpriced`.
