@@ -138,18 +138,34 @@ test('project rows carry the name and this month\'s budget status', async () => 
 test('a time zone moves events to their local day and the totals stay the same', async () => {
   const tz = 'America/New_York';
   const report = await get(`/api/admin/usage?group=day&preset=all&tz=${encodeURIComponent(tz)}`);
-  assert.equal(report.source, 'usage_hourly');
+  // Whole UTC days from the daily rollups, and only the hours that belong to another local
+  // day from the hourly ones.
+  assert.equal(report.source, 'usage_daily+usage_hourly');
   const expected = new Map();
-  for (const e of events.filter((x) => x.cost && (x.currency ?? 'USD') === 'USD')) {
+  const counted = new Map();
+  for (const e of events) {
     const k = localDay(e.timestamp, tz);
-    expected.set(k, (expected.get(k) ?? 0n) + nanos(e.cost));
+    counted.set(k, (counted.get(k) ?? 0) + 1);
+    if (e.cost && (e.currency ?? 'USD') === 'USD') expected.set(k, (expected.get(k) ?? 0n) + nanos(e.cost));
   }
+  assert.deepEqual(report.rows.map((r) => r.period), [...counted.keys()].sort(), 'exactly the local days with events');
   for (const row of report.rows) {
-    if (usd(row) === '0.00') continue;
-    assert.equal(usd(row), amount(expected.get(row.period)), row.period);
+    assert.equal(row.events, counted.get(row.period), row.period);
+    assert.equal(usd(row), expected.has(row.period) ? amount(expected.get(row.period)) : '0.00', row.period);
   }
   const utc = await get('/api/admin/usage?preset=all');
   assert.deepEqual(report.totals, utc.totals);
+  // By local week (Mondays in New York), the same way.
+  const weeks = await get(`/api/admin/usage?group=week&preset=all&tz=${encodeURIComponent(tz)}`);
+  const weekOf = (day) => {
+    const d = new Date(`${day}T00:00:00Z`);
+    d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+    return d.toISOString().slice(0, 10);
+  };
+  const perWeek = new Map();
+  for (const [day, n] of counted) perWeek.set(weekOf(day), (perWeek.get(weekOf(day)) ?? 0) + n);
+  assert.deepEqual(weeks.rows.map((r) => [r.period, r.events]), [...perWeek.entries()].sort());
+  assert.deepEqual(weeks.totals, utc.totals);
 });
 
 test('a range in another time zone without periods reads whole UTC days daily, its ends hourly, exactly', async () => {
@@ -169,10 +185,14 @@ test('a range in another time zone without periods reads whole UTC days daily, i
     assert.equal(usd(row), amount(costOf(inRange.filter((e) => e.provider === provider))), provider);
     assert.equal(row.events, events.filter((e) => e.provider === provider && local(e)).length, provider);
   }
-  // The same range split by local day reads only hours, and adds up to the same totals.
+  // The same range split by local day adds up to the same totals, each day exact.
   const byDay = await get(`/api/admin/usage?group=day&from=${from}&to=${to}&tz=${encodeURIComponent(tz)}`);
-  assert.equal(byDay.source, 'usage_hourly');
+  assert.equal(byDay.source, 'usage_daily+usage_hourly');
   assert.deepEqual(byDay.totals, report.totals);
+  for (const row of byDay.rows) {
+    const that = inRange.filter((e) => localDay(e.timestamp, tz) === row.period);
+    assert.equal(usd(row), amount(costOf(that)), row.period);
+  }
 });
 
 test('week and month groupings and filters add up', async () => {

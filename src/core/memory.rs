@@ -2,7 +2,7 @@
 //! the same contracts as the D1 adapters (conflicts, cascades, revocation).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -467,21 +467,53 @@ impl crate::core::report::ReportStore for MemoryStore {
         use crate::core::report::{Dim, RollupRow, RollupTable, MEASURES};
         self.check()?;
         let parts = query.parts();
+        // A period plan, as lookups: the day's period, and the hour's moves.
+        let plan_days: HashMap<&str, &str> = query
+            .periods
+            .iter()
+            .flat_map(|p| p.days.iter().map(|(d, l)| (d.as_str(), l.as_str())))
+            .collect();
+        let mut plan_hours: HashMap<&str, Vec<(&str, i64)>> = HashMap::new();
+        for (hour, label, sign) in query.periods.iter().flat_map(|p| p.hours.iter()) {
+            plan_hours
+                .entry(hour.as_str())
+                .or_default()
+                .push((label.as_str(), *sign));
+        }
         let mut groups: BTreeMap<Vec<String>, RollupRow> = BTreeMap::new();
         for listed in &self.counted_events() {
             let e = &listed.event;
             let hour = e.request_timestamp.get(..13).unwrap_or_default();
-            // The event counts once, in the first read whose table and bounds hold it.
-            let Some(bucket) = parts.iter().find_map(|part| {
-                let bucket = match part.table {
-                    RollupTable::Hourly => hour.to_string(),
-                    RollupTable::Daily => e.day().to_string(),
-                };
-                let inside = part.from.as_ref().is_none_or(|f| bucket >= *f)
-                    && part.to.as_ref().is_none_or(|t| bucket < *t);
-                inside.then_some(bucket)
-            }) else {
-                continue;
+            // Where the event counts: (bucket, period, sign). Without a plan, once, in the
+            // first read whose table and bounds hold it; with one, as the plan's days and
+            // hours say, exactly as the SQL of a plan sums the rollups.
+            let counts: Vec<(Option<String>, Option<String>, i64)> = if query.periods.is_some() {
+                plan_days
+                    .get(e.day())
+                    .map(|label| (None, Some(label.to_string()), 1))
+                    .into_iter()
+                    .chain(
+                        plan_hours
+                            .get(hour)
+                            .into_iter()
+                            .flatten()
+                            .map(|(label, sign)| (None, Some(label.to_string()), *sign)),
+                    )
+                    .collect()
+            } else {
+                parts
+                    .iter()
+                    .find_map(|part| {
+                        let bucket = match part.table {
+                            RollupTable::Hourly => hour.to_string(),
+                            RollupTable::Daily => e.day().to_string(),
+                        };
+                        let inside = part.from.as_ref().is_none_or(|f| bucket >= *f)
+                            && part.to.as_ref().is_none_or(|t| bucket < *t);
+                        inside.then(|| (query.by_bucket.then_some(bucket), None, 1))
+                    })
+                    .into_iter()
+                    .collect()
             };
             if query
                 .project_id
@@ -500,26 +532,6 @@ impl crate::core::report::ReportStore for MemoryStore {
                     Dim::Operation => e.operation.clone(),
                 })
             };
-            let row = RollupRow {
-                bucket: query.by_bucket.then(|| bucket.clone()),
-                project_id: dim(Dim::Project),
-                provider: dim(Dim::Provider),
-                model: dim(Dim::Model),
-                operation: dim(Dim::Operation),
-                currency: e.currency.clone(),
-                cost_nanos: 0,
-                measures: [0; MEASURES.len()],
-            };
-            let key = vec![
-                row.bucket.clone().unwrap_or_default(),
-                row.project_id.clone().unwrap_or_default(),
-                row.provider.clone().unwrap_or_default(),
-                row.model.clone().unwrap_or_default(),
-                row.operation.clone().unwrap_or_default(),
-                row.currency.clone(),
-            ];
-            let group = groups.entry(key).or_insert(row);
-            group.cost_nanos += i128::from(e.cost_nanos.unwrap_or(0));
             let values = [
                 1,
                 i64::from(e.cost_nanos.is_none()),
@@ -542,11 +554,51 @@ impl crate::core::report::ReportStore for MemoryStore {
                 e.tracks,
                 e.credits_micros,
             ];
-            for (total, value) in group.measures.iter_mut().zip(values) {
-                *total += value;
+            for (bucket, period, sign) in counts {
+                let row = RollupRow {
+                    bucket,
+                    period,
+                    project_id: dim(Dim::Project),
+                    provider: dim(Dim::Provider),
+                    model: dim(Dim::Model),
+                    operation: dim(Dim::Operation),
+                    currency: e.currency.clone(),
+                    cost_nanos: 0,
+                    measures: [0; MEASURES.len()],
+                };
+                let key = vec![
+                    row.bucket.clone().unwrap_or_default(),
+                    row.period.clone().unwrap_or_default(),
+                    row.project_id.clone().unwrap_or_default(),
+                    row.provider.clone().unwrap_or_default(),
+                    row.model.clone().unwrap_or_default(),
+                    row.operation.clone().unwrap_or_default(),
+                    row.currency.clone(),
+                ];
+                let group = groups.entry(key).or_insert(row);
+                group.cost_nanos += i128::from(sign) * i128::from(e.cost_nanos.unwrap_or(0));
+                for (total, value) in group.measures.iter_mut().zip(values) {
+                    *total += sign * value;
+                }
             }
         }
+        // Hours moved out of a day's period leave no empty group behind, as in SQL.
+        if query.periods.is_some() {
+            groups.retain(|_, row| row.measures[0] != 0);
+        }
         Ok(groups.into_values().collect())
+    }
+
+    async fn rollup_days(
+        &self,
+    ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, StoreError> {
+        self.check()?;
+        let days: Vec<chrono::NaiveDate> = self
+            .counted_events()
+            .iter()
+            .filter_map(|l| chrono::NaiveDate::parse_from_str(l.event.day(), "%Y-%m-%d").ok())
+            .collect();
+        Ok(days.iter().min().copied().zip(days.iter().max().copied()))
     }
 
     async fn last_event_at(

@@ -35,4 +35,6 @@ mod tests;
 #[cfg(test)]
 mod tests_ingest;
 #[cfg(test)]
+mod tests_periods;
+#[cfg(test)]
 mod tests_retention;

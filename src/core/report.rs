@@ -5,6 +5,9 @@
 //! counts in the local day, week or month its first instant falls in. For zones whose offset
 //! is a whole number of hours (almost all) that is exact; for the few with half- or
 //! quarter-hour offsets, an hour straddling local midnight counts in the day it starts in.
+//! A report split by local period reads most of its range from the daily rollups all the
+//! same ([`PeriodPlan`]): each whole UTC day goes to the period holding most of its hours,
+//! and only the hours of that day that belong elsewhere are read by the hour and moved.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -95,6 +98,89 @@ pub struct RollupQuery {
     /// Group by bucket (needed to split by period); otherwise buckets are summed.
     pub by_bucket: bool,
     pub dims: Vec<Dim>,
+    /// When set, the store reads exactly this plan instead of the range above and sums each
+    /// row into its local period ([`RollupRow::period`]).
+    pub periods: Option<PeriodPlan>,
+}
+
+/// The most hourly moves a [`PeriodPlan`] may hold (its JSON stays far under D1's 2 MB per
+/// value); a longer range in a zone far from UTC is read by the hour instead.
+pub const MAX_PLAN_HOURS: usize = 20_000;
+
+/// Rollup reads summed into local periods by the store. Every whole UTC day of the range is
+/// read from the daily rollups into the period holding most of its hours; each hour of that
+/// day that belongs to another period is then taken from the day's period (`-1`) and added to
+/// its own (`1`), read from the hourly rollups. Hours of the range's partial UTC days at either
+/// end are read by the hour. A month by day in New York reads 31 daily buckets and 4 or 5
+/// hours a day instead of 744 hourly buckets; by week or month, only the hours at the
+/// period boundaries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PeriodPlan {
+    /// A UTC day bucket and the period it is summed into.
+    pub days: Vec<(String, String)>,
+    /// A UTC hour bucket, the period, and `1` to add the hour or `-1` to take it away.
+    pub hours: Vec<(String, String, i64)>,
+}
+
+impl PeriodPlan {
+    /// The plan for `from..to` (hours are whole: `from` rounds down, `to` up) split by
+    /// `period` in `tz`, or `None` when it would move more than [`MAX_PLAN_HOURS`] hours.
+    pub fn build(from: DateTime<Utc>, to: DateTime<Utc>, period: Period, tz: Tz) -> Option<Self> {
+        let start = floor_hour(from);
+        let end = ceil_hour(to);
+        let mut plan = PeriodPlan::default();
+        let mut day = start.date_naive();
+        loop {
+            let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
+            if midnight >= end {
+                break;
+            }
+            let hours: Vec<(String, String)> = (0..24)
+                .map(|h| midnight + Duration::hours(h))
+                .filter(|h| *h >= start && *h < end)
+                .map(|h| {
+                    let bucket = hour_bucket(h);
+                    let label = local_period(h, period, tz);
+                    (bucket, label)
+                })
+                .collect();
+            if hours.len() == 24 {
+                let anchor = most_common(hours.iter().map(|(_, label)| label.as_str()));
+                for (bucket, label) in &hours {
+                    if *label != anchor {
+                        plan.hours.push((bucket.clone(), anchor.clone(), -1));
+                        plan.hours.push((bucket.clone(), label.clone(), 1));
+                    }
+                }
+                plan.days.push((day_bucket(day), anchor));
+            } else {
+                plan.hours
+                    .extend(hours.into_iter().map(|(bucket, label)| (bucket, label, 1)));
+            }
+            if plan.hours.len() > MAX_PLAN_HOURS {
+                return None;
+            }
+            day = day.succ_opt()?;
+        }
+        Some(plan)
+    }
+}
+
+/// The label that occurs most often; the earliest of equals.
+fn most_common<'a>(labels: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for label in labels {
+        match counts.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((label, 1)),
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    counts
+        .into_iter()
+        .find(|(_, n)| *n == best)
+        .map(|(label, _)| label.to_string())
+        .unwrap_or_default()
 }
 
 /// Whole UTC days (`YYYY-MM-DD`), `from` inclusive, `to` exclusive; `None` is unbounded.
@@ -168,7 +254,7 @@ impl RollupQuery {
 
     /// The tables a report read, as its `source` names them.
     pub fn source(&self) -> &'static str {
-        match (self.hourly, self.days.is_some()) {
+        match (self.hourly, self.days.is_some() || self.periods.is_some()) {
             (false, _) => "usage_daily",
             (true, false) => "usage_hourly",
             (true, true) => "usage_daily+usage_hourly",
@@ -180,6 +266,9 @@ impl RollupQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RollupRow {
     pub bucket: Option<String>,
+    /// The local period (as [`period_of`] names it), when the store summed by a
+    /// [`PeriodPlan`]; `bucket` is then `None`.
+    pub period: Option<String>,
     pub project_id: Option<String>,
     pub provider: Option<String>,
     pub model: Option<String>,
@@ -204,6 +293,8 @@ impl RollupRow {
 #[allow(async_fn_in_trait)]
 pub trait ReportStore {
     async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError>;
+    /// The first and last UTC day of the daily rollups, if any usage is stored.
+    async fn rollup_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError>;
     /// The timestamp of the newest stored event (of one project, if given).
     async fn last_event_at(
         &self,
@@ -422,6 +513,24 @@ fn hour_bucket(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H").to_string()
 }
 
+/// The start of the UTC hour an instant falls in.
+fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_nanosecond(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_minute(0))
+        .unwrap_or(t)
+}
+
+/// The first whole UTC hour at or after an instant.
+fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = floor_hour(t);
+    if floor == t {
+        t
+    } else {
+        floor + Duration::hours(1)
+    }
+}
+
 /// The hourly bucket a range ending at `t` stops before: hours are whole, so an end inside an
 /// hour takes that whole hour in.
 fn hour_bucket_end(t: DateTime<Utc>) -> String {
@@ -433,6 +542,19 @@ fn hour_bucket_end(t: DateTime<Utc>) -> String {
 }
 
 impl Range {
+    /// The part of this range from the start of UTC day `first` to the end of `last`.
+    pub fn within_days(&self, first: NaiveDate, last: NaiveDate) -> Range {
+        let start = first.and_time(chrono::NaiveTime::MIN).and_utc();
+        let end = (last + Duration::days(1))
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        Range {
+            from: Some(self.from.map_or(start, |f| f.max(start))),
+            to: Some(self.to.map_or(end, |t| t.min(end))),
+            tz: self.tz,
+        }
+    }
+
     /// Whether the range falls on whole UTC days, so the daily rollups can answer it.
     fn on_utc_days(&self) -> bool {
         self.tz == Tz::UTC && self.from.is_none_or(at_midnight) && self.to.is_none_or(at_midnight)
@@ -518,15 +640,20 @@ pub fn period_of(bucket: &str, period: Period, tz: Tz) -> Option<String> {
             .ok()?
             .and_utc()
     };
+    Some(local_period(instant, period, tz))
+}
+
+/// The local period (day, Monday of the week, or month) an instant falls in.
+fn local_period(instant: DateTime<Utc>, period: Period, tz: Tz) -> String {
     let day = instant.with_timezone(&tz).date_naive();
-    Some(match period {
+    match period {
         Period::Day => day.format("%Y-%m-%d").to_string(),
         Period::Week => {
             let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
             monday.format("%Y-%m-%d").to_string()
         }
         Period::Month => day.format("%Y-%m").to_string(),
-    })
+    }
 }
 
 /// `GET /api/admin/usage` parameters.
@@ -638,7 +765,19 @@ impl UsageReportQuery {
     }
 
     pub fn rollup_query(&self) -> RollupQuery {
-        let mut q = self.range.rollup_query(self.period.is_some());
+        self.rollup_query_over(self.range)
+    }
+
+    /// The rollup query over `range`: this query's own range, or the same range narrowed to
+    /// the days that hold data. A bounded range split by local period in a zone other than
+    /// UTC is read through a [`PeriodPlan`].
+    pub fn rollup_query_over(&self, range: Range) -> RollupQuery {
+        let mut q = range.rollup_query(self.period.is_some());
+        if let (Some(period), true, Some(from), Some(to)) =
+            (self.period, q.hourly, range.from, range.to)
+        {
+            q.periods = PeriodPlan::build(from, to, period, range.tz);
+        }
         q.project_id = self.project_id.clone();
         q.provider = self.provider.clone();
         q.model = self.model.clone();
@@ -665,8 +804,9 @@ pub fn group_rows(
 ) -> Vec<ReportRow> {
     let mut groups: BTreeMap<(Option<String>, Vec<String>), Sums> = BTreeMap::new();
     for row in rows {
-        let label = match (period, &row.bucket) {
-            (Some(p), Some(bucket)) => period_of(bucket, p, tz),
+        let label = match (period, &row.period, &row.bucket) {
+            (Some(_), Some(label), _) => Some(label.clone()),
+            (Some(p), None, Some(bucket)) => period_of(bucket, p, tz),
             _ => None,
         };
         let key: Vec<String> = dims
@@ -734,6 +874,7 @@ pub fn budget_status(
 /// The JSON answer of `GET /api/admin/usage`.
 pub fn report_json(
     query: &UsageReportQuery,
+    source: &str,
     rows: &[ReportRow],
     projects: &BTreeMap<String, (String, BudgetStatus)>,
     truncated: bool,
@@ -767,7 +908,7 @@ pub fn report_json(
             "period": query.period.map(|p| match p { Period::Day => "day", Period::Week => "week", Period::Month => "month" }),
             "by": query.dims.iter().map(|d| d.name()).collect::<Vec<_>>(),
         },
-        "source": query.rollup_query().source(),
+        "source": source,
         "totals": totals,
         "count": out.len(),
         "truncated": truncated || rows.len() > query.limit,
@@ -1038,6 +1179,27 @@ pub enum ReportOutput {
     Csv(String),
 }
 
+/// The rollup rows of a report, and the query that read them.
+pub async fn read_report(
+    store: &impl ReportStore,
+    q: &UsageReportQuery,
+) -> Result<(RollupQuery, Vec<RollupRow>), CoreError> {
+    let mut rollup_query = q.rollup_query();
+    // An open range split by local period: its plan needs bounds, and the days that hold
+    // data are the ones that matter (one indexed read of the daily rollups' ends).
+    if q.period.is_some()
+        && rollup_query.hourly
+        && rollup_query.periods.is_none()
+        && (q.range.from.is_none() || q.range.to.is_none())
+    {
+        if let Some((first, last)) = store.rollup_days().await? {
+            rollup_query = q.rollup_query_over(q.range.within_days(first, last));
+        }
+    }
+    let rows = store.rollups(&rollup_query).await?;
+    Ok((rollup_query, rows))
+}
+
 /// `GET /api/admin/usage`: totals grouped by period and dimensions, as JSON or CSV. Rows that
 /// group by project carry the project's name and budget status (this UTC month).
 pub async fn admin_usage(
@@ -1046,7 +1208,7 @@ pub async fn admin_usage(
     query: &QueryPairs,
 ) -> Result<ReportOutput, CoreError> {
     let q = UsageReportQuery::parse(query, now)?;
-    let rollups = store.rollups(&q.rollup_query()).await?;
+    let (rollup_query, rollups) = read_report(store, &q).await?;
     let rows = group_rows(&rollups, q.period, &q.dims, q.range.tz);
     let mut projects = BTreeMap::new();
     if q.dims.contains(&Dim::Project) {
@@ -1082,6 +1244,12 @@ pub async fn admin_usage(
     Ok(if q.csv {
         ReportOutput::Csv(report_csv(&q, &rows, &projects))
     } else {
-        ReportOutput::Json(report_json(&q, &rows, &projects, false))
+        ReportOutput::Json(report_json(
+            &q,
+            rollup_query.source(),
+            &rows,
+            &projects,
+            false,
+        ))
     })
 }

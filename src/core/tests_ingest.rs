@@ -64,7 +64,7 @@ impl World {
         ))
     }
 
-    fn send(&self, body: Value) -> Result<IngestReport, CoreError> {
+    pub(super) fn send(&self, body: Value) -> Result<IngestReport, CoreError> {
         self.send_as(&self.key(), body)
     }
 

@@ -104,6 +104,13 @@ impl Binds {
             .push(clause.replace('?', &format!("?{}", self.values.len())));
     }
 
+    /// A value bound outside the conditions (a JSON list a query reads); returns its
+    /// parameter number.
+    pub fn bind(&mut self, value: JsValue) -> usize {
+        self.values.push(value);
+        self.values.len()
+    }
+
     /// A condition without bound values.
     pub fn push(&mut self, clause: &str) {
         self.clauses.push(clause.to_string());

@@ -1,6 +1,7 @@
 //! D1 adapter of the report and job stores: sums over the rollup tables, never `api_usage`
 //! rows (except the last hour, by minute, and the newest event's time, both on an index).
 
+use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
@@ -12,7 +13,7 @@ use crate::core::report::{
     Dim, MinuteRow, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
 };
 
-use super::d1::{corrupt, query_all, text, Binds, D1Store};
+use super::d1::{corrupt, query_all, query_first, text, Binds, D1Store};
 
 fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
     match value {
@@ -38,22 +39,15 @@ fn string(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).map(str::to_string)
 }
 
+/// A list of a period plan as the JSON its SQL expands with `json_each`.
+fn plan_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| corrupt("period plan", e.to_string()))
+}
+
 impl ReportStore for D1Store {
     async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
         let mut binds = Binds::new();
-        // One `SELECT` per contiguous read of a table, each with its own filter.
-        let mut reads: Vec<(&str, &str, String)> = Vec::new();
-        for part in query.parts() {
-            let (table, bucket) = match part.table {
-                RollupTable::Hourly => ("usage_hourly", "hour"),
-                RollupTable::Daily => ("usage_daily", "day"),
-            };
-            if let Some(from) = &part.from {
-                binds.add(&format!("{bucket} >= ?"), from);
-            }
-            if let Some(to) = &part.to {
-                binds.add(&format!("{bucket} < ?"), to);
-            }
+        let filter = |binds: &mut Binds| {
             if let Some(p) = &query.project_id {
                 binds.add("project_id = ?", p.as_str());
             }
@@ -63,10 +57,61 @@ impl ReportStore for D1Store {
             if let Some(m) = &query.model {
                 binds.add("model = ?", m);
             }
-            reads.push((table, bucket, binds.take_filter()));
+            binds.take_filter()
+        };
+        let columns = format!(
+            "project_id, provider, model, operation, currency, cost_nanos, {}",
+            MEASURES.join(", ")
+        );
+        // Each read is one `SELECT` of a bucket (or a period) and the columns, with its own
+        // filter; they are summed together below.
+        let mut reads: Vec<String> = Vec::new();
+        if let Some(plan) = &query.periods {
+            let days = binds.bind(text(&plan_json(&plan.days)?));
+            let hours = binds.bind(text(&plan_json(&plan.hours)?));
+            let signed = format!(
+                "project_id, provider, model, operation, currency, cost_nanos * m.sign AS cost_nanos, {}",
+                MEASURES
+                    .iter()
+                    .map(|m| format!("{m} * m.sign AS {m}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            // The LIMIT keeps each list a table of its own, read once, rather than its JSON
+            // re-read for every rollup row joined to it.
+            let daily_filter = filter(&mut binds);
+            reads.push(format!(
+                "SELECT m.label AS bucket, {columns} FROM (SELECT value ->> 0 AS day, \
+                 value ->> 1 AS label FROM json_each(?{days}) LIMIT -1) AS m \
+                 JOIN usage_daily ON usage_daily.day = m.day {daily_filter}"
+            ));
+            let hourly_filter = filter(&mut binds);
+            reads.push(format!(
+                "SELECT m.label AS bucket, {signed} FROM (SELECT value ->> 0 AS hour, \
+                 value ->> 1 AS label, value ->> 2 AS sign FROM json_each(?{hours}) LIMIT -1) AS m \
+                 JOIN usage_hourly ON usage_hourly.hour = m.hour {hourly_filter}"
+            ));
+        } else {
+            for part in query.parts() {
+                let (table, bucket) = match part.table {
+                    RollupTable::Hourly => ("usage_hourly", "hour"),
+                    RollupTable::Daily => ("usage_daily", "day"),
+                };
+                if let Some(from) = &part.from {
+                    binds.add(&format!("{bucket} >= ?"), from);
+                }
+                if let Some(to) = &part.to {
+                    binds.add(&format!("{bucket} < ?"), to);
+                }
+                let part_filter = filter(&mut binds);
+                reads.push(format!(
+                    "SELECT {bucket} AS bucket, {columns} FROM {table} {part_filter}"
+                ));
+            }
         }
+        let by_bucket = query.by_bucket || query.periods.is_some();
         let mut keys: Vec<String> = Vec::new();
-        if query.by_bucket {
+        if by_bucket {
             keys.push("bucket".to_string());
         }
         keys.extend(query.dims.iter().map(|d| match d {
@@ -74,7 +119,7 @@ impl ReportStore for D1Store {
             other => other.name().to_string(),
         }));
         keys.push("currency".into());
-        let bucket_select = if query.by_bucket {
+        let bucket_select = if by_bucket {
             "bucket"
         } else {
             "NULL AS bucket"
@@ -95,20 +140,16 @@ impl ReportStore for D1Store {
             .map(|m| format!("SUM({m}) AS {m}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let columns = format!(
-            "project_id, provider, model, operation, currency, cost_nanos, {}",
-            MEASURES.join(", ")
-        );
-        let source = reads
-            .iter()
-            .map(|(table, bucket, filter)| {
-                format!("SELECT {bucket} AS bucket, {columns} FROM {table} {filter}")
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
+        let source = reads.join(" UNION ALL ");
+        // Hours moved out of a day's period leave no empty group behind.
+        let having = if query.periods.is_some() {
+            " HAVING SUM(events) <> 0"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {bucket_select}, {dims}, currency, CAST(SUM(cost_nanos) AS TEXT) AS cost_nanos, {sums} \
-             FROM ({source}) GROUP BY {}",
+             FROM ({source}) GROUP BY {}{having}",
             keys.join(", ")
         );
         let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
@@ -118,8 +159,15 @@ impl ReportStore for D1Store {
                 for (slot, name) in measures.iter_mut().zip(MEASURES) {
                     *slot = int(row.get(name));
                 }
+                let bucket = string(row.get("bucket"));
+                let (bucket, period) = if query.periods.is_some() {
+                    (None, bucket)
+                } else {
+                    (bucket, None)
+                };
                 Ok(RollupRow {
-                    bucket: string(row.get("bucket")),
+                    bucket,
+                    period,
                     project_id: string(row.get("project_id")),
                     provider: string(row.get("provider")),
                     model: string(row.get("model")),
@@ -130,6 +178,31 @@ impl ReportStore for D1Store {
                 })
             })
             .collect()
+    }
+
+    async fn rollup_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Ends {
+            first: Option<String>,
+            last: Option<String>,
+        }
+        let ends: Option<Ends> = query_first(
+            self.db(),
+            "SELECT MIN(day) AS first, MAX(day) AS last FROM usage_daily",
+            &[],
+        )
+        .await?;
+        let day = |text: &str| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|e| corrupt("rollup day", format!("`{text}`: {e}")))
+        };
+        match ends {
+            Some(Ends {
+                first: Some(first),
+                last: Some(last),
+            }) => Ok(Some((day(&first)?, day(&last)?))),
+            _ => Ok(None),
+        }
     }
 
     async fn last_event_at(

@@ -1,0 +1,256 @@
+//! Host tests of reports split by local period in a zone other than UTC: the period plan
+//! (daily rollups plus the hours that belong elsewhere) sums exactly what the hourly rollups
+//! sum.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Tz;
+use pollster::block_on;
+use serde_json::{json, Value};
+
+use super::report::{
+    group_rows, read_report, Dim, Period, PeriodPlan, ReportRow, ReportStore, RollupQuery,
+    UsageReportQuery,
+};
+use super::tests_ingest::World;
+
+fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+}
+
+fn tz(name: &str) -> Tz {
+    name.parse().unwrap()
+}
+
+/// `(hour, label, sign)` as owned text, for comparing plans.
+fn moves(list: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    list.iter()
+        .map(|(h, l, s)| (h.to_string(), l.to_string(), *s))
+        .collect()
+}
+
+#[test]
+fn a_day_plan_moves_only_the_hours_of_a_utc_day_that_belong_to_another_local_day() {
+    // 2 and 3 October 2026 in New York (UTC-4): local midnights at 04:00 UTC.
+    let plan = PeriodPlan::build(
+        utc(2026, 10, 2, 4, 0),
+        utc(2026, 10, 4, 4, 0),
+        Period::Day,
+        tz("America/New_York"),
+    )
+    .unwrap();
+
+    // 2 October is partial in UTC (from 04:00): its 20 hours are read one by one.
+    let partial: Vec<(String, String, i64)> = (4..24)
+        .map(|h| (format!("2026-10-02T{h:02}"), "2026-10-02".into(), 1))
+        .collect();
+    // 3 October is whole: it goes to local 3 October, its first four hours move back to the
+    // 2nd; 4 October's first four hours (the range's end) are local 3 October.
+    let mut want = partial;
+    for h in 0..4 {
+        want.push((format!("2026-10-03T{h:02}"), "2026-10-03".into(), -1));
+        want.push((format!("2026-10-03T{h:02}"), "2026-10-02".into(), 1));
+    }
+    want.extend((0..4).map(|h| (format!("2026-10-04T{h:02}"), "2026-10-03".into(), 1)));
+    assert_eq!(
+        plan.days,
+        vec![("2026-10-03".to_string(), "2026-10-03".to_string())]
+    );
+    assert_eq!(plan.hours, want);
+}
+
+#[test]
+fn a_month_plan_reads_whole_days_and_moves_only_the_hours_at_the_month_boundary() {
+    // October and November 2026 in New York: summer time ends on 1 November.
+    let plan = PeriodPlan::build(
+        utc(2026, 10, 1, 4, 0),
+        utc(2026, 12, 1, 5, 0),
+        Period::Month,
+        tz("America/New_York"),
+    )
+    .unwrap();
+
+    assert_eq!(plan.days.len(), 60, "2 October to 30 November");
+    assert!(plan.days.iter().all(|(day, label)| day[..7] == *label));
+    let boundary: Vec<_> = plan
+        .hours
+        .iter()
+        .filter(|(h, _, _)| h.starts_with("2026-11-01"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        boundary,
+        moves(&[
+            ("2026-11-01T00", "2026-11", -1),
+            ("2026-11-01T00", "2026-10", 1),
+            ("2026-11-01T01", "2026-11", -1),
+            ("2026-11-01T01", "2026-10", 1),
+            ("2026-11-01T02", "2026-11", -1),
+            ("2026-11-01T02", "2026-10", 1),
+            ("2026-11-01T03", "2026-11", -1),
+            ("2026-11-01T03", "2026-10", 1),
+        ])
+    );
+    // 20 hours of 1 October, the 8 moves, 5 hours of 1 December: 33 of 1,465.
+    assert_eq!(plan.hours.len(), 33);
+}
+
+#[test]
+fn a_plan_that_would_move_too_many_hours_is_not_made() {
+    // Twenty years by day at UTC+12 moves 12 hours a day.
+    let far = PeriodPlan::build(
+        utc(2000, 1, 1, 0, 0),
+        utc(2020, 1, 1, 0, 0),
+        Period::Day,
+        tz("Pacific/Fiji"),
+    );
+    let year = PeriodPlan::build(
+        utc(2025, 1, 1, 0, 0),
+        utc(2026, 1, 1, 0, 0),
+        Period::Day,
+        tz("Pacific/Fiji"),
+    );
+
+    assert_eq!(far, None);
+    assert!(year.is_some());
+}
+
+/// A world with an event every 5 hours and 13 minutes from 20 September to 20 November 2026,
+/// each with its own cost, over two providers.
+fn world_with_two_months() -> World {
+    let world = World::new();
+    let start = utc(2026, 9, 20, 0, 7);
+    let events: Vec<Value> = (0..280)
+        .map(|i| {
+            let at = start + Duration::minutes(313 * i);
+            let provider = ["openai", "anthropic"][(i % 2) as usize];
+            json!({
+                "id": format!("e{i}"),
+                "provider": provider,
+                "model": "m",
+                "cost": format!("0.{:04}", i + 1),
+                "input_tokens": 100 + i,
+                "timestamp": at.to_rfc3339(),
+            })
+        })
+        .collect();
+    for chunk in events.chunks(100) {
+        world.send(json!({ "events": chunk })).unwrap();
+    }
+    world
+}
+
+/// A report grouped by period and provider, read through `query`.
+fn report(world: &World, query: &RollupQuery, period: Period, zone: Tz) -> Vec<ReportRow> {
+    let rows = block_on(world.store.rollups(query)).unwrap();
+    group_rows(&rows, Some(period), &[Dim::Provider], zone)
+}
+
+#[test]
+fn reports_by_local_period_from_a_plan_equal_those_from_the_hourly_rollups_in_every_zone() {
+    let world = world_with_two_months();
+    let ranges = [
+        // Across the end of summer time, with ends inside hours.
+        (
+            "America/New_York",
+            utc(2026, 9, 28, 10, 30),
+            utc(2026, 11, 5, 17, 45),
+        ),
+        (
+            "Asia/Kolkata",
+            utc(2026, 9, 20, 0, 0),
+            utc(2026, 11, 21, 0, 0),
+        ),
+        (
+            "Asia/Kathmandu",
+            utc(2026, 10, 1, 18, 15),
+            utc(2026, 11, 2, 3, 0),
+        ),
+        (
+            "Pacific/Tongatapu",
+            utc(2026, 9, 30, 11, 0),
+            utc(2026, 11, 1, 11, 0),
+        ),
+        (
+            "America/St_Johns",
+            utc(2026, 10, 1, 2, 30),
+            utc(2026, 11, 16, 3, 30),
+        ),
+        (
+            "Pacific/Auckland",
+            utc(2026, 9, 20, 0, 0),
+            utc(2026, 11, 20, 0, 0),
+        ),
+        ("UTC", utc(2026, 10, 3, 9, 0), utc(2026, 10, 29, 18, 20)),
+    ];
+    for (name, from, to) in ranges {
+        let zone = tz(name);
+        for period in [Period::Day, Period::Week, Period::Month] {
+            let plan = PeriodPlan::build(from, to, period, zone).unwrap();
+            let by_plan = RollupQuery {
+                hourly: true,
+                dims: vec![Dim::Provider],
+                periods: Some(plan),
+                ..RollupQuery::default()
+            };
+            let by_hour = RollupQuery {
+                hourly: true,
+                from: Some(from.format("%Y-%m-%dT%H").to_string()),
+                // The hour `to` falls in is read whole, as every hourly read does.
+                to: Some(
+                    (to - Duration::seconds(1) + Duration::hours(1))
+                        .format("%Y-%m-%dT%H")
+                        .to_string(),
+                ),
+                by_bucket: true,
+                dims: vec![Dim::Provider],
+                ..RollupQuery::default()
+            };
+
+            let got = report(&world, &by_plan, period, zone);
+            let want = report(&world, &by_hour, period, zone);
+
+            assert_eq!(got, want, "{name} {period:?}");
+            assert!(got.len() >= 2, "{name} {period:?} holds usage");
+        }
+    }
+}
+
+#[test]
+fn an_open_range_by_local_day_reads_a_plan_over_the_days_that_hold_data() {
+    let world = world_with_two_months();
+    let query = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let read = |pairs: &[(&str, &str)]| {
+        let q = UsageReportQuery::parse(&query(pairs), utc(2026, 11, 20, 12, 0)).unwrap();
+        let (rollup_query, rows) = block_on(read_report(&world.store, &q)).unwrap();
+        (
+            rollup_query.source(),
+            group_rows(&rows, q.period, &q.dims, q.range.tz),
+        )
+    };
+
+    let all = read(&[
+        ("group", "day,provider"),
+        ("preset", "all"),
+        ("tz", "America/New_York"),
+    ]);
+    let bounded = read(&[
+        ("group", "day,provider"),
+        ("from", "2026-09-01"),
+        ("to", "2026-11-30"),
+        ("tz", "America/New_York"),
+    ]);
+
+    assert_eq!(all.0, "usage_daily+usage_hourly");
+    assert_eq!(all.1, bounded.1);
+    let events: i64 = all.1.iter().map(|r| r.sums.measure("events")).sum();
+    assert_eq!(events, 280);
+    // Without any usage there is nothing to read and nothing to plan.
+    let empty = World::new();
+    let rows = block_on(empty.store.rollup_days()).unwrap();
+    assert_eq!(rows, None);
+}
