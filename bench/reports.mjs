@@ -68,6 +68,8 @@ try {
     ['a month by provider, tz America/New_York', `/api/admin/usage?group=provider&from=${first}&to=${last}&tz=America/New_York`],
     ['all time by project (with budget status)', '/api/admin/usage?group=project&preset=all'],
     ['all time by week, model and operation', '/api/admin/usage?group=week,model,operation&preset=all'],
+    ['all time by day and provider, tz America/New_York', '/api/admin/usage?group=day,provider&preset=all&tz=America/New_York'],
+    ['all time by month and provider, tz America/New_York', '/api/admin/usage?group=month,provider&preset=all&tz=America/New_York'],
     ['a month by day and provider as CSV', `/api/admin/usage?group=day,provider&from=${first}&to=${last}&format=csv`],
     ['usage stats (today and this month)', '/api/usage/stats'],
     ['monthly stats (events and jobs)', `/api/admin/stats?m=${month}`],
