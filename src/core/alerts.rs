@@ -159,7 +159,13 @@ async fn month_rollups(
     now: DateTime<Utc>,
     only: Option<&ProjectId>,
 ) -> Result<Vec<super::report::RollupRow>, StoreError> {
-    let mut query = month_range(tz, now).rollup_query(true);
+    let range = month_range(tz, now);
+    let mut query = range.rollup_query(true);
+    // In another zone, whole UTC days come from the daily rollups and only the hours that
+    // belong to another local day from the hourly ones.
+    if let (true, Some(from), Some(to)) = (query.hourly, range.from, range.to) {
+        query.periods = super::report::PeriodPlan::build(from, to, Period::Day, tz);
+    }
     query.project_id = only.cloned();
     query.dims = vec![Dim::Project, Dim::Provider, Dim::Model];
     reports.rollups(&query).await
@@ -213,12 +219,12 @@ fn measure(
         *by_model
             .entry((provider, row.model.clone().unwrap_or_default()))
             .or_default() += row.cost_nanos;
-        if row
-            .bucket
-            .as_deref()
-            .and_then(|b| period_of(b, Period::Day, tz))
-            .is_some_and(|d| d == today_label)
-        {
+        let day = row.period.clone().or_else(|| {
+            row.bucket
+                .as_deref()
+                .and_then(|b| period_of(b, Period::Day, tz))
+        });
+        if day.is_some_and(|d| d == today_label) {
             today_spend += row.cost_nanos;
         }
     }
@@ -1211,4 +1217,86 @@ fn error_check(
         subject: None,
         error: Some(error),
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use pollster::block_on;
+    use serde_json::json;
+
+    use super::*;
+    use crate::core::clock::{FixedClock, SystemEntropy};
+    use crate::core::ingest::{ingest, IngestConfig};
+    use crate::core::memory::{MemoryLog, MemoryStore};
+    use crate::core::projects::create_project;
+
+    #[test]
+    fn a_budget_in_another_zone_counts_this_local_month_and_today_exactly() {
+        // 20 November 2026, 03:00 UTC: still the 19th in New York.
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 3, 0, 0).unwrap();
+        let store = MemoryStore::new();
+        let request = serde_json::from_value(json!({"id": "ads", "name": "Ads"})).unwrap();
+        let project = block_on(create_project(
+            &store,
+            &FixedClock(now),
+            &SystemEntropy,
+            request,
+        ))
+        .unwrap();
+        // One dollar at each instant; the New York month began at 04:00 UTC on 1 November.
+        let at = [
+            "2026-11-01T03:30:00Z", // 31 October in New York: not this month
+            "2026-11-01T04:30:00Z", // 1 November
+            "2026-11-10T12:00:00Z",
+            "2026-11-19T05:30:00Z", // the 19th: today
+            "2026-11-20T01:00:00Z", // still the 19th in New York
+            "2026-11-20T02:59:00Z", // and again
+        ];
+        let events: Vec<_> = at
+            .iter()
+            .enumerate()
+            .map(|(i, t)| json!({"id": format!("e{i}"), "provider": "openai", "model": "m", "cost": "1", "timestamp": t}))
+            .collect();
+        block_on(ingest(
+            &store,
+            &store,
+            &MemoryLog::default(),
+            &FixedClock(now),
+            &SystemEntropy,
+            &crate::core::auth::Principal::Admin,
+            json!({"project_id": project.id.as_str(), "events": events})
+                .to_string()
+                .as_bytes(),
+            IngestConfig::default(),
+        ))
+        .unwrap();
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let settings = BudgetSettings {
+            project_id: project.id.clone(),
+            project_name: "Ads".into(),
+            amount: Some(Money::new(100 * NANOS, Currency::USD)),
+            currency: Currency::USD,
+            alert_threshold_percent: 80,
+            levels: Vec::new(),
+            daily_limit: None,
+            timezone: Some("America/New_York".into()),
+            emails: Vec::new(),
+            webhook_url: None,
+            webhook_secret: None,
+            last_alert_sent: None,
+        };
+
+        let rows = block_on(month_rollups(&store, ny, now, None)).unwrap();
+        let check = measure(&rows, &settings, now);
+
+        assert!(
+            rows.iter().all(|r| r.period.is_some()),
+            "read through a plan"
+        );
+        assert_eq!(check.spend, Money::new(5 * NANOS, Currency::USD));
+        assert_eq!(check.today_spend, Money::new(3 * NANOS, Currency::USD));
+    }
+
+    const NANOS: i128 = crate::core::money::NANOS_PER_UNIT;
 }
