@@ -159,13 +159,9 @@ async fn month_rollups(
     now: DateTime<Utc>,
     only: Option<&ProjectId>,
 ) -> Result<Vec<super::report::RollupRow>, StoreError> {
-    let range = month_range(tz, now);
-    let mut query = range.rollup_query(true);
-    // In another zone, whole UTC days come from the daily rollups and only the hours that
-    // belong to another local day from the hourly ones.
-    if let (true, Some(from), Some(to)) = (query.hourly, range.from, range.to) {
-        query.periods = super::report::PeriodPlan::build(from, to, Period::Day, tz);
-    }
+    // By local day (for today's spend): in another zone, whole UTC days come from the daily
+    // rollups and only the hours that belong to another local day from the hourly ones.
+    let mut query = month_range(tz, now).rollup_query(Some(Period::Day));
     query.project_id = only.cloned();
     query.dims = vec![Dim::Project, Dim::Provider, Dim::Model];
     reports.rollups(&query).await

@@ -534,11 +534,7 @@ fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
 /// The hourly bucket a range ending at `t` stops before: hours are whole, so an end inside an
 /// hour takes that whole hour in.
 fn hour_bucket_end(t: DateTime<Utc>) -> String {
-    if t.time().minute() == 0 && t.time().second() == 0 {
-        hour_bucket(t)
-    } else {
-        hour_bucket(t + Duration::hours(1))
-    }
+    hour_bucket(ceil_hour(t))
 }
 
 impl Range {
@@ -560,16 +556,27 @@ impl Range {
         self.tz == Tz::UTC && self.from.is_none_or(at_midnight) && self.to.is_none_or(at_midnight)
     }
 
-    /// The rollup query for this range: daily rows when they suffice, else hourly. Without
-    /// periods to split by, the time zone only moves the range's ends, so the whole UTC days
-    /// between them are read from the daily rollups and only the hours at the ends from the
-    /// hourly ones.
-    pub fn rollup_query(&self, by_period: bool) -> RollupQuery {
-        if !by_period {
+    /// The rollup query for this range, split by `period` if given: daily rows when they
+    /// suffice, else hourly ones where needed. Without periods to split by, the time zone only
+    /// moves the range's ends, so the whole UTC days between them are read from the daily
+    /// rollups and only the hours at the ends from the hourly ones. Split by local period, a
+    /// bounded range is read through a [`PeriodPlan`].
+    pub fn rollup_query(&self, period: Option<Period>) -> RollupQuery {
+        let Some(period) = period else {
             if let Some(query) = self.split_query() {
                 return query;
             }
+            return self.bucketed_query(false);
+        };
+        let mut query = self.bucketed_query(true);
+        if let (true, Some(from), Some(to)) = (query.hourly, self.from, self.to) {
+            query.periods = PeriodPlan::build(from, to, period, self.tz);
         }
+        query
+    }
+
+    /// The range's buckets: whole UTC days when the range falls on them, else hours.
+    fn bucketed_query(&self, by_bucket: bool) -> RollupQuery {
         let hourly = !self.on_utc_days();
         let bucket = |t: DateTime<Utc>, end: bool| match (hourly, end) {
             (true, false) => hour_bucket(t),
@@ -580,7 +587,7 @@ impl Range {
             hourly,
             from: self.from.map(|t| bucket(t, false)),
             to: self.to.map(|t| bucket(t, true)),
-            by_bucket: by_period,
+            by_bucket,
             ..RollupQuery::default()
         }
     }
@@ -772,12 +779,7 @@ impl UsageReportQuery {
     /// the days that hold data. A bounded range split by local period in a zone other than
     /// UTC is read through a [`PeriodPlan`].
     pub fn rollup_query_over(&self, range: Range) -> RollupQuery {
-        let mut q = range.rollup_query(self.period.is_some());
-        if let (Some(period), true, Some(from), Some(to)) =
-            (self.period, q.hourly, range.from, range.to)
-        {
-            q.periods = PeriodPlan::build(from, to, period, range.tz);
-        }
+        let mut q = range.rollup_query(self.period);
         q.project_id = self.project_id.clone();
         q.provider = self.provider.clone();
         q.model = self.model.clone();
@@ -1049,7 +1051,7 @@ pub async fn usage_stats(
     // Two reads without buckets: in a zone other than UTC the month's whole UTC days come
     // from the daily rollups, and only today and the month's ends from the hourly ones.
     let by_provider = |range: &Range| {
-        let mut rollups = range.rollup_query(false);
+        let mut rollups = range.rollup_query(None);
         rollups.project_id = project.cloned();
         rollups.dims = vec![Dim::Provider];
         rollups
@@ -1088,7 +1090,7 @@ pub async fn usage_summary(
 ) -> Result<Value, CoreError> {
     only_known(query, &["from", "to", "preset", "tz", "project_id"])?;
     let range = parse_range(query, now, "month")?;
-    let mut rollups = range.rollup_query(false);
+    let mut rollups = range.rollup_query(None);
     rollups.project_id = super::query::project_param(query)?;
     rollups.dims = vec![Dim::Provider, Dim::Operation];
     let rows = store.rollups(&rollups).await?;

@@ -709,7 +709,7 @@ fn listing_parameters_are_checked_and_a_project_key_is_confined_to_its_project()
 
 #[test]
 fn rollups_split_into_daily_and_hourly_reads_sum_exactly_what_hourly_reads_alone_sum() {
-    use super::report::{parse_range, Dim, ReportStore, RollupRow};
+    use super::report::{parse_range, Dim, Period, ReportStore, RollupRow};
     let world = World::new();
     // An event every 7 hours for 27 days before `now`, each with its own cost.
     let start = Utc.with_ymd_and_hms(2026, 10, 24, 1, 30, 0).unwrap();
@@ -751,11 +751,13 @@ fn rollups_split_into_daily_and_hourly_reads_sum_exactly_what_hourly_reads_alone
             "month",
         )
         .unwrap();
-        let mut split = range.rollup_query(false);
+        let mut split = range.rollup_query(None);
         split.dims = vec![Dim::Provider];
-        let mut hours = range.rollup_query(true);
+        let mut hours = range.rollup_query(Some(Period::Day));
         hours.dims = vec![Dim::Provider];
         hours.by_bucket = false;
+        // The hourly rollups alone, not a period plan.
+        hours.periods = None;
         let want = totals(block_on(world.store.rollups(&hours)).unwrap());
         let got = totals(block_on(world.store.rollups(&split)).unwrap());
         assert_eq!(got, want, "{tz} {from}..{to}");
@@ -1045,7 +1047,7 @@ mod reports {
             "month",
         )
         .unwrap();
-        let q = ny.rollup_query(false);
+        let q = ny.rollup_query(None);
         assert_eq!(
             q.days,
             Some(DaySpan {
@@ -1071,7 +1073,7 @@ mod reports {
             ]
         );
         // Split by day, every local day needs its hours.
-        let by_day = ny.rollup_query(true);
+        let by_day = ny.rollup_query(Some(Period::Day));
         assert_eq!((by_day.hourly, by_day.days.is_some()), (true, false));
         assert_eq!(
             by_day.parts(),
@@ -1089,7 +1091,7 @@ mod reports {
         )
         .unwrap();
         assert_eq!(
-            all.rollup_query(false).parts(),
+            all.rollup_query(None).parts(),
             vec![part(RollupTable::Daily, None, None)]
         );
         // An end on a UTC midnight leaves no hours at that end.
@@ -1104,7 +1106,7 @@ mod reports {
         )
         .unwrap();
         assert_eq!(
-            tokyo_to_utc.rollup_query(false).parts(),
+            tokyo_to_utc.rollup_query(None).parts(),
             vec![
                 part(
                     RollupTable::Hourly,
@@ -1126,7 +1128,7 @@ mod reports {
             "month",
         )
         .unwrap();
-        let q = today.rollup_query(false);
+        let q = today.rollup_query(None);
         assert_eq!((q.hourly, q.days.is_some()), (true, false));
     }
 
@@ -1142,7 +1144,7 @@ mod reports {
             month.to,
             Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap())
         );
-        let q = month.rollup_query(true);
+        let q = month.rollup_query(Some(Period::Day));
         assert!(!q.hourly);
         assert_eq!(
             (q.from.as_deref(), q.to.as_deref()),
@@ -1159,7 +1161,7 @@ mod reports {
             today.from,
             Some(Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap())
         );
-        let q = today.rollup_query(false);
+        let q = today.rollup_query(None);
         assert!(q.hourly);
         assert_eq!(
             (q.from.as_deref(), q.to.as_deref()),
