@@ -29,7 +29,7 @@ use super::pricing::Unpriced;
 use super::projects::ProjectId;
 use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent};
 use super::reprice::REPRICE_PREFIX;
-use super::retention::RetentionStore;
+use super::retention::{before_watermark, RetentionStore};
 use super::store::{RawLog, RepriceStore, UsageStore};
 use super::usage::{EventInput, EventRules, UsageEvent};
 
@@ -683,9 +683,8 @@ pub async fn rebuild(
         // A wiped store has no watermark, so a full rebuild restores every day.
         report.pruned_before = usage.retention_state().await?.pruned_before;
         if let Some(watermark) = report.pruned_before {
-            let watermark = watermark.format("%Y-%m-%d").to_string();
             let before = records.len();
-            records.retain(|r| r.day() >= watermark.as_str());
+            records.retain(|r| !before_watermark(r.day(), watermark));
             report.pruned = before - records.len();
         }
     }

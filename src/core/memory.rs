@@ -75,7 +75,7 @@ impl MemoryStore {
         self.retention
             .borrow()
             .pruned_before
-            .is_some_and(|w| event.day() < w.format("%Y-%m-%d").to_string().as_str())
+            .is_some_and(|w| crate::core::retention::before_watermark(event.day(), w))
     }
 }
 

@@ -207,8 +207,10 @@ pub async fn list_usage(
         .await?
         .pruned_before
         .filter(|watermark| {
-            let day = watermark.format("%Y-%m-%d").to_string();
-            query.from.as_ref().is_none_or(|from| *from < day)
+            query
+                .from
+                .as_ref()
+                .is_none_or(|from| super::retention::before_watermark(from, *watermark))
         });
     let mut rows = store.list_events(query).await?;
     let more = rows.len() > query.limit as usize;

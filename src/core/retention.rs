@@ -86,6 +86,12 @@ pub trait RetentionStore {
     async fn record_prune(&self, rows: u64, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
+/// Whether a stored timestamp or day (`YYYY-MM-DD...`, compared as text as the store does)
+/// falls on a day before the watermark, whose raw rows may have been pruned.
+pub fn before_watermark(time: &str, watermark: NaiveDate) -> bool {
+    time < watermark.format("%Y-%m-%d").to_string().as_str()
+}
+
 /// The watermark a retention of `days` asks for at `now`: today's UTC day minus `days`, so
 /// `days` whole days before today are kept besides today.
 pub fn cutoff(now: DateTime<Utc>, days: i64) -> NaiveDate {

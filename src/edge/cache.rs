@@ -14,7 +14,7 @@ use crate::core::keys::ApiKeyRecord;
 use crate::core::prices::PriceStore;
 use crate::core::pricing::catalog::PriceEntry;
 use crate::core::projects::ProjectId;
-use crate::core::retention::RetentionStore;
+use crate::core::retention::{RetentionState, RetentionStore};
 use crate::core::store::KeyStore;
 
 use super::d1::{now, D1Store};
@@ -27,8 +27,8 @@ thread_local! {
     static WATERMARK: RefCell<TtlCache<Option<NaiveDate>>> = RefCell::new(TtlCache::new(TTL_MS, 1));
 }
 
-/// Forget the cached retention watermark (after a prune).
-pub fn forget_watermark() {
+/// Forget the cached retention watermark (when it moves).
+fn forget_watermark() {
     WATERMARK.with(|w| w.borrow_mut().clear());
 }
 
@@ -88,6 +88,27 @@ impl KeyStore for Cached<'_> {
             KEYS.with(|k| k.borrow_mut().put(key_hash, record.clone(), now_ms()));
         }
         Ok(found)
+    }
+}
+
+/// Moving the watermark forgets this isolate's cached copy at once.
+impl RetentionStore for Cached<'_> {
+    async fn retention_state(&self) -> Result<RetentionState, StoreError> {
+        self.0.retention_state().await
+    }
+
+    async fn advance_watermark(&self, before: NaiveDate) -> Result<NaiveDate, StoreError> {
+        let moved = self.0.advance_watermark(before).await;
+        forget_watermark();
+        moved
+    }
+
+    async fn prune_rows(&self, limit: u32) -> Result<u64, StoreError> {
+        self.0.prune_rows(limit).await
+    }
+
+    async fn record_prune(&self, rows: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.0.record_prune(rows, at).await
     }
 }
 

@@ -64,17 +64,14 @@ pub async fn run(env: &Env) -> Value {
     };
     // Pruning last: it only saves space, and the steps above never need the pruned rows.
     let retention = match prune(
-        &state.store,
+        &super::cache::Cached(&state.store),
         retention_config(env),
         ingest_config(env),
         clock.now(),
     )
     .await
     {
-        Ok(report) => {
-            super::cache::forget_watermark();
-            json!(report)
-        }
+        Ok(report) => json!(report),
         Err(e) => {
             worker::console_error!("cron: pruning failed: {e}");
             json!({ "error": e.to_string() })

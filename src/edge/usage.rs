@@ -95,14 +95,13 @@ pub async fn prune_now(
     clock: &impl Clock,
 ) -> Result<Response, CoreError> {
     let report = prune(
-        store,
+        &super::cache::Cached(store),
         retention_config(env),
         ingest_config(env),
         clock.now(),
     )
-    .await;
-    super::cache::forget_watermark();
-    ok(200, &report?)
+    .await?;
+    ok(200, &report)
 }
 
 /// `GET /api/admin/prices/unpriced`.
