@@ -487,6 +487,26 @@ test('a project key is told when its range reaches back before the pruned days',
   }
 });
 
+test('the admin sees how long raw events are kept and what the cron has pruned', async () => {
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  assert.match(await page.textContent('#retention-note'), /Raw events are kept in D1 for ever \(USAGE_RETENTION_DAYS is not set\)\./);
+  assert.doesNotMatch(await page.textContent('#retention-note'), /pruned \(/);
+  const day = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
+  await w.db.prepare('INSERT INTO usage_retention (id, pruned_before, rows_pruned) VALUES (1, ?, 12345)').bind(day).run();
+  try {
+    await choosePreset(page, 'week');
+    const text = await page.textContent('#retention-note');
+    assert.match(text, new RegExp(`Events before ${day} were pruned \\(12,345 rows\\)`));
+    await page.click('#sign-out');
+    await signIn(page, keys.ads);
+    assert.equal(await page.isVisible('#retention-note'), false, 'a project key is not shown the admin line');
+  } finally {
+    await w.db.prepare('DELETE FROM usage_retention').run();
+  }
+  await close();
+});
+
 test('a hostile project name is shown as text, never run as markup', async () => {
   const { page, rec, close } = await openPage(w);
   await signIn(page, ADMIN_KEY);

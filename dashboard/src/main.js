@@ -85,6 +85,7 @@ function signOut(message) {
   fill($('project-filter'), h('option', { value: '', text: 'All projects' }));
   $('updated').textContent = 'Last updated: —';
   $('banner').hidden = true;
+  $('retention-note').hidden = true;
   showSignIn(message);
 }
 
@@ -211,6 +212,7 @@ async function loadAdmin(range) {
     ['alerts', getJson(apiPath('/api/admin/alerts', { limit: 10, project_id }))],
     ['subscriptions', optional404('/api/admin/subscriptions')],
     ['capacity', optional404('/api/admin/capacity')],
+    ['retention', optional404('/api/admin/retention')],
   ]);
   const dp = results.dayProvider;
   if (!dp.ok) throw dp.error; // without the main report there is nothing to show
@@ -289,7 +291,9 @@ function render() {
     renderProjectFilter(d.results.projects);
     renderBudgets(d.results.budgets, d.results.alerts);
     renderPlans(d.results.subscriptions, d.results.capacity);
+    renderRetention(d.results.retention);
   } else {
+    $('retention-note').hidden = true;
     fill('budgets-body', h('p', { class: 'muted', text: 'Budgets are shown to the admin key only.' }));
     fill('plans-body', h('p', { class: 'muted', text: 'Plans are shown to the admin key only.' }));
     fill('capacity-body');
@@ -589,6 +593,29 @@ function renderBudgets(res, alerts) {
 
 function fact(term, value, key) {
   return h('div', { class: 'fact', dataset: { fact: key } }, h('dt', { text: term }), h('dd', {}, value));
+}
+
+// Retention ------------------------------------------------------------------------------------
+
+/** One line for the admin: how long raw events stay in D1, and what was pruned. */
+function retentionText(r) {
+  if (r.problem) return `Raw event retention is held back: ${r.problem}`;
+  const kept = r.retention_days
+    ? `Raw events are kept in D1 for ${int(r.retention_days)} days (USAGE_RETENTION_DAYS); older days are pruned by the cron.`
+    : 'Raw events are kept in D1 for ever (USAGE_RETENTION_DAYS is not set).';
+  const pruned = r.pruned_before
+    ? ` Events before ${r.pruned_before} were pruned (${int(r.rows_pruned)} rows${r.last_pruned_at ? `, last pass ${dateTime(r.last_pruned_at, state.tz)}` : ''}): every report, budget and plan here still counts them, and the R2 raw log keeps them; only the event listing starts on that day.`
+    : '';
+  return kept + pruned;
+}
+
+function renderRetention(res) {
+  const note = $('retention-note');
+  const r = res?.ok ? res.value : null;
+  note.hidden = !r;
+  if (!r) return;
+  note.textContent = retentionText(r);
+  note.classList.toggle('warn', Boolean(r.problem));
 }
 
 // Plans ----------------------------------------------------------------------------------------
