@@ -73,6 +73,10 @@ pub struct Counting {
     pub audio_in_input: bool,
     /// Audio output tokens are part of `output_tokens`.
     pub audio_in_output: bool,
+    /// Credits measure the whole call (ElevenLabs charges a call's characters, times the
+    /// voice's multiplier, in credits): an event that reports credits is billed by them alone,
+    /// and its characters, seconds, images, requests and tracks are kept but not billed again.
+    pub credits_cover_usage: bool,
 }
 
 impl Counting {
@@ -84,18 +88,21 @@ impl Counting {
                 reasoning_in_output: true,
                 audio_in_input: true,
                 audio_in_output: true,
+                credits_cover_usage: false,
             },
             "google" => Counting {
                 cached_in_input: true,
                 reasoning_in_output: false,
                 audio_in_input: true,
                 audio_in_output: true,
+                credits_cover_usage: false,
             },
             _ => Counting {
                 cached_in_input: true,
                 reasoning_in_output: true,
                 audio_in_input: true,
                 audio_in_output: true,
+                credits_cover_usage: provider == "elevenlabs",
             },
         }
     }
@@ -207,6 +214,7 @@ impl PriceEntry {
                 reasoning_in_output: Some(self.counting.reasoning_in_output),
                 audio_in_input: Some(self.counting.audio_in_input),
                 audio_in_output: Some(self.counting.audio_in_output),
+                credits_cover_usage: Some(self.counting.credits_cover_usage),
             }),
             notes: self.notes.clone(),
         }
@@ -240,6 +248,7 @@ pub struct CountingInput {
     pub reasoning_in_output: Option<bool>,
     pub audio_in_input: Option<bool>,
     pub audio_in_output: Option<bool>,
+    pub credits_cover_usage: Option<bool>,
 }
 
 /// A price entry as JSON: the format of `data/prices.json` and of the custom-price API.
@@ -406,6 +415,9 @@ impl EntryInput {
                     .unwrap_or(defaults.reasoning_in_output),
                 audio_in_input: c.audio_in_input.unwrap_or(defaults.audio_in_input),
                 audio_in_output: c.audio_in_output.unwrap_or(defaults.audio_in_output),
+                credits_cover_usage: c
+                    .credits_cover_usage
+                    .unwrap_or(defaults.credits_cover_usage),
             },
             None => defaults,
         };

@@ -13,6 +13,9 @@
 //!   Gemini reports thinking tokens (`thoughtsTokenCount`) apart from the output count and
 //!   bills them as output. Reasoning tokens use their own rate where the provider has one,
 //!   otherwise the output rate.
+//! - ElevenLabs credits measure a whole call (characters times the voice's multiplier): an
+//!   event that reports credits is billed by its credits, and the characters beside them are
+//!   kept but not billed twice.
 //!
 //! Money follows the rule in [`super::money`]: each component exact to 10^-18, the event's
 //! sum rounded once, half to even, to a nano-unit.
@@ -317,6 +320,17 @@ fn compute<'e>(entry: &'e PriceEntry, usage: &Usage) -> Result<Computed<'e>, Usa
         }
     }
     billed[UsageKind::OutputTokens.index()] = output;
+    // Credits that measure the whole call replace the other units' rates.
+    if counting.credits_cover_usage
+        && get(UsageKind::Credits) > 0
+        && rate(UsageKind::Credits).is_some()
+    {
+        for kind in UsageKind::ALL {
+            if !kind.is_token() && kind != UsageKind::Credits {
+                billed[kind.index()] = 0;
+            }
+        }
+    }
 
     // Kinds without their own rate fall back: cache reads and writes and audio input to the
     // input rate, audio output to the output rate. Anything else without a rate is unbilled.

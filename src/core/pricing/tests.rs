@@ -233,6 +233,51 @@ fn characters_seconds_minutes_images_requests_tracks_and_credits_are_each_priced
 }
 
 #[test]
+fn elevenlabs_credits_reported_beside_characters_bill_the_call_once_by_its_credits() {
+    let v2 = builtin()
+        .entries()
+        .iter()
+        .find(|e| e.provider == "elevenlabs" && e.model == "eleven_multilingual_v2")
+        .unwrap();
+    assert!(v2.counting.credits_cover_usage);
+    let chars = Usage::new().with(UsageKind::Characters, 500);
+    let credits = Usage::new().with(UsageKind::Credits, 150);
+    let both = chars.with(UsageKind::Credits, 150);
+    assert_eq!(cost(v2, chars), "0.05");
+    assert_eq!(cost(v2, credits), "0.015");
+    // Seed 000 sends `characters: 500, credits: 150`: the credits are what ElevenLabs charged.
+    let q = quote(v2, &both).unwrap().unwrap();
+    assert_eq!(q.cost.amount_string(), "0.015");
+    assert_eq!(q.lines.len(), 1, "{:?}", q.lines);
+    assert!(
+        q.unbilled.is_empty(),
+        "covered characters are not reported as unbilled"
+    );
+
+    // Other providers bill each kind they rate; a custom entry can say otherwise either way.
+    let rates = json!({
+        "characters": {"price": "0.10", "per": 1000},
+        "credits": {"price": "0.0001", "per": 1}
+    });
+    let acme = entry(json!({
+        "provider": "acme", "model": "voice", "currency": "USD", "effective_from": "2025-01-01",
+        "rates": rates
+    }));
+    assert!(!acme.counting.credits_cover_usage);
+    assert_eq!(cost(&acme, both), "0.065");
+    let covered = entry(json!({
+        "provider": "acme", "model": "voice", "currency": "USD", "effective_from": "2025-01-01",
+        "rates": rates, "counting": {"credits_cover_usage": true}
+    }));
+    assert_eq!(cost(&covered, both), "0.015");
+    let split = entry(json!({
+        "provider": "elevenlabs", "model": "voice", "currency": "USD", "effective_from": "2025-01-01",
+        "rates": rates, "counting": {"credits_cover_usage": false}
+    }));
+    assert_eq!(cost(&split, both), "0.065");
+}
+
+#[test]
 fn a_known_model_without_a_rate_for_the_reported_usage_is_unpriced_not_free() {
     let usage = Usage::new().with(UsageKind::Characters, 500);
     let result = quote(&gpt4o(), &usage).unwrap();
