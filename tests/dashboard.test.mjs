@@ -143,9 +143,15 @@ function readCards(page) {
       requests: num('requests'),
       events: num('events'),
       unpriced: num('unpriced'),
+      extra: Object.fromEntries([...document.querySelectorAll('#cards .card')]
+        .filter((c) => !['cost', 'tokens', 'characters', 'requests', 'events', 'unpriced'].includes(c.id.slice(5)))
+        .map((c) => [c.id.slice(5), c.querySelector('.value').textContent.replace(/,/g, '')])),
     };
   });
 }
+
+/** The units shown on cards of their own when a range has any, by card id. */
+const EXTRA_CARDS = { credits: 'credits', 'audio-seconds': 'audio_seconds', 'video-seconds': 'video_seconds', images: 'images', tracks: 'tracks', 'cache-hits': 'cache_hits', 'failed-events': 'failed_events' };
 
 /** What the cards should show for a Sums object of the API. */
 function cardsOf(sums) {
@@ -156,6 +162,9 @@ function cardsOf(sums) {
     requests: sums.requests,
     events: sums.events,
     unpriced: sums.unpriced_events,
+    extra: Object.fromEntries(Object.entries(EXTRA_CARDS)
+      .filter(([, field]) => Number(sums[field] ?? 0) !== 0)
+      .map(([id, field]) => [id, String(sums[field])])),
   };
 }
 
@@ -251,6 +260,8 @@ test('admin sign-in: cards, tables, charts and budgets equal the API; the key st
   const all = await api(`/api/admin/usage?${query({ group: 'day,provider', preset: 'all' })}`);
   assert.deepEqual(await readCards(page), cardsOf(all.totals));
   assert.deepEqual((await readCards(page)).cost, ['1.20 EUR', `${amountIn(all.totals.cost, 'USD')} USD`]);
+  // HeyGen's one credit a day for 35 days gets a card of its own; kinds with none get none.
+  assert.deepEqual((await readCards(page)).extra, { credits: '35' });
   assert.equal((await readCards(page)).unpriced, 1);
   await assertTablesMatch(page, { preset: 'all' });
 
@@ -269,6 +280,7 @@ test('admin sign-in: cards, tables, charts and budgets equal the API; the key st
   // Values on hover: the tooltip changes what the canvas shows.
   for (const id of ['chart-models', 'chart-daily']) {
     const canvas = await page.$(`#${id}`);
+    await canvas.scrollIntoViewIfNeeded();
     const box = await canvas.boundingBox();
     const plain = await canvas.screenshot();
     await page.mouse.move(box.x + box.width * (id === 'chart-daily' ? 0.97 : 0.6), box.y + box.height * (id === 'chart-daily' ? 0.5 : 0.15));
@@ -349,7 +361,7 @@ test('range presets, a custom range and the project filter change the figures as
   await settle(page, () => page.selectOption('#project-filter', 'xss'));
   const xss = await api(`/api/admin/usage?${query({ preset: 'all', project_id: 'xss' })}`);
   assert.deepEqual(await readCards(page), cardsOf(xss.totals));
-  assert.deepEqual(await readCards(page), { cost: ['5.25 USD'], tokens: 3850, characters: 0, requests: 0, events: 7, unpriced: 0 });
+  assert.deepEqual(await readCards(page), { cost: ['5.25 USD'], tokens: 3850, characters: 0, requests: 0, events: 7, unpriced: 0, extra: {} });
   await assertTablesMatch(page, { preset: 'all', project_id: 'xss' });
   assert.equal((await readTable(page, 'table-project')).rows.length, 1);
   assert.equal(await page.locator('li.budget').count(), 0, 'only the chosen project\'s budget');
@@ -625,7 +637,7 @@ test('the Plans panel equals /api/admin/subscriptions and /api/admin/capacity', 
 test('zero state: a fresh worker shows zeros, the first-event snippet and "no plans configured"', async () => {
   const { page, close } = await openPage(empty);
   await signIn(page, ADMIN_KEY);
-  assert.deepEqual(await readCards(page), { cost: ['0.00'], tokens: 0, characters: 0, requests: 0, events: 0, unpriced: 0 });
+  assert.deepEqual(await readCards(page), { cost: ['0.00'], tokens: 0, characters: 0, requests: 0, events: 0, unpriced: 0, extra: {} });
   assert.equal(await page.isVisible('#empty'), true);
   const snippet = await page.textContent('#snippet');
   assert.ok(snippet.includes(`${empty.url}/api/usage`), snippet);

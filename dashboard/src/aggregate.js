@@ -4,13 +4,30 @@
 import { MoneySum } from './money.js';
 import { localDay } from './format.js';
 
-const COUNTS = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'input_tokens', 'output_tokens', 'total_tokens', 'characters', 'requests'];
+const COUNTS = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'input_tokens', 'output_tokens', 'total_tokens', 'characters', 'requests', 'images', 'tracks'];
+/** Usage kinds that may be fractional: summed exactly in micro-units, shown as decimal text. */
+const DECIMALS = ['audio_seconds', 'video_seconds', 'credits'];
+
+/** "0.5" -> 500000n; the API's decimal text has at most 6 places. */
+function micros(text) {
+  const m = /^(\d+)(?:\.(\d{1,6}))?$/.exec(String(text ?? '0'));
+  if (!m) return 0n;
+  return BigInt(m[1]) * 1000000n + BigInt((m[2] ?? '').padEnd(6, '0'));
+}
+
+/** 1500000n -> "1.5", as the API writes it. */
+function microsText(n) {
+  const whole = n / 1000000n;
+  const fraction = (n % 1000000n).toString().padStart(6, '0').replace(/0+$/, '');
+  return fraction ? `${whole}.${fraction}` : `${whole}`;
+}
 
 class Bucket {
   constructor(keys) {
     Object.assign(this, keys);
     this.money = new MoneySum();
     for (const c of COUNTS) this[c] = 0;
+    this.micros = Object.fromEntries(DECIMALS.map((k) => [k, 0n]));
   }
   add(e) {
     this.events += 1;
@@ -23,10 +40,13 @@ class Bucket {
     this.total_tokens += e.total_tokens ?? 0;
     this.characters += Number(e.usage?.characters ?? 0);
     this.requests += Number(e.usage?.requests ?? 0);
+    this.images += Number(e.usage?.images ?? 0);
+    this.tracks += Number(e.usage?.tracks ?? 0);
+    for (const k of DECIMALS) this.micros[k] += micros(e.usage?.[k]);
   }
   done() {
-    const { money, ...rest } = this;
-    return { ...rest, cost: money.list() };
+    const { money, micros: m, ...rest } = this;
+    return { ...rest, ...Object.fromEntries(DECIMALS.map((k) => [k, microsText(m[k])])), cost: money.list() };
   }
 }
 

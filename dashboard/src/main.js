@@ -300,6 +300,17 @@ function render() {
   }
 }
 
+const EXTRA_CARDS = [
+  ['credits', 'Credits', quantity],
+  ['audio_seconds', 'Audio seconds', quantity],
+  ['video_seconds', 'Video seconds', quantity],
+  ['images', 'Images', int],
+  ['tracks', 'Tracks', int],
+  ['cache_hits', 'Cache hits', int],
+  ['failed_events', 'Failed calls', int],
+];
+const isNonZero = (v) => v !== undefined && v !== null && !/^0*(\.0*)?$/.test(String(v));
+
 function renderCards(d) {
   const t = d.totals;
   const unpriced = t.unpriced_events ?? 0;
@@ -313,6 +324,9 @@ function renderCards(d) {
     card('events', 'Events', int(t.events)),
     card('unpriced', 'Unpriced events', int(unpriced),
       h('a', { href: '#unpriced', class: 'card-link', id: 'unpriced-link', text: unpriced ? 'See the models that need a price' : 'Models that need a price' })),
+    // The units some providers bill in (HeyGen credits, Loudly tracks, seconds of audio or
+    // video), cache hits and failed calls: shown only when the range has any.
+    ...EXTRA_CARDS.filter(([key]) => isNonZero(t[key])).map(([key, label, show]) => card(key.replace(/_/g, '-'), label, show(t[key]))),
   );
   $('card-unpriced').classList.toggle('warn', unpriced > 0);
 }
