@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use super::auth::Principal;
 use super::clock::{random_token, Clock, Entropy};
 use super::error::{CoreError, FieldError, StoreError};
-use super::input::strip_position;
+use super::input::{duplicated_field, strip_position};
 use super::money::{Money, Totals};
 use super::prices::{lookups_for, price_event, PriceStore};
 use super::pricing::catalog::{builtin, Catalog, PriceBook};
@@ -193,6 +193,11 @@ fn parse_event(index: usize, item: &RawValue, enveloped: bool) -> Result<EventIn
     serde_path_to_error::deserialize::<_, EventInput>(&mut reader).map_err(|error| {
         let path = error.path().to_string();
         let message = strip_position(&error.into_inner().to_string());
+        let path = match (path.as_str(), duplicated_field(&message)) {
+            (".", Some(name)) => name.to_string(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            _ => path,
+        };
         let field = match (enveloped, path.as_str()) {
             (true, ".") => format!("events[{index}]"),
             (true, path) => format!("events[{index}].{path}"),

@@ -26,10 +26,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
                 details: vec![],
             }
         } else {
-            let field = if path == "." {
-                "body".to_string()
-            } else {
-                path
+            let field = match (path.as_str(), duplicated_field(&message)) {
+                (".", Some(name)) => name.to_string(),
+                (".", None) => "body".to_string(),
+                (_, Some(name)) => format!("{path}.{name}"),
+                _ => path,
             };
             CoreError::MalformedBody {
                 message: format!("`{field}`: {message}"),
@@ -42,6 +43,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
         details: vec![],
     })?;
     Ok(value)
+}
+
+/// The field of a "duplicate field `x`" error (a field given twice, or with its alias), which
+/// serde reports at the object's path rather than the field's.
+pub(crate) fn duplicated_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split('`').next())
 }
 
 /// serde_json appends " at line 1 column 12"; the field path says more to a client.

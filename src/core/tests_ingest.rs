@@ -1721,3 +1721,33 @@ mod plans {
         assert_eq!(field(profile), vec!["items[0].provider"]);
     }
 }
+
+#[test]
+fn seed_003s_service_names_the_operation_and_cannot_be_given_twice() {
+    let world = World::new();
+    let report = world
+        .send(json!({
+            "id": "asr-1", "provider": "hume", "service": "asr", "audio_seconds": "12.5",
+            "endpoint": "/batch/jobs", "success": true, "session_id": "sess-9",
+            "timestamp": "2026-11-20T11:00:00Z"
+        }))
+        .unwrap();
+    assert_eq!(report.stored, 1);
+    let stored = world.store.stored_events();
+    assert_eq!(stored[0].operation, "asr");
+    assert_eq!(stored[0].session_id.as_deref(), Some("sess-9"));
+
+    let both = world.send(json!({
+        "id": "asr-2", "provider": "hume", "service": "asr", "operation": "chat",
+        "audio_seconds": "1"
+    }));
+    assert_eq!(
+        fields(&both.unwrap_err()),
+        vec![("operation".to_string(), Some(0))]
+    );
+    assert_eq!(
+        world.store.stored_events().len(),
+        1,
+        "the refused event wrote nothing"
+    );
+}

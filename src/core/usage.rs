@@ -20,7 +20,7 @@ pub const DEFAULT_MODEL: &str = "default";
 
 /// One event as sent. Field names follow the seed teams' clients; the provider-native names
 /// (`prompt_tokens`, `completion_tokens`, `cache_read_input_tokens`,
-/// `cache_creation_input_tokens`) are accepted as aliases.
+/// `cache_creation_input_tokens`) and `service` for `operation` are accepted as aliases.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
@@ -28,6 +28,8 @@ pub struct EventInput {
     pub project_id: Option<String>,
     pub provider: String,
     pub model: Option<String>,
+    /// What the call did; seed 003's clients call it `service` (`asr`, `chat`).
+    #[serde(alias = "service")]
     pub operation: Option<String>,
     #[serde(alias = "prompt_tokens")]
     pub input_tokens: Option<u64>,
