@@ -543,8 +543,13 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
     ],
     monthly_cost: [{ amount: '57.25', currency: 'USD', value: 57.25 }],
     fees: [{ amount: '51.00', currency: 'USD', value: 51 }],
-    usage_spend: [{ amount: '6.25', currency: 'USD', value: 6.25 }],
+    usage_spend: [{ amount: '8.25', currency: 'USD', value: 8.25 }],
+    credits_applied: [{ amount: '2.00', currency: 'USD', value: 2 }],
   };
+  subscriptions.subscriptions.push(
+    { provider: 'google-cloud', project_id: null, name: 'Trial credit', monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '300.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-10-01', expires: '2027-02-18' }, expired: false, period: { from: '2026-10-01T00:00:00.000Z', to: '2027-02-18T00:00:00.000Z', days_left: 88 }, used: '31.50', remaining: '268.50', available: '268.50', percent_used: '10.50', run_out: null, runs_out_before_reset: false },
+    { provider: 'azure', project_id: null, monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '200.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-08-01', expires: '2026-09-01' }, expired: true, period: { from: '2026-08-01T00:00:00.000Z', to: '2026-09-01T00:00:00.000Z', days_left: 0 }, used: '12.00', remaining: '0.00', available: '0.00', percent_used: '6.00', run_out: null, runs_out_before_reset: false },
+  );
   const capacity = {
     profiles: [{
       name: 'clip', learned: false, items: [{ provider: 'heygen', amount: '0.5', unit: 'credits' }, { provider: 'elevenlabs', amount: '1200', unit: 'characters' }],
@@ -573,6 +578,16 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
   assert.deepEqual(elevenCells.slice(0, 2), ['88,000 characters', '1,200 characters']);
   assert.equal(await plan.locator('[role=progressbar]').getAttribute('aria-valuenow'), '65');
   assert.match(await page.textContent('[data-fact=monthly-cost] dd'), /57\.25 USD/);
+  assert.equal(await page.textContent('[data-fact=credits-applied] dd'), '2.00 USD');
+  // A one-time credit counts down to its expiry and has no monthly fee; an expired one says so.
+  const credit = (provider, k) => page.locator(`li.plan[data-provider=${provider}] [data-fact=${k}]`);
+  assert.equal(await credit('google-cloud', 'expires').locator('dd').textContent(), '2027-02-18 (88 days left; a one-time credit from 2026-10-01)');
+  assert.equal(await credit('google-cloud', 'expires').locator('dt').textContent(), 'Expires');
+  assert.equal(await credit('google-cloud', 'fee').count(), 0);
+  assert.equal(await credit('google-cloud', 'resets').count(), 0);
+  assert.equal(await credit('azure', 'expires').locator('dt').textContent(), 'Expired');
+  assert.equal(await credit('azure', 'run-out').count(), 0);
+  assert.match(await page.locator('li.plan[data-provider=azure]').getAttribute('class'), /\bwarn\b/);
   const profile = page.locator('li.profile[data-profile=clip]');
   assert.equal(await profile.locator('.units-left').textContent(), '3');
   assert.equal(await profile.locator('.bottleneck-name').textContent(), 'heygen');

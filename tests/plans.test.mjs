@@ -107,3 +107,43 @@ test('bad plans and profiles are refused naming the field, and deletes answer 20
   assert.equal((await admin('/api/admin/capacity/profiles?name=learned', { method: 'DELETE' })).status, 404);
   assert.equal((await w.fetch('/api/admin/capacity', { key })).status, 403);
 });
+
+test('a one-time credit is drawn over its term, counted down to its expiry, and paid usage is taken off the month\'s cost', async () => {
+  const DAY = 86_400_000;
+  const day = (offset) => new Date(Date.now() + offset * DAY).toISOString().slice(0, 10);
+  // A credit for this project only, started 10 days ago, expiring in 88 days.
+  const credit = { provider: 'google-cloud', project_id: 'studio', name: 'Trial credit', allotment: { amount: '300', unit: 'money' }, term: { starts: day(-10), expires: day(88) } };
+  await put('/api/admin/subscriptions', credit);
+  const events = [
+    { id: 'gc-1', provider: 'google-cloud', model: 'chirp', characters: 1000, cost: '10.25' },
+    { id: 'gc-2', provider: 'google-cloud', model: 'chirp', characters: 1000, cost: '4.75' },
+  ];
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key, body: { events } })).status, 201);
+  const before = (await admin('/api/admin/subscriptions')).json;
+  const gc = before.subscriptions.find((s) => s.provider === 'google-cloud');
+  assert.deepEqual([gc.used, gc.remaining, gc.available, gc.expired, gc.reset_day], ['15.00', '285.00', '285.00', false, null]);
+  assert.deepEqual(gc.term, credit.term);
+  assert.deepEqual([gc.period.from.slice(0, 10), gc.period.to.slice(0, 10), gc.period.days_left], [day(-10), day(88), 88]);
+  assert.deepEqual(before.credits_applied.map((m) => m.amount), ['15.00'], 'the month\'s usage paid from the credit');
+  const usage = before.usage_spend.find((m) => m.currency === 'USD').amount;
+  const fees = before.fees.find((m) => m.currency === 'USD').amount;
+  const cents = (t) => Math.round(Number(t) * 100);
+  assert.equal(cents(before.monthly_cost.find((m) => m.currency === 'USD').amount), cents(fees) + cents(usage) - 1500);
+
+  // Once expired, nothing of it is left.
+  await put('/api/admin/subscriptions', { ...credit, term: { starts: day(-40), expires: day(-1) } });
+  const expired = (await admin('/api/admin/subscriptions')).json.subscriptions.find((s) => s.provider === 'google-cloud');
+  assert.deepEqual([expired.expired, expired.remaining, expired.available, expired.period.days_left], [true, '0.00', '0.00', 0]);
+
+  for (const [body, field] of [
+    [{ ...credit, term: { starts: day(1), expires: day(1) } }, 'term.expires'],
+    [{ ...credit, monthly_fee: '9' }, 'monthly_fee'],
+    [{ ...credit, reset_day: 5 }, 'reset_day'],
+    [{ provider: 'google-cloud', term: credit.term }, 'allotment'],
+  ]) {
+    const r = await admin('/api/admin/subscriptions', { method: 'PUT', body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.json.error.details[0].field, field, r.text);
+  }
+  assert.equal((await admin('/api/admin/subscriptions?provider=google-cloud&project_id=studio', { method: 'DELETE' })).status, 204);
+});

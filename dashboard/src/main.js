@@ -646,7 +646,7 @@ function renderPlans(subs, capacity) {
       const unit = s.allotment?.unit ?? '';
       const q = (x) => (x === null || x === undefined ? '—' : `${quantity(x)} ${unit}`.trim());
       const resetDay = s.period?.to ? s.period.to.slice(0, 10) : '—';
-      return h('li', { class: `plan${s.runs_out_before_reset ? ' warn' : ''}`, dataset: { provider: s.provider, project: s.project_id ?? '' } },
+      return h('li', { class: `plan${s.runs_out_before_reset || s.expired ? ' warn' : ''}`, dataset: { provider: s.provider, project: s.project_id ?? '' } },
         h('h3', {}, s.provider, s.name ? ` · ${s.name}` : '', h('span', { class: 'muted', text: s.project_id ? ` (project ${s.project_id})` : ' (all projects)' })),
         s.allotment ? bar(s.percent_used, { label: `Allotment used of ${s.provider}` }) : null,
         h('dl', { class: 'facts' },
@@ -654,9 +654,11 @@ function renderPlans(subs, capacity) {
           fact('Used', `${q(s.used)}${s.percent_used ? ` (${s.percent_used}%)` : ''}`, 'used'),
           fact('Remaining', q(s.remaining), 'remaining'),
           fact('Available', `${q(s.available)} (after a reserve of ${q(s.reserve)})`, 'available'),
-          fact('Resets', `${resetDay}${s.period?.days_left !== undefined ? ` (${s.period.days_left} days left)` : ''}`, 'resets'),
-          fact('Monthly fee', money(s.monthly_fee), 'fee'),
-          s.allotment ? fact('Run-out', s.run_out ? `${s.run_out}${s.runs_out_before_reset ? ' — before the reset' : ' (after the reset)'}` : 'not expected at the current rate', 'run-out') : null,
+          s.term
+            ? fact(s.expired ? 'Expired' : 'Expires', s.expired ? s.term.expires : `${s.term.expires} (${s.period?.days_left ?? '—'} days left; a one-time credit from ${s.term.starts})`, 'expires')
+            : fact('Resets', `${resetDay}${s.period?.days_left !== undefined ? ` (${s.period.days_left} days left)` : ''}`, 'resets'),
+          s.term ? null : fact('Monthly fee', money(s.monthly_fee), 'fee'),
+          s.allotment && !s.expired ? fact('Run-out', s.run_out ? `${s.run_out}${s.runs_out_before_reset ? ` — before ${s.term ? 'it expires' : 'the reset'}` : ` (after ${s.term ? 'it expires' : 'the reset'})`}` : 'not expected at the current rate', 'run-out') : null,
         ));
     });
     const sum = (list) => (list ?? []).length ? list.map(money).join(', ') : '0.00';
@@ -664,7 +666,8 @@ function renderPlans(subs, capacity) {
       h('dl', { class: 'facts totals' },
         fact('Monthly cost', sum(v.monthly_cost), 'monthly-cost'),
         fact('Plan fees', sum(v.fees), 'fees'),
-        fact('Usage-priced spend', sum(v.usage_spend), 'usage-spend')),
+        fact('Usage-priced spend', sum(v.usage_spend), 'usage-spend'),
+        (v.credits_applied ?? []).length ? fact('Paid from credits', sum(v.credits_applied), 'credits-applied') : null),
       shown.length ? h('ul', { class: 'plan-list', id: 'plan-list' }, items) : h('p', { class: 'muted', text: 'No plan covers this project.' }));
   }
   renderCapacity(capacity);

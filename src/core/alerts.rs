@@ -988,7 +988,7 @@ async fn plan_checks(
 ) -> Result<(Vec<PlanCheck>, usize, usize), CoreError> {
     let states = plan_states(plans, reports, now).await?;
     let mut due: Vec<DueAlert> = Vec::new();
-    for state in &states {
+    for state in states.iter().filter(|s| !s.expired) {
         let plan = &state.plan;
         let (Some(limit), Some(percent)) = (plan.alert_percent, state.percent_used()) else {
             continue;
@@ -1005,11 +1005,12 @@ async fn plan_checks(
                 })
                 .unwrap_or_default();
             let message = format!(
-                "The {} plan has used {percent}% of its allotment ({} of {} {unit}); {} left before it resets on {}.",
+                "The {} plan has used {percent}% of its allotment ({} of {} {unit}); {} left before it {} on {}.",
                 plan.provider,
                 state_amount(state, state.used),
                 state.allotment.map(|a| state_amount(state, a)).unwrap_or_default(),
                 state.remaining().map(|r| state_amount(state, r)).unwrap_or_default(),
+                state.end_word(),
                 state.end
             );
             due.push((

@@ -84,9 +84,32 @@ pub struct Plan {
     pub reserve: String,
     pub alert_percent: Option<u16>,
     pub alert_emails: Vec<String>,
+    /// A one-time credit (a cloud provider's trial credit, a prepaid pack): its allotment is
+    /// drawn from `starts` until it `expires`, and never resets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<Term>,
 }
 
+/// The dates of a one-time credit: from `starts` (inclusive) to `expires` (exclusive), UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Term {
+    pub starts: NaiveDate,
+    pub expires: NaiveDate,
+}
+
+/// The longest term accepted: ten years.
+const MAX_TERM_DAYS: i64 = 3660;
+
 impl Plan {
+    /// The period the allotment is drawn over at `now`: the term of a one-time credit, or the
+    /// month from the last reset day.
+    pub fn period(&self, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+        match self.term {
+            Some(t) => (t.starts, t.expires),
+            None => period(self.reset_day, now),
+        }
+    }
+
     pub fn key(&self) -> (String, String) {
         (
             self.provider.clone(),
@@ -130,10 +153,12 @@ pub struct PlanInput {
     pub provider: String,
     pub project_id: Option<String>,
     pub name: Option<String>,
-    pub monthly_fee: DecimalText,
+    /// Required for a monthly plan; a one-time credit (`term`) has none.
+    pub monthly_fee: Option<DecimalText>,
     pub currency: Option<String>,
     pub allotment: Option<AllotmentInput>,
     pub reset_day: Option<i64>,
+    pub term: Option<TermInput>,
     pub reserve: Option<DecimalText>,
     pub counts: Option<CountsInput>,
     pub alert_percent: Option<i64>,
@@ -145,6 +170,18 @@ pub struct PlanInput {
 pub struct AllotmentInput {
     pub amount: DecimalText,
     pub unit: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermInput {
+    pub starts: String,
+    pub expires: String,
+}
+
+fn plan_date(field: &str, text: &str) -> Result<NaiveDate, FieldError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| FieldError::new(field, "must be a date, YYYY-MM-DD"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,7 +219,58 @@ impl PlanInput {
                 .unwrap_or(Currency::USD),
             None => Currency::USD,
         };
-        p.take(non_negative("monthly_fee", &self.monthly_fee.0, 9));
+        let term = match &self.term {
+            Some(t) => {
+                let starts = p.take(plan_date("term.starts", &t.starts));
+                let expires = p.take(plan_date("term.expires", &t.expires));
+                match (starts, expires) {
+                    (Some(starts), Some(expires)) if expires <= starts => {
+                        p.push("term.expires", "must be after term.starts");
+                        None
+                    }
+                    (Some(starts), Some(expires))
+                        if (expires - starts).num_days() > MAX_TERM_DAYS =>
+                    {
+                        p.push(
+                            "term.expires",
+                            "must be at most ten years after term.starts",
+                        );
+                        None
+                    }
+                    (Some(starts), Some(expires)) => Some(Term { starts, expires }),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let monthly_fee = match (&self.monthly_fee, &self.term) {
+            (Some(fee), _) => fee.0.trim().to_string(),
+            (None, Some(_)) => "0".to_string(),
+            (None, None) => {
+                p.push("monthly_fee", "is required (0 for a free plan)");
+                "0".to_string()
+            }
+        };
+        if let Some(fee) = p.take(non_negative("monthly_fee", &monthly_fee, 9)) {
+            if self.term.is_some() && fee != 0 {
+                p.push(
+                    "monthly_fee",
+                    "a one-time credit (term) has no monthly fee; leave it out",
+                );
+            }
+        }
+        if self.term.is_some() && self.reset_day.is_some() {
+            p.push(
+                "reset_day",
+                "a one-time credit (term) does not reset; leave it out",
+            );
+        }
+        if self.term.is_some() && self.allotment.is_none() {
+            p.push(
+                "allotment",
+                "a one-time credit (term) needs the amount it grants",
+            );
+        }
         let (unit, allotment) = match &self.allotment {
             Some(a) => {
                 let unit = Unit::parse(a.unit.trim());
@@ -281,7 +369,7 @@ impl PlanInput {
                 .name
                 .map(|n| n.trim().to_string())
                 .filter(|n| !n.is_empty()),
-            monthly_fee: self.monthly_fee.0.trim().to_string(),
+            monthly_fee,
             currency: currency.to_string(),
             allotment,
             unit,
@@ -291,6 +379,7 @@ impl PlanInput {
             reserve,
             alert_percent,
             alert_emails: emails,
+            term,
         })
     }
 }
@@ -504,16 +593,38 @@ pub struct PlanState {
     pub used: i128,
     pub allotment: Option<i128>,
     pub reserve: i128,
+    /// A one-time credit past its expiry date: nothing of it is left to use.
+    pub expired: bool,
 }
 
 impl PlanState {
     pub fn remaining(&self) -> Option<i128> {
-        self.allotment.map(|a| (a - self.used).max(0))
+        self.allotment.map(|a| {
+            if self.expired {
+                0
+            } else {
+                (a - self.used).max(0)
+            }
+        })
     }
 
     pub fn available(&self) -> Option<i128> {
-        self.allotment
-            .map(|a| (a - self.used - self.reserve).max(0))
+        self.allotment.map(|a| {
+            if self.expired {
+                0
+            } else {
+                (a - self.used - self.reserve).max(0)
+            }
+        })
+    }
+
+    /// What the end of the period is called in messages: a reset, or a credit's expiry.
+    pub fn end_word(&self) -> &'static str {
+        if self.plan.term.is_some() {
+            "expires"
+        } else {
+            "resets"
+        }
     }
 
     pub fn percent_used(&self) -> Option<String> {
@@ -549,7 +660,9 @@ impl PlanState {
             "allotment": self.allotment.map(|a| json!({ "amount": plan.show(a), "unit": plan.unit.name() })),
             "counts": { "usage": plan.usage, "per": plan.per },
             "reserve": plan.show(self.reserve),
-            "reset_day": plan.reset_day,
+            "reset_day": plan.term.is_none().then_some(plan.reset_day),
+            "term": plan.term,
+            "expired": self.expired,
             "period": {
                 "from": format!("{}T00:00:00.000Z", self.start),
                 "to": format!("{}T00:00:00.000Z", self.end),
@@ -604,7 +717,7 @@ pub async fn plan_states(
 ) -> Result<Vec<PlanState>, CoreError> {
     let mut out = Vec::new();
     for plan in plans.plans().await? {
-        let (start, end) = period(plan.reset_day, now);
+        let (start, end) = plan.period(now);
         let rows = usage_rows(
             reports,
             &plan.provider,
@@ -615,7 +728,10 @@ pub async fn plan_states(
         .await?;
         let days_left =
             ((end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - now).num_hours() + 23) / 24;
+        let expired =
+            plan.term.is_some() && now >= end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         out.push(PlanState {
+            expired,
             used: measure_of(&plan, &rows),
             allotment: plan.allotment.as_deref().map(|a| plan.scaled(a)),
             reserve: plan.scaled(&plan.reserve),
@@ -637,7 +753,7 @@ pub async fn subscriptions_report(
 ) -> Result<Value, CoreError> {
     let states = plan_states(plans, reports, now).await?;
     let mut fees = Totals::new();
-    for s in &states {
+    for s in states.iter().filter(|s| s.plan.term.is_none()) {
         fees.add(Money::new(s.plan.scaled_fee(), s.plan.currency()));
     }
     // Providers whose use is paid by a flat fee (an allotment in a non-money unit).
@@ -675,16 +791,47 @@ pub async fn subscriptions_report(
             usage.add(Money::new(row.cost_nanos, c));
         }
     }
+    // One-time money credits pay for usage until they run out: this month's part of that
+    // usage is not spent money. Usage drawn over the term before this month came first.
+    let mut credits = Totals::new();
+    for s in states.iter().filter(|s| s.plan.unit == Unit::Money) {
+        let (Some(term), Some(granted)) = (s.plan.term, s.allotment) else {
+            continue;
+        };
+        let month_end = month.checked_add_months(Months::new(1)).unwrap_or(month);
+        let (from, to) = (term.starts.max(month), term.expires.min(month_end));
+        if from >= to {
+            continue;
+        }
+        let rows = usage_rows(
+            reports,
+            &s.plan.provider,
+            s.plan.project_id.as_deref(),
+            from,
+            to,
+        )
+        .await?;
+        let this_month = measure_of(&s.plan, &rows);
+        let before = s.used - this_month;
+        let applied = this_month.min((granted - before).max(0));
+        if applied > 0 {
+            credits.add(Money::new(applied, s.plan.currency()));
+        }
+    }
     let mut total = fees.clone();
     for m in usage.iter() {
         total.add(m);
+    }
+    for m in credits.iter() {
+        total.add(Money::new(-m.nanos, m.currency));
     }
     Ok(json!({
         "subscriptions": states.iter().map(|s| s.view(now)).collect::<Vec<_>>(),
         "fees": fees,
         "usage_spend": usage,
+        "credits_applied": credits,
         "monthly_cost": total,
-        "note": "monthly_cost = plan fees + this month's usage-priced spend of providers not covered by an allotment plan, per currency.",
+        "note": "monthly_cost = plan fees + this month's usage-priced spend of providers not covered by an allotment plan - the part of it paid from one-time credits, per currency.",
     }))
 }
 

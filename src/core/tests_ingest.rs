@@ -1666,6 +1666,150 @@ mod plans {
     }
 
     #[test]
+    fn a_one_time_credit_is_drawn_over_its_term_counts_down_to_its_expiry_and_is_gone_after_it() {
+        // Seed 000: "Google Cloud: $300 credit, 88 days remaining - 25,000+ clip capacity".
+        let world = World::new();
+        put_plan(
+            &world,
+            json!({"provider": "google-cloud", "name": "Free trial credit", "allotment": {"amount": "300", "unit": "money"},
+                   "term": {"starts": "2026-10-01", "expires": "2027-02-18"}, "alert_percent": 50}),
+        );
+        let clip = serde_json::from_value::<ProfileInput>(json!({"name": "clip", "items": [
+            {"provider": "google-cloud", "amount": "0.012", "unit": "money"}
+        ]}))
+        .unwrap()
+        .validate(&["google-cloud".to_string()])
+        .unwrap();
+        block_on(world.store.save_profile(&clip)).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+        // Usage in October and November is drawn from the credit; usage before its start is not.
+        let mut events = Vec::new();
+        for (i, day) in ["2026-10-05", "2026-11-03", "2026-11-21"]
+            .iter()
+            .enumerate()
+        {
+            events.push(json!({"id": format!("tts-{i}"), "provider": "google-cloud", "model": "chirp", "characters": 1000,
+                               "cost": "10.50", "timestamp": format!("{day}T12:00:00Z")}));
+        }
+        events.push(
+            json!({"id": "early", "provider": "google-cloud", "model": "chirp", "characters": 1000,
+                           "cost": "99", "timestamp": "2026-09-30T23:00:00Z"}),
+        );
+        record(&world, now, Value::Array(events));
+        let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+        let credit = &report["subscriptions"][0];
+        assert_eq!(credit["used"], "31.50");
+        assert_eq!(credit["remaining"], "268.50");
+        assert_eq!(credit["period"]["from"], "2026-10-01T00:00:00.000Z");
+        assert_eq!(credit["period"]["to"], "2027-02-18T00:00:00.000Z");
+        assert_eq!(credit["period"]["days_left"], 88);
+        assert_eq!(
+            credit["term"],
+            json!({"starts": "2026-10-01", "expires": "2027-02-18"})
+        );
+        assert_eq!(credit["reset_day"], Value::Null);
+        assert_eq!(credit["expired"], false);
+        assert_eq!(report["fees"], json!([]), "a credit has no monthly fee");
+        // $268.50 / $0.012 a clip = 22,375 clips, over the 88 days to the expiry.
+        let profile = &block_on(capacity(&world.store, &world.store, now)).unwrap()[0];
+        assert_eq!(profile.units_left, Some(22_375));
+        assert_eq!(profile.per_provider[0].days_left, Some(88));
+
+        // The day it expires, nothing of it is left, whatever was unused.
+        let after = Utc.with_ymd_and_hms(2027, 2, 18, 0, 0, 0).unwrap();
+        let report = block_on(subscriptions_report(&world.store, &world.store, after)).unwrap();
+        let credit = &report["subscriptions"][0];
+        assert_eq!(
+            (
+                credit["expired"].as_bool(),
+                credit["used"].as_str(),
+                credit["remaining"].as_str(),
+                credit["available"].as_str()
+            ),
+            (Some(true), Some("31.50"), Some("0.00"), Some("0.00"))
+        );
+        assert_eq!(credit["period"]["days_left"], 0);
+        let profile = &block_on(capacity(&world.store, &world.store, after)).unwrap()[0];
+        assert_eq!(profile.units_left, Some(0));
+
+        // This month's $21 came from the credit: none of it is spent money.
+        let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+        assert_eq!(report["usage_spend"][0]["amount"], "21.00");
+        assert_eq!(report["credits_applied"][0]["amount"], "21.00");
+        assert_eq!(report["monthly_cost"][0]["amount"], "0.00");
+        // A $280 render runs the credit out: $10.50 went before this month, so $289.50 of
+        // November's $301 is paid from it and $11.50 is spent.
+        record(
+            &world,
+            now,
+            json!([{"id": "render", "provider": "google-cloud", "model": "chirp", "characters": 1, "cost": "280", "timestamp": "2026-11-21T18:00:00Z"}]),
+        );
+        let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+        assert_eq!(report["usage_spend"][0]["amount"], "301.00");
+        assert_eq!(report["credits_applied"][0]["amount"], "289.50");
+        assert_eq!(report["monthly_cost"][0]["amount"], "11.50");
+        assert_eq!(report["subscriptions"][0]["remaining"], "0.00");
+    }
+
+    #[test]
+    fn a_credit_term_must_be_dated_in_order_with_no_fee_or_reset_day() {
+        let problems = |body: Value| match serde_json::from_value::<PlanInput>(body)
+            .unwrap()
+            .validate()
+        {
+            Err(CoreError::Validation(d)) => d.into_iter().map(|f| f.field).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        let credit = |extra: Value| {
+            let mut body = json!({"provider": "google-cloud", "allotment": {"amount": "300", "unit": "money"},
+                                  "term": {"starts": "2026-10-01", "expires": "2027-01-01"}});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            body
+        };
+        assert_eq!(
+            problems(credit(
+                json!({"term": {"starts": "2026-10-01", "expires": "2026-10-01"}})
+            )),
+            vec!["term.expires"]
+        );
+        assert_eq!(
+            problems(credit(
+                json!({"term": {"starts": "2026-10-01", "expires": "2040-01-01"}})
+            )),
+            vec!["term.expires"]
+        );
+        assert_eq!(
+            problems(credit(
+                json!({"term": {"starts": "1 Oct", "expires": "2027-01-01"}})
+            )),
+            vec!["term.starts"]
+        );
+        assert_eq!(
+            problems(credit(json!({"monthly_fee": "5"}))),
+            vec!["monthly_fee"]
+        );
+        assert_eq!(problems(credit(json!({"reset_day": 3}))), vec!["reset_day"]);
+        assert_eq!(
+            problems(
+                json!({"provider": "google-cloud", "term": {"starts": "2026-10-01", "expires": "2027-01-01"}})
+            ),
+            vec!["allotment"]
+        );
+        assert_eq!(
+            problems(json!({"provider": "heygen"})),
+            vec!["monthly_fee"],
+            "a monthly plan still needs its fee"
+        );
+        let ok = serde_json::from_value::<PlanInput>(credit(json!({"monthly_fee": "0"})))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(ok.monthly_fee, "0");
+    }
+
+    #[test]
     fn the_period_rolls_over_on_the_reset_day() {
         let at = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
         let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
