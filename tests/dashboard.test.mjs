@@ -547,7 +547,7 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
     credits_applied: [{ amount: '2.00', currency: 'USD', value: 2 }],
   };
   subscriptions.subscriptions.push(
-    { provider: 'google-cloud', project_id: null, name: 'Trial credit', monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '300.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-10-01', expires: '2027-02-18' }, expired: false, period: { from: '2026-10-01T00:00:00.000Z', to: '2027-02-18T00:00:00.000Z', days_left: 88 }, used: '31.50', remaining: '268.50', available: '268.50', percent_used: '10.50', run_out: null, runs_out_before_reset: false },
+    { provider: 'google-cloud', project_id: null, name: 'Trial credit', monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '300.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-10-01', expires: '2027-02-18' }, expired: false, period: { from: '2026-10-01T00:00:00.000Z', to: '2027-02-18T00:00:00.000Z', days_left: 88 }, used: '31.50', remaining: '268.50', available: '268.50', percent_used: '10.50', run_out: null, runs_out_before_reset: false, reading: { used: '20.00', at: '2026-11-20T10:30:00.000Z', applied: true } },
     { provider: 'azure', project_id: null, monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '200.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-08-01', expires: '2026-09-01' }, expired: true, period: { from: '2026-08-01T00:00:00.000Z', to: '2026-09-01T00:00:00.000Z', days_left: 0 }, used: '12.00', remaining: '0.00', available: '0.00', percent_used: '6.00', run_out: null, runs_out_before_reset: false },
   );
   const capacity = {
@@ -583,6 +583,7 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
   const credit = (provider, k) => page.locator(`li.plan[data-provider=${provider}] [data-fact=${k}]`);
   assert.equal(await credit('google-cloud', 'expires').locator('dd').textContent(), '2027-02-18 (88 days left; a one-time credit from 2026-10-01)');
   assert.equal(await credit('google-cloud', 'expires').locator('dt').textContent(), 'Expires');
+  assert.match(await credit('google-cloud', 'used').locator('dd').textContent(), /^31\.50 USD \(10\.50%\); from a reading of 20\.00 USD at 2026-11-20 \d\d:30:00$/);
   assert.equal(await credit('google-cloud', 'fee').count(), 0);
   assert.equal(await credit('google-cloud', 'resets').count(), 0);
   assert.equal(await credit('azure', 'expires').locator('dt').textContent(), 'Expired');

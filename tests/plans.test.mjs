@@ -147,3 +147,27 @@ test('a one-time credit is drawn over its term, counted down to its expiry, and 
   }
   assert.equal((await admin('/api/admin/subscriptions?provider=google-cloud&project_id=studio', { method: 'DELETE' })).status, 204);
 });
+
+test('a reading from the provider\'s dashboard sets what was used, and recorded usage since its hour adds to it', async () => {
+  // Three hours ago, or the start of this period (reset day 1) if that is later.
+  const now = new Date();
+  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  const at = new Date(Math.max(now.getTime() - 3 * 3_600_000, monthStart));
+  const hourStart = new Date(Math.floor(at.getTime() / 3_600_000) * 3_600_000);
+  await put('/api/admin/subscriptions', { provider: 'lahajati', project_id: 'studio', monthly_fee: '11', allotment: { amount: '1000000', unit: 'points' }, reading: { used: '400000', at: at.toISOString() } });
+  const events = [
+    { id: 'lj-before', provider: 'lahajati', characters: 7000, timestamp: new Date(hourStart.getTime() - 60_000).toISOString() },
+    { id: 'lj-after', provider: 'lahajati', characters: 2500 },
+  ];
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body: { events } });
+  assert.equal(r.status, 201, r.text);
+  const plan = (await admin('/api/admin/subscriptions')).json.subscriptions.find((s) => s.provider === 'lahajati' && s.project_id === 'studio');
+  assert.deepEqual(plan.reading, { used: '400000', at: at.toISOString(), applied: true });
+  // The reading, plus what was recorded since its hour began (2,500 here and the 2,500 of the
+  // first test, moments ago), not the 7,000 before it.
+  assert.equal(plan.used, '405000');
+  assert.equal(plan.remaining, '595000');
+  const bad = await admin('/api/admin/subscriptions', { method: 'PUT', body: { provider: 'lahajati', monthly_fee: '11', allotment: { amount: '1', unit: 'points' }, reading: { used: '5', at: 'last tuesday' } } });
+  assert.deepEqual([bad.status, bad.json.error.details[0].field], [400, 'reading.at']);
+  assert.equal((await admin('/api/admin/subscriptions?provider=lahajati&project_id=studio', { method: 'DELETE' })).status, 204);
+});

@@ -643,7 +643,8 @@ function renderPlans(subs, capacity) {
     const v = subs.value;
     const shown = v.subscriptions.filter((s) => !state.filter || !s.project_id || s.project_id === state.filter);
     const items = shown.map((s) => {
-      const unit = s.allotment?.unit ?? '';
+      // A money allotment is shown in its currency.
+      const unit = s.allotment?.unit === 'money' ? s.monthly_fee?.currency ?? '' : s.allotment?.unit ?? '';
       const q = (x) => (x === null || x === undefined ? '—' : `${quantity(x)} ${unit}`.trim());
       const resetDay = s.period?.to ? s.period.to.slice(0, 10) : '—';
       return h('li', { class: `plan${s.runs_out_before_reset || s.expired ? ' warn' : ''}`, dataset: { provider: s.provider, project: s.project_id ?? '' } },
@@ -651,7 +652,7 @@ function renderPlans(subs, capacity) {
         s.allotment ? bar(s.percent_used, { label: `Allotment used of ${s.provider}` }) : null,
         h('dl', { class: 'facts' },
           fact('Allotment', s.allotment ? q(s.allotment.amount) : 'none (usage is billed at its price)', 'allotment'),
-          fact('Used', `${q(s.used)}${s.percent_used ? ` (${s.percent_used}%)` : ''}`, 'used'),
+          fact('Used', `${q(s.used)}${s.percent_used ? ` (${s.percent_used}%)` : ''}${s.reading?.applied ? `; from a reading of ${q(s.reading.used)} at ${dateTime(s.reading.at, state.tz)}` : ''}`, 'used'),
           fact('Remaining', q(s.remaining), 'remaining'),
           fact('Available', `${q(s.available)} (after a reserve of ${q(s.reserve)})`, 'available'),
           s.term

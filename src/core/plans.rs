@@ -2,7 +2,7 @@
 //! how many more units of work (one clip, one episode) fit in what is left of every plan, and
 //! which provider runs out first.
 
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -12,7 +12,7 @@ use super::money::{div_round_half_even, format_scaled, Currency, Decimal, Money,
 use super::pricing::catalog::{builtin, canonical_provider};
 use super::pricing::{UsageKind, MICRO};
 use super::projects::ProjectId;
-use super::report::{Dim, ReportStore, RollupQuery, RollupRow, MEASURES};
+use super::report::{Dim, Range, ReportStore, RollupQuery, RollupRow, MEASURES};
 
 /// The unit an allotment is counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +88,18 @@ pub struct Plan {
     /// drawn from `starts` until it `expires`, and never resets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<Term>,
+    /// What the provider's own dashboard showed as used (the count this tracker cannot see:
+    /// calls from apps that do not report, or a provider's own rounding). Within the period it
+    /// was read in, `used` is this reading plus the usage recorded since its hour began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading: Option<Reading>,
+}
+
+/// A reading of a plan's use from the provider's dashboard, in the plan's unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reading {
+    pub used: String,
+    pub at: DateTime<Utc>,
 }
 
 /// The dates of a one-time credit: from `starts` (inclusive) to `expires` (exclusive), UTC.
@@ -159,6 +171,7 @@ pub struct PlanInput {
     pub allotment: Option<AllotmentInput>,
     pub reset_day: Option<i64>,
     pub term: Option<TermInput>,
+    pub reading: Option<ReadingInput>,
     pub reserve: Option<DecimalText>,
     pub counts: Option<CountsInput>,
     pub alert_percent: Option<i64>,
@@ -170,6 +183,13 @@ pub struct PlanInput {
 pub struct AllotmentInput {
     pub amount: DecimalText,
     pub unit: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingInput {
+    pub used: DecimalText,
+    pub at: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,6 +328,26 @@ impl PlanInput {
                 p.push("reserve", "must not exceed the allotment");
             }
         }
+        let reading = match &self.reading {
+            Some(r) => {
+                let used = p.take(non_negative("reading.used", &r.used.0, scale));
+                let at = p.take(
+                    super::clock::parse_timestamp(&r.at)
+                        .map_err(|m| FieldError::new("reading.at", m)),
+                );
+                if self.allotment.is_none() {
+                    p.push("reading", "a reading needs a plan with an allotment");
+                }
+                match (used, at) {
+                    (Some(_), Some(at)) => Some(Reading {
+                        used: r.used.0.trim().to_string(),
+                        at,
+                    }),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
         let usage = self
             .counts
             .as_ref()
@@ -380,6 +420,7 @@ impl PlanInput {
             alert_percent,
             alert_emails: emails,
             term,
+            reading,
         })
     }
 }
@@ -595,6 +636,8 @@ pub struct PlanState {
     pub reserve: i128,
     /// A one-time credit past its expiry date: nothing of it is left to use.
     pub expired: bool,
+    /// Whether `used` starts from the plan's reading (one taken in this period).
+    pub reading_applied: bool,
 }
 
 impl PlanState {
@@ -663,6 +706,11 @@ impl PlanState {
             "reset_day": plan.term.is_none().then_some(plan.reset_day),
             "term": plan.term,
             "expired": self.expired,
+            "reading": plan.reading.as_ref().map(|r| json!({
+                "used": r.used,
+                "at": super::clock::format_timestamp(r.at),
+                "applied": self.reading_applied,
+            })),
             "period": {
                 "from": format!("{}T00:00:00.000Z", self.start),
                 "to": format!("{}T00:00:00.000Z", self.end),
@@ -709,6 +757,32 @@ async fn usage_rows(
         .await?)
 }
 
+/// Usage from the start of the UTC hour of `from` (the hour a reading was taken in: its
+/// usage is counted on top of the reading, erring towards less left) until `to`.
+async fn usage_since(
+    reports: &impl ReportStore,
+    provider: &str,
+    project: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<RollupRow>, CoreError> {
+    let hour = from
+        .date_naive()
+        .and_hms_opt(from.hour(), 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let range = Range {
+        from: Some(hour),
+        to: Some(to),
+        tz: chrono_tz::Tz::UTC,
+    };
+    let mut query = range.rollup_query(None);
+    query.provider = Some(provider.to_string());
+    query.project_id = project.and_then(|p| ProjectId::parse(p).ok());
+    query.dims = vec![Dim::Provider];
+    Ok(reports.rollups(&query).await?)
+}
+
 /// The state of every plan this period.
 pub async fn plan_states(
     plans: &impl PlanStore,
@@ -718,21 +792,43 @@ pub async fn plan_states(
     let mut out = Vec::new();
     for plan in plans.plans().await? {
         let (start, end) = plan.period(now);
-        let rows = usage_rows(
-            reports,
-            &plan.provider,
-            plan.project_id.as_deref(),
-            start,
-            end,
-        )
-        .await?;
-        let days_left =
-            ((end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - now).num_hours() + 23) / 24;
-        let expired =
-            plan.term.is_some() && now >= end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let end_at = end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let start_at = start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        // A reading taken in this period (and not in the future) replaces the usage before it.
+        let reading = plan
+            .reading
+            .as_ref()
+            .filter(|r| r.at >= start_at && r.at < end_at && r.at <= now);
+        let used = match reading {
+            Some(r) => {
+                let rows = usage_since(
+                    reports,
+                    &plan.provider,
+                    plan.project_id.as_deref(),
+                    r.at,
+                    end_at,
+                )
+                .await?;
+                plan.scaled(&r.used) + measure_of(&plan, &rows)
+            }
+            None => {
+                let rows = usage_rows(
+                    reports,
+                    &plan.provider,
+                    plan.project_id.as_deref(),
+                    start,
+                    end,
+                )
+                .await?;
+                measure_of(&plan, &rows)
+            }
+        };
+        let days_left = ((end_at - now).num_hours() + 23) / 24;
+        let expired = plan.term.is_some() && now >= end_at;
         out.push(PlanState {
             expired,
-            used: measure_of(&plan, &rows),
+            reading_applied: reading.is_some(),
+            used,
             allotment: plan.allotment.as_deref().map(|a| plan.scaled(a)),
             reserve: plan.scaled(&plan.reserve),
             start,

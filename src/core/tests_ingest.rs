@@ -1752,6 +1752,66 @@ mod plans {
     }
 
     #[test]
+    fn a_reading_from_the_providers_dashboard_replaces_the_usage_before_it_in_its_period() {
+        // Seed 002: ElevenLabs' and Lahajati's dashboards show what was really used, including
+        // calls no app reported. A reading of 6 credits at 10:30 on the 15th:
+        let world = World::new();
+        let plan = |reading: Value| {
+            put_plan(
+                &world,
+                json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"}, "reading": reading}),
+            )
+        };
+        plan(json!({"used": "6", "at": "2026-11-15T10:30:00Z"}));
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        record(
+            &world,
+            now,
+            json!([
+                {"id": "before", "provider": "heygen", "credits": "0.5", "timestamp": "2026-11-10T09:00:00Z"},
+                {"id": "same-hour", "provider": "heygen", "credits": "0.5", "timestamp": "2026-11-15T10:45:00Z"},
+                {"id": "after", "provider": "heygen", "credits": "1", "timestamp": "2026-11-16T08:00:00Z"}
+            ]),
+        );
+        let heygen = |at| {
+            block_on(subscriptions_report(&world.store, &world.store, at)).unwrap()["subscriptions"]
+                [0]
+            .clone()
+        };
+        // 6 read + 0.5 in the reading's hour + 1 after it; the 0.5 before it is in the reading.
+        let state = heygen(now);
+        assert_eq!(
+            (state["used"].as_str(), state["remaining"].as_str()),
+            (Some("7.5"), Some("2.5"))
+        );
+        assert_eq!(
+            state["reading"],
+            json!({"used": "6", "at": "2026-11-15T10:30:00.000Z", "applied": true})
+        );
+        // Read before it was taken, or in the next period, it does not apply: usage alone counts.
+        let earlier = Utc.with_ymd_and_hms(2026, 11, 15, 9, 0, 0).unwrap();
+        assert_eq!(
+            heygen(earlier)["used"],
+            "2",
+            "every recorded use of the period"
+        );
+        assert_eq!(heygen(earlier)["reading"]["applied"], false);
+        let next_month = Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap();
+        assert_eq!(heygen(next_month)["used"], "0");
+        // A reading of last period does not apply to this one.
+        plan(json!({"used": "9", "at": "2026-10-28T00:00:00Z"}));
+        assert_eq!(heygen(now)["used"], "2");
+        let refused = serde_json::from_value::<PlanInput>(json!({"provider": "heygen", "monthly_fee": "1", "reading": {"used": "-1", "at": "yesterday"}}))
+            .unwrap()
+            .validate();
+        let Err(CoreError::Validation(details)) = refused else {
+            panic!("{refused:?}")
+        };
+        let fields: Vec<String> = details.into_iter().map(|d| d.field).collect();
+        assert_eq!(fields, vec!["reading.used", "reading.at", "reading"]);
+    }
+
+    #[test]
     fn a_credit_term_must_be_dated_in_order_with_no_fee_or_reset_day() {
         let problems = |body: Value| match serde_json::from_value::<PlanInput>(body)
             .unwrap()
