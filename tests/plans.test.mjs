@@ -130,6 +130,17 @@ test('a one-time credit is drawn over its term, counted down to its expiry, and 
   const cents = (t) => Math.round(Number(t) * 100);
   assert.equal(cents(before.monthly_cost.find((m) => m.currency === 'USD').amount), cents(fees) + cents(usage) - 1500);
 
+  // Five days before it expires with most of it unused, the budget check warns its recipients.
+  await put('/api/admin/subscriptions', { ...credit, term: { starts: day(-80), expires: day(5) }, alert_emails: ['ops@example.com'] });
+  const dry = (await admin('/api/admin/usage/check-budgets')).json;
+  const notice = dry.plans.find((p) => p.level === 'credit-expiry-google-cloud@studio');
+  assert.ok(notice, JSON.stringify(dry.plans));
+  assert.equal(notice.action, 'would_send');
+  assert.deepEqual(notice.alerts.map((a) => [a.recipient, a.status]), [['ops@example.com', 'would_send']]);
+  assert.equal(notice.message, `The google-cloud one-time credit expires on ${day(5)} (in 5 days) with 285.00 of 300.00 USD unused; usage after that is paid at list price.`);
+  await put('/api/admin/subscriptions', { ...credit, alert_emails: ['ops@example.com'] });
+  assert.ok(!(await admin('/api/admin/usage/check-budgets')).json.plans.some((p) => p.level.startsWith('credit-expiry')), '88 days before: no notice');
+
   // Once expired, nothing of it is left.
   await put('/api/admin/subscriptions', { ...credit, term: { starts: day(-40), expires: day(-1) } });
   const expired = (await admin('/api/admin/subscriptions')).json.subscriptions.find((s) => s.provider === 'google-cloud');

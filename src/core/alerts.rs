@@ -972,6 +972,8 @@ type DueAlert = (String, Option<String>, String, String, Vec<String>);
 
 /// The scope under which plan alerts are claimed and logged.
 pub const PLANS_SCOPE: &str = "plans";
+/// A one-time credit with some of it unused is announced this many days before it expires.
+pub const CREDIT_EXPIRY_NOTICE_DAYS: i64 = 7;
 
 /// Allotment alerts (a plan past its alert percent) and capacity alerts (a profile with fewer
 /// units of work left than its alert level), sent to the plan's addresses.
@@ -1028,6 +1030,46 @@ async fn plan_checks(
                 plan.alert_emails.clone(),
             ));
         }
+    }
+    // A one-time credit about to expire with some of it unused: use it or lose it.
+    for state in states
+        .iter()
+        .filter(|s| !s.expired && s.plan.term.is_some())
+    {
+        let plan = &state.plan;
+        let unused = state.remaining().unwrap_or(0);
+        if state.days_left > CREDIT_EXPIRY_NOTICE_DAYS
+            || unused <= 0
+            || plan.alert_emails.is_empty()
+        {
+            continue;
+        }
+        let unit = if plan.unit == super::plans::Unit::Money {
+            plan.currency.clone()
+        } else {
+            serde_json::to_value(plan.unit)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        due.push((
+            plan.provider.clone(),
+            plan.project_id.clone(),
+            format!(
+                "credit-expiry-{}{}",
+                plan.provider,
+                plan.project_id.as_deref().map(|p| format!("@{p}")).unwrap_or_default()
+            ),
+            format!(
+                "The {} one-time credit expires on {} (in {} days) with {} of {} {unit} unused; usage after that is paid at list price.",
+                plan.provider,
+                state.end,
+                state.days_left,
+                state_amount(state, unused),
+                state.allotment.map(|a| state_amount(state, a)).unwrap_or_default(),
+            ),
+            plan.alert_emails.clone(),
+        ));
     }
     for profile in capacity(plans, reports, now).await? {
         let (Some(below), Some(left)) = (profile.alert_below, profile.units_left) else {
