@@ -160,6 +160,7 @@ test('the webhook is signed with HMAC-SHA256 and carries a Slack-compatible text
   assert.equal(call.headers['x-ast-signature'], `sha256=${expected}`);
   const body = JSON.parse(call.body);
   assert.match(body.text, /Hook at 100\.00% of budget/);
+  assert.equal(body.content, body.text, 'Discord reads `content`, Slack `text`');
   assert.deepEqual([body.level, body.spend.amount, body.budget.amount], ['budget-100', '10.00', '10.00']);
   const tampered = createHmac('sha256', secret).update(`${call.headers['x-ast-timestamp']}.${call.body} `).digest('hex');
   assert.notEqual(call.headers['x-ast-signature'], `sha256=${tampered}`);

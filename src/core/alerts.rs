@@ -672,15 +672,24 @@ pub fn sign_webhook(secret: &str, timestamp: &str, body: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The webhook body: Slack-compatible `text` plus the figures.
+/// The webhook body: the message as Slack's `text` and Discord's `content` (each ignores the
+/// other's field), plus the figures.
 pub fn webhook_body(
     check: &ProjectCheck,
     level: &str,
     alert: &RenderedAlert,
     config: &AlertConfig,
 ) -> String {
+    let text = format!(
+        "{}\n{}",
+        alert.subject,
+        check.recommendations.first().cloned().unwrap_or_default()
+    )
+    .trim()
+    .to_string();
     json!({
-        "text": format!("{}\n{}", alert.subject, check.recommendations.first().cloned().unwrap_or_default()).trim().to_string(),
+        "content": text,
+        "text": text,
         "project_id": check.project_id,
         "project_name": check.project_name,
         "level": level,
