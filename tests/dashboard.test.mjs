@@ -80,8 +80,8 @@ async function api(path, key = ADMIN_KEY, worker = w) {
 }
 
 /** A new browser context and page on a worker, recording requests, dialogs and errors. */
-async function openPage(worker, { path = '/', viewport = { width: 1280, height: 900 } } = {}) {
-  const context = await browser.newContext({ viewport, timezoneId: 'UTC', locale: 'en-US', acceptDownloads: true });
+async function openPage(worker, { path = '/', viewport = { width: 1280, height: 900 }, timezoneId = 'UTC' } = {}) {
+  const context = await browser.newContext({ viewport, timezoneId, locale: 'en-US', acceptDownloads: true });
   const page = await context.newPage();
   const rec = { requests: [], dialogs: [], errors: [], origin: worker.url };
   page.on('request', (r) => {
@@ -480,6 +480,39 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
   await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'dashboard-project-key.png');
   await close();
+});
+
+test('the cost chart groups by day, week or month as the API does, for the admin and for a project key', async () => {
+  for (const [key, project] of [[ADMIN_KEY, null], [keys.ads, 'ads']]) {
+    const { page, rec, close } = await openPage(w, { viewport: { width: 1280, height: 900 }, timezoneId: 'America/New_York' });
+    await signIn(page, key);
+    await choosePreset(page, 'all');
+    for (const grain of ['week', 'month', 'day']) {
+      await settle(page, () => page.selectOption('#grain', grain));
+      const table = await readTable(page, 'chart-daily-values');
+      assert.equal(await page.getAttribute('#chart-daily-values', 'data-grain'), grain);
+      const report = await api(`/api/admin/usage?${query({ group: `${grain},provider`, preset: 'all', tz: 'America/New_York', ...(project ? { project_id: project } : {}) })}`);
+      const expected = new Map();
+      for (const r of report.rows) {
+        const usd = amountIn(r.cost, 'USD');
+        if (usd !== '0.00') expected.set(`${r.period}|${r.provider}`, usd);
+      }
+      let charted = 0;
+      for (const row of table.rows) {
+        for (const [i, provider] of table.head.entries()) {
+          if (i === 0 || provider.startsWith('Total')) continue;
+          const shown = row[i];
+          assert.equal(shown, expected.get(`${row[0]}|${provider}`) ?? '0.00', `${grain} ${row[0]} ${provider}`);
+          if (shown !== '0.00') charted += 1;
+        }
+      }
+      assert.equal(charted, expected.size, `${grain}: every non-zero period and provider is charted`);
+      assert.ok(table.rows.length > (grain === 'month' ? 1 : grain === 'week' ? 4 : 30), `${grain}: ${table.rows.length} rows`);
+      if (grain === 'week') assert.ok(table.rows.every((r) => new Date(`${r[0]}T00:00:00Z`).getUTCDay() === 1), 'weeks start on Monday');
+    }
+    if (project) assert.deepEqual(rec.requests.filter((u) => new URL(u).pathname.startsWith('/api/admin')), [], 'no admin route');
+    await close();
+  }
 });
 
 test('a project key is told when its range reaches back before the pruned days', async () => {

@@ -2,7 +2,7 @@
 // that project's raw events (GET /api/usage pages) itself, exactly (money as BigInt nanos).
 
 import { MoneySum } from './money.js';
-import { localDay } from './format.js';
+import { localDay, periodOfDay } from './format.js';
 
 const COUNTS = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'input_tokens', 'output_tokens', 'total_tokens', 'characters', 'requests', 'images', 'tracks'];
 /** Usage kinds that may be fractional: summed exactly in micro-units, shown as decimal text. */
@@ -102,7 +102,8 @@ export function aggregate(events, tz) {
   const finish = (list) => list.map(({ money, ...rest }) => ({ ...rest, cost: money.list() }));
   return {
     totals: totals.done(),
-    dayProvider: groupBy(events, (e) => ({ period: day(e), provider: e.provider })),
+    /** Cost by local day, week (its Monday) or month and provider, as the API's group=<grain>,provider. */
+    periodProvider: (grain) => groupBy(events, (e) => ({ period: periodOfDay(day(e), grain), provider: e.provider })),
     provider: groupBy(events, (e) => ({ provider: e.provider })),
     model: groupBy(events, (e) => ({ model: e.model })),
     project: groupBy(events, (e) => ({ project_id: e.project_id, project_name: null })),

@@ -3,7 +3,9 @@
 
 import { Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend } from 'chart.js';
 import { toNanos, fromNanos, chartValue, compareNanos } from './money.js';
-import { daysBetween } from './format.js';
+import { periodsBetween } from './format.js';
+
+const GRAIN_WORDS = { day: ['Day', 'Daily', 'days'], week: ['Week (from Monday)', 'Weekly', 'weeks'], month: ['Month', 'Monthly', 'months'] };
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
 Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily || 'system-ui, sans-serif';
@@ -27,8 +29,10 @@ function draw(canvas, config) {
 const axisTitle = (text) => ({ display: true, text, font: { weight: 'bold' } });
 const costTicks = (currency) => ({ callback: (v) => `${Number(v).toLocaleString('en-US', { maximumFractionDigits: 2 })} ${currency}` });
 
-/** Daily cost stacked by provider, in one currency. rows: [{period, provider, cost: [Money]}] */
-export function dailyByProvider(canvas, rows, currency, range) {
+/** Cost per day, week or month stacked by provider, in one currency.
+ * rows: [{period, provider, cost: [Money]}]; periods are days, Mondays or "YYYY-MM". */
+export function dailyByProvider(canvas, rows, currency, range, grain = 'day') {
+  const [axisWord, adjective, plural] = GRAIN_WORDS[grain] ?? GRAIN_WORDS.day;
   const cell = new Map();
   const providers = new Set();
   const periods = new Set();
@@ -41,9 +45,10 @@ export function dailyByProvider(canvas, rows, currency, range) {
     cell.set(k, (cell.get(k) ?? 0n) + toNanos(m.amount));
   }
   const sorted = [...periods].sort();
-  const first = range.from ?? sorted[0];
-  const last = range.to ?? sorted.at(-1);
-  const days = first && last ? daysBetween(first, last) : sorted;
+  const dayOf = (p) => (p && p.length === 7 ? `${p}-01` : p);
+  const first = range.from ?? dayOf(sorted[0]);
+  const last = range.to ?? dayOf(sorted.at(-1));
+  const days = first && last ? periodsBetween(first, last, grain) : sorted;
   const names = [...providers].sort();
   const datasets = names.map((provider, i) => {
     const nanos = days.map((d) => cell.get(`${d}\u0000${provider}`) ?? 0n);
@@ -57,7 +62,7 @@ export function dailyByProvider(canvas, rows, currency, range) {
   });
   const sameYear = days.length > 0 && days[0].slice(0, 4) === days.at(-1).slice(0, 4);
   const dayTotals = days.map((d) => names.reduce((s, p) => s + (cell.get(`${d}\u0000${p}`) ?? 0n), 0n));
-  canvas.setAttribute('aria-label', `Daily cost in ${currency} stacked by provider, ${days.length} days, ${names.length} providers. The chart's data follows as a table.`);
+  canvas.setAttribute('aria-label', `${adjective} cost in ${currency} stacked by provider, ${days.length} ${plural}, ${names.length} providers. The chart's data follows as a table.`);
   draw(canvas, {
     type: 'bar',
     data: { labels: days, datasets },
@@ -68,8 +73,8 @@ export function dailyByProvider(canvas, rows, currency, range) {
       scales: {
         x: {
           stacked: true,
-          title: axisTitle(sameYear ? `Day (${days[0].slice(0, 4)})` : 'Day'),
-          ticks: { maxRotation: 60, autoSkip: true, callback: (_, i) => (sameYear ? days[i].slice(5) : days[i]) },
+          title: axisTitle(sameYear && grain !== 'month' ? `${axisWord} (${days[0].slice(0, 4)})` : axisWord),
+          ticks: { maxRotation: 60, autoSkip: true, callback: (_, i) => (sameYear && grain !== 'month' ? days[i].slice(5) : days[i]) },
         },
         y: { stacked: true, beginAtZero: true, title: axisTitle(`Cost (${currency})`), ticks: costTicks(currency) },
       },

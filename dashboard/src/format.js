@@ -72,6 +72,27 @@ export function addDays(day, n) {
   return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
 }
 
+/** The period of a local day: the day, the Monday of its week, or its month ("YYYY-MM"). */
+export function periodOfDay(day, grain) {
+  if (grain === 'month') return day.slice(0, 7);
+  if (grain === 'week') {
+    const [y, m, d] = day.split('-').map(Number);
+    const weekday = (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7; // Monday = 0
+    return addDays(day, -weekday);
+  }
+  return day;
+}
+
+/** Every period of a grain from the one holding day a to the one holding day b. */
+export function periodsBetween(a, b, grain, max = 400) {
+  const out = [];
+  for (let d = a; d <= b && out.length < max; d = addDays(d, 1)) {
+    const p = periodOfDay(d, grain);
+    if (out.at(-1) !== p) out.push(p);
+  }
+  return out;
+}
+
 /** Every day from a to b inclusive (at most `max`). */
 export function daysBetween(a, b, max = 400) {
   const out = [];

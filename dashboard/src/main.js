@@ -20,6 +20,7 @@ const state = {
   role: null, // 'admin' | 'project'
   projectId: null,
   preset: 'month',
+  grain: 'day', // the cost chart's periods: day, week or month
   from: null,
   to: null,
   filter: '',
@@ -157,7 +158,7 @@ async function load() {
       signOut('Your key is no longer accepted. Sign in again.');
       return;
     }
-    state.data = { ...data, range };
+    state.data = { ...data, range, grain: state.grain };
     render();
     const newest = data.stats?.last_updated;
     $('updated').textContent = `Last updated: ${dateTime(new Date(), state.tz)} (${state.tz})` +
@@ -200,7 +201,7 @@ async function loadAdmin(range) {
   ));
   const results = await settle([
     ['stats', getJson(apiPath('/api/usage/stats', { tz: state.tz, project_id }))],
-    ['dayProvider', report('day,provider')],
+    ['dayProvider', report(`${state.grain},provider`)],
     ['provider', report('provider')],
     ['model', report('model')],
     ['project', report('project')],
@@ -258,7 +259,7 @@ async function loadProject(range) {
     results: {},
     stats,
     totals,
-    dayProvider: agg.dayProvider,
+    dayProvider: agg.periodProvider(state.grain),
     tables: { provider: ok(agg.provider), model: ok(agg.model), project: ok(agg.project), operation: ok(agg.operation) },
     jobs: ok(agg.jobs),
     unpriced: ok(agg.unpriced),
@@ -337,7 +338,7 @@ function renderCharts(d) {
   const daily = d.dayProvider ?? [];
   const models = d.tables.model.ok ? d.tables.model.value : [];
   for (const [id, rows, drawFn, tableFn] of [
-    ['chart-daily', daily, (c) => dailyByProvider(c, daily, cur, d.range.days), dailyTable],
+    ['chart-daily', daily, (c) => dailyByProvider(c, daily, cur, d.range.days, d.grain ?? 'day'), dailyTable],
     ['chart-models', models, (c) => costByModel(c, models, cur), modelTable],
   ]) {
     const canvas = $(id);
@@ -353,11 +354,12 @@ function renderCharts(d) {
   }
 }
 
-/** The daily chart's figures as a table (for screen readers and for copying). */
+/** The cost chart's figures as a table (for screen readers and for copying). */
 function dailyTable(series, cur) {
-  return h('table', { class: 'data', id: 'chart-daily-values' },
-    h('caption', { class: 'visually-hidden', text: `Daily cost in ${cur} by provider` }),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Day' }), series.providers.map((p) => h('th', { scope: 'col', class: 'num', text: p })), h('th', { scope: 'col', class: 'num', text: `Total (${cur})` }))),
+  const grain = state.data?.grain ?? 'day';
+  return h('table', { class: 'data', id: 'chart-daily-values', dataset: { grain } },
+    h('caption', { class: 'visually-hidden', text: `Cost in ${cur} by ${grain} and provider` }),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: { day: 'Day', week: 'Week from', month: 'Month' }[grain] }), series.providers.map((p) => h('th', { scope: 'col', class: 'num', text: p })), h('th', { scope: 'col', class: 'num', text: `Total (${cur})` }))),
     h('tbody', {}, series.days.map((day, i) => h('tr', {},
       h('th', { scope: 'row', text: day }),
       series.providers.map((p) => h('td', { class: 'num', text: series.amount(day, p) })),
@@ -759,6 +761,11 @@ function init() {
   });
   $('project-filter').addEventListener('change', (e) => {
     state.filter = e.target.value;
+    load();
+  });
+  $('grain').addEventListener('change', (e) => {
+    state.grain = e.target.value;
+    $('chart-daily-caption').textContent = `${{ day: 'Daily', week: 'Weekly', month: 'Monthly' }[state.grain]} cost by provider`;
     load();
   });
   $('currency').addEventListener('change', (e) => {
