@@ -224,3 +224,50 @@ test('a project whose settings cannot be read is reported and never stops the ot
   assert.match(mine(r, 'broken').error, /cannot be read/);
   assert.equal(mine(r, 'fine').action, 'sent');
 });
+
+test('a weekly spend report: the preview equals the usage report of the last closed week, and it is emailed once', async () => {
+  const key = await project('weekly', 'Weekly <Report>', { budget_threshold_usd: '50', alert_emails: ['team@example.com'], report_schedule: 'weekly' });
+  assert.equal((await admin('/api/admin/projects/weekly/budget')).json.report_schedule, 'weekly');
+  // Monday of this week (UTC), and events in the week before it and the week before that.
+  const now = new Date();
+  const monday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - ((now.getUTCDay() + 6) % 7)));
+  const at = (daysBeforeMonday, hour) => new Date(monday.getTime() - daysBeforeMonday * 86_400_000 + hour * 3_600_000).toISOString();
+  await spend(key, '4.25', { timestamp: at(7, 9) }); // first day of last week
+  await spend(key, '1.75', { timestamp: at(1, 23), provider: 'anthropic', model: 'claude-sonnet-4-5' }); // its last day
+  await spend(key, '3.00', { timestamp: at(8, 12) }); // the week before
+  await spend(key, '9.99'); // this week: in neither
+
+  const preview = (await admin('/api/admin/projects/weekly/report')).json;
+  const r = preview.report;
+  const firstDay = at(7, 0).slice(0, 10);
+  assert.equal(preview.level, `report-weekly-${firstDay}`);
+  assert.deepEqual([r.from, r.to], [at(7, 0), monday.toISOString()]);
+  assert.deepEqual(r.cost.map((m) => m.amount), ['6.00']);
+  assert.deepEqual(r.previous_cost.map((m) => m.amount), ['3.00']);
+  assert.equal(r.change_percent, '100.0');
+  assert.deepEqual(r.providers.map((l) => [l.name, l.cost[0].amount, l.events]), [['openai', '4.25', 1], ['anthropic', '1.75', 1]]);
+  const usage = (await admin(`/api/admin/usage?group=provider&project_id=weekly&from=${encodeURIComponent(r.from)}&to=${encodeURIComponent(r.to)}`)).json;
+  assert.deepEqual(usage.totals.cost.map((m) => m.amount), r.cost.map((m) => m.amount), 'the same figures as the usage report');
+  assert.equal(preview.sent_by_cron, true);
+  assert.match(preview.email.subject, /^\[AI spend\] Weekly <Report>: 6\.00 USD in the week of .* \(\+100\.0% on the week before\)$/);
+  assert.match(preview.email.html, /Weekly &lt;Report&gt;/);
+
+  const sent = (await admin('/api/admin/projects/weekly/report', { method: 'POST' })).json;
+  assert.deepEqual([sent.sent, sent.failed, sent.reports[0].action, sent.reports[0].level], [1, 0, 'sent', preview.level]);
+  const logged = (await alertLog('weekly')).filter((a) => a.level === preview.level);
+  assert.deepEqual(logged.map((a) => [a.recipient, a.status, a.subject]), [['team@example.com', 'sent', preview.email.subject]]);
+  assert.equal(logged[0].text_body, preview.email.text);
+  // Once per period: neither a second call nor the cron sends it again.
+  const again = (await admin('/api/admin/projects/weekly/report', { method: 'POST' })).json;
+  assert.deepEqual([again.sent, again.reports[0].action], [0, 'already_sent']);
+  const cron = (await admin('/api/admin/cron/run', { method: 'POST' })).json;
+  assert.ok(!cron.reports.reports.some((x) => x.project_id === 'weekly' && x.action === 'sent'), JSON.stringify(cron.reports));
+  assert.equal((await alertLog('weekly')).filter((a) => a.level === preview.level).length, 1);
+
+  const bad = await admin('/api/admin/projects/weekly/budget', { method: 'PATCH', body: { report_schedule: 'daily' } });
+  assert.deepEqual([bad.status, bad.json.error.details[0].field], [400, 'report_schedule']);
+  assert.deepEqual([(await admin('/api/admin/projects/weekly/report?schedule=yearly')).status], [400]);
+  const off = await admin('/api/admin/projects/weekly/budget', { method: 'PATCH', body: { report_schedule: null } });
+  assert.equal(off.json.report_schedule, null);
+  assert.equal((await admin('/api/admin/projects/weekly/report')).json.sent_by_cron, false);
+});

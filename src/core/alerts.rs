@@ -397,7 +397,7 @@ async fn window_open(
 
 /// Sends one rendered alert to one address as a MIME message from `ALERT_FROM`; the inner
 /// result is the send's own outcome, logged with the alert.
-async fn send_email(
+pub(crate) async fn send_email(
     notifier: &impl Notifier,
     entropy: &impl Entropy,
     config: &AlertConfig,
@@ -447,7 +447,7 @@ fn level_words(level: &str) -> String {
     }
 }
 
-fn dashboard_link(config: &AlertConfig, project: &str) -> Option<String> {
+pub(crate) fn dashboard_link(config: &AlertConfig, project: &str) -> Option<String> {
     config.dashboard_url.as_ref().map(|base| {
         format!(
             "{}/?project={}",
@@ -1333,6 +1333,7 @@ mod tests {
             webhook_url: None,
             webhook_secret: None,
             last_alert_sent: None,
+            report_schedule: None,
         };
 
         let rows = block_on(month_rollups(&store, ny, now, None)).unwrap();

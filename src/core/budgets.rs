@@ -40,6 +40,35 @@ pub struct BudgetSettings {
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
     pub last_alert_sent: Option<DateTime<Utc>>,
+    /// Email the spend of each closed week or month to `emails`; `None` sends no report.
+    pub report_schedule: Option<ReportSchedule>,
+}
+
+/// How often a project's spend report is emailed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportSchedule {
+    /// Each Monday-to-Monday week of the budget's time zone.
+    Weekly,
+    /// Each calendar month of the budget's time zone.
+    Monthly,
+}
+
+impl ReportSchedule {
+    pub fn parse(text: &str) -> Option<ReportSchedule> {
+        match text {
+            "weekly" => Some(ReportSchedule::Weekly),
+            "monthly" => Some(ReportSchedule::Monthly),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportSchedule::Weekly => "weekly",
+            ReportSchedule::Monthly => "monthly",
+        }
+    }
 }
 
 impl BudgetSettings {
@@ -84,6 +113,8 @@ pub struct BudgetPatch {
     pub alert_emails: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
     pub webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub report_schedule: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,6 +327,17 @@ impl BudgetPatch {
             }
             None => {}
         }
+        match self.report_schedule {
+            Some(Some(text)) => match ReportSchedule::parse(text.trim()) {
+                Some(schedule) => next.report_schedule = Some(schedule),
+                None => p.push(
+                    "report_schedule",
+                    format!("`{text}` is not weekly, monthly or null"),
+                ),
+            },
+            Some(None) => next.report_schedule = None,
+            None => {}
+        }
         p.finish()?;
         if next.webhook_url.is_some() && next.webhook_secret.is_none() {
             next.webhook_secret = Some(new_secret()?);
@@ -323,6 +365,8 @@ pub struct BudgetView {
     /// Verify the `x-ast-signature` header of webhook calls with this.
     pub webhook_secret: Option<String>,
     pub last_budget_alert_sent: Option<DateTime<Utc>>,
+    /// `weekly`, `monthly`, or null: the spend report emailed to `alert_emails`.
+    pub report_schedule: Option<ReportSchedule>,
 }
 
 impl BudgetView {
@@ -346,6 +390,7 @@ impl BudgetView {
             webhook_url: s.webhook_url.clone(),
             webhook_secret: s.webhook_secret.clone(),
             last_budget_alert_sent: s.last_alert_sent,
+            report_schedule: s.report_schedule,
         }
     }
 }

@@ -1311,6 +1311,7 @@ mod alerting {
             webhook_url: None,
             webhook_secret: None,
             last_alert_sent: None,
+            report_schedule: None,
         }
     }
 

@@ -4,8 +4,9 @@ use serde_json::json;
 use worker::{Env, Response};
 
 use crate::core::alerts::{check_budgets, Mode};
-use crate::core::budgets::{get_budget, patch_budget, BudgetStore, BudgetView};
+use crate::core::budgets::{get_budget, patch_budget, BudgetStore, BudgetView, ReportSchedule};
 use crate::core::clock::{Clock, SystemEntropy};
+use crate::core::digest::{preview, send_digests, Which};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
 use crate::core::query::{only_known, param, project_param, QueryPairs};
@@ -84,6 +85,59 @@ pub async fn check(
     )
     .await?;
     ok(200, &report)
+}
+
+/// `GET /api/admin/projects/{id}/report?schedule=weekly|monthly`: the spend report of the
+/// last closed week or month, as the cron would email it (nothing is sent).
+pub async fn report_preview(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    id: &str,
+    query: &QueryPairs,
+) -> Result<Response, CoreError> {
+    let (settings, schedule) = report_target(store, id, query).await?;
+    let body = preview(store, &settings, schedule, &alert_config(env), clock.now()).await?;
+    ok(200, &body)
+}
+
+async fn report_target(
+    store: &D1Store,
+    id: &str,
+    query: &QueryPairs,
+) -> Result<(crate::core::budgets::BudgetSettings, ReportSchedule), CoreError> {
+    only_known(query, &["schedule"])?;
+    let settings = get_budget(store, id).await?;
+    let schedule = match param(query, "schedule") {
+        None => settings.report_schedule.unwrap_or(ReportSchedule::Weekly),
+        Some(text) => ReportSchedule::parse(text).ok_or_else(|| {
+            CoreError::invalid("schedule", format!("`{text}` is not weekly or monthly"))
+        })?,
+    };
+    Ok((settings, schedule))
+}
+
+/// `POST /api/admin/projects/{id}/report?schedule=weekly|monthly`: emails the report of the
+/// last closed period now, unless it was already sent (by the cron or an earlier call).
+pub async fn send_report(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    id: &str,
+    query: &QueryPairs,
+) -> Result<Response, CoreError> {
+    let (settings, schedule) = report_target(store, id, query).await?;
+    let run = send_digests(
+        store,
+        store,
+        &EdgeNotifier { env },
+        &SystemEntropy,
+        &alert_config(env),
+        clock.now(),
+        Which::Project(&settings, schedule),
+    )
+    .await?;
+    ok(200, &run)
 }
 
 /// `GET /api/admin/alerts`.

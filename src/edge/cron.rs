@@ -1,5 +1,6 @@
 //! The Cron Trigger (`0 */6 * * *`): writes the R2 summaries, checks every budget and sends
-//! the alerts due, then prunes raw usage rows past their retention.
+//! the alerts due, emails the scheduled spend reports of periods that just closed, then
+//! prunes raw usage rows past their retention.
 //! Each step runs on its own: a failing step is logged and never stops the others.
 
 use serde_json::{json, Value};
@@ -7,6 +8,7 @@ use worker::Env;
 
 use crate::core::alerts::{check_budgets, Mode};
 use crate::core::clock::{Clock, SystemEntropy};
+use crate::core::digest::{send_digests, Which};
 use crate::core::retention::prune;
 use crate::core::summaries::write_summaries;
 
@@ -22,7 +24,7 @@ pub async fn run(env: &Env) -> Value {
         Err(e) => {
             worker::console_error!("cron: not run: {e}");
             let error = json!({ "error": e.to_string() });
-            return json!({ "summaries": error, "budgets": error, "retention": error });
+            return json!({ "summaries": error, "budgets": error, "reports": error, "retention": error });
         }
     };
     let summaries = match raw_log(env) {
@@ -62,6 +64,23 @@ pub async fn run(env: &Env) -> Value {
             json!({ "error": e.to_string() })
         }
     };
+    let reports = match send_digests(
+        &state.store,
+        &state.store,
+        &EdgeNotifier { env },
+        &SystemEntropy,
+        &alert_config(env),
+        clock.now(),
+        Which::Due,
+    )
+    .await
+    {
+        Ok(run) => json!(run),
+        Err(e) => {
+            worker::console_error!("cron: scheduled reports failed: {e}");
+            json!({ "error": e.to_string() })
+        }
+    };
     // Pruning last: it only saves space, and the steps above never need the pruned rows.
     let retention = match prune(
         &super::cache::Cached(&state.store),
@@ -77,5 +96,5 @@ pub async fn run(env: &Env) -> Value {
             json!({ "error": e.to_string() })
         }
     };
-    json!({ "summaries": summaries, "budgets": budgets, "retention": retention })
+    json!({ "summaries": summaries, "budgets": budgets, "reports": reports, "retention": retention })
 }

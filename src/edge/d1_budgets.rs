@@ -6,7 +6,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use crate::core::budgets::{AlertRecord, BudgetSettings, BudgetStore, UnreadableBudget};
+use crate::core::budgets::{
+    AlertRecord, BudgetSettings, BudgetStore, ReportSchedule, UnreadableBudget,
+};
 use crate::core::clock::{format_timestamp, parse_timestamp};
 use crate::core::error::StoreError;
 use crate::core::money::{Currency, Money};
@@ -32,6 +34,7 @@ struct BudgetRow {
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
     last_budget_alert_sent: Option<String>,
+    report_schedule: Option<String>,
 }
 
 impl BudgetRow {
@@ -71,13 +74,21 @@ impl BudgetRow {
                 .as_deref()
                 .map(|t| parse_timestamp(t).map_err(|e| corrupt("timestamp", e)))
                 .transpose()?,
+            report_schedule: self
+                .report_schedule
+                .as_deref()
+                .map(|t| {
+                    ReportSchedule::parse(t)
+                        .ok_or_else(|| corrupt("report schedule", t.to_string()))
+                })
+                .transpose()?,
         })
     }
 }
 
 const BUDGET_COLUMNS: &str = "id, name, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, alert_levels, daily_limit, budget_timezone, alert_emails, \
-    webhook_url, webhook_secret, last_budget_alert_sent";
+    webhook_url, webhook_secret, last_budget_alert_sent, report_schedule";
 
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
     text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
@@ -149,7 +160,7 @@ impl BudgetStore for D1Store {
             "UPDATE projects SET budget_threshold_usd = ?2, budget_currency = ?3, \
              budget_alert_threshold_percent = ?4, alert_levels = ?5, daily_limit = ?6, \
              budget_timezone = ?7, alert_emails = ?8, webhook_url = ?9, webhook_secret = ?10, \
-             updated_at = ?11 WHERE id = ?1 RETURNING id",
+             updated_at = ?11, report_schedule = ?12 WHERE id = ?1 RETURNING id",
             &[
                 text(s.project_id.as_str()),
                 opt(s.amount.map(|m| m.amount_string()).as_deref()),
@@ -162,6 +173,7 @@ impl BudgetStore for D1Store {
                 opt(s.webhook_url.as_deref()),
                 opt(s.webhook_secret.as_deref()),
                 json(format_timestamp(super::d1::now())),
+                opt(s.report_schedule.map(|r| r.name())),
             ],
         )
         .await?;

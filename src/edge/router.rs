@@ -247,6 +247,14 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let body = read_json_body(request).await?;
             super::budgets::patch(store, env, &clock, param(0), &body).await
         }
+        RouteName::ReportPreview => {
+            let query = query_pairs(request);
+            super::budgets::report_preview(store, env, &clock, param(0), &query).await
+        }
+        RouteName::SendReport => {
+            let query = query_pairs(request);
+            super::budgets::send_report(store, env, &clock, param(0), &query).await
+        }
         RouteName::CheckBudgetsDryRun => {
             let query = query_pairs(request);
             super::budgets::check(store, env, &clock, &query, Mode::DryRun).await

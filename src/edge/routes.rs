@@ -48,6 +48,8 @@ pub enum RouteName {
     RunScheduled,
     GetBudget,
     PatchBudget,
+    ReportPreview,
+    SendReport,
     CheckBudgetsDryRun,
     CheckBudgets,
     Alerts,
@@ -264,6 +266,18 @@ pub const ROUTES: &[RouteDef] = &[
         "PATCH",
         "/api/admin/projects/{id}/budget",
         RouteName::PatchBudget,
+        Access::Admin,
+    ),
+    route(
+        "GET",
+        "/api/admin/projects/{id}/report",
+        RouteName::ReportPreview,
+        Access::Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/projects/{id}/report",
+        RouteName::SendReport,
         Access::Admin,
     ),
     route(
