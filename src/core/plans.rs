@@ -927,7 +927,7 @@ pub async fn subscriptions_report(
         "usage_spend": usage,
         "credits_applied": credits,
         "monthly_cost": total,
-        "note": "monthly_cost = plan fees + this month's usage-priced spend of providers not covered by an allotment plan - the part of it paid from one-time credits, per currency.",
+        "note": "monthly_cost = plan fees + this month's usage-priced spend of providers not covered by a flat allotment plan (a money allotment caps priced usage, so its spend counts) - the part of it paid from one-time credits, per currency.",
     }))
 }
 

@@ -301,14 +301,21 @@ impl Pricing {
     }
 }
 
-/// The `provider|name` keys under which custom prices for these events may be stored.
+/// The `provider|name` keys under which custom prices for these events may be stored: the
+/// names the client sent (and their undated stems), and the built-in model they are an alias
+/// of, so a custom `gpt-4` price also covers `gpt-4-0613`.
 pub fn lookups_for<'e>(events: impl IntoIterator<Item = (&'e str, &'e str)>) -> Vec<String> {
+    let none = Catalog::default();
+    let builtin_book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
     let mut keys: Vec<String> = events
         .into_iter()
         .flat_map(|(provider, model)| {
-            candidate_names(provider, model)
-                .into_iter()
-                .map(move |n| format!("{provider}|{n}"))
+            let mut names = candidate_names(provider, model);
+            names.extend(builtin_book.canonical_model(provider, model));
+            names.into_iter().map(move |n| format!("{provider}|{n}"))
         })
         .collect();
     keys.sort();

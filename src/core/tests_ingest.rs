@@ -792,6 +792,36 @@ mod repricing {
         block_on(add_custom_prices(&world.store, &world.store, request)).unwrap();
     }
 
+    #[test]
+    fn a_custom_price_of_a_model_covers_the_snapshots_the_catalog_lists_as_its_aliases() {
+        // Seed 003 prices `gpt-4` in GBP by env var; apps send `gpt-4-0613`, which only the
+        // built-in catalog knows to be gpt-4.
+        let world = World::new();
+        let request = serde_json::from_value(json!({"entries": [{
+            "provider": "openai", "model": "gpt-4", "currency": "GBP", "effective_from": "2024-01-01",
+            "rates": {"input_tokens": {"price": "2.50", "per": 1000000}, "output_tokens": {"price": "10", "per": 1000000}}
+        }]}))
+        .unwrap();
+        block_on(add_custom_prices(&world.store, &world.store, request)).unwrap();
+        let report = world
+            .send(json!({"events": [
+                {"id": "a", "provider": "openai", "model": "gpt-4-0613", "input_tokens": 1000, "output_tokens": 100},
+                {"id": "b", "provider": "openai", "model": "gpt-4-0314", "input_tokens": 1000, "output_tokens": 100}
+            ]}))
+            .unwrap();
+        for event in &report.events {
+            assert_eq!(
+                (
+                    event.cost.map(|c| c.amount_string()),
+                    event.currency.as_deref()
+                ),
+                (Some("0.0035".to_string()), Some("GBP")),
+                "{}",
+                event.id
+            );
+        }
+    }
+
     fn run(world: &World, request: RepriceRequest) -> crate::core::reprice::RepriceReport {
         block_on(reprice(
             &world.store,
