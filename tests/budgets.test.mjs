@@ -271,3 +271,36 @@ test('a weekly spend report: the preview equals the usage report of the last clo
   assert.equal(off.json.report_schedule, null);
   assert.equal((await admin('/api/admin/projects/weekly/report')).json.sent_by_cron, false);
 });
+
+test('a spike alert fires when today runs at the set percent of the average of the 7 days before, and not below it', async () => {
+  const key = await project('spiky', 'Spiky', { alert_emails: ['ops@example.com'], spike_alert: { percent: 300, min_spend: '5' } });
+  const settings = (await admin('/api/admin/projects/spiky/budget')).json;
+  assert.deepEqual(settings.spike_alert, { percent: 300, min_spend: { amount: '5.00', currency: 'USD', value: 5 } });
+  // $2 a day on each of the 7 days before today (UTC, the budget's zone): an average day of $2.
+  const today = new Date(); today.setUTCHours(0, 0, 0, 0);
+  for (let d = 1; d <= 7; d += 1) await spend(key, '2', { timestamp: new Date(today.getTime() - d * 86_400_000 + 12 * 3_600_000).toISOString() });
+  await spend(key, '5.50'); // 275% of the average: not a spike
+  let c = (await check('GET', 'spiky')).projects[0];
+  assert.equal(c.baseline_daily.amount, '2.00');
+  assert.deepEqual(c.levels_crossed, []);
+  await spend(key, '0.50'); // $6.00 today: 300%
+  c = (await check('GET', 'spiky')).projects[0];
+  assert.deepEqual(c.levels_crossed, ['spike']);
+  assert.equal(c.action, 'would_send');
+  const sent = (await check('POST', 'spiky')).projects[0];
+  assert.equal(sent.action, 'sent', JSON.stringify(sent));
+  const mail = (await alertLog('spiky')).find((a) => a.level === 'spike');
+  assert.equal(mail.subject, '[AI spend] Spiky: 6.00 USD today, 3.0x its average day of 2.00 USD');
+  assert.match(mail.text_body, /Average day of the 7 before today: 2\.00 USD \(today is 3\.0x that\)/);
+  assert.equal((await check('POST', 'spiky')).projects[0].action, 'rate_limited', 'once a day');
+
+  for (const [body, field] of [
+    [{ spike_alert: { percent: 120 } }, 'spike_alert.percent'],
+    [{ spike_alert: { percent: 300, min_spend: '0' } }, 'spike_alert.min_spend'],
+  ]) {
+    const r = await admin('/api/admin/projects/spiky/budget', { method: 'PATCH', body });
+    assert.deepEqual([r.status, r.json.error.details[0].field], [400, field], r.text);
+  }
+  const off = await admin('/api/admin/projects/spiky/budget', { method: 'PATCH', body: { spike_alert: null } });
+  assert.equal(off.json.spike_alert, null);
+});

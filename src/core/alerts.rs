@@ -85,8 +85,10 @@ pub struct ProjectCheck {
     pub forecast_percent: Option<String>,
     pub today_spend: Money,
     pub daily_limit: Option<Money>,
+    /// With a spike rule: the average day of the 7 before today, in the budget's currency.
+    pub baseline_daily: Option<Money>,
     pub levels: Vec<u16>,
-    /// `budget-80`, `budget-100`, `daily`, ...: the levels crossed now.
+    /// `budget-80`, `budget-100`, `daily`, `spike`, ...: the levels crossed now.
     pub levels_crossed: Vec<String>,
     /// `none`, `no_budget`, `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited`,
     /// `no_recipients` or `error`.
@@ -148,6 +150,46 @@ fn month_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
         to: Some(local_midnight(next, tz)),
         tz,
     }
+}
+
+/// The 7 days before today in `tz`, as a range.
+fn week_before_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
+    let today = now.with_timezone(&tz).date_naive();
+    Range {
+        from: Some(local_midnight(today - Duration::days(BASELINE_DAYS), tz)),
+        to: Some(local_midnight(today, tz)),
+        tz,
+    }
+}
+
+/// Days averaged for the spike rule's baseline.
+pub const BASELINE_DAYS: i64 = 7;
+
+/// The spend of every project over the 7 days before today in one zone (one query per zone,
+/// made only when a project there has a spike rule).
+async fn baseline_rollups(
+    reports: &impl ReportStore,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    only: Option<&ProjectId>,
+) -> Result<Vec<super::report::RollupRow>, StoreError> {
+    let mut query = week_before_range(tz, now).rollup_query(None);
+    query.project_id = only.cloned();
+    query.dims = vec![Dim::Project];
+    reports.rollups(&query).await
+}
+
+/// The average day of the baseline rows of one project, in one currency.
+fn baseline_daily(rows: &[super::report::RollupRow], project: &str, currency: Currency) -> Money {
+    let total: i128 = rows
+        .iter()
+        .filter(|r| r.project_id.as_deref() == Some(project) && r.currency == currency.to_string())
+        .map(|r| r.cost_nanos)
+        .sum();
+    Money::new(
+        div_round_half_even(total, i128::from(BASELINE_DAYS)),
+        currency,
+    )
 }
 
 /// This month's rollups of every project for one time zone: one query serves every project
@@ -263,6 +305,7 @@ fn measure(
         forecast_percent: percent_text(forecast, budget),
         today_spend: Money::new(today_spend, currency),
         daily_limit: settings.daily_limit,
+        baseline_daily: None,
         levels: settings.effective_levels(),
         levels_crossed: Vec::new(),
         action: "none".into(),
@@ -443,6 +486,7 @@ fn level_words(level: &str) -> String {
     match level.strip_prefix("budget-") {
         Some("100") => "is over its monthly budget".into(),
         Some(p) => format!("passed {p}% of its monthly budget"),
+        None if level == "spike" => "is spending far above its usual daily rate today".into(),
         None => "passed its daily limit".into(),
     }
 }
@@ -472,7 +516,17 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
         .budget
         .map(|b| b.to_string())
         .unwrap_or_else(|| "no budget".into());
-    let subject = if level == "daily" {
+    let subject = if level == "spike" {
+        format!(
+            "[AI spend] {name}: {} today, {}x its average day of {}",
+            check.today_spend,
+            spike_ratio(check),
+            check
+                .baseline_daily
+                .map(|m| m.to_string())
+                .unwrap_or_default()
+        )
+    } else if level == "daily" {
         format!(
             "[AI spend] {name}: {} today, over the daily limit of {}",
             check.today_spend,
@@ -498,6 +552,12 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
             .map(|l| format!(" (daily limit {l})"))
             .unwrap_or_default(),
     );
+    if let Some(b) = check.baseline_daily {
+        text.push_str(&format!(
+            "Average day of the {BASELINE_DAYS} before today: {b} (today is {}x that).\n",
+            spike_ratio(check)
+        ));
+    }
     if !check.top_providers.is_empty() {
         text.push_str("\nTop providers:\n");
         for b in &check.top_providers {
@@ -585,6 +645,13 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
             .map(|l| format!(" (daily limit {l})"))
             .unwrap_or_default())
     ));
+    if let Some(b) = check.baseline_daily {
+        html.push_str(&format!(
+            "<p>Average day of the {BASELINE_DAYS} before today: {} (today is {}x that).</p>",
+            e(&b.to_string()),
+            e(&spike_ratio(check))
+        ));
+    }
     if !check.top_providers.is_empty() {
         html.push_str("<h2 style=\"font-size:16px\">Top providers</h2><table style=\"border-collapse:collapse\"><tbody>");
         html.push_str(&rows(&check.top_providers, false));
@@ -709,7 +776,7 @@ pub fn webhook_body(
 }
 
 /// The levels crossed now: the highest budget level reached, and `daily` when today's spend
-/// reached the daily limit.
+/// reached the daily limit, and `spike` when today ran far above its recent average.
 fn crossed(check: &ProjectCheck, settings: &BudgetSettings) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(budget) = settings.amount {
@@ -728,7 +795,28 @@ fn crossed(check: &ProjectCheck, settings: &BudgetSettings) -> Vec<String> {
             out.push("daily".into());
         }
     }
+    if let (Some(rule), Some(baseline)) = (settings.spike, check.baseline_daily) {
+        let today = check.today_spend.nanos;
+        if baseline.nanos > 0
+            && today >= rule.min_spend.nanos
+            && today * 100 >= i128::from(rule.percent) * baseline.nanos
+        {
+            out.push("spike".into());
+        }
+    }
     out
+}
+
+/// Today's spend as a multiple of the baseline day, with one decimal ("4.2").
+fn spike_ratio(check: &ProjectCheck) -> String {
+    match check.baseline_daily {
+        Some(b) if b.nanos > 0 => format_scaled(
+            div_round_half_even(check.today_spend.nanos * 10, b.nanos),
+            1,
+            1,
+        ),
+        _ => "-".into(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -906,6 +994,8 @@ pub async fn check_budgets(
     };
     let mut month_rows: BTreeMap<String, Result<Vec<super::report::RollupRow>, StoreError>> =
         BTreeMap::new();
+    let mut baseline_rows: BTreeMap<String, Result<Vec<super::report::RollupRow>, StoreError>> =
+        BTreeMap::new();
     for settings in budgets.budgets().await? {
         let settings = match settings {
             Ok(settings) => settings,
@@ -919,7 +1009,7 @@ pub async fn check_budgets(
         if only.is_some_and(|p| *p != settings.project_id) {
             continue;
         }
-        if settings.amount.is_none() && settings.daily_limit.is_none() {
+        if settings.amount.is_none() && settings.daily_limit.is_none() && settings.spike.is_none() {
             continue;
         }
         let tz = settings.tz();
@@ -935,6 +1025,26 @@ pub async fn check_budgets(
             }
             None => continue,
         };
+        if settings.spike.is_some() {
+            if !baseline_rows.contains_key(tz.name()) {
+                let rows = baseline_rollups(reports, tz, now, only).await;
+                baseline_rows.insert(tz.name().to_string(), rows);
+            }
+            match baseline_rows.get(tz.name()) {
+                Some(Ok(rows)) => {
+                    check.baseline_daily = Some(baseline_daily(
+                        rows,
+                        settings.project_id.as_str(),
+                        check.spend.currency,
+                    ))
+                }
+                Some(Err(e)) => {
+                    report.projects.push(failed_check(&settings, e.to_string()));
+                    continue;
+                }
+                None => continue,
+            }
+        }
         check.recommendations = recommendations(&check, &settings, now);
         match alert_project(
             budgets, notifier, entropy, config, &settings, &mut check, now, mode,
@@ -1255,6 +1365,7 @@ fn error_check(
         forecast_percent: None,
         today_spend: Money::zero(currency),
         daily_limit,
+        baseline_daily: None,
         levels,
         levels_crossed: Vec::new(),
         action: "error".into(),
@@ -1334,6 +1445,7 @@ mod tests {
             webhook_secret: None,
             last_alert_sent: None,
             report_schedule: None,
+            spike: None,
         };
 
         let rows = block_on(month_rollups(&store, ny, now, None)).unwrap();

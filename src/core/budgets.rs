@@ -42,7 +42,20 @@ pub struct BudgetSettings {
     pub last_alert_sent: Option<DateTime<Utc>>,
     /// Email the spend of each closed week or month to `emails`; `None` sends no report.
     pub report_schedule: Option<ReportSchedule>,
+    /// Alert when today's spend runs far above the recent daily average.
+    pub spike: Option<SpikeRule>,
 }
+
+/// An unusual day: today's spend (in the budget's time zone) at least `percent` of the
+/// average day of the 7 before it, and at least `min_spend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SpikeRule {
+    pub percent: u16,
+    pub min_spend: Money,
+}
+
+/// The lowest spike percent accepted: a day at 1.5 times the average.
+pub const MIN_SPIKE_PERCENT: i64 = 150;
 
 /// How often a project's spend report is emailed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +128,16 @@ pub struct BudgetPatch {
     pub webhook_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub report_schedule: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub spike_alert: Option<Option<SpikeInput>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeInput {
+    pub percent: i64,
+    /// In the budget's currency; default 1.
+    pub min_spend: Option<DecimalText>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,6 +350,38 @@ impl BudgetPatch {
             }
             None => {}
         }
+        match self.spike_alert {
+            Some(Some(spike)) => {
+                let percent = if (MIN_SPIKE_PERCENT..=100_000).contains(&spike.percent) {
+                    Some(spike.percent as u16)
+                } else {
+                    p.push(
+                        "spike_alert.percent",
+                        format!("must be a whole percent from {MIN_SPIKE_PERCENT} to 100000 (300: a day at three times the average)"),
+                    );
+                    None
+                };
+                let min = spike
+                    .min_spend
+                    .as_ref()
+                    .map_or("1", |d| d.0.as_str())
+                    .to_string();
+                let min_spend =
+                    p.take(positive_money("spike_alert.min_spend", &min, next.currency));
+                if let (Some(percent), Some(min_spend)) = (percent, min_spend) {
+                    next.spike = Some(SpikeRule { percent, min_spend });
+                }
+            }
+            Some(None) => next.spike = None,
+            None => {}
+        }
+        if let Some(rule) = next.spike {
+            // The minimum follows the budget's currency, as the daily limit does.
+            next.spike = Some(SpikeRule {
+                min_spend: Money::new(rule.min_spend.nanos, next.currency),
+                ..rule
+            });
+        }
         match self.report_schedule {
             Some(Some(text)) => match ReportSchedule::parse(text.trim()) {
                 Some(schedule) => next.report_schedule = Some(schedule),
@@ -367,6 +422,7 @@ pub struct BudgetView {
     pub last_budget_alert_sent: Option<DateTime<Utc>>,
     /// `weekly`, `monthly`, or null: the spend report emailed to `alert_emails`.
     pub report_schedule: Option<ReportSchedule>,
+    pub spike_alert: Option<SpikeRule>,
 }
 
 impl BudgetView {
@@ -391,6 +447,7 @@ impl BudgetView {
             webhook_secret: s.webhook_secret.clone(),
             last_budget_alert_sent: s.last_alert_sent,
             report_schedule: s.report_schedule,
+            spike_alert: s.spike,
         }
     }
 }

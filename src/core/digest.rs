@@ -609,6 +609,7 @@ mod tests {
             webhook_secret: None,
             last_alert_sent: None,
             report_schedule: Some(ReportSchedule::Weekly),
+            spike: None,
         }
     }
 

@@ -1342,6 +1342,7 @@ mod alerting {
             webhook_secret: None,
             last_alert_sent: None,
             report_schedule: None,
+            spike: None,
         }
     }
 
@@ -1445,6 +1446,35 @@ mod alerting {
         patch.apply(&mut s, || Ok("secret".into())).unwrap();
         assert_eq!(s.effective_levels(), vec![50, 80, 100]);
         assert_eq!(s.amount, Some(Money::parse("100", Currency::USD).unwrap()));
+    }
+
+    #[test]
+    fn a_spike_rule_defaults_its_minimum_to_one_unit_of_the_budgets_currency_and_follows_it() {
+        let mut s = settings();
+        let patch: BudgetPatch = serde_json::from_value(serde_json::json!({
+            "budget": {"amount": "500", "currency": "EUR"}, "spike_alert": {"percent": 400}
+        }))
+        .unwrap();
+        patch.apply(&mut s, || Ok("secret".into())).unwrap();
+        let rule = s.spike.unwrap();
+        assert_eq!(
+            (rule.percent, rule.min_spend),
+            (
+                400,
+                Money::parse("1", Currency::parse("EUR").unwrap()).unwrap()
+            )
+        );
+        let to_usd: BudgetPatch =
+            serde_json::from_value(serde_json::json!({"budget_threshold_usd": "100"})).unwrap();
+        to_usd.apply(&mut s, || Ok("secret".into())).unwrap();
+        assert_eq!(
+            s.spike.unwrap().min_spend,
+            Money::parse("1", Currency::USD).unwrap()
+        );
+        let off: BudgetPatch =
+            serde_json::from_value(serde_json::json!({"spike_alert": null})).unwrap();
+        off.apply(&mut s, || Ok("secret".into())).unwrap();
+        assert_eq!(s.spike, None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use crate::core::budgets::{
-    AlertRecord, BudgetSettings, BudgetStore, ReportSchedule, UnreadableBudget,
+    AlertRecord, BudgetSettings, BudgetStore, ReportSchedule, SpikeRule, UnreadableBudget,
 };
 use crate::core::clock::{format_timestamp, parse_timestamp};
 use crate::core::error::StoreError;
@@ -35,6 +35,14 @@ struct BudgetRow {
     webhook_secret: Option<String>,
     last_budget_alert_sent: Option<String>,
     report_schedule: Option<String>,
+    spike_alert: Option<String>,
+}
+
+/// `spike_alert` as stored: the minimum as a decimal in the budget's currency.
+#[derive(serde::Serialize, Deserialize)]
+struct StoredSpike {
+    percent: u16,
+    min_spend: String,
 }
 
 impl BudgetRow {
@@ -74,6 +82,19 @@ impl BudgetRow {
                 .as_deref()
                 .map(|t| parse_timestamp(t).map_err(|e| corrupt("timestamp", e)))
                 .transpose()?,
+            spike: self
+                .spike_alert
+                .as_deref()
+                .map(|t| {
+                    let stored: StoredSpike = serde_json::from_str(t)
+                        .map_err(|e| corrupt("spike alert", e.to_string()))?;
+                    Ok::<_, StoreError>(SpikeRule {
+                        percent: stored.percent,
+                        min_spend: Money::parse(&stored.min_spend, currency)
+                            .map_err(|e| corrupt("spike alert", e))?,
+                    })
+                })
+                .transpose()?,
             report_schedule: self
                 .report_schedule
                 .as_deref()
@@ -88,7 +109,7 @@ impl BudgetRow {
 
 const BUDGET_COLUMNS: &str = "id, name, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, alert_levels, daily_limit, budget_timezone, alert_emails, \
-    webhook_url, webhook_secret, last_budget_alert_sent, report_schedule";
+    webhook_url, webhook_secret, last_budget_alert_sent, report_schedule, spike_alert";
 
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
     text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
@@ -155,12 +176,19 @@ impl BudgetStore for D1Store {
             (!s.levels.is_empty()).then(|| serde_json::to_string(&s.levels).unwrap_or_default());
         let emails =
             (!s.emails.is_empty()).then(|| serde_json::to_string(&s.emails).unwrap_or_default());
+        let spike = s.spike.map(|r| {
+            serde_json::to_string(&StoredSpike {
+                percent: r.percent,
+                min_spend: r.min_spend.amount_string(),
+            })
+            .unwrap_or_default()
+        });
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
             "UPDATE projects SET budget_threshold_usd = ?2, budget_currency = ?3, \
              budget_alert_threshold_percent = ?4, alert_levels = ?5, daily_limit = ?6, \
              budget_timezone = ?7, alert_emails = ?8, webhook_url = ?9, webhook_secret = ?10, \
-             updated_at = ?11, report_schedule = ?12 WHERE id = ?1 RETURNING id",
+             updated_at = ?11, report_schedule = ?12, spike_alert = ?13 WHERE id = ?1 RETURNING id",
             &[
                 text(s.project_id.as_str()),
                 opt(s.amount.map(|m| m.amount_string()).as_deref()),
@@ -174,6 +202,7 @@ impl BudgetStore for D1Store {
                 opt(s.webhook_secret.as_deref()),
                 json(format_timestamp(super::d1::now())),
                 opt(s.report_schedule.map(|r| r.name())),
+                opt(spike.as_deref()),
             ],
         )
         .await?;
