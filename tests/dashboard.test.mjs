@@ -572,7 +572,7 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
   const subscriptions = {
     subscriptions: [
       { provider: 'heygen', project_id: null, monthly_fee: { amount: '29.00', currency: 'USD', value: 29 }, allotment: { amount: '10', unit: 'credits' }, reserve: '2', reset_day: 1, period: { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', days_left: 8 }, used: '6.5', remaining: '3.5', available: '1.5', percent_used: '65.00', run_out: '2026-11-28', runs_out_before_reset: true },
-      { provider: 'elevenlabs', project_id: 'ads', monthly_fee: { amount: '22.00', currency: 'USD', value: 22 }, allotment: { amount: '100000', unit: 'characters' }, reserve: '0', reset_day: 15, period: { from: '2026-11-15T00:00:00.000Z', to: '2026-12-15T00:00:00.000Z', days_left: 22 }, used: '12000', remaining: '88000', available: '88000', percent_used: '12.00', run_out: null, runs_out_before_reset: false },
+      { provider: 'elevenlabs', project_id: 'ads', monthly_fee: { amount: '22.00', currency: 'USD', value: 22 }, allotment: { amount: '100000', unit: 'characters' }, reserve: '0', reset_day: 15, period: { from: '2026-11-15T00:00:00.000Z', to: '2026-12-15T00:00:00.000Z', days_left: 22 }, used: '12000', remaining: '88000', available: '88000', percent_used: '12.00', run_out: null, runs_out_before_reset: false, overage: { units: '0', cost: { amount: '0.00', currency: 'USD', value: 0 }, price: '0.30', per: '1000' } },
     ],
     monthly_cost: [{ amount: '57.25', currency: 'USD', value: 57.25 }],
     fees: [{ amount: '51.00', currency: 'USD', value: 51 }],
@@ -607,6 +607,7 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
   const eleven = (k) => page.locator(`li.plan[data-provider=elevenlabs] [data-fact=${k}] dd`).textContent();
   assert.equal(await eleven('allotment'), '100,000 characters');
   assert.equal(await eleven('used'), '12,000 characters (12.00%)');
+  assert.equal(await eleven('overage'), '0 characters: 0.00 USD at 0.30 USD per 1,000 characters');
   const elevenCells = await page.locator('li.profile[data-profile=clip] tbody tr[data-provider=elevenlabs] td').allTextContents();
   assert.deepEqual(elevenCells.slice(0, 2), ['88,000 characters', '1,200 characters']);
   assert.equal(await plan.locator('[role=progressbar]').getAttribute('aria-valuenow'), '65');

@@ -182,3 +182,17 @@ test('a reading from the provider\'s dashboard sets what was used, and recorded 
   assert.deepEqual([bad.status, bad.json.error.details[0].field], [400, 'reading.at']);
   assert.equal((await admin('/api/admin/subscriptions?provider=lahajati&project_id=studio', { method: 'DELETE' })).status, 204);
 });
+
+test('usage past an allotment with an overage price is charged in the month\'s cost', async () => {
+  await put('/api/admin/subscriptions', { provider: 'hume', project_id: 'studio', monthly_fee: '10', allotment: { amount: '60', unit: 'seconds' }, counts: { usage: 'audio_seconds', per: '1' }, overage: { price: '0.07', per: '60' } });
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body: { id: 'hume-long', provider: 'hume', model: 'evi', audio_seconds: '150', cost: '0' } });
+  assert.equal(r.status, 201, r.text);
+  const subs = (await admin('/api/admin/subscriptions')).json;
+  const hume = subs.subscriptions.find((s) => s.provider === 'hume');
+  // 90 seconds past the 60: 1.5 minutes at $0.07.
+  assert.deepEqual([hume.used, hume.overage.units, hume.overage.cost.amount], ['150', '90', '0.105']);
+  assert.deepEqual(subs.overage.map((m) => m.amount), ['0.105']);
+  const bad = await admin('/api/admin/subscriptions', { method: 'PUT', body: { provider: 'hume', monthly_fee: '1', allotment: { amount: '1', unit: 'seconds' }, overage: { price: '1', per: '0' } } });
+  assert.deepEqual([bad.status, bad.json.error.details[0].field], [400, 'overage.per']);
+  assert.equal((await admin('/api/admin/subscriptions?provider=hume&project_id=studio', { method: 'DELETE' })).status, 204);
+});

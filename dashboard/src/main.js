@@ -656,6 +656,7 @@ function renderPlans(subs, capacity) {
           fact('Allotment', s.allotment ? q(s.allotment.amount) : 'none (usage is billed at its price)', 'allotment'),
           fact('Used', `${q(s.used)}${s.percent_used ? ` (${s.percent_used}%)` : ''}${s.reading?.applied ? `; from a reading of ${q(s.reading.used)} at ${dateTime(s.reading.at, state.tz)}` : ''}`, 'used'),
           fact('Remaining', q(s.remaining), 'remaining'),
+          s.overage ? fact('Past the allotment', `${q(s.overage.units)}: ${money(s.overage.cost)} at ${s.overage.price} ${s.monthly_fee?.currency ?? ''} per ${quantity(s.overage.per)} ${unit}`, 'overage') : null,
           fact('Available', `${q(s.available)} (after a reserve of ${q(s.reserve)})`, 'available'),
           s.term
             ? fact(s.expired ? 'Expired' : 'Expires', s.expired ? s.term.expires : `${s.term.expires} (${s.period?.days_left ?? '—'} days left; a one-time credit from ${s.term.starts})`, 'expires')
@@ -670,6 +671,7 @@ function renderPlans(subs, capacity) {
         fact('Monthly cost', sum(v.monthly_cost), 'monthly-cost'),
         fact('Plan fees', sum(v.fees), 'fees'),
         fact('Usage-priced spend', sum(v.usage_spend), 'usage-spend'),
+        (v.overage ?? []).length ? fact('Past allotments', sum(v.overage), 'overage') : null,
         (v.credits_applied ?? []).length ? fact('Paid from credits', sum(v.credits_applied), 'credits-applied') : null),
       shown.length ? h('ul', { class: 'plan-list', id: 'plan-list' }, items) : h('p', { class: 'muted', text: 'No plan covers this project.' }));
   }

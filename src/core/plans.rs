@@ -93,6 +93,17 @@ pub struct Plan {
     /// was read in, `used` is this reading plus the usage recorded since its hour began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reading: Option<Reading>,
+    /// Usage-based billing past the allotment: `price` (in the plan's currency) per `per`
+    /// units of the plan's unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overage: Option<Overage>,
+}
+
+/// The price of usage past an allotment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overage {
+    pub price: String,
+    pub per: String,
 }
 
 /// A reading of a plan's use from the provider's dashboard, in the plan's unit.
@@ -172,6 +183,7 @@ pub struct PlanInput {
     pub reset_day: Option<i64>,
     pub term: Option<TermInput>,
     pub reading: Option<ReadingInput>,
+    pub overage: Option<OverageInput>,
     pub reserve: Option<DecimalText>,
     pub counts: Option<CountsInput>,
     pub alert_percent: Option<i64>,
@@ -183,6 +195,14 @@ pub struct PlanInput {
 pub struct AllotmentInput {
     pub amount: DecimalText,
     pub unit: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverageInput {
+    pub price: DecimalText,
+    /// Units of the plan's unit the price is for; default 1.
+    pub per: Option<DecimalText>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,6 +368,33 @@ impl PlanInput {
             }
             None => None,
         };
+        let overage = match &self.overage {
+            Some(o) => {
+                if unit == Unit::Money || self.allotment.is_none() {
+                    p.push(
+                        "overage",
+                        "needs an allotment in a unit other than money (usage past a money allotment is already its spend)",
+                    );
+                }
+                let price = p.take(non_negative("overage.price", &o.price.0, 9));
+                let per_text = o
+                    .per
+                    .as_ref()
+                    .map_or("1", |d| d.0.as_str())
+                    .trim()
+                    .to_string();
+                match p.take(non_negative("overage.per", &per_text, 6)) {
+                    Some(0) => p.push("overage.per", "must be greater than zero"),
+                    Some(_) => {}
+                    None => {}
+                }
+                price.map(|_| Overage {
+                    price: o.price.0.trim().to_string(),
+                    per: per_text,
+                })
+            }
+            None => None,
+        };
         let usage = self
             .counts
             .as_ref()
@@ -421,6 +468,7 @@ impl PlanInput {
             alert_emails: emails,
             term,
             reading,
+            overage,
         })
     }
 }
@@ -661,6 +709,21 @@ impl PlanState {
         })
     }
 
+    /// Usage past the allotment this period and what it costs at the plan's overage price.
+    pub fn overage(&self) -> Option<(i128, Money)> {
+        let rate = self.plan.overage.as_ref()?;
+        let allotment = self.allotment?;
+        let units = (self.used - allotment).max(0);
+        let price = Decimal::parse(&rate.price).ok()?.scaled_exact(9)?;
+        let per = Decimal::parse(&rate.per).ok()?.scaled_exact(6)?;
+        if per <= 0 {
+            return None;
+        }
+        // Micro-units past the allotment / micro-units per price = how many prices.
+        let nanos = div_round_half_even(units * price, per);
+        Some((units, Money::new(nanos, self.plan.currency())))
+    }
+
     /// What the end of the period is called in messages: a reset, or a credit's expiry.
     pub fn end_word(&self) -> &'static str {
         if self.plan.term.is_some() {
@@ -706,6 +769,12 @@ impl PlanState {
             "reset_day": plan.term.is_none().then_some(plan.reset_day),
             "term": plan.term,
             "expired": self.expired,
+            "overage": self.overage().map(|(units, cost)| json!({
+                "units": plan.show(units),
+                "cost": cost,
+                "price": plan.overage.as_ref().map(|o| &o.price),
+                "per": plan.overage.as_ref().map(|o| &o.per),
+            })),
             "reading": plan.reading.as_ref().map(|r| json!({
                 "used": r.used,
                 "at": super::clock::format_timestamp(r.at),
@@ -914,8 +983,17 @@ pub async fn subscriptions_report(
             credits.add(Money::new(applied, s.plan.currency()));
         }
     }
+    // Usage past an allotment with usage-based billing, at the plan's overage price.
+    let mut overage = Totals::new();
+    for s in &states {
+        if let Some((units, cost)) = s.overage() {
+            if units > 0 {
+                overage.add(cost);
+            }
+        }
+    }
     let mut total = fees.clone();
-    for m in usage.iter() {
+    for m in usage.iter().chain(overage.iter()) {
         total.add(m);
     }
     for m in credits.iter() {
@@ -926,8 +1004,9 @@ pub async fn subscriptions_report(
         "fees": fees,
         "usage_spend": usage,
         "credits_applied": credits,
+        "overage": overage,
         "monthly_cost": total,
-        "note": "monthly_cost = plan fees + this month's usage-priced spend of providers not covered by a flat allotment plan (a money allotment caps priced usage, so its spend counts) - the part of it paid from one-time credits, per currency.",
+        "note": "monthly_cost = plan fees + this month's usage-priced spend of providers not covered by a flat allotment plan (a money allotment caps priced usage, so its spend counts) + usage past allotments billed at their overage price this period - the part paid from one-time credits, per currency.",
     }))
 }
 

@@ -1873,6 +1873,42 @@ mod plans {
     }
 
     #[test]
+    fn usage_past_an_allotment_with_usage_based_billing_is_priced_and_added_to_the_months_cost() {
+        // Seed 002: "Pro ($99/mo) with usage-based billing enabled": ElevenLabs bills
+        // characters past the allotment at $0.30 per 1,000.
+        let world = World::new();
+        put_plan(
+            &world,
+            json!({"provider": "elevenlabs", "monthly_fee": "99", "allotment": {"amount": "100000", "unit": "characters"},
+                   "overage": {"price": "0.30", "per": "1000"}}),
+        );
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        record(
+            &world,
+            now,
+            json!([{"id": "tts", "provider": "elevenlabs", "characters": 130500, "timestamp": "2026-11-19T10:00:00Z"}]),
+        );
+        let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+        let plan = &report["subscriptions"][0];
+        assert_eq!(plan["used"], "130500");
+        assert_eq!(plan["remaining"], "0");
+        // 30,500 characters past it: 30.5 x $0.30 = $9.15.
+        assert_eq!(plan["overage"]["units"], "30500");
+        assert_eq!(plan["overage"]["cost"]["amount"], "9.15");
+        assert_eq!(report["overage"][0]["amount"], "9.15");
+        assert_eq!(report["monthly_cost"][0]["amount"], "108.15");
+        let refused =
+            serde_json::from_value::<PlanInput>(json!({"provider": "openai", "monthly_fee": "0",
+            "allotment": {"amount": "20", "unit": "money"}, "overage": {"price": "1"}}))
+            .unwrap()
+            .validate();
+        let Err(CoreError::Validation(details)) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(details[0].field, "overage");
+    }
+
+    #[test]
     fn a_credit_term_must_be_dated_in_order_with_no_fee_or_reset_day() {
         let problems = |body: Value| match serde_json::from_value::<PlanInput>(body)
             .unwrap()
