@@ -196,3 +196,21 @@ test('usage past an allotment with an overage price is charged in the month\'s c
   assert.deepEqual([bad.status, bad.json.error.details[0].field], [400, 'overage.per']);
   assert.equal((await admin('/api/admin/subscriptions?provider=hume&project_id=studio', { method: 'DELETE' })).status, 204);
 });
+
+test('a provider can have a plan per unit (Lahajati points and voice minutes); a delete names the unit or takes them all', async () => {
+  await put('/api/admin/subscriptions', { provider: 'lahajati', project_id: 'studio', monthly_fee: '11', allotment: { amount: '1000000', unit: 'points' } });
+  const minutes = await put('/api/admin/subscriptions', { provider: 'lahajati', project_id: 'studio', monthly_fee: '0', allotment: { amount: '1500', unit: 'minutes' } });
+  assert.equal(minutes.unit, 'minutes', 'the answer is the plan just saved');
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body: { id: 'lj-dub', provider: 'lahajati', characters: 4000, audio_seconds: '90', cost: '0' } });
+  assert.equal(r.status, 201, r.text);
+  const mine = async () => (await admin('/api/admin/subscriptions')).json.subscriptions.filter((s) => s.provider === 'lahajati' && s.project_id === 'studio');
+  const both = await mine();
+  assert.deepEqual(both.map((s) => s.unit).sort(), ['minutes', 'points']);
+  assert.equal(both.find((s) => s.unit === 'minutes').used, '1.5', '90 seconds, exactly');
+  assert.equal(both.find((s) => s.unit === 'points').allotment.amount, '1000000', 'the points plan was not replaced');
+  assert.equal((await admin('/api/admin/subscriptions?provider=lahajati&project_id=studio&unit=minutes', { method: 'DELETE' })).status, 204);
+  assert.deepEqual((await mine()).map((s) => s.unit), ['points']);
+  assert.equal((await admin('/api/admin/subscriptions?provider=lahajati&project_id=studio&unit=parsecs', { method: 'DELETE' })).status, 400);
+  assert.equal((await admin('/api/admin/subscriptions?provider=lahajati&project_id=studio', { method: 'DELETE' })).status, 204);
+  assert.deepEqual(await mine(), []);
+});

@@ -106,7 +106,8 @@ pub struct ProjectCheck {
 pub struct PlanCheck {
     pub provider: String,
     pub project_id: Option<String>,
-    /// `plan-<provider>-<percent>` or `capacity-<profile>`.
+    /// `plan-<provider>[@project]-<unit>-<percent>`, `credit-expiry-<provider>[@project]` or
+    /// `capacity-<profile>`.
     pub level: String,
     pub message: String,
     /// `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited` or `no_recipients`.
@@ -1138,12 +1139,13 @@ async fn plan_checks(
                 plan.provider.clone(),
                 plan.project_id.clone(),
                 format!(
-                    "plan-{}{}-{limit}",
+                    "plan-{}{}-{}-{limit}",
                     plan.provider,
                     plan.project_id
                         .as_deref()
                         .map(|p| format!("@{p}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    plan.unit.name()
                 ),
                 message,
                 plan.alert_emails.clone(),

@@ -30,7 +30,7 @@ pub struct MemoryStore {
     retention: RefCell<crate::core::retention::RetentionState>,
     event_keys: RefCell<HashSet<EventKey>>,
     next_seq: Cell<i64>,
-    plans: RefCell<BTreeMap<(String, String), crate::core::plans::Plan>>,
+    plans: RefCell<BTreeMap<(String, String, String), crate::core::plans::Plan>>,
     profiles: RefCell<BTreeMap<String, crate::core::plans::Profile>>,
     /// When set, every operation fails as an unreachable database would.
     pub fail: RefCell<bool>,
@@ -637,13 +637,19 @@ impl crate::core::plans::PlanStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete_plan(&self, provider: &str, project: &str) -> Result<bool, StoreError> {
+    async fn delete_plan(
+        &self,
+        provider: &str,
+        project: &str,
+        unit: Option<&str>,
+    ) -> Result<bool, StoreError> {
         self.check()?;
-        Ok(self
-            .plans
-            .borrow_mut()
-            .remove(&(provider.to_string(), project.to_string()))
-            .is_some())
+        let mut plans = self.plans.borrow_mut();
+        let before = plans.len();
+        plans.retain(|(p, scope, u), _| {
+            !(p == provider && scope == project && unit.is_none_or(|unit| unit == u))
+        });
+        Ok(plans.len() < before)
     }
 
     async fn profiles(&self) -> Result<Vec<crate::core::plans::Profile>, StoreError> {

@@ -32,11 +32,11 @@ pub enum Unit {
 }
 
 impl Unit {
-    fn parse(text: &str) -> Option<Unit> {
+    pub fn parse(text: &str) -> Option<Unit> {
         serde_json::from_value(Value::from(text)).ok()
     }
 
-    fn name(self) -> String {
+    pub fn name(self) -> String {
         serde_json::to_value(self)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -65,6 +65,10 @@ fn usage_names() -> Vec<&'static str> {
     names.extend(["total_tokens", "events", "cost"]);
     names
 }
+
+/// The default `per` of a minutes allotment fed by seconds: shown as 1/60 to six places, and
+/// applied exactly (seconds / 60), so 600 seconds are 10 minutes, not 10.0002.
+const SECONDS_AS_MINUTES: &str = "0.016667";
 
 /// A stored plan. Quantities are micro-units of the plan's unit (for money, nano-units).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,10 +137,13 @@ impl Plan {
         }
     }
 
-    pub fn key(&self) -> (String, String) {
+    /// A plan is one per provider, scope (a project, or '' for all) and unit: Lahajati's
+    /// points and its voice minutes are two plans.
+    pub fn key(&self) -> (String, String, String) {
         (
             self.provider.clone(),
             self.project_id.clone().unwrap_or_default(),
+            self.unit.name(),
         )
     }
 
@@ -419,7 +426,7 @@ impl PlanInput {
             .map(|d| d.0.trim().to_string())
             .unwrap_or_else(|| {
                 if unit == Unit::Minutes {
-                    "0.016667".into()
+                    SECONDS_AS_MINUTES.into()
                 } else {
                     "1".into()
                 }
@@ -606,7 +613,13 @@ impl ProfileInput {
 pub trait PlanStore {
     async fn plans(&self) -> Result<Vec<Plan>, StoreError>;
     async fn save_plan(&self, plan: &Plan) -> Result<(), StoreError>;
-    async fn delete_plan(&self, provider: &str, project: &str) -> Result<bool, StoreError>;
+    /// Deletes the provider's plans of one scope: the one in `unit`, or all of them.
+    async fn delete_plan(
+        &self,
+        provider: &str,
+        project: &str,
+        unit: Option<&str>,
+    ) -> Result<bool, StoreError>;
     async fn profiles(&self) -> Result<Vec<Profile>, StoreError>;
     async fn save_profile(&self, profile: &Profile) -> Result<(), StoreError>;
     async fn delete_profile(&self, name: &str) -> Result<bool, StoreError>;
@@ -663,6 +676,9 @@ fn measure_of(plan: &Plan, rows: &[RollupRow]) -> i128 {
     }
     if plan.usage == "cost" {
         return total;
+    }
+    if plan.unit == Unit::Minutes && plan.per == SECONDS_AS_MINUTES {
+        return div_round_half_even(total, 60);
     }
     // Micro-units of usage times units per usage (6 decimals) = micro-units of the plan.
     let per = Decimal::parse(&plan.per)
@@ -763,6 +779,7 @@ impl PlanState {
             "project_id": plan.project_id,
             "name": plan.name,
             "monthly_fee": fee,
+            "unit": plan.unit.name(),
             "allotment": self.allotment.map(|a| json!({ "amount": plan.show(a), "unit": plan.unit.name() })),
             "counts": { "usage": plan.usage, "per": plan.per },
             "reserve": plan.show(self.reserve),
@@ -1111,10 +1128,18 @@ pub async fn capacity(
         };
         let mut per_provider = Vec::new();
         for item in &items {
-            let state = states
+            // The provider's plan that covers the profile's project, in the item's unit if
+            // the provider has plans in several units.
+            let covering: Vec<&PlanState> = states
                 .iter()
                 .filter(|s| s.plan.provider == item.provider)
-                .find(|s| s.plan.project_id.is_none() || s.plan.project_id == profile.project_id);
+                .filter(|s| s.plan.project_id.is_none() || s.plan.project_id == profile.project_id)
+                .collect();
+            let state = covering
+                .iter()
+                .find(|s| s.plan.unit == item.unit)
+                .or_else(|| covering.first())
+                .copied();
             let Some(state) = state else {
                 per_provider.push(ProviderCapacity {
                     provider: item.provider.clone(),

@@ -1909,6 +1909,49 @@ mod plans {
     }
 
     #[test]
+    fn a_provider_may_have_a_plan_per_unit_and_capacity_reads_the_one_in_the_items_unit() {
+        // Seed 002: Lahajati Premium is 1M points and 1,500 voice minutes.
+        let world = World::new();
+        put_plan(
+            &world,
+            json!({"provider": "lahajati", "monthly_fee": "11", "allotment": {"amount": "1000000", "unit": "points"}}),
+        );
+        put_plan(
+            &world,
+            json!({"provider": "lahajati", "monthly_fee": "0", "allotment": {"amount": "1500", "unit": "minutes"}}),
+        );
+        let plans = block_on(world.store.plans()).unwrap();
+        assert_eq!(plans.len(), 2, "the second plan does not replace the first");
+        let dub = serde_json::from_value::<ProfileInput>(json!({"name": "dub", "items": [
+            {"provider": "lahajati", "amount": "3", "unit": "minutes"}
+        ]}))
+        .unwrap()
+        .validate(&["lahajati".to_string()])
+        .unwrap();
+        block_on(world.store.save_profile(&dub)).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        record(
+            &world,
+            now,
+            json!([{"id": "d1", "provider": "lahajati", "characters": 5000, "audio_seconds": "600", "timestamp": "2026-11-19T10:00:00Z"}]),
+        );
+        let profile = &block_on(capacity(&world.store, &world.store, now)).unwrap()[0];
+        // 1,500 - 10 minutes used = 1,490 minutes; 3 a dub: 496 dubs.
+        assert_eq!(profile.units_left, Some(496));
+        assert_eq!(profile.per_provider[0].available.as_deref(), Some("1490"));
+        // Deleting one unit leaves the other.
+        assert!(block_on(world.store.delete_plan("lahajati", "", Some("minutes"))).unwrap());
+        let left: Vec<String> = block_on(world.store.plans())
+            .unwrap()
+            .iter()
+            .map(|p| p.unit.name())
+            .collect();
+        assert_eq!(left, vec!["points"]);
+        assert!(block_on(world.store.delete_plan("lahajati", "", None)).unwrap());
+        assert!(block_on(world.store.plans()).unwrap().is_empty());
+    }
+
+    #[test]
     fn a_credit_term_must_be_dated_in_order_with_no_fee_or_reset_day() {
         let problems = |body: Value| match serde_json::from_value::<PlanInput>(body)
             .unwrap()

@@ -28,7 +28,7 @@ impl PlanStore for D1Store {
     async fn plans(&self) -> Result<Vec<Plan>, StoreError> {
         let rows = query_all(
             self.db(),
-            "SELECT plan_json FROM subscriptions ORDER BY provider, project_id",
+            "SELECT plan_json FROM subscriptions ORDER BY provider, project_id, unit",
             &[],
         )
         .await?;
@@ -36,28 +36,40 @@ impl PlanStore for D1Store {
     }
 
     async fn save_plan(&self, plan: &Plan) -> Result<(), StoreError> {
-        let (provider, project) = plan.key();
+        let (provider, project, unit) = plan.key();
         let _: Vec<Map<String, Value>> = query_all(
             self.db(),
-            "INSERT INTO subscriptions (provider, project_id, plan_json, updated_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (provider, project_id) DO UPDATE SET plan_json = excluded.plan_json, \
+            "INSERT INTO subscriptions (provider, project_id, unit, plan_json, updated_at) VALUES (?1, ?2, ?5, ?3, ?4) \
+             ON CONFLICT (provider, project_id, unit) DO UPDATE SET plan_json = excluded.plan_json, \
              updated_at = excluded.updated_at",
             &[
                 text(&provider),
                 text(&project),
                 text(&encode(plan)?),
                 text(&format_timestamp(now())),
+                text(&unit),
             ],
         )
         .await?;
         Ok(())
     }
 
-    async fn delete_plan(&self, provider: &str, project: &str) -> Result<bool, StoreError> {
+    async fn delete_plan(
+        &self,
+        provider: &str,
+        project: &str,
+        unit: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
-            "DELETE FROM subscriptions WHERE provider = ?1 AND project_id = ?2 RETURNING provider",
-            &[text(provider), text(project)],
+            "DELETE FROM subscriptions WHERE provider = ?1 AND project_id = ?2 \
+             AND (?3 IS NULL OR unit = ?3) RETURNING provider",
+            &[
+                text(provider),
+                text(project),
+                unit.map(wasm_bindgen::JsValue::from_str)
+                    .unwrap_or(wasm_bindgen::JsValue::NULL),
+            ],
         )
         .await?;
         Ok(!rows.is_empty())

@@ -7,7 +7,7 @@ use crate::core::clock::Clock;
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
 use crate::core::plans::{
-    capacity, known_providers, subscriptions_report, PlanInput, PlanStore, ProfileInput,
+    capacity, known_providers, subscriptions_report, PlanInput, PlanStore, ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
 use crate::core::projects::ProjectId;
@@ -33,6 +33,7 @@ pub async fn put(store: &D1Store, clock: &impl Clock, body: &[u8]) -> Result<Res
             list.iter().find(|s| {
                 s["provider"] == plan.provider.as_str()
                     && s["project_id"].as_str() == plan.project_id.as_deref()
+                    && s["unit"].as_str() == Some(plan.unit.name().as_str())
             })
         })
         .cloned()
@@ -40,16 +41,28 @@ pub async fn put(store: &D1Store, clock: &impl Clock, body: &[u8]) -> Result<Res
     ok(200, &saved)
 }
 
-/// `DELETE /api/admin/subscriptions?provider=&project_id=`.
+/// `DELETE /api/admin/subscriptions?provider=&project_id=&unit=`: the plan in `unit`, or
+/// every plan of the provider in that scope.
 pub async fn delete(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
-    only_known(query, &["provider", "project_id"])?;
+    only_known(query, &["provider", "project_id", "unit"])?;
+    let unit = match param(query, "unit") {
+        Some(text) => Some(
+            Unit::parse(text.trim())
+                .ok_or_else(|| CoreError::invalid("unit", format!("`{text}` is not a plan unit")))?
+                .name(),
+        ),
+        None => None,
+    };
     let provider = param(query, "provider")
         .map(|p| canonical_provider(&p.trim().to_ascii_lowercase()))
         .filter(|p| !p.is_empty())
         .ok_or_else(|| CoreError::invalid("provider", "is required"))?;
     let project = project_param(query)?;
     let project = project.as_ref().map(ProjectId::as_str).unwrap_or("");
-    if store.delete_plan(&provider, project).await? {
+    if store
+        .delete_plan(&provider, project, unit.as_deref())
+        .await?
+    {
         empty_response(204).map_err(internal)
     } else {
         Err(CoreError::NotFound(format!("plan of `{provider}`")))
