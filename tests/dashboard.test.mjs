@@ -684,6 +684,27 @@ test('the Plans panel equals /api/admin/subscriptions and /api/admin/capacity', 
   await close();
 });
 
+test('a range that ended last month shows the plans as of its end, with that month\'s cost', async () => {
+  const now = new Date();
+  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const lastDay = new Date(monthStart.getTime() - 86_400_000).toISOString().slice(0, 10);
+  const firstDay = `${lastDay.slice(0, 8)}01`;
+  const { page, rec, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  assert.equal(await page.isVisible('#plans-as-of'), false, 'this month: as of now');
+  await page.click('[data-preset=custom]');
+  await page.fill('#from', firstDay);
+  await page.fill('#to', lastDay);
+  await settle(page, () => page.click('#custom-range button[type=submit]'));
+  const at = new Date(monthStart.getTime() - 1).toISOString();
+  assert.ok(rec.requests.some((u) => u.includes(`/api/admin/subscriptions?at=${encodeURIComponent(at)}`)), 'asked for the plans at the range end');
+  const then = await api(`/api/admin/subscriptions?at=${encodeURIComponent(at)}`);
+  assert.match(await page.textContent('#plans-as-of'), new RegExp(`the cost of ${lastDay.slice(0, 7)}`));
+  assert.equal(await page.textContent('[data-fact=monthly-cost] dt'), `Cost of ${lastDay.slice(0, 7)}`);
+  assert.equal(await page.textContent('[data-fact=monthly-cost] dd'), then.monthly_cost.map((m) => `${m.amount} ${m.currency}`).join(', ') || '0.00');
+  await close();
+});
+
 test('zero state: a fresh worker shows zeros, the first-event snippet and "no plans configured"', async () => {
   const { page, close } = await openPage(empty);
   await signIn(page, ADMIN_KEY);

@@ -214,3 +214,27 @@ test('a provider can have a plan per unit (Lahajati points and voice minutes); a
   assert.equal((await admin('/api/admin/subscriptions?provider=lahajati&project_id=studio', { method: 'DELETE' })).status, 204);
   assert.deepEqual(await mine(), []);
 });
+
+test('the plans as of a past instant: that period\'s use and that month\'s cost (the seed teams\' month picker)', async () => {
+  await put('/api/admin/subscriptions', { provider: 'loudly', project_id: 'studio', monthly_fee: '180', allotment: { amount: '3000', unit: 'tracks' } });
+  const now = new Date();
+  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const lastMonthEnd = new Date(monthStart.getTime() - 1).toISOString();
+  const lastMonth = lastMonthEnd.slice(0, 7);
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body: { events: [
+    { id: 'ld-past-1', provider: 'loudly', tracks: 4, timestamp: new Date(monthStart.getTime() - 3_600_000).toISOString() },
+    { id: 'ld-past-2', provider: 'loudly', tracks: 1, timestamp: new Date(monthStart.getTime() - 7_200_000).toISOString() },
+  ] } });
+  assert.equal(r.status, 201, r.text);
+  const then = (await admin(`/api/admin/subscriptions?at=${encodeURIComponent(lastMonthEnd)}`)).json;
+  assert.deepEqual([then.as_of, then.month], [lastMonthEnd, lastMonth]);
+  const plan = then.subscriptions.find((s) => s.provider === 'loudly' && s.project_id === 'studio');
+  assert.equal(plan.used, '5', 'last month\'s tracks');
+  assert.equal(plan.period.to, monthStart.toISOString());
+  const current = (await admin('/api/admin/subscriptions')).json.subscriptions.find((s) => s.provider === 'loudly' && s.project_id === 'studio');
+  assert.equal(current.period.from, monthStart.toISOString());
+  assert.notEqual(current.used, '5');
+  assert.equal((await admin('/api/admin/subscriptions?at=tomorrow')).status, 400);
+  assert.equal((await admin(`/api/admin/subscriptions?at=${encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString())}`)).status, 400);
+  assert.equal((await admin('/api/admin/subscriptions?provider=loudly&project_id=studio', { method: 'DELETE' })).status, 204);
+});

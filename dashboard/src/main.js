@@ -189,6 +189,12 @@ function showBanner(text) {
   b.hidden = false;
 }
 
+/** The last instant of a range that ended before now, else undefined. */
+function pastEnd(range) {
+  const to = range.instants?.to ? new Date(range.instants.to) : null;
+  return to && to.getTime() <= Date.now() ? new Date(to.getTime() - 1).toISOString() : undefined;
+}
+
 async function loadAdmin(range) {
   const project_id = state.filter || undefined;
   const common = { ...range.params, tz: state.tz, project_id };
@@ -211,7 +217,9 @@ async function loadAdmin(range) {
     ['projects', projectsP],
     ['budgets', budgetsP],
     ['alerts', getJson(apiPath('/api/admin/alerts', { limit: 10, project_id }))],
-    ['subscriptions', optional404('/api/admin/subscriptions')],
+    // A range that ended in the past shows the plans as of its end (the month picker of the
+    // seed teams' accounting pages); otherwise as of now.
+    ['subscriptions', optional404(apiPath('/api/admin/subscriptions', { at: pastEnd(range) }))],
     ['capacity', optional404('/api/admin/capacity')],
     ['retention', optional404('/api/admin/retention')],
   ]);
@@ -666,9 +674,11 @@ function renderPlans(subs, capacity) {
         ));
     });
     const sum = (list) => (list ?? []).length ? list.map(money).join(', ') : '0.00';
+    const past = v.as_of && state.data?.range && pastEnd(state.data.range);
     fill('plans-body',
+      past ? h('p', { class: 'note', id: 'plans-as-of', text: `As of ${dateTime(v.as_of, state.tz)}, the end of the chosen range: each plan's period then, and the cost of ${v.month}.` }) : null,
       h('dl', { class: 'facts totals' },
-        fact('Monthly cost', sum(v.monthly_cost), 'monthly-cost'),
+        fact(past ? `Cost of ${v.month}` : 'Monthly cost', sum(v.monthly_cost), 'monthly-cost'),
         fact('Plan fees', sum(v.fees), 'fees'),
         fact('Usage-priced spend', sum(v.usage_spend), 'usage-spend'),
         (v.overage ?? []).length ? fact('Past allotments', sum(v.overage), 'overage') : null,

@@ -1017,6 +1017,8 @@ pub async fn subscriptions_report(
         total.add(Money::new(-m.nanos, m.currency));
     }
     Ok(json!({
+        "as_of": super::clock::format_timestamp(now),
+        "month": month.format("%Y-%m").to_string(),
         "subscriptions": states.iter().map(|s| s.view(now)).collect::<Vec<_>>(),
         "fees": fees,
         "usage_spend": usage,

@@ -17,9 +17,27 @@ use super::d1::D1Store;
 use super::http::empty_response;
 use super::router::{internal, ok};
 
-/// `GET /api/admin/subscriptions`.
-pub async fn list(store: &D1Store, clock: &impl Clock) -> Result<Response, CoreError> {
-    ok(200, &subscriptions_report(store, store, clock.now()).await?)
+/// `GET /api/admin/subscriptions[?at=<timestamp>]`: the plans as of now, or as of a past
+/// instant (the period that held it, and that month's cost: the seed teams' month picker).
+pub async fn list(
+    store: &D1Store,
+    clock: &impl Clock,
+    query: &QueryPairs,
+) -> Result<Response, CoreError> {
+    only_known(query, &["at"])?;
+    let now = clock.now();
+    let at = match param(query, "at") {
+        Some(text) => {
+            let at = crate::core::clock::parse_timestamp(text)
+                .map_err(|m| CoreError::invalid("at", m))?;
+            if at > now {
+                return Err(CoreError::invalid("at", "must not be in the future"));
+            }
+            at
+        }
+        None => now,
+    };
+    ok(200, &subscriptions_report(store, store, at).await?)
 }
 
 /// `PUT /api/admin/subscriptions`: creates or replaces the plan of a provider (and project).

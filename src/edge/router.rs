@@ -263,7 +263,10 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let query = query_pairs(request);
             super::budgets::check(store, env, &clock, &query, Mode::Send).await
         }
-        RouteName::ListPlans => super::plans::list(store, &clock).await,
+        RouteName::ListPlans => {
+            let query = query_pairs(request);
+            super::plans::list(store, &clock, &query).await
+        }
         RouteName::PutPlan => {
             let body = read_json_body(request).await?;
             super::plans::put(store, &clock, &body).await
