@@ -340,3 +340,39 @@ test('a request whose every cost is zero (cache hits, a reported 0) stores zeros
   );
   assert.deepEqual(day, { events: 2, unpriced_events: 0, cost_nanos: 0 });
 });
+
+test('GET /api/usage?format=csv exports a page of events as CSV, with the next page\'s cursor in a header', async () => {
+  const w2 = await startWorker();
+  try {
+    await w2.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'export', name: 'Export' } });
+    const key = (await w2.fetch('/api/admin/projects/export/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+    const events = [
+      { id: 'x1', provider: 'openai', model: 'gpt-4o', operation: 'script', input_tokens: 1000, output_tokens: 200, job_id: 'clip-1', timestamp: '2026-11-20T10:00:00Z', metadata: { scene: 'a,b' } },
+      { id: 'x2', provider: 'heygen', credits: '0.5', cost: '0.99', job_id: 'clip-1', timestamp: '2026-11-20T10:01:00Z' },
+      { id: '=x3', provider: 'openai', model: 'house-model', input_tokens: 5, timestamp: '2026-11-20T10:02:00Z' },
+    ];
+    assert.equal((await w2.fetch('/api/usage', { method: 'POST', key, body: { events } })).status, 201);
+    const json = (await w2.fetch('/api/usage?limit=2', { key })).json;
+    const r = await w2.mf.dispatchFetch(`http://localhost/api/usage?limit=2&format=csv`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /^text\/csv/);
+    assert.equal(r.headers.get('x-next-cursor'), json.next_cursor);
+    const lines = (await r.text()).trim().split('\n');
+    const head = lines[0].split(',');
+    assert.deepEqual(head.slice(0, 6), ['id', 'project_id', 'timestamp', 'provider', 'model', 'operation']);
+    assert.equal(lines.length, 3, 'a header and the page of 2, newest first');
+    const col = (line, name) => line.split(',')[head.indexOf(name)];
+    assert.equal(col(lines[1], 'id'), "'=x3", 'a formula-like id is neutralised');
+    assert.equal(col(lines[1], 'unpriced_reason'), 'unknown_model');
+    assert.deepEqual([col(lines[2], 'id'), col(lines[2], 'credits'), col(lines[2], 'cost'), col(lines[2], 'currency'), col(lines[2], 'reported_cost')], ['x2', '0.5', '0.99', 'USD', '0.99']);
+    const last = await w2.mf.dispatchFetch(`http://localhost/api/usage?limit=2&format=csv&cursor=${encodeURIComponent(json.next_cursor)}`, { headers: { authorization: `Bearer ${key}` } });
+    const rows = (await last.text()).trim().split('\n');
+    assert.equal(last.headers.get('x-next-cursor'), null, 'the last page has no cursor');
+    assert.equal(rows.length, 2);
+    assert.ok(rows[1].startsWith('x1,export,2026-11-20T10:00:00.000Z,openai,gpt-4o,script,1000,200,1200,'), rows[1]);
+    assert.ok(rows[1].endsWith(',clip-1,,,"{""scene"":""a,b""}"'), rows[1]);
+    assert.equal((await w2.fetch('/api/usage?format=xml', { key })).status, 400);
+  } finally {
+    await w2.dispose();
+  }
+});

@@ -110,6 +110,8 @@ pub struct UsageQuery {
     pub unpriced: Option<bool>,
     pub limit: u32,
     pub after: Option<Cursor>,
+    /// `format=csv`: the page as CSV, the next cursor in a header.
+    pub csv: bool,
 }
 
 impl UsageQuery {
@@ -125,6 +127,7 @@ impl UsageQuery {
         "unpriced",
         "limit",
         "cursor",
+        "format",
     ];
 
     /// Parses the query string; a project key is confined to its own project.
@@ -178,6 +181,11 @@ impl UsageQuery {
         if let Some(v) = param(query, "cursor") {
             out.after = Cursor::decode(v).map_err(|m| p.push("cursor", m)).ok();
         }
+        match param(query, "format") {
+            None | Some("json") => {}
+            Some("csv") => out.csv = true,
+            Some(other) => p.push("format", format!("`{other}` is not json or csv")),
+        }
         p.finish()?;
         out.project_id = principal.scope_to(requested.as_ref())?;
         Ok(out)
@@ -195,6 +203,93 @@ pub struct UsagePage {
     /// days were pruned from the raw rows and are not listed (every report still counts
     /// them). `None` when nothing of the range was pruned.
     pub pruned_before: Option<chrono::NaiveDate>,
+}
+
+/// The columns of `GET /api/usage?format=csv`.
+const EVENT_COLUMNS: [&str; 27] = [
+    "id",
+    "project_id",
+    "timestamp",
+    "provider",
+    "model",
+    "operation",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "characters",
+    "audio_seconds",
+    "video_seconds",
+    "images",
+    "requests",
+    "tracks",
+    "credits",
+    "cost",
+    "currency",
+    "reported_cost",
+    "unpriced_reason",
+    "cached",
+    "success",
+    "session_id",
+    "job_id",
+    "duration_ms",
+    "endpoint",
+    "metadata",
+];
+
+/// A page of events as CSV (a header row, then one row per event, newest first): the same
+/// fields as the JSON, usage kinds as columns, `metadata` as JSON text.
+pub fn events_csv(page: &UsagePage) -> String {
+    use super::report::cell;
+    let mut out = EVENT_COLUMNS.join(",");
+    out.push('\n');
+    for e in &page.events {
+        let usage = |k: &str| match e.usage.get(k) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let row: Vec<String> = vec![
+            e.id.clone(),
+            e.project_id.clone(),
+            e.timestamp.clone(),
+            e.provider.clone(),
+            e.model.clone(),
+            opt(&e.operation),
+            e.input_tokens.to_string(),
+            e.output_tokens.to_string(),
+            e.total_tokens.to_string(),
+            usage("characters"),
+            usage("audio_seconds"),
+            usage("video_seconds"),
+            usage("images"),
+            usage("requests"),
+            usage("tracks"),
+            usage("credits"),
+            e.cost.map(|m| m.amount_string()).unwrap_or_default(),
+            e.cost.map(|m| m.currency.to_string()).unwrap_or_default(),
+            e.reported_cost
+                .map(|m| m.amount_string())
+                .unwrap_or_default(),
+            e.unpriced
+                .as_ref()
+                .map(|u| u.code.clone())
+                .unwrap_or_default(),
+            e.cached.to_string(),
+            e.success.to_string(),
+            opt(&e.session_id),
+            opt(&e.job_id),
+            e.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+            opt(&e.endpoint),
+            e.metadata
+                .as_ref()
+                .map(|m| serde_json::Value::Object(m.clone()).to_string())
+                .unwrap_or_default(),
+        ];
+        out.push_str(&row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
 }
 
 /// Stored events matching the query, newest first, one page at a time.

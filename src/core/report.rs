@@ -920,7 +920,7 @@ pub fn report_json(
 
 /// A CSV cell: quoted when needed; text that a spreadsheet would run as a formula is
 /// prefixed with `'`.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

@@ -204,7 +204,10 @@ impl CorsPolicy {
         headers.set("vary", "Origin")?;
         if let Some(origin) = origin.filter(|o| self.allows(o)) {
             headers.set("access-control-allow-origin", origin)?;
-            headers.set("access-control-expose-headers", "retry-after")?;
+            headers.set(
+                "access-control-expose-headers",
+                "retry-after, x-next-cursor, x-pruned-before",
+            )?;
         }
         Ok(())
     }

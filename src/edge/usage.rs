@@ -11,14 +11,17 @@ use crate::core::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
 use crate::core::input::parse_json;
 use crate::core::pricing::catalog::canonical_provider;
 use crate::core::projects::ProjectId;
-use crate::core::query::{list_usage, only_known, param, parse_bound, QueryPairs, UsageQuery};
+use crate::core::query::{
+    events_csv, list_usage, only_known, param, parse_bound, QueryPairs, UsageQuery,
+};
 use crate::core::reprice::{reprice, unpriced_models, RepriceRequest};
 use crate::core::retention::{prune, retention_status};
 use crate::core::store::ScanFilter;
 
 use super::bindings::{ingest_config, raw_log, retention_config};
 use super::d1::D1Store;
-use super::router::ok;
+use super::http::csv_response;
+use super::router::{internal, ok};
 
 /// `POST /api/usage` and `POST /api/usage/log`.
 pub async fn record(
@@ -54,7 +57,22 @@ pub async fn list(
     query: &QueryPairs,
 ) -> Result<Response, CoreError> {
     let query = UsageQuery::parse(query, principal)?;
-    ok(200, &list_usage(store, &query).await?)
+    let page = list_usage(store, &query).await?;
+    if !query.csv {
+        return ok(200, &page);
+    }
+    // CSV: the next page's cursor (and the retention watermark) travel as headers.
+    let response = csv_response(events_csv(&page), "events.csv").map_err(internal)?;
+    let headers = response.headers().clone();
+    if let Some(cursor) = &page.next_cursor {
+        headers.set("x-next-cursor", cursor).map_err(internal)?;
+    }
+    if let Some(day) = page.pruned_before {
+        headers
+            .set("x-pruned-before", &day.to_string())
+            .map_err(internal)?;
+    }
+    Ok(response.with_headers(headers))
 }
 
 /// `POST /api/admin/rebuild`.
