@@ -304,3 +304,17 @@ test('a spike alert fires when today runs at the set percent of the average of t
   const off = await admin('/api/admin/projects/spiky/budget', { method: 'PATCH', body: { spike_alert: null } });
   assert.equal(off.json.spike_alert, null);
 });
+
+test('a project key reads its own budget status from /api/usage/stats, so an app can hold back before a limit', async () => {
+  const key = await project('selfcheck', 'Self check', { budget_threshold_usd: '10', daily_limit: '3' });
+  await spend(key, '4');
+  const stats = (await w.fetch('/api/usage/stats', { key })).json;
+  const b = stats.budget;
+  assert.deepEqual([b.budget.amount, b.spend.amount, b.percent_used, b.over_budget], ['10.00', '4.00', '40.00', false]);
+  assert.deepEqual([b.daily_limit.amount, b.today_spend.amount, b.over_daily_limit], ['3.00', '4.00', true]);
+  assert.deepEqual(b.levels_crossed, ['daily']);
+  const none = await project('nolimits', 'No limits');
+  assert.equal((await w.fetch('/api/usage/stats', { key: none })).json.budget, null);
+  assert.equal((await admin('/api/usage/stats')).json.budget, undefined, 'all projects: no single budget');
+  assert.equal((await admin('/api/usage/stats?project_id=selfcheck')).json.budget.spend.amount, '4.00');
+});

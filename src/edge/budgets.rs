@@ -39,6 +39,47 @@ async fn view_with_status(
     ok(200, &body)
 }
 
+/// A project's budget status for `GET /api/usage/stats`: where this month and today stand
+/// against its budget and daily limit (a dry run of the check; nothing is sent). `null` when
+/// the project has neither.
+pub async fn budget_status(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    project: &crate::core::projects::ProjectId,
+) -> Result<serde_json::Value, CoreError> {
+    let check = check_budgets(
+        store,
+        store,
+        store,
+        &EdgeNotifier { env },
+        clock,
+        &SystemEntropy,
+        &alert_config(env),
+        Mode::DryRun,
+        Some(project),
+    )
+    .await?;
+    let Some(c) = check.projects.first().filter(|c| c.error.is_none()) else {
+        return Ok(serde_json::Value::Null);
+    };
+    let over = |limit: Option<crate::core::money::Money>, spent: crate::core::money::Money| {
+        limit.map(|l| spent.nanos >= l.nanos)
+    };
+    Ok(json!({
+        "budget": c.budget,
+        "spend": c.spend,
+        "percent_used": c.percent_used,
+        "forecast": c.forecast,
+        "over_budget": over(c.budget, c.spend),
+        "daily_limit": c.daily_limit,
+        "today_spend": c.today_spend,
+        "over_daily_limit": over(c.daily_limit, c.today_spend),
+        "levels_crossed": c.levels_crossed,
+        "period": c.period,
+    }))
+}
+
 /// `GET /api/admin/projects/{id}/budget`.
 pub async fn get(
     store: &D1Store,

@@ -215,10 +215,13 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let query = query_pairs(request);
             let project =
                 principal.scope_to(crate::core::query::project_param(&query)?.as_ref())?;
-            ok(
-                200,
-                &usage_stats(store, clock.now(), project.as_ref(), &query).await?,
-            )
+            let mut stats = usage_stats(store, clock.now(), project.as_ref(), &query).await?;
+            if let Some(project) = &project {
+                // So an app can hold back before a limit, with its own key.
+                stats["budget"] =
+                    super::budgets::budget_status(store, env, &clock, project).await?;
+            }
+            ok(200, &stats)
         }
         RouteName::AdminStats => {
             let projects = store.list_projects().await?;
