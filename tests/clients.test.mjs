@@ -60,7 +60,7 @@ function tsClient(options = {}, wrap) {
   const calls = [];
   const send = (url, init) => w.mf.dispatchFetch(url, init);
   const fetch = async (url, init) => {
-    calls.push(JSON.parse(init.body));
+    if (init.body !== undefined) calls.push(JSON.parse(init.body));
     return wrap ? wrap(send, url, init, calls.length) : send(url, init);
   };
   const c = new UsageClient({
@@ -289,6 +289,23 @@ test('the timer sends a partial batch, and a pending timer never keeps a Node pr
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(out.trim(), 'pending 1');
   assert.ok(Date.now() - started < 5000, 'the unref’d timer did not hold the process');
+});
+
+test('budget() reads the project\'s own budget status, and null without a budget', async () => {
+  const { c } = tsClient();
+  assert.equal(await c.budget(), null, 'no budget set yet');
+  const r = await w.fetch(`/api/admin/projects/ts-client/budget`, { method: 'PATCH', key: ADMIN_KEY, body: { budget_threshold_usd: '1000000', daily_limit: '999999' } });
+  assert.equal(r.status, 200, r.text);
+  try {
+    const status = await c.budget();
+    const stats = (await w.fetch('/api/usage/stats', { key })).json;
+    assert.deepEqual(status, stats.budget);
+    assert.deepEqual([status.budget.amount, status.over_budget, status.over_daily_limit], ['1000000.00', false, false]);
+    const refused = new UsageClient({ baseUrl: 'http://localhost', apiKey: 'ast_nope', fetch: (u, i) => w.mf.dispatchFetch(u, i) });
+    await assert.rejects(refused.budget(), (e) => e instanceof client.UsageApiError && e.status === 401);
+  } finally {
+    await w.fetch(`/api/admin/projects/ts-client/budget`, { method: 'PATCH', key: ADMIN_KEY, body: { budget_threshold_usd: null, daily_limit: null } });
+  }
 });
 
 test('over real HTTP with the global fetch, the client stores events in the worker', async () => {

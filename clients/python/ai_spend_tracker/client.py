@@ -421,6 +421,25 @@ class UsageClient(_Base):
                     self._core.done(batch)
         return result
 
+    def budget(self) -> Optional[dict]:
+        """This project's budget status (spend against its budget and daily limit, with
+        ``over_budget`` and ``over_daily_limit``), or ``None`` when it has neither: check it
+        before an expensive call to hold back near a limit. Raises ``UsageApiError`` when the
+        worker refuses or fails."""
+        url = self._core.url + "/stats"
+        headers = {k: v for k, v in self._core.headers.items() if k != "content-type"}
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        try:
+            with urllib.request.urlopen(request, timeout=self._core.timeout) as response:
+                text = response.read().decode("utf-8", "replace")
+                status = response.status
+        except urllib.error.HTTPError as e:
+            text = e.read().decode("utf-8", "replace") if e.fp is not None else ""
+            status = e.code
+        if status != 200:
+            raise _Core._api_error(status, text)
+        return json.loads(text).get("budget")
+
     def close(self) -> FlushResult:
         """Stops the background thread and flushes. The client stays usable (synchronously)."""
         self._stop.set()

@@ -13,6 +13,7 @@ from _support import PYTHON_CLIENT, FlakyProxy, fixture, server, stored_events, 
 
 from ai_spend_tracker import (
     AsyncUsageClient,
+    UsageApiError,
     UsageClient,
     from_anthropic,
     from_elevenlabs,
@@ -179,6 +180,13 @@ class SyncClient(unittest.TestCase):
         result = usage.flush()
         self.assertEqual((result.dropped, result.retries), (1, 0))
         self.assertEqual(drops, [("rejected", 401)])
+
+    def test_budget_reads_the_projects_own_status_and_a_wrong_key_raises(self):
+        # The test project has no budget or daily limit (the node suite checks the figures).
+        self.assertIsNone(self.client().budget())
+        with self.assertRaises(UsageApiError) as refused:
+            UsageClient(self.s["base_url"], "ast_not_a_key", flush_interval=None).budget()
+        self.assertEqual(refused.exception.status, 401)
 
     def test_batches_follow_batch_size_and_the_background_thread_sends_a_full_batch(self):
         job = unique("py-batch")

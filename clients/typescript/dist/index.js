@@ -246,6 +246,19 @@ var UsageClient = class {
       }
     }
   }
+  /**
+   * This project's budget status (spend against its budget and daily limit), or null when it
+   * has neither: check it before an expensive call to hold back near a limit.
+   */
+  async budget() {
+    const response = await this.opts.fetch(this.endpoint.replace(/\/api\/usage$/, "/api/usage/stats"), {
+      method: "GET",
+      headers: { authorization: `Bearer ${this.opts.apiKey}` }
+    });
+    const text = await response.text();
+    if (response.status !== 200) throw this.apiError(response.status, text);
+    return JSON.parse(text).budget ?? null;
+  }
   async post(body) {
     const controller = typeof AbortController === "function" ? new AbortController() : void 0;
     const timer = controller ? setTimeout(() => controller.abort(), this.opts.timeoutMs) : void 0;

@@ -142,7 +142,7 @@ export type DropReason =
 export type FetchLike = (input: string, init: {
   method: string;
   headers: Record<string, string>;
-  body: string;
+  body?: string;
   signal?: AbortSignal;
   keepalive?: boolean;
 }) => Promise<{
@@ -186,6 +186,20 @@ export interface UsageClientOptions {
   onDrop?: (events: UsageEventInput[], reason: DropReason, error?: Error) => void;
   /** Called with every failed attempt and every error of a background flush. */
   onError?: (error: Error) => void;
+}
+
+/** A project's budget status, as `GET /api/usage/stats` answers it to the project's key. */
+export interface BudgetStatus {
+  budget: Money | null;
+  spend: Money;
+  percent_used: string | null;
+  forecast: Money;
+  over_budget: boolean | null;
+  daily_limit: Money | null;
+  today_spend: Money;
+  over_daily_limit: boolean | null;
+  /** `budget-80`, `budget-100`, `daily`, `spike`: the alert levels crossed now. */
+  levels_crossed: string[];
 }
 
 /** What one `flush()` did. */

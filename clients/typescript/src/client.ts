@@ -1,4 +1,5 @@
 import type {
+  BudgetStatus,
   ClientStats,
   DropReason,
   ErrorBody,
@@ -294,6 +295,20 @@ export class UsageClient {
         break;
       }
     }
+  }
+
+  /**
+   * This project's budget status (spend against its budget and daily limit), or null when it
+   * has neither: check it before an expensive call to hold back near a limit.
+   */
+  async budget(): Promise<BudgetStatus | null> {
+    const response = await this.opts.fetch(this.endpoint.replace(/\/api\/usage$/, '/api/usage/stats'), {
+      method: 'GET',
+      headers: { authorization: `Bearer ${this.opts.apiKey}` },
+    });
+    const text = await response.text();
+    if (response.status !== 200) throw this.apiError(response.status, text);
+    return (JSON.parse(text) as { budget?: BudgetStatus | null }).budget ?? null;
   }
 
   private async post(body: string): Promise<{ status: number; text: string; retryAfter: string | null }> {

@@ -4,6 +4,7 @@
 // src/helpers.ts.
 import type {
   AnthropicMessageLike,
+  BudgetStatus,
   ClientStats,
   ErrorDetail,
   EventExtras,
@@ -55,6 +56,12 @@ export declare class UsageClient {
   flush(): Promise<FlushResult>;
   /** Flushes and stops the timer; the client stays usable. */
   close(): Promise<FlushResult>;
+  /**
+   * This project's budget status (spend against its budget and daily limit), or null when it
+   * has neither: check it before an expensive call to hold back near a limit. Rejects with a
+   * `UsageApiError` when the worker refuses or fails.
+   */
+  budget(): Promise<BudgetStatus | null>;
 }
 
 /** A v4 UUID (`crypto.randomUUID()` where available). */
