@@ -310,7 +310,9 @@ pub fn lookups_for<'e>(events: impl IntoIterator<Item = (&'e str, &'e str)>) -> 
         builtin: builtin(),
         custom: &none,
     };
-    let mut keys: Vec<String> = events
+    // A batch repeats a few models many times: each distinct one is looked up once.
+    let distinct: std::collections::BTreeSet<(&str, &str)> = events.into_iter().collect();
+    let mut keys: Vec<String> = distinct
         .into_iter()
         .flat_map(|(provider, model)| {
             let mut names = candidate_names(provider, model);
