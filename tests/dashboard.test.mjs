@@ -552,6 +552,24 @@ test('the admin sees how long raw events are kept and what the cron has pruned',
   await close();
 });
 
+test('a budget shows its spike alert and its emailed spend report', async () => {
+  const patch = (body) => w.fetch('/api/admin/projects/ads/budget', { method: 'PATCH', key: ADMIN_KEY, body });
+  assert.equal((await patch({ spike_alert: { percent: 400, min_spend: '2' }, report_schedule: 'weekly' })).status, 200);
+  try {
+    const { page, close } = await openPage(w);
+    await signIn(page, ADMIN_KEY);
+    const b = await api('/api/admin/projects/ads/budget');
+    const fact = (k) => page.locator(`li.budget[data-project=ads] [data-fact=${k}] dd`).textContent();
+    const spike = await fact('spike');
+    assert.ok(spike.startsWith(`at 400% of the average day of the last 7 (${b.status.baseline_daily.amount} USD), from 2.00 USD`), spike);
+    assert.equal(spike.endsWith('(crossed)'), b.status.levels_crossed.includes('spike'));
+    assert.equal(await fact('report'), 'weekly by email');
+    await close();
+  } finally {
+    assert.equal((await patch({ spike_alert: null, report_schedule: null })).status, 200);
+  }
+});
+
 test('a hostile project name is shown as text, never run as markup', async () => {
   const { page, rec, close } = await openPage(w);
   await signIn(page, ADMIN_KEY);

@@ -588,6 +588,8 @@ function renderBudgets(res, alerts) {
           return h('span', { class: `level${hit ? ' crossed' : ''}`, text: `${l}%${hit ? ' (crossed)' : ''}` });
         })) : 'none', 'levels'),
         s.daily_limit ? fact('Today', `${money(s.today_spend)} of the daily limit ${money(s.daily_limit)}${crossed.includes('daily') ? ' (crossed)' : ''}`, 'daily') : null,
+        budget.spike_alert ? fact('Spike alert', `at ${budget.spike_alert.percent}% of the average day of the last 7${s.baseline_daily ? ` (${money(s.baseline_daily)})` : ''}, from ${money(budget.spike_alert.min_spend)}${crossed.includes('spike') ? ': today is one (crossed)' : ''}`, 'spike') : null,
+        budget.report_schedule ? fact('Spend report', `${budget.report_schedule} by email`, 'report') : null,
         (s.spend_other_currencies ?? []).length ? fact('Other currencies', `${s.spend_other_currencies.map(money).join(', ')} (not converted)`, 'other') : null,
         s.unpriced_events ? fact('Unpriced events', `${int(s.unpriced_events)} (real spend is higher)`, 'unpriced') : null,
         fact('Last alert sent', budget.last_budget_alert_sent ? dateTime(budget.last_budget_alert_sent, state.tz) : 'never', 'last-alert'),
