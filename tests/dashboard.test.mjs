@@ -570,6 +570,41 @@ test('a budget shows its spike alert and its emailed spend report', async () => 
   }
 });
 
+test('projects with a client add a table by client, summed exactly from the project rows', async () => {
+  const patch = (id, client) => w.fetch(`/api/admin/projects/${id}`, { method: 'PATCH', key: ADMIN_KEY, body: { client } });
+  assert.equal((await patch('ads', 'Acme')).status, 200);
+  assert.equal((await patch('xss', 'Acme')).status, 200);
+  try {
+    const { page, close } = await openPage(w);
+    await signIn(page, ADMIN_KEY);
+    await choosePreset(page, 'all');
+    const byProject = await api(`/api/admin/usage?${query({ group: 'project', preset: 'all' })}`);
+    const acme = byProject.rows.filter((r) => r.client === 'Acme');
+    assert.equal(acme.length, 2);
+    const toNanos = (text) => {
+      const [whole, fraction = ''] = text.replace(/,/g, '').split('.');
+      return BigInt(whole) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0'));
+    };
+    const nanos = (list) => list.reduce((s, r) => s + toNanos(amountIn(r.cost, 'USD')), 0n);
+    const table = await readTable(page, 'table-client');
+    const row = table.rows.find((c) => c[0] === 'Acme');
+    assert.ok(row, JSON.stringify(table.rows));
+    const shown = row[table.head.indexOf('Cost (USD)')];
+    assert.equal(toNanos(shown), nanos(acme), `${shown}`);
+    assert.equal(Number(row[table.head.indexOf('Events')].replace(/,/g, '')), acme.reduce((s, r) => s + r.events, 0));
+    const projects = await readTable(page, 'table-project');
+    assert.equal(projects.head[1], 'Client');
+    await close();
+  } finally {
+    await patch('ads', null);
+    await patch('xss', null);
+  }
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  assert.equal(await page.locator('#table-client').count(), 0, 'no client, no table');
+  await close();
+});
+
 test('a hostile project name is shown as text, never run as markup', async () => {
   const { page, rec, close } = await openPage(w);
   await signIn(page, ADMIN_KEY);

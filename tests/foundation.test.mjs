@@ -37,8 +37,9 @@ test('healthz answers without a key', async () => {
 });
 
 test('a project is created, read, listed, patched and deleted with the admin key', async () => {
-  const created = await newProject('crud', { budget_threshold_usd: '250.5', description: 'd' });
+  const created = await newProject('crud', { budget_threshold_usd: '250.5', description: 'd', client: ' Acme Foods ' });
   assert.equal(created.budget_threshold_usd, '250.50');
+  assert.equal(created.client, 'Acme Foods');
   assert.equal(created.budget_alert_threshold_percent, 80);
   assert.equal(created.last_budget_alert_sent, null);
 
@@ -51,9 +52,12 @@ test('a project is created, read, listed, patched and deleted with the admin key
   const patched = await w.fetch('/api/admin/projects/crud', {
     method: 'PATCH',
     key: ADMIN_KEY,
-    body: { name: 'Renamed', description: null, budget_alert_threshold_percent: 95 },
+    body: { name: 'Renamed', description: null, budget_alert_threshold_percent: 95, client: null },
   });
   assert.equal(patched.status, 200, patched.text);
+  assert.equal(patched.json.client, null);
+  const badClient = await w.fetch('/api/admin/projects/crud', { method: 'PATCH', key: ADMIN_KEY, body: { client: '   ' } });
+  assert.deepEqual([badClient.status, badClient.json.error.details[0].field], [400, 'client']);
   assert.equal(patched.json.name, 'Renamed');
   assert.equal(patched.json.description, null);
   assert.equal(patched.json.budget_alert_threshold_percent, 95);

@@ -108,13 +108,13 @@ test('the CSV export has a header row and the same rows and amounts as the JSON'
   assert.match(r.headers.get('content-disposition'), /attachment; filename="usage.csv"/);
   const lines = r.text.trim().split('\n');
   const header = lines[0].split(',');
-  assert.deepEqual(header.slice(0, 5), ['provider', 'project_id', 'project_name', 'cost_eur', 'cost_usd']);
+  assert.deepEqual(header.slice(0, 6), ['provider', 'project_id', 'project_name', 'client', 'cost_eur', 'cost_usd']);
   assert.equal(lines.length - 1, json.rows.length);
   for (const [i, row] of json.rows.entries()) {
     const cells = lines[i + 1].split(',');
     assert.equal(cells[0], row.provider);
     assert.equal(cells[1], row.project_id);
-    assert.equal(cells[4], usd(row));
+    assert.equal(cells[header.indexOf('cost_usd')], usd(row));
     assert.equal(Number(cells[header.indexOf('events')]), row.events);
   }
   // The hostile project name is quoted text in the CSV, not markup or a formula.
@@ -133,6 +133,22 @@ test('project rows carry the name and this month\'s budget status', async () => 
   assert.ok(Math.abs(Number(ads.budget.percent_used) - percent) < 0.01);
   assert.equal(ads.budget.status, percent >= 100 ? 'over' : percent >= 80 ? 'alert' : 'ok');
   assert.equal(report.rows.find((r) => r.project_id === 'pod').budget.status, 'no_budget');
+});
+
+test('project rows carry the project\'s client, in JSON and CSV', async () => {
+  const patch = (id, client) => w.fetch(`/api/admin/projects/${id}`, { method: 'PATCH', key: ADMIN_KEY, body: { client } });
+  assert.equal((await patch('ads', 'Acme, Inc.')).status, 200);
+  try {
+    const report = await get('/api/admin/usage?group=project&preset=all');
+    assert.equal(report.rows.find((r) => r.project_id === 'ads').client, 'Acme, Inc.');
+    assert.equal(report.rows.find((r) => r.project_id === 'pod').client, null);
+    const csv = await w.fetch('/api/admin/usage?group=project&preset=all&format=csv', { key: ADMIN_KEY });
+    const lines = csv.text.trim().split('\n');
+    assert.deepEqual(lines[0].split(',').slice(0, 3), ['project_id', 'project_name', 'client']);
+    assert.ok(lines.some((l) => l.startsWith('ads,Video ads,"Acme, Inc.",')), lines.join('\n'));
+  } finally {
+    assert.equal((await patch('ads', null)).status, 200);
+  }
 });
 
 test('a time zone moves events to their local day and the totals stay the same', async () => {

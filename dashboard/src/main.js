@@ -6,7 +6,7 @@
 import './style.css';
 import { h, fill, $ } from './dom.js';
 import { getJson, getText, apiPath, setKey, ApiError } from './api.js';
-import { amountIn } from './money.js';
+import { amountIn, MoneySum } from './money.js';
 import { int, quantity, moneyLines, money, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
 import { aggregate } from './aggregate.js';
 import { dailyByProvider, costByModel, destroyCharts } from './charts.js';
@@ -231,8 +231,11 @@ async function loadAdmin(range) {
     stats: results.stats.ok ? results.stats.value : null,
     totals: dp.value.totals,
     dayProvider: dp.value.rows,
-    tables: Object.fromEntries(['provider', 'model', 'project', 'operation']
-      .map((k) => [k, results[k].ok ? { ok: true, value: results[k].value.rows } : results[k]])),
+    tables: {
+      ...Object.fromEntries(['provider', 'model', 'project', 'operation']
+        .map((k) => [k, results[k].ok ? { ok: true, value: results[k].value.rows } : results[k]])),
+      ...(results.project.ok && byClient(results.project.value.rows) ? { client: { ok: true, value: byClient(results.project.value.rows) } } : {}),
+    },
     jobs: results.jobs.ok ? { ok: true, value: results.jobs.value.jobs } : results.jobs,
     jobsCapped: results.jobs.ok && results.jobs.value.jobs.length >= 500,
     unpriced: results.unpriced.ok ? { ok: true, value: results.unpriced.value.models } : results.unpriced,
@@ -388,7 +391,25 @@ const DIMENSIONS = [
   { key: 'model', title: 'By model', label: 'Model', get: (r) => r.model },
   { key: 'project', title: 'By project', label: 'Project', get: (r) => r.project_name ?? r.project_id },
   { key: 'operation', title: 'By operation', label: 'Operation', get: (r) => r.operation ?? '(none)' },
+  // Only when a project has a client: the project rows summed per client, exactly.
+  { key: 'client', title: 'By client', label: 'Client', get: (r) => r.client ?? '(no client)', optional: true },
 ];
+
+const SUMMED = ['total_tokens', 'characters', 'requests', 'events', 'unpriced_events'];
+
+/** The project rows of a report summed per client (money per currency, in BigInt nanos). */
+function byClient(projectRows) {
+  if (!projectRows.some((r) => r.client)) return null;
+  const groups = new Map();
+  for (const r of projectRows) {
+    const key = r.client ?? null;
+    const g = groups.get(key) ?? { client: key, money: new MoneySum(), ...Object.fromEntries(SUMMED.map((k) => [k, 0])) };
+    g.money.addAll(r.cost);
+    for (const k of SUMMED) g[k] += Number(r[k] ?? 0);
+    groups.set(key, g);
+  }
+  return [...groups.values()].map(({ money, ...rest }) => ({ ...rest, cost: money.list() }));
+}
 
 function currenciesOf(rows) {
   return [...new Set(rows.flatMap((r) => (r.cost ?? []).map((m) => m.currency)))].sort();
@@ -417,7 +438,7 @@ function tableSection(key, title, body, onCsv) {
 const errorText = (e) => h('p', { class: 'error', role: 'alert', text: `Could not load: ${e?.message ?? e}` });
 
 function renderTables(d) {
-  const sections = DIMENSIONS.map((dim) => {
+  const sections = DIMENSIONS.filter((dim) => !dim.optional || d.tables[dim.key]).map((dim) => {
     const res = d.tables[dim.key];
     if (!res.ok) return tableSection(dim.key, dim.title, errorText(res.error));
     const rows = res.value;
@@ -427,6 +448,7 @@ function renderTables(d) {
     }
     const columns = [first, ...costColumns(rows), ...COUNT_COLUMNS];
     if (dim.key === 'project' && state.role === 'admin') {
+      if (rows.some((r) => r.client)) columns.splice(1, 0, { label: 'Client', type: 'text', get: (r) => r.client ?? '' });
       columns.push({ label: 'Budget this month', type: 'text', get: (r) => budgetStatusText(r.budget) });
     }
     const chartCost = columns.findIndex((c) => c.label === `Cost (${state.currency})`);

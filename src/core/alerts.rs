@@ -1436,6 +1436,7 @@ mod tests {
         let settings = BudgetSettings {
             project_id: project.id.clone(),
             project_name: "Ads".into(),
+            project_client: None,
             amount: Some(Money::new(100 * NANOS, Currency::USD)),
             currency: Currency::USD,
             alert_threshold_percent: 80,

@@ -26,6 +26,8 @@ pub const DEFAULT_LEVELS: [u16; 3] = [50, 80, 100];
 pub struct BudgetSettings {
     pub project_id: ProjectId,
     pub project_name: String,
+    /// The project's client (shown with it in reports).
+    pub project_client: Option<String>,
     /// The monthly budget with its currency; `None`: no budget.
     pub amount: Option<Money>,
     pub currency: Currency,

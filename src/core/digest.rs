@@ -598,6 +598,7 @@ mod tests {
         BudgetSettings {
             project_id: ProjectId::parse("ads").unwrap(),
             project_name: name.into(),
+            project_client: None,
             amount: Some(Money::parse("100", Currency::USD).unwrap()),
             currency: Currency::USD,
             alert_threshold_percent: 80,

@@ -61,6 +61,8 @@ pub struct Project {
     pub id: ProjectId,
     pub name: String,
     pub description: Option<String>,
+    /// The client the project is for (an agency's customer), if any.
+    pub client: Option<String>,
     /// Monthly budget in US dollars, exact; `None` means no budget.
     #[serde(serialize_with = "serialize_budget")]
     pub budget_threshold_usd: Option<Money>,
@@ -87,6 +89,7 @@ pub struct NewProjectRequest {
     pub id: Option<String>,
     pub name: String,
     pub description: Option<String>,
+    pub client: Option<String>,
     pub budget_threshold_usd: Option<DecimalText>,
     pub budget_alert_threshold_percent: Option<i64>,
 }
@@ -98,6 +101,8 @@ pub struct ProjectPatchRequest {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub client: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub budget_threshold_usd: Option<Option<DecimalText>>,
     pub budget_alert_threshold_percent: Option<i64>,
@@ -130,6 +135,20 @@ fn parse_description(text: &str) -> Result<String, FieldError> {
         ))
     } else {
         Ok(text.to_string())
+    }
+}
+
+/// A client name: 1 to 100 printable characters.
+fn parse_client(text: &str) -> Result<String, FieldError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
+    {
+        Err(FieldError::new(
+            "client",
+            "must be 1 to 100 printable characters",
+        ))
+    } else {
+        Ok(trimmed.to_string())
     }
 }
 
@@ -176,6 +195,10 @@ pub async fn create_project(
             .map(Some),
         None => Some(None),
     };
+    let client = match &request.client {
+        Some(c) => problems.take(parse_client(c)),
+        None => None,
+    };
     let percent = problems.take(parse_percent(
         "budget_alert_threshold_percent",
         request
@@ -193,6 +216,7 @@ pub async fn create_project(
         id,
         name,
         description,
+        client,
         budget_threshold_usd: budget,
         budget_alert_threshold_percent: percent,
         last_budget_alert_sent: None,
@@ -235,6 +259,16 @@ pub async fn update_project(
                 }
             }
             None => project.description = None,
+        }
+    }
+    if let Some(client) = &patch.client {
+        match client {
+            Some(c) => {
+                if let Some(c) = problems.take(parse_client(c)) {
+                    project.client = Some(c);
+                }
+            }
+            None => project.client = None,
         }
     }
     if let Some(budget) = &patch.budget_threshold_usd {

@@ -873,12 +873,20 @@ pub fn budget_status(
     }
 }
 
+/// What a report shows beside a project's id.
+#[derive(Debug, Clone)]
+pub struct ProjectInfo {
+    pub name: String,
+    pub client: Option<String>,
+    pub budget: BudgetStatus,
+}
+
 /// The JSON answer of `GET /api/admin/usage`.
 pub fn report_json(
     query: &UsageReportQuery,
     source: &str,
     rows: &[ReportRow],
-    projects: &BTreeMap<String, (String, BudgetStatus)>,
+    projects: &BTreeMap<String, ProjectInfo>,
     truncated: bool,
 ) -> Value {
     let mut out = Vec::with_capacity(rows.len());
@@ -896,8 +904,12 @@ pub fn report_json(
             map.insert(dim.name().into(), shown);
             if *dim == Dim::Project {
                 let known = projects.get(value);
-                map.insert("project_name".into(), json!(known.map(|(n, _)| n)));
-                map.insert("budget".into(), json!(known.map(|(_, b)| b)));
+                map.insert("project_name".into(), json!(known.map(|p| &p.name)));
+                map.insert(
+                    "client".into(),
+                    json!(known.and_then(|p| p.client.as_ref())),
+                );
+                map.insert("budget".into(), json!(known.map(|p| &p.budget)));
             }
         }
         row.sums.fields(&mut map);
@@ -937,7 +949,7 @@ pub(crate) fn cell(text: &str) -> String {
 pub fn report_csv(
     query: &UsageReportQuery,
     rows: &[ReportRow],
-    projects: &BTreeMap<String, (String, BudgetStatus)>,
+    projects: &BTreeMap<String, ProjectInfo>,
 ) -> String {
     let rows = &rows[..rows.len().min(query.limit)];
     let currencies: BTreeSet<Currency> = rows
@@ -952,6 +964,7 @@ pub fn report_csv(
         header.push(dim.name().into());
         if *dim == Dim::Project {
             header.push("project_name".into());
+            header.push("client".into());
         }
     }
     for c in &currencies {
@@ -973,7 +986,13 @@ pub fn report_csv(
                 cells.push(cell(
                     projects
                         .get(value)
-                        .map(|(n, _)| n.as_str())
+                        .map(|p| p.name.as_str())
+                        .unwrap_or_default(),
+                ));
+                cells.push(cell(
+                    projects
+                        .get(value)
+                        .and_then(|p| p.client.as_deref())
                         .unwrap_or_default(),
                 ));
             }
@@ -1236,10 +1255,11 @@ pub async fn admin_usage(
                 .sum();
             projects.insert(
                 settings.project_id.as_str().to_string(),
-                (
-                    settings.project_name.clone(),
-                    budget_status(settings.amount, settings.alert_threshold_percent, spent),
-                ),
+                ProjectInfo {
+                    name: settings.project_name.clone(),
+                    client: settings.project_client.clone(),
+                    budget: budget_status(settings.amount, settings.alert_threshold_percent, spent),
+                },
             );
         }
     }

@@ -1287,6 +1287,7 @@ mod reports {
             id: ProjectId::parse("p").unwrap(),
             name: "P".into(),
             description: None,
+            client: None,
             budget_threshold_usd: budget.map(|b| Money::parse(b, Currency::USD).unwrap()),
             budget_alert_threshold_percent: 80,
             last_budget_alert_sent: None,
@@ -1331,6 +1332,7 @@ mod alerting {
         BudgetSettings {
             project_id: ProjectId::parse("p").unwrap(),
             project_name: "P".into(),
+            project_client: None,
             amount: None,
             currency: Currency::USD,
             alert_threshold_percent: 80,

@@ -146,6 +146,7 @@ struct ProjectRow {
     id: String,
     name: String,
     description: Option<String>,
+    client: Option<String>,
     budget_threshold_usd: Option<String>,
     budget_currency: String,
     budget_alert_threshold_percent: f64,
@@ -160,6 +161,7 @@ impl ProjectRow {
             id: ProjectId::parse(&self.id).map_err(|e| corrupt("project id", e))?,
             name: self.name,
             description: self.description,
+            client: self.client,
             // A budget in another currency is not a dollar budget; the budget route shows it.
             budget_threshold_usd: self
                 .budget_threshold_usd
@@ -181,8 +183,9 @@ impl ProjectRow {
 }
 
 const PROJECT_COLUMNS: &str = "id, name, description, budget_threshold_usd, \
-    budget_alert_threshold_percent, last_budget_alert_sent, created_at, updated_at";
-const PROJECT_READ_COLUMNS: &str = "id, name, description, budget_threshold_usd, budget_currency, \
+    budget_alert_threshold_percent, last_budget_alert_sent, created_at, updated_at, client";
+const PROJECT_READ_COLUMNS: &str =
+    "id, name, description, client, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, last_budget_alert_sent, created_at, updated_at";
 
 impl ProjectStore for D1Store {
@@ -190,7 +193,7 @@ impl ProjectStore for D1Store {
         let budget = project.budget_threshold_usd.map(|b| b.amount_string());
         self.db
             .prepare(format!(
-                "INSERT INTO projects ({PROJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                "INSERT INTO projects ({PROJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))
             .bind(&[
                 text(project.id.as_str()),
@@ -206,6 +209,7 @@ impl ProjectStore for D1Store {
                 ),
                 text(&format_timestamp(project.created_at)),
                 text(&format_timestamp(project.updated_at)),
+                opt_text(project.client.as_deref()),
             ])
             .map_err(store_error)?
             .run()
@@ -241,7 +245,7 @@ impl ProjectStore for D1Store {
             .prepare(
                 "UPDATE projects SET name = ?2, description = ?3, budget_threshold_usd = ?4, \
                  budget_alert_threshold_percent = ?5, last_budget_alert_sent = ?6, \
-                 updated_at = ?7 WHERE id = ?1",
+                 updated_at = ?7, client = ?8 WHERE id = ?1",
             )
             .bind(&[
                 text(project.id.as_str()),
@@ -256,6 +260,7 @@ impl ProjectStore for D1Store {
                         .as_deref(),
                 ),
                 text(&format_timestamp(project.updated_at)),
+                opt_text(project.client.as_deref()),
             ])
             .map_err(store_error)?
             .run()

@@ -24,6 +24,7 @@ fn opt(value: Option<&str>) -> JsValue {
 struct BudgetRow {
     id: String,
     name: String,
+    client: Option<String>,
     budget_threshold_usd: Option<String>,
     budget_currency: String,
     budget_alert_threshold_percent: f64,
@@ -56,6 +57,7 @@ impl BudgetRow {
         Ok(BudgetSettings {
             project_id: ProjectId::parse(&self.id).map_err(|e| corrupt("project id", e))?,
             project_name: self.name,
+            project_client: self.client,
             amount: money(self.budget_threshold_usd)?,
             currency,
             alert_threshold_percent: self.budget_alert_threshold_percent as u16,
@@ -107,7 +109,7 @@ impl BudgetRow {
     }
 }
 
-const BUDGET_COLUMNS: &str = "id, name, budget_threshold_usd, budget_currency, \
+const BUDGET_COLUMNS: &str = "id, name, client, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, alert_levels, daily_limit, budget_timezone, alert_emails, \
     webhook_url, webhook_secret, last_budget_alert_sent, report_schedule, spike_alert";
 
