@@ -311,6 +311,22 @@ class _Core:
         return max(0.0, min(delay, self.retry_max))
 
 
+def _budget(core: "_Core") -> Optional[dict]:
+    """GET /api/usage/stats with the client's key; answers its ``budget`` member."""
+    headers = {k: v for k, v in core.headers.items() if k != "content-type"}
+    request = urllib.request.Request(core.url + "/stats", headers=headers, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=core.timeout) as response:
+            text = response.read().decode("utf-8", "replace")
+            status = response.status
+    except urllib.error.HTTPError as e:
+        text = e.read().decode("utf-8", "replace") if e.fp is not None else ""
+        status = e.code
+    if status != 200:
+        raise _Core._api_error(status, text)
+    return json.loads(text).get("budget")
+
+
 class _Base:
     def __init__(
         self,
@@ -426,19 +442,7 @@ class UsageClient(_Base):
         ``over_budget`` and ``over_daily_limit``), or ``None`` when it has neither: check it
         before an expensive call to hold back near a limit. Raises ``UsageApiError`` when the
         worker refuses or fails."""
-        url = self._core.url + "/stats"
-        headers = {k: v for k, v in self._core.headers.items() if k != "content-type"}
-        request = urllib.request.Request(url, headers=headers, method="GET")
-        try:
-            with urllib.request.urlopen(request, timeout=self._core.timeout) as response:
-                text = response.read().decode("utf-8", "replace")
-                status = response.status
-        except urllib.error.HTTPError as e:
-            text = e.read().decode("utf-8", "replace") if e.fp is not None else ""
-            status = e.code
-        if status != 200:
-            raise _Core._api_error(status, text)
-        return json.loads(text).get("budget")
+        return _budget(self._core)
 
     def close(self) -> FlushResult:
         """Stops the background thread and flushes. The client stays usable (synchronously)."""
@@ -528,6 +532,10 @@ class AsyncUsageClient(_Base):
         elif self.flush_interval is not None and self._timer is None:
             self._timer = loop.call_later(self.flush_interval, self._on_timer)
         return event_id
+
+    async def budget(self) -> Optional[dict]:
+        """As ``UsageClient.budget()``, without blocking the event loop."""
+        return await asyncio.to_thread(_budget, self._core)
 
     async def flush(self) -> FlushResult:
         """Sends every buffered event; returns once each is stored, a duplicate or dropped."""

@@ -262,6 +262,12 @@ class AsyncClient(unittest.TestCase):
         stored = stored_events(job_id=job)
         self.assertEqual(sorted(e["id"] for e in stored), sorted(ids))
 
+    def test_async_budget_reads_the_projects_own_status(self):
+        async def go():
+            return await AsyncUsageClient(self.s["base_url"], self.s["api_key"], flush_interval=None).budget()
+
+        self.assertIsNone(asyncio.run(go()))
+
     def test_async_timer_flushes_and_async_with_closes(self):
         job = unique("py-async-timer")
 
