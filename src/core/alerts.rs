@@ -184,7 +184,7 @@ async fn baseline_rollups(
 fn baseline_daily(rows: &[super::report::RollupRow], project: &str, currency: Currency) -> Money {
     let total: i128 = rows
         .iter()
-        .filter(|r| r.project_id.as_deref() == Some(project) && r.currency == currency.to_string())
+        .filter(|r| r.project_id.as_deref() == Some(project) && r.currency == currency.as_str())
         .map(|r| r.cost_nanos)
         .sum();
     Money::new(

@@ -16,38 +16,13 @@ use super::d1::D1Store;
 use super::notify::EdgeNotifier;
 use super::router::ok;
 
-async fn view_with_status(
-    store: &D1Store,
-    env: &Env,
-    clock: &impl Clock,
-    settings: &crate::core::budgets::BudgetSettings,
-) -> Result<Response, CoreError> {
-    let check = check_budgets(
-        store,
-        store,
-        store,
-        &EdgeNotifier { env },
-        clock,
-        &SystemEntropy,
-        &alert_config(env),
-        Mode::DryRun,
-        Some(&settings.project_id),
-    )
-    .await?;
-    let mut body = json!(BudgetView::new(settings));
-    body["status"] = json!(check.projects.first());
-    ok(200, &body)
-}
-
-/// A project's budget status for `GET /api/usage/stats`: where this month and today stand
-/// against its budget and daily limit (a dry run of the check; nothing is sent). `null` when
-/// the project has neither.
-pub async fn budget_status(
+/// The dry run of the budget check for one project (nothing is sent or claimed).
+async fn dry_run(
     store: &D1Store,
     env: &Env,
     clock: &impl Clock,
     project: &crate::core::projects::ProjectId,
-) -> Result<serde_json::Value, CoreError> {
+) -> Result<Option<crate::core::alerts::ProjectCheck>, CoreError> {
     let check = check_budgets(
         store,
         store,
@@ -60,7 +35,34 @@ pub async fn budget_status(
         Some(project),
     )
     .await?;
-    let Some(c) = check.projects.first().filter(|c| c.error.is_none()) else {
+    Ok(check.projects.into_iter().next())
+}
+
+async fn view_with_status(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    settings: &crate::core::budgets::BudgetSettings,
+) -> Result<Response, CoreError> {
+    let status = dry_run(store, env, clock, &settings.project_id).await?;
+    let mut body = json!(BudgetView::new(settings));
+    body["status"] = json!(status);
+    ok(200, &body)
+}
+
+/// A project's budget status for `GET /api/usage/stats`: where this month and today stand
+/// against its budget and daily limit (a dry run of the check; nothing is sent). `null` when
+/// the project has neither.
+pub async fn budget_status(
+    store: &D1Store,
+    env: &Env,
+    clock: &impl Clock,
+    project: &crate::core::projects::ProjectId,
+) -> Result<serde_json::Value, CoreError> {
+    let Some(c) = dry_run(store, env, clock, project)
+        .await?
+        .filter(|c| c.error.is_none())
+    else {
         return Ok(serde_json::Value::Null);
     };
     let over = |limit: Option<crate::core::money::Money>, spent: crate::core::money::Money| {
