@@ -146,6 +146,21 @@ test('project rows carry the project\'s client, in JSON and CSV', async () => {
     const lines = csv.text.trim().split('\n');
     assert.deepEqual(lines[0].split(',').slice(0, 3), ['project_id', 'project_name', 'client']);
     assert.ok(lines.some((l) => l.startsWith('ads,Video ads,"Acme, Inc.",')), lines.join('\n'));
+    // group=client: the project rows summed per client, exactly; projects without one together.
+    const byClient = await get('/api/admin/usage?group=client,provider&preset=all');
+    assert.deepEqual(byClient.group.by, ['provider', 'client']);
+    const byProject = await get('/api/admin/usage?group=project,provider&preset=all');
+    for (const r of byClient.rows) {
+      assert.ok(!('project_id' in r), 'no project column');
+      const parts = byProject.rows.filter((p) => p.provider === r.provider && (p.client ?? null) === r.client);
+      assert.ok(parts.length > 0, JSON.stringify(r));
+      assert.equal(r.events, parts.reduce((s, p) => s + p.events, 0), `${r.client} ${r.provider}`);
+      assert.equal(usd(r), amount(parts.reduce((s, p) => s + nanos(usd(p)), 0n)));
+    }
+    assert.deepEqual([...new Set(byClient.rows.map((r) => r.client))].sort(), [null, 'Acme, Inc.'].sort());
+    const clientCsv = (await w.fetch('/api/admin/usage?group=client&preset=all&format=csv', { key: ADMIN_KEY })).text.trim().split('\n');
+    assert.equal(clientCsv[0].split(',')[0], 'client');
+    assert.ok(clientCsv.some((l) => l.startsWith('"Acme, Inc.",')), clientCsv.join('\n'));
   } finally {
     assert.equal((await patch('ads', null)).status, 200);
   }

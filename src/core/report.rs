@@ -674,6 +674,10 @@ pub struct UsageReportQuery {
     pub model: Option<String>,
     pub csv: bool,
     pub limit: usize,
+    /// `group=client`: rows summed per project's client (read by project, then merged).
+    pub by_client: bool,
+    /// With `by_client`: the project was asked for too, so rows stay per project.
+    pub keep_project: bool,
 }
 
 pub const MAX_REPORT_ROWS: usize = 10_000;
@@ -699,6 +703,7 @@ impl UsageReportQuery {
         let mut p = Problems::new();
         let mut period = None;
         let mut dims = Vec::new();
+        let mut by_client = false;
         for part in param(query, "group")
             .unwrap_or("")
             .split(',')
@@ -718,6 +723,10 @@ impl UsageReportQuery {
                 "operation" => Some(Dim::Operation),
                 _ => None,
             };
+            if part == "client" {
+                by_client = true;
+                continue;
+            }
             match (next_period, dim) {
                 (Some(_), _) if period.is_some() => {
                     p.push("group", "at most one of day, week and month")
@@ -727,7 +736,7 @@ impl UsageReportQuery {
                 (None, Some(_)) => {}
                 (None, None) => p.push(
                     "group",
-                    format!("`{part}` is not one of day, week, month, provider, model, project, operation"),
+                    format!("`{part}` is not one of day, week, month, provider, model, project, operation, client"),
                 ),
             }
         }
@@ -758,9 +767,15 @@ impl UsageReportQuery {
             },
         };
         p.finish()?;
+        let keep_project = dims.contains(&Dim::Project);
+        if by_client && !keep_project {
+            dims.push(Dim::Project);
+        }
         Ok(UsageReportQuery {
             period,
             dims,
+            by_client,
+            keep_project,
             range,
             project_id,
             provider: param(query, "provider")
@@ -773,6 +788,20 @@ impl UsageReportQuery {
 
     pub fn rollup_query(&self) -> RollupQuery {
         self.rollup_query_over(self.range)
+    }
+
+    /// The dimensions the answer shows: without the project read only to find clients.
+    pub fn shown_dims(&self) -> Vec<Dim> {
+        self.dims
+            .iter()
+            .copied()
+            .filter(|d| *d != Dim::Project || !self.by_client || self.keep_project)
+            .collect()
+    }
+
+    /// Whether rows carry a `client` of their own (not only beside a project).
+    fn client_column(&self) -> bool {
+        self.by_client && !self.keep_project
     }
 
     /// The rollup query over `range`: this query's own range, or the same range narrowed to
@@ -794,6 +823,46 @@ pub struct ReportRow {
     pub period: Option<String>,
     pub dims: Vec<(Dim, String)>,
     pub sums: Sums,
+    /// With `group=client`: the client of the row's projects (`None`: projects without one).
+    pub client: Option<String>,
+}
+
+/// Rows by project merged per client (`group=client`): the project dimension is dropped
+/// unless it was asked for too. Rows come out sorted by period, dimensions and client.
+pub fn merge_by_client(
+    rows: Vec<ReportRow>,
+    projects: &BTreeMap<String, ProjectInfo>,
+    keep_project: bool,
+) -> Vec<ReportRow> {
+    type Key = (Option<String>, Vec<(Dim, String)>, Option<String>);
+    let mut groups: BTreeMap<Key, Sums> = BTreeMap::new();
+    for row in rows {
+        let project = row
+            .dims
+            .iter()
+            .find(|(d, _)| *d == Dim::Project)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let client = projects.get(&project).and_then(|p| p.client.clone());
+        let dims: Vec<(Dim, String)> = row
+            .dims
+            .into_iter()
+            .filter(|(d, _)| keep_project || *d != Dim::Project)
+            .collect();
+        groups
+            .entry((row.period, dims, client))
+            .or_default()
+            .merge(&row.sums);
+    }
+    groups
+        .into_iter()
+        .map(|((period, dims, client), sums)| ReportRow {
+            period,
+            dims,
+            sums,
+            client,
+        })
+        .collect()
 }
 
 /// Groups rollup rows by period and dimensions; rows come out sorted by period then
@@ -823,6 +892,7 @@ pub fn group_rows(
             period,
             dims: dims.iter().copied().zip(key).collect(),
             sums,
+            client: None,
         })
         .collect()
 }
@@ -895,6 +965,9 @@ pub fn report_json(
         if let Some(period) = &row.period {
             map.insert("period".into(), json!(period));
         }
+        if query.client_column() {
+            map.insert("client".into(), json!(row.client));
+        }
         for (dim, value) in &row.dims {
             let shown = if *dim == Dim::Operation && value.is_empty() {
                 Value::Null
@@ -920,7 +993,12 @@ pub fn report_json(
         "range": query.range.describe(),
         "group": {
             "period": query.period.map(|p| match p { Period::Day => "day", Period::Week => "week", Period::Month => "month" }),
-            "by": query.dims.iter().map(|d| d.name()).collect::<Vec<_>>(),
+            "by": query
+                .shown_dims()
+                .iter()
+                .map(|d| d.name())
+                .chain(query.by_client.then_some("client"))
+                .collect::<Vec<_>>(),
         },
         "source": source,
         "totals": totals,
@@ -960,7 +1038,10 @@ pub fn report_csv(
     if query.period.is_some() {
         header.push("period".into());
     }
-    for dim in &query.dims {
+    if query.client_column() {
+        header.push("client".into());
+    }
+    for dim in &query.shown_dims() {
         header.push(dim.name().into());
         if *dim == Dim::Project {
             header.push("project_name".into());
@@ -979,6 +1060,9 @@ pub fn report_csv(
         let mut cells: Vec<String> = Vec::new();
         if query.period.is_some() {
             cells.push(cell(row.period.as_deref().unwrap_or_default()));
+        }
+        if query.client_column() {
+            cells.push(cell(row.client.as_deref().unwrap_or_default()));
         }
         for (dim, value) in &row.dims {
             cells.push(cell(value));
@@ -1263,6 +1347,11 @@ pub async fn admin_usage(
             );
         }
     }
+    let rows = if q.by_client {
+        merge_by_client(rows, &projects, q.keep_project)
+    } else {
+        rows
+    };
     Ok(if q.csv {
         ReportOutput::Csv(report_csv(&q, &rows, &projects))
     } else {
