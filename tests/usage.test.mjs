@@ -376,3 +376,35 @@ test('GET /api/usage?format=csv exports a page of events as CSV, with the next p
     await w2.dispose();
   }
 });
+
+test('GET /api/usage filters by metadata values: strings, numbers and booleans, all given must match', async () => {
+  const w2 = await startWorker();
+  try {
+    await w2.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'meta', name: 'Meta' } });
+    const key = (await w2.fetch('/api/admin/projects/meta/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+    const ev = (id, metadata) => ({ id, provider: 'openai', model: 'gpt-4o', input_tokens: 10, metadata });
+    const events = [
+      ev('m1', { customer: 'acme', scene: 3, draft: true }),
+      ev('m2', { customer: 'acme', scene: 4, draft: false }),
+      ev('m3', { customer: 'globex', scene: 3 }),
+      ev('m4', { customer: { name: 'acme' } }),
+      ev('m5'),
+    ];
+    assert.equal((await w2.fetch('/api/usage', { method: 'POST', key, body: { events } })).status, 201);
+    const ids = async (q) => {
+      const r = await w2.fetch(`/api/usage?${q}`, { key });
+      assert.equal(r.status, 200, r.text);
+      return r.json.events.map((e) => e.id).sort();
+    };
+    assert.deepEqual(await ids('metadata.customer=acme'), ['m1', 'm2']);
+    assert.deepEqual(await ids('metadata.scene=3'), ['m1', 'm3']);
+    assert.deepEqual(await ids('metadata.customer=acme&metadata.scene=3'), ['m1']);
+    assert.deepEqual(await ids('metadata.draft=true'), ['m1']);
+    assert.deepEqual(await ids('metadata.draft=false'), ['m2']);
+    assert.deepEqual(await ids('metadata.customer=nobody'), []);
+    const bad = await w2.fetch('/api/usage?metadata.bad%20key=x', { key });
+    assert.deepEqual([bad.status, bad.json.error.details[0].field], [400, 'metadata.bad key']);
+  } finally {
+    await w2.dispose();
+  }
+});

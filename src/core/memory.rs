@@ -295,6 +295,13 @@ impl UsageStore for MemoryStore {
                         .is_none_or(|f| e.request_timestamp >= *f)
                     && query.to.as_ref().is_none_or(|t| e.request_timestamp < *t)
                     && query.unpriced.is_none_or(|u| u == e.cost_nanos.is_none())
+                    && query.metadata.iter().all(|(key, want)| {
+                        e.metadata
+                            .as_ref()
+                            .and_then(|m| m.get(key))
+                            .and_then(crate::core::query::metadata_text)
+                            .is_some_and(|have| have == *want)
+                    })
                     && query.after.as_ref().is_none_or(|c| {
                         (e.request_timestamp.as_str(), l.seq) < (c.timestamp.as_str(), c.seq)
                     })

@@ -112,6 +112,23 @@ pub struct UsageQuery {
     pub after: Option<Cursor>,
     /// `format=csv`: the page as CSV, the next cursor in a header.
     pub csv: bool,
+    /// `metadata.<key>=<value>` filters (all must match): a string value equal to it, or a
+    /// number or boolean written the same way.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// The most `metadata.<key>` filters in one query.
+pub const MAX_METADATA_FILTERS: usize = 5;
+
+/// A metadata value as the filter compares it: strings as they are, numbers and booleans as
+/// JSON writes them; objects, arrays and null never match.
+pub fn metadata_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 impl UsageQuery {
@@ -132,6 +149,15 @@ impl UsageQuery {
 
     /// Parses the query string; a project key is confined to its own project.
     pub fn parse(query: &QueryPairs, principal: &Principal) -> Result<Self, CoreError> {
+        let mut metadata = Vec::new();
+        let mut rest: Vec<(String, String)> = Vec::new();
+        for (k, v) in query {
+            match k.strip_prefix("metadata.") {
+                Some(key) => metadata.push((key.to_string(), v.clone())),
+                None => rest.push((k.clone(), v.clone())),
+            }
+        }
+        let query = &rest[..];
         only_known(query, Self::PARAMS)?;
         let mut p = Problems::new();
         let mut out = UsageQuery {
@@ -186,6 +212,26 @@ impl UsageQuery {
             Some("csv") => out.csv = true,
             Some(other) => p.push("format", format!("`{other}` is not json or csv")),
         }
+        if metadata.len() > MAX_METADATA_FILTERS {
+            p.push(
+                "metadata",
+                format!("at most {MAX_METADATA_FILTERS} metadata.<key> filters"),
+            );
+        }
+        for (key, _) in &metadata {
+            let ok = !key.is_empty()
+                && key.len() <= 64
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                p.push(
+                    format!("metadata.{key}"),
+                    "a metadata key is 1 to 64 letters, digits, `_` or `-`",
+                );
+            }
+        }
+        out.metadata = metadata;
         p.finish()?;
         out.project_id = principal.scope_to(requested.as_ref())?;
         Ok(out)

@@ -683,6 +683,48 @@ fn listing_pages_newest_first_with_a_cursor_until_every_event_was_seen_once() {
 }
 
 #[test]
+fn listing_filters_by_metadata_values_as_the_d1_query_does() {
+    let world = World::new();
+    world
+        .send(json!({"events": [
+            {"id": "m1", "provider": "openai", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 3, "draft": true}},
+            {"id": "m2", "provider": "openai", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 4.5}},
+            {"id": "m3", "provider": "openai", "input_tokens": 1, "metadata": {"customer": {"name": "acme"}}},
+            {"id": "m4", "provider": "openai", "input_tokens": 1}
+        ]}))
+        .unwrap();
+    let ids = |pairs: &[(&str, &str)]| {
+        let q = query(pairs, &world.key()).unwrap();
+        let mut ids: Vec<String> = block_on(list_usage(&world.store, &q))
+            .unwrap()
+            .events
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&[("metadata.customer", "acme")]), vec!["m1", "m2"]);
+    assert_eq!(ids(&[("metadata.scene", "4.5")]), vec!["m2"]);
+    assert_eq!(
+        ids(&[("metadata.draft", "true"), ("metadata.scene", "3")]),
+        vec!["m1"]
+    );
+    assert!(
+        ids(&[("metadata.draft", "1")]).is_empty(),
+        "a boolean is true, not 1"
+    );
+    let six: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("metadata.k{i}"), "v".to_string()))
+        .collect();
+    let pairs: Vec<(&str, &str)> = six.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        fields(&query(&pairs, &world.key()).unwrap_err()),
+        vec![("metadata".to_string(), None)]
+    );
+}
+
+#[test]
 fn listing_parameters_are_checked_and_a_project_key_is_confined_to_its_project() {
     let world = World::new();
     let key = world.key();

@@ -547,6 +547,19 @@ impl UsageStore for D1Store {
             Some(false) => binds.push("cost_nanos IS NOT NULL"),
             None => {}
         }
+        for (key, want) in &query.metadata {
+            // The key is letters, digits, `_` and `-` (checked when parsed), so the path is safe
+            // to quote; booleans compare as `true`/`false`, numbers as JSON writes them.
+            binds.values.push(text(&format!("$.\"{key}\"")));
+            let path = binds.values.len();
+            binds.values.push(text(want));
+            let value = binds.values.len();
+            binds.push(&format!(
+                "(CASE json_type(metadata, ?{path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                 WHEN 'text' THEN metadata ->> ?{path} WHEN 'integer' THEN CAST(metadata ->> ?{path} AS TEXT) \
+                 WHEN 'real' THEN CAST(metadata ->> ?{path} AS TEXT) END) = ?{value}"
+            ));
+        }
         if let Some(cursor) = &query.after {
             binds.values.push(text(&cursor.timestamp));
             let t = binds.values.len();
