@@ -58,6 +58,8 @@ pub struct SpikeRule {
 
 /// The lowest spike percent accepted: a day at 1.5 times the average.
 pub const MIN_SPIKE_PERCENT: i64 = 150;
+/// The highest: a day at 100 times the average (and within `u16`).
+pub const MAX_SPIKE_PERCENT: i64 = 10_000;
 
 /// How often a project's spend report is emailed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,12 +356,12 @@ impl BudgetPatch {
         }
         match self.spike_alert {
             Some(Some(spike)) => {
-                let percent = if (MIN_SPIKE_PERCENT..=100_000).contains(&spike.percent) {
+                let percent = if (MIN_SPIKE_PERCENT..=MAX_SPIKE_PERCENT).contains(&spike.percent) {
                     Some(spike.percent as u16)
                 } else {
                     p.push(
                         "spike_alert.percent",
-                        format!("must be a whole percent from {MIN_SPIKE_PERCENT} to 100000 (300: a day at three times the average)"),
+                        format!("must be a whole percent from {MIN_SPIKE_PERCENT} to {MAX_SPIKE_PERCENT} (300: a day at three times the average)"),
                     );
                     None
                 };

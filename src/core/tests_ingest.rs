@@ -1519,6 +1519,11 @@ mod alerting {
             serde_json::from_value(serde_json::json!({"spike_alert": null})).unwrap();
         off.apply(&mut s, || Ok("secret".into())).unwrap();
         assert_eq!(s.spike, None);
+        // 70000 would wrap a u16 to 4464: refused, not stored wrong.
+        let huge: BudgetPatch =
+            serde_json::from_value(serde_json::json!({"spike_alert": {"percent": 70000}})).unwrap();
+        assert!(huge.apply(&mut s, || Ok("secret".into())).is_err());
+        assert_eq!(s.spike, None);
     }
 
     #[test]
