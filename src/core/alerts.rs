@@ -14,7 +14,7 @@ use super::budgets::{window_start, AlertRecord, BudgetSettings, BudgetStore};
 use super::clock::{format_timestamp, random_token, Clock, Entropy};
 use super::error::{CoreError, StoreError};
 use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
-use super::plans::{capacity, plan_states, PlanState, PlanStore};
+use super::plans::{capacity, plan_states, PlanStore};
 use super::projects::ProjectId;
 use super::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
 
@@ -1119,19 +1119,14 @@ async fn plan_checks(
         if value >= f64::from(limit) {
             let unit = state
                 .allotment
-                .map(|_| {
-                    serde_json::to_value(plan.unit)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                })
+                .map(|_| plan.unit.name())
                 .unwrap_or_default();
             let message = format!(
                 "The {} plan has used {percent}% of its allotment ({} of {} {unit}); {} left before it {} on {}.",
                 plan.provider,
-                state_amount(state, state.used),
-                state.allotment.map(|a| state_amount(state, a)).unwrap_or_default(),
-                state.remaining().map(|r| state_amount(state, r)).unwrap_or_default(),
+                state.plan.show(state.used),
+                state.allotment.map(|a| state.plan.show(a)).unwrap_or_default(),
+                state.remaining().map(|r| state.plan.show(r)).unwrap_or_default(),
                 state.end_word(),
                 state.end
             );
@@ -1168,10 +1163,7 @@ async fn plan_checks(
         let unit = if plan.unit == super::plans::Unit::Money {
             plan.currency.clone()
         } else {
-            serde_json::to_value(plan.unit)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
+            plan.unit.name()
         };
         due.push((
             plan.provider.clone(),
@@ -1186,8 +1178,8 @@ async fn plan_checks(
                 plan.provider,
                 state.end,
                 state.days_left,
-                state_amount(state, unused),
-                state.allotment.map(|a| state_amount(state, a)).unwrap_or_default(),
+                state.plan.show(unused),
+                state.allotment.map(|a| state.plan.show(a)).unwrap_or_default(),
             ),
             plan.alert_emails.clone(),
         ));
@@ -1309,15 +1301,6 @@ async fn plan_checks(
         out.push(check);
     }
     Ok((out, sent, failed))
-}
-
-fn state_amount(state: &PlanState, value: i128) -> String {
-    let scale = if state.plan.unit == super::plans::Unit::Money {
-        9
-    } else {
-        6
-    };
-    format_scaled(value, scale, if scale == 9 { 2 } else { 0 })
 }
 
 fn unreadable_check(u: super::budgets::UnreadableBudget) -> ProjectCheck {

@@ -2,7 +2,7 @@
 //! how many more units of work (one clip, one episode) fit in what is left of every plan, and
 //! which provider runs out first.
 
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -167,7 +167,8 @@ impl Plan {
             .unwrap_or(0)
     }
 
-    fn show(&self, value: i128) -> String {
+    /// An amount of the plan's unit as text (money to the cent or more, others as needed).
+    pub fn show(&self, value: i128) -> String {
         format_scaled(
             value,
             self.scale(),
@@ -852,13 +853,8 @@ async fn usage_since(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<RollupRow>, CoreError> {
-    let hour = from
-        .date_naive()
-        .and_hms_opt(from.hour(), 0, 0)
-        .unwrap_or_default()
-        .and_utc();
     let range = Range {
-        from: Some(hour),
+        from: Some(super::report::floor_hour(from)),
         to: Some(to),
         tz: chrono_tz::Tz::UTC,
     };

@@ -514,7 +514,7 @@ fn hour_bucket(t: DateTime<Utc>) -> String {
 }
 
 /// The start of the UTC hour an instant falls in.
-fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
     t.with_nanosecond(0)
         .and_then(|t| t.with_second(0))
         .and_then(|t| t.with_minute(0))
