@@ -226,6 +226,7 @@ async function loadAdmin(range) {
   const dp = results.dayProvider;
   if (!dp.ok) throw dp.error; // without the main report there is nothing to show
   const truncated = ['dayProvider', 'provider', 'model', 'project', 'operation'].some((k) => results[k].ok && results[k].value.truncated);
+  const clients = results.project.ok ? byClient(results.project.value.rows) : null;
   return {
     results,
     stats: results.stats.ok ? results.stats.value : null,
@@ -234,7 +235,7 @@ async function loadAdmin(range) {
     tables: {
       ...Object.fromEntries(['provider', 'model', 'project', 'operation']
         .map((k) => [k, results[k].ok ? { ok: true, value: results[k].value.rows } : results[k]])),
-      ...(results.project.ok && byClient(results.project.value.rows) ? { client: { ok: true, value: byClient(results.project.value.rows) } } : {}),
+      ...(clients ? { client: { ok: true, value: clients } } : {}),
     },
     jobs: results.jobs.ok ? { ok: true, value: results.jobs.value.jobs } : results.jobs,
     jobsCapped: results.jobs.ok && results.jobs.value.jobs.length >= 500,

@@ -90,9 +90,8 @@ def utc_now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def urllib_transport(url: str, headers: Dict[str, str], body: bytes, timeout: float) -> Tuple[int, Dict[str, str], str]:
-    """POSTs with urllib; answers (status, lower-cased headers, text). Raises on no answer."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def _urllib(request: urllib.request.Request, timeout: float) -> Tuple[int, Dict[str, str], str]:
+    """Sends with urllib; answers (status, lower-cased headers, text). Raises on no answer."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read().decode("utf-8", "replace")
@@ -102,6 +101,11 @@ def urllib_transport(url: str, headers: Dict[str, str], body: bytes, timeout: fl
         return e.code, {k.lower(): v for k, v in (e.headers or {}).items()}, text
     except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as e:
         raise _NetworkError(str(getattr(e, "reason", e))) from e
+
+
+def urllib_transport(url: str, headers: Dict[str, str], body: bytes, timeout: float) -> Tuple[int, Dict[str, str], str]:
+    """POSTs with urllib; answers (status, lower-cased headers, text). Raises on no answer."""
+    return _urllib(urllib.request.Request(url, data=body, headers=headers, method="POST"), timeout)
 
 
 def _compact(event: Mapping[str, Any]) -> Dict[str, Any]:
@@ -316,12 +320,9 @@ def _budget(core: "_Core") -> Optional[dict]:
     headers = {k: v for k, v in core.headers.items() if k != "content-type"}
     request = urllib.request.Request(core.url + "/stats", headers=headers, method="GET")
     try:
-        with urllib.request.urlopen(request, timeout=core.timeout) as response:
-            text = response.read().decode("utf-8", "replace")
-            status = response.status
-    except urllib.error.HTTPError as e:
-        text = e.read().decode("utf-8", "replace") if e.fp is not None else ""
-        status = e.code
+        status, _, text = _urllib(request, core.timeout)
+    except _NetworkError as e:
+        raise UsageApiError(f"ai-spend-tracker unreachable: {e}", 0, "network_error", [], True) from e
     if status != 200:
         raise _Core._api_error(status, text)
     return json.loads(text).get("budget")

@@ -302,7 +302,7 @@ export class UsageClient {
    * has neither: check it before an expensive call to hold back near a limit.
    */
   async budget(): Promise<BudgetStatus | null> {
-    const response = await this.opts.fetch(this.endpoint.replace(/\/api\/usage$/, '/api/usage/stats'), {
+    const response = await this.opts.fetch(`${this.endpoint}/stats`, {
       method: 'GET',
       headers: { authorization: `Bearer ${this.opts.apiKey}` },
     });
