@@ -272,6 +272,40 @@ test('a weekly spend report: the preview equals the usage report of the last clo
   assert.equal((await admin('/api/admin/projects/weekly/report')).json.sent_by_cron, false);
 });
 
+test('the cron itself emails a closed week\'s report in its first slot after the close, once, and not past the 48 hours', async () => {
+  // A worker of its own: its cron slots run at chosen instants and check every project.
+  const own = await startWorker();
+  try {
+    const call = (path, init = {}) => own.fetch(path, { key: ADMIN_KEY, ...init });
+    assert.equal((await call('/api/admin/projects', { method: 'POST', body: { id: 'digest', name: 'Digest' } })).status, 201);
+    const patch = await call('/api/admin/projects/digest/budget', { method: 'PATCH', body: { alert_emails: ['lead@example.com'], report_schedule: 'weekly' } });
+    assert.equal(patch.status, 200, patch.text);
+    const now = new Date();
+    const monday = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - ((now.getUTCDay() + 6) % 7));
+    const hours = (h) => new Date(monday + h * 3_600_000);
+    const events = [['d-1', '2.50', hours(-7 * 24 + 10)], ['d-2', '0.75', hours(-30)], ['d-3', '8.00', hours(-8 * 24)]];
+    for (const [id, cost, at] of events) {
+      const r = await call('/api/usage', { method: 'POST', body: { project_id: 'digest', id, provider: 'openai', model: 'gpt-4o', cost, timestamp: at.toISOString() } });
+      assert.equal(r.status, 201, r.text);
+    }
+    const cron = await own.mf.getWorker();
+    const slot = async (at) => {
+      await cron.scheduled({ cron: '0 */6 * * *', scheduledTime: at });
+      return (await call('/api/admin/alerts?project_id=digest')).json.alerts.filter((a) => a.level.startsWith('report-weekly-'));
+    };
+    assert.deepEqual(await slot(hours(-6)), [], 'the slot before the close: the week is still open');
+    assert.deepEqual(await slot(hours(50)), [], 'a slot more than 48 hours after the close sends nothing');
+    const sent = await slot(hours(6));
+    const firstDay = hours(-7 * 24).toISOString().slice(0, 10);
+    assert.deepEqual(sent.map((a) => [a.level, a.recipient, a.status]), [[`report-weekly-${firstDay}`, 'lead@example.com', 'sent']]);
+    assert.match(sent[0].subject, /^\[AI spend\] Digest: 3\.25 USD in the week of /, 'the two events of the closed week, not the one before');
+    assert.equal(sent[0].created_at, hours(6).toISOString(), 'logged at the slot the cron ran for');
+    assert.equal((await slot(hours(12))).length, 1, 'the next slot finds it sent');
+  } finally {
+    await own.dispose();
+  }
+});
+
 test('a spike alert fires when today runs at the set percent of the average of the 7 days before, and not below it', async () => {
   const key = await project('spiky', 'Spiky', { alert_emails: ['ops@example.com'], spike_alert: { percent: 300, min_spend: '5' } });
   const settings = (await admin('/api/admin/projects/spiky/budget')).json;

@@ -7,18 +7,16 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use crate::core::alerts::{check_budgets, Mode};
-use crate::core::clock::{Clock, SystemEntropy};
+use crate::core::clock::{format_timestamp, Clock, SystemEntropy};
 use crate::core::digest::{send_digests, Which};
 use crate::core::retention::prune;
 use crate::core::summaries::write_summaries;
 
 use super::bindings::{alert_config, ingest_config, raw_log, retention_config, AppState};
 use super::notify::EdgeNotifier;
-use super::router::WorkerClock;
 
-/// Runs every scheduled step and reports what each did.
-pub async fn run(env: &Env) -> Value {
-    let clock = WorkerClock;
+/// Runs every scheduled step as of `clock`'s time and reports what each did.
+pub async fn run(env: &Env, clock: &impl Clock) -> Value {
     let state = match AppState::load(env) {
         Ok(state) => state,
         Err(e) => {
@@ -45,7 +43,7 @@ pub async fn run(env: &Env) -> Value {
         &state.store,
         &state.store,
         &EdgeNotifier { env },
-        &clock,
+        clock,
         &SystemEntropy,
         &alert_config(env),
         Mode::Send,
@@ -96,5 +94,11 @@ pub async fn run(env: &Env) -> Value {
             json!({ "error": e.to_string() })
         }
     };
-    json!({ "summaries": summaries, "budgets": budgets, "reports": reports, "retention": retention })
+    json!({
+        "at": format_timestamp(clock.now()),
+        "summaries": summaries,
+        "budgets": budgets,
+        "reports": reports,
+        "retention": retention,
+    })
 }

@@ -244,7 +244,7 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
                 &realtime_usage(store, clock.now(), project.as_ref()).await?,
             )
         }
-        RouteName::RunScheduled => ok(200, &super::cron::run(env).await),
+        RouteName::RunScheduled => ok(200, &super::cron::run(env, &WorkerClock).await),
         RouteName::GetBudget => super::budgets::get(store, env, &clock, param(0)).await,
         RouteName::PatchBudget => {
             let body = read_json_body(request).await?;
