@@ -6,6 +6,7 @@ use super::auth::Principal;
 use super::clock::{format_timestamp, parse_timestamp};
 use super::error::{CoreError, Problems};
 use super::pricing::catalog::canonical_provider;
+use super::pricing::UsageKind;
 use super::projects::ProjectId;
 
 pub type QueryPairs = [(String, String)];
@@ -251,8 +252,8 @@ pub struct UsagePage {
     pub pruned_before: Option<chrono::NaiveDate>,
 }
 
-/// The columns of `GET /api/usage?format=csv`.
-const EVENT_COLUMNS: [&str; 27] = [
+/// The columns of `GET /api/usage?format=csv` before the usage kinds.
+const EVENT_HEAD: [&str; 9] = [
     "id",
     "project_id",
     "timestamp",
@@ -262,13 +263,10 @@ const EVENT_COLUMNS: [&str; 27] = [
     "input_tokens",
     "output_tokens",
     "total_tokens",
-    "characters",
-    "audio_seconds",
-    "video_seconds",
-    "images",
-    "requests",
-    "tracks",
-    "credits",
+];
+
+/// The columns after the usage kinds.
+const EVENT_TAIL: [&str; 12] = [
     "cost",
     "currency",
     "reported_cost",
@@ -280,22 +278,36 @@ const EVENT_COLUMNS: [&str; 27] = [
     "duration_ms",
     "endpoint",
     "metadata",
+    "price_id",
 ];
 
+/// Every usage kind but the two token counts the head already has, in catalog order.
+fn event_kind_columns() -> impl Iterator<Item = UsageKind> {
+    UsageKind::ALL
+        .into_iter()
+        .filter(|k| !matches!(k, UsageKind::InputTokens | UsageKind::OutputTokens))
+}
+
 /// A page of events as CSV (a header row, then one row per event, newest first): the same
-/// fields as the JSON, usage kinds as columns, `metadata` as JSON text.
+/// fields as the JSON, every usage kind as a column (empty when the event has none of it),
+/// `metadata` as JSON text.
 pub fn events_csv(page: &UsagePage) -> String {
     use super::report::cell;
-    let mut out = EVENT_COLUMNS.join(",");
+    let header: Vec<&str> = EVENT_HEAD
+        .into_iter()
+        .chain(event_kind_columns().map(UsageKind::name))
+        .chain(EVENT_TAIL)
+        .collect();
+    let mut out = header.join(",");
     out.push('\n');
     for e in &page.events {
-        let usage = |k: &str| match e.usage.get(k) {
+        let usage = |k: UsageKind| match e.usage.get(k.name()) {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(v) => v.to_string(),
             None => String::new(),
         };
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        let row: Vec<String> = vec![
+        let head = [
             e.id.clone(),
             e.project_id.clone(),
             e.timestamp.clone(),
@@ -305,13 +317,8 @@ pub fn events_csv(page: &UsagePage) -> String {
             e.input_tokens.to_string(),
             e.output_tokens.to_string(),
             e.total_tokens.to_string(),
-            usage("characters"),
-            usage("audio_seconds"),
-            usage("video_seconds"),
-            usage("images"),
-            usage("requests"),
-            usage("tracks"),
-            usage("credits"),
+        ];
+        let tail = [
             e.cost.map(|m| m.amount_string()).unwrap_or_default(),
             e.cost.map(|m| m.currency.to_string()).unwrap_or_default(),
             e.reported_cost
@@ -331,8 +338,15 @@ pub fn events_csv(page: &UsagePage) -> String {
                 .as_ref()
                 .map(|m| serde_json::Value::Object(m.clone()).to_string())
                 .unwrap_or_default(),
+            opt(&e.price_id),
         ];
-        out.push_str(&row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
+        let row: Vec<String> = head
+            .into_iter()
+            .chain(event_kind_columns().map(usage))
+            .chain(tail)
+            .map(|c| cell(&c))
+            .collect();
+        out.push_str(&row.join(","));
         out.push('\n');
     }
     out
