@@ -55,6 +55,8 @@ test('budget settings are validated field by field and a bad patch changes nothi
     [{ budget_alert_threshold_percent: 1001 }, ['budget_alert_threshold_percent']],
     [{ alert_levels: [50, 0] }, ['alert_levels[1]']],
     [{ alert_levels: 'some' }, ['alert_levels']],
+    [{ alert_levels: [150, 'x', 2.5], daily_limit: '0' }, ['alert_levels[1]', 'alert_levels[2]', 'daily_limit']],
+    [{ alert_levels: { at: 50 } }, ['alert_levels']],
     [{ daily_limit: '0' }, ['daily_limit']],
     [{ timezone: 'Mars/Base' }, ['timezone']],
     [{ alert_emails: ['ok@example.com', 'not-an-address'] }, ['alert_emails[1]']],

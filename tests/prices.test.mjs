@@ -170,7 +170,8 @@ test('invalid quote input names the field', async () => {
     [{ provider: 'openai', model: 'gpt-4o', input_tokens: 10, cached_input_tokens: 20 }, 'cached_input_tokens'],
     [{ provider: 'openai', model: 'gpt-4o', input_tokens: 10, timestamp: 'yesterday' }, 'timestamp'],
     [{ provider: 'openai', model: 'gpt-4o', input_tokens: 10, cost: 1, currency: 'XXX1' }, 'currency'],
-    [{ provider: 'openai', model: 'gpt-4o' }, 'provider'],
+    [{ provider: 'openai', model: 'gpt-4o' }, 'usage'],
+    [{ model: 'gpt-4o', input_tokens: 10 }, 'provider'],
     [{ provider: 'openai', model: 'gpt-4o', input_tokens: 10, mystery: 1 }, 'mystery'],
   ];
   for (const [body, field] of cases) {

@@ -82,6 +82,13 @@ test('the /api/usage/log alias records the same way and a retry is answered as a
   assert.deepEqual([retry.json.stored, retry.json.duplicates, retry.json.events[0].status], [0, 1, 'duplicate']);
   const [{ n }] = await rows("SELECT COUNT(*) AS n FROM api_usage WHERE id = 'alias-1'");
   assert.equal(n, 1);
+  // A retry without a timestamp, changed by a client bug, is answered with the stored event.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const changed = await record({ ...body, characters: 5000 }, keys.ads, '/api/usage/log');
+  const [stored] = await rows("SELECT request_timestamp, cost FROM api_usage WHERE id = 'alias-1'");
+  const e = changed.json.events[0];
+  assert.deepEqual([e.status, e.timestamp, e.cost.amount, e.currency], ['duplicate', stored.request_timestamp, stored.cost, 'USD']);
+  assert.deepEqual([e.timestamp, e.cost.amount], [first.json.events[0].timestamp, first.json.events[0].cost.amount]);
 });
 
 test('sixteen concurrent writers with interleaved retries store each event once, exact to the nano', async () => {
@@ -248,7 +255,8 @@ test('bad batches are refused with the index and field of each problem and write
     [{ events: [{ provider: 'openai', cost: '-1' }] }, 400, ['events[0].cost']],
     [{ events: [] }, 400, ['events']],
     [tooMany, 400, ['events']],
-    [{ provider: 'openai' }, 400, ['provider']],
+    [{ provider: 'openai' }, 400, ['usage']],
+    [{ events: [{ input_tokens: 1 }] }, 400, ['events[0].provider']],
   ];
   for (const [body, status, fields] of cases) {
     const r = await record(body);
@@ -347,7 +355,7 @@ test('GET /api/usage?format=csv exports a page of events as CSV, with the next p
     await w2.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'export', name: 'Export' } });
     const key = (await w2.fetch('/api/admin/projects/export/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
     const events = [
-      { id: 'x1', provider: 'openai', model: 'gpt-4o', operation: 'script', input_tokens: 1000, output_tokens: 200, job_id: 'clip-1', timestamp: '2026-11-20T10:00:00Z', metadata: { scene: 'a,b' } },
+      { id: 'x1', provider: 'openai', model: 'gpt-4o', operation: 'script', input_tokens: 1000, cached_input_tokens: 300, output_tokens: 200, reasoning_tokens: 50, job_id: 'clip-1', timestamp: '2026-11-20T10:00:00Z', metadata: { scene: 'a,b' } },
       { id: 'x2', provider: 'heygen', credits: '0.5', cost: '0.99', job_id: 'clip-1', timestamp: '2026-11-20T10:01:00Z' },
       { id: '=x3', provider: 'openai', model: 'house-model', input_tokens: 5, timestamp: '2026-11-20T10:02:00Z' },
     ];
@@ -360,6 +368,9 @@ test('GET /api/usage?format=csv exports a page of events as CSV, with the next p
     const lines = (await r.text()).trim().split('\n');
     const head = lines[0].split(',');
     assert.deepEqual(head.slice(0, 6), ['id', 'project_id', 'timestamp', 'provider', 'model', 'operation']);
+    for (const kind of ['input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens', 'audio_output_tokens', 'characters', 'audio_seconds', 'video_seconds', 'images', 'requests', 'tracks', 'credits', 'price_id']) {
+      assert.equal(head.filter((h) => h === kind).length, 1, `one ${kind} column`);
+    }
     assert.equal(lines.length, 3, 'a header and the page of 2, newest first');
     const col = (line, name) => line.split(',')[head.indexOf(name)];
     assert.equal(col(lines[1], 'id'), "'=x3", 'a formula-like id is neutralised');
@@ -370,7 +381,11 @@ test('GET /api/usage?format=csv exports a page of events as CSV, with the next p
     assert.equal(last.headers.get('x-next-cursor'), null, 'the last page has no cursor');
     assert.equal(rows.length, 2);
     assert.ok(rows[1].startsWith('x1,export,2026-11-20T10:00:00.000Z,openai,gpt-4o,script,1000,200,1200,'), rows[1]);
-    assert.ok(rows[1].endsWith(',clip-1,,,"{""scene"":""a,b""}"'), rows[1]);
+    const x1 = (await w2.fetch('/api/usage?limit=3', { key })).json.events.find((e) => e.id === 'x1');
+    assert.ok(x1.price_id, 'x1 was priced from the catalog');
+    assert.ok(rows[1].endsWith(`,clip-1,,,"{""scene"":""a,b""}",${x1.price_id}`), rows[1]);
+    const cells = rows[1].split(',');
+    assert.deepEqual([cells[head.indexOf('cached_input_tokens')], cells[head.indexOf('reasoning_tokens')], cells[head.indexOf('cache_write_tokens')]], ['300', '50', ''], 'cache and reasoning tokens are exported');
     assert.equal((await w2.fetch('/api/usage?format=xml', { key })).status, 400);
   } finally {
     await w2.dispose();

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::error::{CoreError, FieldError, Problems, StoreError};
 use super::input::{nullable, DecimalText};
@@ -151,13 +152,11 @@ pub struct BudgetAmount {
     pub currency: Option<String>,
 }
 
-/// A list of percents, or `"default"` for 50/80/100.
+/// A list of percents, or `"default"` for 50/80/100. Read as any JSON value, so that a wrong
+/// item is named by its index like every other field's problem.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum LevelsInput {
-    List(Vec<i64>),
-    Named(String),
-}
+#[serde(transparent)]
+pub struct LevelsInput(serde_json::Value);
 
 fn positive_money(field: &str, text: &str, currency: Currency) -> Result<Money, FieldError> {
     let money = Money::parse(text, currency).map_err(|m| FieldError::new(field, m))?;
@@ -269,14 +268,10 @@ impl BudgetPatch {
             }
         }
         match self.alert_levels {
-            Some(Some(LevelsInput::Named(name))) if name == "default" => {
+            Some(Some(LevelsInput(Value::String(name)))) if name == "default" => {
                 next.levels = DEFAULT_LEVELS.to_vec();
             }
-            Some(Some(LevelsInput::Named(other))) => p.push(
-                "alert_levels",
-                format!("`{other}` is not a list of percents or \"default\""),
-            ),
-            Some(Some(LevelsInput::List(list))) => {
+            Some(Some(LevelsInput(Value::Array(list)))) => {
                 if list.is_empty() || list.len() > MAX_LEVELS {
                     p.push(
                         "alert_levels",
@@ -285,7 +280,12 @@ impl BudgetPatch {
                 } else {
                     let mut levels = Vec::new();
                     for (i, v) in list.into_iter().enumerate() {
-                        if let Some(pc) = p.take(percent(&format!("alert_levels[{i}]"), v)) {
+                        let field = format!("alert_levels[{i}]");
+                        let Some(v) = v.as_i64() else {
+                            p.push(field, "must be a whole percent from 1 to 1000");
+                            continue;
+                        };
+                        if let Some(pc) = p.take(percent(&field, v)) {
                             levels.push(pc);
                         }
                     }
@@ -294,6 +294,10 @@ impl BudgetPatch {
                     next.levels = levels;
                 }
             }
+            Some(Some(LevelsInput(other))) => p.push(
+                "alert_levels",
+                format!("`{other}` is not a list of percents or \"default\""),
+            ),
             Some(None) => next.levels = Vec::new(),
             None => {}
         }

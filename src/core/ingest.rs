@@ -11,6 +11,7 @@
 //!    duplicate or a replay of the raw log never stores an event twice. If this fails, the
 //!    client gets a retryable error; the raw object stays and rebuild can replay it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -21,7 +22,7 @@ use serde_json::value::RawValue;
 use super::auth::Principal;
 use super::clock::{random_token, Clock, Entropy};
 use super::error::{CoreError, FieldError, StoreError};
-use super::input::{duplicated_field, strip_position};
+use super::input::{locate, strip_position};
 use super::money::{Money, Totals};
 use super::prices::{lookups_for, price_event, PriceStore};
 use super::pricing::catalog::{builtin, Catalog, PriceBook};
@@ -30,7 +31,7 @@ use super::projects::ProjectId;
 use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent};
 use super::reprice::REPRICE_PREFIX;
 use super::retention::{before_watermark, RetentionStore};
-use super::store::{RawLog, RepriceStore, UsageStore};
+use super::store::{Inserted, RawLog, RepriceStore, UsageStore};
 use super::usage::{EventInput, EventRules, UsageEvent};
 
 /// The most events one request may carry.
@@ -192,12 +193,7 @@ fn parse_event(index: usize, item: &RawValue, enveloped: bool) -> Result<EventIn
     let mut reader = serde_json::Deserializer::from_str(item.get());
     serde_path_to_error::deserialize::<_, EventInput>(&mut reader).map_err(|error| {
         let path = error.path().to_string();
-        let message = strip_position(&error.into_inner().to_string());
-        let path = match (path.as_str(), duplicated_field(&message)) {
-            (".", Some(name)) => name.to_string(),
-            (_, Some(name)) => format!("{path}.{name}"),
-            _ => path,
-        };
+        let (path, message) = locate(&path, &strip_position(&error.into_inner().to_string()));
         let field = match (enveloped, path.as_str()) {
             (true, ".") => format!("events[{index}]"),
             (true, path) => format!("events[{index}].{path}"),
@@ -457,8 +453,14 @@ pub async fn ingest(
         events: Vec::with_capacity(records.len()),
     };
     for (index, record) in records.iter().enumerate() {
-        let stored = inserted.get(index).copied().unwrap_or(false);
-        let cost = record.cost_money();
+        let outcome = inserted.get(index).unwrap_or(&Inserted::Duplicate(None));
+        let stored = outcome.is_stored();
+        // A duplicate is answered with the event as first stored: that is the one that counts.
+        let shown = match outcome {
+            Inserted::Duplicate(Some(price)) => Cow::Owned(price.applied_to(record)),
+            _ => Cow::Borrowed(record),
+        };
+        let cost = shown.cost_money();
         if stored {
             report.stored += 1;
             match cost {
@@ -480,12 +482,12 @@ pub async fn ingest(
             duplicate: !stored,
             cost,
             currency: cost.map(|c| c.currency.to_string()),
-            computed_cost: record
+            computed_cost: shown
                 .computed_cost_money()
                 .filter(|computed| Some(*computed) != cost),
-            reported_cost: record.reported_cost_money(),
-            unpriced: unpriced_of(record),
-            timestamp: record.request_timestamp.clone(),
+            reported_cost: shown.reported_cost_money(),
+            unpriced: unpriced_of(&shown),
+            timestamp: shown.request_timestamp.clone(),
         });
     }
     Ok(report)
@@ -697,7 +699,7 @@ pub async fn rebuild(
         match phase {
             Phase::Raw => {
                 let inserted = usage.insert_events(&records).await?;
-                report.inserted = inserted.iter().filter(|stored| **stored).count();
+                report.inserted = inserted.iter().filter(|i| i.is_stored()).count();
                 report.already_stored = records.len() - report.inserted;
             }
             Phase::Reprice => report.repriced = usage.update_pricing(&records).await?,

@@ -26,11 +26,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
                 details: vec![],
             }
         } else {
-            let field = match (path.as_str(), duplicated_field(&message)) {
-                (".", Some(name)) => name.to_string(),
-                (".", None) => "body".to_string(),
-                (_, Some(name)) => format!("{path}.{name}"),
-                _ => path,
+            let (field, message) = locate(&path, &message);
+            let field = if field == "." {
+                "body".to_string()
+            } else {
+                field
             };
             CoreError::MalformedBody {
                 message: format!("`{field}`: {message}"),
@@ -45,12 +45,34 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
     Ok(value)
 }
 
-/// The field of a "duplicate field `x`" error (a field given twice, or with its alias), which
-/// serde reports at the object's path rather than the field's.
-pub(crate) fn duplicated_field(message: &str) -> Option<&str> {
-    message
+/// Where a serde error (its message without position) belongs and what to tell the client.
+/// serde reports "duplicate field `x`" and "missing field `x`" at the object's path, so the
+/// field is taken from the message; integer type errors say in words what is wanted. The path
+/// stays `.` for the whole value.
+pub(crate) fn locate(path: &str, message: &str) -> (String, String) {
+    let named = message
         .strip_prefix("duplicate field `")
-        .and_then(|rest| rest.split('`').next())
+        .or_else(|| message.strip_prefix("missing field `"))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path, named) {
+        (".", Some(name)) => name.to_string(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        _ => path.to_string(),
+    };
+    let message = if message.starts_with("missing field `") {
+        "is required".to_string()
+    } else {
+        ["u64", "u32", "u16", "u8", "usize"]
+            .iter()
+            .fold(message.to_string(), |m, t| {
+                m.replace(
+                    &format!("expected {t}"),
+                    "expected a whole number, 0 or more",
+                )
+            })
+            .replace("expected i64", "expected a whole number")
+    };
+    (field, message)
 }
 
 /// serde_json appends " at line 1 column 12"; the field path says more to a client.

@@ -12,10 +12,10 @@ use super::prices::PriceStore;
 use super::pricing::catalog::{Origin, PriceEntry};
 use super::projects::{Project, ProjectId};
 use super::query::UsageQuery;
-use super::record::StoredEvent;
+use super::record::{StoredEvent, StoredPrice};
 use super::store::{
-    EventKey, KeyStore, ListedEvent, ProjectStore, RawListing, RawLog, RepriceStore, ScanFilter,
-    UnpricedModel, UsageStore,
+    EventKey, Inserted, KeyStore, ListedEvent, ProjectStore, RawListing, RawLog, RepriceStore,
+    ScanFilter, UnpricedModel, UsageStore,
 };
 
 #[derive(Debug, Default)]
@@ -245,7 +245,7 @@ impl UsageStore for MemoryStore {
             .collect())
     }
 
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<bool>, StoreError> {
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<Inserted>, StoreError> {
         self.check()?;
         if self.fail_event_writes.get() {
             return Err(StoreError::Unavailable("event writes set to fail".into()));
@@ -254,17 +254,24 @@ impl UsageStore for MemoryStore {
         let mut stored = self.events.borrow_mut();
         let mut inserted = Vec::with_capacity(events.len());
         for event in events {
-            // As in D1: an event before the watermark was counted before its row was pruned.
-            let new = !self.before_watermark(event) && keys.insert(event.key());
-            if new {
+            let key = event.key();
+            let outcome = if keys.contains(&key) {
+                let first = stored.iter().find(|l| l.event.key() == key);
+                Inserted::Duplicate(first.map(|l| StoredPrice::of(&l.event)))
+            } else if self.before_watermark(event) {
+                // As in D1: an event before the watermark was counted before its row was pruned.
+                Inserted::Duplicate(None)
+            } else {
+                keys.insert(key);
                 let seq = self.next_seq.get() + 1;
                 self.next_seq.set(seq);
                 stored.push(ListedEvent {
                     seq,
                     event: event.clone(),
                 });
-            }
-            inserted.push(new);
+                Inserted::Stored
+            };
+            inserted.push(outcome);
         }
         Ok(inserted)
     }

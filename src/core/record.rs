@@ -124,6 +124,53 @@ pub struct StoredEvent {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// What a stored event was priced at, and when it happened: the facts a duplicate is answered
+/// with, since the stored event is the one that counts (a retry may carry a later default
+/// timestamp, or meet a price changed since).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct StoredPrice {
+    pub request_timestamp: String,
+    pub cost_nanos: Option<i64>,
+    /// Empty when unpriced.
+    #[serde(default)]
+    pub currency: String,
+    pub computed_cost_nanos: Option<i64>,
+    pub computed_currency: Option<String>,
+    pub reported_cost_nanos: Option<i64>,
+    pub unpriced_reason: Option<String>,
+    pub unpriced_message: Option<String>,
+}
+
+impl StoredPrice {
+    pub fn of(event: &StoredEvent) -> Self {
+        StoredPrice {
+            request_timestamp: event.request_timestamp.clone(),
+            cost_nanos: event.cost_nanos,
+            currency: event.currency.clone(),
+            computed_cost_nanos: event.computed_cost_nanos,
+            computed_currency: event.computed_currency.clone(),
+            reported_cost_nanos: event.reported_cost_nanos,
+            unpriced_reason: event.unpriced_reason.clone(),
+            unpriced_message: event.unpriced_message.clone(),
+        }
+    }
+
+    /// `event` with these facts in place of its own.
+    pub fn applied_to(&self, event: &StoredEvent) -> StoredEvent {
+        StoredEvent {
+            request_timestamp: self.request_timestamp.clone(),
+            cost_nanos: self.cost_nanos,
+            currency: self.currency.clone(),
+            computed_cost_nanos: self.computed_cost_nanos,
+            computed_currency: self.computed_currency.clone(),
+            reported_cost_nanos: self.reported_cost_nanos,
+            unpriced_reason: self.unpriced_reason.clone(),
+            unpriced_message: self.unpriced_message.clone(),
+            ..event.clone()
+        }
+    }
+}
+
 fn nanos_i64(field: &str, money: Option<Money>) -> Result<Option<i64>, FieldError> {
     money
         .map(|m| {

@@ -8,7 +8,7 @@ use super::error::StoreError;
 use super::keys::ApiKeyRecord;
 use super::projects::{Project, ProjectId};
 use super::query::UsageQuery;
-use super::record::StoredEvent;
+use super::record::{StoredEvent, StoredPrice};
 
 // Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
 // `async fn` and are only ever used through generics, never `dyn`.
@@ -48,12 +48,29 @@ pub trait UsageStore {
     async fn existing_projects(&self, ids: &[ProjectId]) -> Result<Vec<ProjectId>, StoreError>;
     /// Stores every event whose (project, id) is not stored yet, with its rollups, in one
     /// transaction; an event already stored changes nothing. Returns, per event and in order,
-    /// whether it was stored now; of an id repeated within `events`, the first occurrence is
-    /// the one stored.
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<bool>, StoreError>;
+    /// what became of it; of an id repeated within `events`, the first occurrence is the one
+    /// stored.
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<Inserted>, StoreError>;
     /// Events matching the query, newest first, at most `query.limit + 1` (the extra one tells
     /// the caller there is a next page).
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError>;
+}
+
+/// What an insert did with one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now.
+    Stored,
+    /// Already stored, by an earlier request or earlier in the same one: nothing changed.
+    /// Carries what the stored event was priced at; `None` when its row is gone (a day before
+    /// the retention watermark, counted before it was pruned).
+    Duplicate(Option<StoredPrice>),
+}
+
+impl Inserted {
+    pub fn is_stored(&self) -> bool {
+        matches!(self, Inserted::Stored)
+    }
 }
 
 /// (project id, event id): unique among stored events.

@@ -162,6 +162,54 @@ fn a_retried_batch_is_stored_once_and_the_answer_names_the_duplicates() {
 }
 
 #[test]
+fn a_duplicate_is_answered_with_the_time_and_cost_of_the_event_as_first_stored() {
+    let world = World::new();
+    let first = world
+        .send(json!({"id": "a", "provider": "openai", "model": "gpt-4o", "input_tokens": 1000}))
+        .unwrap();
+    assert_eq!(first.events[0].cost, Some(usd("0.0025")));
+    // The retry comes a minute later without a timestamp (so its own would be later) and,
+    // through a client bug, with other usage; the stored event is the one that counts.
+    let later = FixedClock(now() + chrono::Duration::minutes(1));
+    let retry = block_on(ingest(
+        &world.store,
+        &world.store,
+        &world.log,
+        &later,
+        &SystemEntropy,
+        &world.key(),
+        json!({"events": [
+            {"id": "a", "provider": "openai", "model": "gpt-4o", "input_tokens": 5000},
+            {"id": "n", "provider": "openai", "model": "gpt-4o", "cost": "1.5"},
+            {"id": "n", "provider": "openai", "model": "gpt-4o", "cost": "9"},
+        ]})
+        .to_string()
+        .as_bytes(),
+        IngestConfig::default(),
+    ))
+    .unwrap();
+    let answer = |i: usize| {
+        let e = &retry.events[i];
+        (e.duplicate, e.cost, e.timestamp.clone())
+    };
+    assert_eq!(
+        answer(0),
+        (true, Some(usd("0.0025")), "2026-11-20T12:00:00.000Z".into())
+    );
+    assert_eq!(
+        answer(1),
+        (false, Some(usd("1.5")), "2026-11-20T12:01:00.000Z".into())
+    );
+    assert_eq!(
+        answer(2),
+        (true, Some(usd("1.5")), "2026-11-20T12:01:00.000Z".into()),
+        "a repeat inside the request answers the first occurrence"
+    );
+    assert_eq!(retry.events[2].reported_cost, Some(usd("1.5")));
+    assert_eq!(retry.stored_cost.get(Currency::USD), usd("1.5"));
+}
+
+#[test]
 fn an_id_repeated_inside_one_request_is_stored_once() {
     let world = World::new();
     let report = world
@@ -2143,4 +2191,39 @@ fn seed_003s_service_names_the_operation_and_cannot_be_given_twice() {
         1,
         "the refused event wrote nothing"
     );
+}
+
+#[test]
+fn a_missing_field_a_negative_count_and_an_event_without_usage_are_named_in_words() {
+    let world = World::new();
+    let problem = |body: Value| {
+        let error = world.send(body).unwrap_err();
+        let CoreError::Validation(details) = error else {
+            panic!("expected a validation error, got {error:?}");
+        };
+        details
+            .iter()
+            .map(|d| (d.field.clone(), d.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        problem(json!({"model": "gpt-4o", "input_tokens": 5})),
+        [("provider".to_string(), "is required".to_string())]
+    );
+    assert_eq!(
+        problem(
+            json!({"events": [{"provider": "openai", "input_tokens": 1}, {"input_tokens": 5}]})
+        ),
+        [("events[1].provider".to_string(), "is required".to_string())]
+    );
+    assert_eq!(
+        problem(json!({"events": [{"provider": "openai", "input_tokens": -1}]})),
+        [(
+            "events[0].input_tokens".to_string(),
+            "invalid value: integer `-1`, expected a whole number, 0 or more".to_string()
+        )]
+    );
+    let no_usage = problem(json!({"events": [{"provider": "openai", "model": "gpt-4o"}]}));
+    assert_eq!(no_usage[0].0, "events[0].usage");
+    assert!(no_usage[0].1.starts_with("the event reports no usage"));
 }

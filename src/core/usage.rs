@@ -246,7 +246,7 @@ impl EventInput {
             && self.cached != Some(true)
         {
             p.push(
-                at("provider"),
+                at("usage"),
                 "the event reports no usage: send at least one quantity (input_tokens, characters, credits, ...) or a cost",
             );
         }

@@ -8,7 +8,9 @@
 //! SQLite re-reads the element for every column it extracts, and arrays without key names
 //! made the insert about 40% faster under the local runtime (see BENCHMARKS.md).
 
-use rustc_hash::FxHashSet;
+use std::collections::hash_map::Entry;
+
+use rustc_hash::FxHashMap;
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -16,8 +18,10 @@ use wasm_bindgen::JsValue;
 use crate::core::error::StoreError;
 use crate::core::projects::ProjectId;
 use crate::core::query::UsageQuery;
-use crate::core::record::StoredEvent;
-use crate::core::store::{ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore};
+use crate::core::record::{StoredEvent, StoredPrice};
+use crate::core::store::{
+    Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore,
+};
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
 use super::d1_retention::WATERMARK_SQL;
@@ -244,14 +248,20 @@ fn insert_sql(columns: &[&str]) -> String {
     )
 }
 
-/// The events of a chunk already stored, by key, and those of days before the retention
-/// watermark (counted before their rows were pruned). It runs before any insert of the same
-/// batch, so it sees exactly the rows stored by earlier requests.
+/// The events of a chunk already stored, by key, with what they were priced at, and those of
+/// days before the retention watermark (counted before their rows were pruned; no price then).
+/// It runs before any insert of the same batch, so it sees exactly the rows stored by earlier
+/// requests.
 fn existing_sql() -> String {
     format!(
-        "SELECT k.value ->> 0 AS project_id, k.value ->> 1 AS id FROM json_each(?1) AS k \
-         WHERE k.value ->> 2 < {WATERMARK_SQL} OR EXISTS (SELECT 1 FROM api_usage AS u \
-         WHERE u.project_id = k.value ->> 0 AND u.id = k.value ->> 1)"
+        "SELECT k.value ->> 0 AS project_id, k.value ->> 1 AS id, u.request_timestamp, \
+         CAST(u.cost_nanos AS TEXT) AS cost_nanos, u.currency, \
+         CAST(u.computed_cost_nanos AS TEXT) AS computed_cost_nanos, u.computed_currency, \
+         CAST(u.reported_cost_nanos AS TEXT) AS reported_cost_nanos, u.unpriced_reason, \
+         u.unpriced_message \
+         FROM json_each(?1) AS k LEFT JOIN api_usage AS u \
+         ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1 \
+         WHERE u.id IS NOT NULL OR k.value ->> 2 < {WATERMARK_SQL}"
     )
 }
 
@@ -278,10 +288,38 @@ fn select_columns() -> String {
         .join(", ")
 }
 
+/// A row of [`existing_sql`]: the key, and the stored event's price facts unless its row was
+/// pruned.
 #[derive(Deserialize)]
-struct StoredKey {
+struct ExistingRow {
     project_id: String,
     id: String,
+    request_timestamp: Option<String>,
+    cost_nanos: Option<String>,
+    currency: Option<String>,
+    computed_cost_nanos: Option<String>,
+    computed_currency: Option<String>,
+    reported_cost_nanos: Option<String>,
+    unpriced_reason: Option<String>,
+    unpriced_message: Option<String>,
+}
+
+impl ExistingRow {
+    fn price(&mut self) -> Result<Option<StoredPrice>, StoreError> {
+        let Some(request_timestamp) = self.request_timestamp.take() else {
+            return Ok(None);
+        };
+        Ok(Some(StoredPrice {
+            request_timestamp,
+            cost_nanos: exact("cost_nanos", self.cost_nanos.take())?,
+            currency: self.currency.take().unwrap_or_default(),
+            computed_cost_nanos: exact("computed_cost_nanos", self.computed_cost_nanos.take())?,
+            computed_currency: self.computed_currency.take(),
+            reported_cost_nanos: exact("reported_cost_nanos", self.reported_cost_nanos.take())?,
+            unpriced_reason: self.unpriced_reason.take(),
+            unpriced_message: self.unpriced_message.take(),
+        }))
+    }
 }
 
 #[derive(Deserialize)]
@@ -402,16 +440,31 @@ fn write_row(out: &mut Vec<u8>, event: &StoredEvent, columns: &[Column]) -> Resu
     Ok(())
 }
 
-/// Per event, whether the batch stored it: not already stored, and the first of its key in
-/// the batch.
-fn stored_now(events: &[StoredEvent], existing: &FxHashSet<(&str, &str)>) -> Vec<bool> {
-    let mut seen: FxHashSet<(&str, &str)> =
-        FxHashSet::with_capacity_and_hasher(events.len(), Default::default());
+/// What the batch did with each event: a duplicate if already stored (answered with the stored
+/// price) or if its key came earlier in the batch (answered with that first one's), else stored.
+fn outcomes(
+    events: &[StoredEvent],
+    existing: &FxHashMap<(&str, &str), Option<StoredPrice>>,
+) -> Vec<Inserted> {
+    let mut first: FxHashMap<(&str, &str), usize> =
+        FxHashMap::with_capacity_and_hasher(events.len(), Default::default());
     events
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(index, e)| {
             let key = (e.project_id.as_str(), e.id.as_str());
-            seen.insert(key) && !existing.contains(&key)
+            if let Some(price) = existing.get(&key) {
+                return Inserted::Duplicate(price.clone());
+            }
+            match first.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(index);
+                    Inserted::Stored
+                }
+                Entry::Occupied(slot) => {
+                    Inserted::Duplicate(Some(StoredPrice::of(&events[*slot.get()])))
+                }
+            }
         })
         .collect()
 }
@@ -476,7 +529,7 @@ impl UsageStore for D1Store {
             .collect()
     }
 
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<bool>, StoreError> {
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<Inserted>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -509,15 +562,20 @@ impl UsageStore for D1Store {
             // unavailable (or refusing a row), and the client may retry.
             StoreError::Unavailable(e.to_string())
         })?;
-        let mut existing: Vec<StoredKey> = Vec::new();
+        let mut rows: Vec<ExistingRow> = Vec::new();
         for result in results.iter().take(chunks.len()) {
-            existing.extend(result.results::<StoredKey>().map_err(store_error)?);
+            rows.extend(result.results::<ExistingRow>().map_err(store_error)?);
         }
-        let existing: FxHashSet<(&str, &str)> = existing
+        let prices = rows
+            .iter_mut()
+            .map(ExistingRow::price)
+            .collect::<Result<Vec<_>, _>>()?;
+        let existing: FxHashMap<(&str, &str), Option<StoredPrice>> = rows
             .iter()
-            .map(|k| (k.project_id.as_str(), k.id.as_str()))
+            .zip(prices)
+            .map(|(row, price)| ((row.project_id.as_str(), row.id.as_str()), price))
             .collect();
-        Ok(stored_now(events, &existing))
+        Ok(outcomes(events, &existing))
     }
 
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError> {
@@ -866,23 +924,39 @@ mod tests {
     }
 
     #[test]
-    fn of_a_batch_only_new_keys_are_stored_and_a_repeated_key_only_at_its_first_occurrence() {
-        let event = |project: &str, id: &str| StoredEvent {
+    fn of_a_batch_only_new_keys_are_stored_and_a_duplicate_answers_the_price_that_counts() {
+        let event = |project: &str, id: &str, cost: i64| StoredEvent {
             project_id: project.into(),
             id: id.into(),
+            cost_nanos: Some(cost),
             ..full_event()
         };
         let events = [
-            event("p", "a"),
-            event("p", "b"),
-            event("q", "a"),
-            event("p", "a"),
-            event("p", "c"),
+            event("p", "a", 1),
+            event("p", "b", 2),
+            event("q", "a", 3),
+            event("p", "a", 4),
+            event("p", "c", 5),
+            event("p", "old", 6),
         ];
-        let existing: FxHashSet<(&str, &str)> = [("p", "b")].into_iter().collect();
+        let stored_b = StoredPrice {
+            cost_nanos: Some(20),
+            ..StoredPrice::of(&events[1])
+        };
+        let existing: FxHashMap<(&str, &str), Option<StoredPrice>> =
+            [(("p", "b"), Some(stored_b.clone())), (("p", "old"), None)]
+                .into_iter()
+                .collect();
         assert_eq!(
-            stored_now(&events, &existing),
-            vec![true, false, true, false, true]
+            outcomes(&events, &existing),
+            vec![
+                Inserted::Stored,
+                Inserted::Duplicate(Some(stored_b)),
+                Inserted::Stored,
+                Inserted::Duplicate(Some(StoredPrice::of(&events[0]))),
+                Inserted::Stored,
+                Inserted::Duplicate(None),
+            ]
         );
     }
 
