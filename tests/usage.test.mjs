@@ -257,6 +257,7 @@ test('bad batches are refused with the index and field of each problem and write
     [tooMany, 400, ['events']],
     [{ provider: 'openai' }, 400, ['usage']],
     [{ events: [{ input_tokens: 1 }] }, 400, ['events[0].provider']],
+    [{ events: [{ provider: 'openai', input_tokens: 1 }, { input_tokens: -1, model: 5 }] }, 400, ['events[1].provider', 'events[1].input_tokens', 'events[1].model']],
   ];
   for (const [body, status, fields] of cases) {
     const r = await record(body);

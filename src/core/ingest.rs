@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::auth::Principal;
 use super::clock::{random_token, Clock, Entropy};
@@ -46,7 +47,7 @@ pub const RAW_PREFIX: &str = "usage-logs/raw/";
 pub struct Batch {
     /// Each event, or why it does not have the shape of an event (reported with the
     /// problems of the others, so one answer lists everything to fix).
-    pub events: Vec<Result<EventInput, FieldError>>,
+    pub events: Vec<Result<EventInput, Vec<FieldError>>>,
     /// The request was `{"events": [...]}` (errors then name `events[i]`).
     pub enveloped: bool,
     /// A `project_id` given once for the whole batch.
@@ -183,25 +184,64 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     })
 }
 
-/// One event of a batch; if it does not have the shape of an event, the field at fault.
-fn parse_event(index: usize, item: &RawValue, enveloped: bool) -> Result<EventInput, FieldError> {
-    // Plain deserialization first; only an event that fails is read again with its path
-    // tracked, to name the field.
+/// One event of a batch; if it does not have the shape of an event, every field at fault.
+fn parse_event(
+    index: usize,
+    item: &RawValue,
+    enveloped: bool,
+) -> Result<EventInput, Vec<FieldError>> {
+    // Plain deserialization first; only an event that fails is read again, field by field.
     if let Ok(event) = serde_json::from_str::<EventInput>(item.get()) {
         return Ok(event);
     }
-    let mut reader = serde_json::Deserializer::from_str(item.get());
-    serde_path_to_error::deserialize::<_, EventInput>(&mut reader).map_err(|error| {
-        let path = error.path().to_string();
-        let (path, message) = locate(&path, &strip_position(&error.into_inner().to_string()));
-        let field = match (enveloped, path.as_str()) {
-            (true, ".") => format!("events[{index}]"),
-            (true, path) => format!("events[{index}].{path}"),
-            (false, ".") => "body".to_string(),
-            (false, path) => path.to_string(),
-        };
-        FieldError::new(field, message).at_index(index)
-    })
+    let mut problems = Vec::new();
+    // serde stops at the first field at fault. Each field is tried on its own (beside a
+    // stand-in provider, the one required field), so that one answer names them all.
+    if let Ok(fields) = serde_json::from_str::<serde_json::Map<String, Value>>(item.get()) {
+        if !fields.contains_key("provider") {
+            problems.push(("provider".to_string(), "is required".to_string()));
+        }
+        for (name, value) in fields {
+            let mut alone = serde_json::Map::new();
+            if name != "provider" {
+                alone.insert("provider".into(), Value::String("stand-in".into()));
+            }
+            alone.insert(name, value);
+            if let Err(problem) = shape_problem(&Value::Object(alone).to_string()) {
+                problems.push(problem);
+            }
+        }
+    }
+    // Nothing wrong field by field: the whole is at fault (not an object, or a field given
+    // twice, by its name and an alias).
+    if problems.is_empty() {
+        if let Err(problem) = shape_problem(item.get()) {
+            problems.push(problem);
+        }
+    }
+    Err(problems
+        .into_iter()
+        .map(|(path, message)| {
+            let field = match (enveloped, path.as_str()) {
+                (true, ".") => format!("events[{index}]"),
+                (true, path) => format!("events[{index}].{path}"),
+                (false, ".") => "body".to_string(),
+                (false, path) => path.to_string(),
+            };
+            FieldError::new(field, message).at_index(index)
+        })
+        .collect())
+}
+
+/// Reads `text` as an event with its path tracked: the field at fault and what is wrong.
+fn shape_problem(text: &str) -> Result<(), (String, String)> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, EventInput>(&mut reader)
+        .map(|_| ())
+        .map_err(|error| {
+            let path = error.path().to_string();
+            locate(&path, &strip_position(&error.into_inner().to_string()))
+        })
 }
 
 /// What happened to one event of a request.
@@ -316,7 +356,7 @@ pub async fn prepare(
         let input = match input {
             Ok(input) => input,
             Err(shape) => {
-                problems.push(shape.clone());
+                problems.extend(shape.iter().cloned());
                 continue;
             }
         };

@@ -2194,7 +2194,7 @@ fn seed_003s_service_names_the_operation_and_cannot_be_given_twice() {
 }
 
 #[test]
-fn a_missing_field_a_negative_count_and_an_event_without_usage_are_named_in_words() {
+fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_usage() {
     let world = World::new();
     let problem = |body: Value| {
         let error = world.send(body).unwrap_err();
@@ -2222,6 +2222,21 @@ fn a_missing_field_a_negative_count_and_an_event_without_usage_are_named_in_word
             "events[0].input_tokens".to_string(),
             "invalid value: integer `-1`, expected a whole number, 0 or more".to_string()
         )]
+    );
+    let all: Vec<String> =
+        problem(json!({"events": [{"input_tokens": -1, "model": 5, "timestamp": []}]}))
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect();
+    assert_eq!(
+        all,
+        [
+            "events[0].provider",
+            "events[0].input_tokens",
+            "events[0].model",
+            "events[0].timestamp"
+        ],
+        "every field at fault in one answer, not only the first"
     );
     let no_usage = problem(json!({"events": [{"provider": "openai", "model": "gpt-4o"}]}));
     assert_eq!(no_usage[0].0, "events[0].usage");
