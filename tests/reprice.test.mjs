@@ -31,6 +31,8 @@ test('an unknown model is stored unpriced, listed, then priced by reprice with i
   assert.deepEqual(listed.json.models.map((m) => [m.provider, m.model, m.reason, m.events, m.projects]),
     [['openai', 'house-model', 'unknown_model', 2, 1]]);
   assert.equal(listed.json.models[0].first_seen, '2026-11-10T10:00:00.000Z');
+  const backwards = await w.fetch('/api/admin/prices/unpriced?from=2026-11-12&to=2026-11-01', { key: ADMIN_KEY });
+  assert.deepEqual([backwards.status, backwards.json.error.details[0].field], [400, 'to']);
   const [unpricedDay] = await rows("SELECT unpriced_events, cost_nanos FROM usage_daily WHERE day = '2026-11-12' AND model = 'house-model'");
   assert.deepEqual(unpricedDay, { unpriced_events: 1, cost_nanos: 0 });
 

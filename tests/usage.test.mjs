@@ -253,6 +253,8 @@ test('bad batches are refused with the index and field of each problem and write
     [{ events: [{ provider: 'openai', input_tokens: 1, timestamp: '2020-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
     [{ events: [{ provider: 'openai', input_tokens: 1, metadata: { big: 'y'.repeat(5000) } }] }, 400, ['events[0].metadata']],
     [{ events: [{ provider: 'openai', cost: '-1' }] }, 400, ['events[0].cost']],
+    [{ events: [{ provider: 'acme', cost: '4700000000' }, { provider: 'openai', input_tokens: 1, duration_ms: 9223372036854775807 }] }, 400, ['events[0].cost', 'events[1].duration_ms']],
+    [{ events: [{ provider: 'openai', tokens: 9223372036854775807 }] }, 400, ['events[0].tokens']],
     [{ events: [] }, 400, ['events']],
     [tooMany, 400, ['events']],
     [{ provider: 'openai' }, 400, ['usage']],

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 /// Nano-units per currency unit.
 pub const NANOS_PER_UNIT: i128 = 1_000_000_000;
 
+/// The largest cost one event may carry: a million units of its currency. More is a unit
+/// mistake (a cost sent in micro-dollars), and the cap keeps every sum of costs far inside the
+/// 64-bit integers D1 adds them in.
+pub const MAX_EVENT_COST_NANOS: i128 = 1_000_000 * NANOS_PER_UNIT;
+
 /// Active ISO 4217 alphabetic codes (2024 list, funds and precious-metal codes left out).
 const ISO_4217: &[&str] = &[
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",

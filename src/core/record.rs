@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::{format_timestamp, parse_timestamp};
 use super::error::FieldError;
-use super::money::{format_scaled, Currency, Money};
+use super::money::{format_scaled, Currency, Money, MAX_EVENT_COST_NANOS};
 use super::prices::Pricing;
 use super::pricing::{Usage, UsageKind, MICRO};
 use super::projects::ProjectId;
@@ -171,15 +171,17 @@ impl StoredPrice {
     }
 }
 
+/// Why an event's cost is refused above [`MAX_EVENT_COST_NANOS`].
+pub const TOO_COSTLY: &str =
+    "is too large: at most 1000000 per event (is it in the currency's units?)";
+
 fn nanos_i64(field: &str, money: Option<Money>) -> Result<Option<i64>, FieldError> {
     money
         .map(|m| {
-            i64::try_from(m.nanos).map_err(|_| {
-                FieldError::new(
-                    field,
-                    "the cost is too large to store (at most 9e9 per event)",
-                )
-            })
+            if m.nanos > MAX_EVENT_COST_NANOS {
+                return Err(FieldError::new(field, TOO_COSTLY));
+            }
+            i64::try_from(m.nanos).map_err(|_| FieldError::new(field, TOO_COSTLY))
         })
         .transpose()
 }

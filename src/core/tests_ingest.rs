@@ -2242,3 +2242,37 @@ fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_
     assert_eq!(no_usage[0].0, "events[0].usage");
     assert!(no_usage[0].1.starts_with("the event reports no usage"));
 }
+
+#[test]
+fn a_cost_over_a_million_per_event_and_counts_over_a_trillion_are_refused_so_sums_never_overflow() {
+    let world = World::new();
+    let fields = |body: Value| match world.send(body).unwrap_err() {
+        CoreError::Validation(details) => {
+            details.iter().map(|d| d.field.clone()).collect::<Vec<_>>()
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    };
+    assert_eq!(
+        fields(json!({"provider": "acme", "cost": "4700000000"})),
+        ["cost"]
+    );
+    assert_eq!(
+        fields(json!({"provider": "acme", "cost": "1000000.000000001"})),
+        ["cost"]
+    );
+    assert_eq!(
+        fields(
+            json!({"provider": "openai", "tokens": 1_000_000_000_001u64, "duration_ms": 9_223_372_036_854_775_807u64})
+        ),
+        ["tokens", "duration_ms"]
+    );
+    // 10^12 images at $0.04 would cost 4 * 10^10: priced above the cap, refused as well.
+    assert_eq!(
+        fields(json!({"provider": "openai", "model": "dall-e-3", "images": 1_000_000_000_000u64})),
+        ["cost"]
+    );
+    let at_cap = world
+        .send(json!({"provider": "acme", "cost": "1000000", "tokens": 1_000_000_000_000u64}))
+        .unwrap();
+    assert_eq!(at_cap.events[0].cost, Some(usd("1000000")));
+}

@@ -6,10 +6,11 @@ use serde::Deserialize;
 use super::clock::parse_timestamp;
 use super::error::{FieldError, Problems};
 use super::input::DecimalText;
-use super::money::{Currency, Decimal, Money};
+use super::money::{Currency, Decimal, Money, MAX_EVENT_COST_NANOS};
 use super::pricing::catalog::{canonical_provider, normalize_name};
 use super::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
 use super::projects::ProjectId;
+use super::record::TOO_COSTLY;
 
 /// The largest `metadata` object accepted, serialized.
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -219,6 +220,10 @@ impl EventInput {
                     p.push(at("cost"), "must not be negative");
                     None
                 }
+                Ok(m) if m.nanos > MAX_EVENT_COST_NANOS => {
+                    p.push(at("cost"), TOO_COSTLY);
+                    None
+                }
                 Ok(m) => Some(m),
                 Err(m) => {
                     p.push(at("cost"), m);
@@ -234,6 +239,11 @@ impl EventInput {
             .iter()
             .map(|k| usage.units(*k) as u64)
             .sum::<u64>();
+        for (name, value) in [("tokens", self.tokens), ("duration_ms", self.duration_ms)] {
+            if value.is_some_and(|n| i128::from(n) * MICRO > MAX_QUANTITY) {
+                p.push(at(name), "is too large (at most 1000000000000)");
+            }
+        }
         let total_tokens = self.tokens.unwrap_or(split_tokens);
         if let Some(total) = self.tokens {
             if total < split_tokens {

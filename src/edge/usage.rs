@@ -142,6 +142,12 @@ pub async fn unpriced(store: &D1Store, query: &QueryPairs) -> Result<Response, C
             parse_bound(v, true).map_err(|m| CoreError::invalid("to", m))?,
         ));
     }
+    // Stored timestamps are text in time order, so the bounds compare as text.
+    if let (Some(from), Some(to)) = (&filter.from, &filter.to) {
+        if from >= to {
+            return Err(CoreError::invalid("to", "must be after `from`"));
+        }
+    }
     ok(200, &unpriced_models(store, &filter).await?)
 }
 
