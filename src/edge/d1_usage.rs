@@ -20,7 +20,7 @@ use crate::core::projects::ProjectId;
 use crate::core::query::UsageQuery;
 use crate::core::record::{StoredEvent, StoredPrice};
 use crate::core::store::{
-    Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore,
+    EventKey, Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore,
 };
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
@@ -305,20 +305,23 @@ struct ExistingRow {
 }
 
 impl ExistingRow {
-    fn price(&mut self) -> Result<Option<StoredPrice>, StoreError> {
-        let Some(request_timestamp) = self.request_timestamp.take() else {
-            return Ok(None);
+    /// The row's key, and its price facts unless its row was pruned.
+    fn into_found(self) -> Result<(EventKey, Option<StoredPrice>), StoreError> {
+        let key = (self.project_id, self.id);
+        let Some(request_timestamp) = self.request_timestamp else {
+            return Ok((key, None));
         };
-        Ok(Some(StoredPrice {
+        let price = StoredPrice {
             request_timestamp,
-            cost_nanos: exact("cost_nanos", self.cost_nanos.take())?,
-            currency: self.currency.take().unwrap_or_default(),
-            computed_cost_nanos: exact("computed_cost_nanos", self.computed_cost_nanos.take())?,
-            computed_currency: self.computed_currency.take(),
-            reported_cost_nanos: exact("reported_cost_nanos", self.reported_cost_nanos.take())?,
-            unpriced_reason: self.unpriced_reason.take(),
-            unpriced_message: self.unpriced_message.take(),
-        }))
+            cost_nanos: exact("cost_nanos", self.cost_nanos)?,
+            currency: self.currency.unwrap_or_default(),
+            computed_cost_nanos: exact("computed_cost_nanos", self.computed_cost_nanos)?,
+            computed_currency: self.computed_currency,
+            reported_cost_nanos: exact("reported_cost_nanos", self.reported_cost_nanos)?,
+            unpriced_reason: self.unpriced_reason,
+            unpriced_message: self.unpriced_message,
+        };
+        Ok((key, Some(price)))
     }
 }
 
@@ -444,7 +447,7 @@ fn write_row(out: &mut Vec<u8>, event: &StoredEvent, columns: &[Column]) -> Resu
 /// price) or if its key came earlier in the batch (answered with that first one's), else stored.
 fn outcomes(
     events: &[StoredEvent],
-    existing: &FxHashMap<(&str, &str), Option<StoredPrice>>,
+    existing: &FxHashMap<(&str, &str), &Option<StoredPrice>>,
 ) -> Vec<Inserted> {
     let mut first: FxHashMap<(&str, &str), usize> =
         FxHashMap::with_capacity_and_hasher(events.len(), Default::default());
@@ -454,7 +457,7 @@ fn outcomes(
         .map(|(index, e)| {
             let key = (e.project_id.as_str(), e.id.as_str());
             if let Some(price) = existing.get(&key) {
-                return Inserted::Duplicate(price.clone());
+                return Inserted::Duplicate((*price).clone());
             }
             match first.entry(key) {
                 Entry::Vacant(slot) => {
@@ -562,18 +565,15 @@ impl UsageStore for D1Store {
             // unavailable (or refusing a row), and the client may retry.
             StoreError::Unavailable(e.to_string())
         })?;
-        let mut rows: Vec<ExistingRow> = Vec::new();
+        let mut found: Vec<(EventKey, Option<StoredPrice>)> = Vec::new();
         for result in results.iter().take(chunks.len()) {
-            rows.extend(result.results::<ExistingRow>().map_err(store_error)?);
+            for row in result.results::<ExistingRow>().map_err(store_error)? {
+                found.push(row.into_found()?);
+            }
         }
-        let prices = rows
-            .iter_mut()
-            .map(ExistingRow::price)
-            .collect::<Result<Vec<_>, _>>()?;
-        let existing: FxHashMap<(&str, &str), Option<StoredPrice>> = rows
+        let existing: FxHashMap<(&str, &str), &Option<StoredPrice>> = found
             .iter()
-            .zip(prices)
-            .map(|(row, price)| ((row.project_id.as_str(), row.id.as_str()), price))
+            .map(|((project, id), price)| ((project.as_str(), id.as_str()), price))
             .collect();
         Ok(outcomes(events, &existing))
     }
@@ -943,8 +943,9 @@ mod tests {
             cost_nanos: Some(20),
             ..StoredPrice::of(&events[1])
         };
-        let existing: FxHashMap<(&str, &str), Option<StoredPrice>> =
-            [(("p", "b"), Some(stored_b.clone())), (("p", "old"), None)]
+        let found_b = Some(stored_b.clone());
+        let existing: FxHashMap<(&str, &str), &Option<StoredPrice>> =
+            [(("p", "b"), &found_b), (("p", "old"), &None)]
                 .into_iter()
                 .collect();
         assert_eq!(
