@@ -239,13 +239,24 @@ pub struct CountsInput {
     pub per: Option<DecimalText>,
 }
 
+/// The largest amount a plan may state (a fee, allotment, reserve, reading, price or rate):
+/// a trillion, far past any real plan, so every sum and product of them stays exact.
+const MAX_PLAN_AMOUNT: i128 = 1_000_000_000_000;
+
 fn non_negative(field: &str, text: &str, scale: u32) -> Result<i128, FieldError> {
     let d = Decimal::parse(text).map_err(|m| FieldError::new(field, m))?;
     if d.is_negative() {
         return Err(FieldError::new(field, "must not be negative"));
     }
+    if d.scale > scale {
+        return Err(FieldError::new(
+            field,
+            format!("has more than {scale} decimal places"),
+        ));
+    }
     d.scaled_exact(scale)
-        .ok_or_else(|| FieldError::new(field, format!("has more than {scale} decimal places")))
+        .filter(|v| *v <= MAX_PLAN_AMOUNT * 10_i128.pow(scale))
+        .ok_or_else(|| FieldError::new(field, format!("must be at most {MAX_PLAN_AMOUNT}")))
 }
 
 impl PlanInput {
@@ -686,7 +697,7 @@ fn measure_of(plan: &Plan, rows: &[RollupRow]) -> i128 {
         .ok()
         .and_then(|d| d.scaled_exact(6))
         .unwrap_or(MICRO);
-    div_round_half_even(total * per, MICRO)
+    div_round_half_even(total.saturating_mul(per), MICRO)
 }
 
 /// One plan's state this period.
@@ -737,7 +748,7 @@ impl PlanState {
             return None;
         }
         // Micro-units past the allotment / micro-units per price = how many prices.
-        let nanos = div_round_half_even(units * price, per);
+        let nanos = div_round_half_even(units.saturating_mul(price), per);
         Some((units, Money::new(nanos, self.plan.currency())))
     }
 
@@ -751,9 +762,13 @@ impl PlanState {
     }
 
     pub fn percent_used(&self) -> Option<String> {
-        self.allotment
-            .filter(|a| *a > 0)
-            .map(|a| format_scaled(div_round_half_even(self.used * 10_000, a), 2, 2))
+        self.allotment.filter(|a| *a > 0).map(|a| {
+            format_scaled(
+                div_round_half_even(self.used.saturating_mul(10_000), a),
+                2,
+                2,
+            )
+        })
     }
 
     fn view(&self, now: DateTime<Utc>) -> Value {
@@ -766,14 +781,11 @@ impl PlanState {
                 .and_utc())
         .num_seconds()
         .max(3600)) as i128;
-        let per_day = div_round_half_even(self.used * 86_400, elapsed);
-        let run_out = match (self.remaining(), per_day > 0) {
-            (Some(left), true) => {
-                let days = div_round_half_even(left * 1_000, per_day) as i64;
-                Some((now + Duration::milliseconds(days * 86_400)).date_naive())
-            }
-            _ => None,
-        };
+        let per_day = div_round_half_even(self.used.saturating_mul(86_400), elapsed);
+        let run_out = self
+            .remaining()
+            .filter(|_| per_day > 0)
+            .and_then(|left| run_out_date(now, left, per_day));
         let fee = Money::new(plan.scaled_fee(), plan.currency());
         json!({
             "provider": plan.provider,
@@ -814,6 +826,20 @@ impl PlanState {
             "alert_emails": plan.alert_emails,
         })
     }
+}
+
+/// The day `left` runs out at `per_day`, when that is within [`MAX_TERM_DAYS`] of `now`: a
+/// later date says nothing a plan could use (and a huge allotment would overflow the date).
+fn run_out_date(now: DateTime<Utc>, left: i128, per_day: i128) -> Option<NaiveDate> {
+    // Thousandths of a day, so a run-out later today is not rounded to tomorrow.
+    let millidays = div_round_half_even(left.checked_mul(1_000)?, per_day);
+    if millidays > i128::from(MAX_TERM_DAYS) * 1_000 {
+        return None;
+    }
+    let at = now.checked_add_signed(Duration::milliseconds(
+        i64::try_from(millidays).ok()? * 86_400,
+    ))?;
+    Some(at.date_naive())
 }
 
 impl Plan {
@@ -1172,7 +1198,7 @@ pub async fn capacity(
             let per_unit = plan.scaled(&item.amount);
             let available = state.available();
             let units = match (available, per_unit > 0) {
-                (Some(a), true) => Some((a / per_unit) as i64),
+                (Some(a), true) => Some(i64::try_from(a / per_unit).unwrap_or(i64::MAX)),
                 _ => None,
             };
             per_provider.push(ProviderCapacity {

@@ -1910,6 +1910,67 @@ mod plans {
     }
 
     #[test]
+    fn a_run_out_date_is_given_only_when_it_falls_within_ten_years_and_a_plan_amount_is_at_most_a_trillion(
+    ) {
+        let world = World::new();
+        put_plan(
+            &world,
+            json!({"provider": "elevenlabs", "monthly_fee": "5", "allotment": {"amount": "1000000000000", "unit": "characters"}}),
+        );
+        let too_large = serde_json::from_value::<PlanInput>(
+            json!({"provider": "elevenlabs", "monthly_fee": "5", "overage": {"price": "0.3", "per": "1000"},
+                   "allotment": {"amount": "1000000000000.5", "unit": "characters"}}),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        let CoreError::Validation(problems) = too_large else {
+            panic!("{too_large:?}")
+        };
+        let problems: Vec<(String, String)> =
+            problems.into_iter().map(|f| (f.field, f.message)).collect();
+        assert_eq!(
+            problems,
+            vec![(
+                "allotment.amount".to_string(),
+                "must be at most 1000000000000".to_string()
+            )]
+        );
+        put_plan(
+            &world,
+            json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"}}),
+        );
+        // One character and one credit in the first hour of the period.
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 1, 0, 0).unwrap();
+        record(
+            &world,
+            now,
+            json!([
+                {"id": "a", "provider": "elevenlabs", "characters": 1, "timestamp": "2026-11-01T00:30:00Z"},
+                {"id": "b", "provider": "heygen", "credits": "1", "timestamp": "2026-11-01T00:30:00Z"}
+            ]),
+        );
+        let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+        let plan = |p: &str| {
+            report["subscriptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["provider"] == p)
+                .unwrap()
+                .clone()
+        };
+        let voice = plan("elevenlabs");
+        assert_eq!(voice["run_rate_per_day"], "24");
+        assert_eq!(voice["run_out"], Value::Null);
+        assert_eq!(voice["runs_out_before_reset"], false);
+        // 9 credits left at 24 a day: gone in 9 hours, on the first.
+        let video = plan("heygen");
+        assert_eq!(video["run_out"], "2026-11-01");
+        assert_eq!(video["runs_out_before_reset"], true);
+    }
+
+    #[test]
     fn a_reading_from_the_providers_dashboard_replaces_the_usage_before_it_in_its_period() {
         // Seed 002: ElevenLabs' and Lahajati's dashboards show what was really used, including
         // calls no app reported. A reading of 6 credits at 10:30 on the 15th:
