@@ -308,6 +308,52 @@ test('the cron itself emails a closed week\'s report in its first slot after the
   }
 });
 
+test('with ALERT_TO set, alerts, plan alerts and reports of a project or plan that names no address go to it; one that names its own goes only there', async () => {
+  // The seed teams set a budget and a percent and expect email: ALERT_TO is the team's inbox.
+  const own = await startWorker({ bindings: { ALERT_TO: 'ops@example.com, not-an-address;finance@example.com ops@example.com' } });
+  try {
+    const call = (path, init = {}) => own.fetch(path, { key: ADMIN_KEY, ...init });
+    for (const [id, budget] of [
+      ['quiet', { budget_threshold_usd: 100, budget_alert_threshold_percent: 80, report_schedule: 'weekly' }],
+      ['named', { budget_threshold_usd: 100, budget_alert_threshold_percent: 80, alert_emails: ['lead@example.com'] }],
+    ]) {
+      assert.equal((await call('/api/admin/projects', { method: 'POST', body: { id, name: id } })).status, 201);
+      const r = await call(`/api/admin/projects/${id}/budget`, { method: 'PATCH', body: budget });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.alert_emails, budget.alert_emails ?? [], 'the default is not copied into the project');
+      const u = await call('/api/usage', { method: 'POST', body: { project_id: id, id: `${id}-1`, provider: 'openai', model: 'gpt-4o', cost: '90' } });
+      assert.equal(u.status, 201, u.text);
+    }
+    const plan = await call('/api/admin/subscriptions', { method: 'PUT', body: { provider: 'heygen', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' }, alert_percent: 50 } });
+    assert.equal(plan.status, 200, plan.text);
+    const clip = await call('/api/usage', { method: 'POST', body: { project_id: 'quiet', id: 'clip-1', provider: 'heygen', credits: '6' } });
+    assert.equal(clip.status, 201, clip.text);
+
+    const dry = (await call('/api/admin/usage/check-budgets')).json;
+    const of = (id) => dry.projects.find((p) => p.project_id === id);
+    assert.deepEqual(of('quiet').alerts.map((a) => [a.recipient, a.status]), [['ops@example.com', 'would_send'], ['finance@example.com', 'would_send']]);
+    assert.deepEqual(of('named').alerts.map((a) => [a.recipient, a.status]), [['lead@example.com', 'would_send']]);
+
+    const sent = await call('/api/admin/usage/check-budgets', { method: 'POST' });
+    assert.equal(sent.status, 200, sent.text);
+    assert.deepEqual([sent.json.projects.find((p) => p.project_id === 'quiet').action, sent.json.plans[0].action], ['sent', 'sent']);
+    const log = (await call('/api/admin/alerts')).json.alerts.map((a) => [a.project_id, a.level, a.recipient, a.status]).sort();
+    assert.deepEqual(log, [
+      ['named', 'budget-80', 'lead@example.com', 'sent'],
+      ['plans', 'plan-heygen-credits-50', 'finance@example.com', 'sent'],
+      ['plans', 'plan-heygen-credits-50', 'ops@example.com', 'sent'],
+      ['quiet', 'budget-80', 'finance@example.com', 'sent'],
+      ['quiet', 'budget-80', 'ops@example.com', 'sent'],
+    ]);
+
+    const report = await call('/api/admin/projects/quiet/report?schedule=weekly');
+    assert.equal(report.status, 200, report.text);
+    assert.deepEqual([report.json.recipients, report.json.scheduled], [['ops@example.com', 'finance@example.com'], 'weekly']);
+  } finally {
+    await own.dispose();
+  }
+});
+
 test('a spike alert fires when today runs at the set percent of the average of the 7 days before, and not below it', async () => {
   const key = await project('spiky', 'Spiky', { alert_emails: ['ops@example.com'], spike_alert: { percent: 300, min_spend: '5' } });
   const settings = (await admin('/api/admin/projects/spiky/budget')).json;

@@ -38,6 +38,39 @@ pub struct AlertConfig {
     pub from_address: Option<String>,
     /// The dashboard's URL (`DASHBOARD_URL`), linked from every alert.
     pub dashboard_url: Option<String>,
+    /// Where alerts and reports go when a project or plan names no address (`ALERT_TO`).
+    pub default_emails: Vec<String>,
+}
+
+impl AlertConfig {
+    /// The addresses an alert or report goes to: the project's or plan's own, or else the
+    /// default recipients.
+    pub fn recipients<'a>(&'a self, own: &'a [String]) -> &'a [String] {
+        if own.is_empty() {
+            &self.default_emails
+        } else {
+            own
+        }
+    }
+
+    /// Parses `ALERT_TO`: addresses separated by commas, semicolons or spaces. Returns the
+    /// valid addresses (each once) and the malformed ones, so a typo in one is reported
+    /// without losing the others.
+    pub fn parse_recipients(text: &str) -> (Vec<String>, Vec<String>) {
+        let (mut valid, mut malformed): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for address in text
+            .split([',', ';', ' '])
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            if !super::budgets::valid_email(address) {
+                malformed.push(address.to_string());
+            } else if !valid.iter().any(|a| a == address) {
+                valid.push(address.to_string());
+            }
+        }
+        (valid, malformed)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -836,8 +869,8 @@ async fn alert_project(
     if levels.is_empty() {
         return Ok((0, 0));
     }
-    let mut channels: Vec<(String, String)> = settings
-        .emails
+    let mut channels: Vec<(String, String)> = config
+        .recipients(&settings.emails)
         .iter()
         .map(|e| ("email".to_string(), e.clone()))
         .collect();
@@ -1143,7 +1176,7 @@ async fn plan_checks(
                     plan.unit.name()
                 ),
                 message,
-                plan.alert_emails.clone(),
+                config.recipients(&plan.alert_emails).to_vec(),
             ));
         }
     }
@@ -1156,7 +1189,7 @@ async fn plan_checks(
         let unused = state.remaining().unwrap_or(0);
         if state.days_left > CREDIT_EXPIRY_NOTICE_DAYS
             || unused <= 0
-            || plan.alert_emails.is_empty()
+            || config.recipients(&plan.alert_emails).is_empty()
         {
             continue;
         }
@@ -1181,7 +1214,7 @@ async fn plan_checks(
                 state.plan.show(unused),
                 state.allotment.map(|a| state.plan.show(a)).unwrap_or_default(),
             ),
-            plan.alert_emails.clone(),
+            config.recipients(&plan.alert_emails).to_vec(),
         ));
     }
     for profile in capacity(plans, reports, now).await? {
@@ -1193,8 +1226,9 @@ async fn plan_checks(
             let emails = states
                 .iter()
                 .find(|s| s.plan.provider == bottleneck)
-                .map(|s| s.plan.alert_emails.clone())
+                .map(|s| s.plan.alert_emails.as_slice())
                 .unwrap_or_default();
+            let emails = config.recipients(emails).to_vec();
             due.push((
                 bottleneck.clone(),
                 profile.project_id.clone(),

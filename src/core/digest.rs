@@ -417,9 +417,9 @@ pub async fn preview(
     Ok(serde_json::json!({
         "report": d,
         "level": period.level(),
-        "recipients": settings.emails,
+        "recipients": config.recipients(&settings.emails),
         "scheduled": settings.report_schedule.map(|s| s.name()),
-        "sent_by_cron": settings.report_schedule == Some(schedule) && !settings.emails.is_empty() && d.events > 0,
+        "sent_by_cron": settings.report_schedule == Some(schedule) && !config.recipients(&settings.emails).is_empty() && d.events > 0,
         "email": { "subject": email.subject, "text": email.text, "html": email.html },
     }))
 }
@@ -481,7 +481,7 @@ pub async fn send_digests(
         let Some(schedule) = settings.report_schedule else {
             continue;
         };
-        if settings.emails.is_empty() {
+        if config.recipients(&settings.emails).is_empty() {
             continue;
         }
         let period = ReportPeriod::last_closed(schedule, settings.tz(), now);
@@ -531,7 +531,8 @@ async fn send_one(
     if d.events == 0 {
         return Ok(outcome);
     }
-    if settings.emails.is_empty() {
+    let recipients = config.recipients(&settings.emails);
+    if recipients.is_empty() {
         outcome.action = "no_recipients".into();
         return Ok(outcome);
     }
@@ -546,7 +547,7 @@ async fn send_one(
     }
     let email = render_digest(d, config);
     let mut sent_any = false;
-    for to in &settings.emails {
+    for to in recipients {
         let result = send_email(notifier, entropy, config, to, &email, now).await?;
         if result.is_ok() {
             sent_any = true;

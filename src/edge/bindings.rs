@@ -25,6 +25,7 @@ pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
 pub const ALERT_EMAIL: &str = "ALERT_EMAIL";
 /// Var: the sender address of alert email.
 pub const ALERT_FROM: &str = "ALERT_FROM";
+pub const ALERT_TO: &str = "ALERT_TO";
 /// Var: the dashboard's public URL, linked from alerts.
 pub const DASHBOARD_URL: &str = "DASHBOARD_URL";
 /// Var: how many days late a usage event may arrive (default 90).
@@ -108,8 +109,17 @@ pub fn alert_config(env: &Env) -> crate::core::alerts::AlertConfig {
             .map(|v| v.to_string().trim().to_string())
             .filter(|v| !v.is_empty())
     };
+    let (default_emails, malformed) =
+        crate::core::alerts::AlertConfig::parse_recipients(&var(ALERT_TO).unwrap_or_default());
+    if !malformed.is_empty() {
+        worker::console_warn!(
+            "var {ALERT_TO}: not email addresses, skipped: {}",
+            malformed.join(", ")
+        );
+    }
     crate::core::alerts::AlertConfig {
         from_address: var(ALERT_FROM),
         dashboard_url: var(DASHBOARD_URL),
+        default_emails,
     }
 }
