@@ -129,6 +129,23 @@ test('LiteLLM price files import as custom prices, exactly', async () => {
   assert.equal(tier.json.tier_above_prompt_tokens, 200000);
 });
 
+test('a LiteLLM file of 6,000 models imports whole: its rows are bound in chunks under D1\'s 2 MB per value', async () => {
+  const file = {};
+  for (let i = 0; i < 6000; i += 1) {
+    file[`bulk-model-${i}`] = { litellm_provider: 'openai', mode: 'chat', input_cost_per_token: Number(`${1 + (i % 9)}e-6`), output_cost_per_token: 2e-6,
+      cache_read_input_token_cost: 5e-7, max_input_tokens: 128000, supports_function_calling: true, supports_vision: true };
+  }
+  const r = await w.fetch('/api/admin/prices/import?effective_from=2025-01-01', { method: 'POST', key: ADMIN_KEY, body: file });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.imported, 6000);
+  const last = await quote({ provider: 'openai', model: 'bulk-model-5999', timestamp: '2025-02-01T00:00:00Z', input_tokens: 1000000, output_tokens: 0 });
+  assert.equal(last.json.cost.amount, '6.00', '5999 % 9 = 5: 6e-6 per token');
+  const first = await quote({ provider: 'openai', model: 'bulk-model-0', timestamp: '2025-02-01T00:00:00Z', input_tokens: 1000000, output_tokens: 0 });
+  assert.equal(first.json.cost.amount, '1.00');
+  const count = await w.db.prepare("SELECT count(*) AS n FROM custom_prices WHERE model LIKE 'bulk-model-%'").first();
+  assert.equal(count.n, 6000);
+});
+
 test('bad prices and bad import files get a 400 naming the entry and field and change nothing', async () => {
   const before = await w.snapshot();
   const base = { provider: 'openai', model: 'x', currency: 'USD', effective_from: '2025-01-01', rates: { input_tokens: { price: '1', per: 1000000 } } };

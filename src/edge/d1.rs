@@ -48,6 +48,30 @@ fn opt_text(value: Option<&str>) -> JsValue {
     value.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }
 
+/// JSON arrays of `items`, each at most `max_bytes` long (an item longer than that gets an
+/// array of its own): a bound value stays under D1's 2 MB per value however many items.
+pub(super) fn json_chunks<T: serde::Serialize>(
+    items: &[T],
+    max_bytes: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let mut chunk = String::new();
+    for item in items {
+        let json = serde_json::to_string(item).map_err(|e| corrupt("json", e.to_string()))?;
+        if !chunk.is_empty() && chunk.len() + json.len() + 2 > max_bytes {
+            chunk.push(']');
+            out.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(if chunk.is_empty() { '[' } else { ',' });
+        chunk.push_str(&json);
+    }
+    if !chunk.is_empty() {
+        chunk.push(']');
+        out.push(chunk);
+    }
+    Ok(out)
+}
+
 /// Runs one query and reads every row as `T`.
 pub(super) async fn query_all<T: serde::de::DeserializeOwned>(
     db: &D1Database,
@@ -437,6 +461,10 @@ struct PriceWrite<'a> {
     names: Vec<String>,
 }
 
+/// The most JSON bound as one value of a price import: half of D1's 2 MB per value, as the
+/// stored `entry_json` strings are escaped once more inside it.
+const PRICE_CHUNK_BYTES: usize = 1_000_000;
+
 impl PriceStore for D1Store {
     async fn upsert_prices(&self, entries: &[PriceEntry]) -> Result<(), StoreError> {
         let now = format_timestamp(now());
@@ -457,37 +485,46 @@ impl PriceStore for D1Store {
                 names: e.lookup_names(),
             });
         }
-        // The whole set is one bound JSON value (D1 allows 100 parameters per statement but
-        // 2 MB per value), and the batch is one transaction.
-        let json = serde_json::to_string(&writes).map_err(|e| corrupt("prices", e.to_string()))?;
-        let statements = vec![
-            self.db
-                .prepare(
-                    "DELETE FROM custom_price_names WHERE price_id IN \
-                     (SELECT json_extract(value, '$.id') FROM json_each(?1))",
-                )
-                .bind(&[text(&json)])
-                .map_err(store_error)?,
-            self.db
-                .prepare(
-                    "INSERT INTO custom_prices (id, scope, provider, model, effective_from, entry_json, updated_at) \
-                     SELECT json_extract(value, '$.id'), json_extract(value, '$.scope'), \
-                            json_extract(value, '$.provider'), json_extract(value, '$.model'), \
-                            json_extract(value, '$.effective_from'), json_extract(value, '$.entry_json'), ?2 \
-                     FROM json_each(?1) WHERE true \
-                     ON CONFLICT (id) DO UPDATE SET entry_json = excluded.entry_json, updated_at = excluded.updated_at",
-                )
-                .bind(&[text(&json), text(&now)])
-                .map_err(store_error)?,
-            self.db
-                .prepare(
-                    "INSERT OR IGNORE INTO custom_price_names (lookup, price_id) \
-                     SELECT n.value, json_extract(e.value, '$.id') \
-                     FROM json_each(?1) e, json_each(json_extract(e.value, '$.names')) n",
-                )
-                .bind(&[text(&json)])
-                .map_err(store_error)?,
-        ];
+        // Each chunk of the set is one bound JSON value (D1 allows 100 parameters per
+        // statement and 2 MB per value), and the batch of every chunk is one transaction.
+        let mut statements = Vec::new();
+        for json in json_chunks(&writes, PRICE_CHUNK_BYTES)? {
+            statements.push(
+                self.db
+                    .prepare(
+                        "DELETE FROM custom_price_names WHERE price_id IN \
+                         (SELECT json_extract(value, '$.id') FROM json_each(?1))",
+                    )
+                    .bind(&[text(&json)])
+                    .map_err(store_error)?,
+            );
+            statements.push(
+                self.db
+                    .prepare(
+                        "INSERT INTO custom_prices (id, scope, provider, model, effective_from, entry_json, updated_at) \
+                         SELECT json_extract(value, '$.id'), json_extract(value, '$.scope'), \
+                                json_extract(value, '$.provider'), json_extract(value, '$.model'), \
+                                json_extract(value, '$.effective_from'), json_extract(value, '$.entry_json'), ?2 \
+                         FROM json_each(?1) WHERE true \
+                         ON CONFLICT (id) DO UPDATE SET entry_json = excluded.entry_json, updated_at = excluded.updated_at",
+                    )
+                    .bind(&[text(&json), text(&now)])
+                    .map_err(store_error)?,
+            );
+            statements.push(
+                self.db
+                    .prepare(
+                        "INSERT OR IGNORE INTO custom_price_names (lookup, price_id) \
+                         SELECT n.value, json_extract(e.value, '$.id') \
+                         FROM json_each(?1) e, json_each(json_extract(e.value, '$.names')) n",
+                    )
+                    .bind(&[text(&json)])
+                    .map_err(store_error)?,
+            );
+        }
+        if statements.is_empty() {
+            return Ok(());
+        }
         self.db.batch(statements).await.map_err(store_error)?;
         Ok(())
     }
