@@ -354,6 +354,42 @@ test('with ALERT_TO set, alerts, plan alerts and reports of a project or plan th
   }
 });
 
+test('one run sends at most 25 messages; the alerts past that are deferred, unclaimed, and the next run sends them', async () => {
+  const own = await startWorker({ bindings: { ALERT_TO: 'ops@example.com' } });
+  try {
+    const call = (path, init = {}) => own.fetch(path, { key: ADMIN_KEY, ...init });
+    const ids = Array.from({ length: 30 }, (_, i) => `many-${String(i).padStart(2, '0')}`);
+    for (const id of ids) {
+      assert.equal((await call('/api/admin/projects', { method: 'POST', body: { id, name: id } })).status, 201);
+      assert.equal((await call(`/api/admin/projects/${id}/budget`, { method: 'PATCH', body: { budget_threshold_usd: '10' } })).status, 200);
+    }
+    const events = ids.map((id) => ({ project_id: id, id: `${id}-e`, provider: 'openai', model: 'gpt-4o', cost: '9' }));
+    assert.equal((await call('/api/usage', { method: 'POST', body: { events } })).status, 201);
+    const actions = (r) => r.json.projects.map((p) => p.action);
+    const count = (list, action) => list.filter((a) => a === action).length;
+
+    const first = await call('/api/admin/usage/check-budgets', { method: 'POST' });
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual([first.json.alerts_sent, count(actions(first), 'sent'), count(actions(first), 'deferred')], [25, 25, 5]);
+    const deferred = first.json.projects.filter((p) => p.action === 'deferred');
+    assert.deepEqual(deferred[0].alerts.map((a) => [a.level, a.recipient, a.status]), [['budget-80', 'ops@example.com', 'deferred']]);
+    assert.equal((await call('/api/admin/alerts?limit=100')).json.alerts.length, 25, 'a deferred alert is neither sent nor logged');
+
+    const second = await call('/api/admin/usage/check-budgets', { method: 'POST' });
+    assert.deepEqual([second.json.alerts_sent, count(actions(second), 'sent'), count(actions(second), 'rate_limited')], [5, 5, 25]);
+    assert.deepEqual(second.json.projects.filter((p) => p.action === 'sent').map((p) => p.project_id), deferred.map((p) => p.project_id));
+
+    const third = await call('/api/admin/usage/check-budgets', { method: 'POST' });
+    assert.deepEqual([third.json.alerts_sent, count(actions(third), 'rate_limited')], [0, 30]);
+    const log = (await call('/api/admin/alerts?limit=100')).json.alerts;
+    assert.deepEqual([log.length, new Set(log.map((a) => a.project_id)).size], [30, 30], 'each project alerted exactly once');
+    const stamped = await own.db.prepare('SELECT count(*) AS n FROM projects WHERE last_budget_alert_sent IS NOT NULL').first();
+    assert.equal(stamped.n, 30);
+  } finally {
+    await own.dispose();
+  }
+});
+
 test('a spike alert fires when today runs at the set percent of the average of the 7 days before, and not below it', async () => {
   const key = await project('spiky', 'Spiky', { alert_emails: ['ops@example.com'], spike_alert: { percent: 300, min_spend: '5' } });
   const settings = (await admin('/api/admin/projects/spiky/budget')).json;

@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::Sha256;
 
-use super::budgets::{window_start, AlertRecord, BudgetSettings, BudgetStore};
+use super::budgets::{window_start, AlertKey, BudgetSettings, BudgetStore};
 use super::clock::{format_timestamp, random_token, Clock, Entropy};
+use super::delivery::{deliver, Channel, Delivered, Fate, LogFacts, Outgoing};
 use super::error::{CoreError, StoreError};
 use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
 use super::plans::{capacity, plan_states, PlanStore};
@@ -449,29 +450,6 @@ fn days_left(check: &ProjectCheck, now: DateTime<Utc>) -> i64 {
         .max(1)
 }
 
-/// Whether the 24-hour window of `level` is open: in a dry run, whether the last claim is old
-/// enough; when sending, whether this run won the claim.
-async fn window_open(
-    budgets: &impl BudgetStore,
-    scope: &str,
-    level: &str,
-    claim: &str,
-    now: DateTime<Utc>,
-    mode: Mode,
-) -> Result<bool, CoreError> {
-    Ok(match mode {
-        Mode::DryRun => budgets
-            .last_claim(scope, level)
-            .await?
-            .is_none_or(|t| t <= window_start(now)),
-        Mode::Send => {
-            budgets
-                .claim_alert(scope, level, claim, now, window_start(now))
-                .await?
-        }
-    })
-}
-
 /// Sends one rendered alert to one address as a MIME message from `ALERT_FROM`; the inner
 /// result is the send's own outcome, logged with the alert.
 pub(crate) async fn send_email(
@@ -853,154 +831,87 @@ fn spike_ratio(check: &ProjectCheck) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn alert_project(
-    budgets: &impl BudgetStore,
-    notifier: &impl Notifier,
-    entropy: &impl Entropy,
+/// The alerts a project is due now: one per level crossed, to each of its channels. Sets
+/// `levels_crossed`, and `action` when there is nowhere to send them.
+fn prepare_project(
     config: &AlertConfig,
     settings: &BudgetSettings,
     check: &mut ProjectCheck,
     now: DateTime<Utc>,
-    mode: Mode,
-) -> Result<(usize, usize), CoreError> {
+) -> Vec<Outgoing> {
     let levels = crossed(check, settings);
     check.levels_crossed = levels.clone();
     if levels.is_empty() {
-        return Ok((0, 0));
+        return Vec::new();
     }
-    let mut channels: Vec<(String, String)> = config
-        .recipients(&settings.emails)
-        .iter()
-        .map(|e| ("email".to_string(), e.clone()))
-        .collect();
-    if let Some(url) = &settings.webhook_url {
-        channels.push(("webhook".into(), url.clone()));
-    }
-    if channels.is_empty() {
+    let emails = config.recipients(&settings.emails);
+    if emails.is_empty() && settings.webhook_url.is_none() {
         check.action = "no_recipients".into();
-        return Ok((0, 0));
+        return Vec::new();
     }
-    let (mut sent, mut failed, mut limited) = (0, 0, 0);
+    let mut out = Vec::with_capacity(levels.len());
     for level in levels {
         let alert = render_alert(check, &level, config);
         check.subject.get_or_insert_with(|| alert.subject.clone());
-        let claim = random_token(entropy, "clm_", 12)?;
-        let available = window_open(
-            budgets,
-            settings.project_id.as_str(),
-            &level,
-            &claim,
-            now,
-            mode,
-        )
-        .await?;
-        if !available {
-            limited += 1;
-            for (channel, recipient) in &channels {
-                check.alerts.push(AlertOutcome {
-                    level: level.clone(),
-                    channel: channel.clone(),
-                    recipient: recipient.clone(),
-                    status: "rate_limited".into(),
-                    error: None,
-                });
-            }
-            continue;
-        }
-        let mut level_sent = 0;
-        for (channel, recipient) in &channels {
-            if mode == Mode::DryRun {
-                check.alerts.push(AlertOutcome {
-                    level: level.clone(),
-                    channel: channel.clone(),
-                    recipient: recipient.clone(),
-                    status: "would_send".into(),
-                    error: None,
-                });
-                continue;
-            }
-            let (result, payload) = if channel == "email" {
-                (
-                    send_email(notifier, entropy, config, recipient, &alert, now).await?,
-                    None,
-                )
-            } else {
-                let body = webhook_body(check, &level, &alert, config);
-                let timestamp = now.timestamp().to_string();
-                let signature = sign_webhook(
-                    settings.webhook_secret.as_deref().unwrap_or_default(),
-                    &timestamp,
-                    &body,
-                );
-                let headers = vec![
+        let mut channels: Vec<Channel> = emails.iter().cloned().map(Channel::Email).collect();
+        if let Some(url) = &settings.webhook_url {
+            let body = webhook_body(check, &level, &alert, config);
+            let timestamp = now.timestamp().to_string();
+            let signature = sign_webhook(
+                settings.webhook_secret.as_deref().unwrap_or_default(),
+                &timestamp,
+                &body,
+            );
+            channels.push(Channel::Webhook {
+                url: url.clone(),
+                body,
+                headers: vec![
                     ("content-type".to_string(), "application/json".to_string()),
                     ("x-ast-timestamp".to_string(), timestamp),
                     ("x-ast-signature".to_string(), format!("sha256={signature}")),
-                ];
-                (
-                    notifier.post_webhook(recipient, &body, &headers).await,
-                    Some(body),
-                )
-            };
-            let ok = result.is_ok();
-            if ok {
-                level_sent += 1;
-                sent += 1;
-            } else {
-                failed += 1;
-            }
-            let record = AlertRecord {
-                id: random_token(entropy, "alr_", 12)?,
-                project_id: check.project_id.clone(),
-                level: level.clone(),
-                channel: channel.clone(),
-                recipient: recipient.clone(),
-                status: if ok { "sent" } else { "failed" }.into(),
-                error: result.as_ref().err().cloned(),
-                subject: Some(alert.subject.clone()),
-                text_body: (channel == "email").then(|| alert.text.clone()),
-                html_body: (channel == "email").then(|| alert.html.clone()),
-                payload,
+                ],
+            });
+        }
+        out.push(Outgoing {
+            key: AlertKey::new(settings.project_id.as_str(), level),
+            log_scope: settings.project_id.as_str().to_string(),
+            alert,
+            channels,
+            facts: LogFacts {
                 spend: check.spend.amount_string(),
                 budget: check.budget.map(|b| b.amount_string()).unwrap_or_default(),
                 currency: check.spend.currency.to_string(),
                 percent_used: check.percent_used.clone().unwrap_or_default(),
-                created_at: format_timestamp(now),
-            };
-            budgets.record_alert(&record).await?;
-            check.alerts.push(AlertOutcome {
-                level: level.clone(),
-                channel: channel.clone(),
-                recipient: recipient.clone(),
-                status: record.status.clone(),
-                error: record.error.clone(),
-            });
-        }
-        if mode == Mode::Send {
-            if level_sent == 0 {
-                // Nothing went out: give the window back so the next run retries.
-                budgets
-                    .release_alert(settings.project_id.as_str(), &level, &claim)
-                    .await?;
-            } else {
-                budgets.mark_alert_sent(&settings.project_id, now).await?;
+            },
+            stamps: Some(settings.project_id.clone()),
+        });
+    }
+    out
+}
+
+/// A check's action from what became of its alerts.
+fn action_of(mode: Mode, delivered: &[&Delivered]) -> String {
+    let (mut sent, mut failed, mut claimed, mut deferred) = (0, 0, 0, 0);
+    for d in delivered {
+        match d.fate {
+            Fate::WouldSend => {}
+            Fate::Claimed => claimed += 1,
+            Fate::Deferred => deferred += 1,
+            Fate::Attempted { sent: s, failed: f } => {
+                sent += s;
+                failed += f;
             }
         }
     }
-    check.action = match (mode, sent, failed, limited) {
-        (Mode::DryRun, _, _, l)
-            if l > 0 && check.alerts.iter().all(|a| a.status == "rate_limited") =>
-        {
-            "rate_limited".into()
-        }
+    match (mode, sent, failed, claimed, deferred) {
+        (Mode::DryRun, ..) if claimed > 0 && claimed == delivered.len() => "rate_limited".into(),
         (Mode::DryRun, ..) => "would_send".into(),
-        (_, 0, 0, l) if l > 0 => "rate_limited".into(),
-        (_, s, 0, _) if s > 0 => "sent".into(),
-        (_, 0, f, _) if f > 0 => "failed".into(),
+        (_, 0, 0, _, d) if d > 0 => "deferred".into(),
+        (_, 0, 0, c, _) if c > 0 => "rate_limited".into(),
+        (_, s, 0, _, 0) if s > 0 => "sent".into(),
+        (_, 0, f, _, _) if f > 0 => "failed".into(),
         _ => "partly_sent".into(),
-    };
-    Ok((sent, failed))
+    }
 }
 
 /// Checks every project's budget (or one project's) and, in `Send` mode, alerts. A project
@@ -1030,6 +941,8 @@ pub async fn check_budgets(
         BTreeMap::new();
     let mut baseline_rows: BTreeMap<String, Result<Vec<super::report::RollupRow>, StoreError>> =
         BTreeMap::new();
+    let mut outgoing: Vec<Outgoing> = Vec::new();
+    let mut owners: Vec<Owner> = Vec::new();
     for settings in budgets.budgets().await? {
         let settings = match settings {
             Ok(settings) => settings,
@@ -1080,32 +993,22 @@ pub async fn check_budgets(
             }
         }
         check.recommendations = recommendations(&check, &settings, now);
-        match alert_project(
-            budgets, notifier, entropy, config, &settings, &mut check, now, mode,
-        )
-        .await
-        {
-            Ok((sent, failed)) => {
-                report.alerts_sent += sent;
-                report.alerts_failed += failed;
-            }
-            Err(e) => {
-                check.action = "error".into();
-                check.error = Some(e.to_string());
-            }
+        for item in prepare_project(config, &settings, &mut check, now) {
+            owners.push(Owner::Project(report.projects.len()));
+            outgoing.push(item);
         }
         report.projects.push(check);
     }
     if only.is_none() {
-        match plan_checks(
-            budgets, reports, plans, notifier, entropy, config, now, mode,
-        )
-        .await
-        {
-            Ok((checks, sent, failed)) => {
-                report.plans = checks;
-                report.alerts_sent += sent;
-                report.alerts_failed += failed;
+        match plan_checks(reports, plans, config, now).await {
+            Ok(checks) => {
+                for (check, item) in checks {
+                    if let Some(item) = item {
+                        owners.push(Owner::Plan(report.plans.len()));
+                        outgoing.push(item);
+                    }
+                    report.plans.push(check);
+                }
             }
             Err(e) => report.plans.push(PlanCheck {
                 provider: String::new(),
@@ -1117,7 +1020,55 @@ pub async fn check_budgets(
             }),
         }
     }
+    // Every alert of the run is claimed in one call and logged in one more.
+    let deliveries = deliver(
+        budgets,
+        notifier,
+        entropy,
+        config,
+        now,
+        window_start(now),
+        mode,
+        &outgoing,
+    )
+    .await?;
+    let mut by_project: BTreeMap<usize, Vec<&Delivered>> = BTreeMap::new();
+    for (owner, delivered) in owners.iter().zip(&deliveries.items) {
+        if let Fate::Attempted { sent, failed } = delivered.fate {
+            report.alerts_sent += sent;
+            report.alerts_failed += failed;
+        }
+        match owner {
+            Owner::Project(i) => by_project.entry(*i).or_default().push(delivered),
+            Owner::Plan(i) => {
+                if let Some(check) = report.plans.get_mut(*i) {
+                    check.alerts.extend(delivered.outcomes.iter().cloned());
+                    check.action = action_of(mode, &[delivered]);
+                    if let Some(e) = &deliveries.log_error {
+                        check.message = format!("{} ({e})", check.message);
+                    }
+                }
+            }
+        }
+    }
+    for (i, delivered) in by_project {
+        if let Some(check) = report.projects.get_mut(i) {
+            for d in &delivered {
+                check.alerts.extend(d.outcomes.iter().cloned());
+            }
+            check.action = action_of(mode, &delivered);
+            if let Some(e) = &deliveries.log_error {
+                check.error = Some(e.clone());
+            }
+        }
+    }
     Ok(report)
+}
+
+/// Whose alert an outgoing one is: a project check's or a plan check's, by index.
+enum Owner {
+    Project(usize),
+    Plan(usize),
 }
 
 /// A plan alert that is due: provider, project, level, message, addresses.
@@ -1132,15 +1083,11 @@ pub const CREDIT_EXPIRY_NOTICE_DAYS: i64 = 7;
 /// units of work left than its alert level), sent to the plan's addresses.
 #[allow(clippy::too_many_arguments)]
 async fn plan_checks(
-    budgets: &impl BudgetStore,
     reports: &impl ReportStore,
     plans: &impl PlanStore,
-    notifier: &impl Notifier,
-    entropy: &impl Entropy,
     config: &AlertConfig,
     now: DateTime<Utc>,
-    mode: Mode,
-) -> Result<(Vec<PlanCheck>, usize, usize), CoreError> {
+) -> Result<Vec<(PlanCheck, Option<Outgoing>)>, CoreError> {
     let states = plan_states(plans, reports, now).await?;
     let mut due: Vec<DueAlert> = Vec::new();
     for state in states.iter().filter(|s| !s.expired) {
@@ -1242,8 +1189,7 @@ async fn plan_checks(
             ));
         }
     }
-    let (mut sent, mut failed) = (0, 0);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(due.len());
     for (provider, project_id, level, message, emails) in due {
         let mut check = PlanCheck {
             provider,
@@ -1255,14 +1201,7 @@ async fn plan_checks(
         };
         if emails.is_empty() {
             check.action = "no_recipients".into();
-            out.push(check);
-            continue;
-        }
-        let claim = random_token(entropy, "clm_", 12)?;
-        let available = window_open(budgets, PLANS_SCOPE, &level, &claim, now, mode).await?;
-        if !available {
-            check.action = "rate_limited".into();
-            out.push(check);
+            out.push((check, None));
             continue;
         }
         let alert = RenderedAlert {
@@ -1274,67 +1213,22 @@ async fn plan_checks(
                 dashboard_link(config, "").map(|l| format!("<p><a href=\"{}\">Open the dashboard</a></p>", escape_html(&l))).unwrap_or_default()
             ),
         };
-        let mut level_sent = 0;
-        for to in &emails {
-            if mode == Mode::DryRun {
-                check.alerts.push(AlertOutcome {
-                    level: level.clone(),
-                    channel: "email".into(),
-                    recipient: to.clone(),
-                    status: "would_send".into(),
-                    error: None,
-                });
-                continue;
-            }
-            let result = send_email(notifier, entropy, config, to, &alert, now).await?;
-            if result.is_ok() {
-                level_sent += 1;
-                sent += 1;
-            } else {
-                failed += 1;
-            }
-            let record = AlertRecord {
-                id: random_token(entropy, "alr_", 12)?,
-                project_id: check
-                    .project_id
-                    .clone()
-                    .unwrap_or_else(|| PLANS_SCOPE.into()),
-                level: level.clone(),
-                channel: "email".into(),
-                recipient: to.clone(),
-                status: if result.is_ok() { "sent" } else { "failed" }.into(),
-                error: result.as_ref().err().cloned(),
-                subject: Some(alert.subject.clone()),
-                text_body: Some(alert.text.clone()),
-                html_body: Some(alert.html.clone()),
-                payload: None,
-                spend: String::new(),
-                budget: String::new(),
-                currency: String::new(),
-                percent_used: String::new(),
-                created_at: format_timestamp(now),
-            };
-            budgets.record_alert(&record).await?;
-            check.alerts.push(AlertOutcome {
-                level: level.clone(),
-                channel: "email".into(),
-                recipient: to.clone(),
-                status: record.status.clone(),
-                error: record.error.clone(),
-            });
-        }
-        check.action = match mode {
-            Mode::DryRun => "would_send".into(),
-            Mode::Send if level_sent == emails.len() => "sent".into(),
-            Mode::Send if level_sent > 0 => "partly_sent".into(),
-            Mode::Send => "failed".into(),
+        let scope = check
+            .project_id
+            .clone()
+            .unwrap_or_else(|| PLANS_SCOPE.into());
+        let item = Outgoing {
+            // Plan alerts are claimed under one scope, whatever project they name.
+            key: AlertKey::new(PLANS_SCOPE, level),
+            log_scope: scope,
+            alert,
+            channels: emails.into_iter().map(Channel::Email).collect(),
+            facts: LogFacts::default(),
+            stamps: None,
         };
-        if mode == Mode::Send && level_sent == 0 {
-            budgets.release_alert(PLANS_SCOPE, &level, &claim).await?;
-        }
-        out.push(check);
+        out.push((check, Some(item)));
     }
-    Ok((out, sent, failed))
+    Ok(out)
 }
 
 fn unreadable_check(u: super::budgets::UnreadableBudget) -> ProjectCheck {

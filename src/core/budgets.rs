@@ -483,6 +483,41 @@ pub struct AlertRecord {
     pub created_at: String,
 }
 
+/// An alert's place among the claims and in the log: its scope (a project id, or `plans`)
+/// and its level.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct AlertKey {
+    pub scope: String,
+    pub level: String,
+}
+
+impl AlertKey {
+    pub fn new(scope: impl Into<String>, level: impl Into<String>) -> Self {
+        Self {
+            scope: scope.into(),
+            level: level.into(),
+        }
+    }
+}
+
+/// What a run of alerts writes when it is done.
+#[derive(Debug, Clone, Default)]
+pub struct Settlement {
+    /// The run's claim: only its own claims are given back.
+    pub claim_id: String,
+    pub at: DateTime<Utc>,
+    pub records: Vec<AlertRecord>,
+    pub released: Vec<AlertKey>,
+    /// Projects whose `last_budget_alert_sent` becomes `at`.
+    pub alerted: Vec<ProjectId>,
+}
+
+impl Settlement {
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.released.is_empty() && self.alerted.is_empty()
+    }
+}
+
 /// A project whose budget settings could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnreadableBudget {
@@ -498,35 +533,24 @@ pub trait BudgetStore {
     /// settings cannot be read comes back as an error of its own, so it never hides the others.
     async fn budgets(&self) -> Result<Vec<Result<BudgetSettings, UnreadableBudget>>, StoreError>;
     async fn save_budget(&self, settings: &BudgetSettings) -> Result<bool, StoreError>;
-    /// Claims the right to send `level` for `scope` (a project id, or `plans`): succeeds when no claim is newer than
-    /// `not_after`. Atomic: of two overlapping claims, one wins.
-    async fn claim_alert(
+    /// Claims each of `keys` whose last claim is not newer than `not_after`, in one call and
+    /// atomically per key (of two overlapping runs, one wins each key); returns the keys won.
+    async fn claim_alerts(
         &self,
-        scope: &str,
-        level: &str,
+        keys: &[AlertKey],
         claim_id: &str,
         now: DateTime<Utc>,
         not_after: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    /// Gives a claim back (every send failed), so the next run tries again.
-    async fn release_alert(
+    ) -> Result<Vec<AlertKey>, StoreError>;
+    /// Those of `keys` claimed after `since` (a dry run's view of the windows), in one call.
+    async fn claimed_after(
         &self,
-        scope: &str,
-        level: &str,
-        claim_id: &str,
-    ) -> Result<(), StoreError>;
-    /// When `level` was last claimed for `project`, if ever (for dry runs).
-    async fn last_claim(
-        &self,
-        scope: &str,
-        level: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError>;
-    async fn record_alert(&self, record: &AlertRecord) -> Result<(), StoreError>;
-    async fn mark_alert_sent(
-        &self,
-        project: &ProjectId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+        keys: &[AlertKey],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<AlertKey>, StoreError>;
+    /// Writes what a run did, in one call: its log records, the claims it gives back (every
+    /// send of them failed, so the next run retries) and the projects it alerted.
+    async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError>;
     /// Alert attempts, newest first.
     async fn alerts(
         &self,

@@ -9,11 +9,10 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::alerts::{
-    dashboard_link, escape_html, send_email, AlertConfig, Notifier, RenderedAlert,
-};
-use super::budgets::{AlertRecord, BudgetSettings, BudgetStore, ReportSchedule};
-use super::clock::{format_timestamp, random_token, Entropy};
+use super::alerts::{dashboard_link, escape_html, AlertConfig, Mode, Notifier, RenderedAlert};
+use super::budgets::{AlertKey, BudgetSettings, BudgetStore, ReportSchedule};
+use super::clock::{format_timestamp, Entropy};
+use super::delivery::{deliver, Channel, Fate, LogFacts, Outgoing};
 use super::error::CoreError;
 use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
 use super::report::{local_midnight, Dim, Range, ReportStore, RollupRow};
@@ -429,7 +428,8 @@ pub async fn preview(
 pub struct DigestOutcome {
     pub project_id: String,
     pub level: String,
-    /// `sent`, `failed`, `already_sent`, `no_usage`, or `no_recipients`.
+    /// `sent`, `failed`, `already_sent`, `deferred` (past the run's send limit: the next run
+    /// sends it), `no_usage`, or `no_recipients`.
     pub action: String,
 }
 
@@ -438,6 +438,9 @@ pub struct DigestRun {
     pub sent: usize,
     pub failed: usize,
     pub reports: Vec<DigestOutcome>,
+    /// Set when the reports went out but their log could not be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
 }
 
 /// Which reports to send.
@@ -462,128 +465,104 @@ pub async fn send_digests(
     which: Which<'_>,
 ) -> Result<DigestRun, CoreError> {
     let mut run = DigestRun::default();
+    // The reports of this run: each project's, with its period and figures.
+    let mut reports_due: Vec<(BudgetSettings, ReportPeriod, Digest)> = Vec::new();
     if let Which::Project(settings, schedule) = which {
         let period = ReportPeriod::last_closed(schedule, settings.tz(), now);
         let (rows, previous) = period_rows(reports, &period, Some(&settings.project_id)).await?;
         let d = digest(settings, &period, &rows, &previous);
-        let outcome = send_one(
-            budgets, notifier, entropy, config, now, settings, &period, &d, &mut run,
-        )
-        .await?;
-        run.reports.push(outcome);
-        return Ok(run);
+        reports_due.push((settings.clone(), period, d));
+    } else {
+        // Projects whose last closed period is due, grouped by zone and schedule: each
+        // group's rows are read once.
+        let mut groups: BTreeMap<(String, &'static str), (ReportPeriod, Vec<BudgetSettings>)> =
+            BTreeMap::new();
+        for settings in budgets.budgets().await?.into_iter().flatten() {
+            let Some(schedule) = settings.report_schedule else {
+                continue;
+            };
+            if config.recipients(&settings.emails).is_empty() {
+                continue;
+            }
+            let period = ReportPeriod::last_closed(schedule, settings.tz(), now);
+            if !period.due(now) {
+                continue;
+            }
+            groups
+                .entry((period.tz.name().to_string(), schedule.name()))
+                .or_insert_with(|| (period, Vec::new()))
+                .1
+                .push(settings);
+        }
+        for (period, projects) in groups.into_values() {
+            let (rows, previous) = period_rows(reports, &period, None).await?;
+            for settings in projects {
+                let d = digest(&settings, &period, &rows, &previous);
+                reports_due.push((settings, period.clone(), d));
+            }
+        }
     }
-    // Projects whose last closed period is due, grouped by zone and schedule: each group's
-    // rows are read once.
-    let mut groups: BTreeMap<(String, &'static str), (ReportPeriod, Vec<BudgetSettings>)> =
-        BTreeMap::new();
-    for settings in budgets.budgets().await?.into_iter().flatten() {
-        let Some(schedule) = settings.report_schedule else {
+    let mut outgoing = Vec::new();
+    let mut slots = Vec::new();
+    for (settings, period, d) in &reports_due {
+        let mut outcome = DigestOutcome {
+            project_id: settings.project_id.as_str().to_string(),
+            level: period.level(),
+            action: "no_usage".into(),
+        };
+        let recipients = config.recipients(&settings.emails);
+        if d.events > 0 && recipients.is_empty() {
+            outcome.action = "no_recipients".into();
+        }
+        if d.events > 0 && !recipients.is_empty() {
+            slots.push(Some(outgoing.len()));
+            outgoing.push(Outgoing {
+                key: AlertKey::new(settings.project_id.as_str(), period.level()),
+                log_scope: settings.project_id.as_str().to_string(),
+                alert: render_digest(d, config),
+                channels: recipients.iter().cloned().map(Channel::Email).collect(),
+                facts: LogFacts {
+                    spend: d.cost.get(d.currency).amount_string(),
+                    budget: d.budget.map(|b| b.amount_string()).unwrap_or_default(),
+                    currency: d.currency.to_string(),
+                    percent_used: String::new(),
+                },
+                stamps: None,
+            });
+        } else {
+            slots.push(None);
+        }
+        run.reports.push(outcome);
+    }
+    // Claimed once for good (`not_after` is the epoch): a period's report goes once.
+    let deliveries = deliver(
+        budgets,
+        notifier,
+        entropy,
+        config,
+        now,
+        DateTime::<Utc>::UNIX_EPOCH,
+        Mode::Send,
+        &outgoing,
+    )
+    .await?;
+    for (outcome, slot) in run.reports.iter_mut().zip(slots) {
+        let Some(delivered) = slot.and_then(|i| deliveries.items.get(i)) else {
             continue;
         };
-        if config.recipients(&settings.emails).is_empty() {
-            continue;
-        }
-        let period = ReportPeriod::last_closed(schedule, settings.tz(), now);
-        if !period.due(now) {
-            continue;
-        }
-        groups
-            .entry((period.tz.name().to_string(), schedule.name()))
-            .or_insert_with(|| (period, Vec::new()))
-            .1
-            .push(settings);
+        outcome.action = match delivered.fate {
+            Fate::Attempted { sent, failed } => {
+                run.sent += sent;
+                run.failed += failed;
+                if sent > 0 { "sent" } else { "failed" }.into()
+            }
+            Fate::Claimed => "already_sent".into(),
+            Fate::Deferred => "deferred".into(),
+            Fate::WouldSend => "would_send".into(),
+        };
     }
-    for (period, projects) in groups.into_values() {
-        let (rows, previous) = period_rows(reports, &period, None).await?;
-        for settings in projects {
-            let d = digest(&settings, &period, &rows, &previous);
-            let outcome = send_one(
-                budgets, notifier, entropy, config, now, &settings, &period, &d, &mut run,
-            )
-            .await?;
-            run.reports.push(outcome);
-        }
-    }
+    run.log_error = deliveries.log_error;
     Ok(run)
-}
-
-/// Claims, sends and logs one project's report.
-#[allow(clippy::too_many_arguments)]
-async fn send_one(
-    budgets: &impl BudgetStore,
-    notifier: &impl Notifier,
-    entropy: &impl Entropy,
-    config: &AlertConfig,
-    now: DateTime<Utc>,
-    settings: &BudgetSettings,
-    period: &ReportPeriod,
-    d: &Digest,
-    run: &mut DigestRun,
-) -> Result<DigestOutcome, CoreError> {
-    let level = period.level();
-    let scope = settings.project_id.as_str().to_string();
-    let mut outcome = DigestOutcome {
-        project_id: scope.clone(),
-        level: level.clone(),
-        action: "no_usage".into(),
-    };
-    if d.events == 0 {
-        return Ok(outcome);
-    }
-    let recipients = config.recipients(&settings.emails);
-    if recipients.is_empty() {
-        outcome.action = "no_recipients".into();
-        return Ok(outcome);
-    }
-    // Claimed once for good: a claim is never taken over (`not_after` is the epoch).
-    let claim = random_token(entropy, "clm_", 12)?;
-    if !budgets
-        .claim_alert(&scope, &level, &claim, now, DateTime::<Utc>::UNIX_EPOCH)
-        .await?
-    {
-        outcome.action = "already_sent".into();
-        return Ok(outcome);
-    }
-    let email = render_digest(d, config);
-    let mut sent_any = false;
-    for to in recipients {
-        let result = send_email(notifier, entropy, config, to, &email, now).await?;
-        if result.is_ok() {
-            sent_any = true;
-            run.sent += 1;
-        } else {
-            run.failed += 1;
-        }
-        budgets
-            .record_alert(&AlertRecord {
-                id: random_token(entropy, "alr_", 12)?,
-                project_id: scope.clone(),
-                level: level.clone(),
-                channel: "email".into(),
-                recipient: to.clone(),
-                status: if result.is_ok() { "sent" } else { "failed" }.into(),
-                error: result.as_ref().err().cloned(),
-                subject: Some(email.subject.clone()),
-                text_body: Some(email.text.clone()),
-                html_body: Some(email.html.clone()),
-                payload: None,
-                spend: d.cost.get(d.currency).amount_string(),
-                budget: d.budget.map(|b| b.amount_string()).unwrap_or_default(),
-                currency: d.currency.to_string(),
-                percent_used: String::new(),
-                created_at: format_timestamp(now),
-            })
-            .await?;
-    }
-    if sent_any {
-        outcome.action = "sent".into();
-    } else {
-        // Every send failed: give the claim back so the next run tries again.
-        budgets.release_alert(&scope, &level, &claim).await?;
-        outcome.action = "failed".into();
-    }
-    Ok(outcome)
 }
 
 #[cfg(test)]

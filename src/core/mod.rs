@@ -10,6 +10,7 @@ pub mod auth;
 pub mod budgets;
 pub mod cache;
 pub mod clock;
+pub mod delivery;
 pub mod digest;
 pub mod error;
 pub mod ingest;

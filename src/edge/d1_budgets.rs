@@ -7,14 +7,15 @@ use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use crate::core::budgets::{
-    AlertRecord, BudgetSettings, BudgetStore, ReportSchedule, SpikeRule, UnreadableBudget,
+    AlertKey, AlertRecord, BudgetSettings, BudgetStore, ReportSchedule, Settlement, SpikeRule,
+    UnreadableBudget,
 };
 use crate::core::clock::{format_timestamp, parse_timestamp};
 use crate::core::error::StoreError;
 use crate::core::money::{Currency, Money};
 use crate::core::projects::ProjectId;
 
-use super::d1::{corrupt, query_all, text, D1Store};
+use super::d1::{corrupt, json_chunks, query_all, store_error, text, D1Store};
 
 fn opt(value: Option<&str>) -> JsValue {
     value.map(JsValue::from_str).unwrap_or(JsValue::NULL)
@@ -116,6 +117,18 @@ const BUDGET_COLUMNS: &str = "id, name, client, budget_threshold_usd, budget_cur
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
     text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
 
+/// A claim's key as D1 returns it.
+#[derive(Deserialize)]
+struct KeyRow {
+    project_id: String,
+    level: String,
+    claim_id: Option<String>,
+}
+
+fn keys_json(keys: &[AlertKey]) -> Result<String, StoreError> {
+    serde_json::to_string(keys).map_err(|e| corrupt("alert keys", e.to_string()))
+}
+
 fn record_of(row: Map<String, Value>) -> AlertRecord {
     let s = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
     AlertRecord {
@@ -211,112 +224,113 @@ impl BudgetStore for D1Store {
         Ok(!rows.is_empty())
     }
 
-    async fn claim_alert(
+    async fn claim_alerts(
         &self,
-        scope: &str,
-        level: &str,
+        keys: &[AlertKey],
         claim_id: &str,
         now: DateTime<Utc>,
         not_after: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        // One statement: insert the claim, or take over one older than the window. Of two
-        // overlapping runs, the second finds the first's fresh claim and gets no row back.
-        let rows: Vec<Map<String, Value>> = query_all(
+    ) -> Result<Vec<AlertKey>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for every key: insert the claim, or take over one older than the
+        // window. Of two overlapping runs, the second finds the first's fresh claims and gets
+        // none of those rows back.
+        let rows: Vec<KeyRow> = query_all(
             self.db(),
-            "INSERT INTO alert_claims (project_id, level, claim_id, claimed_at) VALUES (?1, ?2, ?3, ?4) \
+            "INSERT INTO alert_claims (project_id, level, claim_id, claimed_at) \
+             SELECT DISTINCT json_extract(value, '$.scope'), json_extract(value, '$.level'), ?1, ?2 \
+             FROM json_each(?3) WHERE true \
              ON CONFLICT (project_id, level) DO UPDATE SET claim_id = excluded.claim_id, \
-             claimed_at = excluded.claimed_at WHERE alert_claims.claimed_at <= ?5 \
-             RETURNING claim_id",
+             claimed_at = excluded.claimed_at WHERE alert_claims.claimed_at <= ?4 \
+             RETURNING project_id, level, claim_id",
             &[
-                text(scope),
-                text(level),
                 text(claim_id),
                 text(&format_timestamp(now)),
+                text(&keys_json(keys)?),
                 text(&format_timestamp(not_after)),
             ],
         )
         .await?;
         Ok(rows
-            .first()
-            .and_then(|r| r.get("claim_id"))
-            .and_then(Value::as_str)
-            == Some(claim_id))
+            .into_iter()
+            .filter(|r| r.claim_id.as_deref() == Some(claim_id))
+            .map(|r| AlertKey::new(r.project_id, r.level))
+            .collect())
     }
 
-    async fn release_alert(
+    async fn claimed_after(
         &self,
-        scope: &str,
-        level: &str,
-        claim_id: &str,
-    ) -> Result<(), StoreError> {
-        let _: Vec<Map<String, Value>> = query_all(
+        keys: &[AlertKey],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<AlertKey>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<KeyRow> = query_all(
             self.db(),
-            "DELETE FROM alert_claims WHERE project_id = ?1 AND level = ?2 AND claim_id = ?3",
-            &[text(scope), text(level), text(claim_id)],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn last_claim(
-        &self,
-        scope: &str,
-        level: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let rows: Vec<Map<String, Value>> = query_all(
-            self.db(),
-            "SELECT claimed_at FROM alert_claims WHERE project_id = ?1 AND level = ?2",
-            &[text(scope), text(level)],
+            "SELECT project_id, level, claim_id FROM alert_claims WHERE claimed_at > ?1 \
+             AND (project_id, level) IN \
+             (SELECT json_extract(value, '$.scope'), json_extract(value, '$.level') FROM json_each(?2))",
+            &[text(&format_timestamp(since)), text(&keys_json(keys)?)],
         )
         .await?;
         Ok(rows
-            .first()
-            .and_then(|r| r.get("claimed_at"))
-            .and_then(Value::as_str)
-            .and_then(|t| parse_timestamp(t).ok()))
+            .into_iter()
+            .map(|r| AlertKey::new(r.project_id, r.level))
+            .collect())
     }
 
-    async fn record_alert(&self, r: &AlertRecord) -> Result<(), StoreError> {
-        let _: Vec<Map<String, Value>> = query_all(
-            self.db(),
-            &format!(
-                "INSERT INTO alert_log ({ALERT_COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-            ),
-            &[
-                text(&r.id),
-                text(&r.project_id),
-                text(&r.level),
-                text(&r.channel),
-                text(&r.recipient),
-                text(&r.status),
-                opt(r.error.as_deref()),
-                opt(r.subject.as_deref()),
-                opt(r.text_body.as_deref()),
-                opt(r.html_body.as_deref()),
-                opt(r.payload.as_deref()),
-                text(&r.spend),
-                text(&r.budget),
-                text(&r.currency),
-                text(&r.percent_used),
-                text(&r.created_at),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn mark_alert_sent(
-        &self,
-        project: &ProjectId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let _: Vec<Map<String, Value>> = query_all(
-            self.db(),
-            "UPDATE projects SET last_budget_alert_sent = ?2 WHERE id = ?1",
-            &[text(project.as_str()), text(&format_timestamp(at))],
-        )
-        .await?;
+    async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError> {
+        let db = self.db();
+        let mut statements = Vec::new();
+        let columns: Vec<&str> = ALERT_COLUMNS.split(',').map(str::trim).collect();
+        let extracts = columns
+            .iter()
+            .map(|c| format!("json_extract(value, '$.{c}')"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // The bodies are kept with each record: bound in chunks under D1's 2 MB per value.
+        for json in json_chunks(&settlement.records, 1_000_000)? {
+            statements.push(
+                db.prepare(format!(
+                    "INSERT INTO alert_log ({ALERT_COLUMNS}) SELECT {extracts} FROM json_each(?1)"
+                ))
+                .bind(&[text(&json)])
+                .map_err(store_error)?,
+            );
+        }
+        if !settlement.released.is_empty() {
+            statements.push(
+                db.prepare(
+                    "DELETE FROM alert_claims WHERE claim_id = ?1 AND (project_id, level) IN \
+                     (SELECT json_extract(value, '$.scope'), json_extract(value, '$.level') FROM json_each(?2))",
+                )
+                .bind(&[
+                    text(&settlement.claim_id),
+                    text(&keys_json(&settlement.released)?),
+                ])
+                .map_err(store_error)?,
+            );
+        }
+        if !settlement.alerted.is_empty() {
+            let ids: Vec<&str> = settlement.alerted.iter().map(ProjectId::as_str).collect();
+            let ids =
+                serde_json::to_string(&ids).map_err(|e| corrupt("project ids", e.to_string()))?;
+            statements.push(
+                db.prepare(
+                    "UPDATE projects SET last_budget_alert_sent = ?1 \
+                     WHERE id IN (SELECT value FROM json_each(?2))",
+                )
+                .bind(&[text(&format_timestamp(settlement.at)), text(&ids)])
+                .map_err(store_error)?,
+            );
+        }
+        if statements.is_empty() {
+            return Ok(());
+        }
+        db.batch(statements).await.map_err(store_error)?;
         Ok(())
     }
 
