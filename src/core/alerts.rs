@@ -13,9 +13,9 @@ use sha2::Sha256;
 use super::budgets::{window_start, AlertKey, BudgetSettings, BudgetStore};
 use super::clock::{format_timestamp, random_token, Clock, Entropy};
 use super::delivery::{deliver, Channel, Delivered, Fate, LogFacts, Outgoing};
-use super::error::{CoreError, StoreError};
+use super::error::CoreError;
 use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
-use super::plans::{capacity, plan_states, PlanStore};
+use super::plans::{capacity_of, plan_states, PlanStore};
 use super::projects::ProjectId;
 use super::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
 
@@ -88,7 +88,8 @@ pub struct AlertOutcome {
     pub level: String,
     pub channel: String,
     pub recipient: String,
-    /// `would_send`, `sent`, `failed` or `rate_limited`.
+    /// `would_send`, `sent`, `failed`, `rate_limited` or `deferred` (past the run's send
+    /// limit: the next run sends it).
     pub status: String,
     pub error: Option<String>,
 }
@@ -125,7 +126,7 @@ pub struct ProjectCheck {
     /// `budget-80`, `budget-100`, `daily`, `spike`, ...: the levels crossed now.
     pub levels_crossed: Vec<String>,
     /// `none`, `no_budget`, `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited`,
-    /// `no_recipients` or `error`.
+    /// `deferred`, `no_recipients` or `error`.
     pub action: String,
     pub alerts: Vec<AlertOutcome>,
     pub top_providers: Vec<Breakdown>,
@@ -144,7 +145,8 @@ pub struct PlanCheck {
     /// `capacity-<profile>`.
     pub level: String,
     pub message: String,
-    /// `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited` or `no_recipients`.
+    /// `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited`, `deferred` or
+    /// `no_recipients`.
     pub action: String,
     pub alerts: Vec<AlertOutcome>,
 }
@@ -200,18 +202,17 @@ fn week_before_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
 /// Days averaged for the spike rule's baseline.
 pub const BASELINE_DAYS: i64 = 7;
 
-/// The spend of every project over the 7 days before today in one zone (one query per zone,
-/// made only when a project there has a spike rule).
-async fn baseline_rollups(
-    reports: &impl ReportStore,
+/// The spend of every project over the 7 days before today in one zone (read only for zones
+/// where a project has a spike rule).
+fn baseline_query(
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
     only: Option<&ProjectId>,
-) -> Result<Vec<super::report::RollupRow>, StoreError> {
+) -> super::report::RollupQuery {
     let mut query = week_before_range(tz, now).rollup_query(None);
     query.project_id = only.cloned();
     query.dims = vec![Dim::Project];
-    reports.rollups(&query).await
+    query
 }
 
 /// The average day of the baseline rows of one project, in one currency.
@@ -230,18 +231,17 @@ fn baseline_daily(rows: &[super::report::RollupRow], project: &str, currency: Cu
 /// This month's rollups of every project for one time zone: one query serves every project
 /// whose budget period uses that zone, so a check costs a query per zone, not per project
 /// (D1 allows 50 queries per invocation on the free plan).
-async fn month_rollups(
-    reports: &impl ReportStore,
+fn month_query(
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
     only: Option<&ProjectId>,
-) -> Result<Vec<super::report::RollupRow>, StoreError> {
+) -> super::report::RollupQuery {
     // By local day (for today's spend): in another zone, whole UTC days come from the daily
     // rollups and only the hours that belong to another local day from the hourly ones.
     let mut query = month_range(tz, now).rollup_query(Some(Period::Day));
     query.project_id = only.cloned();
     query.dims = vec![Dim::Project, Dim::Provider, Dim::Model];
-    reports.rollups(&query).await
+    query
 }
 
 /// The month's spend extrapolated linearly to the month's end: `spend` after `elapsed_secs` of a
@@ -937,13 +937,43 @@ pub async fn check_budgets(
         alerts_sent: 0,
         alerts_failed: 0,
     };
-    let mut month_rows: BTreeMap<String, Result<Vec<super::report::RollupRow>, StoreError>> =
-        BTreeMap::new();
-    let mut baseline_rows: BTreeMap<String, Result<Vec<super::report::RollupRow>, StoreError>> =
-        BTreeMap::new();
+    let all = budgets.budgets().await?;
+    // The month of every zone with a budget, and the week before today of every zone with a
+    // spike rule: all read in one call.
+    let mut zones: BTreeMap<String, (chrono_tz::Tz, bool)> = BTreeMap::new();
+    for settings in all.iter().flatten() {
+        if only.is_some_and(|p| *p != settings.project_id)
+            || (settings.amount.is_none()
+                && settings.daily_limit.is_none()
+                && settings.spike.is_none())
+        {
+            continue;
+        }
+        let tz = settings.tz();
+        let entry = zones.entry(tz.name().to_string()).or_insert((tz, false));
+        entry.1 |= settings.spike.is_some();
+    }
+    let mut queries = Vec::new();
+    let mut slots: BTreeMap<String, (usize, Option<usize>)> = BTreeMap::new();
+    for (name, (tz, spike)) in &zones {
+        let month = queries.len();
+        queries.push(month_query(*tz, now, only));
+        let baseline = spike.then(|| {
+            queries.push(baseline_query(*tz, now, only));
+            queries.len() - 1
+        });
+        slots.insert(name.clone(), (month, baseline));
+    }
+    let read = reports.rollups_many(&queries).await;
+    let rows_at = |slot: usize| -> Result<&[super::report::RollupRow], String> {
+        match &read {
+            Ok(all) => all.get(slot).map(Vec::as_slice).ok_or_else(String::new),
+            Err(e) => Err(e.to_string()),
+        }
+    };
     let mut outgoing: Vec<Outgoing> = Vec::new();
     let mut owners: Vec<Owner> = Vec::new();
-    for settings in budgets.budgets().await? {
+    for settings in all {
         let settings = match settings {
             Ok(settings) => settings,
             Err(unreadable) => {
@@ -959,37 +989,29 @@ pub async fn check_budgets(
         if settings.amount.is_none() && settings.daily_limit.is_none() && settings.spike.is_none() {
             continue;
         }
-        let tz = settings.tz();
-        if !month_rows.contains_key(tz.name()) {
-            let rows = month_rollups(reports, tz, now, only).await;
-            month_rows.insert(tz.name().to_string(), rows);
-        }
-        let mut check = match month_rows.get(tz.name()) {
-            Some(Ok(rows)) => measure(rows, &settings, now),
-            Some(Err(e)) => {
-                report.projects.push(failed_check(&settings, e.to_string()));
+        let Some(&(month, baseline)) = slots.get(settings.tz().name()) else {
+            continue;
+        };
+        let mut check = match rows_at(month) {
+            Ok(rows) => measure(rows, &settings, now),
+            Err(e) => {
+                report.projects.push(failed_check(&settings, e));
                 continue;
             }
-            None => continue,
         };
-        if settings.spike.is_some() {
-            if !baseline_rows.contains_key(tz.name()) {
-                let rows = baseline_rollups(reports, tz, now, only).await;
-                baseline_rows.insert(tz.name().to_string(), rows);
-            }
-            match baseline_rows.get(tz.name()) {
-                Some(Ok(rows)) => {
+        if let Some(slot) = baseline.filter(|_| settings.spike.is_some()) {
+            match rows_at(slot) {
+                Ok(rows) => {
                     check.baseline_daily = Some(baseline_daily(
                         rows,
                         settings.project_id.as_str(),
                         check.spend.currency,
                     ))
                 }
-                Some(Err(e)) => {
-                    report.projects.push(failed_check(&settings, e.to_string()));
+                Err(e) => {
+                    report.projects.push(failed_check(&settings, e));
                     continue;
                 }
-                None => continue,
             }
         }
         check.recommendations = recommendations(&check, &settings, now);
@@ -1164,7 +1186,7 @@ async fn plan_checks(
             config.recipients(&plan.alert_emails).to_vec(),
         ));
     }
-    for profile in capacity(plans, reports, now).await? {
+    for profile in capacity_of(&states, plans, reports, now).await? {
         let (Some(below), Some(left)) = (profile.alert_below, profile.units_left) else {
             continue;
         };
@@ -1362,7 +1384,7 @@ mod tests {
             spike: None,
         };
 
-        let rows = block_on(month_rollups(&store, ny, now, None)).unwrap();
+        let rows = block_on(store.rollups(&month_query(ny, now, None))).unwrap();
         let check = measure(&rows, &settings, now);
 
         assert!(

@@ -387,17 +387,26 @@ async fn period_rows(
     period: &ReportPeriod,
     only: Option<&super::projects::ProjectId>,
 ) -> Result<(Vec<RollupRow>, Vec<RollupRow>), CoreError> {
+    let mut read = reports.rollups_many(&period_queries(period, only)).await?;
+    let previous = read.pop().unwrap_or_default();
+    let rows = read.pop().unwrap_or_default();
+    Ok((rows, previous))
+}
+
+/// The two reads of [`period_rows`].
+fn period_queries(
+    period: &ReportPeriod,
+    only: Option<&super::projects::ProjectId>,
+) -> [super::report::RollupQuery; 2] {
     let mut query = period.range(period.from, period.to).rollup_query(None);
     query.project_id = only.cloned();
     query.dims = vec![Dim::Project, Dim::Provider, Dim::Model, Dim::Operation];
-    let rows = reports.rollups(&query).await?;
     let mut before = period
         .range(period.previous_from, period.from)
         .rollup_query(None);
     before.project_id = only.cloned();
     before.dims = vec![Dim::Project];
-    let previous = reports.rollups(&before).await?;
-    Ok((rows, previous))
+    [query, before]
 }
 
 /// `GET /api/admin/projects/{id}/report`: the report of the last closed period, as it would
@@ -494,8 +503,15 @@ pub async fn send_digests(
                 .1
                 .push(settings);
         }
+        // Every group's two reads in one call.
+        let queries: Vec<super::report::RollupQuery> = groups
+            .values()
+            .flat_map(|(period, _)| period_queries(period, None))
+            .collect();
+        let mut read = reports.rollups_many(&queries).await?.into_iter();
         for (period, projects) in groups.into_values() {
-            let (rows, previous) = period_rows(reports, &period, None).await?;
+            let rows = read.next().unwrap_or_default();
+            let previous = read.next().unwrap_or_default();
             for settings in projects {
                 let d = digest(&settings, &period, &rows, &previous);
                 reports_due.push((settings, period.clone(), d));

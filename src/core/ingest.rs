@@ -557,6 +557,10 @@ pub struct RebuildRequest {
 
 pub const DEFAULT_REBUILD_OBJECTS: usize = 20;
 pub const MAX_REBUILD_OBJECTS: usize = 100;
+/// A call stops reading objects once it has read this much (the next call goes on from
+/// there): its rows are written in at most a dozen 1 MB statements, well within the free
+/// plan's 50 D1 queries per invocation, whatever `max_objects` says.
+pub const REBUILD_BYTES: usize = 6_000_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UnreadableLine {
@@ -708,10 +712,18 @@ pub async fn rebuild(
         next_cursor,
     };
     let mut records = Vec::new();
-    for key in &keys {
+    let mut read_bytes = 0;
+    for (i, key) in keys.iter().enumerate() {
+        if read_bytes >= REBUILD_BYTES {
+            // Enough for one invocation's writes: the rest on the next call, from here.
+            report.next_cursor = i.checked_sub(1).and_then(|prev| keys.get(prev)).cloned();
+            report.done = false;
+            break;
+        }
         let Some(bytes) = log.get(key).await? else {
             continue;
         };
+        read_bytes += bytes.len();
         report.objects_read += 1;
         let (lines, bad) = from_ndjson(&bytes);
         report.unreadable_lines += bad.len();

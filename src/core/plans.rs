@@ -851,34 +851,32 @@ impl Plan {
     }
 }
 
-async fn usage_rows(
-    reports: &impl ReportStore,
+/// The read of a plan's usage over whole UTC days.
+fn usage_query(
     provider: &str,
     project: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<RollupRow>, CoreError> {
-    Ok(reports
-        .rollups(&RollupQuery {
-            from: Some(from.to_string()),
-            to: Some(to.to_string()),
-            provider: Some(provider.to_string()),
-            project_id: project.and_then(|p| ProjectId::parse(p).ok()),
-            dims: vec![Dim::Provider],
-            ..RollupQuery::default()
-        })
-        .await?)
+) -> RollupQuery {
+    RollupQuery {
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        provider: Some(provider.to_string()),
+        project_id: project.and_then(|p| ProjectId::parse(p).ok()),
+        dims: vec![Dim::Provider],
+        ..RollupQuery::default()
+    }
 }
 
-/// Usage from the start of the UTC hour of `from` (the hour a reading was taken in: its
-/// usage is counted on top of the reading, erring towards less left) until `to`.
-async fn usage_since(
-    reports: &impl ReportStore,
+/// The read of a plan's usage from the start of the UTC hour of `from` (the hour a reading
+/// was taken in: its usage is counted on top of the reading, erring towards less left) until
+/// `to`.
+fn usage_since_query(
     provider: &str,
     project: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<RollupRow>, CoreError> {
+) -> RollupQuery {
     let range = Range {
         from: Some(super::report::floor_hour(from)),
         to: Some(to),
@@ -888,7 +886,7 @@ async fn usage_since(
     query.provider = Some(provider.to_string());
     query.project_id = project.and_then(|p| ProjectId::parse(p).ok());
     query.dims = vec![Dim::Provider];
-    Ok(reports.rollups(&query).await?)
+    query
 }
 
 /// The state of every plan this period.
@@ -897,8 +895,13 @@ pub async fn plan_states(
     reports: &impl ReportStore,
     now: DateTime<Utc>,
 ) -> Result<Vec<PlanState>, CoreError> {
-    let mut out = Vec::new();
-    for plan in plans.plans().await? {
+    let plans = plans.plans().await?;
+    // Each plan's usage this period, every read in one call. Plans over the same days and
+    // scope (most reset on the 1st) share one read by provider.
+    let mut queries: Vec<RollupQuery> = Vec::new();
+    let mut reads = Vec::with_capacity(plans.len());
+    let mut readings = Vec::with_capacity(plans.len());
+    for plan in &plans {
         let (start, end) = plan.period(now);
         let end_at = end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let start_at = start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
@@ -906,30 +909,42 @@ pub async fn plan_states(
         let reading = plan
             .reading
             .as_ref()
-            .filter(|r| r.at >= start_at && r.at < end_at && r.at <= now);
-        let used = match reading {
-            Some(r) => {
-                let rows = usage_since(
-                    reports,
-                    &plan.provider,
-                    plan.project_id.as_deref(),
-                    r.at,
-                    end_at,
-                )
-                .await?;
-                plan.scaled(&r.used) + measure_of(&plan, &rows)
-            }
+            .filter(|r| r.at >= start_at && r.at < end_at && r.at <= now)
+            .cloned();
+        let mut query = match &reading {
+            Some(r) => usage_since_query(&plan.provider, plan.project_id.as_deref(), r.at, end_at),
+            None => usage_query(&plan.provider, plan.project_id.as_deref(), start, end),
+        };
+        if reading.is_none() {
+            query.provider = None;
+        }
+        let slot = match queries.iter().position(|q| *q == query) {
+            Some(slot) => slot,
             None => {
-                let rows = usage_rows(
-                    reports,
-                    &plan.provider,
-                    plan.project_id.as_deref(),
-                    start,
-                    end,
-                )
-                .await?;
-                measure_of(&plan, &rows)
+                queries.push(query);
+                queries.len() - 1
             }
+        };
+        reads.push(slot);
+        readings.push(reading);
+    }
+    let usage = reports.rollups_many(&queries).await?;
+    let mut out = Vec::with_capacity(plans.len());
+    for ((plan, reading), slot) in plans.into_iter().zip(readings).zip(reads) {
+        let (start, end) = plan.period(now);
+        let end_at = end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let rows: Vec<RollupRow> = usage
+            .get(slot)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| r.provider.as_deref() == Some(plan.provider.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let used = match &reading {
+            Some(r) => plan.scaled(&r.used) + measure_of(&plan, &rows),
+            None => measure_of(&plan, &rows),
         };
         let days_left = ((end_at - now).num_hours() + 23) / 24;
         let expired = plan.term.is_some() && now >= end_at;
@@ -997,7 +1012,7 @@ pub async fn subscriptions_report(
     }
     // One-time money credits pay for usage until they run out: this month's part of that
     // usage is not spent money. Usage drawn over the term before this month came first.
-    let mut credits = Totals::new();
+    let mut credited: Vec<(&PlanState, i128, RollupQuery)> = Vec::new();
     for s in states.iter().filter(|s| s.plan.unit == Unit::Money) {
         let (Some(term), Some(granted)) = (s.plan.term, s.allotment) else {
             continue;
@@ -1007,14 +1022,12 @@ pub async fn subscriptions_report(
         if from >= to {
             continue;
         }
-        let rows = usage_rows(
-            reports,
-            &s.plan.provider,
-            s.plan.project_id.as_deref(),
-            from,
-            to,
-        )
-        .await?;
+        let query = usage_query(&s.plan.provider, s.plan.project_id.as_deref(), from, to);
+        credited.push((s, granted, query));
+    }
+    let queries: Vec<RollupQuery> = credited.iter().map(|(_, _, q)| q.clone()).collect();
+    let mut credits = Totals::new();
+    for ((s, granted, _), rows) in credited.iter().zip(reports.rollups_many(&queries).await?) {
         let this_month = measure_of(&s.plan, &rows);
         let before = s.used - this_month;
         let applied = this_month.min((granted - before).max(0));
@@ -1097,29 +1110,34 @@ async fn learned_items(
     if jobs == 0 {
         return Ok((Vec::new(), 0));
     }
+    // One read of the window's usage by provider and operation, shared by every plan.
+    let mut window = reports
+        .rollups(&RollupQuery {
+            from: Some(from.date_naive().to_string()),
+            to: Some((now.date_naive() + Duration::days(1)).to_string()),
+            project_id: profile
+                .project_id
+                .as_deref()
+                .and_then(|p| ProjectId::parse(p).ok()),
+            dims: vec![Dim::Provider, Dim::Operation],
+            ..RollupQuery::default()
+        })
+        .await?;
+    if !spec.operations.is_empty() {
+        window.retain(|r| {
+            r.operation
+                .as_deref()
+                .is_some_and(|o| spec.operations.iter().any(|x| x == o))
+        });
+    }
     let mut items = Vec::new();
     for state in states {
         let plan = &state.plan;
-        let mut rows = reports
-            .rollups(&RollupQuery {
-                from: Some(from.date_naive().to_string()),
-                to: Some((now.date_naive() + Duration::days(1)).to_string()),
-                provider: Some(plan.provider.clone()),
-                project_id: profile
-                    .project_id
-                    .as_deref()
-                    .and_then(|p| ProjectId::parse(p).ok()),
-                dims: vec![Dim::Provider, Dim::Operation],
-                ..RollupQuery::default()
-            })
-            .await?;
-        if !spec.operations.is_empty() {
-            rows.retain(|r| {
-                r.operation
-                    .as_deref()
-                    .is_some_and(|o| spec.operations.iter().any(|x| x == o))
-            });
-        }
+        let rows: Vec<RollupRow> = window
+            .iter()
+            .filter(|r| r.provider.as_deref() == Some(plan.provider.as_str()))
+            .cloned()
+            .collect();
         let used = measure_of(plan, &rows);
         if used > 0 {
             items.push(ProfileItem {
@@ -1140,12 +1158,22 @@ pub async fn capacity(
     now: DateTime<Utc>,
 ) -> Result<Vec<ProfileCapacity>, CoreError> {
     let states = plan_states(plans, reports, now).await?;
+    capacity_of(&states, plans, reports, now).await
+}
+
+/// [`capacity`] from plan states already read.
+pub async fn capacity_of(
+    states: &[PlanState],
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<ProfileCapacity>, CoreError> {
     let mut out = Vec::new();
     for profile in plans.profiles().await? {
         let (items, learned_from) = match &profile.learn {
             Some(spec) => {
                 let (items, jobs) =
-                    learned_items(&profile, spec, &states, plans, reports, now).await?;
+                    learned_items(&profile, spec, states, plans, reports, now).await?;
                 (items, Some(jobs))
             }
             None => (profile.items.clone(), None),

@@ -293,6 +293,18 @@ impl RollupRow {
 #[allow(async_fn_in_trait)]
 pub trait ReportStore {
     async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError>;
+    /// Several reads, each answered as [`ReportStore::rollups`] would; D1 makes them in one
+    /// call (a batch), so a read per plan or per time zone costs no more calls.
+    async fn rollups_many(
+        &self,
+        queries: &[RollupQuery],
+    ) -> Result<Vec<Vec<RollupRow>>, StoreError> {
+        let mut out = Vec::with_capacity(queries.len());
+        for query in queries {
+            out.push(self.rollups(query).await?);
+        }
+        Ok(out)
+    }
     /// The first and last UTC day of the daily rollups, if any usage is stored.
     async fn rollup_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError>;
     /// The timestamp of the newest stored event (of one project, if given).

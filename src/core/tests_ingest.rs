@@ -556,6 +556,57 @@ fn rebuild_walks_a_day_range_in_pages_with_a_cursor() {
 }
 
 #[test]
+fn rebuild_stops_after_six_megabytes_of_objects_and_the_next_call_goes_on_from_there() {
+    let world = World::new();
+    // Eight requests of about 900 KB each: 200 events with 4 KB of metadata.
+    let note = "x".repeat(4000);
+    for request in 0..8 {
+        let events: Vec<Value> = (0..200)
+            .map(|i| json!({"id": format!("r{request}-{i}"), "provider": "openai", "model": "gpt-4o-mini",
+                            "input_tokens": 10, "metadata": {"note": note}}))
+            .collect();
+        world.send(json!({ "events": events })).unwrap();
+    }
+    let sizes: Vec<usize> = world.log.objects.borrow().values().map(Vec::len).collect();
+    assert_eq!(sizes.len(), 8);
+    assert!(
+        sizes.iter().all(|n| (800_000..1_000_000).contains(n)),
+        "{sizes:?}"
+    );
+    let before = world.store.stored_events();
+    world.store.wipe_events();
+
+    let first = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    // Objects are read until 6 MB is reached: the seventh crosses it.
+    assert_eq!(
+        (first.objects_read, first.inserted, first.done),
+        (7, 1400, false)
+    );
+    let keys: Vec<String> = world.log.objects.borrow().keys().cloned().collect();
+    assert_eq!(first.next_cursor.as_deref(), Some(keys[6].as_str()));
+    let second = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest {
+            cursor: first.next_cursor.clone(),
+            ..RebuildRequest::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!((second.objects_read, second.inserted), (1, 200));
+    let mut after = world.store.stored_events();
+    let mut expected = before;
+    after.sort_by_key(StoredEvent::key);
+    expected.sort_by_key(StoredEvent::key);
+    assert_eq!(after, expected);
+}
+
+#[test]
 fn rebuild_refuses_a_reversed_range_and_bad_sizes_naming_the_field() {
     let world = World::new();
     let reversed = RebuildRequest {

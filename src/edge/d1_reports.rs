@@ -13,7 +13,7 @@ use crate::core::report::{
     Dim, MinuteRow, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
 };
 
-use super::d1::{corrupt, query_all, query_first, text, Binds, D1Store};
+use super::d1::{corrupt, query_all, query_first, store_error, text, Binds, D1Store};
 
 fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
     match value {
@@ -44,138 +44,180 @@ fn plan_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| corrupt("period plan", e.to_string()))
 }
 
+/// The SQL and bound values of one rollup read.
+fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), StoreError> {
+    let mut binds = Binds::new();
+    let filter = |binds: &mut Binds| {
+        if let Some(p) = &query.project_id {
+            binds.add("project_id = ?", p.as_str());
+        }
+        if let Some(p) = &query.provider {
+            binds.add("provider = ?", p);
+        }
+        if let Some(m) = &query.model {
+            binds.add("model = ?", m);
+        }
+        binds.take_filter()
+    };
+    let columns = format!(
+        "project_id, provider, model, operation, currency, cost_nanos, {}",
+        MEASURES.join(", ")
+    );
+    // Each read is one `SELECT` of a bucket (or a period) and the columns, with its own
+    // filter; they are summed together below.
+    let mut reads: Vec<String> = Vec::new();
+    if let Some(plan) = &query.periods {
+        let days = binds.bind(text(&plan_json(&plan.days)?));
+        let hours = binds.bind(text(&plan_json(&plan.hours)?));
+        let signed = format!(
+            "project_id, provider, model, operation, currency, cost_nanos * m.sign AS cost_nanos, {}",
+            MEASURES
+                .iter()
+                .map(|m| format!("{m} * m.sign AS {m}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // The LIMIT keeps each list a table of its own, read once, rather than its JSON
+        // re-read for every rollup row joined to it.
+        let daily_filter = filter(&mut binds);
+        reads.push(format!(
+            "SELECT m.label AS bucket, {columns} FROM (SELECT value ->> 0 AS day, \
+             value ->> 1 AS label FROM json_each(?{days}) LIMIT -1) AS m \
+             JOIN usage_daily ON usage_daily.day = m.day {daily_filter}"
+        ));
+        let hourly_filter = filter(&mut binds);
+        reads.push(format!(
+            "SELECT m.label AS bucket, {signed} FROM (SELECT value ->> 0 AS hour, \
+             value ->> 1 AS label, value ->> 2 AS sign FROM json_each(?{hours}) LIMIT -1) AS m \
+             JOIN usage_hourly ON usage_hourly.hour = m.hour {hourly_filter}"
+        ));
+    } else {
+        for part in query.parts() {
+            let (table, bucket) = match part.table {
+                RollupTable::Hourly => ("usage_hourly", "hour"),
+                RollupTable::Daily => ("usage_daily", "day"),
+            };
+            if let Some(from) = &part.from {
+                binds.add(&format!("{bucket} >= ?"), from);
+            }
+            if let Some(to) = &part.to {
+                binds.add(&format!("{bucket} < ?"), to);
+            }
+            let part_filter = filter(&mut binds);
+            reads.push(format!(
+                "SELECT {bucket} AS bucket, {columns} FROM {table} {part_filter}"
+            ));
+        }
+    }
+    let by_bucket = query.by_bucket || query.periods.is_some();
+    let mut keys: Vec<String> = Vec::new();
+    if by_bucket {
+        keys.push("bucket".to_string());
+    }
+    keys.extend(query.dims.iter().map(|d| match d {
+        Dim::Project => "project_id".to_string(),
+        other => other.name().to_string(),
+    }));
+    keys.push("currency".into());
+    let bucket_select = if by_bucket {
+        "bucket"
+    } else {
+        "NULL AS bucket"
+    };
+    let dims = [Dim::Project, Dim::Provider, Dim::Model, Dim::Operation]
+        .iter()
+        .map(|d| {
+            if query.dims.contains(d) {
+                d.name().to_string()
+            } else {
+                format!("NULL AS {}", d.name())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sums = MEASURES
+        .iter()
+        .map(|m| format!("SUM({m}) AS {m}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let source = reads.join(" UNION ALL ");
+    // Hours moved out of a day's period leave no empty group behind.
+    let having = if query.periods.is_some() {
+        " HAVING SUM(events) <> 0"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {bucket_select}, {dims}, currency, CAST(SUM(cost_nanos) AS TEXT) AS cost_nanos, {sums} \
+         FROM ({source}) GROUP BY {}{having}",
+        keys.join(", ")
+    );
+    Ok((sql, binds.values))
+}
+
+/// The rows of one rollup read, as [`RollupRow`]s.
+fn rollup_rows(
+    query: &RollupQuery,
+    rows: Vec<Map<String, Value>>,
+) -> Result<Vec<RollupRow>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            let mut measures = [0i64; MEASURES.len()];
+            for (slot, name) in measures.iter_mut().zip(MEASURES) {
+                *slot = int(row.get(name));
+            }
+            let bucket = string(row.get("bucket"));
+            let (bucket, period) = if query.periods.is_some() {
+                (None, bucket)
+            } else {
+                (bucket, None)
+            };
+            Ok(RollupRow {
+                bucket,
+                period,
+                project_id: string(row.get("project_id")),
+                provider: string(row.get("provider")),
+                model: string(row.get("model")),
+                operation: string(row.get("operation")),
+                currency: string(row.get("currency")).unwrap_or_default(),
+                cost_nanos: nanos(row.get("cost_nanos"))?,
+                measures,
+            })
+        })
+        .collect()
+}
+
 impl ReportStore for D1Store {
     async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
-        let mut binds = Binds::new();
-        let filter = |binds: &mut Binds| {
-            if let Some(p) = &query.project_id {
-                binds.add("project_id = ?", p.as_str());
+        let (sql, values) = rollup_statement(query)?;
+        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &values).await?;
+        rollup_rows(query, rows)
+    }
+
+    async fn rollups_many(
+        &self,
+        queries: &[RollupQuery],
+    ) -> Result<Vec<Vec<RollupRow>>, StoreError> {
+        if queries.len() <= 1 {
+            let mut out = Vec::new();
+            for query in queries {
+                out.push(self.rollups(query).await?);
             }
-            if let Some(p) = &query.provider {
-                binds.add("provider = ?", p);
-            }
-            if let Some(m) = &query.model {
-                binds.add("model = ?", m);
-            }
-            binds.take_filter()
-        };
-        let columns = format!(
-            "project_id, provider, model, operation, currency, cost_nanos, {}",
-            MEASURES.join(", ")
-        );
-        // Each read is one `SELECT` of a bucket (or a period) and the columns, with its own
-        // filter; they are summed together below.
-        let mut reads: Vec<String> = Vec::new();
-        if let Some(plan) = &query.periods {
-            let days = binds.bind(text(&plan_json(&plan.days)?));
-            let hours = binds.bind(text(&plan_json(&plan.hours)?));
-            let signed = format!(
-                "project_id, provider, model, operation, currency, cost_nanos * m.sign AS cost_nanos, {}",
-                MEASURES
-                    .iter()
-                    .map(|m| format!("{m} * m.sign AS {m}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            // The LIMIT keeps each list a table of its own, read once, rather than its JSON
-            // re-read for every rollup row joined to it.
-            let daily_filter = filter(&mut binds);
-            reads.push(format!(
-                "SELECT m.label AS bucket, {columns} FROM (SELECT value ->> 0 AS day, \
-                 value ->> 1 AS label FROM json_each(?{days}) LIMIT -1) AS m \
-                 JOIN usage_daily ON usage_daily.day = m.day {daily_filter}"
-            ));
-            let hourly_filter = filter(&mut binds);
-            reads.push(format!(
-                "SELECT m.label AS bucket, {signed} FROM (SELECT value ->> 0 AS hour, \
-                 value ->> 1 AS label, value ->> 2 AS sign FROM json_each(?{hours}) LIMIT -1) AS m \
-                 JOIN usage_hourly ON usage_hourly.hour = m.hour {hourly_filter}"
-            ));
-        } else {
-            for part in query.parts() {
-                let (table, bucket) = match part.table {
-                    RollupTable::Hourly => ("usage_hourly", "hour"),
-                    RollupTable::Daily => ("usage_daily", "day"),
-                };
-                if let Some(from) = &part.from {
-                    binds.add(&format!("{bucket} >= ?"), from);
-                }
-                if let Some(to) = &part.to {
-                    binds.add(&format!("{bucket} < ?"), to);
-                }
-                let part_filter = filter(&mut binds);
-                reads.push(format!(
-                    "SELECT {bucket} AS bucket, {columns} FROM {table} {part_filter}"
-                ));
-            }
+            return Ok(out);
         }
-        let by_bucket = query.by_bucket || query.periods.is_some();
-        let mut keys: Vec<String> = Vec::new();
-        if by_bucket {
-            keys.push("bucket".to_string());
+        // Every read in one batch: one call to D1, whatever the number of reads.
+        let mut statements = Vec::with_capacity(queries.len());
+        for query in queries {
+            let (sql, values) = rollup_statement(query)?;
+            statements.push(self.db().prepare(sql).bind(&values).map_err(store_error)?);
         }
-        keys.extend(query.dims.iter().map(|d| match d {
-            Dim::Project => "project_id".to_string(),
-            other => other.name().to_string(),
-        }));
-        keys.push("currency".into());
-        let bucket_select = if by_bucket {
-            "bucket"
-        } else {
-            "NULL AS bucket"
-        };
-        let dims = [Dim::Project, Dim::Provider, Dim::Model, Dim::Operation]
+        let results = self.db().batch(statements).await.map_err(store_error)?;
+        queries
             .iter()
-            .map(|d| {
-                if query.dims.contains(d) {
-                    d.name().to_string()
-                } else {
-                    format!("NULL AS {}", d.name())
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sums = MEASURES
-            .iter()
-            .map(|m| format!("SUM({m}) AS {m}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let source = reads.join(" UNION ALL ");
-        // Hours moved out of a day's period leave no empty group behind.
-        let having = if query.periods.is_some() {
-            " HAVING SUM(events) <> 0"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT {bucket_select}, {dims}, currency, CAST(SUM(cost_nanos) AS TEXT) AS cost_nanos, {sums} \
-             FROM ({source}) GROUP BY {}{having}",
-            keys.join(", ")
-        );
-        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
-        rows.into_iter()
-            .map(|row| {
-                let mut measures = [0i64; MEASURES.len()];
-                for (slot, name) in measures.iter_mut().zip(MEASURES) {
-                    *slot = int(row.get(name));
-                }
-                let bucket = string(row.get("bucket"));
-                let (bucket, period) = if query.periods.is_some() {
-                    (None, bucket)
-                } else {
-                    (bucket, None)
-                };
-                Ok(RollupRow {
-                    bucket,
-                    period,
-                    project_id: string(row.get("project_id")),
-                    provider: string(row.get("provider")),
-                    model: string(row.get("model")),
-                    operation: string(row.get("operation")),
-                    currency: string(row.get("currency")).unwrap_or_default(),
-                    cost_nanos: nanos(row.get("cost_nanos"))?,
-                    measures,
-                })
+            .zip(results)
+            .map(|(query, result)| {
+                let rows: Vec<Map<String, Value>> = result.results().map_err(store_error)?;
+                rollup_rows(query, rows)
             })
             .collect()
     }

@@ -22,8 +22,16 @@ export async function applyMigrations(db) {
  * (webhooks), so tests can see and fail them.
  */
 export async function startWorker({ bindings = {}, outbound } = {}) {
+  const mf = new Miniflare(miniflareOptions({ bindings, outbound }));
+  const db = await mf.getD1Database('DB');
+  await applyMigrations(db);
+  return workerHandle(mf, db);
+}
+
+/** The Miniflare options `startWorker` uses: wrangler.toml's bindings, the built worker. */
+export function miniflareOptions({ bindings = {}, outbound } = {}) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
-  const mf = new Miniflare({
+  return {
     ...workerOptions,
     modules: true,
     scriptPath: join(ROOT, 'build', 'index.js'),
@@ -31,9 +39,11 @@ export async function startWorker({ bindings = {}, outbound } = {}) {
     bindings: { ...workerOptions.bindings, ADMIN_API_KEY: ADMIN_KEY, ...bindings },
     cf: false,
     ...(outbound ? { outboundService: outbound } : {}),
-  });
-  const db = await mf.getD1Database('DB');
-  await applyMigrations(db);
+  };
+}
+
+/** What `startWorker` answers for a started Miniflare and its migrated `DB`. */
+export function workerHandle(mf, db) {
   const worker = {
     mf,
     db,
