@@ -130,6 +130,62 @@ fn a_single_event_is_priced_from_the_catalog_stored_and_written_to_the_raw_log()
 }
 
 #[test]
+fn seed_004s_column_names_cost_usd_and_request_timestamp_are_accepted_as_cost_in_usd_and_timestamp()
+{
+    let world = World::new();
+    let report = world
+        .send(json!({
+            "id": "portal-1", "provider": "openai", "model": "gpt-4", "input_tokens": 1500,
+            "output_tokens": 500, "cost_usd": "0.075", "request_timestamp": "2026-11-19T08:00:00Z"
+        }))
+        .unwrap();
+    assert_eq!(report.events[0].cost, Some(usd("0.075")));
+    assert_eq!(report.events[0].timestamp, "2026-11-19T08:00:00.000Z");
+    let stored = world.store.stored_events();
+    assert_eq!(stored[0].cost_nanos, Some(75_000_000));
+    assert_eq!(stored[0].currency, "USD");
+    for (event, field) in [
+        (
+            json!({"provider": "openai", "cost": "1", "cost_usd": "1"}),
+            "cost_usd",
+        ),
+        (
+            json!({"provider": "openai", "cost_usd": "1", "currency": "EUR"}),
+            "currency",
+        ),
+        (json!({"provider": "openai", "cost_usd": "-1"}), "cost_usd"),
+    ] {
+        let error = world.send(event.clone()).unwrap_err();
+        assert_eq!(
+            fields(&error),
+            vec![(field.to_string(), Some(0))],
+            "{event}"
+        );
+    }
+    assert_eq!(world.store.stored_events().len(), 1);
+}
+
+#[test]
+fn a_provider_typed_as_words_is_the_provider_of_its_joined_name() {
+    let world = World::new();
+    for (i, typed) in ["Eleven Labs", " google  cloud ", "Hume AI"]
+        .iter()
+        .enumerate()
+    {
+        world
+            .send(json!({"id": format!("w{i}"), "provider": typed, "characters": 10}))
+            .unwrap();
+    }
+    let providers: Vec<String> = world
+        .store
+        .stored_events()
+        .into_iter()
+        .map(|e| e.provider)
+        .collect();
+    assert_eq!(providers, vec!["elevenlabs", "google-cloud", "hume"]);
+}
+
+#[test]
 fn a_retried_batch_is_stored_once_and_the_answer_names_the_duplicates() {
     let world = World::new();
     let batch = json!({"events": [

@@ -55,9 +55,14 @@ pub struct EventInput {
     pub credits: Option<DecimalText>,
     /// A cost the client computed itself; kept as reported.
     pub cost: Option<DecimalText>,
+    /// A reported cost in US dollars (seed 004's `cost_usd` column); the same as `cost` with
+    /// `currency` USD.
+    pub cost_usd: Option<DecimalText>,
     pub currency: Option<String>,
     /// A cache hit (Loudly): recorded and counted as a hit, not as usage of an allotment.
     pub cached: Option<bool>,
+    /// When the call happened; seed 004's column is `request_timestamp`.
+    #[serde(alias = "request_timestamp")]
     pub timestamp: Option<String>,
     pub session_id: Option<String>,
     pub job_id: Option<String>,
@@ -164,8 +169,14 @@ impl EventInput {
             }
             None => None,
         };
+        // "Eleven Labs" is elevenlabs: words typed apart are joined before the name is checked.
+        let provider_words = self
+            .provider
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join("-");
         let provider = p
-            .take(normalize_name(&at("provider"), &self.provider))
+            .take(normalize_name(&at("provider"), &provider_words))
             .map(|n| canonical_provider(&n));
         let model = match &self.model {
             Some(m) => p.take(normalize_name(&at("model"), m)),
@@ -214,25 +225,47 @@ impl EventInput {
             Some(c) => p.take(Currency::parse(c).map_err(|m| FieldError::new(at("currency"), m))),
             None => Some(Currency::USD),
         };
-        let reported_cost = match (&self.cost, currency) {
+        // `cost_usd` is `cost` in USD.
+        let (cost_field, cost) = match (&self.cost, &self.cost_usd) {
+            (Some(_), Some(_)) => {
+                p.push(at("cost_usd"), "give either cost or cost_usd, not both");
+                ("cost", None)
+            }
+            (None, Some(usd)) => {
+                if currency.is_some_and(|c| c != Currency::USD) {
+                    p.push(
+                        at("currency"),
+                        "cost_usd is in USD; send `cost` with this currency instead",
+                    );
+                }
+                ("cost_usd", Some(usd))
+            }
+            (cost, None) => ("cost", cost.as_ref()),
+        };
+        let currency = if cost_field == "cost_usd" {
+            Some(Currency::USD)
+        } else {
+            currency
+        };
+        let reported_cost = match (cost, currency) {
             (Some(cost), Some(currency)) => match Money::parse(&cost.0, currency) {
                 Ok(m) if m.nanos < 0 => {
-                    p.push(at("cost"), "must not be negative");
+                    p.push(at(cost_field), "must not be negative");
                     None
                 }
                 Ok(m) if m.nanos > MAX_EVENT_COST_NANOS => {
-                    p.push(at("cost"), TOO_COSTLY);
+                    p.push(at(cost_field), TOO_COSTLY);
                     None
                 }
                 Ok(m) => Some(m),
                 Err(m) => {
-                    p.push(at("cost"), m);
+                    p.push(at(cost_field), m);
                     None
                 }
             },
             _ => None,
         };
-        if self.cost.is_none() && self.currency.is_some() {
+        if self.cost.is_none() && self.cost_usd.is_none() && self.currency.is_some() {
             p.push(at("currency"), "is only meaningful with `cost`");
         }
         let split_tokens = [UsageKind::InputTokens, UsageKind::OutputTokens]
@@ -253,6 +286,7 @@ impl EventInput {
         if usage.is_empty()
             && self.tokens.is_none()
             && self.cost.is_none()
+            && self.cost_usd.is_none()
             && self.cached != Some(true)
         {
             p.push(

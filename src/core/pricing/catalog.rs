@@ -300,7 +300,9 @@ pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
 
 /// The provider slug for the names clients use.
 pub fn canonical_provider(name: &str) -> String {
-    match name {
+    // Words typed apart ("Eleven Labs", "google cloud") are joined with hyphens first.
+    let joined = name.split_whitespace().collect::<Vec<_>>().join("-");
+    match joined.as_str() {
         "gemini" | "google-ai" | "google_ai" | "google-ai-studio" | "vertex_ai" | "vertex-ai"
         | "googleai" => "google".to_string(),
         "claude" => "anthropic".to_string(),
