@@ -390,6 +390,35 @@ test('one run sends at most 25 messages; the alerts past that are deferred, uncl
   }
 });
 
+test('a daily limit with its own currency: a project without a monthly budget takes it, and today\'s GBP spend crosses it', async () => {
+  // Seed 003: "if (usage.totalCost > 100) // £100 daily threshold", with no monthly budget.
+  const key = await project('gbp-daily', 'Sim', { daily_limit: { amount: '0.10', currency: 'gbp' }, alert_emails: ['ops@example.com'] });
+  const settings = (await admin('/api/admin/projects/gbp-daily/budget')).json;
+  assert.deepEqual([settings.daily_limit.amount, settings.daily_limit.currency, settings.budget_threshold_usd], ['0.10', 'GBP', null]);
+  await spend(key, '0.225', { currency: 'GBP', provider: 'hume', model: 'evi' });
+  const r = mine(await check('GET', 'gbp-daily'), 'gbp-daily');
+  assert.deepEqual([r.today_spend.amount, r.today_spend.currency, r.levels_crossed, r.action], ['0.225', 'GBP', ['daily'], 'would_send']);
+
+  // With a monthly budget, the limit is in the budget's currency: another is refused.
+  await project('usd-budget', 'USD', { budget_threshold_usd: '100' });
+  const before = await w.snapshot();
+  for (const [body, fields] of [
+    [{ daily_limit: { amount: '5', currency: 'EUR' } }, ['daily_limit.currency']],
+    [{ daily_limit: { amount: '-5' } }, ['daily_limit.amount']],
+    [{ daily_limit: { amount: '5', currency: 'XYZ' } }, ['daily_limit.currency']],
+    [{ daily_limit: { value: '5' } }, ['daily_limit']],
+    [{ daily_limit: [5] }, ['daily_limit']],
+  ]) {
+    const bad = await admin('/api/admin/projects/usd-budget/budget', { method: 'PATCH', body });
+    assert.equal(bad.status, 400, `${JSON.stringify(body)}: ${bad.text}`);
+    assert.deepEqual(bad.json.error.details.map((d) => d.field), fields, JSON.stringify(body));
+  }
+  assert.deepEqual(await w.snapshot(), before, 'a refused patch changes nothing');
+  const same = await admin('/api/admin/projects/usd-budget/budget', { method: 'PATCH', body: { daily_limit: { amount: '5', currency: 'USD' } } });
+  assert.equal(same.status, 200, same.text);
+  assert.deepEqual([same.json.daily_limit.amount, same.json.daily_limit.currency], ['5.00', 'USD']);
+});
+
 test('a spike alert fires when today runs at the set percent of the average of the 7 days before, and not below it', async () => {
   const key = await project('spiky', 'Spiky', { alert_emails: ['ops@example.com'], spike_alert: { percent: 300, min_spend: '5' } });
   const settings = (await admin('/api/admin/projects/spiky/budget')).json;

@@ -123,8 +123,10 @@ pub struct BudgetPatch {
     pub budget_alert_threshold_percent: Option<i64>,
     #[serde(default, deserialize_with = "nullable")]
     pub alert_levels: Option<Option<LevelsInput>>,
+    /// An amount in the budget's currency, or `{"amount", "currency"}` (a project without a
+    /// monthly budget takes that currency).
     #[serde(default, deserialize_with = "nullable")]
-    pub daily_limit: Option<Option<DecimalText>>,
+    pub daily_limit: Option<Option<LimitInput>>,
     #[serde(default, deserialize_with = "nullable")]
     pub timezone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -151,6 +153,12 @@ pub struct BudgetAmount {
     pub amount: DecimalText,
     pub currency: Option<String>,
 }
+
+/// A daily limit: an amount, or an amount with its currency. Read as any JSON value, so that
+/// each problem is named by its field.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct LimitInput(serde_json::Value);
 
 /// A list of percents, or `"default"` for 50/80/100. Read as any JSON value, so that a wrong
 /// item is named by its index like every other field's problem.
@@ -302,9 +310,48 @@ impl BudgetPatch {
             None => {}
         }
         match self.daily_limit {
-            Some(Some(text)) => {
-                next.daily_limit = p.take(positive_money("daily_limit", &text.0, next.currency));
+            Some(Some(LimitInput(Value::Object(fields)))) => {
+                match serde_json::from_value::<BudgetAmount>(Value::Object(fields)) {
+                    Ok(limit) => {
+                        let currency = match &limit.currency {
+                            Some(c) => p.take(
+                                Currency::parse(c)
+                                    .map_err(|m| FieldError::new("daily_limit.currency", m)),
+                            ),
+                            None => Some(next.currency),
+                        };
+                        if let Some(currency) = currency {
+                            if next.amount.is_some() && currency != next.currency {
+                                p.push(
+                                    "daily_limit.currency",
+                                    format!(
+                                        "must be the monthly budget's currency ({})",
+                                        next.currency
+                                    ),
+                                );
+                            } else if let Some(m) = p.take(positive_money(
+                                "daily_limit.amount",
+                                &limit.amount.0,
+                                currency,
+                            )) {
+                                next.currency = currency;
+                                next.daily_limit = Some(m);
+                            }
+                        }
+                    }
+                    Err(e) => p.push(
+                        "daily_limit",
+                        format!("must be an amount or {{\"amount\", \"currency\"}}: {e}"),
+                    ),
+                }
             }
+            Some(Some(LimitInput(value))) => match serde_json::from_value::<DecimalText>(value) {
+                Ok(text) => {
+                    next.daily_limit =
+                        p.take(positive_money("daily_limit", &text.0, next.currency));
+                }
+                Err(e) => p.push("daily_limit", e.to_string()),
+            },
             Some(None) => next.daily_limit = None,
             None => {}
         }
