@@ -255,6 +255,23 @@ test('admin sign-in: cards, tables, charts and budgets equal the API; the key st
   assert.deepEqual(await readCards(page), cardsOf(month.totals));
   await assertTablesMatch(page, { preset: 'month' });
 
+  // Generations per project: this UTC month's counts, as /api/admin/stats gives them.
+  const now = new Date();
+  const m = `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}`;
+  const stats = await api(`/api/admin/stats?m=${m}`);
+  const counts = await readTable(page, 'table-counts');
+  assert.deepEqual(counts.head, ['Project', 'Jobs this month', 'Events this month', 'Jobs in total', 'Events in total']);
+  assert.equal(counts.rows.length, stats.projects.length);
+  const grouped = (n) => n.toLocaleString('en-US');
+  for (const p of stats.projects) {
+    const row = counts.rows.find((c) => c[0] === (p.project_name ?? p.project_id));
+    assert.deepEqual(row.slice(1), [p.jobs_month, p.events_month, p.jobs_total, p.events_total].map(grouped), p.project_id);
+  }
+  assert.ok(stats.combined.jobs_total > 0 && stats.combined.events_month > 0, 'the fixture has jobs and events this month');
+  assert.equal(await page.textContent('#counts-combined'),
+    `Combined: ${grouped(stats.combined.jobs_month)} jobs and ${grouped(stats.combined.events_month)} events in ${stats.month}; ${grouped(stats.combined.jobs_total)} jobs in total.`);
+  assert.equal(await page.textContent('#counts-month'), `(${stats.month}, UTC)`);
+
   // All time: every panel against the API.
   await choosePreset(page, 'all');
   const all = await api(`/api/admin/usage?${query({ group: 'day,provider', preset: 'all' })}`);

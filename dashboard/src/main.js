@@ -82,7 +82,7 @@ function signOut(message) {
   setKey(null);
   Object.assign(state, { role: null, projectId: null, filter: '', data: null, currency: null });
   destroyCharts();
-  for (const id of ['cards', 'tables', 'unpriced-body', 'budgets-body', 'plans-body', 'capacity-body']) fill(id);
+  for (const id of ['cards', 'tables', 'unpriced-body', 'budgets-body', 'plans-body', 'capacity-body', 'counts-body', 'counts-month']) fill(id);
   fill($('project-filter'), h('option', { value: '', text: 'All projects' }));
   $('updated').textContent = 'Last updated: —';
   $('banner').hidden = true;
@@ -195,6 +195,13 @@ function pastEnd(range) {
   return to && to.getTime() <= Date.now() ? new Date(to.getTime() - 1).toISOString() : undefined;
 }
 
+/** `YYYYMM` of the UTC month a range ends in (this month for a range that has not ended). */
+function statsMonth(range) {
+  const end = pastEnd(range);
+  const at = end ? new Date(end) : new Date();
+  return `${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
 async function loadAdmin(range) {
   const project_id = state.filter || undefined;
   const common = { ...range.params, tz: state.tz, project_id };
@@ -221,6 +228,9 @@ async function loadAdmin(range) {
     // seed teams' accounting pages); otherwise as of now.
     ['subscriptions', optional404(apiPath('/api/admin/subscriptions', { at: pastEnd(range) }))],
     ['capacity', optional404('/api/admin/capacity')],
+    // Jobs (generations) and events per project in the UTC month the range ends in (the seed
+    // teams' monthly ad and project counts).
+    ['counts', getJson(apiPath('/api/admin/stats', { m: statsMonth(range) }))],
     ['retention', optional404('/api/admin/retention')],
   ]);
   const dp = results.dayProvider;
@@ -304,12 +314,15 @@ function render() {
     renderProjectFilter(d.results.projects);
     renderBudgets(d.results.budgets, d.results.alerts);
     renderPlans(d.results.subscriptions, d.results.capacity);
+    renderCounts(d.results.counts);
     renderRetention(d.results.retention);
   } else {
     $('retention-note').hidden = true;
     fill('budgets-body', h('p', { class: 'muted', text: 'Budgets are shown to the admin key only.' }));
     fill('plans-body', h('p', { class: 'muted', text: 'Plans are shown to the admin key only.' }));
     fill('capacity-body');
+    fill('counts-month');
+    fill('counts-body', h('p', { class: 'muted', text: 'Generations per project are shown to the admin key only.' }));
   }
 }
 
@@ -557,6 +570,39 @@ function renderUnpriced(d) {
       ? 'All time. Add a price with POST /api/admin/prices, then re-price the stored events with POST /api/admin/usage/reprice.'
       : 'In this range. Ask an admin to add prices for these models.'),
     h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Models that need a price' }, table));
+}
+
+// Generations per project ---------------------------------------------------------------------
+
+function renderCounts(res) {
+  if (!res?.ok) {
+    fill('counts-month');
+    fill('counts-body', errorText(res?.error));
+    return;
+  }
+  const v = res.value;
+  $('counts-month').textContent = `(${v.month}, UTC)`;
+  const rows = v.projects.filter((p) => !state.filter || p.project_id === state.filter);
+  const table = sortableTable({
+    id: 'table-counts',
+    caption: `Generations and events per project in ${v.month}`,
+    columns: [
+      { label: 'Project', type: 'text', get: (r) => r.project_name ?? r.project_id },
+      { label: 'Jobs this month', type: 'int', get: (r) => r.jobs_month },
+      { label: 'Events this month', type: 'int', get: (r) => r.events_month },
+      { label: 'Jobs in total', type: 'int', get: (r) => r.jobs_total },
+      { label: 'Events in total', type: 'int', get: (r) => r.events_total },
+    ],
+    rows,
+    sort: { index: 1, dir: 'desc' },
+  });
+  const sum = (key) => rows.reduce((n, r) => n + r[key], 0);
+  const combined = state.filter ? null : h('p', { id: 'counts-combined' },
+    `Combined: ${int(sum('jobs_month'))} jobs and ${int(sum('events_month'))} events in ${v.month}; ${int(sum('jobs_total'))} jobs in total.`);
+  fill('counts-body',
+    h('p', { class: 'muted', text: `A job is one job_id (one clip, one ad). ${v.note ?? ''}`.trim() }),
+    h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Generations per project' }, table),
+    combined);
 }
 
 // Project filter -------------------------------------------------------------------------------
