@@ -156,8 +156,15 @@ pub async fn deliver(
     let mut budget = MAX_SENDS_PER_RUN;
     let mut first = true;
     let mut chosen = vec![false; outgoing.len()];
+    let mut repeated = vec![false; outgoing.len()];
+    let mut seen: BTreeSet<&AlertKey> = BTreeSet::new();
     for (i, item) in outgoing.iter().enumerate() {
         if claimed.contains(&item.key) {
+            continue;
+        }
+        if !seen.insert(&item.key) {
+            // The same key twice in one run: the first one is the alert.
+            repeated[i] = true;
             continue;
         }
         if item.channels.len() <= budget || first {
@@ -184,8 +191,8 @@ pub async fn deliver(
         at: now,
         ..Settlement::default()
     };
-    for (item, chosen) in outgoing.iter().zip(chosen) {
-        if claimed.contains(&item.key) {
+    for ((item, chosen), repeated) in outgoing.iter().zip(chosen).zip(repeated) {
+        if claimed.contains(&item.key) || repeated {
             deliveries.items.push(Delivered {
                 fate: Fate::Claimed,
                 outcomes: outcomes(item, "rate_limited"),
@@ -272,4 +279,257 @@ pub async fn deliver(
         }
     }
     Ok(deliveries)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+    use pollster::block_on;
+
+    use super::*;
+    use crate::core::budgets::{BudgetSettings, UnreadableBudget};
+    use crate::core::clock::SystemEntropy;
+    use crate::core::error::StoreError;
+
+    /// Claims and settlements kept in memory, as the D1 adapter keeps them.
+    #[derive(Default)]
+    struct Claims {
+        held: RefCell<BTreeMap<AlertKey, (String, DateTime<Utc>)>>,
+        settled: RefCell<Vec<Settlement>>,
+    }
+
+    impl BudgetStore for Claims {
+        async fn budget(&self, _: &ProjectId) -> Result<Option<BudgetSettings>, StoreError> {
+            Ok(None)
+        }
+        async fn budgets(
+            &self,
+        ) -> Result<Vec<Result<BudgetSettings, UnreadableBudget>>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn save_budget(&self, _: &BudgetSettings) -> Result<bool, StoreError> {
+            Ok(true)
+        }
+        async fn claim_alerts(
+            &self,
+            keys: &[AlertKey],
+            claim_id: &str,
+            now: DateTime<Utc>,
+            not_after: DateTime<Utc>,
+        ) -> Result<Vec<AlertKey>, StoreError> {
+            let mut held = self.held.borrow_mut();
+            let mut won = Vec::new();
+            for key in keys {
+                if held.get(key).is_none_or(|(_, at)| *at <= not_after) {
+                    held.insert(key.clone(), (claim_id.to_string(), now));
+                    won.push(key.clone());
+                }
+            }
+            Ok(won)
+        }
+        async fn claimed_after(
+            &self,
+            keys: &[AlertKey],
+            since: DateTime<Utc>,
+        ) -> Result<Vec<AlertKey>, StoreError> {
+            let held = self.held.borrow();
+            Ok(keys
+                .iter()
+                .filter(|k| held.get(*k).is_some_and(|(_, at)| *at > since))
+                .cloned()
+                .collect())
+        }
+        async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError> {
+            let mut held = self.held.borrow_mut();
+            for key in &settlement.released {
+                if held
+                    .get(key)
+                    .is_some_and(|(claim, _)| *claim == settlement.claim_id)
+                {
+                    held.remove(key);
+                }
+            }
+            self.settled.borrow_mut().push(settlement.clone());
+            Ok(())
+        }
+        async fn alerts(
+            &self,
+            _: Option<&ProjectId>,
+            _: u32,
+        ) -> Result<Vec<crate::core::budgets::AlertRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Records what was sent; an address containing "bounce" fails.
+    #[derive(Default)]
+    struct Outbox(RefCell<Vec<String>>);
+
+    impl Notifier for Outbox {
+        async fn send_email(&self, _: &str, to: &str, _: &str) -> Result<(), String> {
+            if to.contains("bounce") {
+                return Err("mailbox unavailable".into());
+            }
+            self.0.borrow_mut().push(to.to_string());
+            Ok(())
+        }
+        async fn post_webhook(
+            &self,
+            url: &str,
+            _: &str,
+            _: &[(String, String)],
+        ) -> Result<(), String> {
+            self.0.borrow_mut().push(url.to_string());
+            Ok(())
+        }
+    }
+
+    fn item(project: &str, level: &str, emails: &[&str]) -> Outgoing {
+        Outgoing {
+            key: AlertKey::new(project, level),
+            log_scope: project.to_string(),
+            alert: RenderedAlert {
+                subject: format!("{project} {level}"),
+                text: "text".into(),
+                html: "<p>html</p>".into(),
+            },
+            channels: emails
+                .iter()
+                .map(|e| Channel::Email(e.to_string()))
+                .collect(),
+            facts: LogFacts::default(),
+            stamps: ProjectId::parse(project).ok(),
+        }
+    }
+
+    fn config() -> AlertConfig {
+        AlertConfig {
+            from_address: Some("alerts@example.com".into()),
+            ..AlertConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_run_sends_up_to_its_limit_defers_the_rest_unclaimed_and_the_next_run_sends_them() {
+        let (claims, outbox) = (Claims::default(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let window = now - chrono::Duration::hours(24);
+        // 30 alerts of one address each: 25 fit in a run.
+        let outgoing: Vec<Outgoing> = (0..30)
+            .map(|i| item(&format!("p{i:02}"), "budget-80", &["ops@example.com"]))
+            .collect();
+        let run = |at| {
+            block_on(deliver(
+                &claims,
+                &outbox,
+                &SystemEntropy,
+                &config(),
+                at,
+                window,
+                Mode::Send,
+                &outgoing,
+            ))
+            .unwrap()
+        };
+        let first = run(now);
+        let fates: Vec<Fate> = first.items.iter().map(|d| d.fate).collect();
+        assert_eq!(fates[..25], [Fate::Attempted { sent: 1, failed: 0 }; 25]);
+        assert_eq!(fates[25..], [Fate::Deferred; 5]);
+        assert_eq!(first.items[29].outcomes[0].status, "deferred");
+        assert_eq!(
+            claims.held.borrow().len(),
+            25,
+            "deferred alerts are not claimed"
+        );
+        let settled = claims.settled.borrow()[0].clone();
+        assert_eq!(
+            (
+                settled.records.len(),
+                settled.alerted.len(),
+                settled.released.len()
+            ),
+            (25, 25, 0)
+        );
+
+        let second = run(now + chrono::Duration::minutes(5));
+        let sent: Vec<usize> = second
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| matches!(d.fate, Fate::Attempted { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(sent, vec![25, 26, 27, 28, 29]);
+        assert!(second.items[..25].iter().all(|d| d.fate == Fate::Claimed));
+        assert_eq!(outbox.0.borrow().len(), 30, "each alert went out once");
+    }
+
+    #[test]
+    fn an_alert_whose_every_send_failed_is_released_and_one_repeated_in_a_run_is_sent_once() {
+        let (claims, outbox) = (Claims::default(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let outgoing = vec![
+            item("ads", "budget-100", &["bounce@example.com"]),
+            item("ads", "daily", &["bounce@example.com", "lead@example.com"]),
+            item("video", "credit-expiry", &["ops@example.com"]),
+            item("video", "credit-expiry", &["ops@example.com"]),
+        ];
+        let report = block_on(deliver(
+            &claims,
+            &outbox,
+            &SystemEntropy,
+            &config(),
+            now,
+            now - chrono::Duration::hours(24),
+            Mode::Send,
+            &outgoing,
+        ))
+        .unwrap();
+        let fates: Vec<Fate> = report.items.iter().map(|d| d.fate).collect();
+        assert_eq!(
+            fates,
+            vec![
+                Fate::Attempted { sent: 0, failed: 1 },
+                Fate::Attempted { sent: 1, failed: 1 },
+                Fate::Attempted { sent: 1, failed: 0 },
+                Fate::Claimed,
+            ]
+        );
+        let settled = claims.settled.borrow()[0].clone();
+        assert_eq!(settled.released, vec![AlertKey::new("ads", "budget-100")]);
+        assert_eq!(
+            settled
+                .alerted
+                .iter()
+                .map(ProjectId::as_str)
+                .collect::<Vec<_>>(),
+            vec!["ads", "video"]
+        );
+        let statuses: Vec<(String, String)> = settled
+            .records
+            .iter()
+            .map(|r| (r.recipient.clone(), r.status.clone()))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ("bounce@example.com".into(), "failed".into()),
+                ("bounce@example.com".into(), "failed".into()),
+                ("lead@example.com".into(), "sent".into()),
+                ("ops@example.com".into(), "sent".into()),
+            ]
+        );
+        // The released claim is open again; the others hold.
+        let held: Vec<AlertKey> = claims.held.borrow().keys().cloned().collect();
+        assert_eq!(
+            held,
+            vec![
+                AlertKey::new("ads", "daily"),
+                AlertKey::new("video", "credit-expiry")
+            ]
+        );
+    }
 }
