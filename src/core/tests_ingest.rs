@@ -1741,6 +1741,17 @@ mod plans {
         capacity, known_providers, period, subscriptions_report, PlanInput, PlanStore, ProfileInput,
     };
 
+    /// The plan of `provider` in a subscriptions report.
+    fn subscription(report: &Value, provider: &str) -> Value {
+        report["subscriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["provider"] == provider)
+            .unwrap()
+            .clone()
+    }
+
     fn put_plan(world: &World, body: Value) {
         let plan = serde_json::from_value::<PlanInput>(body)
             .unwrap()
@@ -1852,15 +1863,7 @@ mod plans {
             .push(json!({"provider": "loudly", "tracks": 1, "timestamp": "2026-11-14T09:00:00Z"}));
         record(&world, now, Value::Array(events));
         let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
-        let plan = |p: &str| {
-            report["subscriptions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["provider"] == p)
-                .unwrap()
-                .clone()
-        };
+        let plan = |p: &str| subscription(&report, p);
         assert_eq!(
             (
                 plan("heygen")["used"].as_str(),
@@ -2058,15 +2061,7 @@ mod plans {
             ]),
         );
         let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
-        let plan = |p: &str| {
-            report["subscriptions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["provider"] == p)
-                .unwrap()
-                .clone()
-        };
+        let plan = |p: &str| subscription(&report, p);
         let voice = plan("elevenlabs");
         assert_eq!(voice["run_rate_per_day"], "24");
         assert_eq!(voice["run_out"], Value::Null);
