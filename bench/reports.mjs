@@ -59,6 +59,26 @@ const dev = await startWranglerDev({ adminKey: ADMIN, prepare: bulkLoad });
 const loadSeconds = ((performance.now() - loadStarted) / 1000).toFixed(0);
 try {
   const headers = { authorization: `Bearer ${ADMIN}` };
+  // Budgets in five time zones (spike rules in two) and ten plans, for the budget check and
+  // the plan reports.
+  const zones = ['UTC', 'America/New_York', 'Europe/Paris', 'Asia/Tokyo', 'Australia/Sydney'];
+  const send = async (method, path, body) => {
+    const r = await fetch(`${dev.base}${path}`, { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!r.ok) throw new Error(`${method} ${path}: HTTP ${r.status} ${await r.text()}`);
+  };
+  for (let i = 0; i < 10; i += 1) {
+    await send('PATCH', `/api/admin/projects/p${i}/budget`, {
+      budget_threshold_usd: '500', alert_levels: 'default', daily_limit: '50', timezone: zones[i % 5],
+      ...(i % 5 < 2 ? { spike_alert: { percent: 300 } } : {}),
+    });
+  }
+  const planProviders = ['openai', 'anthropic', 'google', 'elevenlabs'];
+  for (let i = 0; i < 10; i += 1) {
+    await send('PUT', '/api/admin/subscriptions', {
+      provider: planProviders[i % 4], project_id: `p${i}`, monthly_fee: '20',
+      allotment: { amount: '1000000', unit: 'tokens' }, counts: { usage: 'total_tokens', per: '1' }, reset_day: 1 + (i % 3) * 7,
+    });
+  }
   const last = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
   const first = new Date(Date.now() - 31 * 86_400_000).toISOString().slice(0, 10);
   const month = new Date().toISOString().slice(0, 7).replace('-', '');
@@ -77,6 +97,8 @@ try {
     ['analytics realtime usage', '/api/analytics/realtime-usage'],
     ['jobs, 100 newest of the month', '/api/admin/usage/jobs?preset=month'],
     ['job cost distribution (this month)', '/api/admin/usage/jobs/summary?preset=month'],
+    ['budget check, dry run (10 projects, 5 zones)', '/api/admin/usage/check-budgets'],
+    ['plans this period (10 plans)', '/api/admin/subscriptions'],
   ];
   const rows = [];
   for (const [label, path] of reports) {
