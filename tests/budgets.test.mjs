@@ -88,6 +88,9 @@ test('budget settings are validated field by field and a bad patch changes nothi
   const row = (await admin('/api/admin/usage?group=project&preset=month&project_id=val')).json.rows[0];
   assert.deepEqual([row.budget.budget.amount, row.budget.budget.currency, row.budget.month_to_date.amount, row.budget.percent_used, row.budget.status],
     ['250.00', 'EUR', '25.00', '10.00', 'ok']);
+  // Each address once, however it is capitalised, in the order given.
+  const dup = await admin('/api/admin/projects/val/budget', { method: 'PATCH', body: { alert_emails: ['a@example.com', 'b@example.com', 'A@Example.com'] } });
+  assert.deepEqual(dup.json.alert_emails, ['a@example.com', 'b@example.com']);
 });
 
 test('79% sends nothing, 80% sends the 80% alert, 100% the over-budget one, and more stays quiet for 24 hours', async () => {
@@ -310,7 +313,7 @@ test('the cron itself emails a closed week\'s report in its first slot after the
 
 test('with ALERT_TO set, alerts, plan alerts and reports of a project or plan that names no address go to it; one that names its own goes only there', async () => {
   // The seed teams set a budget and a percent and expect email: ALERT_TO is the team's inbox.
-  const own = await startWorker({ bindings: { ALERT_TO: 'ops@example.com, not-an-address;finance@example.com ops@example.com' } });
+  const own = await startWorker({ bindings: { ALERT_TO: 'ops@example.com, not-an-address;finance@example.com ops@example.com\nOPS@example.com\tfinance@example.com' } });
   try {
     const call = (path, init = {}) => own.fetch(path, { key: ADMIN_KEY, ...init });
     for (const [id, budget] of [
@@ -417,6 +420,44 @@ test('a daily limit with its own currency: a project without a monthly budget ta
   const same = await admin('/api/admin/projects/usd-budget/budget', { method: 'PATCH', body: { daily_limit: { amount: '5', currency: 'USD' } } });
   assert.equal(same.status, 200, same.text);
   assert.deepEqual([same.json.daily_limit.amount, same.json.daily_limit.currency], ['5.00', 'USD']);
+});
+
+test('the budget check and the scheduled reports of one cron run share its 25 messages; the rest go out in the next runs, each once', async () => {
+  const own = await startWorker({ bindings: { ALERT_TO: 'team@example.com' } });
+  try {
+    const call = (path, init = {}) => own.fetch(path, { key: ADMIN_KEY, ...init });
+    // A slot 6 hours after last Monday's close: the week before it is due for its report.
+    const now = new Date();
+    const thisMonday = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - ((now.getUTCDay() + 6) % 7));
+    const monday = thisMonday - 7 * 86_400_000;
+    const at = (h) => new Date(monday + h * 3_600_000);
+    const ids = Array.from({ length: 30 }, (_, i) => `share-${String(i).padStart(2, '0')}`);
+    const events = [];
+    for (const id of ids) {
+      assert.equal((await call('/api/admin/projects', { method: 'POST', body: { id, name: id } })).status, 201);
+      assert.equal((await call(`/api/admin/projects/${id}/budget`, { method: 'PATCH', body: { budget_threshold_usd: '10', report_schedule: 'weekly' } })).status, 200);
+      events.push({ project_id: id, id: `${id}-week`, provider: 'openai', model: 'gpt-4o', cost: '1', timestamp: at(-30).toISOString() });
+      events.push({ project_id: id, id: `${id}-now`, provider: 'openai', model: 'gpt-4o', cost: '9', timestamp: at(5).toISOString() });
+    }
+    assert.equal((await call('/api/usage', { method: 'POST', body: { events } })).status, 201);
+    const cron = await own.mf.getWorker();
+    const log = async () => (await call('/api/admin/alerts?limit=200')).json.alerts;
+    const kinds = (list) => ({
+      budget: list.filter((a) => a.level.startsWith('budget-')).length,
+      report: list.filter((a) => a.level.startsWith('report-weekly-')).length,
+    });
+    await cron.scheduled({ cron: '0 */6 * * *', scheduledTime: at(6) });
+    assert.deepEqual(kinds(await log()), { budget: 25, report: 0 }, 'the first run: 25 messages, budget alerts first');
+    await cron.scheduled({ cron: '0 */6 * * *', scheduledTime: at(12) });
+    assert.deepEqual(kinds(await log()), { budget: 30, report: 20 });
+    await cron.scheduled({ cron: '0 */6 * * *', scheduledTime: at(18) });
+    const all = await log();
+    assert.deepEqual(kinds(all), { budget: 30, report: 30 });
+    assert.equal(new Set(all.map((a) => `${a.project_id} ${a.level}`)).size, 60, 'each alert and report once');
+    assert.ok(all.every((a) => a.status === 'sent' && a.recipient === 'team@example.com'));
+  } finally {
+    await own.dispose();
+  }
 });
 
 test('a spike alert fires when today runs at the set percent of the average of the 7 days before, and not below it', async () => {

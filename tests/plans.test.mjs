@@ -133,11 +133,19 @@ test('a one-time credit is drawn over its term, counted down to its expiry, and 
   // Five days before it expires with most of it unused, the budget check warns its recipients.
   await put('/api/admin/subscriptions', { ...credit, term: { starts: day(-80), expires: day(5) }, alert_emails: ['ops@example.com'] });
   const dry = (await admin('/api/admin/usage/check-budgets')).json;
-  const notice = dry.plans.find((p) => p.level === 'credit-expiry-google-cloud@studio');
+  const notice = dry.plans.find((p) => p.level === 'credit-expiry-google-cloud@studio-money');
   assert.ok(notice, JSON.stringify(dry.plans));
   assert.equal(notice.action, 'would_send');
   assert.deepEqual(notice.alerts.map((a) => [a.recipient, a.status]), [['ops@example.com', 'would_send']]);
   assert.equal(notice.message, `The google-cloud one-time credit expires on ${day(5)} (in 5 days) with 285.00 of 300.00 USD unused; usage after that is paid at list price.`);
+  // A second credit of the same provider in another unit has a notice of its own, sent too.
+  const seconds = { ...credit, name: 'Speech seconds', allotment: { amount: '100000', unit: 'seconds' }, term: { starts: day(-80), expires: day(5) }, alert_emails: ['speech@example.com'] };
+  await put('/api/admin/subscriptions', seconds);
+  const both = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json.plans.filter((p) => p.level.startsWith('credit-expiry'));
+  assert.deepEqual(both.map((p) => [p.level, p.action]).sort(), [
+    ['credit-expiry-google-cloud@studio-money', 'sent'], ['credit-expiry-google-cloud@studio-seconds', 'sent'],
+  ]);
+  assert.equal((await admin('/api/admin/subscriptions?provider=google-cloud&project_id=studio&unit=seconds', { method: 'DELETE' })).status, 204);
   await put('/api/admin/subscriptions', { ...credit, alert_emails: ['ops@example.com'] });
   assert.ok(!(await admin('/api/admin/usage/check-budgets')).json.plans.some((p) => p.level.startsWith('credit-expiry')), '88 days before: no notice');
 

@@ -153,6 +153,7 @@ test('bad prices and bad import files get a 400 naming the entry and field and c
     [{ entries: [{ ...base, rates: { input_tokens: { price: '-1', per: 1000000 } } }] }, 'entries[0].rates.input_tokens.price'],
     [{ entries: [base, { ...base, rates: { input_tokens: { price: 'cheap', per: 1000000 } } }] }, 'entries[1].rates.input_tokens.price'],
     [{ entries: [{ ...base, currency: 'DOLLARS' }] }, 'entries[0].currency'],
+    [{ entries: [{ ...base, notes: 'n'.repeat(2001) }] }, 'entries[0].notes'],
     [{ entries: [{ ...base, effective_from: 'soon' }] }, 'entries[0].effective_from'],
     [{ entries: [{ ...base, rates: { input_tokens: { price: 1, per: 0 } } }] }, 'entries[0].rates.input_tokens.per'],
     [{ entries: [{ ...base, rates: { smiles: { price: 1, per: 1 } } }] }, 'entries[0].rates.smiles'],
@@ -169,6 +170,8 @@ test('bad prices and bad import files get a 400 naming the entry and field and c
     [{ body: [1, 2, 3] }, 'body'],
     [{ body: { 'gpt-x': { litellm_provider: 'openai', input_cost_per_token: 'free' } } }, 'gpt-x.input_cost_per_token'],
     [{ body: { 'gpt-x': 5 } }, 'gpt-x'],
+    // A field kept with the entry is bounded: 2 MB of it would pass D1's value limit.
+    [{ body: { 'gpt-x': { litellm_provider: 'openai', mode: 'x'.repeat(100_000), input_cost_per_token: 1e-6 } } }, 'gpt-x.mode'],
   ];
   for (const [options, field] of imports) {
     const r = await w.fetch('/api/admin/prices/import', { method: 'POST', key: ADMIN_KEY, ...options });

@@ -12,7 +12,7 @@ use sha2::Sha256;
 
 use super::budgets::{window_start, AlertKey, BudgetSettings, BudgetStore};
 use super::clock::{format_timestamp, random_token, Clock, Entropy};
-use super::delivery::{deliver, Channel, Delivered, Fate, LogFacts, Outgoing};
+use super::delivery::{deliver, Channel, Delivered, Fate, LogFacts, Outgoing, MAX_SENDS_PER_RUN};
 use super::error::CoreError;
 use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
 use super::plans::{capacity_of, plan_states, PlanStore};
@@ -54,23 +54,23 @@ impl AlertConfig {
         }
     }
 
-    /// Parses `ALERT_TO`: addresses separated by commas, semicolons or spaces. Returns the
-    /// valid addresses (each once) and the malformed ones, so a typo in one is reported
-    /// without losing the others.
+    /// Parses `ALERT_TO`: addresses separated by commas, semicolons or any white space.
+    /// Returns the valid addresses (each once, however capitalised; at most
+    /// [`super::budgets::MAX_EMAILS`]) and the entries left out (malformed, or past that), so
+    /// a typo in one is reported without losing the others.
     pub fn parse_recipients(text: &str) -> (Vec<String>, Vec<String>) {
-        let (mut valid, mut malformed): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        let (mut valid, mut left_out): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         for address in text
-            .split([',', ';', ' '])
-            .map(str::trim)
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
             .filter(|a| !a.is_empty())
         {
-            if !super::budgets::valid_email(address) {
-                malformed.push(address.to_string());
-            } else if !valid.iter().any(|a| a == address) {
+            if !super::budgets::valid_email(address) || valid.len() >= super::budgets::MAX_EMAILS {
+                left_out.push(address.to_string());
+            } else if !valid.iter().any(|a| a.eq_ignore_ascii_case(address)) {
                 valid.push(address.to_string());
             }
         }
-        (valid, malformed)
+        (valid, left_out)
     }
 }
 
@@ -141,7 +141,7 @@ pub struct ProjectCheck {
 pub struct PlanCheck {
     pub provider: String,
     pub project_id: Option<String>,
-    /// `plan-<provider>[@project]-<unit>-<percent>`, `credit-expiry-<provider>[@project]` or
+    /// `plan-<provider>[@project]-<unit>-<percent>`, `credit-expiry-<provider>[@project]-<unit>` or
     /// `capacity-<profile>`.
     pub level: String,
     pub message: String,
@@ -1051,6 +1051,7 @@ pub async fn check_budgets(
         now,
         window_start(now),
         mode,
+        MAX_SENDS_PER_RUN,
         &outgoing,
     )
     .await?;
@@ -1171,9 +1172,10 @@ async fn plan_checks(
             plan.provider.clone(),
             plan.project_id.clone(),
             format!(
-                "credit-expiry-{}{}",
+                "credit-expiry-{}{}-{}",
                 plan.provider,
-                plan.project_id.as_deref().map(|p| format!("@{p}")).unwrap_or_default()
+                plan.project_id.as_deref().map(|p| format!("@{p}")).unwrap_or_default(),
+                plan.unit.name()
             ),
             format!(
                 "The {} one-time credit expires on {} (in {} days) with {} of {} {unit} unused; usage after that is paid at list price.",

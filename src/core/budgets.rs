@@ -230,6 +230,7 @@ impl BudgetPatch {
     ) -> Result<(), CoreError> {
         let mut p = Problems::new();
         let mut next = settings.clone();
+        let (limit_given, spike_given) = (self.daily_limit.is_some(), self.spike_alert.is_some());
         if let (Some(Some(_)), Some(Some(_))) = (&self.budget_threshold_usd, &self.budget) {
             p.push(
                 "budget",
@@ -355,10 +356,6 @@ impl BudgetPatch {
             Some(None) => next.daily_limit = None,
             None => {}
         }
-        if let Some(limit) = next.daily_limit {
-            // The limit follows the budget's currency.
-            next.daily_limit = Some(Money::new(limit.nanos, next.currency));
-        }
         match self.timezone {
             Some(Some(tz)) => match tz.parse::<Tz>() {
                 Ok(zone) => next.timezone = Some(zone.name().to_string()),
@@ -375,11 +372,14 @@ impl BudgetPatch {
                 if list.len() > MAX_EMAILS {
                     p.push("alert_emails", format!("at most {MAX_EMAILS} addresses"));
                 }
-                let mut emails = Vec::new();
+                let mut emails: Vec<String> = Vec::new();
                 for (i, e) in list.iter().enumerate() {
                     let e = e.trim();
                     if valid_email(e) {
-                        emails.push(e.to_string());
+                        // Each address once, however it is capitalised.
+                        if !emails.iter().any(|x| x.eq_ignore_ascii_case(e)) {
+                            emails.push(e.to_string());
+                        }
                     } else {
                         p.push(
                             format!("alert_emails[{i}]"),
@@ -387,7 +387,6 @@ impl BudgetPatch {
                         );
                     }
                 }
-                emails.dedup();
                 next.emails = emails;
             }
             Some(None) => next.emails = Vec::new(),
@@ -430,12 +429,29 @@ impl BudgetPatch {
             Some(None) => next.spike = None,
             None => {}
         }
-        if let Some(rule) = next.spike {
-            // The minimum follows the budget's currency, as the daily limit does.
-            next.spike = Some(SpikeRule {
-                min_spend: Money::new(rule.min_spend.nanos, next.currency),
-                ..rule
-            });
+        // Amounts kept from before are in the old currency: a change of currency must give
+        // them again (or clear them), never relabel them.
+        if next.currency != settings.currency {
+            let moved = format!(
+                "is in {}; give it again in {} (or null) when the currency changes",
+                settings.currency, next.currency
+            );
+            if !limit_given && next.daily_limit.is_some() {
+                p.push("daily_limit", moved.clone());
+            }
+            match next.spike {
+                // The default minimum, one unit, is one unit of the new currency.
+                Some(rule)
+                    if !spike_given && rule.min_spend.nanos == super::money::NANOS_PER_UNIT =>
+                {
+                    next.spike = Some(SpikeRule {
+                        min_spend: Money::new(rule.min_spend.nanos, next.currency),
+                        ..rule
+                    });
+                }
+                Some(_) if !spike_given => p.push("spike_alert.min_spend", moved),
+                _ => {}
+            }
         }
         match self.report_schedule {
             Some(Some(text)) => match ReportSchedule::parse(text.trim()) {

@@ -14,8 +14,11 @@ use super::clock::{format_timestamp, random_token, Entropy};
 use super::error::CoreError;
 use super::projects::ProjectId;
 
-/// The most emails and webhook posts one run sends (each is a subrequest).
+/// The most emails and webhook posts one run sends (each is a subrequest): the cron's budget
+/// check and scheduled reports share it.
 pub const MAX_SENDS_PER_RUN: usize = 25;
+/// The most channels one alert has: 20 addresses and a webhook.
+pub const MAX_CHANNELS: usize = 21;
 
 /// Where one alert goes.
 #[derive(Debug, Clone)]
@@ -120,6 +123,7 @@ pub async fn deliver(
     now: DateTime<Utc>,
     not_after: DateTime<Utc>,
     mode: Mode,
+    max_sends: usize,
     outgoing: &[Outgoing],
 ) -> Result<Deliveries, CoreError> {
     let mut deliveries = Deliveries {
@@ -152,9 +156,9 @@ pub async fn deliver(
         return Ok(deliveries);
     }
 
-    // The unclaimed alerts that fit in this run's sends; the first always does.
-    let mut budget = MAX_SENDS_PER_RUN;
-    let mut first = true;
+    // The unclaimed alerts that fit in this run's sends (an alert has at most
+    // `MAX_CHANNELS`, so the first always fits in a run's full share).
+    let mut budget = max_sends;
     let mut chosen = vec![false; outgoing.len()];
     let mut repeated = vec![false; outgoing.len()];
     let mut seen: BTreeSet<&AlertKey> = BTreeSet::new();
@@ -167,11 +171,10 @@ pub async fn deliver(
             repeated[i] = true;
             continue;
         }
-        if item.channels.len() <= budget || first {
-            budget = budget.saturating_sub(item.channels.len());
+        if item.channels.len() <= budget {
+            budget -= item.channels.len();
             chosen[i] = true;
         }
-        first = false;
     }
     let keys: Vec<AlertKey> = outgoing
         .iter()
@@ -430,6 +433,7 @@ mod tests {
                 at,
                 window,
                 Mode::Send,
+                MAX_SENDS_PER_RUN,
                 &outgoing,
             ))
             .unwrap()
@@ -485,6 +489,7 @@ mod tests {
             now,
             now - chrono::Duration::hours(24),
             Mode::Send,
+            MAX_SENDS_PER_RUN,
             &outgoing,
         ))
         .unwrap();

@@ -463,7 +463,9 @@ pub enum Which<'a> {
 }
 
 /// Sends the reports `which` names, each period's once: a sent report is claimed for good
-/// under its level, so neither a later run nor a manual send repeats it.
+/// under its level, so neither a later run nor a manual send repeats it. At most `max_sends`
+/// messages go out (the cron passes what its budget check left of the run's share).
+#[allow(clippy::too_many_arguments)]
 pub async fn send_digests(
     budgets: &impl BudgetStore,
     reports: &impl ReportStore,
@@ -472,6 +474,7 @@ pub async fn send_digests(
     config: &AlertConfig,
     now: DateTime<Utc>,
     which: Which<'_>,
+    max_sends: usize,
 ) -> Result<DigestRun, CoreError> {
     let mut run = DigestRun::default();
     // The reports of this run: each project's, with its period and figures.
@@ -559,6 +562,7 @@ pub async fn send_digests(
         now,
         DateTime::<Utc>::UNIX_EPOCH,
         Mode::Send,
+        max_sends,
         &outgoing,
     )
     .await?;

@@ -456,10 +456,19 @@ impl PlanInput {
             }
             None => None,
         };
-        let mut emails = Vec::new();
-        for (i, e) in self.alert_emails.unwrap_or_default().iter().enumerate() {
+        let mut emails: Vec<String> = Vec::new();
+        let listed = self.alert_emails.unwrap_or_default();
+        if listed.len() > super::budgets::MAX_EMAILS {
+            p.push(
+                "alert_emails",
+                format!("at most {} addresses", super::budgets::MAX_EMAILS),
+            );
+        }
+        for (i, e) in listed.iter().enumerate() {
             if super::budgets::valid_email(e.trim()) {
-                emails.push(e.trim().to_string());
+                if !emails.iter().any(|x| x.eq_ignore_ascii_case(e.trim())) {
+                    emails.push(e.trim().to_string());
+                }
             } else {
                 p.push(
                     format!("alert_emails[{i}]"),
@@ -748,7 +757,9 @@ impl PlanState {
             return None;
         }
         // Micro-units past the allotment / micro-units per price = how many prices.
-        let nanos = div_round_half_even(units.saturating_mul(price), per);
+        // At most a trillion of the currency, like every plan amount, so sums stay exact.
+        let nanos = div_round_half_even(units.saturating_mul(price), per)
+            .min(MAX_PLAN_AMOUNT * super::money::NANOS_PER_UNIT);
         Some((units, Money::new(nanos, self.plan.currency())))
     }
 
@@ -828,18 +839,21 @@ impl PlanState {
     }
 }
 
-/// The day `left` runs out at `per_day`, when that is within [`MAX_TERM_DAYS`] of `now`: a
-/// later date says nothing a plan could use (and a huge allotment would overflow the date).
+/// The day `left` runs out at `per_day`, when that is within ten years of `now`: a later date
+/// says nothing a plan could use (and a huge allotment would overflow the date).
 fn run_out_date(now: DateTime<Utc>, left: i128, per_day: i128) -> Option<NaiveDate> {
     // Thousandths of a day, so a run-out later today is not rounded to tomorrow.
     let millidays = div_round_half_even(left.checked_mul(1_000)?, per_day);
     if millidays > i128::from(MAX_TERM_DAYS) * 1_000 {
         return None;
     }
-    let at = now.checked_add_signed(Duration::milliseconds(
-        i64::try_from(millidays).ok()? * 86_400,
-    ))?;
-    Some(at.date_naive())
+    let at = now
+        .checked_add_signed(Duration::milliseconds(
+            i64::try_from(millidays).ok()? * 86_400,
+        ))?
+        .date_naive();
+    // Ten calendar years, leap days included.
+    (at <= now.date_naive().checked_add_months(Months::new(120))?).then_some(at)
 }
 
 impl Plan {

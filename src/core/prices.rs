@@ -132,7 +132,9 @@ pub async fn import_litellm(
             continue;
         }
         let key = input.source.clone().unwrap_or_default();
-        match input.parse(&key, Origin::Builtin) {
+        // Problems are named under the file's own key: `gpt-x.mode`.
+        let name = key.rsplit_once(": ").map_or(key.as_str(), |(_, k)| k);
+        match input.parse(name, Origin::Builtin) {
             Ok(e) => entries.push(with_custom_origin(e, project.as_ref())),
             Err(es) => {
                 // Names LiteLLM uses that this product cannot store are skipped, not fatal.

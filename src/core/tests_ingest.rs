@@ -168,10 +168,15 @@ fn seed_004s_column_names_cost_usd_and_request_timestamp_are_accepted_as_cost_in
 #[test]
 fn a_provider_typed_as_words_is_the_provider_of_its_joined_name() {
     let world = World::new();
-    for (i, typed) in ["Eleven Labs", " google  cloud ", "Hume AI"]
-        .iter()
-        .enumerate()
-    {
+    let typed_names = [
+        "Eleven Labs",
+        " google  cloud ",
+        "Hume AI",
+        "Open AI",
+        "Hey Gen",
+        "Lahajati AI",
+    ];
+    for (i, typed) in typed_names.iter().enumerate() {
         world
             .send(json!({"id": format!("w{i}"), "provider": typed, "characters": 10}))
             .unwrap();
@@ -182,7 +187,17 @@ fn a_provider_typed_as_words_is_the_provider_of_its_joined_name() {
         .into_iter()
         .map(|e| e.provider)
         .collect();
-    assert_eq!(providers, vec!["elevenlabs", "google-cloud", "hume"]);
+    assert_eq!(
+        providers,
+        vec![
+            "elevenlabs",
+            "google-cloud",
+            "hume",
+            "openai",
+            "heygen",
+            "lahajati"
+        ]
+    );
 }
 
 #[test]
@@ -1670,6 +1685,25 @@ mod alerting {
             s.spike.unwrap().min_spend,
             Money::parse("1", Currency::USD).unwrap()
         );
+        // A minimum set by hand is not relabelled: a change of currency must give it again.
+        let five: BudgetPatch = serde_json::from_value(
+            serde_json::json!({"spike_alert": {"percent": 400, "min_spend": "5"}, "daily_limit": "20"}),
+        )
+        .unwrap();
+        five.apply(&mut s, || Ok("secret".into())).unwrap();
+        let before = s.clone();
+        let to_eur: BudgetPatch = serde_json::from_value(
+            serde_json::json!({"budget": {"amount": "100", "currency": "EUR"}}),
+        )
+        .unwrap();
+        let CoreError::Validation(problems) =
+            to_eur.apply(&mut s, || Ok("secret".into())).unwrap_err()
+        else {
+            panic!("a validation error")
+        };
+        let fields: Vec<String> = problems.into_iter().map(|f| f.field).collect();
+        assert_eq!(fields, vec!["daily_limit", "spike_alert.min_spend"]);
+        assert_eq!(s, before, "a refused patch changes nothing");
         let off: BudgetPatch =
             serde_json::from_value(serde_json::json!({"spike_alert": null})).unwrap();
         off.apply(&mut s, || Ok("secret".into())).unwrap();
@@ -2169,6 +2203,31 @@ mod plans {
     }
 
     #[test]
+    fn an_overage_at_the_largest_price_is_capped_at_a_trillion_and_the_months_cost_stays_positive()
+    {
+        let world = World::new();
+        put_plan(
+            &world,
+            json!({"provider": "elevenlabs", "monthly_fee": "29", "allotment": {"amount": "1", "unit": "characters"},
+                   "overage": {"price": "1000000000000", "per": "0.000001"}}),
+        );
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        record(
+            &world,
+            now,
+            json!([{"id": "huge", "provider": "elevenlabs", "model": "custom-voice", "characters": 1_000_000_000_000_u64,
+                    "timestamp": "2026-11-20T10:00:00Z"}]),
+        );
+        let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+        let voice = subscription(&report, "elevenlabs");
+        assert_eq!(voice["overage"]["cost"]["amount"], "1000000000000.00");
+        assert_eq!(
+            report["monthly_cost"][0]["amount"], "1000000000029.00",
+            "the fee plus the capped overage"
+        );
+    }
+
+    #[test]
     fn a_provider_may_have_a_plan_per_unit_and_capacity_reads_the_one_in_the_items_unit() {
         // Seed 002: Lahajati Premium is 1M points and 1,500 voice minutes.
         let world = World::new();
@@ -2290,6 +2349,13 @@ mod plans {
             CoreError::Validation(d) => d.into_iter().map(|f| f.field).collect::<Vec<_>>(),
             other => panic!("{other:?}"),
         };
+        let many: Vec<String> = (0..21).map(|i| format!("a{i}@example.com")).collect();
+        assert_eq!(
+            field(plan(
+                json!({"provider": "heygen", "monthly_fee": "1", "alert_emails": many})
+            )),
+            vec!["alert_emails"]
+        );
         assert_eq!(
             field(plan(
                 json!({"provider": "heygen", "monthly_fee": "1", "allotment": {"amount": "-1", "unit": "credits"}})

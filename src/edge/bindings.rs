@@ -113,7 +113,7 @@ pub fn alert_config(env: &Env) -> crate::core::alerts::AlertConfig {
         crate::core::alerts::AlertConfig::parse_recipients(&var(ALERT_TO).unwrap_or_default());
     if !malformed.is_empty() {
         worker::console_warn!(
-            "var {ALERT_TO}: not email addresses, skipped: {}",
+            "var {ALERT_TO}: left out (not an email address, or past the 20th): {}",
             malformed.join(", ")
         );
     }

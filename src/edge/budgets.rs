@@ -6,6 +6,7 @@ use worker::{Env, Response};
 use crate::core::alerts::{check_budgets, Mode};
 use crate::core::budgets::{get_budget, patch_budget, BudgetStore, BudgetView, ReportSchedule};
 use crate::core::clock::{Clock, SystemEntropy};
+use crate::core::delivery::MAX_SENDS_PER_RUN;
 use crate::core::digest::{preview, send_digests, Which};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
@@ -178,6 +179,7 @@ pub async fn send_report(
         &alert_config(env),
         clock.now(),
         Which::Project(&settings, schedule),
+        MAX_SENDS_PER_RUN,
     )
     .await?;
     ok(200, &run)

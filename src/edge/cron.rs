@@ -8,6 +8,7 @@ use worker::Env;
 
 use crate::core::alerts::{check_budgets, Mode};
 use crate::core::clock::{format_timestamp, Clock, SystemEntropy};
+use crate::core::delivery::MAX_SENDS_PER_RUN;
 use crate::core::digest::{send_digests, Which};
 use crate::core::retention::prune;
 use crate::core::summaries::write_summaries;
@@ -38,6 +39,7 @@ pub async fn run(env: &Env, clock: &impl Clock) -> Value {
             json!({ "error": e.to_string() })
         }
     };
+    let mut sends_left = MAX_SENDS_PER_RUN;
     let budgets = match check_budgets(
         &state.store,
         &state.store,
@@ -51,12 +53,15 @@ pub async fn run(env: &Env, clock: &impl Clock) -> Value {
     )
     .await
     {
-        Ok(report) => json!({
-            "projects": report.projects.len(),
-            "alerts_sent": report.alerts_sent,
-            "alerts_failed": report.alerts_failed,
-            "errors": report.projects.iter().filter(|p| p.error.is_some()).count(),
-        }),
+        Ok(report) => {
+            sends_left = sends_left.saturating_sub(report.alerts_sent + report.alerts_failed);
+            json!({
+                "projects": report.projects.len(),
+                "alerts_sent": report.alerts_sent,
+                "alerts_failed": report.alerts_failed,
+                "errors": report.projects.iter().filter(|p| p.error.is_some()).count(),
+            })
+        }
         Err(e) => {
             worker::console_error!("cron: budget check failed: {e}");
             json!({ "error": e.to_string() })
@@ -70,6 +75,7 @@ pub async fn run(env: &Env, clock: &impl Clock) -> Value {
         &alert_config(env),
         clock.now(),
         Which::Due,
+        sends_left,
     )
     .await
     {

@@ -312,7 +312,26 @@ pub fn canonical_provider(name: &str) -> String {
         "eleven-labs" | "eleven_labs" | "11labs" => "elevenlabs".to_string(),
         "hume-ai" | "hume_ai" | "humeai" => "hume".to_string(),
         "openai-tts" | "azure-openai" => "openai".to_string(),
-        other => other.to_string(),
+        other => {
+            // "Open AI", "Hey Gen": a built-in provider's name split into words.
+            let unsplit = other.replace('-', "");
+            let known = [
+                "openai",
+                "anthropic",
+                "heygen",
+                "loudly",
+                "lahajati",
+                "elevenlabs",
+            ];
+            if other.contains('-') && known.contains(&unsplit.as_str()) {
+                unsplit
+            } else if let Some(name) = other.strip_suffix("-ai").filter(|n| known.contains(n)) {
+                // "Lahajati AI", "Loudly AI".
+                name.to_string()
+            } else {
+                other.to_string()
+            }
+        }
     }
 }
 
@@ -372,6 +391,20 @@ impl EntryInput {
             Some(d) => problems.take(parse_date(at("source_read_on"), d)).map(Some),
             None => Some(None),
         };
+        // Free text is kept with the entry: bounded, so an entry stays far under D1's 2 MB.
+        for (field, text, max) in [
+            ("mode", self.mode.as_deref(), 64),
+            ("source", self.source.as_deref(), 1_000),
+            ("tier_rule", self.tier_rule.as_deref(), 1_000),
+            ("notes", self.notes.as_deref(), 2_000),
+        ] {
+            if text.is_some_and(|t| t.len() > max) {
+                problems.push(at(field), format!("is longer than {max} characters"));
+            }
+        }
+        if self.aliases.len() > 50 {
+            problems.push(at("aliases"), "at most 50 aliases");
+        }
         let rates = parse_rates(&at("rates"), &self.rates, &mut problems);
         if self.rates.is_empty() {
             problems.push(at("rates"), "must name at least one usage kind");
