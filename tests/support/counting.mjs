@@ -101,7 +101,8 @@ function batch(counter, target, statements) {
   return target.batch(list.map(real));
 }
 
-class D1DatabaseSession {
+// What a database and a session share: preparing statements and batches, counted.
+class Counted {
   constructor(inner, counter) {
     REAL.set(this, inner);
     this.counter = counter;
@@ -112,22 +113,15 @@ class D1DatabaseSession {
   batch(statements) {
     return batch(this.counter, real(this), statements);
   }
+}
+
+class D1DatabaseSession extends Counted {
   getBookmark() {
     return real(this).getBookmark();
   }
 }
 
-class D1Database {
-  constructor(inner, counter) {
-    REAL.set(this, inner);
-    this.counter = counter;
-  }
-  prepare(sql) {
-    return new D1PreparedStatement(real(this).prepare(sql), sql, this.counter);
-  }
-  batch(statements) {
-    return batch(this.counter, real(this), statements);
-  }
+class D1Database extends Counted {
   async exec(sql) {
     const at = this.counter.statements;
     count(this.counter, 'exec', [sql], 1);
