@@ -587,6 +587,59 @@ test('a budget shows its spike alert and its emailed spend report', async () => 
   }
 });
 
+test('the admin sets, changes and clears a budget from the dashboard; a refused change names its fields and changes nothing', async () => {
+  assert.equal((await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'edit-me', name: 'Edit me' } })).status, 201);
+  try {
+    const { page, close } = await openPage(w);
+    await signIn(page, ADMIN_KEY);
+    await page.click('#budget-edit summary');
+    await page.selectOption('#be-project', 'edit-me');
+    assert.deepEqual([await page.inputValue('#be-amount'), await page.inputValue('#be-currency')], ['', 'USD']);
+    await page.fill('#be-amount', '250');
+    await page.fill('#be-currency', 'EUR');
+    await page.fill('#be-levels', '60, 90');
+    await page.fill('#be-daily', '20');
+    await page.fill('#be-emails', 'ops@example.com lead@example.com');
+    await page.fill('#be-timezone', 'Europe/Paris');
+    await settle(page, () => page.click('#be-save'));
+    const b = await api('/api/admin/projects/edit-me/budget');
+    assert.deepEqual(
+      [b.budget.amount, b.budget.currency, b.alert_levels, b.daily_limit.amount, b.daily_limit.currency, b.alert_emails, b.period.timezone],
+      ['250.00', 'EUR', [60, 90, 100], '20.00', 'EUR', ['ops@example.com', 'lead@example.com'], 'Europe/Paris'],
+    );
+    assert.equal(await page.textContent('#be-status'), 'Saved the budget of edit-me.');
+    assert.equal(await page.getAttribute('#budget-edit', 'open'), '', 'the form stays open after the reload');
+    assert.equal(await page.inputValue('#be-amount'), '250.00', 'and shows the saved budget');
+    assert.ok(await page.isVisible('li.budget[data-project=edit-me]'), 'the budget list shows it');
+
+    // A refused change: each field at fault is listed, nothing changes.
+    const before = await api('/api/admin/projects/edit-me/budget');
+    await page.fill('#be-daily', '-5');
+    await page.fill('#be-emails', 'not-an-address');
+    await page.click('#be-save');
+    await page.waitForSelector('#be-errors:not([hidden])');
+    const fields = await page.$$eval('#be-errors li', (lis) => lis.map((li) => li.dataset.field));
+    assert.deepEqual(fields, ['daily_limit.amount', 'alert_emails[0]']);
+    assert.match(await page.textContent('#be-status'), /^Not saved: /);
+    const after = await api('/api/admin/projects/edit-me/budget');
+    delete before.status;
+    delete after.status;
+    assert.deepEqual(after, before, 'a refused change changes nothing');
+
+    // Emptied fields clear the budget and the daily limit.
+    await page.fill('#be-amount', '');
+    await page.fill('#be-daily', '');
+    await page.fill('#be-emails', '');
+    await settle(page, () => page.click('#be-save'));
+    const cleared = await api('/api/admin/projects/edit-me/budget');
+    assert.deepEqual([cleared.budget, cleared.daily_limit, cleared.alert_emails], [null, null, []]);
+    assert.ok((await page.textContent('#no-budget')).includes('Edit me'));
+    await close();
+  } finally {
+    await w.fetch('/api/admin/projects/edit-me', { method: 'DELETE', key: ADMIN_KEY });
+  }
+});
+
 test('projects with a client add a table by client, summed exactly from the project rows', async () => {
   const patch = (id, client) => w.fetch(`/api/admin/projects/${id}`, { method: 'PATCH', key: ADMIN_KEY, body: { client } });
   assert.equal((await patch('ads', 'Acme')).status, 200);

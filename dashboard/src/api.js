@@ -2,10 +2,12 @@
 // with the key in the Authorization header (never in a URL).
 
 export class ApiError extends Error {
-  constructor(status, message, code) {
+  constructor(status, message, code, details = []) {
     super(message);
     this.status = status;
     this.code = code;
+    /** The field problems of a 400: `[{ field, message }]`. */
+    this.details = details;
   }
 }
 
@@ -22,12 +24,14 @@ export function apiPath(path, params = {}) {
   return s ? `${path}?${s}` : path;
 }
 
-async function request(path, { key = currentKey, accept = 'application/json' } = {}) {
+async function request(path, { key = currentKey, accept = 'application/json', method = 'GET', body } = {}) {
   if (!path.startsWith('/api/')) throw new Error(`not an API path: ${path}`);
   let response;
   try {
     response = await fetch(path, {
-      headers: { authorization: `Bearer ${key}`, accept },
+      method,
+      headers: { authorization: `Bearer ${key}`, accept, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'omit',
       cache: 'no-store',
       referrerPolicy: 'no-referrer',
@@ -38,20 +42,27 @@ async function request(path, { key = currentKey, accept = 'application/json' } =
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     let code;
+    let details = [];
     try {
-      const body = await response.json();
-      if (body?.error?.message) message = body.error.message;
-      code = body?.error?.code;
+      const answer = await response.json();
+      if (answer?.error?.message) message = answer.error.message;
+      code = answer?.error?.code;
+      if (Array.isArray(answer?.error?.details)) details = answer.error.details;
     } catch {
       /* not JSON */
     }
-    throw new ApiError(response.status, message, code);
+    throw new ApiError(response.status, message, code, details);
   }
   return response;
 }
 
 export async function getJson(path, options) {
   return (await request(path, options)).json();
+}
+
+/** PATCH, PUT or POST of a JSON body; answers the JSON reply. */
+export async function sendJson(method, path, body, options) {
+  return (await request(path, { ...options, method, body })).json();
 }
 
 export async function getText(path, options) {

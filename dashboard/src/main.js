@@ -5,7 +5,7 @@
 
 import './style.css';
 import { h, fill, $ } from './dom.js';
-import { getJson, getText, apiPath, setKey, ApiError } from './api.js';
+import { getJson, getText, sendJson, apiPath, setKey, ApiError } from './api.js';
 import { amountIn, MoneySum } from './money.js';
 import { int, quantity, moneyLines, money, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
 import { aggregate } from './aggregate.js';
@@ -665,7 +665,7 @@ function renderBudgets(res, alerts) {
       ));
   });
   const parts = [];
-  parts.push(items.length ? h('ul', { class: 'budget-list', id: 'budget-list' }, items) : h('p', { class: 'muted', text: 'No project has a budget. Set one with PATCH /api/admin/projects/{id}/budget.' }));
+  parts.push(items.length ? h('ul', { class: 'budget-list', id: 'budget-list' }, items) : h('p', { class: 'muted', text: 'No project has a budget. Set one below, or with PATCH /api/admin/projects/{id}/budget.' }));
   if (without.length) parts.push(h('p', { class: 'muted', id: 'no-budget' }, 'No budget set: ', without.map((x) => x.project.name).join(', ')));
   if (alerts?.ok && alerts.value.alerts.length) {
     parts.push(h('h3', { text: 'Recent alerts' }), h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Recent alerts' }, sortableTable({
@@ -683,7 +683,79 @@ function renderBudgets(res, alerts) {
       sort: { index: 0, dir: 'desc' },
     })));
   }
+  parts.push(budgetEditor(res.value));
   fill('budgets-body', parts);
+}
+
+/** A form that sets or changes one project's budget (PATCH .../budget), for the admin. */
+function budgetEditor(projects) {
+  if (!projects.length) return null;
+  const input = (id, label, attrs = {}) => h('label', { for: id }, label, h('input', { id, type: 'text', autocomplete: 'off', ...attrs }));
+  // After a save the dashboard reloads: the form comes back open, on the project saved.
+  const saved = state.budgetSaved;
+  state.budgetSaved = null;
+  const chosen = saved?.project ?? state.filter;
+  const select = h('select', { id: 'be-project' }, projects.map(({ project }) =>
+    h('option', { value: project.id, text: `${project.name} (${project.id})`, selected: project.id === chosen })));
+  const errors = h('ul', { id: 'be-errors', class: 'error', hidden: true });
+  const status = h('p', { id: 'be-status', role: 'status' });
+  const prefill = () => {
+    const b = projects.find((x) => x.project.id === select.value)?.budget ?? {};
+    $('be-amount').value = b.budget?.amount ?? '';
+    $('be-currency').value = b.budget?.currency ?? b.daily_limit?.currency ?? 'USD';
+    $('be-levels').value = (b.alert_levels ?? []).join(', ');
+    $('be-daily').value = b.daily_limit?.amount ?? '';
+    $('be-emails').value = (b.alert_emails ?? []).join(', ');
+    $('be-timezone').value = b.period?.timezone && b.period.timezone !== 'UTC' ? b.period.timezone : '';
+    errors.hidden = true;
+    status.textContent = '';
+  };
+  select.addEventListener('change', prefill);
+  const form = h('form', { id: 'budget-editor', class: 'editor', novalidate: true },
+    h('label', { for: 'be-project' }, 'Project', select),
+    input('be-amount', 'Monthly budget', { inputmode: 'decimal', placeholder: 'none' }),
+    input('be-currency', 'Currency', { maxlength: '3', size: '4' }),
+    input('be-levels', 'Alert at (%)', { placeholder: '50, 80, 100' }),
+    input('be-daily', 'Daily limit', { inputmode: 'decimal', placeholder: 'none' }),
+    input('be-emails', 'Alert emails', { placeholder: 'ops@example.com, lead@example.com' }),
+    input('be-timezone', 'Time zone', { placeholder: 'UTC' }),
+    h('button', { type: 'submit', id: 'be-save', class: 'primary', text: 'Save budget' }),
+    status, errors);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const value = (id) => $(id).value.trim();
+    const currency = value('be-currency') || 'USD';
+    const levels = value('be-levels');
+    const body = {
+      budget: value('be-amount') ? { amount: value('be-amount'), currency } : null,
+      alert_levels: levels ? levels.split(/[\s,;]+/).filter(Boolean).map((l) => (/^\d+$/.test(l) ? Number(l) : l)) : 'default',
+      daily_limit: value('be-daily') ? { amount: value('be-daily'), currency } : null,
+      alert_emails: value('be-emails').split(/[\s,;]+/).filter(Boolean),
+      timezone: value('be-timezone') || null,
+    };
+    const button = $('be-save');
+    button.disabled = true;
+    errors.hidden = true;
+    status.textContent = 'Saving…';
+    try {
+      await sendJson('PATCH', `/api/admin/projects/${encodeURIComponent(select.value)}/budget`, body);
+      state.budgetSaved = { project: select.value, message: `Saved the budget of ${select.value}.` };
+      await load();
+    } catch (err) {
+      status.textContent = `Not saved: ${err.message}`;
+      const details = err instanceof ApiError ? err.details : [];
+      fill(errors, details.map((d) => h('li', { dataset: { field: d.field }, text: `${d.field}: ${d.message}` })));
+      errors.hidden = !details.length;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  queueMicrotask(() => {
+    prefill();
+    if (saved) status.textContent = saved.message;
+  });
+  return h('details', { id: 'budget-edit', class: 'budget-edit', open: Boolean(saved) },
+    h('summary', { text: 'Set or change a budget' }), form);
 }
 
 function fact(term, value, key) {
