@@ -640,6 +640,49 @@ test('the admin sets, changes and clears a budget from the dashboard; a refused 
   }
 });
 
+test('the admin creates a project, issues it a key shown once, and revokes it in two clicks, all from the dashboard', async () => {
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  // A refused project names its field.
+  await page.click('#new-project-form summary');
+  await page.fill('#np-id', 'Not An Id');
+  await page.fill('#np-name', 'Refused');
+  await page.click('#np-save');
+  await page.waitForSelector('#np-errors:not([hidden])');
+  assert.deepEqual(await page.$$eval('#np-errors li', (lis) => lis.map((li) => li.dataset.field)), ['id']);
+  // A new project: the dashboard reloads with its keys open.
+  await page.fill('#np-id', 'from-ui');
+  await page.fill('#np-name', 'From the UI');
+  await settle(page, () => page.click('#np-save'));
+  assert.equal((await api('/api/admin/projects/from-ui')).name, 'From the UI');
+  assert.equal(await page.getAttribute('#keys-details', 'open'), '');
+  assert.equal(await page.inputValue('#keys-project'), 'from-ui');
+  await page.waitForSelector('#keys-list p.muted >> text=No keys yet.');
+  // A key, shown once, that works.
+  await page.fill('#nk-name', 'production app');
+  await page.click('#nk-issue');
+  await page.waitForSelector('#table-keys');
+  const secret = await page.textContent('#new-key-value');
+  assert.match(secret, /^ast_/);
+  const stats = await w.fetch('/api/usage/stats', { key: secret });
+  assert.equal(stats.status, 200, stats.text);
+  assert.equal(stats.json.project_id, 'from-ui');
+  const listed = (await api('/api/admin/projects/from-ui/keys')).keys;
+  assert.deepEqual(listed.map((k) => [k.name, k.revoked_at]), [['production app', null]]);
+  const row = (await readTable(page, 'table-keys')).rows[0];
+  assert.deepEqual(row.slice(0, 2), [`${listed[0].prefix}…`, 'production app']);
+  assert.ok(!(await page.content()).includes(`"${secret}"`), 'the secret is not kept in any attribute');
+  // Revoking takes two clicks; then the key is refused.
+  await page.click(`button.revoke[data-key="${listed[0].id}"]`);
+  assert.equal(await page.textContent(`button.revoke[data-key="${listed[0].id}"]`), 'Confirm revoke');
+  assert.equal((await w.fetch('/api/usage/stats', { key: secret })).status, 200, 'one click revokes nothing');
+  await page.click(`button.revoke[data-key="${listed[0].id}"]`);
+  await page.waitForFunction(() => /revoked/.test(document.querySelector('#table-keys tbody')?.textContent ?? ''));
+  assert.equal((await w.fetch('/api/usage/stats', { key: secret })).status, 401);
+  await close();
+  await w.fetch('/api/admin/projects/from-ui', { method: 'DELETE', key: ADMIN_KEY });
+});
+
 test('projects with a client add a table by client, summed exactly from the project rows', async () => {
   const patch = (id, client) => w.fetch(`/api/admin/projects/${id}`, { method: 'PATCH', key: ADMIN_KEY, body: { client } });
   assert.equal((await patch('ads', 'Acme')).status, 200);

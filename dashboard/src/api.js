@@ -60,9 +60,11 @@ export async function getJson(path, options) {
   return (await request(path, options)).json();
 }
 
-/** PATCH, PUT or POST of a JSON body; answers the JSON reply. */
+/** PATCH, PUT, POST or DELETE (with a JSON body, if any); answers the JSON reply, or null
+ * for 204 No Content. */
 export async function sendJson(method, path, body, options) {
-  return (await request(path, { ...options, method, body })).json();
+  const response = await request(path, { ...options, method, body });
+  return response.status === 204 ? null : response.json();
 }
 
 export async function getText(path, options) {

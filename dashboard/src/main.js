@@ -80,9 +80,9 @@ function signOut(message) {
   state.seq += 1; // drop whatever is still loading
   sessionStorage.removeItem(STORAGE_KEY);
   setKey(null);
-  Object.assign(state, { role: null, projectId: null, filter: '', data: null, currency: null });
+  Object.assign(state, { role: null, projectId: null, filter: '', data: null, currency: null, keysOpen: false, keysFor: null, budgetSaved: null });
   destroyCharts();
-  for (const id of ['cards', 'tables', 'unpriced-body', 'budgets-body', 'plans-body', 'capacity-body', 'counts-body', 'counts-month']) fill(id);
+  for (const id of ['cards', 'tables', 'unpriced-body', 'budgets-body', 'plans-body', 'capacity-body', 'counts-body', 'counts-month', 'keys-body']) fill(id);
   fill($('project-filter'), h('option', { value: '', text: 'All projects' }));
   $('updated').textContent = 'Last updated: —';
   $('banner').hidden = true;
@@ -315,6 +315,7 @@ function render() {
     renderBudgets(d.results.budgets, d.results.alerts);
     renderPlans(d.results.subscriptions, d.results.capacity);
     renderCounts(d.results.counts);
+    renderKeys(d.results.projects);
     renderRetention(d.results.retention);
   } else {
     $('retention-note').hidden = true;
@@ -323,6 +324,7 @@ function render() {
     fill('capacity-body');
     fill('counts-month');
     fill('counts-body', h('p', { class: 'muted', text: 'Generations per project are shown to the admin key only.' }));
+    fill('keys-body', h('p', { class: 'muted', text: 'Projects and keys are managed with the admin key only.' }));
   }
 }
 
@@ -570,6 +572,139 @@ function renderUnpriced(d) {
       ? 'All time. Add a price with POST /api/admin/prices, then re-price the stored events with POST /api/admin/usage/reprice.'
       : 'In this range. Ask an admin to add prices for these models.'),
     h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Models that need a price' }, table));
+}
+
+// Projects and keys -----------------------------------------------------------------------------
+
+/** New projects, and each project's ingest keys: issue (shown once) and revoke. */
+function renderKeys(res) {
+  if (!res?.ok) {
+    fill('keys-body', errorText(res?.error));
+    return;
+  }
+  const projects = [...res.value.projects].sort((a, b) => a.name.localeCompare(b.name));
+  const input = (id, label, attrs = {}) => h('label', { for: id }, label, h('input', { id, type: 'text', autocomplete: 'off', ...attrs }));
+  const problems = (list, err) => {
+    const details = err instanceof ApiError ? err.details : [];
+    fill(list, details.map((d) => h('li', { dataset: { field: d.field }, text: `${d.field}: ${d.message}` })));
+    list.hidden = !details.length;
+  };
+
+  // A new project.
+  const projectErrors = h('ul', { id: 'np-errors', class: 'error', hidden: true });
+  const projectStatus = h('p', { id: 'np-status', role: 'status' });
+  const newProject = h('form', { id: 'new-project', class: 'editor', novalidate: true },
+    input('np-id', 'Project id', { placeholder: 'video-ads', pattern: '[a-z0-9][a-z0-9_-]{0,63}' }),
+    input('np-name', 'Name', { placeholder: 'Video ads' }),
+    input('np-client', 'Client (optional)'),
+    h('button', { type: 'submit', id: 'np-save', class: 'primary', text: 'Create project' }),
+    projectStatus, projectErrors);
+  newProject.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const value = (id) => $(id).value.trim();
+    const body = { id: value('np-id') || undefined, name: value('np-name'), client: value('np-client') || undefined };
+    projectErrors.hidden = true;
+    try {
+      const created = await sendJson('POST', '/api/admin/projects', body);
+      // Back after the reload: the new project's keys, ready for its first one.
+      state.keysFor = created.id;
+      state.keysOpen = true;
+      await load();
+    } catch (err) {
+      projectStatus.textContent = `Not created: ${err.message}`;
+      problems(projectErrors, err);
+    }
+  });
+
+  // The keys of one project.
+  const chosen = projects.some((p) => p.id === state.keysFor) ? state.keysFor : state.filter || projects[0]?.id;
+  const select = h('select', { id: 'keys-project' }, projects.map((p) =>
+    h('option', { value: p.id, text: `${p.name} (${p.id})`, selected: p.id === chosen })));
+  const issued = h('div', { id: 'new-key', hidden: true });
+  const keysList = h('div', { id: 'keys-list' });
+  const showKeys = async () => {
+    const id = select.value;
+    state.keysFor = id;
+    fill(keysList, h('p', { class: 'muted', text: 'Loading keys…' }));
+    try {
+      const { keys } = await getJson(`/api/admin/projects/${encodeURIComponent(id)}/keys`);
+      if (select.value !== id) return;
+      fill(keysList, keys.length ? sortableTable({
+        id: 'table-keys',
+        caption: `Ingest keys of ${id}`,
+        columns: [
+          { label: 'Key', type: 'text', get: (k) => `${k.prefix}…` },
+          { label: 'Name', type: 'text', get: (k) => k.name ?? '' },
+          { label: 'Created', type: 'text', get: (k) => k.created_at, show: (k) => dateTime(k.created_at, state.tz) },
+          { label: 'State', type: 'text', get: (k) => (k.revoked_at ? 'revoked' : 'active'), show: (k) => (k.revoked_at ? `revoked ${dateTime(k.revoked_at, state.tz)}` : revokeButton(id, k)) },
+        ],
+        rows: keys,
+        sort: { index: 2, dir: 'desc' },
+      }) : h('p', { class: 'muted', text: 'No keys yet.' }));
+    } catch (err) {
+      fill(keysList, errorText(err));
+    }
+  };
+  // Revoking takes two clicks: "Revoke", then "Confirm revoke".
+  const revokeButton = (project, k) => {
+    const button = h('button', { type: 'button', class: 'revoke', dataset: { key: k.id }, text: 'Revoke' });
+    button.addEventListener('click', async () => {
+      if (button.dataset.armed !== 'yes') {
+        button.dataset.armed = 'yes';
+        button.textContent = 'Confirm revoke';
+        return;
+      }
+      button.disabled = true;
+      try {
+        await sendJson('DELETE', `/api/admin/projects/${encodeURIComponent(project)}/keys/${encodeURIComponent(k.id)}`);
+      } catch (err) {
+        fill(keysList, errorText(err));
+        return;
+      }
+      await showKeys();
+    });
+    return button;
+  };
+  select.addEventListener('change', () => {
+    issued.hidden = true;
+    showKeys();
+  });
+  const keyName = h('input', { id: 'nk-name', type: 'text', autocomplete: 'off', placeholder: 'optional: production app' });
+  const issue = h('button', { type: 'button', id: 'nk-issue', class: 'primary', text: 'Issue a key' });
+  issue.addEventListener('click', async () => {
+    issue.disabled = true;
+    try {
+      const created = await sendJson('POST', `/api/admin/projects/${encodeURIComponent(select.value)}/keys`, keyName.value.trim() ? { name: keyName.value.trim() } : {});
+      fill(issued,
+        h('p', { text: `The new key of ${select.value}. Copy it now: only its hash is stored, so it is shown this once.` }),
+        h('output', { id: 'new-key-value', class: 'secret', text: created.key }));
+      issued.hidden = false;
+      keyName.value = '';
+      await showKeys();
+    } catch (err) {
+      fill(issued, errorText(err));
+      issued.hidden = false;
+    } finally {
+      issue.disabled = false;
+    }
+  });
+  const keysPart = projects.length
+    ? [h('div', { class: 'editor' },
+        h('label', { for: 'keys-project' }, 'Project', select),
+        h('label', { for: 'nk-name' }, 'Key name', keyName),
+        issue),
+      issued, keysList]
+    : [h('p', { class: 'muted', text: 'Create a project first.' })];
+  // The keys are read when the list is opened, not on every load.
+  const opened = Boolean(state.keysOpen) && projects.length > 0;
+  const keysDetails = h('details', { id: 'keys-details', class: 'budget-edit', open: opened },
+    h('summary', { text: 'Ingest keys' }), keysPart);
+  keysDetails.addEventListener('toggle', () => {
+    state.keysOpen = keysDetails.open;
+    if (keysDetails.open && projects.length) showKeys();
+  });
+  fill('keys-body', keysDetails,
+    h('details', { id: 'new-project-form', class: 'budget-edit' }, h('summary', { text: 'Create a project' }), newProject));
 }
 
 // Generations per project ---------------------------------------------------------------------
