@@ -574,6 +574,20 @@ function renderUnpriced(d) {
     h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Models that need a price' }, table));
 }
 
+// Forms ---------------------------------------------------------------------------------------
+
+/** A labelled text input of the admin forms. */
+function textInput(id, label, attrs = {}) {
+  return h('label', { for: id }, label, h('input', { id, type: 'text', autocomplete: 'off', ...attrs }));
+}
+
+/** Lists the field problems of a refused change (a 400's details) in `list`. */
+function showProblems(list, err) {
+  const details = err instanceof ApiError ? err.details : [];
+  fill(list, details.map((d) => h('li', { dataset: { field: d.field }, text: `${d.field}: ${d.message}` })));
+  list.hidden = !details.length;
+}
+
 // Projects and keys -----------------------------------------------------------------------------
 
 /** New projects, and each project's ingest keys: issue (shown once) and revoke. */
@@ -583,20 +597,14 @@ function renderKeys(res) {
     return;
   }
   const projects = [...res.value.projects].sort((a, b) => a.name.localeCompare(b.name));
-  const input = (id, label, attrs = {}) => h('label', { for: id }, label, h('input', { id, type: 'text', autocomplete: 'off', ...attrs }));
-  const problems = (list, err) => {
-    const details = err instanceof ApiError ? err.details : [];
-    fill(list, details.map((d) => h('li', { dataset: { field: d.field }, text: `${d.field}: ${d.message}` })));
-    list.hidden = !details.length;
-  };
 
   // A new project.
   const projectErrors = h('ul', { id: 'np-errors', class: 'error', hidden: true });
   const projectStatus = h('p', { id: 'np-status', role: 'status' });
   const newProject = h('form', { id: 'new-project', class: 'editor', novalidate: true },
-    input('np-id', 'Project id', { placeholder: 'video-ads', pattern: '[a-z0-9][a-z0-9_-]{0,63}' }),
-    input('np-name', 'Name', { placeholder: 'Video ads' }),
-    input('np-client', 'Client (optional)'),
+    textInput('np-id', 'Project id', { placeholder: 'video-ads', pattern: '[a-z0-9][a-z0-9_-]{0,63}' }),
+    textInput('np-name', 'Name', { placeholder: 'Video ads' }),
+    textInput('np-client', 'Client (optional)'),
     h('button', { type: 'submit', id: 'np-save', class: 'primary', text: 'Create project' }),
     projectStatus, projectErrors);
   newProject.addEventListener('submit', async (e) => {
@@ -612,7 +620,7 @@ function renderKeys(res) {
       await load();
     } catch (err) {
       projectStatus.textContent = `Not created: ${err.message}`;
-      problems(projectErrors, err);
+      showProblems(projectErrors, err);
     }
   });
 
@@ -825,7 +833,6 @@ function renderBudgets(res, alerts) {
 /** A form that sets or changes one project's budget (PATCH .../budget), for the admin. */
 function budgetEditor(projects) {
   if (!projects.length) return null;
-  const input = (id, label, attrs = {}) => h('label', { for: id }, label, h('input', { id, type: 'text', autocomplete: 'off', ...attrs }));
   // After a save the dashboard reloads: the form comes back open, on the project saved.
   const saved = state.budgetSaved;
   state.budgetSaved = null;
@@ -848,12 +855,12 @@ function budgetEditor(projects) {
   select.addEventListener('change', prefill);
   const form = h('form', { id: 'budget-editor', class: 'editor', novalidate: true },
     h('label', { for: 'be-project' }, 'Project', select),
-    input('be-amount', 'Monthly budget', { inputmode: 'decimal', placeholder: 'none' }),
-    input('be-currency', 'Currency', { maxlength: '3', size: '4' }),
-    input('be-levels', 'Alert at (%)', { placeholder: '50, 80, 100' }),
-    input('be-daily', 'Daily limit', { inputmode: 'decimal', placeholder: 'none' }),
-    input('be-emails', 'Alert emails', { placeholder: 'ops@example.com, lead@example.com' }),
-    input('be-timezone', 'Time zone', { placeholder: 'UTC' }),
+    textInput('be-amount', 'Monthly budget', { inputmode: 'decimal', placeholder: 'none' }),
+    textInput('be-currency', 'Currency', { maxlength: '3', size: '4' }),
+    textInput('be-levels', 'Alert at (%)', { placeholder: '50, 80, 100' }),
+    textInput('be-daily', 'Daily limit', { inputmode: 'decimal', placeholder: 'none' }),
+    textInput('be-emails', 'Alert emails', { placeholder: 'ops@example.com, lead@example.com' }),
+    textInput('be-timezone', 'Time zone', { placeholder: 'UTC' }),
     h('button', { type: 'submit', id: 'be-save', class: 'primary', text: 'Save budget' }),
     status, errors);
   form.addEventListener('submit', async (e) => {
@@ -878,9 +885,7 @@ function budgetEditor(projects) {
       await load();
     } catch (err) {
       status.textContent = `Not saved: ${err.message}`;
-      const details = err instanceof ApiError ? err.details : [];
-      fill(errors, details.map((d) => h('li', { dataset: { field: d.field }, text: `${d.field}: ${d.message}` })));
-      errors.hidden = !details.length;
+      showProblems(errors, err);
     } finally {
       button.disabled = false;
     }

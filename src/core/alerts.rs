@@ -942,11 +942,7 @@ pub async fn check_budgets(
     // spike rule: all read in one call.
     let mut zones: BTreeMap<String, (chrono_tz::Tz, bool)> = BTreeMap::new();
     for settings in all.iter().flatten() {
-        if only.is_some_and(|p| *p != settings.project_id)
-            || (settings.amount.is_none()
-                && settings.daily_limit.is_none()
-                && settings.spike.is_none())
-        {
+        if only.is_some_and(|p| *p != settings.project_id) || !has_rules(settings) {
             continue;
         }
         let tz = settings.tz();
@@ -986,7 +982,7 @@ pub async fn check_budgets(
         if only.is_some_and(|p| *p != settings.project_id) {
             continue;
         }
-        if settings.amount.is_none() && settings.daily_limit.is_none() && settings.spike.is_none() {
+        if !has_rules(&settings) {
             continue;
         }
         let Some(&(month, baseline)) = slots.get(settings.tz().name()) else {
@@ -1088,6 +1084,11 @@ pub async fn check_budgets(
     Ok(report)
 }
 
+/// Whether a project has anything to check: a budget, a daily limit or a spike rule.
+fn has_rules(settings: &BudgetSettings) -> bool {
+    settings.amount.is_some() || settings.daily_limit.is_some() || settings.spike.is_some()
+}
+
 /// Whose alert an outgoing one is: a project check's or a plan check's, by index.
 enum Owner {
     Project(usize),
@@ -1104,7 +1105,6 @@ pub const CREDIT_EXPIRY_NOTICE_DAYS: i64 = 7;
 
 /// Allotment alerts (a plan past its alert percent) and capacity alerts (a profile with fewer
 /// units of work left than its alert level), sent to the plan's addresses.
-#[allow(clippy::too_many_arguments)]
 async fn plan_checks(
     reports: &impl ReportStore,
     plans: &impl PlanStore,

@@ -177,6 +177,28 @@ fn positive_money(field: &str, text: &str, currency: Currency) -> Result<Money, 
     Ok(money)
 }
 
+/// An `{"amount", "currency"}` field (`budget`, `daily_limit`): a positive amount in its
+/// currency, or in `default` without one; each problem is recorded under `<field>.amount` or
+/// `<field>.currency`.
+fn amount_of(
+    field: &str,
+    input: &BudgetAmount,
+    default: Currency,
+    p: &mut Problems,
+) -> Option<Money> {
+    let currency = match &input.currency {
+        Some(c) => {
+            p.take(Currency::parse(c).map_err(|m| FieldError::new(format!("{field}.currency"), m)))?
+        }
+        None => default,
+    };
+    p.take(positive_money(
+        &format!("{field}.amount"),
+        &input.amount.0,
+        currency,
+    ))
+}
+
 fn percent(field: &str, value: i64) -> Result<u16, FieldError> {
     if (1..=1000).contains(&value) {
         Ok(value as u16)
@@ -253,19 +275,9 @@ impl BudgetPatch {
         }
         match self.budget {
             Some(Some(budget)) => {
-                let currency = match &budget.currency {
-                    Some(c) => p.take(
-                        Currency::parse(c).map_err(|m| FieldError::new("budget.currency", m)),
-                    ),
-                    None => Some(Currency::USD),
-                };
-                if let Some(currency) = currency {
-                    if let Some(m) =
-                        p.take(positive_money("budget.amount", &budget.amount.0, currency))
-                    {
-                        next.amount = Some(m);
-                        next.currency = currency;
-                    }
+                if let Some(m) = amount_of("budget", &budget, Currency::USD, &mut p) {
+                    next.amount = Some(m);
+                    next.currency = m.currency;
                 }
             }
             Some(None) => next.amount = None,
@@ -313,33 +325,17 @@ impl BudgetPatch {
         match self.daily_limit {
             Some(Some(LimitInput(Value::Object(fields)))) => {
                 match serde_json::from_value::<BudgetAmount>(Value::Object(fields)) {
-                    Ok(limit) => {
-                        let currency = match &limit.currency {
-                            Some(c) => p.take(
-                                Currency::parse(c)
-                                    .map_err(|m| FieldError::new("daily_limit.currency", m)),
-                            ),
-                            None => Some(next.currency),
-                        };
-                        if let Some(currency) = currency {
-                            if next.amount.is_some() && currency != next.currency {
-                                p.push(
-                                    "daily_limit.currency",
-                                    format!(
-                                        "must be the monthly budget's currency ({})",
-                                        next.currency
-                                    ),
-                                );
-                            } else if let Some(m) = p.take(positive_money(
-                                "daily_limit.amount",
-                                &limit.amount.0,
-                                currency,
-                            )) {
-                                next.currency = currency;
-                                next.daily_limit = Some(m);
-                            }
+                    Ok(limit) => match amount_of("daily_limit", &limit, next.currency, &mut p) {
+                        Some(m) if next.amount.is_some() && m.currency != next.currency => p.push(
+                            "daily_limit.currency",
+                            format!("must be the monthly budget's currency ({})", next.currency),
+                        ),
+                        Some(m) => {
+                            next.currency = m.currency;
+                            next.daily_limit = Some(m);
                         }
-                    }
+                        None => {}
+                    },
                     Err(e) => p.push(
                         "daily_limit",
                         format!("must be an amount or {{\"amount\", \"currency\"}}: {e}"),

@@ -7,7 +7,7 @@ use super::clock::parse_timestamp;
 use super::error::{FieldError, Problems};
 use super::input::DecimalText;
 use super::money::{Currency, Decimal, Money, MAX_EVENT_COST_NANOS};
-use super::pricing::catalog::{canonical_provider, normalize_name};
+use super::pricing::catalog::{canonical_provider, joined_words, normalize_name};
 use super::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
 use super::projects::ProjectId;
 use super::record::TOO_COSTLY;
@@ -170,13 +170,11 @@ impl EventInput {
             None => None,
         };
         // "Eleven Labs" is elevenlabs: words typed apart are joined before the name is checked.
-        let provider_words = self
-            .provider
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join("-");
         let provider = p
-            .take(normalize_name(&at("provider"), &provider_words))
+            .take(normalize_name(
+                &at("provider"),
+                &joined_words(&self.provider),
+            ))
             .map(|n| canonical_provider(&n));
         let model = match &self.model {
             Some(m) => p.take(normalize_name(&at("model"), m)),

@@ -298,10 +298,28 @@ pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
     }
 }
 
+/// The providers of the built-in catalog (a test keeps the list equal to `data/prices.json`;
+/// it is a constant because [`canonical_provider`] runs while that catalog is being read).
+pub const BUILTIN_PROVIDERS: [&str; 9] = [
+    "anthropic",
+    "elevenlabs",
+    "google",
+    "google-cloud",
+    "heygen",
+    "hume",
+    "lahajati",
+    "loudly",
+    "openai",
+];
+
+/// Words typed apart joined with hyphens: "Eleven Labs" is `Eleven-Labs`.
+pub fn joined_words(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join("-")
+}
+
 /// The provider slug for the names clients use.
 pub fn canonical_provider(name: &str) -> String {
-    // Words typed apart ("Eleven Labs", "google cloud") are joined with hyphens first.
-    let joined = name.split_whitespace().collect::<Vec<_>>().join("-");
+    let joined = joined_words(name);
     match joined.as_str() {
         "gemini" | "google-ai" | "google_ai" | "google-ai-studio" | "vertex_ai" | "vertex-ai"
         | "googleai" => "google".to_string(),
@@ -309,24 +327,17 @@ pub fn canonical_provider(name: &str) -> String {
         "google_cloud" | "googlecloud" | "gcp" | "google-cloud-speech" => {
             "google-cloud".to_string()
         }
-        "eleven-labs" | "eleven_labs" | "11labs" => "elevenlabs".to_string(),
-        "hume-ai" | "hume_ai" | "humeai" => "hume".to_string(),
+        "eleven_labs" | "11labs" => "elevenlabs".to_string(),
+        "hume_ai" | "humeai" => "hume".to_string(),
         "openai-tts" | "azure-openai" => "openai".to_string(),
         other => {
-            // "Open AI", "Hey Gen": a built-in provider's name split into words.
+            // A built-in provider's name in words ("Open AI", "Eleven Labs") or followed by
+            // "AI" ("Hume AI", "Lahajati AI").
+            let known = |n: &str| BUILTIN_PROVIDERS.contains(&n);
             let unsplit = other.replace('-', "");
-            let known = [
-                "openai",
-                "anthropic",
-                "heygen",
-                "loudly",
-                "lahajati",
-                "elevenlabs",
-            ];
-            if other.contains('-') && known.contains(&unsplit.as_str()) {
+            if other.contains('-') && known(&unsplit) {
                 unsplit
-            } else if let Some(name) = other.strip_suffix("-ai").filter(|n| known.contains(n)) {
-                // "Lahajati AI", "Loudly AI".
+            } else if let Some(name) = other.strip_suffix("-ai").filter(|n| known(n)) {
                 name.to_string()
             } else {
                 other.to_string()

@@ -613,3 +613,14 @@ proptest! {
         prop_assert!(parse(&small) <= parse(&large));
     }
 }
+
+#[test]
+fn the_builtin_provider_list_names_every_provider_of_the_catalog_and_no_other() {
+    assert_eq!(
+        builtin().providers(),
+        super::catalog::BUILTIN_PROVIDERS
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+    );
+}
