@@ -246,3 +246,44 @@ test('the plans as of a past instant: that period\'s use and that month\'s cost 
   assert.equal((await admin(`/api/admin/subscriptions?at=${encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString())}`)).status, 400);
   assert.equal((await admin('/api/admin/subscriptions?provider=loudly&project_id=studio', { method: 'DELETE' })).status, 204);
 });
+
+test('the month picker shows the plans as they were: an old fee before its change, a plan only from its since day, a deleted plan in its months', async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const at = async (instant) => {
+    const r = await admin(`/api/admin/subscriptions?at=${encodeURIComponent(instant)}`);
+    assert.equal(r.status, 200, r.text);
+    return Object.fromEntries(r.json.subscriptions
+      .filter((s) => s.project_id === 'history')
+      .map((s) => [s.provider, s.monthly_fee.amount]));
+  };
+  await admin('/api/admin/projects', { method: 'POST', body: { id: 'history', name: 'History' } });
+  const monthStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
+  const lastMonth = new Date(monthStart.getTime() - 86_400_000).toISOString();
+  const today = new Date().toISOString().slice(0, 10);
+  const hume = (fee) => ({ provider: 'hume', project_id: 'history', monthly_fee: fee, allotment: { amount: '100', unit: 'minutes' } });
+
+  await put('/api/admin/subscriptions', hume('10'));
+  await sleep(5);
+  const beforeChange = new Date().toISOString();
+  await sleep(5);
+  await put('/api/admin/subscriptions', hume('20'));
+  await put('/api/admin/subscriptions', { provider: 'loudly', project_id: 'history', monthly_fee: '180', allotment: { amount: '3000', unit: 'tracks' }, since: today });
+  await sleep(5);
+  const beforeDelete = new Date().toISOString();
+  await sleep(5);
+  assert.equal((await admin('/api/admin/subscriptions?provider=hume&project_id=history', { method: 'DELETE' })).status, 204);
+
+  assert.deepEqual(await at(lastMonth), { hume: '10.00' }, 'a first version counts since always; loudly only from today');
+  assert.deepEqual(await at(beforeChange), { hume: '10.00', loudly: '180.00' }, 'the fee before its change; loudly in force all of its since day');
+  assert.deepEqual(await at(beforeDelete), { hume: '20.00', loudly: '180.00' });
+  assert.deepEqual(await at(new Date().toISOString()), { loudly: '180.00' }, 'deleted since');
+  const current = (await admin('/api/admin/subscriptions')).json.subscriptions.filter((s) => s.project_id === 'history');
+  assert.deepEqual(current.map((s) => [s.provider, s.since]), [['loudly', today]]);
+
+  const tomorrow = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+  const refused = await admin('/api/admin/subscriptions', { method: 'PUT', body: { ...hume('10'), since: tomorrow } });
+  assert.deepEqual([refused.status, refused.json.error.details?.[0]?.field ?? refused.json.error.field], [400, 'since'], refused.text);
+  const credit = await admin('/api/admin/subscriptions', { method: 'PUT', body: { provider: 'google', project_id: 'history', allotment: { amount: '300', unit: 'money' }, term: { starts: '2026-01-01', expires: '2026-04-01' }, since: '2026-01-01' } });
+  assert.deepEqual([credit.status, credit.json.error.details[0].field], [400, 'since'], credit.text);
+  assert.equal((await admin('/api/admin/subscriptions?provider=loudly&project_id=history', { method: 'DELETE' })).status, 204);
+});

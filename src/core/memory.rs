@@ -31,12 +31,20 @@ pub struct MemoryStore {
     event_keys: RefCell<HashSet<EventKey>>,
     next_seq: Cell<i64>,
     plans: RefCell<BTreeMap<(String, String, String), crate::core::plans::Plan>>,
+    /// Every saved or deleted (`None`) version of a plan, with the time it took effect.
+    plan_versions: RefCell<Vec<PlanVersion>>,
     profiles: RefCell<BTreeMap<String, crate::core::plans::Profile>>,
     /// When set, every operation fails as an unreachable database would.
     pub fail: RefCell<bool>,
     /// When set, only event inserts fail (the database went away after validation).
     pub fail_event_writes: Cell<bool>,
 }
+
+type PlanVersion = (
+    (String, String, String),
+    chrono::DateTime<chrono::Utc>,
+    Option<crate::core::plans::Plan>,
+);
 
 /// An in-memory raw log (R2), with a switch to make writes fail.
 #[derive(Debug, Default)]
@@ -645,9 +653,37 @@ impl crate::core::plans::PlanStore for MemoryStore {
         Ok(self.plans.borrow().values().cloned().collect())
     }
 
-    async fn save_plan(&self, plan: &crate::core::plans::Plan) -> Result<(), StoreError> {
+    async fn plans_at(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::core::plans::Plan>, StoreError> {
+        self.check()?;
+        let mut versions = self.plan_versions.borrow().clone();
+        versions.sort_by_key(|(_, from, _)| *from);
+        let mut in_force = BTreeMap::new();
+        for (key, from, plan) in versions {
+            if from <= at {
+                in_force.insert(key, plan);
+            }
+        }
+        Ok(in_force.into_values().flatten().collect())
+    }
+
+    async fn save_plan(
+        &self,
+        plan: &crate::core::plans::Plan,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         self.check()?;
         self.plans.borrow_mut().insert(plan.key(), plan.clone());
+        let mut versions = self.plan_versions.borrow_mut();
+        // A plan's first version counts as in force since always.
+        let from = if versions.iter().any(|(key, _, _)| *key == plan.key()) {
+            at
+        } else {
+            chrono::DateTime::<chrono::Utc>::MIN_UTC
+        };
+        versions.push((plan.key(), from, Some(plan.clone())));
         Ok(())
     }
 
@@ -656,14 +692,24 @@ impl crate::core::plans::PlanStore for MemoryStore {
         provider: &str,
         project: &str,
         unit: Option<&str>,
+        at: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError> {
         self.check()?;
         let mut plans = self.plans.borrow_mut();
-        let before = plans.len();
-        plans.retain(|(p, scope, u), _| {
-            !(p == provider && scope == project && unit.is_none_or(|unit| unit == u))
-        });
-        Ok(plans.len() < before)
+        let gone: Vec<(String, String, String)> = plans
+            .keys()
+            .filter(|(p, scope, u)| {
+                p == provider && scope == project && unit.is_none_or(|unit| unit == u)
+            })
+            .cloned()
+            .collect();
+        for key in &gone {
+            plans.remove(key);
+            self.plan_versions
+                .borrow_mut()
+                .push((key.clone(), at, None));
+        }
+        Ok(!gone.is_empty())
     }
 
     async fn profiles(&self) -> Result<Vec<crate::core::plans::Profile>, StoreError> {

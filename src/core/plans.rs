@@ -101,6 +101,11 @@ pub struct Plan {
     /// units of the plan's unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overage: Option<Overage>,
+    /// The first day (UTC) the plan was in force, when given: views of earlier instants leave
+    /// it out. Without it, a plan's first version counts as in force since always (a
+    /// subscription older than its entry here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<NaiveDate>,
 }
 
 /// The price of usage past an allotment.
@@ -192,6 +197,8 @@ pub struct PlanInput {
     pub term: Option<TermInput>,
     pub reading: Option<ReadingInput>,
     pub overage: Option<OverageInput>,
+    /// The first day the plan was in force (YYYY-MM-DD), for the month picker.
+    pub since: Option<String>,
     pub reserve: Option<DecimalText>,
     pub counts: Option<CountsInput>,
     pub alert_percent: Option<i64>,
@@ -300,6 +307,17 @@ impl PlanInput {
                     _ => None,
                 }
             }
+            None => None,
+        };
+        let since = match &self.since {
+            Some(_) if self.term.is_some() => {
+                p.push(
+                    "since",
+                    "is not for a one-time credit: its term.starts is its start",
+                );
+                None
+            }
+            Some(text) => p.take(plan_date("since", text)),
             None => None,
         };
         let monthly_fee = match (&self.monthly_fee, &self.term) {
@@ -497,6 +515,7 @@ impl PlanInput {
             term,
             reading,
             overage,
+            since,
         })
     }
 }
@@ -632,14 +651,23 @@ impl ProfileInput {
 
 #[allow(async_fn_in_trait)]
 pub trait PlanStore {
+    /// The plans in force now.
     async fn plans(&self) -> Result<Vec<Plan>, StoreError>;
-    async fn save_plan(&self, plan: &Plan) -> Result<(), StoreError>;
-    /// Deletes the provider's plans of one scope: the one in `unit`, or all of them.
+    /// The plans as they were at `at`: each plan's newest version in force at or before it,
+    /// unless that version was a delete.
+    async fn plans_at(&self, at: DateTime<Utc>) -> Result<Vec<Plan>, StoreError>;
+    /// Saves `plan` as its scope's and unit's plan from `at` on. The first version of a
+    /// plan (its scope and unit never saved before) counts as in force since always: the
+    /// subscription is usually older than its entry here ([`Plan::since`] says otherwise).
+    async fn save_plan(&self, plan: &Plan, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Deletes the provider's plans of one scope from `at` on: the one in `unit`, or all of
+    /// them.
     async fn delete_plan(
         &self,
         provider: &str,
         project: &str,
         unit: Option<&str>,
+        at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     async fn profiles(&self) -> Result<Vec<Profile>, StoreError>;
     async fn save_profile(&self, profile: &Profile) -> Result<(), StoreError>;
@@ -809,6 +837,7 @@ impl PlanState {
             "reserve": plan.show(self.reserve),
             "reset_day": plan.term.is_none().then_some(plan.reset_day),
             "term": plan.term,
+            "since": plan.since,
             "expired": self.expired,
             "overage": self.overage().map(|(units, cost)| json!({
                 "units": plan.show(units),
@@ -909,7 +938,15 @@ pub async fn plan_states(
     reports: &impl ReportStore,
     now: DateTime<Utc>,
 ) -> Result<Vec<PlanState>, CoreError> {
-    let plans = plans.plans().await?;
+    states_of(plans.plans().await?, reports, now).await
+}
+
+/// The state of each of `plans` in the period that holds `now`.
+async fn states_of(
+    plans: Vec<Plan>,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<PlanState>, CoreError> {
     // Each plan's usage this period, every read in one call. Plans over the same days and
     // scope (most reset on the 1st) share one read by provider.
     let mut queries: Vec<RollupQuery> = Vec::new();
@@ -984,7 +1021,27 @@ pub async fn subscriptions_report(
     reports: &impl ReportStore,
     now: DateTime<Utc>,
 ) -> Result<Value, CoreError> {
-    let states = plan_states(plans, reports, now).await?;
+    report_of(plans.plans().await?, reports, now).await
+}
+
+/// The subscriptions report as of a past instant (the month picker): the plans as they were
+/// then (a plan added later is left out, an old fee is the old one), over the period that
+/// held `at`.
+pub async fn subscriptions_report_at(
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    at: DateTime<Utc>,
+) -> Result<Value, CoreError> {
+    report_of(plans.plans_at(at).await?, reports, at).await
+}
+
+async fn report_of(
+    mut plans: Vec<Plan>,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Value, CoreError> {
+    plans.retain(|p| p.since.is_none_or(|since| since <= now.date_naive()));
+    let states = states_of(plans, reports, now).await?;
     let mut fees = Totals::new();
     for s in states.iter().filter(|s| s.plan.term.is_none()) {
         fees.add(Money::new(s.plan.scaled_fee(), s.plan.currency()));

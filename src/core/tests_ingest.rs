@@ -1772,7 +1772,8 @@ mod plans {
     use crate::core::error::CoreError;
     use crate::core::ingest::{ingest, IngestConfig};
     use crate::core::plans::{
-        capacity, known_providers, period, subscriptions_report, PlanInput, PlanStore, ProfileInput,
+        capacity, known_providers, period, subscriptions_report, subscriptions_report_at,
+        PlanInput, PlanStore, ProfileInput,
     };
 
     /// The plan of `provider` in a subscriptions report.
@@ -1786,12 +1787,21 @@ mod plans {
             .clone()
     }
 
+    /// Saves a plan as if long before the times the test reads it at.
     fn put_plan(world: &World, body: Value) {
+        put_plan_at(
+            world,
+            body,
+            Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+        );
+    }
+
+    fn put_plan_at(world: &World, body: Value, at: chrono::DateTime<Utc>) {
         let plan = serde_json::from_value::<PlanInput>(body)
             .unwrap()
             .validate()
             .unwrap();
-        block_on(world.store.save_plan(&plan)).unwrap();
+        block_on(world.store.save_plan(&plan, at)).unwrap();
     }
 
     fn record(world: &World, now: chrono::DateTime<Utc>, events: Value) {
@@ -2107,6 +2117,73 @@ mod plans {
     }
 
     #[test]
+    fn the_month_picker_shows_the_plans_as_they_were_at_the_instant_asked_for() {
+        let world = World::new();
+        let day = |m, d| Utc.with_ymd_and_hms(2026, m, d, 12, 0, 0).unwrap();
+        let heygen = |fee: &str| json!({"provider": "heygen", "monthly_fee": fee, "allotment": {"amount": "10", "unit": "credits"}});
+        put_plan_at(&world, heygen("29"), day(9, 1));
+        put_plan_at(&world, heygen("49"), day(10, 15));
+        // A new subscription, from November 1st (a first version without `since` counts as
+        // in force since always: the subscription is usually older than its entry here).
+        put_plan_at(
+            &world,
+            json!({"provider": "elevenlabs", "monthly_fee": "22", "allotment": {"amount": "100000", "unit": "characters"}, "since": "2026-11-01"}),
+            day(11, 1),
+        );
+        assert!(block_on(world.store.delete_plan("heygen", "", None, day(11, 10))).unwrap());
+        let plans_at = |at| {
+            let report = block_on(subscriptions_report_at(&world.store, &world.store, at)).unwrap();
+            let fees: Vec<(String, String)> = report["subscriptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let provider = s["provider"].as_str().unwrap().to_string();
+                    (
+                        provider,
+                        s["monthly_fee"]["amount"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            (fees, report["fees"][0]["amount"].clone())
+        };
+        let plan = |provider: &str, fee: &str| (provider.to_string(), fee.to_string());
+        assert_eq!(
+            plans_at(day(8, 20)),
+            (vec![plan("heygen", "29.00")], json!("29.00")),
+            "the first version, since always"
+        );
+        assert_eq!(
+            plans_at(day(9, 20)),
+            (vec![plan("heygen", "29.00")], json!("29.00"))
+        );
+        assert_eq!(
+            plans_at(day(10, 20)),
+            (vec![plan("heygen", "49.00")], json!("49.00"))
+        );
+        assert_eq!(
+            plans_at(day(11, 5)),
+            (
+                vec![plan("elevenlabs", "22.00"), plan("heygen", "49.00")],
+                json!("71.00")
+            )
+        );
+        assert_eq!(
+            plans_at(day(11, 20)),
+            (vec![plan("elevenlabs", "22.00")], json!("22.00"))
+        );
+        // Now: the plans in force, whatever their history.
+        let now = block_on(subscriptions_report(
+            &world.store,
+            &world.store,
+            day(11, 20),
+        ))
+        .unwrap();
+        assert_eq!(now["subscriptions"].as_array().unwrap().len(), 1);
+        assert_eq!(now["subscriptions"][0]["provider"], "elevenlabs");
+    }
+
+    #[test]
     fn a_reading_from_the_providers_dashboard_replaces_the_usage_before_it_in_its_period() {
         // Seed 002: ElevenLabs' and Lahajati's dashboards show what was really used, including
         // calls no app reported. A reading of 6 credits at 10:30 on the 15th:
@@ -2259,14 +2336,19 @@ mod plans {
         assert_eq!(profile.units_left, Some(496));
         assert_eq!(profile.per_provider[0].available.as_deref(), Some("1490"));
         // Deleting one unit leaves the other.
-        assert!(block_on(world.store.delete_plan("lahajati", "", Some("minutes"))).unwrap());
+        assert!(block_on(
+            world
+                .store
+                .delete_plan("lahajati", "", Some("minutes"), now)
+        )
+        .unwrap());
         let left: Vec<String> = block_on(world.store.plans())
             .unwrap()
             .iter()
             .map(|p| p.unit.name())
             .collect();
         assert_eq!(left, vec!["points"]);
-        assert!(block_on(world.store.delete_plan("lahajati", "", None)).unwrap());
+        assert!(block_on(world.store.delete_plan("lahajati", "", None, now)).unwrap());
         assert!(block_on(world.store.plans()).unwrap().is_empty());
     }
 

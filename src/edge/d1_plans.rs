@@ -1,12 +1,14 @@
 //! D1 adapter of [`PlanStore`]: plans and workload profiles stored as their validated JSON.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use wasm_bindgen::JsValue;
 
 use crate::core::clock::format_timestamp;
 use crate::core::error::StoreError;
 use crate::core::plans::{Plan, PlanStore, Profile};
 
-use super::d1::{corrupt, now, query_all, text, D1Store};
+use super::d1::{corrupt, now, query_all, store_error, text, D1Store};
 
 fn json_column<T: serde::de::DeserializeOwned>(
     rows: Vec<Map<String, Value>>,
@@ -35,22 +37,51 @@ impl PlanStore for D1Store {
         json_column(rows, "plan_json")
     }
 
-    async fn save_plan(&self, plan: &Plan) -> Result<(), StoreError> {
-        let (provider, project, unit) = plan.key();
-        let _: Vec<Map<String, Value>> = query_all(
+    async fn plans_at(&self, at: DateTime<Utc>) -> Result<Vec<Plan>, StoreError> {
+        let rows = query_all(
             self.db(),
-            "INSERT INTO subscriptions (provider, project_id, unit, plan_json, updated_at) VALUES (?1, ?2, ?5, ?3, ?4) \
-             ON CONFLICT (provider, project_id, unit) DO UPDATE SET plan_json = excluded.plan_json, \
-             updated_at = excluded.updated_at",
-            &[
-                text(&provider),
-                text(&project),
-                text(&encode(plan)?),
-                text(&format_timestamp(now())),
-                text(&unit),
-            ],
+            "SELECT v.plan_json FROM plan_versions v \
+             WHERE v.plan_json IS NOT NULL AND v.effective_at = ( \
+               SELECT MAX(w.effective_at) FROM plan_versions w \
+               WHERE w.provider = v.provider AND w.project_id = v.project_id \
+                 AND w.unit = v.unit AND w.effective_at <= ?1) \
+             ORDER BY v.provider, v.project_id, v.unit",
+            &[text(&format_timestamp(at))],
         )
         .await?;
+        json_column(rows, "plan_json")
+    }
+
+    async fn save_plan(&self, plan: &Plan, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (provider, project, unit) = plan.key();
+        let (json, at) = (encode(plan)?, format_timestamp(at));
+        let binds = [
+            text(&provider),
+            text(&project),
+            text(&json),
+            text(&at),
+            text(&unit),
+        ];
+        let db = self.db();
+        let save = db
+            .prepare(
+                "INSERT INTO subscriptions (provider, project_id, unit, plan_json, updated_at) \
+                 VALUES (?1, ?2, ?5, ?3, ?4) \
+                 ON CONFLICT (provider, project_id, unit) DO UPDATE SET \
+                 plan_json = excluded.plan_json, updated_at = excluded.updated_at",
+            )
+            .bind(&binds)
+            .map_err(store_error)?;
+        let version = db
+            .prepare(
+                "INSERT OR REPLACE INTO plan_versions \
+                 (provider, project_id, unit, effective_at, plan_json) \
+                 VALUES (?1, ?2, ?5, CASE WHEN EXISTS (SELECT 1 FROM plan_versions \
+                   WHERE provider = ?1 AND project_id = ?2 AND unit = ?5) THEN ?4 ELSE '' END, ?3)",
+            )
+            .bind(&binds)
+            .map_err(store_error)?;
+        db.batch(vec![save, version]).await.map_err(store_error)?;
         Ok(())
     }
 
@@ -59,20 +90,41 @@ impl PlanStore for D1Store {
         provider: &str,
         project: &str,
         unit: Option<&str>,
+        at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let rows: Vec<Map<String, Value>> = query_all(
-            self.db(),
-            "DELETE FROM subscriptions WHERE provider = ?1 AND project_id = ?2 \
-             AND (?3 IS NULL OR unit = ?3) RETURNING provider",
-            &[
-                text(provider),
-                text(project),
-                unit.map(wasm_bindgen::JsValue::from_str)
-                    .unwrap_or(wasm_bindgen::JsValue::NULL),
-            ],
-        )
-        .await?;
-        Ok(!rows.is_empty())
+        let binds = [
+            text(provider),
+            text(project),
+            unit.map(JsValue::from_str).unwrap_or(JsValue::NULL),
+            text(&format_timestamp(at)),
+        ];
+        let db = self.db();
+        // The delete's versions first, from the rows the delete then removes.
+        let version = db
+            .prepare(
+                "INSERT OR REPLACE INTO plan_versions \
+                 (provider, project_id, unit, effective_at, plan_json) \
+                 SELECT provider, project_id, unit, ?4, NULL FROM subscriptions \
+                 WHERE provider = ?1 AND project_id = ?2 AND (?3 IS NULL OR unit = ?3)",
+            )
+            .bind(&binds)
+            .map_err(store_error)?;
+        let delete = db
+            .prepare(
+                "DELETE FROM subscriptions WHERE provider = ?1 AND project_id = ?2 \
+                 AND (?3 IS NULL OR unit = ?3) AND ?4 IS NOT NULL RETURNING provider",
+            )
+            .bind(&binds)
+            .map_err(store_error)?;
+        let results = db.batch(vec![version, delete]).await.map_err(store_error)?;
+        let deleted = match results.get(1) {
+            Some(result) => {
+                let rows: Vec<Map<String, Value>> = result.results().map_err(store_error)?;
+                !rows.is_empty()
+            }
+            None => false,
+        };
+        Ok(deleted)
     }
 
     async fn profiles(&self) -> Result<Vec<Profile>, StoreError> {

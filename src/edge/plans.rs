@@ -7,7 +7,8 @@ use crate::core::clock::Clock;
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
 use crate::core::plans::{
-    capacity, known_providers, subscriptions_report, PlanInput, PlanStore, ProfileInput, Unit,
+    capacity, known_providers, subscriptions_report, subscriptions_report_at, PlanInput, PlanStore,
+    ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
 use crate::core::projects::ProjectId;
@@ -26,25 +27,29 @@ pub async fn list(
 ) -> Result<Response, CoreError> {
     only_known(query, &["at"])?;
     let now = clock.now();
-    let at = match param(query, "at") {
+    let report = match param(query, "at") {
         Some(text) => {
             let at = crate::core::clock::parse_timestamp(text)
                 .map_err(|m| CoreError::invalid("at", m))?;
             if at > now {
                 return Err(CoreError::invalid("at", "must not be in the future"));
             }
-            at
+            subscriptions_report_at(store, store, at).await?
         }
-        None => now,
+        None => subscriptions_report(store, store, now).await?,
     };
-    ok(200, &subscriptions_report(store, store, at).await?)
+    ok(200, &report)
 }
 
 /// `PUT /api/admin/subscriptions`: creates or replaces the plan of a provider (and project).
 pub async fn put(store: &D1Store, clock: &impl Clock, body: &[u8]) -> Result<Response, CoreError> {
     let plan = parse_json::<PlanInput>(body)?.validate()?;
-    store.save_plan(&plan).await?;
-    let report = subscriptions_report(store, store, clock.now()).await?;
+    let now = clock.now();
+    if plan.since.is_some_and(|since| since > now.date_naive()) {
+        return Err(CoreError::invalid("since", "must not be after today (UTC)"));
+    }
+    store.save_plan(&plan, now).await?;
+    let report = subscriptions_report(store, store, now).await?;
     let saved = report["subscriptions"]
         .as_array()
         .and_then(|list| {
@@ -61,7 +66,11 @@ pub async fn put(store: &D1Store, clock: &impl Clock, body: &[u8]) -> Result<Res
 
 /// `DELETE /api/admin/subscriptions?provider=&project_id=&unit=`: the plan in `unit`, or
 /// every plan of the provider in that scope.
-pub async fn delete(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
+pub async fn delete(
+    store: &D1Store,
+    clock: &impl Clock,
+    query: &QueryPairs,
+) -> Result<Response, CoreError> {
     only_known(query, &["provider", "project_id", "unit"])?;
     let unit = match param(query, "unit") {
         Some(text) => Some(
@@ -78,7 +87,7 @@ pub async fn delete(store: &D1Store, query: &QueryPairs) -> Result<Response, Cor
     let project = project_param(query)?;
     let project = project.as_ref().map(ProjectId::as_str).unwrap_or("");
     if store
-        .delete_plan(&provider, project, unit.as_deref())
+        .delete_plan(&provider, project, unit.as_deref(), clock.now())
         .await?
     {
         empty_response(204).map_err(internal)

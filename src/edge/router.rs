@@ -274,7 +274,7 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let body = read_json_body(request).await?;
             super::plans::put(store, &clock, &body).await
         }
-        RouteName::DeletePlan => super::plans::delete(store, &query_pairs(request)).await,
+        RouteName::DeletePlan => super::plans::delete(store, &clock, &query_pairs(request)).await,
         RouteName::Capacity => super::plans::get_capacity(store, &clock).await,
         RouteName::PutProfile => {
             let body = read_json_body(request).await?;
