@@ -2292,7 +2292,7 @@ mod plans {
         record(
             &world,
             now,
-            json!([{"id": "huge", "provider": "elevenlabs", "model": "custom-voice", "characters": 1_000_000_000_000_u64,
+            json!([{"id": "huge", "provider": "elevenlabs", "model": "custom-voice", "characters": 1_000_000_000_u64,
                     "timestamp": "2026-11-20T10:00:00Z"}]),
         );
         let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
@@ -2555,7 +2555,7 @@ fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_
 }
 
 #[test]
-fn a_cost_over_a_million_per_event_and_counts_over_a_trillion_are_refused_so_sums_never_overflow() {
+fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_named_alone() {
     let world = World::new();
     let fields = |body: Value| match world.send(body).unwrap_err() {
         CoreError::Validation(details) => {
@@ -2577,13 +2577,22 @@ fn a_cost_over_a_million_per_event_and_counts_over_a_trillion_are_refused_so_sum
         ),
         ["tokens", "duration_ms"]
     );
-    // 10^12 images at $0.04 would cost 4 * 10^10: priced above the cap, refused as well.
+    // A refused quantity is the only problem named: the event did report usage.
     assert_eq!(
-        fields(json!({"provider": "openai", "model": "dall-e-3", "images": 1_000_000_000_000u64})),
+        fields(json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000_001u64})),
+        ["input_tokens"]
+    );
+    assert_eq!(
+        fields(json!({"provider": "heygen", "credits": "1000000000.000001"})),
+        ["credits"]
+    );
+    // 10^9 images at $0.04 would cost 4 * 10^7: priced above the cap, refused as well.
+    assert_eq!(
+        fields(json!({"provider": "openai", "model": "dall-e-3", "images": 1_000_000_000u64})),
         ["cost"]
     );
     let at_cap = world
-        .send(json!({"provider": "acme", "cost": "1000000", "tokens": 1_000_000_000_000u64}))
+        .send(json!({"provider": "acme", "cost": "1000000", "tokens": 1_000_000_000u64, "credits": "1000000000"}))
         .unwrap();
     assert_eq!(at_cap.events[0].cost, Some(usd("1000000")));
 }

@@ -16,6 +16,9 @@ use super::record::TOO_COSTLY;
 pub const MAX_METADATA_BYTES: usize = 4096;
 /// How far in the future a timestamp may be (clock skew).
 pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
+
+/// The problem of a quantity over [`MAX_QUANTITY`].
+const TOO_LARGE: &str = "is too large (at most 1000000000 in one event)";
 /// Model name stored when a client reports none (HeyGen and ElevenLabs calls often have none).
 pub const DEFAULT_MODEL: &str = "default";
 
@@ -132,7 +135,7 @@ fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
         .scaled_exact(6)
         .ok_or_else(|| FieldError::new(field.clone(), "has more than 6 decimal places"))?;
     if micros > MAX_QUANTITY {
-        return Err(FieldError::new(field, "is too large"));
+        return Err(FieldError::new(field, TOO_LARGE));
     }
     Ok(micros)
 }
@@ -185,6 +188,7 @@ impl EventInput {
             None => None,
         };
         let mut usage = Usage::new();
+        let problems_before_usage = p.len();
         let whole = [
             (UsageKind::InputTokens, self.input_tokens),
             (UsageKind::OutputTokens, self.output_tokens),
@@ -202,7 +206,7 @@ impl EventInput {
             if let Some(n) = value {
                 let micros = i128::from(n) * MICRO;
                 if micros > MAX_QUANTITY {
-                    p.push(at(kind.name()), "is too large (at most 1000000000000)");
+                    p.push(at(kind.name()), TOO_LARGE);
                 } else {
                     usage.set_micros(kind, micros);
                 }
@@ -272,7 +276,7 @@ impl EventInput {
             .sum::<u64>();
         for (name, value) in [("tokens", self.tokens), ("duration_ms", self.duration_ms)] {
             if value.is_some_and(|n| i128::from(n) * MICRO > MAX_QUANTITY) {
-                p.push(at(name), "is too large (at most 1000000000000)");
+                p.push(at(name), TOO_LARGE);
             }
         }
         let total_tokens = self.tokens.unwrap_or(split_tokens);
@@ -281,7 +285,10 @@ impl EventInput {
                 p.push(at("tokens"), "is smaller than input_tokens + output_tokens");
             }
         }
+        // A quantity that was given but refused is named above; it is not "no usage".
+        let refused_quantity = p.len() > problems_before_usage;
         if usage.is_empty()
+            && !refused_quantity
             && self.tokens.is_none()
             && self.cost.is_none()
             && self.cost_usd.is_none()

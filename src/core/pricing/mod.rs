@@ -120,8 +120,10 @@ impl UsageKind {
 
 /// Quantities are kept in micro-units (10^-6), so fractional seconds and credits are exact.
 pub const MICRO: i128 = 1_000_000;
-/// The largest quantity of one kind in one event (a trillion units).
-pub const MAX_QUANTITY: i128 = 1_000_000_000_000 * MICRO;
+/// The largest quantity of one kind in one event: a billion units (a thousand times the
+/// largest context window), so that every stored quantity, micro-units included, is an
+/// integer JavaScript reads exactly (below 2^53), as D1 hands values to the worker.
+pub const MAX_QUANTITY: i128 = 1_000_000_000 * MICRO;
 
 /// The quantities of one event, in micro-units, indexed by [`UsageKind::index`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
