@@ -426,3 +426,36 @@ test('GET /api/usage filters by metadata values: strings, numbers and booleans, 
     await w2.dispose();
   }
 });
+
+test('hostile shapes are refused and write nothing: a repeated events key, an event as an array, a padded or invisible id, a leap second, a quantity past a billion', async () => {
+  const before = await rawKeys();
+  const event = (id) => `{"id":"${id}","provider":"openai","model":"gpt-4o-mini","input_tokens":10}`;
+  const raw = (text) => w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: text, headers: { 'content-type': 'application/json' } });
+  const cases = [
+    [await raw(`{"events":[${event('rep-a')}],"events":[${event('rep-b')}]}`), 'events'],
+    [await raw(`{"events":[["arr-1",null,"openai","gpt-4o-mini",null,1000]]}`), 'events[0]'],
+    [await record({ id: ' pad', provider: 'openai', input_tokens: 1 }), 'id'],
+    [await record({ id: 'zw\u200b', provider: 'openai', input_tokens: 1 }), 'id'],
+    [await record({ provider: 'openai', input_tokens: 1, timestamp: '2026-11-20T12:00:60Z' }), 'timestamp'],
+    [await record({ provider: 'heygen', credits: '9007199255' }), 'credits'],
+  ];
+  for (const [r, field] of cases) {
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.json.error.details.map((d) => d.field), [field], r.text);
+  }
+  assert.deepEqual(await rawKeys(), before, 'nothing reached R2');
+  // The largest quantity accepted reads back exactly, on its page and in the totals.
+  const big = await record({ id: 'big-credits', provider: 'acme', credits: '1000000000' });
+  assert.equal(big.status, 201, big.text);
+  const listed = await w.fetch('/api/usage?provider=acme&to=9999-12-31', { key: keys.ads });
+  assert.equal(listed.status, 200, listed.text);
+  assert.equal(listed.json.events.find((e) => e.id === 'big-credits')?.usage.credits, '1000000000');
+});
+
+test('an unknown project named by the admin is a 404 for stats and the budget check, not zeros', async () => {
+  for (const path of ['/api/usage/stats?project_id=ghost', '/api/admin/usage/check-budgets?project_id=ghost']) {
+    const r = await w.fetch(path, { key: ADMIN_KEY });
+    assert.equal(r.status, 404, `${path}: ${r.text}`);
+  }
+  assert.equal((await w.fetch('/api/usage/stats?project_id=ads', { key: ADMIN_KEY })).status, 200);
+});

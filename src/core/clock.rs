@@ -1,7 +1,7 @@
 //! Time and randomness are inputs to the core, never read deep inside it, so that tests can
 //! fix them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 
 use super::error::CoreError;
 
@@ -53,7 +53,14 @@ pub fn format_timestamp(instant: DateTime<Utc>) -> String {
 
 /// Reads an RFC 3339 / ISO 8601 instant with an offset (`Z` or `+02:00`).
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text.trim())
+    let t = DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("`{text}` is not an ISO 8601 timestamp with an offset"))
+        .map_err(|_| format!("`{text}` is not an ISO 8601 timestamp with an offset"))?;
+    // chrono reads any `:60` as a leap second; stored times (and JavaScript) have none.
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err(format!(
+            "`{text}` has a leap second (:60); send :59.999 or the next second"
+        ));
+    }
+    Ok(t)
 }

@@ -61,6 +61,32 @@ fn body_error(message: impl Into<String>, details: Vec<FieldError>) -> CoreError
     }
 }
 
+/// The fields of a JSON object in order, repeated names kept (a map would keep only the last).
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Fields<'a>, M::Error> {
+                let mut fields = Vec::new();
+                while let Some((name, value)) = map.next_entry::<String, &'de RawValue>()? {
+                    fields.push((name, value));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
 /// Reads a request body: one event object, or `{"events": [...], "project_id"?: ...}`. Every
 /// event that does not have the shape of an event is reported with its index and field.
 ///
@@ -108,8 +134,20 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             project_id: envelope.project_id,
         });
     }
-    let object: BTreeMap<String, &RawValue> = match serde_json::from_slice(body) {
-        Ok(object) => object,
+    let object: BTreeMap<String, &RawValue> = match serde_json::from_slice::<Fields>(body) {
+        Ok(Fields(fields)) => {
+            let mut object = BTreeMap::new();
+            let mut repeated = Vec::new();
+            for (name, value) in fields {
+                if object.insert(name.clone(), value).is_some() {
+                    repeated.push(FieldError::new(name, "is given more than once"));
+                }
+            }
+            if !repeated.is_empty() {
+                return Err(CoreError::Validation(repeated));
+            }
+            object
+        }
         Err(e) if e.classify() == Category::Data => {
             return Err(body_error(
                 "request body must be a JSON object: one event or {\"events\": [...]}",
@@ -190,6 +228,20 @@ fn parse_event(
     item: &RawValue,
     enveloped: bool,
 ) -> Result<EventInput, Vec<FieldError>> {
+    let name = |path: &str| match (enveloped, path) {
+        (true, ".") => format!("events[{index}]"),
+        (true, path) => format!("events[{index}].{path}"),
+        (false, ".") => "body".to_string(),
+        (false, path) => path.to_string(),
+    };
+    // serde would also read a JSON array as an event, field by position.
+    if !item.get().starts_with('{') {
+        return Err(vec![FieldError::new(
+            name("."),
+            "expected an event: a JSON object",
+        )
+        .at_index(index)]);
+    }
     // Plain deserialization first; only an event that fails is read again, field by field.
     if let Ok(event) = serde_json::from_str::<EventInput>(item.get()) {
         return Ok(event);
@@ -221,15 +273,7 @@ fn parse_event(
     }
     Err(problems
         .into_iter()
-        .map(|(path, message)| {
-            let field = match (enveloped, path.as_str()) {
-                (true, ".") => format!("events[{index}]"),
-                (true, path) => format!("events[{index}].{path}"),
-                (false, ".") => "body".to_string(),
-                (false, path) => path.to_string(),
-            };
-            FieldError::new(field, message).at_index(index)
-        })
+        .map(|(path, message)| FieldError::new(name(&path), message).at_index(index))
         .collect())
 }
 

@@ -1,6 +1,6 @@
 //! Query-string parameters, parsed once into typed values; every problem names its parameter.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::auth::Principal;
 use super::clock::{format_timestamp, parse_timestamp};
@@ -57,8 +57,17 @@ pub fn parse_day(value: &str) -> Result<NaiveDate, String> {
 pub fn parse_bound(value: &str, end: bool) -> Result<DateTime<Utc>, String> {
     if value.len() == 10 {
         let day = parse_day(value)?;
-        let day = if end { day + Duration::days(1) } else { day };
-        return Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+        return Ok(
+            match day.succ_opt().filter(|next| end && next.year() <= 9999) {
+                Some(next) => next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+                // The end of 9999-12-31: the last instant stored timestamps (four-digit years) hold.
+                None if end => day
+                    .and_hms_milli_opt(23, 59, 59, 999)
+                    .unwrap_or_default()
+                    .and_utc(),
+                None => day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+            },
+        );
     }
     parse_timestamp(value).map_err(|_| {
         format!("`{value}` is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp with an offset")
@@ -388,4 +397,21 @@ pub async fn list_usage(
         next_cursor,
         pruned_before,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bound;
+    use crate::core::clock::format_timestamp;
+
+    #[test]
+    fn a_date_bound_ends_at_the_next_midnight_and_the_last_day_of_9999_at_its_last_instant() {
+        let end = |day| format_timestamp(parse_bound(day, true).unwrap());
+        assert_eq!(end("2026-11-23"), "2026-11-24T00:00:00.000Z");
+        assert_eq!(end("9999-12-31"), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            format_timestamp(parse_bound("9999-12-31", false).unwrap()),
+            "9999-12-31T00:00:00.000Z"
+        );
+    }
 }

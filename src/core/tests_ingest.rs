@@ -397,6 +397,67 @@ fn a_batch_envelope_gives_its_project_to_every_event_and_a_bare_object_is_one_ev
 }
 
 #[test]
+fn a_repeated_batch_key_is_refused_rather_than_one_copy_silently_dropped() {
+    let one = r#"{"id": "A", "provider": "openai", "input_tokens": 1}"#;
+    let two = r#"{"id": "B", "provider": "openai", "input_tokens": 1}"#;
+    let error =
+        parse_batch(format!(r#"{{"events": [{one}], "events": [{two}]}}"#).as_bytes()).unwrap_err();
+    assert_eq!(fields(&error), vec![("events".to_string(), None)]);
+    let error = parse_batch(
+        format!(r#"{{"project_id": "a", "events": [{one}], "project_id": "b"}}"#).as_bytes(),
+    )
+    .unwrap_err();
+    assert_eq!(fields(&error), vec![("project_id".to_string(), None)]);
+    // A bare event with white space around it is still one event.
+    let bare = parse_batch(format!(" \n{one}\n ").as_bytes()).unwrap();
+    assert_eq!(bare.events[0].as_ref().unwrap().id.as_deref(), Some("A"));
+}
+
+#[test]
+fn an_event_must_be_an_object_not_an_array_read_by_position() {
+    let batch =
+        parse_batch(br#"{"events": [["arr-1", null, "openai", "gpt-4o-mini"], {"provider": "openai", "input_tokens": 1}]}"#)
+            .unwrap();
+    let problems = batch.events[0].as_ref().unwrap_err();
+    assert_eq!(
+        problems
+            .iter()
+            .map(|p| (p.field.as_str(), p.index))
+            .collect::<Vec<_>>(),
+        [("events[0]", Some(0))]
+    );
+    assert!(batch.events[1].is_ok());
+}
+
+#[test]
+fn an_id_is_kept_exactly_as_sent_and_invisible_characters_are_refused() {
+    let world = World::new();
+    for id in [" abc", "abc\t", "abc\u{200b}", "\u{202e}cba", "ab\u{feff}c"] {
+        let error = world
+            .send(json!({"id": id, "provider": "openai", "input_tokens": 1}))
+            .unwrap_err();
+        assert_eq!(fields(&error), vec![("id".to_string(), Some(0))], "{id:?}");
+    }
+    let stored = world
+        .send(json!({"id": "abc", "provider": "openai", "input_tokens": 1}))
+        .unwrap();
+    assert_eq!(stored.events[0].id, "abc");
+    assert!(
+        world.log.objects.borrow().len() == 1,
+        "only the valid request was logged"
+    );
+}
+
+#[test]
+fn a_leap_second_is_refused_since_stored_times_have_none() {
+    let world = World::new();
+    let error = world
+        .send(json!({"provider": "openai", "input_tokens": 1, "timestamp": "2026-11-20T12:00:60Z"}))
+        .unwrap_err();
+    assert_eq!(fields(&error), vec![("timestamp".to_string(), Some(0))]);
+}
+
+#[test]
 fn a_batch_envelope_refuses_unknown_keys_and_non_arrays() {
     let error = parse_batch(br#"{"events":[], "evnts": 1}"#).unwrap_err();
     assert_eq!(fields(&error), vec![("evnts".to_string(), None)]);

@@ -126,6 +126,24 @@ fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldErro
     }
 }
 
+/// Unicode format characters (category Cf) that show as nothing: zero-width spaces and
+/// joiners, direction marks and overrides, the byte-order mark, soft hyphens. Two ids that
+/// differ only by them look the same to every reader.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
 fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
     let d = Decimal::parse(&text.0).map_err(|m| FieldError::new(field.clone(), m))?;
     if d.is_negative() {
@@ -155,13 +173,21 @@ impl EventInput {
             }
         };
         let mut p = Problems::new();
+        // An id is the idempotency key: taken exactly as sent, never trimmed, so the answer
+        // echoes what the client holds; characters that look like nothing are refused.
         let id = match &self.id {
-            Some(id) => p.take(short_text(at("id"), id, 128)).and_then(|id| {
+            Some(id) => p.take(short_text(at("id"), id, 128)).and_then(|trimmed| {
                 if id.chars().any(char::is_whitespace) {
-                    p.push(at("id"), "must not contain whitespace");
+                    p.push(at("id"), "must not contain white space");
+                    None
+                } else if id.chars().any(invisible) {
+                    p.push(
+                        at("id"),
+                        "must not contain invisible or direction-control characters",
+                    );
                     None
                 } else {
-                    Some(id)
+                    Some(trimmed)
                 }
             }),
             None => None,

@@ -11,6 +11,7 @@ use crate::core::digest::{preview, send_digests, Which};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
 use crate::core::query::{only_known, param, project_param, QueryPairs};
+use crate::core::store::ProjectStore;
 
 use super::bindings::alert_config;
 use super::d1::D1Store;
@@ -116,6 +117,12 @@ pub async fn check(
 ) -> Result<Response, CoreError> {
     only_known(query, &["project_id"])?;
     let only = project_param(query)?;
+    if let Some(id) = &only {
+        // A mistyped project is not "nothing to alert".
+        if store.get_project(id).await?.is_none() {
+            return Err(CoreError::NotFound(format!("project `{id}`")));
+        }
+    }
     let report = check_budgets(
         store,
         store,
