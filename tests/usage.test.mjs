@@ -459,3 +459,37 @@ test('an unknown project named by the admin is a 404 for stats and the budget ch
   }
   assert.equal((await w.fetch('/api/usage/stats?project_id=ads', { key: ADMIN_KEY })).status, 200);
 });
+
+test('sums past 2^63 nano-units saturate in the rollups and are summed exactly across them: no report turns into a 503', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'huge', name: 'huge' } });
+  const today = new Date();
+  const day = (back) => new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - back)).toISOString().slice(0, 10);
+  const [first, second] = [day(3), day(2)];
+  // 10,000 events at the per-event cost cap on each of two days: 10^19 nano-dollars a day,
+  // past 2^63 - 1. The first day's events are each their own job.
+  for (const [d, date] of [[0, first], [1, second]]) {
+    for (let b = 0; b < 10; b += 1) {
+      const events = Array.from({ length: 1000 }, (_, i) => ({
+        id: `huge-${d}-${b}-${i}`, provider: 'acme', model: 'x', cost: '1000000', credits: '1000000000',
+        timestamp: `${date}T12:00:00Z`, ...(d === 0 ? { job_id: `job-${b}-${i}` } : {}),
+      }));
+      const r = await w.fetch('/api/usage', { method: 'POST', key: ADMIN_KEY, body: { project_id: 'huge', events } });
+      assert.equal(r.status, 201, r.text);
+    }
+  }
+  const MAX = 9223372036854775807n;
+  const show = (nanos) => `${nanos / 1_000_000_000n}.${String(nanos % 1_000_000_000n).padStart(9, '0')}`;
+  const report = await w.fetch(`/api/admin/usage?project_id=huge&from=${first}&to=${second}&group=day`, { key: ADMIN_KEY });
+  assert.equal(report.status, 200, report.text);
+  assert.deepEqual(report.json.rows.map((r) => r.cost[0].amount), [show(MAX), show(MAX)], 'each day saturated at 2^63 - 1');
+  assert.equal(report.json.totals.cost[0].amount, show(2n * MAX), 'and their sum exact');
+  assert.equal(report.json.totals.events, 20000);
+  for (const path of ['/api/usage/stats?project_id=huge', `/api/analytics/usage-summary?from=${first}&to=${second}`,
+    '/api/analytics/realtime-usage', '/api/admin/usage/jobs/summary?preset=all&project_id=huge', '/api/admin/usage?preset=all']) {
+    const r = await w.fetch(path, { key: ADMIN_KEY });
+    assert.equal(r.status, 200, `${path}: ${r.text}`);
+  }
+  const jobs = await w.fetch('/api/admin/usage/jobs/summary?preset=all&project_id=huge', { key: ADMIN_KEY });
+  const whole = jobs.json.rows.find((r) => r.operation === 'all');
+  assert.deepEqual([whole.jobs, whole.total.amount, whole.max.amount], [10000, '10000000000.00', '1000000.00'], 'ten thousand jobs of a million, summed exactly');
+});

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 pub const NANOS_PER_UNIT: i128 = 1_000_000_000;
 
 /// The largest cost one event may carry: a million units of its currency. More is a unit
-/// mistake (a cost sent in micro-dollars), and the cap keeps every sum of costs far inside the
-/// 64-bit integers D1 adds them in.
+/// mistake (a cost sent in micro-dollars). The cap keeps one event's cost below 2^53 nano-units
+/// (exact in JavaScript); sums past 2^63 saturate in the rollups (migration 0015).
 pub const MAX_EVENT_COST_NANOS: i128 = 1_000_000 * NANOS_PER_UNIT;
 
 /// Active ISO 4217 alphabetic codes (2024 list, funds and precious-metal codes left out).

@@ -31,9 +31,37 @@ fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
 
 fn int(value: Option<&Value>) -> i64 {
     value
-        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+        .and_then(|v| match v {
+            Value::String(s) => s.parse::<i64>().ok(),
+            v => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)),
+        })
         .unwrap_or(0)
 }
+
+/// Columns whose sums can pass 2^63 - 1 with events the ingest accepts (costs and quantities
+/// kept in nano- and micro-units, up to 10^15 an event): summed in two parts, so that SQLite's
+/// `SUM` (which fails on overflow) never overflows. See [`split_sum`].
+fn is_split(measure: &str) -> bool {
+    measure == "cost_nanos" || measure.ends_with("_micros")
+}
+
+/// The two parts of an overflow-safe sum of `column`, named `<name>_hi` and `<name>_lo`,
+/// as exact text (D1 hands numbers to JavaScript as doubles).
+fn split_sum_sql(column: &str, name: &str) -> String {
+    format!(
+        "CAST(SUM({column} / {SPLIT}) AS TEXT) AS {name}_hi, \
+         CAST(SUM({column} % {SPLIT}) AS TEXT) AS {name}_lo"
+    )
+}
+
+/// The sum [`split_sum_sql`] read in two parts.
+fn split_sum(row: &Map<String, Value>, name: &str) -> Result<i128, StoreError> {
+    let hi = nanos(row.get(&format!("{name}_hi")))?;
+    let lo = nanos(row.get(&format!("{name}_lo")))?;
+    Ok(hi.saturating_mul(SPLIT as i128).saturating_add(lo))
+}
+
+const SPLIT: i64 = 1_000_000_000;
 
 fn string(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).map(str::to_string)
@@ -137,9 +165,16 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
         .join(", ");
     let sums = MEASURES
         .iter()
-        .map(|m| format!("SUM({m}) AS {m}"))
+        .map(|m| {
+            if is_split(m) {
+                split_sum_sql(m, m)
+            } else {
+                format!("CAST(SUM({m}) AS TEXT) AS {m}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ");
+    let cost = split_sum_sql("cost_nanos", "cost_nanos");
     let source = reads.join(" UNION ALL ");
     // Hours moved out of a day's period leave no empty group behind.
     let having = if query.periods.is_some() {
@@ -148,7 +183,7 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
         ""
     };
     let sql = format!(
-        "SELECT {bucket_select}, {dims}, currency, CAST(SUM(cost_nanos) AS TEXT) AS cost_nanos, {sums} \
+        "SELECT {bucket_select}, {dims}, currency, {cost}, {sums} \
          FROM ({source}) GROUP BY {}{having}",
         keys.join(", ")
     );
@@ -164,7 +199,12 @@ fn rollup_rows(
         .map(|row| {
             let mut measures = [0i64; MEASURES.len()];
             for (slot, name) in measures.iter_mut().zip(MEASURES) {
-                *slot = int(row.get(name));
+                *slot = if is_split(name) {
+                    let sum = split_sum(&row, name)?;
+                    i64::try_from(sum).unwrap_or(i64::MAX)
+                } else {
+                    int(row.get(name))
+                };
             }
             let bucket = string(row.get("bucket"));
             let (bucket, period) = if query.periods.is_some() {
@@ -180,7 +220,7 @@ fn rollup_rows(
                 model: string(row.get("model")),
                 operation: string(row.get("operation")),
                 currency: string(row.get("currency")).unwrap_or_default(),
-                cost_nanos: nanos(row.get("cost_nanos"))?,
+                cost_nanos: split_sum(&row, "cost_nanos")?,
                 measures,
             })
         })
@@ -288,8 +328,9 @@ impl ReportStore for D1Store {
         }
         let sql = format!(
             "SELECT substr(request_timestamp, 1, 16) AS minute, currency, COUNT(*) AS events, \
-             SUM(cost_nanos IS NULL) AS unpriced, CAST(COALESCE(SUM(cost_nanos), 0) AS TEXT) AS cost \
+             SUM(cost_nanos IS NULL) AS unpriced, {} \
              FROM api_usage {} GROUP BY 1, 2",
+            split_sum_sql("COALESCE(cost_nanos, 0)", "cost"),
             binds.filter()
         );
         let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
@@ -300,7 +341,7 @@ impl ReportStore for D1Store {
                     currency: string(r.get("currency")).unwrap_or_default(),
                     events: int(r.get("events")),
                     unpriced_events: int(r.get("unpriced")),
-                    cost_nanos: nanos(r.get("cost"))?,
+                    cost_nanos: split_sum(&r, "cost")?,
                 })
             })
             .collect()
@@ -427,13 +468,13 @@ impl JobStore for D1Store {
                SELECT project_id, operation, currency, c, ROW_NUMBER() OVER w AS rn, \
                  COUNT(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n \
                FROM parts WINDOW w AS (PARTITION BY project_id, operation, currency ORDER BY c)) \
-             SELECT project_id, operation, currency, MAX(n) AS jobs, \
-               CAST(SUM(c) AS TEXT) AS total, CAST(MIN(c) AS TEXT) AS min, CAST(MAX(c) AS TEXT) AS max, \
+             SELECT project_id, operation, currency, MAX(n) AS jobs, {}, CAST(MIN(c) AS TEXT) AS min, CAST(MAX(c) AS TEXT) AS max, \
                CAST(MAX(CASE WHEN rn = (n + 1) / 2 THEN c END) AS TEXT) AS p50, \
                CAST(MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN c END) AS TEXT) AS p90 \
              FROM ranked GROUP BY project_id, operation, currency \
              ORDER BY project_id, operation IS NOT NULL, operation, currency",
-            binds.filter()
+            binds.filter(),
+            split_sum_sql("c", "total")
         );
         let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
         rows.into_iter()
@@ -443,7 +484,7 @@ impl JobStore for D1Store {
                     operation: string(r.get("operation")),
                     currency: string(r.get("currency")).unwrap_or_default(),
                     jobs: int(r.get("jobs")),
-                    total_nanos: nanos(r.get("total"))?,
+                    total_nanos: split_sum(&r, "total")?,
                     min_nanos: nanos(r.get("min"))?,
                     p50_nanos: nanos(r.get("p50"))?,
                     p90_nanos: nanos(r.get("p90"))?,
