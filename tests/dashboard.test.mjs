@@ -179,6 +179,9 @@ function readTable(page, id) {
 const amountIn = (list, currency) => list.find((m) => m.currency === currency)?.amount ?? '0.00';
 const query = (params) => new URLSearchParams({ tz: 'UTC', ...params }).toString();
 
+/** What a cost cell shows: the amount, or "unpriced" for a row whose events all are (not 0.00). */
+const costCell = (r, c) => (r.unpriced_events && r.unpriced_events >= r.events && !r.cost.some((m) => m.currency === c) ? 'unpriced' : amountIn(r.cost, c));
+
 /** Every table of the breakdown equals the API's report with the same range and filter. */
 async function assertTablesMatch(page, params) {
   for (const dim of ['provider', 'model', 'project', 'operation']) {
@@ -191,7 +194,7 @@ async function assertTablesMatch(page, params) {
     for (const r of report.rows) {
       const cells = shown.get(label(r));
       assert.ok(cells, `${dim}: row ${label(r)} is shown`);
-      for (const c of currencies) assert.equal(cells[table.head.indexOf(`Cost (${c})`)], amountIn(r.cost, c), `${dim} ${label(r)} ${c}`);
+      for (const c of currencies) assert.equal(cells[table.head.indexOf(`Cost (${c})`)], costCell(r, c), `${dim} ${label(r)} ${c}`);
       assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
       assert.equal(Number(cells[table.head.indexOf('Tokens')].replace(/,/g, '')), r.total_tokens);
       assert.equal(Number(cells[table.head.indexOf('Unpriced')].replace(/,/g, '')), r.unpriced_events);
@@ -466,7 +469,7 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
     assert.equal(table.rows.length, want.rows.length, dim);
     for (const r of want.rows) {
       const cells = table.rows.find((c) => c[0] === (r[dim] ?? '(none)'));
-      assert.equal(cells[table.head.indexOf('Cost (USD)')], amountIn(r.cost, 'USD'), `${dim} ${r[dim]}`);
+      assert.equal(cells[table.head.indexOf('Cost (USD)')], costCell(r, 'USD'), `${dim} ${r[dim]}`);
       assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
     }
   }
@@ -479,7 +482,11 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
     assert.equal(jobTable.rows.find((c) => c[0] === j.job_id)[jobTable.head.indexOf('Cost (USD)')], amountIn(j.cost, 'USD'));
   }
   assert.deepEqual((await readTable(page, 'table-unpriced')).rows.map((c) => c[1]), ['house-model']);
-  assert.match(await page.textContent('#budgets-body'), /admin key only/);
+  // Its own budget, as /api/usage/stats gives it to the key.
+  const own = stats.budget;
+  assert.equal(await page.textContent('#own-budget [data-fact="spent"] dd'),
+    `${own.spend.amount} ${own.spend.currency} of ${own.budget.amount} ${own.budget.currency} (${own.percent_used}%)`);
+  assert.match(await page.textContent('#own-budget [data-fact="month"] dd'), /\(UTC\)$/);
   assert.ok(!(await page.textContent('body')).includes(HOSTILE), 'no other project is shown');
 
   // CSV in the project view is made in the page from the same rows.
@@ -886,7 +893,7 @@ test('zero state: a fresh worker shows zeros, the first-event snippet and "no pl
   const plans = await empty.fetch('/api/admin/subscriptions', { key: ADMIN_KEY });
   assert.deepEqual([plans.status, plans.json.subscriptions.length], [200, 0], 'no plans yet');
   assert.match(await page.textContent('#no-plans'), /No plans configured/);
-  assert.match(await page.textContent('#budgets-body'), /No project has a budget/);
+  assert.match(await page.textContent('#budgets-body'), /No projects yet: create one under Projects and keys/);
   await screenshot(page, 'dashboard-empty.png', { fullPage: true });
   await close();
 });
@@ -906,6 +913,43 @@ test('errors: a revoked key signs out with a clear message; an API failure is re
   await settle(page, () => page.click('#refresh'));
   assert.equal(await page.isVisible('#banner'), true);
   assert.match(await page.textContent('#banner'), /storage is unavailable/);
+  // A failed change of range keeps the heading of the figures still shown, and says so.
+  const shown = await page.textContent('#range-label');
+  await settle(page, () => page.click('[data-preset=week]'));
+  assert.equal(await page.textContent('#range-label'), shown, 'the heading still names the figures shown');
+  assert.match(await page.textContent('#banner'), /Could not load last 7 days: .*The figures below are still those of this month/);
+  await page.unroute('**/api/admin/usage?group=day*');
+  await close();
+});
+
+test('a past range reads the plans and counts of its own month, in the browser\'s days: October in New York is October, not November', async () => {
+  const { page, rec, close } = await openPage(w, { timezoneId: 'America/New_York' });
+  await signIn(page, ADMIN_KEY);
+  await page.click('[data-preset=custom]');
+  await page.fill('#from', '2026-10-01');
+  await page.fill('#to', '2026-10-31');
+  rec.requests.length = 0;
+  await settle(page, () => page.click('#custom-range button[type=submit]'));
+  const asked = rec.requests.map((u) => new URL(u)).filter((u) => u.pathname === '/api/admin/subscriptions' || u.pathname === '/api/admin/stats');
+  assert.deepEqual(asked.map((u) => [u.pathname, u.searchParams.get('at') ?? u.searchParams.get('m')]).sort(),
+    [['/api/admin/stats', '202610'], ['/api/admin/subscriptions', '2026-10-31T23:59:59.999Z']]);
+  assert.match(await page.textContent('#counts-month'), /2026-10/);
+  await close();
+});
+
+test('a budget that is only a daily limit has its card, and the card names the month\'s time zone', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'daily-only', name: 'Daily only' } });
+  const r = await w.fetch('/api/admin/projects/daily-only/budget', { method: 'PATCH', key: ADMIN_KEY, body: { daily_limit: { amount: '2', currency: 'EUR' }, timezone: 'Europe/Paris' } });
+  assert.equal(r.status, 200, r.text);
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  const card = '#budget-list [data-project="daily-only"]';
+  assert.equal(await page.isVisible(card), true, 'a card for the daily limit');
+  assert.match(await page.textContent(`${card} [data-fact="spent"] dd`), /\(no monthly budget\)/);
+  assert.match(await page.textContent(`${card} [data-fact="daily"] dd`), /daily limit 2\.00 EUR/);
+  assert.match(await page.textContent(`${card} [data-fact="month"] dd`), /\(Europe\/Paris\)$/);
+  assert.doesNotMatch((await page.textContent('#no-budget').catch(() => '')) ?? '', /Daily only/);
+  await w.fetch('/api/admin/projects/daily-only/budget', { method: 'PATCH', key: ADMIN_KEY, body: { daily_limit: null } });
   await close();
 });
 

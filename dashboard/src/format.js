@@ -86,11 +86,11 @@ export function periodOfDay(day, grain) {
 /** Every period of a grain from the one holding day a to the one holding day b. */
 export function periodsBetween(a, b, grain, max = 400) {
   const out = [];
-  for (let d = a; d <= b && out.length < max; d = addDays(d, 1)) {
+  for (let d = a; d <= b; d = addDays(d, 1)) {
     const p = periodOfDay(d, grain);
     if (out.at(-1) !== p) out.push(p);
   }
-  return out;
+  return out.slice(-max);
 }
 
 /** Every day from a to b inclusive (at most `max`). */

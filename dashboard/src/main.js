@@ -147,8 +147,11 @@ async function load() {
   const seq = ++state.seq;
   const range = currentRange();
   setBusy(true);
-  $('banner').hidden = true;
-  $('range-label').textContent = `· ${range.label}`;
+  // A notice left by the previous load (an unknown project in the link) stays up.
+  const notice = state.notice;
+  state.notice = null;
+  if (notice) showBanner(notice);
+  else $('banner').hidden = true;
   try {
     const data = state.role === 'admin' ? await loadAdmin(range) : await loadProject(range);
     if (seq !== state.seq) return;
@@ -159,6 +162,8 @@ async function load() {
       return;
     }
     state.data = { ...data, range, grain: state.grain };
+    // The heading names the range only once its figures are shown.
+    $('range-label').textContent = `· ${range.label}`;
     render();
     const newest = data.stats?.last_updated;
     $('updated').textContent = `Last updated: ${dateTime(new Date(), state.tz)} (${state.tz})` +
@@ -170,7 +175,9 @@ async function load() {
       signOut('Your key is no longer accepted. Sign in again.');
       return;
     }
-    showBanner(`Could not load the dashboard: ${e.message}`);
+    const shown = state.data?.range?.label;
+    showBanner(`Could not load ${range.label.toLowerCase()}: ${e.message}.` +
+      (shown ? ` The figures below are still those of ${shown.toLowerCase()}.` : ''));
   } finally {
     if (seq === state.seq) loadFinished();
   }
@@ -189,17 +196,22 @@ function showBanner(text) {
   b.hidden = false;
 }
 
-/** The last instant of a range that ended before now, else undefined. */
+/**
+ * For a range that ended before today: the last instant of its last day, read as a UTC day
+ * (plans' periods and the monthly counts are UTC), so an October range in New York shows
+ * October's plans, not November's. Undefined for a range that runs to today.
+ */
 function pastEnd(range) {
-  const to = range.instants?.to ? new Date(range.instants.to) : null;
-  return to && to.getTime() <= Date.now() ? new Date(to.getTime() - 1).toISOString() : undefined;
+  const last = range.days?.to;
+  if (!last || last >= localDay(new Date(), state.tz)) return undefined;
+  const end = new Date(`${last}T23:59:59.999Z`);
+  return end.getTime() <= Date.now() ? end.toISOString() : undefined;
 }
 
-/** `YYYYMM` of the UTC month a range ends in (this month for a range that has not ended). */
+/** `YYYYMM` of the month a range ends in (this month for a range that runs to today). */
 function statsMonth(range) {
-  const end = pastEnd(range);
-  const at = end ? new Date(end) : new Date();
-  return `${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+  const last = range.days?.to ?? localDay(new Date(), state.tz);
+  return last.slice(0, 7).replace('-', '');
 }
 
 async function loadAdmin(range) {
@@ -319,7 +331,7 @@ function render() {
     renderRetention(d.results.retention);
   } else {
     $('retention-note').hidden = true;
-    fill('budgets-body', h('p', { class: 'muted', text: 'Budgets are shown to the admin key only.' }));
+    renderOwnBudget(d.stats?.budget);
     fill('plans-body', h('p', { class: 'muted', text: 'Plans are shown to the admin key only.' }));
     fill('capacity-body');
     fill('counts-month');
@@ -431,8 +443,23 @@ function currenciesOf(rows) {
   return [...new Set(rows.flatMap((r) => (r.cost ?? []).map((m) => m.currency)))].sort();
 }
 
-function costColumns(rows) {
-  return currenciesOf(rows).map((c) => ({ label: `Cost (${c})`, type: 'money', get: (r) => amountIn(r.cost, c) }));
+/** Cost columns, one per currency. A row whose events are all unpriced says so rather than
+ * showing 0.00; one with some unpriced events marks its amount as a lower bound. */
+function costColumns(rows, { events = (r) => r.events, unpriced = (r) => r.unpriced_events } = {}) {
+  return currenciesOf(rows).map((c) => ({
+    label: `Cost (${c})`,
+    type: 'money',
+    get: (r) => amountIn(r.cost, c),
+    show: (r) => {
+      const none = Number(unpriced(r) ?? 0);
+      const has = (r.cost ?? []).some((m) => m.currency === c);
+      if (none && none >= Number(events(r) ?? 0) && !has) return h('span', { class: 'muted', title: 'No price for these events yet', text: 'unpriced' });
+      const amount = amountIn(r.cost, c);
+      // The mark is drawn by CSS (the cell's text stays the amount, for copying and sorting).
+      const note = `Leaves out ${none} unpriced event${none === 1 ? '' : 's'}`;
+      return none ? [amount, h('abbr', { class: 'lower-bound', title: note, 'aria-label': note })] : amount;
+    },
+  }));
 }
 
 const COUNT_COLUMNS = [
@@ -489,7 +516,7 @@ function jobsSection(d) {
   const columns = [
     { label: 'Job', type: 'text', get: (r) => r.job_id },
     { label: 'Project', type: 'text', get: (r) => r.project_id },
-    ...costColumns(rows),
+    ...costColumns(rows, { events: (r) => r.calls, unpriced: (r) => r.unpriced_calls }),
     { label: 'Calls', type: 'int', get: (r) => r.calls },
     { label: 'Unpriced calls', type: 'int', get: (r) => r.unpriced_calls },
     { label: 'Providers', type: 'text', get: (r) => list(r.providers, 'provider') },
@@ -525,10 +552,12 @@ async function downloadCsv(key, rows, columns) {
   }
   // Project key: the same columns as the API's CSV, from the rows summed here.
   const currencies = currenciesOf(rows);
-  const header = [key === 'project' ? 'project_id' : key, ...currencies.map((c) => `cost_${c.toLowerCase()}`),
-    'events', 'unpriced_events', 'input_tokens', 'output_tokens', 'total_tokens', 'characters', 'requests'];
+  const counts = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'input_tokens', 'output_tokens', 'total_tokens',
+    'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens', 'audio_output_tokens',
+    'characters', 'audio_seconds', 'video_seconds', 'images', 'requests', 'tracks', 'credits'];
+  const header = [key === 'project' ? 'project_id' : key, ...currencies.map((c) => `cost_${c.toLowerCase()}`), ...counts];
   const body = rows.map((r) => [columns[0].get(r) ?? '', ...currencies.map((c) => amountIn(r.cost, c)),
-    r.events, r.unpriced_events, r.input_tokens, r.output_tokens, r.total_tokens, r.characters, r.requests]);
+    ...counts.map((k) => r[k] ?? 0)]);
   saveFile(filename, csv(header, body));
 }
 
@@ -581,11 +610,24 @@ function textInput(id, label, attrs = {}) {
   return h('label', { for: id }, label, h('input', { id, type: 'text', autocomplete: 'off', ...attrs }));
 }
 
-/** Lists the field problems of a refused change (a 400's details) in `list`. */
-function showProblems(list, err) {
+/**
+ * Lists the field problems of a refused change (a 400's details) in `list`, each under the
+ * label of its input when `inputs` maps the API's field (its first part) to an input id;
+ * those inputs are marked invalid and the first one takes the focus.
+ */
+function showProblems(list, err, inputs = {}) {
   const details = err instanceof ApiError ? err.details : [];
-  fill(list, details.map((d) => h('li', { dataset: { field: d.field }, text: `${d.field}: ${d.message}` })));
+  for (const id of Object.values(inputs)) $(id)?.removeAttribute('aria-invalid');
+  const inputOf = (field) => inputs[field.split(/[.[]/)[0]];
+  fill(list, details.map((d) => {
+    const input = $(inputOf(d.field) ?? '');
+    input?.setAttribute('aria-invalid', 'true');
+    const label = input?.closest('label')?.firstChild?.textContent?.trim();
+    return h('li', { dataset: { field: d.field }, text: `${label ?? d.field}: ${d.message}` });
+  }));
   list.hidden = !details.length;
+  const first = details.map((d) => $(inputOf(d.field) ?? '')).find(Boolean);
+  (first ?? list).focus?.();
 }
 
 // Projects and keys -----------------------------------------------------------------------------
@@ -617,10 +659,11 @@ function renderKeys(res) {
       // Back after the reload: the new project's keys, ready for its first one.
       state.keysFor = created.id;
       state.keysOpen = true;
+      state.projectCreated = `Created the project ${created.name} (${created.id}). Issue its first key below.`;
       await load();
     } catch (err) {
       projectStatus.textContent = `Not created: ${err.message}`;
-      showProblems(projectErrors, err);
+      showProblems(projectErrors, err, { id: 'np-id', name: 'np-name', client: 'np-client' });
     }
   });
 
@@ -669,6 +712,10 @@ function renderKeys(res) {
         fill(keysList, errorText(err));
         return;
       }
+      if (issued.dataset.keyId === k.id) {
+        issued.hidden = true;
+        fill(issued);
+      }
       await showKeys();
     });
     return button;
@@ -683,9 +730,19 @@ function renderKeys(res) {
     issue.disabled = true;
     try {
       const created = await sendJson('POST', `/api/admin/projects/${encodeURIComponent(select.value)}/keys`, keyName.value.trim() ? { name: keyName.value.trim() } : {});
+      const copy = h('button', { type: 'button', id: 'new-key-copy', text: 'Copy' });
+      copy.addEventListener('click', async () => {
+        try {
+          await navigator.clipboard.writeText(created.key);
+          copy.textContent = 'Copied';
+        } catch {
+          copy.textContent = 'Select the key and copy it';
+        }
+      });
       fill(issued,
         h('p', { text: `The new key of ${select.value}. Copy it now: only its hash is stored, so it is shown this once.` }),
-        h('output', { id: 'new-key-value', class: 'secret', text: created.key }));
+        h('output', { id: 'new-key-value', class: 'secret', text: created.key }), ' ', copy);
+      issued.dataset.keyId = created.id ?? '';
       issued.hidden = false;
       keyName.value = '';
       await showKeys();
@@ -711,7 +768,9 @@ function renderKeys(res) {
     state.keysOpen = keysDetails.open;
     if (keysDetails.open && projects.length) showKeys();
   });
-  fill('keys-body', keysDetails,
+  const created = state.projectCreated;
+  state.projectCreated = null;
+  fill('keys-body', created ? h('p', { id: 'np-created', role: 'status', text: created }) : null, keysDetails,
     h('details', { id: 'new-project-form', class: 'budget-edit' }, h('summary', { text: 'Create a project' }), newProject));
 }
 
@@ -756,6 +815,7 @@ function renderProjectFilter(res) {
   const projects = [...res.value.projects].sort((a, b) => a.name.localeCompare(b.name));
   if (state.filter && !projects.some((p) => p.id === state.filter)) {
     // An unknown project (say from an old alert link): show every project instead.
+    state.notice = `There is no project "${state.filter}" (deleted or mistyped): showing all projects.`;
     state.filter = '';
     queueMicrotask(() => load());
   }
@@ -766,6 +826,23 @@ function renderProjectFilter(res) {
 }
 
 // Budgets --------------------------------------------------------------------------------------
+
+/** A project key's view of its own budget (from /api/usage/stats). */
+function renderOwnBudget(b) {
+  if (!b || !(b.budget || b.daily_limit)) {
+    fill('budgets-body', h('p', { class: 'muted', id: 'own-budget-none', text: 'This project has no budget. An admin sets one.' }));
+    return;
+  }
+  const crossed = b.levels_crossed ?? [];
+  fill('budgets-body', h('div', { class: 'budget', id: 'own-budget' },
+    b.budget ? bar(b.percent_used, { label: 'Budget used by this project', crossed }) : null,
+    h('dl', { class: 'facts' },
+      fact('Spent', b.budget ? `${money(b.spend)} of ${money(b.budget)} (${b.percent_used ?? '0.00'}%)` : `${money(b.spend)} (no monthly budget)`, 'spent'),
+      fact('Month', monthText({ status: b }), 'month'),
+      b.forecast ? fact('Forecast', `${money(b.forecast)} by the end of the month`, 'forecast') : null,
+      b.daily_limit ? fact('Today', `${money(b.today_spend)} of the daily limit ${money(b.daily_limit)}${b.over_daily_limit ? ' (crossed)' : ''}`, 'daily') : null,
+      crossed.length ? fact('Levels crossed', crossed.join(', '), 'levels') : null)));
+}
 
 function bar(percentText, { label, levels = [], crossed = [] } = {}) {
   const percent = Number.parseFloat(percentText ?? '0') || 0;
@@ -781,8 +858,9 @@ function renderBudgets(res, alerts) {
     fill('budgets-body', errorText(res?.error));
     return;
   }
-  const withBudget = res.value.filter((x) => x.budget.budget);
-  const without = res.value.filter((x) => !x.budget.budget);
+  const hasRule = (b) => b.budget || b.daily_limit || b.spike_alert;
+  const withBudget = res.value.filter((x) => hasRule(x.budget));
+  const without = res.value.filter((x) => !hasRule(x.budget));
   const items = withBudget.map(({ project, budget }) => {
     const s = budget.status ?? {};
     const crossed = s.levels_crossed ?? [];
@@ -791,9 +869,12 @@ function renderBudgets(res, alerts) {
     const highest = Math.max(-1, ...crossed.map((c) => Number(/^budget-(\d+)$/.exec(c)?.[1] ?? -1)));
     return h('li', { class: 'budget', dataset: { project: project.id } },
       h('h3', {}, project.name, h('span', { class: 'muted', text: ` (${project.id})` })),
-      bar(s.percent_used, { label: `Budget used by ${project.name}`, levels, crossed }),
+      budget.budget ? bar(s.percent_used, { label: `Budget used by ${project.name}`, levels, crossed }) : null,
       h('dl', { class: 'facts' },
-        fact('Spent', `${money(s.spend)} of ${money(s.budget ?? budget.budget)} (${s.percent_used ?? '0.00'}%)`, 'spent'),
+        budget.budget
+          ? fact('Spent', `${money(s.spend)} of ${money(s.budget ?? budget.budget)} (${s.percent_used ?? '0.00'}%)`, 'spent')
+          : fact('Spent', `${money(s.spend)} (no monthly budget)`, 'spent'),
+        fact('Month', monthText(budget), 'month'),
         fact('Forecast', `${money(s.forecast)} by the end of the month${s.forecast_percent ? ` (${s.forecast_percent}%)` : ''}`, 'forecast'),
         fact('Alert levels', levels.length ? h('span', { class: 'levels' }, levels.map((l) => {
           const hit = l <= highest;
@@ -808,7 +889,9 @@ function renderBudgets(res, alerts) {
       ));
   });
   const parts = [];
-  parts.push(items.length ? h('ul', { class: 'budget-list', id: 'budget-list' }, items) : h('p', { class: 'muted', text: 'No project has a budget. Set one below, or with PATCH /api/admin/projects/{id}/budget.' }));
+  parts.push(items.length ? h('ul', { class: 'budget-list', id: 'budget-list' }, items) : h('p', { class: 'muted', text: res.value.length
+    ? 'No project has a budget. Set one below, or with PATCH /api/admin/projects/{id}/budget.'
+    : 'No projects yet: create one under Projects and keys, then set its budget here.' }));
   if (without.length) parts.push(h('p', { class: 'muted', id: 'no-budget' }, 'No budget set: ', without.map((x) => x.project.name).join(', ')));
   if (alerts?.ok && alerts.value.alerts.length) {
     parts.push(h('h3', { text: 'Recent alerts' }), h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Recent alerts' }, sortableTable({
@@ -837,7 +920,8 @@ function budgetEditor(projects) {
   const saved = state.budgetSaved;
   state.budgetSaved = null;
   const chosen = saved?.project ?? state.filter;
-  const select = h('select', { id: 'be-project' }, projects.map(({ project }) =>
+  const sorted = [...projects].sort((a, b) => a.project.name.localeCompare(b.project.name));
+  const select = h('select', { id: 'be-project' }, sorted.map(({ project }) =>
     h('option', { value: project.id, text: `${project.name} (${project.id})`, selected: project.id === chosen })));
   const errors = h('ul', { id: 'be-errors', class: 'error', hidden: true });
   const status = h('p', { id: 'be-status', role: 'status' });
@@ -885,7 +969,7 @@ function budgetEditor(projects) {
       await load();
     } catch (err) {
       status.textContent = `Not saved: ${err.message}`;
-      showProblems(errors, err);
+      showProblems(errors, err, { budget: 'be-amount', alert_levels: 'be-levels', daily_limit: 'be-daily', alert_emails: 'be-emails', timezone: 'be-timezone' });
     } finally {
       button.disabled = false;
     }
@@ -896,6 +980,14 @@ function budgetEditor(projects) {
   });
   return h('details', { id: 'budget-edit', class: 'budget-edit', open: Boolean(saved) },
     h('summary', { text: 'Set or change a budget' }), form);
+}
+
+/** The month a budget counts, in its own time zone. */
+function monthText(budget) {
+  const period = budget.status?.period ?? budget.period ?? {};
+  const tz = period.timezone ?? 'UTC';
+  const from = period.from ? dateTime(period.from, tz) : null;
+  return from ? `from ${from} (${tz})` : tz;
 }
 
 function fact(term, value, key) {
@@ -961,7 +1053,7 @@ function renderPlans(subs, capacity) {
     fill('plans-body',
       past ? h('p', { class: 'note', id: 'plans-as-of', text: `As of ${dateTime(v.as_of, state.tz)}, the end of the chosen range: each plan's period then, and the cost of ${v.month}.` }) : null,
       h('dl', { class: 'facts totals' },
-        fact(past ? `Cost of ${v.month}` : 'Monthly cost', sum(v.monthly_cost), 'monthly-cost'),
+        fact(`${past ? `Cost of ${v.month}` : 'Monthly cost'}${state.filter ? ' (all projects)' : ''}`, sum(v.monthly_cost), 'monthly-cost'),
         fact('Plan fees', sum(v.fees), 'fees'),
         fact('Usage-priced spend', sum(v.usage_spend), 'usage-spend'),
         (v.overage ?? []).length ? fact('Past allotments', sum(v.overage), 'overage') : null,
