@@ -155,6 +155,7 @@ impl UsageQuery {
         "limit",
         "cursor",
         "format",
+        "metadata.<key>",
     ];
 
     /// Parses the query string; a project key is confined to its own project.
