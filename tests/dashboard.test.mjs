@@ -976,6 +976,10 @@ test('the keyboard reaches everything; the alias paths serve the dashboard; sign
   assert.equal(await page.getAttribute('#table-provider thead th:first-child', 'aria-sort'), 'ascending');
   const names = (await readTable(page, 'table-provider')).rows.map((c) => c[0]);
   assert.deepEqual(names, [...names].sort());
+  // The section links skip the tables' many sort buttons.
+  await page.focus('nav.jump a[href="#budgets"]');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'budgets', 'Enter on a section link moves the focus there');
   // The key survives a reload of the tab, at the other alias too, and is never in the URL.
   await page.goto(`${w.url}/api-usage`);
   await page.waitForFunction(() => Number(document.getElementById('main').dataset.loads ?? 0) >= 1);
