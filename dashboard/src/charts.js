@@ -48,8 +48,7 @@ export function dailyByProvider(canvas, rows, currency, range, grain = 'day') {
   const dayOf = (p) => (p && p.length === 7 ? `${p}-01` : p);
   // From the first period with data (a range from 2020 with data since 2026 starts in 2026);
   // a long range keeps its newest periods (see periodsBetween).
-  const firstData = dayOf(sorted[0]);
-  const first = range.from && (!firstData || range.from > firstData) ? range.from : firstData ?? range.from;
+  const first = [range.from, dayOf(sorted[0])].filter(Boolean).sort().at(-1);
   const last = range.to ?? dayOf(sorted.at(-1));
   const days = first && last ? periodsBetween(first, last, grain) : sorted;
   const names = [...providers].sort();

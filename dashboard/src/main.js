@@ -837,7 +837,7 @@ function renderOwnBudget(b) {
   fill('budgets-body', h('div', { class: 'budget', id: 'own-budget' },
     b.budget ? bar(b.percent_used, { label: 'Budget used by this project', crossed }) : null,
     h('dl', { class: 'facts' },
-      fact('Spent', b.budget ? `${money(b.spend)} of ${money(b.budget)} (${b.percent_used ?? '0.00'}%)` : `${money(b.spend)} (no monthly budget)`, 'spent'),
+      fact('Spent', spentText(b.spend, b.budget, b.percent_used), 'spent'),
       fact('Month', monthText({ status: b }), 'month'),
       b.forecast ? fact('Forecast', `${money(b.forecast)} by the end of the month`, 'forecast') : null,
       b.daily_limit ? fact('Today', `${money(b.today_spend)} of the daily limit ${money(b.daily_limit)}${b.over_daily_limit ? ' (crossed)' : ''}`, 'daily') : null,
@@ -871,9 +871,7 @@ function renderBudgets(res, alerts) {
       h('h3', {}, project.name, h('span', { class: 'muted', text: ` (${project.id})` })),
       budget.budget ? bar(s.percent_used, { label: `Budget used by ${project.name}`, levels, crossed }) : null,
       h('dl', { class: 'facts' },
-        budget.budget
-          ? fact('Spent', `${money(s.spend)} of ${money(s.budget ?? budget.budget)} (${s.percent_used ?? '0.00'}%)`, 'spent')
-          : fact('Spent', `${money(s.spend)} (no monthly budget)`, 'spent'),
+        fact('Spent', spentText(s.spend, budget.budget && (s.budget ?? budget.budget), s.percent_used), 'spent'),
         fact('Month', monthText(budget), 'month'),
         fact('Forecast', `${money(s.forecast)} by the end of the month${s.forecast_percent ? ` (${s.forecast_percent}%)` : ''}`, 'forecast'),
         fact('Alert levels', levels.length ? h('span', { class: 'levels' }, levels.map((l) => {
@@ -980,6 +978,11 @@ function budgetEditor(projects) {
   });
   return h('details', { id: 'budget-edit', class: 'budget-edit', open: Boolean(saved) },
     h('summary', { text: 'Set or change a budget' }), form);
+}
+
+/** A month's spend against its budget, or alone when there is none (a daily limit only). */
+function spentText(spend, budget, percent) {
+  return budget ? `${money(spend)} of ${money(budget)} (${percent ?? '0.00'}%)` : `${money(spend)} (no monthly budget)`;
 }
 
 /** The month a budget counts, in its own time zone. */

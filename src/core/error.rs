@@ -119,10 +119,6 @@ impl Problems {
         self.0.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn into_errors(self) -> Vec<FieldError> {
         self.0
     }

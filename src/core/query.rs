@@ -57,17 +57,18 @@ pub fn parse_day(value: &str) -> Result<NaiveDate, String> {
 pub fn parse_bound(value: &str, end: bool) -> Result<DateTime<Utc>, String> {
     if value.len() == 10 {
         let day = parse_day(value)?;
-        return Ok(
-            match day.succ_opt().filter(|next| end && next.year() <= 9999) {
-                Some(next) => next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
-                // The end of 9999-12-31: the last instant stored timestamps (four-digit years) hold.
-                None if end => day
-                    .and_hms_milli_opt(23, 59, 59, 999)
-                    .unwrap_or_default()
-                    .and_utc(),
-                None => day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
-            },
-        );
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        if !end {
+            return Ok(midnight(day));
+        }
+        return Ok(match day.succ_opt().filter(|next| next.year() <= 9999) {
+            Some(next) => midnight(next),
+            // The end of 9999-12-31: the last instant stored timestamps (four-digit years) hold.
+            None => day
+                .and_hms_milli_opt(23, 59, 59, 999)
+                .unwrap_or_default()
+                .and_utc(),
+        });
     }
     parse_timestamp(value).map_err(|_| {
         format!("`{value}` is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp with an offset")

@@ -214,7 +214,8 @@ impl EventInput {
             None => None,
         };
         let mut usage = Usage::new();
-        let problems_before_usage = p.len();
+        // A quantity that was given but refused is named on its own; it is not "no usage".
+        let mut refused_quantity = false;
         let whole = [
             (UsageKind::InputTokens, self.input_tokens),
             (UsageKind::OutputTokens, self.output_tokens),
@@ -233,6 +234,7 @@ impl EventInput {
                 let micros = i128::from(n) * MICRO;
                 if micros > MAX_QUANTITY {
                     p.push(at(kind.name()), TOO_LARGE);
+                    refused_quantity = true;
                 } else {
                     usage.set_micros(kind, micros);
                 }
@@ -244,8 +246,9 @@ impl EventInput {
             (UsageKind::Credits, &self.credits),
         ] {
             if let Some(text) = value {
-                if let Some(micros) = p.take(fractional(at(kind.name()), text)) {
-                    usage.set_micros(kind, micros);
+                match p.take(fractional(at(kind.name()), text)) {
+                    Some(micros) => usage.set_micros(kind, micros),
+                    None => refused_quantity = true,
                 }
             }
         }
@@ -311,8 +314,6 @@ impl EventInput {
                 p.push(at("tokens"), "is smaller than input_tokens + output_tokens");
             }
         }
-        // A quantity that was given but refused is named above; it is not "no usage".
-        let refused_quantity = p.len() > problems_before_usage;
         if usage.is_empty()
             && !refused_quantity
             && self.tokens.is_none()

@@ -10,8 +10,8 @@ use crate::core::delivery::MAX_SENDS_PER_RUN;
 use crate::core::digest::{preview, send_digests, Which};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
+use crate::core::projects::get_project;
 use crate::core::query::{only_known, param, project_param, QueryPairs};
-use crate::core::store::ProjectStore;
 
 use super::bindings::alert_config;
 use super::d1::D1Store;
@@ -118,10 +118,8 @@ pub async fn check(
     only_known(query, &["project_id"])?;
     let only = project_param(query)?;
     if let Some(id) = &only {
-        // A mistyped project is not "nothing to alert".
-        if store.get_project(id).await?.is_none() {
-            return Err(CoreError::NotFound(format!("project `{id}`")));
-        }
+        // A mistyped project is a 404, not "nothing to alert".
+        get_project(store, id.as_str()).await?;
     }
     let report = check_budgets(
         store,

@@ -112,9 +112,9 @@ impl PlanStore for D1Store {
         let delete = db
             .prepare(
                 "DELETE FROM subscriptions WHERE provider = ?1 AND project_id = ?2 \
-                 AND (?3 IS NULL OR unit = ?3) AND ?4 IS NOT NULL RETURNING provider",
+                 AND (?3 IS NULL OR unit = ?3) RETURNING provider",
             )
-            .bind(&binds)
+            .bind(&binds[..3])
             .map_err(store_error)?;
         let results = db.batch(vec![version, delete]).await.map_err(store_error)?;
         let deleted = match results.get(1) {

@@ -216,9 +216,7 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let project =
                 principal.scope_to(crate::core::query::project_param(&query)?.as_ref())?;
             if let Some(id) = project.as_ref().filter(|_| *principal == Principal::Admin) {
-                if store.get_project(id).await?.is_none() {
-                    return Err(CoreError::NotFound(format!("project `{id}`")));
-                }
+                crate::core::projects::get_project(store, id.as_str()).await?;
             }
             let mut stats = usage_stats(store, clock.now(), project.as_ref(), &query).await?;
             if let Some(project) = &project {
