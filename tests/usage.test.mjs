@@ -82,13 +82,17 @@ test('the /api/usage/log alias records the same way and a retry is answered as a
   assert.deepEqual([retry.json.stored, retry.json.duplicates, retry.json.events[0].status], [0, 1, 'duplicate']);
   const [{ n }] = await rows("SELECT COUNT(*) AS n FROM api_usage WHERE id = 'alias-1'");
   assert.equal(n, 1);
-  // A retry without a timestamp, changed by a client bug, is answered with the stored event.
+  // A later retry without a timestamp is answered with the stored event, time included.
   await new Promise((resolve) => setTimeout(resolve, 5));
-  const changed = await record({ ...body, characters: 5000 }, keys.ads, '/api/usage/log');
+  const later = await record({ ...body, provider: 'Eleven Labs' }, keys.ads, '/api/usage/log');
   const [stored] = await rows("SELECT request_timestamp, cost FROM api_usage WHERE id = 'alias-1'");
-  const e = changed.json.events[0];
+  const e = later.json.events[0];
   assert.deepEqual([e.status, e.timestamp, e.cost.amount, e.currency], ['duplicate', stored.request_timestamp, stored.cost, 'USD']);
   assert.deepEqual([e.timestamp, e.cost.amount], [first.json.events[0].timestamp, first.json.events[0].cost.amount]);
+  // The same id with other usage is not a retry: a client bug, refused rather than dropped.
+  const changed = await record({ ...body, characters: 5000 }, keys.ads, '/api/usage/log');
+  assert.equal(changed.status, 409, changed.text);
+  assert.equal(changed.json.error.code, 'id_reused');
 });
 
 test('sixteen concurrent writers with interleaved retries store each event once, exact to the nano', async () => {
@@ -175,8 +179,53 @@ test('sixteen concurrent writers with interleaved retries store each event once,
   for (const key of all.keys()) assert.ok(inRaw.has(key), `${key} is in the raw log`);
 });
 
+test('an id reused for a different event is a 409 that stores nothing, even among sixteen racing requests, and only the stored one stays in R2', async () => {
+  const rawBefore = (await rawKeys()).length;
+  const event = (i) => ({ id: 'race-1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100 + i,
+    timestamp: '2026-11-02T10:00:00Z' });
+  const answers = await Promise.all(Array.from({ length: 16 }, (_, i) =>
+    record({ events: [event(i), { id: `race-extra-${i}`, provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }] })));
+  const won = answers.filter((r) => r.status === 201);
+  const refused = answers.filter((r) => r.status === 409);
+  assert.equal(won.length, 1, answers.map((r) => r.status).join());
+  assert.equal(refused.length, 15);
+  for (const r of refused) {
+    assert.equal(r.json.error.code, 'id_reused');
+    assert.deepEqual(r.json.error.details.map((d) => [d.field, d.index]), [['events[0].id', 0]]);
+    assert.match(r.json.error.message, /already stored for a different event/);
+    assert.notEqual(r.json.error.retryable, true);
+  }
+  const winner = answers.indexOf(won[0]);
+  const stored = await rows("SELECT id, input_tokens FROM api_usage WHERE id = 'race-1' OR id LIKE 'race-extra-%' ORDER BY id");
+  assert.deepEqual(stored, [
+    { id: 'race-1', input_tokens: 100 + winner },
+    { id: `race-extra-${winner}`, input_tokens: 1 },
+  ]);
+  // The refused requests' raw objects are gone: a rebuild can only replay the stored event.
+  assert.equal((await rawKeys()).length, rawBefore + 1);
+  const logged = (await rawEvents()).filter((e) => e.event.id.startsWith('race-'));
+  assert.deepEqual(logged.map((e) => [e.event.id, e.event.input_tokens]).sort(),
+    [['race-1', 100 + winner], [`race-extra-${winner}`, 1]]);
+  // A retry of the stored event, respelled, is a duplicate; a second reuse is refused again.
+  const retry = await record({ id: 'race-1', provider: 'OpenAI', model: 'gpt-4o-mini', prompt_tokens: 100 + winner,
+    timestamp: '2026-11-02T11:00:00+01:00' });
+  assert.equal(retry.status, 200, retry.text);
+  assert.equal(retry.json.duplicates, 1);
+  const again = await record({ ...event(winner), success: false });
+  assert.equal(again.status, 409, again.text);
+  // Two different events under one id inside a request are refused before anything is written.
+  const within = await record({ events: [
+    { id: 'twice', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 },
+    { id: 'twice', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 2 },
+  ] });
+  assert.equal(within.status, 409, within.text);
+  assert.deepEqual(within.json.error.details.map((d) => [d.field, d.index]), [['events[1].id', 1]]);
+  assert.equal((await rows("SELECT id FROM api_usage WHERE id = 'twice'")).length, 0);
+  assert.equal((await rawKeys()).length, rawBefore + 2, 'only the accepted retry added an object');
+});
+
 test('wiping the usage tables and rebuilding from R2 restores identical rows and rollups', async () => {
-  const columns = "project_id, id, provider, model, operation, input_tokens, output_tokens, total_tokens, cost, CAST(cost_nanos AS TEXT) AS cost_nanos, currency, unpriced_reason, price_id, cached, success, request_timestamp, session_id, job_id, duration_ms, endpoint, metadata";
+  const columns = "project_id, id, provider, model, operation, input_tokens, output_tokens, total_tokens, cost, CAST(cost_nanos AS TEXT) AS cost_nanos, currency, unpriced_reason, price_id, cached, success, request_timestamp, session_id, job_id, duration_ms, endpoint, metadata, fingerprint";
   const snapshot = async () => ({
     rows: await rows(`SELECT ${columns} FROM api_usage ORDER BY project_id, id`),
     daily: await rows('SELECT * FROM usage_daily ORDER BY day, project_id, provider, model, operation, currency'),

@@ -42,6 +42,10 @@ pub enum StoreError {
     /// Stored data could not be decoded into domain types.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// These (project, id) keys are stored for events with different content; nothing of the
+    /// write was stored.
+    #[error("{} event id(s) stored with different content", .0.len())]
+    IdReused(Vec<(String, String)>),
 }
 
 /// Everything the core can answer instead of a result.
@@ -66,6 +70,10 @@ pub enum CoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Events whose id is stored (or sent earlier in the request) for a different event;
+    /// nothing of the request was stored.
+    #[error("{} event id(s) already used for a different event", .0.len())]
+    IdReused(Vec<FieldError>),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]

@@ -12,7 +12,7 @@
 //!    client gets a retryable error; the raw object stays and rebuild can replay it.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ use super::projects::ProjectId;
 use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent};
 use super::reprice::REPRICE_PREFIX;
 use super::retention::{before_watermark, RetentionStore};
-use super::store::{Inserted, RawLog, RepriceStore, UsageStore};
+use super::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
 use super::usage::{EventInput, EventRules, UsageEvent};
 
 /// The most events one request may carry.
@@ -491,7 +491,71 @@ pub async fn prepare(
     if !problems.is_empty() {
         return Err(CoreError::Validation(problems));
     }
+    reused_within(&records, batch.enveloped)?;
     Ok(records)
+}
+
+/// `events[i].id` of a batch, or `id` of a single event.
+fn id_field(index: usize, enveloped: bool) -> String {
+    if enveloped {
+        format!("events[{index}].id")
+    } else {
+        "id".to_string()
+    }
+}
+
+/// An id sent twice in one request for two different events is refused like one reused
+/// from an earlier request; sent twice for the same event, the second is a duplicate.
+fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreError> {
+    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
+    let mut reused = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let key = (record.project_id.as_str(), record.id.as_str());
+        match first.get(&key) {
+            Some(&j) if records.get(j).is_some_and(|r| record.reuses_id_of(r)) => reused.push(
+                FieldError::new(
+                    id_field(i, enveloped),
+                    format!(
+                        "`{}` is the id of events[{j}] in this request, a different event",
+                        record.id
+                    ),
+                )
+                .at_index(i),
+            ),
+            Some(_) => {}
+            None => {
+                first.insert(key, i);
+            }
+        }
+    }
+    if reused.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::IdReused(reused))
+    }
+}
+
+/// The problems of the events whose (project, id) is stored for a different event.
+fn reused_stored(records: &[StoredEvent], keys: &[EventKey], enveloped: bool) -> Vec<FieldError> {
+    let keys: HashSet<(&str, &str)> = keys
+        .iter()
+        .map(|(p, id)| (p.as_str(), id.as_str()))
+        .collect();
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| keys.contains(&(r.project_id.as_str(), r.id.as_str())))
+        .map(|(i, r)| {
+            FieldError::new(
+                id_field(i, enveloped),
+                format!(
+                    "`{}` is already stored for a different event in project `{}`",
+                    r.id, r.project_id
+                ),
+            )
+            .at_index(i)
+        })
+        .collect()
 }
 
 /// Records a request's events: validate and price all, write the raw object, insert the rows.
@@ -518,14 +582,32 @@ pub async fn ingest(
     let bytes = to_ndjson(&records)
         .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
     log.put(&key, bytes).await?;
-    let inserted = usage.insert_events(&records).await.map_err(|e| {
-        let cause = match e {
-            StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
-        };
-        CoreError::Storage(StoreError::Unavailable(format!(
-            "{cause}; the events are kept in raw object {key} and rebuild can replay it"
-        )))
-    })?;
+    let inserted = match usage
+        .insert_events(&records, InsertMode::RefuseReusedIds)
+        .await
+    {
+        Ok(inserted) => inserted,
+        Err(StoreError::IdReused(keys)) => {
+            // Nothing of the request was stored, so its raw object must not be replayed
+            // either. Should the delete fail, a rebuild still keeps the event stored first
+            // unless the two requests raced (see README, "Event ids").
+            let _ = log.delete(&key).await;
+            return Err(CoreError::IdReused(reused_stored(
+                &records,
+                &keys,
+                batch.enveloped,
+            )));
+        }
+        Err(e) => {
+            let cause = match e {
+                StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
+                StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
+            };
+            return Err(CoreError::Storage(StoreError::Unavailable(format!(
+                "{cause}; the events are kept in raw object {key} and rebuild can replay it"
+            ))));
+        }
+    };
     let mut report = IngestReport {
         success: true,
         accepted: records.len(),
@@ -794,7 +876,7 @@ pub async fn rebuild(
     if !records.is_empty() {
         match phase {
             Phase::Raw => {
-                let inserted = usage.insert_events(&records).await?;
+                let inserted = usage.insert_events(&records, InsertMode::KeepFirst).await?;
                 report.inserted = inserted.iter().filter(|i| i.is_stored()).count();
                 report.already_stored = records.len() - report.inserted;
             }

@@ -14,8 +14,8 @@ use super::projects::{Project, ProjectId};
 use super::query::UsageQuery;
 use super::record::{StoredEvent, StoredPrice};
 use super::store::{
-    EventKey, Inserted, KeyStore, ListedEvent, ProjectStore, RawListing, RawLog, RepriceStore,
-    ScanFilter, UnpricedModel, UsageStore,
+    EventKey, InsertMode, Inserted, KeyStore, ListedEvent, ProjectStore, RawListing, RawLog,
+    RepriceStore, ScanFilter, UnpricedModel, UsageStore,
 };
 
 #[derive(Debug, Default)]
@@ -69,6 +69,13 @@ impl MemoryStore {
         self.pruned.borrow_mut().clear();
         self.event_keys.borrow_mut().clear();
         *self.retention.borrow_mut() = Default::default();
+    }
+
+    /// Drops every stored fingerprint, as rows written before they existed have none.
+    pub fn forget_fingerprints(&self) {
+        for listed in self.events.borrow_mut().iter_mut() {
+            listed.event.fingerprint = None;
+        }
     }
 
     /// Every event the rollups count: the stored ones and the pruned ones.
@@ -253,13 +260,32 @@ impl UsageStore for MemoryStore {
             .collect())
     }
 
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<Inserted>, StoreError> {
+    async fn insert_events(
+        &self,
+        events: &[StoredEvent],
+        mode: InsertMode,
+    ) -> Result<Vec<Inserted>, StoreError> {
         self.check()?;
         if self.fail_event_writes.get() {
             return Err(StoreError::Unavailable("event writes set to fail".into()));
         }
         let mut keys = self.event_keys.borrow_mut();
         let mut stored = self.events.borrow_mut();
+        if mode == InsertMode::RefuseReusedIds {
+            // As D1's guard statement: against the events stored before this write.
+            let reused: Vec<EventKey> = events
+                .iter()
+                .filter(|e| {
+                    stored
+                        .iter()
+                        .any(|l| l.event.key() == e.key() && e.reuses_id_of(&l.event))
+                })
+                .map(StoredEvent::key)
+                .collect();
+            if !reused.is_empty() {
+                return Err(StoreError::IdReused(reused));
+            }
+        }
         let mut inserted = Vec::with_capacity(events.len());
         for event in events {
             let key = event.key();
@@ -355,6 +381,14 @@ impl RawLog for MemoryLog {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.objects.borrow().get(key).cloned())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if self.fail_writes.get() {
+            return Err(StoreError::Unavailable("raw log writes set to fail".into()));
+        }
+        self.objects.borrow_mut().remove(key);
+        Ok(())
     }
 
     async fn list(

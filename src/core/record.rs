@@ -122,6 +122,10 @@ pub struct StoredEvent {
     pub endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// [`UsageEvent::fingerprint`] of the event as sent: a later event under the same id must
+    /// match it to count as a retry. `None` in lines written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// What a stored event was priced at, and when it happened: the facts a duplicate is answered
@@ -250,6 +254,7 @@ impl StoredEvent {
                 .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
             endpoint: event.endpoint.clone(),
             metadata,
+            fingerprint: Some(event.fingerprint()),
         };
         record.set_pricing(pricing)?;
         if event.cached {
@@ -348,6 +353,7 @@ impl StoredEvent {
             reported_cost: self.reported_cost_money(),
             cached: self.cached,
             timestamp: self.timestamp()?,
+            timestamp_sent: true,
             session_id: self.session_id.clone(),
             job_id: self.job_id.clone(),
             duration_ms: self.duration_ms.and_then(|d| u64::try_from(d).ok()),
@@ -382,6 +388,12 @@ impl StoredEvent {
     /// The idempotency key: an event id is unique within its project.
     pub fn key(&self) -> (String, String) {
         (self.project_id.clone(), self.id.clone())
+    }
+
+    /// Whether this event reuses the id of `stored` for different content (rather than being
+    /// a retry of it). Lines and rows from before fingerprints existed match anything.
+    pub fn reuses_id_of(&self, stored: &StoredEvent) -> bool {
+        matches!((&self.fingerprint, &stored.fingerprint), (Some(a), Some(b)) if a != b)
     }
 
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {

@@ -49,11 +49,27 @@ pub trait UsageStore {
     /// Stores every event whose (project, id) is not stored yet, with its rollups, in one
     /// transaction; an event already stored changes nothing. Returns, per event and in order,
     /// what became of it; of an id repeated within `events`, the first occurrence is the one
-    /// stored.
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<Inserted>, StoreError>;
+    /// stored. With [`InsertMode::RefuseReusedIds`], an event whose id is stored for
+    /// different content ([`StoredEvent::reuses_id_of`]) fails the whole write with
+    /// `StoreError::IdReused`, decided inside the transaction so that racing writers cannot
+    /// both pass.
+    async fn insert_events(
+        &self,
+        events: &[StoredEvent],
+        mode: InsertMode,
+    ) -> Result<Vec<Inserted>, StoreError>;
     /// Events matching the query, newest first, at most `query.limit + 1` (the extra one tells
     /// the caller there is a next page).
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError>;
+}
+
+/// What an insert does with an event whose id is stored for different content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertMode {
+    /// Ingestion: the client reused an id; refuse the write.
+    RefuseReusedIds,
+    /// Rebuild: the first stored stays, as for any duplicate.
+    KeepFirst,
 }
 
 /// What an insert did with one event.
@@ -91,6 +107,9 @@ pub trait RawLog {
     /// raw log itself.
     async fn put_overwrite(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Removes the object of a request that was refused after it was written, so that a
+    /// rebuild never replays it.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys under `prefix` that sort after `start_after`, in key order, at most `limit`.
     async fn list(
         &self,

@@ -239,8 +239,8 @@ fn a_duplicate_is_answered_with_the_time_and_cost_of_the_event_as_first_stored()
         .send(json!({"id": "a", "provider": "openai", "model": "gpt-4o", "input_tokens": 1000}))
         .unwrap();
     assert_eq!(first.events[0].cost, Some(usd("0.0025")));
-    // The retry comes a minute later without a timestamp (so its own would be later) and,
-    // through a client bug, with other usage; the stored event is the one that counts.
+    // The retry comes a minute later without a timestamp (so its own would be later), and
+    // spells the same usage another way; the stored event is the one that counts.
     let later = FixedClock(now() + chrono::Duration::minutes(1));
     let retry = block_on(ingest(
         &world.store,
@@ -250,9 +250,9 @@ fn a_duplicate_is_answered_with_the_time_and_cost_of_the_event_as_first_stored()
         &SystemEntropy,
         &world.key(),
         json!({"events": [
-            {"id": "a", "provider": "openai", "model": "gpt-4o", "input_tokens": 5000},
+            {"id": "a", "provider": "OpenAI", "model": "gpt-4o", "prompt_tokens": 1000},
             {"id": "n", "provider": "openai", "model": "gpt-4o", "cost": "1.5"},
-            {"id": "n", "provider": "openai", "model": "gpt-4o", "cost": "9"},
+            {"id": "n", "provider": "openai", "model": "gpt-4o", "cost": "1.50"},
         ]})
         .to_string()
         .as_bytes(),
@@ -292,6 +292,145 @@ fn an_id_repeated_inside_one_request_is_stored_once() {
     assert_eq!((report.stored, report.duplicates), (1, 1));
     assert!(!report.events[0].duplicate);
     assert!(report.events[1].duplicate);
+}
+
+fn reused(error: &CoreError) -> Vec<(String, Option<usize>, String)> {
+    match error {
+        CoreError::IdReused(details) => details
+            .iter()
+            .map(|d| (d.field.clone(), d.index, d.message.clone()))
+            .collect(),
+        other => panic!("expected reused ids, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_id_stored_for_another_event_refuses_the_whole_request_and_leaves_no_raw_object() {
+    let world = World::new();
+    world
+        .send(json!({"id": "a", "provider": "openai", "model": "gpt-4o", "input_tokens": 1000}))
+        .unwrap();
+    let error = world
+        .send(json!({"events": [
+            {"id": "b", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+            {"id": "a", "provider": "openai", "model": "gpt-4o", "input_tokens": 5000},
+        ]}))
+        .unwrap_err();
+    assert_eq!(
+        reused(&error),
+        vec![(
+            "events[1].id".into(),
+            Some(1),
+            "`a` is already stored for a different event in project `video-ads`".into()
+        )]
+    );
+    // Nothing of the request counts: not its new event, not its raw object.
+    let ids: Vec<String> = world
+        .store
+        .stored_events()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, vec!["a".to_string()]);
+    assert_eq!(world.log.objects.borrow().len(), 1);
+    assert_eq!(world.logged_events()[0].input_tokens, 1000);
+}
+
+#[test]
+fn an_id_sent_twice_in_one_request_for_two_events_is_refused_before_anything_is_written() {
+    let world = World::new();
+    let error = world
+        .send(json!({"events": [
+            {"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+            {"id": "y", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
+            {"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10,
+             "session_id": "s2"},
+        ]}))
+        .unwrap_err();
+    assert_eq!(
+        reused(&error),
+        vec![(
+            "events[2].id".into(),
+            Some(2),
+            "`x` is the id of events[0] in this request, a different event".into()
+        )]
+    );
+    assert!(world.store.stored_events().is_empty());
+    assert!(world.log.objects.borrow().is_empty());
+}
+
+#[test]
+fn a_retry_is_the_same_event_however_its_fields_are_spelled_but_any_changed_field_is_another() {
+    let world = World::new();
+    let first = json!({"id": "r", "provider": "openai", "model": "gpt-4o",
+        "input_tokens": 100, "output_tokens": 5, "timestamp": "2026-11-20T11:00:00Z",
+        "metadata": {"b": 1, "a": [true]}, "cost": "0.5"});
+    world.send(first.clone()).unwrap();
+    // The same instant in another offset, aliases, reordered metadata, another decimal form.
+    let respelled = json!({"id": "r", "provider": "Open AI", "model": "gpt-4o",
+        "prompt_tokens": 100, "completion_tokens": 5, "request_timestamp": "2026-11-20T12:00:00+01:00",
+        "metadata": {"a": [true], "b": 1}, "cost_usd": "0.50"});
+    assert_eq!(world.send(respelled).unwrap().duplicates, 1);
+    for (field, value) in [
+        ("input_tokens", json!(101)),
+        ("model", json!("gpt-4o-mini")),
+        ("timestamp", json!("2026-11-20T11:00:01Z")),
+        ("metadata", json!({"b": 2, "a": [true]})),
+        ("cost", json!("0.51")),
+        ("success", json!(false)),
+        ("job_id", json!("j1")),
+    ] {
+        let mut changed = first.clone();
+        changed[field] = value;
+        let error = world.send(changed).unwrap_err();
+        assert_eq!(reused(&error).len(), 1, "changing {field}");
+    }
+    assert_eq!(world.store.stored_events().len(), 1);
+    // The first request and the accepted retry; none of the refused ones.
+    assert_eq!(world.log.objects.borrow().len(), 2);
+}
+
+#[test]
+fn a_row_stored_before_fingerprints_existed_takes_any_retry_as_a_duplicate() {
+    let world = World::new();
+    let report = world
+        .send(json!({"id": "old", "provider": "openai", "model": "gpt-4o", "input_tokens": 7}))
+        .unwrap();
+    assert_eq!(report.stored, 1);
+    world.store.forget_fingerprints();
+    let retry = world
+        .send(json!({"id": "old", "provider": "openai", "model": "gpt-4o", "input_tokens": 8}))
+        .unwrap();
+    assert_eq!((retry.stored, retry.duplicates), (0, 1));
+}
+
+#[test]
+fn rebuild_keeps_the_first_logged_event_of_a_reused_id_instead_of_failing() {
+    let world = World::new();
+    world
+        .send(json!({"id": "k", "provider": "openai", "model": "gpt-4o", "input_tokens": 1}))
+        .unwrap();
+    // A raw object whose delete failed after its request was refused for reusing `k`.
+    world.log.fail_writes.set(false);
+    let other = StoredEvent {
+        input_tokens: 2,
+        fingerprint: Some("another".into()),
+        ..world.logged_events()[0].clone()
+    };
+    block_on(world.log.put(
+        "usage-logs/raw/2026-11-20/20261120T235959000Z-zz.ndjson",
+        to_ndjson(&[other]).unwrap(),
+    ))
+    .unwrap();
+    world.store.wipe_events();
+    let report = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!((report.inserted, report.already_stored), (1, 1));
+    assert_eq!(world.store.stored_events()[0].input_tokens, 1);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
+use sha2::Digest;
 
 use super::clock::parse_timestamp;
 use super::error::{FieldError, Problems};
@@ -88,6 +89,9 @@ pub struct UsageEvent {
     pub reported_cost: Option<Money>,
     pub cached: bool,
     pub timestamp: DateTime<Utc>,
+    /// Whether the client sent `timestamp` (else it is the time the request arrived, which a
+    /// retry of the same event does not repeat).
+    pub timestamp_sent: bool,
     pub session_id: Option<String>,
     pub job_id: Option<String>,
     pub duration_ms: Option<u64>,
@@ -395,6 +399,7 @@ impl EventInput {
             reported_cost,
             cached: self.cached.unwrap_or(false),
             timestamp,
+            timestamp_sent: self.timestamp.is_some(),
             session_id,
             job_id,
             duration_ms: self.duration_ms,
@@ -402,5 +407,61 @@ impl EventInput {
             endpoint,
             metadata,
         })
+    }
+}
+
+impl UsageEvent {
+    /// A digest of what the client said about the event apart from its key (project and id):
+    /// the validated, normalized fields, so that a retry of the same event matches however its
+    /// numbers, names or time zone were spelled, and a different event under a reused id does
+    /// not. A time the client left out is not part of it (a retry arrives at another time),
+    /// nor is anything the price list decides.
+    pub fn fingerprint(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Content<'a> {
+            provider: &'a str,
+            model: &'a str,
+            operation: Option<&'a str>,
+            usage: Vec<(&'static str, String)>,
+            total_tokens: u64,
+            reported_cost: Option<(String, String)>,
+            cached: bool,
+            timestamp: Option<String>,
+            session_id: Option<&'a str>,
+            job_id: Option<&'a str>,
+            duration_ms: Option<u64>,
+            success: bool,
+            endpoint: Option<&'a str>,
+            metadata: Option<&'a str>,
+        }
+        let content = Content {
+            provider: &self.provider,
+            model: &self.model,
+            operation: self.operation.as_deref(),
+            usage: UsageKind::ALL
+                .iter()
+                .filter(|k| self.usage.micros(**k) != 0)
+                .map(|k| (k.name(), self.usage.micros(*k).to_string()))
+                .collect(),
+            total_tokens: self.total_tokens,
+            reported_cost: self
+                .reported_cost
+                .map(|m| (m.nanos.to_string(), m.currency.to_string())),
+            cached: self.cached,
+            timestamp: self
+                .timestamp_sent
+                .then(|| super::clock::format_timestamp(self.timestamp)),
+            session_id: self.session_id.as_deref(),
+            job_id: self.job_id.as_deref(),
+            duration_ms: self.duration_ms,
+            success: self.success,
+            endpoint: self.endpoint.as_deref(),
+            metadata: self.metadata.as_deref(),
+        };
+        // Serializing plain fields and strings cannot fail; an empty text would still be
+        // hashed consistently.
+        let text = serde_json::to_vec(&content).unwrap_or_default();
+        let digest = sha2::Sha256::digest(&text);
+        hex::encode(&digest[..16])
     }
 }

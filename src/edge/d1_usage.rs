@@ -20,7 +20,8 @@ use crate::core::projects::ProjectId;
 use crate::core::query::UsageQuery;
 use crate::core::record::{StoredEvent, StoredPrice};
 use crate::core::store::{
-    EventKey, Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel, UsageStore,
+    EventKey, InsertMode, Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel,
+    UsageStore,
 };
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
@@ -195,6 +196,7 @@ const COLUMNS: &[Column] = &[
         |e| e.metadata.as_ref().map_or(Cell::Null, Cell::Object),
         Omitted::Null,
     ),
+    ("fingerprint", |e| opt_text(&e.fingerprint), Omitted::Null),
 ];
 
 /// Columns whose integers may exceed 2^53 and are read back as text.
@@ -265,11 +267,32 @@ fn existing_sql() -> String {
     )
 }
 
-/// The columns of a key in the lookup: the key, then the time the watermark is checked on.
+/// The message of the guard's `RAISE` (migrations/0016_event_fingerprints.sql).
+const REUSED: &str = "event id reused for a different event";
+
+/// Stored events of a chunk's keys whose fingerprint differs from the one sent.
+const REUSED_SQL: &str = "SELECT u.project_id, u.id FROM json_each(?1) AS k \
+     JOIN api_usage AS u ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1 \
+     WHERE u.fingerprint <> k.value ->> 3";
+
+/// The guard of a chunk: inserting any key of [`REUSED_SQL`] into `event_id_reuse` raises
+/// [`REUSED`], which aborts the whole batch. It runs after the lookups and before the inserts,
+/// in the same transaction, so two requests racing with one id cannot both pass it.
+fn guard_sql() -> String {
+    format!("INSERT INTO event_id_reuse (project_id, id) {REUSED_SQL}")
+}
+
+/// The columns of a key in the lookup: the key, the time the watermark is checked on, then
+/// the fingerprint the guard compares.
 fn key_columns() -> Vec<Column> {
     COLUMNS
         .iter()
-        .filter(|(name, _, _)| matches!(*name, "project_id" | "id" | "request_timestamp"))
+        .filter(|(name, _, _)| {
+            matches!(
+                *name,
+                "project_id" | "id" | "request_timestamp" | "fingerprint"
+            )
+        })
         .copied()
         .collect()
 }
@@ -365,6 +388,7 @@ struct UsageRow {
     duration_ms: Option<i64>,
     endpoint: Option<String>,
     metadata: Option<String>,
+    fingerprint: Option<String>,
 }
 
 fn exact(field: &str, value: Option<String>) -> Result<Option<i64>, StoreError> {
@@ -425,6 +449,7 @@ impl UsageRow {
                 duration_ms: self.duration_ms,
                 endpoint: self.endpoint,
                 metadata,
+                fingerprint: self.fingerprint,
             },
         })
     }
@@ -513,6 +538,28 @@ fn chunks_of(events: &[StoredEvent], columns: &[Column]) -> Result<Vec<Chunk>, S
     Ok(out)
 }
 
+impl D1Store {
+    /// After a guard aborted a batch: which keys are stored for different events. Should
+    /// none be found now (the stored event was since deleted), the write may simply be retried.
+    async fn reused_keys(&self, chunks: &[Chunk]) -> Result<StoreError, StoreError> {
+        #[derive(Deserialize)]
+        struct Key {
+            project_id: String,
+            id: String,
+        }
+        let mut keys = Vec::new();
+        for chunk in chunks {
+            let rows: Vec<Key> = query_all(self.db(), REUSED_SQL, &[text(&chunk.keys)]).await?;
+            keys.extend(rows.into_iter().map(|k| (k.project_id, k.id)));
+        }
+        Ok(if keys.is_empty() {
+            StoreError::Unavailable(format!("{REUSED}, but no such id is stored any more"))
+        } else {
+            StoreError::IdReused(keys)
+        })
+    }
+}
+
 impl UsageStore for D1Store {
     async fn existing_projects(&self, ids: &[ProjectId]) -> Result<Vec<ProjectId>, StoreError> {
         let list: Vec<&str> = ids.iter().map(ProjectId::as_str).collect();
@@ -532,7 +579,11 @@ impl UsageStore for D1Store {
             .collect()
     }
 
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<Vec<Inserted>, StoreError> {
+    async fn insert_events(
+        &self,
+        events: &[StoredEvent],
+        mode: InsertMode,
+    ) -> Result<Vec<Inserted>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -540,10 +591,11 @@ impl UsageStore for D1Store {
         let sql = insert_sql(&names(&columns));
         let existing_sql = existing_sql();
         let chunks = chunks_of(events, &columns)?;
-        // One batch is one transaction: the lookups of stored keys first, then every chunk
-        // with its rollups, or nothing. Answering the duplicates from a lookup instead of
-        // `RETURNING` every inserted key keeps the answer as small as the duplicates.
-        let mut statements = Vec::with_capacity(chunks.len() * 2);
+        // One batch is one transaction: the lookups of stored keys first, then the guards
+        // against reused ids, then every chunk with its rollups, or nothing. Answering the
+        // duplicates from a lookup instead of `RETURNING` every inserted key keeps the answer
+        // as small as the duplicates.
+        let mut statements = Vec::with_capacity(chunks.len() * 3);
         for chunk in &chunks {
             statements.push(
                 self.db()
@@ -551,6 +603,17 @@ impl UsageStore for D1Store {
                     .bind(&[text(&chunk.keys)])
                     .map_err(store_error)?,
             );
+        }
+        if mode == InsertMode::RefuseReusedIds {
+            let guard = guard_sql();
+            for chunk in &chunks {
+                statements.push(
+                    self.db()
+                        .prepare(&guard)
+                        .bind(&[text(&chunk.keys)])
+                        .map_err(store_error)?,
+                );
+            }
         }
         for chunk in &chunks {
             statements.push(
@@ -560,11 +623,15 @@ impl UsageStore for D1Store {
                     .map_err(store_error)?,
             );
         }
-        let results = self.db().batch(statements).await.map_err(|e| {
+        let results = match self.db().batch(statements).await {
+            Ok(results) => results,
+            Err(e) if e.to_string().contains(REUSED) => {
+                return Err(self.reused_keys(&chunks).await?);
+            }
             // A stored key is skipped, not an error; anything here is the database being
             // unavailable (or refusing a row), and the client may retry.
-            StoreError::Unavailable(e.to_string())
-        })?;
+            Err(e) => return Err(StoreError::Unavailable(e.to_string())),
+        };
         let mut found: Vec<(EventKey, Option<StoredPrice>)> = Vec::new();
         for result in results.iter().take(chunks.len()) {
             for row in result.results::<ExistingRow>().map_err(store_error)? {
@@ -834,6 +901,7 @@ mod tests {
             duration_ms: Some(18),
             endpoint: Some("/v1".into()),
             metadata: serde_json::json!({ "k": ["v", 1] }).as_object().cloned(),
+            fingerprint: Some("f".into()),
         }
     }
 
@@ -990,23 +1058,29 @@ mod tests {
         for chunk in &chunks {
             assert!(chunk.rows.len() <= CHUNK_BYTES);
             let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&chunk.rows).unwrap();
-            let keys: Vec<(String, String, String)> = serde_json::from_str(&chunk.keys).unwrap();
+            let keys: Vec<(String, String, String, String)> =
+                serde_json::from_str(&chunk.keys).unwrap();
             assert_eq!(rows.len(), keys.len());
             for (row, key) in rows.iter().zip(&keys) {
                 let time = names(COLUMNS)
                     .iter()
                     .position(|c| *c == "request_timestamp")
                     .unwrap();
+                let fingerprint = names(COLUMNS)
+                    .iter()
+                    .position(|c| *c == "fingerprint")
+                    .unwrap();
                 assert_eq!(
-                    (&row[0], &row[1], &row[time]),
+                    (&row[0], &row[1], &row[time], &row[fingerprint]),
                     (
                         &key.0.clone().into(),
                         &key.1.clone().into(),
-                        &key.2.clone().into()
+                        &key.2.clone().into(),
+                        &key.3.clone().into()
                     )
                 );
             }
-            ids.extend(keys.into_iter().map(|(_, id, _)| id));
+            ids.extend(keys.into_iter().map(|(_, id, _, _)| id));
         }
         assert_eq!(ids, (0..1000).map(|i| format!("e{i}")).collect::<Vec<_>>());
     }

@@ -20,6 +20,7 @@ pub fn status_and_code(error: &CoreError) -> (u16, &'static str) {
         CoreError::NotFound(_) => (404, "not_found"),
         CoreError::MethodNotAllowed { .. } => (405, "method_not_allowed"),
         CoreError::Conflict(_) => (409, "conflict"),
+        CoreError::IdReused(_) => (409, "id_reused"),
         CoreError::PayloadTooLarge { .. } => (413, "payload_too_large"),
         CoreError::UnsupportedMediaType(_) => (415, "unsupported_media_type"),
         CoreError::Storage(_) => (503, "storage_unavailable"),
@@ -38,6 +39,20 @@ pub fn error_body(error: &CoreError) -> serde_json::Value {
                 [one] => format!("invalid `{}`: {}", one.field, one.message),
                 _ => format!("{} fields are invalid", details.len()),
             },
+            details.clone(),
+        ),
+        CoreError::IdReused(details) => (
+            format!(
+                "{}; an id is the idempotency key, sent again only to retry the same event, \
+                 so nothing of this request was stored",
+                match details.as_slice() {
+                    [one] => format!("`{}` {}", one.field, one.message),
+                    _ => format!(
+                        "{} event ids are already used for other events",
+                        details.len()
+                    ),
+                }
+            ),
             details.clone(),
         ),
         CoreError::Storage(_) => (

@@ -46,6 +46,13 @@ impl RawLog for R2Log {
         Ok(())
     }
 
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.bucket
+            .delete(key)
+            .await
+            .map_err(|e| unavailable("delete", e))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(object) = self
             .bucket
