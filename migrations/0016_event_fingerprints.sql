@@ -4,14 +4,12 @@
 -- migration have none and match any retry.
 ALTER TABLE api_usage ADD COLUMN fingerprint TEXT;
 
--- The guard of an ingest batch inserts here the keys of its events whose id is stored with a
--- different fingerprint; any such row aborts the batch's transaction with the message below,
--- so nothing of the request is stored. The table stays empty.
-CREATE TABLE event_id_reuse (
-    project_id TEXT NOT NULL,
-    id TEXT NOT NULL
-);
-
-CREATE TRIGGER event_id_reuse_refused BEFORE INSERT ON event_id_reuse BEGIN
+-- Ingestion inserts with `ON CONFLICT (project_id, id) DO UPDATE SET fingerprint =
+-- excluded.fingerprint WHERE fingerprint <> excluded.fingerprint`: a retry (same fingerprint)
+-- is a no-op, and an id reused for a different event reaches this trigger, which aborts the
+-- whole transaction, so nothing of the request is stored. A fingerprint is never changed.
+CREATE TRIGGER api_usage_fingerprint_kept BEFORE UPDATE OF fingerprint ON api_usage
+WHEN OLD.fingerprint IS NOT NULL AND NEW.fingerprint IS NOT OLD.fingerprint
+BEGIN
     SELECT RAISE(ABORT, 'event id reused for a different event');
 END;

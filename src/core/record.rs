@@ -10,7 +10,7 @@ use super::money::{format_scaled, Currency, Money, MAX_EVENT_COST_NANOS};
 use super::prices::Pricing;
 use super::pricing::{Usage, UsageKind, MICRO};
 use super::projects::ProjectId;
-use super::usage::UsageEvent;
+use super::usage::{UsageEvent, CACHED_USAGE};
 
 /// Version of the raw-log line format.
 pub const RECORD_VERSION: u32 = 1;
@@ -272,7 +272,7 @@ impl StoredEvent {
         if !saved.is_empty() {
             self.metadata
                 .get_or_insert_with(serde_json::Map::new)
-                .insert("cached_usage".into(), serde_json::Value::Object(saved));
+                .insert(CACHED_USAGE.into(), serde_json::Value::Object(saved));
         }
         for field in [
             &mut self.input_tokens,

@@ -1003,6 +1003,34 @@ fn a_cache_hit_costs_nothing_uses_no_allotment_and_shows_what_it_saved() {
     assert_eq!(stored[1].input_tokens, 1000);
 }
 
+#[test]
+fn a_cache_hit_refuses_client_metadata_under_the_key_its_saved_usage_goes_to() {
+    let world = World::new();
+    let error = world
+        .send(
+            json!({"id": "hit", "provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+            "cached": true, "metadata": {"cached_usage": "mine", "scene": 3}}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        fields(&error),
+        vec![("metadata.cached_usage".to_string(), Some(0))]
+    );
+    assert!(world.store.stored_events().is_empty());
+    // Not a cache hit: the key is the client's own.
+    let report = world
+        .send(
+            json!({"id": "miss", "provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+            "metadata": {"cached_usage": "mine"}}),
+        )
+        .unwrap();
+    assert_eq!(report.stored, 1);
+    assert_eq!(
+        world.store.stored_events()[0].metadata.as_ref().unwrap()["cached_usage"],
+        json!("mine")
+    );
+}
+
 fn query(pairs: &[(&str, &str)], principal: &Principal) -> Result<UsageQuery, CoreError> {
     let pairs: Vec<(String, String)> = pairs
         .iter()

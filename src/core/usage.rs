@@ -15,6 +15,8 @@ use super::record::TOO_COSTLY;
 
 /// The largest `metadata` object accepted, serialized.
 pub const MAX_METADATA_BYTES: usize = 4096;
+/// The metadata key under which a cache hit keeps the usage it reported (and did not use).
+pub const CACHED_USAGE: &str = "cached_usage";
 /// How far in the future a timestamp may be (clock skew).
 pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
 
@@ -368,6 +370,13 @@ impl EventInput {
             .as_deref()
             .and_then(|s| p.take(short_text(at("endpoint"), s, 256)));
         let metadata = match &self.metadata {
+            Some(m) if self.cached == Some(true) && m.contains_key(CACHED_USAGE) => {
+                p.push(
+                    at(&format!("metadata.{CACHED_USAGE}")),
+                    "is where a cache hit's usage is recorded (`cached: true`); name your key otherwise",
+                );
+                None
+            }
             Some(m) => {
                 let text = serde_json::to_string(m).unwrap_or_default();
                 if text.len() > MAX_METADATA_BYTES {
@@ -417,51 +426,43 @@ impl UsageEvent {
     /// not. A time the client left out is not part of it (a retry arrives at another time),
     /// nor is anything the price list decides.
     pub fn fingerprint(&self) -> String {
-        #[derive(serde::Serialize)]
-        struct Content<'a> {
-            provider: &'a str,
-            model: &'a str,
-            operation: Option<&'a str>,
-            usage: Vec<(&'static str, String)>,
-            total_tokens: u64,
-            reported_cost: Option<(String, String)>,
-            cached: bool,
-            timestamp: Option<String>,
-            session_id: Option<&'a str>,
-            job_id: Option<&'a str>,
-            duration_ms: Option<u64>,
-            success: bool,
-            endpoint: Option<&'a str>,
-            metadata: Option<&'a str>,
-        }
-        let content = Content {
-            provider: &self.provider,
-            model: &self.model,
-            operation: self.operation.as_deref(),
-            usage: UsageKind::ALL
-                .iter()
-                .filter(|k| self.usage.micros(**k) != 0)
-                .map(|k| (k.name(), self.usage.micros(*k).to_string()))
-                .collect(),
-            total_tokens: self.total_tokens,
-            reported_cost: self
-                .reported_cost
-                .map(|m| (m.nanos.to_string(), m.currency.to_string())),
-            cached: self.cached,
-            timestamp: self
-                .timestamp_sent
-                .then(|| super::clock::format_timestamp(self.timestamp)),
-            session_id: self.session_id.as_deref(),
-            job_id: self.job_id.as_deref(),
-            duration_ms: self.duration_ms,
-            success: self.success,
-            endpoint: self.endpoint.as_deref(),
-            metadata: self.metadata.as_deref(),
+        let mut hash = sha2::Sha256::new();
+        // Each field is tagged and length-prefixed, so no two different events hash the same
+        // bytes (an absent field differs from an empty one).
+        let mut field = |tag: u8, value: Option<&[u8]>| {
+            hash.update([tag]);
+            match value {
+                Some(bytes) => {
+                    hash.update((bytes.len() as u64).to_le_bytes());
+                    hash.update(bytes);
+                }
+                None => hash.update(u64::MAX.to_le_bytes()),
+            }
         };
-        // Serializing plain fields and strings cannot fail; an empty text would still be
-        // hashed consistently.
-        let text = serde_json::to_vec(&content).unwrap_or_default();
-        let digest = sha2::Sha256::digest(&text);
-        hex::encode(&digest[..16])
+        field(1, Some(self.provider.as_bytes()));
+        field(2, Some(self.model.as_bytes()));
+        field(3, self.operation.as_deref().map(str::as_bytes));
+        for kind in UsageKind::ALL {
+            let micros = self.usage.micros(kind);
+            if micros != 0 {
+                field(4, Some(kind.name().as_bytes()));
+                field(5, Some(&micros.to_le_bytes()));
+            }
+        }
+        field(6, Some(&self.total_tokens.to_le_bytes()));
+        if let Some(cost) = self.reported_cost {
+            field(7, Some(&cost.nanos.to_le_bytes()));
+            field(8, Some(cost.currency.to_string().as_bytes()));
+        }
+        field(9, Some(&[u8::from(self.cached), u8::from(self.success)]));
+        let millis = self.timestamp.timestamp_millis().to_le_bytes();
+        field(10, self.timestamp_sent.then_some(&millis[..]));
+        field(11, self.session_id.as_deref().map(str::as_bytes));
+        field(12, self.job_id.as_deref().map(str::as_bytes));
+        let duration = self.duration_ms.map(u64::to_le_bytes);
+        field(13, duration.as_ref().map(|d| &d[..]));
+        field(14, self.endpoint.as_deref().map(str::as_bytes));
+        field(15, self.metadata.as_deref().map(str::as_bytes));
+        hex::encode(&hash.finalize()[..16])
     }
 }

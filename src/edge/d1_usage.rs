@@ -229,7 +229,7 @@ fn names(columns: &[Column]) -> Vec<&'static str> {
 /// stored (or repeated in the batch); any other failed constraint fails the whole batch
 /// instead of dropping a row silently, as `INSERT OR IGNORE` would. An event of a day before
 /// the retention watermark is skipped too: its row was pruned, and the rollups still count it.
-fn insert_sql(columns: &[&str]) -> String {
+fn insert_sql(columns: &[&str], mode: InsertMode) -> String {
     let values = (0..columns.len())
         .map(|i| format!("row ->> {i}"))
         .collect::<Vec<_>>()
@@ -238,6 +238,16 @@ fn insert_sql(columns: &[&str]) -> String {
         .iter()
         .position(|c| *c == "request_timestamp")
         .unwrap_or_default();
+    // A stored key whose fingerprint differs from the one sent is "updated" to it, which the
+    // trigger of migrations/0016_event_fingerprints.sql refuses by aborting the transaction:
+    // the check costs nothing beyond the conflict the insert finds anyway. Equal fingerprints
+    // (a retry), or a row from before fingerprints, make the update a no-op, as DO NOTHING.
+    let on_conflict = if mode == InsertMode::RefuseReusedIds && columns.contains(&"fingerprint") {
+        "DO UPDATE SET fingerprint = excluded.fingerprint \
+         WHERE fingerprint <> excluded.fingerprint"
+    } else {
+        "DO NOTHING"
+    };
     let columns = columns.join(", ");
     // The LIMIT keeps the subquery from being flattened: each row's JSON is produced once and
     // every column read from it, instead of json_each re-encoding the row per column (about
@@ -246,7 +256,7 @@ fn insert_sql(columns: &[&str]) -> String {
         "INSERT INTO api_usage ({columns}) SELECT {values} \
          FROM (SELECT value AS row FROM json_each(?1) LIMIT -1) \
          WHERE row ->> {time} >= {WATERMARK_SQL} \
-         ON CONFLICT (project_id, id) DO NOTHING"
+         ON CONFLICT (project_id, id) {on_conflict}"
     )
 }
 
@@ -267,32 +277,24 @@ fn existing_sql() -> String {
     )
 }
 
-/// The message of the guard's `RAISE` (migrations/0016_event_fingerprints.sql).
+/// The message of the `RAISE` of migrations/0016_event_fingerprints.sql.
 const REUSED: &str = "event id reused for a different event";
 
-/// Stored events of a chunk's keys whose fingerprint differs from the one sent.
-const REUSED_SQL: &str = "SELECT u.project_id, u.id FROM json_each(?1) AS k \
-     JOIN api_usage AS u ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1 \
-     WHERE u.fingerprint <> k.value ->> 3";
-
-/// The guard of a chunk: inserting any key of [`REUSED_SQL`] into `event_id_reuse` raises
-/// [`REUSED`], which aborts the whole batch. It runs after the lookups and before the inserts,
-/// in the same transaction, so two requests racing with one id cannot both pass it.
-fn guard_sql() -> String {
-    format!("INSERT INTO event_id_reuse (project_id, id) {REUSED_SQL}")
+/// Stored events of a chunk's rows whose fingerprint differs from the one sent, the column
+/// being the `fingerprint`-th of each row (the key is always first).
+fn reused_sql(fingerprint: usize) -> String {
+    format!(
+        "SELECT u.project_id, u.id FROM json_each(?1) AS r \
+         JOIN api_usage AS u ON u.project_id = r.value ->> 0 AND u.id = r.value ->> 1 \
+         WHERE u.fingerprint <> r.value ->> {fingerprint}"
+    )
 }
 
-/// The columns of a key in the lookup: the key, the time the watermark is checked on, then
-/// the fingerprint the guard compares.
+/// The columns of a key in the lookup: the key, then the time the watermark is checked on.
 fn key_columns() -> Vec<Column> {
     COLUMNS
         .iter()
-        .filter(|(name, _, _)| {
-            matches!(
-                *name,
-                "project_id" | "id" | "request_timestamp" | "fingerprint"
-            )
-        })
+        .filter(|(name, _, _)| matches!(*name, "project_id" | "id" | "request_timestamp"))
         .copied()
         .collect()
 }
@@ -539,9 +541,19 @@ fn chunks_of(events: &[StoredEvent], columns: &[Column]) -> Result<Vec<Chunk>, S
 }
 
 impl D1Store {
-    /// After a guard aborted a batch: which keys are stored for different events. Should
-    /// none be found now (the stored event was since deleted), the write may simply be retried.
-    async fn reused_keys(&self, chunks: &[Chunk]) -> Result<StoreError, StoreError> {
+    /// After the fingerprint trigger aborted a batch: which keys are stored for different
+    /// events. Should none be found now (the stored event was since deleted), the write may
+    /// simply be retried.
+    async fn reused_keys(
+        &self,
+        chunks: &[Chunk],
+        columns: &[&str],
+    ) -> Result<StoreError, StoreError> {
+        let fingerprint = columns
+            .iter()
+            .position(|c| *c == "fingerprint")
+            .ok_or_else(|| StoreError::Unavailable(REUSED.to_string()))?;
+        let sql = reused_sql(fingerprint);
         #[derive(Deserialize)]
         struct Key {
             project_id: String,
@@ -549,7 +561,7 @@ impl D1Store {
         }
         let mut keys = Vec::new();
         for chunk in chunks {
-            let rows: Vec<Key> = query_all(self.db(), REUSED_SQL, &[text(&chunk.keys)]).await?;
+            let rows: Vec<Key> = query_all(self.db(), &sql, &[text(&chunk.rows)]).await?;
             keys.extend(rows.into_iter().map(|k| (k.project_id, k.id)));
         }
         Ok(if keys.is_empty() {
@@ -588,14 +600,13 @@ impl UsageStore for D1Store {
             return Ok(Vec::new());
         }
         let columns = used_columns(events);
-        let sql = insert_sql(&names(&columns));
+        let sql = insert_sql(&names(&columns), mode);
         let existing_sql = existing_sql();
         let chunks = chunks_of(events, &columns)?;
-        // One batch is one transaction: the lookups of stored keys first, then the guards
-        // against reused ids, then every chunk with its rollups, or nothing. Answering the
-        // duplicates from a lookup instead of `RETURNING` every inserted key keeps the answer
-        // as small as the duplicates.
-        let mut statements = Vec::with_capacity(chunks.len() * 3);
+        // One batch is one transaction: the lookups of stored keys first, then every chunk
+        // with its rollups, or nothing. Answering the duplicates from a lookup instead of
+        // `RETURNING` every inserted key keeps the answer as small as the duplicates.
+        let mut statements = Vec::with_capacity(chunks.len() * 2);
         for chunk in &chunks {
             statements.push(
                 self.db()
@@ -603,17 +614,6 @@ impl UsageStore for D1Store {
                     .bind(&[text(&chunk.keys)])
                     .map_err(store_error)?,
             );
-        }
-        if mode == InsertMode::RefuseReusedIds {
-            let guard = guard_sql();
-            for chunk in &chunks {
-                statements.push(
-                    self.db()
-                        .prepare(&guard)
-                        .bind(&[text(&chunk.keys)])
-                        .map_err(store_error)?,
-                );
-            }
         }
         for chunk in &chunks {
             statements.push(
@@ -626,7 +626,7 @@ impl UsageStore for D1Store {
         let results = match self.db().batch(statements).await {
             Ok(results) => results,
             Err(e) if e.to_string().contains(REUSED) => {
-                return Err(self.reused_keys(&chunks).await?);
+                return Err(self.reused_keys(&chunks, &names(&columns)).await?);
             }
             // A stored key is skipped, not an error; anything here is the database being
             // unavailable (or refusing a row), and the client may retry.
@@ -1031,9 +1031,15 @@ mod tests {
 
     #[test]
     fn the_insert_skips_rows_before_the_retention_watermark_by_their_own_time_column() {
-        let sql = insert_sql(&["project_id", "id", "provider", "model", "request_timestamp"]);
+        let sql = insert_sql(
+            &["project_id", "id", "provider", "model", "request_timestamp"],
+            InsertMode::KeepFirst,
+        );
         assert!(sql.contains(&format!("WHERE row ->> 4 >= {WATERMARK_SQL}")));
-        let sql = insert_sql(&["request_timestamp", "project_id", "id"]);
+        let sql = insert_sql(
+            &["request_timestamp", "project_id", "id"],
+            InsertMode::KeepFirst,
+        );
         assert!(sql.contains(&format!("WHERE row ->> 0 >= {WATERMARK_SQL}")));
     }
 
@@ -1058,29 +1064,23 @@ mod tests {
         for chunk in &chunks {
             assert!(chunk.rows.len() <= CHUNK_BYTES);
             let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&chunk.rows).unwrap();
-            let keys: Vec<(String, String, String, String)> =
-                serde_json::from_str(&chunk.keys).unwrap();
+            let keys: Vec<(String, String, String)> = serde_json::from_str(&chunk.keys).unwrap();
             assert_eq!(rows.len(), keys.len());
             for (row, key) in rows.iter().zip(&keys) {
                 let time = names(COLUMNS)
                     .iter()
                     .position(|c| *c == "request_timestamp")
                     .unwrap();
-                let fingerprint = names(COLUMNS)
-                    .iter()
-                    .position(|c| *c == "fingerprint")
-                    .unwrap();
                 assert_eq!(
-                    (&row[0], &row[1], &row[time], &row[fingerprint]),
+                    (&row[0], &row[1], &row[time]),
                     (
                         &key.0.clone().into(),
                         &key.1.clone().into(),
-                        &key.2.clone().into(),
-                        &key.3.clone().into()
+                        &key.2.clone().into()
                     )
                 );
             }
-            ids.extend(keys.into_iter().map(|(_, id, _, _)| id));
+            ids.extend(keys.into_iter().map(|(_, id, _)| id));
         }
         assert_eq!(ids, (0..1000).map(|i| format!("e{i}")).collect::<Vec<_>>());
     }
