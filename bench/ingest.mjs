@@ -194,8 +194,11 @@ function stateMedium() {
   return best.type === 'tmpfs' ? 'in memory (tmpfs)' : 'on disk';
 }
 
+// `BENCH_ONLY=<text>` runs only the workloads whose name contains it, and only detached, with
+// no floor or ceiling: for comparing two builds run after run.
+const ONLY = process.env.BENCH_ONLY;
 const tables = [];
-for (const config of CONFIGS) {
+for (const config of ONLY ? CONFIGS.slice(1) : CONFIGS) {
   const dev = await startWranglerDev({ adminKey: ADMIN, args: config.args, env: config.env });
   try {
     const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
@@ -205,7 +208,9 @@ for (const config of CONFIGS) {
     // Warm up the isolate and SQLite's caches.
     await run('warm-up', { requests: 20, concurrency: 4, batch: 100 }, dev, headers);
     const results = [];
-    for (const [label, workload] of WORKLOADS) results.push(await run(label, workload, dev, headers));
+    for (const [label, workload] of WORKLOADS) {
+      if (!ONLY || label.includes(ONLY)) results.push(await run(label, workload, dev, headers));
+    }
     tables.push({ config, results });
   } finally {
     await dev.stop();
@@ -222,7 +227,7 @@ const FLOOR = [
   ['R2 put, then D1 insert into `api_usage` (the project\'s indexes and rollup triggers)', 'r2+d1'],
 ];
 const floor = [];
-{
+if (!ONLY) {
   const detached = CONFIGS[1];
   const dev = await startWranglerDev({
     adminKey: ADMIN, args: detached.args, env: detached.env, config: join(ROOT, 'bench', 'floor', 'wrangler.toml'),
@@ -239,13 +244,14 @@ const floor = [];
     await dev.stop();
   }
 }
-const ceiling = sqliteCeiling(Array.from({ length: 100_000 }, (_, i) => event(i)));
+const ceiling = ONLY ? null : sqliteCeiling(Array.from({ length: 100_000 }, (_, i) => event(i)));
 for (const { config, results } of tables) {
   console.log(`\n${config.name}: \`POST /api/usage\` with a project key on 127.0.0.1 (local D1 and R2 ${stateMedium()})\n`);
   console.log('| workload | concurrency | requests | events/s | p50 ms | p99 ms | workerd CPU ms per request |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.label} | ${r.concurrency} | ${r.requests} | ${r.eps} | ${r.p50} | ${r.p99} | ${r.cpu} |`);
 }
+if (ONLY) process.exit(0);
 console.log(`\nRuntime floor: bench/floor, a JavaScript worker with no validation, pricing or authentication, single events under ${CONFIGS[1].name} (local D1 and R2 ${stateMedium()})\n`);
 console.log('| writes per request | concurrency | requests | requests/s | p50 ms | p99 ms | workerd CPU ms per request |');
 console.log('|---|---|---|---|---|---|---|');

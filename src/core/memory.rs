@@ -276,9 +276,10 @@ impl UsageStore for MemoryStore {
             let reused: Vec<EventKey> = events
                 .iter()
                 .filter(|e| {
-                    stored
-                        .iter()
-                        .any(|l| l.event.key() == e.key() && e.reuses_id_of(&l.event))
+                    keys.contains(&e.key())
+                        && stored
+                            .iter()
+                            .any(|l| l.event.key() == e.key() && e.reuses_id_of(&l.event))
                 })
                 .map(StoredEvent::key)
                 .collect();

@@ -424,45 +424,70 @@ impl UsageEvent {
     /// the validated, normalized fields, so that a retry of the same event matches however its
     /// numbers, names or time zone were spelled, and a different event under a reused id does
     /// not. A time the client left out is not part of it (a retry arrives at another time),
-    /// nor is anything the price list decides.
+    /// nor is anything the price list decides. The first 64 bits of a SHA-256 of a compact
+    /// tagged encoding, as 16 hex digits: two different events under one id match by chance
+    /// once in 2^64.
     pub fn fingerprint(&self) -> String {
-        let mut hash = sha2::Sha256::new();
-        // Each field is tagged and length-prefixed, so no two different events hash the same
-        // bytes (an absent field differs from an empty one).
-        let mut field = |tag: u8, value: Option<&[u8]>| {
-            hash.update([tag]);
+        let mut bytes = Vec::with_capacity(128);
+        let mut text = |tag: u8, value: Option<&str>| {
+            bytes.push(tag);
             match value {
-                Some(bytes) => {
-                    hash.update((bytes.len() as u64).to_le_bytes());
-                    hash.update(bytes);
+                Some(v) => {
+                    leb128(&mut bytes, v.len() as u128 + 1);
+                    bytes.extend_from_slice(v.as_bytes());
                 }
-                None => hash.update(u64::MAX.to_le_bytes()),
+                // Absent differs from empty: lengths are stored plus one.
+                None => bytes.push(0),
             }
         };
-        field(1, Some(self.provider.as_bytes()));
-        field(2, Some(self.model.as_bytes()));
-        field(3, self.operation.as_deref().map(str::as_bytes));
+        text(1, Some(&self.provider));
+        text(2, Some(&self.model));
+        text(3, self.operation.as_deref());
+        text(4, self.session_id.as_deref());
+        text(5, self.job_id.as_deref());
+        text(6, self.endpoint.as_deref());
+        text(7, self.metadata.as_deref());
+        let currency = self.reported_cost.map(|m| m.currency);
+        text(8, currency.as_ref().map(Currency::as_str));
+        let mut number = |tag: u8, value: u128| {
+            bytes.push(tag);
+            leb128(&mut bytes, value);
+        };
         for kind in UsageKind::ALL {
-            let micros = self.usage.micros(kind);
+            // Validation keeps quantities non-negative.
+            let micros = u128::try_from(self.usage.micros(kind)).unwrap_or_default();
             if micros != 0 {
-                field(4, Some(kind.name().as_bytes()));
-                field(5, Some(&micros.to_le_bytes()));
+                number(16 + kind.index() as u8, micros);
             }
         }
-        field(6, Some(&self.total_tokens.to_le_bytes()));
+        number(9, u128::from(self.total_tokens));
         if let Some(cost) = self.reported_cost {
-            field(7, Some(&cost.nanos.to_le_bytes()));
-            field(8, Some(cost.currency.to_string().as_bytes()));
+            number(10, u128::try_from(cost.nanos).unwrap_or_default());
         }
-        field(9, Some(&[u8::from(self.cached), u8::from(self.success)]));
-        let millis = self.timestamp.timestamp_millis().to_le_bytes();
-        field(10, self.timestamp_sent.then_some(&millis[..]));
-        field(11, self.session_id.as_deref().map(str::as_bytes));
-        field(12, self.job_id.as_deref().map(str::as_bytes));
-        let duration = self.duration_ms.map(u64::to_le_bytes);
-        field(13, duration.as_ref().map(|d| &d[..]));
-        field(14, self.endpoint.as_deref().map(str::as_bytes));
-        field(15, self.metadata.as_deref().map(str::as_bytes));
-        hex::encode(&hash.finalize()[..16])
+        number(11, u128::from(self.cached) | u128::from(self.success) << 1);
+        if self.timestamp_sent {
+            number(
+                12,
+                u128::try_from(self.timestamp.timestamp_millis()).unwrap_or_default(),
+            );
+        }
+        if let Some(ms) = self.duration_ms {
+            number(13, u128::from(ms));
+        }
+        let digest = sha2::Sha256::digest(&bytes);
+        hex::encode(&digest[..8])
+    }
+}
+
+/// Appends `value` as an unsigned LEB128 number (seven bits a byte).
+fn leb128(out: &mut Vec<u8>, mut value: u128) {
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
     }
 }
