@@ -170,8 +170,8 @@ test('a time zone moves events to their local day and the totals stay the same',
   const tz = 'America/New_York';
   const report = await get(`/api/admin/usage?group=day&preset=all&tz=${encodeURIComponent(tz)}`);
   // Whole UTC days from the daily rollups, and only the hours that belong to another local
-  // day from the hourly ones.
-  assert.equal(report.source, 'usage_daily+usage_hourly');
+  // day from the quarter-hour ones.
+  assert.equal(report.source, 'usage_daily+usage_quarter_hours');
   const expected = new Map();
   const counted = new Map();
   for (const e of events) {
@@ -199,14 +199,14 @@ test('a time zone moves events to their local day and the totals stay the same',
   assert.deepEqual(weeks.totals, utc.totals);
 });
 
-test('a range in another time zone without periods reads whole UTC days daily, its ends hourly, exactly', async () => {
+test('a range in another time zone without periods reads whole UTC days daily, its ends by the quarter hour, exactly', async () => {
   // Local midnights in New York fall at 04:00 or 05:00 UTC, inside UTC days: the events at
   // 01:00 UTC belong to the local day before, and the range's ends split UTC days.
   const tz = 'America/New_York';
   const from = localDay(new Date(now - 15 * DAY).toISOString(), tz);
   const to = localDay(new Date(now - 3 * DAY).toISOString(), tz);
   const report = await get(`/api/admin/usage?group=provider&from=${from}&to=${to}&tz=${encodeURIComponent(tz)}`);
-  assert.equal(report.source, 'usage_daily+usage_hourly');
+  assert.equal(report.source, 'usage_daily+usage_quarter_hours');
   const inRange = events.filter((e) => e.cost && (e.currency ?? 'USD') === 'USD'
     && localDay(e.timestamp, tz) >= from && localDay(e.timestamp, tz) <= to);
   assert.ok(inRange.some((e) => new Date(e.timestamp).getUTCHours() === 1), 'an event at 01:00 UTC is in the range');
@@ -218,7 +218,7 @@ test('a range in another time zone without periods reads whole UTC days daily, i
   }
   // The same range split by local day adds up to the same totals, each day exact.
   const byDay = await get(`/api/admin/usage?group=day&from=${from}&to=${to}&tz=${encodeURIComponent(tz)}`);
-  assert.equal(byDay.source, 'usage_daily+usage_hourly');
+  assert.equal(byDay.source, 'usage_daily+usage_quarter_hours');
   assert.deepEqual(byDay.totals, report.totals);
   for (const row of byDay.rows) {
     const that = inRange.filter((e) => localDay(e.timestamp, tz) === row.period);
@@ -417,4 +417,25 @@ test('the cron writes daily summaries for closed days and the month so far, idem
   const updated = JSON.parse(await (await bucket.get(`usage-logs/daily/${day}.json`)).text());
   assert.equal(updated.totals.events, ofDay.length + 1);
   assert.equal(nanos(usd(updated.totals)) - nanos(usd(summary.totals)), nanos('2.00'));
+});
+
+// Last: its events are not among those the other tests sum.
+test('in India and Nepal an event just before local midnight counts in its own day, by day and in a one-day range', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'south-asia', name: 'South Asia' } });
+  // Three UTC days back: 18:10 UTC is 23:40 in Kolkata (+05:30) and 23:55 in Kathmandu
+  // (+05:45); 18:40 UTC is 00:10 and 00:25 the next local day.
+  const day = new Date(now - 3 * DAY).toISOString().slice(0, 10);
+  const next = new Date(Date.parse(`${day}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
+  for (const [id, time, cost] of [['late', '18:10', '90'], ['early', '18:40', '7']]) {
+    const r = await w.fetch('/api/usage', { method: 'POST', key: ADMIN_KEY,
+      body: { project_id: 'south-asia', id, provider: 'openai', model: 'gpt-4o', cost, timestamp: `${day}T${time}:00Z` } });
+    assert.equal(r.status, 201, r.text);
+  }
+  for (const tz of ['Asia/Kolkata', 'Asia/Kathmandu']) {
+    const zone = encodeURIComponent(tz);
+    const byDay = await get(`/api/admin/usage?group=day&from=${day}&to=${next}&tz=${zone}&project_id=south-asia`);
+    assert.deepEqual(byDay.rows.map((r) => [r.period, usd(r)]), [[day, '90.00'], [next, '7.00']], tz);
+    const oneDay = await get(`/api/admin/usage?group=provider&from=${next}&to=${next}&tz=${zone}&project_id=south-asia`);
+    assert.deepEqual(oneDay.rows.map((r) => [r.provider, usd(r), r.events]), [['openai', '7.00', 1]], tz);
+  }
 });

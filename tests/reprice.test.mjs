@@ -63,7 +63,7 @@ test('an unknown model is stored unpriced, listed, then priced by reprice with i
     daily: await rows('SELECT * FROM usage_daily ORDER BY day, model, currency'),
   });
   const before = await snapshot();
-  await w.db.batch([w.db.prepare('DELETE FROM api_usage'), w.db.prepare('DELETE FROM usage_daily'), w.db.prepare('DELETE FROM usage_hourly')]);
+  await w.db.batch([w.db.prepare('DELETE FROM api_usage'), w.db.prepare('DELETE FROM usage_daily'), w.db.prepare('DELETE FROM usage_quarter_hours')]);
   let cursor;
   let repriced = 0;
   do {

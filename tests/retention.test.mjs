@@ -60,7 +60,7 @@ async function totals() {
   const jobs = await get('/api/admin/usage/jobs?preset=all');
   return {
     daily: await rows('SELECT * FROM usage_daily ORDER BY day, project_id, provider, model, operation, currency'),
-    hourly: await rows('SELECT * FROM usage_hourly ORDER BY hour, project_id, provider, model, operation, currency'),
+    hourly: await rows('SELECT * FROM usage_quarter_hours ORDER BY quarter, project_id, provider, model, operation, currency'),
     usageJobs: await rows('SELECT * FROM usage_jobs ORDER BY project_id, job_id, operation, provider, currency'),
     jobs: await rows('SELECT * FROM jobs ORDER BY project_id, job_id'),
     report: { rows: report.rows, totals: report.totals },

@@ -229,14 +229,14 @@ test('wiping the usage tables and rebuilding from R2 restores identical rows and
   const snapshot = async () => ({
     rows: await rows(`SELECT ${columns} FROM api_usage ORDER BY project_id, id`),
     daily: await rows('SELECT * FROM usage_daily ORDER BY day, project_id, provider, model, operation, currency'),
-    hourly: await rows('SELECT * FROM usage_hourly ORDER BY hour, project_id, provider, model, operation, currency'),
+    hourly: await rows('SELECT * FROM usage_quarter_hours ORDER BY quarter, project_id, provider, model, operation, currency'),
   });
   const before = await snapshot();
   assert.ok(before.rows.length > 100);
   await w.db.batch([
     w.db.prepare('DELETE FROM api_usage'),
     w.db.prepare('DELETE FROM usage_daily'),
-    w.db.prepare('DELETE FROM usage_hourly'),
+    w.db.prepare('DELETE FROM usage_quarter_hours'),
   ]);
   assert.equal((await snapshot()).rows.length, 0);
   let cursor;

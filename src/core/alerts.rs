@@ -237,7 +237,8 @@ fn month_query(
     only: Option<&ProjectId>,
 ) -> super::report::RollupQuery {
     // By local day (for today's spend): in another zone, whole UTC days come from the daily
-    // rollups and only the hours that belong to another local day from the hourly ones.
+    // rollups and only the quarter hours that belong to another local day from the
+    // quarter-hour ones.
     let mut query = month_range(tz, now).rollup_query(Some(Period::Day));
     query.project_id = only.cloned();
     query.dims = vec![Dim::Project, Dim::Provider, Dim::Model];

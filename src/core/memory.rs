@@ -524,23 +524,20 @@ impl crate::core::report::ReportStore for MemoryStore {
         use crate::core::report::{Dim, RollupRow, RollupTable, MEASURES};
         self.check()?;
         let parts = query.parts();
-        // A period plan, as lookups: the day's period, and the hour's moves.
+        // A period plan, as a lookup of the day's period, and its moves.
         let plan_days: HashMap<&str, &str> = query
             .periods
             .iter()
             .flat_map(|p| p.days.iter().map(|(d, l)| (d.as_str(), l.as_str())))
             .collect();
-        let mut plan_hours: HashMap<&str, Vec<(&str, i64)>> = HashMap::new();
-        for (hour, label, sign) in query.periods.iter().flat_map(|p| p.hours.iter()) {
-            plan_hours
-                .entry(hour.as_str())
-                .or_default()
-                .push((label.as_str(), *sign));
-        }
+        let moves = query.periods.iter().flat_map(|p| p.moves.iter());
         let mut groups: BTreeMap<Vec<String>, RollupRow> = BTreeMap::new();
         for listed in &self.counted_events() {
             let e = &listed.event;
-            let hour = e.request_timestamp.get(..13).unwrap_or_default();
+            let quarter = e
+                .timestamp()
+                .map(crate::core::report::quarter_bucket)
+                .unwrap_or_default();
             // Where the event counts: (bucket, period, sign). Without a plan, once, in the
             // first read whose table and bounds hold it; with one, as the plan's days and
             // hours say, exactly as the SQL of a plan sums the rollups.
@@ -550,11 +547,10 @@ impl crate::core::report::ReportStore for MemoryStore {
                     .map(|label| (None, Some(label.to_string()), 1))
                     .into_iter()
                     .chain(
-                        plan_hours
-                            .get(hour)
-                            .into_iter()
-                            .flatten()
-                            .map(|(label, sign)| (None, Some(label.to_string()), *sign)),
+                        moves
+                            .clone()
+                            .filter(|m| quarter >= m.from && quarter < m.to)
+                            .map(|m| (None, Some(m.period.clone()), m.sign)),
                     )
                     .collect()
             } else {
@@ -562,7 +558,7 @@ impl crate::core::report::ReportStore for MemoryStore {
                     .iter()
                     .find_map(|part| {
                         let bucket = match part.table {
-                            RollupTable::Hourly => hour.to_string(),
+                            RollupTable::QuarterHours => quarter.clone(),
                             RollupTable::Daily => e.day().to_string(),
                         };
                         let inside = part.from.as_ref().is_none_or(|f| bucket >= *f)

@@ -1,13 +1,13 @@
 //! Reports: totals of stored usage grouped by period and dimension, read from the rollups
 //! (never the raw rows), in any time zone, as JSON or CSV.
 //!
-//! Day boundaries in a time zone other than UTC come from the hourly rollups: each UTC hour
-//! counts in the local day, week or month its first instant falls in. For zones whose offset
-//! is a whole number of hours (almost all) that is exact; for the few with half- or
-//! quarter-hour offsets, an hour straddling local midnight counts in the day it starts in.
-//! A report split by local period reads most of its range from the daily rollups all the
-//! same ([`PeriodPlan`]): each whole UTC day goes to the period holding most of its hours,
-//! and only the hours of that day that belong elsewhere are read by the hour and moved.
+//! Day boundaries in a time zone other than UTC come from the quarter-hour rollups: each UTC
+//! quarter hour counts in the local day, week or month its first instant falls in. Every
+//! zone's offset is a whole number of quarter hours (India's +05:30, Nepal's +05:45,
+//! Newfoundland's -03:30 included), so every local period is exact. A report split by local
+//! period reads most of its range from the daily rollups all the same ([`PeriodPlan`]): each
+//! whole UTC day goes to the period holding most of its quarter hours, and only the stretches
+//! of that day that belong elsewhere are read by the quarter hour and moved.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,15 +82,18 @@ pub enum Period {
 }
 
 /// What to read from the rollups. Buckets are UTC days (`YYYY-MM-DD`) from the daily table or
-/// UTC hours (`YYYY-MM-DDTHH`) from the hourly one; `from` inclusive, `to` exclusive.
+/// UTC quarter hours (`YYYY-MM-DDTHH:MM`, minutes 00, 15, 30 or 45) from the quarter-hour one;
+/// `from` inclusive, `to` exclusive. A bound may be an hour (`YYYY-MM-DDTHH`), which sorts
+/// before the hour's first quarter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RollupQuery {
-    pub hourly: bool,
+    /// Read the quarter-hour rollups (else the daily ones).
+    pub quarters: bool,
     pub from: Option<String>,
     pub to: Option<String>,
-    /// With `hourly` and no `by_bucket`: the whole UTC days inside `from..to`, read from the
-    /// daily table; only the hours before and after them come from the hourly one. A month
-    /// in New York then reads about 30 daily rows per group instead of 720 hourly ones.
+    /// With `quarters` and no `by_bucket`: the whole UTC days inside `from..to`, read from the
+    /// daily table; only the quarter hours before and after them come from the quarter-hour
+    /// one. A month in New York then reads about 30 daily rows per group instead of 2,880.
     pub days: Option<DaySpan>,
     pub project_id: Option<ProjectId>,
     pub provider: Option<String>,
@@ -103,65 +106,106 @@ pub struct RollupQuery {
     pub periods: Option<PeriodPlan>,
 }
 
-/// The most hourly moves a [`PeriodPlan`] may hold (its JSON stays far under D1's 2 MB per
-/// value); a longer range in a zone far from UTC is read by the hour instead.
-pub const MAX_PLAN_HOURS: usize = 20_000;
+/// The most moves a [`PeriodPlan`] may hold (its JSON stays far under D1's 2 MB per value);
+/// a longer range in a zone far from UTC is read by the quarter hour instead.
+pub const MAX_PLAN_MOVES: usize = 20_000;
 
 /// Rollup reads summed into local periods by the store. Every whole UTC day of the range is
-/// read from the daily rollups into the period holding most of its hours; each hour of that
-/// day that belongs to another period is then taken from the day's period (`-1`) and added to
-/// its own (`1`), read from the hourly rollups. Hours of the range's partial UTC days at either
-/// end are read by the hour. A month by day in New York reads 31 daily buckets and 4 or 5
-/// hours a day instead of 744 hourly buckets; by week or month, only the hours at the
-/// period boundaries.
+/// read from the daily rollups into the period holding most of its quarter hours; each
+/// stretch of that day that belongs to another period is then taken from the day's period
+/// (`-1`) and added to its own (`1`), read from the quarter-hour rollups. The range's partial
+/// UTC days at either end are read by the quarter hour. A month by day in New York reads 31
+/// daily buckets and one stretch of 4 or 5 hours a day instead of 2,976 quarter hours; by
+/// week or month, only the stretches at the period boundaries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PeriodPlan {
     /// A UTC day bucket and the period it is summed into.
     pub days: Vec<(String, String)>,
-    /// A UTC hour bucket, the period, and `1` to add the hour or `-1` to take it away.
-    pub hours: Vec<(String, String, i64)>,
+    /// A stretch of quarter-hour buckets (`from` inclusive, `to` exclusive), the period, and
+    /// `1` to add it or `-1` to take it away.
+    pub moves: Vec<Move>,
+}
+
+/// One stretch of a [`PeriodPlan`]: quarter-hour buckets `from..to`, summed into `period`
+/// with `sign`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Move {
+    pub from: String,
+    pub to: String,
+    pub period: String,
+    pub sign: i64,
+}
+
+/// Quarter hours of a UTC day.
+const QUARTERS_A_DAY: i64 = 96;
+
+/// Merges consecutive quarter hours of one period into stretches.
+fn stretches(quarters: &[(DateTime<Utc>, String)]) -> Vec<(String, String, String)> {
+    let mut out: Vec<(DateTime<Utc>, DateTime<Utc>, &str)> = Vec::new();
+    for (start, label) in quarters {
+        let end = *start + Duration::minutes(15);
+        match out.last_mut() {
+            Some((_, to, last)) if *to == *start && *last == label.as_str() => *to = end,
+            _ => out.push((*start, end, label)),
+        }
+    }
+    out.into_iter()
+        .map(|(from, to, label)| (quarter_bucket(from), quarter_bucket(to), label.to_string()))
+        .collect()
 }
 
 impl PeriodPlan {
-    /// The plan for `from..to` (hours are whole: `from` rounds down, `to` up) split by
-    /// `period` in `tz`, or `None` when it would move more than [`MAX_PLAN_HOURS`] hours.
+    /// The plan for `from..to` (quarter hours are whole: `from` rounds down, `to` up) split by
+    /// `period` in `tz`, or `None` when it would hold more than [`MAX_PLAN_MOVES`] moves.
     pub fn build(from: DateTime<Utc>, to: DateTime<Utc>, period: Period, tz: Tz) -> Option<Self> {
-        let start = floor_hour(from);
-        let end = ceil_hour(to);
+        let start = floor_quarter(from);
+        let end = ceil_quarter(to);
         let mut plan = PeriodPlan::default();
         let mut day = start.date_naive();
+        let moves = &mut plan.moves;
+        let mut push = |from: String, to: String, period: String, sign: i64| {
+            moves.push(Move {
+                from,
+                to,
+                period,
+                sign,
+            });
+            moves.len()
+        };
+        let mut days = Vec::new();
+        let mut count = 0;
         loop {
             let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
             if midnight >= end {
                 break;
             }
-            let hours: Vec<(String, String)> = (0..24)
-                .map(|h| midnight + Duration::hours(h))
-                .filter(|h| *h >= start && *h < end)
-                .map(|h| {
-                    let bucket = hour_bucket(h);
-                    let label = local_period(h, period, tz);
-                    (bucket, label)
-                })
+            let quarters: Vec<(DateTime<Utc>, String)> = (0..QUARTERS_A_DAY)
+                .map(|q| midnight + Duration::minutes(15 * q))
+                .filter(|q| *q >= start && *q < end)
+                .map(|q| (q, local_period(q, period, tz)))
                 .collect();
-            if hours.len() == 24 {
-                let anchor = most_common(hours.iter().map(|(_, label)| label.as_str()));
-                for (bucket, label) in &hours {
-                    if *label != anchor {
-                        plan.hours.push((bucket.clone(), anchor.clone(), -1));
-                        plan.hours.push((bucket.clone(), label.clone(), 1));
-                    }
+            if quarters.len() as i64 == QUARTERS_A_DAY {
+                let anchor = most_common(quarters.iter().map(|(_, label)| label.as_str()));
+                let elsewhere: Vec<(DateTime<Utc>, String)> = quarters
+                    .into_iter()
+                    .filter(|(_, label)| *label != anchor)
+                    .collect();
+                for (from, to, label) in stretches(&elsewhere) {
+                    push(from.clone(), to.clone(), anchor.clone(), -1);
+                    count = push(from, to, label, 1);
                 }
-                plan.days.push((day_bucket(day), anchor));
+                days.push((day_bucket(day), anchor));
             } else {
-                plan.hours
-                    .extend(hours.into_iter().map(|(bucket, label)| (bucket, label, 1)));
+                for (from, to, label) in stretches(&quarters) {
+                    count = push(from, to, label, 1);
+                }
             }
-            if plan.hours.len() > MAX_PLAN_HOURS {
+            if count > MAX_PLAN_MOVES {
                 return None;
             }
             day = day.succ_opt()?;
         }
+        plan.days = days;
         Some(plan)
     }
 }
@@ -194,7 +238,7 @@ pub struct DaySpan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RollupTable {
     Daily,
-    Hourly,
+    QuarterHours,
 }
 
 /// One contiguous read of a rollup table: buckets in `from..to` (`None` is unbounded).
@@ -213,7 +257,7 @@ impl RollupQuery {
             from: from.cloned(),
             to: to.cloned(),
         };
-        if !self.hourly {
+        if !self.quarters {
             return vec![part(
                 RollupTable::Daily,
                 self.from.as_ref(),
@@ -222,7 +266,7 @@ impl RollupQuery {
         }
         let Some(days) = &self.days else {
             return vec![part(
-                RollupTable::Hourly,
+                RollupTable::QuarterHours,
                 self.from.as_ref(),
                 self.to.as_ref(),
             )];
@@ -230,9 +274,9 @@ impl RollupQuery {
         let mut parts = Vec::with_capacity(3);
         if let Some(first) = &days.from {
             parts.push(part(
-                RollupTable::Hourly,
+                RollupTable::QuarterHours,
                 self.from.as_ref(),
-                Some(&format!("{first}T00")),
+                Some(&format!("{first}T00:00")),
             ));
         }
         parts.push(part(
@@ -242,22 +286,22 @@ impl RollupQuery {
         ));
         if let Some(last) = &days.to {
             parts.push(part(
-                RollupTable::Hourly,
-                Some(&format!("{last}T00")),
+                RollupTable::QuarterHours,
+                Some(&format!("{last}T00:00")),
                 self.to.as_ref(),
             ));
         }
-        // An end already on a UTC midnight leaves no hours to read there.
+        // An end already on a UTC midnight leaves no quarter hours to read there.
         parts.retain(|p| !matches!((&p.from, &p.to), (Some(f), Some(t)) if f >= t));
         parts
     }
 
     /// The tables a report read, as its `source` names them.
     pub fn source(&self) -> &'static str {
-        match (self.hourly, self.days.is_some() || self.periods.is_some()) {
+        match (self.quarters, self.days.is_some() || self.periods.is_some()) {
             (false, _) => "usage_daily",
-            (true, false) => "usage_hourly",
-            (true, true) => "usage_daily+usage_hourly",
+            (true, false) => "usage_quarter_hours",
+            (true, true) => "usage_daily+usage_quarter_hours",
         }
     }
 }
@@ -520,9 +564,30 @@ fn day_bucket(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
-/// An hourly rollup bucket: the UTC hour an instant falls in.
+/// An hour bucket (`YYYY-MM-DDTHH`): the UTC hour an instant falls in.
 fn hour_bucket(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H").to_string()
+}
+
+/// A quarter-hour rollup bucket (`YYYY-MM-DDTHH:MM`): the UTC quarter hour an instant falls in.
+pub fn quarter_bucket(t: DateTime<Utc>) -> String {
+    floor_quarter(t).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// The start of the UTC quarter hour an instant falls in.
+fn floor_quarter(t: DateTime<Utc>) -> DateTime<Utc> {
+    let hour = floor_hour(t);
+    hour + Duration::minutes(i64::from(t.minute() / 15 * 15))
+}
+
+/// The first whole UTC quarter hour at or after an instant.
+fn ceil_quarter(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = floor_quarter(t);
+    if floor == t {
+        t
+    } else {
+        floor + Duration::minutes(15)
+    }
 }
 
 /// The start of the UTC hour an instant falls in.
@@ -533,20 +598,10 @@ pub(crate) fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(t)
 }
 
-/// The first whole UTC hour at or after an instant.
-fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    let floor = floor_hour(t);
-    if floor == t {
-        t
-    } else {
-        floor + Duration::hours(1)
-    }
-}
-
-/// The hourly bucket a range ending at `t` stops before: hours are whole, so an end inside an
-/// hour takes that whole hour in.
-fn hour_bucket_end(t: DateTime<Utc>) -> String {
-    hour_bucket(ceil_hour(t))
+/// The quarter-hour bucket a range ending at `t` stops before: quarter hours are whole, so
+/// an end inside one takes it in.
+fn quarter_bucket_end(t: DateTime<Utc>) -> String {
+    quarter_bucket(ceil_quarter(t))
 }
 
 impl Range {
@@ -569,9 +624,9 @@ impl Range {
     }
 
     /// The rollup query for this range, split by `period` if given: daily rows when they
-    /// suffice, else hourly ones where needed. Without periods to split by, the time zone only
-    /// moves the range's ends, so the whole UTC days between them are read from the daily
-    /// rollups and only the hours at the ends from the hourly ones. Split by local period, a
+    /// suffice, else quarter-hour ones where needed. Without periods to split by, the time
+    /// zone only moves the range's ends, so the whole UTC days between them are read from the
+    /// daily rollups and only the quarter hours at the ends from the quarter-hour ones. Split by local period, a
     /// bounded range is read through a [`PeriodPlan`].
     pub fn rollup_query(&self, period: Option<Period>) -> RollupQuery {
         let Some(period) = period else {
@@ -581,22 +636,22 @@ impl Range {
             return self.bucketed_query(false);
         };
         let mut query = self.bucketed_query(true);
-        if let (true, Some(from), Some(to)) = (query.hourly, self.from, self.to) {
+        if let (true, Some(from), Some(to)) = (query.quarters, self.from, self.to) {
             query.periods = PeriodPlan::build(from, to, period, self.tz);
         }
         query
     }
 
-    /// The range's buckets: whole UTC days when the range falls on them, else hours.
+    /// The range's buckets: whole UTC days when the range falls on them, else quarter hours.
     fn bucketed_query(&self, by_bucket: bool) -> RollupQuery {
-        let hourly = !self.on_utc_days();
-        let bucket = |t: DateTime<Utc>, end: bool| match (hourly, end) {
-            (true, false) => hour_bucket(t),
-            (true, true) => hour_bucket_end(t),
+        let quarters = !self.on_utc_days();
+        let bucket = |t: DateTime<Utc>, end: bool| match (quarters, end) {
+            (true, false) => quarter_bucket(t),
+            (true, true) => quarter_bucket_end(t),
             (false, _) => day_bucket(t.date_naive()),
         };
         RollupQuery {
-            hourly,
+            quarters,
             from: self.from.map(|t| bucket(t, false)),
             to: self.to.map(|t| bucket(t, true)),
             by_bucket,
@@ -604,8 +659,8 @@ impl Range {
         }
     }
 
-    /// Whole UTC days inside the range with hours at either end, or `None` when the range
-    /// holds no whole UTC day (the hourly rollups alone answer it).
+    /// Whole UTC days inside the range with quarter hours at either end, or `None` when the
+    /// range holds no whole UTC day (the quarter-hour rollups alone answer it).
     fn split_query(&self) -> Option<RollupQuery> {
         // The first whole day starts at or after `from`; the last ends at or before `to`.
         let first = self.from.map(|t| {
@@ -630,9 +685,9 @@ impl Range {
             });
         }
         Some(RollupQuery {
-            hourly: true,
-            from: self.from.map(hour_bucket),
-            to: self.to.map(hour_bucket_end),
+            quarters: true,
+            from: self.from.map(quarter_bucket),
+            to: self.to.map(quarter_bucket_end),
             days: Some(DaySpan { from, to }),
             ..RollupQuery::default()
         })
@@ -655,7 +710,9 @@ pub fn period_of(bucket: &str, period: Period, tz: Tz) -> Option<String> {
             .and_hms_opt(0, 0, 0)?
             .and_utc()
     } else {
-        NaiveDateTime::parse_from_str(&format!("{bucket}:00:00"), "%Y-%m-%dT%H:%M:%S")
+        // A quarter hour (`YYYY-MM-DDTHH:MM`), or an hour (`YYYY-MM-DDTHH`).
+        let minutes = if bucket.len() == 13 { ":00" } else { "" };
+        NaiveDateTime::parse_from_str(&format!("{bucket}{minutes}:00"), "%Y-%m-%dT%H:%M:%S")
             .ok()?
             .and_utc()
     };
@@ -1164,7 +1221,7 @@ pub async fn usage_stats(
         tz,
     };
     // Two reads without buckets: in a zone other than UTC the month's whole UTC days come
-    // from the daily rollups, and only today and the month's ends from the hourly ones.
+    // from the daily rollups, and only today and the month's ends from the quarter-hour ones.
     let by_provider = |range: &Range| {
         let mut rollups = range.rollup_query(None);
         rollups.project_id = project.cloned();
@@ -1254,9 +1311,9 @@ pub async fn realtime_usage(
     let this_hour = this_minute.with_minute(0).unwrap_or(this_minute);
     let first_hour = this_hour - Duration::hours(23);
     let rollups = RollupQuery {
-        hourly: true,
-        from: Some(hour_bucket(first_hour)),
-        to: Some(hour_bucket(this_hour + Duration::hours(1))),
+        quarters: true,
+        from: Some(quarter_bucket(first_hour)),
+        to: Some(quarter_bucket(this_hour + Duration::hours(1))),
         project_id: project.cloned(),
         by_bucket: true,
         ..RollupQuery::default()
@@ -1270,7 +1327,9 @@ pub async fn realtime_usage(
         );
     }
     for row in &hours {
-        if let Some(sums) = row.bucket.as_ref().and_then(|b| by_hour.get_mut(b)) {
+        // A quarter hour's bucket starts with its hour's.
+        let hour = row.bucket.as_deref().and_then(|b| b.get(..13));
+        if let Some(sums) = hour.and_then(|h| by_hour.get_mut(h)) {
             sums.add(row);
         }
     }
@@ -1305,7 +1364,7 @@ pub async fn read_report(
     // An open range split by local period: its plan needs bounds, and the days that hold
     // data are the ones that matter (one indexed read of the daily rollups' ends).
     if q.period.is_some()
-        && rollup_query.hourly
+        && rollup_query.quarters
         && rollup_query.periods.is_none()
         && (q.range.from.is_none() || q.range.to.is_none())
     {

@@ -1476,8 +1476,18 @@ mod reports {
     }
 
     #[test]
-    fn an_hour_counts_in_the_local_day_week_and_month_it_starts_in() {
+    fn a_bucket_counts_in_the_local_day_week_and_month_it_starts_in() {
         let ny: Tz = "America/New_York".parse().unwrap();
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        // 18:15 UTC is 23:45 in Kolkata, 18:30 is midnight.
+        assert_eq!(
+            period_of("2026-10-31T18:15", Period::Month, kolkata).unwrap(),
+            "2026-10"
+        );
+        assert_eq!(
+            period_of("2026-10-31T18:30", Period::Month, kolkata).unwrap(),
+            "2026-11"
+        );
         assert_eq!(
             period_of("2026-11-02T03", Period::Day, ny).unwrap(),
             "2026-11-01"
@@ -1502,7 +1512,7 @@ mod reports {
     }
 
     #[test]
-    fn a_report_without_periods_reads_whole_utc_days_daily_and_only_its_ends_hourly() {
+    fn a_report_without_periods_reads_whole_utc_days_daily_and_only_its_ends_by_the_quarter_hour() {
         use crate::core::report::{DaySpan, RollupPart, RollupTable};
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
         let part = |table, from: Option<&str>, to: Option<&str>| RollupPart {
@@ -1525,32 +1535,32 @@ mod reports {
                 to: Some("2026-12-01".into()),
             })
         );
-        assert_eq!(q.source(), "usage_daily+usage_hourly");
+        assert_eq!(q.source(), "usage_daily+usage_quarter_hours");
         assert_eq!(
             q.parts(),
             vec![
                 part(
-                    RollupTable::Hourly,
-                    Some("2026-11-01T04"),
-                    Some("2026-11-02T00")
+                    RollupTable::QuarterHours,
+                    Some("2026-11-01T04:00"),
+                    Some("2026-11-02T00:00")
                 ),
                 part(RollupTable::Daily, Some("2026-11-02"), Some("2026-12-01")),
                 part(
-                    RollupTable::Hourly,
-                    Some("2026-12-01T00"),
-                    Some("2026-12-01T05")
+                    RollupTable::QuarterHours,
+                    Some("2026-12-01T00:00"),
+                    Some("2026-12-01T05:00")
                 ),
             ]
         );
         // Split by day, every local day needs its hours.
         let by_day = ny.rollup_query(Some(Period::Day));
-        assert_eq!((by_day.hourly, by_day.days.is_some()), (true, false));
+        assert_eq!((by_day.quarters, by_day.days.is_some()), (true, false));
         assert_eq!(
             by_day.parts(),
             vec![part(
-                RollupTable::Hourly,
-                Some("2026-11-01T04"),
-                Some("2026-12-01T05")
+                RollupTable::QuarterHours,
+                Some("2026-11-01T04:00"),
+                Some("2026-12-01T05:00")
             )]
         );
         // All time has no ends: the daily rollups alone, whatever the zone.
@@ -1579,15 +1589,15 @@ mod reports {
             tokyo_to_utc.rollup_query(None).parts(),
             vec![
                 part(
-                    RollupTable::Hourly,
-                    Some("2026-11-01T15"),
-                    Some("2026-11-02T00")
+                    RollupTable::QuarterHours,
+                    Some("2026-11-01T15:00"),
+                    Some("2026-11-02T00:00")
                 ),
                 part(RollupTable::Daily, Some("2026-11-02"), Some("2026-11-05")),
                 part(
-                    RollupTable::Hourly,
-                    Some("2026-11-05T00"),
-                    Some("2026-11-05T15")
+                    RollupTable::QuarterHours,
+                    Some("2026-11-05T00:00"),
+                    Some("2026-11-05T15:00")
                 ),
             ]
         );
@@ -1599,7 +1609,7 @@ mod reports {
         )
         .unwrap();
         let q = today.rollup_query(None);
-        assert_eq!((q.hourly, q.days.is_some()), (true, false));
+        assert_eq!((q.quarters, q.days.is_some()), (true, false));
     }
 
     #[test]
@@ -1615,7 +1625,7 @@ mod reports {
             Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap())
         );
         let q = month.rollup_query(Some(Period::Day));
-        assert!(!q.hourly);
+        assert!(!q.quarters);
         assert_eq!(
             (q.from.as_deref(), q.to.as_deref()),
             (Some("2026-11-01"), Some("2026-12-01"))
@@ -1632,10 +1642,10 @@ mod reports {
             Some(Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap())
         );
         let q = today.rollup_query(None);
-        assert!(q.hourly);
+        assert!(q.quarters);
         assert_eq!(
             (q.from.as_deref(), q.to.as_deref()),
-            (Some("2026-11-22T05"), Some("2026-11-23T05"))
+            (Some("2026-11-22T05:00"), Some("2026-11-23T05:00"))
         );
         let week = parse_range(&pairs(&[("preset", "week")]), now, "month").unwrap();
         assert_eq!(

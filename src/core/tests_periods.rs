@@ -1,6 +1,7 @@
 //! Host tests of reports split by local period in a zone other than UTC: the period plan
-//! (daily rollups plus the hours that belong elsewhere) sums exactly what the hourly rollups
-//! sum.
+//! (daily rollups plus the stretches of quarter hours that belong elsewhere) sums exactly what
+//! the quarter-hour rollups sum, and local days are exact in zones with half- and
+//! quarter-hour offsets.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -8,8 +9,8 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use super::report::{
-    group_rows, read_report, Dim, Period, PeriodPlan, ReportRow, ReportStore, RollupQuery,
-    UsageReportQuery,
+    group_rows, quarter_bucket, read_report, Dim, Move, Period, PeriodPlan, ReportRow, ReportStore,
+    RollupQuery, UsageReportQuery,
 };
 use super::tests_ingest::World;
 
@@ -21,15 +22,20 @@ fn tz(name: &str) -> Tz {
     name.parse().unwrap()
 }
 
-/// `(hour, label, sign)` as owned text, for comparing plans.
-fn moves(list: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+/// `(from, to, period, sign)` as moves, for comparing plans.
+fn moves(list: &[(&str, &str, &str, i64)]) -> Vec<Move> {
     list.iter()
-        .map(|(h, l, s)| (h.to_string(), l.to_string(), *s))
+        .map(|(from, to, period, sign)| Move {
+            from: from.to_string(),
+            to: to.to_string(),
+            period: period.to_string(),
+            sign: *sign,
+        })
         .collect()
 }
 
 #[test]
-fn a_day_plan_moves_only_the_hours_of_a_utc_day_that_belong_to_another_local_day() {
+fn a_day_plan_moves_only_the_stretch_of_a_utc_day_that_belongs_to_another_local_day() {
     // 2 and 3 October 2026 in New York (UTC-4): local midnights at 04:00 UTC.
     let plan = PeriodPlan::build(
         utc(2026, 10, 2, 4, 0),
@@ -39,23 +45,59 @@ fn a_day_plan_moves_only_the_hours_of_a_utc_day_that_belong_to_another_local_day
     )
     .unwrap();
 
-    // 2 October is partial in UTC (from 04:00): its 20 hours are read one by one.
-    let partial: Vec<(String, String, i64)> = (4..24)
-        .map(|h| (format!("2026-10-02T{h:02}"), "2026-10-02".into(), 1))
-        .collect();
-    // 3 October is whole: it goes to local 3 October, its first four hours move back to the
-    // 2nd; 4 October's first four hours (the range's end) are local 3 October.
-    let mut want = partial;
-    for h in 0..4 {
-        want.push((format!("2026-10-03T{h:02}"), "2026-10-03".into(), -1));
-        want.push((format!("2026-10-03T{h:02}"), "2026-10-02".into(), 1));
-    }
-    want.extend((0..4).map(|h| (format!("2026-10-04T{h:02}"), "2026-10-03".into(), 1)));
+    // 2 October is partial in UTC (from 04:00): its 20 hours are read by the quarter hour.
+    // 3 October is whole: it goes to local 3 October, and its first four hours move back to
+    // the 2nd; 4 October's first four hours (the range's end) are local 3 October.
     assert_eq!(
         plan.days,
         vec![("2026-10-03".to_string(), "2026-10-03".to_string())]
     );
-    assert_eq!(plan.hours, want);
+    assert_eq!(
+        plan.moves,
+        moves(&[
+            ("2026-10-02T04:00", "2026-10-03T00:00", "2026-10-02", 1),
+            ("2026-10-03T00:00", "2026-10-03T04:00", "2026-10-03", -1),
+            ("2026-10-03T00:00", "2026-10-03T04:00", "2026-10-02", 1),
+            ("2026-10-04T00:00", "2026-10-04T04:00", "2026-10-03", 1),
+        ])
+    );
+}
+
+#[test]
+fn in_india_and_nepal_a_day_plan_moves_the_half_and_quarter_hour_past_local_midnight() {
+    // Local midnight of 3 October: 18:30 UTC the day before in Kolkata (+05:30), 18:15 in
+    // Kathmandu (+05:45).
+    for (zone, midnight) in [("Asia/Kolkata", "18:30"), ("Asia/Kathmandu", "18:15")] {
+        let plan = PeriodPlan::build(
+            utc(2026, 10, 1, 0, 0),
+            utc(2026, 10, 4, 0, 0),
+            Period::Day,
+            tz(zone),
+        )
+        .unwrap();
+        let whole_day = moves(&[
+            (
+                &format!("2026-10-02T{midnight}"),
+                "2026-10-03T00:00",
+                "2026-10-02",
+                -1,
+            ),
+            (
+                &format!("2026-10-02T{midnight}"),
+                "2026-10-03T00:00",
+                "2026-10-03",
+                1,
+            ),
+        ]);
+        assert!(plan
+            .days
+            .contains(&("2026-10-02".into(), "2026-10-02".into())));
+        assert!(
+            plan.moves.windows(2).any(|w| w == whole_day.as_slice()),
+            "{zone}: {:?}",
+            plan.moves
+        );
+    }
 }
 
 #[test]
@@ -71,35 +113,24 @@ fn a_month_plan_reads_whole_days_and_moves_only_the_hours_at_the_month_boundary(
 
     assert_eq!(plan.days.len(), 60, "2 October to 30 November");
     assert!(plan.days.iter().all(|(day, label)| day[..7] == *label));
-    let boundary: Vec<_> = plan
-        .hours
-        .iter()
-        .filter(|(h, _, _)| h.starts_with("2026-11-01"))
-        .cloned()
-        .collect();
+    // 20 hours of 1 October, the two moves of the boundary, 5 hours of 1 December.
     assert_eq!(
-        boundary,
+        plan.moves,
         moves(&[
-            ("2026-11-01T00", "2026-11", -1),
-            ("2026-11-01T00", "2026-10", 1),
-            ("2026-11-01T01", "2026-11", -1),
-            ("2026-11-01T01", "2026-10", 1),
-            ("2026-11-01T02", "2026-11", -1),
-            ("2026-11-01T02", "2026-10", 1),
-            ("2026-11-01T03", "2026-11", -1),
-            ("2026-11-01T03", "2026-10", 1),
+            ("2026-10-01T04:00", "2026-10-02T00:00", "2026-10", 1),
+            ("2026-11-01T00:00", "2026-11-01T04:00", "2026-11", -1),
+            ("2026-11-01T00:00", "2026-11-01T04:00", "2026-10", 1),
+            ("2026-12-01T00:00", "2026-12-01T05:00", "2026-11", 1),
         ])
     );
-    // 20 hours of 1 October, the 8 moves, 5 hours of 1 December: 33 of 1,465.
-    assert_eq!(plan.hours.len(), 33);
 }
 
 #[test]
-fn a_plan_that_would_move_too_many_hours_is_not_made() {
-    // Twenty years by day at UTC+12 moves 12 hours a day.
+fn a_plan_that_would_hold_too_many_moves_is_not_made() {
+    // Thirty years by day at UTC+12 moves a stretch of 12 hours a day (two moves).
     let far = PeriodPlan::build(
         utc(2000, 1, 1, 0, 0),
-        utc(2020, 1, 1, 0, 0),
+        utc(2030, 1, 1, 0, 0),
         Period::Day,
         tz("Pacific/Fiji"),
     );
@@ -146,7 +177,7 @@ fn report(world: &World, query: &RollupQuery, period: Period, zone: Tz) -> Vec<R
 }
 
 #[test]
-fn reports_by_local_period_from_a_plan_equal_those_from_the_hourly_rollups_in_every_zone() {
+fn reports_by_local_period_from_a_plan_equal_those_from_the_quarter_hour_rollups_in_every_zone() {
     let world = world_with_two_months();
     let ranges = [
         // Across the end of summer time, with ends inside hours.
@@ -187,27 +218,23 @@ fn reports_by_local_period_from_a_plan_equal_those_from_the_hourly_rollups_in_ev
         for period in [Period::Day, Period::Week, Period::Month] {
             let plan = PeriodPlan::build(from, to, period, zone).unwrap();
             let by_plan = RollupQuery {
-                hourly: true,
+                quarters: true,
                 dims: vec![Dim::Provider],
                 periods: Some(plan),
                 ..RollupQuery::default()
             };
-            let by_hour = RollupQuery {
-                hourly: true,
-                from: Some(from.format("%Y-%m-%dT%H").to_string()),
-                // The hour `to` falls in is read whole, as every hourly read does.
-                to: Some(
-                    (to - Duration::seconds(1) + Duration::hours(1))
-                        .format("%Y-%m-%dT%H")
-                        .to_string(),
-                ),
+            // Every bound here is on a quarter hour.
+            let by_quarter = RollupQuery {
+                quarters: true,
+                from: Some(quarter_bucket(from)),
+                to: Some(quarter_bucket(to)),
                 by_bucket: true,
                 dims: vec![Dim::Provider],
                 ..RollupQuery::default()
             };
 
             let got = report(&world, &by_plan, period, zone);
-            let want = report(&world, &by_hour, period, zone);
+            let want = report(&world, &by_quarter, period, zone);
 
             assert_eq!(got, want, "{name} {period:?}");
             assert!(got.len() >= 2, "{name} {period:?} holds usage");
@@ -245,7 +272,7 @@ fn an_open_range_by_local_day_reads_a_plan_over_the_days_that_hold_data() {
         ("tz", "America/New_York"),
     ]);
 
-    assert_eq!(all.0, "usage_daily+usage_hourly");
+    assert_eq!(all.0, "usage_daily+usage_quarter_hours");
     assert_eq!(all.1, bounded.1);
     let events: i64 = all.1.iter().map(|r| r.sums.measure("events")).sum();
     assert_eq!(events, 280);
@@ -253,4 +280,56 @@ fn an_open_range_by_local_day_reads_a_plan_over_the_days_that_hold_data() {
     let empty = World::new();
     let rows = block_on(empty.store.rollup_days()).unwrap();
     assert_eq!(rows, None);
+}
+
+#[test]
+fn an_event_just_before_local_midnight_in_india_or_nepal_counts_in_its_own_day_and_month() {
+    let world = World::new();
+    // 18:10 UTC on 31 October is 23:40 in Kolkata and 23:55 in Kathmandu; 18:40 is 00:10 and
+    // 00:25 on 1 November.
+    for (id, at, cost) in [
+        ("late", "2026-10-31T18:10:00Z", "90"),
+        ("early", "2026-10-31T18:40:00Z", "7"),
+    ] {
+        world
+            .send(json!({"id": id, "provider": "openai", "model": "m", "cost": cost, "timestamp": at}))
+            .unwrap();
+    }
+    for zone in ["Asia/Kolkata", "Asia/Kathmandu"] {
+        for group in ["month", "day"] {
+            let pairs: Vec<(String, String)> = [
+                ("group", group),
+                ("from", "2026-10-01"),
+                ("to", "2026-11-30"),
+                ("tz", zone),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let q = UsageReportQuery::parse(&pairs, utc(2026, 11, 20, 12, 0)).unwrap();
+            let (_, rows) = block_on(read_report(&world.store, &q)).unwrap();
+            let got: Vec<(String, String)> = group_rows(&rows, q.period, &q.dims, q.range.tz)
+                .iter()
+                .map(|r| {
+                    (
+                        r.period.clone().unwrap_or_default(),
+                        r.sums.cost.iter().map(|m| m.amount_string()).collect(),
+                    )
+                })
+                .collect();
+            let (october, november) = if group == "month" {
+                ("2026-10", "2026-11")
+            } else {
+                ("2026-10-31", "2026-11-01")
+            };
+            assert_eq!(
+                got,
+                vec![
+                    (october.to_string(), "90.00".to_string()),
+                    (november.to_string(), "7.00".to_string())
+                ],
+                "{zone} by {group}"
+            );
+        }
+    }
 }

@@ -71,10 +71,11 @@ fn prune_100_days_on_24_february(world: &World) -> super::retention::PruneReport
     .unwrap()
 }
 
-/// Every rollup the reports read: daily and hourly, by bucket and provider and operation.
+/// Every rollup the reports read: daily and by quarter hour, by bucket and provider and
+/// operation.
 fn rollups(world: &World) -> (Vec<RollupRow>, Vec<RollupRow>) {
-    let query = |hourly| RollupQuery {
-        hourly,
+    let query = |quarters| RollupQuery {
+        quarters,
         by_bucket: true,
         dims: vec![Dim::Provider, Dim::Operation],
         ..RollupQuery::default()

@@ -96,7 +96,7 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
     let mut reads: Vec<String> = Vec::new();
     if let Some(plan) = &query.periods {
         let days = binds.bind(text(&plan_json(&plan.days)?));
-        let hours = binds.bind(text(&plan_json(&plan.hours)?));
+        let moves = binds.bind(text(&plan_json(&plan.moves)?));
         let signed = format!(
             "project_id, provider, model, operation, currency, cost_nanos * m.sign AS cost_nanos, {}",
             MEASURES
@@ -113,16 +113,19 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
              value ->> 1 AS label FROM json_each(?{days}) LIMIT -1) AS m \
              JOIN usage_daily ON usage_daily.day = m.day {daily_filter}"
         ));
-        let hourly_filter = filter(&mut binds);
+        // Each move is a stretch of quarter hours: a range read on the table's key.
+        let quarter_filter = filter(&mut binds);
         reads.push(format!(
-            "SELECT m.label AS bucket, {signed} FROM (SELECT value ->> 0 AS hour, \
-             value ->> 1 AS label, value ->> 2 AS sign FROM json_each(?{hours}) LIMIT -1) AS m \
-             JOIN usage_hourly ON usage_hourly.hour = m.hour {hourly_filter}"
+            "SELECT m.label AS bucket, {signed} FROM (SELECT value ->> 'from' AS q_from, \
+             value ->> 'to' AS q_to, value ->> 'period' AS label, value ->> 'sign' AS sign \
+             FROM json_each(?{moves}) LIMIT -1) AS m \
+             JOIN usage_quarter_hours AS q ON q.quarter >= m.q_from AND q.quarter < m.q_to \
+             {quarter_filter}"
         ));
     } else {
         for part in query.parts() {
             let (table, bucket) = match part.table {
-                RollupTable::Hourly => ("usage_hourly", "hour"),
+                RollupTable::QuarterHours => ("usage_quarter_hours", "quarter"),
                 RollupTable::Daily => ("usage_daily", "day"),
             };
             if let Some(from) = &part.from {
