@@ -997,7 +997,8 @@ async fn states_of(
             Some(r) => plan.scaled(&r.used) + measure_of(&plan, &rows),
             None => measure_of(&plan, &rows),
         };
-        let days_left = ((end_at - now).num_hours() + 23) / 24;
+        // Days begun before the end count whole: 87 days and 41 minutes left is 88 days.
+        let days_left = ((end_at - now).num_seconds() + 86_399).div_euclid(86_400);
         let expired = plan.term.is_some() && now >= end_at;
         out.push(PlanState {
             expired,

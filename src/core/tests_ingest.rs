@@ -2253,6 +2253,15 @@ mod plans {
         assert_eq!(credit["period"]["from"], "2026-10-01T00:00:00.000Z");
         assert_eq!(credit["period"]["to"], "2027-02-18T00:00:00.000Z");
         assert_eq!(credit["period"]["days_left"], 88);
+        // Late in the day the day still counts: the last hour's minutes are not dropped.
+        for (h, m, left) in [(23, 19, 88), (23, 59, 88), (12, 0, 88)] {
+            let later = Utc.with_ymd_and_hms(2026, 11, 22, h, m, 0).unwrap();
+            let report = block_on(subscriptions_report(&world.store, &world.store, later)).unwrap();
+            assert_eq!(
+                report["subscriptions"][0]["period"]["days_left"], left,
+                "at {h}:{m}"
+            );
+        }
         assert_eq!(
             credit["term"],
             json!({"starts": "2026-10-01", "expires": "2027-02-18"})
