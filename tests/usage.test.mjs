@@ -181,8 +181,10 @@ test('sixteen concurrent writers with interleaved retries store each event once,
 
 test('an id reused for a different event is a 409 that stores nothing, even among sixteen racing requests, and only the stored one stays in R2', async () => {
   const rawBefore = (await rawKeys()).length;
+  // Two days back at 10:00 UTC, within the late-arrival window whenever the test runs.
+  const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
   const event = (i) => ({ id: 'race-1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100 + i,
-    timestamp: '2026-11-02T10:00:00Z' });
+    timestamp: `${day}T10:00:00Z` });
   const answers = await Promise.all(Array.from({ length: 16 }, (_, i) =>
     record({ events: [event(i), { id: `race-extra-${i}`, provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }] })));
   const won = answers.filter((r) => r.status === 201);
@@ -208,7 +210,7 @@ test('an id reused for a different event is a 409 that stores nothing, even amon
     [['race-1', 100 + winner], [`race-extra-${winner}`, 1]]);
   // A retry of the stored event, respelled, is a duplicate; a second reuse is refused again.
   const retry = await record({ id: 'race-1', provider: 'OpenAI', model: 'gpt-4o-mini', prompt_tokens: 100 + winner,
-    timestamp: '2026-11-02T11:00:00+01:00' });
+    timestamp: `${day}T11:00:00+01:00` });
   assert.equal(retry.status, 200, retry.text);
   assert.equal(retry.json.duplicates, 1);
   const again = await record({ ...event(winner), success: false });
@@ -380,10 +382,12 @@ test('listing pages newest first through every event once, filtered, and a proje
 });
 
 test('a request whose every cost is zero (cache hits, a reported 0) stores zeros, not unpriced rows', async () => {
+  // A day of its own (no other test's events) within the late-arrival window.
+  const day = new Date(Date.now() - 85 * 86_400_000).toISOString().slice(0, 10);
   const r = await record({
     events: [
-      { id: 'zero-hit', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100, cached: true, timestamp: '2026-09-09T10:00:00Z' },
-      { id: 'zero-reported', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100, cost: 0, timestamp: '2026-09-09T10:00:00Z' },
+      { id: 'zero-hit', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100, cached: true, timestamp: `${day}T10:00:00Z` },
+      { id: 'zero-reported', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100, cost: 0, timestamp: `${day}T10:00:00Z` },
     ],
   }, keys.podcast);
   assert.equal(r.status, 201, r.text);
@@ -395,10 +399,10 @@ test('a request whose every cost is zero (cache hits, a reported 0) stores zeros
     { id: 'zero-hit', cost_nanos: 0, reported_cost_nanos: null },
     { id: 'zero-reported', cost_nanos: 0, reported_cost_nanos: 0 },
   ]);
-  const [day] = await rows(
-    "SELECT events, unpriced_events, cost_nanos FROM usage_daily WHERE project_id = 'podcast' AND day = '2026-09-09'",
+  const [rollup] = await rows(
+    "SELECT events, unpriced_events, cost_nanos FROM usage_daily WHERE project_id = 'podcast' AND day = ?", day,
   );
-  assert.deepEqual(day, { events: 2, unpriced_events: 0, cost_nanos: 0 });
+  assert.deepEqual(rollup, { events: 2, unpriced_events: 0, cost_nanos: 0 });
 });
 
 test('GET /api/usage?format=csv exports a page of events as CSV, with the next page\'s cursor in a header', async () => {
