@@ -380,13 +380,7 @@ pub async fn prepare(
             String::new()
         }
     };
-    let field = |i: usize, name: &str| {
-        if batch.enveloped {
-            format!("events[{i}].{name}")
-        } else {
-            name.to_string()
-        }
-    };
+    let field = |i: usize, name: &str| event_field(i, batch.enveloped, name);
     let mut problems: Vec<FieldError> = Vec::new();
     let default_project = match &batch.project_id {
         Some(id) => match ProjectId::parse(id) {
@@ -475,17 +469,7 @@ pub async fn prepare(
             .and_then(|pricing| StoredEvent::new(&event, &project, id, &pricing));
         match priced {
             Ok(record) => records.push(record),
-            Err(e) => problems.push(
-                FieldError::new(
-                    if batch.enveloped {
-                        format!("events[{i}].{}", e.field)
-                    } else {
-                        e.field
-                    },
-                    e.message,
-                )
-                .at_index(i),
-            ),
+            Err(e) => problems.push(FieldError::new(field(i, &e.field), e.message).at_index(i)),
         }
     }
     if !problems.is_empty() {
@@ -495,12 +479,13 @@ pub async fn prepare(
     Ok(records)
 }
 
-/// `events[i].id` of a batch, or `id` of a single event.
-fn id_field(index: usize, enveloped: bool) -> String {
+/// How a problem names a field of an event: `events[i].<name>` in a batch, `<name>` alone for
+/// a single event.
+fn event_field(index: usize, enveloped: bool, name: &str) -> String {
     if enveloped {
-        format!("events[{index}].id")
+        format!("events[{index}].{name}")
     } else {
-        "id".to_string()
+        name.to_string()
     }
 }
 
@@ -514,7 +499,7 @@ fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreErr
         match first.get(&key) {
             Some(&j) if records.get(j).is_some_and(|r| record.reuses_id_of(r)) => reused.push(
                 FieldError::new(
-                    id_field(i, enveloped),
+                    event_field(i, enveloped, "id"),
                     format!(
                         "`{}` is the id of events[{j}] in this request, a different event",
                         record.id
@@ -547,7 +532,7 @@ fn reused_stored(records: &[StoredEvent], keys: &[EventKey], enveloped: bool) ->
         .filter(|(_, r)| keys.contains(&(r.project_id.as_str(), r.id.as_str())))
         .map(|(i, r)| {
             FieldError::new(
-                id_field(i, enveloped),
+                event_field(i, enveloped, "id"),
                 format!(
                     "`{}` is already stored for a different event in project `{}`",
                     r.id, r.project_id

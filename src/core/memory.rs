@@ -272,7 +272,7 @@ impl UsageStore for MemoryStore {
         let mut keys = self.event_keys.borrow_mut();
         let mut stored = self.events.borrow_mut();
         if mode == InsertMode::RefuseReusedIds {
-            // As D1's guard statement: against the events stored before this write.
+            // As D1's insert: against the events stored before this write, all or nothing.
             let reused: Vec<EventKey> = events
                 .iter()
                 .filter(|e| {
@@ -540,7 +540,7 @@ impl crate::core::report::ReportStore for MemoryStore {
                 .unwrap_or_default();
             // Where the event counts: (bucket, period, sign). Without a plan, once, in the
             // first read whose table and bounds hold it; with one, as the plan's days and
-            // hours say, exactly as the SQL of a plan sums the rollups.
+            // moves say, exactly as the SQL of a plan sums the rollups.
             let counts: Vec<(Option<String>, Option<String>, i64)> = if query.periods.is_some() {
                 plan_days
                     .get(e.day())

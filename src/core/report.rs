@@ -139,8 +139,9 @@ pub struct Move {
 /// Quarter hours of a UTC day.
 const QUARTERS_A_DAY: i64 = 96;
 
-/// Merges consecutive quarter hours of one period into stretches.
-fn stretches(quarters: &[(DateTime<Utc>, String)]) -> Vec<(String, String, String)> {
+/// Consecutive quarter hours of one period merged into stretches, each a move adding it to
+/// its period.
+fn stretches(quarters: &[(DateTime<Utc>, String)]) -> Vec<Move> {
     let mut out: Vec<(DateTime<Utc>, DateTime<Utc>, &str)> = Vec::new();
     for (start, label) in quarters {
         let end = *start + Duration::minutes(15);
@@ -150,7 +151,12 @@ fn stretches(quarters: &[(DateTime<Utc>, String)]) -> Vec<(String, String, Strin
         }
     }
     out.into_iter()
-        .map(|(from, to, label)| (quarter_bucket(from), quarter_bucket(to), label.to_string()))
+        .map(|(from, to, label)| Move {
+            from: quarter_bucket(from),
+            to: quarter_bucket(to),
+            period: label.to_string(),
+            sign: 1,
+        })
         .collect()
 }
 
@@ -162,18 +168,6 @@ impl PeriodPlan {
         let end = ceil_quarter(to);
         let mut plan = PeriodPlan::default();
         let mut day = start.date_naive();
-        let moves = &mut plan.moves;
-        let mut push = |from: String, to: String, period: String, sign: i64| {
-            moves.push(Move {
-                from,
-                to,
-                period,
-                sign,
-            });
-            moves.len()
-        };
-        let mut days = Vec::new();
-        let mut count = 0;
         loop {
             let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
             if midnight >= end {
@@ -190,22 +184,23 @@ impl PeriodPlan {
                     .into_iter()
                     .filter(|(_, label)| *label != anchor)
                     .collect();
-                for (from, to, label) in stretches(&elsewhere) {
-                    push(from.clone(), to.clone(), anchor.clone(), -1);
-                    count = push(from, to, label, 1);
+                for stretch in stretches(&elsewhere) {
+                    plan.moves.push(Move {
+                        period: anchor.clone(),
+                        sign: -1,
+                        ..stretch.clone()
+                    });
+                    plan.moves.push(stretch);
                 }
-                days.push((day_bucket(day), anchor));
+                plan.days.push((day_bucket(day), anchor));
             } else {
-                for (from, to, label) in stretches(&quarters) {
-                    count = push(from, to, label, 1);
-                }
+                plan.moves.extend(stretches(&quarters));
             }
-            if count > MAX_PLAN_MOVES {
+            if plan.moves.len() > MAX_PLAN_MOVES {
                 return None;
             }
             day = day.succ_opt()?;
         }
-        plan.days = days;
         Some(plan)
     }
 }
@@ -626,8 +621,8 @@ impl Range {
     /// The rollup query for this range, split by `period` if given: daily rows when they
     /// suffice, else quarter-hour ones where needed. Without periods to split by, the time
     /// zone only moves the range's ends, so the whole UTC days between them are read from the
-    /// daily rollups and only the quarter hours at the ends from the quarter-hour ones. Split by local period, a
-    /// bounded range is read through a [`PeriodPlan`].
+    /// daily rollups and only the quarter hours at the ends from the quarter-hour ones. Split
+    /// by local period, a bounded range is read through a [`PeriodPlan`].
     pub fn rollup_query(&self, period: Option<Period>) -> RollupQuery {
         let Some(period) = period else {
             if let Some(query) = self.split_query() {
