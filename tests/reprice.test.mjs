@@ -16,12 +16,16 @@ after(async () => w?.dispose());
 const rows = async (sql) => (await w.db.prepare(sql).all()).results;
 const admin = (path, body) => w.fetch(path, { method: 'POST', key: ADMIN_KEY, body });
 
+// Days relative to today, so the events stay inside the 90-day late-arrival window.
+const dayAgo = (n) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+
 test('an unknown model is stored unpriced, listed, then priced by reprice with its rollups', async () => {
+  const [first, second, priceFrom] = [dayAgo(13), dayAgo(11), dayAgo(20)];
   const recorded = await w.fetch('/api/usage', {
     method: 'POST', key, body: { events: [
-      { id: 'h1', provider: 'openai', model: 'house-model', input_tokens: 1000000, timestamp: '2026-11-10T10:00:00Z' },
-      { id: 'h2', provider: 'openai', model: 'house-model', input_tokens: 3000000, timestamp: '2026-11-12T10:00:00Z' },
-      { id: 'g1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1000000, timestamp: '2026-11-12T10:00:00Z' },
+      { id: 'h1', provider: 'openai', model: 'house-model', input_tokens: 1000000, timestamp: `${first}T10:00:00Z` },
+      { id: 'h2', provider: 'openai', model: 'house-model', input_tokens: 3000000, timestamp: `${second}T10:00:00Z` },
+      { id: 'g1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1000000, timestamp: `${second}T10:00:00Z` },
     ] },
   });
   assert.equal(recorded.status, 201, recorded.text);
@@ -30,14 +34,14 @@ test('an unknown model is stored unpriced, listed, then priced by reprice with i
   assert.equal(listed.status, 200, listed.text);
   assert.deepEqual(listed.json.models.map((m) => [m.provider, m.model, m.reason, m.events, m.projects]),
     [['openai', 'house-model', 'unknown_model', 2, 1]]);
-  assert.equal(listed.json.models[0].first_seen, '2026-11-10T10:00:00.000Z');
-  const backwards = await w.fetch('/api/admin/prices/unpriced?from=2026-11-12&to=2026-11-01', { key: ADMIN_KEY });
+  assert.equal(listed.json.models[0].first_seen, `${first}T10:00:00.000Z`);
+  const backwards = await w.fetch(`/api/admin/prices/unpriced?from=${second}&to=${priceFrom}`, { key: ADMIN_KEY });
   assert.deepEqual([backwards.status, backwards.json.error.details[0].field], [400, 'to']);
-  const [unpricedDay] = await rows("SELECT unpriced_events, cost_nanos FROM usage_daily WHERE day = '2026-11-12' AND model = 'house-model'");
+  const [unpricedDay] = await rows(`SELECT unpriced_events, cost_nanos FROM usage_daily WHERE day = '${second}' AND model = 'house-model'`);
   assert.deepEqual(unpricedDay, { unpriced_events: 1, cost_nanos: 0 });
 
   const added = await admin('/api/admin/prices', { entries: [{
-    provider: 'openai', model: 'house-model', currency: 'USD', effective_from: '2026-11-01',
+    provider: 'openai', model: 'house-model', currency: 'USD', effective_from: priceFrom,
     rates: { input_tokens: { price: '0.40', per: 1000000 } },
   }] });
   assert.equal(added.status, 201, added.text);
@@ -51,7 +55,7 @@ test('an unknown model is stored unpriced, listed, then priced by reprice with i
   assert.equal(done.json.changed, 2);
   assert.deepEqual(done.json.cost_after.map((m) => [m.amount, m.currency]), [['1.60', 'USD']]);
   assert.match(done.json.raw_object, /^usage-logs\/reprice\//);
-  const [pricedDay] = await rows("SELECT unpriced_events, cost_nanos FROM usage_daily WHERE day = '2026-11-12' AND model = 'house-model' AND currency = 'USD'");
+  const [pricedDay] = await rows(`SELECT unpriced_events, cost_nanos FROM usage_daily WHERE day = '${second}' AND model = 'house-model' AND currency = 'USD'`);
   assert.deepEqual(pricedDay, { unpriced_events: 0, cost_nanos: 1_200_000_000 });
   assert.equal((await rows("SELECT * FROM usage_daily WHERE model = 'house-model' AND currency = ''")).length, 0,
     'the unpriced rollup rows are gone');

@@ -98,6 +98,8 @@ test('the /api/usage/log alias records the same way and a retry is answered as a
 test('sixteen concurrent writers with interleaved retries store each event once, exact to the nano', async () => {
   const writers = 16;
   const perWriter = 12;
+  // Over the 20 UTC days from 25 days ago: inside the late-arrival window, none in the future.
+  const firstDay = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 25 * 86_400_000;
   const all = new Map();
   const batches = [];
   for (let wi = 0; wi < writers; wi += 1) {
@@ -112,7 +114,7 @@ test('sixteen concurrent writers with interleaved retries store each event once,
           id, provider: ['openai', 'anthropic', 'heygen'][i % 3], model: `m-${i % 4}`,
           operation: ['script', 'voice', 'video'][b % 3], input_tokens: 100 + i, output_tokens: 7 * i,
           cost: `0.${String(cents).padStart(3, '0')}123457`,
-          timestamp: new Date(Date.UTC(2026, 10, 1 + (i % 20), wi, b)).toISOString(),
+          timestamp: new Date(firstDay + (i % 20) * 86_400_000 + wi * 3_600_000 + b * 60_000).toISOString(),
         };
         events.push(event);
         all.set(`${project}/${id}`, { project, event });
@@ -410,10 +412,11 @@ test('GET /api/usage?format=csv exports a page of events as CSV, with the next p
   try {
     await w2.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'export', name: 'Export' } });
     const key = (await w2.fetch('/api/admin/projects/export/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10); // yesterday, UTC
     const events = [
-      { id: 'x1', provider: 'openai', model: 'gpt-4o', operation: 'script', input_tokens: 1000, cached_input_tokens: 300, output_tokens: 200, reasoning_tokens: 50, job_id: 'clip-1', timestamp: '2026-11-20T10:00:00Z', metadata: { scene: 'a,b' } },
-      { id: 'x2', provider: 'heygen', credits: '0.5', cost: '0.99', job_id: 'clip-1', timestamp: '2026-11-20T10:01:00Z' },
-      { id: '=x3', provider: 'openai', model: 'house-model', input_tokens: 5, timestamp: '2026-11-20T10:02:00Z' },
+      { id: 'x1', provider: 'openai', model: 'gpt-4o', operation: 'script', input_tokens: 1000, cached_input_tokens: 300, output_tokens: 200, reasoning_tokens: 50, job_id: 'clip-1', timestamp: `${day}T10:00:00Z`, metadata: { scene: 'a,b' } },
+      { id: 'x2', provider: 'heygen', credits: '0.5', cost: '0.99', job_id: 'clip-1', timestamp: `${day}T10:01:00Z` },
+      { id: '=x3', provider: 'openai', model: 'house-model', input_tokens: 5, timestamp: `${day}T10:02:00Z` },
     ];
     assert.equal((await w2.fetch('/api/usage', { method: 'POST', key, body: { events } })).status, 201);
     const json = (await w2.fetch('/api/usage?limit=2', { key })).json;
@@ -436,7 +439,7 @@ test('GET /api/usage?format=csv exports a page of events as CSV, with the next p
     const rows = (await last.text()).trim().split('\n');
     assert.equal(last.headers.get('x-next-cursor'), null, 'the last page has no cursor');
     assert.equal(rows.length, 2);
-    assert.ok(rows[1].startsWith('x1,export,2026-11-20T10:00:00.000Z,openai,gpt-4o,script,1000,200,1200,'), rows[1]);
+    assert.ok(rows[1].startsWith(`x1,export,${day}T10:00:00.000Z,openai,gpt-4o,script,1000,200,1200,`), rows[1]);
     const x1 = (await w2.fetch('/api/usage?limit=3', { key })).json.events.find((e) => e.id === 'x1');
     assert.ok(x1.price_id, 'x1 was priced from the catalog');
     assert.ok(rows[1].endsWith(`,clip-1,,,"{""scene"":""a,b""}",${x1.price_id}`), rows[1]);
