@@ -1,4 +1,5 @@
-// Display formatting (numbers, dates, CSV cells). Money is shown as the API's amount text.
+// Display formatting (numbers, dates, CSV cells). Money is shown rounded for reading (with the
+// exact amount text of the API beside it, in a tooltip); CSV downloads keep the exact text.
 
 const intFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -16,13 +17,45 @@ export function quantity(text) {
   return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction}`;
 }
 
-/** Money list -> ["12.50 USD", "1.25 EUR"], or ["0.00"] for none. */
-export function moneyLines(list) {
-  if (!list || list.length === 0) return ['0.00'];
-  return list.map((m) => `${m.amount} ${m.currency}`);
+/**
+ * An exact amount text as people read money, rounded half away from zero with BigInt digits
+ * (never a float): from 1 up, to the cent with thousands grouped ("1234.565" -> "1,234.57");
+ * below 1, to three significant digits and at least two decimals, so that a fraction of a
+ * cent stays visible ("0.000123456" -> "0.000123", "0.04555" -> "0.0456", "0.5" -> "0.50").
+ * Text that is not a decimal comes back as is.
+ */
+export function amount(text) {
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(text ?? ''));
+  if (!match) return String(text ?? '');
+  const [, sign, whole, fraction = ''] = match;
+  let decimals = 2;
+  if (/^0+$/.test(whole)) {
+    const leadingZeros = /^0*/.exec(fraction)[0].length;
+    if (leadingZeros < fraction.length) decimals = Math.max(2, leadingZeros + 3);
+  }
+  const digits = BigInt(whole + fraction.padEnd(decimals, '0').slice(0, decimals));
+  const roundUp = (fraction[decimals] ?? '0') >= '5' ? 1n : 0n;
+  const rounded = (digits + roundUp).toString().padStart(decimals + 1, '0');
+  const wholeOut = rounded.slice(0, -decimals);
+  const fractionOut = rounded.slice(-decimals).replace(/0+$/, '').padEnd(2, '0');
+  const zero = /^0+$/.test(wholeOut + fractionOut);
+  return `${sign && !zero ? '-' : ''}${quantity(wholeOut)}.${fractionOut}`;
 }
 
-export const money = (m) => (m ? `${m.amount} ${m.currency}` : '—');
+/** Money list -> ["12.50 USD", "1.25 EUR"], or ["0.00"] for none: amounts as `amount` rounds them. */
+export function moneyLines(list) {
+  if (!list || list.length === 0) return ['0.00'];
+  return list.map((m) => `${amount(m.amount)} ${m.currency}`);
+}
+
+/** A Money object as people read it ("1,234.57 USD"), or "—" for none. */
+export const money = (m) => (m ? `${amount(m.amount)} ${m.currency}` : '—');
+
+/** The exact text of a Money object when rounding changed it, for a tooltip; else null. */
+export const exactMoney = (m) => (m && amount(m.amount) !== quantity(m.amount) ? `exactly ${m.amount} ${m.currency}` : null);
+
+/** "1 credit", "2 credits", "0.5 credits": a unit name (plural, as the API writes them) for a quantity. */
+export const withUnit = (text, unit) => (unit ? `${quantity(text)} ${/^0*1(\.0*)?$/.test(String(text)) ? unit.replace(/s$/, '') : unit}` : quantity(text));
 
 export const browserTimeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 

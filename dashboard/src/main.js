@@ -7,7 +7,7 @@ import './style.css';
 import { h, fill, $ } from './dom.js';
 import { getJson, getText, sendJson, apiPath, setKey, ApiError } from './api.js';
 import { amountIn, MoneySum } from './money.js';
-import { int, quantity, moneyLines, money, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
+import { int, quantity, amount, money, exactMoney, withUnit, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
 import { aggregate } from './aggregate.js';
 import { dailyByProvider, costByModel, destroyCharts } from './charts.js';
 import { sortableTable } from './table.js';
@@ -245,6 +245,8 @@ async function loadAdmin(range) {
     ['counts', getJson(apiPath('/api/admin/stats', { m: statsMonth(range) }))],
     ['retention', optional404('/api/admin/retention')],
   ]);
+  // Tables that carry only a project's id show its name beside it.
+  state.projectNames = new Map(results.projects.ok ? results.projects.value.projects.map((p) => [p.id, p.name]) : []);
   const dp = results.dayProvider;
   if (!dp.ok) throw dp.error; // without the main report there is nothing to show
   const truncated = ['dayProvider', 'provider', 'model', 'project', 'operation'].some((k) => results[k].ok && results[k].value.truncated);
@@ -349,6 +351,19 @@ const EXTRA_CARDS = [
   ['cache_hits', 'Cache hits', int],
   ['failed_events', 'Failed calls', int],
 ];
+/** An amount as people read it, its exact text in a tooltip when rounding changed it. */
+const amountText = (text, currency) => h('span', {
+  class: 'amount',
+  title: exactMoney({ amount: text, currency: currency ?? '' })?.trim() ?? null,
+  text: currency ? `${amount(text)} ${currency}` : amount(text),
+});
+
+/** A project's name with its id (muted), as the project list has it; the id alone when unknown. */
+function projectLabel(id) {
+  const name = state.projectNames?.get(id);
+  return name && name !== id ? [name, h('span', { class: 'muted', text: ` (${id})` })] : id ?? '—';
+}
+
 const isNonZero = (v) => v !== undefined && v !== null && !/^0*(\.0*)?$/.test(String(v));
 
 function renderCards(d) {
@@ -357,7 +372,9 @@ function renderCards(d) {
   const card = (id, label, value, extra) => h('li', { class: 'card', id: `card-${id}` },
     h('h3', { text: label }), h('p', { class: 'value' }, value), extra);
   fill('cards',
-    card('cost', 'Cost', moneyLines(t.cost).map((line) => h('span', { class: 'money', text: line }))),
+    card('cost', 'Cost', (t.cost ?? []).length
+      ? t.cost.map((m) => h('span', { class: 'money', title: exactMoney(m), text: money(m) }))
+      : h('span', { class: 'money', text: '0.00' })),
     card('tokens', 'Tokens', int(t.total_tokens)),
     card('characters', 'Characters', int(t.characters)),
     card('requests', 'Requests', int(t.requests)),
@@ -401,15 +418,15 @@ function dailyTable(series, cur) {
     h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: { day: 'Day', week: 'Week from', month: 'Month' }[grain] }), series.providers.map((p) => h('th', { scope: 'col', class: 'num', text: p })), h('th', { scope: 'col', class: 'num', text: `Total (${cur})` }))),
     h('tbody', {}, series.days.map((day, i) => h('tr', {},
       h('th', { scope: 'row', text: day }),
-      series.providers.map((p) => h('td', { class: 'num', text: series.amount(day, p) })),
-      h('td', { class: 'num', text: series.total(i) })))));
+      series.providers.map((p) => h('td', { class: 'num' }, amountText(series.amount(day, p)))),
+      h('td', { class: 'num' }, amountText(series.total(i)))))));
 }
 
 function modelTable(top, cur) {
   return h('table', { class: 'data', id: 'chart-models-values' },
     h('caption', { class: 'visually-hidden', text: `Cost in ${cur} by model` }),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Model' }), h('th', { scope: 'col', class: 'num', text: `Cost (${cur})` }))),
-    h('tbody', {}, top.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.model }), h('td', { class: 'num', text: r.amount })))));
+    h('tbody', {}, top.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.model }), h('td', { class: 'num' }, amountText(r.amount))))));
 }
 
 // Tables ---------------------------------------------------------------------------------------
@@ -454,10 +471,11 @@ function costColumns(rows, { events = (r) => r.events, unpriced = (r) => r.unpri
       const none = Number(unpriced(r) ?? 0);
       const has = (r.cost ?? []).some((m) => m.currency === c);
       if (none && none >= Number(events(r) ?? 0) && !has) return h('span', { class: 'muted', title: 'No price for these events yet', text: 'unpriced' });
-      const amount = amountIn(r.cost, c);
-      // The mark is drawn by CSS (the cell's text stays the amount, for copying and sorting).
+      const shown = amountText(amountIn(r.cost, c), null);
+      // The mark is drawn by CSS (the cell's text stays the amount, for copying). Sorting
+      // compares the exact amounts.
       const note = `Leaves out ${none} unpriced event${none === 1 ? '' : 's'}`;
-      return none ? [amount, h('abbr', { class: 'lower-bound', title: note, 'aria-label': note })] : amount;
+      return none ? [shown, h('abbr', { class: 'lower-bound', title: note, 'aria-label': note })] : shown;
     },
   }));
 }
@@ -505,7 +523,7 @@ function renderTables(d) {
 
 function budgetStatusText(b) {
   if (!b || b.status === 'no_budget') return 'no budget';
-  return `${b.status}: ${b.month_to_date?.amount ?? '0.00'} of ${b.budget?.amount ?? '?'} ${b.budget?.currency ?? ''} (${b.percent_used ?? '0'}%)`;
+  return `${b.status}: ${amount(b.month_to_date?.amount ?? '0.00')} of ${b.budget ? money(b.budget) : '?'} (${b.percent_used ?? '0'}%)`;
 }
 
 function jobsSection(d) {
@@ -515,7 +533,7 @@ function jobsSection(d) {
   const list = (items, field) => (items ?? []).map((x) => x[field]).filter(Boolean).join(', ');
   const columns = [
     { label: 'Job', type: 'text', get: (r) => r.job_id },
-    { label: 'Project', type: 'text', get: (r) => r.project_id },
+    { label: 'Project', type: 'text', get: (r) => state.projectNames?.get(r.project_id) ?? r.project_id, show: (r) => projectLabel(r.project_id) },
     ...costColumns(rows, { events: (r) => r.calls, unpriced: (r) => r.unpriced_calls }),
     { label: 'Calls', type: 'int', get: (r) => r.calls },
     { label: 'Unpriced calls', type: 'int', get: (r) => r.unpriced_calls },
@@ -897,7 +915,7 @@ function renderBudgets(res, alerts) {
       caption: 'Recent alerts',
       columns: [
         { label: 'Sent', type: 'text', get: (a) => a.created_at, show: (a) => dateTime(a.created_at, state.tz) },
-        { label: 'Project', type: 'text', get: (a) => a.project_id },
+        { label: 'Project', type: 'text', get: (a) => state.projectNames?.get(a.project_id) ?? a.project_id, show: (a) => projectLabel(a.project_id) },
         { label: 'Level', type: 'text', get: (a) => a.level },
         { label: 'Channel', type: 'text', get: (a) => a.channel },
         { label: 'Status', type: 'text', get: (a) => a.status },
@@ -1033,10 +1051,13 @@ function renderPlans(subs, capacity) {
     const items = shown.map((s) => {
       // A money allotment is shown in its currency.
       const unit = s.allotment?.unit === 'money' ? s.monthly_fee?.currency ?? '' : s.allotment?.unit ?? '';
-      const q = (x) => (x === null || x === undefined ? '—' : `${quantity(x)} ${unit}`.trim());
+      const q = (x) => {
+        if (x === null || x === undefined) return '—';
+        return s.allotment?.unit === 'money' ? `${amount(x)} ${unit}`.trim() : withUnit(x, unit);
+      };
       const resetDay = s.period?.to ? s.period.to.slice(0, 10) : '—';
       return h('li', { class: `plan${s.runs_out_before_reset || s.expired ? ' warn' : ''}`, dataset: { provider: s.provider, project: s.project_id ?? '' } },
-        h('h3', {}, s.provider, s.name ? ` · ${s.name}` : '', h('span', { class: 'muted', text: s.project_id ? ` (project ${s.project_id})` : ' (all projects)' })),
+        h('h3', {}, s.provider, s.name ? ` · ${s.name}` : '', h('span', { class: 'muted', text: s.project_id ? ` (project ${state.projectNames?.get(s.project_id) ?? s.project_id})` : ' (all projects)' })),
         s.allotment ? bar(s.percent_used, { label: `Allotment used of ${s.provider}` }) : null,
         h('dl', { class: 'facts' },
           fact('Allotment', s.allotment ? q(s.allotment.amount) : 'none (usage is billed at its price)', 'allotment'),
@@ -1091,7 +1112,10 @@ function renderCapacity(res) {
         h('tbody', {}, (p.per_provider ?? []).map((x) => {
           const isBottleneck = x.provider === p.bottleneck;
           const unit = x.unit ?? (p.items ?? []).find((i) => i.provider === x.provider)?.unit ?? '';
-          const q = (v) => (v === null || v === undefined ? '—' : `${quantity(v)} ${unit}`.trim());
+          const q = (v) => {
+            if (v === null || v === undefined) return '—';
+            return unit === 'money' ? amount(v) : withUnit(v, unit);
+          };
           return h('tr', { class: isBottleneck ? 'bottleneck' : null, dataset: { provider: x.provider } },
             h('th', { scope: 'row' }, x.provider, isBottleneck ? h('span', { class: 'badge bottleneck-badge', text: 'bottleneck' }) : null),
             h('td', { class: 'num', text: q(x.available) }),
