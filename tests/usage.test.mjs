@@ -540,6 +540,13 @@ test('sums past 2^63 nano-units saturate in the rollups and are summed exactly a
   assert.deepEqual(report.json.rows.map((r) => r.cost[0].amount), [show(MAX), show(MAX)], 'each day saturated at 2^63 - 1');
   assert.equal(report.json.totals.cost[0].amount, show(2n * MAX), 'and their sum exact');
   assert.equal(report.json.totals.events, 20000);
+  // The same by New York day: a period plan, whose stretches of quarter hours are summed in
+  // parts before their signs apply (12:00 UTC is the morning of the same day there).
+  const local = await w.fetch(`/api/admin/usage?project_id=huge&from=${first}&to=${second}&group=day&tz=America/New_York`, { key: ADMIN_KEY });
+  assert.equal(local.status, 200, local.text);
+  assert.equal(local.json.source, 'usage_daily+usage_quarter_hours');
+  assert.deepEqual(local.json.rows.map((r) => [r.period, r.cost[0].amount, r.events]), [[first, show(MAX), 10000], [second, show(MAX), 10000]]);
+  assert.equal(local.json.totals.cost[0].amount, show(2n * MAX));
   for (const path of ['/api/usage/stats?project_id=huge', `/api/analytics/usage-summary?from=${first}&to=${second}`,
     '/api/analytics/realtime-usage', '/api/admin/usage/jobs/summary?preset=all&project_id=huge', '/api/admin/usage?preset=all']) {
     const r = await w.fetch(path, { key: ADMIN_KEY });

@@ -203,6 +203,37 @@ impl PeriodPlan {
         }
         Some(plan)
     }
+
+    /// The moves with each stretch of quarter hours listed once: the distinct stretches
+    /// (`from`, `to`) in their first order, and every move as the index of its stretch, its
+    /// period and its sign. A stretch taken from one period and added to another is then one
+    /// read of the rollups, not two.
+    pub fn shared_stretches(&self) -> SharedStretches<'_> {
+        let mut stretches: Vec<(&str, &str)> = Vec::new();
+        let mut index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let links = self
+            .moves
+            .iter()
+            .map(|m| {
+                let key = (m.from.as_str(), m.to.as_str());
+                let i = *index.entry(key).or_insert_with(|| {
+                    stretches.push(key);
+                    stretches.len() - 1
+                });
+                (i, m.period.as_str(), m.sign)
+            })
+            .collect();
+        SharedStretches { stretches, links }
+    }
+}
+
+/// A plan's moves as [`PeriodPlan::shared_stretches`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedStretches<'a> {
+    /// Each distinct stretch of quarter hours, `from` inclusive, `to` exclusive.
+    pub stretches: Vec<(&'a str, &'a str)>,
+    /// Each move: the index of its stretch, its period and its sign.
+    pub links: Vec<(usize, &'a str, i64)>,
 }
 
 /// The label that occurs most often; the earliest of equals.

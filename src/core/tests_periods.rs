@@ -64,6 +64,69 @@ fn a_day_plan_moves_only_the_stretch_of_a_utc_day_that_belongs_to_another_local_
 }
 
 #[test]
+fn a_stretch_taken_from_one_local_day_and_added_to_another_is_listed_once_with_both_moves() {
+    let plan = PeriodPlan::build(
+        utc(2026, 10, 2, 4, 0),
+        utc(2026, 10, 4, 4, 0),
+        Period::Day,
+        tz("America/New_York"),
+    )
+    .unwrap();
+
+    let shared = plan.shared_stretches();
+
+    // Four moves, three stretches: 3 October's first four hours leave the 3rd for the 2nd.
+    assert_eq!(
+        shared.stretches,
+        vec![
+            ("2026-10-02T04:00", "2026-10-03T00:00"),
+            ("2026-10-03T00:00", "2026-10-03T04:00"),
+            ("2026-10-04T00:00", "2026-10-04T04:00"),
+        ]
+    );
+    assert_eq!(
+        shared.links,
+        vec![
+            (0, "2026-10-02", 1),
+            (1, "2026-10-03", -1),
+            (1, "2026-10-02", 1),
+            (2, "2026-10-03", 1),
+        ]
+    );
+    // Every move is its stretch, period and sign again.
+    let back: Vec<Move> = shared
+        .links
+        .iter()
+        .map(|(i, period, sign)| Move {
+            from: shared.stretches[*i].0.to_string(),
+            to: shared.stretches[*i].1.to_string(),
+            period: period.to_string(),
+            sign: *sign,
+        })
+        .collect();
+    assert_eq!(back, plan.moves);
+}
+
+#[test]
+fn a_month_by_day_in_new_york_reads_each_moved_stretch_once() {
+    let plan = PeriodPlan::build(
+        utc(2026, 10, 1, 4, 0),
+        utc(2026, 11, 1, 4, 0),
+        Period::Day,
+        tz("America/New_York"),
+    )
+    .unwrap();
+
+    let shared = plan.shared_stretches();
+
+    // 30 whole UTC days each move their first four hours to the day before (60 moves), and
+    // the range's partial ends are a stretch each.
+    assert_eq!(plan.moves.len(), 62);
+    assert_eq!(shared.stretches.len(), 32);
+    assert_eq!(shared.links.len(), plan.moves.len());
+}
+
+#[test]
 fn in_india_and_nepal_a_day_plan_moves_the_half_and_quarter_hour_past_local_midnight() {
     // Local midnight of 3 October: 18:30 UTC the day before in Kolkata (+05:30), 18:15 in
     // Kathmandu (+05:45).

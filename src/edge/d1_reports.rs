@@ -95,32 +95,88 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
     // filter; they are summed together below.
     let mut reads: Vec<String> = Vec::new();
     if let Some(plan) = &query.periods {
+        // In a plan's reads each summed-in-parts measure comes already split into `_hi` and
+        // `_lo` columns, so that a stretch can be summed before its sign is applied.
+        let summed: Vec<&str> = std::iter::once("cost_nanos").chain(MEASURES).collect();
+        let split_columns = summed
+            .iter()
+            .map(|m| {
+                if is_split(m) {
+                    format!("{m} / {SPLIT} AS {m}_hi, {m} % {SPLIT} AS {m}_lo")
+                } else {
+                    m.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let days = binds.bind(text(&plan_json(&plan.days)?));
-        let moves = binds.bind(text(&plan_json(&plan.moves)?));
-        let signed = format!(
-            "project_id, provider, model, operation, currency, cost_nanos * m.sign AS cost_nanos, {}",
-            MEASURES
-                .iter()
-                .map(|m| format!("{m} * m.sign AS {m}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
         // The LIMIT keeps each list a table of its own, read once, rather than its JSON
         // re-read for every rollup row joined to it.
         let daily_filter = filter(&mut binds);
         reads.push(format!(
-            "SELECT m.label AS bucket, {columns} FROM (SELECT value ->> 0 AS day, \
-             value ->> 1 AS label FROM json_each(?{days}) LIMIT -1) AS m \
+            "SELECT m.label AS bucket, project_id, provider, model, operation, currency, \
+             {split_columns} FROM (SELECT value ->> 0 AS day, value ->> 1 AS label \
+             FROM json_each(?{days}) LIMIT -1) AS m \
              JOIN usage_daily ON usage_daily.day = m.day {daily_filter}"
         ));
-        // Each move is a stretch of quarter hours: a range read on the table's key.
+        // Each stretch of quarter hours is one range read on the table's key, summed by the
+        // report's groups; its moves then add that sum to one period and take it from
+        // another. A month by day reads each stretch once rather than once per move.
+        let shared = plan.shared_stretches();
+        let stretches = binds.bind(text(&plan_json(&shared.stretches)?));
+        let links = binds.bind(text(&plan_json(&shared.links)?));
+        let groups: Vec<&str> = [Dim::Project, Dim::Provider, Dim::Model, Dim::Operation]
+            .iter()
+            .filter(|d| query.dims.contains(d))
+            .map(|d| match d {
+                Dim::Project => "project_id",
+                other => other.name(),
+            })
+            .collect();
+        let group_columns: String = groups.iter().map(|g| format!("{g}, ")).collect();
+        let outer_groups = ["project_id", "provider", "model", "operation"]
+            .iter()
+            .map(|c| {
+                if groups.contains(c) {
+                    format!("x.{c} AS {c}")
+                } else {
+                    format!("NULL AS {c}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let stretch_sums = summed
+            .iter()
+            .map(|m| {
+                if is_split(m) {
+                    format!("SUM({m} / {SPLIT}) AS {m}_hi, SUM({m} % {SPLIT}) AS {m}_lo")
+                } else {
+                    format!("SUM({m}) AS {m}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let signed = summed
+            .iter()
+            .map(|m| {
+                if is_split(m) {
+                    format!("x.{m}_hi * l.sign AS {m}_hi, x.{m}_lo * l.sign AS {m}_lo")
+                } else {
+                    format!("x.{m} * l.sign AS {m}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let quarter_filter = filter(&mut binds);
         reads.push(format!(
-            "SELECT m.label AS bucket, {signed} FROM (SELECT value ->> 'from' AS q_from, \
-             value ->> 'to' AS q_to, value ->> 'period' AS label, value ->> 'sign' AS sign \
-             FROM json_each(?{moves}) LIMIT -1) AS m \
-             JOIN usage_quarter_hours AS q ON q.quarter >= m.q_from AND q.quarter < m.q_to \
-             {quarter_filter}"
+            "SELECT l.label AS bucket, {outer_groups}, x.currency AS currency, {signed} \
+             FROM (SELECT s.i AS i, {group_columns}currency, {stretch_sums} \
+             FROM (SELECT key AS i, value ->> 0 AS q_from, value ->> 1 AS q_to \
+             FROM json_each(?{stretches}) LIMIT -1) AS s \
+             JOIN usage_quarter_hours AS q ON q.quarter >= s.q_from AND q.quarter < s.q_to \
+             {quarter_filter} GROUP BY s.i, {group_columns}currency) AS x \
+             JOIN (SELECT value ->> 0 AS i, value ->> 1 AS label, value ->> 2 AS sign \
+             FROM json_each(?{links}) LIMIT -1) AS l ON l.i = x.i"
         ));
     } else {
         for part in query.parts() {
@@ -166,18 +222,22 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
         })
         .collect::<Vec<_>>()
         .join(", ");
+    // A plan's reads hand over the split measures already in parts.
+    let sum = |m: &str| {
+        if !is_split(m) {
+            format!("CAST(SUM({m}) AS TEXT) AS {m}")
+        } else if query.periods.is_some() {
+            format!("CAST(SUM({m}_hi) AS TEXT) AS {m}_hi, CAST(SUM({m}_lo) AS TEXT) AS {m}_lo")
+        } else {
+            split_sum_sql(m, m)
+        }
+    };
     let sums = MEASURES
         .iter()
-        .map(|m| {
-            if is_split(m) {
-                split_sum_sql(m, m)
-            } else {
-                format!("CAST(SUM({m}) AS TEXT) AS {m}")
-            }
-        })
+        .map(|m| sum(m))
         .collect::<Vec<_>>()
         .join(", ");
-    let cost = split_sum_sql("cost_nanos", "cost_nanos");
+    let cost = sum("cost_nanos");
     let source = reads.join(" UNION ALL ");
     // Hours moved out of a day's period leave no empty group behind.
     let having = if query.periods.is_some() {
