@@ -54,6 +54,20 @@ fn split_sum_sql(column: &str, name: &str) -> String {
     )
 }
 
+/// `measures` as a list of columns: `split(m)` for a measure summed in two parts, `whole(m)`
+/// for the others.
+fn measure_columns(
+    measures: &[&str],
+    split: impl Fn(&str) -> String,
+    whole: impl Fn(&str) -> String,
+) -> String {
+    measures
+        .iter()
+        .map(|m| if is_split(m) { split(m) } else { whole(m) })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The sum [`split_sum_sql`] read in two parts.
 fn split_sum(row: &Map<String, Value>, name: &str) -> Result<i128, StoreError> {
     let hi = nanos(row.get(&format!("{name}_hi")))?;
@@ -98,17 +112,11 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
         // In a plan's reads each summed-in-parts measure comes already split into `_hi` and
         // `_lo` columns, so that a stretch can be summed before its sign is applied.
         let summed: Vec<&str> = std::iter::once("cost_nanos").chain(MEASURES).collect();
-        let split_columns = summed
-            .iter()
-            .map(|m| {
-                if is_split(m) {
-                    format!("{m} / {SPLIT} AS {m}_hi, {m} % {SPLIT} AS {m}_lo")
-                } else {
-                    m.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let split_columns = measure_columns(
+            &summed,
+            |m| format!("{m} / {SPLIT} AS {m}_hi, {m} % {SPLIT} AS {m}_lo"),
+            str::to_string,
+        );
         let days = binds.bind(text(&plan_json(&plan.days)?));
         // The LIMIT keeps each list a table of its own, read once, rather than its JSON
         // re-read for every rollup row joined to it.
@@ -145,28 +153,16 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let stretch_sums = summed
-            .iter()
-            .map(|m| {
-                if is_split(m) {
-                    format!("SUM({m} / {SPLIT}) AS {m}_hi, SUM({m} % {SPLIT}) AS {m}_lo")
-                } else {
-                    format!("SUM({m}) AS {m}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let signed = summed
-            .iter()
-            .map(|m| {
-                if is_split(m) {
-                    format!("x.{m}_hi * l.sign AS {m}_hi, x.{m}_lo * l.sign AS {m}_lo")
-                } else {
-                    format!("x.{m} * l.sign AS {m}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let stretch_sums = measure_columns(
+            &summed,
+            |m| format!("SUM({m} / {SPLIT}) AS {m}_hi, SUM({m} % {SPLIT}) AS {m}_lo"),
+            |m| format!("SUM({m}) AS {m}"),
+        );
+        let signed = measure_columns(
+            &summed,
+            |m| format!("x.{m}_hi * l.sign AS {m}_hi, x.{m}_lo * l.sign AS {m}_lo"),
+            |m| format!("x.{m} * l.sign AS {m}"),
+        );
         let quarter_filter = filter(&mut binds);
         reads.push(format!(
             "SELECT l.label AS bucket, {outer_groups}, x.currency AS currency, {signed} \
@@ -223,21 +219,17 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
         .collect::<Vec<_>>()
         .join(", ");
     // A plan's reads hand over the split measures already in parts.
-    let sum = |m: &str| {
-        if !is_split(m) {
-            format!("CAST(SUM({m}) AS TEXT) AS {m}")
-        } else if query.periods.is_some() {
+    let split_sum = |m: &str| {
+        if query.periods.is_some() {
             format!("CAST(SUM({m}_hi) AS TEXT) AS {m}_hi, CAST(SUM({m}_lo) AS TEXT) AS {m}_lo")
         } else {
             split_sum_sql(m, m)
         }
     };
-    let sums = MEASURES
-        .iter()
-        .map(|m| sum(m))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let cost = sum("cost_nanos");
+    let sums = measure_columns(&MEASURES, split_sum, |m| {
+        format!("CAST(SUM({m}) AS TEXT) AS {m}")
+    });
+    let cost = split_sum("cost_nanos");
     let source = reads.join(" UNION ALL ");
     // Hours moved out of a day's period leave no empty group behind.
     let having = if query.periods.is_some() {
