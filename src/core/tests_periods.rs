@@ -34,16 +34,15 @@ fn moves(list: &[(&str, &str, &str, i64)]) -> Vec<Move> {
         .collect()
 }
 
+/// The plan of `from..to` by local day in New York.
+fn new_york_by_day(from: DateTime<Utc>, to: DateTime<Utc>) -> PeriodPlan {
+    PeriodPlan::build(from, to, Period::Day, tz("America/New_York")).unwrap()
+}
+
 #[test]
 fn a_day_plan_moves_only_the_stretch_of_a_utc_day_that_belongs_to_another_local_day() {
     // 2 and 3 October 2026 in New York (UTC-4): local midnights at 04:00 UTC.
-    let plan = PeriodPlan::build(
-        utc(2026, 10, 2, 4, 0),
-        utc(2026, 10, 4, 4, 0),
-        Period::Day,
-        tz("America/New_York"),
-    )
-    .unwrap();
+    let plan = new_york_by_day(utc(2026, 10, 2, 4, 0), utc(2026, 10, 4, 4, 0));
 
     // 2 October is partial in UTC (from 04:00): its 20 hours are read by the quarter hour.
     // 3 October is whole: it goes to local 3 October, and its first four hours move back to
@@ -65,13 +64,7 @@ fn a_day_plan_moves_only_the_stretch_of_a_utc_day_that_belongs_to_another_local_
 
 #[test]
 fn a_stretch_taken_from_one_local_day_and_added_to_another_is_listed_once_with_both_moves() {
-    let plan = PeriodPlan::build(
-        utc(2026, 10, 2, 4, 0),
-        utc(2026, 10, 4, 4, 0),
-        Period::Day,
-        tz("America/New_York"),
-    )
-    .unwrap();
+    let plan = new_york_by_day(utc(2026, 10, 2, 4, 0), utc(2026, 10, 4, 4, 0));
 
     let shared = plan.shared_stretches();
 
@@ -109,13 +102,7 @@ fn a_stretch_taken_from_one_local_day_and_added_to_another_is_listed_once_with_b
 
 #[test]
 fn a_month_by_day_in_new_york_reads_each_moved_stretch_once() {
-    let plan = PeriodPlan::build(
-        utc(2026, 10, 1, 4, 0),
-        utc(2026, 11, 1, 4, 0),
-        Period::Day,
-        tz("America/New_York"),
-    )
-    .unwrap();
+    let plan = new_york_by_day(utc(2026, 10, 1, 4, 0), utc(2026, 11, 1, 4, 0));
 
     let shared = plan.shared_stretches();
 
