@@ -42,12 +42,6 @@ export function amount(text) {
   return `${sign && !zero ? '-' : ''}${quantity(wholeOut)}.${fractionOut}`;
 }
 
-/** Money list -> ["12.50 USD", "1.25 EUR"], or ["0.00"] for none: amounts as `amount` rounds them. */
-export function moneyLines(list) {
-  if (!list || list.length === 0) return ['0.00'];
-  return list.map((m) => `${amount(m.amount)} ${m.currency}`);
-}
-
 /** A Money object as people read it ("1,234.57 USD"), or "—" for none. */
 export const money = (m) => (m ? `${amount(m.amount)} ${m.currency}` : '—');
 

@@ -352,10 +352,10 @@ const EXTRA_CARDS = [
   ['failed_events', 'Failed calls', int],
 ];
 /** An amount as people read it, its exact text in a tooltip when rounding changed it. */
-const amountText = (text, currency) => h('span', {
+const amountText = (text) => h('span', {
   class: 'amount',
-  title: exactMoney({ amount: text, currency: currency ?? '' })?.trim() ?? null,
-  text: currency ? `${amount(text)} ${currency}` : amount(text),
+  title: exactMoney({ amount: text, currency: '' })?.trim() ?? null,
+  text: amount(text),
 });
 
 /** A project's name with its id (muted), as the project list has it; the id alone when unknown. */
@@ -471,7 +471,7 @@ function costColumns(rows, { events = (r) => r.events, unpriced = (r) => r.unpri
       const none = Number(unpriced(r) ?? 0);
       const has = (r.cost ?? []).some((m) => m.currency === c);
       if (none && none >= Number(events(r) ?? 0) && !has) return h('span', { class: 'muted', title: 'No price for these events yet', text: 'unpriced' });
-      const shown = amountText(amountIn(r.cost, c), null);
+      const shown = amountText(amountIn(r.cost, c));
       // The mark is drawn by CSS (the cell's text stays the amount, for copying). Sorting
       // compares the exact amounts.
       const note = `Leaves out ${none} unpriced event${none === 1 ? '' : 's'}`;
