@@ -92,6 +92,7 @@ try {
     ['all time by month and provider, tz America/New_York', '/api/admin/usage?group=month,provider&preset=all&tz=America/New_York'],
     ['a month by day and provider as CSV', `/api/admin/usage?group=day,provider&from=${first}&to=${last}&format=csv`],
     ['usage stats (today and this month)', '/api/usage/stats'],
+    ['usage stats, one project, tz America/New_York', '/api/usage/stats?project_id=p3&tz=America/New_York'],
     ['monthly stats (events and jobs)', `/api/admin/stats?m=${month}`],
     ['analytics usage summary (this month)', '/api/analytics/usage-summary'],
     ['analytics realtime usage', '/api/analytics/realtime-usage'],

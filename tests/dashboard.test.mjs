@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startHttpWorker, ADMIN_KEY } from './support/http-worker.mjs';
 import { ROOT } from './support/worker.mjs';
-import { amount as shown } from '../dashboard/src/format.js';
+import { amount as shown, dateTime } from '../dashboard/src/format.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -212,6 +212,17 @@ async function assertTablesMatch(page, params) {
       assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
       assert.equal(Number(cells[table.head.indexOf('Tokens')].replace(/,/g, '')), r.total_tokens);
       assert.equal(Number(cells[table.head.indexOf('Unpriced')].replace(/,/g, '')), r.unpriced_events);
+    }
+    if (dim === 'provider') {
+      // Each provider's newest call this month, from the usage stats, whatever the range.
+      const stats = await api(`/api/usage/stats?${query(params.project_id ? { project_id: params.project_id } : {})}`);
+      const newest = new Map(stats.month.by_provider.map((p) => [p.provider, p.last_updated]));
+      const column = table.head.indexOf('Last call this month');
+      assert.ok(column > 0, 'the provider table has a last-call column');
+      for (const r of report.rows) {
+        assert.equal(byLabel.get(r.provider).cells[column], dateTime(newest.get(r.provider), 'UTC'), `last call of ${r.provider}`);
+      }
+      assert.ok(report.rows.some((r) => newest.get(r.provider)), 'some provider called this month');
     }
   }
 }

@@ -73,6 +73,17 @@ before(async () => {
 });
 after(async () => w?.dispose());
 
+/** Each provider's `last_updated` in a block of the usage stats. */
+const newestByProvider = (block) => Object.fromEntries(block.by_provider.map((p) => [p.provider, p.last_updated]));
+/** The newest timestamp of each provider among the events `chosen` keeps. */
+function expectedNewest(list, chosen) {
+  const out = {};
+  for (const e of list.filter(chosen)) {
+    if (!(e.provider in out) || e.timestamp > out[e.provider]) out[e.provider] = e.timestamp;
+  }
+  return out;
+}
+
 const get = async (path, key = ADMIN_KEY) => {
   const r = await w.fetch(path, { key });
   assert.equal(r.status, 200, `${path}: ${r.text}`);
@@ -251,9 +262,15 @@ test('usage stats give today and this month per provider, with last_updated and 
   assert.equal(usd(stats.month.totals), amount(costOf(months)));
   const openai = stats.month.by_provider.find((p) => p.provider === 'openai');
   assert.equal(usd(openai), amount(costOf(months.filter((e) => e.provider === 'openai'))));
+  // Each provider carries the time of its newest event in the block.
+  const utcDay = (e) => e.timestamp.slice(0, 10);
+  assert.deepEqual(newestByProvider(stats.today), expectedNewest(events, (e) => utcDay(e) === today));
+  assert.deepEqual(newestByProvider(stats.month), expectedNewest(events, (e) => utcDay(e) >= monthStart));
+  assert.ok(stats.month.by_provider.some((p) => p.provider === 'mistral' && p.last_updated < stats.last_updated));
   const own = await get('/api/usage/stats', keys.pod);
   assert.equal(own.project_id, 'pod');
   assert.equal(usd(own.month.totals), amount(costOf(months.filter((e) => e.project === 'pod'))));
+  assert.deepEqual(newestByProvider(own.month), expectedNewest(events, (e) => e.project === 'pod' && utcDay(e) >= monthStart));
   const quiet = await get('/api/usage/stats', keys.quiet);
   assert.deepEqual([quiet.today.totals.events, quiet.month.totals.events, quiet.month.totals.cost, quiet.last_updated], [0, 0, [], null]);
   assert.equal((await w.fetch('/api/usage/stats?project_id=ads', { key: keys.pod })).status, 403);
@@ -268,6 +285,8 @@ test('usage stats give today and this month per provider, with last_updated and 
     assert.equal(usd(local.today.totals), amount(costOf(inDay)), tz);
     assert.equal(usd(local.month.totals), amount(costOf(inMonth)), tz);
     assert.equal(local.month.totals.events, events.filter((e) => localDay(e.timestamp, tz).slice(0, 7) === day.slice(0, 7)).length, tz);
+    assert.deepEqual(newestByProvider(local.today), expectedNewest(events, (e) => localDay(e.timestamp, tz) === day), tz);
+    assert.deepEqual(newestByProvider(local.month), expectedNewest(events, (e) => localDay(e.timestamp, tz).slice(0, 7) === day.slice(0, 7)), tz);
   }
 });
 
@@ -438,4 +457,24 @@ test('in India and Nepal an event just before local midnight counts in its own d
     const oneDay = await get(`/api/admin/usage?group=provider&from=${next}&to=${next}&tz=${zone}&project_id=south-asia`);
     assert.deepEqual(oneDay.rows.map((r) => [r.provider, usd(r), r.events]), [['openai', '7.00', 1]], tz);
   }
+});
+
+test('a provider whose last UTC day holds only calls after the local day still shows its newest call of the day', async () => {
+  // UTC-5 all year: the local day runs from 05:00 UTC to 05:00 UTC the next day. Rows are
+  // written straight into D1, since the API refuses times more than five minutes ahead.
+  const zone = 'Etc/GMT+5';
+  const localToday = localDay(new Date(now).toISOString(), zone);
+  const next = new Date(Date.parse(`${localToday}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
+  const inDay = `${localToday}T10:00:00.000Z`;
+  const afterDay = `${next}T06:00:00.000Z`;
+  const insert = (id, at) => w.db.prepare(
+    "INSERT INTO api_usage (project_id, id, provider, model, request_timestamp) VALUES ('quiet', ?1, 'hume', 'octave', ?2)",
+  ).bind(id, at);
+  await w.db.batch([insert('hume-in-day', inDay), insert('hume-after-day', afterDay)]);
+  const stats = await get(`/api/usage/stats?tz=${encodeURIComponent(zone)}`, keys.quiet);
+  assert.equal(stats.today.date, localToday);
+  assert.deepEqual(newestByProvider(stats.today), { hume: inDay });
+  assert.equal(stats.today.totals.events, 1);
+  const sameMonth = next.slice(0, 7) === localToday.slice(0, 7);
+  assert.deepEqual(newestByProvider(stats.month), { hume: sameMonth ? afterDay : inDay });
 });

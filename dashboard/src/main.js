@@ -508,6 +508,12 @@ function renderTables(d) {
       first.show = (r) => [r.project_name ?? r.project_id, r.project_name ? h('span', { class: 'muted', text: ` (${r.project_id})` }) : null];
     }
     const columns = [first, ...costColumns(rows), ...COUNT_COLUMNS];
+    if (dim.key === 'provider') {
+      // Whatever the range, when each provider last reported a call this month: a provider
+      // whose calls stopped (or whose reporting broke) stands out.
+      const newest = new Map((d.stats?.month?.by_provider ?? []).map((p) => [p.provider, p.last_updated]));
+      columns.push({ label: 'Last call this month', type: 'text', get: (r) => newest.get(r.provider) ?? '', show: (r) => dateTime(newest.get(r.provider), state.tz) });
+    }
     if (dim.key === 'project' && state.role === 'admin') {
       if (rows.some((r) => r.client)) columns.splice(1, 0, { label: 'Client', type: 'text', get: (r) => r.client ?? '' });
       columns.push({ label: 'Budget this month', type: 'text', get: (r) => budgetStatusText(r.budget) });

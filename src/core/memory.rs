@@ -668,6 +668,28 @@ impl crate::core::report::ReportStore for MemoryStore {
             .max())
     }
 
+    async fn newest_by_provider(
+        &self,
+        span: &crate::core::report::QuarterSpan,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.check()?;
+        let mut newest: BTreeMap<String, String> = BTreeMap::new();
+        for listed in self.events.borrow().iter() {
+            let event = &listed.event;
+            if project.is_some_and(|p| p.as_str() != event.project_id)
+                || !span.holds(&event.request_timestamp)
+            {
+                continue;
+            }
+            let slot = newest.entry(event.provider.clone()).or_default();
+            if event.request_timestamp > *slot {
+                slot.clone_from(&event.request_timestamp);
+            }
+        }
+        Ok(newest.into_iter().collect())
+    }
+
     async fn recent_minutes(
         &self,
         _since: &str,

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::clock::format_timestamp;
+use super::clock::{format_timestamp, parse_timestamp};
 use super::error::{CoreError, Problems, StoreError};
 use super::money::{format_scaled, Currency, Money, Totals};
 use super::projects::ProjectId;
@@ -382,12 +382,61 @@ pub trait ReportStore {
         &self,
         project: Option<&ProjectId>,
     ) -> Result<Option<String>, StoreError>;
+    /// The timestamp of each provider's newest stored event in `span` (of one project, if
+    /// given), as `(provider, timestamp)`. A provider whose newest events there were pruned
+    /// by retention is left out.
+    async fn newest_by_provider(
+        &self,
+        span: &QuarterSpan,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// Events since `since` (stored text) summed per minute (`YYYY-MM-DDTHH:MM`) and currency.
     async fn recent_minutes(
         &self,
         since: &str,
         project: Option<&ProjectId>,
     ) -> Result<Vec<MinuteRow>, StoreError>;
+}
+
+/// A range of whole UTC quarter hours (`from` rounds down, `to` up), with the UTC days it
+/// touches: what a store reads to find each provider's newest event in a local day or month
+/// (the daily rollups name the last day with events, the quarter-hour ones the last quarter
+/// hour of that day, and only that quarter hour's rows are read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarterSpan {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The first quarter hour (`YYYY-MM-DDTHH:MM`).
+    pub first_quarter: String,
+    /// The quarter hour just after the span.
+    pub end_quarter: String,
+    /// The first and last UTC day (`YYYY-MM-DD`) holding a quarter hour of the span.
+    pub first_day: String,
+    pub last_day: String,
+}
+
+impl QuarterSpan {
+    /// The span of `from..to`; `None` when it holds no quarter hour.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Option<Self> {
+        let (from, to) = (floor_quarter(from), ceil_quarter(to));
+        if from >= to {
+            return None;
+        }
+        let last = to - Duration::minutes(15);
+        Some(Self {
+            first_quarter: quarter_bucket(from),
+            end_quarter: quarter_bucket(to),
+            first_day: day_bucket(from.date_naive()),
+            last_day: day_bucket(last.date_naive()),
+            from,
+            to,
+        })
+    }
+
+    /// Whether a stored timestamp falls in the span.
+    pub fn holds(&self, timestamp: &str) -> bool {
+        parse_timestamp(timestamp).is_ok_and(|t| self.from <= t && t < self.to)
+    }
 }
 
 /// Events of one minute in one currency.
@@ -1217,6 +1266,26 @@ fn by_dim(rows: &[ReportRow], dim: Dim) -> Vec<Value> {
         .collect()
 }
 
+/// Each provider's entry with the timestamp of its newest event (`last_updated`, null when
+/// its rows were pruned).
+fn with_newest(entries: Vec<Value>, newest: Vec<(String, String)>) -> Vec<Value> {
+    let newest: BTreeMap<String, String> = newest.into_iter().collect();
+    entries
+        .into_iter()
+        .map(|mut entry| {
+            let last = entry
+                .get("provider")
+                .and_then(Value::as_str)
+                .and_then(|p| newest.get(p))
+                .cloned();
+            if let Value::Object(map) = &mut entry {
+                map.insert("last_updated".into(), json!(last));
+            }
+            entry
+        })
+        .collect()
+}
+
 /// The sums of every row.
 pub fn total_of(rows: &[ReportRow]) -> Sums {
     let mut total = Sums::default();
@@ -1256,6 +1325,22 @@ pub async fn usage_stats(
     };
     let today_rows = store.rollups(&by_provider(&day)).await?;
     let month_rows = store.rollups(&by_provider(&month)).await?;
+    // Each provider's newest event, so that a provider whose calls stopped being reported
+    // stands out.
+    let newest = |range: &Range| {
+        let span = range
+            .from
+            .zip(range.to)
+            .and_then(|(f, t)| QuarterSpan::new(f, t));
+        async move {
+            match span {
+                Some(span) => store.newest_by_provider(&span, project).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    };
+    let today_newest = newest(&day).await?;
+    let month_newest = newest(&month).await?;
     let today_label = today.format("%Y-%m-%d").to_string();
     let today_grouped = group_rows(&today_rows, None, &[Dim::Provider], tz);
     let month_grouped = group_rows(&month_rows, None, &[Dim::Provider], tz);
@@ -1270,12 +1355,12 @@ pub async fn usage_stats(
         "today": {
             "date": today_label,
             "totals": total_of(&today_grouped),
-            "by_provider": by_dim(&today_grouped, Dim::Provider),
+            "by_provider": with_newest(by_dim(&today_grouped, Dim::Provider), today_newest),
         },
         "month": {
             "month": today.format("%Y-%m").to_string(),
             "totals": total_of(&month_grouped),
-            "by_provider": by_dim(&month_grouped, Dim::Provider),
+            "by_provider": with_newest(by_dim(&month_grouped, Dim::Provider), month_newest),
         },
     }))
 }

@@ -1,5 +1,6 @@
 //! D1 adapter of the report and job stores: sums over the rollup tables, never `api_usage`
-//! rows (except the last hour, by minute, and the newest event's time, both on an index).
+//! rows (except the last hour, by minute, and the newest event's time, overall or of each
+//! provider, all on an index).
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -10,7 +11,7 @@ use crate::core::error::StoreError;
 use crate::core::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
 use crate::core::projects::ProjectId;
 use crate::core::report::{
-    Dim, MinuteRow, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
+    Dim, MinuteRow, QuarterSpan, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
 };
 
 use super::d1::{corrupt, query_all, query_first, store_error, text, Binds, D1Store};
@@ -369,6 +370,58 @@ impl ReportStore for D1Store {
             }
         };
         Ok(rows.into_iter().next().and_then(|r| r.t))
+    }
+
+    async fn newest_by_provider(
+        &self,
+        span: &QuarterSpan,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Newest {
+            provider: String,
+            t: Option<String>,
+        }
+        // Three steps, each on a key: the last UTC day with events of each project and
+        // provider (daily rollups); that day's last quarter hour with events, or the day
+        // before's when the day's events all fall after the span (ninety-six lookups of the
+        // quarter-hour key, not a scan of every project's quarters); then the newest row of
+        // that quarter hour on the (project, time) index. A provider whose calls stopped
+        // weeks ago costs no more than one called a second ago.
+        let sql = format!(
+            "WITH RECURSIVE steps(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM steps WHERE i < 95), \
+             hm AS MATERIALIZED (SELECT printf('T%02d:%02d', i / 4, i % 4 * 15) AS t FROM steps), \
+             d AS (SELECT project_id, provider, MAX(day) AS day FROM usage_daily \
+               WHERE day >= ?1 AND day <= ?2 AND events > 0 {} GROUP BY project_id, provider), \
+             q AS (SELECT d.project_id, d.provider, COALESCE( \
+               (SELECT MAX(d.day || hm.t) FROM hm WHERE d.day || hm.t >= ?3 AND d.day || hm.t < ?4 \
+                 AND EXISTS (SELECT 1 FROM usage_quarter_hours h WHERE h.quarter = d.day || hm.t \
+                   AND h.project_id = d.project_id AND h.provider = d.provider AND h.events > 0)), \
+               (SELECT MAX(date(d.day, '-1 day') || hm.t) FROM hm WHERE date(d.day, '-1 day') || hm.t >= ?3 \
+                 AND EXISTS (SELECT 1 FROM usage_quarter_hours h WHERE h.quarter = date(d.day, '-1 day') || hm.t \
+                   AND h.project_id = d.project_id AND h.provider = d.provider AND h.events > 0))) AS quarter \
+               FROM d) \
+             SELECT provider, MAX((SELECT MAX(u.request_timestamp) FROM api_usage u \
+               WHERE u.project_id = q.project_id AND u.request_timestamp >= q.quarter \
+                 AND u.request_timestamp < strftime('%Y-%m-%dT%H:%M', q.quarter, '+15 minutes') \
+                 AND u.provider = q.provider)) AS t \
+             FROM q WHERE q.quarter IS NOT NULL GROUP BY provider ORDER BY provider",
+            if project.is_some() { "AND project_id = ?5" } else { "" }
+        );
+        let mut binds = vec![
+            text(&span.first_day),
+            text(&span.last_day),
+            text(&span.first_quarter),
+            text(&span.end_quarter),
+        ];
+        if let Some(p) = project {
+            binds.push(text(p.as_str()));
+        }
+        let rows: Vec<Newest> = query_all(self.db(), &sql, &binds).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| Some((r.provider, r.t?)))
+            .collect())
     }
 
     async fn recent_minutes(
