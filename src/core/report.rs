@@ -401,15 +401,15 @@ pub trait ReportStore {
 /// A range of whole UTC quarter hours (`from` rounds down, `to` up), with the UTC days it
 /// touches: what a store reads to find each provider's newest event in a local day or month
 /// (the daily rollups name the last day with events, the quarter-hour ones the last quarter
-/// hour of that day, and only that quarter hour's rows are read).
+/// hour with events, and only that quarter hour's rows are read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarterSpan {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     /// The first quarter hour (`YYYY-MM-DDTHH:MM`).
     pub first_quarter: String,
-    /// The quarter hour just after the span.
-    pub end_quarter: String,
+    /// The last quarter hour.
+    pub last_quarter: String,
     /// The first and last UTC day (`YYYY-MM-DD`) holding a quarter hour of the span.
     pub first_day: String,
     pub last_day: String,
@@ -425,7 +425,7 @@ impl QuarterSpan {
         let last = to - Duration::minutes(15);
         Some(Self {
             first_quarter: quarter_bucket(from),
-            end_quarter: quarter_bucket(to),
+            last_quarter: quarter_bucket(last),
             first_day: day_bucket(from.date_naive()),
             last_day: day_bucket(last.date_naive()),
             from,

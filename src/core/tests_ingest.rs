@@ -2934,13 +2934,13 @@ fn a_quarter_span_rounds_to_whole_quarter_hours_and_names_the_utc_days_it_touche
     assert_eq!(
         (
             new_york_day.first_quarter.as_str(),
-            new_york_day.end_quarter.as_str(),
+            new_york_day.last_quarter.as_str(),
             new_york_day.first_day.as_str(),
             new_york_day.last_day.as_str()
         ),
         (
             "2026-11-20T05:00",
-            "2026-11-21T05:00",
+            "2026-11-21T04:45",
             "2026-11-20",
             "2026-11-21"
         )
@@ -2952,8 +2952,11 @@ fn a_quarter_span_rounds_to_whole_quarter_hours_and_names_the_utc_days_it_touche
     assert_eq!(utc_day.last_day, "2026-11-20");
     let rounded = QuarterSpan::new(t(20, 5, 7), t(20, 5, 20)).unwrap();
     assert_eq!(
-        (rounded.first_quarter.as_str(), rounded.end_quarter.as_str()),
-        ("2026-11-20T05:00", "2026-11-20T05:30")
+        (
+            rounded.first_quarter.as_str(),
+            rounded.last_quarter.as_str()
+        ),
+        ("2026-11-20T05:00", "2026-11-20T05:15")
     );
     assert_eq!(QuarterSpan::new(t(20, 5, 0), t(20, 5, 0)), None);
 }

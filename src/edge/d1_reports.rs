@@ -383,36 +383,43 @@ impl ReportStore for D1Store {
             t: Option<String>,
         }
         // Three steps, each on a key: the last UTC day with events of each project and
-        // provider (daily rollups); that day's last quarter hour with events, or the day
-        // before's when the day's events all fall after the span (ninety-six lookups of the
-        // quarter-hour key, not a scan of every project's quarters); then the newest row of
-        // that quarter hour on the (project, time) index. A provider whose calls stopped
-        // weeks ago costs no more than one called a second ago.
+        // provider (daily rollups); a walk back through the quarter hours from that day's
+        // last one (or the newest stored, or the span's last, if earlier), looking each up
+        // by its key, until one holds the provider's events: one lookup for a provider in
+        // use, at most 192 (that day and the one before, for a day whose events all fall
+        // after the span) for one silent since early in the day; then the newest row of that
+        // quarter hour on the (project, time) index. A provider whose calls stopped weeks
+        // ago costs no more than one called a second ago.
+        let probe = |quarter: &str, of: &str| {
+            format!(
+                "EXISTS (SELECT 1 FROM usage_quarter_hours h WHERE h.quarter = {quarter} \
+                 AND h.project_id = {of}.project_id AND h.provider = {of}.provider AND h.events > 0)"
+            )
+        };
+        let earlier = "strftime('%Y-%m-%dT%H:%M', w.quarter, '-15 minutes')";
         let sql = format!(
-            "WITH RECURSIVE steps(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM steps WHERE i < 95), \
-             hm AS MATERIALIZED (SELECT printf('T%02d:%02d', i / 4, i % 4 * 15) AS t FROM steps), \
-             d AS (SELECT project_id, provider, MAX(day) AS day FROM usage_daily \
+            "WITH RECURSIVE d AS (SELECT project_id, provider, MAX(day) AS day FROM usage_daily \
                WHERE day >= ?1 AND day <= ?2 AND events > 0 {} GROUP BY project_id, provider), \
-             q AS (SELECT d.project_id, d.provider, COALESCE( \
-               (SELECT MAX(d.day || hm.t) FROM hm WHERE d.day || hm.t >= ?3 AND d.day || hm.t < ?4 \
-                 AND EXISTS (SELECT 1 FROM usage_quarter_hours h WHERE h.quarter = d.day || hm.t \
-                   AND h.project_id = d.project_id AND h.provider = d.provider AND h.events > 0)), \
-               (SELECT MAX(date(d.day, '-1 day') || hm.t) FROM hm WHERE date(d.day, '-1 day') || hm.t >= ?3 \
-                 AND EXISTS (SELECT 1 FROM usage_quarter_hours h WHERE h.quarter = date(d.day, '-1 day') || hm.t \
-                   AND h.project_id = d.project_id AND h.provider = d.provider AND h.events > 0))) AS quarter \
-               FROM d) \
+             walk(project_id, provider, quarter, n, hit) AS ( \
+               SELECT project_id, provider, q, 0, {} FROM (SELECT project_id, provider, \
+                 MIN(day || 'T23:45', ?4, (SELECT MAX(quarter) FROM usage_quarter_hours)) AS q FROM d) s \
+               UNION ALL \
+               SELECT w.project_id, w.provider, {earlier}, w.n + 1, {} FROM walk w \
+               WHERE NOT w.hit AND w.n < 191 AND {earlier} >= ?3) \
              SELECT provider, MAX((SELECT MAX(u.request_timestamp) FROM api_usage u \
-               WHERE u.project_id = q.project_id AND u.request_timestamp >= q.quarter \
-                 AND u.request_timestamp < strftime('%Y-%m-%dT%H:%M', q.quarter, '+15 minutes') \
-                 AND u.provider = q.provider)) AS t \
-             FROM q WHERE q.quarter IS NOT NULL GROUP BY provider ORDER BY provider",
-            if project.is_some() { "AND project_id = ?5" } else { "" }
+               WHERE u.project_id = walk.project_id AND u.request_timestamp >= walk.quarter \
+                 AND u.request_timestamp < strftime('%Y-%m-%dT%H:%M', walk.quarter, '+15 minutes') \
+                 AND u.provider = walk.provider)) AS t \
+             FROM walk WHERE hit GROUP BY provider ORDER BY provider",
+            if project.is_some() { "AND project_id = ?5" } else { "" },
+            probe("s.q", "s"),
+            probe(earlier, "w"),
         );
         let mut binds = vec![
             text(&span.first_day),
             text(&span.last_day),
             text(&span.first_quarter),
-            text(&span.end_quarter),
+            text(&span.last_quarter),
         ];
         if let Some(p) = project {
             binds.push(text(p.as_str()));
