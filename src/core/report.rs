@@ -1266,6 +1266,22 @@ fn by_dim(rows: &[ReportRow], dim: Dim) -> Vec<Value> {
         .collect()
 }
 
+/// Each provider's newest event in a bounded range (none for a range without a quarter hour).
+async fn newest_by_provider(
+    store: &impl ReportStore,
+    range: &Range,
+    project: Option<&ProjectId>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    match range
+        .from
+        .zip(range.to)
+        .and_then(|(f, t)| QuarterSpan::new(f, t))
+    {
+        Some(span) => store.newest_by_provider(&span, project).await,
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Each provider's entry with the timestamp of its newest event (`last_updated`, null when
 /// its rows were pruned).
 fn with_newest(entries: Vec<Value>, newest: Vec<(String, String)>) -> Vec<Value> {
@@ -1327,20 +1343,8 @@ pub async fn usage_stats(
     let month_rows = store.rollups(&by_provider(&month)).await?;
     // Each provider's newest event, so that a provider whose calls stopped being reported
     // stands out.
-    let newest = |range: &Range| {
-        let span = range
-            .from
-            .zip(range.to)
-            .and_then(|(f, t)| QuarterSpan::new(f, t));
-        async move {
-            match span {
-                Some(span) => store.newest_by_provider(&span, project).await,
-                None => Ok(Vec::new()),
-            }
-        }
-    };
-    let today_newest = newest(&day).await?;
-    let month_newest = newest(&month).await?;
+    let today_newest = newest_by_provider(store, &day, project).await?;
+    let month_newest = newest_by_provider(store, &month, project).await?;
     let today_label = today.format("%Y-%m-%d").to_string();
     let today_grouped = group_rows(&today_rows, None, &[Dim::Provider], tz);
     let month_grouped = group_rows(&month_rows, None, &[Dim::Provider], tz);

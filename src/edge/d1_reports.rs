@@ -388,8 +388,8 @@ impl ReportStore for D1Store {
         // by its key, until one holds the provider's events: one lookup for a provider in
         // use, at most 192 (that day and the one before, for a day whose events all fall
         // after the span) for one silent since early in the day; then the newest row of that
-        // quarter hour on the (project, time) index. A provider whose calls stopped weeks
-        // ago costs no more than one called a second ago.
+        // quarter hour on the (project, time) index. How many days ago the provider was last
+        // called does not change the cost.
         let probe = |quarter: &str, of: &str| {
             format!(
                 "EXISTS (SELECT 1 FROM usage_quarter_hours h WHERE h.quarter = {quarter} \
