@@ -287,3 +287,37 @@ test('the month picker shows the plans as they were: an old fee before its chang
   assert.deepEqual([credit.status, credit.json.error.details[0].field], [400, 'since'], credit.text);
   assert.equal((await admin('/api/admin/subscriptions?provider=loudly&project_id=history', { method: 'DELETE' })).status, 204);
 });
+
+test('a project profile\'s capacity alert goes to its own project\'s plan, never to another project\'s, and same-named profiles of two projects live side by side', async () => {
+  for (const id of ['alpha', 'beta']) {
+    const r = await admin('/api/admin/projects', { method: 'POST', body: { id, name: id } });
+    assert.equal(r.status, 201, r.text);
+  }
+  // Each project has its own Hume plan with its own addresses; alpha's is saved first, so it
+  // is the first Hume plan in any list.
+  await put('/api/admin/subscriptions', { provider: 'hume', project_id: 'alpha', monthly_fee: '10', allotment: { amount: '100', unit: 'credits' }, alert_emails: ['alpha-ops@example.com'] });
+  await put('/api/admin/subscriptions', { provider: 'hume', project_id: 'beta', monthly_fee: '10', allotment: { amount: '30', unit: 'credits' }, alert_emails: ['beta-ops@example.com'] });
+  const a = await put('/api/admin/capacity/profiles', { name: 'voice-clip', project_id: 'alpha', alert_below: 1000, items: [{ provider: 'hume', amount: '1', unit: 'credits' }] });
+  const b = await put('/api/admin/capacity/profiles', { name: 'voice-clip', project_id: 'beta', alert_below: 1000, items: [{ provider: 'hume', amount: '2', unit: 'credits' }] });
+  assert.deepEqual([a.project_id, a.units_left], ['alpha', 100]);
+  assert.deepEqual([b.project_id, b.units_left], ['beta', 15]);
+  const both = (await admin('/api/admin/capacity')).json.profiles.filter((p) => p.name === 'voice-clip');
+  assert.deepEqual(both.map((p) => [p.project_id, p.units_left]).sort(), [['alpha', 100], ['beta', 15]], 'saving beta\'s profile did not replace alpha\'s');
+
+  const check = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json;
+  const levels = check.plans.filter((p) => p.level.startsWith('capacity-voice-clip')).map((p) => [p.level, p.project_id, p.action]).sort();
+  assert.deepEqual(levels, [['capacity-voice-clip@alpha', 'alpha', 'sent'], ['capacity-voice-clip@beta', 'beta', 'sent']], JSON.stringify(check.plans));
+  const sentTo = async (project) => (await admin(`/api/admin/alerts?project_id=${project}`)).json.alerts
+    .filter((x) => x.level.startsWith('capacity-voice-clip')).map((x) => [x.level, x.recipient]);
+  assert.deepEqual(await sentTo('beta'), [['capacity-voice-clip@beta', 'beta-ops@example.com']]);
+  assert.deepEqual(await sentTo('alpha'), [['capacity-voice-clip@alpha', 'alpha-ops@example.com']]);
+
+  // A name alone is ambiguous between two projects; with the project it deletes only that one.
+  const ambiguous = await admin('/api/admin/capacity/profiles?name=voice-clip', { method: 'DELETE' });
+  assert.deepEqual([ambiguous.status, ambiguous.json.error.details[0].field], [400, 'project_id']);
+  assert.equal((await admin('/api/admin/capacity/profiles?name=voice-clip&project_id=beta', { method: 'DELETE' })).status, 204);
+  const left = (await admin('/api/admin/capacity')).json.profiles.filter((p) => p.name === 'voice-clip');
+  assert.deepEqual(left.map((p) => p.project_id), ['alpha']);
+  assert.equal((await admin('/api/admin/capacity/profiles?name=voice-clip&project_id=beta', { method: 'DELETE' })).status, 404);
+  assert.equal((await admin('/api/admin/capacity/profiles?name=voice-clip', { method: 'DELETE' })).status, 204, 'the one left is found by its name alone');
+});

@@ -15,7 +15,7 @@ use super::clock::{format_timestamp, random_token, Clock, Entropy};
 use super::delivery::{deliver, Channel, Delivered, Fate, LogFacts, Outgoing, MAX_SENDS_PER_RUN};
 use super::error::CoreError;
 use super::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
-use super::plans::{capacity_of, plan_states, PlanStore};
+use super::plans::{capacity_of, plan_states, PlanState, PlanStore, ProfileCapacity};
 use super::projects::ProjectId;
 use super::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
 
@@ -1195,16 +1195,20 @@ async fn plan_checks(
         };
         if left < i64::from(below) {
             let bottleneck = profile.bottleneck.clone().unwrap_or_default();
-            let emails = states
-                .iter()
-                .find(|s| s.plan.provider == bottleneck)
-                .map(|s| s.plan.alert_emails.as_slice())
-                .unwrap_or_default();
+            let emails = capacity_recipients(&states, &profile, &bottleneck);
             let emails = config.recipients(emails).to_vec();
             due.push((
                 bottleneck.clone(),
                 profile.project_id.clone(),
-                format!("capacity-{}", profile.name),
+                format!(
+                    "capacity-{}{}",
+                    profile.name,
+                    profile
+                        .project_id
+                        .as_deref()
+                        .map(|p| format!("@{p}"))
+                        .unwrap_or_default()
+                ),
                 format!(
                     "Only {left} more \"{}\" fit in what is left of the plans (alert below {below}); {bottleneck} runs out first. Recommended pace: {} a day.",
                     profile.name,
@@ -1254,6 +1258,37 @@ async fn plan_checks(
         out.push((check, Some(item)));
     }
     Ok(out)
+}
+
+/// The addresses a capacity alert goes to: those of the bottleneck provider's plan of the
+/// profile's own project, else of that provider's global plan; never another project's plan.
+/// Among several plans of one scope (one per unit), the one in the bottleneck's unit wins.
+fn capacity_recipients<'a>(
+    states: &'a [PlanState],
+    profile: &ProfileCapacity,
+    bottleneck: &str,
+) -> &'a [String] {
+    let unit = profile
+        .per_provider
+        .iter()
+        .find(|p| p.provider == bottleneck && p.units_left.is_some())
+        .map(|p| p.unit.as_str());
+    let of_scope = |scope: Option<&str>| -> Option<&'a PlanState> {
+        let mut plans = states
+            .iter()
+            .filter(|s| s.plan.provider == bottleneck && s.plan.project_id.as_deref() == scope);
+        let first = plans.clone().next();
+        plans
+            .find(|s| Some(s.plan.unit.name().as_str()) == unit)
+            .or(first)
+    };
+    profile
+        .project_id
+        .as_deref()
+        .and_then(|p| of_scope(Some(p)))
+        .or_else(|| of_scope(None))
+        .map(|s| s.plan.alert_emails.as_slice())
+        .unwrap_or_default()
 }
 
 fn unreadable_check(u: super::budgets::UnreadableBudget) -> ProjectCheck {

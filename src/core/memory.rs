@@ -33,7 +33,8 @@ pub struct MemoryStore {
     plans: RefCell<BTreeMap<(String, String, String), crate::core::plans::Plan>>,
     /// Every saved or deleted (`None`) version of a plan, with the time it took effect.
     plan_versions: RefCell<Vec<PlanVersion>>,
-    profiles: RefCell<BTreeMap<String, crate::core::plans::Profile>>,
+    /// Keyed by (name, project id or '' for a global profile).
+    profiles: RefCell<BTreeMap<(String, String), crate::core::plans::Profile>>,
     /// When set, every operation fails as an unreachable database would.
     pub fail: RefCell<bool>,
     /// When set, only event inserts fail (the database went away after validation).
@@ -774,13 +775,14 @@ impl crate::core::plans::PlanStore for MemoryStore {
         self.check()?;
         self.profiles
             .borrow_mut()
-            .insert(profile.name.clone(), profile.clone());
+            .insert(profile.key(), profile.clone());
         Ok(())
     }
 
-    async fn delete_profile(&self, name: &str) -> Result<bool, StoreError> {
+    async fn delete_profile(&self, name: &str, project: Option<&str>) -> Result<bool, StoreError> {
         self.check()?;
-        Ok(self.profiles.borrow_mut().remove(name).is_some())
+        let key = (name.to_string(), project.unwrap_or_default().to_string());
+        Ok(self.profiles.borrow_mut().remove(&key).is_some())
     }
 
     async fn jobs_with_operations(

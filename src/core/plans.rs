@@ -533,6 +533,17 @@ pub struct Profile {
     pub alert_below: Option<u32>,
 }
 
+impl Profile {
+    /// The profile's key: its name and project (`""` for a global profile). Two projects may
+    /// each have a profile of the same name; saving one never replaces the other.
+    pub fn key(&self) -> (String, String) {
+        (
+            self.name.clone(),
+            self.project_id.clone().unwrap_or_default(),
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileItem {
     pub provider: String,
@@ -671,7 +682,8 @@ pub trait PlanStore {
     ) -> Result<bool, StoreError>;
     async fn profiles(&self) -> Result<Vec<Profile>, StoreError>;
     async fn save_profile(&self, profile: &Profile) -> Result<(), StoreError>;
-    async fn delete_profile(&self, name: &str) -> Result<bool, StoreError>;
+    /// Deletes the profile `name` of `project` (`None`: the global one).
+    async fn delete_profile(&self, name: &str, project: Option<&str>) -> Result<bool, StoreError>;
     /// Distinct jobs since `since` with a call of one of `operations` (any when empty).
     async fn jobs_with_operations(
         &self,
@@ -1350,6 +1362,49 @@ pub async fn capacity_of(
         });
     }
     Ok(out)
+}
+
+/// `DELETE /api/admin/capacity/profiles`: deletes the profile `name` of `project`, or, with no
+/// project, the global one. With no project and no global profile of that name, the one
+/// project profile of that name is deleted when there is exactly one; when several projects
+/// have one, the request must say which (a name alone never picks another tenant's profile
+/// by chance).
+pub async fn remove_profile(
+    plans: &impl PlanStore,
+    name: &str,
+    project: Option<&str>,
+) -> Result<(), CoreError> {
+    if plans.delete_profile(name, project).await? {
+        return Ok(());
+    }
+    if project.is_some() {
+        return Err(CoreError::NotFound(format!(
+            "profile `{name}` of that project"
+        )));
+    }
+    let named: Vec<Profile> = plans
+        .profiles()
+        .await?
+        .into_iter()
+        .filter(|p| p.name == name)
+        .collect();
+    match named.as_slice() {
+        [] => Err(CoreError::NotFound(format!("profile `{name}`"))),
+        [only] => {
+            if plans
+                .delete_profile(name, only.project_id.as_deref())
+                .await?
+            {
+                Ok(())
+            } else {
+                Err(CoreError::NotFound(format!("profile `{name}`")))
+            }
+        }
+        _ => Err(CoreError::invalid(
+            "project_id",
+            format!("several projects have a profile named `{name}`: name the project"),
+        )),
+    }
 }
 
 /// Providers a profile may name: those with a plan, a built-in price, or stored usage.

@@ -130,7 +130,7 @@ impl PlanStore for D1Store {
     async fn profiles(&self) -> Result<Vec<Profile>, StoreError> {
         let rows = query_all(
             self.db(),
-            "SELECT profile_json FROM workload_profiles ORDER BY name",
+            "SELECT profile_json FROM workload_profiles ORDER BY name, project_id",
             &[],
         )
         .await?;
@@ -140,11 +140,13 @@ impl PlanStore for D1Store {
     async fn save_profile(&self, profile: &Profile) -> Result<(), StoreError> {
         let _: Vec<Map<String, Value>> = query_all(
             self.db(),
-            "INSERT INTO workload_profiles (name, profile_json, updated_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET profile_json = excluded.profile_json, \
+            "INSERT INTO workload_profiles (name, project_id, profile_json, updated_at) \
+             VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (name, project_id) DO UPDATE SET profile_json = excluded.profile_json, \
              updated_at = excluded.updated_at",
             &[
                 text(&profile.name),
+                text(profile.project_id.as_deref().unwrap_or_default()),
                 text(&encode(profile)?),
                 text(&format_timestamp(now())),
             ],
@@ -153,11 +155,11 @@ impl PlanStore for D1Store {
         Ok(())
     }
 
-    async fn delete_profile(&self, name: &str) -> Result<bool, StoreError> {
+    async fn delete_profile(&self, name: &str, project: Option<&str>) -> Result<bool, StoreError> {
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
-            "DELETE FROM workload_profiles WHERE name = ?1 RETURNING name",
-            &[text(name)],
+            "DELETE FROM workload_profiles WHERE name = ?1 AND project_id = ?2 RETURNING name",
+            &[text(name), text(project.unwrap_or_default())],
         )
         .await?;
         Ok(!rows.is_empty())

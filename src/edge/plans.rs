@@ -7,8 +7,8 @@ use crate::core::clock::Clock;
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
 use crate::core::plans::{
-    capacity, known_providers, subscriptions_report, subscriptions_report_at, PlanInput, PlanStore,
-    ProfileInput, Unit,
+    capacity, known_providers, remove_profile, subscriptions_report, subscriptions_report_at,
+    PlanInput, PlanStore, ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
 use crate::core::projects::ProjectId;
@@ -113,17 +113,17 @@ pub async fn put_profile(
     let profile = input.validate(&known)?;
     store.save_profile(&profile).await?;
     let all = capacity(store, store, clock.now()).await?;
-    let saved = all.into_iter().find(|p| p.name == profile.name);
+    let saved = all
+        .into_iter()
+        .find(|p| p.name == profile.name && p.project_id == profile.project_id);
     ok(200, &saved)
 }
 
-/// `DELETE /api/admin/capacity/profiles?name=`.
+/// `DELETE /api/admin/capacity/profiles?name=[&project_id=]`.
 pub async fn delete_profile(store: &D1Store, query: &QueryPairs) -> Result<Response, CoreError> {
-    only_known(query, &["name"])?;
+    only_known(query, &["name", "project_id"])?;
     let name = param(query, "name").ok_or_else(|| CoreError::invalid("name", "is required"))?;
-    if store.delete_profile(name).await? {
-        empty_response(204).map_err(internal)
-    } else {
-        Err(CoreError::NotFound(format!("profile `{name}`")))
-    }
+    let project = project_param(query)?;
+    remove_profile(store, name, project.as_ref().map(ProjectId::as_str)).await?;
+    empty_response(204).map_err(internal)
 }
