@@ -264,34 +264,77 @@ test('wiping the usage tables and rebuilding from R2 restores identical rows and
   assert.deepEqual(await snapshot(), before);
 });
 
-test('when D1 fails after R2 took the events, the client gets a retryable 503 and nothing is lost', async () => {
+test('when D1 fails after R2 took the events, the client gets a retryable 503, the raw object is withdrawn and the retry stores the event once', async () => {
   const rawBefore = (await rawKeys()).length;
   await w.db.exec('ALTER TABLE api_usage RENAME TO api_usage_away');
   let r;
+  let noId;
   try {
     r = await record({ id: 'during-outage', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100 });
+    noId = await record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 77, operation: 'outage-no-id' });
   } finally {
     await w.db.exec('ALTER TABLE api_usage_away RENAME TO api_usage');
   }
   assert.equal(r.status, 503, r.text);
+  assert.equal(noId.status, 503, noId.text);
   assert.equal(r.json.error.retryable, true);
   assert.equal(r.headers.get('retry-after'), '1');
   assert.doesNotMatch(r.text, /api_usage|SQL/i, 'the cause is logged, not sent');
-  assert.equal((await rawKeys()).length, rawBefore + 1, 'the raw object stays');
+  assert.equal((await rawKeys()).length, rawBefore, 'nothing was acknowledged, so nothing stays to be replayed');
   assert.equal((await rows("SELECT * FROM api_usage WHERE id = 'during-outage'")).length, 0);
   const today = new Date().toISOString().slice(0, 10);
-  let inserted = 0;
+  const rebuildToday = async () => {
+    let inserted = 0;
+    let cursor;
+    do {
+      const rebuilt = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: { from: today, to: today, max_objects: 100, cursor } });
+      assert.equal(rebuilt.status, 200, rebuilt.text);
+      inserted += rebuilt.json.inserted;
+      cursor = rebuilt.json.next_cursor ?? undefined;
+    } while (cursor);
+    return inserted;
+  };
+  assert.equal(await rebuildToday(), 0, 'a rebuild brings back nothing the client was told failed');
+  const retry = await record({ id: 'during-outage', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100 });
+  const retryNoId = await record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 77, operation: 'outage-no-id' });
+  assert.deepEqual([retry.status, retry.json.stored, retryNoId.status, retryNoId.json.stored], [201, 1, 201, 1]);
+  assert.equal((await rows("SELECT * FROM api_usage WHERE id = 'during-outage'")).length, 1);
+  assert.equal((await rows("SELECT * FROM api_usage WHERE operation = 'outage-no-id'")).length, 1, 'the event without an id is counted once, not twice');
+});
+
+test('a rebuild racing a refused request leaves its raw object out whole: none of its events is stored', async () => {
+  const first = await record({ id: 'race-shared', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 10 });
+  assert.equal(first.status, 201, first.text);
+  // The refused request's object, as a rebuild may read it between its R2 put and its
+  // withdrawal: one event reusing `race-shared` for another event, one innocent bystander.
+  const now = new Date();
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z');
+  const key = `usage-logs/raw/${now.toISOString().slice(0, 10)}/${stamp}-racing-refused.ndjson`;
+  const stored = (await rows("SELECT * FROM api_usage WHERE id = 'race-shared'"))[0];
+  const refused = await record({ events: [
+    { id: 'race-shared', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 999 },
+    { id: 'race-bystander', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 },
+  ] });
+  assert.equal(refused.status, 409, refused.text);
+  const line = JSON.parse((await (await bucket.get(first.json.raw_object)).text()).split('\n')[0]);
+  const lines = [
+    { ...line, input_tokens: 999, fingerprint: `${stored.fingerprint}-other` },
+    { ...line, id: 'race-bystander', input_tokens: 1 },
+  ];
+  await bucket.put(key, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const today = now.toISOString().slice(0, 10);
+  let refusedObjects = 0;
   let cursor;
   do {
     const rebuilt = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: { from: today, to: today, max_objects: 100, cursor } });
     assert.equal(rebuilt.status, 200, rebuilt.text);
-    inserted += rebuilt.json.inserted;
+    refusedObjects += rebuilt.json.refused_objects;
     cursor = rebuilt.json.next_cursor ?? undefined;
   } while (cursor);
-  assert.equal(inserted, 1, 'only the event D1 missed is replayed');
-  const retry = await record({ id: 'during-outage', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100 });
-  assert.equal(retry.json.duplicates, 1, 'the client retry after the rebuild counts nothing twice');
-  assert.equal((await rows("SELECT * FROM api_usage WHERE id = 'during-outage'")).length, 1);
+  assert.equal(refusedObjects, 1);
+  assert.equal((await rows("SELECT * FROM api_usage WHERE id = 'race-bystander'")).length, 0, 'no event of the refused request');
+  assert.equal((await rows("SELECT input_tokens FROM api_usage WHERE id = 'race-shared'"))[0].input_tokens, 10);
+  await bucket.delete(key);
 });
 
 test('bad batches are refused with the index and field of each problem and write nothing anywhere', async () => {

@@ -9,7 +9,11 @@
 //!    client gets a retryable error and nothing was written.
 //! 3. The rows are inserted keyed by (project, event id), so a retry, an interleaved
 //!    duplicate or a replay of the raw log never stores an event twice. If this fails, the
-//!    client gets a retryable error; the raw object stays and rebuild can replay it.
+//!    client gets a retryable error and the raw object is withdrawn (deleted, or marked void
+//!    when the delete fails), so a rebuild never restores what was not acknowledged.
+//! 4. A duplicate stored with other server-side facts (a later server time, a changed price)
+//!    is answered with the stored ones, and the object is rewritten under a new key to say
+//!    the same, so the raw log holds exactly what was acknowledged.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -29,7 +33,7 @@ use super::prices::{lookups_for, price_event, PriceStore};
 use super::pricing::catalog::{builtin, Catalog, PriceBook};
 use super::pricing::Unpriced;
 use super::projects::ProjectId;
-use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent};
+use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use super::reprice::REPRICE_PREFIX;
 use super::retention::{before_watermark, RetentionStore};
 use super::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
@@ -574,9 +578,8 @@ pub async fn ingest(
         Ok(inserted) => inserted,
         Err(StoreError::IdReused(keys)) => {
             // Nothing of the request was stored, so its raw object must not be replayed
-            // either. Should the delete fail, a rebuild still keeps the event stored first
-            // unless the two requests raced (see README, "Event ids").
-            let _ = log.delete(&key).await;
+            // either (and a rebuild racing this request refuses the object as a whole).
+            withdraw(log, &key).await;
             return Err(CoreError::IdReused(reused_stored(
                 &records,
                 &keys,
@@ -584,14 +587,21 @@ pub async fn ingest(
             )));
         }
         Err(e) => {
+            // Nothing is acknowledged, so nothing may come back by a rebuild: the client was
+            // told to retry, and its retry (a fresh id or a fresh server time) is what counts.
+            withdraw(log, &key).await;
             let cause = match e {
                 StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
                 StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
             };
             return Err(CoreError::Storage(StoreError::Unavailable(format!(
-                "{cause}; the events are kept in raw object {key} and rebuild can replay it"
+                "{cause}; nothing of the request was stored: send it again"
             ))));
         }
+    };
+    let raw_object = match acknowledged_lines(&records, &inserted) {
+        Some(lines) => replace_object(log, entropy, now, &key, &lines).await,
+        None => key,
     };
     let mut report = IngestReport {
         success: true,
@@ -600,7 +610,7 @@ pub async fn ingest(
         duplicates: 0,
         unpriced: 0,
         stored_cost: Totals::new(),
-        raw_object: key,
+        raw_object,
         events: Vec::with_capacity(records.len()),
     };
     for (index, record) in records.iter().enumerate() {
@@ -644,6 +654,60 @@ pub async fn ingest(
     Ok(report)
 }
 
+/// Where a withdrawn raw object is marked when its delete fails: rebuild skips every object
+/// with a marker (`usage-logs/void/<the object's key>`).
+pub const VOID_PREFIX: &str = "usage-logs/void/";
+
+/// Takes back the raw object of a request that stored nothing: deleted, or, should the
+/// delete fail, marked void so that rebuild skips it. Best effort: with both failing the
+/// object stays (the request is answered with its error all the same).
+async fn withdraw(log: &impl RawLog, key: &str) {
+    if log.delete(key).await.is_err() {
+        let _ = log.put(&format!("{VOID_PREFIX}{key}"), Vec::new()).await;
+    }
+}
+
+/// The lines the request's object must hold so that it says what was acknowledged: `None`
+/// when it already does; else every record with each duplicate replaced by the event as first
+/// stored (a retry may carry a later server time, or meet a price changed since, and the
+/// answer gave the stored one).
+fn acknowledged_lines(records: &[StoredEvent], inserted: &[Inserted]) -> Option<Vec<StoredEvent>> {
+    let mut lines: Option<Vec<StoredEvent>> = None;
+    for (index, record) in records.iter().enumerate() {
+        let Some(Inserted::Duplicate(Some(price))) = inserted.get(index) else {
+            continue;
+        };
+        if *price == StoredPrice::of(record) {
+            continue;
+        }
+        let lines = lines.get_or_insert_with(|| records.to_vec());
+        if let Some(line) = lines.get_mut(index) {
+            *line = price.applied_to(record);
+        }
+    }
+    lines
+}
+
+/// Writes `lines` as a new raw object and withdraws the old one `key`; answers the key that
+/// now holds the request. Should the new put fail, the old object stays: it still holds
+/// every event of the request, and the objects stored first keep the acknowledged facts.
+async fn replace_object(
+    log: &impl RawLog,
+    entropy: &impl Entropy,
+    now: DateTime<Utc>,
+    key: &str,
+    lines: &[StoredEvent],
+) -> String {
+    let (Ok(new_key), Ok(bytes)) = (raw_key(now, entropy), to_ndjson(lines)) else {
+        return key.to_string();
+    };
+    if log.put(&new_key, bytes).await.is_err() {
+        return key.to_string();
+    }
+    withdraw(log, key).await;
+    new_key
+}
+
 fn unpriced_of(record: &StoredEvent) -> Option<Unpriced> {
     let message = record.unpriced_message.clone().unwrap_or_default();
     match record.unpriced_reason.as_deref()? {
@@ -680,7 +744,7 @@ pub struct UnreadableLine {
     pub line: BadLine,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RebuildReport {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
@@ -696,6 +760,11 @@ pub struct RebuildReport {
     pub pruned_before: Option<NaiveDate>,
     /// Prices written again from re-price objects.
     pub repriced: usize,
+    /// Raw objects of refused requests (holding an id stored for a different event), left out
+    /// whole: nothing of a refused request comes back.
+    pub refused_objects: usize,
+    /// Raw objects withdrawn by their request (it stored nothing) whose delete had failed.
+    pub void_objects: usize,
     pub unreadable_lines: usize,
     /// The first unreadable lines, to investigate.
     pub problems: Vec<UnreadableLine>,
@@ -817,12 +886,15 @@ pub async fn rebuild(
         pruned: 0,
         pruned_before: None,
         repriced: 0,
+        refused_objects: 0,
+        void_objects: 0,
         unreadable_lines: 0,
         problems: Vec::new(),
         done: next_cursor.is_none(),
         next_cursor,
     };
-    let mut records = Vec::new();
+    let void = void_markers(log, phase, &keys).await?;
+    let mut objects: Vec<(usize, Vec<StoredEvent>)> = Vec::new();
     let mut read_bytes = 0;
     for (i, key) in keys.iter().enumerate() {
         if read_bytes >= REBUILD_BYTES {
@@ -830,6 +902,10 @@ pub async fn rebuild(
             report.next_cursor = i.checked_sub(1).and_then(|prev| keys.get(prev)).cloned();
             report.done = false;
             break;
+        }
+        if void.contains(key.as_str()) {
+            report.void_objects += 1;
+            continue;
         }
         let Some(bytes) = log.get(key).await? else {
             continue;
@@ -846,27 +922,126 @@ pub async fn rebuild(
                 });
             }
         }
-        records.extend(lines);
+        objects.push((i, lines));
     }
-    report.events_read = records.len();
-    if !records.is_empty() {
+    report.events_read = objects.iter().map(|(_, lines)| lines.len()).sum();
+    if report.events_read > 0 {
         // A wiped store has no watermark, so a full rebuild restores every day.
         report.pruned_before = usage.retention_state().await?.pruned_before;
         if let Some(watermark) = report.pruned_before {
-            let before = records.len();
-            records.retain(|r| !before_watermark(r.day(), watermark));
-            report.pruned = before - records.len();
+            for (_, lines) in &mut objects {
+                let before = lines.len();
+                lines.retain(|r| !before_watermark(r.day(), watermark));
+                report.pruned += before - lines.len();
+            }
         }
     }
-    if !records.is_empty() {
-        match phase {
-            Phase::Raw => {
-                let inserted = usage.insert_events(&records, InsertMode::KeepFirst).await?;
-                report.inserted = inserted.iter().filter(|i| i.is_stored()).count();
-                report.already_stored = records.len() - report.inserted;
+    match phase {
+        Phase::Raw => {
+            let (records, refused) = insert_acknowledged(usage, objects).await?;
+            report.refused_objects = refused;
+            report.inserted = records.0;
+            report.already_stored = records.1;
+        }
+        Phase::Reprice => {
+            let records: Vec<StoredEvent> = objects.into_iter().flat_map(|(_, l)| l).collect();
+            if !records.is_empty() {
+                report.repriced = usage.update_pricing(&records).await?;
             }
-            Phase::Reprice => report.repriced = usage.update_pricing(&records).await?,
         }
     }
     Ok(report)
+}
+
+/// The raw objects among `keys` that were withdrawn but could not be deleted (see
+/// [`withdraw`]): one listing of markers per day the keys cover.
+async fn void_markers(
+    log: &impl RawLog,
+    phase: Phase,
+    keys: &[String],
+) -> Result<HashSet<String>, CoreError> {
+    let mut void = HashSet::new();
+    if phase != Phase::Raw {
+        return Ok(void);
+    }
+    let days: BTreeSet<&str> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix(RAW_PREFIX).and_then(|rest| rest.get(..11)))
+        .collect();
+    for day in days {
+        let prefix = format!("{VOID_PREFIX}{RAW_PREFIX}{day}");
+        let mut after: Option<String> = None;
+        loop {
+            let listing = log.list(&prefix, after.as_deref(), 1000).await?;
+            for marker in &listing.keys {
+                if let Some(key) = marker.strip_prefix(VOID_PREFIX) {
+                    void.insert(key.to_string());
+                }
+            }
+            if !listing.truncated || listing.keys.is_empty() {
+                break;
+            }
+            after = listing.keys.last().cloned();
+        }
+    }
+    Ok(void)
+}
+
+/// How many times rebuild retries an insert that met an id stored meanwhile for a different
+/// event (each retry leaves out the objects holding it).
+const REBUILD_INSERT_ATTEMPTS: usize = 4;
+
+/// Inserts the events of raw objects as ingestion acknowledged them: an object is replayed
+/// whole or not at all, and an object holding an id that an earlier object (of this call, or
+/// stored) holds for a different event is the object of a refused request, left out whole,
+/// as ingestion refused it. Answers (inserted, already stored) and the objects left out.
+async fn insert_acknowledged(
+    usage: &impl UsageStore,
+    objects: Vec<(usize, Vec<StoredEvent>)>,
+) -> Result<((usize, usize), usize), CoreError> {
+    // Within the call: the first object holding an id decides its event.
+    let mut seen: HashMap<EventKey, StoredEvent> = HashMap::new();
+    let mut kept: Vec<Vec<StoredEvent>> = Vec::with_capacity(objects.len());
+    let mut refused = 0;
+    for (_, lines) in objects {
+        let reuses = lines.iter().any(|line| {
+            seen.get(&line.key())
+                .is_some_and(|first| line.reuses_id_of(first))
+        });
+        if reuses {
+            refused += 1;
+            continue;
+        }
+        for line in &lines {
+            seen.entry(line.key()).or_insert_with(|| line.clone());
+        }
+        kept.push(lines);
+    }
+    // Against the store: an insert that meets a stored id of a different event inserts
+    // nothing; the objects holding those ids are left out and the rest tried again.
+    for _ in 0..REBUILD_INSERT_ATTEMPTS {
+        let records: Vec<StoredEvent> = kept.iter().flatten().cloned().collect();
+        if records.is_empty() {
+            return Ok(((0, 0), refused));
+        }
+        match usage
+            .insert_events(&records, InsertMode::RefuseReusedIds)
+            .await
+        {
+            Ok(inserted) => {
+                let stored = inserted.iter().filter(|i| i.is_stored()).count();
+                return Ok(((stored, records.len() - stored), refused));
+            }
+            Err(StoreError::IdReused(keys)) if !keys.is_empty() => {
+                let keys: HashSet<EventKey> = keys.into_iter().collect();
+                let before = kept.len();
+                kept.retain(|lines| !lines.iter().any(|l| keys.contains(&l.key())));
+                refused += before - kept.len();
+            }
+            Err(e) => return Err(CoreError::Storage(e)),
+        }
+    }
+    Err(CoreError::Storage(StoreError::Unavailable(
+        "ids kept being reused while rebuilding; call again".into(),
+    )))
 }

@@ -39,6 +39,9 @@ pub struct MemoryStore {
     pub fail: RefCell<bool>,
     /// When set, only event inserts fail (the database went away after validation).
     pub fail_event_writes: Cell<bool>,
+    /// When set, event inserts are stored and then reported as failed (the database
+    /// committed, but its answer was lost).
+    pub lose_event_write_answers: Cell<bool>,
 }
 
 type PlanVersion = (
@@ -52,6 +55,8 @@ type PlanVersion = (
 pub struct MemoryLog {
     pub objects: RefCell<BTreeMap<String, Vec<u8>>>,
     pub fail_writes: Cell<bool>,
+    /// When set, only deletes fail.
+    pub fail_deletes: Cell<bool>,
 }
 
 impl MemoryStore {
@@ -309,6 +314,11 @@ impl UsageStore for MemoryStore {
             };
             inserted.push(outcome);
         }
+        if self.lose_event_write_answers.get() {
+            return Err(StoreError::Unavailable(
+                "the insert committed but its answer was lost".into(),
+            ));
+        }
         Ok(inserted)
     }
 
@@ -386,7 +396,7 @@ impl RawLog for MemoryLog {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        if self.fail_writes.get() {
+        if self.fail_writes.get() || self.fail_deletes.get() {
             return Err(StoreError::Unavailable("raw log writes set to fail".into()));
         }
         self.objects.borrow_mut().remove(key);

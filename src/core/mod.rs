@@ -35,6 +35,8 @@ pub mod usage;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_acknowledged;
+#[cfg(test)]
 mod tests_ingest;
 #[cfg(test)]
 mod tests_periods;

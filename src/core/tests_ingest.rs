@@ -429,7 +429,15 @@ fn rebuild_keeps_the_first_logged_event_of_a_reused_id_instead_of_failing() {
         &RebuildRequest::default(),
     ))
     .unwrap();
-    assert_eq!((report.inserted, report.already_stored), (1, 1));
+    // The refused request's object is left out whole, not counted as already stored.
+    assert_eq!(
+        (
+            report.inserted,
+            report.already_stored,
+            report.refused_objects
+        ),
+        (1, 0, 1)
+    );
     assert_eq!(world.store.stored_events()[0].input_tokens, 1);
 }
 
@@ -700,29 +708,33 @@ fn a_raw_log_failure_is_retryable_and_stores_nothing() {
 }
 
 #[test]
-fn a_store_failure_after_the_raw_write_is_retryable_and_the_raw_object_stays() {
+fn a_store_failure_after_the_raw_write_is_retryable_and_the_raw_object_is_withdrawn() {
     let world = World::new();
     world.store.fail_event_writes.set(true);
     let error = world
         .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
         .unwrap_err();
     assert!(matches!(error, CoreError::Storage(_)), "{error:?}");
-    assert_eq!(world.logged_events().len(), 1);
+    assert!(
+        world.logged_events().is_empty(),
+        "nothing acknowledged, nothing to replay"
+    );
     assert!(world.store.stored_events().is_empty());
     world.store.fail_event_writes.set(false);
-    // Either the client retries or an operator rebuilds; both end with the event once.
     let report = block_on(rebuild(
         &world.store,
         &world.log,
         &RebuildRequest::default(),
     ))
     .unwrap();
-    assert_eq!((report.inserted, report.already_stored), (1, 0));
+    assert_eq!((report.inserted, report.already_stored), (0, 0));
+    // The client's retry is what stores the event, once.
     let retry = world
         .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
         .unwrap();
-    assert_eq!((retry.stored, retry.duplicates), (0, 1));
+    assert_eq!((retry.stored, retry.duplicates), (1, 0));
     assert_eq!(world.store.stored_events().len(), 1);
+    assert_eq!(world.logged_events().len(), 1);
 }
 
 fn seed_days(world: &World) {
