@@ -506,3 +506,39 @@ test('a project key reads its own budget status from /api/usage/stats, so an app
   assert.equal((await admin('/api/usage/stats')).json.budget, undefined, 'all projects: no single budget');
   assert.equal((await admin('/api/usage/stats?project_id=selfcheck')).json.budget.spend.amount, '4.00');
 });
+
+test('one call sets up a project with every budget setting, and a bad setting creates nothing', async () => {
+  const body = {
+    id: 'one-call', name: 'One call', client: 'Acme',
+    budget: { amount: '250', currency: 'EUR' }, alert_levels: [50, 90], daily_limit: '20',
+    timezone: 'Europe/Berlin', alert_emails: ['ops@example.com', 'cfo@example.com'],
+    webhook_url: 'https://hooks.example.com/one-call', report_schedule: 'weekly',
+    spike_alert: { percent: 300, min_spend: '5' },
+  };
+  const created = await admin('/api/admin/projects', { method: 'POST', body });
+  assert.equal(created.status, 201, created.text);
+  assert.deepEqual([created.json.id, created.json.name, created.json.client], ['one-call', 'One call', 'Acme']);
+  assert.match(created.json.budget_settings.webhook_secret, /^whsec_/, 'the signing secret is shown once, as a budget PATCH shows it');
+  const budget = (await admin('/api/admin/projects/one-call/budget')).json;
+  assert.deepEqual(
+    [budget.budget.amount, budget.budget.currency, budget.alert_levels, budget.daily_limit.amount, budget.daily_limit.currency,
+      budget.period.timezone, budget.alert_emails, budget.webhook_url, budget.report_schedule, budget.spike_alert.percent],
+    ['250.00', 'EUR', [50, 90, 100], '20.00', 'EUR', 'Europe/Berlin', ['ops@example.com', 'cfo@example.com'],
+      'https://hooks.example.com/one-call', 'weekly', 300],
+  );
+
+  // Problems in the project's own fields and in its settings are named together; nothing is created.
+  const before = await w.snapshot();
+  const bad = await admin('/api/admin/projects', { method: 'POST', body: { id: 'Bad Id!', name: 'x', alert_levels: [0], timezone: 'Mars/Base' } });
+  assert.equal(bad.status, 400, bad.text);
+  assert.deepEqual(bad.json.error.details.map((d) => d.field).sort(), ['alert_levels[0]', 'id', 'timezone']);
+  const unknown = await admin('/api/admin/projects', { method: 'POST', body: { id: 'typo', name: 'x', alert_emials: ['a@example.com'] } });
+  assert.equal(unknown.status, 400, unknown.text);
+  assert.equal(unknown.json.error.details[0].field, 'alert_emials');
+  assert.deepEqual(await w.snapshot(), before, 'a refused setup writes nothing');
+
+  // The id taken: 409, and the existing project's settings are untouched.
+  const again = await admin('/api/admin/projects', { method: 'POST', body: { ...body, alert_emails: ['intruder@example.com'] } });
+  assert.equal(again.status, 409, again.text);
+  assert.deepEqual((await admin('/api/admin/projects/one-call/budget')).json.alert_emails, ['ops@example.com', 'cfo@example.com']);
+});

@@ -7,12 +7,17 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::clock::Clock;
 use super::error::{CoreError, FieldError, Problems, StoreError};
-use super::input::{nullable, DecimalText};
+use super::input::{nullable, parse_json, DecimalText};
 use super::money::{Currency, Money};
-use super::projects::ProjectId;
+use super::projects::{
+    create_project, insert_new_project, new_project, NewProjectRequest, Project, ProjectId,
+    DEFAULT_ALERT_PERCENT,
+};
+use super::store::ProjectStore;
 
 /// The alert window: at most one alert per project and level within it (the seed rule).
 pub const ALERT_WINDOW_HOURS: i64 = 24;
@@ -634,6 +639,141 @@ pub async fn get_budget(store: &impl BudgetStore, id: &str) -> Result<BudgetSett
         .budget(&project)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("project `{id}`")))
+}
+
+/// The fields of `POST /api/admin/projects` that belong to the project itself; any other
+/// field is a budget setting, taken as `PATCH .../budget` takes it.
+const PROJECT_FIELDS: [&str; 4] = ["id", "name", "description", "client"];
+/// Budget fields the project's own body has always accepted.
+const PROJECT_BUDGET_FIELDS: [&str; 2] = ["budget_threshold_usd", "budget_alert_threshold_percent"];
+
+/// `POST /api/admin/projects`: the project, and the budget settings given with it.
+#[derive(Debug)]
+pub struct NewProjectWithBudget {
+    pub project: NewProjectRequest,
+    /// `None` when the body sets only what a project alone holds.
+    pub budget: Option<BudgetPatch>,
+}
+
+/// Parses the body of `POST /api/admin/projects`: the project's own fields, and every budget
+/// setting (alert emails, levels, daily limit, time zone, webhook, report schedule, spike
+/// rule) in one call. Every problem of either part is named.
+pub fn parse_new_project(body: &[u8]) -> Result<NewProjectWithBudget, CoreError> {
+    let fields: Map<String, Value> = parse_json(body)?;
+    let settings_given = fields.keys().any(|k| {
+        !PROJECT_FIELDS.contains(&k.as_str()) && !PROJECT_BUDGET_FIELDS.contains(&k.as_str())
+    });
+    if !settings_given {
+        return Ok(NewProjectWithBudget {
+            project: parse_json(body)?,
+            budget: None,
+        });
+    }
+    let (own, budget): (Map<String, Value>, Map<String, Value>) = fields
+        .into_iter()
+        .partition(|(k, _)| PROJECT_FIELDS.contains(&k.as_str()));
+    let encode = |m: Map<String, Value>| serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
+    match (
+        parse_json::<NewProjectRequest>(&encode(own)),
+        parse_json::<BudgetPatch>(&encode(budget)),
+    ) {
+        (Ok(project), Ok(budget)) => Ok(NewProjectWithBudget {
+            project,
+            budget: Some(budget),
+        }),
+        (Err(a), Err(b)) => Err(merge_problems(a, b)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// One error naming the fields of both.
+fn merge_problems(a: CoreError, b: CoreError) -> CoreError {
+    let details = |e: CoreError| match e {
+        CoreError::Validation(d) | CoreError::MalformedBody { details: d, .. } => Ok(d),
+        other => Err(other),
+    };
+    match (details(a), details(b)) {
+        (Ok(mut a), Ok(b)) => {
+            a.extend(b);
+            CoreError::Validation(a)
+        }
+        (Err(e), _) | (_, Err(e)) => e,
+    }
+}
+
+/// The settings of a project that has just been created: its budget, the default level, and
+/// nothing else.
+fn fresh_settings(project: &Project) -> BudgetSettings {
+    BudgetSettings {
+        project_id: project.id.clone(),
+        project_name: project.name.clone(),
+        project_client: project.client.clone(),
+        amount: project.budget_threshold_usd,
+        currency: Currency::USD,
+        alert_threshold_percent: project.budget_alert_threshold_percent,
+        levels: Vec::new(),
+        daily_limit: None,
+        timezone: None,
+        emails: Vec::new(),
+        webhook_url: None,
+        webhook_secret: None,
+        last_alert_sent: None,
+        report_schedule: None,
+        spike: None,
+    }
+}
+
+/// Creates a project with its budget settings in one call: every field of both is checked
+/// before anything is written; should saving the settings fail after the project was stored,
+/// the project is removed again, so a retry starts from nothing.
+pub async fn create_project_with_budget(
+    store: &(impl ProjectStore + BudgetStore),
+    clock: &impl Clock,
+    entropy: &impl super::clock::Entropy,
+    request: NewProjectWithBudget,
+) -> Result<(Project, Option<BudgetSettings>), CoreError> {
+    let Some(patch) = request.budget else {
+        let project = create_project(store, clock, entropy, request.project).await?;
+        return Ok((project, None));
+    };
+    let project = new_project(clock, entropy, request.project);
+    // The settings are checked against the new project's, or, when the project's own fields
+    // are invalid too, against a stand-in's, so that every problem of both is named at once.
+    let base = match &project {
+        Ok(project) => project.clone(),
+        Err(_) => Project {
+            id: ProjectId::parse("new-project").map_err(|m| CoreError::invalid("id", m))?,
+            name: String::new(),
+            description: None,
+            client: None,
+            budget_threshold_usd: None,
+            budget_alert_threshold_percent: DEFAULT_ALERT_PERCENT,
+            last_budget_alert_sent: None,
+            created_at: clock.now(),
+            updated_at: clock.now(),
+        },
+    };
+    let mut settings = fresh_settings(&base);
+    let applied = patch.apply(&mut settings, || {
+        super::clock::random_token(entropy, "whsec_", 24)
+    });
+    let project = match (project, applied) {
+        (Ok(project), Ok(())) => project,
+        (Err(a), Err(b)) => return Err(merge_problems(a, b)),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let project = insert_new_project(store, project).await?;
+    match store.save_budget(&settings).await {
+        Ok(true) => {}
+        Ok(false) | Err(_) => {
+            let _ = store.delete_project(&project.id).await;
+            return Err(CoreError::Storage(StoreError::Unavailable(
+                "saving the new project's budget settings failed; nothing was kept".into(),
+            )));
+        }
+    }
+    let stored = store.get_project(&project.id).await?.unwrap_or(project);
+    Ok((stored, Some(settings)))
 }
 
 /// Applies a budget patch and stores it; nothing changes when a field is invalid.

@@ -179,6 +179,30 @@ pub async fn create_project(
     entropy: &impl Entropy,
     request: NewProjectRequest,
 ) -> Result<Project, CoreError> {
+    let project = new_project(clock, entropy, request)?;
+    insert_new_project(store, project).await
+}
+
+/// Stores a project validated by [`new_project`]; 409 when its id is taken.
+pub async fn insert_new_project(
+    store: &impl ProjectStore,
+    project: Project,
+) -> Result<Project, CoreError> {
+    store.insert_project(&project).await.map_err(|e| match e {
+        StoreError::Conflict(_) => {
+            CoreError::Conflict(format!("a project with id `{}` exists already", project.id))
+        }
+        other => CoreError::Storage(other),
+    })?;
+    Ok(project)
+}
+
+/// Validates a new project's fields (every problem named) without storing anything.
+pub fn new_project(
+    clock: &impl Clock,
+    entropy: &impl Entropy,
+    request: NewProjectRequest,
+) -> Result<Project, CoreError> {
     let mut problems = Problems::new();
     let id = match &request.id {
         Some(id) => problems.take(ProjectId::parse(id).map_err(|m| FieldError::new("id", m))),
@@ -223,12 +247,6 @@ pub async fn create_project(
         created_at: now,
         updated_at: now,
     };
-    store.insert_project(&project).await.map_err(|e| match e {
-        StoreError::Conflict(_) => {
-            CoreError::Conflict(format!("a project with id `{}` exists already", project.id))
-        }
-        other => CoreError::Storage(other),
-    })?;
     Ok(project)
 }
 

@@ -7,6 +7,7 @@ use worker::{Env, Request, Response};
 
 use crate::core::alerts::Mode;
 use crate::core::auth::{authenticate, Principal};
+use crate::core::budgets::{create_project_with_budget, parse_new_project, BudgetView};
 use crate::core::clock::{Clock, SystemEntropy};
 use crate::core::error::CoreError;
 use crate::core::input::parse_json;
@@ -14,8 +15,7 @@ use crate::core::jobs::{job_cost_summary, list_jobs, month_stats};
 use crate::core::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
 use crate::core::prices::{add_custom_prices, PriceStore, PriceView};
 use crate::core::projects::{
-    create_project, delete_project, get_project, update_project, NewProjectRequest,
-    ProjectPatchRequest,
+    delete_project, get_project, update_project, Project, ProjectPatchRequest,
 };
 use crate::core::report::{admin_usage, realtime_usage, usage_stats, usage_summary, ReportOutput};
 use crate::core::store::ProjectStore;
@@ -35,6 +35,14 @@ impl Clock for WorkerClock {
         let millis = worker::Date::now().as_millis() as i64;
         DateTime::from_timestamp_millis(millis).unwrap_or_default()
     }
+}
+
+/// The answer of `POST /api/admin/projects` when budget settings came with the project.
+#[derive(serde::Serialize)]
+struct CreatedProject<'a> {
+    #[serde(flatten)]
+    project: &'a Project,
+    budget_settings: BudgetView,
 }
 
 /// Dashboard paths the seed teams used; all serve the dashboard's page.
@@ -127,9 +135,20 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         }
         RouteName::CreateProject => {
             let body = read_json_body(request).await?;
-            let new: NewProjectRequest = parse_json(&body)?;
-            let project = create_project(store, &clock, &SystemEntropy, new).await?;
-            ok(201, &project)
+            let new = parse_new_project(&body)?;
+            let (project, settings) =
+                create_project_with_budget(store, &clock, &SystemEntropy, new).await?;
+            match settings {
+                // The budget settings given with the project, as `GET .../budget` shows them.
+                Some(settings) => ok(
+                    201,
+                    &CreatedProject {
+                        project: &project,
+                        budget_settings: BudgetView::new(&settings),
+                    },
+                ),
+                None => ok(201, &project),
+            }
         }
         RouteName::GetProject => ok(200, &get_project(store, param(0)).await?),
         RouteName::UpdateProject => {
