@@ -4,8 +4,8 @@
 # http://127.0.0.1:$PORT (default 8787) with local D1 and R2. The banner with the dashboard
 # URL and the admin key is printed once the worker answers, not before.
 #
-# PORT           the port (default 8787); alert links (DASHBOARD_URL) follow it unless
-#                .dev.vars sets DASHBOARD_URL.
+# PORT           the port (default 8787); alert links (DASHBOARD_URL) follow it.
+# DASHBOARD_URL  another URL for the alert links (a tunnel to this server, say).
 # ADMIN_API_KEY  an admin key to use instead of the one kept in .dev.vars (nothing written).
 # DEV_STATE_DIR  where local D1 and R2 live (default .wrangler/state).
 set -euo pipefail
@@ -30,10 +30,9 @@ else
   admin_key=$(sed -n 's/^ADMIN_API_KEY=//p' .dev.vars | tail -n 1)
 fi
 
-# Alert emails link to the dashboard this server is on, unless .dev.vars names another.
-if ! grep -qs '^DASHBOARD_URL=' .dev.vars; then
-  vars+=(--var "DASHBOARD_URL:${base}")
-fi
+# Alert emails link to the dashboard this server is on (a --var wins over .dev.vars and
+# wrangler.toml), or to DASHBOARD_URL from the environment (a tunnel, say).
+vars+=(--var "DASHBOARD_URL:${DASHBOARD_URL:-$base}")
 
 # Something else answering on the port would make the banner below lie.
 if node -e "

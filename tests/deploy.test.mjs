@@ -33,6 +33,7 @@ function offlineEnv(dir) {
     CLOUDFLARE_CF_FETCH_ENABLED: 'false',
     WRANGLER_HIDE_BANNER: 'true',
     CI: 'true',
+    FORCE_COLOR: '0',
   };
 }
 

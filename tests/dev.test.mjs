@@ -33,15 +33,18 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   const state = mkdtempSync(join(tmpdir(), 'ai-spend-devsh-'));
   dev = { state };
+  const env = { ...process.env };
+  delete env.DASHBOARD_URL;
   const child = spawn('bash', ['scripts/dev.sh'], {
     cwd: ROOT,
     env: {
-      ...process.env,
+      ...env,
       PORT: String(port),
       DEV_STATE_DIR: join(state, 'state'),
       ADMIN_API_KEY: ADMIN,
       WRANGLER_LOG_PATH: join(state, 'logs'),
       CI: 'true',
+      FORCE_COLOR: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
