@@ -21,12 +21,13 @@ unset CLOUDFLARE_CF_FETCH_ENABLED
 WRANGLER="${WRANGLER:-wrangler}"
 log() { printf '[deploy] %s\n' "$*" >&2; }
 
-# The worker's name and the DB binding's database name and id (the id only if one was added).
-read -r worker db_name db_id < <(node --input-type=module -e "
+# The worker's name, the DB binding's database name and migrations folder, and its id (only
+# if one was added; last, as it may be empty).
+read -r worker db_name migrations_dir db_id < <(node --input-type=module -e "
   import { experimental_readRawConfig } from 'wrangler';
   const { rawConfig: c } = experimental_readRawConfig({ config: 'wrangler.toml' });
   const db = (c.d1_databases ?? []).find((d) => d.binding === 'DB') ?? {};
-  console.log(c.name, db.database_name ?? '', db.database_id ?? '');
+  console.log(c.name, db.database_name ?? '', db.migrations_dir ?? 'migrations', db.database_id ?? '');
 ") || true
 if [ -z "${db_name:-}" ]; then
   log "wrangler.toml has no D1 database with binding DB"
@@ -56,7 +57,7 @@ name = "${worker}"
 binding = "DB"
 database_name = "${db_name}"
 database_id = "${id}"
-migrations_dir = "../migrations"
+migrations_dir = "../${migrations_dir}"
 TOML
   log "applying D1 migrations to ${db_name} (${id})"
   "$WRANGLER" d1 migrations apply DB --remote --config "$config"
