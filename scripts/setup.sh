@@ -27,12 +27,26 @@ install_tool() {
   if [ -f "$stamp" ]; then return 0; fi
   local cached="$CACHE/$crate-$version"
   if [ ! -x "$cached/bin/${bins[0]}" ]; then
-    log "installing $crate $version (a few minutes, once per machine)"
-    local tmp
-    tmp=$(mktemp -d "$CACHE/.tmp-$crate-XXXX")
-    cargo install --quiet "$crate" --version "=$version" --root "$tmp" "${flags[@]}"
-    rm -rf "$cached"
-    mv "$tmp" "$cached"
+    # One install of a tool at a time in the shared cache: a second set-up (another clone, a
+    # parallel CI job) waits for the first, then finds the tool cached. The lock goes with
+    # the process, however it ends. (Without util-linux's flock, as on macOS, no lock.)
+    local lock_fd=""
+    if command -v flock >/dev/null 2>&1; then
+      exec {lock_fd}>"$CACHE/.lock-$crate-$version"
+      if ! flock -n "$lock_fd"; then
+        log "waiting for another set-up that is installing $crate $version"
+        flock "$lock_fd"
+      fi
+    fi
+    if [ ! -x "$cached/bin/${bins[0]}" ]; then
+      log "installing $crate $version (a few minutes, once per machine)"
+      local tmp
+      tmp=$(mktemp -d "$CACHE/.tmp-$crate-XXXX")
+      cargo install --quiet "$crate" --version "=$version" --root "$tmp" "${flags[@]}"
+      rm -rf "$cached"
+      mv "$tmp" "$cached"
+    fi
+    if [ -n "$lock_fd" ]; then exec {lock_fd}>&-; fi
   fi
   for b in "${bins[@]}"; do cp -f "$cached/bin/$b" "$TOOLS/bin/$b"; done
   rm -f "$TOOLS"/.stamp-"$crate"-*
