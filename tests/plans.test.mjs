@@ -321,3 +321,27 @@ test('a project profile\'s capacity alert goes to its own project\'s plan, never
   assert.equal((await admin('/api/admin/capacity/profiles?name=voice-clip&project_id=beta', { method: 'DELETE' })).status, 404);
   assert.equal((await admin('/api/admin/capacity/profiles?name=voice-clip', { method: 'DELETE' })).status, 204, 'the one left is found by its name alone');
 });
+
+test('an ElevenLabs credits plan counts the characters the helpers record, at each model\'s credit rate, and a plan counting what no event carries says so', async () => {
+  const r = await admin('/api/admin/projects', { method: 'POST', body: { id: 'voices', name: 'Voices' } });
+  assert.equal(r.status, 201, r.text);
+  const voicesKey = (await admin('/api/admin/projects/voices/keys', { method: 'POST' })).json.key;
+  await put('/api/admin/subscriptions', { provider: 'elevenlabs', project_id: 'voices', monthly_fee: '22', allotment: { amount: '100000', unit: 'credits' } });
+  // Credits counted by a unit no event of the provider carries: Lahajati events carry characters.
+  await put('/api/admin/subscriptions', { provider: 'lahajati', project_id: 'voices', monthly_fee: '11', allotment: { amount: '5000', unit: 'credits' } });
+  const events = [
+    { id: 'v-1', provider: 'elevenlabs', model: 'eleven_multilingual_v2', characters: 1200 },
+    { id: 'v-2', provider: 'elevenlabs', model: 'eleven_v3', characters: 300 },
+    { id: 'v-3', provider: 'elevenlabs', model: 'eleven_flash_v2_5', characters: 1000 },
+    { id: 'v-4', provider: 'elevenlabs', model: 'eleven_turbo_v2_5', characters: 401 },
+    { id: 'v-5', provider: 'lahajati', characters: 2500 },
+  ];
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: voicesKey, body: { events } })).status, 201);
+  const subs = (await admin('/api/admin/subscriptions')).json.subscriptions;
+  const el = subs.find((s) => s.provider === 'elevenlabs' && s.project_id === 'voices');
+  // 1200 + 300 at 1 credit a character, 1000 + 401 at 0.5: 2200.5 credits.
+  assert.deepEqual([el.used, el.remaining, el.warning], ['2200.5', '97799.5', null]);
+  const lh = subs.find((s) => s.provider === 'lahajati' && s.project_id === 'voices');
+  assert.equal(lh.used, '0');
+  assert.match(lh.warning, /counts credits, but none of the 1 lahajati events recorded this period carries it \(they carry characters\)/);
+});

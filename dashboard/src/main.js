@@ -1076,7 +1076,9 @@ function renderPlans(subs, capacity) {
             : fact('Resets', `${resetDay}${s.period?.days_left !== undefined ? ` (${s.period.days_left} days left)` : ''}`, 'resets'),
           s.term ? null : fact('Monthly fee', money(s.monthly_fee), 'fee'),
           s.allotment && !s.expired ? fact('Run-out', s.run_out ? `${s.run_out}${s.runs_out_before_reset ? ` — before ${s.term ? 'it expires' : 'the reset'}` : ` (after ${s.term ? 'it expires' : 'the reset'})`}` : 'not expected at the current rate', 'run-out') : null,
-        ));
+        ),
+        // The plan counts a usage no recorded event of its provider carries: say so.
+        s.warning ? h('p', { class: 'note plan-warning', role: 'note', text: `Check this plan: ${s.warning}.` }) : null);
     });
     const sum = (list) => (list ?? []).length ? list.map(money).join(', ') : '0.00';
     const past = v.as_of && state.data?.range && pastEnd(state.data.range);

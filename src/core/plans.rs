@@ -709,10 +709,75 @@ pub fn period(reset_day: u32, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     (start, end)
 }
 
+/// ElevenLabs bills credits per character: 1 on multilingual v2 and v3 (and its other
+/// models), 0.5 on flash and turbo. In micro-credits per character.
+fn elevenlabs_credits_per_character(model: &str) -> i128 {
+    let model = model.to_ascii_lowercase();
+    if model.contains("flash") || model.contains("turbo") {
+        MICRO / 2
+    } else {
+        MICRO
+    }
+}
+
+impl Plan {
+    /// An ElevenLabs credits plan counting credits: events that carry no credits (the
+    /// project's helpers record characters) count their characters at the model's credit rate.
+    fn derives_credits(&self) -> bool {
+        self.provider == "elevenlabs" && self.unit == Unit::Credits && self.usage == "credits"
+    }
+}
+
+/// Index of a measure in [`MEASURES`].
+fn measure_index(name: &str) -> Option<usize> {
+    MEASURES.iter().position(|m| *m == name)
+}
+
+/// When a plan counts a usage that none of its provider's recorded events this period
+/// carries (its `used` stays 0 however much is recorded), what to tell its owner.
+fn unit_warning(plan: &Plan, rows: &[RollupRow]) -> Option<String> {
+    if plan.usage == "cost" || plan.usage == "events" {
+        return None;
+    }
+    let events: i64 = rows.iter().map(|r| r.measures[0]).sum();
+    if events == 0 || measure_of(plan, rows) != 0 {
+        return None;
+    }
+    let carried: Vec<&str> = MEASURES
+        .iter()
+        .enumerate()
+        .skip(5)
+        .filter(|(i, _)| rows.iter().any(|r| r.measures[*i] != 0))
+        .map(|(_, name)| name.strip_suffix("_micros").unwrap_or(name))
+        .collect();
+    Some(format!(
+        "the plan counts {}, but none of the {events} {} events recorded this period carries it{}; set `counts` to say which usage feeds the plan's {}",
+        plan.usage,
+        plan.provider,
+        if carried.is_empty() {
+            String::new()
+        } else {
+            format!(" (they carry {})", carried.join(", "))
+        },
+        plan.unit.name()
+    ))
+}
+
 fn measure_of(plan: &Plan, rows: &[RollupRow]) -> i128 {
-    let index = |name: &str| MEASURES.iter().position(|m| *m == name);
+    let index = measure_index;
+    let derive = plan.derives_credits();
     let mut total: i128 = 0;
     for row in rows {
+        if derive {
+            let credits = index("credits_micros").map_or(0, |i| i128::from(row.measures[i]));
+            total += if credits != 0 {
+                credits
+            } else {
+                let characters = index("characters").map_or(0, |i| i128::from(row.measures[i]));
+                characters * elevenlabs_credits_per_character(row.model.as_deref().unwrap_or(""))
+            };
+            continue;
+        }
         total += match plan.usage.as_str() {
             "cost" => {
                 if row.currency == plan.currency {
@@ -763,6 +828,8 @@ pub struct PlanState {
     pub expired: bool,
     /// Whether `used` starts from the plan's reading (one taken in this period).
     pub reading_applied: bool,
+    /// Set when the plan counts a usage none of its provider's recorded events carries.
+    pub warning: Option<String>,
 }
 
 impl PlanState {
@@ -845,7 +912,13 @@ impl PlanState {
             "monthly_fee": fee,
             "unit": plan.unit.name(),
             "allotment": self.allotment.map(|a| json!({ "amount": plan.show(a), "unit": plan.unit.name() })),
-            "counts": { "usage": plan.usage, "per": plan.per },
+            "counts": if plan.derives_credits() {
+                json!({ "usage": plan.usage, "per": plan.per,
+                    "from_characters": "events without credits count their characters: 1 credit each, 0.5 on flash and turbo models" })
+            } else {
+                json!({ "usage": plan.usage, "per": plan.per })
+            },
+            "warning": self.warning,
             "reserve": plan.show(self.reserve),
             "reset_day": plan.term.is_none().then_some(plan.reset_day),
             "term": plan.term,
@@ -981,6 +1054,10 @@ async fn states_of(
         if reading.is_none() {
             query.provider = None;
         }
+        if plan.derives_credits() {
+            // Each model has its own credit rate.
+            query.dims = vec![Dim::Provider, Dim::Model];
+        }
         let slot = match queries.iter().position(|q| *q == query) {
             Some(slot) => slot,
             None => {
@@ -1009,12 +1086,14 @@ async fn states_of(
             Some(r) => plan.scaled(&r.used) + measure_of(&plan, &rows),
             None => measure_of(&plan, &rows),
         };
+        let warning = unit_warning(&plan, &rows);
         // Days begun before the end count whole: 87 days and 41 minutes left is 88 days.
         let days_left = ((end_at - now).num_seconds() + 86_399).div_euclid(86_400);
         let expired = plan.term.is_some() && now >= end_at;
         out.push(PlanState {
             expired,
             reading_applied: reading.is_some(),
+            warning,
             used,
             allotment: plan.allotment.as_deref().map(|a| plan.scaled(a)),
             reserve: plan.scaled(&plan.reserve),
