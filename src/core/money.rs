@@ -17,7 +17,7 @@ pub const NANOS_PER_UNIT: i128 = 1_000_000_000;
 
 /// The largest cost one event may carry: a million units of its currency. More is a unit
 /// mistake (a cost sent in micro-dollars). The cap keeps one event's cost below 2^53 nano-units
-/// (exact in JavaScript); sums past 2^63 saturate in the rollups (migration 0015).
+/// (exact in JavaScript); rollup sums past 2^63 stay exact through their carry (migration 0019).
 pub const MAX_EVENT_COST_NANOS: i128 = 1_000_000 * NANOS_PER_UNIT;
 
 /// Active ISO 4217 alphabetic codes (2024 list, funds and precious-metal codes left out).
@@ -243,7 +243,7 @@ pub fn rounded_amount(nanos: i128) -> String {
 fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
