@@ -197,7 +197,8 @@ async function assertTablesMatch(page, params) {
   for (const dim of ['provider', 'model', 'project', 'operation']) {
     const report = await api(`/api/admin/usage?${query({ group: dim, ...params })}`);
     const table = await readTable(page, `table-${dim}`);
-    const label = (r) => (dim === 'project' ? `${r.project_name} (${r.project_id})` : dim === 'operation' ? r.operation ?? '(none)' : r[dim]);
+    const label = (r) => (dim === 'project' ? `${r.project_name} (${r.project_id})` : dim === 'operation' ? r.operation ?? '(none)'
+      : dim === 'model' ? `${r.provider} / ${r.model}${r.aliases.length ? ` (${r.aliases.join(', ')})` : ''}` : r[dim]);
     const byLabel = new Map(table.rows.map((cells, i) => [cells[0], { cells, exact: table.exact[i] }]));
     assert.equal(table.rows.length, report.rows.length, `${dim}: row count`);
     const currencies = [...new Set(report.rows.flatMap((r) => r.cost.map((m) => m.currency)))].sort();
@@ -344,7 +345,7 @@ test('admin sign-in: cards, tables, charts and budgets equal the API; the key st
   const models = await api(`/api/admin/usage?${query({ group: 'model', preset: 'all' })}`);
   const modelChart = await readTable(page, 'chart-models-values');
   for (const [i, [model, text]] of modelChart.rows.entries()) {
-    const want = amountIn(models.rows.find((r) => r.model === model).cost, 'USD');
+    const want = amountIn(models.rows.find((r) => `${r.provider} / ${r.model}` === model).cost, 'USD');
     assert.deepEqual([text, modelChart.exact[i][1]], [shown(want), want], model);
   }
   // Values on hover: the tooltip changes what the canvas shows.
@@ -520,7 +521,7 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
     const table = await readTable(page, `table-${dim}`);
     assert.equal(table.rows.length, want.rows.length, dim);
     for (const r of want.rows) {
-      const cells = table.rows.find((c) => c[0] === (r[dim] ?? '(none)'));
+      const cells = table.rows.find((c) => c[0] === (dim === 'model' ? `${r.provider} / ${r.model}` : r[dim] ?? '(none)'));
       assert.equal(cells[table.head.indexOf('Cost (USD)')], shownCostCell(r, 'USD'), `${dim} ${r[dim]}`);
       assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
     }

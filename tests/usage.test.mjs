@@ -559,7 +559,7 @@ test('an unknown project named by the admin is a 404 for stats and the budget ch
   assert.equal((await w.fetch('/api/usage/stats?project_id=ads', { key: ADMIN_KEY })).status, 200);
 });
 
-test('sums past 2^63 nano-units saturate in the rollups and are summed exactly across them: no report turns into a 503', async () => {
+test('sums past 2^63 nano-units stay exact in the rollups and across them: no report turns into a 503', async () => {
   await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'huge', name: 'huge' } });
   const today = new Date();
   const day = (back) => new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - back)).toISOString().slice(0, 10);
@@ -577,19 +577,21 @@ test('sums past 2^63 nano-units saturate in the rollups and are summed exactly a
     }
   }
   const MAX = 9223372036854775807n;
-  const show = (nanos) => `${nanos / 1_000_000_000n}.${String(nanos % 1_000_000_000n).padStart(9, '0')}`;
   const report = await w.fetch(`/api/admin/usage?project_id=huge&from=${first}&to=${second}&group=day`, { key: ADMIN_KEY });
   assert.equal(report.status, 200, report.text);
-  assert.deepEqual(report.json.rows.map((r) => r.cost[0].amount), [show(MAX), show(MAX)], 'each day saturated at 2^63 - 1');
-  assert.equal(report.json.totals.cost[0].amount, show(2n * MAX), 'and their sum exact');
+  // 10,000 events of a million dollars a day: 10^19 nano-dollars, past 2^63 - 1.
+  assert.ok(10n ** 19n > MAX);
+  const [DAY, TWO] = ['10000000000.00', '20000000000.00'];
+  assert.deepEqual(report.json.rows.map((r) => r.cost[0].amount), [DAY, DAY], 'each day exact past 2^63 - 1');
+  assert.equal(report.json.totals.cost[0].amount, TWO, 'and their sum exact');
   assert.equal(report.json.totals.events, 20000);
   // The same by New York day: a period plan, whose stretches of quarter hours are summed in
   // parts before their signs apply (12:00 UTC is the morning of the same day there).
   const local = await w.fetch(`/api/admin/usage?project_id=huge&from=${first}&to=${second}&group=day&tz=America/New_York`, { key: ADMIN_KEY });
   assert.equal(local.status, 200, local.text);
   assert.equal(local.json.source, 'usage_daily+usage_quarter_hours');
-  assert.deepEqual(local.json.rows.map((r) => [r.period, r.cost[0].amount, r.events]), [[first, show(MAX), 10000], [second, show(MAX), 10000]]);
-  assert.equal(local.json.totals.cost[0].amount, show(2n * MAX));
+  assert.deepEqual(local.json.rows.map((r) => [r.period, r.cost[0].amount, r.events]), [[first, DAY, 10000], [second, DAY, 10000]]);
+  assert.equal(local.json.totals.cost[0].amount, TWO);
   for (const path of ['/api/usage/stats?project_id=huge', `/api/analytics/usage-summary?from=${first}&to=${second}`,
     '/api/analytics/realtime-usage', '/api/admin/usage/jobs/summary?preset=all&project_id=huge', '/api/admin/usage?preset=all']) {
     const r = await w.fetch(path, { key: ADMIN_KEY });
@@ -598,4 +600,43 @@ test('sums past 2^63 nano-units saturate in the rollups and are summed exactly a
   const jobs = await w.fetch('/api/admin/usage/jobs/summary?preset=all&project_id=huge', { key: ADMIN_KEY });
   const whole = jobs.json.rows.find((r) => r.operation === 'all');
   assert.deepEqual([whole.jobs, whole.total.amount, whole.max.amount], [10000, '10000000000.00', '1000000.00'], 'ten thousand jobs of a million, summed exactly');
+});
+
+test('IDR totals past 2^63 - 1 nano-units are exact in every report, the CSV, the budget and the plans', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'rupiah', name: 'rupiah' } });
+  const budget = await w.fetch('/api/admin/projects/rupiah/budget', { method: 'PATCH', key: ADMIN_KEY, body: { budget: { amount: '50000000000', currency: 'IDR' } } });
+  assert.equal(budget.status, 200, budget.text);
+  const plan = await w.fetch('/api/admin/subscriptions', { method: 'PUT', key: ADMIN_KEY, body: { provider: 'rupiah-ai', project_id: 'rupiah', monthly_fee: '0', currency: 'IDR' } });
+  assert.equal(plan.status, 200, plan.text);
+  // 10,000 events of 999,999.123456789 IDR today: 9,999,991,234.56789 IDR in one rollup row
+  // (9,999,991,234,567,890,000 nano-units, past 2^63 - 1 = 9,223,372,036,854,775,807).
+  const now = new Date(Date.now() - 60_000).toISOString();
+  for (let b = 0; b < 10; b += 1) {
+    const events = Array.from({ length: 1000 }, (_, i) => ({
+      id: `idr-${b}-${i}`, provider: 'rupiah-ai', model: 'm', cost: '999999.123456789', currency: 'IDR', timestamp: now,
+    }));
+    const r = await w.fetch('/api/usage', { method: 'POST', key: ADMIN_KEY, body: { project_id: 'rupiah', events } });
+    assert.equal(r.status, 201, r.text);
+  }
+  const exact = '9999991234.56789';
+  const idr = (list) => list.find((m) => m.currency === 'IDR')?.amount;
+  const day = now.slice(0, 10);
+  const report = await w.fetch(`/api/admin/usage?project_id=rupiah&from=${day}&to=${day}&group=day`, { key: ADMIN_KEY });
+  assert.equal(report.status, 200, report.text);
+  assert.deepEqual([idr(report.json.rows[0].cost), idr(report.json.totals.cost)], [exact, exact]);
+  const csv = await w.fetch(`/api/admin/usage?project_id=rupiah&from=${day}&to=${day}&group=day&format=csv`, { key: ADMIN_KEY });
+  assert.equal(csv.status, 200, csv.text);
+  const [header, row] = csv.text.trim().split('\n').map((l) => l.split(','));
+  assert.equal(row[header.indexOf('cost_idr')], exact, csv.text);
+  const summary = await w.fetch(`/api/analytics/usage-summary?from=${day}&to=${day}`, { key: ADMIN_KEY });
+  assert.equal(idr(summary.json.totals.cost), exact, summary.text);
+  const stats = await w.fetch('/api/usage/stats?project_id=rupiah', { key: ADMIN_KEY });
+  assert.deepEqual([idr(stats.json.today.totals.cost), idr(stats.json.month.totals.cost)], [exact, exact], stats.text);
+  assert.equal(stats.json.budget.spend.amount, exact);
+  const status = await w.fetch('/api/admin/projects/rupiah/budget', { key: ADMIN_KEY });
+  assert.deepEqual([status.json.status.spend.amount, status.json.status.spend.currency], [exact, 'IDR']);
+  const plans = await w.fetch('/api/admin/subscriptions', { key: ADMIN_KEY });
+  assert.equal(idr(plans.json.usage_spend), exact, plans.text);
+  const mine = plans.json.subscriptions.find((p) => p.provider === 'rupiah-ai');
+  assert.deepEqual([mine.unit, mine.used], ['money', exact], 'the plan counts the exact spend');
 });

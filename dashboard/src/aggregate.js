@@ -105,7 +105,7 @@ export function aggregate(events, tz) {
     /** Cost by local day, week (its Monday) or month and provider, as the API's group=<grain>,provider. */
     periodProvider: (grain) => groupBy(events, (e) => ({ period: periodOfDay(day(e), grain), provider: e.provider })),
     provider: groupBy(events, (e) => ({ provider: e.provider })),
-    model: groupBy(events, (e) => ({ model: e.model })),
+    model: groupBy(events, (e) => ({ provider: e.provider, model: e.model })),
     project: groupBy(events, (e) => ({ project_id: e.project_id, project_name: null })),
     operation: groupBy(events, (e) => ({ operation: e.operation ?? null })),
     jobs: [...jobs.values()]

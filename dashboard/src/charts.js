@@ -100,10 +100,19 @@ export function dailyByProvider(canvas, rows, currency, range, grain = 'day') {
   };
 }
 
+/**
+ * A row grouped by model as people read it: "openai / gpt-4o", its recorded aliases after it
+ * when asked ("openai / gpt-4o (gpt-4o-2024-08-06)"); the API's rows are (provider, model).
+ */
+export function modelLabel(r, withAliases = false) {
+  const name = r.provider ? `${r.provider} / ${r.model ?? '(none)'}` : (r.model ?? '(none)');
+  return withAliases && r.aliases?.length ? `${name} (${r.aliases.join(', ')})` : name;
+}
+
 /** Cost by model (horizontal bars), in one currency; the top 15 and the rest summed. */
 export function costByModel(canvas, rows, currency) {
   const list = rows
-    .map((r) => ({ model: r.model ?? '(none)', nanos: toNanos((r.cost ?? []).find((m) => m.currency === currency)?.amount ?? '0') }))
+    .map((r) => ({ model: modelLabel(r), nanos: toNanos((r.cost ?? []).find((m) => m.currency === currency)?.amount ?? '0') }))
     .filter((r) => r.nanos !== 0n)
     .sort((a, b) => compareNanos(b.nanos, a.nanos));
   const top = list.slice(0, 15).map((r) => ({ ...r }));
@@ -123,7 +132,7 @@ export function costByModel(canvas, rows, currency) {
       indexAxis: 'y',
       scales: {
         x: { beginAtZero: true, title: axisTitle(`Cost (${currency})`), ticks: costTicks(currency) },
-        y: { title: axisTitle('Model'), ticks: { autoSkip: false } },
+        y: { title: axisTitle('Provider / model'), ticks: { autoSkip: false } },
       },
       interaction: { mode: 'index', axis: 'y', intersect: false },
       plugins: {

@@ -9,7 +9,7 @@ import { getJson, getText, sendJson, apiPath, setKey, ApiError } from './api.js'
 import { amountIn, MoneySum } from './money.js';
 import { int, quantity, amount, money, exactMoney, withUnit, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
 import { aggregate } from './aggregate.js';
-import { dailyByProvider, costByModel, destroyCharts } from './charts.js';
+import { dailyByProvider, costByModel, destroyCharts, modelLabel } from './charts.js';
 import { sortableTable } from './table.js';
 
 const STORAGE_KEY = 'ai-spend-tracker.key';
@@ -425,7 +425,7 @@ function dailyTable(series, cur) {
 function modelTable(top, cur) {
   return h('table', { class: 'data', id: 'chart-models-values' },
     h('caption', { class: 'visually-hidden', text: `Cost in ${cur} by model` }),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Model' }), h('th', { scope: 'col', class: 'num', text: `Cost (${cur})` }))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Provider / model' }), h('th', { scope: 'col', class: 'num', text: `Cost (${cur})` }))),
     h('tbody', {}, top.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.model }), h('td', { class: 'num' }, amountText(r.amount))))));
 }
 
@@ -433,7 +433,7 @@ function modelTable(top, cur) {
 
 const DIMENSIONS = [
   { key: 'provider', title: 'By provider', label: 'Provider', get: (r) => r.provider },
-  { key: 'model', title: 'By model', label: 'Model', get: (r) => r.model },
+  { key: 'model', title: 'By model', label: 'Provider / model', get: (r) => modelLabel(r, true) },
   { key: 'project', title: 'By project', label: 'Project', get: (r) => r.project_name ?? r.project_id },
   { key: 'operation', title: 'By operation', label: 'Operation', get: (r) => r.operation ?? '(none)' },
   // Only when a project has a client: the project rows summed per client, exactly.

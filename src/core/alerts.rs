@@ -393,10 +393,10 @@ fn recommendations(
             let per_day = div_round_half_even(remaining, i128::from(days_left.max(1)));
             out.push(format!(
                 "At the current rate the month ends near {} ({}% of the budget). To stay within {}, keep spend under {} a day for the {} days left.",
-                check.forecast,
+                check.forecast.rounded(),
                 check.forecast_percent.clone().unwrap_or_default(),
-                budget,
-                Money::new(per_day, c),
+                budget.rounded(),
+                Money::new(per_day, c).rounded(),
                 days_left
             ));
         }
@@ -527,28 +527,28 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
     let percent = check.percent_used.clone().unwrap_or_else(|| "0.00".into());
     let budget = check
         .budget
-        .map(|b| b.to_string())
+        .map(|b| b.rounded())
         .unwrap_or_else(|| "no budget".into());
     let subject = if level == "spike" {
         format!(
             "[AI spend] {name}: {} today, {}x its average day of {}",
-            check.today_spend,
+            check.today_spend.rounded(),
             spike_ratio(check),
             check
                 .baseline_daily
-                .map(|m| m.to_string())
+                .map(|m| m.rounded())
                 .unwrap_or_default()
         )
     } else if level == "daily" {
         format!(
             "[AI spend] {name}: {} today, over the daily limit of {}",
-            check.today_spend,
-            check.daily_limit.map(|m| m.to_string()).unwrap_or_default()
+            check.today_spend.rounded(),
+            check.daily_limit.map(|m| m.rounded()).unwrap_or_default()
         )
     } else {
         format!(
             "[AI spend] {name} at {percent}% of budget: {} of {budget}",
-            check.spend
+            check.spend.rounded()
         )
     };
     let link = dashboard_link(config, &check.project_id);
@@ -556,25 +556,31 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
         "Project {name} ({}) {}.\n\nSpent this month: {} of {budget} ({percent}%).\nForecast for the month: {} ({}% of the budget).\nSpent today: {}{}.\n",
         check.project_id,
         level_words(level),
-        check.spend,
-        check.forecast,
+        check.spend.rounded(),
+        check.forecast.rounded(),
         check.forecast_percent.clone().unwrap_or_else(|| "-".into()),
-        check.today_spend,
+        check.today_spend.rounded(),
         check
             .daily_limit
-            .map(|l| format!(" (daily limit {l})"))
+            .map(|l| format!(" (daily limit {})", l.rounded()))
             .unwrap_or_default(),
     );
     if let Some(b) = check.baseline_daily {
         text.push_str(&format!(
-            "Average day of the {BASELINE_DAYS} before today: {b} (today is {}x that).\n",
+            "Average day of the {BASELINE_DAYS} before today: {} (today is {}x that).\n",
+            b.rounded(),
             spike_ratio(check)
         ));
     }
     if !check.top_providers.is_empty() {
         text.push_str("\nTop providers:\n");
         for b in &check.top_providers {
-            text.push_str(&format!("  - {}: {} ({}%)\n", b.provider, b.cost, b.share));
+            text.push_str(&format!(
+                "  - {}: {} ({}%)\n",
+                b.provider,
+                b.cost.rounded(),
+                b.share
+            ));
         }
     }
     if !check.top_models.is_empty() {
@@ -584,7 +590,7 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
                 "  - {} / {}: {} ({}%)\n",
                 b.provider,
                 b.model.clone().unwrap_or_default(),
-                b.cost,
+                b.cost.rounded(),
                 b.share
             ));
         }
@@ -624,7 +630,7 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
                 };
                 format!(
                     "<tr><td style=\"padding:4px 8px\">{label}</td><td style=\"padding:4px 8px;text-align:right\">{}</td><td style=\"padding:4px 8px;text-align:right\">{}%</td></tr>",
-                    e(&b.cost.to_string()),
+                    e(&b.cost.rounded()),
                     e(&b.share)
                 )
             })
@@ -641,7 +647,7 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
     ));
     html.push_str(&format!(
         "<p>Spent this month: <strong>{}</strong> of {} (<strong>{}%</strong>).</p>",
-        e(&check.spend.to_string()),
+        e(&check.spend.rounded()),
         e(&budget),
         e(&percent)
     ));
@@ -650,18 +656,18 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
     ));
     html.push_str(&format!(
         "<p>Forecast for the month: <strong>{}</strong> ({}% of the budget). Spent today: {}{}.</p>",
-        e(&check.forecast.to_string()),
+        e(&check.forecast.rounded()),
         e(&check.forecast_percent.clone().unwrap_or_else(|| "-".into())),
-        e(&check.today_spend.to_string()),
+        e(&check.today_spend.rounded()),
         e(&check
             .daily_limit
-            .map(|l| format!(" (daily limit {l})"))
+            .map(|l| format!(" (daily limit {})", l.rounded()))
             .unwrap_or_default())
     ));
     if let Some(b) = check.baseline_daily {
         html.push_str(&format!(
             "<p>Average day of the {BASELINE_DAYS} before today: {} (today is {}x that).</p>",
-            e(&b.to_string()),
+            e(&b.rounded()),
             e(&spike_ratio(check))
         ));
     }
@@ -1113,6 +1119,14 @@ async fn plan_checks(
     now: DateTime<Utc>,
 ) -> Result<Vec<(PlanCheck, Option<Outgoing>)>, CoreError> {
     let states = plan_states(plans, reports, now).await?;
+    // Money as the dashboard rounds it; other units exactly.
+    let show = |state: &super::plans::PlanState, value: i128| {
+        if state.plan.unit == super::plans::Unit::Money {
+            super::money::rounded_amount(value)
+        } else {
+            state.plan.show(value)
+        }
+    };
     let mut due: Vec<DueAlert> = Vec::new();
     for state in states.iter().filter(|s| !s.expired) {
         let plan = &state.plan;
@@ -1128,9 +1142,9 @@ async fn plan_checks(
             let message = format!(
                 "The {} plan has used {percent}% of its allotment ({} of {} {unit}); {} left before it {} on {}.",
                 plan.provider,
-                state.plan.show(state.used),
-                state.allotment.map(|a| state.plan.show(a)).unwrap_or_default(),
-                state.remaining().map(|r| state.plan.show(r)).unwrap_or_default(),
+                show(state, state.used),
+                state.allotment.map(|a| show(state, a)).unwrap_or_default(),
+                state.remaining().map(|r| show(state, r)).unwrap_or_default(),
                 state.end_word(),
                 state.end
             );
@@ -1183,8 +1197,8 @@ async fn plan_checks(
                 plan.provider,
                 state.end,
                 state.days_left,
-                state.plan.show(unused),
-                state.allotment.map(|a| state.plan.show(a)).unwrap_or_default(),
+                show(state, unused),
+                state.allotment.map(|a| show(state, a)).unwrap_or_default(),
             ),
             config.recipients(&plan.alert_emails).to_vec(),
         ));
@@ -1431,6 +1445,116 @@ mod tests {
         );
         assert_eq!(check.spend, Money::new(5 * NANOS, Currency::USD));
         assert_eq!(check.today_spend, Money::new(3 * NANOS, Currency::USD));
+    }
+
+    /// A rollup row of project `ads`, openai / gpt-4o, on a local day.
+    fn day_row(day: &str, cost: &str) -> crate::core::report::RollupRow {
+        let mut measures = [0i64; crate::core::report::MEASURES.len()];
+        measures[0] = 1;
+        crate::core::report::RollupRow {
+            bucket: None,
+            period: Some(day.into()),
+            project_id: Some("ads".into()),
+            provider: Some("openai".into()),
+            model: Some("gpt-4o".into()),
+            operation: Some("chat".into()),
+            currency: "USD".into(),
+            cost_nanos: Money::parse(cost, Currency::USD).unwrap().nanos,
+            measures,
+        }
+    }
+
+    #[test]
+    fn alert_email_rounds_money_as_the_dashboard_does_and_the_check_keeps_the_exact_figures() {
+        // 11 November 2026: 10 days of the month gone, 20 left; 30 USD budget.
+        let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+        let usd = |text: &str| Money::parse(text, Currency::USD).unwrap();
+        let settings = BudgetSettings {
+            project_id: ProjectId::parse("ads").unwrap(),
+            project_name: "Ads".into(),
+            project_client: None,
+            amount: Some(usd("30")),
+            currency: Currency::USD,
+            alert_threshold_percent: 80,
+            levels: Vec::new(),
+            daily_limit: Some(usd("1234.565")),
+            timezone: None,
+            emails: vec!["ops@example.com".into()],
+            webhook_url: None,
+            webhook_secret: None,
+            last_alert_sent: None,
+            report_schedule: None,
+            spike: None,
+        };
+        // 16.32692592 USD spent: 13.67307408 USD left for 20 days, 0.683653704 USD a day.
+        let rows = [
+            day_row("2026-11-10", "16.32647"),
+            day_row("2026-11-11", "0.00045592"),
+        ];
+        let mut check = measure(&rows, &settings, now);
+        check.recommendations = recommendations(&check, &settings, now);
+        check.baseline_daily = Some(usd("0.0123456"));
+
+        let alert = render_alert(&check, "budget-50", &AlertConfig::default());
+
+        assert_eq!(
+            check.spend,
+            usd("16.32692592"),
+            "the check keeps the exact spend"
+        );
+        assert_eq!(
+            alert.subject,
+            "[AI spend] Ads at 54.42% of budget: 16.33 USD of 30.00 USD"
+        );
+        assert!(
+            alert.text.contains(
+                "Spent this month: 16.33 USD of 30.00 USD (54.42%).\n\
+                 Forecast for the month: 48.98 USD (163.27% of the budget).\n\
+                 Spent today: 0.000456 USD (daily limit 1,234.57 USD).\n\
+                 Average day of the 7 before today: 0.0123 USD"
+            ),
+            "{}",
+            alert.text
+        );
+        assert!(
+            alert.text.contains(
+                "To stay within 30.00 USD, keep spend under 0.684 USD a day for the 20 days left."
+            ),
+            "{}",
+            alert.text
+        );
+        assert!(alert.text.contains("  - openai: 16.33 USD (100.00%)\n"));
+        assert!(alert
+            .text
+            .contains("  - openai / gpt-4o: 16.33 USD (100.00%)\n"));
+        for html in [
+            "<strong>16.33 USD</strong> of 30.00 USD",
+            "<strong>48.98 USD</strong>",
+            "Spent today: 0.000456 USD (daily limit 1,234.57 USD).",
+            "keep spend under 0.684 USD a day",
+            ">16.33 USD</td>",
+        ] {
+            assert!(alert.html.contains(html), "{html} in {}", alert.html);
+        }
+        for exact in ["0.683653704", "16.32692592", "0.00045592", "1234.565"] {
+            assert!(!alert.text.contains(exact), "{exact} in {}", alert.text);
+            assert!(!alert.html.contains(exact), "{exact} in the HTML");
+        }
+
+        let spike = render_alert(&check, "spike", &AlertConfig::default());
+        assert!(
+            spike
+                .subject
+                .starts_with("[AI spend] Ads: 0.000456 USD today, "),
+            "{}",
+            spike.subject
+        );
+        assert!(spike.subject.ends_with("its average day of 0.0123 USD"));
+        let daily = render_alert(&check, "daily", &AlertConfig::default());
+        assert_eq!(
+            daily.subject,
+            "[AI spend] Ads: 0.000456 USD today, over the daily limit of 1,234.57 USD"
+        );
     }
 
     const NANOS: i128 = crate::core::money::NANOS_PER_UNIT;

@@ -241,7 +241,7 @@ fn money_list(totals: &Totals) -> String {
     let list: Vec<String> = totals
         .iter()
         .filter(|m| m.nanos != 0)
-        .map(|m| m.to_string())
+        .map(|m| m.rounded())
         .collect();
     if list.is_empty() {
         "0.00".to_string()
@@ -286,7 +286,7 @@ pub fn render_digest(d: &Digest, config: &AlertConfig) -> RenderedAlert {
         d.unpriced_events,
     );
     if let Some(budget) = d.budget {
-        text.push_str(&format!("Monthly budget: {budget}\n"));
+        text.push_str(&format!("Monthly budget: {}\n", budget.rounded()));
     }
     let sections = [
         ("By provider", &d.providers),
@@ -327,7 +327,7 @@ pub fn render_digest(d: &Digest, config: &AlertConfig) -> RenderedAlert {
         d.events,
         d.unpriced_events,
         d.budget
-            .map(|b| format!("<br />Monthly budget: {}", escape_html(&b.to_string())))
+            .map(|b| format!("<br />Monthly budget: {}", escape_html(&b.rounded())))
             .unwrap_or_default(),
     );
     for (title, list) in sections {
@@ -732,5 +732,54 @@ mod tests {
         assert!(!render_digest(&first, &AlertConfig::default())
             .subject
             .contains('%'));
+    }
+
+    #[test]
+    fn the_report_email_rounds_money_as_the_dashboard_does_and_the_digest_keeps_it_exact() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let period = ReportPeriod::last_closed(ReportSchedule::Weekly, Tz::UTC, now);
+        let rows = vec![
+            row("ads", "openai", "gpt-4o", "1234.565", 30),
+            row("ads", "heygen", "avatar", "0.000123456", 3),
+        ];
+        let previous = vec![row("ads", "openai", "", "0.683653704", 20)];
+        let mut s = settings("Ads", None);
+        s.amount = Some(Money::parse("2500.005", Currency::USD).unwrap());
+        let d = digest(&s, &period, &rows, &previous);
+
+        let email = render_digest(&d, &AlertConfig::default());
+
+        assert_eq!(
+            d.cost.get(Currency::USD).amount_string(),
+            "1234.565123456",
+            "the digest keeps the exact sum"
+        );
+        assert!(
+            email
+                .subject
+                .starts_with("[AI spend] Ads: 1,234.57 USD in the week of "),
+            "{}",
+            email.subject
+        );
+        assert!(
+            email.text.contains(
+                "Total: 1,234.57 USD\nThe week before: 0.684 USD\nEvents: 33 (0 unpriced)\n\
+                 Monthly budget: 2,500.01 USD\n"
+            ),
+            "{}",
+            email.text
+        );
+        assert!(email.text.contains("  heygen: 0.000123 USD (3 events)\n"));
+        assert!(email
+            .text
+            .contains("  openai / gpt-4o: 1,234.57 USD (30 events)\n"));
+        for html in [
+            "<strong>1,234.57 USD</strong>",
+            "The week before: 0.684 USD",
+            "Monthly budget: 2,500.01 USD",
+            ">0.000123 USD</td>",
+        ] {
+            assert!(email.html.contains(html), "{html} in {}", email.html);
+        }
     }
 }

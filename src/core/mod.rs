@@ -41,4 +41,6 @@ mod tests_ingest;
 #[cfg(test)]
 mod tests_periods;
 #[cfg(test)]
+mod tests_reports;
+#[cfg(test)]
 mod tests_retention;

@@ -17,7 +17,7 @@ pub const NANOS_PER_UNIT: i128 = 1_000_000_000;
 
 /// The largest cost one event may carry: a million units of its currency. More is a unit
 /// mistake (a cost sent in micro-dollars). The cap keeps one event's cost below 2^53 nano-units
-/// (exact in JavaScript); sums past 2^63 saturate in the rollups (migration 0015).
+/// (exact in JavaScript); rollup sums past 2^63 stay exact through their carry (migration 0019).
 pub const MAX_EVENT_COST_NANOS: i128 = 1_000_000 * NANOS_PER_UNIT;
 
 /// Active ISO 4217 alphabetic codes (2024 list, funds and precious-metal codes left out).
@@ -203,6 +203,54 @@ pub fn format_scaled(value: i128, scale: u32, min_fraction: u32) -> String {
     }
 }
 
+/// An amount of nano-units as people read money, the dashboard's rule (`amount` in
+/// `dashboard/src/format.js`) in Rust, for alert and report email: from 1 up, to the cent with
+/// thousands grouped (`1234.565` -> `1,234.57`); below 1, to three significant digits and at
+/// least two decimals, so that a fraction of a cent stays visible (`0.000123456` ->
+/// `0.000123`, `0.683653704` -> `0.684`, `0.5` -> `0.50`). Rounded half away from zero on the
+/// decimal digits, in integers (never through a float). The exact amount stays in the JSON
+/// (`Money::amount_string`).
+pub fn rounded_amount(nanos: i128) -> String {
+    const NANO_DIGITS: u32 = 9;
+    let negative = nanos < 0;
+    let abs = nanos.unsigned_abs();
+    let unit = 10u128.pow(NANO_DIGITS);
+    let (whole, fraction) = (abs / unit, abs % unit);
+    let mut decimals = 2;
+    if whole == 0 && fraction != 0 {
+        // Zeros after the point before the first significant digit.
+        let leading_zeros = NANO_DIGITS - (fraction.ilog10() + 1);
+        decimals = (leading_zeros + 3).max(2);
+    }
+    let rounded = if decimals >= NANO_DIGITS {
+        abs * 10u128.pow(decimals - NANO_DIGITS)
+    } else {
+        let step = 10u128.pow(NANO_DIGITS - decimals);
+        let next_digit = (abs % step) / (step / 10);
+        abs / step + u128::from(next_digit >= 5)
+    };
+    let digits = format!("{rounded:0>width$}", width = decimals as usize + 1);
+    let (whole_out, fraction_out) = digits.split_at(digits.len() - decimals as usize);
+    let mut fraction_out = fraction_out.trim_end_matches('0').to_string();
+    while fraction_out.len() < 2 {
+        fraction_out.push('0');
+    }
+    let sign = if negative && rounded != 0 { "-" } else { "" };
+    format!("{sign}{}.{fraction_out}", group_thousands(whole_out))
+}
+
+/// `1234567` -> `1,234,567`.
+fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Divides and rounds half to even. `denominator` must be positive.
 pub fn div_round_half_even(numerator: i128, denominator: i128) -> i128 {
     let quotient = numerator.div_euclid(denominator);
@@ -244,6 +292,12 @@ impl Money {
     /// The amount as decimal text with at least two fractional digits, for example `"0.045"`.
     pub fn amount_string(&self) -> String {
         format_scaled(self.nanos, 9, 2)
+    }
+
+    /// The amount and its currency as people read money (`0.684 USD`, `1,234.57 USD`), for
+    /// email: see [`rounded_amount`].
+    pub fn rounded(&self) -> String {
+        format!("{} {}", rounded_amount(self.nanos), self.currency)
     }
 
     /// The amount as a float, for display and charts only; never used in arithmetic.
@@ -385,6 +439,47 @@ mod tests {
             "-1.50"
         );
         assert_eq!(Money::new(0, Currency::USD).amount_string(), "0.00");
+    }
+
+    #[test]
+    fn amounts_for_reading_round_as_the_dashboard_does() {
+        let shown = |text: &str| rounded_amount(Money::parse(text, Currency::USD).unwrap().nanos);
+        for (exact, expected) in [
+            ("0.683653704", "0.684"),
+            ("1234.565", "1,234.57"),
+            ("1234.564999999", "1,234.56"),
+            ("0.000123456", "0.000123"),
+            ("0.04555", "0.0456"),
+            ("0.5", "0.50"),
+            ("0.995", "0.995"),
+            ("0.9996", "1.00"),
+            ("0.999999999", "1.00"),
+            ("0.000000001", "0.000000001"),
+            ("0.000000015", "0.000000015"),
+            ("0", "0.00"),
+            ("12", "12.00"),
+            ("1000000", "1,000,000.00"),
+            ("9223372036.854775807", "9,223,372,036.85"),
+            ("-1234.565", "-1,234.57"),
+            ("-0.0012345", "-0.00123"),
+            ("0.105", "0.105"),
+            ("0.1055", "0.106"),
+            ("2.005", "2.01"),
+        ] {
+            assert_eq!(shown(exact), expected, "{exact}");
+        }
+        assert_eq!(rounded_amount(-4), "-0.000000004");
+        assert_eq!(
+            rounded_amount(20_000_000_000_000_000_000_000),
+            "20,000,000,000,000.00",
+            "past 2^63 nano-units as well"
+        );
+        assert_eq!(
+            Money::parse("0.683653704", Currency::USD)
+                .unwrap()
+                .rounded(),
+            "0.684 USD"
+        );
     }
 
     #[test]

@@ -911,6 +911,13 @@ impl UsageReportQuery {
             },
         };
         p.finish()?;
+        // A model is read with its provider: `default` or a model name two providers share
+        // are different rows (HeyGen's `default` is not OpenAI's).
+        if let Some(at) = dims.iter().position(|d| *d == Dim::Model) {
+            if !dims.contains(&Dim::Provider) {
+                dims.insert(at, Dim::Provider);
+            }
+        }
         let keep_project = dims.contains(&Dim::Project);
         if by_client && !keep_project {
             dims.push(Dim::Project);
@@ -969,6 +976,24 @@ pub struct ReportRow {
     pub sums: Sums,
     /// With `group=client`: the client of the row's projects (`None`: projects without one).
     pub client: Option<String>,
+    /// Grouped by model: the names the events were recorded under, other than the row's
+    /// catalog model (dated aliases and snapshots, such as `gpt-4o-2024-08-06` under
+    /// `gpt-4o`), sorted.
+    pub aliases: Vec<String>,
+}
+
+/// The catalog model a stored model name is grouped under: the built-in catalog's model of
+/// which it is an alias or a dated snapshot (`gpt-4o-2024-08-06` -> `gpt-4o`), or the name
+/// itself when the catalog does not list it.
+pub fn catalog_model(provider: &str, model: &str) -> String {
+    use super::pricing::catalog::{builtin, Catalog, PriceBook};
+    static NO_CUSTOM: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: NO_CUSTOM.get_or_init(Catalog::default),
+    };
+    book.canonical_model(provider, model)
+        .unwrap_or_else(|| model.to_string())
 }
 
 /// Rows by project merged per client (`group=client`): the project dimension is dropped
@@ -979,7 +1004,7 @@ pub fn merge_by_client(
     keep_project: bool,
 ) -> Vec<ReportRow> {
     type Key = (Option<String>, Vec<(Dim, String)>, Option<String>);
-    let mut groups: BTreeMap<Key, Sums> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, (Sums, BTreeSet<String>)> = BTreeMap::new();
     for row in rows {
         let project = row
             .dims
@@ -993,50 +1018,68 @@ pub fn merge_by_client(
             .into_iter()
             .filter(|(d, _)| keep_project || *d != Dim::Project)
             .collect();
-        groups
-            .entry((row.period, dims, client))
-            .or_default()
-            .merge(&row.sums);
+        let group = groups.entry((row.period, dims, client)).or_default();
+        group.0.merge(&row.sums);
+        group.1.extend(row.aliases);
     }
     groups
         .into_iter()
-        .map(|((period, dims, client), sums)| ReportRow {
+        .map(|((period, dims, client), (sums, aliases))| ReportRow {
             period,
             dims,
             sums,
             client,
+            aliases: aliases.into_iter().collect(),
         })
         .collect()
 }
 
 /// Groups rollup rows by period and dimensions; rows come out sorted by period then
-/// dimensions.
+/// dimensions. Grouped by provider and model, a model's dated aliases and snapshots are one
+/// row under the catalog model ([`catalog_model`]), the names seen kept in its `aliases`.
 pub fn group_rows(
     rows: &[RollupRow],
     period: Option<Period>,
     dims: &[Dim],
     tz: Tz,
 ) -> Vec<ReportRow> {
-    let mut groups: BTreeMap<(Option<String>, Vec<String>), Sums> = BTreeMap::new();
+    let by_catalog_model = dims.contains(&Dim::Model) && dims.contains(&Dim::Provider);
+    type Key = (Option<String>, Vec<String>);
+    let mut groups: BTreeMap<Key, (Sums, BTreeSet<String>)> = BTreeMap::new();
     for row in rows {
         let label = match (period, &row.period, &row.bucket) {
             (Some(_), Some(label), _) => Some(label.clone()),
             (Some(p), None, Some(bucket)) => period_of(bucket, p, tz),
             _ => None,
         };
+        let mut alias = None;
         let key: Vec<String> = dims
             .iter()
-            .map(|d| row.dim(*d).unwrap_or_default().to_string())
+            .map(|d| {
+                let value = row.dim(*d).unwrap_or_default();
+                if *d == Dim::Model && by_catalog_model {
+                    let model = catalog_model(row.provider.as_deref().unwrap_or_default(), value);
+                    if model != value {
+                        alias = Some(value.to_string());
+                    }
+                    model
+                } else {
+                    value.to_string()
+                }
+            })
             .collect();
-        groups.entry((label, key)).or_default().add(row);
+        let group = groups.entry((label, key)).or_default();
+        group.0.add(row);
+        group.1.extend(alias);
     }
     groups
         .into_iter()
-        .map(|((period, key), sums)| ReportRow {
+        .map(|((period, key), (sums, aliases))| ReportRow {
             period,
             dims: dims.iter().copied().zip(key).collect(),
             sums,
             client: None,
+            aliases: aliases.into_iter().collect(),
         })
         .collect()
 }
@@ -1119,6 +1162,9 @@ pub fn report_json(
                 json!(value)
             };
             map.insert(dim.name().into(), shown);
+            if *dim == Dim::Model {
+                map.insert("aliases".into(), json!(row.aliases));
+            }
             if *dim == Dim::Project {
                 let known = projects.get(value);
                 map.insert("project_name".into(), json!(known.map(|p| &p.name)));
@@ -1187,6 +1233,9 @@ pub fn report_csv(
     }
     for dim in &query.shown_dims() {
         header.push(dim.name().into());
+        if *dim == Dim::Model {
+            header.push("aliases".into());
+        }
         if *dim == Dim::Project {
             header.push("project_name".into());
             header.push("client".into());
@@ -1210,6 +1259,9 @@ pub fn report_csv(
         }
         for (dim, value) in &row.dims {
             cells.push(cell(value));
+            if *dim == Dim::Model {
+                cells.push(cell(&row.aliases.join(" ")));
+            }
             if *dim == Dim::Project {
                 cells.push(cell(
                     projects

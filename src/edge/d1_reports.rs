@@ -69,6 +69,18 @@ fn measure_columns(
         .join(", ")
 }
 
+/// The high part (whole units) of `measure` in a row of a rollup or job table. A cost's row
+/// keeps its whole 10^18 nano-units in `cost_carry` (migration 0019), so that it never
+/// saturates: the carry joins the high part here, and the row's cost is exactly
+/// `high * 10^9 + low`.
+fn high_part(measure: &str) -> String {
+    if measure == "cost_nanos" {
+        format!("(cost_carry * {SPLIT} + cost_nanos / {SPLIT})")
+    } else {
+        format!("({measure} / {SPLIT})")
+    }
+}
+
 /// The sum [`split_sum_sql`] read in two parts.
 fn split_sum(row: &Map<String, Value>, name: &str) -> Result<i128, StoreError> {
     let hi = nanos(row.get(&format!("{name}_hi")))?;
@@ -77,6 +89,9 @@ fn split_sum(row: &Map<String, Value>, name: &str) -> Result<i128, StoreError> {
 }
 
 const SPLIT: i64 = 1_000_000_000;
+
+/// Nano-units of one `cost_carry` of a rollup or job row (migration 0019).
+const CARRY: i128 = 1_000_000_000_000_000_000;
 
 fn string(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).map(str::to_string)
@@ -103,7 +118,7 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
         binds.take_filter()
     };
     let columns = format!(
-        "project_id, provider, model, operation, currency, cost_nanos, {}",
+        "project_id, provider, model, operation, currency, cost_carry, cost_nanos, {}",
         MEASURES.join(", ")
     );
     // Each read is one `SELECT` of a bucket (or a period) and the columns, with its own
@@ -115,7 +130,7 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
         let summed: Vec<&str> = std::iter::once("cost_nanos").chain(MEASURES).collect();
         let split_columns = measure_columns(
             &summed,
-            |m| format!("{m} / {SPLIT} AS {m}_hi, {m} % {SPLIT} AS {m}_lo"),
+            |m| format!("{} AS {m}_hi, {m} % {SPLIT} AS {m}_lo", high_part(m)),
             str::to_string,
         );
         let days = binds.bind(text(&plan_json(&plan.days)?));
@@ -156,7 +171,12 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
             .join(", ");
         let stretch_sums = measure_columns(
             &summed,
-            |m| format!("SUM({m} / {SPLIT}) AS {m}_hi, SUM({m} % {SPLIT}) AS {m}_lo"),
+            |m| {
+                format!(
+                    "SUM({}) AS {m}_hi, SUM({m} % {SPLIT}) AS {m}_lo",
+                    high_part(m)
+                )
+            },
             |m| format!("SUM({m}) AS {m}"),
         );
         let signed = measure_columns(
@@ -230,7 +250,15 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
     let sums = measure_columns(&MEASURES, split_sum, |m| {
         format!("CAST(SUM({m}) AS TEXT) AS {m}")
     });
-    let cost = split_sum("cost_nanos");
+    let cost = if query.periods.is_some() {
+        split_sum("cost_nanos")
+    } else {
+        format!(
+            "CAST(SUM({}) AS TEXT) AS cost_nanos_hi, \
+             CAST(SUM(cost_nanos % {SPLIT}) AS TEXT) AS cost_nanos_lo",
+            high_part("cost_nanos")
+        )
+    };
     let source = reads.join(" UNION ALL ");
     // Hours moved out of a day's period leave no empty group behind.
     let having = if query.periods.is_some() {
@@ -540,7 +568,8 @@ impl JobStore for D1Store {
         let parts: Vec<Map<String, Value>> = query_all(
             self.db(),
             "SELECT u.project_id, u.job_id, u.operation, u.provider, u.currency, u.calls, \
-                    u.unpriced_calls, CAST(u.cost_nanos AS TEXT) AS cost_nanos \
+                    u.unpriced_calls, CAST(u.cost_carry AS TEXT) AS cost_carry, \
+                    CAST(u.cost_nanos AS TEXT) AS cost_nanos \
              FROM json_each(?1) AS k JOIN usage_jobs AS u \
                ON u.project_id = k.value ->> 0 AND u.job_id = k.value ->> 1 \
              ORDER BY u.operation, u.provider, u.currency",
@@ -560,7 +589,9 @@ impl JobStore for D1Store {
                     currency: string(part.get("currency")).unwrap_or_default(),
                     calls: int(part.get("calls")),
                     unpriced_calls: int(part.get("unpriced_calls")),
-                    cost_nanos: nanos(part.get("cost_nanos"))?,
+                    cost_nanos: nanos(part.get("cost_carry"))?
+                        .saturating_mul(CARRY)
+                        .saturating_add(nanos(part.get("cost_nanos"))?),
                 });
             }
         }
@@ -572,7 +603,7 @@ impl JobStore for D1Store {
         let sql = format!(
             "WITH sel AS MATERIALIZED (SELECT project_id, job_id FROM jobs {}), \
              ops AS MATERIALIZED ( \
-               SELECT u.project_id, u.job_id, u.operation, u.currency, SUM(u.cost_nanos) AS c \
+               SELECT u.project_id, u.job_id, u.operation, u.currency, SUM(u.cost_carry) * {CARRY} + SUM(u.cost_nanos) AS c \
                FROM sel JOIN usage_jobs u USING (project_id, job_id) WHERE u.currency <> '' \
                GROUP BY u.project_id, u.job_id, u.operation, u.currency), \
              parts AS ( \
