@@ -275,6 +275,49 @@ test('the committed bundle in public/assets is what scripts/build-dashboard.sh b
   assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
 });
 
+/** The policy of the page's own <meta> CSP, which the served header must repeat. */
+function metaPolicy() {
+  const html = readFileSync(join(ROOT, 'public', 'index.html'), 'utf8');
+  return /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)[1];
+}
+
+/** Every path that answers with the dashboard or one of its files. */
+const DASHBOARD_FILES = ['/', '/index.html', '/api-usage', '/admin/usage', '/admin/usage/', '/assets/dashboard.js', '/assets/dashboard.css', '/favicon.svg'];
+
+/** Asserts the headers that keep the dashboard out of other sites' frames, on one answer. */
+function assertFrameHeaders(headers, policy, path) {
+  assert.equal(headers.get('content-security-policy'), `${policy}; frame-ancestors 'none'`, `${path}: CSP`);
+  assert.equal(headers.get('x-frame-options'), 'DENY', `${path}: X-Frame-Options`);
+  assert.equal(headers.get('x-content-type-options'), 'nosniff', `${path}: X-Content-Type-Options`);
+  assert.equal(headers.get('referrer-policy'), 'no-referrer', `${path}: Referrer-Policy`);
+}
+
+test('the dashboard cannot be framed: the page, its alias paths and its files carry frame-ancestors \'none\' and X-Frame-Options DENY', async () => {
+  const policy = metaPolicy();
+  assert.match(policy, /^default-src 'self';/);
+  for (const path of DASHBOARD_FILES) {
+    const r = await w.fetch(path);
+    assert.equal(r.status, 200, path);
+    assertFrameHeaders(r.headers, policy, path);
+  }
+  assert.equal((await w.fetch('/_headers')).status, 404, 'the headers file itself is not served');
+  // In Chromium: a page of another origin that frames the dashboard gets no dashboard.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const blocked = [];
+  page.on('console', (m) => blocked.push(m.text()));
+  for (const path of ['/', '/admin/usage']) {
+    await page.setContent(`<iframe id="f" src="${w.url}${path}"></iframe>`);
+    await page.waitForTimeout(500);
+    const frame = page.frames().find((f) => f !== page.mainFrame());
+    assert.ok(frame, 'the frame exists');
+    assert.equal(await frame.$('#signin-form').catch(() => null), null, `${path}: no sign-in form inside the frame`);
+    assert.notEqual(frame.url(), `${w.url}${path}`, `${path}: the frame did not load the dashboard (${frame.url()})`);
+  }
+  assert.ok(blocked.some((t) => /frame-ancestors|X-Frame-Options/.test(t)), `Chromium reports the refusal: ${blocked.join(' | ')}`);
+  await context.close();
+});
+
 test('a wrong key is refused and nothing is stored', async () => {
   const { page, close } = await openPage(w);
   await page.fill('#key', 'not-a-key');
