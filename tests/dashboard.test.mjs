@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startHttpWorker, ADMIN_KEY } from './support/http-worker.mjs';
 import { ROOT } from './support/worker.mjs';
-import { amount as shown, dateTime } from '../dashboard/src/format.js';
+import { amount as shown, dateTime, quantity as quantityText } from '../dashboard/src/format.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -50,12 +50,14 @@ before(async () => {
     const job = `clip-${d}`;
     ads.push(
       { id: `o-${d}`, provider: 'openai', model: 'gpt-4o', operation: 'script', job_id: job, input_tokens: 1000 + d, output_tokens: 200, cost: `0.${String(10 + d).padStart(2, '0')}5`, timestamp: at(d, 3) },
-      { id: `e-${d}`, provider: 'elevenlabs', model: 'eleven_multilingual_v2', operation: 'voice', job_id: job, characters: 1200 + d, requests: 1, cost: `0.${String(30 + d).padStart(2, '0')}`, timestamp: at(d, 2) },
-      { id: `h-${d}`, provider: 'heygen', model: 'avatar-iv', operation: 'video', job_id: job, credits: 1, cost: `${1 + (d % 4)}.25`, timestamp: at(d, 1) },
+      { id: `e-${d}`, provider: 'elevenlabs', model: 'eleven_multilingual_v2', operation: 'voice', job_id: job, characters: 1200 + d, requests: 1, audio_seconds: '12.5', cost: `0.${String(30 + d).padStart(2, '0')}`, timestamp: at(d, 2) },
+      { id: `h-${d}`, provider: 'heygen', model: 'avatar-iv', operation: 'video', job_id: job, credits: 1, video_seconds: 30, cost: `${1 + (d % 4)}.25`, timestamp: at(d, 1) },
     );
   }
   ads.push({ id: 'eur-1', provider: 'mistral', model: 'mistral-large', operation: 'script', input_tokens: 10, cost: '1.20', currency: 'EUR', timestamp: at(1, 5) });
   ads.push({ id: 'unpriced-1', provider: 'openai', model: 'house-model', operation: 'script', input_tokens: 10, timestamp: at(2, 5) });
+  // A model name longer than a phone's axis can hold beside its title.
+  ads.push({ id: 'long-1', provider: 'google', model: 'gemini-2.5-flash-preview-native-audio-dialog', operation: 'voice', input_tokens: 100, cost: '0.85', timestamp: at(1, 6) });
   const xss = [];
   for (let d = 0; d < 7; d += 1) {
     xss.push({ id: `x-${d}`, provider: 'anthropic', model: 'claude-sonnet-4-5', operation: 'chat', job_id: `x-job-${d}`, input_tokens: 500, output_tokens: 50, cost: '0.75', timestamp: at(d, 4) });
@@ -184,6 +186,25 @@ function readTable(page, id) {
   }));
 }
 
+/** A paged table's rows on every page, read by pressing Next until it is disabled (then back
+ * to the first page). */
+async function readAllPages(page, id) {
+  const table = await readTable(page, id);
+  const rows = [...table.rows];
+  const exact = [...table.exact];
+  let pages = 1;
+  while (await page.locator(`#${id}-next`).count() && !(await page.locator(`#${id}-next`).isDisabled())) {
+    await page.click(`#${id}-next`);
+    pages += 1;
+    assert.match(await page.textContent(`#${id}-page`), new RegExp(`^Page ${pages} of `));
+    const more = await readTable(page, id);
+    rows.push(...more.rows);
+    exact.push(...more.exact);
+  }
+  while (await page.locator(`#${id}-prev`).count() && !(await page.locator(`#${id}-prev`).isDisabled())) await page.click(`#${id}-prev`);
+  return { head: table.head, rows, exact, pages };
+}
+
 const amountIn = (list, currency) => list.find((m) => m.currency === currency)?.amount ?? '0.00';
 const query = (params) => new URLSearchParams({ tz: 'UTC', ...params }).toString();
 
@@ -191,6 +212,9 @@ const query = (params) => new URLSearchParams({ tz: 'UTC', ...params }).toString
 const costCell = (r, c) => (r.unpriced_events && r.unpriced_events >= r.events && !r.cost.some((m) => m.currency === c) ? 'unpriced' : amountIn(r.cost, c));
 /** What a cost cell shows: its amount rounded for reading. */
 const shownCostCell = (r, c) => shown(costCell(r, c));
+
+/** The units billed beside money, a column each when a table has any: label and report field. */
+const UNIT_COLUMNS = [['Credits', 'credits'], ['Audio seconds', 'audio_seconds'], ['Video seconds', 'video_seconds'], ['Images', 'images'], ['Tracks', 'tracks']];
 
 /** Every table of the breakdown equals the API's report with the same range and filter. */
 async function assertTablesMatch(page, params) {
@@ -213,6 +237,14 @@ async function assertTablesMatch(page, params) {
       assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
       assert.equal(Number(cells[table.head.indexOf('Tokens')].replace(/,/g, '')), r.total_tokens);
       assert.equal(Number(cells[table.head.indexOf('Unpriced')].replace(/,/g, '')), r.unpriced_events);
+      for (const [title, field] of UNIT_COLUMNS) {
+        if (table.head.includes(title)) assert.equal(cells[table.head.indexOf(title)], quantityText(String(r[field] ?? '0')), `${dim} ${label(r)} ${title}`);
+      }
+    }
+    // The billed units get a column each when some row of the table has any, and only then.
+    for (const [title, field] of UNIT_COLUMNS) {
+      const any = report.rows.some((r) => Number(r[field] ?? 0) !== 0);
+      assert.equal(table.head.includes(title), any, `${dim}: a ${title} column ${any ? 'is' : 'is not'} shown`);
     }
     if (dim === 'provider') {
       // Each provider's newest call this month, from the usage stats, whatever the range.
@@ -276,6 +308,49 @@ test('the committed bundle in public/assets is what scripts/build-dashboard.sh b
   assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
 });
 
+/** The policy of the page's own <meta> CSP, which the served header must repeat. */
+function metaPolicy() {
+  const html = readFileSync(join(ROOT, 'public', 'index.html'), 'utf8');
+  return /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)[1];
+}
+
+/** Every path that answers with the dashboard or one of its files. */
+const DASHBOARD_FILES = ['/', '/index.html', '/api-usage', '/admin/usage', '/admin/usage/', '/assets/dashboard.js', '/assets/dashboard.css', '/favicon.svg'];
+
+/** Asserts the headers that keep the dashboard out of other sites' frames, on one answer. */
+function assertFrameHeaders(headers, policy, path) {
+  assert.equal(headers.get('content-security-policy'), `${policy}; frame-ancestors 'none'`, `${path}: CSP`);
+  assert.equal(headers.get('x-frame-options'), 'DENY', `${path}: X-Frame-Options`);
+  assert.equal(headers.get('x-content-type-options'), 'nosniff', `${path}: X-Content-Type-Options`);
+  assert.equal(headers.get('referrer-policy'), 'no-referrer', `${path}: Referrer-Policy`);
+}
+
+test('the dashboard cannot be framed: the page, its alias paths and its files carry frame-ancestors \'none\' and X-Frame-Options DENY', async () => {
+  const policy = metaPolicy();
+  assert.match(policy, /^default-src 'self';/);
+  for (const path of DASHBOARD_FILES) {
+    const r = await w.fetch(path);
+    assert.equal(r.status, 200, path);
+    assertFrameHeaders(r.headers, policy, path);
+  }
+  assert.equal((await w.fetch('/_headers')).status, 404, 'the headers file itself is not served');
+  // In Chromium: a page of another origin that frames the dashboard gets no dashboard.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const blocked = [];
+  page.on('console', (m) => blocked.push(m.text()));
+  for (const path of ['/', '/admin/usage']) {
+    await page.setContent(`<iframe id="f" src="${w.url}${path}"></iframe>`);
+    await page.waitForTimeout(500);
+    const frame = page.frames().find((f) => f !== page.mainFrame());
+    assert.ok(frame, 'the frame exists');
+    assert.equal(await frame.$('#signin-form').catch(() => null), null, `${path}: no sign-in form inside the frame`);
+    assert.notEqual(frame.url(), `${w.url}${path}`, `${path}: the frame did not load the dashboard (${frame.url()})`);
+  }
+  assert.ok(blocked.some((t) => /frame-ancestors|X-Frame-Options/.test(t)), `Chromium reports the refusal: ${blocked.join(' | ')}`);
+  await context.close();
+});
+
 test('a wrong key is refused and nothing is stored', async () => {
   const { page, close } = await openPage(w);
   await page.fill('#key', 'not-a-key');
@@ -328,8 +403,9 @@ test('admin sign-in: cards, tables, charts and budgets equal the API; the key st
   // A rounded total keeps its exact amount in a tooltip.
   assert.deepEqual(await page.$$eval('#card-cost .money', (els) => els.map((e) => e.getAttribute('title'))),
     all.totals.cost.map((m) => (shown(m.amount) === m.amount ? null : `exactly ${m.amount} ${m.currency}`)));
-  // HeyGen's one credit a day for 35 days gets a card of its own; kinds with none get none.
-  assert.deepEqual((await readCards(page)).extra, { credits: '35' });
+  // HeyGen's one credit a day for 35 days gets a card of its own, as do the seconds; kinds with
+  // none get none.
+  assert.deepEqual((await readCards(page)).extra, { credits: '35', 'audio-seconds': '437.5', 'video-seconds': '1050' });
   assert.equal((await readCards(page)).unpriced, 1);
   await assertTablesMatch(page, { preset: 'all' });
 
@@ -362,7 +438,9 @@ test('admin sign-in: cards, tables, charts and budgets equal the API; the key st
 
   // Jobs.
   const jobs = await api(`/api/admin/usage/jobs?${query({ preset: 'all', limit: '500' })}`);
-  const jobTable = await readTable(page, 'table-jobs');
+  assert.ok(jobs.jobs.length > 25, `${jobs.jobs.length} jobs: more than one page`);
+  assert.equal((await readTable(page, 'table-jobs')).rows.length, 25, 'one page of 25 jobs at a time');
+  const jobTable = await readAllPages(page, 'table-jobs');
   assert.equal(jobTable.rows.length, jobs.jobs.length);
   for (const j of jobs.jobs) {
     const cells = jobTable.rows.find((c) => c[0] === j.job_id);
@@ -529,7 +607,7 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
   const projects = await readTable(page, 'table-project');
   assert.deepEqual(projects.rows.map((c) => c[0]), ['ads']);
   const jobs = await api(`/api/admin/usage/jobs?${query({ preset: 'all', project_id: 'ads', limit: '500' })}`);
-  const jobTable = await readTable(page, 'table-jobs');
+  const jobTable = await readAllPages(page, 'table-jobs');
   assert.deepEqual(jobTable.rows.map((c) => c[0]).sort(), jobs.jobs.map((j) => j.job_id).sort());
   for (const j of jobs.jobs) {
     assert.equal(jobTable.rows.find((c) => c[0] === j.job_id)[jobTable.head.indexOf('Cost (USD)')], shown(amountIn(j.cost, 'USD')));
@@ -1052,6 +1130,50 @@ test('the keyboard reaches everything; the alias paths serve the dashboard; sign
   await close();
 });
 
+test('the provider table shows HeyGen\'s credits and the seconds of audio and video next to their cost', async () => {
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  await choosePreset(page, 'all');
+  const report = await api(`/api/admin/usage?${query({ group: 'provider', preset: 'all' })}`);
+  const table = await readTable(page, 'table-provider');
+  const row = (provider) => table.rows.find((c) => c[0] === provider);
+  const cell = (provider, title) => row(provider)[table.head.indexOf(title)];
+  const heygen = report.rows.find((r) => r.provider === 'heygen');
+  assert.equal(cell('heygen', 'Cost (USD)'), shown(amountIn(heygen.cost, 'USD')));
+  assert.deepEqual([cell('heygen', 'Credits'), cell('heygen', 'Video seconds'), cell('heygen', 'Audio seconds')], ['35', '1,050', '0']);
+  assert.deepEqual([cell('elevenlabs', 'Audio seconds'), cell('elevenlabs', 'Credits')], ['437.5', '0']);
+  assert.equal(cell('openai', 'Credits'), '0');
+  assert.equal(table.head.includes('Images'), false, 'no images in this range, no column');
+  // A range without them (the hostile-named project's Claude chats) has no such columns.
+  await settle(page, () => page.selectOption('#project-filter', 'xss'));
+  const xss = await readTable(page, 'table-provider');
+  assert.deepEqual(xss.head.filter((t) => UNIT_COLUMNS.some(([title]) => title === t)), []);
+  await close();
+});
+
+test('each load asks /api/usage/stats exactly once: sign-in, a change of range, a reload, a project key', async () => {
+  const count = (rec) => rec.requests.filter((u) => new URL(u).pathname === '/api/usage/stats').length;
+  const { page, rec, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  assert.equal(await loads(page), 1);
+  assert.equal(count(rec), 1, 'sign-in and its first load: one request');
+  await choosePreset(page, 'all');
+  assert.equal(count(rec), 2, 'a change of range: one more');
+  await settle(page, () => page.click('#refresh'));
+  assert.equal(count(rec), 3, 'Refresh: one more');
+  rec.requests.length = 0;
+  await page.reload();
+  await page.waitForFunction(() => Number(document.getElementById('main').dataset.loads ?? 0) >= 1);
+  await page.waitForTimeout(300);
+  assert.equal(count(rec), 1, 'a reload with the key kept in the tab: one request');
+  await page.click('#sign-out');
+  rec.requests.length = 0;
+  await signIn(page, keys.ads);
+  await page.waitForTimeout(300);
+  assert.equal(count(rec), 1, 'a project key\'s sign-in: one request');
+  await close();
+});
+
 test('a phone-sized screen: no sideways scrolling, every panel readable', async () => {
   const { page, close } = await openPage(w, { viewport: { width: 390, height: 844 } });
   await screenshot(page, 'dashboard-phone-signin.png', { docs: false });
@@ -1063,9 +1185,90 @@ test('a phone-sized screen: no sideways scrolling, every panel readable', async 
     const box = await page.locator(`#${id}`).boundingBox();
     assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${id} fits: ${JSON.stringify(box)}`);
   }
+  // The chart's "Cost by" choice (and the currency's) shows its whole value, whichever it is.
+  for (const id of ['grain', 'currency']) {
+    const fit = await page.$eval(`#${id}`, (select) => {
+      const style = getComputedStyle(select);
+      const ctx = document.createElement('canvas').getContext('2d');
+      ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      return {
+        scroll: select.scrollWidth,
+        client: select.clientWidth,
+        widest: Math.max(...[...select.options].map((o) => ctx.measureText(o.text).width)),
+        room: select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+        visible: select.offsetParent !== null,
+        value: select.selectedOptions[0]?.text,
+      };
+    });
+    if (id === 'grain') assert.ok(fit.visible, 'the Cost by choice is shown');
+    if (!fit.visible) continue;
+    assert.ok(fit.scroll <= fit.client, `#${id}: ${JSON.stringify(fit)}`);
+    // Chromium draws the arrow in the right padding's place plus about 16 px of its own.
+    assert.ok(fit.widest + 16 <= fit.room, `#${id} has room for its longest value: ${JSON.stringify(fit)}`);
+    assert.ok(fit.value, `#${id} has a value`);
+  }
+  // No axis title covers a tick label (long model names are cut with "…" instead).
+  for (const id of ['chart-daily', 'chart-models']) {
+    await page.locator(`#${id}`).scrollIntoViewIfNeeded();
+    const axes = JSON.parse(await page.getAttribute(`#${id}`, 'data-axes'));
+    assert.deepEqual(Object.keys(axes).sort(), ['x', 'y'], id);
+    for (const [axis, { title, labels }] of Object.entries(axes)) {
+      const overlap = labels && title[0] < labels[2] - 0.5 && labels[0] < title[2] - 0.5 && title[1] < labels[3] - 0.5 && labels[1] < title[3] - 0.5;
+      assert.ok(!overlap, `${id} ${axis}: title ${JSON.stringify(title)} overlaps labels ${JSON.stringify(labels)}`);
+    }
+  }
+  // Words wrap whole: no name, figure or sentence is split inside a word (ids may break).
+  const broken = await page.evaluate(() => {
+    const out = [];
+    const walker = document.createTreeWalker(document.getElementById('dashboard'), NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (parent.closest('.id, .secret, pre, code, [hidden], details:not([open]) > :not(summary), .visually-hidden, option')) continue;
+      for (const m of node.data.matchAll(/[^\s\-–—/]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        if (tops.size > 1) out.push(`${m[0]} (in ${parent.closest('[id]')?.id})`);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(broken, [], 'words broken across lines');
   await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'dashboard-phone.png');
   await screenshot(page, 'dashboard-phone-full.png', { fullPage: true, docs: false });
+  await close();
+});
+
+test('the alert log shows what each alert email said, its plain text opened in place', async () => {
+  const admin = (path, body, method = 'POST') => w.fetch(path, { method, key: ADMIN_KEY, body });
+  assert.equal((await admin('/api/admin/projects', { id: 'alerted', name: 'Alerted' })).status, 201);
+  const patched = await admin('/api/admin/projects/alerted/budget', { budget_threshold_usd: '1', alert_emails: ['ops@example.com'] }, 'PATCH');
+  assert.equal(patched.status, 200, patched.text);
+  const used = await admin('/api/usage', { project_id: 'alerted', provider: 'openai', model: 'gpt-4o', input_tokens: 10, cost: '5.00' });
+  assert.equal(used.status, 201, used.text);
+  const checked = await admin('/api/admin/usage/check-budgets?project_id=alerted');
+  assert.equal(checked.status, 200, checked.text);
+  const log = (await api('/api/admin/alerts?project_id=alerted')).alerts;
+  const emails = log.filter((a) => a.channel === 'email');
+  assert.ok(emails.length > 0, JSON.stringify(log));
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  await settle(page, () => page.selectOption('#project-filter', 'alerted'));
+  const table = await readTable(page, 'table-alerts');
+  assert.ok(table.head.includes('Message'), JSON.stringify(table.head));
+  for (const a of emails) {
+    const body = a.text_body ?? a.body;
+    assert.ok(body && body.includes('Alerted'), `the log keeps the email's text: ${body}`);
+    const details = page.locator(`#table-alerts details[data-alert="${a.id}"]`);
+    assert.equal(await details.locator('pre').isVisible(), false, 'closed until asked');
+    await details.locator('summary').click();
+    assert.equal(await details.locator('pre').textContent(), body);
+    assert.equal(await details.locator('pre').isVisible(), true);
+  }
+  await page.locator('#table-alerts').scrollIntoViewIfNeeded();
+  await screenshot(page.locator('#budgets'), 'dashboard-alert-body.png', { docs: false });
   await close();
 });
 

@@ -2,6 +2,9 @@
 // migrations, static assets, and the admin key from a var (as `.dev.vars` provides it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './support/worker.mjs';
 import { startWranglerDev } from './support/wrangler-dev.mjs';
 
 const ADMIN = 'dev-admin-key-for-smoke-test';
@@ -44,4 +47,18 @@ test('wrangler dev answers admin routes with the admin key and refuses others', 
   const list = await call('/api/admin/projects', { headers: { authorization: `Bearer ${ADMIN}` } });
   const projects = (await list.json()).projects;
   assert.deepEqual(projects.map((p) => [p.id, p.budget_threshold_usd]), [['smoke', '20.00']]);
+});
+
+test('wrangler dev serves the dashboard, its alias paths and its files with frame-ancestors \'none\' and X-Frame-Options DENY', async () => {
+  const html = readFileSync(join(ROOT, 'public', 'index.html'), 'utf8');
+  const policy = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)[1];
+  for (const path of ['/', '/index.html', '/api-usage', '/admin/usage', '/assets/dashboard.js', '/assets/dashboard.css', '/favicon.svg']) {
+    const r = await call(path);
+    assert.equal(r.status, 200, path);
+    await r.arrayBuffer();
+    assert.equal(r.headers.get('content-security-policy'), `${policy}; frame-ancestors 'none'`, `${path}: CSP`);
+    assert.equal(r.headers.get('x-frame-options'), 'DENY', `${path}: X-Frame-Options`);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', path);
+    assert.equal(r.headers.get('referrer-policy'), 'no-referrer', path);
+  }
 });

@@ -2,6 +2,7 @@
 // approximate `value`s; tooltips show the exact amount text.
 
 import { Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend } from 'chart.js';
+import { toFont, toPadding } from 'chart.js/helpers';
 import { toNanos, fromNanos, chartValue, compareNanos } from './money.js';
 import { periodsBetween } from './format.js';
 
@@ -23,10 +24,91 @@ export function destroyCharts() {
 
 function draw(canvas, config) {
   charts.get(canvas.id)?.destroy();
-  charts.set(canvas.id, new Chart(canvas, config));
+  charts.set(canvas.id, new Chart(canvas, { ...config, plugins: [...(config.plugins ?? []), axisBoxes] }));
 }
 
 const axisTitle = (text) => ({ display: true, text, font: { weight: 'bold' } });
+
+let measurer;
+/** `text` cut with an ellipsis to at most `maxWidth` pixels in `font` (a CSS font string). */
+function fitText(text, maxWidth, font) {
+  measurer ??= document.createElement('canvas').getContext('2d');
+  measurer.font = font;
+  const fits = (t) => measurer.measureText(t).width <= maxWidth;
+  if (fits(text)) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(`${text.slice(0, mid)}…`)) lo = mid;
+    else hi = mid - 1;
+  }
+  return `${text.slice(0, lo)}…`;
+}
+
+/**
+ * Tick labels of a left or right axis that fit beside its title: Chart.js gives such an axis at
+ * most half the chart's width and draws longer labels over the title (long model names on a
+ * phone). Cut names end in "…"; tooltips and the figures table keep the whole name.
+ */
+function fittedLabel(value) {
+  const { title, grid, ticks } = this.options;
+  const titleFont = toFont(title.font);
+  const titleBand = title.display ? titleFont.lineHeight + toPadding(title.padding).height : 0;
+  const room = this.chart.width / 2 - titleBand - (grid.tickLength ?? 8) - (ticks.padding ?? 3) - 1;
+  return fitText(String(this.getLabelForValue(value)), Math.max(room, 24), toFont(ticks.font).string);
+}
+
+/** Where an axis's title is drawn: [left, top, right, bottom] in CSS pixels (as Chart.js
+ * places it: its line height from the scale's outer edge, after the title's padding). */
+function titleBox(scale) {
+  const { title, position } = scale.options;
+  const font = toFont(title.font);
+  const pad = toPadding(title.padding);
+  if (scale.isHorizontal()) {
+    const top = position === 'top' ? scale.top + pad.top : scale.bottom - pad.bottom - font.lineHeight;
+    return [scale.left, top, scale.right, top + font.lineHeight];
+  }
+  const left = position === 'right' ? scale.right - pad.top - font.lineHeight : scale.left + pad.top;
+  return [left, scale.top, left + font.lineHeight, scale.bottom];
+}
+
+/** The box around every tick label of an axis as drawn (rotated labels included). */
+function labelsBox(scale, ctx) {
+  let box = null;
+  for (const item of scale.getLabelItems()) {
+    const { translation: [x, y], rotation, textAlign } = item.options;
+    const lines = [].concat(item.label).map(String);
+    ctx.save();
+    ctx.font = item.font.string;
+    const width = Math.max(0, ...lines.map((l) => ctx.measureText(l).width));
+    ctx.restore();
+    const left = textAlign === 'right' ? -width : textAlign === 'center' ? -width / 2 : 0;
+    const top = item.textOffset - item.font.size / 2;
+    const bottom = item.textOffset + (lines.length - 1) * item.font.lineHeight + item.font.size / 2;
+    const [cos, sin] = [Math.cos(rotation), Math.sin(rotation)];
+    for (const [cx, cy] of [[left, top], [left + width, top], [left, bottom], [left + width, bottom]]) {
+      const px = x + cx * cos - cy * sin;
+      const py = y + cx * sin + cy * cos;
+      box = box ? [Math.min(box[0], px), Math.min(box[1], py), Math.max(box[2], px), Math.max(box[3], py)] : [px, py, px, py];
+    }
+  }
+  return box;
+}
+
+/** After each draw, each titled axis's title box and label box on the canvas, as data-axes
+ * (JSON, CSS pixels): what the browser test reads to prove no title covers a label. */
+const axisBoxes = {
+  id: 'axisBoxes',
+  afterDraw(chart) {
+    const boxes = {};
+    for (const scale of Object.values(chart.scales)) {
+      if (scale.options.display === false || !scale.options.title?.display) continue;
+      boxes[scale.id] = { title: titleBox(scale), labels: labelsBox(scale, chart.ctx) };
+    }
+    chart.canvas.dataset.axes = JSON.stringify(boxes);
+  },
+};
 const costTicks = (currency) => ({ callback: (v) => `${Number(v).toLocaleString('en-US', { maximumFractionDigits: 2 })} ${currency}` });
 
 /** Cost per day, week or month stacked by provider, in one currency.
@@ -132,7 +214,7 @@ export function costByModel(canvas, rows, currency) {
       indexAxis: 'y',
       scales: {
         x: { beginAtZero: true, title: axisTitle(`Cost (${currency})`), ticks: costTicks(currency) },
-        y: { title: axisTitle('Provider / model'), ticks: { autoSkip: false } },
+        y: { title: axisTitle('Provider / model'), ticks: { autoSkip: false, callback: fittedLabel } },
       },
       interaction: { mode: 'index', axis: 'y', intersect: false },
       plugins: {

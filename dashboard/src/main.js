@@ -6,7 +6,7 @@
 import './style.css';
 import { h, fill, $ } from './dom.js';
 import { getJson, getText, sendJson, apiPath, setKey, ApiError } from './api.js';
-import { amountIn, MoneySum } from './money.js';
+import { amountIn, MoneySum, toNanos, decimalText } from './money.js';
 import { int, quantity, amount, money, exactMoney, withUnit, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
 import { aggregate } from './aggregate.js';
 import { dailyByProvider, costByModel, destroyCharts, modelLabel } from './charts.js';
@@ -60,6 +60,8 @@ async function signIn(key) {
     button.disabled = false;
   }
   sessionStorage.setItem(STORAGE_KEY, key);
+  // The first load asks for the same figures: it takes these instead of asking again.
+  state.signInStats = { tz: state.tz, value: stats };
   $('key').value = '';
   state.role = stats.project_id ? 'project' : 'admin';
   state.projectId = stats.project_id ?? null;
@@ -80,7 +82,7 @@ function signOut(message) {
   state.seq += 1; // drop whatever is still loading
   sessionStorage.removeItem(STORAGE_KEY);
   setKey(null);
-  Object.assign(state, { role: null, projectId: null, filter: '', data: null, currency: null, keysOpen: false, keysFor: null, budgetSaved: null });
+  Object.assign(state, { role: null, projectId: null, filter: '', data: null, currency: null, keysOpen: false, keysFor: null, budgetSaved: null, signInStats: null, jobsPage: 0 });
   destroyCharts();
   for (const id of ['cards', 'tables', 'unpriced-body', 'budgets-body', 'plans-body', 'capacity-body', 'counts-body', 'counts-month', 'keys-body']) fill(id);
   fill($('project-filter'), h('option', { value: '', text: 'All projects' }));
@@ -138,6 +140,18 @@ async function settle(entries) {
   return out;
 }
 
+/**
+ * GET /api/usage/stats for this load: the answer sign-in has just read when it is the same
+ * question (the key's whole scope, the same time zone), so that each load asks once; otherwise
+ * a new request. Sign-in's answer serves one load only.
+ */
+function usageStats(project_id) {
+  const early = state.signInStats;
+  state.signInStats = null;
+  if (early && early.tz === state.tz && !project_id) return Promise.resolve(early.value);
+  return getJson(apiPath('/api/usage/stats', { tz: state.tz, project_id }));
+}
+
 const optional404 = (path) => getJson(path).catch((e) => {
   if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
   throw e;
@@ -162,6 +176,7 @@ async function load() {
       return;
     }
     state.data = { ...data, range, grain: state.grain };
+    state.jobsPage = 0; // new figures start the jobs table on its first page
     // The heading names the range only once its figures are shown.
     $('range-label').textContent = `· ${range.label}`;
     render();
@@ -225,7 +240,7 @@ async function loadAdmin(range) {
       .map((x) => getJson(`/api/admin/projects/${encodeURIComponent(x.id)}/budget`).then((b) => ({ project: x, budget: b }))),
   ));
   const results = await settle([
-    ['stats', getJson(apiPath('/api/usage/stats', { tz: state.tz, project_id }))],
+    ['stats', usageStats(project_id)],
     ['dayProvider', report(`${state.grain},provider`)],
     ['provider', report('provider')],
     ['model', report('model')],
@@ -269,7 +284,7 @@ async function loadAdmin(range) {
 }
 
 async function loadProject(range) {
-  const statsP = getJson(apiPath('/api/usage/stats', { tz: state.tz }));
+  const statsP = usageStats();
   statsP.catch(() => {}); // awaited below; a failed page of events must not leave it unhandled
   const events = [];
   let cursor;
@@ -440,7 +455,9 @@ const DIMENSIONS = [
   { key: 'client', title: 'By client', label: 'Client', get: (r) => r.client ?? '(no client)', optional: true },
 ];
 
-const SUMMED = ['total_tokens', 'characters', 'requests', 'events', 'unpriced_events'];
+const SUMMED = ['total_tokens', 'characters', 'requests', 'events', 'unpriced_events', 'images', 'tracks'];
+/** Fractional units, summed exactly (as nano-units). */
+const SUMMED_DECIMALS = ['credits', 'audio_seconds', 'video_seconds'];
 
 /** The project rows of a report summed per client (money per currency, in BigInt nanos). */
 function byClient(projectRows) {
@@ -448,12 +465,17 @@ function byClient(projectRows) {
   const groups = new Map();
   for (const r of projectRows) {
     const key = r.client ?? null;
-    const g = groups.get(key) ?? { client: key, money: new MoneySum(), ...Object.fromEntries(SUMMED.map((k) => [k, 0])) };
+    const g = groups.get(key) ?? { client: key, money: new MoneySum(), nanos: Object.fromEntries(SUMMED_DECIMALS.map((k) => [k, 0n])), ...Object.fromEntries(SUMMED.map((k) => [k, 0])) };
     g.money.addAll(r.cost);
     for (const k of SUMMED) g[k] += Number(r[k] ?? 0);
+    for (const k of SUMMED_DECIMALS) g.nanos[k] += toNanos(r[k] ?? '0');
     groups.set(key, g);
   }
-  return [...groups.values()].map(({ money, ...rest }) => ({ ...rest, cost: money.list() }));
+  return [...groups.values()].map(({ money, nanos, ...rest }) => ({
+    ...rest,
+    ...Object.fromEntries(SUMMED_DECIMALS.map((k) => [k, decimalText(nanos[k])])),
+    cost: money.list(),
+  }));
 }
 
 function currenciesOf(rows) {
@@ -488,6 +510,17 @@ const COUNT_COLUMNS = [
   { label: 'Unpriced', type: 'int', get: (r) => r.unpriced_events },
 ];
 
+/** The units some providers bill in (HeyGen credits, seconds of audio or video, images,
+ * Loudly tracks): a column each, in a table whose rows have any. */
+const UNIT_COLUMNS = [
+  { label: 'Credits', type: 'decimal', get: (r) => r.credits ?? '0', show: (r) => quantity(r.credits ?? '0') },
+  { label: 'Audio seconds', type: 'decimal', get: (r) => r.audio_seconds ?? '0', show: (r) => quantity(r.audio_seconds ?? '0') },
+  { label: 'Video seconds', type: 'decimal', get: (r) => r.video_seconds ?? '0', show: (r) => quantity(r.video_seconds ?? '0') },
+  { label: 'Images', type: 'int', get: (r) => Number(r.images ?? 0) },
+  { label: 'Tracks', type: 'int', get: (r) => Number(r.tracks ?? 0) },
+];
+const unitColumns = (rows) => UNIT_COLUMNS.filter((c) => rows.some((r) => isNonZero(c.get(r))));
+
 function tableSection(key, title, body, onCsv) {
   return h('section', { class: 'table-section', id: `section-${key}`, 'aria-labelledby': `title-${key}` },
     h('div', { class: 'panel-head' },
@@ -507,7 +540,7 @@ function renderTables(d) {
     if (dim.key === 'project') {
       first.show = (r) => [r.project_name ?? r.project_id, r.project_name ? h('span', { class: 'muted', text: ` (${r.project_id})` }) : null];
     }
-    const columns = [first, ...costColumns(rows), ...COUNT_COLUMNS];
+    const columns = [first, ...costColumns(rows), ...COUNT_COLUMNS, ...unitColumns(rows)];
     if (dim.key === 'provider') {
       // Whatever the range, when each provider last reported a call this month: a provider
       // whose calls stopped (or whose reporting broke) stands out.
@@ -532,13 +565,15 @@ function budgetStatusText(b) {
   return `${b.status}: ${amount(b.month_to_date?.amount ?? '0.00')} of ${b.budget ? money(b.budget) : '?'} (${b.percent_used ?? '0'}%)`;
 }
 
+const JOBS_PER_PAGE = 25;
+
 function jobsSection(d) {
   const res = d.jobs;
   if (!res.ok) return tableSection('jobs', 'By job', errorText(res.error));
   const rows = res.value;
   const list = (items, field) => (items ?? []).map((x) => x[field]).filter(Boolean).join(', ');
   const columns = [
-    { label: 'Job', type: 'text', get: (r) => r.job_id },
+    { label: 'Job', type: 'text', get: (r) => r.job_id, show: (r) => h('span', { class: 'id', text: r.job_id }) },
     { label: 'Project', type: 'text', get: (r) => state.projectNames?.get(r.project_id) ?? r.project_id, show: (r) => projectLabel(r.project_id) },
     ...costColumns(rows, { events: (r) => r.calls, unpriced: (r) => r.unpriced_calls }),
     { label: 'Calls', type: 'int', get: (r) => r.calls },
@@ -547,7 +582,10 @@ function jobsSection(d) {
     { label: 'Operations', type: 'text', get: (r) => list(r.operations, 'operation') },
     { label: 'Last call', type: 'text', get: (r) => r.last_seen, show: (r) => dateTime(r.last_seen, state.tz) },
   ];
-  const table = sortableTable({ id: 'table-jobs', caption: 'Jobs and their cost', columns, rows, sort: { index: columns.length - 1, dir: 'desc' } });
+  const table = sortableTable({
+    id: 'table-jobs', caption: 'Jobs and their cost', columns, rows, sort: { index: columns.length - 1, dir: 'desc' },
+    pageSize: JOBS_PER_PAGE, page: state.jobsPage ?? 0, onPage: (page) => { state.jobsPage = page; },
+  });
   const body = [table];
   if (d.jobsCapped) body.push(h('p', { class: 'muted', text: 'The newest 500 jobs of the range.' }));
   if (!rows.length) body.push(h('p', { class: 'muted', text: 'Jobs appear when events carry a job_id.' }));
@@ -926,6 +964,9 @@ function renderBudgets(res, alerts) {
         { label: 'Channel', type: 'text', get: (a) => a.channel },
         { label: 'Status', type: 'text', get: (a) => a.status },
         { label: 'Subject', type: 'text', get: (a) => a.subject },
+        // What was sent, readable here (locally, alert email goes to no inbox): the email's
+        // plain-text body, or the webhook's JSON.
+        { label: 'Message', type: 'text', get: (a) => alertBody(a) ?? '', show: alertMessage },
       ],
       rows: alerts.value.alerts,
       sort: { index: 0, dir: 'desc' },
@@ -933,6 +974,17 @@ function renderBudgets(res, alerts) {
   }
   parts.push(budgetEditor(res.value));
   fill('budgets-body', parts);
+}
+
+/** The text an alert sent: its email's plain text, else its webhook payload. */
+const alertBody = (a) => a.text_body ?? a.body ?? a.payload ?? null;
+
+function alertMessage(a) {
+  const text = alertBody(a);
+  if (!text) return h('span', { class: 'muted', text: '—' });
+  return h('details', { class: 'alert-body', dataset: { alert: a.id } },
+    h('summary', { text: a.channel === 'webhook' ? 'Show the payload' : 'Show the email' }),
+    h('pre', { text }));
 }
 
 /** A form that sets or changes one project's budget (PATCH .../budget), for the admin. */

@@ -22,6 +22,15 @@ export function fromNanos(nanos) {
   return `${negative ? '-' : ''}${abs / SCALE}.${frac}`;
 }
 
+/** 1500000000n -> "1.5", 35000000000n -> "35": a quantity (credits, seconds) as the API
+ * writes it, without the two decimals of money. */
+export function decimalText(nanos) {
+  const negative = nanos < 0n;
+  const abs = negative ? -nanos : nanos;
+  const frac = (abs % SCALE).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${abs / SCALE}${frac ? `.${frac}` : ''}`;
+}
+
 /** Approximate number for charts only. */
 export const chartValue = (nanos) => Number(nanos) / 1e9;
 

@@ -67,6 +67,32 @@ pub async fn handle(mut request: Request, env: Env) -> worker::Result<Response> 
     Ok(response)
 }
 
+/// The `/*` rule of `public/_headers`: the headers static assets are served with (the page's
+/// CSP with `frame-ancestors 'none'`, `X-Frame-Options`, ...). The dashboard paths the worker
+/// serves itself send the same, read from the same file so the two cannot drift apart.
+const ASSET_HEADERS_FILE: &str = include_str!("../../public/_headers");
+
+/// The `(name, value)` pairs under the `/*` rule of a `_headers` file: indented `Name: value`
+/// lines after a line `/*`, up to the next unindented line; comments and blanks skipped.
+fn headers_for_every_path(file: &str) -> Vec<(&str, &str)> {
+    let mut in_rule = false;
+    let mut out = Vec::new();
+    for line in file.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if !line.starts_with([' ', '\t']) {
+            in_rule = trimmed == "/*";
+        } else if in_rule {
+            if let Some((name, value)) = trimmed.split_once(':') {
+                out.push((name.trim(), value.trim()));
+            }
+        }
+    }
+    out
+}
+
 async fn serve_dashboard(env: &Env) -> worker::Result<Response> {
     let Ok(assets) = env.assets(ASSETS) else {
         return error_response(&CoreError::NotFound("dashboard".into()));
@@ -75,6 +101,9 @@ async fn serve_dashboard(env: &Env) -> worker::Result<Response> {
     let mut page = assets.fetch("https://assets.local/", None).await?;
     let body = page.bytes().await?;
     let headers = worker::Headers::new();
+    for (name, value) in headers_for_every_path(ASSET_HEADERS_FILE) {
+        headers.set(name, value)?;
+    }
     headers.set("content-type", "text/html; charset=utf-8")?;
     headers.set("cache-control", "no-store")?;
     Ok(Response::from_bytes(body)?
@@ -345,4 +374,35 @@ pub(super) fn ok<T: serde::Serialize>(status: u16, value: &T) -> Result<Response
 
 pub(super) fn internal(error: worker::Error) -> CoreError {
     CoreError::Misconfigured(format!("building a response failed: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_served_dashboard_paths_carry_the_frame_and_csp_headers_of_public_headers() {
+        let headers = headers_for_every_path(ASSET_HEADERS_FILE);
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        };
+        assert_eq!(get("X-Frame-Options"), Some("DENY"));
+        assert_eq!(get("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(get("Referrer-Policy"), Some("no-referrer"));
+        let csp = get("Content-Security-Policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    }
+
+    #[test]
+    fn only_the_every_path_rule_of_a_headers_file_is_read() {
+        let file = "# a comment\n/assets/*\n  Cache-Control: immutable\n/*\n  X-Frame-Options: DENY\n\n  A: b: c\n/other\n  X-Other: 1\n";
+        assert_eq!(
+            headers_for_every_path(file),
+            vec![("X-Frame-Options", "DENY"), ("A", "b: c")]
+        );
+    }
 }
