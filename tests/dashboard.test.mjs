@@ -886,6 +886,7 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
     credits_applied: [{ amount: '2.00', currency: 'USD', value: 2 }],
   };
   subscriptions.subscriptions.push(
+    { provider: 'loudly', project_id: null, monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '3000', unit: 'tracks' }, counts: { usage: 'tracks', per: '1' }, reserve: '0', reset_day: 1, period: { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', days_left: 8 }, used: '0', remaining: '3000', available: '3000', percent_used: '0.00', warning: 'the plan counts tracks, but none of the 4 loudly events recorded this period carries it (they carry audio_seconds); set `counts` to say which usage feeds the plan\'s tracks' },
     { provider: 'google-cloud', project_id: null, name: 'Trial credit', monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '300.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-10-01', expires: '2027-02-18' }, expired: false, period: { from: '2026-10-01T00:00:00.000Z', to: '2027-02-18T00:00:00.000Z', days_left: 88 }, used: '31.50', remaining: '268.50', available: '268.50', percent_used: '10.50', run_out: null, runs_out_before_reset: false, reading: { used: '20.00', at: '2026-11-20T10:30:00.000Z', applied: true } },
     { provider: 'azure', project_id: null, monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '200.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-08-01', expires: '2026-09-01' }, expired: true, period: { from: '2026-08-01T00:00:00.000Z', to: '2026-09-01T00:00:00.000Z', days_left: 0 }, used: '12.00', remaining: '0.00', available: '0.00', percent_used: '6.00', run_out: null, runs_out_before_reset: false },
   );
@@ -929,6 +930,9 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
   assert.equal(await credit('azure', 'expires').locator('dt').textContent(), 'Expired');
   assert.equal(await credit('azure', 'run-out').count(), 0);
   assert.match(await page.locator('li.plan[data-provider=azure]').getAttribute('class'), /\bwarn\b/);
+  // A plan counting a usage no event of its provider carries shows the API's warning; others none.
+  assert.equal(await page.locator('li.plan[data-provider=loudly] .plan-warning').textContent(), 'Check this plan: the plan counts tracks, but none of the 4 loudly events recorded this period carries it (they carry audio_seconds); set `counts` to say which usage feeds the plan\'s tracks.');
+  assert.equal(await page.locator('li.plan[data-provider=heygen] .plan-warning').count(), 0);
   const profile = page.locator('li.profile[data-profile=clip]');
   assert.equal(await profile.locator('.units-left').textContent(), '3');
   assert.equal(await profile.locator('.bottleneck-name').textContent(), 'heygen');
