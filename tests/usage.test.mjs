@@ -508,6 +508,30 @@ test('hostile shapes are refused and write nothing: a repeated events key, an ev
   assert.equal(listed.json.events.find((e) => e.id === 'big-credits')?.usage.credits, '1000000000');
 });
 
+test('names cannot spoof: a direction override or an invisible character is refused in a project name and in an event\'s operation, job, session and endpoint', async () => {
+  const before = await rawKeys();
+  for (const name of ['Ads \u202Egnp.exe', 'Ad\u200Bs', '\u2066Ads\u2069']) {
+    const created = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'spoof', name } });
+    assert.equal(created.status, 400, created.text);
+    assert.deepEqual(created.json.error.details.map((d) => d.field), ['name'], created.text);
+  }
+  assert.equal((await w.fetch('/api/admin/projects/spoof', { key: ADMIN_KEY })).status, 404, 'no project was created');
+  const renamed = await w.fetch('/api/admin/projects/ads', { method: 'PATCH', key: ADMIN_KEY, body: { name: 'ads\u202E' } });
+  assert.equal(renamed.status, 400, renamed.text);
+  assert.deepEqual(renamed.json.error.details.map((d) => d.field), ['name']);
+  assert.equal((await w.fetch('/api/admin/projects/ads', { key: ADMIN_KEY })).json.name, 'ads', 'the name is unchanged');
+  const r = await record({
+    provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, operation: 'chat\u202E',
+    job_id: 'job\u200B1', session_id: '\u2067s', endpoint: '/v1\uFEFF', metadata: { 'k\u202D': 1 },
+  });
+  assert.equal(r.status, 400, r.text);
+  assert.deepEqual(
+    r.json.error.details.map((d) => d.field).sort(),
+    ['endpoint', 'job_id', 'metadata', 'operation', 'session_id'],
+  );
+  assert.deepEqual(await rawKeys(), before, 'nothing reached R2');
+});
+
 test('an unknown project named by the admin is a 404 for stats and the budget check, not zeros', async () => {
   for (const path of ['/api/usage/stats?project_id=ghost', '/api/admin/usage/check-budgets?project_id=ghost']) {
     const r = await w.fetch(path, { key: ADMIN_KEY });

@@ -588,6 +588,56 @@ fn an_id_is_kept_exactly_as_sent_and_invisible_characters_are_refused() {
 }
 
 #[test]
+fn an_events_names_cannot_hide_or_reorder_characters_and_each_field_at_fault_is_named() {
+    let world = World::new();
+    let error = world
+        .send(json!({
+            "provider": "openai",
+            "model": "gpt-4o",
+            "input_tokens": 1,
+            "operation": "chat\u{202E}",
+            "job_id": "job\u{200B}1",
+            "session_id": "\u{2067}s1",
+            "endpoint": "/v1/chat\u{FEFF}",
+            "metadata": {"team\u{202D}": "a", "ok": "values are kept \u{202E} as sent"}
+        }))
+        .unwrap_err();
+    let mut named: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
+    named.sort();
+    assert_eq!(
+        named,
+        ["endpoint", "job_id", "metadata", "operation", "session_id"]
+    );
+    let CoreError::Validation(details) = &error else {
+        panic!("{error:?}")
+    };
+    let metadata = details.iter().find(|d| d.field == "metadata").unwrap();
+    assert!(
+        metadata.message.contains("team\\u{202d}"),
+        "the key is named escaped: {}",
+        metadata.message
+    );
+    assert!(world.log.objects.borrow().is_empty(), "nothing was written");
+    for (field, value) in [
+        ("operation", "a\u{2069}"),
+        ("job_id", "\u{061C}j"),
+        ("session_id", "s\u{200F}"),
+        ("endpoint", "e\u{0085}x"),
+        ("operation", "tag\u{E0041}"),
+    ] {
+        let mut event = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1});
+        event[field] = json!(value);
+        let error = world.send(event).unwrap_err();
+        assert_eq!(fields(&error), vec![(field.to_string(), Some(0))], "{value:?}");
+    }
+    let stored = world
+        .send(json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+            "operation": "résumé 要約", "job_id": "job-1", "metadata": {"équipe": "a"}}))
+        .unwrap();
+    assert_eq!(stored.stored, 1, "letters of any script are fine");
+}
+
+#[test]
 fn a_leap_second_is_refused_since_stored_times_have_none() {
     let world = World::new();
     let error = world
@@ -2488,6 +2538,33 @@ mod plans {
         };
         let fields: Vec<String> = details.into_iter().map(|d| d.field).collect();
         assert_eq!(fields, vec!["reading.used", "reading.at", "reading"]);
+    }
+
+    #[test]
+    fn a_plan_or_profile_name_with_a_direction_override_is_refused_naming_the_name() {
+        let plan = serde_json::from_value::<PlanInput>(
+            json!({"provider": "heygen", "monthly_fee": "1", "name": "Pro \u{202E}xem"}),
+        )
+        .unwrap()
+        .validate();
+        let Err(CoreError::Validation(details)) = plan else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(
+            details.into_iter().map(|d| d.field).collect::<Vec<_>>(),
+            ["name"]
+        );
+        let profile = serde_json::from_value::<ProfileInput>(json!({"name": "cl\u{200B}ip", "items": [
+            {"provider": "heygen", "amount": "1", "unit": "credits"}]}))
+        .unwrap()
+        .validate(&["heygen".to_string()]);
+        let Err(CoreError::Validation(details)) = profile else {
+            panic!("{profile:?}")
+        };
+        assert_eq!(
+            details.into_iter().map(|d| d.field).collect::<Vec<_>>(),
+            ["name"]
+        );
     }
 
     #[test]

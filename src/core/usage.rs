@@ -6,7 +6,7 @@ use sha2::Digest;
 
 use super::clock::parse_timestamp;
 use super::error::{FieldError, Problems};
-use super::input::DecimalText;
+use super::input::{visible_text, DecimalText};
 use super::money::{Currency, Decimal, Money, MAX_EVENT_COST_NANOS};
 use super::pricing::catalog::{canonical_provider, joined_words, normalize_name};
 use super::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
@@ -122,32 +122,10 @@ fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldErro
             field,
             format!("must be at most {max} characters"),
         ))
-    } else if trimmed.chars().any(char::is_control) {
-        Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ))
     } else {
+        visible_text(field, trimmed)?;
         Ok(trimmed.to_string())
     }
-}
-
-/// Unicode format characters (category Cf) that show as nothing: zero-width spaces and
-/// joiners, direction marks and overrides, the byte-order mark, soft hyphens. Two ids that
-/// differ only by them look the same to every reader.
-fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{061C}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-    )
 }
 
 fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
@@ -186,11 +164,8 @@ impl EventInput {
                 if id.chars().any(char::is_whitespace) {
                     p.push(at("id"), "must not contain white space");
                     None
-                } else if id.chars().any(invisible) {
-                    p.push(
-                        at("id"),
-                        "must not contain invisible or direction-control characters",
-                    );
+                } else if let Err(problem) = visible_text(at("id"), id) {
+                    p.push(problem.field, problem.message);
                     None
                 } else {
                     Some(trimmed)
@@ -378,6 +353,14 @@ impl EventInput {
                 None
             }
             Some(m) => {
+                // Keys are shown as columns and filtered on (`metadata.<key>=`); values are
+                // the client's own data, kept as sent. The key is quoted escaped: a field name
+                // holding the very character refused would hide it again.
+                for key in m.keys() {
+                    if let Err(problem) = visible_text(at("metadata"), key) {
+                        p.push(problem.field, format!("key {key:?} {}", problem.message));
+                    }
+                }
                 let text = serde_json::to_string(m).unwrap_or_default();
                 if text.len() > MAX_METADATA_BYTES {
                     p.push(
