@@ -95,6 +95,39 @@ test('the /api/usage/log alias records the same way and a retry is answered as a
   assert.equal(changed.json.error.code, 'id_reused');
 });
 
+test('a resend that differs only in its own timestamp is a duplicate answered with the stored time; another model or quantity under the id is a 409', async () => {
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const body = { id: 'resend-1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 300, output_tokens: 20, timestamp: `${day}T09:00:00.000Z` };
+  const first = await record(body);
+  assert.equal(first.status, 201, first.text);
+  const resent = await record({ ...body, timestamp: `${day}T09:00:04.321Z` });
+  assert.equal(resent.status, 200, resent.text);
+  const e = resent.json.events[0];
+  assert.deepEqual([resent.json.duplicates, e.status, e.timestamp, e.cost.amount], [1, 'duplicate', `${day}T09:00:00.000Z`, first.json.events[0].cost.amount]);
+  for (const changed of [{ model: 'gpt-4o' }, { input_tokens: 301 }, { cost: '0.01' }]) {
+    const r = await record({ ...body, ...changed, timestamp: `${day}T09:00:05.000Z` });
+    assert.equal(r.status, 409, `${JSON.stringify(changed)}: ${r.text}`);
+    assert.equal(r.json.error.code, 'id_reused');
+  }
+  assert.deepEqual(await rows("SELECT request_timestamp, input_tokens, substr(fingerprint, 1, 3) AS rule FROM api_usage WHERE id = 'resend-1'"),
+    [{ request_timestamp: `${day}T09:00:00.000Z`, input_tokens: 300, rule: 'v2:' }]);
+  // A row fingerprinted by the first rule (16 hex digits, the sent time hashed in) takes a
+  // retry as a duplicate instead of refusing it, and keeps its fingerprint.
+  const trigger = (await rows("SELECT sql FROM sqlite_master WHERE name = 'api_usage_fingerprint_kept'"))[0].sql;
+  const [{ fingerprint }] = await rows("SELECT fingerprint FROM api_usage WHERE id = 'resend-1'");
+  const setFingerprint = (value) => w.db.batch([
+    w.db.prepare('DROP TRIGGER api_usage_fingerprint_kept'),
+    w.db.prepare("UPDATE api_usage SET fingerprint = ? WHERE id = 'resend-1'").bind(value),
+    w.db.prepare(trigger),
+  ]);
+  await setFingerprint('0123456789abcdef');
+  const retried = await record(body);
+  assert.equal(retried.status, 200, retried.text);
+  assert.equal(retried.json.events[0].status, 'duplicate');
+  assert.deepEqual(await rows("SELECT fingerprint FROM api_usage WHERE id = 'resend-1'"), [{ fingerprint: '0123456789abcdef' }]);
+  await setFingerprint(fingerprint); // as the raw log has it, for the rebuild test below
+});
+
 test('sixteen concurrent writers with interleaved retries store each event once, exact to the nano', async () => {
   const writers = 16;
   const perWriter = 12;

@@ -374,7 +374,6 @@ fn a_retry_is_the_same_event_however_its_fields_are_spelled_but_any_changed_fiel
     for (field, value) in [
         ("input_tokens", json!(101)),
         ("model", json!("gpt-4o-mini")),
-        ("timestamp", json!("2026-11-20T11:00:01Z")),
         ("metadata", json!({"b": 2, "a": [true]})),
         ("cost", json!("0.51")),
         ("success", json!(false)),
@@ -388,6 +387,72 @@ fn a_retry_is_the_same_event_however_its_fields_are_spelled_but_any_changed_fiel
     assert_eq!(world.store.stored_events().len(), 1);
     // The first request and the accepted retry; none of the refused ones.
     assert_eq!(world.log.objects.borrow().len(), 2);
+}
+
+#[test]
+fn a_resend_that_differs_only_in_the_client_stamped_time_is_a_duplicate_answered_with_the_stored_time(
+) {
+    let world = World::new();
+    // The clients stamp each `record()` call with the time of the call.
+    let first = json!({"id": "clip-7", "provider": "openai", "model": "gpt-4o",
+        "input_tokens": 100, "output_tokens": 5, "timestamp": "2026-11-20T11:00:00.000Z"});
+    let stored = world.send(first.clone()).unwrap();
+    assert_eq!(stored.stored, 1);
+    let mut resent = first.clone();
+    resent["timestamp"] = json!("2026-11-20T11:59:58.123Z");
+    let again = world.send(resent.clone()).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 1));
+    let outcome = &again.events[0];
+    assert_eq!(outcome.status, super::ingest::Outcome::Duplicate);
+    assert_eq!(outcome.timestamp, "2026-11-20T11:00:00.000Z", "the stored time");
+    assert_eq!(outcome.cost, stored.events[0].cost);
+    // Without a time at all it is the same event too.
+    let mut untimed = first.clone();
+    untimed.as_object_mut().unwrap().remove("timestamp");
+    assert_eq!(world.send(untimed).unwrap().duplicates, 1);
+    // A different model, quantity or cost under the id is still another event.
+    for (field, value) in [
+        ("model", json!("gpt-4o-mini")),
+        ("input_tokens", json!(101)),
+        ("cost", json!("0.01")),
+    ] {
+        let mut changed = resent.clone();
+        changed[field] = value;
+        let error = world.send(changed).unwrap_err();
+        assert_eq!(reused(&error).len(), 1, "changing {field}");
+    }
+    let events = world.store.stored_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].request_timestamp, "2026-11-20T11:00:00.000Z");
+}
+
+#[test]
+fn a_row_fingerprinted_by_the_first_rule_takes_a_retry_with_its_own_time_as_a_duplicate() {
+    let world = World::new();
+    let event = json!({"id": "kept", "provider": "openai", "model": "gpt-4o",
+        "input_tokens": 7, "timestamp": "2026-11-20T10:00:00Z"});
+    world.send(event.clone()).unwrap();
+    // The first rule hashed the sent time and wrote 16 hex digits with no prefix.
+    world.store.set_fingerprints("00c0ffee00c0ffee");
+    let retry = world.send(event).unwrap();
+    assert_eq!((retry.stored, retry.duplicates), (0, 1));
+    assert_eq!(
+        world.store.stored_events()[0].fingerprint.as_deref(),
+        Some("00c0ffee00c0ffee"),
+        "a stored fingerprint is never changed"
+    );
+    // Events stored now carry the rule's prefix.
+    let fresh = world
+        .send(json!({"id": "new", "provider": "openai", "model": "gpt-4o", "input_tokens": 7}))
+        .unwrap();
+    assert_eq!(fresh.stored, 1);
+    let new = world
+        .store
+        .stored_events()
+        .into_iter()
+        .find(|e| e.id == "new")
+        .unwrap();
+    assert!(new.fingerprint.unwrap().starts_with("v2:"));
 }
 
 #[test]

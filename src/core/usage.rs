@@ -403,13 +403,22 @@ impl EventInput {
 }
 
 impl UsageEvent {
-    /// A digest of what the client said about the event apart from its key (project and id):
-    /// the validated, normalized fields, so that a retry of the same event matches however its
-    /// numbers, names or time zone were spelled, and a different event under a reused id does
-    /// not. A time the client left out is not part of it (a retry arrives at another time),
-    /// nor is anything the price list decides. The first 64 bits of a SHA-256 of a compact
-    /// tagged encoding, as 16 hex digits: two different events under one id match by chance
-    /// once in 2^64.
+    /// A digest of what the client said about the event apart from its key (project and id)
+    /// and its time: the validated, normalized fields, so that a retry of the same event
+    /// matches however its numbers, names or time zone were spelled, and a different event
+    /// under a reused id does not. The time is not part of it, whether the client sent it or
+    /// not: a retry arrives at another time, and the clients stamp each `record()` call with
+    /// the time of the call, so a re-recorded event would otherwise never match (it is answered
+    /// as a duplicate with the stored time). Nothing the price list decides is part of it
+    /// either. [`FINGERPRINT_RULE`] then the first 64 bits of a SHA-256 of a compact tagged
+    /// encoding, as 16 hex digits: two different events under one id match by chance once in
+    /// 2^64.
+    ///
+    /// Fingerprints of another rule are never compared ([`same_rule`]): rows and raw-log lines
+    /// stored under the first rule (16 hex digits, no prefix, a sent time included) match any
+    /// retry, as rows stored before fingerprints existed do. Comparing them would refuse the
+    /// legitimate retry of every event stored with its own time; rewriting them is impossible
+    /// (the fields hashed are not all kept as sent).
     pub fn fingerprint(&self) -> String {
         let mut bytes = Vec::with_capacity(128);
         let mut text = |tag: u8, value: Option<&str>| {
@@ -448,18 +457,26 @@ impl UsageEvent {
             number(10, u128::try_from(cost.nanos).unwrap_or_default());
         }
         number(11, u128::from(self.cached) | u128::from(self.success) << 1);
-        if self.timestamp_sent {
-            number(
-                12,
-                u128::try_from(self.timestamp.timestamp_millis()).unwrap_or_default(),
-            );
-        }
+        // Tag 12 held the time the client sent, under the first rule.
         if let Some(ms) = self.duration_ms {
             number(13, u128::from(ms));
         }
         let digest = sha2::Sha256::digest(&bytes);
-        hex::encode(&digest[..8])
+        format!("{FINGERPRINT_RULE}{}", hex::encode(&digest[..8]))
     }
+}
+
+/// The prefix of every fingerprint of the current rule ([`UsageEvent::fingerprint`]); the
+/// first rule's fingerprints had none. The edge's insert compares the first three characters
+/// the same way ([`same_rule`]).
+pub const FINGERPRINT_RULE: &str = "v2:";
+// The edge's SQL compares `substr(fingerprint, 1, 3)`.
+const _: () = assert!(FINGERPRINT_RULE.len() == 3);
+
+/// Whether two fingerprints were made by the same rule, and so can tell a retry from a
+/// different event.
+pub fn same_rule(a: &str, b: &str) -> bool {
+    a.get(..FINGERPRINT_RULE.len()) == b.get(..FINGERPRINT_RULE.len())
 }
 
 /// Appends `value` as an unsigned LEB128 number (seven bits a byte).
