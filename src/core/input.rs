@@ -244,19 +244,56 @@ mod tests {
     #[test]
     fn every_direction_control_and_invisible_character_is_hidden_and_letters_are_not() {
         let hidden = [
-            '\u{0000}', '\u{001B}', '\u{007F}', '\u{0085}', '\u{00AD}', '\u{061C}',
-            '\u{180E}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}',
-            '\u{2028}', '\u{2029}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}',
-            '\u{202E}', '\u{2060}', '\u{2061}', '\u{2062}', '\u{2063}', '\u{2064}',
-            '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{206A}', '\u{206F}',
-            '\u{3164}', '\u{FEFF}', '\u{FFF9}', '\u{E0001}', '\u{E0041}',
+            '\u{0000}',
+            '\u{001B}',
+            '\u{007F}',
+            '\u{0085}',
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{180E}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{206A}',
+            '\u{206F}',
+            '\u{3164}',
+            '\u{FEFF}',
+            '\u{FFF9}',
+            '\u{E0001}',
+            '\u{E0041}',
         ];
         for c in hidden {
             assert!(hidden_character(c), "U+{:04X}", u32::from(c));
             let problem = visible_text("name", &format!("a{c}b")).unwrap_err();
             assert_eq!(problem.field, "name");
         }
-        for text in ["Video ads", "Café", "广告", "العربية", "עברית", "a-b_c/d:e@f", "🎬 clips"] {
+        for text in [
+            "Video ads",
+            "Café",
+            "广告",
+            "العربية",
+            "עברית",
+            "a-b_c/d:e@f",
+            "🎬 clips",
+        ] {
             assert_eq!(visible_text("name", text), Ok(()), "{text}");
         }
         assert_eq!(

@@ -96,14 +96,18 @@ fn a_project_name_with_a_direction_override_or_an_invisible_character_is_refused
     assert!(block_on(store.list_projects()).unwrap().is_empty());
     let request = parse_json(br#"{"id":"ads","name":"Caf\u00e9 \u5e7f\u544a \u0627\u0644\u0639\u0631\u0628\u064a\u0629"}"#).unwrap();
     let before = block_on(create_project(&store, &clock(), &SystemEntropy, request)).unwrap();
-    assert_eq!(before.name, "Café 广告 العربية", "letters of any script are fine");
-    for body in [
-        r#"{"name":"Ads \u202e"}"#,
-        r#"{"client":"Acme\u200d"}"#,
-    ] {
+    assert_eq!(
+        before.name, "Café 广告 العربية",
+        "letters of any script are fine"
+    );
+    for body in [r#"{"name":"Ads \u202e"}"#, r#"{"client":"Acme\u200d"}"#] {
         let patch: ProjectPatchRequest = parse_json(body.as_bytes()).unwrap();
         let error = block_on(update_project(&store, &clock(), "ads", patch)).unwrap_err();
-        let field = if body.contains("client") { "client" } else { "name" };
+        let field = if body.contains("client") {
+            "client"
+        } else {
+            "name"
+        };
         assert_eq!(field_names(&error), vec![field], "{body}");
     }
     assert_eq!(block_on(get_project(&store, "ads")).unwrap(), before);

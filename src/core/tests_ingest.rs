@@ -146,14 +146,17 @@ fn seed_004s_column_names_cost_usd_and_request_timestamp_are_accepted_as_cost_in
     assert_eq!(stored[0].currency, "USD");
     for (event, field) in [
         (
-            json!({"provider": "openai", "cost": "1", "cost_usd": "1"}),
+            json!({"provider": "openai", "model": "gpt-4o-mini", "cost": "1", "cost_usd": "1"}),
             "cost_usd",
         ),
         (
-            json!({"provider": "openai", "cost_usd": "1", "currency": "EUR"}),
+            json!({"provider": "openai", "model": "gpt-4o-mini", "cost_usd": "1", "currency": "EUR"}),
             "currency",
         ),
-        (json!({"provider": "openai", "cost_usd": "-1"}), "cost_usd"),
+        (
+            json!({"provider": "openai", "model": "gpt-4o-mini", "cost_usd": "-1"}),
+            "cost_usd",
+        ),
     ] {
         let error = world.send(event.clone()).unwrap_err();
         assert_eq!(
@@ -178,7 +181,7 @@ fn a_provider_typed_as_words_is_the_provider_of_its_joined_name() {
     ];
     for (i, typed) in typed_names.iter().enumerate() {
         world
-            .send(json!({"id": format!("w{i}"), "provider": typed, "characters": 10}))
+            .send(json!({"id": format!("w{i}"), "provider": typed, "model": "m", "characters": 10}))
             .unwrap();
     }
     let providers: Vec<String> = world
@@ -404,7 +407,10 @@ fn a_resend_that_differs_only_in_the_client_stamped_time_is_a_duplicate_answered
     assert_eq!((again.stored, again.duplicates), (0, 1));
     let outcome = &again.events[0];
     assert_eq!(outcome.status, super::ingest::Outcome::Duplicate);
-    assert_eq!(outcome.timestamp, "2026-11-20T11:00:00.000Z", "the stored time");
+    assert_eq!(
+        outcome.timestamp, "2026-11-20T11:00:00.000Z",
+        "the stored time"
+    );
     assert_eq!(outcome.cost, stored.events[0].cost);
     // Without a time at all it is the same event too.
     let mut untimed = first.clone();
@@ -520,7 +526,7 @@ fn one_invalid_event_rejects_the_whole_batch_naming_index_and_field_and_writes_n
         .send(json!({"events": [
             {"id": "ok", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
             {"id": "bad", "provider": "openai", "model": "gpt-4o", "input_tokens": -5},
-            {"id": "bad2", "provider": "openai", "timestamp": "yesterday", "input_tokens": 1},
+            {"id": "bad2", "provider": "openai", "model": "gpt-4o-mini", "timestamp": "yesterday", "input_tokens": 1},
         ]}))
         .unwrap_err();
     assert_eq!(
@@ -539,9 +545,9 @@ fn unknown_fields_and_wrong_types_are_named_with_their_event_index() {
     let world = World::new();
     let error = world
         .send(json!({"events": [
-            {"provider": "openai", "tokenz": 1},
-            {"provider": "openai", "success": "yes"},
-            {"provider": "openai", "input_tokens": 1, "timestamp": "2030-01-01T00:00:00Z"},
+            {"provider": "openai", "model": "gpt-4o-mini", "tokenz": 1},
+            {"provider": "openai", "model": "gpt-4o-mini", "success": "yes"},
+            {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "timestamp": "2030-01-01T00:00:00Z"},
         ]}))
         .unwrap_err();
     assert_eq!(
@@ -549,11 +555,14 @@ fn unknown_fields_and_wrong_types_are_named_with_their_event_index() {
         vec![
             ("events[0].tokenz".to_string(), Some(0)),
             ("events[1].success".to_string(), Some(1)),
+            // The type error no longer hides the other problem of the event; `tokenz` may be
+            // a misspelt quantity, so event 0 is not also told it reports none.
+            ("events[1].usage".to_string(), Some(1)),
             ("events[2].timestamp".to_string(), Some(2)),
         ]
     );
     let single = world
-        .send(json!({"provider": "openai", "tokenz": 1}))
+        .send(json!({"provider": "openai", "model": "gpt-4o-mini", "tokenz": 1}))
         .unwrap_err();
     assert_eq!(fields(&single), vec![("tokenz".to_string(), Some(0))]);
     assert!(world.log.objects.borrow().is_empty());
@@ -564,13 +573,13 @@ fn a_batch_must_hold_between_one_and_a_thousand_events() {
     let empty = parse_batch(br#"{"events":[]}"#).unwrap_err();
     assert_eq!(fields(&empty), vec![("events".to_string(), None)]);
     let many: Vec<Value> = (0..1001)
-        .map(|i| json!({"provider": "openai", "input_tokens": i}))
+        .map(|i| json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": i}))
         .collect();
     let body = json!({ "events": many }).to_string();
     let error = parse_batch(body.as_bytes()).unwrap_err();
     assert_eq!(fields(&error), vec![("events".to_string(), None)]);
     let thousand: Vec<Value> = (0..1000)
-        .map(|i| json!({"provider": "openai", "input_tokens": i}))
+        .map(|i| json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": i}))
         .collect();
     let body = json!({ "events": thousand }).to_string();
     assert_eq!(parse_batch(body.as_bytes()).unwrap().events.len(), 1000);
@@ -578,7 +587,7 @@ fn a_batch_must_hold_between_one_and_a_thousand_events() {
 
 #[test]
 fn a_batch_envelope_gives_its_project_to_every_event_and_a_bare_object_is_one_event() {
-    let event = r#"{"provider": "openai", "input_tokens": 1}"#;
+    let event = r#"{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}"#;
     let named =
         parse_batch(format!(r#"{{"project_id": "ads", "events": [{event}, {event}]}}"#).as_bytes())
             .unwrap();
@@ -602,8 +611,8 @@ fn a_batch_envelope_gives_its_project_to_every_event_and_a_bare_object_is_one_ev
 
 #[test]
 fn a_repeated_batch_key_is_refused_rather_than_one_copy_silently_dropped() {
-    let one = r#"{"id": "A", "provider": "openai", "input_tokens": 1}"#;
-    let two = r#"{"id": "B", "provider": "openai", "input_tokens": 1}"#;
+    let one = r#"{"id": "A", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}"#;
+    let two = r#"{"id": "B", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}"#;
     let error =
         parse_batch(format!(r#"{{"events": [{one}], "events": [{two}]}}"#).as_bytes()).unwrap_err();
     assert_eq!(fields(&error), vec![("events".to_string(), None)]);
@@ -620,9 +629,9 @@ fn a_repeated_batch_key_is_refused_rather_than_one_copy_silently_dropped() {
 #[test]
 fn an_event_must_be_an_object_not_an_array_read_by_position() {
     let batch =
-        parse_batch(br#"{"events": [["arr-1", null, "openai", "gpt-4o-mini"], {"provider": "openai", "input_tokens": 1}]}"#)
+        parse_batch(br#"{"events": [["arr-1", null, "openai", "gpt-4o-mini"], {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}]}"#)
             .unwrap();
-    let problems = batch.events[0].as_ref().unwrap_err();
+    let problems = &batch.events[0].as_ref().unwrap_err().problems;
     assert_eq!(
         problems
             .iter()
@@ -638,12 +647,14 @@ fn an_id_is_kept_exactly_as_sent_and_invisible_characters_are_refused() {
     let world = World::new();
     for id in [" abc", "abc\t", "abc\u{200b}", "\u{202e}cba", "ab\u{feff}c"] {
         let error = world
-            .send(json!({"id": id, "provider": "openai", "input_tokens": 1}))
+            .send(
+                json!({"id": id, "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}),
+            )
             .unwrap_err();
         assert_eq!(fields(&error), vec![("id".to_string(), Some(0))], "{id:?}");
     }
     let stored = world
-        .send(json!({"id": "abc", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "abc", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap();
     assert_eq!(stored.events[0].id, "abc");
     assert!(
@@ -693,11 +704,17 @@ fn an_events_names_cannot_hide_or_reorder_characters_and_each_field_at_fault_is_
         let mut event = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1});
         event[field] = json!(value);
         let error = world.send(event).unwrap_err();
-        assert_eq!(fields(&error), vec![(field.to_string(), Some(0))], "{value:?}");
+        assert_eq!(
+            fields(&error),
+            vec![(field.to_string(), Some(0))],
+            "{value:?}"
+        );
     }
     let stored = world
-        .send(json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
-            "operation": "résumé 要約", "job_id": "job-1", "metadata": {"équipe": "a"}}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+            "operation": "résumé 要約", "job_id": "job-1", "metadata": {"équipe": "a"}}),
+        )
         .unwrap();
     assert_eq!(stored.stored, 1, "letters of any script are fine");
 }
@@ -706,7 +723,7 @@ fn an_events_names_cannot_hide_or_reorder_characters_and_each_field_at_fault_is_
 fn a_leap_second_is_refused_since_stored_times_have_none() {
     let world = World::new();
     let error = world
-        .send(json!({"provider": "openai", "input_tokens": 1, "timestamp": "2026-11-20T12:00:60Z"}))
+        .send(json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "timestamp": "2026-11-20T12:00:60Z"}))
         .unwrap_err();
     assert_eq!(fields(&error), vec![("timestamp".to_string(), Some(0))]);
 }
@@ -737,7 +754,7 @@ fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
     let unknown = world
         .send_as(
             &Principal::Admin,
-            json!({"project_id": "nope", "events": [{"provider": "openai", "input_tokens": 1}]}),
+            json!({"project_id": "nope", "events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}]}),
         )
         .unwrap_err();
     assert_eq!(
@@ -747,7 +764,7 @@ fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
     let ok = world
         .send_as(
             &Principal::Admin,
-            json!({"project_id": "video-ads", "events": [{"provider": "openai", "input_tokens": 1}]}),
+            json!({"project_id": "video-ads", "events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}]}),
         )
         .unwrap();
     assert_eq!(ok.events[0].project_id, "video-ads");
@@ -758,7 +775,7 @@ fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
 fn a_project_key_cannot_record_for_another_project() {
     let world = World::new();
     let error = world
-        .send(json!({"project_id": "someone-else", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"project_id": "someone-else", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap_err();
     assert!(matches!(error, CoreError::Forbidden(_)), "{error:?}");
     assert!(world.store.stored_events().is_empty());
@@ -803,13 +820,13 @@ fn a_raw_log_failure_is_retryable_and_stores_nothing() {
     let world = World::new();
     world.log.fail_writes.set(true);
     let error = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap_err();
     assert!(matches!(error, CoreError::Storage(_)), "{error:?}");
     assert!(world.store.stored_events().is_empty());
     world.log.fail_writes.set(false);
     let retry = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap();
     assert_eq!(retry.stored, 1);
 }
@@ -819,7 +836,7 @@ fn a_store_failure_after_the_raw_write_is_retryable_and_the_raw_object_stays() {
     let world = World::new();
     world.store.fail_event_writes.set(true);
     let error = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap_err();
     assert!(matches!(error, CoreError::Storage(_)), "{error:?}");
     assert_eq!(world.logged_events().len(), 1);
@@ -834,7 +851,7 @@ fn a_store_failure_after_the_raw_write_is_retryable_and_the_raw_object_stays() {
     .unwrap();
     assert_eq!((report.inserted, report.already_stored), (1, 0));
     let retry = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap();
     assert_eq!((retry.stored, retry.duplicates), (0, 1));
     assert_eq!(world.store.stored_events().len(), 1);
@@ -1021,7 +1038,9 @@ fn rebuild_refuses_a_reversed_range_and_bad_sizes_naming_the_field() {
 fn rebuild_reports_unreadable_lines_and_keeps_the_readable_ones() {
     let world = World::new();
     let report = world
-        .send(json!({"id": "good", "provider": "openai", "input_tokens": 1}))
+        .send(
+            json!({"id": "good", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}),
+        )
         .unwrap();
     let mut bytes = world.log.objects.borrow()[&report.raw_object].clone();
     bytes.extend_from_slice(b"{not json\n");
@@ -1046,24 +1065,32 @@ fn rebuild_reports_unreadable_lines_and_keeps_the_readable_ones() {
 fn late_events_land_on_their_own_day_and_future_or_too_old_ones_are_refused() {
     let world = World::new();
     let late = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-09-01T23:59:59.999-01:00"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-09-01T23:59:59.999-01:00"}),
+        )
         .unwrap();
     assert_eq!(late.events[0].timestamp, "2026-09-02T00:59:59.999Z");
     assert_eq!(world.store.stored_events()[0].day(), "2026-09-02");
     let future = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-11-20T12:06:00Z"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-11-20T12:06:00Z"}),
+        )
         .unwrap_err();
     assert_eq!(fields(&future), vec![("timestamp".to_string(), Some(0))]);
     let skew = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-11-20T12:04:00Z"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-11-20T12:04:00Z"}),
+        )
         .unwrap();
     assert_eq!(skew.stored, 1);
     let old = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-08-01T00:00:00Z"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-08-01T00:00:00Z"}),
+        )
         .unwrap_err();
     assert_eq!(fields(&old), vec![("timestamp".to_string(), Some(0))]);
 }
@@ -1200,10 +1227,10 @@ fn listing_filters_by_metadata_values_as_the_d1_query_does() {
     let world = World::new();
     world
         .send(json!({"events": [
-            {"id": "m1", "provider": "openai", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 3, "draft": true}},
-            {"id": "m2", "provider": "openai", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 4.5}},
-            {"id": "m3", "provider": "openai", "input_tokens": 1, "metadata": {"customer": {"name": "acme"}}},
-            {"id": "m4", "provider": "openai", "input_tokens": 1}
+            {"id": "m1", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 3, "draft": true}},
+            {"id": "m2", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 4.5}},
+            {"id": "m3", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "metadata": {"customer": {"name": "acme"}}},
+            {"id": "m4", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}
         ]}))
         .unwrap();
     let ids = |pairs: &[(&str, &str)]| {
@@ -2619,10 +2646,11 @@ mod plans {
             details.into_iter().map(|d| d.field).collect::<Vec<_>>(),
             ["name"]
         );
-        let profile = serde_json::from_value::<ProfileInput>(json!({"name": "cl\u{200B}ip", "items": [
+        let profile =
+            serde_json::from_value::<ProfileInput>(json!({"name": "cl\u{200B}ip", "items": [
             {"provider": "heygen", "amount": "1", "unit": "credits"}]}))
-        .unwrap()
-        .validate(&["heygen".to_string()]);
+            .unwrap()
+            .validate(&["heygen".to_string()]);
         let Err(CoreError::Validation(details)) = profile else {
             panic!("{profile:?}")
         };
@@ -2912,12 +2940,14 @@ fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_
     );
     assert_eq!(
         problem(
-            json!({"events": [{"provider": "openai", "input_tokens": 1}, {"input_tokens": 5}]})
+            json!({"events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}, {"input_tokens": 5}]})
         ),
         [("events[1].provider".to_string(), "is required".to_string())]
     );
     assert_eq!(
-        problem(json!({"events": [{"provider": "openai", "input_tokens": -1}]})),
+        problem(
+            json!({"events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": -1}]})
+        ),
         [(
             "events[0].input_tokens".to_string(),
             "invalid value: integer `-1`, expected a whole number, 0 or more".to_string()
@@ -2944,6 +2974,145 @@ fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_
 }
 
 #[test]
+fn a_type_error_hides_no_other_problem_of_the_event_every_field_at_fault_is_named() {
+    let world = World::new();
+    let named = |body: Value| {
+        let error = world.send(body).unwrap_err();
+        let mut fields: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
+        fields.sort();
+        fields
+    };
+    // A provider of the wrong type, a count of the wrong type, a negative count, a time that
+    // is no time and an operation with a direction override: five answers in one.
+    assert_eq!(
+        named(
+            json!({"provider": 5, "input_tokens": "abc", "output_tokens": -1,
+            "timestamp": "yesterday", "operation": "chat\u{202E}"})
+        ),
+        [
+            "input_tokens",
+            "operation",
+            "output_tokens",
+            "provider",
+            "timestamp"
+        ]
+    );
+    // A missing required field (the model, for a provider priced by model) among type errors.
+    assert_eq!(
+        named(
+            json!({"provider": "openai", "input_tokens": "abc", "cached": "no",
+            "timestamp": "2030-01-01T00:00:00Z", "job_id": " "})
+        ),
+        ["cached", "input_tokens", "job_id", "model", "timestamp"]
+    );
+    // No provider at all, a model of the wrong type, an invisible session id, in a batch.
+    assert_eq!(
+        named(json!({"events": [
+            {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1},
+            {"input_tokens": "abc", "model": 4, "session_id": "s\u{200B}", "currency": "usd!"},
+        ]})),
+        [
+            "events[1].currency",
+            "events[1].input_tokens",
+            "events[1].model",
+            "events[1].provider",
+            "events[1].session_id"
+        ]
+    );
+    // Each problem carries its event's index.
+    let error = world
+        .send(json!({"events": [{"provider": "heygen", "credits": [], "timestamp": "soon"}]}))
+        .unwrap_err();
+    assert_eq!(
+        fields(&error),
+        [
+            ("events[0].credits".to_string(), Some(0)),
+            ("events[0].timestamp".to_string(), Some(0))
+        ]
+    );
+    assert!(world.log.objects.borrow().is_empty(), "nothing was written");
+}
+
+#[test]
+fn a_missing_model_is_refused_where_the_provider_prices_by_model_and_warned_of_where_it_has_a_default(
+) {
+    let world = World::new();
+    for provider in ["openai", "anthropic", "google", "Open AI", "gemini"] {
+        let error = world
+            .send(json!({"provider": provider, "input_tokens": 100}))
+            .unwrap_err();
+        let CoreError::Validation(details) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(
+            details.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+            ["model"],
+            "{provider}"
+        );
+        assert!(
+            details[0].message.starts_with("is required: "),
+            "{}",
+            details[0].message
+        );
+    }
+    assert!(world.log.objects.borrow().is_empty());
+    // HeyGen, ElevenLabs and Loudly have a provider-wide default: accepted, priced by it, and
+    // the answer says so.
+    let report = world
+        .send(json!({"events": [
+            {"id": "hg", "provider": "heygen", "credits": "2"},
+            {"id": "el", "provider": "elevenlabs", "characters": 1000},
+            {"id": "ld", "provider": "loudly", "tracks": 1},
+            {"id": "ac", "provider": "acme", "cost": "0.10"},
+            {"id": "oa", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1},
+        ]}))
+        .unwrap();
+    assert_eq!(report.stored, 5);
+    let warned: Vec<(String, Vec<(String, bool)>)> = report
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.id.clone(),
+                e.warnings
+                    .iter()
+                    .map(|w| (w.field.clone(), w.message.contains("builtin:")))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            ("hg".to_string(), vec![("model".to_string(), true)]),
+            ("el".to_string(), vec![("model".to_string(), true)]),
+            ("ld".to_string(), vec![("model".to_string(), true)]),
+            ("ac".to_string(), vec![("model".to_string(), false)]),
+            ("oa".to_string(), vec![]),
+        ]
+    );
+    assert!(report.events[0].warnings[0]
+        .message
+        .contains("builtin:heygen/api-credits@"));
+    assert!(report.events[3].warnings[0]
+        .message
+        .contains("no price entry of acme"));
+    assert!(report.events.iter().take(3).all(|e| e.cost.is_some()));
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json["events"][4].get("warnings").is_none(),
+        "no warnings, no field"
+    );
+    let models: Vec<String> = world
+        .store
+        .stored_events()
+        .into_iter()
+        .map(|e| e.model)
+        .collect();
+    assert_eq!(models.iter().filter(|m| *m == "default").count(), 4);
+}
+
+#[test]
 fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_named_alone() {
     let world = World::new();
     let fields = |body: Value| match world.send(body).unwrap_err() {
@@ -2962,7 +3131,7 @@ fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_nam
     );
     assert_eq!(
         fields(
-            json!({"provider": "openai", "tokens": 1_000_000_000_001u64, "duration_ms": 9_223_372_036_854_775_807u64})
+            json!({"provider": "openai", "model": "gpt-4o-mini", "tokens": 1_000_000_000_001u64, "duration_ms": 9_223_372_036_854_775_807u64})
         ),
         ["tokens", "duration_ms"]
     );

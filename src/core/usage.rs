@@ -8,7 +8,9 @@ use super::clock::parse_timestamp;
 use super::error::{FieldError, Problems};
 use super::input::{visible_text, DecimalText};
 use super::money::{Currency, Decimal, Money, MAX_EVENT_COST_NANOS};
-use super::pricing::catalog::{canonical_provider, joined_words, normalize_name};
+use super::pricing::catalog::{
+    builtin, canonical_provider, joined_words, normalize_name, Catalog, PriceBook,
+};
 use super::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
 use super::projects::ProjectId;
 use super::record::TOO_COSTLY;
@@ -24,6 +26,21 @@ pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
 const TOO_LARGE: &str = "is too large (at most 1000000000 in one event)";
 /// Model name stored when a client reports none (HeyGen and ElevenLabs calls often have none).
 pub const DEFAULT_MODEL: &str = "default";
+
+/// Whether an event of `provider` must name its model: the built-in catalog prices the
+/// provider model by model (OpenAI, Anthropic, Google) and has no entry answering to
+/// [`DEFAULT_MODEL`], so an event without one could only be stored unpriced. Providers with a
+/// provider-wide default (HeyGen's API credits, ElevenLabs, Hume, Loudly, Lahajati, Google
+/// Cloud speech) and providers the catalog does not know take an event without a model,
+/// recorded as `default`, and the answer warns (`ingest::model_warning`).
+pub fn model_required(provider: &str) -> bool {
+    let none = Catalog::default();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    builtin().has_provider(provider) && book.canonical_model(provider, DEFAULT_MODEL).is_none()
+}
 
 /// One event as sent. Field names follow the seed teams' clients; the provider-native names
 /// (`prompt_tokens`, `completion_tokens`, `cache_read_input_tokens`,
@@ -143,6 +160,36 @@ fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
 }
 
 impl EventInput {
+    /// Whether the event gives any usage: a quantity, a token total, a cost, or a cache hit.
+    pub fn reports_usage(&self) -> bool {
+        [
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_input_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens,
+            self.audio_input_tokens,
+            self.audio_output_tokens,
+            self.tokens,
+            self.characters,
+            self.images,
+            self.requests,
+            self.tracks,
+        ]
+        .iter()
+        .any(Option::is_some)
+            || [
+                &self.audio_seconds,
+                &self.video_seconds,
+                &self.credits,
+                &self.cost,
+                &self.cost_usd,
+            ]
+            .iter()
+            .any(|v| v.is_some())
+            || self.cached == Some(true)
+    }
+
     /// Validates the event; `prefix` names it in errors (`events[3]`).
     pub fn validate(
         &self,
@@ -186,9 +233,19 @@ impl EventInput {
                 &joined_words(&self.provider),
             ))
             .map(|n| canonical_provider(&n));
-        let model = match &self.model {
-            Some(m) => p.take(normalize_name(&at("model"), m)),
-            None => Some(DEFAULT_MODEL.to_string()),
+        let model = match (&self.model, &provider) {
+            (Some(m), _) => p.take(normalize_name(&at("model"), m)),
+            (None, Some(provider)) if model_required(provider) => {
+                p.push(
+                    at("model"),
+                    format!(
+                        "is required: {provider} prices each model differently, so an event \
+                         without one could not be priced; send the model the call used"
+                    ),
+                );
+                None
+            }
+            (None, _) => Some(DEFAULT_MODEL.to_string()),
         };
         let operation = match &self.operation {
             Some(o) => p.take(short_text(at("operation"), o, 100)),
