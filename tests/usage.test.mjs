@@ -330,22 +330,22 @@ test('when D1 fails after R2 took the events, the client gets a retryable 503 an
 test('bad batches are refused with the index and field of each problem and write nothing anywhere', async () => {
   const d1Before = await w.snapshot();
   const r2Before = await rawKeys();
-  const tooMany = { events: Array.from({ length: 1001 }, (_, i) => ({ provider: 'openai', input_tokens: i + 1 })) };
+  const tooMany = { events: Array.from({ length: 1001 }, (_, i) => ({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: i + 1 })) };
   const huge = { events: [{ provider: 'openai', input_tokens: 1, metadata: { blob: 'x'.repeat(1_100_000) } }] };
   const cases = [
-    [{ events: [{ provider: 'openai', input_tokens: 1 }, { provider: 'openai', input_tokens: -1 }] }, 400, ['events[1].input_tokens']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, tokenz: 2 }, { provider: '', input_tokens: 1 }] }, 400, ['events[0].tokenz', 'events[1].provider']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, timestamp: '2099-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, timestamp: '2020-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, metadata: { big: 'y'.repeat(5000) } }] }, 400, ['events[0].metadata']],
-    [{ events: [{ provider: 'openai', cost: '-1' }] }, 400, ['events[0].cost']],
-    [{ events: [{ provider: 'acme', cost: '4700000000' }, { provider: 'openai', input_tokens: 1, duration_ms: 9223372036854775807 }] }, 400, ['events[0].cost', 'events[1].duration_ms']],
-    [{ events: [{ provider: 'openai', tokens: 9223372036854775807 }] }, 400, ['events[0].tokens']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, { provider: 'openai', model: 'gpt-4o-mini', input_tokens: -1 }] }, 400, ['events[1].input_tokens']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, tokenz: 2 }, { provider: '', input_tokens: 1 }] }, 400, ['events[0].tokenz', 'events[1].provider']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, timestamp: '2099-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, timestamp: '2020-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, metadata: { big: 'y'.repeat(5000) } }] }, 400, ['events[0].metadata']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', cost: '-1' }] }, 400, ['events[0].cost']],
+    [{ events: [{ provider: 'acme', cost: '4700000000' }, { provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, duration_ms: 9223372036854775807 }] }, 400, ['events[0].cost', 'events[1].duration_ms']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', tokens: 9223372036854775807 }] }, 400, ['events[0].tokens']],
     [{ events: [] }, 400, ['events']],
     [tooMany, 400, ['events']],
-    [{ provider: 'openai' }, 400, ['usage']],
+    [{ provider: 'openai', model: 'gpt-4o-mini' }, 400, ['usage']],
     [{ events: [{ input_tokens: 1 }] }, 400, ['events[0].provider']],
-    [{ events: [{ provider: 'openai', input_tokens: 1 }, { input_tokens: -1, model: 5 }] }, 400, ['events[1].provider', 'events[1].input_tokens', 'events[1].model']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, { input_tokens: -1, model: 5 }] }, 400, ['events[1].provider', 'events[1].input_tokens', 'events[1].model']],
   ];
   for (const [body, status, fields] of cases) {
     const r = await record(body);
@@ -357,11 +357,11 @@ test('bad batches are refused with the index and field of each problem and write
   assert.equal((await record(huge)).status, 413);
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai",', headers: { 'content-type': 'application/json' } })).status, 400);
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: 'provider=openai', headers: { 'content-type': 'text/plain' } })).status, 415);
-  const other = await record({ project_id: 'podcast', provider: 'openai', input_tokens: 1 }, keys.ads);
+  const other = await record({ project_id: 'podcast', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, keys.ads);
   assert.equal(other.status, 403);
-  const noProject = await record({ provider: 'openai', input_tokens: 1 }, ADMIN_KEY);
+  const noProject = await record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, ADMIN_KEY);
   assert.deepEqual([noProject.status, noProject.json.error.details[0].field], [400, 'project_id']);
-  const unknownProject = await record({ project_id: 'ghost', provider: 'openai', input_tokens: 1 }, ADMIN_KEY);
+  const unknownProject = await record({ project_id: 'ghost', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, ADMIN_KEY);
   assert.deepEqual([unknownProject.status, unknownProject.json.error.details[0].field], [400, 'project_id']);
   assert.deepEqual(await w.snapshot(), d1Before);
   assert.deepEqual(await rawKeys(), r2Before);
@@ -523,9 +523,9 @@ test('hostile shapes are refused and write nothing: a repeated events key, an ev
   const cases = [
     [await raw(`{"events":[${event('rep-a')}],"events":[${event('rep-b')}]}`), 'events'],
     [await raw(`{"events":[["arr-1",null,"openai","gpt-4o-mini",null,1000]]}`), 'events[0]'],
-    [await record({ id: ' pad', provider: 'openai', input_tokens: 1 }), 'id'],
-    [await record({ id: 'zw\u200b', provider: 'openai', input_tokens: 1 }), 'id'],
-    [await record({ provider: 'openai', input_tokens: 1, timestamp: '2026-11-20T12:00:60Z' }), 'timestamp'],
+    [await record({ id: ' pad', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }), 'id'],
+    [await record({ id: 'zw\u200b', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }), 'id'],
+    [await record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, timestamp: '2026-11-20T12:00:60Z' }), 'timestamp'],
     [await record({ provider: 'heygen', credits: '9007199255' }), 'credits'],
   ];
   for (const [r, field] of cases) {
@@ -563,6 +563,54 @@ test('names cannot spoof: a direction override or an invisible character is refu
     ['endpoint', 'job_id', 'metadata', 'operation', 'session_id'],
   );
   assert.deepEqual(await rawKeys(), before, 'nothing reached R2');
+});
+
+test('a type error hides no other problem: an event with a provider and a count of the wrong type, a negative count, a bad time and a missing model names each field', async () => {
+  const before = await rawKeys();
+  const fieldsOf = async (body) => {
+    const r = await record(body);
+    assert.equal(r.status, 400, r.text);
+    return r.json.error.details.map((d) => d.field).sort();
+  };
+  assert.deepEqual(
+    await fieldsOf({ provider: 5, input_tokens: 'abc', output_tokens: -1, timestamp: 'yesterday', operation: 'chat\u202E' }),
+    ['input_tokens', 'operation', 'output_tokens', 'provider', 'timestamp'],
+  );
+  assert.deepEqual(
+    await fieldsOf({ events: [
+      { provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 },
+      { provider: 'anthropic', input_tokens: 'abc', cached: 'no', timestamp: '2099-01-01T00:00:00Z', job_id: ' ' },
+    ] }),
+    ['events[1].cached', 'events[1].input_tokens', 'events[1].job_id', 'events[1].model', 'events[1].timestamp'],
+  );
+  assert.deepEqual(await rawKeys(), before, 'nothing reached R2');
+});
+
+test('a missing model is a 400 naming it for a provider priced by model, and a warning in the 201 for one with a default', async () => {
+  for (const provider of ['openai', 'anthropic', 'google']) {
+    const r = await record({ provider, input_tokens: 10, output_tokens: 1 });
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.json.error.details.map((d) => d.field), ['model'], provider);
+    assert.match(r.json.error.details[0].message, /^is required: /);
+  }
+  const r = await record({ events: [
+    { id: 'nomodel-heygen', provider: 'heygen', credits: '3' },
+    { id: 'nomodel-eleven', provider: 'elevenlabs', characters: 500 },
+    { id: 'nomodel-acme', provider: 'acme', cost: '0.25' },
+    { id: 'withmodel', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 5 },
+  ] });
+  assert.equal(r.status, 201, r.text);
+  const [heygen, eleven, acme, openai] = r.json.events;
+  assert.deepEqual(heygen.warnings.map((w) => w.field), ['model']);
+  assert.match(heygen.warnings[0].message, /builtin:heygen\/api-credits@/);
+  assert.match(eleven.warnings[0].message, /builtin:elevenlabs\/eleven_multilingual_v2@/);
+  assert.match(acme.warnings[0].message, /no price entry of acme/);
+  assert.equal(openai.warnings, undefined);
+  assert.ok(heygen.cost && eleven.cost, 'priced by the default entries');
+  assert.deepEqual(
+    await rows("SELECT id, model FROM api_usage WHERE id LIKE 'nomodel-%' ORDER BY id"),
+    [{ id: 'nomodel-acme', model: 'default' }, { id: 'nomodel-eleven', model: 'default' }, { id: 'nomodel-heygen', model: 'default' }],
+  );
 });
 
 test('an unknown project named by the admin is a 404 for stats and the budget check, not zeros', async () => {
