@@ -237,6 +237,55 @@ test('retries stop after maxRetries and the events are reported through onDrop, 
   assert.deepEqual((await usageRows('ts-exhausted')).map((r) => r.id), [id]);
 });
 
+test('recording the same id twice through each client is a duplicate answered with the first time, not a 409', async () => {
+  // TypeScript: each record() stamps the time of the call.
+  const first = tsClient({ defaults: { job_id: 'ts-again' } }).c;
+  const event = { id: 'ts-same-id', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 40, output_tokens: 2 };
+  first.record(event);
+  const stored = await first.flush();
+  assert.deepEqual([stored.stored, stored.dropped], [1, 0], JSON.stringify(stored.errors));
+  await new Promise((resolve) => setTimeout(resolve, 15));
+  const drops = [];
+  const second = tsClient({ defaults: { job_id: 'ts-again' }, onDrop: (events, reason) => drops.push(reason) });
+  second.c.record(event);
+  const again = await second.c.flush();
+  assert.notEqual(second.calls[0].events[0].timestamp, stored.reports[0].events[0].timestamp, 'the client stamped a new time');
+  assert.deepEqual([again.stored, again.duplicates, again.dropped, drops], [0, 1, 0, []], JSON.stringify(again.errors));
+  const [outcome] = again.reports[0].events;
+  assert.deepEqual([outcome.status, outcome.timestamp], ['duplicate', stored.reports[0].events[0].timestamp]);
+  const tsRows = await usageRows('ts-again');
+  assert.deepEqual(tsRows.map((r) => [r.id, r.request_timestamp]), [['ts-same-id', stored.reports[0].events[0].timestamp]]);
+  // Another model under the same id is still refused, and dropped as rejected.
+  const third = tsClient({ defaults: { job_id: 'ts-again' }, onDrop: (events, reason, error) => drops.push([reason, error?.status]) });
+  third.c.record({ ...event, model: 'gpt-4o' });
+  const refused = await third.c.flush();
+  assert.deepEqual([refused.stored, refused.duplicates, refused.dropped, drops], [0, 0, 1, [['rejected', 409]]]);
+
+  // Python, over real HTTP: two clients, the same dict recorded by each.
+  const script = [
+    'import json, sys, time',
+    'from ai_spend_tracker import UsageClient',
+    'base, key = sys.argv[1], sys.argv[2]',
+    'event = {"id": "py-same-id", "provider": "anthropic", "model": "claude-3-5-haiku", "input_tokens": 30, "output_tokens": 3, "job_id": "py-again"}',
+    'out = []',
+    'for _ in range(2):',
+    '    c = UsageClient(base, key, flush_interval=None)',
+    '    c.record(dict(event))',
+    '    r = c.flush()',
+    '    out.append({"stored": r.stored, "duplicates": r.duplicates, "dropped": r.dropped, "events": r.reports[0]["events"] if r.reports else []})',
+    '    time.sleep(0.02)',
+    'print(json.dumps(out))',
+  ].join('\n');
+  const r = await run('python3', ['-c', script, hw.url, httpKey], { PYTHONPATH: join(CLIENTS, 'python') }, 30_000);
+  assert.equal(r.code, 0, r.output);
+  const [once, twice] = JSON.parse(r.output.trim().split('\n').pop());
+  assert.deepEqual([once.stored, once.duplicates, once.dropped], [1, 0, 0]);
+  assert.deepEqual([twice.stored, twice.duplicates, twice.dropped], [0, 1, 0], r.output);
+  assert.deepEqual([twice.events[0].status, twice.events[0].timestamp], ['duplicate', once.events[0].timestamp]);
+  const pyRows = await rows(hw.db, "SELECT id, request_timestamp FROM api_usage WHERE job_id = 'py-again'");
+  assert.deepEqual(pyRows, [{ id: 'py-same-id', request_timestamp: once.events[0].timestamp }]);
+});
+
 test('the bounded buffer drops new events when full, counts them and reports them', async () => {
   const drops = [];
   const { c } = tsClient({ maxBufferSize: 3, batchSize: 100, defaults: { job_id: 'ts-full' }, onDrop: (events, reason) => drops.push([events.map((e) => e.id), reason]) });

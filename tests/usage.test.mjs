@@ -95,6 +95,39 @@ test('the /api/usage/log alias records the same way and a retry is answered as a
   assert.equal(changed.json.error.code, 'id_reused');
 });
 
+test('a resend that differs only in its own timestamp is a duplicate answered with the stored time; another model or quantity under the id is a 409', async () => {
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const body = { id: 'resend-1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 300, output_tokens: 20, timestamp: `${day}T09:00:00.000Z` };
+  const first = await record(body);
+  assert.equal(first.status, 201, first.text);
+  const resent = await record({ ...body, timestamp: `${day}T09:00:04.321Z` });
+  assert.equal(resent.status, 200, resent.text);
+  const e = resent.json.events[0];
+  assert.deepEqual([resent.json.duplicates, e.status, e.timestamp, e.cost.amount], [1, 'duplicate', `${day}T09:00:00.000Z`, first.json.events[0].cost.amount]);
+  for (const changed of [{ model: 'gpt-4o' }, { input_tokens: 301 }, { cost: '0.01' }]) {
+    const r = await record({ ...body, ...changed, timestamp: `${day}T09:00:05.000Z` });
+    assert.equal(r.status, 409, `${JSON.stringify(changed)}: ${r.text}`);
+    assert.equal(r.json.error.code, 'id_reused');
+  }
+  assert.deepEqual(await rows("SELECT request_timestamp, input_tokens, substr(fingerprint, 1, 3) AS rule FROM api_usage WHERE id = 'resend-1'"),
+    [{ request_timestamp: `${day}T09:00:00.000Z`, input_tokens: 300, rule: 'v2:' }]);
+  // A row fingerprinted by the first rule (16 hex digits, the sent time hashed in) takes a
+  // retry as a duplicate instead of refusing it, and keeps its fingerprint.
+  const trigger = (await rows("SELECT sql FROM sqlite_master WHERE name = 'api_usage_fingerprint_kept'"))[0].sql;
+  const [{ fingerprint }] = await rows("SELECT fingerprint FROM api_usage WHERE id = 'resend-1'");
+  const setFingerprint = (value) => w.db.batch([
+    w.db.prepare('DROP TRIGGER api_usage_fingerprint_kept'),
+    w.db.prepare("UPDATE api_usage SET fingerprint = ? WHERE id = 'resend-1'").bind(value),
+    w.db.prepare(trigger),
+  ]);
+  await setFingerprint('0123456789abcdef');
+  const retried = await record(body);
+  assert.equal(retried.status, 200, retried.text);
+  assert.equal(retried.json.events[0].status, 'duplicate');
+  assert.deepEqual(await rows("SELECT fingerprint FROM api_usage WHERE id = 'resend-1'"), [{ fingerprint: '0123456789abcdef' }]);
+  await setFingerprint(fingerprint); // as the raw log has it, for the rebuild test below
+});
+
 test('sixteen concurrent writers with interleaved retries store each event once, exact to the nano', async () => {
   const writers = 16;
   const perWriter = 12;
@@ -340,22 +373,22 @@ test('a rebuild racing a refused request leaves its raw object out whole: none o
 test('bad batches are refused with the index and field of each problem and write nothing anywhere', async () => {
   const d1Before = await w.snapshot();
   const r2Before = await rawKeys();
-  const tooMany = { events: Array.from({ length: 1001 }, (_, i) => ({ provider: 'openai', input_tokens: i + 1 })) };
+  const tooMany = { events: Array.from({ length: 1001 }, (_, i) => ({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: i + 1 })) };
   const huge = { events: [{ provider: 'openai', input_tokens: 1, metadata: { blob: 'x'.repeat(1_100_000) } }] };
   const cases = [
-    [{ events: [{ provider: 'openai', input_tokens: 1 }, { provider: 'openai', input_tokens: -1 }] }, 400, ['events[1].input_tokens']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, tokenz: 2 }, { provider: '', input_tokens: 1 }] }, 400, ['events[0].tokenz', 'events[1].provider']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, timestamp: '2099-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, timestamp: '2020-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
-    [{ events: [{ provider: 'openai', input_tokens: 1, metadata: { big: 'y'.repeat(5000) } }] }, 400, ['events[0].metadata']],
-    [{ events: [{ provider: 'openai', cost: '-1' }] }, 400, ['events[0].cost']],
-    [{ events: [{ provider: 'acme', cost: '4700000000' }, { provider: 'openai', input_tokens: 1, duration_ms: 9223372036854775807 }] }, 400, ['events[0].cost', 'events[1].duration_ms']],
-    [{ events: [{ provider: 'openai', tokens: 9223372036854775807 }] }, 400, ['events[0].tokens']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, { provider: 'openai', model: 'gpt-4o-mini', input_tokens: -1 }] }, 400, ['events[1].input_tokens']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, tokenz: 2 }, { provider: '', input_tokens: 1 }] }, 400, ['events[0].tokenz', 'events[1].provider']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, timestamp: '2099-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, timestamp: '2020-01-01T00:00:00Z' }] }, 400, ['events[0].timestamp']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, metadata: { big: 'y'.repeat(5000) } }] }, 400, ['events[0].metadata']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', cost: '-1' }] }, 400, ['events[0].cost']],
+    [{ events: [{ provider: 'acme', cost: '4700000000' }, { provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, duration_ms: 9223372036854775807 }] }, 400, ['events[0].cost', 'events[1].duration_ms']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', tokens: 9223372036854775807 }] }, 400, ['events[0].tokens']],
     [{ events: [] }, 400, ['events']],
     [tooMany, 400, ['events']],
-    [{ provider: 'openai' }, 400, ['usage']],
+    [{ provider: 'openai', model: 'gpt-4o-mini' }, 400, ['usage']],
     [{ events: [{ input_tokens: 1 }] }, 400, ['events[0].provider']],
-    [{ events: [{ provider: 'openai', input_tokens: 1 }, { input_tokens: -1, model: 5 }] }, 400, ['events[1].provider', 'events[1].input_tokens', 'events[1].model']],
+    [{ events: [{ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, { input_tokens: -1, model: 5 }] }, 400, ['events[1].provider', 'events[1].input_tokens', 'events[1].model']],
   ];
   for (const [body, status, fields] of cases) {
     const r = await record(body);
@@ -367,11 +400,11 @@ test('bad batches are refused with the index and field of each problem and write
   assert.equal((await record(huge)).status, 413);
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai",', headers: { 'content-type': 'application/json' } })).status, 400);
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: 'provider=openai', headers: { 'content-type': 'text/plain' } })).status, 415);
-  const other = await record({ project_id: 'podcast', provider: 'openai', input_tokens: 1 }, keys.ads);
+  const other = await record({ project_id: 'podcast', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, keys.ads);
   assert.equal(other.status, 403);
-  const noProject = await record({ provider: 'openai', input_tokens: 1 }, ADMIN_KEY);
+  const noProject = await record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, ADMIN_KEY);
   assert.deepEqual([noProject.status, noProject.json.error.details[0].field], [400, 'project_id']);
-  const unknownProject = await record({ project_id: 'ghost', provider: 'openai', input_tokens: 1 }, ADMIN_KEY);
+  const unknownProject = await record({ project_id: 'ghost', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, ADMIN_KEY);
   assert.deepEqual([unknownProject.status, unknownProject.json.error.details[0].field], [400, 'project_id']);
   assert.deepEqual(await w.snapshot(), d1Before);
   assert.deepEqual(await rawKeys(), r2Before);
@@ -533,9 +566,9 @@ test('hostile shapes are refused and write nothing: a repeated events key, an ev
   const cases = [
     [await raw(`{"events":[${event('rep-a')}],"events":[${event('rep-b')}]}`), 'events'],
     [await raw(`{"events":[["arr-1",null,"openai","gpt-4o-mini",null,1000]]}`), 'events[0]'],
-    [await record({ id: ' pad', provider: 'openai', input_tokens: 1 }), 'id'],
-    [await record({ id: 'zw\u200b', provider: 'openai', input_tokens: 1 }), 'id'],
-    [await record({ provider: 'openai', input_tokens: 1, timestamp: '2026-11-20T12:00:60Z' }), 'timestamp'],
+    [await record({ id: ' pad', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }), 'id'],
+    [await record({ id: 'zw\u200b', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }), 'id'],
+    [await record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, timestamp: '2026-11-20T12:00:60Z' }), 'timestamp'],
     [await record({ provider: 'heygen', credits: '9007199255' }), 'credits'],
   ];
   for (const [r, field] of cases) {
@@ -549,6 +582,78 @@ test('hostile shapes are refused and write nothing: a repeated events key, an ev
   const listed = await w.fetch('/api/usage?provider=acme&to=9999-12-31', { key: keys.ads });
   assert.equal(listed.status, 200, listed.text);
   assert.equal(listed.json.events.find((e) => e.id === 'big-credits')?.usage.credits, '1000000000');
+});
+
+test('names cannot spoof: a direction override or an invisible character is refused in a project name and in an event\'s operation, job, session and endpoint', async () => {
+  const before = await rawKeys();
+  for (const name of ['Ads \u202Egnp.exe', 'Ad\u200Bs', '\u2066Ads\u2069']) {
+    const created = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'spoof', name } });
+    assert.equal(created.status, 400, created.text);
+    assert.deepEqual(created.json.error.details.map((d) => d.field), ['name'], created.text);
+  }
+  assert.equal((await w.fetch('/api/admin/projects/spoof', { key: ADMIN_KEY })).status, 404, 'no project was created');
+  const renamed = await w.fetch('/api/admin/projects/ads', { method: 'PATCH', key: ADMIN_KEY, body: { name: 'ads\u202E' } });
+  assert.equal(renamed.status, 400, renamed.text);
+  assert.deepEqual(renamed.json.error.details.map((d) => d.field), ['name']);
+  assert.equal((await w.fetch('/api/admin/projects/ads', { key: ADMIN_KEY })).json.name, 'ads', 'the name is unchanged');
+  const r = await record({
+    provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1, operation: 'chat\u202E',
+    job_id: 'job\u200B1', session_id: '\u2067s', endpoint: '/v1\uFEFF', metadata: { 'k\u202D': 1 },
+  });
+  assert.equal(r.status, 400, r.text);
+  assert.deepEqual(
+    r.json.error.details.map((d) => d.field).sort(),
+    ['endpoint', 'job_id', 'metadata', 'operation', 'session_id'],
+  );
+  assert.deepEqual(await rawKeys(), before, 'nothing reached R2');
+});
+
+test('a type error hides no other problem: an event with a provider and a count of the wrong type, a negative count, a bad time and a missing model names each field', async () => {
+  const before = await rawKeys();
+  const fieldsOf = async (body) => {
+    const r = await record(body);
+    assert.equal(r.status, 400, r.text);
+    return r.json.error.details.map((d) => d.field).sort();
+  };
+  assert.deepEqual(
+    await fieldsOf({ provider: 5, input_tokens: 'abc', output_tokens: -1, timestamp: 'yesterday', operation: 'chat\u202E' }),
+    ['input_tokens', 'operation', 'output_tokens', 'provider', 'timestamp'],
+  );
+  assert.deepEqual(
+    await fieldsOf({ events: [
+      { provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 },
+      { provider: 'anthropic', input_tokens: 'abc', cached: 'no', timestamp: '2099-01-01T00:00:00Z', job_id: ' ' },
+    ] }),
+    ['events[1].cached', 'events[1].input_tokens', 'events[1].job_id', 'events[1].model', 'events[1].timestamp'],
+  );
+  assert.deepEqual(await rawKeys(), before, 'nothing reached R2');
+});
+
+test('a missing model is a 400 naming it for a provider priced by model, and a warning in the 201 for one with a default', async () => {
+  for (const provider of ['openai', 'anthropic', 'google']) {
+    const r = await record({ provider, input_tokens: 10, output_tokens: 1 });
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.json.error.details.map((d) => d.field), ['model'], provider);
+    assert.match(r.json.error.details[0].message, /^is required: /);
+  }
+  const r = await record({ events: [
+    { id: 'nomodel-heygen', provider: 'heygen', credits: '3' },
+    { id: 'nomodel-eleven', provider: 'elevenlabs', characters: 500 },
+    { id: 'nomodel-acme', provider: 'acme', cost: '0.25' },
+    { id: 'withmodel', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 5 },
+  ] });
+  assert.equal(r.status, 201, r.text);
+  const [heygen, eleven, acme, openai] = r.json.events;
+  assert.deepEqual(heygen.warnings.map((w) => w.field), ['model']);
+  assert.match(heygen.warnings[0].message, /builtin:heygen\/api-credits@/);
+  assert.match(eleven.warnings[0].message, /builtin:elevenlabs\/eleven_multilingual_v2@/);
+  assert.match(acme.warnings[0].message, /no price entry of acme/);
+  assert.equal(openai.warnings, undefined);
+  assert.ok(heygen.cost && eleven.cost, 'priced by the default entries');
+  assert.deepEqual(
+    await rows("SELECT id, model FROM api_usage WHERE id LIKE 'nomodel-%' ORDER BY id"),
+    [{ id: 'nomodel-acme', model: 'default' }, { id: 'nomodel-eleven', model: 'default' }, { id: 'nomodel-heygen', model: 'default' }],
+  );
 });
 
 test('an unknown project named by the admin is a 404 for stats and the budget check, not zeros', async () => {

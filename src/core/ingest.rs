@@ -37,7 +37,7 @@ use super::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use super::reprice::REPRICE_PREFIX;
 use super::retention::{before_watermark, RetentionStore};
 use super::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
-use super::usage::{EventInput, EventRules, UsageEvent};
+use super::usage::{EventInput, EventRules, UsageEvent, DEFAULT_MODEL};
 
 /// The most events one request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
@@ -51,12 +51,65 @@ pub const RAW_PREFIX: &str = "usage-logs/raw/";
 pub struct Batch {
     /// Each event, or why it does not have the shape of an event (reported with the
     /// problems of the others, so one answer lists everything to fix).
-    pub events: Vec<Result<EventInput, Vec<FieldError>>>,
+    pub events: Vec<Result<EventInput, Misshapen>>,
     /// The request was `{"events": [...]}` (errors then name `events[i]`).
     pub enveloped: bool,
     /// A `project_id` given once for the whole batch.
     pub project_id: Option<String>,
 }
+
+/// An event some of whose fields do not have their type (a string for a count, a number for
+/// a name): those fields' problems, and the event made of the fields that do, which is
+/// validated like any event so that a type error hides no other problem.
+#[derive(Debug)]
+pub struct Misshapen {
+    pub problems: Vec<FieldError>,
+    /// The fields that read, with a stand-in provider when the provider is at fault; `None`
+    /// when the event as a whole is at fault (not an object, a field given twice).
+    pub rest: Option<Box<EventInput>>,
+    /// A field at fault reports usage (a count, a cost, `cached`): the rest's "reports no
+    /// usage" would be wrong.
+    pub usage_at_fault: bool,
+}
+
+impl Misshapen {
+    fn whole(problems: Vec<FieldError>) -> Self {
+        Misshapen {
+            problems,
+            rest: None,
+            usage_at_fault: false,
+        }
+    }
+
+    /// Every problem of the event: those of its fields at fault, then those validation finds
+    /// in the rest (one per field; none for a field already named).
+    pub fn all_problems(&self, prefix: &str, rules: &EventRules) -> Vec<FieldError> {
+        let mut problems = self.problems.clone();
+        if let Some(Err(more)) = self.rest.as_ref().map(|rest| rest.validate(prefix, rules)) {
+            let usage = if prefix.is_empty() {
+                "usage".to_string()
+            } else {
+                format!("{prefix}.usage")
+            };
+            let index = problems.first().and_then(|p| p.index);
+            for problem in more {
+                let named = problems.iter().any(|p| p.field == problem.field);
+                let no_usage = self.usage_at_fault && problem.field == usage;
+                if !named && !no_usage {
+                    problems.push(match index {
+                        Some(i) => problem.at_index(i),
+                        None => problem,
+                    });
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// Stands in for a provider at fault, so that the rest of the event can be validated; no
+/// catalog knows it, so nothing is asked of its model.
+const STAND_IN_PROVIDER: &str = "stand-in";
 
 fn body_error(message: impl Into<String>, details: Vec<FieldError>) -> CoreError {
     CoreError::MalformedBody {
@@ -226,12 +279,9 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     })
 }
 
-/// One event of a batch; if it does not have the shape of an event, every field at fault.
-fn parse_event(
-    index: usize,
-    item: &RawValue,
-    enveloped: bool,
-) -> Result<EventInput, Vec<FieldError>> {
+/// One event of a batch; if it does not have the shape of an event, every field at fault and
+/// the event made of the others.
+fn parse_event(index: usize, item: &RawValue, enveloped: bool) -> Result<EventInput, Misshapen> {
     let name = |path: &str| match (enveloped, path) {
         (true, ".") => format!("events[{index}]"),
         (true, path) => format!("events[{index}].{path}"),
@@ -240,17 +290,19 @@ fn parse_event(
     };
     // serde would also read a JSON array as an event, field by position.
     if !item.get().starts_with('{') {
-        return Err(vec![FieldError::new(
+        return Err(Misshapen::whole(vec![FieldError::new(
             name("."),
             "expected an event: a JSON object",
         )
-        .at_index(index)]);
+        .at_index(index)]));
     }
     // Plain deserialization first; only an event that fails is read again, field by field.
     if let Ok(event) = serde_json::from_str::<EventInput>(item.get()) {
         return Ok(event);
     }
     let mut problems = Vec::new();
+    let mut rest = serde_json::Map::new();
+    let mut usage_at_fault = false;
     // serde stops at the first field at fault. Each field is tried on its own (beside a
     // stand-in provider, the one required field), so that one answer names them all.
     if let Ok(fields) = serde_json::from_str::<serde_json::Map<String, Value>>(item.get()) {
@@ -260,25 +312,56 @@ fn parse_event(
         for (name, value) in fields {
             let mut alone = serde_json::Map::new();
             if name != "provider" {
-                alone.insert("provider".into(), Value::String("stand-in".into()));
+                alone.insert("provider".into(), Value::String(STAND_IN_PROVIDER.into()));
             }
-            alone.insert(name, value);
-            if let Err(problem) = shape_problem(&Value::Object(alone).to_string()) {
-                problems.push(problem);
+            alone.insert(name.clone(), value.clone());
+            match shape_problem(&Value::Object(alone).to_string()) {
+                Ok(()) => {
+                    rest.insert(name, value);
+                }
+                Err(problem) => {
+                    usage_at_fault |= reports_usage_when_read(&name);
+                    problems.push(problem);
+                }
             }
         }
     }
     // Nothing wrong field by field: the whole is at fault (not an object, or a field given
     // twice, by its name and an alias).
-    if problems.is_empty() {
+    let whole_at_fault = problems.is_empty();
+    if whole_at_fault {
         if let Err(problem) = shape_problem(item.get()) {
             problems.push(problem);
         }
     }
-    Err(problems
-        .into_iter()
-        .map(|(path, message)| FieldError::new(name(&path), message).at_index(index))
-        .collect())
+    rest.entry("provider")
+        .or_insert_with(|| Value::String(STAND_IN_PROVIDER.into()));
+    Err(Misshapen {
+        problems: problems
+            .into_iter()
+            .map(|(path, message)| FieldError::new(name(&path), message).at_index(index))
+            .collect(),
+        rest: (!whole_at_fault)
+            .then(|| serde_json::from_value::<EventInput>(Value::Object(rest)).ok())
+            .flatten()
+            .map(Box::new),
+        usage_at_fault,
+    })
+}
+
+/// Whether a field, had it been read, might have reported usage: whether an event with it set
+/// to 1 (a count, a decimal) or `true` (`cached`) reports any, or it is no field of an event
+/// at all (`tokenz` may well be a misspelt quantity).
+fn reports_usage_when_read(field: &str) -> bool {
+    let read = |value: Value| {
+        serde_json::from_value::<EventInput>(
+            serde_json::json!({ "provider": STAND_IN_PROVIDER, field: value }),
+        )
+    };
+    (field != "provider" && read(Value::Null).is_err())
+        || [Value::from(1), Value::Bool(true)]
+            .into_iter()
+            .any(|value| read(value).is_ok_and(|e| e.reports_usage()))
 }
 
 /// Reads `text` as an event with its path tracked: the field at fault and what is wrong.
@@ -322,6 +405,30 @@ pub struct EventOutcome {
     pub reported_cost: Option<Money>,
     pub unpriced: Option<Unpriced>,
     pub timestamp: String,
+    /// What the client may want to fix although the event was accepted: an event without a
+    /// model, recorded as `default` ([`model_warning`]). Left out when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FieldError>,
+}
+
+/// The warning of an event recorded as model `default` (sent without a model, for a provider
+/// that takes one: see `usage::model_required`): which entry priced it, or that none did.
+pub fn model_warning(record: &StoredEvent) -> Option<FieldError> {
+    if record.model != DEFAULT_MODEL {
+        return None;
+    }
+    let provider = &record.provider;
+    let message = match record.price_id.as_deref() {
+        Some(entry) => format!(
+            "recorded as model `default`: priced with {provider}'s default entry ({entry}); \
+             send the model the call used if it was another"
+        ),
+        None => format!(
+            "recorded as model `default`, which no price entry of {provider} answers to: it \
+             counts only a reported cost (add a custom price for {provider}/default to price it)"
+        ),
+    };
+    Some(FieldError::new("model", message))
 }
 
 /// The answer to an ingestion request.
@@ -397,8 +504,8 @@ pub async fn prepare(
     for (i, input) in batch.events.iter().enumerate() {
         let input = match input {
             Ok(input) => input,
-            Err(shape) => {
-                problems.extend(shape.iter().cloned());
+            Err(misshapen) => {
+                problems.extend(misshapen.all_problems(&prefix(i), rules));
                 continue;
             }
         };
@@ -649,6 +756,7 @@ pub async fn ingest(
             reported_cost: shown.reported_cost_money(),
             unpriced: unpriced_of(&shown),
             timestamp: shown.request_timestamp.clone(),
+            warnings: model_warning(record).into_iter().collect(),
         });
     }
     Ok(report)

@@ -83,6 +83,67 @@ pub(crate) fn strip_position(message: &str) -> String {
     }
 }
 
+/// Whether a character would let a name read as something it is not: control characters
+/// (C0, DEL, C1), line and paragraph separators, and the characters that show as nothing or
+/// change the order of what is shown: the Unicode format characters (category Cf: direction
+/// marks, embeddings, overrides and isolates, zero-width spaces and joiners, word joiner and
+/// invisible operators, the byte-order mark, soft hyphen, interlinear annotation, tag
+/// characters, ...), the combining grapheme joiner and the Hangul fillers, which render blank.
+/// `\u{202E}cba` shows as `abc`; `ad\u{200B}min` looks like `admin`.
+pub fn hidden_character(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
+}
+
+/// The one check of a name or label people read (a project or plan name, an event's id,
+/// operation, job, session or endpoint, a metadata key): refused, naming `field`, when it
+/// holds a [`hidden_character`], so that nothing shown in the dashboard, a CSV or an alert can
+/// pass for another name.
+pub fn visible_text(field: impl Into<String>, text: &str) -> Result<(), FieldError> {
+    match text.chars().find(|c| hidden_character(*c)) {
+        None => Ok(()),
+        Some(c) if c.is_control() => Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        )),
+        Some(c) => Err(FieldError::new(
+            field,
+            format!(
+                "must not contain invisible or direction-control characters (U+{:04X})",
+                u32::from(c)
+            ),
+        )),
+    }
+}
+
 /// For PATCH bodies: distinguishes an absent field (`None`) from an explicit `null`
 /// (`Some(None)`), which clears the value.
 pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -178,6 +239,71 @@ mod tests {
             parse_json::<Sample>(br#"{"name":"a"} x"#),
             Err(CoreError::MalformedBody { .. })
         ));
+    }
+
+    #[test]
+    fn every_direction_control_and_invisible_character_is_hidden_and_letters_are_not() {
+        let hidden = [
+            '\u{0000}',
+            '\u{001B}',
+            '\u{007F}',
+            '\u{0085}',
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{180E}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{206A}',
+            '\u{206F}',
+            '\u{3164}',
+            '\u{FEFF}',
+            '\u{FFF9}',
+            '\u{E0001}',
+            '\u{E0041}',
+        ];
+        for c in hidden {
+            assert!(hidden_character(c), "U+{:04X}", u32::from(c));
+            let problem = visible_text("name", &format!("a{c}b")).unwrap_err();
+            assert_eq!(problem.field, "name");
+        }
+        for text in [
+            "Video ads",
+            "Café",
+            "广告",
+            "العربية",
+            "עברית",
+            "a-b_c/d:e@f",
+            "🎬 clips",
+        ] {
+            assert_eq!(visible_text("name", text), Ok(()), "{text}");
+        }
+        assert_eq!(
+            visible_text("name", "a\u{202E}b").unwrap_err().message,
+            "must not contain invisible or direction-control characters (U+202E)"
+        );
+        assert_eq!(
+            visible_text("name", "a\u{0007}b").unwrap_err().message,
+            "must not contain control characters"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::clock::{random_token, Clock, Entropy};
 use super::error::{CoreError, FieldError, Problems};
+use super::input::visible_text;
 use super::projects::{get_project, ProjectId};
 use super::store::{KeyStore, ProjectStore};
 
@@ -71,7 +72,9 @@ pub async fn create_key(
             )));
             None
         }
-        Some(n) => Some(n.to_string()),
+        Some(n) => problems
+            .take(visible_text("name", n))
+            .map(|()| n.to_string()),
         None => None,
     };
     problems.finish()?;

@@ -84,6 +84,14 @@ impl MemoryStore {
         }
     }
 
+    /// Sets every stored fingerprint to `fingerprint`, as rows written under an earlier rule
+    /// of `UsageEvent::fingerprint` hold one of that rule.
+    pub fn set_fingerprints(&self, fingerprint: &str) {
+        for listed in self.events.borrow_mut().iter_mut() {
+            listed.event.fingerprint = Some(fingerprint.to_string());
+        }
+    }
+
     /// Every event the rollups count: the stored ones and the pruned ones.
     fn counted_events(&self) -> Vec<ListedEvent> {
         let mut all = self.events.borrow().clone();

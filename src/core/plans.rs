@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::{CoreError, FieldError, Problems, StoreError};
-use super::input::DecimalText;
+use super::input::{hidden_character, visible_text, DecimalText};
 use super::money::{div_round_half_even, format_scaled, Currency, Decimal, Money, Totals};
 use super::pricing::catalog::{builtin, canonical_provider};
 use super::pricing::{UsageKind, MICRO};
@@ -494,6 +494,9 @@ impl PlanInput {
                 );
             }
         }
+        if let Some(name) = &self.name {
+            p.take(visible_text("name", name.trim()));
+        }
         p.finish()?;
         Ok(Plan {
             provider,
@@ -587,7 +590,7 @@ impl ProfileInput {
     pub fn validate(self, known: &[String]) -> Result<Profile, CoreError> {
         let mut p = Problems::new();
         let name = self.name.trim().to_string();
-        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        if name.is_empty() || name.len() > 64 || name.chars().any(hidden_character) {
             p.push("name", "must be 1 to 64 printable characters");
         }
         let project_id = match &self.project_id {

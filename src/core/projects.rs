@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::{random_token, Clock, Entropy};
 use super::error::{CoreError, FieldError, Problems, StoreError};
-use super::input::{nullable, DecimalText};
+use super::input::{nullable, visible_text, DecimalText};
 use super::money::{Currency, Money};
 use super::store::ProjectStore;
 
@@ -117,12 +117,8 @@ fn parse_name(name: &str) -> Result<String, FieldError> {
             "name",
             format!("must be at most {MAX_NAME_CHARS} characters"),
         ))
-    } else if trimmed.chars().any(char::is_control) {
-        Err(FieldError::new(
-            "name",
-            "must not contain control characters",
-        ))
     } else {
+        visible_text("name", trimmed)?;
         Ok(trimmed.to_string())
     }
 }
@@ -141,13 +137,13 @@ fn parse_description(text: &str) -> Result<String, FieldError> {
 /// A client name: 1 to 100 printable characters.
 fn parse_client(text: &str) -> Result<String, FieldError> {
     let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
-    {
+    if trimmed.is_empty() || trimmed.chars().count() > 100 {
         Err(FieldError::new(
             "client",
             "must be 1 to 100 printable characters",
         ))
     } else {
+        visible_text("client", trimmed)?;
         Ok(trimmed.to_string())
     }
 }

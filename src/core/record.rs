@@ -10,7 +10,7 @@ use super::money::{format_scaled, Currency, Money, MAX_EVENT_COST_NANOS};
 use super::prices::Pricing;
 use super::pricing::{Usage, UsageKind, MICRO};
 use super::projects::ProjectId;
-use super::usage::{UsageEvent, CACHED_USAGE};
+use super::usage::{same_rule, UsageEvent, CACHED_USAGE};
 
 /// Version of the raw-log line format.
 pub const RECORD_VERSION: u32 = 1;
@@ -391,9 +391,10 @@ impl StoredEvent {
     }
 
     /// Whether this event reuses the id of `stored` for different content (rather than being
-    /// a retry of it). Lines and rows from before fingerprints existed match anything.
+    /// a retry of it). Lines and rows from before fingerprints existed, or fingerprinted by
+    /// another rule (see [`UsageEvent::fingerprint`]), match anything.
     pub fn reuses_id_of(&self, stored: &StoredEvent) -> bool {
-        matches!((&self.fingerprint, &stored.fingerprint), (Some(a), Some(b)) if a != b)
+        matches!((&self.fingerprint, &stored.fingerprint), (Some(a), Some(b)) if a != b && same_rule(a, b))
     }
 
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {

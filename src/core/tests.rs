@@ -72,6 +72,67 @@ fn every_invalid_field_of_a_new_project_is_reported_at_once() {
 }
 
 #[test]
+fn a_project_name_with_a_direction_override_or_an_invisible_character_is_refused_on_create_and_update(
+) {
+    let store = MemoryStore::new();
+    for name in [
+        "Ads \u{202E}gnp.exe",
+        "Ad\u{200B}s",
+        "\u{2066}Ads\u{2069}",
+        "Ads\u{FEFF}",
+        "A\u{061C}ds",
+        "Ads\u{0007}",
+    ] {
+        let request = parse_json(
+            serde_json::json!({"id": "ads", "name": name})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        let error =
+            block_on(create_project(&store, &clock(), &SystemEntropy, request)).unwrap_err();
+        assert_eq!(field_names(&error), vec!["name"], "{name:?}");
+    }
+    assert!(block_on(store.list_projects()).unwrap().is_empty());
+    let request = parse_json(br#"{"id":"ads","name":"Caf\u00e9 \u5e7f\u544a \u0627\u0644\u0639\u0631\u0628\u064a\u0629"}"#).unwrap();
+    let before = block_on(create_project(&store, &clock(), &SystemEntropy, request)).unwrap();
+    assert_eq!(
+        before.name, "Café 广告 العربية",
+        "letters of any script are fine"
+    );
+    for body in [r#"{"name":"Ads \u202e"}"#, r#"{"client":"Acme\u200d"}"#] {
+        let patch: ProjectPatchRequest = parse_json(body.as_bytes()).unwrap();
+        let error = block_on(update_project(&store, &clock(), "ads", patch)).unwrap_err();
+        let field = if body.contains("client") {
+            "client"
+        } else {
+            "name"
+        };
+        assert_eq!(field_names(&error), vec![field], "{body}");
+    }
+    assert_eq!(block_on(get_project(&store, "ads")).unwrap(), before);
+}
+
+#[test]
+fn a_key_name_with_a_direction_override_is_refused() {
+    let store = MemoryStore::new();
+    let request = parse_json(br#"{"id":"ads","name":"Ads"}"#).unwrap();
+    block_on(create_project(&store, &clock(), &SystemEntropy, request)).unwrap();
+    let error = block_on(create_key(
+        &store,
+        &store,
+        &clock(),
+        &SystemEntropy,
+        "ads",
+        NewKeyRequest {
+            name: Some("ci\u{202E}dorp".into()),
+        },
+    ))
+    .unwrap_err();
+    assert_eq!(field_names(&error), vec!["name"]);
+}
+
+#[test]
 fn a_taken_project_id_is_a_conflict() {
     let store = MemoryStore::new();
     for expected_ok in [true, false] {

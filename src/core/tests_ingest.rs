@@ -146,14 +146,17 @@ fn seed_004s_column_names_cost_usd_and_request_timestamp_are_accepted_as_cost_in
     assert_eq!(stored[0].currency, "USD");
     for (event, field) in [
         (
-            json!({"provider": "openai", "cost": "1", "cost_usd": "1"}),
+            json!({"provider": "openai", "model": "gpt-4o-mini", "cost": "1", "cost_usd": "1"}),
             "cost_usd",
         ),
         (
-            json!({"provider": "openai", "cost_usd": "1", "currency": "EUR"}),
+            json!({"provider": "openai", "model": "gpt-4o-mini", "cost_usd": "1", "currency": "EUR"}),
             "currency",
         ),
-        (json!({"provider": "openai", "cost_usd": "-1"}), "cost_usd"),
+        (
+            json!({"provider": "openai", "model": "gpt-4o-mini", "cost_usd": "-1"}),
+            "cost_usd",
+        ),
     ] {
         let error = world.send(event.clone()).unwrap_err();
         assert_eq!(
@@ -178,7 +181,7 @@ fn a_provider_typed_as_words_is_the_provider_of_its_joined_name() {
     ];
     for (i, typed) in typed_names.iter().enumerate() {
         world
-            .send(json!({"id": format!("w{i}"), "provider": typed, "characters": 10}))
+            .send(json!({"id": format!("w{i}"), "provider": typed, "model": "m", "characters": 10}))
             .unwrap();
     }
     let providers: Vec<String> = world
@@ -374,7 +377,6 @@ fn a_retry_is_the_same_event_however_its_fields_are_spelled_but_any_changed_fiel
     for (field, value) in [
         ("input_tokens", json!(101)),
         ("model", json!("gpt-4o-mini")),
-        ("timestamp", json!("2026-11-20T11:00:01Z")),
         ("metadata", json!({"b": 2, "a": [true]})),
         ("cost", json!("0.51")),
         ("success", json!(false)),
@@ -388,6 +390,75 @@ fn a_retry_is_the_same_event_however_its_fields_are_spelled_but_any_changed_fiel
     assert_eq!(world.store.stored_events().len(), 1);
     // The first request and the accepted retry; none of the refused ones.
     assert_eq!(world.log.objects.borrow().len(), 2);
+}
+
+#[test]
+fn a_resend_that_differs_only_in_the_client_stamped_time_is_a_duplicate_answered_with_the_stored_time(
+) {
+    let world = World::new();
+    // The clients stamp each `record()` call with the time of the call.
+    let first = json!({"id": "clip-7", "provider": "openai", "model": "gpt-4o",
+        "input_tokens": 100, "output_tokens": 5, "timestamp": "2026-11-20T11:00:00.000Z"});
+    let stored = world.send(first.clone()).unwrap();
+    assert_eq!(stored.stored, 1);
+    let mut resent = first.clone();
+    resent["timestamp"] = json!("2026-11-20T11:59:58.123Z");
+    let again = world.send(resent.clone()).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 1));
+    let outcome = &again.events[0];
+    assert_eq!(outcome.status, super::ingest::Outcome::Duplicate);
+    assert_eq!(
+        outcome.timestamp, "2026-11-20T11:00:00.000Z",
+        "the stored time"
+    );
+    assert_eq!(outcome.cost, stored.events[0].cost);
+    // Without a time at all it is the same event too.
+    let mut untimed = first.clone();
+    untimed.as_object_mut().unwrap().remove("timestamp");
+    assert_eq!(world.send(untimed).unwrap().duplicates, 1);
+    // A different model, quantity or cost under the id is still another event.
+    for (field, value) in [
+        ("model", json!("gpt-4o-mini")),
+        ("input_tokens", json!(101)),
+        ("cost", json!("0.01")),
+    ] {
+        let mut changed = resent.clone();
+        changed[field] = value;
+        let error = world.send(changed).unwrap_err();
+        assert_eq!(reused(&error).len(), 1, "changing {field}");
+    }
+    let events = world.store.stored_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].request_timestamp, "2026-11-20T11:00:00.000Z");
+}
+
+#[test]
+fn a_row_fingerprinted_by_the_first_rule_takes_a_retry_with_its_own_time_as_a_duplicate() {
+    let world = World::new();
+    let event = json!({"id": "kept", "provider": "openai", "model": "gpt-4o",
+        "input_tokens": 7, "timestamp": "2026-11-20T10:00:00Z"});
+    world.send(event.clone()).unwrap();
+    // The first rule hashed the sent time and wrote 16 hex digits with no prefix.
+    world.store.set_fingerprints("00c0ffee00c0ffee");
+    let retry = world.send(event).unwrap();
+    assert_eq!((retry.stored, retry.duplicates), (0, 1));
+    assert_eq!(
+        world.store.stored_events()[0].fingerprint.as_deref(),
+        Some("00c0ffee00c0ffee"),
+        "a stored fingerprint is never changed"
+    );
+    // Events stored now carry the rule's prefix.
+    let fresh = world
+        .send(json!({"id": "new", "provider": "openai", "model": "gpt-4o", "input_tokens": 7}))
+        .unwrap();
+    assert_eq!(fresh.stored, 1);
+    let new = world
+        .store
+        .stored_events()
+        .into_iter()
+        .find(|e| e.id == "new")
+        .unwrap();
+    assert!(new.fingerprint.unwrap().starts_with("v2:"));
 }
 
 #[test]
@@ -463,7 +534,7 @@ fn one_invalid_event_rejects_the_whole_batch_naming_index_and_field_and_writes_n
         .send(json!({"events": [
             {"id": "ok", "provider": "openai", "model": "gpt-4o", "input_tokens": 10},
             {"id": "bad", "provider": "openai", "model": "gpt-4o", "input_tokens": -5},
-            {"id": "bad2", "provider": "openai", "timestamp": "yesterday", "input_tokens": 1},
+            {"id": "bad2", "provider": "openai", "model": "gpt-4o-mini", "timestamp": "yesterday", "input_tokens": 1},
         ]}))
         .unwrap_err();
     assert_eq!(
@@ -482,9 +553,9 @@ fn unknown_fields_and_wrong_types_are_named_with_their_event_index() {
     let world = World::new();
     let error = world
         .send(json!({"events": [
-            {"provider": "openai", "tokenz": 1},
-            {"provider": "openai", "success": "yes"},
-            {"provider": "openai", "input_tokens": 1, "timestamp": "2030-01-01T00:00:00Z"},
+            {"provider": "openai", "model": "gpt-4o-mini", "tokenz": 1},
+            {"provider": "openai", "model": "gpt-4o-mini", "success": "yes"},
+            {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "timestamp": "2030-01-01T00:00:00Z"},
         ]}))
         .unwrap_err();
     assert_eq!(
@@ -492,11 +563,14 @@ fn unknown_fields_and_wrong_types_are_named_with_their_event_index() {
         vec![
             ("events[0].tokenz".to_string(), Some(0)),
             ("events[1].success".to_string(), Some(1)),
+            // The type error no longer hides the other problem of the event; `tokenz` may be
+            // a misspelt quantity, so event 0 is not also told it reports none.
+            ("events[1].usage".to_string(), Some(1)),
             ("events[2].timestamp".to_string(), Some(2)),
         ]
     );
     let single = world
-        .send(json!({"provider": "openai", "tokenz": 1}))
+        .send(json!({"provider": "openai", "model": "gpt-4o-mini", "tokenz": 1}))
         .unwrap_err();
     assert_eq!(fields(&single), vec![("tokenz".to_string(), Some(0))]);
     assert!(world.log.objects.borrow().is_empty());
@@ -507,13 +581,13 @@ fn a_batch_must_hold_between_one_and_a_thousand_events() {
     let empty = parse_batch(br#"{"events":[]}"#).unwrap_err();
     assert_eq!(fields(&empty), vec![("events".to_string(), None)]);
     let many: Vec<Value> = (0..1001)
-        .map(|i| json!({"provider": "openai", "input_tokens": i}))
+        .map(|i| json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": i}))
         .collect();
     let body = json!({ "events": many }).to_string();
     let error = parse_batch(body.as_bytes()).unwrap_err();
     assert_eq!(fields(&error), vec![("events".to_string(), None)]);
     let thousand: Vec<Value> = (0..1000)
-        .map(|i| json!({"provider": "openai", "input_tokens": i}))
+        .map(|i| json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": i}))
         .collect();
     let body = json!({ "events": thousand }).to_string();
     assert_eq!(parse_batch(body.as_bytes()).unwrap().events.len(), 1000);
@@ -521,7 +595,7 @@ fn a_batch_must_hold_between_one_and_a_thousand_events() {
 
 #[test]
 fn a_batch_envelope_gives_its_project_to_every_event_and_a_bare_object_is_one_event() {
-    let event = r#"{"provider": "openai", "input_tokens": 1}"#;
+    let event = r#"{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}"#;
     let named =
         parse_batch(format!(r#"{{"project_id": "ads", "events": [{event}, {event}]}}"#).as_bytes())
             .unwrap();
@@ -545,8 +619,8 @@ fn a_batch_envelope_gives_its_project_to_every_event_and_a_bare_object_is_one_ev
 
 #[test]
 fn a_repeated_batch_key_is_refused_rather_than_one_copy_silently_dropped() {
-    let one = r#"{"id": "A", "provider": "openai", "input_tokens": 1}"#;
-    let two = r#"{"id": "B", "provider": "openai", "input_tokens": 1}"#;
+    let one = r#"{"id": "A", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}"#;
+    let two = r#"{"id": "B", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}"#;
     let error =
         parse_batch(format!(r#"{{"events": [{one}], "events": [{two}]}}"#).as_bytes()).unwrap_err();
     assert_eq!(fields(&error), vec![("events".to_string(), None)]);
@@ -563,9 +637,9 @@ fn a_repeated_batch_key_is_refused_rather_than_one_copy_silently_dropped() {
 #[test]
 fn an_event_must_be_an_object_not_an_array_read_by_position() {
     let batch =
-        parse_batch(br#"{"events": [["arr-1", null, "openai", "gpt-4o-mini"], {"provider": "openai", "input_tokens": 1}]}"#)
+        parse_batch(br#"{"events": [["arr-1", null, "openai", "gpt-4o-mini"], {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}]}"#)
             .unwrap();
-    let problems = batch.events[0].as_ref().unwrap_err();
+    let problems = &batch.events[0].as_ref().unwrap_err().problems;
     assert_eq!(
         problems
             .iter()
@@ -581,12 +655,14 @@ fn an_id_is_kept_exactly_as_sent_and_invisible_characters_are_refused() {
     let world = World::new();
     for id in [" abc", "abc\t", "abc\u{200b}", "\u{202e}cba", "ab\u{feff}c"] {
         let error = world
-            .send(json!({"id": id, "provider": "openai", "input_tokens": 1}))
+            .send(
+                json!({"id": id, "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}),
+            )
             .unwrap_err();
         assert_eq!(fields(&error), vec![("id".to_string(), Some(0))], "{id:?}");
     }
     let stored = world
-        .send(json!({"id": "abc", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "abc", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap();
     assert_eq!(stored.events[0].id, "abc");
     assert!(
@@ -596,10 +672,66 @@ fn an_id_is_kept_exactly_as_sent_and_invisible_characters_are_refused() {
 }
 
 #[test]
+fn an_events_names_cannot_hide_or_reorder_characters_and_each_field_at_fault_is_named() {
+    let world = World::new();
+    let error = world
+        .send(json!({
+            "provider": "openai",
+            "model": "gpt-4o",
+            "input_tokens": 1,
+            "operation": "chat\u{202E}",
+            "job_id": "job\u{200B}1",
+            "session_id": "\u{2067}s1",
+            "endpoint": "/v1/chat\u{FEFF}",
+            "metadata": {"team\u{202D}": "a", "ok": "values are kept \u{202E} as sent"}
+        }))
+        .unwrap_err();
+    let mut named: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
+    named.sort();
+    assert_eq!(
+        named,
+        ["endpoint", "job_id", "metadata", "operation", "session_id"]
+    );
+    let CoreError::Validation(details) = &error else {
+        panic!("{error:?}")
+    };
+    let metadata = details.iter().find(|d| d.field == "metadata").unwrap();
+    assert!(
+        metadata.message.contains("team\\u{202d}"),
+        "the key is named escaped: {}",
+        metadata.message
+    );
+    assert!(world.log.objects.borrow().is_empty(), "nothing was written");
+    for (field, value) in [
+        ("operation", "a\u{2069}"),
+        ("job_id", "\u{061C}j"),
+        ("session_id", "s\u{200F}"),
+        ("endpoint", "e\u{0085}x"),
+        ("operation", "tag\u{E0041}"),
+    ] {
+        let mut event = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1});
+        event[field] = json!(value);
+        let error = world.send(event).unwrap_err();
+        assert_eq!(
+            fields(&error),
+            vec![(field.to_string(), Some(0))],
+            "{value:?}"
+        );
+    }
+    let stored = world
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+            "operation": "résumé 要約", "job_id": "job-1", "metadata": {"équipe": "a"}}),
+        )
+        .unwrap();
+    assert_eq!(stored.stored, 1, "letters of any script are fine");
+}
+
+#[test]
 fn a_leap_second_is_refused_since_stored_times_have_none() {
     let world = World::new();
     let error = world
-        .send(json!({"provider": "openai", "input_tokens": 1, "timestamp": "2026-11-20T12:00:60Z"}))
+        .send(json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "timestamp": "2026-11-20T12:00:60Z"}))
         .unwrap_err();
     assert_eq!(fields(&error), vec![("timestamp".to_string(), Some(0))]);
 }
@@ -630,7 +762,7 @@ fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
     let unknown = world
         .send_as(
             &Principal::Admin,
-            json!({"project_id": "nope", "events": [{"provider": "openai", "input_tokens": 1}]}),
+            json!({"project_id": "nope", "events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}]}),
         )
         .unwrap_err();
     assert_eq!(
@@ -640,7 +772,7 @@ fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
     let ok = world
         .send_as(
             &Principal::Admin,
-            json!({"project_id": "video-ads", "events": [{"provider": "openai", "input_tokens": 1}]}),
+            json!({"project_id": "video-ads", "events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}]}),
         )
         .unwrap();
     assert_eq!(ok.events[0].project_id, "video-ads");
@@ -651,7 +783,7 @@ fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
 fn a_project_key_cannot_record_for_another_project() {
     let world = World::new();
     let error = world
-        .send(json!({"project_id": "someone-else", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"project_id": "someone-else", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap_err();
     assert!(matches!(error, CoreError::Forbidden(_)), "{error:?}");
     assert!(world.store.stored_events().is_empty());
@@ -696,13 +828,13 @@ fn a_raw_log_failure_is_retryable_and_stores_nothing() {
     let world = World::new();
     world.log.fail_writes.set(true);
     let error = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap_err();
     assert!(matches!(error, CoreError::Storage(_)), "{error:?}");
     assert!(world.store.stored_events().is_empty());
     world.log.fail_writes.set(false);
     let retry = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap();
     assert_eq!(retry.stored, 1);
 }
@@ -712,7 +844,7 @@ fn a_store_failure_after_the_raw_write_is_retryable_and_the_raw_object_is_withdr
     let world = World::new();
     world.store.fail_event_writes.set(true);
     let error = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap_err();
     assert!(matches!(error, CoreError::Storage(_)), "{error:?}");
     assert!(
@@ -730,7 +862,7 @@ fn a_store_failure_after_the_raw_write_is_retryable_and_the_raw_object_is_withdr
     assert_eq!((report.inserted, report.already_stored), (0, 0));
     // The client's retry is what stores the event, once.
     let retry = world
-        .send(json!({"id": "x", "provider": "openai", "input_tokens": 1}))
+        .send(json!({"id": "x", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
         .unwrap();
     assert_eq!((retry.stored, retry.duplicates), (1, 0));
     assert_eq!(world.store.stored_events().len(), 1);
@@ -918,7 +1050,9 @@ fn rebuild_refuses_a_reversed_range_and_bad_sizes_naming_the_field() {
 fn rebuild_reports_unreadable_lines_and_keeps_the_readable_ones() {
     let world = World::new();
     let report = world
-        .send(json!({"id": "good", "provider": "openai", "input_tokens": 1}))
+        .send(
+            json!({"id": "good", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}),
+        )
         .unwrap();
     let mut bytes = world.log.objects.borrow()[&report.raw_object].clone();
     bytes.extend_from_slice(b"{not json\n");
@@ -943,24 +1077,32 @@ fn rebuild_reports_unreadable_lines_and_keeps_the_readable_ones() {
 fn late_events_land_on_their_own_day_and_future_or_too_old_ones_are_refused() {
     let world = World::new();
     let late = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-09-01T23:59:59.999-01:00"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-09-01T23:59:59.999-01:00"}),
+        )
         .unwrap();
     assert_eq!(late.events[0].timestamp, "2026-09-02T00:59:59.999Z");
     assert_eq!(world.store.stored_events()[0].day(), "2026-09-02");
     let future = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-11-20T12:06:00Z"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-11-20T12:06:00Z"}),
+        )
         .unwrap_err();
     assert_eq!(fields(&future), vec![("timestamp".to_string(), Some(0))]);
     let skew = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-11-20T12:04:00Z"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-11-20T12:04:00Z"}),
+        )
         .unwrap();
     assert_eq!(skew.stored, 1);
     let old = world
-        .send(json!({"provider": "openai", "input_tokens": 1,
-                     "timestamp": "2026-08-01T00:00:00Z"}))
+        .send(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1,
+                     "timestamp": "2026-08-01T00:00:00Z"}),
+        )
         .unwrap_err();
     assert_eq!(fields(&old), vec![("timestamp".to_string(), Some(0))]);
 }
@@ -1097,10 +1239,10 @@ fn listing_filters_by_metadata_values_as_the_d1_query_does() {
     let world = World::new();
     world
         .send(json!({"events": [
-            {"id": "m1", "provider": "openai", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 3, "draft": true}},
-            {"id": "m2", "provider": "openai", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 4.5}},
-            {"id": "m3", "provider": "openai", "input_tokens": 1, "metadata": {"customer": {"name": "acme"}}},
-            {"id": "m4", "provider": "openai", "input_tokens": 1}
+            {"id": "m1", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 3, "draft": true}},
+            {"id": "m2", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "metadata": {"customer": "acme", "scene": 4.5}},
+            {"id": "m3", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1, "metadata": {"customer": {"name": "acme"}}},
+            {"id": "m4", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}
         ]}))
         .unwrap();
     let ids = |pairs: &[(&str, &str)]| {
@@ -2503,6 +2645,34 @@ mod plans {
     }
 
     #[test]
+    fn a_plan_or_profile_name_with_a_direction_override_is_refused_naming_the_name() {
+        let plan = serde_json::from_value::<PlanInput>(
+            json!({"provider": "heygen", "monthly_fee": "1", "name": "Pro \u{202E}xem"}),
+        )
+        .unwrap()
+        .validate();
+        let Err(CoreError::Validation(details)) = plan else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(
+            details.into_iter().map(|d| d.field).collect::<Vec<_>>(),
+            ["name"]
+        );
+        let profile =
+            serde_json::from_value::<ProfileInput>(json!({"name": "cl\u{200B}ip", "items": [
+            {"provider": "heygen", "amount": "1", "unit": "credits"}]}))
+            .unwrap()
+            .validate(&["heygen".to_string()]);
+        let Err(CoreError::Validation(details)) = profile else {
+            panic!("{profile:?}")
+        };
+        assert_eq!(
+            details.into_iter().map(|d| d.field).collect::<Vec<_>>(),
+            ["name"]
+        );
+    }
+
+    #[test]
     fn usage_past_an_allotment_with_usage_based_billing_is_priced_and_added_to_the_months_cost() {
         // Seed 002: "Pro ($99/mo) with usage-based billing enabled": ElevenLabs bills
         // characters past the allotment at $0.30 per 1,000.
@@ -2782,12 +2952,14 @@ fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_
     );
     assert_eq!(
         problem(
-            json!({"events": [{"provider": "openai", "input_tokens": 1}, {"input_tokens": 5}]})
+            json!({"events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}, {"input_tokens": 5}]})
         ),
         [("events[1].provider".to_string(), "is required".to_string())]
     );
     assert_eq!(
-        problem(json!({"events": [{"provider": "openai", "input_tokens": -1}]})),
+        problem(
+            json!({"events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": -1}]})
+        ),
         [(
             "events[0].input_tokens".to_string(),
             "invalid value: integer `-1`, expected a whole number, 0 or more".to_string()
@@ -2814,6 +2986,145 @@ fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_
 }
 
 #[test]
+fn a_type_error_hides_no_other_problem_of_the_event_every_field_at_fault_is_named() {
+    let world = World::new();
+    let named = |body: Value| {
+        let error = world.send(body).unwrap_err();
+        let mut fields: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
+        fields.sort();
+        fields
+    };
+    // A provider of the wrong type, a count of the wrong type, a negative count, a time that
+    // is no time and an operation with a direction override: five answers in one.
+    assert_eq!(
+        named(
+            json!({"provider": 5, "input_tokens": "abc", "output_tokens": -1,
+            "timestamp": "yesterday", "operation": "chat\u{202E}"})
+        ),
+        [
+            "input_tokens",
+            "operation",
+            "output_tokens",
+            "provider",
+            "timestamp"
+        ]
+    );
+    // A missing required field (the model, for a provider priced by model) among type errors.
+    assert_eq!(
+        named(
+            json!({"provider": "openai", "input_tokens": "abc", "cached": "no",
+            "timestamp": "2030-01-01T00:00:00Z", "job_id": " "})
+        ),
+        ["cached", "input_tokens", "job_id", "model", "timestamp"]
+    );
+    // No provider at all, a model of the wrong type, an invisible session id, in a batch.
+    assert_eq!(
+        named(json!({"events": [
+            {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1},
+            {"input_tokens": "abc", "model": 4, "session_id": "s\u{200B}", "currency": "usd!"},
+        ]})),
+        [
+            "events[1].currency",
+            "events[1].input_tokens",
+            "events[1].model",
+            "events[1].provider",
+            "events[1].session_id"
+        ]
+    );
+    // Each problem carries its event's index.
+    let error = world
+        .send(json!({"events": [{"provider": "heygen", "credits": [], "timestamp": "soon"}]}))
+        .unwrap_err();
+    assert_eq!(
+        fields(&error),
+        [
+            ("events[0].credits".to_string(), Some(0)),
+            ("events[0].timestamp".to_string(), Some(0))
+        ]
+    );
+    assert!(world.log.objects.borrow().is_empty(), "nothing was written");
+}
+
+#[test]
+fn a_missing_model_is_refused_where_the_provider_prices_by_model_and_warned_of_where_it_has_a_default(
+) {
+    let world = World::new();
+    for provider in ["openai", "anthropic", "google", "Open AI", "gemini"] {
+        let error = world
+            .send(json!({"provider": provider, "input_tokens": 100}))
+            .unwrap_err();
+        let CoreError::Validation(details) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(
+            details.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+            ["model"],
+            "{provider}"
+        );
+        assert!(
+            details[0].message.starts_with("is required: "),
+            "{}",
+            details[0].message
+        );
+    }
+    assert!(world.log.objects.borrow().is_empty());
+    // HeyGen, ElevenLabs and Loudly have a provider-wide default: accepted, priced by it, and
+    // the answer says so.
+    let report = world
+        .send(json!({"events": [
+            {"id": "hg", "provider": "heygen", "credits": "2"},
+            {"id": "el", "provider": "elevenlabs", "characters": 1000},
+            {"id": "ld", "provider": "loudly", "tracks": 1},
+            {"id": "ac", "provider": "acme", "cost": "0.10"},
+            {"id": "oa", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1},
+        ]}))
+        .unwrap();
+    assert_eq!(report.stored, 5);
+    let warned: Vec<(String, Vec<(String, bool)>)> = report
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.id.clone(),
+                e.warnings
+                    .iter()
+                    .map(|w| (w.field.clone(), w.message.contains("builtin:")))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            ("hg".to_string(), vec![("model".to_string(), true)]),
+            ("el".to_string(), vec![("model".to_string(), true)]),
+            ("ld".to_string(), vec![("model".to_string(), true)]),
+            ("ac".to_string(), vec![("model".to_string(), false)]),
+            ("oa".to_string(), vec![]),
+        ]
+    );
+    assert!(report.events[0].warnings[0]
+        .message
+        .contains("builtin:heygen/api-credits@"));
+    assert!(report.events[3].warnings[0]
+        .message
+        .contains("no price entry of acme"));
+    assert!(report.events.iter().take(3).all(|e| e.cost.is_some()));
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json["events"][4].get("warnings").is_none(),
+        "no warnings, no field"
+    );
+    let models: Vec<String> = world
+        .store
+        .stored_events()
+        .into_iter()
+        .map(|e| e.model)
+        .collect();
+    assert_eq!(models.iter().filter(|m| *m == "default").count(), 4);
+}
+
+#[test]
 fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_named_alone() {
     let world = World::new();
     let fields = |body: Value| match world.send(body).unwrap_err() {
@@ -2832,7 +3143,7 @@ fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_nam
     );
     assert_eq!(
         fields(
-            json!({"provider": "openai", "tokens": 1_000_000_000_001u64, "duration_ms": 9_223_372_036_854_775_807u64})
+            json!({"provider": "openai", "model": "gpt-4o-mini", "tokens": 1_000_000_000_001u64, "duration_ms": 9_223_372_036_854_775_807u64})
         ),
         ["tokens", "duration_ms"]
     );

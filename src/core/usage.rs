@@ -6,9 +6,11 @@ use sha2::Digest;
 
 use super::clock::parse_timestamp;
 use super::error::{FieldError, Problems};
-use super::input::DecimalText;
+use super::input::{visible_text, DecimalText};
 use super::money::{Currency, Decimal, Money, MAX_EVENT_COST_NANOS};
-use super::pricing::catalog::{canonical_provider, joined_words, normalize_name};
+use super::pricing::catalog::{
+    builtin, canonical_provider, joined_words, normalize_name, Catalog, PriceBook,
+};
 use super::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
 use super::projects::ProjectId;
 use super::record::TOO_COSTLY;
@@ -24,6 +26,21 @@ pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
 const TOO_LARGE: &str = "is too large (at most 1000000000 in one event)";
 /// Model name stored when a client reports none (HeyGen and ElevenLabs calls often have none).
 pub const DEFAULT_MODEL: &str = "default";
+
+/// Whether an event of `provider` must name its model: the built-in catalog prices the
+/// provider model by model (OpenAI, Anthropic, Google) and has no entry answering to
+/// [`DEFAULT_MODEL`], so an event without one could only be stored unpriced. Providers with a
+/// provider-wide default (HeyGen's API credits, ElevenLabs, Hume, Loudly, Lahajati, Google
+/// Cloud speech) and providers the catalog does not know take an event without a model,
+/// recorded as `default`, and the answer warns (`ingest::model_warning`).
+pub fn model_required(provider: &str) -> bool {
+    let none = Catalog::default();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    builtin().has_provider(provider) && book.canonical_model(provider, DEFAULT_MODEL).is_none()
+}
 
 /// One event as sent. Field names follow the seed teams' clients; the provider-native names
 /// (`prompt_tokens`, `completion_tokens`, `cache_read_input_tokens`,
@@ -122,32 +139,10 @@ fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldErro
             field,
             format!("must be at most {max} characters"),
         ))
-    } else if trimmed.chars().any(char::is_control) {
-        Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ))
     } else {
+        visible_text(field, trimmed)?;
         Ok(trimmed.to_string())
     }
-}
-
-/// Unicode format characters (category Cf) that show as nothing: zero-width spaces and
-/// joiners, direction marks and overrides, the byte-order mark, soft hyphens. Two ids that
-/// differ only by them look the same to every reader.
-fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{061C}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-    )
 }
 
 fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
@@ -165,6 +160,36 @@ fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
 }
 
 impl EventInput {
+    /// Whether the event gives any usage: a quantity, a token total, a cost, or a cache hit.
+    pub fn reports_usage(&self) -> bool {
+        [
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_input_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens,
+            self.audio_input_tokens,
+            self.audio_output_tokens,
+            self.tokens,
+            self.characters,
+            self.images,
+            self.requests,
+            self.tracks,
+        ]
+        .iter()
+        .any(Option::is_some)
+            || [
+                &self.audio_seconds,
+                &self.video_seconds,
+                &self.credits,
+                &self.cost,
+                &self.cost_usd,
+            ]
+            .iter()
+            .any(|v| v.is_some())
+            || self.cached == Some(true)
+    }
+
     /// Validates the event; `prefix` names it in errors (`events[3]`).
     pub fn validate(
         &self,
@@ -186,11 +211,8 @@ impl EventInput {
                 if id.chars().any(char::is_whitespace) {
                     p.push(at("id"), "must not contain white space");
                     None
-                } else if id.chars().any(invisible) {
-                    p.push(
-                        at("id"),
-                        "must not contain invisible or direction-control characters",
-                    );
+                } else if let Err(problem) = visible_text(at("id"), id) {
+                    p.push(problem.field, problem.message);
                     None
                 } else {
                     Some(trimmed)
@@ -211,9 +233,19 @@ impl EventInput {
                 &joined_words(&self.provider),
             ))
             .map(|n| canonical_provider(&n));
-        let model = match &self.model {
-            Some(m) => p.take(normalize_name(&at("model"), m)),
-            None => Some(DEFAULT_MODEL.to_string()),
+        let model = match (&self.model, &provider) {
+            (Some(m), _) => p.take(normalize_name(&at("model"), m)),
+            (None, Some(provider)) if model_required(provider) => {
+                p.push(
+                    at("model"),
+                    format!(
+                        "is required: {provider} prices each model differently, so an event \
+                         without one could not be priced; send the model the call used"
+                    ),
+                );
+                None
+            }
+            (None, _) => Some(DEFAULT_MODEL.to_string()),
         };
         let operation = match &self.operation {
             Some(o) => p.take(short_text(at("operation"), o, 100)),
@@ -378,6 +410,14 @@ impl EventInput {
                 None
             }
             Some(m) => {
+                // Keys are shown as columns and filtered on (`metadata.<key>=`); values are
+                // the client's own data, kept as sent. The key is quoted escaped: a field name
+                // holding the very character refused would hide it again.
+                for key in m.keys() {
+                    if let Err(problem) = visible_text(at("metadata"), key) {
+                        p.push(problem.field, format!("key {key:?} {}", problem.message));
+                    }
+                }
                 let text = serde_json::to_string(m).unwrap_or_default();
                 if text.len() > MAX_METADATA_BYTES {
                     p.push(
@@ -420,13 +460,22 @@ impl EventInput {
 }
 
 impl UsageEvent {
-    /// A digest of what the client said about the event apart from its key (project and id):
-    /// the validated, normalized fields, so that a retry of the same event matches however its
-    /// numbers, names or time zone were spelled, and a different event under a reused id does
-    /// not. A time the client left out is not part of it (a retry arrives at another time),
-    /// nor is anything the price list decides. The first 64 bits of a SHA-256 of a compact
-    /// tagged encoding, as 16 hex digits: two different events under one id match by chance
-    /// once in 2^64.
+    /// A digest of what the client said about the event apart from its key (project and id)
+    /// and its time: the validated, normalized fields, so that a retry of the same event
+    /// matches however its numbers, names or time zone were spelled, and a different event
+    /// under a reused id does not. The time is not part of it, whether the client sent it or
+    /// not: a retry arrives at another time, and the clients stamp each `record()` call with
+    /// the time of the call, so a re-recorded event would otherwise never match (it is answered
+    /// as a duplicate with the stored time). Nothing the price list decides is part of it
+    /// either. [`FINGERPRINT_RULE`] then the first 64 bits of a SHA-256 of a compact tagged
+    /// encoding, as 16 hex digits: two different events under one id match by chance once in
+    /// 2^64.
+    ///
+    /// Fingerprints of another rule are never compared ([`same_rule`]): rows and raw-log lines
+    /// stored under the first rule (16 hex digits, no prefix, a sent time included) match any
+    /// retry, as rows stored before fingerprints existed do. Comparing them would refuse the
+    /// legitimate retry of every event stored with its own time; rewriting them is impossible
+    /// (the fields hashed are not all kept as sent).
     pub fn fingerprint(&self) -> String {
         let mut bytes = Vec::with_capacity(128);
         let mut text = |tag: u8, value: Option<&str>| {
@@ -465,18 +514,26 @@ impl UsageEvent {
             number(10, u128::try_from(cost.nanos).unwrap_or_default());
         }
         number(11, u128::from(self.cached) | u128::from(self.success) << 1);
-        if self.timestamp_sent {
-            number(
-                12,
-                u128::try_from(self.timestamp.timestamp_millis()).unwrap_or_default(),
-            );
-        }
+        // Tag 12 held the time the client sent, under the first rule.
         if let Some(ms) = self.duration_ms {
             number(13, u128::from(ms));
         }
         let digest = sha2::Sha256::digest(&bytes);
-        hex::encode(&digest[..8])
+        format!("{FINGERPRINT_RULE}{}", hex::encode(&digest[..8]))
     }
+}
+
+/// The prefix of every fingerprint of the current rule ([`UsageEvent::fingerprint`]); the
+/// first rule's fingerprints had none. The edge's insert compares the first three characters
+/// the same way ([`same_rule`]).
+pub const FINGERPRINT_RULE: &str = "v2:";
+// The edge's SQL compares `substr(fingerprint, 1, 3)`.
+const _: () = assert!(FINGERPRINT_RULE.len() == 3);
+
+/// Whether two fingerprints were made by the same rule, and so can tell a retry from a
+/// different event.
+pub fn same_rule(a: &str, b: &str) -> bool {
+    a.get(..FINGERPRINT_RULE.len()) == b.get(..FINGERPRINT_RULE.len())
 }
 
 /// Appends `value` as an unsigned LEB128 number (seven bits a byte).

@@ -241,10 +241,13 @@ fn insert_sql(columns: &[&str], mode: InsertMode) -> String {
     // A stored key whose fingerprint differs from the one sent is "updated" to it, which the
     // trigger of migrations/0016_event_fingerprints.sql refuses by aborting the transaction:
     // the check costs nothing beyond the conflict the insert finds anyway. Equal fingerprints
-    // (a retry), or a row from before fingerprints, make the update a no-op, as DO NOTHING.
+    // (a retry), a row from before fingerprints, or one fingerprinted by an earlier rule (its
+    // first three characters are not the rule's prefix, `usage::same_rule`), make the update a
+    // no-op, as DO NOTHING.
     let on_conflict = if mode == InsertMode::RefuseReusedIds && columns.contains(&"fingerprint") {
         "DO UPDATE SET fingerprint = excluded.fingerprint \
-         WHERE fingerprint <> excluded.fingerprint"
+         WHERE fingerprint <> excluded.fingerprint \
+         AND substr(fingerprint, 1, 3) = substr(excluded.fingerprint, 1, 3)"
     } else {
         "DO NOTHING"
     };
@@ -286,7 +289,8 @@ fn reused_sql(fingerprint: usize) -> String {
     format!(
         "SELECT u.project_id, u.id FROM json_each(?1) AS r \
          JOIN api_usage AS u ON u.project_id = r.value ->> 0 AND u.id = r.value ->> 1 \
-         WHERE u.fingerprint <> r.value ->> {fingerprint}"
+         WHERE u.fingerprint <> r.value ->> {fingerprint} \
+         AND substr(u.fingerprint, 1, 3) = substr(r.value ->> {fingerprint}, 1, 3)"
     )
 }
 

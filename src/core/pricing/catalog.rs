@@ -512,6 +512,11 @@ impl Catalog {
         out
     }
 
+    /// Whether any entry prices `provider`.
+    pub fn has_provider(&self, provider: &str) -> bool {
+        self.by_model.contains_key(provider)
+    }
+
     pub fn new(entries: Vec<PriceEntry>) -> Self {
         let mut catalog = Catalog {
             entries,
