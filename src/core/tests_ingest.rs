@@ -485,7 +485,7 @@ fn rebuild_keeps_the_first_logged_event_of_a_reused_id_instead_of_failing() {
     world.log.fail_writes.set(false);
     let other = StoredEvent {
         input_tokens: 2,
-        fingerprint: Some("another".into()),
+        fingerprint: Some("v2:another".into()),
         ..world.logged_events()[0].clone()
     };
     block_on(world.log.put(
