@@ -78,9 +78,10 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
     let method = request.method().to_string();
     let matched = match_route(&method, path).map_err(|miss| match miss {
         RouteMiss::NotFound => CoreError::NotFound(format!("route `{path}`")),
-        RouteMiss::MethodNotAllowed(_) => CoreError::MethodNotAllowed {
+        RouteMiss::MethodNotAllowed(allowed) => CoreError::MethodNotAllowed {
             method: method.clone(),
             path: path.to_string(),
+            allowed: allowed.into_iter().map(String::from).collect(),
         },
     })?;
     let def = ROUTES[matched.def_index];
