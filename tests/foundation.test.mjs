@@ -240,6 +240,9 @@ test('a method the path does not have is a 405 whose Allow header lists the ones
   const cases = [
     ['PUT', '/api/admin/projects', 'GET, POST'],
     ['DELETE', '/api/admin/capacity', 'GET'],
+    // Methods the platform has no name for are not read as GET.
+    ['QUERY', '/api/admin/capacity', 'GET'],
+    ['PURGE', '/api/admin/projects', 'GET, POST'],
     ['POST', '/api/admin/projects/ads/budget', 'GET, PATCH'],
   ];
   for (const [method, path, allow] of cases) {

@@ -13,7 +13,8 @@ import { startHttpWorker, ADMIN_KEY } from './support/http-worker.mjs';
 import { ROOT } from './support/worker.mjs';
 
 const SCHEMATHESIS = join(ROOT, '.tools', 'venv', 'bin', 'schemathesis');
-const CHECKS = ['not_a_server_error', 'status_code_conformance', 'response_schema_conformance', 'content_type_conformance'];
+// `unsupported_method`: a method the spec does not list on a path is a 405 with an Allow header.
+const CHECKS = ['not_a_server_error', 'status_code_conformance', 'response_schema_conformance', 'content_type_conformance', 'unsupported_method'];
 const MAX_EXAMPLES = Number(process.env.SCHEMATHESIS_MAX_EXAMPLES ?? 12);
 const WALL_CLOCK_MS = 150_000;
 
