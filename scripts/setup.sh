@@ -96,6 +96,10 @@ if [ ! -f "$VENV/.requirements-hash" ] || [ "$(cat "$VENV/.requirements-hash")" 
       $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
     fi
   fi
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    log "schemathesis needs Python 3.11 or later; python3 is $(python3 --version 2>&1)"
+    exit 1
+  fi
   log "installing schemathesis into .tools/venv"
   rm -rf "$VENV"
   python3 -m venv "$VENV"

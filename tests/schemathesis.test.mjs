@@ -16,7 +16,7 @@ const SCHEMATHESIS = join(ROOT, '.tools', 'venv', 'bin', 'schemathesis');
 // `unsupported_method`: a method the spec does not list on a path is a 405 with an Allow header.
 const CHECKS = ['not_a_server_error', 'status_code_conformance', 'response_schema_conformance', 'content_type_conformance', 'unsupported_method'];
 const MAX_EXAMPLES = Number(process.env.SCHEMATHESIS_MAX_EXAMPLES ?? 12);
-const WALL_CLOCK_MS = 150_000;
+const WALL_CLOCK_MS = 120_000;
 
 let w;
 let key;
