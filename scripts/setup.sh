@@ -95,4 +95,31 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Schemathesis (tests/schemathesis.test.mjs fuzzes the API against its OpenAPI document) in a
+# Python venv of its own, reinstalled only when tests/requirements.txt (every package at an
+# exact version) changes.
+VENV="$TOOLS/venv"
+req_hash=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -f "$VENV/.requirements-hash" ] || [ "$(cat "$VENV/.requirements-hash")" != "$req_hash" ]; then
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's python3-venv (schemathesis)"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv; then
+      $SUDO apt-get update
+      $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
+    fi
+  fi
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    log "schemathesis needs Python 3.11 or later; python3 is $(python3 --version 2>&1)"
+    exit 1
+  fi
+  log "installing schemathesis into .tools/venv"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r tests/requirements.txt
+  "$VENV/bin/pip" check --disable-pip-version-check >&2
+  echo "$req_hash" > "$VENV/.requirements-hash"
+fi
+
 log "ready"

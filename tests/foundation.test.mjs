@@ -236,6 +236,23 @@ test('bad input gets a 4xx naming the field and leaves the database unchanged', 
   assert.deepEqual(await w.snapshot(), before);
 });
 
+test('a method the path does not have is a 405 whose Allow header lists the ones it has', async () => {
+  const cases = [
+    ['PUT', '/api/admin/projects', 'GET, POST'],
+    ['DELETE', '/api/admin/capacity', 'GET'],
+    // Methods the platform has no name for are not read as GET.
+    ['QUERY', '/api/admin/capacity', 'GET'],
+    ['PURGE', '/api/admin/projects', 'GET, POST'],
+    ['POST', '/api/admin/projects/ads/budget', 'GET, PATCH'],
+  ];
+  for (const [method, path, allow] of cases) {
+    const r = await w.fetch(path, { method, key: ADMIN_KEY });
+    assert.equal(r.status, 405, `${method} ${path}: ${r.text}`);
+    assert.equal(r.json.error.code, 'method_not_allowed');
+    assert.equal(r.headers.get('allow'), allow, `${method} ${path}`);
+  }
+});
+
 test('an unknown field is named in the message', async () => {
   const r = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { name: 'x', colour: 'red' } });
   assert.equal(r.status, 400);

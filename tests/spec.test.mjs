@@ -70,3 +70,24 @@ test('the answers of the main routes validate against the spec', async () => {
   assert.equal(check.projects[0].project_id, 'ads');
   assert.equal(check.plans.length, 1);
 });
+
+test('a project with nothing to check, and an unknown project, are answered as documented', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'lab', name: 'Lab' } });
+  const got = await w.fetch('/api/admin/projects/lab/budget', { key: ADMIN_KEY });
+  assert.equal(got.status, 200, got.text);
+  assert.equal(got.json.status, null);
+  conforms('/api/admin/projects/{id}/budget', 'get', 200, got.json);
+  const patched = await w.fetch('/api/admin/projects/lab/budget', { method: 'PATCH', key: ADMIN_KEY, body: {} });
+  assert.equal(patched.status, 200, patched.text);
+  conforms('/api/admin/projects/{id}/budget', 'patch', 200, patched.json);
+  for (const [path, method] of [
+    ['/api/admin/usage/check-budgets', 'get'],
+    ['/api/admin/usage/check-budgets', 'post'],
+    ['/api/usage/stats', 'get'],
+  ]) {
+    const r = await w.fetch(`${path}?project_id=nope`, { method: method.toUpperCase(), key: ADMIN_KEY });
+    assert.equal(r.status, 404, `${method} ${path}: ${r.text}`);
+    assert.equal(r.json.error.code, 'not_found');
+    conforms(path, method, 404, r.json);
+  }
+});

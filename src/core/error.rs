@@ -78,8 +78,13 @@ pub enum CoreError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// `allowed` are the methods the path has (the 405's `Allow` header).
     #[error("method {method} is not allowed on {path}")]
-    MethodNotAllowed { method: String, path: String },
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allowed: Vec<String>,
+    },
     /// The input was accepted but could not be stored; the client should retry.
     #[error("storage failed: {0}")]
     Storage(#[from] StoreError),

@@ -115,7 +115,10 @@ pub fn error_response(error: &CoreError) -> worker::Result<Response> {
     let mut response = json_response(status, &error_body(error))?;
     match error {
         CoreError::Storage(_) => response.headers_mut().set("retry-after", "1")?,
-        CoreError::MethodNotAllowed { .. } => {}
+        // RFC 9110: a 405 lists the methods the path has.
+        CoreError::MethodNotAllowed { allowed, .. } => {
+            response.headers_mut().set("allow", &allowed.join(", "))?
+        }
         CoreError::Unauthenticated(_) => response
             .headers_mut()
             .set("www-authenticate", "Bearer realm=\"ai-spend-tracker\"")?,

@@ -112,12 +112,15 @@ async fn serve_dashboard(env: &Env) -> worker::Result<Response> {
 }
 
 async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response, CoreError> {
-    let method = request.method().to_string();
+    // The method as sent: `worker::Method` reads every method it has no name for (QUERY,
+    // PURGE) as GET, which would serve them as reads instead of a 405.
+    let method = request.inner().method();
     let matched = match_route(&method, path).map_err(|miss| match miss {
         RouteMiss::NotFound => CoreError::NotFound(format!("route `{path}`")),
-        RouteMiss::MethodNotAllowed(_) => CoreError::MethodNotAllowed {
+        RouteMiss::MethodNotAllowed(allowed) => CoreError::MethodNotAllowed {
             method: method.clone(),
             path: path.to_string(),
+            allowed: allowed.into_iter().map(String::from).collect(),
         },
     })?;
     let def = ROUTES[matched.def_index];
