@@ -423,6 +423,10 @@ pub fn model_warning(record: &StoredEvent) -> Option<FieldError> {
             "recorded as model `default`: priced with {provider}'s default entry ({entry}); \
              send the model the call used if it was another"
         ),
+        None if record.reported_cost_nanos.is_some() => format!(
+            "recorded as model `default`: the cost you reported counts, and no price entry of \
+             {provider} answers to `default` to compute one; send the model the call used"
+        ),
         None => format!(
             "recorded as model `default`, which no price entry of {provider} answers to: it \
              counts only a reported cost (add a custom price for {provider}/default to price it)"

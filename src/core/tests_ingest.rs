@@ -3075,11 +3075,13 @@ fn a_missing_model_is_refused_where_the_provider_prices_by_model_and_warned_of_w
             {"id": "hg", "provider": "heygen", "credits": "2"},
             {"id": "el", "provider": "elevenlabs", "characters": 1000},
             {"id": "ld", "provider": "loudly", "tracks": 1},
-            {"id": "ac", "provider": "acme", "cost": "0.10"},
+            {"id": "ac", "provider": "acme", "tokens": 10},
             {"id": "oa", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1},
+            // Seed 001's `logUsage('openai', {tokens, cost})`: its own cost counts.
+            {"id": "oc", "provider": "openai", "tokens": 1500, "cost": "0.045"},
         ]}))
         .unwrap();
-    assert_eq!(report.stored, 5);
+    assert_eq!(report.stored, 6);
     let warned: Vec<(String, Vec<(String, bool)>)> = report
         .events
         .iter()
@@ -3101,8 +3103,13 @@ fn a_missing_model_is_refused_where_the_provider_prices_by_model_and_warned_of_w
             ("ld".to_string(), vec![("model".to_string(), true)]),
             ("ac".to_string(), vec![("model".to_string(), false)]),
             ("oa".to_string(), vec![]),
+            ("oc".to_string(), vec![("model".to_string(), false)]),
         ]
     );
+    assert!(report.events[5].warnings[0]
+        .message
+        .contains("the cost you reported counts"));
+    assert_eq!(report.events[5].cost, Some(usd("0.045")));
     assert!(report.events[0].warnings[0]
         .message
         .contains("builtin:heygen/api-credits@"));
@@ -3121,7 +3128,7 @@ fn a_missing_model_is_refused_where_the_provider_prices_by_model_and_warned_of_w
         .into_iter()
         .map(|e| e.model)
         .collect();
-    assert_eq!(models.iter().filter(|m| *m == "default").count(), 4);
+    assert_eq!(models.iter().filter(|m| *m == "default").count(), 5);
 }
 
 #[test]

@@ -27,9 +27,10 @@ const TOO_LARGE: &str = "is too large (at most 1000000000 in one event)";
 /// Model name stored when a client reports none (HeyGen and ElevenLabs calls often have none).
 pub const DEFAULT_MODEL: &str = "default";
 
-/// Whether an event of `provider` must name its model: the built-in catalog prices the
-/// provider model by model (OpenAI, Anthropic, Google) and has no entry answering to
-/// [`DEFAULT_MODEL`], so an event without one could only be stored unpriced. Providers with a
+/// Whether an event of `provider` must name its model (unless it reports its own cost): the
+/// built-in catalog prices the provider model by model (OpenAI, Anthropic, Google) and has no
+/// entry answering to [`DEFAULT_MODEL`], so an event without one could only be stored
+/// unpriced. Providers with a
 /// provider-wide default (HeyGen's API credits, ElevenLabs, Hume, Loudly, Lahajati, Google
 /// Cloud speech) and providers the catalog does not know take an event without a model,
 /// recorded as `default`, and the answer warns (`ingest::model_warning`).
@@ -235,12 +236,17 @@ impl EventInput {
             .map(|n| canonical_provider(&n));
         let model = match (&self.model, &provider) {
             (Some(m), _) => p.take(normalize_name(&at("model"), m)),
-            (None, Some(provider)) if model_required(provider) => {
+            // An event with its own cost is priced by it: the model is not needed to count it
+            // (seed 001's `logUsage('openai', {tokens, cost})`), and the answer warns.
+            (None, Some(provider))
+                if model_required(provider) && self.cost.is_none() && self.cost_usd.is_none() =>
+            {
                 p.push(
                     at("model"),
                     format!(
                         "is required: {provider} prices each model differently, so an event \
-                         without one could not be priced; send the model the call used"
+                         without one could not be priced; send the model the call used (or \
+                         the call's `cost`)"
                     ),
                 );
                 None
