@@ -370,6 +370,32 @@ test('a rebuild racing a refused request leaves its raw object out whole: none o
   await bucket.delete(key);
 });
 
+test('a crash after the raw write, then a retry without a time: a wipe and a rebuild restore the retry\'s acknowledged time', async () => {
+  // The crashed attempt: its object is in R2, its row never reached D1, nothing was answered.
+  const first = await record({ id: 'crash-retry', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 42 });
+  assert.equal(first.status, 201, first.text);
+  const orphanBody = await (await bucket.get(first.json.raw_object)).text();
+  const orphanKey = first.json.raw_object.replace(/-([0-9a-f]+)\.ndjson$/, '-0crashed.ndjson');
+  await bucket.put(orphanKey, orphanBody);
+  await bucket.delete(first.json.raw_object);
+  await w.db.prepare("DELETE FROM api_usage WHERE id = 'crash-retry'").run();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const retry = await record({ id: 'crash-retry', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 42 });
+  assert.deepEqual([retry.status, retry.json.stored], [201, 1], retry.text);
+  const acknowledged = retry.json.events[0].timestamp;
+  assert.notEqual(acknowledged, first.json.events[0].timestamp);
+  await w.db.prepare("DELETE FROM api_usage WHERE id = 'crash-retry'").run();
+  const today = new Date().toISOString().slice(0, 10);
+  let cursor;
+  do {
+    const rebuilt = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: { from: today, to: today, max_objects: 100, cursor } });
+    assert.equal(rebuilt.status, 200, rebuilt.text);
+    cursor = rebuilt.json.next_cursor ?? undefined;
+  } while (cursor);
+  const stored = await rows("SELECT request_timestamp FROM api_usage WHERE id = 'crash-retry'");
+  assert.deepEqual(stored.map((r) => r.request_timestamp), [acknowledged], 'the later object, the acknowledged one, decides the time');
+});
+
 test('bad batches are refused with the index and field of each problem and write nothing anywhere', async () => {
   const d1Before = await w.snapshot();
   const r2Before = await rawKeys();

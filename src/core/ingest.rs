@@ -1136,10 +1136,7 @@ async fn insert_acknowledged(
         if records.is_empty() {
             return Ok(((0, 0), refused));
         }
-        match usage
-            .insert_events(&records, InsertMode::RefuseReusedIds)
-            .await
-        {
+        match usage.insert_events(&records, InsertMode::Replay).await {
             Ok(inserted) => {
                 let stored = inserted.iter().filter(|i| i.is_stored()).count();
                 return Ok(((stored, records.len() - stored), refused));

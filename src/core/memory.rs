@@ -285,7 +285,7 @@ impl UsageStore for MemoryStore {
         }
         let mut keys = self.event_keys.borrow_mut();
         let mut stored = self.events.borrow_mut();
-        if mode == InsertMode::RefuseReusedIds {
+        if matches!(mode, InsertMode::RefuseReusedIds | InsertMode::Replay) {
             // As D1's insert: against the events stored before this write, all or nothing.
             let reused: Vec<EventKey> = events
                 .iter()
@@ -305,8 +305,18 @@ impl UsageStore for MemoryStore {
         for event in events {
             let key = event.key();
             let outcome = if keys.contains(&key) {
-                let first = stored.iter().find(|l| l.event.key() == key);
-                Inserted::Duplicate(first.map(|l| StoredPrice::of(&l.event)))
+                let first = stored.iter_mut().find(|l| l.event.key() == key);
+                let answer = first.as_ref().map(|l| StoredPrice::of(&l.event));
+                if let Some(listed) = first {
+                    let same_event = matches!(
+                        (&listed.event.fingerprint, &event.fingerprint),
+                        (Some(a), Some(b)) if a == b
+                    );
+                    if mode == InsertMode::Replay && same_event {
+                        listed.event.request_timestamp = event.request_timestamp.clone();
+                    }
+                }
+                Inserted::Duplicate(answer)
             } else if self.before_watermark(event) {
                 // As in D1: an event before the watermark was counted before its row was pruned.
                 Inserted::Duplicate(None)

@@ -70,6 +70,12 @@ pub enum InsertMode {
     RefuseReusedIds,
     /// Rebuild: the first stored stays, as for any duplicate.
     KeepFirst,
+    /// Rebuild of the raw log: ids reused for a different event are refused as in
+    /// ingestion, and a line of the same event (equal fingerprint) at another time moves the
+    /// stored event to that time: the later object of an event holds what was acknowledged
+    /// (a retry after a crash that left an earlier object; a duplicate's object holds the
+    /// stored time, see `ingest::acknowledged_lines`).
+    Replay,
 }
 
 /// What an insert did with one event.

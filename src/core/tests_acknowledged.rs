@@ -235,3 +235,60 @@ fn a_withdrawn_object_whose_delete_failed_is_marked_void_and_skipped_by_rebuild(
     assert_eq!(tracker.stored(), answered(&retry));
     assert_eq!(tracker.stored()[0].1, "2026-11-20T12:00:45.000Z");
 }
+
+#[test]
+fn a_crash_after_the_raw_write_then_a_retry_without_a_time_restores_the_retrys_time() {
+    // The crashed attempt's object: written at 12:00, its insert never ran, nothing answered.
+    let crashed = Tracker::new();
+    let body = json!({"id": "c", "provider": "openai", "model": "gpt-4o", "input_tokens": 5});
+    crashed.send_at(t0(), body.clone()).unwrap();
+    let orphan = crashed.log.objects.borrow().clone();
+    let tracker = Tracker::new();
+    for (key, bytes) in orphan {
+        block_on(tracker.log.put(&key, bytes)).unwrap();
+    }
+    // The client's retry three minutes later is stored and answered with its own server time.
+    let retry = tracker
+        .send_at(t0() + Duration::minutes(3), body.clone())
+        .unwrap();
+    assert_eq!(retry.stored, 1);
+    let acknowledged = answered(&retry);
+    assert_eq!(acknowledged[0].1, "2026-11-20T12:03:00.000Z");
+    tracker.wipe_and_rebuild();
+    assert_eq!(
+        tracker.stored(),
+        acknowledged,
+        "the later object holds what was answered"
+    );
+    // A rebuild over the intact store changes nothing.
+    tracker.rebuild_all();
+    assert_eq!(tracker.stored(), acknowledged);
+}
+
+#[test]
+fn a_crash_then_a_client_retry_with_a_fresh_client_time_restores_the_retrys_time() {
+    let crashed = Tracker::new();
+    crashed
+        .send_at(
+            t0(),
+            json!({"id": "r", "provider": "openai", "model": "gpt-4o", "input_tokens": 5,
+                   "timestamp": "2026-11-20T11:59:58Z"}),
+        )
+        .unwrap();
+    let orphan = crashed.log.objects.borrow().clone();
+    let tracker = Tracker::new();
+    for (key, bytes) in orphan {
+        block_on(tracker.log.put(&key, bytes)).unwrap();
+    }
+    // The client library stamps a fresh time when it records the call again.
+    let retry = tracker
+        .send_at(
+            t0() + Duration::seconds(20),
+            json!({"id": "r", "provider": "openai", "model": "gpt-4o", "input_tokens": 5,
+                   "timestamp": "2026-11-20T12:00:19Z"}),
+        )
+        .unwrap();
+    let acknowledged = answered(&retry);
+    tracker.wipe_and_rebuild();
+    assert_eq!(tracker.stored(), acknowledged);
+}

@@ -244,12 +244,24 @@ fn insert_sql(columns: &[&str], mode: InsertMode) -> String {
     // (a retry), a row from before fingerprints, or one fingerprinted by an earlier rule (its
     // first three characters are not the rule's prefix, `usage::same_rule`), make the update a
     // no-op, as DO NOTHING.
-    let on_conflict = if mode == InsertMode::RefuseReusedIds && columns.contains(&"fingerprint") {
-        "DO UPDATE SET fingerprint = excluded.fingerprint \
-         WHERE fingerprint <> excluded.fingerprint \
-         AND substr(fingerprint, 1, 3) = substr(excluded.fingerprint, 1, 3)"
-    } else {
-        "DO NOTHING"
+    // Replay (rebuild) also moves a stored event to the time of a later line of the same event
+    // (equal fingerprints): the rollup update trigger moves its sums with it.
+    let on_conflict = match mode {
+        InsertMode::RefuseReusedIds if columns.contains(&"fingerprint") => {
+            "DO UPDATE SET fingerprint = excluded.fingerprint \
+             WHERE fingerprint <> excluded.fingerprint \
+             AND substr(fingerprint, 1, 3) = substr(excluded.fingerprint, 1, 3)"
+        }
+        InsertMode::Replay if columns.contains(&"fingerprint") => {
+            "DO UPDATE SET fingerprint = excluded.fingerprint, \
+             request_timestamp = CASE WHEN fingerprint = excluded.fingerprint \
+             THEN excluded.request_timestamp ELSE request_timestamp END \
+             WHERE (fingerprint <> excluded.fingerprint \
+             AND substr(fingerprint, 1, 3) = substr(excluded.fingerprint, 1, 3)) \
+             OR (fingerprint = excluded.fingerprint \
+             AND request_timestamp <> excluded.request_timestamp)"
+        }
+        _ => "DO NOTHING",
     };
     let columns = columns.join(", ");
     // The LIMIT keeps the subquery from being flattened: each row's JSON is produced once and
