@@ -1006,7 +1006,7 @@ pub async fn rebuild(
         next_cursor,
     };
     let void = void_markers(log, phase, &keys).await?;
-    let mut objects: Vec<(usize, Vec<StoredEvent>)> = Vec::new();
+    let mut objects: Vec<Vec<StoredEvent>> = Vec::new();
     let mut read_bytes = 0;
     for (i, key) in keys.iter().enumerate() {
         if read_bytes >= REBUILD_BYTES {
@@ -1034,14 +1034,14 @@ pub async fn rebuild(
                 });
             }
         }
-        objects.push((i, lines));
+        objects.push(lines);
     }
-    report.events_read = objects.iter().map(|(_, lines)| lines.len()).sum();
+    report.events_read = objects.iter().map(Vec::len).sum();
     if report.events_read > 0 {
         // A wiped store has no watermark, so a full rebuild restores every day.
         report.pruned_before = usage.retention_state().await?.pruned_before;
         if let Some(watermark) = report.pruned_before {
-            for (_, lines) in &mut objects {
+            for lines in &mut objects {
                 let before = lines.len();
                 lines.retain(|r| !before_watermark(r.day(), watermark));
                 report.pruned += before - lines.len();
@@ -1056,7 +1056,7 @@ pub async fn rebuild(
             report.already_stored = records.1;
         }
         Phase::Reprice => {
-            let records: Vec<StoredEvent> = objects.into_iter().flat_map(|(_, l)| l).collect();
+            let records: Vec<StoredEvent> = objects.into_iter().flatten().collect();
             if !records.is_empty() {
                 report.repriced = usage.update_pricing(&records).await?;
             }
@@ -1109,13 +1109,13 @@ const REBUILD_INSERT_ATTEMPTS: usize = 4;
 /// as ingestion refused it. Answers (inserted, already stored) and the objects left out.
 async fn insert_acknowledged(
     usage: &impl UsageStore,
-    objects: Vec<(usize, Vec<StoredEvent>)>,
+    objects: Vec<Vec<StoredEvent>>,
 ) -> Result<((usize, usize), usize), CoreError> {
     // Within the call: the first object holding an id decides its event.
     let mut seen: HashMap<EventKey, StoredEvent> = HashMap::new();
     let mut kept: Vec<Vec<StoredEvent>> = Vec::with_capacity(objects.len());
     let mut refused = 0;
-    for (_, lines) in objects {
+    for lines in objects {
         let reuses = lines.iter().any(|line| {
             seen.get(&line.key())
                 .is_some_and(|first| line.reuses_id_of(first))
