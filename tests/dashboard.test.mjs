@@ -1178,6 +1178,36 @@ test('each load asks /api/usage/stats exactly once: sign-in, a change of range, 
   await close();
 });
 
+test('opened from an alert link (?project=), each load still asks /api/usage/stats once, for the admin and for a project key', async () => {
+  const count = (rec) => rec.requests.filter((u) => new URL(u).pathname === '/api/usage/stats').length;
+  const projectOf = (rec) => rec.requests
+    .filter((u) => new URL(u).pathname === '/api/usage/stats')
+    .map((u) => new URL(u).searchParams.get('project_id'));
+  // The admin key, on a link naming a project: the sign-in's answer is that project's, reused.
+  const admin = await openPage(w, { path: '/?project=ads' });
+  await signIn(admin.page, ADMIN_KEY);
+  await admin.page.waitForTimeout(300);
+  assert.equal(await admin.page.inputValue('#project-filter'), 'ads');
+  assert.deepEqual(projectOf(admin.rec), ['ads'], 'one request, for the linked project');
+  const adsMonth = await api(`/api/admin/usage?${query({ preset: 'month', project_id: 'ads' })}`);
+  assert.deepEqual(await readCards(admin.page), cardsOf(adsMonth.totals));
+  await admin.close();
+  // A project key on a link to its own project: one request.
+  const own = await openPage(w, { path: '/?project=ads' });
+  await signIn(own.page, keys.ads);
+  await own.page.waitForTimeout(300);
+  assert.equal(count(own.rec), 1);
+  assert.equal(await own.page.textContent('#project-badge'), 'Project: ads');
+  await own.close();
+  // A project key on a link to another project: refused that one, it signs in to its own.
+  const other = await openPage(w, { path: '/?project=xss' });
+  await signIn(other.page, keys.ads);
+  await other.page.waitForTimeout(300);
+  assert.equal(await other.page.textContent('#project-badge'), 'Project: ads');
+  assert.deepEqual(projectOf(other.rec), ['xss', null], 'the refused question, then its own, and no third');
+  await other.close();
+});
+
 test('a phone-sized screen: no sideways scrolling, every panel readable', async () => {
   const { page, close } = await openPage(w, { viewport: { width: 390, height: 844 } });
   await screenshot(page, 'dashboard-phone-signin.png', { docs: false });

@@ -48,8 +48,17 @@ async function signIn(key) {
   const button = $('signin-button');
   button.disabled = true;
   let stats;
+  // A link with ?project= asks that project's figures straight away, so that the first load
+  // reuses them; a project key refused another project's figures asks again for its own.
+  let asked = state.filter || undefined;
   try {
-    stats = await getJson(apiPath('/api/usage/stats', { tz: state.tz }));
+    try {
+      stats = await getJson(apiPath('/api/usage/stats', { tz: state.tz, project_id: asked }));
+    } catch (e) {
+      if (!asked || !(e.status === 403 || e.status === 404)) throw e;
+      asked = undefined;
+      stats = await getJson(apiPath('/api/usage/stats', { tz: state.tz }));
+    }
   } catch (e) {
     setKey(null);
     const refused = e.status === 401 || e.status === 403;
@@ -61,11 +70,15 @@ async function signIn(key) {
   }
   sessionStorage.setItem(STORAGE_KEY, key);
   // The first load asks for the same figures: it takes these instead of asking again.
-  state.signInStats = { tz: state.tz, value: stats };
+  state.signInStats = { tz: state.tz, projectId: asked, value: stats };
   $('key').value = '';
-  state.role = stats.project_id ? 'project' : 'admin';
-  state.projectId = stats.project_id ?? null;
-  if (state.role === 'project') state.filter = '';
+  state.role = (stats.principal ?? (stats.project_id ? 'project' : 'admin')) === 'project' ? 'project' : 'admin';
+  state.projectId = state.role === 'project' ? stats.project_id ?? null : null;
+  if (state.role === 'project') {
+    state.filter = '';
+    // A project key's figures are its own project's, named or not.
+    state.signInStats.projectId = undefined;
+  }
   $('signin').hidden = true;
   $('dashboard').hidden = false;
   $('who').hidden = false;
@@ -142,13 +155,13 @@ async function settle(entries) {
 
 /**
  * GET /api/usage/stats for this load: the answer sign-in has just read when it is the same
- * question (the key's whole scope, the same time zone), so that each load asks once; otherwise
+ * question (the same project, or none, and the same time zone), so that each load asks once; otherwise
  * a new request. Sign-in's answer serves one load only.
  */
 function usageStats(project_id) {
   const early = state.signInStats;
   state.signInStats = null;
-  if (early && early.tz === state.tz && !project_id) return Promise.resolve(early.value);
+  if (early && early.tz === state.tz && early.projectId === (project_id || undefined)) return Promise.resolve(early.value);
   return getJson(apiPath('/api/usage/stats', { tz: state.tz, project_id }));
 }
 

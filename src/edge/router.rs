@@ -270,6 +270,12 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
                 crate::core::projects::get_project(store, id.as_str()).await?;
             }
             let mut stats = usage_stats(store, clock.now(), project.as_ref(), &query).await?;
+            // Who asked: the dashboard's sign-in tells the admin key from a project key by it,
+            // whether or not the question named a project.
+            stats["principal"] = json!(match principal {
+                Principal::Admin => "admin",
+                _ => "project",
+            });
             if let Some(project) = &project {
                 // So an app can hold back before a limit, with its own key.
                 stats["budget"] =
