@@ -7,9 +7,9 @@ cd "$ROOT"
 bash scripts/setup.sh
 bash scripts/build.sh
 echo "== pricing engine (host, one core)"
-cargo run --release --locked --quiet --example bench_pricing
+cargo run --release --locked --quiet -p spend-core --example bench_pricing
 echo "== ingestion core (host, one core)"
-cargo run --release --locked --quiet --example bench_ingest
+cargo run --release --locked --quiet -p spend-core --example bench_ingest
 echo "== HTTP under wrangler dev"
 node bench/http.mjs
 echo "== ingestion under wrangler dev"

@@ -8,10 +8,10 @@ bash scripts/setup.sh
 step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --locked --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo test (host)"
-cargo test --locked --quiet
+cargo test --locked --quiet --workspace
 step "wasm release build"
 bash scripts/build.sh
 step "integration suites (node --test)"

@@ -590,9 +590,9 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::core::money::Currency;
-    use crate::core::projects::ProjectId;
-    use crate::core::report::MEASURES;
+    use crate::money::Currency;
+    use crate::projects::ProjectId;
+    use crate::report::MEASURES;
 
     fn settings(name: &str, tz: Option<&str>) -> BudgetSettings {
         BudgetSettings {

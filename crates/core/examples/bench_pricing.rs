@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use ai_spend_tracker::core::pricing::catalog::{builtin, Catalog, PriceBook};
-use ai_spend_tracker::core::pricing::{price, quote, Usage, UsageKind};
 use chrono::{TimeZone, Utc};
+use spend_core::pricing::catalog::{builtin, Catalog, PriceBook};
+use spend_core::pricing::{price, quote, Usage, UsageKind};
 
 fn main() {
     let custom = Catalog::default();

@@ -27,14 +27,14 @@ pub struct MemoryStore {
     /// Events whose raw rows were pruned: gone from listings and scans, still in every
     /// rollup and job total, as in D1.
     pruned: RefCell<Vec<ListedEvent>>,
-    retention: RefCell<crate::core::retention::RetentionState>,
+    retention: RefCell<crate::retention::RetentionState>,
     event_keys: RefCell<HashSet<EventKey>>,
     next_seq: Cell<i64>,
-    plans: RefCell<BTreeMap<(String, String, String), crate::core::plans::Plan>>,
+    plans: RefCell<BTreeMap<(String, String, String), crate::plans::Plan>>,
     /// Every saved or deleted (`None`) version of a plan, with the time it took effect.
     plan_versions: RefCell<Vec<PlanVersion>>,
     /// Keyed by (name, project id or '' for a global profile).
-    profiles: RefCell<BTreeMap<(String, String), crate::core::plans::Profile>>,
+    profiles: RefCell<BTreeMap<(String, String), crate::plans::Profile>>,
     /// When set, every operation fails as an unreachable database would.
     pub fail: RefCell<bool>,
     /// When set, only event inserts fail (the database went away after validation).
@@ -47,7 +47,7 @@ pub struct MemoryStore {
 type PlanVersion = (
     (String, String, String),
     chrono::DateTime<chrono::Utc>,
-    Option<crate::core::plans::Plan>,
+    Option<crate::plans::Plan>,
 );
 
 /// An in-memory raw log (R2), with a switch to make writes fail.
@@ -104,7 +104,7 @@ impl MemoryStore {
         self.retention
             .borrow()
             .pruned_before
-            .is_some_and(|w| crate::core::retention::before_watermark(event.day(), w))
+            .is_some_and(|w| crate::retention::before_watermark(event.day(), w))
     }
 }
 
@@ -370,7 +370,7 @@ impl UsageStore for MemoryStore {
                         e.metadata
                             .as_ref()
                             .and_then(|m| m.get(key))
-                            .and_then(crate::core::query::metadata_text)
+                            .and_then(crate::query::metadata_text)
                             .is_some_and(|have| have == *want)
                     })
                     && query.after.as_ref().is_none_or(|c| {
@@ -545,12 +545,12 @@ impl RepriceStore for MemoryStore {
     }
 }
 
-impl crate::core::report::ReportStore for MemoryStore {
+impl crate::report::ReportStore for MemoryStore {
     async fn rollups(
         &self,
-        query: &crate::core::report::RollupQuery,
-    ) -> Result<Vec<crate::core::report::RollupRow>, StoreError> {
-        use crate::core::report::{Dim, RollupRow, RollupTable, MEASURES};
+        query: &crate::report::RollupQuery,
+    ) -> Result<Vec<crate::report::RollupRow>, StoreError> {
+        use crate::report::{Dim, RollupRow, RollupTable, MEASURES};
         self.check()?;
         let parts = query.parts();
         // A period plan, as a lookup of the day's period, and its moves.
@@ -565,7 +565,7 @@ impl crate::core::report::ReportStore for MemoryStore {
             let e = &listed.event;
             let quarter = e
                 .timestamp()
-                .map(crate::core::report::quarter_bucket)
+                .map(crate::report::quarter_bucket)
                 .unwrap_or_default();
             // Where the event counts: (bucket, period, sign). Without a plan, once, in the
             // first read whose table and bounds hold it; with one, as the plan's days and
@@ -699,7 +699,7 @@ impl crate::core::report::ReportStore for MemoryStore {
 
     async fn newest_by_provider(
         &self,
-        span: &crate::core::report::QuarterSpan,
+        span: &crate::report::QuarterSpan,
         project: Option<&ProjectId>,
     ) -> Result<Vec<(String, String)>, StoreError> {
         self.check()?;
@@ -723,14 +723,14 @@ impl crate::core::report::ReportStore for MemoryStore {
         &self,
         _since: &str,
         _project: Option<&ProjectId>,
-    ) -> Result<Vec<crate::core::report::MinuteRow>, StoreError> {
+    ) -> Result<Vec<crate::report::MinuteRow>, StoreError> {
         self.check()?;
         Ok(Vec::new())
     }
 }
 
-impl crate::core::plans::PlanStore for MemoryStore {
-    async fn plans(&self) -> Result<Vec<crate::core::plans::Plan>, StoreError> {
+impl crate::plans::PlanStore for MemoryStore {
+    async fn plans(&self) -> Result<Vec<crate::plans::Plan>, StoreError> {
         self.check()?;
         Ok(self.plans.borrow().values().cloned().collect())
     }
@@ -738,7 +738,7 @@ impl crate::core::plans::PlanStore for MemoryStore {
     async fn plans_at(
         &self,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<crate::core::plans::Plan>, StoreError> {
+    ) -> Result<Vec<crate::plans::Plan>, StoreError> {
         self.check()?;
         let mut versions = self.plan_versions.borrow().clone();
         versions.sort_by_key(|(_, from, _)| *from);
@@ -753,7 +753,7 @@ impl crate::core::plans::PlanStore for MemoryStore {
 
     async fn save_plan(
         &self,
-        plan: &crate::core::plans::Plan,
+        plan: &crate::plans::Plan,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
         self.check()?;
@@ -794,12 +794,12 @@ impl crate::core::plans::PlanStore for MemoryStore {
         Ok(!gone.is_empty())
     }
 
-    async fn profiles(&self) -> Result<Vec<crate::core::plans::Profile>, StoreError> {
+    async fn profiles(&self) -> Result<Vec<crate::plans::Profile>, StoreError> {
         self.check()?;
         Ok(self.profiles.borrow().values().cloned().collect())
     }
 
-    async fn save_profile(&self, profile: &crate::core::plans::Profile) -> Result<(), StoreError> {
+    async fn save_profile(&self, profile: &crate::plans::Profile) -> Result<(), StoreError> {
         self.check()?;
         self.profiles
             .borrow_mut()
@@ -835,8 +835,8 @@ impl crate::core::plans::PlanStore for MemoryStore {
     }
 }
 
-impl crate::core::retention::RetentionStore for MemoryStore {
-    async fn retention_state(&self) -> Result<crate::core::retention::RetentionState, StoreError> {
+impl crate::retention::RetentionStore for MemoryStore {
+    async fn retention_state(&self) -> Result<crate::retention::RetentionState, StoreError> {
         self.check()?;
         Ok(self.retention.borrow().clone())
     }
@@ -874,7 +874,7 @@ impl crate::core::retention::RetentionStore for MemoryStore {
         self.check()?;
         let mut state = self.retention.borrow_mut();
         state.rows_pruned += rows as i64;
-        state.last_pruned_at = Some(crate::core::clock::format_timestamp(at));
+        state.last_pruned_at = Some(crate::clock::format_timestamp(at));
         Ok(())
     }
 }

@@ -1,11 +1,11 @@
 //! The core must never touch the platform: no `worker`, `wasm_bindgen`, `js_sys` or
-//! `web_sys` anywhere under `src/core/`. This reads every source file to prove it.
+//! `web_sys` anywhere under `crates/core/src/`. This reads every source file to prove it.
 
 use std::fs;
 use std::path::Path;
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in fs::read_dir(dir).expect("src/core is readable") {
+    for entry in fs::read_dir(dir).expect("the core's src is readable") {
         let path = entry.expect("directory entry").path();
         if path.is_dir() {
             rust_files(&path, out);
@@ -39,7 +39,7 @@ fn platform_uses(text: &str) -> Vec<(usize, String)> {
 
 #[test]
 fn the_core_imports_no_platform_crate() {
-    let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
+    let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&core, &mut files);
     assert!(
@@ -65,4 +65,22 @@ fn the_purity_check_catches_imports_and_paths_but_not_comments() {
     let sample = "use worker::Env;\nlet x = js_sys::Date::now();\n// worker::Env in a comment\nlet y = my_worker::thing();\nuse wasm_bindgen::prelude::*;";
     let lines: Vec<usize> = platform_uses(sample).into_iter().map(|(n, _)| n).collect();
     assert_eq!(lines, vec![1, 2, 5]);
+}
+
+#[test]
+fn the_core_crate_depends_on_no_platform_crate() {
+    let manifest = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .expect("the core's Cargo.toml is readable");
+    let platform = ["worker", "wasm-bindgen", "js-sys", "web-sys"];
+    let declared: Vec<&str> = manifest
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter_map(|line| line.split(['=', ' ']).next())
+        .filter(|name| platform.contains(name))
+        .collect();
+    assert_eq!(
+        declared,
+        Vec::<&str>::new(),
+        "the core names a platform crate"
+    );
 }

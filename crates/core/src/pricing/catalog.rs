@@ -9,10 +9,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{EntryRef, Unpriced, UsageKind};
-use crate::core::error::{FieldError, Problems};
-use crate::core::input::DecimalText;
-use crate::core::money::{Currency, Decimal};
-use crate::core::projects::ProjectId;
+use crate::error::{FieldError, Problems};
+use crate::input::DecimalText;
+use crate::money::{Currency, Decimal};
+use crate::projects::ProjectId;
 
 /// The largest price of one `per` quantity accepted (a million currency units).
 const MAX_PRICE_PICO: i128 = 1_000_000 * 1_000_000_000_000;
@@ -726,7 +726,7 @@ pub struct CatalogFile {
     pub entries: Vec<EntryInput>,
 }
 
-const BUILTIN_SOURCE: &str = include_str!("../../../data/prices.json");
+const BUILTIN_SOURCE: &str = include_str!("../../../../data/prices.json");
 
 /// Parses and validates a catalog file; every problem is named by its entry and field.
 pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>> {

@@ -4,12 +4,12 @@
 
 use std::time::Instant;
 
-use ai_spend_tracker::core::auth::Principal;
-use ai_spend_tracker::core::clock::{FixedClock, SystemEntropy};
-use ai_spend_tracker::core::ingest::{ingest, IngestConfig};
-use ai_spend_tracker::core::memory::{MemoryLog, MemoryStore};
-use ai_spend_tracker::core::projects::{create_project, NewProjectRequest, ProjectId};
 use chrono::{TimeZone, Utc};
+use spend_core::auth::Principal;
+use spend_core::clock::{FixedClock, SystemEntropy};
+use spend_core::ingest::{ingest, IngestConfig};
+use spend_core::memory::{MemoryLog, MemoryStore};
+use spend_core::projects::{create_project, NewProjectRequest, ProjectId};
 
 fn body(round: usize) -> Vec<u8> {
     let models = [

@@ -404,7 +404,7 @@ pub async fn list_usage(
 #[cfg(test)]
 mod tests {
     use super::parse_bound;
-    use crate::core::clock::format_timestamp;
+    use crate::clock::format_timestamp;
 
     #[test]
     fn a_date_bound_ends_at_the_next_midnight_and_the_last_day_of_9999_at_its_last_instant() {

@@ -1373,9 +1373,9 @@ fn rollups_split_into_daily_and_hourly_reads_sum_exactly_what_hourly_reads_alone
 
 mod repricing {
     use super::*;
-    use crate::core::prices::add_custom_prices;
-    use crate::core::reprice::{reprice, unpriced_models, RepriceRequest};
-    use crate::core::store::ScanFilter;
+    use crate::prices::add_custom_prices;
+    use crate::reprice::{reprice, unpriced_models, RepriceRequest};
+    use crate::store::ScanFilter;
 
     fn add_price(world: &World, model: &str, per_million: &str, from: &str) {
         let request = serde_json::from_value(json!({"entries": [{
@@ -1416,7 +1416,7 @@ mod repricing {
         }
     }
 
-    fn run(world: &World, request: RepriceRequest) -> crate::core::reprice::RepriceReport {
+    fn run(world: &World, request: RepriceRequest) -> crate::reprice::RepriceReport {
         block_on(reprice(
             &world.store,
             &world.store,
@@ -1616,9 +1616,9 @@ mod reports {
     use chrono::{TimeZone, Utc};
     use chrono_tz::Tz;
 
-    use crate::core::money::{Currency, Money};
-    use crate::core::projects::{Project, ProjectId};
-    use crate::core::report::{
+    use crate::money::{Currency, Money};
+    use crate::projects::{Project, ProjectId};
+    use crate::report::{
         budget_status, group_rows, parse_range, period_of, report_csv, Dim, Period, RollupRow,
         UsageReportQuery, MEASURES,
     };
@@ -1667,7 +1667,7 @@ mod reports {
 
     #[test]
     fn a_report_without_periods_reads_whole_utc_days_daily_and_only_its_ends_by_the_quarter_hour() {
-        use crate::core::report::{DaySpan, RollupPart, RollupTable};
+        use crate::report::{DaySpan, RollupPart, RollupTable};
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
         let part = |table, from: Option<&str>, to: Option<&str>| RollupPart {
             table,
@@ -1924,13 +1924,11 @@ mod reports {
 mod alerting {
     use chrono::{TimeZone, Utc};
 
-    use crate::core::alerts::{
-        escape_html, forecast_nanos, mime_message, sign_webhook, RenderedAlert,
-    };
-    use crate::core::budgets::{valid_email, BudgetPatch, BudgetSettings};
-    use crate::core::error::CoreError;
-    use crate::core::money::{Currency, Money};
-    use crate::core::projects::ProjectId;
+    use crate::alerts::{escape_html, forecast_nanos, mime_message, sign_webhook, RenderedAlert};
+    use crate::budgets::{valid_email, BudgetPatch, BudgetSettings};
+    use crate::error::CoreError;
+    use crate::money::{Currency, Money};
+    use crate::projects::ProjectId;
 
     fn settings() -> BudgetSettings {
         BudgetSettings {
@@ -2159,11 +2157,11 @@ mod plans {
     use serde_json::{json, Value};
 
     use super::World;
-    use crate::core::auth::Principal;
-    use crate::core::clock::{FixedClock, SystemEntropy};
-    use crate::core::error::CoreError;
-    use crate::core::ingest::{ingest, IngestConfig};
-    use crate::core::plans::{
+    use crate::auth::Principal;
+    use crate::clock::{FixedClock, SystemEntropy};
+    use crate::error::CoreError;
+    use crate::ingest::{ingest, IngestConfig};
+    use crate::plans::{
         capacity, known_providers, period, subscriptions_report, subscriptions_report_at,
         PlanInput, PlanStore, ProfileInput,
     };

@@ -1372,10 +1372,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::core::clock::{FixedClock, SystemEntropy};
-    use crate::core::ingest::{ingest, IngestConfig};
-    use crate::core::memory::{MemoryLog, MemoryStore};
-    use crate::core::projects::create_project;
+    use crate::clock::{FixedClock, SystemEntropy};
+    use crate::ingest::{ingest, IngestConfig};
+    use crate::memory::{MemoryLog, MemoryStore};
+    use crate::projects::create_project;
 
     #[test]
     fn a_budget_in_another_zone_counts_this_local_month_and_today_exactly() {
@@ -1410,7 +1410,7 @@ mod tests {
             &MemoryLog::default(),
             &FixedClock(now),
             &SystemEntropy,
-            &crate::core::auth::Principal::Admin,
+            &crate::auth::Principal::Admin,
             json!({"project_id": project.id.as_str(), "events": events})
                 .to_string()
                 .as_bytes(),
@@ -1448,10 +1448,10 @@ mod tests {
     }
 
     /// A rollup row of project `ads`, openai / gpt-4o, on a local day.
-    fn day_row(day: &str, cost: &str) -> crate::core::report::RollupRow {
-        let mut measures = [0i64; crate::core::report::MEASURES.len()];
+    fn day_row(day: &str, cost: &str) -> crate::report::RollupRow {
+        let mut measures = [0i64; crate::report::MEASURES.len()];
         measures[0] = 1;
-        crate::core::report::RollupRow {
+        crate::report::RollupRow {
             bucket: None,
             period: Some(day.into()),
             project_id: Some("ads".into()),
@@ -1557,5 +1557,5 @@ mod tests {
         );
     }
 
-    const NANOS: i128 = crate::core::money::NANOS_PER_UNIT;
+    const NANOS: i128 = crate::money::NANOS_PER_UNIT;
 }

@@ -293,9 +293,9 @@ mod tests {
     use pollster::block_on;
 
     use super::*;
-    use crate::core::budgets::{BudgetSettings, UnreadableBudget};
-    use crate::core::clock::SystemEntropy;
-    use crate::core::error::StoreError;
+    use crate::budgets::{BudgetSettings, UnreadableBudget};
+    use crate::clock::SystemEntropy;
+    use crate::error::StoreError;
 
     /// Claims and settlements kept in memory, as the D1 adapter keeps them.
     #[derive(Default)]
@@ -362,7 +362,7 @@ mod tests {
             &self,
             _: Option<&ProjectId>,
             _: u32,
-        ) -> Result<Vec<crate::core::budgets::AlertRecord>, StoreError> {
+        ) -> Result<Vec<crate::budgets::AlertRecord>, StoreError> {
             Ok(Vec::new())
         }
     }
