@@ -3,9 +3,9 @@
 
 use worker::Env;
 
-use crate::core::error::CoreError;
-use crate::core::ingest::IngestConfig;
-use crate::core::retention::RetentionConfig;
+use crate::core::kernel::error::CoreError;
+use crate::core::usage::ingest::IngestConfig;
+use crate::core::usage::retention::RetentionConfig;
 
 use super::d1::D1Store;
 use super::http::CorsPolicy;
@@ -102,7 +102,7 @@ pub fn retention_config(env: &Env) -> RetentionConfig {
 }
 
 /// Alert settings from vars; empty values count as unset.
-pub fn alert_config(env: &Env) -> crate::core::alerts::AlertConfig {
+pub fn alert_config(env: &Env) -> crate::core::budgets::alerts::AlertConfig {
     let var = |name: &str| {
         env.var(name)
             .ok()
@@ -110,14 +110,14 @@ pub fn alert_config(env: &Env) -> crate::core::alerts::AlertConfig {
             .filter(|v| !v.is_empty())
     };
     let (default_emails, malformed) =
-        crate::core::alerts::AlertConfig::parse_recipients(&var(ALERT_TO).unwrap_or_default());
+        crate::core::budgets::alerts::AlertConfig::parse_recipients(&var(ALERT_TO).unwrap_or_default());
     if !malformed.is_empty() {
         worker::console_warn!(
             "var {ALERT_TO}: left out (not an email address, or past the 20th): {}",
             malformed.join(", ")
         );
     }
-    crate::core::alerts::AlertConfig {
+    crate::core::budgets::alerts::AlertConfig {
         from_address: var(ALERT_FROM),
         dashboard_url: var(DASHBOARD_URL),
         default_emails,

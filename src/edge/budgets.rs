@@ -3,15 +3,15 @@
 use serde_json::json;
 use worker::{Env, Response};
 
-use crate::core::alerts::{check_budgets, Mode};
-use crate::core::budgets::{get_budget, patch_budget, BudgetStore, BudgetView, ReportSchedule};
-use crate::core::clock::{Clock, SystemEntropy};
-use crate::core::delivery::MAX_SENDS_PER_RUN;
-use crate::core::digest::{preview, send_digests, Which};
-use crate::core::error::CoreError;
-use crate::core::input::parse_json;
-use crate::core::projects::get_project;
-use crate::core::query::{only_known, param, project_param, QueryPairs};
+use crate::core::budgets::alerts::{check_budgets, Mode};
+use crate::core::budgets::settings::{get_budget, patch_budget, BudgetStore, BudgetView, ReportSchedule};
+use crate::core::kernel::clock::{Clock, SystemEntropy};
+use crate::core::budgets::delivery::MAX_SENDS_PER_RUN;
+use crate::core::budgets::digest::{preview, send_digests, Which};
+use crate::core::kernel::error::CoreError;
+use crate::core::kernel::input::parse_json;
+use crate::core::access::projects::get_project;
+use crate::core::kernel::query::{only_known, param, project_param, QueryPairs};
 
 use super::bindings::alert_config;
 use super::d1::D1Store;
@@ -23,8 +23,8 @@ async fn dry_run(
     store: &D1Store,
     env: &Env,
     clock: &impl Clock,
-    project: &crate::core::projects::ProjectId,
-) -> Result<Option<crate::core::alerts::ProjectCheck>, CoreError> {
+    project: &crate::core::access::projects::ProjectId,
+) -> Result<Option<crate::core::budgets::alerts::ProjectCheck>, CoreError> {
     let check = check_budgets(
         store,
         store,
@@ -44,7 +44,7 @@ async fn view_with_status(
     store: &D1Store,
     env: &Env,
     clock: &impl Clock,
-    settings: &crate::core::budgets::BudgetSettings,
+    settings: &crate::core::budgets::settings::BudgetSettings,
 ) -> Result<Response, CoreError> {
     let status = dry_run(store, env, clock, &settings.project_id).await?;
     let mut body = json!(BudgetView::new(settings));
@@ -59,7 +59,7 @@ pub async fn budget_status(
     store: &D1Store,
     env: &Env,
     clock: &impl Clock,
-    project: &crate::core::projects::ProjectId,
+    project: &crate::core::access::projects::ProjectId,
 ) -> Result<serde_json::Value, CoreError> {
     let Some(c) = dry_run(store, env, clock, project)
         .await?
@@ -67,7 +67,7 @@ pub async fn budget_status(
     else {
         return Ok(serde_json::Value::Null);
     };
-    let over = |limit: Option<crate::core::money::Money>, spent: crate::core::money::Money| {
+    let over = |limit: Option<crate::core::kernel::money::Money>, spent: crate::core::kernel::money::Money| {
         limit.map(|l| spent.nanos >= l.nanos)
     };
     Ok(json!({
@@ -154,7 +154,7 @@ async fn report_target(
     store: &D1Store,
     id: &str,
     query: &QueryPairs,
-) -> Result<(crate::core::budgets::BudgetSettings, ReportSchedule), CoreError> {
+) -> Result<(crate::core::budgets::settings::BudgetSettings, ReportSchedule), CoreError> {
     only_known(query, &["schedule"])?;
     let settings = get_budget(store, id).await?;
     let schedule = match param(query, "schedule") {

@@ -6,14 +6,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use crate::core::budgets::{
+use crate::core::budgets::settings::{
     AlertKey, AlertRecord, BudgetSettings, BudgetStore, ReportSchedule, Settlement, SpikeRule,
     UnreadableBudget,
 };
-use crate::core::clock::{format_timestamp, parse_timestamp};
-use crate::core::error::StoreError;
-use crate::core::money::{Currency, Money};
-use crate::core::projects::ProjectId;
+use crate::core::kernel::clock::{format_timestamp, parse_timestamp};
+use crate::core::kernel::error::StoreError;
+use crate::core::kernel::money::{Currency, Money};
+use crate::core::access::projects::ProjectId;
 
 use super::d1::{corrupt, json_chunks, query_all, store_error, text, D1Store};
 

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use crate::core::clock::format_timestamp;
-use crate::core::error::StoreError;
+use crate::core::kernel::clock::format_timestamp;
+use crate::core::kernel::error::StoreError;
 use crate::core::plans::{Plan, PlanStore, Profile};
 
 use super::d1::{corrupt, now, query_all, store_error, text, D1Store};

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use crate::core::error::StoreError;
-use crate::core::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
-use crate::core::projects::ProjectId;
-use crate::core::report::{
+use crate::core::kernel::error::StoreError;
+use crate::core::reports::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
+use crate::core::access::projects::ProjectId;
+use crate::core::reports::report::{
     Dim, MinuteRow, QuarterSpan, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
 };
 
@@ -641,8 +641,8 @@ impl JobStore for D1Store {
     }
 }
 
-impl crate::core::summaries::SummaryStore for D1Store {
-    async fn dirty_days(&self) -> Result<Vec<crate::core::summaries::DirtyDay>, StoreError> {
+impl crate::core::reports::summaries::SummaryStore for D1Store {
+    async fn dirty_days(&self) -> Result<Vec<crate::core::reports::summaries::DirtyDay>, StoreError> {
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
             "SELECT day, changes FROM summary_dirty_days ORDER BY day",
@@ -657,7 +657,7 @@ impl crate::core::summaries::SummaryStore for D1Store {
                     "%Y-%m-%d",
                 )
                 .ok()?;
-                Some(crate::core::summaries::DirtyDay {
+                Some(crate::core::reports::summaries::DirtyDay {
                     day,
                     changes: int(r.get("changes")),
                 })
@@ -667,7 +667,7 @@ impl crate::core::summaries::SummaryStore for D1Store {
 
     async fn clear_dirty_day(
         &self,
-        day: &crate::core::summaries::DirtyDay,
+        day: &crate::core::reports::summaries::DirtyDay,
     ) -> Result<(), StoreError> {
         let _: Vec<Map<String, Value>> = query_all(
             self.db(),

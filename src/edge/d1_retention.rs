@@ -6,9 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::core::clock::format_timestamp;
-use crate::core::error::StoreError;
-use crate::core::retention::{RetentionState, RetentionStore};
+use crate::core::kernel::clock::format_timestamp;
+use crate::core::kernel::error::StoreError;
+use crate::core::usage::retention::{RetentionState, RetentionStore};
 
 use super::d1::{changes, corrupt, query_first, store_error, text, D1Store};
 

@@ -15,11 +15,11 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::core::error::StoreError;
-use crate::core::projects::ProjectId;
-use crate::core::query::UsageQuery;
-use crate::core::record::{StoredEvent, StoredPrice};
-use crate::core::store::{
+use crate::core::kernel::error::StoreError;
+use crate::core::access::projects::ProjectId;
+use crate::core::kernel::query::UsageQuery;
+use crate::core::usage::record::{StoredEvent, StoredPrice};
+use crate::core::usage::store::{
     EventKey, InsertMode, Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel,
     UsageStore,
 };
@@ -429,7 +429,7 @@ impl UsageRow {
         Ok(ListedEvent {
             seq: self.seq,
             event: StoredEvent {
-                v: crate::core::record::RECORD_VERSION,
+                v: crate::core::usage::record::RECORD_VERSION,
                 project_id: self.project_id,
                 id: self.id,
                 provider: self.provider,

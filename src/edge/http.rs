@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 use worker::{Headers, Request, Response};
 
-use crate::core::error::CoreError;
+use crate::core::kernel::error::CoreError;
 
 /// The largest request body accepted (1 MB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -259,7 +259,7 @@ impl CorsPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::{FieldError, StoreError};
+    use crate::core::kernel::error::{FieldError, StoreError};
 
     #[test]
     fn storage_failures_are_retryable_503s_that_hide_their_cause() {

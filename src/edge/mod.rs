@@ -43,7 +43,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         .then(|| chrono::DateTime::from_timestamp_millis(slot as i64))
         .flatten()
     {
-        Some(at) => cron::run(&env, &crate::core::clock::FixedClock(at)).await,
+        Some(at) => cron::run(&env, &crate::core::kernel::clock::FixedClock(at)).await,
         None => cron::run(&env, &router::WorkerClock).await,
     };
     worker::console_log!("cron: {report}");

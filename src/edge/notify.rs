@@ -2,7 +2,7 @@
 
 use worker::{EmailMessage, Env, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::core::alerts::Notifier;
+use crate::core::budgets::alerts::Notifier;
 
 use super::bindings::ALERT_EMAIL;
 

@@ -3,16 +3,16 @@
 use serde_json::json;
 use worker::Response;
 
-use crate::core::clock::Clock;
-use crate::core::error::CoreError;
-use crate::core::input::parse_json;
+use crate::core::kernel::clock::Clock;
+use crate::core::kernel::error::CoreError;
+use crate::core::kernel::input::parse_json;
 use crate::core::plans::{
     capacity, known_providers, remove_profile, subscriptions_report, subscriptions_report_at,
     PlanInput, PlanStore, ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
-use crate::core::projects::ProjectId;
-use crate::core::query::{only_known, param, project_param, QueryPairs};
+use crate::core::access::projects::ProjectId;
+use crate::core::kernel::query::{only_known, param, project_param, QueryPairs};
 
 use super::d1::D1Store;
 use super::http::empty_response;
@@ -29,7 +29,7 @@ pub async fn list(
     let now = clock.now();
     let report = match param(query, "at") {
         Some(text) => {
-            let at = crate::core::clock::parse_timestamp(text)
+            let at = crate::core::kernel::clock::parse_timestamp(text)
                 .map_err(|m| CoreError::invalid("at", m))?;
             if at > now {
                 return Err(CoreError::invalid("at", "must not be in the future"));

@@ -4,18 +4,18 @@ use chrono::NaiveDate;
 use serde_json::json;
 use worker::Response;
 
-use crate::core::auth::Principal;
-use crate::core::clock::Clock;
-use crate::core::error::CoreError;
-use crate::core::input::parse_json;
-use crate::core::prices::{
+use crate::core::access::auth::Principal;
+use crate::core::kernel::clock::Clock;
+use crate::core::kernel::error::CoreError;
+use crate::core::kernel::input::parse_json;
+use crate::core::pricing::prices::{
     effective_catalog, import_litellm, lookups_for, price_event, PriceFilter, PriceStore, QuoteView,
 };
 use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
-use crate::core::query::{only_known, param, parse_day, parse_flag, project_param, QueryPairs};
-use crate::core::usage::{EventInput, EventRules};
+use crate::core::kernel::query::{only_known, param, parse_day, parse_flag, project_param, QueryPairs};
+use crate::core::usage::event::{EventInput, EventRules};
 
 use super::d1::D1Store;
 use super::router::ok;

@@ -2,8 +2,8 @@
 
 use worker::{Bucket, HttpMetadata};
 
-use crate::core::error::StoreError;
-use crate::core::store::{RawListing, RawLog};
+use crate::core::kernel::error::StoreError;
+use crate::core::usage::store::{RawListing, RawLog};
 
 pub struct R2Log {
     bucket: Bucket,

@@ -5,20 +5,20 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use worker::{Env, Request, Response};
 
-use crate::core::alerts::Mode;
-use crate::core::auth::{authenticate, Principal};
-use crate::core::budgets::{create_project_with_budget, parse_new_project, BudgetView};
-use crate::core::clock::{Clock, SystemEntropy};
-use crate::core::error::CoreError;
-use crate::core::input::parse_json;
-use crate::core::jobs::{job_cost_summary, list_jobs, month_stats};
-use crate::core::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
-use crate::core::prices::{add_custom_prices, PriceStore, PriceView};
-use crate::core::projects::{
+use crate::core::budgets::alerts::Mode;
+use crate::core::access::auth::{authenticate, Principal};
+use crate::core::budgets::settings::{create_project_with_budget, parse_new_project, BudgetView};
+use crate::core::kernel::clock::{Clock, SystemEntropy};
+use crate::core::kernel::error::CoreError;
+use crate::core::kernel::input::parse_json;
+use crate::core::reports::jobs::{job_cost_summary, list_jobs, month_stats};
+use crate::core::access::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
+use crate::core::pricing::prices::{add_custom_prices, PriceStore, PriceView};
+use crate::core::access::projects::{
     delete_project, get_project, update_project, Project, ProjectPatchRequest,
 };
-use crate::core::report::{admin_usage, realtime_usage, usage_stats, usage_summary, ReportOutput};
-use crate::core::store::ProjectStore;
+use crate::core::reports::report::{admin_usage, realtime_usage, usage_stats, usage_summary, ReportOutput};
+use crate::core::usage::store::ProjectStore;
 
 use super::bindings::{AppState, ASSETS};
 use super::http::{
@@ -265,9 +265,9 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let query = query_pairs(request);
             let project =
-                principal.scope_to(crate::core::query::project_param(&query)?.as_ref())?;
+                principal.scope_to(crate::core::kernel::query::project_param(&query)?.as_ref())?;
             if let Some(id) = project.as_ref().filter(|_| *principal == Principal::Admin) {
-                crate::core::projects::get_project(store, id.as_str()).await?;
+                crate::core::access::projects::get_project(store, id.as_str()).await?;
             }
             let mut stats = usage_stats(store, clock.now(), project.as_ref(), &query).await?;
             // Who asked: the dashboard's sign-in tells the admin key from a project key by it,
@@ -297,8 +297,8 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         ),
         RouteName::RealtimeUsage => {
             let query = query_pairs(request);
-            crate::core::query::only_known(&query, &["project_id"])?;
-            let project = crate::core::query::project_param(&query)?;
+            crate::core::kernel::query::only_known(&query, &["project_id"])?;
+            let project = crate::core::kernel::query::project_param(&query)?;
             ok(
                 200,
                 &realtime_usage(store, clock.now(), project.as_ref()).await?,

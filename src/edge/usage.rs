@@ -3,20 +3,20 @@
 
 use worker::{Env, Response};
 
-use crate::core::auth::Principal;
-use crate::core::clock::format_timestamp;
-use crate::core::clock::{Clock, SystemEntropy};
-use crate::core::error::CoreError;
-use crate::core::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
-use crate::core::input::parse_json;
+use crate::core::access::auth::Principal;
+use crate::core::kernel::clock::format_timestamp;
+use crate::core::kernel::clock::{Clock, SystemEntropy};
+use crate::core::kernel::error::CoreError;
+use crate::core::usage::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
+use crate::core::kernel::input::parse_json;
 use crate::core::pricing::catalog::canonical_provider;
-use crate::core::projects::ProjectId;
-use crate::core::query::{
+use crate::core::access::projects::ProjectId;
+use crate::core::kernel::query::{
     events_csv, list_usage, only_known, param, parse_bound, QueryPairs, UsageQuery,
 };
-use crate::core::reprice::{reprice, unpriced_models, RepriceRequest};
-use crate::core::retention::{prune, retention_status};
-use crate::core::store::ScanFilter;
+use crate::core::usage::reprice::{reprice, unpriced_models, RepriceRequest};
+use crate::core::usage::retention::{prune, retention_status};
+use crate::core::usage::store::ScanFilter;
 
 use super::bindings::{ingest_config, raw_log, retention_config};
 use super::d1::D1Store;

@@ -5,11 +5,11 @@
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
-use spend_core::auth::Principal;
-use spend_core::clock::{FixedClock, SystemEntropy};
-use spend_core::ingest::{ingest, IngestConfig};
-use spend_core::memory::{MemoryLog, MemoryStore};
-use spend_core::projects::{create_project, NewProjectRequest, ProjectId};
+use spend_core::access::auth::Principal;
+use spend_core::kernel::clock::{FixedClock, SystemEntropy};
+use spend_core::usage::ingest::{ingest, IngestConfig};
+use spend_core::kernel::testing::{MemoryLog, MemoryStore};
+use spend_core::access::projects::{create_project, NewProjectRequest, ProjectId};
 
 fn body(round: usize) -> Vec<u8> {
     let models = [

@@ -1,46 +1,26 @@
-//! The pure core: domain types, validation, money, pricing and the rules of the product.
+//! The pure core of ai-spend-tracker: every rule of the product, host-tested.
 //!
-//! Nothing under `core` imports the Workers runtime or any JavaScript binding crate (a test
-//! in `tests/core_is_pure.rs` reads the sources to prove it). Storage, time and randomness come
-//! in through the traits in [`store`] and [`clock`], so everything here runs and is tested on
-//! the host.
+//! This crate depends on no platform crate (no `worker`, `wasm-bindgen`, `js-sys` or
+//! `web-sys`: see its `Cargo.toml`), so its purity is a build fact. Storage, time and
+//! randomness come in through traits, so everything here runs and is tested on the host.
+//!
+//! One folder per capability, each owning its types, services, store traits and tests.
+//! Dependencies point one way, from the top of this list to the bottom:
+//!
+//! - [`budgets`]: budget settings, the budget check, alerts, their delivery, digests.
+//! - [`plans`]: plans, allotments and their state, workload profiles and capacity.
+//! - [`reports`]: ranges and periods, rollup reads, grouping, stats, jobs, summaries.
+//! - [`usage`]: events as sent and as stored, ingestion, the raw log, rebuild, re-pricing,
+//!   retention and listing.
+//! - [`pricing`]: the pricing engine, the catalog, LiteLLM conversion, price services.
+//! - [`access`]: projects, ingest keys and authentication.
+//! - [`kernel`]: money, clock, errors, input and query parsing, the cache, and the in-memory
+//!   store the host tests run on.
 
-pub mod alerts;
-pub mod auth;
+pub mod access;
 pub mod budgets;
-pub mod cache;
-pub mod clock;
-pub mod delivery;
-pub mod digest;
-pub mod error;
-pub mod ingest;
-pub mod input;
-pub mod jobs;
-pub mod keys;
-pub mod memory;
-pub mod money;
+pub mod kernel;
 pub mod plans;
-pub mod prices;
 pub mod pricing;
-pub mod projects;
-pub mod query;
-pub mod record;
-pub mod report;
-pub mod reprice;
-pub mod retention;
-pub mod store;
-pub mod summaries;
+pub mod reports;
 pub mod usage;
-
-#[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_acknowledged;
-#[cfg(test)]
-mod tests_ingest;
-#[cfg(test)]
-mod tests_periods;
-#[cfg(test)]
-mod tests_reports;
-#[cfg(test)]
-mod tests_retention;

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::catalog::{canonical_provider, EntryInput, RateInput};
-use crate::error::FieldError;
-use crate::input::DecimalText;
-use crate::money::Decimal;
+use crate::kernel::error::FieldError;
+use crate::kernel::input::DecimalText;
+use crate::kernel::money::Decimal;
 
 /// An entry that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,7 +99,7 @@ fn scaled(field: &str, text: &str, per: u64) -> Result<String, String> {
     } else {
         (d.mantissa * 10i128.pow(shift - d.scale), 0)
     };
-    Ok(crate::money::format_scaled(mantissa, scale, 0))
+    Ok(crate::kernel::money::format_scaled(mantissa, scale, 0))
 }
 
 /// Converts a parsed LiteLLM file. `effective_from` is the date the prices apply from.

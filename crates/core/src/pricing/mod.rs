@@ -17,15 +17,16 @@
 //!   event that reports credits is billed by its credits, and the characters beside them are
 //!   kept but not billed twice.
 //!
-//! Money follows the rule in [`super::money`]: each component exact to 10^-18, the event's
+//! Money follows the rule in [`crate::kernel::money`]: each component exact to 10^-18, the event's
 //! sum rounded once, half to even, to a nano-unit.
 
 pub mod catalog;
 pub mod litellm;
+pub mod prices;
 
 use serde::Serialize;
 
-use super::money::{div_round_half_even, Money};
+use crate::kernel::money::{div_round_half_even, Money};
 
 pub use catalog::{Catalog, Counting, PriceEntry, Rate, Tier};
 
@@ -446,7 +447,7 @@ pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced
         .filter_map(|kind| {
             computed.components[kind.index()].map(|(quantity, r, atto)| Line {
                 kind,
-                quantity: super::money::format_scaled(quantity, 6, 0),
+                quantity: crate::kernel::money::format_scaled(quantity, 6, 0),
                 price: r.price.to_string(),
                 per: r.per,
                 amount: Money::new(div_round_half_even(atto, 1_000_000_000), entry.currency),

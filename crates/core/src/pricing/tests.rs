@@ -8,8 +8,8 @@ use super::catalog::{
     builtin, builtin_source, parse_catalog_file, Catalog, EntryInput, Origin, PriceBook,
 };
 use super::*;
-use crate::money::Currency;
-use crate::projects::ProjectId;
+use crate::kernel::money::Currency;
+use crate::access::projects::ProjectId;
 
 fn entry(value: serde_json::Value) -> PriceEntry {
     let input: EntryInput = serde_json::from_value(value).unwrap();
@@ -581,7 +581,7 @@ proptest! {
         let kinds = [UsageKind::InputTokens, UsageKind::Characters, UsageKind::AudioSeconds, UsageKind::Images];
         let mut rates = serde_json::Map::new();
         for i in 0..4 {
-            let price = crate::money::format_scaled(i128::from(prices[i]), scale, 0);
+            let price = crate::kernel::money::format_scaled(i128::from(prices[i]), scale, 0);
             rates.insert(kinds[i].name().into(), json!({"price": price, "per": pers[i]}));
         }
         let e = entry(json!({"provider": "acme", "model": "m", "currency": "USD",
@@ -609,7 +609,7 @@ proptest! {
         let e = gpt4o();
         let small = cost(&e, Usage::new().with(UsageKind::InputTokens, a.min(b)));
         let large = cost(&e, Usage::new().with(UsageKind::InputTokens, a.max(b)));
-        let parse = |s: &str| crate::money::Money::parse(s, Currency::USD).unwrap().nanos;
+        let parse = |s: &str| crate::kernel::money::Money::parse(s, Currency::USD).unwrap().nanos;
         prop_assert!(parse(&small) <= parse(&large));
     }
 }

@@ -1,0 +1,540 @@
+//! Delivering a run's alerts and reports in a bounded number of store calls, whatever the
+//! number of projects: every due alert is claimed in one call, sent, and then logged (with
+//! the claims of alerts that all failed given back, and alerted projects stamped) in one more.
+//! A run sends at most [`MAX_SENDS_PER_RUN`] messages; the alerts past that are left unclaimed
+//! for the next run (`deferred`), so one run stays within the Workers free plan's subrequests.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::budgets::alerts::{send_email, AlertConfig, AlertOutcome, Mode, Notifier, RenderedAlert};
+use crate::budgets::settings::{AlertKey, AlertRecord, BudgetStore, Settlement};
+use crate::kernel::clock::{format_timestamp, random_token, Entropy};
+use crate::kernel::error::CoreError;
+use crate::access::projects::ProjectId;
+
+/// The most emails and webhook posts one run sends (each is a subrequest): the cron's budget
+/// check and scheduled reports share it.
+pub const MAX_SENDS_PER_RUN: usize = 25;
+/// The most channels one alert has: 20 addresses and a webhook.
+pub const MAX_CHANNELS: usize = 21;
+
+/// Where one alert goes.
+#[derive(Debug, Clone)]
+pub enum Channel {
+    Email(String),
+    /// A URL, the JSON body and its headers (signed when the alert was prepared).
+    Webhook {
+        url: String,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+}
+
+impl Channel {
+    fn kind(&self) -> &'static str {
+        match self {
+            Channel::Email(_) => "email",
+            Channel::Webhook { .. } => "webhook",
+        }
+    }
+
+    fn recipient(&self) -> &str {
+        match self {
+            Channel::Email(to) => to,
+            Channel::Webhook { url, .. } => url,
+        }
+    }
+}
+
+/// The figures the alert log keeps beside each message.
+#[derive(Debug, Clone, Default)]
+pub struct LogFacts {
+    pub spend: String,
+    pub budget: String,
+    pub currency: String,
+    pub percent_used: String,
+}
+
+/// One alert or report ready to go.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub key: AlertKey,
+    /// The scope the log files it under (a plan alert is claimed under `plans` but logged
+    /// under the project it names, if any).
+    pub log_scope: String,
+    pub alert: RenderedAlert,
+    pub channels: Vec<Channel>,
+    pub facts: LogFacts,
+    /// The project whose `last_budget_alert_sent` is stamped when any channel succeeds.
+    pub stamps: Option<ProjectId>,
+}
+
+/// What became of one [`Outgoing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// A dry run: it would be sent.
+    WouldSend,
+    /// Claimed within its window already (by an earlier run, or an overlapping one).
+    Claimed,
+    /// Past this run's send limit: left unclaimed for the next run.
+    Deferred,
+    /// Sent (`sent` of its channels succeeded; 0 means every one failed).
+    Attempted { sent: usize, failed: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub fate: Fate,
+    pub outcomes: Vec<AlertOutcome>,
+}
+
+/// The run's deliveries, in the order given, and the error of writing the log if that failed
+/// after the sends (the claims stay held, so nothing is sent twice).
+#[derive(Debug, Clone)]
+pub struct Deliveries {
+    pub items: Vec<Delivered>,
+    pub log_error: Option<String>,
+}
+
+fn outcomes(item: &Outgoing, status: &str) -> Vec<AlertOutcome> {
+    item.channels
+        .iter()
+        .map(|c| AlertOutcome {
+            level: item.key.level.clone(),
+            channel: c.kind().into(),
+            recipient: c.recipient().into(),
+            status: status.into(),
+            error: None,
+        })
+        .collect()
+}
+
+/// Claims, sends and logs `outgoing`. A claim older than `not_after` may be taken again (the
+/// epoch: never, as for a report, which goes once per period). Store calls: one read of the
+/// claims held; when sending, one claim and one settlement more.
+#[allow(clippy::too_many_arguments)]
+pub async fn deliver(
+    budgets: &impl BudgetStore,
+    notifier: &impl Notifier,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    now: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    mode: Mode,
+    max_sends: usize,
+    outgoing: &[Outgoing],
+) -> Result<Deliveries, CoreError> {
+    let mut deliveries = Deliveries {
+        items: Vec::with_capacity(outgoing.len()),
+        log_error: None,
+    };
+    if outgoing.is_empty() {
+        return Ok(deliveries);
+    }
+    // The claims already held: in a dry run, what would be rate-limited; when sending, the
+    // alerts that need no share of this run's sends.
+    let keys: Vec<AlertKey> = outgoing.iter().map(|o| o.key.clone()).collect();
+    let claimed: BTreeSet<AlertKey> = budgets
+        .claimed_after(&keys, not_after)
+        .await?
+        .into_iter()
+        .collect();
+    if mode == Mode::DryRun {
+        for item in outgoing {
+            let (fate, status) = if claimed.contains(&item.key) {
+                (Fate::Claimed, "rate_limited")
+            } else {
+                (Fate::WouldSend, "would_send")
+            };
+            deliveries.items.push(Delivered {
+                fate,
+                outcomes: outcomes(item, status),
+            });
+        }
+        return Ok(deliveries);
+    }
+
+    // The unclaimed alerts that fit in this run's sends (an alert has at most
+    // `MAX_CHANNELS`, so the first always fits in a run's full share).
+    let mut budget = max_sends;
+    let mut chosen = vec![false; outgoing.len()];
+    let mut repeated = vec![false; outgoing.len()];
+    let mut seen: BTreeSet<&AlertKey> = BTreeSet::new();
+    for (i, item) in outgoing.iter().enumerate() {
+        if claimed.contains(&item.key) {
+            continue;
+        }
+        if !seen.insert(&item.key) {
+            // The same key twice in one run: the first one is the alert.
+            repeated[i] = true;
+            continue;
+        }
+        if item.channels.len() <= budget {
+            budget -= item.channels.len();
+            chosen[i] = true;
+        }
+    }
+    let keys: Vec<AlertKey> = outgoing
+        .iter()
+        .zip(&chosen)
+        .filter(|(_, c)| **c)
+        .map(|(o, _)| o.key.clone())
+        .collect();
+    let claim = random_token(entropy, "clm_", 12)?;
+    let won: BTreeSet<AlertKey> = budgets
+        .claim_alerts(&keys, &claim, now, not_after)
+        .await?
+        .into_iter()
+        .collect();
+
+    let mut settlement = Settlement {
+        claim_id: claim,
+        at: now,
+        ..Settlement::default()
+    };
+    for ((item, chosen), repeated) in outgoing.iter().zip(chosen).zip(repeated) {
+        if claimed.contains(&item.key) || repeated {
+            deliveries.items.push(Delivered {
+                fate: Fate::Claimed,
+                outcomes: outcomes(item, "rate_limited"),
+            });
+            continue;
+        }
+        if !chosen {
+            deliveries.items.push(Delivered {
+                fate: Fate::Deferred,
+                outcomes: outcomes(item, "deferred"),
+            });
+            continue;
+        }
+        if !won.contains(&item.key) {
+            deliveries.items.push(Delivered {
+                fate: Fate::Claimed,
+                outcomes: outcomes(item, "rate_limited"),
+            });
+            continue;
+        }
+        let (mut sent, mut failed) = (0, 0);
+        let mut item_outcomes = Vec::with_capacity(item.channels.len());
+        for channel in &item.channels {
+            let (result, payload) = match channel {
+                Channel::Email(to) => (
+                    send_email(notifier, entropy, config, to, &item.alert, now).await?,
+                    None,
+                ),
+                Channel::Webhook { url, body, headers } => (
+                    notifier.post_webhook(url, body, headers).await,
+                    Some(body.clone()),
+                ),
+            };
+            if result.is_ok() {
+                sent += 1;
+            } else {
+                failed += 1;
+            }
+            let email = matches!(channel, Channel::Email(_));
+            let record = AlertRecord {
+                id: random_token(entropy, "alr_", 12)?,
+                project_id: item.log_scope.clone(),
+                level: item.key.level.clone(),
+                channel: channel.kind().into(),
+                recipient: channel.recipient().into(),
+                status: if result.is_ok() { "sent" } else { "failed" }.into(),
+                error: result.as_ref().err().cloned(),
+                subject: Some(item.alert.subject.clone()),
+                text_body: email.then(|| item.alert.text.clone()),
+                html_body: email.then(|| item.alert.html.clone()),
+                payload,
+                spend: item.facts.spend.clone(),
+                budget: item.facts.budget.clone(),
+                currency: item.facts.currency.clone(),
+                percent_used: item.facts.percent_used.clone(),
+                created_at: format_timestamp(now),
+            };
+            item_outcomes.push(AlertOutcome {
+                level: record.level.clone(),
+                channel: record.channel.clone(),
+                recipient: record.recipient.clone(),
+                status: record.status.clone(),
+                error: record.error.clone(),
+            });
+            settlement.records.push(record);
+        }
+        if sent == 0 {
+            // Nothing went out: give the window back so the next run retries.
+            settlement.released.push(item.key.clone());
+        } else if let Some(project) = &item.stamps {
+            if !settlement.alerted.contains(project) {
+                settlement.alerted.push(project.clone());
+            }
+        }
+        deliveries.items.push(Delivered {
+            fate: Fate::Attempted { sent, failed },
+            outcomes: item_outcomes,
+        });
+    }
+    if !settlement.is_empty() {
+        if let Err(e) = budgets.settle_alerts(&settlement).await {
+            deliveries.log_error =
+                Some(format!("sent, but the alert log could not be written: {e}"));
+        }
+    }
+    Ok(deliveries)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+    use pollster::block_on;
+
+    use super::*;
+    use crate::budgets::settings::{BudgetSettings, UnreadableBudget};
+    use crate::kernel::clock::SystemEntropy;
+    use crate::kernel::error::StoreError;
+
+    /// Claims and settlements kept in memory, as the D1 adapter keeps them.
+    #[derive(Default)]
+    struct Claims {
+        held: RefCell<BTreeMap<AlertKey, (String, DateTime<Utc>)>>,
+        settled: RefCell<Vec<Settlement>>,
+    }
+
+    impl BudgetStore for Claims {
+        async fn budget(&self, _: &ProjectId) -> Result<Option<BudgetSettings>, StoreError> {
+            Ok(None)
+        }
+        async fn budgets(
+            &self,
+        ) -> Result<Vec<Result<BudgetSettings, UnreadableBudget>>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn save_budget(&self, _: &BudgetSettings) -> Result<bool, StoreError> {
+            Ok(true)
+        }
+        async fn claim_alerts(
+            &self,
+            keys: &[AlertKey],
+            claim_id: &str,
+            now: DateTime<Utc>,
+            not_after: DateTime<Utc>,
+        ) -> Result<Vec<AlertKey>, StoreError> {
+            let mut held = self.held.borrow_mut();
+            let mut won = Vec::new();
+            for key in keys {
+                if held.get(key).is_none_or(|(_, at)| *at <= not_after) {
+                    held.insert(key.clone(), (claim_id.to_string(), now));
+                    won.push(key.clone());
+                }
+            }
+            Ok(won)
+        }
+        async fn claimed_after(
+            &self,
+            keys: &[AlertKey],
+            since: DateTime<Utc>,
+        ) -> Result<Vec<AlertKey>, StoreError> {
+            let held = self.held.borrow();
+            Ok(keys
+                .iter()
+                .filter(|k| held.get(*k).is_some_and(|(_, at)| *at > since))
+                .cloned()
+                .collect())
+        }
+        async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError> {
+            let mut held = self.held.borrow_mut();
+            for key in &settlement.released {
+                if held
+                    .get(key)
+                    .is_some_and(|(claim, _)| *claim == settlement.claim_id)
+                {
+                    held.remove(key);
+                }
+            }
+            self.settled.borrow_mut().push(settlement.clone());
+            Ok(())
+        }
+        async fn alerts(
+            &self,
+            _: Option<&ProjectId>,
+            _: u32,
+        ) -> Result<Vec<crate::budgets::settings::AlertRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Records what was sent; an address containing "bounce" fails.
+    #[derive(Default)]
+    struct Outbox(RefCell<Vec<String>>);
+
+    impl Notifier for Outbox {
+        async fn send_email(&self, _: &str, to: &str, _: &str) -> Result<(), String> {
+            if to.contains("bounce") {
+                return Err("mailbox unavailable".into());
+            }
+            self.0.borrow_mut().push(to.to_string());
+            Ok(())
+        }
+        async fn post_webhook(
+            &self,
+            url: &str,
+            _: &str,
+            _: &[(String, String)],
+        ) -> Result<(), String> {
+            self.0.borrow_mut().push(url.to_string());
+            Ok(())
+        }
+    }
+
+    fn item(project: &str, level: &str, emails: &[&str]) -> Outgoing {
+        Outgoing {
+            key: AlertKey::new(project, level),
+            log_scope: project.to_string(),
+            alert: RenderedAlert {
+                subject: format!("{project} {level}"),
+                text: "text".into(),
+                html: "<p>html</p>".into(),
+            },
+            channels: emails
+                .iter()
+                .map(|e| Channel::Email(e.to_string()))
+                .collect(),
+            facts: LogFacts::default(),
+            stamps: ProjectId::parse(project).ok(),
+        }
+    }
+
+    fn config() -> AlertConfig {
+        AlertConfig {
+            from_address: Some("alerts@example.com".into()),
+            ..AlertConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_run_sends_up_to_its_limit_defers_the_rest_unclaimed_and_the_next_run_sends_them() {
+        let (claims, outbox) = (Claims::default(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let window = now - chrono::Duration::hours(24);
+        // 30 alerts of one address each: 25 fit in a run.
+        let outgoing: Vec<Outgoing> = (0..30)
+            .map(|i| item(&format!("p{i:02}"), "budget-80", &["ops@example.com"]))
+            .collect();
+        let run = |at| {
+            block_on(deliver(
+                &claims,
+                &outbox,
+                &SystemEntropy,
+                &config(),
+                at,
+                window,
+                Mode::Send,
+                MAX_SENDS_PER_RUN,
+                &outgoing,
+            ))
+            .unwrap()
+        };
+        let first = run(now);
+        let fates: Vec<Fate> = first.items.iter().map(|d| d.fate).collect();
+        assert_eq!(fates[..25], [Fate::Attempted { sent: 1, failed: 0 }; 25]);
+        assert_eq!(fates[25..], [Fate::Deferred; 5]);
+        assert_eq!(first.items[29].outcomes[0].status, "deferred");
+        assert_eq!(
+            claims.held.borrow().len(),
+            25,
+            "deferred alerts are not claimed"
+        );
+        let settled = claims.settled.borrow()[0].clone();
+        assert_eq!(
+            (
+                settled.records.len(),
+                settled.alerted.len(),
+                settled.released.len()
+            ),
+            (25, 25, 0)
+        );
+
+        let second = run(now + chrono::Duration::minutes(5));
+        let sent: Vec<usize> = second
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| matches!(d.fate, Fate::Attempted { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(sent, vec![25, 26, 27, 28, 29]);
+        assert!(second.items[..25].iter().all(|d| d.fate == Fate::Claimed));
+        assert_eq!(outbox.0.borrow().len(), 30, "each alert went out once");
+    }
+
+    #[test]
+    fn an_alert_whose_every_send_failed_is_released_and_one_repeated_in_a_run_is_sent_once() {
+        let (claims, outbox) = (Claims::default(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let outgoing = vec![
+            item("ads", "budget-100", &["bounce@example.com"]),
+            item("ads", "daily", &["bounce@example.com", "lead@example.com"]),
+            item("video", "credit-expiry", &["ops@example.com"]),
+            item("video", "credit-expiry", &["ops@example.com"]),
+        ];
+        let report = block_on(deliver(
+            &claims,
+            &outbox,
+            &SystemEntropy,
+            &config(),
+            now,
+            now - chrono::Duration::hours(24),
+            Mode::Send,
+            MAX_SENDS_PER_RUN,
+            &outgoing,
+        ))
+        .unwrap();
+        let fates: Vec<Fate> = report.items.iter().map(|d| d.fate).collect();
+        assert_eq!(
+            fates,
+            vec![
+                Fate::Attempted { sent: 0, failed: 1 },
+                Fate::Attempted { sent: 1, failed: 1 },
+                Fate::Attempted { sent: 1, failed: 0 },
+                Fate::Claimed,
+            ]
+        );
+        let settled = claims.settled.borrow()[0].clone();
+        assert_eq!(settled.released, vec![AlertKey::new("ads", "budget-100")]);
+        assert_eq!(
+            settled
+                .alerted
+                .iter()
+                .map(ProjectId::as_str)
+                .collect::<Vec<_>>(),
+            vec!["ads", "video"]
+        );
+        let statuses: Vec<(String, String)> = settled
+            .records
+            .iter()
+            .map(|r| (r.recipient.clone(), r.status.clone()))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ("bounce@example.com".into(), "failed".into()),
+                ("bounce@example.com".into(), "failed".into()),
+                ("lead@example.com".into(), "sent".into()),
+                ("ops@example.com".into(), "sent".into()),
+            ]
+        );
+        // The released claim is open again; the others hold.
+        let held: Vec<AlertKey> = claims.held.borrow().keys().cloned().collect();
+        assert_eq!(
+            held,
+            vec![
+                AlertKey::new("ads", "daily"),
+                AlertKey::new("video", "credit-expiry")
+            ]
+        );
+    }
+}

@@ -1,0 +1,785 @@
+//! Scheduled spend reports: each closed week (Monday to Monday) or calendar month of a
+//! project's budget time zone, emailed to its alert addresses. The cron sends a period's
+//! report once, in its first run after the period closes ([`SEND_WITHIN_HOURS`]); a project
+//! with no usage in the period gets none.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::budgets::alerts::{dashboard_link, escape_html, AlertConfig, Mode, Notifier, RenderedAlert};
+use crate::budgets::settings::{AlertKey, BudgetSettings, BudgetStore, ReportSchedule};
+use crate::kernel::clock::{format_timestamp, Entropy};
+use crate::budgets::delivery::{deliver, Channel, Fate, LogFacts, Outgoing};
+use crate::kernel::error::CoreError;
+use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
+use crate::reports::report::{local_midnight, Dim, Range, ReportStore, RollupRow};
+
+/// A closed period's report goes out in the first cron run within this many hours of its end
+/// (the cron runs every six hours); later runs leave it alone.
+pub const SEND_WITHIN_HOURS: i64 = 48;
+/// Lines shown per breakdown (providers, models, operations).
+const TOP: usize = 10;
+
+/// The period a report covers and the one before it, for the comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportPeriod {
+    pub schedule: ReportSchedule,
+    pub first_day: NaiveDate,
+    /// The day after the last one.
+    pub end_day: NaiveDate,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub previous_from: DateTime<Utc>,
+    pub tz: Tz,
+}
+
+impl ReportPeriod {
+    /// The last week or month of `tz` that had closed by `now`.
+    pub fn last_closed(schedule: ReportSchedule, tz: Tz, now: DateTime<Utc>) -> ReportPeriod {
+        let today = now.with_timezone(&tz).date_naive();
+        let (first_day, end_day, previous_day) = match schedule {
+            ReportSchedule::Weekly => {
+                let monday =
+                    today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+                let first = monday - Duration::days(7);
+                (first, monday, first - Duration::days(7))
+            }
+            ReportSchedule::Monthly => {
+                let first_of_month = today.with_day(1).unwrap_or(today);
+                let first = first_of_month
+                    .checked_sub_months(Months::new(1))
+                    .unwrap_or(first_of_month);
+                let previous = first.checked_sub_months(Months::new(1)).unwrap_or(first);
+                (first, first_of_month, previous)
+            }
+        };
+        ReportPeriod {
+            schedule,
+            first_day,
+            end_day,
+            from: local_midnight(first_day, tz),
+            to: local_midnight(end_day, tz),
+            previous_from: local_midnight(previous_day, tz),
+            tz,
+        }
+    }
+
+    /// "the week of 2026-11-16 to 2026-11-22" or "November 2026".
+    pub fn label(&self) -> String {
+        match self.schedule {
+            ReportSchedule::Weekly => format!(
+                "the week of {} to {}",
+                self.first_day,
+                self.end_day - Duration::days(1)
+            ),
+            ReportSchedule::Monthly => self.first_day.format("%B %Y").to_string(),
+        }
+    }
+
+    /// The alert level a sent report is claimed and logged under.
+    pub fn level(&self) -> String {
+        format!("report-{}-{}", self.schedule.name(), self.first_day)
+    }
+
+    /// Whether the cron should send it now: closed, and closed recently.
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        now >= self.to && now - self.to < Duration::hours(SEND_WITHIN_HOURS)
+    }
+
+    fn range(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Range {
+        Range {
+            from: Some(from),
+            to: Some(to),
+            tz: self.tz,
+        }
+    }
+}
+
+/// One line of a breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub name: String,
+    pub cost: Totals,
+    pub events: i64,
+}
+
+/// A project's report for one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Digest {
+    pub project_id: String,
+    pub project_name: String,
+    pub schedule: ReportSchedule,
+    pub label: String,
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    pub cost: Totals,
+    pub events: i64,
+    pub unpriced_events: i64,
+    pub previous_cost: Totals,
+    pub previous_events: i64,
+    /// The change in the main currency (the budget's), as a percent with one decimal; `None`
+    /// when the period before had no spend in it.
+    pub change_percent: Option<String>,
+    pub currency: Currency,
+    pub budget: Option<Money>,
+    pub providers: Vec<Line>,
+    pub models: Vec<Line>,
+    pub operations: Vec<Line>,
+}
+
+fn lines(
+    rows: &[&RollupRow],
+    name: impl Fn(&RollupRow) -> String,
+    currency: Currency,
+) -> Vec<Line> {
+    let mut map: BTreeMap<String, Line> = BTreeMap::new();
+    for row in rows {
+        let key = name(row);
+        let line = map.entry(key.clone()).or_insert_with(|| Line {
+            name: key,
+            cost: Totals::new(),
+            events: 0,
+        });
+        line.events += row.measures[0];
+        if let Ok(c) = Currency::parse(&row.currency) {
+            line.cost.add(Money::new(row.cost_nanos, c));
+        }
+    }
+    let mut list: Vec<Line> = map.into_values().collect();
+    list.sort_by(|a, b| {
+        b.cost
+            .get(currency)
+            .nanos
+            .cmp(&a.cost.get(currency).nanos)
+            .then(b.events.cmp(&a.events))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    list.truncate(TOP);
+    list
+}
+
+/// The report of one project from the period's rows (dims project, provider, model,
+/// operation) and the previous period's (dim project), both of any number of projects.
+pub fn digest(
+    settings: &BudgetSettings,
+    period: &ReportPeriod,
+    rows: &[RollupRow],
+    previous: &[RollupRow],
+) -> Digest {
+    let id = settings.project_id.as_str();
+    let mine: Vec<&RollupRow> = rows
+        .iter()
+        .filter(|r| r.project_id.as_deref() == Some(id))
+        .collect();
+    let currency = settings.amount.map_or(settings.currency, |m| m.currency);
+    let mut cost = Totals::new();
+    let (mut events, mut unpriced) = (0, 0);
+    for row in &mine {
+        events += row.measures[0];
+        unpriced += row.measures[1];
+        if let Ok(c) = Currency::parse(&row.currency) {
+            cost.add(Money::new(row.cost_nanos, c));
+        }
+    }
+    let mut previous_cost = Totals::new();
+    let mut previous_events = 0;
+    for row in previous
+        .iter()
+        .filter(|r| r.project_id.as_deref() == Some(id))
+    {
+        previous_events += row.measures[0];
+        if let Ok(c) = Currency::parse(&row.currency) {
+            previous_cost.add(Money::new(row.cost_nanos, c));
+        }
+    }
+    let (now_nanos, before_nanos) = (cost.get(currency).nanos, previous_cost.get(currency).nanos);
+    let change_percent = (before_nanos > 0).then(|| {
+        format_scaled(
+            div_round_half_even((now_nanos - before_nanos) * 1_000, before_nanos),
+            1,
+            1,
+        )
+    });
+    let text = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
+    Digest {
+        project_id: id.to_string(),
+        project_name: settings.project_name.clone(),
+        schedule: period.schedule,
+        label: period.label(),
+        from: format_timestamp(period.from),
+        to: format_timestamp(period.to),
+        timezone: period.tz.name().to_string(),
+        cost,
+        events,
+        unpriced_events: unpriced,
+        previous_cost,
+        previous_events,
+        change_percent,
+        currency,
+        budget: settings.amount,
+        providers: lines(&mine, |r| text(&r.provider, "(none)"), currency),
+        models: lines(
+            &mine,
+            |r| {
+                format!(
+                    "{} / {}",
+                    text(&r.provider, "(none)"),
+                    text(&r.model, "(none)")
+                )
+            },
+            currency,
+        ),
+        operations: lines(&mine, |r| text(&r.operation, "(none)"), currency),
+    }
+}
+
+fn money_list(totals: &Totals) -> String {
+    let list: Vec<String> = totals
+        .iter()
+        .filter(|m| m.nanos != 0)
+        .map(|m| m.rounded())
+        .collect();
+    if list.is_empty() {
+        "0.00".to_string()
+    } else {
+        list.join(", ")
+    }
+}
+
+fn signed(change: &str) -> String {
+    if change.starts_with('-') {
+        format!("{change}%")
+    } else {
+        format!("+{change}%")
+    }
+}
+
+/// The email (subject, plain text and HTML) of a report. Every name from the API is escaped
+/// in the HTML.
+pub fn render_digest(d: &Digest, config: &AlertConfig) -> RenderedAlert {
+    let change = d
+        .change_percent
+        .as_deref()
+        .map(|c| format!(" ({} on {})", signed(c), before_word(d.schedule)))
+        .unwrap_or_default();
+    let subject = format!(
+        "[AI spend] {}: {} in {}{change}",
+        d.project_name,
+        money_list(&d.cost),
+        d.label
+    );
+    let link = dashboard_link(config, &d.project_id);
+    let mut text = format!(
+        "Spend report for {} ({}), {} ({}).\n\nTotal: {}\n{}: {}\nEvents: {} ({} unpriced)\n",
+        d.project_name,
+        d.project_id,
+        d.label,
+        d.timezone,
+        money_list(&d.cost),
+        capitalized(before_word(d.schedule)),
+        money_list(&d.previous_cost),
+        d.events,
+        d.unpriced_events,
+    );
+    if let Some(budget) = d.budget {
+        text.push_str(&format!("Monthly budget: {}\n", budget.rounded()));
+    }
+    let sections = [
+        ("By provider", &d.providers),
+        ("By model", &d.models),
+        ("By operation", &d.operations),
+    ];
+    for (title, list) in sections {
+        if list.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{title}:\n"));
+        for line in list.iter() {
+            text.push_str(&format!(
+                "  {}: {} ({} events)\n",
+                line.name,
+                money_list(&line.cost),
+                line.events
+            ));
+        }
+    }
+    if let Some(l) = &link {
+        text.push_str(&format!("\nDashboard: {l}\n"));
+    }
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>Spend report</title></head>\
+         <body style=\"font-family:Arial,Helvetica,sans-serif;color:#1e293b\">\
+         <h1 style=\"font-size:20px\">Spend report: {}</h1>\
+         <p>{} ({})</p>\
+         <p style=\"font-size:18px\"><strong>{}</strong>{}</p>\
+         <p>{}: {}<br />Events: {} ({} unpriced){}</p>",
+        escape_html(&d.project_name),
+        escape_html(&d.label),
+        escape_html(&d.timezone),
+        escape_html(&money_list(&d.cost)),
+        escape_html(&change),
+        capitalized(before_word(d.schedule)),
+        escape_html(&money_list(&d.previous_cost)),
+        d.events,
+        d.unpriced_events,
+        d.budget
+            .map(|b| format!("<br />Monthly budget: {}", escape_html(&b.rounded())))
+            .unwrap_or_default(),
+    );
+    for (title, list) in sections {
+        if list.is_empty() {
+            continue;
+        }
+        html.push_str(&format!(
+            "<h2 style=\"font-size:16px\">{title}</h2><table style=\"border-collapse:collapse\">\
+             <tr><th style=\"text-align:left;padding:2px 12px 2px 0\">Name</th>\
+             <th style=\"text-align:right;padding:2px 12px\">Cost</th>\
+             <th style=\"text-align:right;padding:2px 0\">Events</th></tr>"
+        ));
+        for line in list.iter() {
+            html.push_str(&format!(
+                "<tr><td style=\"padding:2px 12px 2px 0\">{}</td><td style=\"text-align:right;padding:2px 12px\">{}</td><td style=\"text-align:right\">{}</td></tr>",
+                escape_html(&line.name),
+                escape_html(&money_list(&line.cost)),
+                line.events
+            ));
+        }
+        html.push_str("</table>");
+    }
+    if let Some(l) = &link {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Open the dashboard</a></p>",
+            escape_html(l)
+        ));
+    }
+    html.push_str("</body></html>\n");
+    RenderedAlert {
+        subject,
+        text,
+        html,
+    }
+}
+
+fn before_word(schedule: ReportSchedule) -> &'static str {
+    match schedule {
+        ReportSchedule::Weekly => "the week before",
+        ReportSchedule::Monthly => "the month before",
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Reads the rows a set of projects' reports need: the period by project, provider, model and
+/// operation, and the period before by project. Two queries serve every project of one zone
+/// and schedule.
+async fn period_rows(
+    reports: &impl ReportStore,
+    period: &ReportPeriod,
+    only: Option<&crate::access::projects::ProjectId>,
+) -> Result<(Vec<RollupRow>, Vec<RollupRow>), CoreError> {
+    let mut read = reports.rollups_many(&period_queries(period, only)).await?;
+    let previous = read.pop().unwrap_or_default();
+    let rows = read.pop().unwrap_or_default();
+    Ok((rows, previous))
+}
+
+/// The two reads of [`period_rows`].
+fn period_queries(
+    period: &ReportPeriod,
+    only: Option<&crate::access::projects::ProjectId>,
+) -> [crate::reports::report::RollupQuery; 2] {
+    let mut query = period.range(period.from, period.to).rollup_query(None);
+    query.project_id = only.cloned();
+    query.dims = vec![Dim::Project, Dim::Provider, Dim::Model, Dim::Operation];
+    let mut before = period
+        .range(period.previous_from, period.from)
+        .rollup_query(None);
+    before.project_id = only.cloned();
+    before.dims = vec![Dim::Project];
+    [query, before]
+}
+
+/// `GET /api/admin/projects/{id}/report`: the report of the last closed period, as it would
+/// be sent (nothing is sent or claimed).
+pub async fn preview(
+    reports: &impl ReportStore,
+    settings: &BudgetSettings,
+    schedule: ReportSchedule,
+    config: &AlertConfig,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, CoreError> {
+    let period = ReportPeriod::last_closed(schedule, settings.tz(), now);
+    let (rows, previous) = period_rows(reports, &period, Some(&settings.project_id)).await?;
+    let d = digest(settings, &period, &rows, &previous);
+    let email = render_digest(&d, config);
+    Ok(serde_json::json!({
+        "report": d,
+        "level": period.level(),
+        "recipients": config.recipients(&settings.emails),
+        "scheduled": settings.report_schedule.map(|s| s.name()),
+        "sent_by_cron": settings.report_schedule == Some(schedule) && !config.recipients(&settings.emails).is_empty() && d.events > 0,
+        "email": { "subject": email.subject, "text": email.text, "html": email.html },
+    }))
+}
+
+/// What one project's scheduled report did in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestOutcome {
+    pub project_id: String,
+    pub level: String,
+    /// `sent`, `failed`, `already_sent`, `deferred` (past the run's send limit: the next run
+    /// sends it), `no_usage`, or `no_recipients`.
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DigestRun {
+    pub sent: usize,
+    pub failed: usize,
+    pub reports: Vec<DigestOutcome>,
+    /// Set when the reports went out but their log could not be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
+}
+
+/// Which reports to send.
+#[derive(Debug, Clone, Copy)]
+pub enum Which<'a> {
+    /// The cron: every scheduled report whose period just closed.
+    Due,
+    /// `POST /api/admin/projects/{id}/report`: this project's report of the last closed
+    /// period of this kind now, whatever its schedule (still once per period).
+    Project(&'a BudgetSettings, ReportSchedule),
+}
+
+/// Sends the reports `which` names, each period's once: a sent report is claimed for good
+/// under its level, so neither a later run nor a manual send repeats it. At most `max_sends`
+/// messages go out (the cron passes what its budget check left of the run's share).
+#[allow(clippy::too_many_arguments)]
+pub async fn send_digests(
+    budgets: &impl BudgetStore,
+    reports: &impl ReportStore,
+    notifier: &impl Notifier,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    now: DateTime<Utc>,
+    which: Which<'_>,
+    max_sends: usize,
+) -> Result<DigestRun, CoreError> {
+    let mut run = DigestRun::default();
+    // The reports of this run: each project's, with its period and figures.
+    let mut reports_due: Vec<(BudgetSettings, ReportPeriod, Digest)> = Vec::new();
+    if let Which::Project(settings, schedule) = which {
+        let period = ReportPeriod::last_closed(schedule, settings.tz(), now);
+        let (rows, previous) = period_rows(reports, &period, Some(&settings.project_id)).await?;
+        let d = digest(settings, &period, &rows, &previous);
+        reports_due.push((settings.clone(), period, d));
+    } else {
+        // Projects whose last closed period is due, grouped by zone and schedule: each
+        // group's rows are read once.
+        let mut groups: BTreeMap<(String, &'static str), (ReportPeriod, Vec<BudgetSettings>)> =
+            BTreeMap::new();
+        for settings in budgets.budgets().await?.into_iter().flatten() {
+            let Some(schedule) = settings.report_schedule else {
+                continue;
+            };
+            if config.recipients(&settings.emails).is_empty() {
+                continue;
+            }
+            let period = ReportPeriod::last_closed(schedule, settings.tz(), now);
+            if !period.due(now) {
+                continue;
+            }
+            groups
+                .entry((period.tz.name().to_string(), schedule.name()))
+                .or_insert_with(|| (period, Vec::new()))
+                .1
+                .push(settings);
+        }
+        // Every group's two reads in one call.
+        let queries: Vec<crate::reports::report::RollupQuery> = groups
+            .values()
+            .flat_map(|(period, _)| period_queries(period, None))
+            .collect();
+        let mut read = reports.rollups_many(&queries).await?.into_iter();
+        for (period, projects) in groups.into_values() {
+            let rows = read.next().unwrap_or_default();
+            let previous = read.next().unwrap_or_default();
+            for settings in projects {
+                let d = digest(&settings, &period, &rows, &previous);
+                reports_due.push((settings, period.clone(), d));
+            }
+        }
+    }
+    let mut outgoing = Vec::new();
+    let mut slots = Vec::new();
+    for (settings, period, d) in &reports_due {
+        let mut outcome = DigestOutcome {
+            project_id: settings.project_id.as_str().to_string(),
+            level: period.level(),
+            action: "no_usage".into(),
+        };
+        let recipients = config.recipients(&settings.emails);
+        if d.events > 0 && recipients.is_empty() {
+            outcome.action = "no_recipients".into();
+        }
+        if d.events > 0 && !recipients.is_empty() {
+            slots.push(Some(outgoing.len()));
+            outgoing.push(Outgoing {
+                key: AlertKey::new(settings.project_id.as_str(), period.level()),
+                log_scope: settings.project_id.as_str().to_string(),
+                alert: render_digest(d, config),
+                channels: recipients.iter().cloned().map(Channel::Email).collect(),
+                facts: LogFacts {
+                    spend: d.cost.get(d.currency).amount_string(),
+                    budget: d.budget.map(|b| b.amount_string()).unwrap_or_default(),
+                    currency: d.currency.to_string(),
+                    percent_used: String::new(),
+                },
+                stamps: None,
+            });
+        } else {
+            slots.push(None);
+        }
+        run.reports.push(outcome);
+    }
+    // Claimed once for good (`not_after` is the epoch): a period's report goes once.
+    let deliveries = deliver(
+        budgets,
+        notifier,
+        entropy,
+        config,
+        now,
+        DateTime::<Utc>::UNIX_EPOCH,
+        Mode::Send,
+        max_sends,
+        &outgoing,
+    )
+    .await?;
+    for (outcome, slot) in run.reports.iter_mut().zip(slots) {
+        let Some(delivered) = slot.and_then(|i| deliveries.items.get(i)) else {
+            continue;
+        };
+        outcome.action = match delivered.fate {
+            Fate::Attempted { sent, failed } => {
+                run.sent += sent;
+                run.failed += failed;
+                if sent > 0 { "sent" } else { "failed" }.into()
+            }
+            Fate::Claimed => "already_sent".into(),
+            Fate::Deferred => "deferred".into(),
+            Fate::WouldSend => "would_send".into(),
+        };
+    }
+    run.log_error = deliveries.log_error;
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::kernel::money::Currency;
+    use crate::access::projects::ProjectId;
+    use crate::reports::report::MEASURES;
+
+    fn settings(name: &str, tz: Option<&str>) -> BudgetSettings {
+        BudgetSettings {
+            project_id: ProjectId::parse("ads").unwrap(),
+            project_name: name.into(),
+            project_client: None,
+            amount: Some(Money::parse("100", Currency::USD).unwrap()),
+            currency: Currency::USD,
+            alert_threshold_percent: 80,
+            levels: Vec::new(),
+            daily_limit: None,
+            timezone: tz.map(str::to_string),
+            emails: vec!["ops@example.com".into()],
+            webhook_url: None,
+            webhook_secret: None,
+            last_alert_sent: None,
+            report_schedule: Some(ReportSchedule::Weekly),
+            spike: None,
+        }
+    }
+
+    fn row(project: &str, provider: &str, model: &str, cost: &str, events: i64) -> RollupRow {
+        let mut measures = [0i64; MEASURES.len()];
+        measures[0] = events;
+        RollupRow {
+            bucket: None,
+            period: None,
+            project_id: Some(project.into()),
+            provider: Some(provider.into()),
+            model: Some(model.into()),
+            operation: Some("script".into()),
+            currency: "USD".into(),
+            cost_nanos: Money::parse(cost, Currency::USD).unwrap().nanos,
+            measures,
+        }
+    }
+
+    #[test]
+    fn a_week_is_monday_to_monday_in_the_budgets_zone_and_is_due_for_two_days_after_it_closes() {
+        let at = |d, h| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        let week = ReportPeriod::last_closed(ReportSchedule::Weekly, Tz::UTC, at(25, 9));
+        assert_eq!(
+            (week.first_day.to_string(), week.end_day.to_string()),
+            ("2026-11-16".into(), "2026-11-23".into())
+        );
+        assert_eq!(week.label(), "the week of 2026-11-16 to 2026-11-22");
+        assert_eq!(week.level(), "report-weekly-2026-11-16");
+        assert_eq!(week.previous_from, at(9, 0));
+        assert!(week.due(at(23, 0)) && week.due(at(24, 23)));
+        assert!(
+            !week.due(at(25, 0)),
+            "two days after, the cron leaves it alone"
+        );
+        // Monday 01:00 in UTC is still Sunday in New York: the last closed week there is
+        // the one before, and the week that ends at New York's midnight is 05:00 UTC.
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let early = ReportPeriod::last_closed(ReportSchedule::Weekly, ny, at(23, 1));
+        assert_eq!(early.first_day.to_string(), "2026-11-09");
+        let later = ReportPeriod::last_closed(ReportSchedule::Weekly, ny, at(23, 6));
+        assert_eq!((later.from, later.to), (at(16, 5), at(23, 5)));
+    }
+
+    #[test]
+    fn a_month_is_the_calendar_month_in_the_zone_across_a_daylight_saving_change() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap();
+        let month = ReportPeriod::last_closed(ReportSchedule::Monthly, ny, now);
+        assert_eq!(month.label(), "November 2026");
+        // November starts in daylight time (UTC-4) and ends in standard time (UTC-5).
+        assert_eq!(
+            (month.from, month.to, month.previous_from),
+            (
+                Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2026, 12, 1, 5, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2026, 10, 1, 4, 0, 0).unwrap()
+            )
+        );
+        let before_midnight = Utc.with_ymd_and_hms(2026, 12, 1, 4, 0, 0).unwrap();
+        assert_eq!(
+            ReportPeriod::last_closed(ReportSchedule::Monthly, ny, before_midnight).label(),
+            "October 2026"
+        );
+    }
+
+    #[test]
+    fn the_report_sums_its_project_compares_with_the_period_before_and_escapes_names_in_html() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let period = ReportPeriod::last_closed(ReportSchedule::Weekly, Tz::UTC, now);
+        let rows = vec![
+            row("ads", "openai", "gpt-4o", "7.50", 30),
+            row("ads", "heygen", "<avatar>", "4.50", 3),
+            row("ads", "openai", "gpt-4o-mini", "0.00", 12),
+            row("other", "openai", "gpt-4o", "99", 1),
+        ];
+        let previous = vec![
+            row("ads", "openai", "", "10", 20),
+            row("other", "openai", "", "5", 1),
+        ];
+        let s = settings("Ads & <Promos>", None);
+        let d = digest(&s, &period, &rows, &previous);
+        assert_eq!(d.cost.get(Currency::USD).amount_string(), "12.00");
+        assert_eq!((d.events, d.previous_events), (45, 20));
+        assert_eq!(d.change_percent.as_deref(), Some("20.0"));
+        let providers: Vec<(&str, String, i64)> = d
+            .providers
+            .iter()
+            .map(|l| {
+                (
+                    l.name.as_str(),
+                    l.cost.get(Currency::USD).amount_string(),
+                    l.events,
+                )
+            })
+            .collect();
+        assert_eq!(
+            providers,
+            vec![("openai", "7.50".into(), 42), ("heygen", "4.50".into(), 3)]
+        );
+        assert_eq!(d.models[0].name, "openai / gpt-4o");
+        let email = render_digest(&d, &AlertConfig::default());
+        assert_eq!(
+            email.subject,
+            "[AI spend] Ads & <Promos>: 12.00 USD in the week of 2026-11-16 to 2026-11-22 (+20.0% on the week before)"
+        );
+        assert!(email.text.contains("Total: 12.00 USD\nThe week before: 10.00 USD\nEvents: 45 (0 unpriced)\nMonthly budget: 100.00 USD\n"), "{}", email.text);
+        assert!(email
+            .text
+            .contains("  heygen / <avatar>: 4.50 USD (3 events)\n"));
+        assert!(email
+            .html
+            .contains("Spend report: Ads &amp; &lt;Promos&gt;"));
+        assert!(email.html.contains("heygen / &lt;avatar&gt;"));
+        assert!(!email.html.contains("<avatar>") && !email.html.contains("<Promos>"));
+        // A first week with nothing before it has no change to show.
+        let first = digest(&s, &period, &rows, &[]);
+        assert_eq!(first.change_percent, None);
+        assert!(!render_digest(&first, &AlertConfig::default())
+            .subject
+            .contains('%'));
+    }
+
+    #[test]
+    fn the_report_email_rounds_money_as_the_dashboard_does_and_the_digest_keeps_it_exact() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let period = ReportPeriod::last_closed(ReportSchedule::Weekly, Tz::UTC, now);
+        let rows = vec![
+            row("ads", "openai", "gpt-4o", "1234.565", 30),
+            row("ads", "heygen", "avatar", "0.000123456", 3),
+        ];
+        let previous = vec![row("ads", "openai", "", "0.683653704", 20)];
+        let mut s = settings("Ads", None);
+        s.amount = Some(Money::parse("2500.005", Currency::USD).unwrap());
+        let d = digest(&s, &period, &rows, &previous);
+
+        let email = render_digest(&d, &AlertConfig::default());
+
+        assert_eq!(
+            d.cost.get(Currency::USD).amount_string(),
+            "1234.565123456",
+            "the digest keeps the exact sum"
+        );
+        assert!(
+            email
+                .subject
+                .starts_with("[AI spend] Ads: 1,234.57 USD in the week of "),
+            "{}",
+            email.subject
+        );
+        assert!(
+            email.text.contains(
+                "Total: 1,234.57 USD\nThe week before: 0.684 USD\nEvents: 33 (0 unpriced)\n\
+                 Monthly budget: 2,500.01 USD\n"
+            ),
+            "{}",
+            email.text
+        );
+        assert!(email.text.contains("  heygen: 0.000123 USD (3 events)\n"));
+        assert!(email
+            .text
+            .contains("  openai / gpt-4o: 1,234.57 USD (30 events)\n"));
+        for html in [
+            "<strong>1,234.57 USD</strong>",
+            "The week before: 0.684 USD",
+            "Monthly budget: 2,500.01 USD",
+            ">0.000123 USD</td>",
+        ] {
+            assert!(email.html.contains(html), "{html} in {}", email.html);
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Turning request bodies into typed values once, at the boundary. Every parse failure names
+//! the JSON path of the offending field, so a client can fix its request without guessing.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::kernel::error::{CoreError, FieldError};
+
+/// Parses a JSON body into `T`. Unknown fields, wrong types and syntax errors become a
+/// [`CoreError::MalformedBody`] whose details name the field (`events[2].model`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(CoreError::MalformedBody {
+            message: "request body is empty; expected a JSON object".into(),
+            details: vec![],
+        });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = strip_position(&inner.to_string());
+        if inner.is_syntax() || inner.is_eof() {
+            CoreError::MalformedBody {
+                message: format!("request body is not valid JSON: {message}"),
+                details: vec![],
+            }
+        } else {
+            let (field, message) = locate(&path, &message);
+            let field = if field == "." {
+                "body".to_string()
+            } else {
+                field
+            };
+            CoreError::MalformedBody {
+                message: format!("`{field}`: {message}"),
+                details: vec![FieldError::new(field, message)],
+            }
+        }
+    })?;
+    deserializer.end().map_err(|_| CoreError::MalformedBody {
+        message: "request body has trailing characters after the JSON value".into(),
+        details: vec![],
+    })?;
+    Ok(value)
+}
+
+/// Where a serde error (its message without position) belongs and what to tell the client.
+/// serde reports "duplicate field `x`" and "missing field `x`" at the object's path, so the
+/// field is taken from the message; integer type errors say in words what is wanted. The path
+/// stays `.` for the whole value.
+pub(crate) fn locate(path: &str, message: &str) -> (String, String) {
+    let named = message
+        .strip_prefix("duplicate field `")
+        .or_else(|| message.strip_prefix("missing field `"))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path, named) {
+        (".", Some(name)) => name.to_string(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        _ => path.to_string(),
+    };
+    let message = if message.starts_with("missing field `") {
+        "is required".to_string()
+    } else {
+        ["u64", "u32", "u16", "u8", "usize"]
+            .iter()
+            .fold(message.to_string(), |m, t| {
+                m.replace(
+                    &format!("expected {t}"),
+                    "expected a whole number, 0 or more",
+                )
+            })
+            .replace("expected i64", "expected a whole number")
+    };
+    (field, message)
+}
+
+/// serde_json appends " at line 1 column 12"; the field path says more to a client.
+pub(crate) fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Whether a character would let a name read as something it is not: control characters
+/// (C0, DEL, C1), line and paragraph separators, and the characters that show as nothing or
+/// change the order of what is shown: the Unicode format characters (category Cf: direction
+/// marks, embeddings, overrides and isolates, zero-width spaces and joiners, word joiner and
+/// invisible operators, the byte-order mark, soft hyphen, interlinear annotation, tag
+/// characters, ...), the combining grapheme joiner and the Hangul fillers, which render blank.
+/// `\u{202E}cba` shows as `abc`; `ad\u{200B}min` looks like `admin`.
+pub fn hidden_character(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
+}
+
+/// The one check of a name or label people read (a project or plan name, an event's id,
+/// operation, job, session or endpoint, a metadata key): refused, naming `field`, when it
+/// holds a [`hidden_character`], so that nothing shown in the dashboard, a CSV or an alert can
+/// pass for another name.
+pub fn visible_text(field: impl Into<String>, text: &str) -> Result<(), FieldError> {
+    match text.chars().find(|c| hidden_character(*c)) {
+        None => Ok(()),
+        Some(c) if c.is_control() => Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        )),
+        Some(c) => Err(FieldError::new(
+            field,
+            format!(
+                "must not contain invisible or direction-control characters (U+{:04X})",
+                u32::from(c)
+            ),
+        )),
+    }
+}
+
+/// For PATCH bodies: distinguishes an absent field (`None`) from an explicit `null`
+/// (`Some(None)`), which clears the value.
+pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A number or a string holding a decimal; money and prices accept both so that a client can
+/// send `"0.045"` and keep every digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecimalText(pub String);
+
+impl<'de> Deserialize<'de> for DecimalText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(serde_json::Number),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom("expected a decimal number or a string holding one")
+        })? {
+            // serde_json prints the shortest text that reads back as the same number, which
+            // is what the client wrote for any amount with up to 15 significant digits.
+            Raw::Number(n) => Ok(DecimalText(n.to_string())),
+            Raw::Text(s) => Ok(DecimalText(s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        count: Option<u32>,
+        items: Option<Vec<Item>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        size: u32,
+    }
+
+    fn details(error: CoreError) -> Vec<FieldError> {
+        match error {
+            CoreError::MalformedBody { details, .. } => details,
+            other => panic!("expected a malformed body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_nested_field() {
+        let error =
+            parse_json::<Sample>(br#"{"name":"a","items":[{"size":1},{"size":"x"}]}"#).unwrap_err();
+        assert_eq!(details(error)[0].field, "items[1].size");
+    }
+
+    #[test]
+    fn an_unknown_field_is_rejected_and_named() {
+        let error = parse_json::<Sample>(br#"{"name":"a","colour":"red"}"#).unwrap_err();
+        let d = details(error);
+        assert!(d[0].message.contains("colour"), "{d:?}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_rejected() {
+        let error = parse_json::<Sample>(br#"{"name":"a","count":-1}"#).unwrap_err();
+        assert_eq!(details(error)[0].field, "count");
+    }
+
+    #[test]
+    fn syntax_errors_and_empty_bodies_are_malformed() {
+        assert!(matches!(
+            parse_json::<Sample>(b"{\"name\":"),
+            Err(CoreError::MalformedBody { .. })
+        ));
+        assert!(matches!(
+            parse_json::<Sample>(b"  "),
+            Err(CoreError::MalformedBody { .. })
+        ));
+        assert!(matches!(
+            parse_json::<Sample>(br#"{"name":"a"} x"#),
+            Err(CoreError::MalformedBody { .. })
+        ));
+    }
+
+    #[test]
+    fn every_direction_control_and_invisible_character_is_hidden_and_letters_are_not() {
+        let hidden = [
+            '\u{0000}',
+            '\u{001B}',
+            '\u{007F}',
+            '\u{0085}',
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{180E}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{206A}',
+            '\u{206F}',
+            '\u{3164}',
+            '\u{FEFF}',
+            '\u{FFF9}',
+            '\u{E0001}',
+            '\u{E0041}',
+        ];
+        for c in hidden {
+            assert!(hidden_character(c), "U+{:04X}", u32::from(c));
+            let problem = visible_text("name", &format!("a{c}b")).unwrap_err();
+            assert_eq!(problem.field, "name");
+        }
+        for text in [
+            "Video ads",
+            "Café",
+            "广告",
+            "العربية",
+            "עברית",
+            "a-b_c/d:e@f",
+            "🎬 clips",
+        ] {
+            assert_eq!(visible_text("name", text), Ok(()), "{text}");
+        }
+        assert_eq!(
+            visible_text("name", "a\u{202E}b").unwrap_err().message,
+            "must not contain invisible or direction-control characters (U+202E)"
+        );
+        assert_eq!(
+            visible_text("name", "a\u{0007}b").unwrap_err().message,
+            "must not contain control characters"
+        );
+    }
+
+    #[test]
+    fn decimal_text_keeps_the_digits_the_client_wrote() {
+        let n: DecimalText = serde_json::from_str("0.045").unwrap();
+        assert_eq!(n.0, "0.045");
+        let s: DecimalText = serde_json::from_str("\"12.50\"").unwrap();
+        assert_eq!(s.0, "12.50");
+        assert!(serde_json::from_str::<DecimalText>("true").is_err());
+    }
+}

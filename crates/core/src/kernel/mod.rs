@@ -1,0 +1,11 @@
+//! The kernel: what every capability stands on. Money and its one rounding rule, the clock
+//! and entropy, the error types, input and query-string parsing, the bounded cache, and the
+//! in-memory store of the host tests. It imports no capability.
+
+pub mod cache;
+pub mod clock;
+pub mod error;
+pub mod input;
+pub mod money;
+pub mod query;
+pub mod testing;

@@ -1,0 +1,393 @@
+//! Price services: custom prices (global or per project) that win over the built-in catalog,
+//! LiteLLM import, the effective catalog, and pricing one event.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::kernel::error::{CoreError, FieldError, StoreError};
+use crate::kernel::money::Money;
+use crate::pricing::catalog::{
+    builtin, candidate_names, Catalog, EntryInput, Origin, PriceBook, PriceEntry,
+};
+use crate::pricing::litellm::{self, Skipped};
+use crate::pricing::{quote, Quote, Unpriced, UsageKind};
+use crate::access::projects::{get_project, ProjectId};
+use crate::usage::store::ProjectStore;
+use crate::usage::event::UsageEvent;
+
+#[allow(async_fn_in_trait)]
+pub trait PriceStore {
+    /// Inserts or replaces custom entries (same provider, model, date and scope = same id).
+    async fn upsert_prices(&self, entries: &[PriceEntry]) -> Result<(), StoreError>;
+    async fn list_custom_prices(&self) -> Result<Vec<PriceEntry>, StoreError>;
+    /// Custom entries whose model or an alias matches one of `lookups` (`provider|name`).
+    async fn custom_prices_for(&self, lookups: &[String]) -> Result<Vec<PriceEntry>, StoreError>;
+    async fn delete_price(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Body of `POST /api/admin/prices`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPricesRequest {
+    /// When set, the entries apply to this project only.
+    pub project_id: Option<String>,
+    pub entries: Vec<EntryInput>,
+}
+
+/// The stable id of a custom entry: one per provider, model, date and scope.
+pub fn custom_price_id(entry: &PriceEntry, project: Option<&ProjectId>) -> String {
+    let scope = project.map(ProjectId::as_str).unwrap_or("");
+    let key = format!(
+        "{}|{}|{}|{}",
+        entry.provider, entry.model, entry.effective_from, scope
+    );
+    format!("prc_{}", &hex::encode(Sha256::digest(key.as_bytes()))[..16])
+}
+
+fn with_custom_origin(mut entry: PriceEntry, project: Option<&ProjectId>) -> PriceEntry {
+    entry.origin = Origin::Custom {
+        id: custom_price_id(&entry, project),
+        project_id: project.cloned(),
+    };
+    entry
+}
+
+async fn resolve_project(
+    projects: &impl ProjectStore,
+    project_id: Option<&str>,
+) -> Result<Option<ProjectId>, CoreError> {
+    match project_id {
+        Some(id) => {
+            let parsed = ProjectId::parse(id).map_err(|m| CoreError::invalid("project_id", m))?;
+            get_project(projects, parsed.as_str()).await?;
+            Ok(Some(parsed))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Adds or overrides custom entries; all or nothing.
+pub async fn add_custom_prices(
+    projects: &impl ProjectStore,
+    prices: &impl PriceStore,
+    request: CustomPricesRequest,
+) -> Result<Vec<PriceEntry>, CoreError> {
+    let project = resolve_project(projects, request.project_id.as_deref()).await?;
+    if request.entries.is_empty() {
+        return Err(CoreError::invalid(
+            "entries",
+            "must contain at least one entry",
+        ));
+    }
+    if request.entries.len() > 1000 {
+        return Err(CoreError::invalid(
+            "entries",
+            "at most 1000 entries per request",
+        ));
+    }
+    let mut parsed = Vec::new();
+    let mut errors: Vec<FieldError> = Vec::new();
+    for (i, input) in request.entries.iter().enumerate() {
+        match input.parse(&format!("entries[{i}]"), Origin::Builtin) {
+            Ok(e) => parsed.push(with_custom_origin(e, project.as_ref())),
+            Err(mut es) => errors.append(&mut es),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CoreError::Validation(errors));
+    }
+    prices.upsert_prices(&parsed).await?;
+    Ok(parsed)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub skipped: Vec<Skipped>,
+    pub dry_run: bool,
+    pub effective_from: NaiveDate,
+    pub project_id: Option<ProjectId>,
+    pub entries: Vec<PriceView>,
+}
+
+/// Imports LiteLLM's price file as custom entries effective from `effective_from`.
+pub async fn import_litellm(
+    projects: &impl ProjectStore,
+    prices: &impl PriceStore,
+    body: &serde_json::Value,
+    effective_from: NaiveDate,
+    project_id: Option<&str>,
+    providers: Option<&[String]>,
+    dry_run: bool,
+) -> Result<ImportReport, CoreError> {
+    let project = resolve_project(projects, project_id).await?;
+    let import =
+        litellm::convert(body, &effective_from.to_string()).map_err(CoreError::Validation)?;
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let mut skipped = import.skipped;
+    for input in import.entries {
+        if providers.is_some_and(|ps| !ps.contains(&input.provider)) {
+            continue;
+        }
+        let key = input.source.clone().unwrap_or_default();
+        // Problems are named under the file's own key: `gpt-x.mode`.
+        let name = key.rsplit_once(": ").map_or(key.as_str(), |(_, k)| k);
+        match input.parse(name, Origin::Builtin) {
+            Ok(e) => entries.push(with_custom_origin(e, project.as_ref())),
+            Err(es) => {
+                // Names LiteLLM uses that this product cannot store are skipped, not fatal.
+                if es
+                    .iter()
+                    .all(|e| e.field.ends_with("model") || e.field.ends_with("provider"))
+                {
+                    skipped.push(Skipped {
+                        key,
+                        reason: es[0].message.clone(),
+                    });
+                } else {
+                    errors.extend(es);
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CoreError::Validation(errors));
+    }
+    // One entry per (provider, model): LiteLLM lists some models under several keys.
+    entries.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
+    entries.dedup_by(|a, b| a.provider == b.provider && a.model == b.model);
+    if !dry_run && !entries.is_empty() {
+        prices.upsert_prices(&entries).await?;
+    }
+    Ok(ImportReport {
+        imported: entries.len(),
+        skipped,
+        dry_run,
+        effective_from,
+        project_id: project,
+        entries: entries.iter().map(PriceView::from).collect(),
+    })
+}
+
+/// A price entry as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceView {
+    pub id: String,
+    pub origin: &'static str,
+    pub project_id: Option<ProjectId>,
+    #[serde(flatten)]
+    pub entry: EntryInput,
+    pub counting: crate::pricing::Counting,
+}
+
+impl From<&PriceEntry> for PriceView {
+    fn from(e: &PriceEntry) -> Self {
+        let (id, origin, project_id) = match &e.origin {
+            Origin::Builtin => (
+                format!("builtin:{}:{}:{}", e.provider, e.model, e.effective_from),
+                "builtin",
+                None,
+            ),
+            Origin::Custom { id, project_id } => (id.clone(), "custom", project_id.clone()),
+        };
+        let mut entry = e.to_input();
+        entry.counting = None;
+        PriceView {
+            id,
+            origin,
+            project_id,
+            entry,
+            counting: e.counting,
+        }
+    }
+}
+
+/// Filters of `GET /api/prices`.
+#[derive(Debug)]
+pub struct PriceFilter {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// Entries in force on this day (ignored with `history`, which lists every dated entry).
+    pub on: NaiveDate,
+    pub history: bool,
+    pub project: Option<ProjectId>,
+}
+
+/// The effective catalog: for each model, the entry in force on the day (or every entry with
+/// `history`), custom entries first.
+pub fn effective_catalog(custom: &[PriceEntry], filter: &PriceFilter) -> Vec<PriceView> {
+    let builtin = builtin();
+    let visible: Vec<PriceEntry> = custom
+        .iter()
+        .filter(|e| match &e.origin {
+            Origin::Custom {
+                project_id: Some(p),
+                ..
+            } => filter.project.as_ref() == Some(p),
+            _ => true,
+        })
+        .cloned()
+        .collect();
+    let custom_catalog = Catalog::new(visible);
+    let book = PriceBook {
+        builtin,
+        custom: &custom_catalog,
+    };
+    let canonical_model = match (&filter.provider, &filter.model) {
+        (Some(p), Some(m)) => Some(book.canonical_model(p, m).unwrap_or_else(|| m.clone())),
+        (None, Some(m)) => Some(m.clone()),
+        _ => None,
+    };
+    let mut models: Vec<(String, String)> = custom_catalog
+        .entries()
+        .iter()
+        .chain(builtin.entries())
+        .filter(|e| filter.provider.as_ref().is_none_or(|p| *p == e.provider))
+        .filter(|e| {
+            canonical_model
+                .as_ref()
+                .is_none_or(|m| *m == e.model || e.aliases.contains(m))
+        })
+        .map(|e| (e.provider.clone(), e.model.clone()))
+        .collect();
+    models.sort();
+    models.dedup();
+    let mut out = Vec::new();
+    for (provider, model) in models {
+        if filter.history {
+            for layer in [&custom_catalog, builtin] {
+                out.extend(
+                    layer
+                        .history(&provider, &model)
+                        .into_iter()
+                        .map(PriceView::from),
+                );
+            }
+            continue;
+        }
+        let at = filter
+            .on
+            .and_hms_opt(12, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_default();
+        if let Ok(entry) = book.resolve(&provider, &model, at, filter.project.as_ref()) {
+            out.push(PriceView::from(entry));
+        }
+    }
+    out
+}
+
+/// The price of one event: the computed quote (or why there is none) and the cost the client
+/// reported, if any. The cost that counts is the reported one when present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pricing {
+    pub computed: Result<Quote, Unpriced>,
+    pub reported: Option<Money>,
+}
+
+impl Pricing {
+    /// The cost stored and summed: reported if the client sent one, else computed.
+    pub fn cost(&self) -> Option<Money> {
+        self.reported
+            .or_else(|| self.computed.as_ref().ok().map(|q| q.cost))
+    }
+
+    pub fn unpriced(&self) -> Option<&Unpriced> {
+        if self.reported.is_some() {
+            None
+        } else {
+            self.computed.as_ref().err()
+        }
+    }
+}
+
+/// The `provider|name` keys under which custom prices for these events may be stored: the
+/// names the client sent (and their undated stems), and the built-in model they are an alias
+/// of, so a custom `gpt-4` price also covers `gpt-4-0613`.
+pub fn lookups_for<'e>(events: impl IntoIterator<Item = (&'e str, &'e str)>) -> Vec<String> {
+    let none = Catalog::default();
+    let builtin_book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    // A batch repeats a few models many times: each distinct one is looked up once.
+    let distinct: std::collections::BTreeSet<(&str, &str)> = events.into_iter().collect();
+    let mut keys: Vec<String> = distinct
+        .into_iter()
+        .flat_map(|(provider, model)| {
+            let mut names = candidate_names(provider, model);
+            names.extend(builtin_book.canonical_model(provider, model));
+            names.into_iter().map(move |n| format!("{provider}|{n}"))
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Prices one validated event with the entry in force at its timestamp.
+pub fn price_event(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, FieldError> {
+    let computed = if event.usage.is_empty() {
+        Err(Unpriced::NoRateForUsage {
+            message: if event.total_tokens > 0 {
+                "only a token total was reported; send input_tokens and output_tokens to price it"
+                    .to_string()
+            } else {
+                "the event reports no billable quantity".to_string()
+            },
+        })
+    } else {
+        match book.resolve(
+            &event.provider,
+            &event.model,
+            event.timestamp,
+            event.project_id.as_ref(),
+        ) {
+            Ok(entry) => {
+                quote(entry, &event.usage).map_err(|e| FieldError::new(e.field, e.message))?
+            }
+            Err(unpriced) => Err(unpriced),
+        }
+    };
+    Ok(Pricing {
+        computed,
+        reported: event.reported_cost,
+    })
+}
+
+/// What a quote answers: the price of an event without storing it.
+#[derive(Debug, Serialize)]
+pub struct QuoteView {
+    pub provider: String,
+    pub model: String,
+    pub timestamp: DateTime<Utc>,
+    pub cost: Option<Money>,
+    pub computed_cost: Option<Money>,
+    pub reported_cost: Option<Money>,
+    pub unpriced: Option<Unpriced>,
+    pub lines: Vec<crate::pricing::Line>,
+    pub unbilled: Vec<UsageKind>,
+    pub tier_above_prompt_tokens: Option<u64>,
+    pub price: Option<crate::pricing::EntryRef>,
+}
+
+impl QuoteView {
+    pub fn new(event: &UsageEvent, pricing: &Pricing) -> Self {
+        let quote = pricing.computed.as_ref().ok();
+        QuoteView {
+            provider: event.provider.clone(),
+            model: event.model.clone(),
+            timestamp: event.timestamp,
+            cost: pricing.cost(),
+            computed_cost: quote.map(|q| q.cost),
+            reported_cost: pricing.reported,
+            unpriced: pricing.unpriced().cloned(),
+            lines: quote.map(|q| q.lines.clone()).unwrap_or_default(),
+            unbilled: quote.map(|q| q.unbilled.clone()).unwrap_or_default(),
+            tier_above_prompt_tokens: quote.and_then(|q| q.tier_above_prompt_tokens),
+            price: quote.map(|q| q.entry.clone()),
+        }
+    }
+}

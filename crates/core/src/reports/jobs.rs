@@ -1,0 +1,302 @@
+//! Jobs (generations): one unit of work that may span several calls, named by `job_id`. What
+//! one job costs, and how many there were per month.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::kernel::clock::format_timestamp;
+use crate::kernel::error::{CoreError, Problems, StoreError};
+use crate::kernel::money::{div_round_half_even, Currency, Money, Totals};
+use crate::access::projects::{Project, ProjectId};
+use crate::kernel::query::{only_known, param, QueryPairs};
+use crate::reports::report::{parse_range, Dim, ReportStore, RollupQuery};
+
+/// Which jobs: those whose first event falls in the range.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobQuery {
+    pub project_id: Option<ProjectId>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub job_id: Option<String>,
+    pub limit: u32,
+}
+
+/// What one operation and provider cost within one job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobPart {
+    pub operation: String,
+    pub provider: String,
+    pub currency: String,
+    pub calls: i64,
+    pub unpriced_calls: i64,
+    pub cost_nanos: i128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    pub project_id: String,
+    pub job_id: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub calls: i64,
+    pub parts: Vec<JobPart>,
+}
+
+/// The distribution of job cost in one currency, per project and operation (`None`: whole
+/// jobs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCostStats {
+    pub project_id: String,
+    pub operation: Option<String>,
+    pub currency: String,
+    pub jobs: i64,
+    pub total_nanos: i128,
+    pub min_nanos: i128,
+    pub p50_nanos: i128,
+    pub p90_nanos: i128,
+    pub max_nanos: i128,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait JobStore {
+    /// Jobs per project whose first event is in `[from, to)` (stored text; `None` unbounded).
+    async fn job_counts(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Jobs matching the query, newest first, with their parts.
+    async fn jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError>;
+    /// Cost distribution per project, operation and currency of the jobs matching the query.
+    async fn job_cost_stats(&self, query: &JobQuery) -> Result<Vec<JobCostStats>, StoreError>;
+}
+
+fn parse_job_query(query: &QueryPairs, now: DateTime<Utc>) -> Result<JobQuery, CoreError> {
+    only_known(
+        query,
+        &[
+            "project_id",
+            "from",
+            "to",
+            "preset",
+            "tz",
+            "job_id",
+            "limit",
+        ],
+    )?;
+    let range = parse_range(query, now, "month")?;
+    let mut p = Problems::new();
+    let project_id = param(query, "project_id").and_then(|v| {
+        ProjectId::parse(v)
+            .map_err(|m| p.push("project_id", m))
+            .ok()
+    });
+    let limit = match param(query, "limit") {
+        None => 100,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                p.push("limit", "must be a whole number from 1 to 1000");
+                100
+            }
+        },
+    };
+    p.finish()?;
+    Ok(JobQuery {
+        project_id,
+        from: range.from.map(format_timestamp),
+        to: range.to.map(format_timestamp),
+        job_id: param(query, "job_id").map(str::to_string),
+        limit,
+    })
+}
+
+fn money(nanos: i128, currency: &str) -> Value {
+    match Currency::parse(currency) {
+        Ok(c) => json!(Money::new(nanos, c)),
+        Err(_) => Value::Null,
+    }
+}
+
+/// `GET /api/admin/usage/jobs`: each job's cost, calls and providers, newest first.
+pub async fn list_jobs(
+    store: &impl JobStore,
+    now: DateTime<Utc>,
+    query: &QueryPairs,
+) -> Result<Value, CoreError> {
+    let q = parse_job_query(query, now)?;
+    let rows = store.jobs(&q).await?;
+    let jobs: Vec<Value> = rows
+        .iter()
+        .map(|job| {
+            let mut cost = Totals::new();
+            let mut providers: BTreeMap<&str, (i64, Totals)> = BTreeMap::new();
+            let mut operations: BTreeMap<&str, (i64, Totals)> = BTreeMap::new();
+            let mut unpriced = 0;
+            for part in &job.parts {
+                unpriced += part.unpriced_calls;
+                let p = providers.entry(part.provider.as_str()).or_default();
+                let o = operations.entry(part.operation.as_str()).or_default();
+                p.0 += part.calls;
+                o.0 += part.calls;
+                if let Ok(c) = Currency::parse(&part.currency) {
+                    let m = Money::new(part.cost_nanos, c);
+                    cost.add(m);
+                    p.1.add(m);
+                    o.1.add(m);
+                }
+            }
+            let list = |map: &BTreeMap<&str, (i64, Totals)>, key: &str| {
+                map.iter()
+                    .map(|(name, (calls, cost))| {
+                        json!({ key: if name.is_empty() { Value::Null } else { json!(name) }, "calls": calls, "cost": cost })
+                    })
+                    .collect::<Vec<_>>()
+            };
+            json!({
+                "project_id": job.project_id,
+                "job_id": job.job_id,
+                "first_seen": job.first_seen,
+                "last_seen": job.last_seen,
+                "calls": job.calls,
+                "unpriced_calls": unpriced,
+                "cost": cost,
+                "providers": list(&providers, "provider"),
+                "operations": list(&operations, "operation"),
+            })
+        })
+        .collect();
+    Ok(json!({ "count": jobs.len(), "jobs": jobs }))
+}
+
+/// `GET /api/admin/usage/jobs/summary`: what one job costs per project and operation: count,
+/// average (rounded half to even to a nano-unit), minimum, median, 90th percentile, maximum.
+pub async fn job_cost_summary(
+    store: &impl JobStore,
+    now: DateTime<Utc>,
+    query: &QueryPairs,
+) -> Result<Value, CoreError> {
+    let q = parse_job_query(query, now)?;
+    let stats = store.job_cost_stats(&q).await?;
+    let rows: Vec<Value> = stats
+        .iter()
+        .map(|s| {
+            json!({
+                "project_id": s.project_id,
+                "operation": s.operation.as_deref().map(|o| if o.is_empty() { Value::Null } else { json!(o) }).unwrap_or(json!("all")),
+                "jobs": s.jobs,
+                "total": money(s.total_nanos, &s.currency),
+                "average": money(div_round_half_even(s.total_nanos, i128::from(s.jobs.max(1))), &s.currency),
+                "min": money(s.min_nanos, &s.currency),
+                "median": money(s.p50_nanos, &s.currency),
+                "p90": money(s.p90_nanos, &s.currency),
+                "max": money(s.max_nanos, &s.currency),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "range": { "from": q.from, "to": q.to },
+        "note": "Per project, per operation and for whole jobs (operation \"all\"); jobs count in the range of their first event; unpriced calls are left out of costs.",
+        "rows": rows,
+    }))
+}
+
+/// Reads `m=YYYYMM` (default: the current UTC month) into the month's first day.
+pub fn parse_month(value: Option<&str>, now: DateTime<Utc>) -> Result<NaiveDate, CoreError> {
+    let bad = |v: &str| CoreError::invalid("m", format!("`{v}` is not a month as YYYYMM"));
+    match value {
+        None => NaiveDate::from_ymd_opt(now.year(), now.month(), 1).ok_or_else(|| bad("now")),
+        Some(v) if v.len() == 6 && v.bytes().all(|b| b.is_ascii_digit()) => {
+            let year: i32 = v[..4].parse().map_err(|_| bad(v))?;
+            let month: u32 = v[4..].parse().map_err(|_| bad(v))?;
+            NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(|| bad(v))
+        }
+        Some(v) => Err(bad(v)),
+    }
+}
+
+/// `GET /api/admin/stats?m=YYYYMM`: events and jobs in the month and in total, per project
+/// and combined.
+pub async fn month_stats(
+    reports: &impl ReportStore,
+    jobs: &impl JobStore,
+    projects: &[Project],
+    now: DateTime<Utc>,
+    query: &QueryPairs,
+) -> Result<Value, CoreError> {
+    only_known(query, &["m"])?;
+    let first = parse_month(param(query, "m"), now)?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first + Duration::days(31));
+    let month_rollups = RollupQuery {
+        from: Some(first.format("%Y-%m-%d").to_string()),
+        to: Some(next.format("%Y-%m-%d").to_string()),
+        dims: vec![Dim::Project],
+        ..RollupQuery::default()
+    };
+    let all_rollups = RollupQuery {
+        dims: vec![Dim::Project],
+        ..RollupQuery::default()
+    };
+    let from = format!("{first}T00:00:00.000Z");
+    let to = format!("{next}T00:00:00.000Z");
+    #[derive(Default, Serialize)]
+    struct Counts {
+        events_month: i64,
+        events_total: i64,
+        jobs_month: i64,
+        jobs_total: i64,
+    }
+    let mut per: BTreeMap<String, Counts> = BTreeMap::new();
+    for row in reports.rollups(&month_rollups).await? {
+        per.entry(row.project_id.clone().unwrap_or_default())
+            .or_default()
+            .events_month += row.measures[0];
+    }
+    for row in reports.rollups(&all_rollups).await? {
+        per.entry(row.project_id.clone().unwrap_or_default())
+            .or_default()
+            .events_total += row.measures[0];
+    }
+    for (project, n) in jobs.job_counts(Some(&from), Some(&to)).await? {
+        per.entry(project).or_default().jobs_month += n;
+    }
+    for (project, n) in jobs.job_counts(None, None).await? {
+        per.entry(project).or_default().jobs_total += n;
+    }
+    for project in projects {
+        per.entry(project.id.as_str().to_string()).or_default();
+    }
+    let names: BTreeMap<&str, &str> = projects
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    let mut combined = Counts::default();
+    let rows: Vec<Value> = per
+        .iter()
+        .map(|(id, c)| {
+            combined.events_month += c.events_month;
+            combined.events_total += c.events_total;
+            combined.jobs_month += c.jobs_month;
+            combined.jobs_total += c.jobs_total;
+            json!({
+                "project_id": id,
+                "project_name": names.get(id.as_str()),
+                "events_month": c.events_month,
+                "events_total": c.events_total,
+                "jobs_month": c.jobs_month,
+                "jobs_total": c.jobs_total,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "month": first.format("%Y-%m").to_string(),
+        "note": "Events count in the UTC month of their timestamp; a job counts in the month of its first event.",
+        "projects": rows,
+        "combined": combined,
+    }))
+}

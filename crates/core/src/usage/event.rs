@@ -1,0 +1,556 @@
+//! Usage events as clients report them, parsed and validated once into [`UsageEvent`].
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use sha2::Digest;
+
+use crate::kernel::clock::parse_timestamp;
+use crate::kernel::error::{FieldError, Problems};
+use crate::kernel::input::{visible_text, DecimalText};
+use crate::kernel::money::{Currency, Decimal, Money, MAX_EVENT_COST_NANOS};
+use crate::pricing::catalog::{
+    builtin, canonical_provider, joined_words, normalize_name, Catalog, PriceBook,
+};
+use crate::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
+use crate::access::projects::ProjectId;
+use crate::usage::record::TOO_COSTLY;
+
+/// The largest `metadata` object accepted, serialized.
+pub const MAX_METADATA_BYTES: usize = 4096;
+/// The metadata key under which a cache hit keeps the usage it reported (and did not use).
+pub const CACHED_USAGE: &str = "cached_usage";
+/// How far in the future a timestamp may be (clock skew).
+pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
+
+/// The problem of a quantity over [`MAX_QUANTITY`].
+const TOO_LARGE: &str = "is too large (at most 1000000000 in one event)";
+/// Model name stored when a client reports none (HeyGen and ElevenLabs calls often have none).
+pub const DEFAULT_MODEL: &str = "default";
+
+/// Whether an event of `provider` must name its model (unless it reports its own cost): the
+/// built-in catalog prices the provider model by model (OpenAI, Anthropic, Google) and has no
+/// entry answering to [`DEFAULT_MODEL`], so an event without one could only be stored
+/// unpriced. Providers with a
+/// provider-wide default (HeyGen's API credits, ElevenLabs, Hume, Loudly, Lahajati, Google
+/// Cloud speech) and providers the catalog does not know take an event without a model,
+/// recorded as `default`, and the answer warns (`ingest::model_warning`).
+pub fn model_required(provider: &str) -> bool {
+    let none = Catalog::default();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    builtin().has_provider(provider) && book.canonical_model(provider, DEFAULT_MODEL).is_none()
+}
+
+/// One event as sent. Field names follow the seed teams' clients; the provider-native names
+/// (`prompt_tokens`, `completion_tokens`, `cache_read_input_tokens`,
+/// `cache_creation_input_tokens`) and `service` for `operation` are accepted as aliases.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    pub id: Option<String>,
+    pub project_id: Option<String>,
+    pub provider: String,
+    pub model: Option<String>,
+    /// What the call did; seed 003's clients call it `service` (`asr`, `chat`).
+    #[serde(alias = "service")]
+    pub operation: Option<String>,
+    #[serde(alias = "prompt_tokens")]
+    pub input_tokens: Option<u64>,
+    #[serde(alias = "completion_tokens")]
+    pub output_tokens: Option<u64>,
+    #[serde(alias = "cache_read_input_tokens", alias = "cached_tokens")]
+    pub cached_input_tokens: Option<u64>,
+    #[serde(alias = "cache_creation_input_tokens")]
+    pub cache_write_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+    pub audio_input_tokens: Option<u64>,
+    pub audio_output_tokens: Option<u64>,
+    /// A total when the client has no split (the seeds' `tokens: 1500`).
+    #[serde(alias = "total_tokens")]
+    pub tokens: Option<u64>,
+    pub characters: Option<u64>,
+    pub audio_seconds: Option<DecimalText>,
+    pub video_seconds: Option<DecimalText>,
+    pub images: Option<u64>,
+    pub requests: Option<u64>,
+    pub tracks: Option<u64>,
+    pub credits: Option<DecimalText>,
+    /// A cost the client computed itself; kept as reported.
+    pub cost: Option<DecimalText>,
+    /// A reported cost in US dollars (seed 004's `cost_usd` column); the same as `cost` with
+    /// `currency` USD.
+    pub cost_usd: Option<DecimalText>,
+    pub currency: Option<String>,
+    /// A cache hit (Loudly): recorded and counted as a hit, not as usage of an allotment.
+    pub cached: Option<bool>,
+    /// When the call happened; seed 004's column is `request_timestamp`.
+    #[serde(alias = "request_timestamp")]
+    pub timestamp: Option<String>,
+    pub session_id: Option<String>,
+    pub job_id: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub success: Option<bool>,
+    pub endpoint: Option<String>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A validated event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub id: Option<String>,
+    pub project_id: Option<ProjectId>,
+    pub provider: String,
+    pub model: String,
+    pub operation: Option<String>,
+    pub usage: Usage,
+    pub total_tokens: u64,
+    pub reported_cost: Option<Money>,
+    pub cached: bool,
+    pub timestamp: DateTime<Utc>,
+    /// Whether the client sent `timestamp` (else it is the time the request arrived, which a
+    /// retry of the same event does not repeat).
+    pub timestamp_sent: bool,
+    pub session_id: Option<String>,
+    pub job_id: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub success: bool,
+    pub endpoint: Option<String>,
+    pub metadata: Option<String>,
+}
+
+/// Limits that depend on configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRules {
+    pub now: DateTime<Utc>,
+    /// Events older than this many days are refused (late arrivals within it are fine).
+    pub max_age_days: i64,
+    /// The retention watermark: events of earlier days are refused, since those days' raw
+    /// rows were pruned and their rollups are closed.
+    pub pruned_before: Option<chrono::NaiveDate>,
+}
+
+fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        Err(FieldError::new(field, "must not be empty when given"))
+    } else if trimmed.chars().count() > max {
+        Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ))
+    } else {
+        visible_text(field, trimmed)?;
+        Ok(trimmed.to_string())
+    }
+}
+
+fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
+    let d = Decimal::parse(&text.0).map_err(|m| FieldError::new(field.clone(), m))?;
+    if d.is_negative() {
+        return Err(FieldError::new(field, "must not be negative"));
+    }
+    let micros = d
+        .scaled_exact(6)
+        .ok_or_else(|| FieldError::new(field.clone(), "has more than 6 decimal places"))?;
+    if micros > MAX_QUANTITY {
+        return Err(FieldError::new(field, TOO_LARGE));
+    }
+    Ok(micros)
+}
+
+impl EventInput {
+    /// Whether the event gives any usage: a quantity, a token total, a cost, or a cache hit.
+    pub fn reports_usage(&self) -> bool {
+        [
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_input_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens,
+            self.audio_input_tokens,
+            self.audio_output_tokens,
+            self.tokens,
+            self.characters,
+            self.images,
+            self.requests,
+            self.tracks,
+        ]
+        .iter()
+        .any(Option::is_some)
+            || [
+                &self.audio_seconds,
+                &self.video_seconds,
+                &self.credits,
+                &self.cost,
+                &self.cost_usd,
+            ]
+            .iter()
+            .any(|v| v.is_some())
+            || self.cached == Some(true)
+    }
+
+    /// Validates the event; `prefix` names it in errors (`events[3]`).
+    pub fn validate(
+        &self,
+        prefix: &str,
+        rules: &EventRules,
+    ) -> Result<UsageEvent, Vec<FieldError>> {
+        let at = |f: &str| {
+            if prefix.is_empty() {
+                f.to_string()
+            } else {
+                format!("{prefix}.{f}")
+            }
+        };
+        let mut p = Problems::new();
+        // An id is the idempotency key: taken exactly as sent, never trimmed, so the answer
+        // echoes what the client holds; characters that look like nothing are refused.
+        let id = match &self.id {
+            Some(id) => p.take(short_text(at("id"), id, 128)).and_then(|trimmed| {
+                if id.chars().any(char::is_whitespace) {
+                    p.push(at("id"), "must not contain white space");
+                    None
+                } else if let Err(problem) = visible_text(at("id"), id) {
+                    p.push(problem.field, problem.message);
+                    None
+                } else {
+                    Some(trimmed)
+                }
+            }),
+            None => None,
+        };
+        let project_id = match &self.project_id {
+            Some(pid) => {
+                p.take(ProjectId::parse(pid).map_err(|m| FieldError::new(at("project_id"), m)))
+            }
+            None => None,
+        };
+        // "Eleven Labs" is elevenlabs: words typed apart are joined before the name is checked.
+        let provider = p
+            .take(normalize_name(
+                &at("provider"),
+                &joined_words(&self.provider),
+            ))
+            .map(|n| canonical_provider(&n));
+        let model = match (&self.model, &provider) {
+            (Some(m), _) => p.take(normalize_name(&at("model"), m)),
+            // An event with its own cost is priced by it: the model is not needed to count it
+            // (seed 001's `logUsage('openai', {tokens, cost})`), and the answer warns.
+            (None, Some(provider))
+                if model_required(provider) && self.cost.is_none() && self.cost_usd.is_none() =>
+            {
+                p.push(
+                    at("model"),
+                    format!(
+                        "is required: {provider} prices each model differently, so an event \
+                         without one could not be priced; send the model the call used (or \
+                         the call's `cost`)"
+                    ),
+                );
+                None
+            }
+            (None, _) => Some(DEFAULT_MODEL.to_string()),
+        };
+        let operation = match &self.operation {
+            Some(o) => p.take(short_text(at("operation"), o, 100)),
+            None => None,
+        };
+        let mut usage = Usage::new();
+        // A quantity that was given but refused is named on its own; it is not "no usage".
+        let mut refused_quantity = false;
+        let whole = [
+            (UsageKind::InputTokens, self.input_tokens),
+            (UsageKind::OutputTokens, self.output_tokens),
+            (UsageKind::CachedInputTokens, self.cached_input_tokens),
+            (UsageKind::CacheWriteTokens, self.cache_write_tokens),
+            (UsageKind::ReasoningTokens, self.reasoning_tokens),
+            (UsageKind::AudioInputTokens, self.audio_input_tokens),
+            (UsageKind::AudioOutputTokens, self.audio_output_tokens),
+            (UsageKind::Characters, self.characters),
+            (UsageKind::Images, self.images),
+            (UsageKind::Requests, self.requests),
+            (UsageKind::Tracks, self.tracks),
+        ];
+        for (kind, value) in whole {
+            if let Some(n) = value {
+                let micros = i128::from(n) * MICRO;
+                if micros > MAX_QUANTITY {
+                    p.push(at(kind.name()), TOO_LARGE);
+                    refused_quantity = true;
+                } else {
+                    usage.set_micros(kind, micros);
+                }
+            }
+        }
+        for (kind, value) in [
+            (UsageKind::AudioSeconds, &self.audio_seconds),
+            (UsageKind::VideoSeconds, &self.video_seconds),
+            (UsageKind::Credits, &self.credits),
+        ] {
+            if let Some(text) = value {
+                match p.take(fractional(at(kind.name()), text)) {
+                    Some(micros) => usage.set_micros(kind, micros),
+                    None => refused_quantity = true,
+                }
+            }
+        }
+        let currency = match &self.currency {
+            Some(c) => p.take(Currency::parse(c).map_err(|m| FieldError::new(at("currency"), m))),
+            None => Some(Currency::USD),
+        };
+        // `cost_usd` is `cost` in USD.
+        let (cost_field, cost) = match (&self.cost, &self.cost_usd) {
+            (Some(_), Some(_)) => {
+                p.push(at("cost_usd"), "give either cost or cost_usd, not both");
+                ("cost", None)
+            }
+            (None, Some(usd)) => {
+                if currency.is_some_and(|c| c != Currency::USD) {
+                    p.push(
+                        at("currency"),
+                        "cost_usd is in USD; send `cost` with this currency instead",
+                    );
+                }
+                ("cost_usd", Some(usd))
+            }
+            (cost, None) => ("cost", cost.as_ref()),
+        };
+        let currency = if cost_field == "cost_usd" {
+            Some(Currency::USD)
+        } else {
+            currency
+        };
+        let reported_cost = match (cost, currency) {
+            (Some(cost), Some(currency)) => match Money::parse(&cost.0, currency) {
+                Ok(m) if m.nanos < 0 => {
+                    p.push(at(cost_field), "must not be negative");
+                    None
+                }
+                Ok(m) if m.nanos > MAX_EVENT_COST_NANOS => {
+                    p.push(at(cost_field), TOO_COSTLY);
+                    None
+                }
+                Ok(m) => Some(m),
+                Err(m) => {
+                    p.push(at(cost_field), m);
+                    None
+                }
+            },
+            _ => None,
+        };
+        if self.cost.is_none() && self.cost_usd.is_none() && self.currency.is_some() {
+            p.push(at("currency"), "is only meaningful with `cost`");
+        }
+        let split_tokens = [UsageKind::InputTokens, UsageKind::OutputTokens]
+            .iter()
+            .map(|k| usage.units(*k) as u64)
+            .sum::<u64>();
+        for (name, value) in [("tokens", self.tokens), ("duration_ms", self.duration_ms)] {
+            if value.is_some_and(|n| i128::from(n) * MICRO > MAX_QUANTITY) {
+                p.push(at(name), TOO_LARGE);
+            }
+        }
+        let total_tokens = self.tokens.unwrap_or(split_tokens);
+        if let Some(total) = self.tokens {
+            if total < split_tokens {
+                p.push(at("tokens"), "is smaller than input_tokens + output_tokens");
+            }
+        }
+        if usage.is_empty()
+            && !refused_quantity
+            && self.tokens.is_none()
+            && self.cost.is_none()
+            && self.cost_usd.is_none()
+            && self.cached != Some(true)
+        {
+            p.push(
+                at("usage"),
+                "the event reports no usage: send at least one quantity (input_tokens, characters, credits, ...) or a cost",
+            );
+        }
+        let timestamp = match &self.timestamp {
+            Some(t) => p.take(parse_timestamp(t).map_err(|m| FieldError::new(at("timestamp"), m))),
+            None => Some(rules.now),
+        };
+        if let Some(t) = timestamp {
+            if t > rules.now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) {
+                p.push(at("timestamp"), "is more than 5 minutes in the future");
+            } else if t < rules.now - Duration::days(rules.max_age_days) {
+                p.push(
+                    at("timestamp"),
+                    format!(
+                        "is older than {} days, the late-arrival window",
+                        rules.max_age_days
+                    ),
+                );
+            } else if let Some(watermark) = rules.pruned_before.filter(|w| t.date_naive() < *w) {
+                p.push(
+                    at("timestamp"),
+                    format!(
+                        "falls before {watermark}: the raw rows of earlier days were pruned \
+                         (USAGE_RETENTION_DAYS), so no event of those days can be recorded"
+                    ),
+                );
+            }
+        }
+        let session_id = self
+            .session_id
+            .as_deref()
+            .and_then(|s| p.take(short_text(at("session_id"), s, 128)));
+        let job_id = self
+            .job_id
+            .as_deref()
+            .and_then(|s| p.take(short_text(at("job_id"), s, 128)));
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .and_then(|s| p.take(short_text(at("endpoint"), s, 256)));
+        let metadata = match &self.metadata {
+            Some(m) if self.cached == Some(true) && m.contains_key(CACHED_USAGE) => {
+                p.push(
+                    at(&format!("metadata.{CACHED_USAGE}")),
+                    "is where a cache hit's usage is recorded (`cached: true`); name your key otherwise",
+                );
+                None
+            }
+            Some(m) => {
+                // Keys are shown as columns and filtered on (`metadata.<key>=`); values are
+                // the client's own data, kept as sent. The key is quoted escaped: a field name
+                // holding the very character refused would hide it again.
+                for key in m.keys() {
+                    if let Err(problem) = visible_text(at("metadata"), key) {
+                        p.push(problem.field, format!("key {key:?} {}", problem.message));
+                    }
+                }
+                let text = serde_json::to_string(m).unwrap_or_default();
+                if text.len() > MAX_METADATA_BYTES {
+                    p.push(
+                        at("metadata"),
+                        format!("is larger than {MAX_METADATA_BYTES} bytes"),
+                    );
+                    None
+                } else {
+                    Some(text)
+                }
+            }
+            None => None,
+        };
+        if !p.is_empty() {
+            return Err(p.into_errors());
+        }
+        let (Some(provider), Some(model), Some(timestamp)) = (provider, model, timestamp) else {
+            return Err(vec![FieldError::new(at("provider"), "invalid event")]);
+        };
+        Ok(UsageEvent {
+            id,
+            project_id,
+            provider,
+            model,
+            operation,
+            usage,
+            total_tokens,
+            reported_cost,
+            cached: self.cached.unwrap_or(false),
+            timestamp,
+            timestamp_sent: self.timestamp.is_some(),
+            session_id,
+            job_id,
+            duration_ms: self.duration_ms,
+            success: self.success.unwrap_or(true),
+            endpoint,
+            metadata,
+        })
+    }
+}
+
+impl UsageEvent {
+    /// A digest of what the client said about the event apart from its key (project and id)
+    /// and its time: the validated, normalized fields, so that a retry of the same event
+    /// matches however its numbers, names or time zone were spelled, and a different event
+    /// under a reused id does not. The time is not part of it, whether the client sent it or
+    /// not: a retry arrives at another time, and the clients stamp each `record()` call with
+    /// the time of the call, so a re-recorded event would otherwise never match (it is answered
+    /// as a duplicate with the stored time). Nothing the price list decides is part of it
+    /// either. [`FINGERPRINT_RULE`] then the first 64 bits of a SHA-256 of a compact tagged
+    /// encoding, as 16 hex digits: two different events under one id match by chance once in
+    /// 2^64.
+    ///
+    /// Fingerprints of another rule are never compared ([`same_rule`]): rows and raw-log lines
+    /// stored under the first rule (16 hex digits, no prefix, a sent time included) match any
+    /// retry, as rows stored before fingerprints existed do. Comparing them would refuse the
+    /// legitimate retry of every event stored with its own time; rewriting them is impossible
+    /// (the fields hashed are not all kept as sent).
+    pub fn fingerprint(&self) -> String {
+        let mut bytes = Vec::with_capacity(128);
+        let mut text = |tag: u8, value: Option<&str>| {
+            bytes.push(tag);
+            match value {
+                Some(v) => {
+                    leb128(&mut bytes, v.len() as u128 + 1);
+                    bytes.extend_from_slice(v.as_bytes());
+                }
+                // Absent differs from empty: lengths are stored plus one.
+                None => bytes.push(0),
+            }
+        };
+        text(1, Some(&self.provider));
+        text(2, Some(&self.model));
+        text(3, self.operation.as_deref());
+        text(4, self.session_id.as_deref());
+        text(5, self.job_id.as_deref());
+        text(6, self.endpoint.as_deref());
+        text(7, self.metadata.as_deref());
+        let currency = self.reported_cost.map(|m| m.currency);
+        text(8, currency.as_ref().map(Currency::as_str));
+        let mut number = |tag: u8, value: u128| {
+            bytes.push(tag);
+            leb128(&mut bytes, value);
+        };
+        for kind in UsageKind::ALL {
+            // Validation keeps quantities non-negative.
+            let micros = u128::try_from(self.usage.micros(kind)).unwrap_or_default();
+            if micros != 0 {
+                number(16 + kind.index() as u8, micros);
+            }
+        }
+        number(9, u128::from(self.total_tokens));
+        if let Some(cost) = self.reported_cost {
+            number(10, u128::try_from(cost.nanos).unwrap_or_default());
+        }
+        number(11, u128::from(self.cached) | u128::from(self.success) << 1);
+        // Tag 12 held the time the client sent, under the first rule.
+        if let Some(ms) = self.duration_ms {
+            number(13, u128::from(ms));
+        }
+        let digest = sha2::Sha256::digest(&bytes);
+        format!("{FINGERPRINT_RULE}{}", hex::encode(&digest[..8]))
+    }
+}
+
+/// The prefix of every fingerprint of the current rule ([`UsageEvent::fingerprint`]); the
+/// first rule's fingerprints had none. The edge's insert compares the first three characters
+/// the same way ([`same_rule`]).
+pub const FINGERPRINT_RULE: &str = "v2:";
+// The edge's SQL compares `substr(fingerprint, 1, 3)`.
+const _: () = assert!(FINGERPRINT_RULE.len() == 3);
+
+/// Whether two fingerprints were made by the same rule, and so can tell a retry from a
+/// different event.
+pub fn same_rule(a: &str, b: &str) -> bool {
+    a.get(..FINGERPRINT_RULE.len()) == b.get(..FINGERPRINT_RULE.len())
+}
+
+/// Appends `value` as an unsigned LEB128 number (seven bits a byte).
+fn leb128(out: &mut Vec<u8>, mut value: u128) {
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
+    }
+}

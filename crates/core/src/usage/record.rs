@@ -1,0 +1,574 @@
+//! The stored form of a usage event: one line of the raw log in R2 and one row of `api_usage`
+//! in D1 are the same [`StoredEvent`], so that D1 can be rebuilt from R2 exactly.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::kernel::clock::{format_timestamp, parse_timestamp};
+use crate::kernel::error::FieldError;
+use crate::kernel::money::{format_scaled, Currency, Money, MAX_EVENT_COST_NANOS};
+use crate::pricing::prices::Pricing;
+use crate::pricing::{Usage, UsageKind, MICRO};
+use crate::access::projects::ProjectId;
+use crate::usage::event::{same_rule, UsageEvent, CACHED_USAGE};
+
+/// Version of the raw-log line format.
+pub const RECORD_VERSION: u32 = 1;
+
+fn version() -> u32 {
+    RECORD_VERSION
+}
+
+fn yes() -> bool {
+    true
+}
+
+// Serialization leaves out every field still at its default, which the reader restores: a
+// token event's line is about 300 bytes instead of 800, and the raw log is written on every
+// ingest (see BENCHMARKS.md).
+fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// One accepted event with its price, as stored; fields at their default are left out of its
+/// JSON and restored when read. Quantities are integers: whole units for
+/// counts, micro-units (`*_micros`) for seconds and credits. Costs are nano-units of
+/// `currency`; an unpriced event has no cost and an empty currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(default = "version")]
+    pub v: u32,
+    pub project_id: String,
+    pub id: String,
+    pub provider: String,
+    pub model: String,
+    /// Empty when the client named none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub input_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub output_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub total_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_input_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audio_input_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audio_output_tokens: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub characters: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audio_seconds_micros: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub video_seconds_micros: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub images: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tracks: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub credits_micros: i64,
+    /// The cost that counts, as exact decimal text (`"0.004500000"`); `None` when unpriced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_nanos: Option<i64>,
+    /// ISO 4217 code of `cost`, or empty when unpriced.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed_cost_nanos: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed_currency: Option<String>,
+    /// The cost the client reported, in `currency` (a reported cost always wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_cost_nanos: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced_message: Option<String>,
+    /// The price entry that computed the cost: `builtin:<provider>/<model>@<date>` or the id of
+    /// a custom price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_id: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cached: bool,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub success: bool,
+    /// RFC 3339 UTC with milliseconds, so text order is time order.
+    pub request_timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// [`UsageEvent::fingerprint`] of the event as sent: a later event under the same id must
+    /// match it to count as a retry. `None` in lines written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// What a stored event was priced at, and when it happened: the facts a duplicate is answered
+/// with, since the stored event is the one that counts (a retry may carry a later default
+/// timestamp, or meet a price changed since).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct StoredPrice {
+    pub request_timestamp: String,
+    pub cost_nanos: Option<i64>,
+    /// Empty when unpriced.
+    #[serde(default)]
+    pub currency: String,
+    pub computed_cost_nanos: Option<i64>,
+    pub computed_currency: Option<String>,
+    pub reported_cost_nanos: Option<i64>,
+    pub unpriced_reason: Option<String>,
+    pub unpriced_message: Option<String>,
+}
+
+impl StoredPrice {
+    pub fn of(event: &StoredEvent) -> Self {
+        StoredPrice {
+            request_timestamp: event.request_timestamp.clone(),
+            cost_nanos: event.cost_nanos,
+            currency: event.currency.clone(),
+            computed_cost_nanos: event.computed_cost_nanos,
+            computed_currency: event.computed_currency.clone(),
+            reported_cost_nanos: event.reported_cost_nanos,
+            unpriced_reason: event.unpriced_reason.clone(),
+            unpriced_message: event.unpriced_message.clone(),
+        }
+    }
+
+    /// `event` with these facts in place of its own.
+    pub fn applied_to(&self, event: &StoredEvent) -> StoredEvent {
+        StoredEvent {
+            request_timestamp: self.request_timestamp.clone(),
+            cost_nanos: self.cost_nanos,
+            currency: self.currency.clone(),
+            computed_cost_nanos: self.computed_cost_nanos,
+            computed_currency: self.computed_currency.clone(),
+            reported_cost_nanos: self.reported_cost_nanos,
+            unpriced_reason: self.unpriced_reason.clone(),
+            unpriced_message: self.unpriced_message.clone(),
+            ..event.clone()
+        }
+    }
+}
+
+/// Why an event's cost is refused above [`MAX_EVENT_COST_NANOS`].
+pub const TOO_COSTLY: &str =
+    "is too large: at most 1000000 per event (is it in the currency's units?)";
+
+fn nanos_i64(field: &str, money: Option<Money>) -> Result<Option<i64>, FieldError> {
+    money
+        .map(|m| {
+            if m.nanos > MAX_EVENT_COST_NANOS {
+                return Err(FieldError::new(field, TOO_COSTLY));
+            }
+            i64::try_from(m.nanos).map_err(|_| FieldError::new(field, TOO_COSTLY))
+        })
+        .transpose()
+}
+
+fn quantity(event: &UsageEvent, kind: UsageKind) -> i64 {
+    let micros = event.usage.micros(kind);
+    let value = if kind.is_integral() {
+        micros / MICRO
+    } else {
+        micros
+    };
+    // Validation caps every quantity at 10^18 micro-units, well inside i64.
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl StoredEvent {
+    /// The record of a validated, priced event of `project` under the idempotency key `id`.
+    pub fn new(
+        event: &UsageEvent,
+        project: &ProjectId,
+        id: String,
+        pricing: &Pricing,
+    ) -> Result<Self, FieldError> {
+        let metadata = match &event.metadata {
+            Some(text) => serde_json::from_str(text).ok(),
+            None => None,
+        };
+        let mut record = StoredEvent {
+            v: RECORD_VERSION,
+            project_id: project.as_str().to_string(),
+            id,
+            provider: event.provider.clone(),
+            model: event.model.clone(),
+            operation: event.operation.clone().unwrap_or_default(),
+            input_tokens: quantity(event, UsageKind::InputTokens),
+            output_tokens: quantity(event, UsageKind::OutputTokens),
+            total_tokens: i64::try_from(event.total_tokens).unwrap_or(i64::MAX),
+            cached_input_tokens: quantity(event, UsageKind::CachedInputTokens),
+            cache_write_tokens: quantity(event, UsageKind::CacheWriteTokens),
+            reasoning_tokens: quantity(event, UsageKind::ReasoningTokens),
+            audio_input_tokens: quantity(event, UsageKind::AudioInputTokens),
+            audio_output_tokens: quantity(event, UsageKind::AudioOutputTokens),
+            characters: quantity(event, UsageKind::Characters),
+            audio_seconds_micros: quantity(event, UsageKind::AudioSeconds),
+            video_seconds_micros: quantity(event, UsageKind::VideoSeconds),
+            images: quantity(event, UsageKind::Images),
+            requests: quantity(event, UsageKind::Requests),
+            tracks: quantity(event, UsageKind::Tracks),
+            credits_micros: quantity(event, UsageKind::Credits),
+            cost: None,
+            cost_nanos: None,
+            currency: String::new(),
+            computed_cost_nanos: None,
+            computed_currency: None,
+            reported_cost_nanos: None,
+            unpriced_reason: None,
+            unpriced_message: None,
+            price_id: None,
+            cached: event.cached,
+            success: event.success,
+            request_timestamp: format_timestamp(event.timestamp),
+            session_id: event.session_id.clone(),
+            job_id: event.job_id.clone(),
+            duration_ms: event
+                .duration_ms
+                .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+            endpoint: event.endpoint.clone(),
+            metadata,
+            fingerprint: Some(event.fingerprint()),
+        };
+        record.set_pricing(pricing)?;
+        if event.cached {
+            record.mark_cache_hit();
+        }
+        Ok(record)
+    }
+
+    /// A cache hit (for example a Loudly track served from cache) made no provider call: it
+    /// costs nothing (unless the client reported a cost) and uses no allotment. Its reported
+    /// quantities move to `metadata.cached_usage`, and the computed cost stays visible as what
+    /// the cache saved.
+    fn mark_cache_hit(&mut self) {
+        let saved = self.usage_map();
+        if !saved.is_empty() {
+            self.metadata
+                .get_or_insert_with(serde_json::Map::new)
+                .insert(CACHED_USAGE.into(), serde_json::Value::Object(saved));
+        }
+        for field in [
+            &mut self.input_tokens,
+            &mut self.output_tokens,
+            &mut self.total_tokens,
+            &mut self.cached_input_tokens,
+            &mut self.cache_write_tokens,
+            &mut self.reasoning_tokens,
+            &mut self.audio_input_tokens,
+            &mut self.audio_output_tokens,
+            &mut self.characters,
+            &mut self.audio_seconds_micros,
+            &mut self.video_seconds_micros,
+            &mut self.images,
+            &mut self.requests,
+            &mut self.tracks,
+            &mut self.credits_micros,
+        ] {
+            *field = 0;
+        }
+        if self.reported_cost_nanos.is_none() {
+            let currency = self
+                .computed_currency
+                .clone()
+                .unwrap_or_else(|| Currency::USD.to_string());
+            self.cost = Some(
+                Money::zero(Currency::parse(&currency).unwrap_or(Currency::USD)).amount_string(),
+            );
+            self.cost_nanos = Some(0);
+            self.currency = currency;
+            self.unpriced_reason = None;
+            self.unpriced_message = None;
+        }
+    }
+
+    /// Replaces the price fields (cost, computed and reported cost, unpriced reason, entry).
+    pub fn set_pricing(&mut self, pricing: &Pricing) -> Result<(), FieldError> {
+        let cost = pricing.cost();
+        let computed = pricing.computed.as_ref().ok();
+        let unpriced = pricing.unpriced();
+        self.cost = cost.map(|m| m.amount_string());
+        self.cost_nanos = nanos_i64("cost", cost)?;
+        self.currency = cost.map(|m| m.currency.to_string()).unwrap_or_default();
+        self.computed_cost_nanos = nanos_i64("cost", computed.map(|q| q.cost))?;
+        self.computed_currency = computed.map(|q| q.cost.currency.to_string());
+        self.reported_cost_nanos = nanos_i64("cost", pricing.reported)?;
+        self.unpriced_reason = unpriced.map(|u| u.code().to_string());
+        self.unpriced_message = unpriced.map(|u| u.message().to_string());
+        self.price_id = computed.map(|q| {
+            let entry = &q.entry;
+            if entry.origin == "builtin" {
+                format!(
+                    "builtin:{}/{}@{}",
+                    entry.provider, entry.model, entry.effective_from
+                )
+            } else {
+                entry.origin.clone()
+            }
+        });
+        Ok(())
+    }
+
+    /// The event as pricing sees it (quantities, time, project, reported cost), to price a
+    /// stored event again; `None` when the stored record is not readable.
+    pub fn to_usage_event(&self) -> Option<UsageEvent> {
+        let mut usage = Usage::new();
+        for kind in UsageKind::ALL {
+            usage.set_micros(kind, self.micros(kind));
+        }
+        Some(UsageEvent {
+            id: Some(self.id.clone()),
+            project_id: ProjectId::parse(&self.project_id).ok(),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            operation: (!self.operation.is_empty()).then(|| self.operation.clone()),
+            usage,
+            total_tokens: u64::try_from(self.total_tokens).ok()?,
+            reported_cost: self.reported_cost_money(),
+            cached: self.cached,
+            timestamp: self.timestamp()?,
+            timestamp_sent: true,
+            session_id: self.session_id.clone(),
+            job_id: self.job_id.clone(),
+            duration_ms: self.duration_ms.and_then(|d| u64::try_from(d).ok()),
+            success: self.success,
+            endpoint: self.endpoint.clone(),
+            metadata: self
+                .metadata
+                .as_ref()
+                .and_then(|m| serde_json::to_string(m).ok()),
+        })
+    }
+
+    /// Whether two records carry the same price fields.
+    pub fn same_pricing(&self, other: &StoredEvent) -> bool {
+        (
+            &self.cost_nanos,
+            &self.currency,
+            &self.computed_cost_nanos,
+            &self.computed_currency,
+            &self.unpriced_reason,
+            &self.price_id,
+        ) == (
+            &other.cost_nanos,
+            &other.currency,
+            &other.computed_cost_nanos,
+            &other.computed_currency,
+            &other.unpriced_reason,
+            &other.price_id,
+        )
+    }
+
+    /// The idempotency key: an event id is unique within its project.
+    pub fn key(&self) -> (String, String) {
+        (self.project_id.clone(), self.id.clone())
+    }
+
+    /// Whether this event reuses the id of `stored` for different content (rather than being
+    /// a retry of it). Lines and rows from before fingerprints existed, or fingerprinted by
+    /// another rule (see [`UsageEvent::fingerprint`]), match anything.
+    pub fn reuses_id_of(&self, stored: &StoredEvent) -> bool {
+        matches!((&self.fingerprint, &stored.fingerprint), (Some(a), Some(b)) if a != b && same_rule(a, b))
+    }
+
+    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
+        parse_timestamp(&self.request_timestamp).ok()
+    }
+
+    /// The UTC day (`YYYY-MM-DD`) the event counts in: the day of its own timestamp.
+    pub fn day(&self) -> &str {
+        self.request_timestamp.get(..10).unwrap_or_default()
+    }
+
+    pub fn currency(&self) -> Option<Currency> {
+        Currency::parse(&self.currency).ok()
+    }
+
+    /// The cost that counts, or `None` when unpriced.
+    pub fn cost_money(&self) -> Option<Money> {
+        Some(Money::new(i128::from(self.cost_nanos?), self.currency()?))
+    }
+
+    pub fn computed_cost_money(&self) -> Option<Money> {
+        let currency = Currency::parse(self.computed_currency.as_deref()?).ok()?;
+        Some(Money::new(i128::from(self.computed_cost_nanos?), currency))
+    }
+
+    pub fn reported_cost_money(&self) -> Option<Money> {
+        Some(Money::new(
+            i128::from(self.reported_cost_nanos?),
+            self.currency()?,
+        ))
+    }
+
+    /// Quantity of one kind in micro-units.
+    pub fn micros(&self, kind: UsageKind) -> i128 {
+        let (value, integral) = match kind {
+            UsageKind::InputTokens => (self.input_tokens, true),
+            UsageKind::OutputTokens => (self.output_tokens, true),
+            UsageKind::CachedInputTokens => (self.cached_input_tokens, true),
+            UsageKind::CacheWriteTokens => (self.cache_write_tokens, true),
+            UsageKind::ReasoningTokens => (self.reasoning_tokens, true),
+            UsageKind::AudioInputTokens => (self.audio_input_tokens, true),
+            UsageKind::AudioOutputTokens => (self.audio_output_tokens, true),
+            UsageKind::Characters => (self.characters, true),
+            UsageKind::AudioSeconds => (self.audio_seconds_micros, false),
+            UsageKind::VideoSeconds => (self.video_seconds_micros, false),
+            UsageKind::Images => (self.images, true),
+            UsageKind::Requests => (self.requests, true),
+            UsageKind::Tracks => (self.tracks, true),
+            UsageKind::Credits => (self.credits_micros, false),
+        };
+        if integral {
+            i128::from(value) * MICRO
+        } else {
+            i128::from(value)
+        }
+    }
+
+    /// Every non-zero quantity by usage kind name: whole units as numbers, seconds and
+    /// credits as decimal text.
+    pub fn usage_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut usage = serde_json::Map::new();
+        for kind in UsageKind::ALL {
+            let micros = self.micros(kind);
+            if micros != 0 {
+                let value = if kind.is_integral() {
+                    serde_json::Value::from((micros / MICRO) as i64)
+                } else {
+                    serde_json::Value::from(format_scaled(micros, 6, 0))
+                };
+                usage.insert(kind.name().to_string(), value);
+            }
+        }
+        usage
+    }
+
+    /// The API's view of the stored event.
+    pub fn view(&self) -> EventView {
+        let usage = self.usage_map();
+        EventView {
+            id: self.id.clone(),
+            project_id: self.project_id.clone(),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            operation: (!self.operation.is_empty()).then(|| self.operation.clone()),
+            timestamp: self.request_timestamp.clone(),
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            total_tokens: self.total_tokens,
+            usage,
+            cost: self.cost_money(),
+            computed_cost: self.computed_cost_money(),
+            reported_cost: self.reported_cost_money(),
+            unpriced: self.unpriced_reason.as_ref().map(|code| UnpricedView {
+                code: code.clone(),
+                message: self.unpriced_message.clone().unwrap_or_default(),
+            }),
+            price_id: self.price_id.clone(),
+            cached: self.cached,
+            success: self.success,
+            session_id: self.session_id.clone(),
+            job_id: self.job_id.clone(),
+            duration_ms: self.duration_ms,
+            endpoint: self.endpoint.clone(),
+            metadata: self.metadata.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnpricedView {
+    pub code: String,
+    pub message: String,
+}
+
+/// One stored event as `GET /api/usage` answers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventView {
+    pub id: String,
+    pub project_id: String,
+    pub provider: String,
+    pub model: String,
+    pub operation: Option<String>,
+    pub timestamp: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub total_tokens: i64,
+    /// Every non-zero quantity by usage kind; seconds and credits as decimal text.
+    pub usage: serde_json::Map<String, serde_json::Value>,
+    pub cost: Option<Money>,
+    pub computed_cost: Option<Money>,
+    pub reported_cost: Option<Money>,
+    pub unpriced: Option<UnpricedView>,
+    pub price_id: Option<String>,
+    pub cached: bool,
+    pub success: bool,
+    pub session_id: Option<String>,
+    pub job_id: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub endpoint: Option<String>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Newline-delimited JSON of the records, one per line, ending with a newline.
+pub fn to_ndjson(records: &[StoredEvent]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(records.len() * 512);
+    for record in records {
+        serde_json::to_writer(&mut out, record)?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// A line of a raw-log object that could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadLine {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads the records of a raw-log object; unreadable lines are returned apart (1-based).
+pub fn from_ndjson(bytes: &[u8]) -> (Vec<StoredEvent>, Vec<BadLine>) {
+    let mut records = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<StoredEvent>(line) {
+            Ok(record) => records.push(record),
+            Err(e) => bad.push(BadLine {
+                line: i + 1,
+                message: e.to_string(),
+            }),
+        }
+    }
+    (records, bad)
+}

@@ -1,0 +1,176 @@
+//! Storage seams. The core owns these traits; the edge implements them over D1 and R2, and
+//! [`crate::kernel::testing`] implements them in memory for host tests. Only the adapters know table
+//! names and SQL.
+
+use chrono::{DateTime, Utc};
+
+use crate::kernel::error::StoreError;
+use crate::access::keys::ApiKeyRecord;
+use crate::access::projects::{Project, ProjectId};
+use crate::kernel::query::UsageQuery;
+use crate::usage::record::{StoredEvent, StoredPrice};
+
+// Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
+// `async fn` and are only ever used through generics, never `dyn`.
+#[allow(async_fn_in_trait)]
+pub trait ProjectStore {
+    /// Inserts a new project; `StoreError::Conflict` when the id is taken.
+    async fn insert_project(&self, project: &Project) -> Result<(), StoreError>;
+    async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError>;
+    /// Every project, oldest first.
+    async fn list_projects(&self) -> Result<Vec<Project>, StoreError>;
+    /// Replaces a stored project; `false` when it does not exist.
+    async fn update_project(&self, project: &Project) -> Result<bool, StoreError>;
+    /// Deletes a project and its keys together; `false` when it did not exist.
+    async fn delete_project(&self, id: &ProjectId) -> Result<bool, StoreError>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait KeyStore {
+    async fn insert_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// A project's keys, revoked ones included, oldest first.
+    async fn list_keys(&self, project: &ProjectId) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Marks an active key revoked; `false` when there is no such active key of that project.
+    async fn revoke_key(
+        &self,
+        project: &ProjectId,
+        key_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The active (not revoked) key with this SHA-256 hash, if any.
+    async fn find_active_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+}
+
+/// Stored usage events (D1's `api_usage` and its rollups).
+#[allow(async_fn_in_trait)]
+pub trait UsageStore {
+    /// Those of `ids` that name an existing project.
+    async fn existing_projects(&self, ids: &[ProjectId]) -> Result<Vec<ProjectId>, StoreError>;
+    /// Stores every event whose (project, id) is not stored yet, with its rollups, in one
+    /// transaction; an event already stored changes nothing. Returns, per event and in order,
+    /// what became of it; of an id repeated within `events`, the first occurrence is the one
+    /// stored. With [`InsertMode::RefuseReusedIds`], an event whose id is stored for
+    /// different content ([`StoredEvent::reuses_id_of`]) fails the whole write with
+    /// `StoreError::IdReused`, decided inside the transaction so that racing writers cannot
+    /// both pass.
+    async fn insert_events(
+        &self,
+        events: &[StoredEvent],
+        mode: InsertMode,
+    ) -> Result<Vec<Inserted>, StoreError>;
+    /// Events matching the query, newest first, at most `query.limit + 1` (the extra one tells
+    /// the caller there is a next page).
+    async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError>;
+}
+
+/// What an insert does with an event whose id is stored for different content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertMode {
+    /// Ingestion: the client reused an id; refuse the write.
+    RefuseReusedIds,
+    /// Rebuild: the first stored stays, as for any duplicate.
+    KeepFirst,
+    /// Rebuild of the raw log: ids reused for a different event are refused as in
+    /// ingestion, and a line of the same event (equal fingerprint) at another time moves the
+    /// stored event to that time: the later object of an event holds what was acknowledged
+    /// (a retry after a crash that left an earlier object; a duplicate's object holds the
+    /// stored time, see `ingest::acknowledged_lines`).
+    Replay,
+}
+
+/// What an insert did with one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now.
+    Stored,
+    /// Already stored, by an earlier request or earlier in the same one: nothing changed.
+    /// Carries what the stored event was priced at; `None` when its row is gone (a day before
+    /// the retention watermark, counted before it was pruned).
+    Duplicate(Option<StoredPrice>),
+}
+
+impl Inserted {
+    pub fn is_stored(&self) -> bool {
+        matches!(self, Inserted::Stored)
+    }
+}
+
+/// (project id, event id): unique among stored events.
+pub type EventKey = (String, String);
+
+/// A stored event with its storage sequence number (for stable pagination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedEvent {
+    pub seq: i64,
+    pub event: StoredEvent,
+}
+
+/// The raw usage log (R2): immutable objects, written once under keys no other writer uses.
+#[allow(async_fn_in_trait)]
+pub trait RawLog {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    /// Writes a derived object (a summary) that is meant to be replaced; never used for the
+    /// raw log itself.
+    async fn put_overwrite(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Removes the object of a request that was refused after it was written, so that a
+    /// rebuild never replays it.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Keys under `prefix` that sort after `start_after`, in key order, at most `limit`.
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<RawListing, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawListing {
+    pub keys: Vec<String>,
+    /// More keys follow the last one returned.
+    pub truncated: bool,
+}
+
+/// Which stored events a scan visits (re-pricing): all filters optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanFilter {
+    pub project_id: Option<ProjectId>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// Inclusive start and exclusive end of the event timestamps, as stored text.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub only_unpriced: bool,
+}
+
+/// Models whose events could not be priced, with how many and when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnpricedModel {
+    pub provider: String,
+    pub model: String,
+    pub reason: String,
+    pub message: String,
+    pub events: i64,
+    pub projects: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// Re-pricing and price diagnostics over stored events.
+#[allow(async_fn_in_trait)]
+pub trait RepriceStore {
+    /// Events matching the filter with a sequence number above `after_seq`, in sequence
+    /// order, at most `limit`.
+    async fn scan_events(
+        &self,
+        filter: &ScanFilter,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedEvent>, StoreError>;
+    /// Writes the price fields of these events (matched by project and id) in one
+    /// transaction, rollups included; returns how many rows changed.
+    async fn update_pricing(&self, events: &[StoredEvent]) -> Result<usize, StoreError>;
+    /// Unpriced events grouped by provider, model and reason, most events first.
+    async fn unpriced_models(&self, filter: &ScanFilter) -> Result<Vec<UnpricedModel>, StoreError>;
+}

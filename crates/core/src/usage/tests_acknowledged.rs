@@ -1,0 +1,294 @@
+//! Rebuild restores exactly what was acknowledged: after failed writes, lost answers, retries
+//! with and without the client's own time, refused requests and rebuilds racing them, a wipe
+//! and a rebuild give back exactly the events answered 2xx, with the facts they were answered
+//! with, and nothing of a request that was not.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use pollster::block_on;
+use serde_json::{json, Value};
+
+use crate::access::auth::Principal;
+use crate::kernel::clock::{FixedClock, SystemEntropy};
+use crate::kernel::error::CoreError;
+use crate::usage::ingest::{ingest, rebuild, IngestConfig, IngestReport, RebuildReport, RebuildRequest};
+use crate::kernel::testing::{MemoryLog, MemoryStore};
+use crate::access::projects::create_project;
+use crate::usage::record::{to_ndjson, StoredEvent};
+use crate::usage::store::RawLog;
+
+struct Tracker {
+    store: MemoryStore,
+    log: MemoryLog,
+    principal: Principal,
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+impl Tracker {
+    fn new() -> Self {
+        let store = MemoryStore::new();
+        let request = serde_json::from_value(json!({"id": "ads", "name": "Ads"})).unwrap();
+        let project = block_on(create_project(
+            &store,
+            &FixedClock(t0()),
+            &SystemEntropy,
+            request,
+        ))
+        .unwrap();
+        Tracker {
+            store,
+            log: MemoryLog::default(),
+            principal: Principal::Project {
+                project_id: project.id,
+                key_id: "key_1".into(),
+            },
+        }
+    }
+
+    fn send_at(&self, at: DateTime<Utc>, body: Value) -> Result<IngestReport, CoreError> {
+        block_on(ingest(
+            &self.store,
+            &self.store,
+            &self.log,
+            &FixedClock(at),
+            &SystemEntropy,
+            &self.principal,
+            body.to_string().as_bytes(),
+            IngestConfig::default(),
+        ))
+    }
+
+    fn rebuild_all(&self) -> RebuildReport {
+        let mut total = RebuildReport::default();
+        let mut cursor = None;
+        loop {
+            let request = RebuildRequest {
+                cursor: cursor.clone(),
+                ..RebuildRequest::default()
+            };
+            let report = block_on(rebuild(&self.store, &self.log, &request)).unwrap();
+            total.inserted += report.inserted;
+            total.refused_objects += report.refused_objects;
+            total.void_objects += report.void_objects;
+            if report.done {
+                return total;
+            }
+            cursor = report.next_cursor;
+        }
+    }
+
+    /// (id, time) of every stored event, sorted.
+    fn stored(&self) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = self
+            .store
+            .stored_events()
+            .into_iter()
+            .map(|e| (e.id, e.request_timestamp))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    fn wipe_and_rebuild(&self) -> RebuildReport {
+        self.store.wipe_events();
+        self.rebuild_all()
+    }
+}
+
+fn answered(report: &IngestReport) -> Vec<(String, String)> {
+    report
+        .events
+        .iter()
+        .map(|e| (e.id.clone(), e.timestamp.clone()))
+        .collect()
+}
+
+#[test]
+fn a_request_whose_store_write_failed_never_comes_back_by_a_rebuild_and_its_retry_does() {
+    let tracker = Tracker::new();
+    tracker.store.fail_event_writes.set(true);
+    let failed = tracker.send_at(
+        t0(),
+        json!({"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10}),
+    );
+    assert!(matches!(failed, Err(CoreError::Storage(_))), "{failed:?}");
+    // No id of the client's own: the retry is a new event, so the failed one must stay gone.
+    let no_id = tracker.send_at(
+        t0(),
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 7}),
+    );
+    assert!(no_id.is_err());
+    tracker.store.fail_event_writes.set(false);
+    let later = t0() + Duration::seconds(30);
+    let retry = tracker
+        .send_at(
+            later,
+            json!({"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10}),
+        )
+        .unwrap();
+    let retry_no_id = tracker
+        .send_at(
+            later,
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 7}),
+        )
+        .unwrap();
+    let mut acknowledged = answered(&retry);
+    acknowledged.extend(answered(&retry_no_id));
+    acknowledged.sort();
+    assert_eq!(acknowledged[1].1, "2026-11-20T12:00:30.000Z");
+    assert_eq!(tracker.stored(), acknowledged);
+    tracker.wipe_and_rebuild();
+    assert_eq!(
+        tracker.stored(),
+        acknowledged,
+        "the server time of the retry, and one event without an id, not two"
+    );
+}
+
+#[test]
+fn a_lost_answer_then_a_retry_restores_the_time_the_duplicate_was_answered_with() {
+    let tracker = Tracker::new();
+    let body = json!({"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10});
+    // The insert commits but its answer is lost: the client is told to retry and the object
+    // is withdrawn; the retry is a duplicate answered with the first server time.
+    tracker.store.lose_event_write_answers.set(true);
+    assert!(tracker.send_at(t0(), body.clone()).is_err());
+    tracker.store.lose_event_write_answers.set(false);
+    let retry = tracker
+        .send_at(t0() + Duration::minutes(2), body.clone())
+        .unwrap();
+    assert_eq!(retry.duplicates, 1);
+    let acknowledged = answered(&retry);
+    assert_eq!(acknowledged[0].1, "2026-11-20T12:00:00.000Z");
+    // The retry's object says what was answered, so a rebuild gives the same time back.
+    tracker.wipe_and_rebuild();
+    assert_eq!(tracker.stored(), acknowledged);
+    // And sent a third time, with its object beside the corrected one: still the same.
+    tracker
+        .send_at(t0() + Duration::minutes(4), body.clone())
+        .unwrap();
+    tracker.wipe_and_rebuild();
+    assert_eq!(tracker.stored(), acknowledged);
+}
+
+#[test]
+fn a_refused_requests_object_read_by_a_racing_rebuild_is_left_out_whole() {
+    let tracker = Tracker::new();
+    let first = tracker
+        .send_at(
+            t0(),
+            json!({"id": "shared", "provider": "openai", "model": "gpt-4o", "input_tokens": 10}),
+        )
+        .unwrap();
+    // A second request reuses `shared` for a different event: refused with 409. A rebuild
+    // running between its raw write and its withdrawal reads its object; here the object is
+    // put back to stand for that moment.
+    let refused_body = json!({"events": [
+        {"id": "shared", "provider": "openai", "model": "gpt-4o", "input_tokens": 999},
+        {"id": "innocent", "provider": "openai", "model": "gpt-4o", "input_tokens": 1},
+    ]});
+    let refused = tracker.send_at(t0() + Duration::seconds(1), refused_body.clone());
+    assert!(
+        matches!(refused, Err(CoreError::IdReused(_))),
+        "{refused:?}"
+    );
+    let lines: Vec<StoredEvent> = {
+        // The refused request's records, as its object held them.
+        let other = Tracker::new();
+        other
+            .send_at(t0() + Duration::seconds(1), refused_body)
+            .unwrap();
+        other.store.stored_events()
+    };
+    let object = "usage-logs/raw/2026-11-20/20261120T120001000Z-racing.ndjson";
+    block_on(tracker.log.put(object, to_ndjson(&lines).unwrap())).unwrap();
+
+    let report = tracker.rebuild_all();
+    assert_eq!((report.inserted, report.refused_objects), (0, 1));
+    assert_eq!(
+        tracker.stored(),
+        answered(&first),
+        "no event of the refused request"
+    );
+    // After a wipe the same holds: the first object decides, the refused one is left out.
+    let report = tracker.wipe_and_rebuild();
+    assert_eq!((report.inserted, report.refused_objects), (1, 1));
+    assert_eq!(tracker.stored(), answered(&first));
+}
+
+#[test]
+fn a_withdrawn_object_whose_delete_failed_is_marked_void_and_skipped_by_rebuild() {
+    let tracker = Tracker::new();
+    tracker.store.fail_event_writes.set(true);
+    tracker.log.fail_deletes.set(true);
+    let body = json!({"id": "y", "provider": "openai", "model": "gpt-4o", "input_tokens": 3});
+    assert!(tracker.send_at(t0(), body.clone()).is_err());
+    let markers = block_on(tracker.log.list("usage-logs/void/", None, 10)).unwrap();
+    assert_eq!(markers.keys.len(), 1);
+    tracker.store.fail_event_writes.set(false);
+    tracker.log.fail_deletes.set(false);
+    let retry = tracker.send_at(t0() + Duration::seconds(45), body).unwrap();
+    let report = tracker.wipe_and_rebuild();
+    assert_eq!((report.inserted, report.void_objects), (1, 1));
+    assert_eq!(tracker.stored(), answered(&retry));
+    assert_eq!(tracker.stored()[0].1, "2026-11-20T12:00:45.000Z");
+}
+
+#[test]
+fn a_crash_after_the_raw_write_then_a_retry_without_a_time_restores_the_retrys_time() {
+    // The crashed attempt's object: written at 12:00, its insert never ran, nothing answered.
+    let crashed = Tracker::new();
+    let body = json!({"id": "c", "provider": "openai", "model": "gpt-4o", "input_tokens": 5});
+    crashed.send_at(t0(), body.clone()).unwrap();
+    let orphan = crashed.log.objects.borrow().clone();
+    let tracker = Tracker::new();
+    for (key, bytes) in orphan {
+        block_on(tracker.log.put(&key, bytes)).unwrap();
+    }
+    // The client's retry three minutes later is stored and answered with its own server time.
+    let retry = tracker
+        .send_at(t0() + Duration::minutes(3), body.clone())
+        .unwrap();
+    assert_eq!(retry.stored, 1);
+    let acknowledged = answered(&retry);
+    assert_eq!(acknowledged[0].1, "2026-11-20T12:03:00.000Z");
+    tracker.wipe_and_rebuild();
+    assert_eq!(
+        tracker.stored(),
+        acknowledged,
+        "the later object holds what was answered"
+    );
+    // A rebuild over the intact store changes nothing.
+    tracker.rebuild_all();
+    assert_eq!(tracker.stored(), acknowledged);
+}
+
+#[test]
+fn a_crash_then_a_client_retry_with_a_fresh_client_time_restores_the_retrys_time() {
+    let crashed = Tracker::new();
+    crashed
+        .send_at(
+            t0(),
+            json!({"id": "r", "provider": "openai", "model": "gpt-4o", "input_tokens": 5,
+                   "timestamp": "2026-11-20T11:59:58Z"}),
+        )
+        .unwrap();
+    let orphan = crashed.log.objects.borrow().clone();
+    let tracker = Tracker::new();
+    for (key, bytes) in orphan {
+        block_on(tracker.log.put(&key, bytes)).unwrap();
+    }
+    // The client library stamps a fresh time when it records the call again.
+    let retry = tracker
+        .send_at(
+            t0() + Duration::seconds(20),
+            json!({"id": "r", "provider": "openai", "model": "gpt-4o", "input_tokens": 5,
+                   "timestamp": "2026-11-20T12:00:19Z"}),
+        )
+        .unwrap();
+    let acknowledged = answered(&retry);
+    tracker.wipe_and_rebuild();
+    assert_eq!(tracker.stored(), acknowledged);
+}
