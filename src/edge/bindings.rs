@@ -109,8 +109,9 @@ pub fn alert_config(env: &Env) -> crate::core::budgets::alerts::AlertConfig {
             .map(|v| v.to_string().trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let (default_emails, malformed) =
-        crate::core::budgets::alerts::AlertConfig::parse_recipients(&var(ALERT_TO).unwrap_or_default());
+    let (default_emails, malformed) = crate::core::budgets::alerts::AlertConfig::parse_recipients(
+        &var(ALERT_TO).unwrap_or_default(),
+    );
     if !malformed.is_empty() {
         worker::console_warn!(
             "var {ALERT_TO}: left out (not an email address, or past the 20th): {}",

@@ -3,15 +3,18 @@
 use serde_json::json;
 use worker::{Env, Response};
 
+use crate::core::access::projects::get_project;
+use crate::core::access::projects::project_param;
 use crate::core::budgets::alerts::{check_budgets, Mode};
-use crate::core::budgets::settings::{get_budget, patch_budget, BudgetStore, BudgetView, ReportSchedule};
-use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::budgets::delivery::MAX_SENDS_PER_RUN;
 use crate::core::budgets::digest::{preview, send_digests, Which};
+use crate::core::budgets::settings::{
+    get_budget, patch_budget, BudgetStore, BudgetView, ReportSchedule,
+};
+use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
-use crate::core::access::projects::get_project;
-use crate::core::kernel::query::{only_known, param, project_param, QueryPairs};
+use crate::core::kernel::query::{only_known, param, QueryPairs};
 
 use super::bindings::alert_config;
 use super::d1::D1Store;
@@ -67,7 +70,8 @@ pub async fn budget_status(
     else {
         return Ok(serde_json::Value::Null);
     };
-    let over = |limit: Option<crate::core::kernel::money::Money>, spent: crate::core::kernel::money::Money| {
+    let over = |limit: Option<crate::core::kernel::money::Money>,
+                spent: crate::core::kernel::money::Money| {
         limit.map(|l| spent.nanos >= l.nanos)
     };
     Ok(json!({
@@ -154,7 +158,13 @@ async fn report_target(
     store: &D1Store,
     id: &str,
     query: &QueryPairs,
-) -> Result<(crate::core::budgets::settings::BudgetSettings, ReportSchedule), CoreError> {
+) -> Result<
+    (
+        crate::core::budgets::settings::BudgetSettings,
+        ReportSchedule,
+    ),
+    CoreError,
+> {
     only_known(query, &["schedule"])?;
     let settings = get_budget(store, id).await?;
     let schedule = match param(query, "schedule") {

@@ -8,14 +8,14 @@ use std::cell::RefCell;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::core::access::keys::ApiKeyRecord;
+use crate::core::access::projects::ProjectId;
+use crate::core::access::store::KeyStore;
 use crate::core::kernel::cache::TtlCache;
 use crate::core::kernel::error::StoreError;
-use crate::core::access::keys::ApiKeyRecord;
-use crate::core::pricing::prices::PriceStore;
 use crate::core::pricing::catalog::PriceEntry;
-use crate::core::access::projects::ProjectId;
+use crate::core::pricing::prices::PriceStore;
 use crate::core::usage::retention::{RetentionState, RetentionStore};
-use crate::core::usage::store::KeyStore;
 
 use super::d1::{now, D1Store};
 

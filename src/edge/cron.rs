@@ -7,11 +7,11 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use crate::core::budgets::alerts::{check_budgets, Mode};
-use crate::core::kernel::clock::{format_timestamp, Clock, SystemEntropy};
 use crate::core::budgets::delivery::MAX_SENDS_PER_RUN;
 use crate::core::budgets::digest::{send_digests, Which};
-use crate::core::usage::retention::prune;
+use crate::core::kernel::clock::{format_timestamp, Clock, SystemEntropy};
 use crate::core::reports::summaries::write_summaries;
+use crate::core::usage::retention::prune;
 
 use super::bindings::{alert_config, ingest_config, raw_log, retention_config, AppState};
 use super::notify::EdgeNotifier;

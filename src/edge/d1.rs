@@ -7,14 +7,14 @@ use worker::D1Database;
 
 use chrono::{DateTime, Utc};
 
+use crate::core::access::keys::ApiKeyRecord;
+use crate::core::access::projects::{Project, ProjectId};
+use crate::core::access::store::{KeyStore, ProjectStore};
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp};
 use crate::core::kernel::error::StoreError;
-use crate::core::access::keys::ApiKeyRecord;
 use crate::core::kernel::money::{Currency, Money};
-use crate::core::pricing::prices::PriceStore;
 use crate::core::pricing::catalog::{EntryInput, Origin, PriceEntry};
-use crate::core::access::projects::{Project, ProjectId};
-use crate::core::usage::store::{KeyStore, ProjectStore};
+use crate::core::pricing::prices::PriceStore;
 
 pub struct D1Store {
     db: D1Database,

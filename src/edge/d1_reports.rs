@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
+use crate::core::access::projects::ProjectId;
 use crate::core::kernel::error::StoreError;
 use crate::core::reports::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
-use crate::core::access::projects::ProjectId;
 use crate::core::reports::report::{
     Dim, MinuteRow, QuarterSpan, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
 };
@@ -642,7 +642,9 @@ impl JobStore for D1Store {
 }
 
 impl crate::core::reports::summaries::SummaryStore for D1Store {
-    async fn dirty_days(&self) -> Result<Vec<crate::core::reports::summaries::DirtyDay>, StoreError> {
+    async fn dirty_days(
+        &self,
+    ) -> Result<Vec<crate::core::reports::summaries::DirtyDay>, StoreError> {
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
             "SELECT day, changes FROM summary_dirty_days ORDER BY day",

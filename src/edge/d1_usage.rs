@@ -15,9 +15,9 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::core::kernel::error::StoreError;
 use crate::core::access::projects::ProjectId;
-use crate::core::kernel::query::UsageQuery;
+use crate::core::kernel::error::StoreError;
+use crate::core::usage::list::UsageQuery;
 use crate::core::usage::record::{StoredEvent, StoredPrice};
 use crate::core::usage::store::{
     EventKey, InsertMode, Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel,

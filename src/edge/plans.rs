@@ -3,16 +3,17 @@
 use serde_json::json;
 use worker::Response;
 
+use crate::core::access::projects::project_param;
+use crate::core::access::projects::ProjectId;
 use crate::core::kernel::clock::Clock;
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
+use crate::core::kernel::query::{only_known, param, QueryPairs};
 use crate::core::plans::{
     capacity, known_providers, remove_profile, subscriptions_report, subscriptions_report_at,
     PlanInput, PlanStore, ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
-use crate::core::access::projects::ProjectId;
-use crate::core::kernel::query::{only_known, param, project_param, QueryPairs};
 
 use super::d1::D1Store;
 use super::http::empty_response;

@@ -5,16 +5,17 @@ use serde_json::json;
 use worker::Response;
 
 use crate::core::access::auth::Principal;
+use crate::core::access::projects::project_param;
 use crate::core::kernel::clock::Clock;
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
-use crate::core::pricing::prices::{
-    effective_catalog, import_litellm, lookups_for, price_event, PriceFilter, PriceStore, QuoteView,
-};
+use crate::core::kernel::query::{only_known, param, parse_day, parse_flag, QueryPairs};
 use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
-use crate::core::kernel::query::{only_known, param, parse_day, parse_flag, project_param, QueryPairs};
+use crate::core::pricing::prices::{
+    effective_catalog, import_litellm, lookups_for, price_event, PriceFilter, PriceStore, QuoteView,
+};
 use crate::core::usage::event::{EventInput, EventRules};
 
 use super::d1::D1Store;

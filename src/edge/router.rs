@@ -5,20 +5,22 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use worker::{Env, Request, Response};
 
-use crate::core::budgets::alerts::Mode;
 use crate::core::access::auth::{authenticate, Principal};
+use crate::core::access::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
+use crate::core::access::projects::{
+    delete_project, get_project, update_project, Project, ProjectPatchRequest,
+};
+use crate::core::access::store::ProjectStore;
+use crate::core::budgets::alerts::Mode;
 use crate::core::budgets::settings::{create_project_with_budget, parse_new_project, BudgetView};
 use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
-use crate::core::reports::jobs::{job_cost_summary, list_jobs, month_stats};
-use crate::core::access::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
 use crate::core::pricing::prices::{add_custom_prices, PriceStore, PriceView};
-use crate::core::access::projects::{
-    delete_project, get_project, update_project, Project, ProjectPatchRequest,
+use crate::core::reports::jobs::{job_cost_summary, list_jobs, month_stats};
+use crate::core::reports::report::{
+    admin_usage, realtime_usage, usage_stats, usage_summary, ReportOutput,
 };
-use crate::core::reports::report::{admin_usage, realtime_usage, usage_stats, usage_summary, ReportOutput};
-use crate::core::usage::store::ProjectStore;
 
 use super::bindings::{AppState, ASSETS};
 use super::http::{
@@ -264,8 +266,8 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         RouteName::UsageStats => {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let query = query_pairs(request);
-            let project =
-                principal.scope_to(crate::core::kernel::query::project_param(&query)?.as_ref())?;
+            let project = principal
+                .scope_to(crate::core::access::projects::project_param(&query)?.as_ref())?;
             if let Some(id) = project.as_ref().filter(|_| *principal == Principal::Admin) {
                 crate::core::access::projects::get_project(store, id.as_str()).await?;
             }
@@ -298,7 +300,7 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         RouteName::RealtimeUsage => {
             let query = query_pairs(request);
             crate::core::kernel::query::only_known(&query, &["project_id"])?;
-            let project = crate::core::kernel::query::project_param(&query)?;
+            let project = crate::core::access::projects::project_param(&query)?;
             ok(
                 200,
                 &realtime_usage(store, clock.now(), project.as_ref()).await?,

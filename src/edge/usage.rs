@@ -4,16 +4,15 @@
 use worker::{Env, Response};
 
 use crate::core::access::auth::Principal;
+use crate::core::access::projects::ProjectId;
 use crate::core::kernel::clock::format_timestamp;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
-use crate::core::usage::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
 use crate::core::kernel::input::parse_json;
+use crate::core::kernel::query::{only_known, param, parse_bound, QueryPairs};
 use crate::core::pricing::catalog::canonical_provider;
-use crate::core::access::projects::ProjectId;
-use crate::core::kernel::query::{
-    events_csv, list_usage, only_known, param, parse_bound, QueryPairs, UsageQuery,
-};
+use crate::core::usage::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
+use crate::core::usage::list::{events_csv, list_usage, UsageQuery};
 use crate::core::usage::reprice::{reprice, unpriced_models, RepriceRequest};
 use crate::core::usage::retention::{prune, retention_status};
 use crate::core::usage::store::ScanFilter;

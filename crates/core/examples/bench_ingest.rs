@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use spend_core::access::auth::Principal;
-use spend_core::kernel::clock::{FixedClock, SystemEntropy};
-use spend_core::usage::ingest::{ingest, IngestConfig};
-use spend_core::kernel::testing::{MemoryLog, MemoryStore};
 use spend_core::access::projects::{create_project, NewProjectRequest, ProjectId};
+use spend_core::kernel::clock::{FixedClock, SystemEntropy};
+use spend_core::kernel::testing::{MemoryLog, MemoryStore};
+use spend_core::usage::ingest::{ingest, IngestConfig};
 
 fn body(round: usize) -> Vec<u8> {
     let models = [

@@ -3,10 +3,10 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::kernel::error::CoreError;
 use crate::access::keys::{hash_key, KEY_PREFIX};
 use crate::access::projects::ProjectId;
-use crate::usage::store::KeyStore;
+use crate::access::store::KeyStore;
+use crate::kernel::error::CoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::access::projects::{get_project, ProjectId};
+use crate::access::store::{KeyStore, ProjectStore};
 use crate::kernel::clock::{random_token, Clock, Entropy};
 use crate::kernel::error::{CoreError, FieldError, Problems};
 use crate::kernel::input::visible_text;
-use crate::access::projects::{get_project, ProjectId};
-use crate::usage::store::{KeyStore, ProjectStore};
 
 /// Every project key starts with this, so leaked keys are easy to search for.
 pub const KEY_PREFIX: &str = "ast_";

@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod keys;
+pub mod memory;
 pub mod projects;
+pub mod store;
 
 #[cfg(test)]
 mod tests;

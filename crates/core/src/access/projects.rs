@@ -1,15 +1,16 @@
 //! Projects: the unit that owns usage, keys and a budget.
 
+use crate::kernel::query::{param, QueryPairs};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access::store::ProjectStore;
 use crate::kernel::clock::{random_token, Clock, Entropy};
 use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
 use crate::kernel::input::{nullable, visible_text, DecimalText};
 use crate::kernel::money::{Currency, Money};
-use crate::usage::store::ProjectStore;
 
 /// A project id: 1-64 characters of `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -315,4 +316,11 @@ pub async fn delete_project(store: &impl ProjectStore, id: &str) -> Result<(), C
     } else {
         Err(CoreError::NotFound(format!("project `{id}`")))
     }
+}
+
+/// The `project_id` parameter, when given.
+pub fn project_param(query: &QueryPairs) -> Result<Option<ProjectId>, CoreError> {
+    param(query, "project_id")
+        .map(|p| ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m)))
+        .transpose()
 }

@@ -4,15 +4,15 @@ use chrono::{TimeZone, Utc};
 use pollster::block_on;
 
 use crate::access::auth::{authenticate, bearer_token, secrets_equal, Principal};
-use crate::kernel::clock::{FixedClock, SystemEntropy};
-use crate::kernel::error::CoreError;
-use crate::kernel::input::parse_json;
 use crate::access::keys::{create_key, hash_key, list_keys, revoke_key, NewKeyRequest};
-use crate::kernel::testing::MemoryStore;
 use crate::access::projects::{
     create_project, delete_project, get_project, update_project, ProjectId, ProjectPatchRequest,
 };
-use crate::usage::store::ProjectStore;
+use crate::access::store::ProjectStore;
+use crate::kernel::clock::{FixedClock, SystemEntropy};
+use crate::kernel::error::CoreError;
+use crate::kernel::input::parse_json;
+use crate::kernel::testing::MemoryStore;
 
 fn clock() -> FixedClock {
     FixedClock(Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap())

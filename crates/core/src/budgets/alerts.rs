@@ -10,13 +10,15 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::Sha256;
 
+use crate::access::projects::ProjectId;
+use crate::budgets::delivery::{
+    deliver, Channel, Delivered, Fate, LogFacts, Outgoing, MAX_SENDS_PER_RUN,
+};
 use crate::budgets::settings::{window_start, AlertKey, BudgetSettings, BudgetStore};
 use crate::kernel::clock::{format_timestamp, random_token, Clock, Entropy};
-use crate::budgets::delivery::{deliver, Channel, Delivered, Fate, LogFacts, Outgoing, MAX_SENDS_PER_RUN};
 use crate::kernel::error::CoreError;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
 use crate::plans::{capacity_of, plan_states, PlanState, PlanStore, ProfileCapacity};
-use crate::access::projects::ProjectId;
 use crate::reports::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
 
 /// How alerts leave the worker. The edge implements it with the `send_email` binding and
@@ -64,7 +66,9 @@ impl AlertConfig {
             .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
             .filter(|a| !a.is_empty())
         {
-            if !crate::budgets::settings::valid_email(address) || valid.len() >= crate::budgets::settings::MAX_EMAILS {
+            if !crate::budgets::settings::valid_email(address)
+                || valid.len() >= crate::budgets::settings::MAX_EMAILS
+            {
                 left_out.push(address.to_string());
             } else if !valid.iter().any(|a| a.eq_ignore_ascii_case(address)) {
                 valid.push(address.to_string());
@@ -216,7 +220,11 @@ fn baseline_query(
 }
 
 /// The average day of the baseline rows of one project, in one currency.
-fn baseline_daily(rows: &[crate::reports::report::RollupRow], project: &str, currency: Currency) -> Money {
+fn baseline_daily(
+    rows: &[crate::reports::report::RollupRow],
+    project: &str,
+    currency: Currency,
+) -> Money {
     let total: i128 = rows
         .iter()
         .filter(|r| r.project_id.as_deref() == Some(project) && r.currency == currency.as_str())
@@ -1372,10 +1380,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::kernel::clock::{FixedClock, SystemEntropy};
-    use crate::usage::ingest::{ingest, IngestConfig};
-    use crate::kernel::testing::{MemoryLog, MemoryStore};
     use crate::access::projects::create_project;
+    use crate::kernel::clock::{FixedClock, SystemEntropy};
+    use crate::kernel::testing::{MemoryLog, MemoryStore};
+    use crate::usage::ingest::{ingest, IngestConfig};
 
     #[test]
     fn a_budget_in_another_zone_counts_this_local_month_and_today_exactly() {

@@ -8,11 +8,13 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::budgets::alerts::{send_email, AlertConfig, AlertOutcome, Mode, Notifier, RenderedAlert};
+use crate::access::projects::ProjectId;
+use crate::budgets::alerts::{
+    send_email, AlertConfig, AlertOutcome, Mode, Notifier, RenderedAlert,
+};
 use crate::budgets::settings::{AlertKey, AlertRecord, BudgetStore, Settlement};
 use crate::kernel::clock::{format_timestamp, random_token, Entropy};
 use crate::kernel::error::CoreError;
-use crate::access::projects::ProjectId;
 
 /// The most emails and webhook posts one run sends (each is a subrequest): the cron's budget
 /// check and scheduled reports share it.

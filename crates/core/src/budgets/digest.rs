@@ -9,10 +9,12 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::budgets::alerts::{dashboard_link, escape_html, AlertConfig, Mode, Notifier, RenderedAlert};
+use crate::budgets::alerts::{
+    dashboard_link, escape_html, AlertConfig, Mode, Notifier, RenderedAlert,
+};
+use crate::budgets::delivery::{deliver, Channel, Fate, LogFacts, Outgoing};
 use crate::budgets::settings::{AlertKey, BudgetSettings, BudgetStore, ReportSchedule};
 use crate::kernel::clock::{format_timestamp, Entropy};
-use crate::budgets::delivery::{deliver, Channel, Fate, LogFacts, Outgoing};
 use crate::kernel::error::CoreError;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
 use crate::reports::report::{local_midnight, Dim, Range, ReportStore, RollupRow};
@@ -590,8 +592,8 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::kernel::money::Currency;
     use crate::access::projects::ProjectId;
+    use crate::kernel::money::Currency;
     use crate::reports::report::MEASURES;
 
     fn settings(name: &str, tz: Option<&str>) -> BudgetSettings {

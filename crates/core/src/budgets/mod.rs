@@ -5,3 +5,6 @@ pub mod alerts;
 pub mod delivery;
 pub mod digest;
 pub mod settings;
+
+#[cfg(test)]
+mod tests;

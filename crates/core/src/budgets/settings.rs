@@ -9,15 +9,15 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::kernel::clock::Clock;
-use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
-use crate::kernel::input::{nullable, parse_json, DecimalText};
-use crate::kernel::money::{Currency, Money};
 use crate::access::projects::{
     create_project, insert_new_project, new_project, NewProjectRequest, Project, ProjectId,
     DEFAULT_ALERT_PERCENT,
 };
-use crate::usage::store::ProjectStore;
+use crate::access::store::ProjectStore;
+use crate::kernel::clock::Clock;
+use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
+use crate::kernel::input::{nullable, parse_json, DecimalText};
+use crate::kernel::money::{Currency, Money};
 
 /// The alert window: at most one alert per project and level within it (the seed rule).
 pub const ALERT_WINDOW_HOURS: i64 = 24;
@@ -443,7 +443,8 @@ impl BudgetPatch {
             match next.spike {
                 // The default minimum, one unit, is one unit of the new currency.
                 Some(rule)
-                    if !spike_given && rule.min_spend.nanos == crate::kernel::money::NANOS_PER_UNIT =>
+                    if !spike_given
+                        && rule.min_spend.nanos == crate::kernel::money::NANOS_PER_UNIT =>
                 {
                     next.spike = Some(SpikeRule {
                         min_spend: Money::new(rule.min_spend.nanos, next.currency),

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod clock;
+pub mod csv;
 pub mod error;
 pub mod input;
 pub mod money;

@@ -2,16 +2,18 @@
 //! how many more units of work (one clip, one episode) fit in what is left of every plan, and
 //! which provider runs out first.
 
+pub mod memory;
+
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::access::projects::ProjectId;
 use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
 use crate::kernel::input::{hidden_character, visible_text, DecimalText};
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Decimal, Money, Totals};
 use crate::pricing::catalog::{builtin, canonical_provider};
 use crate::pricing::{UsageKind, MICRO};
-use crate::access::projects::ProjectId;
 use crate::reports::report::{Dim, Range, ReportStore, RollupQuery, RollupRow, MEASURES};
 
 /// The unit an allotment is counted in.
@@ -1497,3 +1499,6 @@ pub fn known_providers(plans: &[Plan]) -> Vec<String> {
     known.dedup();
     known
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,10 +9,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{EntryRef, Unpriced, UsageKind};
+use crate::access::projects::ProjectId;
 use crate::kernel::error::{FieldError, Problems};
 use crate::kernel::input::DecimalText;
 use crate::kernel::money::{Currency, Decimal};
-use crate::access::projects::ProjectId;
 
 /// The largest price of one `per` quantity accepted (a million currency units).
 const MAX_PRICE_PICO: i128 = 1_000_000 * 1_000_000_000_000;

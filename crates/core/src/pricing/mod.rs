@@ -22,6 +22,7 @@
 
 pub mod catalog;
 pub mod litellm;
+pub mod memory;
 pub mod prices;
 
 use serde::Serialize;

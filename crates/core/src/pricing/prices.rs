@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::access::projects::{get_project, ProjectId};
+use crate::access::store::ProjectStore;
 use crate::kernel::error::{CoreError, FieldError, StoreError};
 use crate::kernel::money::Money;
 use crate::pricing::catalog::{
@@ -12,8 +14,6 @@ use crate::pricing::catalog::{
 };
 use crate::pricing::litellm::{self, Skipped};
 use crate::pricing::{quote, Quote, Unpriced, UsageKind};
-use crate::access::projects::{get_project, ProjectId};
-use crate::usage::store::ProjectStore;
 use crate::usage::event::UsageEvent;
 
 #[allow(async_fn_in_trait)]

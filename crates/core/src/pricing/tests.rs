@@ -8,8 +8,8 @@ use super::catalog::{
     builtin, builtin_source, parse_catalog_file, Catalog, EntryInput, Origin, PriceBook,
 };
 use super::*;
-use crate::kernel::money::Currency;
 use crate::access::projects::ProjectId;
+use crate::kernel::money::Currency;
 
 fn entry(value: serde_json::Value) -> PriceEntry {
     let input: EntryInput = serde_json::from_value(value).unwrap();

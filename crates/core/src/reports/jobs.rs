@@ -7,10 +7,10 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::access::projects::{Project, ProjectId};
 use crate::kernel::clock::format_timestamp;
 use crate::kernel::error::{CoreError, Problems, StoreError};
 use crate::kernel::money::{div_round_half_even, Currency, Money, Totals};
-use crate::access::projects::{Project, ProjectId};
 use crate::kernel::query::{only_known, param, QueryPairs};
 use crate::reports::report::{parse_range, Dim, ReportStore, RollupQuery};
 

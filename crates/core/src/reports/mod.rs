@@ -2,10 +2,9 @@
 //! period and dimension; stats, summaries, realtime; jobs; the R2 daily and monthly summaries.
 
 pub mod jobs;
+pub mod memory;
 pub mod report;
 pub mod summaries;
 
 #[cfg(test)]
-mod tests_periods;
-#[cfg(test)]
-mod tests_reports;
+mod tests;

@@ -16,10 +16,11 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::access::projects::ProjectId;
 use crate::kernel::clock::{format_timestamp, parse_timestamp};
+use crate::kernel::csv::cell;
 use crate::kernel::error::{CoreError, Problems, StoreError};
 use crate::kernel::money::{format_scaled, Currency, Money, Totals};
-use crate::access::projects::ProjectId;
 use crate::kernel::query::{only_known, param, parse_day, QueryPairs};
 
 /// Summed quantities of a rollup row, in the order of the rollup tables' columns.
@@ -1198,21 +1199,6 @@ pub fn report_json(
     })
 }
 
-/// A CSV cell: quoted when needed; text that a spreadsheet would run as a formula is
-/// prefixed with `'`.
-pub(crate) fn cell(text: &str) -> String {
-    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
 /// The same rows as CSV with a header row; one cost column per currency present.
 pub fn report_csv(
     query: &UsageReportQuery,
@@ -1430,7 +1416,7 @@ pub async fn usage_summary(
     only_known(query, &["from", "to", "preset", "tz", "project_id"])?;
     let range = parse_range(query, now, "month")?;
     let mut rollups = range.rollup_query(None);
-    rollups.project_id = crate::kernel::query::project_param(query)?;
+    rollups.project_id = crate::access::projects::project_param(query)?;
     rollups.dims = vec![Dim::Provider, Dim::Operation];
     let rows = store.rollups(&rollups).await?;
     let providers = group_rows(&rows, None, &[Dim::Provider], range.tz);

@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::kernel::error::{CoreError, StoreError};
-use crate::reports::report::{group_rows, total_of, Dim, ReportRow, ReportStore, RollupQuery, DATA_SOURCE};
+use crate::reports::report::{
+    group_rows, total_of, Dim, ReportRow, ReportStore, RollupQuery, DATA_SOURCE,
+};
 use crate::usage::store::RawLog;
 
 pub const DAILY_PREFIX: &str = "usage-logs/daily/";

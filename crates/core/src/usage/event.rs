@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use sha2::Digest;
 
+use crate::access::projects::ProjectId;
 use crate::kernel::clock::parse_timestamp;
 use crate::kernel::error::{FieldError, Problems};
 use crate::kernel::input::{visible_text, DecimalText};
@@ -12,7 +13,6 @@ use crate::pricing::catalog::{
     builtin, canonical_provider, joined_words, normalize_name, Catalog, PriceBook,
 };
 use crate::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
-use crate::access::projects::ProjectId;
 use crate::usage::record::TOO_COSTLY;
 
 /// The largest `metadata` object accepted, serialized.

@@ -25,19 +25,19 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::access::auth::Principal;
+use crate::access::projects::ProjectId;
 use crate::kernel::clock::{random_token, Clock, Entropy};
 use crate::kernel::error::{CoreError, FieldError, StoreError};
 use crate::kernel::input::{locate, strip_position};
 use crate::kernel::money::{Money, Totals};
-use crate::pricing::prices::{lookups_for, price_event, PriceStore};
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};
+use crate::pricing::prices::{lookups_for, price_event, PriceStore};
 use crate::pricing::Unpriced;
-use crate::access::projects::ProjectId;
+use crate::usage::event::{EventInput, EventRules, UsageEvent, DEFAULT_MODEL};
 use crate::usage::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use crate::usage::reprice::REPRICE_PREFIX;
 use crate::usage::retention::{before_watermark, RetentionStore};
 use crate::usage::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
-use crate::usage::event::{EventInput, EventRules, UsageEvent, DEFAULT_MODEL};
 
 /// The most events one request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
@@ -926,9 +926,11 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, CoreError> {
     let mut problems = crate::kernel::error::Problems::new();
     let day = |name: &str, value: &Option<String>, p: &mut crate::kernel::error::Problems| {
-        value
-            .as_deref()
-            .and_then(|v| crate::kernel::query::parse_day(v).map_err(|m| p.push(name, m)).ok())
+        value.as_deref().and_then(|v| {
+            crate::kernel::query::parse_day(v)
+                .map_err(|m| p.push(name, m))
+                .ok()
+        })
     };
     let from = day("from", &request.from, &mut problems);
     let to = day("to", &request.to, &mut problems);

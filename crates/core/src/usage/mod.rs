@@ -3,14 +3,14 @@
 
 pub mod event;
 pub mod ingest;
+pub mod list;
+pub mod memory;
 pub mod record;
 pub mod reprice;
 pub mod retention;
 pub mod store;
 
 #[cfg(test)]
-mod tests_acknowledged;
+pub(crate) mod fixtures;
 #[cfg(test)]
-mod tests_ingest;
-#[cfg(test)]
-mod tests_retention;
+mod tests;

@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access::projects::ProjectId;
 use crate::kernel::clock::{format_timestamp, parse_timestamp};
 use crate::kernel::error::FieldError;
 use crate::kernel::money::{format_scaled, Currency, Money, MAX_EVENT_COST_NANOS};
 use crate::pricing::prices::Pricing;
 use crate::pricing::{Usage, UsageKind, MICRO};
-use crate::access::projects::ProjectId;
 use crate::usage::event::{same_rule, UsageEvent, CACHED_USAGE};
 
 /// Version of the raw-log line format.

@@ -8,14 +8,14 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::projects::ProjectId;
 use crate::kernel::clock::format_timestamp;
 use crate::kernel::clock::{random_token, Clock, Entropy};
 use crate::kernel::error::{CoreError, Problems};
 use crate::kernel::money::{Money, Totals};
-use crate::pricing::prices::{lookups_for, price_event, PriceStore};
-use crate::pricing::catalog::{builtin, canonical_provider, Catalog, PriceBook};
-use crate::access::projects::ProjectId;
 use crate::kernel::query::parse_bound;
+use crate::pricing::catalog::{builtin, canonical_provider, Catalog, PriceBook};
+use crate::pricing::prices::{lookups_for, price_event, PriceStore};
 use crate::usage::record::{to_ndjson, StoredEvent};
 use crate::usage::store::{RawLog, RepriceStore, ScanFilter, UnpricedModel};
 

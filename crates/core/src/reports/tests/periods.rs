@@ -12,7 +12,7 @@ use crate::reports::report::{
     group_rows, quarter_bucket, read_report, Dim, Move, Period, PeriodPlan, ReportRow, ReportStore,
     RollupQuery, UsageReportQuery,
 };
-use crate::usage::tests_ingest::World;
+use crate::usage::fixtures::World;
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()

@@ -8,11 +8,13 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use crate::access::auth::Principal;
+use crate::access::projects::create_project;
 use crate::kernel::clock::{FixedClock, SystemEntropy};
 use crate::kernel::error::CoreError;
-use crate::usage::ingest::{ingest, rebuild, IngestConfig, IngestReport, RebuildReport, RebuildRequest};
 use crate::kernel::testing::{MemoryLog, MemoryStore};
-use crate::access::projects::create_project;
+use crate::usage::ingest::{
+    ingest, rebuild, IngestConfig, IngestReport, RebuildReport, RebuildRequest,
+};
 use crate::usage::record::{to_ndjson, StoredEvent};
 use crate::usage::store::RawLog;
 

@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
 use crate::reports::report::{group_rows, read_report, report_csv, report_json, UsageReportQuery};
-use crate::usage::tests_ingest::World;
+use crate::usage::fixtures::World;
 
 /// The JSON and CSV answers of `GET /api/admin/usage` with `query`, as of the tests' now.
 fn report(world: &World, query: &[(&str, &str)]) -> (Value, String) {

@@ -1,0 +1,229 @@
+//! Alerts: rendering, forecasts, MIME, webhook signatures, budget settings.
+
+use chrono::{TimeZone, Utc};
+
+use crate::access::projects::ProjectId;
+use crate::budgets::alerts::{
+    escape_html, forecast_nanos, mime_message, sign_webhook, RenderedAlert,
+};
+use crate::budgets::settings::{valid_email, BudgetPatch, BudgetSettings};
+use crate::kernel::error::CoreError;
+use crate::kernel::money::{Currency, Money};
+
+fn settings() -> BudgetSettings {
+    BudgetSettings {
+        project_id: ProjectId::parse("p").unwrap(),
+        project_name: "P".into(),
+        project_client: None,
+        amount: None,
+        currency: Currency::USD,
+        alert_threshold_percent: 80,
+        levels: Vec::new(),
+        daily_limit: None,
+        timezone: None,
+        emails: Vec::new(),
+        webhook_url: None,
+        webhook_secret: None,
+        last_alert_sent: None,
+        report_schedule: None,
+        spike: None,
+    }
+}
+
+#[test]
+fn the_forecast_extrapolates_the_months_spend_and_is_rounded_to_the_cent() {
+    let usd = |s: &str| Money::parse(s, Currency::USD).unwrap().nanos;
+    let day = 86_400;
+    // 76.125 after 22.6 days of 30 extrapolates to 101.0508849..., shown as 101.05.
+    assert_eq!(
+        forecast_nanos(usd("76.125"), 22 * day + 51_840, 30 * day),
+        usd("101.05")
+    );
+    // Half a cent rounds to the even cent: 10.005 and 10.015 over a whole period.
+    assert_eq!(
+        forecast_nanos(usd("5.0025"), 15 * day, 30 * day),
+        usd("10.00")
+    );
+    assert_eq!(
+        forecast_nanos(usd("5.0075"), 15 * day, 30 * day),
+        usd("10.02")
+    );
+    // The first hours count as a whole day, not as a tiny fraction of the month.
+    assert_eq!(forecast_nanos(usd("2"), 3_600, 30 * day), usd("60"));
+    // At the month's end the forecast is the exact spend, never rounded below it.
+    assert_eq!(
+        forecast_nanos(usd("76.125"), 30 * day, 30 * day),
+        usd("76.125")
+    );
+    assert_eq!(forecast_nanos(0, 10 * day, 30 * day), 0);
+}
+
+#[test]
+fn the_webhook_signature_is_hmac_sha256_of_timestamp_dot_body() {
+    // Computed independently with Python's hmac module.
+    assert_eq!(
+        sign_webhook("whsec_test", "1700000000", r#"{"a":1}"#),
+        "38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+    );
+}
+
+#[test]
+fn html_escaping_covers_every_markup_character() {
+    assert_eq!(
+        escape_html(r#"<a href="x">'&'</a>"#),
+        "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    );
+}
+
+#[test]
+fn the_mime_message_has_both_parts_in_base64_and_an_encoded_non_ascii_subject() {
+    use base64::Engine;
+    let alert = RenderedAlert {
+        subject: "Café at 80%".into(),
+        text: "plain body".into(),
+        html: "<p>html body</p>".into(),
+    };
+    let date = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+    let raw = mime_message(
+        "a@example.com",
+        "b@example.com",
+        &alert,
+        "<m@example.com>",
+        date,
+        "BOUNDARY",
+    );
+    assert!(raw.contains("Subject: =?UTF-8?B?"));
+    assert!(raw.contains("Date: Mon, 23 Nov 2026 06:00:00 +0000\r\n"));
+    assert!(raw.contains("Content-Type: multipart/alternative; boundary=\"BOUNDARY\""));
+    assert!(raw.ends_with("--BOUNDARY--\r\n"));
+    let parts: Vec<&str> = raw.split("--BOUNDARY\r\n").skip(1).collect();
+    assert_eq!(parts.len(), 2);
+    let decode = |part: &str| {
+        let body = part
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap()
+            .split("\r\n--")
+            .next()
+            .unwrap();
+        let clean: String = body.split("\r\n").collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(clean)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(parts[0].starts_with("Content-Type: text/plain; charset=utf-8"));
+    assert_eq!(decode(parts[0]), "plain body");
+    assert_eq!(decode(parts[1]), "<p>html body</p>");
+}
+
+#[test]
+fn levels_default_to_the_alert_percent_plus_one_hundred_and_can_be_named() {
+    let mut s = settings();
+    assert_eq!(s.effective_levels(), vec![80, 100]);
+    let patch: BudgetPatch = serde_json::from_value(serde_json::json!({
+        "budget_threshold_usd": "100", "alert_levels": "default"
+    }))
+    .unwrap();
+    patch.apply(&mut s, || Ok("secret".into())).unwrap();
+    assert_eq!(s.effective_levels(), vec![50, 80, 100]);
+    assert_eq!(s.amount, Some(Money::parse("100", Currency::USD).unwrap()));
+}
+
+#[test]
+fn a_spike_rule_defaults_its_minimum_to_one_unit_of_the_budgets_currency_and_follows_it() {
+    let mut s = settings();
+    let patch: BudgetPatch = serde_json::from_value(serde_json::json!({
+        "budget": {"amount": "500", "currency": "EUR"}, "spike_alert": {"percent": 400}
+    }))
+    .unwrap();
+    patch.apply(&mut s, || Ok("secret".into())).unwrap();
+    let rule = s.spike.unwrap();
+    assert_eq!(
+        (rule.percent, rule.min_spend),
+        (
+            400,
+            Money::parse("1", Currency::parse("EUR").unwrap()).unwrap()
+        )
+    );
+    let to_usd: BudgetPatch =
+        serde_json::from_value(serde_json::json!({"budget_threshold_usd": "100"})).unwrap();
+    to_usd.apply(&mut s, || Ok("secret".into())).unwrap();
+    assert_eq!(
+        s.spike.unwrap().min_spend,
+        Money::parse("1", Currency::USD).unwrap()
+    );
+    // A minimum set by hand is not relabelled: a change of currency must give it again.
+    let five: BudgetPatch = serde_json::from_value(
+        serde_json::json!({"spike_alert": {"percent": 400, "min_spend": "5"}, "daily_limit": "20"}),
+    )
+    .unwrap();
+    five.apply(&mut s, || Ok("secret".into())).unwrap();
+    let before = s.clone();
+    let to_eur: BudgetPatch =
+        serde_json::from_value(serde_json::json!({"budget": {"amount": "100", "currency": "EUR"}}))
+            .unwrap();
+    let CoreError::Validation(problems) = to_eur.apply(&mut s, || Ok("secret".into())).unwrap_err()
+    else {
+        panic!("a validation error")
+    };
+    let fields: Vec<String> = problems.into_iter().map(|f| f.field).collect();
+    assert_eq!(fields, vec!["daily_limit", "spike_alert.min_spend"]);
+    assert_eq!(s, before, "a refused patch changes nothing");
+    let off: BudgetPatch =
+        serde_json::from_value(serde_json::json!({"spike_alert": null})).unwrap();
+    off.apply(&mut s, || Ok("secret".into())).unwrap();
+    assert_eq!(s.spike, None);
+    // 70000 would wrap a u16 to 4464: refused, not stored wrong.
+    let huge: BudgetPatch =
+        serde_json::from_value(serde_json::json!({"spike_alert": {"percent": 70000}})).unwrap();
+    assert!(huge.apply(&mut s, || Ok("secret".into())).is_err());
+    assert_eq!(s.spike, None);
+}
+
+#[test]
+fn an_invalid_patch_names_every_field_and_changes_nothing() {
+    let mut s = settings();
+    let before = s.clone();
+    let patch: BudgetPatch = serde_json::from_value(serde_json::json!({
+        "budget_threshold_usd": "-1", "alert_emails": ["x"], "webhook_url": "http://a.b",
+        "budget_alert_threshold_percent": 0
+    }))
+    .unwrap();
+    let error = patch.apply(&mut s, || Ok("secret".into())).unwrap_err();
+    let CoreError::Validation(details) = error else {
+        panic!("expected a validation error");
+    };
+    let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "budget_threshold_usd",
+            "budget_alert_threshold_percent",
+            "alert_emails[0]",
+            "webhook_url"
+        ]
+    );
+    assert_eq!(s, before);
+}
+
+#[test]
+fn email_addresses_are_checked_plainly() {
+    for good in ["a@example.com", "first.last+tag@sub.example.org"] {
+        assert!(valid_email(good), "{good}");
+    }
+    for bad in [
+        "",
+        "a",
+        "a@b",
+        "@example.com",
+        "a@.com",
+        "a b@example.com",
+        "<a@example.com>",
+        "a@example.com.",
+    ] {
+        assert!(!valid_email(bad), "{bad}");
+    }
+}

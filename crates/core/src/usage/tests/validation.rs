@@ -1,0 +1,277 @@
+//! Validation: every problem of an event named, the model rule, and the caps.
+
+use serde_json::{json, Value};
+
+use crate::kernel::error::CoreError;
+use crate::usage::fixtures::{fields, usd, World};
+
+#[test]
+fn seed_003s_service_names_the_operation_and_cannot_be_given_twice() {
+    let world = World::new();
+    let report = world
+        .send(json!({
+            "id": "asr-1", "provider": "hume", "service": "asr", "audio_seconds": "12.5",
+            "endpoint": "/batch/jobs", "success": true, "session_id": "sess-9",
+            "timestamp": "2026-11-20T11:00:00Z"
+        }))
+        .unwrap();
+    assert_eq!(report.stored, 1);
+    let stored = world.store.stored_events();
+    assert_eq!(stored[0].operation, "asr");
+    assert_eq!(stored[0].session_id.as_deref(), Some("sess-9"));
+
+    let both = world.send(json!({
+        "id": "asr-2", "provider": "hume", "service": "asr", "operation": "chat",
+        "audio_seconds": "1"
+    }));
+    assert_eq!(
+        fields(&both.unwrap_err()),
+        vec![("operation".to_string(), Some(0))]
+    );
+    assert_eq!(
+        world.store.stored_events().len(),
+        1,
+        "the refused event wrote nothing"
+    );
+}
+
+#[test]
+fn every_field_at_fault_is_named_in_words_a_missing_one_a_negative_count_and_no_usage() {
+    let world = World::new();
+    let problem = |body: Value| {
+        let error = world.send(body).unwrap_err();
+        let CoreError::Validation(details) = error else {
+            panic!("expected a validation error, got {error:?}");
+        };
+        details
+            .iter()
+            .map(|d| (d.field.clone(), d.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        problem(json!({"model": "gpt-4o", "input_tokens": 5})),
+        [("provider".to_string(), "is required".to_string())]
+    );
+    assert_eq!(
+        problem(
+            json!({"events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}, {"input_tokens": 5}]})
+        ),
+        [("events[1].provider".to_string(), "is required".to_string())]
+    );
+    assert_eq!(
+        problem(
+            json!({"events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": -1}]})
+        ),
+        [(
+            "events[0].input_tokens".to_string(),
+            "invalid value: integer `-1`, expected a whole number, 0 or more".to_string()
+        )]
+    );
+    let all: Vec<String> =
+        problem(json!({"events": [{"input_tokens": -1, "model": 5, "timestamp": []}]}))
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect();
+    assert_eq!(
+        all,
+        [
+            "events[0].provider",
+            "events[0].input_tokens",
+            "events[0].model",
+            "events[0].timestamp"
+        ],
+        "every field at fault in one answer, not only the first"
+    );
+    let no_usage = problem(json!({"events": [{"provider": "openai", "model": "gpt-4o"}]}));
+    assert_eq!(no_usage[0].0, "events[0].usage");
+    assert!(no_usage[0].1.starts_with("the event reports no usage"));
+}
+
+#[test]
+fn a_type_error_hides_no_other_problem_of_the_event_every_field_at_fault_is_named() {
+    let world = World::new();
+    let named = |body: Value| {
+        let error = world.send(body).unwrap_err();
+        let mut fields: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
+        fields.sort();
+        fields
+    };
+    // A provider of the wrong type, a count of the wrong type, a negative count, a time that
+    // is no time and an operation with a direction override: five answers in one.
+    assert_eq!(
+        named(
+            json!({"provider": 5, "input_tokens": "abc", "output_tokens": -1,
+            "timestamp": "yesterday", "operation": "chat\u{202E}"})
+        ),
+        [
+            "input_tokens",
+            "operation",
+            "output_tokens",
+            "provider",
+            "timestamp"
+        ]
+    );
+    // A missing required field (the model, for a provider priced by model) among type errors.
+    assert_eq!(
+        named(
+            json!({"provider": "openai", "input_tokens": "abc", "cached": "no",
+            "timestamp": "2030-01-01T00:00:00Z", "job_id": " "})
+        ),
+        ["cached", "input_tokens", "job_id", "model", "timestamp"]
+    );
+    // No provider at all, a model of the wrong type, an invisible session id, in a batch.
+    assert_eq!(
+        named(json!({"events": [
+            {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1},
+            {"input_tokens": "abc", "model": 4, "session_id": "s\u{200B}", "currency": "usd!"},
+        ]})),
+        [
+            "events[1].currency",
+            "events[1].input_tokens",
+            "events[1].model",
+            "events[1].provider",
+            "events[1].session_id"
+        ]
+    );
+    // Each problem carries its event's index.
+    let error = world
+        .send(json!({"events": [{"provider": "heygen", "credits": [], "timestamp": "soon"}]}))
+        .unwrap_err();
+    assert_eq!(
+        fields(&error),
+        [
+            ("events[0].credits".to_string(), Some(0)),
+            ("events[0].timestamp".to_string(), Some(0))
+        ]
+    );
+    assert!(world.log.objects.borrow().is_empty(), "nothing was written");
+}
+
+#[test]
+fn a_missing_model_is_refused_where_the_provider_prices_by_model_and_warned_of_where_it_has_a_default(
+) {
+    let world = World::new();
+    for provider in ["openai", "anthropic", "google", "Open AI", "gemini"] {
+        let error = world
+            .send(json!({"provider": provider, "input_tokens": 100}))
+            .unwrap_err();
+        let CoreError::Validation(details) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(
+            details.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+            ["model"],
+            "{provider}"
+        );
+        assert!(
+            details[0].message.starts_with("is required: "),
+            "{}",
+            details[0].message
+        );
+    }
+    assert!(world.log.objects.borrow().is_empty());
+    // HeyGen, ElevenLabs and Loudly have a provider-wide default: accepted, priced by it, and
+    // the answer says so.
+    let report = world
+        .send(json!({"events": [
+            {"id": "hg", "provider": "heygen", "credits": "2"},
+            {"id": "el", "provider": "elevenlabs", "characters": 1000},
+            {"id": "ld", "provider": "loudly", "tracks": 1},
+            {"id": "ac", "provider": "acme", "tokens": 10},
+            {"id": "oa", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1},
+            // Seed 001's `logUsage('openai', {tokens, cost})`: its own cost counts.
+            {"id": "oc", "provider": "openai", "tokens": 1500, "cost": "0.045"},
+        ]}))
+        .unwrap();
+    assert_eq!(report.stored, 6);
+    let warned: Vec<(String, Vec<(String, bool)>)> = report
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.id.clone(),
+                e.warnings
+                    .iter()
+                    .map(|w| (w.field.clone(), w.message.contains("builtin:")))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            ("hg".to_string(), vec![("model".to_string(), true)]),
+            ("el".to_string(), vec![("model".to_string(), true)]),
+            ("ld".to_string(), vec![("model".to_string(), true)]),
+            ("ac".to_string(), vec![("model".to_string(), false)]),
+            ("oa".to_string(), vec![]),
+            ("oc".to_string(), vec![("model".to_string(), false)]),
+        ]
+    );
+    assert!(report.events[5].warnings[0]
+        .message
+        .contains("the cost you reported counts"));
+    assert_eq!(report.events[5].cost, Some(usd("0.045")));
+    assert!(report.events[0].warnings[0]
+        .message
+        .contains("builtin:heygen/api-credits@"));
+    assert!(report.events[3].warnings[0]
+        .message
+        .contains("no price entry of acme"));
+    assert!(report.events.iter().take(3).all(|e| e.cost.is_some()));
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json["events"][4].get("warnings").is_none(),
+        "no warnings, no field"
+    );
+    let models: Vec<String> = world
+        .store
+        .stored_events()
+        .into_iter()
+        .map(|e| e.model)
+        .collect();
+    assert_eq!(models.iter().filter(|m| *m == "default").count(), 5);
+}
+
+#[test]
+fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_named_alone() {
+    let world = World::new();
+    let fields = |body: Value| match world.send(body).unwrap_err() {
+        CoreError::Validation(details) => {
+            details.iter().map(|d| d.field.clone()).collect::<Vec<_>>()
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    };
+    assert_eq!(
+        fields(json!({"provider": "acme", "cost": "4700000000"})),
+        ["cost"]
+    );
+    assert_eq!(
+        fields(json!({"provider": "acme", "cost": "1000000.000000001"})),
+        ["cost"]
+    );
+    assert_eq!(
+        fields(
+            json!({"provider": "openai", "model": "gpt-4o-mini", "tokens": 1_000_000_000_001u64, "duration_ms": 9_223_372_036_854_775_807u64})
+        ),
+        ["tokens", "duration_ms"]
+    );
+    // A refused quantity is the only problem named: the event did report usage.
+    assert_eq!(
+        fields(json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000_001u64})),
+        ["input_tokens"]
+    );
+    assert_eq!(
+        fields(json!({"provider": "heygen", "credits": "1000000000.000001"})),
+        ["credits"]
+    );
+    // 10^9 images at $0.04 would cost 4 * 10^7: priced above the cap, refused as well.
+    assert_eq!(
+        fields(json!({"provider": "openai", "model": "dall-e-3", "images": 1_000_000_000u64})),
+        ["cost"]
+    );
+    let at_cap = world
+        .send(json!({"provider": "acme", "cost": "1000000", "tokens": 1_000_000_000u64, "credits": "1000000000"}))
+        .unwrap();
+    assert_eq!(at_cap.events[0].cost, Some(usd("1000000")));
+}
