@@ -14,9 +14,10 @@ use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
 use crate::core::pricing::prices::{
-    effective_catalog, import_litellm, lookups_for, price_event, PriceFilter, PriceStore, QuoteView,
+    effective_catalog, import_litellm, lookups_for, PriceFilter, PriceStore,
 };
 use crate::core::usage::event::{EventInput, EventRules};
+use crate::core::usage::price::{price_event, QuoteView};
 
 use super::d1::D1Store;
 use super::router::ok;

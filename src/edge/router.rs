@@ -13,14 +13,13 @@ use crate::core::access::projects::{
 use crate::core::access::store::ProjectStore;
 use crate::core::budgets::alerts::Mode;
 use crate::core::budgets::settings::{create_project_with_budget, parse_new_project, BudgetView};
+use crate::core::budgets::usage_report::admin_usage;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
 use crate::core::pricing::prices::{add_custom_prices, PriceStore, PriceView};
 use crate::core::reports::jobs::{job_cost_summary, list_jobs, month_stats};
-use crate::core::reports::report::{
-    admin_usage, realtime_usage, usage_stats, usage_summary, ReportOutput,
-};
+use crate::core::reports::report::{realtime_usage, usage_stats, usage_summary, ReportOutput};
 
 use super::bindings::{AppState, ASSETS};
 use super::http::{

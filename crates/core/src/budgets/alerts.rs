@@ -58,7 +58,7 @@ impl AlertConfig {
 
     /// Parses `ALERT_TO`: addresses separated by commas, semicolons or any white space.
     /// Returns the valid addresses (each once, however capitalised; at most
-    /// [`crate::budgets::settings::MAX_EMAILS`]) and the entries left out (malformed, or past that), so
+    /// [`crate::kernel::input::MAX_EMAILS`]) and the entries left out (malformed, or past that), so
     /// a typo in one is reported without losing the others.
     pub fn parse_recipients(text: &str) -> (Vec<String>, Vec<String>) {
         let (mut valid, mut left_out): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
@@ -66,8 +66,8 @@ impl AlertConfig {
             .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
             .filter(|a| !a.is_empty())
         {
-            if !crate::budgets::settings::valid_email(address)
-                || valid.len() >= crate::budgets::settings::MAX_EMAILS
+            if !crate::kernel::input::valid_email(address)
+                || valid.len() >= crate::kernel::input::MAX_EMAILS
             {
                 left_out.push(address.to_string());
             } else if !valid.iter().any(|a| a.eq_ignore_ascii_case(address)) {

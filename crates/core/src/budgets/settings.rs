@@ -17,13 +17,13 @@ use crate::access::store::ProjectStore;
 use crate::kernel::clock::Clock;
 use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
 use crate::kernel::input::{nullable, parse_json, DecimalText};
+use crate::kernel::input::{valid_email, MAX_EMAILS};
 use crate::kernel::money::{Currency, Money};
 
 /// The alert window: at most one alert per project and level within it (the seed rule).
 pub const ALERT_WINDOW_HOURS: i64 = 24;
-/// The most alert levels and addresses one project may have.
+/// The most alert levels one project may have.
 pub const MAX_LEVELS: usize = 10;
-pub const MAX_EMAILS: usize = 20;
 /// Levels used when a team asks for several without naming them.
 pub const DEFAULT_LEVELS: [u16; 3] = [50, 80, 100];
 
@@ -213,23 +213,6 @@ fn percent(field: &str, value: i64) -> Result<u16, FieldError> {
             "must be a whole percent from 1 to 1000",
         ))
     }
-}
-
-/// A deliberately plain address check: one `@`, a dotted domain, no spaces or angle brackets.
-pub fn valid_email(address: &str) -> bool {
-    let Some((local, domain)) = address.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && local.len() <= 64
-        && domain.len() <= 253
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && address.chars().all(|c| {
-            c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\')
-        })
 }
 
 fn https_url(field: &str, url: &str) -> Result<String, FieldError> {

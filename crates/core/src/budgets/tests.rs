@@ -6,8 +6,9 @@ use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{
     escape_html, forecast_nanos, mime_message, sign_webhook, RenderedAlert,
 };
-use crate::budgets::settings::{valid_email, BudgetPatch, BudgetSettings};
+use crate::budgets::settings::{BudgetPatch, BudgetSettings};
 use crate::kernel::error::CoreError;
+use crate::kernel::input::valid_email;
 use crate::kernel::money::{Currency, Money};
 
 fn settings() -> BudgetSettings {

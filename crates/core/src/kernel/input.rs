@@ -178,6 +178,26 @@ impl<'de> Deserialize<'de> for DecimalText {
     }
 }
 
+/// The most email addresses one list (a budget's or a plan's alert recipients) may hold.
+pub const MAX_EMAILS: usize = 20;
+
+/// A deliberately plain address check: one `@`, a dotted domain, no spaces or angle brackets.
+pub fn valid_email(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && domain.len() <= 253
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && address.chars().all(|c| {
+            c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -478,14 +478,14 @@ impl PlanInput {
         };
         let mut emails: Vec<String> = Vec::new();
         let listed = self.alert_emails.unwrap_or_default();
-        if listed.len() > crate::budgets::settings::MAX_EMAILS {
+        if listed.len() > crate::kernel::input::MAX_EMAILS {
             p.push(
                 "alert_emails",
-                format!("at most {} addresses", crate::budgets::settings::MAX_EMAILS),
+                format!("at most {} addresses", crate::kernel::input::MAX_EMAILS),
             );
         }
         for (i, e) in listed.iter().enumerate() {
-            if crate::budgets::settings::valid_email(e.trim()) {
+            if crate::kernel::input::valid_email(e.trim()) {
                 if !emails.iter().any(|x| x.eq_ignore_ascii_case(e.trim())) {
                     emails.push(e.trim().to_string());
                 }

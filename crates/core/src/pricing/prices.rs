@@ -1,7 +1,7 @@
 //! Price services: custom prices (global or per project) that win over the built-in catalog,
 //! LiteLLM import, the effective catalog, and pricing one event.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -13,8 +13,7 @@ use crate::pricing::catalog::{
     builtin, candidate_names, Catalog, EntryInput, Origin, PriceBook, PriceEntry,
 };
 use crate::pricing::litellm::{self, Skipped};
-use crate::pricing::{quote, Quote, Unpriced, UsageKind};
-use crate::usage::event::UsageEvent;
+use crate::pricing::{Quote, Unpriced};
 
 #[allow(async_fn_in_trait)]
 pub trait PriceStore {
@@ -325,69 +324,4 @@ pub fn lookups_for<'e>(events: impl IntoIterator<Item = (&'e str, &'e str)>) -> 
     keys.sort();
     keys.dedup();
     keys
-}
-
-/// Prices one validated event with the entry in force at its timestamp.
-pub fn price_event(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, FieldError> {
-    let computed = if event.usage.is_empty() {
-        Err(Unpriced::NoRateForUsage {
-            message: if event.total_tokens > 0 {
-                "only a token total was reported; send input_tokens and output_tokens to price it"
-                    .to_string()
-            } else {
-                "the event reports no billable quantity".to_string()
-            },
-        })
-    } else {
-        match book.resolve(
-            &event.provider,
-            &event.model,
-            event.timestamp,
-            event.project_id.as_ref(),
-        ) {
-            Ok(entry) => {
-                quote(entry, &event.usage).map_err(|e| FieldError::new(e.field, e.message))?
-            }
-            Err(unpriced) => Err(unpriced),
-        }
-    };
-    Ok(Pricing {
-        computed,
-        reported: event.reported_cost,
-    })
-}
-
-/// What a quote answers: the price of an event without storing it.
-#[derive(Debug, Serialize)]
-pub struct QuoteView {
-    pub provider: String,
-    pub model: String,
-    pub timestamp: DateTime<Utc>,
-    pub cost: Option<Money>,
-    pub computed_cost: Option<Money>,
-    pub reported_cost: Option<Money>,
-    pub unpriced: Option<Unpriced>,
-    pub lines: Vec<crate::pricing::Line>,
-    pub unbilled: Vec<UsageKind>,
-    pub tier_above_prompt_tokens: Option<u64>,
-    pub price: Option<crate::pricing::EntryRef>,
-}
-
-impl QuoteView {
-    pub fn new(event: &UsageEvent, pricing: &Pricing) -> Self {
-        let quote = pricing.computed.as_ref().ok();
-        QuoteView {
-            provider: event.provider.clone(),
-            model: event.model.clone(),
-            timestamp: event.timestamp,
-            cost: pricing.cost(),
-            computed_cost: quote.map(|q| q.cost),
-            reported_cost: pricing.reported,
-            unpriced: pricing.unpriced().cloned(),
-            lines: quote.map(|q| q.lines.clone()).unwrap_or_default(),
-            unbilled: quote.map(|q| q.unbilled.clone()).unwrap_or_default(),
-            tier_above_prompt_tokens: quote.and_then(|q| q.tier_above_prompt_tokens),
-            price: quote.map(|q| q.entry.clone()),
-        }
-    }
 }

@@ -546,11 +546,11 @@ fn tz_offset_guess(tz: Tz, naive: NaiveDateTime) -> Duration {
         .unwrap_or_default()
 }
 
-fn month_start(day: NaiveDate) -> NaiveDate {
+pub(crate) fn month_start(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
 }
 
-fn next_month(day: NaiveDate) -> NaiveDate {
+pub(crate) fn next_month(day: NaiveDate) -> NaiveDate {
     let first = month_start(day);
     first
         .checked_add_months(chrono::Months::new(1))
@@ -1527,64 +1527,4 @@ pub async fn read_report(
     }
     let rows = store.rollups(&rollup_query).await?;
     Ok((rollup_query, rows))
-}
-
-/// `GET /api/admin/usage`: totals grouped by period and dimensions, as JSON or CSV. Rows that
-/// group by project carry the project's name and budget status (this UTC month).
-pub async fn admin_usage(
-    store: &(impl ReportStore + crate::budgets::settings::BudgetStore),
-    now: DateTime<Utc>,
-    query: &QueryPairs,
-) -> Result<ReportOutput, CoreError> {
-    let q = UsageReportQuery::parse(query, now)?;
-    let (rollup_query, rollups) = read_report(store, &q).await?;
-    let rows = group_rows(&rollups, q.period, &q.dims, q.range.tz);
-    let mut projects = BTreeMap::new();
-    if q.dims.contains(&Dim::Project) {
-        let month_start_day = month_start(now.date_naive());
-        let spend = store
-            .rollups(&RollupQuery {
-                from: Some(month_start_day.format("%Y-%m-%d").to_string()),
-                to: Some(next_month(month_start_day).format("%Y-%m-%d").to_string()),
-                dims: vec![Dim::Project],
-                ..RollupQuery::default()
-            })
-            .await?;
-        // Budgets in any currency; a project whose settings cannot be read shows no status.
-        for settings in store.budgets().await?.into_iter().flatten() {
-            let currency = settings.amount.map_or(settings.currency, |m| m.currency);
-            let spent: i128 = spend
-                .iter()
-                .filter(|r| {
-                    r.project_id.as_deref() == Some(settings.project_id.as_str())
-                        && r.currency == currency.as_str()
-                })
-                .map(|r| r.cost_nanos)
-                .sum();
-            projects.insert(
-                settings.project_id.as_str().to_string(),
-                ProjectInfo {
-                    name: settings.project_name.clone(),
-                    client: settings.project_client.clone(),
-                    budget: budget_status(settings.amount, settings.alert_threshold_percent, spent),
-                },
-            );
-        }
-    }
-    let rows = if q.by_client {
-        merge_by_client(rows, &projects, q.keep_project)
-    } else {
-        rows
-    };
-    Ok(if q.csv {
-        ReportOutput::Csv(report_csv(&q, &rows, &projects))
-    } else {
-        ReportOutput::Json(report_json(
-            &q,
-            rollup_query.source(),
-            &rows,
-            &projects,
-            false,
-        ))
-    })
 }

@@ -15,7 +15,8 @@ use crate::kernel::error::{CoreError, Problems};
 use crate::kernel::money::{Money, Totals};
 use crate::kernel::query::parse_bound;
 use crate::pricing::catalog::{builtin, canonical_provider, Catalog, PriceBook};
-use crate::pricing::prices::{lookups_for, price_event, PriceStore};
+use crate::pricing::prices::{lookups_for, PriceStore};
+use crate::usage::price::price_event;
 use crate::usage::record::{to_ndjson, StoredEvent};
 use crate::usage::store::{RawLog, RepriceStore, ScanFilter, UnpricedModel};
 

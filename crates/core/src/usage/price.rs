@@ -1,0 +1,76 @@
+//! Pricing one validated event: the entry in force at its time, and what a quote answers.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::kernel::error::FieldError;
+use crate::kernel::money::Money;
+use crate::pricing::catalog::PriceBook;
+use crate::pricing::prices::Pricing;
+use crate::pricing::{quote, Unpriced, UsageKind};
+use crate::usage::event::UsageEvent;
+
+/// Prices one validated event with the entry in force at its timestamp.
+pub fn price_event(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, FieldError> {
+    let computed = if event.usage.is_empty() {
+        Err(Unpriced::NoRateForUsage {
+            message: if event.total_tokens > 0 {
+                "only a token total was reported; send input_tokens and output_tokens to price it"
+                    .to_string()
+            } else {
+                "the event reports no billable quantity".to_string()
+            },
+        })
+    } else {
+        match book.resolve(
+            &event.provider,
+            &event.model,
+            event.timestamp,
+            event.project_id.as_ref(),
+        ) {
+            Ok(entry) => {
+                quote(entry, &event.usage).map_err(|e| FieldError::new(e.field, e.message))?
+            }
+            Err(unpriced) => Err(unpriced),
+        }
+    };
+    Ok(Pricing {
+        computed,
+        reported: event.reported_cost,
+    })
+}
+
+/// What a quote answers: the price of an event without storing it.
+#[derive(Debug, Serialize)]
+pub struct QuoteView {
+    pub provider: String,
+    pub model: String,
+    pub timestamp: DateTime<Utc>,
+    pub cost: Option<Money>,
+    pub computed_cost: Option<Money>,
+    pub reported_cost: Option<Money>,
+    pub unpriced: Option<Unpriced>,
+    pub lines: Vec<crate::pricing::Line>,
+    pub unbilled: Vec<UsageKind>,
+    pub tier_above_prompt_tokens: Option<u64>,
+    pub price: Option<crate::pricing::EntryRef>,
+}
+
+impl QuoteView {
+    pub fn new(event: &UsageEvent, pricing: &Pricing) -> Self {
+        let quote = pricing.computed.as_ref().ok();
+        QuoteView {
+            provider: event.provider.clone(),
+            model: event.model.clone(),
+            timestamp: event.timestamp,
+            cost: pricing.cost(),
+            computed_cost: quote.map(|q| q.cost),
+            reported_cost: pricing.reported,
+            unpriced: pricing.unpriced().cloned(),
+            lines: quote.map(|q| q.lines.clone()).unwrap_or_default(),
+            unbilled: quote.map(|q| q.unbilled.clone()).unwrap_or_default(),
+            tier_above_prompt_tokens: quote.and_then(|q| q.tier_above_prompt_tokens),
+            price: quote.map(|q| q.entry.clone()),
+        }
+    }
+}
