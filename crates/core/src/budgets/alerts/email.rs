@@ -1,0 +1,299 @@
+//! The alert email: subject, plain text, HTML, and its MIME message.
+
+use super::*;
+
+/// HTML text escaping: every user-supplied string goes through this.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The rendered alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedAlert {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub(super) fn level_words(level: &str) -> String {
+    match level.strip_prefix("budget-") {
+        Some("100") => "is over its monthly budget".into(),
+        Some(p) => format!("passed {p}% of its monthly budget"),
+        None if level == "spike" => "is spending far above its usual daily rate today".into(),
+        None => "passed its daily limit".into(),
+    }
+}
+
+pub(crate) fn dashboard_link(config: &AlertConfig, project: &str) -> Option<String> {
+    config.dashboard_url.as_ref().map(|base| {
+        format!(
+            "{}/?project={}",
+            base.trim_end_matches('/'),
+            project
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        )
+    })
+}
+
+/// The email and webhook text of one alert.
+pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> RenderedAlert {
+    let name = &check.project_name;
+    let percent = check.percent_used.clone().unwrap_or_else(|| "0.00".into());
+    let budget = check
+        .budget
+        .map(|b| b.rounded())
+        .unwrap_or_else(|| "no budget".into());
+    let subject = if level == "spike" {
+        format!(
+            "[AI spend] {name}: {} today, {}x its average day of {}",
+            check.today_spend.rounded(),
+            spike_ratio(check),
+            check
+                .baseline_daily
+                .map(|m| m.rounded())
+                .unwrap_or_default()
+        )
+    } else if level == "daily" {
+        format!(
+            "[AI spend] {name}: {} today, over the daily limit of {}",
+            check.today_spend.rounded(),
+            check.daily_limit.map(|m| m.rounded()).unwrap_or_default()
+        )
+    } else {
+        format!(
+            "[AI spend] {name} at {percent}% of budget: {} of {budget}",
+            check.spend.rounded()
+        )
+    };
+    let link = dashboard_link(config, &check.project_id);
+    let mut text = format!(
+        "Project {name} ({}) {}.\n\nSpent this month: {} of {budget} ({percent}%).\nForecast for the month: {} ({}% of the budget).\nSpent today: {}{}.\n",
+        check.project_id,
+        level_words(level),
+        check.spend.rounded(),
+        check.forecast.rounded(),
+        check.forecast_percent.clone().unwrap_or_else(|| "-".into()),
+        check.today_spend.rounded(),
+        check
+            .daily_limit
+            .map(|l| format!(" (daily limit {})", l.rounded()))
+            .unwrap_or_default(),
+    );
+    if let Some(b) = check.baseline_daily {
+        text.push_str(&format!(
+            "Average day of the {BASELINE_DAYS} before today: {} (today is {}x that).\n",
+            b.rounded(),
+            spike_ratio(check)
+        ));
+    }
+    if !check.top_providers.is_empty() {
+        text.push_str("\nTop providers:\n");
+        for b in &check.top_providers {
+            text.push_str(&format!(
+                "  - {}: {} ({}%)\n",
+                b.provider,
+                b.cost.rounded(),
+                b.share
+            ));
+        }
+    }
+    if !check.top_models.is_empty() {
+        text.push_str("\nTop models:\n");
+        for b in &check.top_models {
+            text.push_str(&format!(
+                "  - {} / {}: {} ({}%)\n",
+                b.provider,
+                b.model.clone().unwrap_or_default(),
+                b.cost.rounded(),
+                b.share
+            ));
+        }
+    }
+    if !check.recommendations.is_empty() {
+        text.push_str("\nRecommendations:\n");
+        for r in &check.recommendations {
+            text.push_str(&format!("  - {r}\n"));
+        }
+    }
+    if let Some(link) = &link {
+        text.push_str(&format!("\nDashboard: {link}\n"));
+    }
+    text.push_str(
+        "\nFigures come from the usage your apps reported to the tracker; no provider was called.\n",
+    );
+
+    let bar_width = percent
+        .parse::<f64>()
+        .map(|p| p.clamp(0.0, 100.0))
+        .unwrap_or(0.0);
+    let bar_colour = if bar_width >= 100.0 {
+        "#c62828"
+    } else if bar_width >= 80.0 {
+        "#ef6c00"
+    } else {
+        "#2e7d32"
+    };
+    let e = escape_html;
+    let rows = |list: &[Breakdown], with_model: bool| {
+        list.iter()
+            .map(|b| {
+                let label = if with_model {
+                    format!("{} / {}", e(&b.provider), e(b.model.as_deref().unwrap_or_default()))
+                } else {
+                    e(&b.provider)
+                };
+                format!(
+                    "<tr><td style=\"padding:4px 8px\">{label}</td><td style=\"padding:4px 8px;text-align:right\">{}</td><td style=\"padding:4px 8px;text-align:right\">{}%</td></tr>",
+                    e(&b.cost.rounded()),
+                    e(&b.share)
+                )
+            })
+            .collect::<String>()
+    };
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>");
+    html.push_str(&e(&subject));
+    html.push_str("</title></head><body style=\"font-family:Arial,Helvetica,sans-serif;color:#222;max-width:640px;margin:0 auto;padding:16px\">");
+    html.push_str(&format!(
+        "<h1 style=\"font-size:20px\">{} {}</h1>",
+        e(name),
+        e(&level_words(level))
+    ));
+    html.push_str(&format!(
+        "<p>Spent this month: <strong>{}</strong> of {} (<strong>{}%</strong>).</p>",
+        e(&check.spend.rounded()),
+        e(&budget),
+        e(&percent)
+    ));
+    html.push_str(&format!(
+        "<div style=\"background:#eee;border-radius:4px;height:16px;width:100%\"><div style=\"background:{bar_colour};border-radius:4px;height:16px;width:{bar_width:.2}%\"></div></div>"
+    ));
+    html.push_str(&format!(
+        "<p>Forecast for the month: <strong>{}</strong> ({}% of the budget). Spent today: {}{}.</p>",
+        e(&check.forecast.rounded()),
+        e(&check.forecast_percent.clone().unwrap_or_else(|| "-".into())),
+        e(&check.today_spend.rounded()),
+        e(&check
+            .daily_limit
+            .map(|l| format!(" (daily limit {})", l.rounded()))
+            .unwrap_or_default())
+    ));
+    if let Some(b) = check.baseline_daily {
+        html.push_str(&format!(
+            "<p>Average day of the {BASELINE_DAYS} before today: {} (today is {}x that).</p>",
+            e(&b.rounded()),
+            e(&spike_ratio(check))
+        ));
+    }
+    if !check.top_providers.is_empty() {
+        html.push_str("<h2 style=\"font-size:16px\">Top providers</h2><table style=\"border-collapse:collapse\"><tbody>");
+        html.push_str(&rows(&check.top_providers, false));
+        html.push_str("</tbody></table>");
+    }
+    if !check.top_models.is_empty() {
+        html.push_str("<h2 style=\"font-size:16px\">Top models</h2><table style=\"border-collapse:collapse\"><tbody>");
+        html.push_str(&rows(&check.top_models, true));
+        html.push_str("</tbody></table>");
+    }
+    if !check.recommendations.is_empty() {
+        html.push_str("<h2 style=\"font-size:16px\">Recommendations</h2><ul>");
+        for r in &check.recommendations {
+            html.push_str(&format!("<li>{}</li>", e(r)));
+        }
+        html.push_str("</ul>");
+    }
+    if let Some(link) = &link {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Open the dashboard</a></p>",
+            e(link)
+        ));
+    }
+    html.push_str("<p style=\"color:#666;font-size:12px\">Figures come from the usage your apps reported to the tracker; no provider was called.</p></body></html>\n");
+    RenderedAlert {
+        subject,
+        text,
+        html,
+    }
+}
+
+pub(super) fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub(super) fn wrapped_base64(text: &str) -> String {
+    base64(text.as_bytes())
+        .as_bytes()
+        .chunks(76)
+        .map(|line| String::from_utf8_lossy(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// A header value: plain when printable ASCII, else RFC 2047 encoded words.
+pub(super) fn header_text(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.is_ascii() {
+        clean
+    } else {
+        format!("=?UTF-8?B?{}?=", base64(clean.as_bytes()))
+    }
+}
+
+/// A multipart/alternative message (plain text, then HTML), both parts UTF-8 in base64.
+pub fn mime_message(
+    from: &str,
+    to: &str,
+    alert: &RenderedAlert,
+    message_id: &str,
+    date: DateTime<Utc>,
+    boundary: &str,
+) -> String {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}--\r\n",
+        header_text(&alert.subject),
+        date.format("%a, %d %b %Y %H:%M:%S +0000"),
+        wrapped_base64(&alert.text),
+        wrapped_base64(&alert.html),
+    )
+}
+
+/// Sends one rendered alert to one address as a MIME message from `ALERT_FROM`; the inner
+/// result is the send's own outcome, logged with the alert.
+pub(crate) async fn send_email(
+    notifier: &impl Notifier,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    to: &str,
+    alert: &RenderedAlert,
+    now: DateTime<Utc>,
+) -> Result<Result<(), String>, CoreError> {
+    let Some(from) = &config.from_address else {
+        return Ok(Err("no sender address: set the ALERT_FROM var".to_string()));
+    };
+    let host = from.rsplit('@').next().unwrap_or("localhost");
+    let id = format!("<{}@{host}>", random_token(entropy, "", 12)?);
+    let boundary = random_token(entropy, "=_ast_", 12)?;
+    let raw = mime_message(from, to, alert, &id, now, &boundary);
+    Ok(notifier.send_email(from, to, &raw).await)
+}

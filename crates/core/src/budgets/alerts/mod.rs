@@ -1,0 +1,746 @@
+//! The budget check and its alerts: spend against budget per project, the forecast, the level
+//! crossed, and what was sent. Rendering (email HTML and text, MIME, webhook JSON and its
+//! HMAC-SHA256 signature) is pure and lives here too.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::json;
+use sha2::Sha256;
+
+use crate::access::projects::ProjectId;
+use crate::budgets::delivery::{
+    deliver, Channel, Delivered, Fate, LogFacts, Outgoing, MAX_SENDS_PER_RUN,
+};
+use crate::budgets::settings::{window_start, AlertKey, BudgetSettings, BudgetStore};
+use crate::kernel::clock::{format_timestamp, random_token, Clock, Entropy};
+use crate::kernel::error::CoreError;
+use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
+use crate::plans::{capacity_of, plan_states, PlanState, PlanStore, ProfileCapacity};
+use crate::reports::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
+
+mod measure;
+mod recommend;
+mod email;
+mod webhook;
+mod plan_checks;
+
+pub use measure::*;
+use recommend::*;
+pub use email::*;
+pub use webhook::*;
+pub use plan_checks::*;
+
+/// How alerts leave the worker. The edge implements it with the `send_email` binding and
+/// `fetch`; tests with a recorder.
+#[allow(async_fn_in_trait)]
+pub trait Notifier {
+    async fn send_email(&self, from: &str, to: &str, raw_mime: &str) -> Result<(), String>;
+    async fn post_webhook(
+        &self,
+        url: &str,
+        body: &str,
+        headers: &[(String, String)],
+    ) -> Result<(), String>;
+}
+
+/// Settings of alerting that come from vars.
+#[derive(Debug, Clone, Default)]
+pub struct AlertConfig {
+    /// The sender address (`ALERT_FROM`); without it no email is sent (logged as failed).
+    pub from_address: Option<String>,
+    /// The dashboard's URL (`DASHBOARD_URL`), linked from every alert.
+    pub dashboard_url: Option<String>,
+    /// Where alerts and reports go when a project or plan names no address (`ALERT_TO`).
+    pub default_emails: Vec<String>,
+}
+
+impl AlertConfig {
+    /// The addresses an alert or report goes to: the project's or plan's own, or else the
+    /// default recipients.
+    pub fn recipients<'a>(&'a self, own: &'a [String]) -> &'a [String] {
+        if own.is_empty() {
+            &self.default_emails
+        } else {
+            own
+        }
+    }
+
+    /// Parses `ALERT_TO`: addresses separated by commas, semicolons or any white space.
+    /// Returns the valid addresses (each once, however capitalised; at most
+    /// [`crate::kernel::input::MAX_EMAILS`]) and the entries left out (malformed, or past that), so
+    /// a typo in one is reported without losing the others.
+    pub fn parse_recipients(text: &str) -> (Vec<String>, Vec<String>) {
+        let (mut valid, mut left_out): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for address in text
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|a| !a.is_empty())
+        {
+            if !crate::kernel::input::valid_email(address)
+                || valid.len() >= crate::kernel::input::MAX_EMAILS
+            {
+                left_out.push(address.to_string());
+            } else if !valid.iter().any(|a| a.eq_ignore_ascii_case(address)) {
+                valid.push(address.to_string());
+            }
+        }
+        (valid, left_out)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Report what would be sent; send nothing, change nothing.
+    DryRun,
+    Send,
+}
+
+/// One channel of one alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertOutcome {
+    pub level: String,
+    pub channel: String,
+    pub recipient: String,
+    /// `would_send`, `sent`, `failed`, `rate_limited` or `deferred` (past the run's send
+    /// limit: the next run sends it).
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    pub provider: String,
+    pub model: Option<String>,
+    pub cost: Money,
+    /// Share of the period's spend, percent with two decimals.
+    pub share: String,
+}
+
+/// The check of one project.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectCheck {
+    pub project_id: String,
+    pub project_name: String,
+    pub budget: Option<Money>,
+    pub period: serde_json::Value,
+    pub spend: Money,
+    /// Spend in other currencies than the budget's (never converted).
+    pub spend_other_currencies: Totals,
+    pub unpriced_events: i64,
+    pub percent_used: Option<String>,
+    /// Period-end spend at the run rate so far.
+    pub forecast: Money,
+    pub forecast_percent: Option<String>,
+    pub today_spend: Money,
+    pub daily_limit: Option<Money>,
+    /// With a spike rule: the average day of the 7 before today, in the budget's currency.
+    pub baseline_daily: Option<Money>,
+    pub levels: Vec<u16>,
+    /// `budget-80`, `budget-100`, `daily`, `spike`, ...: the levels crossed now.
+    pub levels_crossed: Vec<String>,
+    /// `none`, `no_budget`, `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited`,
+    /// `deferred`, `no_recipients` or `error`.
+    pub action: String,
+    pub alerts: Vec<AlertOutcome>,
+    pub top_providers: Vec<Breakdown>,
+    pub top_models: Vec<Breakdown>,
+    pub recommendations: Vec<String>,
+    pub subject: Option<String>,
+    pub error: Option<String>,
+}
+
+/// An allotment or capacity alert of a plan (not of a project budget).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanCheck {
+    pub provider: String,
+    pub project_id: Option<String>,
+    /// `plan-<provider>[@project]-<unit>-<percent>`, `credit-expiry-<provider>[@project]-<unit>` or
+    /// `capacity-<profile>`.
+    pub level: String,
+    pub message: String,
+    /// `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited`, `deferred` or
+    /// `no_recipients`.
+    pub action: String,
+    pub alerts: Vec<AlertOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub mode: Mode,
+    pub checked_at: String,
+    pub projects: Vec<ProjectCheck>,
+    /// Plans past their alert percent and profiles with fewer units of work left than their
+    /// alert level.
+    pub plans: Vec<PlanCheck>,
+    pub alerts_sent: usize,
+    pub alerts_failed: usize,
+}
+
+/// The levels crossed now: the highest budget level reached, and `daily` when today's spend
+/// reached the daily limit, and `spike` when today ran far above its recent average.
+fn crossed(check: &ProjectCheck, settings: &BudgetSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(budget) = settings.amount {
+        let bp = basis_points(check.spend.nanos, budget.nanos);
+        if let Some(level) = settings
+            .effective_levels()
+            .into_iter()
+            .filter(|l| bp >= i128::from(*l) * 100)
+            .max()
+        {
+            out.push(format!("budget-{level}"));
+        }
+    }
+    if let Some(limit) = settings.daily_limit {
+        if check.today_spend.nanos >= limit.nanos {
+            out.push("daily".into());
+        }
+    }
+    if let (Some(rule), Some(baseline)) = (settings.spike, check.baseline_daily) {
+        let today = check.today_spend.nanos;
+        if baseline.nanos > 0
+            && today >= rule.min_spend.nanos
+            && today * 100 >= i128::from(rule.percent) * baseline.nanos
+        {
+            out.push("spike".into());
+        }
+    }
+    out
+}
+
+/// Today's spend as a multiple of the baseline day, with one decimal ("4.2").
+fn spike_ratio(check: &ProjectCheck) -> String {
+    match check.baseline_daily {
+        Some(b) if b.nanos > 0 => format_scaled(
+            div_round_half_even(check.today_spend.nanos * 10, b.nanos),
+            1,
+            1,
+        ),
+        _ => "-".into(),
+    }
+}
+
+/// The alerts a project is due now: one per level crossed, to each of its channels. Sets
+/// `levels_crossed`, and `action` when there is nowhere to send them.
+fn prepare_project(
+    config: &AlertConfig,
+    settings: &BudgetSettings,
+    check: &mut ProjectCheck,
+    now: DateTime<Utc>,
+) -> Vec<Outgoing> {
+    let levels = crossed(check, settings);
+    check.levels_crossed = levels.clone();
+    if levels.is_empty() {
+        return Vec::new();
+    }
+    let emails = config.recipients(&settings.emails);
+    if emails.is_empty() && settings.webhook_url.is_none() {
+        check.action = "no_recipients".into();
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(levels.len());
+    for level in levels {
+        let alert = render_alert(check, &level, config);
+        check.subject.get_or_insert_with(|| alert.subject.clone());
+        let mut channels: Vec<Channel> = emails.iter().cloned().map(Channel::Email).collect();
+        if let Some(url) = &settings.webhook_url {
+            let body = webhook_body(check, &level, &alert, config);
+            let timestamp = now.timestamp().to_string();
+            let signature = sign_webhook(
+                settings.webhook_secret.as_deref().unwrap_or_default(),
+                &timestamp,
+                &body,
+            );
+            channels.push(Channel::Webhook {
+                url: url.clone(),
+                body,
+                headers: vec![
+                    ("content-type".to_string(), "application/json".to_string()),
+                    ("x-ast-timestamp".to_string(), timestamp),
+                    ("x-ast-signature".to_string(), format!("sha256={signature}")),
+                ],
+            });
+        }
+        out.push(Outgoing {
+            key: AlertKey::new(settings.project_id.as_str(), level),
+            log_scope: settings.project_id.as_str().to_string(),
+            alert,
+            channels,
+            facts: LogFacts {
+                spend: check.spend.amount_string(),
+                budget: check.budget.map(|b| b.amount_string()).unwrap_or_default(),
+                currency: check.spend.currency.to_string(),
+                percent_used: check.percent_used.clone().unwrap_or_default(),
+            },
+            stamps: Some(settings.project_id.clone()),
+        });
+    }
+    out
+}
+
+/// A check's action from what became of its alerts.
+fn action_of(mode: Mode, delivered: &[&Delivered]) -> String {
+    let (mut sent, mut failed, mut claimed, mut deferred) = (0, 0, 0, 0);
+    for d in delivered {
+        match d.fate {
+            Fate::WouldSend => {}
+            Fate::Claimed => claimed += 1,
+            Fate::Deferred => deferred += 1,
+            Fate::Attempted { sent: s, failed: f } => {
+                sent += s;
+                failed += f;
+            }
+        }
+    }
+    match (mode, sent, failed, claimed, deferred) {
+        (Mode::DryRun, ..) if claimed > 0 && claimed == delivered.len() => "rate_limited".into(),
+        (Mode::DryRun, ..) => "would_send".into(),
+        (_, 0, 0, _, d) if d > 0 => "deferred".into(),
+        (_, 0, 0, c, _) if c > 0 => "rate_limited".into(),
+        (_, s, 0, _, 0) if s > 0 => "sent".into(),
+        (_, 0, f, _, _) if f > 0 => "failed".into(),
+        _ => "partly_sent".into(),
+    }
+}
+
+/// Checks every project's budget (or one project's) and, in `Send` mode, alerts. A project
+/// that fails is reported with its error and never stops the others.
+#[allow(clippy::too_many_arguments)]
+pub async fn check_budgets(
+    budgets: &impl BudgetStore,
+    reports: &impl ReportStore,
+    plans: &impl PlanStore,
+    notifier: &impl Notifier,
+    clock: &impl Clock,
+    entropy: &impl Entropy,
+    config: &AlertConfig,
+    mode: Mode,
+    only: Option<&ProjectId>,
+) -> Result<CheckReport, CoreError> {
+    let now = clock.now();
+    let mut report = CheckReport {
+        mode,
+        checked_at: format_timestamp(now),
+        projects: Vec::new(),
+        plans: Vec::new(),
+        alerts_sent: 0,
+        alerts_failed: 0,
+    };
+    let all = budgets.budgets().await?;
+    // The month of every zone with a budget, and the week before today of every zone with a
+    // spike rule: all read in one call.
+    let mut zones: BTreeMap<String, (chrono_tz::Tz, bool)> = BTreeMap::new();
+    for settings in all.iter().flatten() {
+        if only.is_some_and(|p| *p != settings.project_id) || !has_rules(settings) {
+            continue;
+        }
+        let tz = settings.tz();
+        let entry = zones.entry(tz.name().to_string()).or_insert((tz, false));
+        entry.1 |= settings.spike.is_some();
+    }
+    let mut queries = Vec::new();
+    let mut slots: BTreeMap<String, (usize, Option<usize>)> = BTreeMap::new();
+    for (name, (tz, spike)) in &zones {
+        let month = queries.len();
+        queries.push(month_query(*tz, now, only));
+        let baseline = spike.then(|| {
+            queries.push(baseline_query(*tz, now, only));
+            queries.len() - 1
+        });
+        slots.insert(name.clone(), (month, baseline));
+    }
+    let read = reports.rollups_many(&queries).await;
+    let rows_at = |slot: usize| -> Result<&[crate::reports::report::RollupRow], String> {
+        match &read {
+            Ok(all) => all.get(slot).map(Vec::as_slice).ok_or_else(String::new),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let mut outgoing: Vec<Outgoing> = Vec::new();
+    let mut owners: Vec<Owner> = Vec::new();
+    for settings in all {
+        let settings = match settings {
+            Ok(settings) => settings,
+            Err(unreadable) => {
+                if only.is_none_or(|p| p.as_str() == unreadable.project_id) {
+                    report.projects.push(unreadable_check(unreadable));
+                }
+                continue;
+            }
+        };
+        if only.is_some_and(|p| *p != settings.project_id) {
+            continue;
+        }
+        if !has_rules(&settings) {
+            continue;
+        }
+        let Some(&(month, baseline)) = slots.get(settings.tz().name()) else {
+            continue;
+        };
+        let mut check = match rows_at(month) {
+            Ok(rows) => measure(rows, &settings, now),
+            Err(e) => {
+                report.projects.push(failed_check(&settings, e));
+                continue;
+            }
+        };
+        if let Some(slot) = baseline.filter(|_| settings.spike.is_some()) {
+            match rows_at(slot) {
+                Ok(rows) => {
+                    check.baseline_daily = Some(baseline_daily(
+                        rows,
+                        settings.project_id.as_str(),
+                        check.spend.currency,
+                    ))
+                }
+                Err(e) => {
+                    report.projects.push(failed_check(&settings, e));
+                    continue;
+                }
+            }
+        }
+        check.recommendations = recommendations(&check, &settings, now);
+        for item in prepare_project(config, &settings, &mut check, now) {
+            owners.push(Owner::Project(report.projects.len()));
+            outgoing.push(item);
+        }
+        report.projects.push(check);
+    }
+    if only.is_none() {
+        match plan_checks(reports, plans, config, now).await {
+            Ok(checks) => {
+                for (check, item) in checks {
+                    if let Some(item) = item {
+                        owners.push(Owner::Plan(report.plans.len()));
+                        outgoing.push(item);
+                    }
+                    report.plans.push(check);
+                }
+            }
+            Err(e) => report.plans.push(PlanCheck {
+                provider: String::new(),
+                project_id: None,
+                level: "plans".into(),
+                message: e.to_string(),
+                action: "error".into(),
+                alerts: Vec::new(),
+            }),
+        }
+    }
+    // Every alert of the run is claimed in one call and logged in one more.
+    let deliveries = deliver(
+        budgets,
+        notifier,
+        entropy,
+        config,
+        now,
+        window_start(now),
+        mode,
+        MAX_SENDS_PER_RUN,
+        &outgoing,
+    )
+    .await?;
+    let mut by_project: BTreeMap<usize, Vec<&Delivered>> = BTreeMap::new();
+    for (owner, delivered) in owners.iter().zip(&deliveries.items) {
+        if let Fate::Attempted { sent, failed } = delivered.fate {
+            report.alerts_sent += sent;
+            report.alerts_failed += failed;
+        }
+        match owner {
+            Owner::Project(i) => by_project.entry(*i).or_default().push(delivered),
+            Owner::Plan(i) => {
+                if let Some(check) = report.plans.get_mut(*i) {
+                    check.alerts.extend(delivered.outcomes.iter().cloned());
+                    check.action = action_of(mode, &[delivered]);
+                    if let Some(e) = &deliveries.log_error {
+                        check.message = format!("{} ({e})", check.message);
+                    }
+                }
+            }
+        }
+    }
+    for (i, delivered) in by_project {
+        if let Some(check) = report.projects.get_mut(i) {
+            for d in &delivered {
+                check.alerts.extend(d.outcomes.iter().cloned());
+            }
+            check.action = action_of(mode, &delivered);
+            if let Some(e) = &deliveries.log_error {
+                check.error = Some(e.clone());
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Whether a project has anything to check: a budget, a daily limit or a spike rule.
+fn has_rules(settings: &BudgetSettings) -> bool {
+    settings.amount.is_some() || settings.daily_limit.is_some() || settings.spike.is_some()
+}
+
+/// Whose alert an outgoing one is: a project check's or a plan check's, by index.
+enum Owner {
+    Project(usize),
+    Plan(usize),
+}
+
+/// A plan alert that is due: provider, project, level, message, addresses.
+type DueAlert = (String, Option<String>, String, String, Vec<String>);
+
+fn unreadable_check(u: crate::budgets::settings::UnreadableBudget) -> ProjectCheck {
+    error_check(
+        u.project_id,
+        u.project_name,
+        None,
+        Currency::USD,
+        None,
+        Vec::new(),
+        format!("its budget settings cannot be read: {}", u.error),
+    )
+}
+
+fn failed_check(settings: &BudgetSettings, error: String) -> ProjectCheck {
+    error_check(
+        settings.project_id.as_str().to_string(),
+        settings.project_name.clone(),
+        settings.amount,
+        settings.amount.map_or(settings.currency, |m| m.currency),
+        settings.daily_limit,
+        settings.effective_levels(),
+        error,
+    )
+}
+
+/// The check of a project that could not be measured: no figures, the error.
+fn error_check(
+    project_id: String,
+    project_name: String,
+    budget: Option<Money>,
+    currency: Currency,
+    daily_limit: Option<Money>,
+    levels: Vec<u16>,
+    error: String,
+) -> ProjectCheck {
+    ProjectCheck {
+        project_id,
+        project_name,
+        budget,
+        period: json!({}),
+        spend: Money::zero(currency),
+        spend_other_currencies: Totals::new(),
+        unpriced_events: 0,
+        percent_used: None,
+        forecast: Money::zero(currency),
+        forecast_percent: None,
+        today_spend: Money::zero(currency),
+        daily_limit,
+        baseline_daily: None,
+        levels,
+        levels_crossed: Vec::new(),
+        action: "error".into(),
+        alerts: Vec::new(),
+        top_providers: Vec::new(),
+        top_models: Vec::new(),
+        recommendations: Vec::new(),
+        subject: None,
+        error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use pollster::block_on;
+    use serde_json::json;
+
+    use super::*;
+    use crate::access::projects::create_project;
+    use crate::kernel::clock::{FixedClock, SystemEntropy};
+    use crate::kernel::testing::{MemoryLog, MemoryStore};
+    use crate::usage::ingest::{ingest, IngestConfig};
+
+    #[test]
+    fn a_budget_in_another_zone_counts_this_local_month_and_today_exactly() {
+        // 20 November 2026, 03:00 UTC: still the 19th in New York.
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 3, 0, 0).unwrap();
+        let store = MemoryStore::new();
+        let request = serde_json::from_value(json!({"id": "ads", "name": "Ads"})).unwrap();
+        let project = block_on(create_project(
+            &store,
+            &FixedClock(now),
+            &SystemEntropy,
+            request,
+        ))
+        .unwrap();
+        // One dollar at each instant; the New York month began at 04:00 UTC on 1 November.
+        let at = [
+            "2026-11-01T03:30:00Z", // 31 October in New York: not this month
+            "2026-11-01T04:30:00Z", // 1 November
+            "2026-11-10T12:00:00Z",
+            "2026-11-19T05:30:00Z", // the 19th: today
+            "2026-11-20T01:00:00Z", // still the 19th in New York
+            "2026-11-20T02:59:00Z", // and again
+        ];
+        let events: Vec<_> = at
+            .iter()
+            .enumerate()
+            .map(|(i, t)| json!({"id": format!("e{i}"), "provider": "openai", "model": "m", "cost": "1", "timestamp": t}))
+            .collect();
+        block_on(ingest(
+            &store,
+            &store,
+            &MemoryLog::default(),
+            &FixedClock(now),
+            &SystemEntropy,
+            &crate::access::auth::Principal::Admin,
+            json!({"project_id": project.id.as_str(), "events": events})
+                .to_string()
+                .as_bytes(),
+            IngestConfig::default(),
+        ))
+        .unwrap();
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let settings = BudgetSettings {
+            project_id: project.id.clone(),
+            project_name: "Ads".into(),
+            project_client: None,
+            amount: Some(Money::new(100 * NANOS, Currency::USD)),
+            currency: Currency::USD,
+            alert_threshold_percent: 80,
+            levels: Vec::new(),
+            daily_limit: None,
+            timezone: Some("America/New_York".into()),
+            emails: Vec::new(),
+            webhook_url: None,
+            webhook_secret: None,
+            last_alert_sent: None,
+            report_schedule: None,
+            spike: None,
+        };
+
+        let rows = block_on(store.rollups(&month_query(ny, now, None))).unwrap();
+        let check = measure(&rows, &settings, now);
+
+        assert!(
+            rows.iter().all(|r| r.period.is_some()),
+            "read through a plan"
+        );
+        assert_eq!(check.spend, Money::new(5 * NANOS, Currency::USD));
+        assert_eq!(check.today_spend, Money::new(3 * NANOS, Currency::USD));
+    }
+
+    /// A rollup row of project `ads`, openai / gpt-4o, on a local day.
+    fn day_row(day: &str, cost: &str) -> crate::reports::report::RollupRow {
+        let mut measures = [0i64; crate::reports::report::MEASURES.len()];
+        measures[0] = 1;
+        crate::reports::report::RollupRow {
+            bucket: None,
+            period: Some(day.into()),
+            project_id: Some("ads".into()),
+            provider: Some("openai".into()),
+            model: Some("gpt-4o".into()),
+            operation: Some("chat".into()),
+            currency: "USD".into(),
+            cost_nanos: Money::parse(cost, Currency::USD).unwrap().nanos,
+            measures,
+        }
+    }
+
+    #[test]
+    fn alert_email_rounds_money_as_the_dashboard_does_and_the_check_keeps_the_exact_figures() {
+        // 11 November 2026: 10 days of the month gone, 20 left; 30 USD budget.
+        let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+        let usd = |text: &str| Money::parse(text, Currency::USD).unwrap();
+        let settings = BudgetSettings {
+            project_id: ProjectId::parse("ads").unwrap(),
+            project_name: "Ads".into(),
+            project_client: None,
+            amount: Some(usd("30")),
+            currency: Currency::USD,
+            alert_threshold_percent: 80,
+            levels: Vec::new(),
+            daily_limit: Some(usd("1234.565")),
+            timezone: None,
+            emails: vec!["ops@example.com".into()],
+            webhook_url: None,
+            webhook_secret: None,
+            last_alert_sent: None,
+            report_schedule: None,
+            spike: None,
+        };
+        // 16.32692592 USD spent: 13.67307408 USD left for 20 days, 0.683653704 USD a day.
+        let rows = [
+            day_row("2026-11-10", "16.32647"),
+            day_row("2026-11-11", "0.00045592"),
+        ];
+        let mut check = measure(&rows, &settings, now);
+        check.recommendations = recommendations(&check, &settings, now);
+        check.baseline_daily = Some(usd("0.0123456"));
+
+        let alert = render_alert(&check, "budget-50", &AlertConfig::default());
+
+        assert_eq!(
+            check.spend,
+            usd("16.32692592"),
+            "the check keeps the exact spend"
+        );
+        assert_eq!(
+            alert.subject,
+            "[AI spend] Ads at 54.42% of budget: 16.33 USD of 30.00 USD"
+        );
+        assert!(
+            alert.text.contains(
+                "Spent this month: 16.33 USD of 30.00 USD (54.42%).\n\
+                 Forecast for the month: 48.98 USD (163.27% of the budget).\n\
+                 Spent today: 0.000456 USD (daily limit 1,234.57 USD).\n\
+                 Average day of the 7 before today: 0.0123 USD"
+            ),
+            "{}",
+            alert.text
+        );
+        assert!(
+            alert.text.contains(
+                "To stay within 30.00 USD, keep spend under 0.684 USD a day for the 20 days left."
+            ),
+            "{}",
+            alert.text
+        );
+        assert!(alert.text.contains("  - openai: 16.33 USD (100.00%)\n"));
+        assert!(alert
+            .text
+            .contains("  - openai / gpt-4o: 16.33 USD (100.00%)\n"));
+        for html in [
+            "<strong>16.33 USD</strong> of 30.00 USD",
+            "<strong>48.98 USD</strong>",
+            "Spent today: 0.000456 USD (daily limit 1,234.57 USD).",
+            "keep spend under 0.684 USD a day",
+            ">16.33 USD</td>",
+        ] {
+            assert!(alert.html.contains(html), "{html} in {}", alert.html);
+        }
+        for exact in ["0.683653704", "16.32692592", "0.00045592", "1234.565"] {
+            assert!(!alert.text.contains(exact), "{exact} in {}", alert.text);
+            assert!(!alert.html.contains(exact), "{exact} in the HTML");
+        }
+
+        let spike = render_alert(&check, "spike", &AlertConfig::default());
+        assert!(
+            spike
+                .subject
+                .starts_with("[AI spend] Ads: 0.000456 USD today, "),
+            "{}",
+            spike.subject
+        );
+        assert!(spike.subject.ends_with("its average day of 0.0123 USD"));
+        let daily = render_alert(&check, "daily", &AlertConfig::default());
+        assert_eq!(
+            daily.subject,
+            "[AI spend] Ads: 0.000456 USD today, over the daily limit of 1,234.57 USD"
+        );
+    }
+
+    const NANOS: i128 = crate::kernel::money::NANOS_PER_UNIT;
+}

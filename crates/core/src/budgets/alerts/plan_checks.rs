@@ -1,0 +1,203 @@
+//! Plan and capacity checks: allotment levels, expiring credits, capacity floors and their recipients.
+
+use super::*;
+
+/// The scope under which plan alerts are claimed and logged.
+pub const PLANS_SCOPE: &str = "plans";
+/// A one-time credit with some of it unused is announced this many days before it expires.
+pub const CREDIT_EXPIRY_NOTICE_DAYS: i64 = 7;
+
+/// Allotment alerts (a plan past its alert percent) and capacity alerts (a profile with fewer
+/// units of work left than its alert level), sent to the plan's addresses.
+pub(super) async fn plan_checks(
+    reports: &impl ReportStore,
+    plans: &impl PlanStore,
+    config: &AlertConfig,
+    now: DateTime<Utc>,
+) -> Result<Vec<(PlanCheck, Option<Outgoing>)>, CoreError> {
+    let states = plan_states(plans, reports, now).await?;
+    // Money as the dashboard rounds it; other units exactly.
+    let show = |state: &crate::plans::PlanState, value: i128| {
+        if state.plan.unit == crate::plans::Unit::Money {
+            crate::kernel::money::rounded_amount(value)
+        } else {
+            state.plan.show(value)
+        }
+    };
+    let mut due: Vec<DueAlert> = Vec::new();
+    for state in states.iter().filter(|s| !s.expired) {
+        let plan = &state.plan;
+        let (Some(limit), Some(percent)) = (plan.alert_percent, state.percent_used()) else {
+            continue;
+        };
+        let value: f64 = percent.parse().unwrap_or(0.0);
+        if value >= f64::from(limit) {
+            let unit = state
+                .allotment
+                .map(|_| plan.unit.name())
+                .unwrap_or_default();
+            let message = format!(
+                "The {} plan has used {percent}% of its allotment ({} of {} {unit}); {} left before it {} on {}.",
+                plan.provider,
+                show(state, state.used),
+                state.allotment.map(|a| show(state, a)).unwrap_or_default(),
+                state.remaining().map(|r| show(state, r)).unwrap_or_default(),
+                state.end_word(),
+                state.end
+            );
+            due.push((
+                plan.provider.clone(),
+                plan.project_id.clone(),
+                format!(
+                    "plan-{}{}-{}-{limit}",
+                    plan.provider,
+                    plan.project_id
+                        .as_deref()
+                        .map(|p| format!("@{p}"))
+                        .unwrap_or_default(),
+                    plan.unit.name()
+                ),
+                message,
+                config.recipients(&plan.alert_emails).to_vec(),
+            ));
+        }
+    }
+    // A one-time credit about to expire with some of it unused: use it or lose it.
+    for state in states
+        .iter()
+        .filter(|s| !s.expired && s.plan.term.is_some())
+    {
+        let plan = &state.plan;
+        let unused = state.remaining().unwrap_or(0);
+        if state.days_left > CREDIT_EXPIRY_NOTICE_DAYS
+            || unused <= 0
+            || config.recipients(&plan.alert_emails).is_empty()
+        {
+            continue;
+        }
+        let unit = if plan.unit == crate::plans::Unit::Money {
+            plan.currency.clone()
+        } else {
+            plan.unit.name()
+        };
+        due.push((
+            plan.provider.clone(),
+            plan.project_id.clone(),
+            format!(
+                "credit-expiry-{}{}-{}",
+                plan.provider,
+                plan.project_id.as_deref().map(|p| format!("@{p}")).unwrap_or_default(),
+                plan.unit.name()
+            ),
+            format!(
+                "The {} one-time credit expires on {} (in {} days) with {} of {} {unit} unused; usage after that is paid at list price.",
+                plan.provider,
+                state.end,
+                state.days_left,
+                show(state, unused),
+                state.allotment.map(|a| show(state, a)).unwrap_or_default(),
+            ),
+            config.recipients(&plan.alert_emails).to_vec(),
+        ));
+    }
+    for profile in capacity_of(&states, plans, reports, now).await? {
+        let (Some(below), Some(left)) = (profile.alert_below, profile.units_left) else {
+            continue;
+        };
+        if left < i64::from(below) {
+            let bottleneck = profile.bottleneck.clone().unwrap_or_default();
+            let emails = capacity_recipients(&states, &profile, &bottleneck);
+            let emails = config.recipients(emails).to_vec();
+            due.push((
+                bottleneck.clone(),
+                profile.project_id.clone(),
+                format!(
+                    "capacity-{}{}",
+                    profile.name,
+                    profile
+                        .project_id
+                        .as_deref()
+                        .map(|p| format!("@{p}"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "Only {left} more \"{}\" fit in what is left of the plans (alert below {below}); {bottleneck} runs out first. Recommended pace: {} a day.",
+                    profile.name,
+                    profile.recommended_daily.clone().unwrap_or_else(|| "0".into())
+                ),
+                emails,
+            ));
+        }
+    }
+    let mut out = Vec::with_capacity(due.len());
+    for (provider, project_id, level, message, emails) in due {
+        let mut check = PlanCheck {
+            provider,
+            project_id,
+            level: level.clone(),
+            message: message.clone(),
+            action: "none".into(),
+            alerts: Vec::new(),
+        };
+        if emails.is_empty() {
+            check.action = "no_recipients".into();
+            out.push((check, None));
+            continue;
+        }
+        let alert = RenderedAlert {
+            subject: format!("[AI spend] {}", message.split(';').next().unwrap_or(&message)),
+            text: format!("{message}\n{}\n", dashboard_link(config, "").map(|l| format!("\nDashboard: {l}")).unwrap_or_default()),
+            html: format!(
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>Plan alert</title></head><body style=\"font-family:Arial,Helvetica,sans-serif\"><p>{}</p>{}</body></html>\n",
+                escape_html(&message),
+                dashboard_link(config, "").map(|l| format!("<p><a href=\"{}\">Open the dashboard</a></p>", escape_html(&l))).unwrap_or_default()
+            ),
+        };
+        let scope = check
+            .project_id
+            .clone()
+            .unwrap_or_else(|| PLANS_SCOPE.into());
+        let item = Outgoing {
+            // Plan alerts are claimed under one scope, whatever project they name.
+            key: AlertKey::new(PLANS_SCOPE, level),
+            log_scope: scope,
+            alert,
+            channels: emails.into_iter().map(Channel::Email).collect(),
+            facts: LogFacts::default(),
+            stamps: None,
+        };
+        out.push((check, Some(item)));
+    }
+    Ok(out)
+}
+
+/// The addresses a capacity alert goes to: those of the bottleneck provider's plan of the
+/// profile's own project, else of that provider's global plan; never another project's plan.
+/// Among several plans of one scope (one per unit), the one in the bottleneck's unit wins.
+pub(super) fn capacity_recipients<'a>(
+    states: &'a [PlanState],
+    profile: &ProfileCapacity,
+    bottleneck: &str,
+) -> &'a [String] {
+    let unit = profile
+        .per_provider
+        .iter()
+        .find(|p| p.provider == bottleneck && p.units_left.is_some())
+        .map(|p| p.unit.as_str());
+    let of_scope = |scope: Option<&str>| -> Option<&'a PlanState> {
+        let mut plans = states
+            .iter()
+            .filter(|s| s.plan.provider == bottleneck && s.plan.project_id.as_deref() == scope);
+        let first = plans.clone().next();
+        plans
+            .find(|s| Some(s.plan.unit.name().as_str()) == unit)
+            .or(first)
+    };
+    profile
+        .project_id
+        .as_deref()
+        .and_then(|p| of_scope(Some(p)))
+        .or_else(|| of_scope(None))
+        .map(|s| s.plan.alert_emails.as_slice())
+        .unwrap_or_default()
+}
