@@ -21,17 +21,17 @@ use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, 
 use crate::plans::{capacity_of, plan_states, PlanState, PlanStore, ProfileCapacity};
 use crate::reports::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
 
-mod measure;
-mod recommend;
 mod email;
-mod webhook;
+mod measure;
 mod plan_checks;
+mod recommend;
+mod webhook;
 
-pub use measure::*;
-use recommend::*;
 pub use email::*;
-pub use webhook::*;
+pub use measure::*;
 pub use plan_checks::*;
+use recommend::*;
+pub use webhook::*;
 
 /// How alerts leave the worker. The edge implements it with the `send_email` binding and
 /// `fetch`; tests with a recorder.

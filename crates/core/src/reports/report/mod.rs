@@ -23,16 +23,16 @@ use crate::kernel::error::{CoreError, Problems, StoreError};
 use crate::kernel::money::{format_scaled, Currency, Money, Totals};
 use crate::kernel::query::{only_known, param, parse_day, QueryPairs};
 
-mod plan;
-mod range;
-mod query;
 mod grouping;
+mod plan;
+mod query;
+mod range;
 mod stats;
 
-pub use plan::*;
-pub use range::*;
-pub use query::*;
 pub use grouping::*;
+pub use plan::*;
+pub use query::*;
+pub use range::*;
 pub use stats::*;
 
 /// Summed quantities of a rollup row, in the order of the rollup tables' columns.
@@ -372,4 +372,3 @@ impl Serialize for Sums {
         map.serialize(serializer)
     }
 }
-

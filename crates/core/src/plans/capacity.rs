@@ -1,0 +1,262 @@
+//! Capacity: how many more units of work fit in what is left of every plan, and which provider runs out first.
+
+use super::*;
+
+/// One provider's share of a profile's capacity.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderCapacity {
+    pub provider: String,
+    pub per_unit: String,
+    pub unit: String,
+    pub available: Option<String>,
+    pub units_left: Option<i64>,
+    pub days_left: Option<i64>,
+    pub daily_rate: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The capacity left for one profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileCapacity {
+    pub name: String,
+    pub project_id: Option<String>,
+    pub learned: bool,
+    pub items: Vec<ProfileItem>,
+    pub units_left: Option<i64>,
+    pub bottleneck: Option<String>,
+    pub recommended_daily: Option<String>,
+    pub alert_below: Option<u32>,
+    pub per_provider: Vec<ProviderCapacity>,
+    pub note: Option<String>,
+}
+
+/// Learns a profile's items: per provider with a plan, its use (in the plan's unit) by calls
+/// of the profile's operations over the window, divided by the jobs with those operations.
+pub(super) async fn learned_items(
+    profile: &Profile,
+    spec: &LearnSpec,
+    states: &[PlanState],
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<(Vec<ProfileItem>, i64), CoreError> {
+    let from = now - Duration::days(i64::from(spec.days));
+    let since = crate::kernel::clock::format_timestamp(from);
+    let jobs = plans
+        .jobs_with_operations(&spec.operations, &since, profile.project_id.as_deref())
+        .await?;
+    if jobs == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    // One read of the window's usage by provider and operation, shared by every plan.
+    let mut window = reports
+        .rollups(&RollupQuery {
+            from: Some(from.date_naive().to_string()),
+            to: Some((now.date_naive() + Duration::days(1)).to_string()),
+            project_id: profile
+                .project_id
+                .as_deref()
+                .and_then(|p| ProjectId::parse(p).ok()),
+            dims: vec![Dim::Provider, Dim::Operation],
+            ..RollupQuery::default()
+        })
+        .await?;
+    if !spec.operations.is_empty() {
+        window.retain(|r| {
+            r.operation
+                .as_deref()
+                .is_some_and(|o| spec.operations.iter().any(|x| x == o))
+        });
+    }
+    let mut items = Vec::new();
+    for state in states {
+        let plan = &state.plan;
+        let rows: Vec<RollupRow> = window
+            .iter()
+            .filter(|r| r.provider.as_deref() == Some(plan.provider.as_str()))
+            .cloned()
+            .collect();
+        let used = measure_of(plan, &rows);
+        if used > 0 {
+            items.push(ProfileItem {
+                provider: plan.provider.clone(),
+                amount: plan.show(div_round_half_even(used, i128::from(jobs))),
+                unit: plan.unit,
+            });
+        }
+    }
+    Ok((items, jobs))
+}
+
+/// `GET /api/admin/capacity`: per profile, how many more units of work fit in what is left of
+/// every plan, the bottleneck, and the daily rate that lasts until each reset.
+pub async fn capacity(
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<ProfileCapacity>, CoreError> {
+    let states = plan_states(plans, reports, now).await?;
+    capacity_of(&states, plans, reports, now).await
+}
+
+/// [`capacity`] from plan states already read.
+pub async fn capacity_of(
+    states: &[PlanState],
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<ProfileCapacity>, CoreError> {
+    let mut out = Vec::new();
+    for profile in plans.profiles().await? {
+        let (items, learned_from) = match &profile.learn {
+            Some(spec) => {
+                let (items, jobs) =
+                    learned_items(&profile, spec, states, plans, reports, now).await?;
+                (items, Some(jobs))
+            }
+            None => (profile.items.clone(), None),
+        };
+        let mut per_provider = Vec::new();
+        for item in &items {
+            // The provider's plan that covers the profile's project, in the item's unit if
+            // the provider has plans in several units.
+            let covering: Vec<&PlanState> = states
+                .iter()
+                .filter(|s| s.plan.provider == item.provider)
+                .filter(|s| s.plan.project_id.is_none() || s.plan.project_id == profile.project_id)
+                .collect();
+            let state = covering
+                .iter()
+                .find(|s| s.plan.unit == item.unit)
+                .or_else(|| covering.first())
+                .copied();
+            let Some(state) = state else {
+                per_provider.push(ProviderCapacity {
+                    provider: item.provider.clone(),
+                    per_unit: item.amount.clone(),
+                    unit: item.unit.name(),
+                    available: None,
+                    units_left: None,
+                    days_left: None,
+                    daily_rate: None,
+                    note: Some("no plan: pay as you go, not a limit".into()),
+                });
+                continue;
+            };
+            let plan = &state.plan;
+            if plan.unit != item.unit {
+                per_provider.push(ProviderCapacity {
+                    provider: item.provider.clone(),
+                    per_unit: item.amount.clone(),
+                    unit: item.unit.name(),
+                    available: state.available().map(|a| plan.show(a)),
+                    units_left: None,
+                    days_left: Some(state.days_left),
+                    daily_rate: None,
+                    note: Some(format!(
+                        "the plan counts {}, the profile {}",
+                        plan.unit.name(),
+                        item.unit.name()
+                    )),
+                });
+                continue;
+            }
+            let per_unit = plan.scaled(&item.amount);
+            let available = state.available();
+            let units = match (available, per_unit > 0) {
+                (Some(a), true) => Some(i64::try_from(a / per_unit).unwrap_or(i64::MAX)),
+                _ => None,
+            };
+            per_provider.push(ProviderCapacity {
+                provider: item.provider.clone(),
+                per_unit: item.amount.clone(),
+                unit: plan.unit.name(),
+                available: available.map(|a| plan.show(a)),
+                units_left: units,
+                days_left: Some(state.days_left),
+                daily_rate: units.map(|u| {
+                    format_scaled(
+                        div_round_half_even(
+                            i128::from(u) * 100,
+                            i128::from(state.days_left.max(1)),
+                        ),
+                        2,
+                        2,
+                    )
+                }),
+                note: state
+                    .allotment
+                    .is_none()
+                    .then(|| "the plan has no allotment".into()),
+            });
+        }
+        let limiting = per_provider
+            .iter()
+            .filter(|p| p.units_left.is_some())
+            .min_by_key(|p| p.units_left);
+        let recommended = per_provider
+            .iter()
+            .filter_map(|p| {
+                p.daily_rate
+                    .as_ref()
+                    .and_then(|r| Decimal::parse(r).ok()?.scaled_exact(2))
+            })
+            .min();
+        out.push(ProfileCapacity {
+            name: profile.name.clone(),
+            project_id: profile.project_id.clone(),
+            learned: profile.learn.is_some(),
+            units_left: limiting.and_then(|p| p.units_left),
+            bottleneck: limiting.map(|p| p.provider.clone()),
+            recommended_daily: recommended.map(|r| format_scaled(r, 2, 2)),
+            alert_below: profile.alert_below,
+            items,
+            per_provider,
+            note: learned_from.map(|jobs| format!("learned from {jobs} past jobs")),
+        });
+    }
+    Ok(out)
+}
+
+/// `DELETE /api/admin/capacity/profiles`: deletes the profile `name` of `project`, or, with no
+/// project, the global one. With no project and no global profile of that name, the one
+/// project profile of that name is deleted when there is exactly one; when several projects
+/// have one, the request must say which (a name alone never picks another tenant's profile
+/// by chance).
+pub async fn remove_profile(
+    plans: &impl PlanStore,
+    name: &str,
+    project: Option<&str>,
+) -> Result<(), CoreError> {
+    if plans.delete_profile(name, project).await? {
+        return Ok(());
+    }
+    if project.is_some() {
+        return Err(CoreError::NotFound(format!(
+            "profile `{name}` of that project"
+        )));
+    }
+    let named: Vec<Profile> = plans
+        .profiles()
+        .await?
+        .into_iter()
+        .filter(|p| p.name == name)
+        .collect();
+    match named.as_slice() {
+        [] => Err(CoreError::NotFound(format!("profile `{name}`"))),
+        [only] => {
+            if plans
+                .delete_profile(name, only.project_id.as_deref())
+                .await?
+            {
+                Ok(())
+            } else {
+                Err(CoreError::NotFound(format!("profile `{name}`")))
+            }
+        }
+        _ => Err(CoreError::invalid(
+            "project_id",
+            format!("several projects have a profile named `{name}`: name the project"),
+        )),
+    }
+}
