@@ -1,0 +1,508 @@
+//! Ingestion: a request of one event or a batch becomes priced [`StoredEvent`]s, written first
+//! to the raw log (R2) as one immutable object, then to the usage store (D1) idempotently.
+//! Rebuild replays the raw log into the store.
+//!
+//! The order is what makes "nothing lost, nothing counted twice" hold:
+//! 1. Everything is validated and priced before anything is written; one bad event rejects
+//!    the whole request and nothing is written anywhere.
+//! 2. The raw object is written under a key no other request can produce. If that fails, the
+//!    client gets a retryable error and nothing was written.
+//! 3. The rows are inserted keyed by (project, event id), so a retry, an interleaved
+//!    duplicate or a replay of the raw log never stores an event twice. If this fails, the
+//!    client gets a retryable error and the raw object is withdrawn (deleted, or marked void
+//!    when the delete fails), so a rebuild never restores what was not acknowledged.
+//! 4. A duplicate stored with other server-side facts (a later server time, a changed price)
+//!    is answered with the stored ones, and the object is rewritten under a new key to say
+//!    the same, so the raw log holds exactly what was acknowledged.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::access::auth::Principal;
+use crate::access::projects::ProjectId;
+use crate::kernel::clock::{random_token, Clock, Entropy};
+use crate::kernel::error::{CoreError, FieldError, StoreError};
+use crate::kernel::input::{locate, strip_position};
+use crate::kernel::money::{Money, Totals};
+use crate::pricing::catalog::{builtin, Catalog, PriceBook};
+use crate::pricing::prices::{lookups_for, PriceStore};
+use crate::pricing::Unpriced;
+use crate::usage::event::{EventInput, EventRules, UsageEvent, DEFAULT_MODEL};
+use crate::usage::price::price_event;
+use crate::usage::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
+use crate::usage::reprice::REPRICE_PREFIX;
+use crate::usage::retention::{before_watermark, RetentionStore};
+use crate::usage::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
+
+mod batch;
+mod rebuild;
+
+pub use batch::*;
+pub use rebuild::*;
+
+/// The most events one request may carry.
+pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
+/// How many days late an event may arrive, unless configured otherwise.
+pub const DEFAULT_MAX_EVENT_AGE_DAYS: i64 = 90;
+/// Where the raw log lives in the bucket.
+pub const RAW_PREFIX: &str = "usage-logs/raw/";
+
+/// What happened to one event of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored now.
+    Stored,
+    /// Already stored (a retry, or repeated in this request): not stored or counted again.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventOutcome {
+    pub index: usize,
+    pub id: String,
+    pub project_id: String,
+    pub status: Outcome,
+    pub duplicate: bool,
+    /// The cost that counts: reported if the client sent one, else computed; `None` when
+    /// unpriced.
+    pub cost: Option<Money>,
+    pub currency: Option<String>,
+    /// Only when it differs from `cost` (a reported cost, a cache hit): what the price list
+    /// makes of the event. Left out otherwise, as is an absent reported cost, so that the
+    /// answer to a batch of 1,000 stays small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub computed_cost: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_cost: Option<Money>,
+    pub unpriced: Option<Unpriced>,
+    pub timestamp: String,
+    /// What the client may want to fix although the event was accepted: an event without a
+    /// model, recorded as `default` ([`model_warning`]). Left out when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FieldError>,
+}
+
+/// The warning of an event recorded as model `default` (sent without a model, for a provider
+/// that takes one: see `usage::model_required`): which entry priced it, or that none did.
+pub fn model_warning(record: &StoredEvent) -> Option<FieldError> {
+    if record.model != DEFAULT_MODEL {
+        return None;
+    }
+    let provider = &record.provider;
+    let message = match record.price_id.as_deref() {
+        Some(entry) => format!(
+            "recorded as model `default`: priced with {provider}'s default entry ({entry}); \
+             send the model the call used if it was another"
+        ),
+        None if record.reported_cost_nanos.is_some() => format!(
+            "recorded as model `default`: the cost you reported counts, and no price entry of \
+             {provider} answers to `default` to compute one; send the model the call used"
+        ),
+        None => format!(
+            "recorded as model `default`, which no price entry of {provider} answers to: it \
+             counts only a reported cost (add a custom price for {provider}/default to price it)"
+        ),
+    };
+    Some(FieldError::new("model", message))
+}
+
+/// The answer to an ingestion request.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub success: bool,
+    pub accepted: usize,
+    pub stored: usize,
+    pub duplicates: usize,
+    /// Stored events that could not be priced (counted apart in every total).
+    pub unpriced: usize,
+    /// Cost of the events stored now, per currency.
+    pub stored_cost: Totals,
+    /// The raw-log object holding this request's events.
+    pub raw_object: String,
+    pub events: Vec<EventOutcome>,
+}
+
+/// Settings of ingestion that come from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestConfig {
+    pub max_event_age_days: i64,
+    /// The retention watermark, when rows were ever pruned (see [`crate::usage::retention`]).
+    pub pruned_before: Option<NaiveDate>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_event_age_days: DEFAULT_MAX_EVENT_AGE_DAYS,
+            pruned_before: None,
+        }
+    }
+}
+
+/// The raw-log key of a request received at `now`: its day, a sortable time and 128 random
+/// bits, so no two requests ever share a key.
+pub fn raw_key(now: DateTime<Utc>, entropy: &impl Entropy) -> Result<String, CoreError> {
+    let suffix = random_token(entropy, "", 16)?;
+    Ok(format!(
+        "{RAW_PREFIX}{}/{}-{suffix}.ndjson",
+        now.format("%Y-%m-%d"),
+        now.format("%Y%m%dT%H%M%S%3fZ")
+    ))
+}
+
+/// Validates, prices and assigns a project and id to every event of a batch; all or nothing.
+pub async fn prepare(
+    usage: &impl UsageStore,
+    prices: &impl PriceStore,
+    entropy: &impl Entropy,
+    principal: &Principal,
+    batch: &Batch,
+    rules: &EventRules,
+) -> Result<Vec<StoredEvent>, CoreError> {
+    let prefix = |i: usize| {
+        if batch.enveloped {
+            format!("events[{i}]")
+        } else {
+            String::new()
+        }
+    };
+    let field = |i: usize, name: &str| event_field(i, batch.enveloped, name);
+    let mut problems: Vec<FieldError> = Vec::new();
+    let default_project = match &batch.project_id {
+        Some(id) => match ProjectId::parse(id) {
+            Ok(id) => Some(id),
+            Err(m) => return Err(CoreError::invalid("project_id", m)),
+        },
+        None => None,
+    };
+    let mut valid: Vec<(usize, UsageEvent)> = Vec::with_capacity(batch.events.len());
+    for (i, input) in batch.events.iter().enumerate() {
+        let input = match input {
+            Ok(input) => input,
+            Err(misshapen) => {
+                problems.extend(misshapen.all_problems(&prefix(i), rules));
+                continue;
+            }
+        };
+        match input.validate(&prefix(i), rules) {
+            Ok(event) => valid.push((i, event)),
+            Err(errors) => problems.extend(errors.into_iter().map(|e| e.at_index(i))),
+        }
+    }
+    // Assign projects: the event's own, else the batch's, else the key's project.
+    let mut projects: Vec<Option<ProjectId>> = Vec::with_capacity(valid.len());
+    for (i, event) in &valid {
+        let requested = event.project_id.clone().or_else(|| default_project.clone());
+        let project = principal.scope_to(requested.as_ref())?;
+        if project.is_none() {
+            problems.push(
+                FieldError::new(
+                    field(*i, "project_id"),
+                    "is required when recording with the admin key",
+                )
+                .at_index(*i),
+            );
+        }
+        projects.push(project);
+    }
+    if matches!(principal, Principal::Admin) {
+        let wanted: BTreeSet<ProjectId> = projects.iter().flatten().cloned().collect();
+        if !wanted.is_empty() {
+            let wanted: Vec<ProjectId> = wanted.into_iter().collect();
+            let existing: HashSet<ProjectId> = usage
+                .existing_projects(&wanted)
+                .await?
+                .into_iter()
+                .collect();
+            for ((i, _), project) in valid.iter().zip(&projects) {
+                if let Some(project) = project {
+                    if !existing.contains(project) {
+                        problems.push(
+                            FieldError::new(
+                                field(*i, "project_id"),
+                                format!("project `{project}` does not exist"),
+                            )
+                            .at_index(*i),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|e| e.index);
+        return Err(CoreError::Validation(problems));
+    }
+    let lookups = lookups_for(
+        valid
+            .iter()
+            .map(|(_, e)| (e.provider.as_str(), e.model.as_str())),
+    );
+    let custom = Catalog::new(prices.custom_prices_for(&lookups).await?);
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &custom,
+    };
+    let mut records = Vec::with_capacity(valid.len());
+    for ((i, mut event), project) in valid.into_iter().zip(projects) {
+        let Some(project) = project else { continue };
+        event.project_id = Some(project.clone());
+        let id = match &event.id {
+            Some(id) => id.clone(),
+            None => random_token(entropy, "evt_", 16)?,
+        };
+        let priced = price_event(&book, &event)
+            .and_then(|pricing| StoredEvent::new(&event, &project, id, &pricing));
+        match priced {
+            Ok(record) => records.push(record),
+            Err(e) => problems.push(FieldError::new(field(i, &e.field), e.message).at_index(i)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CoreError::Validation(problems));
+    }
+    reused_within(&records, batch.enveloped)?;
+    Ok(records)
+}
+
+/// How a problem names a field of an event: `events[i].<name>` in a batch, `<name>` alone for
+/// a single event.
+fn event_field(index: usize, enveloped: bool, name: &str) -> String {
+    if enveloped {
+        format!("events[{index}].{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// An id sent twice in one request for two different events is refused like one reused
+/// from an earlier request; sent twice for the same event, the second is a duplicate.
+fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreError> {
+    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
+    let mut reused = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let key = (record.project_id.as_str(), record.id.as_str());
+        match first.get(&key) {
+            Some(&j) if records.get(j).is_some_and(|r| record.reuses_id_of(r)) => reused.push(
+                FieldError::new(
+                    event_field(i, enveloped, "id"),
+                    format!(
+                        "`{}` is the id of events[{j}] in this request, a different event",
+                        record.id
+                    ),
+                )
+                .at_index(i),
+            ),
+            Some(_) => {}
+            None => {
+                first.insert(key, i);
+            }
+        }
+    }
+    if reused.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::IdReused(reused))
+    }
+}
+
+/// The problems of the events whose (project, id) is stored for a different event.
+fn reused_stored(records: &[StoredEvent], keys: &[EventKey], enveloped: bool) -> Vec<FieldError> {
+    let keys: HashSet<(&str, &str)> = keys
+        .iter()
+        .map(|(p, id)| (p.as_str(), id.as_str()))
+        .collect();
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| keys.contains(&(r.project_id.as_str(), r.id.as_str())))
+        .map(|(i, r)| {
+            FieldError::new(
+                event_field(i, enveloped, "id"),
+                format!(
+                    "`{}` is already stored for a different event in project `{}`",
+                    r.id, r.project_id
+                ),
+            )
+            .at_index(i)
+        })
+        .collect()
+}
+
+/// Records a request's events: validate and price all, write the raw object, insert the rows.
+#[allow(clippy::too_many_arguments)]
+pub async fn ingest(
+    usage: &impl UsageStore,
+    prices: &impl PriceStore,
+    log: &impl RawLog,
+    clock: &impl Clock,
+    entropy: &impl Entropy,
+    principal: &Principal,
+    body: &[u8],
+    config: IngestConfig,
+) -> Result<IngestReport, CoreError> {
+    let now = clock.now();
+    let batch = parse_batch(body)?;
+    let rules = EventRules {
+        now,
+        max_age_days: config.max_event_age_days,
+        pruned_before: config.pruned_before,
+    };
+    let records = prepare(usage, prices, entropy, principal, &batch, &rules).await?;
+    let key = raw_key(now, entropy)?;
+    let bytes = to_ndjson(&records)
+        .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
+    log.put(&key, bytes).await?;
+    let inserted = match usage
+        .insert_events(&records, InsertMode::RefuseReusedIds)
+        .await
+    {
+        Ok(inserted) => inserted,
+        Err(StoreError::IdReused(keys)) => {
+            // Nothing of the request was stored, so its raw object must not be replayed
+            // either (and a rebuild racing this request refuses the object as a whole).
+            withdraw(log, &key).await;
+            return Err(CoreError::IdReused(reused_stored(
+                &records,
+                &keys,
+                batch.enveloped,
+            )));
+        }
+        Err(e) => {
+            // Nothing is acknowledged, so nothing may come back by a rebuild: the client was
+            // told to retry, and its retry (a fresh id or a fresh server time) is what counts.
+            withdraw(log, &key).await;
+            let cause = match e {
+                StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
+                StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
+            };
+            return Err(CoreError::Storage(StoreError::Unavailable(format!(
+                "{cause}; nothing of the request was stored: send it again"
+            ))));
+        }
+    };
+    let raw_object = match acknowledged_lines(&records, &inserted) {
+        Some(lines) => replace_object(log, entropy, now, &key, &lines).await,
+        None => key,
+    };
+    let mut report = IngestReport {
+        success: true,
+        accepted: records.len(),
+        stored: 0,
+        duplicates: 0,
+        unpriced: 0,
+        stored_cost: Totals::new(),
+        raw_object,
+        events: Vec::with_capacity(records.len()),
+    };
+    for (index, record) in records.iter().enumerate() {
+        let outcome = inserted.get(index).unwrap_or(&Inserted::Duplicate(None));
+        let stored = outcome.is_stored();
+        // A duplicate is answered with the event as first stored: that is the one that counts.
+        let shown = match outcome {
+            Inserted::Duplicate(Some(price)) => Cow::Owned(price.applied_to(record)),
+            _ => Cow::Borrowed(record),
+        };
+        let cost = shown.cost_money();
+        if stored {
+            report.stored += 1;
+            match cost {
+                Some(cost) => report.stored_cost.add(cost),
+                None => report.unpriced += 1,
+            }
+        } else {
+            report.duplicates += 1;
+        }
+        report.events.push(EventOutcome {
+            index,
+            id: record.id.clone(),
+            project_id: record.project_id.clone(),
+            status: if stored {
+                Outcome::Stored
+            } else {
+                Outcome::Duplicate
+            },
+            duplicate: !stored,
+            cost,
+            currency: cost.map(|c| c.currency.to_string()),
+            computed_cost: shown
+                .computed_cost_money()
+                .filter(|computed| Some(*computed) != cost),
+            reported_cost: shown.reported_cost_money(),
+            unpriced: unpriced_of(&shown),
+            timestamp: shown.request_timestamp.clone(),
+            warnings: model_warning(record).into_iter().collect(),
+        });
+    }
+    Ok(report)
+}
+
+/// Where a withdrawn raw object is marked when its delete fails: rebuild skips every object
+/// with a marker (`usage-logs/void/<the object's key>`).
+pub const VOID_PREFIX: &str = "usage-logs/void/";
+
+/// Takes back the raw object of a request that stored nothing: deleted, or, should the
+/// delete fail, marked void so that rebuild skips it. Best effort: with both failing the
+/// object stays (the request is answered with its error all the same).
+async fn withdraw(log: &impl RawLog, key: &str) {
+    if log.delete(key).await.is_err() {
+        let _ = log.put(&format!("{VOID_PREFIX}{key}"), Vec::new()).await;
+    }
+}
+
+/// The lines the request's object must hold so that it says what was acknowledged: `None`
+/// when it already does; else every record with each duplicate replaced by the event as first
+/// stored (a retry may carry a later server time, or meet a price changed since, and the
+/// answer gave the stored one).
+fn acknowledged_lines(records: &[StoredEvent], inserted: &[Inserted]) -> Option<Vec<StoredEvent>> {
+    let mut lines: Option<Vec<StoredEvent>> = None;
+    for (index, record) in records.iter().enumerate() {
+        let Some(Inserted::Duplicate(Some(price))) = inserted.get(index) else {
+            continue;
+        };
+        if *price == StoredPrice::of(record) {
+            continue;
+        }
+        let lines = lines.get_or_insert_with(|| records.to_vec());
+        if let Some(line) = lines.get_mut(index) {
+            *line = price.applied_to(record);
+        }
+    }
+    lines
+}
+
+/// Writes `lines` as a new raw object and withdraws the old one `key`; answers the key that
+/// now holds the request. Should the new put fail, the old object stays: it still holds
+/// every event of the request, and the objects stored first keep the acknowledged facts.
+async fn replace_object(
+    log: &impl RawLog,
+    entropy: &impl Entropy,
+    now: DateTime<Utc>,
+    key: &str,
+    lines: &[StoredEvent],
+) -> String {
+    let (Ok(new_key), Ok(bytes)) = (raw_key(now, entropy), to_ndjson(lines)) else {
+        return key.to_string();
+    };
+    if log.put(&new_key, bytes).await.is_err() {
+        return key.to_string();
+    }
+    withdraw(log, key).await;
+    new_key
+}
+
+fn unpriced_of(record: &StoredEvent) -> Option<Unpriced> {
+    let message = record.unpriced_message.clone().unwrap_or_default();
+    match record.unpriced_reason.as_deref()? {
+        "unknown_model" => Some(Unpriced::UnknownModel { message }),
+        "no_price_in_force" => Some(Unpriced::NoPriceInForce { message }),
+        _ => Some(Unpriced::NoRateForUsage { message }),
+    }
+}
