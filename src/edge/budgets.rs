@@ -8,9 +8,8 @@ use crate::core::access::projects::project_param;
 use crate::core::budgets::alerts::{check_budgets, Mode};
 use crate::core::budgets::delivery::MAX_SENDS_PER_RUN;
 use crate::core::budgets::digest::{preview, send_digests, Which};
-use crate::core::budgets::settings::{
-    get_budget, patch_budget, BudgetStore, BudgetView, ReportSchedule,
-};
+use crate::core::budgets::settings::{get_budget, patch_budget, BudgetView, ReportSchedule};
+use crate::core::budgets::store::BudgetStore;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;

@@ -14,8 +14,9 @@ use crate::core::access::store::KeyStore;
 use crate::core::kernel::cache::TtlCache;
 use crate::core::kernel::error::StoreError;
 use crate::core::pricing::catalog::PriceEntry;
-use crate::core::pricing::prices::PriceStore;
-use crate::core::usage::retention::{RetentionState, RetentionStore};
+use crate::core::pricing::store::PriceStore;
+use crate::core::usage::retention::RetentionState;
+use crate::core::usage::store::RetentionStore;
 
 use super::d1::{now, D1Store};
 

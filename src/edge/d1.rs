@@ -14,7 +14,7 @@ use crate::core::kernel::clock::{format_timestamp, parse_timestamp};
 use crate::core::kernel::error::StoreError;
 use crate::core::kernel::money::{Currency, Money};
 use crate::core::pricing::catalog::{EntryInput, Origin, PriceEntry};
-use crate::core::pricing::prices::PriceStore;
+use crate::core::pricing::store::PriceStore;
 
 pub struct D1Store {
     db: D1Database,

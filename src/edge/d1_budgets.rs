@@ -8,9 +8,9 @@ use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
 use crate::core::budgets::settings::{
-    AlertKey, AlertRecord, BudgetSettings, BudgetStore, ReportSchedule, Settlement, SpikeRule,
-    UnreadableBudget,
+    AlertKey, AlertRecord, BudgetSettings, ReportSchedule, Settlement, SpikeRule, UnreadableBudget,
 };
+use crate::core::budgets::store::BudgetStore;
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp};
 use crate::core::kernel::error::StoreError;
 use crate::core::kernel::money::{Currency, Money};

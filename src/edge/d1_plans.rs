@@ -6,7 +6,8 @@ use wasm_bindgen::JsValue;
 
 use crate::core::kernel::clock::format_timestamp;
 use crate::core::kernel::error::StoreError;
-use crate::core::plans::{Plan, PlanStore, Profile};
+use crate::core::plans::store::PlanStore;
+use crate::core::plans::{Plan, Profile};
 
 use super::d1::{corrupt, now, query_all, store_error, text, D1Store};
 

@@ -9,10 +9,12 @@ use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
 use crate::core::kernel::error::StoreError;
-use crate::core::reports::jobs::{JobCostStats, JobPart, JobQuery, JobRow, JobStore};
+use crate::core::reports::jobs::{JobCostStats, JobPart, JobQuery, JobRow};
 use crate::core::reports::report::{
-    Dim, MinuteRow, QuarterSpan, ReportStore, RollupQuery, RollupRow, RollupTable, MEASURES,
+    Dim, MinuteRow, QuarterSpan, RollupQuery, RollupRow, RollupTable, MEASURES,
 };
+use crate::core::reports::store::JobStore;
+use crate::core::reports::store::ReportStore;
 
 use super::d1::{corrupt, query_all, query_first, store_error, text, Binds, D1Store};
 
@@ -641,7 +643,7 @@ impl JobStore for D1Store {
     }
 }
 
-impl crate::core::reports::summaries::SummaryStore for D1Store {
+impl crate::core::reports::store::SummaryStore for D1Store {
     async fn dirty_days(
         &self,
     ) -> Result<Vec<crate::core::reports::summaries::DirtyDay>, StoreError> {

@@ -8,7 +8,8 @@ use wasm_bindgen::JsValue;
 
 use crate::core::kernel::clock::format_timestamp;
 use crate::core::kernel::error::StoreError;
-use crate::core::usage::retention::{RetentionState, RetentionStore};
+use crate::core::usage::retention::RetentionState;
+use crate::core::usage::store::RetentionStore;
 
 use super::d1::{changes, corrupt, query_first, store_error, text, D1Store};
 

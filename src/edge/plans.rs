@@ -9,9 +9,10 @@ use crate::core::kernel::clock::Clock;
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
 use crate::core::kernel::query::{only_known, param, QueryPairs};
+use crate::core::plans::store::PlanStore;
 use crate::core::plans::{
     capacity, known_providers, remove_profile, subscriptions_report, subscriptions_report_at,
-    PlanInput, PlanStore, ProfileInput, Unit,
+    PlanInput, ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
 

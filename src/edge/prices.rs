@@ -13,9 +13,8 @@ use crate::core::kernel::query::{only_known, param, parse_day, parse_flag, Query
 use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
-use crate::core::pricing::prices::{
-    effective_catalog, import_litellm, lookups_for, PriceFilter, PriceStore,
-};
+use crate::core::pricing::prices::{effective_catalog, import_litellm, lookups_for, PriceFilter};
+use crate::core::pricing::store::PriceStore;
 use crate::core::usage::event::{EventInput, EventRules};
 use crate::core::usage::price::{price_event, QuoteView};
 

@@ -17,7 +17,8 @@ use crate::core::budgets::usage_report::admin_usage;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
-use crate::core::pricing::prices::{add_custom_prices, PriceStore, PriceView};
+use crate::core::pricing::prices::{add_custom_prices, PriceView};
+use crate::core::pricing::store::PriceStore;
 use crate::core::reports::jobs::{job_cost_summary, list_jobs, month_stats};
 use crate::core::reports::report::{realtime_usage, usage_stats, usage_summary, ReportOutput};
 

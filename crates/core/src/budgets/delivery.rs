@@ -12,7 +12,8 @@ use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{
     send_email, AlertConfig, AlertOutcome, Mode, Notifier, RenderedAlert,
 };
-use crate::budgets::settings::{AlertKey, AlertRecord, BudgetStore, Settlement};
+use crate::budgets::settings::{AlertKey, AlertRecord, Settlement};
+use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::{format_timestamp, random_token, Entropy};
 use crate::kernel::error::CoreError;
 

@@ -13,11 +13,13 @@ use crate::budgets::alerts::{
     dashboard_link, escape_html, AlertConfig, Mode, Notifier, RenderedAlert,
 };
 use crate::budgets::delivery::{deliver, Channel, Fate, LogFacts, Outgoing};
-use crate::budgets::settings::{AlertKey, BudgetSettings, BudgetStore, ReportSchedule};
+use crate::budgets::settings::{AlertKey, BudgetSettings, ReportSchedule};
+use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::{format_timestamp, Entropy};
 use crate::kernel::error::CoreError;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
-use crate::reports::report::{local_midnight, Dim, Range, ReportStore, RollupRow};
+use crate::reports::report::{local_midnight, Dim, Range, RollupRow};
+use crate::reports::store::ReportStore;
 
 /// A closed period's report goes out in the first cron run within this many hours of its end
 /// (the cron runs every six hours); later runs leave it alone.

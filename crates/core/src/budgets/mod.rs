@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod delivery;
 pub mod digest;
 pub mod settings;
+pub mod store;
 pub mod usage_report;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::access::projects::{
     DEFAULT_ALERT_PERCENT,
 };
 use crate::access::store::ProjectStore;
+use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::Clock;
 use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
 use crate::kernel::input::{nullable, parse_json, DecimalText};
@@ -572,39 +573,6 @@ pub struct UnreadableBudget {
     pub project_id: String,
     pub project_name: String,
     pub error: String,
-}
-
-#[allow(async_fn_in_trait)]
-pub trait BudgetStore {
-    async fn budget(&self, project: &ProjectId) -> Result<Option<BudgetSettings>, StoreError>;
-    /// Every project's settings (projects without a budget included); a project whose stored
-    /// settings cannot be read comes back as an error of its own, so it never hides the others.
-    async fn budgets(&self) -> Result<Vec<Result<BudgetSettings, UnreadableBudget>>, StoreError>;
-    async fn save_budget(&self, settings: &BudgetSettings) -> Result<bool, StoreError>;
-    /// Claims each of `keys` whose last claim is not newer than `not_after`, in one call and
-    /// atomically per key (of two overlapping runs, one wins each key); returns the keys won.
-    async fn claim_alerts(
-        &self,
-        keys: &[AlertKey],
-        claim_id: &str,
-        now: DateTime<Utc>,
-        not_after: DateTime<Utc>,
-    ) -> Result<Vec<AlertKey>, StoreError>;
-    /// Those of `keys` claimed after `since` (a dry run's view of the windows), in one call.
-    async fn claimed_after(
-        &self,
-        keys: &[AlertKey],
-        since: DateTime<Utc>,
-    ) -> Result<Vec<AlertKey>, StoreError>;
-    /// Writes what a run did, in one call: its log records, the claims it gives back (every
-    /// send of them failed, so the next run retries) and the projects it alerted.
-    async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError>;
-    /// Alert attempts, newest first.
-    async fn alerts(
-        &self,
-        project: Option<&ProjectId>,
-        limit: u32,
-    ) -> Result<Vec<AlertRecord>, StoreError>;
 }
 
 /// The window start: a claim older than this may be taken again.

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::budgets::settings::BudgetStore;
+use crate::budgets::store::BudgetStore;
 use crate::kernel::error::CoreError;
 use crate::kernel::query::QueryPairs;
 use crate::reports::report::{
     budget_status, group_rows, merge_by_client, month_start, next_month, read_report, report_csv,
-    report_json, Dim, ProjectInfo, ReportOutput, ReportStore, RollupQuery, UsageReportQuery,
+    report_json, Dim, ProjectInfo, ReportOutput, RollupQuery, UsageReportQuery,
 };
+use crate::reports::store::ReportStore;
 
 /// `GET /api/admin/usage`: totals grouped by period and dimensions, as JSON or CSV. Rows that
 /// group by project carry the project's name and budget status (this UTC month).

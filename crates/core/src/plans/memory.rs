@@ -29,7 +29,7 @@ impl MemoryStore {
     }
 }
 
-impl crate::plans::PlanStore for MemoryStore {
+impl crate::plans::store::PlanStore for MemoryStore {
     async fn plans(&self) -> Result<Vec<crate::plans::Plan>, StoreError> {
         self.check()?;
         Ok(self

@@ -7,6 +7,7 @@ mod input;
 pub mod memory;
 mod profiles;
 mod state;
+pub mod store;
 
 pub use capacity::*;
 pub use input::*;
@@ -18,12 +19,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::access::projects::ProjectId;
-use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
+use crate::kernel::error::{CoreError, FieldError, Problems};
 use crate::kernel::input::{hidden_character, visible_text, DecimalText};
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Decimal, Money, Totals};
+use crate::plans::store::PlanStore;
 use crate::pricing::catalog::{builtin, canonical_provider};
 use crate::pricing::{UsageKind, MICRO};
-use crate::reports::report::{Dim, Range, ReportStore, RollupQuery, RollupRow, MEASURES};
+use crate::reports::report::{Dim, Range, RollupQuery, RollupRow, MEASURES};
+use crate::reports::store::ReportStore;
 
 /// The unit an allotment is counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,39 +194,6 @@ impl Plan {
             if self.unit == Unit::Money { 2 } else { 0 },
         )
     }
-}
-
-#[allow(async_fn_in_trait)]
-pub trait PlanStore {
-    /// The plans in force now.
-    async fn plans(&self) -> Result<Vec<Plan>, StoreError>;
-    /// The plans as they were at `at`: each plan's newest version in force at or before it,
-    /// unless that version was a delete.
-    async fn plans_at(&self, at: DateTime<Utc>) -> Result<Vec<Plan>, StoreError>;
-    /// Saves `plan` as its scope's and unit's plan from `at` on. The first version of a
-    /// plan (its scope and unit never saved before) counts as in force since always: the
-    /// subscription is usually older than its entry here ([`Plan::since`] says otherwise).
-    async fn save_plan(&self, plan: &Plan, at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Deletes the provider's plans of one scope from `at` on: the one in `unit`, or all of
-    /// them.
-    async fn delete_plan(
-        &self,
-        provider: &str,
-        project: &str,
-        unit: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    async fn profiles(&self) -> Result<Vec<Profile>, StoreError>;
-    async fn save_profile(&self, profile: &Profile) -> Result<(), StoreError>;
-    /// Deletes the profile `name` of `project` (`None`: the global one).
-    async fn delete_profile(&self, name: &str, project: Option<&str>) -> Result<bool, StoreError>;
-    /// Distinct jobs since `since` with a call of one of `operations` (any when empty).
-    async fn jobs_with_operations(
-        &self,
-        operations: &[String],
-        since: &str,
-        project: Option<&str>,
-    ) -> Result<i64, StoreError>;
 }
 
 /// Providers a profile may name: those with a plan, a built-in price, or stored usage.

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 use crate::access::auth::Principal;
 use crate::kernel::clock::{FixedClock, SystemEntropy};
 use crate::kernel::error::CoreError;
+use crate::plans::store::PlanStore;
 use crate::plans::{
     capacity, known_providers, period, subscriptions_report, subscriptions_report_at, PlanInput,
-    PlanStore, ProfileInput,
+    ProfileInput,
 };
 use crate::usage::fixtures::World;
 use crate::usage::ingest::{ingest, IngestConfig};

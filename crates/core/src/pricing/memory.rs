@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::kernel::error::StoreError;
 use crate::kernel::testing::MemoryStore;
 use crate::pricing::catalog::{Origin, PriceEntry};
-use crate::pricing::prices::PriceStore;
+use crate::pricing::store::PriceStore;
 
 #[derive(Debug, Default)]
 pub(crate) struct PriceTables {

@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod litellm;
 pub mod memory;
 pub mod prices;
+pub mod store;
 
 use serde::Serialize;
 

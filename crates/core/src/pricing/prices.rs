@@ -7,23 +7,14 @@ use sha2::{Digest, Sha256};
 
 use crate::access::projects::{get_project, ProjectId};
 use crate::access::store::ProjectStore;
-use crate::kernel::error::{CoreError, FieldError, StoreError};
+use crate::kernel::error::{CoreError, FieldError};
 use crate::kernel::money::Money;
 use crate::pricing::catalog::{
     builtin, candidate_names, Catalog, EntryInput, Origin, PriceBook, PriceEntry,
 };
 use crate::pricing::litellm::{self, Skipped};
+use crate::pricing::store::PriceStore;
 use crate::pricing::{Quote, Unpriced};
-
-#[allow(async_fn_in_trait)]
-pub trait PriceStore {
-    /// Inserts or replaces custom entries (same provider, model, date and scope = same id).
-    async fn upsert_prices(&self, entries: &[PriceEntry]) -> Result<(), StoreError>;
-    async fn list_custom_prices(&self) -> Result<Vec<PriceEntry>, StoreError>;
-    /// Custom entries whose model or an alias matches one of `lookups` (`provider|name`).
-    async fn custom_prices_for(&self, lookups: &[String]) -> Result<Vec<PriceEntry>, StoreError>;
-    async fn delete_price(&self, id: &str) -> Result<bool, StoreError>;
-}
 
 /// Body of `POST /api/admin/prices`.
 #[derive(Debug, Deserialize)]

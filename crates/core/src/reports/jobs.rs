@@ -9,10 +9,12 @@ use serde_json::{json, Value};
 
 use crate::access::projects::{Project, ProjectId};
 use crate::kernel::clock::format_timestamp;
-use crate::kernel::error::{CoreError, Problems, StoreError};
+use crate::kernel::error::{CoreError, Problems};
 use crate::kernel::money::{div_round_half_even, Currency, Money, Totals};
 use crate::kernel::query::{only_known, param, QueryPairs};
-use crate::reports::report::{parse_range, Dim, ReportStore, RollupQuery};
+use crate::reports::report::{parse_range, Dim, RollupQuery};
+use crate::reports::store::JobStore;
+use crate::reports::store::ReportStore;
 
 /// Which jobs: those whose first event falls in the range.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -58,20 +60,6 @@ pub struct JobCostStats {
     pub p50_nanos: i128,
     pub p90_nanos: i128,
     pub max_nanos: i128,
-}
-
-#[allow(async_fn_in_trait)]
-pub trait JobStore {
-    /// Jobs per project whose first event is in `[from, to)` (stored text; `None` unbounded).
-    async fn job_counts(
-        &self,
-        from: Option<&str>,
-        to: Option<&str>,
-    ) -> Result<Vec<(String, i64)>, StoreError>;
-    /// Jobs matching the query, newest first, with their parts.
-    async fn jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError>;
-    /// Cost distribution per project, operation and currency of the jobs matching the query.
-    async fn job_cost_stats(&self, query: &JobQuery) -> Result<Vec<JobCostStats>, StoreError>;
 }
 
 fn parse_job_query(query: &QueryPairs, now: DateTime<Utc>) -> Result<JobQuery, CoreError> {

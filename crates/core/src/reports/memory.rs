@@ -8,7 +8,7 @@ use crate::access::projects::ProjectId;
 use crate::kernel::error::StoreError;
 use crate::kernel::testing::MemoryStore;
 
-impl crate::reports::report::ReportStore for MemoryStore {
+impl crate::reports::store::ReportStore for MemoryStore {
     async fn rollups(
         &self,
         query: &crate::reports::report::RollupQuery,

@@ -4,6 +4,7 @@
 pub mod jobs;
 pub mod memory;
 pub mod report;
+pub mod store;
 pub mod summaries;
 
 #[cfg(test)]

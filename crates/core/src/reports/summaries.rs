@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::kernel::error::{CoreError, StoreError};
-use crate::reports::report::{
-    group_rows, total_of, Dim, ReportRow, ReportStore, RollupQuery, DATA_SOURCE,
-};
+use crate::reports::report::{group_rows, total_of, Dim, ReportRow, RollupQuery, DATA_SOURCE};
+use crate::reports::store::ReportStore;
+use crate::reports::store::SummaryStore;
 use crate::usage::store::RawLog;
 
 pub const DAILY_PREFIX: &str = "usage-logs/daily/";
@@ -29,13 +29,6 @@ pub const MAX_DAILY_PER_RUN: usize = 10;
 pub struct DirtyDay {
     pub day: NaiveDate,
     pub changes: i64,
-}
-
-#[allow(async_fn_in_trait)]
-pub trait SummaryStore {
-    async fn dirty_days(&self) -> Result<Vec<DirtyDay>, StoreError>;
-    /// Forgets a day, unless it changed again since `changes` was read.
-    async fn clear_dirty_day(&self, day: &DirtyDay) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -272,7 +272,7 @@ pub fn events_csv(page: &UsagePage) -> String {
 
 /// Stored events matching the query, newest first, one page at a time.
 pub async fn list_usage(
-    store: &(impl crate::usage::store::UsageStore + crate::usage::retention::RetentionStore),
+    store: &(impl crate::usage::store::UsageStore + crate::usage::store::RetentionStore),
     query: &UsageQuery,
 ) -> Result<UsagePage, CoreError> {
     let pruned_before = store

@@ -368,7 +368,7 @@ impl RepriceStore for MemoryStore {
     }
 }
 
-impl crate::usage::retention::RetentionStore for MemoryStore {
+impl crate::usage::store::RetentionStore for MemoryStore {
     async fn retention_state(&self) -> Result<crate::usage::retention::RetentionState, StoreError> {
         self.check()?;
         Ok(self.usage_tables().retention.borrow().clone())

@@ -15,7 +15,8 @@ use crate::kernel::error::{CoreError, Problems};
 use crate::kernel::money::{Money, Totals};
 use crate::kernel::query::parse_bound;
 use crate::pricing::catalog::{builtin, canonical_provider, Catalog, PriceBook};
-use crate::pricing::prices::{lookups_for, PriceStore};
+use crate::pricing::prices::lookups_for;
+use crate::pricing::store::PriceStore;
 use crate::usage::price::price_event;
 use crate::usage::record::{to_ndjson, StoredEvent};
 use crate::usage::store::{RawLog, RepriceStore, ScanFilter, UnpricedModel};
@@ -139,7 +140,7 @@ fn parse_filter(request: &RepriceRequest) -> Result<(ScanFilter, i64, usize), Co
 /// and stores the prices that changed. A reported cost stays the cost that counts; its
 /// computed cost beside it is updated.
 pub async fn reprice(
-    store: &(impl RepriceStore + crate::usage::retention::RetentionStore),
+    store: &(impl RepriceStore + crate::usage::store::RetentionStore),
     prices: &impl PriceStore,
     log: &impl RawLog,
     clock: &impl Clock,

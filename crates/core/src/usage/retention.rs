@@ -16,8 +16,9 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::kernel::error::{CoreError, StoreError};
+use crate::kernel::error::CoreError;
 use crate::usage::ingest::IngestConfig;
+use crate::usage::store::RetentionStore;
 
 /// Rows deleted by one statement: well inside one D1 query's time limit (a delete of this
 /// many rows with their four indexes takes a fraction of a second).
@@ -72,18 +73,6 @@ pub struct RetentionState {
     pub pruned_before: Option<NaiveDate>,
     pub rows_pruned: i64,
     pub last_pruned_at: Option<String>,
-}
-
-#[allow(async_fn_in_trait)]
-pub trait RetentionStore {
-    async fn retention_state(&self) -> Result<RetentionState, StoreError>;
-    /// Moves the watermark forward to `before` (never back); returns the watermark in force.
-    async fn advance_watermark(&self, before: NaiveDate) -> Result<NaiveDate, StoreError>;
-    /// Deletes at most `limit` raw rows of days before the watermark, oldest first, leaving
-    /// every rollup as it is; returns how many went.
-    async fn prune_rows(&self, limit: u32) -> Result<u64, StoreError>;
-    /// Adds `rows` to the count of pruned rows and records when pruning ran.
-    async fn record_prune(&self, rows: u64, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// Whether a stored timestamp or day (`YYYY-MM-DD...`, compared as text as the store does)

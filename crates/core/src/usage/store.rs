@@ -3,9 +3,12 @@
 //! for host tests. Only the adapters know table names and SQL.
 
 use crate::access::projects::ProjectId;
+use chrono::{DateTime, NaiveDate, Utc};
+
 use crate::kernel::error::StoreError;
 use crate::usage::list::UsageQuery;
 use crate::usage::record::{StoredEvent, StoredPrice};
+use crate::usage::retention::RetentionState;
 
 // Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
 // `async fn` and are only ever used through generics, never `dyn`.
@@ -142,4 +145,16 @@ pub trait RepriceStore {
     async fn update_pricing(&self, events: &[StoredEvent]) -> Result<usize, StoreError>;
     /// Unpriced events grouped by provider, model and reason, most events first.
     async fn unpriced_models(&self, filter: &ScanFilter) -> Result<Vec<UnpricedModel>, StoreError>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait RetentionStore {
+    async fn retention_state(&self) -> Result<RetentionState, StoreError>;
+    /// Moves the watermark forward to `before` (never back); returns the watermark in force.
+    async fn advance_watermark(&self, before: NaiveDate) -> Result<NaiveDate, StoreError>;
+    /// Deletes at most `limit` raw rows of days before the watermark, oldest first, leaving
+    /// every rollup as it is; returns how many went.
+    async fn prune_rows(&self, limit: u32) -> Result<u64, StoreError>;
+    /// Adds `rows` to the count of pruned rows and records when pruning ran.
+    async fn record_prune(&self, rows: u64, at: DateTime<Utc>) -> Result<(), StoreError>;
 }

@@ -14,12 +14,15 @@ use crate::access::projects::ProjectId;
 use crate::budgets::delivery::{
     deliver, Channel, Delivered, Fate, LogFacts, Outgoing, MAX_SENDS_PER_RUN,
 };
-use crate::budgets::settings::{window_start, AlertKey, BudgetSettings, BudgetStore};
+use crate::budgets::settings::{window_start, AlertKey, BudgetSettings};
+use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::{format_timestamp, random_token, Clock, Entropy};
 use crate::kernel::error::CoreError;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
-use crate::plans::{capacity_of, plan_states, PlanState, PlanStore, ProfileCapacity};
-use crate::reports::report::{local_midnight, period_of, Dim, Period, Range, ReportStore};
+use crate::plans::store::PlanStore;
+use crate::plans::{capacity_of, plan_states, PlanState, ProfileCapacity};
+use crate::reports::report::{local_midnight, period_of, Dim, Period, Range};
+use crate::reports::store::ReportStore;
 
 mod email;
 mod measure;

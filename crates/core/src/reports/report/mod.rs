@@ -22,6 +22,7 @@ use crate::kernel::csv::cell;
 use crate::kernel::error::{CoreError, Problems, StoreError};
 use crate::kernel::money::{format_scaled, Currency, Money, Totals};
 use crate::kernel::query::{only_known, param, parse_day, QueryPairs};
+use crate::reports::store::ReportStore;
 
 mod grouping;
 mod plan;
@@ -224,44 +225,6 @@ impl RollupRow {
             Dim::Operation => self.operation.as_deref(),
         }
     }
-}
-
-#[allow(async_fn_in_trait)]
-pub trait ReportStore {
-    async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError>;
-    /// Several reads, each answered as [`ReportStore::rollups`] would; D1 makes them in one
-    /// call (a batch), so a read per plan or per time zone costs no more calls.
-    async fn rollups_many(
-        &self,
-        queries: &[RollupQuery],
-    ) -> Result<Vec<Vec<RollupRow>>, StoreError> {
-        let mut out = Vec::with_capacity(queries.len());
-        for query in queries {
-            out.push(self.rollups(query).await?);
-        }
-        Ok(out)
-    }
-    /// The first and last UTC day of the daily rollups, if any usage is stored.
-    async fn rollup_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError>;
-    /// The timestamp of the newest stored event (of one project, if given).
-    async fn last_event_at(
-        &self,
-        project: Option<&ProjectId>,
-    ) -> Result<Option<String>, StoreError>;
-    /// The timestamp of each provider's newest stored event in `span` (of one project, if
-    /// given), as `(provider, timestamp)`. A provider whose newest events there were pruned
-    /// by retention is left out.
-    async fn newest_by_provider(
-        &self,
-        span: &QuarterSpan,
-        project: Option<&ProjectId>,
-    ) -> Result<Vec<(String, String)>, StoreError>;
-    /// Events since `since` (stored text) summed per minute (`YYYY-MM-DDTHH:MM`) and currency.
-    async fn recent_minutes(
-        &self,
-        since: &str,
-        project: Option<&ProjectId>,
-    ) -> Result<Vec<MinuteRow>, StoreError>;
 }
 
 /// A range of whole UTC quarter hours (`from` rounds down, `to` up), with the UTC days it

@@ -9,9 +9,10 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use crate::reports::report::{
-    group_rows, quarter_bucket, read_report, Dim, Move, Period, PeriodPlan, ReportRow, ReportStore,
-    RollupQuery, UsageReportQuery,
+    group_rows, quarter_bucket, read_report, Dim, Move, Period, PeriodPlan, ReportRow, RollupQuery,
+    UsageReportQuery,
 };
+use crate::reports::store::ReportStore;
 use crate::usage::fixtures::World;
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {

@@ -9,15 +9,17 @@ use serde_json::json;
 
 use crate::kernel::clock::{FixedClock, SystemEntropy};
 use crate::kernel::error::{CoreError, StoreError};
-use crate::reports::report::{Dim, ReportStore, RollupQuery, RollupRow};
+use crate::reports::report::{Dim, RollupQuery, RollupRow};
+use crate::reports::store::ReportStore;
 use crate::usage::fixtures::World;
 use crate::usage::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
 use crate::usage::list::{list_usage, UsageQuery};
 use crate::usage::record::StoredEvent;
 use crate::usage::retention::{
-    cutoff, prune, retention_status, RetentionConfig, RetentionState, RetentionStore,
-    PRUNE_BATCHES_PER_PASS, PRUNE_BATCH_ROWS,
+    cutoff, prune, retention_status, RetentionConfig, RetentionState, PRUNE_BATCHES_PER_PASS,
+    PRUNE_BATCH_ROWS,
 };
+use crate::usage::store::RetentionStore;
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()

@@ -8,7 +8,8 @@ use crate::usage::fixtures::{now, World};
 
 #[test]
 fn rollups_split_into_daily_and_hourly_reads_sum_exactly_what_hourly_reads_alone_sum() {
-    use crate::reports::report::{parse_range, Dim, Period, ReportStore, RollupRow};
+    use crate::reports::report::{parse_range, Dim, Period, RollupRow};
+    use crate::reports::store::ReportStore;
     let world = World::new();
     // An event every 7 hours for 27 days before `now`, each with its own cost.
     let start = Utc.with_ymd_and_hms(2026, 10, 24, 1, 30, 0).unwrap();

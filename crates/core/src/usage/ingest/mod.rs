@@ -31,13 +31,15 @@ use crate::kernel::error::{CoreError, FieldError, StoreError};
 use crate::kernel::input::{locate, strip_position};
 use crate::kernel::money::{Money, Totals};
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};
-use crate::pricing::prices::{lookups_for, PriceStore};
+use crate::pricing::prices::lookups_for;
+use crate::pricing::store::PriceStore;
 use crate::pricing::Unpriced;
 use crate::usage::event::{EventInput, EventRules, UsageEvent, DEFAULT_MODEL};
 use crate::usage::price::price_event;
 use crate::usage::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use crate::usage::reprice::REPRICE_PREFIX;
-use crate::usage::retention::{before_watermark, RetentionStore};
+use crate::usage::retention::before_watermark;
+use crate::usage::store::RetentionStore;
 use crate::usage::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
 
 mod batch;
