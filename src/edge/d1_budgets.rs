@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
+use crate::core::kernel::limits::LimitMode;
 use crate::core::access::projects::ProjectId;
 use crate::core::budgets::settings::{
     AlertKey, AlertRecord, BudgetSettings, ReportSchedule, Settlement, SpikeRule, UnreadableBudget,
@@ -38,6 +39,8 @@ struct BudgetRow {
     last_budget_alert_sent: Option<String>,
     report_schedule: Option<String>,
     spike_alert: Option<String>,
+    budget_mode: Option<String>,
+    daily_limit_mode: Option<String>,
 }
 
 /// `spike_alert` as stored: the minimum as a decimal in the budget's currency.
@@ -55,7 +58,14 @@ impl BudgetRow {
             v.map(|t| Money::parse(&t, currency).map_err(|e| corrupt("budget", e)))
                 .transpose()
         };
+        let mode = |field: &str, v: Option<String>| {
+            v.map_or(Ok(LimitMode::Alert), |t| {
+                LimitMode::parse(&t).map_err(|e| corrupt(field, e))
+            })
+        };
         Ok(BudgetSettings {
+            budget_mode: mode("budget mode", self.budget_mode)?,
+            daily_limit_mode: mode("daily limit mode", self.daily_limit_mode)?,
             project_id: ProjectId::parse(&self.id).map_err(|e| corrupt("project id", e))?,
             project_name: self.name,
             project_client: self.client,
@@ -112,7 +122,8 @@ impl BudgetRow {
 
 const BUDGET_COLUMNS: &str = "id, name, client, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, alert_levels, daily_limit, budget_timezone, alert_emails, \
-    webhook_url, webhook_secret, last_budget_alert_sent, report_schedule, spike_alert";
+    webhook_url, webhook_secret, last_budget_alert_sent, report_schedule, spike_alert, \
+    budget_mode, daily_limit_mode";
 
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
     text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
@@ -203,7 +214,8 @@ impl BudgetStore for D1Store {
             "UPDATE projects SET budget_threshold_usd = ?2, budget_currency = ?3, \
              budget_alert_threshold_percent = ?4, alert_levels = ?5, daily_limit = ?6, \
              budget_timezone = ?7, alert_emails = ?8, webhook_url = ?9, webhook_secret = ?10, \
-             updated_at = ?11, report_schedule = ?12, spike_alert = ?13 WHERE id = ?1 RETURNING id",
+             updated_at = ?11, report_schedule = ?12, spike_alert = ?13, budget_mode = ?14, \
+             daily_limit_mode = ?15 WHERE id = ?1 RETURNING id",
             &[
                 text(s.project_id.as_str()),
                 opt(s.amount.map(|m| m.amount_string()).as_deref()),
@@ -218,6 +230,8 @@ impl BudgetStore for D1Store {
                 json(format_timestamp(super::d1::now())),
                 opt(s.report_schedule.map(|r| r.name())),
                 opt(spike.as_deref()),
+                text(s.budget_mode.as_str()),
+                text(s.daily_limit_mode.as_str()),
             ],
         )
         .await?;

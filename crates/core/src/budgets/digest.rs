@@ -615,6 +615,8 @@ mod tests {
             last_alert_sent: None,
             report_schedule: Some(ReportSchedule::Weekly),
             spike: None,
+            budget_mode: Default::default(),
+            daily_limit_mode: Default::default(),
         }
     }
 

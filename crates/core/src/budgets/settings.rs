@@ -19,6 +19,7 @@ use crate::kernel::clock::Clock;
 use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
 use crate::kernel::input::{nullable, parse_json, DecimalText};
 use crate::kernel::input::{valid_email, MAX_EMAILS};
+use crate::kernel::limits::LimitMode;
 use crate::kernel::money::{Currency, Money};
 
 /// The alert window: at most one alert per project and level within it (the seed rule).
@@ -53,6 +54,10 @@ pub struct BudgetSettings {
     pub report_schedule: Option<ReportSchedule>,
     /// Alert when today's spend runs far above the recent daily average.
     pub spike: Option<SpikeRule>,
+    /// What reaching the monthly budget does: alert, or also make the guard deny.
+    pub budget_mode: LimitMode,
+    /// What reaching the daily limit does.
+    pub daily_limit_mode: LimitMode,
 }
 
 /// An unusual day: today's spend (in the budget's time zone) at least `percent` of the
@@ -143,6 +148,11 @@ pub struct BudgetPatch {
     pub report_schedule: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub spike_alert: Option<Option<SpikeInput>>,
+    /// `"alert"` (default) or `"block"`; `null` is `"alert"`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub budget_mode: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub daily_limit_mode: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,6 +449,19 @@ impl BudgetPatch {
                 _ => {}
             }
         }
+        for (field, given, mode) in [
+            ("budget_mode", &self.budget_mode, &mut next.budget_mode),
+            ("daily_limit_mode", &self.daily_limit_mode, &mut next.daily_limit_mode),
+        ] {
+            match given {
+                Some(Some(text)) => match LimitMode::parse(text) {
+                    Ok(parsed) => *mode = parsed,
+                    Err(message) => p.push(field, message),
+                },
+                Some(None) => *mode = LimitMode::Alert,
+                None => {}
+            }
+        }
         match self.report_schedule {
             Some(Some(text)) => match ReportSchedule::parse(text.trim()) {
                 Some(schedule) => next.report_schedule = Some(schedule),
@@ -480,6 +503,9 @@ pub struct BudgetView {
     /// `weekly`, `monthly`, or null: the spend report emailed to `alert_emails`.
     pub report_schedule: Option<ReportSchedule>,
     pub spike_alert: Option<SpikeRule>,
+    /// `alert` or `block`: whether the guard denies what would cross the budget.
+    pub budget_mode: LimitMode,
+    pub daily_limit_mode: LimitMode,
 }
 
 impl BudgetView {
@@ -505,6 +531,8 @@ impl BudgetView {
             last_budget_alert_sent: s.last_alert_sent,
             report_schedule: s.report_schedule,
             spike_alert: s.spike,
+            budget_mode: s.budget_mode,
+            daily_limit_mode: s.daily_limit_mode,
         }
     }
 }
@@ -672,6 +700,8 @@ fn fresh_settings(project: &Project) -> BudgetSettings {
         last_alert_sent: None,
         report_schedule: None,
         spike: None,
+        budget_mode: LimitMode::Alert,
+        daily_limit_mode: LimitMode::Alert,
     }
 }
 

@@ -28,6 +28,8 @@ fn settings() -> BudgetSettings {
         last_alert_sent: None,
         report_schedule: None,
         spike: None,
+        budget_mode: Default::default(),
+        daily_limit_mode: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod csv;
 pub mod error;
 pub mod input;
+pub mod limits;
 pub mod money;
 pub mod query;
 pub mod testing;

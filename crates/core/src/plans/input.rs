@@ -23,6 +23,9 @@ pub struct PlanInput {
     pub counts: Option<CountsInput>,
     pub alert_percent: Option<i64>,
     pub alert_emails: Option<Vec<String>>,
+    /// `"alert"` (default) or `"block"`: whether the guard denies what would use the
+    /// allotment past its reserve.
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -317,6 +320,14 @@ impl PlanInput {
         if let Some(name) = &self.name {
             p.take(visible_text("name", name.trim()));
         }
+        let mode = match self.mode.as_deref().map(LimitMode::parse) {
+            Some(Ok(mode)) => mode,
+            Some(Err(message)) => {
+                p.push("mode", message);
+                LimitMode::Alert
+            }
+            None => LimitMode::Alert,
+        };
         p.finish()?;
         Ok(Plan {
             provider,
@@ -339,6 +350,7 @@ impl PlanInput {
             reading,
             overage,
             since,
+            mode,
         })
     }
 }

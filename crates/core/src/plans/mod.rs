@@ -18,6 +18,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::kernel::limits::LimitMode;
 use crate::access::projects::ProjectId;
 use crate::kernel::error::{CoreError, FieldError, Problems};
 use crate::kernel::input::{hidden_character, visible_text, DecimalText};
@@ -120,6 +121,9 @@ pub struct Plan {
     /// subscription older than its entry here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<NaiveDate>,
+    /// What using the allotment past its reserve does: alert, or also make the guard deny.
+    #[serde(default)]
+    pub mode: LimitMode,
 }
 
 /// The price of usage past an allotment.

@@ -622,6 +622,8 @@ mod tests {
             last_alert_sent: None,
             report_schedule: None,
             spike: None,
+            budget_mode: Default::default(),
+            daily_limit_mode: Default::default(),
         };
 
         let rows = block_on(store.rollups(&month_query(ny, now, None))).unwrap();
@@ -673,6 +675,8 @@ mod tests {
             last_alert_sent: None,
             report_schedule: None,
             spike: None,
+            budget_mode: Default::default(),
+            daily_limit_mode: Default::default(),
         };
         // 16.32692592 USD spent: 13.67307408 USD left for 20 days, 0.683653704 USD a day.
         let rows = [
