@@ -467,6 +467,8 @@ impl UsageRow {
                 duration_ms: self.duration_ms,
                 endpoint: self.endpoint,
                 metadata,
+                // Kept in the raw log only: D1 settles the reservation and forgets the id.
+                reservation_id: None,
                 fingerprint: self.fingerprint,
             },
         })
@@ -917,6 +919,8 @@ mod tests {
             duration_ms: Some(18),
             endpoint: Some("/v1".into()),
             metadata: serde_json::json!({ "k": ["v", 1] }).as_object().cloned(),
+            // Not a column: the raw log keeps it, D1 settles the reservation.
+            reservation_id: None,
             fingerprint: Some("f".into()),
         }
     }

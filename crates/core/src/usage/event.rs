@@ -94,6 +94,8 @@ pub struct EventInput {
     pub success: Option<bool>,
     pub endpoint: Option<String>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The guard's reservation this usage settles (`POST /api/usage/guard` with `reserve`).
+    pub reservation_id: Option<String>,
 }
 
 /// A validated event.
@@ -118,6 +120,8 @@ pub struct UsageEvent {
     pub success: bool,
     pub endpoint: Option<String>,
     pub metadata: Option<String>,
+    /// The reservation this usage settles; not part of the fingerprint.
+    pub reservation_id: Option<String>,
 }
 
 /// Limits that depend on configuration.
@@ -407,6 +411,10 @@ impl EventInput {
             .endpoint
             .as_deref()
             .and_then(|s| p.take(short_text(at("endpoint"), s, 256)));
+        let reservation_id = self
+            .reservation_id
+            .as_deref()
+            .and_then(|s| p.take(short_text(at("reservation_id"), s, 128)));
         let metadata = match &self.metadata {
             Some(m) if self.cached == Some(true) && m.contains_key(CACHED_USAGE) => {
                 p.push(
@@ -461,6 +469,7 @@ impl EventInput {
             success: self.success.unwrap_or(true),
             endpoint,
             metadata,
+            reservation_id,
         })
     }
 }

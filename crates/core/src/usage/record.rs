@@ -122,6 +122,9 @@ pub struct StoredEvent {
     pub endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The guard's reservation this event settled (kept in the raw log; D1 keeps no column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<String>,
     /// [`UsageEvent::fingerprint`] of the event as sent: a later event under the same id must
     /// match it to count as a retry. `None` in lines written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -254,6 +257,7 @@ impl StoredEvent {
                 .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
             endpoint: event.endpoint.clone(),
             metadata,
+            reservation_id: event.reservation_id.clone(),
             fingerprint: Some(event.fingerprint()),
         };
         record.set_pricing(pricing)?;
@@ -363,6 +367,7 @@ impl StoredEvent {
                 .metadata
                 .as_ref()
                 .and_then(|m| serde_json::to_string(m).ok()),
+            reservation_id: self.reservation_id.clone(),
         })
     }
 
