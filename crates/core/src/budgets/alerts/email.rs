@@ -1,5 +1,7 @@
 //! The alert email: subject, plain text, HTML, and its MIME message.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use super::*;
 
 /// HTML text escaping: every user-supplied string goes through this.
@@ -35,19 +37,15 @@ pub(super) fn level_words(level: &str) -> String {
     }
 }
 
+/// What stays as it is in the dashboard link's `project` value: letters, digits, `-`, `_`, `.`.
+const PROJECT_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
 pub(crate) fn dashboard_link(config: &AlertConfig, project: &str) -> Option<String> {
     config.dashboard_url.as_ref().map(|base| {
         format!(
             "{}/?project={}",
             base.trim_end_matches('/'),
-            project
-                .bytes()
-                .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                })
-                .collect::<String>()
+            utf8_percent_encode(project, PROJECT_VALUE)
         )
     })
 }
