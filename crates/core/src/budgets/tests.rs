@@ -4,7 +4,8 @@ use chrono::{TimeZone, Utc};
 
 use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{
-    escape_html, forecast_nanos, mime_message, sign_webhook, RenderedAlert,
+    dashboard_link, escape_html, forecast_nanos, mime_message, sign_webhook, AlertConfig,
+    RenderedAlert,
 };
 use crate::budgets::settings::{BudgetPatch, BudgetSettings};
 use crate::kernel::error::CoreError;
@@ -120,6 +121,20 @@ fn the_mime_message_has_both_parts_in_base64_and_an_encoded_non_ascii_subject() 
     assert!(parts[0].starts_with("Content-Type: text/plain; charset=utf-8"));
     assert_eq!(decode(parts[0]), "plain body");
     assert_eq!(decode(parts[1]), "<p>html body</p>");
+}
+
+#[test]
+fn the_dashboard_link_escapes_every_byte_of_the_project_but_letters_digits_dash_underscore_and_dot()
+{
+    let config = AlertConfig {
+        dashboard_url: Some("https://spend.example.com/".into()),
+        ..AlertConfig::default()
+    };
+    assert_eq!(
+        dashboard_link(&config, "a-b_c.D9 /é?&~").as_deref(),
+        Some("https://spend.example.com/?project=a-b_c.D9%20%2F%C3%A9%3F%26%7E")
+    );
+    assert_eq!(dashboard_link(&AlertConfig::default(), "p"), None);
 }
 
 #[test]
