@@ -1,5 +1,7 @@
 // The shell examples of README.md and docs/*.md run as written against the built worker.
 //
+// DOCS_SHOW=1 prints what each doc's examples printed.
+//
 // Conventions (stated in the README's tour and docs/TESTING.md):
 // - A block fenced ```sh runs; one fenced ```sh no-run does not (deploy commands, the two
 //   npm commands, commands that need another tool or an account). No other fence is used for
@@ -184,6 +186,7 @@ for (const file of FILES.filter((f) => f !== 'README.md')) {
     try {
       const tour = runnable('README.md');
       const run = await runBlocks([...tour, ...blocks], w.url);
+      if (process.env.DOCS_SHOW) console.log(run.stdout);
       assert.ok(run.ok, run.failure);
       t.diagnostic(`${blocks.length} blocks, ${run.calls.length} calls with the tour's`);
     } finally {
