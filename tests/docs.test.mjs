@@ -130,7 +130,7 @@ test('every curl of a runnable example fails on an error status (curl -f)', () =
       // One command per logical line: join continuation lines first.
       for (const command of b.code.replace(/\\\n/g, ' ').split('\n')) {
         for (const call of command.split(/\|/).filter((part) => /(^|[\s($])curl\s/.test(part))) {
-          assert.match(call, /\scurl\s+(-[a-zA-Z]*f[a-zA-Z]*\s|--fail)/, `${file}:${b.line}: ${call.trim()} lacks -f`);
+          assert.match(call, /(^|[\s($])curl\s+(-[a-zA-Z]*f[a-zA-Z]*\s|--fail)/, `${file}:${b.line}: ${call.trim()} lacks -f`);
         }
       }
     }
