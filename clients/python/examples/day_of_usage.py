@@ -8,7 +8,7 @@ responses are built in the shapes the providers return, and turned into events w
 helpers, exactly as real responses would be.
 
     npm run dev                                  # the tracker on http://127.0.0.1:8787
-    export AST_API_KEY=ast_...                   # a project key (README: "Getting a key")
+    export AST_API_KEY=ast_...                   # a project key (see the README's five-minute tour)
     python3 clients/python/examples/day_of_usage.py
 
 AST_BASE_URL overrides the URL. Running it again records a new day's worth (new event ids).
