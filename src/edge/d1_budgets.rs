@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use crate::core::kernel::limits::LimitMode;
 use crate::core::access::projects::ProjectId;
 use crate::core::budgets::settings::{
     AlertKey, AlertRecord, BudgetSettings, ReportSchedule, Settlement, SpikeRule, UnreadableBudget,
@@ -14,6 +13,7 @@ use crate::core::budgets::settings::{
 use crate::core::budgets::store::BudgetStore;
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp};
 use crate::core::kernel::error::StoreError;
+use crate::core::kernel::limits::LimitMode;
 use crate::core::kernel::money::{Currency, Money};
 
 use super::d1::{corrupt, json_chunks, query_all, store_error, text, D1Store};

@@ -7,6 +7,8 @@
 //! One folder per capability, each owning its types, services, store traits and tests.
 //! Dependencies point one way, from the top of this list to the bottom:
 //!
+//! - [`guard`]: the spend guard: decisions before spending, reservations held against every
+//!   limit at once.
 //! - [`budgets`]: budget settings, the budget check, alerts, their delivery, digests.
 //! - [`plans`]: plans, allotments and their state, workload profiles and capacity.
 //! - [`reports`]: ranges and periods, rollup reads, grouping, stats, jobs, summaries.
@@ -19,6 +21,7 @@
 
 pub mod access;
 pub mod budgets;
+pub mod guard;
 pub mod kernel;
 pub mod plans;
 pub mod pricing;

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod delivery;
 pub mod digest;
+pub mod memory;
 pub mod settings;
 pub mod store;
 pub mod usage_report;

@@ -451,7 +451,11 @@ impl BudgetPatch {
         }
         for (field, given, mode) in [
             ("budget_mode", &self.budget_mode, &mut next.budget_mode),
-            ("daily_limit_mode", &self.daily_limit_mode, &mut next.daily_limit_mode),
+            (
+                "daily_limit_mode",
+                &self.daily_limit_mode,
+                &mut next.daily_limit_mode,
+            ),
         ] {
             match given {
                 Some(Some(text)) => match LimitMode::parse(text) {
@@ -683,7 +687,7 @@ fn merge_problems(a: CoreError, b: CoreError) -> CoreError {
 
 /// The settings of a project that has just been created: its budget, the default level, and
 /// nothing else.
-fn fresh_settings(project: &Project) -> BudgetSettings {
+pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
     BudgetSettings {
         project_id: project.id.clone(),
         project_name: project.name.clone(),

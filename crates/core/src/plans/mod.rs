@@ -18,10 +18,10 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::kernel::limits::LimitMode;
 use crate::access::projects::ProjectId;
 use crate::kernel::error::{CoreError, FieldError, Problems};
 use crate::kernel::input::{hidden_character, visible_text, DecimalText};
+use crate::kernel::limits::LimitMode;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Decimal, Money, Totals};
 use crate::plans::store::PlanStore;
 use crate::pricing::catalog::{builtin, canonical_provider};
@@ -183,7 +183,8 @@ impl Plan {
         }
     }
 
-    fn scaled(&self, text: &str) -> i128 {
+    /// An amount of the plan's unit, as text, in its scaled integer form.
+    pub fn scaled(&self, text: &str) -> i128 {
         Decimal::parse(text)
             .ok()
             .and_then(|d| d.scaled_exact(self.scale()))

@@ -72,7 +72,7 @@ pub(super) fn unit_warning(plan: &Plan, rows: &[RollupRow]) -> Option<String> {
     ))
 }
 
-pub(super) fn measure_of(plan: &Plan, rows: &[RollupRow]) -> i128 {
+pub fn measure_of(plan: &Plan, rows: &[RollupRow]) -> i128 {
     let index = measure_index;
     let derive = plan.derives_credits();
     let mut total: i128 = 0;

@@ -77,28 +77,7 @@ impl crate::reports::store::ReportStore for MemoryStore {
                     Dim::Operation => e.operation.clone(),
                 })
             };
-            let values = [
-                1,
-                i64::from(e.cost_nanos.is_none()),
-                i64::from(e.cached),
-                i64::from(!e.success),
-                e.duration_ms.unwrap_or(0),
-                e.input_tokens,
-                e.output_tokens,
-                e.total_tokens,
-                e.cached_input_tokens,
-                e.cache_write_tokens,
-                e.reasoning_tokens,
-                e.audio_input_tokens,
-                e.audio_output_tokens,
-                e.characters,
-                e.audio_seconds_micros,
-                e.video_seconds_micros,
-                e.images,
-                e.requests,
-                e.tracks,
-                e.credits_micros,
-            ];
+            let values = crate::reports::report::measures_of(e);
             for (bucket, period, sign) in counts {
                 let row = RollupRow {
                     bucket,

@@ -23,6 +23,7 @@ use crate::kernel::error::{CoreError, Problems, StoreError};
 use crate::kernel::money::{format_scaled, Currency, Money, Totals};
 use crate::kernel::query::{only_known, param, parse_day, QueryPairs};
 use crate::reports::store::ReportStore;
+use crate::usage::record::StoredEvent;
 
 mod grouping;
 mod plan;
@@ -217,6 +218,21 @@ pub struct RollupRow {
 }
 
 impl RollupRow {
+    /// One event as a row of its own (every dimension set), as the rollups would count it.
+    pub fn of_event(e: &StoredEvent) -> RollupRow {
+        RollupRow {
+            bucket: None,
+            period: None,
+            project_id: Some(e.project_id.clone()),
+            provider: Some(e.provider.clone()),
+            model: Some(e.model.clone()),
+            operation: Some(e.operation.clone()),
+            currency: e.currency.clone(),
+            cost_nanos: i128::from(e.cost_nanos.unwrap_or(0)),
+            measures: measures_of(e),
+        }
+    }
+
     fn dim(&self, dim: Dim) -> Option<&str> {
         match dim {
             Dim::Project => self.project_id.as_deref(),
@@ -334,4 +350,30 @@ impl Serialize for Sums {
         self.fields(&mut map);
         map.serialize(serializer)
     }
+}
+
+/// An event's contribution to each of [`MEASURES`], in their order.
+pub fn measures_of(e: &StoredEvent) -> [i64; MEASURES.len()] {
+    [
+        1,
+        i64::from(e.cost_nanos.is_none()),
+        i64::from(e.cached),
+        i64::from(!e.success),
+        e.duration_ms.unwrap_or(0),
+        e.input_tokens,
+        e.output_tokens,
+        e.total_tokens,
+        e.cached_input_tokens,
+        e.cache_write_tokens,
+        e.reasoning_tokens,
+        e.audio_input_tokens,
+        e.audio_output_tokens,
+        e.characters,
+        e.audio_seconds_micros,
+        e.video_seconds_micros,
+        e.images,
+        e.requests,
+        e.tracks,
+        e.credits_micros,
+    ]
 }

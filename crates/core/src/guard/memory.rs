@@ -1,0 +1,149 @@
+//! Reservations in memory, for host tests: the table the guard keeps in a [`MemoryStore`].
+//! A reservation counts as settled once an event stored in memory names it (D1 ends it in
+//! the transaction that stores the event).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::access::projects::ProjectId;
+use crate::guard::store::{Granted, Hold, NewReservation, ReservationStore};
+use crate::kernel::error::StoreError;
+use crate::kernel::testing::MemoryStore;
+
+#[derive(Debug, Clone)]
+struct Stored {
+    holds: Vec<Hold>,
+    answer: String,
+    expires_at: DateTime<Utc>,
+    released: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct GuardTables {
+    reservations: RefCell<BTreeMap<(String, String), Stored>>,
+}
+
+impl MemoryStore {
+    fn guard_tables(&self) -> &GuardTables {
+        self.part()
+    }
+
+    /// The reservations settled so far (named by a stored event), and the version: how many
+    /// stored events name one.
+    fn settled(&self) -> (Vec<(String, String)>, i64) {
+        let events = self.stored_events();
+        let settled: Vec<(String, String)> = events
+            .iter()
+            .filter_map(|e| Some((e.project_id.clone(), e.reservation_id.clone()?)))
+            .collect();
+        let version = settled.len() as i64;
+        (settled, version)
+    }
+
+    fn open_holds(&self, now: DateTime<Utc>) -> Vec<Hold> {
+        let (settled, _) = self.settled();
+        self.guard_tables()
+            .reservations
+            .borrow()
+            .iter()
+            .filter(|(key, r)| !r.released && r.expires_at > now && !settled.contains(key))
+            .flat_map(|(_, r)| r.holds.clone())
+            .collect()
+    }
+}
+
+impl ReservationStore for MemoryStore {
+    async fn holds(
+        &self,
+        limits: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Vec<Hold>), StoreError> {
+        self.check()?;
+        let mut sums: BTreeMap<String, i128> = BTreeMap::new();
+        for hold in self.open_holds(now) {
+            if limits.contains(&hold.limit) {
+                *sums.entry(hold.limit).or_default() += hold.amount;
+            }
+        }
+        let holds = sums
+            .into_iter()
+            .map(|(limit, amount)| Hold { limit, amount })
+            .collect();
+        Ok((self.settled().1, holds))
+    }
+
+    async fn reservation(
+        &self,
+        project: &ProjectId,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        Ok(self
+            .guard_tables()
+            .reservations
+            .borrow()
+            .get(&(project.to_string(), id.to_string()))
+            .map(|r| r.answer.clone()))
+    }
+
+    async fn grant(
+        &self,
+        reservation: &NewReservation,
+        now: DateTime<Utc>,
+    ) -> Result<Granted, StoreError> {
+        self.check()?;
+        let key = (reservation.project_id.to_string(), reservation.id.clone());
+        if let Some(existing) = self.guard_tables().reservations.borrow().get(&key) {
+            return Ok(Granted::Existing(existing.answer.clone()));
+        }
+        if self.settled().1 != reservation.version {
+            return Ok(Granted::Stale);
+        }
+        let open = self.open_holds(now);
+        for ceiling in &reservation.ceilings {
+            let held: i128 = open
+                .iter()
+                .filter(|h| h.limit == ceiling.limit)
+                .map(|h| h.amount)
+                .sum();
+            let adding: i128 = reservation
+                .holds
+                .iter()
+                .filter(|h| h.limit == ceiling.limit)
+                .map(|h| h.amount)
+                .sum();
+            if held + adding > ceiling.amount {
+                return Ok(Granted::NoRoom);
+            }
+        }
+        self.guard_tables().reservations.borrow_mut().insert(
+            key,
+            Stored {
+                holds: reservation.holds.clone(),
+                answer: reservation.answer.clone(),
+                expires_at: reservation.expires_at,
+                released: false,
+            },
+        );
+        Ok(Granted::Reserved)
+    }
+
+    async fn release(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        let mut reservations = self.guard_tables().reservations.borrow_mut();
+        match reservations.get_mut(&(project.to_string(), id.to_string())) {
+            Some(r) => {
+                r.released = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}

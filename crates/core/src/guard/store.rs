@@ -1,0 +1,81 @@
+//! The storage seam of the guard: reservations and the holds they keep against limits. The
+//! edge implements it over D1 (one conditional batch per grant), `guard::memory` in memory.
+
+use chrono::{DateTime, Utc};
+
+use crate::access::projects::ProjectId;
+use crate::kernel::error::StoreError;
+
+/// What one reservation holds against one limit: an integer amount (nano-units of money,
+/// micro-units of a plan's unit).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hold {
+    /// The limit's key (`budget@<project>`, `daily@<project>`, `plan:<provider>:<unit>@<scope>`).
+    pub limit: String,
+    pub amount: i128,
+}
+
+/// A reservation to grant, all or nothing.
+#[derive(Debug, Clone)]
+pub struct NewReservation {
+    pub project_id: ProjectId,
+    pub id: String,
+    pub holds: Vec<Hold>,
+    /// The most each limit may hold with this reservation counted, for the limits that
+    /// block (the room left below the limit when the spend was read).
+    pub ceilings: Vec<Hold>,
+    /// The guard's answer, kept so that a retry with the same id is answered the same.
+    pub answer: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The settlement version the spend was read at: a settlement since then moved spend
+    /// and holds, so the grant must be computed again.
+    pub version: i64,
+}
+
+/// How a grant went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Granted {
+    /// Reserved now.
+    Reserved,
+    /// A reservation of that id existed: its stored answer.
+    Existing(String),
+    /// A settlement happened since the spend was read: read again and retry.
+    Stale,
+    /// Some blocking limit has no room left for it (reservations granted meanwhile).
+    NoRoom,
+}
+
+// Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
+// `async fn` and are only ever used through generics, never `dyn`.
+#[allow(async_fn_in_trait)]
+pub trait ReservationStore {
+    /// The settlement version, and what the open reservations hold against each of `limits`
+    /// at `now` (expired ones count for nothing), in one call.
+    async fn holds(
+        &self,
+        limits: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Vec<Hold>), StoreError>;
+    /// The stored answer of the project's reservation `id`, if there is one.
+    async fn reservation(
+        &self,
+        project: &ProjectId,
+        id: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// Grants `reservation` when no ceiling would be passed and the version is unchanged, in
+    /// one atomic step: concurrent grants can never together pass a ceiling.
+    async fn grant(
+        &self,
+        reservation: &NewReservation,
+        now: DateTime<Utc>,
+    ) -> Result<Granted, StoreError>;
+    /// Ends an open reservation: its holds go. `false` when there is no such reservation of
+    /// the project (a reservation already ended answers `true` again).
+    async fn release(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}

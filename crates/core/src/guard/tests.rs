@@ -1,0 +1,366 @@
+//! The spend guard over the in-memory stores: decisions, reservations, settlement, expiry.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use pollster::block_on;
+use serde_json::{json, Value};
+
+use crate::access::auth::Principal;
+use crate::budgets::settings::{patch_budget, BudgetPatch};
+use crate::guard::{guard, release};
+use crate::kernel::clock::{FixedClock, SystemEntropy};
+use crate::kernel::error::CoreError;
+use crate::plans::store::PlanStore;
+use crate::plans::{known_providers, PlanInput, ProfileInput};
+use crate::usage::fixtures::{fields, now, World};
+use crate::usage::ingest::{ingest, IngestConfig};
+
+fn key(world: &World) -> Principal {
+    Principal::Project {
+        project_id: world.project.clone(),
+        key_id: "k".into(),
+    }
+}
+
+fn ask_at(world: &World, at: DateTime<Utc>, body: Value) -> Result<Value, CoreError> {
+    block_on(guard(
+        &world.store,
+        &world.store,
+        &FixedClock(at),
+        &SystemEntropy,
+        &key(world),
+        body.to_string().as_bytes(),
+    ))
+}
+
+fn ask(world: &World, body: Value) -> Value {
+    ask_at(world, now(), body).unwrap()
+}
+
+fn set_budget(world: &World, patch: Value) {
+    let patch: BudgetPatch = serde_json::from_value(patch).unwrap();
+    block_on(patch_budget(
+        &world.store,
+        &SystemEntropy,
+        "video-ads",
+        patch,
+    ))
+    .unwrap();
+}
+
+fn put_plan(world: &World, body: Value) {
+    let plan = serde_json::from_value::<PlanInput>(body)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let long_ago = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+    block_on(world.store.save_plan(&plan, long_ago)).unwrap();
+}
+
+fn put_profile(world: &World, body: Value) {
+    let input: ProfileInput = serde_json::from_value(body).unwrap();
+    let plans = block_on(world.store.plans()).unwrap();
+    let profile = input.validate(&known_providers(&plans)).unwrap();
+    block_on(world.store.save_profile(&profile)).unwrap();
+}
+
+fn record_at(world: &World, at: DateTime<Utc>, event: Value) {
+    block_on(ingest(
+        &world.store,
+        &world.store,
+        &world.log,
+        &FixedClock(at),
+        &SystemEntropy,
+        &key(world),
+        event.to_string().as_bytes(),
+        IngestConfig::default(),
+    ))
+    .unwrap();
+}
+
+fn limit<'a>(answer: &'a Value, kind: &str) -> &'a Value {
+    answer["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} limit in {answer}"))
+}
+
+#[test]
+fn a_blocking_budget_denies_what_would_cross_it_and_names_the_limit_and_its_numbers() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    record_at(
+        &world,
+        now(),
+        json!({"provider": "acme", "cost": "9.50", "currency": "USD"}),
+    );
+    let small = ask(
+        &world,
+        json!({"amount": {"amount": "0.40", "currency": "USD"}}),
+    );
+    assert_eq!(small["decision"], "warn", "past the 80% level: {small}");
+    assert_eq!(small["limiting"]["kind"], "budget");
+    let big = ask(
+        &world,
+        json!({"amount": {"amount": "0.60", "currency": "USD"}}),
+    );
+    assert_eq!(big["decision"], "deny");
+    assert_eq!(
+        big["limiting"],
+        json!({"kind": "budget", "mode": "block", "currency": "USD", "limit": "10.00",
+               "spent": "9.50", "reserved": "0.00", "estimate": "0.60", "remaining": "-0.10"})
+    );
+    assert_eq!(big["reservation"], Value::Null);
+}
+
+#[test]
+fn an_alerting_budget_warns_where_a_blocking_one_denies_and_an_empty_month_allows() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "10", "currency": "USD"}}),
+    );
+    let fresh = ask(
+        &world,
+        json!({"amount": {"amount": "1", "currency": "USD"}}),
+    );
+    assert_eq!(
+        (fresh["decision"].as_str(), &fresh["limiting"]),
+        (Some("allow"), &Value::Null)
+    );
+    let over = ask(
+        &world,
+        json!({"amount": {"amount": "11", "currency": "USD"}}),
+    );
+    assert_eq!(over["decision"], "warn");
+    assert_eq!(limit(&over, "budget")["mode"], "alert");
+}
+
+#[test]
+fn an_estimate_event_is_priced_as_recording_it_would_be_and_checked_against_the_daily_limit() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"daily_limit": {"amount": "0.01", "currency": "USD"}, "daily_limit_mode": "block"}),
+    );
+    // gpt-4o: 2.50 per million input tokens, 10.00 per million output tokens.
+    let answer = ask(
+        &world,
+        json!({"estimate": {"provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}}),
+    );
+    assert_eq!(
+        answer["estimate"],
+        json!({"cost": "0.0075", "currency": "USD"})
+    );
+    assert_eq!(answer["decision"], "allow");
+    assert_eq!(limit(&answer, "daily_limit")["remaining"], "0.0025");
+    let twice = ask(
+        &world,
+        json!({"estimate": {"provider": "openai", "model": "gpt-4o", "input_tokens": 2000, "output_tokens": 1000}}),
+    );
+    assert_eq!(twice["decision"], "deny");
+    assert_eq!(twice["limiting"]["kind"], "daily_limit");
+}
+
+#[test]
+fn reservations_against_the_last_units_of_a_blocking_plan_are_granted_exactly_that_many() {
+    let world = World::new();
+    // 10 HeyGen credits a month, 2 kept in reserve, 3 used: room for 5 clips of 1 credit.
+    put_plan(
+        &world,
+        json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"},
+               "reserve": "2", "mode": "block"}),
+    );
+    put_profile(
+        &world,
+        json!({"name": "clip", "items": [{"provider": "heygen", "amount": "1", "unit": "credits"}]}),
+    );
+    record_at(
+        &world,
+        now() - Duration::hours(1),
+        json!({"provider": "heygen", "credits": "3"}),
+    );
+    let decisions: Vec<String> = (0..16)
+        .map(|i| {
+            let a = ask(
+                &world,
+                json!({"profile": "clip", "units": 1, "reserve": true, "id": format!("app-{i}")}),
+            );
+            a["decision"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        decisions.iter().filter(|d| *d != "deny").count(),
+        5,
+        "{decisions:?}"
+    );
+    assert!(decisions[..5].iter().all(|d| d != "deny"));
+    let after = ask(&world, json!({"profile": "clip", "units": 1}));
+    let plan = limit(&after, "plan");
+    assert_eq!(
+        (
+            plan["spent"].as_str(),
+            plan["reserved"].as_str(),
+            plan["reserve"].as_str()
+        ),
+        (Some("3"), Some("5"), Some("2"))
+    );
+    assert_eq!(limit(&after, "capacity")["limit"], "0");
+    assert_eq!(after["decision"], "deny");
+}
+
+#[test]
+fn a_retried_reservation_id_answers_the_same_reservation_and_holds_once() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    let body =
+        json!({"amount": {"amount": "0.60", "currency": "USD"}, "reserve": true, "id": "r-1"});
+    let first = ask(&world, body.clone());
+    let again = ask(&world, body);
+    assert_eq!(first, again);
+    assert_eq!(first["reservation"]["id"], "r-1");
+    assert_eq!(
+        first["reservation"]["expires_at"],
+        "2026-11-20T12:05:00.000Z"
+    );
+    let other = ask(
+        &world,
+        json!({"amount": {"amount": "0.60", "currency": "USD"}, "reserve": true}),
+    );
+    assert_eq!(
+        other["decision"], "deny",
+        "0.60 held once leaves 0.40: {other}"
+    );
+}
+
+#[test]
+fn an_expired_reservation_frees_its_room_and_a_released_one_too() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    let held = ask(
+        &world,
+        json!({"amount": {"amount": "0.90", "currency": "USD"}, "reserve": true, "ttl_seconds": 60}),
+    );
+    assert_eq!(held["decision"], "warn");
+    let blocked = json!({"amount": {"amount": "0.50", "currency": "USD"}});
+    assert_eq!(ask(&world, blocked.clone())["decision"], "deny");
+    let later = ask_at(&world, now() + Duration::seconds(61), blocked.clone()).unwrap();
+    assert_eq!(later["decision"], "allow", "the hold expired: {later}");
+    // Released before its time, a reservation frees its room at once.
+    let later = now() + Duration::seconds(120);
+    let id = ask_at(
+        &world,
+        later,
+        json!({"amount": {"amount": "0.90", "currency": "USD"}, "reserve": true}),
+    )
+    .unwrap()["reservation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ask_at(&world, later, blocked.clone()).unwrap()["decision"],
+        "deny"
+    );
+    let released = block_on(release(
+        &world.store,
+        &FixedClock(later),
+        &key(&world),
+        None,
+        &id,
+    ))
+    .unwrap();
+    assert_eq!(released, json!({"id": id, "released": true}));
+    assert_eq!(ask_at(&world, later, blocked).unwrap()["decision"], "allow");
+    let unknown = block_on(release(
+        &world.store,
+        &FixedClock(now()),
+        &key(&world),
+        None,
+        "nope",
+    ));
+    assert!(matches!(unknown, Err(CoreError::NotFound(_))));
+}
+
+#[test]
+fn a_settled_reservation_counts_the_actual_cost_not_the_estimate() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    let id = ask(
+        &world,
+        json!({"amount": {"amount": "0.80", "currency": "USD"}, "reserve": true}),
+    )["reservation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    record_at(
+        &world,
+        now(),
+        json!({"provider": "acme", "cost": "0.30", "currency": "USD", "reservation_id": id}),
+    );
+    let after = ask(
+        &world,
+        json!({"amount": {"amount": "0.70", "currency": "USD"}}),
+    );
+    let budget = limit(&after, "budget");
+    assert_eq!(
+        (budget["spent"].as_str(), budget["reserved"].as_str()),
+        (Some("0.30"), Some("0.00"))
+    );
+    assert_eq!(after["decision"], "warn");
+}
+
+#[test]
+fn a_project_key_guards_only_its_own_project_and_bad_requests_name_their_fields() {
+    let world = World::new();
+    let other = ask_at(
+        &world,
+        now(),
+        json!({"project_id": "someone-else", "amount": {"amount": "1", "currency": "USD"}}),
+    );
+    assert!(matches!(other, Err(CoreError::Forbidden(_))), "{other:?}");
+    let cases = [
+        (json!({}), vec!["estimate"]),
+        (
+            json!({"amount": {"amount": "1", "currency": "USD"}, "profile": "clip"}),
+            vec!["estimate", "profile"],
+        ),
+        (
+            json!({"amount": {"amount": "-1", "currency": "USD"}}),
+            vec!["amount.amount"],
+        ),
+        (
+            json!({"amount": {"amount": "1", "currency": "XXX1"}}),
+            vec!["amount.currency"],
+        ),
+        (
+            json!({"profile": "nope", "units": 0}),
+            vec!["units", "profile"],
+        ),
+        (
+            json!({"amount": {"amount": "1", "currency": "USD"}, "reserve": true, "ttl_seconds": 0}),
+            vec!["ttl_seconds"],
+        ),
+        (
+            json!({"estimate": {"provider": "openai", "model": "gpt-4o", "input_tokens": -5}}),
+            vec!["estimate.input_tokens"],
+        ),
+    ];
+    for (body, expected) in cases {
+        let error = ask_at(&world, now(), body.clone()).unwrap_err();
+        let named: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(named, expected, "{body}");
+    }
+}
