@@ -14,6 +14,8 @@ CREATE TABLE guard_reservations (
     id TEXT NOT NULL,
     holds TEXT NOT NULL,
     answer TEXT NOT NULL,
+    -- A token of the grant that wrote the row: the grant reads it back to know it won.
+    attempt TEXT NOT NULL,
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     -- Set once: settled by the event that names it, or released.

@@ -641,6 +641,18 @@ impl UsageStore for D1Store {
                     .map_err(store_error)?,
             );
         }
+        // Events that name a guard reservation end it in the same transaction: its holds go
+        // as its usage arrives, and the settlement version moves (a grant computed from spend
+        // read before this batch is computed again).
+        let settles: Vec<[&str; 2]> = events
+            .iter()
+            .filter_map(|e| Some([e.project_id.as_str(), e.reservation_id.as_deref()?]))
+            .collect();
+        if !settles.is_empty() && mode != InsertMode::Replay {
+            let settles = serde_json::to_string(&settles)
+                .map_err(|e| StoreError::Corrupt(format!("reservations: {e}")))?;
+            statements.extend(super::d1_guard::settle_statements(self.db(), &settles)?);
+        }
         let results = match self.db().batch(statements).await {
             Ok(results) => results,
             Err(e) if e.to_string().contains(REUSED) => {

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cron;
 pub mod d1;
 pub mod d1_budgets;
+pub mod d1_guard;
 pub mod d1_plans;
 pub mod d1_reports;
 pub mod d1_retention;

@@ -252,6 +252,30 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
             let body = read_json_body(request).await?;
             super::usage::record(store, env, &clock, principal, &body).await
         }
+        RouteName::Guard => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            let body = read_json_body(request).await?;
+            let answer = crate::core::guard::guard(
+                store,
+                &super::cache::Cached(store),
+                &clock,
+                &crate::core::kernel::clock::SystemEntropy,
+                principal,
+                &body,
+            )
+            .await?;
+            ok(200, &answer)
+        }
+        RouteName::ReleaseReservation => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            let query = query_pairs(request);
+            crate::core::kernel::query::only_known(&query, &["project_id"])?;
+            let project = crate::core::access::projects::project_param(&query)?;
+            let answer =
+                crate::core::guard::release(store, &clock, principal, project.as_ref(), param(0))
+                    .await?;
+            ok(200, &answer)
+        }
         RouteName::ListUsage => {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             super::usage::list(store, principal, &query_pairs(request)).await

@@ -1,0 +1,263 @@
+//! The D1 adapter of the guard's `ReservationStore`: a grant is one batch (one
+//! transaction) whose conditional insert sums the open holds of every blocking limit, so
+//! that concurrent grants can never together pass a limit; settlements ride on the usage
+//! insert's batch (`settle_statements`).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::core::access::projects::ProjectId;
+use crate::core::guard::store::{Granted, Hold, NewReservation, ReservationStore};
+use crate::core::kernel::clock::{format_timestamp, random_token, SystemEntropy};
+use crate::core::kernel::error::StoreError;
+
+use super::d1::{query_first, store_error, text, D1Store};
+
+/// Holds as D1 binds them: amounts as integers SQLite keeps exactly (saturated at i64).
+fn holds_json(holds: &[Hold]) -> Result<String, StoreError> {
+    let rows: Vec<serde_json::Value> = holds
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "limit": h.limit,
+                "amount": i64::try_from(h.amount).unwrap_or(if h.amount < 0 { i64::MIN } else { i64::MAX }),
+            })
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("holds: {e}")))
+}
+
+/// The statements that end the reservations named by stored events (`[[project, id], ...]`
+/// as JSON): the reservation rows, their holds, and the settlement version.
+pub(super) fn settle_statements(
+    db: &D1Database,
+    settles: &str,
+) -> Result<Vec<D1PreparedStatement>, StoreError> {
+    let now = text(&format_timestamp(super::d1::now()));
+    Ok(vec![
+        db.prepare(
+            "UPDATE guard_reservations SET ended_at = ?2, ended_by = 'settled' \
+             WHERE ended_at IS NULL AND (project_id, id) IN \
+             (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))",
+        )
+        .bind(&[text(settles), now])
+        .map_err(store_error)?,
+        db.prepare(
+            "DELETE FROM guard_holds WHERE (project_id, reservation_id) IN \
+             (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))",
+        )
+        .bind(&[text(settles)])
+        .map_err(store_error)?,
+        db.prepare("UPDATE guard_version SET version = version + 1 WHERE id = 1")
+            .bind(&[])
+            .map_err(store_error)?,
+    ])
+}
+
+#[derive(Deserialize)]
+struct HeldRow {
+    limit_key: String,
+    amount: i64,
+}
+
+#[derive(Deserialize)]
+struct VersionRow {
+    version: i64,
+}
+
+#[derive(Deserialize)]
+struct AnswerRow {
+    answer: Option<String>,
+    attempt: Option<String>,
+    version: i64,
+}
+
+impl ReservationStore for D1Store {
+    async fn holds(
+        &self,
+        limits: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Vec<Hold>), StoreError> {
+        let keys = serde_json::to_string(limits)
+            .map_err(|e| StoreError::Corrupt(format!("limits: {e}")))?;
+        let results = self
+            .db()
+            .batch(vec![
+                self.db()
+                    .prepare(
+                        "SELECT limit_key, SUM(amount) AS amount FROM guard_holds \
+                         WHERE limit_key IN (SELECT value FROM json_each(?1)) AND expires_at > ?2 \
+                         GROUP BY limit_key",
+                    )
+                    .bind(&[text(&keys), text(&format_timestamp(now))])
+                    .map_err(store_error)?,
+                self.db()
+                    .prepare("SELECT version FROM guard_version WHERE id = 1")
+                    .bind(&[])
+                    .map_err(store_error)?,
+            ])
+            .await
+            .map_err(store_error)?;
+        let held: Vec<HeldRow> = match results.first() {
+            Some(r) => r.results().map_err(store_error)?,
+            None => Vec::new(),
+        };
+        let version = match results.get(1) {
+            Some(r) => r
+                .results::<VersionRow>()
+                .map_err(store_error)?
+                .first()
+                .map_or(0, |v| v.version),
+            None => 0,
+        };
+        Ok((
+            version,
+            held.into_iter()
+                .map(|h| Hold {
+                    limit: h.limit_key,
+                    amount: i128::from(h.amount),
+                })
+                .collect(),
+        ))
+    }
+
+    async fn reservation(
+        &self,
+        project: &ProjectId,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            answer: String,
+        }
+        let row: Option<Row> = query_first(
+            self.db(),
+            "SELECT answer FROM guard_reservations WHERE project_id = ?1 AND id = ?2",
+            &[text(project.as_str()), text(id)],
+        )
+        .await?;
+        Ok(row.map(|r| r.answer))
+    }
+
+    async fn grant(
+        &self,
+        reservation: &NewReservation,
+        now: DateTime<Utc>,
+    ) -> Result<Granted, StoreError> {
+        let attempt = random_token(&SystemEntropy, "att_", 12)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let project = text(reservation.project_id.as_str());
+        let id = text(&reservation.id);
+        let holds = text(&holds_json(&reservation.holds)?);
+        let ceilings = text(&holds_json(&reservation.ceilings)?);
+        let now = text(&format_timestamp(now));
+        let expires = text(&format_timestamp(reservation.expires_at));
+        let keys: Vec<&str> = reservation
+            .holds
+            .iter()
+            .map(|h| h.limit.as_str())
+            .collect();
+        let keys = serde_json::to_string(&keys)
+            .map_err(|e| StoreError::Corrupt(format!("limits: {e}")))?;
+        let db = self.db();
+        let statements = vec![
+            // Expired holds of these limits go first: they count for nothing.
+            db.prepare(
+                "DELETE FROM guard_holds WHERE limit_key IN (SELECT value FROM json_each(?1)) \
+                 AND expires_at <= ?2",
+            )
+            .bind(&[text(&keys), now.clone()])
+            .map_err(store_error)?,
+            // The reservation, only when the version is the one the spend was read at and
+            // no ceiling would be passed with its holds added to the open ones.
+            db.prepare(
+                "INSERT INTO guard_reservations \
+                 (project_id, id, holds, answer, attempt, created_at, expires_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
+                 WHERE (SELECT version FROM guard_version WHERE id = 1) = ?8 \
+                 AND NOT EXISTS (SELECT 1 FROM json_each(?9) c WHERE \
+                   (SELECT COALESCE(SUM(h.amount), 0) FROM guard_holds h \
+                    WHERE h.limit_key = json_extract(c.value, '$.limit') AND h.expires_at > ?6) \
+                   + (SELECT COALESCE(SUM(json_extract(n.value, '$.amount')), 0) FROM json_each(?3) n \
+                      WHERE json_extract(n.value, '$.limit') = json_extract(c.value, '$.limit')) \
+                   > json_extract(c.value, '$.amount')) \
+                 ON CONFLICT (project_id, id) DO NOTHING",
+            )
+            .bind(&[
+                project.clone(),
+                id.clone(),
+                holds.clone(),
+                text(&reservation.answer),
+                text(&attempt),
+                now.clone(),
+                expires.clone(),
+                JsValue::from_f64(reservation.version as f64),
+                ceilings,
+            ])
+            .map_err(store_error)?,
+            // Its holds, when this attempt wrote the reservation.
+            db.prepare(
+                "INSERT INTO guard_holds (limit_key, project_id, reservation_id, amount, expires_at) \
+                 SELECT json_extract(h.value, '$.limit'), ?1, ?2, json_extract(h.value, '$.amount'), ?4 \
+                 FROM json_each(?3) h \
+                 WHERE EXISTS (SELECT 1 FROM guard_reservations \
+                               WHERE project_id = ?1 AND id = ?2 AND attempt = ?5) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&[project.clone(), id.clone(), holds, expires, text(&attempt)])
+            .map_err(store_error)?,
+            db.prepare(
+                "SELECT r.answer AS answer, r.attempt AS attempt, \
+                 (SELECT version FROM guard_version WHERE id = 1) AS version \
+                 FROM (SELECT 1) LEFT JOIN guard_reservations r ON r.project_id = ?1 AND r.id = ?2",
+            )
+            .bind(&[project, id])
+            .map_err(store_error)?,
+        ];
+        let results = db.batch(statements).await.map_err(store_error)?;
+        let row = match results.get(3) {
+            Some(r) => r.results::<AnswerRow>().map_err(store_error)?.pop(),
+            None => None,
+        };
+        let Some(row) = row else {
+            return Err(StoreError::Unavailable("the grant read nothing back".into()));
+        };
+        Ok(match (row.answer, row.attempt) {
+            (Some(_), Some(a)) if a == attempt => Granted::Reserved,
+            (Some(answer), _) => Granted::Existing(answer),
+            (None, _) if row.version != reservation.version => Granted::Stale,
+            (None, _) => Granted::NoRoom,
+        })
+    }
+
+    async fn release(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let db = self.db();
+        let results = db
+            .batch(vec![
+                db.prepare(
+                    "UPDATE guard_reservations SET ended_at = COALESCE(ended_at, ?3), \
+                     ended_by = COALESCE(ended_by, 'released') \
+                     WHERE project_id = ?1 AND id = ?2 RETURNING id",
+                )
+                .bind(&[text(project.as_str()), text(id), text(&format_timestamp(now))])
+                .map_err(store_error)?,
+                db.prepare("DELETE FROM guard_holds WHERE project_id = ?1 AND reservation_id = ?2")
+                    .bind(&[text(project.as_str()), text(id)])
+                    .map_err(store_error)?,
+            ])
+            .await
+            .map_err(store_error)?;
+        let updated = match results.first() {
+            Some(r) => !r.results::<serde_json::Value>().map_err(store_error)?.is_empty(),
+            None => false,
+        };
+        Ok(updated)
+    }
+}
