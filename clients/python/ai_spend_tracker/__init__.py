@@ -9,7 +9,11 @@
 
 from .client import (
     AsyncUsageClient,
+    BudgetExceeded,
     FlushResult,
+    GuardWarning,
+    Reservation,
+    TrackerUnavailable,
     UsageApiError,
     UsageClient,
     new_event_id,
@@ -27,7 +31,7 @@ from .helpers import (
     generic_event,
     header_value,
 )
-from .openai_wrapper import track_openai
+from .openai_wrapper import DEFAULT_OUTPUT_TOKENS, estimate_openai_request, track_openai
 
 __version__ = "0.1.0"
 
@@ -35,6 +39,10 @@ __all__ = [
     "UsageClient",
     "AsyncUsageClient",
     "UsageApiError",
+    "BudgetExceeded",
+    "TrackerUnavailable",
+    "GuardWarning",
+    "Reservation",
     "FlushResult",
     "new_event_id",
     "urllib_transport",
@@ -49,4 +57,6 @@ __all__ = [
     "generic_event",
     "header_value",
     "track_openai",
+    "estimate_openai_request",
+    "DEFAULT_OUTPUT_TOKENS",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import logging
 import random
 import socket
 import threading
@@ -27,6 +28,7 @@ import uuid
 import weakref
 import http.client
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +39,10 @@ __all__ = [
     "UsageClient",
     "AsyncUsageClient",
     "UsageApiError",
+    "BudgetExceeded",
+    "TrackerUnavailable",
+    "GuardWarning",
+    "Reservation",
     "FlushResult",
     "urllib_transport",
     "new_event_id",
@@ -65,6 +71,74 @@ class UsageApiError(Exception):
 
 class _NetworkError(Exception):
     pass
+
+
+def _describe_limit(limit: Optional[Mapping[str, Any]]) -> str:
+    if not isinstance(limit, Mapping):
+        return "a limit would be crossed"
+    name = f"{limit.get('kind')} {limit['plan']}" if limit.get("plan") else str(limit.get("kind"))
+    unit = limit.get("currency") or limit.get("unit") or ""
+    text = f"{name} {limit.get('limit')} {unit}: spent {limit.get('spent')}, reserved {limit.get('reserved')}, would remain {limit.get('remaining')}"
+    return " ".join(text.split())
+
+
+class BudgetExceeded(Exception):
+    """A guard answered ``deny``: the spend would cross a limit in ``block`` mode. Nothing was
+    reserved, and a guarded call was not made. ``limiting`` is the deciding limit (``kind``,
+    ``limit``, ``spent``, ``reserved``, ``remaining``, ...), ``limits`` every limit that
+    applies, ``answer`` the whole guard answer."""
+
+    def __init__(self, answer: Mapping[str, Any]):
+        super().__init__(f"budget exceeded: {_describe_limit(answer.get('limiting'))}")
+        self.decision = "deny"
+        self.limiting: Optional[dict] = answer.get("limiting")
+        self.limits: List[dict] = list(answer.get("limits") or [])
+        self.answer = dict(answer)
+
+
+class TrackerUnavailable(UsageApiError):
+    """The tracker could not be reached (network error, timeout, 429/5xx after the retries) and
+    the client fails closed (``fail_open=False``). ``__cause__`` is the last failure."""
+
+    def __init__(self, cause: UsageApiError):
+        super().__init__(f"ai-spend-tracker unavailable, failing closed: {cause}", cause.status, cause.code, cause.details, cause.retryable)
+
+
+@dataclass
+class GuardWarning:
+    """Handed to ``on_guard_warning``: ``kind`` is ``"warn"`` (a reservation granted with a
+    ``warn`` decision; ``answer`` is set) or ``"unavailable"`` (the tracker could not be
+    reached and the client failed open; ``error`` is set)."""
+
+    kind: str
+    message: str
+    answer: Optional[dict] = None
+    error: Optional[Exception] = None
+
+
+@dataclass
+class Reservation:
+    """A granted reservation. Settle it by recording the usage with ``reservation_id=r.id``,
+    or ``release(r.id)``; it lapses at ``expires_at``."""
+
+    id: str  #: ``res_...``
+    expires_at: str
+    answer: dict  #: the whole guard answer (decision ``allow`` or ``warn``, the limits)
+
+    @property
+    def decision(self) -> str:
+        return self.answer.get("decision", "allow")
+
+    @property
+    def limiting(self) -> Optional[dict]:
+        return self.answer.get("limiting")
+
+    @property
+    def limits(self) -> List[dict]:
+        return list(self.answer.get("limits") or [])
+
+
+_log = logging.getLogger("ai_spend_tracker")
 
 
 @dataclass
@@ -131,6 +205,8 @@ class _Core:
         on_drop: Optional[Callable[[List[dict], str, Optional[Exception]], None]],
         on_error: Optional[Callable[[Exception], None]],
         transport: Optional[Transport],
+        fail_open: bool = True,
+        on_guard_warning: Optional[Callable[[GuardWarning], None]] = None,
     ):
         if not isinstance(base_url, str) or not base_url:
             raise TypeError("base_url is required (e.g. http://127.0.0.1:8787)")
@@ -153,6 +229,9 @@ class _Core:
         self.on_drop = on_drop
         self.on_error = on_error
         self.transport: Transport = transport or urllib_transport
+        self.fail_open = fail_open
+        self.on_guard_warning = on_guard_warning
+        self.guard_state: Optional[dict] = None
         self.buffer: List[dict] = []
         self.lock = threading.Lock()
         self.in_flight = 0
@@ -160,7 +239,7 @@ class _Core:
 
     # -- recording -------------------------------------------------------------------------
 
-    def add(self, event: Mapping[str, Any]) -> Tuple[str, bool]:
+    def add(self, event: Mapping[str, Any], reservation_id: Optional[str] = None) -> Tuple[str, bool]:
         """Buffers one event; answers its id and whether a full batch is waiting."""
         if not isinstance(event, Mapping):
             raise TypeError("an event is a dict (see the helpers: from_openai_chat, ...)")
@@ -170,6 +249,8 @@ class _Core:
         full = _compact({**self.defaults, **_compact(event)})
         if isinstance(self.defaults.get("metadata"), Mapping) and isinstance(event.get("metadata"), Mapping):
             full["metadata"] = {**self.defaults["metadata"], **event["metadata"]}
+        if reservation_id:
+            full["reservation_id"] = reservation_id
         full.setdefault("id", new_event_id())
         full.setdefault("timestamp", utc_now_iso())
         if self.project_id and "project_id" not in full:
@@ -255,6 +336,8 @@ class _Core:
                         with self.lock:
                             self.stats["stored"] += report.get("stored", 0)
                             self.stats["duplicates"] += report.get("duplicates", 0)
+                            if isinstance(report.get("guard"), dict):
+                                self.guard_state = report["guard"]
                         break
                     error = self._api_error(status, text)
                     retry_after = headers.get("retry-after")
@@ -315,6 +398,129 @@ class _Core:
         return max(0.0, min(delay, self.retry_max))
 
 
+def _unreachable(e: BaseException) -> UsageApiError:
+    timed_out = isinstance(e, (socket.timeout, TimeoutError)) or "timed out" in str(e)
+    return UsageApiError(f"ai-spend-tracker unreachable: {e}", 0, "timeout" if timed_out else "network_error", [], True)
+
+
+def _send(core: "_Core", method: str, url: str, body: Optional[bytes] = None) -> Tuple[int, str]:
+    """One request, retried like a batch (408, 425, 429, 5xx, network errors, timeouts; the same
+    body each time). Answers a non-retryable (status, text); raises the last (retryable)
+    ``UsageApiError`` when out of retries."""
+    attempt = 0
+    while True:
+        retry_after: Optional[str] = None
+        try:
+            if method == "POST":
+                status, headers, text = core.transport(url, dict(core.headers), body or b"", core.timeout)
+            else:
+                headers_out = {k: v for k, v in core.headers.items() if k != "content-type"}
+                status, headers, text = _urllib(urllib.request.Request(url, headers=headers_out, method=method), core.timeout)
+            if status < 400:
+                return status, text
+            error = _Core._api_error(status, text)
+            if not error.retryable:
+                return status, text
+            retry_after = headers.get("retry-after")
+        except Exception as e:  # no answer: as deliver() does, whatever the transport raised
+            error = _unreachable(e.__cause__ if isinstance(e, _NetworkError) and e.__cause__ else e)
+        core.report(error, None)
+        attempt += 1
+        if attempt > core.max_retries:
+            raise error
+        with core.lock:
+            core.stats["retries"] += 1
+        time.sleep(core._backoff(attempt, retry_after))
+
+
+def _guard_body(core: "_Core", what: str, estimate: Optional[Mapping[str, Any]], profile: Optional[str], units: Optional[float], amount: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    if sum(x is not None for x in (estimate, profile, amount)) != 1:
+        raise TypeError(f"{what}: give exactly one of `estimate`, `profile` (+ `units`), `amount`")
+    body: Dict[str, Any] = {}
+    if estimate is not None:
+        if not isinstance(estimate, Mapping):
+            raise TypeError(f"{what}: `estimate` is an event dict (provider, model, quantities)")
+        body["estimate"] = _compact(estimate)
+    if profile is not None:
+        body["profile"] = profile
+        if units is not None:
+            body["units"] = units
+    if amount is not None:
+        if not isinstance(amount, Mapping) or "amount" not in amount or "currency" not in amount:
+            raise TypeError(f'{what}: `amount` is {{"amount": "0.50", "currency": "USD"}}')
+        if isinstance(amount["amount"], float):
+            raise TypeError(f"{what}: money is never a float; give the amount as text or a Decimal")
+        body["amount"] = {"amount": str(amount["amount"]), "currency": amount["currency"]}
+    if core.project_id:
+        body["project_id"] = core.project_id
+    return body
+
+
+def _warn(core: "_Core", warning: GuardWarning) -> None:
+    try:
+        if core.on_guard_warning is not None:
+            core.on_guard_warning(warning)
+        else:
+            _log.warning("%s", warning.message)
+    except Exception as e:
+        core.report(e, None)
+
+
+def _ask_guard(core: "_Core", body: Dict[str, Any]) -> Any:
+    """Posts a guard body; answers the answer, or the failure when unreachable and failing open."""
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        status, text = _send(core, "POST", core.url + "/guard", data)
+    except UsageApiError as e:
+        if not core.fail_open:
+            raise TrackerUnavailable(e) from e
+        _warn(core, GuardWarning("unavailable", f"ai-spend-tracker guard unavailable, failing open: {e}", error=e))
+        return e
+    if status != 200:
+        raise _Core._api_error(status, text)
+    return json.loads(text)
+
+
+def _guard(core: "_Core", estimate: Any, profile: Any, units: Any, amount: Any) -> dict:
+    answer = _ask_guard(core, _guard_body(core, "guard", estimate, profile, units, amount))
+    if isinstance(answer, UsageApiError):
+        return {"decision": "allow", "limiting": None, "limits": [], "estimate": None, "reservation": None, "unavailable": True, "error": answer}
+    return answer
+
+
+def _reserve(core: "_Core", estimate: Any, profile: Any, units: Any, amount: Any, ttl_seconds: Optional[int], id: Optional[str]) -> Optional[Reservation]:
+    body = _guard_body(core, "reserve", estimate, profile, units, amount)
+    body["reserve"] = True
+    body["id"] = id or new_event_id()  # one id for every retry: never two reservations
+    if ttl_seconds is not None:
+        body["ttl_seconds"] = ttl_seconds
+    answer = _ask_guard(core, body)
+    if isinstance(answer, UsageApiError):
+        return None
+    if answer.get("decision") == "deny":
+        raise BudgetExceeded(answer)
+    if answer.get("decision") == "warn":
+        _warn(core, GuardWarning("warn", f"ai-spend-tracker guard warns: {_describe_limit(answer.get('limiting'))}", answer=answer))
+    reservation = answer.get("reservation")
+    if not isinstance(reservation, dict) or not reservation.get("id"):
+        raise UsageApiError("ai-spend-tracker granted the guard but answered no reservation", 200, "no_reservation", [], False)
+    return Reservation(reservation["id"], reservation.get("expires_at", ""), answer)
+
+
+def _release(core: "_Core", reservation_id: str) -> bool:
+    if not isinstance(reservation_id, str) or not reservation_id:
+        raise TypeError("release: a reservation id is required")
+    url = core.url + "/guard/" + urllib.parse.quote(reservation_id, safe="")
+    if core.project_id:
+        url += "?" + urllib.parse.urlencode({"project_id": core.project_id})
+    status, text = _send(core, "DELETE", url)
+    if status == 200:
+        return json.loads(text).get("released") is True
+    if status == 404:
+        return False
+    raise _Core._api_error(status, text)
+
+
 def _budget(core: "_Core") -> Optional[dict]:
     """GET /api/usage/stats with the client's key; answers its ``budget`` member."""
     headers = {k: v for k, v in core.headers.items() if k != "content-type"}
@@ -346,6 +552,8 @@ class _Base:
         on_drop: Optional[Callable[[List[dict], str, Optional[Exception]], None]] = None,
         on_error: Optional[Callable[[Exception], None]] = None,
         transport: Optional[Transport] = None,
+        fail_open: bool = True,
+        on_guard_warning: Optional[Callable[[GuardWarning], None]] = None,
     ):
         self._core = _Core(
             base_url,
@@ -361,6 +569,8 @@ class _Base:
             on_drop=on_drop,
             on_error=on_error,
             transport=transport,
+            fail_open=fail_open,
+            on_guard_warning=on_guard_warning,
         )
         self.flush_interval = flush_interval if flush_interval and flush_interval > 0 else None
 
@@ -380,6 +590,12 @@ class _Base:
         """Counters since the client was created: recorded, stored, duplicates, dropped, retries."""
         with self._core.lock:
             return dict(self._core.stats)
+
+    @property
+    def guard_state(self) -> Optional[dict]:
+        """The project's guard state from the last ingest answer (``{"state": "ok" | "warn" |
+        "blocked", "limiting": ...}``), or ``None`` before any answer carried one."""
+        return self._core.guard_state
 
     def report_error(self, error: Exception) -> None:
         """Hands an error to ``on_error`` (used by ``track_openai``)."""
@@ -404,9 +620,10 @@ class UsageClient(_Base):
         self._thread_lock = threading.Lock()
         self._atexit_registered = False
 
-    def record(self, event: Mapping[str, Any]) -> str:
-        """Buffers one event (a dict, e.g. from a helper) and returns its id."""
-        event_id, batch_ready = self._core.add(event)
+    def record(self, event: Mapping[str, Any], reservation_id: Optional[str] = None) -> str:
+        """Buffers one event (a dict, e.g. from a helper) and returns its id. ``reservation_id``
+        is sent as the event's ``reservation_id``, which settles that reservation."""
+        event_id, batch_ready = self._core.add(event, reservation_id)
         if not self._atexit_registered:
             self._atexit_registered = True
             atexit.register(_flush_at_exit, weakref.ref(self))
@@ -444,6 +661,45 @@ class UsageClient(_Base):
         before an expensive call to hold back near a limit. Raises ``UsageApiError`` when the
         worker refuses or fails."""
         return _budget(self._core)
+
+    def guard(
+        self,
+        estimate: Optional[Mapping[str, Any]] = None,
+        *,
+        profile: Optional[str] = None,
+        units: Optional[float] = None,
+        amount: Optional[Mapping[str, Any]] = None,
+    ) -> dict:
+        """Asks whether spending this (exactly one of ``estimate``, an event dict; ``profile``
+        with ``units``; ``amount``, ``{"amount": "0.50", "currency": "USD"}``) would cross a
+        limit. Answers the guard answer (``decision``, ``limiting``, ``limits``, ``estimate``,
+        ``reservation``); a deny is an answer, not an exception. When the tracker cannot be
+        reached: with ``fail_open`` an ``allow`` with ``"unavailable": True`` (and a warning),
+        else ``TrackerUnavailable``."""
+        return _guard(self._core, estimate, profile, units, amount)
+
+    def reserve(
+        self,
+        estimate: Optional[Mapping[str, Any]] = None,
+        *,
+        profile: Optional[str] = None,
+        units: Optional[float] = None,
+        amount: Optional[Mapping[str, Any]] = None,
+        ttl_seconds: Optional[int] = None,
+        id: Optional[str] = None,
+    ) -> Optional[Reservation]:
+        """Holds the spend against every limit at once for ``ttl_seconds`` and answers the
+        ``Reservation``; settle it with ``record(event, reservation_id=r.id)`` or
+        ``release(r.id)``. Raises ``BudgetExceeded`` on a deny (nothing reserved); a ``warn``
+        goes to ``on_guard_warning``. Retries resend the same idempotency ``id`` (a new UUID
+        unless given). Tracker unreachable: ``None`` with ``fail_open``, else
+        ``TrackerUnavailable``."""
+        return _reserve(self._core, estimate, profile, units, amount, ttl_seconds, id)
+
+    def release(self, reservation_id: str) -> bool:
+        """Releases a reservation: True when released, False when the tracker does not know it
+        (settled, expired or released already). Raises ``UsageApiError`` when unreachable."""
+        return _release(self._core, reservation_id)
 
     def close(self) -> FlushResult:
         """Stops the background thread and flushes. The client stays usable (synchronously)."""
@@ -521,9 +777,10 @@ class AsyncUsageClient(_Base):
         self._timer: Optional[asyncio.TimerHandle] = None
         self._tasks: "set[asyncio.Task[Any]]" = set()
 
-    def record(self, event: Mapping[str, Any]) -> str:
-        """Buffers one event (a dict, e.g. from a helper) and returns its id."""
-        event_id, batch_ready = self._core.add(event)
+    def record(self, event: Mapping[str, Any], reservation_id: Optional[str] = None) -> str:
+        """Buffers one event (a dict, e.g. from a helper) and returns its id. ``reservation_id``
+        is sent as the event's ``reservation_id``, which settles that reservation."""
+        event_id, batch_ready = self._core.add(event, reservation_id)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -537,6 +794,34 @@ class AsyncUsageClient(_Base):
     async def budget(self) -> Optional[dict]:
         """As ``UsageClient.budget()``, without blocking the event loop."""
         return await asyncio.to_thread(_budget, self._core)
+
+    async def guard(
+        self,
+        estimate: Optional[Mapping[str, Any]] = None,
+        *,
+        profile: Optional[str] = None,
+        units: Optional[float] = None,
+        amount: Optional[Mapping[str, Any]] = None,
+    ) -> dict:
+        """As ``UsageClient.guard()``, without blocking the event loop."""
+        return await asyncio.to_thread(_guard, self._core, estimate, profile, units, amount)
+
+    async def reserve(
+        self,
+        estimate: Optional[Mapping[str, Any]] = None,
+        *,
+        profile: Optional[str] = None,
+        units: Optional[float] = None,
+        amount: Optional[Mapping[str, Any]] = None,
+        ttl_seconds: Optional[int] = None,
+        id: Optional[str] = None,
+    ) -> Optional[Reservation]:
+        """As ``UsageClient.reserve()``, without blocking the event loop."""
+        return await asyncio.to_thread(_reserve, self._core, estimate, profile, units, amount, ttl_seconds, id)
+
+    async def release(self, reservation_id: str) -> bool:
+        """As ``UsageClient.release()``, without blocking the event loop."""
+        return await asyncio.to_thread(_release, self._core, reservation_id)
 
     async def flush(self) -> FlushResult:
         """Sends every buffered event; returns once each is stored, a duplicate or dropped."""

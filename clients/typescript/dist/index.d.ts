@@ -11,9 +11,17 @@ import type {
   FlushResult,
   GeminiResponseLike,
   GeminiUsageMetadata,
+  GuardAnswer,
+  GuardedOptions,
+  GuardLimit,
+  GuardRequest,
   HeadersSource,
+  IngestGuardState,
   OpenAIChatLike,
   OpenAIResponseLike,
+  RecordOptions,
+  Reservation,
+  ReserveRequest,
   UsageClientOptions,
   UsageEventInput,
 } from './types.js';
@@ -32,6 +40,26 @@ export declare class UsageApiError extends Error {
   constructor(message: string, status: number, code: string, details: ErrorDetail[], retryable: boolean);
 }
 
+/** A guard answered `deny`: the spend would cross a limit in `block` mode. Nothing was
+ * reserved, and a guarded call was not made. */
+export declare class BudgetExceededError extends Error {
+  readonly decision: 'deny';
+  /** The limit that decided it (kind, limit, spent, reserved, remaining, ...). */
+  readonly limiting: GuardLimit | null;
+  /** Every limit that applies. */
+  readonly limits: GuardLimit[];
+  /** The whole answer. */
+  readonly answer: GuardAnswer;
+  constructor(answer: GuardAnswer);
+}
+
+/** The tracker could not be reached (network error, timeout, 429/5xx after the retries) and the
+ * client is set to fail closed (`failOpen: false`). `cause` is the last failure. */
+export declare class TrackerUnavailableError extends UsageApiError {
+  readonly cause: UsageApiError;
+  constructor(cause: UsageApiError);
+}
+
 /**
  * Records usage events and sends them to ai-spend-tracker in batches, retrying 429, 5xx,
  * network errors and timeouts with the same event ids (the server stores each id once).
@@ -44,11 +72,16 @@ export declare class UsageClient {
   get pending(): number;
   /** Counters since the client was created. */
   get stats(): ClientStats;
+  /** The project's guard state from the last ingest answer (`ok`, `warn`, `blocked`), or null
+   * before any answer carried one. */
+  get guardState(): IngestGuardState | null;
   /**
    * Buffers one event and returns its id (the one given, or a new UUID). Sets `timestamp` to
    * now when absent. A full buffer drops the event (reported through `onDrop`, `buffer_full`).
+   * `options.reservationId` is sent as the event's `reservation_id`, which settles that
+   * reservation.
    */
-  record(event: UsageEventInput): string;
+  record(event: UsageEventInput, options?: RecordOptions): string;
   /**
    * Sends every buffered event and resolves once each is stored, a duplicate, or dropped.
    * Never rejects for delivery problems. In a Worker: `ctx.waitUntil(client.flush())`.
@@ -62,6 +95,29 @@ export declare class UsageClient {
    * `UsageApiError` when the worker refuses or fails.
    */
   budget(): Promise<BudgetStatus | null>;
+  /**
+   * Asks whether spending `request` (exactly one of `estimate`, `profile` + `units`, `amount`)
+   * would cross a limit (`POST /api/usage/guard`). Resolves to the answer, a `deny` included.
+   * Tracker unreachable: an `allow` marked `unavailable` with `failOpen` (default), reported
+   * through `onGuardWarning`; else a `TrackerUnavailableError`.
+   */
+  guard(request: GuardRequest): Promise<GuardAnswer>;
+  /**
+   * Holds `request` against every limit at once for `ttlSeconds` and resolves to the
+   * reservation (settle it with `record(event, { reservationId })`, or `release(id)`). Rejects
+   * with `BudgetExceededError` on a deny; a `warn` goes to `onGuardWarning`. Retries resend the
+   * same idempotency `id`. Tracker unreachable: `null` with `failOpen`, else a
+   * `TrackerUnavailableError`.
+   */
+  reserve(request: ReserveRequest): Promise<Reservation | null>;
+  /** Releases a reservation: true when released, false when unknown (settled, expired, released). */
+  release(id: string): Promise<boolean>;
+  /**
+   * Wraps an async call in a reservation: reserves first (rejecting with `BudgetExceededError`
+   * on a deny, without making the call), then calls and records `options.record(result,
+   * ...args)` with the reservation's id, which settles it. A failed call releases it.
+   */
+  guarded<A extends unknown[], T>(fn: (...args: A) => Promise<T>, options: GuardedOptions<A, T>): (...args: A) => Promise<T>;
 }
 
 /** A v4 UUID (`crypto.randomUUID()` where available). */

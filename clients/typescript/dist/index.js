@@ -18,6 +18,37 @@ var UsageApiError = class extends Error {
     this.retryable = retryable;
   }
 };
+var BudgetExceededError = class extends Error {
+  decision;
+  /** The limit that decided it (kind, limit, spent, reserved, remaining, ...). */
+  limiting;
+  /** Every limit that applies. */
+  limits;
+  /** The whole answer. */
+  answer;
+  constructor(answer) {
+    super(`budget exceeded: ${describeLimit(answer.limiting)}`);
+    this.name = "BudgetExceededError";
+    this.decision = "deny";
+    this.limiting = answer.limiting;
+    this.limits = answer.limits ?? [];
+    this.answer = answer;
+  }
+};
+var TrackerUnavailableError = class extends UsageApiError {
+  cause;
+  constructor(cause) {
+    super(`ai-spend-tracker unavailable, failing closed: ${cause.message}`, cause.status, cause.code, cause.details, cause.retryable);
+    this.name = "TrackerUnavailableError";
+    this.cause = cause;
+  }
+};
+function describeLimit(limit) {
+  if (!limit) return "a limit would be crossed";
+  const unit = limit.currency ?? limit.unit ?? "";
+  const name = limit.plan ? `${limit.kind} ${limit.plan}` : limit.kind;
+  return `${name} ${limit.limit} ${unit}: spent ${limit.spent}, reserved ${limit.reserved}, would remain ${limit.remaining}`.replace(/\s+/g, " ");
+}
 var DEFAULTS = {
   batchSize: 100,
   flushIntervalMs: 5e3,
@@ -25,7 +56,8 @@ var DEFAULTS = {
   maxRetries: 4,
   retryBaseMs: 250,
   retryMaxMs: 1e4,
-  timeoutMs: 1e4
+  timeoutMs: 1e4,
+  failOpen: true
 };
 function newEventId() {
   const c = globalThis.crypto;
@@ -43,11 +75,19 @@ function compactEvent(event) {
   for (const [k, v] of Object.entries(event)) if (v !== void 0 && v !== null) out[k] = v;
   return out;
 }
+function unreachable(e) {
+  const timedOut = e?.name === "AbortError" || e?.name === "TimeoutError";
+  return new UsageApiError(`ai-spend-tracker unreachable: ${e?.message ?? e}`, 0, timedOut ? "timeout" : "network_error", [], true);
+}
+function unavailableAnswer(error) {
+  return { decision: "allow", limiting: null, limits: [], estimate: null, reservation: null, unavailable: error };
+}
 var sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 var RETRYABLE_STATUS = /* @__PURE__ */ new Set([408, 425, 429, 500, 502, 503, 504]);
 var UsageClient = class {
   opts;
   endpoint;
+  lastGuardState = null;
   buffer = [];
   chain = Promise.resolve();
   timer;
@@ -85,16 +125,24 @@ var UsageClient = class {
   get stats() {
     return { ...this.counters };
   }
+  /** The project's guard state from the last ingest answer (`ok`, `warn`, `blocked`), or null
+   * before any answer carried one. */
+  get guardState() {
+    return this.lastGuardState;
+  }
   /**
    * Buffers one event and returns its id (the one given, or a new UUID). Sets `timestamp` to
    * now when absent, so a late retry keeps the time of the call. When the buffer already holds
    * `maxBufferSize` events the event is dropped (reported through `onDrop` as `buffer_full`).
+   * `options.reservationId` is sent as the event's `reservation_id`, which settles that
+   * reservation.
    */
-  record(event) {
+  record(event, options) {
     if (!event || typeof event !== "object" || typeof event.provider !== "string" || !event.provider.trim()) {
       throw new TypeError("UsageClient.record: an event needs a `provider`");
     }
     const full = compactEvent({ ...this.opts.defaults, ...compactEvent(event) });
+    if (options?.reservationId) full.reservation_id = options.reservationId;
     if (this.opts.defaults?.metadata && event.metadata) {
       full.metadata = { ...this.opts.defaults.metadata, ...event.metadata };
     }
@@ -194,14 +242,7 @@ var UsageClient = class {
         try {
           ({ status, text, retryAfter } = await this.post(body));
         } catch (e) {
-          const timedOut = e?.name === "AbortError" || e?.name === "TimeoutError";
-          error = new UsageApiError(
-            `ai-spend-tracker unreachable: ${e?.message ?? e}`,
-            0,
-            timedOut ? "timeout" : "network_error",
-            [],
-            true
-          );
+          error = unreachable(e);
         }
         if (!error && (status === 200 || status === 201)) {
           const report = JSON.parse(text);
@@ -211,6 +252,7 @@ var UsageClient = class {
           result.duplicates += report.duplicates;
           this.counters.stored += report.stored;
           this.counters.duplicates += report.duplicates;
+          if (report.guard) this.lastGuardState = report.guard;
           break;
         }
         error ??= this.apiError(status, text);
@@ -259,18 +301,166 @@ var UsageClient = class {
     if (response.status !== 200) throw this.apiError(response.status, text);
     return JSON.parse(text).budget ?? null;
   }
-  async post(body) {
+  /**
+   * Asks the tracker whether spending `request` (exactly one of `estimate`, `profile` + `units`,
+   * `amount`) would cross a limit. Resolves to the answer, a `deny` included (it does not
+   * reject for one). When the tracker cannot be reached: with `failOpen` (default) an `allow`
+   * marked `unavailable`, reported through `onGuardWarning`; else a `TrackerUnavailableError`.
+   */
+  async guard(request) {
+    const body = this.guardBody(request, "guard");
+    const answer = await this.askGuard(body);
+    return answer instanceof UsageApiError ? unavailableAnswer(answer) : answer;
+  }
+  /**
+   * Holds `request` against every limit at once (all or nothing) for `ttlSeconds`, and resolves
+   * to the reservation; settle it by recording the usage with `{ reservationId: r.id }`, or
+   * `release(r.id)`. Rejects with `BudgetExceededError` on a deny (nothing reserved). A `warn`
+   * is granted and reported through `onGuardWarning`. Retries resend the same idempotency `id`
+   * (a new UUID unless given), so a retried reserve never reserves twice. When the tracker
+   * cannot be reached: `null` with `failOpen` (default), else a `TrackerUnavailableError`.
+   */
+  async reserve(request) {
+    const body = this.guardBody(request, "reserve");
+    body.reserve = true;
+    body.id = request.id ?? newEventId();
+    if (request.ttlSeconds !== void 0) body.ttl_seconds = request.ttlSeconds;
+    const answer = await this.askGuard(body);
+    if (answer instanceof UsageApiError) return null;
+    if (answer.decision === "deny") throw new BudgetExceededError(answer);
+    if (answer.decision === "warn") {
+      this.warn({ kind: "warn", message: `ai-spend-tracker guard warns: ${describeLimit(answer.limiting)}`, answer });
+    }
+    if (!answer.reservation) {
+      throw new UsageApiError("ai-spend-tracker granted the guard but answered no reservation", 200, "no_reservation", [], false);
+    }
+    return { id: answer.reservation.id, expires_at: answer.reservation.expires_at, answer };
+  }
+  /**
+   * Releases a reservation (`DELETE /api/usage/guard/{id}`): true when released, false when the
+   * tracker does not know it (settled, expired or released already). Rejects with a
+   * `UsageApiError` when the tracker cannot be reached after the retries.
+   */
+  async release(id) {
+    if (typeof id !== "string" || !id) throw new TypeError("UsageClient.release: a reservation id is required");
+    const query = this.opts.projectId ? `?project_id=${encodeURIComponent(this.opts.projectId)}` : "";
+    const { status, text } = await this.send("DELETE", `${this.endpoint}/guard/${encodeURIComponent(id)}${query}`);
+    if (status === 200) return JSON.parse(text).released === true;
+    if (status === 404) return false;
+    throw this.apiError(status, text);
+  }
+  /**
+   * Wraps an async call (a provider SDK method, a fetch...) in a reservation: each call of the
+   * returned function first reserves what `options` estimate (from the call's arguments when
+   * given as functions) and rejects with `BudgetExceededError` on a deny without making the
+   * call; then makes the call and records `options.record(result, ...args)` with the
+   * reservation's id, which settles it. A call that rejects releases its reservation.
+   */
+  guarded(fn, options) {
+    if (typeof fn !== "function") throw new TypeError("UsageClient.guarded: a function to wrap is required");
+    if (!options || typeof options !== "object") throw new TypeError("UsageClient.guarded: options (estimate, amount or profile) are required");
+    return async (...args) => {
+      const pick = (v) => typeof v === "function" ? v(...args) : v;
+      const reservation = await this.reserve({
+        estimate: pick(options.estimate),
+        amount: pick(options.amount),
+        profile: options.profile,
+        units: pick(options.units),
+        ttlSeconds: options.ttlSeconds
+      });
+      let result;
+      try {
+        result = await fn(...args);
+      } catch (e) {
+        if (reservation) this.release(reservation.id).catch((err) => this.report(err));
+        throw e;
+      }
+      try {
+        const event = options.record ? options.record(result, ...args) : void 0;
+        if (event) this.record(event, { reservationId: reservation?.id });
+        else if (reservation) this.release(reservation.id).catch((err) => this.report(err));
+      } catch (e) {
+        this.report(e);
+      }
+      return result;
+    };
+  }
+  guardBody(request, what) {
+    if (!request || typeof request !== "object") throw new TypeError(`UsageClient.${what}: a request is required`);
+    const given = [request.estimate != null, request.profile != null, request.amount != null].filter(Boolean).length;
+    if (given !== 1) {
+      throw new TypeError(`UsageClient.${what}: give exactly one of \`estimate\`, \`profile\` (+ \`units\`), \`amount\``);
+    }
+    const body = {};
+    if (request.estimate != null) body.estimate = compactEvent(request.estimate);
+    if (request.profile != null) {
+      body.profile = request.profile;
+      if (request.units != null) body.units = request.units;
+    }
+    if (request.amount != null) body.amount = { amount: String(request.amount.amount), currency: request.amount.currency };
+    if (this.opts.projectId) body.project_id = this.opts.projectId;
+    return body;
+  }
+  /** Posts a guard body (retrying like a batch); the failure when unreachable and failing open. */
+  async askGuard(body) {
+    let reply;
+    try {
+      reply = await this.send("POST", `${this.endpoint}/guard`, JSON.stringify(body));
+    } catch (e) {
+      if (!(e instanceof UsageApiError) || !e.retryable) throw e;
+      if (!this.opts.failOpen) throw new TrackerUnavailableError(e);
+      this.warn({ kind: "unavailable", message: `ai-spend-tracker guard unavailable, failing open: ${e.message}`, error: e });
+      return e;
+    }
+    if (reply.status !== 200) throw this.apiError(reply.status, reply.text);
+    return JSON.parse(reply.text);
+  }
+  warn(warning) {
+    try {
+      if (this.opts.onGuardWarning) this.opts.onGuardWarning(warning);
+      else console.warn(warning.message);
+    } catch (e) {
+      this.report(e);
+    }
+  }
+  /** One request, retried like a batch (429, 5xx, network errors, timeouts, with the same body).
+   * Resolves to a non-retryable answer; rejects with the last `UsageApiError` (retryable) when
+   * out of retries. */
+  async send(method, url, body) {
+    let attempt = 0;
+    for (; ; ) {
+      let error;
+      let retryAfter = null;
+      try {
+        const reply = await this.request(method, url, body);
+        if (reply.status < 400) return reply;
+        error = this.apiError(reply.status, reply.text);
+        if (!error.retryable) return reply;
+        retryAfter = reply.retryAfter;
+      } catch (e) {
+        error = unreachable(e);
+      }
+      this.report(error);
+      attempt += 1;
+      if (attempt > this.opts.maxRetries) throw error;
+      this.counters.retries += 1;
+      await sleep(this.backoff(attempt, retryAfter));
+    }
+  }
+  post(body) {
+    return this.request("POST", this.endpoint, body);
+  }
+  async request(method, url, body) {
     const controller = typeof AbortController === "function" ? new AbortController() : void 0;
     const timer = controller ? setTimeout(() => controller.abort(), this.opts.timeoutMs) : void 0;
     try {
-      const init = {
-        method: "POST",
-        headers: { authorization: `Bearer ${this.opts.apiKey}`, "content-type": "application/json" },
-        body
-      };
+      const headers = { authorization: `Bearer ${this.opts.apiKey}` };
+      if (body !== void 0) headers["content-type"] = "application/json";
+      const init = { method, headers };
+      if (body !== void 0) init.body = body;
       if (controller) init.signal = controller.signal;
       if (this.opts.keepalive) init.keepalive = true;
-      const response = await this.opts.fetch(this.endpoint, init);
+      const response = await this.opts.fetch(url, init);
       const text = await response.text();
       return { status: response.status, text, retryAfter: response.headers.get("retry-after") };
     } finally {
@@ -454,6 +644,8 @@ function genericEvent(provider, fields = {}) {
   return event;
 }
 export {
+  BudgetExceededError,
+  TrackerUnavailableError,
   UsageApiError,
   UsageClient,
   compactEvent,

@@ -6,7 +6,16 @@ import type {
   ErrorDetail,
   FetchLike,
   FlushResult,
+  GuardAnswer,
+  GuardedOptions,
+  GuardLimit,
+  GuardRequest,
+  GuardWarning,
+  IngestGuardState,
   IngestReport,
+  RecordOptions,
+  Reservation,
+  ReserveRequest,
   UsageClientOptions,
   UsageEventInput,
 } from './types.js';
@@ -30,6 +39,44 @@ export class UsageApiError extends Error {
   }
 }
 
+/** A guard answered `deny`: the spend would cross a limit in `block` mode. Nothing was
+ * reserved, and a guarded call was not made. */
+export class BudgetExceededError extends Error {
+  readonly decision: 'deny';
+  /** The limit that decided it (kind, limit, spent, reserved, remaining, ...). */
+  readonly limiting: GuardLimit | null;
+  /** Every limit that applies. */
+  readonly limits: GuardLimit[];
+  /** The whole answer. */
+  readonly answer: GuardAnswer;
+  constructor(answer: GuardAnswer) {
+    super(`budget exceeded: ${describeLimit(answer.limiting)}`);
+    this.name = 'BudgetExceededError';
+    this.decision = 'deny';
+    this.limiting = answer.limiting;
+    this.limits = answer.limits ?? [];
+    this.answer = answer;
+  }
+}
+
+/** The tracker could not be reached (network error, timeout, 429/5xx after the retries) and the
+ * client is set to fail closed (`failOpen: false`). `cause` is the last failure. */
+export class TrackerUnavailableError extends UsageApiError {
+  readonly cause: UsageApiError;
+  constructor(cause: UsageApiError) {
+    super(`ai-spend-tracker unavailable, failing closed: ${cause.message}`, cause.status, cause.code, cause.details, cause.retryable);
+    this.name = 'TrackerUnavailableError';
+    this.cause = cause;
+  }
+}
+
+function describeLimit(limit: GuardLimit | null | undefined): string {
+  if (!limit) return 'a limit would be crossed';
+  const unit = limit.currency ?? limit.unit ?? '';
+  const name = limit.plan ? `${limit.kind} ${limit.plan}` : limit.kind;
+  return `${name} ${limit.limit} ${unit}: spent ${limit.spent}, reserved ${limit.reserved}, would remain ${limit.remaining}`.replace(/\s+/g, ' ');
+}
+
 const DEFAULTS = {
   batchSize: 100,
   flushIntervalMs: 5000,
@@ -38,10 +85,11 @@ const DEFAULTS = {
   retryBaseMs: 250,
   retryMaxMs: 10_000,
   timeoutMs: 10_000,
+  failOpen: true,
 };
 
-type Resolved = Required<Omit<UsageClientOptions, 'projectId' | 'defaults' | 'fetch' | 'onDrop' | 'onError' | 'keepalive'>> &
-  Pick<UsageClientOptions, 'projectId' | 'defaults' | 'onDrop' | 'onError' | 'keepalive'> & { fetch: FetchLike };
+type Optional = 'projectId' | 'defaults' | 'onDrop' | 'onError' | 'keepalive' | 'onGuardWarning';
+type Resolved = Required<Omit<UsageClientOptions, Optional | 'fetch'>> & Pick<UsageClientOptions, Optional> & { fetch: FetchLike };
 
 /** A v4 UUID: `crypto.randomUUID()` where available (Workers, Node 20, secure browser pages). */
 export function newEventId(): string {
@@ -64,6 +112,17 @@ export function compactEvent<T extends object>(event: T): T {
   return out as T;
 }
 
+/** A failure to get any answer (network error, timeout) as a retryable `UsageApiError`. */
+function unreachable(e: unknown): UsageApiError {
+  const timedOut = (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError';
+  return new UsageApiError(`ai-spend-tracker unreachable: ${(e as Error)?.message ?? e}`, 0, timedOut ? 'timeout' : 'network_error', [], true);
+}
+
+/** The answer of a guard that failed open: allowed, not decided by the tracker. */
+function unavailableAnswer(error: Error): GuardAnswer {
+  return { decision: 'allow', limiting: null, limits: [], estimate: null, reservation: null, unavailable: error };
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -82,6 +141,7 @@ const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 export class UsageClient {
   private readonly opts: Resolved;
   private readonly endpoint: string;
+  private lastGuardState: IngestGuardState | null = null;
   private buffer: UsageEventInput[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -124,16 +184,25 @@ export class UsageClient {
     return { ...this.counters };
   }
 
+  /** The project's guard state from the last ingest answer (`ok`, `warn`, `blocked`), or null
+   * before any answer carried one. */
+  get guardState(): IngestGuardState | null {
+    return this.lastGuardState;
+  }
+
   /**
    * Buffers one event and returns its id (the one given, or a new UUID). Sets `timestamp` to
    * now when absent, so a late retry keeps the time of the call. When the buffer already holds
    * `maxBufferSize` events the event is dropped (reported through `onDrop` as `buffer_full`).
+   * `options.reservationId` is sent as the event's `reservation_id`, which settles that
+   * reservation.
    */
-  record(event: UsageEventInput): string {
+  record(event: UsageEventInput, options?: RecordOptions): string {
     if (!event || typeof event !== 'object' || typeof event.provider !== 'string' || !event.provider.trim()) {
       throw new TypeError('UsageClient.record: an event needs a `provider`');
     }
     const full = compactEvent({ ...this.opts.defaults, ...compactEvent(event) }) as UsageEventInput;
+    if (options?.reservationId) full.reservation_id = options.reservationId;
     if (this.opts.defaults?.metadata && event.metadata) {
       full.metadata = { ...this.opts.defaults.metadata, ...event.metadata };
     }
@@ -242,14 +311,7 @@ export class UsageClient {
         try {
           ({ status, text, retryAfter } = await this.post(body));
         } catch (e) {
-          const timedOut = (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError';
-          error = new UsageApiError(
-            `ai-spend-tracker unreachable: ${(e as Error)?.message ?? e}`,
-            0,
-            timedOut ? 'timeout' : 'network_error',
-            [],
-            true,
-          );
+          error = unreachable(e);
         }
         if (!error && (status === 200 || status === 201)) {
           const report = JSON.parse(text) as IngestReport;
@@ -259,6 +321,7 @@ export class UsageClient {
           result.duplicates += report.duplicates;
           this.counters.stored += report.stored;
           this.counters.duplicates += report.duplicates;
+          if (report.guard) this.lastGuardState = report.guard;
           break;
         }
         error ??= this.apiError(status, text);
@@ -311,18 +374,177 @@ export class UsageClient {
     return (JSON.parse(text) as { budget?: BudgetStatus | null }).budget ?? null;
   }
 
-  private async post(body: string): Promise<{ status: number; text: string; retryAfter: string | null }> {
+  /**
+   * Asks the tracker whether spending `request` (exactly one of `estimate`, `profile` + `units`,
+   * `amount`) would cross a limit. Resolves to the answer, a `deny` included (it does not
+   * reject for one). When the tracker cannot be reached: with `failOpen` (default) an `allow`
+   * marked `unavailable`, reported through `onGuardWarning`; else a `TrackerUnavailableError`.
+   */
+  async guard(request: GuardRequest): Promise<GuardAnswer> {
+    const body = this.guardBody(request, 'guard');
+    const answer = await this.askGuard(body);
+    return answer instanceof UsageApiError ? unavailableAnswer(answer) : answer;
+  }
+
+  /**
+   * Holds `request` against every limit at once (all or nothing) for `ttlSeconds`, and resolves
+   * to the reservation; settle it by recording the usage with `{ reservationId: r.id }`, or
+   * `release(r.id)`. Rejects with `BudgetExceededError` on a deny (nothing reserved). A `warn`
+   * is granted and reported through `onGuardWarning`. Retries resend the same idempotency `id`
+   * (a new UUID unless given), so a retried reserve never reserves twice. When the tracker
+   * cannot be reached: `null` with `failOpen` (default), else a `TrackerUnavailableError`.
+   */
+  async reserve(request: ReserveRequest): Promise<Reservation | null> {
+    const body = this.guardBody(request, 'reserve');
+    body.reserve = true;
+    body.id = request.id ?? newEventId();
+    if (request.ttlSeconds !== undefined) body.ttl_seconds = request.ttlSeconds;
+    const answer = await this.askGuard(body);
+    if (answer instanceof UsageApiError) return null;
+    if (answer.decision === 'deny') throw new BudgetExceededError(answer);
+    if (answer.decision === 'warn') {
+      this.warn({ kind: 'warn', message: `ai-spend-tracker guard warns: ${describeLimit(answer.limiting)}`, answer });
+    }
+    if (!answer.reservation) {
+      throw new UsageApiError('ai-spend-tracker granted the guard but answered no reservation', 200, 'no_reservation', [], false);
+    }
+    return { id: answer.reservation.id, expires_at: answer.reservation.expires_at, answer };
+  }
+
+  /**
+   * Releases a reservation (`DELETE /api/usage/guard/{id}`): true when released, false when the
+   * tracker does not know it (settled, expired or released already). Rejects with a
+   * `UsageApiError` when the tracker cannot be reached after the retries.
+   */
+  async release(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || !id) throw new TypeError('UsageClient.release: a reservation id is required');
+    const query = this.opts.projectId ? `?project_id=${encodeURIComponent(this.opts.projectId)}` : '';
+    const { status, text } = await this.send('DELETE', `${this.endpoint}/guard/${encodeURIComponent(id)}${query}`);
+    if (status === 200) return (JSON.parse(text) as { released?: boolean }).released === true;
+    if (status === 404) return false;
+    throw this.apiError(status, text);
+  }
+
+  /**
+   * Wraps an async call (a provider SDK method, a fetch...) in a reservation: each call of the
+   * returned function first reserves what `options` estimate (from the call's arguments when
+   * given as functions) and rejects with `BudgetExceededError` on a deny without making the
+   * call; then makes the call and records `options.record(result, ...args)` with the
+   * reservation's id, which settles it. A call that rejects releases its reservation.
+   */
+  guarded<A extends unknown[], T>(fn: (...args: A) => Promise<T>, options: GuardedOptions<A, T>): (...args: A) => Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError('UsageClient.guarded: a function to wrap is required');
+    if (!options || typeof options !== 'object') throw new TypeError('UsageClient.guarded: options (estimate, amount or profile) are required');
+    return async (...args: A): Promise<T> => {
+      const pick = <V>(v: V | ((...a: A) => V) | undefined): V | undefined =>
+        typeof v === 'function' ? (v as (...a: A) => V)(...args) : v;
+      const reservation = await this.reserve({
+        estimate: pick(options.estimate),
+        amount: pick(options.amount),
+        profile: options.profile,
+        units: pick(options.units),
+        ttlSeconds: options.ttlSeconds,
+      });
+      let result: T;
+      try {
+        result = await fn(...args);
+      } catch (e) {
+        if (reservation) this.release(reservation.id).catch((err: Error) => this.report(err));
+        throw e;
+      }
+      try {
+        const event = options.record ? options.record(result, ...args) : undefined;
+        if (event) this.record(event, { reservationId: reservation?.id });
+        else if (reservation) this.release(reservation.id).catch((err: Error) => this.report(err));
+      } catch (e) {
+        // recording never breaks the call; the reservation lapses at its TTL
+        this.report(e as Error);
+      }
+      return result;
+    };
+  }
+
+  private guardBody(request: GuardRequest, what: string): Record<string, unknown> {
+    if (!request || typeof request !== 'object') throw new TypeError(`UsageClient.${what}: a request is required`);
+    const given = [request.estimate != null, request.profile != null, request.amount != null].filter(Boolean).length;
+    if (given !== 1) {
+      throw new TypeError(`UsageClient.${what}: give exactly one of \`estimate\`, \`profile\` (+ \`units\`), \`amount\``);
+    }
+    const body: Record<string, unknown> = {};
+    if (request.estimate != null) body.estimate = compactEvent(request.estimate);
+    if (request.profile != null) {
+      body.profile = request.profile;
+      if (request.units != null) body.units = request.units;
+    }
+    if (request.amount != null) body.amount = { amount: String(request.amount.amount), currency: request.amount.currency };
+    if (this.opts.projectId) body.project_id = this.opts.projectId;
+    return body;
+  }
+
+  /** Posts a guard body (retrying like a batch); the failure when unreachable and failing open. */
+  private async askGuard(body: Record<string, unknown>): Promise<GuardAnswer | UsageApiError> {
+    let reply: { status: number; text: string };
+    try {
+      reply = await this.send('POST', `${this.endpoint}/guard`, JSON.stringify(body));
+    } catch (e) {
+      if (!(e instanceof UsageApiError) || !e.retryable) throw e;
+      if (!this.opts.failOpen) throw new TrackerUnavailableError(e);
+      this.warn({ kind: 'unavailable', message: `ai-spend-tracker guard unavailable, failing open: ${e.message}`, error: e });
+      return e;
+    }
+    if (reply.status !== 200) throw this.apiError(reply.status, reply.text);
+    return JSON.parse(reply.text) as GuardAnswer;
+  }
+
+  private warn(warning: GuardWarning) {
+    try {
+      if (this.opts.onGuardWarning) this.opts.onGuardWarning(warning);
+      else console.warn(warning.message);
+    } catch (e) {
+      this.report(e as Error);
+    }
+  }
+
+  /** One request, retried like a batch (429, 5xx, network errors, timeouts, with the same body).
+   * Resolves to a non-retryable answer; rejects with the last `UsageApiError` (retryable) when
+   * out of retries. */
+  private async send(method: string, url: string, body?: string): Promise<{ status: number; text: string }> {
+    let attempt = 0;
+    for (;;) {
+      let error: UsageApiError;
+      let retryAfter: string | null = null;
+      try {
+        const reply = await this.request(method, url, body);
+        if (reply.status < 400) return reply;
+        error = this.apiError(reply.status, reply.text);
+        if (!error.retryable) return reply;
+        retryAfter = reply.retryAfter;
+      } catch (e) {
+        error = unreachable(e);
+      }
+      this.report(error);
+      attempt += 1;
+      if (attempt > this.opts.maxRetries) throw error;
+      this.counters.retries += 1;
+      await sleep(this.backoff(attempt, retryAfter));
+    }
+  }
+
+  private post(body: string): Promise<{ status: number; text: string; retryAfter: string | null }> {
+    return this.request('POST', this.endpoint, body);
+  }
+
+  private async request(method: string, url: string, body?: string): Promise<{ status: number; text: string; retryAfter: string | null }> {
     const controller = typeof AbortController === 'function' ? new AbortController() : undefined;
     const timer = controller ? setTimeout(() => controller.abort(), this.opts.timeoutMs) : undefined;
     try {
-      const init: Parameters<FetchLike>[1] = {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.opts.apiKey}`, 'content-type': 'application/json' },
-        body,
-      };
+      const headers: Record<string, string> = { authorization: `Bearer ${this.opts.apiKey}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const init: Parameters<FetchLike>[1] = { method, headers };
+      if (body !== undefined) init.body = body;
       if (controller) init.signal = controller.signal;
       if (this.opts.keepalive) init.keepalive = true;
-      const response = await this.opts.fetch(this.endpoint, init);
+      const response = await this.opts.fetch(url, init);
       const text = await response.text();
       return { status: response.status, text, retryAfter: response.headers.get('retry-after') };
     } finally {

@@ -1,6 +1,6 @@
 // ai-spend-tracker client: record usage of paid AI APIs from Workers, Pages Functions,
 // Node 20 and browsers. No runtime dependencies.
-export { UsageClient, UsageApiError, newEventId, compactEvent } from './client.js';
+export { UsageClient, UsageApiError, BudgetExceededError, TrackerUnavailableError, newEventId, compactEvent } from './client.js';
 export {
   fromOpenAIChat,
   fromOpenAIResponses,

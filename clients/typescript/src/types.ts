@@ -57,6 +57,9 @@ export interface UsageEventInput {
   endpoint?: string;
   /** Any JSON object up to 4 KB serialized. */
   metadata?: Record<string, unknown>;
+  /** The reservation (`reserve()`) this usage settles: recording it releases the reservation's
+   * estimate and counts the actual cost. */
+  reservation_id?: string;
   // Provider-native aliases the server also accepts (prefer the names above).
   prompt_tokens?: number;
   completion_tokens?: number;
@@ -110,6 +113,15 @@ export interface IngestReport {
   stored_cost: Money[];
   raw_object: string;
   events: EventOutcome[];
+  /** The project's guard state as of the last check. */
+  guard?: IngestGuardState;
+}
+
+/** `guard` of an ingest answer: `blocked` when a block-mode limit is reached. */
+export interface IngestGuardState {
+  state: 'ok' | 'warn' | 'blocked';
+  /** The kind of the deciding limit (`budget`, `daily_limit`, `plan`, `capacity`), or null. */
+  limiting: string | null;
 }
 
 /** One problem of an error answer; `index` names the event of a batch. */
@@ -186,6 +198,119 @@ export interface UsageClientOptions {
   onDrop?: (events: UsageEventInput[], reason: DropReason, error?: Error) => void;
   /** Called with every failed attempt and every error of a background flush. */
   onError?: (error: Error) => void;
+  /** What `guard()`, `reserve()` and `guarded()` do when the tracker cannot be reached (network
+   * error, timeout, 429/5xx after `maxRetries`): `true` (default) proceeds, reported through
+   * `onGuardWarning`; `false` rejects with a `TrackerUnavailableError`. */
+  failOpen?: boolean;
+  /** Called when a reservation is granted with a `warn` decision, and when the tracker could
+   * not be reached and the client failed open. Default: `console.warn(warning.message)`. */
+  onGuardWarning?: (warning: GuardWarning) => void;
+}
+
+/** An amount of money to check against the limits (schema `Money`; never a float). */
+export interface GuardAmount {
+  /** Decimal text, e.g. `"0.50"`. */
+  amount: string;
+  /** ISO 4217, e.g. `USD`. */
+  currency: string;
+}
+
+/** What an app is about to spend: exactly one of `estimate`, `profile` + `units`, `amount`. */
+export interface GuardRequest {
+  /** An event as `POST /api/usage` takes it (provider, model, quantities, or `cost`). */
+  estimate?: UsageEventInput;
+  /** A workload profile of the project (or a global one), e.g. `clip`. */
+  profile?: string;
+  /** How many units of `profile` (default 1 on the server). */
+  units?: number;
+  amount?: GuardAmount;
+}
+
+/** `reserve()`'s request: a `GuardRequest` held against every limit at once. */
+export interface ReserveRequest extends GuardRequest {
+  /** How long the reservation holds, 1 to 86,400 s (server default 300). */
+  ttlSeconds?: number;
+  /** Idempotency of the reservation (default: a new UUID, reused on every retry of this call):
+   * the same id again answers the same reservation, never a second one. */
+  id?: string;
+}
+
+/** One limit that applies to a guard request. Amounts are decimal text. */
+export interface GuardLimit {
+  kind: 'budget' | 'daily_limit' | 'plan' | 'capacity' | (string & {});
+  mode: 'alert' | 'block';
+  /** Money limits. */
+  currency?: string;
+  /** Plan limits, e.g. `credits`. */
+  unit?: string;
+  /** Plan limits, e.g. `heygen`. */
+  provider?: string;
+  /** Plan limits: `<provider>/<unit>`. */
+  plan?: string;
+  limit: string;
+  spent: string;
+  reserved: string;
+  estimate?: string;
+  /** What would remain after the estimate; negative when it would cross. */
+  remaining: string;
+  /** Kept in reserve (plans only). */
+  reserve?: string;
+  [field: string]: unknown;
+}
+
+export type GuardDecision = 'allow' | 'warn' | 'deny';
+
+/** The answer of `POST /api/usage/guard` (a deny is a normal answer). */
+export interface GuardAnswer {
+  decision: GuardDecision;
+  /** The limit that decides a deny or warn, else null. */
+  limiting: GuardLimit | null;
+  limits: GuardLimit[];
+  estimate: { cost: string; currency: string } | null;
+  /** What was reserved (`reserve: true` and not denied), else null. */
+  reservation: { id: string; expires_at: string } | null;
+  /** Set by the client, never by the server: the tracker could not be reached and the client
+   * failed open, so this `allow` was not decided by the tracker. */
+  unavailable?: Error;
+}
+
+/** A granted reservation: settle it by recording the usage with `reservationId: id`, or
+ * `release(id)` it. */
+export interface Reservation {
+  /** `res_…` */
+  id: string;
+  /** ISO 8601; the reservation lapses then. */
+  expires_at: string;
+  /** The whole guard answer (decision `allow` or `warn`, the limits). */
+  answer: GuardAnswer;
+}
+
+/** Reported through `onGuardWarning`. */
+export type GuardWarning =
+  /** A reservation (or a guarded call) went ahead with a `warn` decision. */
+  | { kind: 'warn'; message: string; answer: GuardAnswer }
+  /** The tracker could not be reached and the client failed open. */
+  | { kind: 'unavailable'; message: string; error: Error };
+
+/** `usage.guarded(fn, options)`: what the wrapped call is about to spend, and its usage. */
+export interface GuardedOptions<A extends unknown[], T> {
+  /** The estimate, or a function of the call's arguments giving it. */
+  estimate?: UsageEventInput | ((...args: A) => UsageEventInput);
+  /** An amount of money, or a function of the call's arguments giving it. */
+  amount?: GuardAmount | ((...args: A) => GuardAmount);
+  /** A workload profile and its number of units. */
+  profile?: string;
+  units?: number | ((...args: A) => number);
+  ttlSeconds?: number;
+  /** The usage event of the call's result (e.g. `fromOpenAIChat`), recorded with the
+   * reservation's id, which settles it. Without it the reservation is released after the call. */
+  record?: (result: T, ...args: A) => UsageEventInput | null | undefined;
+}
+
+/** `record()`'s options. */
+export interface RecordOptions {
+  /** Sent as the event's `reservation_id`: settles that reservation. */
+  reservationId?: string | null;
 }
 
 /** A project's budget status, as `GET /api/usage/stats` answers it to the project's key. */
