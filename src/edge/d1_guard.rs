@@ -154,11 +154,7 @@ impl ReservationStore for D1Store {
         let ceilings = text(&holds_json(&reservation.ceilings)?);
         let now = text(&format_timestamp(now));
         let expires = text(&format_timestamp(reservation.expires_at));
-        let keys: Vec<&str> = reservation
-            .holds
-            .iter()
-            .map(|h| h.limit.as_str())
-            .collect();
+        let keys: Vec<&str> = reservation.holds.iter().map(|h| h.limit.as_str()).collect();
         let keys = serde_json::to_string(&keys)
             .map_err(|e| StoreError::Corrupt(format!("limits: {e}")))?;
         let db = self.db();
@@ -222,7 +218,9 @@ impl ReservationStore for D1Store {
             None => None,
         };
         let Some(row) = row else {
-            return Err(StoreError::Unavailable("the grant read nothing back".into()));
+            return Err(StoreError::Unavailable(
+                "the grant read nothing back".into(),
+            ));
         };
         Ok(match (row.answer, row.attempt) {
             (Some(_), Some(a)) if a == attempt => Granted::Reserved,
@@ -246,7 +244,11 @@ impl ReservationStore for D1Store {
                      ended_by = COALESCE(ended_by, 'released') \
                      WHERE project_id = ?1 AND id = ?2 RETURNING id",
                 )
-                .bind(&[text(project.as_str()), text(id), text(&format_timestamp(now))])
+                .bind(&[
+                    text(project.as_str()),
+                    text(id),
+                    text(&format_timestamp(now)),
+                ])
                 .map_err(store_error)?,
                 db.prepare("DELETE FROM guard_holds WHERE project_id = ?1 AND reservation_id = ?2")
                     .bind(&[text(project.as_str()), text(id)])
@@ -255,7 +257,10 @@ impl ReservationStore for D1Store {
             .await
             .map_err(store_error)?;
         let updated = match results.first() {
-            Some(r) => !r.results::<serde_json::Value>().map_err(store_error)?.is_empty(),
+            Some(r) => !r
+                .results::<serde_json::Value>()
+                .map_err(store_error)?
+                .is_empty(),
             None => false,
         };
         Ok(updated)

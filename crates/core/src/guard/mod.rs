@@ -17,6 +17,7 @@
 
 pub mod memory;
 pub mod store;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;
