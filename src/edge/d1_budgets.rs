@@ -8,7 +8,8 @@ use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
 use crate::core::budgets::settings::{
-    AlertKey, AlertRecord, BudgetSettings, ReportSchedule, Settlement, SpikeRule, UnreadableBudget,
+    AlertKey, AlertRecord, BudgetSettings, ChatUrls, ReportSchedule, Settlement, SpikeRule,
+    UnreadableBudget,
 };
 use crate::core::budgets::store::BudgetStore;
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp};
@@ -35,6 +36,8 @@ struct BudgetRow {
     alert_emails: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    slack_webhook_url: Option<String>,
+    discord_webhook_url: Option<String>,
     last_budget_alert_sent: Option<String>,
     report_schedule: Option<String>,
     spike_alert: Option<String>,
@@ -80,6 +83,10 @@ impl BudgetRow {
                 .unwrap_or_default(),
             webhook_url: self.webhook_url,
             webhook_secret: self.webhook_secret,
+            chat: ChatUrls {
+                slack: self.slack_webhook_url,
+                discord: self.discord_webhook_url,
+            },
             last_alert_sent: self
                 .last_budget_alert_sent
                 .as_deref()
@@ -112,7 +119,8 @@ impl BudgetRow {
 
 const BUDGET_COLUMNS: &str = "id, name, client, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, alert_levels, daily_limit, budget_timezone, alert_emails, \
-    webhook_url, webhook_secret, last_budget_alert_sent, report_schedule, spike_alert";
+    webhook_url, webhook_secret, last_budget_alert_sent, report_schedule, spike_alert, \
+    slack_webhook_url, discord_webhook_url";
 
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
     text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
@@ -203,7 +211,8 @@ impl BudgetStore for D1Store {
             "UPDATE projects SET budget_threshold_usd = ?2, budget_currency = ?3, \
              budget_alert_threshold_percent = ?4, alert_levels = ?5, daily_limit = ?6, \
              budget_timezone = ?7, alert_emails = ?8, webhook_url = ?9, webhook_secret = ?10, \
-             updated_at = ?11, report_schedule = ?12, spike_alert = ?13 WHERE id = ?1 RETURNING id",
+             updated_at = ?11, report_schedule = ?12, spike_alert = ?13, \
+             slack_webhook_url = ?14, discord_webhook_url = ?15 WHERE id = ?1 RETURNING id",
             &[
                 text(s.project_id.as_str()),
                 opt(s.amount.map(|m| m.amount_string()).as_deref()),
@@ -218,6 +227,8 @@ impl BudgetStore for D1Store {
                 json(format_timestamp(super::d1::now())),
                 opt(s.report_schedule.map(|r| r.name())),
                 opt(spike.as_deref()),
+                opt(s.chat.slack.as_deref()),
+                opt(s.chat.discord.as_deref()),
             ],
         )
         .await?;
