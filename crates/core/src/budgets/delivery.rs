@@ -605,7 +605,8 @@ mod tests {
             ]
         );
         let settled = claims.settled.borrow()[0].clone();
-        let logged: Vec<(&str, &str, &str, Option<&str>, Option<&str>)> = settled
+        type Logged<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+        let logged: Vec<Logged> = settled
             .records
             .iter()
             .map(|r| {
