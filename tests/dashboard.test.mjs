@@ -28,7 +28,8 @@ const allRequests = []; // every URL any page asked for, with the origin it must
 
 before(async () => {
   [w, empty, browser] = await Promise.all([
-    startHttpWorker(),
+    // Alert webhooks reach no one: every post answers 503.
+    startHttpWorker({ outbound: async () => new Response('down', { status: 503 }) }),
     startHttpWorker(),
     chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true }),
   ]);
@@ -1275,10 +1276,11 @@ test('a phone-sized screen: no sideways scrolling, every panel readable', async 
   await close();
 });
 
-test('the alert log shows what each alert email said, its plain text opened in place', async () => {
+test('the alert log shows what each alert email said, its plain text opened in place, and a chat post its payload', async () => {
   const admin = (path, body, method = 'POST') => w.fetch(path, { method, key: ADMIN_KEY, body });
   assert.equal((await admin('/api/admin/projects', { id: 'alerted', name: 'Alerted' })).status, 201);
-  const patched = await admin('/api/admin/projects/alerted/budget', { budget_threshold_usd: '1', alert_emails: ['ops@example.com'] }, 'PATCH');
+  // The Slack post fails (every outside fetch answers 503), and the log keeps what it said.
+  const patched = await admin('/api/admin/projects/alerted/budget', { budget_threshold_usd: '1', alert_emails: ['ops@example.com'], slack_webhook_url: 'https://hooks.slack.example/alerted' }, 'PATCH');
   assert.equal(patched.status, 200, patched.text);
   const used = await admin('/api/usage', { project_id: 'alerted', provider: 'openai', model: 'gpt-4o', input_tokens: 10, cost: '5.00' });
   assert.equal(used.status, 201, used.text);
@@ -1300,7 +1302,14 @@ test('the alert log shows what each alert email said, its plain text opened in p
     await details.locator('summary').click();
     assert.equal(await details.locator('pre').textContent(), body);
     assert.equal(await details.locator('pre').isVisible(), true);
+    assert.equal(await details.locator('summary').textContent(), 'Show the email');
   }
+  const [slack] = log.filter((a) => a.channel === 'slack');
+  assert.ok(slack?.payload, JSON.stringify(log));
+  const posted = page.locator(`#table-alerts details[data-alert="${slack.id}"]`);
+  assert.equal(await posted.locator('summary').textContent(), 'Show the payload');
+  await posted.locator('summary').click();
+  assert.equal(await posted.locator('pre').textContent(), slack.payload);
   await page.locator('#table-alerts').scrollIntoViewIfNeeded();
   await screenshot(page.locator('#budgets'), 'dashboard-alert-body.png', { docs: false });
   await close();

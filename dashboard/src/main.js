@@ -989,14 +989,14 @@ function renderBudgets(res, alerts) {
   fill('budgets-body', parts);
 }
 
-/** The text an alert sent: its email's plain text, else its webhook payload. */
+/** The text an alert sent: its email's plain text, else its webhook, Slack or Discord payload. */
 const alertBody = (a) => a.text_body ?? a.body ?? a.payload ?? null;
 
 function alertMessage(a) {
   const text = alertBody(a);
   if (!text) return h('span', { class: 'muted', text: '—' });
   return h('details', { class: 'alert-body', dataset: { alert: a.id } },
-    h('summary', { text: a.channel === 'webhook' ? 'Show the payload' : 'Show the email' }),
+    h('summary', { text: a.channel === 'email' ? 'Show the email' : 'Show the payload' }),
     h('pre', { text }));
 }
 

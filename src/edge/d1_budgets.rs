@@ -8,7 +8,8 @@ use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
 use crate::core::budgets::settings::{
-    AlertKey, AlertRecord, BudgetSettings, ReportSchedule, Settlement, SpikeRule, UnreadableBudget,
+    AlertKey, AlertRecord, BudgetSettings, ChatUrls, ReportSchedule, Settlement, SpikeRule,
+    UnreadableBudget,
 };
 use crate::core::budgets::store::BudgetStore;
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp};
@@ -36,6 +37,8 @@ struct BudgetRow {
     alert_emails: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    slack_webhook_url: Option<String>,
+    discord_webhook_url: Option<String>,
     last_budget_alert_sent: Option<String>,
     report_schedule: Option<String>,
     spike_alert: Option<String>,
@@ -90,6 +93,10 @@ impl BudgetRow {
                 .unwrap_or_default(),
             webhook_url: self.webhook_url,
             webhook_secret: self.webhook_secret,
+            chat: ChatUrls {
+                slack: self.slack_webhook_url,
+                discord: self.discord_webhook_url,
+            },
             last_alert_sent: self
                 .last_budget_alert_sent
                 .as_deref()
@@ -123,7 +130,7 @@ impl BudgetRow {
 const BUDGET_COLUMNS: &str = "id, name, client, budget_threshold_usd, budget_currency, \
     budget_alert_threshold_percent, alert_levels, daily_limit, budget_timezone, alert_emails, \
     webhook_url, webhook_secret, last_budget_alert_sent, report_schedule, spike_alert, \
-    budget_mode, daily_limit_mode";
+    budget_mode, daily_limit_mode, slack_webhook_url, discord_webhook_url";
 
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
     text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
@@ -215,7 +222,8 @@ impl BudgetStore for D1Store {
              budget_alert_threshold_percent = ?4, alert_levels = ?5, daily_limit = ?6, \
              budget_timezone = ?7, alert_emails = ?8, webhook_url = ?9, webhook_secret = ?10, \
              updated_at = ?11, report_schedule = ?12, spike_alert = ?13, budget_mode = ?14, \
-             daily_limit_mode = ?15 WHERE id = ?1 RETURNING id",
+             daily_limit_mode = ?15, slack_webhook_url = ?16, discord_webhook_url = ?17 \
+             WHERE id = ?1 RETURNING id",
             &[
                 text(s.project_id.as_str()),
                 opt(s.amount.map(|m| m.amount_string()).as_deref()),
@@ -232,6 +240,8 @@ impl BudgetStore for D1Store {
                 opt(spike.as_deref()),
                 text(s.budget_mode.as_str()),
                 text(s.daily_limit_mode.as_str()),
+                opt(s.chat.slack.as_deref()),
+                opt(s.chat.discord.as_deref()),
             ],
         )
         .await?;

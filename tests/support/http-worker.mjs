@@ -9,7 +9,8 @@ import { ROOT, ADMIN_KEY, applyMigrations } from './worker.mjs';
 
 export { ADMIN_KEY };
 
-export async function startHttpWorker({ bindings = {} } = {}) {
+/** `outbound(request)`, when given, answers every `fetch` the worker makes to the outside. */
+export async function startHttpWorker({ bindings = {}, outbound } = {}) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
   const mf = new Miniflare({
     ...workerOptions,
@@ -20,6 +21,7 @@ export async function startHttpWorker({ bindings = {} } = {}) {
     cf: false,
     host: '127.0.0.1',
     port: 0,
+    ...(outbound ? { outboundService: outbound } : {}),
   });
   const ready = await mf.ready;
   const db = await mf.getD1Database('DB');

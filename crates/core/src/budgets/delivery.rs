@@ -10,18 +10,19 @@ use chrono::{DateTime, Utc};
 
 use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{
-    send_email, AlertConfig, AlertOutcome, Mode, Notifier, RenderedAlert,
+    send_email, AlertConfig, AlertOutcome, ChatService, Mode, Notifier, RenderedAlert,
 };
 use crate::budgets::settings::{AlertKey, AlertRecord, Settlement};
 use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::{format_timestamp, random_token, Entropy};
 use crate::kernel::error::CoreError;
 
-/// The most emails and webhook posts one run sends (each is a subrequest): the cron's budget
+/// The most emails, webhook and chat posts one run sends (each is a subrequest): the cron's budget
 /// check and scheduled reports share it.
 pub const MAX_SENDS_PER_RUN: usize = 25;
-/// The most channels one alert has: 20 addresses and a webhook.
-pub const MAX_CHANNELS: usize = 21;
+/// The most channels one alert has: 20 addresses, a webhook, Slack and Discord.
+pub const MAX_CHANNELS: usize = 23;
+const _: () = assert!(MAX_CHANNELS <= MAX_SENDS_PER_RUN);
 
 /// Where one alert goes.
 #[derive(Debug, Clone)]
@@ -33,6 +34,12 @@ pub enum Channel {
         body: String,
         headers: Vec<(String, String)>,
     },
+    /// A Slack or Discord incoming webhook and the message in that service's format.
+    Chat {
+        service: ChatService,
+        url: String,
+        body: String,
+    },
 }
 
 impl Channel {
@@ -40,13 +47,14 @@ impl Channel {
         match self {
             Channel::Email(_) => "email",
             Channel::Webhook { .. } => "webhook",
+            Channel::Chat { service, .. } => service.name(),
         }
     }
 
     fn recipient(&self) -> &str {
         match self {
             Channel::Email(to) => to,
-            Channel::Webhook { url, .. } => url,
+            Channel::Webhook { url, .. } | Channel::Chat { url, .. } => url,
         }
     }
 }
@@ -231,6 +239,16 @@ pub async fn deliver(
                     notifier.post_webhook(url, body, headers).await,
                     Some(body.clone()),
                 ),
+                Channel::Chat { url, body, .. } => (
+                    notifier
+                        .post_webhook(
+                            url,
+                            body,
+                            &[("content-type".into(), "application/json".into())],
+                        )
+                        .await,
+                    Some(body.clone()),
+                ),
             };
             if result.is_ok() {
                 sent += 1;
@@ -386,9 +404,16 @@ mod tests {
             &self,
             url: &str,
             _: &str,
-            _: &[(String, String)],
+            headers: &[(String, String)],
         ) -> Result<(), String> {
-            self.0.borrow_mut().push(url.to_string());
+            if url.contains("down") {
+                return Err("webhook answered HTTP 500".into());
+            }
+            let kind = headers
+                .iter()
+                .find(|(k, _)| k == "content-type")
+                .map_or("", |(_, v)| v.as_str());
+            self.0.borrow_mut().push(format!("{url} {kind}"));
             Ok(())
         }
     }
@@ -538,6 +563,85 @@ mod tests {
                 AlertKey::new("ads", "daily"),
                 AlertKey::new("video", "credit-expiry")
             ]
+        );
+    }
+
+    #[test]
+    fn a_failed_chat_post_stops_no_other_channel_and_each_is_logged_with_its_body() {
+        let (claims, outbox) = (Claims::default(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let mut alert = item("ads", "budget-80", &["ops@example.com"]);
+        alert.channels.insert(
+            0,
+            Channel::Chat {
+                service: ChatService::Slack,
+                url: "https://hooks.slack.example/down".into(),
+                body: r#"{"text":"s"}"#.into(),
+            },
+        );
+        alert.channels.push(Channel::Chat {
+            service: ChatService::Discord,
+            url: "https://discord.example/api/webhooks/1/x".into(),
+            body: r#"{"content":"d"}"#.into(),
+        });
+        let report = block_on(deliver(
+            &claims,
+            &outbox,
+            &SystemEntropy,
+            &config(),
+            now,
+            now - chrono::Duration::hours(24),
+            Mode::Send,
+            MAX_SENDS_PER_RUN,
+            &[alert],
+        ))
+        .unwrap();
+        assert_eq!(report.items[0].fate, Fate::Attempted { sent: 2, failed: 1 });
+        assert_eq!(
+            *outbox.0.borrow(),
+            vec![
+                "ops@example.com".to_string(),
+                "https://discord.example/api/webhooks/1/x application/json".to_string(),
+            ]
+        );
+        let settled = claims.settled.borrow()[0].clone();
+        type Logged<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+        let logged: Vec<Logged> = settled
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.channel.as_str(),
+                    r.recipient.as_str(),
+                    r.status.as_str(),
+                    r.error.as_deref(),
+                    r.payload.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            logged,
+            vec![
+                (
+                    "slack",
+                    "https://hooks.slack.example/down",
+                    "failed",
+                    Some("webhook answered HTTP 500"),
+                    Some(r#"{"text":"s"}"#)
+                ),
+                ("email", "ops@example.com", "sent", None, None),
+                (
+                    "discord",
+                    "https://discord.example/api/webhooks/1/x",
+                    "sent",
+                    None,
+                    Some(r#"{"content":"d"}"#)
+                ),
+            ]
+        );
+        assert!(
+            settled.released.is_empty(),
+            "something went out: the claim holds"
         );
     }
 }

@@ -612,6 +612,7 @@ mod tests {
             emails: vec!["ops@example.com".into()],
             webhook_url: None,
             webhook_secret: None,
+            chat: Default::default(),
             last_alert_sent: None,
             report_schedule: Some(ReportSchedule::Weekly),
             spike: None,

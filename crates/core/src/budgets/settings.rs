@@ -1,5 +1,5 @@
 //! Budgets: per-project settings, the check that compares spend with them, and the alerts it
-//! sends (email and a signed webhook), rate-limited per project and level.
+//! sends (email, a signed webhook, Slack and Discord), rate-limited per project and level.
 //!
 //! The check is one function of (stores, clock, notifier). It runs from the Cron Trigger, from
 //! `POST /api/admin/usage/check-budgets`, and as a dry run from the `GET` of that route.
@@ -49,6 +49,8 @@ pub struct BudgetSettings {
     pub emails: Vec<String>,
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// Slack and Discord incoming webhooks.
+    pub chat: ChatUrls,
     pub last_alert_sent: Option<DateTime<Utc>>,
     /// Email the spend of each closed week or month to `emails`; `None` sends no report.
     pub report_schedule: Option<ReportSchedule>,
@@ -58,6 +60,20 @@ pub struct BudgetSettings {
     pub budget_mode: LimitMode,
     /// What reaching the daily limit does.
     pub daily_limit_mode: LimitMode,
+}
+
+/// A project's chat channels: Slack and Discord incoming-webhook URLs (secrets in effect:
+/// whoever has one can post to the channel).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatUrls {
+    pub slack: Option<String>,
+    pub discord: Option<String>,
+}
+
+impl ChatUrls {
+    pub fn is_empty(&self) -> bool {
+        self.slack.is_none() && self.discord.is_none()
+    }
 }
 
 /// An unusual day: today's spend (in the budget's time zone) at least `percent` of the
@@ -144,6 +160,10 @@ pub struct BudgetPatch {
     pub alert_emails: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
     pub webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub slack_webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub discord_webhook_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub report_schedule: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -399,6 +419,28 @@ impl BudgetPatch {
             }
             None => {}
         }
+        for (field, given, slot) in [
+            (
+                "slack_webhook_url",
+                self.slack_webhook_url,
+                &mut next.chat.slack,
+            ),
+            (
+                "discord_webhook_url",
+                self.discord_webhook_url,
+                &mut next.chat.discord,
+            ),
+        ] {
+            match given {
+                Some(Some(url)) => {
+                    if let Some(url) = p.take(https_url(field, &url)) {
+                        *slot = Some(url);
+                    }
+                }
+                Some(None) => *slot = None,
+                None => {}
+            }
+        }
         match self.spike_alert {
             Some(Some(spike)) => {
                 let percent = if (MIN_SPIKE_PERCENT..=MAX_SPIKE_PERCENT).contains(&spike.percent) {
@@ -503,6 +545,10 @@ pub struct BudgetView {
     pub webhook_url: Option<String>,
     /// Verify the `x-ast-signature` header of webhook calls with this.
     pub webhook_secret: Option<String>,
+    /// The Slack incoming webhook alerts also go to.
+    pub slack_webhook_url: Option<String>,
+    /// The Discord incoming webhook alerts also go to.
+    pub discord_webhook_url: Option<String>,
     pub last_budget_alert_sent: Option<DateTime<Utc>>,
     /// `weekly`, `monthly`, or null: the spend report emailed to `alert_emails`.
     pub report_schedule: Option<ReportSchedule>,
@@ -532,6 +578,8 @@ impl BudgetView {
             alert_emails: s.emails.clone(),
             webhook_url: s.webhook_url.clone(),
             webhook_secret: s.webhook_secret.clone(),
+            slack_webhook_url: s.chat.slack.clone(),
+            discord_webhook_url: s.chat.discord.clone(),
             last_budget_alert_sent: s.last_alert_sent,
             report_schedule: s.report_schedule,
             spike_alert: s.spike,
@@ -547,7 +595,7 @@ pub struct AlertRecord {
     pub id: String,
     pub project_id: String,
     pub level: String,
-    /// `email` or `webhook`.
+    /// `email`, `webhook`, `slack` or `discord`.
     pub channel: String,
     pub recipient: String,
     /// `sent` or `failed`.
@@ -640,8 +688,8 @@ pub struct NewProjectWithBudget {
 }
 
 /// Parses the body of `POST /api/admin/projects`: the project's own fields, and every budget
-/// setting (alert emails, levels, daily limit, time zone, webhook, report schedule, spike
-/// rule) in one call. Every problem of either part is named.
+/// setting (alert emails, levels, daily limit, time zone, webhook, Slack and Discord, report
+/// schedule, spike rule) in one call. Every problem of either part is named.
 pub fn parse_new_project(body: &[u8]) -> Result<NewProjectWithBudget, CoreError> {
     let fields: Map<String, Value> = parse_json(body)?;
     let settings_given = fields.keys().any(|k| {
@@ -701,6 +749,7 @@ pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
         emails: Vec::new(),
         webhook_url: None,
         webhook_secret: None,
+        chat: ChatUrls::default(),
         last_alert_sent: None,
         report_schedule: None,
         spike: None,

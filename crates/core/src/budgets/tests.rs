@@ -4,8 +4,8 @@ use chrono::{TimeZone, Utc};
 
 use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{
-    dashboard_link, escape_html, forecast_nanos, mime_message, sign_webhook, AlertConfig,
-    RenderedAlert,
+    dashboard_link, discord_body, escape_html, forecast_nanos, mime_message, sign_webhook,
+    slack_body, AlertConfig, ChatMessage, RenderedAlert,
 };
 use crate::budgets::settings::{BudgetPatch, BudgetSettings};
 use crate::kernel::error::CoreError;
@@ -26,6 +26,7 @@ fn settings() -> BudgetSettings {
         emails: Vec::new(),
         webhook_url: None,
         webhook_secret: None,
+        chat: Default::default(),
         last_alert_sent: None,
         report_schedule: None,
         spike: None,
@@ -244,4 +245,184 @@ fn email_addresses_are_checked_plainly() {
     ] {
         assert!(!valid_email(bad), "{bad}");
     }
+}
+
+fn patch(value: serde_json::Value) -> BudgetPatch {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn chat_webhook_urls_are_validated_like_the_webhook_each_problem_naming_its_field() {
+    let mut s = settings();
+    let before = s.clone();
+    let error = patch(serde_json::json!({
+        "slack_webhook_url": "http://hooks.slack.com/services/T/B/x",
+        "discord_webhook_url": "https:// spaced/api/webhooks/1/x"
+    }))
+    .apply(&mut s, || Ok("secret".into()))
+    .unwrap_err();
+    let CoreError::Validation(details) = error else {
+        panic!("expected a validation error");
+    };
+    let fields: Vec<(&str, &str)> = details
+        .iter()
+        .map(|d| (d.field.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("slack_webhook_url", "must be an https:// URL"),
+            ("discord_webhook_url", "must be an https:// URL with a host"),
+        ]
+    );
+    assert_eq!(s, before, "nothing changes");
+
+    patch(serde_json::json!({
+        "slack_webhook_url": " https://hooks.slack.com/services/T/B/x ",
+        "discord_webhook_url": "https://discord.com/api/webhooks/1/x"
+    }))
+    .apply(&mut s, || Ok("secret".into()))
+    .unwrap();
+    assert_eq!(
+        (s.chat.slack.as_deref(), s.chat.discord.as_deref()),
+        (
+            Some("https://hooks.slack.com/services/T/B/x"),
+            Some("https://discord.com/api/webhooks/1/x")
+        )
+    );
+    assert_eq!(
+        s.webhook_secret, None,
+        "a chat channel needs no signing secret"
+    );
+    let view = serde_json::to_value(crate::budgets::settings::BudgetView::new(&s)).unwrap();
+    assert_eq!(
+        (&view["slack_webhook_url"], &view["discord_webhook_url"]),
+        (
+            &serde_json::json!("https://hooks.slack.com/services/T/B/x"),
+            &serde_json::json!("https://discord.com/api/webhooks/1/x")
+        )
+    );
+
+    patch(serde_json::json!({"slack_webhook_url": null}))
+        .apply(&mut s, || Ok("secret".into()))
+        .unwrap();
+    assert_eq!(
+        (s.chat.slack.as_deref(), s.chat.discord.as_deref()),
+        (None, Some("https://discord.com/api/webhooks/1/x")),
+        "null clears one, the other stays"
+    );
+}
+
+fn message(title: &str, description: &str, fields: usize) -> ChatMessage {
+    ChatMessage {
+        title: title.into(),
+        description: description.into(),
+        fields: (0..fields)
+            .map(|i| (format!("Field {i}"), format!("value {i}")))
+            .collect(),
+        url: Some("https://spend.example.com/?project=ads".into()),
+        urgent: true,
+    }
+}
+
+#[test]
+fn a_slack_message_is_text_and_mrkdwn_sections_with_the_users_text_escaped() {
+    let m = ChatMessage {
+        fields: vec![("Spent <today>".into(), "1.00 USD & more".into())],
+        ..message(
+            "[AI spend] <!channel> & Co at 80.00% of budget",
+            "Project <@U123> (ads) passed 80% of its monthly budget.",
+            0,
+        )
+    };
+    let body: serde_json::Value = serde_json::from_str(&slack_body(&m)).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "text": "[AI spend] &lt;!channel&gt; &amp; Co at 80.00% of budget",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": "*[AI spend] &lt;!channel&gt; &amp; Co at 80.00% of budget*"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": "Project &lt;@U123&gt; (ads) passed 80% of its monthly budget."}},
+                {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Spent &lt;today&gt;*\n1.00 USD &amp; more"}]},
+                {"type": "section", "text": {"type": "mrkdwn", "text": "<https://spend.example.com/?project=ads|Open the dashboard>"}},
+            ],
+        })
+    );
+}
+
+#[test]
+fn a_long_slack_message_is_cut_within_slacks_limits_never_inside_an_escape() {
+    let long = "&".repeat(5000);
+    let body: serde_json::Value =
+        serde_json::from_str(&slack_body(&message(&long, &long, 23))).unwrap();
+    let utf16 = |v: &serde_json::Value| v.as_str().unwrap().encode_utf16().count();
+    let blocks = body["blocks"].as_array().unwrap();
+    assert!(utf16(&body["text"]) <= 3000);
+    assert!(utf16(&blocks[0]["text"]["text"]) <= 3000);
+    assert!(utf16(&blocks[1]["text"]["text"]) <= 3000);
+    let description = blocks[1]["text"]["text"].as_str().unwrap();
+    assert!(description.ends_with("&amp;…"), "cut after a whole escape");
+    // 23 fields: sections of 10, 10 and 3 (Slack takes at most 10 a section).
+    let sizes: Vec<usize> = blocks[2..5]
+        .iter()
+        .map(|b| b["fields"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![10, 10, 3]);
+}
+
+#[test]
+fn a_discord_message_is_content_and_one_embed_that_pings_no_one() {
+    let mut m = message(
+        "[AI spend] @everyone at 100.00% of budget",
+        "Project @here (ads) is over its monthly budget.",
+        1,
+    );
+    m.urgent = false;
+    let body: serde_json::Value = serde_json::from_str(&discord_body(&m)).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "content": "[AI spend] @\u{200B}everyone at 100.00% of budget",
+            "embeds": [{
+                "title": "[AI spend] @\u{200B}everyone at 100.00% of budget",
+                "description": "Project @\u{200B}here (ads) is over its monthly budget.",
+                "color": 0xF9AB00,
+                "fields": [{"name": "Field 0", "value": "value 0", "inline": true}],
+                "url": "https://spend.example.com/?project=ads",
+            }],
+            "allowed_mentions": {"parse": []},
+        })
+    );
+}
+
+#[test]
+fn a_long_discord_message_keeps_within_every_discord_limit() {
+    // Characters outside the basic plane count twice in UTF-16, as Discord may count them.
+    let long = "💸".repeat(3000);
+    let mut m = message(&long, &long, 40);
+    m.fields[0] = (long.clone(), long.clone());
+    let body: serde_json::Value = serde_json::from_str(&discord_body(&m)).unwrap();
+    let utf16 = |v: &serde_json::Value| v.as_str().unwrap().encode_utf16().count();
+    let embed = &body["embeds"][0];
+    assert!(utf16(&body["content"]) <= 2000);
+    assert!(utf16(&embed["title"]) <= 256);
+    assert!(utf16(&embed["description"]) <= 4096);
+    assert!(embed["title"].as_str().unwrap().ends_with('…'));
+    assert_eq!(embed["color"], serde_json::json!(0xD93025), "urgent: red");
+    let fields = embed["fields"].as_array().unwrap();
+    assert!(fields.len() <= 25);
+    assert!(fields
+        .iter()
+        .all(|f| utf16(&f["name"]) <= 256 && utf16(&f["value"]) <= 1024));
+    let total = utf16(&embed["title"])
+        + utf16(&embed["description"])
+        + fields
+            .iter()
+            .map(|f| utf16(&f["name"]) + utf16(&f["value"]))
+            .sum::<usize>();
+    assert!(total <= 6000, "the embed's total is {total}");
+    // Without the long field every field of the first 25 fits.
+    let short = message("t", "d", 40);
+    let body: serde_json::Value = serde_json::from_str(&discord_body(&short)).unwrap();
+    assert_eq!(body["embeds"][0]["fields"].as_array().unwrap().len(), 25);
 }

@@ -14,7 +14,7 @@ use crate::access::projects::ProjectId;
 use crate::budgets::delivery::{
     deliver, Channel, Delivered, Fate, LogFacts, Outgoing, MAX_SENDS_PER_RUN,
 };
-use crate::budgets::settings::{window_start, AlertKey, BudgetSettings};
+use crate::budgets::settings::{window_start, AlertKey, BudgetSettings, ChatUrls};
 use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::{format_timestamp, random_token, Clock, Entropy};
 use crate::kernel::error::CoreError;
@@ -24,12 +24,14 @@ use crate::plans::{capacity_of, plan_states, PlanState, ProfileCapacity};
 use crate::reports::report::{local_midnight, period_of, Dim, Period, Range};
 use crate::reports::store::ReportStore;
 
+mod chat;
 mod email;
 mod measure;
 mod plan_checks;
 mod recommend;
 mod webhook;
 
+pub use chat::*;
 pub use email::*;
 pub use measure::*;
 pub use plan_checks::*;
@@ -240,7 +242,7 @@ fn prepare_project(
         return Vec::new();
     }
     let emails = config.recipients(&settings.emails);
-    if emails.is_empty() && settings.webhook_url.is_none() {
+    if emails.is_empty() && settings.webhook_url.is_none() && settings.chat.is_empty() {
         check.action = "no_recipients".into();
         return Vec::new();
     }
@@ -266,6 +268,10 @@ fn prepare_project(
                     ("x-ast-signature".to_string(), format!("sha256={signature}")),
                 ],
             });
+        }
+        if !settings.chat.is_empty() {
+            let message = budget_chat_message(check, &level, &alert, config);
+            channels.extend(chat_channels(&settings.chat, &message));
         }
         out.push(Outgoing {
             key: AlertKey::new(settings.project_id.as_str(), level),
@@ -364,6 +370,13 @@ pub async fn check_budgets(
     };
     let mut outgoing: Vec<Outgoing> = Vec::new();
     let mut owners: Vec<Owner> = Vec::new();
+    // Each project's chat channels, for the alerts of its own plans and profiles.
+    let chats: BTreeMap<String, ChatUrls> = all
+        .iter()
+        .flatten()
+        .filter(|s| !s.chat.is_empty())
+        .map(|s| (s.project_id.as_str().to_string(), s.chat.clone()))
+        .collect();
     for settings in all {
         let settings = match settings {
             Ok(settings) => settings,
@@ -413,7 +426,7 @@ pub async fn check_budgets(
         report.projects.push(check);
     }
     if only.is_none() {
-        match plan_checks(reports, plans, config, now).await {
+        match plan_checks(reports, plans, config, &chats, now).await {
             Ok(checks) => {
                 for (check, item) in checks {
                     if let Some(item) = item {
@@ -619,6 +632,7 @@ mod tests {
             emails: Vec::new(),
             webhook_url: None,
             webhook_secret: None,
+            chat: Default::default(),
             last_alert_sent: None,
             report_schedule: None,
             spike: None,
@@ -672,6 +686,7 @@ mod tests {
             emails: vec!["ops@example.com".into()],
             webhook_url: None,
             webhook_secret: None,
+            chat: Default::default(),
             last_alert_sent: None,
             report_schedule: None,
             spike: None,

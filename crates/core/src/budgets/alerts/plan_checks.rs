@@ -8,13 +8,19 @@ pub const PLANS_SCOPE: &str = "plans";
 pub const CREDIT_EXPIRY_NOTICE_DAYS: i64 = 7;
 
 /// Allotment alerts (a plan past its alert percent) and capacity alerts (a profile with fewer
-/// units of work left than its alert level), sent to the plan's addresses.
+/// units of work left than its alert level), sent to the plan's addresses (and, for a plan or
+/// profile of a project, to that project's Slack and Discord).
 pub(super) async fn plan_checks(
     reports: &impl ReportStore,
     plans: &impl PlanStore,
     config: &AlertConfig,
+    chats: &BTreeMap<String, ChatUrls>,
     now: DateTime<Utc>,
 ) -> Result<Vec<(PlanCheck, Option<Outgoing>)>, CoreError> {
+    // A plan or profile of a project alerts that project's chat channels too; a global one
+    // has none.
+    let no_chat = ChatUrls::default();
+    let chat_of = |project: Option<&str>| project.and_then(|p| chats.get(p)).unwrap_or(&no_chat);
     let states = plan_states(plans, reports, now).await?;
     // Money as the dashboard rounds it; other units exactly.
     let show = |state: &crate::plans::PlanState, value: i128| {
@@ -71,7 +77,8 @@ pub(super) async fn plan_checks(
         let unused = state.remaining().unwrap_or(0);
         if state.days_left > CREDIT_EXPIRY_NOTICE_DAYS
             || unused <= 0
-            || config.recipients(&plan.alert_emails).is_empty()
+            || (config.recipients(&plan.alert_emails).is_empty()
+                && chat_of(plan.project_id.as_deref()).is_empty())
         {
             continue;
         }
@@ -139,7 +146,8 @@ pub(super) async fn plan_checks(
             action: "none".into(),
             alerts: Vec::new(),
         };
-        if emails.is_empty() {
+        let chat = chat_of(check.project_id.as_deref());
+        if emails.is_empty() && chat.is_empty() {
             check.action = "no_recipients".into();
             out.push((check, None));
             continue;
@@ -157,12 +165,13 @@ pub(super) async fn plan_checks(
             .project_id
             .clone()
             .unwrap_or_else(|| PLANS_SCOPE.into());
+        let chat = chat_channels(chat, &plan_chat_message(&alert, &message, config));
         let item = Outgoing {
             // Plan alerts are claimed under one scope, whatever project they name.
             key: AlertKey::new(PLANS_SCOPE, level),
             log_scope: scope,
             alert,
-            channels: emails.into_iter().map(Channel::Email).collect(),
+            channels: emails.into_iter().map(Channel::Email).chain(chat).collect(),
             facts: LogFacts::default(),
             stamps: None,
         };
