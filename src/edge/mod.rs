@@ -22,6 +22,7 @@ pub mod r2;
 pub mod router;
 pub mod routes;
 pub mod usage;
+pub mod watch;
 
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -31,8 +32,8 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    router::handle(request, env).await
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    router::handle(request, env, &ctx).await
 }
 
 /// The Cron Trigger runs as of its slot's time (`scheduledTime`), not the moment the runtime

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use crate::core::access::auth::{authenticate, Principal};
 use crate::core::access::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
@@ -50,7 +50,7 @@ struct CreatedProject<'a> {
 /// Dashboard paths the seed teams used; all serve the dashboard's page.
 const DASHBOARD_PATHS: &[&str] = &["/api-usage", "/admin/usage"];
 
-pub async fn handle(mut request: Request, env: Env) -> worker::Result<Response> {
+pub async fn handle(mut request: Request, env: Env, ctx: &Context) -> worker::Result<Response> {
     let origin = request.headers().get("origin").ok().flatten();
     let cors = AppState::cors(&env);
     if request.method() == worker::Method::Options {
@@ -60,7 +60,7 @@ pub async fn handle(mut request: Request, env: Env) -> worker::Result<Response> 
     let mut response = if DASHBOARD_PATHS.contains(&path.trim_end_matches('/')) {
         serve_dashboard(&env).await
     } else {
-        match route(&mut request, &env, &path).await {
+        match route(&mut request, &env, &path, ctx).await {
             Ok(response) => Ok(response),
             Err(error) => error_response(&error),
         }
@@ -113,7 +113,12 @@ async fn serve_dashboard(env: &Env) -> worker::Result<Response> {
         .with_headers(headers))
 }
 
-async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response, CoreError> {
+async fn route(
+    request: &mut Request,
+    env: &Env,
+    path: &str,
+    ctx: &Context,
+) -> Result<Response, CoreError> {
     // The method as sent: `worker::Method` reads every method it has no name for (QUERY,
     // PURGE) as GET, which would serve them as reads instead of a 405.
     let method = request.inner().method();
@@ -250,7 +255,7 @@ async fn route(request: &mut Request, env: &Env, path: &str) -> Result<Response,
         RouteName::RecordUsage => {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let body = read_json_body(request).await?;
-            super::usage::record(store, env, &clock, principal, &body).await
+            super::usage::record(store, env, ctx, &clock, principal, &body).await
         }
         RouteName::Guard => {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;

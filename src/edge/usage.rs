@@ -1,7 +1,7 @@
 //! Handlers of the usage routes: recording, listing, rebuilding from the raw log, and the
 //! retention of raw rows.
 
-use worker::{Env, Response};
+use worker::{Context, Env, Response};
 
 use crate::core::access::auth::Principal;
 use crate::core::access::projects::ProjectId;
@@ -22,10 +22,13 @@ use super::d1::D1Store;
 use super::http::csv_response;
 use super::router::{internal, ok};
 
-/// `POST /api/usage` and `POST /api/usage/log`.
+/// `POST /api/usage` and `POST /api/usage/log`. The answer carries the project's guard
+/// state; a request that reaches a level runs the project's budget check after the answer
+/// (`wait_until`), so its alert goes out now rather than at the next cron.
 pub async fn record(
     store: &D1Store,
     env: &Env,
+    ctx: &Context,
     clock: &impl Clock,
     principal: &Principal,
     body: &[u8],
@@ -46,7 +49,11 @@ pub async fn record(
         config,
     )
     .await?;
-    ok(if report.stored > 0 { 201 } else { 200 }, &report)
+    let status = if report.stored > 0 { 201 } else { 200 };
+    let mut answer = serde_json::to_value(&report)
+        .map_err(|e| CoreError::Misconfigured(format!("encoding the answer failed: {e}")))?;
+    answer["guard"] = super::watch::after_ingest(store, env, ctx, clock, &report).await;
+    ok(status, &answer)
 }
 
 /// `GET /api/usage`.
