@@ -289,6 +289,12 @@ async fn ask(
             ))
         }
     };
+    let known = usage
+        .existing_projects(std::slice::from_ref(&project))
+        .await?;
+    if *principal == Principal::Admin && known.is_empty() {
+        return Err(CoreError::NotFound(format!("project `{project}`")));
+    }
     let given = [
         request.estimate.is_some(),
         request.profile.is_some() || request.units.is_some(),
