@@ -1,0 +1,147 @@
+// The spend guard against the built worker in Miniflare: decisions with their numbers,
+// reservations granted exactly up to a blocking limit under concurrency, settlement by the
+// event that names the reservation, expiry and release, the guard state of the ingest answer,
+// and alerts sent from the request that crosses a level (after its answer), once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, ADMIN_KEY } from './support/worker.mjs';
+
+let w;
+before(async () => {
+  w = await startWorker();
+});
+after(async () => w?.dispose());
+
+const admin = (path, init = {}) => w.fetch(path, { key: ADMIN_KEY, ...init });
+
+async function project(id, settings = {}) {
+  const created = await admin('/api/admin/projects', { method: 'POST', body: { id, name: id, ...settings } });
+  assert.equal(created.status, 201, created.text);
+  const key = await admin(`/api/admin/projects/${id}/keys`, { method: 'POST' });
+  assert.equal(key.status, 201, key.text);
+  return key.json.key;
+}
+
+const guard = (key, body) => w.fetch('/api/usage/guard', { method: 'POST', key, body });
+const record = (key, body) => w.fetch('/api/usage', { method: 'POST', key, body });
+const limitOf = (answer, kind) => answer.limits.find((l) => l.kind === kind);
+
+async function until(what, check, timeoutMs = 5000) {
+  const start = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a blocking budget denies what would cross it, naming the limit and its numbers, and the ingest answer says blocked once it is reached', async () => {
+  const key = await project('g-block', { budget: { amount: '10', currency: 'USD' }, budget_mode: 'block' });
+  const first = await record(key, { provider: 'acme', cost: '9.50', currency: 'USD' });
+  assert.equal(first.status, 201, first.text);
+  assert.equal(first.json.guard.state, 'warn', 'past the 80% level');
+  const deny = await guard(key, { amount: { amount: '0.60', currency: 'USD' } });
+  assert.equal(deny.status, 200, deny.text);
+  assert.equal(deny.json.decision, 'deny');
+  assert.deepEqual(deny.json.limiting, {
+    kind: 'budget', mode: 'block', currency: 'USD', limit: '10.00', spent: '9.50', reserved: '0.00', estimate: '0.60', remaining: '-0.10',
+  });
+  assert.equal(deny.json.reservation, null);
+  const allow = await guard(key, { amount: { amount: '0.40', currency: 'USD' }, reserve: true });
+  assert.equal(allow.json.decision, 'warn');
+  assert.match(allow.json.reservation.id, /^res_/);
+  const settled = await record(key, { provider: 'acme', cost: '0.50', currency: 'USD', reservation_id: allow.json.reservation.id });
+  assert.equal(settled.json.guard.state, 'blocked');
+  assert.equal(settled.json.guard.limiting, 'budget');
+  const after = await guard(key, { amount: { amount: '0.01', currency: 'USD' } });
+  assert.deepEqual([after.json.decision, limitOf(after.json, 'budget').spent, limitOf(after.json, 'budget').reserved], ['deny', '10.00', '0.00']);
+  const rows = await w.db.prepare("SELECT ended_by FROM guard_reservations WHERE project_id = 'g-block'").all();
+  assert.deepEqual(rows.results.map((r) => r.ended_by), ['settled'], 'the event settled the reservation in its own transaction');
+});
+
+test('sixteen concurrent apps reserving the last units of a blocking plan are granted exactly that many, and a settled one counts its actual use', async () => {
+  const key = await project('g-plan');
+  const plan = await admin('/api/admin/subscriptions', {
+    method: 'PUT',
+    body: { provider: 'heygen', project_id: 'g-plan', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' }, reserve: '2', mode: 'block' },
+  });
+  assert.equal(plan.status, 200, plan.text);
+  assert.equal(plan.json.mode ?? plan.json.plan?.mode ?? 'block', 'block');
+  const profile = await admin('/api/admin/capacity/profiles', {
+    method: 'PUT', body: { name: 'clip', project_id: 'g-plan', items: [{ provider: 'heygen', amount: '1', unit: 'credits' }] },
+  });
+  assert.ok(profile.status < 300, profile.text);
+  assert.equal((await record(key, { provider: 'heygen', credits: '3' })).status, 201);
+  // 10 credits, 2 in reserve, 3 used: room for exactly 5 clips.
+  const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => guard(key, { profile: 'clip', units: 1, reserve: true, id: `app-${i}` })));
+  for (const a of answers) assert.equal(a.status, 200, a.text);
+  const granted = answers.filter((a) => a.json.reservation);
+  assert.equal(granted.length, 5, answers.map((a) => a.json.decision).join(','));
+  assert.ok(answers.filter((a) => !a.json.reservation).every((a) => a.json.decision === 'deny'));
+  const held = await w.db.prepare("SELECT SUM(amount) AS held FROM guard_holds WHERE project_id = 'g-plan'").first();
+  assert.equal(held.held, 5_000_000, 'five credits held, in micro-units');
+  // One clip used half a credit: settling it frees its hold and counts the half.
+  const id = granted[0].json.reservation.id;
+  assert.equal((await record(key, { provider: 'heygen', credits: '0.5', reservation_id: id })).status, 201);
+  const now = await guard(key, { profile: 'clip', units: 1 });
+  const credits = limitOf(now.json, 'plan');
+  assert.deepEqual([credits.spent, credits.reserved, credits.reserve, credits.mode], ['3.5', '4', '2', 'block']);
+  assert.equal(now.json.decision, 'deny', 'half a credit left above the reserve, and a clip needs one');
+});
+
+test('sixteen concurrent reservations of the last dollars of a blocking budget never together pass it; an expired or released one frees its room', async () => {
+  const key = await project('g-dollars', { budget: { amount: '1', currency: 'USD' }, budget_mode: 'block' });
+  assert.equal((await record(key, { provider: 'acme', cost: '0.55', currency: 'USD' })).status, 201);
+  const answers = await Promise.all(Array.from({ length: 16 }, () => guard(key, { amount: { amount: '0.10', currency: 'USD' }, reserve: true, ttl_seconds: 1 })));
+  for (const a of answers) assert.equal(a.status, 200, a.text);
+  assert.equal(answers.filter((a) => a.json.reservation).length, 4, 'four dimes fit in 0.45');
+  const after = await guard(key, { amount: { amount: '0.10', currency: 'USD' } });
+  assert.equal(after.json.decision, 'deny');
+  await new Promise((r) => setTimeout(r, 1100));
+  const expired = await guard(key, { amount: { amount: '0.40', currency: 'USD' }, reserve: true, id: 'big' });
+  assert.notEqual(expired.json.decision, 'deny', 'the expired holds count for nothing');
+  assert.equal((await guard(key, { amount: { amount: '0.10', currency: 'USD' } })).json.decision, 'deny');
+  const released = await w.fetch('/api/usage/guard/big', { method: 'DELETE', key });
+  assert.deepEqual([released.status, released.json], [200, { id: 'big', released: true }]);
+  assert.notEqual((await guard(key, { amount: { amount: '0.10', currency: 'USD' } })).json.decision, 'deny');
+  assert.equal((await w.fetch('/api/usage/guard/nope', { method: 'DELETE', key })).status, 404);
+  // The same id again answers the same reservation, not a second one.
+  const again = await guard(key, { amount: { amount: '0.40', currency: 'USD' }, reserve: true, id: 'big' });
+  assert.deepEqual(again.json, expired.json);
+});
+
+test('a project key guards only its own project, the admin names one, and bad input names its field', async () => {
+  const key = await project('g-scope');
+  await project('g-other');
+  assert.equal((await guard(key, { project_id: 'g-other', amount: { amount: '1', currency: 'USD' } })).status, 403);
+  assert.equal((await w.fetch('/api/usage/guard/x?project_id=g-other', { method: 'DELETE', key })).status, 403);
+  const asAdmin = await guard(ADMIN_KEY, { project_id: 'g-scope', amount: { amount: '1', currency: 'USD' } });
+  assert.deepEqual([asAdmin.status, asAdmin.json.decision], [200, 'allow']);
+  assert.equal((await guard(ADMIN_KEY, { project_id: 'no-such', amount: { amount: '1', currency: 'USD' } })).status, 404);
+  const bad = await guard(key, { estimate: { provider: 'openai', model: 'gpt-4o', input_tokens: -1 } });
+  assert.equal(bad.status, 400);
+  assert.deepEqual(bad.json.error.details.map((d) => d.field), ['estimate.input_tokens']);
+  const none = await guard(key, {});
+  assert.deepEqual([none.status, none.json.error.details.map((d) => d.field)], [400, ['estimate']]);
+});
+
+test('a request that crosses 80% sends the alert before any cron, once, with sixteen concurrent crossing requests and a manual check at the same moment', async () => {
+  const key = await project('g-alert', { budget: { amount: '10', currency: 'USD' }, alert_emails: ['ops@example.com'] });
+  // A first request takes the watch (and runs the whole check once, sending nothing).
+  assert.equal((await record(key, { provider: 'acme', cost: '0.10', currency: 'USD' })).status, 201);
+  const crossing = Array.from({ length: 16 }, () => record(key, { provider: 'acme', cost: '0.50', currency: 'USD' }));
+  const manual = admin('/api/admin/usage/check-budgets?project_id=g-alert', { method: 'POST' });
+  const results = await Promise.all([...crossing, manual]);
+  for (const r of results) assert.ok(r.status < 300, r.text);
+  const sent = await until('the 80% alert in the log', async () => {
+    const log = (await admin('/api/admin/alerts?project_id=g-alert')).json.alerts;
+    return log.some((a) => a.level === 'budget-80') && log;
+  });
+  // Give every request's after-answer check time to run, then count.
+  await new Promise((r) => setTimeout(r, 500));
+  const log = (await admin('/api/admin/alerts?project_id=g-alert')).json.alerts;
+  const eighty = log.filter((a) => a.level === 'budget-80' && a.channel === 'email');
+  assert.equal(eighty.length, 1, JSON.stringify(sent.map((a) => [a.level, a.channel, a.status])));
+  assert.deepEqual([eighty[0].recipient, eighty[0].status], ['ops@example.com', 'sent']);
+});
