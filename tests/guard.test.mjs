@@ -72,7 +72,9 @@ test('sixteen concurrent apps reserving the last units of a blocking plan are gr
     body: { provider: 'heygen', project_id: 'g-plan', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' }, reserve: '2', mode: 'block' },
   });
   assert.equal(plan.status, 200, plan.text);
-  assert.equal(plan.json.mode ?? plan.json.plan?.mode ?? 'block', 'block');
+  assert.equal(plan.json.mode, 'block');
+  const listed = (await admin('/api/admin/subscriptions')).json.subscriptions.find((p) => p.provider === 'heygen' && p.project_id === 'g-plan');
+  assert.equal(listed.mode, 'block');
   const profile = await admin('/api/admin/capacity/profiles', {
     method: 'PUT', body: { name: 'clip', project_id: 'g-plan', items: [{ provider: 'heygen', amount: '1', unit: 'credits' }] },
   });
