@@ -50,10 +50,21 @@ pub async fn record(
     )
     .await?;
     let status = if report.stored > 0 { 201 } else { 200 };
-    let mut answer = serde_json::to_value(&report)
-        .map_err(|e| CoreError::Misconfigured(format!("encoding the answer failed: {e}")))?;
-    answer["guard"] = super::watch::after_ingest(store, env, ctx, clock, &report).await;
-    ok(status, &answer)
+    /// The ingest report with the project's guard state beside it, written in one pass.
+    #[derive(serde::Serialize)]
+    struct Answer<'a> {
+        #[serde(flatten)]
+        report: &'a crate::core::usage::ingest::IngestReport,
+        guard: serde_json::Value,
+    }
+    let guard = super::watch::after_ingest(store, env, ctx, clock, &report).await;
+    ok(
+        status,
+        &Answer {
+            report: &report,
+            guard,
+        },
+    )
 }
 
 /// `GET /api/usage`.
