@@ -1456,7 +1456,7 @@ test('a reservation in flight shows in the guard panel with what it holds and wh
     const { page, close } = await openPage(w);
     await signIn(page, k);
     const panel = guardPanel(page, who);
-    assert.equal(await panel.locator('[data-fact=reservations] dd').textContent(), String(g.reservations.length), who);
+    assert.equal(await panel.locator('[data-fact=reservations] dd').textContent(), `${g.reservations.length} in flight`, who);
     const li = panel.locator(`li.reservation[data-reservation="${id}"]`);
     assert.equal(await li.locator('.id').first().textContent(), id);
     assert.equal(await li.locator('.holds').textContent(), ` holds ${shownHolds(held)}`, who);
@@ -1469,7 +1469,7 @@ test('a reservation in flight shows in the guard panel with what it holds and wh
       const after = await guardOf(key);
       assert.ok(!after.reservations.some((x) => x.id === id));
       assert.equal(await panel.locator(`li.reservation[data-reservation="${id}"]`).count(), 0);
-      assert.equal(await panel.locator('[data-fact=reservations] dd').textContent(), after.reservations.length ? String(after.reservations.length) : 'none');
+      assert.equal(await panel.locator('[data-fact=reservations] dd').textContent(), `${after.reservations.length || 'none'} in flight`);
     }
     await close();
   }

@@ -983,11 +983,11 @@ function guardSection(g, { own = false } = {}) {
   const plans = g.modes?.plans ?? [];
   const hold = (x) => [h('span', { class: 'id', text: x.limit }), ` ${quantity(x.amount)}`];
   return h('div', { class: 'guard', dataset: { guard: g.project_id ?? '' } },
-    h('h4', { text: 'Guard' }),
+    h('h4', {}, 'Guard', h('span', { class: 'muted', text: ' (days in UTC)' })),
     h('dl', { class: 'facts' },
-      fact('Reservations in flight', reservations.length ? int(reservations.length) : 'none', 'reservations'),
-      fact('Denials today (UTC)', int(denials.today ?? 0), 'denials-today'),
-      fact('Denials this month (UTC)', int(denials.month ?? 0), 'denials-month'),
+      fact('Reservations', `${reservations.length ? int(reservations.length) : 'none'} in flight`, 'reservations'),
+      fact('Denied today', int(denials.today ?? 0), 'denials-today'),
+      fact('Denied this month', int(denials.month ?? 0), 'denials-month'),
       fact('Last denial', denials.last_reason
         ? [h('span', { class: 'reason', text: denials.last_reason }), denials.last_at ? ` (${dateTime(denials.last_at, state.tz)})` : '']
         : 'none', 'last-denial'),
