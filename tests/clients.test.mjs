@@ -497,3 +497,32 @@ test('the Python example records a day of mixed usage, every event stored and pr
   assert.equal(session.length, 1);
   assert.deepEqual([session[0].n, session[0].providers, session[0].unpriced], [recorded, 5, 0]);
 });
+
+test('against the worker, a guarded call of a blocked project rejects with BudgetExceededError before the provider is called, and an allowed one settles its reservation', async () => {
+  const id = 'ts-guard';
+  const guardKey = await projectKey(w, id);
+  const patched = await w.fetch(`/api/admin/projects/${id}/budget`, { method: 'PATCH', key: ADMIN_KEY, body: { budget: { amount: '1', currency: 'USD' }, budget_mode: 'block' } });
+  assert.equal(patched.status, 200, patched.text);
+  const c = new UsageClient({
+    baseUrl: 'http://localhost/', apiKey: guardKey, fetch: (url, init) => w.mf.dispatchFetch(url, init), flushIntervalMs: 0, retryBaseMs: 1, retryMaxMs: 20,
+  });
+  let providerCalls = 0;
+  const provider = async (cost) => { providerCalls += 1; return { cost }; };
+  const call = c.guarded(provider, {
+    amount: (cost) => ({ amount: cost, currency: 'USD' }),
+    record: (result) => ({ provider: 'acme', cost: result.cost, currency: 'USD' }),
+  });
+  assert.deepEqual(await call('0.70'), { cost: '0.70' });
+  await c.flush();
+  assert.equal(providerCalls, 1);
+  const settled = await rows(w.db, "SELECT ended_by FROM guard_reservations WHERE project_id = ?", id);
+  assert.deepEqual(settled.map((r) => r.ended_by), ['settled'], 'recording the call settled its reservation');
+  await assert.rejects(call('0.50'), (e) => {
+    assert.equal(e.name, 'BudgetExceededError');
+    assert.equal(e.limiting.kind, 'budget');
+    assert.deepEqual([e.limiting.spent, e.limiting.remaining], ['0.70', '-0.20']);
+    return true;
+  });
+  assert.equal(providerCalls, 1, 'the provider was never called for the denied request');
+  await c.close?.();
+});

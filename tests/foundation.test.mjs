@@ -128,9 +128,17 @@ const SAMPLE_BODIES = {
   'patch /api/admin/projects/{id}/budget': () => ({ budget_threshold_usd: '50', alert_levels: 'default' }),
   'put /api/admin/subscriptions': (s) => ({ provider: `plan-${s}`, monthly_fee: '9', allotment: { amount: '100', unit: 'credits' } }),
   'put /api/admin/capacity/profiles': (s) => ({ name: `profile-${s}`, items: [{ provider: 'openai', amount: '0.05', unit: 'money' }] }),
+  'post /api/usage/guard': () => ({ project_id: 'matrix', amount: { amount: '0.01', currency: 'USD' } }),
 };
 // Routes whose target is named in the query: make one first and name it.
 const QUERY_SETUP = {
+  'get /api/usage/guard': async () => '?project_id=matrix',
+  // A reservation of the matrix project under the id the path names; releasing it twice is fine.
+  'delete /api/usage/guard/{id}': async (s) => {
+    const r = await w.fetch('/api/usage/guard', { method: 'POST', key: ADMIN_KEY, body: { project_id: 'matrix', amount: { amount: '0.01', currency: 'USD' }, reserve: true, id: `m-${s}` } });
+    assert.equal(r.status, 200, r.text);
+    return '?project_id=matrix';
+  },
   'delete /api/admin/subscriptions': async (s) => {
     const r = await w.fetch('/api/admin/subscriptions', { method: 'PUT', key: ADMIN_KEY, body: { provider: `gone-${s}`, monthly_fee: '1' } });
     assert.equal(r.status, 200, r.text);

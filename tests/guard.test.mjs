@@ -56,6 +56,11 @@ test('a blocking budget denies what would cross it, naming the limit and its num
   assert.equal(settled.json.guard.limiting, 'budget');
   const after = await guard(key, { amount: { amount: '0.01', currency: 'USD' } });
   assert.deepEqual([after.json.decision, limitOf(after.json, 'budget').spent, limitOf(after.json, 'budget').reserved], ['deny', '10.00', '0.00']);
+  const status = await w.fetch('/api/usage/guard', { key });
+  assert.equal(status.status, 200, status.text);
+  assert.deepEqual([status.json.modes.budget_mode, status.json.modes.daily_limit_mode, status.json.reservations], ['block', 'alert', []]);
+  assert.deepEqual([status.json.denials.today, status.json.denials.month], [2, 2], 'two denials so far');
+  assert.equal(status.json.denials.last_reason, 'budget: 0.01 USD would pass the limit of 10.00 USD (10.00 spent, 0.00 reserved)');
   const rows = await w.db.prepare("SELECT ended_by FROM guard_reservations WHERE project_id = 'g-block'").all();
   assert.deepEqual(rows.results.map((r) => r.ended_by), ['settled'], 'the event settled the reservation in its own transaction');
 });
@@ -67,7 +72,9 @@ test('sixteen concurrent apps reserving the last units of a blocking plan are gr
     body: { provider: 'heygen', project_id: 'g-plan', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' }, reserve: '2', mode: 'block' },
   });
   assert.equal(plan.status, 200, plan.text);
-  assert.equal(plan.json.mode ?? plan.json.plan?.mode ?? 'block', 'block');
+  assert.equal(plan.json.mode, 'block');
+  const listed = (await admin('/api/admin/subscriptions')).json.subscriptions.find((p) => p.provider === 'heygen' && p.project_id === 'g-plan');
+  assert.equal(listed.mode, 'block');
   const profile = await admin('/api/admin/capacity/profiles', {
     method: 'PUT', body: { name: 'clip', project_id: 'g-plan', items: [{ provider: 'heygen', amount: '1', unit: 'credits' }] },
   });
@@ -102,6 +109,8 @@ test('sixteen concurrent reservations of the last dollars of a blocking budget n
   const expired = await guard(key, { amount: { amount: '0.40', currency: 'USD' }, reserve: true, id: 'big' });
   assert.notEqual(expired.json.decision, 'deny', 'the expired holds count for nothing');
   assert.equal((await guard(key, { amount: { amount: '0.10', currency: 'USD' } })).json.decision, 'deny');
+  const inFlight = (await w.fetch('/api/usage/guard', { key })).json.reservations;
+  assert.deepEqual(inFlight.map((r) => [r.id, r.holds]), [['big', [{ limit: 'budget@g-dollars', amount: '0.40' }]]]);
   const released = await w.fetch('/api/usage/guard/big', { method: 'DELETE', key });
   assert.deepEqual([released.status, released.json], [200, { id: 'big', released: true }]);
   assert.notEqual((await guard(key, { amount: { amount: '0.10', currency: 'USD' } })).json.decision, 'deny');

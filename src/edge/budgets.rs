@@ -107,6 +107,8 @@ pub async fn patch(
     body: &[u8],
 ) -> Result<Response, CoreError> {
     let settings = patch_budget(store, &SystemEntropy, id, parse_json(body)?).await?;
+    // This isolate's ingest answers follow the new settings at once; others within a minute.
+    super::watch::forget(&settings.project_id);
     view_with_status(store, env, clock, &settings).await
 }
 

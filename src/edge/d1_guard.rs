@@ -9,11 +9,13 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::core::access::projects::ProjectId;
-use crate::core::guard::store::{Granted, Hold, NewReservation, ReservationStore};
-use crate::core::kernel::clock::{format_timestamp, random_token, SystemEntropy};
+use crate::core::guard::store::{
+    Granted, GuardActivity, Hold, NewReservation, OpenReservation, ReservationStore,
+};
+use crate::core::kernel::clock::{format_timestamp, parse_timestamp, random_token, SystemEntropy};
 use crate::core::kernel::error::StoreError;
 
-use super::d1::{query_first, store_error, text, D1Store};
+use super::d1::{query_all, query_first, store_error, text, D1Store};
 
 /// Holds as D1 binds them: amounts as integers SQLite keeps exactly (saturated at i64).
 fn holds_json(holds: &[Hold]) -> Result<String, StoreError> {
@@ -264,5 +266,123 @@ impl ReservationStore for D1Store {
             None => false,
         };
         Ok(updated)
+    }
+
+    async fn note_denial(
+        &self,
+        project: &ProjectId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let at_text = format_timestamp(at);
+        let _: Vec<serde_json::Value> = query_all(
+            self.db(),
+            "INSERT INTO guard_denials (project_id, day, denials, last_reason, last_at) \
+             VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (project_id, day) DO UPDATE SET \
+             denials = denials + 1, last_reason = excluded.last_reason, last_at = excluded.last_at",
+            &[
+                text(project.as_str()),
+                text(&at_text[..10]),
+                text(reason),
+                text(&at_text),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn activity(
+        &self,
+        project: &ProjectId,
+        now: DateTime<Utc>,
+    ) -> Result<GuardActivity, StoreError> {
+        #[derive(Deserialize)]
+        struct Open {
+            id: String,
+            holds: String,
+            created_at: String,
+            expires_at: String,
+        }
+        #[derive(Deserialize)]
+        struct Denials {
+            today: Option<i64>,
+            month: Option<i64>,
+            last_reason: Option<String>,
+            last_at: Option<String>,
+        }
+        let now_text = format_timestamp(now);
+        let db = self.db();
+        let results = db
+            .batch(vec![
+                db.prepare(
+                    "SELECT id, holds, created_at, expires_at FROM guard_reservations \
+                     WHERE project_id = ?1 AND ended_at IS NULL AND expires_at > ?2 \
+                     ORDER BY created_at LIMIT 100",
+                )
+                .bind(&[text(project.as_str()), text(&now_text)])
+                .map_err(store_error)?,
+                db.prepare(
+                    "SELECT SUM(CASE WHEN day = ?2 THEN denials ELSE 0 END) AS today, \
+                     SUM(denials) AS month, \
+                     (SELECT last_reason FROM guard_denials WHERE project_id = ?1 \
+                      ORDER BY last_at DESC LIMIT 1) AS last_reason, \
+                     (SELECT MAX(last_at) FROM guard_denials WHERE project_id = ?1) AS last_at \
+                     FROM guard_denials WHERE project_id = ?1 AND day >= ?3",
+                )
+                .bind(&[
+                    text(project.as_str()),
+                    text(&now_text[..10]),
+                    text(&format!("{}-01", &now_text[..7])),
+                ])
+                .map_err(store_error)?,
+            ])
+            .await
+            .map_err(store_error)?;
+        let open: Vec<Open> = match results.first() {
+            Some(r) => r.results().map_err(store_error)?,
+            None => Vec::new(),
+        };
+        let denials: Option<Denials> = match results.get(1) {
+            Some(r) => r.results::<Denials>().map_err(store_error)?.pop(),
+            None => None,
+        };
+        let time = |t: &str| {
+            parse_timestamp(t).map_err(|e| StoreError::Corrupt(format!("guard time: {e}")))
+        };
+        let mut reservations = Vec::with_capacity(open.len());
+        for row in open {
+            #[derive(Deserialize)]
+            struct Stored {
+                limit: String,
+                amount: i64,
+            }
+            let holds: Vec<Stored> = serde_json::from_str(&row.holds)
+                .map_err(|e| StoreError::Corrupt(format!("guard holds: {e}")))?;
+            reservations.push(OpenReservation {
+                id: row.id,
+                created_at: time(&row.created_at)?,
+                expires_at: time(&row.expires_at)?,
+                holds: holds
+                    .into_iter()
+                    .map(|h| Hold {
+                        limit: h.limit,
+                        amount: i128::from(h.amount),
+                    })
+                    .collect(),
+            });
+        }
+        let denials = denials.unwrap_or(Denials {
+            today: None,
+            month: None,
+            last_reason: None,
+            last_at: None,
+        });
+        Ok(GuardActivity {
+            reservations,
+            denials_today: denials.today.unwrap_or(0),
+            denials_month: denials.month.unwrap_or(0),
+            last_reason: denials.last_reason,
+            last_at: denials.last_at.as_deref().map(time).transpose()?,
+        })
     }
 }

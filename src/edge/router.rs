@@ -271,6 +271,15 @@ async fn route(
             .await?;
             ok(200, &answer)
         }
+        RouteName::GuardStatus => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            let query = query_pairs(request);
+            crate::core::kernel::query::only_known(&query, &["project_id"])?;
+            let project = crate::core::access::projects::project_param(&query)?;
+            let answer =
+                crate::core::guard::status(store, &clock, principal, project.as_ref()).await?;
+            ok(200, &answer)
+        }
         RouteName::ReleaseReservation => {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let query = query_pairs(request);

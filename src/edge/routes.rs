@@ -33,6 +33,7 @@ pub enum RouteName {
     ImportPrices,
     RecordUsage,
     Guard,
+    GuardStatus,
     ReleaseReservation,
     ListUsage,
     Rebuild,
@@ -180,6 +181,12 @@ pub const ROUTES: &[RouteDef] = &[
         Access::AnyKey,
     ),
     route("POST", "/api/usage/guard", RouteName::Guard, Access::AnyKey),
+    route(
+        "GET",
+        "/api/usage/guard",
+        RouteName::GuardStatus,
+        Access::AnyKey,
+    ),
     route(
         "DELETE",
         "/api/usage/guard/{id}",

@@ -154,7 +154,10 @@ pub async fn after_ingest(
             None => match take(store, env, clock, &project).await {
                 Ok(watch) => {
                     full_check = true;
-                    (Taken { watch, at_ms: now }, false)
+                    // Taken afresh: a level it shows crossed may be this request's doing,
+                    // so the project's check runs (its claims know what was sent).
+                    let crossed = watch.as_ref().is_some_and(|w| w.crossed);
+                    (Taken { watch, at_ms: now }, crossed)
                 }
                 Err(e) => {
                     worker::console_error!("guard state of {project} not read: {e}");
@@ -179,4 +182,9 @@ pub async fn after_ingest(
         check_later(env, ctx, None);
     }
     json!({"state": worst.0.as_str(), "limiting": worst.1})
+}
+
+/// Forgets a project's watch (its budget settings changed): the next request takes it again.
+pub fn forget(project: &ProjectId) {
+    WATCHES.with(|w| w.borrow_mut().remove(project.as_str()));
 }

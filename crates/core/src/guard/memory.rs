@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::access::projects::ProjectId;
-use crate::guard::store::{Granted, Hold, NewReservation, ReservationStore};
+use crate::guard::store::{
+    Granted, GuardActivity, Hold, NewReservation, OpenReservation, ReservationStore,
+};
 use crate::kernel::error::StoreError;
 use crate::kernel::testing::MemoryStore;
 
@@ -16,6 +18,7 @@ use crate::kernel::testing::MemoryStore;
 struct Stored {
     holds: Vec<Hold>,
     answer: String,
+    created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     released: bool,
 }
@@ -23,6 +26,8 @@ struct Stored {
 #[derive(Debug, Default)]
 pub(crate) struct GuardTables {
     reservations: RefCell<BTreeMap<(String, String), Stored>>,
+    /// (project, reason, at), oldest first.
+    denials: RefCell<Vec<(String, String, DateTime<Utc>)>>,
 }
 
 impl MemoryStore {
@@ -123,6 +128,7 @@ impl ReservationStore for MemoryStore {
             Stored {
                 holds: reservation.holds.clone(),
                 answer: reservation.answer.clone(),
+                created_at: reservation.created_at,
                 expires_at: reservation.expires_at,
                 released: false,
             },
@@ -145,5 +151,59 @@ impl ReservationStore for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+
+    async fn note_denial(
+        &self,
+        project: &ProjectId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.guard_tables().denials.borrow_mut().push((
+            project.to_string(),
+            reason.to_string(),
+            at,
+        ));
+        Ok(())
+    }
+
+    async fn activity(
+        &self,
+        project: &ProjectId,
+        now: DateTime<Utc>,
+    ) -> Result<GuardActivity, StoreError> {
+        self.check()?;
+        let (settled, _) = self.settled();
+        let reservations = self
+            .guard_tables()
+            .reservations
+            .borrow()
+            .iter()
+            .filter(|((p, _), r)| p == project.as_str() && !r.released && r.expires_at > now)
+            .filter(|(key, _)| !settled.contains(key))
+            .map(|((_, id), r)| OpenReservation {
+                id: id.clone(),
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+                holds: r.holds.clone(),
+            })
+            .collect();
+        let denials = self.guard_tables().denials.borrow();
+        let mine: Vec<&(String, String, DateTime<Utc>)> =
+            denials.iter().filter(|d| d.0 == project.as_str()).collect();
+        let day = now.date_naive();
+        let month = now.format("%Y-%m").to_string();
+        let last = mine.last();
+        Ok(GuardActivity {
+            reservations,
+            denials_today: mine.iter().filter(|d| d.2.date_naive() == day).count() as i64,
+            denials_month: mine
+                .iter()
+                .filter(|d| d.2.format("%Y-%m").to_string() == month)
+                .count() as i64,
+            last_reason: last.map(|d| d.1.clone()),
+            last_at: last.map(|d| d.2),
+        })
     }
 }

@@ -46,6 +46,25 @@ pub enum Granted {
     NoRoom,
 }
 
+/// An open reservation, as the guard's status shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenReservation {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub holds: Vec<Hold>,
+}
+
+/// What the guard did for a project lately: reservations in flight and denials (UTC days).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuardActivity {
+    pub reservations: Vec<OpenReservation>,
+    pub denials_today: i64,
+    pub denials_month: i64,
+    pub last_reason: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
 // Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
 // `async fn` and are only ever used through generics, never `dyn`.
 #[allow(async_fn_in_trait)]
@@ -78,4 +97,17 @@ pub trait ReservationStore {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Counts a denial of the project on `at`'s UTC day, with its reason.
+    async fn note_denial(
+        &self,
+        project: &ProjectId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The project's open reservations at `now`, and its denials today and this month (UTC).
+    async fn activity(
+        &self,
+        project: &ProjectId,
+        now: DateTime<Utc>,
+    ) -> Result<GuardActivity, StoreError>;
 }

@@ -47,6 +47,11 @@ impl<V: Clone> TtlCache<V> {
         self.entries.clear();
     }
 
+    /// Forgets one entry.
+    pub fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

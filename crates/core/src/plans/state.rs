@@ -258,6 +258,7 @@ impl PlanState {
             "runs_out_before_reset": run_out.is_some_and(|d| d < self.end),
             "alert_percent": plan.alert_percent,
             "alert_emails": plan.alert_emails,
+            "mode": plan.mode.as_str(),
         })
     }
 }
