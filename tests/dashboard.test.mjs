@@ -1315,6 +1315,202 @@ test('the alert log shows what each alert email said, its plain text opened in p
   await close();
 });
 
+// ---------------------------------------------------------------------------------------------
+// The guard (issue 25): each limit's mode, reservations in flight, denials.
+
+/** What the dashboard shows for a limit's mode. */
+const modeWord = (mode) => (mode === 'block' ? 'blocks' : 'alerts');
+
+let guarded; // { key }: a project with a budget that blocks and a daily limit that alerts, and a plan that blocks
+async function guardedProject() {
+  if (guarded) return guarded;
+  const admin = (path, body, method = 'POST') => w.fetch(path, { method, key: ADMIN_KEY, body });
+  assert.equal((await admin('/api/admin/projects', { id: 'guarded', name: 'Guarded' })).status, 201);
+  const b = await admin('/api/admin/projects/guarded/budget', {
+    budget: { amount: '5', currency: 'USD' }, budget_mode: 'block',
+    daily_limit: { amount: '2', currency: 'USD' }, daily_limit_mode: 'alert',
+  }, 'PATCH');
+  assert.equal(b.status, 200, b.text);
+  const plan = await admin('/api/admin/subscriptions', { provider: 'runway', project_id: 'guarded', monthly_fee: '15', allotment: { amount: '625', unit: 'credits' }, reserve: '25', mode: 'block' }, 'PUT');
+  assert.equal(plan.status, 200, plan.text);
+  const key = (await admin('/api/admin/projects/guarded/keys')).json.key;
+  guarded = { key };
+  return guarded;
+}
+
+const guardOf = (key = ADMIN_KEY) => api(`/api/usage/guard${key === ADMIN_KEY ? '?project_id=guarded' : ''}`, key);
+
+/** The facts of the guard panel of `guarded`, as shown to the admin or to its own key. */
+const guardPanel = (page, role) => page.locator(role === 'admin' ? 'li.budget[data-project=guarded] .guard' : '#own-budget .guard');
+
+test('each limit\'s mode in the budget cards and the plans panel is the mode the API answers, for the admin and for a project key', async () => {
+  const { key } = await guardedProject();
+  const b = await api('/api/admin/projects/guarded/budget');
+  assert.deepEqual([b.budget_mode, b.daily_limit_mode], ['block', 'alert']);
+  const subs = await api('/api/admin/subscriptions');
+  const plan = subs.subscriptions.find((s) => s.provider === 'runway' && s.project_id === 'guarded');
+  assert.equal(plan?.mode, 'block', 'the plan answers its mode');
+
+  const admin = await openPage(w);
+  await signIn(admin.page, ADMIN_KEY);
+  const card = admin.page.locator('li.budget[data-project=guarded]');
+  assert.equal(await card.locator('[data-fact=budget-mode] dd').textContent(), modeWord(b.budget_mode));
+  assert.equal(await card.locator('[data-fact=daily-mode] dd').textContent(), modeWord(b.daily_limit_mode));
+  // Every plan shown carries the mode of its answer.
+  for (const s of subs.subscriptions) {
+    const li = admin.page.locator(`li.plan[data-provider="${s.provider}"][data-project="${s.project_id ?? ''}"]`);
+    assert.equal(await li.locator('[data-fact=mode] dd').textContent(), modeWord(s.mode), `${s.provider} ${s.project_id}`);
+  }
+  // A budget that only alerts says so (ads was never set to block).
+  const ads = await api('/api/admin/projects/ads/budget');
+  assert.equal(await admin.page.locator('li.budget[data-project=ads] [data-fact=budget-mode] dd').textContent(), modeWord(ads.budget_mode));
+  assert.equal(ads.budget_mode, 'alert', 'alert is the default');
+  await admin.close();
+
+  // The project key reads its modes from GET /api/usage/guard.
+  const g = await guardOf(key);
+  assert.deepEqual([g.project_id, g.modes.budget_mode, g.modes.daily_limit_mode], ['guarded', 'block', 'alert']);
+  const own = await openPage(w);
+  await signIn(own.page, key);
+  assert.equal(await own.page.textContent('#own-budget [data-fact=budget-mode] dd'), modeWord(g.modes.budget_mode));
+  assert.equal(await own.page.textContent('#own-budget [data-fact=daily-mode] dd'), modeWord(g.modes.daily_limit_mode));
+  const plans = await own.page.$$eval('#own-budget [data-fact=plan-modes] [data-plan]', (els) => els.map((e) => [e.dataset.plan, e.textContent]));
+  assert.deepEqual(plans, g.modes.plans.map((p) => [`${p.provider}/${p.unit}`, `${p.provider} ${p.unit}${p.project_id ? '' : ' (all projects)'}: ${modeWord(p.mode)}`]));
+  assert.ok(plans.some(([name, text]) => name === 'runway/credits' && text.endsWith(': blocks')), JSON.stringify(plans));
+  assert.deepEqual(own.rec.requests.filter((u) => new URL(u).pathname.startsWith('/api/admin')), [], 'no admin route');
+  await own.close();
+});
+
+test('the admin\'s budget form sets the mode of the budget and of the daily limit, and shows the saved modes', async () => {
+  await guardedProject();
+  const { page, close } = await openPage(w);
+  await signIn(page, ADMIN_KEY);
+  await page.click('#budget-edit summary');
+  await page.selectOption('#be-project', 'guarded');
+  // The form opens on the stored modes.
+  assert.deepEqual([await page.inputValue('#be-budget-mode'), await page.inputValue('#be-daily-mode')], ['block', 'alert']);
+  try {
+    await page.selectOption('#be-budget-mode', 'alert');
+    await page.selectOption('#be-daily-mode', 'block');
+    await settle(page, () => page.click('#be-save'));
+    const b = await api('/api/admin/projects/guarded/budget');
+    assert.deepEqual([b.budget_mode, b.daily_limit_mode], ['alert', 'block'], 'the API stores the chosen modes');
+    assert.deepEqual([b.budget.amount, b.daily_limit.amount], ['5.00', '2.00'], 'and keeps the limits');
+    assert.equal(await page.textContent('#be-status'), 'Saved the budget of guarded.');
+    assert.deepEqual([await page.inputValue('#be-budget-mode'), await page.inputValue('#be-daily-mode')], ['alert', 'block'], 'the reloaded form shows the saved modes');
+    const card = page.locator('li.budget[data-project=guarded]');
+    assert.equal(await card.locator('[data-fact=budget-mode] dd').textContent(), 'alerts');
+    assert.equal(await card.locator('[data-fact=daily-mode] dd').textContent(), 'blocks');
+  } finally {
+    // Back as it was, through the form.
+    await page.selectOption('#be-project', 'guarded');
+    await page.selectOption('#be-budget-mode', 'block');
+    await page.selectOption('#be-daily-mode', 'alert');
+    await settle(page, () => page.click('#be-save'));
+  }
+  const back = await api('/api/admin/projects/guarded/budget');
+  assert.deepEqual([back.budget_mode, back.daily_limit_mode], ['block', 'alert']);
+  await close();
+});
+
+test('a denial made through POST /api/usage/guard shows in the guard panel with its reason and time, for the admin and for the project key', async () => {
+  const { key } = await guardedProject();
+  const before = await guardOf();
+  // 50 dollars against a budget of 5 that blocks: denied, a normal 200 answer.
+  const r = await w.fetch('/api/usage/guard', { method: 'POST', key: ADMIN_KEY, body: { project_id: 'guarded', amount: { amount: '50.00', currency: 'USD' } } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.decision, 'deny', r.text);
+  assert.equal(r.json.limiting.kind, 'budget');
+  const g = await guardOf();
+  assert.equal(g.denials.today, before.denials.today + 1);
+  assert.equal(g.denials.month, before.denials.month + 1);
+  assert.match(g.denials.last_reason, /budget/);
+  assert.match(g.denials.last_reason, /50(\.00)? USD/, 'the reason names the amount asked');
+  for (const [who, k] of [['admin', ADMIN_KEY], ['project', key]]) {
+    const { page, close } = await openPage(w);
+    await signIn(page, k);
+    const panel = guardPanel(page, who);
+    const fact = (name) => panel.locator(`[data-fact=${name}] dd`).textContent();
+    assert.equal(await fact('denials-today'), String(g.denials.today), who);
+    assert.equal(await fact('denials-month'), String(g.denials.month), who);
+    assert.equal(await panel.locator('[data-fact=last-denial] .reason').textContent(), g.denials.last_reason, who);
+    assert.equal(await fact('last-denial'), `${g.denials.last_reason} (${dateTime(g.denials.last_at, 'UTC')})`, who);
+    await close();
+  }
+});
+
+test('a reservation in flight shows in the guard panel with what it holds and when it expires, and leaves once released', async () => {
+  const { key } = await guardedProject();
+  const r = await w.fetch('/api/usage/guard', { method: 'POST', key, body: { amount: { amount: '0.40', currency: 'USD' }, reserve: true, ttl_seconds: 900, id: 'dashboard-clip-1' } });
+  assert.equal(r.status, 200, r.text);
+  assert.notEqual(r.json.decision, 'deny', r.text);
+  const id = r.json.reservation?.id;
+  assert.ok(id, r.text);
+  const g = await guardOf();
+  const held = g.reservations.find((x) => x.id === id);
+  assert.ok(held, JSON.stringify(g.reservations));
+  assert.equal(held.expires_at, r.json.reservation.expires_at);
+  assert.ok(held.holds.length > 0, JSON.stringify(held));
+  const shownHolds = (x) => x.holds.map((hold) => `${hold.limit} ${quantityText(hold.amount)}`).join(', ');
+  for (const [who, k] of [['admin', ADMIN_KEY], ['project', key]]) {
+    const { page, close } = await openPage(w);
+    await signIn(page, k);
+    const panel = guardPanel(page, who);
+    assert.equal(await panel.locator('[data-fact=reservations] dd').textContent(), `${g.reservations.length} in flight`, who);
+    const li = panel.locator(`li.reservation[data-reservation="${id}"]`);
+    assert.equal(await li.locator('.id').first().textContent(), id);
+    assert.equal(await li.locator('.holds').textContent(), ` holds ${shownHolds(held)}`, who);
+    assert.equal(await li.locator('.expires').textContent(), ` until ${dateTime(held.expires_at, 'UTC')}`, who);
+    if (who === 'project') {
+      // Released, it leaves the panel on the next load.
+      const released = await w.fetch(`/api/usage/guard/${encodeURIComponent(id)}`, { method: 'DELETE', key });
+      assert.equal(released.status, 200, released.text);
+      await settle(page, () => page.click('#refresh'));
+      const after = await guardOf(key);
+      assert.ok(!after.reservations.some((x) => x.id === id));
+      assert.equal(await panel.locator(`li.reservation[data-reservation="${id}"]`).count(), 0);
+      assert.equal(await panel.locator('[data-fact=reservations] dd').textContent(), `${after.reservations.length || 'none'} in flight`);
+    }
+    await close();
+  }
+});
+
+test('on a phone the guard panel, with a denial and a reservation, fits without sideways scrolling', async () => {
+  const { key } = await guardedProject();
+  const r = await w.fetch('/api/usage/guard', { method: 'POST', key, body: { amount: { amount: '0.25', currency: 'USD' }, reserve: true, id: 'dashboard-phone-1' } });
+  assert.equal(r.status, 200, r.text);
+  try {
+    for (const k of [ADMIN_KEY, key]) {
+      const { page, close } = await openPage(w, { viewport: { width: 390, height: 844 } });
+      await signIn(page, k);
+      const panel = guardPanel(page, k === ADMIN_KEY ? 'admin' : 'project');
+      await panel.scrollIntoViewIfNeeded();
+      assert.ok(await panel.locator('li.reservation').count() > 0);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `page is ${width}px wide`);
+      const box = await panel.boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `the guard panel fits: ${JSON.stringify(box)}`);
+      if (k === key) await screenshot(page.locator('#budgets'), 'dashboard-guard-phone.png', { docs: false });
+      await close();
+    }
+  } finally {
+    await w.fetch(`/api/usage/guard/${encodeURIComponent(r.json.reservation?.id ?? 'none')}`, { method: 'DELETE', key });
+  }
+});
+
+test('a worker without GET /api/usage/guard leaves the guard panel out quietly, for the admin and for a project key', async () => {
+  for (const k of [ADMIN_KEY, keys.ads]) {
+    const { page, rec, close } = await openPage(w);
+    await page.route('**/api/usage/guard*', (route) => route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'Not found' } } }));
+    await signIn(page, k);
+    assert.ok(rec.requests.some((u) => new URL(u).pathname === '/api/usage/guard'), 'the page asked');
+    assert.equal(await page.locator('.guard').count(), 0, 'no guard panel');
+    assert.equal(await page.locator('#budgets [role=alert]').count(), 0, 'no error shown');
+    assert.equal(await page.isVisible('#banner'), false);
+    await close();
+  }
+});
+
 test('no page made a request outside the worker\'s own origin', () => {
   assert.ok(allRequests.length > 50, `${allRequests.length} requests recorded`);
   for (const { url, origin } of allRequests) {

@@ -170,6 +170,17 @@ const optional404 = (path) => getJson(path).catch((e) => {
   throw e;
 });
 
+/**
+ * The guard's state of a project (GET /api/usage/guard: its modes, the reservations in flight,
+ * the denials of today and this month), settled: `{ ok, value }` with value null when the
+ * worker has no such route (an older worker: the panel is left out quietly), or `{ ok: false,
+ * error }`. The admin names the project; a project key reads its own.
+ */
+function guardState(projectId) {
+  return optional404(apiPath('/api/usage/guard', { project_id: projectId }))
+    .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
+}
+
 async function load() {
   const seq = ++state.seq;
   const range = currentRange();
@@ -250,7 +261,10 @@ async function loadAdmin(range) {
   const budgetsP = projectsP.then((p) => Promise.all(
     p.projects
       .filter((x) => !project_id || x.id === project_id)
-      .map((x) => getJson(`/api/admin/projects/${encodeURIComponent(x.id)}/budget`).then((b) => ({ project: x, budget: b }))),
+      .map((x) => Promise.all([
+        getJson(`/api/admin/projects/${encodeURIComponent(x.id)}/budget`),
+        guardState(x.id),
+      ]).then(([b, guard]) => ({ project: x, budget: b, guard }))),
   ));
   const results = await settle([
     ['stats', usageStats(project_id)],
@@ -299,6 +313,7 @@ async function loadAdmin(range) {
 async function loadProject(range) {
   const statsP = usageStats();
   statsP.catch(() => {}); // awaited below; a failed page of events must not leave it unhandled
+  const guardP = guardState();
   const events = [];
   let cursor;
   let pages = 0;
@@ -313,6 +328,7 @@ async function loadProject(range) {
     more = Boolean(cursor) && pages >= MAX_PAGES;
   } while (cursor && pages < MAX_PAGES);
   const stats = await statsP;
+  const guard = await guardP;
   const agg = aggregate(events, state.tz);
   // Today and this month come from the stored rollups (exact at any volume).
   let totals = agg.totals;
@@ -322,6 +338,7 @@ async function loadProject(range) {
   return {
     results: {},
     stats,
+    guard,
     totals,
     dayProvider: agg.periodProvider(state.grain),
     tables: { provider: ok(agg.provider), model: ok(agg.model), project: ok(agg.project), operation: ok(agg.operation) },
@@ -361,7 +378,7 @@ function render() {
     renderRetention(d.results.retention);
   } else {
     $('retention-note').hidden = true;
-    renderOwnBudget(d.stats?.budget);
+    renderOwnBudget(d.stats?.budget, d.guard);
     fill('plans-body', h('p', { class: 'muted', text: 'Plans are shown to the admin key only.' }));
     fill('capacity-body');
     fill('counts-month');
@@ -685,6 +702,13 @@ function textInput(id, label, attrs = {}) {
   return h('label', { for: id }, label, h('input', { id, type: 'text', autocomplete: 'off', ...attrs }));
 }
 
+/** A limit's mode: alert (the default) or block (the guard denies what would cross it). */
+function modeSelect(id, label) {
+  return h('label', { for: id }, label, h('select', { id },
+    h('option', { value: 'alert', text: 'Alert' }),
+    h('option', { value: 'block', text: 'Block (the guard denies)' })));
+}
+
 /**
  * Lists the field problems of a refused change (a 400's details) in `list`, each under the
  * label of its input when `inputs` maps the API's field (its first part) to an input id;
@@ -902,10 +926,15 @@ function renderProjectFilter(res) {
 
 // Budgets --------------------------------------------------------------------------------------
 
-/** A project key's view of its own budget (from /api/usage/stats). */
-function renderOwnBudget(b) {
+/** A project key's view of its own budget (from /api/usage/stats) and of its guard (from
+ * GET /api/usage/guard, when the worker has it). */
+function renderOwnBudget(b, guard) {
+  const g = guard?.ok ? guard.value : null;
+  const modes = g?.modes;
+  const guardPart = guard && !guard.ok ? guardError(guard.error) : g ? guardSection(g, { own: true }) : null;
   if (!b || !(b.budget || b.daily_limit)) {
-    fill('budgets-body', h('p', { class: 'muted', id: 'own-budget-none', text: 'This project has no budget. An admin sets one.' }));
+    fill('budgets-body', h('p', { class: 'muted', id: 'own-budget-none', text: 'This project has no budget. An admin sets one.' }),
+      guardPart ? h('div', { class: 'budget', id: 'own-budget' }, guardPart) : null);
     return;
   }
   const crossed = b.levels_crossed ?? [];
@@ -913,10 +942,61 @@ function renderOwnBudget(b) {
     b.budget ? bar(b.percent_used, { label: 'Budget used by this project', crossed }) : null,
     h('dl', { class: 'facts' },
       fact('Spent', spentText(b.spend, b.budget, b.percent_used), 'spent'),
+      b.budget && modes ? modeFact('Budget mode', modes.budget_mode, 'budget-mode') : null,
       fact('Month', monthText({ status: b }), 'month'),
       b.forecast ? fact('Forecast', `${money(b.forecast)} by the end of the month`, 'forecast') : null,
       b.daily_limit ? fact('Today', `${money(b.today_spend)} of the daily limit ${money(b.daily_limit)}${b.over_daily_limit ? ' (crossed)' : ''}`, 'daily') : null,
-      crossed.length ? fact('Levels crossed', crossed.join(', '), 'levels') : null)));
+      b.daily_limit && modes ? modeFact('Daily limit mode', modes.daily_limit_mode, 'daily-mode') : null,
+      crossed.length ? fact('Levels crossed', crossed.join(', '), 'levels') : null),
+    guardPart));
+}
+
+// The guard ------------------------------------------------------------------------------------
+
+/** What a limit's mode does, as one word: "alerts" (the default) or "blocks". */
+const modeWord = (mode) => (mode === 'block' ? 'blocks' : 'alerts');
+const MODE_TITLES = {
+  alert: 'Crossing it sends alerts; the guard warns but does not deny.',
+  block: 'The guard denies what would cross it (and alerts too).',
+};
+
+function modeFact(term, mode, key) {
+  const m = mode === 'block' ? 'block' : 'alert';
+  return fact(term, h('span', { class: `mode mode-${m}`, title: MODE_TITLES[m], dataset: { mode: m }, text: modeWord(m) }), key);
+}
+
+function guardError(e) {
+  return h('div', { class: 'guard' }, h('h4', { text: 'Guard' }), errorText(e));
+}
+
+/** A plan's name in the guard's modes: "heygen credits" (and the project it is kept for). */
+const planName = (p) => `${p.provider} ${p.unit ?? ''}`.trim() + (p.project_id ? '' : ' (all projects)');
+
+/**
+ * The guard's state of one project (GET /api/usage/guard): the reservations in flight, each
+ * with what it holds and when it expires; the denials today and this month (UTC) with the last
+ * one's reason; for a project key, the modes of the plans that cover it.
+ */
+function guardSection(g, { own = false } = {}) {
+  const reservations = g.reservations ?? [];
+  const denials = g.denials ?? {};
+  const plans = g.modes?.plans ?? [];
+  const hold = (x) => [h('span', { class: 'id', text: x.limit }), ` ${quantity(x.amount)}`];
+  return h('div', { class: 'guard', dataset: { guard: g.project_id ?? '' } },
+    h('h4', {}, 'Guard', h('span', { class: 'muted', text: ' (days in UTC)' })),
+    h('dl', { class: 'facts' },
+      fact('Reservations', `${reservations.length ? int(reservations.length) : 'none'} in flight`, 'reservations'),
+      fact('Denied today', int(denials.today ?? 0), 'denials-today'),
+      fact('Denied this month', int(denials.month ?? 0), 'denials-month'),
+      fact('Last denial', denials.last_reason
+        ? [h('span', { class: 'reason', text: denials.last_reason }), denials.last_at ? ` (${dateTime(denials.last_at, state.tz)})` : '']
+        : 'none', 'last-denial'),
+      own && plans.length ? fact('Plans', h('span', { class: 'levels' }, plans.map((p) =>
+        h('span', { class: `level mode-${p.mode === 'block' ? 'block' : 'alert'}`, dataset: { plan: `${p.provider}/${p.unit ?? ''}` }, text: `${planName(p)}: ${modeWord(p.mode)}` }))), 'plan-modes') : null),
+    reservations.length ? h('ul', { class: 'reservations' }, reservations.map((r) => h('li', { class: 'reservation', dataset: { reservation: r.id } },
+      h('span', { class: 'id', text: r.id }),
+      h('span', { class: 'holds' }, ' holds ', (r.holds ?? []).flatMap((x, i) => (i ? [', ', ...hold(x)] : hold(x)))),
+      h('span', { class: 'expires', text: ` until ${dateTime(r.expires_at, state.tz)}` })))) : null);
 }
 
 function bar(percentText, { label, levels = [], crossed = [] } = {}) {
@@ -934,9 +1014,18 @@ function renderBudgets(res, alerts) {
     return;
   }
   const hasRule = (b) => b.budget || b.daily_limit || b.spike_alert;
+  // A project without a budget still gets a card when its guard has something to show (a plan
+  // in block mode can deny it, an app can hold a reservation).
+  const guardActive = (g) => g?.ok && g.value && ((g.value.reservations ?? []).length || (g.value.denials?.month ?? 0) > 0 || (g.value.denials?.today ?? 0) > 0);
   const withBudget = res.value.filter((x) => hasRule(x.budget));
   const without = res.value.filter((x) => !hasRule(x.budget));
-  const items = withBudget.map(({ project, budget }) => {
+  const guardOnly = without.filter((x) => guardActive(x.guard)).map(({ project, guard }) =>
+    h('li', { class: 'budget guard-only', dataset: { project: project.id } },
+      h('h3', {}, project.name, h('span', { class: 'muted', text: ` (${project.id})` })),
+      h('p', { class: 'muted', text: 'No budget or daily limit.' }),
+      guardSection(guard.value)));
+  const guardPart = (g) => (!g ? null : g.ok ? (g.value ? guardSection(g.value) : null) : guardError(g.error));
+  const items = withBudget.map(({ project, budget, guard }) => {
     const s = budget.status ?? {};
     const crossed = s.levels_crossed ?? [];
     const levels = s.levels ?? budget.alert_levels ?? [];
@@ -947,6 +1036,7 @@ function renderBudgets(res, alerts) {
       budget.budget ? bar(s.percent_used, { label: `Budget used by ${project.name}`, levels, crossed }) : null,
       h('dl', { class: 'facts' },
         fact('Spent', spentText(s.spend, budget.budget && (s.budget ?? budget.budget), s.percent_used), 'spent'),
+        budget.budget && budget.budget_mode ? modeFact('Budget mode', budget.budget_mode, 'budget-mode') : null,
         fact('Month', monthText(budget), 'month'),
         fact('Forecast', `${money(s.forecast)} by the end of the month${s.forecast_percent ? ` (${s.forecast_percent}%)` : ''}`, 'forecast'),
         fact('Alert levels', levels.length ? h('span', { class: 'levels' }, levels.map((l) => {
@@ -954,13 +1044,16 @@ function renderBudgets(res, alerts) {
           return h('span', { class: `level${hit ? ' crossed' : ''}`, text: `${l}%${hit ? ' (crossed)' : ''}` });
         })) : 'none', 'levels'),
         s.daily_limit ? fact('Today', `${money(s.today_spend)} of the daily limit ${money(s.daily_limit)}${crossed.includes('daily') ? ' (crossed)' : ''}`, 'daily') : null,
+        budget.daily_limit && budget.daily_limit_mode ? modeFact('Daily limit mode', budget.daily_limit_mode, 'daily-mode') : null,
         budget.spike_alert ? fact('Spike alert', `at ${budget.spike_alert.percent}% of the average day of the last 7${s.baseline_daily ? ` (${money(s.baseline_daily)})` : ''}, from ${money(budget.spike_alert.min_spend)}${crossed.includes('spike') ? ': today is one (crossed)' : ''}`, 'spike') : null,
         budget.report_schedule ? fact('Spend report', `${budget.report_schedule} by email`, 'report') : null,
         (s.spend_other_currencies ?? []).length ? fact('Other currencies', `${s.spend_other_currencies.map(money).join(', ')} (not converted)`, 'other') : null,
         s.unpriced_events ? fact('Unpriced events', `${int(s.unpriced_events)} (real spend is higher)`, 'unpriced') : null,
         fact('Last alert sent', budget.last_budget_alert_sent ? dateTime(budget.last_budget_alert_sent, state.tz) : 'never', 'last-alert'),
-      ));
+      ),
+      guardPart(guard));
   });
+  items.push(...guardOnly);
   const parts = [];
   parts.push(items.length ? h('ul', { class: 'budget-list', id: 'budget-list' }, items) : h('p', { class: 'muted', text: res.value.length
     ? 'No project has a budget. Set one below, or with PATCH /api/admin/projects/{id}/budget.'
@@ -1020,6 +1113,8 @@ function budgetEditor(projects) {
     $('be-daily').value = b.daily_limit?.amount ?? '';
     $('be-emails').value = (b.alert_emails ?? []).join(', ');
     $('be-timezone').value = b.period?.timezone && b.period.timezone !== 'UTC' ? b.period.timezone : '';
+    $('be-budget-mode').value = b.budget_mode === 'block' ? 'block' : 'alert';
+    $('be-daily-mode').value = b.daily_limit_mode === 'block' ? 'block' : 'alert';
     errors.hidden = true;
     status.textContent = '';
   };
@@ -1029,7 +1124,9 @@ function budgetEditor(projects) {
     textInput('be-amount', 'Monthly budget', { inputmode: 'decimal', placeholder: 'none' }),
     textInput('be-currency', 'Currency', { maxlength: '3', size: '4' }),
     textInput('be-levels', 'Alert at (%)', { placeholder: '50, 80, 100' }),
+    modeSelect('be-budget-mode', 'Past the budget'),
     textInput('be-daily', 'Daily limit', { inputmode: 'decimal', placeholder: 'none' }),
+    modeSelect('be-daily-mode', 'Past the daily limit'),
     textInput('be-emails', 'Alert emails', { placeholder: 'ops@example.com, lead@example.com' }),
     textInput('be-timezone', 'Time zone', { placeholder: 'UTC' }),
     h('button', { type: 'submit', id: 'be-save', class: 'primary', text: 'Save budget' }),
@@ -1045,6 +1142,8 @@ function budgetEditor(projects) {
       daily_limit: value('be-daily') ? { amount: value('be-daily'), currency } : null,
       alert_emails: value('be-emails').split(/[\s,;]+/).filter(Boolean),
       timezone: value('be-timezone') || null,
+      budget_mode: $('be-budget-mode').value,
+      daily_limit_mode: $('be-daily-mode').value,
     };
     const button = $('be-save');
     button.disabled = true;
@@ -1056,7 +1155,7 @@ function budgetEditor(projects) {
       await load();
     } catch (err) {
       status.textContent = `Not saved: ${err.message}`;
-      showProblems(errors, err, { budget: 'be-amount', alert_levels: 'be-levels', daily_limit: 'be-daily', alert_emails: 'be-emails', timezone: 'be-timezone' });
+      showProblems(errors, err, { budget: 'be-amount', alert_levels: 'be-levels', daily_limit: 'be-daily', alert_emails: 'be-emails', timezone: 'be-timezone', budget_mode: 'be-budget-mode', daily_limit_mode: 'be-daily-mode' });
     } finally {
       button.disabled = false;
     }
@@ -1136,6 +1235,8 @@ function renderPlans(subs, capacity) {
           fact('Remaining', q(s.remaining), 'remaining'),
           s.overage ? fact('Past the allotment', `${q(s.overage.units)}: ${money(s.overage.cost)} at ${s.overage.price} ${s.monthly_fee?.currency ?? ''} per ${quantity(s.overage.per)} ${unit}`, 'overage') : null,
           fact('Available', `${q(s.available)} (after a reserve of ${q(s.reserve)})`, 'available'),
+          // Whether the guard denies use past the reserve (older workers leave the mode out).
+          s.mode ? modeFact('Mode', s.mode, 'mode') : null,
           s.term
             ? fact(s.expired ? 'Expired' : 'Expires', s.expired ? s.term.expires : `${s.term.expires} (${s.period?.days_left ?? '—'} days left; a one-time credit from ${s.term.starts})`, 'expires')
             : fact('Resets', `${resetDay}${s.period?.days_left !== undefined ? ` (${s.period.days_left} days left)` : ''}`, 'resets'),
