@@ -9,7 +9,9 @@ let w;
 const posts = [];
 const down = new Set();
 before(async () => {
+  // Alerts at ingest time are off (INGEST_ALERTS): the checks these tests make send them.
   w = await startWorker({
+    bindings: { INGEST_ALERTS: 'off' },
     outbound: async (request) => {
       posts.push({ url: request.url, headers: Object.fromEntries(request.headers), body: await request.text() });
       return new Response('ok', { status: down.has(request.url) ? 500 : 200 });

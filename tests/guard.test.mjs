@@ -154,3 +154,27 @@ test('a request that crosses 80% sends the alert before any cron, once, with six
   assert.equal(eighty.length, 1, JSON.stringify(sent.map((a) => [a.level, a.channel, a.status])));
   assert.deepEqual([eighty[0].recipient, eighty[0].status], ['ops@example.com', 'sent']);
 });
+
+test('the request that reaches the daily limit sends its alert after the answer; with INGEST_ALERTS off only a check does', async () => {
+  const key = await project('g-daily', { daily_limit: { amount: '1', currency: 'USD' }, alert_emails: ['day@example.com'] });
+  assert.equal((await record(key, { provider: 'acme', cost: '0.60', currency: 'USD' })).status, 201);
+  assert.equal((await record(key, { provider: 'acme', cost: '0.50', currency: 'USD' })).status, 201);
+  await until('the daily alert', async () => (await admin('/api/admin/alerts?project_id=g-daily')).json.alerts.some((a) => a.level === 'daily'));
+  const off = await startWorker({ bindings: { INGEST_ALERTS: 'off' } });
+  try {
+    const c = await off.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'quiet', name: 'quiet', daily_limit: { amount: '1', currency: 'USD' }, alert_emails: ['q@example.com'] } });
+    assert.equal(c.status, 201, c.text);
+    const k = (await off.fetch('/api/admin/projects/quiet/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+    for (const cost of ['0.60', '0.50']) {
+      const r = await off.fetch('/api/usage', { method: 'POST', key: k, body: { provider: 'acme', cost, currency: 'USD' } });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.json.guard.state, cost === '0.50' ? 'warn' : 'ok', 'the state is answered either way');
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual((await off.fetch('/api/admin/alerts?project_id=quiet', { key: ADMIN_KEY })).json.alerts, []);
+    const check = await off.fetch('/api/admin/usage/check-budgets?project_id=quiet', { method: 'POST', key: ADMIN_KEY });
+    assert.equal(check.json.projects[0].action, 'sent');
+  } finally {
+    await off.dispose();
+  }
+});

@@ -2,11 +2,12 @@
 //!
 //! Each isolate keeps, per project, a [`Watch`] taken from a dry run of the budget check at
 //! most a minute ago, and adds each recorded cost to it: the common case (nothing near a
-//! level) reads nothing from D1. When a request reaches a level, or the watch was taken
-//! afresh (once a minute per project and isolate: the safety net for plan levels, capacity
-//! floors and spikes, which the watch does not follow), the budget check runs in Send mode
-//! after the answer (`wait_until`). Its claims are atomic, so however many requests cross
-//! together, and whatever the cron does at the same moment, each alert goes out once.
+//! level) reads nothing from D1. When a request brings the project to a budget level, the
+//! budget or its daily limit, the project's check runs in Send mode after the answer
+//! (`wait_until`). Its claims are atomic, so however many requests cross together, and
+//! whatever the cron or a manual check does at the same moment, each alert goes out once.
+//! Plan levels, capacity floors and spikes are left to the cron and the manual check.
+//! `INGEST_ALERTS = "off"` turns the ingest-time check off.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -40,12 +41,18 @@ struct Taken {
 
 thread_local! {
     static WATCHES: RefCell<TtlCache<Taken>> = RefCell::new(TtlCache::new(WATCH_MS, 1000));
-    /// When this isolate last ran the whole check after an answer: at most once a minute.
-    static LAST_FULL_CHECK: std::cell::Cell<i64> = const { std::cell::Cell::new(i64::MIN) };
 }
 
 fn now_ms() -> i64 {
     super::d1::now().timestamp_millis()
+}
+
+/// Whether alerts go out at ingest time: on unless the var `INGEST_ALERTS` is `off` (the cron
+/// and the manual check still send them).
+fn ingest_alerts(env: &Env) -> bool {
+    env.var("INGEST_ALERTS")
+        .map(|v| v.to_string().trim() != "off")
+        .unwrap_or(true)
 }
 
 /// A project's watch, from a dry run of its check (which sees the usage just stored).
@@ -54,7 +61,7 @@ async fn take(
     env: &Env,
     clock: &impl Clock,
     project: &ProjectId,
-) -> Result<Option<Watch>, CoreError> {
+) -> Result<Option<(Watch, Vec<i128>)>, CoreError> {
     let Some(settings) = store.budget(project).await? else {
         return Ok(None);
     };
@@ -74,12 +81,11 @@ async fn take(
         .projects
         .first()
         .filter(|c| c.error.is_none())
-        .map(|c| Watch::of(c, &settings)))
+        .map(|c| (Watch::of(c, &settings), Watch::levels_of(c))))
 }
 
-/// Runs the budget check in Send mode after the answer: for one project when it reached a
-/// level, for everything when the watch was taken afresh (plans and capacity included).
-fn check_later(env: &Env, ctx: &Context, only: Option<ProjectId>) {
+/// Runs the project's budget check in Send mode after the answer.
+fn check_later(env: &Env, ctx: &Context, project: ProjectId) {
     let env = env.clone();
     ctx.wait_until(async move {
         let state = match AppState::load(&env) {
@@ -98,7 +104,7 @@ fn check_later(env: &Env, ctx: &Context, only: Option<ProjectId>) {
             &SystemEntropy,
             &alert_config(&env),
             Mode::Send,
-            only.as_ref(),
+            Some(&project),
         )
         .await;
         match result {
@@ -132,7 +138,6 @@ pub async fn after_ingest(
         }
     }
     let mut worst: (State, Option<&'static str>) = (State::Ok, None);
-    let mut full_check = false;
     for (project, stored) in costs {
         let Ok(project) = ProjectId::parse(project) else {
             continue;
@@ -152,12 +157,19 @@ pub async fn after_ingest(
                 (taken, reached)
             }
             None => match take(store, env, clock, &project).await {
-                Ok(watch) => {
-                    full_check = true;
-                    // Taken afresh: a level it shows crossed may be this request's doing,
-                    // so the project's check runs (its claims know what was sent).
-                    let crossed = watch.as_ref().is_some_and(|w| w.crossed);
-                    (Taken { watch, at_ms: now }, crossed)
+                Ok(taken) => {
+                    // Taken after this request was stored: it reached a level when one lies
+                    // between the spend before it and the spend now.
+                    let reached = taken.as_ref().is_some_and(|(watch, levels)| {
+                        let cost: i128 = stored
+                            .iter()
+                            .filter(|c| c.currency == watch.currency)
+                            .map(|c| c.nanos)
+                            .sum();
+                        watch.reached_by(cost, levels)
+                    });
+                    let watch = taken.map(|(watch, _)| watch);
+                    (Taken { watch, at_ms: now }, reached)
                 }
                 Err(e) => {
                     worker::console_error!("guard state of {project} not read: {e}");
@@ -172,14 +184,9 @@ pub async fn after_ingest(
             }
         }
         WATCHES.with(|w| w.borrow_mut().put(project.as_str(), taken, now));
-        if reached {
-            check_later(env, ctx, Some(project));
+        if reached && ingest_alerts(env) {
+            check_later(env, ctx, project);
         }
-    }
-    let now = now_ms();
-    if full_check && now - LAST_FULL_CHECK.with(|c| c.get()) >= WATCH_MS {
-        LAST_FULL_CHECK.with(|c| c.set(now));
-        check_later(env, ctx, None);
     }
     json!({"state": worst.0.as_str(), "limiting": worst.1})
 }

@@ -83,6 +83,34 @@ impl Watch {
         }
     }
 
+    /// Whether the last `cost` recorded, already counted in this watch (taken after it was
+    /// stored), is what brought the spend to a level: a level between the spend before it and
+    /// the spend now, or the daily limit between today's before and now.
+    pub fn reached_by(&self, cost: i128, levels: &[i128]) -> bool {
+        if cost <= 0 {
+            return false;
+        }
+        let before = self.spend - cost;
+        let by_budget = levels.iter().any(|at| before < *at && *at <= self.spend);
+        let by_daily = self
+            .daily
+            .is_some_and(|(limit, _)| self.today - cost < limit && limit <= self.today);
+        by_budget || by_daily
+    }
+
+    /// The amounts of every budget level of `check` (the budget itself included), crossed or not.
+    pub fn levels_of(check: &ProjectCheck) -> Vec<i128> {
+        match check.budget {
+            Some(budget) => check
+                .levels
+                .iter()
+                .map(|p| div_round_half_even(budget.nanos * i128::from(*p), 100))
+                .chain([budget.nanos])
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// Adds a recorded cost; `true` when it reaches a level not reached before, so that the
     /// check must run now. Costs in other currencies count for nothing here.
     pub fn add(&mut self, cost: Money) -> bool {
@@ -160,6 +188,24 @@ mod tests {
         assert!(w.add(usd(20)));
         assert_eq!(w.state(), (State::Warn, Some("budget")));
         assert!(!w.add(usd(5)), "nothing left to reach");
+    }
+
+    #[test]
+    fn a_watch_taken_after_a_request_tells_whether_that_request_reached_a_level() {
+        let mut w = watch(LimitMode::Alert);
+        w.spend = 81_000_000_000;
+        w.today = 10_000_000_000;
+        let levels = [80_000_000_000, 100_000_000_000];
+        assert!(w.reached_by(2_000_000_000, &levels), "79 -> 81 crosses 80");
+        assert!(
+            !w.reached_by(500_000_000, &levels),
+            "80.5 -> 81 crosses nothing"
+        );
+        w.today = 31_000_000_000;
+        assert!(
+            w.reached_by(2_000_000_000, &[]),
+            "today 29 -> 31 reaches the daily 30"
+        );
     }
 
     #[test]
