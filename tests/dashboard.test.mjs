@@ -1286,7 +1286,14 @@ test('the alert log shows what each alert email said, its plain text opened in p
   assert.equal(used.status, 201, used.text);
   const checked = await admin('/api/admin/usage/check-budgets?project_id=alerted');
   assert.equal(checked.status, 200, checked.text);
-  const log = (await api('/api/admin/alerts?project_id=alerted')).alerts;
+  // The request that crossed the budget sends its alerts after its answer, or the check does:
+  // wait until both channels are in the log.
+  let log = [];
+  for (let i = 0; i < 100; i += 1) {
+    log = (await api('/api/admin/alerts?project_id=alerted')).alerts;
+    if (log.some((a) => a.channel === 'email') && log.some((a) => a.channel === 'slack')) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const emails = log.filter((a) => a.channel === 'email');
   assert.ok(emails.length > 0, JSON.stringify(log));
   const { page, close } = await openPage(w);

@@ -115,8 +115,13 @@ test('on another PORT the alert email links the dashboard on that port, and its 
   const checked = await admin('/api/admin/usage/check-budgets?project_id=devsh', { method: 'POST' });
   assert.equal(checked.status, 200, checked.text);
 
-  const log = (await admin('/api/admin/alerts?project_id=devsh')).json.alerts;
-  const email = log.find((a) => a.channel === 'email');
+  // The crossing request sends the alert after its answer, or the check does: wait for it.
+  let email;
+  for (let i = 0; i < 100 && !email; i += 1) {
+    email = (await admin('/api/admin/alerts?project_id=devsh')).json.alerts.find((a) => a.channel === 'email');
+    if (!email) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(email, 'an email alert in the log');
   assert.equal(email.status, 'sent', email.error);
   assert.equal(email.recipient, 'dev@example.com');
   assert.ok(email.text_body.includes(`${base}/?project=devsh`), email.text_body);
