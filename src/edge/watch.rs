@@ -3,10 +3,10 @@
 //! Each isolate keeps, per project, a [`Watch`] taken from a dry run of the budget check at
 //! most a minute ago, and adds each recorded cost to it: the common case (nothing near a
 //! level) reads nothing from D1. When a request brings the project to a budget level, the
-//! budget or its daily limit, the project's check runs in Send mode after the answer
+//! budget, its daily limit or its spike rule's threshold, the project's check runs in Send mode after the answer
 //! (`wait_until`). Its claims are atomic, so however many requests cross together, and
 //! whatever the cron or a manual check does at the same moment, each alert goes out once.
-//! Plan levels, capacity floors and spikes are left to the cron and the manual check.
+//! Plan levels and capacity floors are left to the cron and the manual check.
 //! `INGEST_ALERTS = "off"` turns the ingest-time check off.
 
 use std::cell::RefCell;

@@ -25,6 +25,9 @@ pub struct Watch {
     pub next_levels: Vec<i128>,
     /// Some level was crossed already (this month or today).
     pub crossed: bool,
+    /// Today's spend at which the spike rule fires (its percent of the baseline day, and at
+    /// least its minimum), when the project has one and a baseline.
+    pub spike_at: Option<i128>,
 }
 
 /// A project's guard state, as the ingest answer carries it.
@@ -66,9 +69,18 @@ impl Watch {
                 .collect(),
             None => Vec::new(),
         };
-        if let Some((limit, _)) = daily.filter(|(limit, _)| *limit > today) {
-            // The daily limit counts today's spend: kept apart as the distance from today.
-            next_levels.push(spend + (limit - today));
+        let spike_at = match (settings.spike, check.baseline_daily) {
+            (Some(rule), Some(baseline)) if baseline.nanos > 0 && baseline.currency == currency => {
+                let by_percent = (i128::from(rule.percent) * baseline.nanos + 99) / 100;
+                Some(by_percent.max(rule.min_spend.nanos))
+            }
+            _ => None,
+        };
+        // Today's thresholds count today's spend: kept as the distance from today.
+        for at in daily.map(|(limit, _)| limit).into_iter().chain(spike_at) {
+            if at > today {
+                next_levels.push(spend + (at - today));
+            }
         }
         next_levels.sort_unstable();
         next_levels.dedup();
@@ -80,6 +92,7 @@ impl Watch {
             today,
             next_levels,
             crossed: !check.levels_crossed.is_empty(),
+            spike_at,
         }
     }
 
@@ -92,10 +105,10 @@ impl Watch {
         }
         let before = self.spend - cost;
         let by_budget = levels.iter().any(|at| before < *at && *at <= self.spend);
-        let by_daily = self
-            .daily
-            .is_some_and(|(limit, _)| self.today - cost < limit && limit <= self.today);
-        by_budget || by_daily
+        let today = |at: i128| self.today - cost < at && at <= self.today;
+        let by_daily = self.daily.is_some_and(|(limit, _)| today(limit));
+        let by_spike = self.spike_at.is_some_and(today);
+        by_budget || by_daily || by_spike
     }
 
     /// The amounts of every budget level of `check` (the budget itself included), crossed or not.
@@ -169,6 +182,7 @@ mod tests {
             today: 0,
             next_levels: vec![30_000_000_000, 80_000_000_000, 100_000_000_000],
             crossed: false,
+            spike_at: None,
         }
     }
 
@@ -205,6 +219,16 @@ mod tests {
         assert!(
             w.reached_by(2_000_000_000, &[]),
             "today 29 -> 31 reaches the daily 30"
+        );
+        w.daily = None;
+        w.spike_at = Some(30_500_000_000);
+        assert!(
+            w.reached_by(1_000_000_000, &[]),
+            "today 30 -> 31 reaches the spike at 30.5"
+        );
+        assert!(
+            !w.reached_by(400_000_000, &[]),
+            "today 30.6 -> 31 was past it already"
         );
     }
 
