@@ -298,7 +298,7 @@ pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
     }
 }
 
-/// The providers of the built-in catalog (a test keeps the list equal to `data/prices.json`;
+/// The providers of the curated catalog (a test keeps the list equal to `data/prices.json`;
 /// it is a constant because [`canonical_provider`] runs while that catalog is being read).
 pub const BUILTIN_PROVIDERS: [&str; 9] = [
     "anthropic",
@@ -329,7 +329,27 @@ pub fn canonical_provider(name: &str) -> String {
         }
         "eleven_labs" | "11labs" => "elevenlabs".to_string(),
         "hume_ai" | "humeai" => "hume".to_string(),
-        "openai-tts" | "azure-openai" => "openai".to_string(),
+        "openai-tts" | "azure-openai" | "text-completion-openai" => "openai".to_string(),
+        // LiteLLM's labels and the names apps use for the providers its catalog prices.
+        "bedrock_converse" | "aws-bedrock" | "amazon-bedrock" | "aws_bedrock" => {
+            "bedrock".to_string()
+        }
+        "azure_text" => "azure".to_string(),
+        "cohere_chat" => "cohere".to_string(),
+        "text-completion-codestral" => "codestral".to_string(),
+        "text-completion-inception" => "inception".to_string(),
+        "fireworks" | "fireworks-ai" | "fireworks_ai-embedding-models" => {
+            "fireworks_ai".to_string()
+        }
+        "together" | "together-ai" | "togetherai" => "together_ai".to_string(),
+        "workers-ai" | "workers_ai" | "workersai" | "cloudflare-workers-ai" => {
+            "cloudflare".to_string()
+        }
+        "x-ai" | "grok" => "xai".to_string(),
+        "mistralai" | "mistral-ai" => "mistral".to_string(),
+        // Vertex AI is Google's: its Gemini models and the partner models it hosts
+        // (`vertex_ai-anthropic_models`, `vertex_ai-language-models`, ...).
+        other if other.starts_with("vertex_ai-") => "google".to_string(),
         other => {
             // A built-in provider's name in words ("Open AI", "Eleven Labs") or followed by
             // "AI" ("Hume AI", "Lahajati AI").
@@ -601,10 +621,14 @@ impl Catalog {
 /// aliases (`gpt-4o-mini-2024-07-18`, `claude-3-5-sonnet-20241022`).
 pub fn candidate_names(provider: &str, model: &str) -> Vec<String> {
     let mut names = vec![model.to_string()];
-    for prefix in [format!("{provider}/"), "models/".to_string()] {
-        if let Some(rest) = model.strip_prefix(&prefix) {
+    // `{provider}/`, or another name of the provider (`gemini/` and `vertex_ai/` of Google).
+    if let Some((segment, rest)) = model.split_once('/') {
+        if !rest.is_empty() && super::litellm::prefix_names(segment, provider) {
             names.push(rest.to_string());
         }
+    }
+    if let Some(rest) = model.strip_prefix("models/") {
+        names.push(rest.to_string());
     }
     let stems: Vec<String> = names.iter().filter_map(|n| strip_date_suffix(n)).collect();
     names.extend(stems);
@@ -749,7 +773,16 @@ pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>
 
 /// The built-in catalog, parsed once. The file is checked by tests; should it ever fail to
 /// parse at run time, the catalog is empty and every event is unpriced (never $0).
+///
+/// Under the curated entries lies the bundled LiteLLM layer ([`super::bundled`]): every model
+/// LiteLLM prices that the curated file does not name.
 pub fn builtin() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::new(super::bundled::under(curated().entries().to_vec())))
+}
+
+/// The curated catalog alone (`data/prices.json`), parsed once.
+pub fn curated() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     CATALOG.get_or_init(|| Catalog::new(parse_catalog_file(BUILTIN_SOURCE).unwrap_or_default()))
 }
