@@ -522,19 +522,35 @@ pub struct Catalog {
     by_model: HashMap<String, HashMap<String, Vec<usize>>>,
     /// provider -> alias -> model.
     aliases: HashMap<String, HashMap<String, String>>,
+    /// A layer under these entries whose names these entries never share (the bundled
+    /// LiteLLM layer under the curated catalog), parsed entry by entry when asked for.
+    lower: Option<&'static super::bundled::Layer>,
 }
 
 impl Catalog {
     /// Every provider with at least one entry, sorted.
     pub fn providers(&self) -> Vec<String> {
         let mut out: Vec<String> = self.by_model.keys().cloned().collect();
+        out.extend(self.lower.into_iter().flat_map(|l| l.providers().cloned()));
         out.sort();
+        out.dedup();
         out
     }
 
     /// Whether any entry prices `provider`.
     pub fn has_provider(&self, provider: &str) -> bool {
-        self.by_model.contains_key(provider)
+        self.by_model.contains_key(provider) || self.lower.is_some_and(|l| l.has_provider(provider))
+    }
+
+    /// Every `(provider, model)` the catalog prices, unsorted, without parsing a lazy entry.
+    pub fn names(&self) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = self
+            .by_model
+            .iter()
+            .flat_map(|(p, models)| models.keys().map(move |m| (p.as_str(), m.as_str())))
+            .collect();
+        out.extend(self.lower.into_iter().flat_map(|l| l.names()));
+        out
     }
 
     pub fn new(entries: Vec<PriceEntry>) -> Self {
@@ -581,6 +597,7 @@ impl Catalog {
             .get(provider)
             .and_then(|aliases| aliases.get(model))
             .map(String::as_str)
+            .or_else(|| self.lower.and_then(|l| l.knows(provider, model)))
     }
 
     fn indexes(&self, provider: &str, model: &str) -> &[usize] {
@@ -593,10 +610,15 @@ impl Catalog {
 
     /// Entries of a canonical model, oldest first.
     pub fn history(&self, provider: &str, model: &str) -> Vec<&PriceEntry> {
-        self.indexes(provider, model)
+        let own: Vec<&PriceEntry> = self
+            .indexes(provider, model)
             .iter()
             .map(|&i| &self.entries[i])
-            .collect()
+            .collect();
+        match self.lower {
+            Some(lower) if own.is_empty() => lower.history(provider, model),
+            _ => own,
+        }
     }
 
     /// The entry of a canonical model in force on `day`, optionally only of one origin.
@@ -608,8 +630,14 @@ impl Catalog {
         keep: impl Fn(&PriceEntry) -> bool,
     ) -> Option<&PriceEntry> {
         // Indexes are sorted by date: the last one not after `day` is in force.
-        self.indexes(provider, model)
-            .iter()
+        let own = self.indexes(provider, model);
+        if own.is_empty() {
+            return self
+                .lower
+                .and_then(|l| l.in_force(provider, model, day))
+                .filter(|e| keep(e));
+        }
+        own.iter()
             .rev()
             .map(|&i| &self.entries[i])
             .find(|e| e.effective_from <= day && keep(e))
@@ -778,7 +806,11 @@ pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>
 /// LiteLLM prices that the curated file does not name.
 pub fn builtin() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::new(super::bundled::under(curated().entries().to_vec())))
+    CATALOG.get_or_init(|| {
+        let mut catalog = curated().clone();
+        catalog.lower = Some(super::bundled::layer());
+        catalog
+    })
 }
 
 /// The curated catalog alone (`data/prices.json`), parsed once.

@@ -231,16 +231,16 @@ pub fn effective_catalog(custom: &[PriceEntry], filter: &PriceFilter) -> Vec<Pri
         _ => None,
     };
     let mut models: Vec<(String, String)> = custom_catalog
-        .entries()
-        .iter()
-        .chain(builtin.entries())
-        .filter(|e| filter.provider.as_ref().is_none_or(|p| *p == e.provider))
-        .filter(|e| {
-            canonical_model
-                .as_ref()
-                .is_none_or(|m| *m == e.model || e.aliases.contains(m))
+        .names()
+        .into_iter()
+        .chain(builtin.names())
+        .filter(|(p, _)| filter.provider.as_ref().is_none_or(|f| f == p))
+        .filter(|(p, m)| {
+            canonical_model.as_ref().is_none_or(|c| {
+                c == m || book.canonical_model(p, c).is_some_and(|found| found == *m)
+            })
         })
-        .map(|e| (e.provider.clone(), e.model.clone()))
+        .map(|(p, m)| (p.to_string(), m.to_string()))
         .collect();
     models.sort();
     models.dedup();
