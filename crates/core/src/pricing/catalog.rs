@@ -523,15 +523,19 @@ pub struct Catalog {
     /// provider -> alias -> model.
     aliases: HashMap<String, HashMap<String, String>>,
     /// A layer under these entries whose names these entries never share (the bundled
-    /// LiteLLM layer under the curated catalog), parsed entry by entry when asked for.
-    lower: Option<&'static super::bundled::Layer>,
+    /// LiteLLM layer under the curated catalog), parsed entry by entry when asked for, and indexed only when a name is not found above.
+    lower: Option<fn() -> &'static super::bundled::Layer>,
 }
 
 impl Catalog {
     /// Every provider with at least one entry, sorted.
     pub fn providers(&self) -> Vec<String> {
         let mut out: Vec<String> = self.by_model.keys().cloned().collect();
-        out.extend(self.lower.into_iter().flat_map(|l| l.providers().cloned()));
+        out.extend(
+            self.lower
+                .into_iter()
+                .flat_map(|l| l().providers().cloned()),
+        );
         out.sort();
         out.dedup();
         out
@@ -539,7 +543,8 @@ impl Catalog {
 
     /// Whether any entry prices `provider`.
     pub fn has_provider(&self, provider: &str) -> bool {
-        self.by_model.contains_key(provider) || self.lower.is_some_and(|l| l.has_provider(provider))
+        self.by_model.contains_key(provider)
+            || self.lower.is_some_and(|l| l().has_provider(provider))
     }
 
     /// Every `(provider, model)` the catalog prices, unsorted, without parsing a lazy entry.
@@ -549,7 +554,7 @@ impl Catalog {
             .iter()
             .flat_map(|(p, models)| models.keys().map(move |m| (p.as_str(), m.as_str())))
             .collect();
-        out.extend(self.lower.into_iter().flat_map(|l| l.names()));
+        out.extend(self.lower.into_iter().flat_map(|l| l().names()));
         out
     }
 
@@ -597,7 +602,7 @@ impl Catalog {
             .get(provider)
             .and_then(|aliases| aliases.get(model))
             .map(String::as_str)
-            .or_else(|| self.lower.and_then(|l| l.knows(provider, model)))
+            .or_else(|| self.lower.and_then(|l| l().knows(provider, model)))
     }
 
     fn indexes(&self, provider: &str, model: &str) -> &[usize] {
@@ -616,7 +621,7 @@ impl Catalog {
             .map(|&i| &self.entries[i])
             .collect();
         match self.lower {
-            Some(lower) if own.is_empty() => lower.history(provider, model),
+            Some(lower) if own.is_empty() => lower().history(provider, model),
             _ => own,
         }
     }
@@ -634,7 +639,7 @@ impl Catalog {
         if own.is_empty() {
             return self
                 .lower
-                .and_then(|l| l.in_force(provider, model, day))
+                .and_then(|l| l().in_force(provider, model, day))
                 .filter(|e| keep(e));
         }
         own.iter()
@@ -808,7 +813,7 @@ pub fn builtin() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     CATALOG.get_or_init(|| {
         let mut catalog = curated().clone();
-        catalog.lower = Some(super::bundled::layer());
+        catalog.lower = Some(super::bundled::layer);
         catalog
     })
 }
