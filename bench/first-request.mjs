@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const body = {
-  provider: 'openai', model: 'gpt-4o', timestamp: '2026-06-01T10:00:00Z',
+  provider: process.env.BENCH_PROVIDER ?? 'openai', model: process.env.BENCH_MODEL ?? 'gpt-4o', timestamp: '2026-06-01T10:00:00Z',
   input_tokens: 1000, output_tokens: 100,
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

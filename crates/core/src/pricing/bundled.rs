@@ -101,6 +101,7 @@ impl Layer {
         };
         // provider|model -> the LiteLLM key that owns the name.
         let mut owner: HashMap<String, &str> = HashMap::new();
+        let mut providers: HashMap<&str, String> = HashMap::new();
         for line in text
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -111,8 +112,15 @@ impl Layer {
             else {
                 continue;
             };
-            let label = (!label.is_empty()).then_some(label);
-            let provider = super::litellm::provider_for(label, key);
+            // About 170 labels for thousands of lines: each is resolved once.
+            let provider = if label.is_empty() {
+                super::litellm::provider_for(None, key)
+            } else {
+                providers
+                    .entry(label)
+                    .or_insert_with(|| super::litellm::provider_for(Some(label), key))
+                    .clone()
+            };
             let mut model = super::litellm::model_for(key, &provider);
             let mut name = format!("{provider}|{model}");
             if owner.get(&name).is_some_and(|k| *k != key) {
