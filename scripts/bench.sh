@@ -8,10 +8,15 @@ bash scripts/setup.sh
 bash scripts/build.sh
 echo "== pricing engine (host, one core)"
 cargo run --release --locked --quiet -p spend-core --example bench_pricing
+echo "== bundled LiteLLM layer start-up (host)"
+cargo run --release --locked --quiet -p spend-core --example bench_bundled
 echo "== ingestion core (host, one core)"
 cargo run --release --locked --quiet -p spend-core --example bench_ingest
 echo "== HTTP under wrangler dev"
 node bench/http.mjs
+echo "== first request of a fresh isolate (Miniflare)"
+node bench/first-request.mjs
+BENCH_PROVIDER=mistral BENCH_MODEL=mistral-large-latest node bench/first-request.mjs
 echo "== ingestion under wrangler dev"
 node bench/ingest.mjs
 echo "== reports over 1,000,000 events under wrangler dev"

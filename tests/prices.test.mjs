@@ -168,15 +168,25 @@ test('bad prices and bad import files get a 400 naming the entry and field and c
   const imports = [
     [{ raw: '{"gpt-x": {', headers: { 'content-type': 'application/json' } }, null],
     [{ body: [1, 2, 3] }, 'body'],
-    [{ body: { 'gpt-x': { litellm_provider: 'openai', input_cost_per_token: 'free' } } }, 'gpt-x.input_cost_per_token'],
-    [{ body: { 'gpt-x': 5 } }, 'gpt-x'],
-    // A field kept with the entry is bounded: 2 MB of it would pass D1's value limit.
-    [{ body: { 'gpt-x': { litellm_provider: 'openai', mode: 'x'.repeat(100_000), input_cost_per_token: 1e-6 } } }, 'gpt-x.mode'],
   ];
   for (const [options, field] of imports) {
     const r = await w.fetch('/api/admin/prices/import', { method: 'POST', key: ADMIN_KEY, ...options });
     assert.equal(r.status, 400, r.text);
     if (field) assert.ok(r.json.error.details.some((d) => d.field === field), `${field} in ${r.text}`);
+  }
+  // An odd entry never blocks the file: it is skipped, and the answer says which and why.
+  const odd = [
+    [{ 'gpt-x': { litellm_provider: 'openai', input_cost_per_token: 'free' } }, 'input_cost_per_token'],
+    [{ 'gpt-x': 5 }, 'expected an object'],
+    // A field kept with the entry is bounded: 2 MB of it would pass D1's value limit.
+    [{ 'gpt-x': { litellm_provider: 'openai', mode: 'x'.repeat(100_000), input_cost_per_token: 1e-6 } }, 'gpt-x.mode'],
+  ];
+  for (const [body, reason] of odd) {
+    const r = await w.fetch('/api/admin/prices/import', { method: 'POST', key: ADMIN_KEY, body });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.imported, 0);
+    assert.equal(r.json.skipped[0].key, 'gpt-x');
+    assert.ok(r.json.skipped[0].reason.includes(reason), r.text);
   }
   const badDate = await w.fetch('/api/admin/prices/import?effective_from=2025-02-30', { method: 'POST', key: ADMIN_KEY, body: {} });
   assert.equal(badDate.status, 400);

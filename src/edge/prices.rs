@@ -10,10 +10,11 @@ use crate::core::kernel::clock::Clock;
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
 use crate::core::kernel::query::{only_known, param, parse_day, parse_flag, QueryPairs};
+use crate::core::pricing::bundled;
 use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
-use crate::core::pricing::prices::{effective_catalog, import_litellm, lookups_for, PriceFilter};
+use crate::core::pricing::prices::{effective_page, import_litellm, lookups_for, PriceFilter};
 use crate::core::pricing::store::PriceStore;
 use crate::core::usage::event::{EventInput, EventRules};
 use crate::core::usage::price::{price_event, QuoteView};
@@ -39,7 +40,39 @@ pub async fn list_prices(
     principal: &Principal,
     query: &QueryPairs,
 ) -> Result<Response, CoreError> {
-    only_known(query, &["provider", "model", "on", "history", "project_id"])?;
+    only_known(
+        query,
+        &[
+            "provider",
+            "model",
+            "on",
+            "history",
+            "project_id",
+            "model_prefix",
+            "mode",
+            "limit",
+            "cursor",
+        ],
+    )?;
+    let limit = match param(query, "limit") {
+        Some(v) => Some(
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| CoreError::invalid("limit", "must be an integer from 1 to 1000"))?,
+        ),
+        None => None,
+    };
+    let after = match param(query, "cursor") {
+        Some(c) => Some(
+            c.split_once('/')
+                .map(|(p, m)| (p.to_string(), m.to_string()))
+                .ok_or_else(|| {
+                    CoreError::invalid("cursor", "expected a next_cursor of this route")
+                })?,
+        ),
+        None => None,
+    };
     let requested = project_param(query)?;
     let project = principal.scope_to(requested.as_ref())?;
     let on = match param(query, "on") {
@@ -52,17 +85,25 @@ pub async fn list_prices(
         on,
         history: flag(query, "history")?,
         project,
+        model_prefix: param(query, "model_prefix").map(str::to_ascii_lowercase),
+        mode: param(query, "mode").map(str::to_ascii_lowercase),
+        after,
+        limit,
     };
     let custom = store.list_custom_prices().await?;
-    let prices = effective_catalog(&custom, &filter);
+    let page = effective_page(&custom, &filter);
+    let litellm = bundled::header();
     ok(
         200,
         &json!({
             "on": filter.on,
             "history": filter.history,
             "builtin_catalog_read_on": builtin_read_on(),
-            "count": prices.len(),
-            "prices": prices,
+            "litellm_version": litellm.version,
+            "litellm_read_on": litellm.read_on,
+            "count": page.prices.len(),
+            "next_cursor": page.next_cursor,
+            "prices": page.prices,
         }),
     )
 }

@@ -298,7 +298,7 @@ pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
     }
 }
 
-/// The providers of the built-in catalog (a test keeps the list equal to `data/prices.json`;
+/// The providers of the curated catalog (a test keeps the list equal to `data/prices.json`;
 /// it is a constant because [`canonical_provider`] runs while that catalog is being read).
 pub const BUILTIN_PROVIDERS: [&str; 9] = [
     "anthropic",
@@ -329,7 +329,27 @@ pub fn canonical_provider(name: &str) -> String {
         }
         "eleven_labs" | "11labs" => "elevenlabs".to_string(),
         "hume_ai" | "humeai" => "hume".to_string(),
-        "openai-tts" | "azure-openai" => "openai".to_string(),
+        "openai-tts" | "azure-openai" | "text-completion-openai" => "openai".to_string(),
+        // LiteLLM's labels and the names apps use for the providers its catalog prices.
+        "bedrock_converse" | "aws-bedrock" | "amazon-bedrock" | "aws_bedrock" => {
+            "bedrock".to_string()
+        }
+        "azure_text" => "azure".to_string(),
+        "cohere_chat" => "cohere".to_string(),
+        "text-completion-codestral" => "codestral".to_string(),
+        "text-completion-inception" => "inception".to_string(),
+        "fireworks" | "fireworks-ai" | "fireworks_ai-embedding-models" => {
+            "fireworks_ai".to_string()
+        }
+        "together" | "together-ai" | "togetherai" => "together_ai".to_string(),
+        "workers-ai" | "workers_ai" | "workersai" | "cloudflare-workers-ai" => {
+            "cloudflare".to_string()
+        }
+        "x-ai" | "grok" => "xai".to_string(),
+        "mistralai" | "mistral-ai" => "mistral".to_string(),
+        // Vertex AI is Google's: its Gemini models and the partner models it hosts
+        // (`vertex_ai-anthropic_models`, `vertex_ai-language-models`, ...).
+        other if other.starts_with("vertex_ai-") => "google".to_string(),
         other => {
             // A built-in provider's name in words ("Open AI", "Eleven Labs") or followed by
             // "AI" ("Hume AI", "Lahajati AI").
@@ -502,19 +522,40 @@ pub struct Catalog {
     by_model: HashMap<String, HashMap<String, Vec<usize>>>,
     /// provider -> alias -> model.
     aliases: HashMap<String, HashMap<String, String>>,
+    /// A layer under these entries whose names these entries never share (the bundled
+    /// LiteLLM layer under the curated catalog), parsed entry by entry when asked for, and indexed only when a name is not found above.
+    lower: Option<fn() -> &'static super::bundled::Layer>,
 }
 
 impl Catalog {
     /// Every provider with at least one entry, sorted.
     pub fn providers(&self) -> Vec<String> {
         let mut out: Vec<String> = self.by_model.keys().cloned().collect();
+        out.extend(
+            self.lower
+                .into_iter()
+                .flat_map(|l| l().providers().cloned()),
+        );
         out.sort();
+        out.dedup();
         out
     }
 
     /// Whether any entry prices `provider`.
     pub fn has_provider(&self, provider: &str) -> bool {
         self.by_model.contains_key(provider)
+            || self.lower.is_some_and(|l| l().has_provider(provider))
+    }
+
+    /// Every `(provider, model)` the catalog prices, unsorted, without parsing a lazy entry.
+    pub fn names(&self) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = self
+            .by_model
+            .iter()
+            .flat_map(|(p, models)| models.keys().map(move |m| (p.as_str(), m.as_str())))
+            .collect();
+        out.extend(self.lower.into_iter().flat_map(|l| l().names()));
+        out
     }
 
     pub fn new(entries: Vec<PriceEntry>) -> Self {
@@ -561,6 +602,7 @@ impl Catalog {
             .get(provider)
             .and_then(|aliases| aliases.get(model))
             .map(String::as_str)
+            .or_else(|| self.lower.and_then(|l| l().knows(provider, model)))
     }
 
     fn indexes(&self, provider: &str, model: &str) -> &[usize] {
@@ -573,10 +615,15 @@ impl Catalog {
 
     /// Entries of a canonical model, oldest first.
     pub fn history(&self, provider: &str, model: &str) -> Vec<&PriceEntry> {
-        self.indexes(provider, model)
+        let own: Vec<&PriceEntry> = self
+            .indexes(provider, model)
             .iter()
             .map(|&i| &self.entries[i])
-            .collect()
+            .collect();
+        match self.lower {
+            Some(lower) if own.is_empty() => lower().history(provider, model),
+            _ => own,
+        }
     }
 
     /// The entry of a canonical model in force on `day`, optionally only of one origin.
@@ -588,8 +635,14 @@ impl Catalog {
         keep: impl Fn(&PriceEntry) -> bool,
     ) -> Option<&PriceEntry> {
         // Indexes are sorted by date: the last one not after `day` is in force.
-        self.indexes(provider, model)
-            .iter()
+        let own = self.indexes(provider, model);
+        if own.is_empty() {
+            return self
+                .lower
+                .and_then(|l| l().in_force(provider, model, day))
+                .filter(|e| keep(e));
+        }
+        own.iter()
             .rev()
             .map(|&i| &self.entries[i])
             .find(|e| e.effective_from <= day && keep(e))
@@ -601,10 +654,14 @@ impl Catalog {
 /// aliases (`gpt-4o-mini-2024-07-18`, `claude-3-5-sonnet-20241022`).
 pub fn candidate_names(provider: &str, model: &str) -> Vec<String> {
     let mut names = vec![model.to_string()];
-    for prefix in [format!("{provider}/"), "models/".to_string()] {
-        if let Some(rest) = model.strip_prefix(&prefix) {
+    // `{provider}/`, or another name of the provider (`gemini/` and `vertex_ai/` of Google).
+    if let Some((segment, rest)) = model.split_once('/') {
+        if !rest.is_empty() && super::litellm::prefix_names(segment, provider) {
             names.push(rest.to_string());
         }
+    }
+    if let Some(rest) = model.strip_prefix("models/") {
+        names.push(rest.to_string());
     }
     let stems: Vec<String> = names.iter().filter_map(|n| strip_date_suffix(n)).collect();
     names.extend(stems);
@@ -749,7 +806,20 @@ pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>
 
 /// The built-in catalog, parsed once. The file is checked by tests; should it ever fail to
 /// parse at run time, the catalog is empty and every event is unpriced (never $0).
+///
+/// Under the curated entries lies the bundled LiteLLM layer ([`super::bundled`]): every model
+/// LiteLLM prices that the curated file does not name.
 pub fn builtin() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let mut catalog = curated().clone();
+        catalog.lower = Some(super::bundled::layer);
+        catalog
+    })
+}
+
+/// The curated catalog alone (`data/prices.json`), parsed once.
+pub fn curated() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     CATALOG.get_or_init(|| Catalog::new(parse_catalog_file(BUILTIN_SOURCE).unwrap_or_default()))
 }

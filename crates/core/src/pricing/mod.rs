@@ -20,6 +20,7 @@
 //! Money follows the rule in [`crate::kernel::money`]: each component exact to 10^-18, the event's
 //! sum rounded once, half to even, to a nano-unit.
 
+pub mod bundled;
 pub mod catalog;
 pub mod litellm;
 pub mod memory;

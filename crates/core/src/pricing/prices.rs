@@ -115,7 +115,6 @@ pub async fn import_litellm(
     let import =
         litellm::convert(body, &effective_from.to_string()).map_err(CoreError::Validation)?;
     let mut entries = Vec::new();
-    let mut errors = Vec::new();
     let mut skipped = import.skipped;
     for input in import.entries {
         if providers.is_some_and(|ps| !ps.contains(&input.provider)) {
@@ -126,24 +125,16 @@ pub async fn import_litellm(
         let name = key.rsplit_once(": ").map_or(key.as_str(), |(_, k)| k);
         match input.parse(name, Origin::Builtin) {
             Ok(e) => entries.push(with_custom_origin(e, project.as_ref())),
-            Err(es) => {
-                // Names LiteLLM uses that this product cannot store are skipped, not fatal.
-                if es
+            // One odd entry never blocks the others: it is skipped with its problems.
+            Err(es) => skipped.push(Skipped {
+                key: name.to_string(),
+                reason: es
                     .iter()
-                    .all(|e| e.field.ends_with("model") || e.field.ends_with("provider"))
-                {
-                    skipped.push(Skipped {
-                        key,
-                        reason: es[0].message.clone(),
-                    });
-                } else {
-                    errors.extend(es);
-                }
-            }
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
         }
-    }
-    if !errors.is_empty() {
-        return Err(CoreError::Validation(errors));
     }
     // One entry per (provider, model): LiteLLM lists some models under several keys.
     entries.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
@@ -203,11 +194,30 @@ pub struct PriceFilter {
     pub on: NaiveDate,
     pub history: bool,
     pub project: Option<ProjectId>,
+    /// Models whose name starts with this (`claude-`, `@cf/meta/`).
+    pub model_prefix: Option<String>,
+    /// Entries of this LiteLLM mode (`chat`, `embedding`, `audio_transcription`, ...).
+    pub mode: Option<String>,
+    /// A page: models after this `provider/model` cursor, at most `limit` of them.
+    pub after: Option<(String, String)>,
+    pub limit: Option<usize>,
+}
+
+/// One page of the effective catalog and the cursor of the next page, if any.
+pub struct PricePage {
+    pub prices: Vec<PriceView>,
+    pub next_cursor: Option<String>,
 }
 
 /// The effective catalog: for each model, the entry in force on the day (or every entry with
 /// `history`), custom entries first.
 pub fn effective_catalog(custom: &[PriceEntry], filter: &PriceFilter) -> Vec<PriceView> {
+    effective_page(custom, filter).prices
+}
+
+/// The effective catalog, one page at a time: models in `provider/model` order; only the
+/// models of the page are resolved (the bundled layer parses an entry when first listed).
+pub fn effective_page(custom: &[PriceEntry], filter: &PriceFilter) -> PricePage {
     let builtin = builtin();
     let visible: Vec<PriceEntry> = custom
         .iter()
@@ -231,30 +241,59 @@ pub fn effective_catalog(custom: &[PriceEntry], filter: &PriceFilter) -> Vec<Pri
         _ => None,
     };
     let mut models: Vec<(String, String)> = custom_catalog
-        .entries()
-        .iter()
-        .chain(builtin.entries())
-        .filter(|e| filter.provider.as_ref().is_none_or(|p| *p == e.provider))
-        .filter(|e| {
-            canonical_model
-                .as_ref()
-                .is_none_or(|m| *m == e.model || e.aliases.contains(m))
+        .names()
+        .into_iter()
+        .chain(builtin.names())
+        .filter(|(p, _)| filter.provider.as_ref().is_none_or(|f| f == p))
+        .filter(|(p, m)| {
+            canonical_model.as_ref().is_none_or(|c| {
+                c == m || book.canonical_model(p, c).is_some_and(|found| found == *m)
+            })
         })
-        .map(|e| (e.provider.clone(), e.model.clone()))
+        .filter(|(_, m)| {
+            filter
+                .model_prefix
+                .as_ref()
+                .is_none_or(|x| m.starts_with(x.as_str()))
+        })
+        .filter(|(p, m)| {
+            filter
+                .after
+                .as_ref()
+                .is_none_or(|(ap, am)| (*p, *m) > (ap.as_str(), am.as_str()))
+        })
+        .map(|(p, m)| (p.to_string(), m.to_string()))
         .collect();
     models.sort();
     models.dedup();
     let mut out = Vec::new();
+    let mut next_cursor = None;
+    let wanted = |e: &PriceEntry| {
+        filter
+            .mode
+            .as_ref()
+            .is_none_or(|m| e.mode.as_deref() == Some(m.as_str()))
+    };
+    let mut listed = 0usize;
     for (provider, model) in models {
+        if filter.limit.is_some_and(|l| listed >= l) {
+            next_cursor = out
+                .last()
+                .map(|v: &PriceView| format!("{}/{}", v.entry.provider, v.entry.model));
+            break;
+        }
         if filter.history {
+            let before = out.len();
             for layer in [&custom_catalog, builtin] {
                 out.extend(
                     layer
                         .history(&provider, &model)
                         .into_iter()
+                        .filter(|e| wanted(e))
                         .map(PriceView::from),
                 );
             }
+            listed += usize::from(out.len() > before);
             continue;
         }
         let at = filter
@@ -263,10 +302,16 @@ pub fn effective_catalog(custom: &[PriceEntry], filter: &PriceFilter) -> Vec<Pri
             .map(|t| t.and_utc())
             .unwrap_or_default();
         if let Ok(entry) = book.resolve(&provider, &model, at, filter.project.as_ref()) {
-            out.push(PriceView::from(entry));
+            if wanted(entry) {
+                out.push(PriceView::from(entry));
+                listed += 1;
+            }
         }
     }
-    out
+    PricePage {
+        prices: out,
+        next_cursor,
+    }
 }
 
 /// The price of one event: the computed quote (or why there is none) and the cost the client

@@ -615,12 +615,96 @@ proptest! {
 }
 
 #[test]
-fn the_builtin_provider_list_names_every_provider_of_the_catalog_and_no_other() {
+fn the_curated_provider_list_names_every_provider_of_the_curated_catalog_and_no_other() {
     assert_eq!(
-        builtin().providers(),
+        super::catalog::curated().providers(),
         super::catalog::BUILTIN_PROVIDERS
             .iter()
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
+    );
+}
+
+/// LiteLLM's per-token price (decimal text) per million tokens, exactly; `None` for float
+/// noise beyond 18 decimal places.
+fn litellm_per_million(text: &str) -> Option<crate::kernel::money::Decimal> {
+    let d = crate::kernel::money::Decimal::parse(text).ok()?;
+    let per_million = if d.scale >= 6 {
+        format!("{}e-{}", d.mantissa, d.scale - 6)
+    } else {
+        format!("{}e{}", d.mantissa, 6 - d.scale)
+    };
+    crate::kernel::money::Decimal::parse(&per_million).ok()
+}
+
+/// Every LiteLLM key with a per-token price, as a client sends it: LiteLLM's provider label
+/// and the key itself, with the key's input and output prices.
+fn litellm_token_cases() -> Vec<(String, String, Option<String>, Option<String>)> {
+    super::bundled::text()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|line| {
+            let c: Vec<&str> = line.split('\t').collect();
+            let field = |name: &str| {
+                c[4].split(' ')
+                    .find_map(|p| p.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                    .map(str::to_string)
+            };
+            let (input, output) = (
+                field("input_cost_per_token"),
+                field("output_cost_per_token"),
+            );
+            let label = if c[2].is_empty() {
+                super::litellm::provider_for(None, c[1])
+            } else {
+                c[2].to_string()
+            };
+            (input.is_some() || output.is_some())
+                .then(|| (label, c[1].to_ascii_lowercase(), input, output))
+        })
+        .collect()
+}
+
+#[test]
+fn litellm_per_token_entries_resolve_by_label_and_key_to_litellms_exact_prices() {
+    let none = Catalog::default();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    let at = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let cases = litellm_token_cases();
+    let mut exact = 0;
+    let mut misses = Vec::new();
+    for (label, key, input, output) in &cases {
+        let provider = super::catalog::canonical_provider(label);
+        let Ok(entry) = book.resolve(&provider, key, at, None) else {
+            misses.push(format!("{label} {key}: unpriced"));
+            continue;
+        };
+        let same = |kind: UsageKind, text: &Option<String>| match text {
+            None => true,
+            Some(t) => match (litellm_per_million(t), &entry.rates[kind.index()]) {
+                (Some(want), Some(rate)) => rate.per == 1_000_000 && rate.price == want,
+                (_, None) => crate::kernel::money::Decimal::parse(t).is_ok_and(|d| d.mantissa == 0),
+                // Float noise: priced with LiteLLM's entry, rounded at 18 decimals per token.
+                (None, Some(_)) => entry
+                    .notes
+                    .as_deref()
+                    .is_some_and(|n| n.contains(t.as_str())),
+            },
+        };
+        if same(UsageKind::InputTokens, input) && same(UsageKind::OutputTokens, output) {
+            exact += 1;
+        } else {
+            misses.push(format!("{label} {key}: {:?}", entry.source));
+        }
+    }
+    assert!(cases.len() > 3_500, "{} cases", cases.len());
+    let share = exact as f64 / cases.len() as f64;
+    assert!(
+        share >= 0.99,
+        "{exact} of {} exact; misses: {misses:#?}",
+        cases.len()
     );
 }
