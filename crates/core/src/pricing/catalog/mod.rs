@@ -14,6 +14,12 @@ use crate::kernel::error::{FieldError, Problems};
 use crate::kernel::input::DecimalText;
 use crate::kernel::money::{Currency, Decimal};
 
+mod builtin;
+mod names;
+
+pub use builtin::*;
+pub use names::*;
+
 /// The largest price of one `per` quantity accepted (a million currency units).
 const MAX_PRICE_PICO: i128 = 1_000_000 * 1_000_000_000_000;
 
@@ -276,94 +282,6 @@ pub struct EntryInput {
     pub counting: Option<CountingInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
-}
-
-/// Lower-case slugs: `a-z`, `0-9`, `.`, `-`, `_`, `/`, `:` and `@`, up to 128 characters.
-pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
-    let lower = text.trim().to_ascii_lowercase();
-    let valid = !lower.is_empty()
-        && lower.len() <= 128
-        && lower
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
-    if valid {
-        Ok(lower)
-    } else {
-        Err(FieldError::new(
-            field,
-            format!(
-                "`{text}` is not a valid name (1-128 of a-z, 0-9, '.', '-', '_', '/', ':', '@')"
-            ),
-        ))
-    }
-}
-
-/// The providers of the curated catalog (a test keeps the list equal to `data/prices.json`;
-/// it is a constant because [`canonical_provider`] runs while that catalog is being read).
-pub const BUILTIN_PROVIDERS: [&str; 9] = [
-    "anthropic",
-    "elevenlabs",
-    "google",
-    "google-cloud",
-    "heygen",
-    "hume",
-    "lahajati",
-    "loudly",
-    "openai",
-];
-
-/// Words typed apart joined with hyphens: "Eleven Labs" is `Eleven-Labs`.
-pub fn joined_words(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join("-")
-}
-
-/// The provider slug for the names clients use.
-pub fn canonical_provider(name: &str) -> String {
-    let joined = joined_words(name);
-    match joined.as_str() {
-        "gemini" | "google-ai" | "google_ai" | "google-ai-studio" | "vertex_ai" | "vertex-ai"
-        | "googleai" => "google".to_string(),
-        "claude" => "anthropic".to_string(),
-        "google_cloud" | "googlecloud" | "gcp" | "google-cloud-speech" => {
-            "google-cloud".to_string()
-        }
-        "eleven_labs" | "11labs" => "elevenlabs".to_string(),
-        "hume_ai" | "humeai" => "hume".to_string(),
-        "openai-tts" | "azure-openai" | "text-completion-openai" => "openai".to_string(),
-        // LiteLLM's labels and the names apps use for the providers its catalog prices.
-        "bedrock_converse" | "aws-bedrock" | "amazon-bedrock" | "aws_bedrock" => {
-            "bedrock".to_string()
-        }
-        "azure_text" => "azure".to_string(),
-        "cohere_chat" => "cohere".to_string(),
-        "text-completion-codestral" => "codestral".to_string(),
-        "text-completion-inception" => "inception".to_string(),
-        "fireworks" | "fireworks-ai" | "fireworks_ai-embedding-models" => {
-            "fireworks_ai".to_string()
-        }
-        "together" | "together-ai" | "togetherai" => "together_ai".to_string(),
-        "workers-ai" | "workers_ai" | "workersai" | "cloudflare-workers-ai" => {
-            "cloudflare".to_string()
-        }
-        "x-ai" | "grok" => "xai".to_string(),
-        "mistralai" | "mistral-ai" => "mistral".to_string(),
-        // Vertex AI is Google's: its Gemini models and the partner models it hosts
-        // (`vertex_ai-anthropic_models`, `vertex_ai-language-models`, ...).
-        other if other.starts_with("vertex_ai-") => "google".to_string(),
-        other => {
-            // A built-in provider's name in words ("Open AI", "Eleven Labs") or followed by
-            // "AI" ("Hume AI", "Lahajati AI").
-            let known = |n: &str| BUILTIN_PROVIDERS.contains(&n);
-            let unsplit = other.replace('-', "");
-            if other.contains('-') && known(&unsplit) {
-                unsplit
-            } else if let Some(name) = other.strip_suffix("-ai").filter(|n| known(n)) {
-                name.to_string()
-            } else {
-                other.to_string()
-            }
-        }
-    }
 }
 
 fn parse_date(field: String, text: &str) -> Result<NaiveDate, FieldError> {
@@ -772,66 +690,4 @@ impl<'a> PriceBook<'a> {
             }
         })
     }
-}
-
-/// The shape of `data/prices.json`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CatalogFile {
-    pub schema: u32,
-    pub read_on: String,
-    pub entries: Vec<EntryInput>,
-}
-
-const BUILTIN_SOURCE: &str = include_str!("../../../../data/prices.json");
-
-/// Parses and validates a catalog file; every problem is named by its entry and field.
-pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>> {
-    let file: CatalogFile =
-        serde_json::from_str(text).map_err(|e| vec![FieldError::new("catalog", e.to_string())])?;
-    let mut entries = Vec::new();
-    let mut errors = Vec::new();
-    for (i, input) in file.entries.iter().enumerate() {
-        match input.parse(&format!("entries[{i}]"), Origin::Builtin) {
-            Ok(e) => entries.push(e),
-            Err(mut es) => errors.append(&mut es),
-        }
-    }
-    if errors.is_empty() {
-        Ok(entries)
-    } else {
-        Err(errors)
-    }
-}
-
-/// The built-in catalog, parsed once. The file is checked by tests; should it ever fail to
-/// parse at run time, the catalog is empty and every event is unpriced (never $0).
-///
-/// Under the curated entries lies the bundled LiteLLM layer ([`super::bundled`]): every model
-/// LiteLLM prices that the curated file does not name.
-pub fn builtin() -> &'static Catalog {
-    static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| {
-        let mut catalog = curated().clone();
-        catalog.lower = Some(super::bundled::layer);
-        catalog
-    })
-}
-
-/// The curated catalog alone (`data/prices.json`), parsed once.
-pub fn curated() -> &'static Catalog {
-    static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::new(parse_catalog_file(BUILTIN_SOURCE).unwrap_or_default()))
-}
-
-/// The date the built-in catalog was read from its sources.
-pub fn builtin_read_on() -> String {
-    serde_json::from_str::<CatalogFile>(BUILTIN_SOURCE)
-        .map(|f| f.read_on)
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-pub(crate) fn builtin_source() -> &'static str {
-    BUILTIN_SOURCE
 }

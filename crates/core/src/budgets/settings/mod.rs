@@ -22,6 +22,12 @@ use crate::kernel::input::{valid_email, MAX_EMAILS};
 use crate::kernel::limits::LimitMode;
 use crate::kernel::money::{Currency, Money};
 
+mod new_project;
+mod view;
+
+pub use new_project::*;
+pub use view::*;
+
 /// The alert window: at most one alert per project and level within it (the seed rule).
 pub const ALERT_WINDOW_HOURS: i64 = 24;
 /// The most alert levels one project may have.
@@ -528,133 +534,6 @@ impl BudgetPatch {
     }
 }
 
-/// The settings as the API shows them.
-#[derive(Debug, Clone, Serialize)]
-pub struct BudgetView {
-    pub project_id: String,
-    pub project_name: String,
-    pub budget: Option<Money>,
-    /// The budget when it is in US dollars (the seed teams' field).
-    pub budget_threshold_usd: Option<String>,
-    pub budget_alert_threshold_percent: u16,
-    /// Every level the check uses (100 always included).
-    pub alert_levels: Vec<u16>,
-    pub daily_limit: Option<Money>,
-    pub period: serde_json::Value,
-    pub alert_emails: Vec<String>,
-    pub webhook_url: Option<String>,
-    /// Verify the `x-ast-signature` header of webhook calls with this.
-    pub webhook_secret: Option<String>,
-    /// The Slack incoming webhook alerts also go to.
-    pub slack_webhook_url: Option<String>,
-    /// The Discord incoming webhook alerts also go to.
-    pub discord_webhook_url: Option<String>,
-    pub last_budget_alert_sent: Option<DateTime<Utc>>,
-    /// `weekly`, `monthly`, or null: the spend report emailed to `alert_emails`.
-    pub report_schedule: Option<ReportSchedule>,
-    pub spike_alert: Option<SpikeRule>,
-    /// `alert` or `block`: whether the guard denies what would cross the budget.
-    pub budget_mode: LimitMode,
-    pub daily_limit_mode: LimitMode,
-}
-
-impl BudgetView {
-    pub fn new(s: &BudgetSettings) -> Self {
-        BudgetView {
-            project_id: s.project_id.as_str().to_string(),
-            project_name: s.project_name.clone(),
-            budget: s.amount,
-            budget_threshold_usd: s
-                .amount
-                .filter(|m| m.currency == Currency::USD)
-                .map(|m| m.amount_string()),
-            budget_alert_threshold_percent: s.alert_threshold_percent,
-            alert_levels: s.effective_levels(),
-            daily_limit: s.daily_limit,
-            period: serde_json::json!({
-                "kind": "calendar_month",
-                "timezone": s.timezone.clone().unwrap_or_else(|| "UTC".into()),
-            }),
-            alert_emails: s.emails.clone(),
-            webhook_url: s.webhook_url.clone(),
-            webhook_secret: s.webhook_secret.clone(),
-            slack_webhook_url: s.chat.slack.clone(),
-            discord_webhook_url: s.chat.discord.clone(),
-            last_budget_alert_sent: s.last_alert_sent,
-            report_schedule: s.report_schedule,
-            spike_alert: s.spike,
-            budget_mode: s.budget_mode,
-            daily_limit_mode: s.daily_limit_mode,
-        }
-    }
-}
-
-/// One attempt to alert, as the log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AlertRecord {
-    pub id: String,
-    pub project_id: String,
-    pub level: String,
-    /// `email`, `webhook`, `slack` or `discord`.
-    pub channel: String,
-    pub recipient: String,
-    /// `sent` or `failed`.
-    pub status: String,
-    pub error: Option<String>,
-    pub subject: Option<String>,
-    pub text_body: Option<String>,
-    pub html_body: Option<String>,
-    pub payload: Option<String>,
-    pub spend: String,
-    pub budget: String,
-    pub currency: String,
-    pub percent_used: String,
-    pub created_at: String,
-}
-
-/// An alert's place among the claims and in the log: its scope (a project id, or `plans`)
-/// and its level.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct AlertKey {
-    pub scope: String,
-    pub level: String,
-}
-
-impl AlertKey {
-    pub fn new(scope: impl Into<String>, level: impl Into<String>) -> Self {
-        Self {
-            scope: scope.into(),
-            level: level.into(),
-        }
-    }
-}
-
-/// What a run of alerts writes when it is done.
-#[derive(Debug, Clone, Default)]
-pub struct Settlement {
-    /// The run's claim: only its own claims are given back.
-    pub claim_id: String,
-    pub at: DateTime<Utc>,
-    pub records: Vec<AlertRecord>,
-    pub released: Vec<AlertKey>,
-    /// Projects whose `last_budget_alert_sent` becomes `at`.
-    pub alerted: Vec<ProjectId>,
-}
-
-impl Settlement {
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.released.is_empty() && self.alerted.is_empty()
-    }
-}
-
-/// A project whose budget settings could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableBudget {
-    pub project_id: String,
-    pub project_name: String,
-    pub error: String,
-}
-
 /// The window start: a claim older than this may be taken again.
 pub fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
     now - Duration::hours(ALERT_WINDOW_HOURS)
@@ -671,91 +550,6 @@ pub async fn get_budget(store: &impl BudgetStore, id: &str) -> Result<BudgetSett
         .budget(&project)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("project `{id}`")))
-}
-
-/// The fields of `POST /api/admin/projects` that belong to the project itself; any other
-/// field is a budget setting, taken as `PATCH .../budget` takes it.
-const PROJECT_FIELDS: [&str; 4] = ["id", "name", "description", "client"];
-/// Budget fields the project's own body has always accepted.
-const PROJECT_BUDGET_FIELDS: [&str; 2] = ["budget_threshold_usd", "budget_alert_threshold_percent"];
-
-/// `POST /api/admin/projects`: the project, and the budget settings given with it.
-#[derive(Debug)]
-pub struct NewProjectWithBudget {
-    pub project: NewProjectRequest,
-    /// `None` when the body sets only what a project alone holds.
-    pub budget: Option<BudgetPatch>,
-}
-
-/// Parses the body of `POST /api/admin/projects`: the project's own fields, and every budget
-/// setting (alert emails, levels, daily limit, time zone, webhook, Slack and Discord, report
-/// schedule, spike rule) in one call. Every problem of either part is named.
-pub fn parse_new_project(body: &[u8]) -> Result<NewProjectWithBudget, CoreError> {
-    let fields: Map<String, Value> = parse_json(body)?;
-    let settings_given = fields.keys().any(|k| {
-        !PROJECT_FIELDS.contains(&k.as_str()) && !PROJECT_BUDGET_FIELDS.contains(&k.as_str())
-    });
-    if !settings_given {
-        return Ok(NewProjectWithBudget {
-            project: parse_json(body)?,
-            budget: None,
-        });
-    }
-    let (own, budget): (Map<String, Value>, Map<String, Value>) = fields
-        .into_iter()
-        .partition(|(k, _)| PROJECT_FIELDS.contains(&k.as_str()));
-    let encode = |m: Map<String, Value>| serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
-    match (
-        parse_json::<NewProjectRequest>(&encode(own)),
-        parse_json::<BudgetPatch>(&encode(budget)),
-    ) {
-        (Ok(project), Ok(budget)) => Ok(NewProjectWithBudget {
-            project,
-            budget: Some(budget),
-        }),
-        (Err(a), Err(b)) => Err(merge_problems(a, b)),
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
-}
-
-/// One error naming the fields of both.
-fn merge_problems(a: CoreError, b: CoreError) -> CoreError {
-    let details = |e: CoreError| match e {
-        CoreError::Validation(d) | CoreError::MalformedBody { details: d, .. } => Ok(d),
-        other => Err(other),
-    };
-    match (details(a), details(b)) {
-        (Ok(mut a), Ok(b)) => {
-            a.extend(b);
-            CoreError::Validation(a)
-        }
-        (Err(e), _) | (_, Err(e)) => e,
-    }
-}
-
-/// The settings of a project that has just been created: its budget, the default level, and
-/// nothing else.
-pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
-    BudgetSettings {
-        project_id: project.id.clone(),
-        project_name: project.name.clone(),
-        project_client: project.client.clone(),
-        amount: project.budget_threshold_usd,
-        currency: Currency::USD,
-        alert_threshold_percent: project.budget_alert_threshold_percent,
-        levels: Vec::new(),
-        daily_limit: None,
-        timezone: None,
-        emails: Vec::new(),
-        webhook_url: None,
-        webhook_secret: None,
-        chat: ChatUrls::default(),
-        last_alert_sent: None,
-        report_schedule: None,
-        spike: None,
-        budget_mode: LimitMode::Alert,
-        daily_limit_mode: LimitMode::Alert,
-    }
 }
 
 /// Creates a project with its budget settings in one call: every field of both is checked

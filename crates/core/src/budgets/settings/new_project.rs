@@ -1,0 +1,89 @@
+//! `POST /api/admin/projects` with budget settings: the body split into the project and its settings.
+
+use super::*;
+
+/// The fields of `POST /api/admin/projects` that belong to the project itself; any other
+/// field is a budget setting, taken as `PATCH .../budget` takes it.
+pub(super) const PROJECT_FIELDS: [&str; 4] = ["id", "name", "description", "client"];
+/// Budget fields the project's own body has always accepted.
+pub(super) const PROJECT_BUDGET_FIELDS: [&str; 2] =
+    ["budget_threshold_usd", "budget_alert_threshold_percent"];
+
+/// `POST /api/admin/projects`: the project, and the budget settings given with it.
+#[derive(Debug)]
+pub struct NewProjectWithBudget {
+    pub project: NewProjectRequest,
+    /// `None` when the body sets only what a project alone holds.
+    pub budget: Option<BudgetPatch>,
+}
+
+/// Parses the body of `POST /api/admin/projects`: the project's own fields, and every budget
+/// setting (alert emails, levels, daily limit, time zone, webhook, Slack and Discord, report
+/// schedule, spike rule) in one call. Every problem of either part is named.
+pub fn parse_new_project(body: &[u8]) -> Result<NewProjectWithBudget, CoreError> {
+    let fields: Map<String, Value> = parse_json(body)?;
+    let settings_given = fields.keys().any(|k| {
+        !PROJECT_FIELDS.contains(&k.as_str()) && !PROJECT_BUDGET_FIELDS.contains(&k.as_str())
+    });
+    if !settings_given {
+        return Ok(NewProjectWithBudget {
+            project: parse_json(body)?,
+            budget: None,
+        });
+    }
+    let (own, budget): (Map<String, Value>, Map<String, Value>) = fields
+        .into_iter()
+        .partition(|(k, _)| PROJECT_FIELDS.contains(&k.as_str()));
+    let encode = |m: Map<String, Value>| serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
+    match (
+        parse_json::<NewProjectRequest>(&encode(own)),
+        parse_json::<BudgetPatch>(&encode(budget)),
+    ) {
+        (Ok(project), Ok(budget)) => Ok(NewProjectWithBudget {
+            project,
+            budget: Some(budget),
+        }),
+        (Err(a), Err(b)) => Err(merge_problems(a, b)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// One error naming the fields of both.
+pub(super) fn merge_problems(a: CoreError, b: CoreError) -> CoreError {
+    let details = |e: CoreError| match e {
+        CoreError::Validation(d) | CoreError::MalformedBody { details: d, .. } => Ok(d),
+        other => Err(other),
+    };
+    match (details(a), details(b)) {
+        (Ok(mut a), Ok(b)) => {
+            a.extend(b);
+            CoreError::Validation(a)
+        }
+        (Err(e), _) | (_, Err(e)) => e,
+    }
+}
+
+/// The settings of a project that has just been created: its budget, the default level, and
+/// nothing else.
+pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
+    BudgetSettings {
+        project_id: project.id.clone(),
+        project_name: project.name.clone(),
+        project_client: project.client.clone(),
+        amount: project.budget_threshold_usd,
+        currency: Currency::USD,
+        alert_threshold_percent: project.budget_alert_threshold_percent,
+        levels: Vec::new(),
+        daily_limit: None,
+        timezone: None,
+        emails: Vec::new(),
+        webhook_url: None,
+        webhook_secret: None,
+        chat: ChatUrls::default(),
+        last_alert_sent: None,
+        report_schedule: None,
+        spike: None,
+        budget_mode: LimitMode::Alert,
+        daily_limit_mode: LimitMode::Alert,
+    }
+}

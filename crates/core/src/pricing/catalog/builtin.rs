@@ -1,0 +1,65 @@
+//! The built-in catalog: the curated `data/prices.json` compiled in, with the bundled LiteLLM layer under it.
+
+use super::*;
+
+/// The shape of `data/prices.json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    pub schema: u32,
+    pub read_on: String,
+    pub entries: Vec<EntryInput>,
+}
+
+pub(super) const BUILTIN_SOURCE: &str = include_str!("../../../../../data/prices.json");
+
+/// Parses and validates a catalog file; every problem is named by its entry and field.
+pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>> {
+    let file: CatalogFile =
+        serde_json::from_str(text).map_err(|e| vec![FieldError::new("catalog", e.to_string())])?;
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for (i, input) in file.entries.iter().enumerate() {
+        match input.parse(&format!("entries[{i}]"), Origin::Builtin) {
+            Ok(e) => entries.push(e),
+            Err(mut es) => errors.append(&mut es),
+        }
+    }
+    if errors.is_empty() {
+        Ok(entries)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The built-in catalog, parsed once. The file is checked by tests; should it ever fail to
+/// parse at run time, the catalog is empty and every event is unpriced (never $0).
+///
+/// Under the curated entries lies the bundled LiteLLM layer ([`crate::pricing::bundled`]): every model
+/// LiteLLM prices that the curated file does not name.
+pub fn builtin() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let mut catalog = curated().clone();
+        catalog.lower = Some(crate::pricing::bundled::layer);
+        catalog
+    })
+}
+
+/// The curated catalog alone (`data/prices.json`), parsed once.
+pub fn curated() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::new(parse_catalog_file(BUILTIN_SOURCE).unwrap_or_default()))
+}
+
+/// The date the built-in catalog was read from its sources.
+pub fn builtin_read_on() -> String {
+    serde_json::from_str::<CatalogFile>(BUILTIN_SOURCE)
+        .map(|f| f.read_on)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) fn builtin_source() -> &'static str {
+    BUILTIN_SOURCE
+}

@@ -1,0 +1,91 @@
+//! Provider and model names as apps send them: normalized, joined, canonical.
+
+use super::*;
+
+/// Lower-case slugs: `a-z`, `0-9`, `.`, `-`, `_`, `/`, `:` and `@`, up to 128 characters.
+pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
+    let lower = text.trim().to_ascii_lowercase();
+    let valid = !lower.is_empty()
+        && lower.len() <= 128
+        && lower
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
+    if valid {
+        Ok(lower)
+    } else {
+        Err(FieldError::new(
+            field,
+            format!(
+                "`{text}` is not a valid name (1-128 of a-z, 0-9, '.', '-', '_', '/', ':', '@')"
+            ),
+        ))
+    }
+}
+
+/// The providers of the curated catalog (a test keeps the list equal to `data/prices.json`;
+/// it is a constant because [`canonical_provider`] runs while that catalog is being read).
+pub const BUILTIN_PROVIDERS: [&str; 9] = [
+    "anthropic",
+    "elevenlabs",
+    "google",
+    "google-cloud",
+    "heygen",
+    "hume",
+    "lahajati",
+    "loudly",
+    "openai",
+];
+
+/// Words typed apart joined with hyphens: "Eleven Labs" is `Eleven-Labs`.
+pub fn joined_words(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join("-")
+}
+
+/// The provider slug for the names clients use.
+pub fn canonical_provider(name: &str) -> String {
+    let joined = joined_words(name);
+    match joined.as_str() {
+        "gemini" | "google-ai" | "google_ai" | "google-ai-studio" | "vertex_ai" | "vertex-ai"
+        | "googleai" => "google".to_string(),
+        "claude" => "anthropic".to_string(),
+        "google_cloud" | "googlecloud" | "gcp" | "google-cloud-speech" => {
+            "google-cloud".to_string()
+        }
+        "eleven_labs" | "11labs" => "elevenlabs".to_string(),
+        "hume_ai" | "humeai" => "hume".to_string(),
+        "openai-tts" | "azure-openai" | "text-completion-openai" => "openai".to_string(),
+        // LiteLLM's labels and the names apps use for the providers its catalog prices.
+        "bedrock_converse" | "aws-bedrock" | "amazon-bedrock" | "aws_bedrock" => {
+            "bedrock".to_string()
+        }
+        "azure_text" => "azure".to_string(),
+        "cohere_chat" => "cohere".to_string(),
+        "text-completion-codestral" => "codestral".to_string(),
+        "text-completion-inception" => "inception".to_string(),
+        "fireworks" | "fireworks-ai" | "fireworks_ai-embedding-models" => {
+            "fireworks_ai".to_string()
+        }
+        "together" | "together-ai" | "togetherai" => "together_ai".to_string(),
+        "workers-ai" | "workers_ai" | "workersai" | "cloudflare-workers-ai" => {
+            "cloudflare".to_string()
+        }
+        "x-ai" | "grok" => "xai".to_string(),
+        "mistralai" | "mistral-ai" => "mistral".to_string(),
+        // Vertex AI is Google's: its Gemini models and the partner models it hosts
+        // (`vertex_ai-anthropic_models`, `vertex_ai-language-models`, ...).
+        other if other.starts_with("vertex_ai-") => "google".to_string(),
+        other => {
+            // A built-in provider's name in words ("Open AI", "Eleven Labs") or followed by
+            // "AI" ("Hume AI", "Lahajati AI").
+            let known = |n: &str| BUILTIN_PROVIDERS.contains(&n);
+            let unsplit = other.replace('-', "");
+            if other.contains('-') && known(&unsplit) {
+                unsplit
+            } else if let Some(name) = other.strip_suffix("-ai").filter(|n| known(n)) {
+                name.to_string()
+            } else {
+                other.to_string()
+            }
+        }
+    }
+}
