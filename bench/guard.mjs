@@ -4,7 +4,7 @@
 //
 // 1. `POST /api/usage/guard` at concurrency 16 (an amount, the same with `reserve: true`, and an
 //    event estimate to price) beside a single-event `POST /api/usage` at the same concurrency,
-//    on one worker, the order of the rows rotating from round to round.
+//    on one worker (of its own), the order of the rows rotating from round to round.
 // 2. Ingestion with the ingest-time alert check on (the default) and off
 //    (`--var INGEST_ALERTS:off`): two `wrangler dev` of the same build run side by side, and each
 //    round measures both, which one goes first alternating.
@@ -13,8 +13,14 @@
 // HeyGen plan that blocks, so the guard has limits to weigh and the ingest watch is in play;
 // the budget is far from reached (the common case). Prints Markdown. Not a test: nothing here
 // asserts. `BENCH_ROUNDS` (default 8) and `BENCH_SCALE` (default 1) size the run.
+//
+// `BENCH_BASELINE=<a checkout of another build, built>` adds that build as a third side of the
+// ingestion rounds (alerts on, off, and the other build, the order rotating), and leaves out the
+// guard's rows: for comparing ingestion with the build before the guard. Its project gets the
+// same budget, levels, daily limit and plan, without the modes it may not know.
 import http from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 
 const ADMIN = 'bench-admin-key';
@@ -22,6 +28,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 // Detached, as the rows of bench/ingest.mjs that the targets are read against.
 const DETACHED = { args: ['--log-level', 'warn'], env: { VSCODE_INSPECTOR_OPTIONS: '{}' } };
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : null;
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -123,8 +130,10 @@ async function run(dev, { label, path, bodies, concurrency, ok }) {
 }
 
 /** A detached `wrangler dev` with the bench project (blocking budget, levels, daily limit, plan). */
-async function start(vars) {
-  const dev = await startWranglerDev({ adminKey: ADMIN, vars, ...DETACHED });
+async function start(vars, baseline = null) {
+  const config = baseline ? join(baseline, 'wrangler.toml') : undefined;
+  const dev = await startWranglerDev({ adminKey: ADMIN, vars, config, ...DETACHED });
+  const modes = (m) => (baseline ? {} : m);
   const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   const admin = async (path, method, body) => {
     const r = await fetch(`${dev.base}${path}`, { method, headers: auth, body: body && JSON.stringify(body) });
@@ -132,14 +141,16 @@ async function start(vars) {
     return r.json();
   };
   await admin('/api/admin/projects', 'POST', {
-    id: 'p0', name: 'Bench', budget: { amount: '10000000', currency: 'USD' }, budget_mode: 'block',
-    alert_levels: 'default', daily_limit: '5000000',
+    id: 'p0', name: 'Bench', budget: { amount: '10000000', currency: 'USD' },
+    alert_levels: 'default', daily_limit: '5000000', ...modes({ budget_mode: 'block' }),
   });
   await admin('/api/admin/subscriptions', 'PUT', {
-    provider: 'heygen', project_id: 'p0', monthly_fee: '29', allotment: { amount: '1000', unit: 'credits' }, reserve: '2', mode: 'block',
+    provider: 'heygen', project_id: 'p0', monthly_fee: '29', allotment: { amount: '1000', unit: 'credits' }, reserve: '2', ...modes({ mode: 'block' }),
   });
   const { key } = await admin('/api/admin/projects/p0/keys', 'POST');
   dev.headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  // A build before the guard answers no guard state.
+  dev.recorded = baseline ? (json) => json.accepted >= 1 : recorded;
   return dev;
 }
 
@@ -167,74 +178,87 @@ function batches(n) {
 
 const on = await start({});
 const off = await start({ INGEST_ALERTS: 'off' });
+const before = BASELINE ? await start({}, BASELINE) : null;
+// The guard's rows run on a worker of their own, so that its reservations and events do not
+// weigh on one side of the ingestion rounds.
+const guarded = BASELINE ? null : await start({});
+// The sides of the ingestion rounds; round r starts with side r (mod their number).
+const SIDES = [['on', on], ['off', off], ...(before ? [['before', before]] : [])];
 const guardRounds = [];
 const alertRounds = [];
 try {
-  for (const dev of [on, off]) {
-    await run(dev, { label: 'warm-up', path: '/api/usage', bodies: batches(10), concurrency: 2, ok: recorded });
-    await run(dev, { label: 'warm-up', path: '/api/usage', bodies: singles(200), concurrency: 16, ok: recorded });
+  for (const dev of [...SIDES.map(([, d]) => d), ...(guarded ? [guarded] : [])]) {
+    await run(dev, { label: 'warm-up', path: '/api/usage', bodies: batches(10), concurrency: 2, ok: dev.recorded });
+    await run(dev, { label: 'warm-up', path: '/api/usage', bodies: singles(200), concurrency: 16, ok: dev.recorded });
   }
-  for (const [label, body] of GUARD_ROWS) {
-    await run(on, { label, path: '/api/usage/guard', bodies: Array.from({ length: 100 }, body), concurrency: 16, ok: allowed });
+  if (!BASELINE) {
+    for (const [label, body] of GUARD_ROWS) {
+      await run(guarded, { label, path: '/api/usage/guard', bodies: Array.from({ length: 100 }, body), concurrency: 16, ok: allowed });
+    }
   }
   for (let round = 0; round < ROUNDS; round += 1) {
     // 1. The guard's rows and single-event ingest on one worker, the order rotating.
-    const rows = [
-      ...GUARD_ROWS.map(([label, body]) => ({ label, path: '/api/usage/guard', bodies: Array.from({ length: GUARD_N }, body), ok: allowed })),
-      { label: 'ingest, a single event', path: '/api/usage', bodies: singles(SINGLE_N), ok: recorded },
-    ];
     const results = {};
-    for (let k = 0; k < rows.length; k += 1) {
-      const row = rows[(k + round) % rows.length];
-      results[row.label] = await run(on, { ...row, concurrency: 16 });
+    if (!BASELINE) {
+      const rows = [
+        ...GUARD_ROWS.map(([label, body]) => ({ label, path: '/api/usage/guard', bodies: Array.from({ length: GUARD_N }, body), ok: allowed })),
+        { label: 'ingest, a single event', path: '/api/usage', bodies: singles(SINGLE_N), ok: recorded },
+      ];
+      for (let k = 0; k < rows.length; k += 1) {
+        const row = rows[(k + round) % rows.length];
+        results[row.label] = await run(guarded, { ...row, concurrency: 16 });
+      }
+      guardRounds.push(results);
     }
-    guardRounds.push(results);
-    // 2. Alerts on and off, which goes first alternating.
-    const pair = round % 2 ? [['off', off], ['on', on]] : [['on', on], ['off', off]];
-    const alert = { first: pair[0][0] };
-    for (const [name, dev] of pair) {
-      alert[`batch-${name}`] = await run(dev, { label: `batches of 1,000, alerts ${name}`, path: '/api/usage', bodies: batches(BATCH_N), concurrency: 2, ok: recorded });
+    // 2. Alerts on and off (and the baseline), the order rotating.
+    const order = SIDES.map((_, k) => SIDES[(k + round) % SIDES.length]);
+    const alert = { first: order[0][0] };
+    for (const [name, dev] of order) {
+      alert[`batch-${name}`] = await run(dev, { label: `batches of 1,000, ${name}`, path: '/api/usage', bodies: batches(BATCH_N), concurrency: 2, ok: dev.recorded });
     }
-    for (const [name, dev] of pair) {
-      alert[`single-${name}`] = await run(dev, { label: `single events, alerts ${name}`, path: '/api/usage', bodies: singles(SINGLE_N * 2), concurrency: 16, ok: recorded });
+    for (const [name, dev] of order) {
+      alert[`single-${name}`] = await run(dev, { label: `single events, ${name}`, path: '/api/usage', bodies: singles(SINGLE_N * 2), concurrency: 16, ok: dev.recorded });
     }
     alertRounds.push(alert);
-    console.error(`round ${round + 1}/${ROUNDS}: batches on ${alert['batch-on'].eps.toFixed(0)} off ${alert['batch-off'].eps.toFixed(0)} events/s; `
-      + `guard amount p50 ${results[GUARD_ROWS[0][0]].p50.toFixed(1)} ms, ingest p50 ${results['ingest, a single event'].p50.toFixed(1)} ms`);
+    console.error(`round ${round + 1}/${ROUNDS}: batches ${SIDES.map(([n]) => `${n} ${alert[`batch-${n}`].eps.toFixed(0)}`).join(', ')} events/s`
+      + (BASELINE ? '' : `; guard amount p50 ${results[GUARD_ROWS[0][0]].p50.toFixed(1)} ms, ingest p50 ${results['ingest, a single event'].p50.toFixed(1)} ms`));
   }
 } finally {
-  await on.stop();
-  await off.stop();
+  for (const [, dev] of SIDES) await dev.stop();
+  await guarded?.stop();
 }
 
 const f1 = (x) => x.toFixed(1);
 const f3 = (x) => x.toFixed(3);
 const range = (xs, f) => `${f(Math.min(...xs))} to ${f(Math.max(...xs))}`;
 
-console.log(`\nGuard beside ingest, concurrency 16, ${GUARD_N} requests per guard row and ${SINGLE_N} per ingest row, ${ROUNDS} rounds (medians over rounds; ratios taken per round)\n`);
-console.log('| request | p50 ms | p99 ms | requests/s | workerd CPU ms per request | p50 / ingest p50 | p99 / ingest p99 |');
-console.log('|---|---|---|---|---|---|---|');
-const ingestLabel = 'ingest, a single event';
-for (const label of [...GUARD_ROWS.map(([l]) => l), ingestLabel]) {
-  const rs = guardRounds.map((r) => r[label]);
-  const r50 = guardRounds.map((r) => r[label].p50 / r[ingestLabel].p50);
-  const r99 = guardRounds.map((r) => r[label].p99 / r[ingestLabel].p99);
-  console.log(`| ${label} | ${f1(median(rs.map((r) => r.p50)))} (${range(rs.map((r) => r.p50), f1)}) | ${f1(median(rs.map((r) => r.p99)))} (${range(rs.map((r) => r.p99), f1)}) `
-    + `| ${median(rs.map((r) => r.rps)).toFixed(0)} | ${f1(median(rs.map((r) => r.cpu)))} | ${f3(median(r50))} (${range(r50, f3)}) | ${f3(median(r99))} (${range(r99, f3)}) |`);
+if (!BASELINE) {
+  console.log(`\nGuard beside ingest, concurrency 16, ${GUARD_N} requests per guard row and ${SINGLE_N} per ingest row, ${ROUNDS} rounds (medians over rounds; ratios taken per round)\n`);
+  console.log('| request | p50 ms | p99 ms | requests/s | workerd CPU ms per request | p50 / ingest p50 | p99 / ingest p99 |');
+  console.log('|---|---|---|---|---|---|---|');
+  const ingestLabel = 'ingest, a single event';
+  for (const label of [...GUARD_ROWS.map(([l]) => l), ingestLabel]) {
+    const rs = guardRounds.map((r) => r[label]);
+    const r50 = guardRounds.map((r) => r[label].p50 / r[ingestLabel].p50);
+    const r99 = guardRounds.map((r) => r[label].p99 / r[ingestLabel].p99);
+    console.log(`| ${label} | ${f1(median(rs.map((r) => r.p50)))} (${range(rs.map((r) => r.p50), f1)}) | ${f1(median(rs.map((r) => r.p99)))} (${range(rs.map((r) => r.p99), f1)}) `
+      + `| ${median(rs.map((r) => r.rps)).toFixed(0)} | ${f1(median(rs.map((r) => r.cpu)))} | ${f3(median(r50))} (${range(r50, f3)}) | ${f3(median(r99))} (${range(r99, f3)}) |`);
+  }
 }
 
-console.log(`\nIngest-time alert check on (default) and off (INGEST_ALERTS=off), ${ROUNDS} rounds, per round (the first of the two named)\n`);
-console.log('| round | first | batches of 1,000: on events/s | off events/s | on/off | on CPU ms/req | off CPU ms/req | single events: on p50/p99 ms | off p50/p99 ms | on/off req/s |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+const names = SIDES.map(([n]) => n);
+console.log(`\nIngestion, ${names.join(' / ')} (on: the ingest-time alert check, the default; off: INGEST_ALERTS=off${BASELINE ? `; before: ${BASELINE}` : ''}), ${ROUNDS} rounds, ${BATCH_N} batches of 1,000 at concurrency 2 and ${SINGLE_N * 2} single events at concurrency 16 per side and round\n`);
+console.log(`| round | first | ${names.map((n) => `batches of 1,000 ${n}: events/s | CPU ms/req`).join(' | ')} | ${names.map((n) => `single events ${n}: req/s | p50/p99 ms`).join(' | ')} |`);
+console.log(`|---|---|${names.map(() => '---|---|').join('')}${names.map(() => '---|---|').join('')}`);
 alertRounds.forEach((a, i) => {
-  console.log(`| ${i + 1} | ${a.first} | ${a['batch-on'].eps.toFixed(0)} | ${a['batch-off'].eps.toFixed(0)} | ${f3(a['batch-on'].eps / a['batch-off'].eps)} `
-    + `| ${f1(a['batch-on'].cpu)} | ${f1(a['batch-off'].cpu)} | ${f1(a['single-on'].p50)} / ${f1(a['single-on'].p99)} | ${f1(a['single-off'].p50)} / ${f1(a['single-off'].p99)} `
-    + `| ${f3(a['single-on'].rps / a['single-off'].rps)} |`);
+  const batch = names.map((n) => `${a[`batch-${n}`].eps.toFixed(0)} | ${f1(a[`batch-${n}`].cpu)}`).join(' | ');
+  const single = names.map((n) => `${a[`single-${n}`].rps.toFixed(0)} | ${f1(a[`single-${n}`].p50)} / ${f1(a[`single-${n}`].p99)}`).join(' | ');
+  console.log(`| ${i + 1} | ${a.first} | ${batch} | ${single} |`);
 });
-const ratio = (key, field) => alertRounds.map((a) => a[`${key}-on`][field] / a[`${key}-off`][field]);
-const onFirst = alertRounds.filter((a) => a.first === 'on');
-const offFirst = alertRounds.filter((a) => a.first === 'off');
-const sub = (rs, key, field) => f3(median(rs.map((a) => a[`${key}-on`][field] / a[`${key}-off`][field])));
-console.log(`\nMedian on/off: batches of 1,000 events/s ${f3(median(ratio('batch', 'eps')))} (on first ${sub(onFirst, 'batch', 'eps')}, off first ${sub(offFirst, 'batch', 'eps')}), `
-  + `CPU per request ${f3(median(ratio('batch', 'cpu')))}; single events requests/s ${f3(median(ratio('single', 'rps')))}, `
-  + `p50 ${f3(median(ratio('single', 'p50')))}, p99 ${f3(median(ratio('single', 'p99')))}.`);
+const ratios = (x, y, key, field) => alertRounds.map((a) => a[`${key}-${x}`][field] / a[`${key}-${y}`][field]);
+for (const [x, y] of [['on', 'off'], ...(BASELINE ? [['on', 'before'], ['off', 'before']] : [])]) {
+  const batch = ratios(x, y, 'batch', 'eps');
+  console.log(`\nMedian ${x}/${y}: batches of 1,000 events/s ${f3(median(batch))} (${range(batch, f3)}), `
+    + `CPU per request ${f3(median(ratios(x, y, 'batch', 'cpu')))}; single events requests/s ${f3(median(ratios(x, y, 'single', 'rps')))}, `
+    + `p50 ${f3(median(ratios(x, y, 'single', 'p50')))}, p99 ${f3(median(ratios(x, y, 'single', 'p99')))}.`);
+}

@@ -14,5 +14,7 @@ echo "== HTTP under wrangler dev"
 node bench/http.mjs
 echo "== ingestion under wrangler dev"
 node bench/ingest.mjs
+echo "== the spend guard, and ingestion with the ingest-time alert check on and off, under wrangler dev"
+node bench/guard.mjs
 echo "== reports over 1,000,000 events under wrangler dev"
 node bench/reports.mjs
