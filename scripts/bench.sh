@@ -19,5 +19,7 @@ node bench/first-request.mjs
 BENCH_PROVIDER=mistral BENCH_MODEL=mistral-large-latest node bench/first-request.mjs
 echo "== ingestion under wrangler dev"
 node bench/ingest.mjs
+echo "== the spend guard, and ingestion with the ingest-time alert check on and off, under wrangler dev"
+node bench/guard.mjs
 echo "== reports over 1,000,000 events under wrangler dev"
 node bench/reports.mjs
