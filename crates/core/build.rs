@@ -1,14 +1,16 @@
 //! Deflates the bundled LiteLLM price layer (`data/litellm-prices.tsv`, about 680 KB of text)
 //! so that it adds about a tenth of that to the wasm; `pricing::bundled` inflates it once.
 
+use std::error::Error;
 use std::path::PathBuf;
 
-fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+fn main() -> Result<(), Box<dyn Error>> {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let source = manifest.join("../../data/litellm-prices.tsv");
     println!("cargo:rerun-if-changed={}", source.display());
-    let text = std::fs::read(&source).expect("data/litellm-prices.tsv is readable");
+    let text = std::fs::read(&source).map_err(|e| format!("reading {}: {e}", source.display()))?;
     let deflated = miniz_oxide::deflate::compress_to_vec(&text, 10);
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
-    std::fs::write(out.join("litellm-prices.tsv.deflate"), deflated).expect("OUT_DIR is writable");
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("litellm-prices.tsv.deflate"), deflated)?;
+    Ok(())
 }
