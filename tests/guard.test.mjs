@@ -178,3 +178,56 @@ test('the request that reaches the daily limit sends its alert after the answer;
     await off.dispose();
   }
 });
+
+test('a request that brings a plan to its alert level and a profile below its floor sends both alerts before any cron, once, with sixteen concurrent requests and a full check at the same moment', async () => {
+  const key = await project('g-capacity');
+  const plan = await admin('/api/admin/subscriptions', {
+    method: 'PUT',
+    body: { provider: 'heygen', project_id: 'g-capacity', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' }, alert_percent: 80, alert_emails: ['plan@example.com'] },
+  });
+  assert.equal(plan.status, 200, plan.text);
+  const profile = await admin('/api/admin/capacity/profiles', {
+    method: 'PUT',
+    body: { name: 'clip', project_id: 'g-capacity', alert_below: 3, items: [{ provider: 'heygen', amount: '1', unit: 'credits' }] },
+  });
+  assert.equal(profile.status, 200, profile.text);
+  // A first request takes the watch: 1 of 10 credits, 9 clips left, nothing due.
+  const first = await record(key, { provider: 'heygen', credits: '1' });
+  assert.equal(first.status, 201, first.text);
+  assert.equal(first.json.guard.state, 'ok');
+  // Sixteen requests of half a credit: 9 of 10 (90%), 1 clip left; the cron's full check at the same moment.
+  const crossing = Array.from({ length: 16 }, () => record(key, { provider: 'heygen', credits: '0.5' }));
+  const full = admin('/api/admin/usage/check-budgets', { method: 'POST' });
+  const results = await Promise.all([...crossing, full]);
+  for (const r of results) assert.ok(r.status < 300, r.text);
+  const plansOf = (log) => log.filter((a) => a.channel === 'email' && /^(plan-heygen|capacity-clip)/.test(a.level));
+  await until('both alerts in the log', async () => {
+    const log = plansOf((await admin('/api/admin/alerts?project_id=g-capacity')).json.alerts);
+    return log.some((a) => a.level.startsWith('plan-')) && log.some((a) => a.level.startsWith('capacity-'));
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const sent = plansOf((await admin('/api/admin/alerts?project_id=g-capacity')).json.alerts);
+  assert.deepEqual(
+    sent.map((a) => [a.level.split('-')[0], a.recipient, a.status]).sort(),
+    [['capacity', 'plan@example.com', 'sent'], ['plan', 'plan@example.com', 'sent']],
+  );
+  const after = await record(key, { provider: 'heygen', credits: '0.1' });
+  assert.deepEqual(after.json.guard, { state: 'warn', limiting: 'plan' });
+});
+
+test('a plan level reached at ingest alerts without any check being asked for', async () => {
+  const key = await project('g-plan-alone');
+  const plan = await admin('/api/admin/subscriptions', {
+    method: 'PUT',
+    body: { provider: 'elevenlabs', project_id: 'g-plan-alone', monthly_fee: '5', allotment: { amount: '1000', unit: 'credits' }, counts: { usage: 'characters', per: '1' }, alert_percent: 50, alert_emails: ['voice@example.com'] },
+  });
+  assert.equal(plan.status, 200, plan.text);
+  assert.equal((await record(key, { provider: 'elevenlabs', characters: 400 })).status, 201);
+  assert.deepEqual((await admin('/api/admin/alerts?project_id=g-plan-alone')).json.alerts, []);
+  assert.equal((await record(key, { provider: 'elevenlabs', characters: 100 })).status, 201);
+  const log = await until('the 50% plan alert', async () => {
+    const alerts = (await admin('/api/admin/alerts?project_id=g-plan-alone')).json.alerts;
+    return alerts.length > 0 && alerts;
+  });
+  assert.deepEqual(log.map((a) => [a.level, a.recipient, a.status]), [['plan-elevenlabs@g-plan-alone-credits-50', 'voice@example.com', 'sent']]);
+});

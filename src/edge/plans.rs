@@ -51,6 +51,7 @@ pub async fn put(store: &D1Store, clock: &impl Clock, body: &[u8]) -> Result<Res
         return Err(CoreError::invalid("since", "must not be after today (UTC)"));
     }
     store.save_plan(&plan, now).await?;
+    super::watch::forget_all();
     let report = subscriptions_report(store, store, now).await?;
     let saved = report["subscriptions"]
         .as_array()
@@ -92,6 +93,7 @@ pub async fn delete(
         .delete_plan(&provider, project, unit.as_deref(), clock.now())
         .await?
     {
+        super::watch::forget_all();
         empty_response(204).map_err(internal)
     } else {
         Err(CoreError::NotFound(format!("plan of `{provider}`")))
@@ -114,6 +116,7 @@ pub async fn put_profile(
     let known = known_providers(&store.plans().await?);
     let profile = input.validate(&known)?;
     store.save_profile(&profile).await?;
+    super::watch::forget_all();
     let all = capacity(store, store, clock.now()).await?;
     let saved = all
         .into_iter()
@@ -127,5 +130,6 @@ pub async fn delete_profile(store: &D1Store, query: &QueryPairs) -> Result<Respo
     let name = param(query, "name").ok_or_else(|| CoreError::invalid("name", "is required"))?;
     let project = project_param(query)?;
     remove_profile(store, name, project.as_ref().map(ProjectId::as_str)).await?;
+    super::watch::forget_all();
     empty_response(204).map_err(internal)
 }

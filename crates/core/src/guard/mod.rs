@@ -16,6 +16,7 @@
 //! and the same transaction as the usage ends it), when it is released, or at its expiry.
 
 pub mod memory;
+pub mod plan_watch;
 pub mod store;
 pub mod watch;
 

@@ -106,8 +106,43 @@ pub async fn capacity_of(
     reports: &impl ReportStore,
     now: DateTime<Utc>,
 ) -> Result<Vec<ProfileCapacity>, CoreError> {
+    capacity_in(states, plans, reports, now, None).await
+}
+
+/// [`capacity_of`] for the profiles that concern one project (its own and the global ones),
+/// or every profile when `project` is `None`.
+pub async fn capacity_in(
+    states: &[PlanState],
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+    project: Option<&str>,
+) -> Result<Vec<ProfileCapacity>, CoreError> {
+    let mut out = Vec::new();
+    for (profile, items, learned_from) in profiles_in(states, plans, reports, now, project).await? {
+        out.push(profile_capacity(&profile, items, learned_from, states));
+    }
+    Ok(out)
+}
+
+/// The profiles that concern `project` (every one when `None`), each with its items (read
+/// from past jobs when it learns them) and how many jobs they were learned from.
+pub async fn profiles_in(
+    states: &[PlanState],
+    plans: &impl PlanStore,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+    project: Option<&str>,
+) -> Result<Vec<(Profile, Vec<ProfileItem>, Option<i64>)>, CoreError> {
     let mut out = Vec::new();
     for profile in plans.profiles().await? {
+        let concerns = match (project, profile.project_id.as_deref()) {
+            (Some(wanted), Some(own)) => wanted == own,
+            _ => true,
+        };
+        if !concerns {
+            continue;
+        }
         let (items, learned_from) = match &profile.learn {
             Some(spec) => {
                 let (items, jobs) =
@@ -116,106 +151,114 @@ pub async fn capacity_of(
             }
             None => (profile.items.clone(), None),
         };
-        let mut per_provider = Vec::new();
-        for item in &items {
-            // The provider's plan that covers the profile's project, in the item's unit if
-            // the provider has plans in several units.
-            let covering: Vec<&PlanState> = states
-                .iter()
-                .filter(|s| s.plan.provider == item.provider)
-                .filter(|s| s.plan.project_id.is_none() || s.plan.project_id == profile.project_id)
-                .collect();
-            let state = covering
-                .iter()
-                .find(|s| s.plan.unit == item.unit)
-                .or_else(|| covering.first())
-                .copied();
-            let Some(state) = state else {
-                per_provider.push(ProviderCapacity {
-                    provider: item.provider.clone(),
-                    per_unit: item.amount.clone(),
-                    unit: item.unit.name(),
-                    available: None,
-                    units_left: None,
-                    days_left: None,
-                    daily_rate: None,
-                    note: Some("no plan: pay as you go, not a limit".into()),
-                });
-                continue;
-            };
-            let plan = &state.plan;
-            if plan.unit != item.unit {
-                per_provider.push(ProviderCapacity {
-                    provider: item.provider.clone(),
-                    per_unit: item.amount.clone(),
-                    unit: item.unit.name(),
-                    available: state.available().map(|a| plan.show(a)),
-                    units_left: None,
-                    days_left: Some(state.days_left),
-                    daily_rate: None,
-                    note: Some(format!(
-                        "the plan counts {}, the profile {}",
-                        plan.unit.name(),
-                        item.unit.name()
-                    )),
-                });
-                continue;
-            }
-            let per_unit = plan.scaled(&item.amount);
-            let available = state.available();
-            let units = match (available, per_unit > 0) {
-                (Some(a), true) => Some(i64::try_from(a / per_unit).unwrap_or(i64::MAX)),
-                _ => None,
-            };
+        out.push((profile, items, learned_from));
+    }
+    Ok(out)
+}
+
+/// One profile's capacity in what is left of `states`: per provider, how many more units
+/// of work fit, the bottleneck and the pace that lasts until each reset.
+pub fn profile_capacity(
+    profile: &Profile,
+    items: Vec<ProfileItem>,
+    learned_from: Option<i64>,
+    states: &[PlanState],
+) -> ProfileCapacity {
+    let mut per_provider = Vec::new();
+    for item in &items {
+        // The provider's plan that covers the profile's project, in the item's unit if
+        // the provider has plans in several units.
+        let covering: Vec<&PlanState> = states
+            .iter()
+            .filter(|s| s.plan.provider == item.provider)
+            .filter(|s| s.plan.project_id.is_none() || s.plan.project_id == profile.project_id)
+            .collect();
+        let state = covering
+            .iter()
+            .find(|s| s.plan.unit == item.unit)
+            .or_else(|| covering.first())
+            .copied();
+        let Some(state) = state else {
             per_provider.push(ProviderCapacity {
                 provider: item.provider.clone(),
                 per_unit: item.amount.clone(),
-                unit: plan.unit.name(),
-                available: available.map(|a| plan.show(a)),
-                units_left: units,
-                days_left: Some(state.days_left),
-                daily_rate: units.map(|u| {
-                    format_scaled(
-                        div_round_half_even(
-                            i128::from(u) * 100,
-                            i128::from(state.days_left.max(1)),
-                        ),
-                        2,
-                        2,
-                    )
-                }),
-                note: state
-                    .allotment
-                    .is_none()
-                    .then(|| "the plan has no allotment".into()),
+                unit: item.unit.name(),
+                available: None,
+                units_left: None,
+                days_left: None,
+                daily_rate: None,
+                note: Some("no plan: pay as you go, not a limit".into()),
             });
+            continue;
+        };
+        let plan = &state.plan;
+        if plan.unit != item.unit {
+            per_provider.push(ProviderCapacity {
+                provider: item.provider.clone(),
+                per_unit: item.amount.clone(),
+                unit: item.unit.name(),
+                available: state.available().map(|a| plan.show(a)),
+                units_left: None,
+                days_left: Some(state.days_left),
+                daily_rate: None,
+                note: Some(format!(
+                    "the plan counts {}, the profile {}",
+                    plan.unit.name(),
+                    item.unit.name()
+                )),
+            });
+            continue;
         }
-        let limiting = per_provider
-            .iter()
-            .filter(|p| p.units_left.is_some())
-            .min_by_key(|p| p.units_left);
-        let recommended = per_provider
-            .iter()
-            .filter_map(|p| {
-                p.daily_rate
-                    .as_ref()
-                    .and_then(|r| Decimal::parse(r).ok()?.scaled_exact(2))
-            })
-            .min();
-        out.push(ProfileCapacity {
-            name: profile.name.clone(),
-            project_id: profile.project_id.clone(),
-            learned: profile.learn.is_some(),
-            units_left: limiting.and_then(|p| p.units_left),
-            bottleneck: limiting.map(|p| p.provider.clone()),
-            recommended_daily: recommended.map(|r| format_scaled(r, 2, 2)),
-            alert_below: profile.alert_below,
-            items,
-            per_provider,
-            note: learned_from.map(|jobs| format!("learned from {jobs} past jobs")),
+        let per_unit = plan.scaled(&item.amount);
+        let available = state.available();
+        let units = match (available, per_unit > 0) {
+            (Some(a), true) => Some(i64::try_from(a / per_unit).unwrap_or(i64::MAX)),
+            _ => None,
+        };
+        per_provider.push(ProviderCapacity {
+            provider: item.provider.clone(),
+            per_unit: item.amount.clone(),
+            unit: plan.unit.name(),
+            available: available.map(|a| plan.show(a)),
+            units_left: units,
+            days_left: Some(state.days_left),
+            daily_rate: units.map(|u| {
+                format_scaled(
+                    div_round_half_even(i128::from(u) * 100, i128::from(state.days_left.max(1))),
+                    2,
+                    2,
+                )
+            }),
+            note: state
+                .allotment
+                .is_none()
+                .then(|| "the plan has no allotment".into()),
         });
     }
-    Ok(out)
+    let limiting = per_provider
+        .iter()
+        .filter(|p| p.units_left.is_some())
+        .min_by_key(|p| p.units_left);
+    let recommended = per_provider
+        .iter()
+        .filter_map(|p| {
+            p.daily_rate
+                .as_ref()
+                .and_then(|r| Decimal::parse(r).ok()?.scaled_exact(2))
+        })
+        .min();
+    ProfileCapacity {
+        name: profile.name.clone(),
+        project_id: profile.project_id.clone(),
+        learned: profile.learn.is_some(),
+        units_left: limiting.and_then(|p| p.units_left),
+        bottleneck: limiting.map(|p| p.provider.clone()),
+        recommended_daily: recommended.map(|r| format_scaled(r, 2, 2)),
+        alert_below: profile.alert_below,
+        items,
+        per_provider,
+        note: learned_from.map(|jobs| format!("learned from {jobs} past jobs")),
+    }
 }
 
 /// `DELETE /api/admin/capacity/profiles`: deletes the profile `name` of `project`, or, with no

@@ -337,7 +337,7 @@ pub async fn plan_states(
 }
 
 /// The state of each of `plans` in the period that holds `now`.
-pub(super) async fn states_of(
+pub async fn states_of(
     plans: Vec<Plan>,
     reports: &impl ReportStore,
     now: DateTime<Utc>,

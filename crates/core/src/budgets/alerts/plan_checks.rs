@@ -16,12 +16,19 @@ pub(super) async fn plan_checks(
     config: &AlertConfig,
     chats: &BTreeMap<String, ChatUrls>,
     now: DateTime<Utc>,
+    scope: Option<&ProjectId>,
 ) -> Result<Vec<(PlanCheck, Option<Outgoing>)>, CoreError> {
     // A plan or profile of a project alerts that project's chat channels too; a global one
     // has none.
     let no_chat = ChatUrls::default();
     let chat_of = |project: Option<&str>| project.and_then(|p| chats.get(p)).unwrap_or(&no_chat);
-    let states = plan_states(plans, reports, now).await?;
+    // A project's check looks at the plans and profiles that count its usage: its own and
+    // the global ones.
+    let scope = scope.map(ProjectId::as_str);
+    let mut states = plan_states(plans, reports, now).await?;
+    if let Some(project) = scope {
+        states.retain(|s| s.plan.project_id.as_deref().is_none_or(|p| p == project));
+    }
     // Money as the dashboard rounds it; other units exactly.
     let show = |state: &crate::plans::PlanState, value: i128| {
         if state.plan.unit == crate::plans::Unit::Money {
@@ -33,11 +40,11 @@ pub(super) async fn plan_checks(
     let mut due: Vec<DueAlert> = Vec::new();
     for state in states.iter().filter(|s| !s.expired) {
         let plan = &state.plan;
-        let (Some(limit), Some(percent)) = (plan.alert_percent, state.percent_used()) else {
+        let (Some(limit), Some(percent)) = (allotment_level_due(state), state.percent_used())
+        else {
             continue;
         };
-        let value: f64 = percent.parse().unwrap_or(0.0);
-        if value >= f64::from(limit) {
+        {
             let unit = state
                 .allotment
                 .map(|_| plan.unit.name())
@@ -107,11 +114,11 @@ pub(super) async fn plan_checks(
             config.recipients(&plan.alert_emails).to_vec(),
         ));
     }
-    for profile in capacity_of(&states, plans, reports, now).await? {
-        let (Some(below), Some(left)) = (profile.alert_below, profile.units_left) else {
+    for profile in capacity_in(&states, plans, reports, now, scope).await? {
+        let Some((below, left)) = capacity_floor_due(&profile) else {
             continue;
         };
-        if left < i64::from(below) {
+        {
             let bottleneck = profile.bottleneck.clone().unwrap_or_default();
             let emails = capacity_recipients(&states, &profile, &bottleneck);
             let emails = config.recipients(emails).to_vec();
@@ -178,6 +185,21 @@ pub(super) async fn plan_checks(
         out.push((check, Some(item)));
     }
     Ok(out)
+}
+
+/// The alert percent a plan has reached, when it has one and its use is at or past it.
+pub fn allotment_level_due(state: &PlanState) -> Option<u16> {
+    let limit = state.plan.alert_percent?;
+    let allotment = state.allotment.filter(|a| *a > 0)?;
+    // Hundredths of a percent, rounded as `percent_used` shows them.
+    let hundredths = div_round_half_even(state.used.saturating_mul(10_000), allotment);
+    (hundredths >= i128::from(limit) * 100).then_some(limit)
+}
+
+/// A profile's alert level and units left, when fewer units than its level fit.
+pub fn capacity_floor_due(profile: &ProfileCapacity) -> Option<(u32, i64)> {
+    let (below, left) = (profile.alert_below?, profile.units_left?);
+    (left < i64::from(below)).then_some((below, left))
 }
 
 /// The addresses a capacity alert goes to: those of the bottleneck provider's plan of the

@@ -129,6 +129,10 @@ pub struct IngestReport {
     /// The raw-log object holding this request's events.
     pub raw_object: String,
     pub events: Vec<EventOutcome>,
+    /// The events stored now, as stored (not part of the answer): what the spend guard's
+    /// watch adds to the plans they count against.
+    #[serde(skip)]
+    pub stored_events: Vec<StoredEvent>,
 }
 
 /// Settings of ingestion that come from configuration.
@@ -403,6 +407,7 @@ pub async fn ingest(
         stored_cost: Totals::new(),
         raw_object,
         events: Vec::with_capacity(records.len()),
+        stored_events: Vec::new(),
     };
     for (index, record) in records.iter().enumerate() {
         let outcome = inserted.get(index).unwrap_or(&Inserted::Duplicate(None));
@@ -443,6 +448,12 @@ pub async fn ingest(
             warnings: model_warning(record).into_iter().collect(),
         });
     }
+    report.stored_events = records
+        .into_iter()
+        .zip(&report.events)
+        .filter(|(_, outcome)| outcome.status == Outcome::Stored)
+        .map(|(record, _)| record)
+        .collect();
     Ok(report)
 }
 
