@@ -7,7 +7,9 @@ import { startWorker, ADMIN_KEY } from './support/worker.mjs';
 let w;
 let key;
 before(async () => {
-  w = await startWorker();
+  // What the check itself sends is what these tests read: alerts at ingest time (tested in
+  // guard.test.mjs) are off here.
+  w = await startWorker({ bindings: { INGEST_ALERTS: 'off' } });
   await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'studio', name: 'Studio' } });
   key = (await w.fetch('/api/admin/projects/studio/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
 });
