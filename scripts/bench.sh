@@ -21,5 +21,7 @@ echo "== ingestion under wrangler dev"
 node bench/ingest.mjs
 echo "== the spend guard, and ingestion with the ingest-time alert check on and off, under wrangler dev"
 node bench/guard.mjs
+echo "== the queue path beside the synchronous one, single events, under wrangler dev"
+node bench/queue.mjs
 echo "== reports over 1,000,000 events under wrangler dev"
 node bench/reports.mjs

@@ -12,6 +12,9 @@
 # - When the worker has no ADMIN_API_KEY secret, one is set: $ADMIN_API_KEY if given, else a
 #   new random key, printed once.
 #
+# - With INGEST_MODE=queue, the worker is deployed with the usage queue of queue.toml and
+#   INGEST_MODE = "queue"; its queues are created first when missing.
+#
 # WRANGLER overrides the wrangler to run (tests use a fake one).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -63,14 +66,33 @@ TOML
   "$WRANGLER" d1 migrations apply DB --remote --config "$config"
 }
 
+deploy_args=()
+if [ "${INGEST_MODE:-sync}" = "queue" ]; then
+  deploy_args=(--config "$(bash scripts/queue-config.sh)" --var "INGEST_MODE:queue")
+  for queue in $(node --input-type=module -e "
+    import { experimental_readRawConfig } from 'wrangler';
+    const { rawConfig: c } = experimental_readRawConfig({ config: 'wrangler.queue.toml' });
+    const q = c.queues ?? {};
+    const names = [...(q.producers ?? []).map((p) => p.queue), ...(q.consumers ?? []).flatMap((c) => [c.queue, c.dead_letter_queue])];
+    console.log([...new Set(names.filter(Boolean))].join(' '));
+  "); do
+    if "$WRANGLER" queues info "$queue" >/dev/null 2>&1; then
+      log "queue ${queue} exists"
+    else
+      log "creating queue ${queue}"
+      "$WRANGLER" queues create "$queue"
+    fi
+  done
+fi
+
 id=$(database_id)
 if [ -n "$id" ]; then
   migrate "$id"
   log "deploying ${worker}"
-  "$WRANGLER" deploy
+  "$WRANGLER" deploy ${deploy_args[@]+"${deploy_args[@]}"}
 else
   log "first deploy: wrangler creates the D1 database ${db_name} and what else is missing"
-  "$WRANGLER" deploy
+  "$WRANGLER" deploy ${deploy_args[@]+"${deploy_args[@]}"}
   id=$(database_id)
   if [ -z "$id" ]; then
     log "the deploy did not create the D1 database ${db_name}; run npm run deploy again"

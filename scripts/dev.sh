@@ -8,6 +8,8 @@
 # DASHBOARD_URL  another URL for the alert links (a tunnel to this server, say).
 # ADMIN_API_KEY  an admin key to use instead of the one kept in .dev.vars (nothing written).
 # DEV_STATE_DIR  where local D1 and R2 live (default .wrangler/state).
+# INGEST_MODE    `queue` serves POST /api/usage through the local usage queue of queue.toml
+#                (answers 202; its consumer stores batches); default `sync`.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -75,5 +77,12 @@ CI=true wrangler d1 migrations apply DB --local --persist-to "$STATE" </dev/null
 MSG
 ) &
 
+config=()
+if [ "${INGEST_MODE:-sync}" = "queue" ]; then
+  config=(--config "$(bash scripts/queue-config.sh)")
+  vars+=(--var "INGEST_MODE:queue")
+  echo "[dev] INGEST_MODE=queue: POST /api/usage answers 202 and the local queue's consumer stores"
+fi
+
 echo "[dev] starting wrangler dev on ${base}"
-exec wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --test-scheduled "${vars[@]}"
+exec wrangler dev "${config[@]}" --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --test-scheduled "${vars[@]}"

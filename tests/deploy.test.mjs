@@ -119,9 +119,13 @@ echo "$*" >> "$S/calls"
 case "$*" in
   "d1 list --json")
     if [ -f "$S/db" ]; then printf '[{"uuid":"%s","name":"ai-spend-tracker"}]\\n' "$(cat "$S/db")"; else echo '[]'; fi ;;
-  deploy)
+  deploy|"deploy --config wrangler.queue.toml --var INGEST_MODE:queue")
     [ -f "$S/db" ] || echo 0a1b2c3d-0000-4000-8000-00000000d1d1 > "$S/db"
     echo "deployed" ;;
+  "queues info "*)
+    [ -f "$S/queue-$3" ] ;;
+  "queues create "*)
+    touch "$S/queue-$3" ;;
   "d1 migrations apply DB --remote --config "*)
     [ -f "$S/db" ] || { echo "no such database" >&2; exit 1; }
     sed -n 's/^database_id = "\\(.*\\)"$/migrated \\1/p' "\${@: -1}" >> "$S/calls" ;;
@@ -175,6 +179,31 @@ test('npm run deploy provisions on the first deploy, then migrates, then sets an
     ]);
     assert.equal(wrangler.secret(), key, 'an existing admin key is kept');
     assert.doesNotMatch(again.out, /adm_[0-9a-f]{48}/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('INGEST_MODE=queue npm run deploy creates the usage queues once and deploys with them and the queue mode', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ai-spend-deploy-queue-'));
+  try {
+    const wrangler = fakeWrangler(dir);
+    const env = { ...offlineEnv(dir), WRANGLER: wrangler.path, INGEST_MODE: 'queue', ADMIN_API_KEY: 'adm_given' };
+    const first = await run('bash', ['scripts/deploy.sh'], env);
+    assert.equal(first.code, 0, first.out);
+    const calls = wrangler.calls();
+    assert.deepEqual(calls.slice(0, 5), [
+      'queues info ai-spend-tracker-usage',
+      'queues create ai-spend-tracker-usage',
+      'queues info ai-spend-tracker-usage-dead',
+      'queues create ai-spend-tracker-usage-dead',
+      'd1 list --json',
+    ]);
+    assert.ok(calls.includes('deploy --config wrangler.queue.toml --var INGEST_MODE:queue'), calls.join('\n'));
+    wrangler.reset();
+    const again = await run('bash', ['scripts/deploy.sh'], env);
+    assert.equal(again.code, 0, again.out);
+    assert.ok(!wrangler.calls().some((c) => c.startsWith('queues create')), 'existing queues are kept');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -18,13 +18,16 @@ pub mod notify;
 pub mod openapi;
 pub mod plans;
 pub mod prices;
+pub mod queue;
 pub mod r2;
 pub mod router;
 pub mod routes;
 pub mod usage;
 pub mod watch;
 
-use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent,
+};
 
 #[event(start)]
 fn start() {
@@ -34,6 +37,14 @@ fn start() {
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     router::handle(request, env, &ctx).await
+}
+
+/// The consumer of the usage queue (`INGEST_MODE = "queue"`): stores each batch of queued
+/// requests with one raw object and one insert.
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::Result<()> {
+    queue::consume(batch, &env, &ctx).await;
+    Ok(())
 }
 
 /// The Cron Trigger runs as of its slot's time (`scheduledTime`), not the moment the runtime

@@ -11,7 +11,9 @@ use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
 use crate::core::kernel::query::{only_known, param, parse_bound, QueryPairs};
 use crate::core::pricing::catalog::canonical_provider;
-use crate::core::usage::ingest::{ingest, rebuild, IngestConfig, RebuildRequest};
+use crate::core::usage::ingest::{
+    accept_request, rebuild, store_request, IngestConfig, RebuildRequest,
+};
 use crate::core::usage::list::{events_csv, list_usage, UsageQuery};
 use crate::core::usage::reprice::{reprice, unpriced_models, RepriceRequest};
 use crate::core::usage::retention::{prune, retention_status};
@@ -38,10 +40,9 @@ pub async fn record(
         pruned_before: super::cache::watermark(store).await?,
         ..ingest_config(env)
     };
-    let report = ingest(
+    let request = accept_request(
         store,
         &super::cache::Cached(store),
-        &log,
         clock,
         &SystemEntropy,
         principal,
@@ -49,7 +50,20 @@ pub async fn record(
         config,
     )
     .await?;
-    let status = if report.stored > 0 { 201 } else { 200 };
+    let queued = if super::queue::queue_mode(env) {
+        super::queue::enqueue(env, request).await?
+    } else {
+        Err(request)
+    };
+    let report = match queued {
+        Ok(report) => report,
+        Err(request) => store_request(store, &log, clock, &SystemEntropy, request).await?,
+    };
+    let status = match (report.queued, report.stored) {
+        (q, _) if q > 0 => 202,
+        (_, s) if s > 0 => 201,
+        _ => 200,
+    };
     /// The ingest report with the project's guard state beside it, written in one pass.
     #[derive(serde::Serialize)]
     struct Answer<'a> {

@@ -1,5 +1,6 @@
 // Starts the built worker (build/index.js) in Miniflare with the bindings of wrangler.toml,
 // fresh in-memory D1 and R2, and every migration applied. One instance per test file.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,18 +20,22 @@ export async function applyMigrations(db) {
 
 /**
  * `outbound(request)`, when given, answers every `fetch` the worker makes to the outside
- * (webhooks), so tests can see and fail them.
+ * (webhooks), so tests can see and fail them. `queue: true` adds the usage queue of
+ * queue.toml (producer and consumer, as `INGEST_MODE=queue npm run dev` has them).
  */
-export async function startWorker({ bindings = {}, outbound } = {}) {
-  const mf = new Miniflare(miniflareOptions({ bindings, outbound }));
+export async function startWorker({ bindings = {}, outbound, queue = false } = {}) {
+  const mf = new Miniflare(miniflareOptions({ bindings, outbound, queue }));
   const db = await mf.getD1Database('DB');
   await applyMigrations(db);
   return workerHandle(mf, db);
 }
 
 /** The Miniflare options `startWorker` uses: wrangler.toml's bindings, the built worker. */
-export function miniflareOptions({ bindings = {}, outbound } = {}) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
+export function miniflareOptions({ bindings = {}, outbound, queue = false } = {}) {
+  const config = queue
+    ? execFileSync('bash', [join(ROOT, 'scripts', 'queue-config.sh')], { encoding: 'utf8' }).trim()
+    : 'wrangler.toml';
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, config));
   return {
     ...workerOptions,
     modules: true,

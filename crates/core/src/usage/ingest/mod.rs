@@ -43,9 +43,11 @@ use crate::usage::store::RetentionStore;
 use crate::usage::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
 
 mod batch;
+mod queued;
 mod rebuild;
 
 pub use batch::*;
+pub use queued::*;
 pub use rebuild::*;
 
 /// The most events one request may carry.
@@ -63,6 +65,9 @@ pub enum Outcome {
     Stored,
     /// Already stored (a retry, or repeated in this request): not stored or counted again.
     Duplicate,
+    /// Accepted for the queue: priced now, stored by the queue's consumer (which treats a
+    /// retry or a repeat as a duplicate, first stored wins).
+    Queued,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +138,14 @@ pub struct IngestReport {
     /// watch adds to the plans they count against.
     #[serde(skip)]
     pub stored_events: Vec<StoredEvent>,
+    /// Events accepted for the queue, to be stored by its consumer (the queue path; left out
+    /// of a synchronous answer).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub queued: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Settings of ingestion that come from configuration.
@@ -354,6 +367,29 @@ pub async fn ingest(
     body: &[u8],
     config: IngestConfig,
 ) -> Result<IngestReport, CoreError> {
+    let request = accept_request(usage, prices, clock, entropy, principal, body, config).await?;
+    store_request(usage, log, clock, entropy, request).await
+}
+
+/// A request validated and priced, not written anywhere yet.
+#[derive(Debug)]
+pub struct Prepared {
+    pub records: Vec<StoredEvent>,
+    /// Whether the events came in an envelope (`{"events": [...]}`): how errors name fields.
+    pub enveloped: bool,
+}
+
+/// Parses, validates and prices a request: all or nothing, nothing written.
+#[allow(clippy::too_many_arguments)]
+pub async fn accept_request(
+    usage: &impl UsageStore,
+    prices: &impl PriceStore,
+    clock: &impl Clock,
+    entropy: &impl Entropy,
+    principal: &Principal,
+    body: &[u8],
+    config: IngestConfig,
+) -> Result<Prepared, CoreError> {
     let now = clock.now();
     let batch = parse_batch(body)?;
     let rules = EventRules {
@@ -362,6 +398,23 @@ pub async fn ingest(
         pruned_before: config.pruned_before,
     };
     let records = prepare(usage, prices, entropy, principal, &batch, &rules).await?;
+    Ok(Prepared {
+        records,
+        enveloped: batch.enveloped,
+    })
+}
+
+/// Writes a prepared request: its raw object first, then its rows, refusing ids reused for
+/// another event (409); the answer says what was stored.
+pub async fn store_request(
+    usage: &impl UsageStore,
+    log: &impl RawLog,
+    clock: &impl Clock,
+    entropy: &impl Entropy,
+    request: Prepared,
+) -> Result<IngestReport, CoreError> {
+    let now = clock.now();
+    let Prepared { records, enveloped } = request;
     let key = raw_key(now, entropy)?;
     let bytes = to_ndjson(&records)
         .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
@@ -376,9 +429,7 @@ pub async fn ingest(
             // either (and a rebuild racing this request refuses the object as a whole).
             withdraw(log, &key).await;
             return Err(CoreError::IdReused(reused_stored(
-                &records,
-                &keys,
-                batch.enveloped,
+                &records, &keys, enveloped,
             )));
         }
         Err(e) => {
@@ -398,6 +449,16 @@ pub async fn ingest(
         Some(lines) => replace_object(log, entropy, now, &key, &lines).await,
         None => key,
     };
+    Ok(report_of(records, Some(&inserted), raw_object))
+}
+
+/// The answer to a request whose `records` were inserted as `inserted` says (`None`: accepted
+/// for the queue, not stored yet), with the stored events kept beside it.
+pub(super) fn report_of(
+    records: Vec<StoredEvent>,
+    inserted: Option<&[Inserted]>,
+    raw_object: String,
+) -> IngestReport {
     let mut report = IngestReport {
         success: true,
         accepted: records.len(),
@@ -408,17 +469,24 @@ pub async fn ingest(
         raw_object,
         events: Vec::with_capacity(records.len()),
         stored_events: Vec::new(),
+        queued: 0,
     };
     for (index, record) in records.iter().enumerate() {
-        let outcome = inserted.get(index).unwrap_or(&Inserted::Duplicate(None));
-        let stored = outcome.is_stored();
+        let outcome = match inserted {
+            Some(inserted) => inserted.get(index).unwrap_or(&Inserted::Duplicate(None)),
+            None => &Inserted::Stored,
+        };
+        let queued = inserted.is_none();
+        let stored = outcome.is_stored() && !queued;
         // A duplicate is answered with the event as first stored: that is the one that counts.
         let shown = match outcome {
             Inserted::Duplicate(Some(price)) => Cow::Owned(price.applied_to(record)),
             _ => Cow::Borrowed(record),
         };
         let cost = shown.cost_money();
-        if stored {
+        if queued {
+            report.queued += 1;
+        } else if stored {
             report.stored += 1;
             match cost {
                 Some(cost) => report.stored_cost.add(cost),
@@ -431,12 +499,14 @@ pub async fn ingest(
             index,
             id: record.id.clone(),
             project_id: record.project_id.clone(),
-            status: if stored {
+            status: if queued {
+                Outcome::Queued
+            } else if stored {
                 Outcome::Stored
             } else {
                 Outcome::Duplicate
             },
-            duplicate: !stored,
+            duplicate: !stored && !queued,
             cost,
             currency: cost.map(|c| c.currency.to_string()),
             computed_cost: shown
@@ -454,7 +524,7 @@ pub async fn ingest(
         .filter(|(_, outcome)| outcome.status == Outcome::Stored)
         .map(|(record, _)| record)
         .collect();
-    Ok(report)
+    report
 }
 
 /// Where a withdrawn raw object is marked when its delete fails: rebuild skips every object

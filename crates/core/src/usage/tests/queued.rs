@@ -1,0 +1,206 @@
+//! The queue path: accepted and priced at once, stored by the consumer exactly once.
+
+use pollster::block_on;
+use serde_json::{json, Value};
+
+use crate::kernel::clock::{FixedClock, SystemEntropy};
+use crate::kernel::error::CoreError;
+use crate::usage::fixtures::{now, World};
+use crate::usage::ingest::{
+    accept_request, queue_message, queued_report, rebuild, store_delivered, Delivered,
+    IngestConfig, Outcome, RebuildRequest, MAX_QUEUED_BYTES,
+};
+use crate::usage::record::StoredEvent;
+
+/// What the producer does with a request: the message it queues and its answer.
+fn enqueue(world: &World, body: Value) -> (String, Value) {
+    let prepared = block_on(accept_request(
+        &world.store,
+        &world.store,
+        &FixedClock(now()),
+        &SystemEntropy,
+        &world.key(),
+        body.to_string().as_bytes(),
+        IngestConfig::default(),
+    ))
+    .unwrap();
+    let message = queue_message(&prepared).unwrap().unwrap();
+    let answer = serde_json::to_value(queued_report(prepared)).unwrap();
+    (message, answer)
+}
+
+fn consume(world: &World, messages: &[String]) -> Result<Delivered, CoreError> {
+    block_on(store_delivered(
+        &world.store,
+        &world.log,
+        &FixedClock(now()),
+        &SystemEntropy,
+        messages,
+    ))
+}
+
+fn sorted(mut events: Vec<StoredEvent>) -> Vec<StoredEvent> {
+    events.sort_by_key(StoredEvent::key);
+    events
+}
+
+#[test]
+fn a_queued_request_is_answered_with_its_price_and_stores_nothing_until_consumed() {
+    let world = World::new();
+    let (message, answer) = enqueue(
+        &world,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000000, "output_tokens": 0}),
+    );
+    assert_eq!(answer["queued"], 1);
+    assert_eq!(answer["stored"], 0);
+    assert_eq!(answer["events"][0]["status"], "queued");
+    assert_eq!(answer["events"][0]["cost"]["amount"], "2.50");
+    assert!(world.store.stored_events().is_empty());
+    assert!(world.log.objects.borrow().is_empty(), "no raw object yet");
+    let delivered = consume(&world, &[message]).unwrap();
+    assert_eq!(delivered.reports[0].stored, 1);
+    assert_eq!(world.store.stored_events().len(), 1);
+    assert_eq!(
+        world.store.stored_events()[0].id,
+        answer["events"][0]["id"].as_str().unwrap(),
+        "the id the answer gave is the id stored"
+    );
+}
+
+#[test]
+fn a_redelivered_batch_and_a_retried_request_store_nothing_twice_and_rebuild_gives_the_same_rows() {
+    let world = World::new();
+    let mut messages = Vec::new();
+    for i in 0..5 {
+        let (m, _) = enqueue(
+            &world,
+            json!({"id": format!("e{i}"), "provider": "acme", "cost": "0.10", "currency": "USD"}),
+        );
+        messages.push(m);
+    }
+    // One without an id: its id is drawn before it is queued, so a redelivery is a duplicate.
+    messages.push(
+        enqueue(
+            &world,
+            json!({"provider": "acme", "cost": "0.01", "currency": "USD"}),
+        )
+        .0,
+    );
+    // The client retries e0 (its answer was lost): a second message of the same event.
+    messages.push(
+        enqueue(
+            &world,
+            json!({"id": "e0", "provider": "acme", "cost": "0.10", "currency": "USD"}),
+        )
+        .0,
+    );
+    let first = consume(&world, &messages).unwrap();
+    assert_eq!((first.reports[0].stored, first.not_stored), (6, 1));
+    let again = consume(&world, &messages).unwrap();
+    assert_eq!((again.reports[0].stored, again.not_stored), (0, 7));
+    let stored = sorted(world.store.stored_events());
+    assert_eq!(stored.len(), 6);
+    assert_eq!(
+        world.log.objects.borrow().len(),
+        1,
+        "the redelivery's object stored nothing and was withdrawn"
+    );
+    assert_eq!(world.logged_events().len(), 6, "one line per stored event");
+    world.store.wipe_events();
+    block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!(sorted(world.store.stored_events()), stored);
+}
+
+#[test]
+fn a_failed_insert_withdraws_the_object_and_the_retried_batch_stores_everything_once() {
+    let world = World::new();
+    let (message, _) = enqueue(
+        &world,
+        json!({"id": "x", "provider": "acme", "cost": "1", "currency": "USD"}),
+    );
+    world.store.fail_event_writes.set(true);
+    assert!(consume(&world, std::slice::from_ref(&message)).is_err());
+    assert!(world.store.stored_events().is_empty());
+    assert!(
+        world.logged_events().is_empty(),
+        "nothing of a failed write stays in the log"
+    );
+    world.store.fail_event_writes.set(false);
+    assert_eq!(consume(&world, &[message]).unwrap().reports[0].stored, 1);
+    assert_eq!(world.logged_events().len(), 1);
+}
+
+#[test]
+fn an_id_taken_by_another_event_keeps_the_first_and_the_log_holds_only_what_was_stored() {
+    let world = World::new();
+    let one = enqueue(
+        &world,
+        json!({"id": "same", "provider": "acme", "cost": "1", "currency": "USD"}),
+    )
+    .0;
+    let other = enqueue(
+        &world,
+        json!({"id": "same", "provider": "acme", "cost": "9", "currency": "USD"}),
+    )
+    .0;
+    let keep = enqueue(
+        &world,
+        json!({"id": "k", "provider": "acme", "cost": "2", "currency": "USD"}),
+    )
+    .0;
+    let delivered = consume(&world, &[one, other, keep]).unwrap();
+    assert_eq!((delivered.reports[0].stored, delivered.not_stored), (2, 1));
+    let costs: Vec<Option<i64>> = sorted(world.store.stored_events())
+        .iter()
+        .map(|e| e.cost_nanos)
+        .collect();
+    assert_eq!(costs, vec![Some(2_000_000_000), Some(1_000_000_000)]);
+    assert_eq!(
+        world.logged_events().len(),
+        2,
+        "the dropped event is not in the log"
+    );
+}
+
+#[test]
+fn an_unreadable_message_fails_the_batch_and_stores_nothing() {
+    let world = World::new();
+    let good = enqueue(
+        &world,
+        json!({"provider": "acme", "cost": "1", "currency": "USD"}),
+    )
+    .0;
+    let error = consume(&world, &[good, "{not json".into()]).unwrap_err();
+    assert!(error.to_string().contains("queue message 1"), "{error}");
+    assert!(world.store.stored_events().is_empty());
+}
+
+#[test]
+fn a_request_too_large_for_one_message_is_left_to_the_synchronous_path() {
+    let world = World::new();
+    let events: Vec<Value> = (0..600)
+        .map(|i| json!({"id": format!("evt-{i:04}"), "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "operation": "a-fairly-long-operation-name", "job_id": format!("job-{i}")}))
+        .collect();
+    let prepared = block_on(accept_request(
+        &world.store,
+        &world.store,
+        &FixedClock(now()),
+        &SystemEntropy,
+        &world.key(),
+        json!({ "events": events }).to_string().as_bytes(),
+        IngestConfig::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        queue_message(&prepared).unwrap(),
+        None,
+        "over {MAX_QUEUED_BYTES} bytes"
+    );
+    let report = queued_report(prepared);
+    assert!(report.events.iter().all(|e| e.status == Outcome::Queued));
+}
