@@ -35,13 +35,27 @@ def priced(field):
     return field in TOKEN or field in OTHER or bool(TIER.match(field))
 
 
-def download(tmp):
-    subprocess.run([sys.executable, '-m', 'pip', 'download', 'litellm', '--no-deps',
+def download(tmp, version=None):
+    """The newest litellm wheel (or `version`'s) from PyPI, with pip, into `tmp`."""
+    spec = f'litellm=={version}' if version else 'litellm'
+    subprocess.run([sys.executable, '-m', 'pip', 'download', spec, '--no-deps',
                     '--only-binary', ':all:', '-q', '-d', tmp], check=True)
-    wheels = glob.glob(os.path.join(tmp, 'litellm-*.whl'))
+    wheels = sorted(glob.glob(os.path.join(tmp, f'litellm-{version or ""}*.whl')))
     if not wheels:
         sys.exit('prices:update: pip downloaded no litellm wheel')
-    return wheels[0]
+    return wheels[-1]
+
+
+def fetch_json(version, out):
+    """Writes the price file of litellm `version` to `out`, downloading its wheel once into
+    .tools/litellm/ (ignored by git): the coverage test's set-up (tests/prices-coverage)."""
+    cache = os.path.join(ROOT, '.tools', 'litellm')
+    os.makedirs(cache, exist_ok=True)
+    wheels = glob.glob(os.path.join(cache, f'litellm-{version}-*.whl'))
+    wheel = wheels[0] if wheels else download(cache, version)
+    _, text = read_wheel(wheel)
+    with open(out, 'w', encoding='utf-8') as f:
+        f.write(text)
 
 
 def read_wheel(path):
@@ -80,7 +94,14 @@ def main():
     p.add_argument('--json', help='a price file instead of a wheel (needs --version)')
     p.add_argument('--version', help='the litellm version of --json')
     p.add_argument('--date', default=datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+    p.add_argument('--fetch-json', metavar='OUT',
+                   help='only write the price file of litellm --version to OUT (cached wheel)')
     args = p.parse_args()
+    if args.fetch_json:
+        if not args.version:
+            sys.exit('prices:update: --fetch-json needs --version')
+        fetch_json(args.version, args.fetch_json)
+        return
     if args.json:
         version, text = args.version or 'unknown', open(args.json, encoding='utf-8').read()
     elif args.wheel:
