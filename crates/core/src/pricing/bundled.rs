@@ -139,6 +139,11 @@ impl Layer {
                 model = full.clone();
                 name = format!("{provider}|{model}");
             }
+            // LiteLLM's wildcard keys (`bedrock/*/1-month-commitment/...`) name no model an
+            // event can carry: they would be listed and never resolve.
+            if super::catalog::normalize_name("model", &model).is_err() {
+                continue;
+            }
             if owner.get(&name).is_some_and(|k| *k != key) {
                 model = full.clone();
                 name = format!("{provider}|{model}");

@@ -764,3 +764,30 @@ fn a_vertex_ai_key_keeps_vertexs_price_where_the_curated_gemini_api_price_differ
         ("0.1".into(), "0.4".into())
     );
 }
+
+#[test]
+fn every_model_the_bundled_layer_lists_resolves_and_its_line_columns_say_so() {
+    // GET /api/prices counts the models of other pages from the lines' date and mode
+    // columns: a listed model must resolve, to an entry of that mode, or totals drift.
+    let layer = super::bundled::layer();
+    let none = Catalog::default();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    let at = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+    let mut wrong = Vec::new();
+    for (p, m) in layer.names() {
+        let modes = layer.line_modes(p, m, Some(at.date_naive()));
+        let resolved = book.resolve(p, m, at, None).ok();
+        let mode = resolved.and_then(|e| e.mode.as_deref()).unwrap_or("");
+        if modes.len() != 1 || resolved.is_none() || modes[0] != mode {
+            wrong.push(format!(
+                "{p} {m}: lines {modes:?}, resolved {:?}",
+                resolved.map(|e| &e.model)
+            ));
+        }
+    }
+    assert!(layer.names().count() > 4000);
+    assert_eq!(wrong, Vec::<String>::new());
+}
