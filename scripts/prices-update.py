@@ -15,7 +15,7 @@ It prints the added, changed and removed models; `git diff data/litellm-prices.t
 same. Only the fields the conversion reads are kept (`is_priced_field` in
 crates/core/src/pricing/litellm.rs: keep the two rules equal).
 """
-import argparse, datetime, glob, json, os, re, subprocess, sys, tempfile, zipfile
+import argparse, datetime, decimal, glob, json, os, re, subprocess, sys, tempfile, zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TSV = os.path.join(ROOT, 'data', 'litellm-prices.tsv')
@@ -35,13 +35,27 @@ def priced(field):
     return field in TOKEN or field in OTHER or bool(TIER.match(field))
 
 
-def download(tmp):
-    subprocess.run([sys.executable, '-m', 'pip', 'download', 'litellm', '--no-deps',
+def download(tmp, version=None):
+    """The newest litellm wheel (or `version`'s) from PyPI, with pip, into `tmp`."""
+    spec = f'litellm=={version}' if version else 'litellm'
+    subprocess.run([sys.executable, '-m', 'pip', 'download', spec, '--no-deps',
                     '--only-binary', ':all:', '-q', '-d', tmp], check=True)
-    wheels = glob.glob(os.path.join(tmp, 'litellm-*.whl'))
+    wheels = sorted(glob.glob(os.path.join(tmp, f'litellm-{version or ""}*.whl')))
     if not wheels:
         sys.exit('prices:update: pip downloaded no litellm wheel')
-    return wheels[0]
+    return wheels[-1]
+
+
+def fetch_json(version, out):
+    """Writes the price file of litellm `version` to `out`, downloading its wheel once into
+    .tools/litellm/ (ignored by git): the coverage test's set-up (tests/prices-coverage)."""
+    cache = os.path.join(ROOT, '.tools', 'litellm')
+    os.makedirs(cache, exist_ok=True)
+    wheels = glob.glob(os.path.join(cache, f'litellm-{version}-*.whl'))
+    wheel = wheels[0] if wheels else download(cache, version)
+    _, text = read_wheel(wheel)
+    with open(out, 'w', encoding='utf-8') as f:
+        f.write(text)
 
 
 def read_wheel(path):
@@ -59,11 +73,26 @@ def fields_of(spec):
     return ' '.join(sorted(out))
 
 
-def read_tsv():
+def same_prices(a, b):
+    """Whether two price columns hold the same prices: numbers compared by value, so a
+    release that writes `0.0000021` as `2.1e-06` changes nothing."""
+    def values(column):
+        out = {}
+        for pair in column.split(' '):
+            field, _, text = pair.partition('=')
+            try:
+                out[field] = decimal.Decimal(text)
+            except decimal.InvalidOperation:
+                out[field] = text
+        return out
+    return values(a) == values(b)
+
+
+def read_tsv(path=TSV):
     header, lines = {}, []
-    if not os.path.exists(TSV):
+    if not os.path.exists(path):
         return header, lines
-    with open(TSV, encoding='utf-8') as f:
+    with open(path, encoding='utf-8') as f:
         for raw in f:
             raw = raw.rstrip('\n')
             if raw.startswith('# litellm '):
@@ -79,8 +108,16 @@ def main():
     p.add_argument('--wheel', help='a downloaded litellm wheel instead of pip download')
     p.add_argument('--json', help='a price file instead of a wheel (needs --version)')
     p.add_argument('--version', help='the litellm version of --json')
+    p.add_argument('--tsv', default=TSV, help='the layer file to update (tests use a copy)')
     p.add_argument('--date', default=datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+    p.add_argument('--fetch-json', metavar='OUT',
+                   help='only write the price file of litellm --version to OUT (cached wheel)')
     args = p.parse_args()
+    if args.fetch_json:
+        if not args.version:
+            sys.exit('prices:update: --fetch-json needs --version')
+        fetch_json(args.version, args.fetch_json)
+        return
     if args.json:
         version, text = args.version or 'unknown', open(args.json, encoding='utf-8').read()
     elif args.wheel:
@@ -89,7 +126,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             version, text = read_wheel(download(tmp))
     data = json.loads(text, parse_float=str, parse_int=str)
-    header, lines = read_tsv()
+    header, lines = read_tsv(args.tsv)
     latest = {}
     for line in lines:
         latest[line[1]] = line  # lines are sorted by key, then date
@@ -107,14 +144,14 @@ def main():
         if old is None:
             lines.append([FIRST_SEEN, key, label, mode, prices])
             added.append(key)
-        elif old[4] != prices or old[2] != label or old[3] != mode:
+        elif not same_prices(old[4], prices) or old[2] != label or old[3] != mode:
             if old[0] == args.date:
                 lines.remove(old)  # a second refresh on one day replaces that day's line
             lines.append([args.date, key, label, mode, prices])
             changed.append(key)
     removed = sorted(k for k in latest if k not in seen)
     lines.sort(key=lambda l: (l[1], l[0]))
-    with open(TSV, 'w', encoding='utf-8') as f:
+    with open(args.tsv, 'w', encoding='utf-8') as f:
         f.write('# LiteLLM price layer of the built-in catalog: model prices from the litellm package\n')
         f.write('# on PyPI (model_prices_and_context_window_backup.json), by BerriAI, MIT License.\n')
         f.write('# Written by `npm run prices:update`; do not edit by hand (curated prices go in\n')

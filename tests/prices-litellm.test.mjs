@@ -113,3 +113,41 @@ test('GET /api/prices pages and filters thousands of models by provider, model p
     assert.equal(r.status, 400, `${bad}: ${r.text}`);
   }
 });
+
+test('GET /api/prices without limit answers a page of 100 models with the total and the next cursor; a narrower search gets all of its models', async () => {
+  const page = await w.fetch('/api/prices', { key: ADMIN_KEY });
+  assert.equal(page.status, 200, page.text);
+  assert.equal(page.json.count, 100);
+  assert.equal(page.json.limit, 100);
+  assert.ok(page.json.total > 4000, `total ${page.json.total}`);
+  const last = page.json.prices.at(-1);
+  assert.equal(page.json.next_cursor, `${last.provider}/${last.model}`);
+  // Walking every page of one provider lists `total` models, each once.
+  const seen = [];
+  let cursor = null;
+  do {
+    const r = await w.fetch(`/api/prices?provider=mistral&limit=40${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { key: ADMIN_KEY });
+    assert.equal(r.status, 200, r.text);
+    seen.push(...r.json.prices.map((p) => p.model));
+    assert.equal(r.json.total, seen.length + (r.json.next_cursor ? r.json.total - seen.length : 0));
+    cursor = r.json.next_cursor;
+  } while (cursor);
+  const all = await w.fetch('/api/prices?provider=mistral&limit=1000', { key: ADMIN_KEY });
+  assert.deepEqual(seen, all.json.prices.map((p) => p.model));
+  assert.equal(all.json.total, seen.length);
+  assert.equal(new Set(seen).size, seen.length);
+  // A mode narrows the total as it narrows the pages.
+  const chat = await w.fetch('/api/prices?provider=mistral&mode=chat&limit=1', { key: ADMIN_KEY });
+  const chats = await w.fetch('/api/prices?provider=mistral&mode=chat&limit=1000', { key: ADMIN_KEY });
+  assert.equal(chat.json.total, chats.json.count);
+  assert.ok(chat.json.total < all.json.total);
+  // Curated, LiteLLM and custom entries say which catalog they are from.
+  const eleven = await w.fetch('/api/prices?provider=elevenlabs', { key: ADMIN_KEY });
+  assert.equal(eleven.json.next_cursor, null);
+  assert.equal(eleven.json.count, eleven.json.total);
+  assert.ok(eleven.json.prices.some((p) => p.catalog === 'curated' && p.model === 'eleven_multilingual_v2'));
+  for (const p of eleven.json.prices) {
+    assert.equal(p.catalog, p.source.startsWith('LiteLLM 1.110.2 ') ? 'litellm' : 'curated', `${p.model}: ${p.source}`);
+  }
+  assert.ok(all.json.prices.every((p) => p.catalog === 'litellm'), 'mistral is priced by LiteLLM alone');
+});

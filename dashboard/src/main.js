@@ -11,6 +11,7 @@ import { int, quantity, amount, money, exactMoney, withUnit, browserTimeZone, lo
 import { aggregate } from './aggregate.js';
 import { dailyByProvider, costByModel, destroyCharts, modelLabel } from './charts.js';
 import { sortableTable } from './table.js';
+import { initCatalog, openCatalogFromUrl, resetCatalog, catalogLink } from './catalog.js';
 
 const STORAGE_KEY = 'ai-spend-tracker.key';
 const MAX_PAGES = 20; // project view: at most 20 pages of 1,000 events per load
@@ -89,6 +90,8 @@ async function signIn(key) {
   badge.textContent = state.role === 'project' ? `Project: ${state.projectId}` : '';
   $('snippet').textContent = snippet();
   await load();
+  // Opened from a catalog link (`#catalog?provider=...`): run its search.
+  openCatalogFromUrl();
 }
 
 function signOut(message) {
@@ -97,6 +100,7 @@ function signOut(message) {
   setKey(null);
   Object.assign(state, { role: null, projectId: null, filter: '', data: null, currency: null, keysOpen: false, keysFor: null, budgetSaved: null, signInStats: null, jobsPage: 0 });
   destroyCharts();
+  resetCatalog();
   for (const id of ['cards', 'tables', 'unpriced-body', 'budgets-body', 'plans-body', 'capacity-body', 'counts-body', 'counts-month', 'keys-body']) fill(id);
   fill($('project-filter'), h('option', { value: '', text: 'All projects' }));
   $('updated').textContent = 'Last updated: —';
@@ -680,7 +684,8 @@ function renderUnpriced(d) {
     caption: 'Models that need a price',
     columns: [
       { label: 'Provider', type: 'text', get: (r) => r.provider },
-      { label: 'Model', type: 'text', get: (r) => r.model },
+      // Each model links to the catalog search for its provider and family of names.
+      { label: 'Model', type: 'text', get: (r) => r.model, show: (r) => catalogLink(r.provider, r.model) },
       { label: 'Reason', type: 'text', get: (r) => r.reason },
       { label: 'Events', type: 'int', get: (r) => r.events },
       { label: 'Last seen', type: 'text', get: (r) => r.last_seen, show: (r) => dateTime(r.last_seen, state.tz) },
@@ -690,7 +695,7 @@ function renderUnpriced(d) {
   });
   fill('unpriced-body',
     h('p', {}, state.role === 'admin'
-      ? 'All time. Add a price with POST /api/admin/prices, then re-price the stored events with POST /api/admin/usage/reprice.'
+      ? 'All time. Each model links to the price catalog\'s entries like it. Add a price with POST /api/admin/prices, then re-price the stored events with POST /api/admin/usage/reprice.'
       : 'In this range. Ask an admin to add prices for these models.'),
     h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Models that need a price' }, table));
 }
@@ -1360,6 +1365,7 @@ function init() {
     state.currency = e.target.value;
     if (state.data) renderCharts(state.data);
   });
+  initCatalog();
   // Budget alerts link to the dashboard with ?project=<id>: start with that project chosen.
   state.filter = new URLSearchParams(location.search).get('project') ?? '';
   const key = sessionStorage.getItem(STORAGE_KEY);

@@ -14,7 +14,9 @@ use crate::core::pricing::bundled;
 use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
-use crate::core::pricing::prices::{effective_page, import_litellm, lookups_for, PriceFilter};
+use crate::core::pricing::prices::{
+    effective_page, import_litellm, lookups_for, PriceFilter, DEFAULT_PRICE_PAGE,
+};
 use crate::core::pricing::store::PriceStore;
 use crate::core::usage::event::{EventInput, EventRules};
 use crate::core::usage::price::{price_event, QuoteView};
@@ -33,7 +35,8 @@ fn day(name: &str, value: &str) -> Result<NaiveDate, CoreError> {
     parse_day(value).map_err(|m| CoreError::invalid(name, m))
 }
 
-/// `GET /api/prices`: the effective catalog, filterable by provider, model, day and project.
+/// `GET /api/prices`: the effective catalog, filterable by provider, model, day and project,
+/// a page of at most `limit` models (default [`DEFAULT_PRICE_PAGE`]) at a time.
 pub async fn list_prices(
     store: &D1Store,
     clock: &impl Clock,
@@ -61,7 +64,7 @@ pub async fn list_prices(
                 .filter(|n| (1..=1000).contains(n))
                 .ok_or_else(|| CoreError::invalid("limit", "must be an integer from 1 to 1000"))?,
         ),
-        None => None,
+        None => Some(DEFAULT_PRICE_PAGE),
     };
     let after = match param(query, "cursor") {
         Some(c) => Some(
@@ -102,6 +105,8 @@ pub async fn list_prices(
             "litellm_version": litellm.version,
             "litellm_read_on": litellm.read_on,
             "count": page.prices.len(),
+            "total": page.total,
+            "limit": filter.limit,
             "next_cursor": page.next_cursor,
             "prices": page.prices,
         }),

@@ -73,7 +73,8 @@ pub fn parse(text: &str) -> (Vec<(String, EntryInput)>, Vec<Skipped>) {
 /// for thousands. A LiteLLM entry is left out where a curated entry answers to its name.
 /// Two LiteLLM keys that reduce to one name (`deepseek-chat` and `deepseek/deepseek-chat` of
 /// DeepSeek) keep the first key (in file order) under the short name and the other under its
-/// full key.
+/// full key; a short name that is another key as written (`perplexity/perplexity/sonar`
+/// reduces to the key `perplexity/sonar`) is never taken from that key.
 #[derive(Debug)]
 pub struct Layer {
     source: String,
@@ -102,6 +103,7 @@ impl Layer {
         // provider|model -> the LiteLLM key that owns the name.
         let mut owner: HashMap<String, &str> = HashMap::new();
         let mut providers: HashMap<&str, String> = HashMap::new();
+        let mut rows = Vec::new();
         for line in text
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -121,17 +123,45 @@ impl Layer {
                     .or_insert_with(|| super::litellm::provider_for(Some(label), key))
                     .clone()
             };
+            rows.push((line, key, provider));
+        }
+        // Every key as a client sends it (`perplexity/sonar`): a name no other key's short
+        // name may take (`perplexity/perplexity/sonar` is not `perplexity/sonar`).
+        let keys: HashSet<String> = rows
+            .iter()
+            .map(|(_, key, provider)| format!("{provider}|{}", key.to_ascii_lowercase()))
+            .collect();
+        for (line, key, provider) in rows {
+            let full = key.to_ascii_lowercase();
             let mut model = super::litellm::model_for(key, &provider);
             let mut name = format!("{provider}|{model}");
+            if model != full && keys.contains(&name) {
+                model = full.clone();
+                name = format!("{provider}|{model}");
+            }
+            // LiteLLM's wildcard keys (`bedrock/*/1-month-commitment/...`) name no model an
+            // event can carry: they would be listed and never resolve.
+            if super::catalog::normalize_name("model", &model).is_err() {
+                continue;
+            }
             if owner.get(&name).is_some_and(|k| *k != key) {
-                model = key.to_ascii_lowercase();
+                model = full.clone();
                 name = format!("{provider}|{model}");
                 if owner.get(&name).is_some_and(|k| *k != key) {
                     continue;
                 }
             }
             if taken.contains(&name) {
-                continue;
+                // Vertex AI prices some of Google's models apart from the Gemini API the
+                // curated entries price: its key stays reachable as sent (`vertex_ai/...`).
+                if !full.starts_with("vertex_ai/") || model == full {
+                    continue;
+                }
+                model = full.clone();
+                name = format!("{provider}|{model}");
+                if taken.contains(&name) || owner.get(&name).is_some_and(|k| *k != key) {
+                    continue;
+                }
             }
             owner.insert(name, key);
             let index = layer.lines.len();
@@ -198,6 +228,29 @@ impl Layer {
             .and_then(|models| models.get(model))
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+
+    /// The mode column of a model's line in force on `day` (of every line with `None`),
+    /// read without parsing the line's prices: enough to count a page's `total`.
+    pub fn line_modes(
+        &self,
+        provider: &str,
+        model: &str,
+        day: Option<chrono::NaiveDate>,
+    ) -> Vec<&'static str> {
+        let column = |i: usize, n: usize| self.lines[i].0.split('\t').nth(n).unwrap_or("");
+        let dated = |i: &&usize| {
+            day.is_none_or(|day| {
+                chrono::NaiveDate::parse_from_str(column(**i, 0), "%Y-%m-%d")
+                    .is_ok_and(|d| d <= day)
+            })
+        };
+        let lines = self.indexes(provider, model).iter().rev().filter(dated);
+        let modes = lines.map(|&i| column(i, 3));
+        match day {
+            Some(_) => modes.take(1).collect(),
+            None => modes.collect(),
+        }
     }
 
     /// The entry in force on `day`: the latest line not after it (lines are dated by their

@@ -157,6 +157,9 @@ pub async fn import_litellm(
 pub struct PriceView {
     pub id: String,
     pub origin: &'static str,
+    /// Which catalog the entry is from: `curated` (data/prices.json), `litellm` (the bundled
+    /// LiteLLM layer) or `custom`.
+    pub catalog: &'static str,
     pub project_id: Option<ProjectId>,
     #[serde(flatten)]
     pub entry: EntryInput,
@@ -173,11 +176,23 @@ impl From<&PriceEntry> for PriceView {
             ),
             Origin::Custom { id, project_id } => (id.clone(), "custom", project_id.clone()),
         };
+        let catalog = match &e.origin {
+            Origin::Custom { .. } => "custom",
+            Origin::Builtin
+                if crate::pricing::catalog::curated()
+                    .history(&e.provider, &e.model)
+                    .is_empty() =>
+            {
+                "litellm"
+            }
+            Origin::Builtin => "curated",
+        };
         let mut entry = e.to_input();
         entry.counting = None;
         PriceView {
             id,
             origin,
+            catalog,
             project_id,
             entry,
             counting: e.counting,
@@ -203,10 +218,16 @@ pub struct PriceFilter {
     pub limit: Option<usize>,
 }
 
-/// One page of the effective catalog and the cursor of the next page, if any.
+/// The page size of `GET /api/prices` when the caller names none: the whole LiteLLM layer
+/// (thousands of models, megabytes of JSON) is never listed in one answer by default.
+pub const DEFAULT_PRICE_PAGE: usize = 100;
+
+/// One page of the effective catalog, the cursor of the next page, if any, and how many
+/// models match the filters on every page together.
 pub struct PricePage {
     pub prices: Vec<PriceView>,
     pub next_cursor: Option<String>,
+    pub total: usize,
 }
 
 /// The effective catalog: for each model, the entry in force on the day (or every entry with
@@ -216,7 +237,8 @@ pub fn effective_catalog(custom: &[PriceEntry], filter: &PriceFilter) -> Vec<Pri
 }
 
 /// The effective catalog, one page at a time: models in `provider/model` order; only the
-/// models of the page are resolved (the bundled layer parses an entry when first listed).
+/// models of the page are resolved (the bundled layer parses an entry when first listed);
+/// the others are counted for `total` from the bundled lines' date and mode columns.
 pub fn effective_page(custom: &[PriceEntry], filter: &PriceFilter) -> PricePage {
     let builtin = builtin();
     let visible: Vec<PriceEntry> = custom
@@ -240,7 +262,7 @@ pub fn effective_page(custom: &[PriceEntry], filter: &PriceFilter) -> PricePage 
         (None, Some(m)) => Some(m.clone()),
         _ => None,
     };
-    let mut models: Vec<(String, String)> = custom_catalog
+    let mut models: Vec<(&str, &str)> = custom_catalog
         .names()
         .into_iter()
         .chain(builtin.names())
@@ -256,61 +278,83 @@ pub fn effective_page(custom: &[PriceEntry], filter: &PriceFilter) -> PricePage 
                 .as_ref()
                 .is_none_or(|x| m.starts_with(x.as_str()))
         })
-        .filter(|(p, m)| {
-            filter
-                .after
-                .as_ref()
-                .is_none_or(|(ap, am)| (*p, *m) > (ap.as_str(), am.as_str()))
-        })
-        .map(|(p, m)| (p.to_string(), m.to_string()))
         .collect();
     models.sort();
     models.dedup();
-    let mut out = Vec::new();
-    let mut next_cursor = None;
-    let wanted = |e: &PriceEntry| {
-        filter
-            .mode
-            .as_ref()
-            .is_none_or(|m| e.mode.as_deref() == Some(m.as_str()))
-    };
-    let mut listed = 0usize;
-    for (provider, model) in models {
-        if filter.limit.is_some_and(|l| listed >= l) {
-            next_cursor = out
-                .last()
-                .map(|v: &PriceView| format!("{}/{}", v.entry.provider, v.entry.model));
-            break;
-        }
+    let wanted_mode = |mode: Option<&str>| filter.mode.as_deref().is_none_or(|m| mode == Some(m));
+    let wanted = |e: &PriceEntry| wanted_mode(e.mode.as_deref());
+    let at = filter
+        .on
+        .and_hms_opt(12, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default();
+    // The entries a model lists: those in force on the day, or its whole history.
+    let views = |provider: &str, model: &str| -> Vec<PriceView> {
         if filter.history {
-            let before = out.len();
-            for layer in [&custom_catalog, builtin] {
-                out.extend(
-                    layer
-                        .history(&provider, &model)
-                        .into_iter()
-                        .filter(|e| wanted(e))
-                        .map(PriceView::from),
-                );
+            [&custom_catalog, builtin]
+                .into_iter()
+                .flat_map(|layer| layer.history(provider, model))
+                .filter(|e| wanted(e))
+                .map(PriceView::from)
+                .collect()
+        } else {
+            book.resolve(provider, model, at, filter.project.as_ref())
+                .ok()
+                .filter(|e| wanted(e))
+                .map(PriceView::from)
+                .into_iter()
+                .collect()
+        }
+    };
+    // Whether a model is listed, without parsing a bundled entry no other layer shadows.
+    let listed = |provider: &str, model: &str| -> bool {
+        let bundled_only = custom_catalog.history(provider, model).is_empty()
+            && super::catalog::curated()
+                .history(provider, model)
+                .is_empty()
+            && book.canonical_model(provider, model).as_deref() == Some(model);
+        if bundled_only {
+            let day = (!filter.history).then_some(filter.on);
+            super::bundled::layer()
+                .line_modes(provider, model, day)
+                .into_iter()
+                .any(|mode| wanted_mode((!mode.is_empty()).then_some(mode)))
+        } else {
+            !views(provider, model).is_empty()
+        }
+    };
+    let limit = filter.limit.unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let mut on_page = 0usize;
+    let mut total = 0usize;
+    let mut next_cursor = None;
+    for (provider, model) in models {
+        let after_cursor = filter
+            .after
+            .as_ref()
+            .is_none_or(|(ap, am)| (provider, model) > (ap.as_str(), am.as_str()));
+        if after_cursor && on_page < limit {
+            let found = views(provider, model);
+            if !found.is_empty() {
+                out.extend(found);
+                on_page += 1;
+                total += 1;
             }
-            listed += usize::from(out.len() > before);
             continue;
         }
-        let at = filter
-            .on
-            .and_hms_opt(12, 0, 0)
-            .map(|t| t.and_utc())
-            .unwrap_or_default();
-        if let Ok(entry) = book.resolve(&provider, &model, at, filter.project.as_ref()) {
-            if wanted(entry) {
-                out.push(PriceView::from(entry));
-                listed += 1;
+        if listed(provider, model) {
+            total += 1;
+            if after_cursor && next_cursor.is_none() {
+                next_cursor = out
+                    .last()
+                    .map(|v: &PriceView| format!("{}/{}", v.entry.provider, v.entry.model));
             }
         }
     }
     PricePage {
         prices: out,
         next_cursor,
+        total,
     }
 }
 

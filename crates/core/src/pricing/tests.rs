@@ -708,3 +708,86 @@ fn litellm_per_token_entries_resolve_by_label_and_key_to_litellms_exact_prices()
         cases.len()
     );
 }
+
+/// The input and output prices per million tokens of what resolves for `provider`/`model`.
+fn bundled_prices(provider: &str, model: &str) -> (String, String) {
+    let none = Catalog::default();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    let at = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let provider = super::catalog::canonical_provider(provider);
+    let entry = book.resolve(&provider, model, at, None).unwrap();
+    let rate = |k: UsageKind| entry.rates[k.index()].as_ref().unwrap().price.to_string();
+    (rate(UsageKind::InputTokens), rate(UsageKind::OutputTokens))
+}
+
+#[test]
+fn a_litellm_key_keeps_its_price_when_another_key_reduces_to_its_name() {
+    // `perplexity/perplexity/sonar` (the agent API) reduces to `perplexity/sonar`, a key of its own.
+    assert_eq!(
+        bundled_prices("perplexity", "perplexity/sonar"),
+        ("1".into(), "1".into())
+    );
+    assert_eq!(
+        bundled_prices("perplexity", "sonar"),
+        ("1".into(), "1".into())
+    );
+}
+
+#[test]
+fn a_provider_prefix_spelt_with_a_hyphen_resolves_like_its_label() {
+    // LiteLLM keys `amazon-nova/nova-micro-v1` under the label `amazon_nova`.
+    for (provider, model) in [
+        ("amazon_nova", "nova-micro-v1"),
+        ("amazon-nova", "nova-micro-v1"),
+        ("amazon_nova", "amazon-nova/nova-micro-v1"),
+    ] {
+        assert_eq!(
+            bundled_prices(provider, model),
+            ("0.035".into(), "0.14".into()),
+            "{provider} {model}"
+        );
+    }
+}
+
+#[test]
+fn a_vertex_ai_key_keeps_vertexs_price_where_the_curated_gemini_api_price_differs() {
+    assert_eq!(
+        bundled_prices("vertex_ai", "vertex_ai/gemini-2.0-flash"),
+        ("0.15".into(), "0.6".into())
+    );
+    // The Gemini API's price, curated, still answers to the plain name.
+    assert_eq!(
+        bundled_prices("google", "gemini-2.0-flash"),
+        ("0.1".into(), "0.4".into())
+    );
+}
+
+#[test]
+fn every_model_the_bundled_layer_lists_resolves_and_its_line_columns_say_so() {
+    // GET /api/prices counts the models of other pages from the lines' date and mode
+    // columns: a listed model must resolve, to an entry of that mode, or totals drift.
+    let layer = super::bundled::layer();
+    let none = Catalog::default();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: &none,
+    };
+    let at = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+    let mut wrong = Vec::new();
+    for (p, m) in layer.names() {
+        let modes = layer.line_modes(p, m, Some(at.date_naive()));
+        let resolved = book.resolve(p, m, at, None).ok();
+        let mode = resolved.and_then(|e| e.mode.as_deref()).unwrap_or("");
+        if modes.len() != 1 || resolved.is_none() || modes[0] != mode {
+            wrong.push(format!(
+                "{p} {m}: lines {modes:?}, resolved {:?}",
+                resolved.map(|e| &e.model)
+            ));
+        }
+    }
+    assert!(layer.names().count() > 4000);
+    assert_eq!(wrong, Vec::<String>::new());
+}

@@ -71,6 +71,7 @@ pub fn canonical_provider(name: &str) -> String {
         }
         "x-ai" | "grok" => "xai".to_string(),
         "mistralai" | "mistral-ai" => "mistral".to_string(),
+        "amazon-nova" | "amazon_nova" => "amazon_nova".to_string(),
         // Vertex AI is Google's: its Gemini models and the partner models it hosts
         // (`vertex_ai-anthropic_models`, `vertex_ai-language-models`, ...).
         other if other.starts_with("vertex_ai-") => "google".to_string(),
