@@ -114,14 +114,18 @@ test('GET /api/prices pages and filters thousands of models by provider, model p
   }
 });
 
-test('GET /api/prices without limit answers a page of 100 models with the total and the next cursor; a narrower search gets all of its models', async () => {
-  const page = await w.fetch('/api/prices', { key: ADMIN_KEY });
+test('GET /api/prices pages by limit with the total and the next cursor, and without limit answers every match as it always did', async () => {
+  const page = await w.fetch('/api/prices?limit=100', { key: ADMIN_KEY });
   assert.equal(page.status, 200, page.text);
   assert.equal(page.json.count, 100);
   assert.equal(page.json.limit, 100);
   assert.ok(page.json.total > 4000, `total ${page.json.total}`);
   const last = page.json.prices.at(-1);
   assert.equal(page.json.next_cursor, `${last.provider}/${last.model}`);
+  const whole = await w.fetch('/api/prices', { key: ADMIN_KEY });
+  assert.equal(whole.json.next_cursor, null);
+  assert.equal(whole.json.total, page.json.total);
+  assert.ok(whole.json.prices.some((p) => p.provider === 'heygen' && p.catalog === 'curated'), 'curated entries are in the unpaged list');
   // Walking every page of one provider lists `total` models, each once.
   const seen = [];
   let cursor = null;

@@ -36,7 +36,8 @@ fn day(name: &str, value: &str) -> Result<NaiveDate, CoreError> {
 }
 
 /// `GET /api/prices`: the effective catalog, filterable by provider, model, day and project,
-/// a page of at most `limit` models (default [`DEFAULT_PRICE_PAGE`]) at a time.
+/// a page of at most `limit` models at a time (every match without `limit`; the dashboard's
+/// pages are [`DEFAULT_PRICE_PAGE`] or fewer).
 pub async fn list_prices(
     store: &D1Store,
     clock: &impl Clock,
@@ -64,7 +65,9 @@ pub async fn list_prices(
                 .filter(|n| (1..=1000).contains(n))
                 .ok_or_else(|| CoreError::invalid("limit", "must be an integer from 1 to 1000"))?,
         ),
-        None => Some(DEFAULT_PRICE_PAGE),
+        // Without `limit`, every match, as before the bundled layer: older callers look for
+        // a model in the whole list. Pages are asked for (the dashboard always pages).
+        None => None,
     };
     let after = match param(query, "cursor") {
         Some(c) => Some(
