@@ -358,12 +358,27 @@ pub async fn ingest(
         pruned_before: config.pruned_before,
     };
     let records = prepare(usage, prices, entropy, principal, &batch, &rules).await?;
+    store_prepared(usage, log, entropy, now, &records, batch.enveloped).await
+}
+
+/// Stores events already validated and priced by [`prepare`]: the raw object first, then the
+/// rows, with every guarantee of [`ingest`] (which is this after parsing and preparing; the
+/// OTLP route prepares its spans' events its own way and stores them here). `enveloped` says
+/// how problems name an event (`events[i].id`).
+pub async fn store_prepared(
+    usage: &impl UsageStore,
+    log: &impl RawLog,
+    entropy: &impl Entropy,
+    now: DateTime<Utc>,
+    records: &[StoredEvent],
+    enveloped: bool,
+) -> Result<IngestReport, CoreError> {
     let key = raw_key(now, entropy)?;
-    let bytes = to_ndjson(&records)
+    let bytes = to_ndjson(records)
         .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
     log.put(&key, bytes).await?;
     let inserted = match usage
-        .insert_events(&records, InsertMode::RefuseReusedIds)
+        .insert_events(records, InsertMode::RefuseReusedIds)
         .await
     {
         Ok(inserted) => inserted,
@@ -372,9 +387,7 @@ pub async fn ingest(
             // either (and a rebuild racing this request refuses the object as a whole).
             withdraw(log, &key).await;
             return Err(CoreError::IdReused(reused_stored(
-                &records,
-                &keys,
-                batch.enveloped,
+                records, &keys, enveloped,
             )));
         }
         Err(e) => {
@@ -390,7 +403,7 @@ pub async fn ingest(
             ))));
         }
     };
-    let raw_object = match acknowledged_lines(&records, &inserted) {
+    let raw_object = match acknowledged_lines(records, &inserted) {
         Some(lines) => replace_object(log, entropy, now, &key, &lines).await,
         None => key,
     };
