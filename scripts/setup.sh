@@ -95,7 +95,8 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-# Schemathesis (tests/schemathesis.test.mjs fuzzes the API against its OpenAPI document) in a
+# Schemathesis (tests/schemathesis.test.mjs fuzzes the API against its OpenAPI document) and the
+# OpenTelemetry Python SDK with its OTLP exporter (tests/otlp.test.mjs) in a
 # Python venv of its own, reinstalled only when tests/requirements.txt (every package at an
 # exact version) changes.
 VENV="$TOOLS/venv"
@@ -114,7 +115,7 @@ if [ ! -f "$VENV/.requirements-hash" ] || [ "$(cat "$VENV/.requirements-hash")" 
     log "schemathesis needs Python 3.11 or later; python3 is $(python3 --version 2>&1)"
     exit 1
   fi
-  log "installing schemathesis into .tools/venv"
+  log "installing schemathesis and the OpenTelemetry SDK into .tools/venv"
   rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r tests/requirements.txt

@@ -5,6 +5,7 @@ use worker::Env;
 
 use crate::core::kernel::error::CoreError;
 use crate::core::usage::ingest::IngestConfig;
+use crate::core::usage::otlp::SpanRules;
 use crate::core::usage::retention::RetentionConfig;
 
 use super::d1::D1Store;
@@ -30,6 +31,8 @@ pub const ALERT_TO: &str = "ALERT_TO";
 pub const DASHBOARD_URL: &str = "DASHBOARD_URL";
 /// Var: how many days late a usage event may arrive (default 90).
 pub const MAX_EVENT_AGE_DAYS: &str = "MAX_EVENT_AGE_DAYS";
+/// The span attribute whose value is a span's job (`POST /v1/traces`); unset: the trace id.
+pub const OTLP_JOB_ATTRIBUTE: &str = "OTLP_JOB_ATTRIBUTE";
 /// Var: how many days raw usage rows stay in D1 (empty or 0: forever).
 pub const USAGE_RETENTION_DAYS: &str = "USAGE_RETENTION_DAYS";
 
@@ -88,6 +91,17 @@ pub fn ingest_config(env: &Env) -> IngestConfig {
         }
     }
     config
+}
+
+/// How spans become events: the job attribute from `OTLP_JOB_ATTRIBUTE` (empty: the trace id).
+pub fn span_rules(env: &Env) -> SpanRules {
+    SpanRules {
+        job_attribute: env
+            .var(OTLP_JOB_ATTRIBUTE)
+            .ok()
+            .map(|v| v.to_string().trim().to_string())
+            .filter(|v| !v.is_empty()),
+    }
 }
 
 /// The retention of raw usage rows; an unreadable value keeps every row (and says so).

@@ -141,6 +141,25 @@ pub async fn read_json_body_up_to(
     request: &mut Request,
     limit: usize,
 ) -> Result<Vec<u8>, CoreError> {
+    let body = read_body_up_to(request, limit).await?;
+    if !body.is_empty() {
+        let content_type = request
+            .headers()
+            .get("content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if !is_json_content_type(&content_type) {
+            return Err(CoreError::UnsupportedMediaType(format!(
+                "send the body as `Content-Type: application/json`, not `{content_type}`"
+            )));
+        }
+    }
+    Ok(body)
+}
+
+/// Reads a request body of any type, refusing one over `limit` bytes (413).
+pub async fn read_body_up_to(request: &mut Request, limit: usize) -> Result<Vec<u8>, CoreError> {
     let declared = request
         .headers()
         .get("content-length")
@@ -159,19 +178,6 @@ pub async fn read_json_body_up_to(
         })?;
     if body.len() > limit {
         return Err(CoreError::PayloadTooLarge { limit });
-    }
-    if !body.is_empty() {
-        let content_type = request
-            .headers()
-            .get("content-type")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        if !is_json_content_type(&content_type) {
-            return Err(CoreError::UnsupportedMediaType(format!(
-                "send the body as `Content-Type: application/json`, not `{content_type}`"
-            )));
-        }
     }
     Ok(body)
 }

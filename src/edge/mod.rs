@@ -16,6 +16,7 @@ pub mod d1_usage;
 pub mod http;
 pub mod notify;
 pub mod openapi;
+pub mod otlp;
 pub mod plans;
 pub mod prices;
 pub mod queue;

@@ -257,6 +257,10 @@ async fn route(
             let body = read_json_body(request).await?;
             super::usage::record(store, env, ctx, &clock, principal, &body).await
         }
+        RouteName::OtlpTraces => {
+            let principal = principal.as_ref().ok_or_else(unauthenticated)?;
+            super::otlp::traces(store, env, ctx, &clock, principal, request).await
+        }
         RouteName::Guard => {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let body = read_json_body(request).await?;

@@ -32,6 +32,7 @@ pub enum RouteName {
     DeleteCustomPrice,
     ImportPrices,
     RecordUsage,
+    OtlpTraces,
     Guard,
     GuardStatus,
     ReleaseReservation,
@@ -180,6 +181,7 @@ pub const ROUTES: &[RouteDef] = &[
         RouteName::RecordUsage,
         Access::AnyKey,
     ),
+    route("POST", "/v1/traces", RouteName::OtlpTraces, Access::AnyKey),
     route("POST", "/api/usage/guard", RouteName::Guard, Access::AnyKey),
     route(
         "GET",

@@ -5,6 +5,7 @@ pub mod event;
 pub mod ingest;
 pub mod list;
 pub mod memory;
+pub mod otlp;
 pub mod price;
 pub mod record;
 pub mod reprice;
