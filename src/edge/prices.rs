@@ -14,9 +14,7 @@ use crate::core::pricing::bundled;
 use crate::core::pricing::catalog::{
     builtin, builtin_read_on, canonical_provider, Catalog, PriceBook,
 };
-use crate::core::pricing::prices::{
-    effective_page, import_litellm, lookups_for, PriceFilter, DEFAULT_PRICE_PAGE,
-};
+use crate::core::pricing::prices::{effective_page, import_litellm, lookups_for, PriceFilter};
 use crate::core::pricing::store::PriceStore;
 use crate::core::usage::event::{EventInput, EventRules};
 use crate::core::usage::price::{price_event, QuoteView};
@@ -37,7 +35,7 @@ fn day(name: &str, value: &str) -> Result<NaiveDate, CoreError> {
 
 /// `GET /api/prices`: the effective catalog, filterable by provider, model, day and project,
 /// a page of at most `limit` models at a time (every match without `limit`; the dashboard's
-/// pages are [`DEFAULT_PRICE_PAGE`] or fewer).
+/// pages are `DEFAULT_PRICE_PAGE` or fewer).
 pub async fn list_prices(
     store: &D1Store,
     clock: &impl Clock,
