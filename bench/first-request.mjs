@@ -1,38 +1,85 @@
-// First-request latency of a fresh isolate (Miniflare, the built worker): the time of the
-// first price quote, which loads the wasm and builds the price catalog, and of the quotes
-// after it. Prints a Markdown table for BENCHMARKS.md. Not a test: nothing here asserts.
-import { startWorker, ADMIN_KEY } from '../tests/support/worker.mjs';
+// First-request latency of a fresh isolate (Miniflare, the built worker) beside the runtime
+// floor (bench/floor, a few lines of JavaScript): the time to start the worker (workerd loads
+// and compiles the script and its wasm), of its first request, and of the requests after it.
+// Ours are measured two ways, each on a fresh worker: a first GET /healthz, and a first price
+// quote (which also builds the price catalog). The floor's request is its POST with no writes.
+// BENCH_BUILDS=dirA,dirB compares builds (each a build/ folder of scripts/build.sh), the
+// workers of each round started in turn. Prints Markdown for BENCHMARKS.md; asserts nothing.
+import { Miniflare } from 'miniflare';
+import { miniflareOptions, workerHandle, applyMigrations, ADMIN_KEY } from '../tests/support/worker.mjs';
 import { statSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const builds = (process.env.BENCH_BUILDS ?? join(root, 'build')).split(',').map((d) => resolve(d));
 const body = {
   provider: process.env.BENCH_PROVIDER ?? 'openai', model: process.env.BENCH_MODEL ?? 'gpt-4o', timestamp: '2026-06-01T10:00:00Z',
   input_tokens: 1000, output_tokens: 100,
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const first = [];
-const later = [];
-for (let round = 0; round < ROUNDS; round += 1) {
-  const w = await startWorker();
+const quote = { method: 'POST', key: ADMIN_KEY, body };
+
+/** Starts a worker from `options`; answers [handle, start ms]. */
+async function start(options) {
+  const t0 = performance.now();
+  const mf = new Miniflare(options);
+  await mf.ready;
+  const ms = performance.now() - t0;
+  const db = await mf.getD1Database('DB');
+  await applyMigrations(db);
+  return [workerHandle(mf, db), ms];
+}
+
+/** One fresh worker: start, first request, then 20 more of the same. */
+async function measure(options, path, init) {
+  const [w, startMs] = await start(options);
   try {
     let t0 = performance.now();
-    const r = await w.fetch('/api/prices/quote', { method: 'POST', key: ADMIN_KEY, body });
-    if (r.status !== 200) throw new Error(r.text);
-    first.push(performance.now() - t0);
+    const r = await w.fetch(path, init);
+    if (r.status >= 300) throw new Error(`${path}: ${r.status} ${r.text}`);
+    const first = performance.now() - t0;
     t0 = performance.now();
-    for (let i = 0; i < 20; i += 1) {
-      await w.fetch('/api/prices/quote', { method: 'POST', key: ADMIN_KEY, body });
-    }
-    later.push((performance.now() - t0) / 20);
+    for (let i = 0; i < 20; i += 1) await w.fetch(path, init);
+    return { start: startMs, first, later: (performance.now() - t0) / 20 };
   } finally {
     await w.dispose();
   }
 }
-const wasm = statSync(join(root, 'build', 'index_bg.wasm')).size;
-console.log(`\n${ROUNDS} fresh workers (Miniflare), median\n`);
-console.log('| build/index_bg.wasm bytes | first quote ms | later quotes ms |');
-console.log('|---|---|---|');
-console.log(`| ${wasm} | ${median(first).toFixed(1)} | ${median(later).toFixed(2)} |`);
+
+// The floor's own bindings (bench/floor/wrangler.toml), without the product's static assets.
+const floorOptions = () => ({
+  modules: true,
+  scriptPath: join(root, 'bench', 'floor', 'index.js'),
+  compatibilityDate: '2026-05-01',
+  d1Databases: ['DB'],
+  r2Buckets: ['USAGE_BUCKET'],
+  cf: false,
+});
+const rows = new Map();
+const add = (name, m) => {
+  if (!rows.has(name)) rows.set(name, { start: [], first: [], later: [] });
+  for (const k of ['start', 'first', 'later']) rows.get(name)[k].push(m[k]);
+};
+const event = { id: 'e1', provider: 'openai', model: 'gpt-4o', input_tokens: 1000, output_tokens: 100, timestamp: '2026-06-01T10:00:00Z' };
+for (let round = 0; round < ROUNDS; round += 1) {
+  add('floor (JavaScript): POST, no writes', await measure(floorOptions(), '/?writes=none', { method: 'POST', body: event }));
+  for (const dir of builds) {
+    const options = { ...miniflareOptions(), scriptPath: join(dir, 'index.js'), modulesRoot: dir };
+    add(`${dir}: GET /healthz`, await measure(options, '/healthz', {}));
+    add(`${dir}: price quote`, await measure(options, '/api/prices/quote', quote));
+  }
+}
+console.log(`\n${ROUNDS} fresh workers each (Miniflare), medians; rounds start the floor, then each build in turn\n`);
+for (const dir of builds) {
+  const wasm = readFileSync(join(dir, 'index_bg.wasm'));
+  console.log(`${dir}/index_bg.wasm: ${statSync(join(dir, 'index_bg.wasm')).size} bytes, ${gzipSync(wasm, { level: 9 }).length} gzipped`);
+}
+console.log('\n| worker: first request | start ms | first request ms | later requests ms |');
+console.log('|---|---|---|---|');
+for (const [name, r] of rows) {
+  console.log(`| ${name} | ${median(r.start).toFixed(1)} | ${median(r.first).toFixed(1)} | ${median(r.later).toFixed(2)} |`);
+}

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::kernel::tz::Tz;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::budgets::alerts::{

@@ -11,3 +11,4 @@ pub mod limits;
 pub mod money;
 pub mod query;
 pub mod testing;
+pub mod tz;

@@ -318,7 +318,7 @@ pub(super) fn usage_since_query(
     let range = Range {
         from: Some(crate::reports::report::floor_hour(from)),
         to: Some(to),
-        tz: chrono_tz::Tz::UTC,
+        tz: crate::kernel::tz::Tz::UTC,
     };
     let mut query = range.rollup_query(None);
     query.provider = Some(provider.to_string());

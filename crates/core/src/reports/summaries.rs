@@ -69,7 +69,7 @@ async fn summary(
             ..RollupQuery::default()
         })
         .await?;
-    let tz = chrono_tz::Tz::UTC;
+    let tz = crate::kernel::tz::Tz::UTC;
     let by = |dims: &[Dim]| group_rows(&rows, None, dims, tz);
     let mut out = json!({
         "data_source": DATA_SOURCE,

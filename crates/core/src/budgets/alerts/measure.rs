@@ -15,7 +15,7 @@ pub(super) fn basis_points(part: i128, whole: i128) -> i128 {
 }
 
 /// This calendar month in `tz`, as a range.
-pub(super) fn month_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
+pub(super) fn month_range(tz: crate::kernel::tz::Tz, now: DateTime<Utc>) -> Range {
     let today = now.with_timezone(&tz).date_naive();
     let first = today - Duration::days(i64::from(chrono::Datelike::day(&today)) - 1);
     let next = first
@@ -29,7 +29,7 @@ pub(super) fn month_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
 }
 
 /// The 7 days before today in `tz`, as a range.
-pub(super) fn week_before_range(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Range {
+pub(super) fn week_before_range(tz: crate::kernel::tz::Tz, now: DateTime<Utc>) -> Range {
     let today = now.with_timezone(&tz).date_naive();
     Range {
         from: Some(local_midnight(today - Duration::days(BASELINE_DAYS), tz)),
@@ -44,7 +44,7 @@ pub const BASELINE_DAYS: i64 = 7;
 /// The spend of every project over the 7 days before today in one zone (read only for zones
 /// where a project has a spike rule).
 pub(super) fn baseline_query(
-    tz: chrono_tz::Tz,
+    tz: crate::kernel::tz::Tz,
     now: DateTime<Utc>,
     only: Option<&ProjectId>,
 ) -> crate::reports::report::RollupQuery {
@@ -75,7 +75,7 @@ pub(super) fn baseline_daily(
 /// whose budget period uses that zone, so a check costs a query per zone, not per project
 /// (D1 allows 50 queries per invocation on the free plan).
 pub(super) fn month_query(
-    tz: chrono_tz::Tz,
+    tz: crate::kernel::tz::Tz,
     now: DateTime<Utc>,
     only: Option<&ProjectId>,
 ) -> crate::reports::report::RollupQuery {

@@ -398,7 +398,7 @@ async fn run_check(
     };
     // The month of every zone with a budget, and the week before today of every zone with a
     // spike rule: all read in one call.
-    let mut zones: BTreeMap<String, (chrono_tz::Tz, bool)> = BTreeMap::new();
+    let mut zones: BTreeMap<String, (crate::kernel::tz::Tz, bool)> = BTreeMap::new();
     for settings in all.iter().flatten() {
         if only.is_some_and(|p| *p != settings.project_id) || !has_rules(settings) {
             continue;

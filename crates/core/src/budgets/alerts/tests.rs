@@ -48,7 +48,7 @@ fn a_budget_in_another_zone_counts_this_local_month_and_today_exactly() {
         IngestConfig::default(),
     ))
     .unwrap();
-    let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let ny: crate::kernel::tz::Tz = "America/New_York".parse().unwrap();
     let settings = BudgetSettings {
         project_id: project.id.clone(),
         project_name: "Ads".into(),

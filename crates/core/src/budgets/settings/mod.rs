@@ -4,8 +4,8 @@
 //! The check is one function of (stores, clock, notifier). It runs from the Cron Trigger, from
 //! `POST /api/admin/usage/check-budgets`, and as a dry run from the `GET` of that route.
 
+use crate::kernel::tz::Tz;
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

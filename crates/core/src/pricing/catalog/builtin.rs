@@ -11,7 +11,21 @@ pub struct CatalogFile {
     pub entries: Vec<EntryInput>,
 }
 
-pub(super) const BUILTIN_SOURCE: &str = include_str!("../../../../../data/prices.json");
+/// `data/prices.json`, deflated at build time (see `crates/core/build.rs`): about a tenth of
+/// its 94 KB in the wasm.
+const CURATED_DEFLATED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prices.json.deflate"));
+
+/// The curated file's text, inflated once per isolate (empty if it cannot be: then the
+/// catalog is empty and every event is unpriced, never $0).
+pub(crate) fn builtin_source() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        miniz_oxide::inflate::decompress_to_vec(CURATED_DEFLATED)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_default()
+    })
+}
 
 /// Parses and validates a catalog file; every problem is named by its entry and field.
 pub fn parse_catalog_file(text: &str) -> Result<Vec<PriceEntry>, Vec<FieldError>> {
@@ -49,17 +63,12 @@ pub fn builtin() -> &'static Catalog {
 /// The curated catalog alone (`data/prices.json`), parsed once.
 pub fn curated() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::new(parse_catalog_file(BUILTIN_SOURCE).unwrap_or_default()))
+    CATALOG.get_or_init(|| Catalog::new(parse_catalog_file(builtin_source()).unwrap_or_default()))
 }
 
 /// The date the built-in catalog was read from its sources.
 pub fn builtin_read_on() -> String {
-    serde_json::from_str::<CatalogFile>(BUILTIN_SOURCE)
+    serde_json::from_str::<CatalogFile>(builtin_source())
         .map(|f| f.read_on)
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-pub(crate) fn builtin_source() -> &'static str {
-    BUILTIN_SOURCE
 }

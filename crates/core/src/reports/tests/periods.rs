@@ -3,8 +3,8 @@
 //! the quarter-hour rollups sum, and local days are exact in zones with half- and
 //! quarter-hour offsets.
 
+use crate::kernel::tz::Tz;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use chrono_tz::Tz;
 use pollster::block_on;
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! Report views: grouping, CSV, budget status, summaries.
 
+use crate::kernel::tz::Tz;
 use chrono::{TimeZone, Utc};
-use chrono_tz::Tz;
 
 use crate::access::projects::{Project, ProjectId};
 use crate::kernel::money::{Currency, Money};
