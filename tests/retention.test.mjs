@@ -76,8 +76,16 @@ test('the cron prunes raw rows of days past the retention and every rollup, repo
   );
   const before = await totals();
   assert.equal(before.daily.reduce((n, r) => n + r.events, 0), 7);
+  // An acknowledgement of an object received 40 days ago, as ingestion wrote it then.
+  const oldAck = `usage-logs/raw/${daysAgo(40)}/${daysAgo(40).replace(/-/g, '')}T100000000Z-${'c'.repeat(32)}.ndjson`;
+  await w.db.prepare('INSERT INTO raw_log_acks (key, duplicates) VALUES (?1, NULL)').bind(oldAck).run();
+  const acksBefore = (await rows("SELECT key FROM raw_log_acks WHERE key <> ''")).map((r) => r.key);
 
   await (await w.mf.getWorker()).scheduled({ cron: '0 */6 * * *' });
+
+  const acksAfter = (await rows('SELECT key FROM raw_log_acks')).map((r) => r.key);
+  assert.deepEqual(acksAfter, ['', ...acksBefore.filter((k) => k !== oldAck)], 'acknowledgements of objects before the watermark go, the others and the start row stay');
+  assert.ok(acksAfter.length >= 2, 'today\'s request is acknowledged');
 
   assert.deepEqual((await rows('SELECT id FROM api_usage ORDER BY id')).map((r) => r.id), ['now-1', 'now-2', 'recent-1']);
   assert.deepEqual(await totals(), before);

@@ -396,6 +396,37 @@ test('a crash after the raw write, then a retry without a time: a wipe and a reb
   assert.deepEqual(stored.map((r) => r.request_timestamp), [acknowledged], 'the later object, the acknowledged one, decides the time');
 });
 
+test('objects of requests that crashed before their D1 commit are not restored: neither a never-retried event nor a resend\'s later time', async () => {
+  const kept = await record({ id: 'ack-kept', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 5 });
+  assert.equal(kept.status, 201, kept.text);
+  const [line] = (await (await bucket.get(kept.json.raw_object)).text()).split('\n');
+  const template = JSON.parse(line);
+  // Two invocations that died between their R2 put and their D1 commit, under keys of the
+  // worker's own form: a new event nobody was answered for, and a resend of ack-kept an hour on.
+  const now = new Date(Date.now() + 1000);
+  const day = now.toISOString().slice(0, 10);
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z');
+  const resentAt = new Date(Date.parse(template.request_timestamp) + 3_600_000).toISOString();
+  const crashed = [
+    [`usage-logs/raw/${day}/${stamp}-${'a'.repeat(32)}.ndjson`, { ...template, id: 'ack-never-answered', input_tokens: 7 }],
+    [`usage-logs/raw/${day}/${stamp}-${'b'.repeat(32)}.ndjson`, { ...template, request_timestamp: resentAt }],
+  ];
+  for (const [key, body] of crashed) await bucket.put(key, `${JSON.stringify(body)}\n`);
+  await w.db.prepare("DELETE FROM api_usage WHERE id IN ('ack-kept', 'ack-never-answered')").run();
+  let cursor;
+  let unacknowledged = 0;
+  do {
+    const rebuilt = await w.fetch('/api/admin/rebuild', { method: 'POST', key: ADMIN_KEY, body: { from: day, to: day, max_objects: 100, cursor } });
+    assert.equal(rebuilt.status, 200, rebuilt.text);
+    unacknowledged += rebuilt.json.unacknowledged_objects ?? 0;
+    cursor = rebuilt.json.next_cursor ?? undefined;
+  } while (cursor);
+  assert.equal(unacknowledged, 2);
+  const stored = await rows("SELECT id, request_timestamp FROM api_usage WHERE id IN ('ack-kept', 'ack-never-answered')");
+  assert.deepEqual(stored, [{ id: 'ack-kept', request_timestamp: kept.json.events[0].timestamp }]);
+  for (const [key] of crashed) await bucket.delete(key);
+});
+
 test('bad batches are refused with the index and field of each problem and write nothing anywhere', async () => {
   const d1Before = await w.snapshot();
   const r2Before = await rawKeys();

@@ -88,16 +88,23 @@ impl RetentionStore for D1Store {
     }
 
     async fn record_prune(&self, rows: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.db()
-            .prepare(
-                "UPDATE usage_retention SET rows_pruned = rows_pruned + ?1, last_pruned_at = ?2 \
-                 WHERE id = 1",
-            )
-            .bind(&[JsValue::from_f64(rows as f64), text(&format_timestamp(at))])
-            .map_err(store_error)?
-            .run()
-            .await
-            .map_err(store_error)?;
+        // Acknowledgements of raw objects received before the watermark go too: every event
+        // of such an object is of a pruned day, which rebuild does not insert again.
+        let acks = format!(
+            "DELETE FROM raw_log_acks WHERE key > '' \
+             AND key < 'usage-logs/raw/' || {WATERMARK_SQL} AND {WATERMARK_SQL} <> ''"
+        );
+        let statements = vec![
+            self.db()
+                .prepare(
+                    "UPDATE usage_retention SET rows_pruned = rows_pruned + ?1, \
+                     last_pruned_at = ?2 WHERE id = 1",
+                )
+                .bind(&[JsValue::from_f64(rows as f64), text(&format_timestamp(at))])
+                .map_err(store_error)?,
+            self.db().prepare(&acks),
+        ];
+        self.db().batch(statements).await.map_err(store_error)?;
         Ok(())
     }
 }

@@ -20,8 +20,8 @@ use crate::core::kernel::error::StoreError;
 use crate::core::usage::list::UsageQuery;
 use crate::core::usage::record::{StoredEvent, StoredPrice};
 use crate::core::usage::store::{
-    EventKey, InsertMode, Inserted, ListedEvent, RepriceStore, ScanFilter, UnpricedModel,
-    UsageStore,
+    Acknowledged, EventKey, InsertMode, Inserted, ListedEvent, RepriceStore, ScanFilter,
+    UnpricedModel, UsageStore,
 };
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
@@ -291,6 +291,18 @@ fn existing_sql() -> String {
          WHERE u.id IS NOT NULL OR k.value ->> 2 < {WATERMARK_SQL}"
     )
 }
+
+/// Acknowledges raw object ?1 holding the events keyed ?2 (`[[project_id, id], ...]`), with
+/// those already stored (NULL when none).
+const ACK_SQL: &str = "INSERT OR IGNORE INTO raw_log_acks (key, duplicates) VALUES (?1, \
+     (SELECT CASE WHEN count(*) = 0 THEN NULL ELSE json_group_array(json_array(u.project_id, u.id)) END \
+      FROM json_each(?2) AS k JOIN api_usage AS u \
+      ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1))";
+
+/// The acknowledgements of the raw objects ?1 (a JSON array of keys), and the row of the
+/// empty key, whose `duplicates` holds the stamp acknowledgements start from.
+const ACKNOWLEDGED_SQL: &str = "SELECT key, duplicates FROM raw_log_acks \
+     WHERE key = '' OR key IN (SELECT value FROM json_each(?1))";
 
 /// The message of the `RAISE` of migrations/0016_event_fingerprints.sql.
 const REUSED: &str = "event id reused for a different event";
@@ -613,6 +625,7 @@ impl UsageStore for D1Store {
         &self,
         events: &[StoredEvent],
         mode: InsertMode,
+        ack: Option<&str>,
     ) -> Result<Vec<Inserted>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -630,6 +643,22 @@ impl UsageStore for D1Store {
                 self.db()
                     .prepare(&existing_sql)
                     .bind(&[text(&chunk.keys)])
+                    .map_err(store_error)?,
+            );
+        }
+        if let Some(ack) = ack {
+            // The raw object's acknowledgement, in the same transaction as its events and
+            // before them, so that it names the events stored before (migrations/0022).
+            let keys: Vec<[&str; 2]> = events
+                .iter()
+                .map(|e| [e.project_id.as_str(), e.id.as_str()])
+                .collect();
+            let keys = serde_json::to_string(&keys)
+                .map_err(|e| StoreError::Corrupt(format!("acknowledgement: {e}")))?;
+            statements.push(
+                self.db()
+                    .prepare(ACK_SQL)
+                    .bind(&[text(ack), text(&keys)])
                     .map_err(store_error)?,
             );
         }
@@ -673,6 +702,34 @@ impl UsageStore for D1Store {
             .map(|((project, id), price)| ((project.as_str(), id.as_str()), price))
             .collect();
         Ok(outcomes(events, &existing))
+    }
+
+    async fn acknowledged(&self, keys: &[String]) -> Result<Acknowledged, StoreError> {
+        #[derive(Deserialize)]
+        struct AckRow {
+            key: String,
+            duplicates: Option<String>,
+        }
+        let keys = serde_json::to_string(keys)
+            .map_err(|e| StoreError::Corrupt(format!("raw keys: {e}")))?;
+        let rows: Vec<AckRow> = query_all(self.db(), ACKNOWLEDGED_SQL, &[text(&keys)]).await?;
+        let mut acknowledged = Acknowledged::default();
+        for row in rows {
+            if row.key.is_empty() {
+                acknowledged.since = row.duplicates;
+                continue;
+            }
+            let duplicates: Vec<EventKey> = match &row.duplicates {
+                Some(json) => serde_json::from_str(json).map_err(|e| {
+                    StoreError::Corrupt(format!("acknowledgement of {}: {e}", row.key))
+                })?,
+                None => Vec::new(),
+            };
+            acknowledged
+                .objects
+                .insert(row.key, duplicates.into_iter().collect());
+        }
+        Ok(acknowledged)
     }
 
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError> {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::access::projects::ProjectId;
 use crate::kernel::error::StoreError;
@@ -12,8 +12,8 @@ use crate::usage::list::UsageQuery;
 use crate::usage::record::{StoredEvent, StoredPrice};
 use crate::usage::retention::RetentionState;
 use crate::usage::store::{
-    EventKey, InsertMode, Inserted, ListedEvent, RawListing, RawLog, RepriceStore, ScanFilter,
-    UnpricedModel, UsageStore,
+    Acknowledged, EventKey, InsertMode, Inserted, ListedEvent, RawListing, RawLog, RepriceStore,
+    ScanFilter, UnpricedModel, UsageStore,
 };
 
 #[derive(Debug, Default)]
@@ -25,6 +25,26 @@ pub(crate) struct UsageTables {
     pub(crate) retention: RefCell<RetentionState>,
     pub(crate) event_keys: RefCell<HashSet<EventKey>>,
     pub(crate) next_seq: Cell<i64>,
+    /// Raw-log acknowledgements, as D1's `raw_log_acks` (migration 0022).
+    pub(crate) acks: RefCell<Acks>,
+}
+
+/// As `raw_log_acks`: acknowledged keys with their already-stored events, and the stamp
+/// objects are acknowledged from (`None`: the table was wiped, every object counts).
+#[derive(Debug)]
+pub(crate) struct Acks {
+    pub(crate) since: Option<String>,
+    pub(crate) objects: HashMap<String, HashSet<EventKey>>,
+}
+
+impl Default for Acks {
+    /// As after the migration: every object of the worker's own key form is acknowledged.
+    fn default() -> Self {
+        Acks {
+            since: Some(String::new()),
+            objects: HashMap::new(),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -50,6 +70,15 @@ impl MemoryStore {
         self.usage_tables().pruned.borrow_mut().clear();
         self.usage_tables().event_keys.borrow_mut().clear();
         *self.usage_tables().retention.borrow_mut() = Default::default();
+    }
+
+    /// Drops the raw-log acknowledgements, with the row saying from when they exist, as a
+    /// wipe of `raw_log_acks` does: rebuild then replays every object.
+    pub fn wipe_acknowledgements(&self) {
+        *self.usage_tables().acks.borrow_mut() = Acks {
+            since: None,
+            objects: HashMap::new(),
+        };
     }
 
     /// Drops every stored fingerprint, as rows written before they existed have none.
@@ -99,6 +128,7 @@ impl UsageStore for MemoryStore {
         &self,
         events: &[StoredEvent],
         mode: InsertMode,
+        ack: Option<&str>,
     ) -> Result<Vec<Inserted>, StoreError> {
         self.check()?;
         if self.fail_event_writes.get() {
@@ -121,6 +151,16 @@ impl UsageStore for MemoryStore {
             if !reused.is_empty() {
                 return Err(StoreError::IdReused(reused));
             }
+        }
+        if let Some(ack) = ack {
+            // As D1's acknowledgement, written before the insert in the same transaction.
+            let already: HashSet<EventKey> = events
+                .iter()
+                .map(StoredEvent::key)
+                .filter(|key| keys.contains(key))
+                .collect();
+            let mut acks = self.usage_tables().acks.borrow_mut();
+            acks.objects.entry(ack.to_string()).or_insert(already);
         }
         let mut inserted = Vec::with_capacity(events.len());
         for event in events {
@@ -207,6 +247,18 @@ impl UsageStore for MemoryStore {
         });
         out.truncate(query.limit as usize + 1);
         Ok(out)
+    }
+
+    async fn acknowledged(&self, keys: &[String]) -> Result<Acknowledged, StoreError> {
+        self.check()?;
+        let acks = self.usage_tables().acks.borrow();
+        Ok(Acknowledged {
+            since: acks.since.clone(),
+            objects: keys
+                .iter()
+                .filter_map(|k| Some((k.clone(), acks.objects.get(k)?.clone())))
+                .collect(),
+        })
     }
 }
 

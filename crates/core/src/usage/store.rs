@@ -24,15 +24,35 @@ pub trait UsageStore {
     /// stored. With [`InsertMode::RefuseReusedIds`], an event whose id is stored for
     /// different content ([`StoredEvent::reuses_id_of`]) fails the whole write with
     /// `StoreError::IdReused`, decided inside the transaction so that racing writers cannot
-    /// both pass.
+    /// both pass. With `ack`, the raw object holding `events` is acknowledged in the same
+    /// transaction (see [`Acknowledged`]): it exists exactly when the events were stored.
     async fn insert_events(
         &self,
         events: &[StoredEvent],
         mode: InsertMode,
+        ack: Option<&str>,
     ) -> Result<Vec<Inserted>, StoreError>;
+    /// The acknowledgements of those of `keys` that have one, and from when objects are
+    /// acknowledged at all.
+    async fn acknowledged(&self, keys: &[String]) -> Result<Acknowledged, StoreError>;
     /// Events matching the query, newest first, at most `query.limit + 1` (the extra one tells
     /// the caller there is a next page).
     async fn list_events(&self, query: &UsageQuery) -> Result<Vec<ListedEvent>, StoreError>;
+}
+
+/// Which raw objects were acknowledged: their events were stored (and the request answered
+/// 2xx) in the transaction that wrote the acknowledgement. An object of the worker's own key
+/// form stamped at or after `since` without one belongs to a request that crashed between its
+/// R2 put and its D1 commit, or was refused: rebuild leaves it out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// The raw-key time stamp (`20261205T101500123Z`) from which objects are acknowledged;
+    /// `None` when the store has no acknowledgements (never had, or lost them with a wipe):
+    /// then every object counts.
+    pub since: Option<String>,
+    /// Acknowledged keys, each with the events of its object that were already stored
+    /// before it (another object holds their stored facts).
+    pub objects: std::collections::HashMap<String, std::collections::HashSet<EventKey>>,
 }
 
 /// What an insert does with an event whose id is stored for different content.

@@ -167,6 +167,23 @@ impl Default for IngestConfig {
 
 /// The raw-log key of a request received at `now`: its day, a sortable time and 128 random
 /// bits, so no two requests ever share a key.
+/// The time stamp of a raw-log key of the worker's own form
+/// (`usage-logs/raw/<day>/<stamp>-<32 hex>.ndjson`, see [`raw_key`]), as `20261205T101500123Z`;
+/// `None` for any other key (an object someone put there, such as an import).
+pub fn own_key_stamp(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(RAW_PREFIX)?;
+    let name = rest.get(11..)?.strip_suffix(".ndjson")?;
+    let (stamp, suffix) = name.split_once('-')?;
+    let stamp_form = stamp.len() == 19
+        && stamp.bytes().enumerate().all(|(i, b)| match i {
+            8 => b == b'T',
+            18 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    let suffix_form = suffix.len() == 32 && suffix.bytes().all(|b| b.is_ascii_hexdigit());
+    (stamp_form && suffix_form).then_some(stamp)
+}
+
 pub fn raw_key(now: DateTime<Utc>, entropy: &impl Entropy) -> Result<String, CoreError> {
     let suffix = random_token(entropy, "", 16)?;
     Ok(format!(
@@ -420,7 +437,7 @@ pub async fn store_request(
         .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
     log.put(&key, bytes).await?;
     let inserted = match usage
-        .insert_events(&records, InsertMode::RefuseReusedIds)
+        .insert_events(&records, InsertMode::RefuseReusedIds, Some(&key))
         .await
     {
         Ok(inserted) => inserted,
@@ -446,7 +463,7 @@ pub async fn store_request(
         }
     };
     let raw_object = match acknowledged_lines(&records, &inserted) {
-        Some(lines) => replace_object(log, entropy, now, &key, &lines).await,
+        Some(lines) => replace_object(log, &key, &lines).await,
         None => key,
     };
     Ok(report_of(records, Some(&inserted), raw_object))
@@ -561,17 +578,14 @@ fn acknowledged_lines(records: &[StoredEvent], inserted: &[Inserted]) -> Option<
     lines
 }
 
-/// Writes `lines` as a new raw object and withdraws the old one `key`; answers the key that
-/// now holds the request. Should the new put fail, the old object stays: it still holds
-/// every event of the request, and the objects stored first keep the acknowledged facts.
-async fn replace_object(
-    log: &impl RawLog,
-    entropy: &impl Entropy,
-    now: DateTime<Utc>,
-    key: &str,
-    lines: &[StoredEvent],
-) -> String {
-    let (Ok(new_key), Ok(bytes)) = (raw_key(now, entropy), to_ndjson(lines)) else {
+/// Writes `lines` as the replacement of the raw object `key` and withdraws `key`; answers the
+/// key that now holds the request. The replacement is written only after the request's events
+/// were committed, so it is acknowledged by construction: its key ([`replacement_key`]) is not
+/// of the worker's own form and rebuild replays it like any foreign object. Should the put
+/// fail, the old object stays: its acknowledgement names the duplicates rebuild leaves out.
+async fn replace_object(log: &impl RawLog, key: &str, lines: &[StoredEvent]) -> String {
+    let new_key = replacement_key(key);
+    let Ok(bytes) = to_ndjson(lines) else {
         return key.to_string();
     };
     if log.put(&new_key, bytes).await.is_err() {
@@ -579,6 +593,14 @@ async fn replace_object(
     }
     withdraw(log, key).await;
     new_key
+}
+
+/// `<stamp>-<hex>.ndjson` becomes `<stamp>-<hex>.r.ndjson`: beside its original in key order.
+pub fn replacement_key(key: &str) -> String {
+    match key.strip_suffix(".ndjson") {
+        Some(stem) => format!("{stem}.r.ndjson"),
+        None => format!("{key}.r"),
+    }
 }
 
 fn unpriced_of(record: &StoredEvent) -> Option<Unpriced> {

@@ -101,7 +101,10 @@ async fn store_once(
     let bytes = to_ndjson(&records)
         .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
     log.put(&key, bytes).await?;
-    let inserted = match usage.insert_events(&records, InsertMode::KeepFirst).await {
+    let inserted = match usage
+        .insert_events(&records, InsertMode::KeepFirst, Some(&key))
+        .await
+    {
         Ok(inserted) => inserted,
         Err(e) => {
             withdraw(log, &key).await;
@@ -120,7 +123,7 @@ async fn store_once(
         withdraw(log, &key).await;
         String::new()
     } else {
-        replace_object(log, entropy, now, &key, &stored).await
+        replace_object(log, &key, &stored).await
     };
     Ok(report_of(records, Some(&inserted), raw_object))
 }

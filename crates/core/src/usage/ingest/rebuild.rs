@@ -50,6 +50,10 @@ pub struct RebuildReport {
     pub refused_objects: usize,
     /// Raw objects withdrawn by their request (it stored nothing) whose delete had failed.
     pub void_objects: usize,
+    /// Raw objects of the worker's own writing that were never acknowledged: their request
+    /// crashed between its R2 put and its D1 commit, or was refused, or is still in flight.
+    /// Nothing of them was answered 2xx, so nothing of them comes back.
+    pub unacknowledged_objects: usize,
     pub unreadable_lines: usize,
     /// The first unreadable lines, to investigate.
     pub problems: Vec<UnreadableLine>,
@@ -175,13 +179,14 @@ pub async fn rebuild(
         repriced: 0,
         refused_objects: 0,
         void_objects: 0,
+        unacknowledged_objects: 0,
         unreadable_lines: 0,
         problems: Vec::new(),
         done: next_cursor.is_none(),
         next_cursor,
     };
     let void = void_markers(log, phase, &keys).await?;
-    let mut objects: Vec<Vec<StoredEvent>> = Vec::new();
+    let mut objects: Vec<(String, Vec<StoredEvent>)> = Vec::new();
     let mut read_bytes = 0;
     for (i, key) in keys.iter().enumerate() {
         if read_bytes >= REBUILD_BYTES {
@@ -209,9 +214,15 @@ pub async fn rebuild(
                 });
             }
         }
-        objects.push(lines);
+        objects.push((key.clone(), lines));
     }
-    report.events_read = objects.iter().map(Vec::len).sum();
+    report.events_read = objects.iter().map(|(_, lines)| lines.len()).sum();
+    if phase == Phase::Raw {
+        let (unacknowledged, duplicates) = keep_acknowledged(usage, &mut objects).await?;
+        report.unacknowledged_objects = unacknowledged;
+        report.already_stored += duplicates;
+    }
+    let mut objects: Vec<Vec<StoredEvent>> = objects.into_iter().map(|(_, l)| l).collect();
     if report.events_read > 0 {
         // A wiped store has no watermark, so a full rebuild restores every day.
         report.pruned_before = usage.retention_state().await?.pruned_before;
@@ -228,7 +239,7 @@ pub async fn rebuild(
             let (records, refused) = insert_acknowledged(usage, objects).await?;
             report.refused_objects = refused;
             report.inserted = records.0;
-            report.already_stored = records.1;
+            report.already_stored += records.1;
         }
         Phase::Reprice => {
             let records: Vec<StoredEvent> = objects.into_iter().flatten().collect();
@@ -238,6 +249,52 @@ pub async fn rebuild(
         }
     }
     Ok(report)
+}
+
+/// Leaves out the objects of the worker's own writing, stamped since acknowledgements exist,
+/// that have none (nothing of them was answered 2xx), and from the acknowledged ones the
+/// events that were already stored before them (another object holds their stored facts) and
+/// repeats of an event within the object. Objects of other names (imports, replacements, see
+/// `replacement_key`), older ones, and every object of a store without acknowledgements, stay
+/// as they are. Answers how many objects went and how many lines were already stored.
+pub(super) async fn keep_acknowledged(
+    usage: &impl UsageStore,
+    objects: &mut Vec<(String, Vec<StoredEvent>)>,
+) -> Result<(usize, usize), CoreError> {
+    let own: Vec<String> = objects
+        .iter()
+        .filter(|(key, _)| own_key_stamp(key).is_some())
+        .map(|(key, _)| key.clone())
+        .collect();
+    if own.is_empty() {
+        return Ok((0, 0));
+    }
+    let acks = usage.acknowledged(&own).await?;
+    let Some(since) = acks.since else {
+        return Ok((0, 0));
+    };
+    let (mut unacknowledged, mut duplicates) = (0, 0);
+    objects.retain_mut(|(key, lines)| {
+        let Some(stamp) = own_key_stamp(key) else {
+            return true;
+        };
+        if stamp < since.as_str() {
+            return true;
+        }
+        let Some(already) = acks.objects.get(key.as_str()) else {
+            unacknowledged += 1;
+            return false;
+        };
+        let before = lines.len();
+        let mut seen: HashSet<EventKey> = HashSet::new();
+        lines.retain(|line| {
+            let key = line.key();
+            !already.contains(&key) && seen.insert(key)
+        });
+        duplicates += before - lines.len();
+        true
+    });
+    Ok((unacknowledged, duplicates))
 }
 
 /// The raw objects among `keys` that were withdrawn but could not be deleted (see
@@ -311,7 +368,10 @@ pub(super) async fn insert_acknowledged(
         if records.is_empty() {
             return Ok(((0, 0), refused));
         }
-        match usage.insert_events(&records, InsertMode::Replay).await {
+        match usage
+            .insert_events(&records, InsertMode::Replay, None)
+            .await
+        {
             Ok(inserted) => {
                 let stored = inserted.iter().filter(|i| i.is_stored()).count();
                 return Ok(((stored, records.len() - stored), refused));

@@ -74,6 +74,7 @@ impl Tracker {
             total.inserted += report.inserted;
             total.refused_objects += report.refused_objects;
             total.void_objects += report.void_objects;
+            total.unacknowledged_objects += report.unacknowledged_objects;
             if report.done {
                 return total;
             }
@@ -293,4 +294,123 @@ fn a_crash_then_a_client_retry_with_a_fresh_client_time_restores_the_retrys_time
     let acknowledged = answered(&retry);
     tracker.wipe_and_rebuild();
     assert_eq!(tracker.stored(), acknowledged);
+}
+
+/// The raw objects of a request sent to a tracker of its own, as a crash between the R2 put
+/// and the D1 commit leaves them in `tracker`'s log: written, never acknowledged.
+fn crashed_objects(tracker: &Tracker, at: DateTime<Utc>, body: Value) {
+    let crashed = Tracker::new();
+    crashed.send_at(at, body).unwrap();
+    let orphan = crashed.log.objects.borrow().clone();
+    for (key, bytes) in orphan {
+        block_on(tracker.log.put(&key, bytes)).unwrap();
+    }
+}
+
+#[test]
+fn a_crashed_request_that_is_never_retried_does_not_come_back_by_a_rebuild() {
+    let tracker = Tracker::new();
+    let kept = tracker
+        .send_at(
+            t0(),
+            json!({"id": "kept", "provider": "openai", "model": "gpt-4o", "input_tokens": 5}),
+        )
+        .unwrap();
+    crashed_objects(
+        &tracker,
+        t0() + Duration::seconds(5),
+        json!({"id": "never-answered", "provider": "openai", "model": "gpt-4o", "input_tokens": 7}),
+    );
+    let report = tracker.wipe_and_rebuild();
+    assert_eq!((report.inserted, report.unacknowledged_objects), (1, 1));
+    assert_eq!(tracker.stored(), answered(&kept));
+}
+
+#[test]
+fn a_crashed_resend_of_an_acknowledged_event_does_not_move_it_to_the_resends_time() {
+    let tracker = Tracker::new();
+    let body = json!({"id": "once", "provider": "openai", "model": "gpt-4o", "input_tokens": 5});
+    let first = tracker.send_at(t0(), body.clone()).unwrap();
+    // The app sends it again an hour later; that invocation dies before its D1 commit.
+    crashed_objects(&tracker, t0() + Duration::hours(1), body);
+    let report = tracker.wipe_and_rebuild();
+    assert_eq!(report.unacknowledged_objects, 1);
+    assert_eq!(tracker.stored(), answered(&first));
+    assert_eq!(tracker.stored()[0].1, "2026-11-20T12:00:00.000Z");
+}
+
+#[test]
+fn a_crash_between_a_duplicates_commit_and_its_replacement_object_keeps_the_stored_time() {
+    let tracker = Tracker::new();
+    let body = json!({"events": [
+        {"id": "dup", "provider": "openai", "model": "gpt-4o", "input_tokens": 5},
+    ]});
+    let first = tracker.send_at(t0(), body.clone()).unwrap();
+    // The resend, with a new event beside the duplicate: committed and acknowledged; its
+    // object is replaced by one holding the stored time, and the original withdrawn.
+    let resend_body = json!({"events": [
+        {"id": "dup", "provider": "openai", "model": "gpt-4o", "input_tokens": 5},
+        {"id": "new", "provider": "openai", "model": "gpt-4o", "input_tokens": 9},
+    ]});
+    let resend = tracker
+        .send_at(t0() + Duration::minutes(10), resend_body.clone())
+        .unwrap();
+    assert_eq!((resend.stored, resend.duplicates), (1, 1));
+    assert!(
+        resend.raw_object.ends_with(".r.ndjson"),
+        "{}",
+        resend.raw_object
+    );
+    // Had the invocation died after the commit and before the replacement, the original
+    // object (the duplicate at the resend's time) would be what R2 holds.
+    let original = resend.raw_object.replace(".r.ndjson", ".ndjson");
+    let replacement = tracker
+        .log
+        .objects
+        .borrow_mut()
+        .remove(&resend.raw_object)
+        .unwrap();
+    let mut lines: Vec<StoredEvent> = crate::usage::record::from_ndjson(&replacement).0;
+    lines[0].request_timestamp = "2026-11-20T12:10:00.000Z".into();
+    block_on(tracker.log.put(&original, to_ndjson(&lines).unwrap())).unwrap();
+    let report = tracker.wipe_and_rebuild();
+    assert_eq!(report.unacknowledged_objects, 0);
+    let mut expected = answered(&first);
+    expected.push(("new".into(), "2026-11-20T12:10:00.000Z".into()));
+    expected.sort();
+    assert_eq!(
+        tracker.stored(),
+        expected,
+        "the duplicate keeps its first time"
+    );
+}
+
+#[test]
+fn a_store_that_lost_its_acknowledgements_replays_every_object_as_before() {
+    let tracker = Tracker::new();
+    crashed_objects(
+        &tracker,
+        t0(),
+        json!({"id": "orphan", "provider": "openai", "model": "gpt-4o", "input_tokens": 7}),
+    );
+    tracker.store.wipe_acknowledgements();
+    let report = tracker.wipe_and_rebuild();
+    assert_eq!((report.inserted, report.unacknowledged_objects), (1, 0));
+}
+
+#[test]
+fn an_object_put_under_another_name_such_as_an_import_is_replayed_without_acknowledgement() {
+    let tracker = Tracker::new();
+    let other = Tracker::new();
+    other
+        .send_at(
+            t0(),
+            json!({"id": "imported", "provider": "openai", "model": "gpt-4o", "input_tokens": 3}),
+        )
+        .unwrap();
+    let lines = other.store.stored_events();
+    let key = "usage-logs/raw/2026-11-20/import-2026-11.ndjson";
+    block_on(tracker.log.put(key, to_ndjson(&lines).unwrap())).unwrap();
+    let report = tracker.wipe_and_rebuild();
+    assert_eq!((report.inserted, report.unacknowledged_objects), (1, 0));
 }

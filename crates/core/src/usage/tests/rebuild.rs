@@ -18,10 +18,14 @@ fn seed_days(world: &World) {
                          "timestamp": format!("{day}T10:00:00Z")}),
                 )
                 .unwrap();
-            // Rename the object as if it had been received on the event's day.
+            // Rename the object as if it had been received on the event's day, with its
+            // acknowledgement.
             let mut objects = world.log.objects.borrow_mut();
             let bytes = objects.remove(&report.raw_object).unwrap();
             let renamed = report.raw_object.replace("2026-11-20", day);
+            let mut acks = world.store.usage_tables().acks.borrow_mut();
+            let ack = acks.objects.remove(&report.raw_object).unwrap();
+            acks.objects.insert(renamed.clone(), ack);
             objects.insert(renamed, bytes);
         }
     }
