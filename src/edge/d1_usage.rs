@@ -691,6 +691,22 @@ impl UsageStore for D1Store {
                 binds.add(&format!("{column} = ?"), v);
             }
         }
+        if let Some(job) = &query.job_id {
+            // No index on the job (one B-tree write per event less): a job's events lie
+            // between its first event (`jobs`) and its last (`usage_jobs`), so the time
+            // indexes read only that span.
+            binds.values.push(text(job));
+            let j = binds.values.len();
+            let of_project = if query.project_id.is_some() {
+                " AND project_id = ?1"
+            } else {
+                ""
+            };
+            binds.push(&format!(
+                "request_timestamp >= (SELECT MIN(first_seen) FROM jobs WHERE job_id = ?{j}{of_project}) \
+                 AND request_timestamp <= (SELECT MAX(last_seen) FROM usage_jobs WHERE job_id = ?{j}{of_project})"
+            ));
+        }
         if let Some(from) = &query.from {
             binds.add("request_timestamp >= ?", from);
         }
