@@ -11,6 +11,9 @@
 --    updates anyway (it gains `last_seen`, at no extra write).
 -- 3. `api_usage_by_job` goes: the events of a job lie between its `first_seen` (jobs) and its
 --    `last_seen` (usage_jobs), and are read through the (project, time) index in that span.
+-- 4. `usage_jobs_by_operation` goes: its one reader (plans' jobs with given operations) now
+--    groups `usage_jobs` by its key to read each job's `last_seen`, and a new part of a job
+--    writes one entry less.
 
 -- 1. Dirty days.
 DROP TRIGGER api_usage_dirty_insert;
@@ -106,3 +109,6 @@ END;
 
 -- 3. The job index.
 DROP INDEX api_usage_by_job;
+
+-- 4. The operation index of the job parts.
+DROP INDEX usage_jobs_by_operation;
