@@ -5,7 +5,8 @@
 // measured in alternating rounds (worker, floor, floor, worker, ...). Prints Markdown for
 // BENCHMARKS.md. Not a test: nothing here asserts.
 //
-//   node bench/batch-floor.mjs          BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30
+//   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 by default;
+//   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker)
 import http from 'node:http';
 import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';

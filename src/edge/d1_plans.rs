@@ -183,7 +183,9 @@ impl PlanStore for D1Store {
             &[
                 text(&ops),
                 text(since),
-                project.map(wasm_bindgen::JsValue::from_str).unwrap_or(wasm_bindgen::JsValue::NULL),
+                project
+                    .map(wasm_bindgen::JsValue::from_str)
+                    .unwrap_or(wasm_bindgen::JsValue::NULL),
             ],
         )
         .await?;
