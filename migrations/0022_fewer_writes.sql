@@ -14,6 +14,9 @@
 -- 4. `usage_jobs_by_operation` goes: its one reader (plans' jobs with given operations) now
 --    groups `usage_jobs` by its key to read each job's `last_seen`, and a new part of a job
 --    writes one entry less.
+-- 5. `api_usage_by_time` goes: reads across projects (the admin's event list, the newest
+--    event, realtime minutes, retention's prune) take each project's range on
+--    `api_usage_by_project_time`, the projects found by a loose scan of that index.
 
 -- 1. Dirty days.
 DROP TRIGGER api_usage_dirty_insert;
@@ -112,3 +115,6 @@ DROP INDEX api_usage_by_job;
 
 -- 4. The operation index of the job parts.
 DROP INDEX usage_jobs_by_operation;
+
+-- 5. The time index across projects.
+DROP INDEX api_usage_by_time;

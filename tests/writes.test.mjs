@@ -29,16 +29,16 @@ before(async () => {
 });
 after(() => w?.dispose());
 
-test('a priced event writes six rows, seven with a job seen before, and a batch the same per event', async () => {
+test('a priced event writes five rows, six with a job seen before, and a batch the same per event', async () => {
   // The first of its day, rollup keys and job write more (new rows and their index entries).
   await record(call());
   await record(call({ job_id: 'clip-1' }));
-  // The row, its key, the two time indexes, the day and quarter-hour rollups: nothing else.
-  assert.equal((await record(call())).rowsWritten, 6);
+  // The row, its key, the (project, time) index, the day and quarter-hour rollups: nothing else.
+  assert.equal((await record(call())).rowsWritten, 5);
   // A job's later call adds only its part's upsert (`usage_jobs`).
-  assert.equal((await record(call({ job_id: 'clip-1' }))).rowsWritten, 7);
+  assert.equal((await record(call({ job_id: 'clip-1' }))).rowsWritten, 6);
   const batch = await record({ events: Array.from({ length: 50 }, () => call()) });
-  assert.equal(batch.rowsWritten, 6 * 50);
+  assert.equal(batch.rowsWritten, 5 * 50);
 });
 
 test('only the first event of a day writes its dirty-day mark', async () => {
@@ -48,7 +48,7 @@ test('only the first event of a day writes its dirty-day mark', async () => {
   const second = await record(call({ timestamp: `${day}T10:00:01Z` }));
   // The first also wrote the day's rollup rows (and their index entry) and the mark.
   assert.ok(first.rowsWritten > second.rowsWritten, `${first.rowsWritten} then ${second.rowsWritten}`);
-  assert.equal(second.rowsWritten, 6);
+  assert.equal(second.rowsWritten, 5);
 });
 
 test('a day claimed by a cron run that changes meanwhile, or whose run died, stays due', async () => {
@@ -99,4 +99,33 @@ test("a job's events are listed without a job index, from its first call to its 
   assert.equal(jobs.status, 200, jobs.text);
   const job = jobs.json.jobs.find((j) => j.job_id === 'clip-span');
   assert.deepEqual([job.calls, Date.parse(job.first_seen), Date.parse(job.last_seen)], [3, Date.parse(times[0]), Date.parse(times[2])]);
+});
+
+test('the admin lists events across projects newest first, page by page, without a time index of its own', async () => {
+  const day = daysAgo(13);
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'wr-b', name: 'Writes B' } });
+  const other = (await w.fetch('/api/admin/projects/wr-b/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+  const sent = [];
+  for (let i = 0; i < 7; i += 1) {
+    const e = call({ timestamp: `${day}T10:0${i}:00.000Z`, session_id: 'cross' });
+    const r = await w.fetch('/api/usage', { method: 'POST', key: i % 2 ? other : key, body: e });
+    assert.equal(r.status, 201, r.text);
+    sent.push(e.id);
+  }
+  const seen = [];
+  let cursor = '';
+  for (let page = 0; page < 5; page += 1) {
+    const r = await w.fetch(`/api/usage?session_id=cross&limit=3${cursor}`, { key: ADMIN_KEY });
+    assert.equal(r.status, 200, r.text);
+    seen.push(...r.json.events.map((e) => [e.id, e.project_id]));
+    if (!r.json.next_cursor) break;
+    cursor = `&cursor=${r.json.next_cursor}`;
+  }
+  assert.deepEqual(seen, [...sent].reverse().map((id, i) => [id, (6 - i) % 2 ? 'wr-b' : 'wr']));
+  // The newest event across projects, as the stats report it.
+  const newest = call({ timestamp: new Date(Date.now() - 1000).toISOString() });
+  await w.fetch('/api/usage', { method: 'POST', key: other, body: newest });
+  const stats = await w.fetch('/api/usage/stats', { key: ADMIN_KEY });
+  assert.equal(stats.status, 200, stats.text);
+  assert.equal(Date.parse(stats.json.last_updated), Date.parse(newest.timestamp), stats.text.slice(0, 300));
 });

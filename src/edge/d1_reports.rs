@@ -17,6 +17,7 @@ use crate::core::reports::store::JobStore;
 use crate::core::reports::store::ReportStore;
 
 use super::d1::{corrupt, query_all, query_first, store_error, text, Binds, D1Store};
+use super::d1_retention::USAGE_PROJECTS;
 
 fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
     match value {
@@ -391,9 +392,13 @@ impl ReportStore for D1Store {
                 .await?
             }
             None => {
+                // Each project's newest on the (project, time) index: no index on time alone.
                 query_all(
                     self.db(),
-                    "SELECT MAX(request_timestamp) AS t FROM api_usage",
+                    &format!(
+                        "WITH RECURSIVE {USAGE_PROJECTS} SELECT MAX((SELECT MAX(u.request_timestamp) \
+                         FROM api_usage u WHERE u.project_id = ps.pid)) AS t FROM ps"
+                    ),
                     &[],
                 )
                 .await?
@@ -470,11 +475,19 @@ impl ReportStore for D1Store {
         binds.add("request_timestamp >= ?", since);
         if let Some(p) = project {
             binds.add("project_id = ?", p.as_str());
+        } else {
+            // Every project's range on the (project, time) index: no index on time alone.
+            binds.push("project_id IN (SELECT pid FROM ps)");
         }
         let sql = format!(
-            "SELECT substr(request_timestamp, 1, 16) AS minute, currency, COUNT(*) AS events, \
+            "{}SELECT substr(request_timestamp, 1, 16) AS minute, currency, COUNT(*) AS events, \
              SUM(cost_nanos IS NULL) AS unpriced, {} \
              FROM api_usage {} GROUP BY 1, 2",
+            if project.is_some() {
+                String::new()
+            } else {
+                format!("WITH RECURSIVE {USAGE_PROJECTS} ")
+            },
             split_sum_sql("COALESCE(cost_nanos, 0)", "cost"),
             binds.filter()
         );
