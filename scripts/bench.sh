@@ -19,6 +19,10 @@ node bench/first-request.mjs
 BENCH_PROVIDER=mistral BENCH_MODEL=mistral-large-latest node bench/first-request.mjs
 echo "== ingestion under wrangler dev"
 node bench/ingest.mjs
+echo "== D1 rows written and R2 puts per event (Miniflare)"
+node bench/writes.mjs
+echo "== batches of 1,000 against the floor's batch, interleaved, under wrangler dev"
+node bench/batch-floor.mjs
 echo "== the spend guard, and ingestion with the ingest-time alert check on and off, under wrangler dev"
 node bench/guard.mjs
 echo "== the queue path beside the synchronous one, single events, under wrangler dev"

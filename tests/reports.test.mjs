@@ -347,9 +347,11 @@ test('jobs list their cost, calls and providers, and the summary gives average a
   const list = await get('/api/admin/usage/jobs?preset=all&project_id=ads&limit=1000');
   const adsJobs = new Map();
   for (const e of events.filter((x) => x.project === 'ads' && x.job_id)) {
-    const j = adsJobs.get(e.job_id) ?? { cost: 0n, calls: 0, providers: new Set() };
+    const j = adsJobs.get(e.job_id) ?? { cost: 0n, calls: 0, providers: new Set(), first: Infinity, last: -Infinity };
     j.cost += nanos(e.cost);
     j.calls += 1;
+    j.first = Math.min(j.first, Date.parse(e.timestamp));
+    j.last = Math.max(j.last, Date.parse(e.timestamp));
     j.providers.add(e.provider);
     adsJobs.set(e.job_id, j);
   }
@@ -358,6 +360,7 @@ test('jobs list their cost, calls and providers, and the summary gives average a
     const want = adsJobs.get(job.job_id);
     assert.equal(usd(job), amount(want.cost), job.job_id);
     assert.equal(job.calls, want.calls);
+    assert.deepEqual([Date.parse(job.first_seen), Date.parse(job.last_seen)], [want.first, want.last], job.job_id);
     assert.deepEqual(job.providers.map((p) => p.provider).sort(), [...want.providers].sort());
   }
   const summary = await get('/api/admin/usage/jobs/summary?preset=all&project_id=ads');

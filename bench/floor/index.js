@@ -2,11 +2,17 @@
 // event as a one-line object under the raw log's key shape; `d1-bare` inserts it into a table
 // with only a primary key; `d1` inserts it into `api_usage` with the project's indexes and
 // rollup triggers. No validation, pricing or authentication: what is left is the runtime.
+// `POST /batch` with `{"events": [...]}` is the batch counterpart (see `batch` below).
 const COLUMNS = ['project_id', 'id', 'provider', 'model', 'operation', 'input_tokens', 'output_tokens',
   'total_tokens', 'characters', 'cost', 'cost_nanos', 'currency', 'computed_cost_nanos', 'computed_currency',
   'price_id', 'request_timestamp', 'job_id'];
 const INSERT = `INSERT INTO api_usage (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `?${i + 1}`).join(', ')})
   ON CONFLICT (project_id, id) DO NOTHING`;
+// A batch, `POST /batch` with `{"events": [...]}`: one R2 object of the batch's lines and one
+// D1 statement inserting every row from `json_each` into `api_usage` (its indexes and rollup
+// triggers), as the worker's batch does; no duplicate lookup, validation or pricing.
+const BATCH_INSERT = `INSERT INTO api_usage (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map((_, i) => `row ->> ${i}`).join(', ')}
+  FROM (SELECT value AS row FROM json_each(?1) LIMIT -1) WHERE true ON CONFLICT (project_id, id) DO NOTHING`;
 const BARE = 'INSERT INTO floor_bare (project_id, id, line) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING';
 
 export default {
@@ -20,6 +26,7 @@ export default {
       ]);
       return new Response('ok');
     }
+    if (url.pathname === '/batch') return batch(request, env);
     const writes = url.searchParams.get('writes') ?? 'none';
     const e = await request.json();
     const line = `${JSON.stringify({ ...e, project_id: 'floor', cost: '0.000123', currency: 'USD' })}\n`;
@@ -42,3 +49,22 @@ export default {
     }, { status: 201 });
   },
 };
+
+async function batch(request, env) {
+  const { events } = await request.json();
+  const lines = [];
+  const rows = [];
+  const answers = [];
+  for (const e of events) {
+    lines.push(JSON.stringify({ ...e, project_id: 'floor', cost: '0.000123', currency: 'USD' }));
+    const input = e.input_tokens ?? 0;
+    const output = e.output_tokens ?? 0;
+    rows.push(['floor', e.id, e.provider, e.model, e.operation, input, output, input + output, e.characters ?? 0,
+      '0.000123', 123000, 'USD', 123000, 'USD', 'builtin:floor', e.timestamp, e.job_id ?? null]);
+    answers.push({ id: e.id, cost: '0.000123', currency: 'USD', duplicate: false });
+  }
+  const day = new Date().toISOString().slice(0, 10);
+  await env.USAGE_BUCKET.put(`usage-logs/raw/${day}/${crypto.randomUUID()}.ndjson`, `${lines.join('\n')}\n`);
+  await env.DB.prepare(BATCH_INSERT).bind(JSON.stringify(rows)).run();
+  return Response.json({ accepted: events.length, stored: events.length, duplicates: 0, events: answers }, { status: 201 });
+}

@@ -175,14 +175,17 @@ impl PlanStore for D1Store {
         let ops = encode(&operations)?;
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
-            "SELECT COUNT(*) AS n FROM (SELECT DISTINCT u.project_id, u.job_id FROM usage_jobs u \
-             JOIN jobs j ON j.project_id = u.project_id AND j.job_id = u.job_id \
-             WHERE j.last_seen >= ?2 AND (?3 IS NULL OR u.project_id = ?3) \
-               AND (json_array_length(?1) = 0 OR u.operation IN (SELECT value FROM json_each(?1))))",
+            // A job's last event is the newest of its parts' (`usage_jobs.last_seen`).
+            "SELECT COUNT(*) AS n FROM (SELECT u.project_id, u.job_id FROM usage_jobs u \
+             WHERE (?3 IS NULL OR u.project_id = ?3) GROUP BY u.project_id, u.job_id \
+             HAVING MAX(u.last_seen) >= ?2 AND (json_array_length(?1) = 0 \
+               OR SUM(u.operation IN (SELECT value FROM json_each(?1))) > 0))",
             &[
                 text(&ops),
                 text(since),
-                project.map(wasm_bindgen::JsValue::from_str).unwrap_or(wasm_bindgen::JsValue::NULL),
+                project
+                    .map(wasm_bindgen::JsValue::from_str)
+                    .unwrap_or(wasm_bindgen::JsValue::NULL),
             ],
         )
         .await?;

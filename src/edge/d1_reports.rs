@@ -17,6 +17,7 @@ use crate::core::reports::store::JobStore;
 use crate::core::reports::store::ReportStore;
 
 use super::d1::{corrupt, query_all, query_first, store_error, text, Binds, D1Store};
+use super::d1_retention::USAGE_PROJECTS;
 
 fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
     match value {
@@ -391,9 +392,13 @@ impl ReportStore for D1Store {
                 .await?
             }
             None => {
+                // Each project's newest on the (project, time) index: no index on time alone.
                 query_all(
                     self.db(),
-                    "SELECT MAX(request_timestamp) AS t FROM api_usage",
+                    &format!(
+                        "WITH RECURSIVE {USAGE_PROJECTS} SELECT MAX((SELECT MAX(u.request_timestamp) \
+                         FROM api_usage u WHERE u.project_id = ps.pid)) AS t FROM ps"
+                    ),
                     &[],
                 )
                 .await?
@@ -470,11 +475,19 @@ impl ReportStore for D1Store {
         binds.add("request_timestamp >= ?", since);
         if let Some(p) = project {
             binds.add("project_id = ?", p.as_str());
+        } else {
+            // Every project's range on the (project, time) index: no index on time alone.
+            binds.push("project_id IN (SELECT pid FROM ps)");
         }
         let sql = format!(
-            "SELECT substr(request_timestamp, 1, 16) AS minute, currency, COUNT(*) AS events, \
+            "{}SELECT substr(request_timestamp, 1, 16) AS minute, currency, COUNT(*) AS events, \
              SUM(cost_nanos IS NULL) AS unpriced, {} \
              FROM api_usage {} GROUP BY 1, 2",
+            if project.is_some() {
+                String::new()
+            } else {
+                format!("WITH RECURSIVE {USAGE_PROJECTS} ")
+            },
             split_sum_sql("COALESCE(cost_nanos, 0)", "cost"),
             binds.filter()
         );
@@ -542,7 +555,7 @@ impl JobStore for D1Store {
     async fn jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError> {
         let binds = job_filter(query);
         let sql = format!(
-            "SELECT project_id, job_id, first_seen, last_seen, calls FROM jobs {} \
+            "SELECT project_id, job_id, first_seen FROM jobs {} \
              ORDER BY first_seen DESC, job_id LIMIT {}",
             binds.filter(),
             query.limit
@@ -554,8 +567,10 @@ impl JobStore for D1Store {
                 project_id: string(r.get("project_id")).unwrap_or_default(),
                 job_id: string(r.get("job_id")).unwrap_or_default(),
                 first_seen: string(r.get("first_seen")).unwrap_or_default(),
-                last_seen: string(r.get("last_seen")).unwrap_or_default(),
-                calls: int(r.get("calls")),
+                // The job's calls and last event are its parts' (below): `jobs` keeps only
+                // when it was first seen, so that later events of a job do not write it.
+                last_seen: String::new(),
+                calls: 0,
                 parts: Vec::new(),
             })
             .collect();
@@ -570,7 +585,7 @@ impl JobStore for D1Store {
         let parts: Vec<Map<String, Value>> = query_all(
             self.db(),
             "SELECT u.project_id, u.job_id, u.operation, u.provider, u.currency, u.calls, \
-                    u.unpriced_calls, CAST(u.cost_carry AS TEXT) AS cost_carry, \
+                    u.unpriced_calls, u.last_seen, CAST(u.cost_carry AS TEXT) AS cost_carry, \
                     CAST(u.cost_nanos AS TEXT) AS cost_nanos \
              FROM json_each(?1) AS k JOIN usage_jobs AS u \
                ON u.project_id = k.value ->> 0 AND u.job_id = k.value ->> 1 \
@@ -585,6 +600,11 @@ impl JobStore for D1Store {
                 .iter_mut()
                 .find(|j| j.project_id == project && j.job_id == job)
             {
+                row.calls = row.calls.saturating_add(int(part.get("calls")));
+                let seen = string(part.get("last_seen")).unwrap_or_default();
+                if seen > row.last_seen {
+                    row.last_seen = seen;
+                }
                 row.parts.push(JobPart {
                     operation: string(part.get("operation")).unwrap_or_default(),
                     provider: string(part.get("provider")).unwrap_or_default(),
@@ -649,11 +669,13 @@ impl crate::core::reports::store::SummaryStore for D1Store {
     ) -> Result<Vec<crate::core::reports::summaries::DirtyDay>, StoreError> {
         let rows: Vec<Map<String, Value>> = query_all(
             self.db(),
-            "SELECT day, changes FROM summary_dirty_days ORDER BY day",
+            // Claims every marked day (1 -> 2) and reads it; a change while its summary is
+            // written sets 1 again, and `clear_dirty_day` deletes only rows still at 2.
+            "UPDATE summary_dirty_days SET state = 2 RETURNING day, state",
             &[],
         )
         .await?;
-        Ok(rows
+        let mut days: Vec<crate::core::reports::summaries::DirtyDay> = rows
             .into_iter()
             .filter_map(|r| {
                 let day = chrono::NaiveDate::parse_from_str(
@@ -663,10 +685,13 @@ impl crate::core::reports::store::SummaryStore for D1Store {
                 .ok()?;
                 Some(crate::core::reports::summaries::DirtyDay {
                     day,
-                    changes: int(r.get("changes")),
+                    changes: int(r.get("state")),
                 })
             })
-            .collect())
+            .collect();
+        // RETURNING has no order; the cron takes the oldest first.
+        days.sort_by_key(|d| d.day);
+        Ok(days)
     }
 
     async fn clear_dirty_day(
@@ -675,7 +700,7 @@ impl crate::core::reports::store::SummaryStore for D1Store {
     ) -> Result<(), StoreError> {
         let _: Vec<Map<String, Value>> = query_all(
             self.db(),
-            "DELETE FROM summary_dirty_days WHERE day = ?1 AND changes = ?2",
+            "DELETE FROM summary_dirty_days WHERE day = ?1 AND state = ?2",
             &[
                 text(&day.day.format("%Y-%m-%d").to_string()),
                 JsValue::from_f64(day.changes as f64),

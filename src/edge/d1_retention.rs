@@ -19,6 +19,14 @@ use super::d1::{changes, corrupt, query_first, store_error, text, D1Store};
 pub(super) const WATERMARK_SQL: &str =
     "(SELECT coalesce(max(pruned_before), '') FROM usage_retention)";
 
+/// A recursive CTE `ps(pid)`: every project with stored rows, each found by one seek on the
+/// (project, time) index (a loose index scan; the last row is NULL). Reads across projects go
+/// through it and that index, since `api_usage` has no index on time alone (one B-tree write
+/// per event less, migrations/0023_fewer_writes.sql). Use as `WITH RECURSIVE {USAGE_PROJECTS}`.
+pub(super) const USAGE_PROJECTS: &str = "ps(pid) AS (SELECT MIN(project_id) FROM api_usage \
+     UNION ALL SELECT (SELECT MIN(project_id) FROM api_usage WHERE project_id > ps.pid) \
+     FROM ps WHERE ps.pid IS NOT NULL)";
+
 fn day(value: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|e| corrupt("pruned_before", format!("`{value}`: {e}")))
@@ -70,11 +78,12 @@ impl RetentionStore for D1Store {
     }
 
     async fn prune_rows(&self, limit: u32) -> Result<u64, StoreError> {
-        // Oldest first through the time index, so a pass that stops early leaves the newest
-        // of the due rows, and the watermark read inside the statement is the one in force.
+        // Project by project, each oldest first through the (project, time) index; the
+        // watermark read inside the statement is the one in force.
         let sql = format!(
-            "DELETE FROM api_usage WHERE seq IN (SELECT seq FROM api_usage \
-             WHERE request_timestamp < {WATERMARK_SQL} ORDER BY request_timestamp LIMIT ?1)"
+            "DELETE FROM api_usage WHERE seq IN (WITH RECURSIVE {USAGE_PROJECTS} \
+             SELECT u.seq FROM ps JOIN api_usage u ON u.project_id = ps.pid \
+             WHERE u.request_timestamp < {WATERMARK_SQL} LIMIT ?1)"
         );
         let result = self
             .db()

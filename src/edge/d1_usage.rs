@@ -25,7 +25,7 @@ use crate::core::usage::store::{
 };
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
-use super::d1_retention::WATERMARK_SQL;
+use super::d1_retention::{USAGE_PROJECTS, WATERMARK_SQL};
 
 /// One value of a row as it travels in the batch's JSON.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -748,6 +748,22 @@ impl UsageStore for D1Store {
                 binds.add(&format!("{column} = ?"), v);
             }
         }
+        if let Some(job) = &query.job_id {
+            // No index on the job (one B-tree write per event less): a job's events lie
+            // between its first event (`jobs`) and its last (`usage_jobs`), so the time
+            // indexes read only that span.
+            binds.values.push(text(job));
+            let j = binds.values.len();
+            let of_project = if query.project_id.is_some() {
+                " AND project_id = ?1"
+            } else {
+                ""
+            };
+            binds.push(&format!(
+                "request_timestamp >= (SELECT MIN(first_seen) FROM jobs WHERE job_id = ?{j}{of_project}) \
+                 AND request_timestamp <= (SELECT MAX(last_seen) FROM usage_jobs WHERE job_id = ?{j}{of_project})"
+            ));
+        }
         if let Some(from) = &query.from {
             binds.add("request_timestamp >= ?", from);
         }
@@ -782,12 +798,26 @@ impl UsageStore for D1Store {
             ));
         }
         let filter = binds.filter();
-        let sql = format!(
-            "SELECT seq, {} FROM api_usage {filter} \
-             ORDER BY request_timestamp DESC, seq DESC LIMIT {}",
-            select_columns(),
-            query.limit + 1
-        );
+        let sql = if query.project_id.is_some() {
+            format!(
+                "SELECT seq, {} FROM api_usage {filter} \
+                 ORDER BY request_timestamp DESC, seq DESC LIMIT {}",
+                select_columns(),
+                query.limit + 1
+            )
+        } else {
+            // Across projects: each project's newest rows on the (project, time) index (no
+            // index on time alone), then the newest of those.
+            format!(
+                "WITH RECURSIVE {USAGE_PROJECTS} SELECT seq, {} FROM ps JOIN api_usage \
+                 ON seq IN (SELECT seq FROM api_usage {filter} {and} project_id = ps.pid \
+                   ORDER BY request_timestamp DESC, seq DESC LIMIT {limit}) \
+                 ORDER BY request_timestamp DESC, seq DESC LIMIT {limit}",
+                select_columns(),
+                and = if filter.is_empty() { "WHERE" } else { "AND" },
+                limit = query.limit + 1
+            )
+        };
         let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds.values).await?;
         rows.into_iter().map(UsageRow::into_listed).collect()
     }

@@ -24,7 +24,8 @@ pub const MONTHLY_PREFIX: &str = "usage-logs/monthly/";
 /// a D1 query and an R2 write, and one invocation of the free plan allows 50 of each.
 pub const MAX_DAILY_PER_RUN: usize = 10;
 
-/// A day whose usage changed, with the store's change counter at the time it was read.
+/// A day whose usage changed, with the store's mark as read (the D1 store claims the day when
+/// it reads it, and clears it only if no change marked it again meanwhile).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirtyDay {
     pub day: NaiveDate,

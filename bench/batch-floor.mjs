@@ -1,0 +1,117 @@
+// Batched ingestion against its floor, interleaved in one run: the worker (`POST /api/usage`
+// with a project key) and bench/floor's `POST /batch` (the same R2 put of the batch's lines and
+// one `json_each` insert into the same `api_usage`, indexes and triggers; nothing else), both
+// under `wrangler dev --log-level warn` with the inspector detached, started side by side and
+// measured in alternating rounds (worker, floor, floor, worker, ...). Prints Markdown for
+// BENCHMARKS.md. Not a test: nothing here asserts.
+//
+//   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 by default;
+//   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker)
+import http from 'node:http';
+import { join } from 'node:path';
+import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
+import { ROOT } from '../tests/support/worker.mjs';
+
+const ADMIN = 'bench-admin-key';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 30);
+const CONCURRENCY = 2;
+const DETACHED = { args: ['--log-level', 'warn'], env: { VSCODE_INSPECTOR_OPTIONS: '{}' } };
+
+let serial = 0;
+/** bench/ingest.mjs's traffic: four kinds of call, five calls per job, in the last minute. */
+function event(i) {
+  serial += 1;
+  const kind = i % 4;
+  const e = {
+    id: `bf-${serial}`,
+    provider: ['openai', 'anthropic', 'google', 'elevenlabs'][kind],
+    model: ['gpt-4o-mini', 'claude-3-5-haiku', 'gemini-2.0-flash', 'eleven_multilingual_v2'][kind],
+    operation: ['script-generation', 'summary', 'translation', 'voice-synthesis'][kind],
+    job_id: `job-${Math.floor(serial / 5)}`,
+    timestamp: new Date(Date.now() - (i % 60) * 1000).toISOString(),
+  };
+  if (kind === 3) e.characters = 400 + (i % 600);
+  else Object.assign(e, { input_tokens: 800 + (i % 400), output_tokens: 200 + (i % 100) });
+  return e;
+}
+
+function client(base, headers, path) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const url = new URL(base);
+  return (payload) => new Promise((resolve, reject) => {
+    const request = http.request({
+      host: url.hostname, port: url.port, path, method: 'POST', agent,
+      headers: { ...headers, 'content-length': payload.length },
+    }, (response) => {
+      const chunks = [];
+      response.on('data', (c) => chunks.push(c));
+      response.on('end', () => resolve({ status: response.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
+/** One round: REQUESTS batches of BATCH fresh events, CONCURRENCY at a time; events/s. */
+async function round(send) {
+  const bodies = Array.from({ length: REQUESTS }, (_, r) => Buffer.from(JSON.stringify({
+    events: Array.from({ length: BATCH }, (_, i) => event(r * BATCH + i)),
+  })));
+  let next = 0;
+  let events = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < bodies.length) {
+      const body = bodies[next];
+      next += 1;
+      const { status, json } = await send(body);
+      if (status !== 201) throw new Error(`HTTP ${status} ${JSON.stringify(json).slice(0, 300)}`);
+      events += json.accepted;
+    }
+  }));
+  return events / ((performance.now() - started) / 1000);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const ours = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, vars: JSON.parse(process.env.BENCH_VARS ?? '{}') });
+const floor = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, config: join(ROOT, 'bench', 'floor', 'wrangler.toml') });
+try {
+  const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  await fetch(`${ours.base}/api/admin/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ id: 'p0', name: 'Bench' }) });
+  const key = (await (await fetch(`${ours.base}/api/admin/projects/p0/keys`, { method: 'POST', headers: auth })).json()).key;
+  await fetch(`${floor.base}/setup`, { method: 'POST' });
+  const sends = {
+    worker: client(ours.base, { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, '/api/usage'),
+    floor: client(floor.base, { 'content-type': 'application/json' }, '/batch'),
+  };
+  // Warm up both isolates and SQLite caches.
+  for (const send of Object.values(sends)) await round(send);
+  const results = { worker: [], floor: [] };
+  const rows = [];
+  for (let r = 0; r < ROUNDS; r += 1) {
+    // worker, floor, floor, worker, worker, floor, ...: each goes first in half the pairs.
+    const order = r % 2 === 0 ? ['worker', 'floor'] : ['floor', 'worker'];
+    for (const who of order) {
+      const eps = await round(sends[who]);
+      results[who].push(eps);
+      rows.push(`| ${r + 1} | ${who} | ${eps.toFixed(0)} |`);
+    }
+  }
+  const pairs = results.worker.map((w, i) => w / results.floor[i]);
+  console.log(`\nBatches of ${BATCH.toLocaleString('en')}, ${REQUESTS} requests per round at concurrency ${CONCURRENCY}, ${ROUNDS} rounds interleaved\n`);
+  console.log('| round | worker | events/s |');
+  console.log('|---|---|---|');
+  for (const row of rows) console.log(row);
+  console.log(`\nMedian events/s: worker ${median(results.worker).toFixed(0)}, floor ${median(results.floor).toFixed(0)}; ` +
+    `median of the per-round ratios worker/floor ${median(pairs).toFixed(3)} (range ${Math.min(...pairs).toFixed(3)} to ${Math.max(...pairs).toFixed(3)}).`);
+} finally {
+  await ours.stop();
+  await floor.stop();
+}

@@ -1,0 +1,132 @@
+// What one event costs in D1 rows written (as D1 bills them: table rows and index entries,
+// trigger writes included), and the dirty-day mark the cron's summaries depend on, against the
+// built worker (migrations/0023_fewer_writes.sql).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCountingWorker, ADMIN_KEY } from './support/counting.mjs';
+
+let w;
+let key;
+let serial = 0;
+const at = new Date(Date.now() - 60_000).toISOString();
+const call = (extra = {}) => {
+  serial += 1;
+  return { id: `wr-${serial}`, provider: 'openai', model: 'gpt-4o-mini', operation: 'summary', input_tokens: 900, output_tokens: 200, timestamp: at, ...extra };
+};
+const record = async (body) => {
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body });
+  assert.equal(r.status, 201, r.text);
+  return r;
+};
+/** The UTC day `n` days ago, YYYY-MM-DD (within the late-arrival window). */
+const daysAgo = (n) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+const dirty = async () => (await w.db.prepare('SELECT day, state FROM summary_dirty_days ORDER BY day').all()).results;
+
+before(async () => {
+  w = await startCountingWorker({ bindings: { INGEST_ALERTS: 'off' } });
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'wr', name: 'Writes' } });
+  key = (await w.fetch('/api/admin/projects/wr/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+});
+after(() => w?.dispose());
+
+test('a priced event writes five rows, six with a job seen before, and each request one more for its raw object', async () => {
+  // The first of its day, rollup keys and job write more (new rows and their index entries).
+  await record(call());
+  await record(call({ job_id: 'clip-1' }));
+  // The row, its key, the (project, time) index, the day and quarter-hour rollups, and per
+  // request its raw object's acknowledgement (`raw_log_acks`): nothing else.
+  assert.equal((await record(call())).rowsWritten, 5 + 1);
+  // A job's later call adds only its part's upsert (`usage_jobs`).
+  assert.equal((await record(call({ job_id: 'clip-1' }))).rowsWritten, 6 + 1);
+  const batch = await record({ events: Array.from({ length: 50 }, () => call()) });
+  assert.equal(batch.rowsWritten, 5 * 50 + 1);
+});
+
+test('only the first event of a day writes its dirty-day mark', async () => {
+  const day = daysAgo(10);
+  const first = await record(call({ timestamp: `${day}T10:00:00Z` }));
+  assert.deepEqual((await dirty()).find((d) => d.day === day), { day, state: 1 });
+  const second = await record(call({ timestamp: `${day}T10:00:01Z` }));
+  // The first also wrote the day's rollup rows (and their index entry) and the mark.
+  assert.ok(first.rowsWritten > second.rowsWritten, `${first.rowsWritten} then ${second.rowsWritten}`);
+  assert.equal(second.rowsWritten, 5 + 1);
+});
+
+test('a day claimed by a cron run that changes meanwhile, or whose run died, stays due', async () => {
+  const run = async () => {
+    const r = await w.fetch('/api/admin/cron/run', { method: 'POST', key: ADMIN_KEY });
+    assert.equal(r.status, 200, r.text);
+    return r.json.summaries.daily_written;
+  };
+  const day = daysAgo(11);
+  await record(call({ timestamp: `${day}T09:00:00Z` }));
+  while ((await run()).length > 0);
+  assert.equal((await dirty()).find((d) => d.day === day), undefined, 'written and cleared');
+  // An event for a day a run has claimed (state 2) marks it again, so that run's clear,
+  // which deletes only rows still at 2, leaves it for the next run.
+  await record(call({ timestamp: `${day}T09:30:00Z` }));
+  await w.db.prepare('UPDATE summary_dirty_days SET state = 2 WHERE day = ?1').bind(day).run();
+  await record(call({ timestamp: `${day}T09:45:00Z` }));
+  assert.deepEqual((await dirty()).find((d) => d.day === day), { day, state: 1 });
+  // A run that died after claiming leaves 2: the next run writes the day again.
+  await w.db.prepare('UPDATE summary_dirty_days SET state = 2 WHERE day = ?1').bind(day).run();
+  assert.ok((await run()).includes(`usage-logs/daily/${day}.json`));
+  assert.equal((await dirty()).find((d) => d.day === day), undefined);
+  const bucket = await w.mf.getR2Bucket('USAGE_BUCKET');
+  const summary = JSON.parse(await (await bucket.get(`usage-logs/daily/${day}.json`)).text());
+  assert.equal(summary.totals.events, 3);
+});
+
+test("a job's events are listed without a job index, from its first call to its last", async () => {
+  const day = daysAgo(12);
+  const times = ['08:00', '08:05', '08:09'].map((t) => `${day}T${t}:00.000Z`);
+  const ids = [];
+  for (const timestamp of times) {
+    const e = call({ job_id: 'clip-span', timestamp });
+    ids.push(e.id);
+    await record(e);
+  }
+  // Calls of other jobs and none inside and around the span.
+  await record(call({ job_id: 'clip-other', timestamp: `${day}T08:04:00.000Z` }));
+  await record(call({ timestamp: `${day}T08:06:00.000Z` }));
+  await record(call({ job_id: 'clip-span-2', timestamp: `${day}T07:59:00.000Z` }));
+  const listed = await w.fetch('/api/usage?job_id=clip-span&limit=100', { key });
+  assert.equal(listed.status, 200, listed.text);
+  assert.deepEqual(listed.json.events.map((e) => e.id).sort(), [...ids].sort());
+  const none = await w.fetch('/api/usage?job_id=clip-none', { key });
+  assert.deepEqual(none.json.events, []);
+  // The job's list row: calls and last call from its parts, first call from `jobs`.
+  const jobs = await w.fetch('/api/admin/usage/jobs?preset=all&project_id=wr&job_id=clip-span', { key: ADMIN_KEY });
+  assert.equal(jobs.status, 200, jobs.text);
+  const job = jobs.json.jobs.find((j) => j.job_id === 'clip-span');
+  assert.deepEqual([job.calls, Date.parse(job.first_seen), Date.parse(job.last_seen)], [3, Date.parse(times[0]), Date.parse(times[2])]);
+});
+
+test('the admin lists events across projects newest first, page by page, without a time index of its own', async () => {
+  const day = daysAgo(13);
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'wr-b', name: 'Writes B' } });
+  const other = (await w.fetch('/api/admin/projects/wr-b/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+  const sent = [];
+  for (let i = 0; i < 7; i += 1) {
+    const e = call({ timestamp: `${day}T10:0${i}:00.000Z`, session_id: 'cross' });
+    const r = await w.fetch('/api/usage', { method: 'POST', key: i % 2 ? other : key, body: e });
+    assert.equal(r.status, 201, r.text);
+    sent.push(e.id);
+  }
+  const seen = [];
+  let cursor = '';
+  for (let page = 0; page < 5; page += 1) {
+    const r = await w.fetch(`/api/usage?session_id=cross&limit=3${cursor}`, { key: ADMIN_KEY });
+    assert.equal(r.status, 200, r.text);
+    seen.push(...r.json.events.map((e) => [e.id, e.project_id]));
+    if (!r.json.next_cursor) break;
+    cursor = `&cursor=${r.json.next_cursor}`;
+  }
+  assert.deepEqual(seen, [...sent].reverse().map((id, i) => [id, (6 - i) % 2 ? 'wr-b' : 'wr']));
+  // The newest event across projects, as the stats report it.
+  const newest = call({ timestamp: new Date(Date.now() - 1000).toISOString() });
+  await w.fetch('/api/usage', { method: 'POST', key: other, body: newest });
+  const stats = await w.fetch('/api/usage/stats', { key: ADMIN_KEY });
+  assert.equal(stats.status, 200, stats.text);
+  assert.equal(Date.parse(stats.json.last_updated), Date.parse(newest.timestamp), stats.text.slice(0, 300));
+});
