@@ -92,6 +92,13 @@ fn split_sum(row: &Map<String, Value>, name: &str) -> Result<i128, StoreError> {
 
 const SPLIT: i64 = 1_000_000_000;
 
+/// `p(id)`: every project with rollups (so every project with raw rows), each found by one
+/// seek on the daily rollups' project index rather than a scan, for reads of raw rows that
+/// go project by project on the (project, time) index and need no index on time alone.
+const PROJECTS: &str = "p(id) AS (SELECT MIN(project_id) FROM usage_daily UNION ALL \
+     SELECT (SELECT MIN(project_id) FROM usage_daily WHERE project_id > p.id) FROM p \
+     WHERE p.id IS NOT NULL)";
+
 /// Nano-units of one `cost_carry` of a rollup or job row (migration 0019).
 const CARRY: i128 = 1_000_000_000_000_000_000;
 
@@ -393,7 +400,10 @@ impl ReportStore for D1Store {
             None => {
                 query_all(
                     self.db(),
-                    "SELECT MAX(request_timestamp) AS t FROM api_usage",
+                    &format!(
+                        "WITH RECURSIVE {PROJECTS} SELECT MAX((SELECT MAX(request_timestamp) \
+                         FROM api_usage WHERE project_id = p.id)) AS t FROM p WHERE p.id IS NOT NULL"
+                    ),
                     &[],
                 )
                 .await?
@@ -467,15 +477,28 @@ impl ReportStore for D1Store {
         project: Option<&ProjectId>,
     ) -> Result<Vec<MinuteRow>, StoreError> {
         let mut binds = Binds::new();
-        binds.add("request_timestamp >= ?", since);
-        if let Some(p) = project {
-            binds.add("project_id = ?", p.as_str());
-        }
+        binds.add("u.request_timestamp >= ?", since);
+        // Every project's rows on the (project, time) index, one range each.
+        let projects = match project {
+            Some(p) => {
+                binds.add("u.project_id = ?", p.as_str());
+                String::new()
+            }
+            None => {
+                binds.push("u.project_id = p.id");
+                format!("WITH RECURSIVE {PROJECTS} ")
+            }
+        };
+        let from = if project.is_some() {
+            "api_usage u"
+        } else {
+            "p JOIN api_usage u"
+        };
         let sql = format!(
-            "SELECT substr(request_timestamp, 1, 16) AS minute, currency, COUNT(*) AS events, \
-             SUM(cost_nanos IS NULL) AS unpriced, {} \
-             FROM api_usage {} GROUP BY 1, 2",
-            split_sum_sql("COALESCE(cost_nanos, 0)", "cost"),
+            "{projects}SELECT substr(u.request_timestamp, 1, 16) AS minute, u.currency AS currency, \
+             COUNT(*) AS events, SUM(u.cost_nanos IS NULL) AS unpriced, {} \
+             FROM {from} {} GROUP BY 1, 2",
+            split_sum_sql("COALESCE(u.cost_nanos, 0)", "cost"),
             binds.filter()
         );
         let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
