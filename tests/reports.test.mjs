@@ -380,6 +380,32 @@ test('jobs list their cost, calls and providers, and the summary gives average a
   assert.equal(voice.jobs, n);
 });
 
+test('the job cost summary reads at most max_jobs jobs, the newest by first event, and says so', async () => {
+  const adsJobs = new Map();
+  for (const e of events.filter((x) => x.project === 'ads' && x.job_id)) {
+    const j = adsJobs.get(e.job_id) ?? { id: e.job_id, cost: 0n, first: e.timestamp };
+    j.cost += nanos(e.cost);
+    if (e.timestamp < j.first) j.first = e.timestamp;
+    adsJobs.set(e.job_id, j);
+  }
+  const all = await get('/api/admin/usage/jobs/summary?preset=all&project_id=ads');
+  assert.deepEqual(all.sample, { complete: true, jobs_read: adsJobs.size, max_jobs: 10000, first_seen_from: [...adsJobs.values()].map((j) => j.first).sort()[0] });
+  const newest = [...adsJobs.values()].sort((a, b) => (a.first > b.first ? -1 : a.first < b.first ? 1 : a.id > b.id ? -1 : 1)).slice(0, 5);
+  const capped = await get('/api/admin/usage/jobs/summary?preset=all&project_id=ads&max_jobs=5');
+  assert.deepEqual(capped.sample, { complete: false, jobs_read: 5, max_jobs: 5, first_seen_from: newest[4].first });
+  const whole = capped.rows.find((r) => r.operation === 'all');
+  const costs = newest.map((j) => j.cost).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  assert.equal(whole.jobs, 5);
+  assert.equal(whole.total.amount, amount(costs.reduce((s, c) => s + c, 0n)));
+  assert.equal(whole.min.amount, amount(costs[0]));
+  assert.equal(whole.median.amount, amount(costs[2]));
+  assert.equal(whole.max.amount, amount(costs[4]));
+  for (const bad of ['0', '10001', 'x']) {
+    const r = await w.fetch(`/api/admin/usage/jobs/summary?max_jobs=${bad}`, { key: ADMIN_KEY });
+    assert.deepEqual([r.status, r.json.error.details[0].field], [400, 'max_jobs'], bad);
+  }
+});
+
 test('bad report parameters get a 400 naming the parameter', async () => {
   for (const [query, field] of [
     ['group=day,week', 'group'], ['group=colour', 'group'], ['preset=fortnight', 'preset'],

@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
 use crate::core::kernel::error::StoreError;
-use crate::core::reports::jobs::{JobCostStats, JobPart, JobQuery, JobRow};
+use crate::core::reports::jobs::{JobCostRead, JobCostStats, JobPart, JobQuery, JobRow};
 use crate::core::reports::report::{
     Dim, MinuteRow, QuarterSpan, RollupQuery, RollupRow, RollupTable, MEASURES,
 };
@@ -620,13 +620,28 @@ impl JobStore for D1Store {
         Ok(jobs)
     }
 
-    async fn job_cost_stats(&self, query: &JobQuery) -> Result<Vec<JobCostStats>, StoreError> {
-        let binds = job_filter(query);
+    async fn job_cost_stats(&self, query: &JobQuery) -> Result<JobCostRead, StoreError> {
+        let mut binds = job_filter(query);
+        // The newest `max_jobs` jobs of the range, on the (first_seen, project_id) index read
+        // backwards: `+project_id` keeps the planner off the primary key, which would read
+        // every job of a project to sort them. The cap bounds the work whatever the data
+        // size; the first statement says whether the range holds more.
+        let filter = binds.filter().replace("project_id = ?", "+project_id = ?");
+        let max = binds.bind(JsValue::from_f64(f64::from(query.max_jobs)));
+        let newest = format!(
+            "SELECT project_id, job_id, first_seen FROM jobs {filter} \
+             ORDER BY first_seen DESC, project_id DESC, job_id DESC"
+        );
+        let meta = format!(
+            "SELECT (SELECT COUNT(*) FROM ({newest} LIMIT ?{max} + 1)) AS n, \
+                    (SELECT MIN(first_seen) FROM ({newest} LIMIT ?{max})) AS oldest"
+        );
         let sql = format!(
-            "WITH sel AS MATERIALIZED (SELECT project_id, job_id FROM jobs {}), \
+            "WITH sel AS MATERIALIZED ({newest} LIMIT ?{max}), \
              ops AS MATERIALIZED ( \
                SELECT u.project_id, u.job_id, u.operation, u.currency, SUM(u.cost_carry) * {CARRY} + SUM(u.cost_nanos) AS c \
-               FROM sel JOIN usage_jobs u USING (project_id, job_id) WHERE u.currency <> '' \
+               FROM sel JOIN usage_jobs u ON u.project_id = sel.project_id AND u.job_id = sel.job_id \
+               WHERE u.currency <> '' \
                GROUP BY u.project_id, u.job_id, u.operation, u.currency), \
              parts AS ( \
                SELECT project_id, operation, currency, c FROM ops \
@@ -641,11 +656,37 @@ impl JobStore for D1Store {
                CAST(MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN c END) AS TEXT) AS p90 \
              FROM ranked GROUP BY project_id, operation, currency \
              ORDER BY project_id, operation IS NOT NULL, operation, currency",
-            binds.filter(),
             split_sum_sql("c", "total")
         );
-        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
-        rows.into_iter()
+        // Both in one call to D1.
+        let statements = vec![
+            self.db()
+                .prepare(meta)
+                .bind(&binds.values)
+                .map_err(store_error)?,
+            self.db()
+                .prepare(sql)
+                .bind(&binds.values)
+                .map_err(store_error)?,
+        ];
+        let mut results = self
+            .db()
+            .batch(statements)
+            .await
+            .map_err(store_error)?
+            .into_iter();
+        let mut next = || -> Result<Vec<Map<String, Value>>, StoreError> {
+            results
+                .next()
+                .ok_or_else(|| corrupt("job cost stats", "a statement without result".into()))?
+                .results()
+                .map_err(store_error)
+        };
+        let meta = next()?;
+        let rows = next()?;
+        let read = int(meta.first().and_then(|m| m.get("n")));
+        let stats = rows
+            .into_iter()
             .map(|r| {
                 Ok(JobCostStats {
                     project_id: string(r.get("project_id")).unwrap_or_default(),
@@ -659,7 +700,13 @@ impl JobStore for D1Store {
                     max_nanos: nanos(r.get("max"))?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(JobCostRead {
+            stats,
+            jobs_read: read.min(i64::from(query.max_jobs)),
+            complete: read <= i64::from(query.max_jobs),
+            oldest_first_seen: meta.first().and_then(|m| string(m.get("oldest"))),
+        })
     }
 }
 

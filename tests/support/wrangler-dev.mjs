@@ -32,15 +32,19 @@ function freePort() {
  * arguments and `env` more environment variables for it. `config` is another wrangler.toml
  * than the project's (the ingestion benchmark's runtime floor).
  */
-export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [], env: moreEnv = {}, config }) {
-  const state = mkdtempSync(join(tmpdir(), 'ai-spend-dev-'));
+export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [], env: moreEnv = {}, config, stateDir, migrate = true }) {
+  // `stateDir`, when given, is kept after `stop()` (a benchmark's loaded database reused by
+  // the next run); `migrate: false` skips the migrations of a state already migrated.
+  const state = stateDir ?? mkdtempSync(join(tmpdir(), 'ai-spend-dev-'));
   const env = { ...process.env, ...QUIET, WRANGLER_LOG_PATH: join(state, 'logs'), ...moreEnv };
   const configArgs = config ? ['--config', config] : [];
-  execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state, ...configArgs], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  if (migrate) {
+    execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state, ...configArgs], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  }
   if (prepare) await prepare(state);
   const port = await freePort();
   const args = ['dev', ...configArgs, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,
@@ -76,7 +80,7 @@ export async function startWranglerDev({ adminKey, vars = {}, prepare, args: ext
         // already gone
       }
       await new Promise((r) => setTimeout(r, 300));
-      rmSync(state, { recursive: true, force: true });
+      if (!stateDir) rmSync(state, { recursive: true, force: true });
     },
   };
 }

@@ -24,6 +24,25 @@ pub struct JobQuery {
     pub to: Option<String>,
     pub job_id: Option<String>,
     pub limit: u32,
+    /// The job cost summary reads at most this many jobs, the newest by first event.
+    pub max_jobs: u32,
+}
+
+/// How many jobs the job cost summary reads at most (and the most `max_jobs` may ask for):
+/// its exact percentiles need every job's cost, so its time grows with the jobs it reads;
+/// past this many it summarises the newest ones and says so (`sample`).
+pub const SUMMARY_MAX_JOBS: u32 = 10_000;
+
+/// The job cost summary's distributions, and which jobs of the range they cover.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobCostRead {
+    pub stats: Vec<JobCostStats>,
+    /// Jobs read (at most `max_jobs`).
+    pub jobs_read: i64,
+    /// Whether the range holds no other job than those read.
+    pub complete: bool,
+    /// The first event of the oldest job read (none when no job was read).
+    pub oldest_first_seen: Option<String>,
 }
 
 /// What one operation and provider cost within one job.
@@ -62,9 +81,12 @@ pub struct JobCostStats {
     pub max_nanos: i128,
 }
 
-fn parse_job_query(query: &QueryPairs, now: DateTime<Utc>) -> Result<JobQuery, CoreError> {
-    only_known(
-        query,
+fn parse_job_query(
+    query: &QueryPairs,
+    now: DateTime<Utc>,
+    summary: bool,
+) -> Result<JobQuery, CoreError> {
+    let known: &[&str] = if summary {
         &[
             "project_id",
             "from",
@@ -73,8 +95,20 @@ fn parse_job_query(query: &QueryPairs, now: DateTime<Utc>) -> Result<JobQuery, C
             "tz",
             "job_id",
             "limit",
-        ],
-    )?;
+            "max_jobs",
+        ]
+    } else {
+        &[
+            "project_id",
+            "from",
+            "to",
+            "preset",
+            "tz",
+            "job_id",
+            "limit",
+        ]
+    };
+    only_known(query, known)?;
     let range = parse_range(query, now, "month")?;
     let mut p = Problems::new();
     let project_id = param(query, "project_id").and_then(|v| {
@@ -92,6 +126,19 @@ fn parse_job_query(query: &QueryPairs, now: DateTime<Utc>) -> Result<JobQuery, C
             }
         },
     };
+    let max_jobs = match param(query, "max_jobs") {
+        None => SUMMARY_MAX_JOBS,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=SUMMARY_MAX_JOBS).contains(&n) => n,
+            _ => {
+                p.push(
+                    "max_jobs",
+                    format!("must be a whole number from 1 to {SUMMARY_MAX_JOBS}"),
+                );
+                SUMMARY_MAX_JOBS
+            }
+        },
+    };
     p.finish()?;
     Ok(JobQuery {
         project_id,
@@ -99,6 +146,7 @@ fn parse_job_query(query: &QueryPairs, now: DateTime<Utc>) -> Result<JobQuery, C
         to: range.to.map(format_timestamp),
         job_id: param(query, "job_id").map(str::to_string),
         limit,
+        max_jobs,
     })
 }
 
@@ -115,7 +163,7 @@ pub async fn list_jobs(
     now: DateTime<Utc>,
     query: &QueryPairs,
 ) -> Result<Value, CoreError> {
-    let q = parse_job_query(query, now)?;
+    let q = parse_job_query(query, now, false)?;
     let rows = store.jobs(&q).await?;
     let jobs: Vec<Value> = rows
         .iter()
@@ -162,14 +210,17 @@ pub async fn list_jobs(
 
 /// `GET /api/admin/usage/jobs/summary`: what one job costs per project and operation: count,
 /// average (rounded half to even to a nano-unit), minimum, median, 90th percentile, maximum.
+/// Exact over the newest `max_jobs` jobs of the range (at most [`SUMMARY_MAX_JOBS`]), which
+/// are every job of the range unless `sample.complete` is false.
 pub async fn job_cost_summary(
     store: &impl JobStore,
     now: DateTime<Utc>,
     query: &QueryPairs,
 ) -> Result<Value, CoreError> {
-    let q = parse_job_query(query, now)?;
-    let stats = store.job_cost_stats(&q).await?;
-    let rows: Vec<Value> = stats
+    let q = parse_job_query(query, now, true)?;
+    let read = store.job_cost_stats(&q).await?;
+    let rows: Vec<Value> = read
+        .stats
         .iter()
         .map(|s| {
             json!({
@@ -187,7 +238,13 @@ pub async fn job_cost_summary(
         .collect();
     Ok(json!({
         "range": { "from": q.from, "to": q.to },
-        "note": "Per project, per operation and for whole jobs (operation \"all\"); jobs count in the range of their first event; unpriced calls are left out of costs.",
+        "note": "Per project, per operation and for whole jobs (operation \"all\"); jobs count in the range of their first event; unpriced calls are left out of costs. At most max_jobs jobs are read, the newest by first event: when the range holds more, sample.complete is false and the rows describe the jobs first seen from sample.first_seen_from on.",
+        "sample": {
+            "complete": read.complete,
+            "jobs_read": read.jobs_read,
+            "max_jobs": q.max_jobs,
+            "first_seen_from": read.oldest_first_seen,
+        },
         "rows": rows,
     }))
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use crate::access::projects::ProjectId;
 use crate::kernel::error::StoreError;
-use crate::reports::jobs::{JobCostStats, JobQuery, JobRow};
+use crate::reports::jobs::{JobCostRead, JobQuery, JobRow};
 use crate::reports::report::{MinuteRow, QuarterSpan, RollupQuery, RollupRow};
 use crate::reports::summaries::DirtyDay;
 
@@ -59,8 +59,9 @@ pub trait JobStore {
     ) -> Result<Vec<(String, i64)>, StoreError>;
     /// Jobs matching the query, newest first, with their parts.
     async fn jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError>;
-    /// Cost distribution per project, operation and currency of the jobs matching the query.
-    async fn job_cost_stats(&self, query: &JobQuery) -> Result<Vec<JobCostStats>, StoreError>;
+    /// Cost distribution per project, operation and currency of the newest `max_jobs` jobs
+    /// matching the query (by first event, then project and job id, both descending).
+    async fn job_cost_stats(&self, query: &JobQuery) -> Result<JobCostRead, StoreError>;
 }
 
 #[allow(async_fn_in_trait)]
