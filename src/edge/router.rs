@@ -27,7 +27,7 @@ use super::http::{
     csv_response, empty_response, error_response, json_response, query_pairs, read_json_body,
     read_json_body_up_to, MAX_IMPORT_BYTES,
 };
-use super::routes::{match_route, Access, RouteMiss, RouteName, ROUTES};
+use super::routes::{match_route, Access, RouteDef, RouteMiss, RouteName, ROUTES};
 
 /// The platform clock: `Date.now()` of the Workers runtime.
 pub struct WorkerClock;
@@ -143,6 +143,20 @@ async fn route(
         }
         _ => {}
     }
+    // Everything after the match (state, the key, the handler) is a future of its own, as each
+    // handler is below, so `/healthz` runs no code of theirs.
+    Box::pin(serve(request, env, path, ctx, def, matched.params)).await
+}
+
+/// `route` past its public answers: the state, the key, then the route's handler.
+async fn serve(
+    request: &mut Request,
+    env: &Env,
+    path: &str,
+    ctx: &Context,
+    def: RouteDef,
+    params: Vec<String>,
+) -> Result<Response, CoreError> {
     let state = AppState::load(env)?;
     let header = request.headers().get("authorization").ok().flatten();
     let principal = match def.access {
@@ -162,17 +176,22 @@ async fn route(
             .map(Principal::require_admin)
             .transpose()?;
     }
-    let params = &matched.params;
+    let params = &params;
     let param = |i: usize| params.get(i).map(String::as_str).unwrap_or_default();
     let store = &state.store;
     let clock = WorkerClock;
-    match def.name {
-        RouteName::Healthz | RouteName::OpenApi => Err(CoreError::NotFound(path.to_string())),
-        RouteName::ListProjects => {
+    // Each route's handler is its own boxed future: its code is a function of its own, so a
+    // fresh isolate compiles only the handler its first request runs, not one state machine
+    // holding every route (the first request after a start, BENCHMARKS.md).
+    let handler: Handler<'_> = match def.name {
+        RouteName::Healthz | RouteName::OpenApi => {
+            Box::pin(async move { Err(CoreError::NotFound(path.to_string())) })
+        }
+        RouteName::ListProjects => Box::pin(async move {
             let projects = store.list_projects().await?;
             ok(200, &json!({ "projects": projects }))
-        }
-        RouteName::CreateProject => {
+        }),
+        RouteName::CreateProject => Box::pin(async move {
             let body = read_json_body(request).await?;
             let new = parse_new_project(&body)?;
             let (project, settings) =
@@ -188,24 +207,26 @@ async fn route(
                 ),
                 None => ok(201, &project),
             }
+        }),
+        RouteName::GetProject => {
+            Box::pin(async move { ok(200, &get_project(store, param(0)).await?) })
         }
-        RouteName::GetProject => ok(200, &get_project(store, param(0)).await?),
-        RouteName::UpdateProject => {
+        RouteName::UpdateProject => Box::pin(async move {
             let body = read_json_body(request).await?;
             let patch: ProjectPatchRequest = parse_json(&body)?;
             ok(200, &update_project(store, &clock, param(0), patch).await?)
-        }
-        RouteName::DeleteProject => {
+        }),
+        RouteName::DeleteProject => Box::pin(async move {
             super::cache::forget_keys();
             delete_project(store, param(0)).await?;
             super::cache::forget_keys();
             empty_response(204).map_err(internal)
-        }
-        RouteName::ListKeys => {
+        }),
+        RouteName::ListKeys => Box::pin(async move {
             let keys = list_keys(store, store, param(0)).await?;
             ok(200, &json!({ "keys": keys }))
-        }
-        RouteName::CreateKey => {
+        }),
+        RouteName::CreateKey => Box::pin(async move {
             let body = read_json_body(request).await?;
             let new: NewKeyRequest = if body.is_empty() {
                 NewKeyRequest::default()
@@ -214,36 +235,36 @@ async fn route(
             };
             let created = create_key(store, store, &clock, &SystemEntropy, param(0), new).await?;
             ok(201, &created)
-        }
-        RouteName::RevokeKey => {
+        }),
+        RouteName::RevokeKey => Box::pin(async move {
             super::cache::forget_keys();
             revoke_key(store, store, &clock, param(0), param(1)).await?;
             super::cache::forget_keys();
             empty_response(204).map_err(internal)
-        }
-        RouteName::ListPrices => {
+        }),
+        RouteName::ListPrices => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             super::prices::list_prices(store, &clock, principal, &query_pairs(request)).await
-        }
-        RouteName::QuotePrice => {
+        }),
+        RouteName::QuotePrice => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let body = read_json_body(request).await?;
             super::prices::quote_price(store, &clock, principal, &body).await
-        }
-        RouteName::ListCustomPrices => {
+        }),
+        RouteName::ListCustomPrices => Box::pin(async move {
             let entries = store.list_custom_prices().await?;
             let views: Vec<PriceView> = entries.iter().map(PriceView::from).collect();
             ok(200, &json!({ "prices": views }))
-        }
-        RouteName::AddCustomPrices => {
+        }),
+        RouteName::AddCustomPrices => Box::pin(async move {
             let body = read_json_body(request).await?;
             super::cache::forget_prices();
             let added = add_custom_prices(store, store, parse_json(&body)?).await?;
             super::cache::forget_prices();
             let views: Vec<PriceView> = added.iter().map(PriceView::from).collect();
             ok(201, &json!({ "prices": views }))
-        }
-        RouteName::DeleteCustomPrice => {
+        }),
+        RouteName::DeleteCustomPrice => Box::pin(async move {
             let deleted = store.delete_price(param(0)).await?;
             super::cache::forget_prices();
             if deleted {
@@ -251,17 +272,17 @@ async fn route(
             } else {
                 Err(CoreError::NotFound(format!("custom price `{}`", param(0))))
             }
-        }
-        RouteName::RecordUsage => {
+        }),
+        RouteName::RecordUsage => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let body = read_json_body(request).await?;
             super::usage::record(store, env, ctx, &clock, principal, &body).await
-        }
-        RouteName::OtlpTraces => {
+        }),
+        RouteName::OtlpTraces => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             super::otlp::traces(store, env, ctx, &clock, principal, request).await
-        }
-        RouteName::Guard => {
+        }),
+        RouteName::Guard => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let body = read_json_body(request).await?;
             let answer = crate::core::guard::guard(
@@ -274,8 +295,8 @@ async fn route(
             )
             .await?;
             ok(200, &answer)
-        }
-        RouteName::GuardStatus => {
+        }),
+        RouteName::GuardStatus => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let query = query_pairs(request);
             crate::core::kernel::query::only_known(&query, &["project_id"])?;
@@ -283,8 +304,8 @@ async fn route(
             let answer =
                 crate::core::guard::status(store, &clock, principal, project.as_ref()).await?;
             ok(200, &answer)
-        }
-        RouteName::ReleaseReservation => {
+        }),
+        RouteName::ReleaseReservation => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let query = query_pairs(request);
             crate::core::kernel::query::only_known(&query, &["project_id"])?;
@@ -293,19 +314,19 @@ async fn route(
                 crate::core::guard::release(store, &clock, principal, project.as_ref(), param(0))
                     .await?;
             ok(200, &answer)
-        }
-        RouteName::ListUsage => {
+        }),
+        RouteName::ListUsage => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             super::usage::list(store, principal, &query_pairs(request)).await
-        }
-        RouteName::AdminUsage => {
+        }),
+        RouteName::AdminUsage => Box::pin(async move {
             let query = query_pairs(request);
             match admin_usage(store, clock.now(), &query).await? {
                 ReportOutput::Json(value) => ok(200, &value),
                 ReportOutput::Csv(text) => csv_response(text, "usage.csv").map_err(internal),
             }
-        }
-        RouteName::UsageStats => {
+        }),
+        RouteName::UsageStats => Box::pin(async move {
             let principal = principal.as_ref().ok_or_else(unauthenticated)?;
             let query = query_pairs(request);
             let project = principal
@@ -326,20 +347,22 @@ async fn route(
                     super::budgets::budget_status(store, env, &clock, project).await?;
             }
             ok(200, &stats)
-        }
-        RouteName::AdminStats => {
+        }),
+        RouteName::AdminStats => Box::pin(async move {
             let projects = store.list_projects().await?;
             let query = query_pairs(request);
             ok(
                 200,
                 &month_stats(store, store, &projects, clock.now(), &query).await?,
             )
-        }
-        RouteName::UsageSummary => ok(
-            200,
-            &usage_summary(store, clock.now(), &query_pairs(request)).await?,
-        ),
-        RouteName::RealtimeUsage => {
+        }),
+        RouteName::UsageSummary => Box::pin(async move {
+            ok(
+                200,
+                &usage_summary(store, clock.now(), &query_pairs(request)).await?,
+            )
+        }),
+        RouteName::RealtimeUsage => Box::pin(async move {
             let query = query_pairs(request);
             crate::core::kernel::query::only_known(&query, &["project_id"])?;
             let project = crate::core::access::projects::project_param(&query)?;
@@ -347,75 +370,104 @@ async fn route(
                 200,
                 &realtime_usage(store, clock.now(), project.as_ref()).await?,
             )
+        }),
+        RouteName::RunScheduled => {
+            Box::pin(async move { ok(200, &super::cron::run(env, &WorkerClock).await) })
         }
-        RouteName::RunScheduled => ok(200, &super::cron::run(env, &WorkerClock).await),
-        RouteName::GetBudget => super::budgets::get(store, env, &clock, param(0)).await,
-        RouteName::PatchBudget => {
+        RouteName::GetBudget => {
+            Box::pin(async move { super::budgets::get(store, env, &clock, param(0)).await })
+        }
+        RouteName::PatchBudget => Box::pin(async move {
             let body = read_json_body(request).await?;
             super::budgets::patch(store, env, &clock, param(0), &body).await
-        }
-        RouteName::ReportPreview => {
+        }),
+        RouteName::ReportPreview => Box::pin(async move {
             let query = query_pairs(request);
             super::budgets::report_preview(store, env, &clock, param(0), &query).await
-        }
-        RouteName::SendReport => {
+        }),
+        RouteName::SendReport => Box::pin(async move {
             let query = query_pairs(request);
             super::budgets::send_report(store, env, &clock, param(0), &query).await
-        }
-        RouteName::CheckBudgetsDryRun => {
+        }),
+        RouteName::CheckBudgetsDryRun => Box::pin(async move {
             let query = query_pairs(request);
             super::budgets::check(store, env, &clock, &query, Mode::DryRun).await
-        }
-        RouteName::CheckBudgets => {
+        }),
+        RouteName::CheckBudgets => Box::pin(async move {
             let query = query_pairs(request);
             super::budgets::check(store, env, &clock, &query, Mode::Send).await
-        }
-        RouteName::ListPlans => {
+        }),
+        RouteName::ListPlans => Box::pin(async move {
             let query = query_pairs(request);
             super::plans::list(store, &clock, &query).await
-        }
-        RouteName::PutPlan => {
+        }),
+        RouteName::PutPlan => Box::pin(async move {
             let body = read_json_body(request).await?;
             super::plans::put(store, &clock, &body).await
+        }),
+        RouteName::DeletePlan => {
+            Box::pin(
+                async move { super::plans::delete(store, &clock, &query_pairs(request)).await },
+            )
         }
-        RouteName::DeletePlan => super::plans::delete(store, &clock, &query_pairs(request)).await,
-        RouteName::Capacity => super::plans::get_capacity(store, &clock).await,
-        RouteName::PutProfile => {
+        RouteName::Capacity => {
+            Box::pin(async move { super::plans::get_capacity(store, &clock).await })
+        }
+        RouteName::PutProfile => Box::pin(async move {
             let body = read_json_body(request).await?;
             super::plans::put_profile(store, &clock, &body).await
-        }
+        }),
         RouteName::DeleteProfile => {
-            super::plans::delete_profile(store, &query_pairs(request)).await
+            Box::pin(
+                async move { super::plans::delete_profile(store, &query_pairs(request)).await },
+            )
         }
-        RouteName::Alerts => super::budgets::alerts(store, &query_pairs(request)).await,
-        RouteName::Jobs => ok(
-            200,
-            &list_jobs(store, clock.now(), &query_pairs(request)).await?,
-        ),
-        RouteName::JobSummary => ok(
-            200,
-            &job_cost_summary(store, clock.now(), &query_pairs(request)).await?,
-        ),
-        RouteName::UnpricedModels => super::usage::unpriced(store, &query_pairs(request)).await,
-        RouteName::Reprice => {
+        RouteName::Alerts => {
+            Box::pin(async move { super::budgets::alerts(store, &query_pairs(request)).await })
+        }
+        RouteName::Jobs => Box::pin(async move {
+            ok(
+                200,
+                &list_jobs(store, clock.now(), &query_pairs(request)).await?,
+            )
+        }),
+        RouteName::JobSummary => Box::pin(async move {
+            ok(
+                200,
+                &job_cost_summary(store, clock.now(), &query_pairs(request)).await?,
+            )
+        }),
+        RouteName::UnpricedModels => {
+            Box::pin(async move { super::usage::unpriced(store, &query_pairs(request)).await })
+        }
+        RouteName::Reprice => Box::pin(async move {
             let body = read_json_body(request).await?;
             super::usage::reprice_usage(store, env, &clock, &body).await
-        }
-        RouteName::Rebuild => {
+        }),
+        RouteName::Rebuild => Box::pin(async move {
             let body = read_json_body(request).await?;
             super::usage::rebuild_from_log(store, env, &body).await
+        }),
+        RouteName::Retention => {
+            Box::pin(async move { super::usage::retention(store, env, &clock).await })
         }
-        RouteName::Retention => super::usage::retention(store, env, &clock).await,
-        RouteName::Prune => super::usage::prune_now(store, env, &clock).await,
-        RouteName::ImportPrices => {
+        RouteName::Prune => {
+            Box::pin(async move { super::usage::prune_now(store, env, &clock).await })
+        }
+        RouteName::ImportPrices => Box::pin(async move {
             let query = query_pairs(request);
             let body = read_json_body_up_to(request, MAX_IMPORT_BYTES).await?;
             let answer = super::prices::import_prices(store, &clock, &query, &body).await;
             super::cache::forget_prices();
             answer
-        }
-    }
+        }),
+    };
+    handler.await
 }
+
+/// A route's handler, boxed (see `route`).
+type Handler<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, CoreError>> + 'a>>;
 
 fn unauthenticated() -> CoreError {
     CoreError::Unauthenticated("this route needs a key".into())

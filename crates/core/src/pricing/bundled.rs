@@ -8,7 +8,9 @@
 //! bundled price and an imported one are equal. A curated entry wins: a LiteLLM entry whose
 //! provider and model (or one of its aliases) the curated file names is left out.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
@@ -83,7 +85,7 @@ pub struct Layer {
     lines: Vec<(&'static str, String, String)>,
     parsed: Vec<OnceLock<Option<PriceEntry>>>,
     /// provider -> model -> line indexes, oldest first.
-    by_model: HashMap<String, HashMap<String, Vec<usize>>>,
+    by_model: FxHashMap<String, FxHashMap<String, Vec<usize>>>,
 }
 
 impl Layer {
@@ -98,11 +100,11 @@ impl Layer {
             read_on: header.read_on,
             lines: Vec::new(),
             parsed: Vec::new(),
-            by_model: HashMap::new(),
+            by_model: FxHashMap::default(),
         };
         // provider|model -> the LiteLLM key that owns the name.
-        let mut owner: HashMap<String, &str> = HashMap::new();
-        let mut providers: HashMap<&str, String> = HashMap::new();
+        let mut owner: FxHashMap<String, &str> = FxHashMap::default();
+        let mut providers: FxHashMap<&str, String> = FxHashMap::default();
         let mut rows = Vec::new();
         for line in text
             .lines()
@@ -127,7 +129,7 @@ impl Layer {
         }
         // Every key as a client sends it (`perplexity/sonar`): a name no other key's short
         // name may take (`perplexity/perplexity/sonar` is not `perplexity/sonar`).
-        let keys: HashSet<String> = rows
+        let keys: FxHashSet<String> = rows
             .iter()
             .map(|(_, key, provider)| format!("{provider}|{}", key.to_ascii_lowercase()))
             .collect();
