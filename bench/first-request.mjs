@@ -4,7 +4,11 @@
 // Ours are measured two ways, each on a fresh worker: a first GET /healthz, and a first price
 // quote (which also builds the price catalog). The floor's request is its POST with no writes.
 // BENCH_BUILDS=dirA,dirB compares builds (each a build/ folder of scripts/build.sh), the
-// workers of each round started in turn. Prints Markdown for BENCHMARKS.md; asserts nothing.
+// workers of each round started in turn. BENCH_ENTRY_FLOOR=1 also builds this module with the
+// `entry-floor` feature (to .bench-state/entry-floor, GET /healthz answered at the wasm entry,
+// before any code of the product) and measures it beside them: the Rust runtime's own floor.
+// Prints Markdown for BENCHMARKS.md; asserts nothing.
+import { execFileSync } from 'node:child_process';
 import { Miniflare } from 'miniflare';
 import { miniflareOptions, workerHandle, applyMigrations, ADMIN_KEY } from '../tests/support/worker.mjs';
 import { statSync } from 'node:fs';
@@ -16,6 +20,15 @@ import { fileURLToPath } from 'node:url';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const builds = (process.env.BENCH_BUILDS ?? join(root, 'build')).split(',').map((d) => resolve(d));
+if (process.env.BENCH_ENTRY_FLOOR) {
+  const out = join(root, '.bench-state', 'entry-floor');
+  const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  run('worker-build', ['--profile', 'wasm', '--no-opt', '-d', out, '--features', 'entry-floor']);
+  run('wasm-opt', ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+    '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', '--enable-exception-handling',
+    '--strip-debug', '--strip-producers', join(out, 'index_bg.wasm'), '-o', join(out, 'index_bg.wasm')]);
+  builds.push(out);
+}
 const body = {
   provider: process.env.BENCH_PROVIDER ?? 'openai', model: process.env.BENCH_MODEL ?? 'gpt-4o', timestamp: '2026-06-01T10:00:00Z',
   input_tokens: 1000, output_tokens: 100,
