@@ -130,3 +130,35 @@ test('the admin lists events across projects newest first, page by page, without
   assert.equal(stats.status, 200, stats.text);
   assert.equal(Date.parse(stats.json.last_updated), Date.parse(newest.timestamp), stats.text.slice(0, 300));
 });
+
+test('jobs are counted per UTC day of their first call as they come, move and go, and the monthly stats read those counts', async () => {
+  const [later, earlier] = [daysAgo(15), daysAgo(16)];
+  const count = async (day) => (await w.db.prepare('SELECT jobs FROM job_days WHERE project_id = ?1 AND day = ?2').bind('wr', day).first())?.jobs ?? 0;
+  const stats = async () => {
+    const month = earlier.slice(0, 7);
+    const r = await w.fetch(`/api/admin/stats?m=${month.replace('-', '')}`, { key: ADMIN_KEY });
+    assert.equal(r.status, 200, r.text);
+    return r.json.projects.find((p) => p.project_id === 'wr');
+  };
+  const live = async (from, to) => (await w.db.prepare('SELECT COUNT(*) AS n FROM jobs WHERE project_id = ?1 AND first_seen >= ?2 AND first_seen < ?3').bind('wr', from, to).first()).n;
+  const first = call({ job_id: 'count-1', timestamp: `${later}T10:00:00.000Z` });
+  await record(first);
+  assert.deepEqual([await count(later), await count(earlier)], [1, 0]);
+  // A later call of the job writes nothing more for its count.
+  const second = await record(call({ job_id: 'count-1', timestamp: `${later}T11:00:00.000Z` }));
+  assert.equal(second.rowsWritten, 6 + 1);
+  assert.deepEqual([await count(later), await count(earlier)], [1, 0]);
+  // An earlier call arriving late moves the job to its day.
+  await record(call({ job_id: 'count-1', timestamp: `${earlier}T23:00:00.000Z` }));
+  await record(call({ job_id: 'count-2', timestamp: `${earlier}T08:00:00.000Z` }));
+  assert.deepEqual([await count(later), await count(earlier)], [0, 2]);
+  const month = earlier.slice(0, 7);
+  const next = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 1)).toISOString().slice(0, 7);
+  const row = await stats();
+  assert.deepEqual([row.jobs_month, row.jobs_total], [await live(`${month}-01`, `${next}-01`), await live('', '~')]);
+  // A job whose every event goes is no longer counted.
+  await w.db.prepare("DELETE FROM api_usage WHERE project_id = 'wr' AND job_id = 'count-2'").run();
+  assert.equal(await count(earlier), 1);
+  const after = await stats();
+  assert.deepEqual([after.jobs_month, after.jobs_total], [row.jobs_month - 1, row.jobs_total - 1]);
+});

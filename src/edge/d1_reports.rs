@@ -526,18 +526,20 @@ fn job_filter(query: &JobQuery) -> Binds {
 impl JobStore for D1Store {
     async fn job_counts(
         &self,
-        from: Option<&str>,
-        to: Option<&str>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
+        // One row per project and UTC day of first events (`job_days`, migration 0024), kept by
+        // the triggers on `jobs`: the read follows the days in range, not the jobs in them.
         let mut binds = Binds::new();
         if let Some(f) = from {
-            binds.add("first_seen >= ?", f);
+            binds.add("day >= ?", &f.format("%Y-%m-%d").to_string());
         }
         if let Some(t) = to {
-            binds.add("first_seen < ?", t);
+            binds.add("day < ?", &t.format("%Y-%m-%d").to_string());
         }
         let sql = format!(
-            "SELECT project_id, COUNT(*) AS n FROM jobs {} GROUP BY project_id",
+            "SELECT project_id, SUM(jobs) AS n FROM job_days {} GROUP BY project_id HAVING n <> 0",
             binds.filter()
         );
         let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;

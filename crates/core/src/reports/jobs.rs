@@ -287,8 +287,6 @@ pub async fn month_stats(
         dims: vec![Dim::Project],
         ..RollupQuery::default()
     };
-    let from = format!("{first}T00:00:00.000Z");
-    let to = format!("{next}T00:00:00.000Z");
     #[derive(Default, Serialize)]
     struct Counts {
         events_month: i64,
@@ -307,7 +305,7 @@ pub async fn month_stats(
             .or_default()
             .events_total += row.measures[0];
     }
-    for (project, n) in jobs.job_counts(Some(&from), Some(&to)).await? {
+    for (project, n) in jobs.job_counts(Some(first), Some(next)).await? {
         per.entry(project).or_default().jobs_month += n;
     }
     for (project, n) in jobs.job_counts(None, None).await? {

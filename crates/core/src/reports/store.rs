@@ -51,11 +51,13 @@ pub trait ReportStore {
 
 #[allow(async_fn_in_trait)]
 pub trait JobStore {
-    /// Jobs per project whose first event is in `[from, to)` (stored text; `None` unbounded).
+    /// Jobs per project whose first event falls on a UTC day in `[from, to)` (`None`
+    /// unbounded). Counted per day as jobs come and go, so that the read follows the days in
+    /// range, not the number of jobs.
     async fn job_counts(
         &self,
-        from: Option<&str>,
-        to: Option<&str>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
     ) -> Result<Vec<(String, i64)>, StoreError>;
     /// Jobs matching the query, newest first, with their parts.
     async fn jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError>;
