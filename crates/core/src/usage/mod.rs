@@ -11,6 +11,7 @@ pub mod record;
 pub mod reprice;
 pub mod retention;
 pub mod store;
+pub mod warm;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
