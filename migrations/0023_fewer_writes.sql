@@ -45,9 +45,16 @@ DROP TRIGGER api_usage_jobs_insert;
 DROP TRIGGER api_usage_jobs_update;
 DROP TRIGGER api_usage_jobs_delete;
 ALTER TABLE usage_jobs ADD COLUMN last_seen TEXT NOT NULL DEFAULT '';
--- The job's last event for each of its parts: the newest of the parts is the job's, exact.
-UPDATE usage_jobs SET last_seen = coalesce((SELECT j.last_seen FROM jobs j
-    WHERE j.project_id = usage_jobs.project_id AND j.job_id = usage_jobs.job_id), '');
+-- Each part's last event, read from its rows on the job index (still there: it goes below);
+-- a part whose rows retention pruned takes its job's last event, which is the newest of the
+-- parts in every case, so the job's last call stays exact.
+UPDATE usage_jobs SET last_seen = coalesce(
+    (SELECT MAX(a.request_timestamp) FROM api_usage a
+     WHERE a.project_id = usage_jobs.project_id AND a.job_id = usage_jobs.job_id
+       AND a.operation = usage_jobs.operation AND a.provider = usage_jobs.provider
+       AND a.currency = usage_jobs.currency),
+    (SELECT j.last_seen FROM jobs j
+     WHERE j.project_id = usage_jobs.project_id AND j.job_id = usage_jobs.job_id), '');
 ALTER TABLE jobs DROP COLUMN calls;
 ALTER TABLE jobs DROP COLUMN last_seen;
 

@@ -1,0 +1,85 @@
+// An upgrade, not a fresh database: rows stored under migrations up to 0022 (through their
+// triggers), then 0023 (fewer writes per event) and 0024 (job_days) applied on top, as
+// `wrangler d1 migrations apply` does on a deployment that already holds usage.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import { unstable_splitSqlQuery } from 'wrangler';
+import { ROOT } from './support/worker.mjs';
+
+let mf;
+let db;
+const MIGRATIONS = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort();
+const apply = async (files) => {
+  for (const file of files) {
+    const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'));
+    await db.batch(statements.map((sql) => db.prepare(sql)));
+  }
+};
+const all = async (sql, ...binds) => (await db.prepare(sql).bind(...binds).all()).results;
+const insert = (project, id, operation, provider, timestamp, job, nanos) =>
+  db.prepare(`INSERT INTO api_usage (project_id, id, provider, model, operation, input_tokens, output_tokens,
+      total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp, job_id)
+    VALUES (?1, ?2, ?3, 'm', ?4, 10, 5, 15, '0.000001', ?5, 'USD', ?5, 'USD', 'builtin:x', ?6, ?7)`)
+    .bind(project, id, provider, operation, nanos, timestamp, job).run();
+
+before(async () => {
+  mf = new Miniflare({
+    modules: true,
+    script: 'export default { fetch() { return new Response("") } }',
+    d1Databases: ['DB'],
+  });
+  db = await mf.getD1Database('DB');
+  await apply(MIGRATIONS.filter((f) => f < '0023'));
+  await db.prepare("INSERT INTO projects (id, name, created_at, updated_at) VALUES ('up', 'Upgrade', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
+  // Job j1: its script call, its voice call, a second script call; job j2 on another day.
+  await insert('up', 'e1', 'script', 'openai', '2026-11-02T10:00:00.000Z', 'j1', 1000);
+  await insert('up', 'e2', 'voice', 'elevenlabs', '2026-11-02T10:05:00.000Z', 'j1', 2000);
+  await insert('up', 'e3', 'script', 'openai', '2026-11-02T10:09:00.000Z', 'j1', 3000);
+  await insert('up', 'e4', 'script', 'openai', '2026-11-03T08:00:00.000Z', 'j2', 4000);
+  await insert('up', 'e5', 'script', 'openai', '2026-11-03T09:00:00.000Z', null, 5000);
+  await apply(MIGRATIONS.filter((f) => f >= '0023'));
+});
+after(() => mf?.dispose());
+
+test("an upgrade keeps each job part's own last call, its calls and cost, and each job's first call", async () => {
+  const parts = await all('SELECT job_id, operation, calls, cost_nanos, last_seen FROM usage_jobs ORDER BY job_id, operation');
+  assert.deepEqual(parts, [
+    { job_id: 'j1', operation: 'script', calls: 2, cost_nanos: 4000, last_seen: '2026-11-02T10:09:00.000Z' },
+    // Its own last call, not the job's (10:09).
+    { job_id: 'j1', operation: 'voice', calls: 1, cost_nanos: 2000, last_seen: '2026-11-02T10:05:00.000Z' },
+    { job_id: 'j2', operation: 'script', calls: 1, cost_nanos: 4000, last_seen: '2026-11-03T08:00:00.000Z' },
+  ]);
+  assert.deepEqual(await all('SELECT job_id, first_seen FROM jobs ORDER BY job_id'), [
+    { job_id: 'j1', first_seen: '2026-11-02T10:00:00.000Z' },
+    { job_id: 'j2', first_seen: '2026-11-03T08:00:00.000Z' },
+  ]);
+});
+
+test('an upgrade counts the jobs already stored per day of their first call', async () => {
+  assert.deepEqual(await all('SELECT project_id, day, jobs FROM job_days ORDER BY day'), [
+    { project_id: 'up', day: '2026-11-02', jobs: 1 },
+    { project_id: 'up', day: '2026-11-03', jobs: 1 },
+  ]);
+});
+
+test('an upgrade leaves every changed day due for its summary, and drops the indexes 0023 retires', async () => {
+  const days = await all('SELECT day, state FROM summary_dirty_days ORDER BY day');
+  assert.deepEqual(days, [{ day: '2026-11-02', state: 1 }, { day: '2026-11-03', state: 1 }]);
+  const indexes = (await all("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('api_usage_by_time', 'api_usage_by_job', 'usage_jobs_by_operation')"));
+  assert.deepEqual(indexes, []);
+});
+
+test('events stored after an upgrade extend the parts and jobs the upgrade carried over', async () => {
+  await insert('up', 'e6', 'voice', 'elevenlabs', '2026-11-02T10:20:00.000Z', 'j1', 6000);
+  await insert('up', 'e7', 'script', 'openai', '2026-11-04T07:00:00.000Z', 'j3', 7000);
+  const voice = await all("SELECT calls, cost_nanos, last_seen FROM usage_jobs WHERE job_id = 'j1' AND operation = 'voice'");
+  assert.deepEqual(voice, [{ calls: 2, cost_nanos: 8000, last_seen: '2026-11-02T10:20:00.000Z' }]);
+  assert.deepEqual(await all('SELECT day, jobs FROM job_days ORDER BY day'), [
+    { day: '2026-11-02', jobs: 1 },
+    { day: '2026-11-03', jobs: 1 },
+    { day: '2026-11-04', jobs: 1 },
+  ]);
+});
