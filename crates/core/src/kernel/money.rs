@@ -182,25 +182,39 @@ impl fmt::Display for Decimal {
 /// Formats `value * 10^-scale` as plain decimal text with at least `min_fraction` fractional
 /// digits and no trailing zeros beyond them.
 pub fn format_scaled(value: i128, scale: u32, min_fraction: u32) -> String {
-    let negative = value < 0;
-    let digits = value.unsigned_abs().to_string();
-    let scale = scale as usize;
-    let (int_part, frac_part) = if digits.len() > scale {
-        let (i, f) = digits.split_at(digits.len() - scale);
-        (i.to_string(), f.to_string())
-    } else {
-        ("0".to_string(), format!("{digits:0>scale$}"))
+    let magnitude = value.unsigned_abs();
+    // Every amount under 1.8e10 units at nine decimals fits a u64, whose formatting is native
+    // (a u128's divides in software on wasm32, once per digit).
+    let digits = match u64::try_from(magnitude) {
+        Ok(small) => small.to_string(),
+        Err(_) => magnitude.to_string(),
     };
-    let mut frac = frac_part.trim_end_matches('0').to_string();
-    while frac.len() < min_fraction as usize {
-        frac.push('0');
-    }
-    let sign = if negative { "-" } else { "" };
-    if frac.is_empty() {
-        format!("{sign}{int_part}")
+    let scale = scale as usize;
+    let (int_part, frac_digits) = digits.split_at(digits.len().saturating_sub(scale));
+    let zeros = scale - frac_digits.len();
+    let frac_digits = frac_digits.trim_end_matches('0');
+    // The fraction as written: leading zeros, then the digits without trailing zeros (all of
+    // it zeros when the digits are), then zeros up to `min_fraction`.
+    let written = if frac_digits.is_empty() {
+        0
     } else {
-        format!("{sign}{int_part}.{frac}")
+        zeros + frac_digits.len()
+    };
+    let fraction = written.max(min_fraction as usize);
+    let mut out = String::with_capacity(digits.len() + fraction + 3);
+    if value < 0 {
+        out.push('-');
     }
+    out.push_str(if int_part.is_empty() { "0" } else { int_part });
+    if fraction > 0 {
+        out.push('.');
+        if written > 0 {
+            out.extend(std::iter::repeat_n('0', zeros));
+            out.push_str(frac_digits);
+        }
+        out.extend(std::iter::repeat_n('0', fraction - written));
+    }
+    out
 }
 
 /// An amount of nano-units as people read money, the dashboard's rule (`amount` in
@@ -368,6 +382,45 @@ impl Serialize for Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `format_scaled` as plain decimal arithmetic on text: the digits, a point `scale` from
+    /// the right, trailing zeros dropped, then padded to `min_fraction`.
+    fn scaled_by_text(value: i128, scale: u32, min_fraction: u32) -> String {
+        let digits = format!(
+            "{:0>width$}",
+            value.unsigned_abs(),
+            width = scale as usize + 1
+        );
+        let (int_part, frac) = digits.split_at(digits.len() - scale as usize);
+        let frac = format!(
+            "{:0<width$}",
+            frac.trim_end_matches('0'),
+            width = min_fraction as usize
+        );
+        let sign = if value < 0 { "-" } else { "" };
+        match frac.is_empty() {
+            true => format!("{sign}{int_part}"),
+            false => format!("{sign}{int_part}.{frac}"),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scaled_amounts_read_as_their_digits_with_the_point_moved(
+            value in proptest::prop_oneof![any_small(), proptest::num::i128::ANY],
+            scale in 0u32..12,
+            min_fraction in 0u32..4,
+        ) {
+            proptest::prop_assert_eq!(
+                format_scaled(value, scale, min_fraction),
+                scaled_by_text(value, scale, min_fraction)
+            );
+        }
+    }
+
+    fn any_small() -> impl proptest::strategy::Strategy<Value = i128> {
+        proptest::strategy::Strategy::prop_map(-10_000_000_000i64..10_000_000_000, i128::from)
+    }
 
     #[test]
     fn iso_table_is_sorted_so_binary_search_finds_every_code() {
