@@ -55,6 +55,11 @@ UPDATE usage_jobs SET last_seen = coalesce(
        AND a.currency = usage_jobs.currency),
     (SELECT j.last_seen FROM jobs j
      WHERE j.project_id = usage_jobs.project_id AND j.job_id = usage_jobs.job_id), '');
+-- Each job starts no later than its earliest stored event: a replay that moved an event
+-- earlier left `jobs` as it was until now, and a job's events are read from its first call on.
+UPDATE jobs SET first_seen = coalesce(min(first_seen,
+    (SELECT MIN(a.request_timestamp) FROM api_usage a
+     WHERE a.project_id = jobs.project_id AND a.job_id = jobs.job_id)), first_seen);
 ALTER TABLE jobs DROP COLUMN calls;
 ALTER TABLE jobs DROP COLUMN last_seen;
 

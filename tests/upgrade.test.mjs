@@ -83,3 +83,46 @@ test('events stored after an upgrade extend the parts and jobs the upgrade carri
     { day: '2026-11-04', jobs: 1 },
   ]);
 });
+
+test('an upgrade keeps every event of a job at or after its first call, one a replay moved earlier before it too', async () => {
+  // Under 0022 a replay that moves an event (rebuild, equal fingerprints) left `jobs` as it
+  // was; from 0023 a job's events are read from its first call on, so the upgrade must start
+  // each job no later than its earliest stored event.
+  const own = new Miniflare({
+    modules: true,
+    script: 'export default { fetch() { return new Response("") } }',
+    d1Databases: ['DB'],
+  });
+  try {
+    const d = await own.getD1Database('DB');
+    const run = async (files) => {
+      for (const file of files) {
+        const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'));
+        await d.batch(statements.map((sql) => d.prepare(sql)));
+      }
+    };
+    await run(MIGRATIONS.filter((f) => f < '0023'));
+    await d.prepare("INSERT INTO projects (id, name, created_at, updated_at) VALUES ('mv', 'Moved', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
+    const add = (id, timestamp) => d.prepare(`INSERT INTO api_usage (project_id, id, provider, model, operation, input_tokens, output_tokens,
+        total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp, job_id)
+      VALUES ('mv', ?1, 'openai', 'm', 'script', 10, 5, 15, '0.000001', 1000, 'USD', 1000, 'USD', 'builtin:x', ?2, 'jm')`)
+      .bind(id, timestamp).run();
+    await add('m1', '2026-11-05T10:00:00.000Z');
+    await add('m2', '2026-11-05T11:00:00.000Z');
+    // The replay's move, as 0022's triggers saw it: `jobs` still says 10:00 on the 5th.
+    await d.prepare("UPDATE api_usage SET request_timestamp = '2026-11-04T09:00:00.000Z' WHERE id = 'm2'").run();
+    await run(MIGRATIONS.filter((f) => f >= '0023'));
+    const first = (await d.prepare("SELECT first_seen FROM jobs WHERE job_id = 'jm'").all()).results;
+    assert.deepEqual(first, [{ first_seen: '2026-11-04T09:00:00.000Z' }]);
+    // The job's events as the event list reads them (between its first and last call).
+    const span = (await d.prepare(`SELECT id FROM api_usage WHERE project_id = 'mv' AND job_id = 'jm'
+        AND request_timestamp >= (SELECT MIN(first_seen) FROM jobs WHERE job_id = 'jm' AND project_id = 'mv')
+        AND request_timestamp <= (SELECT MAX(last_seen) FROM usage_jobs WHERE job_id = 'jm' AND project_id = 'mv')
+      ORDER BY id`).all()).results;
+    assert.deepEqual(span, [{ id: 'm1' }, { id: 'm2' }]);
+    const days = (await d.prepare("SELECT day, jobs FROM job_days WHERE project_id = 'mv' AND jobs <> 0").all()).results;
+    assert.deepEqual(days, [{ day: '2026-11-04', jobs: 1 }]);
+  } finally {
+    await own.dispose();
+  }
+});
