@@ -30,8 +30,12 @@ CREATE TRIGGER api_usage_dirty_insert AFTER INSERT ON api_usage BEGIN
     ON CONFLICT (day) DO UPDATE SET state = 1 WHERE state <> 1;
 END;
 
+-- A replay that moves an event to another day changes the day it left as well.
 CREATE TRIGGER api_usage_dirty_update AFTER UPDATE ON api_usage BEGIN
     INSERT INTO summary_dirty_days (day) VALUES (substr(NEW.request_timestamp, 1, 10))
+    ON CONFLICT (day) DO UPDATE SET state = 1 WHERE state <> 1;
+    INSERT INTO summary_dirty_days (day) SELECT substr(OLD.request_timestamp, 1, 10)
+    WHERE substr(OLD.request_timestamp, 1, 10) <> substr(NEW.request_timestamp, 1, 10)
     ON CONFLICT (day) DO UPDATE SET state = 1 WHERE state <> 1;
 END;
 

@@ -126,3 +126,31 @@ test('an upgrade keeps every event of a job at or after its first call, one a re
     await own.dispose();
   }
 });
+
+test('an event moved to another day leaves both days due for their summaries', async () => {
+  // A replay moves a stored event to the time of a later line of the same event: the day it
+  // left had it in its summary, so that day is due again as well as the one it moved to.
+  const own = new Miniflare({
+    modules: true,
+    script: 'export default { fetch() { return new Response("") } }',
+    d1Databases: ['DB'],
+  });
+  try {
+    const d = await own.getD1Database('DB');
+    for (const file of MIGRATIONS) {
+      const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'));
+      await d.batch(statements.map((sql) => d.prepare(sql)));
+    }
+    await d.prepare("INSERT INTO projects (id, name, created_at, updated_at) VALUES ('dd', 'Days', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
+    await d.prepare(`INSERT INTO api_usage (project_id, id, provider, model, operation, input_tokens, output_tokens,
+        total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp)
+      VALUES ('dd', 'd1', 'openai', 'm', 'script', 10, 5, 15, '0.000001', 1000, 'USD', 1000, 'USD', 'builtin:x', '2026-11-05T10:00:00.000Z')`).run();
+    // The cron wrote the 5th's summary and cleared its mark.
+    await d.prepare('DELETE FROM summary_dirty_days').run();
+    await d.prepare("UPDATE api_usage SET request_timestamp = '2026-11-06T01:00:00.000Z' WHERE id = 'd1'").run();
+    const days = (await d.prepare('SELECT day, state FROM summary_dirty_days ORDER BY day').all()).results;
+    assert.deepEqual(days, [{ day: '2026-11-05', state: 1 }, { day: '2026-11-06', state: 1 }]);
+  } finally {
+    await own.dispose();
+  }
+});
