@@ -187,6 +187,26 @@ pub fn is_json_content_type(value: &str) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
+/// The path of a request, read from the URL the runtime already parsed and serialized
+/// (`Request.url`): after the scheme's `://` and the authority, up to the query or fragment.
+/// The runtime's serialization percent-encodes `/`, `?` and `#` wherever they are not those
+/// delimiters, so this is the path `url::Url::path` would give, without parsing the URL
+/// again in the wasm (its code and Unicode tables are then only run by routes that read a
+/// query).
+pub fn request_path(request: &Request) -> String {
+    let href = request.inner().url();
+    path_of(&href).to_string()
+}
+
+fn path_of(href: &str) -> &str {
+    let after_scheme = href.split_once("://").map_or(href, |(_, rest)| rest);
+    let Some(start) = after_scheme.find('/') else {
+        return "/";
+    };
+    let path = &after_scheme[start..];
+    path.find(['?', '#']).map_or(path, |end| &path[..end])
+}
+
 /// Query parameters of a request, in order.
 pub fn query_pairs(request: &Request) -> Vec<(String, String)> {
     request
@@ -265,6 +285,23 @@ impl CorsPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_is_what_the_url_parser_reads_from_the_runtime_s_serialized_url() {
+        for href in [
+            "http://127.0.0.1:8787/healthz",
+            "https://tracker.example.com/api/usage?project_id=a&x=%3F#top",
+            "https://tracker.example.com",
+            "https://tracker.example.com/",
+            "https://tracker.example.com?only=query",
+            "https://user:p%2Fss@tracker.example.com:8443/api/admin/projects/a%2Fb/keys",
+            "https://tracker.example.com/api/usage/%3Fnot-a-query#frag?ment",
+            "https://xn--bcher-kva.example/dashboard/",
+        ] {
+            let parsed = worker::Url::parse(href).unwrap();
+            assert_eq!(path_of(parsed.as_str()), parsed.path(), "{href}");
+        }
+    }
     use crate::core::kernel::error::{FieldError, StoreError};
 
     #[test]

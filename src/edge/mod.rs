@@ -43,7 +43,7 @@ fn start() {
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     // bench/first-request.mjs's runtime floor: this module, none of the product's code.
     #[cfg(feature = "entry-floor")]
-    if request.path() == "/healthz" {
+    if http::request_path(&request) == "/healthz" {
         return Response::ok("ok");
     }
     router::handle(request, env, &ctx).await

@@ -56,7 +56,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: &Context) -> worker::Re
     if request.method() == worker::Method::Options {
         return cors.preflight(origin.as_deref());
     }
-    let path = request.path();
+    let path = super::http::request_path(&request);
     let mut response = if DASHBOARD_PATHS.contains(&path.trim_end_matches('/')) {
         serve_dashboard(&env).await
     } else {
