@@ -7,53 +7,19 @@
 //
 //   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 by default;
 //   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker)
-import http from 'node:http';
 import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
+import { postClient, teamTraffic } from './traffic.mjs';
 
 const ADMIN = 'bench-admin-key';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 30);
 const CONCURRENCY = 2;
-const DETACHED = { args: ['--log-level', 'warn'], env: { VSCODE_INSPECTOR_OPTIONS: '{}' } };
-
-let serial = 0;
 /** bench/ingest.mjs's traffic: four kinds of call, five calls per job, in the last minute. */
-function event(i) {
-  serial += 1;
-  const kind = i % 4;
-  const e = {
-    id: `bf-${serial}`,
-    provider: ['openai', 'anthropic', 'google', 'elevenlabs'][kind],
-    model: ['gpt-4o-mini', 'claude-3-5-haiku', 'gemini-2.0-flash', 'eleven_multilingual_v2'][kind],
-    operation: ['script-generation', 'summary', 'translation', 'voice-synthesis'][kind],
-    job_id: `job-${Math.floor(serial / 5)}`,
-    timestamp: new Date(Date.now() - (i % 60) * 1000).toISOString(),
-  };
-  if (kind === 3) e.characters = 400 + (i % 600);
-  else Object.assign(e, { input_tokens: 800 + (i % 400), output_tokens: 200 + (i % 100) });
-  return e;
-}
-
-function client(base, headers, path) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const url = new URL(base);
-  return (payload) => new Promise((resolve, reject) => {
-    const request = http.request({
-      host: url.hostname, port: url.port, path, method: 'POST', agent,
-      headers: { ...headers, 'content-length': payload.length },
-    }, (response) => {
-      const chunks = [];
-      response.on('data', (c) => chunks.push(c));
-      response.on('end', () => resolve({ status: response.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(payload);
-  });
-}
+const event = teamTraffic('bf');
+const DETACHED = { args: ['--log-level', 'warn'], env: { VSCODE_INSPECTOR_OPTIONS: '{}' } };
 
 /** One round: REQUESTS batches of BATCH fresh events, CONCURRENCY at a time; events/s. */
 async function round(send) {
@@ -88,8 +54,8 @@ try {
   const key = (await (await fetch(`${ours.base}/api/admin/projects/p0/keys`, { method: 'POST', headers: auth })).json()).key;
   await fetch(`${floor.base}/setup`, { method: 'POST' });
   const sends = {
-    worker: client(ours.base, { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, '/api/usage'),
-    floor: client(floor.base, { 'content-type': 'application/json' }, '/batch'),
+    worker: postClient(ours.base, { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, CONCURRENCY, '/api/usage'),
+    floor: postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch'),
   };
   // Warm up both isolates and SQLite caches.
   for (const send of Object.values(sends)) await round(send);

@@ -18,10 +18,10 @@
 // ingestion rounds (alerts on, off, and the other build, the order rotating), and leaves out the
 // guard's rows: for comparing ingestion with the build before the guard. Its project gets the
 // same budget, levels, daily limit and plan, without the modes it may not know.
-import http from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
+import { postClient, teamTraffic } from './traffic.mjs';
 
 const ADMIN = 'bench-admin-key';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -38,23 +38,8 @@ function median(values) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-let serial = 0;
 /** The i-th event of bench/ingest.mjs's video team (four kinds of call, live timestamps). */
-function event(i) {
-  serial += 1;
-  const kind = i % 4;
-  const e = {
-    id: `bench-${serial}`,
-    provider: ['openai', 'anthropic', 'google', 'elevenlabs'][kind],
-    model: ['gpt-4o-mini', 'claude-3-5-haiku', 'gemini-2.0-flash', 'eleven_multilingual_v2'][kind],
-    operation: ['script-generation', 'summary', 'translation', 'voice-synthesis'][kind],
-    job_id: `job-${Math.floor(serial / 5)}`,
-    timestamp: new Date(Date.now() - (i % 60) * 1000).toISOString(),
-  };
-  if (kind === 3) e.characters = 400 + (i % 600);
-  else Object.assign(e, { input_tokens: 800 + (i % 400), output_tokens: 200 + (i % 100) });
-  return e;
-}
+const event = teamTraffic('bench');
 
 /** CPU time (ms) used so far by the workerd processes of a `wrangler dev` process group. */
 function workerdCpuMs(pgid) {
@@ -73,32 +58,13 @@ function workerdCpuMs(pgid) {
   return ticks * 10;
 }
 
-/** A keep-alive HTTP client lighter than `fetch` (as in bench/ingest.mjs). */
-function client(base, headers, concurrency, path) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const url = new URL(base);
-  return (body) => new Promise((resolve, reject) => {
-    const payload = Buffer.from(JSON.stringify(body));
-    const request = http.request({
-      host: url.hostname, port: url.port, path, method: 'POST', agent,
-      headers: { ...headers, 'content-length': payload.length },
-    }, (response) => {
-      const chunks = [];
-      response.on('data', (c) => chunks.push(c));
-      response.on('end', () => resolve({ status: response.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(payload);
-  });
-}
 
 /**
  * Sends the bodies with `concurrency` clients to `path`; each answer is checked by `ok(json)`.
  * Returns requests/s, events/s, p50, p99 and the workerd CPU per request.
  */
 async function run(dev, { label, path, bodies, concurrency, ok }) {
-  const send = client(dev.base, dev.headers, concurrency, path);
+  const send = postClient(dev.base, dev.headers, concurrency, path);
   const latencies = [];
   let next = 0;
   let events = 0;

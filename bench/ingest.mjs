@@ -2,12 +2,12 @@
 // this machine, and the raw SQLite insert rate of the same rows as the ceiling. Prints Markdown
 // for BENCHMARKS.md. Not a test: nothing here asserts.
 import { execFileSync } from 'node:child_process';
-import http from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
+import { postClient, teamTraffic } from './traffic.mjs';
 
 const ADMIN = 'bench-admin-key';
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -16,30 +16,8 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-let serial = 0;
-/**
- * The i-th event of a video team's traffic: a script, a summary, a translation (tokens) and a
- * voice track (ElevenLabs characters), five calls per job. `backfill` spreads the timestamps
- * over the last 20 days (a late import, the worst case for the rollups); otherwise they fall
- * in the last minute, as when apps report calls as they make them.
- */
-function event(i, backfill = false) {
-  serial += 1;
-  const kind = i % 4;
-  const e = {
-    id: `bench-${serial}`,
-    provider: ['openai', 'anthropic', 'google', 'elevenlabs'][kind],
-    model: ['gpt-4o-mini', 'claude-3-5-haiku', 'gemini-2.0-flash', 'eleven_multilingual_v2'][kind],
-    operation: ['script-generation', 'summary', 'translation', 'voice-synthesis'][kind],
-    job_id: `job-${Math.floor(serial / 5)}`,
-    timestamp: backfill
-      ? new Date(Date.now() - ((i * 7919) % (20 * 86_400)) * 1000).toISOString()
-      : new Date(Date.now() - (i % 60) * 1000).toISOString(),
-  };
-  if (kind === 3) e.characters = 400 + (i % 600);
-  else Object.assign(e, { input_tokens: 800 + (i % 400), output_tokens: 200 + (i % 100) });
-  return e;
-}
+/** The i-th event of a video team's traffic (bench/traffic.mjs; `backfill`: over 20 days). */
+const event = teamTraffic('bench');
 
 /** CPU time (ms) used so far by the workerd processes of a `wrangler dev` process group. */
 function workerdCpuMs(pgid) {
@@ -59,29 +37,10 @@ function workerdCpuMs(pgid) {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-/** A keep-alive HTTP client lighter than `fetch`, so the load generator takes less of the cores. */
-function client(base, headers, concurrency, path = '/api/usage') {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const url = new URL(base);
-  return (body) => new Promise((resolve, reject) => {
-    const payload = Buffer.from(JSON.stringify(body));
-    const request = http.request({
-      host: url.hostname, port: url.port, path, method: 'POST', agent,
-      headers: { ...headers, 'content-length': payload.length },
-    }, (response) => {
-      const chunks = [];
-      response.on('data', (c) => chunks.push(c));
-      response.on('end', () => resolve({ status: response.statusCode, json: JSON.parse(Buffer.concat(chunks)) }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(payload);
-  });
-}
 
 /** Sends `requests` bodies with `concurrency` clients; returns events/s, latency and workerd CPU. */
 async function run(label, { requests, concurrency, batch, duplicates = 0, backfill = false, path }, dev, headers) {
-  const send = client(dev.base, headers, concurrency, path);
+  const send = postClient(dev.base, headers, concurrency, path);
   const sent = [];
   const bodies = [];
   for (let r = 0; r < requests; r += 1) {
