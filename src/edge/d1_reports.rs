@@ -506,10 +506,13 @@ impl ReportStore for D1Store {
     }
 }
 
-fn job_filter(query: &JobQuery) -> Binds {
+/// The conditions of a job query on `jobs`, the project compared as `project`: a read that
+/// must stay on the first-seen index passes `+project_id`, which keeps the planner off the
+/// primary key.
+fn job_filter(query: &JobQuery, project: &str) -> Binds {
     let mut binds = Binds::new();
     if let Some(p) = &query.project_id {
-        binds.add("project_id = ?", p.as_str());
+        binds.add(&format!("{project} = ?"), p.as_str());
     }
     if let Some(f) = &query.from {
         binds.add("first_seen >= ?", f);
@@ -555,7 +558,7 @@ impl JobStore for D1Store {
     }
 
     async fn jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError> {
-        let binds = job_filter(query);
+        let binds = job_filter(query, "project_id");
         let sql = format!(
             "SELECT project_id, job_id, first_seen FROM jobs {} \
              ORDER BY first_seen DESC, job_id LIMIT {}",
@@ -623,12 +626,12 @@ impl JobStore for D1Store {
     }
 
     async fn job_cost_stats(&self, query: &JobQuery) -> Result<JobCostRead, StoreError> {
-        let mut binds = job_filter(query);
         // The newest `max_jobs` jobs of the range, on the (first_seen, project_id) index read
         // backwards: `+project_id` keeps the planner off the primary key, which would read
         // every job of a project to sort them. The cap bounds the work whatever the data
         // size; the first statement says whether the range holds more.
-        let filter = binds.filter().replace("project_id = ?", "+project_id = ?");
+        let mut binds = job_filter(query, "+project_id");
+        let filter = binds.filter();
         let max = binds.bind(JsValue::from_f64(f64::from(query.max_jobs)));
         let newest = format!(
             "SELECT project_id, job_id, first_seen FROM jobs {filter} \

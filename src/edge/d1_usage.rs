@@ -752,8 +752,7 @@ impl UsageStore for D1Store {
             // No index on the job (one B-tree write per event less): a job's events lie
             // between its first event (`jobs`) and its last (`usage_jobs`), so the time
             // indexes read only that span.
-            binds.values.push(text(job));
-            let j = binds.values.len();
+            let j = binds.bind(text(job));
             let of_project = if query.project_id.is_some() {
                 " AND project_id = ?1"
             } else {
@@ -797,25 +796,25 @@ impl UsageStore for D1Store {
                 "(request_timestamp < ?{t} OR (request_timestamp = ?{t} AND seq < ?{s}))"
             ));
         }
-        let filter = binds.filter();
+        let limit = query.limit + 1;
         let sql = if query.project_id.is_some() {
             format!(
-                "SELECT seq, {} FROM api_usage {filter} \
-                 ORDER BY request_timestamp DESC, seq DESC LIMIT {}",
+                "SELECT seq, {} FROM api_usage {} \
+                 ORDER BY request_timestamp DESC, seq DESC LIMIT {limit}",
                 select_columns(),
-                query.limit + 1
+                binds.filter()
             )
         } else {
             // Across projects: each project's newest rows on the (project, time) index (no
             // index on time alone), then the newest of those.
+            binds.push("project_id = ps.pid");
             format!(
                 "WITH RECURSIVE {USAGE_PROJECTS} SELECT seq, {} FROM ps JOIN api_usage \
-                 ON seq IN (SELECT seq FROM api_usage {filter} {and} project_id = ps.pid \
+                 ON seq IN (SELECT seq FROM api_usage {} \
                    ORDER BY request_timestamp DESC, seq DESC LIMIT {limit}) \
                  ORDER BY request_timestamp DESC, seq DESC LIMIT {limit}",
                 select_columns(),
-                and = if filter.is_empty() { "WHERE" } else { "AND" },
-                limit = query.limit + 1
+                binds.filter()
             )
         };
         let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds.values).await?;

@@ -13,9 +13,7 @@ const DEFLATED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.d
 pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
-        miniz_oxide::inflate::decompress_to_vec(DEFLATED)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        serde_json::from_str(&crate::core::kernel::deflated::inflate_text(DEFLATED))
             .unwrap_or(Value::Null)
     })
 }

@@ -27,7 +27,7 @@ use super::http::{
     csv_response, empty_response, error_response, json_response, query_pairs, read_json_body,
     read_json_body_up_to, MAX_IMPORT_BYTES,
 };
-use super::routes::{match_route, Access, RouteDef, RouteMiss, RouteName, ROUTES};
+use super::routes::{match_route, Access, RouteMiss, RouteName, ROUTES};
 
 /// The platform clock: `Date.now()` of the Workers runtime.
 pub struct WorkerClock;
@@ -143,20 +143,6 @@ async fn route(
         }
         _ => {}
     }
-    // Everything after the match (state, the key, the handler) is a future of its own, as each
-    // handler is below, so `/healthz` runs no code of theirs.
-    Box::pin(serve(request, env, path, ctx, def, matched.params)).await
-}
-
-/// `route` past its public answers: the state, the key, then the route's handler.
-async fn serve(
-    request: &mut Request,
-    env: &Env,
-    path: &str,
-    ctx: &Context,
-    def: RouteDef,
-    params: Vec<String>,
-) -> Result<Response, CoreError> {
     let state = AppState::load(env)?;
     let header = request.headers().get("authorization").ok().flatten();
     let principal = match def.access {
@@ -176,7 +162,7 @@ async fn serve(
             .map(Principal::require_admin)
             .transpose()?;
     }
-    let params = &params;
+    let params = &matched.params;
     let param = |i: usize| params.get(i).map(String::as_str).unwrap_or_default();
     let store = &state.store;
     let clock = WorkerClock;

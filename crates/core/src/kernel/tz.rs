@@ -66,12 +66,7 @@ fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         static TEXT: OnceLock<String> = OnceLock::new();
-        let text = TEXT.get_or_init(|| {
-            miniz_oxide::inflate::decompress_to_vec(DEFLATED)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .unwrap_or_default()
-        });
+        let text = TEXT.get_or_init(|| super::deflated::inflate_text(DEFLATED));
         let mut zones: Vec<(&str, &str)> = text
             .lines()
             .filter(|l| !l.starts_with('#'))

@@ -32,12 +32,7 @@ pub struct Header {
 /// the curated catalog prices: never $0).
 pub fn text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| {
-        miniz_oxide::inflate::decompress_to_vec(DEFLATED)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .unwrap_or_default()
-    })
+    TEXT.get_or_init(|| crate::kernel::deflated::inflate_text(DEFLATED))
 }
 
 /// The header line `# litellm <version> read_on <date>`.

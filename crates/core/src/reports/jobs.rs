@@ -86,28 +86,18 @@ fn parse_job_query(
     now: DateTime<Utc>,
     summary: bool,
 ) -> Result<JobQuery, CoreError> {
-    let known: &[&str] = if summary {
-        &[
-            "project_id",
-            "from",
-            "to",
-            "preset",
-            "tz",
-            "job_id",
-            "limit",
-            "max_jobs",
-        ]
-    } else {
-        &[
-            "project_id",
-            "from",
-            "to",
-            "preset",
-            "tz",
-            "job_id",
-            "limit",
-        ]
-    };
+    const KNOWN: [&str; 8] = [
+        "project_id",
+        "from",
+        "to",
+        "preset",
+        "tz",
+        "job_id",
+        "limit",
+        "max_jobs",
+    ];
+    // `max_jobs` (the last) is the summary's alone.
+    let known = if summary { &KNOWN[..] } else { &KNOWN[..7] };
     only_known(query, known)?;
     let range = parse_range(query, now, "month")?;
     let mut p = Problems::new();

@@ -19,12 +19,7 @@ const CURATED_DEFLATED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prices
 /// catalog is empty and every event is unpriced, never $0).
 pub(crate) fn builtin_source() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| {
-        miniz_oxide::inflate::decompress_to_vec(CURATED_DEFLATED)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .unwrap_or_default()
-    })
+    TEXT.get_or_init(|| crate::kernel::deflated::inflate_text(CURATED_DEFLATED))
 }
 
 /// Parses and validates a catalog file; every problem is named by its entry and field.

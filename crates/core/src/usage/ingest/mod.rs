@@ -165,8 +165,6 @@ impl Default for IngestConfig {
     }
 }
 
-/// The raw-log key of a request received at `now`: its day, a sortable time and 128 random
-/// bits, so no two requests ever share a key.
 /// The time stamp of a raw-log key of the worker's own form
 /// (`usage-logs/raw/<day>/<stamp>-<32 hex>.ndjson`, see [`raw_key`]), as `20261205T101500123Z`;
 /// `None` for any other key (an object someone put there, such as an import).
@@ -184,6 +182,8 @@ pub fn own_key_stamp(key: &str) -> Option<&str> {
     (stamp_form && suffix_form).then_some(stamp)
 }
 
+/// The raw-log key of a request received at `now`: its day, a sortable time and 128 random
+/// bits, so no two requests ever share a key.
 pub fn raw_key(now: DateTime<Utc>, entropy: &impl Entropy) -> Result<String, CoreError> {
     let suffix = random_token(entropy, "", 16)?;
     Ok(format!(
