@@ -17,6 +17,19 @@ import { startHttpWorker, ADMIN_KEY } from './support/http-worker.mjs';
 let w;
 const keys = {};
 
+/** A `google.rpc.Status` body, decoded by Google's own protobuf package (in .tools/venv). */
+function decodeStatus(body) {
+  const python = join(ROOT, '.tools', 'venv', 'bin', 'python');
+  const out = execFileSync(python, ['-c', [
+    'import sys, json',
+    'from google.rpc import status_pb2',
+    's = status_pb2.Status()',
+    's.ParseFromString(sys.stdin.buffer.read())',
+    'print(json.dumps({"code": s.code, "message": s.message}))',
+  ].join('\n')], { input: Buffer.from(body), encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
 async function project(id) {
   const created = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id, name: id } });
   assert.equal(created.status, 201, created.text);
@@ -123,7 +136,10 @@ test('a malformed body gets a 400 that says what was expected, and other content
   assert.match((await r.json()).error.message, /not OTLP JSON/);
   r = await post(new Uint8Array([0xff, 0xff, 0xff]), 'application/x-protobuf');
   assert.equal(r.status, 400);
-  assert.match((await r.json()).error.message, /not an OTLP ExportTraceServiceRequest in protobuf/);
+  assert.equal(r.headers.get('content-type'), 'application/x-protobuf');
+  const status = decodeStatus(await r.arrayBuffer());
+  assert.equal(status.code, 3, 'INVALID_ARGUMENT');
+  assert.match(status.message, /not an OTLP ExportTraceServiceRequest in protobuf/);
   r = await post('x', 'text/plain');
   assert.equal(r.status, 415);
 });
@@ -141,4 +157,38 @@ test('spans need a project key: none is a 401, the admin key a 403, and one proj
   const after = (await w.fetch('/api/usage?limit=100', { key: keys['otel-direct'] })).json.events;
   assert.equal(after.length, before);
   assert.ok(!after.some((e) => e.id.startsWith('otel-')), 'no span in another project');
+});
+
+test('a refused protobuf export is answered with a google.rpc.Status in protobuf, and a refused JSON one carries its code and message', async () => {
+  // The smallest valid protobuf export: one empty ResourceSpans.
+  const proto = new Uint8Array([0x0a, 0x00]);
+  let r = await fetch(`${w.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: proto });
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('content-type'), 'application/x-protobuf');
+  assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer /);
+  let status = decodeStatus(await r.arrayBuffer());
+  assert.equal(status.code, 16, 'UNAUTHENTICATED');
+  assert.match(status.message, /key/);
+
+  r = await fetch(`${w.url}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/x-protobuf' }, body: proto });
+  assert.equal(r.status, 403);
+  status = decodeStatus(await r.arrayBuffer());
+  assert.equal(status.code, 7, 'PERMISSION_DENIED');
+  assert.match(status.message, /project/);
+
+  r = await fetch(`${w.url}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${keys['otel-other']}`, 'content-type': 'application/x-protobuf', 'content-encoding': 'br' }, body: proto });
+  assert.equal(r.status, 415);
+  assert.equal(decodeStatus(await r.arrayBuffer()).code, 12, 'UNIMPLEMENTED');
+
+  // The same valid body is accepted with that key: the refusals above were the key's and the encoding's.
+  r = await fetch(`${w.url}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${keys['otel-other']}`, 'content-type': 'application/x-protobuf' }, body: proto });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'application/x-protobuf');
+
+  r = await fetch(`${w.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"resourceSpans": []}' });
+  assert.equal(r.status, 401);
+  const answer = await r.json();
+  assert.equal(answer.code, 16);
+  assert.equal(answer.message, answer.error.message);
+  assert.equal(answer.error.code, 'unauthenticated');
 });

@@ -106,13 +106,28 @@ pub fn empty_response(status: u16) -> worker::Result<Response> {
 }
 
 pub fn error_response(error: &CoreError) -> worker::Result<Response> {
+    let body = serde_json::to_vec(&error_body(error))
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    error_with_body(error, body, "application/json; charset=utf-8")
+}
+
+/// The answer to `error` with `body` (of `content_type`) in place of the JSON error: its
+/// status and headers (`Retry-After`, `Allow`, `WWW-Authenticate`) as [`error_response`] sends
+/// them. Logs the cause of a storage or configuration failure, which no body carries.
+pub fn error_with_body(
+    error: &CoreError,
+    body: Vec<u8>,
+    content_type: &str,
+) -> worker::Result<Response> {
     let (status, _) = status_and_code(error);
     match error {
         CoreError::Storage(cause) => worker::console_error!("storage failure: {cause}"),
         CoreError::Misconfigured(cause) => worker::console_error!("misconfigured: {cause}"),
         _ => {}
     }
-    let mut response = json_response(status, &error_body(error))?;
+    let mut response = Response::from_bytes(body)?
+        .with_status(status)
+        .with_headers(base_headers(content_type)?);
     match error {
         CoreError::Storage(_) => response.headers_mut().set("retry-after", "1")?,
         // RFC 9110: a 405 lists the methods the path has.

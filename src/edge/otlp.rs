@@ -10,11 +10,46 @@ use crate::core::access::auth::Principal;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
 use crate::core::usage::ingest::IngestConfig;
-use crate::core::usage::otlp::{decode_request, ingest_spans, Encoding};
+use crate::core::usage::otlp::{decode_request, ingest_spans, Encoding, Status};
 
 use super::bindings::{ingest_config, raw_log, span_rules};
-use super::http::{read_body_up_to, MAX_BODY_BYTES, MAX_IMPORT_BYTES};
+use super::http::{
+    error_body, error_with_body, read_body_up_to, status_and_code, MAX_BODY_BYTES, MAX_IMPORT_BYTES,
+};
 use super::router::{internal, ok};
+
+/// The path OTLP exporters post to: its failures are answered as OTLP/HTTP specifies.
+pub const TRACES_PATH: &str = "/v1/traces";
+
+/// The answer to a failed export (before or after authentication): every 4xx and 5xx body of
+/// OTLP/HTTP is a `google.rpc.Status` in the request's encoding, with the HTTP status (and
+/// `Retry-After`, ...) this error has on every route. In protobuf it is the Status alone; in
+/// JSON, the service's error body with the Status's `code` and `message` beside it. A body of
+/// another (or no) content type is answered in JSON.
+pub fn error_response(error: &CoreError, request: &Request) -> worker::Result<Response> {
+    let (http, _) = status_and_code(error);
+    let mut body = error_body(error);
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let status = Status::of_http(http, message);
+    let encoding = header(request, "content-type")
+        .and_then(|value| Encoding::from_content_type(&value).ok())
+        .unwrap_or(Encoding::Json);
+    match encoding {
+        Encoding::Protobuf => {
+            error_with_body(error, status.protobuf(), Encoding::Protobuf.content_type())
+        }
+        Encoding::Json => {
+            body["code"] = status.code.into();
+            body["message"] = status.message.into();
+            let bytes =
+                serde_json::to_vec(&body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            error_with_body(error, bytes, "application/json; charset=utf-8")
+        }
+    }
+}
 
 fn header(request: &Request, name: &str) -> Option<String> {
     request.headers().get(name).ok().flatten()

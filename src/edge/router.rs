@@ -62,6 +62,9 @@ pub async fn handle(mut request: Request, env: Env, ctx: &Context) -> worker::Re
     } else {
         match route(&mut request, &env, &path, ctx).await {
             Ok(response) => Ok(response),
+            Err(error) if path == super::otlp::TRACES_PATH => {
+                super::otlp::error_response(&error, &request)
+            }
             Err(error) => error_response(&error),
         }
     }?;

@@ -181,7 +181,12 @@ pub const ROUTES: &[RouteDef] = &[
         RouteName::RecordUsage,
         Access::AnyKey,
     ),
-    route("POST", "/v1/traces", RouteName::OtlpTraces, Access::AnyKey),
+    route(
+        "POST",
+        super::otlp::TRACES_PATH,
+        RouteName::OtlpTraces,
+        Access::AnyKey,
+    ),
     route("POST", "/api/usage/guard", RouteName::Guard, Access::AnyKey),
     route(
         "GET",

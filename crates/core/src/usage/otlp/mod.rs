@@ -15,6 +15,7 @@
 //!   spans again stores nothing more.
 
 pub mod spans;
+pub mod status;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,7 @@ use crate::usage::ingest::{
 use crate::usage::store::{RawLog, UsageStore};
 
 pub use spans::{span_event, SpanOutcome, SpanRules};
+pub use status::Status;
 
 /// The two encodings OTLP/HTTP allows; the answer is sent in the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
