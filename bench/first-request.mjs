@@ -7,6 +7,11 @@
 // workers of each round started in turn. BENCH_ENTRY_FLOOR=1 also builds this module with the
 // `entry-floor` feature (to .bench-state/entry-floor, GET /healthz answered at the wasm entry,
 // before any code of the product) and measures it beside them: the Rust runtime's own floor.
+// BENCH_RUST_FLOOR=1 also builds bench/floor-rs (the smallest workers-rs worker, its own
+// workspace, opt-level "z" and the strip of scripts/build.sh, to .bench-state/floor-rs) and
+// measures its first GET /healthz in the same rounds: what any workers-rs worker pays, apart
+// from this module's size. BENCH_RUST_FLOOR_O3=1 adds the same worker at opt-level 3.
+// Needs the project's tools on PATH (`source scripts/env.sh`) when it builds.
 // Prints Markdown for BENCHMARKS.md; asserts nothing.
 import { execFileSync } from 'node:child_process';
 import { Miniflare } from 'miniflare';
@@ -28,6 +33,23 @@ if (process.env.BENCH_ENTRY_FLOOR) {
     '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', '--enable-exception-handling',
     '--strip-debug', '--strip-producers', join(out, 'index_bg.wasm'), '-o', join(out, 'index_bg.wasm')]);
   builds.push(out);
+}
+const wasmOpt = (file) => execFileSync('wasm-opt', ['--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+  '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+  '--enable-exception-handling', '--strip-debug', '--strip-producers', file, '-o', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+// [row label, build dir] of the minimal workers-rs worker (bench/floor-rs), each build of it.
+const rustFloors = [];
+if (process.env.BENCH_RUST_FLOOR || process.env.BENCH_RUST_FLOOR_O3) {
+  const crate = join(root, 'bench', 'floor-rs');
+  const variants = [];
+  if (process.env.BENCH_RUST_FLOOR) variants.push(['opt-level "z"', 'floor-rs', ['--profile', 'wasm']]);
+  if (process.env.BENCH_RUST_FLOOR_O3) variants.push(['opt-level 3', 'floor-rs-o3', ['--release']]);
+  for (const [label, dirName, profile] of variants) {
+    const out = join(root, '.bench-state', dirName);
+    execFileSync('worker-build', [...profile, '--no-opt', '-d', out], { cwd: crate, stdio: ['ignore', 'ignore', 'inherit'] });
+    wasmOpt(join(out, 'index_bg.wasm'));
+    rustFloors.push([`minimal workers-rs worker (bench/floor-rs, ${label})`, out]);
+  }
 }
 const body = {
   provider: process.env.BENCH_PROVIDER ?? 'openai', model: process.env.BENCH_MODEL ?? 'gpt-4o', timestamp: '2026-06-01T10:00:00Z',
@@ -90,14 +112,21 @@ for (let round = 0; round < ROUNDS; round += 1) {
     add(`${dir}: GET /healthz`, await measure(options, '/healthz', {}));
     add(`${dir}: price quote`, await measure(options, '/api/prices/quote', quote));
   }
+  for (const [label, dir] of rustFloors) {
+    const options = { ...miniflareOptions(), scriptPath: join(dir, 'index.js'), modulesRoot: dir };
+    add(`${label}: GET /healthz`, await measure(options, '/healthz', {}));
+  }
 }
-console.log(`\n${ROUNDS} fresh workers each (Miniflare), medians; rounds start the floor, then each build in turn\n`);
-for (const dir of builds) {
+console.log(`\n${ROUNDS} fresh workers each (Miniflare), medians; rounds start the floor, then each build in turn, then the minimal Rust worker(s)\n`);
+for (const dir of [...builds, ...rustFloors.map(([, d]) => d)]) {
   const wasm = readFileSync(join(dir, 'index_bg.wasm'));
   console.log(`${dir}/index_bg.wasm: ${statSync(join(dir, 'index_bg.wasm')).size} bytes, ${gzipSync(wasm, { level: 9 }).length} gzipped`);
 }
-console.log('\n| worker: first request | start ms | first request ms | later requests ms |');
-console.log('|---|---|---|---|');
+// Each first request beside the JavaScript floor's (its POST without writes).
+const jsFirst = median(rows.get('floor (JavaScript): POST, no writes').first);
+console.log('\n| worker: first request | start ms | first request ms | x JS floor | later requests ms |');
+console.log('|---|---|---|---|---|');
 for (const [name, r] of rows) {
-  console.log(`| ${name} | ${median(r.start).toFixed(1)} | ${median(r.first).toFixed(1)} | ${median(r.later).toFixed(2)} |`);
+  const first = median(r.first);
+  console.log(`| ${name} | ${median(r.start).toFixed(1)} | ${first.toFixed(1)} | ${(first / jsFirst).toFixed(2)} | ${median(r.later).toFixed(2)} |`);
 }
