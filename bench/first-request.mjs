@@ -11,7 +11,8 @@
 // workspace, opt-level "z" and the strip of scripts/build.sh, to .bench-state/floor-rs) and
 // measures its first GET /healthz in the same rounds: what any workers-rs worker pays, apart
 // from this module's size. BENCH_RUST_FLOOR_O3=1 adds the same worker at opt-level 3.
-// Needs the project's tools on PATH (`source scripts/env.sh`) when it builds.
+// With a Rust floor the JavaScript floor also answers GET /healthz. BENCH_RAW=1 prints each
+// first request, round by round. Needs the project's tools on PATH (`source scripts/env.sh`).
 // Prints Markdown for BENCHMARKS.md; asserts nothing.
 import { execFileSync } from 'node:child_process';
 import { Miniflare } from 'miniflare';
@@ -104,6 +105,8 @@ const add = (name, m) => {
 const event = { id: 'e1', provider: 'openai', model: 'gpt-4o', input_tokens: 1000, output_tokens: 100, timestamp: '2026-06-01T10:00:00Z' };
 for (let round = 0; round < ROUNDS; round += 1) {
   add('floor (JavaScript): POST, no writes', await measure(floorOptions(), '/?writes=none', { method: 'POST', body: event }));
+  // Beside the Rust floors, the same request: GET /healthz (no body to read).
+  if (rustFloors.length > 0) add('floor (JavaScript): GET /healthz', await measure(floorOptions(), '/healthz', {}));
   // The floor's first request that touches D1 (one insert into a bare table), as a quote does
   // (the key's lookup, the project's custom prices).
   add('floor (JavaScript): POST, one D1 write', await measure(floorOptions(), '/?writes=d1-bare', { method: 'POST', body: event }));
@@ -129,4 +132,9 @@ console.log('|---|---|---|---|---|');
 for (const [name, r] of rows) {
   const first = median(r.first);
   console.log(`| ${name} | ${median(r.start).toFixed(1)} | ${first.toFixed(1)} | ${(first / jsFirst).toFixed(2)} | ${median(r.later).toFixed(2)} |`);
+}
+// BENCH_RAW=1: each row's first requests in round order, to compare rows round by round.
+if (process.env.BENCH_RAW) {
+  console.log('\nfirst request ms, round by round');
+  for (const [name, r] of rows) console.log(`${name}: ${r.first.map((x) => x.toFixed(1)).join(' ')}`);
 }
