@@ -10,7 +10,8 @@
 // BENCH_RUST_FLOOR=1 also builds bench/floor-rs (the smallest workers-rs worker, its own
 // workspace, opt-level "z" and the strip of scripts/build.sh, to .bench-state/floor-rs) and
 // measures its first GET /healthz in the same rounds: what any workers-rs worker pays, apart
-// from this module's size. BENCH_RUST_FLOOR_O3=1 adds the same worker at opt-level 3.
+// from this module's size. BENCH_RUST_FLOOR_O3=1 adds the same worker at opt-level 3,
+// BENCH_RUST_FLOOR_WARM=1 the same with its fetch path run once at the isolate's start.
 // With a Rust floor the JavaScript floor also answers GET /healthz. BENCH_RAW=1 prints each
 // first request, round by round. Needs the project's tools on PATH (`source scripts/env.sh`).
 // Prints Markdown for BENCHMARKS.md; asserts nothing.
@@ -40,14 +41,15 @@ const wasmOpt = (file) => execFileSync('wasm-opt', ['--enable-bulk-memory', '--e
   '--enable-exception-handling', '--strip-debug', '--strip-producers', file, '-o', file], { stdio: ['ignore', 'ignore', 'inherit'] });
 // [row label, build dir] of the minimal workers-rs worker (bench/floor-rs), each build of it.
 const rustFloors = [];
-if (process.env.BENCH_RUST_FLOOR || process.env.BENCH_RUST_FLOOR_O3) {
+if (process.env.BENCH_RUST_FLOOR || process.env.BENCH_RUST_FLOOR_O3 || process.env.BENCH_RUST_FLOOR_WARM) {
   const crate = join(root, 'bench', 'floor-rs');
   const variants = [];
   if (process.env.BENCH_RUST_FLOOR) variants.push(['opt-level "z"', 'floor-rs', ['--profile', 'wasm']]);
   if (process.env.BENCH_RUST_FLOOR_O3) variants.push(['opt-level 3', 'floor-rs-o3', ['--release']]);
-  for (const [label, dirName, profile] of variants) {
+  if (process.env.BENCH_RUST_FLOOR_WARM) variants.push(['opt-level "z", fetch path run at start', 'floor-rs-warm', ['--profile', 'wasm'], ['--features', 'warm']]);
+  for (const [label, dirName, profile, features = []] of variants) {
     const out = join(root, '.bench-state', dirName);
-    execFileSync('worker-build', [...profile, '--no-opt', '-d', out], { cwd: crate, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('worker-build', [...profile, '--no-opt', '-d', out, ...features], { cwd: crate, stdio: ['ignore', 'ignore', 'inherit'] });
     wasmOpt(join(out, 'index_bg.wasm'));
     rustFloors.push([`minimal workers-rs worker (bench/floor-rs, ${label})`, out]);
   }

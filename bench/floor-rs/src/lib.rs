@@ -8,6 +8,10 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
 async fn fetch(request: Request, _env: Env, _ctx: Context) -> Result<Response> {
+    answer(request).await
+}
+
+async fn answer(request: Request) -> Result<Response> {
     if path_of(&request.inner().url()) == "/healthz" {
         return Response::from_json(&serde_json::json!({
             "status": "ok",
@@ -15,6 +19,21 @@ async fn fetch(request: Request, _env: Env, _ctx: Context) -> Result<Response> {
         }));
     }
     Response::error("not found", 404)
+}
+
+/// Feature `warm` (`BENCH_RUST_FLOOR_WARM`): the isolate's start runs a GET /healthz through
+/// the request's conversion, the answer and the futures executor, so that the first real
+/// request finds that code compiled.
+#[cfg(feature = "warm")]
+#[event(start)]
+fn start() {
+    let Ok(raw) = worker::web_sys::Request::new_with_str("http://localhost/healthz") else {
+        return;
+    };
+    worker::wasm_bindgen_futures::spawn_local(async move {
+        // Not the response's conversion: `new Response(body)` is refused outside a handler.
+        let _ = answer(Request::from(raw)).await;
+    });
 }
 
 /// The path of an absolute URL, without query or fragment.
