@@ -7,6 +7,13 @@
 // workers of each round started in turn. BENCH_ENTRY_FLOOR=1 also builds this module with the
 // `entry-floor` feature (to .bench-state/entry-floor, GET /healthz answered at the wasm entry,
 // before any code of the product) and measures it beside them: the Rust runtime's own floor.
+// BENCH_RUST_FLOOR=1 also builds bench/floor-rs (the smallest workers-rs worker, its own
+// workspace, opt-level "z" and the strip of scripts/build.sh, to .bench-state/floor-rs) and
+// measures its first GET /healthz in the same rounds: what any workers-rs worker pays, apart
+// from this module's size. BENCH_RUST_FLOOR_O3=1 adds the same worker at opt-level 3,
+// BENCH_RUST_FLOOR_WARM=1 the same with its fetch path run once at the isolate's start.
+// With a Rust floor the JavaScript floor also answers GET /healthz. BENCH_RAW=1 prints each
+// first request, round by round. Needs the project's tools on PATH (`source scripts/env.sh`).
 // Prints Markdown for BENCHMARKS.md; asserts nothing.
 import { execFileSync } from 'node:child_process';
 import { Miniflare } from 'miniflare';
@@ -28,6 +35,24 @@ if (process.env.BENCH_ENTRY_FLOOR) {
     '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', '--enable-exception-handling',
     '--strip-debug', '--strip-producers', join(out, 'index_bg.wasm'), '-o', join(out, 'index_bg.wasm')]);
   builds.push(out);
+}
+const wasmOpt = (file) => execFileSync('wasm-opt', ['--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+  '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+  '--enable-exception-handling', '--strip-debug', '--strip-producers', file, '-o', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+// [row label, build dir] of the minimal workers-rs worker (bench/floor-rs), each build of it.
+const rustFloors = [];
+if (process.env.BENCH_RUST_FLOOR || process.env.BENCH_RUST_FLOOR_O3 || process.env.BENCH_RUST_FLOOR_WARM) {
+  const crate = join(root, 'bench', 'floor-rs');
+  const variants = [];
+  if (process.env.BENCH_RUST_FLOOR) variants.push(['opt-level "z"', 'floor-rs', ['--profile', 'wasm']]);
+  if (process.env.BENCH_RUST_FLOOR_O3) variants.push(['opt-level 3', 'floor-rs-o3', ['--release']]);
+  if (process.env.BENCH_RUST_FLOOR_WARM) variants.push(['opt-level "z", fetch path run at start', 'floor-rs-warm', ['--profile', 'wasm'], ['--features', 'warm']]);
+  for (const [label, dirName, profile, features = []] of variants) {
+    const out = join(root, '.bench-state', dirName);
+    execFileSync('worker-build', [...profile, '--no-opt', '-d', out, ...features], { cwd: crate, stdio: ['ignore', 'ignore', 'inherit'] });
+    wasmOpt(join(out, 'index_bg.wasm'));
+    rustFloors.push([`minimal workers-rs worker (bench/floor-rs, ${label})`, out]);
+  }
 }
 const body = {
   provider: process.env.BENCH_PROVIDER ?? 'openai', model: process.env.BENCH_MODEL ?? 'gpt-4o', timestamp: '2026-06-01T10:00:00Z',
@@ -82,6 +107,8 @@ const add = (name, m) => {
 const event = { id: 'e1', provider: 'openai', model: 'gpt-4o', input_tokens: 1000, output_tokens: 100, timestamp: '2026-06-01T10:00:00Z' };
 for (let round = 0; round < ROUNDS; round += 1) {
   add('floor (JavaScript): POST, no writes', await measure(floorOptions(), '/?writes=none', { method: 'POST', body: event }));
+  // Beside the Rust floors, the same request: GET /healthz (no body to read).
+  if (rustFloors.length > 0) add('floor (JavaScript): GET /healthz', await measure(floorOptions(), '/healthz', {}));
   // The floor's first request that touches D1 (one insert into a bare table), as a quote does
   // (the key's lookup, the project's custom prices).
   add('floor (JavaScript): POST, one D1 write', await measure(floorOptions(), '/?writes=d1-bare', { method: 'POST', body: event }));
@@ -90,14 +117,26 @@ for (let round = 0; round < ROUNDS; round += 1) {
     add(`${dir}: GET /healthz`, await measure(options, '/healthz', {}));
     add(`${dir}: price quote`, await measure(options, '/api/prices/quote', quote));
   }
+  for (const [label, dir] of rustFloors) {
+    const options = { ...miniflareOptions(), scriptPath: join(dir, 'index.js'), modulesRoot: dir };
+    add(`${label}: GET /healthz`, await measure(options, '/healthz', {}));
+  }
 }
-console.log(`\n${ROUNDS} fresh workers each (Miniflare), medians; rounds start the floor, then each build in turn\n`);
-for (const dir of builds) {
+console.log(`\n${ROUNDS} fresh workers each (Miniflare), medians; rounds start the floor, then each build in turn, then the minimal Rust worker(s)\n`);
+for (const dir of [...builds, ...rustFloors.map(([, d]) => d)]) {
   const wasm = readFileSync(join(dir, 'index_bg.wasm'));
   console.log(`${dir}/index_bg.wasm: ${statSync(join(dir, 'index_bg.wasm')).size} bytes, ${gzipSync(wasm, { level: 9 }).length} gzipped`);
 }
-console.log('\n| worker: first request | start ms | first request ms | later requests ms |');
-console.log('|---|---|---|---|');
+// Each first request beside the JavaScript floor's (its POST without writes).
+const jsFirst = median(rows.get('floor (JavaScript): POST, no writes').first);
+console.log('\n| worker: first request | start ms | first request ms | x JS floor | later requests ms |');
+console.log('|---|---|---|---|---|');
 for (const [name, r] of rows) {
-  console.log(`| ${name} | ${median(r.start).toFixed(1)} | ${median(r.first).toFixed(1)} | ${median(r.later).toFixed(2)} |`);
+  const first = median(r.first);
+  console.log(`| ${name} | ${median(r.start).toFixed(1)} | ${first.toFixed(1)} | ${(first / jsFirst).toFixed(2)} | ${median(r.later).toFixed(2)} |`);
+}
+// BENCH_RAW=1: each row's first requests in round order, to compare rows round by round.
+if (process.env.BENCH_RAW) {
+  console.log('\nfirst request ms, round by round');
+  for (const [name, r] of rows) console.log(`${name}: ${r.first.map((x) => x.toFixed(1)).join(' ')}`);
 }

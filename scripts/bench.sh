@@ -15,7 +15,7 @@ cargo run --release --locked --quiet -p spend-core --example bench_ingest
 echo "== HTTP under wrangler dev"
 node bench/http.mjs
 echo "== first request of a fresh isolate (Miniflare)"
-BENCH_ENTRY_FLOOR=1 node bench/first-request.mjs
+BENCH_ENTRY_FLOOR=1 BENCH_RUST_FLOOR=1 node bench/first-request.mjs
 BENCH_PROVIDER=mistral BENCH_MODEL=mistral-large-latest node bench/first-request.mjs
 echo "== ingestion under wrangler dev"
 node bench/ingest.mjs
