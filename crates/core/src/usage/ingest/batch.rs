@@ -142,8 +142,11 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
         #[serde(default)]
         project_id: Option<String>,
     }
-    let typed = serde_json::from_slice::<Typed>(body)
+    // Read as text, as `parse_event` reads an event, so that both share serde's reading of
+    // an event's fields (one copy of that code in the wasm rather than two).
+    let typed = std::str::from_utf8(body)
         .ok()
+        .and_then(|text| serde_json::from_str::<Typed>(text).ok())
         .filter(|e| !e.events.is_empty() && e.events.len() <= MAX_EVENTS_PER_REQUEST);
     if let Some(envelope) = typed {
         return Ok(Batch {
