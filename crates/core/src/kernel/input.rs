@@ -128,6 +128,11 @@ pub fn hidden_character(c: char) -> bool {
 /// holds a [`hidden_character`], so that nothing shown in the dashboard, a CSV or an alert can
 /// pass for another name.
 pub fn visible_text(field: impl Into<String>, text: &str) -> Result<(), FieldError> {
+    // Printable ASCII (every id and name in practice) holds no hidden character: the only
+    // hidden ones below U+0080 are the controls. Read byte by byte, not char by char.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Ok(());
+    }
     match text.chars().find(|c| hidden_character(*c)) {
         None => Ok(()),
         Some(c) if c.is_control() => Err(FieldError::new(
@@ -259,6 +264,26 @@ mod tests {
             parse_json::<Sample>(br#"{"name":"a"} x"#),
             Err(CoreError::MalformedBody { .. })
         ));
+    }
+
+    #[test]
+    fn the_printable_ascii_shortcut_of_visible_text_answers_as_the_character_rule_does() {
+        // The shortcut passes exactly the ASCII characters the rule does not hide.
+        for c in (0u8..0x80).map(char::from) {
+            assert_eq!((' '..='~').contains(&c), !hidden_character(c), "{c:?}");
+            let text = format!("ab{c}cd");
+            assert_eq!(
+                visible_text("f", &text).is_ok(),
+                !hidden_character(c),
+                "{c:?}"
+            );
+        }
+        // Text beyond ASCII still goes character by character.
+        assert!(visible_text("f", "café-été").is_ok());
+        let problem = visible_text("f", "ad\u{200B}min").unwrap_err();
+        assert_eq!(problem.field, "f");
+        assert!(problem.message.contains("U+200B"), "{}", problem.message);
+        assert!(visible_text("f", "x\u{7F}").is_err());
     }
 
     #[test]

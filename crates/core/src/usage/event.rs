@@ -139,7 +139,7 @@ fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldErro
     let trimmed = text.trim();
     if trimmed.is_empty() {
         Err(FieldError::new(field, "must not be empty when given"))
-    } else if trimmed.chars().count() > max {
+    } else if trimmed.len() > max && trimmed.chars().count() > max {
         Err(FieldError::new(
             field,
             format!("must be at most {max} characters"),
@@ -208,21 +208,26 @@ impl EventInput {
                 format!("{prefix}.{f}")
             }
         };
+        // A field's name is written out only for a problem (most events have none): checks
+        // name no field, and a problem found gets its name here.
+        let named = |f: &'static str| move |e: FieldError| FieldError::new(at(f), e.message);
         let mut p = Problems::new();
         // An id is the idempotency key: taken exactly as sent, never trimmed, so the answer
         // echoes what the client holds; characters that look like nothing are refused.
         let id = match &self.id {
-            Some(id) => p.take(short_text(at("id"), id, 128)).and_then(|trimmed| {
-                if id.chars().any(char::is_whitespace) {
-                    p.push(at("id"), "must not contain white space");
-                    None
-                } else if let Err(problem) = visible_text(at("id"), id) {
-                    p.push(problem.field, problem.message);
-                    None
-                } else {
-                    Some(trimmed)
-                }
-            }),
+            Some(id) => p
+                .take(short_text(String::new(), id, 128).map_err(named("id")))
+                .and_then(|trimmed| {
+                    if id.chars().any(char::is_whitespace) {
+                        p.push(at("id"), "must not contain white space");
+                        None
+                    } else if let Err(problem) = visible_text(String::new(), id) {
+                        p.push(at("id"), problem.message);
+                        None
+                    } else {
+                        Some(trimmed)
+                    }
+                }),
             None => None,
         };
         let project_id = match &self.project_id {
@@ -233,13 +238,10 @@ impl EventInput {
         };
         // "Eleven Labs" is elevenlabs: words typed apart are joined before the name is checked.
         let provider = p
-            .take(normalize_name(
-                &at("provider"),
-                &joined_words(&self.provider),
-            ))
+            .take(normalize_name("", &joined_words(&self.provider)).map_err(named("provider")))
             .map(|n| canonical_provider(&n));
         let model = match (&self.model, &provider) {
-            (Some(m), _) => p.take(normalize_name(&at("model"), m)),
+            (Some(m), _) => p.take(normalize_name("", m).map_err(named("model"))),
             // An event with its own cost is priced by it: the model is not needed to count it
             // (seed 001's `logUsage('openai', {tokens, cost})`), and the answer warns.
             (None, Some(provider))
@@ -258,7 +260,7 @@ impl EventInput {
             (None, _) => Some(DEFAULT_MODEL.to_string()),
         };
         let operation = match &self.operation {
-            Some(o) => p.take(short_text(at("operation"), o, 100)),
+            Some(o) => p.take(short_text(String::new(), o, 100).map_err(named("operation"))),
             None => None,
         };
         let mut usage = Usage::new();
@@ -402,19 +404,18 @@ impl EventInput {
         let session_id = self
             .session_id
             .as_deref()
-            .and_then(|s| p.take(short_text(at("session_id"), s, 128)));
+            .and_then(|s| p.take(short_text(String::new(), s, 128).map_err(named("session_id"))));
         let job_id = self
             .job_id
             .as_deref()
-            .and_then(|s| p.take(short_text(at("job_id"), s, 128)));
+            .and_then(|s| p.take(short_text(String::new(), s, 128).map_err(named("job_id"))));
         let endpoint = self
             .endpoint
             .as_deref()
-            .and_then(|s| p.take(short_text(at("endpoint"), s, 256)));
-        let reservation_id = self
-            .reservation_id
-            .as_deref()
-            .and_then(|s| p.take(short_text(at("reservation_id"), s, 128)));
+            .and_then(|s| p.take(short_text(String::new(), s, 256).map_err(named("endpoint"))));
+        let reservation_id = self.reservation_id.as_deref().and_then(|s| {
+            p.take(short_text(String::new(), s, 128).map_err(named("reservation_id")))
+        });
         let metadata = match &self.metadata {
             Some(m) if self.cached == Some(true) && m.contains_key(CACHED_USAGE) => {
                 p.push(
@@ -428,8 +429,8 @@ impl EventInput {
                 // the client's own data, kept as sent. The key is quoted escaped: a field name
                 // holding the very character refused would hide it again.
                 for key in m.keys() {
-                    if let Err(problem) = visible_text(at("metadata"), key) {
-                        p.push(problem.field, format!("key {key:?} {}", problem.message));
+                    if let Err(problem) = visible_text(String::new(), key) {
+                        p.push(at("metadata"), format!("key {key:?} {}", problem.message));
                     }
                 }
                 let text = serde_json::to_string(m).unwrap_or_default();

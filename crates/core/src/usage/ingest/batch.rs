@@ -132,6 +132,29 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
         #[serde(default)]
         project_id: Option<String>,
     }
+    // Quicker still, the batch whose every event reads: events deserialized as the envelope is
+    // read, without first cutting each one out as raw JSON (about 1.5 ms of a 1,000-event
+    // request in the wasm). Any event that does not read sends the batch the way above.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Typed {
+        events: Vec<EventObject>,
+        #[serde(default)]
+        project_id: Option<String>,
+    }
+    // Read as text, as `parse_event` reads an event, so that both share serde's reading of
+    // an event's fields (one copy of that code in the wasm rather than two).
+    let typed = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Typed>(text).ok())
+        .filter(|e| !e.events.is_empty() && e.events.len() <= MAX_EVENTS_PER_REQUEST);
+    if let Some(envelope) = typed {
+        return Ok(Batch {
+            events: envelope.events.into_iter().map(|e| Ok(e.0)).collect(),
+            enveloped: true,
+            project_id: envelope.project_id,
+        });
+    }
     let fast = serde_json::from_slice::<Envelope>(body)
         .ok()
         .filter(|e| !e.events.is_empty() && e.events.len() <= MAX_EVENTS_PER_REQUEST);
@@ -233,6 +256,29 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
         enveloped,
         project_id,
     })
+}
+
+/// An event read only from a JSON object, as [`parse_event`] reads one: serde alone would also
+/// read an array as an event, field by position.
+struct EventObject(EventInput);
+
+impl<'de> Deserialize<'de> for EventObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = EventInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event: a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<EventInput, M::Error> {
+                EventInput::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(Visit).map(EventObject)
+    }
 }
 
 /// One event of a batch; if it does not have the shape of an event, every field at fault and

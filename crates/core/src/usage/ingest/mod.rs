@@ -525,7 +525,7 @@ pub(super) fn report_of(
             },
             duplicate: !stored && !queued,
             cost,
-            currency: cost.map(|c| c.currency.to_string()),
+            currency: cost.map(|c| c.currency.as_str().to_owned()),
             computed_cost: shown
                 .computed_cost_money()
                 .filter(|computed| Some(*computed) != cost),

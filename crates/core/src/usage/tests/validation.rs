@@ -275,3 +275,32 @@ fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_nam
         .unwrap();
     assert_eq!(at_cap.events[0].cost, Some(usd("1000000")));
 }
+
+#[test]
+fn a_batch_whose_events_all_read_gives_each_event_as_it_reads_alone() {
+    use crate::usage::ingest::parse_batch;
+    let events = [
+        json!({"id": "a-1", "provider": "openai", "model": "gpt-4o-mini", "prompt_tokens": 10,
+               "completion_tokens": 2, "metadata": {"team": "ads", "n": [1, 2]}}),
+        json!({"provider": "hume", "service": "asr", "audio_seconds": "12.5", "success": false,
+               "timestamp": "2026-11-20T11:00:00Z", "session_id": "s"}),
+        json!({"provider": "openai", "tokens": 7, "cost": 0.25, "currency": "eur", "cached": true}),
+        json!({"provider": "elevenlabs", "model": "eleven_multilingual_v2", "characters": 400,
+               "job_id": null, "project_id": "ads"}),
+    ];
+    let batch = parse_batch(json!({ "events": events }).to_string().as_bytes()).unwrap();
+    assert_eq!(batch.events.len(), events.len());
+    for (read, event) in batch.events.iter().zip(&events) {
+        let alone = parse_batch(event.to_string().as_bytes()).unwrap();
+        let (read, alone) = (read.as_ref().unwrap(), alone.events[0].as_ref().unwrap());
+        assert_eq!(format!("{read:?}"), format!("{alone:?}"));
+    }
+    // One event at fault: the others still read, and the one at fault is named.
+    let mut broken = events.to_vec();
+    broken[2] = json!({"provider": "openai", "input_tokens": "many"});
+    let batch = parse_batch(json!({ "events": broken }).to_string().as_bytes()).unwrap();
+    let oks: Vec<bool> = batch.events.iter().map(Result::is_ok).collect();
+    assert_eq!(oks, [true, true, false, true]);
+    let problems = &batch.events[2].as_ref().unwrap_err().problems;
+    assert_eq!(problems[0].field, "events[2].input_tokens");
+}
