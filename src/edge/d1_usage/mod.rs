@@ -4,9 +4,11 @@
 //! transaction. A lookup of the batch's keys, first in the same transaction, tells which
 //! events were already stored.
 //!
-//! Each row travels as a positional JSON array in [`COLUMNS`] order rather than an object:
-//! SQLite re-reads the element for every column it extracts, and arrays without key names
-//! made the insert about 40% faster under the local runtime (see BENCHMARKS.md).
+//! - `rows.rs`: how a row travels (a positional JSON array of the columns the batch uses) and
+//!   the batch's chunks below D1's limit per bound value;
+//! - `reprice.rs`: [`RepriceStore`](crate::core::usage::store::RepriceStore), the scan and
+//!   update of stored prices and the unpriced models;
+//! - here: the insert with its duplicate lookup and acknowledgement, the listing of events.
 
 use std::collections::hash_map::Entry;
 
@@ -20,242 +22,15 @@ use crate::core::kernel::error::StoreError;
 use crate::core::usage::list::UsageQuery;
 use crate::core::usage::record::{StoredEvent, StoredPrice};
 use crate::core::usage::store::{
-    Acknowledged, EventKey, InsertMode, Inserted, ListedEvent, RepriceStore, ScanFilter,
-    UnpricedModel, UsageStore,
+    Acknowledged, EventKey, InsertMode, Inserted, ListedEvent, UsageStore,
 };
+
+mod reprice;
+mod rows;
 
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
 use super::d1_retention::{USAGE_PROJECTS, WATERMARK_SQL};
-
-/// One value of a row as it travels in the batch's JSON.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Cell<'a> {
-    Null,
-    Int(i64),
-    Flag(bool),
-    Text(&'a str),
-    Object(&'a serde_json::Map<String, serde_json::Value>),
-}
-
-impl Cell<'_> {
-    /// Whether the column's default would store the same value, so the column may be left out
-    /// of the insert. A nullable column's default is NULL only: a cost of 0 is not "no cost".
-    fn is_default(self, default: Omitted) -> bool {
-        match (self, default) {
-            (Cell::Null, _) => true,
-            (_, Omitted::Null) => false,
-            (Cell::Int(n), _) => n == 0,
-            (Cell::Text(s), _) => s.is_empty(),
-            (Cell::Flag(b), Omitted::True) => b,
-            (Cell::Flag(b), Omitted::Zero) => !b,
-            (Cell::Object(_), _) => false,
-        }
-    }
-
-    fn write(self, out: &mut Vec<u8>) -> Result<(), StoreError> {
-        let literal: &[u8] = match self {
-            Cell::Null => b"null",
-            Cell::Flag(true) => b"true",
-            Cell::Flag(false) => b"false",
-            Cell::Int(n) => return json(out, &n),
-            Cell::Text(s) => {
-                json_text(out, s);
-                return Ok(());
-            }
-            Cell::Object(map) => return json(out, map),
-        };
-        out.extend_from_slice(literal);
-        Ok(())
-    }
-}
-
-fn json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) -> Result<(), StoreError> {
-    serde_json::to_writer(out, value).map_err(|e| corrupt("event", e.to_string()))
-}
-
-/// A string as JSON, as serde_json writes it: text without a quote, a backslash or a control
-/// character (every id, name and time stamp in practice) is copied between quotes in one go;
-/// anything else goes through serde_json's escaping.
-fn json_text(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, text);
-    }
-}
-
-fn opt_int(value: Option<i64>) -> Cell<'static> {
-    value.map_or(Cell::Null, Cell::Int)
-}
-
-fn opt_text(value: &Option<String>) -> Cell<'_> {
-    value.as_deref().map_or(Cell::Null, Cell::Text)
-}
-
-/// What a column of `api_usage` holds when an insert leaves it out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Omitted {
-    /// NULL (the record's `Option` fields).
-    Null,
-    /// 0, '' or false.
-    Zero,
-    /// true (`success`).
-    True,
-}
-
-/// A column of `api_usage`, how a [`StoredEvent`] fills it, and its default.
-type Column = (&'static str, fn(&StoredEvent) -> Cell<'_>, Omitted);
-
-/// Every column written from a [`StoredEvent`]; a test keeps this list and the record's
-/// fields in step.
-const COLUMNS: &[Column] = &[
-    ("project_id", |e| Cell::Text(&e.project_id), Omitted::Zero),
-    ("id", |e| Cell::Text(&e.id), Omitted::Zero),
-    ("provider", |e| Cell::Text(&e.provider), Omitted::Zero),
-    ("model", |e| Cell::Text(&e.model), Omitted::Zero),
-    ("operation", |e| Cell::Text(&e.operation), Omitted::Zero),
-    ("input_tokens", |e| Cell::Int(e.input_tokens), Omitted::Zero),
-    (
-        "output_tokens",
-        |e| Cell::Int(e.output_tokens),
-        Omitted::Zero,
-    ),
-    ("total_tokens", |e| Cell::Int(e.total_tokens), Omitted::Zero),
-    (
-        "cached_input_tokens",
-        |e| Cell::Int(e.cached_input_tokens),
-        Omitted::Zero,
-    ),
-    (
-        "cache_write_tokens",
-        |e| Cell::Int(e.cache_write_tokens),
-        Omitted::Zero,
-    ),
-    (
-        "reasoning_tokens",
-        |e| Cell::Int(e.reasoning_tokens),
-        Omitted::Zero,
-    ),
-    (
-        "audio_input_tokens",
-        |e| Cell::Int(e.audio_input_tokens),
-        Omitted::Zero,
-    ),
-    (
-        "audio_output_tokens",
-        |e| Cell::Int(e.audio_output_tokens),
-        Omitted::Zero,
-    ),
-    ("characters", |e| Cell::Int(e.characters), Omitted::Zero),
-    (
-        "audio_seconds_micros",
-        |e| Cell::Int(e.audio_seconds_micros),
-        Omitted::Zero,
-    ),
-    (
-        "video_seconds_micros",
-        |e| Cell::Int(e.video_seconds_micros),
-        Omitted::Zero,
-    ),
-    ("images", |e| Cell::Int(e.images), Omitted::Zero),
-    ("requests", |e| Cell::Int(e.requests), Omitted::Zero),
-    ("tracks", |e| Cell::Int(e.tracks), Omitted::Zero),
-    (
-        "credits_micros",
-        |e| Cell::Int(e.credits_micros),
-        Omitted::Zero,
-    ),
-    ("cost", |e| opt_text(&e.cost), Omitted::Null),
-    ("cost_nanos", |e| opt_int(e.cost_nanos), Omitted::Null),
-    ("currency", |e| Cell::Text(&e.currency), Omitted::Zero),
-    (
-        "computed_cost_nanos",
-        |e| opt_int(e.computed_cost_nanos),
-        Omitted::Null,
-    ),
-    (
-        "computed_currency",
-        |e| opt_text(&e.computed_currency),
-        Omitted::Null,
-    ),
-    (
-        "reported_cost_nanos",
-        |e| opt_int(e.reported_cost_nanos),
-        Omitted::Null,
-    ),
-    (
-        "unpriced_reason",
-        |e| opt_text(&e.unpriced_reason),
-        Omitted::Null,
-    ),
-    (
-        "unpriced_message",
-        |e| opt_text(&e.unpriced_message),
-        Omitted::Null,
-    ),
-    ("price_id", |e| opt_text(&e.price_id), Omitted::Null),
-    ("cached", |e| Cell::Flag(e.cached), Omitted::Zero),
-    ("success", |e| Cell::Flag(e.success), Omitted::True),
-    (
-        "request_timestamp",
-        |e| Cell::Text(&e.request_timestamp),
-        Omitted::Zero,
-    ),
-    ("session_id", |e| opt_text(&e.session_id), Omitted::Null),
-    ("job_id", |e| opt_text(&e.job_id), Omitted::Null),
-    ("duration_ms", |e| opt_int(e.duration_ms), Omitted::Null),
-    ("endpoint", |e| opt_text(&e.endpoint), Omitted::Null),
-    (
-        "metadata",
-        |e| e.metadata.as_ref().map_or(Cell::Null, Cell::Object),
-        Omitted::Null,
-    ),
-    ("fingerprint", |e| opt_text(&e.fingerprint), Omitted::Null),
-];
-
-/// Columns whose integers may exceed 2^53 and are read back as text.
-const EXACT: &[&str] = &["cost_nanos", "computed_cost_nanos", "reported_cost_nanos"];
-
-/// The most JSON per bound value; D1 allows 2 MB, this leaves room.
-const CHUNK_BYTES: usize = 1_000_000;
-
-/// Columns every row names.
-const REQUIRED: &[&str] = &["project_id", "id", "provider", "model", "request_timestamp"];
-
-/// The columns a batch needs: the required ones and those where some event differs from the
-/// column's default. Leaving the rest to their defaults spares SQLite most extractions: a
-/// token event fills about 15 of 37.
-fn used_columns(events: &[StoredEvent]) -> Vec<Column> {
-    // Plain loops, one pass over the events: the iterator adapters this was written with
-    // (filter, any, copied) took about 3 ms of a 1,000-event request in the size-optimised
-    // wasm, where none of them is inlined.
-    let mut used = [false; COLUMNS.len()];
-    for (flag, (name, _, _)) in used.iter_mut().zip(COLUMNS) {
-        *flag = REQUIRED.contains(name);
-    }
-    for event in events {
-        for (flag, (_, cell, omitted)) in used.iter_mut().zip(COLUMNS) {
-            if !*flag && !cell(event).is_default(*omitted) {
-                *flag = true;
-            }
-        }
-    }
-    let mut columns = Vec::with_capacity(COLUMNS.len());
-    for (flag, column) in used.iter().zip(COLUMNS) {
-        if *flag {
-            columns.push(*column);
-        }
-    }
-    columns
-}
-
-fn names(columns: &[Column]) -> Vec<&'static str> {
-    columns.iter().map(|(name, _, _)| *name).collect()
-}
+use rows::{chunks_of, names, used_columns, Chunk, COLUMNS, EXACT};
 
 /// The insert of one chunk. `ON CONFLICT ... DO NOTHING` skips exactly the events already
 /// stored (or repeated in the batch); any other failed constraint fails the whole batch
@@ -348,15 +123,6 @@ fn reused_sql(fingerprint: usize) -> String {
          WHERE u.fingerprint <> r.value ->> {fingerprint} \
          AND substr(u.fingerprint, 1, 3) = substr(r.value ->> {fingerprint}, 1, 3)"
     )
-}
-
-/// The columns of a key in the lookup: the key, then the time the watermark is checked on.
-fn key_columns() -> Vec<Column> {
-    COLUMNS
-        .iter()
-        .filter(|(name, _, _)| matches!(*name, "project_id" | "id" | "request_timestamp"))
-        .copied()
-        .collect()
 }
 
 fn select_columns() -> String {
@@ -519,19 +285,6 @@ impl UsageRow {
     }
 }
 
-/// One event as a JSON array of the values of `columns`.
-fn write_row(out: &mut Vec<u8>, event: &StoredEvent, columns: &[Column]) -> Result<(), StoreError> {
-    out.push(b'[');
-    for (i, (_, cell, _)) in columns.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        cell(event).write(out)?;
-    }
-    out.push(b']');
-    Ok(())
-}
-
 /// What the batch did with each event: a duplicate if already stored (answered with the stored
 /// price) or if its key came earlier in the batch (answered with that first one's), else stored.
 fn outcomes(
@@ -560,47 +313,6 @@ fn outcomes(
             }
         })
         .collect()
-}
-
-/// One chunk of a batch: its rows as a JSON array of arrays, and their keys likewise.
-struct Chunk {
-    rows: String,
-    keys: String,
-}
-
-fn close(mut json: Vec<u8>) -> Result<String, StoreError> {
-    json.push(b']');
-    String::from_utf8(json).map_err(|e| corrupt("event", e.to_string()))
-}
-
-/// Splits the records into chunks of rows of at most [`CHUNK_BYTES`] of JSON each.
-fn chunks_of(events: &[StoredEvent], columns: &[Column]) -> Result<Vec<Chunk>, StoreError> {
-    let mut out = Vec::new();
-    let mut rows = Vec::with_capacity(events.len().min(1000) * 160);
-    let mut keys = Vec::with_capacity(events.len().min(1000) * 32);
-    let mut row = Vec::with_capacity(256);
-    let key = key_columns();
-    for event in events {
-        row.clear();
-        write_row(&mut row, event, columns)?;
-        if !rows.is_empty() && rows.len() + row.len() + 2 > CHUNK_BYTES {
-            out.push(Chunk {
-                rows: close(std::mem::take(&mut rows))?,
-                keys: close(std::mem::take(&mut keys))?,
-            });
-        }
-        rows.push(if rows.is_empty() { b'[' } else { b',' });
-        rows.extend_from_slice(&row);
-        keys.extend_from_slice(if keys.is_empty() { b"[" } else { b"," });
-        write_row(&mut keys, event, &key)?;
-    }
-    if !rows.is_empty() {
-        out.push(Chunk {
-            rows: close(rows)?,
-            keys: close(keys)?,
-        });
-    }
-    Ok(out)
 }
 
 impl D1Store {
@@ -855,158 +567,9 @@ impl UsageStore for D1Store {
     }
 }
 
-/// The price fields of a row, after its key; what re-pricing writes.
-fn price_columns() -> Vec<Column> {
-    COLUMNS
-        .iter()
-        .filter(|(name, _, _)| PRICE_COLUMNS.contains(name))
-        .copied()
-        .collect()
-}
-
-/// Names of [`price_columns`], in [`COLUMNS`] order.
-const PRICE_COLUMNS: &[&str] = &[
-    "project_id",
-    "id",
-    "cost",
-    "cost_nanos",
-    "currency",
-    "computed_cost_nanos",
-    "computed_currency",
-    "reported_cost_nanos",
-    "unpriced_reason",
-    "unpriced_message",
-    "price_id",
-];
-
-/// The conditions of a scan filter, added to `binds`.
-fn scan_clauses(filter: &ScanFilter, binds: &mut Binds) {
-    if let Some(p) = &filter.project_id {
-        binds.add("project_id = ?", p.as_str());
-    }
-    if let Some(v) = &filter.provider {
-        binds.add("provider = ?", v);
-    }
-    if let Some(v) = &filter.model {
-        binds.add("model = ?", v);
-    }
-    if let Some(v) = &filter.from {
-        binds.add("request_timestamp >= ?", v);
-    }
-    if let Some(v) = &filter.to {
-        binds.add("request_timestamp < ?", v);
-    }
-    if filter.only_unpriced {
-        binds.push("cost_nanos IS NULL");
-    }
-}
-
-#[derive(Deserialize)]
-struct UnpricedRow {
-    provider: String,
-    model: String,
-    reason: Option<String>,
-    message: Option<String>,
-    events: i64,
-    projects: i64,
-    first_seen: String,
-    last_seen: String,
-}
-
-impl RepriceStore for D1Store {
-    async fn scan_events(
-        &self,
-        filter: &ScanFilter,
-        after_seq: i64,
-        limit: usize,
-    ) -> Result<Vec<ListedEvent>, StoreError> {
-        let mut binds = Binds::new();
-        binds.add_value("seq > ?", JsValue::from_f64(after_seq as f64));
-        scan_clauses(filter, &mut binds);
-        let sql = format!(
-            "SELECT seq, {} FROM api_usage {} ORDER BY seq LIMIT {limit}",
-            select_columns(),
-            binds.filter()
-        );
-        let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds.values).await?;
-        rows.into_iter().map(UsageRow::into_listed).collect()
-    }
-
-    async fn update_pricing(&self, events: &[StoredEvent]) -> Result<usize, StoreError> {
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let sets = PRICE_COLUMNS[2..]
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = j.value ->> {}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let differs = PRICE_COLUMNS[2..]
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("api_usage.{c} IS NOT j.value ->> {}", i + 2))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let sql = format!(
-            "UPDATE api_usage SET {sets} FROM json_each(?1) AS j \
-             WHERE api_usage.project_id = j.value ->> 0 AND api_usage.id = j.value ->> 1 \
-             AND ({differs}) RETURNING api_usage.id"
-        );
-        let mut statements = Vec::new();
-        for chunk in chunks_of(events, &price_columns())? {
-            statements.push(
-                self.db()
-                    .prepare(&sql)
-                    .bind(&[text(&chunk.rows)])
-                    .map_err(store_error)?,
-            );
-        }
-        let results = self
-            .db()
-            .batch(statements)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        // Counted from RETURNING: D1's `changes` also counts the rollup rows the triggers wrote.
-        let mut changed = 0;
-        for result in results {
-            let ids: Vec<serde_json::Value> = result.results().map_err(store_error)?;
-            changed += ids.len();
-        }
-        Ok(changed)
-    }
-
-    async fn unpriced_models(&self, filter: &ScanFilter) -> Result<Vec<UnpricedModel>, StoreError> {
-        let mut binds = Binds::new();
-        scan_clauses(filter, &mut binds);
-        binds.push("cost_nanos IS NULL");
-        let sql = format!(
-            "SELECT provider, model, unpriced_reason AS reason, MAX(unpriced_message) AS message, \
-                    COUNT(*) AS events, COUNT(DISTINCT project_id) AS projects, \
-                    MIN(request_timestamp) AS first_seen, MAX(request_timestamp) AS last_seen \
-             FROM api_usage {} GROUP BY provider, model, unpriced_reason \
-             ORDER BY events DESC, provider, model LIMIT 1000",
-            binds.filter()
-        );
-        let rows: Vec<UnpricedRow> = query_all(self.db(), &sql, &binds.values).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| UnpricedModel {
-                provider: r.provider,
-                model: r.model,
-                reason: r.reason.unwrap_or_default(),
-                message: r.message.unwrap_or_default(),
-                events: r.events,
-                projects: r.projects,
-                first_seen: r.first_seen,
-                last_seen: r.last_seen,
-            })
-            .collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::rows::{json_text, write_row, Column, CHUNK_BYTES};
     use super::*;
 
     /// A record with every field away from its default.
@@ -1227,11 +790,6 @@ mod tests {
             InsertMode::KeepFirst,
         );
         assert!(sql.contains(&format!("WHERE row ->> 0 >= {WATERMARK_SQL}")));
-    }
-
-    #[test]
-    fn the_price_columns_are_the_key_then_the_price_fields_in_column_order() {
-        assert_eq!(names(&price_columns()), PRICE_COLUMNS);
     }
 
     #[test]
