@@ -12,28 +12,38 @@ import { ROOT } from './support/worker.mjs';
 let mf;
 let db;
 const MIGRATIONS = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort();
-const apply = async (files) => {
-  for (const file of files) {
-    const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'));
-    await db.batch(statements.map((sql) => db.prepare(sql)));
-  }
-};
-const all = async (sql, ...binds) => (await db.prepare(sql).bind(...binds).all()).results;
-const insert = (project, id, operation, provider, timestamp, job, nanos) =>
-  db.prepare(`INSERT INTO api_usage (project_id, id, provider, model, operation, input_tokens, output_tokens,
-      total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp, job_id)
-    VALUES (?1, ?2, ?3, 'm', ?4, 10, 5, 15, '0.000001', ?5, 'USD', ?5, 'USD', 'builtin:x', ?6, ?7)`)
-    .bind(project, id, provider, operation, nanos, timestamp, job).run();
-
-before(async () => {
-  mf = new Miniflare({
+/** A Miniflare with an empty D1 database `DB` and nothing else: answers [miniflare, db]. */
+const freshDatabase = async () => {
+  const own = new Miniflare({
     modules: true,
     script: 'export default { fetch() { return new Response("") } }',
     d1Databases: ['DB'],
   });
-  db = await mf.getD1Database('DB');
+  return [own, await own.getD1Database('DB')];
+};
+/** Applies migration `files` to `d`, each file as `wrangler d1 migrations apply` splits it. */
+const applyTo = async (d, files) => {
+  for (const file of files) {
+    const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'));
+    await d.batch(statements.map((sql) => d.prepare(sql)));
+  }
+};
+const apply = (files) => applyTo(db, files);
+const all = async (sql, ...binds) => (await db.prepare(sql).bind(...binds).all()).results;
+const addProject = (d, id) => d.prepare(`INSERT INTO projects (id, name, created_at, updated_at)
+  VALUES (?1, ?1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`).bind(id).run();
+/** A priced token event stored into `d` through its triggers, as any schema version stores it. */
+const insertInto = (d, project, id, operation, provider, timestamp, job, nanos) =>
+  d.prepare(`INSERT INTO api_usage (project_id, id, provider, model, operation, input_tokens, output_tokens,
+      total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp, job_id)
+    VALUES (?1, ?2, ?3, 'm', ?4, 10, 5, 15, '0.000001', ?5, 'USD', ?5, 'USD', 'builtin:x', ?6, ?7)`)
+    .bind(project, id, provider, operation, nanos, timestamp, job).run();
+const insert = (...args) => insertInto(db, ...args);
+
+before(async () => {
+  [mf, db] = await freshDatabase();
   await apply(MIGRATIONS.filter((f) => f < '0023'));
-  await db.prepare("INSERT INTO projects (id, name, created_at, updated_at) VALUES ('up', 'Upgrade', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
+  await addProject(db, 'up');
   // Job j1: its script call, its voice call, a second script call; job j2 on another day.
   await insert('up', 'e1', 'script', 'openai', '2026-11-02T10:00:00.000Z', 'j1', 1000);
   await insert('up', 'e2', 'voice', 'elevenlabs', '2026-11-02T10:05:00.000Z', 'j1', 2000);
@@ -88,30 +98,16 @@ test('an upgrade keeps every event of a job at or after its first call, one a re
   // Under 0022 a replay that moves an event (rebuild, equal fingerprints) left `jobs` as it
   // was; from 0023 a job's events are read from its first call on, so the upgrade must start
   // each job no later than its earliest stored event.
-  const own = new Miniflare({
-    modules: true,
-    script: 'export default { fetch() { return new Response("") } }',
-    d1Databases: ['DB'],
-  });
+  const [own, d] = await freshDatabase();
   try {
-    const d = await own.getD1Database('DB');
-    const run = async (files) => {
-      for (const file of files) {
-        const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'));
-        await d.batch(statements.map((sql) => d.prepare(sql)));
-      }
-    };
-    await run(MIGRATIONS.filter((f) => f < '0023'));
-    await d.prepare("INSERT INTO projects (id, name, created_at, updated_at) VALUES ('mv', 'Moved', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
-    const add = (id, timestamp) => d.prepare(`INSERT INTO api_usage (project_id, id, provider, model, operation, input_tokens, output_tokens,
-        total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp, job_id)
-      VALUES ('mv', ?1, 'openai', 'm', 'script', 10, 5, 15, '0.000001', 1000, 'USD', 1000, 'USD', 'builtin:x', ?2, 'jm')`)
-      .bind(id, timestamp).run();
+    await applyTo(d, MIGRATIONS.filter((f) => f < '0023'));
+    await addProject(d, 'mv');
+    const add = (id, timestamp) => insertInto(d, 'mv', id, 'script', 'openai', timestamp, 'jm', 1000);
     await add('m1', '2026-11-05T10:00:00.000Z');
     await add('m2', '2026-11-05T11:00:00.000Z');
     // The replay's move, as 0022's triggers saw it: `jobs` still says 10:00 on the 5th.
     await d.prepare("UPDATE api_usage SET request_timestamp = '2026-11-04T09:00:00.000Z' WHERE id = 'm2'").run();
-    await run(MIGRATIONS.filter((f) => f >= '0023'));
+    await applyTo(d, MIGRATIONS.filter((f) => f >= '0023'));
     const first = (await d.prepare("SELECT first_seen FROM jobs WHERE job_id = 'jm'").all()).results;
     assert.deepEqual(first, [{ first_seen: '2026-11-04T09:00:00.000Z' }]);
     // The job's events as the event list reads them (between its first and last call).
@@ -130,21 +126,11 @@ test('an upgrade keeps every event of a job at or after its first call, one a re
 test('an event moved to another day leaves both days due for their summaries', async () => {
   // A replay moves a stored event to the time of a later line of the same event: the day it
   // left had it in its summary, so that day is due again as well as the one it moved to.
-  const own = new Miniflare({
-    modules: true,
-    script: 'export default { fetch() { return new Response("") } }',
-    d1Databases: ['DB'],
-  });
+  const [own, d] = await freshDatabase();
   try {
-    const d = await own.getD1Database('DB');
-    for (const file of MIGRATIONS) {
-      const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'));
-      await d.batch(statements.map((sql) => d.prepare(sql)));
-    }
-    await d.prepare("INSERT INTO projects (id, name, created_at, updated_at) VALUES ('dd', 'Days', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
-    await d.prepare(`INSERT INTO api_usage (project_id, id, provider, model, operation, input_tokens, output_tokens,
-        total_tokens, cost, cost_nanos, currency, computed_cost_nanos, computed_currency, price_id, request_timestamp)
-      VALUES ('dd', 'd1', 'openai', 'm', 'script', 10, 5, 15, '0.000001', 1000, 'USD', 1000, 'USD', 'builtin:x', '2026-11-05T10:00:00.000Z')`).run();
+    await applyTo(d, MIGRATIONS);
+    await addProject(d, 'dd');
+    await insertInto(d, 'dd', 'd1', 'script', 'openai', '2026-11-05T10:00:00.000Z', null, 1000);
     // The cron wrote the 5th's summary and cleared its mark.
     await d.prepare('DELETE FROM summary_dirty_days').run();
     await d.prepare("UPDATE api_usage SET request_timestamp = '2026-11-06T01:00:00.000Z' WHERE id = 'd1'").run();
