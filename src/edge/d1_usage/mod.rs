@@ -298,8 +298,7 @@ fn outcomes(
         .enumerate()
         .map(|(index, e)| {
             let key = (e.project_id.as_str(), e.id.as_str());
-            // Most batches find nothing stored: no key is hashed for an empty lookup.
-            if let Some(price) = (!existing.is_empty()).then(|| existing.get(&key)).flatten() {
+            if let Some(price) = existing.get(&key) {
                 return Inserted::Duplicate((*price).clone());
             }
             match first.entry(key) {
