@@ -1,9 +1,11 @@
 // Batched ingestion against its floor, interleaved in one run: the worker (`POST /api/usage`
 // with a project key) and bench/floor's `POST /batch` (the same R2 put of the batch's lines and
-// one `json_each` insert into the same `api_usage`, indexes and triggers; nothing else), both
-// under `wrangler dev --log-level warn` with the inspector detached, started side by side and
-// measured in alternating rounds (worker, floor, floor, worker, ...). Prints Markdown for
-// BENCHMARKS.md. Not a test: nothing here asserts.
+// one `json_each` insert into the same `api_usage`, indexes and triggers; nothing else), and
+// the same floor making the worker's batch writes of migration 0025 (`/batch?rollups=batch`:
+// rows marked rolled up, one upsert per rollup row), under `wrangler dev --log-level warn`
+// with the inspector detached, started side by side and measured in rounds whose order turns
+// (each goes first as often). Prints Markdown for BENCHMARKS.md. Not a test: nothing here
+// asserts.
 //
 //   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 by default;
 //   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker)
@@ -56,14 +58,18 @@ try {
   const sends = {
     worker: postClient(ours.base, { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, CONCURRENCY, '/api/usage'),
     floor: postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch'),
+    // The same floor making the worker's writes since migration 0025: rows marked rolled up,
+    // the check, and one upsert per rollup row, job part, job and day (bench/floor).
+    'floor, batch rollups': postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch?rollups=batch'),
   };
   // Warm up both isolates and SQLite caches.
   for (const send of Object.values(sends)) await round(send);
-  const results = { worker: [], floor: [] };
+  const results = { worker: [], floor: [], 'floor, batch rollups': [] };
   const rows = [];
   for (let r = 0; r < ROUNDS; r += 1) {
-    // worker, floor, floor, worker, worker, floor, ...: each goes first in half the pairs.
-    const order = r % 2 === 0 ? ['worker', 'floor'] : ['floor', 'worker'];
+    // The order turns each round, so that each goes first, second and last alike.
+    const names = Object.keys(results);
+    const order = names.map((_, i) => names[(i + r) % names.length]);
     for (const who of order) {
       const eps = await round(sends[who]);
       results[who].push(eps);
@@ -71,12 +77,15 @@ try {
     }
   }
   const pairs = results.worker.map((w, i) => w / results.floor[i]);
+  const same = results.worker.map((w, i) => w / results['floor, batch rollups'][i]);
   console.log(`\nBatches of ${BATCH.toLocaleString('en')}, ${REQUESTS} requests per round at concurrency ${CONCURRENCY}, ${ROUNDS} rounds interleaved\n`);
   console.log('| round | worker | events/s |');
   console.log('|---|---|---|');
   for (const row of rows) console.log(row);
   console.log(`\nMedian events/s: worker ${median(results.worker).toFixed(0)}, floor ${median(results.floor).toFixed(0)}; ` +
     `median of the per-round ratios worker/floor ${median(pairs).toFixed(3)} (range ${Math.min(...pairs).toFixed(3)} to ${Math.max(...pairs).toFixed(3)}).`);
+  console.log(`Floor with the worker's batch rollups: median ${median(results['floor, batch rollups']).toFixed(0)} events/s; ` +
+    `worker / it ${median(same).toFixed(3)} (range ${Math.min(...same).toFixed(3)} to ${Math.max(...same).toFixed(3)}).`);
 } finally {
   await ours.stop();
   await floor.stop();

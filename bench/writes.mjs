@@ -80,6 +80,8 @@ add('single event, unpriced, no job', await measure(Array.from({ length: N }, ()
 add('single events, video-team traffic (4 operations, 5 calls a job)', await measure(Array.from({ length: N }, (_, i) => team(i))));
 add(`batches of ${BATCH.toLocaleString('en')}, priced, no job`, await measure([{ events: Array.from({ length: BATCH }, () => call()) }]));
 add(`batches of ${BATCH.toLocaleString('en')}, video-team traffic`, await measure([{ events: Array.from({ length: BATCH }, (_, i) => team(i)) }]));
+// What the queue path's consumer writes for single events: batches of up to 100 (queue.toml).
+add('batches of 100 (a queue consumer batch), video-team traffic', await measure(Array.from({ length: 10 }, (_, b) => ({ events: Array.from({ length: 100 }, (_, i) => team(b * 100 + i)) }))));
 await w.dispose();
 
 const money = (x) => `$${x.toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;

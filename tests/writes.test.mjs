@@ -29,7 +29,7 @@ before(async () => {
 });
 after(() => w?.dispose());
 
-test('a priced event writes five rows, six with a job seen before, and each request one more for its raw object', async () => {
+test('a priced event writes five rows, six with a job seen before, each request one more for its raw object, and a batch three per event and one per rollup row', async () => {
   // The first of its day, rollup keys and job write more (new rows and their index entries).
   await record(call());
   await record(call({ job_id: 'clip-1' }));
@@ -38,8 +38,85 @@ test('a priced event writes five rows, six with a job seen before, and each requ
   assert.equal((await record(call())).rowsWritten, 5 + 1);
   // A job's later call adds only its part's upsert (`usage_jobs`).
   assert.equal((await record(call({ job_id: 'clip-1' }))).rowsWritten, 6 + 1);
+  // A batch writes its rows (the row, its key, the (project, time) index) and adds to its
+  // day's and quarter hour's rollup row once for all of them (migrations/0025).
   const batch = await record({ events: Array.from({ length: 50 }, () => call()) });
-  assert.equal(batch.rowsWritten, 5 * 50 + 1);
+  assert.equal(batch.rowsWritten, 3 * 50 + 2 + 1);
+  const jobs = await record({ events: Array.from({ length: 50 }, () => call({ job_id: 'clip-1' })) });
+  assert.equal(jobs.rowsWritten, 3 * 50 + 3 + 1);
+});
+
+/** What the insert triggers would have summed, computed from the stored rows themselves. */
+const SUMS = `count(*), sum(cost_nanos IS NULL), sum(coalesce(cost_nanos, 0)), sum(cached), sum(1 - success),
+  sum(coalesce(duration_ms, 0)), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cached_input_tokens),
+  sum(cache_write_tokens), sum(reasoning_tokens), sum(audio_input_tokens), sum(audio_output_tokens), sum(characters),
+  sum(audio_seconds_micros), sum(video_seconds_micros), sum(images), sum(requests), sum(tracks), sum(credits_micros)`;
+const ROLLUP = `events, unpriced_events, cost_carry * 1000000000000000000 + cost_nanos, cache_hits, failed_events,
+  duration_ms, input_tokens, output_tokens, total_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
+  audio_input_tokens, audio_output_tokens, characters, audio_seconds_micros, video_seconds_micros, images, requests,
+  tracks, credits_micros`;
+const QUARTER = `substr(request_timestamp, 1, 14) || CASE WHEN substr(request_timestamp, 15, 2) < '15' THEN '00'
+  WHEN substr(request_timestamp, 15, 2) < '30' THEN '15' WHEN substr(request_timestamp, 15, 2) < '45' THEN '30' ELSE '45' END`;
+const rows = async (sql, ...binds) => (await w.db.prepare(sql).bind(...binds).raw());
+
+test("a batch's rollups, written once for the batch, equal the sums of its stored rows, as do those of a batch with a stored event that takes the triggers' way", async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'rb', name: 'Rollups' } });
+  const rbKey = (await w.fetch('/api/admin/projects/rb/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+  const send = async (events, status = 201) => {
+    const r = await w.fetch('/api/usage', { method: 'POST', key: rbKey, body: { events } });
+    assert.equal(r.status, status, r.text);
+    return r.json;
+  };
+  // Two days, several quarter hours, priced and unpriced models, client-priced costs in
+  // another currency, cache hits, failures, durations, jobs over operations and days.
+  const day1 = daysAgo(2);
+  const day2 = daysAgo(1);
+  const times = [`${day1}T10:05:00.000Z`, `${day1}T10:20:30.000Z`, `${day1}T23:59:59.999Z`, `${day2}T00:14:59.000Z`, `${day2}T00:45:00.000Z`];
+  const kinds = [
+    { provider: 'openai', model: 'gpt-4o-mini', operation: 'summary', input_tokens: 900, output_tokens: 200 },
+    { provider: 'openai', model: 'gpt-4o-mini', operation: 'title', input_tokens: 40, output_tokens: 9, cached: true },
+    { provider: 'elevenlabs', model: 'eleven_multilingual_v2', operation: 'tts', characters: 1200 },
+    { provider: 'acme', model: 'no-such-model', operation: 'chat', input_tokens: 7, output_tokens: 3 },
+    { provider: 'acme', model: 'own-priced', operation: 'chat', tokens: 55, cost: '0.25', currency: 'EUR', success: false, duration_ms: 1234 },
+  ];
+  const event = (n) => ({
+    id: `rb-${n}`,
+    ...kinds[n % kinds.length],
+    timestamp: times[(n + Math.floor(n / kinds.length)) % times.length],
+    ...(n % 3 === 0 ? { job_id: `job-${n % 4}` } : {}),
+    ...(n % 7 === 0 ? { duration_ms: n * 11 } : {}),
+  });
+  const first = Array.from({ length: 40 }, (_, n) => event(n));
+  const answer = await send(first);
+  assert.equal(answer.stored, 40);
+  await send(Array.from({ length: 40 }, (_, n) => event(40 + n)));
+  // A batch holding an event stored before: its rows are not all new, so it is written again
+  // the per-row way, and the stored event is answered a duplicate.
+  const mixed = await send([event(5), ...Array.from({ length: 10 }, (_, n) => event(80 + n))]);
+  assert.deepEqual([mixed.stored, mixed.duplicates], [10, 1]);
+  // A retry of the first batch stores nothing and adds nothing (200: nothing new).
+  const retry = await send(first, 200);
+  assert.deepEqual([retry.stored, retry.duplicates], [0, 40]);
+
+  const flags = await rows("SELECT rolled_up, count(*) FROM api_usage WHERE project_id = 'rb' GROUP BY 1 ORDER BY 1");
+  assert.deepEqual(flags, [[0, 10], [1, 80]], 'both ways were taken');
+  const expectDaily = await rows(`SELECT substr(request_timestamp, 1, 10), provider, model, operation, currency, ${SUMS}
+    FROM api_usage WHERE project_id = 'rb' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`);
+  assert.ok(expectDaily.length >= 8, `${expectDaily.length} rollup rows`);
+  assert.deepEqual(await rows(`SELECT day, provider, model, operation, currency, ${ROLLUP}
+    FROM usage_daily WHERE project_id = 'rb' ORDER BY 1, 2, 3, 4, 5`), expectDaily);
+  assert.deepEqual(await rows(`SELECT quarter, provider, model, operation, currency, ${ROLLUP}
+    FROM usage_quarter_hours WHERE project_id = 'rb' ORDER BY 1, 2, 3, 4, 5`),
+  await rows(`SELECT ${QUARTER}, provider, model, operation, currency, ${SUMS}
+    FROM api_usage WHERE project_id = 'rb' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`));
+  assert.deepEqual(await rows(`SELECT job_id, operation, provider, currency, calls, unpriced_calls,
+    cost_carry * 1000000000000000000 + cost_nanos, last_seen FROM usage_jobs WHERE project_id = 'rb' ORDER BY 1, 2, 3, 4`),
+  await rows(`SELECT job_id, operation, provider, currency, count(*), sum(cost_nanos IS NULL), sum(coalesce(cost_nanos, 0)),
+    max(request_timestamp) FROM api_usage WHERE project_id = 'rb' AND job_id IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`));
+  assert.deepEqual(await rows("SELECT job_id, first_seen FROM jobs WHERE project_id = 'rb' ORDER BY 1"),
+    await rows("SELECT job_id, min(request_timestamp) FROM api_usage WHERE project_id = 'rb' AND job_id IS NOT NULL GROUP BY 1 ORDER BY 1"));
+  const days = (await dirty()).map((d) => d.day);
+  assert.ok(days.includes(day1) && days.includes(day2), JSON.stringify(days));
 });
 
 test('only the first event of a day writes its dirty-day mark', async () => {

@@ -26,7 +26,7 @@ export default {
       ]);
       return new Response('ok');
     }
-    if (url.pathname === '/batch') return batch(request, env);
+    if (url.pathname === '/batch') return batch(request, env, url.searchParams.get('rollups') === 'batch');
     const writes = url.searchParams.get('writes') ?? 'none';
     const e = await request.json();
     const line = `${JSON.stringify({ ...e, project_id: 'floor', cost: '0.000123', currency: 'USD' })}\n`;
@@ -50,7 +50,75 @@ export default {
   },
 };
 
-async function batch(request, env) {
+// `POST /batch?rollups=batch`: the writes the worker makes for a batch since migration 0025,
+// the rows marked `rolled_up` (the insert triggers skip them), the check that every row was
+// inserted, and one upsert per rollup row, job part, job and day with the batch's sums.
+const SUMS = ['events', 'unpriced_events', 'cost_nanos', 'cache_hits', 'failed_events', 'duration_ms', 'input_tokens',
+  'output_tokens', 'total_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens',
+  'audio_output_tokens', 'characters', 'audio_seconds_micros', 'video_seconds_micros', 'images', 'requests', 'tracks',
+  'credits_micros'];
+const rollupSql = (table, period) => {
+  const keys = [period, 'project_id', 'provider', 'model', 'operation', 'currency'];
+  const columns = [...keys, ...SUMS];
+  return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(', ')}
+    FROM json_each(?1) WHERE true ON CONFLICT (${keys.join(', ')}) DO UPDATE SET
+    ${SUMS.map((c) => `${c} = MIN(${c} + excluded.${c}, 9223372036854775807)`).join(', ')}`;
+};
+const DAILY = rollupSql('usage_daily', 'day');
+const QUARTERS = rollupSql('usage_quarter_hours', 'quarter');
+const PARTS = `INSERT INTO usage_jobs (project_id, job_id, operation, provider, currency, last_seen, calls, unpriced_calls, cost_nanos)
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
+  FROM json_each(?1) WHERE true ON CONFLICT (project_id, job_id, operation, provider, currency) DO UPDATE SET
+  calls = calls + excluded.calls, unpriced_calls = MIN(unpriced_calls + excluded.unpriced_calls, 9223372036854775807),
+  cost_nanos = MIN(cost_nanos + excluded.cost_nanos, 9223372036854775807), last_seen = max(last_seen, excluded.last_seen)`;
+const JOBS = `INSERT INTO jobs (project_id, job_id, first_seen) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1)
+  WHERE true ON CONFLICT (project_id, job_id) DO UPDATE SET first_seen = excluded.first_seen WHERE excluded.first_seen < first_seen`;
+const DAYS = `INSERT INTO summary_dirty_days (day) SELECT value ->> 0 FROM json_each(?1) WHERE true
+  ON CONFLICT (day) DO UPDATE SET state = 1 WHERE state <> 1`;
+const ROLLED_UP_INSERT = BATCH_INSERT.replace('job_id) SELECT', 'job_id, rolled_up) SELECT').replace(/row ->> 16(\s+)FROM/, 'row ->> 16, 1$1FROM');
+const CHECK = 'INSERT INTO batch_rollup_check (inserted, expected) VALUES (changes(), ?1)';
+const quarterOf = (ts) => {
+  const m = ts.slice(14, 16);
+  return ts.slice(0, 14) + (m < '15' ? '00' : m < '30' ? '15' : m < '45' ? '30' : '45');
+};
+
+/** The batch's sums per rollup row, job part, job and day, from the floor's rows. */
+function rollupsOf(rows) {
+  const daily = new Map();
+  const quarters = new Map();
+  const parts = new Map();
+  const jobs = new Map();
+  const days = new Set();
+  for (const r of rows) {
+    const [project, , provider, model, operation, input, output, total, characters, , nanos, currency, , , , ts, job] = r;
+    for (const [map, period] of [[daily, ts.slice(0, 10)], [quarters, quarterOf(ts)]]) {
+      const key = JSON.stringify([period, project, provider, model, operation, currency]);
+      const sums = map.get(key) ?? SUMS.map(() => 0);
+      sums[0] += 1; sums[2] += nanos; sums[6] += input; sums[7] += output; sums[8] += total; sums[14] += characters;
+      map.set(key, sums);
+    }
+    days.add(ts.slice(0, 10));
+    if (job != null) {
+      const key = JSON.stringify([project, job, operation, provider, currency]);
+      const p = parts.get(key) ?? { calls: 0, cost: 0, last: ts };
+      p.calls += 1; p.cost += nanos; if (ts > p.last) p.last = ts;
+      parts.set(key, p);
+      const jk = JSON.stringify([project, job]);
+      if (!jobs.has(jk) || ts < jobs.get(jk)) jobs.set(jk, ts);
+    }
+  }
+  const list = (map) => JSON.stringify([...map].map(([k, sums]) => [...JSON.parse(k), ...sums]));
+  return {
+    daily: list(daily),
+    quarters: list(quarters),
+    parts: JSON.stringify([...parts].map(([k, p]) => [...JSON.parse(k), p.last, p.calls, 0, p.cost])),
+    jobs: JSON.stringify([...jobs].map(([k, first]) => [...JSON.parse(k), first])),
+    days: JSON.stringify([...days].map((d) => [d])),
+    hasJobs: jobs.size > 0,
+  };
+}
+
+async function batch(request, env, batchRollups) {
   const { events } = await request.json();
   const lines = [];
   const rows = [];
@@ -65,6 +133,19 @@ async function batch(request, env) {
   }
   const day = new Date().toISOString().slice(0, 10);
   await env.USAGE_BUCKET.put(`usage-logs/raw/${day}/${crypto.randomUUID()}.ndjson`, `${lines.join('\n')}\n`);
-  await env.DB.prepare(BATCH_INSERT).bind(JSON.stringify(rows)).run();
+  if (batchRollups) {
+    const r = rollupsOf(rows);
+    const statements = [
+      env.DB.prepare(ROLLED_UP_INSERT).bind(JSON.stringify(rows)),
+      env.DB.prepare(CHECK).bind(rows.length),
+      env.DB.prepare(DAILY).bind(r.daily),
+      env.DB.prepare(QUARTERS).bind(r.quarters),
+      env.DB.prepare(DAYS).bind(r.days),
+    ];
+    if (r.hasJobs) statements.push(env.DB.prepare(PARTS).bind(r.parts), env.DB.prepare(JOBS).bind(r.jobs));
+    await env.DB.batch(statements);
+  } else {
+    await env.DB.prepare(BATCH_INSERT).bind(JSON.stringify(rows)).run();
+  }
   return Response.json({ accepted: events.length, stored: events.length, duplicates: 0, events: answers }, { status: 201 });
 }

@@ -272,6 +272,8 @@ pub(super) fn write_row(
 pub(super) struct Chunk {
     pub(super) rows: String,
     pub(super) keys: String,
+    /// How many rows it holds.
+    pub(super) len: usize,
 }
 
 pub(super) fn close(mut json: Vec<u8>) -> Result<String, StoreError> {
@@ -289,6 +291,7 @@ pub(super) fn chunks_of(
     let mut keys = Vec::with_capacity(events.len().min(1000) * 32);
     let mut row = Vec::with_capacity(256);
     let key = key_columns();
+    let mut len = 0;
     for event in events {
         row.clear();
         write_row(&mut row, event, columns)?;
@@ -296,8 +299,10 @@ pub(super) fn chunks_of(
             out.push(Chunk {
                 rows: close(std::mem::take(&mut rows))?,
                 keys: close(std::mem::take(&mut keys))?,
+                len: std::mem::take(&mut len),
             });
         }
+        len += 1;
         rows.push(if rows.is_empty() { b'[' } else { b',' });
         rows.extend_from_slice(&row);
         keys.extend_from_slice(if keys.is_empty() { b"[" } else { b"," });
@@ -307,6 +312,7 @@ pub(super) fn chunks_of(
         out.push(Chunk {
             rows: close(rows)?,
             keys: close(keys)?,
+            len,
         });
     }
     Ok(out)

@@ -1,0 +1,486 @@
+//! A batch's rollups written once per batch (migrations/0025_batch_rollups.sql): the sums the
+//! insert triggers of `api_usage` would add row by row (the day's and quarter hour's rollups,
+//! the dirty-day marks, the job parts and their jobs' first calls), added here in one upsert
+//! per rollup row, so that 1,000 events of a few models write a few rollup rows instead of
+//! 2,000 and more.
+//!
+//! Each value below is the one the trigger reads from the inserted row (`NEW.x`), so the two
+//! ways give the same rollups; `tests/writes.test.mjs` holds them to sums over the stored rows.
+
+use rustc_hash::FxHashMap;
+
+use crate::core::kernel::error::StoreError;
+use crate::core::reports::report::MEASURES;
+use crate::core::usage::record::StoredEvent;
+
+use super::rows::{close, json_text};
+
+/// A batch writes its own rollups only from this many events: a single event writes the same
+/// rows either way, in one statement with the triggers.
+pub(super) const MIN_EVENTS: usize = 2;
+
+/// The largest sum a batch adds to a rollup column: the rollup's `MIN(x + excluded.x, ...)`
+/// then saturates as it does for a single event, and the cost carry of migrations/0019 (moved
+/// at 10^18) never meets an overflow. Beyond it the batch takes the triggers' way.
+const MAX_SUM: i128 = 1 << 62;
+
+/// The summed columns of `usage_daily` and `usage_quarter_hours`: the reports' measures, then
+/// the cost.
+fn summed_columns() -> impl Iterator<Item = &'static str> {
+    MEASURES.into_iter().chain(["cost_nanos"])
+}
+
+/// What one event adds to a summed column of its rollup rows, as the trigger of
+/// migrations/0017 reads it from the row; `None` for a name that is not one.
+fn measure(e: &StoredEvent, name: &str) -> Option<i64> {
+    Some(match name {
+        "events" => 1,
+        "unpriced_events" => i64::from(e.cost_nanos.is_none()),
+        "cache_hits" => i64::from(e.cached),
+        "failed_events" => i64::from(!e.success),
+        "duration_ms" => e.duration_ms.unwrap_or(0),
+        "input_tokens" => e.input_tokens,
+        "output_tokens" => e.output_tokens,
+        "total_tokens" => e.total_tokens,
+        "cached_input_tokens" => e.cached_input_tokens,
+        "cache_write_tokens" => e.cache_write_tokens,
+        "reasoning_tokens" => e.reasoning_tokens,
+        "audio_input_tokens" => e.audio_input_tokens,
+        "audio_output_tokens" => e.audio_output_tokens,
+        "characters" => e.characters,
+        "audio_seconds_micros" => e.audio_seconds_micros,
+        "video_seconds_micros" => e.video_seconds_micros,
+        "images" => e.images,
+        "requests" => e.requests,
+        "tracks" => e.tracks,
+        "credits_micros" => e.credits_micros,
+        "cost_nanos" => e.cost_nanos.unwrap_or(0),
+        _ => return None,
+    })
+}
+
+/// How many columns [`summed_columns`] names.
+const SUMMED: usize = MEASURES.len() + 1;
+
+/// What one event adds to its rollup rows, in the order of [`summed_columns`].
+fn sums(e: &StoredEvent) -> Option<[i128; SUMMED]> {
+    let mut out = [0; SUMMED];
+    for (slot, name) in out.iter_mut().zip(summed_columns()) {
+        *slot = i128::from(measure(e, name)?);
+    }
+    Some(out)
+}
+
+/// The quarter hour of a time stamp as the trigger writes it: the first 14 characters and
+/// `00`, `15`, `30` or `45` by the minute's two characters compared as text. `None` for a
+/// stamp the comparison would not read the same way here (shorter, or not ASCII).
+fn quarter(ts: &str) -> Option<String> {
+    if !ts.is_ascii() || ts.len() < 16 {
+        return None;
+    }
+    let minute = &ts[14..16];
+    let q = if minute < "15" {
+        "00"
+    } else if minute < "30" {
+        "15"
+    } else if minute < "45" {
+        "30"
+    } else {
+        "45"
+    };
+    Some(format!("{}{q}", &ts[..14]))
+}
+
+type RollupKey<'a> = (String, &'a str, &'a str, &'a str, &'a str, &'a str);
+type JobPartKey<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+/// A job part's sums as the trigger of migrations/0023 keeps them.
+struct JobPart<'a> {
+    calls: i128,
+    unpriced: i128,
+    cost_nanos: i128,
+    last_seen: &'a str,
+}
+
+/// The statements' bound values: each a JSON array of rows, `None` when it has none.
+pub(super) struct BatchRollups {
+    pub(super) daily: String,
+    pub(super) quarters: String,
+    pub(super) job_parts: Option<String>,
+    pub(super) jobs: Option<String>,
+    pub(super) days: String,
+}
+
+/// The rollups of `events`, each of which the batch inserts, or `None` when the batch should
+/// take the triggers' way: too few events, a key twice in the batch (the insert skips the
+/// second), a time stamp not read here as SQLite reads it, or a sum past [`MAX_SUM`].
+pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollups>, StoreError> {
+    if events.len() < MIN_EVENTS {
+        return Ok(None);
+    }
+    let mut keys: FxHashMap<(&str, &str), ()> = FxHashMap::default();
+    let mut daily: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
+    let mut quarters: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
+    let mut parts: FxHashMap<JobPartKey, JobPart> = FxHashMap::default();
+    let mut jobs: FxHashMap<(&str, &str), &str> = FxHashMap::default();
+    let mut days: Vec<&str> = Vec::new();
+    for e in events {
+        if keys.insert((&e.project_id, &e.id), ()).is_some() {
+            return Ok(None);
+        }
+        let ts = e.request_timestamp.as_str();
+        let Some(q) = quarter(ts) else {
+            return Ok(None);
+        };
+        let day = &ts[..10];
+        if !days.contains(&day) {
+            days.push(day);
+        }
+        let Some(add) = sums(e) else {
+            return Ok(None);
+        };
+        for (table, period) in [(&mut daily, day.to_string()), (&mut quarters, q)] {
+            let key = (
+                period,
+                e.project_id.as_str(),
+                e.provider.as_str(),
+                e.model.as_str(),
+                e.operation.as_str(),
+                e.currency.as_str(),
+            );
+            let row = table.entry(key).or_insert([0; SUMMED]);
+            for (sum, x) in row.iter_mut().zip(add) {
+                *sum += x;
+            }
+        }
+        if let Some(job) = e.job_id.as_deref() {
+            let part = parts
+                .entry((
+                    e.project_id.as_str(),
+                    job,
+                    e.operation.as_str(),
+                    e.provider.as_str(),
+                    e.currency.as_str(),
+                ))
+                .or_insert(JobPart {
+                    calls: 0,
+                    unpriced: 0,
+                    cost_nanos: 0,
+                    last_seen: ts,
+                });
+            part.calls += 1;
+            part.unpriced += i128::from(e.cost_nanos.is_none());
+            part.cost_nanos += i128::from(e.cost_nanos.unwrap_or(0));
+            part.last_seen = part.last_seen.max(ts);
+            let first = jobs.entry((e.project_id.as_str(), job)).or_insert(ts);
+            *first = (*first).min(ts);
+        }
+    }
+    let within = |x: &i128| (-MAX_SUM..=MAX_SUM).contains(x);
+    if !daily
+        .values()
+        .chain(quarters.values())
+        .flatten()
+        .all(within)
+        || !parts
+            .values()
+            .all(|p| within(&p.calls) && within(&p.cost_nanos))
+    {
+        return Ok(None);
+    }
+    let rollup_rows = |table: FxHashMap<RollupKey, [i128; SUMMED]>| {
+        rows(table.into_iter().map(|((period, p, pr, m, o, c), sums)| {
+            (vec![Some(period)], vec![p, pr, m, o, c], sums.to_vec())
+        }))
+    };
+    let daily = rollup_rows(daily)?;
+    let quarters = rollup_rows(quarters)?;
+    let job_parts = (!parts.is_empty())
+        .then(|| {
+            rows(parts.into_iter().map(|((p, j, o, pr, c), part)| {
+                (
+                    vec![],
+                    vec![p, j, o, pr, c, part.last_seen],
+                    vec![part.calls, part.unpriced, part.cost_nanos],
+                )
+            }))
+        })
+        .transpose()?;
+    let jobs = (!jobs.is_empty())
+        .then(|| {
+            rows(
+                jobs.into_iter()
+                    .map(|((p, j), first)| (vec![], vec![p, j, first], vec![])),
+            )
+        })
+        .transpose()?;
+    let days = rows(days.into_iter().map(|d| (vec![], vec![d], vec![])))?;
+    Ok(Some(BatchRollups {
+        daily,
+        quarters,
+        job_parts,
+        jobs,
+        days,
+    }))
+}
+
+/// Rows as a JSON array of arrays: owned texts, borrowed texts, then integers.
+fn rows<'a>(
+    rows: impl Iterator<Item = (Vec<Option<String>>, Vec<&'a str>, Vec<i128>)>,
+) -> Result<String, StoreError> {
+    let mut out = Vec::with_capacity(256);
+    for (owned, texts, numbers) in rows {
+        out.push(if out.is_empty() { b'[' } else { b',' });
+        out.push(b'[');
+        let mut first = true;
+        let mut comma = |out: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+        };
+        for text in owned.iter().flatten().map(String::as_str).chain(texts) {
+            comma(&mut out);
+            json_text(&mut out, text);
+        }
+        for n in numbers {
+            comma(&mut out);
+            out.extend_from_slice(n.to_string().as_bytes());
+        }
+        out.push(b']');
+    }
+    if out.is_empty() {
+        out.push(b'[');
+    }
+    close(out)
+}
+
+/// `x = MIN(x + excluded.x, 2^63 - 1)` for each summed column, as the triggers add.
+fn saturating_adds(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{c} = MIN({c} + excluded.{c}, 9223372036854775807)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The upsert of a batch's rows of `usage_daily` (`period` `day`) or `usage_quarter_hours`
+/// (`quarter`), bound to [`BatchRollups::daily`] or [`BatchRollups::quarters`].
+pub(super) fn rollup_sql(table: &str, period: &str) -> String {
+    let keys = [
+        period,
+        "project_id",
+        "provider",
+        "model",
+        "operation",
+        "currency",
+    ];
+    let sums: Vec<&str> = summed_columns().collect();
+    let columns: Vec<&str> = keys.iter().chain(&sums).copied().collect();
+    let values = (0..columns.len())
+        .map(|i| format!("value ->> {i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO {table} ({}) SELECT {values} FROM json_each(?1) WHERE true \
+         ON CONFLICT ({}) DO UPDATE SET {}",
+        columns.join(", "),
+        keys.join(", "),
+        saturating_adds(&sums)
+    )
+}
+
+/// The upsert of a batch's job parts, bound to [`BatchRollups::job_parts`].
+pub(super) const JOB_PARTS_SQL: &str = "INSERT INTO usage_jobs (project_id, job_id, operation, \
+     provider, currency, last_seen, calls, unpriced_calls, cost_nanos) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6, value ->> 7, value ->> 8 FROM json_each(?1) WHERE true \
+     ON CONFLICT (project_id, job_id, operation, provider, currency) DO UPDATE SET \
+     calls = calls + excluded.calls, \
+     unpriced_calls = MIN(unpriced_calls + excluded.unpriced_calls, 9223372036854775807), \
+     cost_nanos = MIN(cost_nanos + excluded.cost_nanos, 9223372036854775807), \
+     last_seen = max(last_seen, excluded.last_seen)";
+
+/// A batch's jobs at their first call in it, bound to [`BatchRollups::jobs`]: a job seen
+/// before keeps its first call unless this one is earlier.
+pub(super) const JOBS_SQL: &str = "INSERT INTO jobs (project_id, job_id, first_seen) \
+     SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true \
+     ON CONFLICT (project_id, job_id) DO UPDATE SET first_seen = excluded.first_seen \
+     WHERE excluded.first_seen < first_seen";
+
+/// The days a batch changed, marked for their summaries, bound to [`BatchRollups::days`].
+pub(super) const DAYS_SQL: &str = "INSERT INTO summary_dirty_days (day) \
+     SELECT value ->> 0 FROM json_each(?1) WHERE true \
+     ON CONFLICT (day) DO UPDATE SET state = 1 WHERE state <> 1";
+
+/// Right after a chunk's insert: every one of its `?1` rows was inserted, or the transaction
+/// aborts with [`NOT_ALL_INSERTED`] (migrations/0025_batch_rollups.sql).
+pub(super) const CHECK_SQL: &str =
+    "INSERT INTO batch_rollup_check (inserted, expected) VALUES (changes(), ?1)";
+
+/// The message of the check's `RAISE`.
+pub(super) const NOT_ALL_INSERTED: &str = "batch rollups need every row inserted";
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::full_event;
+    use super::*;
+
+    fn event(id: &str, ts: &str, model: &str, job: Option<&str>, cost: Option<i64>) -> StoredEvent {
+        StoredEvent {
+            project_id: "p".into(),
+            id: id.into(),
+            provider: "openai".into(),
+            model: model.into(),
+            operation: "chat".into(),
+            input_tokens: 10,
+            output_tokens: 5,
+            total_tokens: 15,
+            cost_nanos: cost,
+            currency: "USD".into(),
+            request_timestamp: ts.into(),
+            job_id: job.map(str::to_string),
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+            reasoning_tokens: 0,
+            audio_input_tokens: 0,
+            audio_output_tokens: 0,
+            characters: 0,
+            audio_seconds_micros: 0,
+            video_seconds_micros: 0,
+            images: 0,
+            requests: 0,
+            tracks: 0,
+            credits_micros: 0,
+            cached: false,
+            success: true,
+            duration_ms: None,
+            ..full_event()
+        }
+    }
+
+    #[test]
+    fn a_quarter_hour_is_read_from_the_minute_as_the_trigger_compares_it() {
+        let q = |ts| quarter(ts).unwrap();
+        assert_eq!(q("2026-12-06T07:00:00.000Z"), "2026-12-06T07:00");
+        assert_eq!(q("2026-12-06T07:14:59.999Z"), "2026-12-06T07:00");
+        assert_eq!(q("2026-12-06T07:15:00.000Z"), "2026-12-06T07:15");
+        assert_eq!(q("2026-12-06T07:44:00.000Z"), "2026-12-06T07:30");
+        assert_eq!(q("2026-12-06T07:59:59.999Z"), "2026-12-06T07:45");
+        assert_eq!(quarter("2026-12-06T07:5"), None);
+    }
+
+    #[test]
+    fn a_batch_sums_its_events_per_rollup_row_and_its_jobs_per_part() {
+        let events = [
+            event(
+                "a",
+                "2026-12-06T07:01:00.000Z",
+                "gpt-4o",
+                Some("j"),
+                Some(100),
+            ),
+            event("b", "2026-12-06T07:20:00.000Z", "gpt-4o", Some("j"), None),
+            event("c", "2026-12-06T07:02:00.000Z", "gpt-4o", None, Some(7)),
+        ];
+        let r = batch_rollups(&events).unwrap().unwrap();
+        let daily: Vec<serde_json::Value> = serde_json::from_str(&r.daily).unwrap();
+        assert_eq!(daily.len(), 1);
+        let sum = |name: &str| {
+            let i = summed_columns().position(|c| c == name).unwrap();
+            daily[0][6 + i].as_i64().unwrap()
+        };
+        assert_eq!(
+            [
+                "events",
+                "unpriced_events",
+                "cost_nanos",
+                "cache_hits",
+                "failed_events"
+            ]
+            .map(sum),
+            [3, 1, 107, 0, 0]
+        );
+        assert_eq!(
+            ["input_tokens", "output_tokens", "total_tokens"].map(sum),
+            [30, 15, 45]
+        );
+        assert_eq!(daily[0].as_array().unwrap().len(), 6 + SUMMED);
+        let mut quarters: Vec<(String, i64)> =
+            serde_json::from_str::<Vec<serde_json::Value>>(&r.quarters)
+                .unwrap()
+                .iter()
+                .map(|q| (q[0].as_str().unwrap().to_string(), q[6].as_i64().unwrap()))
+                .collect();
+        quarters.sort();
+        assert_eq!(
+            quarters,
+            [
+                ("2026-12-06T07:00".to_string(), 2),
+                ("2026-12-06T07:15".to_string(), 1)
+            ]
+        );
+        let parts: serde_json::Value =
+            serde_json::from_str(r.job_parts.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            parts,
+            serde_json::json!([[
+                "p",
+                "j",
+                "chat",
+                "openai",
+                "USD",
+                "2026-12-06T07:20:00.000Z",
+                2,
+                1,
+                100
+            ]])
+        );
+        let jobs: serde_json::Value = serde_json::from_str(r.jobs.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            jobs,
+            serde_json::json!([["p", "j", "2026-12-06T07:01:00.000Z"]])
+        );
+        assert_eq!(r.days, r#"[["2026-12-06"]]"#);
+    }
+
+    #[test]
+    fn a_single_event_a_repeated_key_or_a_huge_sum_leaves_the_rollups_to_the_triggers() {
+        let one = [event("a", "2026-12-06T07:01:00.000Z", "m", None, Some(1))];
+        assert!(batch_rollups(&one).unwrap().is_none());
+        let repeated = [one[0].clone(), one[0].clone()];
+        assert!(batch_rollups(&repeated).unwrap().is_none());
+        let mut huge: Vec<StoredEvent> = (0..6)
+            .map(|i| {
+                event(
+                    &format!("e{i}"),
+                    "2026-12-06T07:01:00.000Z",
+                    "m",
+                    None,
+                    Some(1),
+                )
+            })
+            .collect();
+        for e in &mut huge {
+            e.credits_micros = i64::MAX / 8;
+        }
+        assert!(batch_rollups(&huge).unwrap().is_none());
+        assert!(batch_rollups(&huge[..2]).unwrap().is_some());
+    }
+
+    #[test]
+    fn every_measure_of_the_reports_is_summed_and_the_upsert_adds_each_saturating() {
+        let e = full_event();
+        for name in summed_columns() {
+            assert!(measure(&e, name).is_some(), "{name}");
+        }
+        let sql = rollup_sql("usage_daily", "day");
+        for column in summed_columns() {
+            assert!(
+                sql.contains(&format!("{column} = MIN({column} + excluded.{column}, ")),
+                "{column}"
+            );
+        }
+        assert!(sql.contains(&format!("value ->> {} FROM json_each(?1)", 5 + SUMMED)));
+        assert!(!sql.contains(&format!("value ->> {}", 6 + SUMMED)));
+    }
+}
