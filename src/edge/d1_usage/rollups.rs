@@ -73,8 +73,9 @@ fn sums(e: &StoredEvent) -> Option<[i128; SUMMED]> {
 
 /// The quarter hour of a time stamp as the trigger writes it: the first 14 characters and
 /// `00`, `15`, `30` or `45` by the minute's two characters compared as text. `None` for a
-/// stamp the comparison would not read the same way here (shorter, or not ASCII).
-fn quarter(ts: &str) -> Option<String> {
+/// stamp the comparison would not read the same way here (shorter, or not ASCII). As the
+/// first 14 characters and the quarter's two, so that no event allocates its key.
+fn quarter(ts: &str) -> Option<(&str, &'static str)> {
     if !ts.is_ascii() || ts.len() < 16 {
         return None;
     }
@@ -88,10 +89,19 @@ fn quarter(ts: &str) -> Option<String> {
     } else {
         "45"
     };
-    Some(format!("{}{q}", &ts[..14]))
+    Some((&ts[..14], q))
 }
 
-type RollupKey<'a> = (String, &'a str, &'a str, &'a str, &'a str, &'a str);
+/// A rollup row's key: its period (as text in two parts: the day and "", or a quarter hour's
+/// first 14 characters and its minute), project, provider, model, operation and currency.
+type RollupKey<'a> = (
+    (&'a str, &'static str),
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+);
 type JobPartKey<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
 /// A job part's sums as the trigger of migrations/0023 keeps them.
@@ -139,7 +149,7 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         let Some(add) = sums(e) else {
             return Ok(None);
         };
-        for (table, period) in [(&mut daily, day.to_string()), (&mut quarters, q)] {
+        for (table, period) in [(&mut daily, (day, "")), (&mut quarters, q)] {
             let key = (
                 period,
                 e.project_id.as_str(),
@@ -189,32 +199,48 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         return Ok(None);
     }
     let rollup_rows = |table: FxHashMap<RollupKey, [i128; SUMMED]>| {
-        rows(table.into_iter().map(|((period, p, pr, m, o, c), sums)| {
-            (vec![Some(period)], vec![p, pr, m, o, c], sums.to_vec())
-        }))
+        rows(
+            table
+                .into_iter()
+                .map(|(((period, minute), p, pr, m, o, c), sums)| {
+                    let period = format!("{period}{minute}");
+                    (vec![Some(period)], vec![p, pr, m, o, c], sums.to_vec())
+                })
+                .collect(),
+        )
     };
     let daily = rollup_rows(daily)?;
     let quarters = rollup_rows(quarters)?;
     let job_parts = (!parts.is_empty())
         .then(|| {
-            rows(parts.into_iter().map(|((p, j, o, pr, c), part)| {
-                (
-                    vec![],
-                    vec![p, j, o, pr, c, part.last_seen],
-                    vec![part.calls, part.unpriced, part.cost_nanos],
-                )
-            }))
+            rows(
+                parts
+                    .into_iter()
+                    .map(|((p, j, o, pr, c), part)| {
+                        (
+                            vec![],
+                            vec![p, j, o, pr, c, part.last_seen],
+                            vec![part.calls, part.unpriced, part.cost_nanos],
+                        )
+                    })
+                    .collect(),
+            )
         })
         .transpose()?;
     let jobs = (!jobs.is_empty())
         .then(|| {
             rows(
                 jobs.into_iter()
-                    .map(|((p, j), first)| (vec![], vec![p, j, first], vec![])),
+                    .map(|((p, j), first)| (vec![], vec![p, j, first], vec![]))
+                    .collect(),
             )
         })
         .transpose()?;
-    let days = rows(days.into_iter().map(|d| (vec![], vec![d], vec![])))?;
+    let days = rows(
+        days.into_iter()
+            .map(|d| (vec![], vec![d], vec![]))
+            .collect(),
+    )?;
     Ok(Some(BatchRollups {
         daily,
         quarters,
@@ -224,10 +250,11 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     }))
 }
 
-/// Rows as a JSON array of arrays: owned texts, borrowed texts, then integers.
-fn rows<'a>(
-    rows: impl Iterator<Item = (Vec<Option<String>>, Vec<&'a str>, Vec<i128>)>,
-) -> Result<String, StoreError> {
+/// A row of a bound value: owned texts, borrowed texts, then integers.
+type Row<'a> = (Vec<Option<String>>, Vec<&'a str>, Vec<i128>);
+
+/// Rows as a JSON array of arrays.
+fn rows(rows: Vec<Row>) -> Result<String, StoreError> {
     let mut out = Vec::with_capacity(256);
     for (owned, texts, numbers) in rows {
         out.push(if out.is_empty() { b'[' } else { b',' });
@@ -360,7 +387,10 @@ mod tests {
 
     #[test]
     fn a_quarter_hour_is_read_from_the_minute_as_the_trigger_compares_it() {
-        let q = |ts| quarter(ts).unwrap();
+        let q = |ts| {
+            let (prefix, minute) = quarter(ts).unwrap();
+            format!("{prefix}{minute}")
+        };
         assert_eq!(q("2026-12-06T07:00:00.000Z"), "2026-12-06T07:00");
         assert_eq!(q("2026-12-06T07:14:59.999Z"), "2026-12-06T07:00");
         assert_eq!(q("2026-12-06T07:15:00.000Z"), "2026-12-06T07:15");
