@@ -191,4 +191,24 @@ test('a refused protobuf export is answered with a google.rpc.Status in protobuf
   assert.equal(answer.code, 16);
   assert.equal(answer.message, answer.error.message);
   assert.equal(answer.error.code, 'unauthenticated');
+
+  // With a trailing slash, which the route table takes too, refusals are Status answers as well.
+  r = await fetch(`${w.url}/v1/traces/`, { method: 'POST', headers: { authorization: `Bearer ${keys['otel-other']}`, 'content-type': 'application/x-protobuf' }, body: new Uint8Array([0x0a, 0xff]) });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('content-type'), 'application/x-protobuf');
+  assert.equal(decodeStatus(await r.arrayBuffer()).code, 3, 'INVALID_ARGUMENT');
+});
+
+test('an export of a million empty spans, small on the wire, is refused before it is decoded', async () => {
+  // ExportTraceServiceRequest { resource_spans { scope_spans { spans: 1,000,000 x {} } } }.
+  const varint = (n) => { const out = []; do { let b = n & 127; n >>>= 7; if (n) b |= 128; out.push(b); } while (n); return out; };
+  const field = (number, bytes) => Buffer.concat([Buffer.from([(number << 3) | 2, ...varint(bytes.length)]), bytes]);
+  const spans = Buffer.alloc(2_000_000, Buffer.from([0x12, 0x00]));
+  const body = gzipSync(field(1, field(2, spans)));
+  assert.ok(body.length < 20_000, `${body.length} bytes sent`);
+  const r = await fetch(`${w.url}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${keys['otel-other']}`, 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body });
+  assert.equal(r.status, 400);
+  const status = decodeStatus(await r.arrayBuffer());
+  assert.equal(status.code, 3, 'INVALID_ARGUMENT');
+  assert.match(status.message, /smaller batches/);
 });

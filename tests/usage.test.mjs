@@ -455,7 +455,13 @@ test('bad batches are refused with the index and field of each problem and write
   const indexed = await record(cases[1][0]);
   assert.deepEqual(indexed.json.error.details.map((d) => d.index), [0, 1]);
   assert.equal((await record(huge)).status, 413);
-  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai",', headers: { 'content-type': 'application/json' } })).status, 400);
+  // A value refused for its size is not sent back whole: the answer names the field and
+  // shows the value's start and length.
+  const longModel = await record({ provider: 'openai', model: 'm'.repeat(500_000), input_tokens: 1 });
+  assert.deepEqual([longModel.status, longModel.json.error.details.map((d) => d.field)], [400, ['model']]);
+  assert.ok(longModel.text.length < 4000, `${longModel.text.length} bytes`);
+  assert.match(longModel.json.error.details[0].message, /… \(500000 characters\)/);
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai", headers: { 'content-type': 'application/json' } })).status, 400);
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: 'provider=openai', headers: { 'content-type': 'text/plain' } })).status, 415);
   const other = await record({ project_id: 'podcast', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, keys.ads);
   assert.equal(other.status, 403);

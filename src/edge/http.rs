@@ -65,6 +65,7 @@ pub fn error_body(error: &CoreError) -> serde_json::Value {
         ),
         other => (other.to_string(), vec![]),
     };
+    let message = crate::core::kernel::error::shorten(message);
     let mut body = json!({ "error": { "code": code, "message": message, "details": details } });
     if matches!(error, CoreError::Storage(_)) {
         body["error"]["retryable"] = json!(true);

@@ -62,7 +62,8 @@ pub async fn handle(mut request: Request, env: Env, ctx: &Context) -> worker::Re
     } else {
         match route(&mut request, &env, &path, ctx).await {
             Ok(response) => Ok(response),
-            Err(error) if path == super::otlp::TRACES_PATH => {
+            // As the route table, with or without a trailing slash.
+            Err(error) if path.trim_end_matches('/') == super::otlp::TRACES_PATH => {
                 super::otlp::error_response(&error, &request)
             }
             Err(error) => error_response(&error),

@@ -15,10 +15,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// A problem of `field`; a long value quoted in either is shortened ([`shorten`]).
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            field: field.into(),
-            message: message.into(),
+            field: shorten(field.into()),
+            message: shorten(message.into()),
             index: None,
         }
     }
@@ -143,5 +144,87 @@ impl Problems {
         } else {
             Err(CoreError::Validation(self.0))
         }
+    }
+}
+
+/// A value quoted in a message (between backticks) is shown up to this many characters: more
+/// than any valid id, name or address takes, so only a value refused for its size is cut.
+const QUOTED_CHARS: usize = 256;
+
+/// A whole message (or field name) is shown up to this many characters.
+const MESSAGE_CHARS: usize = 1000;
+
+/// `text` as an answer shows it: each value quoted between backticks cut to its first
+/// [`QUOTED_CHARS`] characters, and the whole to [`MESSAGE_CHARS`], each cut marked with `…`
+/// and the length it had. A 500,000-character model name sent by mistake (or on purpose)
+/// then takes a line of the answer, not a megabyte, wherever an error repeats it.
+pub fn shorten(text: String) -> String {
+    if text.len() <= QUOTED_CHARS {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len().min(MESSAGE_CHARS + 64));
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if i % 2 == 1 {
+            out.push_str(&cut(part, QUOTED_CHARS));
+        } else {
+            out.push_str(part);
+        }
+    }
+    cut(&out, MESSAGE_CHARS).into_owned()
+}
+
+/// `text` up to `max` characters, a longer one cut and marked with its length.
+fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!(
+            "{}… ({} characters)",
+            &text[..end],
+            text.chars().count()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_quoted_value_is_cut_to_its_start_and_its_length_and_short_text_is_kept() {
+        let long = "a".repeat(500_000);
+        let e = FieldError::new(
+            "model",
+            format!("`{long}` is not a valid name (1-128 of a-z)"),
+        );
+        assert_eq!(
+            e.message,
+            format!(
+                "`{}… (500000 characters)` is not a valid name (1-128 of a-z)",
+                "a".repeat(256)
+            )
+        );
+        let short = FieldError::new("model", "`gpt 4` is not a valid name");
+        assert_eq!(short.message, "`gpt 4` is not a valid name");
+        let field = FieldError::new(format!("events[0].{long}"), "unknown field");
+        assert!(field.field.len() < 1100, "{}", field.field.len());
+        assert!(
+            field.field.ends_with("… (500010 characters)"),
+            "{}",
+            &field.field[990..]
+        );
+        // Multi-byte characters are cut on a character boundary.
+        assert_eq!(
+            shorten(format!("`{}`", "é".repeat(300))),
+            format!("`{}… (300 characters)`", "é".repeat(256))
+        );
+        // Any valid id or name (at most 128 characters) is shown whole.
+        let id = "x".repeat(128);
+        assert_eq!(
+            shorten(format!("`{id}` is already stored")),
+            format!("`{id}` is already stored")
+        );
     }
 }

@@ -138,6 +138,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Typed {
+        #[serde(deserialize_with = "at_most_a_request")]
         events: Vec<EventObject>,
         #[serde(default)]
         project_id: Option<String>,
@@ -256,6 +257,36 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
         enveloped,
         project_id,
     })
+}
+
+/// The events of a batch, read only while there are at most [`MAX_EVENTS_PER_REQUEST`]: a
+/// longer batch stops reading at the first event past it (and goes the general way, which
+/// refuses it naming `events`), rather than holding every event of a megabyte of small ones.
+fn at_most_a_request<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<EventObject>, D::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Vec<EventObject>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "at most {MAX_EVENTS_PER_REQUEST} events")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut events =
+                Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_EVENTS_PER_REQUEST));
+            while let Some(event) = seq.next_element()? {
+                if events.len() == MAX_EVENTS_PER_REQUEST {
+                    return Err(serde::de::Error::invalid_length(events.len() + 1, &self));
+                }
+                events.push(event);
+            }
+            Ok(events)
+        }
+    }
+    deserializer.deserialize_seq(Visit)
 }
 
 /// An event read only from a JSON object, as [`parse_event`] reads one: serde alone would also

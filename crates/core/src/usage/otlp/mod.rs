@@ -5,7 +5,8 @@
 //! - [`decode_request`] reads the body: protobuf or OTLP JSON (hex ids, lowerCamelCase names,
 //!   64-bit integers as strings or numbers), gzip or not, through `opentelemetry-proto`'s
 //!   types (prost for protobuf, its serde support for JSON). Nothing here decodes protobuf by
-//!   hand.
+//!   hand; [`budget`] only walks the export's structure first, to refuse one that would take
+//!   too much memory to decode.
 //! - [`spans::span_event`] turns one span into one event (the conventions it reads, and how
 //!   their cached tokens become this project's counts, are in its module docs).
 //! - [`ingest_spans`] validates and prices the events, drops the spans that cannot be recorded
@@ -14,6 +15,7 @@
 //!   ingestion is. A span's event id comes from its trace and span ids, so exporting the same
 //!   spans again stores nothing more.
 
+pub mod budget;
 pub mod spans;
 pub mod status;
 #[cfg(test)]
@@ -97,6 +99,7 @@ pub fn decode_request(
             )))
         }
     };
+    budget::check(encoding, bytes)?;
     match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|e| {
             malformed(format!(

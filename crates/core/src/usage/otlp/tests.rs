@@ -543,3 +543,74 @@ fn the_admin_key_cannot_send_spans_since_they_name_no_project() {
     ));
     assert!(matches!(result, Err(CoreError::Forbidden(_))));
 }
+
+/// The field a refusal names, when it is a validation error of one field.
+fn refused_field(error: &CoreError) -> Option<&str> {
+    match error {
+        CoreError::Validation(fields) => fields.first().map(|f| f.field.as_str()),
+        _ => None,
+    }
+}
+
+#[test]
+fn an_export_of_millions_of_empty_spans_or_attributes_is_refused_before_it_is_decoded() {
+    // 4 MB of empty spans (2 bytes each on the wire, hundreds once decoded).
+    let empty_spans = request((0..2_000_000).map(|_| Span::default()).collect());
+    let proto = empty_spans.encode_to_vec();
+    assert!(proto.len() < 8 << 20);
+    let error = decode_request(Encoding::Protobuf, None, &proto, 8 << 20).unwrap_err();
+    assert_eq!(refused_field(&error), Some("resourceSpans"), "{error:?}");
+    assert!(error.to_string().contains("invalid"), "{error}");
+    // One span with a million empty attributes, and one with a value holding a million
+    // empty values.
+    let many_attributes = request(vec![span(1, vec![KeyValue::default(); 1_000_000])]);
+    let error = decode_request(
+        Encoding::Protobuf,
+        None,
+        &many_attributes.encode_to_vec(),
+        8 << 20,
+    )
+    .unwrap_err();
+    assert_eq!(refused_field(&error), Some("resourceSpans"), "{error:?}");
+    let values = Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
+        values: vec![AnyValue::default(); 1_000_000],
+    });
+    let nested = request(vec![span(1, vec![kv("x", values)])]);
+    let error =
+        decode_request(Encoding::Protobuf, None, &nested.encode_to_vec(), 8 << 20).unwrap_err();
+    assert_eq!(refused_field(&error), Some("resourceSpans"), "{error:?}");
+    // The same in OTLP JSON: a million empty span objects.
+    let json = format!(
+        "{{\"resourceSpans\":[{{\"scopeSpans\":[{{\"spans\":[{}{{}}]}}]}}]}}",
+        "{},".repeat(999_999)
+    );
+    let error = decode_request(Encoding::Json, None, json.as_bytes(), 8 << 20).unwrap_err();
+    assert_eq!(refused_field(&error), Some("resourceSpans"), "{error:?}");
+}
+
+#[test]
+fn a_large_export_of_real_spans_with_attributes_still_decodes() {
+    let attributes: Vec<KeyValue> = (0..20)
+        .map(|n| s(&format!("app.attribute.{n}"), "a value of some length"))
+        .collect();
+    let sent = request(
+        (0..2_000)
+            .map(|n| span((n % 250) as u8, attributes.clone()))
+            .collect(),
+    );
+    let proto = sent.encode_to_vec();
+    let decoded = decode_request(Encoding::Protobuf, None, &proto, 8 << 20).unwrap();
+    assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 2_000);
+    assert_eq!(decoded, sent);
+}
+
+#[test]
+fn a_protobuf_length_past_the_end_is_malformed_before_anything_is_decoded() {
+    // resource_spans (field 1, length-delimited) claiming 100 bytes of which 2 follow.
+    let error =
+        decode_request(Encoding::Protobuf, None, &[0x0a, 100, 0x12, 0x00], 1 << 20).unwrap_err();
+    assert!(
+        matches!(error, CoreError::MalformedBody { .. }),
+        "{error:?}"
+    );
+}
