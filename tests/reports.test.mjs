@@ -316,6 +316,40 @@ test('monthly stats count events and jobs in the month and in total, per project
   }
 });
 
+test('a report by local month over a thousand years counts every event once, in the months that hold them', async () => {
+  const tz = 'Europe/Berlin';
+  const to = iso(now + DAY).slice(0, 10);
+  const long = await get(`/api/admin/usage?from=1000-01-01&to=${to}&tz=${encodeURIComponent(tz)}&group=month`);
+  const all = await get(`/api/admin/usage?preset=all&tz=${encodeURIComponent(tz)}&group=month`);
+  const counted = new Map();
+  for (const e of events) {
+    const k = localDay(e.timestamp, tz).slice(0, 7);
+    counted.set(k, (counted.get(k) ?? 0) + 1);
+  }
+  assert.deepEqual(long.rows.map((r) => [r.period, r.events]), [...counted.entries()].sort());
+  assert.deepEqual(long.totals, all.totals);
+  assert.equal(long.totals.events, events.length);
+  assert.equal(usd(long.totals), amount(costOf(events.filter((e) => e.cost))));
+  // By local day over decades, the same.
+  const days = await get(`/api/admin/usage?from=1990-01-01&to=${to}&tz=${encodeURIComponent(tz)}&group=day`);
+  assert.deepEqual(days.totals, all.totals);
+});
+
+test('a range to the last day of 9999 ends at its last instant and counts every event', async () => {
+  const report = await get('/api/admin/usage?from=2000-01-01&to=9999-12-31');
+  assert.equal(report.range.to, '9999-12-31T23:59:59.999Z');
+  assert.equal(report.count, 1);
+  assert.equal(report.totals.events, events.length);
+  assert.equal(usd(report.totals), amount(costOf(events.filter((e) => e.cost))));
+  const west = await get('/api/admin/usage?from=2000-01-01&to=9999-12-31&tz=America%2FNew_York&group=month');
+  assert.equal(west.range.to, '9999-12-31T23:59:59.999Z');
+  assert.equal(west.totals.events, events.length);
+  const summary = await get('/api/analytics/usage-summary?from=2000-01-01&to=9999-12-31');
+  assert.equal(summary.range.to, '9999-12-31T23:59:59.999Z');
+  assert.equal(summary.totals.events, events.length);
+  assert.equal(usd(summary.totals), amount(costOf(events.filter((e) => e.cost))));
+});
+
 test('the usage summary breaks a range down by provider and by operation', async () => {
   const from = iso(now - 7 * DAY).slice(0, 10);
   const to = iso(now).slice(0, 10);

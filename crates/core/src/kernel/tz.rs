@@ -10,7 +10,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-use chrono::{FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
+use chrono::{
+    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc,
+};
 
 /// `data/tz.tsv`, deflated at build time (see `crates/core/build.rs`).
 const DEFLATED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tz.tsv.deflate"));
@@ -126,6 +128,17 @@ impl Tz {
             .zones
             .get(usize::from(self.0))
             .map_or("UTC", |z| z.0)
+    }
+
+    /// Whether one offset holds from instant `a` to instant `b` (no transition in `(a, b]`):
+    /// local time then runs as UTC does between them.
+    pub fn fixed_between(self, a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+        let zone = self.zone();
+        let span = |t: DateTime<Utc>| {
+            zone.search(|i| zone.utc_span(i), t.timestamp())
+                .unwrap_or(0)
+        };
+        span(a) == span(b)
     }
 
     fn zone(self) -> &'static Zone {

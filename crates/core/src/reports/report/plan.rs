@@ -32,36 +32,106 @@ pub struct Move {
     pub sign: i64,
 }
 
+/// The most UTC days a [`PeriodPlan`] may span (ten years); a longer range is read by the
+/// quarter hour instead. A report narrows a range longer than a year to the days that hold
+/// data before it plans it, so that its work follows the data, not the range asked for.
+pub const MAX_PLAN_DAYS: i64 = 3_660;
+
 /// Quarter hours of a UTC day.
 pub(super) const QUARTERS_A_DAY: i64 = 96;
 
-/// Consecutive quarter hours of one period merged into stretches, each a move adding it to
-/// its period.
-pub(super) fn stretches(quarters: &[(DateTime<Utc>, String)]) -> Vec<Move> {
-    let mut out: Vec<(DateTime<Utc>, DateTime<Utc>, &str)> = Vec::new();
-    for (start, label) in quarters {
-        let end = *start + Duration::minutes(15);
-        match out.last_mut() {
-            Some((_, to, last)) if *to == *start && *last == label.as_str() => *to = end,
-            _ => out.push((*start, end, label)),
+/// The local periods of quarter hours `first..last` of the UTC day starting at `midnight`, as
+/// runs of consecutive quarter hours with one label (`from`, `to` exclusive, label), in time
+/// order, no two neighbours alike. Where one offset holds all day, local time only moves
+/// forward, so a label holds everything between two quarter hours that have it: the labels
+/// are found by halving, with a few lookups instead of one per quarter hour.
+fn label_runs(
+    midnight: DateTime<Utc>,
+    first: i64,
+    last: i64,
+    period: Period,
+    tz: Tz,
+) -> Vec<(i64, i64, String)> {
+    let mut runs: Vec<(i64, i64, String)> = Vec::new();
+    if first >= last {
+        return runs;
+    }
+    let at = |q: i64| midnight + Duration::minutes(15 * q);
+    let label = |q: i64| local_period(at(q), period, tz);
+    if tz.fixed_between(at(first), at(last - 1)) {
+        halve(
+            first,
+            label(first),
+            last - 1,
+            label(last - 1),
+            &label,
+            &mut runs,
+        );
+    } else {
+        for q in first..last {
+            push_run(&mut runs, q, q + 1, label(q));
         }
     }
-    out.into_iter()
-        .map(|(from, to, label)| Move {
-            from: quarter_bucket(from),
-            to: quarter_bucket(to),
-            period: label.to_string(),
-            sign: 1,
-        })
-        .collect()
+    runs
+}
+
+/// Labels quarter hours `lo..=hi`, knowing that labels only change forward between them.
+fn halve(
+    lo: i64,
+    lo_label: String,
+    hi: i64,
+    hi_label: String,
+    label: &impl Fn(i64) -> String,
+    runs: &mut Vec<(i64, i64, String)>,
+) {
+    if lo_label == hi_label {
+        push_run(runs, lo, hi + 1, lo_label);
+    } else if hi - lo <= 1 {
+        push_run(runs, lo, lo + 1, lo_label);
+        push_run(runs, hi, hi + 1, hi_label);
+    } else {
+        let mid = lo + (hi - lo) / 2;
+        let mid_label = label(mid);
+        halve(lo, lo_label, mid, mid_label.clone(), label, runs);
+        halve(mid, mid_label, hi, hi_label, label, runs);
+    }
+}
+
+/// Adds quarter hours `from..to` with `label`, joined to the last run when they meet it.
+fn push_run(runs: &mut Vec<(i64, i64, String)>, from: i64, to: i64, label: String) {
+    match runs.last_mut() {
+        Some((_, end, last)) if *end >= from && *last == label => *end = (*end).max(to),
+        _ => runs.push((from, to, label)),
+    }
+}
+
+/// The label holding the most quarter hours of `runs`; the earliest of equals.
+fn most_common_run(runs: &[(i64, i64, String)]) -> String {
+    let mut counts: Vec<(&str, i64)> = Vec::new();
+    for (from, to, label) in runs {
+        match counts.iter_mut().find(|(l, _)| *l == label.as_str()) {
+            Some((_, n)) => *n += to - from,
+            None => counts.push((label, to - from)),
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    counts
+        .into_iter()
+        .find(|(_, n)| *n == best)
+        .map(|(label, _)| label.to_string())
+        .unwrap_or_default()
 }
 
 impl PeriodPlan {
     /// The plan for `from..to` (quarter hours are whole: `from` rounds down, `to` up) split by
-    /// `period` in `tz`, or `None` when it would hold more than [`MAX_PLAN_MOVES`] moves.
+    /// `period` in `tz`, or `None` when it would hold more than [`MAX_PLAN_MOVES`] moves or
+    /// span more than [`MAX_PLAN_DAYS`] UTC days.
     pub fn build(from: DateTime<Utc>, to: DateTime<Utc>, period: Period, tz: Tz) -> Option<Self> {
         let start = floor_quarter(from);
         let end = ceil_quarter(to);
+        if (end - start).num_days() > MAX_PLAN_DAYS {
+            return None;
+        }
         let mut plan = PeriodPlan::default();
         let mut day = start.date_naive();
         loop {
@@ -69,18 +139,27 @@ impl PeriodPlan {
             if midnight >= end {
                 break;
             }
-            let quarters: Vec<(DateTime<Utc>, String)> = (0..QUARTERS_A_DAY)
-                .map(|q| midnight + Duration::minutes(15 * q))
-                .filter(|q| *q >= start && *q < end)
-                .map(|q| (q, local_period(q, period, tz)))
-                .collect();
-            if quarters.len() as i64 == QUARTERS_A_DAY {
-                let anchor = most_common(quarters.iter().map(|(_, label)| label.as_str()));
-                let elsewhere: Vec<(DateTime<Utc>, String)> = quarters
-                    .into_iter()
-                    .filter(|(_, label)| *label != anchor)
-                    .collect();
-                for stretch in stretches(&elsewhere) {
+            // The day's quarter hours inside the range: whole quarter hours, so one stretch.
+            let quarter = |t: DateTime<Utc>| (t - midnight).num_minutes().div_euclid(15);
+            let first = quarter(start).clamp(0, QUARTERS_A_DAY);
+            let last = quarter(end).clamp(0, QUARTERS_A_DAY);
+            let runs = label_runs(midnight, first, last, period, tz);
+            let span = |(a, b): (i64, i64)| {
+                (
+                    midnight + Duration::minutes(15 * a),
+                    midnight + Duration::minutes(15 * b),
+                )
+            };
+            if first == 0 && last == QUARTERS_A_DAY {
+                let anchor = most_common_run(&runs);
+                for (a, b, label) in runs.into_iter().filter(|(_, _, l)| *l != anchor) {
+                    let (from, to) = span((a, b));
+                    let stretch = Move {
+                        from: quarter_bucket(from),
+                        to: quarter_bucket(to),
+                        period: label,
+                        sign: 1,
+                    };
                     plan.moves.push(Move {
                         period: anchor.clone(),
                         sign: -1,
@@ -90,7 +169,15 @@ impl PeriodPlan {
                 }
                 plan.days.push((day_bucket(day), anchor));
             } else {
-                plan.moves.extend(stretches(&quarters));
+                plan.moves.extend(runs.into_iter().map(|(a, b, label)| {
+                    let (from, to) = span((a, b));
+                    Move {
+                        from: quarter_bucket(from),
+                        to: quarter_bucket(to),
+                        period: label,
+                        sign: 1,
+                    }
+                }));
             }
             if plan.moves.len() > MAX_PLAN_MOVES {
                 return None;
@@ -130,21 +217,4 @@ pub struct SharedStretches<'a> {
     pub stretches: Vec<(&'a str, &'a str)>,
     /// Each move: the index of its stretch, its period and its sign.
     pub links: Vec<(usize, &'a str, i64)>,
-}
-
-/// The label that occurs most often; the earliest of equals.
-pub(super) fn most_common<'a>(labels: impl Iterator<Item = &'a str>) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for label in labels {
-        match counts.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((label, 1)),
-        }
-    }
-    let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
-    counts
-        .into_iter()
-        .find(|(_, n)| *n == best)
-        .map(|(label, _)| label.to_string())
-        .unwrap_or_default()
 }

@@ -51,8 +51,18 @@ pub(crate) fn next_month(day: NaiveDate) -> NaiveDate {
         .unwrap_or(first)
 }
 
+/// The last instant a report reads: the end of 9999-12-31 UTC, the last a stored timestamp
+/// (four-digit years) holds. A bound after it (`to=9999-12-31`, whose next midnight is in year
+/// 10000) stops there, as `GET /api/usage`'s do.
+pub fn last_instant() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
+        .unwrap_or_default()
+        .and_utc()
+}
+
 /// Reads `preset` or `from`/`to` (dates in `tz`, `to` inclusive; or RFC 3339 instants, `to`
-/// exclusive). Presets: `today`, `yesterday`, `week` (the last 7 days with today), `month`
+/// exclusive; either one no later than [`last_instant`]). Presets: `today`, `yesterday`, `week` (the last 7 days with today), `month`
 /// (this calendar month), `last_month`, `all`.
 pub fn parse_range(
     query: &QueryPairs,
@@ -90,8 +100,13 @@ pub fn parse_range(
         }
     };
     let (from, to) = if from_text.is_some() || to_text.is_some() {
-        let from = from_text.and_then(|t| day_bound(t, false, &mut p, "from"));
-        let to = to_text.and_then(|t| day_bound(t, true, &mut p, "to"));
+        let last = last_instant();
+        let from = from_text
+            .and_then(|t| day_bound(t, false, &mut p, "from"))
+            .map(|t| t.min(last));
+        let to = to_text
+            .and_then(|t| day_bound(t, true, &mut p, "to"))
+            .map(|t| t.min(last));
         if let (Some(f), Some(t)) = (from, to) {
             if f >= t {
                 p.push("to", "must be after `from`");
@@ -140,8 +155,14 @@ pub(super) fn hour_bucket(t: DateTime<Utc>) -> String {
 }
 
 /// A quarter-hour rollup bucket (`YYYY-MM-DDTHH:MM`): the UTC quarter hour an instant falls in.
+/// The first instant of year 10000, only ever the end of a range that takes in the last
+/// quarter hour of 9999 ([`last_instant`]), is `9999-12-31T24:00`, which sorts after it.
 pub fn quarter_bucket(t: DateTime<Utc>) -> String {
-    floor_quarter(t).format("%Y-%m-%dT%H:%M").to_string()
+    let floor = floor_quarter(t);
+    if floor.year() > 9999 {
+        return "9999-12-31T24:00".to_string();
+    }
+    floor.format("%Y-%m-%dT%H:%M").to_string()
 }
 
 /// The start of the UTC quarter hour an instant falls in.
@@ -186,6 +207,11 @@ impl Range {
             to: Some(self.to.map_or(end, |t| t.min(end))),
             tz: self.tz,
         }
+    }
+
+    /// Whether the range is read by the quarter hour (it does not fall on whole UTC days).
+    pub fn split_by_quarters(&self) -> bool {
+        !self.on_utc_days()
     }
 
     /// Whether the range falls on whole UTC days, so the daily rollups can answer it.

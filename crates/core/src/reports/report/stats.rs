@@ -231,23 +231,40 @@ pub enum ReportOutput {
     Csv(String),
 }
 
+/// A range split by local period and longer than this many days (or open) is first narrowed
+/// to the days that hold data: its [`PeriodPlan`] then follows the data, not the range asked
+/// for (`from=1000-01-01` plans the days with usage, not a million).
+pub const NARROW_AFTER_DAYS: i64 = 366;
+
 /// The rollup rows of a report, and the query that read them.
 pub async fn read_report(
     store: &impl ReportStore,
     q: &UsageReportQuery,
 ) -> Result<(RollupQuery, Vec<RollupRow>), CoreError> {
-    let mut rollup_query = q.rollup_query();
-    // An open range split by local period: its plan needs bounds, and the days that hold
-    // data are the ones that matter (one indexed read of the daily rollups' ends).
-    if q.period.is_some()
-        && rollup_query.quarters
-        && rollup_query.periods.is_none()
-        && (q.range.from.is_none() || q.range.to.is_none())
-    {
-        if let Some((first, last)) = store.rollup_days().await? {
-            rollup_query = q.rollup_query_over(q.range.within_days(first, last));
+    let range = q.range;
+    // A range split by local period in a zone other than UTC is read through a plan of its
+    // days, which needs bounds: an open or long range is narrowed first to the days that hold
+    // data (one indexed read of the daily rollups' ends).
+    let long = match (range.from, range.to) {
+        (Some(from), Some(to)) => (to - from).num_days() > NARROW_AFTER_DAYS,
+        _ => true,
+    };
+    let rollup_query = if q.period.is_some() && range.split_by_quarters() && long {
+        match store.rollup_days().await? {
+            Some((first, last)) => q.rollup_query_over(range.within_days(first, last)),
+            // No usage at all: a bounded range has nothing to plan and nothing to read (an
+            // open one plans nothing, its bounds unknown).
+            None => match range.from.zip(range.to) {
+                Some((from, _)) => q.rollup_query_over(Range {
+                    to: Some(from),
+                    ..range
+                }),
+                None => q.rollup_query(),
+            },
         }
-    }
+    } else {
+        q.rollup_query()
+    };
     let rows = store.rollups(&rollup_query).await?;
     Ok((rollup_query, rows))
 }

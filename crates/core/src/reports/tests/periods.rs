@@ -384,3 +384,264 @@ fn an_event_just_before_local_midnight_in_india_or_nepal_counts_in_its_own_day_a
         }
     }
 }
+
+/// The plan as it was first made, one lookup per quarter hour: each quarter hour of a whole
+/// UTC day labelled on its own, the day given to the label holding most of them (the earliest
+/// of equals), and the stretches labelled otherwise moved.
+fn plan_by_every_quarter_hour(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    period: Period,
+    zone: Tz,
+) -> PeriodPlan {
+    let label = |q: DateTime<Utc>| {
+        let day = q.with_timezone(&zone).date_naive();
+        match period {
+            Period::Day => day.format("%Y-%m-%d").to_string(),
+            Period::Week => (day
+                - Duration::days(i64::from(
+                    chrono::Datelike::weekday(&day).num_days_from_monday(),
+                )))
+            .format("%Y-%m-%d")
+            .to_string(),
+            Period::Month => day.format("%Y-%m").to_string(),
+        }
+    };
+    let stretches = |quarters: &[(DateTime<Utc>, String)]| {
+        let mut out: Vec<(DateTime<Utc>, DateTime<Utc>, String)> = Vec::new();
+        for (start, l) in quarters {
+            match out.last_mut() {
+                Some((_, end, last)) if end == start && last == l => {
+                    *end = *start + Duration::minutes(15)
+                }
+                _ => out.push((*start, *start + Duration::minutes(15), l.clone())),
+            }
+        }
+        out.into_iter()
+            .map(|(from, to, period)| Move {
+                from: quarter_bucket(from),
+                to: quarter_bucket(to),
+                period,
+                sign: 1,
+            })
+            .collect::<Vec<_>>()
+    };
+    // Whole quarter hours: `from` rounds down, `to` up.
+    let floor = |t: DateTime<Utc>| {
+        let quarter = 15 * 60 * 1_000_000_000_i64;
+        let nanos = t.timestamp_nanos_opt().unwrap();
+        DateTime::from_timestamp_nanos(nanos - nanos.rem_euclid(quarter))
+    };
+    let start = floor(from);
+    let end = if floor(to) == to {
+        to
+    } else {
+        floor(to) + Duration::minutes(15)
+    };
+    let mut plan = PeriodPlan::default();
+    let mut day = start.date_naive();
+    loop {
+        let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        if midnight >= end {
+            break;
+        }
+        let quarters: Vec<(DateTime<Utc>, String)> = (0..96)
+            .map(|q| midnight + Duration::minutes(15 * q))
+            .filter(|q| *q >= start && *q < end)
+            .map(|q| (q, label(q)))
+            .collect();
+        if quarters.len() == 96 {
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for (_, l) in &quarters {
+                match counts.iter_mut().find(|(c, _)| c == l) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((l.clone(), 1)),
+                }
+            }
+            let best = counts.iter().map(|(_, n)| *n).max().unwrap();
+            let anchor = counts.into_iter().find(|(_, n)| *n == best).unwrap().0;
+            let elsewhere: Vec<_> = quarters.into_iter().filter(|(_, l)| *l != anchor).collect();
+            for stretch in stretches(&elsewhere) {
+                plan.moves.push(Move {
+                    period: anchor.clone(),
+                    sign: -1,
+                    ..stretch.clone()
+                });
+                plan.moves.push(stretch);
+            }
+            plan.days.push((day.format("%Y-%m-%d").to_string(), anchor));
+        } else {
+            plan.moves.extend(stretches(&quarters));
+        }
+        day = day.succ_opt().unwrap();
+    }
+    plan
+}
+
+#[test]
+fn a_plan_that_labels_each_day_by_halving_equals_the_plan_that_labels_every_quarter_hour() {
+    // Zones with summer time, half- and quarter-hour offsets, half-hour summer time, a skipped
+    // day (Apia, 30 December 2011), an offset in seconds (Berlin's local mean time until
+    // April 1893), a change of standard offset (Kathmandu, 1986) and a zone a day from UTC.
+    let cases = [
+        (
+            "Europe/Berlin",
+            utc(1892, 12, 20, 7, 15),
+            utc(1894, 1, 3, 0, 0),
+        ),
+        (
+            "Europe/Berlin",
+            utc(2025, 12, 1, 0, 0),
+            utc(2026, 12, 6, 23, 0),
+        ),
+        (
+            "America/New_York",
+            utc(2025, 10, 28, 10, 30),
+            utc(2026, 11, 5, 17, 45),
+        ),
+        ("Pacific/Apia", utc(2011, 6, 1, 0, 0), utc(2012, 6, 1, 0, 0)),
+        (
+            "Australia/Lord_Howe",
+            utc(2025, 9, 1, 0, 0),
+            utc(2026, 5, 1, 0, 0),
+        ),
+        (
+            "Asia/Kathmandu",
+            utc(1985, 9, 1, 0, 0),
+            utc(1986, 3, 1, 0, 0),
+        ),
+        (
+            "America/St_Johns",
+            utc(2025, 10, 1, 2, 30),
+            utc(2026, 4, 16, 3, 30),
+        ),
+        (
+            "Antarctica/Troll",
+            utc(2025, 3, 1, 0, 0),
+            utc(2025, 11, 1, 0, 0),
+        ),
+        ("Etc/GMT+12", utc(2025, 12, 20, 0, 0), utc(2026, 3, 2, 0, 0)),
+        (
+            "Pacific/Kiritimati",
+            utc(1994, 10, 1, 0, 0),
+            utc(1995, 3, 1, 0, 0),
+        ),
+        ("UTC", utc(2026, 10, 3, 9, 0), utc(2026, 12, 29, 18, 20)),
+    ];
+    for (name, from, to) in cases {
+        let zone = tz(name);
+        for period in [Period::Day, Period::Week, Period::Month] {
+            let got = PeriodPlan::build(from, to, period, zone).unwrap();
+            let want = plan_by_every_quarter_hour(from, to, period, zone);
+            assert_eq!(got, want, "{name} {period:?}");
+        }
+    }
+}
+
+#[test]
+fn a_plan_over_more_than_ten_years_of_days_is_not_made() {
+    let berlin = tz("Europe/Berlin");
+    let century = PeriodPlan::build(
+        utc(1899, 12, 31, 23, 0),
+        utc(2026, 12, 6, 23, 0),
+        Period::Month,
+        berlin,
+    );
+    let decade = PeriodPlan::build(
+        utc(2016, 12, 31, 23, 0),
+        utc(2026, 12, 6, 23, 0),
+        Period::Month,
+        berlin,
+    );
+
+    assert_eq!(century, None);
+    assert_eq!(decade.map(|p| p.days.len()), Some(3626));
+}
+
+/// A report of `pairs` read from `world` at 20 November 2026: the query read and its rows.
+fn read_at_november(world: &World, pairs: &[(&str, &str)]) -> (RollupQuery, Vec<ReportRow>) {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let q = UsageReportQuery::parse(&pairs, utc(2026, 11, 20, 12, 0)).unwrap();
+    let (rollup_query, rows) = block_on(read_report(&world.store, &q)).unwrap();
+    let rows = group_rows(&rows, q.period, &q.dims, q.range.tz);
+    (rollup_query, rows)
+}
+
+#[test]
+fn a_report_by_local_month_over_centuries_plans_only_the_days_that_hold_data() {
+    let world = world_with_two_months();
+    let month = |from: &str| {
+        read_at_november(
+            &world,
+            &[
+                ("group", "month,provider"),
+                ("from", from),
+                ("to", "2026-12-06"),
+                ("tz", "Europe/Berlin"),
+            ],
+        )
+    };
+
+    let (centuries, rows) = month("1900-01-01");
+    let (_, recent) = month("2026-09-01");
+
+    // The events fall on the UTC days from 20 September to 19 November 2026.
+    let plan = centuries.periods.clone().expect("a plan");
+    assert_eq!(plan.days.first().map(|d| d.0.as_str()), Some("2026-09-20"));
+    assert_eq!(plan.days.last().map(|d| d.0.as_str()), Some("2026-11-19"));
+    assert_eq!(plan.days.len(), 61);
+    assert_eq!(centuries.source(), "usage_daily+usage_quarter_hours");
+    assert_eq!(rows, recent);
+    let events: i64 = rows.iter().map(|r| r.sums.measure("events")).sum();
+    assert_eq!(events, 280);
+}
+
+#[test]
+fn a_report_by_local_day_over_decades_without_usage_plans_nothing_and_reads_nothing() {
+    let world = World::new();
+
+    let (query, rows) = read_at_november(
+        &world,
+        &[
+            ("group", "day"),
+            ("from", "1990-01-01"),
+            ("to", "2026-12-06"),
+            ("tz", "Europe/Berlin"),
+        ],
+    );
+
+    assert_eq!(query.periods, Some(PeriodPlan::default()));
+    assert_eq!(rows, Vec::new());
+}
+
+#[test]
+fn a_report_to_the_last_day_of_9999_ends_at_its_last_instant_and_counts_every_event() {
+    let world = world_with_two_months();
+    // The local day ends in year 10000 at UTC and west of it, so the range stops at the last
+    // instant of 9999; east of UTC it ends before.
+    for (zone, end) in [
+        ("UTC", "9999-12-31T23:59:59.999Z"),
+        ("America/New_York", "9999-12-31T23:59:59.999Z"),
+        ("Asia/Tokyo", "9999-12-31T15:00:00.000Z"),
+    ] {
+        let pairs: Vec<(String, String)> = [
+            ("group", "month"),
+            ("from", "2026-01-01"),
+            ("to", "9999-12-31"),
+            ("tz", zone),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let q = UsageReportQuery::parse(&pairs, utc(2026, 11, 20, 12, 0)).unwrap();
+        let (_, rows) = block_on(read_report(&world.store, &q)).unwrap();
+        let rows = group_rows(&rows, q.period, &q.dims, q.range.tz);
+
+        assert_eq!(q.range.describe()["to"], json!(end), "{zone}");
+        let events: i64 = rows.iter().map(|r| r.sums.measure("events")).sum();
+        assert_eq!(events, 280, "{zone}");
+    }
+}
