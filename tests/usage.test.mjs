@@ -461,7 +461,7 @@ test('bad batches are refused with the index and field of each problem and write
   assert.deepEqual([longModel.status, longModel.json.error.details.map((d) => d.field)], [400, ['model']]);
   assert.ok(longModel.text.length < 4000, `${longModel.text.length} bytes`);
   assert.match(longModel.json.error.details[0].message, /… \(500000 characters\)/);
-  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai", headers: { 'content-type': 'application/json' } })).status, 400);
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai",', headers: { 'content-type': 'application/json' } })).status, 400);
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: 'provider=openai', headers: { 'content-type': 'text/plain' } })).status, 415);
   const other = await record({ project_id: 'podcast', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, keys.ads);
   assert.equal(other.status, 403);

@@ -176,8 +176,15 @@ pub fn shorten(text: String) -> String {
     cut(&out, MESSAGE_CHARS).into_owned()
 }
 
-/// `text` up to `max` characters, a longer one cut and marked with its length.
+/// `text` up to `max` characters, a longer one cut and marked with its length; one cut
+/// already (a message passed on and shortened again) is kept as it is.
 fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let cut_before = text
+        .rfind("… (")
+        .filter(|at| text.ends_with(" characters)") && text[..*at].chars().count() <= max);
+    if cut_before.is_some() {
+        return std::borrow::Cow::Borrowed(text);
+    }
     match text.char_indices().nth(max) {
         None => std::borrow::Cow::Borrowed(text),
         Some((end, _)) => std::borrow::Cow::Owned(format!(
@@ -220,6 +227,9 @@ mod tests {
             shorten(format!("`{}`", "é".repeat(300))),
             format!("`{}… (300 characters)`", "é".repeat(256))
         );
+        // Shortening again changes nothing (an error passed on keeps its length).
+        assert_eq!(shorten(e.message.clone()), e.message);
+        assert_eq!(shorten(field.field.clone()), field.field);
         // Any valid id or name (at most 128 characters) is shown whole.
         let id = "x".repeat(128);
         assert_eq!(
