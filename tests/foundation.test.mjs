@@ -268,6 +268,16 @@ test('a method the path does not have is a 405 whose Allow header lists the ones
   }
 });
 
+test('HEAD answers as GET does, with its status and headers and no body, and only where GET is a route', async () => {
+  const get = await w.fetch('/api/admin/projects', { key: ADMIN_KEY });
+  const head = await w.fetch('/api/admin/projects', { method: 'HEAD', key: ADMIN_KEY });
+  assert.deepEqual([head.status, head.text], [200, '']);
+  assert.equal(head.headers.get('content-type'), get.headers.get('content-type'));
+  assert.equal((await w.fetch('/api/admin/projects', { method: 'HEAD' })).status, 401);
+  const quote = await w.fetch('/api/prices/quote', { method: 'HEAD', key: ADMIN_KEY });
+  assert.deepEqual([quote.status, quote.headers.get('allow')], [405, 'POST']);
+});
+
 test('an unknown field is named in the message', async () => {
   const r = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { name: 'x', colour: 'red' } });
   assert.equal(r.status, 400);

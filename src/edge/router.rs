@@ -70,6 +70,12 @@ pub async fn handle(mut request: Request, env: Env, ctx: &Context) -> worker::Re
         }
     }?;
     cors.apply(origin.as_deref(), &mut response)?;
+    if request.inner().method() == "HEAD" {
+        // A HEAD answer is the GET's status and headers without its body.
+        let headers = response.headers().clone();
+        let status = response.status_code();
+        return Ok(Response::empty()?.with_status(status).with_headers(headers));
+    }
     Ok(response)
 }
 

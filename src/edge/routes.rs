@@ -410,11 +410,13 @@ fn percent_decode(segment: &str) -> Option<String> {
 }
 
 /// Finds the route for a method and path.
+/// `HEAD` matches the `GET` route of the path (RFC 9110: its answer is the GET's without the
+/// body, which the router drops).
 pub fn match_route(method: &str, path: &str) -> Result<Matched, RouteMiss> {
     let mut allowed = Vec::new();
     for (index, def) in ROUTES.iter().enumerate() {
         if let Some(params) = match_pattern(def.pattern, path) {
-            if def.method == method {
+            if def.method == method || (method == "HEAD" && def.method == "GET") {
                 return Ok(Matched {
                     def_index: index,
                     params,
@@ -441,6 +443,22 @@ mod tests {
         assert_eq!(m.params, vec!["ads", "key_1"]);
         let m = match_route("GET", "/api/admin/projects/").unwrap();
         assert_eq!(ROUTES[m.def_index].name, RouteName::ListProjects);
+    }
+
+    #[test]
+    fn head_matches_the_get_route_of_a_path_and_no_other() {
+        let m = match_route("HEAD", "/api/usage").unwrap();
+        assert_eq!(ROUTES[m.def_index].method, "GET");
+        assert_eq!(
+            ROUTES[m.def_index].name,
+            match_route("GET", "/api/usage")
+                .map(|m| ROUTES[m.def_index].name)
+                .unwrap()
+        );
+        assert_eq!(
+            match_route("HEAD", "/api/prices/quote"),
+            Err(RouteMiss::MethodNotAllowed(vec!["POST"]))
+        );
     }
 
     #[test]
