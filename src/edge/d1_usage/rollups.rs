@@ -7,7 +7,9 @@
 //! Each value below is the one the trigger reads from the inserted row (`NEW.x`), so the two
 //! ways give the same rollups; `tests/writes.test.mjs` holds them to sums over the stored rows.
 
-use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::core::kernel::error::StoreError;
 use crate::core::reports::report::MEASURES;
@@ -30,31 +32,34 @@ fn summed_columns() -> impl Iterator<Item = &'static str> {
     MEASURES.into_iter().chain(["cost_nanos"])
 }
 
-/// What one event adds to a summed column of its rollup rows, as the trigger of
-/// migrations/0017 reads it from the row; `None` for a name that is not one.
-fn measure(e: &StoredEvent, name: &str) -> Option<i64> {
+/// What one event adds to a summed column of its rollup rows.
+type Measure = fn(&StoredEvent) -> i64;
+
+/// How a summed column is read from an event, as the trigger of migrations/0017 reads it from
+/// the row; `None` for a name that is not one.
+fn measure(name: &str) -> Option<Measure> {
     Some(match name {
-        "events" => 1,
-        "unpriced_events" => i64::from(e.cost_nanos.is_none()),
-        "cache_hits" => i64::from(e.cached),
-        "failed_events" => i64::from(!e.success),
-        "duration_ms" => e.duration_ms.unwrap_or(0),
-        "input_tokens" => e.input_tokens,
-        "output_tokens" => e.output_tokens,
-        "total_tokens" => e.total_tokens,
-        "cached_input_tokens" => e.cached_input_tokens,
-        "cache_write_tokens" => e.cache_write_tokens,
-        "reasoning_tokens" => e.reasoning_tokens,
-        "audio_input_tokens" => e.audio_input_tokens,
-        "audio_output_tokens" => e.audio_output_tokens,
-        "characters" => e.characters,
-        "audio_seconds_micros" => e.audio_seconds_micros,
-        "video_seconds_micros" => e.video_seconds_micros,
-        "images" => e.images,
-        "requests" => e.requests,
-        "tracks" => e.tracks,
-        "credits_micros" => e.credits_micros,
-        "cost_nanos" => e.cost_nanos.unwrap_or(0),
+        "events" => |_| 1,
+        "unpriced_events" => |e| i64::from(e.cost_nanos.is_none()),
+        "cache_hits" => |e| i64::from(e.cached),
+        "failed_events" => |e| i64::from(!e.success),
+        "duration_ms" => |e| e.duration_ms.unwrap_or(0),
+        "input_tokens" => |e| e.input_tokens,
+        "output_tokens" => |e| e.output_tokens,
+        "total_tokens" => |e| e.total_tokens,
+        "cached_input_tokens" => |e| e.cached_input_tokens,
+        "cache_write_tokens" => |e| e.cache_write_tokens,
+        "reasoning_tokens" => |e| e.reasoning_tokens,
+        "audio_input_tokens" => |e| e.audio_input_tokens,
+        "audio_output_tokens" => |e| e.audio_output_tokens,
+        "characters" => |e| e.characters,
+        "audio_seconds_micros" => |e| e.audio_seconds_micros,
+        "video_seconds_micros" => |e| e.video_seconds_micros,
+        "images" => |e| e.images,
+        "requests" => |e| e.requests,
+        "tracks" => |e| e.tracks,
+        "credits_micros" => |e| e.credits_micros,
+        "cost_nanos" => |e| e.cost_nanos.unwrap_or(0),
         _ => return None,
     })
 }
@@ -62,11 +67,12 @@ fn measure(e: &StoredEvent, name: &str) -> Option<i64> {
 /// How many columns [`summed_columns`] names.
 const SUMMED: usize = MEASURES.len() + 1;
 
-/// What one event adds to its rollup rows, in the order of [`summed_columns`].
-fn sums(e: &StoredEvent) -> Option<[i128; SUMMED]> {
-    let mut out = [0; SUMMED];
+/// The readers of the summed columns, in the order of [`summed_columns`], found once per
+/// batch (not once per event and column); `None` when a column has none.
+fn measures() -> Option<[Measure; SUMMED]> {
+    let mut out: [Measure; SUMMED] = [|_| 0; SUMMED];
     for (slot, name) in out.iter_mut().zip(summed_columns()) {
-        *slot = i128::from(measure(e, name)?);
+        *slot = measure(name)?;
     }
     Some(out)
 }
@@ -128,14 +134,17 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     if events.len() < MIN_EVENTS {
         return Ok(None);
     }
-    let mut keys: FxHashMap<(&str, &str), ()> = FxHashMap::default();
+    let Some(measures) = measures() else {
+        return Ok(None);
+    };
+    let mut keys: FxHashSet<(&str, &str)> = FxHashSet::default();
     let mut daily: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
     let mut quarters: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
     let mut parts: FxHashMap<JobPartKey, JobPart> = FxHashMap::default();
     let mut jobs: FxHashMap<(&str, &str), &str> = FxHashMap::default();
     let mut days: Vec<&str> = Vec::new();
     for e in events {
-        if keys.insert((&e.project_id, &e.id), ()).is_some() {
+        if !keys.insert((&e.project_id, &e.id)) {
             return Ok(None);
         }
         let ts = e.request_timestamp.as_str();
@@ -146,9 +155,6 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         if !days.contains(&day) {
             days.push(day);
         }
-        let Some(add) = sums(e) else {
-            return Ok(None);
-        };
         for (table, period) in [(&mut daily, (day, "")), (&mut quarters, q)] {
             let key = (
                 period,
@@ -159,8 +165,8 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
                 e.currency.as_str(),
             );
             let row = table.entry(key).or_insert([0; SUMMED]);
-            for (sum, x) in row.iter_mut().zip(add) {
-                *sum += x;
+            for (sum, measure) in row.iter_mut().zip(&measures) {
+                *sum += i128::from(measure(e));
             }
         }
         if let Some(job) = e.job_id.as_deref() {
@@ -203,8 +209,12 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
             table
                 .into_iter()
                 .map(|(((period, minute), p, pr, m, o, c), sums)| {
-                    let period = format!("{period}{minute}");
-                    (vec![Some(period)], vec![p, pr, m, o, c], sums.to_vec())
+                    let period = Cow::Owned(format!("{period}{minute}"));
+                    let texts = [p, pr, m, o, c].map(Cow::Borrowed);
+                    (
+                        std::iter::once(period).chain(texts).collect(),
+                        sums.to_vec(),
+                    )
                 })
                 .collect(),
         )
@@ -218,8 +228,7 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
                     .into_iter()
                     .map(|((p, j, o, pr, c), part)| {
                         (
-                            vec![],
-                            vec![p, j, o, pr, c, part.last_seen],
+                            [p, j, o, pr, c, part.last_seen].map(Cow::Borrowed).to_vec(),
                             vec![part.calls, part.unpriced, part.cost_nanos],
                         )
                     })
@@ -231,14 +240,14 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         .then(|| {
             rows(
                 jobs.into_iter()
-                    .map(|((p, j), first)| (vec![], vec![p, j, first], vec![]))
+                    .map(|((p, j), first)| ([p, j, first].map(Cow::Borrowed).to_vec(), vec![]))
                     .collect(),
             )
         })
         .transpose()?;
     let days = rows(
         days.into_iter()
-            .map(|d| (vec![], vec![d], vec![]))
+            .map(|d| (vec![Cow::Borrowed(d)], vec![]))
             .collect(),
     )?;
     Ok(Some(BatchRollups {
@@ -250,13 +259,13 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     }))
 }
 
-/// A row of a bound value: owned texts, borrowed texts, then integers.
-type Row<'a> = (Vec<Option<String>>, Vec<&'a str>, Vec<i128>);
+/// A row of a bound value: its texts, then its integers.
+type Row<'a> = (Vec<Cow<'a, str>>, Vec<i128>);
 
 /// Rows as a JSON array of arrays.
 fn rows(rows: Vec<Row>) -> Result<String, StoreError> {
     let mut out = Vec::with_capacity(256);
-    for (owned, texts, numbers) in rows {
+    for (texts, numbers) in rows {
         out.push(if out.is_empty() { b'[' } else { b',' });
         out.push(b'[');
         let mut first = true;
@@ -265,7 +274,7 @@ fn rows(rows: Vec<Row>) -> Result<String, StoreError> {
                 out.push(b',');
             }
         };
-        for text in owned.iter().flatten().map(String::as_str).chain(texts) {
+        for text in &texts {
             comma(&mut out);
             json_text(&mut out, text);
         }
@@ -499,10 +508,14 @@ mod tests {
 
     #[test]
     fn every_measure_of_the_reports_is_summed_and_the_upsert_adds_each_saturating() {
-        let e = full_event();
         for name in summed_columns() {
-            assert!(measure(&e, name).is_some(), "{name}");
+            assert!(measure(name).is_some(), "{name}");
         }
+        let e = full_event();
+        let read: Vec<i64> = measures().unwrap().iter().map(|m| m(&e)).collect();
+        // Each event counts 1, and its cost is the last column.
+        assert_eq!(read[0], 1);
+        assert_eq!(read[SUMMED - 1], e.cost_nanos.unwrap());
         let sql = rollup_sql("usage_daily", "day");
         for column in summed_columns() {
             assert!(
