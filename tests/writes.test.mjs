@@ -239,3 +239,39 @@ test('jobs are counted per UTC day of their first call as they come, move and go
   const after = await stats();
   assert.deepEqual([after.jobs_month, after.jobs_total], [row.jobs_month - 1, row.jobs_total - 1]);
 });
+
+test("a job's first call moved later and a part's last call moved earlier, as a replay moves them, narrow the job's span and move its day", async () => {
+  const [early, late] = [daysAgo(18), daysAgo(17)];
+  const at = (day, time) => `${day}T${time}:00.000Z`;
+  const first = call({ job_id: 'span-move', timestamp: at(early, '10:00') });
+  const middle = call({ job_id: 'span-move', timestamp: at(late, '09:00') });
+  const last = call({ job_id: 'span-move', timestamp: at(late, '12:00') });
+  for (const e of [first, middle, last]) await record(e);
+  // Another job's call in between, which the new first call must not be taken from.
+  await record(call({ job_id: 'span-other', timestamp: at(late, '08:30') }));
+  const days = async () => {
+    const r = await w.db.prepare("SELECT day, jobs FROM job_days WHERE project_id = 'wr' AND day IN (?1, ?2) ORDER BY day").bind(early, late).all();
+    return Object.fromEntries(r.results.map((d) => [d.day, d.jobs]));
+  };
+  const span = async () => {
+    const r = await w.fetch('/api/admin/usage/jobs?preset=all&project_id=wr&job_id=span-move', { key: ADMIN_KEY });
+    assert.equal(r.status, 200, r.text);
+    const job = r.json.jobs.find((j) => j.job_id === 'span-move');
+    return [job.calls, job.first_seen, job.last_seen].map((v, i) => (i ? new Date(Date.parse(v)).toISOString() : v));
+  };
+  assert.deepEqual(await span(), [3, at(early, '10:00'), at(late, '12:00')]);
+  const before = await days();
+  const move = (e, timestamp) => w.db.prepare("UPDATE api_usage SET request_timestamp = ?1 WHERE project_id = 'wr' AND id = ?2").bind(timestamp, e.id).run();
+  // The first call moves past the second: the job now starts at the second, on the later day.
+  await move(first, at(late, '10:30'));
+  assert.deepEqual(await span(), [3, at(late, '09:00'), at(late, '12:00')]);
+  assert.deepEqual(await days(), { ...before, [early]: (before[early] ?? 0) - 1, [late]: (before[late] ?? 0) + 1 });
+  // The last call moves before every other: the job's last call is now the one moved before.
+  await move(last, at(late, '08:00'));
+  assert.deepEqual(await span(), [3, at(late, '08:00'), at(late, '10:30')]);
+  // Moving back restores the span it had.
+  await move(last, at(late, '12:00'));
+  await move(first, at(early, '10:00'));
+  assert.deepEqual(await span(), [3, at(early, '10:00'), at(late, '12:00')]);
+  assert.deepEqual(await days(), before);
+});

@@ -18,11 +18,27 @@ use crate::core::pricing::store::PriceStore;
 
 pub struct D1Store {
     db: D1Database,
+    /// Milliseconds spent waiting on the usage writes' transactions (`write_events`): what a
+    /// queue consumer's batch holds the database for, which `bench/queue.mjs` reads.
+    write_ms: std::cell::Cell<u64>,
 }
 
 impl D1Store {
     pub fn new(db: D1Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            write_ms: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Milliseconds this store has spent in usage-write transactions so far.
+    pub fn write_ms(&self) -> u64 {
+        self.write_ms.get()
+    }
+
+    /// Counts the time of one usage-write transaction.
+    pub(crate) fn add_write_ms(&self, ms: u64) {
+        self.write_ms.set(self.write_ms.get().saturating_add(ms));
     }
 
     pub fn db(&self) -> &D1Database {

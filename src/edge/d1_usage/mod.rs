@@ -415,7 +415,10 @@ impl D1Store {
                 .map_err(|e| StoreError::Corrupt(format!("reservations: {e}")))?;
             statements.extend(super::d1_guard::settle_statements(self.db(), &settles)?);
         }
-        let results = match self.db().batch(statements).await {
+        let started = worker::Date::now().as_millis();
+        let results = self.db().batch(statements).await;
+        self.add_write_ms(worker::Date::now().as_millis().saturating_sub(started));
+        let results = match results {
             Ok(results) => results,
             Err(e) if e.to_string().contains(REUSED) => {
                 return Err(self.reused_keys(&chunks, &names(&columns)).await?);
