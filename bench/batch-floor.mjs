@@ -8,7 +8,9 @@
 // asserts.
 //
 //   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 by default;
-//   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker)
+//   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker; BENCH_BEFORE=<a checkout of
+//   another commit, set up and built> adds that build's worker as a fourth contender, for a
+//   before/after in the same run)
 import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
@@ -50,11 +52,20 @@ const median = (xs) => {
 
 const ours = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, vars: JSON.parse(process.env.BENCH_VARS ?? '{}') });
 const floor = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, config: join(ROOT, 'bench', 'floor', 'wrangler.toml') });
+const BEFORE = process.env.BENCH_BEFORE;
+const before = BEFORE
+  ? await startWranglerDev({ adminKey: ADMIN, ...DETACHED, vars: JSON.parse(process.env.BENCH_VARS ?? '{}'), config: join(BEFORE, 'wrangler.toml') })
+  : null;
 try {
   const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   await fetch(`${ours.base}/api/admin/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ id: 'p0', name: 'Bench' }) });
   const key = (await (await fetch(`${ours.base}/api/admin/projects/p0/keys`, { method: 'POST', headers: auth })).json()).key;
   await fetch(`${floor.base}/setup`, { method: 'POST' });
+  let beforeKey;
+  if (before) {
+    await fetch(`${before.base}/api/admin/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ id: 'p0', name: 'Bench' }) });
+    beforeKey = (await (await fetch(`${before.base}/api/admin/projects/p0/keys`, { method: 'POST', headers: auth })).json()).key;
+  }
   const sends = {
     worker: postClient(ours.base, { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, CONCURRENCY, '/api/usage'),
     floor: postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch'),
@@ -62,9 +73,10 @@ try {
     // the check, and one upsert per rollup row, job part, job and day (bench/floor).
     'floor, batch rollups': postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch?rollups=batch'),
   };
+  if (before) sends['worker (before)'] = postClient(before.base, { authorization: `Bearer ${beforeKey}`, 'content-type': 'application/json' }, CONCURRENCY, '/api/usage');
   // Warm up both isolates and SQLite caches.
   for (const send of Object.values(sends)) await round(send);
-  const results = { worker: [], floor: [], 'floor, batch rollups': [] };
+  const results = Object.fromEntries(Object.keys(sends).map((who) => [who, []]));
   const rows = [];
   for (let r = 0; r < ROUNDS; r += 1) {
     // The order turns each round, so that each goes first, second and last alike.
@@ -86,7 +98,14 @@ try {
     `median of the per-round ratios worker/floor ${median(pairs).toFixed(3)} (range ${Math.min(...pairs).toFixed(3)} to ${Math.max(...pairs).toFixed(3)}).`);
   console.log(`Floor with the worker's batch rollups: median ${median(results['floor, batch rollups']).toFixed(0)} events/s; ` +
     `worker / it ${median(same).toFixed(3)} (range ${Math.min(...same).toFixed(3)} to ${Math.max(...same).toFixed(3)}).`);
+  if (before) {
+    const gain = results.worker.map((w, i) => w / results['worker (before)'][i]);
+    const old = results['worker (before)'].map((b, i) => b / results['floor, batch rollups'][i]);
+    console.log(`Worker before (${BEFORE}): median ${median(results['worker (before)']).toFixed(0)} events/s; worker / before ${median(gain).toFixed(3)} ` +
+      `(range ${Math.min(...gain).toFixed(3)} to ${Math.max(...gain).toFixed(3)}); before / the floor with batch rollups ${median(old).toFixed(3)}.`);
+  }
 } finally {
   await ours.stop();
   await floor.stop();
+  await before?.stop();
 }

@@ -56,7 +56,7 @@ async function round(mode) {
     config,
     vars: { INGEST_MODE: mode, INGEST_ALERTS: 'off' },
     env: { VSCODE_INSPECTOR_OPTIONS: '{}' },
-    args: ['--log-level', 'info'],
+    args: ['--log-level', 'log'], // `log`: the consumer's console.log line too
   });
   try {
     const admin = client(dev.base, ADMIN);

@@ -51,8 +51,9 @@ export default {
 };
 
 // `POST /batch?rollups=batch`: the writes the worker makes for a batch since migration 0025,
-// the rows marked `rolled_up` (the insert triggers skip them), the check that every row was
-// inserted, and one upsert per rollup row, job part, job and day with the batch's sums.
+// the raw object's acknowledgement, the rows marked `rolled_up` (the insert triggers skip
+// them), the check that every row was inserted, and one upsert per rollup row, job part, job
+// and day with the batch's sums: every row the worker writes, in the same statements.
 const SUMS = ['events', 'unpriced_events', 'cost_nanos', 'cache_hits', 'failed_events', 'duration_ms', 'input_tokens',
   'output_tokens', 'total_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens',
   'audio_output_tokens', 'characters', 'audio_seconds_micros', 'video_seconds_micros', 'images', 'requests', 'tracks',
@@ -77,6 +78,8 @@ const DAYS = `INSERT INTO summary_dirty_days (day) SELECT value ->> 0 FROM json_
   ON CONFLICT (day) DO UPDATE SET state = 1 WHERE state <> 1`;
 const ROLLED_UP_INSERT = BATCH_INSERT.replace('job_id) SELECT', 'job_id, rolled_up) SELECT').replace(/row ->> 16(\s+)FROM/, 'row ->> 16, 1$1FROM');
 const CHECK = 'INSERT INTO batch_rollup_check (inserted, expected) VALUES (changes(), ?1)';
+// The raw object's acknowledgement, as the worker writes it for a batch whose rows are all new.
+const ACK = 'INSERT OR IGNORE INTO raw_log_acks (key, duplicates) VALUES (?1, NULL)';
 const quarterOf = (ts) => {
   const m = ts.slice(14, 16);
   return ts.slice(0, 14) + (m < '15' ? '00' : m < '30' ? '15' : m < '45' ? '30' : '45');
@@ -132,10 +135,12 @@ async function batch(request, env, batchRollups) {
     answers.push({ id: e.id, cost: '0.000123', currency: 'USD', duplicate: false });
   }
   const day = new Date().toISOString().slice(0, 10);
-  await env.USAGE_BUCKET.put(`usage-logs/raw/${day}/${crypto.randomUUID()}.ndjson`, `${lines.join('\n')}\n`);
+  const key = `usage-logs/raw/${day}/${crypto.randomUUID()}.ndjson`;
+  await env.USAGE_BUCKET.put(key, `${lines.join('\n')}\n`);
   if (batchRollups) {
     const r = rollupsOf(rows);
     const statements = [
+      env.DB.prepare(ACK).bind(key),
       env.DB.prepare(ROLLED_UP_INSERT).bind(JSON.stringify(rows)),
       env.DB.prepare(CHECK).bind(rows.length),
       env.DB.prepare(DAILY).bind(r.daily),

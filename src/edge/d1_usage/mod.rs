@@ -114,6 +114,11 @@ const ACK_SQL: &str = "INSERT OR IGNORE INTO raw_log_acks (key, duplicates) VALU
       FROM json_each(?2) AS k JOIN api_usage AS u \
       ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1))";
 
+/// The acknowledgement of a batch that writes its own rollups: it commits only if every row
+/// was new (`batch_rollup_check`), so none of its events was stored before.
+const ACK_ALL_NEW_SQL: &str =
+    "INSERT OR IGNORE INTO raw_log_acks (key, duplicates) VALUES (?1, NULL)";
+
 /// The acknowledgements of the raw objects ?1 (a JSON array of keys), and the row of the
 /// empty key, whose `duplicates` holds the stamp acknowledgements start from.
 const ACKNOWLEDGED_SQL: &str = "SELECT key, duplicates FROM raw_log_acks \
@@ -339,9 +344,12 @@ impl D1Store {
         let existing_sql = existing_sql();
         let chunks = chunks_of(events, &columns)?;
         // Answering the duplicates from a lookup instead of `RETURNING` every inserted key
-        // keeps the answer as small as the duplicates.
+        // keeps the answer as small as the duplicates. A batch writing its own rollups commits
+        // only if every row was new (its check aborts it otherwise, and it is written again
+        // the per-row way), so it looks nothing up: had a key been stored, it would not commit.
+        let lookups = if rollups.is_some() { 0 } else { chunks.len() };
         let mut statements = Vec::with_capacity(chunks.len() * 3 + 6);
-        for chunk in &chunks {
+        for chunk in &chunks[..lookups] {
             statements.push(
                 self.db()
                     .prepare(&existing_sql)
@@ -352,18 +360,18 @@ impl D1Store {
         if let Some(ack) = ack {
             // The raw object's acknowledgement, in the same transaction as its events and
             // before them, so that it names the events stored before (migrations/0022).
-            let keys: Vec<[&str; 2]> = events
-                .iter()
-                .map(|e| [e.project_id.as_str(), e.id.as_str()])
-                .collect();
-            let keys = serde_json::to_string(&keys)
-                .map_err(|e| StoreError::Corrupt(format!("acknowledgement: {e}")))?;
-            statements.push(
-                self.db()
-                    .prepare(ACK_SQL)
-                    .bind(&[text(ack), text(&keys)])
-                    .map_err(store_error)?,
-            );
+            let statement = if rollups.is_some() {
+                self.db().prepare(ACK_ALL_NEW_SQL).bind(&[text(ack)])
+            } else {
+                let keys: Vec<[&str; 2]> = events
+                    .iter()
+                    .map(|e| [e.project_id.as_str(), e.id.as_str()])
+                    .collect();
+                let keys = serde_json::to_string(&keys)
+                    .map_err(|e| StoreError::Corrupt(format!("acknowledgement: {e}")))?;
+                self.db().prepare(ACK_SQL).bind(&[text(ack), text(&keys)])
+            };
+            statements.push(statement.map_err(store_error)?);
         }
         for chunk in &chunks {
             statements.push(
@@ -431,7 +439,7 @@ impl D1Store {
             Err(e) => return Err(StoreError::Unavailable(e.to_string())),
         };
         let mut found: Vec<(EventKey, Option<StoredPrice>)> = Vec::new();
-        for result in results.iter().take(chunks.len()) {
+        for result in results.iter().take(lookups) {
             for row in result.results::<ExistingRow>().map_err(store_error)? {
                 found.push(row.into_found()?);
             }
