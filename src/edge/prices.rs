@@ -127,7 +127,9 @@ pub async fn quote_price(
         max_age_days: 36_500,
         pruned_before: None,
     };
-    let mut event = input.validate("", &rules).map_err(CoreError::Validation)?;
+    let mut event = input
+        .validate(crate::core::usage::event::EventName::Alone, &rules)
+        .map_err(CoreError::Validation)?;
     event.project_id = principal.scope_to(event.project_id.as_ref())?;
     let custom = Catalog::new(
         store

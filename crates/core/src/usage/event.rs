@@ -164,6 +164,24 @@ fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
     Ok(micros)
 }
 
+/// How an event is named in its errors: alone (`model`) or as an element of a batch
+/// (`events[3].model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventName {
+    Alone,
+    At(usize),
+}
+
+impl EventName {
+    /// The name of the event's field `f` in an error.
+    pub fn field(self, f: &str) -> String {
+        match self {
+            EventName::Alone => f.to_string(),
+            EventName::At(i) => format!("events[{i}].{f}"),
+        }
+    }
+}
+
 impl EventInput {
     /// Whether the event gives any usage: a quantity, a token total, a cost, or a cache hit.
     pub fn reports_usage(&self) -> bool {
@@ -195,19 +213,14 @@ impl EventInput {
             || self.cached == Some(true)
     }
 
-    /// Validates the event; `prefix` names it in errors (`events[3]`).
+    /// Validates the event; `name` names it in errors (`events[3]`), written out only for a
+    /// problem.
     pub fn validate(
         &self,
-        prefix: &str,
+        name: EventName,
         rules: &EventRules,
     ) -> Result<UsageEvent, Vec<FieldError>> {
-        let at = |f: &str| {
-            if prefix.is_empty() {
-                f.to_string()
-            } else {
-                format!("{prefix}.{f}")
-            }
-        };
+        let at = |f: &str| name.field(f);
         // A field's name is written out only for a problem (most events have none): checks
         // name no field, and a problem found gets its name here.
         let named = |f: &'static str| move |e: FieldError| FieldError::new(at(f), e.message);

@@ -328,10 +328,17 @@ impl StoredEvent {
         self.price_id = computed.map(|q| {
             let entry = &q.entry;
             if entry.origin == "builtin" {
-                format!(
-                    "builtin:{}/{}@{}",
-                    entry.provider, entry.model, entry.effective_from
-                )
+                // `builtin:<provider>/<model>@<date>`, for every priced event: without `format!`.
+                let mut id = String::with_capacity(20 + entry.provider.len() + entry.model.len());
+                id.push_str("builtin:");
+                id.push_str(&entry.provider);
+                id.push('/');
+                id.push_str(&entry.model);
+                id.push('@');
+                if !crate::kernel::clock::push_date(&mut id, entry.effective_from) {
+                    id.push_str(&entry.effective_from.to_string());
+                }
+                id
             } else {
                 entry.origin.clone()
             }

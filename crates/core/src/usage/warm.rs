@@ -27,7 +27,9 @@ pub fn warm_up(now: DateTime<Utc>) -> Option<Vec<u8>> {
         max_age_days: 1,
         pruned_before: None,
     };
-    let event = input.validate("events[0]", &rules).ok()?;
+    let event = input
+        .validate(crate::usage::event::EventName::At(0), &rules)
+        .ok()?;
     let custom = Catalog::new(Vec::new());
     let book = PriceBook {
         builtin: builtin(),

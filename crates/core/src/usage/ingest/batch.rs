@@ -39,14 +39,10 @@ impl Misshapen {
 
     /// Every problem of the event: those of its fields at fault, then those validation finds
     /// in the rest (one per field; none for a field already named).
-    pub fn all_problems(&self, prefix: &str, rules: &EventRules) -> Vec<FieldError> {
+    pub fn all_problems(&self, name: EventName, rules: &EventRules) -> Vec<FieldError> {
         let mut problems = self.problems.clone();
-        if let Some(Err(more)) = self.rest.as_ref().map(|rest| rest.validate(prefix, rules)) {
-            let usage = if prefix.is_empty() {
-                "usage".to_string()
-            } else {
-                format!("{prefix}.usage")
-            };
+        if let Some(Err(more)) = self.rest.as_ref().map(|rest| rest.validate(name, rules)) {
+            let usage = name.field("usage");
             let index = problems.first().and_then(|p| p.index);
             for problem in more {
                 let named = problems.iter().any(|p| p.field == problem.field);

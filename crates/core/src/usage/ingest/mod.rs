@@ -34,7 +34,7 @@ use crate::pricing::catalog::{builtin, Catalog, PriceBook};
 use crate::pricing::prices::lookups_for;
 use crate::pricing::store::PriceStore;
 use crate::pricing::Unpriced;
-use crate::usage::event::{EventInput, EventRules, UsageEvent, DEFAULT_MODEL};
+use crate::usage::event::{EventInput, EventName, EventRules, UsageEvent, DEFAULT_MODEL};
 use crate::usage::price::price_event;
 use crate::usage::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use crate::usage::reprice::REPRICE_PREFIX;
@@ -202,11 +202,11 @@ pub async fn prepare(
     batch: &Batch,
     rules: &EventRules,
 ) -> Result<Vec<StoredEvent>, CoreError> {
-    let prefix = |i: usize| {
+    let name = |i: usize| {
         if batch.enveloped {
-            format!("events[{i}]")
+            EventName::At(i)
         } else {
-            String::new()
+            EventName::Alone
         }
     };
     let field = |i: usize, name: &str| event_field(i, batch.enveloped, name);
@@ -223,11 +223,11 @@ pub async fn prepare(
         let input = match input {
             Ok(input) => input,
             Err(misshapen) => {
-                problems.extend(misshapen.all_problems(&prefix(i), rules));
+                problems.extend(misshapen.all_problems(name(i), rules));
                 continue;
             }
         };
-        match input.validate(&prefix(i), rules) {
+        match input.validate(name(i), rules) {
             Ok(event) => valid.push((i, event)),
             Err(errors) => problems.extend(errors.into_iter().map(|e| e.at_index(i))),
         }
