@@ -9,8 +9,8 @@
 //
 //   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 by default;
 //   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker; BENCH_BEFORE=<a checkout of
-//   another commit, set up and built> adds that build's worker as a fourth contender, for a
-//   before/after in the same run)
+//   another commit, with node_modules and .tools> adds that commit's worker, built there by
+//   wrangler, as a fourth contender, for a before/after in the same run)
 import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
@@ -54,7 +54,7 @@ const ours = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, vars: JSON.p
 const floor = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, config: join(ROOT, 'bench', 'floor', 'wrangler.toml') });
 const BEFORE = process.env.BENCH_BEFORE;
 const before = BEFORE
-  ? await startWranglerDev({ adminKey: ADMIN, ...DETACHED, vars: JSON.parse(process.env.BENCH_VARS ?? '{}'), config: join(BEFORE, 'wrangler.toml') })
+  ? await startWranglerDev({ adminKey: ADMIN, ...DETACHED, vars: JSON.parse(process.env.BENCH_VARS ?? '{}'), config: join(BEFORE, 'wrangler.toml'), cwd: BEFORE })
   : null;
 try {
   const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };

@@ -275,3 +275,25 @@ test("a job's first call moved later and a part's last call moved earlier, as a 
   assert.deepEqual(await span(), [3, at(early, '10:00'), at(late, '12:00')]);
   assert.deepEqual(await days(), before);
 });
+
+test("a job part's last call re-priced into another currency leaves its old part ending at the call before it, and a move then narrows the job", async () => {
+  const day = daysAgo(19);
+  const at = (time) => `${day}T${time}:00.000Z`;
+  const first = call({ job_id: 'span-reprice', timestamp: at('10:00') });
+  const second = call({ job_id: 'span-reprice', timestamp: at('11:00') });
+  for (const e of [first, second]) await record(e);
+  const iso = (t) => new Date(Date.parse(t)).toISOString();
+  const parts = async () => (await w.db.prepare("SELECT currency, calls, last_seen FROM usage_jobs WHERE project_id = 'wr' AND job_id = 'span-reprice' ORDER BY currency").all())
+    .results.map((p) => [p.currency, p.calls, iso(p.last_seen)]);
+  assert.deepEqual(await parts(), [['USD', 2, at('11:00')]]);
+  // The second call re-priced in euros (as a custom EUR price re-pricing it would).
+  await w.db.prepare("UPDATE api_usage SET currency = 'EUR', computed_currency = 'EUR' WHERE project_id = 'wr' AND id = ?1").bind(second.id).run();
+  assert.deepEqual(await parts(), [['EUR', 1, at('11:00')], ['USD', 1, at('10:00')]]);
+  // A replay then moves it before the first: the job runs from 09:00 to 10:00.
+  await w.db.prepare("UPDATE api_usage SET request_timestamp = ?1 WHERE project_id = 'wr' AND id = ?2").bind(at('09:00'), second.id).run();
+  assert.deepEqual(await parts(), [['EUR', 1, at('09:00')], ['USD', 1, at('10:00')]]);
+  const r = await w.fetch('/api/admin/usage/jobs?preset=all&project_id=wr&job_id=span-reprice', { key: ADMIN_KEY });
+  assert.equal(r.status, 200, r.text);
+  const job = r.json.jobs.find((j) => j.job_id === 'span-reprice');
+  assert.deepEqual([job.calls, iso(job.first_seen), iso(job.last_seen)], [2, at('09:00'), at('10:00')]);
+});

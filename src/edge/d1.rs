@@ -19,7 +19,8 @@ use crate::core::pricing::store::PriceStore;
 pub struct D1Store {
     db: D1Database,
     /// Milliseconds spent waiting on the usage writes' transactions (`write_events`): what a
-    /// queue consumer's batch holds the database for, which `bench/queue.mjs` reads.
+    /// queue consumer's batch holds the database for, with the round trip and any wait
+    /// behind another writer (so at most that), which `bench/queue.mjs` reads.
     write_ms: std::cell::Cell<u64>,
 }
 

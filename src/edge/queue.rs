@@ -76,10 +76,11 @@ pub async fn consume(batch: MessageBatch<String>, env: &Env, ctx: &Context) {
         Ok((state, delivered, took, d1)) => {
             batch.ack_all();
             let events: usize = delivered.reports.iter().map(|r| r.accepted).sum();
-            // The time of the batch's writes (R2 and D1), and of its D1 transactions alone:
-            // the database runs one at a time, so the second bounds what one database takes
-            // (consumers run side by side, their R2 puts and CPU too). `bench/queue.mjs` reads
-            // this line.
+            // The time of the batch's writes (R2 and D1), and the wall time of its D1
+            // transactions alone: the database runs one at a time while consumers run side by
+            // side (their R2 puts and CPU too), so the second bounds what one database takes.
+            // It holds the round trip and any wait behind another consumer's transaction too,
+            // so a capacity read from it is on the low side. `bench/queue.mjs` reads this line.
             worker::console_log!(
                 "usage queue: stored {events} events of {} messages in {took} ms (D1 {d1} ms)",
                 messages.len()

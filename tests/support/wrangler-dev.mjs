@@ -30,9 +30,10 @@ function freePort() {
  * `prepare(stateDir)`, when given, runs after the migrations and before the worker starts
  * (benchmarks use it to bulk-load the local D1 file). `args` are more `wrangler dev`
  * arguments and `env` more environment variables for it. `config` is another wrangler.toml
- * than the project's (the ingestion benchmark's runtime floor).
+ * than the project's (the ingestion benchmark's runtime floor). `cwd` is the checkout wrangler
+ * runs in, where its `[build]` command builds (another checkout's worker, for a before/after).
  */
-export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [], env: moreEnv = {}, config, stateDir, migrate = true }) {
+export async function startWranglerDev({ adminKey, vars = {}, prepare, args: extra = [], env: moreEnv = {}, config, stateDir, migrate = true, cwd = ROOT }) {
   // `stateDir`, when given, is kept after `stop()` (a benchmark's loaded database reused by
   // the next run); `migrate: false` skips the migrations of a state already migrated.
   const state = stateDir ?? mkdtempSync(join(tmpdir(), 'ai-spend-dev-'));
@@ -40,7 +41,7 @@ export async function startWranglerDev({ adminKey, vars = {}, prepare, args: ext
   const configArgs = config ? ['--config', config] : [];
   if (migrate) {
     execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state, ...configArgs], {
-      cwd: ROOT,
+      cwd,
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -51,7 +52,7 @@ export async function startWranglerDev({ adminKey, vars = {}, prepare, args: ext
     '--var', `ADMIN_API_KEY:${adminKey}`];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   args.push(...extra);
-  const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(WRANGLER, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });

@@ -2,7 +2,8 @@
 //! NOTHING` over `json_each` of the whole batch (one bound value instead of D1's 100-parameter
 //! limit), with the rollups kept by the triggers of `migrations/0003_usage.sql` in the same
 //! transaction. A lookup of the batch's keys, first in the same transaction, tells which
-//! events were already stored.
+//! events were already stored; a batch that writes its own rollups (`rollups.rs`) needs none,
+//! as it commits only when every row is new.
 //!
 //! - `rows.rs`: how a row travels (a positional JSON array of the columns the batch uses) and
 //!   the batch's chunks below D1's limit per bound value;
@@ -328,8 +329,8 @@ fn outcomes(
 }
 
 impl D1Store {
-    /// One transaction: the lookups of stored keys first, the acknowledgement, then every chunk
-    /// with its rollups, or nothing. With `rollups`, the rows are marked rolled up and the
+    /// One transaction: the lookups of stored keys first (not with `rollups`), the
+    /// acknowledgement, then every chunk with its rollups, or nothing. With `rollups`, the rows are marked rolled up and the
     /// batch's sums follow them, each chunk checked to have inserted all its rows: `None` when
     /// one did not (something was stored already), and nothing was written.
     async fn write_events(
