@@ -330,9 +330,10 @@ fn outcomes(
 
 impl D1Store {
     /// One transaction: the lookups of stored keys first (not with `rollups`), the
-    /// acknowledgement, then every chunk with its rollups, or nothing. With `rollups`, the rows are marked rolled up and the
-    /// batch's sums follow them, each chunk checked to have inserted all its rows: `None` when
-    /// one did not (something was stored already), and nothing was written.
+    /// acknowledgement, then every chunk with its rollups, or nothing. With `rollups`, the
+    /// rows are marked rolled up and the batch's sums follow them, each chunk checked to have
+    /// inserted all its rows: `None` when one did not (something was stored already), and
+    /// nothing was written.
     async fn write_events(
         &self,
         events: &[StoredEvent],
@@ -342,13 +343,13 @@ impl D1Store {
     ) -> Result<Option<Vec<Inserted>>, StoreError> {
         let columns = used_columns(events);
         let sql = insert_sql(&names(&columns), mode, rollups.is_some());
-        let existing_sql = existing_sql();
         let chunks = chunks_of(events, &columns)?;
         // Answering the duplicates from a lookup instead of `RETURNING` every inserted key
         // keeps the answer as small as the duplicates. A batch writing its own rollups commits
         // only if every row was new (its check aborts it otherwise, and it is written again
         // the per-row way), so it looks nothing up: had a key been stored, it would not commit.
         let lookups = if rollups.is_some() { 0 } else { chunks.len() };
+        let existing_sql = existing_sql();
         let mut statements = Vec::with_capacity(chunks.len() * 3 + 6);
         for chunk in &chunks[..lookups] {
             statements.push(

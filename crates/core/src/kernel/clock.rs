@@ -156,13 +156,8 @@ mod tests {
         for instant in instants {
             assert_eq!(format_timestamp(instant), chrono_form(instant));
         }
-        assert_eq!(
-            format_timestamp(instants_example()),
-            "2026-11-20T12:05:09.042Z"
-        );
-    }
-
-    fn instants_example() -> chrono::DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 20, 12, 5, 9).unwrap() + chrono::Duration::milliseconds(42)
+        let example = Utc.with_ymd_and_hms(2026, 11, 20, 12, 5, 9).unwrap()
+            + chrono::Duration::milliseconds(42);
+        assert_eq!(format_timestamp(example), "2026-11-20T12:05:09.042Z");
     }
 }

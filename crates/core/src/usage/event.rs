@@ -173,6 +173,16 @@ pub enum EventName {
 }
 
 impl EventName {
+    /// Event `index` of a request: `events[index]` when the request sent an envelope
+    /// (`{"events": [...]}`), alone otherwise.
+    pub fn in_request(index: usize, enveloped: bool) -> Self {
+        if enveloped {
+            EventName::At(index)
+        } else {
+            EventName::Alone
+        }
+    }
+
     /// The name of the event's field `f` in an error.
     pub fn field(self, f: &str) -> String {
         match self {

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};
-use crate::usage::event::EventRules;
+use crate::usage::event::{EventName, EventRules};
 use crate::usage::ingest::parse_batch;
 use crate::usage::price::{price_event, QuoteView};
 
@@ -27,9 +27,7 @@ pub fn warm_up(now: DateTime<Utc>) -> Option<Vec<u8>> {
         max_age_days: 1,
         pruned_before: None,
     };
-    let event = input
-        .validate(crate::usage::event::EventName::At(0), &rules)
-        .ok()?;
+    let event = input.validate(EventName::At(0), &rules).ok()?;
     let custom = Catalog::new(Vec::new());
     let book = PriceBook {
         builtin: builtin(),

@@ -202,14 +202,8 @@ pub async fn prepare(
     batch: &Batch,
     rules: &EventRules,
 ) -> Result<Vec<StoredEvent>, CoreError> {
-    let name = |i: usize| {
-        if batch.enveloped {
-            EventName::At(i)
-        } else {
-            EventName::Alone
-        }
-    };
-    let field = |i: usize, name: &str| event_field(i, batch.enveloped, name);
+    let name = |i: usize| EventName::in_request(i, batch.enveloped);
+    let field = |i: usize, f: &str| name(i).field(f);
     let mut problems: Vec<FieldError> = Vec::new();
     let default_project = match &batch.project_id {
         Some(id) => match ProjectId::parse(id) {
@@ -308,16 +302,6 @@ pub async fn prepare(
     Ok(records)
 }
 
-/// How a problem names a field of an event: `events[i].<name>` in a batch, `<name>` alone for
-/// a single event.
-fn event_field(index: usize, enveloped: bool, name: &str) -> String {
-    if enveloped {
-        format!("events[{index}].{name}")
-    } else {
-        name.to_string()
-    }
-}
-
 /// An id sent twice in one request for two different events is refused like one reused
 /// from an earlier request; sent twice for the same event, the second is a duplicate.
 fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreError> {
@@ -328,7 +312,7 @@ fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreErr
         match first.get(&key) {
             Some(&j) if records.get(j).is_some_and(|r| record.reuses_id_of(r)) => reused.push(
                 FieldError::new(
-                    event_field(i, enveloped, "id"),
+                    EventName::in_request(i, enveloped).field("id"),
                     format!(
                         "`{}` is the id of events[{j}] in this request, a different event",
                         record.id
@@ -361,7 +345,7 @@ fn reused_stored(records: &[StoredEvent], keys: &[EventKey], enveloped: bool) ->
         .filter(|(_, r)| keys.contains(&(r.project_id.as_str(), r.id.as_str())))
         .map(|(i, r)| {
             FieldError::new(
-                event_field(i, enveloped, "id"),
+                EventName::in_request(i, enveloped).field("id"),
                 format!(
                     "`{}` is already stored for a different event in project `{}`",
                     r.id, r.project_id
