@@ -2,9 +2,11 @@
 //! the JSON path of the offending field, so a client can fix its request without guessing.
 
 use serde::de::DeserializeOwned;
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::kernel::error::{CoreError, FieldError};
+use crate::kernel::json_path::path_of_error;
 
 /// Parses a JSON body into `T`. Unknown fields, wrong types and syntax errors become a
 /// [`CoreError::MalformedBody`] whose details name the field (`events[2].model`).
@@ -16,9 +18,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
         });
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
+    let value = T::deserialize(&mut deserializer).map_err(|inner| {
         let message = strip_position(&inner.to_string());
         if inner.is_syntax() || inner.is_eof() {
             CoreError::MalformedBody {
@@ -26,7 +26,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
                 details: vec![],
             }
         } else {
-            let (field, message) = locate(&path, &message);
+            let (field, message) = locate(&path_of_error(body, &inner), &message);
             let field = if field == "." {
                 "body".to_string()
             } else {
@@ -166,20 +166,54 @@ pub struct DecimalText(pub String);
 
 impl<'de> Deserialize<'de> for DecimalText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(serde_json::Number),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer).map_err(|_| {
-            serde::de::Error::custom("expected a decimal number or a string holding one")
-        })? {
+        const WANTED: &str = "expected a decimal number or a string holding one";
+        // Every error is raised inside the visitor, while serde_json still stands at the
+        // value, so that the error's offset names this field (`kernel::json_path`).
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = DecimalText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a decimal number or a string holding one")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<DecimalText, E> {
+                Ok(DecimalText(n.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<DecimalText, E> {
+                Ok(DecimalText(n.to_string()))
+            }
             // serde_json prints the shortest text that reads back as the same number, which
             // is what the client wrote for any amount with up to 15 significant digits.
-            Raw::Number(n) => Ok(DecimalText(n.to_string())),
-            Raw::Text(s) => Ok(DecimalText(s)),
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<DecimalText, E> {
+                serde_json::Number::from_f64(n)
+                    .map(|n| DecimalText(n.to_string()))
+                    .ok_or_else(|| E::custom(WANTED))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<DecimalText, E> {
+                Ok(DecimalText(text.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<DecimalText, E> {
+                Ok(DecimalText(text))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<DecimalText, E> {
+                Err(E::custom(WANTED))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<DecimalText, E> {
+                Err(E::custom(WANTED))
+            }
+            // An array or object is read to its end first, so that the reader stops after it.
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<DecimalText, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Err(de::Error::custom(WANTED))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<DecimalText, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Err(de::Error::custom(WANTED))
+            }
         }
+        deserializer.deserialize_any(Visit)
     }
 }
 

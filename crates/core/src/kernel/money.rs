@@ -83,8 +83,19 @@ impl Serialize for Currency {
 
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let code = String::deserialize(deserializer)?;
-        Currency::parse(&code).map_err(serde::de::Error::custom)
+        // The code is checked inside the visitor, while serde_json still stands at the value,
+        // so that the error's offset names this field (`kernel::json_path`).
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Currency;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, code: &str) -> Result<Currency, E> {
+                Currency::parse(code).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visit)
     }
 }
 

@@ -400,10 +400,10 @@ pub(super) fn reports_usage_when_read(field: &str) -> bool {
 /// Reads `text` as an event with its path tracked: the field at fault and what is wrong.
 pub(super) fn shape_problem(text: &str) -> Result<(), (String, String)> {
     let mut reader = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize::<_, EventInput>(&mut reader)
+    EventInput::deserialize(&mut reader)
         .map(|_| ())
         .map_err(|error| {
-            let path = error.path().to_string();
-            locate(&path, &strip_position(&error.into_inner().to_string()))
+            let path = path_of_error(text.as_bytes(), &error);
+            locate(&path, &strip_position(&error.to_string()))
         })
 }

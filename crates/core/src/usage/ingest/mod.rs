@@ -29,6 +29,7 @@ use crate::access::projects::ProjectId;
 use crate::kernel::clock::{random_token, Clock, Entropy};
 use crate::kernel::error::{CoreError, FieldError, StoreError};
 use crate::kernel::input::{locate, strip_position};
+use crate::kernel::json_path::path_of_error;
 use crate::kernel::money::{Money, Totals};
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};
 use crate::pricing::prices::lookups_for;
