@@ -7,7 +7,7 @@
 // (each goes first as often). Prints Markdown for BENCHMARKS.md. Not a test: nothing here
 // asserts.
 //
-//   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 by default;
+//   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 BENCH_CONCURRENCY=2 by default;
 //   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker; BENCH_BEFORE=<a checkout of
 //   another commit, with node_modules and .tools> adds that commit's worker, built there by
 //   wrangler, as a fourth contender, for a before/after in the same run)
@@ -20,7 +20,7 @@ const ADMIN = 'bench-admin-key';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 30);
-const CONCURRENCY = 2;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
 /** bench/ingest.mjs's traffic: four kinds of call, five calls per job, in the last minute. */
 const event = teamTraffic('bf');
 const DETACHED = { args: ['--log-level', 'warn'], env: { VSCODE_INSPECTOR_OPTIONS: '{}' } };
