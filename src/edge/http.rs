@@ -83,6 +83,11 @@ fn base_headers(content_type: &str) -> worker::Result<Headers> {
 
 pub fn json_response<T: Serialize>(status: u16, value: &T) -> worker::Result<Response> {
     let body = serde_json::to_vec(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    json_bytes_response(status, body)
+}
+
+/// A JSON answer already written (`body` must be JSON).
+pub fn json_bytes_response(status: u16, body: Vec<u8>) -> worker::Result<Response> {
     Ok(Response::from_bytes(body)?
         .with_status(status)
         .with_headers(base_headers("application/json; charset=utf-8")?))

@@ -648,8 +648,9 @@ impl UsageStore for D1Store {
 
 #[cfg(test)]
 mod tests {
-    use super::rows::{json_text, write_row, Column, CHUNK_BYTES};
+    use super::rows::{write_row, Column, CHUNK_BYTES};
     use super::*;
+    use crate::core::kernel::json_out::push_str;
 
     /// A record with every field away from its default.
     pub(super) fn full_event() -> StoredEvent {
@@ -734,7 +735,7 @@ mod tests {
         );
         for text in texts {
             let mut ours = Vec::new();
-            json_text(&mut ours, &text);
+            push_str(&mut ours, &text);
             assert_eq!(ours, serde_json::to_vec(&text).unwrap(), "{text:?}");
         }
     }

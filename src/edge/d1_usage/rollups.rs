@@ -15,7 +15,8 @@ use crate::core::kernel::error::StoreError;
 use crate::core::reports::report::MEASURES;
 use crate::core::usage::record::StoredEvent;
 
-use super::rows::{close, json_text};
+use super::rows::close;
+use crate::core::kernel::json_out::push_str;
 
 /// A batch writes its own rollups only from this many events: a single event writes the same
 /// rows either way, in one statement with the triggers.
@@ -276,7 +277,7 @@ fn rows(rows: Vec<Row>) -> Result<String, StoreError> {
         };
         for text in &texts {
             comma(&mut out);
-            json_text(&mut out, text);
+            push_str(&mut out, text);
         }
         for n in numbers {
             comma(&mut out);

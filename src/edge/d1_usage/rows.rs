@@ -4,6 +4,7 @@
 //! BENCHMARKS.md), the batch as chunks of such rows below D1's limit per bound value.
 
 use crate::core::kernel::error::StoreError;
+use crate::core::kernel::json_out::{push_int, push_str};
 use crate::core::usage::record::StoredEvent;
 
 use super::super::d1::corrupt;
@@ -38,9 +39,12 @@ impl Cell<'_> {
             Cell::Null => b"null",
             Cell::Flag(true) => b"true",
             Cell::Flag(false) => b"false",
-            Cell::Int(n) => return json(out, &n),
+            Cell::Int(n) => {
+                push_int(out, n);
+                return Ok(());
+            }
             Cell::Text(s) => {
-                json_text(out, s);
+                push_str(out, s);
                 return Ok(());
             }
             Cell::Object(map) => return json(out, map),
@@ -55,21 +59,6 @@ pub(super) fn json(
     value: &(impl serde::Serialize + ?Sized),
 ) -> Result<(), StoreError> {
     serde_json::to_writer(out, value).map_err(|e| corrupt("event", e.to_string()))
-}
-
-/// A string as JSON, as serde_json writes it: text without a quote, a backslash or a control
-/// character (every id, name and time stamp in practice) is copied between quotes in one go;
-/// anything else goes through serde_json's escaping.
-pub(super) fn json_text(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, text);
-    }
 }
 
 pub(super) fn opt_int(value: Option<i64>) -> Cell<'static> {

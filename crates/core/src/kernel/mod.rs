@@ -8,6 +8,7 @@ pub mod csv;
 pub mod deflated;
 pub mod error;
 pub mod input;
+pub mod json_out;
 pub mod json_path;
 pub mod limits;
 pub mod money;

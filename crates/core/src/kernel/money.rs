@@ -381,6 +381,18 @@ impl Serialize for Money {
     }
 }
 
+impl Money {
+    /// Appends the money's JSON as its `Serialize` writes it (`amount`, `currency`, `value`).
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let mut object = crate::kernel::json_out::Object::open(out);
+        object.str("amount", &self.amount_string());
+        object.str("currency", self.currency.as_str());
+        object.serde("value", &self.approx_f64())?;
+        object.close();
+        Ok(())
+    }
+}
+
 /// Sums per currency. Adding money of a new currency opens a new sum; sums never mix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals(BTreeMap<Currency, i128>);

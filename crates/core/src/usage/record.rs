@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::projects::ProjectId;
 use crate::kernel::clock::{format_timestamp, parse_timestamp};
 use crate::kernel::error::FieldError;
+use crate::kernel::json_out::Object;
 use crate::kernel::money::{format_scaled, Currency, Money, MAX_EVENT_COST_NANOS};
 use crate::pricing::prices::Pricing;
 use crate::pricing::{Usage, UsageKind, MICRO};
@@ -129,6 +130,102 @@ pub struct StoredEvent {
     /// match it to count as a retry. `None` in lines written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+}
+
+impl StoredEvent {
+    /// Appends the event's raw-log JSON, byte for byte what serde's derived writing makes of
+    /// it (fields at their default left out), written by hand: see [`crate::kernel::json_out`].
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let mut line = Object::open(out);
+        line.uint("v", u64::from(self.v));
+        line.str("project_id", &self.project_id);
+        line.str("id", &self.id);
+        line.str("provider", &self.provider);
+        line.str("model", &self.model);
+        if !self.operation.is_empty() {
+            line.str("operation", &self.operation);
+        }
+        let counts = [
+            ("input_tokens", self.input_tokens),
+            ("output_tokens", self.output_tokens),
+            ("total_tokens", self.total_tokens),
+            ("cached_input_tokens", self.cached_input_tokens),
+            ("cache_write_tokens", self.cache_write_tokens),
+            ("reasoning_tokens", self.reasoning_tokens),
+            ("audio_input_tokens", self.audio_input_tokens),
+            ("audio_output_tokens", self.audio_output_tokens),
+            ("characters", self.characters),
+            ("audio_seconds_micros", self.audio_seconds_micros),
+            ("video_seconds_micros", self.video_seconds_micros),
+            ("images", self.images),
+            ("requests", self.requests),
+            ("tracks", self.tracks),
+            ("credits_micros", self.credits_micros),
+        ];
+        for (name, count) in counts {
+            if count != 0 {
+                line.int(name, count);
+            }
+        }
+        if let Some(cost) = &self.cost {
+            line.str("cost", cost);
+        }
+        if let Some(nanos) = self.cost_nanos {
+            line.int("cost_nanos", nanos);
+        }
+        if !self.currency.is_empty() {
+            line.str("currency", &self.currency);
+        }
+        if let Some(nanos) = self.computed_cost_nanos {
+            line.int("computed_cost_nanos", nanos);
+        }
+        if let Some(currency) = &self.computed_currency {
+            line.str("computed_currency", currency);
+        }
+        if let Some(nanos) = self.reported_cost_nanos {
+            line.int("reported_cost_nanos", nanos);
+        }
+        let texts = [
+            ("unpriced_reason", &self.unpriced_reason),
+            ("unpriced_message", &self.unpriced_message),
+            ("price_id", &self.price_id),
+        ];
+        for (name, text) in texts {
+            if let Some(text) = text {
+                line.str(name, text);
+            }
+        }
+        if self.cached {
+            line.bool("cached", true);
+        }
+        if !self.success {
+            line.bool("success", false);
+        }
+        line.str("request_timestamp", &self.request_timestamp);
+        if let Some(session) = &self.session_id {
+            line.str("session_id", session);
+        }
+        if let Some(job) = &self.job_id {
+            line.str("job_id", job);
+        }
+        if let Some(ms) = self.duration_ms {
+            line.int("duration_ms", ms);
+        }
+        if let Some(endpoint) = &self.endpoint {
+            line.str("endpoint", endpoint);
+        }
+        if let Some(metadata) = &self.metadata {
+            line.serde("metadata", metadata)?;
+        }
+        if let Some(reservation) = &self.reservation_id {
+            line.str("reservation_id", reservation);
+        }
+        if let Some(fingerprint) = &self.fingerprint {
+            line.str("fingerprint", fingerprint);
+        }
+        line.close();
+        Ok(())
+    }
 }
 
 /// What a stored event was priced at, and when it happened: the facts a duplicate is answered
@@ -553,7 +650,7 @@ pub struct EventView {
 pub fn to_ndjson(records: &[StoredEvent]) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(records.len() * 512);
     for record in records {
-        serde_json::to_writer(&mut out, record)?;
+        record.write_json(&mut out)?;
         out.push(b'\n');
     }
     Ok(out)

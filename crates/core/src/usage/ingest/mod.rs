@@ -29,6 +29,7 @@ use crate::access::projects::ProjectId;
 use crate::kernel::clock::{random_token, Clock, Entropy};
 use crate::kernel::error::{CoreError, FieldError, StoreError};
 use crate::kernel::input::{locate, strip_position};
+use crate::kernel::json_out::{push_array, Object};
 use crate::kernel::json_path::path_of_error;
 use crate::kernel::money::{Money, Totals};
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};
@@ -143,6 +144,80 @@ pub struct IngestReport {
     /// of a synchronous answer).
     #[serde(skip_serializing_if = "is_zero")]
     pub queued: usize,
+}
+
+impl IngestReport {
+    /// Writes the report's members into an answer object being written (the edge adds the
+    /// guard's state after them), as serde's derived writing would: by hand, since the events'
+    /// part is written once per event (see [`crate::kernel::json_out`]).
+    pub fn write_members(&self, answer: &mut Object) -> Result<(), serde_json::Error> {
+        answer.bool("success", self.success);
+        answer.uint("accepted", self.accepted as u64);
+        answer.uint("stored", self.stored as u64);
+        answer.uint("duplicates", self.duplicates as u64);
+        answer.uint("unpriced", self.unpriced as u64);
+        push_array(
+            answer.key("stored_cost"),
+            self.stored_cost.iter(),
+            |out, cost| cost.write_json(out),
+        )?;
+        answer.str("raw_object", &self.raw_object);
+        push_array(answer.key("events"), &self.events, |out, event| {
+            event.write_json(out)
+        })?;
+        if self.queued != 0 {
+            answer.uint("queued", self.queued as u64);
+        }
+        Ok(())
+    }
+
+    /// The report as JSON, as serde writes it.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(256 + self.events.len() * 256);
+        let mut answer = Object::open(&mut out);
+        self.write_members(&mut answer)?;
+        answer.close();
+        Ok(out)
+    }
+}
+
+impl EventOutcome {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let mut event = Object::open(out);
+        event.uint("index", self.index as u64);
+        event.str("id", &self.id);
+        event.str("project_id", &self.project_id);
+        event.str(
+            "status",
+            match self.status {
+                Outcome::Stored => "stored",
+                Outcome::Duplicate => "duplicate",
+                Outcome::Queued => "queued",
+            },
+        );
+        event.bool("duplicate", self.duplicate);
+        match &self.cost {
+            Some(cost) => cost.write_json(event.key("cost"))?,
+            None => event.key("cost").extend_from_slice(b"null"),
+        }
+        match &self.currency {
+            Some(currency) => event.str("currency", currency),
+            None => event.key("currency").extend_from_slice(b"null"),
+        }
+        if let Some(cost) = &self.computed_cost {
+            cost.write_json(event.key("computed_cost"))?;
+        }
+        if let Some(cost) = &self.reported_cost {
+            cost.write_json(event.key("reported_cost"))?;
+        }
+        event.serde("unpriced", &self.unpriced)?;
+        event.str("timestamp", &self.timestamp);
+        if !self.warnings.is_empty() {
+            event.serde("warnings", &self.warnings)?;
+        }
+        event.close();
+        Ok(())
+    }
 }
 
 fn is_zero(n: &usize) -> bool {

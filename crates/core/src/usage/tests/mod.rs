@@ -7,3 +7,4 @@ mod queued;
 mod rebuild;
 mod reprice;
 mod validation;
+mod written;

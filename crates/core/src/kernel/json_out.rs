@@ -1,0 +1,208 @@
+//! Writing JSON by hand for the two texts written once per event: the raw-log line and the
+//! event's part of the ingest answer. serde's derived writing of them, with the wasm built for
+//! size, took about a fifth of a 1,000-event request's time in the worker (every key escaped
+//! again for every event, each small write a call of its own); these write keys as the
+//! literal bytes they are and copy text that needs no escape in one piece. The output is
+//! byte for byte serde_json's (the tests of `usage::record` and `usage::ingest` hold each
+//! writer to it), so that readers and stored lines are unchanged.
+
+/// Appends `text` as a JSON string, escaped exactly as serde_json escapes it: `"` and `\`,
+/// the five short escapes of control characters, `\u00XX` (lower-case) for the others; every
+/// other character, non-ASCII included, as it is.
+pub fn push_str(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends an integer in decimal, as serde_json writes it.
+pub fn push_int(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    push_uint(out, value.unsigned_abs());
+}
+
+/// Appends an unsigned integer in decimal.
+pub fn push_uint(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Appends `true` or `false`.
+pub fn push_bool(out: &mut Vec<u8>, value: bool) {
+    out.extend_from_slice(if value { b"true" } else { b"false" });
+}
+
+/// Appends a JSON array of `items`, each written by `write`.
+pub fn push_array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T) -> Result<(), serde_json::Error>,
+) -> Result<(), serde_json::Error> {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// An object being written: its members' commas and keys. Keys are written as given, so they
+/// must need no escape (every caller passes a literal field name).
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Opens an object (`{`).
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self::continuing(out, true)
+    }
+
+    /// Goes on writing members into an object opened elsewhere; `first` when it has none yet.
+    pub fn continuing(out: &'a mut Vec<u8>, first: bool) -> Self {
+        Object { out, first }
+    }
+
+    /// Writes the key of the next member and returns where its value goes.
+    pub fn key(&mut self, name: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    pub fn str(&mut self, name: &str, value: &str) {
+        push_str(self.key(name), value);
+    }
+
+    pub fn int(&mut self, name: &str, value: i64) {
+        push_int(self.key(name), value);
+    }
+
+    pub fn uint(&mut self, name: &str, value: u64) {
+        push_uint(self.key(name), value);
+    }
+
+    pub fn bool(&mut self, name: &str, value: bool) {
+        push_bool(self.key(name), value);
+    }
+
+    /// Writes `value` with serde (for the rare or nested parts: metadata, warnings).
+    pub fn serde<T: serde::Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(self.key(name), value)
+    }
+
+    /// Closes the object (`}`).
+    pub fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn strings_are_escaped_as_serde_json_escapes_them(text in any::<String>()) {
+            let mut out = Vec::new();
+            push_str(&mut out, &text);
+            prop_assert_eq!(out, serde_json::to_vec(&text).unwrap());
+        }
+
+        #[test]
+        fn control_characters_quotes_and_backslashes_are_escaped_as_serde_json_escapes_them(
+            text in "[\\x00-\\x20\"\\\\a\\x7f\u{e9}\u{2028}]{0,12}",
+        ) {
+            let mut out = Vec::new();
+            push_str(&mut out, &text);
+            prop_assert_eq!(out, serde_json::to_vec(&text).unwrap());
+        }
+
+        #[test]
+        fn integers_are_written_as_serde_json_writes_them(value in any::<i64>(), unsigned in any::<u64>()) {
+            let mut out = Vec::new();
+            push_int(&mut out, value);
+            prop_assert_eq!(&out, &serde_json::to_vec(&value).unwrap());
+            out.clear();
+            push_uint(&mut out, unsigned);
+            prop_assert_eq!(&out, &serde_json::to_vec(&unsigned).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_extremes_of_an_integer_are_written_whole() {
+        let mut out = Vec::new();
+        push_int(&mut out, i64::MIN);
+        out.push(b' ');
+        push_int(&mut out, 0);
+        out.push(b' ');
+        push_uint(&mut out, u64::MAX);
+        assert_eq!(out, b"-9223372036854775808 0 18446744073709551615");
+    }
+
+    #[test]
+    fn an_object_separates_its_members_with_commas() {
+        let mut out = Vec::new();
+        let mut object = Object::open(&mut out);
+        object.str("a", "x\"y");
+        object.int("b", -2);
+        object.bool("c", false);
+        object.serde("d", &[1, 2]).unwrap();
+        object.close();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":"x\"y","b":-2,"c":false,"d":[1,2]}"#
+        );
+    }
+}
