@@ -59,7 +59,7 @@ fn main() {
             IngestConfig::default(),
         ))
         .unwrap();
-        answer_bytes += serde_json::to_vec(&report).unwrap().len();
+        answer_bytes += report.to_json().unwrap().len();
     }
     let seconds = started.elapsed().as_secs_f64();
     let events = rounds * 1000;

@@ -558,7 +558,15 @@ impl UsageEvent {
             number(13, u128::from(ms));
         }
         let digest = sha2::Sha256::digest(&bytes);
-        format!("{FINGERPRINT_RULE}{}", hex::encode(&digest[..8]))
+        // The rule and 16 hex digits, written into one string (no `format!`, once per event).
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut fingerprint = String::with_capacity(FINGERPRINT_RULE.len() + 16);
+        fingerprint.push_str(FINGERPRINT_RULE);
+        for byte in &digest[..8] {
+            fingerprint.push(char::from(HEX[usize::from(byte >> 4)]));
+            fingerprint.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        fingerprint
     }
 }
 

@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use serde_json::value::RawValue;
@@ -381,7 +382,8 @@ pub async fn prepare(
 /// An id sent twice in one request for two different events is refused like one reused
 /// from an earlier request; sent twice for the same event, the second is a duplicate.
 fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreError> {
-    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
+    let mut first: FxHashMap<(&str, &str), usize> =
+        FxHashMap::with_capacity_and_hasher(records.len(), Default::default());
     let mut reused = Vec::new();
     for (i, record) in records.iter().enumerate() {
         let key = (record.project_id.as_str(), record.id.as_str());
@@ -411,7 +413,7 @@ fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreErr
 
 /// The problems of the events whose (project, id) is stored for a different event.
 fn reused_stored(records: &[StoredEvent], keys: &[EventKey], enveloped: bool) -> Vec<FieldError> {
-    let keys: HashSet<(&str, &str)> = keys
+    let keys: FxHashSet<(&str, &str)> = keys
         .iter()
         .map(|(p, id)| (p.as_str(), id.as_str()))
         .collect();
