@@ -218,6 +218,7 @@ impl Unpriced {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Quote {
     pub cost: Money,
+    /// The components priced; empty in a quote made for storage ([`cost_quote`]).
     pub lines: Vec<Line>,
     /// Kinds the event reported that this entry does not bill (for example `requests`).
     pub unbilled: Vec<UsageKind>,
@@ -441,9 +442,39 @@ pub fn price(entry: &PriceEntry, usage: &Usage) -> Result<Result<Money, Unpriced
 /// Prices `usage` with `entry` and itemises the components. Pure arithmetic: the caller
 /// chose the entry in force.
 pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced>, UsageError> {
+    quote_as(entry, usage, true)
+}
+
+/// The quote an event is stored with: its cost, tier and entry, without the itemised `lines`
+/// and `unbilled` kinds (left empty), which nothing stored keeps and which took about a tenth
+/// of the wasm's pricing of a 1,000-event request.
+pub fn cost_quote(
+    entry: &PriceEntry,
+    usage: &Usage,
+) -> Result<Result<Quote, Unpriced>, UsageError> {
+    quote_as(entry, usage, false)
+}
+
+fn quote_as(
+    entry: &PriceEntry,
+    usage: &Usage,
+    itemised: bool,
+) -> Result<Result<Quote, Unpriced>, UsageError> {
     let computed = compute(entry, usage)?;
     if computed.is_unpriced(usage) {
         return Ok(Err(computed.unpriced(entry)));
+    }
+    if !itemised {
+        return Ok(Ok(Quote {
+            cost: Money::new(
+                div_round_half_even(computed.total_atto, 1_000_000_000),
+                entry.currency,
+            ),
+            lines: Vec::new(),
+            unbilled: Vec::new(),
+            tier_above_prompt_tokens: computed.tier,
+            entry: entry.reference(),
+        }));
     }
     let lines = UsageKind::ALL
         .into_iter()

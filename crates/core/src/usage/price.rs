@@ -7,11 +7,21 @@ use crate::kernel::error::FieldError;
 use crate::kernel::money::Money;
 use crate::pricing::catalog::PriceBook;
 use crate::pricing::prices::Pricing;
-use crate::pricing::{quote, Unpriced, UsageKind};
+use crate::pricing::{cost_quote, quote, Unpriced, UsageKind};
 use crate::usage::event::UsageEvent;
 
-/// Prices one validated event with the entry in force at its timestamp.
+/// Prices one validated event with the entry in force at its timestamp, itemised (a quote).
 pub fn price_event(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, FieldError> {
+    price_with(book, event, true)
+}
+
+/// Prices one validated event to be stored: its cost and entry, without the itemised lines
+/// ([`crate::pricing::cost_quote`]).
+pub fn price_to_store(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, FieldError> {
+    price_with(book, event, false)
+}
+
+fn price_with(book: &PriceBook, event: &UsageEvent, itemised: bool) -> Result<Pricing, FieldError> {
     let computed = if event.usage.is_empty() {
         Err(Unpriced::NoRateForUsage {
             message: if event.total_tokens > 0 {
@@ -29,7 +39,12 @@ pub fn price_event(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, Fiel
             event.project_id.as_ref(),
         ) {
             Ok(entry) => {
-                quote(entry, &event.usage).map_err(|e| FieldError::new(e.field, e.message))?
+                let priced = if itemised {
+                    quote(entry, &event.usage)
+                } else {
+                    cost_quote(entry, &event.usage)
+                };
+                priced.map_err(|e| FieldError::new(e.field, e.message))?
             }
             Err(unpriced) => Err(unpriced),
         }

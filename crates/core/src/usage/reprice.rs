@@ -17,7 +17,7 @@ use crate::kernel::query::parse_bound;
 use crate::pricing::catalog::{builtin, canonical_provider, Catalog, PriceBook};
 use crate::pricing::prices::lookups_for;
 use crate::pricing::store::PriceStore;
-use crate::usage::price::price_event;
+use crate::usage::price::price_to_store;
 use crate::usage::record::{to_ndjson, StoredEvent};
 use crate::usage::store::{RawLog, RepriceStore, ScanFilter, UnpricedModel};
 
@@ -189,7 +189,7 @@ pub async fn reprice(
         let Some(usage_event) = before.to_usage_event() else {
             continue;
         };
-        let Ok(pricing) = price_event(&book, &usage_event) else {
+        let Ok(pricing) = price_to_store(&book, &usage_event) else {
             continue;
         };
         let mut after = before.clone();

@@ -38,6 +38,10 @@ pub const BUILTIN_PROVIDERS: [&str; 9] = [
 
 /// Words typed apart joined with hyphens: "Eleven Labs" is `Eleven-Labs`.
 pub fn joined_words(name: &str) -> String {
+    // A name typed as one word (nearly all) is copied as it is.
+    if !name.contains(char::is_whitespace) {
+        return name.to_string();
+    }
     name.split_whitespace().collect::<Vec<_>>().join("-")
 }
 

@@ -38,7 +38,7 @@ use crate::pricing::prices::lookups_for;
 use crate::pricing::store::PriceStore;
 use crate::pricing::Unpriced;
 use crate::usage::event::{EventInput, EventName, EventRules, UsageEvent, DEFAULT_MODEL};
-use crate::usage::price::price_event;
+use crate::usage::price::price_to_store;
 use crate::usage::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use crate::usage::reprice::REPRICE_PREFIX;
 use crate::usage::retention::before_watermark;
@@ -365,7 +365,7 @@ pub async fn prepare(
             Some(id) => id.clone(),
             None => random_token(entropy, "evt_", 16)?,
         };
-        let priced = price_event(&book, &event)
+        let priced = price_to_store(&book, &event)
             .and_then(|pricing| StoredEvent::new(&event, &project, id, &pricing));
         match priced {
             Ok(record) => records.push(record),
