@@ -361,12 +361,12 @@ pub async fn prepare(
     for ((i, mut event), project) in valid.into_iter().zip(projects) {
         let Some(project) = project else { continue };
         event.project_id = Some(project.clone());
-        let id = match &event.id {
-            Some(id) => id.clone(),
+        let id = match event.id.take() {
+            Some(id) => id,
             None => random_token(entropy, "evt_", 16)?,
         };
         let priced = price_to_store(&book, &event)
-            .and_then(|pricing| StoredEvent::new(&event, &project, id, &pricing));
+            .and_then(|pricing| StoredEvent::new(event, &project, id, &pricing));
         match priced {
             Ok(record) => records.push(record),
             Err(e) => problems.push(FieldError::new(field(i, &e.field), e.message).at_index(i)),
