@@ -17,7 +17,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
             details: vec![],
         });
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    // Read as text, as the ingest path reads events, so that a type read both ways (an event)
+    // has one copy of serde's reading of it in the wasm, not one per reader.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(CoreError::MalformedBody {
+            message: "request body is not valid JSON: it is not UTF-8".into(),
+            details: vec![],
+        });
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = T::deserialize(&mut deserializer).map_err(|inner| {
         let message = strip_position(&inner.to_string());
         if inner.is_syntax() || inner.is_eof() {
@@ -282,6 +290,17 @@ mod tests {
     fn out_of_range_numbers_are_rejected() {
         let error = parse_json::<Sample>(br#"{"name":"a","count":-1}"#).unwrap_err();
         assert_eq!(details(error)[0].field, "count");
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_malformed_and_says_so() {
+        match parse_json::<Sample>(b"{\"name\":\"caf\xe9\"}") {
+            Err(CoreError::MalformedBody { message, details }) => {
+                assert_eq!(message, "request body is not valid JSON: it is not UTF-8");
+                assert!(details.is_empty());
+            }
+            other => panic!("expected a malformed body, got {other:?}"),
+        }
     }
 
     #[test]
