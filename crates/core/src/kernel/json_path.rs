@@ -95,13 +95,17 @@ fn steps_before(body: &[u8], end: usize) -> Vec<Step> {
                 // A string read where a key is due is the key.
                 if let Some(Step::Object(key @ None)) = steps.last_mut() {
                     let text = body.get(open..=i).unwrap_or_default();
-                    *key = Some(serde_json::from_slice::<String>(text).unwrap_or_else(|_| {
-                        String::from_utf8_lossy(
-                            text.get(1..text.len().saturating_sub(1))
-                                .unwrap_or_default(),
-                        )
-                        .into_owned()
-                    }));
+                    let read = std::str::from_utf8(text).ok();
+                    *key = Some(
+                        read.and_then(|t| serde_json::from_str::<String>(t).ok())
+                            .unwrap_or_else(|| {
+                                String::from_utf8_lossy(
+                                    text.get(1..text.len().saturating_sub(1))
+                                        .unwrap_or_default(),
+                                )
+                                .into_owned()
+                            }),
+                    );
                 }
             }
             _ => {}

@@ -706,11 +706,15 @@ pub fn from_ndjson(bytes: &[u8]) -> (Vec<StoredEvent>, Vec<BadLine>) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<StoredEvent>(line) {
+        // Read as text, as every JSON text is (one copy of serde_json's reader in the wasm).
+        let read = std::str::from_utf8(line)
+            .map_err(|_| "the line is not UTF-8".to_string())
+            .and_then(|text| serde_json::from_str::<StoredEvent>(text).map_err(|e| e.to_string()));
+        match read {
             Ok(record) => records.push(record),
-            Err(e) => bad.push(BadLine {
+            Err(message) => bad.push(BadLine {
                 line: i + 1,
-                message: e.to_string(),
+                message,
             }),
         }
     }

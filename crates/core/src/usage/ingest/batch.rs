@@ -108,6 +108,14 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             vec![],
         ));
     }
+    // Every read below is of text (one copy of serde_json's reader in the wasm, shared with
+    // every other JSON body the worker reads).
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(body_error(
+            "request body is not valid JSON: it is not UTF-8",
+            vec![],
+        ));
+    };
     let not_json = |e: serde_json::Error| {
         body_error(
             format!(
@@ -141,9 +149,8 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     }
     // Read as text, as `parse_event` reads an event, so that both share serde's reading of
     // an event's fields (one copy of that code in the wasm rather than two).
-    let typed = std::str::from_utf8(body)
+    let typed = serde_json::from_str::<Typed>(text)
         .ok()
-        .and_then(|text| serde_json::from_str::<Typed>(text).ok())
         .filter(|e| !e.events.is_empty() && e.events.len() <= MAX_EVENTS_PER_REQUEST);
     if let Some(envelope) = typed {
         return Ok(Batch {
@@ -152,7 +159,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             project_id: envelope.project_id,
         });
     }
-    let fast = serde_json::from_slice::<Envelope>(body)
+    let fast = serde_json::from_str::<Envelope>(text)
         .ok()
         .filter(|e| !e.events.is_empty() && e.events.len() <= MAX_EVENTS_PER_REQUEST);
     if let Some(envelope) = fast {
@@ -167,7 +174,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             project_id: envelope.project_id,
         });
     }
-    let object: BTreeMap<String, &RawValue> = match serde_json::from_slice::<Fields>(body) {
+    let object: BTreeMap<String, &RawValue> = match serde_json::from_str::<Fields>(text) {
         Ok(Fields(fields)) => {
             let mut object = BTreeMap::new();
             let mut repeated = Vec::new();
@@ -224,7 +231,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             (items, true, project_id)
         }
         None => {
-            let whole: &RawValue = serde_json::from_slice(body).map_err(not_json)?;
+            let whole: &RawValue = serde_json::from_str(text).map_err(not_json)?;
             (vec![whole], false, None)
         }
     };

@@ -112,7 +112,14 @@ pub fn decode_request(
                     "the body is empty; expected OTLP JSON: {\"resourceSpans\": [...]}".into(),
                 ));
             }
-            serde_json::from_slice(bytes).map_err(|e| {
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                malformed(
+                    "the body is not OTLP JSON (an ExportTraceServiceRequest: \
+                     {\"resourceSpans\": [...]}): it is not UTF-8"
+                        .into(),
+                )
+            })?;
+            serde_json::from_str(text).map_err(|e| {
                 malformed(format!(
                     "the body is not OTLP JSON (an ExportTraceServiceRequest: \
                      {{\"resourceSpans\": [...]}}): {}",

@@ -392,6 +392,7 @@ fn undecodable_bodies_are_malformed_and_other_types_and_encodings_are_415() {
         (Encoding::Protobuf, &b"\xff\xff\xff"[..]),
         (Encoding::Json, &b"{\"resourceSpans\": 3}"[..]),
         (Encoding::Json, &b"not json"[..]),
+        (Encoding::Json, &b"{\"resourceSpans\": [\"\xe9\"]}"[..]),
     ] {
         let error = decode_request(encoding, None, body, 1 << 20).unwrap_err();
         assert!(
@@ -399,6 +400,8 @@ fn undecodable_bodies_are_malformed_and_other_types_and_encodings_are_415() {
             "{error:?}"
         );
     }
+    let error = decode_request(Encoding::Json, None, b"{\"a\": \"\xff\"}", 1 << 20).unwrap_err();
+    assert!(error.to_string().contains("it is not UTF-8"), "{error}");
     let error = decode_request(Encoding::Json, Some("gzip"), b"{}", 1 << 20).unwrap_err();
     assert!(error.to_string().contains("gzip"), "{error}");
     assert!(matches!(

@@ -304,3 +304,21 @@ fn a_batch_whose_events_all_read_gives_each_event_as_it_reads_alone() {
     let problems = &batch.events[2].as_ref().unwrap_err().problems;
     assert_eq!(problems[0].field, "events[2].input_tokens");
 }
+
+#[test]
+fn a_body_or_raw_log_line_that_is_not_utf8_is_refused_by_name_not_misread() {
+    match crate::usage::ingest::parse_batch(b"{\"provider\":\"openai\",\"model\":\"caf\xe9\"}") {
+        Err(CoreError::MalformedBody { message, details }) => {
+            assert_eq!(message, "request body is not valid JSON: it is not UTF-8");
+            assert!(details.is_empty());
+        }
+        other => panic!("expected a malformed body, got {other:?}"),
+    }
+    let (records, bad) = crate::usage::record::from_ndjson(b"\n{\"v\":1,\"id\":\"\xff\"}\n");
+    assert!(records.is_empty());
+    assert_eq!(bad.len(), 1);
+    assert_eq!(
+        (bad[0].line, bad[0].message.as_str()),
+        (2, "the line is not UTF-8")
+    );
+}
