@@ -5,6 +5,14 @@
 //! wrong type, at the `{` or `[` of an object or array where something else was wanted, after
 //! the key of an unknown field, after the `}` of an object missing a field. Reading the body
 //! again up to that offset, keeping only the keys and indexes on the way in, gives the path.
+//!
+//! What a request type's `Deserialize` impl must do for that: raise its errors inside a
+//! visitor while serde_json still stands at the value (in `visit_str`, `visit_u64`, ..., or
+//! after reading a whole array or object to its end). An error raised after an inner
+//! `deserialize` returned (`try_from`, a check after reading, an untagged enum) is stamped
+//! when the enclosing object or array ends, so it names that object, or the next element of
+//! an array; so does one raised by `visit_seq` part way through an array.
+//!
 //! This replaced wrapping every request type's deserializer in a path tracker
 //! (`serde_path_to_error`), which cost about 90 KB of the wasm and a copy of every key read
 //! by every request; now only a request that fails reads its body twice. A test holds the
