@@ -33,7 +33,7 @@ mod rows;
 use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
 use super::d1_retention::{USAGE_PROJECTS, WATERMARK_SQL};
 use rollups::{batch_rollups, BatchRollups};
-use rows::{chunks_of, names, used_columns, Chunk, COLUMNS, EXACT};
+use rows::{chunks_of, keys_of, names, used_columns, Chunk, COLUMNS, EXACT};
 
 /// The insert of one chunk. `ON CONFLICT ... DO NOTHING` skips exactly the events already
 /// stored (or repeated in the batch); any other failed constraint fails the whole batch
@@ -348,14 +348,18 @@ impl D1Store {
         // keeps the answer as small as the duplicates. A batch writing its own rollups commits
         // only if every row was new (its check aborts it otherwise, and it is written again
         // the per-row way), so it looks nothing up: had a key been stored, it would not commit.
-        let lookups = if rollups.is_some() { 0 } else { chunks.len() };
+        let lookups = if rollups.is_some() {
+            Vec::new()
+        } else {
+            keys_of(events, &chunks)?
+        };
         let existing_sql = existing_sql();
         let mut statements = Vec::with_capacity(chunks.len() * 3 + 6);
-        for chunk in &chunks[..lookups] {
+        for keys in &lookups {
             statements.push(
                 self.db()
                     .prepare(&existing_sql)
-                    .bind(&[text(&chunk.keys)])
+                    .bind(&[text(keys)])
                     .map_err(store_error)?,
             );
         }
@@ -441,7 +445,7 @@ impl D1Store {
             Err(e) => return Err(StoreError::Unavailable(e.to_string())),
         };
         let mut found: Vec<(EventKey, Option<StoredPrice>)> = Vec::new();
-        for result in results.iter().take(lookups) {
+        for result in results.iter().take(lookups.len()) {
             for row in result.results::<ExistingRow>().map_err(store_error)? {
                 found.push(row.into_found()?);
             }
@@ -887,11 +891,14 @@ mod tests {
         let events: Vec<StoredEvent> = (0..1000).map(event).collect();
         let chunks = chunks_of(&events, COLUMNS).unwrap();
         assert!(chunks.len() > 2);
+        let key_lists = keys_of(&events, &chunks).unwrap();
+        assert_eq!(key_lists.len(), chunks.len());
         let mut ids = Vec::new();
-        for chunk in &chunks {
+        for (chunk, keys) in chunks.iter().zip(&key_lists) {
             assert!(chunk.rows.len() <= CHUNK_BYTES);
             let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&chunk.rows).unwrap();
-            let keys: Vec<(String, String, String)> = serde_json::from_str(&chunk.keys).unwrap();
+            assert_eq!(rows.len(), chunk.len);
+            let keys: Vec<(String, String, String)> = serde_json::from_str(keys).unwrap();
             assert_eq!(rows.len(), keys.len());
             for (row, key) in rows.iter().zip(&keys) {
                 let time = names(COLUMNS)

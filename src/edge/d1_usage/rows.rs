@@ -260,7 +260,6 @@ pub(super) fn write_row(
 /// One chunk of a batch: its rows as a JSON array of arrays, and their keys likewise.
 pub(super) struct Chunk {
     pub(super) rows: String,
-    pub(super) keys: String,
     /// How many rows it holds.
     pub(super) len: usize,
 }
@@ -277,9 +276,7 @@ pub(super) fn chunks_of(
 ) -> Result<Vec<Chunk>, StoreError> {
     let mut out = Vec::new();
     let mut rows = Vec::with_capacity(events.len().min(1000) * 160);
-    let mut keys = Vec::with_capacity(events.len().min(1000) * 32);
     let mut row = Vec::with_capacity(256);
-    let key = key_columns();
     let mut len = 0;
     for event in events {
         row.clear();
@@ -287,22 +284,40 @@ pub(super) fn chunks_of(
         if !rows.is_empty() && rows.len() + row.len() + 2 > CHUNK_BYTES {
             out.push(Chunk {
                 rows: close(std::mem::take(&mut rows))?,
-                keys: close(std::mem::take(&mut keys))?,
                 len: std::mem::take(&mut len),
             });
         }
         len += 1;
         rows.push(if rows.is_empty() { b'[' } else { b',' });
         rows.extend_from_slice(&row);
-        keys.extend_from_slice(if keys.is_empty() { b"[" } else { b"," });
-        write_row(&mut keys, event, &key)?;
     }
     if !rows.is_empty() {
         out.push(Chunk {
             rows: close(rows)?,
-            keys: close(keys)?,
             len,
         });
+    }
+    Ok(out)
+}
+
+/// The keys of each chunk's rows (the [`key_columns`] of each, a JSON array per chunk), for
+/// the lookup of stored keys: only a batch that looks keys up writes them.
+pub(super) fn keys_of(events: &[StoredEvent], chunks: &[Chunk]) -> Result<Vec<String>, StoreError> {
+    let key = key_columns();
+    let mut rest = events;
+    let mut out = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let (these, after) = rest.split_at(chunk.len.min(rest.len()));
+        rest = after;
+        let mut keys = Vec::with_capacity(these.len() * 48);
+        for event in these {
+            keys.push(if keys.is_empty() { b'[' } else { b',' });
+            write_row(&mut keys, event, &key)?;
+        }
+        if keys.is_empty() {
+            keys.push(b'[');
+        }
+        out.push(close(keys)?);
     }
     Ok(out)
 }
