@@ -128,12 +128,7 @@ impl<'a> Object<'a> {
     /// Opens an object (`{`).
     pub fn open(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
-        Self::continuing(out, true)
-    }
-
-    /// Goes on writing members into an object opened elsewhere; `first` when it has none yet.
-    pub fn continuing(out: &'a mut Vec<u8>, first: bool) -> Self {
-        Object { out, first }
+        Object { out, first: true }
     }
 
     /// Writes the key of the next member and returns where its value goes.

@@ -559,12 +559,12 @@ impl UsageEvent {
         }
         let digest = sha2::Sha256::digest(&bytes);
         // The rule and 16 hex digits, written into one string (no `format!`, once per event).
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 16];
         let mut fingerprint = String::with_capacity(FINGERPRINT_RULE.len() + 16);
         fingerprint.push_str(FINGERPRINT_RULE);
-        for byte in &digest[..8] {
-            fingerprint.push(char::from(HEX[usize::from(byte >> 4)]));
-            fingerprint.push(char::from(HEX[usize::from(byte & 0xf)]));
+        if hex::encode_to_slice(&digest[..8], &mut digits).is_ok() {
+            // Hex digits are ASCII.
+            fingerprint.push_str(std::str::from_utf8(&digits).unwrap_or_default());
         }
         fingerprint
     }

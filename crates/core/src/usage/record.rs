@@ -317,24 +317,9 @@ impl StoredEvent {
             Some(text) => serde_json::from_str(text).ok(),
             None => None,
         };
+        // In the order of `UsageKind::ALL`.
         let [input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, audio_input_tokens, audio_output_tokens, characters, audio_seconds_micros, video_seconds_micros, images, requests, tracks, credits_micros] =
-            [
-                UsageKind::InputTokens,
-                UsageKind::OutputTokens,
-                UsageKind::CachedInputTokens,
-                UsageKind::CacheWriteTokens,
-                UsageKind::ReasoningTokens,
-                UsageKind::AudioInputTokens,
-                UsageKind::AudioOutputTokens,
-                UsageKind::Characters,
-                UsageKind::AudioSeconds,
-                UsageKind::VideoSeconds,
-                UsageKind::Images,
-                UsageKind::Requests,
-                UsageKind::Tracks,
-                UsageKind::Credits,
-            ]
-            .map(|kind| quantity(&event, kind));
+            UsageKind::ALL.map(|kind| quantity(&event, kind));
         let UsageEvent {
             provider,
             model,

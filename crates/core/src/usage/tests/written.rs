@@ -1,5 +1,5 @@
 //! The hand-written JSON of a stored event (its raw-log line) and of the ingest answer, held
-//! byte for byte to serde_json's writing of the same values.
+//! byte for byte to serde_json's writing of the same values, and the fingerprint's text.
 
 use proptest::prelude::*;
 
@@ -173,4 +173,23 @@ proptest! {
             serde_json::to_string(&report).unwrap()
         );
     }
+}
+
+#[test]
+fn a_stored_events_fingerprint_keeps_its_rule_and_sixteen_lower_case_hex_digits() {
+    let world = crate::usage::fixtures::World::new();
+    world
+        .send(serde_json::json!({
+            "id": "fp-1", "provider": "openai", "model": "gpt-4o", "operation": "chat",
+            "input_tokens": 1200, "output_tokens": 300, "job_id": "j-1",
+            "timestamp": "2026-11-20T11:00:00Z"
+        }))
+        .unwrap();
+    let stored = world.store.stored_events();
+    // The value rows stored before hold for this event: a change of the rule's writing would
+    // make every retry of a stored event look like a different one.
+    assert_eq!(
+        stored[0].fingerprint.as_deref(),
+        Some("v2:1fa64f8377913372")
+    );
 }
