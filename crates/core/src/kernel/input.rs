@@ -57,7 +57,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
 /// serde reports "duplicate field `x`" and "missing field `x`" at the object's path, so the
 /// field is taken from the message; integer type errors say in words what is wanted. The path
 /// stays `.` for the whole value.
-pub(crate) fn locate(path: &str, message: &str) -> (String, String) {
+pub fn locate(path: &str, message: &str) -> (String, String) {
     let named = message
         .strip_prefix("duplicate field `")
         .or_else(|| message.strip_prefix("missing field `"))
@@ -84,7 +84,7 @@ pub(crate) fn locate(path: &str, message: &str) -> (String, String) {
 }
 
 /// serde_json appends " at line 1 column 12"; the field path says more to a client.
-pub(crate) fn strip_position(message: &str) -> String {
+pub fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_string(),
         None => message.to_string(),
@@ -256,6 +256,7 @@ mod tests {
         name: String,
         count: Option<u32>,
         items: Option<Vec<Item>>,
+        pairs: Option<std::collections::BTreeMap<String, Vec<u8>>>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -277,6 +278,49 @@ mod tests {
         let error =
             parse_json::<Sample>(br#"{"name":"a","items":[{"size":1},{"size":"x"}]}"#).unwrap_err();
         assert_eq!(details(error)[0].field, "items[1].size");
+    }
+
+    /// The field a data error names.
+    fn field_of(body: &str) -> String {
+        details(parse_json::<Sample>(body.as_bytes()).unwrap_err())[0]
+            .field
+            .clone()
+    }
+
+    #[test]
+    fn an_object_where_a_number_is_wanted_is_named_though_the_reader_stopped_at_its_brace() {
+        let body =
+            "{\n  \"name\": \"a\",\n  \"items\": [ {\"size\": 1},\n {\"size\": {\"x\": [1]}} ]\n}";
+        assert_eq!(field_of(body), "items[1].size");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_object_path() {
+        assert_eq!(
+            field_of(r#"{"name":"a","items":[{"sise":1}]}"#),
+            "items[0].sise"
+        );
+    }
+
+    #[test]
+    fn a_missing_and_a_repeated_field_are_named_under_their_object() {
+        assert_eq!(field_of(r#"{"name":"a","items":[{}]}"#), "items[0].size");
+        assert_eq!(field_of(r#"{"name":"a","count":1,"count":2}"#), "count");
+        assert_eq!(field_of(r#"{"count":1}"#), "name");
+    }
+
+    #[test]
+    fn keys_with_escapes_commas_and_brackets_are_read_as_keys() {
+        let body = r#"{"name":"a, [b] {c}","pairs":{"k\"1,]":[1,2],"é\u0041":[1,"x"]}}"#;
+        assert_eq!(field_of(body), "pairs.éA[1]");
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_named_as_the_body() {
+        assert_eq!(field_of("\"text\""), "body");
+        assert_eq!(field_of("12"), "body");
+        // serde reads a struct from an array too, field by field: the first is at fault here.
+        assert_eq!(field_of("[1, 2]"), "[0]");
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! This replaced wrapping every request type's deserializer in a path tracker
 //! (`serde_path_to_error`), which cost about 90 KB of the wasm and a copy of every key read
 //! by every request; now only a request that fails reads its body twice. A test holds the
-//! paths to that tracker's (`json_path::tests`).
+//! paths to that tracker's (`crates/core/tests/json_paths.rs`).
 
 use std::fmt::Write as _;
 
@@ -32,7 +32,7 @@ enum Step {
 /// of `body` was reading when it failed with `error`, a data error (a wrong type or value, an
 /// unknown, missing or repeated field). A repeated field is named by the message, as a missing
 /// one is, so its path is the object's.
-pub(crate) fn path_of_error(body: &[u8], error: &serde_json::Error) -> String {
+pub fn path_of_error(body: &[u8], error: &serde_json::Error) -> String {
     let mut steps = steps_before(body, offset_of(body, error.line(), error.column()));
     if error.to_string().starts_with("duplicate field `") {
         // The reader stopped right after the repeated key.
@@ -122,6 +122,3 @@ fn steps_before(body: &[u8], end: usize) -> Vec<Step> {
     }
     steps
 }
-
-#[cfg(test)]
-mod tests;

@@ -3,6 +3,7 @@
 mod acknowledged;
 mod ingest;
 mod list;
+mod priced;
 mod queued;
 mod rebuild;
 mod reprice;
