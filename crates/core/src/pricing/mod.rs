@@ -464,37 +464,30 @@ fn quote_as(
     if computed.is_unpriced(usage) {
         return Ok(Err(computed.unpriced(entry)));
     }
-    if !itemised {
-        return Ok(Ok(Quote {
-            cost: Money::new(
-                div_round_half_even(computed.total_atto, 1_000_000_000),
-                entry.currency,
-            ),
-            lines: Vec::new(),
-            unbilled: Vec::new(),
-            tier_above_prompt_tokens: computed.tier,
-            entry: entry.reference(),
-        }));
-    }
-    let lines = UsageKind::ALL
-        .into_iter()
-        .filter_map(|kind| {
-            computed.components[kind.index()].map(|(quantity, r, atto)| Line {
-                kind,
-                quantity: crate::kernel::money::format_scaled(quantity, 6, 0),
-                price: r.price.to_string(),
-                per: r.per,
-                amount: Money::new(div_round_half_even(atto, 1_000_000_000), entry.currency),
+    let (lines, unbilled) = if itemised {
+        let lines = UsageKind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                computed.components[kind.index()].map(|(quantity, r, atto)| Line {
+                    kind,
+                    quantity: crate::kernel::money::format_scaled(quantity, 6, 0),
+                    price: r.price.to_string(),
+                    per: r.per,
+                    amount: Money::new(div_round_half_even(atto, 1_000_000_000), entry.currency),
+                })
             })
-        })
-        .collect();
+            .collect();
+        (lines, computed.unbilled_kinds())
+    } else {
+        (Vec::new(), Vec::new())
+    };
     Ok(Ok(Quote {
         cost: Money::new(
             div_round_half_even(computed.total_atto, 1_000_000_000),
             entry.currency,
         ),
         lines,
-        unbilled: computed.unbilled_kinds(),
+        unbilled,
         tier_above_prompt_tokens: computed.tier,
         entry: entry.reference(),
     }))
