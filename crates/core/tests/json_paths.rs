@@ -11,8 +11,7 @@ use spend_core::access::keys::NewKeyRequest;
 use spend_core::access::projects::{NewProjectRequest, ProjectPatchRequest};
 use spend_core::budgets::settings::BudgetPatch;
 use spend_core::guard::GuardRequest;
-use spend_core::kernel::input::{locate, strip_position};
-use spend_core::kernel::json_path::path_of_error;
+use spend_core::kernel::input::{field_at_fault, locate, strip_position};
 use spend_core::plans::{PlanInput, ProfileInput};
 use spend_core::pricing::prices::CustomPricesRequest;
 use spend_core::usage::event::EventInput;
@@ -239,12 +238,7 @@ fn tracked<T: DeserializeOwned>(body: &str) -> Option<(String, String)> {
 fn read_back<T: DeserializeOwned>(body: &str) -> Option<(String, String)> {
     let mut reader = serde_json::Deserializer::from_str(body);
     let error = T::deserialize(&mut reader).err()?;
-    (!error.is_syntax() && !error.is_eof()).then(|| {
-        locate(
-            &path_of_error(body.as_bytes(), &error),
-            &strip_position(&error.to_string()),
-        )
-    })
+    (!error.is_syntax() && !error.is_eof()).then(|| field_at_fault(body, &error))
 }
 
 fn same_for<T: DeserializeOwned>(body: &str) -> Result<(), TestCaseError> {

@@ -11,30 +11,19 @@ use crate::kernel::json_path::path_of_error;
 /// Parses a JSON body into `T`. Unknown fields, wrong types and syntax errors become a
 /// [`CoreError::MalformedBody`] whose details name the field (`events[2].model`).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(CoreError::MalformedBody {
-            message: "request body is empty; expected a JSON object".into(),
-            details: vec![],
-        });
-    }
-    // Read as text, as the ingest path reads events, so that a type read both ways (an event)
-    // has one copy of serde's reading of it in the wasm, not one per reader.
-    let Ok(text) = std::str::from_utf8(body) else {
-        return Err(CoreError::MalformedBody {
-            message: "request body is not valid JSON: it is not UTF-8".into(),
-            details: vec![],
-        });
-    };
+    let text = body_text(body, "a JSON object")?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = T::deserialize(&mut deserializer).map_err(|inner| {
-        let message = strip_position(&inner.to_string());
         if inner.is_syntax() || inner.is_eof() {
             CoreError::MalformedBody {
-                message: format!("request body is not valid JSON: {message}"),
+                message: format!(
+                    "request body is not valid JSON: {}",
+                    strip_position(&inner.to_string())
+                ),
                 details: vec![],
             }
         } else {
-            let (field, message) = locate(&path_of_error(body, &inner), &message);
+            let (field, message) = field_at_fault(text, &inner);
             let field = if field == "." {
                 "body".to_string()
             } else {
@@ -51,6 +40,33 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
         details: vec![],
     })?;
     Ok(value)
+}
+
+/// A request body as text, refused as malformed when it is empty (`expected` says what was
+/// wanted) or not UTF-8. Every JSON text is read as text, so that a type read by two paths (an
+/// event: a quote and ingestion) has one copy of serde's reading of it in the wasm.
+pub fn body_text<'a>(body: &'a [u8], expected: &str) -> Result<&'a str, CoreError> {
+    let malformed = |message: String| CoreError::MalformedBody {
+        message,
+        details: vec![],
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(malformed(format!(
+            "request body is empty; expected {expected}"
+        )));
+    }
+    std::str::from_utf8(body)
+        .map_err(|_| malformed("request body is not valid JSON: it is not UTF-8".into()))
+}
+
+/// The field at fault and what is wrong with it, for a data error (not a syntax error) of
+/// serde_json reading `text`: the path read back from the error's offset
+/// ([`crate::kernel::json_path`]), then [`locate`]d.
+pub fn field_at_fault(text: &str, error: &serde_json::Error) -> (String, String) {
+    locate(
+        &path_of_error(text.as_bytes(), error),
+        &strip_position(&error.to_string()),
+    )
 }
 
 /// Where a serde error (its message without position) belongs and what to tell the client.

@@ -32,7 +32,7 @@ enum Step {
 /// of `body` was reading when it failed with `error`, a data error (a wrong type or value, an
 /// unknown, missing or repeated field). A repeated field is named by the message, as a missing
 /// one is, so its path is the object's.
-pub fn path_of_error(body: &[u8], error: &serde_json::Error) -> String {
+pub(crate) fn path_of_error(body: &[u8], error: &serde_json::Error) -> String {
     let mut steps = steps_before(body, offset_of(body, error.line(), error.column()));
     if error.to_string().starts_with("duplicate field `") {
         // The reader stopped right after the repeated key.

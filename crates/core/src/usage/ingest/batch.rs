@@ -102,20 +102,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
 /// No JSON tree is built: the body is read into borrowed slices (each event's raw JSON), in
 /// one pass for a well-formed batch, and each event is deserialized straight from its slice.
 pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(body_error(
-            "request body is empty; expected one event or {\"events\": [...]}",
-            vec![],
-        ));
-    }
-    // Every read below is of text (one copy of serde_json's reader in the wasm, shared with
-    // every other JSON body the worker reads).
-    let Ok(text) = std::str::from_utf8(body) else {
-        return Err(body_error(
-            "request body is not valid JSON: it is not UTF-8",
-            vec![],
-        ));
-    };
+    let text = body_text(body, "one event or {\"events\": [...]}")?;
     let not_json = |e: serde_json::Error| {
         body_error(
             format!(
@@ -409,8 +396,5 @@ pub(super) fn shape_problem(text: &str) -> Result<(), (String, String)> {
     let mut reader = serde_json::Deserializer::from_str(text);
     EventInput::deserialize(&mut reader)
         .map(|_| ())
-        .map_err(|error| {
-            let path = path_of_error(text.as_bytes(), &error);
-            locate(&path, &strip_position(&error.to_string()))
-        })
+        .map_err(|error| field_at_fault(text, &error))
 }
