@@ -742,7 +742,7 @@ impl crate::core::reports::store::SummaryStore for D1Store {
             })
             .collect();
         // RETURNING has no order; the cron takes the oldest first.
-        days.sort_by_key(|d| d.day);
+        crate::core::kernel::sort::sort_by_key(&mut days, |d| d.day);
         Ok(days)
     }
 

@@ -147,11 +147,8 @@ pub async fn deliver(
     // The claims already held: in a dry run, what would be rate-limited; when sending, the
     // alerts that need no share of this run's sends.
     let keys: Vec<AlertKey> = outgoing.iter().map(|o| o.key.clone()).collect();
-    let claimed: BTreeSet<AlertKey> = budgets
-        .claimed_after(&keys, not_after)
-        .await?
-        .into_iter()
-        .collect();
+    let claimed: BTreeSet<AlertKey> =
+        crate::kernel::sort::collect_tree(budgets.claimed_after(&keys, not_after).await?);
     if mode == Mode::DryRun {
         for item in outgoing {
             let (fate, status) = if claimed.contains(&item.key) {
@@ -194,11 +191,9 @@ pub async fn deliver(
         .map(|(o, _)| o.key.clone())
         .collect();
     let claim = random_token(entropy, "clm_", 12)?;
-    let won: BTreeSet<AlertKey> = budgets
-        .claim_alerts(&keys, &claim, now, not_after)
-        .await?
-        .into_iter()
-        .collect();
+    let won: BTreeSet<AlertKey> = crate::kernel::sort::collect_tree(
+        budgets.claim_alerts(&keys, &claim, now, not_after).await?,
+    );
 
     let mut settlement = Settlement {
         claim_id: claim,

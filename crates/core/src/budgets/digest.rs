@@ -154,7 +154,7 @@ fn lines(
         }
     }
     let mut list: Vec<Line> = map.into_values().collect();
-    list.sort_by(|a, b| {
+    crate::kernel::sort::sort_by(&mut list, |a, b| {
         b.cost
             .get(currency)
             .nanos

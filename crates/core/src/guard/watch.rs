@@ -82,7 +82,7 @@ impl Watch {
                 next_levels.push(spend + (at - today));
             }
         }
-        next_levels.sort_unstable();
+        crate::kernel::sort::sort(&mut next_levels);
         next_levels.dedup();
         Watch {
             currency,

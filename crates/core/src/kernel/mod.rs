@@ -13,5 +13,6 @@ pub mod json_path;
 pub mod limits;
 pub mod money;
 pub mod query;
+pub mod sort;
 pub mod testing;
 pub mod tz;

@@ -205,7 +205,7 @@ impl Plan {
 pub fn known_providers(plans: &[Plan]) -> Vec<String> {
     let mut known: Vec<String> = plans.iter().map(|p| p.provider.clone()).collect();
     known.extend(builtin().providers());
-    known.sort();
+    crate::kernel::sort::sort(&mut known);
     known.dedup();
     known
 }

@@ -137,7 +137,9 @@ pub async fn import_litellm(
         }
     }
     // One entry per (provider, model): LiteLLM lists some models under several keys.
-    entries.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
+    crate::kernel::sort::sort_by(&mut entries, |a, b| {
+        (&a.provider, &a.model).cmp(&(&b.provider, &b.model))
+    });
     entries.dedup_by(|a, b| a.provider == b.provider && a.model == b.model);
     if !dry_run && !entries.is_empty() {
         prices.upsert_prices(&entries).await?;
@@ -279,7 +281,7 @@ pub fn effective_page(custom: &[PriceEntry], filter: &PriceFilter) -> PricePage 
                 .is_none_or(|x| m.starts_with(x.as_str()))
         })
         .collect();
-    models.sort();
+    crate::kernel::sort::sort(&mut models);
     models.dedup();
     let wanted_mode = |mode: Option<&str>| filter.mode.as_deref().is_none_or(|m| mode == Some(m));
     let wanted = |e: &PriceEntry| wanted_mode(e.mode.as_deref());
@@ -392,7 +394,8 @@ pub fn lookups_for<'e>(events: impl IntoIterator<Item = (&'e str, &'e str)>) -> 
         custom: &none,
     };
     // A batch repeats a few models many times: each distinct one is looked up once.
-    let distinct: std::collections::BTreeSet<(&str, &str)> = events.into_iter().collect();
+    let distinct: std::collections::BTreeSet<(&str, &str)> =
+        crate::kernel::sort::collect_tree(events);
     let mut keys: Vec<String> = distinct
         .into_iter()
         .flat_map(|(provider, model)| {
@@ -401,7 +404,7 @@ pub fn lookups_for<'e>(events: impl IntoIterator<Item = (&'e str, &'e str)>) -> 
             names.into_iter().map(move |n| format!("{provider}|{n}"))
         })
         .collect();
-    keys.sort();
+    crate::kernel::sort::sort(&mut keys);
     keys.dedup();
     keys
 }

@@ -304,10 +304,9 @@ pub async fn month_stats(
     for project in projects {
         per.entry(project.id.as_str().to_string()).or_default();
     }
-    let names: BTreeMap<&str, &str> = projects
-        .iter()
-        .map(|p| (p.id.as_str(), p.name.as_str()))
-        .collect();
+    let names: BTreeMap<&str, &str> = crate::kernel::sort::collect_tree(
+        projects.iter().map(|p| (p.id.as_str(), p.name.as_str())),
+    );
     let mut combined = Counts::default();
     let rows: Vec<Value> = per
         .iter()

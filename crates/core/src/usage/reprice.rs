@@ -256,10 +256,11 @@ pub async fn unpriced_models(
     filter: &ScanFilter,
 ) -> Result<UnpricedReport, CoreError> {
     let models = store.unpriced_models(filter).await?;
-    let distinct: BTreeSet<(&str, &str)> = models
-        .iter()
-        .map(|m| (m.provider.as_str(), m.model.as_str()))
-        .collect();
+    let distinct: BTreeSet<(&str, &str)> = crate::kernel::sort::collect_tree(
+        models
+            .iter()
+            .map(|m| (m.provider.as_str(), m.model.as_str())),
+    );
     Ok(UnpricedReport {
         events: models.iter().map(|m| m.events).sum(),
         distinct_models: distinct.len(),

@@ -154,7 +154,7 @@ pub(super) fn measure(
     let budget = settings.amount.map(|m| m.nanos).unwrap_or(0);
     let top = |list: Vec<(String, Option<String>, i128)>| {
         let mut list = list;
-        list.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        crate::kernel::sort::sort_by(&mut list, |a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         list.into_iter()
             .filter(|(_, _, c)| *c > 0)
             .take(5)

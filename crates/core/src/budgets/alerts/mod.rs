@@ -428,12 +428,12 @@ async fn run_check(
     let mut outgoing: Vec<Outgoing> = Vec::new();
     let mut owners: Vec<Owner> = Vec::new();
     // Each project's chat channels, for the alerts of its own plans and profiles.
-    let chats: BTreeMap<String, ChatUrls> = all
-        .iter()
-        .flatten()
-        .filter(|s| !s.chat.is_empty())
-        .map(|s| (s.project_id.as_str().to_string(), s.chat.clone()))
-        .collect();
+    let chats: BTreeMap<String, ChatUrls> = crate::kernel::sort::collect_tree(
+        all.iter()
+            .flatten()
+            .filter(|s| !s.chat.is_empty())
+            .map(|s| (s.project_id.as_str().to_string(), s.chat.clone())),
+    );
     for settings in all {
         let settings = match settings {
             Ok(settings) => settings,

@@ -131,7 +131,7 @@ impl BudgetSettings {
             self.levels.clone()
         };
         levels.push(100);
-        levels.sort_unstable();
+        crate::kernel::sort::sort(&mut levels);
         levels.dedup();
         levels
     }
@@ -335,7 +335,7 @@ impl BudgetPatch {
                             levels.push(pc);
                         }
                     }
-                    levels.sort_unstable();
+                    crate::kernel::sort::sort(&mut levels);
                     levels.dedup();
                     next.levels = levels;
                 }

@@ -180,20 +180,17 @@ impl PriceEntry {
     /// The entry as the JSON a client sends (the inverse of [`EntryInput::parse`]).
     pub fn to_input(&self) -> EntryInput {
         let rates_map = |rates: &[Option<Rate>; UsageKind::COUNT]| {
-            UsageKind::ALL
-                .into_iter()
-                .filter_map(|k| {
-                    rates[k.index()].as_ref().map(|r| {
-                        (
-                            k.name().to_string(),
-                            RateInput {
-                                price: DecimalText(r.price.to_string()),
-                                per: r.per,
-                            },
-                        )
-                    })
+            crate::kernel::sort::collect_tree(UsageKind::ALL.into_iter().filter_map(|k| {
+                rates[k.index()].as_ref().map(|r| {
+                    (
+                        k.name().to_string(),
+                        RateInput {
+                            price: DecimalText(r.price.to_string()),
+                            per: r.per,
+                        },
+                    )
                 })
-                .collect()
+            }))
         };
         let default_counting = Counting::for_provider(&self.provider);
         EntryInput {
@@ -457,7 +454,7 @@ impl Catalog {
                 .into_iter()
                 .flat_map(|l| l().providers().cloned()),
         );
-        out.sort();
+        crate::kernel::sort::sort(&mut out);
         out.dedup();
         out
     }
@@ -506,7 +503,7 @@ impl Catalog {
             .values_mut()
             .flat_map(FxHashMap::values_mut)
         {
-            list.sort_by_key(|&i| entries[i].effective_from);
+            crate::kernel::sort::sort_by_key(list, |&i| entries[i].effective_from);
         }
         catalog
     }

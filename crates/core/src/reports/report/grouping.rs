@@ -239,10 +239,10 @@ pub fn report_csv(
     projects: &BTreeMap<String, ProjectInfo>,
 ) -> String {
     let rows = &rows[..rows.len().min(query.limit)];
-    let currencies: BTreeSet<Currency> = rows
-        .iter()
-        .flat_map(|r| r.sums.cost.iter().map(|m| m.currency))
-        .collect();
+    let currencies: BTreeSet<Currency> = crate::kernel::sort::collect_tree(
+        rows.iter()
+            .flat_map(|r| r.sums.cost.iter().map(|m| m.currency)),
+    );
     let mut header: Vec<String> = Vec::new();
     if query.period.is_some() {
         header.push("period".into());

@@ -46,7 +46,7 @@ pub(super) async fn newest_by_provider(
 /// Each provider's entry with the timestamp of its newest event (`last_updated`, null when
 /// its rows were pruned).
 pub(super) fn with_newest(entries: Vec<Value>, newest: Vec<(String, String)>) -> Vec<Value> {
-    let newest: BTreeMap<String, String> = newest.into_iter().collect();
+    let newest: BTreeMap<String, String> = crate::kernel::sort::collect_tree(newest);
     entries
         .into_iter()
         .map(|mut entry| {

@@ -319,7 +319,8 @@ pub async fn prepare(
         projects.push(project);
     }
     if matches!(principal, Principal::Admin) {
-        let wanted: BTreeSet<ProjectId> = projects.iter().flatten().cloned().collect();
+        let wanted: BTreeSet<ProjectId> =
+            crate::kernel::sort::collect_tree(projects.iter().flatten().cloned());
         if !wanted.is_empty() {
             let wanted: Vec<ProjectId> = wanted.into_iter().collect();
             let existing: HashSet<ProjectId> = usage
@@ -343,7 +344,7 @@ pub async fn prepare(
         }
     }
     if !problems.is_empty() {
-        problems.sort_by_key(|e| e.index);
+        crate::kernel::sort::sort_by_key(&mut problems, |e| e.index);
         return Err(CoreError::Validation(problems));
     }
     let lookups = lookups_for(

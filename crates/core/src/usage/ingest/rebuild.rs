@@ -308,10 +308,10 @@ pub(super) async fn void_markers(
     if phase != Phase::Raw {
         return Ok(void);
     }
-    let days: BTreeSet<&str> = keys
-        .iter()
-        .filter_map(|k| k.strip_prefix(RAW_PREFIX).and_then(|rest| rest.get(..11)))
-        .collect();
+    let days: BTreeSet<&str> = crate::kernel::sort::collect_tree(
+        keys.iter()
+            .filter_map(|k| k.strip_prefix(RAW_PREFIX).and_then(|rest| rest.get(..11))),
+    );
     for day in days {
         let prefix = format!("{VOID_PREFIX}{RAW_PREFIX}{day}");
         let mut after: Option<String> = None;
