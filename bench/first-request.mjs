@@ -31,14 +31,11 @@ if (process.env.BENCH_ENTRY_FLOOR) {
   const out = join(root, '.bench-state', 'entry-floor');
   const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   run('worker-build', ['--profile', 'wasm', '--no-opt', '-d', out, '--features', 'entry-floor']);
-  run('wasm-opt', ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
-    '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', '--enable-exception-handling',
-    '--strip-debug', '--strip-producers', join(out, 'index_bg.wasm'), '-o', join(out, 'index_bg.wasm')]);
+  run('bash', [join(root, 'scripts', 'wasm-opt.sh'), join(out, 'index_bg.wasm')]);
   builds.push(out);
 }
-const wasmOpt = (file) => execFileSync('wasm-opt', ['--enable-bulk-memory', '--enable-nontrapping-float-to-int',
-  '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
-  '--enable-exception-handling', '--strip-debug', '--strip-producers', file, '-o', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+// The wasm-opt passes of scripts/build.sh, so that every Rust build here is shrunk alike.
+const wasmOpt = (file) => execFileSync('bash', [join(root, 'scripts', 'wasm-opt.sh'), file], { stdio: ['ignore', 'ignore', 'inherit'] });
 // [row label, build dir] of the minimal workers-rs worker (bench/floor-rs), each build of it.
 const rustFloors = [];
 if (process.env.BENCH_RUST_FLOOR || process.env.BENCH_RUST_FLOOR_O3 || process.env.BENCH_RUST_FLOOR_WARM) {

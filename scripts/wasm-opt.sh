@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Shrinks and strips a worker's wasm in place, as every build of this project does
+# (scripts/build.sh, and bench/first-request.mjs for its Rust floors). binaryen's wasm-opt from
+# node_modules drops the name section and other custom sections the runtime never reads (a third
+# of the file), and runs its size passes (-Oz) without inlining a function into its one caller
+# (`--one-caller-inline-max-function-size 0`): that inlining is what made -Oz's output gzip 8%
+# larger and its first requests slower; without it the code is 8% smaller and the gzipped file
+# too (BENCHMARKS.md, "A smaller worker"). About 20 s on two cores for the worker.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-exception-handling \
+  -Oz --one-caller-inline-max-function-size 0 \
+  --strip-debug --strip-producers "$1" -o "$1"
