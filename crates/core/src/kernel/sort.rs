@@ -2,9 +2,9 @@
 //!
 //! `slice::sort_by` is compiled again for every element type and comparator: its stable sort
 //! (driftsort, with its small-sort networks and merges) is several kilobytes of wasm each time,
-//! and the product sorts a dozen kinds of lists. None of them is sorted where a comparison
-//! through `&dyn` costs what matters (a report's rows, a catalog's names, a batch's problems),
-//! so these functions sort a list of indices with one comparator type and then move the items
+//! and the product sorts a dozen kinds of lists. None of them is long or sorted where a
+//! comparison through `&dyn` costs what matters (a catalog's names and each model's prices by
+//! date, a digest's lines, a batch's problems, alert levels), so these functions sort a list of indices with one comparator type and then move the items
 //! into that order: the standard sort is compiled once, for `usize` (BENCHMARKS.md, "A smaller
 //! worker"). Stable, as `slice::sort_by` is; a property test holds each to the standard one.
 //!
@@ -15,6 +15,9 @@ use std::cmp::Ordering;
 
 /// Sorts `items` by `compare`, keeping equal items in their order (as `slice::sort_by`).
 pub fn sort_by<T>(items: &mut [T], mut compare: impl FnMut(&T, &T) -> Ordering) {
+    if items.len() < 2 {
+        return;
+    }
     let order = sorted_order(items.len(), &mut |a, b| compare(&items[a], &items[b]));
     permute(items, order);
 }
