@@ -193,36 +193,11 @@ impl fmt::Display for Decimal {
 /// Formats `value * 10^-scale` as plain decimal text with at least `min_fraction` fractional
 /// digits and no trailing zeros beyond them.
 pub fn format_scaled(value: i128, scale: u32, min_fraction: u32) -> String {
-    let magnitude = value.unsigned_abs();
-    // The digits, written right to left into a buffer on the stack (a u128 has at most 39):
-    // no `to_string` and its formatting machinery, which took most of this function's time in
-    // the wasm. Every amount under 1.8e10 units at nine decimals fits a u64, whose divisions
-    // are native (a u128's divide in software on wasm32, once per digit).
-    let mut buffer = [0u8; 39];
-    let mut start = buffer.len();
-    match u64::try_from(magnitude) {
-        Ok(mut n) => loop {
-            start -= 1;
-            buffer[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        },
-        Err(_) => {
-            let mut n = magnitude;
-            loop {
-                start -= 1;
-                buffer[start] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-        }
-    }
-    // ASCII digits only, so always UTF-8.
-    let digits = std::str::from_utf8(&buffer[start..]).unwrap_or("0");
+    // The digits by `itoa` (serde_json's integer writer, on the stack): no `to_string` and its
+    // formatting machinery, which took most of this function's time in the wasm; a u128 is cut
+    // into 64-bit parts by multiplication, not by a division in software on wasm32.
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value.unsigned_abs());
     let scale = scale as usize;
     let (int_part, frac_digits) = digits.split_at(digits.len().saturating_sub(scale));
     let zeros = scale - frac_digits.len();
