@@ -1,10 +1,10 @@
-//! Writing JSON by hand for the two texts written once per event: the raw-log line and the
-//! event's part of the ingest answer. serde's derived writing of them, with the wasm built for
-//! size, took about a fifth of a 1,000-event request's time in the worker (every key escaped
-//! again for every event, each small write a call of its own); these write keys as the
-//! literal bytes they are and copy text that needs no escape in one piece. The output is
-//! byte for byte serde_json's (the tests of `usage::record` and `usage::ingest` hold each
-//! writer to it), so that readers and stored lines are unchanged.
+//! Writing JSON by hand for the texts written once per event: the raw-log line, the event's
+//! part of the ingest answer, and the text cells of its D1 row. serde's derived writing of
+//! them, with the wasm built for size, took about a fifth of a 1,000-event request's time in
+//! the worker (every key escaped again for every event, each small write a call of its own);
+//! these write keys as the literal bytes they are and copy text that needs no escape in one
+//! piece. The output is byte for byte serde_json's (`usage/tests/written.rs` and the tests
+//! below hold each writer to it), so that readers and stored lines are unchanged.
 
 /// Appends `text` as a JSON string, escaped exactly as serde_json escapes it: `"` and `\`,
 /// the five short escapes of control characters, `\u00XX` (lower-case) for the others; every

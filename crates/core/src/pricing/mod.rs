@@ -218,7 +218,7 @@ impl Unpriced {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Quote {
     pub cost: Money,
-    /// The components priced; empty in a quote made for storage ([`cost_quote`]).
+    /// The components priced; empty in a quote made for storage ([`quote_as`], not itemised).
     pub lines: Vec<Line>,
     /// Kinds the event reported that this entry does not bill (for example `requests`).
     pub unbilled: Vec<UsageKind>,
@@ -445,17 +445,10 @@ pub fn quote(entry: &PriceEntry, usage: &Usage) -> Result<Result<Quote, Unpriced
     quote_as(entry, usage, true)
 }
 
-/// The quote an event is stored with: its cost, tier and entry, without the itemised `lines`
-/// and `unbilled` kinds (left empty), which nothing stored keeps and which took about a tenth
-/// of the wasm's pricing of a 1,000-event request.
-pub fn cost_quote(
-    entry: &PriceEntry,
-    usage: &Usage,
-) -> Result<Result<Quote, Unpriced>, UsageError> {
-    quote_as(entry, usage, false)
-}
-
-fn quote_as(
+/// [`quote`], or when not `itemised` the quote an event is stored with: its cost, tier and
+/// entry, without the itemised `lines` and `unbilled` kinds (left empty), which nothing stored
+/// keeps and which took about a tenth of the wasm's pricing of a 1,000-event request.
+pub fn quote_as(
     entry: &PriceEntry,
     usage: &Usage,
     itemised: bool,

@@ -7,7 +7,7 @@ use crate::kernel::error::FieldError;
 use crate::kernel::money::Money;
 use crate::pricing::catalog::PriceBook;
 use crate::pricing::prices::Pricing;
-use crate::pricing::{cost_quote, quote, Unpriced, UsageKind};
+use crate::pricing::{quote_as, Unpriced, UsageKind};
 use crate::usage::event::UsageEvent;
 
 /// Prices one validated event with the entry in force at its timestamp, itemised (a quote).
@@ -16,7 +16,7 @@ pub fn price_event(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, Fiel
 }
 
 /// Prices one validated event to be stored: its cost and entry, without the itemised lines
-/// ([`crate::pricing::cost_quote`]).
+/// ([`crate::pricing::quote_as`], not itemised).
 pub fn price_to_store(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, FieldError> {
     price_with(book, event, false)
 }
@@ -38,14 +38,8 @@ fn price_with(book: &PriceBook, event: &UsageEvent, itemised: bool) -> Result<Pr
             event.timestamp,
             event.project_id.as_ref(),
         ) {
-            Ok(entry) => {
-                let priced = if itemised {
-                    quote(entry, &event.usage)
-                } else {
-                    cost_quote(entry, &event.usage)
-                };
-                priced.map_err(|e| FieldError::new(e.field, e.message))?
-            }
+            Ok(entry) => quote_as(entry, &event.usage, itemised)
+                .map_err(|e| FieldError::new(e.field, e.message))?,
             Err(unpriced) => Err(unpriced),
         }
     };

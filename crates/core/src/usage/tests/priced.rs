@@ -1,10 +1,10 @@
 //! What an event is stored with: the price ingest and re-pricing compute
-//! ([`crate::pricing::cost_quote`]) is the itemised quote without its lines.
+//! ([`crate::pricing::quote_as`], not itemised) is the itemised quote without its lines.
 
 use proptest::prelude::*;
 
 use crate::pricing::catalog::curated;
-use crate::pricing::{cost_quote, quote, Quote, Usage, UsageKind};
+use crate::pricing::{quote, quote_as, Quote, Usage, UsageKind};
 
 proptest! {
     #[test]
@@ -21,6 +21,6 @@ proptest! {
         let itemised = quote(entry, &usage).map(|q| {
             q.map(|q| Quote { lines: Vec::new(), unbilled: Vec::new(), ..q })
         });
-        prop_assert_eq!(cost_quote(entry, &usage), itemised);
+        prop_assert_eq!(quote_as(entry, &usage, false), itemised);
     }
 }
