@@ -11,8 +11,8 @@
 //! same moment, each alert goes out once. `INGEST_ALERTS = "off"` turns the ingest-time check
 //! off.
 
+use litemap::LiteMap;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use worker::{Context, Env};
@@ -167,7 +167,7 @@ pub async fn after_ingest(
     clock: &impl Clock,
     report: &IngestReport,
 ) -> Value {
-    let mut costs: BTreeMap<&str, Vec<Money>> = BTreeMap::new();
+    let mut costs: LiteMap<&str, Vec<Money>> = LiteMap::new();
     for event in &report.events {
         let entry = costs.entry(event.project_id.as_str()).or_default();
         if event.status == Outcome::Stored {

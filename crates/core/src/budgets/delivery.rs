@@ -4,8 +4,6 @@
 //! A run sends at most [`MAX_SENDS_PER_RUN`] messages; the alerts past that are left unclaimed
 //! for the next run (`deferred`), so one run stays within the Workers free plan's subrequests.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 
 use crate::access::projects::ProjectId;
@@ -147,11 +145,10 @@ pub async fn deliver(
     // The claims already held: in a dry run, what would be rate-limited; when sending, the
     // alerts that need no share of this run's sends.
     let keys: Vec<AlertKey> = outgoing.iter().map(|o| o.key.clone()).collect();
-    let claimed: BTreeSet<AlertKey> =
-        crate::kernel::sort::collect_tree(budgets.claimed_after(&keys, not_after).await?);
+    let claimed = crate::kernel::sort::collect_set(budgets.claimed_after(&keys, not_after).await?);
     if mode == Mode::DryRun {
         for item in outgoing {
-            let (fate, status) = if claimed.contains(&item.key) {
+            let (fate, status) = if claimed.contains_key(&item.key) {
                 (Fate::Claimed, "rate_limited")
             } else {
                 (Fate::WouldSend, "would_send")
@@ -169,12 +166,12 @@ pub async fn deliver(
     let mut budget = max_sends;
     let mut chosen = vec![false; outgoing.len()];
     let mut repeated = vec![false; outgoing.len()];
-    let mut seen: BTreeSet<&AlertKey> = BTreeSet::new();
+    let mut seen: crate::kernel::sort::Set<&AlertKey> = Default::default();
     for (i, item) in outgoing.iter().enumerate() {
-        if claimed.contains(&item.key) {
+        if claimed.contains_key(&item.key) {
             continue;
         }
-        if !seen.insert(&item.key) {
+        if seen.insert(&item.key, ()).is_some() {
             // The same key twice in one run: the first one is the alert.
             repeated[i] = true;
             continue;
@@ -191,7 +188,7 @@ pub async fn deliver(
         .map(|(o, _)| o.key.clone())
         .collect();
     let claim = random_token(entropy, "clm_", 12)?;
-    let won: BTreeSet<AlertKey> = crate::kernel::sort::collect_tree(
+    let won = crate::kernel::sort::collect_set(
         budgets.claim_alerts(&keys, &claim, now, not_after).await?,
     );
 
@@ -201,7 +198,7 @@ pub async fn deliver(
         ..Settlement::default()
     };
     for ((item, chosen), repeated) in outgoing.iter().zip(chosen).zip(repeated) {
-        if claimed.contains(&item.key) || repeated {
+        if claimed.contains_key(&item.key) || repeated {
             deliveries.items.push(Delivered {
                 fate: Fate::Claimed,
                 outcomes: outcomes(item, "rate_limited"),
@@ -215,7 +212,7 @@ pub async fn deliver(
             });
             continue;
         }
-        if !won.contains(&item.key) {
+        if !won.contains_key(&item.key) {
             deliveries.items.push(Delivered {
                 fate: Fate::Claimed,
                 outcomes: outcomes(item, "rate_limited"),

@@ -3,7 +3,7 @@
 //! report once, in its first run after the period closes ([`SEND_WITHIN_HOURS`]); a project
 //! with no usage in the period gets none.
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use crate::kernel::tz::Tz;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
@@ -140,7 +140,7 @@ fn lines(
     name: impl Fn(&RollupRow) -> String,
     currency: Currency,
 ) -> Vec<Line> {
-    let mut map: BTreeMap<String, Line> = BTreeMap::new();
+    let mut map: LiteMap<String, Line> = LiteMap::new();
     for row in rows {
         let key = name(row);
         let line = map.entry(key.clone()).or_insert_with(|| Line {
@@ -153,7 +153,7 @@ fn lines(
             line.cost.add(Money::new(row.cost_nanos, c));
         }
     }
-    let mut list: Vec<Line> = map.into_values().collect();
+    let mut list: Vec<Line> = map.into_iter().map(|(_, v)| v).collect();
     crate::kernel::sort::sort_by(&mut list, |a, b| {
         b.cost
             .get(currency)
@@ -491,8 +491,8 @@ pub async fn send_digests(
     } else {
         // Projects whose last closed period is due, grouped by zone and schedule: each
         // group's rows are read once.
-        let mut groups: BTreeMap<(String, &'static str), (ReportPeriod, Vec<BudgetSettings>)> =
-            BTreeMap::new();
+        let mut groups: LiteMap<(String, &'static str), (ReportPeriod, Vec<BudgetSettings>)> =
+            LiteMap::new();
         for settings in budgets.budgets().await?.into_iter().flatten() {
             let Some(schedule) = settings.report_schedule else {
                 continue;
@@ -516,7 +516,7 @@ pub async fn send_digests(
             .flat_map(|(period, _)| period_queries(period, None))
             .collect();
         let mut read = reports.rollups_many(&queries).await?.into_iter();
-        for (period, projects) in groups.into_values() {
+        for (period, projects) in groups.into_iter().map(|(_, v)| v) {
             let rows = read.next().unwrap_or_default();
             let previous = read.next().unwrap_or_default();
             for settings in projects {

@@ -1,8 +1,6 @@
 //! `GET /api/admin/usage`: the admin's report of usage, where rows grouped by project carry
 //! the project's budget status this month.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use crate::budgets::store::BudgetStore;
@@ -24,7 +22,7 @@ pub async fn admin_usage(
     let q = UsageReportQuery::parse(query, now)?;
     let (rollup_query, rollups) = read_report(store, &q).await?;
     let rows = group_rows(&rollups, q.period, &q.dims, q.range.tz);
-    let mut projects = BTreeMap::new();
+    let mut projects = Vec::new();
     if q.dims.contains(&Dim::Project) {
         let month_start_day = month_start(now.date_naive());
         let spend = store
@@ -46,16 +44,17 @@ pub async fn admin_usage(
                 })
                 .map(|r| r.cost_nanos)
                 .sum();
-            projects.insert(
+            projects.push((
                 settings.project_id.as_str().to_string(),
                 ProjectInfo {
                     name: settings.project_name.clone(),
                     client: settings.project_client.clone(),
                     budget: budget_status(settings.amount, settings.alert_threshold_percent, spent),
                 },
-            );
+            ));
         }
     }
+    let projects = crate::kernel::sort::collect_map(projects);
     let rows = if q.by_client {
         merge_by_client(rows, &projects, q.keep_project)
     } else {

@@ -11,8 +11,6 @@
 //! what is due. Usage of other projects counts in a global plan too: it is seen when the
 //! watch is taken again (at most a minute later), by comparing with the watch it replaces.
 
-use std::collections::BTreeSet;
-
 use crate::budgets::alerts::{allotment_level_due, capacity_floor_due};
 use crate::kernel::limits::LimitMode;
 use crate::plans::{measure_of, profile_capacity, PlanState, Profile, ProfileItem};
@@ -31,8 +29,9 @@ pub struct PlanWatch {
     project: String,
     states: Vec<PlanState>,
     profiles: Vec<WatchedProfile>,
-    /// The alerts due now, by key: plan levels reached and profiles below their floor.
-    due: BTreeSet<String>,
+    /// The alerts due now, by key: plan levels reached and profiles below their floor (sorted,
+    /// each once).
+    due: Vec<String>,
 }
 
 impl PlanWatch {
@@ -64,20 +63,20 @@ impl PlanWatch {
             project: project.to_string(),
             states,
             profiles,
-            due: BTreeSet::new(),
+            due: Vec::new(),
         };
         watch.due = watch.due_now();
         Some(watch)
     }
 
     /// The keys of the alerts due with the use as it stands.
-    fn due_now(&self) -> BTreeSet<String> {
-        let mut due = BTreeSet::new();
+    fn due_now(&self) -> Vec<String> {
+        let mut due = Vec::new();
         for state in &self.states {
             if let Some(level) = allotment_level_due(state) {
                 let plan = &state.plan;
                 let scope = plan.project_id.as_deref().unwrap_or("");
-                due.insert(format!(
+                due.push(format!(
                     "plan {} {scope} {} {level}",
                     plan.provider,
                     plan.unit.name()
@@ -88,10 +87,15 @@ impl PlanWatch {
             let capacity = profile_capacity(profile, items.clone(), *learned_from, &self.states);
             if capacity_floor_due(&capacity).is_some() {
                 let scope = profile.project_id.as_deref().unwrap_or("");
-                due.insert(format!("capacity {} {scope}", profile.name));
+                due.push(format!("capacity {} {scope}", profile.name));
             }
         }
-        due
+        crate::kernel::sort::distinct(due)
+    }
+
+    /// Whether an alert due now was not due in `then`.
+    fn newly_due(&self, then: &[String]) -> bool {
+        self.due.iter().any(|k| then.binary_search(k).is_err())
     }
 
     /// Moves each plan's use by `events` (of this project; others are left out), added or,
@@ -119,9 +123,8 @@ impl PlanWatch {
         }
         self.shift(events, 1);
         let due = self.due_now();
-        let reached = !due.is_subset(&self.due);
-        self.due = due;
-        reached
+        let before = std::mem::replace(&mut self.due, due);
+        self.newly_due(&before)
     }
 
     /// Whether a watch taken after `events` were stored has an alert due that was not due
@@ -131,8 +134,7 @@ impl PlanWatch {
         let mut before = self.clone();
         before.shift(events, -1);
         let before = before.due_now();
-        let new_since = |then: &BTreeSet<String>| !self.due.is_subset(then);
-        new_since(&before) || older.is_some_and(|o| new_since(&o.due))
+        self.newly_due(&before) || older.is_some_and(|o| self.newly_due(&o.due))
     }
 
     /// The plans' part of the project's guard state: `blocked` when a plan in block mode

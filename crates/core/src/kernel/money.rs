@@ -7,7 +7,7 @@
 //! and sums of stored amounts are exact. Amounts in different currencies are never added:
 //! [`Totals`] keeps one sum per currency.
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -370,7 +370,7 @@ impl Money {
 
 /// Sums per currency. Adding money of a new currency opens a new sum; sums never mix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Totals(BTreeMap<Currency, i128>);
+pub struct Totals(LiteMap<Currency, i128>);
 
 impl Totals {
     pub fn new() -> Self {

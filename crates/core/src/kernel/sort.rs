@@ -9,9 +9,24 @@
 //! worker"). Stable, as `slice::sort_by` is; a property test holds each to the standard one.
 //!
 //! `collect()` into a `BTreeMap` or `BTreeSet` sorts its input first, with a copy of the standard
-//! sort of its own for each item type; `collect_tree` inserts the items one by one instead.
+//! sort of its own for each item type; so do `LiteMap`'s `collect()`, `extend` and serde reader.
+//! `collect_map`, `collect_set`, `distinct`, `fold_by_key` and `deserialize_map` sort with this
+//! module's one sort instead.
+//!
+//! The product's maps and sets are `LiteMap`s (one vector of pairs sorted by key) rather than
+//! B-trees: a B-tree's search, insertion with node splits, iterators and drop compile to about
+//! four kilobytes of wasm for every key and value type, a sorted vector's to a few hundred
+//! (BENCHMARKS.md, "A smaller worker"). Inserting into the middle of a sorted vector moves what
+//! follows, so a map that may grow large from unsorted input is built with `collect_map` (sort
+//! once, then keep the last value of each key) rather than by inserting item by item; `LiteMap`
+//! appends without moving anything when keys come in order. `Set` is a `LiteMap` with no values.
 
 use std::cmp::Ordering;
+
+use litemap::LiteMap;
+
+/// A set kept as one sorted vector: a `LiteMap` whose values are `()`.
+pub type Set<K> = LiteMap<K, ()>;
 
 /// Sorts `items` by `compare`, keeping equal items in their order (as `slice::sort_by`).
 pub fn sort_by<T>(items: &mut [T], mut compare: impl FnMut(&T, &T) -> Ordering) {
@@ -33,12 +48,99 @@ pub fn sort<T: Ord>(items: &mut [T]) {
     sort_by(items, T::cmp);
 }
 
-/// Collects `items` into a B-tree map or set (any `Default + Extend`) by inserting each in turn:
-/// for a map, the last value of a key wins, as with `collect()`.
-pub fn collect_tree<C: Default + Extend<T>, T>(items: impl IntoIterator<Item = T>) -> C {
-    let mut tree = C::default();
-    tree.extend(items);
-    tree
+/// Collects `items` into a `LiteMap` sorted by key with this module's one sort; for a key given
+/// more than once the last value wins, as with `collect()` into a `BTreeMap`. Linear in the items
+/// when they come in key order, `n log n` otherwise, never quadratic.
+pub fn collect_map<K: Ord, V>(items: impl IntoIterator<Item = (K, V)>) -> LiteMap<K, V> {
+    let mut pairs: Vec<(K, V)> = items.into_iter().collect();
+    if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
+        sort_by(&mut pairs, |a, b| a.0.cmp(&b.0));
+        pairs = last_of_each_key(pairs);
+    }
+    LiteMap::from_sorted_store_unchecked(pairs)
+}
+
+/// The items sorted, each once (the first of equal ones): what iterating a `BTreeSet` collected
+/// from them gives.
+pub fn distinct<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    sort(&mut items);
+    items.dedup();
+    items
+}
+
+/// Collects `items` into a `Set` (sorted, each item once).
+pub fn collect_set<K: Ord>(items: impl IntoIterator<Item = K>) -> Set<K> {
+    collect_map(items.into_iter().map(|k| (k, ())))
+}
+
+/// Folds `pairs` into one value per key, in key order: what `entry(key).or_default()` and `fold`
+/// for each pair in turn give in a map, pairs of one key folded in their order. Sorts once
+/// instead of inserting into the middle of a vector, for groupings that may be large (a report's
+/// rows).
+pub fn fold_by_key<K: Ord, T, A: Default>(
+    mut pairs: Vec<(K, T)>,
+    mut fold: impl FnMut(&mut A, T),
+) -> Vec<(K, A)> {
+    sort_by(&mut pairs, |a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(K, A)> = Vec::new();
+    for (key, item) in pairs {
+        match out.last_mut() {
+            Some(last) if last.0 == key => fold(&mut last.1, item),
+            _ => {
+                let mut value = A::default();
+                fold(&mut value, item);
+                out.push((key, value));
+            }
+        }
+    }
+    out
+}
+
+/// Reads a JSON object into a `LiteMap` (`#[serde(deserialize_with = ...)]`) through
+/// `collect_map`: the last value of a repeated key wins and the error for a value that is not an
+/// object reads as a `BTreeMap`'s does ("expected a map"). `LiteMap`'s own reader would compile a
+/// standard sort for each key and value type.
+pub fn deserialize_map<'de, D, K, V>(deserializer: D) -> Result<LiteMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: serde::Deserialize<'de> + Ord,
+    V: serde::Deserialize<'de>,
+{
+    struct Pairs<K, V>(std::marker::PhantomData<(K, V)>);
+    impl<'de, K: serde::Deserialize<'de>, V: serde::Deserialize<'de>> serde::de::Visitor<'de>
+        for Pairs<K, V>
+    {
+        type Value = Vec<(K, V)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::new();
+            while let Some(pair) = map.next_entry()? {
+                pairs.push(pair);
+            }
+            Ok(pairs)
+        }
+    }
+    deserializer
+        .deserialize_map(Pairs(std::marker::PhantomData))
+        .map(collect_map)
+}
+
+/// Of each run of pairs with equal keys in `sorted`, the last.
+fn last_of_each_key<K: Ord, V>(sorted: Vec<(K, V)>) -> Vec<(K, V)> {
+    let mut out: Vec<(K, V)> = Vec::with_capacity(sorted.len());
+    for pair in sorted {
+        match out.last_mut() {
+            Some(last) if last.0 == pair.0 => *last = pair,
+            _ => out.push(pair),
+        }
+    }
+    out
 }
 
 /// The indices `0..len` in the order `compare` (over indices) gives, equal ones as they were.
@@ -106,13 +208,105 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn collect_map_holds_what_collect_into_a_btree_map_holds_in_its_order(
+            pairs in prop::collection::vec((0u8..40, any::<u16>()), 0..200),
+            sorted_first in any::<bool>(),
+        ) {
+            let mut pairs = pairs;
+            if sorted_first {
+                pairs.sort_by_key(|p| p.0);
+            }
+            let ours = collect_map(pairs.clone());
+            let standard: std::collections::BTreeMap<u8, u16> = pairs.into_iter().collect();
+            let ours: Vec<(u8, u16)> = ours.iter().map(|(k, v)| (*k, *v)).collect();
+            let standard: Vec<(u8, u16)> = standard.into_iter().collect();
+            prop_assert_eq!(ours, standard);
+        }
+
+        #[test]
+        fn collect_set_holds_each_item_once_in_order_and_finds_every_one(
+            items in prop::collection::vec(0u16..300, 0..200),
+        ) {
+            let set = collect_set(items.clone());
+            let standard: std::collections::BTreeSet<u16> = items.iter().copied().collect();
+            prop_assert_eq!(set.keys().copied().collect::<Vec<_>>(), standard.iter().copied().collect::<Vec<_>>());
+            for item in 0u16..300 {
+                prop_assert_eq!(set.contains_key(&item), standard.contains(&item));
+            }
+        }
+
+        #[test]
+        fn a_litemap_filled_by_inserting_answers_as_a_btree_map_does(
+            steps in prop::collection::vec((0u8..30, any::<i32>(), any::<bool>()), 0..150),
+        ) {
+            let mut ours: LiteMap<u8, i32> = LiteMap::new();
+            let mut standard = std::collections::BTreeMap::new();
+            for (key, value, remove) in steps {
+                if remove {
+                    prop_assert_eq!(ours.remove(&key), standard.remove(&key));
+                } else {
+                    *ours.entry(key).or_insert(0) += value % 1000;
+                    *standard.entry(key).or_insert(0) += value % 1000;
+                }
+                prop_assert_eq!(ours.get(&key), standard.get(&key));
+            }
+            let ours: Vec<(u8, i32)> = ours.iter().map(|(k, v)| (*k, *v)).collect();
+            prop_assert_eq!(ours, standard.into_iter().collect::<Vec<_>>());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fold_by_key_gives_what_folding_into_a_btree_map_entry_by_entry_gives(
+            pairs in prop::collection::vec((0u8..25, any::<u8>()), 0..200),
+        ) {
+            let ours = fold_by_key(pairs.clone(), |acc: &mut Vec<u8>, v| acc.push(v));
+            let mut standard: std::collections::BTreeMap<u8, Vec<u8>> = Default::default();
+            for (k, v) in pairs {
+                standard.entry(k).or_default().push(v);
+            }
+            prop_assert_eq!(ours, standard.into_iter().collect::<Vec<_>>());
+        }
+    }
+
     #[test]
-    fn collect_tree_keeps_the_last_value_of_a_key_as_collect_does() {
-        let pairs = [("b", 1), ("a", 2), ("b", 3), ("c", 4), ("a", 5)];
-        let ours: std::collections::BTreeMap<&str, i32> = collect_tree(pairs);
-        let standard: std::collections::BTreeMap<&str, i32> = pairs.into_iter().collect();
-        assert_eq!(ours, standard);
-        assert_eq!(ours.get("b"), Some(&3));
+    fn distinct_lists_what_a_btree_set_of_the_items_holds() {
+        let items = [5, 3, 9, 3, 1, 5, 5];
+        let set: std::collections::BTreeSet<i32> = items.into_iter().collect();
+        assert_eq!(distinct(items), set.into_iter().collect::<Vec<_>>());
+        assert_eq!(distinct(Vec::<i32>::new()), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn deserialize_map_reads_an_object_as_a_btree_map_reads_it_and_fails_as_it_does() {
+        #[derive(serde::Deserialize)]
+        struct Ours {
+            #[serde(deserialize_with = "deserialize_map")]
+            m: LiteMap<String, u32>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Standard {
+            m: std::collections::BTreeMap<String, u32>,
+        }
+        for text in [
+            r#"{"m": {"b": 1, "a": 2, "b": 3}}"#,
+            r#"{"m": {}}"#,
+            r#"{"m": {"z": 1, "y": 2, "x": 3}}"#,
+            r#"{"m": []}"#,
+            r#"{"m": "x"}"#,
+            r#"{"m": {"a": -1}}"#,
+            r#"{"m": {"a": 1, "b": "2"}}"#,
+        ] {
+            let ours = serde_json::from_str::<Ours>(text)
+                .map(|o| o.m.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>())
+                .map_err(|e| e.to_string());
+            let standard = serde_json::from_str::<Standard>(text)
+                .map(|s| s.m.into_iter().collect::<Vec<_>>())
+                .map_err(|e| e.to_string());
+            assert_eq!(ours, standard, "{text}");
+        }
     }
 
     #[test]

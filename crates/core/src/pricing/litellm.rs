@@ -10,7 +10,7 @@
 //! is rounded half to even at 18 decimal places per unit, and the entry's notes say so. An
 //! entry that still cannot be used is skipped with its reason; it never blocks the others.
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -242,9 +242,9 @@ pub fn convert_one(
 ) -> Result<Option<EntryInput>, String> {
     let provider = provider_for(spec.get("litellm_provider").and_then(Value::as_str), key);
     let model = model_for(key, &provider);
-    let mut rates = BTreeMap::new();
+    let mut rates = LiteMap::new();
     let mut rounded = Vec::new();
-    let mut put = |rates: &mut BTreeMap<String, RateInput>,
+    let mut put = |rates: &mut LiteMap<String, RateInput>,
                    kind: &str,
                    field: &str,
                    token: bool|
@@ -272,7 +272,7 @@ pub fn convert_one(
     if rates.is_empty() {
         return Ok(None);
     }
-    let mut tiers: BTreeMap<u64, BTreeMap<String, RateInput>> = BTreeMap::new();
+    let mut tiers: LiteMap<u64, LiteMap<String, RateInput>> = LiteMap::new();
     for (field, value) in spec {
         let Some((kind, threshold)) = tier_field(field) else {
             continue;
@@ -411,17 +411,20 @@ mod tests {
             .iter()
             .find(|e| e.provider == "ollama")
             .unwrap();
-        assert_eq!(free.rates["input_tokens"].price.0, "0");
+        assert_eq!(free.rates[&"input_tokens".to_string()].price.0, "0");
         let gemini = import
             .entries
             .iter()
             .find(|e| e.provider == "google")
             .unwrap();
         assert_eq!(gemini.model, "gemini-2.5-pro");
-        assert_eq!(gemini.rates["input_tokens"].price.0, "1.25");
+        assert_eq!(gemini.rates[&"input_tokens".to_string()].price.0, "1.25");
         assert_eq!(gemini.tiers.len(), 1);
         assert_eq!(gemini.tiers[0].above_prompt_tokens, 200_000);
-        assert_eq!(gemini.tiers[0].rates["output_tokens"].price.0, "15");
+        assert_eq!(
+            gemini.tiers[0].rates[&"output_tokens".to_string()].price.0,
+            "15"
+        );
         assert_eq!(import.skipped[0].key, "search-only");
     }
 

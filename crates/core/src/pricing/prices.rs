@@ -394,8 +394,7 @@ pub fn lookups_for<'e>(events: impl IntoIterator<Item = (&'e str, &'e str)>) -> 
         custom: &none,
     };
     // A batch repeats a few models many times: each distinct one is looked up once.
-    let distinct: std::collections::BTreeSet<(&str, &str)> =
-        crate::kernel::sort::collect_tree(events);
+    let distinct = crate::kernel::sort::distinct(events);
     let mut keys: Vec<String> = distinct
         .into_iter()
         .flat_map(|(provider, model)| {

@@ -1,7 +1,7 @@
 //! Jobs (generations): one unit of work that may span several calls, named by `job_id`. What
 //! one job costs, and how many there were per month.
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -159,8 +159,8 @@ pub async fn list_jobs(
         .iter()
         .map(|job| {
             let mut cost = Totals::new();
-            let mut providers: BTreeMap<&str, (i64, Totals)> = BTreeMap::new();
-            let mut operations: BTreeMap<&str, (i64, Totals)> = BTreeMap::new();
+            let mut providers: LiteMap<&str, (i64, Totals)> = LiteMap::new();
+            let mut operations: LiteMap<&str, (i64, Totals)> = LiteMap::new();
             let mut unpriced = 0;
             for part in &job.parts {
                 unpriced += part.unpriced_calls;
@@ -175,7 +175,7 @@ pub async fn list_jobs(
                     o.1.add(m);
                 }
             }
-            let list = |map: &BTreeMap<&str, (i64, Totals)>, key: &str| {
+            let list = |map: &LiteMap<&str, (i64, Totals)>, key: &str| {
                 map.iter()
                     .map(|(name, (calls, cost))| {
                         json!({ key: if name.is_empty() { Value::Null } else { json!(name) }, "calls": calls, "cost": cost })
@@ -284,29 +284,58 @@ pub async fn month_stats(
         jobs_month: i64,
         jobs_total: i64,
     }
-    let mut per: BTreeMap<String, Counts> = BTreeMap::new();
+    // Every count of every project, then summed per project (sorted once: a deployment may
+    // hold many projects).
+    let mut parts: Vec<(String, Counts)> = Vec::new();
     for row in reports.rollups(&month_rollups).await? {
-        per.entry(row.project_id.clone().unwrap_or_default())
-            .or_default()
-            .events_month += row.measures[0];
+        let events_month = row.measures[0];
+        parts.push((
+            row.project_id.unwrap_or_default(),
+            Counts {
+                events_month,
+                ..Counts::default()
+            },
+        ));
     }
     for row in reports.rollups(&all_rollups).await? {
-        per.entry(row.project_id.clone().unwrap_or_default())
-            .or_default()
-            .events_total += row.measures[0];
+        let events_total = row.measures[0];
+        parts.push((
+            row.project_id.unwrap_or_default(),
+            Counts {
+                events_total,
+                ..Counts::default()
+            },
+        ));
     }
-    for (project, n) in jobs.job_counts(Some(first), Some(next)).await? {
-        per.entry(project).or_default().jobs_month += n;
+    for (project, jobs_month) in jobs.job_counts(Some(first), Some(next)).await? {
+        parts.push((
+            project,
+            Counts {
+                jobs_month,
+                ..Counts::default()
+            },
+        ));
     }
-    for (project, n) in jobs.job_counts(None, None).await? {
-        per.entry(project).or_default().jobs_total += n;
+    for (project, jobs_total) in jobs.job_counts(None, None).await? {
+        parts.push((
+            project,
+            Counts {
+                jobs_total,
+                ..Counts::default()
+            },
+        ));
     }
     for project in projects {
-        per.entry(project.id.as_str().to_string()).or_default();
+        parts.push((project.id.as_str().to_string(), Counts::default()));
     }
-    let names: BTreeMap<&str, &str> = crate::kernel::sort::collect_tree(
-        projects.iter().map(|p| (p.id.as_str(), p.name.as_str())),
-    );
+    let per = crate::kernel::sort::fold_by_key(parts, |sum: &mut Counts, part: Counts| {
+        sum.events_month += part.events_month;
+        sum.events_total += part.events_total;
+        sum.jobs_month += part.jobs_month;
+        sum.jobs_total += part.jobs_total;
+    });
+    let names: LiteMap<&str, &str> =
+        crate::kernel::sort::collect_map(projects.iter().map(|p| (p.id.as_str(), p.name.as_str())));
     let mut combined = Counts::default();
     let rows: Vec<Value> = per
         .iter()

@@ -6,8 +6,6 @@
 //! triggers, so late events and re-pricing rewrite the right summaries). A summary holds no
 //! time of writing: the same data always gives the same bytes, so rewriting is harmless.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -107,10 +105,10 @@ pub async fn write_summaries(
 ) -> Result<SummaryReport, CoreError> {
     let today = now.date_naive();
     let dirty = store.dirty_days().await?;
-    let mut months: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut months: Vec<NaiveDate> = Vec::new();
     let first_of =
         |d: NaiveDate| d - chrono::Duration::days(i64::from(chrono::Datelike::day(&d)) - 1);
-    months.insert(first_of(today));
+    months.push(first_of(today));
     let mut report = SummaryReport::default();
     let due: Vec<&DirtyDay> = dirty
         .iter()
@@ -122,9 +120,9 @@ pub async fn write_summaries(
         let key = format!("{DAILY_PREFIX}{}.json", day.day.format("%Y-%m-%d"));
         log.put_overwrite(&key, encode(&value)?).await?;
         report.daily_written.push(key);
-        months.insert(first_of(day.day));
+        months.push(first_of(day.day));
     }
-    for month in months {
+    for month in crate::kernel::sort::distinct(months) {
         let next = month.checked_add_months(Months::new(1)).unwrap_or(month);
         let mut value = summary(store, month, next, true).await?;
         value["month"] = json!(month.format("%Y-%m").to_string());

@@ -4,8 +4,6 @@
 //! the raw log as one immutable object under `usage-logs/reprice/`, then to the store. Rebuild
 //! replays raw objects and then re-price objects, so a rebuilt store carries the same prices.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use crate::access::projects::ProjectId;
@@ -256,7 +254,7 @@ pub async fn unpriced_models(
     filter: &ScanFilter,
 ) -> Result<UnpricedReport, CoreError> {
     let models = store.unpriced_models(filter).await?;
-    let distinct: BTreeSet<(&str, &str)> = crate::kernel::sort::collect_tree(
+    let distinct = crate::kernel::sort::distinct(
         models
             .iter()
             .map(|m| (m.provider.as_str(), m.model.as_str())),

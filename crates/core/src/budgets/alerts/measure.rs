@@ -119,8 +119,8 @@ pub(super) fn measure(
     let mut today_spend = 0i128;
     let mut others = Totals::new();
     let mut unpriced = 0;
-    let mut by_provider: BTreeMap<String, i128> = BTreeMap::new();
-    let mut by_model: BTreeMap<(String, String), i128> = BTreeMap::new();
+    let mut by_provider: LiteMap<String, i128> = LiteMap::new();
+    let mut by_model: LiteMap<(String, String), i128> = LiteMap::new();
     for row in rows {
         unpriced += row.measures[1];
         let Ok(c) = Currency::parse(&row.currency) else {

@@ -2,7 +2,7 @@
 //! crossed, and what was sent. Rendering (email HTML and text, MIME, webhook JSON and its
 //! HMAC-SHA256 signature) is pure and lives here too.
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
@@ -398,7 +398,7 @@ async fn run_check(
     };
     // The month of every zone with a budget, and the week before today of every zone with a
     // spike rule: all read in one call.
-    let mut zones: BTreeMap<String, (crate::kernel::tz::Tz, bool)> = BTreeMap::new();
+    let mut zones: LiteMap<String, (crate::kernel::tz::Tz, bool)> = LiteMap::new();
     for settings in all.iter().flatten() {
         if only.is_some_and(|p| *p != settings.project_id) || !has_rules(settings) {
             continue;
@@ -408,7 +408,7 @@ async fn run_check(
         entry.1 |= settings.spike.is_some();
     }
     let mut queries = Vec::new();
-    let mut slots: BTreeMap<String, (usize, Option<usize>)> = BTreeMap::new();
+    let mut slots: LiteMap<String, (usize, Option<usize>)> = LiteMap::new();
     for (name, (tz, spike)) in &zones {
         let month = queries.len();
         queries.push(month_query(*tz, now, only));
@@ -428,7 +428,7 @@ async fn run_check(
     let mut outgoing: Vec<Outgoing> = Vec::new();
     let mut owners: Vec<Owner> = Vec::new();
     // Each project's chat channels, for the alerts of its own plans and profiles.
-    let chats: BTreeMap<String, ChatUrls> = crate::kernel::sort::collect_tree(
+    let chats: LiteMap<String, ChatUrls> = crate::kernel::sort::collect_map(
         all.iter()
             .flatten()
             .filter(|s| !s.chat.is_empty())
@@ -516,7 +516,7 @@ async fn run_check(
         &outgoing,
     )
     .await?;
-    let mut by_project: BTreeMap<usize, Vec<&Delivered>> = BTreeMap::new();
+    let mut by_project: LiteMap<usize, Vec<&Delivered>> = LiteMap::new();
     for (owner, delivered) in owners.iter().zip(&deliveries.items) {
         if let Fate::Attempted { sent, failed } = delivered.fate {
             report.alerts_sent += sent;

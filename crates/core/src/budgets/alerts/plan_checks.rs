@@ -14,7 +14,7 @@ pub(super) async fn plan_checks(
     reports: &impl ReportStore,
     plans: &impl PlanStore,
     config: &AlertConfig,
-    chats: &BTreeMap<String, ChatUrls>,
+    chats: &LiteMap<String, ChatUrls>,
     now: DateTime<Utc>,
     scope: Option<&ProjectId>,
 ) -> Result<Vec<(PlanCheck, Option<Outgoing>)>, CoreError> {

@@ -2,6 +2,7 @@
 //! custom entries (global or per project) that win over it. An event is priced with the entry
 //! in force at its own timestamp, so a price change never rewrites history.
 
+use litemap::LiteMap;
 use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
@@ -180,7 +181,7 @@ impl PriceEntry {
     /// The entry as the JSON a client sends (the inverse of [`EntryInput::parse`]).
     pub fn to_input(&self) -> EntryInput {
         let rates_map = |rates: &[Option<Rate>; UsageKind::COUNT]| {
-            crate::kernel::sort::collect_tree(UsageKind::ALL.into_iter().filter_map(|k| {
+            crate::kernel::sort::collect_map(UsageKind::ALL.into_iter().filter_map(|k| {
                 rates[k.index()].as_ref().map(|r| {
                     (
                         k.name().to_string(),
@@ -241,7 +242,8 @@ impl Serialize for DecimalText {
 #[serde(deny_unknown_fields)]
 pub struct TierInput {
     pub above_prompt_tokens: u64,
-    pub rates: std::collections::BTreeMap<String, RateInput>,
+    #[serde(deserialize_with = "crate::kernel::sort::deserialize_map")]
+    pub rates: LiteMap<String, RateInput>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,7 +272,8 @@ pub struct EntryInput {
     pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_read_on: Option<String>,
-    pub rates: std::collections::BTreeMap<String, RateInput>,
+    #[serde(deserialize_with = "crate::kernel::sort::deserialize_map")]
+    pub rates: LiteMap<String, RateInput>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<TierInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,11 +291,11 @@ fn parse_date(field: String, text: &str) -> Result<NaiveDate, FieldError> {
 
 fn parse_rates(
     prefix: &str,
-    input: &std::collections::BTreeMap<String, RateInput>,
+    input: &LiteMap<String, RateInput>,
     problems: &mut Problems,
 ) -> [Option<Rate>; UsageKind::COUNT] {
     let mut rates: [Option<Rate>; UsageKind::COUNT] = Default::default();
-    for (name, rate) in input {
+    for (name, rate) in input.iter() {
         let field = format!("{prefix}.{name}");
         match UsageKind::parse(name) {
             Some(kind) => rates[kind.index()] = problems.take(Rate::parse(&field, rate)),

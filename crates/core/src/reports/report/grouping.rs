@@ -34,12 +34,12 @@ pub fn catalog_model(provider: &str, model: &str) -> String {
 /// unless it was asked for too. Rows come out sorted by period, dimensions and client.
 pub fn merge_by_client(
     rows: Vec<ReportRow>,
-    projects: &BTreeMap<String, ProjectInfo>,
+    projects: &LiteMap<String, ProjectInfo>,
     keep_project: bool,
 ) -> Vec<ReportRow> {
     type Key = (Option<String>, Vec<(Dim, String)>, Option<String>);
-    let mut groups: BTreeMap<Key, (Sums, BTreeSet<String>)> = BTreeMap::new();
-    for row in rows {
+    let mut keyed: Vec<(Key, ReportRow)> = Vec::with_capacity(rows.len());
+    for mut row in rows {
         let project = row
             .dims
             .iter()
@@ -47,15 +47,19 @@ pub fn merge_by_client(
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         let client = projects.get(&project).and_then(|p| p.client.clone());
-        let dims: Vec<(Dim, String)> = row
-            .dims
+        let dims: Vec<(Dim, String)> = std::mem::take(&mut row.dims)
             .into_iter()
             .filter(|(d, _)| keep_project || *d != Dim::Project)
             .collect();
-        let group = groups.entry((row.period, dims, client)).or_default();
-        group.0.merge(&row.sums);
-        group.1.extend(row.aliases);
+        keyed.push(((row.period.take(), dims, client), row));
     }
+    let groups = crate::kernel::sort::fold_by_key(
+        keyed,
+        |group: &mut (Sums, Vec<String>), row: ReportRow| {
+            group.0.merge(&row.sums);
+            group.1.extend(row.aliases);
+        },
+    );
     groups
         .into_iter()
         .map(|((period, dims, client), (sums, aliases))| ReportRow {
@@ -63,7 +67,7 @@ pub fn merge_by_client(
             dims,
             sums,
             client,
-            aliases: aliases.into_iter().collect(),
+            aliases: crate::kernel::sort::distinct(aliases),
         })
         .collect()
 }
@@ -79,7 +83,7 @@ pub fn group_rows(
 ) -> Vec<ReportRow> {
     let by_catalog_model = dims.contains(&Dim::Model) && dims.contains(&Dim::Provider);
     type Key = (Option<String>, Vec<String>);
-    let mut groups: BTreeMap<Key, (Sums, BTreeSet<String>)> = BTreeMap::new();
+    let mut keyed: Vec<(Key, (&RollupRow, Option<String>))> = Vec::with_capacity(rows.len());
     for row in rows {
         let label = match (period, &row.period, &row.bucket) {
             (Some(_), Some(label), _) => Some(label.clone()),
@@ -102,10 +106,15 @@ pub fn group_rows(
                 }
             })
             .collect();
-        let group = groups.entry((label, key)).or_default();
-        group.0.add(row);
-        group.1.extend(alias);
+        keyed.push(((label, key), (row, alias)));
     }
+    let groups = crate::kernel::sort::fold_by_key(
+        keyed,
+        |group: &mut (Sums, Vec<String>), (row, alias): (&RollupRow, Option<String>)| {
+            group.0.add(row);
+            group.1.extend(alias);
+        },
+    );
     groups
         .into_iter()
         .map(|((period, key), (sums, aliases))| ReportRow {
@@ -113,7 +122,7 @@ pub fn group_rows(
             dims: dims.iter().copied().zip(key).collect(),
             sums,
             client: None,
-            aliases: aliases.into_iter().collect(),
+            aliases: crate::kernel::sort::distinct(aliases),
         })
         .collect()
 }
@@ -177,7 +186,7 @@ pub fn report_json(
     query: &UsageReportQuery,
     source: &str,
     rows: &[ReportRow],
-    projects: &BTreeMap<String, ProjectInfo>,
+    projects: &LiteMap<String, ProjectInfo>,
     truncated: bool,
 ) -> Value {
     let mut out = Vec::with_capacity(rows.len());
@@ -236,10 +245,10 @@ pub fn report_json(
 pub fn report_csv(
     query: &UsageReportQuery,
     rows: &[ReportRow],
-    projects: &BTreeMap<String, ProjectInfo>,
+    projects: &LiteMap<String, ProjectInfo>,
 ) -> String {
     let rows = &rows[..rows.len().min(query.limit)];
-    let currencies: BTreeSet<Currency> = crate::kernel::sort::collect_tree(
+    let currencies = crate::kernel::sort::distinct(
         rows.iter()
             .flat_map(|r| r.sums.cost.iter().map(|m| m.currency)),
     );

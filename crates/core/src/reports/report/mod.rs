@@ -9,7 +9,7 @@
 //! whole UTC day goes to the period holding most of its quarter hours, and only the stretches
 //! of that day that belong elsewhere are read by the quarter hour and moved.
 
-use std::collections::{BTreeMap, BTreeSet};
+use litemap::LiteMap;
 
 use crate::kernel::tz::Tz;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};

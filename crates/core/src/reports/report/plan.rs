@@ -193,7 +193,7 @@ impl PeriodPlan {
     /// read of the rollups, not two.
     pub fn shared_stretches(&self) -> SharedStretches<'_> {
         let mut stretches: Vec<(&str, &str)> = Vec::new();
-        let mut index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut index: LiteMap<(&str, &str), usize> = LiteMap::new();
         let links = self
             .moves
             .iter()

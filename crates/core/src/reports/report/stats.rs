@@ -46,7 +46,7 @@ pub(super) async fn newest_by_provider(
 /// Each provider's entry with the timestamp of its newest event (`last_updated`, null when
 /// its rows were pruned).
 pub(super) fn with_newest(entries: Vec<Value>, newest: Vec<(String, String)>) -> Vec<Value> {
-    let newest: BTreeMap<String, String> = crate::kernel::sort::collect_tree(newest);
+    let newest: LiteMap<String, String> = crate::kernel::sort::collect_map(newest);
     entries
         .into_iter()
         .map(|mut entry| {
@@ -168,7 +168,7 @@ pub async fn realtime_usage(
     let minutes = store
         .recent_minutes(&format_timestamp(first_minute), project)
         .await?;
-    let mut by_minute: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut by_minute: LiteMap<String, Sums> = LiteMap::new();
     for i in 0..60 {
         let label = (first_minute + Duration::minutes(i))
             .format("%Y-%m-%dT%H:%M")
@@ -195,7 +195,7 @@ pub async fn realtime_usage(
         ..RollupQuery::default()
     };
     let hours = store.rollups(&rollups).await?;
-    let mut by_hour: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut by_hour: LiteMap<String, Sums> = LiteMap::new();
     for i in 0..24 {
         by_hour.insert(
             hour_bucket(first_hour + Duration::hours(i)),

@@ -1,6 +1,7 @@
 //! Parsing a request body into a batch of events; every problem of every event named at once.
 
 use super::*;
+use litemap::LiteMap;
 
 /// The events of one request, not yet validated, with the index each had.
 #[derive(Debug)]
@@ -161,9 +162,9 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
             project_id: envelope.project_id,
         });
     }
-    let object: BTreeMap<String, &RawValue> = match serde_json::from_str::<Fields>(text) {
+    let object: LiteMap<String, &RawValue> = match serde_json::from_str::<Fields>(text) {
         Ok(Fields(fields)) => {
-            let mut object = BTreeMap::new();
+            let mut object = LiteMap::new();
             let mut repeated = Vec::new();
             for (name, value) in fields {
                 if object.insert(name.clone(), value).is_some() {

@@ -16,7 +16,7 @@
 //!    the same, so the raw log holds exactly what was acknowledged.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -319,10 +319,8 @@ pub async fn prepare(
         projects.push(project);
     }
     if matches!(principal, Principal::Admin) {
-        let wanted: BTreeSet<ProjectId> =
-            crate::kernel::sort::collect_tree(projects.iter().flatten().cloned());
+        let wanted = crate::kernel::sort::distinct(projects.iter().flatten().cloned());
         if !wanted.is_empty() {
-            let wanted: Vec<ProjectId> = wanted.into_iter().collect();
             let existing: HashSet<ProjectId> = usage
                 .existing_projects(&wanted)
                 .await?

@@ -308,7 +308,7 @@ pub(super) async fn void_markers(
     if phase != Phase::Raw {
         return Ok(void);
     }
-    let days: BTreeSet<&str> = crate::kernel::sort::collect_tree(
+    let days = crate::kernel::sort::distinct(
         keys.iter()
             .filter_map(|k| k.strip_prefix(RAW_PREFIX).and_then(|rest| rest.get(..11))),
     );
