@@ -1,9 +1,11 @@
 //! D1 adapters for the core's storage traits. Only this module (and later the other
 //! adapters under `edge`) know table names and SQL.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::JsValue;
-use worker::D1Database;
+use worker::{D1Database, D1Result};
+
+use super::d1_row::{rows, FromRows, JsRow};
 
 use chrono::{DateTime, Utc};
 
@@ -105,16 +107,37 @@ pub(super) async fn query_all<T: serde::de::DeserializeOwned>(
         .map_err(store_error)
 }
 
-/// Runs one query and reads its first row as `T`, if any.
-pub(super) async fn query_first<T: serde::de::DeserializeOwned>(
+/// Runs one query and reads every row as the row type `T` ([`d1_row!`](crate::d1_row)).
+pub(super) async fn query_rows<T: FromRows>(
+    db: &D1Database,
+    sql: &str,
+    binds: &[JsValue],
+) -> Result<Vec<T>, StoreError> {
+    rows(&run_all(db, sql, binds).await?)
+}
+
+/// Runs one query and reads its first row as the row type `T`, if any.
+pub(super) async fn query_first_row<T: FromRows>(
     db: &D1Database,
     sql: &str,
     binds: &[JsValue],
 ) -> Result<Option<T>, StoreError> {
-    db.prepare(sql)
+    let row: Option<JsRow> = db
+        .prepare(sql)
         .bind(binds)
         .map_err(store_error)?
         .first(None)
+        .await
+        .map_err(store_error)?;
+    Ok(T::from_rows(row.into_iter().collect())?.pop())
+}
+
+/// Runs one query (not generic: one copy of the awaiting for every row type).
+async fn run_all(db: &D1Database, sql: &str, binds: &[JsValue]) -> Result<D1Result, StoreError> {
+    db.prepare(sql)
+        .bind(binds)
+        .map_err(store_error)?
+        .all()
         .await
         .map_err(store_error)
 }
@@ -182,7 +205,7 @@ fn read_time(value: &str) -> Result<DateTime<Utc>, StoreError> {
     parse_timestamp(value).map_err(|e| corrupt("timestamp", e))
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct ProjectRow {
     id: String,
     name: String,
@@ -194,6 +217,7 @@ struct ProjectRow {
     last_budget_alert_sent: Option<String>,
     created_at: String,
     updated_at: String,
+}
 }
 
 impl ProjectRow {
@@ -260,7 +284,7 @@ impl ProjectStore for D1Store {
     }
 
     async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
-        let row: Option<ProjectRow> = query_first(
+        let row: Option<ProjectRow> = query_first_row(
             &self.db,
             &format!("SELECT {PROJECT_READ_COLUMNS} FROM projects WHERE id = ?1"),
             &[text(id.as_str())],
@@ -270,7 +294,7 @@ impl ProjectStore for D1Store {
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
-        let rows: Vec<ProjectRow> = query_all(
+        let rows: Vec<ProjectRow> = query_rows(
             &self.db,
             &format!("SELECT {PROJECT_READ_COLUMNS} FROM projects ORDER BY created_at, id"),
             &[],
@@ -340,7 +364,7 @@ pub(super) fn changes(result: &worker::D1Result) -> usize {
         .unwrap_or(0)
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct KeyRow {
     id: String,
     project_id: String,
@@ -349,6 +373,7 @@ struct KeyRow {
     key_hash: String,
     created_at: String,
     revoked_at: Option<String>,
+}
 }
 
 impl KeyRow {
@@ -390,7 +415,7 @@ impl KeyStore for D1Store {
     }
 
     async fn list_keys(&self, project: &ProjectId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows: Vec<KeyRow> = query_all(
+        let rows: Vec<KeyRow> = query_rows(
             &self.db,
             &format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE project_id = ?1 ORDER BY created_at, id"
@@ -426,7 +451,7 @@ impl KeyStore for D1Store {
     }
 
     async fn find_active_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row: Option<KeyRow> = query_first(
+        let row: Option<KeyRow> = query_first_row(
             &self.db,
             &format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"
@@ -438,11 +463,12 @@ impl KeyStore for D1Store {
     }
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct PriceRow {
     id: String,
     scope: String,
     entry_json: String,
+}
 }
 
 impl PriceRow {
@@ -547,7 +573,7 @@ impl PriceStore for D1Store {
     }
 
     async fn list_custom_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
-        let rows: Vec<PriceRow> = query_all(
+        let rows: Vec<PriceRow> = query_rows(
             &self.db,
             "SELECT id, scope, entry_json FROM custom_prices \
              ORDER BY provider, model, effective_from, scope",
@@ -562,7 +588,7 @@ impl PriceStore for D1Store {
             return Ok(Vec::new());
         }
         let json = serde_json::to_string(lookups).map_err(|e| corrupt("lookups", e.to_string()))?;
-        let rows: Vec<PriceRow> = query_all(
+        let rows: Vec<PriceRow> = query_rows(
             &self.db,
             "SELECT id, scope, entry_json FROM custom_prices WHERE id IN \
              (SELECT price_id FROM custom_price_names \

@@ -17,13 +17,13 @@ use crate::core::kernel::error::StoreError;
 use crate::core::kernel::limits::LimitMode;
 use crate::core::kernel::money::{Currency, Money};
 
-use super::d1::{corrupt, json_chunks, query_all, store_error, text, D1Store};
+use super::d1::{corrupt, json_chunks, query_all, query_rows, store_error, text, D1Store};
 
 fn opt(value: Option<&str>) -> JsValue {
     value.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct BudgetRow {
     id: String,
     name: String,
@@ -44,6 +44,7 @@ struct BudgetRow {
     spike_alert: Option<String>,
     budget_mode: Option<String>,
     daily_limit_mode: Option<String>,
+}
 }
 
 /// `spike_alert` as stored: the minimum as a decimal in the budget's currency.
@@ -135,12 +136,13 @@ const BUDGET_COLUMNS: &str = "id, name, client, budget_threshold_usd, budget_cur
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
     text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
 
+crate::d1_row! {
 /// A claim's key as D1 returns it.
-#[derive(Deserialize)]
 struct KeyRow {
     project_id: String,
     level: String,
     claim_id: Option<String>,
+}
 }
 
 fn keys_json(keys: &[AlertKey]) -> Result<String, StoreError> {
@@ -171,7 +173,7 @@ fn record_of(row: Map<String, Value>) -> AlertRecord {
 
 impl BudgetStore for D1Store {
     async fn budget(&self, project: &ProjectId) -> Result<Option<BudgetSettings>, StoreError> {
-        let rows: Vec<BudgetRow> = query_all(
+        let rows: Vec<BudgetRow> = query_rows(
             self.db(),
             &format!("SELECT {BUDGET_COLUMNS} FROM projects WHERE id = ?1"),
             &[text(project.as_str())],
@@ -184,7 +186,7 @@ impl BudgetStore for D1Store {
     }
 
     async fn budgets(&self) -> Result<Vec<Result<BudgetSettings, UnreadableBudget>>, StoreError> {
-        let rows: Vec<BudgetRow> = query_all(
+        let rows: Vec<BudgetRow> = query_rows(
             self.db(),
             &format!("SELECT {BUDGET_COLUMNS} FROM projects ORDER BY created_at, id"),
             &[],
@@ -261,7 +263,7 @@ impl BudgetStore for D1Store {
         // One statement for every key: insert the claim, or take over one older than the
         // window. Of two overlapping runs, the second finds the first's fresh claims and gets
         // none of those rows back.
-        let rows: Vec<KeyRow> = query_all(
+        let rows: Vec<KeyRow> = query_rows(
             self.db(),
             "INSERT INTO alert_claims (project_id, level, claim_id, claimed_at) \
              SELECT DISTINCT json_extract(value, '$.scope'), json_extract(value, '$.level'), ?1, ?2 \
@@ -292,7 +294,7 @@ impl BudgetStore for D1Store {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<KeyRow> = query_all(
+        let rows: Vec<KeyRow> = query_rows(
             self.db(),
             "SELECT project_id, level, claim_id FROM alert_claims WHERE claimed_at > ?1 \
              AND (project_id, level) IN \

@@ -15,7 +15,8 @@ use crate::core::guard::store::{
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp, random_token, SystemEntropy};
 use crate::core::kernel::error::StoreError;
 
-use super::d1::{query_all, query_first, store_error, text, D1Store};
+use super::d1::{query_all, query_first_row, store_error, text, D1Store};
+use super::d1_row::rows;
 
 /// Holds as D1 binds them: amounts as integers SQLite keeps exactly (saturated at i64).
 fn holds_json(holds: &[Hold]) -> Result<String, StoreError> {
@@ -58,22 +59,25 @@ pub(super) fn settle_statements(
     ])
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct HeldRow {
     limit_key: String,
     amount: i64,
 }
+}
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct VersionRow {
     version: i64,
 }
+}
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct AnswerRow {
     answer: Option<String>,
     attempt: Option<String>,
     version: i64,
+}
 }
 
 impl ReservationStore for D1Store {
@@ -103,15 +107,11 @@ impl ReservationStore for D1Store {
             .await
             .map_err(store_error)?;
         let held: Vec<HeldRow> = match results.first() {
-            Some(r) => r.results().map_err(store_error)?,
+            Some(r) => rows(r)?,
             None => Vec::new(),
         };
         let version = match results.get(1) {
-            Some(r) => r
-                .results::<VersionRow>()
-                .map_err(store_error)?
-                .first()
-                .map_or(0, |v| v.version),
+            Some(r) => rows::<VersionRow>(r)?.first().map_or(0, |v| v.version),
             None => 0,
         };
         Ok((
@@ -130,11 +130,12 @@ impl ReservationStore for D1Store {
         project: &ProjectId,
         id: &str,
     ) -> Result<Option<String>, StoreError> {
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct Row {
             answer: String,
         }
-        let row: Option<Row> = query_first(
+        }
+        let row: Option<Row> = query_first_row(
             self.db(),
             "SELECT answer FROM guard_reservations WHERE project_id = ?1 AND id = ?2",
             &[text(project.as_str()), text(id)],
@@ -216,7 +217,7 @@ impl ReservationStore for D1Store {
         ];
         let results = db.batch(statements).await.map_err(store_error)?;
         let row = match results.get(3) {
-            Some(r) => r.results::<AnswerRow>().map_err(store_error)?.pop(),
+            Some(r) => rows::<AnswerRow>(r)?.pop(),
             None => None,
         };
         let Some(row) = row else {
@@ -296,19 +297,21 @@ impl ReservationStore for D1Store {
         project: &ProjectId,
         now: DateTime<Utc>,
     ) -> Result<GuardActivity, StoreError> {
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct Open {
             id: String,
             holds: String,
             created_at: String,
             expires_at: String,
         }
-        #[derive(Deserialize)]
+        }
+        crate::d1_row! {
         struct Denials {
             today: Option<i64>,
             month: Option<i64>,
             last_reason: Option<String>,
             last_at: Option<String>,
+        }
         }
         let now_text = format_timestamp(now);
         let db = self.db();
@@ -339,11 +342,11 @@ impl ReservationStore for D1Store {
             .await
             .map_err(store_error)?;
         let open: Vec<Open> = match results.first() {
-            Some(r) => r.results().map_err(store_error)?,
+            Some(r) => rows(r)?,
             None => Vec::new(),
         };
         let denials: Option<Denials> = match results.get(1) {
-            Some(r) => r.results::<Denials>().map_err(store_error)?.pop(),
+            Some(r) => rows::<Denials>(r)?.pop(),
             None => None,
         };
         let time = |t: &str| {

@@ -3,7 +3,6 @@
 //! provider, all on an index).
 
 use chrono::NaiveDate;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
@@ -16,7 +15,9 @@ use crate::core::reports::report::{
 use crate::core::reports::store::JobStore;
 use crate::core::reports::store::ReportStore;
 
-use super::d1::{corrupt, query_all, query_first, store_error, text, Binds, D1Store};
+use super::d1::{
+    corrupt, query_all, query_first_row, query_rows, store_error, text, Binds, D1Store,
+};
 use super::d1_retention::USAGE_PROJECTS;
 
 fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
@@ -350,12 +351,13 @@ impl ReportStore for D1Store {
     }
 
     async fn rollup_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct Ends {
             first: Option<String>,
             last: Option<String>,
         }
-        let ends: Option<Ends> = query_first(
+        }
+        let ends: Option<Ends> = query_first_row(
             self.db(),
             "SELECT MIN(day) AS first, MAX(day) AS last FROM usage_daily",
             &[],
@@ -378,13 +380,14 @@ impl ReportStore for D1Store {
         &self,
         project: Option<&ProjectId>,
     ) -> Result<Option<String>, StoreError> {
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct Last {
             t: Option<String>,
         }
+        }
         let rows: Vec<Last> = match project {
             Some(p) => {
-                query_all(
+                query_rows(
                     self.db(),
                     "SELECT MAX(request_timestamp) AS t FROM api_usage WHERE project_id = ?1",
                     &[text(p.as_str())],
@@ -393,7 +396,7 @@ impl ReportStore for D1Store {
             }
             None => {
                 // Each project's newest on the (project, time) index: no index on time alone.
-                query_all(
+                query_rows(
                     self.db(),
                     &format!(
                         "WITH RECURSIVE {USAGE_PROJECTS} SELECT MAX((SELECT MAX(u.request_timestamp) \
@@ -412,10 +415,11 @@ impl ReportStore for D1Store {
         span: &QuarterSpan,
         project: Option<&ProjectId>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct Newest {
             provider: String,
             t: Option<String>,
+        }
         }
         // Three steps, each on a key: the last UTC day with events of each project and
         // provider (daily rollups); a walk back through the quarter hours from that day's
@@ -459,7 +463,7 @@ impl ReportStore for D1Store {
         if let Some(p) = project {
             binds.push(text(p.as_str()));
         }
-        let rows: Vec<Newest> = query_all(self.db(), &sql, &binds).await?;
+        let rows: Vec<Newest> = query_rows(self.db(), &sql, &binds).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| Some((r.provider, r.t?)))

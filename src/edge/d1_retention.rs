@@ -3,7 +3,6 @@
 //! so a prune leaves every rollup as it was.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use crate::core::kernel::clock::format_timestamp;
@@ -11,7 +10,7 @@ use crate::core::kernel::error::StoreError;
 use crate::core::usage::retention::RetentionState;
 use crate::core::usage::store::RetentionStore;
 
-use super::d1::{changes, corrupt, query_first, store_error, text, D1Store};
+use super::d1::{changes, corrupt, query_first_row, store_error, text, D1Store};
 
 /// The watermark as SQL: the day before which raw rows may be gone, or the empty string
 /// (before every timestamp) when nothing was ever pruned. Inserts and their duplicate lookup
@@ -32,21 +31,23 @@ fn day(value: &str) -> Result<NaiveDate, StoreError> {
         .map_err(|e| corrupt("pruned_before", format!("`{value}`: {e}")))
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct StateRow {
     pruned_before: String,
     rows_pruned: i64,
     last_pruned_at: Option<String>,
 }
+}
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct WatermarkRow {
     pruned_before: String,
+}
 }
 
 impl RetentionStore for D1Store {
     async fn retention_state(&self) -> Result<RetentionState, StoreError> {
-        let row: Option<StateRow> = query_first(
+        let row: Option<StateRow> = query_first_row(
             self.db(),
             "SELECT pruned_before, rows_pruned, last_pruned_at FROM usage_retention WHERE id = 1",
             &[],
@@ -63,7 +64,7 @@ impl RetentionStore for D1Store {
     }
 
     async fn advance_watermark(&self, before: NaiveDate) -> Result<NaiveDate, StoreError> {
-        let row: Option<WatermarkRow> = query_first(
+        let row: Option<WatermarkRow> = query_first_row(
             self.db(),
             "INSERT INTO usage_retention (id, pruned_before) VALUES (1, ?1) \
              ON CONFLICT (id) DO UPDATE SET pruned_before = max(pruned_before, excluded.pruned_before) \

@@ -12,6 +12,7 @@ pub mod d1_guard;
 pub mod d1_plans;
 pub mod d1_reports;
 pub mod d1_retention;
+pub mod d1_row;
 pub mod d1_usage;
 pub mod http;
 pub mod notify;

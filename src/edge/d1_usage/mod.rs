@@ -15,7 +15,6 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
@@ -30,8 +29,9 @@ mod reprice;
 mod rollups;
 mod rows;
 
-use super::d1::{corrupt, query_all, store_error, text, Binds, D1Store};
+use super::d1::{corrupt, query_rows, store_error, text, Binds, D1Store};
 use super::d1_retention::{USAGE_PROJECTS, WATERMARK_SQL};
+use super::d1_row::rows;
 use rollups::{batch_rollups, BatchRollups};
 use rows::{chunks_of, keys_of, names, used_columns, Chunk, COLUMNS, EXACT};
 
@@ -153,9 +153,9 @@ fn select_columns() -> String {
         .join(", ")
 }
 
+crate::d1_row! {
 /// A row of [`existing_sql`]: the key, and the stored event's price facts unless its row was
 /// pruned.
-#[derive(Deserialize)]
 struct ExistingRow {
     project_id: String,
     id: String,
@@ -167,6 +167,7 @@ struct ExistingRow {
     reported_cost_nanos: Option<String>,
     unpriced_reason: Option<String>,
     unpriced_message: Option<String>,
+}
 }
 
 impl ExistingRow {
@@ -190,7 +191,7 @@ impl ExistingRow {
     }
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct UsageRow {
     seq: i64,
     project_id: String,
@@ -231,6 +232,7 @@ struct UsageRow {
     endpoint: Option<String>,
     metadata: Option<String>,
     fingerprint: Option<String>,
+}
 }
 
 fn exact(field: &str, value: Option<String>) -> Result<Option<i64>, StoreError> {
@@ -446,7 +448,7 @@ impl D1Store {
         };
         let mut found: Vec<(EventKey, Option<StoredPrice>)> = Vec::new();
         for result in results.iter().take(lookups.len()) {
-            for row in result.results::<ExistingRow>().map_err(store_error)? {
+            for row in rows::<ExistingRow>(result)? {
                 found.push(row.into_found()?);
             }
         }
@@ -470,14 +472,15 @@ impl D1Store {
             .position(|c| *c == "fingerprint")
             .ok_or_else(|| StoreError::Unavailable(REUSED.to_string()))?;
         let sql = reused_sql(fingerprint);
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct Key {
             project_id: String,
             id: String,
         }
+        }
         let mut keys = Vec::new();
         for chunk in chunks {
-            let rows: Vec<Key> = query_all(self.db(), &sql, &[text(&chunk.rows)]).await?;
+            let rows: Vec<Key> = query_rows(self.db(), &sql, &[text(&chunk.rows)]).await?;
             keys.extend(rows.into_iter().map(|k| (k.project_id, k.id)));
         }
         Ok(if keys.is_empty() {
@@ -492,11 +495,12 @@ impl UsageStore for D1Store {
     async fn existing_projects(&self, ids: &[ProjectId]) -> Result<Vec<ProjectId>, StoreError> {
         let list: Vec<&str> = ids.iter().map(ProjectId::as_str).collect();
         let json = serde_json::to_string(&list).map_err(|e| corrupt("ids", e.to_string()))?;
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct Id {
             id: String,
         }
-        let rows: Vec<Id> = query_all(
+        }
+        let rows: Vec<Id> = query_rows(
             self.db(),
             "SELECT id FROM projects WHERE id IN (SELECT value FROM json_each(?1))",
             &[text(&json)],
@@ -533,14 +537,15 @@ impl UsageStore for D1Store {
     }
 
     async fn acknowledged(&self, keys: &[String]) -> Result<Acknowledged, StoreError> {
-        #[derive(Deserialize)]
+        crate::d1_row! {
         struct AckRow {
             key: String,
             duplicates: Option<String>,
         }
+        }
         let keys = serde_json::to_string(keys)
             .map_err(|e| StoreError::Corrupt(format!("raw keys: {e}")))?;
-        let rows: Vec<AckRow> = query_all(self.db(), ACKNOWLEDGED_SQL, &[text(&keys)]).await?;
+        let rows: Vec<AckRow> = query_rows(self.db(), ACKNOWLEDGED_SQL, &[text(&keys)]).await?;
         let mut acknowledged = Acknowledged::default();
         for row in rows {
             if row.key.is_empty() {
@@ -645,7 +650,7 @@ impl UsageStore for D1Store {
                 binds.filter()
             )
         };
-        let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds.values).await?;
+        let rows: Vec<UsageRow> = query_rows(self.db(), &sql, &binds.values).await?;
         rows.into_iter().map(UsageRow::into_listed).collect()
     }
 }

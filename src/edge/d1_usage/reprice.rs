@@ -2,14 +2,13 @@
 //! of their price columns (the rollups follow through the update triggers), and the list of
 //! unpriced models.
 
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use crate::core::kernel::error::StoreError;
 use crate::core::usage::record::StoredEvent;
 use crate::core::usage::store::{ListedEvent, RepriceStore, ScanFilter, UnpricedModel};
 
-use super::super::d1::{query_all, store_error, text, Binds, D1Store};
+use super::super::d1::{query_rows, store_error, text, Binds, D1Store};
 use super::rows::{chunks_of, Column, COLUMNS};
 use super::{select_columns, UsageRow};
 
@@ -59,7 +58,7 @@ fn scan_clauses(filter: &ScanFilter, binds: &mut Binds) {
     }
 }
 
-#[derive(Deserialize)]
+crate::d1_row! {
 struct UnpricedRow {
     provider: String,
     model: String,
@@ -69,6 +68,7 @@ struct UnpricedRow {
     projects: i64,
     first_seen: String,
     last_seen: String,
+}
 }
 
 impl RepriceStore for D1Store {
@@ -86,7 +86,7 @@ impl RepriceStore for D1Store {
             select_columns(),
             binds.filter()
         );
-        let rows: Vec<UsageRow> = query_all(self.db(), &sql, &binds.values).await?;
+        let rows: Vec<UsageRow> = query_rows(self.db(), &sql, &binds.values).await?;
         rows.into_iter().map(UsageRow::into_listed).collect()
     }
 
@@ -146,7 +146,7 @@ impl RepriceStore for D1Store {
              ORDER BY events DESC, provider, model LIMIT 1000",
             binds.filter()
         );
-        let rows: Vec<UnpricedRow> = query_all(self.db(), &sql, &binds.values).await?;
+        let rows: Vec<UnpricedRow> = query_rows(self.db(), &sql, &binds.values).await?;
         Ok(rows
             .into_iter()
             .map(|r| UnpricedModel {

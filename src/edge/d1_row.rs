@@ -1,0 +1,159 @@
+//! D1 rows read by column name, one small function per row type.
+//!
+//! `D1Result::results::<T>()` reads each row through `serde_wasm_bindgen` with a deserializer
+//! compiled for every row type `T` (a 40-column usage row alone took about 8.6 KB of wasm). Here
+//! the rows come out of `serde_wasm_bindgen` once, as the JavaScript objects D1 gave
+//! ([`JsRow`], through its `preserve`), and [`d1_row!`](crate::d1_row) writes each row type's
+//! reader: one property read per column, converted by [`Cell`] (text, an integer, a number, or
+//! either of those or null). The column names are made into JavaScript strings once per result,
+//! not once per row.
+//!
+//! What a row type accepts is what its derived `Deserialize` accepted: text only from a string,
+//! an integer only from a safe integer (a whole number within 2^53), `Option` for null or an
+//! absent column, extra columns ignored. A value of another type is a corrupt row, named by its
+//! column.
+
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::D1Result;
+
+use super::d1::{corrupt, store_error};
+use crate::core::kernel::error::StoreError;
+
+/// One row of a D1 result as the JavaScript object D1 gave.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct JsRow(#[serde(with = "serde_wasm_bindgen::preserve")] pub JsValue);
+
+/// A row type read by [`d1_row!`](crate::d1_row).
+pub trait FromRows: Sized {
+    /// Reads every row, or names the first column that cannot be read.
+    fn from_rows(rows: Vec<JsRow>) -> Result<Vec<Self>, StoreError>;
+}
+
+/// A value of one column.
+pub trait Cell: Sized {
+    fn read(value: JsValue, column: &str) -> Result<Self, StoreError>;
+}
+
+/// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+impl Cell for String {
+    fn read(value: JsValue, column: &str) -> Result<Self, StoreError> {
+        value
+            .as_string()
+            .ok_or_else(|| corrupt(column, format!("expected text, found {}", kind(&value))))
+    }
+}
+
+impl Cell for i64 {
+    fn read(value: JsValue, column: &str) -> Result<Self, StoreError> {
+        match value.as_f64() {
+            Some(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => Ok(n as i64),
+            _ => Err(corrupt(
+                column,
+                format!("expected an integer, found {}", kind(&value)),
+            )),
+        }
+    }
+}
+
+impl Cell for f64 {
+    fn read(value: JsValue, column: &str) -> Result<Self, StoreError> {
+        value
+            .as_f64()
+            .ok_or_else(|| corrupt(column, format!("expected a number, found {}", kind(&value))))
+    }
+}
+
+impl<T: Cell> Cell for Option<T> {
+    fn read(value: JsValue, column: &str) -> Result<Self, StoreError> {
+        if value.is_null() || value.is_undefined() {
+            Ok(None)
+        } else {
+            T::read(value, column).map(Some)
+        }
+    }
+}
+
+/// What a value is, for an error (never the value: a row may hold what a log should not).
+fn kind(value: &JsValue) -> &'static str {
+    if value.is_null() || value.is_undefined() {
+        "null"
+    } else if value.as_string().is_some() {
+        "text"
+    } else if value.as_f64().is_some() {
+        "a number"
+    } else {
+        "another kind of value"
+    }
+}
+
+/// The value of column `name` (its key `key`) in `row` as `T`; on failure the default, with the
+/// first failure of the row kept in `problem`. Not failing early keeps each row type's reader
+/// one call per column: a `?` per field would compile a path dropping the fields read so far
+/// for every field.
+#[inline(never)]
+pub fn read<T: Cell + Default>(
+    row: &JsValue,
+    key: Option<&JsValue>,
+    name: &str,
+    problem: &mut Option<StoreError>,
+) -> T {
+    let value = key
+        .and_then(|key| js_sys::Reflect::get(row, key).ok())
+        .unwrap_or(JsValue::UNDEFINED);
+    match T::read(value, name) {
+        Ok(value) => value,
+        Err(e) => {
+            problem.get_or_insert(e);
+            T::default()
+        }
+    }
+}
+
+/// Every row of `result` as `T`.
+pub fn rows<T: FromRows>(result: &D1Result) -> Result<Vec<T>, StoreError> {
+    T::from_rows(result.results::<JsRow>().map_err(store_error)?)
+}
+
+/// Declares a row struct and its [`FromRows`] reader: each field read from the column of its
+/// name with [`Cell`].
+#[macro_export]
+macro_rules! d1_row {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident {
+        $($(#[$field_meta:meta])* $field_vis:vis $field:ident : $ty:ty),* $(,)?
+    }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $ty),*
+        }
+
+        impl $crate::edge::d1_row::FromRows for $name {
+            fn from_rows(
+                rows: Vec<$crate::edge::d1_row::JsRow>,
+            ) -> Result<Vec<Self>, $crate::core::kernel::error::StoreError> {
+                // The column names as JavaScript strings once, read in the fields' order.
+                let keys = [$(stringify!($field)),*].map(::wasm_bindgen::JsValue::from_str);
+                let mut out = Vec::with_capacity(rows.len());
+                let mut problem = None;
+                for row in &rows {
+                    let mut key = keys.iter();
+                    out.push(Self {
+                        $($field: $crate::edge::d1_row::read::<$ty>(
+                            &row.0,
+                            key.next(),
+                            stringify!($field),
+                            &mut problem,
+                        )),*
+                    });
+                    if let Some(problem) = problem {
+                        return Err(problem);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    };
+}
