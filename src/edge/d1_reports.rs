@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
+use crate::core::kernel::date_text::{date_text, parse_date};
 use crate::core::kernel::error::StoreError;
 use crate::core::reports::jobs::{JobCostRead, JobCostStats, JobPart, JobQuery, JobRow};
 use crate::core::reports::report::{
@@ -364,8 +365,9 @@ impl ReportStore for D1Store {
         )
         .await?;
         let day = |text: &str| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|e| corrupt("rollup day", format!("`{text}`: {e}")))
+            parse_date(text).ok_or_else(|| {
+                corrupt("rollup day", format!("`{text}` is not a date (YYYY-MM-DD)"))
+            })
         };
         match ends {
             Some(Ends {
@@ -540,10 +542,10 @@ impl JobStore for D1Store {
         // the triggers on `jobs`: the read follows the days in range, not the jobs in them.
         let mut binds = Binds::new();
         if let Some(f) = from {
-            binds.add("day >= ?", &f.format("%Y-%m-%d").to_string());
+            binds.add("day >= ?", &date_text(f));
         }
         if let Some(t) = to {
-            binds.add("day < ?", &t.format("%Y-%m-%d").to_string());
+            binds.add("day < ?", &date_text(t));
         }
         let sql = format!(
             "SELECT project_id, SUM(jobs) AS n FROM job_days {} GROUP BY project_id HAVING n <> 0",
@@ -734,11 +736,7 @@ impl crate::core::reports::store::SummaryStore for D1Store {
         let mut days: Vec<crate::core::reports::summaries::DirtyDay> = rows
             .into_iter()
             .filter_map(|r| {
-                let day = chrono::NaiveDate::parse_from_str(
-                    r.get("day").and_then(Value::as_str)?,
-                    "%Y-%m-%d",
-                )
-                .ok()?;
+                let day = parse_date(r.get("day").and_then(Value::as_str)?)?;
                 Some(crate::core::reports::summaries::DirtyDay {
                     day,
                     changes: int(r.get("state")),
@@ -758,7 +756,7 @@ impl crate::core::reports::store::SummaryStore for D1Store {
             self.db(),
             "DELETE FROM summary_dirty_days WHERE day = ?1 AND state = ?2",
             &[
-                text(&day.day.format("%Y-%m-%d").to_string()),
+                text(&date_text(day.day)),
                 JsValue::from_f64(day.changes as f64),
             ],
         )

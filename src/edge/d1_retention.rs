@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use wasm_bindgen::JsValue;
 
 use crate::core::kernel::clock::format_timestamp;
+use crate::core::kernel::date_text::{date_text, parse_date};
 use crate::core::kernel::error::StoreError;
 use crate::core::usage::retention::RetentionState;
 use crate::core::usage::store::RetentionStore;
@@ -27,8 +28,12 @@ pub(super) const USAGE_PROJECTS: &str = "ps(pid) AS (SELECT MIN(project_id) FROM
      FROM ps WHERE ps.pid IS NOT NULL)";
 
 fn day(value: &str) -> Result<NaiveDate, StoreError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|e| corrupt("pruned_before", format!("`{value}`: {e}")))
+    parse_date(value).ok_or_else(|| {
+        corrupt(
+            "pruned_before",
+            format!("`{value}` is not a date (YYYY-MM-DD)"),
+        )
+    })
 }
 
 crate::d1_row! {
@@ -69,7 +74,7 @@ impl RetentionStore for D1Store {
             "INSERT INTO usage_retention (id, pruned_before) VALUES (1, ?1) \
              ON CONFLICT (id) DO UPDATE SET pruned_before = max(pruned_before, excluded.pruned_before) \
              RETURNING pruned_before",
-            &[text(&before.format("%Y-%m-%d").to_string())],
+            &[text(&date_text(before))],
         )
         .await?;
         match row {

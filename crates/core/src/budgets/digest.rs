@@ -16,6 +16,7 @@ use crate::budgets::delivery::{deliver, Channel, Fate, LogFacts, Outgoing};
 use crate::budgets::settings::{AlertKey, BudgetSettings, ReportSchedule};
 use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::{format_timestamp, Entropy};
+use crate::kernel::date_text::month_name_text;
 use crate::kernel::error::CoreError;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money, Totals};
 use crate::reports::report::{local_midnight, Dim, Range, RollupRow};
@@ -79,7 +80,7 @@ impl ReportPeriod {
                 self.first_day,
                 self.end_day - Duration::days(1)
             ),
-            ReportSchedule::Monthly => self.first_day.format("%B %Y").to_string(),
+            ReportSchedule::Monthly => month_name_text(self.first_day),
         }
     }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::budgets::store::BudgetStore;
+use crate::kernel::date_text::date_text;
 use crate::kernel::error::CoreError;
 use crate::kernel::query::QueryPairs;
 use crate::reports::report::{
@@ -27,8 +28,8 @@ pub async fn admin_usage(
         let month_start_day = month_start(now.date_naive());
         let spend = store
             .rollups(&RollupQuery {
-                from: Some(month_start_day.format("%Y-%m-%d").to_string()),
-                to: Some(next_month(month_start_day).format("%Y-%m-%d").to_string()),
+                from: Some(date_text(month_start_day)),
+                to: Some(date_text(next_month(month_start_day))),
                 dims: vec![Dim::Project],
                 ..RollupQuery::default()
             })

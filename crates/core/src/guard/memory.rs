@@ -11,6 +11,7 @@ use crate::access::projects::ProjectId;
 use crate::guard::store::{
     Granted, GuardActivity, Hold, NewReservation, OpenReservation, ReservationStore,
 };
+use crate::kernel::date_text::month_text;
 use crate::kernel::error::StoreError;
 use crate::kernel::testing::MemoryStore;
 
@@ -193,14 +194,14 @@ impl ReservationStore for MemoryStore {
         let mine: Vec<&(String, String, DateTime<Utc>)> =
             denials.iter().filter(|d| d.0 == project.as_str()).collect();
         let day = now.date_naive();
-        let month = now.format("%Y-%m").to_string();
+        let month = month_text(now.date_naive());
         let last = mine.last();
         Ok(GuardActivity {
             reservations,
             denials_today: mine.iter().filter(|d| d.2.date_naive() == day).count() as i64,
             denials_month: mine
                 .iter()
-                .filter(|d| d.2.format("%Y-%m").to_string() == month)
+                .filter(|d| month_text(d.2.date_naive()) == month)
                 .count() as i64,
             last_reason: last.map(|d| d.1.clone()),
             last_at: last.map(|d| d.2),

@@ -84,7 +84,7 @@ pub fn push_date(out: &mut String, date: NaiveDate) -> bool {
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.
-fn push_digits(out: &mut String, value: u32, width: u32) {
+pub(crate) fn push_digits(out: &mut String, value: u32, width: u32) {
     for place in (0..width).rev() {
         let digit = (value / 10u32.pow(place)) % 10;
         out.push(char::from(b'0' + digit as u8));

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod clock;
 pub mod csv;
+pub mod date_text;
 pub mod deflated;
 pub mod error;
 pub mod input;

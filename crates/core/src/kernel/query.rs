@@ -3,6 +3,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::kernel::clock::{format_timestamp, parse_timestamp};
+use crate::kernel::date_text::parse_date;
 use crate::kernel::error::CoreError;
 
 pub type QueryPairs = [(String, String)];
@@ -37,8 +38,7 @@ pub fn parse_flag(value: &str) -> Result<bool, String> {
 }
 
 pub fn parse_day(value: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| format!("`{value}` is not a date (YYYY-MM-DD)"))
+    parse_date(value).ok_or_else(|| format!("`{value}` is not a date (YYYY-MM-DD)"))
 }
 
 /// A range bound: a date (a start bound is its midnight; an end bound is the midnight after

@@ -1,6 +1,7 @@
 //! A plan as sent (`PUT /api/admin/subscriptions`), validated into a `Plan`.
 
 use super::*;
+use crate::kernel::date_text::parse_date;
 
 /// Body of `PUT /api/admin/subscriptions`.
 #[derive(Debug, Deserialize)]
@@ -58,8 +59,7 @@ pub struct TermInput {
 }
 
 pub(super) fn plan_date(field: &str, text: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, "must be a date, YYYY-MM-DD"))
+    parse_date(text.trim()).ok_or_else(|| FieldError::new(field, "must be a date, YYYY-MM-DD"))
 }
 
 #[derive(Debug, Deserialize)]

@@ -119,7 +119,11 @@ pub struct Plan {
     /// The first day (UTC) the plan was in force, when given: views of earlier instants leave
     /// it out. Without it, a plan's first version counts as in force since always (a
     /// subscription older than its entry here).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::kernel::date_text::deserialize_option_date"
+    )]
     pub since: Option<NaiveDate>,
     /// What using the allotment past its reserve does: alert, or also make the guard deny.
     #[serde(default)]
@@ -137,13 +141,16 @@ pub struct Overage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reading {
     pub used: String,
+    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_instant")]
     pub at: DateTime<Utc>,
 }
 
 /// The dates of a one-time credit: from `starts` (inclusive) to `expires` (exclusive), UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Term {
+    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_date")]
     pub starts: NaiveDate,
+    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_date")]
     pub expires: NaiveDate,
 }
 

@@ -1,6 +1,7 @@
 //! A plan's state this period: its use (derived credits included), what is left, the run-out date; the subscriptions report.
 
 use super::*;
+use crate::kernel::date_text::month_text;
 
 /// The allotment period containing `now`: from the last reset day to the next (UTC).
 pub fn period(reset_day: u32, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
@@ -526,7 +527,7 @@ pub(super) async fn report_of(
     }
     Ok(json!({
         "as_of": crate::kernel::clock::format_timestamp(now),
-        "month": month.format("%Y-%m").to_string(),
+        "month": month_text(month),
         "subscriptions": states.iter().map(|s| s.view(now)).collect::<Vec<_>>(),
         "fees": fees,
         "usage_spend": usage,

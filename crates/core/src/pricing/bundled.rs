@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::catalog::{EntryInput, Origin, PriceEntry};
 use super::litellm::{convert_one, Skipped};
+use crate::kernel::date_text::parse_date;
 
 /// `data/litellm-prices.tsv`, deflated at build time (see `crates/core/build.rs`).
 const DEFLATED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/litellm-prices.tsv.deflate"));
@@ -236,12 +237,8 @@ impl Layer {
         day: Option<chrono::NaiveDate>,
     ) -> Vec<&'static str> {
         let column = |i: usize, n: usize| self.lines[i].0.split('\t').nth(n).unwrap_or("");
-        let dated = |i: &&usize| {
-            day.is_none_or(|day| {
-                chrono::NaiveDate::parse_from_str(column(**i, 0), "%Y-%m-%d")
-                    .is_ok_and(|d| d <= day)
-            })
-        };
+        let dated =
+            |i: &&usize| day.is_none_or(|day| parse_date(column(**i, 0)).is_some_and(|d| d <= day));
         let lines = self.indexes(provider, model).iter().rev().filter(dated);
         let modes = lines.map(|&i| column(i, 3));
         match day {
@@ -263,7 +260,7 @@ impl Layer {
             .rev()
             .filter(|&&i| {
                 let date = self.lines[i].0.split('\t').next().unwrap_or("");
-                chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| d <= day)
+                parse_date(date).is_some_and(|d| d <= day)
             })
             .find_map(|&i| self.entry(i))
     }

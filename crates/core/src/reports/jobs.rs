@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::access::projects::{Project, ProjectId};
 use crate::kernel::clock::format_timestamp;
+use crate::kernel::date_text::{date_text, month_text};
 use crate::kernel::error::{CoreError, Problems};
 use crate::kernel::money::{div_round_half_even, Currency, Money, Totals};
 use crate::kernel::query::{only_known, param, QueryPairs};
@@ -268,8 +269,8 @@ pub async fn month_stats(
         .checked_add_months(chrono::Months::new(1))
         .unwrap_or(first + Duration::days(31));
     let month_rollups = RollupQuery {
-        from: Some(first.format("%Y-%m-%d").to_string()),
-        to: Some(next.format("%Y-%m-%d").to_string()),
+        from: Some(date_text(first)),
+        to: Some(date_text(next)),
         dims: vec![Dim::Project],
         ..RollupQuery::default()
     };
@@ -355,7 +356,7 @@ pub async fn month_stats(
         })
         .collect();
     Ok(json!({
-        "month": first.format("%Y-%m").to_string(),
+        "month": month_text(first),
         "note": "Events count in the UTC month of their timestamp; a job counts in the month of its first event.",
         "projects": rows,
         "combined": combined,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use crate::access::projects::ProjectId;
+use crate::kernel::date_text::parse_date;
 use crate::kernel::error::StoreError;
 use crate::kernel::testing::MemoryStore;
 
@@ -120,7 +121,7 @@ impl crate::reports::store::ReportStore for MemoryStore {
         let days: Vec<chrono::NaiveDate> = self
             .counted_events()
             .iter()
-            .filter_map(|l| chrono::NaiveDate::parse_from_str(l.event.day(), "%Y-%m-%d").ok())
+            .filter_map(|l| parse_date(l.event.day()))
             .collect();
         Ok(days.iter().min().copied().zip(days.iter().max().copied()))
     }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::kernel::date_text::{date_text, month_text};
 use crate::kernel::error::{CoreError, StoreError};
 use crate::reports::report::{group_rows, total_of, Dim, ReportRow, RollupQuery, DATA_SOURCE};
 use crate::reports::store::ReportStore;
@@ -61,8 +62,8 @@ async fn summary(
 ) -> Result<Value, StoreError> {
     let rows = store
         .rollups(&RollupQuery {
-            from: Some(from.format("%Y-%m-%d").to_string()),
-            to: Some(to.format("%Y-%m-%d").to_string()),
+            from: Some(date_text(from)),
+            to: Some(date_text(to)),
             by_bucket: by_day,
             dims: vec![Dim::Project, Dim::Provider, Dim::Model, Dim::Operation],
             ..RollupQuery::default()
@@ -72,8 +73,8 @@ async fn summary(
     let by = |dims: &[Dim]| group_rows(&rows, None, dims, tz);
     let mut out = json!({
         "data_source": DATA_SOURCE,
-        "from": from.format("%Y-%m-%d").to_string(),
-        "to_exclusive": to.format("%Y-%m-%d").to_string(),
+        "from": date_text(from),
+        "to_exclusive": date_text(to),
         "totals": total_of(&by(&[])),
         "by_project": dims_json(&by(&[Dim::Project])),
         "by_provider": dims_json(&by(&[Dim::Provider])),
@@ -117,7 +118,7 @@ pub async fn write_summaries(
         .collect();
     for day in &due {
         let value = summary(store, day.day, day.day + chrono::Duration::days(1), false).await?;
-        let key = format!("{DAILY_PREFIX}{}.json", day.day.format("%Y-%m-%d"));
+        let key = format!("{DAILY_PREFIX}{}.json", date_text(day.day));
         log.put_overwrite(&key, encode(&value)?).await?;
         report.daily_written.push(key);
         months.push(first_of(day.day));
@@ -125,9 +126,9 @@ pub async fn write_summaries(
     for month in crate::kernel::sort::distinct(months) {
         let next = month.checked_add_months(Months::new(1)).unwrap_or(month);
         let mut value = summary(store, month, next, true).await?;
-        value["month"] = json!(month.format("%Y-%m").to_string());
+        value["month"] = json!(month_text(month));
         value["closed"] = json!(next <= today);
-        let key = format!("{MONTHLY_PREFIX}{}.json", month.format("%Y-%m"));
+        let key = format!("{MONTHLY_PREFIX}{}.json", month_text(month));
         log.put_overwrite(&key, encode(&value)?).await?;
         report.monthly_written.push(key);
     }

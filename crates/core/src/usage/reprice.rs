@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::projects::ProjectId;
 use crate::kernel::clock::format_timestamp;
 use crate::kernel::clock::{random_token, Clock, Entropy};
+use crate::kernel::date_text::{compact_stamp, date_text};
 use crate::kernel::error::{CoreError, Problems};
 use crate::kernel::money::{Money, Totals};
 use crate::kernel::query::parse_bound;
@@ -226,8 +227,8 @@ pub async fn reprice(
         let now = clock.now();
         let key = format!(
             "{REPRICE_PREFIX}{}/{}-{}.ndjson",
-            now.format("%Y-%m-%d"),
-            now.format("%Y%m%dT%H%M%S%3fZ"),
+            date_text(now.date_naive()),
+            compact_stamp(now),
             random_token(entropy, "", 16)?
         );
         let bytes = to_ndjson(&updated).map_err(|e| {

@@ -16,6 +16,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::kernel::date_text::date_text;
 use crate::kernel::error::CoreError;
 use crate::usage::ingest::IngestConfig;
 use crate::usage::store::RetentionStore;
@@ -78,7 +79,7 @@ pub struct RetentionState {
 /// Whether a stored timestamp or day (`YYYY-MM-DD...`, compared as text as the store does)
 /// falls on a day before the watermark, whose raw rows may have been pruned.
 pub fn before_watermark(time: &str, watermark: NaiveDate) -> bool {
-    time < watermark.format("%Y-%m-%d").to_string().as_str()
+    time < date_text(watermark).as_str()
 }
 
 /// The watermark a retention of `days` asks for at `now`: today's UTC day minus `days`, so

@@ -3,6 +3,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::*;
+use crate::kernel::date_text::email_date;
 
 /// HTML text escaping: every user-supplied string goes through this.
 pub fn escape_html(text: &str) -> String {
@@ -275,7 +276,7 @@ pub fn mime_message(
     format!(
         "From: {from}\r\nTo: {to}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}--\r\n",
         header_text(&alert.subject),
-        date.format("%a, %d %b %Y %H:%M:%S +0000"),
+        email_date(date),
         wrapped_base64(&alert.text),
         wrapped_base64(&alert.html),
     )

@@ -1,6 +1,7 @@
 //! Measuring a project's spend for the check: this month, today, the baseline of the week before, the forecast.
 
 use super::*;
+use crate::kernel::date_text::date_text;
 
 pub(super) fn percent_text(part: i128, whole: i128) -> Option<String> {
     (whole > 0).then(|| format_scaled(div_round_half_even(part * 10_000, whole), 2, 2))
@@ -114,7 +115,7 @@ pub(super) fn measure(
         .filter(|r| r.project_id.as_deref() == Some(settings.project_id.as_str()))
         .collect();
     let currency = settings.amount.map_or(settings.currency, |m| m.currency);
-    let today_label = today.format("%Y-%m-%d").to_string();
+    let today_label = date_text(today);
     let mut spend = 0i128;
     let mut today_spend = 0i128;
     let mut others = Totals::new();

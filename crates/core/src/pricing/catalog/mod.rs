@@ -285,8 +285,8 @@ pub struct EntryInput {
 }
 
 fn parse_date(field: String, text: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, format!("`{text}` is not a date (YYYY-MM-DD)")))
+    crate::kernel::date_text::parse_date(text.trim())
+        .ok_or_else(|| FieldError::new(field, format!("`{text}` is not a date (YYYY-MM-DD)")))
 }
 
 fn parse_rates(

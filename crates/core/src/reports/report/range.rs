@@ -1,6 +1,9 @@
 //! Ranges, presets and time zones; buckets and local periods.
 
 use super::*;
+use crate::kernel::date_text::{
+    date_text, hour_text, minute_text, month_text, parse_date, parse_date_time,
+};
 
 /// A time range with its zone. Bounds are instants; `None` is unbounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,12 +149,12 @@ pub(super) fn at_midnight(t: DateTime<Utc>) -> bool {
 
 /// A daily rollup bucket: the UTC day.
 pub(super) fn day_bucket(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
+    date_text(day)
 }
 
 /// An hour bucket (`YYYY-MM-DDTHH`): the UTC hour an instant falls in.
 pub(super) fn hour_bucket(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H").to_string()
+    hour_text(t)
 }
 
 /// A quarter-hour rollup bucket (`YYYY-MM-DDTHH:MM`): the UTC quarter hour an instant falls in.
@@ -162,7 +165,7 @@ pub fn quarter_bucket(t: DateTime<Utc>) -> String {
     if floor.year() > 9999 {
         return "9999-12-31T24:00".to_string();
     }
-    floor.format("%Y-%m-%dT%H:%M").to_string()
+    minute_text(floor)
 }
 
 /// The start of the UTC quarter hour an instant falls in.
@@ -301,16 +304,11 @@ impl Range {
 /// The local period (day, Monday of the week, or month) of a rollup bucket.
 pub fn period_of(bucket: &str, period: Period, tz: Tz) -> Option<String> {
     let instant = if bucket.len() == 10 {
-        NaiveDate::parse_from_str(bucket, "%Y-%m-%d")
-            .ok()?
-            .and_hms_opt(0, 0, 0)?
-            .and_utc()
+        parse_date(bucket)?.and_hms_opt(0, 0, 0)?.and_utc()
     } else {
         // A quarter hour (`YYYY-MM-DDTHH:MM`), or an hour (`YYYY-MM-DDTHH`).
         let minutes = if bucket.len() == 13 { ":00" } else { "" };
-        NaiveDateTime::parse_from_str(&format!("{bucket}{minutes}:00"), "%Y-%m-%dT%H:%M:%S")
-            .ok()?
-            .and_utc()
+        parse_date_time(&format!("{bucket}{minutes}:00"))?.and_utc()
     };
     Some(local_period(instant, period, tz))
 }
@@ -319,11 +317,11 @@ pub fn period_of(bucket: &str, period: Period, tz: Tz) -> Option<String> {
 pub(super) fn local_period(instant: DateTime<Utc>, period: Period, tz: Tz) -> String {
     let day = instant.with_timezone(&tz).date_naive();
     match period {
-        Period::Day => day.format("%Y-%m-%d").to_string(),
+        Period::Day => date_text(day),
         Period::Week => {
             let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-            monday.format("%Y-%m-%d").to_string()
+            date_text(monday)
         }
-        Period::Month => day.format("%Y-%m").to_string(),
+        Period::Month => month_text(day),
     }
 }

@@ -1,6 +1,7 @@
 //! Usage stats, summary and realtime views; reading a report's rollups.
 
 use super::*;
+use crate::kernel::date_text::{date_text, minute_text, month_text};
 
 /// What the usage statistics say about their source: stored usage only, never a provider.
 pub const DATA_SOURCE: &str = "stored_usage";
@@ -106,7 +107,7 @@ pub async fn usage_stats(
     // stands out.
     let today_newest = newest_by_provider(store, &day, project).await?;
     let month_newest = newest_by_provider(store, &month, project).await?;
-    let today_label = today.format("%Y-%m-%d").to_string();
+    let today_label = date_text(today);
     let today_grouped = group_rows(&today_rows, None, &[Dim::Provider], tz);
     let month_grouped = group_rows(&month_rows, None, &[Dim::Provider], tz);
     let last = store.last_event_at(project).await?;
@@ -123,7 +124,7 @@ pub async fn usage_stats(
             "by_provider": with_newest(by_dim(&today_grouped, Dim::Provider), today_newest),
         },
         "month": {
-            "month": today.format("%Y-%m").to_string(),
+            "month": month_text(today),
             "totals": total_of(&month_grouped),
             "by_provider": with_newest(by_dim(&month_grouped, Dim::Provider), month_newest),
         },
@@ -170,9 +171,7 @@ pub async fn realtime_usage(
         .await?;
     let mut by_minute: LiteMap<String, Sums> = LiteMap::new();
     for i in 0..60 {
-        let label = (first_minute + Duration::minutes(i))
-            .format("%Y-%m-%dT%H:%M")
-            .to_string();
+        let label = minute_text(first_minute + Duration::minutes(i));
         by_minute.insert(label, Sums::default());
     }
     for row in &minutes {

@@ -28,6 +28,7 @@ use serde_json::Value;
 use crate::access::auth::Principal;
 use crate::access::projects::ProjectId;
 use crate::kernel::clock::{random_token, Clock, Entropy};
+use crate::kernel::date_text::{compact_stamp, date_text};
 use crate::kernel::error::{CoreError, FieldError, StoreError};
 use crate::kernel::input::{body_text, field_at_fault, strip_position};
 use crate::kernel::json_out::{push_array, Object};
@@ -264,8 +265,8 @@ pub fn raw_key(now: DateTime<Utc>, entropy: &impl Entropy) -> Result<String, Cor
     let suffix = random_token(entropy, "", 16)?;
     Ok(format!(
         "{RAW_PREFIX}{}/{}-{suffix}.ndjson",
-        now.format("%Y-%m-%d"),
-        now.format("%Y%m%dT%H%M%S%3fZ")
+        date_text(now.date_naive()),
+        compact_stamp(now)
     ))
 }
 

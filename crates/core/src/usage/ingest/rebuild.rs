@@ -1,6 +1,7 @@
 //! Rebuild: replaying the raw log into the store, one object as one unit, refusing what ingestion refused.
 
 use super::*;
+use crate::kernel::date_text::parse_date;
 
 /// `POST /api/admin/rebuild`: which raw objects to replay. Days are the days the objects were
 /// written (the day a request was received), both inclusive.
@@ -71,9 +72,7 @@ pub(super) fn phase_and_day(key: &str) -> Option<(Phase, Option<NaiveDate>)> {
     } else {
         return None;
     };
-    let day = rest
-        .get(..10)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let day = rest.get(..10).and_then(parse_date);
     Some((phase, day))
 }
 
