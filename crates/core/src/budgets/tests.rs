@@ -426,3 +426,31 @@ fn a_long_discord_message_keeps_within_every_discord_limit() {
     let body: serde_json::Value = serde_json::from_str(&discord_body(&short)).unwrap();
     assert_eq!(body["embeds"][0]["fields"].as_array().unwrap().len(), 25);
 }
+
+#[test]
+fn a_daily_limit_that_cannot_be_read_names_what_is_wrong_and_no_position_in_the_body() {
+    let problems_of = |body: serde_json::Value| {
+        let patch: BudgetPatch = serde_json::from_value(body).unwrap();
+        match patch.apply(&mut settings(), || Ok("secret".into())) {
+            Err(CoreError::Validation(problems)) => problems
+                .into_iter()
+                .map(|f| (f.field, f.message))
+                .collect::<Vec<_>>(),
+            other => panic!("a validation error, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        problems_of(serde_json::json!({"daily_limit": {"currency": "USD"}})),
+        vec![(
+            "daily_limit".to_string(),
+            "must be an amount or {\"amount\", \"currency\"}: missing field `amount`".to_string()
+        )]
+    );
+    assert_eq!(
+        problems_of(serde_json::json!({"daily_limit": true})),
+        vec![(
+            "daily_limit".to_string(),
+            "expected a decimal number or a string holding one".to_string()
+        )]
+    );
+}

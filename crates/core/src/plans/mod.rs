@@ -48,7 +48,7 @@ pub enum Unit {
 
 impl Unit {
     pub fn parse(text: &str) -> Option<Unit> {
-        serde_json::from_value(Value::from(text)).ok()
+        serde_json::from_str(&Value::from(text).to_string()).ok()
     }
 
     pub fn name(self) -> String {

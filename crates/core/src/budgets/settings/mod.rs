@@ -349,7 +349,10 @@ impl BudgetPatch {
         }
         match self.daily_limit {
             Some(Some(LimitInput(Value::Object(fields)))) => {
-                match serde_json::from_value::<BudgetAmount>(Value::Object(fields)) {
+                // Read from the object's text: the wasm holds a reader of these from text only.
+                match serde_json::from_str::<BudgetAmount>(&Value::Object(fields).to_string())
+                    .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
+                {
                     Ok(limit) => match amount_of("daily_limit", &limit, next.currency, &mut p) {
                         Some(m) if next.amount.is_some() && m.currency != next.currency => p.push(
                             "daily_limit.currency",
@@ -367,13 +370,17 @@ impl BudgetPatch {
                     ),
                 }
             }
-            Some(Some(LimitInput(value))) => match serde_json::from_value::<DecimalText>(value) {
-                Ok(text) => {
-                    next.daily_limit =
-                        p.take(positive_money("daily_limit", &text.0, next.currency));
+            Some(Some(LimitInput(value))) => {
+                match serde_json::from_str::<DecimalText>(&value.to_string())
+                    .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
+                {
+                    Ok(text) => {
+                        next.daily_limit =
+                            p.take(positive_money("daily_limit", &text.0, next.currency));
+                    }
+                    Err(e) => p.push("daily_limit", e),
                 }
-                Err(e) => p.push("daily_limit", e.to_string()),
-            },
+            }
             Some(None) => next.daily_limit = None,
             None => {}
         }

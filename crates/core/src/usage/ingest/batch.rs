@@ -370,7 +370,7 @@ pub(super) fn parse_event(
             .map(|(path, message)| FieldError::new(name(&path), message).at_index(index))
             .collect(),
         rest: (!whole_at_fault)
-            .then(|| serde_json::from_value::<EventInput>(Value::Object(rest)).ok())
+            .then(|| serde_json::from_str::<EventInput>(&Value::Object(rest).to_string()).ok())
             .flatten()
             .map(Box::new),
         usage_at_fault,
@@ -381,9 +381,10 @@ pub(super) fn parse_event(
 /// to 1 (a count, a decimal) or `true` (`cached`) reports any, or it is no field of an event
 /// at all (`tokenz` may well be a misspelt quantity).
 pub(super) fn reports_usage_when_read(field: &str) -> bool {
+    // Read from text, not from the `Value`: one reader of events in the wasm, not two.
     let read = |value: Value| {
-        serde_json::from_value::<EventInput>(
-            serde_json::json!({ "provider": STAND_IN_PROVIDER, field: value }),
+        serde_json::from_str::<EventInput>(
+            &serde_json::json!({ "provider": STAND_IN_PROVIDER, field: value }).to_string(),
         )
     };
     (field != "provider" && read(Value::Null).is_err())
