@@ -3,10 +3,11 @@
 //! event, priced and stored like one sent to `POST /api/usage`.
 //!
 //! - [`decode_request`] reads the body: protobuf or OTLP JSON (hex ids, lowerCamelCase names,
-//!   64-bit integers as strings or numbers), gzip or not, through `opentelemetry-proto`'s
-//!   types (prost for protobuf, its serde support for JSON). Nothing here decodes protobuf by
-//!   hand; [`budget`] only walks the export's structure first, to refuse one that would take
-//!   too much memory to decode.
+//!   64-bit integers as strings or numbers), gzip or not, into `opentelemetry-proto`'s types:
+//!   prost decodes protobuf; [`json`] reads OTLP JSON as that crate's serde support would
+//!   (which is left out of the wasm for its size). Nothing here decodes protobuf by hand;
+//!   [`budget`] only walks the export's structure first, to refuse one that would take too
+//!   much memory to decode.
 //! - [`spans::span_event`] turns one span into one event (the conventions it reads, and how
 //!   their cached tokens become this project's counts, are in its module docs).
 //! - [`ingest_spans`] validates and prices the events, drops the spans that cannot be recorded
@@ -16,6 +17,9 @@
 //!   spans again stores nothing more.
 
 pub mod budget;
+pub mod json;
+#[cfg(test)]
+mod json_tests;
 pub mod spans;
 pub mod status;
 #[cfg(test)]
@@ -119,7 +123,7 @@ pub fn decode_request(
                         .into(),
                 )
             })?;
-            serde_json::from_str(text).map_err(|e| {
+            json::decode(text).map_err(|e| {
                 malformed(format!(
                     "the body is not OTLP JSON (an ExportTraceServiceRequest: \
                      {{\"resourceSpans\": [...]}}): {}",
