@@ -8,10 +8,12 @@
 //! either of those or null). The column names are made into JavaScript strings once per result,
 //! not once per row.
 //!
-//! What a row type accepts is what its derived `Deserialize` accepted: text only from a string,
-//! an integer only from a safe integer (a whole number within 2^53), `Option` for null or an
-//! absent column, extra columns ignored. A value of another type is a corrupt row, named by its
-//! column.
+//! What a row type accepts is what its derived `Deserialize` accepted from D1: text only from a
+//! string, an integer only from a safe integer (a whole number within 2^53), `Option` for null
+//! or an absent column, extra columns ignored. (`serde_wasm_bindgen` also took a `BigInt` for an
+//! integer; D1 gives none.) A value of another type is a corrupt row (`StoreError::Corrupt`,
+//! where the derived reader's failure was reported as the store being unavailable), named by
+//! its column.
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;

@@ -131,6 +131,17 @@ where
         .map(collect_map)
 }
 
+/// Writes a `LiteMap` as a JSON object (`#[serde(serialize_with = ...)]`), an empty one as `{}`:
+/// `LiteMap`'s own `Serialize` writes an empty map as `[]`, which a map's reader refuses.
+pub fn serialize_map<S, K, V>(map: &LiteMap<K, V>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    K: serde::Serialize,
+    V: serde::Serialize,
+{
+    serializer.collect_map(map.iter())
+}
+
 /// Of each run of pairs with equal keys in `sorted`, the last.
 fn last_of_each_key<K: Ord, V>(sorted: Vec<(K, V)>) -> Vec<(K, V)> {
     let mut out: Vec<(K, V)> = Vec::with_capacity(sorted.len());
@@ -268,6 +279,27 @@ mod tests {
                 standard.entry(k).or_default().push(v);
             }
             prop_assert_eq!(ours, standard.into_iter().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_map_written_with_serialize_map_reads_back_through_deserialize_map_even_empty() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Holder {
+            #[serde(serialize_with = "serialize_map", deserialize_with = "deserialize_map")]
+            m: LiteMap<String, u32>,
+        }
+        for pairs in [vec![], vec![("b".to_string(), 2), ("a".to_string(), 1)]] {
+            let holder = Holder {
+                m: collect_map(pairs.clone()),
+            };
+            let text = serde_json::to_string(&holder).unwrap();
+            let standard: std::collections::BTreeMap<String, u32> = pairs.into_iter().collect();
+            assert_eq!(
+                text,
+                serde_json::to_string(&serde_json::json!({ "m": standard })).unwrap()
+            );
+            assert_eq!(serde_json::from_str::<Holder>(&text).unwrap(), holder);
         }
     }
 

@@ -791,3 +791,23 @@ fn every_model_the_bundled_layer_lists_resolves_and_its_line_columns_say_so() {
     assert!(layer.names().count() > 4000);
     assert_eq!(wrong, Vec::<String>::new());
 }
+
+#[test]
+fn a_custom_price_with_an_empty_tier_is_stored_as_text_that_reads_back_the_same() {
+    let input: EntryInput = serde_json::from_value(json!({
+        "provider": "acme", "model": "m-1", "currency": "USD", "effective_from": "2026-01-01",
+        "rates": {"input_tokens": {"price": "1", "per": 1000000}},
+        "tiers": [{"above_prompt_tokens": 100, "rates": {}}],
+        "tier_rule": "above 100 prompt tokens, nothing more"
+    }))
+    .unwrap();
+    let text = serde_json::to_string(&input).unwrap();
+    assert!(text.contains(r#""rates":{}"#), "{text}");
+    let back: EntryInput = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, input);
+    let stored = input.parse("", Origin::Builtin).unwrap().to_input();
+    assert_eq!(
+        serde_json::from_str::<EntryInput>(&serde_json::to_string(&stored).unwrap()).unwrap(),
+        stored
+    );
+}

@@ -242,7 +242,10 @@ impl Serialize for DecimalText {
 #[serde(deny_unknown_fields)]
 pub struct TierInput {
     pub above_prompt_tokens: u64,
-    #[serde(deserialize_with = "crate::kernel::sort::deserialize_map")]
+    #[serde(
+        serialize_with = "crate::kernel::sort::serialize_map",
+        deserialize_with = "crate::kernel::sort::deserialize_map"
+    )]
     pub rates: LiteMap<String, RateInput>,
 }
 
@@ -272,7 +275,10 @@ pub struct EntryInput {
     pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_read_on: Option<String>,
-    #[serde(deserialize_with = "crate::kernel::sort::deserialize_map")]
+    #[serde(
+        serialize_with = "crate::kernel::sort::serialize_map",
+        deserialize_with = "crate::kernel::sort::deserialize_map"
+    )]
     pub rates: LiteMap<String, RateInput>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<TierInput>,

@@ -97,6 +97,26 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
     }
 }
 
+/// Every field after the first of its name, in the body's order, as an error. Sorted once (a
+/// body may hold many fields; inserting each into a sorted map would be quadratic).
+fn repeated_fields(fields: &[(String, &RawValue)]) -> Vec<FieldError> {
+    let mut order: Vec<usize> = (0..fields.len()).collect();
+    // Stable: of equal names, the first in the body comes first.
+    crate::kernel::sort::sort_by(&mut order, |a, b| fields[*a].0.cmp(&fields[*b].0));
+    let mut later = vec![false; fields.len()];
+    for pair in order.windows(2) {
+        if fields[pair[0]].0 == fields[pair[1]].0 {
+            later[pair[1]] = true;
+        }
+    }
+    fields
+        .iter()
+        .zip(later)
+        .filter(|(_, later)| *later)
+        .map(|((name, _), _)| FieldError::new(name.clone(), "is given more than once"))
+        .collect()
+}
+
 /// Reads a request body: one event object, or `{"events": [...], "project_id"?: ...}`. Every
 /// event that does not have the shape of an event is reported with its index and field.
 ///
@@ -164,17 +184,11 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     }
     let object: LiteMap<String, &RawValue> = match serde_json::from_str::<Fields>(text) {
         Ok(Fields(fields)) => {
-            let mut object = LiteMap::new();
-            let mut repeated = Vec::new();
-            for (name, value) in fields {
-                if object.insert(name.clone(), value).is_some() {
-                    repeated.push(FieldError::new(name, "is given more than once"));
-                }
-            }
+            let repeated = repeated_fields(&fields);
             if !repeated.is_empty() {
                 return Err(CoreError::Validation(repeated));
             }
-            object
+            crate::kernel::sort::collect_map(fields)
         }
         Err(e) if e.classify() == Category::Data => {
             return Err(body_error(

@@ -322,3 +322,32 @@ fn a_body_or_raw_log_line_that_is_not_utf8_is_refused_by_name_not_misread() {
         (2, "the line is not UTF-8")
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn a_field_given_again_is_named_once_per_repeat_in_the_bodys_order(
+        names in proptest::collection::vec(proptest::sample::select(vec!["provider", "model", "tokens", "id", "zz"]), 1..12),
+    ) {
+        use crate::usage::ingest::parse_batch;
+        let body = format!(
+            "{{{}}}",
+            names.iter().map(|n| format!("\"{n}\": \"x\"")).collect::<Vec<_>>().join(", ")
+        );
+        // What inserting the fields one by one into a map finds: each name already in it.
+        let mut seen = std::collections::BTreeSet::new();
+        let expected: Vec<String> = names
+            .iter()
+            .filter(|n| !seen.insert(**n))
+            .map(|n| n.to_string())
+            .collect();
+        match parse_batch(body.as_bytes()) {
+            Err(CoreError::Validation(problems)) => {
+                proptest::prop_assert!(!expected.is_empty(), "{body}");
+                let named: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+                proptest::prop_assert_eq!(named, expected);
+                proptest::prop_assert!(problems.iter().all(|p| p.message == "is given more than once"));
+            }
+            _ => proptest::prop_assert!(expected.is_empty(), "{body}"),
+        }
+    }
+}
