@@ -494,4 +494,6 @@ fn component_atto(quantity_micros: i128, rate: &Rate) -> Option<i128> {
 }
 
 #[cfg(test)]
+mod bundled_tests;
+#[cfg(test)]
 mod tests;

@@ -97,24 +97,29 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
     }
 }
 
-/// Every field after the first of its name, in the body's order, as an error. Sorted once (a
-/// body may hold many fields; inserting each into a sorted map would be quadratic).
-fn repeated_fields(fields: &[(String, &RawValue)]) -> Vec<FieldError> {
-    let mut order: Vec<usize> = (0..fields.len()).collect();
+/// The fields as a map by name or, when a name is given more than once, an error for every
+/// field after the first of its name, in the body's order. One sort does both (a body may hold
+/// many fields; inserting each into a sorted map would be quadratic).
+fn field_map(
+    fields: Vec<(String, &RawValue)>,
+) -> Result<LiteMap<String, &RawValue>, Vec<FieldError>> {
+    let mut sorted: Vec<(usize, (String, &RawValue))> = fields.into_iter().enumerate().collect();
     // Stable: of equal names, the first in the body comes first.
-    crate::kernel::sort::sort_by(&mut order, |a, b| fields[*a].0.cmp(&fields[*b].0));
-    let mut later = vec![false; fields.len()];
-    for pair in order.windows(2) {
-        if fields[pair[0]].0 == fields[pair[1]].0 {
-            later[pair[1]] = true;
-        }
+    crate::kernel::sort::sort_by(&mut sorted, |a, b| a.1 .0.cmp(&b.1 .0));
+    let mut repeated: Vec<(usize, &str)> = sorted
+        .windows(2)
+        .filter(|pair| pair[0].1 .0 == pair[1].1 .0)
+        .map(|pair| (pair[1].0, pair[1].1 .0.as_str()))
+        .collect();
+    if repeated.is_empty() {
+        let pairs = sorted.into_iter().map(|(_, field)| field).collect();
+        return Ok(LiteMap::from_sorted_store_unchecked(pairs));
     }
-    fields
-        .iter()
-        .zip(later)
-        .filter(|(_, later)| *later)
-        .map(|((name, _), _)| FieldError::new(name.clone(), "is given more than once"))
-        .collect()
+    crate::kernel::sort::sort_by_key(&mut repeated, |r| r.0);
+    Err(repeated
+        .into_iter()
+        .map(|(_, name)| FieldError::new(name, "is given more than once"))
+        .collect())
 }
 
 /// Reads a request body: one event object, or `{"events": [...], "project_id"?: ...}`. Every
@@ -183,13 +188,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
         });
     }
     let object: LiteMap<String, &RawValue> = match serde_json::from_str::<Fields>(text) {
-        Ok(Fields(fields)) => {
-            let repeated = repeated_fields(&fields);
-            if !repeated.is_empty() {
-                return Err(CoreError::Validation(repeated));
-            }
-            crate::kernel::sort::collect_map(fields)
-        }
+        Ok(Fields(fields)) => field_map(fields).map_err(CoreError::Validation)?,
         Err(e) if e.classify() == Category::Data => {
             return Err(body_error(
                 "request body must be a JSON object: one event or {\"events\": [...]}",

@@ -32,9 +32,10 @@ pub const MAX_DECODED_BYTES: usize = 24 << 20;
 /// protobuf decoder refuses deeper nesting too.
 const MAX_DEPTH: usize = 100;
 
-/// A message type of the schema, or the elements of a repeated string field.
+/// A message type of the schema, or the elements of a repeated string field; the JSON reader
+/// (`otlp::json`) names its messages by it too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Request,
     ResourceSpans,
     Resource,

@@ -32,6 +32,7 @@ use serde::de::{
     DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
 };
 
+use super::budget::Kind;
 use super::ExportTraceServiceRequest;
 
 /// Reads an export request from OTLP JSON; the error names the field at fault where there is
@@ -55,26 +56,6 @@ pub fn decode(text: &str) -> Result<ExportTraceServiceRequest, serde_json::Error
             "expected an ExportTraceServiceRequest",
         )),
     }
-}
-
-/// A message type of the schema, or text (the elements of `EntityRef`'s key lists).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Request,
-    ResourceSpans,
-    Resource,
-    ScopeSpans,
-    Scope,
-    Span,
-    Event,
-    Link,
-    Status,
-    KeyValue,
-    AnyValue,
-    ArrayValue,
-    KeyValueList,
-    EntityRef,
-    Text,
 }
 
 /// What a JSON value is read as.
