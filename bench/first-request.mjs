@@ -30,11 +30,12 @@ const builds = (process.env.BENCH_BUILDS ?? join(root, 'build')).split(',').map(
 if (process.env.BENCH_ENTRY_FLOOR) {
   const out = join(root, '.bench-state', 'entry-floor');
   const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  run('worker-build', ['--profile', 'wasm', '--no-opt', '-d', out, '--features', 'entry-floor']);
+  run('bash', [join(root, 'scripts', 'worker-build.sh'), '--profile', 'wasm', '--no-opt', '-d', out, '--features', 'entry-floor']);
   run('bash', [join(root, 'scripts', 'wasm-opt.sh'), join(out, 'index_bg.wasm')]);
   builds.push(out);
 }
-// The wasm-opt passes of scripts/build.sh, so that every Rust build here is shrunk alike.
+// The std build (scripts/worker-build.sh) and wasm-opt passes of scripts/build.sh, so that every
+// Rust build here is built and shrunk alike.
 const wasmOpt = (file) => execFileSync('bash', [join(root, 'scripts', 'wasm-opt.sh'), file], { stdio: ['ignore', 'ignore', 'inherit'] });
 // [row label, build dir] of the minimal workers-rs worker (bench/floor-rs), each build of it.
 const rustFloors = [];
@@ -46,7 +47,7 @@ if (process.env.BENCH_RUST_FLOOR || process.env.BENCH_RUST_FLOOR_O3 || process.e
   if (process.env.BENCH_RUST_FLOOR_WARM) variants.push(['opt-level "z", fetch path run at start', 'floor-rs-warm', ['--profile', 'wasm'], ['--features', 'warm']]);
   for (const [label, dirName, profile, features = []] of variants) {
     const out = join(root, '.bench-state', dirName);
-    execFileSync('worker-build', [...profile, '--no-opt', '-d', out, ...features], { cwd: crate, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('bash', [join(root, 'scripts', 'worker-build.sh'), ...profile, '--no-opt', '-d', out, ...features], { cwd: crate, stdio: ['ignore', 'ignore', 'inherit'] });
     wasmOpt(join(out, 'index_bg.wasm'));
     rustFloors.push([`minimal workers-rs worker (bench/floor-rs, ${label})`, out]);
   }

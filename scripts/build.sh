@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-worker-build --profile wasm --no-opt
+bash scripts/worker-build.sh --profile wasm --no-opt
 # binaryen's size passes and strip (scripts/wasm-opt.sh).
 bash scripts/wasm-opt.sh build/index_bg.wasm
 # The dashboard's bundle (public/assets), from dashboard/src.

@@ -57,6 +57,11 @@ if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   log "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
+# The standard library's source: scripts/worker-build.sh compiles std for the worker's wasm.
+if ! rustup component list --installed | grep -q '^rust-src$'; then
+  log "adding the rust-src component"
+  rustup component add rust-src
+fi
 
 install_tool worker-build "$WORKER_BUILD_VERSION" worker-build -- --locked
 # Not --locked: its lockfile pins a webpki-roots release the registry mirror lacks.

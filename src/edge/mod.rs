@@ -33,7 +33,6 @@ use worker::{
 
 #[event(start)]
 fn start() {
-    console_error_panic_hook::set_once();
     // The curated price catalog and the code of reading and pricing an event, built and compiled
     // while the isolate starts rather than in its first request (BENCHMARKS.md, first request).
     use crate::core::kernel::clock::Clock;
