@@ -9,15 +9,17 @@ use worker::Env;
 use crate::core::budgets::alerts::{check_budgets, Mode};
 use crate::core::budgets::delivery::MAX_SENDS_PER_RUN;
 use crate::core::budgets::digest::{send_digests, Which};
-use crate::core::kernel::clock::{format_timestamp, Clock, SystemEntropy};
+use crate::core::kernel::clock::{format_timestamp, Clock, FixedClock, SystemEntropy};
 use crate::core::reports::summaries::write_summaries;
 use crate::core::usage::retention::prune;
 
 use super::bindings::{alert_config, ingest_config, raw_log, retention_config, AppState};
 use super::notify::EdgeNotifier;
 
-/// Runs every scheduled step as of `clock`'s time and reports what each did.
-pub async fn run(env: &Env, clock: &impl Clock) -> Value {
+/// Runs every scheduled step as of `clock`'s time and reports what each did. Every caller
+/// passes one fixed instant (a slot's time, or the moment of `POST /api/admin/cron/run`), so
+/// the run is compiled once.
+pub async fn run(env: &Env, clock: &FixedClock) -> Value {
     let state = match AppState::load(env) {
         Ok(state) => state,
         Err(e) => {

@@ -62,12 +62,11 @@ async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::R
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let slot = event.schedule();
-    let report = match (slot.is_finite() && slot > 0.0)
+    use crate::core::kernel::clock::Clock;
+    let at = (slot.is_finite() && slot > 0.0)
         .then(|| chrono::DateTime::from_timestamp_millis(slot as i64))
         .flatten()
-    {
-        Some(at) => cron::run(&env, &crate::core::kernel::clock::FixedClock(at)).await,
-        None => cron::run(&env, &router::WorkerClock).await,
-    };
+        .unwrap_or_else(|| router::WorkerClock.now());
+    let report = cron::run(&env, &crate::core::kernel::clock::FixedClock(at)).await;
     worker::console_log!("cron: {report}");
 }

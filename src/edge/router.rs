@@ -368,7 +368,9 @@ async fn route(
             )
         }),
         RouteName::RunScheduled => {
-            Box::pin(async move { ok(200, &super::cron::run(env, &WorkerClock).await) })
+            // One instant for the whole run, as a Cron Trigger's slot is (`edge::scheduled`).
+            let at = crate::core::kernel::clock::FixedClock(WorkerClock.now());
+            Box::pin(async move { ok(200, &super::cron::run(env, &at).await) })
         }
         RouteName::GetBudget => {
             Box::pin(async move { super::budgets::get(store, env, &clock, param(0)).await })
