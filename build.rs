@@ -11,8 +11,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let source = manifest.join("src/edge/openapi.json");
     println!("cargo:rerun-if-changed={}", source.display());
     let text = std::fs::read(&source).map_err(|e| format!("reading {}: {e}", source.display()))?;
-    let document: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("reading {}: {e}", source.display()))?;
+    let document: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("reading {}: {e}", source.display()))?;
     let deflated = miniz_oxide::deflate::compress_to_vec(&serde_json::to_vec(&document)?, 10);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("openapi.json.deflate"), deflated)?;

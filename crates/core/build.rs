@@ -1,7 +1,7 @@
 //! Deflates the bundled LiteLLM price layer (`data/litellm-prices.tsv`, about 680 KB of text)
 //! so that it adds about a tenth of that to the wasm; `pricing::bundled` inflates it once.
 //! The same for the curated catalog (`data/prices.json`, 94 KB; `pricing::catalog::builtin`) and
-//! the time zones (`data/tz.tsv`, about 430 KB, to about 33 KB; `kernel::tz`).
+//! the time zones (`data/tz.tsv`, about 370 KB, to about 20 KB; `kernel::tz`).
 
 use std::error::Error;
 use std::path::PathBuf;

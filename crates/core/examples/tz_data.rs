@@ -13,6 +13,11 @@
 //! first in force before any transition; `transitions` is `delta:span` joined by spaces, each
 //! delta in seconds from the transition before (the first from the Unix epoch). A zone whose
 //! tables equal an earlier one's is `name<TAB>=earlier name`. `UTC` itself is not listed.
+//!
+//! Only transitions after 1970-01-01T00:00:00Z are written, and a zone's first span is the one
+//! in force at that instant: the tz database records local time reliably since 1970 (older
+//! history is best effort), no usage, budget or report of this product falls before it, and
+//! the history before 1970 took a third of the compressed table.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -20,6 +25,9 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 type Span = (i64, i64, String);
+
+/// The first instant whose offsets are kept: 1970-01-01T00:00:00Z.
+const SINCE: i64 = 0;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -95,7 +103,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 
-    println!("# IANA time zones of chrono-tz {version}, written by `cargo run -p spend-core --example tz_data`");
+    println!("# IANA time zones of chrono-tz {version} from 1970 on, written by `cargo run -p spend-core --example tz_data`");
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut lines = BTreeMap::new();
     for (variant, (first, rest)) in &zones {
@@ -105,6 +113,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         if name == "UTC" {
             continue;
         }
+        // From 1970 on only, the scope of the tz database itself ("since 1970" is what it
+        // records reliably): the span in force at the epoch stands for everything before it.
+        let first = rest
+            .iter()
+            .take_while(|(at, _)| *at <= SINCE)
+            .last()
+            .map_or(first, |(_, span)| span);
+        let rest = rest.iter().filter(|(at, _)| *at > SINCE);
         let mut spans = vec![first.clone()];
         let mut transitions = String::new();
         let mut previous = 0;

@@ -2,8 +2,10 @@
 //! written by `examples/tz_data.rs`), compiled in deflated by `build.rs` and read once per
 //! isolate when a zone other than UTC is first named. `chrono-tz` itself compiles every
 //! transition of every zone into the binary as a 24-byte constant (about 1.4 MB of the wasm);
-//! this is the same data in about 33 KB, with the same answers (the tests compare every zone
-//! with `chrono-tz`'s). The lookups follow `chrono-tz`'s `timezone_impl.rs` (MIT).
+//! this is the same data from 1970 on in about 20 KB, with the same answers from 1970 on (the
+//! tests compare every zone with `chrono-tz`'s). Before 1970 a zone keeps the offset it had on
+//! 1970-01-01: the tz database's own scope is local time since 1970, and nothing this product
+//! counts or reports is older. The lookups follow `chrono-tz`'s `timezone_impl.rs` (MIT).
 
 use std::cmp::Ordering;
 use std::fmt;
