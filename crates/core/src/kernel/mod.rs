@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod clock;
+pub mod columns;
 pub mod csv;
 pub mod date_text;
 pub mod deflated;

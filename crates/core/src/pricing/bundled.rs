@@ -19,7 +19,8 @@ use super::catalog::{EntryInput, Origin, PriceEntry};
 use super::litellm::{convert_one, Skipped};
 use crate::kernel::date_text::parse_date;
 
-/// `data/litellm-prices.tsv`, deflated at build time (see `crates/core/build.rs`).
+/// `data/litellm-prices.tsv`, column by column and deflated at build time (see
+/// `crates/core/build.rs`).
 const DEFLATED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/litellm-prices.tsv.deflate"));
 
 /// The version of LiteLLM and the day it was read, from the file's header.
@@ -33,7 +34,9 @@ pub struct Header {
 /// the curated catalog prices: never $0).
 pub fn text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| crate::kernel::deflated::inflate_text(DEFLATED))
+    TEXT.get_or_init(|| {
+        crate::kernel::columns::from_columns(crate::kernel::deflated::inflate_text(DEFLATED))
+    })
 }
 
 /// The header line `# litellm <version> read_on <date>`.
