@@ -8,7 +8,8 @@
 #   `panic=abort` (a wasm target's default) a panic already ends the request with a trap; it no
 #   longer formats a message first, so no panic message, location string or formatting path is
 #   in the file. No request or cron path panics by design (no unwrap/expect there); if one ever
-#   did, the log shows the trap and its wasm stack instead of the message.
+#   did, the log shows the trap and its wasm stack instead of the message. `-Z location-detail=none`
+#   leaves out the source locations `#[track_caller]` functions would still carry (3 KB).
 # These are unstable Cargo and rustc options. `RUSTC_BOOTSTRAP=1` lets the pinned stable
 # toolchain (1.95) accept them, for this build only: host builds, clippy and tests never see
 # them. `rust-src` (rustup's component, added by scripts/setup.sh) is the source it compiles.
@@ -16,5 +17,5 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 export RUSTC_BOOTSTRAP=1
 export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
 exec worker-build "$@"
