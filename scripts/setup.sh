@@ -83,6 +83,15 @@ if [ ! -f "$TOOLS/.cargo-fetch-$cargo_hash" ]; then
   rm -f "$TOOLS"/.cargo-fetch-*
   touch "$TOOLS/.cargo-fetch-$cargo_hash"
 fi
+# The crates the standard library itself is built from (scripts/worker-build.sh builds it for
+# the worker's wasm), per toolchain.
+std_stamp="$TOOLS/.std-fetch-$(rustc --version | tr -c 'a-zA-Z0-9.\n' '-')"
+if [ ! -f "$std_stamp" ]; then
+  log "fetching the standard library's crates"
+  RUSTC_BOOTSTRAP=1 cargo fetch --quiet --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort
+  rm -f "$TOOLS"/.std-fetch-*
+  touch "$std_stamp"
+fi
 
 # Debian's Chromium, driven by playwright-core in the dashboard's browser test
 # (tests/dashboard.test.mjs). Playwright's own browser download does not work offline.
