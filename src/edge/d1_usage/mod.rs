@@ -303,10 +303,14 @@ impl UsageRow {
 
 /// What the batch did with each event: a duplicate if already stored (answered with the stored
 /// price) or if its key came earlier in the batch (answered with that first one's), else stored.
-fn outcomes(
-    events: &[StoredEvent],
-    existing: &FxHashMap<(&str, &str), &Option<StoredPrice>>,
-) -> Vec<Inserted> {
+fn outcomes(events: &[StoredEvent], found: &[(EventKey, Option<StoredPrice>)]) -> Vec<Inserted> {
+    // Both maps of one type, which the ingest's check of a request's ids also uses: each
+    // `HashMap` type is its own copy of the table's code in the wasm.
+    let existing: FxHashMap<(&str, &str), usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, ((project, id), _))| ((project.as_str(), id.as_str()), i))
+        .collect();
     let mut first: FxHashMap<(&str, &str), usize> =
         FxHashMap::with_capacity_and_hasher(events.len(), Default::default());
     events
@@ -314,8 +318,8 @@ fn outcomes(
         .enumerate()
         .map(|(index, e)| {
             let key = (e.project_id.as_str(), e.id.as_str());
-            if let Some(price) = existing.get(&key) {
-                return Inserted::Duplicate((*price).clone());
+            if let Some(&i) = existing.get(&key) {
+                return Inserted::Duplicate(found[i].1.clone());
             }
             match first.entry(key) {
                 Entry::Vacant(slot) => {
@@ -452,11 +456,7 @@ impl D1Store {
                 found.push(row.into_found()?);
             }
         }
-        let existing: FxHashMap<(&str, &str), &Option<StoredPrice>> = found
-            .iter()
-            .map(|((project, id), price)| ((project.as_str(), id.as_str()), price))
-            .collect();
-        Ok(Some(outcomes(events, &existing)))
+        Ok(Some(outcomes(events, &found)))
     }
 
     /// After the fingerprint trigger aborted a batch: which keys are stored for different
@@ -849,13 +849,12 @@ mod tests {
             cost_nanos: Some(20),
             ..StoredPrice::of(&events[1])
         };
-        let found_b = Some(stored_b.clone());
-        let existing: FxHashMap<(&str, &str), &Option<StoredPrice>> =
-            [(("p", "b"), &found_b), (("p", "old"), &None)]
-                .into_iter()
-                .collect();
+        let found = [
+            (("p".to_string(), "b".to_string()), Some(stored_b.clone())),
+            (("p".to_string(), "old".to_string()), None),
+        ];
         assert_eq!(
-            outcomes(&events, &existing),
+            outcomes(&events, &found),
             vec![
                 Inserted::Stored,
                 Inserted::Duplicate(Some(stored_b)),

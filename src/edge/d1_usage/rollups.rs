@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::core::kernel::error::StoreError;
 use crate::core::reports::report::MEASURES;
@@ -138,14 +138,17 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     let Some(measures) = measures() else {
         return Ok(None);
     };
-    let mut keys: FxHashSet<(&str, &str)> = FxHashSet::default();
+    // The maps keyed by (project, id) and (project, job) hold indexes: one compiled map type,
+    // shared with the batch's check of its ids.
+    let mut keys: FxHashMap<(&str, &str), usize> = FxHashMap::default();
     let mut daily: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
     let mut quarters: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
     let mut parts: FxHashMap<JobPartKey, JobPart> = FxHashMap::default();
-    let mut jobs: FxHashMap<(&str, &str), &str> = FxHashMap::default();
+    // Each job's earliest event, by its index in `events`.
+    let mut jobs: FxHashMap<(&str, &str), usize> = FxHashMap::default();
     let mut days: Vec<&str> = Vec::new();
-    for e in events {
-        if !keys.insert((&e.project_id, &e.id)) {
+    for (index, e) in events.iter().enumerate() {
+        if keys.insert((&e.project_id, &e.id), index).is_some() {
             return Ok(None);
         }
         let ts = e.request_timestamp.as_str();
@@ -189,8 +192,10 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
             part.unpriced += i128::from(e.cost_nanos.is_none());
             part.cost_nanos += i128::from(e.cost_nanos.unwrap_or(0));
             part.last_seen = part.last_seen.max(ts);
-            let first = jobs.entry((e.project_id.as_str(), job)).or_insert(ts);
-            *first = (*first).min(ts);
+            let first = jobs.entry((e.project_id.as_str(), job)).or_insert(index);
+            if ts < events[*first].request_timestamp.as_str() {
+                *first = index;
+            }
         }
     }
     let within = |x: &i128| (-MAX_SUM..=MAX_SUM).contains(x);
@@ -241,7 +246,10 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         .then(|| {
             rows(
                 jobs.into_iter()
-                    .map(|((p, j), first)| ([p, j, first].map(Cow::Borrowed).to_vec(), vec![]))
+                    .map(|((p, j), first)| {
+                        let first = events[first].request_timestamp.as_str();
+                        ([p, j, first].map(Cow::Borrowed).to_vec(), vec![])
+                    })
                     .collect(),
             )
         })
