@@ -8,9 +8,7 @@
 //! bundled price and an imported one are equal. A curated entry wins: a LiteLLM entry whose
 //! provider and model (or one of its aliases) the curated file names is left out.
 
-use std::collections::HashSet;
-
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
@@ -85,8 +83,11 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// Indexes `text` under the curated `taken` names (`provider|name`).
-    pub fn new(text: &'static str, taken: &HashSet<String>) -> Layer {
+    /// Indexes `text` under the curated `taken` names (`provider|name`, the values unused).
+    ///
+    /// The sets of names here are maps of one type, `FxHashMap<String, &str>` (each hash map
+    /// type is its own copy of the table's code in the wasm).
+    pub fn new(text: &'static str, taken: &FxHashMap<String, &str>) -> Layer {
         let header = parse_header(text);
         let mut layer = Layer {
             source: format!(
@@ -125,15 +126,15 @@ impl Layer {
         }
         // Every key as a client sends it (`perplexity/sonar`): a name no other key's short
         // name may take (`perplexity/perplexity/sonar` is not `perplexity/sonar`).
-        let keys: FxHashSet<String> = rows
+        let keys: FxHashMap<String, &str> = rows
             .iter()
-            .map(|(_, key, provider)| format!("{provider}|{}", key.to_ascii_lowercase()))
+            .map(|(_, key, provider)| (format!("{provider}|{}", key.to_ascii_lowercase()), *key))
             .collect();
         for (line, key, provider) in rows {
             let full = key.to_ascii_lowercase();
             let mut model = super::litellm::model_for(key, &provider);
             let mut name = format!("{provider}|{model}");
-            if model != full && keys.contains(&name) {
+            if model != full && keys.contains_key(&name) {
                 model = full.clone();
                 name = format!("{provider}|{model}");
             }
@@ -149,7 +150,7 @@ impl Layer {
                     continue;
                 }
             }
-            if taken.contains(&name) {
+            if taken.contains_key(&name) {
                 // Vertex AI prices some of Google's models apart from the Gemini API the
                 // curated entries price: its key stays reachable as sent (`vertex_ai/...`).
                 if !full.starts_with("vertex_ai/") || model == full {
@@ -157,7 +158,7 @@ impl Layer {
                 }
                 model = full.clone();
                 name = format!("{provider}|{model}");
-                if taken.contains(&name) || owner.get(&name).is_some_and(|k| *k != key) {
+                if taken.contains_key(&name) || owner.get(&name).is_some_and(|k| *k != key) {
                     continue;
                 }
             }
@@ -317,10 +318,11 @@ fn parse_with(
 pub fn layer() -> &'static Layer {
     static LAYER: OnceLock<Layer> = OnceLock::new();
     LAYER.get_or_init(|| {
-        let taken: HashSet<String> = super::catalog::curated()
+        let taken: FxHashMap<String, &str> = super::catalog::curated()
             .entries()
             .iter()
             .flat_map(PriceEntry::lookup_names)
+            .map(|name| (name, ""))
             .collect();
         Layer::new(text(), &taken)
     })

@@ -194,7 +194,7 @@ pub async fn rebuild(
             report.done = false;
             break;
         }
-        if void.contains(key.as_str()) {
+        if void.binary_search_by(|v| v.as_str().cmp(key)).is_ok() {
             report.void_objects += 1;
             continue;
         }
@@ -297,13 +297,13 @@ pub(super) async fn keep_acknowledged(
 }
 
 /// The raw objects among `keys` that were withdrawn but could not be deleted (see
-/// [`withdraw`]): one listing of markers per day the keys cover.
+/// [`withdraw`]): one listing of markers per day the keys cover. Sorted, to be searched.
 pub(super) async fn void_markers(
     log: &impl RawLog,
     phase: Phase,
     keys: &[String],
-) -> Result<HashSet<String>, CoreError> {
-    let mut void = HashSet::new();
+) -> Result<Vec<String>, CoreError> {
+    let mut void = Vec::new();
     if phase != Phase::Raw {
         return Ok(void);
     }
@@ -318,7 +318,7 @@ pub(super) async fn void_markers(
             let listing = log.list(&prefix, after.as_deref(), 1000).await?;
             for marker in &listing.keys {
                 if let Some(key) = marker.strip_prefix(VOID_PREFIX) {
-                    void.insert(key.to_string());
+                    void.push(key.to_string());
                 }
             }
             if !listing.truncated || listing.keys.is_empty() {
@@ -327,7 +327,7 @@ pub(super) async fn void_markers(
             after = listing.keys.last().cloned();
         }
     }
-    Ok(void)
+    Ok(crate::kernel::sort::distinct(void))
 }
 
 /// How many times rebuild retries an insert that met an id stored meanwhile for a different
