@@ -758,3 +758,38 @@ impl crate::core::reports::store::SummaryStore for D1Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{int, nanos, Loose::*};
+
+    #[test]
+    fn a_cost_reads_from_exact_text_a_safe_integer_or_null_and_anything_else_is_corrupt() {
+        let read =
+            [Text("-12345678901234567890".into()), Number(42.0), Null].map(|v| nanos(v).ok());
+        assert_eq!(read, [Some(-12_345_678_901_234_567_890), Some(42), Some(0)]);
+        let refused = [Number(1.5), Number(1e17), Text("x".into()), Bool(true)]
+            .map(|v| nanos(v).err().map(|e| e.to_string()).unwrap_or_default());
+        assert_eq!(
+            &refused[..2],
+            [
+                "stored data is corrupt: cost: 1.5",
+                "stored data is corrupt: cost: 1e+17"
+            ]
+        );
+        assert_eq!(&refused[3], "stored data is corrupt: cost: true");
+    }
+
+    #[test]
+    fn a_count_reads_from_text_or_a_number_and_is_zero_otherwise() {
+        let read = [
+            Text("7".into()),
+            Number(3.9),
+            Text("x".into()),
+            Null,
+            Bool(true),
+        ]
+        .map(int);
+        assert_eq!(read, [7, 3, 0, 0, 0]);
+    }
+}

@@ -101,7 +101,8 @@ impl Layer {
         };
         // provider|model -> the LiteLLM key that owns the name.
         let mut owner: FxHashMap<String, &str> = FxHashMap::default();
-        let mut providers: FxHashMap<&str, String> = FxHashMap::default();
+        // label -> provider, the map type of the catalog's aliases.
+        let mut providers: FxHashMap<String, String> = FxHashMap::default();
         let mut rows = Vec::new();
         for line in text
             .lines()
@@ -117,10 +118,14 @@ impl Layer {
             let provider = if label.is_empty() {
                 super::litellm::provider_for(None, key)
             } else {
-                providers
-                    .entry(label)
-                    .or_insert_with(|| super::litellm::provider_for(Some(label), key))
-                    .clone()
+                match providers.get(label) {
+                    Some(provider) => provider.clone(),
+                    None => {
+                        let provider = super::litellm::provider_for(Some(label), key);
+                        providers.insert(label.to_string(), provider.clone());
+                        provider
+                    }
+                }
             };
             rows.push((line, key, provider));
         }
