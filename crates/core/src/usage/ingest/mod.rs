@@ -16,7 +16,7 @@
 //!    the same, so the raw log holds exactly what was acknowledged.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rustc_hash::FxHashMap;
