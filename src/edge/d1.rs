@@ -5,7 +5,7 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1Result};
 
-use super::d1_row::{rows, FromRows, JsRow};
+use super::d1_row::{js_rows, rows, FromRows, JsRow};
 
 use chrono::{DateTime, Utc};
 
@@ -91,20 +91,22 @@ pub(super) fn json_chunks<T: serde::Serialize>(
     Ok(out)
 }
 
-/// Runs one query and reads every row as `T`.
-pub(super) async fn query_all<T: serde::de::DeserializeOwned>(
+/// Runs one query and gives its rows as the objects D1 gave, read by [`JsRow::get`].
+pub(super) async fn query_js(
     db: &D1Database,
     sql: &str,
     binds: &[JsValue],
-) -> Result<Vec<T>, StoreError> {
-    db.prepare(sql)
-        .bind(binds)
-        .map_err(store_error)?
-        .all()
-        .await
-        .map_err(store_error)?
-        .results()
-        .map_err(store_error)
+) -> Result<Vec<JsRow>, StoreError> {
+    js_rows(&run_all(db, sql, binds).await?)
+}
+
+/// Runs one statement whose rows are not read.
+pub(super) async fn execute(
+    db: &D1Database,
+    sql: &str,
+    binds: &[JsValue],
+) -> Result<(), StoreError> {
+    run_all(db, sql, binds).await.map(drop)
 }
 
 /// Runs one query and reads every row as the row type `T` ([`d1_row!`](crate::d1_row)).

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
@@ -17,7 +16,8 @@ use crate::core::kernel::error::StoreError;
 use crate::core::kernel::limits::LimitMode;
 use crate::core::kernel::money::{Currency, Money};
 
-use super::d1::{corrupt, json_chunks, query_all, query_rows, store_error, text, D1Store};
+use super::d1::{corrupt, json_chunks, query_js, query_rows, store_error, text, D1Store};
+use super::d1_row::JsRow;
 
 fn opt(value: Option<&str>) -> JsValue {
     value.map(JsValue::from_str).unwrap_or(JsValue::NULL)
@@ -149,8 +149,8 @@ fn keys_json(keys: &[AlertKey]) -> Result<String, StoreError> {
     serde_json::to_string(keys).map_err(|e| corrupt("alert keys", e.to_string()))
 }
 
-fn record_of(row: Map<String, Value>) -> AlertRecord {
-    let s = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
+fn record_of(row: JsRow) -> AlertRecord {
+    let s = |k: &str| row.get(k).text();
     AlertRecord {
         id: s("id").unwrap_or_default(),
         project_id: s("project_id").unwrap_or_default(),
@@ -218,7 +218,7 @@ impl BudgetStore for D1Store {
             })
             .unwrap_or_default()
         });
-        let rows: Vec<Map<String, Value>> = query_all(
+        let rows = query_js(
             self.db(),
             "UPDATE projects SET budget_threshold_usd = ?2, budget_currency = ?3, \
              budget_alert_threshold_percent = ?4, alert_levels = ?5, daily_limit = ?6, \
@@ -365,9 +365,9 @@ impl BudgetStore for D1Store {
         project: Option<&ProjectId>,
         limit: u32,
     ) -> Result<Vec<AlertRecord>, StoreError> {
-        let rows: Vec<Map<String, Value>> = match project {
+        let rows = match project {
             Some(p) => {
-                query_all(
+                query_js(
                     self.db(),
                     &format!(
                         "SELECT {ALERT_COLUMNS} FROM alert_log WHERE project_id = ?1 \
@@ -378,7 +378,7 @@ impl BudgetStore for D1Store {
                 .await?
             }
             None => {
-                query_all(
+                query_js(
                     self.db(),
                     &format!(
                         "SELECT {ALERT_COLUMNS} FROM alert_log ORDER BY created_at DESC, id LIMIT {limit}"

@@ -15,8 +15,8 @@ use crate::core::guard::store::{
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp, random_token, SystemEntropy};
 use crate::core::kernel::error::StoreError;
 
-use super::d1::{query_all, query_first_row, store_error, text, D1Store};
-use super::d1_row::rows;
+use super::d1::{execute, query_first_row, store_error, text, D1Store};
+use super::d1_row::{js_rows, rows};
 
 /// Holds as D1 binds them: amounts as integers SQLite keeps exactly (saturated at i64).
 fn holds_json(holds: &[Hold]) -> Result<String, StoreError> {
@@ -260,10 +260,7 @@ impl ReservationStore for D1Store {
             .await
             .map_err(store_error)?;
         let updated = match results.first() {
-            Some(r) => !r
-                .results::<serde_json::Value>()
-                .map_err(store_error)?
-                .is_empty(),
+            Some(r) => !js_rows(r)?.is_empty(),
             None => false,
         };
         Ok(updated)
@@ -276,7 +273,7 @@ impl ReservationStore for D1Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let at_text = format_timestamp(at);
-        let _: Vec<serde_json::Value> = query_all(
+        execute(
             self.db(),
             "INSERT INTO guard_denials (project_id, day, denials, last_reason, last_at) \
              VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (project_id, day) DO UPDATE SET \

@@ -1,7 +1,6 @@
 //! D1 adapter of [`PlanStore`]: plans and workload profiles stored as their validated JSON.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use crate::core::kernel::clock::format_timestamp;
@@ -9,16 +8,18 @@ use crate::core::kernel::error::StoreError;
 use crate::core::plans::store::PlanStore;
 use crate::core::plans::{Plan, Profile};
 
-use super::d1::{corrupt, now, query_all, store_error, text, D1Store};
+use super::d1::{corrupt, execute, now, query_js, store_error, text, D1Store};
+use super::d1_row::{js_rows, JsRow};
 
 fn json_column<T: serde::de::DeserializeOwned>(
-    rows: Vec<Map<String, Value>>,
+    rows: Vec<JsRow>,
     column: &str,
 ) -> Result<Vec<T>, StoreError> {
     rows.into_iter()
         .map(|r| {
-            let text = r.get(column).and_then(Value::as_str).unwrap_or_default();
-            serde_json::from_str(text).map_err(|e| corrupt(column, e.to_string()))
+            let value = r.get(column);
+            serde_json::from_str(value.as_str().unwrap_or_default())
+                .map_err(|e| corrupt(column, e.to_string()))
         })
         .collect()
 }
@@ -29,7 +30,7 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 
 impl PlanStore for D1Store {
     async fn plans(&self) -> Result<Vec<Plan>, StoreError> {
-        let rows = query_all(
+        let rows = query_js(
             self.db(),
             "SELECT plan_json FROM subscriptions ORDER BY provider, project_id, unit",
             &[],
@@ -39,7 +40,7 @@ impl PlanStore for D1Store {
     }
 
     async fn plans_at(&self, at: DateTime<Utc>) -> Result<Vec<Plan>, StoreError> {
-        let rows = query_all(
+        let rows = query_js(
             self.db(),
             "SELECT v.plan_json FROM plan_versions v \
              WHERE v.plan_json IS NOT NULL AND v.effective_at = ( \
@@ -119,17 +120,14 @@ impl PlanStore for D1Store {
             .map_err(store_error)?;
         let results = db.batch(vec![version, delete]).await.map_err(store_error)?;
         let deleted = match results.get(1) {
-            Some(result) => {
-                let rows: Vec<Map<String, Value>> = result.results().map_err(store_error)?;
-                !rows.is_empty()
-            }
+            Some(result) => !js_rows(result)?.is_empty(),
             None => false,
         };
         Ok(deleted)
     }
 
     async fn profiles(&self) -> Result<Vec<Profile>, StoreError> {
-        let rows = query_all(
+        let rows = query_js(
             self.db(),
             "SELECT profile_json FROM workload_profiles ORDER BY name, project_id",
             &[],
@@ -139,7 +137,7 @@ impl PlanStore for D1Store {
     }
 
     async fn save_profile(&self, profile: &Profile) -> Result<(), StoreError> {
-        let _: Vec<Map<String, Value>> = query_all(
+        execute(
             self.db(),
             "INSERT INTO workload_profiles (name, project_id, profile_json, updated_at) \
              VALUES (?1, ?2, ?3, ?4) \
@@ -157,7 +155,7 @@ impl PlanStore for D1Store {
     }
 
     async fn delete_profile(&self, name: &str, project: Option<&str>) -> Result<bool, StoreError> {
-        let rows: Vec<Map<String, Value>> = query_all(
+        let rows = query_js(
             self.db(),
             "DELETE FROM workload_profiles WHERE name = ?1 AND project_id = ?2 RETURNING name",
             &[text(name), text(project.unwrap_or_default())],
@@ -173,7 +171,7 @@ impl PlanStore for D1Store {
         project: Option<&str>,
     ) -> Result<i64, StoreError> {
         let ops = encode(&operations)?;
-        let rows: Vec<Map<String, Value>> = query_all(
+        let rows = query_js(
             self.db(),
             // A job's last event is the newest of its parts' (`usage_jobs.last_seen`).
             "SELECT COUNT(*) AS n FROM (SELECT u.project_id, u.job_id FROM usage_jobs u \
@@ -191,8 +189,7 @@ impl PlanStore for D1Store {
         .await?;
         Ok(rows
             .first()
-            .and_then(|r| r.get("n"))
-            .and_then(Value::as_f64)
+            .and_then(|r| r.get("n").as_f64())
             .unwrap_or(0.0) as i64)
     }
 }

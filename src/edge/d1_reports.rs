@@ -3,7 +3,6 @@
 //! provider, all on an index).
 
 use chrono::NaiveDate;
-use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
@@ -17,31 +16,33 @@ use crate::core::reports::store::JobStore;
 use crate::core::reports::store::ReportStore;
 
 use super::d1::{
-    corrupt, query_all, query_first_row, query_rows, store_error, text, Binds, D1Store,
+    corrupt, execute, query_first_row, query_js, query_rows, store_error, text, Binds, D1Store,
 };
 use super::d1_retention::USAGE_PROJECTS;
+use super::d1_row::{js_rows, JsRow, Loose};
 
-fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
+fn nanos(value: Loose) -> Result<i128, StoreError> {
     match value {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::String(s)) => s
+        Loose::Null => Ok(0),
+        Loose::Text(s) => s
             .parse::<i128>()
             .map_err(|e| corrupt("cost", format!("`{s}`: {e}"))),
-        Some(Value::Number(n)) => n
-            .as_i64()
+        Loose::Number(n) => Loose::Number(n)
+            .as_safe_int()
             .map(i128::from)
-            .ok_or_else(|| corrupt("cost", n.to_string())),
-        Some(other) => Err(corrupt("cost", other.to_string())),
+            .ok_or_else(|| corrupt("cost", serde_json::Value::from(n).to_string())),
+        Loose::Bool(b) => Err(corrupt("cost", b.to_string())),
+        Loose::Other => Err(corrupt("cost", "another kind of value".into())),
     }
 }
 
-fn int(value: Option<&Value>) -> i64 {
-    value
-        .and_then(|v| match v {
-            Value::String(s) => s.parse::<i64>().ok(),
-            v => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)),
-        })
-        .unwrap_or(0)
+fn int(value: Loose) -> i64 {
+    match value {
+        Loose::Text(s) => s.parse::<i64>().ok(),
+        Loose::Number(n) => Some(n as i64),
+        _ => None,
+    }
+    .unwrap_or(0)
 }
 
 /// Columns whose sums can pass 2^63 - 1 with events the ingest accepts (costs and quantities
@@ -87,7 +88,7 @@ fn high_part(measure: &str) -> String {
 }
 
 /// The sum [`split_sum_sql`] read in two parts.
-fn split_sum(row: &Map<String, Value>, name: &str) -> Result<i128, StoreError> {
+fn split_sum(row: &JsRow, name: &str) -> Result<i128, StoreError> {
     let hi = nanos(row.get(&format!("{name}_hi")))?;
     let lo = nanos(row.get(&format!("{name}_lo")))?;
     Ok(hi.saturating_mul(SPLIT as i128).saturating_add(lo))
@@ -98,8 +99,8 @@ const SPLIT: i64 = 1_000_000_000;
 /// Nano-units of one `cost_carry` of a rollup or job row (migration 0019).
 const CARRY: i128 = 1_000_000_000_000_000_000;
 
-fn string(value: Option<&Value>) -> Option<String> {
-    value.and_then(Value::as_str).map(str::to_string)
+fn string(value: Loose) -> Option<String> {
+    value.text()
 }
 
 /// A list of a period plan as the JSON its SQL expands with `json_each`.
@@ -280,10 +281,7 @@ fn rollup_statement(query: &RollupQuery) -> Result<(String, Vec<JsValue>), Store
 }
 
 /// The rows of one rollup read, as [`RollupRow`]s.
-fn rollup_rows(
-    query: &RollupQuery,
-    rows: Vec<Map<String, Value>>,
-) -> Result<Vec<RollupRow>, StoreError> {
+fn rollup_rows(query: &RollupQuery, rows: Vec<JsRow>) -> Result<Vec<RollupRow>, StoreError> {
     rows.into_iter()
         .map(|row| {
             let mut measures = [0i64; MEASURES.len()];
@@ -319,7 +317,7 @@ fn rollup_rows(
 impl ReportStore for D1Store {
     async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
         let (sql, values) = rollup_statement(query)?;
-        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &values).await?;
+        let rows = query_js(self.db(), &sql, &values).await?;
         rollup_rows(query, rows)
     }
 
@@ -344,10 +342,7 @@ impl ReportStore for D1Store {
         queries
             .iter()
             .zip(results)
-            .map(|(query, result)| {
-                let rows: Vec<Map<String, Value>> = result.results().map_err(store_error)?;
-                rollup_rows(query, rows)
-            })
+            .map(|(query, result)| rollup_rows(query, js_rows(&result)?))
             .collect()
     }
 
@@ -497,7 +492,7 @@ impl ReportStore for D1Store {
             split_sum_sql("COALESCE(cost_nanos, 0)", "cost"),
             binds.filter()
         );
-        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        let rows = query_js(self.db(), &sql, &binds.values).await?;
         rows.into_iter()
             .map(|r| {
                 Ok(MinuteRow {
@@ -551,7 +546,7 @@ impl JobStore for D1Store {
             "SELECT project_id, SUM(jobs) AS n FROM job_days {} GROUP BY project_id HAVING n <> 0",
             binds.filter()
         );
-        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        let rows = query_js(self.db(), &sql, &binds.values).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -571,7 +566,7 @@ impl JobStore for D1Store {
             binds.filter(),
             query.limit
         );
-        let rows: Vec<Map<String, Value>> = query_all(self.db(), &sql, &binds.values).await?;
+        let rows = query_js(self.db(), &sql, &binds.values).await?;
         let mut jobs: Vec<JobRow> = rows
             .into_iter()
             .map(|r| JobRow {
@@ -593,7 +588,7 @@ impl JobStore for D1Store {
             .map(|j| [j.project_id.as_str(), j.job_id.as_str()])
             .collect();
         let json = serde_json::to_string(&keys).map_err(|e| corrupt("jobs", e.to_string()))?;
-        let parts: Vec<Map<String, Value>> = query_all(
+        let parts = query_js(
             self.db(),
             "SELECT u.project_id, u.job_id, u.operation, u.provider, u.currency, u.calls, \
                     u.unpriced_calls, u.last_seen, CAST(u.cost_carry AS TEXT) AS cost_carry, \
@@ -686,16 +681,15 @@ impl JobStore for D1Store {
             .await
             .map_err(store_error)?
             .into_iter();
-        let mut next = || -> Result<Vec<Map<String, Value>>, StoreError> {
-            results
-                .next()
-                .ok_or_else(|| corrupt("job cost stats", "a statement without result".into()))?
-                .results()
-                .map_err(store_error)
-        };
+        let mut next =
+            || -> Result<Vec<JsRow>, StoreError> {
+                js_rows(&results.next().ok_or_else(|| {
+                    corrupt("job cost stats", "a statement without result".into())
+                })?)
+            };
         let meta = next()?;
         let rows = next()?;
-        let read = int(meta.first().and_then(|m| m.get("n")));
+        let read = meta.first().map_or(0, |m| int(m.get("n")));
         let stats = rows
             .into_iter()
             .map(|r| {
@@ -716,7 +710,7 @@ impl JobStore for D1Store {
             stats,
             jobs_read: read.min(i64::from(query.max_jobs)),
             complete: read <= i64::from(query.max_jobs),
-            oldest_first_seen: meta.first().and_then(|m| string(m.get("oldest"))),
+            oldest_first_seen: meta.first().and_then(|m| m.get("oldest").text()),
         })
     }
 }
@@ -725,7 +719,7 @@ impl crate::core::reports::store::SummaryStore for D1Store {
     async fn dirty_days(
         &self,
     ) -> Result<Vec<crate::core::reports::summaries::DirtyDay>, StoreError> {
-        let rows: Vec<Map<String, Value>> = query_all(
+        let rows = query_js(
             self.db(),
             // Claims every marked day (1 -> 2) and reads it; a change while its summary is
             // written sets 1 again, and `clear_dirty_day` deletes only rows still at 2.
@@ -736,7 +730,7 @@ impl crate::core::reports::store::SummaryStore for D1Store {
         let mut days: Vec<crate::core::reports::summaries::DirtyDay> = rows
             .into_iter()
             .filter_map(|r| {
-                let day = parse_date(r.get("day").and_then(Value::as_str)?)?;
+                let day = parse_date(r.get("day").as_str()?)?;
                 Some(crate::core::reports::summaries::DirtyDay {
                     day,
                     changes: int(r.get("state")),
@@ -752,7 +746,7 @@ impl crate::core::reports::store::SummaryStore for D1Store {
         &self,
         day: &crate::core::reports::summaries::DirtyDay,
     ) -> Result<(), StoreError> {
-        let _: Vec<Map<String, Value>> = query_all(
+        execute(
             self.db(),
             "DELETE FROM summary_dirty_days WHERE day = ?1 AND state = ?2",
             &[
@@ -762,5 +756,40 @@ impl crate::core::reports::store::SummaryStore for D1Store {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{int, nanos, Loose::*};
+
+    #[test]
+    fn a_cost_reads_from_exact_text_a_safe_integer_or_null_and_anything_else_is_corrupt() {
+        let read =
+            [Text("-12345678901234567890".into()), Number(42.0), Null].map(|v| nanos(v).ok());
+        assert_eq!(read, [Some(-12_345_678_901_234_567_890), Some(42), Some(0)]);
+        let refused = [Number(1.5), Number(1e17), Text("x".into()), Bool(true)]
+            .map(|v| nanos(v).err().map(|e| e.to_string()).unwrap_or_default());
+        assert_eq!(
+            &refused[..2],
+            [
+                "stored data is corrupt: cost: 1.5",
+                "stored data is corrupt: cost: 1e+17"
+            ]
+        );
+        assert_eq!(&refused[3], "stored data is corrupt: cost: true");
+    }
+
+    #[test]
+    fn a_count_reads_from_text_or_a_number_and_is_zero_otherwise() {
+        let read = [
+            Text("7".into()),
+            Number(3.9),
+            Text("x".into()),
+            Null,
+            Bool(true),
+        ]
+        .map(int);
+        assert_eq!(read, [7, 3, 0, 0, 0]);
     }
 }

@@ -27,6 +27,88 @@ use crate::core::kernel::error::StoreError;
 #[serde(transparent)]
 pub struct JsRow(#[serde(with = "serde_wasm_bindgen::preserve")] pub JsValue);
 
+impl JsRow {
+    /// The value of column `name`, whatever its type (null when absent): for readers that
+    /// take text and numbers alike, or whose columns are known only when the query is built.
+    pub fn get(&self, name: &str) -> Loose {
+        let value =
+            js_sys::Reflect::get(&self.0, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+        Loose::of(&value)
+    }
+}
+
+/// A value of any type, read as `serde_json::Value` read it from `serde_wasm_bindgen` (which
+/// these readers used before): null for null, an absent column, or a number that is not finite.
+#[derive(Debug, Default, PartialEq)]
+pub enum Loose {
+    #[default]
+    Null,
+    Bool(bool),
+    Text(String),
+    Number(f64),
+    /// An array, an object or another kind of JavaScript value.
+    Other,
+}
+
+impl Loose {
+    fn of(value: &JsValue) -> Self {
+        if value.is_null() || value.is_undefined() {
+            Loose::Null
+        } else if let Some(b) = value.as_bool() {
+            Loose::Bool(b)
+        } else if let Some(n) = value.as_f64() {
+            Self::number(n)
+        } else if let Some(s) = value.as_string() {
+            Loose::Text(s)
+        } else {
+            Loose::Other
+        }
+    }
+
+    /// A number as `serde_json` keeps it: one that is not finite is null.
+    pub fn number(n: f64) -> Self {
+        if n.is_finite() {
+            Loose::Number(n)
+        } else {
+            Loose::Null
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Loose::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn text(self) -> Option<String> {
+        match self {
+            Loose::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Loose::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// A safe integer (a whole number within 2^53), as `serde_wasm_bindgen` gave an integer.
+    pub fn as_safe_int(&self) -> Option<i64> {
+        match self {
+            Loose::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => Some(*n as i64),
+            _ => None,
+        }
+    }
+}
+
+/// Every row of `result` as the objects D1 gave.
+pub fn js_rows(result: &D1Result) -> Result<Vec<JsRow>, StoreError> {
+    result.results::<JsRow>().map_err(store_error)
+}
+
 /// A row type read by [`d1_row!`](crate::d1_row).
 pub trait FromRows: Sized {
     /// Reads every row, or names the first column that cannot be read.
@@ -117,7 +199,7 @@ pub fn read<T: Cell + Default>(
 
 /// Every row of `result` as `T`.
 pub fn rows<T: FromRows>(result: &D1Result) -> Result<Vec<T>, StoreError> {
-    T::from_rows(result.results::<JsRow>().map_err(store_error)?)
+    T::from_rows(js_rows(result)?)
 }
 
 /// Declares a row struct and its [`FromRows`] reader: each field read from the column of its

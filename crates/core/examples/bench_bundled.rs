@@ -2,7 +2,7 @@
 //! and indexing it (what a fresh isolate pays once, at the first name the curated catalog
 //! does not know). Run by `npm run bench`.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashMap;
 use std::time::Instant;
 
 use spend_core::pricing::bundled::{text, Layer};
@@ -12,7 +12,7 @@ fn main() {
     let text = text();
     let inflated = started.elapsed();
     let started = Instant::now();
-    let layer = Layer::new(text, &HashSet::new());
+    let layer = Layer::new(text, &FxHashMap::default());
     let indexed = started.elapsed();
     println!(
         "inflate {} KB: {:.1} ms; index {} names: {:.1} ms",

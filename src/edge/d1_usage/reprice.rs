@@ -9,6 +9,7 @@ use crate::core::usage::record::StoredEvent;
 use crate::core::usage::store::{ListedEvent, RepriceStore, ScanFilter, UnpricedModel};
 
 use super::super::d1::{query_rows, store_error, text, Binds, D1Store};
+use super::super::d1_row::js_rows;
 use super::rows::{chunks_of, Column, COLUMNS};
 use super::{select_columns, UsageRow};
 
@@ -128,8 +129,7 @@ impl RepriceStore for D1Store {
         // Counted from RETURNING: D1's `changes` also counts the rollup rows the triggers wrote.
         let mut changed = 0;
         for result in results {
-            let ids: Vec<serde_json::Value> = result.results().map_err(store_error)?;
-            changed += ids.len();
+            changed += js_rows(&result)?.len();
         }
         Ok(changed)
     }

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::core::kernel::error::StoreError;
 use crate::core::reports::report::MEASURES;
@@ -109,7 +109,6 @@ type RollupKey<'a> = (
     &'a str,
     &'a str,
 );
-type JobPartKey<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
 /// A job part's sums as the trigger of migrations/0023 keeps them.
 struct JobPart<'a> {
@@ -138,14 +137,22 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     let Some(measures) = measures() else {
         return Ok(None);
     };
-    let mut keys: FxHashSet<(&str, &str)> = FxHashSet::default();
-    let mut daily: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
-    let mut quarters: FxHashMap<RollupKey, [i128; SUMMED]> = FxHashMap::default();
-    let mut parts: FxHashMap<JobPartKey, JobPart> = FxHashMap::default();
-    let mut jobs: FxHashMap<(&str, &str), &str> = FxHashMap::default();
+    // The maps keyed by (project, id) and (project, job) hold indexes: one compiled map type,
+    // shared with the batch's check of its ids.
+    let mut keys: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+    // The rollup rows and the job parts, each found through a map of one type to its index
+    // in a list (a part's key in the rollup key's shape: its project with "" as the period's
+    // minute, its job, operation, provider and currency, then "").
+    let mut daily: FxHashMap<RollupKey, usize> = FxHashMap::default();
+    let mut quarters: FxHashMap<RollupKey, usize> = FxHashMap::default();
+    let mut parts: FxHashMap<RollupKey, usize> = FxHashMap::default();
+    let (mut daily_sums, mut quarter_sums) = (Vec::new(), Vec::new());
+    let mut part_sums: Vec<JobPart> = Vec::new();
+    // Each job's earliest event, by its index in `events`.
+    let mut jobs: FxHashMap<(&str, &str), usize> = FxHashMap::default();
     let mut days: Vec<&str> = Vec::new();
-    for e in events {
-        if !keys.insert((&e.project_id, &e.id)) {
+    for (index, e) in events.iter().enumerate() {
+        if keys.insert((&e.project_id, &e.id), index).is_some() {
             return Ok(None);
         }
         let ts = e.request_timestamp.as_str();
@@ -156,7 +163,10 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         if !days.contains(&day) {
             days.push(day);
         }
-        for (table, period) in [(&mut daily, (day, "")), (&mut quarters, q)] {
+        for (table, sums, period) in [
+            (&mut daily, &mut daily_sums, (day, "")),
+            (&mut quarters, &mut quarter_sums, q),
+        ] {
             let key = (
                 period,
                 e.project_id.as_str(),
@@ -165,69 +175,75 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
                 e.operation.as_str(),
                 e.currency.as_str(),
             );
-            let row = table.entry(key).or_insert([0; SUMMED]);
-            for (sum, measure) in row.iter_mut().zip(&measures) {
+            let row = *table.entry(key).or_insert(sums.len());
+            if row == sums.len() {
+                sums.push([0i128; SUMMED]);
+            }
+            for (sum, measure) in sums[row].iter_mut().zip(&measures) {
                 *sum += i128::from(measure(e));
             }
         }
         if let Some(job) = e.job_id.as_deref() {
-            let part = parts
-                .entry((
-                    e.project_id.as_str(),
-                    job,
-                    e.operation.as_str(),
-                    e.provider.as_str(),
-                    e.currency.as_str(),
-                ))
-                .or_insert(JobPart {
+            let key = (
+                (e.project_id.as_str(), ""),
+                job,
+                e.operation.as_str(),
+                e.provider.as_str(),
+                e.currency.as_str(),
+                "",
+            );
+            let slot = *parts.entry(key).or_insert(part_sums.len());
+            if slot == part_sums.len() {
+                part_sums.push(JobPart {
                     calls: 0,
                     unpriced: 0,
                     cost_nanos: 0,
                     last_seen: ts,
                 });
+            }
+            let part = &mut part_sums[slot];
             part.calls += 1;
             part.unpriced += i128::from(e.cost_nanos.is_none());
             part.cost_nanos += i128::from(e.cost_nanos.unwrap_or(0));
             part.last_seen = part.last_seen.max(ts);
-            let first = jobs.entry((e.project_id.as_str(), job)).or_insert(ts);
-            *first = (*first).min(ts);
+            let first = jobs.entry((e.project_id.as_str(), job)).or_insert(index);
+            if ts < events[*first].request_timestamp.as_str() {
+                *first = index;
+            }
         }
     }
     let within = |x: &i128| (-MAX_SUM..=MAX_SUM).contains(x);
-    if !daily
-        .values()
-        .chain(quarters.values())
-        .flatten()
-        .all(within)
-        || !parts
-            .values()
+    if !daily_sums.iter().chain(&quarter_sums).flatten().all(within)
+        || !part_sums
+            .iter()
             .all(|p| within(&p.calls) && within(&p.cost_nanos))
     {
         return Ok(None);
     }
-    let rollup_rows = |table: FxHashMap<RollupKey, [i128; SUMMED]>| {
+    let rollup_rows = |table: FxHashMap<RollupKey, usize>, sums: &[[i128; SUMMED]]| {
         rows(
             table
                 .into_iter()
-                .map(|(((period, minute), p, pr, m, o, c), sums)| {
+                .map(|(((period, minute), p, pr, m, o, c), row)| {
                     let period = Cow::Owned(format!("{period}{minute}"));
                     let texts = [p, pr, m, o, c].map(Cow::Borrowed);
                     (
                         std::iter::once(period).chain(texts).collect(),
-                        sums.to_vec(),
+                        sums[row].to_vec(),
                     )
                 })
                 .collect(),
         )
     };
-    let daily = rollup_rows(daily)?;
-    let quarters = rollup_rows(quarters)?;
+    let daily = rollup_rows(daily, &daily_sums)?;
+    let quarters = rollup_rows(quarters, &quarter_sums)?;
     let job_parts = (!parts.is_empty())
         .then(|| {
             rows(
                 parts
                     .into_iter()
-                    .map(|((p, j, o, pr, c), part)| {
+                    .map(|(((p, _), j, o, pr, c, _), index)| {
+                        let part = &part_sums[index];
                         (
                             [p, j, o, pr, c, part.last_seen].map(Cow::Borrowed).to_vec(),
                             vec![part.calls, part.unpriced, part.cost_nanos],
@@ -241,7 +257,10 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         .then(|| {
             rows(
                 jobs.into_iter()
-                    .map(|((p, j), first)| ([p, j, first].map(Cow::Borrowed).to_vec(), vec![]))
+                    .map(|((p, j), first)| {
+                        let first = events[first].request_timestamp.as_str();
+                        ([p, j, first].map(Cow::Borrowed).to_vec(), vec![])
+                    })
                     .collect(),
             )
         })

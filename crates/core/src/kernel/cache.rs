@@ -1,63 +1,84 @@
 //! A small time-bounded cache for values that are read on every request and change rarely
 //! (ingest keys, custom prices). Time comes in as a parameter, so it is tested on the host.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
+/// A cache of values of type `V`. Its map holds the values as `dyn Any`, so that the caches of
+/// every value type share one compiled map (each `HashMap` type is its own copy of the table's
+/// code in the wasm).
 #[derive(Debug)]
 pub struct TtlCache<V> {
-    entries: HashMap<String, (V, i64)>,
+    entries: Entries,
+    value: PhantomData<V>,
+}
+
+#[derive(Debug)]
+struct Entries {
+    map: HashMap<String, (Box<dyn Any>, i64)>,
     ttl_ms: i64,
     capacity: usize,
 }
 
-impl<V: Clone> TtlCache<V> {
+impl Entries {
+    fn put(&mut self, key: &str, value: Box<dyn Any>, now_ms: i64) {
+        if self.map.len() >= self.capacity && !self.map.contains_key(key) {
+            self.map.retain(|_, (_, expires)| *expires > now_ms);
+            if self.map.len() >= self.capacity {
+                self.map.clear();
+            }
+        }
+        self.map
+            .insert(key.to_string(), (value, now_ms + self.ttl_ms));
+    }
+}
+
+impl<V: Clone + 'static> TtlCache<V> {
     pub fn new(ttl_ms: i64, capacity: usize) -> Self {
         Self {
-            entries: HashMap::new(),
-            ttl_ms,
-            capacity: capacity.max(1),
+            entries: Entries {
+                map: HashMap::new(),
+                ttl_ms,
+                capacity: capacity.max(1),
+            },
+            value: PhantomData,
         }
     }
 
     /// The value stored under `key` unless it is older than the time to live.
     pub fn get(&mut self, key: &str, now_ms: i64) -> Option<V> {
-        match self.entries.get(key) {
-            Some((value, expires)) if *expires > now_ms => Some(value.clone()),
-            Some(_) => {
-                self.entries.remove(key);
-                None
+        match self.entries.map.get(key) {
+            Some((value, expires)) if *expires > now_ms => {
+                return value.downcast_ref::<V>().cloned()
             }
-            None => None,
+            Some(_) => {}
+            None => return None,
         }
+        self.entries.map.remove(key);
+        None
     }
 
     /// Stores a value; when full, expired entries go first, then everything.
     pub fn put(&mut self, key: &str, value: V, now_ms: i64) {
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(key) {
-            self.entries.retain(|_, (_, expires)| *expires > now_ms);
-            if self.entries.len() >= self.capacity {
-                self.entries.clear();
-            }
-        }
-        self.entries
-            .insert(key.to_string(), (value, now_ms + self.ttl_ms));
+        self.entries.put(key, Box::new(value), now_ms);
     }
 
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.entries.map.clear();
     }
 
     /// Forgets one entry.
     pub fn remove(&mut self, key: &str) {
-        self.entries.remove(key);
+        self.entries.map.remove(key);
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.map.is_empty()
     }
 }
 

@@ -8,9 +8,7 @@
 //! bundled price and an imported one are equal. A curated entry wins: a LiteLLM entry whose
 //! provider and model (or one of its aliases) the curated file names is left out.
 
-use std::collections::HashSet;
-
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
@@ -88,8 +86,11 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// Indexes `text` under the curated `taken` names (`provider|name`).
-    pub fn new(text: &'static str, taken: &HashSet<String>) -> Layer {
+    /// Indexes `text` under the curated `taken` names (`provider|name`, the values unused).
+    ///
+    /// The sets of names here are maps of one type, `FxHashMap<String, &str>` (each hash map
+    /// type is its own copy of the table's code in the wasm).
+    pub fn new(text: &'static str, taken: &FxHashMap<String, &str>) -> Layer {
         let header = parse_header(text);
         let mut layer = Layer {
             source: format!(
@@ -103,7 +104,8 @@ impl Layer {
         };
         // provider|model -> the LiteLLM key that owns the name.
         let mut owner: FxHashMap<String, &str> = FxHashMap::default();
-        let mut providers: FxHashMap<&str, String> = FxHashMap::default();
+        // label -> provider, the map type of the catalog's aliases.
+        let mut providers: FxHashMap<String, String> = FxHashMap::default();
         let mut rows = Vec::new();
         for line in text
             .lines()
@@ -119,24 +121,28 @@ impl Layer {
             let provider = if label.is_empty() {
                 super::litellm::provider_for(None, key)
             } else {
-                providers
-                    .entry(label)
-                    .or_insert_with(|| super::litellm::provider_for(Some(label), key))
-                    .clone()
+                match providers.get(label) {
+                    Some(provider) => provider.clone(),
+                    None => {
+                        let provider = super::litellm::provider_for(Some(label), key);
+                        providers.insert(label.to_string(), provider.clone());
+                        provider
+                    }
+                }
             };
             rows.push((line, key, provider));
         }
         // Every key as a client sends it (`perplexity/sonar`): a name no other key's short
         // name may take (`perplexity/perplexity/sonar` is not `perplexity/sonar`).
-        let keys: FxHashSet<String> = rows
+        let keys: FxHashMap<String, &str> = rows
             .iter()
-            .map(|(_, key, provider)| format!("{provider}|{}", key.to_ascii_lowercase()))
+            .map(|(_, key, provider)| (format!("{provider}|{}", key.to_ascii_lowercase()), *key))
             .collect();
         for (line, key, provider) in rows {
             let full = key.to_ascii_lowercase();
             let mut model = super::litellm::model_for(key, &provider);
             let mut name = format!("{provider}|{model}");
-            if model != full && keys.contains(&name) {
+            if model != full && keys.contains_key(&name) {
                 model = full.clone();
                 name = format!("{provider}|{model}");
             }
@@ -152,7 +158,7 @@ impl Layer {
                     continue;
                 }
             }
-            if taken.contains(&name) {
+            if taken.contains_key(&name) {
                 // Vertex AI prices some of Google's models apart from the Gemini API the
                 // curated entries price: its key stays reachable as sent (`vertex_ai/...`).
                 if !full.starts_with("vertex_ai/") || model == full {
@@ -160,7 +166,7 @@ impl Layer {
                 }
                 model = full.clone();
                 name = format!("{provider}|{model}");
-                if taken.contains(&name) || owner.get(&name).is_some_and(|k| *k != key) {
+                if taken.contains_key(&name) || owner.get(&name).is_some_and(|k| *k != key) {
                     continue;
                 }
             }
@@ -320,10 +326,11 @@ fn parse_with(
 pub fn layer() -> &'static Layer {
     static LAYER: OnceLock<Layer> = OnceLock::new();
     LAYER.get_or_init(|| {
-        let taken: HashSet<String> = super::catalog::curated()
+        let taken: FxHashMap<String, &str> = super::catalog::curated()
             .entries()
             .iter()
             .flat_map(PriceEntry::lookup_names)
+            .map(|name| (name, ""))
             .collect();
         Layer::new(text(), &taken)
     })

@@ -16,10 +16,10 @@
 //!    the same, so the raw log holds exactly what was acknowledged.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use serde_json::value::RawValue;
@@ -322,14 +322,11 @@ pub async fn prepare(
     if matches!(principal, Principal::Admin) {
         let wanted = crate::kernel::sort::distinct(projects.iter().flatten().cloned());
         if !wanted.is_empty() {
-            let existing: HashSet<ProjectId> = usage
-                .existing_projects(&wanted)
-                .await?
-                .into_iter()
-                .collect();
+            // Sorted and searched: no hash set compiled for project ids.
+            let existing = crate::kernel::sort::distinct(usage.existing_projects(&wanted).await?);
             for ((i, _), project) in valid.iter().zip(&projects) {
                 if let Some(project) = project {
-                    if !existing.contains(project) {
+                    if existing.binary_search(project).is_err() {
                         problems.push(
                             FieldError::new(
                                 field(*i, "project_id"),
@@ -412,14 +409,16 @@ fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreErr
 
 /// The problems of the events whose (project, id) is stored for a different event.
 fn reused_stored(records: &[StoredEvent], keys: &[EventKey], enveloped: bool) -> Vec<FieldError> {
-    let keys: FxHashSet<(&str, &str)> = keys
+    // A map to indexes, the type `reused_within` uses (one compiled map for both).
+    let keys: FxHashMap<(&str, &str), usize> = keys
         .iter()
-        .map(|(p, id)| (p.as_str(), id.as_str()))
+        .enumerate()
+        .map(|(i, (p, id))| ((p.as_str(), id.as_str()), i))
         .collect();
     records
         .iter()
         .enumerate()
-        .filter(|(_, r)| keys.contains(&(r.project_id.as_str(), r.id.as_str())))
+        .filter(|(_, r)| keys.contains_key(&(r.project_id.as_str(), r.id.as_str())))
         .map(|(i, r)| {
             FieldError::new(
                 EventName::in_request(i, enveloped).field("id"),

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::kernel::date_text::parse_date;
+use std::collections::hash_map::Entry;
 
 /// `POST /api/admin/rebuild`: which raw objects to replay. Days are the days the objects were
 /// written (the day a request was received), both inclusive.
@@ -194,7 +195,7 @@ pub async fn rebuild(
             report.done = false;
             break;
         }
-        if void.contains(key.as_str()) {
+        if void.binary_search_by(|v| v.as_str().cmp(key)).is_ok() {
             report.void_objects += 1;
             continue;
         }
@@ -297,13 +298,13 @@ pub(super) async fn keep_acknowledged(
 }
 
 /// The raw objects among `keys` that were withdrawn but could not be deleted (see
-/// [`withdraw`]): one listing of markers per day the keys cover.
+/// [`withdraw`]): one listing of markers per day the keys cover. Sorted, to be searched.
 pub(super) async fn void_markers(
     log: &impl RawLog,
     phase: Phase,
     keys: &[String],
-) -> Result<HashSet<String>, CoreError> {
-    let mut void = HashSet::new();
+) -> Result<Vec<String>, CoreError> {
+    let mut void = Vec::new();
     if phase != Phase::Raw {
         return Ok(void);
     }
@@ -318,7 +319,7 @@ pub(super) async fn void_markers(
             let listing = log.list(&prefix, after.as_deref(), 1000).await?;
             for marker in &listing.keys {
                 if let Some(key) = marker.strip_prefix(VOID_PREFIX) {
-                    void.insert(key.to_string());
+                    void.push(key.to_string());
                 }
             }
             if !listing.truncated || listing.keys.is_empty() {
@@ -327,7 +328,7 @@ pub(super) async fn void_markers(
             after = listing.keys.last().cloned();
         }
     }
-    Ok(void)
+    Ok(crate::kernel::sort::distinct(void))
 }
 
 /// How many times rebuild retries an insert that met an id stored meanwhile for a different
@@ -342,24 +343,36 @@ pub(super) async fn insert_acknowledged(
     usage: &impl UsageStore,
     objects: Vec<Vec<StoredEvent>>,
 ) -> Result<((usize, usize), usize), CoreError> {
-    // Within the call: the first object holding an id decides its event.
-    let mut seen: HashMap<EventKey, StoredEvent> = HashMap::new();
-    let mut kept: Vec<Vec<StoredEvent>> = Vec::with_capacity(objects.len());
+    // Within the call: the first object holding an id decides its event. The ids map to
+    // their first events' places in `firsts` (the map type the ingest uses for a batch's ids:
+    // one compiled map), borrowing the objects rather than copying their events.
+    let mut first: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+    let mut firsts: Vec<&StoredEvent> = Vec::new();
+    let mut keep = vec![false; objects.len()];
     let mut refused = 0;
-    for lines in objects {
+    for (lines, keep) in objects.iter().zip(&mut keep) {
         let reuses = lines.iter().any(|line| {
-            seen.get(&line.key())
-                .is_some_and(|first| line.reuses_id_of(first))
+            first
+                .get(&(line.project_id.as_str(), line.id.as_str()))
+                .is_some_and(|&i| line.reuses_id_of(firsts[i]))
         });
         if reuses {
             refused += 1;
             continue;
         }
-        for line in &lines {
-            seen.entry(line.key()).or_insert_with(|| line.clone());
+        for line in lines {
+            if let Entry::Vacant(slot) = first.entry((line.project_id.as_str(), line.id.as_str())) {
+                slot.insert(firsts.len());
+                firsts.push(line);
+            }
         }
-        kept.push(lines);
+        *keep = true;
     }
+    let mut kept: Vec<Vec<StoredEvent>> = objects
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(lines, keep)| keep.then_some(lines))
+        .collect();
     // Against the store: an insert that meets a stored id of a different event inserts
     // nothing; the objects holding those ids are left out and the rest tried again.
     for _ in 0..REBUILD_INSERT_ATTEMPTS {
