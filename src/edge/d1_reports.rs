@@ -31,7 +31,10 @@ fn nanos(value: Option<&Value>) -> Result<i128, StoreError> {
             .as_i64()
             .map(i128::from)
             .ok_or_else(|| corrupt("cost", n.to_string())),
-        Some(other) => Err(corrupt("cost", other.to_string())),
+        Some(other) => Err(corrupt(
+            "cost",
+            crate::core::kernel::json_value::text(other),
+        )),
     }
 }
 

@@ -1,8 +1,8 @@
 //! HTTP plumbing: the one place where core errors become statuses, the JSON error shape,
 //! body limits and content types, and CORS.
 
+use crate::core::json;
 use serde::Serialize;
-use serde_json::json;
 use worker::{Headers, Request, Response};
 
 use crate::core::kernel::error::CoreError;

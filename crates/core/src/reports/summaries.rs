@@ -93,7 +93,8 @@ async fn summary(
 }
 
 fn encode(value: &Value) -> Result<Vec<u8>, CoreError> {
-    serde_json::to_vec_pretty(value)
+    serde_json::to_vec(value)
+        .map(|compact| crate::kernel::json_value::pretty(&compact))
         .map_err(|e| CoreError::Misconfigured(format!("encoding a summary failed: {e}")))
 }
 

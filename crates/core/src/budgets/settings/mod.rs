@@ -350,8 +350,10 @@ impl BudgetPatch {
         match self.daily_limit {
             Some(Some(LimitInput(Value::Object(fields)))) => {
                 // Read from the object's text: the wasm holds a reader of these from text only.
-                match serde_json::from_str::<BudgetAmount>(&Value::Object(fields).to_string())
-                    .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
+                match serde_json::from_str::<BudgetAmount>(&crate::kernel::json_value::text(
+                    &Value::Object(fields),
+                ))
+                .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
                 {
                     Ok(limit) => match amount_of("daily_limit", &limit, next.currency, &mut p) {
                         Some(m) if next.amount.is_some() && m.currency != next.currency => p.push(
