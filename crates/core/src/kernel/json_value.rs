@@ -25,6 +25,56 @@ fn read_back(text: &[u8]) -> Value {
     serde_json::from_slice(text).unwrap_or(Value::Null)
 }
 
+/// What [`json!`](crate::json) interpolates: a `Value` is cloned and text, booleans and
+/// integers become `Value`s directly (as serde_json's `to_value` makes them), anything else
+/// goes through [`to_value`]. The choice is made by method resolution ([`Direct`] is
+/// implemented for `Interpolated` itself and found first, [`ThroughText`] for a reference
+/// to it), so each interpolation compiles to one of them.
+pub struct Interpolated<'a, T: ?Sized>(pub &'a T);
+
+/// The interpolations that become a `Value` without being written.
+pub trait Direct {
+    fn json_value(&self) -> Value;
+}
+
+/// Every other interpolation: written as text and read back.
+pub trait ThroughText {
+    fn json_value(&self) -> Value;
+}
+
+impl<T: Serialize + ?Sized> ThroughText for &Interpolated<'_, T> {
+    fn json_value(&self) -> Value {
+        to_value(self.0)
+    }
+}
+
+macro_rules! direct {
+    ($($t:ty => |$v:ident| $make:expr;)*) => {$(
+        impl Direct for Interpolated<'_, $t> {
+            fn json_value(&self) -> Value {
+                let $v = self.0;
+                $make
+            }
+        }
+    )*};
+}
+
+direct! {
+    Value => |v| v.clone();
+    &Value => |v| (*v).clone();
+    str => |v| Value::from(v);
+    &str => |v| Value::from(*v);
+    String => |v| Value::from(v.as_str());
+    &String => |v| Value::from(v.as_str());
+    bool => |v| Value::from(*v);
+    u64 => |v| Value::from(*v);
+    usize => |v| Value::from(*v);
+    u32 => |v| Value::from(*v);
+    i64 => |v| Value::from(*v);
+    i32 => |v| Value::from(*v);
+    Vec<Value> => |v| Value::Array(v.clone());
+}
+
 /// A `serde_json::Value` from a JSON literal, as `serde_json::json!` builds it; interpolated
 /// values go through [`to_value`].
 #[macro_export]
@@ -188,7 +238,11 @@ macro_rules! spend_json_internal {
     };
 
     ($other:expr) => {
-        $crate::kernel::json_value::to_value(&$other)
+        {
+            #[allow(unused_imports)]
+            use $crate::kernel::json_value::{Direct as _, ThroughText as _};
+            (&$crate::kernel::json_value::Interpolated(&$other)).json_value()
+        }
     };
 }
 
@@ -278,6 +332,25 @@ mod tests {
         );
         assert_eq!(pretty(b"[]"), b"[]");
         assert_eq!(pretty(b"\"x\""), b"\"x\"");
+    }
+
+    #[test]
+    fn json_builds_the_value_serde_json_builds_for_values_text_and_numbers() {
+        let value = sample();
+        let name = String::from("n\"1");
+        let rows = vec![sample(), Value::Null];
+        let ours = crate::json!({
+            "value": value, "by_ref": &value, "str": "s", "string": name, "string_ref": &name,
+            "yes": true, "big": u64::MAX, "count": 3usize, "small": 7u32, "negative": -4i64,
+            "rows": rows, "float": 0.5, "none": Option::<u8>::None, "list": [1, "two", value],
+        });
+        let theirs = serde_json::json!({
+            "value": value, "by_ref": &value, "str": "s", "string": name, "string_ref": &name,
+            "yes": true, "big": u64::MAX, "count": 3usize, "small": 7u32, "negative": -4i64,
+            "rows": rows, "float": 0.5, "none": Option::<u8>::None, "list": [1, "two", value],
+        });
+        assert_eq!(ours, theirs);
+        assert_eq!(text(&ours), text(&theirs));
     }
 
     #[test]

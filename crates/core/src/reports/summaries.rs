@@ -6,9 +6,10 @@
 //! triggers, so late events and re-pricing rewrite the right summaries). A summary holds no
 //! time of writing: the same data always gives the same bytes, so rewriting is harmless.
 
+use crate::json;
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::kernel::date_text::{date_text, month_text};
 use crate::kernel::error::{CoreError, StoreError};

@@ -342,7 +342,10 @@ impl BudgetPatch {
             }
             Some(Some(LevelsInput(other))) => p.push(
                 "alert_levels",
-                format!("`{other}` is not a list of percents or \"default\""),
+                format!(
+                    "`{}` is not a list of percents or \"default\"",
+                    crate::kernel::json_value::text(&other)
+                ),
             ),
             Some(None) => next.levels = Vec::new(),
             None => {}

@@ -402,7 +402,7 @@ pub(super) fn reports_usage_when_read(field: &str) -> bool {
     // Read from text, not from the `Value`: one reader of events in the wasm, not two.
     let read = |value: Value| {
         serde_json::from_str::<EventInput>(&crate::kernel::json_value::text(
-            &serde_json::json!({ "provider": STAND_IN_PROVIDER, field: value }),
+            &crate::json!({ "provider": STAND_IN_PROVIDER, field: value }),
         ))
     };
     (field != "provider" && read(Value::Null).is_err())
