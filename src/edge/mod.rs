@@ -69,5 +69,5 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Some(at) => cron::run(&env, &crate::core::kernel::clock::FixedClock(at)).await,
         None => cron::run(&env, &router::WorkerClock).await,
     };
-    worker::console_log!("cron: {report}");
+    worker::console_log!("cron: {}", crate::core::kernel::json_value::text(&report));
 }

@@ -376,7 +376,7 @@ impl BudgetPatch {
                 }
             }
             Some(Some(LimitInput(value))) => {
-                match serde_json::from_str::<DecimalText>(&value.to_string())
+                match serde_json::from_str::<DecimalText>(&crate::kernel::json_value::text(&value))
                     .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
                 {
                     Ok(text) => {
