@@ -15,14 +15,18 @@ use serde_json::Value;
 /// JSON (a map with keys that are not strings) becomes `null`, where `serde_json::to_value`
 /// would have failed.
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Value {
-    match serde_json::to_vec(value) {
-        Ok(text) => read_back(&text),
-        Err(_) => Value::Null,
-    }
+    // Only the writing is compiled per type; the rest is `read_back`, once.
+    let mut text = Vec::new();
+    let written = value.serialize(&mut serde_json::Serializer::new(&mut text));
+    read_back(written, text)
 }
 
-fn read_back(text: &[u8]) -> Value {
-    serde_json::from_slice(text).unwrap_or(Value::Null)
+#[inline(never)]
+fn read_back(written: Result<(), serde_json::Error>, text: Vec<u8>) -> Value {
+    match written {
+        Ok(()) => serde_json::from_slice(&text).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    }
 }
 
 /// What [`json!`](crate::json) interpolates: a `Value` is cloned and text, booleans and
