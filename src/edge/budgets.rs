@@ -1,6 +1,6 @@
 //! Handlers of the budget, check and alert routes.
 
-use serde_json::json;
+use crate::core::json;
 use worker::{Env, Response};
 
 use crate::core::access::projects::get_project;

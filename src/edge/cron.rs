@@ -3,7 +3,8 @@
 //! prunes raw usage rows past their retention.
 //! Each step runs on its own: a failing step is logged and never stops the others.
 
-use serde_json::{json, Value};
+use crate::core::json;
+use serde_json::Value;
 use worker::Env;
 
 use crate::core::budgets::alerts::{check_budgets, Mode};

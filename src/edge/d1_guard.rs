@@ -23,7 +23,7 @@ fn holds_json(holds: &[Hold]) -> Result<String, StoreError> {
     let rows: Vec<serde_json::Value> = holds
         .iter()
         .map(|h| {
-            serde_json::json!({
+            crate::core::json!({
                 "limit": h.limit,
                 "amount": i64::try_from(h.amount).unwrap_or(if h.amount < 0 { i64::MIN } else { i64::MAX }),
             })

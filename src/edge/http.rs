@@ -1,8 +1,8 @@
 //! HTTP plumbing: the one place where core errors become statuses, the JSON error shape,
 //! body limits and content types, and CORS.
 
+use crate::core::json;
 use serde::Serialize;
-use serde_json::json;
 use worker::{Headers, Request, Response};
 
 use crate::core::kernel::error::CoreError;
@@ -82,7 +82,20 @@ fn base_headers(content_type: &str) -> worker::Result<Headers> {
 }
 
 pub fn json_response<T: Serialize>(status: u16, value: &T) -> worker::Result<Response> {
-    let body = serde_json::to_vec(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    // Only the writing is compiled per answer type (serde_json::to_vec's, with its capacity);
+    // the rest once, in `written_response`.
+    let mut body = Vec::with_capacity(128);
+    let written = value.serialize(&mut serde_json::Serializer::new(&mut body));
+    written_response(status, written, body)
+}
+
+#[inline(never)]
+fn written_response(
+    status: u16,
+    written: Result<(), serde_json::Error>,
+    body: Vec<u8>,
+) -> worker::Result<Response> {
+    written.map_err(|e| worker::Error::RustError(e.to_string()))?;
     json_bytes_response(status, body)
 }
 

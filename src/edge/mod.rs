@@ -68,5 +68,5 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         .flatten()
         .unwrap_or_else(|| router::WorkerClock.now());
     let report = cron::run(&env, &crate::core::kernel::clock::FixedClock(at)).await;
-    worker::console_log!("cron: {report}");
+    worker::console_log!("cron: {}", crate::core::kernel::json_value::text(&report));
 }

@@ -1,6 +1,6 @@
 //! Handlers of the subscription and capacity routes.
 
-use serde_json::json;
+use crate::core::json;
 use worker::Response;
 
 use crate::core::access::projects::project_param;

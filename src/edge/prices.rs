@@ -1,7 +1,7 @@
 //! Handlers of the price routes that need query parsing or several stores.
 
+use crate::core::json;
 use chrono::NaiveDate;
-use serde_json::json;
 use worker::Response;
 
 use crate::core::access::auth::Principal;

@@ -1,8 +1,8 @@
 //! Request dispatch: match the route table, authenticate as the route demands, call the core,
 //! and turn the result or error into a response.
 
+use crate::core::json;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use worker::{Context, Env, Request, Response};
 
 use crate::core::access::auth::{authenticate, Principal};

@@ -15,7 +15,8 @@ use std::cell::RefCell;
 
 use litemap::LiteMap;
 
-use serde_json::{json, Value};
+use crate::core::json;
+use serde_json::Value;
 use worker::{Context, Env};
 
 use crate::core::access::projects::ProjectId;

@@ -427,7 +427,7 @@ pub async fn preview(
     let (rows, previous) = period_rows(reports, &period, Some(&settings.project_id)).await?;
     let d = digest(settings, &period, &rows, &previous);
     let email = render_digest(&d, config);
-    Ok(serde_json::json!({
+    Ok(crate::json!({
         "report": d,
         "level": period.level(),
         "recipients": config.recipients(&settings.emails),

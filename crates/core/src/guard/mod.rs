@@ -23,9 +23,10 @@ pub mod watch;
 #[cfg(test)]
 mod tests;
 
+use crate::json;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::access::auth::Principal;
 use crate::access::projects::ProjectId;
@@ -565,7 +566,7 @@ pub async fn guard(
                     amount: l.limit - l.reserve - l.spent,
                 })
                 .collect(),
-            answer: reply.to_string(),
+            answer: crate::kernel::json_value::text(&reply),
             created_at: now,
             expires_at,
             version,

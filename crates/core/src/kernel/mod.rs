@@ -12,6 +12,7 @@ pub mod error;
 pub mod input;
 pub mod json_out;
 pub mod json_path;
+pub mod json_value;
 pub mod limits;
 pub mod money;
 pub mod query;

@@ -14,9 +14,10 @@ pub use input::*;
 pub use profiles::*;
 pub use state::*;
 
+use crate::json;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::access::projects::ProjectId;
 use crate::kernel::error::{CoreError, FieldError, Problems};
@@ -48,13 +49,13 @@ pub enum Unit {
 
 impl Unit {
     pub fn parse(text: &str) -> Option<Unit> {
-        serde_json::from_str(&Value::from(text).to_string()).ok()
+        serde_json::from_str(&crate::kernel::json_value::text(&Value::from(text))).ok()
     }
 
     pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
+        crate::kernel::json_value::to_value(&self)
+            .as_str()
+            .map(str::to_string)
             .unwrap_or_default()
     }
 

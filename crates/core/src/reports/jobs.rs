@@ -3,9 +3,10 @@
 
 use litemap::LiteMap;
 
+use crate::json;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::access::projects::{Project, ProjectId};
 use crate::kernel::clock::format_timestamp;

@@ -6,9 +6,10 @@
 //! triggers, so late events and re-pricing rewrite the right summaries). A summary holds no
 //! time of writing: the same data always gives the same bytes, so rewriting is harmless.
 
+use crate::json;
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::kernel::date_text::{date_text, month_text};
 use crate::kernel::error::{CoreError, StoreError};
@@ -93,7 +94,8 @@ async fn summary(
 }
 
 fn encode(value: &Value) -> Result<Vec<u8>, CoreError> {
-    serde_json::to_vec_pretty(value)
+    serde_json::to_vec(value)
+        .map(|compact| crate::kernel::json_value::pretty(&compact))
         .map_err(|e| CoreError::Misconfigured(format!("encoding a summary failed: {e}")))
 }
 

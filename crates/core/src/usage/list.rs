@@ -221,7 +221,7 @@ pub fn events_csv(page: &UsagePage) -> String {
     for e in &page.events {
         let usage = |k: UsageKind| match e.usage.get(k.name()) {
             Some(serde_json::Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
+            Some(v) => crate::kernel::json_value::text(v),
             None => String::new(),
         };
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -254,7 +254,7 @@ pub fn events_csv(page: &UsagePage) -> String {
             opt(&e.endpoint),
             e.metadata
                 .as_ref()
-                .map(|m| serde_json::Value::Object(m.clone()).to_string())
+                .map(|m| crate::kernel::json_value::text(&serde_json::Value::Object(m.clone())))
                 .unwrap_or_default(),
             opt(&e.price_id),
         ];

@@ -139,7 +139,9 @@ pub fn slack_body(message: &ChatMessage) -> String {
             "text": {"type": "mrkdwn", "text": format!("<{}|Open the dashboard>", escape_slack(url))},
         }));
     }
-    json!({"text": slack_text(&message.title, SLACK_TEXT), "blocks": blocks}).to_string()
+    crate::kernel::json_value::text(
+        &json!({"text": slack_text(&message.title, SLACK_TEXT), "blocks": blocks}),
+    )
 }
 
 /// The Discord message: `content` and one embed, within Discord's limits, pinging no one.
@@ -167,12 +169,11 @@ pub fn discord_body(message: &ChatMessage) -> String {
     if let Some(url) = &message.url {
         embed["url"] = json!(url);
     }
-    json!({
+    crate::kernel::json_value::text(&json!({
         "content": clip(&defuse_discord(&message.title), DISCORD_CONTENT),
         "embeds": [embed],
         "allowed_mentions": {"parse": []},
-    })
-    .to_string()
+    }))
 }
 
 /// The chat channels of one alert: the project's Slack and Discord webhooks, if set.

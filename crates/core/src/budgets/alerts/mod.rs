@@ -4,10 +4,10 @@
 
 use litemap::LiteMap;
 
+use crate::json;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use serde_json::json;
 use sha2::Sha256;
 
 use crate::access::projects::ProjectId;

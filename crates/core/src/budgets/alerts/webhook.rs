@@ -28,7 +28,7 @@ pub fn webhook_body(
     )
     .trim()
     .to_string();
-    json!({
+    crate::kernel::json_value::text(&json!({
         "content": text,
         "text": text,
         "project_id": check.project_id,
@@ -45,6 +45,5 @@ pub fn webhook_body(
         "top_models": check.top_models,
         "recommendations": check.recommendations,
         "dashboard_url": dashboard_link(config, &check.project_id),
-    })
-    .to_string()
+    }))
 }

@@ -342,7 +342,10 @@ impl BudgetPatch {
             }
             Some(Some(LevelsInput(other))) => p.push(
                 "alert_levels",
-                format!("`{other}` is not a list of percents or \"default\""),
+                format!(
+                    "`{}` is not a list of percents or \"default\"",
+                    crate::kernel::json_value::text(&other)
+                ),
             ),
             Some(None) => next.levels = Vec::new(),
             None => {}
@@ -350,8 +353,10 @@ impl BudgetPatch {
         match self.daily_limit {
             Some(Some(LimitInput(Value::Object(fields)))) => {
                 // Read from the object's text: the wasm holds a reader of these from text only.
-                match serde_json::from_str::<BudgetAmount>(&Value::Object(fields).to_string())
-                    .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
+                match serde_json::from_str::<BudgetAmount>(&crate::kernel::json_value::text(
+                    &Value::Object(fields),
+                ))
+                .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
                 {
                     Ok(limit) => match amount_of("daily_limit", &limit, next.currency, &mut p) {
                         Some(m) if next.amount.is_some() && m.currency != next.currency => p.push(
@@ -371,7 +376,7 @@ impl BudgetPatch {
                 }
             }
             Some(Some(LimitInput(value))) => {
-                match serde_json::from_str::<DecimalText>(&value.to_string())
+                match serde_json::from_str::<DecimalText>(&crate::kernel::json_value::text(&value))
                     .map_err(|e| crate::kernel::input::strip_position(&e.to_string()))
                 {
                     Ok(text) => {

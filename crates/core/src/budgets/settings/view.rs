@@ -45,7 +45,7 @@ impl BudgetView {
             budget_alert_threshold_percent: s.alert_threshold_percent,
             alert_levels: s.effective_levels(),
             daily_limit: s.daily_limit,
-            period: serde_json::json!({
+            period: crate::json!({
                 "kind": "calendar_month",
                 "timezone": s.timezone.clone().unwrap_or_else(|| "UTC".into()),
             }),

@@ -11,10 +11,11 @@
 
 use litemap::LiteMap;
 
+use crate::json;
 use crate::kernel::tz::Tz;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::access::projects::ProjectId;
 use crate::kernel::clock::{format_timestamp, parse_timestamp};

@@ -356,7 +356,7 @@ pub(super) fn parse_event(
                 alone.insert("provider".into(), Value::String(STAND_IN_PROVIDER.into()));
             }
             alone.insert(name.clone(), value.clone());
-            match shape_problem(&Value::Object(alone).to_string()) {
+            match shape_problem(&crate::kernel::json_value::text(&Value::Object(alone))) {
                 Ok(()) => {
                     rest.insert(name, value);
                 }
@@ -383,7 +383,12 @@ pub(super) fn parse_event(
             .map(|(path, message)| FieldError::new(name(&path), message).at_index(index))
             .collect(),
         rest: (!whole_at_fault)
-            .then(|| serde_json::from_str::<EventInput>(&Value::Object(rest).to_string()).ok())
+            .then(|| {
+                serde_json::from_str::<EventInput>(&crate::kernel::json_value::text(
+                    &Value::Object(rest),
+                ))
+                .ok()
+            })
             .flatten()
             .map(Box::new),
         usage_at_fault,
@@ -396,9 +401,9 @@ pub(super) fn parse_event(
 pub(super) fn reports_usage_when_read(field: &str) -> bool {
     // Read from text, not from the `Value`: one reader of events in the wasm, not two.
     let read = |value: Value| {
-        serde_json::from_str::<EventInput>(
-            &serde_json::json!({ "provider": STAND_IN_PROVIDER, field: value }).to_string(),
-        )
+        serde_json::from_str::<EventInput>(&crate::kernel::json_value::text(
+            &crate::json!({ "provider": STAND_IN_PROVIDER, field: value }),
+        ))
     };
     (field != "provider" && read(Value::Null).is_err())
         || [Value::from(1), Value::Bool(true)]

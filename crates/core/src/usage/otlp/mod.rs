@@ -202,7 +202,7 @@ impl SpansReport {
     /// with this project's counts beside it (OTLP clients ignore fields they do not know).
     pub fn json(&self) -> serde_json::Value {
         let ingest = self.ingest.as_ref();
-        let mut answer = serde_json::json!({
+        let mut answer = crate::json!({
             "spans": self.spans,
             "storedSpans": ingest.map_or(0, |r| r.stored),
             "duplicateSpans": ingest.map_or(0, |r| r.duplicates),
@@ -213,7 +213,7 @@ impl SpansReport {
             "rawObject": ingest.map(|r| &r.raw_object),
         });
         if !self.rejected.is_empty() {
-            answer["partialSuccess"] = serde_json::json!({
+            answer["partialSuccess"] = crate::json!({
                 "rejectedSpans": self.rejected.len(),
                 "errorMessage": self.error_message(),
             });
