@@ -30,17 +30,14 @@ fn nanos(value: Loose) -> Result<i128, StoreError> {
         Loose::Number(n) => Loose::Number(n)
             .as_safe_int()
             .map(i128::from)
-<<<<<<< HEAD
-            .ok_or_else(|| corrupt("cost", serde_json::Value::from(n).to_string())),
+            .ok_or_else(|| {
+                corrupt(
+                    "cost",
+                    crate::core::kernel::json_value::text(&serde_json::Value::from(n)),
+                )
+            }),
         Loose::Bool(b) => Err(corrupt("cost", b.to_string())),
         Loose::Other => Err(corrupt("cost", "another kind of value".into())),
-=======
-            .ok_or_else(|| corrupt("cost", n.to_string())),
-        Some(other) => Err(corrupt(
-            "cost",
-            crate::core::kernel::json_value::text(other),
-        )),
->>>>>>> h-writers
     }
 }
 
