@@ -13,6 +13,7 @@ pub mod json_out;
 pub mod json_path;
 pub mod limits;
 pub mod money;
+pub mod object;
 pub mod query;
 pub mod sort;
 pub mod testing;

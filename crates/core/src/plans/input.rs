@@ -4,8 +4,7 @@ use super::*;
 use crate::kernel::date_text::parse_date;
 
 /// Body of `PUT /api/admin/subscriptions`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct PlanInput {
     pub provider: String,
     pub project_id: Option<String>,
@@ -28,6 +27,28 @@ pub struct PlanInput {
     /// allotment past its reserve.
     pub mode: Option<String>,
 }
+
+crate::object_reader!(
+    PlanInput,
+    deny {
+        provider: required,
+        project_id: default,
+        name: default,
+        monthly_fee: default,
+        currency: default,
+        allotment: default,
+        reset_day: default,
+        term: default,
+        reading: default,
+        overage: default,
+        since: default,
+        reserve: default,
+        counts: default,
+        alert_percent: default,
+        alert_emails: default,
+        mode: default,
+    }
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -86,7 +86,7 @@ fn usage_names() -> Vec<&'static str> {
 const SECONDS_AS_MINUTES: &str = "0.016667";
 
 /// A stored plan. Quantities are micro-units of the plan's unit (for money, nano-units).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub provider: String,
     pub project_id: Option<String>,
@@ -105,30 +105,46 @@ pub struct Plan {
     pub alert_emails: Vec<String>,
     /// A one-time credit (a cloud provider's trial credit, a prepaid pack): its allotment is
     /// drawn from `starts` until it `expires`, and never resets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub term: Option<Term>,
     /// What the provider's own dashboard showed as used (the count this tracker cannot see:
     /// calls from apps that do not report, or a provider's own rounding). Within the period it
     /// was read in, `used` is this reading plus the usage recorded since its hour began.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reading: Option<Reading>,
     /// Usage-based billing past the allotment: `price` (in the plan's currency) per `per`
     /// units of the plan's unit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub overage: Option<Overage>,
     /// The first day (UTC) the plan was in force, when given: views of earlier instants leave
     /// it out. Without it, a plan's first version counts as in force since always (a
     /// subscription older than its entry here).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::kernel::date_text::deserialize_option_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<NaiveDate>,
     /// What using the allotment past its reserve does: alert, or also make the guard deny.
-    #[serde(default)]
     pub mode: LimitMode,
 }
+
+crate::object_reader!(Plan, skip {
+    provider: required,
+    project_id: default,
+    name: default,
+    monthly_fee: required,
+    currency: required,
+    allotment: default,
+    unit: required,
+    usage: required,
+    per: required,
+    reset_day: required,
+    reserve: required,
+    alert_percent: default,
+    alert_emails: required,
+    term: default,
+    reading: default,
+    overage: default,
+    since: default with crate::kernel::date_text::deserialize_option_date => Option<NaiveDate>,
+    mode: default,
+});
 
 /// The price of usage past an allotment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
