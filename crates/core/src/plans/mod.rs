@@ -147,28 +147,43 @@ crate::object_reader!(Plan, skip {
 });
 
 /// The price of usage past an allotment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Overage {
     pub price: String,
     pub per: String,
 }
 
+crate::object_reader!(
+    Overage,
+    skip {
+        price: required,
+        per: required,
+    }
+);
+
 /// A reading of a plan's use from the provider's dashboard, in the plan's unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reading {
     pub used: String,
-    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_instant")]
     pub at: DateTime<Utc>,
 }
 
+crate::object_reader!(Reading, skip {
+    used: required,
+    at: required with crate::kernel::date_text::deserialize_instant => DateTime<Utc>,
+});
+
 /// The dates of a one-time credit: from `starts` (inclusive) to `expires` (exclusive), UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Term {
-    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_date")]
     pub starts: NaiveDate,
-    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_date")]
     pub expires: NaiveDate,
 }
+
+crate::object_reader!(Term, skip {
+    starts: required with crate::kernel::date_text::deserialize_date => NaiveDate,
+    expires: required with crate::kernel::date_text::deserialize_date => NaiveDate,
+});
 
 /// The longest term accepted: ten years.
 const MAX_TERM_DAYS: i64 = 3660;

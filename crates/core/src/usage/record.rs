@@ -2,7 +2,7 @@
 //! in D1 are the same [`StoredEvent`], so that D1 can be rebuilt from R2 exactly.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::access::projects::ProjectId;
 use crate::kernel::clock::{format_timestamp, parse_timestamp};
@@ -276,12 +276,11 @@ impl StoredEvent {
 /// What a stored event was priced at, and when it happened: the facts a duplicate is answered
 /// with, since the stored event is the one that counts (a retry may carry a later default
 /// timestamp, or meet a price changed since).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredPrice {
     pub request_timestamp: String,
     pub cost_nanos: Option<i64>,
     /// Empty when unpriced.
-    #[serde(default)]
     pub currency: String,
     pub computed_cost_nanos: Option<i64>,
     pub computed_currency: Option<String>,
@@ -289,6 +288,20 @@ pub struct StoredPrice {
     pub unpriced_reason: Option<String>,
     pub unpriced_message: Option<String>,
 }
+
+crate::object_reader!(
+    StoredPrice,
+    skip {
+        request_timestamp: required,
+        cost_nanos: default,
+        currency: default,
+        computed_cost_nanos: default,
+        computed_currency: default,
+        reported_cost_nanos: default,
+        unpriced_reason: default,
+        unpriced_message: default,
+    }
+);
 
 impl StoredPrice {
     pub fn of(event: &StoredEvent) -> Self {
