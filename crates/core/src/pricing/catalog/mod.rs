@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{EntryRef, Unpriced, UsageKind};
 use crate::access::projects::ProjectId;
