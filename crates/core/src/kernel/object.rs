@@ -113,22 +113,28 @@ macro_rules! object_reader {
                     ) -> ::core::result::Result<$ty, A::Error> {
                         $( let mut $field = None; )*
                         let deny = $crate::__object_deny!($unknown);
-                        while let Some(index) =
-                            map.next_key_seed($crate::kernel::object::Key { keys: KEYS, deny })?
-                        {
-                            $(
-                                if index == Field::$field as usize {
-                                    if $field.is_some() {
-                                        return Err(<A::Error as ::serde::de::Error>::duplicate_field(
-                                            stringify!($field),
-                                        ));
+                        // In a closure, so that an error part way drops what was read in one
+                        // place rather than at each `?` (about a fifth of the reader).
+                        let mut read = || -> ::core::result::Result<(), A::Error> {
+                            while let Some(index) =
+                                map.next_key_seed($crate::kernel::object::Key { keys: KEYS, deny })?
+                            {
+                                $(
+                                    if index == Field::$field as usize {
+                                        if $field.is_some() {
+                                            return Err(<A::Error as ::serde::de::Error>::duplicate_field(
+                                                stringify!($field),
+                                            ));
+                                        }
+                                        $field = Some($crate::__object_value!(map $(with $with => $wty)?));
+                                        continue;
                                     }
-                                    $field = Some($crate::__object_value!(map $(with $with => $wty)?));
-                                    continue;
-                                }
-                            )*
-                            map.next_value::<::serde::de::IgnoredAny>()?;
-                        }
+                                )*
+                                map.next_value::<::serde::de::IgnoredAny>()?;
+                            }
+                            Ok(())
+                        };
+                        read()?;
                         Ok($ty {
                             $( $field: $crate::__object_missing!($field, A, $missing $(($default))?), )*
                         })
