@@ -70,10 +70,15 @@ fn unknown_field(key: &str, keys: &[&[&str]]) -> String {
         .iter()
         .flat_map(|names| names.iter().copied())
         .collect();
-    let mut message = format!("unknown field `{key}`, ");
+    unknown("field", key, &names)
+}
+
+/// serde's message for an unknown field or variant (`what`) named `key`.
+fn unknown(what: &str, key: &str, names: &[&str]) -> String {
+    let mut message = format!("unknown {what} `{key}`, ");
     // Writing to a String cannot fail.
-    let _ = match names.as_slice() {
-        [] => write!(message, "there are no fields"),
+    let _ = match names {
+        [] => write!(message, "there are no {what}s"),
         [one] => write!(message, "expected `{one}`"),
         [one, two] => write!(message, "expected `{one}` or `{two}`"),
         _ => {
@@ -83,6 +88,41 @@ fn unknown_field(key: &str, keys: &[&[&str]]) -> String {
         }
     };
     message
+}
+
+/// Reads an enum of unit variants written as their names (`"tokens"`), as serde's derive reads
+/// one from a string, with its message for an unknown name; anything but a string is refused
+/// as "invalid type: ..., expected `expecting`" (the derive also read `{"tokens": null}`).
+pub struct Variant<T: 'static> {
+    pub variants: &'static [(&'static str, T)],
+    /// serde's `expecting` text: `enum Unit`.
+    pub expecting: &'static str,
+}
+
+impl<'de, T: Copy> DeserializeSeed<'de> for Variant<T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, T: Copy> Visitor<'de> for Variant<T> {
+    type Value = T;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        match self.variants.iter().find(|(name, _)| *name == text) {
+            Some((_, value)) => Ok(*value),
+            None => {
+                let names: Vec<&str> = self.variants.iter().map(|(name, _)| *name).collect();
+                Err(E::custom(unknown("variant", text, &names)))
+            }
+        }
+    }
 }
 
 /// Writes `Deserialize` for a struct as an object reader; see the module's documentation.

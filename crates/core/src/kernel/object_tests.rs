@@ -176,3 +176,54 @@ fn a_key_of_no_field_lists_two_or_one_or_no_names_as_serde_does() {
         "unknown field `c`, there are no fields"
     );
 }
+
+/// Read by [`super::Variant`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shade {
+    Light,
+    DarkBlue,
+}
+
+impl<'de> Deserialize<'de> for Shade {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::DeserializeSeed;
+        super::Variant {
+            variants: &[("light", Shade::Light), ("dark_blue", Shade::DarkBlue)],
+            expecting: "enum Shade",
+        }
+        .deserialize(deserializer)
+    }
+}
+
+/// The same enum as serde's derive reads it.
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DerivedShade {
+    Light,
+    DarkBlue,
+}
+
+#[test]
+fn a_variant_reads_by_its_name_and_an_unknown_name_has_the_derives_message() {
+    let ours = |text: &str| serde_json::from_str::<Shade>(text).map_err(|e| e.to_string());
+    let derived = |text: &str| {
+        serde_json::from_str::<DerivedShade>(text)
+            .map(|_| ())
+            .map_err(|e| e.to_string().replace("DerivedShade", "Shade"))
+    };
+    assert_eq!(ours(r#""dark_blue""#), Ok(Shade::DarkBlue));
+    assert_eq!(ours(r#""light""#), Ok(Shade::Light));
+    assert_eq!(
+        ours(r#""dark""#),
+        Err("unknown variant `dark`, expected `light` or `dark_blue` at line 1 column 6".into())
+    );
+    assert_eq!(ours(r#""dark""#).map(|_| ()), derived(r#""dark""#));
+}
+
+#[test]
+fn a_variant_that_is_not_a_string_is_the_wrong_type() {
+    assert_eq!(
+        serde_json::from_str::<Shade>("3").map_err(|e| e.to_string()),
+        Err("invalid type: integer `3`, expected enum Shade at line 1 column 1".into())
+    );
+}

@@ -30,7 +30,7 @@ use crate::reports::report::{Dim, Range, RollupQuery, RollupRow, MEASURES};
 use crate::reports::store::ReportStore;
 
 /// The unit an allotment is counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Credits,
@@ -46,15 +46,44 @@ pub enum Unit {
     Money,
 }
 
+/// Every unit by its name, as written (`rename_all = "snake_case"`) and read.
+const UNITS: &[(&str, Unit)] = &[
+    ("credits", Unit::Credits),
+    ("characters", Unit::Characters),
+    ("points", Unit::Points),
+    ("tracks", Unit::Tracks),
+    ("tokens", Unit::Tokens),
+    ("requests", Unit::Requests),
+    ("seconds", Unit::Seconds),
+    ("minutes", Unit::Minutes),
+    ("images", Unit::Images),
+    ("money", Unit::Money),
+];
+
+impl<'de> Deserialize<'de> for Unit {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::DeserializeSeed;
+        crate::kernel::object::Variant {
+            variants: UNITS,
+            expecting: "enum Unit",
+        }
+        .deserialize(deserializer)
+    }
+}
+
 impl Unit {
     pub fn parse(text: &str) -> Option<Unit> {
-        serde_json::from_str(&Value::from(text).to_string()).ok()
+        UNITS
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, unit)| *unit)
     }
 
     pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
+        UNITS
+            .iter()
+            .find(|(_, unit)| *unit == self)
+            .map(|(name, _)| name.to_string())
             .unwrap_or_default()
     }
 
