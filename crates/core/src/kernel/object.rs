@@ -20,7 +20,8 @@
 //! (missing: `Default::default()`, which is `None` for an `Option`, as serde reads a missing
 //! `Option`) or `default(path)` (missing: `path()`); `with path => Type` reads it through a
 //! `deserialize_with` function. A field read under other names lists every name, the field's
-//! own among them, in text order (serde's order in the unknown field message).
+//! own among them, in text order (serde's order in the unknown field message). A struct with
+//! one lifetime (`Envelope<'a>`) may borrow from the text it is read from.
 
 use std::fmt::{self, Write as _};
 
@@ -128,20 +129,20 @@ impl<'de, T: Copy> Visitor<'de> for Variant<T> {
 /// Writes `Deserialize` for a struct as an object reader; see the module's documentation.
 #[macro_export]
 macro_rules! object_reader {
-    ($ty:ident, $unknown:ident {
+    ($ty:ident $(<$lt:lifetime>)?, $unknown:ident {
         $( $field:ident $([$($name:literal),+])? : $missing:ident $(($default:path))?
             $(with $with:path => $wty:ty)? ),* $(,)?
     }) => {
-        impl<'de> ::serde::Deserialize<'de> for $ty {
+        impl<'de $(: $lt, $lt)?> ::serde::Deserialize<'de> for $ty $(<$lt>)? {
             fn deserialize<D: ::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> ::core::result::Result<Self, D::Error> {
                 #[allow(non_camel_case_types, clippy::enum_variant_names)]
                 enum Field { $($field),* }
                 const KEYS: &[&[&str]] = &[ $( $crate::__object_names!($field $([$($name),+])?) ),* ];
-                struct Reader;
-                impl<'de> ::serde::de::Visitor<'de> for Reader {
-                    type Value = $ty;
+                struct Reader $(<$lt>)? (::core::marker::PhantomData<$ty $(<$lt>)?>);
+                impl<'de $(: $lt, $lt)?> ::serde::de::Visitor<'de> for Reader $(<$lt>)? {
+                    type Value = $ty $(<$lt>)?;
 
                     fn expecting(&self, formatter: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
                         formatter.write_str(concat!("struct ", stringify!($ty)))
@@ -150,7 +151,7 @@ macro_rules! object_reader {
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(
                         self,
                         mut map: A,
-                    ) -> ::core::result::Result<$ty, A::Error> {
+                    ) -> ::core::result::Result<Self::Value, A::Error> {
                         $( let mut $field = None; )*
                         let deny = $crate::__object_deny!($unknown);
                         // In a closure, so that an error part way drops what was read in one
@@ -180,7 +181,7 @@ macro_rules! object_reader {
                         })
                     }
                 }
-                deserializer.deserialize_map(Reader)
+                deserializer.deserialize_map(Reader(::core::marker::PhantomData))
             }
         }
     };

@@ -227,3 +227,18 @@ fn a_variant_that_is_not_a_string_is_the_wrong_type() {
         Err("invalid type: integer `3`, expected enum Shade at line 1 column 1".into())
     );
 }
+
+/// Borrows from the text it is read from.
+#[derive(Debug, PartialEq)]
+struct Borrowed<'a> {
+    text: &'a str,
+}
+
+crate::object_reader!(Borrowed<'a>, deny { text: required });
+
+#[test]
+fn a_struct_with_a_lifetime_borrows_its_values_from_the_text() {
+    let body = String::from(r#"{"text": "plain"}"#);
+    let read = serde_json::from_str::<Borrowed>(&body).map_err(|e| e.to_string());
+    assert_eq!(read, Ok(Borrowed { text: "plain" }));
+}
