@@ -2,7 +2,6 @@
 //! `alert_claims`, and the `alert_log`.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use crate::core::access::projects::ProjectId;
@@ -48,11 +47,19 @@ struct BudgetRow {
 }
 
 /// `spike_alert` as stored: the minimum as a decimal in the budget's currency.
-#[derive(serde::Serialize, Deserialize)]
+#[derive(serde::Serialize)]
 struct StoredSpike {
     percent: u16,
     min_spend: String,
 }
+
+spend_core::object_reader!(
+    StoredSpike,
+    skip {
+        percent: required,
+        min_spend: required,
+    }
+);
 
 impl BudgetRow {
     fn into_settings(self) -> Result<BudgetSettings, StoreError> {

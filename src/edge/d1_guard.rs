@@ -4,7 +4,6 @@
 //! insert's batch (`settle_statements`).
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
@@ -351,11 +350,18 @@ impl ReservationStore for D1Store {
         };
         let mut reservations = Vec::with_capacity(open.len());
         for row in open {
-            #[derive(Deserialize)]
             struct Stored {
                 limit: String,
                 amount: i64,
             }
+
+            spend_core::object_reader!(
+                Stored,
+                skip {
+                    limit: required,
+                    amount: required,
+                }
+            );
             let holds: Vec<Stored> = serde_json::from_str(&row.holds)
                 .map_err(|e| StoreError::Corrupt(format!("guard holds: {e}")))?;
             reservations.push(OpenReservation {

@@ -2,7 +2,7 @@
 //! a short prefix (to tell keys apart in lists) are ever stored.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::projects::{get_project, ProjectId};
@@ -39,11 +39,12 @@ pub struct CreatedKey {
 }
 
 /// Body of `POST /api/admin/projects/{id}/keys` (optional).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct NewKeyRequest {
     pub name: Option<String>,
 }
+
+crate::object_reader!(NewKeyRequest, deny { name: default });
 
 /// Lower-case hex SHA-256 of a key's full text.
 pub fn hash_key(secret: &str) -> String {

@@ -4,7 +4,7 @@ use crate::kernel::query::{param, QueryPairs};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::access::store::ProjectStore;
 use crate::kernel::clock::{random_token, Clock, Entropy};
@@ -84,8 +84,7 @@ fn serialize_budget<S: serde::Serializer>(
 }
 
 /// Body of `POST /api/admin/projects`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct NewProjectRequest {
     pub id: Option<String>,
     pub name: String,
@@ -95,19 +94,35 @@ pub struct NewProjectRequest {
     pub budget_alert_threshold_percent: Option<i64>,
 }
 
+crate::object_reader!(
+    NewProjectRequest,
+    deny {
+        id: default,
+        name: required,
+        description: default,
+        client: default,
+        budget_threshold_usd: default,
+        budget_alert_threshold_percent: default,
+    }
+);
+
 /// Body of `PATCH /api/admin/projects/{id}`; `null` clears an optional value.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct ProjectPatchRequest {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub client: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub budget_threshold_usd: Option<Option<DecimalText>>,
     pub budget_alert_threshold_percent: Option<i64>,
 }
+
+crate::object_reader!(ProjectPatchRequest, deny {
+    name: default,
+    description: default with nullable => Option<Option<String>>,
+    client: default with nullable => Option<Option<String>>,
+    budget_threshold_usd: default with nullable => Option<Option<DecimalText>>,
+    budget_alert_threshold_percent: default,
+});
 
 fn parse_name(name: &str) -> Result<String, FieldError> {
     let trimmed = name.trim();

@@ -25,7 +25,6 @@ mod tests;
 
 use crate::json;
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::access::auth::Principal;
@@ -66,8 +65,7 @@ pub const MAX_UNITS: i64 = 1_000_000;
 const GRANT_ATTEMPTS: usize = 5;
 
 /// Body of `POST /api/usage/guard`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct GuardRequest {
     /// The project, for the admin key; a project key's own project otherwise.
     pub project_id: Option<String>,
@@ -78,19 +76,39 @@ pub struct GuardRequest {
     pub units: Option<i64>,
     /// An amount of money.
     pub amount: Option<AmountInput>,
-    #[serde(default)]
     pub reserve: bool,
     pub ttl_seconds: Option<i64>,
     /// The reservation's id: the same id again answers the same reservation.
     pub id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    GuardRequest,
+    deny {
+        project_id: default,
+        estimate: default,
+        profile: default,
+        units: default,
+        amount: default,
+        reserve: default,
+        ttl_seconds: default,
+        id: default,
+    }
+);
+
+#[derive(Debug)]
 pub struct AmountInput {
     pub amount: DecimalText,
     pub currency: String,
 }
+
+crate::object_reader!(
+    AmountInput,
+    deny {
+        amount: required,
+        currency: required,
+    }
+);
 
 /// What the app is about to spend.
 #[derive(Debug, Clone, Default)]

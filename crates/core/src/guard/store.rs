@@ -8,12 +8,20 @@ use crate::kernel::error::StoreError;
 
 /// What one reservation holds against one limit: an integer amount (nano-units of money,
 /// micro-units of a plan's unit).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Hold {
     /// The limit's key (`budget@<project>`, `daily@<project>`, `plan:<provider>:<unit>@<scope>`).
     pub limit: String,
     pub amount: i128,
 }
+
+crate::object_reader!(
+    Hold,
+    skip {
+        limit: required,
+        amount: required,
+    }
+);
 
 /// A reservation to grant, all or nothing.
 #[derive(Debug, Clone)]

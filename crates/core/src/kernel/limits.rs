@@ -4,12 +4,23 @@ use serde::{Deserialize, Serialize};
 
 /// A limit's mode: `alert` tells (an alert, a `warn` from the guard); `block` also makes the
 /// guard deny what would cross it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LimitMode {
     #[default]
     Alert,
     Block,
+}
+
+impl<'de> Deserialize<'de> for LimitMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::DeserializeSeed;
+        crate::kernel::object::Variant {
+            variants: &[("alert", LimitMode::Alert), ("block", LimitMode::Block)],
+            expecting: "enum LimitMode",
+        }
+        .deserialize(deserializer)
+    }
 }
 
 impl LimitMode {
@@ -44,5 +55,14 @@ mod tests {
         assert_eq!(LimitMode::parse("block"), Ok(LimitMode::Block));
         assert!(LimitMode::parse("Block").is_err());
         assert_eq!(LimitMode::Block.as_str(), "block");
+    }
+
+    #[test]
+    fn a_mode_reads_back_as_it_is_written() {
+        for mode in [LimitMode::Alert, LimitMode::Block] {
+            let text = serde_json::to_string(&mode).unwrap();
+            assert_eq!(serde_json::from_str::<LimitMode>(&text).unwrap(), mode);
+            assert_eq!(text, format!("\"{}\"", mode.as_str()));
+        }
     }
 }

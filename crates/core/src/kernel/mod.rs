@@ -15,6 +15,7 @@ pub mod json_path;
 pub mod json_value;
 pub mod limits;
 pub mod money;
+pub mod object;
 pub mod query;
 pub mod sort;
 pub mod testing;

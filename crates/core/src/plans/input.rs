@@ -4,8 +4,7 @@ use super::*;
 use crate::kernel::date_text::parse_date;
 
 /// Body of `PUT /api/admin/subscriptions`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct PlanInput {
     pub provider: String,
     pub project_id: Option<String>,
@@ -29,45 +28,102 @@ pub struct PlanInput {
     pub mode: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    PlanInput,
+    deny {
+        provider: required,
+        project_id: default,
+        name: default,
+        monthly_fee: default,
+        currency: default,
+        allotment: default,
+        reset_day: default,
+        term: default,
+        reading: default,
+        overage: default,
+        since: default,
+        reserve: default,
+        counts: default,
+        alert_percent: default,
+        alert_emails: default,
+        mode: default,
+    }
+);
+
+#[derive(Debug)]
 pub struct AllotmentInput {
     pub amount: DecimalText,
     pub unit: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    AllotmentInput,
+    deny {
+        amount: required,
+        unit: required,
+    }
+);
+
+#[derive(Debug)]
 pub struct OverageInput {
     pub price: DecimalText,
     /// Units of the plan's unit the price is for; default 1.
     pub per: Option<DecimalText>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    OverageInput,
+    deny {
+        price: required,
+        per: default,
+    }
+);
+
+#[derive(Debug)]
 pub struct ReadingInput {
     pub used: DecimalText,
     pub at: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    ReadingInput,
+    deny {
+        used: required,
+        at: required,
+    }
+);
+
+#[derive(Debug)]
 pub struct TermInput {
     pub starts: String,
     pub expires: String,
 }
 
+crate::object_reader!(
+    TermInput,
+    deny {
+        starts: required,
+        expires: required,
+    }
+);
+
 pub(super) fn plan_date(field: &str, text: &str) -> Result<NaiveDate, FieldError> {
     parse_date(text.trim()).ok_or_else(|| FieldError::new(field, "must be a date, YYYY-MM-DD"))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct CountsInput {
     pub usage: Option<String>,
     pub per: Option<DecimalText>,
 }
+
+crate::object_reader!(
+    CountsInput,
+    deny {
+        usage: default,
+        per: default,
+    }
+);
 
 /// The largest amount a plan may state (a fee, allotment, reserve, reading, price or rate):
 /// a trillion, far past any real plan, so every sum and product of them stays exact.

@@ -31,7 +31,7 @@ use crate::reports::report::{Dim, Range, RollupQuery, RollupRow, MEASURES};
 use crate::reports::store::ReportStore;
 
 /// The unit an allotment is counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Credits,
@@ -47,15 +47,44 @@ pub enum Unit {
     Money,
 }
 
+/// Every unit by its name, as written (`rename_all = "snake_case"`) and read.
+const UNITS: &[(&str, Unit)] = &[
+    ("credits", Unit::Credits),
+    ("characters", Unit::Characters),
+    ("points", Unit::Points),
+    ("tracks", Unit::Tracks),
+    ("tokens", Unit::Tokens),
+    ("requests", Unit::Requests),
+    ("seconds", Unit::Seconds),
+    ("minutes", Unit::Minutes),
+    ("images", Unit::Images),
+    ("money", Unit::Money),
+];
+
+impl<'de> Deserialize<'de> for Unit {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::DeserializeSeed;
+        crate::kernel::object::Variant {
+            variants: UNITS,
+            expecting: "enum Unit",
+        }
+        .deserialize(deserializer)
+    }
+}
+
 impl Unit {
     pub fn parse(text: &str) -> Option<Unit> {
-        serde_json::from_str(&crate::kernel::json_value::text(&Value::from(text))).ok()
+        UNITS
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, unit)| *unit)
     }
 
     pub fn name(self) -> String {
-        crate::kernel::json_value::to_value(&self)
-            .as_str()
-            .map(str::to_string)
+        UNITS
+            .iter()
+            .find(|(_, unit)| *unit == self)
+            .map(|(name, _)| name.to_string())
             .unwrap_or_default()
     }
 
@@ -87,7 +116,7 @@ fn usage_names() -> Vec<&'static str> {
 const SECONDS_AS_MINUTES: &str = "0.016667";
 
 /// A stored plan. Quantities are micro-units of the plan's unit (for money, nano-units).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub provider: String,
     pub project_id: Option<String>,
@@ -106,54 +135,85 @@ pub struct Plan {
     pub alert_emails: Vec<String>,
     /// A one-time credit (a cloud provider's trial credit, a prepaid pack): its allotment is
     /// drawn from `starts` until it `expires`, and never resets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub term: Option<Term>,
     /// What the provider's own dashboard showed as used (the count this tracker cannot see:
     /// calls from apps that do not report, or a provider's own rounding). Within the period it
     /// was read in, `used` is this reading plus the usage recorded since its hour began.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reading: Option<Reading>,
     /// Usage-based billing past the allotment: `price` (in the plan's currency) per `per`
     /// units of the plan's unit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub overage: Option<Overage>,
     /// The first day (UTC) the plan was in force, when given: views of earlier instants leave
     /// it out. Without it, a plan's first version counts as in force since always (a
     /// subscription older than its entry here).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::kernel::date_text::deserialize_option_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<NaiveDate>,
     /// What using the allotment past its reserve does: alert, or also make the guard deny.
-    #[serde(default)]
     pub mode: LimitMode,
 }
 
+crate::object_reader!(Plan, skip {
+    provider: required,
+    project_id: default,
+    name: default,
+    monthly_fee: required,
+    currency: required,
+    allotment: default,
+    unit: required,
+    usage: required,
+    per: required,
+    reset_day: required,
+    reserve: required,
+    alert_percent: default,
+    alert_emails: required,
+    term: default,
+    reading: default,
+    overage: default,
+    since: default with crate::kernel::date_text::deserialize_option_date => Option<NaiveDate>,
+    mode: default,
+});
+
 /// The price of usage past an allotment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Overage {
     pub price: String,
     pub per: String,
 }
 
+crate::object_reader!(
+    Overage,
+    skip {
+        price: required,
+        per: required,
+    }
+);
+
 /// A reading of a plan's use from the provider's dashboard, in the plan's unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reading {
     pub used: String,
-    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_instant")]
     pub at: DateTime<Utc>,
 }
 
+crate::object_reader!(Reading, skip {
+    used: required,
+    at: required with crate::kernel::date_text::deserialize_instant => DateTime<Utc>,
+});
+
 /// The dates of a one-time credit: from `starts` (inclusive) to `expires` (exclusive), UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Term {
-    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_date")]
     pub starts: NaiveDate,
-    #[serde(deserialize_with = "crate::kernel::date_text::deserialize_date")]
     pub expires: NaiveDate,
 }
+
+crate::object_reader!(Term, skip {
+    starts: required with crate::kernel::date_text::deserialize_date => NaiveDate,
+    expires: required with crate::kernel::date_text::deserialize_date => NaiveDate,
+});
 
 /// The longest term accepted: ten years.
 const MAX_TERM_DAYS: i64 = 3660;

@@ -3,7 +3,7 @@
 use super::*;
 
 /// A workload profile: what one unit of work consumes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Profile {
     pub name: String,
     pub project_id: Option<String>,
@@ -14,6 +14,17 @@ pub struct Profile {
     /// Alert when fewer than this many units of work fit.
     pub alert_below: Option<u32>,
 }
+
+crate::object_reader!(
+    Profile,
+    skip {
+        name: required,
+        project_id: default,
+        items: required,
+        learn: default,
+        alert_below: default,
+    }
+);
 
 impl Profile {
     /// The profile's key: its name and project (`""` for a global profile). Two projects may
@@ -26,21 +37,37 @@ impl Profile {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProfileItem {
     pub provider: String,
     pub amount: String,
     pub unit: Unit,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+crate::object_reader!(
+    ProfileItem,
+    skip {
+        provider: required,
+        amount: required,
+        unit: required,
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LearnSpec {
     pub operations: Vec<String>,
     pub days: u32,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    LearnSpec,
+    skip {
+        operations: required,
+        days: required,
+    }
+);
+
+#[derive(Debug)]
 pub struct ProfileInput {
     pub name: String,
     pub project_id: Option<String>,
@@ -49,20 +76,46 @@ pub struct ProfileInput {
     pub alert_below: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    ProfileInput,
+    deny {
+        name: required,
+        project_id: default,
+        items: default,
+        learn: default,
+        alert_below: default,
+    }
+);
+
+#[derive(Debug)]
 pub struct ProfileItemInput {
     pub provider: String,
     pub amount: DecimalText,
     pub unit: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    ProfileItemInput,
+    deny {
+        provider: required,
+        amount: required,
+        unit: required,
+    }
+);
+
+#[derive(Debug)]
 pub struct LearnInput {
     pub operations: Option<Vec<String>>,
     pub days: Option<i64>,
 }
+
+crate::object_reader!(
+    LearnInput,
+    deny {
+        operations: default,
+        days: default,
+    }
+);
 
 impl ProfileInput {
     /// Checks the profile; `known` are the providers it may name (those with a plan or a price).

@@ -746,3 +746,19 @@ fn bad_plans_and_profiles_name_the_field() {
     .unwrap_err();
     assert_eq!(field(profile), vec!["items[0].provider"]);
 }
+
+#[test]
+fn every_unit_reads_back_by_the_name_it_is_written_with() {
+    for (name, unit) in super::UNITS {
+        assert_eq!(serde_json::to_value(unit).unwrap(), json!(name));
+        assert_eq!(
+            serde_json::from_value::<super::Unit>(json!(name)).unwrap(),
+            *unit
+        );
+        assert_eq!(
+            (super::Unit::parse(name), unit.name()),
+            (Some(*unit), name.to_string())
+        );
+    }
+    assert_eq!(super::Unit::parse("Tokens"), None);
+}

@@ -2,7 +2,7 @@
 //! LiteLLM import, the effective catalog, and pricing one event.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::projects::{get_project, ProjectId};
@@ -17,13 +17,20 @@ use crate::pricing::store::PriceStore;
 use crate::pricing::{Quote, Unpriced};
 
 /// Body of `POST /api/admin/prices`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct CustomPricesRequest {
     /// When set, the entries apply to this project only.
     pub project_id: Option<String>,
     pub entries: Vec<EntryInput>,
 }
+
+crate::object_reader!(
+    CustomPricesRequest,
+    deny {
+        project_id: default,
+        entries: required,
+    }
+);
 
 /// The stable id of a custom entry: one per provider, model, date and scope.
 pub fn custom_price_id(entry: &PriceEntry, project: Option<&ProjectId>) -> String {

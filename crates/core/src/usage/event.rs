@@ -1,7 +1,6 @@
 //! Usage events as clients report them, parsed and validated once into [`UsageEvent`].
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
 use sha2::Digest;
 
 use crate::access::projects::ProjectId;
@@ -46,29 +45,22 @@ pub fn model_required(provider: &str) -> bool {
 /// One event as sent. Field names follow the seed teams' clients; the provider-native names
 /// (`prompt_tokens`, `completion_tokens`, `cache_read_input_tokens`,
 /// `cache_creation_input_tokens`) and `service` for `operation` are accepted as aliases.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct EventInput {
     pub id: Option<String>,
     pub project_id: Option<String>,
     pub provider: String,
     pub model: Option<String>,
     /// What the call did; seed 003's clients call it `service` (`asr`, `chat`).
-    #[serde(alias = "service")]
     pub operation: Option<String>,
-    #[serde(alias = "prompt_tokens")]
     pub input_tokens: Option<u64>,
-    #[serde(alias = "completion_tokens")]
     pub output_tokens: Option<u64>,
-    #[serde(alias = "cache_read_input_tokens", alias = "cached_tokens")]
     pub cached_input_tokens: Option<u64>,
-    #[serde(alias = "cache_creation_input_tokens")]
     pub cache_write_tokens: Option<u64>,
     pub reasoning_tokens: Option<u64>,
     pub audio_input_tokens: Option<u64>,
     pub audio_output_tokens: Option<u64>,
     /// A total when the client has no split (the seeds' `tokens: 1500`).
-    #[serde(alias = "total_tokens")]
     pub tokens: Option<u64>,
     pub characters: Option<u64>,
     pub audio_seconds: Option<DecimalText>,
@@ -86,7 +78,6 @@ pub struct EventInput {
     /// A cache hit (Loudly): recorded and counted as a hit, not as usage of an allotment.
     pub cached: Option<bool>,
     /// When the call happened; seed 004's column is `request_timestamp`.
-    #[serde(alias = "request_timestamp")]
     pub timestamp: Option<String>,
     pub session_id: Option<String>,
     pub job_id: Option<String>,
@@ -97,6 +88,41 @@ pub struct EventInput {
     /// The guard's reservation this usage settles (`POST /api/usage/guard` with `reserve`).
     pub reservation_id: Option<String>,
 }
+
+crate::object_reader!(EventInput, deny {
+    id: default,
+    project_id: default,
+    provider: required,
+    model: default,
+    operation ["operation", "service"]: default,
+    input_tokens ["input_tokens", "prompt_tokens"]: default,
+    output_tokens ["completion_tokens", "output_tokens"]: default,
+    cached_input_tokens ["cache_read_input_tokens", "cached_input_tokens", "cached_tokens"]: default,
+    cache_write_tokens ["cache_creation_input_tokens", "cache_write_tokens"]: default,
+    reasoning_tokens: default,
+    audio_input_tokens: default,
+    audio_output_tokens: default,
+    tokens ["tokens", "total_tokens"]: default,
+    characters: default,
+    audio_seconds: default,
+    video_seconds: default,
+    images: default,
+    requests: default,
+    tracks: default,
+    credits: default,
+    cost: default,
+    cost_usd: default,
+    currency: default,
+    cached: default,
+    timestamp ["request_timestamp", "timestamp"]: default,
+    session_id: default,
+    job_id: default,
+    duration_ms: default,
+    success: default,
+    endpoint: default,
+    metadata: default,
+    reservation_id: default,
+});
 
 /// A validated event.
 #[derive(Debug, Clone, PartialEq, Eq)]

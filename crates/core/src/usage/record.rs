@@ -2,7 +2,7 @@
 //! in D1 are the same [`StoredEvent`], so that D1 can be rebuilt from R2 exactly.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::access::projects::ProjectId;
 use crate::kernel::clock::{format_timestamp, parse_timestamp};
@@ -43,94 +43,139 @@ fn is_true(value: &bool) -> bool {
 /// JSON and restored when read. Quantities are integers: whole units for
 /// counts, micro-units (`*_micros`) for seconds and credits. Costs are nano-units of
 /// `currency`; an unpriced event has no cost and an empty currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredEvent {
-    #[serde(default = "version")]
     pub v: u32,
     pub project_id: String,
     pub id: String,
     pub provider: String,
     pub model: String,
     /// Empty when the client named none.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub operation: String,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub input_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub output_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub total_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub cached_input_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub cache_write_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub reasoning_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub audio_input_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub audio_output_tokens: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub characters: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub audio_seconds_micros: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub video_seconds_micros: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub images: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub requests: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub tracks: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub credits_micros: i64,
     /// The cost that counts, as exact decimal text (`"0.004500000"`); `None` when unpriced.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_nanos: Option<i64>,
     /// ISO 4217 code of `cost`, or empty when unpriced.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub currency: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub computed_cost_nanos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub computed_currency: Option<String>,
     /// The cost the client reported, in `currency` (a reported cost always wins).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_cost_nanos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unpriced_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unpriced_message: Option<String>,
     /// The price entry that computed the cost: `builtin:<provider>/<model>@<date>` or the id of
     /// a custom price.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub price_id: Option<String>,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub cached: bool,
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[serde(skip_serializing_if = "is_true")]
     pub success: bool,
     /// RFC 3339 UTC with milliseconds, so text order is time order.
     pub request_timestamp: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// The guard's reservation this event settled (kept in the raw log; D1 keeps no column).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reservation_id: Option<String>,
     /// [`UsageEvent::fingerprint`] of the event as sent: a later event under the same id must
     /// match it to count as a retry. `None` in lines written before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
 }
+
+crate::object_reader!(
+    StoredEvent,
+    skip {
+        v: default(version),
+        project_id: required,
+        id: required,
+        provider: required,
+        model: required,
+        operation: default,
+        input_tokens: default,
+        output_tokens: default,
+        total_tokens: default,
+        cached_input_tokens: default,
+        cache_write_tokens: default,
+        reasoning_tokens: default,
+        audio_input_tokens: default,
+        audio_output_tokens: default,
+        characters: default,
+        audio_seconds_micros: default,
+        video_seconds_micros: default,
+        images: default,
+        requests: default,
+        tracks: default,
+        credits_micros: default,
+        cost: default,
+        cost_nanos: default,
+        currency: default,
+        computed_cost_nanos: default,
+        computed_currency: default,
+        reported_cost_nanos: default,
+        unpriced_reason: default,
+        unpriced_message: default,
+        price_id: default,
+        cached: default,
+        success: default(yes),
+        request_timestamp: required,
+        session_id: default,
+        job_id: default,
+        duration_ms: default,
+        endpoint: default,
+        metadata: default,
+        reservation_id: default,
+        fingerprint: default,
+    }
+);
 
 impl StoredEvent {
     /// Appends the event's raw-log JSON, byte for byte what serde's derived writing makes of
@@ -231,12 +276,11 @@ impl StoredEvent {
 /// What a stored event was priced at, and when it happened: the facts a duplicate is answered
 /// with, since the stored event is the one that counts (a retry may carry a later default
 /// timestamp, or meet a price changed since).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredPrice {
     pub request_timestamp: String,
     pub cost_nanos: Option<i64>,
     /// Empty when unpriced.
-    #[serde(default)]
     pub currency: String,
     pub computed_cost_nanos: Option<i64>,
     pub computed_currency: Option<String>,
@@ -244,6 +288,20 @@ pub struct StoredPrice {
     pub unpriced_reason: Option<String>,
     pub unpriced_message: Option<String>,
 }
+
+crate::object_reader!(
+    StoredPrice,
+    skip {
+        request_timestamp: required,
+        cost_nanos: default,
+        currency: default,
+        computed_cost_nanos: default,
+        computed_currency: default,
+        reported_cost_nanos: default,
+        unpriced_reason: default,
+        unpriced_message: default,
+    }
+);
 
 impl StoredPrice {
     pub fn of(event: &StoredEvent) -> Self {

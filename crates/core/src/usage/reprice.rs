@@ -4,7 +4,7 @@
 //! the raw log as one immutable object under `usage-logs/reprice/`, then to the store. Rebuild
 //! replays raw objects and then re-price objects, so a rebuilt store carries the same prices.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::access::projects::ProjectId;
 use crate::kernel::clock::format_timestamp;
@@ -26,8 +26,7 @@ pub const DEFAULT_REPRICE_EVENTS: usize = 1000;
 pub const MAX_REPRICE_EVENTS: usize = 5000;
 
 /// Body of `POST /api/admin/usage/reprice`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct RepriceRequest {
     /// Event time range: dates (`to` inclusive) or RFC 3339 instants (`to` exclusive).
     pub from: Option<String>,
@@ -36,16 +35,29 @@ pub struct RepriceRequest {
     pub provider: Option<String>,
     pub model: Option<String>,
     /// Only events stored without a price.
-    #[serde(default)]
     pub only_unpriced: bool,
     /// Report what would change, change nothing.
-    #[serde(default)]
     pub dry_run: bool,
     /// `next_cursor` of the previous call.
     pub cursor: Option<String>,
     /// Events examined per call (default 1,000, at most 5,000).
     pub limit: Option<usize>,
 }
+
+crate::object_reader!(
+    RepriceRequest,
+    deny {
+        from: default,
+        to: default,
+        project_id: default,
+        provider: default,
+        model: default,
+        only_unpriced: default,
+        dry_run: default,
+        cursor: default,
+        limit: default,
+    }
+);
 
 /// One event whose price changed.
 #[derive(Debug, Clone, Serialize)]

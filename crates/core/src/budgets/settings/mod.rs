@@ -146,55 +146,72 @@ impl BudgetSettings {
 
 /// Body of `PATCH /api/admin/projects/{id}/budget`. Absent fields are left as they are;
 /// `null` clears.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct BudgetPatch {
-    #[serde(default, deserialize_with = "nullable")]
     pub budget_threshold_usd: Option<Option<DecimalText>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub budget: Option<Option<BudgetAmount>>,
     pub budget_alert_threshold_percent: Option<i64>,
-    #[serde(default, deserialize_with = "nullable")]
     pub alert_levels: Option<Option<LevelsInput>>,
     /// An amount in the budget's currency, or `{"amount", "currency"}` (a project without a
     /// monthly budget takes that currency).
-    #[serde(default, deserialize_with = "nullable")]
     pub daily_limit: Option<Option<LimitInput>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub timezone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub alert_emails: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub webhook_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub slack_webhook_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub discord_webhook_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub report_schedule: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub spike_alert: Option<Option<SpikeInput>>,
     /// `"alert"` (default) or `"block"`; `null` is `"alert"`.
-    #[serde(default, deserialize_with = "nullable")]
     pub budget_mode: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
     pub daily_limit_mode: Option<Option<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(BudgetPatch, deny {
+    budget_threshold_usd: default with nullable => Option<Option<DecimalText>>,
+    budget: default with nullable => Option<Option<BudgetAmount>>,
+    budget_alert_threshold_percent: default,
+    alert_levels: default with nullable => Option<Option<LevelsInput>>,
+    daily_limit: default with nullable => Option<Option<LimitInput>>,
+    timezone: default with nullable => Option<Option<String>>,
+    alert_emails: default with nullable => Option<Option<Vec<String>>>,
+    webhook_url: default with nullable => Option<Option<String>>,
+    slack_webhook_url: default with nullable => Option<Option<String>>,
+    discord_webhook_url: default with nullable => Option<Option<String>>,
+    report_schedule: default with nullable => Option<Option<String>>,
+    spike_alert: default with nullable => Option<Option<SpikeInput>>,
+    budget_mode: default with nullable => Option<Option<String>>,
+    daily_limit_mode: default with nullable => Option<Option<String>>,
+});
+
+#[derive(Debug)]
 pub struct SpikeInput {
     pub percent: i64,
     /// In the budget's currency; default 1.
     pub min_spend: Option<DecimalText>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(
+    SpikeInput,
+    deny {
+        percent: required,
+        min_spend: default,
+    }
+);
+
+#[derive(Debug)]
 pub struct BudgetAmount {
     pub amount: DecimalText,
     pub currency: Option<String>,
 }
+
+crate::object_reader!(
+    BudgetAmount,
+    deny {
+        amount: required,
+        currency: default,
+    }
+);
 
 /// A daily limit: an amount, or an amount with its currency. Read as any JSON value, so that
 /// each problem is named by its field.

@@ -3,13 +3,21 @@
 use super::*;
 
 /// The shape of `data/prices.json`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct CatalogFile {
     pub schema: u32,
     pub read_on: String,
     pub entries: Vec<EntryInput>,
 }
+
+crate::object_reader!(
+    CatalogFile,
+    deny {
+        schema: required,
+        read_on: required,
+        entries: required,
+    }
+);
 
 /// `data/prices.json`, deflated at build time (see `crates/core/build.rs`): about a tenth of
 /// its 94 KB in the wasm.

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{EntryRef, Unpriced, UsageKind};
 use crate::access::projects::ProjectId;
@@ -225,12 +225,19 @@ impl PriceEntry {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RateInput {
     pub price: DecimalText,
     pub per: u64,
 }
+
+crate::object_reader!(
+    RateInput,
+    deny {
+        price: required,
+        per: required,
+    }
+);
 
 impl Serialize for DecimalText {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -238,19 +245,19 @@ impl Serialize for DecimalText {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TierInput {
     pub above_prompt_tokens: u64,
-    #[serde(
-        serialize_with = "crate::kernel::sort::serialize_map",
-        deserialize_with = "crate::kernel::sort::deserialize_map"
-    )]
+    #[serde(serialize_with = "crate::kernel::sort::serialize_map")]
     pub rates: LiteMap<String, RateInput>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+crate::object_reader!(TierInput, deny {
+    above_prompt_tokens: required,
+    rates: required with crate::kernel::sort::deserialize_map => LiteMap<String, RateInput>,
+});
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CountingInput {
     pub cached_in_input: Option<bool>,
     pub reasoning_in_output: Option<bool>,
@@ -259,36 +266,58 @@ pub struct CountingInput {
     pub credits_cover_usage: Option<bool>,
 }
 
+crate::object_reader!(
+    CountingInput,
+    deny {
+        cached_in_input: default,
+        reasoning_in_output: default,
+        audio_in_input: default,
+        audio_in_output: default,
+        credits_cover_usage: default,
+    }
+);
+
 /// A price entry as JSON: the format of `data/prices.json` and of the custom-price API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryInput {
     pub provider: String,
     pub model: String,
-    #[serde(default)]
     pub aliases: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     pub currency: String,
     pub effective_from: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_read_on: Option<String>,
-    #[serde(
-        serialize_with = "crate::kernel::sort::serialize_map",
-        deserialize_with = "crate::kernel::sort::deserialize_map"
-    )]
+    #[serde(serialize_with = "crate::kernel::sort::serialize_map")]
     pub rates: LiteMap<String, RateInput>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<TierInput>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tier_rule: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub counting: Option<CountingInput>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 }
+
+crate::object_reader!(EntryInput, deny {
+    provider: required,
+    model: required,
+    aliases: default,
+    mode: default,
+    currency: required,
+    effective_from: required,
+    source: default,
+    source_read_on: default,
+    rates: required with crate::kernel::sort::deserialize_map => LiteMap<String, RateInput>,
+    tiers: default,
+    tier_rule: default,
+    counting: default,
+    notes: default,
+});
 
 fn parse_date(field: String, text: &str) -> Result<NaiveDate, FieldError> {
     crate::kernel::date_text::parse_date(text.trim())

@@ -6,8 +6,7 @@ use std::collections::hash_map::Entry;
 
 /// `POST /api/admin/rebuild`: which raw objects to replay. Days are the days the objects were
 /// written (the day a request was received), both inclusive.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct RebuildRequest {
     pub from: Option<String>,
     pub to: Option<String>,
@@ -16,6 +15,16 @@ pub struct RebuildRequest {
     /// Objects per call (default 20, at most 100), to stay within one invocation's limits.
     pub max_objects: Option<usize>,
 }
+
+crate::object_reader!(
+    RebuildRequest,
+    deny {
+        from: default,
+        to: default,
+        cursor: default,
+        max_objects: default,
+    }
+);
 
 pub const DEFAULT_REBUILD_OBJECTS: usize = 20;
 pub const MAX_REBUILD_OBJECTS: usize = 100;

@@ -351,3 +351,42 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn an_unknown_field_of_an_event_lists_every_name_and_alias_in_serdes_order() {
+    use crate::usage::event::EventInput;
+    let refused = serde_json::from_str::<EventInput>(r#"{"provider": "openai", "colour": 1}"#)
+        .map_err(|e| e.to_string());
+    assert_eq!(
+        refused.map(|_| ()),
+        Err(
+            "unknown field `colour`, expected one of `id`, `project_id`, `provider`, `model`, \
+             `operation`, `service`, `input_tokens`, `prompt_tokens`, `completion_tokens`, \
+             `output_tokens`, `cache_read_input_tokens`, `cached_input_tokens`, `cached_tokens`, \
+             `cache_creation_input_tokens`, `cache_write_tokens`, `reasoning_tokens`, \
+             `audio_input_tokens`, `audio_output_tokens`, `tokens`, `total_tokens`, `characters`, \
+             `audio_seconds`, `video_seconds`, `images`, `requests`, `tracks`, `credits`, `cost`, \
+             `cost_usd`, `currency`, `cached`, `request_timestamp`, `timestamp`, `session_id`, \
+             `job_id`, `duration_ms`, `success`, `endpoint`, `metadata`, `reservation_id` \
+             at line 1 column 31"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn a_request_sent_as_an_array_is_refused_as_the_wrong_type_of_body() {
+    use crate::budgets::settings::BudgetPatch;
+    use crate::kernel::input::parse_json;
+    match parse_json::<BudgetPatch>(br#"["USD"]"#) {
+        Err(CoreError::MalformedBody { message, details }) => {
+            assert_eq!(
+                message,
+                "`body`: invalid type: sequence, expected struct BudgetPatch"
+            );
+            assert_eq!(details.len(), 1);
+            assert_eq!(details[0].field, "body");
+        }
+        other => panic!("expected a malformed body, got {other:?}"),
+    }
+}
