@@ -3,13 +3,20 @@
 //! serializer. Every type the worker answers with is already written as text (the answers,
 //! stored rows); building a `Value` from it through the `Value` serializer compiled each such
 //! type's `Serialize` a second time into the wasm (about 33 KB of it). A `Value`'s map keeps
-//! its keys sorted either way, and the numbers and strings read back are the ones written, so
-//! the `Value` (and the JSON written from it) is the same.
+//! its keys sorted either way, and the strings and integers read back are the ones written, so
+//! the `Value` (and the JSON written from it) is the same. One exception: a float whose
+//! shortest form has a significand past 2^53 (money's approximate `value` past about 9
+//! million units) may come back one unit in its last place off, as serde_json reads long
+//! decimals fast rather than exactly (its `float_roundtrip` feature would cost 17 KB). Money
+//! and totals interpolated themselves are therefore built directly; money nested in another
+//! struct keeps that approximation in its `value` (its `amount` is exact either way).
 //!
 //! The macro is serde_json 1.0.154's `json!` (MIT or Apache-2.0), its internal rules renamed.
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::kernel::money::{Money, Totals};
 
 /// `value` as a `Value`: written as JSON text and read back. A value serde cannot write as
 /// JSON (a map with keys that are not strings) becomes `null`, where `serde_json::to_value`
@@ -77,6 +84,22 @@ direct! {
     i64 => |v| Value::from(*v);
     i32 => |v| Value::from(*v);
     Vec<Value> => |v| Value::Array(v.clone());
+    Money => |v| money_value(v);
+    &Money => |v| money_value(v);
+    Option<Money> => |v| v.as_ref().map_or(Value::Null, money_value);
+    Totals => |v| Value::Array(v.iter().map(|m| money_value(&m)).collect());
+    &Totals => |v| Value::Array(v.iter().map(|m| money_value(&m)).collect());
+}
+
+/// Money as its `Serialize` writes it, built directly: its float `value` read back from text
+/// could come back one unit in the last place off for amounts past 2^53 nano-units (serde_json
+/// reads long decimals fast, not exactly, without its `float_roundtrip` feature).
+fn money_value(money: &Money) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("amount".into(), Value::from(money.amount_string()));
+    map.insert("currency".into(), Value::from(money.currency.as_str()));
+    map.insert("value".into(), Value::from(money.approx_f64()));
+    Value::Object(map)
 }
 
 /// A `serde_json::Value` from a JSON literal, as `serde_json::json!` builds it; interpolated
@@ -355,6 +378,38 @@ mod tests {
         });
         assert_eq!(ours, theirs);
         assert_eq!(text(&ours), text(&theirs));
+    }
+
+    #[test]
+    fn money_past_two_to_the_53_nano_units_keeps_its_float_value_to_the_last_digit() {
+        use crate::kernel::money::Currency;
+        let idr = Currency::parse("IDR").unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        // 925442866.8999335 read back by serde_json's fast reader is 925442866.8999336.
+        let big = Money::new(925_442_866_899_933_438, idr);
+        let mut totals = Totals::new();
+        totals.add(big);
+        totals.add(Money::new(1_250_000_000, usd));
+        for (ours, theirs) in [
+            (crate::json!(big), serde_json::to_value(big).unwrap()),
+            (crate::json!(&big), serde_json::to_value(big).unwrap()),
+            (
+                crate::json!(Some(big)),
+                serde_json::to_value(Some(big)).unwrap(),
+            ),
+            (crate::json!(totals), serde_json::to_value(&totals).unwrap()),
+            (
+                crate::json!(&totals),
+                serde_json::to_value(&totals).unwrap(),
+            ),
+        ] {
+            assert_eq!(ours, theirs);
+            assert_eq!(text(&ours), text(&theirs));
+        }
+        assert_eq!(
+            crate::json!(big)["value"].as_f64(),
+            Some(925_442_866.899_933_5)
+        );
     }
 
     #[test]
