@@ -88,7 +88,7 @@ fi
 std_stamp="$TOOLS/.std-fetch-$(rustc --version | tr -c 'a-zA-Z0-9.\n' '-')"
 if [ ! -f "$std_stamp" ]; then
   log "fetching the standard library's crates"
-  RUSTC_BOOTSTRAP=1 cargo fetch --quiet --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort
+  RUSTC_BOOTSTRAP=1 cargo fetch --locked --quiet --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort
   rm -f "$TOOLS"/.std-fetch-*
   touch "$std_stamp"
 fi

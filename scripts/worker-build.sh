@@ -17,5 +17,15 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 export RUSTC_BOOTSTRAP=1
 export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+flags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags"
+# Cargo takes RUSTFLAGS instead of the target's flags when it is set: add ours to it.
+if [ -n "${RUSTFLAGS:-}" ]; then
+  export RUSTFLAGS="$RUSTFLAGS $flags"
+fi
+# The options above are unstable: checked with rustc 1.95 (TOOLCHAIN.md); say so on another.
+case "$(rustc --version)" in
+  "rustc 1.95."*) ;;
+  *) echo "worker-build.sh: built and measured with rustc 1.95; this is $(rustc --version)" >&2 ;;
+esac
 exec worker-build "$@"

@@ -303,8 +303,10 @@ pub(crate) async fn send_email(
     Ok(notifier.send_email(from, to, &raw).await)
 }
 
-/// `x` (0 to 100) with two decimal places, as `{:.2}` writes it for the bar's widths, written
-/// with integers (the float formatter's exact mode costs the wasm about 2.5 KB).
+/// `x` with two decimal places, written with integers (the float formatter's exact mode costs
+/// the wasm about 2.5 KB). It equals `{:.2}` for the bar's widths: a percent of at most two
+/// decimals, clamped to 0-100; on an exact binary tie (0.125) it rounds up where `{:.2}`
+/// rounds to even, and a NaN is never passed (the width falls back to 0).
 fn two_places(x: f64) -> String {
     let hundredths = (x * 100.0).round() as u32;
     format!("{}.{:02}", hundredths / 100, hundredths % 100)
