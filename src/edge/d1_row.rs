@@ -31,10 +31,24 @@ impl JsRow {
     /// The value of column `name`, whatever its type (null when absent): for readers that
     /// take text and numbers alike, or whose columns are known only when the query is built.
     pub fn get(&self, name: &str) -> Loose {
-        let value =
-            js_sys::Reflect::get(&self.0, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
-        Loose::of(&value)
+        let read = |key: &JsValue| js_sys::Reflect::get(&self.0, key).unwrap_or(JsValue::UNDEFINED);
+        // The name as a JavaScript string made once per isolate (a few dozen column names),
+        // not once per row and column.
+        let value = COLUMN_KEYS.with(|keys| {
+            let mut keys = keys.try_borrow_mut().ok()?;
+            if keys.get(name).is_none() {
+                keys.insert(name.to_string(), JsValue::from_str(name));
+            }
+            keys.get(name).map(read)
+        });
+        Loose::of(&value.unwrap_or_else(|| read(&JsValue::from_str(name))))
     }
+}
+
+thread_local! {
+    /// Column names read by [`JsRow::get`], as JavaScript strings.
+    static COLUMN_KEYS: std::cell::RefCell<litemap::LiteMap<String, JsValue>> =
+        const { std::cell::RefCell::new(litemap::LiteMap::new()) };
 }
 
 /// A value of any type, read as `serde_json::Value` read it from `serde_wasm_bindgen` (which
