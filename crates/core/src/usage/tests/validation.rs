@@ -376,13 +376,13 @@ fn an_unknown_field_of_an_event_lists_every_name_and_alias_in_serdes_order() {
 
 #[test]
 fn a_request_sent_as_an_array_is_refused_as_the_wrong_type_of_body() {
-    use crate::budgets::settings::BudgetPatch;
     use crate::kernel::input::parse_json;
-    match parse_json::<BudgetPatch>(br#"["USD"]"#) {
+    use crate::usage::reprice::RepriceRequest;
+    match parse_json::<RepriceRequest>(br#"["openai"]"#) {
         Err(CoreError::MalformedBody { message, details }) => {
             assert_eq!(
                 message,
-                "`body`: invalid type: sequence, expected struct BudgetPatch"
+                "`body`: invalid type: sequence, expected struct RepriceRequest"
             );
             assert_eq!(details.len(), 1);
             assert_eq!(details[0].field, "body");
