@@ -84,22 +84,13 @@ direct! {
     i64 => |v| Value::from(*v);
     i32 => |v| Value::from(*v);
     Vec<Value> => |v| Value::Array(v.clone());
-    Money => |v| money_value(v);
-    &Money => |v| money_value(v);
-    Option<Money> => |v| v.as_ref().map_or(Value::Null, money_value);
-    Totals => |v| Value::Array(v.iter().map(|m| money_value(&m)).collect());
-    &Totals => |v| Value::Array(v.iter().map(|m| money_value(&m)).collect());
-}
-
-/// Money as its `Serialize` writes it, built directly: its float `value` read back from text
-/// could come back one unit in the last place off for amounts past 2^53 nano-units (serde_json
-/// reads long decimals fast, not exactly, without its `float_roundtrip` feature).
-fn money_value(money: &Money) -> Value {
-    let mut map = serde_json::Map::new();
-    map.insert("amount".into(), Value::from(money.amount_string()));
-    map.insert("currency".into(), Value::from(money.currency.as_str()));
-    map.insert("value".into(), Value::from(money.approx_f64()));
-    Value::Object(map)
+    // Built directly: read back from text, money's float `value` could come back one unit in
+    // its last place off past 2^53 nano-units (`Money::json_value`).
+    Money => |v| v.json_value();
+    &Money => |v| v.json_value();
+    Option<Money> => |v| v.as_ref().map_or(Value::Null, Money::json_value);
+    Totals => |v| Value::Array(v.iter().map(|m| m.json_value()).collect());
+    &Totals => |v| Value::Array(v.iter().map(|m| m.json_value()).collect());
 }
 
 /// A `serde_json::Value` from a JSON literal, as `serde_json::json!` builds it; interpolated
@@ -279,63 +270,6 @@ pub fn text(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// Compact JSON text (as serde_json writes it) laid out as `serde_json::to_vec_pretty` lays
-/// it out: two spaces per level, `": "` after a key, an empty array or object as `[]` or
-/// `{}`. Only the bytes outside strings are looked at.
-pub fn pretty(compact: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(compact.len() * 2);
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let newline = |out: &mut Vec<u8>, depth: usize| {
-        out.push(b'\n');
-        out.resize(out.len() + 2 * depth, b' ');
-    };
-    let mut bytes = compact.iter().copied().peekable();
-    while let Some(byte) = bytes.next() {
-        if in_string {
-            out.push(byte);
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match byte {
-            b'"' => {
-                in_string = true;
-                out.push(byte);
-            }
-            b'{' | b'[' => {
-                out.push(byte);
-                if matches!(bytes.peek(), Some(b'}' | b']')) {
-                    if let Some(close) = bytes.next() {
-                        out.push(close);
-                    }
-                } else {
-                    depth += 1;
-                    newline(&mut out, depth);
-                }
-            }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(byte);
-            }
-            b',' => {
-                out.push(byte);
-                newline(&mut out, depth);
-            }
-            b':' => out.extend_from_slice(b": "),
-            _ => out.push(byte),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,17 +282,6 @@ mod tests {
             "nested": {"list": [1, -2, 3.5, true, null, {"k": []}], "map": {"z": {}, "a": "é\n"}},
             "money": {"amount": "1.25", "currency": "USD"},
         })
-    }
-
-    #[test]
-    fn pretty_lays_out_compact_text_exactly_as_serde_json_writes_it_pretty() {
-        let compact = serde_json::to_vec(&sample()).unwrap();
-        assert_eq!(
-            String::from_utf8(pretty(&compact)).unwrap(),
-            serde_json::to_string_pretty(&sample()).unwrap()
-        );
-        assert_eq!(pretty(b"[]"), b"[]");
-        assert_eq!(pretty(b"\"x\""), b"\"x\"");
     }
 
     #[test]

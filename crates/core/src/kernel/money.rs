@@ -357,6 +357,18 @@ impl Serialize for Money {
 }
 
 impl Money {
+    /// The money as a `serde_json::Value`, as its `Serialize` writes it, built directly (the
+    /// crate's `json!` uses it: its float `value` read back from text could come back one unit
+    /// in the last place off past 2^53 nano-units, serde_json reading long decimals fast rather
+    /// than exactly).
+    pub fn json_value(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        map.insert("amount".into(), self.amount_string().into());
+        map.insert("currency".into(), self.currency.as_str().into());
+        map.insert("value".into(), self.approx_f64().into());
+        serde_json::Value::Object(map)
+    }
+
     /// Appends the money's JSON as its `Serialize` writes it (`amount`, `currency`, `value`).
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let mut object = crate::kernel::json_out::Object::open(out);

@@ -94,8 +94,7 @@ async fn summary(
 }
 
 fn encode(value: &Value) -> Result<Vec<u8>, CoreError> {
-    serde_json::to_vec(value)
-        .map(|compact| crate::kernel::json_value::pretty(&compact))
+    serde_json::to_vec_pretty(value)
         .map_err(|e| CoreError::Misconfigured(format!("encoding a summary failed: {e}")))
 }
 
