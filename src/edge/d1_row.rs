@@ -111,10 +111,7 @@ impl Loose {
 
     /// A safe integer (a whole number within 2^53), as `serde_wasm_bindgen` gave an integer.
     pub fn as_safe_int(&self) -> Option<i64> {
-        match self {
-            Loose::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => Some(*n as i64),
-            _ => None,
-        }
+        self.as_f64().and_then(safe_int)
     }
 }
 
@@ -137,6 +134,11 @@ pub trait Cell: Sized {
 /// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
+/// A whole number within 2^53 as an integer.
+fn safe_int(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() <= MAX_SAFE).then_some(n as i64)
+}
+
 impl Cell for String {
     fn read(value: JsValue, column: &str) -> Result<Self, StoreError> {
         value
@@ -147,13 +149,12 @@ impl Cell for String {
 
 impl Cell for i64 {
     fn read(value: JsValue, column: &str) -> Result<Self, StoreError> {
-        match value.as_f64() {
-            Some(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => Ok(n as i64),
-            _ => Err(corrupt(
+        value.as_f64().and_then(safe_int).ok_or_else(|| {
+            corrupt(
                 column,
                 format!("expected an integer, found {}", kind(&value)),
-            )),
-        }
+            )
+        })
     }
 }
 
