@@ -72,6 +72,9 @@ try {
     // The same floor making the worker's writes since migration 0025: rows marked rolled up,
     // the check, and one upsert per rollup row, job part, job and day (bench/floor).
     'floor, batch rollups': postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch?rollups=batch'),
+    // The same, writing the worker's bytes: its raw-log line's members and its row's
+    // fingerprint (bench/floor, `lines=worker`).
+    'floor, the worker\'s bytes': postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch?rollups=batch&lines=worker'),
   };
   if (before) sends['worker (before)'] = postClient(before.base, { authorization: `Bearer ${beforeKey}`, 'content-type': 'application/json' }, CONCURRENCY, '/api/usage');
   // Warm up both isolates and SQLite caches.
@@ -98,6 +101,9 @@ try {
     `median of the per-round ratios worker/floor ${median(pairs).toFixed(3)} (range ${Math.min(...pairs).toFixed(3)} to ${Math.max(...pairs).toFixed(3)}).`);
   console.log(`Floor with the worker's batch rollups: median ${median(results['floor, batch rollups']).toFixed(0)} events/s; ` +
     `worker / it ${median(same).toFixed(3)} (range ${Math.min(...same).toFixed(3)} to ${Math.max(...same).toFixed(3)}).`);
+  const bytes = results.worker.map((w, i) => w / results['floor, the worker\'s bytes'][i]);
+  console.log(`Floor with the worker's batch rollups and bytes (lines=worker): median ${median(results['floor, the worker\'s bytes']).toFixed(0)} events/s; ` +
+    `worker / it ${median(bytes).toFixed(3)} (range ${Math.min(...bytes).toFixed(3)} to ${Math.max(...bytes).toFixed(3)}).`);
   if (before) {
     const gain = results.worker.map((w, i) => w / results['worker (before)'][i]);
     const old = results['worker (before)'].map((b, i) => b / results['floor, batch rollups'][i]);

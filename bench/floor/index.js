@@ -26,7 +26,9 @@ export default {
       ]);
       return new Response('ok');
     }
-    if (url.pathname === '/batch') return batch(request, env, url.searchParams.get('rollups') === 'batch');
+    if (url.pathname === '/batch') {
+      return batch(request, env, url.searchParams.get('rollups') === 'batch', url.searchParams.get('lines') === 'worker');
+    }
     const writes = url.searchParams.get('writes') ?? 'none';
     const e = await request.json();
     const line = `${JSON.stringify({ ...e, project_id: 'floor', cost: '0.000123', currency: 'USD' })}\n`;
@@ -77,6 +79,9 @@ const JOBS = `INSERT INTO jobs (project_id, job_id, first_seen) SELECT value ->>
 const DAYS = `INSERT INTO summary_dirty_days (day) SELECT value ->> 0 FROM json_each(?1) WHERE true
   ON CONFLICT (day) DO UPDATE SET state = 1 WHERE state <> 1`;
 const ROLLED_UP_INSERT = BATCH_INSERT.replace('job_id) SELECT', 'job_id, rolled_up) SELECT').replace(/row ->> 16(\s+)FROM/, 'row ->> 16, 1$1FROM');
+// The same with the row's fingerprint (`?lines=worker`), a column the worker fills.
+const FINGERPRINTED_INSERT = ROLLED_UP_INSERT.replace('job_id, rolled_up) SELECT', 'job_id, fingerprint, rolled_up) SELECT')
+  .replace(/row ->> 16, 1(\s+)FROM/, 'row ->> 16, row ->> 17, 1$1FROM');
 const CHECK = 'INSERT INTO batch_rollup_check (inserted, expected) VALUES (changes(), ?1)';
 // The raw object's acknowledgement, as the worker writes it for a batch whose rows are all new.
 const ACK = 'INSERT OR IGNORE INTO raw_log_acks (key, duplicates) VALUES (?1, NULL)';
@@ -121,17 +126,34 @@ function rollupsOf(rows) {
   };
 }
 
-async function batch(request, env, batchRollups) {
+async function batch(request, env, batchRollups, workerLines) {
   const { events } = await request.json();
   const lines = [];
   const rows = [];
   const answers = [];
   for (const e of events) {
-    lines.push(JSON.stringify({ ...e, project_id: 'floor', cost: '0.000123', currency: 'USD' }));
     const input = e.input_tokens ?? 0;
     const output = e.output_tokens ?? 0;
-    rows.push(['floor', e.id, e.provider, e.model, e.operation, input, output, input + output, e.characters ?? 0,
-      '0.000123', 123000, 'USD', 123000, 'USD', 'builtin:floor', e.timestamp, e.job_id ?? null]);
+    const row = ['floor', e.id, e.provider, e.model, e.operation, input, output, input + output, e.characters ?? 0,
+      '0.000123', 123000, 'USD', 123000, 'USD', 'builtin:floor', e.timestamp, e.job_id ?? null];
+    if (workerLines) {
+      // The bytes the worker writes for the event: its raw-log line's members (the version,
+      // the counts, the cost three ways, the price entry, the fingerprint) and its row's
+      // fingerprint cell, with values of the same lengths (not computed: a floor prices nothing).
+      const price = `builtin:${e.provider}/${e.model}@2024-07-18`;
+      const fingerprint = `v2:${(rows.length * 2654435761 % 4294967296).toString(16).padStart(16, '0')}`;
+      row[14] = price;
+      row.push(fingerprint);
+      const line = { v: 1, project_id: 'floor', id: e.id, provider: e.provider, model: e.model, operation: e.operation };
+      if (e.characters) line.characters = e.characters;
+      else Object.assign(line, { input_tokens: input, output_tokens: output, total_tokens: input + output });
+      Object.assign(line, { cost: '0.000123', cost_nanos: 123000, currency: 'USD', computed_cost_nanos: 123000,
+        computed_currency: 'USD', price_id: price, request_timestamp: e.timestamp, job_id: e.job_id, fingerprint });
+      lines.push(JSON.stringify(line));
+    } else {
+      lines.push(JSON.stringify({ ...e, project_id: 'floor', cost: '0.000123', currency: 'USD' }));
+    }
+    rows.push(row);
     answers.push({ id: e.id, cost: '0.000123', currency: 'USD', duplicate: false });
   }
   const day = new Date().toISOString().slice(0, 10);
@@ -141,7 +163,7 @@ async function batch(request, env, batchRollups) {
     const r = rollupsOf(rows);
     const statements = [
       env.DB.prepare(ACK).bind(key),
-      env.DB.prepare(ROLLED_UP_INSERT).bind(JSON.stringify(rows)),
+      env.DB.prepare(workerLines ? FINGERPRINTED_INSERT : ROLLED_UP_INSERT).bind(JSON.stringify(rows)),
       env.DB.prepare(CHECK).bind(rows.length),
       env.DB.prepare(DAILY).bind(r.daily),
       env.DB.prepare(QUARTERS).bind(r.quarters),
