@@ -2,7 +2,9 @@
 // with a project key) and bench/floor's `POST /batch` (the same R2 put of the batch's lines and
 // one `json_each` insert into the same `api_usage`, indexes and triggers; nothing else), and
 // the same floor making the worker's batch writes of migration 0025 (`/batch?rollups=batch`:
-// rows marked rolled up, one upsert per rollup row), under `wrangler dev --log-level warn`
+// rows marked rolled up, one upsert per rollup row), and that floor writing the worker's bytes
+// as well (`/batch?rollups=batch&lines=worker`: raw-log lines with the worker's members, about
+// 480 bytes an event rather than 260, and the row's fingerprint), under `wrangler dev --log-level warn`
 // with the inspector detached, started side by side and measured in rounds whose order turns
 // (each goes first as often). Prints Markdown for BENCHMARKS.md. Not a test: nothing here
 // asserts.
@@ -10,7 +12,7 @@
 //   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 BENCH_CONCURRENCY=2 by default;
 //   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker; BENCH_BEFORE=<a checkout of
 //   another commit, with node_modules and .tools> adds that commit's worker, built there by
-//   wrangler, as a fourth contender, for a before/after in the same run)
+//   wrangler, as a fifth contender, for a before/after in the same run)
 import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs worker-build (arguments passed on) with the standard library rebuilt for the worker's
-# wasm, as scripts/build.sh and the first-request bench's Rust floors do. Its settings, measured in
+# wasm, as scripts/build.sh and the first-request bench's Rust floors do. Two settings, measured in
 # BENCHMARKS.md ("std built for the worker"):
 # - `build-std`: std, core and alloc compiled with the crate's `wasm` profile (opt-level "z",
 #   LTO with the crate) instead of the prebuilt opt-level 3 copies rustup ships;
@@ -10,10 +10,6 @@
 #   in the file. No request or cron path panics by design (no unwrap/expect there); if one ever
 #   did, the log shows the trap and its wasm stack instead of the message. `-Z location-detail=none`
 #   leaves out the source locations `#[track_caller]` functions would still carry (3 KB).
-# - `--cfg worker_speed`: the functions run once per event of a batch (the JSON writers, money,
-#   validation, pricing, the fingerprint, the rows and rollups) carry
-#   `#[cfg_attr(worker_speed, optimize(speed))]`, so that in this build, optimised for size,
-#   they are compiled for speed (6 KB; BENCHMARKS.md, issue 28 point 3). Host builds never set it.
 # These are unstable Cargo and rustc options. `RUSTC_BOOTSTRAP=1` lets the pinned stable
 # toolchain (1.95) accept them, for this build only: host builds, clippy and tests never see
 # them. `rust-src` (rustup's component, added by scripts/setup.sh) is the source it compiles.
@@ -21,7 +17,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 export RUSTC_BOOTSTRAP=1
 export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
-flags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none --cfg worker_speed"
+flags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags"
 # Cargo takes RUSTFLAGS instead of the target's flags when it is set: add ours to it.
 if [ -n "${RUSTFLAGS:-}" ]; then

@@ -3,7 +3,6 @@
 //!
 //! This crate is the edge: the Workers shell around the pure core, the `spend-core` crate
 //! (re-exported as [`core`]), which holds every rule of the product.
-#![cfg_attr(worker_speed, feature(optimize_attribute))]
 
 pub use spend_core as core;
 pub mod edge;

@@ -18,7 +18,6 @@
 //! - [`access`]: projects, ingest keys and authentication.
 //! - [`kernel`]: money, clock, errors, input and query parsing, the cache, and the in-memory
 //!   store the host tests run on.
-#![cfg_attr(worker_speed, feature(optimize_attribute))]
 
 pub mod access;
 pub mod budgets;

@@ -130,7 +130,6 @@ pub(super) struct BatchRollups {
 /// The rollups of `events`, each of which the batch inserts, or `None` when the batch should
 /// take the triggers' way: too few events, a key twice in the batch (the insert skips the
 /// second), a time stamp not read here as SQLite reads it, or a sum past [`MAX_SUM`].
-#[cfg_attr(worker_speed, optimize(speed))]
 pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollups>, StoreError> {
     if events.len() < MIN_EVENTS {
         return Ok(None);

@@ -270,7 +270,6 @@ pub(super) fn close(mut json: Vec<u8>) -> Result<String, StoreError> {
 }
 
 /// Splits the records into chunks of rows of at most [`CHUNK_BYTES`] of JSON each.
-#[cfg_attr(worker_speed, optimize(speed))]
 pub(super) fn chunks_of(
     events: &[StoredEvent],
     columns: &[Column],

@@ -9,7 +9,6 @@
 /// Appends `text` as a JSON string, escaped exactly as serde_json escapes it: `"` and `\`,
 /// the five short escapes of control characters, `\u00XX` (lower-case) for the others; every
 /// other character, non-ASCII included, as it is.
-#[cfg_attr(worker_speed, optimize(speed))]
 pub fn push_str(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
@@ -53,7 +52,6 @@ pub fn push_str(out: &mut Vec<u8>, text: &str) {
 /// a time (the wasm is built for size, so a byte loop stays a byte loop): a word has a byte
 /// below 0x20 when subtracting 0x20 from every byte borrows into a byte whose top bit was
 /// clear, and a byte equal to `c` when the word XOR `c` repeated has a zero byte.
-#[cfg_attr(worker_speed, optimize(speed))]
 fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOPS: u64 = 0x8080_8080_8080_8080;
@@ -75,13 +73,11 @@ fn needs_escape(bytes: &[u8]) -> bool {
 }
 
 /// Appends an integer in decimal, as serde_json writes it (with the same `itoa`).
-#[cfg_attr(worker_speed, optimize(speed))]
 pub fn push_int(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Appends an unsigned integer in decimal.
-#[cfg_attr(worker_speed, optimize(speed))]
 pub fn push_uint(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
@@ -92,7 +88,6 @@ pub fn push_bool(out: &mut Vec<u8>, value: bool) {
 }
 
 /// Appends a JSON array of `items`, each written by `write`.
-#[cfg_attr(worker_speed, optimize(speed))]
 pub fn push_array<T>(
     out: &mut Vec<u8>,
     items: impl IntoIterator<Item = T>,
@@ -124,7 +119,6 @@ impl<'a> Object<'a> {
     }
 
     /// Writes the key of the next member and returns where its value goes.
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn key(&mut self, name: &str) -> &mut Vec<u8> {
         if !self.first {
             self.out.push(b',');
@@ -136,17 +130,14 @@ impl<'a> Object<'a> {
         self.out
     }
 
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn str(&mut self, name: &str, value: &str) {
         push_str(self.key(name), value);
     }
 
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn int(&mut self, name: &str, value: i64) {
         push_int(self.key(name), value);
     }
 
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn uint(&mut self, name: &str, value: u64) {
         push_uint(self.key(name), value);
     }

@@ -201,7 +201,6 @@ pub fn format_scaled(value: i128, scale: u32, min_fraction: u32) -> String {
 
 /// Appends [`format_scaled`]'s text to `out`, without a `String` of its own (money written once
 /// per event into the ingest answer).
-#[cfg_attr(worker_speed, optimize(speed))]
 pub fn push_scaled(out: &mut Vec<u8>, value: i128, scale: u32, min_fraction: u32) {
     // The digits by `itoa` (serde_json's integer writer, on the stack): no `to_string` and its
     // formatting machinery, which took most of this function's time in the wasm. Amounts that
@@ -395,7 +394,6 @@ impl Money {
     }
 
     /// Appends the money's JSON as its `Serialize` writes it (`amount`, `currency`, `value`).
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let mut object = crate::kernel::json_out::Object::open(out);
         let amount = object.key("amount");

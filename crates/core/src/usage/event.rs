@@ -251,7 +251,6 @@ impl EventInput {
 
     /// Validates the event; `name` names it in errors (`events[3]`), written out only for a
     /// problem.
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn validate(
         &self,
         name: EventName,
@@ -542,7 +541,6 @@ impl UsageEvent {
     /// retry, as rows stored before fingerprints existed do. Comparing them would refuse the
     /// legitimate retry of every event stored with its own time; rewriting them is impossible
     /// (the fields hashed are not all kept as sent).
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn fingerprint(&self) -> String {
         let mut bytes = Vec::with_capacity(128);
         let mut text = |tag: u8, value: Option<&str>| {

@@ -21,7 +21,6 @@ pub fn price_to_store(book: &PriceBook, event: &UsageEvent) -> Result<Pricing, F
     price_with(book, event, false)
 }
 
-#[cfg_attr(worker_speed, optimize(speed))]
 fn price_with(book: &PriceBook, event: &UsageEvent, itemised: bool) -> Result<Pricing, FieldError> {
     let computed = if event.usage.is_empty() {
         Err(Unpriced::NoRateForUsage {

@@ -180,7 +180,6 @@ crate::object_reader!(
 impl StoredEvent {
     /// Appends the event's raw-log JSON, byte for byte what serde's derived writing makes of
     /// it (fields at their default left out), written by hand: see [`crate::kernel::json_out`].
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let mut line = Object::open(out);
         line.uint("v", u64::from(self.v));
@@ -364,7 +363,6 @@ fn quantity(event: &UsageEvent, kind: UsageKind) -> i64 {
 
 impl StoredEvent {
     /// The record of a validated, priced event of `project` under the idempotency key `id`.
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn new(
         event: UsageEvent,
         project: &ProjectId,
@@ -727,7 +725,6 @@ pub struct EventView {
 }
 
 /// Newline-delimited JSON of the records, one per line, ending with a newline.
-#[cfg_attr(worker_speed, optimize(speed))]
 pub fn to_ndjson(records: &[StoredEvent]) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(records.len() * 512);
     for record in records {

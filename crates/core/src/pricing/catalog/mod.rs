@@ -682,7 +682,6 @@ impl<'a> PriceBook<'a> {
     /// The entry in force for an event at `at`: a project's custom entries first, then
     /// global custom entries, then built-in ones; within a layer the latest `effective_from`
     /// on or before the event's UTC day.
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn resolve(
         &self,
         provider: &str,

@@ -151,7 +151,6 @@ impl IngestReport {
     /// Writes the report's members into an answer object being written (the edge adds the
     /// guard's state after them), as serde's derived writing would: by hand, since the events'
     /// part is written once per event (see [`crate::kernel::json_out`]).
-    #[cfg_attr(worker_speed, optimize(speed))]
     pub fn write_members(&self, answer: &mut Object) -> Result<(), serde_json::Error> {
         answer.bool("success", self.success);
         answer.uint("accepted", self.accepted as u64);
@@ -184,7 +183,6 @@ impl IngestReport {
 }
 
 impl EventOutcome {
-    #[cfg_attr(worker_speed, optimize(speed))]
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let mut event = Object::open(out);
         event.uint("index", self.index as u64);
@@ -379,7 +377,6 @@ pub async fn prepare(
 
 /// An id sent twice in one request for two different events is refused like one reused
 /// from an earlier request; sent twice for the same event, the second is a duplicate.
-#[cfg_attr(worker_speed, optimize(speed))]
 fn reused_within(records: &[StoredEvent], enveloped: bool) -> Result<(), CoreError> {
     let mut first: FxHashMap<(&str, &str), usize> =
         FxHashMap::with_capacity_and_hasher(records.len(), Default::default());
@@ -534,7 +531,6 @@ pub async fn store_request(
 
 /// The answer to a request whose `records` were inserted as `inserted` says (`None`: accepted
 /// for the queue, not stored yet), with the stored events kept beside it.
-#[cfg_attr(worker_speed, optimize(speed))]
 pub(super) fn report_of(
     records: Vec<StoredEvent>,
     inserted: Option<&[Inserted]>,
