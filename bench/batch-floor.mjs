@@ -112,6 +112,12 @@ try {
     console.log(`Worker before (${BEFORE}): median ${median(results['worker (before)']).toFixed(0)} events/s; worker / before ${median(gain).toFixed(3)} ` +
       `(range ${Math.min(...gain).toFixed(3)} to ${Math.max(...gain).toFixed(3)}); before / the floor with batch rollups ${median(old).toFixed(3)}.`);
   }
+} catch (error) {
+  // A failed run says what each `wrangler dev` printed (a reload, a trap) before it ended.
+  for (const [who, dev] of [['worker', ours], ['floor', floor], ['before', before]]) {
+    if (dev) console.error(`--- ${who}'s wrangler dev output (last 3,000 characters):\n${dev.output().slice(-3000)}`);
+  }
+  throw error;
 } finally {
   await ours.stop();
   await floor.stop();
