@@ -14,6 +14,7 @@ import http from 'node:http';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
 import { join } from 'node:path';
+import { keepAliveAgents } from './traffic.mjs';
 
 const ADMIN = 'bench-admin-key';
 const EVENTS = Number(process.env.BENCH_QUEUE_EVENTS ?? 2000);
@@ -24,12 +25,12 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
 const median = (xs) => percentile([...xs].sort((a, b) => a - b), 50);
 
 function client(base, key) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const agents = keepAliveAgents(CONCURRENCY);
   const url = new URL(base);
   return (path, body, method = 'POST') => new Promise((resolve, reject) => {
     const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
     const request = http.request({
-      host: url.hostname, port: url.port, path, method, agent,
+      host: url.hostname, port: url.port, path, method, agent: agents(),
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': payload.length },
     }, (response) => {
       const chunks = [];

@@ -30,17 +30,36 @@ export function teamTraffic(prefix) {
 }
 
 /**
+ * Keep-alive agents for one client, `concurrency` sockets each: the same agent while requests
+ * follow each other, a new one after a pause of more than a second. A socket left idle while
+ * the benches' other contenders run their rounds is closed by the server after its own idle
+ * timeout; a request sent on it just as it closes fails with `socket hang up` (ECONNRESET),
+ * with no way to know whether the server saw it. The old agent is not destroyed (a request of
+ * a slow round may still be using it); its idle sockets close on their own.
+ */
+export function keepAliveAgents(concurrency) {
+  let agent = null;
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (agent === null || now - last > 1000) agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    last = now;
+    return agent;
+  };
+}
+
+/**
  * A keep-alive HTTP client lighter than `fetch`, so the load generator takes less of the
  * cores: POSTs a body (an object, or a Buffer already encoded) to `path`, answers
  * `{ status, json }`.
  */
 export function postClient(base, headers, concurrency, path = '/api/usage') {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const agents = keepAliveAgents(concurrency);
   const url = new URL(base);
   return (body) => new Promise((resolve, reject) => {
     const payload = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
     const request = http.request({
-      host: url.hostname, port: url.port, path, method: 'POST', agent,
+      host: url.hostname, port: url.port, path, method: 'POST', agent: agents(),
       headers: { ...headers, 'content-length': payload.length },
     }, (response) => {
       const chunks = [];
