@@ -107,13 +107,18 @@ fn every_column_is_a_field_of_the_stored_record_with_its_value_and_every_field_b
     }
 }
 
-#[test]
-fn a_record_at_its_defaults_writes_nulls_zeros_and_empty_text_in_the_columns_it_names() {
-    let event: StoredEvent = serde_json::from_value(serde_json::json!({
+/// A stored record with only its required fields, every other at its default.
+fn plain_record() -> StoredEvent {
+    serde_json::from_value(serde_json::json!({
         "project_id": "p", "id": "x", "provider": "openai", "model": "m",
         "request_timestamp": "2026-11-20T00:00:00.000Z",
     }))
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_record_at_its_defaults_writes_nulls_zeros_and_empty_text_in_the_columns_it_names() {
+    let event = plain_record();
     let row = row_of(&event, COLUMNS);
     let value = |name: &str| &row[COLUMNS.iter().position(|(c, _, _)| *c == name).unwrap()];
     assert_eq!(value("operation"), "");
@@ -126,11 +131,7 @@ fn a_record_at_its_defaults_writes_nulls_zeros_and_empty_text_in_the_columns_it_
 
 #[test]
 fn a_zero_or_empty_value_of_an_optional_field_still_names_its_column() {
-    let plain: StoredEvent = serde_json::from_value(serde_json::json!({
-        "project_id": "p", "id": "x", "provider": "openai", "model": "m",
-        "request_timestamp": "2026-11-20T00:00:00.000Z",
-    }))
-    .unwrap();
+    let plain = plain_record();
     let mut zeros = plain.clone();
     zeros.cost_nanos = Some(0);
     zeros.duration_ms = Some(0);
