@@ -229,7 +229,7 @@ mod tests {
             duplicate: status == Outcome::Duplicate,
             status,
             cost: Some(cost),
-            currency: Some("USD".into()),
+            currency: Some(usd),
             computed_cost: None,
             reported_cost: Some(cost),
             unpriced: None,

@@ -450,6 +450,11 @@ impl D1Store {
             // unavailable (or refusing a row), and the client may retry.
             Err(e) => return Err(StoreError::Unavailable(e.to_string())),
         };
+        if rollups.is_some() {
+            // A batch writing its own rollups holds no key twice (`batch_rollups`) and commits
+            // only with every row new: each event was stored, and no map of keys is needed.
+            return Ok(Some(events.iter().map(|_| Inserted::Stored).collect()));
+        }
         let mut found: Vec<(EventKey, Option<StoredPrice>)> = Vec::new();
         for result in results.iter().take(lookups.len()) {
             for row in rows::<ExistingRow>(result)? {

@@ -7,8 +7,6 @@
 //! Each value below is the one the trigger reads from the inserted row (`NEW.x`), so the two
 //! ways give the same rollups; `tests/writes.test.mjs` holds them to sums over the stored rows.
 
-use std::borrow::Cow;
-
 use rustc_hash::FxHashMap;
 
 use crate::core::kernel::error::StoreError;
@@ -16,7 +14,7 @@ use crate::core::reports::report::MEASURES;
 use crate::core::usage::record::StoredEvent;
 
 use super::rows::close;
-use crate::core::kernel::json_out::push_str;
+use crate::core::kernel::json_out::{push_int, push_str};
 
 /// A batch writes its own rollups only from this many events: a single event writes the same
 /// rows either way, in one statement with the triggers.
@@ -221,55 +219,46 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         return Ok(None);
     }
     let rollup_rows = |table: FxHashMap<RollupKey, usize>, sums: &[[i128; SUMMED]]| {
-        rows(
-            table
-                .into_iter()
-                .map(|(((period, minute), p, pr, m, o, c), row)| {
-                    let period = Cow::Owned(format!("{period}{minute}"));
-                    let texts = [p, pr, m, o, c].map(Cow::Borrowed);
-                    (
-                        std::iter::once(period).chain(texts).collect(),
-                        sums[row].to_vec(),
-                    )
-                })
-                .collect(),
-        )
+        let mut rows = RowsJson::default();
+        // The period's two parts in one text, in a buffer reused by every row.
+        let mut period = String::new();
+        for (((day, minute), p, pr, m, o, c), row) in table {
+            period.clear();
+            period.push_str(day);
+            period.push_str(minute);
+            rows.row([period.as_str(), p, pr, m, o, c], &sums[row]);
+        }
+        rows.finish()
     };
     let daily = rollup_rows(daily, &daily_sums)?;
     let quarters = rollup_rows(quarters, &quarter_sums)?;
     let job_parts = (!parts.is_empty())
         .then(|| {
-            rows(
-                parts
-                    .into_iter()
-                    .map(|(((p, _), j, o, pr, c, _), index)| {
-                        let part = &part_sums[index];
-                        (
-                            [p, j, o, pr, c, part.last_seen].map(Cow::Borrowed).to_vec(),
-                            vec![part.calls, part.unpriced, part.cost_nanos],
-                        )
-                    })
-                    .collect(),
-            )
+            let mut rows = RowsJson::default();
+            for (((p, _), j, o, pr, c, _), index) in parts {
+                let part = &part_sums[index];
+                rows.row(
+                    [p, j, o, pr, c, part.last_seen],
+                    &[part.calls, part.unpriced, part.cost_nanos],
+                );
+            }
+            rows.finish()
         })
         .transpose()?;
     let jobs = (!jobs.is_empty())
         .then(|| {
-            rows(
-                jobs.into_iter()
-                    .map(|((p, j), first)| {
-                        let first = events[first].request_timestamp.as_str();
-                        ([p, j, first].map(Cow::Borrowed).to_vec(), vec![])
-                    })
-                    .collect(),
-            )
+            let mut rows = RowsJson::default();
+            for ((p, j), first) in jobs {
+                rows.row([p, j, events[first].request_timestamp.as_str()], &[]);
+            }
+            rows.finish()
         })
         .transpose()?;
-    let days = rows(
-        days.into_iter()
-            .map(|d| (vec![Cow::Borrowed(d)], vec![]))
-            .collect(),
-    )?;
+    let mut day_rows = RowsJson::default();
+    for day in days {
+        day_rows.row([day], &[]);
+    }
+    let days = day_rows.finish()?;
     Ok(Some(BatchRollups {
         daily,
         quarters,
@@ -279,35 +268,44 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     }))
 }
 
-/// A row of a bound value: its texts, then its integers.
-type Row<'a> = (Vec<Cow<'a, str>>, Vec<i128>);
+/// Rows as a JSON array of arrays, each written as it comes (its texts, then its integers):
+/// no row is built as a value first.
+#[derive(Default)]
+struct RowsJson {
+    out: Vec<u8>,
+}
 
-/// Rows as a JSON array of arrays.
-fn rows(rows: Vec<Row>) -> Result<String, StoreError> {
-    let mut out = Vec::with_capacity(256);
-    for (texts, numbers) in rows {
+impl RowsJson {
+    fn row<const N: usize>(&mut self, texts: [&str; N], numbers: &[i128]) {
+        let out = &mut self.out;
         out.push(if out.is_empty() { b'[' } else { b',' });
         out.push(b'[');
-        let mut first = true;
-        let mut comma = |out: &mut Vec<u8>| {
-            if !std::mem::take(&mut first) {
+        for (i, text) in texts.into_iter().enumerate() {
+            if i > 0 {
                 out.push(b',');
             }
-        };
-        for text in &texts {
-            comma(&mut out);
-            push_str(&mut out, text);
+            push_str(out, text);
         }
-        for n in numbers {
-            comma(&mut out);
-            out.extend_from_slice(n.to_string().as_bytes());
+        for (i, &n) in numbers.iter().enumerate() {
+            if N + i > 0 {
+                out.push(b',');
+            }
+            // Every sum is within [`MAX_SUM`] (checked before any row is written): the 64-bit
+            // writer, without the 128-bit division of `i128`'s `to_string`.
+            match i64::try_from(n) {
+                Ok(n) => push_int(out, n),
+                Err(_) => out.extend_from_slice(n.to_string().as_bytes()),
+            }
         }
         out.push(b']');
     }
-    if out.is_empty() {
-        out.push(b'[');
+
+    fn finish(mut self) -> Result<String, StoreError> {
+        if self.out.is_empty() {
+            self.out.push(b'[');
+        }
+        close(self.out)
     }
-    close(out)
 }
 
 /// `x = MIN(x + excluded.x, 2^63 - 1)` for each summed column, as the triggers add.

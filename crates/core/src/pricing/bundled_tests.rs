@@ -172,3 +172,32 @@ fn every_model_the_bundled_layer_lists_resolves_and_its_line_columns_say_so() {
     assert!(layer.names().count() > 4000);
     assert_eq!(wrong, Vec::<String>::new());
 }
+
+#[test]
+fn the_owned_provider_canonicalization_agrees_with_the_borrowed_one_for_every_label() {
+    use super::catalog::{canonical_provider, canonical_provider_of, BUILTIN_PROVIDERS};
+    let mut names: Vec<String> = litellm_token_cases().into_iter().map(|c| c.0).collect();
+    names.extend(BUILTIN_PROVIDERS.iter().map(|p| p.to_string()));
+    names.extend(
+        [
+            "open-ai",
+            "eleven-labs",
+            "claude",
+            "gemini",
+            "hume-ai",
+            "vertex_ai-x",
+            "acme",
+        ]
+        .map(String::from),
+    );
+    for name in names {
+        assert_eq!(
+            canonical_provider_of(name.clone()),
+            canonical_provider(&name),
+            "{name}"
+        );
+    }
+    for builtin in BUILTIN_PROVIDERS {
+        assert_eq!(canonical_provider(builtin), builtin);
+    }
+}

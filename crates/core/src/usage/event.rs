@@ -9,7 +9,7 @@ use crate::kernel::error::{FieldError, Problems};
 use crate::kernel::input::{visible_text, DecimalText};
 use crate::kernel::money::{Currency, Decimal, Money, MAX_EVENT_COST_NANOS};
 use crate::pricing::catalog::{
-    builtin, canonical_provider, joined_words, normalize_name, Catalog, PriceBook,
+    builtin, canonical_provider_of, joined_words, normalize_name, Catalog, PriceBook,
 };
 use crate::pricing::{Usage, UsageKind, MAX_QUANTITY, MICRO};
 use crate::usage::record::TOO_COSTLY;
@@ -288,7 +288,7 @@ impl EventInput {
         // "Eleven Labs" is elevenlabs: words typed apart are joined before the name is checked.
         let provider = p
             .take(normalize_name("", &joined_words(&self.provider)).map_err(named("provider")))
-            .map(|n| canonical_provider(&n));
+            .map(canonical_provider_of);
         let model = match (&self.model, &provider) {
             (Some(m), _) => p.take(normalize_name("", m).map_err(named("model"))),
             // An event with its own cost is priced by it: the model is not needed to count it

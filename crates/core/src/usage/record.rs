@@ -494,9 +494,12 @@ impl StoredEvent {
         let unpriced = pricing.unpriced();
         self.cost = cost.map(|m| m.amount_string());
         self.cost_nanos = nanos_i64("cost", cost)?;
-        self.currency = cost.map(|m| m.currency.to_string()).unwrap_or_default();
+        // `as_str`, not `to_string`: the formatting machinery, twice per event, for three letters.
+        self.currency = cost
+            .map(|m| m.currency.as_str().to_owned())
+            .unwrap_or_default();
         self.computed_cost_nanos = nanos_i64("cost", computed.map(|q| q.cost))?;
-        self.computed_currency = computed.map(|q| q.cost.currency.to_string());
+        self.computed_currency = computed.map(|q| q.cost.currency.as_str().to_owned());
         self.reported_cost_nanos = nanos_i64("cost", pricing.reported)?;
         self.unpriced_reason = unpriced.map(|u| u.code().to_string());
         self.unpriced_message = unpriced.map(|u| u.message().to_string());

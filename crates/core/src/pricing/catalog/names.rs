@@ -1,5 +1,7 @@
 //! Provider and model names as apps send them: normalized, joined, canonical.
 
+use std::borrow::Cow;
+
 use super::*;
 
 /// Lower-case slugs: `a-z`, `0-9`, `.`, `-`, `_`, `/`, `:` and `@`, up to 128 characters.
@@ -37,18 +39,29 @@ pub const BUILTIN_PROVIDERS: [&str; 9] = [
 ];
 
 /// Words typed apart joined with hyphens: "Eleven Labs" is `Eleven-Labs`.
-pub fn joined_words(name: &str) -> String {
-    // A name typed as one word (nearly all) is copied as it is.
+pub fn joined_words(name: &str) -> Cow<'_, str> {
+    // A name typed as one word (nearly all) is taken as it is.
     if !name.contains(char::is_whitespace) {
-        return name.to_string();
+        return Cow::Borrowed(name);
     }
-    name.split_whitespace().collect::<Vec<_>>().join("-")
+    Cow::Owned(name.split_whitespace().collect::<Vec<_>>().join("-"))
+}
+
+/// [`canonical_provider`] of a name already normalized, keeping its text when it is a built-in
+/// provider's slug (what nearly every event sends): ingestion canonicalizes every event's
+/// provider, and this spares it a copy and the table of other spellings.
+pub fn canonical_provider_of(name: String) -> String {
+    if BUILTIN_PROVIDERS.contains(&name.as_str()) {
+        name
+    } else {
+        canonical_provider(&name)
+    }
 }
 
 /// The provider slug for the names clients use.
 pub fn canonical_provider(name: &str) -> String {
     let joined = joined_words(name);
-    match joined.as_str() {
+    match &*joined {
         "gemini" | "google-ai" | "google_ai" | "google-ai-studio" | "vertex_ai" | "vertex-ai"
         | "googleai" => "google".to_string(),
         "claude" => "anthropic".to_string(),
@@ -83,9 +96,9 @@ pub fn canonical_provider(name: &str) -> String {
             // A built-in provider's name in words ("Open AI", "Eleven Labs") or followed by
             // "AI" ("Hume AI", "Lahajati AI").
             let known = |n: &str| BUILTIN_PROVIDERS.contains(&n);
-            let unsplit = other.replace('-', "");
-            if other.contains('-') && known(&unsplit) {
-                unsplit
+            let unsplit = || other.replace('-', "");
+            if other.contains('-') && known(&unsplit()) {
+                unsplit()
             } else if let Some(name) = other.strip_suffix("-ai").filter(|n| known(n)) {
                 name.to_string()
             } else {

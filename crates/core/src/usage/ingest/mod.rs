@@ -32,7 +32,7 @@ use crate::kernel::date_text::{compact_stamp, date_text};
 use crate::kernel::error::{CoreError, FieldError, StoreError};
 use crate::kernel::input::{body_text, field_at_fault, strip_position};
 use crate::kernel::json_out::{push_array, Object};
-use crate::kernel::money::{Money, Totals};
+use crate::kernel::money::{Currency, Money, Totals};
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};
 use crate::pricing::prices::lookups_for;
 use crate::pricing::store::PriceStore;
@@ -83,7 +83,7 @@ pub struct EventOutcome {
     /// The cost that counts: reported if the client sent one, else computed; `None` when
     /// unpriced.
     pub cost: Option<Money>,
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     /// Only when it differs from `cost` (a reported cost, a cache hit): what the price list
     /// makes of the event. Left out otherwise, as is an absent reported cost, so that the
     /// answer to a batch of 1,000 stays small.
@@ -202,7 +202,7 @@ impl EventOutcome {
             None => event.key("cost").extend_from_slice(b"null"),
         }
         match &self.currency {
-            Some(currency) => event.str("currency", currency),
+            Some(currency) => event.str("currency", currency.as_str()),
             None => event.key("currency").extend_from_slice(b"null"),
         }
         if let Some(cost) = &self.computed_cost {
@@ -585,7 +585,7 @@ pub(super) fn report_of(
             },
             duplicate: !stored && !queued,
             cost,
-            currency: cost.map(|c| c.currency.as_str().to_owned()),
+            currency: cost.map(|c| c.currency),
             computed_cost: shown
                 .computed_cost_money()
                 .filter(|computed| Some(*computed) != cost),

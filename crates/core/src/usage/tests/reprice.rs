@@ -43,7 +43,7 @@ fn a_custom_price_of_a_model_covers_the_snapshots_the_catalog_lists_as_its_alias
         assert_eq!(
             (
                 event.cost.map(|c| c.amount_string()),
-                event.currency.as_deref()
+                event.currency.as_ref().map(Currency::as_str)
             ),
             (Some("0.0035".to_string()), Some("GBP")),
             "{}",

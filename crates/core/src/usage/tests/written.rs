@@ -116,7 +116,7 @@ prop_compose! {
         status in prop::sample::select(vec![Outcome::Stored, Outcome::Duplicate, Outcome::Queued]),
         duplicate in any::<bool>(),
         costs in prop::collection::vec(prop::option::of(money()), 3),
-        currency in prop::option::of(text()),
+        currency in prop::option::of(prop::sample::select(vec!["USD", "EUR", "JPY"]).prop_map(|c| Currency::parse(c).unwrap())),
         unpriced in prop::option::of(0..3u8),
         warnings in prop::collection::vec(text(), 0..2),
     ) -> EventOutcome {
