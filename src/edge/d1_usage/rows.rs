@@ -276,20 +276,23 @@ pub(super) fn chunks_of(
 ) -> Result<Vec<Chunk>, StoreError> {
     let mut out = Vec::new();
     let mut rows = Vec::with_capacity(events.len().min(1000) * 160);
-    let mut row = Vec::with_capacity(256);
     let mut len = 0;
     for event in events {
-        row.clear();
-        write_row(&mut row, event, columns)?;
-        if !rows.is_empty() && rows.len() + row.len() + 2 > CHUNK_BYTES {
+        // Each row written in place; one that takes its chunk past the limit moves to the next.
+        let start = rows.len();
+        rows.push(if rows.is_empty() { b'[' } else { b',' });
+        write_row(&mut rows, event, columns)?;
+        if len > 0 && rows.len() + 1 > CHUNK_BYTES {
+            let mut next = Vec::with_capacity(rows.capacity());
+            next.push(b'[');
+            next.extend_from_slice(&rows[start + 1..]);
+            rows.truncate(start);
             out.push(Chunk {
-                rows: close(std::mem::take(&mut rows))?,
+                rows: close(std::mem::replace(&mut rows, next))?,
                 len: std::mem::take(&mut len),
             });
         }
         len += 1;
-        rows.push(if rows.is_empty() { b'[' } else { b',' });
-        rows.extend_from_slice(&row);
     }
     if !rows.is_empty() {
         out.push(Chunk {

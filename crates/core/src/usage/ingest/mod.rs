@@ -38,7 +38,7 @@ use crate::pricing::prices::lookups_for;
 use crate::pricing::store::PriceStore;
 use crate::pricing::Unpriced;
 use crate::usage::event::{EventInput, EventName, EventRules, UsageEvent, DEFAULT_MODEL};
-use crate::usage::price::price_to_store;
+use crate::usage::price::RequestPricer;
 use crate::usage::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use crate::usage::reprice::REPRICE_PREFIX;
 use crate::usage::retention::before_watermark;
@@ -353,6 +353,7 @@ pub async fn prepare(
         builtin: builtin(),
         custom: &custom,
     };
+    let mut pricer = RequestPricer::new(&book);
     let mut records = Vec::with_capacity(valid.len());
     for ((i, mut event), project) in valid.into_iter().zip(projects) {
         let Some(project) = project else { continue };
@@ -361,7 +362,8 @@ pub async fn prepare(
             Some(id) => id,
             None => random_token(entropy, "evt_", 16)?,
         };
-        let priced = price_to_store(&book, &event)
+        let priced = pricer
+            .price(&event)
             .and_then(|pricing| StoredEvent::new(event, &project, id, &pricing));
         match priced {
             Ok(record) => records.push(record),
