@@ -97,16 +97,10 @@ fn quarter(ts: &str) -> Option<(&str, &'static str)> {
     Some((&ts[..14], q))
 }
 
-/// A rollup row's key: its period (as text in two parts: the day and "", or a quarter hour's
-/// first 14 characters and its minute), project, provider, model, operation and currency.
-type RollupKey<'a> = (
-    (&'a str, &'static str),
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-);
+/// Five texts: what a rollup row is kept for besides its period (project, provider, model,
+/// operation and currency), and a job part's key (project, job, operation, provider and
+/// currency). One type for both: each map type is its own copy of the table's code.
+type Combination<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
 /// A job part's sums as the trigger of migrations/0023 keeps them.
 struct JobPart<'a> {
@@ -138,14 +132,20 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     // The maps keyed by (project, id) and (project, job) hold indexes: one compiled map type,
     // shared with the batch's check of its ids.
     let mut keys: FxHashMap<(&str, &str), usize> = FxHashMap::default();
-    // The rollup rows and the job parts, each found through a map of one type to its index
-    // in a list (a part's key in the rollup key's shape: its project with "" as the period's
-    // minute, its job, operation, provider and currency, then "").
-    let mut daily: FxHashMap<RollupKey, usize> = FxHashMap::default();
-    let mut quarters: FxHashMap<RollupKey, usize> = FxHashMap::default();
-    let mut parts: FxHashMap<RollupKey, usize> = FxHashMap::default();
-    let (mut daily_sums, mut quarter_sums) = (Vec::new(), Vec::new());
+    // The job parts, found through a map to their index in a list.
+    let mut parts: FxHashMap<Combination, usize> = FxHashMap::default();
     let mut part_sums: Vec<JobPart> = Vec::new();
+    // The rollup rows, keyed by two indexes: the event's period (a day in `days`, a quarter
+    // hour in `quarter_list`) and its combination of project, provider, model, operation and
+    // currency (in `combination_list`), each hashed once per event rather than six texts per
+    // table. The quarter hours are found through a map of the ids' type.
+    let mut combinations: FxHashMap<Combination, usize> = FxHashMap::default();
+    let mut combination_list: Vec<Combination> = Vec::new();
+    let mut quarter_index: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+    let mut quarter_list: Vec<(&str, &'static str)> = Vec::new();
+    let mut daily: FxHashMap<(usize, usize), usize> = FxHashMap::default();
+    let mut quarters: FxHashMap<(usize, usize), usize> = FxHashMap::default();
+    let (mut daily_sums, mut quarter_sums) = (Vec::new(), Vec::new());
     // Each job's earliest event, by its index in `events`.
     let mut jobs: FxHashMap<(&str, &str), usize> = FxHashMap::default();
     let mut days: Vec<&str> = Vec::new();
@@ -158,22 +158,33 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
             return Ok(None);
         };
         let day = &ts[..10];
-        if !days.contains(&day) {
-            days.push(day);
-        }
+        let day_at = match days.iter().position(|d| *d == day) {
+            Some(at) => at,
+            None => {
+                days.push(day);
+                days.len() - 1
+            }
+        };
+        let quarter_at = *quarter_index.entry(q).or_insert_with(|| {
+            quarter_list.push(q);
+            quarter_list.len() - 1
+        });
+        let combination = (
+            e.project_id.as_str(),
+            e.provider.as_str(),
+            e.model.as_str(),
+            e.operation.as_str(),
+            e.currency.as_str(),
+        );
+        let combination_at = *combinations.entry(combination).or_insert_with(|| {
+            combination_list.push(combination);
+            combination_list.len() - 1
+        });
         for (table, sums, period) in [
-            (&mut daily, &mut daily_sums, (day, "")),
-            (&mut quarters, &mut quarter_sums, q),
+            (&mut daily, &mut daily_sums, day_at),
+            (&mut quarters, &mut quarter_sums, quarter_at),
         ] {
-            let key = (
-                period,
-                e.project_id.as_str(),
-                e.provider.as_str(),
-                e.model.as_str(),
-                e.operation.as_str(),
-                e.currency.as_str(),
-            );
-            let row = *table.entry(key).or_insert(sums.len());
+            let row = *table.entry((period, combination_at)).or_insert(sums.len());
             if row == sums.len() {
                 sums.push([0i128; SUMMED]);
             }
@@ -183,12 +194,11 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         }
         if let Some(job) = e.job_id.as_deref() {
             let key = (
-                (e.project_id.as_str(), ""),
+                e.project_id.as_str(),
                 job,
                 e.operation.as_str(),
                 e.provider.as_str(),
                 e.currency.as_str(),
-                "",
             );
             let slot = *parts.entry(key).or_insert(part_sums.len());
             if slot == part_sums.len() {
@@ -218,11 +228,15 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
     {
         return Ok(None);
     }
-    let rollup_rows = |table: FxHashMap<RollupKey, usize>, sums: &[[i128; SUMMED]]| {
+    let rollup_rows = |table: FxHashMap<(usize, usize), usize>,
+                       sums: &[[i128; SUMMED]],
+                       periods: &[(&str, &str)]| {
         let mut rows = RowsJson::default();
         // The period's two parts in one text, in a buffer reused by every row.
         let mut period = String::new();
-        for (((day, minute), p, pr, m, o, c), row) in table {
+        for ((period_at, combination_at), row) in table {
+            let (day, minute) = periods[period_at];
+            let (p, pr, m, o, c) = combination_list[combination_at];
             period.clear();
             period.push_str(day);
             period.push_str(minute);
@@ -230,12 +244,13 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
         }
         rows.finish()
     };
-    let daily = rollup_rows(daily, &daily_sums)?;
-    let quarters = rollup_rows(quarters, &quarter_sums)?;
+    let day_periods: Vec<(&str, &str)> = days.iter().map(|day| (*day, "")).collect();
+    let daily = rollup_rows(daily, &daily_sums, &day_periods)?;
+    let quarters = rollup_rows(quarters, &quarter_sums, &quarter_list)?;
     let job_parts = (!parts.is_empty())
         .then(|| {
             let mut rows = RowsJson::default();
-            for (((p, _), j, o, pr, c, _), index) in parts {
+            for ((p, j, o, pr, c), index) in parts {
                 let part = &part_sums[index];
                 rows.row(
                     [p, j, o, pr, c, part.last_seen],
