@@ -1,10 +1,15 @@
 //! What an event is stored with: the price ingest and re-pricing compute
 //! ([`crate::pricing::quote_as`], not itemised) is the itemised quote without its lines.
 
+use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
+use serde_json::json;
 
-use crate::pricing::catalog::curated;
+use crate::access::projects::ProjectId;
+use crate::pricing::catalog::{curated, Catalog, EntryInput, Origin, PriceBook, PriceEntry};
 use crate::pricing::{quote, quote_as, Quote, Usage, UsageKind};
+use crate::usage::event::{EventInput, EventName, EventRules};
+use crate::usage::price::{price_to_store, RequestPricer};
 
 proptest! {
     #[test]
@@ -23,4 +28,85 @@ proptest! {
         });
         prop_assert_eq!(quote_as(entry, &usage, false), itemised);
     }
+}
+
+fn entry(value: serde_json::Value) -> PriceEntry {
+    let input: EntryInput = serde_json::from_value(value).unwrap();
+    input.parse("", Origin::Builtin).unwrap()
+}
+
+fn custom(value: serde_json::Value, id: &str, project: Option<&str>) -> PriceEntry {
+    let input: EntryInput = serde_json::from_value(value).unwrap();
+    let origin = Origin::Custom {
+        id: id.into(),
+        project_id: project.map(|p| ProjectId::parse(p).unwrap()),
+    };
+    input.parse("", origin).unwrap()
+}
+
+#[test]
+fn a_requests_pricer_prices_each_event_as_pricing_it_alone_does() {
+    // Two prices of one model in force on different days, a project's own price of it, and a
+    // model no entry prices: the events cycle through them, so an entry remembered for one
+    // day, project or model must not answer for another.
+    let rates = |input: &str, output: &str| json!({"input_tokens": {"price": input, "per": 1000000}, "output_tokens": {"price": output, "per": 1000000}});
+    let old = entry(
+        json!({"provider": "openai", "model": "o3", "currency": "USD",
+        "effective_from": "2025-04-16", "rates": rates("10", "40")}),
+    );
+    let new = entry(
+        json!({"provider": "openai", "model": "o3", "currency": "USD",
+        "effective_from": "2025-06-10", "rates": rates("2", "8")}),
+    );
+    let own = custom(
+        json!({"provider": "openai", "model": "o3", "currency": "EUR",
+            "effective_from": "2025-01-01", "rates": rates("5", "5")}),
+        "p1-o3",
+        Some("p1"),
+    );
+    let gpt4o = entry(
+        json!({"provider": "openai", "model": "gpt-4o", "currency": "USD",
+        "effective_from": "2024-08-06", "rates": rates("2.5", "10")}),
+    );
+    let builtin = Catalog::new(vec![new, old, gpt4o]);
+    let custom = Catalog::new(vec![own]);
+    let book = PriceBook {
+        builtin: &builtin,
+        custom: &custom,
+    };
+    let rules = EventRules {
+        now: Utc.with_ymd_and_hms(2025, 7, 1, 0, 0, 0).unwrap(),
+        max_age_days: 400,
+        pruned_before: None,
+    };
+    let mut pricer = RequestPricer::new(&book);
+    let mut costs = Vec::new();
+    for i in 0..48 {
+        let model = ["o3", "gpt-4o", "o3-mini-unknown"][i % 3];
+        let day = ["2025-05-01", "2025-06-20"][i / 3 % 2];
+        let project = ["p1", "p2"][i / 6 % 2];
+        let input: EventInput = serde_json::from_value(json!({
+            "provider": "openai", "model": model, "project_id": project,
+            "timestamp": format!("{day}T12:00:00Z"), "input_tokens": 1000 + i, "output_tokens": 10,
+        }))
+        .unwrap();
+        let event = input.validate(EventName::Alone, &rules).unwrap();
+        let alone = price_to_store(&book, &event);
+        assert_eq!(
+            pricer.price(&event),
+            alone,
+            "event {i}: {model} {day} {project}"
+        );
+        costs.push(
+            alone
+                .unwrap()
+                .cost()
+                .map(|m| format!("{} {}", m.amount_string(), m.currency)),
+        );
+    }
+    // p1's own price (5 and 5 EUR per million), the old and the new built-in ones, and none.
+    assert_eq!(costs[0].as_deref(), Some("0.00505 EUR"));
+    assert_eq!(costs[6].as_deref(), Some("0.01046 USD"));
+    assert_eq!(costs[9].as_deref(), Some("0.002098 USD"));
+    assert_eq!(costs[2], None);
 }
