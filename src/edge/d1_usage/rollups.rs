@@ -165,10 +165,14 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
                 days.len() - 1
             }
         };
-        let quarter_at = *quarter_index.entry(q).or_insert_with(|| {
-            quarter_list.push(q);
-            quarter_list.len() - 1
-        });
+        // Events of a batch mostly fall in the quarter hour of the one before.
+        let quarter_at = match quarter_list.last() {
+            Some(last) if *last == q => quarter_list.len() - 1,
+            _ => *quarter_index.entry(q).or_insert_with(|| {
+                quarter_list.push(q);
+                quarter_list.len() - 1
+            }),
+        };
         let combination = (
             e.project_id.as_str(),
             e.provider.as_str(),

@@ -59,9 +59,16 @@ impl<'de> Visitor<'de> for Key {
     }
 }
 
-/// The index of the field one of whose names is `key`.
+/// The index of the field one of whose names is `key`. Names of another length or first
+/// letter are passed over before any comparison of text (every key of every event of a batch
+/// is looked up here, in a table of some 40 names).
 fn field_of(keys: &[&[&str]], key: &str) -> Option<usize> {
-    keys.iter().position(|names| names.contains(&key))
+    let (len, first) = (key.len(), key.as_bytes().first());
+    keys.iter().position(|names| {
+        names
+            .iter()
+            .any(|name| name.len() == len && name.as_bytes().first() == first && *name == key)
+    })
 }
 
 /// serde's message for an unknown field (`de::Error::unknown_field`), every name of every
