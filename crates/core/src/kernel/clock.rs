@@ -83,12 +83,18 @@ pub fn push_date(out: &mut String, date: NaiveDate) -> bool {
     true
 }
 
-/// Appends the last `width` decimal digits of `value`, zero-padded.
+/// Appends the last `width` (at most 10) decimal digits of `value`, zero-padded: filled from
+/// the right in a buffer, one division per digit (no power of ten computed per digit).
 pub(crate) fn push_digits(out: &mut String, value: u32, width: u32) {
-    for place in (0..width).rev() {
-        let digit = (value / 10u32.pow(place)) % 10;
-        out.push(char::from(b'0' + digit as u8));
+    let mut digits = [b'0'; 10];
+    let width = (width as usize).min(digits.len());
+    let mut rest = value;
+    for digit in digits[..width].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
+    // ASCII digits.
+    out.push_str(std::str::from_utf8(&digits[..width]).unwrap_or_default());
 }
 
 /// Reads an RFC 3339 / ISO 8601 instant with an offset (`Z` or `+02:00`).

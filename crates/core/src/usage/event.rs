@@ -162,6 +162,16 @@ pub struct EventRules {
 }
 
 fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldError> {
+    // Printable ASCII within the limit, with no space at either end (nearly every id, job and
+    // operation): nothing to trim and nothing hidden, so it is taken as it is (a test holds
+    // this to the checks below).
+    if printable_ascii(text) && text.len() <= max {
+        return Ok(text.to_string());
+    }
+    checked_short_text(field, text, max)
+}
+
+fn checked_short_text(field: String, text: &str, max: usize) -> Result<String, FieldError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         Err(FieldError::new(field, "must not be empty when given"))
@@ -174,6 +184,14 @@ fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldErro
         visible_text(field, trimmed)?;
         Ok(trimmed.to_string())
     }
+}
+
+/// Whether `text` is non-empty printable ASCII (spaces included) that neither starts nor ends
+/// with a space.
+fn printable_ascii(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    matches!((bytes.first(), bytes.last()), (Some(&first), Some(&last)) if first != b' ' && last != b' ')
+        && bytes.iter().all(|b| (0x20..0x7f).contains(b))
 }
 
 fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
@@ -267,7 +285,11 @@ impl EventInput {
             Some(id) => p
                 .take(short_text(String::new(), id, 128).map_err(named("id")))
                 .and_then(|trimmed| {
-                    if id.chars().any(char::is_whitespace) {
+                    // Printable ASCII without a space (nearly every id) holds no white space
+                    // and nothing hidden: not read twice more.
+                    if printable_ascii(id) && !id.contains(' ') {
+                        Some(trimmed)
+                    } else if id.chars().any(char::is_whitespace) {
                         p.push(at("id"), "must not contain white space");
                         None
                     } else if let Err(problem) = visible_text(String::new(), id) {
@@ -619,5 +641,22 @@ fn leb128(out: &mut Vec<u8>, mut value: u128) {
             return;
         }
         out.push(low | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod short_text_tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_short_text_taken_as_it_is_is_what_the_full_checks_give(
+            text in "[ -~\t\n\u{00a0}\u{200b}\u{202e}é]{0,14}",
+            max in 1usize..12,
+        ) {
+            let fast = super::short_text(String::new(), &text, max).map_err(|e| e.message);
+            let checked = super::checked_short_text(String::new(), &text, max).map_err(|e| e.message);
+            prop_assert_eq!(fast, checked, "{:?}", text);
+        }
     }
 }
