@@ -184,6 +184,8 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
             combination_list.push(combination);
             combination_list.len() - 1
         });
+        // The event's measures, read once for both tables.
+        let values = measures.map(|measure| measure(e));
         for (table, sums, period) in [
             (&mut daily, &mut daily_sums, day_at),
             (&mut quarters, &mut quarter_sums, quarter_at),
@@ -192,8 +194,8 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
             if row == sums.len() {
                 sums.push([0i128; SUMMED]);
             }
-            for (sum, measure) in sums[row].iter_mut().zip(&measures) {
-                *sum += i128::from(measure(e));
+            for (sum, value) in sums[row].iter_mut().zip(values) {
+                *sum += i128::from(value);
             }
         }
         if let Some(job) = e.job_id.as_deref() {

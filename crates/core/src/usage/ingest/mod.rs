@@ -211,7 +211,10 @@ impl EventOutcome {
         if let Some(cost) = &self.reported_cost {
             cost.write_json(event.key("reported_cost"))?;
         }
-        event.serde("unpriced", &self.unpriced)?;
+        match &self.unpriced {
+            Some(unpriced) => event.serde("unpriced", unpriced)?,
+            None => event.key("unpriced").extend_from_slice(b"null"),
+        }
         event.str("timestamp", &self.timestamp);
         if !self.warnings.is_empty() {
             event.serde("warnings", &self.warnings)?;
