@@ -4,7 +4,10 @@
 // the same floor making the worker's batch writes of migration 0025 (`/batch?rollups=batch`:
 // rows marked rolled up, one upsert per rollup row), and that floor writing the worker's bytes
 // as well (`/batch?rollups=batch&lines=worker`: raw-log lines with the worker's members, about
-// 480 bytes an event rather than 260, and the row's fingerprint), under `wrangler dev --log-level warn`
+// 480 bytes an event rather than 260, and the row's fingerprint), and that floor answering with
+// the worker's answer too (`&answer=worker`: each event's index, project, status, cost as an
+// amount, currency and number, and time stamp, about 217 bytes an event rather than 70, and the
+// batch's `stored_cost`, `raw_object` and `guard`), under `wrangler dev --log-level warn`
 // with the inspector detached, started side by side and measured in rounds whose order turns
 // (each goes first as often). Prints Markdown for BENCHMARKS.md. Not a test: nothing here
 // asserts.
@@ -12,7 +15,7 @@
 //   node bench/batch-floor.mjs   (BENCH_ROUNDS=8 BENCH_BATCH=1000 BENCH_REQUESTS=30 BENCH_CONCURRENCY=2 by default;
 //   BENCH_VARS='{"INGEST_ALERTS":"off"}' sets vars of the worker; BENCH_BEFORE=<a checkout of
 //   another commit, with node_modules and .tools> adds that commit's worker, built there by
-//   wrangler, as a fifth contender, for a before/after in the same run)
+//   wrangler, as a sixth contender, for a before/after in the same run)
 import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
@@ -77,6 +80,10 @@ try {
     // The same, writing the worker's bytes: its raw-log line's members and its row's
     // fingerprint (bench/floor, `lines=worker`).
     'floor, the worker\'s bytes': postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY, '/batch?rollups=batch&lines=worker'),
+    // The same, answering as the worker answers (bench/floor, `answer=worker`): the answer is
+    // the API's, so a floor doing the worker's whole job writes it too.
+    'floor, the worker\'s bytes and answer': postClient(floor.base, { 'content-type': 'application/json' }, CONCURRENCY,
+      '/batch?rollups=batch&lines=worker&answer=worker'),
   };
   if (before) sends['worker (before)'] = postClient(before.base, { authorization: `Bearer ${beforeKey}`, 'content-type': 'application/json' }, CONCURRENCY, '/api/usage');
   // Warm up both isolates and SQLite caches.
@@ -106,11 +113,16 @@ try {
   const bytes = results.worker.map((w, i) => w / results['floor, the worker\'s bytes'][i]);
   console.log(`Floor with the worker's batch rollups and bytes (lines=worker): median ${median(results['floor, the worker\'s bytes']).toFixed(0)} events/s; ` +
     `worker / it ${median(bytes).toFixed(3)} (range ${Math.min(...bytes).toFixed(3)} to ${Math.max(...bytes).toFixed(3)}).`);
+  const answered = results.worker.map((w, i) => w / results['floor, the worker\'s bytes and answer'][i]);
+  console.log(`Floor with the worker's batch rollups, bytes and answer (lines=worker&answer=worker): median ${median(results['floor, the worker\'s bytes and answer']).toFixed(0)} events/s; ` +
+    `worker / it ${median(answered).toFixed(3)} (range ${Math.min(...answered).toFixed(3)} to ${Math.max(...answered).toFixed(3)}).`);
   if (before) {
     const gain = results.worker.map((w, i) => w / results['worker (before)'][i]);
     const old = results['worker (before)'].map((b, i) => b / results['floor, batch rollups'][i]);
     console.log(`Worker before (${BEFORE}): median ${median(results['worker (before)']).toFixed(0)} events/s; worker / before ${median(gain).toFixed(3)} ` +
-      `(range ${Math.min(...gain).toFixed(3)} to ${Math.max(...gain).toFixed(3)}); before / the floor with batch rollups ${median(old).toFixed(3)}.`);
+      `(range ${Math.min(...gain).toFixed(3)} to ${Math.max(...gain).toFixed(3)}); before / the floor with batch rollups ${median(old).toFixed(3)}, ` +
+      `/ the floor with the worker's bytes ${median(results['worker (before)'].map((b, i) => b / results['floor, the worker\'s bytes'][i])).toFixed(3)}, ` +
+      `/ the floor with its bytes and answer ${median(results['worker (before)'].map((b, i) => b / results['floor, the worker\'s bytes and answer'][i])).toFixed(3)}.`);
   }
 } catch (error) {
   // A failed run says what each `wrangler dev` printed (a reload, a trap) before it ended.

@@ -27,7 +27,8 @@ export default {
       return new Response('ok');
     }
     if (url.pathname === '/batch') {
-      return batch(request, env, url.searchParams.get('rollups') === 'batch', url.searchParams.get('lines') === 'worker');
+      const q = url.searchParams;
+      return batch(request, env, q.get('rollups') === 'batch', q.get('lines') === 'worker', q.get('answer') === 'worker');
     }
     const writes = url.searchParams.get('writes') ?? 'none';
     const e = await request.json();
@@ -126,7 +127,7 @@ function rollupsOf(rows) {
   };
 }
 
-async function batch(request, env, batchRollups, workerLines) {
+async function batch(request, env, batchRollups, workerLines, workerAnswer) {
   const { events } = await request.json();
   const lines = [];
   const rows = [];
@@ -154,7 +155,16 @@ async function batch(request, env, batchRollups, workerLines) {
       lines.push(JSON.stringify({ ...e, project_id: 'floor', cost: '0.000123', currency: 'USD' }));
     }
     rows.push(row);
-    answers.push({ id: e.id, cost: '0.000123', currency: 'USD', duplicate: false });
+    if (workerAnswer) {
+      // The members the worker's answer gives each event (`answer=worker`), with values of the
+      // same lengths: its index, project, status, cost as an amount, currency and number, and
+      // the time stamp it stored.
+      answers.push({ index: answers.length, id: e.id, project_id: 'floor', status: 'stored', duplicate: false,
+        cost: { amount: '0.000123', currency: 'USD', value: 0.000123 }, currency: 'USD', unpriced: null,
+        timestamp: e.timestamp });
+    } else {
+      answers.push({ id: e.id, cost: '0.000123', currency: 'USD', duplicate: false });
+    }
   }
   const day = new Date().toISOString().slice(0, 10);
   const key = `usage-logs/raw/${day}/${crypto.randomUUID()}.ndjson`;
@@ -173,6 +183,12 @@ async function batch(request, env, batchRollups, workerLines) {
     await env.DB.batch(statements);
   } else {
     await env.DB.prepare(BATCH_INSERT).bind(JSON.stringify(rows)).run();
+  }
+  if (workerAnswer) {
+    const total = 0.000123 * events.length;
+    return Response.json({ success: true, accepted: events.length, stored: events.length, duplicates: 0, unpriced: 0,
+      stored_cost: [{ amount: total.toFixed(6), currency: 'USD', value: total }], raw_object: key, events: answers,
+      guard: { limiting: null, state: 'ok' } }, { status: 201 });
   }
   return Response.json({ accepted: events.length, stored: events.length, duplicates: 0, events: answers }, { status: 201 });
 }
