@@ -8,6 +8,7 @@ pub mod columns;
 pub mod csv;
 pub mod date_text;
 pub mod deflated;
+pub mod digest;
 pub mod error;
 pub mod input;
 pub mod json_out;
