@@ -1,9 +1,10 @@
 //! The first 64 bits of a SHA-256 digest, for the fingerprint of every event
 //! (`usage::event::UsageEvent::fingerprint`): the message padded here and its blocks given to
 //! `sha2`'s compression function, which the wasm profile builds at opt-level 3, without the
-//! `digest` crate's buffering around it (built for size with the rest of the core, it cost
-//! about as much as the compression of an event's one or two blocks). The same bits as
-//! `Sha256::digest(message)[..8]`: a property test below holds the two together.
+//! `digest` crate's buffering, finalisation and padding around it (built for size with the rest
+//! of the core: about 0.1 ms of a 1,000-event batch by the profile, beside the compression's
+//! 0.37). The same bits as `Sha256::digest(message)[..8]`: a property test below holds the two
+//! together.
 
 use sha2::digest::generic_array::GenericArray;
 

@@ -632,15 +632,6 @@ pub fn same_rule(a: &str, b: &str) -> bool {
 
 /// Appends `value` as an unsigned LEB128 number (seven bits a byte).
 fn leb128(out: &mut Vec<u8>, mut value: u128) {
-    // Every count and cost of an event fits 64 bits: their bytes without 128-bit arithmetic.
-    if let Ok(mut small) = u64::try_from(value) {
-        while small >= 0x80 {
-            out.push(small as u8 | 0x80);
-            small >>= 7;
-        }
-        out.push(small as u8);
-        return;
-    }
     loop {
         let low = (value & 0x7f) as u8;
         value >>= 7;
@@ -665,40 +656,6 @@ mod short_text_tests {
             let fast = super::short_text(String::new(), &text, max).map_err(|e| e.message);
             let checked = super::checked_short_text(String::new(), &text, max).map_err(|e| e.message);
             prop_assert_eq!(fast, checked, "{:?}", text);
-        }
-    }
-}
-
-#[cfg(test)]
-mod leb128_tests {
-    use proptest::prelude::*;
-
-    /// LEB128 by its definition, in 128-bit arithmetic throughout.
-    fn reference(mut value: u128) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let low = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(low);
-                return out;
-            }
-            out.push(low | 0x80);
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn a_number_is_written_as_leb128_defines_it_below_and_above_two_to_the_sixty_four(
-            small in any::<u64>(),
-            large in any::<u128>(),
-            bits in 0u32..128,
-        ) {
-            for value in [u128::from(small), large, large >> bits, 0, 127, 128] {
-                let mut out = Vec::new();
-                super::leb128(&mut out, value);
-                prop_assert_eq!(out, reference(value), "{}", value);
-            }
         }
     }
 }
