@@ -110,3 +110,74 @@ fn a_requests_pricer_prices_each_event_as_pricing_it_alone_does() {
     assert_eq!(costs[9].as_deref(), Some("0.002098 USD"));
     assert_eq!(costs[2], None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// The pricer's remembered entries never cross projects, days or spellings: a batch mixing
+    /// four projects (with prices of their own and a global one), model aliases, provider
+    /// spellings and time stamps with offsets around midnight prices every event as pricing it
+    /// alone does.
+    #[test]
+    fn a_requests_pricer_mixing_projects_days_and_spellings_prices_each_event_as_alone(
+        picks in prop::collection::vec((0usize..4, 0usize..4, 0usize..8, 0usize..4), 1..80),
+    ) {
+        let rates = |price: &str| json!({
+            "input_tokens": {"price": price, "per": 1000000},
+            "output_tokens": {"price": price, "per": 1000000},
+        });
+        let builtin_entry = |model: &str, from: &str, price: &str| entry(json!({
+            "provider": "openai", "model": model, "currency": "USD", "effective_from": from,
+            "rates": rates(price),
+        }));
+        let own = |model: &str, from: &str, price: &str, currency: &str, id: &str, project: Option<&str>| {
+            custom(json!({
+                "provider": "openai", "model": model, "currency": currency, "effective_from": from,
+                "rates": rates(price),
+            }), id, project)
+        };
+        let builtin = Catalog::new(vec![
+            builtin_entry("o3", "2025-04-16", "10"),
+            builtin_entry("o3", "2025-06-10", "2"),
+            builtin_entry("gpt-4o", "2024-08-06", "2.5"),
+        ]);
+        let custom = Catalog::new(vec![
+            own("o3", "2025-06-01", "5", "EUR", "p1-o3", Some("p1")),
+            own("o3", "2025-06-02", "7", "GBP", "p2-o3", Some("p2")),
+            own("gpt-4o", "2025-06-01", "3", "JPY", "all-4o", None),
+            own("gpt-4o", "2025-06-02", "4", "EUR", "p3-4o", Some("p3")),
+        ]);
+        let book = PriceBook { builtin: &builtin, custom: &custom };
+        let rules = EventRules {
+            now: Utc.with_ymd_and_hms(2025, 7, 1, 0, 0, 0).unwrap(),
+            max_age_days: 400,
+            pruned_before: None,
+        };
+        let mut pricer = RequestPricer::new(&book);
+        for (i, (m, p, t, s)) in picks.into_iter().enumerate() {
+            let model = ["o3", "gpt-4o", "gpt-4o-2024-08-06", "nope"][m];
+            let project = ["p1", "p2", "p3", "p4"][p];
+            let timestamp = [
+                "2025-05-31T23:59:59.999Z",
+                "2025-06-01T00:00:00Z",
+                "2025-06-01T23:30:00-01:00",
+                "2025-06-02T00:30:00+01:00",
+                "2025-06-02T12:00:00Z",
+                "2025-06-10T00:00:00.000000001Z",
+                "2025-06-09t23:59:59z",
+                "2025-06-01T12:00:00+23:59",
+            ][t];
+            let provider = ["openai", "OpenAI", "open ai", "openai"][s];
+            let input: EventInput = serde_json::from_value(json!({
+                "provider": provider, "model": model, "project_id": project,
+                "timestamp": timestamp, "input_tokens": 1000 + i, "output_tokens": 10,
+            })).unwrap();
+            let mut event = input.validate(EventName::Alone, &rules).unwrap();
+            event.project_id = Some(ProjectId::parse(project).unwrap());
+            prop_assert_eq!(
+                pricer.price(&event),
+                price_to_store(&book, &event),
+                "{} {} {} {}", model, project, timestamp, provider
+            );
+        }
+    }
+}
