@@ -11,38 +11,16 @@
 //   AB_CONCURRENCY=2 by default; AB_FLOOR=1 adds the two floors; each checkout needs
 //   node_modules and .tools)
 import { join } from 'node:path';
-import { readFileSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
 import { postClient, teamTraffic } from './traffic.mjs';
+import { mainThreadMs, median } from './measure.mjs';
 const ADMIN = 'bench-admin-key';
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 10);
 const REQUESTS = Number(process.env.AB_REQUESTS ?? 30);
 const CONC = Number(process.env.AB_CONCURRENCY ?? 2);
 const DETACHED = { args: ['--log-level', 'warn'], env: { VSCODE_INSPECTOR_OPTIONS: '{}' } };
 const event = teamTraffic('ab');
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-/** CPU milliseconds of workerd's main thread (the busiest thread named `workerd`) of a process group. */
-function mainThreadMs(pgid) {
-  const out = execFileSync('ps', ['-e', '-o', 'pid=,pgid=,comm=']).toString().trim().split('\n')
-    .map((l) => l.trim().split(/\s+/)).filter(([, g, c]) => Number(g) === pgid && c === 'workerd');
-  let best = 0;
-  for (const [pid] of out) {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-        const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-        if (name !== 'workerd') continue;
-        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-        best = Math.max(best, (Number(f[11]) + Number(f[12])) * TICK_MS);
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-  }
-  return best;
-}
 const contenders = [];
 const devs = [];
 // A run that fails part way still stops every `wrangler dev` it started.
@@ -90,7 +68,6 @@ async function round(c) {
   const wall = performance.now() - t0;
   return { eps: REQUESTS * 1000 / (wall / 1000), cpu: (mainThreadMs(c.dev.pgid) - cpu0) / REQUESTS };
 }
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 try {
   for (const c of contenders) { await round(c); await round(c); c.r = []; }
   for (let r = 0; r < ROUNDS; r += 1) {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
 import { postClient, teamTraffic } from './traffic.mjs';
+import { median } from './measure.mjs';
 
 const ADMIN = 'bench-admin-key';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -49,11 +50,6 @@ async function round(send) {
   }));
   return events / ((performance.now() - started) / 1000);
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const ours = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, vars: JSON.parse(process.env.BENCH_VARS ?? '{}') });
 const floor = await startWranglerDev({ adminKey: ADMIN, ...DETACHED, config: join(ROOT, 'bench', 'floor', 'wrangler.toml') });

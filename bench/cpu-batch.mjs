@@ -16,12 +16,13 @@
 //   node bench/cpu-batch.mjs   (BENCH_BATCHES=100, BENCH_CONCURRENCY=1; BENCH_DIR=<a checkout>
 //   measures that checkout's worker, built there by wrangler; BENCH_FLOOR=1 the floor)
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync, spawn } from 'node:child_process';
 import { startWranglerDev } from '../tests/support/wrangler-dev.mjs';
 import { ROOT } from '../tests/support/worker.mjs';
 import { postClient, teamTraffic } from './traffic.mjs';
+import { workerdThreads } from './measure.mjs';
 
 const DIR = process.env.BENCH_DIR ?? ROOT;
 const FLOOR = Boolean(process.env.BENCH_FLOOR);
@@ -30,29 +31,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
 const PERF = Boolean(process.env.BENCH_PERF);
 const ADMIN = 'bench-admin-key';
 const event = teamTraffic('cb');
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-/** CPU milliseconds of every thread of the process group's workerd processes, by thread. */
-function threads(pgid) {
-  const out = new Map();
-  const rows = execFileSync('ps', ['-e', '-o', 'pid=,pgid=,comm=']).toString().trim().split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, g, comm]) => Number(g) === pgid && comm === 'workerd');
-  for (const [pid] of rows) {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(`${tid} ${name}`, (Number(fields[11]) + Number(fields[12])) * TICK_MS);
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-  }
-  return out;
-}
-
 const dev = await startWranglerDev({
   adminKey: ADMIN,
   config: FLOOR ? join(ROOT, 'bench', 'floor', 'wrangler.toml') : join(DIR, 'wrangler.toml'),
@@ -80,7 +58,7 @@ try {
   };
   for (let i = 0; i < 10; i += 1) await post(body());
   const bodies = Array.from({ length: BATCHES }, body);
-  const before = threads(dev.pgid);
+  const before = workerdThreads(dev.pgid);
   // workerd's main thread: the thread named `workerd` that has used the most CPU so far.
   const [main] = [...before].filter(([k]) => k.endsWith(' workerd')).sort((a, b) => b[1] - a[1])[0];
   const data = perfDir ? join(perfDir, 'perf.data') : null;
@@ -98,7 +76,7 @@ try {
     }
   }));
   const wall = performance.now() - started;
-  const after = threads(dev.pgid);
+  const after = workerdThreads(dev.pgid);
   if (perf) {
     perf.kill('SIGINT');
     await new Promise((r) => perf.on('exit', r));
