@@ -90,6 +90,22 @@ test('sixteen concurrent writers each sending every event twice store each event
   assert.deepEqual(rebuilt, daily);
 });
 
+test('a request of up to ten events is queued, and a larger one is stored at once, so one consumer invocation holds at most a request\'s events', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'q-batch', name: 'Batches' } });
+  const k = (await w.fetch('/api/admin/projects/q-batch/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+  const events = (from, n) => Array.from({ length: n }, (_, i) => ({ id: `b${from + i}`, provider: 'acme', cost: '0.01', currency: 'USD' }));
+  const small = await record({ events: events(0, 10) }, k);
+  assert.equal(small.status, 202, small.text);
+  assert.deepEqual([small.json.queued, small.json.stored], [10, 0]);
+  const large = await record({ events: events(10, 11) }, k);
+  assert.equal(large.status, 201, large.text);
+  assert.deepEqual([large.json.queued ?? 0, large.json.stored], [0, 11]);
+  assert.ok(large.json.events.every((e) => e.status === 'stored'), large.text);
+  assert.ok(large.json.raw_object, 'stored at once, with its raw object');
+  await until('the queued ten stored too', async () => (await stored('q-batch')).n === 21);
+  assert.equal((await stored('q-batch')).nanos, String(21 * 10_000_000));
+});
+
 test('a project key queues only into its own project', async () => {
   const r = await record({ project_id: 'q-load', provider: 'acme', cost: '1', currency: 'USD' });
   assert.equal(r.status, 403, r.text);

@@ -26,9 +26,23 @@ pub const MAX_QUEUED_BYTES: usize = 120 * 1024;
 /// The most records one raw object and one insert of the consumer hold.
 pub const MAX_RECORDS_PER_WRITE: usize = MAX_EVENTS_PER_REQUEST;
 
+/// The most messages one consumer invocation is given (the platform's largest
+/// `max_batch_size`; `queue.toml` asks for it).
+pub const MAX_MESSAGES_PER_DELIVERY: usize = 100;
+
+/// The most events a queued request may hold; a larger one is stored at once, synchronously
+/// (it is already one raw object and one insert, which is what the queue would make of it).
+/// With it, a consumer invocation holds at most one write's records (100 messages of 10),
+/// the work of the largest synchronous request, and no more: within a plan's CPU time per
+/// invocation whenever the largest request is.
+pub const MAX_QUEUED_EVENTS: usize = MAX_RECORDS_PER_WRITE / MAX_MESSAGES_PER_DELIVERY;
+
 /// A prepared request as one queue message (its records as raw-log lines), or `None` when it
-/// is too large for one.
+/// is too large for one ([`MAX_QUEUED_EVENTS`], [`MAX_QUEUED_BYTES`]).
 pub fn queue_message(request: &Prepared) -> Result<Option<String>, CoreError> {
+    if request.records.len() > MAX_QUEUED_EVENTS {
+        return Ok(None);
+    }
     let bytes = to_ndjson(&request.records)
         .map_err(|e| CoreError::Misconfigured(format!("encoding a queue message failed: {e}")))?;
     if bytes.len() > MAX_QUEUED_BYTES {

@@ -8,7 +8,8 @@ use crate::kernel::error::CoreError;
 use crate::usage::fixtures::{now, World};
 use crate::usage::ingest::{
     accept_request, queue_message, queued_report, rebuild, store_delivered, Delivered,
-    IngestConfig, Outcome, RebuildRequest, MAX_QUEUED_BYTES,
+    IngestConfig, Outcome, RebuildRequest, MAX_EVENTS_PER_REQUEST, MAX_MESSAGES_PER_DELIVERY,
+    MAX_QUEUED_EVENTS,
 };
 use crate::usage::record::StoredEvent;
 
@@ -180,13 +181,8 @@ fn an_unreadable_message_fails_the_batch_and_stores_nothing() {
     assert!(world.store.stored_events().is_empty());
 }
 
-#[test]
-fn a_request_too_large_for_one_message_is_left_to_the_synchronous_path() {
-    let world = World::new();
-    let events: Vec<Value> = (0..600)
-        .map(|i| json!({"id": format!("evt-{i:04}"), "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "operation": "a-fairly-long-operation-name", "job_id": format!("job-{i}")}))
-        .collect();
-    let prepared = block_on(accept_request(
+fn prepared(world: &World, events: Vec<Value>) -> crate::usage::ingest::Prepared {
+    block_on(accept_request(
         &world.store,
         &world.store,
         &FixedClock(now()),
@@ -195,12 +191,53 @@ fn a_request_too_large_for_one_message_is_left_to_the_synchronous_path() {
         json!({ "events": events }).to_string().as_bytes(),
         IngestConfig::default(),
     ))
-    .unwrap();
-    assert_eq!(
-        queue_message(&prepared).unwrap(),
-        None,
-        "over {MAX_QUEUED_BYTES} bytes"
+    .unwrap()
+}
+
+fn openai_events(from: usize, count: usize) -> Vec<Value> {
+    (from..from + count)
+        .map(|i| json!({"id": format!("evt-{i:04}"), "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "operation": "a-fairly-long-operation-name", "job_id": format!("job-{i}")}))
+        .collect()
+}
+
+#[test]
+fn a_request_of_more_events_than_a_message_may_hold_is_left_to_the_synchronous_path() {
+    let world = World::new();
+    let at_most = prepared(&world, openai_events(0, MAX_QUEUED_EVENTS));
+    assert!(
+        queue_message(&at_most).unwrap().is_some(),
+        "{MAX_QUEUED_EVENTS} events are queued"
     );
-    let report = queued_report(prepared);
+    let over = prepared(&world, openai_events(0, MAX_QUEUED_EVENTS + 1));
+    assert_eq!(
+        queue_message(&over).unwrap(),
+        None,
+        "{} events are stored at once",
+        MAX_QUEUED_EVENTS + 1
+    );
+    let large = prepared(&world, openai_events(0, 600));
+    assert_eq!(queue_message(&large).unwrap(), None);
+    let report = queued_report(large);
     assert!(report.events.iter().all(|e| e.status == Outcome::Queued));
+}
+
+#[test]
+fn the_largest_delivery_of_the_largest_queued_requests_is_one_write_of_at_most_a_requests_events() {
+    let world = World::new();
+    let messages: Vec<String> = (0..MAX_MESSAGES_PER_DELIVERY)
+        .map(|m| {
+            let request = prepared(
+                &world,
+                openai_events(m * MAX_QUEUED_EVENTS, MAX_QUEUED_EVENTS),
+            );
+            let message = queue_message(&request).unwrap();
+            assert!(message.is_some(), "message {m} is queued");
+            message.unwrap_or_default()
+        })
+        .collect();
+    let delivered = consume(&world, &messages).unwrap();
+    assert_eq!(delivered.reports.len(), 1, "one raw object and one insert");
+    assert_eq!(delivered.reports[0].stored, MAX_EVENTS_PER_REQUEST);
+    assert_eq!(world.log.objects.borrow().len(), 1);
+    assert_eq!(world.store.stored_events().len(), MAX_EVENTS_PER_REQUEST);
 }
