@@ -517,7 +517,9 @@ pub async fn store_request(
         Err(e) => {
             // Nothing is acknowledged, so nothing may come back by a rebuild: the client was
             // told to retry, and its retry (a fresh id or a fresh server time) is what counts.
-            withdraw(log, &key).await;
+            // Unless the insert committed and only its answer was lost: then the object is the
+            // raw copy of what was stored, and it stays (`withdraw_failed_write`).
+            withdraw_failed_write(usage, log, &key).await;
             let cause = match e {
                 StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
                 StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
@@ -619,6 +621,22 @@ pub const VOID_PREFIX: &str = "usage-logs/void/";
 async fn withdraw(log: &impl RawLog, key: &str) {
     if log.delete(key).await.is_err() {
         let _ = log.put(&format!("{VOID_PREFIX}{key}"), Vec::new()).await;
+    }
+}
+
+/// Takes back the raw object of a write whose insert answered an error ([`withdraw`]), unless
+/// the insert may have committed all the same (its answer lost on the way back): then the
+/// store holds the object's acknowledgement, the object is the only raw copy of the events it
+/// stored, and the retry that follows finds them stored and lists them as duplicates in its own
+/// acknowledgement. So the object stays when its acknowledgement is there, or when the store
+/// cannot say (rebuild replays an object only when it is acknowledged, so one kept in vain
+/// restores nothing), and is withdrawn when the store answers that it has none.
+pub(super) async fn withdraw_failed_write(usage: &impl UsageStore, log: &impl RawLog, key: &str) {
+    let keys = [key.to_string()];
+    if let Ok(acks) = usage.acknowledged(&keys).await {
+        if !acks.objects.contains_key(key) {
+            withdraw(log, key).await;
+        }
     }
 }
 

@@ -12,7 +12,8 @@
 //!   ids, meets the stored rows and is a duplicate (first stored wins).
 //! - The raw log says what was stored: the consumer's object is rewritten to hold only the
 //!   records stored now (withdrawn when there are none), so a rebuild restores each event once,
-//!   from the object that stored it.
+//!   from the object that stored it. A write whose answer was lost after it committed keeps
+//!   its object (`withdraw_failed_write`): the redelivery finds its events stored.
 //! - What the answer can no longer say: whether an event is a duplicate, and a 409 for an id
 //!   reused for a different event (the consumer keeps the first and drops the other; it logs
 //!   how many it dropped).
@@ -121,7 +122,7 @@ async fn store_once(
     {
         Ok(inserted) => inserted,
         Err(e) => {
-            withdraw(log, &key).await;
+            withdraw_failed_write(usage, log, &key).await;
             return Err(CoreError::Storage(e));
         }
     };

@@ -414,3 +414,21 @@ fn an_object_put_under_another_name_such_as_an_import_is_replayed_without_acknow
     let report = tracker.wipe_and_rebuild();
     assert_eq!((report.inserted, report.unacknowledged_objects), (1, 0));
 }
+
+#[test]
+fn a_lost_answer_then_a_retry_of_the_same_facts_keeps_the_event_through_a_rebuild() {
+    let tracker = Tracker::new();
+    // The client's own time: the retry is the very same record, so no replacement object is
+    // written for it.
+    let body = json!({"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10,
+        "timestamp": "2026-11-20T11:59:00Z"});
+    tracker.store.lose_event_write_answers.set(true);
+    assert!(tracker.send_at(t0(), body.clone()).is_err());
+    tracker.store.lose_event_write_answers.set(false);
+    let retry = tracker.send_at(t0() + Duration::minutes(2), body).unwrap();
+    assert_eq!(retry.duplicates, 1);
+    let acknowledged = answered(&retry);
+    assert_eq!(tracker.stored(), acknowledged);
+    tracker.wipe_and_rebuild();
+    assert_eq!(tracker.stored(), acknowledged);
+}

@@ -137,6 +137,73 @@ fn a_failed_insert_withdraws_the_object_and_the_retried_batch_stores_everything_
 }
 
 #[test]
+fn a_consumer_write_whose_answer_is_lost_keeps_its_object_and_a_rebuild_restores_every_event_once()
+{
+    let world = World::new();
+    let messages: Vec<String> = (0..3)
+        .map(|i| {
+            enqueue(
+                &world,
+                json!({"id": format!("lost-{i}"), "provider": "acme", "cost": "0.25", "currency": "USD"}),
+            )
+            .0
+        })
+        .collect();
+    // The insert commits, but the consumer sees an error: the queue redelivers the batch.
+    world.store.lose_event_write_answers.set(true);
+    assert!(consume(&world, &messages).is_err());
+    world.store.lose_event_write_answers.set(false);
+    let again = consume(&world, &messages).unwrap();
+    assert_eq!((again.reports[0].stored, again.not_stored), (0, 3));
+    let stored = sorted(world.store.stored_events());
+    assert_eq!(stored.len(), 3);
+    assert_eq!(
+        sorted(world.logged_events()),
+        stored,
+        "the committed write's object is the raw copy of its events"
+    );
+    world.store.wipe_events();
+    block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!(sorted(world.store.stored_events()), stored);
+}
+
+#[test]
+fn a_consumer_write_the_store_never_took_leaves_nothing_a_rebuild_restores() {
+    let world = World::new();
+    let (message, _) = enqueue(
+        &world,
+        json!({"provider": "acme", "cost": "1", "currency": "USD"}),
+    );
+    // The database is unreachable: whether the write committed cannot be read, so its object
+    // stays, unacknowledged.
+    *world.store.fail.borrow_mut() = true;
+    assert!(consume(&world, std::slice::from_ref(&message)).is_err());
+    *world.store.fail.borrow_mut() = false;
+    assert_eq!(world.log.objects.borrow().len(), 1);
+    assert!(world.store.stored_events().is_empty());
+    assert_eq!(consume(&world, &[message]).unwrap().reports[0].stored, 1);
+    let stored = world.store.stored_events();
+    world.store.wipe_events();
+    let report = block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        world.store.stored_events(),
+        stored,
+        "the event once, not twice"
+    );
+    assert_eq!(report.unacknowledged_objects, 1);
+}
+
+#[test]
 fn an_id_taken_by_another_event_keeps_the_first_and_the_log_holds_only_what_was_stored() {
     let world = World::new();
     let one = enqueue(
