@@ -26,6 +26,10 @@ pub struct MemoryStore {
     /// When set, event inserts are stored and then reported as failed (the database
     /// committed, but its answer was lost).
     pub lose_event_write_answers: Cell<bool>,
+    /// With [`MemoryStore::fail_event_writes`] or [`MemoryStore::lose_event_write_answers`]:
+    /// after the failed write the whole store becomes unreachable ([`MemoryStore::fail`]), so
+    /// nothing can be read of whether it committed.
+    pub unreachable_after_event_write: Cell<bool>,
 }
 
 impl Default for MemoryStore {
@@ -35,6 +39,7 @@ impl Default for MemoryStore {
             fail: RefCell::new(false),
             fail_event_writes: Cell::new(false),
             lose_event_write_answers: Cell::new(false),
+            unreachable_after_event_write: Cell::new(false),
         }
     }
 }

@@ -132,6 +132,9 @@ impl UsageStore for MemoryStore {
     ) -> Result<Vec<Inserted>, StoreError> {
         self.check()?;
         if self.fail_event_writes.get() {
+            if self.unreachable_after_event_write.get() {
+                *self.fail.borrow_mut() = true;
+            }
             return Err(StoreError::Unavailable("event writes set to fail".into()));
         }
         let mut keys = self.usage_tables().event_keys.borrow_mut();
@@ -194,6 +197,9 @@ impl UsageStore for MemoryStore {
             inserted.push(outcome);
         }
         if self.lose_event_write_answers.get() {
+            if self.unreachable_after_event_write.get() {
+                *self.fail.borrow_mut() = true;
+            }
             return Err(StoreError::Unavailable(
                 "the insert committed but its answer was lost".into(),
             ));

@@ -514,20 +514,25 @@ pub async fn store_request(
                 &records, &keys, enveloped,
             )));
         }
-        Err(e) => {
-            // Nothing is acknowledged, so nothing may come back by a rebuild: the client was
-            // told to retry, and its retry (a fresh id or a fresh server time) is what counts.
-            // Unless the insert committed and only its answer was lost: then the object is the
-            // raw copy of what was stored, and it stays (`withdraw_failed_write`).
-            withdraw_failed_write(usage, log, &key).await;
-            let cause = match e {
-                StoreError::Conflict(m) | StoreError::Unavailable(m) | StoreError::Corrupt(m) => m,
-                StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
-            };
-            return Err(CoreError::Storage(StoreError::Unavailable(format!(
-                "{cause}; nothing of the request was stored: send it again"
-            ))));
-        }
+        Err(e) => match settle_failed_write(usage, log, &key, &records).await {
+            // The insert committed and only its answer was lost: answered as stored, since a
+            // retry would store again every event the client sent without an id.
+            Some(inserted) => inserted,
+            None => {
+                // Nothing is acknowledged, so nothing may come back by a rebuild: the client
+                // is told to retry, and its retry (a fresh id or a fresh server time) is what
+                // counts.
+                let cause = match e {
+                    StoreError::Conflict(m)
+                    | StoreError::Unavailable(m)
+                    | StoreError::Corrupt(m) => m,
+                    StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
+                };
+                return Err(CoreError::Storage(StoreError::Unavailable(format!(
+                    "{cause}; nothing of the request was stored: send it again"
+                ))));
+            }
+        },
     };
     let raw_object = match acknowledged_lines(&records, &inserted) {
         Some(lines) => replace_object(log, &key, &lines).await,
@@ -624,20 +629,44 @@ async fn withdraw(log: &impl RawLog, key: &str) {
     }
 }
 
-/// Takes back the raw object of a write whose insert answered an error ([`withdraw`]), unless
-/// the insert may have committed all the same (its answer lost on the way back): then the
-/// store holds the object's acknowledgement, the object is the only raw copy of the events it
-/// stored, and the retry that follows finds them stored and lists them as duplicates in its own
-/// acknowledgement. So the object stays when its acknowledgement is there, or when the store
-/// cannot say (rebuild replays an object only when it is acknowledged, so one kept in vain
-/// restores nothing), and is withdrawn when the store answers that it has none.
-pub(super) async fn withdraw_failed_write(usage: &impl UsageStore, log: &impl RawLog, key: &str) {
+/// What a write whose insert answered an error did after all. The insert may have committed
+/// with only its answer lost on the way back; the object's acknowledgement, written in the same
+/// transaction, tells:
+/// - acknowledged: the write committed, and the object is the raw copy of the events it stored.
+///   It stays, and the answer is read from the acknowledgement: an event whose key it lists
+///   (stored before) or that an earlier record of the write has (first stored wins) is a
+///   duplicate, answered with the facts sent (the stored ones are not read back), every other
+///   event was stored now. `Some` of those outcomes, in the records' order.
+/// - not acknowledged: nothing was stored; the object is withdrawn ([`withdraw`]). `None`.
+/// - the store cannot say: the object stays, since it may be the only raw copy of stored
+///   events; rebuild replays it only if it turns out to be acknowledged. `None`.
+pub(super) async fn settle_failed_write(
+    usage: &impl UsageStore,
+    log: &impl RawLog,
+    key: &str,
+    records: &[StoredEvent],
+) -> Option<Vec<Inserted>> {
     let keys = [key.to_string()];
-    if let Ok(acks) = usage.acknowledged(&keys).await {
-        if !acks.objects.contains_key(key) {
-            withdraw(log, key).await;
-        }
-    }
+    let acks = usage.acknowledged(&keys).await.ok()?;
+    let Some(already) = acks.objects.get(key) else {
+        withdraw(log, key).await;
+        return None;
+    };
+    // As rebuild reads an acknowledged object (`keep_acknowledged`).
+    let mut seen: HashSet<EventKey> = HashSet::new();
+    Some(
+        records
+            .iter()
+            .map(|record| {
+                let key = record.key();
+                if !already.contains(&key) && seen.insert(key) {
+                    Inserted::Stored
+                } else {
+                    Inserted::Duplicate(None)
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The lines the request's object must hold so that it says what was acknowledged: `None`

@@ -13,7 +13,7 @@
 //! - The raw log says what was stored: the consumer's object is rewritten to hold only the
 //!   records stored now (withdrawn when there are none), so a rebuild restores each event once,
 //!   from the object that stored it. A write whose answer was lost after it committed keeps
-//!   its object (`withdraw_failed_write`): the redelivery finds its events stored.
+//!   its object and counts as stored (`settle_failed_write`).
 //! - What the answer can no longer say: whether an event is a duplicate, and a 409 for an id
 //!   reused for a different event (the consumer keeps the first and drops the other; it logs
 //!   how many it dropped).
@@ -121,10 +121,11 @@ async fn store_once(
         .await
     {
         Ok(inserted) => inserted,
-        Err(e) => {
-            withdraw_failed_write(usage, log, &key).await;
-            return Err(CoreError::Storage(e));
-        }
+        Err(e) => match settle_failed_write(usage, log, &key, &records).await {
+            // Committed, its answer lost: the messages are acknowledged as stored.
+            Some(inserted) => inserted,
+            None => return Err(CoreError::Storage(e)),
+        },
     };
     let stored: Vec<StoredEvent> = records
         .iter()

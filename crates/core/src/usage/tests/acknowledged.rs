@@ -151,21 +151,25 @@ fn a_request_whose_store_write_failed_never_comes_back_by_a_rebuild_and_its_retr
 }
 
 #[test]
-fn a_lost_answer_then_a_retry_restores_the_time_the_duplicate_was_answered_with() {
+fn a_lost_answer_is_answered_as_stored_and_a_retry_is_a_duplicate_with_the_first_time() {
     let tracker = Tracker::new();
     let body = json!({"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10});
-    // The insert commits but its answer is lost: the client is told to retry and the object
-    // is withdrawn; the retry is a duplicate answered with the first server time.
+    let no_id = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 3});
+    // The insert commits but its answer is lost: the acknowledgement says it committed, so the
+    // request is answered as stored, and the event without an id is not sent (stored) again.
     tracker.store.lose_event_write_answers.set(true);
-    assert!(tracker.send_at(t0(), body.clone()).is_err());
+    let first = tracker
+        .send_at(t0(), json!({"events": [body.clone(), no_id]}))
+        .unwrap();
     tracker.store.lose_event_write_answers.set(false);
+    assert_eq!((first.stored, first.duplicates), (2, 0));
     let retry = tracker
         .send_at(t0() + Duration::minutes(2), body.clone())
         .unwrap();
     assert_eq!(retry.duplicates, 1);
-    let acknowledged = answered(&retry);
-    assert_eq!(acknowledged[0].1, "2026-11-20T12:00:00.000Z");
-    // The retry's object says what was answered, so a rebuild gives the same time back.
+    assert_eq!(answered(&retry)[0].1, "2026-11-20T12:00:00.000Z");
+    let acknowledged = tracker.stored();
+    assert_eq!(acknowledged.len(), 2);
     tracker.wipe_and_rebuild();
     assert_eq!(tracker.stored(), acknowledged);
     // And sent a third time, with its object beside the corrected one: still the same.
@@ -174,6 +178,54 @@ fn a_lost_answer_then_a_retry_restores_the_time_the_duplicate_was_answered_with(
         .unwrap();
     tracker.wipe_and_rebuild();
     assert_eq!(tracker.stored(), acknowledged);
+}
+
+#[test]
+fn a_lost_answer_the_store_cannot_confirm_keeps_the_object_and_the_retry_restores_the_time_the_duplicate_was_answered_with(
+) {
+    let tracker = Tracker::new();
+    let body = json!({"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10});
+    // The insert commits, its answer is lost, and the database is then out of reach: the
+    // client is told to retry, and the object stays (it is the raw copy of what committed).
+    tracker.store.lose_event_write_answers.set(true);
+    tracker.store.unreachable_after_event_write.set(true);
+    assert!(tracker.send_at(t0(), body.clone()).is_err());
+    tracker.store.lose_event_write_answers.set(false);
+    *tracker.store.fail.borrow_mut() = false;
+    assert_eq!(tracker.log.objects.borrow().len(), 1);
+    let retry = tracker
+        .send_at(t0() + Duration::minutes(2), body.clone())
+        .unwrap();
+    assert_eq!(retry.duplicates, 1);
+    let acknowledged = answered(&retry);
+    assert_eq!(acknowledged[0].1, "2026-11-20T12:00:00.000Z");
+    tracker.wipe_and_rebuild();
+    assert_eq!(tracker.stored(), acknowledged);
+}
+
+#[test]
+fn a_write_the_store_never_took_and_cannot_confirm_leaves_an_object_a_rebuild_skips() {
+    let tracker = Tracker::new();
+    let body = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10});
+    tracker.store.fail_event_writes.set(true);
+    tracker.store.unreachable_after_event_write.set(true);
+    assert!(tracker.send_at(t0(), body.clone()).is_err());
+    tracker.store.fail_event_writes.set(false);
+    *tracker.store.fail.borrow_mut() = false;
+    assert_eq!(
+        tracker.log.objects.borrow().len(),
+        1,
+        "kept: the store could not say"
+    );
+    let retry = tracker.send_at(t0() + Duration::minutes(1), body).unwrap();
+    let acknowledged = answered(&retry);
+    let rebuilt = tracker.wipe_and_rebuild();
+    assert_eq!(
+        tracker.stored(),
+        acknowledged,
+        "the event once, from its retry"
+    );
+    assert_eq!(rebuilt.unacknowledged_objects, 1);
 }
 
 #[test]
@@ -416,14 +468,14 @@ fn an_object_put_under_another_name_such_as_an_import_is_replayed_without_acknow
 }
 
 #[test]
-fn a_lost_answer_then_a_retry_of_the_same_facts_keeps_the_event_through_a_rebuild() {
+fn a_lost_answer_then_a_retry_of_the_same_facts_is_one_event_through_a_rebuild() {
     let tracker = Tracker::new();
     // The client's own time: the retry is the very same record, so no replacement object is
-    // written for it.
+    // written for it, and the first object is the only raw copy of the event.
     let body = json!({"id": "x", "provider": "openai", "model": "gpt-4o", "input_tokens": 10,
         "timestamp": "2026-11-20T11:59:00Z"});
     tracker.store.lose_event_write_answers.set(true);
-    assert!(tracker.send_at(t0(), body.clone()).is_err());
+    assert_eq!(tracker.send_at(t0(), body.clone()).unwrap().stored, 1);
     tracker.store.lose_event_write_answers.set(false);
     let retry = tracker.send_at(t0() + Duration::minutes(2), body).unwrap();
     assert_eq!(retry.duplicates, 1);
