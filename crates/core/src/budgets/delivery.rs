@@ -188,9 +188,22 @@ pub async fn deliver(
         .map(|(o, _)| o.key.clone())
         .collect();
     let claim = random_token(entropy, "clm_", 12)?;
-    let won = crate::kernel::sort::collect_set(
-        budgets.claim_alerts(&keys, &claim, now, not_after).await?,
-    );
+    let won = match budgets.claim_alerts(&keys, &claim, now, not_after).await {
+        Ok(won) => crate::kernel::sort::collect_set(won),
+        Err(e) => {
+            // The claim may have committed with its answer lost, and nothing was sent: give
+            // back whatever this claim id holds, so that the next run sends them.
+            let _ = budgets
+                .settle_alerts(&Settlement {
+                    claim_id: claim.clone(),
+                    at: now,
+                    released: keys.clone(),
+                    ..Settlement::default()
+                })
+                .await;
+            return Err(e.into());
+        }
+    };
 
     let mut settlement = Settlement {
         claim_id: claim,
@@ -292,6 +305,18 @@ pub async fn deliver(
         if let Err(e) = budgets.settle_alerts(&settlement).await {
             deliveries.log_error =
                 Some(format!("sent, but the alert log could not be written: {e}"));
+            // What nothing went out for is given back once more on its own (a release is a
+            // delete of this run's claims, so running it twice does no harm), so that a
+            // failed log write does not hold those alerts until their window ends.
+            if !settlement.released.is_empty() {
+                let release = Settlement {
+                    claim_id: settlement.claim_id.clone(),
+                    at: settlement.at,
+                    released: std::mem::take(&mut settlement.released),
+                    ..Settlement::default()
+                };
+                let _ = budgets.settle_alerts(&release).await;
+            }
         }
     }
     Ok(deliveries)
@@ -315,6 +340,8 @@ mod tests {
     struct Claims {
         held: RefCell<BTreeMap<AlertKey, (String, DateTime<Utc>)>>,
         settled: RefCell<Vec<Settlement>>,
+        /// How many settlements fail (as a whole, as a D1 batch does) before they work again.
+        failing_settlements: std::cell::Cell<u32>,
     }
 
     impl BudgetStore for Claims {
@@ -359,6 +386,11 @@ mod tests {
                 .collect())
         }
         async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError> {
+            if self.failing_settlements.get() > 0 {
+                self.failing_settlements
+                    .set(self.failing_settlements.get() - 1);
+                return Err(StoreError::Unavailable("the settlement failed".into()));
+            }
             let mut held = self.held.borrow_mut();
             for key in &settlement.released {
                 if held
@@ -634,6 +666,93 @@ mod tests {
         assert!(
             settled.released.is_empty(),
             "something went out: the claim holds"
+        );
+    }
+
+    #[test]
+    fn an_alert_nothing_went_out_for_is_given_back_even_when_the_runs_log_write_fails() {
+        let (claims, outbox) = (Claims::default(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let outgoing = vec![
+            item("ads", "daily", &["bounce@example.com"]),
+            item("web", "daily", &["ops@example.com"]),
+        ];
+        claims.failing_settlements.set(1);
+        let run = block_on(deliver(
+            &claims,
+            &outbox,
+            &SystemEntropy,
+            &config(),
+            now,
+            now - chrono::Duration::hours(24),
+            Mode::Send,
+            MAX_SENDS_PER_RUN,
+            &outgoing,
+        ))
+        .unwrap();
+        assert!(run.log_error.is_some());
+        let held: Vec<String> = claims
+            .held
+            .borrow()
+            .keys()
+            .map(|k| k.scope.clone())
+            .collect();
+        assert_eq!(
+            held,
+            vec!["web".to_string()],
+            "the bounced alert is free for the next run; the sent one stays claimed"
+        );
+        let settled = claims.settled.borrow();
+        assert_eq!(settled.len(), 1, "the release alone, once");
+        assert!(settled[0].records.is_empty() && settled[0].alerted.is_empty());
+    }
+
+    #[test]
+    fn an_alert_or_report_whose_claim_answer_was_lost_is_sent_by_a_later_run() {
+        use crate::kernel::testing::MemoryStore;
+        let (store, outbox) = (MemoryStore::new(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let six_hours = chrono::Duration::hours(6);
+        // A period's report (claimed for good: not_after is the epoch), and today's
+        // daily-limit alert (a 24-hour window).
+        let report = vec![item(
+            "ads",
+            "report-weekly-2026-11-16",
+            &["ops@example.com"],
+        )];
+        let daily = vec![item("ads", "daily", &["ops@example.com"])];
+        let run = |at, not_after, outgoing: &Vec<Outgoing>| {
+            block_on(deliver(
+                &store,
+                &outbox,
+                &SystemEntropy,
+                &config(),
+                at,
+                not_after,
+                Mode::Send,
+                MAX_SENDS_PER_RUN,
+                outgoing,
+            ))
+        };
+        store.lose_claim_answers(true);
+        assert!(run(now, DateTime::<Utc>::UNIX_EPOCH, &report).is_err());
+        assert!(run(now, now - chrono::Duration::hours(24), &daily).is_err());
+        store.lose_claim_answers(false);
+        assert!(outbox.0.borrow().is_empty(), "nothing went out");
+
+        // The next cron run, six hours later.
+        let later = now + six_hours;
+        let report_run = run(later, DateTime::<Utc>::UNIX_EPOCH, &report).unwrap();
+        let daily_run = run(later, later - chrono::Duration::hours(24), &daily).unwrap();
+        assert_eq!(
+            (report_run.items[0].fate, daily_run.items[0].fate),
+            (
+                Fate::Attempted { sent: 1, failed: 0 },
+                Fate::Attempted { sent: 1, failed: 0 }
+            ),
+            "held by a claim whose run sent nothing; sent: {:?}, log: {}",
+            outbox.0.borrow(),
+            store.alert_log().len()
         );
     }
 }

@@ -2,7 +2,7 @@
 //! `budgets` keeps in a [`MemoryStore`]. A project without saved settings has those of a
 //! project just created, as in D1 (the settings are columns of `projects`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -21,11 +21,19 @@ pub(crate) struct BudgetTables {
     settings: RefCell<BTreeMap<ProjectId, BudgetSettings>>,
     claims: RefCell<BTreeMap<AlertKey, (String, DateTime<Utc>)>>,
     log: RefCell<Vec<AlertRecord>>,
+    /// When set, alert claims are stored and then reported as failed (answer lost).
+    lose_claim_answers: Cell<bool>,
 }
 
 impl MemoryStore {
     fn budget_tables(&self) -> &BudgetTables {
         self.part()
+    }
+
+    /// Alert claims are stored and then reported as failed (the database committed, its
+    /// answer lost).
+    pub fn lose_claim_answers(&self, on: bool) {
+        self.budget_tables().lose_claim_answers.set(on);
     }
 
     /// Every alert the log holds, oldest first.
@@ -82,6 +90,11 @@ impl BudgetStore for MemoryStore {
                 held.insert(key.clone(), (claim_id.to_string(), now));
                 won.push(key.clone());
             }
+        }
+        if self.budget_tables().lose_claim_answers.get() {
+            return Err(StoreError::Unavailable(
+                "the claim's answer was lost".into(),
+            ));
         }
         Ok(won)
     }

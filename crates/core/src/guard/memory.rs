@@ -2,7 +2,7 @@
 //! A reservation counts as settled once an event stored in memory names it (D1 ends it in
 //! the transaction that stores the event).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -29,11 +29,18 @@ pub(crate) struct GuardTables {
     reservations: RefCell<BTreeMap<(String, String), Stored>>,
     /// (project, reason, at), oldest first.
     denials: RefCell<Vec<(String, String, DateTime<Utc>)>>,
+    /// When set, a grant is stored and then reported as failed (D1 committed, answer lost).
+    lose_grant_answers: Cell<bool>,
 }
 
 impl MemoryStore {
     fn guard_tables(&self) -> &GuardTables {
         self.part()
+    }
+
+    /// Grants are stored and then reported as failed (the database committed, its answer lost).
+    pub fn lose_grant_answers(&self, on: bool) {
+        self.guard_tables().lose_grant_answers.set(on);
     }
 
     /// The reservations settled so far (named by a stored event), and the version: how many
@@ -134,6 +141,11 @@ impl ReservationStore for MemoryStore {
                 released: false,
             },
         );
+        if self.guard_tables().lose_grant_answers.get() {
+            return Err(StoreError::Unavailable(
+                "the grant's answer was lost".into(),
+            ));
+        }
         Ok(Granted::Reserved)
     }
 

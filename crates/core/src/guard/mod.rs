@@ -589,7 +589,16 @@ pub async fn guard(
             expires_at,
             version,
         };
-        match stores.grant(&reservation, now).await? {
+        // A grant whose answer was lost may have committed: its reservation (of this id,
+        // made by this request or a retry of it) is read back and answered as granted.
+        let granted = match stores.grant(&reservation, now).await {
+            Ok(granted) => granted,
+            Err(e) => match stores.reservation(&ask.project, id).await {
+                Ok(Some(stored)) => Granted::Existing(stored),
+                _ => return Err(e.into()),
+            },
+        };
+        match granted {
             Granted::Reserved => return Ok(reply),
             Granted::Existing(stored) => {
                 return serde_json::from_str(&stored)

@@ -364,3 +364,54 @@ fn a_project_key_guards_only_its_own_project_and_bad_requests_name_their_fields(
         assert_eq!(named, expected, "{body}");
     }
 }
+
+#[test]
+fn a_grant_that_committed_with_its_answer_lost_is_not_held_twice_by_the_retry() {
+    use crate::guard::store::ReservationStore;
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    // No `id`: a plain HTTP client (the documented example bodies all carry one, but
+    // `id` is optional and the guard makes a `res_…` one).
+    let body = json!({"amount": {"amount": "6", "currency": "USD"}, "reserve": true});
+    world.store.lose_grant_answers(true);
+    let first = ask_at(&world, now(), body.clone());
+    world.store.lose_grant_answers(false);
+    // The client sees a 503 and asks again, as it would after any 5xx.
+    let answer = match first {
+        Ok(answer) => answer,
+        Err(_) => ask(&world, body),
+    };
+    let open = block_on(world.store.activity(&world.project, now()))
+        .unwrap()
+        .reservations;
+    assert_ne!(
+        answer["decision"], "deny",
+        "the retry is denied by the first attempt's hold: {answer}"
+    );
+    assert_eq!(open.len(), 1, "one reservation, not two: {open:?}");
+}
+
+#[test]
+fn a_grant_with_a_client_id_whose_answer_was_lost_is_answered_the_same_on_retry() {
+    use crate::guard::store::ReservationStore;
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    let body =
+        json!({"amount": {"amount": "6", "currency": "USD"}, "reserve": true, "id": "job-1"});
+    world.store.lose_grant_answers(true);
+    let _ = ask_at(&world, now(), body.clone()); // an error before the fix, granted after
+    world.store.lose_grant_answers(false);
+    let retry = ask(&world, body);
+    assert_eq!(retry["reservation"]["id"], "job-1");
+    assert_ne!(retry["decision"], "deny");
+    let open = block_on(world.store.activity(&world.project, now()))
+        .unwrap()
+        .reservations;
+    assert_eq!(open.len(), 1);
+}
