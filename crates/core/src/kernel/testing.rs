@@ -23,8 +23,8 @@ pub struct MemoryStore {
     pub fail: RefCell<bool>,
     /// When set, only event inserts fail (the database went away after validation).
     pub fail_event_writes: Cell<bool>,
-    /// When set, event inserts are stored and then reported as failed (the database
-    /// committed, but its answer was lost).
+    /// When set, the next event insert is stored and then reported as failed (the database
+    /// committed, but its answer was lost); the switch then turns itself off.
     pub lose_event_write_answers: Cell<bool>,
     /// With [`MemoryStore::fail_event_writes`] or [`MemoryStore::lose_event_write_answers`]:
     /// after the failed write the whole store becomes unreachable ([`MemoryStore::fail`]), so

@@ -196,7 +196,7 @@ impl UsageStore for MemoryStore {
             };
             inserted.push(outcome);
         }
-        if self.lose_event_write_answers.get() {
+        if self.lose_event_write_answers.replace(false) {
             if self.unreachable_after_event_write.get() {
                 *self.fail.borrow_mut() = true;
             }

@@ -514,25 +514,28 @@ pub async fn store_request(
                 &records, &keys, enveloped,
             )));
         }
-        Err(e) => match settle_failed_write(usage, log, &key, &records).await {
-            // The insert committed and only its answer was lost: answered as stored, since a
-            // retry would store again every event the client sent without an id.
-            Some(inserted) => inserted,
-            None => {
-                // Nothing is acknowledged, so nothing may come back by a rebuild: the client
-                // is told to retry, and its retry (a fresh id or a fresh server time) is what
-                // counts.
-                let cause = match e {
-                    StoreError::Conflict(m)
-                    | StoreError::Unavailable(m)
-                    | StoreError::Corrupt(m) => m,
-                    StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
-                };
-                return Err(CoreError::Storage(StoreError::Unavailable(format!(
-                    "{cause}; nothing of the request was stored: send it again"
-                ))));
+        Err(e) => {
+            match settle_failed_write(usage, log, &key, &records, InsertMode::RefuseReusedIds).await
+            {
+                // The insert committed and only its answer was lost: answered as stored, since a
+                // retry would store again every event the client sent without an id.
+                Some(inserted) => inserted,
+                None => {
+                    // Nothing is acknowledged, so nothing may come back by a rebuild: the client
+                    // is told to retry, and its retry (a fresh id or a fresh server time) is what
+                    // counts.
+                    let cause = match e {
+                        StoreError::Conflict(m)
+                        | StoreError::Unavailable(m)
+                        | StoreError::Corrupt(m) => m,
+                        StoreError::IdReused(keys) => format!("{} reused ids", keys.len()),
+                    };
+                    return Err(CoreError::Storage(StoreError::Unavailable(format!(
+                        "{cause}; nothing of the request was stored: send it again"
+                    ))));
+                }
             }
-        },
+        }
     };
     let raw_object = match acknowledged_lines(&records, &inserted) {
         Some(lines) => replace_object(log, &key, &lines).await,
@@ -635,8 +638,10 @@ async fn withdraw(log: &impl RawLog, key: &str) {
 /// - acknowledged: the write committed, and the object is the raw copy of the events it stored.
 ///   It stays, and the answer is read from the acknowledgement: an event whose key it lists
 ///   (stored before) or that an earlier record of the write has (first stored wins) is a
-///   duplicate, answered with the facts sent (the stored ones are not read back), every other
-///   event was stored now. `Some` of those outcomes, in the records' order.
+///   duplicate, every other event was stored now. The duplicates' stored facts come from the
+///   same insert run again, which now finds every record stored and changes nothing (its
+///   acknowledgement is kept as it was); should that fail too, they are answered with the facts
+///   sent. `Some` of those outcomes, in the records' order.
 /// - not acknowledged: nothing was stored; the object is withdrawn ([`withdraw`]). `None`.
 /// - the store cannot say: the object stays, since it may be the only raw copy of stored
 ///   events; rebuild replays it only if it turns out to be acknowledged. `None`.
@@ -645,6 +650,7 @@ pub(super) async fn settle_failed_write(
     log: &impl RawLog,
     key: &str,
     records: &[StoredEvent],
+    mode: InsertMode,
 ) -> Option<Vec<Inserted>> {
     let keys = [key.to_string()];
     let acks = usage.acknowledged(&keys).await.ok()?;
@@ -652,17 +658,22 @@ pub(super) async fn settle_failed_write(
         withdraw(log, key).await;
         return None;
     };
+    let stored_facts = usage.insert_events(records, mode, Some(key)).await.ok();
     // As rebuild reads an acknowledged object (`keep_acknowledged`).
     let mut seen: HashSet<EventKey> = HashSet::new();
     Some(
         records
             .iter()
-            .map(|record| {
+            .enumerate()
+            .map(|(i, record)| {
                 let key = record.key();
                 if !already.contains(&key) && seen.insert(key) {
                     Inserted::Stored
                 } else {
-                    Inserted::Duplicate(None)
+                    match stored_facts.as_ref().and_then(|facts| facts.get(i)) {
+                        Some(Inserted::Duplicate(price)) => Inserted::Duplicate(price.clone()),
+                        _ => Inserted::Duplicate(None),
+                    }
                 }
             })
             .collect(),

@@ -121,11 +121,13 @@ async fn store_once(
         .await
     {
         Ok(inserted) => inserted,
-        Err(e) => match settle_failed_write(usage, log, &key, &records).await {
-            // Committed, its answer lost: the messages are acknowledged as stored.
-            Some(inserted) => inserted,
-            None => return Err(CoreError::Storage(e)),
-        },
+        Err(e) => {
+            match settle_failed_write(usage, log, &key, &records, InsertMode::KeepFirst).await {
+                // Committed, its answer lost: the messages are acknowledged as stored.
+                Some(inserted) => inserted,
+                None => return Err(CoreError::Storage(e)),
+            }
+        }
     };
     let stored: Vec<StoredEvent> = records
         .iter()

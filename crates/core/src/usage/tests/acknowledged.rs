@@ -484,3 +484,67 @@ fn a_lost_answer_then_a_retry_of_the_same_facts_is_one_event_through_a_rebuild()
     tracker.wipe_and_rebuild();
     assert_eq!(tracker.stored(), acknowledged);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Requests of one to three events (each id always for the same event), each sent again
+    /// after every failure until it is answered 2xx, some sent again after that too, with each
+    /// attempt failing in one of the ways D1 fails (a lost answer, with D1 then out of reach or
+    /// not, included): every event is stored once, the answers give the stored time of every
+    /// event, and a wipe and a rebuild give back exactly what was answered.
+    #[test]
+    fn requests_retried_through_any_failures_are_stored_once_and_rebuilt_as_answered(
+        requests in proptest::collection::vec(
+            (proptest::collection::vec(0usize..6, 1..4), proptest::collection::vec(0u8..5, 0..3), proptest::bool::weighted(0.3)),
+            1..8,
+        ),
+    ) {
+        let tracker = Tracker::new();
+        let mut answered_times = std::collections::BTreeMap::new();
+        let mut at = t0();
+        for (ids, failures, again) in requests {
+            let events: Vec<Value> = crate::kernel::sort::distinct(ids.into_iter())
+                .into_iter()
+                .map(|i| json!({"id": format!("e{i}"), "provider": "openai", "model": "gpt-4o", "input_tokens": 10 + i}))
+                .collect();
+            let body = json!({ "events": events });
+            let sends = 1 + usize::from(again);
+            for _ in 0..sends {
+                for failure in failures.iter().chain(std::iter::once(&0)) {
+                    at += Duration::seconds(1);
+                    let store = &tracker.store;
+                    match failure {
+                        1 => store.fail_event_writes.set(true),
+                        2 => store.lose_event_write_answers.set(true),
+                        3 => {
+                            store.lose_event_write_answers.set(true);
+                            store.unreachable_after_event_write.set(true);
+                        }
+                        4 => {
+                            store.fail_event_writes.set(true);
+                            store.unreachable_after_event_write.set(true);
+                        }
+                        _ => {}
+                    }
+                    let answer = tracker.send_at(at, body.clone());
+                    store.fail_event_writes.set(false);
+                    store.lose_event_write_answers.set(false);
+                    store.unreachable_after_event_write.set(false);
+                    *store.fail.borrow_mut() = false;
+                    if let Ok(report) = answer {
+                        for (id, time) in answered(&report) {
+                            let first = answered_times.entry(id).or_insert_with(|| time.clone());
+                            proptest::prop_assert_eq!(&*first, &time, "every answer gives the stored time");
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        let answered: Vec<(String, String)> = answered_times.into_iter().collect();
+        proptest::prop_assert_eq!(tracker.stored(), answered.clone());
+        tracker.wipe_and_rebuild();
+        proptest::prop_assert_eq!(tracker.stored(), answered);
+    }
+}
