@@ -355,6 +355,10 @@ impl RepriceStore for MemoryStore {
 
     async fn update_pricing(&self, events: &[StoredEvent]) -> Result<usize, StoreError> {
         self.check()?;
+        // An update of stored events is an event write: the same switches fail it.
+        if self.fail_event_writes.get() {
+            return Err(StoreError::Unavailable("event writes set to fail".into()));
+        }
         let mut stored = self.usage_tables().events.borrow_mut();
         let mut changed = 0;
         for update in events {
@@ -373,6 +377,11 @@ impl RepriceStore for MemoryStore {
                     changed += 1;
                 }
             }
+        }
+        if self.lose_event_write_answers.replace(false) {
+            return Err(StoreError::Unavailable(
+                "the update committed but its answer was lost".into(),
+            ));
         }
         Ok(changed)
     }

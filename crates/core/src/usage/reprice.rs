@@ -247,10 +247,48 @@ pub async fn reprice(
             CoreError::Misconfigured(format!("encoding the re-price log failed: {e}"))
         })?;
         log.put(&key, bytes).await?;
-        store.update_pricing(&updated).await?;
+        if let Err(e) = store.update_pricing(&updated).await {
+            // The update may have committed with its answer lost: the page is read again.
+            match repriced_after_all(store, &filter, after, limit, &updated).await {
+                Some(true) => {}
+                Some(false) => {
+                    // Nothing changed: the object must not re-price a rebuild either.
+                    let _ = log.delete(&key).await;
+                    return Err(e.into());
+                }
+                // Unknown: the object stays (a rebuild applies it; the retry the error asks
+                // for writes a later object, which wins).
+                None => return Err(e.into()),
+            }
+        }
         report.raw_object = Some(key);
     }
     Ok(report)
+}
+
+/// Whether an update of `updated` whose answer was an error committed after all, read from
+/// the same page of stored events: `Some(true)` when every row holds its new prices,
+/// `Some(false)` when none does, `None` when the page cannot be read or is between the two.
+async fn repriced_after_all(
+    store: &impl RepriceStore,
+    filter: &ScanFilter,
+    after: i64,
+    limit: usize,
+    updated: &[StoredEvent],
+) -> Option<bool> {
+    let rows = store.scan_events(filter, after, limit + 1).await.ok()?;
+    let repriced = updated
+        .iter()
+        .filter(|update| {
+            rows.iter()
+                .any(|row| row.event.key() == update.key() && row.event.same_pricing(update))
+        })
+        .count();
+    match repriced {
+        0 => Some(false),
+        n if n == updated.len() => Some(true),
+        _ => None,
+    }
 }
 
 /// `GET /api/admin/prices/unpriced`: the models that need a price, most events first.

@@ -4,6 +4,7 @@ use pollster::block_on;
 use serde_json::json;
 
 use crate::kernel::clock::{FixedClock, SystemEntropy};
+use crate::kernel::error::CoreError;
 use crate::kernel::money::Currency;
 use crate::usage::fixtures::{fields, now, usd, World};
 use crate::usage::ingest::{rebuild, RebuildRequest};
@@ -245,4 +246,75 @@ fn repricing_pages_with_a_cursor_and_checks_its_request() {
         .unwrap_err();
         assert_eq!(fields(&error), vec![(field.to_string(), None)]);
     }
+}
+
+fn rebuilt(world: &World) -> Vec<StoredEvent> {
+    world.store.wipe_events();
+    let mut cursor = None;
+    loop {
+        let report = block_on(rebuild(
+            &world.store,
+            &world.log,
+            &RebuildRequest {
+                cursor: cursor.clone(),
+                ..RebuildRequest::default()
+            },
+        ))
+        .unwrap();
+        cursor = report.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut events = world.store.stored_events();
+    events.sort_by_key(StoredEvent::key);
+    events
+}
+
+fn try_reprice(world: &World) -> Result<crate::usage::reprice::RepriceReport, CoreError> {
+    block_on(reprice(
+        &world.store,
+        &world.store,
+        &world.log,
+        &FixedClock(now()),
+        &SystemEntropy,
+        &RepriceRequest::default(),
+    ))
+}
+
+#[test]
+fn a_reprice_whose_update_failed_leaves_no_object_for_a_rebuild_to_apply() {
+    let world = World::new();
+    seed_unpriced(&world);
+    add_price(&world, "house-model", "2", "2026-11-01");
+    let mut before = world.store.stored_events();
+    before.sort_by_key(StoredEvent::key);
+    world.store.fail_event_writes.set(true);
+    assert!(try_reprice(&world).is_err());
+    world.store.fail_event_writes.set(false);
+    assert!(world
+        .log
+        .objects
+        .borrow()
+        .keys()
+        .all(|k| !k.contains("reprice")));
+    assert_eq!(
+        rebuilt(&world),
+        before,
+        "the prices the store kept, not the failed ones"
+    );
+}
+
+#[test]
+fn a_reprice_whose_update_committed_with_its_answer_lost_is_answered_as_done_and_rebuilt_the_same()
+{
+    let world = World::new();
+    seed_unpriced(&world);
+    add_price(&world, "house-model", "2", "2026-11-01");
+    world.store.lose_event_write_answers.set(true);
+    let report = try_reprice(&world).unwrap();
+    assert!(report.changed > 0 && report.raw_object.is_some());
+    let mut repriced = world.store.stored_events();
+    repriced.sort_by_key(StoredEvent::key);
+    assert_eq!(rebuilt(&world), repriced);
 }
