@@ -268,7 +268,9 @@ pub async fn reprice(
 
 /// Whether an update of `updated` whose answer was an error committed after all, read from
 /// the same page of stored events: `Some(true)` when every row holds its new prices,
-/// `Some(false)` when none does, `None` when the page cannot be read or is between the two.
+/// `Some(false)` when every row is there with prices other than its new ones, `None` when the
+/// page cannot be read or is neither. A row the page no longer shows counts as unknown: with
+/// `only_unpriced`, an event the update priced leaves the page.
 async fn repriced_after_all(
     store: &impl RepriceStore,
     filter: &ScanFilter,
@@ -277,17 +279,20 @@ async fn repriced_after_all(
     updated: &[StoredEvent],
 ) -> Option<bool> {
     let rows = store.scan_events(filter, after, limit + 1).await.ok()?;
-    let repriced = updated
-        .iter()
-        .filter(|update| {
-            rows.iter()
-                .any(|row| row.event.key() == update.key() && row.event.same_pricing(update))
-        })
-        .count();
-    match repriced {
-        0 => Some(false),
-        n if n == updated.len() => Some(true),
-        _ => None,
+    let (mut repriced, mut not) = (0, 0);
+    for update in updated {
+        match rows.iter().find(|row| row.event.key() == update.key()) {
+            Some(row) if row.event.same_pricing(update) => repriced += 1,
+            Some(_) => not += 1,
+            None => {}
+        }
+    }
+    if repriced == updated.len() {
+        Some(true)
+    } else if not == updated.len() {
+        Some(false)
+    } else {
+        None
     }
 }
 

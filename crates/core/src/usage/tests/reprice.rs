@@ -318,3 +318,29 @@ fn a_reprice_whose_update_committed_with_its_answer_lost_is_answered_as_done_and
     repriced.sort_by_key(StoredEvent::key);
     assert_eq!(rebuilt(&world), repriced);
 }
+
+#[test]
+fn an_only_unpriced_reprice_whose_update_committed_with_its_answer_lost_keeps_its_object() {
+    let world = World::new();
+    seed_unpriced(&world);
+    add_price(&world, "house-model", "2", "2026-11-01");
+    world.store.lose_event_write_answers.set(true);
+    // The events it priced leave the only-unpriced page: whether it committed is unknown, so
+    // the error stands and the object stays for a rebuild to apply.
+    let answer = block_on(reprice(
+        &world.store,
+        &world.store,
+        &world.log,
+        &FixedClock(now()),
+        &SystemEntropy,
+        &RepriceRequest {
+            only_unpriced: true,
+            ..RepriceRequest::default()
+        },
+    ));
+    assert!(answer.is_err());
+    let mut repriced = world.store.stored_events();
+    repriced.sort_by_key(StoredEvent::key);
+    assert!(repriced.iter().any(|e| e.cost.as_deref() == Some("1.00")));
+    assert_eq!(rebuilt(&world), repriced);
+}
