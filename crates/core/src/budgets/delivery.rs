@@ -194,12 +194,7 @@ pub async fn deliver(
             // The claim may have committed with its answer lost, and nothing was sent: give
             // back whatever this claim id holds, so that the next run sends them.
             let _ = budgets
-                .settle_alerts(&Settlement {
-                    claim_id: claim.clone(),
-                    at: now,
-                    released: keys.clone(),
-                    ..Settlement::default()
-                })
+                .settle_alerts(&release_only(&claim, now, keys.clone()))
                 .await;
             return Err(e.into());
         }
@@ -309,17 +304,24 @@ pub async fn deliver(
             // delete of this run's claims, so running it twice does no harm), so that a
             // failed log write does not hold those alerts until their window ends.
             if !settlement.released.is_empty() {
-                let release = Settlement {
-                    claim_id: settlement.claim_id.clone(),
-                    at: settlement.at,
-                    released: std::mem::take(&mut settlement.released),
-                    ..Settlement::default()
-                };
+                let released = std::mem::take(&mut settlement.released);
+                let release = release_only(&settlement.claim_id, settlement.at, released);
                 let _ = budgets.settle_alerts(&release).await;
             }
         }
     }
     Ok(deliveries)
+}
+
+/// A settlement that only gives back `keys` of claim `claim_id` (a delete of that claim's own
+/// rows, so harmless to repeat).
+fn release_only(claim_id: &str, at: DateTime<Utc>, keys: Vec<AlertKey>) -> Settlement {
+    Settlement {
+        claim_id: claim_id.to_string(),
+        at,
+        released: keys,
+        ..Settlement::default()
+    }
 }
 
 #[cfg(test)]
@@ -467,6 +469,27 @@ mod tests {
         }
     }
 
+    /// One run that sends, at `now`, holding claims made after `not_after`.
+    fn send_run(
+        budgets: &impl BudgetStore,
+        outbox: &Outbox,
+        now: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+        outgoing: &[Outgoing],
+    ) -> Result<Deliveries, CoreError> {
+        block_on(deliver(
+            budgets,
+            outbox,
+            &SystemEntropy,
+            &config(),
+            now,
+            not_after,
+            Mode::Send,
+            MAX_SENDS_PER_RUN,
+            outgoing,
+        ))
+    }
+
     #[test]
     fn a_run_sends_up_to_its_limit_defers_the_rest_unclaimed_and_the_next_run_sends_them() {
         let (claims, outbox) = (Claims::default(), Outbox::default());
@@ -476,20 +499,7 @@ mod tests {
         let outgoing: Vec<Outgoing> = (0..30)
             .map(|i| item(&format!("p{i:02}"), "budget-80", &["ops@example.com"]))
             .collect();
-        let run = |at| {
-            block_on(deliver(
-                &claims,
-                &outbox,
-                &SystemEntropy,
-                &config(),
-                at,
-                window,
-                Mode::Send,
-                MAX_SENDS_PER_RUN,
-                &outgoing,
-            ))
-            .unwrap()
-        };
+        let run = |at| send_run(&claims, &outbox, at, window, &outgoing).unwrap();
         let first = run(now);
         let fates: Vec<Fate> = first.items.iter().map(|d| d.fate).collect();
         assert_eq!(fates[..25], [Fate::Attempted { sent: 1, failed: 0 }; 25]);
@@ -533,17 +543,13 @@ mod tests {
             item("video", "credit-expiry", &["ops@example.com"]),
             item("video", "credit-expiry", &["ops@example.com"]),
         ];
-        let report = block_on(deliver(
+        let report = send_run(
             &claims,
             &outbox,
-            &SystemEntropy,
-            &config(),
             now,
             now - chrono::Duration::hours(24),
-            Mode::Send,
-            MAX_SENDS_PER_RUN,
             &outgoing,
-        ))
+        )
         .unwrap();
         let fates: Vec<Fate> = report.items.iter().map(|d| d.fate).collect();
         assert_eq!(
@@ -608,17 +614,13 @@ mod tests {
             url: "https://discord.example/api/webhooks/1/x".into(),
             body: r#"{"content":"d"}"#.into(),
         });
-        let report = block_on(deliver(
+        let report = send_run(
             &claims,
             &outbox,
-            &SystemEntropy,
-            &config(),
             now,
             now - chrono::Duration::hours(24),
-            Mode::Send,
-            MAX_SENDS_PER_RUN,
             &[alert],
-        ))
+        )
         .unwrap();
         assert_eq!(report.items[0].fate, Fate::Attempted { sent: 2, failed: 1 });
         assert_eq!(
@@ -678,17 +680,13 @@ mod tests {
             item("web", "daily", &["ops@example.com"]),
         ];
         claims.failing_settlements.set(1);
-        let run = block_on(deliver(
+        let run = send_run(
             &claims,
             &outbox,
-            &SystemEntropy,
-            &config(),
             now,
             now - chrono::Duration::hours(24),
-            Mode::Send,
-            MAX_SENDS_PER_RUN,
             &outgoing,
-        ))
+        )
         .unwrap();
         assert!(run.log_error.is_some());
         let held: Vec<String> = claims
@@ -722,17 +720,7 @@ mod tests {
         )];
         let daily = vec![item("ads", "daily", &["ops@example.com"])];
         let run = |at, not_after, outgoing: &Vec<Outgoing>| {
-            block_on(deliver(
-                &store,
-                &outbox,
-                &SystemEntropy,
-                &config(),
-                at,
-                not_after,
-                Mode::Send,
-                MAX_SENDS_PER_RUN,
-                outgoing,
-            ))
+            send_run(&store, &outbox, at, not_after, outgoing)
         };
         store.lose_claim_answers(true);
         assert!(run(now, DateTime::<Utc>::UNIX_EPOCH, &report).is_err());

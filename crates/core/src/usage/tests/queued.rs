@@ -8,14 +8,14 @@ use crate::kernel::error::CoreError;
 use crate::usage::fixtures::{now, World};
 use crate::usage::ingest::{
     accept_request, queue_message, queued_report, rebuild, store_delivered, Delivered,
-    IngestConfig, Outcome, RebuildRequest, MAX_EVENTS_PER_REQUEST, MAX_MESSAGES_PER_DELIVERY,
-    MAX_QUEUED_EVENTS,
+    IngestConfig, Outcome, Prepared, RebuildReport, RebuildRequest, MAX_EVENTS_PER_REQUEST,
+    MAX_MESSAGES_PER_DELIVERY, MAX_QUEUED_EVENTS,
 };
 use crate::usage::record::StoredEvent;
 
-/// What the producer does with a request: the message it queues and its answer.
-fn enqueue(world: &World, body: Value) -> (String, Value) {
-    let prepared = block_on(accept_request(
+/// The producer's validation and pricing of `body`, as `POST /api/usage` in queue mode runs them.
+fn accept(world: &World, body: &Value) -> Result<Prepared, CoreError> {
+    block_on(accept_request(
         &world.store,
         &world.store,
         &FixedClock(now()),
@@ -24,10 +24,25 @@ fn enqueue(world: &World, body: Value) -> (String, Value) {
         body.to_string().as_bytes(),
         IngestConfig::default(),
     ))
-    .unwrap();
+}
+
+/// What the producer does with a request: the message it queues and its answer.
+fn enqueue(world: &World, body: Value) -> (String, Value) {
+    let prepared = accept(world, &body).unwrap();
     let message = queue_message(&prepared).unwrap().unwrap();
     let answer = serde_json::to_value(queued_report(prepared)).unwrap();
     (message, answer)
+}
+
+/// A wipe of the stored events, then a rebuild from the raw log.
+fn wipe_and_rebuild(world: &World) -> RebuildReport {
+    world.store.wipe_events();
+    block_on(rebuild(
+        &world.store,
+        &world.log,
+        &RebuildRequest::default(),
+    ))
+    .unwrap()
 }
 
 fn consume(world: &World, messages: &[String]) -> Result<Delivered, CoreError> {
@@ -107,13 +122,7 @@ fn a_redelivered_batch_and_a_retried_request_store_nothing_twice_and_rebuild_giv
         "the redelivery's object stored nothing and was withdrawn"
     );
     assert_eq!(world.logged_events().len(), 6, "one line per stored event");
-    world.store.wipe_events();
-    block_on(rebuild(
-        &world.store,
-        &world.log,
-        &RebuildRequest::default(),
-    ))
-    .unwrap();
+    wipe_and_rebuild(&world);
     assert_eq!(sorted(world.store.stored_events()), stored);
 }
 
@@ -187,13 +196,7 @@ fn a_consumer_write_whose_answer_is_lost_counts_as_stored_and_a_rebuild_restores
     let again = consume(&world, &messages).unwrap();
     assert_eq!((again.reports[0].stored, again.not_stored), (0, 5));
     for _ in 0..2 {
-        world.store.wipe_events();
-        block_on(rebuild(
-            &world.store,
-            &world.log,
-            &RebuildRequest::default(),
-        ))
-        .unwrap();
+        wipe_and_rebuild(&world);
         assert_eq!(sorted(world.store.stored_events()), stored);
     }
 }
@@ -214,13 +217,7 @@ fn a_consumer_write_the_store_never_took_leaves_nothing_a_rebuild_restores() {
     assert!(world.store.stored_events().is_empty());
     assert_eq!(consume(&world, &[message]).unwrap().reports[0].stored, 1);
     let stored = world.store.stored_events();
-    world.store.wipe_events();
-    let report = block_on(rebuild(
-        &world.store,
-        &world.log,
-        &RebuildRequest::default(),
-    ))
-    .unwrap();
+    let report = wipe_and_rebuild(&world);
     assert_eq!(
         world.store.stored_events(),
         stored,
@@ -274,17 +271,8 @@ fn an_unreadable_message_fails_the_batch_and_stores_nothing() {
     assert!(world.store.stored_events().is_empty());
 }
 
-fn prepared(world: &World, events: Vec<Value>) -> crate::usage::ingest::Prepared {
-    block_on(accept_request(
-        &world.store,
-        &world.store,
-        &FixedClock(now()),
-        &SystemEntropy,
-        &world.key(),
-        json!({ "events": events }).to_string().as_bytes(),
-        IngestConfig::default(),
-    ))
-    .unwrap()
+fn prepared(world: &World, events: Vec<Value>) -> Prepared {
+    accept(world, &json!({ "events": events })).unwrap()
 }
 
 fn openai_events(from: usize, count: usize) -> Vec<Value> {
@@ -420,16 +408,7 @@ proptest::proptest! {
                     .collect();
                 // A request giving one id to two different events is refused (409) before
                 // anything is queued.
-                let prepared = block_on(accept_request(
-                    &world.store,
-                    &world.store,
-                    &FixedClock(now()),
-                    &SystemEntropy,
-                    &world.key(),
-                    json!({ "events": events }).to_string().as_bytes(),
-                    IngestConfig::default(),
-                ))
-                .ok()?;
+                let prepared = accept(&world, &json!({ "events": events })).ok()?;
                 queue_message(&prepared).unwrap()
             })
             .collect();
@@ -469,8 +448,7 @@ proptest::proptest! {
         let stored = sorted(world.store.stored_events());
         let keys: Vec<(String, String)> = stored.iter().map(StoredEvent::key).collect();
         proptest::prop_assert_eq!(keys, queued.into_iter().collect::<Vec<_>>());
-        world.store.wipe_events();
-        block_on(rebuild(&world.store, &world.log, &RebuildRequest::default())).unwrap();
+        wipe_and_rebuild(&world);
         proptest::prop_assert_eq!(sorted(world.store.stored_events()), stored);
     }
 }

@@ -53,7 +53,10 @@ fn a_custom_price_of_a_model_covers_the_snapshots_the_catalog_lists_as_its_alias
     }
 }
 
-fn run(world: &World, request: RepriceRequest) -> crate::usage::reprice::RepriceReport {
+fn try_reprice(
+    world: &World,
+    request: RepriceRequest,
+) -> Result<crate::usage::reprice::RepriceReport, CoreError> {
     block_on(reprice(
         &world.store,
         &world.store,
@@ -62,7 +65,10 @@ fn run(world: &World, request: RepriceRequest) -> crate::usage::reprice::Reprice
         &SystemEntropy,
         &request,
     ))
-    .unwrap()
+}
+
+fn run(world: &World, request: RepriceRequest) -> crate::usage::reprice::RepriceReport {
+    try_reprice(world, request).unwrap()
 }
 
 fn seed_unpriced(world: &World) {
@@ -166,27 +172,9 @@ fn rebuild_after_a_wipe_replays_the_reprice_log_so_prices_survive() {
         },
     );
     let mut before = world.store.stored_events();
-    world.store.wipe_events();
-    let mut cursor = None;
-    loop {
-        let report = block_on(rebuild(
-            &world.store,
-            &world.log,
-            &RebuildRequest {
-                cursor: cursor.clone(),
-                ..RebuildRequest::default()
-            },
-        ))
-        .unwrap();
-        cursor = report.next_cursor;
-        if cursor.is_none() {
-            assert_eq!(report.repriced, 2);
-            break;
-        }
-    }
-    let mut after = world.store.stored_events();
     before.sort_by_key(StoredEvent::key);
-    after.sort_by_key(StoredEvent::key);
+    let (after, repriced) = rebuilt_with_reprices(&world);
+    assert_eq!(repriced, 2);
     assert_eq!(after, before);
 }
 
@@ -248,10 +236,12 @@ fn repricing_pages_with_a_cursor_and_checks_its_request() {
     }
 }
 
-fn rebuilt(world: &World) -> Vec<StoredEvent> {
+/// The stored events after a wipe and a rebuild page by page, sorted, and how many re-priced
+/// events the last page replayed.
+fn rebuilt_with_reprices(world: &World) -> (Vec<StoredEvent>, usize) {
     world.store.wipe_events();
     let mut cursor = None;
-    loop {
+    let repriced = loop {
         let report = block_on(rebuild(
             &world.store,
             &world.log,
@@ -263,23 +253,16 @@ fn rebuilt(world: &World) -> Vec<StoredEvent> {
         .unwrap();
         cursor = report.next_cursor;
         if cursor.is_none() {
-            break;
+            break report.repriced;
         }
-    }
+    };
     let mut events = world.store.stored_events();
     events.sort_by_key(StoredEvent::key);
-    events
+    (events, repriced)
 }
 
-fn try_reprice(world: &World) -> Result<crate::usage::reprice::RepriceReport, CoreError> {
-    block_on(reprice(
-        &world.store,
-        &world.store,
-        &world.log,
-        &FixedClock(now()),
-        &SystemEntropy,
-        &RepriceRequest::default(),
-    ))
+fn rebuilt(world: &World) -> Vec<StoredEvent> {
+    rebuilt_with_reprices(world).0
 }
 
 #[test]
@@ -290,7 +273,7 @@ fn a_reprice_whose_update_failed_leaves_no_object_for_a_rebuild_to_apply() {
     let mut before = world.store.stored_events();
     before.sort_by_key(StoredEvent::key);
     world.store.fail_event_writes.set(true);
-    assert!(try_reprice(&world).is_err());
+    assert!(try_reprice(&world, RepriceRequest::default()).is_err());
     world.store.fail_event_writes.set(false);
     assert!(world
         .log
@@ -312,7 +295,7 @@ fn a_reprice_whose_update_committed_with_its_answer_lost_is_answered_as_done_and
     seed_unpriced(&world);
     add_price(&world, "house-model", "2", "2026-11-01");
     world.store.lose_event_write_answers.set(true);
-    let report = try_reprice(&world).unwrap();
+    let report = try_reprice(&world, RepriceRequest::default()).unwrap();
     assert!(report.changed > 0 && report.raw_object.is_some());
     let mut repriced = world.store.stored_events();
     repriced.sort_by_key(StoredEvent::key);
@@ -327,17 +310,13 @@ fn an_only_unpriced_reprice_whose_update_committed_with_its_answer_lost_keeps_it
     world.store.lose_event_write_answers.set(true);
     // The events it priced leave the only-unpriced page: whether it committed is unknown, so
     // the error stands and the object stays for a rebuild to apply.
-    let answer = block_on(reprice(
-        &world.store,
-        &world.store,
-        &world.log,
-        &FixedClock(now()),
-        &SystemEntropy,
-        &RepriceRequest {
+    let answer = try_reprice(
+        &world,
+        RepriceRequest {
             only_unpriced: true,
             ..RepriceRequest::default()
         },
-    ));
+    );
     assert!(answer.is_err());
     let mut repriced = world.store.stored_events();
     repriced.sort_by_key(StoredEvent::key);
