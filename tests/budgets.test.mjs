@@ -158,6 +158,27 @@ test('a failed send does not use up the window and is retried on the next run', 
   assert.deepEqual((await alertLog('retry')).map((a) => a.status).sort(), ['failed', 'sent']);
 });
 
+test('a webhook that failed while the email went out is posted alone by the next run, and the email is not sent twice', async () => {
+  const key = await project('partly', 'Partly', {
+    budget_threshold_usd: '10', alert_emails: ['ops@example.com'], webhook_url: 'https://hooks.example.com/partly',
+  });
+  await spend(key, '8.50');
+  const posted = () => hooks.filter((h) => h.url === 'https://hooks.example.com/partly').length;
+  hookStatus = 500;
+  let r = await check('POST', 'partly');
+  hookStatus = 200;
+  assert.equal(mine(r, 'partly').action, 'partly_sent');
+  assert.equal(posted(), 1);
+  r = await check('POST', 'partly');
+  assert.equal(mine(r, 'partly').action, 'sent');
+  assert.equal(posted(), 2, 'the webhook again');
+  r = await check('POST', 'partly');
+  assert.equal(mine(r, 'partly').action, 'rate_limited');
+  assert.equal(posted(), 2);
+  const log = (await alertLog('partly')).map((a) => `${a.channel} ${a.status}`).sort();
+  assert.deepEqual(log, ['email sent', 'webhook failed', 'webhook sent'], 'the email went out once');
+});
+
 test('the webhook is signed with HMAC-SHA256 and carries a Slack-compatible text', async () => {
   const key = await project('hook', 'Hook', { budget_threshold_usd: '10', webhook_url: 'https://hooks.example.com/sign' });
   await spend(key, '10.00');

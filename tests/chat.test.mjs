@@ -174,4 +174,13 @@ test("a project's plan alert goes to that project's chat channels, a failed chan
   } finally {
     down.clear();
   }
+  // The next run posts to Slack alone: the email and Discord went out in this window already.
+  posts.length = 0;
+  const retry = await admin('/api/admin/usage/check-budgets', { method: 'POST' });
+  assert.equal(retry.status, 200, retry.text);
+  const again = retry.json.plans.find((p) => p.project_id === 'chat-plan');
+  assert.deepEqual(again.alerts.map((a) => [a.channel, a.status]), [['email', 'rate_limited'], ['slack', 'sent'], ['discord', 'rate_limited']]);
+  assert.deepEqual(posts.map((p) => p.url), [url('slack', 'chat-plan')]);
+  const sent = (await admin('/api/admin/alerts?project_id=chat-plan')).json.alerts.filter((a) => a.status === 'sent');
+  assert.deepEqual(sent.map((a) => a.channel).sort(), ['discord', 'email', 'slack'], 'each channel reached once');
 });

@@ -315,6 +315,26 @@ impl BudgetStore for D1Store {
             .collect())
     }
 
+    async fn sent_after(
+        &self,
+        logged: &[AlertKey],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        if logged.is_empty() {
+            return Ok(Vec::new());
+        }
+        // `alert_log_by_project` (project_id, created_at) finds each key's recent rows.
+        let rows = query_js(
+            self.db(),
+            "SELECT project_id, level, channel, recipient FROM alert_log \
+             WHERE status = 'sent' AND created_at > ?1 AND (project_id, level) IN \
+             (SELECT json_extract(value, '$.scope'), json_extract(value, '$.level') FROM json_each(?2))",
+            &[text(&format_timestamp(since)), text(&keys_json(logged)?)],
+        )
+        .await?;
+        Ok(rows.into_iter().map(record_of).collect())
+    }
+
     async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError> {
         let db = self.db();
         let mut statements = Vec::new();

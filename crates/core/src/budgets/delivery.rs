@@ -1,6 +1,8 @@
 //! Delivering a run's alerts and reports in a bounded number of store calls, whatever the
-//! number of projects: every due alert is claimed in one call, sent, and then logged (with
-//! the claims of alerts that all failed given back, and alerted projects stamped) in one more.
+//! number of projects: the channels already reached in the window are read in one call, every
+//! due alert is claimed in one more, sent, and then logged (with the claims of alerts that a
+//! channel failed for given back, and alerted projects stamped) in one more. An alert given
+//! back after some of its channels went out is sent by a later run to the others alone.
 //! A run sends at most [`MAX_SENDS_PER_RUN`] messages; the alerts past that are left unclaimed
 //! for the next run (`deferred`), so one run stays within the Workers free plan's subrequests.
 
@@ -54,6 +56,16 @@ impl Channel {
             Channel::Email(to) => to,
             Channel::Webhook { url, .. } | Channel::Chat { url, .. } => url,
         }
+    }
+
+    /// Whether the log has this channel of `item` as sent (`reached`, read for the window).
+    fn reached(&self, item: &Outgoing, reached: &[AlertRecord]) -> bool {
+        reached.iter().any(|r| {
+            r.project_id == item.log_scope
+                && r.level == item.key.level
+                && r.channel == self.kind()
+                && r.recipient == self.recipient()
+        })
     }
 }
 
@@ -110,19 +122,29 @@ pub struct Deliveries {
 fn outcomes(item: &Outgoing, status: &str) -> Vec<AlertOutcome> {
     item.channels
         .iter()
-        .map(|c| AlertOutcome {
-            level: item.key.level.clone(),
-            channel: c.kind().into(),
-            recipient: c.recipient().into(),
-            status: status.into(),
-            error: None,
-        })
+        .map(|c| outcome(item, c, status, None))
         .collect()
+}
+
+fn outcome(
+    item: &Outgoing,
+    channel: &Channel,
+    status: &str,
+    error: Option<String>,
+) -> AlertOutcome {
+    AlertOutcome {
+        level: item.key.level.clone(),
+        channel: channel.kind().into(),
+        recipient: channel.recipient().into(),
+        status: status.into(),
+        error,
+    }
 }
 
 /// Claims, sends and logs `outgoing`. A claim older than `not_after` may be taken again (the
 /// epoch: never, as for a report, which goes once per period). Store calls: one read of the
-/// claims held; when sending, one claim and one settlement more.
+/// claims held; when sending, one read of the channels reached since `not_after` (when an
+/// alert is unclaimed), one claim and one settlement more.
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver(
     budgets: &impl BudgetStore,
@@ -161,6 +183,29 @@ pub async fn deliver(
         return Ok(deliveries);
     }
 
+    // The channels of unclaimed alerts that went out in this window: an alert is given back
+    // when a channel fails, and the run that takes it again sends to the others alone.
+    let unclaimed: Vec<AlertKey> = outgoing
+        .iter()
+        .filter(|o| !claimed.contains_key(&o.key))
+        .map(|o| AlertKey::new(o.log_scope.as_str(), o.key.level.as_str()))
+        .collect();
+    let reached = if unclaimed.is_empty() {
+        Vec::new()
+    } else {
+        budgets.sent_after(&unclaimed, not_after).await?
+    };
+    // How many channels of each alert are still to reach.
+    let unsent: Vec<usize> = outgoing
+        .iter()
+        .map(|o| {
+            o.channels
+                .iter()
+                .filter(|c| !c.reached(o, &reached))
+                .count()
+        })
+        .collect();
+
     // The unclaimed alerts that fit in this run's sends (an alert has at most
     // `MAX_CHANNELS`, so the first always fits in a run's full share).
     let mut budget = max_sends;
@@ -176,8 +221,8 @@ pub async fn deliver(
             repeated[i] = true;
             continue;
         }
-        if item.channels.len() <= budget {
-            budget -= item.channels.len();
+        if unsent[i] <= budget {
+            budget -= unsent[i];
             chosen[i] = true;
         }
     }
@@ -205,7 +250,12 @@ pub async fn deliver(
         at: now,
         ..Settlement::default()
     };
-    for ((item, chosen), repeated) in outgoing.iter().zip(chosen).zip(repeated) {
+    // Given back for a failed channel while another went out: held after all if the log,
+    // which says what went out, cannot be written.
+    let mut partly_sent: Vec<AlertKey> = Vec::new();
+    for (((item, chosen), repeated), unsent) in
+        outgoing.iter().zip(chosen).zip(repeated).zip(unsent)
+    {
         if claimed.contains_key(&item.key) || repeated {
             deliveries.items.push(Delivered {
                 fate: Fate::Claimed,
@@ -220,7 +270,9 @@ pub async fn deliver(
             });
             continue;
         }
-        if !won.contains_key(&item.key) {
+        if !won.contains_key(&item.key) || unsent == 0 {
+            // Taken by another run, or every channel reached in this window already (the
+            // claim now holds it).
             deliveries.items.push(Delivered {
                 fate: Fate::Claimed,
                 outcomes: outcomes(item, "rate_limited"),
@@ -230,6 +282,11 @@ pub async fn deliver(
         let (mut sent, mut failed) = (0, 0);
         let mut item_outcomes = Vec::with_capacity(item.channels.len());
         for channel in &item.channels {
+            if channel.reached(item, &reached) {
+                // Reached by an earlier run of this window: not sent again.
+                item_outcomes.push(outcome(item, channel, "rate_limited", None));
+                continue;
+            }
             let (result, payload) = match channel {
                 Channel::Email(to) => (
                     send_email(notifier, entropy, config, to, &item.alert, now).await?,
@@ -274,21 +331,22 @@ pub async fn deliver(
                 percent_used: item.facts.percent_used.clone(),
                 created_at: format_timestamp(now),
             };
-            item_outcomes.push(AlertOutcome {
-                level: record.level.clone(),
-                channel: record.channel.clone(),
-                recipient: record.recipient.clone(),
-                status: record.status.clone(),
-                error: record.error.clone(),
-            });
+            item_outcomes.push(outcome(item, channel, &record.status, record.error.clone()));
             settlement.records.push(record);
         }
-        if sent == 0 {
-            // Nothing went out: give the window back so the next run retries.
+        if failed > 0 {
+            // Give the window back so that the next run retries what did not go out (the log
+            // keeps what did, which it does not send again).
             settlement.released.push(item.key.clone());
-        } else if let Some(project) = &item.stamps {
-            if !settlement.alerted.contains(project) {
-                settlement.alerted.push(project.clone());
+            if sent > 0 {
+                partly_sent.push(item.key.clone());
+            }
+        }
+        if sent > 0 {
+            if let Some(project) = &item.stamps {
+                if !settlement.alerted.contains(project) {
+                    settlement.alerted.push(project.clone());
+                }
             }
         }
         deliveries.items.push(Delivered {
@@ -302,9 +360,13 @@ pub async fn deliver(
                 Some(format!("sent, but the alert log could not be written: {e}"));
             // What nothing went out for is given back once more on its own (a release is a
             // delete of this run's claims, so running it twice does no harm), so that a
-            // failed log write does not hold those alerts until their window ends.
-            if !settlement.released.is_empty() {
-                let released = std::mem::take(&mut settlement.released);
+            // failed log write does not hold those alerts until their window ends. An alert
+            // that went out to some channel stays held: unlogged, it would go to all again.
+            let released: Vec<AlertKey> = std::mem::take(&mut settlement.released)
+                .into_iter()
+                .filter(|k| !partly_sent.contains(k))
+                .collect();
+            if !released.is_empty() {
                 let release = release_only(&settlement.claim_id, settlement.at, released);
                 let _ = budgets.settle_alerts(&release).await;
             }
@@ -387,6 +449,24 @@ mod tests {
                 .cloned()
                 .collect())
         }
+        async fn sent_after(
+            &self,
+            logged: &[AlertKey],
+            since: DateTime<Utc>,
+        ) -> Result<Vec<AlertRecord>, StoreError> {
+            let since = format_timestamp(since);
+            Ok(self
+                .settled
+                .borrow()
+                .iter()
+                .flat_map(|s| &s.records)
+                .filter(|r| r.status == "sent" && r.created_at > since)
+                .filter(|r| {
+                    logged.contains(&AlertKey::new(r.project_id.as_str(), r.level.as_str()))
+                })
+                .cloned()
+                .collect())
+        }
         async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError> {
             if self.failing_settlements.get() > 0 {
                 self.failing_settlements
@@ -414,14 +494,19 @@ mod tests {
         }
     }
 
-    /// Records what was sent; an address containing "bounce" fails.
+    /// Records what was sent; an address containing "bounce" fails, and one containing
+    /// "flaky" fails as many times as the second field says.
     #[derive(Default)]
-    struct Outbox(RefCell<Vec<String>>);
+    struct Outbox(RefCell<Vec<String>>, std::cell::Cell<u32>);
 
     impl Notifier for Outbox {
         async fn send_email(&self, _: &str, to: &str, _: &str) -> Result<(), String> {
             if to.contains("bounce") {
                 return Err("mailbox unavailable".into());
+            }
+            if to.contains("flaky") && self.1.get() > 0 {
+                self.1.set(self.1.get() - 1);
+                return Err("mailbox busy, try again later".into());
             }
             self.0.borrow_mut().push(to.to_string());
             Ok(())
@@ -534,7 +619,7 @@ mod tests {
     }
 
     #[test]
-    fn an_alert_whose_every_send_failed_is_released_and_one_repeated_in_a_run_is_sent_once() {
+    fn an_alert_a_send_of_which_failed_is_released_and_one_repeated_in_a_run_is_sent_once() {
         let (claims, outbox) = (Claims::default(), Outbox::default());
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
         let outgoing = vec![
@@ -562,7 +647,13 @@ mod tests {
             ]
         );
         let settled = claims.settled.borrow()[0].clone();
-        assert_eq!(settled.released, vec![AlertKey::new("ads", "budget-100")]);
+        assert_eq!(
+            settled.released,
+            vec![
+                AlertKey::new("ads", "budget-100"),
+                AlertKey::new("ads", "daily")
+            ]
+        );
         assert_eq!(
             settled
                 .alerted
@@ -585,15 +676,9 @@ mod tests {
                 ("ops@example.com".into(), "sent".into()),
             ]
         );
-        // The released claim is open again; the others hold.
+        // The released claims are open again; the other holds.
         let held: Vec<AlertKey> = claims.held.borrow().keys().cloned().collect();
-        assert_eq!(
-            held,
-            vec![
-                AlertKey::new("ads", "daily"),
-                AlertKey::new("video", "credit-expiry")
-            ]
-        );
+        assert_eq!(held, vec![AlertKey::new("video", "credit-expiry")]);
     }
 
     #[test]
@@ -665,10 +750,124 @@ mod tests {
                 ),
             ]
         );
-        assert!(
-            settled.released.is_empty(),
-            "something went out: the claim holds"
+        assert_eq!(
+            settled.released,
+            vec![AlertKey::new("ads", "budget-80")],
+            "a channel failed: given back, for the next run to send to it alone"
         );
+    }
+
+    /// Three runs six hours apart and one a day after the second, of a plan alert (claimed
+    /// under `plans`, logged under its project) to two addresses, one of which fails once.
+    fn a_failed_channel_is_retried_alone(store: &impl BudgetStore) {
+        let outbox = Outbox::default();
+        let start = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let mut alert = item(
+            "ads",
+            "plan-gpu-80",
+            &["ops@example.com", "flaky@example.com"],
+        );
+        alert.key = AlertKey::new("plans", "plan-gpu-80");
+        let run = |hours: i64| {
+            let now = start + chrono::Duration::hours(hours);
+            let run = send_run(
+                store,
+                &outbox,
+                now,
+                now - chrono::Duration::hours(24),
+                &[alert.clone()],
+            );
+            let item = run.unwrap().items.remove(0);
+            let statuses: Vec<(String, String)> = item
+                .outcomes
+                .into_iter()
+                .map(|o| (o.recipient, o.status))
+                .collect();
+            (item.fate, statuses, outbox.0.borrow().clone())
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        outbox.1.set(1);
+        let (fate, statuses, sent) = run(0);
+        assert_eq!(fate, Fate::Attempted { sent: 1, failed: 1 });
+        assert_eq!(
+            statuses,
+            vec![
+                pair("ops@example.com", "sent"),
+                pair("flaky@example.com", "failed")
+            ]
+        );
+        assert_eq!(sent, vec!["ops@example.com".to_string()]);
+
+        let (fate, statuses, sent) = run(6);
+        assert_eq!(
+            fate,
+            Fate::Attempted { sent: 1, failed: 0 },
+            "the failed channel alone"
+        );
+        assert_eq!(
+            statuses,
+            vec![
+                pair("ops@example.com", "rate_limited"),
+                pair("flaky@example.com", "sent")
+            ]
+        );
+        assert_eq!(
+            sent,
+            vec![
+                "ops@example.com".to_string(),
+                "flaky@example.com".to_string()
+            ]
+        );
+
+        let (fate, _, sent) = run(12);
+        assert_eq!(
+            fate,
+            Fate::Claimed,
+            "every channel reached: the claim holds"
+        );
+        assert_eq!(sent.len(), 2);
+
+        // A day after the retry, a new window: the alert goes to both again.
+        let (fate, _, sent) = run(30);
+        assert_eq!(fate, Fate::Attempted { sent: 2, failed: 0 });
+        assert_eq!(sent.len(), 4);
+    }
+
+    #[test]
+    fn a_channel_that_failed_while_another_went_out_is_sent_alone_by_the_next_run() {
+        a_failed_channel_is_retried_alone(&Claims::default());
+        a_failed_channel_is_retried_alone(&crate::kernel::testing::MemoryStore::new());
+    }
+
+    #[test]
+    fn an_alert_that_went_out_to_a_channel_stays_claimed_when_the_runs_log_write_fails() {
+        let (claims, outbox) = (Claims::default(), Outbox::default());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let window = now - chrono::Duration::hours(24);
+        let alert = vec![item(
+            "ads",
+            "daily",
+            &["ops@example.com", "bounce@example.com"],
+        )];
+        claims.failing_settlements.set(1);
+        let run = send_run(&claims, &outbox, now, window, &alert).unwrap();
+        assert!(run.log_error.is_some());
+        assert!(
+            claims
+                .held
+                .borrow()
+                .contains_key(&AlertKey::new("ads", "daily")),
+            "unlogged, a retry would send to every channel again: held"
+        );
+        let later = send_run(
+            &claims,
+            &outbox,
+            now + chrono::Duration::hours(6),
+            window,
+            &alert,
+        );
+        assert_eq!(later.unwrap().items[0].fate, Fate::Claimed);
+        assert_eq!(*outbox.0.borrow(), vec!["ops@example.com".to_string()]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::budgets::settings::{
     fresh_settings, AlertKey, AlertRecord, BudgetSettings, Settlement, UnreadableBudget,
 };
 use crate::budgets::store::BudgetStore;
+use crate::kernel::clock::format_timestamp;
 use crate::kernel::error::StoreError;
 use crate::kernel::testing::MemoryStore;
 
@@ -109,6 +110,29 @@ impl BudgetStore for MemoryStore {
         Ok(keys
             .iter()
             .filter(|k| held.get(*k).is_some_and(|(_, at)| *at > since))
+            .cloned()
+            .collect())
+    }
+
+    async fn sent_after(
+        &self,
+        logged: &[AlertKey],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        self.check()?;
+        // The log's time stamps are of one form, so their text order is time order (as D1's).
+        let since = format_timestamp(since);
+        Ok(self
+            .budget_tables()
+            .log
+            .borrow()
+            .iter()
+            .filter(|r| r.status == "sent" && r.created_at > since)
+            .filter(|r| {
+                logged
+                    .iter()
+                    .any(|k| k.scope == r.project_id && k.level == r.level)
+            })
             .cloned()
             .collect())
     }

@@ -33,8 +33,17 @@ pub trait BudgetStore {
         keys: &[AlertKey],
         since: DateTime<Utc>,
     ) -> Result<Vec<AlertKey>, StoreError>;
-    /// Writes what a run did, in one call: its log records, the claims it gives back (every
-    /// send of them failed, so the next run retries) and the projects it alerted.
+    /// The log's records of sends that went out after `since` for each of `logged` (a scope
+    /// alerts are logged under, and a level), in one call: what a retry of an alert does not
+    /// send again. Their project, level, channel and recipient are all that need be read.
+    async fn sent_after(
+        &self,
+        logged: &[AlertKey],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<AlertRecord>, StoreError>;
+    /// Writes what a run did, in one call: its log records, the claims it gives back (a send
+    /// of them failed, so the next run retries what did not go out) and the projects it
+    /// alerted.
     async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError>;
     /// Alert attempts, newest first.
     async fn alerts(
