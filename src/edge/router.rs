@@ -148,9 +148,7 @@ async fn route(
                 &json!({ "status": "ok", "service": "ai-spend-tracker" }),
             )
         }
-        RouteName::OpenApi => {
-            return json_response(200, &super::openapi::document()).map_err(internal)
-        }
+        RouteName::OpenApi => return super::openapi::serve(env).await,
         _ => {}
     }
     let state = AppState::load(env)?;
