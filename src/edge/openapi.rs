@@ -19,7 +19,15 @@ pub async fn serve(env: &Env) -> Result<Response, CoreError> {
         .fetch("https://assets.local/openapi.json", None)
         .await
         .map_err(internal)?;
-    if file.status_code() != 200 {
+    // Only the JSON file itself: an assets setting that answers a missing file with a page
+    // (`not_found_handling`) must not make the route answer HTML as the document.
+    let json = file
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.starts_with("application/json"));
+    if file.status_code() != 200 || !json {
         return Err(missing());
     }
     let body = file.bytes().await.map_err(internal)?;
