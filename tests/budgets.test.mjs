@@ -18,6 +18,10 @@ before(async () => {
     bindings: OFF,
     outbound: async (request) => {
       hooks.push({ url: request.url, headers: Object.fromEntries(request.headers), body: await request.text() });
+      if (request.url.includes('/hangs')) {
+        // A receiver that takes longer than the worker waits (it gives up after 10 s).
+        return new Promise((resolve) => setTimeout(() => resolve(new Response('late')), 30_000).unref());
+      }
       return new Response('ok', { status: hookStatus });
     },
   });
@@ -177,6 +181,19 @@ test('a webhook that failed while the email went out is posted alone by the next
   assert.equal(posted(), 2);
   const log = (await alertLog('partly')).map((a) => `${a.channel} ${a.status}`).sort();
   assert.deepEqual(log, ['email sent', 'webhook failed', 'webhook sent'], 'the email went out once');
+});
+
+test('a webhook that does not answer counts as failed after 10 seconds, and the email of the same alert still goes out', async () => {
+  const key = await project('slow', 'Slow', {
+    budget_threshold_usd: '10', alert_emails: ['ops@example.com'], webhook_url: 'https://hooks.example.com/hangs',
+  });
+  await spend(key, '8.50');
+  const r = await check('POST', 'slow');
+  assert.equal(mine(r, 'slow').action, 'partly_sent');
+  const log = await alertLog('slow');
+  const webhook = log.find((a) => a.channel === 'webhook');
+  assert.deepEqual([webhook.status, webhook.error], ['failed', 'webhook did not answer within 10 s']);
+  assert.equal(log.find((a) => a.channel === 'email').status, 'sent');
 });
 
 test('the webhook is signed with HMAC-SHA256 and carries a Slack-compatible text', async () => {

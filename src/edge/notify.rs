@@ -1,10 +1,15 @@
 //! The edge's [`Notifier`]: email through the `send_email` binding, webhooks through `fetch`.
 
-use worker::{EmailMessage, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortSignal, EmailMessage, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::core::budgets::alerts::Notifier;
 
 use super::bindings::ALERT_EMAIL;
+
+/// How long a webhook, Slack or Discord post may take before it counts as failed (and the next
+/// run retries it): one slow receiver never holds a run's other sends, which go one after
+/// another, nor the run past its time.
+const POST_TIMEOUT_MS: u32 = 10_000;
 
 pub struct EdgeNotifier<'a> {
     pub env: &'a Env,
@@ -39,10 +44,16 @@ impl Notifier for EdgeNotifier<'_> {
             .with_headers(h)
             .with_body(Some(body.into()));
         let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+        let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(
+            POST_TIMEOUT_MS,
+        ));
         let response = Fetch::Request(request)
-            .send()
+            .send_with_signal(&signal)
             .await
-            .map_err(|e| format!("webhook unreachable: {e}"))?;
+            .map_err(|e| match signal.aborted() {
+                true => format!("webhook did not answer within {} s", POST_TIMEOUT_MS / 1000),
+                false => format!("webhook unreachable: {e}"),
+            })?;
         let status = response.status_code();
         if (200..300).contains(&status) {
             Ok(())
