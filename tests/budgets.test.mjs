@@ -179,8 +179,12 @@ test('a webhook that failed while the email went out is posted alone by the next
   r = await check('POST', 'partly');
   assert.equal(mine(r, 'partly').action, 'rate_limited');
   assert.equal(posted(), 2);
-  const log = (await alertLog('partly')).map((a) => `${a.channel} ${a.status}`).sort();
-  assert.deepEqual(log, ['email sent', 'webhook failed', 'webhook sent'], 'the email went out once');
+  const log = await alertLog('partly');
+  assert.deepEqual(log.map((a) => `${a.channel} ${a.status}`).sort(), ['email sent', 'webhook failed', 'webhook sent'], 'the email went out once');
+  // One alert: the repeat of the webhook carries the id of its first post, as does every record.
+  const ids = hooks.filter((h) => h.url === 'https://hooks.example.com/partly').map((h) => h.headers['x-ast-alert-id']);
+  assert.match(ids[0], /^alt_[0-9a-f]+$/);
+  assert.deepEqual([ids[1], ...log.map((a) => a.alert_id)], [ids[0], ids[0], ids[0], ids[0]]);
 });
 
 test('a webhook that does not answer counts as failed after 10 seconds, and the email of the same alert still goes out', async () => {

@@ -141,7 +141,7 @@ const BUDGET_COLUMNS: &str = "id, name, client, budget_threshold_usd, budget_cur
     budget_mode, daily_limit_mode, slack_webhook_url, discord_webhook_url";
 
 const ALERT_COLUMNS: &str = "id, project_id, level, channel, recipient, status, error, subject, \
-    text_body, html_body, payload, spend, budget, currency, percent_used, created_at";
+    text_body, html_body, payload, spend, budget, currency, percent_used, created_at, alert_id";
 
 crate::d1_row! {
 /// A claim's key as D1 returns it.
@@ -175,6 +175,7 @@ fn record_of(row: JsRow) -> AlertRecord {
         currency: s("currency").unwrap_or_default(),
         percent_used: s("percent_used").unwrap_or_default(),
         created_at: s("created_at").unwrap_or_default(),
+        alert_id: s("alert_id"),
     }
 }
 
@@ -315,7 +316,7 @@ impl BudgetStore for D1Store {
             .collect())
     }
 
-    async fn sent_after(
+    async fn logged_after(
         &self,
         logged: &[AlertKey],
         since: DateTime<Utc>,
@@ -326,8 +327,8 @@ impl BudgetStore for D1Store {
         // `alert_log_by_project` (project_id, created_at) finds each key's recent rows.
         let rows = query_js(
             self.db(),
-            "SELECT project_id, level, channel, recipient FROM alert_log \
-             WHERE status = 'sent' AND created_at > ?1 AND (project_id, level) IN \
+            "SELECT project_id, level, channel, recipient, status, alert_id FROM alert_log \
+             WHERE created_at > ?1 AND (project_id, level) IN \
              (SELECT json_extract(value, '$.scope'), json_extract(value, '$.level') FROM json_each(?2))",
             &[text(&format_timestamp(since)), text(&keys_json(logged)?)],
         )

@@ -61,7 +61,8 @@ impl Channel {
     /// Whether the log has this channel of `item` as sent (`reached`, read for the window).
     fn reached(&self, item: &Outgoing, reached: &[AlertRecord]) -> bool {
         reached.iter().any(|r| {
-            r.project_id == item.log_scope
+            r.status == "sent"
+                && r.project_id == item.log_scope
                 && r.level == item.key.level
                 && r.channel == self.kind()
                 && match self {
@@ -174,7 +175,7 @@ pub async fn deliver(
     let claimed = crate::kernel::sort::collect_set(budgets.claimed_after(&keys, not_after).await?);
     if mode == Mode::DryRun {
         // What a run would skip: the channels of unclaimed alerts reached in the window.
-        let reached = sent_in_window(
+        let reached = logged_in_window(
             budgets,
             outgoing,
             |o| !claimed.contains_key(&o.key),
@@ -254,7 +255,7 @@ pub async fn deliver(
     // run that takes it again sends to the others alone. Read before the claim, it could miss
     // what an overlapping run sent and logged just before giving the claim back.
     let reached =
-        match sent_in_window(budgets, outgoing, |o| won.contains_key(&o.key), not_after).await {
+        match logged_in_window(budgets, outgoing, |o| won.contains_key(&o.key), not_after).await {
             Ok(reached) => reached,
             Err(e) => {
                 // Nothing was sent: give the claims back, as above.
@@ -309,6 +310,15 @@ pub async fn deliver(
             });
             continue;
         }
+        // The alert's id: that of its earlier records in this window (a retry), else new.
+        let alert_id = match reached
+            .iter()
+            .filter(|r| r.project_id == item.log_scope && r.level == item.key.level)
+            .find_map(|r| r.alert_id.clone())
+        {
+            Some(id) => id,
+            None => random_token(entropy, "alt_", 12)?,
+        };
         let (mut sent, mut failed) = (0, 0);
         let mut item_outcomes = Vec::with_capacity(item.channels.len());
         for channel in &item.channels {
@@ -322,10 +332,15 @@ pub async fn deliver(
                     send_email(notifier, entropy, config, to, &item.alert, now).await?,
                     None,
                 ),
-                Channel::Webhook { url, body, headers } => (
-                    notifier.post_webhook(url, body, headers).await,
-                    Some(body.clone()),
-                ),
+                Channel::Webhook { url, body, headers } => {
+                    // The alert's id beside the signed body, for a receiver to drop a repeat.
+                    let mut headers = headers.clone();
+                    headers.push(("x-ast-alert-id".into(), alert_id.clone()));
+                    (
+                        notifier.post_webhook(url, body, &headers).await,
+                        Some(body.clone()),
+                    )
+                }
                 Channel::Chat { url, body, .. } => (
                     notifier
                         .post_webhook(
@@ -360,6 +375,7 @@ pub async fn deliver(
                 currency: item.facts.currency.clone(),
                 percent_used: item.facts.percent_used.clone(),
                 created_at: format_timestamp(now),
+                alert_id: Some(alert_id.clone()),
             };
             item_outcomes.push(outcome(item, channel, &record.status, record.error.clone()));
             settlement.records.push(record);
@@ -405,9 +421,9 @@ pub async fn deliver(
     Ok(deliveries)
 }
 
-/// The log's `sent` records after `not_after` of the alerts `which` picks (one read; none when
-/// it picks none).
-async fn sent_in_window(
+/// The log's records after `not_after` of the alerts `which` picks (one read; none when it
+/// picks none).
+async fn logged_in_window(
     budgets: &impl BudgetStore,
     outgoing: &[Outgoing],
     which: impl Fn(&Outgoing) -> bool,
@@ -421,7 +437,7 @@ async fn sent_in_window(
     if logged.is_empty() {
         return Ok(Vec::new());
     }
-    budgets.sent_after(&logged, not_after).await
+    budgets.logged_after(&logged, not_after).await
 }
 
 /// A settlement that only gives back `keys` of claim `claim_id` (a delete of that claim's own

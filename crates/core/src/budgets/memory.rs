@@ -114,7 +114,7 @@ impl BudgetStore for MemoryStore {
             .collect())
     }
 
-    async fn sent_after(
+    async fn logged_after(
         &self,
         logged: &[AlertKey],
         since: DateTime<Utc>,
@@ -127,7 +127,7 @@ impl BudgetStore for MemoryStore {
             .log
             .borrow()
             .iter()
-            .filter(|r| r.status == "sent" && r.created_at > since)
+            .filter(|r| r.created_at > since)
             .filter(|r| {
                 logged
                     .iter()

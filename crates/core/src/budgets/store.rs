@@ -33,10 +33,11 @@ pub trait BudgetStore {
         keys: &[AlertKey],
         since: DateTime<Utc>,
     ) -> Result<Vec<AlertKey>, StoreError>;
-    /// The log's records of sends that went out after `since` for each of `logged` (a scope
-    /// alerts are logged under, and a level), in one call: what a retry of an alert does not
-    /// send again. Their project, level, channel and recipient are all that need be read.
-    async fn sent_after(
+    /// The log's records written after `since` for each of `logged` (a scope alerts are logged
+    /// under, and a level), in one call: the channels a retry of an alert does not send to
+    /// again (status `sent`), and the alert's id. Their project, level, channel, recipient,
+    /// status and alert id are all that need be read.
+    async fn logged_after(
         &self,
         logged: &[AlertKey],
         since: DateTime<Utc>,

@@ -59,7 +59,7 @@ impl BudgetStore for Claims {
             .cloned()
             .collect())
     }
-    async fn sent_after(
+    async fn logged_after(
         &self,
         logged: &[AlertKey],
         since: DateTime<Utc>,
@@ -70,7 +70,7 @@ impl BudgetStore for Claims {
             .borrow()
             .iter()
             .flat_map(|s| &s.records)
-            .filter(|r| r.status == "sent" && r.created_at > since)
+            .filter(|r| r.created_at > since)
             .filter(|r| logged.contains(&AlertKey::new(r.project_id.as_str(), r.level.as_str())))
             .cloned()
             .collect())
@@ -102,10 +102,15 @@ impl BudgetStore for Claims {
     }
 }
 
-/// Records what was sent; an address containing "bounce" fails, and one containing
-/// "flaky" fails as many times as the second field says.
+/// Records what was sent; an address or URL containing "bounce" or "down" fails, and one
+/// containing "flaky" fails as many times as the second field says. The third field keeps the
+/// `x-ast-alert-id` of every webhook post tried.
 #[derive(Default)]
-struct Outbox(RefCell<Vec<String>>, std::cell::Cell<u32>);
+struct Outbox(
+    RefCell<Vec<String>>,
+    std::cell::Cell<u32>,
+    RefCell<Vec<String>>,
+);
 
 impl Notifier for Outbox {
     async fn send_email(&self, _: &str, to: &str, _: &str) -> Result<(), String> {
@@ -125,8 +130,19 @@ impl Notifier for Outbox {
         _: &str,
         headers: &[(String, String)],
     ) -> Result<(), String> {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        self.2.borrow_mut().extend(header("x-ast-alert-id"));
         if url.contains("down") {
             return Err("webhook answered HTTP 500".into());
+        }
+        if url.contains("flaky") && self.1.get() > 0 {
+            self.1.set(self.1.get() - 1);
+            return Err("webhook unreachable: connection reset".into());
         }
         let kind = headers
             .iter()
@@ -590,12 +606,12 @@ impl BudgetStore for Overlapping<'_> {
     ) -> Result<Vec<AlertKey>, StoreError> {
         self.inner.claimed_after(keys, since).await
     }
-    async fn sent_after(
+    async fn logged_after(
         &self,
         logged: &[AlertKey],
         since: DateTime<Utc>,
     ) -> Result<Vec<AlertRecord>, StoreError> {
-        self.inner.sent_after(logged, since).await
+        self.inner.logged_after(logged, since).await
     }
     async fn settle_alerts(&self, settlement: &Settlement) -> Result<(), StoreError> {
         self.inner.settle_alerts(settlement).await
@@ -732,4 +748,59 @@ fn an_address_reached_in_the_window_is_not_sent_again_however_it_is_capitalised(
     )
     .unwrap();
     assert_eq!(outbox.0.borrow().len(), 1, "sent: {:?}", outbox.0.borrow());
+}
+
+#[test]
+fn a_webhook_retried_by_a_later_run_carries_the_id_of_the_first_attempt_and_a_new_window_a_new_one()
+{
+    let (claims, outbox) = (Claims::default(), Outbox::default());
+    let start = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+    let mut alert = item("ads", "budget-80", &["ops@example.com"]);
+    alert.channels.push(Channel::Webhook {
+        url: "https://hooks.example.com/flaky".into(),
+        body: "{}".into(),
+        headers: Vec::new(),
+    });
+    let run = |hours: i64| {
+        let now = start + chrono::Duration::hours(hours);
+        let run = send_run(
+            &claims,
+            &outbox,
+            now,
+            now - chrono::Duration::hours(24),
+            &[alert.clone()],
+        );
+        run.unwrap().items[0].fate
+    };
+    outbox.1.set(1);
+    assert_eq!(run(0), Fate::Attempted { sent: 1, failed: 1 });
+    assert_eq!(
+        run(6),
+        Fate::Attempted { sent: 1, failed: 0 },
+        "the webhook alone"
+    );
+    assert_eq!(
+        run(30),
+        Fate::Attempted { sent: 2, failed: 0 },
+        "a new window"
+    );
+    let ids = outbox.2.borrow().clone();
+    assert_eq!(ids.len(), 3, "three posts: {ids:?}");
+    assert!(ids[0].starts_with("alt_"), "{ids:?}");
+    assert_eq!(ids[0], ids[1], "the retry is the same alert");
+    assert_ne!(ids[1], ids[2], "the next window's alert is another");
+    let logged: Vec<Option<String>> = claims
+        .settled
+        .borrow()
+        .iter()
+        .flat_map(|s| &s.records)
+        .map(|r| r.alert_id.clone())
+        .collect();
+    let first = Some(ids[0].clone());
+    let next = Some(ids[2].clone());
+    assert_eq!(
+        logged,
+        vec![first.clone(), first.clone(), first, next.clone(), next],
+        "every record of an alert carries its id"
+    );
 }

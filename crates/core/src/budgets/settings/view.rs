@@ -84,6 +84,9 @@ pub struct AlertRecord {
     pub currency: String,
     pub percent_used: String,
     pub created_at: String,
+    /// The same on every record of one alert in its window, retries included (`None` on
+    /// records written before alert ids existed).
+    pub alert_id: Option<String>,
 }
 
 /// An alert's place among the claims and in the log: its scope (a project id, or `plans`)
