@@ -50,9 +50,12 @@ impl Notifier for EdgeNotifier<'_> {
         let response = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
-            .map_err(|e| match signal.aborted() {
-                true => format!("webhook did not answer within {} s", POST_TIMEOUT_MS / 1000),
-                false => format!("webhook unreachable: {e}"),
+            .map_err(|e| {
+                if signal.aborted() {
+                    format!("webhook did not answer within {} s", POST_TIMEOUT_MS / 1000)
+                } else {
+                    format!("webhook unreachable: {e}")
+                }
             })?;
         let status = response.status_code();
         if (200..300).contains(&status) {

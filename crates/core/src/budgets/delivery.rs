@@ -1,8 +1,9 @@
 //! Delivering a run's alerts and reports in a bounded number of store calls, whatever the
-//! number of projects: the channels already reached in the window are read in one call, every
-//! due alert is claimed in one more, sent, and then logged (with the claims of alerts that a
-//! channel failed for given back, and alerted projects stamped) in one more. An alert given
-//! back after some of its channels went out is sent by a later run to the others alone.
+//! number of projects: every due alert is claimed in one call, the log of the alerts won is
+//! read for the channels they reached in their window in one more, the rest sent, and then
+//! logged (with the claims of alerts that a channel failed for given back, and alerted
+//! projects stamped) in one more. An alert given back after some of its channels went out is
+//! sent by a later run to the others alone, under the same alert id.
 //! A run sends at most [`MAX_SENDS_PER_RUN`] messages; the alerts past that are left unclaimed
 //! for the next run (`deferred`), so one run stays within the Workers free plan's subrequests.
 
@@ -148,8 +149,8 @@ fn outcome(
 
 /// Claims, sends and logs `outgoing`. A claim older than `not_after` may be taken again (the
 /// epoch: never, as for a report, which goes once per period). Store calls: one read of the
-/// claims held; when sending, one read of the channels reached since `not_after` (when an
-/// alert is unclaimed), one claim and one settlement more.
+/// claims held; when sending, one claim, one read of the log since `not_after` of the alerts
+/// won and one settlement more (a dry run reads the log of the unclaimed alerts instead).
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver(
     budgets: &impl BudgetStore,
@@ -265,16 +266,6 @@ pub async fn deliver(
                 return Err(e.into());
             }
         };
-    // How many channels of each alert are still to reach.
-    let unsent: Vec<usize> = outgoing
-        .iter()
-        .map(|o| {
-            o.channels
-                .iter()
-                .filter(|c| !c.reached(o, &reached))
-                .count()
-        })
-        .collect();
 
     let mut settlement = Settlement {
         claim_id: claim,
@@ -284,9 +275,7 @@ pub async fn deliver(
     // Given back for a failed channel while another went out: held after all if the log,
     // which says what went out, cannot be written.
     let mut partly_sent: Vec<AlertKey> = Vec::new();
-    for (((item, chosen), repeated), unsent) in
-        outgoing.iter().zip(chosen).zip(repeated).zip(unsent)
-    {
+    for ((item, chosen), repeated) in outgoing.iter().zip(chosen).zip(repeated) {
         if claimed.contains_key(&item.key) || repeated {
             deliveries.items.push(Delivered {
                 fate: Fate::Claimed,
@@ -301,7 +290,7 @@ pub async fn deliver(
             });
             continue;
         }
-        if !won.contains_key(&item.key) || unsent == 0 {
+        if !won.contains_key(&item.key) || item.channels.iter().all(|c| c.reached(item, &reached)) {
             // Taken by another run, or every channel reached in this window already (the
             // claim now holds it).
             deliveries.items.push(Delivered {
