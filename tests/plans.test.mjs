@@ -347,3 +347,24 @@ test('an ElevenLabs credits plan counts the characters the helpers record, at ea
   assert.equal(lh.used, '0');
   assert.match(lh.warning, /counts credits, but none of the 1 lahajati events recorded this period carries it \(they carry characters\)/);
 });
+
+test('a global profile whose name ends in @<project> and that project\'s own profile of the same name are alerted apart, neither taken for the other', async () => {
+  const r = await admin('/api/admin/projects', { method: 'POST', body: { id: 'gamma', name: 'Gamma' } });
+  assert.equal(r.status, 201, r.text);
+  await put('/api/admin/subscriptions', { provider: 'hume', project_id: 'gamma', monthly_fee: '10', allotment: { amount: '40', unit: 'credits' }, alert_emails: ['gamma-ops@example.com'] });
+  await put('/api/admin/subscriptions', { provider: 'lahajati', name: 'Lahajati (global)', monthly_fee: '11', allotment: { amount: '1000000', unit: 'points' }, alert_emails: ['global-ops@example.com'] });
+  const own = await put('/api/admin/capacity/profiles', { name: 'dub', project_id: 'gamma', alert_below: 1000, items: [{ provider: 'hume', amount: '1', unit: 'credits' }] });
+  const global = await put('/api/admin/capacity/profiles', { name: 'dub@gamma', alert_below: 1_000_000, items: [{ provider: 'lahajati', amount: '10', unit: 'points' }] });
+  assert.deepEqual([own.project_id, own.units_left, global.project_id ?? null], ['gamma', 40, null]);
+
+  const check = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json;
+  const dubs = check.plans.filter((p) => p.level.startsWith('capacity-dub')).map((p) => [p.level, p.project_id ?? null, p.action]).sort();
+  assert.deepEqual(dubs, [['capacity-dub%40gamma', null, 'sent'], ['capacity-dub@gamma', 'gamma', 'sent']], JSON.stringify(check.plans));
+  const log = (await admin('/api/admin/alerts')).json.alerts
+    .filter((x) => x.level.startsWith('capacity-dub')).map((x) => [x.level, x.recipient]).sort();
+  assert.deepEqual(log, [['capacity-dub%40gamma', 'global-ops@example.com'], ['capacity-dub@gamma', 'gamma-ops@example.com']]);
+  // Each is claimed for its own window: the next run sends neither again.
+  const again = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json.plans
+    .filter((p) => p.level.startsWith('capacity-dub')).map((p) => p.action);
+  assert.deepEqual(again, ['rate_limited', 'rate_limited']);
+});

@@ -163,7 +163,8 @@ pub struct PlanCheck {
     pub provider: String,
     pub project_id: Option<String>,
     /// `plan-<provider>[@project]-<unit>-<percent>`, `credit-expiry-<provider>[@project]-<unit>` or
-    /// `capacity-<profile>`.
+    /// `capacity-<profile>[@project]`, an `@` in the provider or profile written `%40`
+    /// ([`level_part`]).
     pub level: String,
     pub message: String,
     /// `would_send`, `sent`, `partly_sent`, `failed`, `rate_limited`, `deferred` or

@@ -7,6 +7,20 @@ pub const PLANS_SCOPE: &str = "plans";
 /// A one-time credit with some of it unused is announced this many days before it expires.
 pub const CREDIT_EXPIRY_NOTICE_DAYS: i64 = 7;
 
+/// A provider or profile name as it stands in an alert's level, before `@<project>`: as it
+/// is, unless it holds an `@` (or a `%`), which are written `%40` (and `%25`). A level is the
+/// key an alert is claimed and logged under, and plan alerts of every project share one scope
+/// ([`PLANS_SCOPE`]): without this a global profile named `clip@ads` and project `ads`'s
+/// profile `clip` would both be `capacity-clip@ads`, and the alert of whichever came second
+/// would be taken as already sent.
+pub fn level_part(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains(['@', '%']) {
+        std::borrow::Cow::Owned(name.replace('%', "%25").replace('@', "%40"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// Allotment alerts (a plan past its alert percent) and capacity alerts (a profile with fewer
 /// units of work left than its alert level), sent to the plan's addresses (and, for a plan or
 /// profile of a project, to that project's Slack and Discord).
@@ -63,7 +77,7 @@ pub(super) async fn plan_checks(
                 plan.project_id.clone(),
                 format!(
                     "plan-{}{}-{}-{limit}",
-                    plan.provider,
+                    level_part(&plan.provider),
                     plan.project_id
                         .as_deref()
                         .map(|p| format!("@{p}"))
@@ -99,7 +113,7 @@ pub(super) async fn plan_checks(
             plan.project_id.clone(),
             format!(
                 "credit-expiry-{}{}-{}",
-                plan.provider,
+                level_part(&plan.provider),
                 plan.project_id.as_deref().map(|p| format!("@{p}")).unwrap_or_default(),
                 plan.unit.name()
             ),
@@ -127,7 +141,7 @@ pub(super) async fn plan_checks(
                 profile.project_id.clone(),
                 format!(
                     "capacity-{}{}",
-                    profile.name,
+                    level_part(&profile.name),
                     profile
                         .project_id
                         .as_deref()

@@ -195,3 +195,21 @@ fn alert_email_rounds_money_as_the_dashboard_does_and_the_check_keeps_the_exact_
 }
 
 const NANOS: i128 = crate::kernel::money::NANOS_PER_UNIT;
+
+#[test]
+fn a_name_holding_an_at_sign_or_a_percent_is_written_apart_in_a_level_and_others_are_kept() {
+    assert_eq!(level_part("clip"), "clip");
+    assert!(matches!(
+        level_part("voice clip"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    assert_eq!(level_part("clip@ads"), "clip%40ads");
+    // The literal text of an escape is escaped too, so it cannot stand for an `@`.
+    assert_eq!(level_part("clip%40ads"), "clip%2540ads");
+    assert_ne!(level_part("clip@ads"), level_part("clip%40ads"));
+    // A global profile `clip@ads` and project ads's profile `clip` get different levels.
+    assert_ne!(
+        format!("capacity-{}", level_part("clip@ads")),
+        "capacity-clip@ads"
+    );
+}
