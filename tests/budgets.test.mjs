@@ -185,6 +185,10 @@ test('a webhook that failed while the email went out is posted alone by the next
   const ids = hooks.filter((h) => h.url === 'https://hooks.example.com/partly').map((h) => h.headers['x-ast-alert-id']);
   assert.match(ids[0], /^alt_[0-9a-f]+$/);
   assert.deepEqual([ids[1], ...log.map((a) => a.alert_id)], [ids[0], ids[0], ids[0], ids[0]]);
+  // The id is in each signed body too, and the log keeps each body as it was posted.
+  const bodies = hooks.filter((h) => h.url === 'https://hooks.example.com/partly').map((h) => h.body);
+  assert.deepEqual(bodies.map((b) => JSON.parse(b).alert_id), [ids[0], ids[0]]);
+  assert.deepEqual(log.filter((a) => a.channel === 'webhook').map((a) => a.payload).sort(), [...bodies].sort());
 });
 
 test('a webhook that does not answer counts as failed after 10 seconds, and the email of the same alert still goes out', async () => {
@@ -214,6 +218,9 @@ test('the webhook is signed with HMAC-SHA256 and carries a Slack-compatible text
   assert.match(body.text, /Hook at 100\.00% of budget/);
   assert.equal(body.content, body.text, 'Discord reads `content`, Slack `text`');
   assert.deepEqual([body.level, body.spend.amount, body.budget.amount], ['budget-100', '10.00', '10.00']);
+  // The alert's id is signed with the rest of the body.
+  assert.match(body.alert_id, /^alt_[0-9a-f]+$/);
+  assert.equal(body.alert_id, call.headers['x-ast-alert-id']);
   const tampered = createHmac('sha256', secret).update(`${call.headers['x-ast-timestamp']}.${call.body} `).digest('hex');
   assert.notEqual(call.headers['x-ast-signature'], `sha256=${tampered}`);
 });

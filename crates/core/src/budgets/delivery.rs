@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{
     send_email, AlertConfig, AlertOutcome, ChatService, Mode, Notifier, RenderedAlert,
+    WebhookSigner,
 };
 use crate::budgets::settings::{AlertKey, AlertRecord, Settlement};
 use crate::budgets::store::BudgetStore;
@@ -29,11 +30,12 @@ const _: () = assert!(MAX_CHANNELS <= MAX_SENDS_PER_RUN);
 #[derive(Debug, Clone)]
 pub enum Channel {
     Email(String),
-    /// A URL, the JSON body and its headers (signed when the alert was prepared).
+    /// A URL, the JSON body (without the alert's id, which the delivery adds) and what signs
+    /// it as sent.
     Webhook {
         url: String,
         body: String,
-        headers: Vec<(String, String)>,
+        signer: WebhookSigner,
     },
     /// A Slack or Discord incoming webhook and the message in that service's format.
     Chat {
@@ -321,13 +323,13 @@ pub async fn deliver(
                     send_email(notifier, entropy, config, to, &item.alert, now).await?,
                     None,
                 ),
-                Channel::Webhook { url, body, headers } => {
-                    // The alert's id beside the signed body, for a receiver to drop a repeat.
-                    let mut headers = headers.clone();
-                    headers.push(("x-ast-alert-id".into(), alert_id.clone()));
+                Channel::Webhook { url, body, signer } => {
+                    // The alert's id in the signed body (and as a header), for a receiver to
+                    // drop a repeat.
+                    let (body, headers) = signer.sign(body, &alert_id);
                     (
-                        notifier.post_webhook(url, body, &headers).await,
-                        Some(body.clone()),
+                        notifier.post_webhook(url, &body, &headers).await,
+                        Some(body),
                     )
                 }
                 Channel::Chat { url, body, .. } => (

@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{
     dashboard_link, discord_body, escape_html, forecast_nanos, mime_message, sign_webhook,
-    slack_body, AlertConfig, ChatMessage, RenderedAlert,
+    slack_body, AlertConfig, ChatMessage, RenderedAlert, WebhookSigner,
 };
 use crate::budgets::settings::{BudgetPatch, BudgetSettings};
 use crate::kernel::error::CoreError;
@@ -70,6 +70,33 @@ fn the_webhook_signature_is_hmac_sha256_of_timestamp_dot_body() {
         sign_webhook("whsec_test", "1700000000", r#"{"a":1}"#),
         "38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
     );
+}
+
+#[test]
+fn a_webhook_post_carries_its_alert_id_first_in_the_body_it_signs_and_never_shows_the_secret() {
+    let signer = WebhookSigner {
+        secret: "whsec_test".into(),
+        timestamp: "1700000000".into(),
+    };
+    let (body, headers) = signer.sign(r#"{"a":1}"#, "alt_0123");
+    assert_eq!(body, r#"{"alert_id":"alt_0123","a":1}"#);
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header("x-ast-signature"),
+        Some(format!(
+            "sha256={}",
+            sign_webhook("whsec_test", "1700000000", &body)
+        ))
+    );
+    assert_eq!(header("x-ast-alert-id").as_deref(), Some("alt_0123"));
+    assert_eq!(header("x-ast-timestamp").as_deref(), Some("1700000000"));
+    assert_eq!(signer.sign("{}", "alt_1").0, r#"{"alert_id":"alt_1"}"#);
+    assert!(!format!("{signer:?}").contains("whsec_test"));
 }
 
 #[test]

@@ -253,21 +253,13 @@ fn prepare_project(
         check.subject.get_or_insert_with(|| alert.subject.clone());
         let mut channels: Vec<Channel> = emails.iter().cloned().map(Channel::Email).collect();
         if let Some(url) = &settings.webhook_url {
-            let body = webhook_body(check, &level, &alert, config);
-            let timestamp = now.timestamp().to_string();
-            let signature = sign_webhook(
-                settings.webhook_secret.as_deref().unwrap_or_default(),
-                &timestamp,
-                &body,
-            );
             channels.push(Channel::Webhook {
                 url: url.clone(),
-                body,
-                headers: vec![
-                    ("content-type".to_string(), "application/json".to_string()),
-                    ("x-ast-timestamp".to_string(), timestamp),
-                    ("x-ast-signature".to_string(), format!("sha256={signature}")),
-                ],
+                body: webhook_body(check, &level, &alert, config),
+                signer: WebhookSigner {
+                    secret: settings.webhook_secret.clone().unwrap_or_default(),
+                    timestamp: now.timestamp().to_string(),
+                },
             });
         }
         if !settings.chat.is_empty() {

@@ -13,6 +13,59 @@ pub fn sign_webhook(secret: &str, timestamp: &str, body: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// What signs a webhook post when it is sent: the project's secret and the run's time. The
+/// body is signed then, not when the alert is prepared, since it carries the alert's id, which
+/// only the delivery knows (a retry keeps the first attempt's). `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSigner {
+    pub secret: String,
+    /// Unix seconds, sent as `x-ast-timestamp` and signed with the body.
+    pub timestamp: String,
+}
+
+impl std::fmt::Debug for WebhookSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSigner")
+            .field("secret", &"<redacted>")
+            .field("timestamp", &self.timestamp)
+            .finish()
+    }
+}
+
+impl WebhookSigner {
+    /// The body as posted (`body`, an object, with `alert_id` as its first member) and its
+    /// headers: content type, time stamp, signature over exactly that text, and the id again as
+    /// `x-ast-alert-id`.
+    pub fn sign(&self, body: &str, alert_id: &str) -> (String, Vec<(String, String)>) {
+        let body = with_alert_id(body, alert_id);
+        let signature = sign_webhook(&self.secret, &self.timestamp, &body);
+        let headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("x-ast-timestamp".to_string(), self.timestamp.clone()),
+            ("x-ast-signature".to_string(), format!("sha256={signature}")),
+            ("x-ast-alert-id".to_string(), alert_id.to_string()),
+        ];
+        (body, headers)
+    }
+}
+
+/// `body`, a JSON object's text, with `"alert_id": <id>` as its first member.
+fn with_alert_id(body: &str, alert_id: &str) -> String {
+    // Every body is an object (`webhook_body`); anything else is sent as it is.
+    let Some(rest) = body.trim_start().strip_prefix('{') else {
+        return body.to_string();
+    };
+    let mut out = Vec::with_capacity(body.len() + alert_id.len() + 16);
+    out.extend_from_slice(b"{\"alert_id\":");
+    crate::kernel::json_out::push_str(&mut out, alert_id);
+    if !rest.trim_start().starts_with('}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest.as_bytes());
+    // Whole UTF-8 texts joined at ASCII bytes.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// The webhook body: the message as Slack's `text` and Discord's `content` (each ignores the
 /// other's field), plus the figures.
 pub fn webhook_body(

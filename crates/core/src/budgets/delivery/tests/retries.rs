@@ -185,7 +185,10 @@ fn email_and_down_webhook(address: &str) -> Vec<Outgoing> {
     alert.channels.push(Channel::Webhook {
         url: "https://hooks.example.com/down".into(),
         body: "{}".into(),
-        headers: Vec::new(),
+        signer: WebhookSigner {
+            secret: "whsec_test".into(),
+            timestamp: "1700000000".into(),
+        },
     });
     vec![alert]
 }
@@ -313,7 +316,10 @@ fn a_webhook_retried_by_a_later_run_carries_the_id_of_the_first_attempt_and_a_ne
     alert.channels.push(Channel::Webhook {
         url: "https://hooks.example.com/flaky".into(),
         body: "{}".into(),
-        headers: Vec::new(),
+        signer: WebhookSigner {
+            secret: "whsec_test".into(),
+            timestamp: "1700000000".into(),
+        },
     });
     let run = |hours: i64| {
         let now = start + chrono::Duration::hours(hours);
