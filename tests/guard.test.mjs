@@ -120,6 +120,27 @@ test('sixteen concurrent reservations of the last dollars of a blocking budget n
   assert.deepEqual(again.json, expired.json);
 });
 
+test('twelve concurrent reservations of a blocking budget are each answered with the holds granted before it: their reserved amounts step by a dime, and those reaching 80% warn', async () => {
+  const key = await project('g-stepping', { budget: { amount: '1', currency: 'USD' }, budget_mode: 'block' });
+  const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => guard(key, { amount: { amount: '0.10', currency: 'USD' }, reserve: true, ttl_seconds: 600, id: `dime-${i}` })));
+  for (const a of answers) assert.equal(a.status, 200, a.text);
+  const granted = answers.filter((a) => a.json.reservation).map((a) => a.json);
+  assert.equal(granted.length, 10, 'ten dimes fit in a dollar');
+  const steps = granted.map((a) => [limitOf(a, 'budget').reserved, limitOf(a, 'budget').remaining, a.decision])
+    .sort((x, y) => Number(x[0]) - Number(y[0]));
+  // The nth grant saw n - 1 dimes held: 0.00 to 0.90 held, each once; 0.80 of the dollar is
+  // the alert percent, reached from the eighth dime on.
+  assert.deepEqual(steps, Array.from({ length: 10 }, (_, n) => {
+    const held = (n / 10).toFixed(2);
+    return [held, ((90 - n * 10) / 100).toFixed(2), n >= 7 ? 'warn' : 'allow'];
+  }));
+  // A retry of each id is answered as it was.
+  for (const a of granted) {
+    const again = await guard(key, { amount: { amount: '0.10', currency: 'USD' }, reserve: true, ttl_seconds: 600, id: a.reservation.id });
+    assert.deepEqual(again.json, a);
+  }
+});
+
 test('a project key guards only its own project, the admin names one, and bad input names its field', async () => {
   const key = await project('g-scope');
   await project('g-other');

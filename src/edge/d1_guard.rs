@@ -159,6 +159,8 @@ impl ReservationStore for D1Store {
         let keys: Vec<&str> = reservation.holds.iter().map(|h| h.limit.as_str()).collect();
         let keys = serde_json::to_string(&keys)
             .map_err(|e| StoreError::Corrupt(format!("limits: {e}")))?;
+        let limits = serde_json::to_string(&reservation.limits)
+            .map_err(|e| StoreError::Corrupt(format!("limits: {e}")))?;
         let db = self.db();
         let statements = vec![
             // Expired holds of these limits go first: they count for nothing.
@@ -211,7 +213,16 @@ impl ReservationStore for D1Store {
                  (SELECT version FROM guard_version WHERE id = 1) AS version \
                  FROM (SELECT 1) LEFT JOIN guard_reservations r ON r.project_id = ?1 AND r.id = ?2",
             )
-            .bind(&[project, id])
+            .bind(&[project.clone(), id.clone()])
+            .map_err(store_error)?,
+            // What the other open reservations hold against the answer's limits, as of this
+            // grant (the guard restates its answer when that moved since its read).
+            db.prepare(
+                "SELECT limit_key, SUM(amount) AS amount FROM guard_holds \
+                 WHERE limit_key IN (SELECT value FROM json_each(?1)) AND expires_at > ?2 \
+                 AND NOT (project_id = ?3 AND reservation_id = ?4) GROUP BY limit_key",
+            )
+            .bind(&[text(&limits), now, project, id])
             .map_err(store_error)?,
         ];
         let results = db.batch(statements).await.map_err(store_error)?;
@@ -225,11 +236,31 @@ impl ReservationStore for D1Store {
             ));
         };
         Ok(match (row.answer, row.attempt) {
-            (Some(_), Some(a)) if a == attempt => Granted::Reserved,
+            (Some(_), Some(a)) if a == attempt => Granted::Reserved {
+                others: match results.get(4) {
+                    Some(r) => rows::<HeldRow>(r)?
+                        .into_iter()
+                        .map(|h| Hold {
+                            limit: h.limit_key,
+                            amount: i128::from(h.amount),
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                },
+            },
             (Some(answer), _) => Granted::Existing(answer),
             (None, _) if row.version != reservation.version => Granted::Stale,
             (None, _) => Granted::NoRoom,
         })
+    }
+
+    async fn restate(&self, project: &ProjectId, id: &str, answer: &str) -> Result<(), StoreError> {
+        execute(
+            self.db(),
+            "UPDATE guard_reservations SET answer = ?3 WHERE project_id = ?1 AND id = ?2",
+            &[text(project.as_str()), text(id), text(answer)],
+        )
+        .await
     }
 
     async fn release(

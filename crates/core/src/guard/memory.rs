@@ -31,6 +31,9 @@ pub(crate) struct GuardTables {
     denials: RefCell<Vec<(String, String, DateTime<Utc>)>>,
     /// When set, a grant is stored and then reported as failed (D1 committed, answer lost).
     lose_grant_answers: Cell<bool>,
+    /// Reservations another request gets granted first, between the next grant's read and
+    /// its own grant.
+    granted_first: RefCell<Vec<NewReservation>>,
 }
 
 impl MemoryStore {
@@ -41,6 +44,15 @@ impl MemoryStore {
     /// Grants are stored and then reported as failed (the database committed, its answer lost).
     pub fn lose_grant_answers(&self, on: bool) {
         self.guard_tables().lose_grant_answers.set(on);
+    }
+
+    /// The next grant finds `reservation` granted just before it (another request's, made
+    /// after this one read the holds).
+    pub fn grant_first(&self, reservation: NewReservation) {
+        self.guard_tables()
+            .granted_first
+            .borrow_mut()
+            .push(reservation);
     }
 
     /// The reservations settled so far (named by a stored event), and the version: how many
@@ -64,6 +76,21 @@ impl MemoryStore {
             .filter(|(key, r)| !r.released && r.expires_at > now && !settled.contains(key))
             .flat_map(|(_, r)| r.holds.clone())
             .collect()
+    }
+}
+
+impl MemoryStore {
+    fn store_reservation(&self, reservation: &NewReservation) {
+        self.guard_tables().reservations.borrow_mut().insert(
+            (reservation.project_id.to_string(), reservation.id.clone()),
+            Stored {
+                holds: reservation.holds.clone(),
+                answer: reservation.answer.clone(),
+                created_at: reservation.created_at,
+                expires_at: reservation.expires_at,
+                released: false,
+            },
+        );
     }
 }
 
@@ -107,6 +134,10 @@ impl ReservationStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Granted, StoreError> {
         self.check()?;
+        let first: Vec<NewReservation> = self.guard_tables().granted_first.take();
+        for other in first {
+            self.store_reservation(&other);
+        }
         let key = (reservation.project_id.to_string(), reservation.id.clone());
         if let Some(existing) = self.guard_tables().reservations.borrow().get(&key) {
             return Ok(Granted::Existing(existing.answer.clone()));
@@ -131,22 +162,38 @@ impl ReservationStore for MemoryStore {
                 return Ok(Granted::NoRoom);
             }
         }
-        self.guard_tables().reservations.borrow_mut().insert(
-            key,
-            Stored {
-                holds: reservation.holds.clone(),
-                answer: reservation.answer.clone(),
-                created_at: reservation.created_at,
-                expires_at: reservation.expires_at,
-                released: false,
-            },
-        );
+        let mut others: BTreeMap<String, i128> = BTreeMap::new();
+        for hold in open
+            .iter()
+            .filter(|h| reservation.limits.contains(&h.limit))
+        {
+            *others.entry(hold.limit.clone()).or_default() += hold.amount;
+        }
+        self.store_reservation(reservation);
         if self.guard_tables().lose_grant_answers.get() {
             return Err(StoreError::Unavailable(
                 "the grant's answer was lost".into(),
             ));
         }
-        Ok(Granted::Reserved)
+        Ok(Granted::Reserved {
+            others: others
+                .into_iter()
+                .map(|(limit, amount)| Hold { limit, amount })
+                .collect(),
+        })
+    }
+
+    async fn restate(&self, project: &ProjectId, id: &str, answer: &str) -> Result<(), StoreError> {
+        self.check()?;
+        if let Some(r) = self
+            .guard_tables()
+            .reservations
+            .borrow_mut()
+            .get_mut(&(project.to_string(), id.to_string()))
+        {
+            r.answer = answer.to_string();
+        }
+        Ok(())
     }
 
     async fn release(

@@ -465,35 +465,63 @@ async fn read_limits(
 }
 
 /// The capacity a profile request has left: how many units fit in the room of every plan it
-/// uses, given the holds already counted in `limits`.
+/// uses, given the holds already counted in `limits`. Its mode is that of the plan that runs
+/// out first (its bottleneck; a blocking one on a tie): a plan in `alert` mode that has run
+/// out makes the capacity warn, as the plan's own limit does, and never denies units that
+/// still fit in every blocking plan.
 fn capacity(limits: &[Limit], estimate: &Estimate) -> Option<Limit> {
     let (name, _, units) = estimate.profile.as_ref()?;
     let units = i128::from(*units);
-    let plans: Vec<&Limit> = limits
+    let fit = |l: &Limit| l.room().max(0) * units / l.estimate;
+    let bottleneck = limits
         .iter()
         .filter(|l| l.kind == LimitKind::Plan && l.estimate > 0)
-        .collect();
-    let bottleneck = plans
-        .iter()
-        .min_by_key(|l| l.room().max(0) * units / l.estimate)?;
-    let fit = bottleneck.room().max(0) * units / bottleneck.estimate;
+        .min_by_key(|l| (fit(l), l.mode != LimitMode::Block))?;
     Some(Limit {
         kind: LimitKind::Capacity,
         key: format!("capacity:{name}"),
-        mode: if plans.iter().any(|l| l.mode == LimitMode::Block) {
-            LimitMode::Block
-        } else {
-            LimitMode::Alert
-        },
+        mode: bottleneck.mode,
         currency: None,
         plan: None,
-        limit: fit,
+        limit: fit(bottleneck),
         spent: 0,
         reserved: 0,
         estimate: units,
         reserve: 0,
         alert_at: None,
     })
+}
+
+/// The answer of a reservation granted while others were (their holds, `others`, differ
+/// from what was read before the grant): its limits with those holds counted, so that its
+/// `reserved`, `remaining` and decision (a `warn` once they reach an alert) are those of the
+/// moment it was granted. `None` when nothing changed, or when the holds would now make it a
+/// `deny` (possible only for a limit it holds nothing against, filled meanwhile: the
+/// reservation stands, answered as granted).
+fn restate(
+    mut limits: Vec<Limit>,
+    others: &[Hold],
+    estimate: &Estimate,
+    reservation: (&str, DateTime<Utc>),
+) -> Option<Value> {
+    let held = |key: &str| -> i128 {
+        others
+            .iter()
+            .filter(|h| h.limit == key)
+            .map(|h| h.amount)
+            .sum()
+    };
+    limits.retain(|l| l.kind != LimitKind::Capacity);
+    if limits.iter().all(|l| l.reserved == held(&l.key)) {
+        return None;
+    }
+    for limit in &mut limits {
+        limit.reserved = held(&limit.key);
+    }
+    limits.extend(capacity(&limits, estimate));
+    let (decision, limiting) = decide(&limits);
+    (decision != Decision::Deny)
+        .then(|| answer(decision, limiting, &limits, estimate, Some(reservation)))
 }
 
 /// The answer of the guard.
@@ -584,6 +612,7 @@ pub async fn guard(
                     amount: l.limit - l.reserve - l.spent,
                 })
                 .collect(),
+            limits: keys,
             answer: crate::kernel::json_value::text(&reply),
             created_at: now,
             expires_at,
@@ -599,7 +628,16 @@ pub async fn guard(
             },
         };
         match granted {
-            Granted::Reserved => return Ok(reply),
+            Granted::Reserved { others } => {
+                let Some(restated) = restate(limits, &others, &ask.estimate, (id, expires_at))
+                else {
+                    return Ok(reply);
+                };
+                // Should the stored answer stay as it was, a retry of this id is answered it.
+                let text = crate::kernel::json_value::text(&restated);
+                let _ = stores.restate(&ask.project, id, &text).await;
+                return Ok(restated);
+            }
             Granted::Existing(stored) => {
                 return serde_json::from_str(&stored)
                     .map_err(|e| CoreError::Misconfigured(format!("a stored guard answer: {e}")))

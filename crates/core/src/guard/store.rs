@@ -29,6 +29,9 @@ pub struct NewReservation {
     pub project_id: ProjectId,
     pub id: String,
     pub holds: Vec<Hold>,
+    /// The key of every limit of the answer: what the other open reservations hold against
+    /// each when this one is granted is read back with the grant ([`Granted::Reserved`]).
+    pub limits: Vec<String>,
     /// The most each limit may hold with this reservation counted, for the limits that
     /// block (the room left below the limit when the spend was read).
     pub ceilings: Vec<Hold>,
@@ -44,8 +47,11 @@ pub struct NewReservation {
 /// How a grant went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Granted {
-    /// Reserved now.
-    Reserved,
+    /// Reserved now. `others`: what the other open reservations held against each of the
+    /// reservation's `limits` when it was granted, read in the same atomic step (one per
+    /// limit holding anything), so that its answer can count reservations granted since its
+    /// spend was read.
+    Reserved { others: Vec<Hold> },
     /// A reservation of that id existed: its stored answer.
     Existing(String),
     /// A settlement happened since the spend was read: read again and retry.
@@ -97,6 +103,9 @@ pub trait ReservationStore {
         reservation: &NewReservation,
         now: DateTime<Utc>,
     ) -> Result<Granted, StoreError>;
+    /// Replaces the stored answer of the project's reservation `id` (granted while others
+    /// were: its answer counts their holds), which a retry with the same id is answered.
+    async fn restate(&self, project: &ProjectId, id: &str, answer: &str) -> Result<(), StoreError>;
     /// Ends an open reservation: its holds go. `false` when there is no such reservation of
     /// the project (a reservation already ended answers `true` again).
     async fn release(

@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 
 use crate::access::auth::Principal;
 use crate::budgets::settings::{patch_budget, BudgetPatch};
-use crate::guard::{guard, release};
+use crate::guard::store::{Hold, NewReservation};
+use crate::guard::{budget_key, guard, release};
 use crate::kernel::clock::{FixedClock, SystemEntropy};
 use crate::kernel::error::CoreError;
 use crate::plans::store::PlanStore;
@@ -211,6 +212,90 @@ fn reservations_against_the_last_units_of_a_blocking_plan_are_granted_exactly_th
     );
     assert_eq!(limit(&after, "capacity")["limit"], "0");
     assert_eq!(after["decision"], "deny");
+}
+
+#[test]
+fn a_profile_whose_alert_mode_plan_ran_out_is_warned_not_denied_while_its_blocking_plan_has_room() {
+    let world = World::new();
+    // HeyGen blocks and has room for 7 clips; the OpenAI allotment (alert mode) is used up.
+    put_plan(
+        &world,
+        json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"},
+               "reserve": "2", "mode": "block"}),
+    );
+    put_plan(
+        &world,
+        json!({"provider": "openai", "monthly_fee": "0", "allotment": {"amount": "20", "unit": "money"}}),
+    );
+    put_profile(
+        &world,
+        json!({"name": "clip", "items": [
+            {"provider": "heygen", "amount": "1", "unit": "credits"},
+            {"provider": "openai", "amount": "0.045", "unit": "money"}]}),
+    );
+    record_at(
+        &world,
+        now() - Duration::hours(1),
+        json!({"provider": "heygen", "credits": "1"}),
+    );
+    record_at(
+        &world,
+        now() - Duration::hours(1),
+        json!({"provider": "openai", "cost": "20.50", "currency": "USD"}),
+    );
+    let answer = ask(&world, json!({"profile": "clip", "units": 1}));
+    assert_eq!(answer["decision"], "warn", "{answer}");
+    let capacity = limit(&answer, "capacity");
+    assert_eq!(
+        (capacity["mode"].as_str(), capacity["limit"].as_str()),
+        (Some("alert"), Some("0"))
+    );
+    // Past what the blocking plan holds, the capacity is the blocking plan's, and denies.
+    let answer = ask(&world, json!({"profile": "clip", "units": 8}));
+    assert_eq!(answer["decision"], "deny", "{answer}");
+    assert_eq!(answer["limiting"]["kind"], "plan");
+    assert_eq!(answer["limiting"]["provider"], "heygen");
+}
+
+#[test]
+fn a_reservation_granted_after_others_were_between_its_read_and_its_grant_is_answered_with_their_holds(
+) {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    // Seven reservations of 0.10 are granted by other requests after this one read the holds
+    // (none then) and before its own grant.
+    for i in 0..7 {
+        world.store.grant_first(NewReservation {
+            project_id: world.project.clone(),
+            id: format!("other-{i}"),
+            holds: vec![Hold {
+                limit: budget_key(&world.project),
+                amount: 100_000_000,
+            }],
+            limits: vec![budget_key(&world.project)],
+            ceilings: Vec::new(),
+            answer: "{}".into(),
+            created_at: now(),
+            expires_at: now() + Duration::minutes(10),
+            version: 0,
+        });
+    }
+    let body =
+        json!({"amount": {"amount": "0.10", "currency": "USD"}, "reserve": true, "id": "mine"});
+    let answer = ask(&world, body.clone());
+    // 0.70 held by the others and 0.10 by this one: the budget's alert percent (80) is reached.
+    assert_eq!(answer["decision"], "warn", "{answer}");
+    let budget = limit(&answer, "budget");
+    assert_eq!(
+        (budget["reserved"].as_str(), budget["remaining"].as_str()),
+        (Some("0.70"), Some("0.20"))
+    );
+    assert_eq!(answer["reservation"]["id"], "mine");
+    // A retry of the same id is answered the same.
+    assert_eq!(ask(&world, body), answer);
 }
 
 #[test]
