@@ -59,6 +59,8 @@ before(async () => {
   ads.push({ id: 'unpriced-1', provider: 'openai', model: 'house-model', operation: 'script', input_tokens: 10, timestamp: at(2, 5) });
   // A model name longer than a phone's axis can hold beside its title.
   ads.push({ id: 'long-1', provider: 'google', model: 'gemini-2.5-flash-preview-native-audio-dialog', operation: 'voice', input_tokens: 100, cost: '0.85', timestamp: at(1, 6) });
+  // A dated snapshot: one model row with gpt-4o, for the admin and for the project key alike.
+  ads.push({ id: 'snap-1', provider: 'openai', model: 'gpt-4o-2024-08-06', operation: 'script', input_tokens: 10, cost: '0.05', timestamp: at(1, 7) });
   const xss = [];
   for (let d = 0; d < 7; d += 1) {
     xss.push({ id: `x-${d}`, provider: 'anthropic', model: 'claude-sonnet-4-5', operation: 'chat', job_id: `x-job-${d}`, input_tokens: 500, output_tokens: 50, cost: '0.75', timestamp: at(d, 4) });
@@ -600,11 +602,13 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
     const table = await readTable(page, `table-${dim}`);
     assert.equal(table.rows.length, want.rows.length, dim);
     for (const r of want.rows) {
-      const cells = table.rows.find((c) => c[0] === (dim === 'model' ? `${r.provider} / ${r.model}` : r[dim] ?? '(none)'));
+      const cells = table.rows.find((c) => c[0] === (dim === 'model' ? `${r.provider} / ${r.model}${r.aliases.length ? ` (${r.aliases.join(', ')})` : ''}` : r[dim] ?? '(none)'));
       assert.equal(cells[table.head.indexOf('Cost (USD)')], shownCostCell(r, 'USD'), `${dim} ${r[dim]}`);
       assert.equal(Number(cells[table.head.indexOf('Events')].replace(/,/g, '')), r.events);
     }
   }
+  const models = (await readTable(page, 'table-model')).rows.map((c) => c[0]);
+  assert.ok(models.includes('openai / gpt-4o (gpt-4o-2024-08-06)'), models.join('; '));
   const projects = await readTable(page, 'table-project');
   assert.deepEqual(projects.rows.map((c) => c[0]), ['ads']);
   const jobs = await api(`/api/admin/usage/jobs?${query({ preset: 'all', project_id: 'ads', limit: '500' })}`);

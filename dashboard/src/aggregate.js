@@ -61,6 +61,19 @@ function groupBy(events, keyOf) {
   return [...map.values()].map((b) => b.done());
 }
 
+/** Model rows with the names their events were recorded under, other than the row's. */
+function withAliases(rows, events) {
+  const seen = new Map();
+  for (const e of events) {
+    const model = e.catalog_model ?? e.model;
+    if (e.model === model) continue;
+    const k = `${e.provider}\u0000${model}`;
+    if (!seen.has(k)) seen.set(k, new Set());
+    seen.get(k).add(e.model);
+  }
+  return rows.map((r) => ({ ...r, aliases: [...(seen.get(`${r.provider}\u0000${r.model}`) ?? [])].sort() }));
+}
+
 /** Report-shaped results (like GET /api/admin/usage) from a project's events. */
 export function aggregate(events, tz) {
   const totals = new Bucket({});
@@ -105,7 +118,9 @@ export function aggregate(events, tz) {
     /** Cost by local day, week (its Monday) or month and provider, as the API's group=<grain>,provider. */
     periodProvider: (grain) => groupBy(events, (e) => ({ period: periodOfDay(day(e), grain), provider: e.provider })),
     provider: groupBy(events, (e) => ({ provider: e.provider })),
-    model: groupBy(events, (e) => ({ provider: e.provider, model: e.model })),
+    // As the admin report groups them: a dated alias or snapshot under its catalog model,
+    // the names seen kept in `aliases`.
+    model: withAliases(groupBy(events, (e) => ({ provider: e.provider, model: e.catalog_model ?? e.model })), events),
     project: groupBy(events, (e) => ({ project_id: e.project_id, project_name: null })),
     operation: groupBy(events, (e) => ({ operation: e.operation ?? null })),
     jobs: [...jobs.values()]

@@ -668,6 +668,7 @@ impl StoredEvent {
             project_id: self.project_id.clone(),
             provider: self.provider.clone(),
             model: self.model.clone(),
+            catalog_model: crate::pricing::catalog::catalog_model(&self.provider, &self.model),
             operation: (!self.operation.is_empty()).then(|| self.operation.clone()),
             timestamp: self.request_timestamp.clone(),
             input_tokens: self.input_tokens,
@@ -706,6 +707,9 @@ pub struct EventView {
     pub project_id: String,
     pub provider: String,
     pub model: String,
+    /// The model reports group the event under ([`crate::pricing::catalog::catalog_model`]):
+    /// `gpt-4o` for `gpt-4o-2024-08-06`, else `model`.
+    pub catalog_model: String,
     pub operation: Option<String>,
     pub timestamp: String,
     pub input_tokens: i64,

@@ -107,3 +107,16 @@ pub fn canonical_provider(name: &str) -> String {
         }
     }
 }
+
+/// The catalog model a stored model name is grouped under in reports and event lists: the
+/// built-in catalog's model of which it is an alias or a dated snapshot (`gpt-4o-2024-08-06`
+/// -> `gpt-4o`), or the name itself when the catalog does not list it.
+pub fn catalog_model(provider: &str, model: &str) -> String {
+    static NO_CUSTOM: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    let book = PriceBook {
+        builtin: builtin(),
+        custom: NO_CUSTOM.get_or_init(Catalog::default),
+    };
+    book.canonical_model(provider, model)
+        .unwrap_or_else(|| model.to_string())
+}

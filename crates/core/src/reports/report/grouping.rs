@@ -1,6 +1,7 @@
 //! Grouping rollup rows by period and dimension; a project's budget status; JSON and CSV.
 
 use super::*;
+use crate::pricing::catalog::catalog_model;
 
 /// One row of a grouped report.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,20 +15,6 @@ pub struct ReportRow {
     /// catalog model (dated aliases and snapshots, such as `gpt-4o-2024-08-06` under
     /// `gpt-4o`), sorted.
     pub aliases: Vec<String>,
-}
-
-/// The catalog model a stored model name is grouped under: the built-in catalog's model of
-/// which it is an alias or a dated snapshot (`gpt-4o-2024-08-06` -> `gpt-4o`), or the name
-/// itself when the catalog does not list it.
-pub fn catalog_model(provider: &str, model: &str) -> String {
-    use crate::pricing::catalog::{builtin, Catalog, PriceBook};
-    static NO_CUSTOM: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-    let book = PriceBook {
-        builtin: builtin(),
-        custom: NO_CUSTOM.get_or_init(Catalog::default),
-    };
-    book.canonical_model(provider, model)
-        .unwrap_or_else(|| model.to_string())
 }
 
 /// Rows by project merged per client (`group=client`): the project dimension is dropped

@@ -202,3 +202,30 @@ fn listing_parameters_are_checked_and_a_project_key_is_confined_to_its_project()
     assert_eq!(admin.project_id, None);
     assert_eq!(admin.to.as_deref(), Some("2026-11-20T00:00:00.000Z"));
 }
+
+#[test]
+fn a_listed_event_names_the_catalog_model_reports_group_it_under() {
+    let world = World::new();
+    world
+        .send(json!({"events": [
+            {"id": "snap", "provider": "openai", "model": "gpt-4o-2024-08-06", "input_tokens": 10},
+            {"id": "own", "provider": "openai", "model": "house-model", "input_tokens": 10},
+        ]}))
+        .unwrap();
+    let events: Vec<(String, String, String)> = world
+        .store
+        .stored_events()
+        .iter()
+        .map(|e| {
+            let view = e.view();
+            (view.id, view.model, view.catalog_model)
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("snap".into(), "gpt-4o-2024-08-06".into(), "gpt-4o".into()),
+            ("own".into(), "house-model".into(), "house-model".into()),
+        ]
+    );
+}
