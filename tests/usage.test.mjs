@@ -808,3 +808,14 @@ test('IDR totals past 2^63 - 1 nano-units are exact in every report, the CSV, th
   const mine = plans.json.subscriptions.find((p) => p.provider === 'rupiah-ai');
   assert.deepEqual([mine.unit, mine.used], ['money', exact], 'the plan counts the exact spend');
 });
+
+test('a problem across fields names each field as the app spelled it: seed 004\'s total_tokens, OpenAI\'s cached_tokens', async () => {
+  const before = (await rawKeys()).length;
+  const total = await record({ provider: 'openai', model: 'gpt-4', input_tokens: 1500, output_tokens: 500, total_tokens: 1999 }, keys.ads, '/api/usage/log');
+  assert.deepEqual([total.status, total.json.error.details.map((d) => d.field)], [400, ['total_tokens']], total.text);
+  const cached = await record({ events: [{ provider: 'openai', model: 'gpt-4o', prompt_tokens: 100, cached_tokens: 200, completion_tokens: 5 }] });
+  assert.deepEqual([cached.status, cached.json.error.details.map((d) => d.field)], [400, ['events[0].cached_tokens']], cached.text);
+  const own = await record({ provider: 'openai', model: 'gpt-4', input_tokens: 1500, output_tokens: 500, tokens: 1999 });
+  assert.deepEqual(own.json.error.details.map((d) => d.field), ['tokens']);
+  assert.equal((await rawKeys()).length, before, 'nothing was written');
+});

@@ -191,6 +191,14 @@ macro_rules! object_reader {
                 deserializer.deserialize_map(Reader(::core::marker::PhantomData))
             }
         }
+
+        impl $(<$lt>)? $ty $(<$lt>)? {
+            /// Each field and the keys that spell it in a request (its name, or its aliases).
+            #[allow(dead_code)]
+            pub const SPELLINGS: &'static [(&'static str, &'static [&'static str])] = &[
+                $( (stringify!($field), $crate::__object_names!($field $([$($name),+])?)) ),*
+            ];
+        }
     };
 }
 

@@ -123,6 +123,63 @@ crate::object_reader!(EventInput, deny {
     reservation_id: default,
 });
 
+/// `errors` of a request's events with each field named as the request spelled it: a
+/// problem found on `tokens` of an event that sent `total_tokens` names `total_tokens` (seed
+/// 004's column), on `cached_input_tokens` of one that sent `cached_tokens` names that.
+/// Validation reads the fields under their own names; this reads the body again, only when
+/// some error names a field that has other spellings ([`EventInput::SPELLINGS`]).
+pub fn named_as_sent(mut errors: Vec<FieldError>, body: &[u8]) -> Vec<FieldError> {
+    let aliased = |name: &str| {
+        EventInput::SPELLINGS
+            .iter()
+            .find(|(field, keys)| *field == name && keys.len() > 1)
+    };
+    // `events[3].tokens` -> (Some(3), "tokens"); `tokens` -> (None, "tokens").
+    let split = |field: &str| -> Option<(Option<usize>, String)> {
+        match field.strip_prefix("events[") {
+            Some(rest) => {
+                let (index, name) = rest.split_once("].")?;
+                Some((Some(index.parse().ok()?), name.to_string()))
+            }
+            None => Some((None, field.to_string())),
+        }
+    };
+    if !errors
+        .iter()
+        .any(|e| split(&e.field).is_some_and(|(_, name)| aliased(&name).is_some()))
+    {
+        return errors;
+    }
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return errors;
+    };
+    for error in &mut errors {
+        let Some((index, name)) = split(&error.field) else {
+            continue;
+        };
+        let Some((_, keys)) = aliased(&name) else {
+            continue;
+        };
+        let event = match index {
+            Some(i) => request.get("events").and_then(|events| events.get(i)),
+            None => Some(&request),
+        };
+        let Some(event) = event.and_then(serde_json::Value::as_object) else {
+            continue;
+        };
+        if event.contains_key(name.as_str()) {
+            continue;
+        }
+        if let Some(sent) = keys.iter().find(|key| event.contains_key(**key)) {
+            error.field = match index {
+                Some(i) => format!("events[{i}].{sent}"),
+                None => (*sent).to_string(),
+            };
+        }
+    }
+    errors
+}
+
 /// A validated event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageEvent {

@@ -479,7 +479,14 @@ pub async fn accept_request(
         max_age_days: config.max_event_age_days,
         pruned_before: config.pruned_before,
     };
-    let records = prepare(usage, prices, entropy, principal, &batch, &rules).await?;
+    let records = prepare(usage, prices, entropy, principal, &batch, &rules)
+        .await
+        .map_err(|e| match e {
+            CoreError::Validation(errors) => {
+                CoreError::Validation(crate::usage::event::named_as_sent(errors, body))
+            }
+            e => e,
+        })?;
     Ok(Prepared {
         records,
         enveloped: batch.enveloped,

@@ -390,3 +390,43 @@ fn a_request_sent_as_an_array_is_refused_as_the_wrong_type_of_body() {
         other => panic!("expected a malformed body, got {other:?}"),
     }
 }
+
+#[test]
+fn a_problem_found_across_fields_names_each_field_as_the_request_spelled_it() {
+    let world = World::new();
+    // Seed 004's columns: `total_tokens` for `tokens`.
+    let alone = world
+        .send(
+            json!({"provider": "openai", "model": "gpt-4", "input_tokens": 1500,
+                     "output_tokens": 500, "total_tokens": 1999}),
+        )
+        .unwrap_err();
+    assert_eq!(fields(&alone), vec![("total_tokens".to_string(), Some(0))]);
+    // OpenAI's own names, in a batch: a problem found in pricing names `cached_tokens`.
+    let priced = world
+        .send(json!({"events": [
+            {"provider": "openai", "model": "gpt-4o", "prompt_tokens": 100,
+             "cached_tokens": 200, "completion_tokens": 5},
+        ]}))
+        .unwrap_err();
+    assert_eq!(
+        fields(&priced),
+        vec![("events[0].cached_tokens".to_string(), Some(0))]
+    );
+    // The event that spelled it `tokens` keeps `tokens`.
+    let batch = world
+        .send(json!({"events": [
+            {"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5},
+            {"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5,
+             "tokens": 1},
+        ]}))
+        .unwrap_err();
+    assert_eq!(
+        fields(&batch),
+        vec![("events[1].tokens".to_string(), Some(1))]
+    );
+    assert!(
+        world.store.stored_events().is_empty(),
+        "nothing was written"
+    );
+}
