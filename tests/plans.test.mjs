@@ -249,6 +249,54 @@ test('the plans as of a past instant: that period\'s use and that month\'s cost 
   assert.equal((await admin('/api/admin/subscriptions?provider=loudly&project_id=studio', { method: 'DELETE' })).status, 204);
 });
 
+test('the plans as of a past instant count only the usage recorded until then: a credit\'s later event, a monthly plan\'s later calls and the quarter hour under way are left out', async () => {
+  await admin('/api/admin/projects', { method: 'POST', body: { id: 'asof', name: 'As of' } });
+  const asof = (await admin('/api/admin/projects/asof/keys', { method: 'POST' })).json.key;
+  const DAY = 86_400_000;
+  const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+  const day = (offset) => new Date(today + offset * DAY).toISOString().slice(0, 10);
+  // The auditor's case, five days ago: a one-time credit and a monthly plan, with calls at
+  // 17:50, at 18:02 and three days later.
+  const base = today - 5 * DAY;
+  const iso = (ms) => new Date(base + ms).toISOString();
+  const hm = (h, m) => (h * 60 + m) * 60_000;
+  await put('/api/admin/subscriptions', { provider: 'google-cloud', project_id: 'asof', allotment: { amount: '300', unit: 'money' }, term: { starts: day(-30), expires: day(60) } });
+  await put('/api/admin/subscriptions', { provider: 'heygen', project_id: 'asof', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' } });
+  const call = (id, provider, at, usage) => ({ id, provider, timestamp: at, ...usage });
+  const events = [
+    call('gc-before', 'google-cloud', iso(hm(17, 50)), { model: 'chirp', characters: 1, cost: '0.5' }),
+    call('gc-after', 'google-cloud', iso(hm(18, 2)), { model: 'chirp', characters: 1, cost: '0.012' }),
+    call('gc-later', 'google-cloud', iso(3 * DAY), { model: 'chirp', characters: 1, cost: '1' }),
+    call('hg-before', 'heygen', iso(hm(17, 50)), { credits: '2' }),
+    call('hg-after', 'heygen', iso(hm(18, 2)), { credits: '3' }),
+    call('hg-later', 'heygen', iso(3 * DAY), { credits: '4' }),
+  ];
+  const r = await w.fetch('/api/usage', { method: 'POST', key: asof, body: { events } });
+  assert.equal(r.status, 201, r.text);
+  const at = async (instant) => {
+    const answer = await admin(`/api/admin/subscriptions?at=${encodeURIComponent(instant)}`);
+    assert.equal(answer.status, 200, answer.text);
+    const mine = (provider) => answer.json.subscriptions.find((s) => s.provider === provider && s.project_id === 'asof');
+    const [credit, heygen] = [mine('google-cloud'), mine('heygen')];
+    return {
+      credit: [credit.used, credit.remaining, credit.period.days_left],
+      heygen: [heygen.used, heygen.remaining],
+      credits_applied: answer.json.credits_applied.map((m) => m.amount),
+    };
+  };
+  // At 18:00 and at 18:07 (its quarter hour not over yet), the 18:02 calls are not counted.
+  // The other tests' credits were used now, after the instant, so only this one's is applied.
+  for (const instant of [iso(hm(18, 0)), iso(hm(18, 7))]) {
+    assert.deepEqual(await at(instant), { credit: ['0.50', '299.50', 60 + 5], heygen: ['2', '8'], credits_applied: ['0.50'] }, instant);
+  }
+  assert.deepEqual(await at(iso(hm(23, 59) + 59_999)), { credit: ['0.512', '299.488', 60 + 4], heygen: ['5', '5'], credits_applied: ['0.512'] }, 'the day\'s end');
+  const current = (await admin('/api/admin/subscriptions')).json.subscriptions.find((s) => s.provider === 'google-cloud' && s.project_id === 'asof');
+  assert.equal(current.used, '1.512', 'now, every call of the term');
+  for (const provider of ['google-cloud', 'heygen']) {
+    assert.equal((await admin(`/api/admin/subscriptions?provider=${provider}&project_id=asof`, { method: 'DELETE' })).status, 204);
+  }
+});
+
 test('the month picker shows the plans as they were: an old fee before its change, a plan only from its since day, a deleted plan in its months', async () => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const at = async (instant) => {

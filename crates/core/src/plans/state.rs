@@ -290,21 +290,51 @@ impl Plan {
     }
 }
 
-/// The read of a plan's usage over whole UTC days.
+/// The read of a plan's usage over UTC days `from..to`, cut at `until` when it comes first
+/// (a view as of a past instant, [`counted_until`]).
 pub(super) fn usage_query(
     provider: &str,
     project: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
+    until: Option<DateTime<Utc>>,
 ) -> RollupQuery {
-    RollupQuery {
-        from: Some(from.to_string()),
-        to: Some(to.to_string()),
-        provider: Some(provider.to_string()),
-        project_id: project.and_then(|p| ProjectId::parse(p).ok()),
-        dims: vec![Dim::Provider],
-        ..RollupQuery::default()
-    }
+    scoped(days_query(from, to, until), provider, project)
+}
+
+/// The read of usage over UTC days `from..to`, cut at `until` when it comes first: whole days
+/// from the daily rollups, the quarter hours of a day cut short from the quarter-hour ones.
+fn days_query(from: NaiveDate, to: NaiveDate, until: Option<DateTime<Utc>>) -> RollupQuery {
+    let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let (from, to) = (midnight(from), midnight(to));
+    let to = until.map_or(to, |u| u.min(to)).max(from);
+    utc_query(from, to)
+}
+
+/// What a view as of the past instant `at` counts usage until: the end of the last UTC
+/// quarter hour that is over by then (the instant itself counted, so `23:59:59.999` takes in
+/// the whole day). The rollups are kept by quarter hour, and one that ends after `at` is left
+/// out rather than counting usage from after the instant.
+pub fn counted_until(at: DateTime<Utc>) -> DateTime<Utc> {
+    crate::reports::report::floor_quarter(at + Duration::milliseconds(1))
+}
+
+/// The read of usage from `from` until `to` (UTC).
+fn utc_query(from: DateTime<Utc>, to: DateTime<Utc>) -> RollupQuery {
+    let range = Range {
+        from: Some(from),
+        to: Some(to),
+        tz: crate::kernel::tz::Tz::UTC,
+    };
+    range.rollup_query(None)
+}
+
+/// `query` narrowed to a plan's provider and scope, by provider.
+fn scoped(mut query: RollupQuery, provider: &str, project: Option<&str>) -> RollupQuery {
+    query.provider = Some(provider.to_string());
+    query.project_id = project.and_then(|p| ProjectId::parse(p).ok());
+    query.dims = vec![Dim::Provider];
+    query
 }
 
 /// The read of a plan's usage from the start of the UTC hour of `from` (the hour a reading
@@ -316,16 +346,8 @@ pub(super) fn usage_since_query(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> RollupQuery {
-    let range = Range {
-        from: Some(crate::reports::report::floor_hour(from)),
-        to: Some(to),
-        tz: crate::kernel::tz::Tz::UTC,
-    };
-    let mut query = range.rollup_query(None);
-    query.provider = Some(provider.to_string());
-    query.project_id = project.and_then(|p| ProjectId::parse(p).ok());
-    query.dims = vec![Dim::Provider];
-    query
+    let from = crate::reports::report::floor_hour(from);
+    scoped(utc_query(from, to), provider, project)
 }
 
 /// The state of every plan this period.
@@ -343,6 +365,18 @@ pub async fn states_of(
     reports: &impl ReportStore,
     now: DateTime<Utc>,
 ) -> Result<Vec<PlanState>, CoreError> {
+    states_until(plans, reports, now, None).await
+}
+
+/// The state of each of `plans` in the period that holds `now`, counting the usage recorded
+/// before `until` only when given (a view as of a past instant, [`counted_until`]): now, the
+/// whole period counts, events a few minutes ahead of the clock included.
+async fn states_until(
+    plans: Vec<Plan>,
+    reports: &impl ReportStore,
+    now: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Vec<PlanState>, CoreError> {
     // Each plan's usage this period, every read in one call. Plans over the same days and
     // scope (most reset on the 1st) share one read by provider.
     let mut queries: Vec<RollupQuery> = Vec::new();
@@ -359,8 +393,17 @@ pub async fn states_of(
             .filter(|r| r.at >= start_at && r.at < end_at && r.at <= now)
             .cloned();
         let mut query = match &reading {
-            Some(r) => usage_since_query(&plan.provider, plan.project_id.as_deref(), r.at, end_at),
-            None => usage_query(&plan.provider, plan.project_id.as_deref(), start, end),
+            Some(r) => {
+                let to = until.map_or(end_at, |u| u.min(end_at));
+                usage_since_query(&plan.provider, plan.project_id.as_deref(), r.at, to)
+            }
+            None => usage_query(
+                &plan.provider,
+                plan.project_id.as_deref(),
+                start,
+                end,
+                until,
+            ),
         };
         if reading.is_none() {
             query.provider = None;
@@ -424,27 +467,35 @@ pub async fn subscriptions_report(
     reports: &impl ReportStore,
     now: DateTime<Utc>,
 ) -> Result<Value, CoreError> {
-    report_of(plans.plans().await?, reports, now).await
+    report_of(plans.plans().await?, reports, now, None).await
 }
 
 /// The subscriptions report as of a past instant (the month picker): the plans as they were
 /// then (a plan added later is left out, an old fee is the old one), over the period that
-/// held `at`.
+/// held `at`, with the usage recorded until then ([`counted_until`]): its used, overage and
+/// credits, and that month's cost so far.
 pub async fn subscriptions_report_at(
     plans: &impl PlanStore,
     reports: &impl ReportStore,
     at: DateTime<Utc>,
 ) -> Result<Value, CoreError> {
-    report_of(plans.plans_at(at).await?, reports, at).await
+    report_of(
+        plans.plans_at(at).await?,
+        reports,
+        at,
+        Some(counted_until(at)),
+    )
+    .await
 }
 
 pub(super) async fn report_of(
     mut plans: Vec<Plan>,
     reports: &impl ReportStore,
     now: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
 ) -> Result<Value, CoreError> {
     plans.retain(|p| p.since.is_none_or(|since| since <= now.date_naive()));
-    let states = states_of(plans, reports, now).await?;
+    let states = states_until(plans, reports, now, until).await?;
     let mut fees = Totals::new();
     for s in states.iter().filter(|s| s.plan.term.is_none()) {
         fees.add(Money::new(s.plan.scaled_fee(), s.plan.currency()));
@@ -457,19 +508,10 @@ pub(super) async fn report_of(
         .collect();
     let today = now.date_naive();
     let month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
-    let rows = reports
-        .rollups(&RollupQuery {
-            from: Some(month.to_string()),
-            to: Some(
-                month
-                    .checked_add_months(Months::new(1))
-                    .unwrap_or(month)
-                    .to_string(),
-            ),
-            dims: vec![Dim::Provider, Dim::Project],
-            ..RollupQuery::default()
-        })
-        .await?;
+    let month_end = month.checked_add_months(Months::new(1)).unwrap_or(month);
+    let mut spend = days_query(month, month_end, until);
+    spend.dims = vec![Dim::Provider, Dim::Project];
+    let rows = reports.rollups(&spend).await?;
     let mut usage = Totals::new();
     for row in &rows {
         let provider = row.provider.as_deref().unwrap_or_default();
@@ -491,12 +533,17 @@ pub(super) async fn report_of(
         let (Some(term), Some(granted)) = (s.plan.term, s.allotment) else {
             continue;
         };
-        let month_end = month.checked_add_months(Months::new(1)).unwrap_or(month);
         let (from, to) = (term.starts.max(month), term.expires.min(month_end));
         if from >= to {
             continue;
         }
-        let query = usage_query(&s.plan.provider, s.plan.project_id.as_deref(), from, to);
+        let query = usage_query(
+            &s.plan.provider,
+            s.plan.project_id.as_deref(),
+            from,
+            to,
+            until,
+        );
         credited.push((s, granted, query));
     }
     let queries: Vec<RollupQuery> = credited.iter().map(|(_, _, q)| q.clone()).collect();

@@ -9,11 +9,12 @@ use crate::kernel::clock::{FixedClock, SystemEntropy};
 use crate::kernel::error::CoreError;
 use crate::plans::store::PlanStore;
 use crate::plans::{
-    capacity, known_providers, period, subscriptions_report, subscriptions_report_at, PlanInput,
-    ProfileInput,
+    capacity, known_providers, period, subscriptions_report, PlanInput, ProfileInput,
 };
 use crate::usage::fixtures::World;
 use crate::usage::ingest::{ingest, IngestConfig};
+
+mod as_of;
 
 /// The plan of `provider` in a subscriptions report.
 fn subscription(report: &Value, provider: &str) -> Value {
@@ -361,73 +362,6 @@ fn a_run_out_date_is_given_only_when_it_falls_within_ten_years_and_a_plan_amount
     let video = plan("heygen");
     assert_eq!(video["run_out"], "2026-11-01");
     assert_eq!(video["runs_out_before_reset"], true);
-}
-
-#[test]
-fn the_month_picker_shows_the_plans_as_they_were_at_the_instant_asked_for() {
-    let world = World::new();
-    let day = |m, d| Utc.with_ymd_and_hms(2026, m, d, 12, 0, 0).unwrap();
-    let heygen = |fee: &str| json!({"provider": "heygen", "monthly_fee": fee, "allotment": {"amount": "10", "unit": "credits"}});
-    put_plan_at(&world, heygen("29"), day(9, 1));
-    put_plan_at(&world, heygen("49"), day(10, 15));
-    // A new subscription, from November 1st (a first version without `since` counts as
-    // in force since always: the subscription is usually older than its entry here).
-    put_plan_at(
-        &world,
-        json!({"provider": "elevenlabs", "monthly_fee": "22", "allotment": {"amount": "100000", "unit": "characters"}, "since": "2026-11-01"}),
-        day(11, 1),
-    );
-    assert!(block_on(world.store.delete_plan("heygen", "", None, day(11, 10))).unwrap());
-    let plans_at = |at| {
-        let report = block_on(subscriptions_report_at(&world.store, &world.store, at)).unwrap();
-        let fees: Vec<(String, String)> = report["subscriptions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                let provider = s["provider"].as_str().unwrap().to_string();
-                (
-                    provider,
-                    s["monthly_fee"]["amount"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        (fees, report["fees"][0]["amount"].clone())
-    };
-    let plan = |provider: &str, fee: &str| (provider.to_string(), fee.to_string());
-    assert_eq!(
-        plans_at(day(8, 20)),
-        (vec![plan("heygen", "29.00")], json!("29.00")),
-        "the first version, since always"
-    );
-    assert_eq!(
-        plans_at(day(9, 20)),
-        (vec![plan("heygen", "29.00")], json!("29.00"))
-    );
-    assert_eq!(
-        plans_at(day(10, 20)),
-        (vec![plan("heygen", "49.00")], json!("49.00"))
-    );
-    assert_eq!(
-        plans_at(day(11, 5)),
-        (
-            vec![plan("elevenlabs", "22.00"), plan("heygen", "49.00")],
-            json!("71.00")
-        )
-    );
-    assert_eq!(
-        plans_at(day(11, 20)),
-        (vec![plan("elevenlabs", "22.00")], json!("22.00"))
-    );
-    // Now: the plans in force, whatever their history.
-    let now = block_on(subscriptions_report(
-        &world.store,
-        &world.store,
-        day(11, 20),
-    ))
-    .unwrap();
-    assert_eq!(now["subscriptions"].as_array().unwrap().len(), 1);
-    assert_eq!(now["subscriptions"][0]["provider"], "elevenlabs");
 }
 
 #[test]

@@ -169,7 +169,7 @@ pub fn quarter_bucket(t: DateTime<Utc>) -> String {
 }
 
 /// The start of the UTC quarter hour an instant falls in.
-pub(super) fn floor_quarter(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn floor_quarter(t: DateTime<Utc>) -> DateTime<Utc> {
     let hour = floor_hour(t);
     hour + Duration::minutes(i64::from(t.minute() / 15 * 15))
 }
