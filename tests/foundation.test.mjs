@@ -253,12 +253,13 @@ test('bad input gets a 4xx naming the field and leaves the database unchanged', 
 
 test('a method the path does not have is a 405 whose Allow header lists the ones it has', async () => {
   const cases = [
-    ['PUT', '/api/admin/projects', 'GET, POST'],
-    ['DELETE', '/api/admin/capacity', 'GET'],
+    // HEAD is listed wherever GET is: it answers as GET does.
+    ['PUT', '/api/admin/projects', 'GET, HEAD, POST'],
+    ['DELETE', '/api/admin/capacity', 'GET, HEAD'],
     // Methods the platform has no name for are not read as GET.
-    ['QUERY', '/api/admin/capacity', 'GET'],
-    ['PURGE', '/api/admin/projects', 'GET, POST'],
-    ['POST', '/api/admin/projects/ads/budget', 'GET, PATCH'],
+    ['QUERY', '/api/admin/capacity', 'GET, HEAD'],
+    ['PURGE', '/api/admin/projects', 'GET, HEAD, POST'],
+    ['POST', '/api/admin/projects/ads/budget', 'GET, HEAD, PATCH'],
   ];
   for (const [method, path, allow] of cases) {
     const r = await w.fetch(path, { method, key: ADMIN_KEY });

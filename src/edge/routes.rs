@@ -426,10 +426,13 @@ pub fn match_route(method: &str, path: &str) -> Result<Matched, RouteMiss> {
         }
     }
     if allowed.is_empty() {
-        Err(RouteMiss::NotFound)
-    } else {
-        Err(RouteMiss::MethodNotAllowed(allowed))
+        return Err(RouteMiss::NotFound);
     }
+    // A path with a GET answers HEAD too, so `Allow` says so.
+    if let Some(get) = allowed.iter().position(|m| *m == "GET") {
+        allowed.insert(get + 1, "HEAD");
+    }
+    Err(RouteMiss::MethodNotAllowed(allowed))
 }
 
 #[cfg(test)]
@@ -465,7 +468,7 @@ mod tests {
     fn a_known_path_with_another_method_lists_the_allowed_ones() {
         assert_eq!(
             match_route("PUT", "/api/admin/projects"),
-            Err(RouteMiss::MethodNotAllowed(vec!["GET", "POST"]))
+            Err(RouteMiss::MethodNotAllowed(vec!["GET", "HEAD", "POST"]))
         );
         assert_eq!(match_route("GET", "/nope"), Err(RouteMiss::NotFound));
         assert_eq!(
