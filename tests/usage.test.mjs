@@ -719,6 +719,20 @@ test('a missing model is a 400 naming it for a provider priced by model, and a w
   );
 });
 
+test('an event without a model whose default entry did not price it is told which entry answers to default and why', async () => {
+  const r = await record({ events: [
+    { id: 'gt-4', provider: 'google-cloud', operation: 'speech-to-text', cost: 0.012 },
+    { id: 'nomodel-lahajati', provider: 'lahajati', audio_seconds: 90 },
+  ] });
+  assert.equal(r.status, 201, r.text);
+  const [google, lahajati] = r.json.events;
+  assert.deepEqual([...google.warnings, ...lahajati.warnings].map((w) => w.field), ['model', 'model']);
+  assert.match(google.warnings[0].message, /the cost you reported counts; google-cloud's default entry \(builtin:google-cloud\/speech-to-text-v2@[0-9-]+\) prices none of it/);
+  assert.match(lahajati.unpriced.message, /^lahajati\/tts has no rate for audio_seconds/);
+  assert.ok(lahajati.warnings[0].message.includes(`lahajati's default entry (builtin:lahajati/tts@2025-12-16) prices none of it (${lahajati.unpriced.message})`), lahajati.warnings[0].message);
+  for (const event of [google, lahajati]) assert.doesNotMatch(event.warnings[0].message, /no price entry/);
+});
+
 test('an unknown project named by the admin is a 404 for stats and the budget check, not zeros', async () => {
   for (const path of ['/api/usage/stats?project_id=ghost', '/api/admin/usage/check-budgets?project_id=ghost']) {
     const r = await w.fetch(path, { key: ADMIN_KEY });

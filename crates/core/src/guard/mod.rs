@@ -299,7 +299,8 @@ async fn ask(
         };
         let mut records = prepare(usage, prices, entropy, &scoped, &batch, &rules)
             .await
-            .map_err(|e| prefixed(e, "estimate"))?;
+            .map_err(|e| prefixed(e, "estimate"))?
+            .records;
         let record = records.pop();
         estimate.money = record.as_ref().and_then(StoredEvent::cost_money);
         estimate.event = record;

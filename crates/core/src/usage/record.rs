@@ -10,7 +10,7 @@ use crate::kernel::error::FieldError;
 use crate::kernel::json_out::Object;
 use crate::kernel::money::{format_scaled, Currency, Money, MAX_EVENT_COST_NANOS};
 use crate::pricing::prices::Pricing;
-use crate::pricing::{Usage, UsageKind, MICRO};
+use crate::pricing::{EntryRef, Usage, UsageKind, MICRO};
 use crate::usage::event::{same_rule, UsageEvent, CACHED_USAGE};
 
 /// Version of the raw-log line format.
@@ -361,6 +361,26 @@ fn quantity(event: &UsageEvent, kind: UsageKind) -> i64 {
     }
 }
 
+/// The `price_id` of a record priced by `entry`: `builtin:<provider>/<model>@<date>` for a
+/// built-in entry, else the custom price's id.
+pub fn price_id(entry: &EntryRef) -> String {
+    if entry.origin == "builtin" {
+        // For every priced event: without `format!`.
+        let mut id = String::with_capacity(20 + entry.provider.len() + entry.model.len());
+        id.push_str("builtin:");
+        id.push_str(&entry.provider);
+        id.push('/');
+        id.push_str(&entry.model);
+        id.push('@');
+        if !crate::kernel::clock::push_date(&mut id, entry.effective_from) {
+            id.push_str(&entry.effective_from.to_string());
+        }
+        id
+    } else {
+        entry.origin.clone()
+    }
+}
+
 impl StoredEvent {
     /// The record of a validated, priced event of `project` under the idempotency key `id`.
     pub fn new(
@@ -503,24 +523,7 @@ impl StoredEvent {
         self.reported_cost_nanos = nanos_i64("cost", pricing.reported)?;
         self.unpriced_reason = unpriced.map(|u| u.code().to_string());
         self.unpriced_message = unpriced.map(|u| u.message().to_string());
-        self.price_id = computed.map(|q| {
-            let entry = &q.entry;
-            if entry.origin == "builtin" {
-                // `builtin:<provider>/<model>@<date>`, for every priced event: without `format!`.
-                let mut id = String::with_capacity(20 + entry.provider.len() + entry.model.len());
-                id.push_str("builtin:");
-                id.push_str(&entry.provider);
-                id.push('/');
-                id.push_str(&entry.model);
-                id.push('@');
-                if !crate::kernel::clock::push_date(&mut id, entry.effective_from) {
-                    id.push_str(&entry.effective_from.to_string());
-                }
-                id
-            } else {
-                entry.origin.clone()
-            }
-        });
+        self.price_id = computed.map(|q| price_id(&q.entry));
         Ok(())
     }
 

@@ -34,12 +34,12 @@ use crate::kernel::input::{body_text, field_at_fault, strip_position};
 use crate::kernel::json_out::{push_array, Object};
 use crate::kernel::money::{Currency, Money, Totals};
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};
-use crate::pricing::prices::lookups_for;
+use crate::pricing::prices::{lookups_for, Pricing};
 use crate::pricing::store::PriceStore;
 use crate::pricing::Unpriced;
 use crate::usage::event::{EventInput, EventName, EventRules, UsageEvent, DEFAULT_MODEL};
 use crate::usage::price::RequestPricer;
-use crate::usage::record::{from_ndjson, to_ndjson, BadLine, StoredEvent, StoredPrice};
+use crate::usage::record::{from_ndjson, price_id, to_ndjson, BadLine, StoredEvent, StoredPrice};
 use crate::usage::reprice::REPRICE_PREFIX;
 use crate::usage::retention::before_watermark;
 use crate::usage::store::RetentionStore;
@@ -100,22 +100,58 @@ pub struct EventOutcome {
 }
 
 /// The warning of an event recorded as model `default` (sent without a model, for a provider
-/// that takes one: see `usage::model_required`): which entry priced it, or that none did.
-pub fn model_warning(record: &StoredEvent) -> Option<FieldError> {
+/// that takes one: see `usage::model_required`): which entry priced it; else the entry that
+/// answers to `default` for the event's project and time (resolved in `book` as pricing
+/// resolves it) and why it did not price the event (a reported cost counts; no usage, or none
+/// it has a rate for); else that no entry answers to `default`.
+pub fn model_warning(
+    record: &StoredEvent,
+    pricing: &Pricing,
+    book: &PriceBook,
+    at: DateTime<Utc>,
+    project: &ProjectId,
+) -> Option<FieldError> {
     if record.model != DEFAULT_MODEL {
         return None;
     }
     let provider = &record.provider;
-    let message = match record.price_id.as_deref() {
-        Some(entry) => format!(
-            "recorded as model `default`: priced with {provider}'s default entry ({entry}); \
-             send the model the call used if it was another"
-        ),
-        None if record.reported_cost_nanos.is_some() => format!(
+    if let Some(entry) = &record.price_id {
+        return Some(FieldError::new(
+            "model",
+            format!(
+                "recorded as model `default`: priced with {provider}'s default entry ({entry}); \
+                 send the model the call used if it was another"
+            ),
+        ));
+    }
+    let counts = match record.reported_cost_nanos {
+        Some(_) => "the cost you reported counts; ",
+        None => "",
+    };
+    let message = match book.resolve(provider, DEFAULT_MODEL, at, Some(project)) {
+        Ok(entry) => {
+            // The entry was found, so what failed is the quote: no usage, or none it has a
+            // rate for (what `unpriced` says when no cost is reported).
+            let why = pricing
+                .computed
+                .as_ref()
+                .err()
+                .map_or("", Unpriced::message);
+            let entry = price_id(&entry.reference());
+            format!(
+                "recorded as model `default`: {counts}{provider}'s default entry ({entry}) \
+                 prices none of it ({why}); send the model the call used if it was another"
+            )
+        }
+        // Entries answer to `default`, none in force at the event's time.
+        Err(Unpriced::NoPriceInForce { message }) => {
+            format!("recorded as model `default`: {counts}{message}")
+        }
+        Err(_) if !counts.is_empty() => format!(
             "recorded as model `default`: the cost you reported counts, and no price entry of \
              {provider} answers to `default` to compute one; send the model the call used"
         ),
-        None => format!(
+        Err(_) => format!(
             "recorded as model `default`, which no price entry of {provider} answers to: it \
              counts only a reported cost (add a custom price for {provider}/default to price it)"
         ),
@@ -274,6 +310,8 @@ pub fn raw_key(now: DateTime<Utc>, entropy: &impl Entropy) -> Result<String, Cor
 }
 
 /// Validates, prices and assigns a project and id to every event of a batch; all or nothing.
+/// The warnings of the records ([`model_warning`]) come with them: they need the entries the
+/// events were priced with.
 pub async fn prepare(
     usage: &impl UsageStore,
     prices: &impl PriceStore,
@@ -281,7 +319,7 @@ pub async fn prepare(
     principal: &Principal,
     batch: &Batch,
     rules: &EventRules,
-) -> Result<Vec<StoredEvent>, CoreError> {
+) -> Result<Prepared, CoreError> {
     let name = |i: usize| EventName::in_request(i, batch.enveloped);
     let field = |i: usize, f: &str| name(i).field(f);
     let mut problems: Vec<FieldError> = Vec::new();
@@ -358,6 +396,7 @@ pub async fn prepare(
     };
     let mut pricer = RequestPricer::new(&book);
     let mut records = Vec::with_capacity(valid.len());
+    let mut warnings = Vec::new();
     for ((i, mut event), project) in valid.into_iter().zip(projects) {
         let Some(project) = project else { continue };
         event.project_id = Some(project.clone());
@@ -365,11 +404,17 @@ pub async fn prepare(
             Some(id) => id,
             None => random_token(entropy, "evt_", 16)?,
         };
-        let priced = pricer
-            .price(&event)
-            .and_then(|pricing| StoredEvent::new(event, &project, id, &pricing));
+        let at = event.timestamp;
+        let priced = pricer.price(&event).and_then(|pricing| {
+            StoredEvent::new(event, &project, id, &pricing).map(|record| (record, pricing))
+        });
         match priced {
-            Ok(record) => records.push(record),
+            Ok((record, pricing)) => {
+                if let Some(warning) = model_warning(&record, &pricing, &book, at, &project) {
+                    warnings.push((records.len(), warning));
+                }
+                records.push(record);
+            }
             Err(e) => problems.push(FieldError::new(field(i, &e.field), e.message).at_index(i)),
         }
     }
@@ -377,7 +422,11 @@ pub async fn prepare(
         return Err(CoreError::Validation(problems));
     }
     reused_within(&records, batch.enveloped)?;
-    Ok(records)
+    Ok(Prepared {
+        records,
+        enveloped: batch.enveloped,
+        warnings,
+    })
 }
 
 /// An id sent twice in one request for two different events is refused like one reused
@@ -459,6 +508,9 @@ pub struct Prepared {
     pub records: Vec<StoredEvent>,
     /// Whether the events came in an envelope (`{"events": [...]}`): how errors name fields.
     pub enveloped: bool,
+    /// The answer's warnings, each with the index of its record (few: only events recorded as
+    /// model `default` have one).
+    pub warnings: Vec<(usize, FieldError)>,
 }
 
 /// Parses, validates and prices a request: all or nothing, nothing written.
@@ -479,18 +531,14 @@ pub async fn accept_request(
         max_age_days: config.max_event_age_days,
         pruned_before: config.pruned_before,
     };
-    let records = prepare(usage, prices, entropy, principal, &batch, &rules)
+    prepare(usage, prices, entropy, principal, &batch, &rules)
         .await
         .map_err(|e| match e {
             CoreError::Validation(errors) => {
                 CoreError::Validation(crate::usage::event::named_as_sent(errors, body))
             }
             e => e,
-        })?;
-    Ok(Prepared {
-        records,
-        enveloped: batch.enveloped,
-    })
+        })
 }
 
 /// Writes a prepared request: its raw object first, then its rows, refusing ids reused for
@@ -503,7 +551,11 @@ pub async fn store_request(
     request: Prepared,
 ) -> Result<IngestReport, CoreError> {
     let now = clock.now();
-    let Prepared { records, enveloped } = request;
+    let Prepared {
+        records,
+        enveloped,
+        warnings,
+    } = request;
     let key = raw_key(now, entropy)?;
     let bytes = to_ndjson(&records)
         .map_err(|e| CoreError::Misconfigured(format!("encoding the raw log failed: {e}")))?;
@@ -548,15 +600,17 @@ pub async fn store_request(
         Some(lines) => replace_object(log, &key, &lines).await,
         None => key,
     };
-    Ok(report_of(records, Some(&inserted), raw_object))
+    Ok(report_of(records, Some(&inserted), raw_object, warnings))
 }
 
 /// The answer to a request whose `records` were inserted as `inserted` says (`None`: accepted
-/// for the queue, not stored yet), with the stored events kept beside it.
+/// for the queue, not stored yet), with the stored events kept beside it, and the records'
+/// warnings (each with its record's index).
 pub(super) fn report_of(
     records: Vec<StoredEvent>,
     inserted: Option<&[Inserted]>,
     raw_object: String,
+    warnings: Vec<(usize, FieldError)>,
 ) -> IngestReport {
     let mut report = IngestReport {
         success: true,
@@ -614,8 +668,13 @@ pub(super) fn report_of(
             reported_cost: shown.reported_cost_money(),
             unpriced: unpriced_of(&shown),
             timestamp: shown.request_timestamp.clone(),
-            warnings: model_warning(record).into_iter().collect(),
+            warnings: Vec::new(),
         });
+    }
+    for (index, warning) in warnings {
+        if let Some(event) = report.events.get_mut(index) {
+            event.warnings.push(warning);
+        }
     }
     report.stored_events = records
         .into_iter()

@@ -56,7 +56,7 @@ pub fn queue_message(request: &Prepared) -> Result<Option<String>, CoreError> {
 
 /// The answer to a request accepted for the queue: each event priced, status `queued`.
 pub fn queued_report(request: Prepared) -> IngestReport {
-    report_of(request.records, None, String::new())
+    report_of(request.records, None, String::new(), request.warnings)
 }
 
 /// What the consumer did with one batch of messages.
@@ -143,5 +143,6 @@ async fn store_once(
     } else {
         replace_object(log, &key, &stored).await
     };
-    Ok(report_of(records, Some(&inserted), raw_object))
+    // The consumer's report goes to no client: it has no warnings.
+    Ok(report_of(records, Some(&inserted), raw_object, Vec::new()))
 }

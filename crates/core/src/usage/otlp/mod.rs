@@ -41,7 +41,7 @@ use crate::kernel::error::{CoreError, FieldError};
 use crate::pricing::store::PriceStore;
 use crate::usage::event::{EventInput, EventRules};
 use crate::usage::ingest::{
-    prepare, store_request, Batch, IngestConfig, IngestReport, Prepared, MAX_EVENTS_PER_REQUEST,
+    prepare, store_request, Batch, IngestConfig, IngestReport, MAX_EVENTS_PER_REQUEST,
 };
 use crate::usage::store::{RawLog, UsageStore};
 
@@ -340,13 +340,7 @@ pub async fn ingest_spans(
             project_id: None,
         };
         let result = match prepare(usage, prices, entropy, principal, &batch, &event_rules).await {
-            Ok(records) => {
-                let request = Prepared {
-                    records,
-                    enveloped: true,
-                };
-                store_request(usage, log, &FixedClock(now), entropy, request).await
-            }
+            Ok(request) => store_request(usage, log, &FixedClock(now), entropy, request).await,
             Err(e) => Err(e),
         };
         match result {

@@ -233,6 +233,59 @@ fn a_missing_model_is_refused_where_the_provider_prices_by_model_and_warned_of_w
     assert_eq!(models.iter().filter(|m| *m == "default").count(), 5);
 }
 
+/// The `model` warning of the only event of `event`, once recorded.
+fn model_warning_of(event: Value) -> String {
+    let report = World::new().send(event).unwrap();
+    let warnings = &report.events[0].warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].field, "model");
+    warnings[0].message.clone()
+}
+
+#[test]
+fn an_event_without_a_model_priced_by_the_providers_default_entry_is_told_which_entry() {
+    let warning = model_warning_of(
+        json!({"provider": "google-cloud", "operation": "speech-to-text", "audio_seconds": 60}),
+    );
+    assert!(
+        warning.contains("priced with google-cloud's default entry (builtin:google-cloud/speech-to-text-v2@2024-01-01)"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn a_reported_cost_without_a_model_is_told_it_counts_and_which_entry_answers_to_default() {
+    let warning = model_warning_of(json!({
+        "id": "gt-4", "provider": "google-cloud", "operation": "speech-to-text", "cost": 0.012
+    }));
+    assert!(!warning.contains("no price entry"), "{warning}");
+    assert!(
+        warning.contains("the cost you reported counts; google-cloud's default entry (builtin:google-cloud/speech-to-text-v2@2024-01-01) prices none of it (the event reports no billable quantity)"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn a_default_entry_without_a_rate_for_the_usage_sent_is_named_with_what_unpriced_says() {
+    let report = World::new()
+        .send(json!({"provider": "lahajati", "audio_seconds": 90}))
+        .unwrap();
+    let event = &report.events[0];
+    let unpriced = event.unpriced.as_ref().unwrap().message().to_string();
+    assert!(
+        unpriced.starts_with("lahajati/tts has no rate for audio_seconds"),
+        "{unpriced}"
+    );
+    let warning = &event.warnings[0].message;
+    assert!(!warning.contains("no price entry"), "{warning}");
+    assert!(
+        warning.contains(&format!(
+            "lahajati's default entry (builtin:lahajati/tts@2025-12-16) prices none of it ({unpriced})"
+        )),
+        "{warning}"
+    );
+}
+
 #[test]
 fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_named_alone() {
     let world = World::new();
