@@ -594,5 +594,6 @@ test('one call sets up a project with every budget setting, and a bad setting cr
   // The id taken: 409, and the existing project's settings are untouched.
   const again = await admin('/api/admin/projects', { method: 'POST', body: { ...body, alert_emails: ['intruder@example.com'] } });
   assert.equal(again.status, 409, again.text);
+  assert.deepEqual([again.json.error.code, again.json.error.details.map((d) => d.field)], ['conflict', ['id']], 'the 409 names the field');
   assert.deepEqual((await admin('/api/admin/projects/one-call/budget')).json.alert_emails, ['ops@example.com', 'cfo@example.com']);
 });

@@ -144,8 +144,10 @@ test('twelve concurrent reservations of a blocking budget are each answered with
 test('a project key guards only its own project, the admin names one, and bad input names its field', async () => {
   const key = await project('g-scope');
   await project('g-other');
-  assert.equal((await guard(key, { project_id: 'g-other', amount: { amount: '1', currency: 'USD' } })).status, 403);
-  assert.equal((await w.fetch('/api/usage/guard/x?project_id=g-other', { method: 'DELETE', key })).status, 403);
+  for (const r of [
+    await guard(key, { project_id: 'g-other', amount: { amount: '1', currency: 'USD' } }),
+    await w.fetch('/api/usage/guard/x?project_id=g-other', { method: 'DELETE', key }),
+  ]) assert.deepEqual([r.status, r.json.error.details[0]?.field], [403, 'project_id'], r.text);
   const asAdmin = await guard(ADMIN_KEY, { project_id: 'g-scope', amount: { amount: '1', currency: 'USD' } });
   assert.deepEqual([asAdmin.status, asAdmin.json.decision], [200, 'allow']);
   assert.equal((await guard(ADMIN_KEY, { project_id: 'no-such', amount: { amount: '1', currency: 'USD' } })).status, 404);

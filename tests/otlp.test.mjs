@@ -134,6 +134,15 @@ test('a malformed body gets a 400 that says what was expected, and other content
   let r = await post('{"resourceSpans": 7}', 'application/json');
   assert.equal(r.status, 400);
   assert.match((await r.json()).error.message, /not OTLP JSON/);
+  // A field at fault is named in error.details too (the message keeps naming it).
+  const badTrace = jsonBody('bad19b7ec3c1b175', call);
+  badTrace.resourceSpans[0].scopeSpans[0].spans[0].traceId = 'not-hex';
+  r = await post(JSON.stringify(badTrace), 'application/json');
+  const refused = await r.json();
+  assert.equal(r.status, 400);
+  assert.equal(refused.error.code, 'malformed_request');
+  assert.equal(refused.error.details[0]?.field, 'resourceSpans[0].scopeSpans[0].spans[0].traceId', JSON.stringify(refused));
+  assert.match(refused.error.message, /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.traceId: /);
   r = await post(new Uint8Array([0xff, 0xff, 0xff]), 'application/x-protobuf');
   assert.equal(r.status, 400);
   assert.equal(r.headers.get('content-type'), 'application/x-protobuf');

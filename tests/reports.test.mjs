@@ -273,7 +273,8 @@ test('usage stats give today and this month per provider, with last_updated and 
   assert.deepEqual(newestByProvider(own.month), expectedNewest(events, (e) => e.project === 'pod' && utcDay(e) >= monthStart));
   const quiet = await get('/api/usage/stats', keys.quiet);
   assert.deepEqual([quiet.today.totals.events, quiet.month.totals.events, quiet.month.totals.cost, quiet.last_updated], [0, 0, [], null]);
-  assert.equal((await w.fetch('/api/usage/stats?project_id=ads', { key: keys.pod })).status, 403);
+  const otherStats = await w.fetch('/api/usage/stats?project_id=ads', { key: keys.pod });
+  assert.deepEqual([otherStats.status, otherStats.json.error.details[0]?.field], [403, 'project_id']);
   // In New York, today and this month are local: 01:00 UTC events belong to the day before.
   for (const tz of ['America/New_York', 'Asia/Kolkata']) {
     const local = await get(`/api/usage/stats?tz=${encodeURIComponent(tz)}`);

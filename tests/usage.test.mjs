@@ -464,7 +464,9 @@ test('bad batches are refused with the index and field of each problem and write
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: '{"provider": "openai",', headers: { 'content-type': 'application/json' } })).status, 400);
   assert.equal((await w.fetch('/api/usage', { method: 'POST', key: keys.ads, raw: 'provider=openai', headers: { 'content-type': 'text/plain' } })).status, 415);
   const other = await record({ project_id: 'podcast', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, keys.ads);
-  assert.equal(other.status, 403);
+  assert.deepEqual([other.status, other.json.error.code, other.json.error.details.map((d) => d.field)], [403, 'forbidden', ['project_id']]);
+  const otherInBatch = await record({ events: [{ provider: 'acme', cost: '1' }, { project_id: 'podcast', provider: 'acme', cost: '1' }] }, keys.ads);
+  assert.deepEqual([otherInBatch.status, otherInBatch.json.error.details.map((d) => d.field)], [403, ['events[1].project_id']]);
   const noProject = await record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, ADMIN_KEY);
   assert.deepEqual([noProject.status, noProject.json.error.details[0].field], [400, 'project_id']);
   const unknownProject = await record({ project_id: 'ghost', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1 }, ADMIN_KEY);
@@ -507,7 +509,8 @@ test('listing pages newest first through every event once, filtered, and a proje
   assert.ok(seen.every((e) => e.project_id === 'podcast'));
   const own = await w.fetch('/api/usage?limit=1000', { key: keys.podcast });
   assert.ok(own.json.events.every((e) => e.project_id === 'podcast'));
-  assert.equal((await w.fetch('/api/usage?project_id=ads', { key: keys.podcast })).status, 403);
+  const otherProject = await w.fetch('/api/usage?project_id=ads', { key: keys.podcast });
+  assert.deepEqual([otherProject.status, otherProject.json.error.code, otherProject.json.error.details[0]?.field], [403, 'forbidden', 'project_id']);
   const job = await w.fetch('/api/usage?job_id=clip-1&provider=openai', { key: keys.ads });
   assert.deepEqual(job.json.events.map((e) => e.id), ['first']);
   assert.equal(job.json.events[0].cost.amount, '0.0075');

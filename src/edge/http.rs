@@ -5,7 +5,7 @@ use crate::core::json;
 use serde::Serialize;
 use worker::{Headers, Request, Response};
 
-use crate::core::kernel::error::CoreError;
+use crate::core::kernel::error::{CoreError, FieldError};
 
 /// The largest request body accepted (1 MB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -62,6 +62,15 @@ pub fn error_body(error: &CoreError) -> serde_json::Value {
         CoreError::Misconfigured(_) => (
             "the server is misconfigured; see its logs".to_string(),
             vec![],
+        ),
+        // A refusal names the field that caused it, when one did.
+        CoreError::Forbidden(refusal) | CoreError::Conflict(refusal) => (
+            refusal.message.clone(),
+            refusal
+                .field
+                .iter()
+                .map(|field| FieldError::new(field.as_str(), refusal.message.as_str()))
+                .collect(),
         ),
         other => (other.to_string(), vec![]),
     };

@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 use crate::access::keys::{hash_key, KEY_PREFIX};
 use crate::access::projects::ProjectId;
 use crate::access::store::KeyStore;
-use crate::kernel::error::CoreError;
+use crate::kernel::error::{CoreError, Refusal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -37,9 +37,10 @@ impl Principal {
             (Principal::Project { project_id, .. }, Some(requested)) if requested == project_id => {
                 Ok(Some(project_id.clone()))
             }
-            (Principal::Project { .. }, Some(_)) => Err(CoreError::Forbidden(
-                "a project key can only reach its own project".into(),
-            )),
+            (Principal::Project { .. }, Some(_)) => Err(CoreError::Forbidden(Refusal::of(
+                "project_id",
+                "a project key can only reach its own project",
+            ))),
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::access::store::ProjectStore;
 use crate::kernel::clock::{random_token, Clock, Entropy};
-use crate::kernel::error::{CoreError, FieldError, Problems, StoreError};
+use crate::kernel::error::{CoreError, FieldError, Problems, Refusal, StoreError};
 use crate::kernel::input::{nullable, visible_text, DecimalText};
 use crate::kernel::money::{Currency, Money};
 
@@ -201,9 +201,10 @@ pub async fn insert_new_project(
     project: Project,
 ) -> Result<Project, CoreError> {
     store.insert_project(&project).await.map_err(|e| match e {
-        StoreError::Conflict(_) => {
-            CoreError::Conflict(format!("a project with id `{}` exists already", project.id))
-        }
+        StoreError::Conflict(_) => CoreError::Conflict(Refusal::of(
+            "id",
+            format!("a project with id `{}` exists already", project.id),
+        )),
         other => CoreError::Storage(other),
     })?;
     Ok(project)

@@ -140,7 +140,12 @@ fn a_taken_project_id_is_a_conflict() {
         let result = block_on(create_project(&store, &clock(), &SystemEntropy, request));
         assert_eq!(result.is_ok(), expected_ok);
         if !expected_ok {
-            assert!(matches!(result, Err(CoreError::Conflict(_))));
+            match result {
+                Err(CoreError::Conflict(refusal)) => {
+                    assert_eq!(refusal.field.as_deref(), Some("id"), "named");
+                }
+                other => panic!("expected a conflict, got {other:?}"),
+            }
         }
     }
 }
@@ -283,10 +288,12 @@ fn a_project_key_is_scoped_to_its_own_project() {
     };
     assert_eq!(principal.scope_to(None).unwrap(), Some(own.clone()));
     assert_eq!(principal.scope_to(Some(&own)).unwrap(), Some(own.clone()));
-    assert!(matches!(
-        principal.scope_to(Some(&other)),
-        Err(CoreError::Forbidden(_))
-    ));
+    match principal.scope_to(Some(&other)) {
+        Err(CoreError::Forbidden(refusal)) => {
+            assert_eq!(refusal.field.as_deref(), Some("project_id"), "named");
+        }
+        other => panic!("expected a 403, got {other:?}"),
+    }
     assert!(matches!(
         principal.require_admin(),
         Err(CoreError::Forbidden(_))

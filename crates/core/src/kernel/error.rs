@@ -31,6 +31,45 @@ impl FieldError {
     }
 }
 
+/// What a refusal (403, 409) says, and the field of the request that caused it, when one did:
+/// the answer's `details` then name it, with the same message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal caused by `field`.
+    pub fn of(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            field: None,
+        }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// A failure of a storage adapter (D1, R2, or an in-memory fake).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -66,11 +105,11 @@ pub enum CoreError {
     Unauthenticated(String),
     /// A valid credential that may not do this.
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Refusal),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Refusal),
     /// Events whose id is stored (or sent earlier in the request) for a different event;
     /// nothing of the request was stored.
     #[error("{} event id(s) already used for a different event", .0.len())]

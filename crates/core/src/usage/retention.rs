@@ -156,7 +156,7 @@ pub async fn prune(
         });
     };
     if let Some(problem) = retention.problem(&ingest) {
-        return Err(CoreError::Conflict(problem));
+        return Err(CoreError::Conflict(problem.into()));
     }
     let watermark = store.advance_watermark(cutoff(now, days)).await?;
     let mut deleted = 0;

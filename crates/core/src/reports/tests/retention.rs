@@ -318,7 +318,8 @@ fn a_retention_not_longer_than_the_late_window_is_refused_and_prunes_nothing() {
     .unwrap();
 
     match result {
-        Err(CoreError::Conflict(message)) => {
+        Err(CoreError::Conflict(refusal)) => {
+            let message = refusal.message;
             assert!(message.contains("USAGE_RETENTION_DAYS (90)"), "{message}");
             assert!(message.contains("MAX_EVENT_AGE_DAYS (90)"), "{message}");
         }

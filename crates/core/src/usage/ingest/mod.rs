@@ -348,7 +348,16 @@ pub async fn prepare(
     let mut projects: Vec<Option<ProjectId>> = Vec::with_capacity(valid.len());
     for (i, event) in &valid {
         let requested = event.project_id.clone().or_else(|| default_project.clone());
-        let project = principal.scope_to(requested.as_ref())?;
+        let project = principal
+            .scope_to(requested.as_ref())
+            .map_err(|e| match e {
+                // Another project's id given by the event itself: named as the event's field.
+                CoreError::Forbidden(mut refusal) if event.project_id.is_some() => {
+                    refusal.field = Some(field(*i, "project_id"));
+                    CoreError::Forbidden(refusal)
+                }
+                other => other,
+            })?;
         if project.is_none() {
             problems.push(
                 FieldError::new(

@@ -35,6 +35,17 @@ use serde::de::{
 use super::budget::Kind;
 use super::ExportTraceServiceRequest;
 
+/// The field an error of [`decode`] names, and what it says of it: its text before the first
+/// `": "`, when that is a path (`resourceSpans[0].scopeSpans[0].spans[2].traceId`).
+pub fn field_at_fault(problem: &str) -> Option<(&str, &str)> {
+    let (path, what) = problem.split_once(": ")?;
+    let is_path = !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'[' | b']' | b'_'));
+    is_path.then_some((path, what))
+}
+
 /// Reads an export request from OTLP JSON; the error names the field at fault where there is
 /// one (`resourceSpans[0].scopeSpans[0].spans[2].traceId: ...`).
 pub fn decode(text: &str) -> Result<ExportTraceServiceRequest, serde_json::Error> {

@@ -124,11 +124,19 @@ pub fn decode_request(
                 )
             })?;
             json::decode(text).map_err(|e| {
-                malformed(format!(
-                    "the body is not OTLP JSON (an ExportTraceServiceRequest: \
-                     {{\"resourceSpans\": [...]}}): {}",
-                    crate::kernel::input::strip_position(&e.to_string())
-                ))
+                let problem = crate::kernel::input::strip_position(&e.to_string());
+                // The field at fault, when the problem names one, is in `details` as well.
+                let details = match json::field_at_fault(&problem) {
+                    Some((field, what)) => vec![FieldError::new(field, what)],
+                    None => Vec::new(),
+                };
+                CoreError::MalformedBody {
+                    message: format!(
+                        "the body is not OTLP JSON (an ExportTraceServiceRequest: \
+                         {{\"resourceSpans\": [...]}}): {problem}"
+                    ),
+                    details,
+                }
             })
         }
     }

@@ -400,6 +400,18 @@ fn undecodable_bodies_are_malformed_and_other_types_and_encodings_are_415() {
             "{error:?}"
         );
     }
+    // A field at fault is named in the details as well as in the message.
+    let bad_trace = br#"{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}"#;
+    match decode_request(Encoding::Json, None, bad_trace, 1 << 20).unwrap_err() {
+        CoreError::MalformedBody { message, details } => {
+            let field = "resourceSpans[0].scopeSpans[0].spans[0].traceId";
+            assert!(message.contains(&format!("{field}: ")), "{message}");
+            assert_eq!(details.len(), 1, "{details:?}");
+            assert_eq!(details[0].field, field);
+            assert!(message.ends_with(&details[0].message), "{details:?}");
+        }
+        other => panic!("expected a malformed body, got {other:?}"),
+    }
     let error = decode_request(Encoding::Json, None, b"{\"a\": \"\xff\"}", 1 << 20).unwrap_err();
     assert!(error.to_string().contains("it is not UTF-8"), "{error}");
     let error = decode_request(Encoding::Json, Some("gzip"), b"{}", 1 << 20).unwrap_err();

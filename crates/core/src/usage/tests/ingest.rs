@@ -704,12 +704,27 @@ fn the_admin_key_must_name_an_existing_project_per_event_or_per_batch() {
 }
 
 #[test]
-fn a_project_key_cannot_record_for_another_project() {
+fn a_project_key_cannot_record_for_another_project_and_the_refusal_names_the_field() {
     let world = World::new();
-    let error = world
-        .send(json!({"project_id": "someone-else", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1}))
-        .unwrap_err();
-    assert!(matches!(error, CoreError::Forbidden(_)), "{error:?}");
+    let event = json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1});
+    let mut own = event.clone();
+    own["project_id"] = json!("someone-else");
+    for (body, field) in [
+        (own, "project_id"),
+        (
+            json!({"events": [event.clone()], "project_id": "someone-else"}),
+            "project_id",
+        ),
+        (
+            json!({"events": [event.clone(), {"project_id": "someone-else", "provider": "acme", "cost": "1"}]}),
+            "events[1].project_id",
+        ),
+    ] {
+        match world.send(body).unwrap_err() {
+            CoreError::Forbidden(refusal) => assert_eq!(refusal.field.as_deref(), Some(field)),
+            other => panic!("expected a 403, got {other:?}"),
+        }
+    }
     assert!(world.store.stored_events().is_empty());
     assert!(world.log.objects.borrow().is_empty());
 }
