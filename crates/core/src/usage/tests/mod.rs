@@ -4,6 +4,7 @@ mod acknowledged;
 mod ingest;
 mod list;
 mod priced;
+mod projects;
 mod queued;
 mod rebuild;
 mod reprice;
