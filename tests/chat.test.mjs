@@ -163,7 +163,7 @@ test("a project's plan alert goes to that project's chat channels, a failed chan
     const title = `[AI spend] ${check.message.split(';')[0]}`;
     assert.deepEqual(to(url('discord', 'chat-plan')), [{
       content: title,
-      embeds: [{ title, description: check.message, color: 0xF9AB00, fields: [], url: `${DASHBOARD}/?project=` }],
+      embeds: [{ title, description: check.message, color: 0xF9AB00, fields: [], url: `${DASHBOARD}/?project=chat-plan` }],
       allowed_mentions: { parse: [] },
     }]);
     assert.deepEqual(to(url('slack', 'chat-plan')).map((m) => m.text), [title], 'Slack was tried');

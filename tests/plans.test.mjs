@@ -411,6 +411,18 @@ test('a global profile whose name ends in @<project> and that project\'s own pro
   const log = (await admin('/api/admin/alerts')).json.alerts
     .filter((x) => x.level.startsWith('capacity-dub')).map((x) => [x.level, x.recipient]).sort();
   assert.deepEqual(log, [['capacity-dub%40gamma', 'global-ops@example.com'], ['capacity-dub@gamma', 'gamma-ops@example.com']]);
+  // The project's alert names its project and links to its dashboard; the global one links to
+  // the dashboard of every project.
+  const bodies = Object.fromEntries((await admin('/api/admin/alerts')).json.alerts
+    .filter((x) => x.level.startsWith('capacity-dub') && x.channel === 'email').map((x) => [x.level, x]));
+  const ownMail = bodies['capacity-dub@gamma'];
+  assert.match(ownMail.text_body, /^Project: gamma\n/);
+  assert.match(ownMail.text_body, /\nDashboard: http:\/\/[^\s]+\/\?project=gamma\n/);
+  assert.match(ownMail.html_body, /<p>Project: gamma<\/p>/);
+  assert.match(ownMail.html_body, /href="http:\/\/[^"]+\/\?project=gamma"/);
+  const globalMail = bodies['capacity-dub%40gamma'];
+  assert.doesNotMatch(globalMail.text_body, /Project:|\?project=/);
+  assert.match(globalMail.text_body, /\nDashboard: http:\/\/[^\s?]+\/\n/);
   // Each is claimed for its own window: the next run sends neither again.
   const again = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json.plans
     .filter((p) => p.level.startsWith('capacity-dub')).map((p) => p.action);

@@ -210,3 +210,19 @@ test('invalid quote input names the field', async () => {
     assert.ok(r.json.error.details.some((d) => d.field === field), `${field} in ${r.text}`);
   }
 });
+
+test('a model only another project prices is unknown to a project, in its quotes and its events, as if that price did not exist', async () => {
+  const otherKey = (await w.fetch('/api/admin/projects/other/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+  const call = { provider: 'tenantco', model: 'tc-x', input_tokens: 1000 };
+  const before = (await quote(call, otherKey)).json.unpriced;
+  assert.equal(before.code, 'unknown_model');
+  const added = await w.fetch('/api/admin/prices', { method: 'POST', key: ADMIN_KEY, body: {
+    project_id: 'ads', entries: [{ provider: 'tenantco', model: 'tc-x', currency: 'EUR', effective_from: '2026-01-01', source: 'contract', rates: { input_tokens: { price: '0.7', per: 1000000 } } }],
+  } });
+  assert.equal(added.status, 201, added.text);
+  assert.deepEqual((await quote(call, projectKey)).json.cost, { amount: '0.0007', currency: 'EUR', value: 0.0007 }, 'ads has its price');
+  assert.deepEqual((await quote(call, otherKey)).json.unpriced, before, 'other sees nothing of it');
+  const recorded = await w.fetch('/api/usage', { method: 'POST', key: otherKey, body: { id: 'tc-1', ...call } });
+  assert.equal(recorded.status, 201, recorded.text);
+  assert.equal(recorded.json.events[0].unpriced.code, 'unknown_model');
+});

@@ -230,11 +230,16 @@ pub fn digest(
         models: lines(
             &mine,
             |r| {
-                format!(
-                    "{} / {}",
-                    text(&r.provider, "(none)"),
-                    text(&r.model, "(none)")
-                )
+                // As the reports group models: a dated alias or snapshot under its catalog
+                // model, `default` under the entry that answers to it.
+                let model = match &r.model {
+                    Some(m) => crate::pricing::catalog::catalog_model(
+                        r.provider.as_deref().unwrap_or_default(),
+                        m,
+                    ),
+                    None => "(none)".to_string(),
+                };
+                format!("{} / {model}", text(&r.provider, "(none)"))
             },
             currency,
         ),

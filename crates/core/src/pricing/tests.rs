@@ -401,6 +401,44 @@ fn custom_prices_win_over_builtin_ones_and_project_prices_over_global_ones() {
 }
 
 #[test]
+fn a_model_only_another_project_prices_is_unknown_to_this_one_as_if_that_price_did_not_exist() {
+    let builtin = Catalog::new(vec![gpt4o()]);
+    let custom = Catalog::new(vec![custom(
+        json!({
+            "provider": "acme", "model": "acme-x", "currency": "EUR", "effective_from": "2025-01-01",
+            "rates": {"input_tokens": {"price": "0.7", "per": 1000000}}
+        }),
+        "price_ads",
+        Some("ads"),
+    )]);
+    let book = PriceBook {
+        builtin: &builtin,
+        custom: &custom,
+    };
+    let at = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+    let (ads, other) = (
+        ProjectId::parse("ads").unwrap(),
+        ProjectId::parse("other").unwrap(),
+    );
+    assert!(book.resolve("acme", "acme-x", at, Some(&ads)).is_ok());
+    let unknown = |project: Option<&ProjectId>| {
+        matches!(
+            book.resolve("acme", "acme-x", at, project),
+            Err(Unpriced::UnknownModel { .. })
+        )
+    };
+    assert!(unknown(Some(&other)), "another project's price is not seen");
+    assert!(unknown(None));
+    // The same answer as for a model no project prices.
+    let never = book.resolve("acme", "acme-y", at, Some(&other));
+    let seen = book.resolve("acme", "acme-x", at, Some(&other));
+    assert_eq!(
+        never.err().map(|u| u.message().replace("acme-y", "acme-x")),
+        seen.err().map(|u| u.message().to_string())
+    );
+}
+
+#[test]
 fn invalid_entries_name_every_field() {
     let input: EntryInput = serde_json::from_value(json!({
         "provider": "openai", "model": "x", "currency": "USDX", "effective_from": "2025-13-01",

@@ -285,13 +285,13 @@ pub fn budget_chat_message(
 pub fn plan_chat_message(
     alert: &RenderedAlert,
     message: &str,
-    config: &AlertConfig,
+    link: Option<String>,
 ) -> ChatMessage {
     ChatMessage {
         title: alert.subject.clone(),
         description: message.to_string(),
         fields: Vec::new(),
-        url: dashboard_link(config, ""),
+        url: link,
         urgent: false,
     }
 }

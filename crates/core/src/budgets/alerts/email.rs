@@ -43,11 +43,16 @@ const PROJECT_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').rem
 
 pub(crate) fn dashboard_link(config: &AlertConfig, project: &str) -> Option<String> {
     config.dashboard_url.as_ref().map(|base| {
-        format!(
-            "{}/?project={}",
-            base.trim_end_matches('/'),
-            utf8_percent_encode(project, PROJECT_VALUE)
-        )
+        let base = base.trim_end_matches('/');
+        if project.is_empty() {
+            // A global plan's alert: the dashboard of every project.
+            format!("{base}/")
+        } else {
+            format!(
+                "{base}/?project={}",
+                utf8_percent_encode(project, PROJECT_VALUE)
+            )
+        }
     })
 }
 

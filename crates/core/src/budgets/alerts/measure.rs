@@ -134,9 +134,12 @@ pub(super) fn measure(
         spend += row.cost_nanos;
         let provider = row.provider.clone().unwrap_or_default();
         *by_provider.entry(provider.clone()).or_default() += row.cost_nanos;
-        *by_model
-            .entry((provider, row.model.clone().unwrap_or_default()))
-            .or_default() += row.cost_nanos;
+        // As the reports group models: a dated alias or snapshot under its catalog model.
+        let model = crate::pricing::catalog::catalog_model(
+            &provider,
+            row.model.as_deref().unwrap_or_default(),
+        );
+        *by_model.entry((provider, model)).or_default() += row.cost_nanos;
         let day = row.period.clone().or_else(|| {
             row.bucket
                 .as_deref()

@@ -173,20 +173,30 @@ pub(super) async fn plan_checks(
             out.push((check, None));
             continue;
         }
+        // A project's plan or profile names its project and links to its dashboard; a
+        // global one links to the dashboard of every project.
+        let project = check.project_id.as_deref().unwrap_or_default();
+        let link = dashboard_link(config, project);
+        let whose = if project.is_empty() {
+            String::new()
+        } else {
+            format!("Project: {project}\n")
+        };
         let alert = RenderedAlert {
             subject: format!("[AI spend] {}", message.split(';').next().unwrap_or(&message)),
-            text: format!("{message}\n{}\n", dashboard_link(config, "").map(|l| format!("\nDashboard: {l}")).unwrap_or_default()),
+            text: format!("{whose}{message}\n{}\n", link.as_ref().map(|l| format!("\nDashboard: {l}")).unwrap_or_default()),
             html: format!(
-                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>Plan alert</title></head><body style=\"font-family:Arial,Helvetica,sans-serif\"><p>{}</p>{}</body></html>\n",
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>Plan alert</title></head><body style=\"font-family:Arial,Helvetica,sans-serif\">{}<p>{}</p>{}</body></html>\n",
+                if project.is_empty() { String::new() } else { format!("<p>Project: {}</p>", escape_html(project)) },
                 escape_html(&message),
-                dashboard_link(config, "").map(|l| format!("<p><a href=\"{}\">Open the dashboard</a></p>", escape_html(&l))).unwrap_or_default()
+                link.as_ref().map(|l| format!("<p><a href=\"{}\">Open the dashboard</a></p>", escape_html(l))).unwrap_or_default()
             ),
         };
         let scope = check
             .project_id
             .clone()
             .unwrap_or_else(|| PLANS_SCOPE.into());
-        let chat = chat_channels(chat, &plan_chat_message(&alert, &message, config));
+        let chat = chat_channels(chat, &plan_chat_message(&alert, &message, link));
         let item = Outgoing {
             // Plan alerts are claimed under one scope, whatever project they name.
             key: AlertKey::new(PLANS_SCOPE, level),

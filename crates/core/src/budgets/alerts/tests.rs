@@ -213,3 +213,51 @@ fn a_name_holding_an_at_sign_or_a_percent_is_written_apart_in_a_level_and_others
         "capacity-clip@ads"
     );
 }
+
+#[test]
+fn an_alert_and_a_spend_report_list_a_models_snapshots_under_it_as_the_reports_do() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+    let settings = BudgetSettings {
+        project_id: ProjectId::parse("ads").unwrap(),
+        project_name: "Ads".into(),
+        project_client: None,
+        amount: Some(Money::new(NANOS, Currency::USD)),
+        currency: Currency::USD,
+        alert_threshold_percent: 80,
+        levels: Vec::new(),
+        daily_limit: None,
+        timezone: None,
+        emails: Vec::new(),
+        webhook_url: None,
+        webhook_secret: None,
+        chat: Default::default(),
+        last_alert_sent: None,
+        report_schedule: None,
+        spike: None,
+        budget_mode: Default::default(),
+        daily_limit_mode: Default::default(),
+    };
+    let mut snapshot = day_row("2026-11-10", "0.75");
+    snapshot.model = Some("gpt-4o-2024-08-06".into());
+    let rows = [snapshot, day_row("2026-11-10", "0.33")];
+    let check = measure(&rows, &settings, now);
+    let models: Vec<(Option<&str>, String, &str)> = check
+        .top_models
+        .iter()
+        .map(|b| (b.model.as_deref(), b.cost.amount_string(), b.share.as_str()))
+        .collect();
+    assert_eq!(models, vec![(Some("gpt-4o"), "1.08".to_string(), "100.00")]);
+
+    let period = crate::budgets::digest::ReportPeriod::last_closed(
+        crate::budgets::settings::ReportSchedule::Monthly,
+        crate::kernel::tz::Tz::UTC,
+        now,
+    );
+    let report = crate::budgets::digest::digest(&settings, &period, &rows, &[]);
+    let lines: Vec<(&str, i64)> = report
+        .models
+        .iter()
+        .map(|l| (l.name.as_str(), l.events))
+        .collect();
+    assert_eq!(lines, vec![("openai / gpt-4o", 2)]);
+}

@@ -722,12 +722,18 @@ impl<'a> PriceBook<'a> {
                 .chain(self.builtin.history(provider, &canonical))
                 .map(|e| e.effective_from)
                 .min();
-            Unpriced::NoPriceInForce {
-                message: match earliest {
-                    Some(d) => format!(
+            match earliest {
+                Some(d) => Unpriced::NoPriceInForce {
+                    message: format!(
                         "{provider}/{canonical} has no price in force on {day}; the earliest is effective from {d}"
                     ),
-                    None => format!("{provider}/{canonical} has no price for this project"),
+                },
+                // Only other projects' own prices name the model: to this project it is
+                // unknown, as if they did not exist (tenants never see each other).
+                None => Unpriced::UnknownModel {
+                    message: format!(
+                        "no price for {provider}/{model}; add a custom price with POST /api/admin/prices"
+                    ),
                 },
             }
         })
