@@ -542,3 +542,22 @@ test('a provider whose last UTC day holds only calls after the local day still s
   const sameMonth = next.slice(0, 7) === localToday.slice(0, 7);
   assert.deepEqual(newestByProvider(stats.month), { hume: sameMonth ? afterDay : inDay });
 });
+
+test('a model filter totals what that model\'s row of group=model shows, its dated snapshots included', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'snap', name: 'Snapshots' } });
+  const key = (await w.fetch('/api/admin/projects/snap/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+  const at = new Date(now - DAY).toISOString();
+  const r = await w.fetch('/api/usage', { method: 'POST', key, body: { events: [
+    { id: 's-1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1000, cost: '0.10', timestamp: at },
+    { id: 's-2', provider: 'openai', model: 'gpt-4o-mini-2024-07-18', input_tokens: 1000, cost: '0.25', timestamp: at },
+    { id: 's-3', provider: 'openai', model: 'gpt-4o', input_tokens: 1000, cost: '1.00', timestamp: at },
+  ] } });
+  assert.equal(r.status, 201, r.text);
+  const grouped = await get('/api/admin/usage?preset=all&project_id=snap&group=model');
+  const row = grouped.rows.find((x) => x.model === 'gpt-4o-mini');
+  assert.deepEqual([row.events, usd(row), row.aliases], [2, '0.35', ['gpt-4o-mini-2024-07-18']]);
+  const filtered = await get('/api/admin/usage?preset=all&project_id=snap&model=gpt-4o-mini');
+  assert.deepEqual([filtered.totals.events, usd(filtered.totals)], [2, '0.35']);
+  const csv = await w.fetch('/api/admin/usage?preset=all&project_id=snap&model=gpt-4o-mini&group=provider&format=csv', { key: ADMIN_KEY });
+  assert.match(csv.text, /\nopenai,0\.35,/);
+});

@@ -264,6 +264,28 @@ pub async fn read_report(
     } else {
         q.rollup_query()
     };
-    let rows = store.rollups(&rollup_query).await?;
+    // A model filter matches the model as the reports group it (`catalog_model`): its dated
+    // aliases and snapshots too, so `model=gpt-4o` totals what the `gpt-4o` row of
+    // `group=model` shows. The rows are read by provider and model and kept here.
+    let mut rollup_query = rollup_query;
+    let wanted = rollup_query.model.take();
+    if wanted.is_some() {
+        for dim in [Dim::Provider, Dim::Model] {
+            if !rollup_query.dims.contains(&dim) {
+                rollup_query.dims.push(dim);
+            }
+        }
+    }
+    let mut rows = store.rollups(&rollup_query).await?;
+    if let Some(wanted) = &wanted {
+        rows.retain(|r| {
+            let model = r.model.as_deref().unwrap_or_default();
+            model == wanted
+                || crate::pricing::catalog::catalog_model(
+                    r.provider.as_deref().unwrap_or_default(),
+                    model,
+                ) == *wanted
+        });
+    }
     Ok((rollup_query, rows))
 }

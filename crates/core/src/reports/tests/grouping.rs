@@ -135,3 +135,40 @@ fn grouping_by_model_keeps_the_provider_and_puts_dated_aliases_under_their_catal
         lines[3]
     );
 }
+
+#[test]
+fn a_model_filter_totals_what_that_models_row_of_the_grouping_shows_its_snapshots_included() {
+    let world = World::new();
+    world
+        .send(json!({"events": [
+            {"id": "a", "provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+             "timestamp": "2026-11-19T08:00:00Z"},
+            {"id": "b", "provider": "openai", "model": "gpt-4o-2024-08-06", "input_tokens": 1000,
+             "timestamp": "2026-11-19T09:00:00Z"},
+            {"id": "c", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000,
+             "timestamp": "2026-11-19T10:00:00Z"},
+        ]}))
+        .unwrap();
+    let day = [("from", "2026-11-19"), ("to", "2026-11-19")];
+    let (grouped, _) = report(&world, &[day[0], day[1], ("group", "model")]);
+    let row = grouped["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["model"] == "gpt-4o")
+        .unwrap()
+        .clone();
+    let (filtered, _) = report(&world, &[day[0], day[1], ("model", "gpt-4o")]);
+    assert_eq!(filtered["totals"]["events"], 2);
+    assert_eq!(filtered["totals"]["events"], row["events"]);
+    assert_eq!(filtered["totals"]["cost"], row["cost"]);
+    // By provider with the filter: only the model's events, its snapshot among them.
+    let (by_provider, _) = report(
+        &world,
+        &[day[0], day[1], ("model", "gpt-4o"), ("group", "provider")],
+    );
+    assert_eq!(by_provider["rows"][0]["events"], 2);
+    // A snapshot's own name still finds that name alone.
+    let (snapshot, _) = report(&world, &[day[0], day[1], ("model", "gpt-4o-2024-08-06")]);
+    assert_eq!(snapshot["totals"]["events"], 1);
+}
