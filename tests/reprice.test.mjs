@@ -96,3 +96,25 @@ test('reprice and the unpriced list refuse bad input naming the field', async ()
   assert.deepEqual([r.status, r.json.error.details[0].field], [400, 'from']);
   assert.equal((await w.fetch('/api/admin/usage/reprice', { method: 'POST', key, body: {} })).status, 403);
 });
+
+test('re-pricing a model re-prices its dated snapshots too, as the report row of that model shows them, and no other model', async () => {
+  await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'snaps', name: 'Snaps' } });
+  const snapKey = (await w.fetch('/api/admin/projects/snaps/keys', { method: 'POST', key: ADMIN_KEY })).json.key;
+  const at = new Date(Date.now() - 86_400_000).toISOString();
+  const recorded = await w.fetch('/api/usage', { method: 'POST', key: snapKey, body: { events: [
+    { id: 'm-1', provider: 'openai', model: 'gpt-4o-mini', input_tokens: 1000000, timestamp: at },
+    { id: 'm-2', provider: 'openai', model: 'gpt-4o-mini-2024-07-18', input_tokens: 1000000, timestamp: at },
+    { id: 'm-3', provider: 'openai', model: 'gpt-4o', input_tokens: 1000000, timestamp: at },
+  ] } });
+  assert.equal(recorded.status, 201, recorded.text);
+  const price = (model, per) => ({ provider: 'openai', model, currency: 'USD', effective_from: dayAgo(30), rates: { input_tokens: { price: per, per: 1000000 } } });
+  const added = await admin('/api/admin/prices', { project_id: 'snaps', entries: [price('gpt-4o-mini', '7'), price('gpt-4o', '9')] });
+  assert.equal(added.status, 201, added.text);
+  const repriced = await admin('/api/admin/usage/reprice', { project_id: 'snaps', model: 'gpt-4o-mini' });
+  assert.equal(repriced.status, 200, repriced.text);
+  assert.deepEqual([repriced.json.examined, repriced.json.changed], [2, 2]);
+  const report = (await w.fetch('/api/admin/usage?preset=all&project_id=snaps&group=model', { key: ADMIN_KEY })).json.rows;
+  const cost = (model) => report.find((r) => r.model === model).cost.find((m) => m.currency === 'USD').amount;
+  assert.equal(cost('gpt-4o-mini'), '14.00', 'both calls at the new price');
+  assert.notEqual(cost('gpt-4o'), '9.00', 'gpt-4o was not asked for');
+});

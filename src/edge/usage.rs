@@ -167,7 +167,9 @@ pub async fn unpriced(store: &D1Store, query: &QueryPairs) -> Result<Response, C
             Some(ProjectId::parse(p).map_err(|m| CoreError::invalid("project_id", m))?);
     }
     filter.provider = param(query, "provider").map(|v| canonical_provider(&v.to_ascii_lowercase()));
-    filter.model = param(query, "model").map(str::to_ascii_lowercase);
+    filter.models = param(query, "model")
+        .map(|m| vec![m.to_ascii_lowercase()])
+        .unwrap_or_default();
     if let Some(v) = param(query, "from") {
         filter.from = Some(format_timestamp(
             parse_bound(v, false).map_err(|m| CoreError::invalid("from", m))?,

@@ -4,11 +4,12 @@
 
 use wasm_bindgen::JsValue;
 
+use crate::core::access::projects::ProjectId;
 use crate::core::kernel::error::StoreError;
 use crate::core::usage::record::StoredEvent;
 use crate::core::usage::store::{ListedEvent, RepriceStore, ScanFilter, UnpricedModel};
 
-use super::super::d1::{query_rows, store_error, text, Binds, D1Store};
+use super::super::d1::{query_js, query_rows, store_error, text, Binds, D1Store};
 use super::super::d1_row::js_rows;
 use super::rows::{chunks_of, Column, COLUMNS};
 use super::{select_columns, UsageRow};
@@ -45,8 +46,25 @@ fn scan_clauses(filter: &ScanFilter, binds: &mut Binds) {
     if let Some(v) = &filter.provider {
         binds.add("provider = ?", v);
     }
-    if let Some(v) = &filter.model {
-        binds.add("model = ?", v);
+    match filter.models.as_slice() {
+        [] => {}
+        [one] => binds.add("model = ?", one),
+        many => {
+            // A JSON array of the names, for `json_each`.
+            let mut list = Vec::with_capacity(many.len() * 24);
+            list.push(b'[');
+            for (i, name) in many.iter().enumerate() {
+                if i > 0 {
+                    list.push(b',');
+                }
+                crate::core::kernel::json_out::push_str(&mut list, name);
+            }
+            list.push(b']');
+            binds.add(
+                "model IN (SELECT value FROM json_each(?))",
+                &String::from_utf8_lossy(&list),
+            );
+        }
     }
     if let Some(v) = &filter.from {
         binds.add("request_timestamp >= ?", v);
@@ -73,6 +91,29 @@ struct UnpricedRow {
 }
 
 impl RepriceStore for D1Store {
+    async fn stored_models(
+        &self,
+        project: Option<&ProjectId>,
+        provider: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut binds = Binds::new();
+        if let Some(p) = project {
+            binds.add("project_id = ?", p.as_str());
+        }
+        if let Some(p) = provider {
+            binds.add("provider = ?", p);
+        }
+        let sql = format!(
+            "SELECT DISTINCT provider, model FROM usage_daily {}",
+            binds.filter()
+        );
+        let rows = query_js(self.db(), &sql, &binds.values).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((r.get("provider").text()?, r.get("model").text()?)))
+            .collect())
+    }
+
     async fn scan_events(
         &self,
         filter: &ScanFilter,

@@ -325,7 +325,7 @@ fn scan_matches(filter: &ScanFilter, e: &StoredEvent) -> bool {
         .as_ref()
         .is_none_or(|p| p.as_str() == e.project_id)
         && filter.provider.as_ref().is_none_or(|v| *v == e.provider)
-        && filter.model.as_ref().is_none_or(|v| *v == e.model)
+        && (filter.models.is_empty() || filter.models.contains(&e.model))
         && filter
             .from
             .as_ref()
@@ -335,6 +335,23 @@ fn scan_matches(filter: &ScanFilter, e: &StoredEvent) -> bool {
 }
 
 impl RepriceStore for MemoryStore {
+    async fn stored_models(
+        &self,
+        project: Option<&ProjectId>,
+        provider: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut names: Vec<(String, String)> = self
+            .stored_events()
+            .into_iter()
+            .filter(|e| project.is_none_or(|p| p.as_str() == e.project_id))
+            .filter(|e| provider.is_none_or(|p| p == e.provider))
+            .map(|e| (e.provider, e.model))
+            .collect();
+        crate::kernel::sort::sort(&mut names);
+        names.dedup();
+        Ok(names)
+    }
+
     async fn scan_events(
         &self,
         filter: &ScanFilter,

@@ -113,10 +113,11 @@ fn parse_filter(request: &RepriceRequest) -> Result<(ScanFilter, i64, usize), Co
         .provider
         .as_deref()
         .map(|v| canonical_provider(&v.trim().to_ascii_lowercase()));
-    filter.model = request
+    filter.models = request
         .model
         .as_deref()
-        .map(|v| v.trim().to_ascii_lowercase());
+        .map(|v| vec![v.trim().to_ascii_lowercase()])
+        .unwrap_or_default();
     let from = request
         .from
         .as_deref()
@@ -147,6 +148,30 @@ fn parse_filter(request: &RepriceRequest) -> Result<(ScanFilter, i64, usize), Co
     Ok((filter, after, limit))
 }
 
+/// The stored names a re-price's `model` stands for, as the reports group them: the model
+/// and the dated aliases and snapshots usage was recorded under (`gpt-4o-mini-2024-07-18` for
+/// `gpt-4o-mini`), so that re-pricing a model re-prices every event a price of it covers.
+async fn stored_names(
+    store: &impl RepriceStore,
+    filter: &ScanFilter,
+) -> Result<Vec<String>, CoreError> {
+    let [wanted] = filter.models.as_slice() else {
+        return Ok(filter.models.clone());
+    };
+    let stored = store
+        .stored_models(filter.project_id.as_ref(), filter.provider.as_deref())
+        .await?;
+    let mut names: Vec<String> = stored
+        .into_iter()
+        .filter(|(provider, model)| {
+            model != wanted && crate::pricing::catalog::catalog_model(provider, model) == *wanted
+        })
+        .map(|(_, model)| model)
+        .collect();
+    names.push(wanted.clone());
+    Ok(names)
+}
+
 /// Prices stored events again with the prices in force at each event's time, as they are now,
 /// and stores the prices that changed. A reported cost stays the cost that counts; its
 /// computed cost beside it is updated.
@@ -158,7 +183,8 @@ pub async fn reprice(
     entropy: &impl Entropy,
     request: &RepriceRequest,
 ) -> Result<RepriceReport, CoreError> {
-    let (filter, after, limit) = parse_filter(request)?;
+    let (mut filter, after, limit) = parse_filter(request)?;
+    filter.models = stored_names(store, &filter).await?;
     let events = store.scan_events(&filter, after, limit + 1).await?;
     let more = events.len() > limit;
     let events = &events[..events.len().min(limit)];

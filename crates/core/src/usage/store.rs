@@ -129,7 +129,9 @@ pub struct RawListing {
 pub struct ScanFilter {
     pub project_id: Option<ProjectId>,
     pub provider: Option<String>,
-    pub model: Option<String>,
+    /// Any of these stored model names (a model and its dated snapshots, for a re-price);
+    /// empty: any model.
+    pub models: Vec<String>,
     /// Inclusive start and exclusive end of the event timestamps, as stored text.
     pub from: Option<String>,
     pub to: Option<String>,
@@ -165,6 +167,13 @@ pub trait RepriceStore {
     async fn update_pricing(&self, events: &[StoredEvent]) -> Result<usize, StoreError>;
     /// Unpriced events grouped by provider, model and reason, most events first.
     async fn unpriced_models(&self, filter: &ScanFilter) -> Result<Vec<UnpricedModel>, StoreError>;
+    /// The (provider, model) names usage was ever recorded under, of `project` and `provider`
+    /// when given (from the daily rollups: one row per name a day, not per event).
+    async fn stored_models(
+        &self,
+        project: Option<&ProjectId>,
+        provider: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 #[allow(async_fn_in_trait)]

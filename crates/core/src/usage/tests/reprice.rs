@@ -323,3 +323,48 @@ fn an_only_unpriced_reprice_whose_update_committed_with_its_answer_lost_keeps_it
     assert!(repriced.iter().any(|e| e.cost.as_deref() == Some("1.00")));
     assert_eq!(rebuilt(&world), repriced);
 }
+
+#[test]
+fn repricing_a_model_reprices_its_dated_snapshots_too_and_no_other_model() {
+    let world = World::new();
+    world
+        .send(json!({"events": [
+            {"id": "plain", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000000,
+             "timestamp": "2026-11-19T08:00:00Z"},
+            {"id": "dated", "provider": "openai", "model": "gpt-4o-mini-2024-07-18",
+             "input_tokens": 1000000, "timestamp": "2026-11-19T09:00:00Z"},
+            {"id": "other", "provider": "openai", "model": "gpt-4o", "input_tokens": 1000000,
+             "timestamp": "2026-11-19T10:00:00Z"},
+        ]}))
+        .unwrap();
+    let before: Vec<Option<String>> = world
+        .store
+        .stored_events()
+        .iter()
+        .map(|e| e.cost.clone())
+        .collect();
+    add_price(&world, "gpt-4o-mini", "7", "2026-11-01");
+    add_price(&world, "gpt-4o", "9", "2026-11-01");
+    let report = run(
+        &world,
+        RepriceRequest {
+            model: Some("gpt-4o-mini".into()),
+            ..RepriceRequest::default()
+        },
+    );
+    assert_eq!((report.examined, report.changed), (2, 2));
+    let costs: Vec<(String, Option<String>)> = world
+        .store
+        .stored_events()
+        .iter()
+        .map(|e| (e.id.clone(), e.cost.clone()))
+        .collect();
+    assert_eq!(
+        costs,
+        vec![
+            ("plain".into(), Some("7.00".into())),
+            ("dated".into(), Some("7.00".into())),
+            ("other".into(), before[2].clone()),
+        ]
+    );
+}
