@@ -136,6 +136,16 @@ test('recorded events are sent in one batch on flush and stored once with their 
   assert.ok(Date.now() - Date.parse(openai.request_timestamp) < 60_000);
 });
 
+test('an event with seed 004\'s request_timestamp and cost_usd is stored at that time, not dropped for a second timestamp', async () => {
+  const { c } = tsClient({});
+  const at = new Date(Date.now() - 5 * 3600_000).toISOString();
+  c.record({ id: 'ts-d1-row', provider: 'openai', model: 'gpt-4', input_tokens: 1500, output_tokens: 500, cost_usd: '0.075', request_timestamp: at, job_id: 'ts-seed-004' });
+  const result = await c.flush();
+  assert.deepEqual([result.stored, result.dropped], [1, 0]);
+  const [row] = await usageRows('ts-seed-004');
+  assert.deepEqual([row.id, Date.parse(row.request_timestamp), row.cost], ['ts-d1-row', Date.parse(at), '0.075']);
+});
+
 test('a full batch starts sending without flush(), a partial one waits, and flush() sends it', async () => {
   const { c, calls } = tsClient({ batchSize: 2, defaults: { job_id: 'ts-batch' } });
   for (let i = 0; i < 5; i += 1) c.record({ provider: 'openai', model: 'gpt-4o-mini', input_tokens: 10 + i });

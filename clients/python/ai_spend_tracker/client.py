@@ -252,7 +252,10 @@ class _Core:
         if reservation_id:
             full["reservation_id"] = reservation_id
         full.setdefault("id", new_event_id())
-        full.setdefault("timestamp", utc_now_iso())
+        # The time of the call, unless the event has one (`request_timestamp` is the same
+        # field under seed 004's column name: sending both is refused).
+        if "timestamp" not in full and "request_timestamp" not in full:
+            full["timestamp"] = utc_now_iso()
         if self.project_id and "project_id" not in full:
             full["project_id"] = self.project_id
         with self.lock:

@@ -79,6 +79,18 @@ class SyncClient(unittest.TestCase):
             self.assertIsNone(event["unpriced"], event)
             self.assertRegex(event["cost"]["amount"], r"^\d+\.\d+$")
 
+    def test_an_event_with_seed_004s_request_timestamp_is_stored_at_that_time_not_dropped(self):
+        job = unique("py-seed-004")
+        at = "2026-11-20T14:03:11Z"
+        dropped = []
+        usage = self.client(on_drop=lambda events, reason, error: dropped.append((reason, str(error))))
+        usage.record({"id": unique("d1-row"), "provider": "openai", "model": "gpt-4", "input_tokens": 1500,
+                      "output_tokens": 500, "cost_usd": "0.075", "request_timestamp": at, "job_id": job})
+        result = usage.flush()
+        self.assertEqual((result.stored, result.dropped, dropped), (1, 0, []))
+        [event] = stored_events(job_id=job)
+        self.assertEqual((event["timestamp"][:19], event["cost"]["amount"]), ("2026-11-20T14:03:11", "0.075"))
+
     def test_a_503_is_retried_with_the_same_ids_and_each_event_is_stored_once(self):
         job = unique("py-503")
         with FlakyProxy(self.s["base_url"], ["503"]) as proxy:

@@ -147,7 +147,7 @@ var UsageClient = class {
       full.metadata = { ...this.opts.defaults.metadata, ...event.metadata };
     }
     full.id ??= newEventId();
-    full.timestamp ??= (/* @__PURE__ */ new Date()).toISOString();
+    if (full.timestamp === void 0 && full.request_timestamp === void 0) full.timestamp = (/* @__PURE__ */ new Date()).toISOString();
     if (this.opts.projectId && full.project_id === void 0) full.project_id = this.opts.projectId;
     this.counters.recorded += 1;
     if (this.buffer.length >= this.opts.maxBufferSize) {

@@ -207,7 +207,9 @@ export class UsageClient {
       full.metadata = { ...this.opts.defaults.metadata, ...event.metadata };
     }
     full.id ??= newEventId();
-    full.timestamp ??= new Date().toISOString();
+    // The time of the call, unless the event has one (`request_timestamp` is the same field
+    // under seed 004's column name: sending both is refused).
+    if (full.timestamp === undefined && full.request_timestamp === undefined) full.timestamp = new Date().toISOString();
     if (this.opts.projectId && full.project_id === undefined) full.project_id = this.opts.projectId;
     this.counters.recorded += 1;
     if (this.buffer.length >= this.opts.maxBufferSize) {

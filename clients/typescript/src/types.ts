@@ -42,12 +42,16 @@ export interface UsageEventInput {
   credits?: Decimal;
   /** A cost you computed yourself; kept as reported, beside the computed one. */
   cost?: Decimal;
+  /** `cost` in US dollars (seed 004's column); give one or the other. */
+  cost_usd?: Decimal;
   /** ISO 4217 currency of `cost` (default USD); only with `cost`. */
   currency?: string;
   /** A cache hit (e.g. Loudly): recorded, not counted as usage of an allotment. */
   cached?: boolean;
   /** ISO 8601 with offset; the client sets it to the time of `record()` when absent. */
   timestamp?: string;
+  /** `timestamp` under seed 004's column name; give one or the other. */
+  request_timestamp?: string;
   session_id?: string;
   /** One generation that may span several calls (at most 128 characters). */
   job_id?: string;
