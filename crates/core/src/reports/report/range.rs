@@ -292,11 +292,20 @@ impl Range {
         })
     }
 
+    /// The range as asked for, and as counted: the rollups are kept by UTC quarter hour, so
+    /// an end inside a quarter hour counts the whole of it (`counted_from` and `counted_to`,
+    /// equal to `from` and `to` when they fall on quarter hours).
     pub fn describe(&self) -> Value {
         json!({
             "from": self.from.map(format_timestamp),
             "to": self.to.map(format_timestamp),
             "tz": self.tz.name(),
+            "counted_from": self.from.map(|t| format_timestamp(floor_quarter(t))),
+            // The last instant of year 9999 (an open range's end) stays as it is.
+            "counted_to": self.to.map(|t| {
+                let end = ceil_quarter(t);
+                format_timestamp(if end.year() > 9999 { t } else { end })
+            }),
         })
     }
 }

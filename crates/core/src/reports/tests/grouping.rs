@@ -172,3 +172,30 @@ fn a_model_filter_totals_what_that_models_row_of_the_grouping_shows_its_snapshot
     let (snapshot, _) = report(&world, &[day[0], day[1], ("model", "gpt-4o-2024-08-06")]);
     assert_eq!(snapshot["totals"]["events"], 1);
 }
+
+#[test]
+fn a_report_says_which_bounds_it_counted_when_its_ends_fall_inside_quarter_hours() {
+    let world = World::new();
+    let (inside, _) = report(
+        &world,
+        &[
+            ("from", "2026-11-19T19:22:55Z"),
+            ("to", "2026-11-19T19:23:01Z"),
+        ],
+    );
+    assert_eq!(
+        (
+            &inside["range"]["from"],
+            &inside["range"]["counted_from"],
+            &inside["range"]["counted_to"]
+        ),
+        (
+            &json!("2026-11-19T19:22:55.000Z"),
+            &json!("2026-11-19T19:15:00.000Z"),
+            &json!("2026-11-19T19:30:00.000Z")
+        )
+    );
+    let (whole, _) = report(&world, &[("from", "2026-11-19"), ("to", "2026-11-19")]);
+    assert_eq!(whole["range"]["counted_from"], whole["range"]["from"]);
+    assert_eq!(whole["range"]["counted_to"], whole["range"]["to"]);
+}
