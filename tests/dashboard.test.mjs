@@ -634,6 +634,16 @@ test('a project key shows only its project, from /api/usage/stats and /api/usage
   for (const r of byProvider.rows) {
     assert.equal(lines.find((l) => l.startsWith(`${r.provider},`)).split(',')[2], amountIn(r.cost, 'USD'));
   }
+  // Every table's CSV has the API's columns and, row for row, its figures (the project's name
+  // and client, which a project key cannot read, left empty).
+  for (const dim of ['provider', 'model', 'project', 'operation']) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#csv-${dim}`)]);
+    const mine = readFileSync(await download.path(), 'utf8').trim().split('\n');
+    const theirs = (await w.fetch(`/api/admin/usage?${query({ group: dim, preset: 'all', project_id: 'ads', format: 'csv' })}`, { key: ADMIN_KEY })).text.trim().split('\n');
+    assert.equal(mine[0], theirs[0], `${dim}: the header`);
+    const blankNames = (line) => (dim === 'project' ? line.replace(/^ads,[^,]*,[^,]*,/, 'ads,,,') : line);
+    assert.deepEqual(mine.slice(1).sort(), theirs.slice(1).map(blankNames).sort(), `${dim}: the rows`);
+  }
 
   assert.ok(rec.requests.some((u) => u.includes('/api/usage?')));
   assert.deepEqual(rec.requests.filter((u) => new URL(u).pathname.startsWith('/api/admin')), [], 'no admin route');

@@ -8,7 +8,7 @@ import { h, fill, $ } from './dom.js';
 import { getJson, getText, sendJson, apiPath, setKey, ApiError } from './api.js';
 import { amountIn, MoneySum, toNanos, decimalText } from './money.js';
 import { int, quantity, amount, money, exactMoney, withUnit, browserTimeZone, localDay, localMidnight, addDays, dateTime, csv } from './format.js';
-import { aggregate } from './aggregate.js';
+import { aggregate, MEASURE_COLUMNS } from './aggregate.js';
 import { dailyByProvider, costByModel, destroyCharts, modelLabel } from './charts.js';
 import { sortableTable } from './table.js';
 import { initCatalog, openCatalogFromUrl, resetCatalog, catalogLink } from './catalog.js';
@@ -646,14 +646,18 @@ async function downloadCsv(key, rows, columns) {
     }
     return;
   }
-  // Project key: the same columns as the API's CSV, from the rows summed here.
+  // Project key: the same columns as the API's CSV (GET /api/admin/usage?group=<key>&format=csv),
+  // from the rows summed here.
   const currencies = currenciesOf(rows);
-  const counts = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'input_tokens', 'output_tokens', 'total_tokens',
-    'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens', 'audio_output_tokens',
-    'characters', 'audio_seconds', 'video_seconds', 'images', 'requests', 'tracks', 'credits'];
-  const header = [key === 'project' ? 'project_id' : key, ...currencies.map((c) => `cost_${c.toLowerCase()}`), ...counts];
-  const body = rows.map((r) => [columns[0].get(r) ?? '', ...currencies.map((c) => amountIn(r.cost, c)),
-    ...counts.map((k) => r[k] ?? 0)]);
+  const dims = {
+    provider: [['provider', (r) => r.provider]],
+    model: [['provider', (r) => r.provider], ['model', (r) => r.model], ['aliases', (r) => (r.aliases ?? []).join(' ')]],
+    project: [['project_id', (r) => r.project_id], ['project_name', () => ''], ['client', () => '']],
+    operation: [['operation', (r) => r.operation]],
+  }[key] ?? [[key, (r) => columns[0].get(r)]];
+  const header = [...dims.map(([name]) => name), ...currencies.map((c) => `cost_${c.toLowerCase()}`), ...MEASURE_COLUMNS];
+  const body = rows.map((r) => [...dims.map(([, get]) => get(r) ?? ''), ...currencies.map((c) => amountIn(r.cost, c)),
+    ...MEASURE_COLUMNS.map((k) => r[k] ?? 0)]);
   saveFile(filename, csv(header, body));
 }
 
