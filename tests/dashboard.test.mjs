@@ -60,7 +60,7 @@ before(async () => {
   // A model name longer than a phone's axis can hold beside its title.
   ads.push({ id: 'long-1', provider: 'google', model: 'gemini-2.5-flash-preview-native-audio-dialog', operation: 'voice', input_tokens: 100, cost: '0.85', timestamp: at(1, 6) });
   // A dated snapshot: one model row with gpt-4o, for the admin and for the project key alike.
-  ads.push({ id: 'snap-1', provider: 'openai', model: 'gpt-4o-2024-08-06', operation: 'script', input_tokens: 10, cost: '0.05', timestamp: at(1, 7) });
+  ads.push({ id: 'snap-1', provider: 'openai', model: 'gpt-4o-2024-08-06', operation: 'script', input_tokens: 10, output_tokens: 5, cached_input_tokens: 4, reasoning_tokens: 3, duration_ms: 1200, cost: '0.05', timestamp: at(1, 7) });
   const xss = [];
   for (let d = 0; d < 7; d += 1) {
     xss.push({ id: `x-${d}`, provider: 'anthropic', model: 'claude-sonnet-4-5', operation: 'chat', job_id: `x-job-${d}`, input_tokens: 500, output_tokens: 50, cost: '0.75', timestamp: at(d, 4) });
