@@ -597,3 +597,14 @@ test('one call sets up a project with every budget setting, and a bad setting cr
   assert.deepEqual([again.json.error.code, again.json.error.details.map((d) => d.field)], ['conflict', ['id']], 'the 409 names the field');
   assert.deepEqual((await admin('/api/admin/projects/one-call/budget')).json.alert_emails, ['ops@example.com', 'cfo@example.com']);
 });
+
+test('seed 004\'s alert percent sent after alert levels replaces them: at 85% of a 95% threshold nothing is crossed', async () => {
+  const key = await project('t95', 'T95', { budget_threshold_usd: '100', alert_levels: [50, 80, 100] });
+  const patched = await admin('/api/admin/projects/t95/budget', { method: 'PATCH', body: { budget_threshold_usd: 100.0, budget_alert_threshold_percent: 95 } });
+  assert.equal(patched.status, 200, patched.text);
+  assert.deepEqual([patched.json.budget_alert_threshold_percent, patched.json.alert_levels], [95, [95, 100]]);
+  await spend(key, '85');
+  assert.deepEqual(mine(await check('GET', 't95'), 't95').levels_crossed, []);
+  await spend(key, '10');
+  assert.deepEqual(mine(await check('GET', 't95'), 't95').levels_crossed, ['budget-95']);
+});

@@ -179,6 +179,38 @@ fn levels_default_to_the_alert_percent_plus_one_hundred_and_can_be_named() {
 }
 
 #[test]
+fn the_alert_percent_and_the_levels_are_one_setting_and_whichever_was_sent_last_decides() {
+    let mut s = settings();
+    let patch = |s: &mut BudgetSettings, body: serde_json::Value| {
+        let patch: BudgetPatch = serde_json::from_value(body).unwrap();
+        patch.apply(s, || Ok("secret".into())).unwrap();
+    };
+    patch(&mut s, serde_json::json!({"alert_levels": [50, 80, 100]}));
+    assert_eq!(s.effective_levels(), vec![50, 80, 100]);
+    // Seed 004's threshold sent later: 95% is now the alert, not 50 and 80.
+    patch(
+        &mut s,
+        serde_json::json!({"budget_threshold_usd": 100.00, "budget_alert_threshold_percent": 95}),
+    );
+    assert_eq!(
+        (s.alert_threshold_percent, s.effective_levels()),
+        (95, vec![95, 100])
+    );
+    // Both in one request: the levels decide, and the percent is kept beside them.
+    patch(
+        &mut s,
+        serde_json::json!({"budget_alert_threshold_percent": 70, "alert_levels": [60, 90]}),
+    );
+    assert_eq!(
+        (s.alert_threshold_percent, s.effective_levels()),
+        (70, vec![60, 90, 100])
+    );
+    // A patch of anything else keeps the levels.
+    patch(&mut s, serde_json::json!({"daily_limit": "5"}));
+    assert_eq!(s.effective_levels(), vec![60, 90, 100]);
+}
+
+#[test]
 fn a_spike_rule_defaults_its_minimum_to_one_unit_of_the_budgets_currency_and_follows_it() {
     let mut s = settings();
     let patch: BudgetPatch = serde_json::from_value(serde_json::json!({

@@ -328,6 +328,12 @@ impl BudgetPatch {
         if let Some(v) = self.budget_alert_threshold_percent {
             if let Some(pc) = p.take(percent("budget_alert_threshold_percent", v)) {
                 next.alert_threshold_percent = pc;
+                // The alert percent or several levels, whichever was set last: a percent sent
+                // without `alert_levels` replaces levels set before, which would otherwise
+                // keep deciding the alerts while the answer showed the new percent.
+                if self.alert_levels.is_none() {
+                    next.levels.clear();
+                }
             }
         }
         match self.alert_levels {
