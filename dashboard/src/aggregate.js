@@ -4,17 +4,16 @@
 import { MoneySum } from './money.js';
 import { localDay, periodOfDay } from './format.js';
 
-/** Whole-number measures, in the order of the API's CSV columns (`MEASURES`). */
-const COUNTS = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'duration_ms', 'input_tokens', 'output_tokens', 'total_tokens',
-  'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens', 'audio_output_tokens', 'characters'];
+/** Every measure of a report row, in the order of the API's CSV columns (`MEASURES`). */
+export const MEASURE_COLUMNS = ['events', 'unpriced_events', 'cache_hits', 'failed_events', 'duration_ms', 'input_tokens', 'output_tokens',
+  'total_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens', 'audio_output_tokens',
+  'characters', 'audio_seconds', 'video_seconds', 'images', 'requests', 'tracks', 'credits'];
 /** Usage kinds that may be fractional: summed exactly in micro-units, shown as decimal text. */
-const DECIMALS = ['audio_seconds', 'video_seconds'];
-const LATER_COUNTS = ['images', 'requests', 'tracks'];
-const LAST_DECIMALS = ['credits'];
-/** Every measure of a report row, in the API CSV's column order. */
-export const MEASURE_COLUMNS = [...COUNTS, ...DECIMALS, ...LATER_COUNTS, ...LAST_DECIMALS];
-/** Usage kinds an event lists in `usage` (its token counts are fields of their own). */
-const USAGE_COUNTS = ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens', 'audio_output_tokens', 'characters', ...LATER_COUNTS];
+const DECIMALS = ['audio_seconds', 'video_seconds', 'credits'];
+const COUNTS = MEASURE_COLUMNS.filter((k) => !DECIMALS.includes(k));
+/** Whole-number usage kinds an event lists in `usage` (its token counts are fields of their own). */
+const USAGE_COUNTS = ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'audio_input_tokens', 'audio_output_tokens',
+  'characters', 'images', 'requests', 'tracks'];
 
 /** "0.5" -> 500000n; the API's decimal text has at most 6 places. */
 function micros(text) {
@@ -34,8 +33,8 @@ class Bucket {
   constructor(keys) {
     Object.assign(this, keys);
     this.money = new MoneySum();
-    for (const c of [...COUNTS, ...LATER_COUNTS]) this[c] = 0;
-    this.micros = Object.fromEntries([...DECIMALS, ...LAST_DECIMALS].map((k) => [k, 0n]));
+    for (const c of COUNTS) this[c] = 0;
+    this.micros = Object.fromEntries(DECIMALS.map((k) => [k, 0n]));
   }
   add(e) {
     this.events += 1;
@@ -48,11 +47,11 @@ class Bucket {
     this.output_tokens += e.output_tokens ?? 0;
     this.total_tokens += e.total_tokens ?? 0;
     for (const k of USAGE_COUNTS) this[k] += Number(e.usage?.[k] ?? 0);
-    for (const k of [...DECIMALS, ...LAST_DECIMALS]) this.micros[k] += micros(e.usage?.[k]);
+    for (const k of DECIMALS) this.micros[k] += micros(e.usage?.[k]);
   }
   done() {
     const { money, micros: m, ...rest } = this;
-    return { ...rest, ...Object.fromEntries([...DECIMALS, ...LAST_DECIMALS].map((k) => [k, microsText(m[k])])), cost: money.list() };
+    return { ...rest, ...Object.fromEntries(DECIMALS.map((k) => [k, microsText(m[k])])), cost: money.list() };
   }
 }
 

@@ -49,22 +49,11 @@ fn scan_clauses(filter: &ScanFilter, binds: &mut Binds) {
     match filter.models.as_slice() {
         [] => {}
         [one] => binds.add("model = ?", one),
-        many => {
-            // A JSON array of the names, for `json_each`.
-            let mut list = Vec::with_capacity(many.len() * 24);
-            list.push(b'[');
-            for (i, name) in many.iter().enumerate() {
-                if i > 0 {
-                    list.push(b',');
-                }
-                crate::core::kernel::json_out::push_str(&mut list, name);
-            }
-            list.push(b']');
-            binds.add(
-                "model IN (SELECT value FROM json_each(?))",
-                &String::from_utf8_lossy(&list),
-            );
-        }
+        // A list of strings always encodes.
+        many => binds.add(
+            "model IN (SELECT value FROM json_each(?))",
+            &serde_json::to_string(many).unwrap_or_default(),
+        ),
     }
     if let Some(v) = &filter.from {
         binds.add("request_timestamp >= ?", v);

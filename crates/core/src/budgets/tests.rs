@@ -12,7 +12,8 @@ use crate::kernel::error::CoreError;
 use crate::kernel::input::valid_email;
 use crate::kernel::money::{Currency, Money};
 
-fn settings() -> BudgetSettings {
+/// A project `p` with no budget set (every other setting its default).
+pub(super) fn settings() -> BudgetSettings {
     BudgetSettings {
         project_id: ProjectId::parse("p").unwrap(),
         project_name: "P".into(),

@@ -505,24 +505,29 @@ fn restate(
     estimate: &Estimate,
     reservation: (&str, DateTime<Utc>),
 ) -> Option<Value> {
-    let held = |key: &str| -> i128 {
-        others
-            .iter()
-            .filter(|h| h.limit == key)
-            .map(|h| h.amount)
-            .sum()
-    };
     limits.retain(|l| l.kind != LimitKind::Capacity);
-    if limits.iter().all(|l| l.reserved == held(&l.key)) {
+    if limits
+        .iter()
+        .all(|l| l.reserved == held_against(others, &l.key))
+    {
         return None;
     }
     for limit in &mut limits {
-        limit.reserved = held(&limit.key);
+        limit.reserved = held_against(others, &limit.key);
     }
     limits.extend(capacity(&limits, estimate));
     let (decision, limiting) = decide(&limits);
     (decision != Decision::Deny)
         .then(|| answer(decision, limiting, &limits, estimate, Some(reservation)))
+}
+
+/// What `holds` hold against the limit `key`.
+fn held_against(holds: &[Hold], key: &str) -> i128 {
+    holds
+        .iter()
+        .filter(|h| h.limit == key)
+        .map(|h| h.amount)
+        .sum()
 }
 
 /// The answer of the guard.
@@ -567,11 +572,7 @@ pub async fn guard(
         let keys: Vec<String> = limits.iter().map(|l| l.key.clone()).collect();
         let (version, held) = stores.holds(&keys, now).await?;
         for limit in &mut limits {
-            limit.reserved = held
-                .iter()
-                .filter(|h| h.limit == limit.key)
-                .map(|h| h.amount)
-                .sum();
+            limit.reserved = held_against(&held, &limit.key);
         }
         limits.extend(capacity(&limits, &ask.estimate));
         let (decision, limiting) = decide(&limits);

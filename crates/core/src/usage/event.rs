@@ -135,18 +135,18 @@ pub fn named_as_sent(mut errors: Vec<FieldError>, body: &[u8]) -> Vec<FieldError
             .find(|(field, keys)| *field == name && keys.len() > 1)
     };
     // `events[3].tokens` -> (Some(3), "tokens"); `tokens` -> (None, "tokens").
-    let split = |field: &str| -> Option<(Option<usize>, String)> {
+    fn split(field: &str) -> Option<(Option<usize>, &str)> {
         match field.strip_prefix("events[") {
             Some(rest) => {
                 let (index, name) = rest.split_once("].")?;
-                Some((Some(index.parse().ok()?), name.to_string()))
+                Some((Some(index.parse().ok()?), name))
             }
-            None => Some((None, field.to_string())),
+            None => Some((None, field)),
         }
-    };
+    }
     if !errors
         .iter()
-        .any(|e| split(&e.field).is_some_and(|(_, name)| aliased(&name).is_some()))
+        .any(|e| split(&e.field).is_some_and(|(_, name)| aliased(name).is_some()))
     {
         return errors;
     }
@@ -157,7 +157,7 @@ pub fn named_as_sent(mut errors: Vec<FieldError>, body: &[u8]) -> Vec<FieldError
         let Some((index, name)) = split(&error.field) else {
             continue;
         };
-        let Some((_, keys)) = aliased(&name) else {
+        let Some((_, keys)) = aliased(name) else {
             continue;
         };
         let event = match index {
@@ -167,7 +167,7 @@ pub fn named_as_sent(mut errors: Vec<FieldError>, body: &[u8]) -> Vec<FieldError
         let Some(event) = event.and_then(serde_json::Value::as_object) else {
             continue;
         };
-        if event.contains_key(name.as_str()) {
+        if event.contains_key(name) {
             continue;
         }
         if let Some(sent) = keys.iter().find(|key| event.contains_key(**key)) {

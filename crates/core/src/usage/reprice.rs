@@ -164,7 +164,7 @@ async fn stored_names(
     let mut names: Vec<String> = stored
         .into_iter()
         .filter(|(provider, model)| {
-            model != wanted && crate::pricing::catalog::catalog_model(provider, model) == *wanted
+            model != wanted && crate::pricing::catalog::filed_under(provider, model, wanted)
         })
         .map(|(_, model)| model)
         .collect();

@@ -175,19 +175,14 @@ pub(super) async fn plan_checks(
         }
         // A project's plan or profile names its project and links to its dashboard; a
         // global one links to the dashboard of every project.
-        let project = check.project_id.as_deref().unwrap_or_default();
-        let link = dashboard_link(config, project);
-        let whose = if project.is_empty() {
-            String::new()
-        } else {
-            format!("Project: {project}\n")
-        };
+        let project = check.project_id.as_deref();
+        let link = dashboard_link(config, project.unwrap_or_default());
         let alert = RenderedAlert {
             subject: format!("[AI spend] {}", message.split(';').next().unwrap_or(&message)),
-            text: format!("{whose}{message}\n{}\n", link.as_ref().map(|l| format!("\nDashboard: {l}")).unwrap_or_default()),
+            text: format!("{}{message}\n{}\n", project.map(|p| format!("Project: {p}\n")).unwrap_or_default(), link.as_ref().map(|l| format!("\nDashboard: {l}")).unwrap_or_default()),
             html: format!(
                 "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><title>Plan alert</title></head><body style=\"font-family:Arial,Helvetica,sans-serif\">{}<p>{}</p>{}</body></html>\n",
-                if project.is_empty() { String::new() } else { format!("<p>Project: {}</p>", escape_html(project)) },
+                project.map(|p| format!("<p>Project: {}</p>", escape_html(p))).unwrap_or_default(),
                 escape_html(&message),
                 link.as_ref().map(|l| format!("<p><a href=\"{}\">Open the dashboard</a></p>", escape_html(l))).unwrap_or_default()
             ),

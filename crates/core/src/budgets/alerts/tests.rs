@@ -219,23 +219,8 @@ fn an_alert_and_a_spend_report_list_a_models_snapshots_under_it_as_the_reports_d
     let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
     let settings = BudgetSettings {
         project_id: ProjectId::parse("ads").unwrap(),
-        project_name: "Ads".into(),
-        project_client: None,
         amount: Some(Money::new(NANOS, Currency::USD)),
-        currency: Currency::USD,
-        alert_threshold_percent: 80,
-        levels: Vec::new(),
-        daily_limit: None,
-        timezone: None,
-        emails: Vec::new(),
-        webhook_url: None,
-        webhook_secret: None,
-        chat: Default::default(),
-        last_alert_sent: None,
-        report_schedule: None,
-        spike: None,
-        budget_mode: Default::default(),
-        daily_limit_mode: Default::default(),
+        ..crate::budgets::tests::settings()
     };
     let mut snapshot = day_row("2026-11-10", "0.75");
     snapshot.model = Some("gpt-4o-2024-08-06".into());

@@ -16,7 +16,7 @@ pub fn sign_webhook(secret: &str, timestamp: &str, body: &str) -> String {
 /// What signs a webhook post when it is sent: the project's secret and the run's time. The
 /// body is signed then, not when the alert is prepared, since it carries the alert's id, which
 /// only the delivery knows (a retry keeps the first attempt's). `Debug` never shows the secret.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct WebhookSigner {
     pub secret: String,
     /// Unix seconds, sent as `x-ast-timestamp` and signed with the body.

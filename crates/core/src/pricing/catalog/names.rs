@@ -120,3 +120,9 @@ pub fn catalog_model(provider: &str, model: &str) -> String {
     book.canonical_model(provider, model)
         .unwrap_or_else(|| model.to_string())
 }
+
+/// Whether a filter on model `wanted` takes in usage recorded as `model` of `provider`: the
+/// name itself, or a dated alias or snapshot the reports group under it ([`catalog_model`]).
+pub fn filed_under(provider: &str, model: &str, wanted: &str) -> bool {
+    model == wanted || catalog_model(provider, model) == wanted
+}

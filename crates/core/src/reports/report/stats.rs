@@ -248,7 +248,7 @@ pub async fn read_report(
         (Some(from), Some(to)) => (to - from).num_days() > NARROW_AFTER_DAYS,
         _ => true,
     };
-    let rollup_query = if q.period.is_some() && range.split_by_quarters() && long {
+    let mut rollup_query = if q.period.is_some() && range.split_by_quarters() && long {
         match store.rollup_days().await? {
             Some((first, last)) => q.rollup_query_over(range.within_days(first, last)),
             // No usage at all: a bounded range has nothing to plan and nothing to read (an
@@ -267,7 +267,6 @@ pub async fn read_report(
     // A model filter matches the model as the reports group it (`catalog_model`): its dated
     // aliases and snapshots too, so `model=gpt-4o` totals what the `gpt-4o` row of
     // `group=model` shows. The rows are read by provider and model and kept here.
-    let mut rollup_query = rollup_query;
     let wanted = rollup_query.model.take();
     if wanted.is_some() {
         for dim in [Dim::Provider, Dim::Model] {
@@ -279,12 +278,11 @@ pub async fn read_report(
     let mut rows = store.rollups(&rollup_query).await?;
     if let Some(wanted) = &wanted {
         rows.retain(|r| {
-            let model = r.model.as_deref().unwrap_or_default();
-            model == wanted
-                || crate::pricing::catalog::catalog_model(
-                    r.provider.as_deref().unwrap_or_default(),
-                    model,
-                ) == *wanted
+            crate::pricing::catalog::filed_under(
+                r.provider.as_deref().unwrap_or_default(),
+                r.model.as_deref().unwrap_or_default(),
+                wanted,
+            )
         });
     }
     Ok((rollup_query, rows))
