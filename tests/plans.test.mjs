@@ -353,6 +353,14 @@ test('a project profile\'s capacity alert goes to its own project\'s plan, never
   assert.deepEqual([b.project_id, b.units_left], ['beta', 15]);
   const both = (await admin('/api/admin/capacity')).json.profiles.filter((p) => p.name === 'voice-clip');
   assert.deepEqual(both.map((p) => [p.project_id, p.units_left]).sort(), [['alpha', 100], ['beta', 15]], 'saving beta\'s profile did not replace alpha\'s');
+  // One project's view: its own profiles and the global ones, never another project's.
+  const alphaView = (await admin('/api/admin/capacity?project_id=alpha')).json.profiles;
+  assert.deepEqual(alphaView.filter((p) => p.name === 'voice-clip').map((p) => [p.project_id, p.units_left]), [['alpha', 100]]);
+  assert.ok(alphaView.every((p) => !p.project_id || p.project_id === 'alpha'), JSON.stringify(alphaView));
+  assert.equal(alphaView.filter((p) => !p.project_id).length, (await admin('/api/admin/capacity')).json.profiles.filter((p) => !p.project_id).length);
+  // Capacity looks ahead from now: an `at` is refused, not silently ignored.
+  const asOf = await admin('/api/admin/capacity?at=2026-01-01T00:00:00Z');
+  assert.deepEqual([asOf.status, asOf.json.error.details?.[0]?.field ?? asOf.json.error.field], [400, 'at'], asOf.text);
 
   const check = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json;
   const levels = check.plans.filter((p) => p.level.startsWith('capacity-voice-clip')).map((p) => [p.level, p.project_id, p.action]).sort();

@@ -285,7 +285,8 @@ async function loadAdmin(range) {
     // A range that ended in the past shows the plans as of its end (the month picker of the
     // seed teams' accounting pages); otherwise as of now.
     ['subscriptions', optional404(apiPath('/api/admin/subscriptions', { at: pastEnd(range) }))],
-    ['capacity', optional404('/api/admin/capacity')],
+    // Capacity looks ahead from now; a project filter keeps its profiles and the global ones.
+    ['capacity', optional404(apiPath('/api/admin/capacity', { project_id }))],
     // Jobs (generations) and events per project in the UTC month the range ends in (the seed
     // teams' monthly ad and project counts).
     ['counts', getJson(apiPath('/api/admin/stats', { m: statsMonth(range) }))],

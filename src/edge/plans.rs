@@ -11,8 +11,8 @@ use crate::core::kernel::input::parse_json;
 use crate::core::kernel::query::{only_known, param, QueryPairs};
 use crate::core::plans::store::PlanStore;
 use crate::core::plans::{
-    capacity, known_providers, remove_profile, subscriptions_report, subscriptions_report_at,
-    PlanInput, ProfileInput, Unit,
+    capacity, capacity_in, known_providers, plan_states, remove_profile, subscriptions_report,
+    subscriptions_report_at, PlanInput, ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
 
@@ -100,9 +100,26 @@ pub async fn delete(
     }
 }
 
-/// `GET /api/admin/capacity`.
-pub async fn get_capacity(store: &D1Store, clock: &impl Clock) -> Result<Response, CoreError> {
-    let profiles = capacity(store, store, clock.now()).await?;
+/// `GET /api/admin/capacity[?project_id=]`: every profile's capacity as of now, or those
+/// that concern one project (its own and the global ones). Capacity looks ahead from now, so
+/// it has no `at` (an unknown parameter is refused rather than ignored).
+pub async fn get_capacity(
+    store: &D1Store,
+    clock: &impl Clock,
+    query: &QueryPairs,
+) -> Result<Response, CoreError> {
+    only_known(query, &["project_id"])?;
+    let project = project_param(query)?;
+    let now = clock.now();
+    let states = plan_states(store, store, now).await?;
+    let profiles = capacity_in(
+        &states,
+        store,
+        store,
+        now,
+        project.as_ref().map(ProjectId::as_str),
+    )
+    .await?;
     ok(200, &json!({ "profiles": profiles }))
 }
 

@@ -406,9 +406,9 @@ async fn route(
                 async move { super::plans::delete(store, &clock, &query_pairs(request)).await },
             )
         }
-        RouteName::Capacity => {
-            Box::pin(async move { super::plans::get_capacity(store, &clock).await })
-        }
+        RouteName::Capacity => Box::pin(async move {
+            super::plans::get_capacity(store, &clock, &query_pairs(request)).await
+        }),
         RouteName::PutProfile => Box::pin(async move {
             let body = read_json_body(request).await?;
             super::plans::put_profile(store, &clock, &body).await
