@@ -1,7 +1,7 @@
-//! D1 adapter of [`UsageStore`]: `api_usage` rows, written as one `INSERT ... ON CONFLICT DO
-//! NOTHING` over `json_each` of the whole batch (one bound value instead of D1's 100-parameter
-//! limit), with the rollups kept by the triggers of `migrations/0003_usage.sql` in the same
-//! transaction. A lookup of the batch's keys, first in the same transaction, tells which
+//! D1 adapter of [`UsageStore`]: `api_usage` rows, written as one `INSERT ... ON CONFLICT`
+//! over `json_each` of the whole batch (one bound value instead of D1's 100-parameter limit;
+//! the conflict clause per [`InsertMode`], see `insert_sql`), with the rollups kept by the
+//! insert triggers in the same transaction (or by the batch's own sums, `rollups.rs`). A lookup of the batch's keys, first in the same transaction, tells which
 //! events were already stored; a batch that writes its own rollups (`rollups.rs`) needs none,
 //! as it commits only when every row is new.
 //!
@@ -35,8 +35,9 @@ use super::d1_row::rows;
 use rollups::{batch_rollups, BatchRollups};
 use rows::{chunks_of, keys_of, names, used_columns, Chunk, COLUMNS, EXACT};
 
-/// The insert of one chunk. `ON CONFLICT ... DO NOTHING` skips exactly the events already
-/// stored (or repeated in the batch); any other failed constraint fails the whole batch
+/// The insert of one chunk. Its `ON CONFLICT` clause skips exactly the events already
+/// stored (or repeated in the batch), refusing a reused id by the mode; any other failed
+/// constraint fails the whole batch
 /// instead of dropping a row silently, as `INSERT OR IGNORE` would. An event of a day before
 /// the retention watermark is skipped too: its row was pruned, and the rollups still count it.
 /// With `rolled_up`, the rows are marked as rolled up by their batch (`rollups`), which the

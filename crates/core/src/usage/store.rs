@@ -60,7 +60,9 @@ pub struct Acknowledged {
 pub enum InsertMode {
     /// Ingestion: the client reused an id; refuse the write.
     RefuseReusedIds,
-    /// Rebuild: the first stored stays, as for any duplicate.
+    /// The queue consumer: the first stored stays, as for any duplicate. Its events were
+    /// answered 202 before they were written, so an id reused for a different event is not
+    /// refused but kept as first stored (docs/SCALING.md).
     KeepFirst,
     /// Rebuild of the raw log: ids reused for a different event are refused as in
     /// ingestion, and a line of the same event (equal fingerprint) at another time moves the
