@@ -436,3 +436,40 @@ test('a global profile whose name ends in @<project> and that project\'s own pro
     .filter((p) => p.level.startsWith('capacity-dub')).map((p) => p.action);
   assert.deepEqual(again, ['rate_limited', 'rate_limited']);
 });
+
+test('a project\'s learned profile takes each provider once from the plans that cover it, at each model\'s credit rate, and the guard counts its units as the capacity report does', async () => {
+  const r = await admin('/api/admin/projects', { method: 'POST', body: { id: 'learner', name: 'Learner' } });
+  assert.equal(r.status, 201, r.text);
+  const learnerKey = (await admin('/api/admin/projects/learner/keys', { method: 'POST' })).json.key;
+  await put('/api/admin/subscriptions', { provider: 'heygen', project_id: 'learner', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' }, mode: 'block' });
+  await put('/api/admin/subscriptions', { provider: 'elevenlabs', project_id: 'learner', monthly_fee: '22', allotment: { amount: '100000', unit: 'credits' } });
+  // Another project's HeyGen plan counts nothing of the learner's work.
+  await put('/api/admin/subscriptions', { provider: 'heygen', project_id: 'voices', monthly_fee: '29', allotment: { amount: '10', unit: 'credits' } });
+  const events = ['l1', 'l2'].flatMap((job) => [
+    // 1,000 characters of a flash model: 500 credits, as the plan counts them.
+    { id: `${job}-voice`, provider: 'elevenlabs', model: 'eleven_flash_v2_5', characters: 1000, job_id: job, operation: 'narrate' },
+    { id: `${job}-video`, provider: 'heygen', credits: '0.5', job_id: job, operation: 'render' },
+  ]);
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: learnerKey, body: { events } })).status, 201);
+  const learned = await put('/api/admin/capacity/profiles', { name: 'clip', project_id: 'learner', learn: { operations: ['narrate', 'render'], days: 30 } });
+  assert.deepEqual(learned.items.map((i) => [i.provider, i.amount, i.unit]), [['elevenlabs', '500', 'credits'], ['heygen', '0.5', 'credits']]);
+  assert.deepEqual(learned.per_provider.map((p) => p.provider), ['elevenlabs', 'heygen']);
+  // HeyGen: the learner's plan has 9 credits left (18 clips); the global plan may have fewer.
+  const globalHeygen = (await admin('/api/admin/subscriptions')).json.subscriptions.find((s) => s.provider === 'heygen' && !s.project_id);
+  const expected = Math.min(18, globalHeygen ? Math.floor(Number(globalHeygen.available) / 0.5) : 18);
+  assert.equal(learned.per_provider.find((p) => p.provider === 'heygen').units_left, expected);
+  assert.equal(learned.units_left, expected);
+
+  // The guard reads the same items: past the capacity it denies, naming the capacity left.
+  const ask = async (units) => (await w.fetch('/api/usage/guard', { method: 'POST', key: learnerKey, body: { profile: 'clip', units } })).json;
+  const denied = await ask(expected + 1);
+  assert.equal(denied.decision === 'deny' || denied.decision === 'warn', true, JSON.stringify(denied));
+  const capacity = denied.limits.find((l) => l.kind === 'capacity');
+  assert.equal(capacity.limit, String(expected), JSON.stringify(denied));
+  const heygenLimits = denied.limits.filter((l) => l.kind === 'plan' && l.provider === 'heygen').map((l) => [l.project_id ?? null, l.estimate]);
+  const asked = String((expected + 1) * 0.5);
+  assert.deepEqual(heygenLimits.sort(), [...(globalHeygen ? [[null, asked]] : []), ['learner', asked]].sort());
+  const learnerPlan = denied.limits.find((l) => l.kind === 'plan' && l.project_id === 'learner' && l.provider === 'heygen');
+  if (expected === 18) assert.equal(denied.decision, 'deny', 'the learner\'s blocking plan is the bottleneck');
+  assert.ok(learnerPlan, JSON.stringify(denied));
+});

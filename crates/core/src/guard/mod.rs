@@ -37,8 +37,8 @@ use crate::kernel::input::{parse_json, visible_text, DecimalText};
 use crate::kernel::limits::LimitMode;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money};
 use crate::plans::store::PlanStore;
-use crate::plans::{measure_of, plan_states};
-use crate::plans::{Plan, Unit};
+use crate::plans::Plan;
+use crate::plans::{learned_items, measure_of, plan_states, Profile};
 use crate::pricing::store::PriceStore;
 use crate::reports::report::RollupRow;
 use crate::reports::store::ReportStore;
@@ -117,12 +117,10 @@ struct Estimate {
     money: Option<Money>,
     /// The estimate event, priced and scoped, when one was given.
     event: Option<StoredEvent>,
-    /// A profile's name, its items, and how many units of it.
-    profile: Option<(String, Vec<ProfileItem>, i64)>,
+    /// A profile (its items read from past jobs when it learns them, with the plans), and how
+    /// many units of it.
+    profile: Option<(Profile, i64)>,
 }
-
-/// One item of a profile: what one unit of work uses of a provider's unit (amount as text).
-type ProfileItem = (String, Unit, String);
 
 /// A validated guard request.
 struct Ask {
@@ -256,14 +254,7 @@ async fn ask(
                     .iter()
                     .find(|x| x.name == *name && x.project_id.is_none());
                 match own.or(global) {
-                    Some(profile) => {
-                        let items = profile
-                            .items
-                            .iter()
-                            .map(|i| (i.provider.clone(), i.unit, i.amount.clone()))
-                            .collect();
-                        estimate.profile = Some((profile.name.clone(), items, units));
-                    }
+                    Some(profile) => estimate.profile = Some((profile.clone(), units)),
                     None => p.push(
                         "profile",
                         format!(
@@ -423,6 +414,18 @@ async fn read_limits(
         return Ok(limits);
     }
     let states = plan_states(stores, stores, now).await?;
+    // A learned profile's items are read as the capacity report reads them.
+    let items = match &estimate.profile {
+        Some((profile, _)) => match &profile.learn {
+            Some(spec) => {
+                learned_items(profile, spec, &states, stores, stores, now)
+                    .await?
+                    .0
+            }
+            None => profile.items.clone(),
+        },
+        None => Vec::new(),
+    };
     let mut plan_limits: Vec<Limit> = Vec::new();
     for state in states {
         let plan = &state.plan;
@@ -437,10 +440,10 @@ async fn read_limits(
             (Some(event), _) if event.provider == plan.provider => {
                 Some(measure_of(plan, &[RollupRow::of_event(event)]))
             }
-            (_, Some((_, items, units))) => items
+            (_, Some((_, units))) => items
                 .iter()
-                .filter(|(provider, unit, _)| *provider == plan.provider && *unit == plan.unit)
-                .map(|(_, _, amount)| plan.scaled(amount) * i128::from(*units))
+                .filter(|i| i.provider == plan.provider && i.unit == plan.unit)
+                .map(|i| plan.scaled(&i.amount) * i128::from(*units))
                 .reduce(|a, b| a + b),
             _ => None,
         };
@@ -471,8 +474,8 @@ async fn read_limits(
 /// out makes the capacity warn, as the plan's own limit does, and never denies units that
 /// still fit in every blocking plan.
 fn capacity(limits: &[Limit], estimate: &Estimate) -> Option<Limit> {
-    let (name, _, units) = estimate.profile.as_ref()?;
-    let units = i128::from(*units);
+    let (profile, units) = estimate.profile.as_ref()?;
+    let (name, units) = (&profile.name, i128::from(*units));
     let fit = |l: &Limit| l.room().max(0) * units / l.estimate;
     let bottleneck = limits
         .iter()

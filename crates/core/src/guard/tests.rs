@@ -258,6 +258,35 @@ fn a_profile_whose_alert_mode_plan_ran_out_is_warned_not_denied_while_its_blocki
 }
 
 #[test]
+fn a_learned_profile_is_guarded_by_the_plans_its_past_jobs_used_as_a_declared_one_is() {
+    let world = World::new();
+    put_plan(
+        &world,
+        json!({"provider": "heygen", "project_id": "video-ads", "monthly_fee": "29",
+               "allotment": {"amount": "10", "unit": "credits"}, "mode": "block"}),
+    );
+    for job in ["j1", "j2"] {
+        record_at(
+            &world,
+            now() - Duration::days(2),
+            json!({"provider": "heygen", "credits": "0.5", "job_id": job, "operation": "video"}),
+        );
+    }
+    put_profile(
+        &world,
+        json!({"name": "clip", "project_id": "video-ads", "learn": {"operations": ["video"], "days": 30}}),
+    );
+    // 9 credits left, 0.5 a clip (learned from two jobs): 18 clips fit, 100 do not.
+    let answer = ask(&world, json!({"profile": "clip", "units": 100}));
+    assert_eq!(answer["decision"], "deny", "{answer}");
+    assert_eq!(answer["limiting"]["provider"], "heygen");
+    assert_eq!(limit(&answer, "capacity")["limit"], "18");
+    let answer = ask(&world, json!({"profile": "clip", "units": 18}));
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    assert_eq!(limit(&answer, "plan")["estimate"], "9");
+}
+
+#[test]
 fn a_reservation_granted_after_others_were_between_its_read_and_its_grant_is_answered_with_their_holds(
 ) {
     let world = World::new();

@@ -30,9 +30,17 @@ pub struct ProfileCapacity {
     pub note: Option<String>,
 }
 
-/// Learns a profile's items: per provider with a plan, its use (in the plan's unit) by calls
-/// of the profile's operations over the window, divided by the jobs with those operations.
-pub(super) async fn learned_items(
+/// Whether `plan` counts the usage of `profile`'s work: a global plan always, a project's
+/// plan for that project's profile only (a global profile is counted against global plans).
+fn covers(plan: &Plan, profile: &Profile) -> bool {
+    plan.project_id.is_none() || plan.project_id == profile.project_id
+}
+
+/// Learns a profile's items: per provider and unit of a plan that covers the profile, its
+/// use (in the plan's unit, each model at its own rate) by calls of the profile's operations
+/// over the window, divided by the jobs with those operations. A provider with plans of the
+/// project and global ones in one unit gets one item, measured as the project's plan counts.
+pub async fn learned_items(
     profile: &Profile,
     spec: &LearnSpec,
     states: &[PlanState],
@@ -57,7 +65,9 @@ pub(super) async fn learned_items(
                 .project_id
                 .as_deref()
                 .and_then(|p| ProjectId::parse(p).ok()),
-            dims: vec![Dim::Provider, Dim::Operation],
+            // By model too: an ElevenLabs credits plan counts each model's characters at
+            // its own rate, as the plan's state does.
+            dims: vec![Dim::Provider, Dim::Model, Dim::Operation],
             ..RollupQuery::default()
         })
         .await?;
@@ -68,9 +78,20 @@ pub(super) async fn learned_items(
                 .is_some_and(|o| spec.operations.iter().any(|x| x == o))
         });
     }
-    let mut items = Vec::new();
-    for state in states {
+    let mut items: Vec<ProfileItem> = Vec::new();
+    // The project's own plans first, so that theirs is the measure of a provider's unit.
+    let covering = states
+        .iter()
+        .filter(|s| s.plan.project_id.is_some() && covers(&s.plan, profile))
+        .chain(states.iter().filter(|s| s.plan.project_id.is_none()));
+    for state in covering {
         let plan = &state.plan;
+        if items
+            .iter()
+            .any(|i| i.provider == plan.provider && i.unit == plan.unit)
+        {
+            continue;
+        }
         let rows: Vec<RollupRow> = window
             .iter()
             .filter(|r| r.provider.as_deref() == Some(plan.provider.as_str()))
@@ -166,16 +187,24 @@ pub fn profile_capacity(
 ) -> ProfileCapacity {
     let mut per_provider = Vec::new();
     for item in &items {
-        // The provider's plan that covers the profile's project, in the item's unit if
-        // the provider has plans in several units.
+        // The provider's plans that cover the profile (the project's and the global ones):
+        // of those in the item's unit, the one with the fewest units left, as the guard
+        // counts every one of them; else any, to say the units differ.
         let covering: Vec<&PlanState> = states
             .iter()
-            .filter(|s| s.plan.provider == item.provider)
-            .filter(|s| s.plan.project_id.is_none() || s.plan.project_id == profile.project_id)
+            .filter(|s| s.plan.provider == item.provider && covers(&s.plan, profile))
             .collect();
+        let fit = |s: &PlanState| {
+            let per_unit = s.plan.scaled(&item.amount);
+            match s.available() {
+                Some(a) if per_unit > 0 => a / per_unit,
+                _ => i128::MAX,
+            }
+        };
         let state = covering
             .iter()
-            .find(|s| s.plan.unit == item.unit)
+            .filter(|s| s.plan.unit == item.unit)
+            .min_by_key(|s| (s.expired, fit(s)))
             .or_else(|| covering.first())
             .copied();
         let Some(state) = state else {
