@@ -473,3 +473,26 @@ test('a project\'s learned profile takes each provider once from the plans that 
   if (expected === 18) assert.equal(denied.decision, 'deny', 'the learner\'s blocking plan is the bottleneck');
   assert.ok(learnerPlan, JSON.stringify(denied));
 });
+
+test('an ElevenLabs credits plan counts the credits an event reports and the characters of the model\'s other events beside them', async () => {
+  const r = await admin('/api/admin/projects', { method: 'POST', body: { id: 'el-mixed', name: 'Mixed voices' } });
+  assert.equal(r.status, 201, r.text);
+  const mixedKey = (await admin('/api/admin/projects/el-mixed/keys', { method: 'POST' })).json.key;
+  await put('/api/admin/subscriptions', { provider: 'elevenlabs', project_id: 'el-mixed', monthly_fee: '22', allotment: { amount: '100000', unit: 'credits' } });
+  const model = 'eleven_multilingual_v2';
+  const events = [
+    { id: 'm-a', provider: 'elevenlabs', model, credits: 100, characters: 100 },
+    { id: 'm-b', provider: 'elevenlabs', model, characters: 1000 },
+  ];
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: mixedKey, body: { events } })).status, 201);
+  // One event more, alone (the triggers' way rather than the batch's).
+  assert.equal((await w.fetch('/api/usage', { method: 'POST', key: mixedKey, body: { id: 'm-c', provider: 'elevenlabs', model: 'eleven_flash_v2_5', characters: 300 } })).status, 201);
+  const plan = (await admin('/api/admin/subscriptions')).json.subscriptions.find((s) => s.project_id === 'el-mixed');
+  // 100 reported, 1,000 characters at 1 credit, 300 at 0.5.
+  assert.deepEqual([plan.used, plan.remaining], ['1250', '98750']);
+  // The reports' columns are unchanged: no column of the plans' own.
+  const report = (await admin('/api/admin/usage?group=model&project_id=el-mixed')).json;
+  assert.ok(report.rows.every((row) => !('uncredited_characters' in row)), JSON.stringify(report.rows[0]));
+  const csv = (await admin('/api/admin/usage?group=model&project_id=el-mixed&format=csv')).text;
+  assert.doesNotMatch(csv.split('\n')[0], /uncredited/);
+});

@@ -140,3 +140,43 @@ test('an event moved to another day leaves both days due for their summaries', a
     await own.dispose();
   }
 });
+
+test('an upgrade to 0028 keeps apart the characters of events that reported no credits, summed again where a rollup row held both kinds', async () => {
+  const [own, d] = await freshDatabase();
+  try {
+    await applyTo(d, MIGRATIONS.filter((f) => f < '0028'));
+    await addProject(d, 'voices');
+    const voice = (id, timestamp, characters, credits) => d.prepare(`INSERT INTO api_usage (project_id, id, provider, model,
+        operation, characters, credits_micros, currency, request_timestamp)
+      VALUES ('voices', ?1, 'elevenlabs', 'eleven_multilingual_v2', 'tts', ?2, ?3, 'USD', ?4)`)
+      .bind(id, characters, credits, timestamp).run();
+    // Day 1: both kinds in one quarter hour; day 2: characters only; day 3: credits only.
+    await voice('a', '2026-11-01T10:01:00.000Z', 500, 150_000_000);
+    await voice('b', '2026-11-01T10:07:00.000Z', 1000, 0);
+    await voice('c', '2026-11-01T10:20:00.000Z', 300, 0);
+    await voice('d', '2026-11-02T09:00:00.000Z', 700, 0);
+    await voice('e', '2026-11-03T09:00:00.000Z', 400, 90_000_000);
+    await applyTo(d, MIGRATIONS.filter((f) => f >= '0028'));
+    const rowsOf = async (sql) => (await d.prepare(sql).all()).results;
+    assert.deepEqual(await rowsOf('SELECT day, characters, credits_micros, uncredited_characters FROM usage_daily ORDER BY day'), [
+      { day: '2026-11-01', characters: 1800, credits_micros: 150_000_000, uncredited_characters: 1300 },
+      { day: '2026-11-02', characters: 700, credits_micros: 0, uncredited_characters: 700 },
+      { day: '2026-11-03', characters: 400, credits_micros: 90_000_000, uncredited_characters: 0 },
+    ]);
+    assert.deepEqual(await rowsOf("SELECT quarter, uncredited_characters FROM usage_quarter_hours WHERE quarter < '2026-11-02' ORDER BY quarter"), [
+      { quarter: '2026-11-01T10:00', uncredited_characters: 1000 },
+      { quarter: '2026-11-01T10:15', uncredited_characters: 300 },
+    ]);
+    // After the upgrade the triggers keep the column: a new event, then its re-pricing update
+    // and its delete.
+    await voice('f', '2026-11-03T09:05:00.000Z', 250, 0);
+    const day3 = "SELECT uncredited_characters AS u FROM usage_daily WHERE day = '2026-11-03'";
+    assert.deepEqual(await rowsOf(day3), [{ u: 250 }]);
+    await d.prepare("UPDATE api_usage SET cost_nanos = 5 WHERE id = 'f'").run();
+    assert.deepEqual(await rowsOf(day3), [{ u: 250 }]);
+    await d.prepare("DELETE FROM api_usage WHERE id = 'f'").run();
+    assert.deepEqual(await rowsOf(day3), [{ u: 0 }]);
+  } finally {
+    await own.dispose();
+  }
+});

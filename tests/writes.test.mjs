@@ -50,11 +50,12 @@ test('a priced event writes five rows, six with a job seen before, each request 
 const SUMS = `count(*), sum(cost_nanos IS NULL), sum(coalesce(cost_nanos, 0)), sum(cached), sum(1 - success),
   sum(coalesce(duration_ms, 0)), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cached_input_tokens),
   sum(cache_write_tokens), sum(reasoning_tokens), sum(audio_input_tokens), sum(audio_output_tokens), sum(characters),
-  sum(audio_seconds_micros), sum(video_seconds_micros), sum(images), sum(requests), sum(tracks), sum(credits_micros)`;
+  sum(audio_seconds_micros), sum(video_seconds_micros), sum(images), sum(requests), sum(tracks), sum(credits_micros),
+  sum((credits_micros = 0) * characters)`;
 const ROLLUP = `events, unpriced_events, cost_carry * 1000000000000000000 + cost_nanos, cache_hits, failed_events,
   duration_ms, input_tokens, output_tokens, total_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
   audio_input_tokens, audio_output_tokens, characters, audio_seconds_micros, video_seconds_micros, images, requests,
-  tracks, credits_micros`;
+  tracks, credits_micros, uncredited_characters`;
 const QUARTER = `substr(request_timestamp, 1, 14) || CASE WHEN substr(request_timestamp, 15, 2) < '15' THEN '00'
   WHEN substr(request_timestamp, 15, 2) < '30' THEN '15' WHEN substr(request_timestamp, 15, 2) < '45' THEN '30' ELSE '45' END`;
 const rows = async (sql, ...binds) => (await w.db.prepare(sql).bind(...binds).raw());
@@ -76,6 +77,8 @@ test("a batch's rollups, written once for the batch, equal the sums of its store
     { provider: 'openai', model: 'gpt-4o-mini', operation: 'summary', input_tokens: 900, output_tokens: 200 },
     { provider: 'openai', model: 'gpt-4o-mini', operation: 'title', input_tokens: 40, output_tokens: 9, cached: true },
     { provider: 'elevenlabs', model: 'eleven_multilingual_v2', operation: 'tts', characters: 1200 },
+    // Credits reported beside characters: those characters are not uncredited.
+    { provider: 'elevenlabs', model: 'eleven_multilingual_v2', operation: 'tts', characters: 500, credits: '150' },
     { provider: 'acme', model: 'no-such-model', operation: 'chat', input_tokens: 7, output_tokens: 3 },
     { provider: 'acme', model: 'own-priced', operation: 'chat', tokens: 55, cost: '0.25', currency: 'EUR', success: false, duration_ms: 1234 },
   ];

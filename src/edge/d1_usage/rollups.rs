@@ -58,6 +58,13 @@ fn measure(name: &str) -> Option<Measure> {
         "requests" => |e| e.requests,
         "tracks" => |e| e.tracks,
         "credits_micros" => |e| e.credits_micros,
+        "uncredited_characters" => |e| {
+            if e.credits_micros == 0 {
+                e.characters
+            } else {
+                0
+            }
+        },
         "cost_nanos" => |e| e.cost_nanos.unwrap_or(0),
         _ => return None,
     })

@@ -27,7 +27,7 @@ use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Decimal
 use crate::plans::store::PlanStore;
 use crate::pricing::catalog::{builtin, canonical_provider};
 use crate::pricing::{UsageKind, MICRO};
-use crate::reports::report::{Dim, Range, RollupQuery, RollupRow, MEASURES};
+use crate::reports::report::{Dim, Range, RollupQuery, RollupRow, MEASURES, SHOWN_MEASURES};
 use crate::reports::store::ReportStore;
 
 /// The unit an allotment is counted in.

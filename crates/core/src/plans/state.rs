@@ -53,7 +53,7 @@ pub(super) fn unit_warning(plan: &Plan, rows: &[RollupRow]) -> Option<String> {
     if events == 0 || measure_of(plan, rows) != 0 {
         return None;
     }
-    let carried: Vec<&str> = MEASURES
+    let carried: Vec<&str> = MEASURES[..SHOWN_MEASURES]
         .iter()
         .enumerate()
         .skip(5)
@@ -79,13 +79,11 @@ pub fn measure_of(plan: &Plan, rows: &[RollupRow]) -> i128 {
     let mut total: i128 = 0;
     for row in rows {
         if derive {
-            let credits = index("credits_micros").map_or(0, |i| i128::from(row.measures[i]));
-            total += if credits != 0 {
-                credits
-            } else {
-                let characters = index("characters").map_or(0, |i| i128::from(row.measures[i]));
-                characters * elevenlabs_credits_per_character(row.model.as_deref().unwrap_or(""))
-            };
+            // The credits events reported, and the characters of those that reported none
+            // at the model's rate.
+            let measure = |name| index(name).map_or(0, |i| i128::from(row.measures[i]));
+            let rate = elevenlabs_credits_per_character(row.model.as_deref().unwrap_or(""));
+            total += measure("credits_micros") + measure("uncredited_characters") * rate;
             continue;
         }
         total += match plan.usage.as_str() {

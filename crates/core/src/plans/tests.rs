@@ -15,6 +15,7 @@ use crate::usage::fixtures::World;
 use crate::usage::ingest::{ingest, IngestConfig};
 
 mod as_of;
+mod credits;
 mod learned;
 
 /// The plan of `provider` in a subscriptions report.

@@ -259,7 +259,7 @@ pub fn report_csv(
     for c in &currencies {
         header.push(format!("cost_{}", c.as_str().to_ascii_lowercase()));
     }
-    for m in MEASURES {
+    for m in &MEASURES[..SHOWN_MEASURES] {
         header.push(shown_name(m).0.to_string());
     }
     let mut out = header.join(",");
@@ -295,7 +295,7 @@ pub fn report_csv(
         for c in &currencies {
             cells.push(row.sums.cost.get(*c).amount_string());
         }
-        for (name, value) in MEASURES.iter().zip(row.sums.measures) {
+        for (name, value) in MEASURES[..SHOWN_MEASURES].iter().zip(row.sums.measures) {
             cells.push(if shown_name(name).1 {
                 format_scaled(i128::from(value), 6, 0)
             } else {

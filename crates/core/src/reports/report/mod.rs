@@ -39,7 +39,7 @@ pub use range::*;
 pub use stats::*;
 
 /// Summed quantities of a rollup row, in the order of the rollup tables' columns.
-pub const MEASURES: [&str; 20] = [
+pub const MEASURES: [&str; 21] = [
     "events",
     "unpriced_events",
     "cache_hits",
@@ -60,7 +60,14 @@ pub const MEASURES: [&str; 20] = [
     "requests",
     "tracks",
     "credits_micros",
+    // The characters of events that report no credits (an ElevenLabs credits plan counts them
+    // at their model's rate, and the credits of the others as reported: migration 0028).
+    // Kept for the plans, not shown: the first [`SHOWN_MEASURES`] are the reports' columns.
+    "uncredited_characters",
 ];
+
+/// How many of [`MEASURES`], from the first, the reports show (JSON fields, CSV columns).
+pub const SHOWN_MEASURES: usize = MEASURES.len() - 1;
 
 /// Measures kept in micro-units and shown as decimal text under their unit's name.
 fn shown_name(measure: &str) -> (&str, bool) {
@@ -333,7 +340,7 @@ impl Sums {
     /// decimal text.
     pub fn fields(&self, into: &mut Map<String, Value>) {
         into.insert("cost".into(), json!(self.cost));
-        for (name, value) in MEASURES.iter().zip(self.measures) {
+        for (name, value) in MEASURES[..SHOWN_MEASURES].iter().zip(self.measures) {
             let (shown, micros) = shown_name(name);
             let value = if micros {
                 Value::from(format_scaled(i128::from(value), 6, 0))
@@ -376,5 +383,10 @@ pub fn measures_of(e: &StoredEvent) -> [i64; MEASURES.len()] {
         e.requests,
         e.tracks,
         e.credits_micros,
+        if e.credits_micros == 0 {
+            e.characters
+        } else {
+            0
+        },
     ]
 }
