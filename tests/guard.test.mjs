@@ -95,6 +95,10 @@ test('sixteen concurrent apps reserving the last units of a blocking plan are gr
   const credits = limitOf(now.json, 'plan');
   assert.deepEqual([credits.spent, credits.reserved, credits.reserve, credits.mode], ['3.5', '4', '2', 'block']);
   assert.equal(now.json.decision, 'deny', 'half a credit left above the reserve, and a clip needs one');
+  // The settled reservation's id is spent: asked again it is refused, not granted from its
+  // stored answer.
+  const replay = await guard(key, { profile: 'clip', units: 1, reserve: true, id });
+  assert.deepEqual([replay.status, replay.json.error.details?.[0]?.field], [409, 'id'], replay.text);
 });
 
 test('sixteen concurrent reservations of the last dollars of a blocking budget never together pass it; an expired or released one frees its room', async () => {
@@ -109,15 +113,20 @@ test('sixteen concurrent reservations of the last dollars of a blocking budget n
   const expired = await guard(key, { amount: { amount: '0.40', currency: 'USD' }, reserve: true, id: 'big' });
   assert.notEqual(expired.json.decision, 'deny', 'the expired holds count for nothing');
   assert.equal((await guard(key, { amount: { amount: '0.10', currency: 'USD' } })).json.decision, 'deny');
+  // The same id again, while it holds, answers the same reservation, not a second one.
+  const again = await guard(key, { amount: { amount: '0.40', currency: 'USD' }, reserve: true, id: 'big' });
+  assert.deepEqual(again.json, expired.json);
   const inFlight = (await w.fetch('/api/usage/guard', { key })).json.reservations;
   assert.deepEqual(inFlight.map((r) => [r.id, r.holds]), [['big', [{ limit: 'budget@g-dollars', amount: '0.40' }]]]);
   const released = await w.fetch('/api/usage/guard/big', { method: 'DELETE', key });
   assert.deepEqual([released.status, released.json], [200, { id: 'big', released: true }]);
   assert.notEqual((await guard(key, { amount: { amount: '0.10', currency: 'USD' } })).json.decision, 'deny');
   assert.equal((await w.fetch('/api/usage/guard/nope', { method: 'DELETE', key })).status, 404);
-  // The same id again answers the same reservation, not a second one.
-  const again = await guard(key, { amount: { amount: '0.40', currency: 'USD' }, reserve: true, id: 'big' });
-  assert.deepEqual(again.json, expired.json);
+  // Released, it holds nothing: its id is refused, never answered as granted again, whatever
+  // the amount asked (a bypass of the budget otherwise), and a new id is asked as any other.
+  const reused = await guard(key, { amount: { amount: '100', currency: 'USD' }, reserve: true, id: 'big' });
+  assert.deepEqual([reused.status, reused.json.error.details?.[0]?.field], [409, 'id'], reused.text);
+  assert.equal((await guard(key, { amount: { amount: '100', currency: 'USD' }, reserve: true, id: 'big-2' })).json.decision, 'deny');
 });
 
 test('twelve concurrent reservations of a blocking budget are each answered with the holds granted before it: their reserved amounts step by a dime, and those reaching 80% warn', async () => {

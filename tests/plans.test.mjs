@@ -103,6 +103,11 @@ test('bad plans and profiles are refused naming the field, and deletes answer 20
   }
   const p = await admin('/api/admin/capacity/profiles', { method: 'PUT', body: { name: 'bad', items: [{ provider: 'nobody-we-know', amount: '1', unit: 'credits' }] } });
   assert.deepEqual([p.status, p.json.error.details[0].field], [400, 'items[0].provider']);
+  // Finer than the plans count (it would count as nothing), and one provider's unit twice.
+  const fine = await admin('/api/admin/capacity/profiles', { method: 'PUT', body: { name: 'bad', items: [{ provider: 'heygen', amount: '0.3333333', unit: 'credits' }] } });
+  assert.deepEqual([fine.status, fine.json.error.details[0].field], [400, 'items[0].amount'], fine.text);
+  const twice = await admin('/api/admin/capacity/profiles', { method: 'PUT', body: { name: 'bad', items: [{ provider: 'heygen', amount: '0.25', unit: 'credits' }, { provider: 'heygen', amount: '0.25', unit: 'credits' }] } });
+  assert.deepEqual([twice.status, twice.json.error.details[0].field], [400, 'items[1].provider'], twice.text);
   assert.equal((await admin('/api/admin/subscriptions?provider=lahajati', { method: 'DELETE' })).status, 204);
   assert.equal((await admin('/api/admin/subscriptions?provider=lahajati', { method: 'DELETE' })).status, 404);
   assert.equal((await admin('/api/admin/capacity/profiles?name=learned', { method: 'DELETE' })).status, 204);
@@ -361,6 +366,13 @@ test('a project profile\'s capacity alert goes to its own project\'s plan, never
   // Capacity looks ahead from now: an `at` is refused, not silently ignored.
   const asOf = await admin('/api/admin/capacity?at=2026-01-01T00:00:00Z');
   assert.deepEqual([asOf.status, asOf.json.error.details?.[0]?.field ?? asOf.json.error.field], [400, 'at'], asOf.text);
+
+  // One project's check (a dry run) takes in that project's plans and profiles, and only those
+  // (and the global ones).
+  const alphaCheck = (await admin('/api/admin/usage/check-budgets?project_id=alpha')).json;
+  assert.deepEqual(alphaCheck.plans.filter((p) => p.level.startsWith('capacity-voice-clip')).map((p) => [p.level, p.action]),
+    [['capacity-voice-clip@alpha', 'would_send']], JSON.stringify(alphaCheck.plans));
+  assert.ok(alphaCheck.plans.every((p) => !p.project_id || p.project_id === 'alpha'), JSON.stringify(alphaCheck.plans));
 
   const check = (await admin('/api/admin/usage/check-budgets', { method: 'POST' })).json;
   const levels = check.plans.filter((p) => p.level.startsWith('capacity-voice-clip')).map((p) => [p.level, p.project_id, p.action]).sort();

@@ -5,7 +5,7 @@ use worker::{Env, Response};
 
 use crate::core::access::projects::get_project;
 use crate::core::access::projects::project_param;
-use crate::core::budgets::alerts::{check_budgets, Mode};
+use crate::core::budgets::alerts::{check_budgets, check_project, Mode};
 use crate::core::budgets::delivery::MAX_SENDS_PER_RUN;
 use crate::core::budgets::digest::{preview, send_digests, Which};
 use crate::core::budgets::settings::{get_budget, patch_budget, BudgetView, ReportSchedule};
@@ -126,18 +126,40 @@ pub async fn check(
         // A mistyped project is a 404, not "nothing to alert".
         get_project(store, id.as_str()).await?;
     }
-    let report = check_budgets(
-        store,
-        store,
-        store,
-        &EdgeNotifier { env },
-        clock,
-        &SystemEntropy,
-        &alert_config(env),
-        mode,
-        only.as_ref(),
-    )
-    .await?;
+    let notifier = EdgeNotifier { env };
+    let config = alert_config(env);
+    // One project's check is the one its own usage runs: its budget, and the plans and
+    // profiles that count its usage (its own and the global ones).
+    let report = match &only {
+        Some(project) => {
+            check_project(
+                store,
+                store,
+                store,
+                &notifier,
+                clock,
+                &SystemEntropy,
+                &config,
+                mode,
+                project,
+            )
+            .await?
+        }
+        None => {
+            check_budgets(
+                store,
+                store,
+                store,
+                &notifier,
+                clock,
+                &SystemEntropy,
+                &config,
+                mode,
+                None,
+            )
+            .await?
+        }
+    };
     ok(200, &report)
 }
 

@@ -10,6 +10,7 @@ use worker::{D1Database, D1PreparedStatement};
 use crate::core::access::projects::ProjectId;
 use crate::core::guard::store::{
     Granted, GuardActivity, Hold, NewReservation, OpenReservation, ReservationStore,
+    StoredReservation,
 };
 use crate::core::kernel::clock::{format_timestamp, parse_timestamp, random_token, SystemEntropy};
 use crate::core::kernel::error::StoreError;
@@ -128,19 +129,29 @@ impl ReservationStore for D1Store {
         &self,
         project: &ProjectId,
         id: &str,
-    ) -> Result<Option<String>, StoreError> {
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredReservation>, StoreError> {
         crate::d1_row! {
         struct Row {
             answer: String,
+            open: i64,
         }
         }
         let row: Option<Row> = query_first_row(
             self.db(),
-            "SELECT answer FROM guard_reservations WHERE project_id = ?1 AND id = ?2",
-            &[text(project.as_str()), text(id)],
+            "SELECT answer, (ended_at IS NULL AND expires_at > ?3) AS open \
+             FROM guard_reservations WHERE project_id = ?1 AND id = ?2",
+            &[
+                text(project.as_str()),
+                text(id),
+                text(&format_timestamp(now)),
+            ],
         )
         .await?;
-        Ok(row.map(|r| r.answer))
+        Ok(row.map(|r| StoredReservation {
+            answer: r.answer,
+            open: r.open != 0,
+        }))
     }
 
     async fn grant(

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::access::projects::ProjectId;
 use crate::guard::store::{
     Granted, GuardActivity, Hold, NewReservation, OpenReservation, ReservationStore,
+    StoredReservation,
 };
 use crate::kernel::date_text::month_text;
 use crate::kernel::error::StoreError;
@@ -118,14 +119,20 @@ impl ReservationStore for MemoryStore {
         &self,
         project: &ProjectId,
         id: &str,
-    ) -> Result<Option<String>, StoreError> {
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredReservation>, StoreError> {
         self.check()?;
+        let key = (project.to_string(), id.to_string());
+        let settled = self.settled().0.contains(&key);
         Ok(self
             .guard_tables()
             .reservations
             .borrow()
-            .get(&(project.to_string(), id.to_string()))
-            .map(|r| r.answer.clone()))
+            .get(&key)
+            .map(|r| StoredReservation {
+                answer: r.answer.clone(),
+                open: !r.released && r.expires_at > now && !settled,
+            }))
     }
 
     async fn grant(

@@ -32,7 +32,7 @@ use crate::access::projects::ProjectId;
 use crate::budgets::alerts::{check_budgets, AlertConfig, Mode, Notifier};
 use crate::budgets::store::BudgetStore;
 use crate::kernel::clock::{format_timestamp, random_token, Clock, Entropy};
-use crate::kernel::error::{CoreError, FieldError, Problems};
+use crate::kernel::error::{CoreError, FieldError, Problems, Refusal};
 use crate::kernel::input::{parse_json, visible_text, DecimalText};
 use crate::kernel::limits::LimitMode;
 use crate::kernel::money::{div_round_half_even, format_scaled, Currency, Money};
@@ -565,9 +565,24 @@ pub async fn guard(
     let request: GuardRequest = parse_json(body)?;
     let ask = ask(stores, prices, stores, entropy, principal, now, request).await?;
     if let Some((id, _)) = &ask.reserve {
-        if let Some(stored) = stores.reservation(&ask.project, id).await? {
-            return serde_json::from_str(&stored)
-                .map_err(|e| CoreError::Misconfigured(format!("a stored guard answer: {e}")));
+        // A retry of a reservation still open gets its answer again; an id whose reservation
+        // ended (settled, released or expired) holds nothing, so it cannot be answered as
+        // granted: a new reservation needs a new id.
+        match stores.reservation(&ask.project, id, now).await? {
+            Some(stored) if stored.open => {
+                return serde_json::from_str(&stored.answer)
+                    .map_err(|e| CoreError::Misconfigured(format!("a stored guard answer: {e}")))
+            }
+            Some(_) => {
+                return Err(CoreError::Conflict(Refusal::of(
+                    "id",
+                    format!(
+                        "reservation `{id}` has ended (settled, released or expired): ask with \
+                         a new id"
+                    ),
+                )))
+            }
+            None => {}
         }
     }
     for _ in 0..GRANT_ATTEMPTS {
@@ -627,8 +642,8 @@ pub async fn guard(
         // made by this request or a retry of it) is read back and answered as granted.
         let granted = match stores.grant(&reservation, now).await {
             Ok(granted) => granted,
-            Err(e) => match stores.reservation(&ask.project, id).await {
-                Ok(Some(stored)) => Granted::Existing(stored),
+            Err(e) => match stores.reservation(&ask.project, id, now).await {
+                Ok(Some(stored)) => Granted::Existing(stored.answer),
                 _ => return Err(e.into()),
             },
         };

@@ -84,7 +84,13 @@ impl PlanWatch {
             }
         }
         for (profile, items, learned_from) in &self.profiles {
-            let capacity = profile_capacity(profile, items.clone(), *learned_from, &self.states);
+            let capacity = profile_capacity(
+                profile,
+                items.clone(),
+                *learned_from,
+                &self.states,
+                profile.project_id.as_deref(),
+            );
             if capacity_floor_due(&capacity).is_some() {
                 let scope = profile.project_id.as_deref().unwrap_or("");
                 due.push(format!("capacity {} {scope}", profile.name));

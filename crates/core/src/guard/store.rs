@@ -79,6 +79,13 @@ pub struct GuardActivity {
     pub last_at: Option<DateTime<Utc>>,
 }
 
+/// A reservation as stored: the answer a retry of its id gets, and whether it still holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReservation {
+    pub answer: String,
+    pub open: bool,
+}
+
 // Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
 // `async fn` and are only ever used through generics, never `dyn`.
 #[allow(async_fn_in_trait)]
@@ -90,12 +97,14 @@ pub trait ReservationStore {
         limits: &[String],
         now: DateTime<Utc>,
     ) -> Result<(i64, Vec<Hold>), StoreError>;
-    /// The stored answer of the project's reservation `id`, if there is one.
+    /// The project's reservation `id`, if there is one: its stored answer, and whether it is
+    /// still open at `now` (not settled, released or expired).
     async fn reservation(
         &self,
         project: &ProjectId,
         id: &str,
-    ) -> Result<Option<String>, StoreError>;
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredReservation>, StoreError>;
     /// Grants `reservation` when no ceiling would be passed and the version is unchanged, in
     /// one atomic step: concurrent grants can never together pass a ceiling.
     async fn grant(

@@ -355,6 +355,51 @@ fn a_retried_reservation_id_answers_the_same_reservation_and_holds_once() {
 }
 
 #[test]
+fn an_id_whose_reservation_ended_is_refused_never_answered_as_granted_again() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
+    );
+    let reserve = |id: &str, amount: &str| json!({"amount": {"amount": amount, "currency": "USD"}, "reserve": true, "id": id, "ttl_seconds": 60});
+    let ended = |answer: Result<Value, CoreError>| match answer {
+        Err(CoreError::Conflict(refusal)) => refusal.field,
+        other => panic!("expected a 409, got {other:?}"),
+    };
+    // Settled by the event that names it: the id is spent, and the budget is too.
+    assert_eq!(ask(&world, reserve("s-1", "0.10"))["decision"], "allow");
+    record_at(
+        &world,
+        now(),
+        json!({"provider": "openai", "cost": "0.95", "currency": "USD", "reservation_id": "s-1"}),
+    );
+    let big = reserve("s-1", "100");
+    assert_eq!(ended(ask_at(&world, now(), big)), Some("id".to_string()));
+    assert_eq!(ask(&world, reserve("s-2", "100"))["decision"], "deny");
+    // Released, and expired: the same.
+    let world = World::new();
+    assert_eq!(ask(&world, reserve("r-1", "1"))["decision"], "allow");
+    block_on(release(
+        &world.store,
+        &FixedClock(now()),
+        &key(&world),
+        None,
+        "r-1",
+    ))
+    .unwrap();
+    assert_eq!(
+        ended(ask_at(&world, now(), reserve("r-1", "1"))),
+        Some("id".to_string())
+    );
+    assert_eq!(ask(&world, reserve("x-1", "1"))["decision"], "allow");
+    let later = now() + Duration::seconds(61);
+    assert_eq!(
+        ended(ask_at(&world, later, reserve("x-1", "1"))),
+        Some("id".to_string())
+    );
+}
+
+#[test]
 fn an_expired_reservation_frees_its_room_and_a_released_one_too() {
     let world = World::new();
     set_budget(

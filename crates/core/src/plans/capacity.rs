@@ -30,10 +30,11 @@ pub struct ProfileCapacity {
     pub note: Option<String>,
 }
 
-/// Whether `plan` counts the usage of `profile`'s work: a global plan always, a project's
-/// plan for that project's profile only (a global profile is counted against global plans).
-fn covers(plan: &Plan, profile: &Profile) -> bool {
-    plan.project_id.is_none() || plan.project_id == profile.project_id
+/// Whether `plan` counts the usage of work done for `project`: a global plan always, a
+/// project's plan for that project only (work of no one project, a global profile in the
+/// report of every project, is counted against global plans).
+fn covers(plan: &Plan, project: Option<&str>) -> bool {
+    plan.project_id.is_none() || plan.project_id.as_deref() == project
 }
 
 /// Learns a profile's items: per provider and unit of a plan that covers the profile, its
@@ -82,7 +83,7 @@ pub async fn learned_items(
     // The project's own plans first, so that theirs is the measure of a provider's unit.
     let covering = states
         .iter()
-        .filter(|s| s.plan.project_id.is_some() && covers(&s.plan, profile))
+        .filter(|s| s.plan.project_id.is_some() && covers(&s.plan, profile.project_id.as_deref()))
         .chain(states.iter().filter(|s| s.plan.project_id.is_none()));
     for state in covering {
         let plan = &state.plan;
@@ -141,7 +142,15 @@ pub async fn capacity_in(
 ) -> Result<Vec<ProfileCapacity>, CoreError> {
     let mut out = Vec::new();
     for (profile, items, learned_from) in profiles_in(states, plans, reports, now, project).await? {
-        out.push(profile_capacity(&profile, items, learned_from, states));
+        // A global profile in one project's report counts as that project's work would.
+        let scope = profile.project_id.as_deref().or(project);
+        out.push(profile_capacity(
+            &profile,
+            items,
+            learned_from,
+            states,
+            scope,
+        ));
     }
     Ok(out)
 }
@@ -177,23 +186,32 @@ pub async fn profiles_in(
     Ok(out)
 }
 
-/// One profile's capacity in what is left of `states`: per provider, how many more units
+/// One profile's capacity in what is left of `states`, for work of `scope` (the profile's
+/// project, or a project asking about a global profile): per provider, how many more units
 /// of work fit, the bottleneck and the pace that lasts until each reset.
 pub fn profile_capacity(
     profile: &Profile,
     items: Vec<ProfileItem>,
     learned_from: Option<i64>,
     states: &[PlanState],
+    scope: Option<&str>,
 ) -> ProfileCapacity {
     let mut per_provider = Vec::new();
     for item in &items {
-        // The provider's plans that cover the profile (the project's and the global ones):
-        // of those in the item's unit, the one with the fewest units left, as the guard
-        // counts every one of them; else any, to say the units differ.
-        let covering: Vec<&PlanState> = states
-            .iter()
-            .filter(|s| s.plan.provider == item.provider && covers(&s.plan, profile))
-            .collect();
+        // The provider's plans that cover the work (the project's and the global ones), as
+        // the guard counts them: an expired one-time credit is no limit (its provider is paid
+        // as used), and of those in the item's unit the one with the fewest units left
+        // decides; else any, to say the units differ.
+        let mut expired = false;
+        let mut covering: Vec<&PlanState> = Vec::new();
+        for s in states {
+            if s.plan.provider == item.provider && covers(&s.plan, scope) {
+                expired |= s.expired;
+                if !s.expired {
+                    covering.push(s);
+                }
+            }
+        }
         let fit = |s: &PlanState| {
             let per_unit = s.plan.scaled(&item.amount);
             match s.available() {
@@ -204,7 +222,7 @@ pub fn profile_capacity(
         let state = covering
             .iter()
             .filter(|s| s.plan.unit == item.unit)
-            .min_by_key(|s| (s.expired, fit(s)))
+            .min_by_key(|s| fit(s))
             .or_else(|| covering.first())
             .copied();
         let Some(state) = state else {
@@ -216,7 +234,11 @@ pub fn profile_capacity(
                 units_left: None,
                 days_left: None,
                 daily_rate: None,
-                note: Some("no plan: pay as you go, not a limit".into()),
+                note: Some(if expired {
+                    "the one-time credit expired: paid as used, not a limit".into()
+                } else {
+                    "no plan: pay as you go, not a limit".into()
+                }),
             });
             continue;
         };

@@ -73,6 +73,16 @@ impl<'de> Deserialize<'de> for Unit {
 }
 
 impl Unit {
+    /// The decimal places an amount of the unit is counted to: money to the nano, the rest to
+    /// the millionth.
+    pub fn scale(self) -> u32 {
+        if self == Unit::Money {
+            9
+        } else {
+            6
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Unit> {
         UNITS
             .iter()
@@ -244,11 +254,7 @@ impl Plan {
 
     /// Amounts of the unit kept with 6 decimals (money with 9).
     fn scale(&self) -> u32 {
-        if self.unit == Unit::Money {
-            9
-        } else {
-            6
-        }
+        self.unit.scale()
     }
 
     /// An amount of the plan's unit, as text, in its scaled integer form.

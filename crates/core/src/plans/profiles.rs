@@ -150,12 +150,27 @@ impl ProfileInput {
                     format!("`{}` is not a unit", item.unit),
                 );
             }
-            match non_negative(&format!("items[{i}].amount"), &item.amount.0, 9) {
+            // As precise as the plans counting it: money to the nano, other units to the
+            // millionth (a finer amount would count as nothing).
+            let scale = unit.map_or(9, Unit::scale);
+            match non_negative(&format!("items[{i}].amount"), &item.amount.0, scale) {
                 Ok(0) => p.push(format!("items[{i}].amount"), "must be greater than zero"),
                 Ok(_) => {}
                 Err(e) => p.take::<()>(Err(e)).unwrap_or_default(),
             }
             if let Some(unit) = unit {
+                if items
+                    .iter()
+                    .any(|x: &ProfileItem| x.provider == provider && x.unit == unit)
+                {
+                    p.push(
+                        format!("items[{i}].provider"),
+                        format!(
+                            "`{provider}` in {} is given twice: give one amount per provider and unit",
+                            unit.name()
+                        ),
+                    );
+                }
                 items.push(ProfileItem {
                     provider,
                     amount: item.amount.0.trim().to_string(),

@@ -46,10 +46,31 @@ pub(super) fn measure_index(name: &str) -> Option<usize> {
 /// When a plan counts a usage that none of its provider's recorded events this period
 /// carries (its `used` stays 0 however much is recorded), what to tell its owner.
 pub(super) fn unit_warning(plan: &Plan, rows: &[RollupRow]) -> Option<String> {
-    if plan.usage == "cost" || plan.usage == "events" {
+    if plan.usage == "events" {
         return None;
     }
     let events: i64 = rows.iter().map(|r| r.measures[0]).sum();
+    if plan.usage == "cost" {
+        // Spend in other currencies is never converted: a plan whose provider's events all
+        // cost another currency counts nothing of them.
+        let mut others: Vec<&str> = Vec::new();
+        for row in rows.iter().filter(|r| r.measures[0] != 0) {
+            if row.currency == plan.currency {
+                return None;
+            }
+            if !others.contains(&row.currency.as_str()) {
+                others.push(&row.currency);
+            }
+        }
+        return (!others.is_empty()).then(|| {
+            format!(
+                "the plan counts spend in {}, but the {events} {} events recorded this period cost {} (amounts in other currencies are never converted)",
+                plan.currency,
+                plan.provider,
+                others.join(", ")
+            )
+        });
+    }
     if events == 0 || measure_of(plan, rows) != 0 {
         return None;
     }

@@ -291,8 +291,14 @@ fn a_one_time_credit_is_drawn_over_its_term_counts_down_to_its_expiry_and_is_gon
         (Some(true), Some("31.50"), Some("0.00"), Some("0.00"))
     );
     assert_eq!(credit["period"]["days_left"], 0);
+    // From then on the provider is paid as used: the credit limits nothing, as the guard
+    // counts it.
     let profile = &block_on(capacity(&world.store, &world.store, after)).unwrap()[0];
-    assert_eq!(profile.units_left, Some(0));
+    assert_eq!(profile.units_left, None);
+    assert_eq!(
+        profile.per_provider[0].note.as_deref(),
+        Some("the one-time credit expired: paid as used, not a limit")
+    );
 
     // This month's $21 came from the credit: none of it is spent money.
     let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
@@ -681,6 +687,30 @@ fn bad_plans_and_profiles_name_the_field() {
     .validate(&["heygen".to_string()])
     .unwrap_err();
     assert_eq!(field(profile), vec!["items[0].provider"]);
+    // An amount finer than the plans count (a millionth of a credit; a nano of money), and a
+    // provider's unit given twice, would each make the capacity and the guard count wrong.
+    let profile = |items: Value| {
+        serde_json::from_value::<ProfileInput>(json!({"name": "x", "items": items}))
+            .unwrap()
+            .validate(&["heygen".to_string(), "openai".to_string()])
+    };
+    let credit = |amount: &str| json!({"provider": "heygen", "amount": amount, "unit": "credits"});
+    assert_eq!(
+        field(profile(json!([credit("0.3333333")])).unwrap_err()),
+        vec!["items[0].amount"]
+    );
+    assert!(profile(json!([credit("0.333333")])).is_ok());
+    assert!(
+        profile(json!([{"provider": "openai", "amount": "0.000000001", "unit": "money"}])).is_ok()
+    );
+    assert_eq!(
+        field(profile(json!([credit("0.25"), credit("0.25")])).unwrap_err()),
+        vec!["items[1].provider"]
+    );
+    assert!(profile(
+        json!([credit("0.25"), {"provider": "heygen", "amount": "1", "unit": "money"}])
+    )
+    .is_ok());
 }
 
 #[test]

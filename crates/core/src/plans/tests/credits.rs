@@ -26,3 +26,37 @@ fn a_models_events_without_credits_count_their_characters_beside_those_that_repo
     // 150 reported + 1,000 at 1 + 1,000 at 0.5.
     assert_eq!(subscription(&report, "elevenlabs")["used"], "1650");
 }
+
+#[test]
+fn a_money_plan_whose_providers_events_all_cost_another_currency_says_it_counts_none_of_them() {
+    let world = World::new();
+    put_plan(
+        &world,
+        json!({"provider": "anthropic", "monthly_fee": "0", "currency": "EUR", "allotment": {"amount": "1", "unit": "money"}}),
+    );
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    record(
+        &world,
+        now,
+        json!([{"provider": "anthropic", "model": "claude-sonnet-4-5", "cost": "4.50", "currency": "USD", "timestamp": "2026-11-20T10:00:00Z"}]),
+    );
+    let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+    let plan = subscription(&report, "anthropic");
+    assert_eq!(plan["used"], "0.00");
+    assert_eq!(
+        plan["warning"],
+        "the plan counts spend in EUR, but the 1 anthropic events recorded this period cost USD (amounts in other currencies are never converted)"
+    );
+    // One event in the plan's currency: it counts, and there is nothing to warn of.
+    record(
+        &world,
+        now,
+        json!([{"provider": "anthropic", "model": "claude-sonnet-4-5", "cost": "0.20", "currency": "EUR", "timestamp": "2026-11-20T10:00:00Z"}]),
+    );
+    let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+    let plan = subscription(&report, "anthropic");
+    assert_eq!(
+        (plan["used"].as_str(), plan["warning"].is_null()),
+        (Some("0.20"), true)
+    );
+}

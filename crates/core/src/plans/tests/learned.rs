@@ -127,3 +127,38 @@ fn a_project_profiles_capacity_is_that_of_the_tightest_plan_covering_it() {
     assert_eq!(units(Some("video-ads")), Some(10));
     assert_eq!(units(None), Some(60));
 }
+
+#[test]
+fn a_global_profile_in_one_projects_capacity_counts_that_projects_plans_as_its_work_would() {
+    let world = World::new();
+    put_plan(
+        &world,
+        json!({"provider": "heygen", "project_id": "video-ads", "monthly_fee": "29",
+               "allotment": {"amount": "5", "unit": "credits"}, "mode": "block"}),
+    );
+    put_profile(
+        &world,
+        json!({"name": "clip", "items": [{"provider": "heygen", "amount": "0.5", "unit": "credits"}]}),
+    );
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let states = block_on(crate::plans::plan_states(&world.store, &world.store, now)).unwrap();
+    let of = |project: Option<&str>| {
+        block_on(crate::plans::capacity_in(
+            &states,
+            &world.store,
+            &world.store,
+            now,
+            project,
+        ))
+        .unwrap()[0]
+            .clone()
+    };
+    // For every project at once, no global plan limits it; for video-ads, its own plan does.
+    assert_eq!(of(None).units_left, None);
+    let mine = of(Some("video-ads"));
+    assert_eq!(
+        (mine.units_left, mine.project_id.as_deref()),
+        (Some(10), None)
+    );
+    assert_eq!(of(Some("podcasts")).units_left, None);
+}
