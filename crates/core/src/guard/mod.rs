@@ -433,7 +433,7 @@ async fn read_limits(
             .project_id
             .as_deref()
             .is_none_or(|p| p == project.as_str());
-        let Some(allotment) = state.allotment.filter(|_| in_scope && !state.expired) else {
+        let Some(allotment) = state.allotment.filter(|_| in_scope && state.in_force()) else {
             continue;
         };
         let amount = match (&estimate.event, &estimate.profile) {

@@ -46,7 +46,7 @@ impl PlanWatch {
         let concerns = |owner: Option<&str>| owner.is_none_or(|p| p == project);
         let states: Vec<PlanState> = states
             .into_iter()
-            .filter(|s| !s.expired && concerns(s.plan.project_id.as_deref()))
+            .filter(|s| s.in_force() && concerns(s.plan.project_id.as_deref()))
             .collect();
         let profiles: Vec<WatchedProfile> = profiles
             .into_iter()

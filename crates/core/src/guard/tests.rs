@@ -355,6 +355,29 @@ fn a_retried_reservation_id_answers_the_same_reservation_and_holds_once() {
 }
 
 #[test]
+fn a_one_time_credit_not_started_or_expired_limits_nothing_and_one_in_its_term_denies() {
+    let world = World::new();
+    let credit = |starts: &str, expires: &str| {
+        json!({"provider": "google-cloud", "allotment": {"amount": "1", "unit": "money"},
+               "term": {"starts": starts, "expires": expires}, "mode": "block"})
+    };
+    put_plan(&world, credit("2026-12-01", "2027-01-01"));
+    put_profile(
+        &world,
+        json!({"name": "clip", "items": [{"provider": "google-cloud", "amount": "0.5", "unit": "money"}]}),
+    );
+    // `now()` is 2026-11-20: the credit starts later.
+    let answer = ask(&world, json!({"profile": "clip", "units": 10}));
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    let in_term = now() + Duration::days(15);
+    let answer = ask_at(&world, in_term, json!({"profile": "clip", "units": 10})).unwrap();
+    assert_eq!(answer["decision"], "deny", "{answer}");
+    let after = Utc.with_ymd_and_hms(2027, 1, 2, 0, 0, 0).unwrap();
+    let answer = ask_at(&world, after, json!({"profile": "clip", "units": 10})).unwrap();
+    assert_eq!(answer["decision"], "allow", "{answer}");
+}
+
+#[test]
 fn an_id_whose_reservation_ended_is_refused_never_answered_as_granted_again() {
     let world = World::new();
     set_budget(

@@ -199,15 +199,15 @@ pub fn profile_capacity(
     let mut per_provider = Vec::new();
     for item in &items {
         // The provider's plans that cover the work (the project's and the global ones), as
-        // the guard counts them: an expired one-time credit is no limit (its provider is paid
-        // as used), and of those in the item's unit the one with the fewest units left
+        // the guard counts them: a one-time credit expired or not started yet is no limit
+        // (its provider is paid as used), and of those in the item's unit the one with the fewest units left
         // decides; else any, to say the units differ.
-        let mut expired = false;
+        let mut out_of_force = false;
         let mut covering: Vec<&PlanState> = Vec::new();
         for s in states {
             if s.plan.provider == item.provider && covers(&s.plan, scope) {
-                expired |= s.expired;
-                if !s.expired {
+                out_of_force |= !s.in_force();
+                if s.in_force() {
                     covering.push(s);
                 }
             }
@@ -234,8 +234,8 @@ pub fn profile_capacity(
                 units_left: None,
                 days_left: None,
                 daily_rate: None,
-                note: Some(if expired {
-                    "the one-time credit expired: paid as used, not a limit".into()
+                note: Some(if out_of_force {
+                    "the one-time credit is not in force (expired, or not started): paid as used, not a limit".into()
                 } else {
                     "no plan: pay as you go, not a limit".into()
                 }),

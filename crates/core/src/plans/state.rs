@@ -155,6 +155,8 @@ pub struct PlanState {
     pub reserve: i128,
     /// A one-time credit past its expiry date: nothing of it is left to use.
     pub expired: bool,
+    /// A one-time credit whose term starts later: nothing of it can be used yet.
+    pub not_started: bool,
     /// Whether `used` starts from the plan's reading (one taken in this period).
     pub reading_applied: bool,
     /// Set when the plan counts a usage none of its provider's recorded events carries.
@@ -162,6 +164,12 @@ pub struct PlanState {
 }
 
 impl PlanState {
+    /// Whether the plan limits usage now: not a one-time credit expired or not started yet
+    /// (the provider is then paid as used).
+    pub fn in_force(&self) -> bool {
+        !self.expired && !self.not_started
+    }
+
     pub fn remaining(&self) -> Option<i128> {
         self.allotment.map(|a| {
             if self.expired {
@@ -253,6 +261,7 @@ impl PlanState {
             "term": plan.term,
             "since": plan.since,
             "expired": self.expired,
+            "not_started": self.not_started,
             "overage": self.overage().map(|(units, cost)| json!({
                 "units": plan.show(units),
                 "cost": cost,
@@ -463,8 +472,10 @@ async fn states_until(
         // Days begun before the end count whole: 87 days and 41 minutes left is 88 days.
         let days_left = ((end_at - now).num_seconds() + 86_399).div_euclid(86_400);
         let expired = plan.term.is_some() && now >= end_at;
+        let not_started = plan.term.is_some() && now.date_naive() < start;
         out.push(PlanState {
             expired,
+            not_started,
             reading_applied: reading.is_some(),
             warning,
             used,

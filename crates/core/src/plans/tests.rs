@@ -297,7 +297,7 @@ fn a_one_time_credit_is_drawn_over_its_term_counts_down_to_its_expiry_and_is_gon
     assert_eq!(profile.units_left, None);
     assert_eq!(
         profile.per_provider[0].note.as_deref(),
-        Some("the one-time credit expired: paid as used, not a limit")
+        Some("the one-time credit is not in force (expired, or not started): paid as used, not a limit")
     );
 
     // This month's $21 came from the credit: none of it is spent money.

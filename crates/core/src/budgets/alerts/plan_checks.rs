@@ -52,7 +52,7 @@ pub(super) async fn plan_checks(
         }
     };
     let mut due: Vec<DueAlert> = Vec::new();
-    for state in states.iter().filter(|s| !s.expired) {
+    for state in states.iter().filter(|s| s.in_force()) {
         let plan = &state.plan;
         let (Some(limit), Some(percent)) = (allotment_level_due(state), state.percent_used())
         else {
@@ -92,7 +92,7 @@ pub(super) async fn plan_checks(
     // A one-time credit about to expire with some of it unused: use it or lose it.
     for state in states
         .iter()
-        .filter(|s| !s.expired && s.plan.term.is_some())
+        .filter(|s| s.in_force() && s.plan.term.is_some())
     {
         let plan = &state.plan;
         let unused = state.remaining().unwrap_or(0);

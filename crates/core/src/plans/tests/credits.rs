@@ -60,3 +60,34 @@ fn a_money_plan_whose_providers_events_all_cost_another_currency_says_it_counts_
         (Some("0.20"), true)
     );
 }
+
+#[test]
+fn a_one_time_credit_whose_term_starts_later_is_shown_but_limits_nothing_yet() {
+    let world = World::new();
+    put_plan(
+        &world,
+        json!({"provider": "google-cloud", "allotment": {"amount": "300", "unit": "money"},
+               "term": {"starts": "2027-01-01", "expires": "2027-03-01"}, "mode": "block"}),
+    );
+    let clip = serde_json::from_value::<ProfileInput>(json!({"name": "clip", "items": [
+        {"provider": "google-cloud", "amount": "0.012", "unit": "money"}]}))
+    .unwrap()
+    .validate(&known_providers(&block_on(world.store.plans()).unwrap()))
+    .unwrap();
+    block_on(world.store.save_profile(&clip)).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
+    let report = block_on(subscriptions_report(&world.store, &world.store, now)).unwrap();
+    let credit = subscription(&report, "google-cloud");
+    assert_eq!(
+        (credit["not_started"].as_bool(), credit["expired"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let profile = &block_on(capacity(&world.store, &world.store, now)).unwrap()[0];
+    assert_eq!(profile.units_left, None, "{profile:?}");
+    // From its first day it counts.
+    let started = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+    let report = block_on(subscriptions_report(&world.store, &world.store, started)).unwrap();
+    assert_eq!(subscription(&report, "google-cloud")["not_started"], false);
+    let profile = &block_on(capacity(&world.store, &world.store, started)).unwrap()[0];
+    assert_eq!(profile.units_left, Some(25_000));
+}
