@@ -904,6 +904,7 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
     { provider: 'loudly', project_id: null, monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '3000', unit: 'tracks' }, counts: { usage: 'tracks', per: '1' }, reserve: '0', reset_day: 1, period: { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', days_left: 8 }, used: '0', remaining: '3000', available: '3000', percent_used: '0.00', warning: 'the plan counts tracks, but none of the 4 loudly events recorded this period carries it (they carry audio_seconds); set `counts` to say which usage feeds the plan\'s tracks' },
     { provider: 'google-cloud', project_id: null, name: 'Trial credit', monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '300.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-10-01', expires: '2027-02-18' }, expired: false, period: { from: '2026-10-01T00:00:00.000Z', to: '2027-02-18T00:00:00.000Z', days_left: 88 }, used: '31.50', remaining: '268.50', available: '268.50', percent_used: '10.50', run_out: null, runs_out_before_reset: false, reading: { used: '20.00', at: '2026-11-20T10:30:00.000Z', applied: true } },
     { provider: 'azure', project_id: null, monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '200.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2026-08-01', expires: '2026-09-01' }, expired: true, period: { from: '2026-08-01T00:00:00.000Z', to: '2026-09-01T00:00:00.000Z', days_left: 0 }, used: '12.00', remaining: '0.00', available: '0.00', percent_used: '6.00', run_out: null, runs_out_before_reset: false },
+    { provider: 'mistral', project_id: null, monthly_fee: { amount: '0.00', currency: 'USD', value: 0 }, allotment: { amount: '50.00', unit: 'money' }, reserve: '0.00', reset_day: null, term: { starts: '2027-01-01', expires: '2027-04-01' }, expired: false, not_started: true, period: { from: '2027-01-01T00:00:00.000Z', to: '2027-04-01T00:00:00.000Z', days_left: 125 }, used: '0.00', remaining: '50.00', available: '50.00', percent_used: '0.00', run_out: null, runs_out_before_reset: false },
   );
   const capacity = {
     profiles: [{
@@ -944,6 +945,9 @@ test('the Plans panel shows each plan\'s allotment and the capacity per profile 
   assert.equal(await credit('google-cloud', 'resets').count(), 0);
   assert.equal(await credit('azure', 'expires').locator('dt').textContent(), 'Expired');
   assert.equal(await credit('azure', 'run-out').count(), 0);
+  // One whose term starts later says when, and that it limits nothing before then.
+  assert.equal(await credit('mistral', 'starts').locator('dd').textContent(), '2027-01-01 (a one-time credit until 2027-04-01; it limits nothing before then)');
+  assert.deepEqual([await credit('mistral', 'expires').count(), await credit('mistral', 'run-out').count()], [0, 0]);
   assert.match(await page.locator('li.plan[data-provider=azure]').getAttribute('class'), /\bwarn\b/);
   // A plan counting a usage no event of its provider carries shows the API's warning; others none.
   assert.equal(await page.locator('li.plan[data-provider=loudly] .plan-warning').textContent(), 'Check this plan: the plan counts tracks, but none of the 4 loudly events recorded this period carries it (they carry audio_seconds); set `counts` to say which usage feeds the plan\'s tracks.');

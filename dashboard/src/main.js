@@ -1248,10 +1248,12 @@ function renderPlans(subs, capacity) {
           // Whether the guard denies use past the reserve (older workers leave the mode out).
           s.mode ? modeFact('Mode', s.mode, 'mode') : null,
           s.term
-            ? fact(s.expired ? 'Expired' : 'Expires', s.expired ? s.term.expires : `${s.term.expires} (${s.period?.days_left ?? '—'} days left; a one-time credit from ${s.term.starts})`, 'expires')
+            ? (s.not_started
+              ? fact('Starts', `${s.term.starts} (a one-time credit until ${s.term.expires}; it limits nothing before then)`, 'starts')
+              : fact(s.expired ? 'Expired' : 'Expires', s.expired ? s.term.expires : `${s.term.expires} (${s.period?.days_left ?? '—'} days left; a one-time credit from ${s.term.starts})`, 'expires'))
             : fact('Resets', `${resetDay}${s.period?.days_left !== undefined ? ` (${s.period.days_left} days left)` : ''}`, 'resets'),
           s.term ? null : fact('Monthly fee', money(s.monthly_fee), 'fee'),
-          s.allotment && !s.expired ? fact('Run-out', s.run_out ? `${s.run_out}${s.runs_out_before_reset ? ` — before ${s.term ? 'it expires' : 'the reset'}` : ` (after ${s.term ? 'it expires' : 'the reset'})`}` : 'not expected at the current rate', 'run-out') : null,
+          s.allotment && !s.expired && !s.not_started ? fact('Run-out', s.run_out ? `${s.run_out}${s.runs_out_before_reset ? ` — before ${s.term ? 'it expires' : 'the reset'}` : ` (after ${s.term ? 'it expires' : 'the reset'})`}` : 'not expected at the current rate', 'run-out') : null,
         ),
         // The plan counts a usage no recorded event of its provider carries: say so.
         s.warning ? h('p', { class: 'note plan-warning', role: 'note', text: `Check this plan: ${s.warning}.` }) : null);
