@@ -608,3 +608,43 @@ test('seed 004\'s alert percent sent after alert levels replaces them: at 85% of
   await spend(key, '10');
   assert.deepEqual(mine(await check('GET', 't95'), 't95').levels_crossed, ['budget-95']);
 });
+
+test('PATCH of a project keeps its budget in another currency, and its dollar budget and percent are applied as the budget route applies them', async () => {
+  await project('eur', 'Euros', { budget: { amount: '10', currency: 'EUR' }, alert_levels: [30, 60, 100], daily_limit: '2' });
+  const renamed = await admin('/api/admin/projects/eur', { method: 'PATCH', body: { description: 'renamed only' } });
+  assert.equal(renamed.status, 200, renamed.text);
+  let settings = (await admin('/api/admin/projects/eur/budget')).json;
+  assert.deepEqual([settings.budget, settings.alert_levels, settings.daily_limit?.amount], [{ amount: '10.00', currency: 'EUR', value: 10 }, [30, 60, 100], '2.00']);
+  const dollars = await admin('/api/admin/projects/eur', { method: 'PATCH', body: { budget_threshold_usd: '50', budget_alert_threshold_percent: 90 } });
+  assert.equal(dollars.status, 400, 'a dollar budget with a daily limit in euros is refused, as the budget route refuses it');
+  const bad = await admin('/api/admin/projects/eur', { method: 'PATCH', body: { name: ' ', budget_threshold_usd: '-5' } });
+  assert.deepEqual([bad.status, bad.json.error.details.map((d) => d.field)], [400, ['name', 'budget_threshold_usd']]);
+  settings = (await admin('/api/admin/projects/eur/budget')).json;
+  assert.deepEqual(settings.budget.currency, 'EUR', 'nothing written');
+  await admin('/api/admin/projects/eur/budget', { method: 'PATCH', body: { daily_limit: null } });
+  const usd = await admin('/api/admin/projects/eur', { method: 'PATCH', body: { budget_threshold_usd: '50', budget_alert_threshold_percent: 90 } });
+  assert.equal(usd.status, 200, usd.text);
+  assert.deepEqual([usd.json.budget_threshold_usd, usd.json.budget_alert_threshold_percent], ['50.00', 90]);
+  settings = (await admin('/api/admin/projects/eur/budget')).json;
+  assert.deepEqual([settings.budget.amount, settings.budget.currency, settings.status.levels], ['50.00', 'USD', [90, 100]]);
+});
+
+test('the usage report\'s budget status counts the month of the budget\'s own time zone, in the project\'s currency', async () => {
+  const key = await project('nyc', 'Kiritimati', { budget: { amount: '100', currency: 'USD' }, timezone: 'Pacific/Kiritimati' });
+  const gbp = await project('pounds', 'Pounds', { daily_limit: { amount: '100', currency: 'GBP' } });
+  // Kiritimati is UTC+14: its month began 14 hours before the UTC month.
+  const now = new Date();
+  const utcMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  const inKiritimatiMonth = new Date(utcMonth - 6 * 3_600_000).toISOString();
+  await spend(key, '3', { currency: 'USD', timestamp: inKiritimatiMonth });
+  await spend(key, '4', { currency: 'USD' });
+  await spend(gbp, '12.29', { currency: 'GBP' });
+  const rows = (await admin('/api/admin/usage?group=project&preset=month')).json.rows;
+  const budgetOf = (id) => rows.find((r) => r.project_id === id)?.budget;
+  const status = (await admin('/api/admin/projects/nyc/budget')).json.status;
+  assert.deepEqual([budgetOf('nyc').month_to_date.amount, budgetOf('nyc').percent_used], [status.spend.amount, status.percent_used]);
+  // Unless Kiritimati has already begun the next month (the last 14 hours of a UTC month).
+  const kiritimatiMonth = new Date(now.getTime() + 14 * 3_600_000).getUTCMonth();
+  assert.equal(budgetOf('nyc').month_to_date.amount, kiritimatiMonth === now.getUTCMonth() ? '7.00' : '4.00');
+  assert.deepEqual([budgetOf('pounds').month_to_date.amount, budgetOf('pounds').month_to_date.currency], ['12.29', 'GBP']);
+});

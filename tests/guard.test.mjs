@@ -263,3 +263,17 @@ test('a plan level reached at ingest alerts without any check being asked for', 
   });
   assert.deepEqual(log.map((a) => [a.level, a.recipient, a.status]), [['plan-elevenlabs@g-plan-alone-credits-50', 'voice@example.com', 'sent']]);
 });
+
+test('an import of past days moves neither today nor this month: the ingest answer stays ok, and the request that really crosses the daily limit sends its alert', async () => {
+  const key = await project('g-import', { daily_limit: { amount: '100', currency: 'USD' }, daily_limit_mode: 'block', alert_emails: ['imp@example.com'] });
+  // A first record takes the project's watch (its spend is then kept in the isolate).
+  assert.equal((await record(key, { id: 'pre', provider: 'acme', cost: '1', currency: 'USD' })).json.guard.state, 'ok');
+  const lastMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1) - 3 * 86_400_000).toISOString();
+  const imported = await admin('/api/usage', { method: 'POST', body: { project_id: 'g-import', events: [{ id: 'imp-1', provider: 'acme', cost: '120', currency: 'USD', timestamp: lastMonth }] } });
+  assert.equal(imported.status, 201, imported.text);
+  assert.deepEqual(imported.json.guard, { state: 'ok', limiting: null }, 'last month is not today');
+  assert.equal((await record(key, { id: 'now-1', provider: 'acme', cost: '2', currency: 'USD' })).json.guard.state, 'ok');
+  const crossing = await record(key, { id: 'now-2', provider: 'acme', cost: '99', currency: 'USD' });
+  assert.deepEqual(crossing.json.guard, { state: 'blocked', limiting: 'daily_limit' });
+  await until('the daily alert', async () => (await admin('/api/admin/alerts?project_id=g-import')).json.alerts.some((a) => a.level === 'daily'));
+});

@@ -126,40 +126,20 @@ pub async fn check(
         // A mistyped project is a 404, not "nothing to alert".
         get_project(store, id.as_str()).await?;
     }
-    let notifier = EdgeNotifier { env };
-    let config = alert_config(env);
     // One project's check is the one its own usage runs: its budget, and the plans and
     // profiles that count its usage (its own and the global ones).
-    let report = match &only {
-        Some(project) => {
-            check_project(
-                store,
-                store,
-                store,
-                &notifier,
-                clock,
-                &SystemEntropy,
-                &config,
-                mode,
-                project,
-            )
-            .await?
-        }
-        None => {
-            check_budgets(
-                store,
-                store,
-                store,
-                &notifier,
-                clock,
-                &SystemEntropy,
-                &config,
-                mode,
-                None,
-            )
-            .await?
-        }
-    };
+    let report = check_project(
+        store,
+        store,
+        store,
+        &EdgeNotifier { env },
+        clock,
+        &SystemEntropy,
+        &alert_config(env),
+        mode,
+        only.as_ref(),
+    )
+    .await?;
     ok(200, &report)
 }
 

@@ -306,26 +306,18 @@ impl ProjectStore for D1Store {
     }
 
     async fn update_project(&self, project: &Project) -> Result<bool, StoreError> {
-        let budget = project.budget_threshold_usd.map(|b| b.amount_string());
         let result = self
             .db
             .prepare(
-                "UPDATE projects SET name = ?2, description = ?3, budget_threshold_usd = ?4, \
-                 budget_alert_threshold_percent = ?5, last_budget_alert_sent = ?6, \
-                 updated_at = ?7, client = ?8 WHERE id = ?1",
+                // The budget columns are the budget settings' (`BudgetStore::save_budget`):
+                // a project's own fields never write them back as read.
+                "UPDATE projects SET name = ?2, description = ?3, updated_at = ?4, client = ?5 \
+                 WHERE id = ?1",
             )
             .bind(&[
                 text(project.id.as_str()),
                 text(&project.name),
                 opt_text(project.description.as_deref()),
-                opt_text(budget.as_deref()),
-                JsValue::from(project.budget_alert_threshold_percent),
-                opt_text(
-                    project
-                        .last_budget_alert_sent
-                        .map(format_timestamp)
-                        .as_deref(),
-                ),
                 text(&format_timestamp(project.updated_at)),
                 opt_text(project.client.as_deref()),
             ])
@@ -490,7 +482,10 @@ impl PriceRow {
                     project_id,
                 },
             )
-            .map_err(|e| corrupt("custom price", format!("{e:?}")))
+            .map_err(|e| {
+                let first = e.into_iter().next();
+                corrupt("custom price", first.map(|f| f.message).unwrap_or_default())
+            })
     }
 }
 

@@ -21,12 +21,13 @@ impl Notifier for EdgeNotifier<'_> {
             .env
             .send_email(ALERT_EMAIL)
             .map_err(|e| format!("the `{ALERT_EMAIL}` send_email binding is missing: {e}"))?;
-        let message = EmailMessage::new(from, to, raw_mime).map_err(|e| format!("{e:?}"))?;
-        binding
-            .send(&message)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("send_email refused the message: {e:?}"))
+        let message = EmailMessage::new(from, to, raw_mime).map_err(|e| e.to_string())?;
+        binding.send(&message).await.map(|_| ()).map_err(|e| {
+            format!(
+                "send_email refused the message: {}",
+                String::from(e.message())
+            )
+        })
     }
 
     async fn post_webhook(

@@ -7,12 +7,12 @@ use worker::{Context, Env, Request, Response};
 
 use crate::core::access::auth::{authenticate, Principal};
 use crate::core::access::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
-use crate::core::access::projects::{
-    delete_project, get_project, update_project, Project, ProjectPatchRequest,
-};
+use crate::core::access::projects::{delete_project, get_project, Project, ProjectPatchRequest};
 use crate::core::access::store::ProjectStore;
 use crate::core::budgets::alerts::Mode;
-use crate::core::budgets::settings::{create_project_with_budget, parse_new_project, BudgetView};
+use crate::core::budgets::settings::{
+    create_project_with_budget, parse_new_project, patch_project, BudgetView,
+};
 use crate::core::budgets::usage_report::admin_usage;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
 use crate::core::kernel::error::CoreError;
@@ -208,7 +208,9 @@ async fn route(
         RouteName::UpdateProject => Box::pin(async move {
             let body = read_json_body(request).await?;
             let patch: ProjectPatchRequest = parse_json(&body)?;
-            ok(200, &update_project(store, &clock, param(0), patch).await?)
+            let project = patch_project(store, &clock, &SystemEntropy, param(0), patch).await?;
+            super::watch::forget(&project.id);
+            ok(200, &project)
         }),
         RouteName::DeleteProject => Box::pin(async move {
             super::cache::forget_keys();

@@ -93,7 +93,7 @@ async fn take(
         .projects
         .first()
         .filter(|c| c.error.is_none())
-        .map(|c| (Watch::of(c, &settings), Watch::levels_of(c))))
+        .map(|c| (Watch::of(c, &settings, clock.now()), Watch::levels_of(c))))
 }
 
 /// The watch of the plans and profiles that count a project's usage (its own and the global
@@ -143,7 +143,7 @@ fn check_later(env: &Env, ctx: &Context, project: ProjectId) {
             &SystemEntropy,
             &alert_config(&env),
             Mode::Send,
-            &project,
+            Some(&project),
         )
         .await;
         match result {
@@ -171,11 +171,11 @@ pub async fn after_ingest(
 ) -> Value {
     // Each project of the request with the costs of its stored events. A request holds at most
     // 1,000 events, nearly always of one project or a few: a lookup in a sorted vector each.
-    let mut costs: LiteMap<&str, Vec<Money>> = LiteMap::new();
+    let mut costs: LiteMap<&str, Vec<(Money, &str)>> = LiteMap::new();
     for event in &report.events {
         let entry = costs.entry(event.project_id.as_str()).or_default();
         if event.status == Outcome::Stored {
-            entry.extend(event.cost);
+            entry.extend(event.cost.map(|c| (c, event.timestamp.as_str())));
         }
     }
     let stored_events = &report.stored_events;
@@ -190,8 +190,8 @@ pub async fn after_ingest(
             Some(mut taken) if now - taken.at_ms < WATCH_MS => {
                 let mut reached = false;
                 if let Some(watch) = taken.watch.as_mut() {
-                    for cost in stored {
-                        reached |= watch.add(cost);
+                    for (cost, at) in stored {
+                        reached |= watch.add(cost, at);
                     }
                 }
                 if let Some(plans) = taken.plans.as_mut() {
@@ -213,12 +213,12 @@ pub async fn after_ingest(
                 // between the spend before it and the spend now (or, for plans, when an
                 // alert is due that was not before it, or not in the older watch).
                 let by_budget = budget.as_ref().is_some_and(|(watch, levels)| {
-                    let cost: i128 = stored
-                        .iter()
-                        .filter(|c| c.currency == watch.currency)
-                        .map(|c| c.nanos)
-                        .sum();
-                    watch.reached_by(cost, levels)
+                    let mut counted = (0, 0);
+                    for (cost, at) in &stored {
+                        let (month, today) = watch.counted(*cost, at);
+                        counted = (counted.0 + month, counted.1 + today);
+                    }
+                    watch.reached_by(counted, levels)
                 });
                 let older_plans = older.as_ref().and_then(|o| o.plans.as_ref());
                 let by_plans = plans

@@ -57,8 +57,12 @@ impl ProjectStore for MemoryStore {
         self.check()?;
         let mut projects = self.access_tables().projects.borrow_mut();
         match projects.get_mut(&project.id) {
+            // As D1 does: the project's own fields; the budget is the budget settings'.
             Some(stored) => {
-                *stored = project.clone();
+                stored.name = project.name.clone();
+                stored.description = project.description.clone();
+                stored.client = project.client.clone();
+                stored.updated_at = project.updated_at;
                 Ok(true)
             }
             None => Ok(false),

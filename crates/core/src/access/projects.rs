@@ -269,13 +269,14 @@ pub async fn get_project(store: &impl ProjectStore, id: &str) -> Result<Project,
     store.get_project(&id).await?.ok_or_else(not_found)
 }
 
-pub async fn update_project(
-    store: &impl ProjectStore,
-    clock: &impl Clock,
-    id: &str,
-    patch: ProjectPatchRequest,
-) -> Result<Project, CoreError> {
-    let mut project = get_project(store, id).await?;
+/// Applies `patch`'s own fields (name, description, client) to `project`, every problem
+/// named and nothing written. Its budget fields are the budget settings' to apply:
+/// `PATCH /api/admin/projects/{id}` is `budgets::settings::patch_project`.
+pub fn apply_project_patch(
+    project: &mut Project,
+    patch: &ProjectPatchRequest,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
     let mut problems = Problems::new();
     if let Some(name) = &patch.name {
         if let Some(name) = problems.take(parse_name(name)) {
@@ -302,27 +303,9 @@ pub async fn update_project(
             None => project.client = None,
         }
     }
-    if let Some(budget) = &patch.budget_threshold_usd {
-        match budget {
-            Some(b) => {
-                if let Some(b) = problems.take(parse_budget("budget_threshold_usd", b)) {
-                    project.budget_threshold_usd = Some(b);
-                }
-            }
-            None => project.budget_threshold_usd = None,
-        }
-    }
-    if let Some(percent) = patch.budget_alert_threshold_percent {
-        if let Some(p) = problems.take(parse_percent("budget_alert_threshold_percent", percent)) {
-            project.budget_alert_threshold_percent = p;
-        }
-    }
     problems.finish()?;
-    project.updated_at = clock.now();
-    if !store.update_project(&project).await? {
-        return Err(CoreError::NotFound(format!("project `{id}`")));
-    }
-    Ok(project)
+    project.updated_at = now;
+    Ok(())
 }
 
 pub async fn delete_project(store: &impl ProjectStore, id: &str) -> Result<(), CoreError> {

@@ -16,7 +16,8 @@ pub trait ProjectStore {
     async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError>;
     /// Every project, oldest first.
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError>;
-    /// Replaces a stored project; `false` when it does not exist.
+    /// Writes a stored project's own fields (name, description, client, update time), never
+    /// its budget, which `BudgetStore::save_budget` writes; `false` when it does not exist.
     async fn update_project(&self, project: &Project) -> Result<bool, StoreError>;
     /// Deletes a project and its keys together; `false` when it did not exist.
     async fn delete_project(&self, id: &ProjectId) -> Result<bool, StoreError>;

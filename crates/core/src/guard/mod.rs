@@ -576,10 +576,8 @@ pub async fn guard(
             Some(_) => {
                 return Err(CoreError::Conflict(Refusal::of(
                     "id",
-                    format!(
-                        "reservation `{id}` has ended (settled, released or expired): ask with \
-                         a new id"
-                    ),
+                    "names a reservation that has ended (settled, released or expired): ask \
+                     with a new id",
                 )))
             }
             None => {}

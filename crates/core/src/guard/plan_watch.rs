@@ -422,7 +422,7 @@ mod tests {
                     &SystemEntropy,
                     &config,
                     Mode::DryRun,
-                    &world.project,
+                    Some(&world.project),
                 ))
             } else {
                 block_on(check_budgets(

@@ -165,10 +165,7 @@ impl ProfileInput {
                 {
                     p.push(
                         format!("items[{i}].provider"),
-                        format!(
-                            "`{provider}` in {} is given twice: give one amount per provider and unit",
-                            unit.name()
-                        ),
+                        "is given twice in this unit: give one amount per provider and unit",
                     );
                 }
                 items.push(ProfileItem {

@@ -53,23 +53,14 @@ pub(super) fn unit_warning(plan: &Plan, rows: &[RollupRow]) -> Option<String> {
     if plan.usage == "cost" {
         // Spend in other currencies is never converted: a plan whose provider's events all
         // cost another currency counts nothing of them.
-        let mut others: Vec<&str> = Vec::new();
-        for row in rows.iter().filter(|r| r.measures[0] != 0) {
-            if row.currency == plan.currency {
-                return None;
-            }
-            if !others.contains(&row.currency.as_str()) {
-                others.push(&row.currency);
-            }
+        let mut used = rows.iter().filter(|r| r.measures[0] != 0).peekable();
+        if used.peek().is_none() || used.any(|r| r.currency == plan.currency) {
+            return None;
         }
-        return (!others.is_empty()).then(|| {
-            format!(
-                "the plan counts spend in {}, but the {events} {} events recorded this period cost {} (amounts in other currencies are never converted)",
-                plan.currency,
-                plan.provider,
-                others.join(", ")
-            )
-        });
+        return Some(format!(
+            "the plan counts spend in {}, but the {events} {} events recorded this period cost other currencies (amounts are never converted)",
+            plan.currency, plan.provider
+        ));
     }
     if events == 0 || measure_of(plan, rows) != 0 {
         return None;

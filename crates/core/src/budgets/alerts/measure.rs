@@ -16,7 +16,7 @@ pub(super) fn basis_points(part: i128, whole: i128) -> i128 {
 }
 
 /// This calendar month in `tz`, as a range.
-pub(super) fn month_range(tz: crate::kernel::tz::Tz, now: DateTime<Utc>) -> Range {
+pub(crate) fn month_range(tz: crate::kernel::tz::Tz, now: DateTime<Utc>) -> Range {
     let today = now.with_timezone(&tz).date_naive();
     let first = today - Duration::days(i64::from(chrono::Datelike::day(&today)) - 1);
     let next = first

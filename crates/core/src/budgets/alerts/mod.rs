@@ -331,9 +331,10 @@ pub async fn check_budgets(
     .await
 }
 
-/// One project's check as usage moves it (the spend guard's ingest-time check): its budget,
-/// daily limit and spike rule, and the plans and profiles that count its usage (its own and
-/// the global ones), each alert claimed exactly as the cron claims it.
+/// One project's check as usage moves it (the spend guard's ingest-time check, and
+/// `check-budgets?project_id=`): its budget, daily limit and spike rule, and the plans and
+/// profiles that count its usage (its own and the global ones), each alert claimed exactly as
+/// the cron claims it. With no project, every project's and every plan's, as the cron.
 #[allow(clippy::too_many_arguments)]
 pub async fn check_project(
     budgets: &impl BudgetStore,
@@ -344,18 +345,11 @@ pub async fn check_project(
     entropy: &impl Entropy,
     config: &AlertConfig,
     mode: Mode,
-    project: &ProjectId,
+    project: Option<&ProjectId>,
 ) -> Result<CheckReport, CoreError> {
     let stores = (budgets, reports, plans);
     run_check(
-        stores,
-        notifier,
-        clock,
-        entropy,
-        config,
-        mode,
-        Some(project),
-        true,
+        stores, notifier, clock, entropy, config, mode, project, true,
     )
     .await
 }

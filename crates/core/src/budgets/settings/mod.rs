@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::access::projects::{
-    create_project, insert_new_project, new_project, NewProjectRequest, Project, ProjectId,
-    DEFAULT_ALERT_PERCENT,
+    apply_project_patch, create_project, insert_new_project, new_project, NewProjectRequest,
+    Project, ProjectId, ProjectPatchRequest, DEFAULT_ALERT_PERCENT,
 };
 use crate::access::store::ProjectStore;
 use crate::budgets::store::BudgetStore;
@@ -656,3 +656,6 @@ pub async fn patch_budget(
     }
     Ok(settings)
 }
+
+#[cfg(test)]
+mod tests;

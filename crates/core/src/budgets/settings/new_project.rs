@@ -87,3 +87,49 @@ pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
         daily_limit_mode: LimitMode::Alert,
     }
 }
+
+/// `PATCH /api/admin/projects/{id}`: the project's own fields, and the budget fields its body
+/// has always taken (`budget_threshold_usd`, `budget_alert_threshold_percent`), applied as
+/// `PATCH .../budget` applies them: a percent replaces the levels, and a budget in another
+/// currency is kept unless the body sets one. Everything is checked before anything is
+/// written; the project's row never writes the budget itself.
+pub async fn patch_project(
+    store: &(impl ProjectStore + BudgetStore),
+    clock: &impl Clock,
+    entropy: &impl crate::kernel::clock::Entropy,
+    id: &str,
+    mut patch: ProjectPatchRequest,
+) -> Result<Project, CoreError> {
+    let budget = BudgetPatch {
+        budget_threshold_usd: patch.budget_threshold_usd.take(),
+        budget_alert_threshold_percent: patch.budget_alert_threshold_percent.take(),
+        ..BudgetPatch::default()
+    };
+    let budget_given =
+        budget.budget_threshold_usd.is_some() || budget.budget_alert_threshold_percent.is_some();
+    let mut project = crate::access::projects::get_project(store, id).await?;
+    let own = apply_project_patch(&mut project, &patch, clock.now());
+    let mut settings = get_budget(store, id).await?;
+    let settings_checked = match budget_given {
+        true => budget.apply(&mut settings, || {
+            crate::kernel::clock::random_token(entropy, "whsec_", 24)
+        }),
+        false => Ok(()),
+    };
+    match (own, settings_checked) {
+        (Ok(()), Ok(())) => {}
+        (Err(a), Err(b)) => return Err(merge_problems(a, b)),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    }
+    let not_found = || CoreError::NotFound(format!("project `{id}`"));
+    if budget_given && !store.save_budget(&settings).await? {
+        return Err(not_found());
+    }
+    if !store.update_project(&project).await? {
+        return Err(not_found());
+    }
+    // The answer shows the budget as the project's row holds it: in dollars, or none.
+    project.budget_threshold_usd = settings.amount.filter(|m| m.currency == Currency::USD);
+    project.budget_alert_threshold_percent = settings.alert_threshold_percent;
+    Ok(project)
+}

@@ -126,12 +126,15 @@ pub struct BudgetStatus {
     pub status: &'static str,
 }
 
+/// `month_to_date` is in the budget's currency, or in `currency` (the project's: its daily
+/// limit's) when it has no budget.
 pub fn budget_status(
     budget: Option<Money>,
+    currency: Currency,
     alert_threshold_percent: u16,
     month_to_date: i128,
 ) -> BudgetStatus {
-    let currency = budget.map_or(Currency::USD, |b| b.currency);
+    let currency = budget.map_or(currency, |b| b.currency);
     let spent = Money::new(month_to_date, currency);
     let Some(budget) = budget.filter(|b| b.nanos > 0) else {
         return BudgetStatus {

@@ -289,6 +289,7 @@ fn budget_status_is_ok_alert_or_over_at_the_projects_levels() {
     let status_of = |p: Project, spent: i128| {
         budget_status(
             p.budget_threshold_usd,
+            Currency::USD,
             p.budget_alert_threshold_percent,
             spent,
         )

@@ -1,0 +1,163 @@
+//! `PATCH /api/admin/projects/{id}` and the budget it may carry.
+
+use pollster::block_on;
+use serde_json::json;
+
+use super::{get_budget, patch_budget, patch_project, BudgetPatch};
+use crate::access::projects::ProjectPatchRequest;
+use crate::kernel::clock::{FixedClock, SystemEntropy};
+use crate::kernel::error::CoreError;
+use crate::kernel::money::Currency;
+use crate::usage::fixtures::{now, World};
+
+fn patch(
+    world: &World,
+    body: serde_json::Value,
+) -> Result<crate::access::projects::Project, CoreError> {
+    let request: ProjectPatchRequest = serde_json::from_value(body).unwrap();
+    block_on(patch_project(
+        &world.store,
+        &FixedClock(now()),
+        &SystemEntropy,
+        "video-ads",
+        request,
+    ))
+}
+
+fn set_budget(world: &World, body: serde_json::Value) {
+    let patch: BudgetPatch = serde_json::from_value(body).unwrap();
+    block_on(patch_budget(
+        &world.store,
+        &SystemEntropy,
+        "video-ads",
+        patch,
+    ))
+    .unwrap();
+}
+
+#[test]
+fn renaming_a_project_keeps_a_budget_in_another_currency_and_its_levels() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "10", "currency": "EUR"}, "alert_levels": [30, 60, 100]}),
+    );
+    let renamed = patch(&world, json!({"description": "renamed only"})).unwrap();
+    assert_eq!(renamed.description.as_deref(), Some("renamed only"));
+    let settings = block_on(get_budget(&world.store, "video-ads")).unwrap();
+    assert_eq!(
+        (
+            settings.amount.map(|m| (m.amount_string(), m.currency)),
+            settings.levels.clone()
+        ),
+        (
+            Some(("10.00".to_string(), Currency::parse("EUR").unwrap())),
+            vec![30, 60, 100]
+        )
+    );
+}
+
+#[test]
+fn the_project_bodys_dollar_budget_and_percent_are_applied_as_the_budget_route_applies_them() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "10", "currency": "EUR"}, "alert_levels": [30, 60, 100]}),
+    );
+    let project = patch(
+        &world,
+        json!({"budget_threshold_usd": "50", "budget_alert_threshold_percent": 90}),
+    )
+    .unwrap();
+    assert_eq!(
+        project.budget_threshold_usd.map(|m| m.amount_string()),
+        Some("50.00".to_string())
+    );
+    let settings = block_on(get_budget(&world.store, "video-ads")).unwrap();
+    assert_eq!(
+        settings.amount.map(|m| (m.amount_string(), m.currency)),
+        Some(("50.00".to_string(), Currency::USD)),
+        "a dollar amount is a dollar budget"
+    );
+    assert_eq!(settings.alert_threshold_percent, 90);
+    assert_eq!(
+        settings.effective_levels(),
+        vec![90, 100],
+        "the percent replaces the levels"
+    );
+}
+
+#[test]
+fn a_bad_name_and_a_bad_budget_are_both_named_and_nothing_is_written() {
+    let world = World::new();
+    let before = block_on(get_budget(&world.store, "video-ads")).unwrap();
+    let fields = match patch(&world, json!({"name": " ", "budget_threshold_usd": "-5"})) {
+        Err(CoreError::Validation(details)) => {
+            details.into_iter().map(|d| d.field).collect::<Vec<_>>()
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    };
+    assert_eq!(fields, vec!["name", "budget_threshold_usd"]);
+    assert_eq!(
+        block_on(get_budget(&world.store, "video-ads")).unwrap(),
+        before
+    );
+    let project = block_on(crate::access::projects::get_project(
+        &world.store,
+        "video-ads",
+    ))
+    .unwrap();
+    assert_eq!(project.name, "Video ads");
+}
+
+#[test]
+fn a_patch_changes_only_the_fields_it_names_null_clears_and_the_percent_reaches_the_budget() {
+    let world = World::new();
+    patch(
+        &world,
+        json!({"description": "d", "budget_threshold_usd": "50"}),
+    )
+    .unwrap();
+    let updated = patch(
+        &world,
+        json!({"description": null, "budget_alert_threshold_percent": 90}),
+    )
+    .unwrap();
+    assert_eq!(updated.name, "Video ads");
+    assert_eq!(updated.description, None);
+    assert_eq!(updated.budget_threshold_usd.unwrap().nanos, 50_000_000_000);
+    assert_eq!(updated.budget_alert_threshold_percent, 90);
+    assert_eq!(updated.updated_at, now());
+}
+
+#[test]
+fn an_invalid_patch_changes_nothing_and_hidden_characters_are_named() {
+    let world = World::new();
+    let before = block_on(crate::access::projects::get_project(
+        &world.store,
+        "video-ads",
+    ))
+    .unwrap();
+    for (body, field) in [
+        (
+            json!({"name": "New", "budget_alert_threshold_percent": 1001}),
+            "budget_alert_threshold_percent",
+        ),
+        (json!({"name": "Ads \u{202e}"}), "name"),
+        (json!({"client": "Acme\u{200d}"}), "client"),
+    ] {
+        let fields = match patch(&world, body.clone()) {
+            Err(CoreError::Validation(details)) => {
+                details.into_iter().map(|d| d.field).collect::<Vec<_>>()
+            }
+            other => panic!("expected a 400, got {other:?}"),
+        };
+        assert_eq!(fields, vec![field], "{body}");
+    }
+    let after = block_on(crate::access::projects::get_project(
+        &world.store,
+        "video-ads",
+    ))
+    .unwrap();
+    assert_eq!(after, before);
+}
