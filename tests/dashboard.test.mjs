@@ -734,9 +734,18 @@ test('a budget shows its spike alert and its emailed spend report', async () => 
     assert.ok(spike.startsWith(`at 400% of the average day of the last 7 (${shown(b.status.baseline_daily.amount)} USD), from 2.00 USD`), spike);
     assert.equal(spike.endsWith('(crossed)'), b.status.levels_crossed.includes('spike'));
     assert.equal(await fact('report'), 'weekly by email');
+    // A project with a spike rule alone: no alert levels (they are percents of a budget),
+    // and no baseline of 0.00 shown for days without spend.
+    const created = await w.fetch('/api/admin/projects', { method: 'POST', key: ADMIN_KEY, body: { id: 'spiky', name: 'Spiky', spike_alert: { percent: 300, min_spend: '5' } } });
+    assert.equal(created.status, 201, created.text);
+    await settle(page, () => page.click('#refresh'));
+    const spiky = page.locator('li.budget[data-project=spiky]');
+    assert.equal(await spiky.locator('[data-fact=levels]').count(), 0);
+    assert.equal(await spiky.locator('[data-fact=spike] dd').textContent(), 'at 300% of the average day of the last 7 (no spend in them yet), from 5.00 USD');
     await close();
   } finally {
     assert.equal((await patch({ spike_alert: null, report_schedule: null })).status, 200);
+    await w.fetch('/api/admin/projects/spiky', { method: 'DELETE', key: ADMIN_KEY });
   }
 });
 
@@ -778,6 +787,20 @@ test('the admin sets, changes and clears a budget from the dashboard; a refused 
     delete before.status;
     delete after.status;
     assert.deepEqual(after, before, 'a refused change changes nothing');
+    // A bad currency marks the currency field, not the amount's; a bad level says which item.
+    await page.fill('#be-daily', '20');
+    await page.fill('#be-emails', 'ops@example.com');
+    await page.fill('#be-currency', 'XXX');
+    await page.fill('#be-levels', '50, abc');
+    await page.click('#be-save');
+    await page.waitForFunction(() => [...document.querySelectorAll('#be-errors li')].some((li) => li.dataset.field.endsWith('.currency')));
+    const problems = await page.$$eval('#be-errors li', (lis) => lis.map((li) => [li.dataset.field, li.textContent]));
+    assert.ok(problems.some(([f, t]) => f.endsWith('.currency') && t.startsWith('Currency (')), JSON.stringify(problems));
+    assert.ok(problems.some(([f, t]) => f === 'alert_levels[1]' && t.startsWith('Alert at (%) (item 2): ')), JSON.stringify(problems));
+    assert.equal(await page.getAttribute('#be-currency', 'aria-invalid'), 'true');
+    assert.equal(await page.getAttribute('#be-amount', 'aria-invalid'), null);
+    await page.fill('#be-currency', 'EUR');
+    await page.fill('#be-levels', '60, 90');
 
     // Emptied fields clear the budget and the daily limit.
     await page.fill('#be-amount', '');

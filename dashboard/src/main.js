@@ -727,12 +727,16 @@ function modeSelect(id, label) {
 function showProblems(list, err, inputs = {}) {
   const details = err instanceof ApiError ? err.details : [];
   for (const id of Object.values(inputs)) $(id)?.removeAttribute('aria-invalid');
-  const inputOf = (field) => inputs[field.split(/[.[]/)[0]];
+  // The field's own input (`budget.currency`), else its top-level field's (`alert_levels[1]`).
+  const inputOf = (field) => inputs[field] ?? inputs[field.split(/[.[]/)[0]];
   fill(list, details.map((d) => {
     const input = $(inputOf(d.field) ?? '');
     input?.setAttribute('aria-invalid', 'true');
     const label = input?.closest('label')?.firstChild?.textContent?.trim();
-    return h('li', { dataset: { field: d.field }, text: `${label ?? d.field}: ${d.message}` });
+    // Which item of a list (`alert_levels[1]`), or which nested field, the problem is about.
+    const item = /^[^.[]+\[(\d+)\]$/.exec(d.field);
+    const where = !label ? '' : item ? ` (item ${Number(item[1]) + 1})` : d.field.includes('.') ? ` (${d.field})` : '';
+    return h('li', { dataset: { field: d.field }, text: `${label ?? d.field}${where}: ${d.message}` });
   }));
   list.hidden = !details.length;
   const first = details.map((d) => $(inputOf(d.field) ?? '')).find(Boolean);
@@ -1049,13 +1053,14 @@ function renderBudgets(res, alerts) {
         budget.budget && budget.budget_mode ? modeFact('Budget mode', budget.budget_mode, 'budget-mode') : null,
         fact('Month', monthText(budget), 'month'),
         fact('Forecast', `${money(s.forecast)} by the end of the month${s.forecast_percent ? ` (${s.forecast_percent}%)` : ''}`, 'forecast'),
-        fact('Alert levels', levels.length ? h('span', { class: 'levels' }, levels.map((l) => {
+        // Levels are percents of a monthly budget: without one there are none to show.
+        budget.budget ? fact('Alert levels', levels.length ? h('span', { class: 'levels' }, levels.map((l) => {
           const hit = l <= highest;
           return h('span', { class: `level${hit ? ' crossed' : ''}`, text: `${l}%${hit ? ' (crossed)' : ''}` });
-        })) : 'none', 'levels'),
+        })) : 'none', 'levels') : null,
         s.daily_limit ? fact('Today', `${money(s.today_spend)} of the daily limit ${money(s.daily_limit)}${crossed.includes('daily') ? ' (crossed)' : ''}`, 'daily') : null,
         budget.daily_limit && budget.daily_limit_mode ? modeFact('Daily limit mode', budget.daily_limit_mode, 'daily-mode') : null,
-        budget.spike_alert ? fact('Spike alert', `at ${budget.spike_alert.percent}% of the average day of the last 7${s.baseline_daily ? ` (${money(s.baseline_daily)})` : ''}, from ${money(budget.spike_alert.min_spend)}${crossed.includes('spike') ? ': today is one (crossed)' : ''}`, 'spike') : null,
+        budget.spike_alert ? fact('Spike alert', `at ${budget.spike_alert.percent}% of the average day of the last 7${s.baseline_daily && !/^0*(\.0*)?$/.test(s.baseline_daily.amount ?? '') ? ` (${money(s.baseline_daily)})` : ' (no spend in them yet)'}, from ${money(budget.spike_alert.min_spend)}${crossed.includes('spike') ? ': today is one (crossed)' : ''}`, 'spike') : null,
         budget.report_schedule ? fact('Spend report', `${budget.report_schedule} by email`, 'report') : null,
         (s.spend_other_currencies ?? []).length ? fact('Other currencies', `${s.spend_other_currencies.map(money).join(', ')} (not converted)`, 'other') : null,
         s.unpriced_events ? fact('Unpriced events', `${int(s.unpriced_events)} (real spend is higher)`, 'unpriced') : null,
@@ -1165,7 +1170,7 @@ function budgetEditor(projects) {
       await load();
     } catch (err) {
       status.textContent = `Not saved: ${err.message}`;
-      showProblems(errors, err, { budget: 'be-amount', alert_levels: 'be-levels', daily_limit: 'be-daily', alert_emails: 'be-emails', timezone: 'be-timezone', budget_mode: 'be-budget-mode', daily_limit_mode: 'be-daily-mode' });
+      showProblems(errors, err, { budget: 'be-amount', 'budget.currency': 'be-currency', 'daily_limit.currency': 'be-currency', 'spike_alert.min_spend': 'be-currency', alert_levels: 'be-levels', daily_limit: 'be-daily', alert_emails: 'be-emails', timezone: 'be-timezone', budget_mode: 'be-budget-mode', daily_limit_mode: 'be-daily-mode' });
     } finally {
       button.disabled = false;
     }

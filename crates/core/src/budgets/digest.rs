@@ -209,7 +209,13 @@ pub fn digest(
             1,
         )
     });
-    let text = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
+    // An operation the events did not name is stored empty: shown as `(none)`, as reports do.
+    let text = |v: &Option<String>, none: &str| {
+        v.as_deref()
+            .filter(|t| !t.is_empty())
+            .unwrap_or(none)
+            .to_string()
+    };
     Digest {
         project_id: id.to_string(),
         project_name: settings.project_name.clone(),
@@ -739,6 +745,11 @@ mod tests {
             .contains("Spend report: Ads &amp; &lt;Promos&gt;"));
         assert!(email.html.contains("heygen / &lt;avatar&gt;"));
         assert!(!email.html.contains("<avatar>") && !email.html.contains("<Promos>"));
+        // Calls the app named no operation for are shown as `(none)`, not as an empty name.
+        let mut unnamed = row("ads", "openai", "gpt-4o", "1", 1);
+        unnamed.operation = Some(String::new());
+        let with_unnamed = digest(&s, &period, &[unnamed], &[]);
+        assert_eq!(with_unnamed.operations[0].name, "(none)");
         // A first week with nothing before it has no change to show.
         let first = digest(&s, &period, &rows, &[]);
         assert_eq!(first.change_percent, None);
