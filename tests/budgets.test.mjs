@@ -648,3 +648,35 @@ test('the usage report\'s budget status counts the month of the budget\'s own ti
   assert.equal(budgetOf('nyc').month_to_date.amount, kiritimatiMonth === now.getUTCMonth() ? '7.00' : '4.00');
   assert.deepEqual([budgetOf('pounds').month_to_date.amount, budgetOf('pounds').month_to_date.currency], ['12.29', 'GBP']);
 });
+
+test('a budget level is alerted again in a new month, and the daily limit on a new day, though less than 24 hours after the last', async () => {
+  const own = await startWorker({ bindings: OFF });
+  try {
+    const call = (path, init = {}) => own.fetch(path, { key: ADMIN_KEY, ...init });
+    for (const [id, body] of [['monthly', { budget_threshold_usd: '1' }], ['daily', { daily_limit: '1' }]]) {
+      assert.equal((await call('/api/admin/projects', { method: 'POST', body: { id, name: id, alert_emails: ['ops@example.com'], ...body } })).status, 201);
+    }
+    const now = new Date();
+    const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1);
+    const dayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - 2);
+    const hours = (base, h) => new Date(base + h * 3_600_000);
+    const cron = await own.mf.getWorker();
+    const sent = async (id, level) => (await call(`/api/admin/alerts?project_id=${id}`)).json.alerts
+      .filter((a) => a.level === level && a.status === 'sent').length;
+    // The month before last ends over its budget, and so does last month, 5 hours later.
+    for (const [id, base] of [['monthly', monthStart], ['daily', dayStart]]) {
+      const before = { project_id: id, id: `${id}-1`, provider: 'acme', cost: '1.50', currency: 'USD', timestamp: hours(base, -4).toISOString() };
+      assert.equal((await call('/api/usage', { method: 'POST', body: before })).status, 201);
+      await cron.scheduled({ cron: '0 */6 * * *', scheduledTime: hours(base, -3) });
+      const after = { ...before, id: `${id}-2`, timestamp: hours(base, 0.5).toISOString() };
+      assert.equal((await call('/api/usage', { method: 'POST', body: after })).status, 201);
+      await cron.scheduled({ cron: '0 */6 * * *', scheduledTime: hours(base, 1) });
+      // A third run in the same period sends nothing more.
+      await cron.scheduled({ cron: '0 */6 * * *', scheduledTime: hours(base, 2) });
+    }
+    assert.equal(await sent('monthly', 'budget-100'), 2, 'once for each month');
+    assert.equal(await sent('daily', 'daily'), 2, 'once for each day');
+  } finally {
+    await own.dispose();
+  }
+});

@@ -278,6 +278,9 @@ impl BudgetStore for D1Store {
              FROM json_each(?3) WHERE true \
              ON CONFLICT (project_id, level) DO UPDATE SET claim_id = excluded.claim_id, \
              claimed_at = excluded.claimed_at WHERE alert_claims.claimed_at <= ?4 \
+             OR alert_claims.claimed_at < coalesce((SELECT json_extract(k.value, '$.since') \
+             FROM json_each(?3) k WHERE json_extract(k.value, '$.scope') = alert_claims.project_id \
+             AND json_extract(k.value, '$.level') = alert_claims.level), '') \
              RETURNING project_id, level, claim_id",
             &[
                 text(claim_id),
@@ -304,9 +307,11 @@ impl BudgetStore for D1Store {
         }
         let rows: Vec<KeyRow> = query_rows(
             self.db(),
-            "SELECT project_id, level, claim_id FROM alert_claims WHERE claimed_at > ?1 \
-             AND (project_id, level) IN \
-             (SELECT json_extract(value, '$.scope'), json_extract(value, '$.level') FROM json_each(?2))",
+            // A claim of the key's period (`since`, when it has one) within the window.
+            "SELECT DISTINCT c.project_id, c.level, c.claim_id FROM alert_claims c \
+             JOIN json_each(?2) k ON c.project_id = json_extract(k.value, '$.scope') \
+             AND c.level = json_extract(k.value, '$.level') WHERE c.claimed_at > ?1 \
+             AND c.claimed_at >= coalesce(json_extract(k.value, '$.since'), '')",
             &[text(&format_timestamp(since)), text(&keys_json(keys)?)],
         )
         .await?;
@@ -327,9 +332,10 @@ impl BudgetStore for D1Store {
         // `alert_log_by_project` (project_id, created_at) finds each key's recent rows.
         let rows = query_js(
             self.db(),
-            "SELECT project_id, level, channel, recipient, status, alert_id FROM alert_log \
-             WHERE created_at > ?1 AND (project_id, level) IN \
-             (SELECT json_extract(value, '$.scope'), json_extract(value, '$.level') FROM json_each(?2))",
+            "SELECT DISTINCT l.project_id, l.level, l.channel, l.recipient, l.status, l.alert_id \
+             FROM alert_log l JOIN json_each(?2) k ON l.project_id = json_extract(k.value, '$.scope') \
+             AND l.level = json_extract(k.value, '$.level') WHERE l.created_at > ?1 \
+             AND l.created_at >= coalesce(json_extract(k.value, '$.since'), '')",
             &[text(&format_timestamp(since)), text(&keys_json(logged)?)],
         )
         .await?;

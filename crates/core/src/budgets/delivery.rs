@@ -423,7 +423,10 @@ async fn logged_in_window(
     let logged: Vec<AlertKey> = outgoing
         .iter()
         .filter(|o| which(o))
-        .map(|o| AlertKey::new(o.log_scope.as_str(), o.key.level.as_str()))
+        .map(|o| AlertKey {
+            since: o.key.since.clone(),
+            ..AlertKey::new(o.log_scope.as_str(), o.key.level.as_str())
+        })
         .collect();
     if logged.is_empty() {
         return Ok(Vec::new());

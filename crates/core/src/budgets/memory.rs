@@ -86,8 +86,12 @@ impl BudgetStore for MemoryStore {
         self.check()?;
         let mut held = self.budget_tables().claims.borrow_mut();
         let mut won = Vec::new();
+        let window = format_timestamp(not_after);
         for key in keys {
-            if held.get(key).is_none_or(|(_, at)| *at <= not_after) {
+            if held
+                .get(key)
+                .is_none_or(|(_, at)| !key.held_by(&format_timestamp(*at), &window))
+            {
                 held.insert(key.clone(), (claim_id.to_string(), now));
                 won.push(key.clone());
             }
@@ -107,9 +111,13 @@ impl BudgetStore for MemoryStore {
     ) -> Result<Vec<AlertKey>, StoreError> {
         self.check()?;
         let held = self.budget_tables().claims.borrow();
+        let window = format_timestamp(since);
         Ok(keys
             .iter()
-            .filter(|k| held.get(*k).is_some_and(|(_, at)| *at > since))
+            .filter(|k| {
+                held.get(*k)
+                    .is_some_and(|(_, at)| k.held_by(&format_timestamp(*at), &window))
+            })
             .cloned()
             .collect())
     }
@@ -127,11 +135,12 @@ impl BudgetStore for MemoryStore {
             .log
             .borrow()
             .iter()
-            .filter(|r| r.created_at > since)
             .filter(|r| {
-                logged
-                    .iter()
-                    .any(|k| k.scope == r.project_id && k.level == r.level)
+                logged.iter().any(|k| {
+                    k.scope == r.project_id
+                        && k.level == r.level
+                        && k.held_by(&r.created_at, &since)
+                })
             })
             .cloned()
             .collect())

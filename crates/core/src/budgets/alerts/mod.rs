@@ -238,6 +238,7 @@ fn prepare_project(
     now: DateTime<Utc>,
 ) -> Vec<Outgoing> {
     let levels = crossed(check, settings);
+    let tz = settings.tz();
     check.levels_crossed = levels.clone();
     if levels.is_empty() {
         return Vec::new();
@@ -266,8 +267,18 @@ fn prepare_project(
             let message = budget_chat_message(check, &level, &alert, config);
             channels.extend(chat_channels(&settings.chat, &message));
         }
+        // A budget level is about the month, the daily limit and the spike rule about the
+        // day: one sent in the period before does not hold this one back.
+        let since = if level.starts_with("budget") {
+            month_range(tz, now).from
+        } else {
+            Some(local_midnight(now.with_timezone(&tz).date_naive(), tz))
+        };
         out.push(Outgoing {
-            key: AlertKey::new(settings.project_id.as_str(), level),
+            key: AlertKey {
+                since: since.map(format_timestamp),
+                ..AlertKey::new(settings.project_id.as_str(), level)
+            },
             log_scope: settings.project_id.as_str().to_string(),
             alert,
             channels,

@@ -161,3 +161,22 @@ fn an_invalid_patch_changes_nothing_and_hidden_characters_are_named() {
     .unwrap();
     assert_eq!(after, before);
 }
+
+#[test]
+fn an_alerts_claim_or_send_holds_it_back_only_within_its_window_and_its_period() {
+    use super::AlertKey;
+    let daily = AlertKey {
+        since: Some("2026-11-20T05:00:00.000Z".into()),
+        ..AlertKey::new("video-ads", "daily")
+    };
+    let window = "2026-11-19T12:00:00.000Z";
+    assert!(daily.held_by("2026-11-20T06:00:00.000Z", window));
+    assert!(
+        !daily.held_by("2026-11-20T04:59:59.999Z", window),
+        "sent the day before, within 24 hours"
+    );
+    assert!(!AlertKey::new("video-ads", "daily").held_by("2026-11-19T11:00:00.000Z", window));
+    assert!(AlertKey::new("video-ads", "daily").held_by("2026-11-20T04:00:00.000Z", window));
+    // Keys are one key whatever their period: claims and logs are found by scope and level.
+    assert_eq!(daily, AlertKey::new("video-ads", "daily"));
+}

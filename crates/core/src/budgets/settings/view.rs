@@ -90,11 +90,16 @@ pub struct AlertRecord {
 }
 
 /// An alert's place among the claims and in the log: its scope (a project id, or `plans`)
-/// and its level.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// and its level. Keys are compared, ordered and hashed by those two alone.
+#[derive(Debug, Clone, Serialize)]
 pub struct AlertKey {
     pub scope: String,
     pub level: String,
+    /// When the period the alert is about began (a budget level's month, the daily limit's or
+    /// the spike rule's day, in the budget's time zone), as stored times are written: a claim
+    /// or a send of an earlier period does not hold the alert back, though within 24 hours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 impl AlertKey {
@@ -102,7 +107,44 @@ impl AlertKey {
         Self {
             scope: scope.into(),
             level: level.into(),
+            since: None,
         }
+    }
+
+    /// Whether a claim or a send at `at` (a stored time) holds this alert back: after the
+    /// window's start and not before its period began.
+    pub fn held_by(&self, at: &str, window_start: &str) -> bool {
+        at > window_start && self.since.as_deref().is_none_or(|since| at >= since)
+    }
+
+    fn parts(&self) -> (&str, &str) {
+        (&self.scope, &self.level)
+    }
+}
+
+impl PartialEq for AlertKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for AlertKey {}
+
+impl PartialOrd for AlertKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for AlertKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+impl std::hash::Hash for AlertKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
     }
 }
 
