@@ -11,6 +11,15 @@ fn put_profile(world: &World, body: Value) {
     block_on(world.store.save_profile(&profile)).unwrap();
 }
 
+/// A profile's items as (provider, amount).
+fn items_of(profile: &crate::plans::ProfileCapacity) -> Vec<(&str, &str)> {
+    profile
+        .items
+        .iter()
+        .map(|i| (i.provider.as_str(), i.amount.as_str()))
+        .collect()
+}
+
 #[test]
 fn a_learned_profile_has_one_item_per_provider_from_the_plans_that_cover_it_at_each_models_credit_rate(
 ) {
@@ -55,12 +64,10 @@ fn a_learned_profile_has_one_item_per_provider_from_the_plans_that_cover_it_at_e
     );
     let all = block_on(capacity(&world.store, &world.store, now)).unwrap();
     let clip = all.iter().find(|p| p.name == "clip").unwrap();
-    let items: Vec<(&str, &str)> = clip
-        .items
-        .iter()
-        .map(|i| (i.provider.as_str(), i.amount.as_str()))
-        .collect();
-    assert_eq!(items, vec![("elevenlabs", "500"), ("heygen", "0.5")]);
+    assert_eq!(
+        items_of(clip),
+        vec![("elevenlabs", "500"), ("heygen", "0.5")]
+    );
     let providers: Vec<&str> = clip
         .per_provider
         .iter()
@@ -81,12 +88,10 @@ fn a_learned_profile_has_one_item_per_provider_from_the_plans_that_cover_it_at_e
     );
     let all = block_on(capacity(&world.store, &world.store, now)).unwrap();
     let global = all.iter().find(|p| p.name == "any-clip").unwrap();
-    let items: Vec<(&str, &str)> = global
-        .items
-        .iter()
-        .map(|i| (i.provider.as_str(), i.amount.as_str()))
-        .collect();
-    assert_eq!(items, vec![("elevenlabs", "500"), ("heygen", "0.5")]);
+    assert_eq!(
+        items_of(global),
+        vec![("elevenlabs", "500"), ("heygen", "0.5")]
+    );
     assert!(
         global.per_provider.iter().all(|p| p.note.is_none()),
         "{global:?}"
