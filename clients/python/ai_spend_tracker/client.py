@@ -700,8 +700,9 @@ class UsageClient(_Base):
         return _reserve(self._core, estimate, profile, units, amount, ttl_seconds, id)
 
     def release(self, reservation_id: str) -> bool:
-        """Releases a reservation: True when released, False when the tracker does not know it
-        (settled, expired or released already). Raises ``UsageApiError`` when unreachable."""
+        """Releases a reservation: True when it holds nothing now (released by this call, or ended
+        already: settled, expired or released), False when the tracker has no reservation of that
+        id. Raises ``UsageApiError`` when unreachable."""
         return _release(self._core, reservation_id)
 
     def close(self) -> FlushResult:

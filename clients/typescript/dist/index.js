@@ -337,8 +337,9 @@ var UsageClient = class {
     return { id: answer.reservation.id, expires_at: answer.reservation.expires_at, answer };
   }
   /**
-   * Releases a reservation (`DELETE /api/usage/guard/{id}`): true when released, false when the
-   * tracker does not know it (settled, expired or released already). Rejects with a
+   * Releases a reservation (`DELETE /api/usage/guard/{id}`): true when it holds nothing now
+   * (released by this call, or ended already: settled, expired or released, which the tracker
+   * answers the same again), false when the tracker has no reservation of that id. Rejects with a
    * `UsageApiError` when the tracker cannot be reached after the retries.
    */
   async release(id) {

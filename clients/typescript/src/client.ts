@@ -414,8 +414,9 @@ export class UsageClient {
   }
 
   /**
-   * Releases a reservation (`DELETE /api/usage/guard/{id}`): true when released, false when the
-   * tracker does not know it (settled, expired or released already). Rejects with a
+   * Releases a reservation (`DELETE /api/usage/guard/{id}`): true when it holds nothing now
+   * (released by this call, or ended already: settled, expired or released, which the tracker
+   * answers the same again), false when the tracker has no reservation of that id. Rejects with a
    * `UsageApiError` when the tracker cannot be reached after the retries.
    */
   async release(id: string): Promise<boolean> {

@@ -110,7 +110,8 @@ export declare class UsageClient {
    * `TrackerUnavailableError`.
    */
   reserve(request: ReserveRequest): Promise<Reservation | null>;
-  /** Releases a reservation: true when released, false when unknown (settled, expired, released). */
+  /** Releases a reservation: true when it holds nothing now (released, or ended already), false
+   * when the tracker has no reservation of that id. */
   release(id: string): Promise<boolean>;
   /**
    * Wraps an async call in a reservation: reserves first (rejecting with `BudgetExceededError`
