@@ -11,7 +11,7 @@ use crate::core::kernel::input::parse_json;
 use crate::core::kernel::query::{only_known, param, QueryPairs};
 use crate::core::plans::store::PlanStore;
 use crate::core::plans::{
-    capacity, capacity_in, known_providers, plan_states, remove_profile, subscriptions_report,
+    capacity, capacity_for, known_providers, remove_profile, subscriptions_report,
     subscriptions_report_at, PlanInput, ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
@@ -110,13 +110,10 @@ pub async fn get_capacity(
 ) -> Result<Response, CoreError> {
     only_known(query, &["project_id"])?;
     let project = project_param(query)?;
-    let now = clock.now();
-    let states = plan_states(store, store, now).await?;
-    let profiles = capacity_in(
-        &states,
+    let profiles = capacity_for(
         store,
         store,
-        now,
+        clock.now(),
         project.as_ref().map(ProjectId::as_str),
     )
     .await?;

@@ -26,7 +26,8 @@ pub struct Watch {
     pub daily: Option<(i128, LimitMode)>,
     pub spend: i128,
     pub today: i128,
-    /// The amounts at which levels not yet crossed are crossed, lowest first.
+    /// The amounts of the month's spend at which budget levels not yet crossed are crossed
+    /// (today's thresholds, the daily limit and the spike, are `daily` and `spike_at`).
     pub next_levels: Vec<i128>,
     /// Some level was crossed already (this month or today).
     pub crossed: bool,
@@ -72,7 +73,7 @@ impl Watch {
             .map(|d| (d.nanos, settings.daily_limit_mode));
         let spend = check.spend.nanos;
         let today = check.today_spend.nanos;
-        let mut next_levels: Vec<i128> = match budget {
+        let next_levels: Vec<i128> = match budget {
             Some((amount, _)) => check
                 .levels
                 .iter()
@@ -89,14 +90,6 @@ impl Watch {
             }
             _ => None,
         };
-        // Today's thresholds count today's spend: kept as the distance from today.
-        for at in daily.map(|(limit, _)| limit).into_iter().chain(spike_at) {
-            if at > today {
-                next_levels.push(spend + (at - today));
-            }
-        }
-        crate::kernel::sort::sort(&mut next_levels);
-        next_levels.dedup();
         Watch {
             currency,
             budget,
@@ -154,16 +147,16 @@ impl Watch {
     /// that the check must run now. Costs in other currencies, and of an earlier month, count
     /// for nothing here; of an earlier day, for the month only.
     pub fn add(&mut self, cost: Money, at: &str) -> bool {
-        let (month, today) = self.counted(cost, at);
-        if month == 0 {
+        let counted = self.counted(cost, at);
+        if counted.0 == 0 {
             return false;
         }
-        self.spend += month;
-        self.today += today;
-        let before = self.next_levels.len();
+        self.spend += counted.0;
+        self.today += counted.1;
+        // Crossed by this cost, as a watch taken afresh would tell; then no longer ahead.
+        let reached = self.reached_by(counted, &self.next_levels);
         let spend = self.spend;
         self.next_levels.retain(|at| *at > spend);
-        let reached = self.next_levels.len() < before;
         self.crossed |= reached;
         reached
     }
@@ -296,6 +289,11 @@ mod tests {
         w.add(usd(30), NOW);
         assert_eq!(w.today, 30_000_000_000, "today's cost counts today");
         assert_eq!(w.state(), (State::Blocked, Some("daily_limit")));
+        // A daily limit alone: an earlier day's cost does not reach it.
+        let mut daily_only = watch(LimitMode::Alert);
+        daily_only.next_levels.clear();
+        assert!(!daily_only.add(usd(31), "2026-11-19T23:00:00.000Z"));
+        assert!(daily_only.add(usd(30), NOW), "today's 30 does");
         // Taken afresh after such an import, the watch sees no crossing by it.
         let mut fresh = watch(LimitMode::Alert);
         fresh.spend = 1_000_000_000;
