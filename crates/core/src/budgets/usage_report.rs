@@ -44,12 +44,9 @@ pub async fn admin_usage(
         }
         let spend = store.rollups_many(&queries).await?;
         for settings in all {
-            // The budget's currency, else the daily limit's (a project without a monthly
-            // budget counts its month in the currency it is limited in).
-            let currency = settings
-                .amount
-                .or(settings.daily_limit)
-                .map_or(settings.currency, |m| m.currency);
+            // The budget's currency (a project without a monthly budget has its daily
+            // limit's: `BudgetSettings::currency`).
+            let currency = settings.amount.map_or(settings.currency, |m| m.currency);
             let zone = zones.iter().position(|z| *z == settings.tz()).unwrap_or(0);
             let mut spent: i128 = 0;
             for r in spend.get(zone).map_or(&[][..], Vec::as_slice) {
