@@ -366,6 +366,9 @@ test('a project profile\'s capacity alert goes to its own project\'s plan, never
   // Capacity looks ahead from now: an `at` is refused, not silently ignored.
   const asOf = await admin('/api/admin/capacity?at=2026-01-01T00:00:00Z');
   assert.deepEqual([asOf.status, asOf.json.error.details?.[0]?.field ?? asOf.json.error.field], [400, 'at'], asOf.text);
+  // A project that does not exist is not found, as its budget check is.
+  const unknown = await admin('/api/admin/capacity?project_id=no-such-project');
+  assert.deepEqual([unknown.status, (await admin('/api/admin/usage/check-budgets?project_id=no-such-project')).status], [404, 404], unknown.text);
 
   // One project's check (a dry run) takes in that project's plans and profiles, and only those
   // (and the global ones).

@@ -5,14 +5,15 @@ use worker::Response;
 
 use crate::core::access::projects::project_param;
 use crate::core::access::projects::ProjectId;
+use crate::core::guard::capacity_now;
 use crate::core::kernel::clock::Clock;
 use crate::core::kernel::error::CoreError;
 use crate::core::kernel::input::parse_json;
 use crate::core::kernel::query::{only_known, param, QueryPairs};
 use crate::core::plans::store::PlanStore;
 use crate::core::plans::{
-    capacity, capacity_for, known_providers, remove_profile, subscriptions_report,
-    subscriptions_report_at, PlanInput, ProfileInput, Unit,
+    known_providers, remove_profile, subscriptions_report, subscriptions_report_at, PlanInput,
+    ProfileInput, Unit,
 };
 use crate::core::pricing::catalog::canonical_provider;
 
@@ -101,7 +102,7 @@ pub async fn delete(
 }
 
 /// `GET /api/admin/capacity[?project_id=]`: every profile's capacity as of now, or those
-/// that concern one project (its own and the global ones). Capacity looks ahead from now, so
+/// that concern one project (its own and the global ones; 404 for an unknown project). Capacity looks ahead from now, so
 /// it has no `at` (an unknown parameter is refused rather than ignored).
 pub async fn get_capacity(
     store: &D1Store,
@@ -110,13 +111,13 @@ pub async fn get_capacity(
 ) -> Result<Response, CoreError> {
     only_known(query, &["project_id"])?;
     let project = project_param(query)?;
-    let profiles = capacity_for(
-        store,
-        store,
-        clock.now(),
-        project.as_ref().map(ProjectId::as_str),
-    )
-    .await?;
+    // A project that does not exist is a 404, as its budget check is, rather than the global
+    // profiles counted as its work.
+    if let Some(p) = &project {
+        crate::core::access::projects::get_project(store, p.as_str()).await?;
+    }
+    let profiles =
+        capacity_now(store, clock.now(), project.as_ref().map(ProjectId::as_str)).await?;
     ok(200, &json!({ "profiles": profiles }))
 }
 
@@ -131,7 +132,7 @@ pub async fn put_profile(
     let profile = input.validate(&known)?;
     store.save_profile(&profile).await?;
     super::watch::forget_all();
-    let all = capacity(store, store, clock.now()).await?;
+    let all = capacity_now(store, clock.now(), None).await?;
     let saved = all
         .into_iter()
         .find(|p| p.name == profile.name && p.project_id == profile.project_id);

@@ -113,7 +113,7 @@ pub struct ProjectPatchRequest {
     pub description: Option<Option<String>>,
     pub client: Option<Option<String>>,
     pub budget_threshold_usd: Option<Option<DecimalText>>,
-    pub budget_alert_threshold_percent: Option<i64>,
+    pub budget_alert_threshold_percent: Option<Option<i64>>,
 }
 
 crate::object_reader!(ProjectPatchRequest, deny {
@@ -121,7 +121,7 @@ crate::object_reader!(ProjectPatchRequest, deny {
     description: default with nullable => Option<Option<String>>,
     client: default with nullable => Option<Option<String>>,
     budget_threshold_usd: default with nullable => Option<Option<DecimalText>>,
-    budget_alert_threshold_percent: default,
+    budget_alert_threshold_percent: default with nullable => Option<Option<i64>>,
 });
 
 fn parse_name(name: &str) -> Result<String, FieldError> {

@@ -212,6 +212,41 @@ fn the_alert_percent_and_the_levels_are_one_setting_and_whichever_was_sent_last_
 }
 
 #[test]
+fn a_null_alert_percent_sets_the_default_back_and_drops_the_levels_unless_they_are_sent() {
+    let mut s = settings();
+    let patch = |s: &mut BudgetSettings, body: serde_json::Value| {
+        let patch: BudgetPatch = serde_json::from_value(body).unwrap();
+        patch.apply(s, || Ok("secret".into())).unwrap();
+    };
+    patch(
+        &mut s,
+        serde_json::json!({"budget_alert_threshold_percent": 95, "alert_levels": [30, 60]}),
+    );
+    assert_eq!(
+        (s.alert_threshold_percent, s.levels.clone()),
+        (95, vec![30, 60])
+    );
+    // null with levels: the percent is the default again, the levels sent decide.
+    patch(
+        &mut s,
+        serde_json::json!({"budget_alert_threshold_percent": null, "alert_levels": [40]}),
+    );
+    assert_eq!(
+        (s.alert_threshold_percent, s.effective_levels()),
+        (80, vec![40, 100])
+    );
+    // null alone: as a project that never set either.
+    patch(
+        &mut s,
+        serde_json::json!({"budget_alert_threshold_percent": null}),
+    );
+    assert_eq!(
+        (s.alert_threshold_percent, s.effective_levels()),
+        (80, vec![80, 100])
+    );
+}
+
+#[test]
 fn a_spike_rule_defaults_its_minimum_to_one_unit_of_the_budgets_currency_and_follows_it() {
     let mut s = settings();
     let patch: BudgetPatch = serde_json::from_value(serde_json::json!({

@@ -64,3 +64,20 @@ pub async fn status(
         },
     }))
 }
+
+/// `GET /api/admin/capacity[?project_id=]`: the capacity report as the guard counts it, with
+/// what open reservations hold against each plan already used (expired ones count for
+/// nothing), so that the report never promises work the guard would deny.
+pub async fn capacity_now(
+    stores: &(impl PlanStore + ReportStore + ReservationStore),
+    now: DateTime<Utc>,
+    project: Option<&str>,
+) -> Result<Vec<crate::plans::ProfileCapacity>, CoreError> {
+    let mut states = plan_states(stores, stores, now).await?;
+    let keys: Vec<String> = states.iter().map(|s| plan_key(&s.plan)).collect();
+    let (_, held) = stores.holds(&keys, now).await?;
+    for (state, key) in states.iter_mut().zip(&keys) {
+        state.used += held_against(&held, key);
+    }
+    crate::plans::capacity_in(&states, stores, stores, now, project).await
+}

@@ -215,6 +215,61 @@ fn reservations_against_the_last_units_of_a_blocking_plan_are_granted_exactly_th
 }
 
 #[test]
+fn the_capacity_report_counts_open_reservations_as_the_guard_does_until_they_are_released() {
+    let world = World::new();
+    // Room for 5 clips, as above; two of them reserved by apps in flight.
+    put_plan(
+        &world,
+        json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"},
+               "reserve": "2", "mode": "block"}),
+    );
+    put_profile(
+        &world,
+        json!({"name": "clip", "items": [{"provider": "heygen", "amount": "1", "unit": "credits"}]}),
+    );
+    record_at(
+        &world,
+        now() - Duration::hours(1),
+        json!({"provider": "heygen", "credits": "3"}),
+    );
+    let units_left = || {
+        let all = block_on(crate::guard::capacity_now(&world.store, now(), None)).unwrap();
+        all[0].units_left
+    };
+    assert_eq!(units_left(), Some(5));
+    let ids: Vec<String> = (0..2)
+        .map(|i| {
+            ask(
+                &world,
+                json!({"profile": "clip", "units": 1, "reserve": true, "id": format!("app-{i}")}),
+            )["reservation"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(units_left(), Some(3));
+    block_on(release(
+        &world.store,
+        &FixedClock(now()),
+        &key(&world),
+        None,
+        &ids[0],
+    ))
+    .unwrap();
+    assert_eq!(units_left(), Some(4));
+    // The guard agrees: four more clips fit, a fifth does not.
+    assert_eq!(
+        ask(&world, json!({"profile": "clip", "units": 4}))["decision"],
+        "allow"
+    );
+    assert_eq!(
+        ask(&world, json!({"profile": "clip", "units": 5}))["decision"],
+        "deny"
+    );
+}
+
+#[test]
 fn a_profile_whose_alert_mode_plan_ran_out_is_warned_not_denied_while_its_blocking_plan_has_room() {
     let world = World::new();
     // HeyGen blocks and has room for 7 clips; the OpenAI allotment (alert mode) is used up.

@@ -117,19 +117,8 @@ pub async fn capacity(
     reports: &impl ReportStore,
     now: DateTime<Utc>,
 ) -> Result<Vec<ProfileCapacity>, CoreError> {
-    capacity_for(plans, reports, now, None).await
-}
-
-/// [`capacity`] of the profiles that concern `project` (its own and the global ones, counted
-/// as its work), or of every profile when `None`: `GET /api/admin/capacity[?project_id=]`.
-pub async fn capacity_for(
-    plans: &impl PlanStore,
-    reports: &impl ReportStore,
-    now: DateTime<Utc>,
-    project: Option<&str>,
-) -> Result<Vec<ProfileCapacity>, CoreError> {
     let states = plan_states(plans, reports, now).await?;
-    capacity_in(&states, plans, reports, now, project).await
+    capacity_in(&states, plans, reports, now, None).await
 }
 
 /// [`capacity`] from plan states already read.

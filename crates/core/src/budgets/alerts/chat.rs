@@ -250,6 +250,9 @@ pub fn budget_chat_message(
             format!("{}: {} ({}%)", top.provider, top.cost.rounded(), top.share),
         ));
     }
+    if let Some(list) = super::email::other_currencies(check) {
+        fields.push(("Other currencies".to_string(), list));
+    }
     if let Some(top) = check.top_models.first() {
         fields.push((
             "Top model".to_string(),

@@ -56,6 +56,17 @@ pub(crate) fn dashboard_link(config: &AlertConfig, project: &str) -> Option<Stri
     })
 }
 
+/// The month's spend in currencies other than the budget's, which no budget counts
+/// ("12.30 EUR, 4.00 GBP"); `None` when there is none.
+pub(crate) fn other_currencies(check: &ProjectCheck) -> Option<String> {
+    let list: Vec<String> = check
+        .spend_other_currencies
+        .iter()
+        .map(|m| m.rounded())
+        .collect();
+    (!list.is_empty()).then(|| list.join(", "))
+}
+
 /// The email and webhook text of one alert.
 pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> RenderedAlert {
     let name = &check.project_name;
@@ -100,6 +111,15 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
             .map(|l| format!(" (daily limit {})", l.rounded()))
             .unwrap_or_default(),
     );
+    let others = other_currencies(check).map(|list| {
+        format!(
+            "Also spent this month in other currencies, not counted against the budget: {list}."
+        )
+    });
+    if let Some(line) = &others {
+        text.push_str(line);
+        text.push('\n');
+    }
     if let Some(b) = check.baseline_daily {
         text.push_str(&format!(
             "Average day of the {BASELINE_DAYS} before today: {} (today is {}x that).\n",
@@ -200,6 +220,9 @@ pub fn render_alert(check: &ProjectCheck, level: &str, config: &AlertConfig) -> 
             .map(|l| format!(" (daily limit {})", l.rounded()))
             .unwrap_or_default())
     ));
+    if let Some(line) = &others {
+        html.push_str(&format!("<p>{}</p>", e(line)));
+    }
     if let Some(b) = check.baseline_daily {
         html.push_str(&format!(
             "<p>Average day of the {BASELINE_DAYS} before today: {} (today is {}x that).</p>",

@@ -194,6 +194,74 @@ fn alert_email_rounds_money_as_the_dashboard_does_and_the_check_keeps_the_exact_
     );
 }
 
+#[test]
+fn an_alert_names_the_months_spend_in_other_currencies_in_every_channel_and_only_when_there_is_some(
+) {
+    let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+    let settings = BudgetSettings {
+        amount: Some(Money::parse("30", Currency::USD).unwrap()),
+        project_id: ProjectId::parse("ads").unwrap(),
+        ..crate::budgets::tests::settings()
+    };
+    let mut check = measure(&[day_row("2026-11-10", "25")], &settings, now);
+    let line = "Also spent this month in other currencies, not counted against the budget:";
+    let config = AlertConfig::default();
+    let without = render_alert(&check, "budget-80", &config);
+    assert!(!without.text.contains(line), "{}", without.text);
+    let webhook: serde_json::Value =
+        serde_json::from_str(&webhook_body(&check, "budget-80", &without, &config)).unwrap();
+    assert_eq!(webhook["spend_other_currencies"], json!([]));
+
+    let eur = Currency::parse("EUR").unwrap();
+    check
+        .spend_other_currencies
+        .add(Money::parse("12.3", eur).unwrap());
+    check
+        .spend_other_currencies
+        .add(Money::parse("4", Currency::parse("GBP").unwrap()).unwrap());
+    let alert = render_alert(&check, "budget-80", &config);
+    assert!(
+        alert
+            .text
+            .contains(&format!("{line} 12.30 EUR, 4.00 GBP.\n"))
+            || alert
+                .text
+                .contains(&format!("{line} 4.00 GBP, 12.30 EUR.\n")),
+        "{}",
+        alert.text
+    );
+    assert!(alert.html.contains(line), "{}", alert.html);
+    let webhook: serde_json::Value =
+        serde_json::from_str(&webhook_body(&check, "budget-80", &alert, &config)).unwrap();
+    let mut listed: Vec<(String, String)> = webhook["spend_other_currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["amount"].as_str().unwrap().to_string(),
+                m["currency"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![
+            ("12.30".to_string(), "EUR".to_string()),
+            ("4.00".to_string(), "GBP".to_string())
+        ]
+    );
+    let chat = budget_chat_message(&check, "budget-80", &alert, &config);
+    assert!(
+        chat.fields
+            .iter()
+            .any(|(name, value)| name == "Other currencies" && value.contains("12.30 EUR")),
+        "{:?}",
+        chat.fields
+    );
+}
+
 const NANOS: i128 = crate::kernel::money::NANOS_PER_UNIT;
 
 #[test]

@@ -88,6 +88,7 @@ pub fn webhook_body(
         "project_name": check.project_name,
         "level": level,
         "spend": check.spend,
+        "spend_other_currencies": check.spend_other_currencies,
         "budget": check.budget,
         "percent_used": check.percent_used,
         "forecast": check.forecast,

@@ -150,7 +150,8 @@ impl BudgetSettings {
 pub struct BudgetPatch {
     pub budget_threshold_usd: Option<Option<DecimalText>>,
     pub budget: Option<Option<BudgetAmount>>,
-    pub budget_alert_threshold_percent: Option<i64>,
+    /// `null` is the default percent (and, without `alert_levels`, no levels of its own).
+    pub budget_alert_threshold_percent: Option<Option<i64>>,
     pub alert_levels: Option<Option<LevelsInput>>,
     /// An amount in the budget's currency, or `{"amount", "currency"}` (a project without a
     /// monthly budget takes that currency).
@@ -170,7 +171,7 @@ pub struct BudgetPatch {
 crate::object_reader!(BudgetPatch, deny {
     budget_threshold_usd: default with nullable => Option<Option<DecimalText>>,
     budget: default with nullable => Option<Option<BudgetAmount>>,
-    budget_alert_threshold_percent: default,
+    budget_alert_threshold_percent: default with nullable => Option<Option<i64>>,
     alert_levels: default with nullable => Option<Option<LevelsInput>>,
     daily_limit: default with nullable => Option<Option<LimitInput>>,
     timezone: default with nullable => Option<Option<String>>,
@@ -326,7 +327,11 @@ impl BudgetPatch {
             None => {}
         }
         if let Some(v) = self.budget_alert_threshold_percent {
-            if let Some(pc) = p.take(percent("budget_alert_threshold_percent", v)) {
+            let pc = match v {
+                Some(v) => p.take(percent("budget_alert_threshold_percent", v)),
+                None => Some(DEFAULT_ALERT_PERCENT),
+            };
+            if let Some(pc) = pc {
                 next.alert_threshold_percent = pc;
                 // The alert percent or several levels, whichever was set last: a percent sent
                 // without `alert_levels` replaces levels set before, which would otherwise

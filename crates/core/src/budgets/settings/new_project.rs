@@ -63,6 +63,23 @@ pub(super) fn merge_problems(a: CoreError, b: CoreError) -> CoreError {
     }
 }
 
+/// Budget fields this route does not take (a daily limit or a spike minimum to give again
+/// when the currency changes) are named with the route that takes them.
+fn through_budget_route(e: CoreError) -> CoreError {
+    match e {
+        CoreError::Validation(mut details) => {
+            for d in &mut details {
+                if d.field == "daily_limit" || d.field.starts_with("spike_alert") {
+                    d.message
+                        .push_str(", through PATCH /api/admin/projects/{id}/budget");
+                }
+            }
+            CoreError::Validation(details)
+        }
+        other => other,
+    }
+}
+
 /// The settings of a project that has just been created: its budget, the default level, and
 /// nothing else.
 pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
@@ -111,9 +128,11 @@ pub async fn patch_project(
     let own = apply_project_patch(&mut project, &patch, clock.now());
     let mut settings = get_budget(store, id).await?;
     let settings_checked = match budget_given {
-        true => budget.apply(&mut settings, || {
-            crate::kernel::clock::random_token(entropy, "whsec_", 24)
-        }),
+        true => budget
+            .apply(&mut settings, || {
+                crate::kernel::clock::random_token(entropy, "whsec_", 24)
+            })
+            .map_err(through_budget_route),
         false => Ok(()),
     };
     match (own, settings_checked) {

@@ -180,3 +180,48 @@ fn an_alerts_claim_or_send_holds_it_back_only_within_its_window_and_its_period()
     // Keys are one key whatever their period: claims and logs are found by scope and level.
     assert_eq!(daily, AlertKey::new("video-ads", "daily"));
 }
+
+#[test]
+fn a_project_patch_with_a_null_alert_percent_sets_the_default_back() {
+    let world = World::new();
+    set_budget(&world, json!({"budget_alert_threshold_percent": 95}));
+    let updated = patch(&world, json!({"budget_alert_threshold_percent": null})).unwrap();
+    assert_eq!(updated.budget_alert_threshold_percent, 80);
+    let settings = block_on(get_budget(&world.store, "video-ads")).unwrap();
+    assert_eq!(
+        (
+            settings.alert_threshold_percent,
+            settings.effective_levels()
+        ),
+        (80, vec![80, 100])
+    );
+}
+
+#[test]
+fn a_dollar_budget_over_a_euro_daily_limit_names_the_route_that_takes_the_limit() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"daily_limit": {"amount": "5", "currency": "EUR"}}),
+    );
+    let before = block_on(get_budget(&world.store, "video-ads")).unwrap();
+    let details = match patch(&world, json!({"budget_threshold_usd": "50"})) {
+        Err(CoreError::Validation(details)) => details,
+        other => panic!("expected a 400, got {other:?}"),
+    };
+    assert_eq!(
+        details
+            .iter()
+            .map(|d| (
+                d.field.as_str(),
+                d.message
+                    .ends_with("through PATCH /api/admin/projects/{id}/budget")
+            ))
+            .collect::<Vec<_>>(),
+        vec![("daily_limit", true)]
+    );
+    assert_eq!(
+        block_on(get_budget(&world.store, "video-ads")).unwrap(),
+        before
+    );
+}
