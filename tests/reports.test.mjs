@@ -476,7 +476,9 @@ test('the cron writes daily summaries for closed days and the month so far, idem
   const days = [...new Set(events.map((e) => e.timestamp.slice(0, 10)))].filter((d) => d < today).sort();
   assert.deepEqual(dailyKeys.sort(), days.map((d) => `usage-logs/daily/${d}.json`));
   const day = days[days.length - 2];
-  const summary = JSON.parse(await (await bucket.get(`usage-logs/daily/${day}.json`)).text());
+  const summaryObject = await bucket.get(`usage-logs/daily/${day}.json`);
+  assert.equal(summaryObject.httpMetadata.contentType, 'application/json');
+  const summary = JSON.parse(await summaryObject.text());
   const ofDay = events.filter((e) => e.timestamp.startsWith(day));
   assert.equal(summary.totals.events, ofDay.length);
   assert.equal(usd(summary.totals), amount(costOf(ofDay.filter((e) => e.cost && e.currency !== 'EUR'))));

@@ -69,6 +69,11 @@ test('one event is priced, answered with its cost, stored in D1 and written to R
   assert.equal(raw.length, 1);
   assert.equal(raw[0].event.id, 'first');
   assert.match(r.json.raw_object, /^usage-logs\/raw\/\d{4}-\d{2}-\d{2}\/\d{8}T\d{9}Z-[0-9a-f]{32}\.ndjson$/);
+  // The object is the request's lines, typed as newline-delimited JSON.
+  const object = await bucket.get(r.json.raw_object);
+  assert.equal(object.httpMetadata.contentType, 'application/x-ndjson');
+  const text = await object.text();
+  assert.ok(text.endsWith('\n') && JSON.parse(text.trim()).id === 'first', text);
   const [day] = await rows("SELECT * FROM usage_daily WHERE project_id = 'ads' AND model = 'gpt-4o-2024-08-06'");
   assert.deepEqual([day.events, day.cost_nanos, day.input_tokens, day.operation], [1, 7_500_000, 1000, 'script-generation']);
 });
