@@ -67,6 +67,26 @@ test('a project is created, read, listed, patched and deleted with the admin key
   assert.equal(row.budget_threshold_usd, '250.50');
   assert.equal(row.budget_alert_threshold_percent, 95);
 
+  // The project's PATCH takes every budget setting, as its POST does, and answers them (the
+  // webhook's signing secret shown there once); its own fields alone answer none.
+  const withSettings = await w.fetch('/api/admin/projects/crud', {
+    method: 'PATCH',
+    key: ADMIN_KEY,
+    body: { name: 'Renamed again', alert_levels: [40, 90], daily_limit: '12', webhook_url: 'https://hooks.example.com/crud' },
+  });
+  assert.equal(withSettings.status, 200, withSettings.text);
+  const shown = withSettings.json.budget_settings;
+  assert.deepEqual(
+    [withSettings.json.name, shown.project_name, shown.alert_levels, shown.daily_limit?.amount ?? shown.daily_limit, shown.webhook_url],
+    ['Renamed again', 'Renamed again', [40, 90, 100], '12.00', 'https://hooks.example.com/crud'],
+    withSettings.text,
+  );
+  assert.match(shown.webhook_secret, /^whsec_/);
+  const budget = (await w.fetch('/api/admin/projects/crud/budget', { key: ADMIN_KEY })).json;
+  assert.deepEqual([budget.alert_levels, budget.webhook_url], [[40, 90, 100], 'https://hooks.example.com/crud']);
+  const ownOnly = await w.fetch('/api/admin/projects/crud', { method: 'PATCH', key: ADMIN_KEY, body: { description: 'again' } });
+  assert.deepEqual([ownOnly.status, 'budget_settings' in ownOnly.json], [200, false], ownOnly.text);
+
   const deleted = await w.fetch('/api/admin/projects/crud', { method: 'DELETE', key: ADMIN_KEY });
   assert.equal(deleted.status, 204);
   const gone = await w.fetch('/api/admin/projects/crud', { key: ADMIN_KEY });

@@ -150,6 +150,39 @@ test('twelve concurrent reservations of a blocking budget are each answered with
   }
 });
 
+test('reservations whose holds together pass 2^63 nano-units (a rupiah budget) are held and summed exactly, and one past a hold\'s size is refused naming its field', async () => {
+  // 50 billion IDR, blocking: three holds of 9.2 billion rupiah each pass 2^63 nanos together.
+  const key = await project('g-idr', { budget: { amount: '50000000000', currency: 'IDR' }, budget_mode: 'block' });
+  const ask = (amount, reserve = true) => guard(key, { amount: { amount, currency: 'IDR' }, reserve });
+  for (const i of [1, 2, 3]) {
+    const r = await ask('9200000000.5');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.decision, 'allow', r.text);
+  }
+  const after = await ask('1', false);
+  assert.equal(after.status, 200, after.text);
+  assert.equal(limitOf(after.json, 'budget').reserved, '27600000001.50', after.text);
+  for (const amount of ['9200000000', '9200000000']) {
+    const r = await ask(amount);
+    assert.match(r.json.decision, /^(allow|warn)$/, r.text);
+  }
+  // 46,000,000,001.50 held: exactly 3,999,999,998.50 is left, and the grant's own check in D1
+  // (the sums by parts against the ceiling's) agrees to the nano.
+  assert.equal((await ask('3999999998.51', false)).json.decision, 'deny');
+  const last = await ask('3999999998.50');
+  assert.deepEqual([last.json.decision, typeof last.json.reservation?.id], ['warn', 'string'], last.text);
+  assert.equal(limitOf((await ask('0.01', false)).json, 'budget').reserved, '50000000000.00');
+  const over = await ask('0.01');
+  assert.deepEqual([over.json.decision, over.json.reservation], ['deny', null], over.text);
+  // Where it would be granted (an alerting budget), an estimate past what one hold stores is
+  // refused, not held as less than it is, and the project's guard goes on answering.
+  const alerting = await project('g-huge', { budget: { amount: '10', currency: 'USD' } });
+  const huge = await guard(alerting, { amount: { amount: '100000000000000000000000000000', currency: 'USD' }, reserve: true });
+  assert.deepEqual([huge.status, huge.json.error?.details?.[0]?.field], [400, 'amount'], huge.text);
+  const still = await guard(alerting, { amount: { amount: '0.01', currency: 'USD' }, reserve: true });
+  assert.deepEqual([still.status, limitOf(still.json, 'budget').reserved], [200, '0.00'], still.text);
+});
+
 test('a project key guards only its own project, the admin names one, and bad input names its field', async () => {
   const key = await project('g-scope');
   await project('g-other');

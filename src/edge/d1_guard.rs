@@ -59,11 +59,43 @@ pub(super) fn settle_statements(
     ])
 }
 
+/// What the open holds of one limit add up to, summed by parts (whole billions of the limit's
+/// scale, and the rest) so that no total of 64-bit holds leaves SQLite's integers.
+const HELD_SUMS: &str = "SUM(amount / 1000000000) AS billions, SUM(amount % 1000000000) AS rest";
+
 crate::d1_row! {
 struct HeldRow {
     limit_key: String,
-    amount: i64,
+    billions: i64,
+    rest: i64,
 }
+}
+
+impl HeldRow {
+    fn hold(self) -> Hold {
+        Hold {
+            limit: self.limit_key,
+            amount: i128::from(self.billions) * 1_000_000_000 + i128::from(self.rest),
+        }
+    }
+}
+
+/// Ceilings as the grant compares them: each in whole billions of its scale and the rest
+/// (Euclidean, so the rest is 0 to 999,999,999), which SQLite keeps exact however large the
+/// limit.
+fn ceilings_json(ceilings: &[Hold]) -> Result<String, StoreError> {
+    let rows: Vec<serde_json::Value> = ceilings
+        .iter()
+        .map(|h| {
+            let billions = h.amount.div_euclid(1_000_000_000);
+            crate::core::json!({
+                "limit": h.limit,
+                "billions": i64::try_from(billions).unwrap_or(if billions < 0 { i64::MIN } else { i64::MAX }),
+                "rest": h.amount.rem_euclid(1_000_000_000) as i64,
+            })
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("ceilings: {e}")))
 }
 
 crate::d1_row! {
@@ -92,11 +124,11 @@ impl ReservationStore for D1Store {
             .db()
             .batch(vec![
                 self.db()
-                    .prepare(
-                        "SELECT limit_key, SUM(amount) AS amount FROM guard_holds \
-                         WHERE limit_key IN (SELECT value FROM json_each(?1)) AND expires_at > ?2 \
-                         GROUP BY limit_key",
-                    )
+                    .prepare(format!(
+                        "SELECT limit_key, {HELD_SUMS} FROM guard_holds \
+                             WHERE limit_key IN (SELECT value FROM json_each(?1)) \
+                             AND expires_at > ?2 GROUP BY limit_key"
+                    ))
                     .bind(&[text(&keys), text(&format_timestamp(now))])
                     .map_err(store_error)?,
                 self.db()
@@ -114,15 +146,7 @@ impl ReservationStore for D1Store {
             Some(r) => rows::<VersionRow>(r)?.first().map_or(0, |v| v.version),
             None => 0,
         };
-        Ok((
-            version,
-            held.into_iter()
-                .map(|h| Hold {
-                    limit: h.limit_key,
-                    amount: i128::from(h.amount),
-                })
-                .collect(),
-        ))
+        Ok((version, held.into_iter().map(HeldRow::hold).collect()))
     }
 
     async fn reservation(
@@ -164,7 +188,7 @@ impl ReservationStore for D1Store {
         let project = text(reservation.project_id.as_str());
         let id = text(&reservation.id);
         let holds = text(&holds_json(&reservation.holds)?);
-        let ceilings = text(&holds_json(&reservation.ceilings)?);
+        let ceilings = text(&ceilings_json(&reservation.ceilings)?);
         let now = text(&format_timestamp(now));
         let expires = text(&format_timestamp(reservation.expires_at));
         let keys: Vec<&str> = reservation.holds.iter().map(|h| h.limit.as_str()).collect();
@@ -182,18 +206,28 @@ impl ReservationStore for D1Store {
             .bind(&[text(&keys), now.clone()])
             .map_err(store_error)?,
             // The reservation, only when the version is the one the spend was read at and
-            // no ceiling would be passed with its holds added to the open ones.
+            // no ceiling would be passed with its holds added to the open ones. Sums go by
+            // parts (`HELD_SUMS`), compared with each ceiling's parts: exact at any size.
             db.prepare(
                 "INSERT INTO guard_reservations \
                  (project_id, id, holds, answer, attempt, created_at, expires_at) \
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
                  WHERE (SELECT version FROM guard_version WHERE id = 1) = ?8 \
-                 AND NOT EXISTS (SELECT 1 FROM json_each(?9) c WHERE \
-                   (SELECT COALESCE(SUM(h.amount), 0) FROM guard_holds h \
+                 AND NOT EXISTS (SELECT 1 FROM (SELECT \
+                   json_extract(c.value, '$.billions') AS cb, json_extract(c.value, '$.rest') AS cr, \
+                   (SELECT COALESCE(SUM(h.amount / 1000000000), 0) FROM guard_holds h \
                     WHERE h.limit_key = json_extract(c.value, '$.limit') AND h.expires_at > ?6) \
-                   + (SELECT COALESCE(SUM(json_extract(n.value, '$.amount')), 0) FROM json_each(?3) n \
-                      WHERE json_extract(n.value, '$.limit') = json_extract(c.value, '$.limit')) \
-                   > json_extract(c.value, '$.amount')) \
+                   + (SELECT COALESCE(SUM(json_extract(n.value, '$.amount') / 1000000000), 0) \
+                      FROM json_each(?3) n \
+                      WHERE json_extract(n.value, '$.limit') = json_extract(c.value, '$.limit')) AS b, \
+                   (SELECT COALESCE(SUM(h.amount % 1000000000), 0) FROM guard_holds h \
+                    WHERE h.limit_key = json_extract(c.value, '$.limit') AND h.expires_at > ?6) \
+                   + (SELECT COALESCE(SUM(json_extract(n.value, '$.amount') % 1000000000), 0) \
+                      FROM json_each(?3) n \
+                      WHERE json_extract(n.value, '$.limit') = json_extract(c.value, '$.limit')) AS r \
+                   FROM json_each(?9) c) t \
+                   WHERE t.b + t.r / 1000000000 > t.cb \
+                   OR (t.b + t.r / 1000000000 = t.cb AND t.r % 1000000000 > t.cr)) \
                  ON CONFLICT (project_id, id) DO NOTHING",
             )
             .bind(&[
@@ -229,9 +263,11 @@ impl ReservationStore for D1Store {
             // What the other open reservations hold against the answer's limits, as of this
             // grant (the guard restates its answer when that moved since its read).
             db.prepare(
-                "SELECT limit_key, SUM(amount) AS amount FROM guard_holds \
-                 WHERE limit_key IN (SELECT value FROM json_each(?1)) AND expires_at > ?2 \
-                 AND NOT (project_id = ?3 AND reservation_id = ?4) GROUP BY limit_key",
+                format!(
+                    "SELECT limit_key, {HELD_SUMS} FROM guard_holds \
+                     WHERE limit_key IN (SELECT value FROM json_each(?1)) AND expires_at > ?2 \
+                     AND NOT (project_id = ?3 AND reservation_id = ?4) GROUP BY limit_key"
+                ),
             )
             .bind(&[text(&limits), now, project, id])
             .map_err(store_error)?,
@@ -249,13 +285,7 @@ impl ReservationStore for D1Store {
         Ok(match (row.answer, row.attempt) {
             (Some(_), Some(a)) if a == attempt => Granted::Reserved {
                 others: match results.get(4) {
-                    Some(r) => rows::<HeldRow>(r)?
-                        .into_iter()
-                        .map(|h| Hold {
-                            limit: h.limit_key,
-                            amount: i128::from(h.amount),
-                        })
-                        .collect(),
+                    Some(r) => rows::<HeldRow>(r)?.into_iter().map(HeldRow::hold).collect(),
                     None => Vec::new(),
                 },
             },

@@ -7,11 +7,11 @@ use worker::{Context, Env, Request, Response};
 
 use crate::core::access::auth::{authenticate, Principal};
 use crate::core::access::keys::{create_key, list_keys, revoke_key, NewKeyRequest};
-use crate::core::access::projects::{delete_project, get_project, Project, ProjectPatchRequest};
+use crate::core::access::projects::{delete_project, get_project, Project};
 use crate::core::access::store::ProjectStore;
 use crate::core::budgets::alerts::Mode;
 use crate::core::budgets::settings::{
-    create_project_with_budget, parse_new_project, patch_project, BudgetView,
+    create_project_with_budget, parse_new_project, parse_project_patch, patch_project, BudgetView,
 };
 use crate::core::budgets::usage_report::admin_usage;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
@@ -207,10 +207,21 @@ async fn route(
         }
         RouteName::UpdateProject => Box::pin(async move {
             let body = read_json_body(request).await?;
-            let patch: ProjectPatchRequest = parse_json(&body)?;
-            let project = patch_project(store, &clock, &SystemEntropy, param(0), patch).await?;
+            let patch = parse_project_patch(&body)?;
+            let (project, settings) =
+                patch_project(store, &clock, &SystemEntropy, param(0), patch).await?;
             super::watch::forget(&project.id);
-            ok(200, &project)
+            match settings {
+                // The budget settings given with the project's fields, as POST answers them.
+                Some(settings) => ok(
+                    200,
+                    &CreatedProject {
+                        project: &project,
+                        budget_settings: BudgetView::new(&settings),
+                    },
+                ),
+                None => ok(200, &project),
+            }
         }),
         RouteName::DeleteProject => Box::pin(async move {
             super::cache::forget_keys();

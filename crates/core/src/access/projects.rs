@@ -106,22 +106,20 @@ crate::object_reader!(
     }
 );
 
-/// Body of `PATCH /api/admin/projects/{id}`; `null` clears an optional value.
+/// The project's own fields of `PATCH /api/admin/projects/{id}`; `null` clears an optional
+/// value. The body's other fields are budget settings
+/// (`budgets::settings::parse_project_patch`).
 #[derive(Debug, Default)]
 pub struct ProjectPatchRequest {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub client: Option<Option<String>>,
-    pub budget_threshold_usd: Option<Option<DecimalText>>,
-    pub budget_alert_threshold_percent: Option<Option<i64>>,
 }
 
 crate::object_reader!(ProjectPatchRequest, deny {
     name: default,
     description: default with nullable => Option<Option<String>>,
     client: default with nullable => Option<Option<String>>,
-    budget_threshold_usd: default with nullable => Option<Option<DecimalText>>,
-    budget_alert_threshold_percent: default with nullable => Option<Option<i64>>,
 });
 
 fn parse_name(name: &str) -> Result<String, FieldError> {
@@ -269,8 +267,8 @@ pub async fn get_project(store: &impl ProjectStore, id: &str) -> Result<Project,
     store.get_project(&id).await?.ok_or_else(not_found)
 }
 
-/// Applies `patch`'s own fields (name, description, client) to `project`, every problem
-/// named and nothing written. Its budget fields are the budget settings' to apply:
+/// Applies `patch` (name, description, client) to `project`, every problem named and nothing
+/// written. The body's budget fields are the budget settings' to apply:
 /// `PATCH /api/admin/projects/{id}` is `budgets::settings::patch_project`.
 pub fn apply_project_patch(
     project: &mut Project,

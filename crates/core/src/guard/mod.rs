@@ -610,6 +610,24 @@ pub async fn guard(
             Some((id, expires_at)),
         );
         let holdable = |l: &&Limit| l.kind != LimitKind::Capacity && l.estimate > 0;
+        // A hold is stored as a 64-bit integer of its limit's scale (9.2 billion units of
+        // money): an estimate past that is refused rather than held as less than it is.
+        if limits
+            .iter()
+            .filter(holdable)
+            .any(|l| l.estimate > i128::from(i64::MAX))
+        {
+            let field = match (&ask.estimate.event, &ask.estimate.profile) {
+                (Some(_), _) => "estimate",
+                (_, Some(_)) => "units",
+                _ => "amount",
+            };
+            return Err(CoreError::invalid(
+                field,
+                "is too large to reserve: a reservation holds at most 9,223,372,036 units of \
+                 money (or 9,223,372,036,854 of a plan's unit) against each limit",
+            ));
+        }
         let reservation = NewReservation {
             project_id: ask.project.clone(),
             id: id.clone(),

@@ -652,3 +652,32 @@ fn a_grant_with_a_client_id_whose_answer_was_lost_is_answered_the_same_on_retry(
         .reservations;
     assert_eq!(open.len(), 1);
 }
+
+#[test]
+fn a_reservation_past_what_one_hold_stores_is_refused_naming_the_amount_and_holds_nothing() {
+    let world = World::new();
+    set_budget(
+        &world,
+        json!({"budget": {"amount": "10", "currency": "USD"}}),
+    );
+    let huge = ask_at(
+        &world,
+        now(),
+        json!({"amount": {"amount": "9223372036.854775808", "currency": "USD"}, "reserve": true}),
+    );
+    match huge {
+        Err(CoreError::Validation(details)) => assert_eq!(details[0].field, "amount"),
+        other => panic!("expected a 400, got {other:?}"),
+    }
+    // The largest hold there is is granted, and counted exactly.
+    let largest = ask(
+        &world,
+        json!({"amount": {"amount": "9223372036.854775807", "currency": "USD"}, "reserve": true}),
+    );
+    assert_eq!(largest["decision"], "warn");
+    let after = ask(
+        &world,
+        json!({"amount": {"amount": "0.01", "currency": "USD"}}),
+    );
+    assert_eq!(limit(&after, "budget")["reserved"], "9223372036.854775807");
+}

@@ -63,23 +63,6 @@ pub(super) fn merge_problems(a: CoreError, b: CoreError) -> CoreError {
     }
 }
 
-/// Budget fields this route does not take (a daily limit or a spike minimum to give again
-/// when the currency changes) are named with the route that takes them.
-fn through_budget_route(e: CoreError) -> CoreError {
-    match e {
-        CoreError::Validation(mut details) => {
-            for d in &mut details {
-                if d.field == "daily_limit" || d.field.starts_with("spike_alert") {
-                    d.message
-                        .push_str(", through PATCH /api/admin/projects/{id}/budget");
-                }
-            }
-            CoreError::Validation(details)
-        }
-        other => other,
-    }
-}
-
 /// The settings of a project that has just been created: its budget, the default level, and
 /// nothing else.
 pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
@@ -105,43 +88,77 @@ pub(crate) fn fresh_settings(project: &Project) -> BudgetSettings {
     }
 }
 
-/// `PATCH /api/admin/projects/{id}`: the project's own fields, and the budget fields its body
-/// has always taken (`budget_threshold_usd`, `budget_alert_threshold_percent`), applied as
-/// `PATCH .../budget` applies them: a percent replaces the levels, and a budget in another
-/// currency is kept unless the body sets one. Everything is checked before anything is
-/// written; the project's row never writes the budget itself.
+/// The project's own fields of a `PATCH /api/admin/projects/{id}` body.
+const PATCH_FIELDS: [&str; 3] = ["name", "description", "client"];
+
+/// `PATCH /api/admin/projects/{id}`: the project's own fields, and the budget settings given
+/// with them.
+#[derive(Debug, Default)]
+pub struct ProjectPatchWithBudget {
+    pub project: ProjectPatchRequest,
+    /// `None` when the body sets only the project's own fields.
+    pub budget: Option<BudgetPatch>,
+}
+
+/// Parses the body of `PATCH /api/admin/projects/{id}`: the project's own fields, and any
+/// budget setting as `PATCH .../budget` takes it (the body of `POST /api/admin/projects`
+/// takes the same). Every problem of either part is named.
+pub fn parse_project_patch(body: &[u8]) -> Result<ProjectPatchWithBudget, CoreError> {
+    let fields: Map<String, Value> = parse_json(body)?;
+    let (own, budget): (Map<String, Value>, Map<String, Value>) = fields
+        .into_iter()
+        .partition(|(k, _)| PATCH_FIELDS.contains(&k.as_str()));
+    let given = !budget.is_empty();
+    let encode = |m: Map<String, Value>| serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
+    match (
+        parse_json::<ProjectPatchRequest>(&encode(own)),
+        parse_json::<BudgetPatch>(&encode(budget)),
+    ) {
+        (Ok(project), Ok(budget)) => Ok(ProjectPatchWithBudget {
+            project,
+            budget: given.then_some(budget),
+        }),
+        (Err(a), Err(b)) => Err(merge_problems(a, b)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// `PATCH /api/admin/projects/{id}`: the project's own fields, and the budget settings given
+/// with them, applied as `PATCH .../budget` applies them (a percent replaces the levels, a
+/// budget in another currency is kept unless the body sets one). Everything is checked before
+/// anything is written; the project's row never writes the budget itself. The settings are
+/// answered when the body gave some.
 pub async fn patch_project(
     store: &(impl ProjectStore + BudgetStore),
     clock: &impl Clock,
     entropy: &impl crate::kernel::clock::Entropy,
     id: &str,
-    mut patch: ProjectPatchRequest,
-) -> Result<Project, CoreError> {
-    let budget = BudgetPatch {
-        budget_threshold_usd: patch.budget_threshold_usd.take(),
-        budget_alert_threshold_percent: patch.budget_alert_threshold_percent.take(),
-        ..BudgetPatch::default()
-    };
-    let budget_given =
-        budget.budget_threshold_usd.is_some() || budget.budget_alert_threshold_percent.is_some();
+    patch: ProjectPatchWithBudget,
+) -> Result<(Project, Option<BudgetSettings>), CoreError> {
+    let ProjectPatchWithBudget {
+        project: patch,
+        budget,
+    } = patch;
     let mut project = crate::access::projects::get_project(store, id).await?;
     let own = apply_project_patch(&mut project, &patch, clock.now());
     let mut settings = get_budget(store, id).await?;
-    let settings_checked = match budget_given {
-        true => budget
-            .apply(&mut settings, || {
-                crate::kernel::clock::random_token(entropy, "whsec_", 24)
-            })
-            .map_err(through_budget_route),
-        false => Ok(()),
+    let given = budget.is_some();
+    let settings_checked = match budget {
+        Some(budget) => budget.apply(&mut settings, || {
+            crate::kernel::clock::random_token(entropy, "whsec_", 24)
+        }),
+        None => Ok(()),
     };
     match (own, settings_checked) {
         (Ok(()), Ok(())) => {}
         (Err(a), Err(b)) => return Err(merge_problems(a, b)),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     }
+    // The settings name the project as its row will.
+    settings.project_name = project.name.clone();
+    settings.project_client = project.client.clone();
     let not_found = || CoreError::NotFound(format!("project `{id}`"));
-    if budget_given && !store.save_budget(&settings).await? {
+    if given && !store.save_budget(&settings).await? {
         return Err(not_found());
     }
     if !store.update_project(&project).await? {
@@ -150,5 +167,5 @@ pub async fn patch_project(
     // The answer shows the budget as the project's row holds it: in dollars, or none.
     project.budget_threshold_usd = settings.amount.filter(|m| m.currency == Currency::USD);
     project.budget_alert_threshold_percent = settings.alert_threshold_percent;
-    Ok(project)
+    Ok((project, given.then_some(settings)))
 }

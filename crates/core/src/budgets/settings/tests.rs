@@ -3,8 +3,7 @@
 use pollster::block_on;
 use serde_json::json;
 
-use super::{get_budget, patch_budget, patch_project, BudgetPatch};
-use crate::access::projects::ProjectPatchRequest;
+use super::{get_budget, parse_project_patch, patch_budget, patch_project, BudgetPatch};
 use crate::kernel::clock::{FixedClock, SystemEntropy};
 use crate::kernel::error::CoreError;
 use crate::kernel::money::Currency;
@@ -14,7 +13,20 @@ fn patch(
     world: &World,
     body: serde_json::Value,
 ) -> Result<crate::access::projects::Project, CoreError> {
-    let request: ProjectPatchRequest = serde_json::from_value(body).unwrap();
+    patch_with_settings(world, body).map(|(project, _)| project)
+}
+
+fn patch_with_settings(
+    world: &World,
+    body: serde_json::Value,
+) -> Result<
+    (
+        crate::access::projects::Project,
+        Option<super::BudgetSettings>,
+    ),
+    CoreError,
+> {
+    let request = parse_project_patch(body.to_string().as_bytes())?;
     block_on(patch_project(
         &world.store,
         &FixedClock(now()),
@@ -198,30 +210,64 @@ fn a_project_patch_with_a_null_alert_percent_sets_the_default_back() {
 }
 
 #[test]
-fn a_dollar_budget_over_a_euro_daily_limit_names_the_route_that_takes_the_limit() {
+fn a_dollar_budget_over_a_euro_daily_limit_is_refused_unless_the_same_patch_gives_the_limit_again()
+{
     let world = World::new();
     set_budget(
         &world,
         json!({"daily_limit": {"amount": "5", "currency": "EUR"}}),
     );
     let before = block_on(get_budget(&world.store, "video-ads")).unwrap();
-    let details = match patch(&world, json!({"budget_threshold_usd": "50"})) {
-        Err(CoreError::Validation(details)) => details,
+    let fields = match patch(&world, json!({"budget_threshold_usd": "50"})) {
+        Err(CoreError::Validation(details)) => {
+            details.into_iter().map(|d| d.field).collect::<Vec<_>>()
+        }
         other => panic!("expected a 400, got {other:?}"),
     };
-    assert_eq!(
-        details
-            .iter()
-            .map(|d| (
-                d.field.as_str(),
-                d.message
-                    .ends_with("through PATCH /api/admin/projects/{id}/budget")
-            ))
-            .collect::<Vec<_>>(),
-        vec![("daily_limit", true)]
-    );
+    assert_eq!(fields, vec!["daily_limit"]);
     assert_eq!(
         block_on(get_budget(&world.store, "video-ads")).unwrap(),
         before
     );
+    // The project's route takes every budget setting, as its POST does.
+    let (project, settings) = patch_with_settings(
+        &world,
+        json!({"name": "Video", "budget_threshold_usd": "50", "daily_limit": "4", "alert_levels": [50, 90]}),
+    )
+    .unwrap();
+    let settings = settings.unwrap();
+    assert_eq!(
+        (
+            project.name.as_str(),
+            settings.project_name.as_str(),
+            settings.amount.map(|m| m.amount_string()),
+            settings
+                .daily_limit
+                .map(|m| (m.amount_string(), m.currency)),
+            settings.levels.clone(),
+        ),
+        (
+            "Video",
+            "Video",
+            Some("50.00".to_string()),
+            Some(("4.00".to_string(), Currency::USD)),
+            vec![50, 90]
+        )
+    );
+    assert_eq!(
+        block_on(get_budget(&world.store, "video-ads")).unwrap(),
+        settings
+    );
+    // The project's own fields alone answer no settings; an unknown field is named.
+    assert!(patch_with_settings(&world, json!({"description": "d"}))
+        .unwrap()
+        .1
+        .is_none());
+    let fields = match patch(&world, json!({"name": "X", "id": "other"})) {
+        Err(CoreError::Validation(details)) | Err(CoreError::MalformedBody { details, .. }) => {
+            details.into_iter().map(|d| d.field).collect::<Vec<_>>()
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    };
+    assert!(fields.contains(&"id".to_string()), "{fields:?}");
 }
