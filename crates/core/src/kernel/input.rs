@@ -15,13 +15,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = T::deserialize(&mut deserializer).map_err(|inner| {
         if inner.is_syntax() || inner.is_eof() {
-            CoreError::MalformedBody {
-                message: format!(
-                    "request body is not valid JSON: {}",
-                    strip_position(&inner.to_string())
-                ),
-                details: vec![],
-            }
+            not_json(text, &inner, "request body is not valid JSON")
         } else {
             let (field, message) = field_at_fault(text, &inner);
             let field = if field == "." {
@@ -40,6 +34,23 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
         details: vec![],
     })?;
     Ok(value)
+}
+
+/// A body that does not read as JSON (or ends early), `what` said of it, with where it
+/// stopped named: the field whose value did not read (`events[0].input_tokens` for a number
+/// out of range), or `body`.
+pub fn not_json(text: &str, error: &serde_json::Error, what: &str) -> CoreError {
+    let problem = strip_position(&error.to_string());
+    let path = crate::kernel::json_path::path_of_error(text.as_bytes(), error);
+    let field = if path == "." {
+        "body".to_string()
+    } else {
+        path
+    };
+    CoreError::MalformedBody {
+        message: format!("{what}: {problem}"),
+        details: vec![FieldError::new(field, problem)],
+    }
 }
 
 /// A request body as text, refused as malformed when it is empty (`expected` says what was
@@ -377,6 +388,36 @@ mod tests {
             parse_json::<Sample>(br#"{"name":"a"} x"#),
             Err(CoreError::MalformedBody { .. })
         ));
+    }
+
+    #[test]
+    fn a_body_that_stops_reading_as_json_names_the_field_it_stopped_in_or_the_body() {
+        for (body, field) in [
+            (r#"{"name":"a","count":1e309}"#, "count"),
+            (
+                r#"{"name":"a","items":[{"size":1},{"size":1E400}]}"#,
+                "items[1].size",
+            ),
+            (r#"{"name":"\ud800"}"#, "name"),
+            ("{\"name\":", "name"),
+            ("{", "body"),
+            ("nope", "body"),
+        ] {
+            match parse_json::<Sample>(body.as_bytes()) {
+                Err(CoreError::MalformedBody { message, details }) => {
+                    assert!(
+                        message.starts_with("request body is not valid JSON: "),
+                        "{message}"
+                    );
+                    assert_eq!(
+                        details.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+                        vec![field],
+                        "{body}"
+                    );
+                }
+                other => panic!("expected a malformed body for {body}, got {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -130,13 +130,7 @@ fn field_map(
 pub fn parse_batch(body: &[u8]) -> Result<Batch, CoreError> {
     let text = body_text(body, "one event or {\"events\": [...]}")?;
     let not_json = |e: serde_json::Error| {
-        body_error(
-            format!(
-                "request body is not valid JSON: {}",
-                strip_position(&e.to_string())
-            ),
-            vec![],
-        )
+        crate::kernel::input::not_json(text, &e, "request body is not valid JSON")
     };
     // The usual batch, read in one pass; anything else (one event, a mistake) goes the
     // general way below, which names every problem but reads the events twice (the second

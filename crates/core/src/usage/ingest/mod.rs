@@ -30,7 +30,7 @@ use crate::access::projects::ProjectId;
 use crate::kernel::clock::{random_token, Clock, Entropy};
 use crate::kernel::date_text::{compact_stamp, date_text};
 use crate::kernel::error::{CoreError, FieldError, StoreError};
-use crate::kernel::input::{body_text, field_at_fault, strip_position};
+use crate::kernel::input::{body_text, field_at_fault};
 use crate::kernel::json_out::{push_array, Object};
 use crate::kernel::money::{Currency, Money, Totals};
 use crate::pricing::catalog::{builtin, Catalog, PriceBook};

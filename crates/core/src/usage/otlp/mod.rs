@@ -128,7 +128,10 @@ pub fn decode_request(
                 // The field at fault, when the problem names one, is in `details` as well.
                 let details = match json::field_at_fault(&problem) {
                     Some((field, what)) => vec![FieldError::new(field, what)],
-                    None => Vec::new(),
+                    None => match crate::kernel::input::not_json(text, &e, "") {
+                        CoreError::MalformedBody { details, .. } => details,
+                        _ => Vec::new(),
+                    },
                 };
                 CoreError::MalformedBody {
                     message: format!(

@@ -304,9 +304,24 @@ pub fn event_id(trace_id: &[u8], span_id: &[u8]) -> String {
     format!("otel-{}-{}", hex::encode(trace_id), hex::encode(span_id))
 }
 
-/// A metadata value kept short, so that a span's metadata stays far under the 4 KB limit.
+/// A metadata value kept short: at most 200 characters and 600 bytes as JSON writes them (a
+/// control character counted as its 6-byte escape), so that a span's metadata (its two ids and
+/// five such values) stays under the 4 KB limit whatever the characters.
 fn clip(text: &str) -> String {
-    text.chars().take(200).collect()
+    let mut out = String::new();
+    let mut bytes = 0;
+    for ch in text.chars().take(200) {
+        bytes += match ch {
+            '"' | '\\' => 2,
+            c if u32::from(c) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if bytes > 600 {
+            break;
+        }
+        out.push(ch);
+    }
+    out
 }
 
 fn read_counts(attrs: &Attributes, convention: Convention) -> Result<Option<Counts>, String> {

@@ -629,3 +629,38 @@ fn a_protobuf_length_past_the_end_is_malformed_before_anything_is_decoded() {
         "{error:?}"
     );
 }
+
+#[test]
+fn a_span_whose_names_are_long_emoji_or_escapes_is_stored_with_its_metadata_clipped_under_4_kb() {
+    for text in ["🤖".repeat(300), "\u{1}".repeat(300), "\"\\".repeat(150)] {
+        let world = World::new();
+        let mut call = span(
+            1,
+            vec![
+                s("gen_ai.system", "openai"),
+                s("gen_ai.request.model", "gpt-4o"),
+                i("gen_ai.usage.input_tokens", 1000),
+                i("gen_ai.usage.output_tokens", 100),
+                s("gen_ai.response.id", &text),
+                s("gen_ai.agent.name", &text),
+                s("ai.telemetry.functionId", &text),
+            ],
+        );
+        call.name = text.clone();
+        let mut sent = request(vec![call]);
+        sent.resource_spans[0].resource = Some(Resource {
+            attributes: vec![s("service.name", &text)],
+            ..Resource::default()
+        });
+        let report = ingest_request(&world, &sent);
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert_eq!(report.ingest.as_ref().unwrap().stored, 1);
+        let metadata = event(&sent.resource_spans[0].scope_spans[0].spans[0]).metadata;
+        let written = serde_json::to_string(&metadata).unwrap();
+        assert!(
+            written.len() <= crate::usage::event::MAX_METADATA_BYTES,
+            "{}",
+            written.len()
+        );
+    }
+}

@@ -483,3 +483,33 @@ fn a_problem_found_across_fields_names_each_field_as_the_request_spelled_it() {
         "nothing was written"
     );
 }
+
+#[test]
+fn a_body_that_ends_early_names_where_it_stopped() {
+    for (body, field) in [
+        (
+            r#"{"events": [{"provider": "openai", "input_tokens": 5}"#,
+            "events[0]",
+        ),
+        (
+            r#"{"provider": "openai", "input_tokens": 5 "#,
+            "input_tokens",
+        ),
+        (r#"{"provider": "openai""#, "provider"),
+    ] {
+        match crate::usage::ingest::parse_batch(body.as_bytes()) {
+            Err(CoreError::MalformedBody { message, details }) => {
+                assert!(
+                    message.starts_with("request body is not valid JSON"),
+                    "{message}"
+                );
+                assert_eq!(
+                    details.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+                    vec![field],
+                    "{body}"
+                );
+            }
+            other => panic!("expected a malformed body for {body}, got {other:?}"),
+        }
+    }
+}
