@@ -390,7 +390,12 @@ fn reject_at_fault(
                     .field
                     .strip_prefix(&format!("events[{index}]."))
                     .unwrap_or(&p.field);
-                format!("the event's `{field}` {}", p.message)
+                if field == "usage" {
+                    // The message says it whole ("the event reports no usage: ...").
+                    p.message.clone()
+                } else {
+                    format!("the event's `{field}` {}", p.message)
+                }
             })
             .collect();
         if own.is_empty() {

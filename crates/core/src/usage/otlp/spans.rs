@@ -177,6 +177,17 @@ struct Counts {
     rule: InputRule,
 }
 
+impl Counts {
+    fn is_zero(&self) -> bool {
+        let first = |c: Option<(u64, &'static str)>| c.map_or(0, |c| c.0);
+        first(self.input) == 0
+            && self.output.unwrap_or(0) == 0
+            && first(self.cache_read) == 0
+            && first(self.cache_write) == 0
+            && self.total.unwrap_or(0) == 0
+    }
+}
+
 /// The span's event, or why it has none.
 pub fn span_event(span: &Span, resource: &[KeyValue], rules: &SpanRules) -> SpanOutcome {
     let attrs = Attributes::new(&span.attributes, resource);
@@ -200,6 +211,8 @@ pub fn span_event(span: &Span, resource: &[KeyValue], rules: &SpanRules) -> Span
         }
     }
     let counts = match read_counts(&attrs, convention) {
+        // Counts that are all zero (a call that failed before using anything) are no usage.
+        Ok(Some(counts)) if counts.is_zero() => return SpanOutcome::NoUsage,
         Ok(Some(counts)) => counts,
         Ok(None) => return SpanOutcome::NoUsage,
         Err(message) => return SpanOutcome::Rejected(message),
@@ -248,6 +261,13 @@ pub fn span_event(span: &Span, resource: &[KeyValue], rules: &SpanRules) -> Span
     if span.trace_id.len() != 16 || span.span_id.len() != 8 {
         return SpanOutcome::Rejected(
             "a span needs a 16-byte trace id and an 8-byte span id".to_string(),
+        );
+    }
+    // OTLP calls an all-zero id invalid: spans of different calls would share its event id.
+    if span.trace_id.iter().all(|b| *b == 0) || span.span_id.iter().all(|b| *b == 0) {
+        return SpanOutcome::Rejected(
+            "a span's trace id and span id must not be all zeros (OTLP calls them invalid)"
+                .to_string(),
         );
     }
     if span.end_time_unix_nano == 0 {

@@ -664,3 +664,30 @@ fn a_span_whose_names_are_long_emoji_or_escapes_is_stored_with_its_metadata_clip
         );
     }
 }
+
+#[test]
+fn a_span_counting_zero_tokens_is_ignored_and_one_with_an_all_zero_id_is_rejected_saying_why() {
+    let world = World::new();
+    let call = |n: u8, input: i64| {
+        span(
+            n,
+            vec![
+                s("gen_ai.system", "openai"),
+                s("gen_ai.request.model", "gpt-4o"),
+                i("gen_ai.usage.input_tokens", input),
+                i("gen_ai.usage.output_tokens", 0),
+            ],
+        )
+    };
+    let mut zero_id = call(2, 10);
+    zero_id.span_id = vec![0; 8];
+    let report = ingest_request(&world, &request(vec![call(1, 0), zero_id, call(3, 10)]));
+    assert_eq!((report.spans, report.ignored), (3, 1));
+    assert_eq!(report.ingest.as_ref().unwrap().stored, 1);
+    assert_eq!(report.rejected.len(), 1);
+    assert!(
+        report.rejected[0].message.contains("all zeros"),
+        "{:?}",
+        report.rejected
+    );
+}
