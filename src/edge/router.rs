@@ -11,7 +11,8 @@ use crate::core::access::projects::{delete_project, get_project, Project};
 use crate::core::access::store::ProjectStore;
 use crate::core::budgets::alerts::Mode;
 use crate::core::budgets::settings::{
-    create_project_with_budget, parse_new_project, parse_project_patch, patch_project, BudgetView,
+    create_project_with_budget, parse_new_project, parse_project_patch, patch_project,
+    BudgetSettings, BudgetView,
 };
 use crate::core::budgets::usage_report::admin_usage;
 use crate::core::kernel::clock::{Clock, SystemEntropy};
@@ -39,12 +40,31 @@ impl Clock for WorkerClock {
     }
 }
 
-/// The answer of `POST /api/admin/projects` when budget settings came with the project.
+/// The answer of `POST /api/admin/projects` and `PATCH /api/admin/projects/{id}` when budget
+/// settings came with the project's fields.
 #[derive(serde::Serialize)]
-struct CreatedProject<'a> {
+struct ProjectWithSettings<'a> {
     #[serde(flatten)]
     project: &'a Project,
     budget_settings: BudgetView,
+}
+
+/// A project, with the budget settings given with it as `GET .../budget` shows them.
+fn project_answer(
+    status: u16,
+    project: &Project,
+    settings: Option<BudgetSettings>,
+) -> Result<Response, CoreError> {
+    match settings {
+        Some(settings) => ok(
+            status,
+            &ProjectWithSettings {
+                project,
+                budget_settings: BudgetView::new(&settings),
+            },
+        ),
+        None => ok(status, project),
+    }
 }
 
 /// Dashboard paths the seed teams used; all serve the dashboard's page.
@@ -190,17 +210,7 @@ async fn route(
             let new = parse_new_project(&body)?;
             let (project, settings) =
                 create_project_with_budget(store, &clock, &SystemEntropy, new).await?;
-            match settings {
-                // The budget settings given with the project, as `GET .../budget` shows them.
-                Some(settings) => ok(
-                    201,
-                    &CreatedProject {
-                        project: &project,
-                        budget_settings: BudgetView::new(&settings),
-                    },
-                ),
-                None => ok(201, &project),
-            }
+            project_answer(201, &project, settings)
         }),
         RouteName::GetProject => {
             Box::pin(async move { ok(200, &get_project(store, param(0)).await?) })
@@ -211,17 +221,7 @@ async fn route(
             let (project, settings) =
                 patch_project(store, &clock, &SystemEntropy, param(0), patch).await?;
             super::watch::forget(&project.id);
-            match settings {
-                // The budget settings given with the project's fields, as POST answers them.
-                Some(settings) => ok(
-                    200,
-                    &CreatedProject {
-                        project: &project,
-                        budget_settings: BudgetView::new(&settings),
-                    },
-                ),
-                None => ok(200, &project),
-            }
+            project_answer(200, &project, settings)
         }),
         RouteName::DeleteProject => Box::pin(async move {
             super::cache::forget_keys();

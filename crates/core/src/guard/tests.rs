@@ -78,6 +78,27 @@ fn record_at(world: &World, at: DateTime<Utc>, event: Value) {
     .unwrap();
 }
 
+/// 10 HeyGen credits a month, 2 kept in reserve, 3 used: room for 5 clips of 1 credit, in a
+/// blocking plan.
+fn room_for_five_clips() -> World {
+    let world = World::new();
+    put_plan(
+        &world,
+        json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"},
+               "reserve": "2", "mode": "block"}),
+    );
+    put_profile(
+        &world,
+        json!({"name": "clip", "items": [{"provider": "heygen", "amount": "1", "unit": "credits"}]}),
+    );
+    record_at(
+        &world,
+        now() - Duration::hours(1),
+        json!({"provider": "heygen", "credits": "3"}),
+    );
+    world
+}
+
 fn limit<'a>(answer: &'a Value, kind: &str) -> &'a Value {
     answer["limits"]
         .as_array()
@@ -169,22 +190,7 @@ fn an_estimate_event_is_priced_as_recording_it_would_be_and_checked_against_the_
 
 #[test]
 fn reservations_against_the_last_units_of_a_blocking_plan_are_granted_exactly_that_many() {
-    let world = World::new();
-    // 10 HeyGen credits a month, 2 kept in reserve, 3 used: room for 5 clips of 1 credit.
-    put_plan(
-        &world,
-        json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"},
-               "reserve": "2", "mode": "block"}),
-    );
-    put_profile(
-        &world,
-        json!({"name": "clip", "items": [{"provider": "heygen", "amount": "1", "unit": "credits"}]}),
-    );
-    record_at(
-        &world,
-        now() - Duration::hours(1),
-        json!({"provider": "heygen", "credits": "3"}),
-    );
+    let world = room_for_five_clips();
     let decisions: Vec<String> = (0..16)
         .map(|i| {
             let a = ask(
@@ -216,22 +222,8 @@ fn reservations_against_the_last_units_of_a_blocking_plan_are_granted_exactly_th
 
 #[test]
 fn the_capacity_report_counts_open_reservations_as_the_guard_does_until_they_are_released() {
-    let world = World::new();
-    // Room for 5 clips, as above; two of them reserved by apps in flight.
-    put_plan(
-        &world,
-        json!({"provider": "heygen", "monthly_fee": "29", "allotment": {"amount": "10", "unit": "credits"},
-               "reserve": "2", "mode": "block"}),
-    );
-    put_profile(
-        &world,
-        json!({"name": "clip", "items": [{"provider": "heygen", "amount": "1", "unit": "credits"}]}),
-    );
-    record_at(
-        &world,
-        now() - Duration::hours(1),
-        json!({"provider": "heygen", "credits": "3"}),
-    );
+    // Two of the five clips reserved by apps in flight.
+    let world = room_for_five_clips();
     let units_left = || {
         let all = block_on(crate::guard::capacity_now(&world.store, now(), None)).unwrap();
         all[0].units_left

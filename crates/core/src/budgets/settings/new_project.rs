@@ -31,18 +31,26 @@ pub fn parse_new_project(body: &[u8]) -> Result<NewProjectWithBudget, CoreError>
             budget: None,
         });
     }
-    let (own, budget): (Map<String, Value>, Map<String, Value>) = fields
+    let (project, budget) = split_body(fields, &PROJECT_FIELDS)?;
+    Ok(NewProjectWithBudget { project, budget })
+}
+
+/// A body's fields split into those `own` names, read as `T`, and the budget settings (`None`
+/// when there are none); every problem of either part is named.
+fn split_body<T: serde::de::DeserializeOwned>(
+    fields: Map<String, Value>,
+    own: &[&str],
+) -> Result<(T, Option<BudgetPatch>), CoreError> {
+    let (mine, budget): (Map<String, Value>, Map<String, Value>) = fields
         .into_iter()
-        .partition(|(k, _)| PROJECT_FIELDS.contains(&k.as_str()));
+        .partition(|(k, _)| own.contains(&k.as_str()));
+    let given = !budget.is_empty();
     let encode = |m: Map<String, Value>| serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
     match (
-        parse_json::<NewProjectRequest>(&encode(own)),
+        parse_json::<T>(&encode(mine)),
         parse_json::<BudgetPatch>(&encode(budget)),
     ) {
-        (Ok(project), Ok(budget)) => Ok(NewProjectWithBudget {
-            project,
-            budget: Some(budget),
-        }),
+        (Ok(project), Ok(budget)) => Ok((project, given.then_some(budget))),
         (Err(a), Err(b)) => Err(merge_problems(a, b)),
         (Err(e), _) | (_, Err(e)) => Err(e),
     }
@@ -104,23 +112,8 @@ pub struct ProjectPatchWithBudget {
 /// budget setting as `PATCH .../budget` takes it (the body of `POST /api/admin/projects`
 /// takes the same). Every problem of either part is named.
 pub fn parse_project_patch(body: &[u8]) -> Result<ProjectPatchWithBudget, CoreError> {
-    let fields: Map<String, Value> = parse_json(body)?;
-    let (own, budget): (Map<String, Value>, Map<String, Value>) = fields
-        .into_iter()
-        .partition(|(k, _)| PATCH_FIELDS.contains(&k.as_str()));
-    let given = !budget.is_empty();
-    let encode = |m: Map<String, Value>| serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
-    match (
-        parse_json::<ProjectPatchRequest>(&encode(own)),
-        parse_json::<BudgetPatch>(&encode(budget)),
-    ) {
-        (Ok(project), Ok(budget)) => Ok(ProjectPatchWithBudget {
-            project,
-            budget: given.then_some(budget),
-        }),
-        (Err(a), Err(b)) => Err(merge_problems(a, b)),
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
+    let (project, budget) = split_body(parse_json(body)?, &PATCH_FIELDS)?;
+    Ok(ProjectPatchWithBudget { project, budget })
 }
 
 /// `PATCH /api/admin/projects/{id}`: the project's own fields, and the budget settings given
