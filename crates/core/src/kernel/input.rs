@@ -58,8 +58,8 @@ pub fn not_json(text: &str, error: &serde_json::Error, what: &str) -> CoreError 
 /// event: a quote and ingestion) has one copy of serde's reading of it in the wasm.
 pub fn body_text<'a>(body: &'a [u8], expected: &str) -> Result<&'a str, CoreError> {
     let malformed = |message: String| CoreError::MalformedBody {
+        details: vec![FieldError::new("body", message.clone())],
         message,
-        details: vec![],
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(malformed(format!(
@@ -368,7 +368,7 @@ mod tests {
         match parse_json::<Sample>(b"{\"name\":\"caf\xe9\"}") {
             Err(CoreError::MalformedBody { message, details }) => {
                 assert_eq!(message, "request body is not valid JSON: it is not UTF-8");
-                assert!(details.is_empty());
+                assert_eq!(details[0].field, "body");
             }
             other => panic!("expected a malformed body, got {other:?}"),
         }
@@ -400,6 +400,7 @@ mod tests {
             ),
             (r#"{"name":"\ud800"}"#, "name"),
             ("{\"name\":", "name"),
+            (r#"{"name":"a","items":[{"si"#, "items[0]"),
             ("{", "body"),
             ("nope", "body"),
         ] {

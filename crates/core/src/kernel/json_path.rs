@@ -56,6 +56,10 @@ pub(crate) fn path_of_error(body: &[u8], error: &serde_json::Error) -> String {
             }
         }
     }
+    // A body cut inside a key leaves that key empty: the path ends at its object.
+    while path.ends_with('.') {
+        path.pop();
+    }
     if path.is_empty() {
         path.push('.');
     }

@@ -363,7 +363,7 @@ fn a_body_or_raw_log_line_that_is_not_utf8_is_refused_by_name_not_misread() {
     match crate::usage::ingest::parse_batch(b"{\"provider\":\"openai\",\"model\":\"caf\xe9\"}") {
         Err(CoreError::MalformedBody { message, details }) => {
             assert_eq!(message, "request body is not valid JSON: it is not UTF-8");
-            assert!(details.is_empty());
+            assert_eq!(details[0].field, "body");
         }
         other => panic!("expected a malformed body, got {other:?}"),
     }
