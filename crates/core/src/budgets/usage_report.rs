@@ -93,27 +93,17 @@ mod tests {
     use pollster::block_on;
     use serde_json::json;
 
-    use crate::budgets::settings::{patch_budget, BudgetPatch};
-    use crate::kernel::clock::SystemEntropy;
     use crate::reports::report::ReportOutput;
     use crate::usage::fixtures::World;
 
     #[test]
     fn a_projects_budget_status_counts_the_month_of_the_budgets_own_time_zone() {
         let world = World::new();
-        let patch: BudgetPatch = serde_json::from_value(json!({
+        world.set_budget(json!({
             "budget": {"amount": "100", "currency": "USD"},
             "timezone": "America/New_York",
             "alert_levels": [10, 50],
-        }))
-        .unwrap();
-        block_on(patch_budget(
-            &world.store,
-            &SystemEntropy,
-            "video-ads",
-            patch,
-        ))
-        .unwrap();
+        }));
         // 01:00 UTC on November 1st is still October 31st in New York.
         world
             .send(json!({"events": [
@@ -150,16 +140,7 @@ mod tests {
     #[test]
     fn a_project_limited_only_by_day_in_pounds_counts_its_month_in_pounds() {
         let world = World::new();
-        let patch: BudgetPatch =
-            serde_json::from_value(json!({"daily_limit": {"amount": "100", "currency": "GBP"}}))
-                .unwrap();
-        block_on(patch_budget(
-            &world.store,
-            &SystemEntropy,
-            "video-ads",
-            patch,
-        ))
-        .unwrap();
+        world.set_budget(json!({"daily_limit": {"amount": "100", "currency": "GBP"}}));
         world
             .send(json!({"provider": "acme", "cost": "12.29", "currency": "GBP", "timestamp": "2026-11-03T12:00:00Z"}))
             .unwrap();

@@ -5,7 +5,6 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use crate::access::auth::Principal;
-use crate::budgets::settings::{patch_budget, BudgetPatch};
 use crate::guard::store::{Hold, NewReservation};
 use crate::guard::{budget_key, guard, release};
 use crate::kernel::clock::{FixedClock, SystemEntropy};
@@ -35,17 +34,6 @@ fn ask_at(world: &World, at: DateTime<Utc>, body: Value) -> Result<Value, CoreEr
 
 fn ask(world: &World, body: Value) -> Value {
     ask_at(world, now(), body).unwrap()
-}
-
-fn set_budget(world: &World, patch: Value) {
-    let patch: BudgetPatch = serde_json::from_value(patch).unwrap();
-    block_on(patch_budget(
-        &world.store,
-        &SystemEntropy,
-        "video-ads",
-        patch,
-    ))
-    .unwrap();
 }
 
 fn put_plan(world: &World, body: Value) {
@@ -111,10 +99,8 @@ fn limit<'a>(answer: &'a Value, kind: &str) -> &'a Value {
 #[test]
 fn a_blocking_budget_denies_what_would_cross_it_and_names_the_limit_and_its_numbers() {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world
+        .set_budget(json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}));
     record_at(
         &world,
         now(),
@@ -142,10 +128,7 @@ fn a_blocking_budget_denies_what_would_cross_it_and_names_the_limit_and_its_numb
 #[test]
 fn an_alerting_budget_warns_where_a_blocking_one_denies_and_an_empty_month_allows() {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "10", "currency": "USD"}}),
-    );
+    world.set_budget(json!({"budget": {"amount": "10", "currency": "USD"}}));
     let fresh = ask(
         &world,
         json!({"amount": {"amount": "1", "currency": "USD"}}),
@@ -165,8 +148,7 @@ fn an_alerting_budget_warns_where_a_blocking_one_denies_and_an_empty_month_allow
 #[test]
 fn an_estimate_event_is_priced_as_recording_it_would_be_and_checked_against_the_daily_limit() {
     let world = World::new();
-    set_budget(
-        &world,
+    world.set_budget(
         json!({"daily_limit": {"amount": "0.01", "currency": "USD"}, "daily_limit_mode": "block"}),
     );
     // gpt-4o: 2.50 per million input tokens, 10.00 per million output tokens.
@@ -337,10 +319,7 @@ fn a_learned_profile_is_guarded_by_the_plans_its_past_jobs_used_as_a_declared_on
 fn a_reservation_granted_after_others_were_between_its_read_and_its_grant_is_answered_with_their_holds(
 ) {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world.set_budget(json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}));
     // Seven reservations of 0.10 are granted by other requests after this one read the holds
     // (none then) and before its own grant.
     for i in 0..7 {
@@ -377,10 +356,7 @@ fn a_reservation_granted_after_others_were_between_its_read_and_its_grant_is_ans
 #[test]
 fn a_retried_reservation_id_answers_the_same_reservation_and_holds_once() {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world.set_budget(json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}));
     let body =
         json!({"amount": {"amount": "0.60", "currency": "USD"}, "reserve": true, "id": "r-1"});
     let first = ask(&world, body.clone());
@@ -427,10 +403,7 @@ fn a_one_time_credit_not_started_or_expired_limits_nothing_and_one_in_its_term_d
 #[test]
 fn an_id_whose_reservation_ended_is_refused_never_answered_as_granted_again() {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world.set_budget(json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}));
     let reserve = |id: &str, amount: &str| json!({"amount": {"amount": amount, "currency": "USD"}, "reserve": true, "id": id, "ttl_seconds": 60});
     let ended = |answer: Result<Value, CoreError>| match answer {
         Err(CoreError::Conflict(refusal)) => refusal.field,
@@ -472,10 +445,7 @@ fn an_id_whose_reservation_ended_is_refused_never_answered_as_granted_again() {
 #[test]
 fn an_expired_reservation_frees_its_room_and_a_released_one_too() {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world.set_budget(json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}));
     let held = ask(
         &world,
         json!({"amount": {"amount": "0.90", "currency": "USD"}, "reserve": true, "ttl_seconds": 60}),
@@ -523,10 +493,7 @@ fn an_expired_reservation_frees_its_room_and_a_released_one_too() {
 #[test]
 fn a_settled_reservation_counts_the_actual_cost_not_the_estimate() {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world.set_budget(json!({"budget": {"amount": "1", "currency": "USD"}, "budget_mode": "block"}));
     let id = ask(
         &world,
         json!({"amount": {"amount": "0.80", "currency": "USD"}, "reserve": true}),
@@ -598,10 +565,8 @@ fn a_project_key_guards_only_its_own_project_and_bad_requests_name_their_fields(
 fn a_grant_that_committed_with_its_answer_lost_is_not_held_twice_by_the_retry() {
     use crate::guard::store::ReservationStore;
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world
+        .set_budget(json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}));
     // No `id`: a plain HTTP client (the documented example bodies all carry one, but
     // `id` is optional and the guard makes a `res_…` one).
     let body = json!({"amount": {"amount": "6", "currency": "USD"}, "reserve": true});
@@ -627,10 +592,8 @@ fn a_grant_that_committed_with_its_answer_lost_is_not_held_twice_by_the_retry() 
 fn a_grant_with_a_client_id_whose_answer_was_lost_is_answered_the_same_on_retry() {
     use crate::guard::store::ReservationStore;
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}),
-    );
+    world
+        .set_budget(json!({"budget": {"amount": "10", "currency": "USD"}, "budget_mode": "block"}));
     let body =
         json!({"amount": {"amount": "6", "currency": "USD"}, "reserve": true, "id": "job-1"});
     world.store.lose_grant_answers(true);
@@ -648,10 +611,7 @@ fn a_grant_with_a_client_id_whose_answer_was_lost_is_answered_the_same_on_retry(
 #[test]
 fn a_reservation_past_what_one_hold_stores_is_refused_naming_the_amount_and_holds_nothing() {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"budget": {"amount": "10", "currency": "USD"}}),
-    );
+    world.set_budget(json!({"budget": {"amount": "10", "currency": "USD"}}));
     let huge = ask_at(
         &world,
         now(),

@@ -3,7 +3,7 @@
 use pollster::block_on;
 use serde_json::json;
 
-use super::{get_budget, parse_project_patch, patch_budget, patch_project, BudgetPatch};
+use super::{get_budget, parse_project_patch, patch_project};
 use crate::kernel::clock::{FixedClock, SystemEntropy};
 use crate::kernel::error::CoreError;
 use crate::kernel::money::Currency;
@@ -36,22 +36,10 @@ fn patch_with_settings(
     ))
 }
 
-fn set_budget(world: &World, body: serde_json::Value) {
-    let patch: BudgetPatch = serde_json::from_value(body).unwrap();
-    block_on(patch_budget(
-        &world.store,
-        &SystemEntropy,
-        "video-ads",
-        patch,
-    ))
-    .unwrap();
-}
-
 #[test]
 fn renaming_a_project_keeps_a_budget_in_another_currency_and_its_levels() {
     let world = World::new();
-    set_budget(
-        &world,
+    world.set_budget(
         json!({"budget": {"amount": "10", "currency": "EUR"}, "alert_levels": [30, 60, 100]}),
     );
     let renamed = patch(&world, json!({"description": "renamed only"})).unwrap();
@@ -72,8 +60,7 @@ fn renaming_a_project_keeps_a_budget_in_another_currency_and_its_levels() {
 #[test]
 fn the_project_bodys_dollar_budget_and_percent_are_applied_as_the_budget_route_applies_them() {
     let world = World::new();
-    set_budget(
-        &world,
+    world.set_budget(
         json!({"budget": {"amount": "10", "currency": "EUR"}, "alert_levels": [30, 60, 100]}),
     );
     let project = patch(
@@ -196,7 +183,7 @@ fn an_alerts_claim_or_send_holds_it_back_only_within_its_window_and_its_period()
 #[test]
 fn a_project_patch_with_a_null_alert_percent_sets_the_default_back() {
     let world = World::new();
-    set_budget(&world, json!({"budget_alert_threshold_percent": 95}));
+    world.set_budget(json!({"budget_alert_threshold_percent": 95}));
     let updated = patch(&world, json!({"budget_alert_threshold_percent": null})).unwrap();
     assert_eq!(updated.budget_alert_threshold_percent, 80);
     let settings = block_on(get_budget(&world.store, "video-ads")).unwrap();
@@ -213,10 +200,7 @@ fn a_project_patch_with_a_null_alert_percent_sets_the_default_back() {
 fn a_dollar_budget_over_a_euro_daily_limit_is_refused_unless_the_same_patch_gives_the_limit_again()
 {
     let world = World::new();
-    set_budget(
-        &world,
-        json!({"daily_limit": {"amount": "5", "currency": "EUR"}}),
-    );
+    world.set_budget(json!({"daily_limit": {"amount": "5", "currency": "EUR"}}));
     let before = block_on(get_budget(&world.store, "video-ads")).unwrap();
     let fields = match patch(&world, json!({"budget_threshold_usd": "50"})) {
         Err(CoreError::Validation(details)) => {
