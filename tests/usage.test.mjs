@@ -115,7 +115,7 @@ test('a resend that differs only in its own timestamp is a duplicate answered wi
     assert.equal(r.json.error.code, 'id_reused');
   }
   assert.deepEqual(await rows("SELECT request_timestamp, input_tokens, substr(fingerprint, 1, 3) AS rule FROM api_usage WHERE id = 'resend-1'"),
-    [{ request_timestamp: `${day}T09:00:00.000Z`, input_tokens: 300, rule: 'v2:' }]);
+    [{ request_timestamp: `${day}T09:00:00.000Z`, input_tokens: 300, rule: 'v3:' }]);
   // A row fingerprinted by the first rule (16 hex digits, the sent time hashed in) takes a
   // retry as a duplicate instead of refusing it, and keeps its fingerprint.
   const trigger = (await rows("SELECT sql FROM sqlite_master WHERE name = 'api_usage_fingerprint_kept'"))[0].sql;

@@ -31,41 +31,97 @@ fn summed_columns() -> impl Iterator<Item = &'static str> {
     MEASURES.into_iter().chain(["cost_nanos"])
 }
 
-/// What one event adds to a summed column of its rollup rows.
-type Measure = fn(&StoredEvent) -> i64;
+/// What one event adds to a summed column of its rollup rows. A `match`, not a function
+/// pointer per column: 22 indirect calls an event left V8 running tiny functions at its baseline
+/// tier (Liftoff) through most of a run of batches (BENCHMARKS.md, session 49).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Events,
+    UnpricedEvents,
+    CacheHits,
+    FailedEvents,
+    DurationMs,
+    InputTokens,
+    OutputTokens,
+    TotalTokens,
+    CachedInputTokens,
+    CacheWriteTokens,
+    ReasoningTokens,
+    AudioInputTokens,
+    AudioOutputTokens,
+    Characters,
+    AudioSecondsMicros,
+    VideoSecondsMicros,
+    Images,
+    Requests,
+    Tracks,
+    CreditsMicros,
+    UncreditedCharacters,
+    CostNanos,
+}
+
+impl Measure {
+    /// What `e` adds to the column.
+    fn of(self, e: &StoredEvent) -> i64 {
+        match self {
+            Measure::Events => 1,
+            Measure::UnpricedEvents => i64::from(e.cost_nanos.is_none()),
+            Measure::CacheHits => i64::from(e.cached),
+            Measure::FailedEvents => i64::from(!e.success),
+            Measure::DurationMs => e.duration_ms.unwrap_or(0),
+            Measure::InputTokens => e.input_tokens,
+            Measure::OutputTokens => e.output_tokens,
+            Measure::TotalTokens => e.total_tokens,
+            Measure::CachedInputTokens => e.cached_input_tokens,
+            Measure::CacheWriteTokens => e.cache_write_tokens,
+            Measure::ReasoningTokens => e.reasoning_tokens,
+            Measure::AudioInputTokens => e.audio_input_tokens,
+            Measure::AudioOutputTokens => e.audio_output_tokens,
+            Measure::Characters => e.characters,
+            Measure::AudioSecondsMicros => e.audio_seconds_micros,
+            Measure::VideoSecondsMicros => e.video_seconds_micros,
+            Measure::Images => e.images,
+            Measure::Requests => e.requests,
+            Measure::Tracks => e.tracks,
+            Measure::CreditsMicros => e.credits_micros,
+            Measure::UncreditedCharacters => {
+                if e.credits_micros == 0 {
+                    e.characters
+                } else {
+                    0
+                }
+            }
+            Measure::CostNanos => e.cost_nanos.unwrap_or(0),
+        }
+    }
+}
 
 /// How a summed column is read from an event, as the trigger of migrations/0017 reads it from
 /// the row; `None` for a name that is not one.
 fn measure(name: &str) -> Option<Measure> {
     Some(match name {
-        "events" => |_| 1,
-        "unpriced_events" => |e| i64::from(e.cost_nanos.is_none()),
-        "cache_hits" => |e| i64::from(e.cached),
-        "failed_events" => |e| i64::from(!e.success),
-        "duration_ms" => |e| e.duration_ms.unwrap_or(0),
-        "input_tokens" => |e| e.input_tokens,
-        "output_tokens" => |e| e.output_tokens,
-        "total_tokens" => |e| e.total_tokens,
-        "cached_input_tokens" => |e| e.cached_input_tokens,
-        "cache_write_tokens" => |e| e.cache_write_tokens,
-        "reasoning_tokens" => |e| e.reasoning_tokens,
-        "audio_input_tokens" => |e| e.audio_input_tokens,
-        "audio_output_tokens" => |e| e.audio_output_tokens,
-        "characters" => |e| e.characters,
-        "audio_seconds_micros" => |e| e.audio_seconds_micros,
-        "video_seconds_micros" => |e| e.video_seconds_micros,
-        "images" => |e| e.images,
-        "requests" => |e| e.requests,
-        "tracks" => |e| e.tracks,
-        "credits_micros" => |e| e.credits_micros,
-        "uncredited_characters" => |e| {
-            if e.credits_micros == 0 {
-                e.characters
-            } else {
-                0
-            }
-        },
-        "cost_nanos" => |e| e.cost_nanos.unwrap_or(0),
+        "events" => Measure::Events,
+        "unpriced_events" => Measure::UnpricedEvents,
+        "cache_hits" => Measure::CacheHits,
+        "failed_events" => Measure::FailedEvents,
+        "duration_ms" => Measure::DurationMs,
+        "input_tokens" => Measure::InputTokens,
+        "output_tokens" => Measure::OutputTokens,
+        "total_tokens" => Measure::TotalTokens,
+        "cached_input_tokens" => Measure::CachedInputTokens,
+        "cache_write_tokens" => Measure::CacheWriteTokens,
+        "reasoning_tokens" => Measure::ReasoningTokens,
+        "audio_input_tokens" => Measure::AudioInputTokens,
+        "audio_output_tokens" => Measure::AudioOutputTokens,
+        "characters" => Measure::Characters,
+        "audio_seconds_micros" => Measure::AudioSecondsMicros,
+        "video_seconds_micros" => Measure::VideoSecondsMicros,
+        "images" => Measure::Images,
+        "requests" => Measure::Requests,
+        "tracks" => Measure::Tracks,
+        "credits_micros" => Measure::CreditsMicros,
+        "uncredited_characters" => Measure::UncreditedCharacters,
+        "cost_nanos" => Measure::CostNanos,
         _ => return None,
     })
 }
@@ -76,7 +132,7 @@ const SUMMED: usize = MEASURES.len() + 1;
 /// The readers of the summed columns, in the order of [`summed_columns`], found once per
 /// batch (not once per event and column); `None` when a column has none.
 fn measures() -> Option<[Measure; SUMMED]> {
-    let mut out: [Measure; SUMMED] = [|_| 0; SUMMED];
+    let mut out = [Measure::Events; SUMMED];
     for (slot, name) in out.iter_mut().zip(summed_columns()) {
         *slot = measure(name)?;
     }
@@ -192,7 +248,7 @@ pub(super) fn batch_rollups(events: &[StoredEvent]) -> Result<Option<BatchRollup
             combination_list.len() - 1
         });
         // The event's measures, read once for both tables.
-        let values = measures.map(|measure| measure(e));
+        let values = measures.map(|measure| measure.of(e));
         for (table, sums, period) in [
             (&mut daily, &mut daily_sums, day_at),
             (&mut quarters, &mut quarter_sums, quarter_at),
@@ -558,7 +614,7 @@ mod tests {
             assert!(measure(name).is_some(), "{name}");
         }
         let e = full_event();
-        let read: Vec<i64> = measures().unwrap().iter().map(|m| m(&e)).collect();
+        let read: Vec<i64> = measures().unwrap().iter().map(|m| m.of(&e)).collect();
         // Each event counts 1, and its cost is the last column.
         assert_eq!(read[0], 1);
         assert_eq!(read[SUMMED - 1], e.cost_nanos.unwrap());

@@ -80,114 +80,166 @@ pub(super) enum Omitted {
     True,
 }
 
-/// A column of `api_usage`, how a [`StoredEvent`] fills it, and its default.
-pub(super) type Column = (&'static str, fn(&StoredEvent) -> Cell<'_>, Omitted);
+/// A column of `api_usage`, which field of a [`StoredEvent`] fills it, and its default.
+pub(super) type Column = (&'static str, Field, Omitted);
+
+/// The field of a [`StoredEvent`] a column holds. A `match`, not a table of function pointers:
+/// each event reads every column once and writes a dozen or more, and V8 kept the tiny
+/// functions such a table calls indirectly at its baseline tier (Liftoff) through most of a
+/// run of batches, each call entering through a frame set-up (BENCHMARKS.md, session 49).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    ProjectId,
+    Id,
+    Provider,
+    Model,
+    Operation,
+    InputTokens,
+    OutputTokens,
+    TotalTokens,
+    CachedInputTokens,
+    CacheWriteTokens,
+    ReasoningTokens,
+    AudioInputTokens,
+    AudioOutputTokens,
+    Characters,
+    AudioSecondsMicros,
+    VideoSecondsMicros,
+    Images,
+    Requests,
+    Tracks,
+    CreditsMicros,
+    Cost,
+    CostNanos,
+    Currency,
+    ComputedCostNanos,
+    ComputedCurrency,
+    ReportedCostNanos,
+    UnpricedReason,
+    UnpricedMessage,
+    PriceId,
+    Cached,
+    Success,
+    RequestTimestamp,
+    SessionId,
+    JobId,
+    DurationMs,
+    Endpoint,
+    Metadata,
+    Fingerprint,
+}
+
+impl Field {
+    /// The cell `e` fills this column with.
+    pub(super) fn cell(self, e: &StoredEvent) -> Cell<'_> {
+        match self {
+            Field::ProjectId => Cell::Text(&e.project_id),
+            Field::Id => Cell::Text(&e.id),
+            Field::Provider => Cell::Text(&e.provider),
+            Field::Model => Cell::Text(&e.model),
+            Field::Operation => Cell::Text(&e.operation),
+            Field::InputTokens => Cell::Int(e.input_tokens),
+            Field::OutputTokens => Cell::Int(e.output_tokens),
+            Field::TotalTokens => Cell::Int(e.total_tokens),
+            Field::CachedInputTokens => Cell::Int(e.cached_input_tokens),
+            Field::CacheWriteTokens => Cell::Int(e.cache_write_tokens),
+            Field::ReasoningTokens => Cell::Int(e.reasoning_tokens),
+            Field::AudioInputTokens => Cell::Int(e.audio_input_tokens),
+            Field::AudioOutputTokens => Cell::Int(e.audio_output_tokens),
+            Field::Characters => Cell::Int(e.characters),
+            Field::AudioSecondsMicros => Cell::Int(e.audio_seconds_micros),
+            Field::VideoSecondsMicros => Cell::Int(e.video_seconds_micros),
+            Field::Images => Cell::Int(e.images),
+            Field::Requests => Cell::Int(e.requests),
+            Field::Tracks => Cell::Int(e.tracks),
+            Field::CreditsMicros => Cell::Int(e.credits_micros),
+            Field::Cost => opt_text(&e.cost),
+            Field::CostNanos => opt_int(e.cost_nanos),
+            Field::Currency => Cell::Text(&e.currency),
+            Field::ComputedCostNanos => opt_int(e.computed_cost_nanos),
+            Field::ComputedCurrency => opt_text(&e.computed_currency),
+            Field::ReportedCostNanos => opt_int(e.reported_cost_nanos),
+            Field::UnpricedReason => opt_text(&e.unpriced_reason),
+            Field::UnpricedMessage => opt_text(&e.unpriced_message),
+            Field::PriceId => opt_text(&e.price_id),
+            Field::Cached => Cell::Flag(e.cached),
+            Field::Success => Cell::Flag(e.success),
+            Field::RequestTimestamp => Cell::Text(&e.request_timestamp),
+            Field::SessionId => opt_text(&e.session_id),
+            Field::JobId => opt_text(&e.job_id),
+            Field::DurationMs => opt_int(e.duration_ms),
+            Field::Endpoint => opt_text(&e.endpoint),
+            Field::Metadata => e.metadata.as_ref().map_or(Cell::Null, Cell::Object),
+            Field::Fingerprint => opt_text(&e.fingerprint),
+        }
+    }
+}
 
 /// Every column written from a [`StoredEvent`]; a test keeps this list and the record's
 /// fields in step.
 pub(super) const COLUMNS: &[Column] = &[
-    ("project_id", |e| Cell::Text(&e.project_id), Omitted::Zero),
-    ("id", |e| Cell::Text(&e.id), Omitted::Zero),
-    ("provider", |e| Cell::Text(&e.provider), Omitted::Zero),
-    ("model", |e| Cell::Text(&e.model), Omitted::Zero),
-    ("operation", |e| Cell::Text(&e.operation), Omitted::Zero),
-    ("input_tokens", |e| Cell::Int(e.input_tokens), Omitted::Zero),
-    (
-        "output_tokens",
-        |e| Cell::Int(e.output_tokens),
-        Omitted::Zero,
-    ),
-    ("total_tokens", |e| Cell::Int(e.total_tokens), Omitted::Zero),
+    ("project_id", Field::ProjectId, Omitted::Zero),
+    ("id", Field::Id, Omitted::Zero),
+    ("provider", Field::Provider, Omitted::Zero),
+    ("model", Field::Model, Omitted::Zero),
+    ("operation", Field::Operation, Omitted::Zero),
+    ("input_tokens", Field::InputTokens, Omitted::Zero),
+    ("output_tokens", Field::OutputTokens, Omitted::Zero),
+    ("total_tokens", Field::TotalTokens, Omitted::Zero),
     (
         "cached_input_tokens",
-        |e| Cell::Int(e.cached_input_tokens),
+        Field::CachedInputTokens,
         Omitted::Zero,
     ),
-    (
-        "cache_write_tokens",
-        |e| Cell::Int(e.cache_write_tokens),
-        Omitted::Zero,
-    ),
-    (
-        "reasoning_tokens",
-        |e| Cell::Int(e.reasoning_tokens),
-        Omitted::Zero,
-    ),
-    (
-        "audio_input_tokens",
-        |e| Cell::Int(e.audio_input_tokens),
-        Omitted::Zero,
-    ),
+    ("cache_write_tokens", Field::CacheWriteTokens, Omitted::Zero),
+    ("reasoning_tokens", Field::ReasoningTokens, Omitted::Zero),
+    ("audio_input_tokens", Field::AudioInputTokens, Omitted::Zero),
     (
         "audio_output_tokens",
-        |e| Cell::Int(e.audio_output_tokens),
+        Field::AudioOutputTokens,
         Omitted::Zero,
     ),
-    ("characters", |e| Cell::Int(e.characters), Omitted::Zero),
+    ("characters", Field::Characters, Omitted::Zero),
     (
         "audio_seconds_micros",
-        |e| Cell::Int(e.audio_seconds_micros),
+        Field::AudioSecondsMicros,
         Omitted::Zero,
     ),
     (
         "video_seconds_micros",
-        |e| Cell::Int(e.video_seconds_micros),
+        Field::VideoSecondsMicros,
         Omitted::Zero,
     ),
-    ("images", |e| Cell::Int(e.images), Omitted::Zero),
-    ("requests", |e| Cell::Int(e.requests), Omitted::Zero),
-    ("tracks", |e| Cell::Int(e.tracks), Omitted::Zero),
-    (
-        "credits_micros",
-        |e| Cell::Int(e.credits_micros),
-        Omitted::Zero,
-    ),
-    ("cost", |e| opt_text(&e.cost), Omitted::Null),
-    ("cost_nanos", |e| opt_int(e.cost_nanos), Omitted::Null),
-    ("currency", |e| Cell::Text(&e.currency), Omitted::Zero),
+    ("images", Field::Images, Omitted::Zero),
+    ("requests", Field::Requests, Omitted::Zero),
+    ("tracks", Field::Tracks, Omitted::Zero),
+    ("credits_micros", Field::CreditsMicros, Omitted::Zero),
+    ("cost", Field::Cost, Omitted::Null),
+    ("cost_nanos", Field::CostNanos, Omitted::Null),
+    ("currency", Field::Currency, Omitted::Zero),
     (
         "computed_cost_nanos",
-        |e| opt_int(e.computed_cost_nanos),
+        Field::ComputedCostNanos,
         Omitted::Null,
     ),
-    (
-        "computed_currency",
-        |e| opt_text(&e.computed_currency),
-        Omitted::Null,
-    ),
+    ("computed_currency", Field::ComputedCurrency, Omitted::Null),
     (
         "reported_cost_nanos",
-        |e| opt_int(e.reported_cost_nanos),
+        Field::ReportedCostNanos,
         Omitted::Null,
     ),
-    (
-        "unpriced_reason",
-        |e| opt_text(&e.unpriced_reason),
-        Omitted::Null,
-    ),
-    (
-        "unpriced_message",
-        |e| opt_text(&e.unpriced_message),
-        Omitted::Null,
-    ),
-    ("price_id", |e| opt_text(&e.price_id), Omitted::Null),
-    ("cached", |e| Cell::Flag(e.cached), Omitted::Zero),
-    ("success", |e| Cell::Flag(e.success), Omitted::True),
-    (
-        "request_timestamp",
-        |e| Cell::Text(&e.request_timestamp),
-        Omitted::Zero,
-    ),
-    ("session_id", |e| opt_text(&e.session_id), Omitted::Null),
-    ("job_id", |e| opt_text(&e.job_id), Omitted::Null),
-    ("duration_ms", |e| opt_int(e.duration_ms), Omitted::Null),
-    ("endpoint", |e| opt_text(&e.endpoint), Omitted::Null),
-    (
-        "metadata",
-        |e| e.metadata.as_ref().map_or(Cell::Null, Cell::Object),
-        Omitted::Null,
-    ),
-    ("fingerprint", |e| opt_text(&e.fingerprint), Omitted::Null),
+    ("unpriced_reason", Field::UnpricedReason, Omitted::Null),
+    ("unpriced_message", Field::UnpricedMessage, Omitted::Null),
+    ("price_id", Field::PriceId, Omitted::Null),
+    ("cached", Field::Cached, Omitted::Zero),
+    ("success", Field::Success, Omitted::True),
+    ("request_timestamp", Field::RequestTimestamp, Omitted::Zero),
+    ("session_id", Field::SessionId, Omitted::Null),
+    ("job_id", Field::JobId, Omitted::Null),
+    ("duration_ms", Field::DurationMs, Omitted::Null),
+    ("endpoint", Field::Endpoint, Omitted::Null),
+    ("metadata", Field::Metadata, Omitted::Null),
+    ("fingerprint", Field::Fingerprint, Omitted::Null),
 ];
 
 /// Columns whose integers may exceed 2^53 and are read back as text.
@@ -202,7 +254,7 @@ pub(super) const REQUIRED: &[&str] =
 
 /// The columns a batch needs: the required ones and those where some event differs from the
 /// column's default. Leaving the rest to their defaults spares SQLite most extractions: a
-/// token event fills about 15 of 37.
+/// token event fills about 15 of 38.
 pub(super) fn used_columns(events: &[StoredEvent]) -> Vec<Column> {
     // Plain loops, one pass over the events: the iterator adapters this was written with
     // (filter, any, copied) took about 3 ms of a 1,000-event request in the size-optimised
@@ -212,8 +264,8 @@ pub(super) fn used_columns(events: &[StoredEvent]) -> Vec<Column> {
         *flag = REQUIRED.contains(name);
     }
     for event in events {
-        for (flag, (_, cell, omitted)) in used.iter_mut().zip(COLUMNS) {
-            if !*flag && !cell(event).is_default(*omitted) {
+        for (flag, (_, field, omitted)) in used.iter_mut().zip(COLUMNS) {
+            if !*flag && !field.cell(event).is_default(*omitted) {
                 *flag = true;
             }
         }
@@ -247,11 +299,11 @@ pub(super) fn write_row(
     columns: &[Column],
 ) -> Result<(), StoreError> {
     out.push(b'[');
-    for (i, (_, cell, _)) in columns.iter().enumerate() {
+    for (i, (_, field, _)) in columns.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        cell(event).write(out)?;
+        field.cell(event).write(out)?;
     }
     out.push(b']');
     Ok(())

@@ -610,13 +610,14 @@ impl UsageEvent {
     /// not: a retry arrives at another time, and the clients stamp each `record()` call with
     /// the time of the call, so a re-recorded event would otherwise never match (it is answered
     /// as a duplicate with the stored time). Nothing the price list decides is part of it
-    /// either. [`FINGERPRINT_RULE`] then the first 64 bits of a SHA-256 of a compact tagged
-    /// encoding, as 16 hex digits: two different events under one id match by chance once in
-    /// 2^64.
+    /// either. [`FINGERPRINT_RULE`] then the SipHash-2-4 of a compact tagged encoding
+    /// (`kernel::digest`), as 16 hex digits: two different events under one id match by chance
+    /// once in 2^64.
     ///
     /// Fingerprints of another rule are never compared ([`same_rule`]): rows and raw-log lines
-    /// stored under the first rule (16 hex digits, no prefix, a sent time included) match any
-    /// retry, as rows stored before fingerprints existed do. Comparing them would refuse the
+    /// stored under the first rule (16 hex digits, no prefix, a sent time included) or the
+    /// second (`v2:`, the same encoding under the first 64 bits of a SHA-256) match any retry,
+    /// as rows stored before fingerprints existed do. Comparing them would refuse the
     /// legitimate retry of every event stored with its own time; rewriting them is impossible
     /// (the fields hashed are not all kept as sent).
     pub fn fingerprint(&self) -> String {
@@ -661,7 +662,7 @@ impl UsageEvent {
         if let Some(ms) = self.duration_ms {
             number(13, u128::from(ms));
         }
-        let digest = crate::kernel::digest::sha256_prefix(&bytes);
+        let digest = crate::kernel::digest::fingerprint_digest(&bytes);
         // The rule and 16 hex digits, written into one string (no `format!`, once per event).
         let mut digits = [0u8; 16];
         let mut fingerprint = String::with_capacity(FINGERPRINT_RULE.len() + 16);
@@ -677,7 +678,7 @@ impl UsageEvent {
 /// The prefix of every fingerprint of the current rule ([`UsageEvent::fingerprint`]); the
 /// first rule's fingerprints had none. The edge's insert compares the first three characters
 /// the same way ([`same_rule`]).
-pub const FINGERPRINT_RULE: &str = "v2:";
+pub const FINGERPRINT_RULE: &str = "v3:";
 // The edge's SQL compares `substr(fingerprint, 1, 3)`.
 const _: () = assert!(FINGERPRINT_RULE.len() == 3);
 

