@@ -111,13 +111,14 @@ crate::object_reader!(
 /// (`budgets::settings::parse_project_patch`).
 #[derive(Debug, Default)]
 pub struct ProjectPatchRequest {
-    pub name: Option<String>,
+    /// `Some(None)`: the body sent `"name": null`, which is refused (a project keeps a name).
+    pub name: Option<Option<String>>,
     pub description: Option<Option<String>>,
     pub client: Option<Option<String>>,
 }
 
 crate::object_reader!(ProjectPatchRequest, deny {
-    name: default,
+    name: default with nullable => Option<Option<String>>,
     description: default with nullable => Option<Option<String>>,
     client: default with nullable => Option<Option<String>>,
 });
@@ -276,10 +277,17 @@ pub fn apply_project_patch(
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
     let mut problems = Problems::new();
-    if let Some(name) = &patch.name {
-        if let Some(name) = problems.take(parse_name(name)) {
-            project.name = name;
+    match &patch.name {
+        Some(Some(name)) => {
+            if let Some(name) = problems.take(parse_name(name)) {
+                project.name = name;
+            }
         }
+        Some(None) => problems.push(
+            "name",
+            "must not be null: a project keeps a name (leave the field out to keep it)",
+        ),
+        None => {}
     }
     if let Some(description) = &patch.description {
         match description {

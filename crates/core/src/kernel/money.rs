@@ -329,9 +329,13 @@ impl Money {
     /// than silently rounded.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, String> {
         let decimal = Decimal::parse(amount)?;
-        let nanos = decimal
-            .scaled_exact(9)
-            .ok_or_else(|| format!("`{amount}` has more than 9 decimal places"))?;
+        let nanos = decimal.scaled_exact(9).ok_or_else(|| {
+            if decimal.scale > 9 {
+                format!("`{amount}` has more than 9 decimal places")
+            } else {
+                format!("`{amount}` is too large")
+            }
+        })?;
         Ok(Self::new(nanos, currency))
     }
 
@@ -586,7 +590,24 @@ mod tests {
             Money::parse("0.045", Currency::USD).unwrap().nanos,
             45_000_000
         );
-        assert!(Money::parse("0.0000000001", Currency::USD).is_err());
+        assert_eq!(
+            Money::parse("0.0000000001", Currency::USD).unwrap_err(),
+            "`0.0000000001` has more than 9 decimal places"
+        );
+    }
+
+    #[test]
+    fn an_amount_too_large_to_hold_in_nano_units_is_refused_as_too_large_not_for_its_places() {
+        let huge = format!("1{}", "0".repeat(30));
+        assert_eq!(
+            Money::parse(&huge, Currency::USD).unwrap_err(),
+            format!("`{huge}` is too large")
+        );
+        let huge_with_places = format!("{huge}.5");
+        assert_eq!(
+            Money::parse(&huge_with_places, Currency::USD).unwrap_err(),
+            format!("`{huge_with_places}` is too large")
+        );
     }
 
     #[test]

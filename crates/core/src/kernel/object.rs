@@ -81,6 +81,12 @@ fn unknown_field(key: &str, keys: &[&[&str]]) -> String {
     unknown("field", key, &names)
 }
 
+/// serde's message for an unknown field `key` of a body whose fields are `names` (a body read
+/// in parts, whose unknown field one part finds but whose names all parts hold).
+pub(crate) fn unknown_field_message(key: &str, names: &[&str]) -> String {
+    unknown("field", key, names)
+}
+
 /// serde's message for an unknown field or variant (`what`) named `key`.
 fn unknown(what: &str, key: &str, names: &[&str]) -> String {
     let mut message = format!("unknown {what} `{key}`, ");

@@ -217,7 +217,7 @@ pub struct EventRules {
     pub pruned_before: Option<chrono::NaiveDate>,
 }
 
-fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldError> {
+pub(crate) fn short_text(field: String, text: &str, max: usize) -> Result<String, FieldError> {
     // Printable ASCII within the limit, with no space at either end (nearly every id, job and
     // operation): nothing to trim and nothing hidden, so it is taken as it is (a test holds
     // this to the checks below).
@@ -255,9 +255,14 @@ fn fractional(field: String, text: &DecimalText) -> Result<i128, FieldError> {
     if d.is_negative() {
         return Err(FieldError::new(field, "must not be negative"));
     }
-    let micros = d
-        .scaled_exact(6)
-        .ok_or_else(|| FieldError::new(field.clone(), "has more than 6 decimal places"))?;
+    let micros = d.scaled_exact(6).ok_or_else(|| {
+        let why = if d.scale > 6 {
+            "has more than 6 decimal places"
+        } else {
+            TOO_LARGE
+        };
+        FieldError::new(field.clone(), why)
+    })?;
     if micros > MAX_QUANTITY {
         return Err(FieldError::new(field, TOO_LARGE));
     }

@@ -48,11 +48,54 @@ fn split_body<T: serde::de::DeserializeOwned>(
     let encode = |m: Map<String, Value>| serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
     match (
         parse_json::<T>(&encode(mine)),
-        parse_json::<BudgetPatch>(&encode(budget)),
+        parse_json::<BudgetPatch>(&encode(budget)).map_err(|e| naming_own_fields(e, own)),
     ) {
         (Ok(project), Ok(budget)) => Ok((project, given.then_some(budget))),
         (Err(a), Err(b)) => Err(merge_problems(a, b)),
         (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// The budget part's error with an unknown field's message listing the project's own fields
+/// too: the body is one object, so its fields are both parts' (the budget reader alone would
+/// offer only its own).
+fn naming_own_fields(error: CoreError, own: &[&str]) -> CoreError {
+    let CoreError::MalformedBody { message, details } = error else {
+        return error;
+    };
+    let names: Vec<&str> = own
+        .iter()
+        .copied()
+        .chain(
+            BudgetPatch::SPELLINGS
+                .iter()
+                .flat_map(|(_, s)| s.iter().copied()),
+        )
+        .collect();
+    // serde's message, after the path it is told at: "unknown field `key`, expected ...".
+    let retold = |text: String| -> String {
+        const UNKNOWN: &str = "unknown field `";
+        let Some(at) = text.find(UNKNOWN) else {
+            return text;
+        };
+        match text[at + UNKNOWN.len()..].split_once("`, ") {
+            Some((key, _)) => format!(
+                "{}{}",
+                &text[..at],
+                crate::kernel::object::unknown_field_message(key, &names)
+            ),
+            None => text,
+        }
+    };
+    CoreError::MalformedBody {
+        message: retold(message),
+        details: details
+            .into_iter()
+            .map(|mut d| {
+                d.message = retold(std::mem::take(&mut d.message));
+                d
+            })
+            .collect(),
     }
 }
 

@@ -255,3 +255,55 @@ fn a_dollar_budget_over_a_euro_daily_limit_is_refused_unless_the_same_patch_give
     };
     assert!(fields.contains(&"id".to_string()), "{fields:?}");
 }
+
+#[test]
+fn a_project_patch_that_nulls_the_name_is_refused_naming_it_and_changes_nothing() {
+    let world = World::new();
+    let before = block_on(crate::access::projects::get_project(
+        &world.store,
+        "video-ads",
+    ))
+    .unwrap();
+    let refused = patch(&world, json!({"name": null, "description": "kept out"})).unwrap_err();
+    let CoreError::Validation(details) = refused else {
+        panic!("expected a validation error, got {refused:?}");
+    };
+    assert_eq!(
+        details.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+        ["name"]
+    );
+    assert!(
+        details[0].message.contains("must not be null"),
+        "{}",
+        details[0].message
+    );
+    let after = block_on(crate::access::projects::get_project(
+        &world.store,
+        "video-ads",
+    ))
+    .unwrap();
+    assert_eq!(
+        (after.name, after.description, after.updated_at),
+        (before.name, before.description, before.updated_at)
+    );
+}
+
+#[test]
+fn an_unknown_field_of_a_project_patch_is_told_with_the_projects_own_fields_and_the_budgets() {
+    let world = World::new();
+    let refused = patch(&world, json!({"nmae": "Ads"})).unwrap_err();
+    let CoreError::MalformedBody { message, details } = refused else {
+        panic!("expected a malformed body, got {refused:?}");
+    };
+    for told in [&message, &details[0].message] {
+        assert!(
+            told.contains("unknown field `nmae`, expected one of `name`, `description`, `client`, `budget_threshold_usd`, "),
+            "{told}"
+        );
+        assert!(
+            told.ends_with("`alert_emails`") || told.contains("`alert_emails`, "),
+            "{told}"
+        );
+    }
+    assert_eq!(details[0].field, "nmae");
+}

@@ -250,7 +250,8 @@ pub fn span_event(span: &Span, resource: &[KeyValue], rules: &SpanRules) -> Span
                     .text("openinference.span.kind")
                     .map(|k| k.to_ascii_lowercase()),
                 Convention::GenAi => None,
-            }),
+            })
+            .and_then(|o| kept(o, OPERATION_CHARS)),
         ..EventInput::default()
     };
     if let Err(message) = convert_counts(&counts, &provider, &mut event) {
@@ -296,13 +297,16 @@ pub fn span_event(span: &Span, resource: &[KeyValue], rules: &SpanRules) -> Span
             .job_attribute
             .as_deref()
             .and_then(|name| attrs.text(name))
+            .and_then(|job| kept(job, LABEL_CHARS))
             .unwrap_or_else(|| trace.clone()),
     );
-    event.session_id = attrs.first_text(&[
-        "gen_ai.conversation.id",
-        "session.id",
-        "ai.telemetry.metadata.sessionId",
-    ]);
+    event.session_id = attrs
+        .first_text(&[
+            "gen_ai.conversation.id",
+            "session.id",
+            "ai.telemetry.metadata.sessionId",
+        ])
+        .and_then(|session| kept(session, LABEL_CHARS));
     let mut metadata = Map::new();
     metadata.insert("otel.trace_id".into(), Json::String(trace));
     metadata.insert("otel.span_id".into(), Json::String(span_id));
@@ -322,6 +326,17 @@ pub fn span_event(span: &Span, resource: &[KeyValue], rules: &SpanRules) -> Span
 /// span is a duplicate of the first.
 pub fn event_id(trace_id: &[u8], span_id: &[u8]) -> String {
     format!("otel-{}-{}", hex::encode(trace_id), hex::encode(span_id))
+}
+
+/// The most characters of an event's operation, and of its session and job ids.
+const OPERATION_CHARS: usize = 100;
+const LABEL_CHARS: usize = 128;
+
+/// An attribute's text for a field the event limits (`max` characters, nothing invisible), or
+/// `None` for one the event would refuse: a label the tracker cannot keep is left out (the job
+/// falls back to the trace) rather than losing the span's usage with it.
+fn kept(text: String, max: usize) -> Option<String> {
+    crate::usage::event::short_text(String::new(), &text, max).ok()
 }
 
 /// A metadata value kept short: at most 200 characters and 600 bytes as JSON writes them (a

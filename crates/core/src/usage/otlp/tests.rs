@@ -691,3 +691,48 @@ fn a_span_counting_zero_tokens_is_ignored_and_one_with_an_all_zero_id_is_rejecte
         report.rejected
     );
 }
+
+#[test]
+fn a_span_with_an_over_long_conversation_operation_or_job_is_stored_without_them() {
+    let world = World::new();
+    let long = "c".repeat(300);
+    let call = span(
+        1,
+        vec![
+            s("gen_ai.system", "openai"),
+            s("gen_ai.request.model", "gpt-4o"),
+            s("gen_ai.operation.name", &"o".repeat(101)),
+            s("gen_ai.conversation.id", &long),
+            s("app.job", &long),
+            i("gen_ai.usage.input_tokens", 1000),
+            i("gen_ai.usage.output_tokens", 100),
+        ],
+    );
+    let rules = SpanRules {
+        job_attribute: Some("app.job".into()),
+        ..SpanRules::default()
+    };
+    let SpanOutcome::Event(read) = span_event(&call, &[], &rules) else {
+        panic!("expected an event");
+    };
+    assert_eq!(read.operation, None);
+    assert_eq!(read.session_id, None);
+    assert_eq!(read.job_id, Some(hex::encode(&call.trace_id)));
+    let report = ingest_request(&world, &request(vec![call]));
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(report.ingest.as_ref().unwrap().stored, 1);
+    // Names within the limits are kept as they are.
+    let within = span(
+        2,
+        vec![
+            s("gen_ai.system", "openai"),
+            s("gen_ai.request.model", "gpt-4o"),
+            s("gen_ai.operation.name", "chat"),
+            s("gen_ai.conversation.id", &"c".repeat(128)),
+            i("gen_ai.usage.input_tokens", 1),
+        ],
+    );
+    let read = event(&within);
+    assert_eq!(read.operation.as_deref(), Some("chat"));
+    assert_eq!(read.session_id, Some("c".repeat(128)));
+}

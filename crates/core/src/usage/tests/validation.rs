@@ -513,3 +513,26 @@ fn a_body_that_ends_early_names_where_it_stopped() {
         }
     }
 }
+
+#[test]
+fn a_quantity_past_what_micro_units_hold_is_too_large_and_one_with_seven_places_has_too_many() {
+    let world = World::new();
+    let message = |audio_seconds: &str| match world
+        .send(json!({"provider": "hume", "service": "asr", "audio_seconds": audio_seconds}))
+        .unwrap_err()
+    {
+        CoreError::Validation(details) => {
+            assert_eq!(details[0].field, "audio_seconds");
+            details[0].message.clone()
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    };
+    let huge = format!("1{}", "0".repeat(33));
+    assert!(
+        message(&huge).starts_with("is too large"),
+        "{}",
+        message(&huge)
+    );
+    assert_eq!(message("1.0000001"), "has more than 6 decimal places");
+    assert!(world.store.stored_events().is_empty());
+}
