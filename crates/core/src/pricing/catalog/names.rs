@@ -9,9 +9,11 @@ pub fn normalize_name(field: &str, text: &str) -> Result<String, FieldError> {
     let lower = text.trim().to_ascii_lowercase();
     let valid = !lower.is_empty()
         && lower.len() <= 128
-        && lower
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
+        && lower.bytes().all(|b| {
+            // A `match` per byte (every event's provider and model pass here), not a search of
+            // a list of the six punctuation bytes.
+            matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' | b'/' | b':' | b'@')
+        });
     if valid {
         Ok(lower)
     } else {
@@ -40,8 +42,12 @@ pub const BUILTIN_PROVIDERS: [&str; 9] = [
 
 /// Words typed apart joined with hyphens: "Eleven Labs" is `Eleven-Labs`.
 pub fn joined_words(name: &str) -> Cow<'_, str> {
-    // A name typed as one word (nearly all) is taken as it is.
-    if !name.contains(char::is_whitespace) {
+    // A name typed as one word (nearly all) is taken as it is: ASCII without the six bytes
+    // `char::is_whitespace` finds in ASCII is read byte by byte, anything else by characters.
+    let ascii_word = name
+        .bytes()
+        .all(|b| b.is_ascii() && !matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' '));
+    if ascii_word || !name.contains(char::is_whitespace) {
         return Cow::Borrowed(name);
     }
     Cow::Owned(name.split_whitespace().collect::<Vec<_>>().join("-"))
@@ -125,4 +131,31 @@ pub fn catalog_model(provider: &str, model: &str) -> String {
 /// name itself, or a dated alias or snapshot the reports group under it ([`catalog_model`]).
 pub fn filed_under(provider: &str, model: &str, wanted: &str) -> bool {
     model == wanted || catalog_model(provider, model) == wanted
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_name_is_joined_and_normalized_as_the_character_rules_read_it(
+            text in "[a-zA-Z0-9 ._/:@\t\n\u{0b}\u{0c}\r\u{1c}\u{85}\u{a0}\u{2003}é-]{0,12}",
+        ) {
+            let joined = super::joined_words(&text);
+            let by_chars = if text.contains(char::is_whitespace) {
+                text.split_whitespace().collect::<Vec<_>>().join("-")
+            } else {
+                text.clone()
+            };
+            prop_assert_eq!(joined.as_ref(), by_chars.as_str());
+            let lower = text.trim().to_ascii_lowercase();
+            let valid = !lower.is_empty()
+                && lower.len() <= 128
+                && lower.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b)
+                });
+            prop_assert_eq!(super::normalize_name("model", &text).is_ok(), valid);
+        }
+    }
 }

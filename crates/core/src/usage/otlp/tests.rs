@@ -710,7 +710,6 @@ fn a_span_with_an_over_long_conversation_operation_or_job_is_stored_without_them
     );
     let rules = SpanRules {
         job_attribute: Some("app.job".into()),
-        ..SpanRules::default()
     };
     let SpanOutcome::Event(read) = span_event(&call, &[], &rules) else {
         panic!("expected an event");
