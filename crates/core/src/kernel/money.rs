@@ -15,10 +15,15 @@ use serde::{Deserialize, Serialize};
 /// Nano-units per currency unit.
 pub const NANOS_PER_UNIT: i128 = 1_000_000_000;
 
-/// The largest cost one event may carry: a million units of its currency. More is a unit
-/// mistake (a cost sent in micro-dollars). The cap keeps one event's cost below 2^53 nano-units
-/// (exact in JavaScript); rollup sums past 2^63 stay exact through their carry (migration 0019).
-pub const MAX_EVENT_COST_NANOS: i128 = 1_000_000 * NANOS_PER_UNIT;
+/// The largest cost one event may carry: nine million units of its currency, the most below
+/// 2^53 nano-units (so one event's cost is exact as a JavaScript number); rollup sums past 2^63
+/// stay exact through their carry (migration 0019). One cap for every currency: a million, the
+/// cap before, was about 60 US dollars in rupiah or 40 in dong, a long video generation's
+/// price; nine million is about 550 and 350. More than that is a unit mistake.
+pub const MAX_EVENT_COST_NANOS: i128 = 9_000_000 * NANOS_PER_UNIT;
+
+// The cap stays exact as a JavaScript number (2^53).
+const _: () = assert!(MAX_EVENT_COST_NANOS < 1 << 53);
 
 /// Active ISO 4217 alphabetic codes (2024 list, funds and precious-metal codes left out).
 const ISO_4217: &[&str] = &[

@@ -335,7 +335,7 @@ impl StoredPrice {
 
 /// Why an event's cost is refused above [`MAX_EVENT_COST_NANOS`].
 pub const TOO_COSTLY: &str =
-    "is too large: at most 1000000 per event (is it in the currency's units?)";
+    "is too large: at most 9000000 per event (is it in the currency's units?)";
 
 fn nanos_i64(field: &str, money: Option<Money>) -> Result<Option<i64>, FieldError> {
     money

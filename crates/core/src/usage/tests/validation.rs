@@ -287,7 +287,7 @@ fn a_default_entry_without_a_rate_for_the_usage_sent_is_named_with_what_unpriced
 }
 
 #[test]
-fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_named_alone() {
+fn a_cost_over_nine_million_per_event_and_counts_over_a_billion_are_refused_and_named_alone() {
     let world = World::new();
     let fields = |body: Value| match world.send(body).unwrap_err() {
         CoreError::Validation(details) => {
@@ -300,7 +300,7 @@ fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_nam
         ["cost"]
     );
     assert_eq!(
-        fields(json!({"provider": "acme", "cost": "1000000.000000001"})),
+        fields(json!({"provider": "acme", "cost": "9000000.000000001"})),
         ["cost"]
     );
     assert_eq!(
@@ -324,9 +324,9 @@ fn a_cost_over_a_million_per_event_and_counts_over_a_billion_are_refused_and_nam
         ["cost"]
     );
     let at_cap = world
-        .send(json!({"provider": "acme", "cost": "1000000", "tokens": 1_000_000_000u64, "credits": "1000000000"}))
+        .send(json!({"provider": "acme", "cost": "9000000", "tokens": 1_000_000_000u64, "credits": "1000000000"}))
         .unwrap();
-    assert_eq!(at_cap.events[0].cost, Some(usd("1000000")));
+    assert_eq!(at_cap.events[0].cost, Some(usd("9000000")));
 }
 
 #[test]
@@ -535,4 +535,33 @@ fn a_quantity_past_what_micro_units_hold_is_too_large_and_one_with_seven_places_
     );
     assert_eq!(message("1.0000001"), "has more than 6 decimal places");
     assert!(world.store.stored_events().is_empty());
+}
+
+#[test]
+fn an_event_may_cost_nine_million_units_of_its_currency_and_not_a_nano_more() {
+    let world = World::new();
+    let sent = |id: &str, cost: &str| {
+        world.send(json!({
+            "id": id, "provider": "acme", "model": "video-long", "cost": cost, "currency": "IDR"
+        }))
+    };
+    // About 550 US dollars: the old cap of a million rupiah (about 60) refused it.
+    let stored = sent("idr-1", "9000000").unwrap();
+    assert_eq!(stored.stored, 1);
+    assert_eq!(
+        world.store.stored_events()[0].cost_nanos,
+        Some(9_000_000_000_000_000)
+    );
+    match sent("idr-2", "9000000.000000001").unwrap_err() {
+        CoreError::Validation(details) => {
+            assert_eq!(details[0].field, "cost");
+            assert!(
+                details[0].message.contains("at most 9000000"),
+                "{}",
+                details[0].message
+            );
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    assert_eq!(world.store.stored_events().len(), 1);
 }
