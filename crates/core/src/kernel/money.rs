@@ -156,6 +156,14 @@ impl Decimal {
                 .and_then(|m| m.checked_add(i128::from(b - b'0')))
                 .ok_or_else(|| format!("`{text}` is too large"))?;
         }
+        // Zero is zero at any exponent: the loops below would otherwise step through an exponent
+        // of a billion one power of ten at a time ("0e-999999999" took seconds).
+        if mantissa == 0 {
+            return Ok(Decimal {
+                mantissa: 0,
+                scale: 0,
+            });
+        }
         let mut scale = frac_part.len() as i64 - i64::from(exponent);
         while scale < 0 {
             mantissa = mantissa
@@ -587,6 +595,37 @@ mod tests {
         for bad in ["", "abc", "1.2.3", "--1", "1e", ".", "0x10", "1,5"] {
             assert!(Decimal::parse(bad).is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn zero_is_zero_at_any_exponent_and_other_digits_meet_the_limits_at_once() {
+        for zero in [
+            "0e-999999999",
+            "0e999999999",
+            "-0.000e-2147483648",
+            "0.0E+2147483647",
+        ] {
+            assert_eq!(
+                Decimal::parse(zero),
+                Ok(Decimal {
+                    mantissa: 0,
+                    scale: 0
+                }),
+                "{zero}"
+            );
+        }
+        assert_eq!(
+            Decimal::parse("1e-999999999").unwrap_err(),
+            "`1e-999999999` has more than 18 decimal places"
+        );
+        assert_eq!(
+            Decimal::parse("1e999999999").unwrap_err(),
+            "`1e999999999` is too large"
+        );
+        assert_eq!(
+            Money::parse("0e-999999999", Currency::USD).unwrap().nanos,
+            0
+        );
     }
 
     #[test]

@@ -682,3 +682,29 @@ fn a_custom_price_with_an_empty_tier_is_stored_as_text_that_reads_back_the_same(
         stored
     );
 }
+
+#[test]
+fn a_price_too_large_to_hold_is_told_so_and_one_too_fine_is_told_to_raise_per() {
+    let problem = |price: &str| {
+        let input: EntryInput = serde_json::from_value(json!({
+            "provider": "acme", "model": "render", "currency": "USD",
+            "effective_from": "2026-01-01", "rates": {"requests": {"price": price, "per": 1}}
+        }))
+        .unwrap();
+        let errors = input.parse("", Origin::Builtin).unwrap_err();
+        (errors[0].field.clone(), errors[0].message.clone())
+    };
+    let huge = format!("1{}", "0".repeat(30));
+    assert_eq!(
+        problem(&huge),
+        (
+            "rates.requests.price".into(),
+            "is larger than 1000000".into()
+        )
+    );
+    assert_eq!(
+        problem("0.0000000000001").1,
+        "has more than 12 decimal places; raise `per` instead"
+    );
+    assert_eq!(problem("1000000.000000000001").1, "is larger than 1000000");
+}

@@ -71,18 +71,6 @@ impl World {
         self.send_as(&self.key(), body)
     }
 
-    /// Applies a budget patch (as `PATCH .../budget` takes it) to the world's project.
-    pub(crate) fn set_budget(&self, patch: Value) {
-        let patch: crate::budgets::settings::BudgetPatch = serde_json::from_value(patch).unwrap();
-        block_on(crate::budgets::settings::patch_budget(
-            &self.store,
-            &SystemEntropy,
-            self.project.as_str(),
-            patch,
-        ))
-        .unwrap();
-    }
-
     pub(crate) fn logged_events(&self) -> Vec<StoredEvent> {
         self.log
             .objects

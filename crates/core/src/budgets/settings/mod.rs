@@ -664,3 +664,20 @@ pub async fn patch_budget(
 
 #[cfg(test)]
 mod tests;
+
+/// The usage tests' [`World`](crate::usage::fixtures::World) with a budget: here, not in the
+/// fixture, since `usage` does not import `budgets`.
+#[cfg(test)]
+impl crate::usage::fixtures::World {
+    /// Applies a budget patch (as `PATCH .../budget` takes it) to the world's project.
+    pub(crate) fn set_budget(&self, patch: Value) {
+        let patch: BudgetPatch = serde_json::from_value(patch).unwrap();
+        pollster::block_on(patch_budget(
+            &self.store,
+            &crate::kernel::clock::SystemEntropy,
+            self.project.as_str(),
+            patch,
+        ))
+        .unwrap();
+    }
+}

@@ -57,12 +57,17 @@ fn split_body<T: serde::de::DeserializeOwned>(
 }
 
 /// The budget part's error with an unknown field's message listing the project's own fields
-/// too: the body is one object, so its fields are both parts' (the budget reader alone would
-/// offer only its own).
+/// too: the body is one object, so its top-level fields are both parts' (the budget reader
+/// alone would offer only its own). An unknown field inside a setting (`budget.amout`) keeps
+/// its message: that object's fields are the setting's alone.
 fn naming_own_fields(error: CoreError, own: &[&str]) -> CoreError {
     let CoreError::MalformedBody { message, details } = error else {
         return error;
     };
+    let top_level = |field: &str| !field.contains(['.', '[']);
+    if !details.iter().all(|d| top_level(&d.field)) {
+        return CoreError::MalformedBody { message, details };
+    }
     let names: Vec<&str> = own
         .iter()
         .copied()

@@ -306,4 +306,15 @@ fn an_unknown_field_of_a_project_patch_is_told_with_the_projects_own_fields_and_
         );
     }
     assert_eq!(details[0].field, "nmae");
+    // Inside a setting, the setting's own fields are the ones offered.
+    let nested = patch(&world, json!({"budget": {"amout": "1", "currency": "USD"}})).unwrap_err();
+    let CoreError::MalformedBody { message, details } = nested else {
+        panic!("expected a malformed body, got {nested:?}");
+    };
+    assert_eq!(details[0].field, "budget.amout");
+    assert!(
+        message.ends_with("unknown field `amout`, expected `amount` or `currency`"),
+        "{message}"
+    );
+    assert!(!message.contains("`name`"), "{message}");
 }

@@ -44,10 +44,13 @@ impl Rate {
             ));
         }
         let price_pico = price.scaled_exact(12).ok_or_else(|| {
-            FieldError::new(
-                format!("{field}.price"),
-                "has more than 12 decimal places; raise `per` instead",
-            )
+            let why = if price.scale > 12 {
+                "has more than 12 decimal places; raise `per` instead"
+            } else {
+                // Whole enough to overflow at 12 places: far past the largest price.
+                "is larger than 1000000"
+            };
+            FieldError::new(format!("{field}.price"), why)
         })?;
         if price_pico > MAX_PRICE_PICO {
             return Err(FieldError::new(
