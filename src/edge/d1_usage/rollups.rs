@@ -13,7 +13,7 @@ use crate::core::kernel::error::StoreError;
 use crate::core::reports::report::MEASURES;
 use crate::core::usage::record::StoredEvent;
 
-use super::rows::close;
+use super::rows::{close, Cell, Field, COLUMNS};
 use crate::core::kernel::json_out::{push_int, push_str};
 
 /// A batch writes its own rollups only from this many events: a single event writes the same
@@ -31,33 +31,19 @@ fn summed_columns() -> impl Iterator<Item = &'static str> {
     MEASURES.into_iter().chain(["cost_nanos"])
 }
 
-/// What one event adds to a summed column of its rollup rows. A `match`, not a function
-/// pointer per column: 22 indirect calls an event left V8 running tiny functions at its baseline
-/// tier (Liftoff) through most of a run of batches (BENCHMARKS.md, session 49).
+/// What one event adds to a summed column of its rollup rows: a count of its own, or the
+/// event's value of the `api_usage` column of that name (`rows::Field`). A `match`, not a
+/// function pointer per column: 22 indirect calls an event left V8 running tiny functions at
+/// its baseline tier (Liftoff) through most of a run of batches (BENCHMARKS.md, session 49).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Measure {
     Events,
     UnpricedEvents,
     CacheHits,
     FailedEvents,
-    DurationMs,
-    InputTokens,
-    OutputTokens,
-    TotalTokens,
-    CachedInputTokens,
-    CacheWriteTokens,
-    ReasoningTokens,
-    AudioInputTokens,
-    AudioOutputTokens,
-    Characters,
-    AudioSecondsMicros,
-    VideoSecondsMicros,
-    Images,
-    Requests,
-    Tracks,
-    CreditsMicros,
     UncreditedCharacters,
-    CostNanos,
+    /// An integer column of the row; NULL counts 0.
+    Column(Field),
 }
 
 impl Measure {
@@ -68,22 +54,6 @@ impl Measure {
             Measure::UnpricedEvents => i64::from(e.cost_nanos.is_none()),
             Measure::CacheHits => i64::from(e.cached),
             Measure::FailedEvents => i64::from(!e.success),
-            Measure::DurationMs => e.duration_ms.unwrap_or(0),
-            Measure::InputTokens => e.input_tokens,
-            Measure::OutputTokens => e.output_tokens,
-            Measure::TotalTokens => e.total_tokens,
-            Measure::CachedInputTokens => e.cached_input_tokens,
-            Measure::CacheWriteTokens => e.cache_write_tokens,
-            Measure::ReasoningTokens => e.reasoning_tokens,
-            Measure::AudioInputTokens => e.audio_input_tokens,
-            Measure::AudioOutputTokens => e.audio_output_tokens,
-            Measure::Characters => e.characters,
-            Measure::AudioSecondsMicros => e.audio_seconds_micros,
-            Measure::VideoSecondsMicros => e.video_seconds_micros,
-            Measure::Images => e.images,
-            Measure::Requests => e.requests,
-            Measure::Tracks => e.tracks,
-            Measure::CreditsMicros => e.credits_micros,
             Measure::UncreditedCharacters => {
                 if e.credits_micros == 0 {
                     e.characters
@@ -91,7 +61,10 @@ impl Measure {
                     0
                 }
             }
-            Measure::CostNanos => e.cost_nanos.unwrap_or(0),
+            Measure::Column(field) => match field.cell(e) {
+                Cell::Int(n) => n,
+                _ => 0,
+            },
         }
     }
 }
@@ -104,25 +77,12 @@ fn measure(name: &str) -> Option<Measure> {
         "unpriced_events" => Measure::UnpricedEvents,
         "cache_hits" => Measure::CacheHits,
         "failed_events" => Measure::FailedEvents,
-        "duration_ms" => Measure::DurationMs,
-        "input_tokens" => Measure::InputTokens,
-        "output_tokens" => Measure::OutputTokens,
-        "total_tokens" => Measure::TotalTokens,
-        "cached_input_tokens" => Measure::CachedInputTokens,
-        "cache_write_tokens" => Measure::CacheWriteTokens,
-        "reasoning_tokens" => Measure::ReasoningTokens,
-        "audio_input_tokens" => Measure::AudioInputTokens,
-        "audio_output_tokens" => Measure::AudioOutputTokens,
-        "characters" => Measure::Characters,
-        "audio_seconds_micros" => Measure::AudioSecondsMicros,
-        "video_seconds_micros" => Measure::VideoSecondsMicros,
-        "images" => Measure::Images,
-        "requests" => Measure::Requests,
-        "tracks" => Measure::Tracks,
-        "credits_micros" => Measure::CreditsMicros,
         "uncredited_characters" => Measure::UncreditedCharacters,
-        "cost_nanos" => Measure::CostNanos,
-        _ => return None,
+        // The quantities, `duration_ms` and `cost_nanos`: integer columns of the same name.
+        _ => COLUMNS
+            .iter()
+            .find(|(column, _, _)| *column == name)
+            .map(|(_, field, _)| Measure::Column(*field))?,
     })
 }
 
@@ -618,6 +578,20 @@ mod tests {
         // Each event counts 1, and its cost is the last column.
         assert_eq!(read[0], 1);
         assert_eq!(read[SUMMED - 1], e.cost_nanos.unwrap());
+        // A summed column of the row's name sums the record's field of that name.
+        let fields = serde_json::to_value(&e).unwrap();
+        let mut read_from_fields = 0;
+        for (name, value) in summed_columns().zip(&read) {
+            if let Some(stored) = fields.get(name) {
+                assert_eq!(stored.as_i64(), Some(*value), "{name}");
+                read_from_fields += 1;
+            }
+        }
+        assert_eq!(
+            read_from_fields,
+            SUMMED - 5,
+            "all but the five counts of their own"
+        );
         let sql = rollup_sql("usage_daily", "day");
         for column in summed_columns() {
             assert!(
