@@ -511,6 +511,25 @@ impl StoredEvent {
     pub fn set_pricing(&mut self, pricing: &Pricing) -> Result<(), FieldError> {
         let cost = pricing.cost();
         let computed = pricing.computed.as_ref().ok();
+        // A usage priced past the cap: the event's cost when the client reported none, so the
+        // event is refused, saying what priced it; beside a reported cost (the one that counts)
+        // it is left out, as a price the record cannot hold.
+        let over_cap = computed.filter(|q| q.cost.nanos > MAX_EVENT_COST_NANOS);
+        if let Some(q) = over_cap {
+            if pricing.reported.is_none() {
+                return Err(FieldError::new(
+                    "cost",
+                    format!(
+                        "is too large: the usage prices at {} {} by {}, and an event may cost at \
+                         most 9000000 (are its quantities in the price's units?)",
+                        q.cost.amount_string(),
+                        q.cost.currency.as_str(),
+                        price_id(&q.entry)
+                    ),
+                ));
+            }
+        }
+        let computed = computed.filter(|_| over_cap.is_none());
         let unpriced = pricing.unpriced();
         self.cost = cost.map(|m| m.amount_string());
         self.cost_nanos = nanos_i64("cost", cost)?;

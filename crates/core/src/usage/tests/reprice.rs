@@ -368,3 +368,55 @@ fn repricing_a_model_reprices_its_dated_snapshots_too_and_no_other_model() {
         ]
     );
 }
+
+#[test]
+fn usage_priced_past_the_cap_is_refused_saying_what_priced_it_unless_the_client_reported_the_cost()
+{
+    let world = World::new();
+    let request = serde_json::from_value(json!({"entries": [{
+        "provider": "acme", "model": "render", "currency": "IDR", "effective_from": "2026-01-01",
+        "rates": {"requests": {"price": "1000000", "per": 1}}
+    }]}))
+    .unwrap();
+    block_on(add_custom_prices(&world.store, &world.store, request)).unwrap();
+    // Ten renders at a million rupiah: past the nine million one event may cost.
+    let refused = world
+        .send(json!({"id": "r-1", "provider": "acme", "model": "render", "requests": 10}))
+        .unwrap_err();
+    let CoreError::Validation(details) = refused else {
+        panic!("expected a validation error, got {refused:?}");
+    };
+    assert_eq!(details[0].field, "cost");
+    assert!(
+        details[0]
+            .message
+            .contains("the usage prices at 10000000.00 IDR by "),
+        "{}",
+        details[0].message
+    );
+    // Nine renders fit, priced as usual.
+    let nine = world
+        .send(json!({"id": "r-2", "provider": "acme", "model": "render", "requests": 9}))
+        .unwrap();
+    assert_eq!(nine.stored, 1);
+    // The client's own cost counts: stored, the price the record cannot hold left out.
+    let reported = world
+        .send(
+            json!({"id": "r-3", "provider": "acme", "model": "render", "requests": 10,
+                     "cost": "5", "currency": "IDR"}),
+        )
+        .unwrap();
+    assert_eq!(reported.stored, 1);
+    let stored = world.store.stored_events();
+    let r3 = stored.iter().find(|e| e.id == "r-3").unwrap();
+    assert_eq!(
+        (
+            r3.cost_nanos,
+            r3.computed_cost_nanos,
+            r3.price_id.as_deref()
+        ),
+        (Some(5_000_000_000), None, None)
+    );
+    let r2 = stored.iter().find(|e| e.id == "r-2").unwrap();
+    assert_eq!(r2.cost_nanos, Some(9_000_000_000_000_000));
+}
