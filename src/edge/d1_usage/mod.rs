@@ -102,7 +102,7 @@ fn existing_sql() -> String {
          CAST(u.cost_nanos AS TEXT) AS cost_nanos, u.currency, \
          CAST(u.computed_cost_nanos AS TEXT) AS computed_cost_nanos, u.computed_currency, \
          CAST(u.reported_cost_nanos AS TEXT) AS reported_cost_nanos, u.unpriced_reason, \
-         u.unpriced_message \
+         u.unpriced_message, u.fingerprint \
          FROM json_each(?1) AS k LEFT JOIN api_usage AS u \
          ON u.project_id = k.value ->> 0 AND u.id = k.value ->> 1 \
          WHERE u.id IS NOT NULL OR k.value ->> 2 < {WATERMARK_SQL}"
@@ -168,6 +168,7 @@ struct ExistingRow {
     reported_cost_nanos: Option<String>,
     unpriced_reason: Option<String>,
     unpriced_message: Option<String>,
+    fingerprint: Option<String>,
 }
 }
 
@@ -187,6 +188,7 @@ impl ExistingRow {
             reported_cost_nanos: exact("reported_cost_nanos", self.reported_cost_nanos)?,
             unpriced_reason: self.unpriced_reason,
             unpriced_message: self.unpriced_message,
+            fingerprint: self.fingerprint,
         };
         Ok((key, Some(price)))
     }

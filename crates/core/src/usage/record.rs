@@ -287,6 +287,11 @@ pub struct StoredPrice {
     pub reported_cost_nanos: Option<i64>,
     pub unpriced_reason: Option<String>,
     pub unpriced_message: Option<String>,
+    /// The stored event's fingerprint. A resend answered as a duplicate of an event
+    /// fingerprinted by an older rule differs from it, and its line in the request's replacement
+    /// object carries this one: a rebuild then reads every line of the id as the stored event,
+    /// not as different events under one id (which would refuse the object whole).
+    pub fingerprint: Option<String>,
 }
 
 crate::object_reader!(
@@ -300,6 +305,7 @@ crate::object_reader!(
         reported_cost_nanos: default,
         unpriced_reason: default,
         unpriced_message: default,
+        fingerprint: default,
     }
 );
 
@@ -314,13 +320,22 @@ impl StoredPrice {
             reported_cost_nanos: event.reported_cost_nanos,
             unpriced_reason: event.unpriced_reason.clone(),
             unpriced_message: event.unpriced_message.clone(),
+            fingerprint: event.fingerprint.clone(),
         }
     }
 
-    /// `event` with these facts in place of its own.
+    /// `event` with these facts in place of its own (its cost's text written from the stored
+    /// nano-units, as pricing writes it).
     pub fn applied_to(&self, event: &StoredEvent) -> StoredEvent {
+        let cost = match (self.cost_nanos, Currency::parse(&self.currency)) {
+            (Some(nanos), Ok(currency)) => {
+                Some(Money::new(i128::from(nanos), currency).amount_string())
+            }
+            _ => None,
+        };
         StoredEvent {
             request_timestamp: self.request_timestamp.clone(),
+            cost,
             cost_nanos: self.cost_nanos,
             currency: self.currency.clone(),
             computed_cost_nanos: self.computed_cost_nanos,
@@ -328,6 +343,7 @@ impl StoredPrice {
             reported_cost_nanos: self.reported_cost_nanos,
             unpriced_reason: self.unpriced_reason.clone(),
             unpriced_message: self.unpriced_message.clone(),
+            fingerprint: self.fingerprint.clone(),
             ..event.clone()
         }
     }

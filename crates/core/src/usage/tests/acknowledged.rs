@@ -548,3 +548,85 @@ proptest::proptest! {
         proptest::prop_assert_eq!(tracker.stored(), answered);
     }
 }
+
+#[test]
+fn resends_changed_under_an_id_of_an_older_fingerprint_rule_never_cost_a_rebuild_a_request() {
+    let tracker = Tracker::new();
+    let old = |input: u64| json!({"id": "old", "provider": "openai", "model": "gpt-4o", "input_tokens": input});
+    tracker.send_at(t0(), old(7)).unwrap();
+    // The event as the second rule stored it: its row and its raw-log line.
+    const SECOND_RULE: &str = "v2:1fa64f8377913372";
+    tracker.store.set_fingerprints(SECOND_RULE);
+    {
+        let mut objects = tracker.log.objects.borrow_mut();
+        for bytes in objects.values_mut() {
+            let (mut lines, _) = crate::usage::record::from_ndjson(bytes);
+            for line in &mut lines {
+                line.fingerprint = Some(SECOND_RULE.into());
+            }
+            *bytes = to_ndjson(&lines).unwrap();
+        }
+    }
+    // Two requests each resend the id changed (both duplicates: another rule's fingerprint
+    // tells nothing apart) beside events of their own.
+    let later = t0() + Duration::seconds(30);
+    let mut answered_stored = vec![("old".to_string(), t0())];
+    for (n, input) in [(1, 11), (2, 22)] {
+        let mut events = vec![old(input)];
+        for i in 0..3 {
+            events.push(json!({"id": format!("new-{n}-{i}"), "provider": "openai",
+                               "model": "gpt-4o-mini", "input_tokens": 5}));
+        }
+        let report = tracker.send_at(later, json!({ "events": events })).unwrap();
+        assert_eq!((report.stored, report.duplicates), (3, 1));
+        for e in &report.events[1..] {
+            answered_stored.push((e.id.clone(), later));
+        }
+    }
+    // Each request's object now holds the stored event's facts for the id, its fingerprint too.
+    let lines_of_old: Vec<StoredEvent> = tracker
+        .log
+        .objects
+        .borrow()
+        .values()
+        .flat_map(|bytes| crate::usage::record::from_ndjson(bytes).0)
+        .filter(|line| line.id == "old")
+        .collect();
+    assert_eq!(lines_of_old.len(), 3);
+    for line in &lines_of_old {
+        assert_eq!(line.fingerprint.as_deref(), Some(SECOND_RULE));
+        assert_eq!(line.request_timestamp, "2026-11-20T12:00:00.000Z");
+        assert_eq!(line.cost, lines_of_old[0].cost);
+        assert_eq!(line.cost_nanos, lines_of_old[0].cost_nanos);
+    }
+    // A rebuild one object per call: the original is read in an earlier call than the resends.
+    tracker.store.wipe_events();
+    let mut refused = 0;
+    let mut cursor = None;
+    loop {
+        let request = RebuildRequest {
+            cursor: cursor.clone(),
+            max_objects: Some(1),
+            ..RebuildRequest::default()
+        };
+        let report = block_on(rebuild(&tracker.store, &tracker.log, &request)).unwrap();
+        refused += report.refused_objects;
+        if report.done {
+            break;
+        }
+        cursor = report.next_cursor;
+    }
+    assert_eq!(refused, 0);
+    let mut expected: Vec<(String, String)> = answered_stored
+        .into_iter()
+        .map(|(id, at)| (id, crate::kernel::clock::format_timestamp(at)))
+        .collect();
+    expected.sort();
+    assert_eq!(tracker.stored(), expected);
+    let stored = tracker.store.stored_events();
+    let kept = stored.iter().find(|e| e.id == "old").unwrap();
+    assert_eq!(
+        (kept.input_tokens, kept.fingerprint.as_deref()),
+        (7, Some(SECOND_RULE))
+    );
+}
