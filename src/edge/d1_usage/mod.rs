@@ -20,10 +20,11 @@ use wasm_bindgen::JsValue;
 use crate::core::access::projects::ProjectId;
 use crate::core::kernel::error::StoreError;
 use crate::core::usage::list::UsageQuery;
-use crate::core::usage::record::{StoredEvent, StoredPrice};
+use crate::core::usage::record::StoredEvent;
 use crate::core::usage::store::{
     Acknowledged, EventKey, InsertMode, Inserted, ListedEvent, UsageStore,
 };
+use crate::core::usage::stored_price::StoredPrice;
 
 mod reprice;
 mod rollups;

@@ -9,12 +9,13 @@ use crate::access::projects::ProjectId;
 use crate::kernel::error::StoreError;
 use crate::kernel::testing::{MemoryLog, MemoryStore};
 use crate::usage::list::UsageQuery;
-use crate::usage::record::{StoredEvent, StoredPrice};
+use crate::usage::record::StoredEvent;
 use crate::usage::retention::RetentionState;
 use crate::usage::store::{
     Acknowledged, EventKey, InsertMode, Inserted, ListedEvent, RawListing, RawLog, RepriceStore,
     ScanFilter, UnpricedModel, UsageStore,
 };
+use crate::usage::stored_price::StoredPrice;
 
 #[derive(Debug, Default)]
 pub(crate) struct UsageTables {

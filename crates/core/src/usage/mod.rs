@@ -11,6 +11,7 @@ pub mod record;
 pub mod reprice;
 pub mod retention;
 pub mod store;
+pub mod stored_price;
 pub mod warm;
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::kernel::error::StoreError;
 use crate::usage::list::UsageQuery;
-use crate::usage::record::{StoredEvent, StoredPrice};
+use crate::usage::record::StoredEvent;
 use crate::usage::retention::RetentionState;
+use crate::usage::stored_price::StoredPrice;
 
 // Futures from D1 are not `Send` (wasm is single-threaded), so these traits use plain
 // `async fn` and are only ever used through generics, never `dyn`.

@@ -39,11 +39,12 @@ use crate::pricing::store::PriceStore;
 use crate::pricing::Unpriced;
 use crate::usage::event::{EventInput, EventName, EventRules, UsageEvent, DEFAULT_MODEL};
 use crate::usage::price::RequestPricer;
-use crate::usage::record::{from_ndjson, price_id, to_ndjson, BadLine, StoredEvent, StoredPrice};
+use crate::usage::record::{from_ndjson, price_id, to_ndjson, BadLine, StoredEvent};
 use crate::usage::reprice::REPRICE_PREFIX;
 use crate::usage::retention::before_watermark;
 use crate::usage::store::RetentionStore;
 use crate::usage::store::{EventKey, InsertMode, Inserted, RawLog, RepriceStore, UsageStore};
+use crate::usage::stored_price::StoredPrice;
 
 mod batch;
 mod queued;
