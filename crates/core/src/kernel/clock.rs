@@ -107,11 +107,7 @@ fn fill_digits(digits: &mut [u8], value: u32) {
 pub(crate) fn push_digits(out: &mut String, value: u32, width: u32) {
     let mut digits = [b'0'; 10];
     let width = (width as usize).min(digits.len());
-    let mut rest = value;
-    for digit in digits[..width].iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
+    fill_digits(&mut digits[..width], value);
     // ASCII digits.
     out.push_str(std::str::from_utf8(&digits[..width]).unwrap_or_default());
 }
